@@ -1,0 +1,14 @@
+# Nodeless control plane image: web (gunicorn), Celery worker and beat all run from it.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NODELESS_VAR_DIR=/var/lib/nodeless
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home --home-dir /app nodeless && mkdir -p /var/lib/nodeless \
+    && chown nodeless /var/lib/nodeless
+WORKDIR /app
+COPY requirements.txt Makefile ./
+RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN NODELESS_ENV=development .venv/bin/python manage.py collectstatic --no-input -v0
+USER nodeless
+EXPOSE 8000
+CMD [".venv/bin/gunicorn", "nodeless_saas.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--forwarded-allow-ips", "*"]

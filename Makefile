@@ -1,0 +1,78 @@
+# Nodeless: `make demo` runs the whole product locally; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+
+# The test suite runs against the real services on this machine, never SQLite.
+TEST_ENV := NODELESS_ENV=test \
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/nodeless} \
+	CELERY_BROKER_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+
+.PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
+	bench-provisioning bench-savings bench-dashboard services chromium lock clean migrate
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lock:
+	$(PY) -m piptools compile --quiet --strip-extras --no-header requirements.in -o requirements.txt
+
+migrate: install
+	NODELESS_ENV=development $(PY) manage.py migrate --no-input
+
+# One command: installs, migrates, seeds, then runs web + worker + beat + simulated cloud/clusters.
+demo: install
+	NODELESS_ENV=development $(PY) manage.py demo
+
+services:
+	@bin/ensure-services
+
+chromium:
+	@bin/ensure-chromium
+
+test: install services chromium
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
+
+# Everything except the browser tests, for a quick loop while editing.
+test-fast: install services
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadgroup -q -m "not browser" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	NODELESS_ENV=test $(VENV)/bin/mypy .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: bench-planner bench-simulator bench-federation bench-provisioning bench-savings bench-dashboard
+
+bench-planner: install
+	$(PY) bench/planner.py
+
+bench-simulator: install
+	$(PY) bench/simulator.py
+
+bench-federation: install services
+	$(TEST_ENV) $(PY) bench/federation.py
+
+bench-provisioning: install services
+	$(TEST_ENV) $(PY) bench/provisioning.py
+
+bench-savings: install
+	$(PY) bench/savings.py
+
+bench-dashboard: install services
+	$(TEST_ENV) $(PY) bench/dashboard.py
+
+clean:
+	rm -rf var staticfiles .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from csp.decorators import csp_update
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny
+
+from nodeless_saas import views
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"),
+    path(
+        "docs/",
+        # Swagger UI's page carries one inline <style>; allow that on this page only.
+        csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[AllowAny])
+        ),
+        name="api-docs",
+    ),
+    path("", include("tenants.api.urls")),
+]
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("", include("tenants.urls")),
+    path("", include("billing.urls")),
+    path("", include("clusters.urls")),
+    path("", include("policies.urls")),
+]
+
+handler404 = "nodeless_saas.views.not_found"

@@ -1,0 +1,31 @@
+"""Every write to accounts and tenants goes through these functions (organization first)."""
+
+from tenants.services.accounts import (
+    login_failed_record,
+    organization_create,
+    organization_update,
+    signup,
+)
+from tenants.services.members import (
+    invitation_accept,
+    invitation_create,
+    invitation_revoke,
+    member_change_role,
+    member_remove,
+)
+from tenants.services.tokens import api_token_create, api_token_revoke, api_token_touch
+
+__all__ = [
+    "api_token_create",
+    "api_token_revoke",
+    "api_token_touch",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
+    "login_failed_record",
+    "member_change_role",
+    "member_remove",
+    "organization_create",
+    "organization_update",
+    "signup",
+]

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from tenants.actors import Actor
+from tenants.audit import audit_record
+from tenants.models import Organization, OrganizationMember, Role, User
+from tenants.tokens import hash_secret
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "org"
+    slug, suffix = base, 2
+    while Organization.objects.filter(slug=slug).exists():
+        slug = f"{base}-{suffix}"
+        suffix += 1
+    return slug
+
+
+def _validate_organization_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError(
+            {"organization_name": "Give your organization a name, e.g. your company or team."}
+        )
+    if len(name) > 100:
+        raise ValidationError({"organization_name": "Use at most 100 characters."})
+    return name
+
+
+@transaction.atomic
+def organization_create(*, owner: User, name: str, actor: Actor) -> Organization:
+    organization = Organization.objects.create(
+        name=_validate_organization_name(name), slug=_unique_slug(name)
+    )
+    OrganizationMember.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    audit_record(organization, actor=actor, action="organization.create", target=organization)
+    return organization
+
+
+@transaction.atomic
+def organization_update(organization: Organization, *, actor: Actor, name: str) -> Organization:
+    organization.name = _validate_organization_name(name)
+    organization.save(update_fields=["name"])
+    audit_record(organization, actor=actor, action="organization.update", target=organization)
+    return organization
+
+
+@transaction.atomic
+def signup(
+    *,
+    email: str,
+    password: str,
+    full_name: str = "",
+    organization_name: str = "",
+    invitation_secret: str | None = None,
+    ip_address: str | None = None,
+) -> tuple[User, Organization]:
+    """Create a user and either the organization they own, or join the one they were invited to."""
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": "An account with this e-mail already exists; sign in instead."})
+    candidate = User(email=email, full_name=full_name.strip())
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages})
+    if invitation_secret is None:
+        name = _validate_organization_name(organization_name)
+    user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
+    actor = Actor(user=user, ip_address=ip_address)
+    if invitation_secret is not None:
+        from tenants.services.members import invitation_accept
+
+        membership = invitation_accept(secret=invitation_secret, user=user, ip_address=ip_address)
+        audit_record(membership.organization, actor=actor, action="user.signup", target=user)
+        return user, membership.organization
+    organization = organization_create(owner=user, name=name, actor=actor)
+    audit_record(organization, actor=actor, action="user.signup", target=user)
+    return user, organization
+
+
+def login_failed_record(*, email: str, ip_address: str | None) -> None:
+    """Record a failed sign-in in every organization of the account it targeted (if it exists)."""
+    email = (email or "").strip().lower()
+    user = User.objects.filter(email=email).first()
+    actor = Actor(ip_address=ip_address, system_label=f"anonymous ({email or 'no e-mail'})")
+    # Keep the attempted e-mail's hash, not the e-mail, when it matches no account: typos of real
+    # addresses are personal data we have no reason to keep.
+    if user is None:
+        audit_record(None, actor=actor, action="login.failed", metadata={"email_sha256": hash_secret(email)})
+        return
+    for membership in user.memberships.select_related("organization"):
+        audit_record(membership.organization, actor=actor, action="login.failed", target=user)

@@ -1,0 +1,118 @@
+"""Sign-up, sign-in, invitations and organization switching."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tenants import services
+from tenants.actors import Actor, client_ip
+from tenants.forms import EmailAuthenticationForm, OrganizationForm, SignupForm
+from tenants.http import SignedInRequest
+from tenants.middleware import SESSION_KEY
+from tenants.models import OrganizationMember, User
+from tenants.services.members import InvitationUnusable, invitation_for_secret
+from tenants.views.forms_util import add_service_errors
+
+_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    template_name = "tenants/login.html"
+    redirect_authenticated_user = True
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("overview")
+    invitation_secret = request.GET.get("invitation") or request.POST.get("invitation") or None
+    invitation = invitation_for_secret(invitation_secret) if invitation_secret else None
+    initial = {"email": invitation.email} if invitation else {}
+    form = SignupForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, organization = services.signup(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                full_name=form.cleaned_data["full_name"],
+                organization_name=form.cleaned_data["organization_name"],
+                invitation_secret=invitation_secret,
+                ip_address=client_ip(request),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except (InvitationUnusable, PermissionDenied) as error:
+            form.add_error(None, str(error))
+        else:
+            login(request, user, backend=_BACKEND)
+            request.session[SESSION_KEY] = str(organization.pk)
+            messages.success(request, f"Welcome to Nodeless. You are in {organization.name}.")
+            return redirect("overview")
+    return render(request, "tenants/signup.html", {"form": form, "invitation": invitation})
+
+
+def invitation_detail(request: HttpRequest, secret: str) -> HttpResponse:
+    invitation = invitation_for_secret(secret)
+    if request.method == "POST":
+        user = request.user
+        if not isinstance(user, User):
+            return redirect(f"/login/?next=/invitations/{secret}/")
+        try:
+            membership = services.invitation_accept(secret=secret, user=user, ip_address=client_ip(request))
+        except (InvitationUnusable, PermissionDenied) as error:
+            messages.error(request, str(error))
+        else:
+            request.session[SESSION_KEY] = str(membership.organization_id)
+            messages.success(request, f"You joined {membership.organization.name} as {membership.role}.")
+            return redirect("overview")
+    status = 410 if invitation.state in ("expired", "revoked", "accepted") else 200
+    return render(
+        request, "tenants/invitation.html", {"invitation": invitation, "secret": secret}, status=status
+    )
+
+
+@login_required
+@require_POST
+def organization_switch(request: SignedInRequest) -> HttpResponse:
+    try:
+        wanted = uuid.UUID(request.POST.get("organization", ""))
+    except ValueError:
+        raise Http404("You are not a member of that organization.")
+    membership = (
+        OrganizationMember.objects.filter(user=request.user, organization_id=wanted)
+        .select_related("organization")
+        .first()
+    )
+    if membership is None:
+        raise Http404("You are not a member of that organization.")
+    request.session[SESSION_KEY] = str(membership.organization_id)
+    messages.info(request, f"Switched to {membership.organization.name}.")
+    return redirect("overview")
+
+
+@login_required
+def organization_create(request: SignedInRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization = services.organization_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            request.session[SESSION_KEY] = str(organization.pk)
+            messages.success(request, f"Created {organization.name}.")
+            return redirect("overview")
+    return render(request, "tenants/organization_create.html", {"form": form})

@@ -1,0 +1,92 @@
+"""Every URL pattern of the product that addresses an object, and how to build org A's object for it.
+
+The cross-tenant test walks the URL resolver: a route that takes an object id and is missing from
+OBJECT_ROUTES (or PUBLIC_ROUTES, with the reason it is not tenant-scoped) fails the test, so a new
+route cannot ship without an outsider check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tenants import services
+from tenants.actors import Actor
+from tenants.models import AuditEvent
+
+
+@dataclass
+class OrgAObjects:
+    """Objects of org A, created lazily by the route builders (one of each kind per test)."""
+
+    cast: Any
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = build()
+        return self.cache[key]
+
+    def invitation(self) -> Any:
+        return self.once(
+            "invitation",
+            lambda: services.invitation_create(
+                self.cast.org_a, actor=Actor(user=self.cast.alice), email="new@a.example", role="member"
+            )[0],
+        )
+
+    def audit_event(self) -> AuditEvent:
+        return self.once(
+            "audit_event", lambda: AuditEvent.objects.filter(organization=self.cast.org_a).first()
+        )
+
+
+RouteBuilder = Callable[[OrgAObjects], dict[str, Any]]
+
+OBJECT_ROUTES: dict[str, RouteBuilder] = {
+    "settings-member-role": lambda o: {"member_id": o.cast.victor_membership.pk},
+    "settings-member-remove": lambda o: {"member_id": o.cast.victor_membership.pk},
+    "settings-invitation-revoke": lambda o: {"invitation_id": o.invitation().pk},
+    "settings-token-revoke": lambda o: {"token_id": o.cast.token_a.pk},
+    "api-member-detail": lambda o: {"pk": o.cast.victor_membership.pk},
+    "api-invitation-detail": lambda o: {"pk": o.invitation().pk},
+    "api-invitation-revoke": lambda o: {"pk": o.invitation().pk},
+    "api-token-detail": lambda o: {"pk": o.cast.token_a.pk},
+    "api-token-revoke": lambda o: {"pk": o.cast.token_a.pk},
+    "api-audit-event-detail": lambda o: {"pk": o.audit_event().pk},
+}
+
+PUBLIC_ROUTES: dict[str, str] = {
+    "invitation": "addressed by an unguessable secret from the e-mail, shown to whoever holds the link",
+    "password_reset_confirm": "addressed by Django's signed reset token, not by a tenant object",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    prefix: str
+    parameters: tuple[str, ...]
+
+
+def all_routes() -> list[Route]:
+    routes: list[Route] = []
+
+    def walk(patterns: list[URLPattern | URLResolver], prefix: str, inherited: tuple[str, ...]) -> None:
+        for entry in patterns:
+            own = tuple(entry.pattern.regex.groupindex)
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern), inherited + own)
+            elif entry.name:
+                routes.append(Route(entry.name, prefix + str(entry.pattern), inherited + own))
+
+    walk(get_resolver().url_patterns, "/", ())
+    return routes
+
+
+def object_routes() -> list[Route]:
+    # Static files and Django internals are not ours: only named product routes count.
+    return [route for route in all_routes() if route.parameters]

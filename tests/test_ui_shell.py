@@ -1,0 +1,59 @@
+"""The UI shell: navigation, our own static files, security headers, CSRF with htmx, empty states."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from tests.conftest import signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_page_has_the_navigation_and_serves_htmx_from_our_static_files(owner_client) -> None:
+    page = owner_client.get("/").content.decode()
+    for label in ("Overview", "Clusters", "Policies", "Workloads", "Reports", "Settings"):
+        assert f">{label}</a>" in page
+    script = re.search(r'src="(/static/vendor/htmx[^"]+)"', page).group(1)
+    assert owner_client.get(script).status_code == 200
+    assert "http://" not in re.sub(r'href="http://127\.0\.0\.1[^"]*"', "", page).split("<body", 1)[0]
+
+
+def test_security_headers_are_set(owner_client) -> None:
+    response = owner_client.get("/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/", "/clusters/", "/policies/", "/workloads/", "/reports/"])
+def test_empty_pages_say_what_to_do_next(owner_client, path) -> None:
+    page = owner_client.get(path).content.decode()
+    assert 'class="panel empty"' in page and "btn" in page or "<code>" in page
+
+
+def test_htmx_requests_carry_the_csrf_token_and_are_refused_without_it(cast) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(cast.alice, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get("/settings/tokens/").content.decode()
+    token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
+    url = f"/settings/tokens/{cast.token_a.pk}/revoke/"
+    assert client.post(url, HTTP_HX_REQUEST="true").status_code == 403
+    response = client.post(url, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200 and b"revoked" in response.content and b"<html" not in response.content
+
+
+def test_signed_out_visitors_are_sent_to_sign_in() -> None:
+    response = Client().get("/clusters/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_a_user_without_an_organization_is_asked_to_create_one(cast, owner_client) -> None:
+    from tenants.models import OrganizationMember
+
+    OrganizationMember.objects.filter(user=cast.victor).delete()
+    client = signed_in(cast.victor)
+    response = client.get("/", follow=True)
+    assert b"not a member of any organization" in response.content
