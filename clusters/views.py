@@ -1,11 +1,248 @@
+"""Cluster pages: list, connect wizard (AWS role → EKS clusters; kubeconfig), detail, settings."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from clusters import selectors, services
+from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm
+from clusters.labels import format_label_text, parse_label_text
+from clusters.models import CloudAccount, Cluster
+from clusters.onboarding.cloudformation import quick_create_url, template_yaml
+from tenants.access import get_for_organization
+from tenants.actors import Actor
 from tenants.decorators import organization_view
+from tenants.http import OrganizationRequest
+from tenants.models import Role
+from tenants.views.forms_util import add_service_errors
 
 
 @organization_view()
-def cluster_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "clusters/cluster_list.html", {"section": "clusters"})
+def cluster_list(request: OrganizationRequest) -> HttpResponse:
+    context = {
+        "section": "clusters",
+        "clusters": selectors.cluster_list(request.organization),
+        "accounts": selectors.cloud_account_list(request.organization),
+    }
+    return render(request, "clusters/cluster_list.html", context)
+
+
+@organization_view(read=Role.ADMIN, write=Role.ADMIN, doing="connect cloud accounts")
+def connect_aws(request: OrganizationRequest) -> HttpResponse:
+    organization = request.organization
+    form = CloudAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account = services.cloud_account_connect(
+                organization,
+                actor=Actor.from_request(request),
+                name=data["name"],
+                role_arn=data["role_arn"],
+                regions=data["regions"],
+                discounts={
+                    key: data.get(key)
+                    for key in ("on_demand_discount_pct", "spot_discount_pct", "serverless_discount_pct")
+                },
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"Verified {account.role_arn}: every permission Nodeless needs is in place."
+            )
+            return redirect("cloud-account-discover", account_id=account.pk)
+    regions = request.GET.getlist("regions") or request.POST.getlist("regions") or ["us-east-1"]
+    context = {
+        "section": "clusters",
+        "form": form,
+        "principal": settings.NODELESS_AWS_PRINCIPAL_ARN,
+        "quick_create_url": quick_create_url(
+            template_url=settings.NODELESS_CFN_TEMPLATE_URL,
+            external_id=organization.external_id,
+            principal=settings.NODELESS_AWS_PRINCIPAL_ARN,
+            regions=regions,
+        ),
+    }
+    return render(request, "clusters/connect_aws.html", context)
+
+
+@organization_view(read=Role.ADMIN)
+def cloudformation_template(request: OrganizationRequest) -> HttpResponse:
+    text = template_yaml()
+    # Pre-fill this organization's external ID and our principal as parameter defaults.
+    text = text.replace(
+        "    Description: Your organization's external ID",
+        f"    Default: {request.organization.external_id}\n    Description: Your organization's external ID",
+    ).replace(
+        "    Description: The Nodeless principal",
+        f"    Default: {settings.NODELESS_AWS_PRINCIPAL_ARN}\n    Description: The Nodeless principal",
+    )
+    response = HttpResponse(text, content_type="application/x-yaml")
+    response["Content-Disposition"] = 'attachment; filename="nodeless-role.yaml"'
+    return response
+
+
+@organization_view(read=Role.ADMIN, write=Role.ADMIN, doing="import clusters")
+def cloud_account_discover(request: OrganizationRequest, account_id: str) -> HttpResponse:
+    organization = request.organization
+    account = get_for_organization(organization, CloudAccount, account_id)
+    discovered, error = [], None
+    try:
+        discovered = services.eks_clusters_discover(organization, account)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    connected = {(c.region, c.eks_cluster_name) for c in account.clusters.all()}
+    rows = [
+        {
+            "info": info,
+            "connected": (info.region, info.name) in connected,
+            "form": EksImportForm(
+                initial={"region": info.region, "eks_cluster_name": info.name, "name": info.name}
+            ),
+        }
+        for info in discovered
+    ]
+    context = {"section": "clusters", "account": account, "rows": rows, "error": error}
+    return render(request, "clusters/discover.html", context)
+
+
+@organization_view(write=Role.ADMIN, doing="import clusters")
+@require_POST
+def cloud_account_import(request: OrganizationRequest, account_id: str) -> HttpResponse:
+    organization = request.organization
+    account = get_for_organization(organization, CloudAccount, account_id)
+    form = EksImportForm(request.POST)
+    if form.is_valid():
+        try:
+            cluster = services.cluster_import_eks(
+                organization,
+                actor=Actor.from_request(request),
+                account=account,
+                region=form.cleaned_data["region"],
+                eks_cluster_name=form.cleaned_data["eks_cluster_name"],
+                name=form.cleaned_data["name"],
+                mode=form.cleaned_data["mode"],
+                labels=parse_label_text(form.cleaned_data["labels"]),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Connected {cluster.name}.")
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+    else:
+        messages.error(request, "The import form was incomplete; try again.")
+    return redirect("cloud-account-discover", account_id=account.pk)
+
+
+@organization_view(read=Role.ADMIN, write=Role.ADMIN, doing="connect clusters")
+def connect_kubeconfig(request: OrganizationRequest) -> HttpResponse:
+    form = KubeconfigForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cluster = services.cluster_connect_kubeconfig(
+                request.organization,
+                actor=Actor.from_request(request),
+                name=form.cleaned_data["name"],
+                kubeconfig=form.kubeconfig_text(),
+                context=form.cleaned_data["context"],
+                mode=form.cleaned_data["mode"],
+                labels=parse_label_text(form.cleaned_data["labels"]),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Connected {cluster.name}.")
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+    return render(request, "clusters/connect_kubeconfig.html", {"section": "clusters", "form": form})
+
+
+@organization_view(write=Role.ADMIN, doing="change cluster settings")
+def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    organization = request.organization
+    cluster = get_for_organization(organization, Cluster.objects.select_related("cloud_account"), cluster_id)
+    form = ClusterSettingsForm(
+        request.POST or None,
+        initial={"name": cluster.name, "mode": cluster.mode, "labels": format_label_text(cluster.labels)},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.cluster_update(
+                organization,
+                cluster,
+                actor=Actor.from_request(request),
+                name=form.cleaned_data["name"],
+                mode=form.cleaned_data["mode"],
+                labels=parse_label_text(form.cleaned_data["labels"]),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+            cluster.refresh_from_db()
+        else:
+            messages.success(request, "Cluster settings saved.")
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+    template = "clusters/partials/_health.html" if request.htmx else "clusters/cluster_detail.html"
+    return render(request, template, {"section": "clusters", "cluster": cluster, "form": form})
+
+
+@organization_view(write=Role.ADMIN, doing="check cluster health")
+@require_POST
+def cluster_check(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    cluster = get_for_organization(
+        request.organization, Cluster.objects.select_related("cloud_account"), cluster_id
+    )
+    services.cluster_check_health(cluster)
+    if request.htmx:
+        return render(request, "clusters/partials/_health.html", {"cluster": cluster})
+    return redirect("cluster-detail", cluster_id=cluster.pk)
+
+
+@organization_view(write=Role.ADMIN, doing="remove clusters")
+@require_POST
+def cluster_delete(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    cluster = get_for_organization(request.organization, Cluster, cluster_id)
+    services.cluster_delete(request.organization, cluster, actor=Actor.from_request(request))
+    messages.success(
+        request,
+        f"Removed {cluster.name} from Nodeless. Nothing in the cluster or your cloud account was changed.",
+    )
+    return redirect("clusters")
+
+
+@organization_view(read=Role.VIEWER, write=Role.ADMIN, doing="manage cloud accounts")
+def cloud_account_list(request: OrganizationRequest) -> HttpResponse:
+    context = {"section": "cloud", "accounts": selectors.cloud_account_list(request.organization)}
+    return render(request, "clusters/settings_cloud_accounts.html", context)
+
+
+@organization_view(write=Role.ADMIN, doing="verify cloud accounts")
+@require_POST
+def cloud_account_verify(request: OrganizationRequest, account_id: str) -> HttpResponse:
+    account = get_for_organization(request.organization, CloudAccount, account_id)
+    account = services.cloud_account_verify(request.organization, account, actor=Actor.from_request(request))
+    if account.status == "verified":
+        messages.success(request, f"{account.name} verified.")
+    else:
+        messages.error(request, f"{account.name}: {account.last_error}")
+    return redirect("settings-cloud-accounts")
+
+
+@organization_view(write=Role.ADMIN, doing="remove cloud accounts")
+@require_POST
+def cloud_account_delete(request: OrganizationRequest, account_id: str) -> HttpResponse:
+    account = get_for_organization(request.organization, CloudAccount, account_id)
+    try:
+        services.cloud_account_delete(request.organization, account, actor=Actor.from_request(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"Removed {account.name}. The role in your account is untouched; delete the stack to remove it.",
+        )
+    return redirect("settings-cloud-accounts")

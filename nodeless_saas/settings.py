@@ -303,7 +303,30 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic schedule of the product, in one place.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "cluster-health": {
+        "task": "clusters.tasks.cluster_health_check_all",
+        "schedule": float(env_int("NODELESS_HEALTH_CHECK_SECONDS", 60, minimum=10)),
+    },
+}
+
+# --- cloud and cluster access --------------------------------------------------------------------
+# Our own AWS identity: customers' roles trust this principal, with their organization's external ID.
+NODELESS_AWS_ACCOUNT_ID = env_str("NODELESS_AWS_ACCOUNT_ID", "111122223333")
+NODELESS_AWS_PRINCIPAL_ARN = env_str(
+    "NODELESS_AWS_PRINCIPAL_ARN", f"arn:aws:iam::{NODELESS_AWS_ACCOUNT_ID}:root"
+)
+# One endpoint for every AWS API (the simulated cloud in the demo and tests); unset for real AWS.
+NODELESS_AWS_ENDPOINT_URL = env_optional("NODELESS_AWS_ENDPOINT_URL")
+if NODELESS_AWS_ENDPOINT_URL is None and NODELESS_ENV == "test":
+    NODELESS_AWS_ENDPOINT_URL = "http://127.0.0.1:9"  # tests never reach real AWS: a closed loopback port
+# JSON file mapping "<region>/<eks cluster name>" to {"endpoint", "ca_pem"}: reaches EKS clusters at
+# another address than DescribeCluster reports (simulated clusters; private endpoints through a proxy).
+NODELESS_EKS_ENDPOINT_OVERRIDES = env_optional("NODELESS_EKS_ENDPOINT_OVERRIDES")
+# Where the onboarding CloudFormation template is published (an S3 URL), for the quick-create link.
+NODELESS_CFN_TEMPLATE_URL = env_str(
+    "NODELESS_CFN_TEMPLATE_URL", "https://nodeless-public.s3.amazonaws.com/onboarding/nodeless-role.yaml"
+)
 
 # --- logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("NODELESS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -18,6 +18,7 @@ api_v1: list[URLPattern | URLResolver] = [
         name="api-docs",
     ),
     path("", include("tenants.api.urls")),
+    path("", include("clusters.api.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -23,6 +23,14 @@ PASSWORD = "correct-horse-battery-staple"
 # Django refuses ORM calls from a thread with a running loop unless told it is safe. It is: the loop
 # never runs our code. The product has no async code paths for this check to protect.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# boto3 signs every request: give it throw-away credentials. Tests reach only simulated AWS endpoints
+# on 127.0.0.1 (settings point at a closed loopback port unless a test starts a simulated cloud).
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ.setdefault(_name, _value)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from clusters.models import CloudAccount, Cluster, ClusterConnection
 from tenants import services
 from tenants.actors import Actor
 from tenants.models import AuditEvent
@@ -38,6 +39,31 @@ class OrgAObjects:
             )[0],
         )
 
+    def cloud_account(self) -> CloudAccount:
+        return self.once(
+            "cloud_account",
+            lambda: CloudAccount.objects.create(
+                organization=self.cast.org_a,
+                name="A prod",
+                account_id="123456789012",
+                role_arn="arn:aws:iam::123456789012:role/NodelessControlPlane",
+                regions=["us-east-1"],
+            ),
+        )
+
+    def cluster(self) -> Cluster:
+        return self.once(
+            "cluster",
+            lambda: Cluster.objects.create(
+                organization=self.cast.org_a,
+                name="a-prod",
+                connection=ClusterConnection.KUBECONFIG,
+                endpoint="https://127.0.0.1:9",
+                kubeconfig_ciphertext="",
+                labels={"env": "prod"},
+            ),
+        )
+
     def audit_event(self) -> AuditEvent:
         return self.once(
             "audit_event", lambda: AuditEvent.objects.filter(organization=self.cast.org_a).first()
@@ -57,6 +83,18 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "api-token-detail": lambda o: {"pk": o.cast.token_a.pk},
     "api-token-revoke": lambda o: {"pk": o.cast.token_a.pk},
     "api-audit-event-detail": lambda o: {"pk": o.audit_event().pk},
+    "cluster-detail": lambda o: {"cluster_id": o.cluster().pk},
+    "cluster-check": lambda o: {"cluster_id": o.cluster().pk},
+    "cluster-delete": lambda o: {"cluster_id": o.cluster().pk},
+    "cloud-account-discover": lambda o: {"account_id": o.cloud_account().pk},
+    "cloud-account-import": lambda o: {"account_id": o.cloud_account().pk},
+    "cloud-account-verify": lambda o: {"account_id": o.cloud_account().pk},
+    "cloud-account-delete": lambda o: {"account_id": o.cloud_account().pk},
+    "api-cloud-account-detail": lambda o: {"pk": o.cloud_account().pk},
+    "api-cloud-account-verify": lambda o: {"pk": o.cloud_account().pk},
+    "api-cloud-account-eks-clusters": lambda o: {"pk": o.cloud_account().pk},
+    "api-cluster-detail": lambda o: {"pk": o.cluster().pk},
+    "api-cluster-health": lambda o: {"pk": o.cluster().pk},
 }
 
 PUBLIC_ROUTES: dict[str, str] = {

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
+from clusters.regions import AWS_REGIONS
+
+
+class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
+    regions = serializers.ListField(child=serializers.ChoiceField(choices=AWS_REGIONS), allow_empty=False)
+    on_demand_discount_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=Decimal(0), max_value=Decimal("99.99")
+    )
+    spot_discount_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=Decimal(0), max_value=Decimal("99.99")
+    )
+    serverless_discount_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=Decimal(0), max_value=Decimal("99.99")
+    )
+
+    class Meta:
+        model = CloudAccount
+        fields = (
+            "id",
+            "provider",
+            "name",
+            "account_id",
+            "role_arn",
+            "regions",
+            "on_demand_discount_pct",
+            "spot_discount_pct",
+            "serverless_discount_pct",
+            "status",
+            "permissions",
+            "last_verified_at",
+            "last_error",
+            "created_at",
+        )
+        read_only_fields: tuple[str, ...] = (
+            "id",
+            "provider",
+            "account_id",
+            "status",
+            "permissions",
+            "last_verified_at",
+            "last_error",
+            "created_at",
+        )
+        extra_kwargs = {"name": {"required": False}}
+
+
+class CloudAccountUpdateSerializer(CloudAccountSerializer):
+    class Meta(CloudAccountSerializer.Meta):
+        read_only_fields = (*CloudAccountSerializer.Meta.read_only_fields, "role_arn")
+
+
+class EksClusterInfoSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    region = serializers.CharField()
+    endpoint = serializers.CharField()
+    version = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ClusterSerializer(serializers.ModelSerializer[Cluster]):
+    """A cluster as the API shows it: never its kubeconfig, which is write-only on create."""
+
+    cloud_account = serializers.PrimaryKeyRelatedField[CloudAccount](read_only=True)
+
+    class Meta:
+        model = Cluster
+        fields = (
+            "id",
+            "name",
+            "connection",
+            "cloud_account",
+            "eks_cluster_name",
+            "region",
+            "endpoint",
+            "labels",
+            "mode",
+            "health",
+            "health_problem",
+            "last_checked_at",
+            "last_healthy_at",
+            "kubernetes_version",
+            "node_count",
+            "pod_count",
+            "capacity",
+            "permissions",
+            "kubeconfig_context",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class ClusterCreateSerializer(serializers.Serializer[Any]):
+    """Either `kubeconfig` (+ optional `context`), or `cloud_account` + `region` + `eks_cluster_name`."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    mode = serializers.ChoiceField(choices=ClusterMode.choices, default=ClusterMode.OBSERVE)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    kubeconfig = serializers.CharField(
+        required=False, write_only=True, trim_whitespace=False, style={"base_template": "textarea.html"}
+    )
+    kubeconfig_context = serializers.CharField(
+        required=False, allow_blank=True, help_text="Defaults to current-context."
+    )
+    cloud_account = serializers.UUIDField(required=False)
+    region = serializers.CharField(required=False)
+    eks_cluster_name = serializers.CharField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        eks_fields = ("cloud_account", "region", "eks_cluster_name")
+        has_eks = any(attrs.get(field) for field in eks_fields)
+        if attrs.get("kubeconfig") and has_eks:
+            raise serializers.ValidationError(
+                "Send either a kubeconfig or an EKS cluster (cloud_account, region, eks_cluster_name), not both."
+            )
+        if has_eks:
+            missing = [field for field in eks_fields if not attrs.get(field)]
+            if missing:
+                raise serializers.ValidationError(
+                    {field: "Required to import an EKS cluster." for field in missing}
+                )
+            attrs["connection"] = ClusterConnection.EKS
+        elif attrs.get("kubeconfig"):
+            attrs["connection"] = ClusterConnection.KUBECONFIG
+        else:
+            raise serializers.ValidationError(
+                {
+                    "kubeconfig": "Send a kubeconfig, or cloud_account + region + eks_cluster_name to import from EKS."
+                }
+            )
+        return attrs
+
+
+class ClusterUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, max_length=100)
+    mode = serializers.ChoiceField(choices=ClusterMode.choices, required=False)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)

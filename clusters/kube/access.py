@@ -1,0 +1,65 @@
+"""How to reach a connected cluster: its credentials and an API client, whatever the connection kind."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from kubernetes import client as k8s
+
+from clusters.kube.client import api_client
+from clusters.kube.kubeconfig import KubeCredentials, credentials
+from clusters.models import Cluster, ClusterConnection
+from clusters.onboarding.aws import eks_tokens
+from nodeless_saas.crypto import decrypt_text
+
+
+@cache
+def _overrides(path: str, mtime: float) -> dict[str, dict[str, str]]:
+    data: dict[str, dict[str, str]] = json.loads(Path(path).read_text())
+    return data
+
+
+def eks_endpoint_override(region: str, name: str) -> dict[str, str] | None:
+    """Where to really reach an EKS cluster, when settings say it is not where EKS reports."""
+    path = settings.NODELESS_EKS_ENDPOINT_OVERRIDES
+    if not path or not Path(path).exists():
+        return None
+    return _overrides(path, Path(path).stat().st_mtime).get(f"{region}/{name}")
+
+
+def cluster_credentials(cluster: Cluster) -> KubeCredentials:
+    if cluster.connection == ClusterConnection.KUBECONFIG:
+        _, creds = credentials(decrypt_text(cluster.kubeconfig_ciphertext), cluster.kubeconfig_context)
+        return creds
+    account = cluster.cloud_account
+    if account is None:
+        raise ValueError(f"EKS cluster {cluster.name} has no cloud account")
+    token = eks_tokens.get(
+        role_arn=account.role_arn,
+        external_id=cluster.organization.external_id,
+        cluster_name=cluster.eks_cluster_name,
+        region=cluster.region,
+    )
+    override = eks_endpoint_override(cluster.region, cluster.eks_cluster_name) or {}
+    return KubeCredentials(
+        server=override.get("endpoint", cluster.endpoint),
+        ca_pem=override.get("ca_pem", cluster.ca_pem),
+        token=token,
+    )
+
+
+def cluster_api_client(cluster: Cluster) -> k8s.ApiClient:
+    return api_client(cluster_credentials(cluster))
+
+
+def unauthorized_hint(cluster: Cluster) -> str:
+    if cluster.connection == ClusterConnection.EKS and cluster.cloud_account is not None:
+        role = cluster.cloud_account.role_arn
+        return (
+            f"the cluster has no access entry for role {role}; create one (aws eks create-access-entry "
+            f"--cluster-name {cluster.eks_cluster_name} --principal-arn {role}) or deploy the stack with ClusterName"
+        )
+    return "the token or client certificate in the kubeconfig is not valid for this cluster (expired or revoked?)"

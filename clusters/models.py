@@ -1,0 +1,114 @@
+"""Cloud accounts and clusters: how Nodeless reaches a customer's infrastructure, and its health."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Organization
+
+
+class CloudProvider(models.TextChoices):
+    AWS = "aws", "AWS"
+    GCP = "gcp", "Google Cloud"
+    AZURE = "azure", "Azure"
+    ONPREM = "onprem", "On-premises"
+    SIMULATED = "simulated", "Simulated"
+
+
+class VerificationStatus(models.TextChoices):
+    VERIFIED = "verified", "Verified"
+    FAILED = "failed", "Failed"
+
+
+class CloudAccount(models.Model):
+    """A customer's cloud account, reached through a role that trusts us with the organization's
+    external ID. Only verified accounts are ever stored; re-verification updates the status."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="cloud_accounts")
+    provider = models.CharField(max_length=16, choices=CloudProvider.choices, default=CloudProvider.AWS)
+    name = models.CharField(max_length=100)
+    account_id = models.CharField(max_length=32)
+    role_arn = models.CharField(max_length=2048)
+    regions = models.JSONField(default=list)
+    on_demand_discount_pct = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    spot_discount_pct = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    serverless_discount_pct = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    status = models.CharField(
+        max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.VERIFIED
+    )
+    permissions = models.JSONField(default=dict, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["organization", "role_arn"], name="unique_cloud_account_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
+
+
+class ClusterConnection(models.TextChoices):
+    EKS = "eks", "EKS through a cloud account"
+    KUBECONFIG = "kubeconfig", "Kubeconfig"
+
+
+class ClusterMode(models.TextChoices):
+    NODELESS = "nodeless", "Nodeless (we provision its compute)"
+    OBSERVE = "observe", "Observe (read and place federated workloads)"
+
+
+class ClusterHealth(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked yet"
+    HEALTHY = "healthy", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    UNREACHABLE = "unreachable", "Unreachable"
+
+
+class Cluster(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="clusters")
+    name = models.CharField(max_length=100)
+    connection = models.CharField(max_length=16, choices=ClusterConnection.choices)
+    cloud_account = models.ForeignKey(
+        CloudAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="clusters"
+    )
+    eks_cluster_name = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=32, blank=True)
+    endpoint = models.URLField(max_length=500, blank=True)
+    ca_pem = models.TextField(blank=True)  # a CA certificate is public; it is not a secret
+    kubeconfig_ciphertext = models.TextField(blank=True)
+    kubeconfig_context = models.CharField(max_length=200, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    mode = models.CharField(max_length=16, choices=ClusterMode.choices, default=ClusterMode.OBSERVE)
+    health = models.CharField(max_length=16, choices=ClusterHealth.choices, default=ClusterHealth.UNKNOWN)
+    health_problem = models.TextField(blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_healthy_at = models.DateTimeField(null=True, blank=True)
+    kubernetes_version = models.CharField(max_length=40, blank=True)
+    node_count = models.PositiveIntegerField(default=0)
+    pod_count = models.PositiveIntegerField(default=0)
+    capacity = models.JSONField(default=dict, blank=True)
+    permissions = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["organization", "name"], name="unique_cluster_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_nodeless(self) -> bool:
+        return self.mode == ClusterMode.NODELESS

@@ -1,0 +1,297 @@
+"""Reaching a customer's AWS account through their role: verify it, discover EKS clusters, and mint
+EKS bearer tokens. Every AssumeRole sends the stored role ARN and that organization's external ID."""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.signers import RequestSigner
+from django.conf import settings
+
+ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov|-cn)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_BOTO_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+# EKS tokens are valid 15 minutes after signing; refresh well before (aws-iam-authenticator uses 14).
+TOKEN_LIFETIME_SECONDS = 15 * 60
+TOKEN_REFRESH_AFTER_SECONDS = 10 * 60
+
+
+class RoleAccessError(Exception):
+    """AssumeRole failed; the message says why and what to fix."""
+
+
+@dataclass(frozen=True)
+class PermissionCheck:
+    action: str
+    allowed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RoleVerification:
+    account_id: str
+    checks: tuple[PermissionCheck, ...]
+
+    @property
+    def missing(self) -> list[str]:
+        return [check.action for check in self.checks if not check.allowed]
+
+
+@dataclass(frozen=True)
+class EksClusterInfo:
+    name: str
+    region: str
+    endpoint: str
+    ca_pem: str
+    version: str
+    status: str
+
+
+def account_of(role_arn: str) -> str:
+    match = ROLE_ARN.match(role_arn.strip())
+    if not match:
+        raise RoleAccessError(
+            "That is not an IAM role ARN; it looks like arn:aws:iam::123456789012:role/NodelessControlPlane "
+            "(the RoleArn output of the CloudFormation stack)."
+        )
+    return match.group(1)
+
+
+def aws_client(service: str, region: str, session: boto3.Session | None = None) -> Any:
+    return (session or boto3.Session()).client(  # type: ignore[call-overload]
+        service, region_name=region, endpoint_url=settings.NODELESS_AWS_ENDPOINT_URL, config=_BOTO_CONFIG
+    )
+
+
+def assume_role(
+    *, role_arn: str, external_id: str, region: str, session_name: str = "nodeless"
+) -> boto3.Session:
+    """A session acting as the customer's role. Raises RoleAccessError with the reason on failure."""
+    account_of(role_arn)
+    try:
+        credentials = aws_client("sts", region).assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name[:64], ExternalId=external_id, DurationSeconds=3600
+        )["Credentials"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            raise RoleAccessError(
+                f"AWS refused AssumeRole on {role_arn}: the role does not exist, does not trust "
+                f"{settings.NODELESS_AWS_PRINCIPAL_ARN}, or its sts:ExternalId condition does not match "
+                f"this organization's external ID ({external_id}). Check the role's trust policy."
+            )
+        raise RoleAccessError(
+            f"AWS refused AssumeRole on {role_arn}: {error.response.get('Error', {}).get('Message', code)}"
+        )
+    except BotoCoreError as error:
+        raise RoleAccessError(f"Cannot reach AWS STS to assume {role_arn}: {error}")
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+# (action, service, operation, parameters). EC2 calls run with DryRun=True: AWS answers
+# DryRunOperation when the role may, UnauthorizedOperation when it may not, and launches nothing.
+_DRY_RUN_TAGS = [
+    {
+        "ResourceType": "instance",
+        "Tags": [
+            {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
+            {"Key": "nodeless.io/cluster", "Value": "verification"},
+        ],
+    }
+]
+_CHECKS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("ec2:DescribeInstances", "ec2", "describe_instances", {"DryRun": True}),
+    ("ec2:DescribeInstanceTypes", "ec2", "describe_instance_types", {"DryRun": True}),
+    ("ec2:DescribeSpotPriceHistory", "ec2", "describe_spot_price_history", {"DryRun": True}),
+    ("ec2:DescribeSubnets", "ec2", "describe_subnets", {"DryRun": True}),
+    (
+        "ec2:RunInstances",
+        "ec2",
+        "run_instances",
+        {
+            "DryRun": True,
+            "ImageId": "ami-00000000000000000",
+            "InstanceType": "t3.micro",
+            "MinCount": 1,
+            "MaxCount": 1,
+            "TagSpecifications": _DRY_RUN_TAGS,
+        },
+    ),
+    (
+        "ec2:CreateFleet",
+        "ec2",
+        "create_fleet",
+        {
+            "DryRun": True,
+            "Type": "instant",
+            "LaunchTemplateConfigs": [
+                {
+                    "LaunchTemplateSpecification": {
+                        "LaunchTemplateName": "nodeless-verification",
+                        "Version": "$Latest",
+                    },
+                    "Overrides": [{"InstanceType": "t3.micro"}],
+                }
+            ],
+            "TargetCapacitySpecification": {
+                "TotalTargetCapacity": 1,
+                "DefaultTargetCapacityType": "on-demand",
+            },
+            "TagSpecifications": _DRY_RUN_TAGS,
+        },
+    ),
+    (
+        "ec2:CreateTags",
+        "ec2",
+        "create_tags",
+        {
+            "DryRun": True,
+            "Resources": ["i-00000000000000000"],
+            "Tags": [{"Key": "Name", "Value": "nodeless"}],
+        },
+    ),
+    (
+        "ec2:TerminateInstances",
+        "ec2",
+        "terminate_instances",
+        {"DryRun": True, "InstanceIds": ["i-00000000000000000"]},
+    ),
+    ("eks:ListClusters", "eks", "list_clusters", {"maxResults": 1}),
+    ("pricing:GetProducts", "pricing", "get_products", {"ServiceCode": "AmazonEC2", "MaxResults": 1}),
+)
+_DENIED = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "UnauthorizedException"}
+
+
+def _check(
+    session: boto3.Session, region: str, action: str, service: str, operation: str, params: dict[str, Any]
+) -> PermissionCheck:
+    # The Pricing API lives in us-east-1 (and a few others) whatever region the account uses.
+    client = aws_client(service, "us-east-1" if service == "pricing" else region, session)
+    try:
+        getattr(client, operation)(**params)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "DryRunOperation":
+            return PermissionCheck(action, allowed=True)
+        if code in _DENIED:
+            return PermissionCheck(action, allowed=False, detail=f"the role cannot {action}")
+        # Any other answer means AWS got past authorization to validate the request.
+        return PermissionCheck(action, allowed=True, detail=f"authorized ({code} on the test request)")
+    except BotoCoreError as error:
+        return PermissionCheck(action, allowed=False, detail=f"could not check {action}: {error}")
+    return PermissionCheck(action, allowed=True)
+
+
+def verify_role(*, role_arn: str, external_id: str, regions: list[str]) -> RoleVerification:
+    region = regions[0] if regions else "us-east-1"
+    session = assume_role(
+        role_arn=role_arn, external_id=external_id, region=region, session_name="nodeless-verify"
+    )
+    checks = tuple(_check(session, region, *check) for check in _CHECKS)
+    return RoleVerification(account_id=account_of(role_arn), checks=checks)
+
+
+def list_eks_clusters(*, role_arn: str, external_id: str, regions: list[str]) -> list[EksClusterInfo]:
+    found: list[EksClusterInfo] = []
+    for region in regions:
+        session = assume_role(
+            role_arn=role_arn, external_id=external_id, region=region, session_name="nodeless-discover"
+        )
+        eks = aws_client("eks", region, session)
+        try:
+            names = [
+                name for page in eks.get_paginator("list_clusters").paginate() for name in page["clusters"]
+            ]
+            for name in names:
+                found.append(describe_eks_cluster(eks, name=name, region=region))
+        except ClientError as error:
+            raise RoleAccessError(
+                f"Listing EKS clusters in {region} failed: {error.response['Error'].get('Message')}"
+            )
+    return found
+
+
+def describe_eks_cluster(eks: Any, *, name: str, region: str) -> EksClusterInfo:
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    ca_data = cluster.get("certificateAuthority", {}).get("data", "")
+    try:
+        ca_pem = base64.b64decode(ca_data).decode() if ca_data else ""
+    except (ValueError, UnicodeDecodeError):
+        ca_pem = ""
+    return EksClusterInfo(
+        name=name,
+        region=region,
+        endpoint=cluster.get("endpoint", ""),
+        ca_pem=ca_pem,
+        version=cluster.get("version", ""),
+        status=cluster.get("status", ""),
+    )
+
+
+def eks_bearer_token(session: boto3.Session, *, cluster_name: str, region: str) -> str:
+    """Exactly what `aws eks get-token` does: a presigned STS GetCallerIdentity URL whose signature
+    covers the `x-k8s-aws-id` header, base64url-encoded without padding, prefixed `k8s-aws-v1.`."""
+    sts = aws_client("sts", region, session)
+    base = (settings.NODELESS_AWS_ENDPOINT_URL or f"https://sts.{region}.amazonaws.com").rstrip("/")
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise RoleAccessError("no AWS credentials to sign the EKS token with")
+    signer = RequestSigner(
+        sts.meta.service_model.service_id, region, "sts", "v4", credentials, session.events
+    )
+    url = signer.generate_presigned_url(
+        {
+            "method": "GET",
+            "url": f"{base}/?Action=GetCallerIdentity&Version=2011-06-15",
+            "body": {},
+            "headers": {"x-k8s-aws-id": cluster_name},
+            "context": {},
+        },
+        region_name=region,
+        expires_in=60,
+        operation_name="",
+    )
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+class EksTokenCache:
+    """Tokens per (role, cluster), in this process only: a token is a credential, so it is never
+    written to a shared cache. Refreshed after 10 of its 15 minutes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, str, str, str], tuple[float, str]] = {}
+
+    def get(self, *, role_arn: str, external_id: str, cluster_name: str, region: str) -> str:
+        key = (role_arn, external_id, cluster_name, region)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached and now - cached[0] < TOKEN_REFRESH_AFTER_SECONDS:
+                return cached[1]
+        session = assume_role(
+            role_arn=role_arn, external_id=external_id, region=region, session_name="nodeless-eks"
+        )
+        token = eks_bearer_token(session, cluster_name=cluster_name, region=region)
+        with self._lock:
+            self._tokens[key] = (now, token)
+        return token
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+eks_tokens = EksTokenCache()

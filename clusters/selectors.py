@@ -1,0 +1,25 @@
+"""Reads of cloud accounts and clusters, organization first."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from clusters.models import CloudAccount, Cluster
+from tenants.models import Organization
+
+
+def cloud_account_list(organization: Organization) -> QuerySet[CloudAccount]:
+    return (
+        CloudAccount.objects.filter(organization=organization)
+        .annotate(cluster_count=Count("clusters"))
+        .order_by("name")
+    )
+
+
+def cluster_list(organization: Organization) -> QuerySet[Cluster]:
+    return Cluster.objects.filter(organization=organization).select_related("cloud_account").order_by("name")
+
+
+def cluster_ids_due_for_health_check() -> list[str]:
+    """Every cluster, across organizations: the periodic check fans out one task per cluster."""
+    return [str(pk) for pk in Cluster.objects.values_list("pk", flat=True)]

@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.kube.access import cluster_api_client, eks_endpoint_override, unauthorized_hint
+from clusters.kube.kubeconfig import KubeconfigError, credentials, minimal_kubeconfig
+from clusters.kube.probe import ProbeResult, probe
+from clusters.labels import clean_labels
+from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterHealth, ClusterMode
+from clusters.onboarding.aws import RoleAccessError, assume_role, aws_client, describe_eks_cluster
+from nodeless_saas.crypto import DecryptionFailed, encrypt_text
+from tenants.actors import Actor
+from tenants.audit import audit_record
+from tenants.models import Organization
+
+
+def _clean_name(organization: Organization, name: str, *, exclude: Cluster | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the cluster, e.g. prod-us-east-1."})
+    if len(name) > 100:
+        raise ValidationError({"name": "Use at most 100 characters."})
+    taken = Cluster.objects.filter(organization=organization, name=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ValidationError({"name": f"A cluster named {name} already exists in this organization."})
+    return name
+
+
+def _clean_mode(mode: str) -> str:
+    if mode not in ClusterMode.values:
+        raise ValidationError({"mode": "Choose nodeless (we provision its compute) or observe."})
+    return mode
+
+
+def _probe(cluster: Cluster) -> ProbeResult:
+    try:
+        client = cluster_api_client(cluster)
+    except (RoleAccessError, KubeconfigError, DecryptionFailed) as error:
+        return ProbeResult(reachable=False, problem=str(error))
+    with client:
+        return probe(
+            client,
+            server=client.configuration.host,
+            nodeless=cluster.is_nodeless,
+            unauthorized_hint=unauthorized_hint(cluster),
+        )
+
+
+def _apply_probe(cluster: Cluster, result: ProbeResult) -> None:
+    now = timezone.now()
+    cluster.last_checked_at = now
+    cluster.health_problem = result.problem
+    if not result.reachable:
+        cluster.health = ClusterHealth.UNREACHABLE
+        return
+    cluster.health = ClusterHealth.DEGRADED if result.missing else ClusterHealth.HEALTHY
+    cluster.last_healthy_at = now
+    cluster.kubernetes_version = result.version
+    cluster.node_count, cluster.pod_count = result.node_count, result.pod_count
+    cluster.capacity, cluster.permissions = result.capacity, result.permissions
+
+
+def _verify_before_saving(cluster: Cluster) -> None:
+    """Connecting is all-or-nothing: a cluster we cannot reach, or may not operate, is not stored."""
+    result = _probe(cluster)
+    if not result.reachable:
+        raise ValidationError({"__all__": f"Cannot connect to {cluster.name}: {result.problem}."})
+    if result.missing:
+        advice = " or connect it in observe mode" if cluster.is_nodeless else ""
+        raise ValidationError(
+            {
+                "__all__": f"Connected to {cluster.name}, but the credentials {'; '.join(result.missing)}. "
+                f"Grant these{advice}, then connect again."
+            }
+        )
+    _apply_probe(cluster, result)
+
+
+def cluster_import_eks(
+    organization: Organization,
+    *,
+    actor: Actor,
+    account: CloudAccount,
+    region: str,
+    eks_cluster_name: str,
+    name: str = "",
+    mode: str = ClusterMode.OBSERVE,
+    labels: dict[str, Any] | None = None,
+) -> Cluster:
+    if region not in account.regions:
+        raise ValidationError(
+            {"region": f"{account.name} is not set up for {region}; add the region to the account first."}
+        )
+    if Cluster.objects.filter(
+        organization=organization, cloud_account=account, region=region, eks_cluster_name=eks_cluster_name
+    ).exists():
+        raise ValidationError({"eks_cluster_name": f"{eks_cluster_name} in {region} is already connected."})
+    try:
+        session = assume_role(
+            role_arn=account.role_arn,
+            external_id=organization.external_id,
+            region=region,
+            session_name="nodeless-import",
+        )
+        info = describe_eks_cluster(aws_client("eks", region, session), name=eks_cluster_name, region=region)
+    except RoleAccessError as error:
+        raise ValidationError({"__all__": str(error)})
+    except ClientError as error:
+        raise ValidationError(
+            {
+                "eks_cluster_name": f"EKS cannot describe {eks_cluster_name} in {region}: "
+                f"{error.response['Error'].get('Message')}"
+            }
+        )
+    except BotoCoreError as error:
+        raise ValidationError({"__all__": f"Cannot reach EKS in {region}: {error}"})
+    override = eks_endpoint_override(region, eks_cluster_name) or {}
+    cluster = Cluster(
+        organization=organization,
+        name=_clean_name(organization, name or eks_cluster_name),
+        connection=ClusterConnection.EKS,
+        cloud_account=account,
+        eks_cluster_name=eks_cluster_name,
+        region=region,
+        endpoint=override.get("endpoint", info.endpoint),
+        ca_pem=override.get("ca_pem", info.ca_pem),
+        mode=_clean_mode(mode),
+        labels={"cloud": "aws", "region": region, **clean_labels(labels)},
+    )
+    _verify_before_saving(cluster)
+    with transaction.atomic():
+        cluster.save()
+        audit_record(
+            organization,
+            actor=actor,
+            action="cluster.connect",
+            target=cluster,
+            metadata={"connection": "eks", "region": region, "mode": cluster.mode},
+        )
+    return cluster
+
+
+def cluster_connect_kubeconfig(
+    organization: Organization,
+    *,
+    actor: Actor,
+    name: str,
+    kubeconfig: str,
+    context: str = "",
+    mode: str = ClusterMode.OBSERVE,
+    labels: dict[str, Any] | None = None,
+) -> Cluster:
+    try:
+        chosen, creds = credentials(kubeconfig, context or None)
+    except KubeconfigError as error:
+        raise ValidationError({"kubeconfig": str(error)})
+    cluster = Cluster(
+        organization=organization,
+        name=_clean_name(organization, name or chosen),
+        connection=ClusterConnection.KUBECONFIG,
+        endpoint=creds.server,
+        ca_pem=creds.ca_pem,
+        kubeconfig_ciphertext=encrypt_text(minimal_kubeconfig(chosen, creds)),
+        kubeconfig_context=chosen,
+        mode=_clean_mode(mode),
+        labels=clean_labels(labels),
+    )
+    _verify_before_saving(cluster)
+    with transaction.atomic():
+        cluster.save()
+        audit_record(
+            organization,
+            actor=actor,
+            action="cluster.connect",
+            target=cluster,
+            metadata={"connection": "kubeconfig", "context": chosen, "mode": cluster.mode},
+        )
+    return cluster
+
+
+def cluster_update(
+    organization: Organization,
+    cluster: Cluster,
+    *,
+    actor: Actor,
+    name: str | None = None,
+    labels: dict[str, Any] | None = None,
+    mode: str | None = None,
+) -> Cluster:
+    changes: dict[str, Any] = {}
+    if name is not None and name != cluster.name:
+        cluster.name = changes["name"] = _clean_name(organization, name, exclude=cluster)
+    if labels is not None:
+        cluster.labels = changes["labels"] = clean_labels(labels)
+    if mode is not None and mode != cluster.mode:
+        cluster.mode = changes["mode"] = _clean_mode(mode)
+        if cluster.is_nodeless:
+            # Nodeless mode binds pods and removes nodes: check we may before promising it.
+            result = _probe(cluster)
+            if not result.reachable or result.missing:
+                problem = result.problem or "unknown"
+                raise ValidationError({"mode": f"Nodeless mode needs more access: {problem}."})
+            _apply_probe(cluster, result)
+    with transaction.atomic():
+        cluster.save()
+        audit_record(
+            organization,
+            actor=actor,
+            action="cluster.update",
+            target=cluster,
+            metadata={key: value for key, value in changes.items() if key != "labels"},
+        )
+    return cluster
+
+
+@transaction.atomic
+def cluster_delete(organization: Organization, cluster: Cluster, *, actor: Actor) -> None:
+    """Forget the cluster. Its loops stop (they find no row); nothing in the customer's cluster or
+    cloud account is touched."""
+    audit_record(organization, actor=actor, action="cluster.delete", target=cluster)
+    cluster.delete()
+
+
+def cluster_check_health(cluster: Cluster) -> Cluster:
+    """Probe once and record health, version, inventory and permissions."""
+    _apply_probe(cluster, _probe(cluster))
+    cluster.save(
+        update_fields=[
+            "health",
+            "health_problem",
+            "last_checked_at",
+            "last_healthy_at",
+            "kubernetes_version",
+            "node_count",
+            "pod_count",
+            "capacity",
+            "permissions",
+        ]
+    )
+    return cluster
