@@ -1,0 +1,2 @@
+"""Select and divide, one module per family of strategies. Each takes ``Candidates`` and an
+``AssignmentMode`` and returns an ``Allocation``."""
