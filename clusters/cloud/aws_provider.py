@@ -1,0 +1,362 @@
+"""The AWS implementation of the cloud provider interface (boto3, under the customer's role).
+
+Launch, as Karpenter does it:
+1. split the ordered offerings into runs of one capacity type (a fleet has one);
+2. for each run, call EC2 CreateFleet `instant` with one override per offering, `Priority` in
+   list order and a prioritized allocation strategy, so EC2 itself falls back along the run and
+   reports the offerings it could not serve in `Errors`;
+3. stop at the first run that yields an instance; otherwise move on to the next run;
+4. each run's `ClientToken` derives from the request's idempotency token, so a retried launch
+   returns the instance of the first attempt instead of launching another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from clusters.cloud.aws_errors import CAPACITY_CODES, classify, classify_code
+from clusters.cloud.aws_session import AwsEndpoints, client
+from clusters.cloud.errors import CloudError, InsufficientCapacityError, InvalidRequestError
+from clusters.cloud.interface import (
+    CapacityType,
+    Instance,
+    InstanceState,
+    InterruptionNotice,
+    LaunchRequest,
+    LaunchResult,
+    NoticeKind,
+    Offering,
+    OfferingFailure,
+    PriceQuote,
+)
+
+logger = logging.getLogger(__name__)
+
+SPOT_NOTICE = timedelta(minutes=2)
+MAX_TOKEN_LENGTH = 64
+LAUNCH_TOKEN_TAG = "nodeless.io/launch-token"
+_NOTICE_KINDS = {
+    "EC2 Spot Instance Interruption Warning": NoticeKind.SPOT_INTERRUPTION,
+    "EC2 Instance Rebalance Recommendation": NoticeKind.REBALANCE_RECOMMENDATION,
+    "AWS Health Event": NoticeKind.SCHEDULED_CHANGE,
+    "EC2 Instance State-change Notification": NoticeKind.STATE_CHANGE,
+}
+_PRICE_FILTERS = {
+    "operatingSystem": "Linux",
+    "tenancy": "Shared",
+    "preInstalledSw": "NA",
+    "capacitystatus": "Used",
+}
+
+
+@dataclass(frozen=True)
+class AwsProviderConfig:
+    region: str
+    launch_template_name: str
+    interruption_queue_url: str = ""
+    role_arn: str = ""  # named in error messages
+    max_attempts: int = 3
+
+
+def capacity_runs(offerings: Sequence[Offering]) -> list[tuple[CapacityType, list[Offering]]]:
+    """Consecutive offerings with one capacity type, in order (a fleet has one capacity type)."""
+    runs: list[tuple[CapacityType, list[Offering]]] = []
+    for offering in offerings:
+        if runs and runs[-1][0] == offering.capacity_type:
+            runs[-1][1].append(offering)
+        else:
+            runs.append((offering.capacity_type, [offering]))
+    return runs
+
+
+def fleet_token(idempotency_token: str, run_index: int) -> str:
+    token = f"{idempotency_token}-{run_index}"
+    if len(token) <= MAX_TOKEN_LENGTH:
+        return token
+    return hashlib.sha256(token.encode()).hexdigest()[:MAX_TOKEN_LENGTH]
+
+
+def _instance(item: Mapping[str, Any]) -> Instance:
+    return Instance(
+        instance_id=item["InstanceId"],
+        instance_type=item["InstanceType"],
+        zone=item["Placement"]["AvailabilityZone"],
+        capacity_type=CapacityType.SPOT
+        if item.get("InstanceLifecycle") == "spot"
+        else CapacityType.ON_DEMAND,
+        state=InstanceState(item["State"]["Name"]),
+        launched_at=item["LaunchTime"],
+        private_ip=item.get("PrivateIpAddress", ""),
+        private_dns_name=item.get("PrivateDnsName", ""),
+        tags={t["Key"]: t["Value"] for t in item.get("Tags") or ()},
+    )
+
+
+class AwsCloudProvider:
+    def __init__(
+        self, session: boto3.Session, config: AwsProviderConfig, endpoints: AwsEndpoints | None = None
+    ) -> None:
+        self.config = config
+        self._ec2 = client(session, "ec2", endpoints, max_attempts=config.max_attempts)
+        self._sqs = client(session, "sqs", endpoints, max_attempts=config.max_attempts)
+        # The Price List API lives in a few regions only; prices of every region are served there.
+        self._pricing = session.client(
+            "pricing",
+            region_name="us-east-1",
+            endpoint_url=(endpoints or AwsEndpoints()).for_service("pricing"),
+            config=self._ec2.meta.config,
+        )
+
+    def _fail(self, error: ClientError | BotoCoreError, context: str) -> CloudError:
+        return classify(error, role_arn=self.config.role_arn, context=context)
+
+    # --- launch ------------------------------------------------------------------------------
+
+    def launch(self, request: LaunchRequest) -> LaunchResult:
+        if not request.offerings:
+            raise InvalidRequestError("A launch needs at least one offering.")
+        if len(request.idempotency_token) > MAX_TOKEN_LENGTH - 4:
+            raise InvalidRequestError(
+                f"The idempotency token is longer than {MAX_TOKEN_LENGTH - 4} characters."
+            )
+        failures: list[OfferingFailure] = []
+        tags = {**request.tags, LAUNCH_TOKEN_TAG: request.idempotency_token}
+        for index, (capacity_type, run) in enumerate(capacity_runs(request.offerings)):
+            response = self._create_fleet(
+                run, capacity_type, fleet_token(request.idempotency_token, index), tags
+            )
+            failures.extend(self._failures(response, run, capacity_type))
+            for launched in response.get("Instances") or ():
+                if launched.get("InstanceIds"):
+                    offering = self._match(launched, run, capacity_type)
+                    instance = self._describe_one(launched["InstanceIds"][0])
+                    return LaunchResult(instance, offering, tuple(failures))
+        raise self._exhausted(failures)
+
+    def _create_fleet(
+        self, run: list[Offering], capacity_type: CapacityType, token: str, tags: Mapping[str, str]
+    ) -> dict[str, Any]:
+        options_key = "SpotOptions" if capacity_type is CapacityType.SPOT else "OnDemandOptions"
+        strategy = "capacity-optimized-prioritized" if capacity_type is CapacityType.SPOT else "prioritized"
+        try:
+            response: dict[str, Any] = self._ec2.create_fleet(
+                Type="instant",
+                ClientToken=token,
+                TargetCapacitySpecification={
+                    "TotalTargetCapacity": 1,
+                    "DefaultTargetCapacityType": capacity_type.value,
+                },
+                **{options_key: {"AllocationStrategy": strategy}},
+                LaunchTemplateConfigs=[
+                    {
+                        "LaunchTemplateSpecification": {
+                            "LaunchTemplateName": self.config.launch_template_name,
+                            "Version": "$Latest",
+                        },
+                        "Overrides": [
+                            {
+                                "InstanceType": o.instance_type,
+                                "AvailabilityZone": o.zone,
+                                "Priority": float(priority),
+                            }
+                            for priority, o in enumerate(run)
+                        ],
+                    }
+                ],
+                TagSpecifications=[
+                    {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                ],
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "launching an instance") from error
+        return response
+
+    @staticmethod
+    def _match(item: Mapping[str, Any], run: list[Offering], capacity_type: CapacityType) -> Offering:
+        overrides = (item.get("LaunchTemplateAndOverrides") or {}).get("Overrides") or {}
+        for offering in run:
+            if offering.instance_type == overrides.get("InstanceType", item.get("InstanceType")) and (
+                not overrides.get("AvailabilityZone") or offering.zone == overrides["AvailabilityZone"]
+            ):
+                return offering
+        return Offering(
+            str(item.get("InstanceType", "")), str(overrides.get("AvailabilityZone", "")), capacity_type
+        )
+
+    def _failures(
+        self, response: Mapping[str, Any], run: list[Offering], capacity_type: CapacityType
+    ) -> list[OfferingFailure]:
+        failures = []
+        for error in response.get("Errors") or ():
+            code = str(error.get("ErrorCode", ""))
+            offering = self._match(error, run, capacity_type)
+            failures.append(
+                OfferingFailure(
+                    offering, classify_code(code).kind.value, code, str(error.get("ErrorMessage", ""))
+                )
+            )
+        return failures
+
+    @staticmethod
+    def _exhausted(failures: list[OfferingFailure]) -> CloudError:
+        tried = "; ".join(
+            f"{f.offering.instance_type} {f.offering.capacity_type.value} in {f.offering.zone}: {f.provider_code}"
+            for f in failures
+        )
+        if not failures or any(f.provider_code in CAPACITY_CODES for f in failures):
+            return InsufficientCapacityError(
+                f"No capacity for any of the {len(failures)} offerings tried ({tried}). Allow more instance types, "
+                "zones or capacity types in the provisioning policy, or wait for capacity to return.",
+                provider_code="InsufficientInstanceCapacity",
+                operation="CreateFleet",
+            )
+        return InvalidRequestError(
+            f"EC2 could not launch any of the offerings ({tried}). Check that these instance types exist in these "
+            "zones and that the launch template is valid.",
+            provider_code=failures[0].provider_code,
+            operation="CreateFleet",
+        )
+
+    def _describe_one(self, instance_id: str) -> Instance:
+        try:
+            reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, f"reading the new instance {instance_id}") from error
+        return _instance(reservations[0]["Instances"][0])
+
+    # --- terminate and list ------------------------------------------------------------------
+
+    def terminate(self, instance_ids: Sequence[str]) -> None:
+        if not instance_ids:
+            return
+        try:
+            self._ec2.terminate_instances(InstanceIds=list(instance_ids))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "InvalidInstanceID.NotFound":
+                return  # already gone (terminated instances disappear from EC2 after a while)
+            raise self._fail(error, "terminating instances") from error
+        except BotoCoreError as error:
+            raise self._fail(error, "terminating instances") from error
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
+        instances: list[Instance] = []
+        try:
+            for page in self._ec2.get_paginator("describe_instances").paginate(Filters=filters):
+                for reservation in page["Reservations"]:
+                    instances.extend(_instance(item) for item in reservation["Instances"])
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "listing instances") from error
+        instances.sort(key=lambda i: (i.state is InstanceState.TERMINATED, i.launched_at, i.instance_id))
+        return instances
+
+    # --- interruptions -----------------------------------------------------------------------
+
+    def read_interruption_notices(self, max_notices: int = 10) -> list[InterruptionNotice]:
+        if not self.config.interruption_queue_url:
+            return []
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.config.interruption_queue_url,
+                MaxNumberOfMessages=min(max_notices, 10),
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "reading the interruption queue") from error
+        notices = []
+        for message in messages:
+            notice = self._notice(message)
+            if notice is not None:
+                notices.append(notice)
+        if messages:
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+            try:
+                self._sqs.delete_message_batch(QueueUrl=self.config.interruption_queue_url, Entries=entries)
+            except (ClientError, BotoCoreError) as error:
+                raise self._fail(error, "deleting read interruption notices") from error
+        return notices
+
+    @staticmethod
+    def _notice(message: Mapping[str, Any]) -> InterruptionNotice | None:
+        try:
+            event = json.loads(message["Body"])
+            kind = _NOTICE_KINDS[event["detail-type"]]
+            instance_id = (
+                event.get("detail", {}).get("instance-id") or event["resources"][0].rsplit("/", 1)[-1]
+            )
+            noticed_at = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+        except (ValueError, KeyError, IndexError, TypeError):
+            logger.warning("ignoring an unreadable interruption message %s", message.get("MessageId"))
+            return None
+        deadline = noticed_at + SPOT_NOTICE if kind is NoticeKind.SPOT_INTERRUPTION else None
+        return InterruptionNotice(kind, instance_id, noticed_at, deadline, str(message.get("MessageId", "")))
+
+    # --- prices ------------------------------------------------------------------------------
+
+    def on_demand_prices(self, instance_types: Sequence[str] | None = None) -> list[PriceQuote]:
+        filters: list[Any] = [
+            {"Type": "TERM_MATCH", "Field": k, "Value": v}
+            for k, v in {**_PRICE_FILTERS, "regionCode": self.config.region}.items()
+        ]
+        wanted = set(instance_types) if instance_types is not None else None
+        if wanted is not None and len(wanted) == 1:
+            filters.append({"Type": "TERM_MATCH", "Field": "instanceType", "Value": next(iter(wanted))})
+        quotes = []
+        now = datetime.now(UTC)
+        try:
+            for page in self._pricing.get_paginator("get_products").paginate(
+                ServiceCode="AmazonEC2", Filters=filters
+            ):
+                for document in page["PriceList"]:
+                    quote = self._on_demand_quote(json.loads(document), now)
+                    if quote is not None and (wanted is None or quote.instance_type in wanted):
+                        quotes.append(quote)
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "reading on-demand prices") from error
+        return sorted(quotes, key=lambda q: q.instance_type)
+
+    @staticmethod
+    def _on_demand_quote(document: Mapping[str, Any], now: datetime) -> PriceQuote | None:
+        instance_type = document.get("product", {}).get("attributes", {}).get("instanceType")
+        for term in (document.get("terms", {}).get("OnDemand") or {}).values():
+            for dimension in (term.get("priceDimensions") or {}).values():
+                usd = dimension.get("pricePerUnit", {}).get("USD")
+                if instance_type and usd is not None:
+                    return PriceQuote(instance_type, CapacityType.ON_DEMAND, None, float(usd), now)
+        return None
+
+    def spot_prices(
+        self, instance_types: Sequence[str] | None = None, zones: Sequence[str] | None = None
+    ) -> list[PriceQuote]:
+        arguments: dict[str, Any] = {"ProductDescriptions": ["Linux/UNIX"]}
+        if instance_types:
+            arguments["InstanceTypes"] = list(instance_types)
+        latest: dict[tuple[str, str], PriceQuote] = {}
+        try:
+            for page in self._ec2.get_paginator("describe_spot_price_history").paginate(**arguments):
+                for point in page["SpotPriceHistory"]:
+                    zone = point["AvailabilityZone"]
+                    if zones and zone not in zones:
+                        continue
+                    quote = PriceQuote(
+                        point["InstanceType"],
+                        CapacityType.SPOT,
+                        zone,
+                        float(point["SpotPrice"]),
+                        point["Timestamp"],
+                    )
+                    key = (quote.instance_type, zone)
+                    if key not in latest or latest[key].as_of < quote.as_of:
+                        latest[key] = quote
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "reading spot prices") from error
+        return sorted(latest.values(), key=lambda q: (q.instance_type, q.zone or ""))

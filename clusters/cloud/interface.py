@@ -1,0 +1,134 @@
+"""The cloud provider interface: the only way the provisioning loop touches a cloud.
+
+Narrow on purpose: launch one instance from an ordered list of offerings, terminate, list our
+instances, read interruption notices, read prices. Inputs and outputs are frozen dataclasses;
+every failure is a classified `CloudError` (see `clusters.cloud.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class CapacityType(StrEnum):
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+
+
+class InstanceState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class NoticeKind(StrEnum):
+    SPOT_INTERRUPTION = "spot_interruption"
+    REBALANCE_RECOMMENDATION = "rebalance_recommendation"
+    SCHEDULED_CHANGE = "scheduled_change"
+    STATE_CHANGE = "state_change"
+
+
+@dataclass(frozen=True)
+class Offering:
+    """Where and how an instance type can be bought: type × zone × capacity type."""
+
+    instance_type: str
+    zone: str
+    capacity_type: CapacityType
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Launch one instance from the first offering that has capacity.
+
+    `idempotency_token` makes retries safe: the same token never launches a second instance
+    (at most 60 characters; derive it from the decision, e.g. the node claim's id).
+    """
+
+    offerings: tuple[Offering, ...]
+    idempotency_token: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OfferingFailure:
+    offering: Offering
+    kind: str  # an ErrorKind value
+    provider_code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    instance_type: str
+    zone: str
+    capacity_type: CapacityType
+    state: InstanceState
+    launched_at: datetime
+    private_ip: str
+    private_dns_name: str
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    instance: Instance
+    offering: Offering
+    # Offerings tried before the one that worked, with why each failed (e.g. no capacity).
+    skipped: tuple[OfferingFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class InterruptionNotice:
+    kind: NoticeKind
+    instance_id: str
+    noticed_at: datetime
+    # When the provider will reclaim the instance (spot: two minutes after the notice).
+    deadline: datetime | None
+    message_id: str
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    instance_type: str
+    capacity_type: CapacityType
+    zone: str | None  # None: the price holds in every zone of the region
+    usd_per_hour: float
+    as_of: datetime
+
+
+class CloudProvider(Protocol):
+    def launch(self, request: LaunchRequest) -> LaunchResult:
+        """Launch one instance, falling back along `request.offerings` on capacity errors.
+        Raises InsufficientCapacityError when no offering could be served."""
+        ...
+
+    def terminate(self, instance_ids: Sequence[str]) -> None:
+        """Terminate instances; terminating an already terminated instance is not an error."""
+        ...
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+        """Our instances: those carrying every tag in `tags` (not yet terminated ones first)."""
+        ...
+
+    def read_interruption_notices(self, max_notices: int = 10) -> list[InterruptionNotice]:
+        """Read and delete pending notices (spot interruptions, rebalance recommendations, ...)."""
+        ...
+
+    def on_demand_prices(self, instance_types: Sequence[str] | None = None) -> list[PriceQuote]:
+        """List on-demand prices of the region (all types when `instance_types` is None)."""
+        ...
+
+    def spot_prices(
+        self, instance_types: Sequence[str] | None = None, zones: Sequence[str] | None = None
+    ) -> list[PriceQuote]:
+        """The current spot price per type and zone."""
+        ...

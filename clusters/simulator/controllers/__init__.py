@@ -1,0 +1,1 @@
+"""In-process controllers of a simulated cluster: scheduler, kubelet, workloads, node lifecycle."""

@@ -1,0 +1,141 @@
+"""Kubernetes API errors as `kind: Status` bodies with the codes and reasons kube-apiserver uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error the API server returns as a `Status` object."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def _details(kind_plural: str, name: str, group: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "kind": kind_plural}
+    if group:
+        details["group"] = group
+    return details
+
+
+def _qualified(plural: str, group: str) -> str:
+    return f"{plural}.{group}" if group else plural
+
+
+def not_found(plural: str, name: str, group: str = "") -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{_qualified(plural, group)} "{name}" not found',
+        details=_details(plural, name, group),
+    )
+
+
+def already_exists(plural: str, name: str, group: str = "") -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_qualified(plural, group)} "{name}" already exists',
+        details=_details(plural, name, group),
+    )
+
+
+def conflict(plural: str, name: str, group: str = "", why: str = "") -> ApiError:
+    reason = (
+        why or "the object has been modified; please apply your changes to the latest version and try again"
+    )
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qualified(plural, group)} "{name}": {reason}',
+        details=_details(plural, name, group),
+    )
+
+
+def invalid(kind: str, name: str, group: str, causes: list[tuple[str, str]]) -> ApiError:
+    """422 Invalid, with one cause per (field, message), like apimachinery's field.ErrorList."""
+    summary = "; ".join(f"{field}: {message}" for field, message in causes)
+    details: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+    }
+    if group:
+        details["group"] = group
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}{"." + group if group else ""} "{name}" is invalid: {summary}',
+        details=details,
+    )
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def method_not_allowed(
+    message: str = "the server does not allow this method on the requested resource",
+) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
+
+
+def unsupported_media_type(content_type: str) -> ApiError:
+    return ApiError(
+        415, "UnsupportedMediaType", f'the body of the request was in an unknown format: "{content_type}"'
+    )
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def forbidden(user: str, verb: str, resource: str, group: str, namespace: str, name: str) -> ApiError:
+    """403 with kube-apiserver's RBAC wording, e.g. `nodes "n1" is forbidden: User "x" cannot patch ...`."""
+    target = f'{_qualified(resource.split("/")[0], group)} "{name}"' if name else _qualified(resource, group)
+    scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    resource_words = f'resource "{resource.split("/")[0]}"'
+    if "/" in resource:
+        resource_words += f' with subresource "{resource.split("/", 1)[1]}"'
+    message = (
+        f'{target} is forbidden: User "{user}" cannot {verb} {resource_words} in API group "{group}"{scope}'
+    )
+    return ApiError(403, "Forbidden", message, details=_details(resource.split("/")[0], name, group))
+
+
+def too_many_requests(message: str, causes: list[dict[str, str]]) -> ApiError:
+    return ApiError(429, "TooManyRequests", message, details={"causes": causes})
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)
+
+
+def internal(message: str) -> ApiError:
+    return ApiError(500, "InternalError", message)

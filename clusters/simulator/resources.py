@@ -1,0 +1,235 @@
+"""The resource types the simulated API server serves, with what discovery says about each.
+
+A `ResourceType` is what a `kind` is to `kubectl api-resources`: group/version, plural, whether it
+is namespaced, verbs, short names, subresources and the field selectors it supports.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+READ_VERBS = ("get", "list", "watch")
+
+# Field selectors every resource supports, as in kube-apiserver's DefaultClusterScopedAttr.
+COMMON_FIELDS = ("metadata.name", "metadata.namespace")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()
+    # Subresources whose writes change only `.status`; main-resource writes then keep the status.
+    has_status: bool = False
+    # Extra fields usable in fieldSelector (beyond metadata.name / metadata.namespace).
+    selectable_fields: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def key(self) -> str:
+        """Unique name of the resource inside the server, e.g. `pods` or `deployments.apps`."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def supports_field(self, field: str) -> bool:
+        return field in COMMON_FIELDS or field in self.selectable_fields
+
+
+_core = functools.partial(ResourceType, "", "v1")
+
+
+NAMESPACES = _core(
+    "namespaces",
+    "Namespace",
+    namespaced=False,
+    short_names=("ns",),
+    subresources=("status", "finalize"),
+    has_status=True,
+    selectable_fields=("status.phase",),
+)
+NODES = _core(
+    "nodes",
+    "Node",
+    namespaced=False,
+    short_names=("no",),
+    subresources=("status",),
+    has_status=True,
+    selectable_fields=("spec.unschedulable",),
+)
+PODS = _core(
+    "pods",
+    "Pod",
+    namespaced=True,
+    short_names=("po",),
+    subresources=("status", "binding", "eviction", "log"),
+    has_status=True,
+    selectable_fields=(
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
+    categories=("all",),
+)
+BINDINGS = _core("bindings", "Binding", namespaced=True, verbs=("create",))
+EVENTS = _core(
+    "events",
+    "Event",
+    namespaced=True,
+    short_names=("ev",),
+    selectable_fields=(
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
+)
+SERVICES = _core(
+    "services",
+    "Service",
+    namespaced=True,
+    short_names=("svc",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+CONFIGMAPS = _core("configmaps", "ConfigMap", namespaced=True, short_names=("cm",))
+SECRETS = _core("secrets", "Secret", namespaced=True, selectable_fields=("type",))
+SERVICE_ACCOUNTS = _core("serviceaccounts", "ServiceAccount", namespaced=True, short_names=("sa",))
+DEPLOYMENTS = ResourceType(
+    group="apps",
+    version="v1",
+    plural="deployments",
+    kind="Deployment",
+    namespaced=True,
+    short_names=("deploy",),
+    subresources=("status", "scale"),
+    has_status=True,
+    categories=("all",),
+)
+REPLICASETS = ResourceType(
+    group="apps",
+    version="v1",
+    plural="replicasets",
+    kind="ReplicaSet",
+    namespaced=True,
+    short_names=("rs",),
+    subresources=("status", "scale"),
+    has_status=True,
+    categories=("all",),
+)
+JOBS = ResourceType(
+    group="batch",
+    version="v1",
+    plural="jobs",
+    kind="Job",
+    namespaced=True,
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+PDBS = ResourceType(
+    group="policy",
+    version="v1",
+    plural="poddisruptionbudgets",
+    kind="PodDisruptionBudget",
+    namespaced=True,
+    short_names=("pdb",),
+    subresources=("status",),
+    has_status=True,
+)
+SELF_SUBJECT_ACCESS_REVIEWS = ResourceType(
+    group="authorization.k8s.io",
+    version="v1",
+    plural="selfsubjectaccessreviews",
+    kind="SelfSubjectAccessReview",
+    namespaced=False,
+    verbs=("create",),
+)
+SELF_SUBJECT_REVIEWS = ResourceType(
+    group="authentication.k8s.io",
+    version="v1",
+    plural="selfsubjectreviews",
+    kind="SelfSubjectReview",
+    namespaced=False,
+    verbs=("create",),
+)
+
+# Resources kept in the object store (the review kinds are computed per request, never stored).
+STORED_RESOURCES: tuple[ResourceType, ...] = (
+    NAMESPACES,
+    NODES,
+    PODS,
+    EVENTS,
+    SERVICES,
+    CONFIGMAPS,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    DEPLOYMENTS,
+    REPLICASETS,
+    JOBS,
+    PDBS,
+)
+VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (BINDINGS, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS)
+ALL_RESOURCES = STORED_RESOURCES + VIRTUAL_RESOURCES
+
+# Preferred version of each group, in the order discovery lists them.
+GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
+    ("apps", "v1"),
+    ("batch", "v1"),
+    ("policy", "v1"),
+    ("authorization.k8s.io", "v1"),
+    ("authentication.k8s.io", "v1"),
+)
+
+
+class ResourceRegistry:
+    """Lookup of resource types by (group, version, plural)."""
+
+    def __init__(self, resources: tuple[ResourceType, ...] = ALL_RESOURCES) -> None:
+        self._by_path = {(r.group, r.version, r.plural): r for r in resources}
+        self._by_key = {r.key: r for r in resources}
+        self.resources = resources
+
+    def find(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self._by_path.get((group, version, plural))
+
+    def by_key(self, key: str) -> ResourceType:
+        return self._by_key[key]
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
+        return [r for r in self.resources if r.group == group and r.version == version]
+
+    def has_group_version(self, group: str, version: str) -> bool:
+        return any(r.group == group and r.version == version for r in self.resources)
+
+
+DEFAULT_REGISTRY = ResourceRegistry()

@@ -1,0 +1,243 @@
+"""Workload controllers, kubelet and housekeeping, run synchronously on a manual clock."""
+
+from typing import Any
+
+import pytest
+
+from clusters.simulator.api import ClusterApi
+from clusters.simulator.catalog import load_catalog
+from clusters.simulator.clock import ManualClock
+from clusters.simulator.controllers.base import ControllerManager
+from clusters.simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
+from clusters.simulator.controllers.jobs import JobController
+from clusters.simulator.controllers.kubelet import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, Kubelet
+from clusters.simulator.controllers.scheduler import Scheduler
+from clusters.simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
+from clusters.simulator.controllers.workloads import DeploymentController, ReplicaSetController
+from clusters.simulator.nodes import node_resources
+from clusters.simulator.quantity import parse_quantity
+from clusters.simulator.resources import DEPLOYMENTS, EVENTS, JOBS, NODES, PDBS, PODS, REPLICASETS
+from clusters.simulator.store import ObjectStore
+
+START_DELAY = 2.0
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def api(clock):
+    return ClusterApi(ObjectStore(clock), clock)
+
+
+@pytest.fixture
+def manager(api, clock):
+    pools = (StaticNodePool("node", 2, "m5.xlarge"),)
+    controllers: list[Any] = [
+        StaticCapacity(api, load_catalog(), pools),
+        Scheduler(api),
+        Kubelet(api, start_delay=START_DELAY, default_job_seconds=30),
+        ReplicaSetController(api),
+        DeploymentController(api),
+        JobController(api),
+        DisruptionController(api),
+        PodGarbageCollector(api),
+        EventReaper(api),
+    ]
+    return ControllerManager(api.store, clock, controllers)
+
+
+def advance(clock, manager, seconds):
+    clock.advance(seconds)
+    manager.settle()
+
+
+def template(labels, **pod_spec):
+    return {
+        "metadata": {"labels": labels},
+        "spec": {
+            "containers": [{"name": "app", "image": "nginx", "resources": {"requests": {"cpu": "250m"}}}],
+            **pod_spec,
+        },
+    }
+
+
+def deployment(name, replicas, image="nginx"):
+    spec_template = template({"app": name})
+    spec_template["spec"]["containers"][0]["image"] = image
+    return {
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": spec_template},
+    }
+
+
+def pods(api, **filters):
+    return [
+        s.obj
+        for s in api.store.list(PODS).items
+        if all(s.obj["status"].get(k) == v for k, v in filters.items())
+    ]
+
+
+def test_static_nodes_are_ready_with_eks_allocatable_and_come_back_when_deleted(api, manager):
+    manager.settle()
+    nodes = {s.obj["metadata"]["name"]: s.obj for s in api.store.list(NODES).items}
+    assert sorted(nodes) == ["node-0", "node-1"]
+    allocatable = nodes["node-0"]["status"]["allocatable"]
+    # m5.xlarge: 4 vCPU, 16384 MiB, 58 pods: 4000m - (60 + 10 + 5 + 5) = 3920m;
+    # 16384 - (11 * 58 + 255) - 100 = 15391 MiB.
+    assert parse_quantity(allocatable["cpu"]) == pytest.approx(3.92)
+    assert parse_quantity(allocatable["memory"]) == 15391 * 1024 * 1024
+    api.delete(NODES, "", "node-1")
+    manager.settle()
+    assert api.store.try_get(NODES, "", "node-1") is not None
+
+
+def test_a_deployment_becomes_ready_pods_after_the_start_delay(api, manager, clock):
+    api.create(DEPLOYMENTS, "default", deployment("web", 3))
+    manager.settle()
+    assert len(pods(api, phase="Pending")) == 3
+    assert all(p["spec"].get("nodeName") for p in pods(api))
+    advance(clock, manager, START_DELAY)
+    assert len(pods(api, phase="Running")) == 3
+    status = api.get(DEPLOYMENTS, "default", "web").obj["status"]
+    assert (status["readyReplicas"], status["updatedReplicas"], status["availableReplicas"]) == (3, 3, 3)
+
+
+def test_scaling_down_removes_pods_and_a_new_template_rolls_out(api, manager, clock):
+    api.create(DEPLOYMENTS, "default", deployment("web", 3))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    api.update(DEPLOYMENTS, "default", "web", lambda d: d["spec"].update(replicas=1))
+    manager.settle()
+    assert len(pods(api)) == 1
+    api.update(
+        DEPLOYMENTS,
+        "default",
+        "web",
+        lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:2"),
+    )
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    images = [p["spec"]["containers"][0]["image"] for p in pods(api)]
+    assert images == ["nginx:2"]
+    replicasets = sorted(
+        (s.obj["spec"]["replicas"], s.obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+        for s in api.store.list(REPLICASETS).items
+    )
+    assert replicasets == [(0, "1"), (1, "2")]
+
+
+def test_a_replicaset_replaces_a_deleted_pod(api, manager):
+    api.create(DEPLOYMENTS, "default", deployment("web", 2))
+    manager.settle()
+    victim = pods(api)[0]["metadata"]["name"]
+    api.delete(PODS, "default", victim)
+    manager.settle()
+    names = [p["metadata"]["name"] for p in pods(api)]
+    assert len(names) == 2 and victim not in names
+
+
+def job(name, completions=1, parallelism=1, run_seconds=None, exit_code=None, ttl=None):
+    annotations = {}
+    if run_seconds is not None:
+        annotations[RUN_SECONDS_ANNOTATION] = str(run_seconds)
+    if exit_code is not None:
+        annotations[EXIT_CODE_ANNOTATION] = str(exit_code)
+    spec_template = template({}, restartPolicy="Never")
+    spec_template["metadata"]["annotations"] = annotations
+    spec = {
+        "completions": completions,
+        "parallelism": parallelism,
+        "backoffLimit": 1,
+        "template": spec_template,
+    }
+    if ttl is not None:
+        spec["ttlSecondsAfterFinished"] = ttl
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def conditions(obj):
+    return {c["type"] for c in obj["status"].get("conditions") or () if c["status"] == "True"}
+
+
+def test_a_job_runs_its_pods_to_completion(api, manager, clock):
+    api.create(JOBS, "default", job("batch", completions=3, parallelism=2, run_seconds=10))
+    manager.settle()
+    assert len(pods(api)) == 2
+    advance(clock, manager, START_DELAY)
+    advance(clock, manager, 10)
+    assert len(pods(api, phase="Succeeded")) == 2
+    advance(clock, manager, START_DELAY)
+    advance(clock, manager, 10)
+    finished = api.get(JOBS, "default", "batch").obj
+    assert finished["status"]["succeeded"] == 3 and "Complete" in conditions(finished)
+
+
+def test_a_job_fails_after_its_backoff_limit(api, manager, clock):
+    api.create(JOBS, "default", job("flaky", run_seconds=1, exit_code=1))
+    manager.settle()
+    for _ in range(3):
+        advance(clock, manager, START_DELAY)
+        advance(clock, manager, 1)
+    failed = api.get(JOBS, "default", "flaky").obj
+    assert failed["status"]["failed"] == 2 and "Failed" in conditions(failed)
+
+
+def test_a_finished_job_with_a_ttl_is_deleted_with_its_pods(api, manager, clock):
+    api.create(JOBS, "default", job("short", run_seconds=1, ttl=60))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    advance(clock, manager, 1)
+    assert "Complete" in conditions(api.get(JOBS, "default", "short").obj)
+    advance(clock, manager, 61)
+    assert api.store.try_get(JOBS, "default", "short") is None and pods(api) == []
+
+
+def test_pods_of_a_deleted_node_are_garbage_collected(api, manager, clock):
+    api.create(DEPLOYMENTS, "default", deployment("web", 4))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    on_node_0 = {p["metadata"]["name"] for p in pods(api) if p["spec"]["nodeName"] == "node-0"}
+    assert on_node_0
+    manager.controllers = [c for c in manager.controllers if c.name != "static-capacity"]
+    api.delete(NODES, "", "node-0")
+    manager.settle()
+    remaining = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in pods(api)}
+    assert not on_node_0 & set(remaining) and len(remaining) == 4
+    assert set(remaining.values()) == {"node-1"}
+
+
+def test_budget_status_follows_pod_readiness(api, manager, clock):
+    api.create(DEPLOYMENTS, "default", deployment("web", 3))
+    api.create(
+        PDBS,
+        "default",
+        {
+            "metadata": {"name": "web"},
+            "spec": {"minAvailable": "50%", "selector": {"matchLabels": {"app": "web"}}},
+        },
+    )
+    manager.settle()
+    assert api.get(PDBS, "default", "web").obj["status"]["disruptionsAllowed"] == 0
+    advance(clock, manager, START_DELAY)
+    status = api.get(PDBS, "default", "web").obj["status"]
+    # 3 ready pods, minAvailable 50% of 3 rounds up to 2: one disruption allowed.
+    assert (status["currentHealthy"], status["desiredHealthy"], status["disruptionsAllowed"]) == (3, 2, 1)
+
+
+def test_events_expire_after_an_hour(api, manager, clock):
+    api.create(DEPLOYMENTS, "default", deployment("web", 1))
+    manager.settle()
+    assert api.store.count(EVENTS) > 0
+    advance(clock, manager, 3601)
+    advance(clock, manager, 60)
+    assert api.store.count(EVENTS) == 0
+
+
+def test_gpu_instance_types_advertise_their_gpus():
+    resources = node_resources(load_catalog().instance_type("g5.xlarge"))
+    assert resources.allocatable["nvidia.com/gpu"] == "1"
+    assert resources.capacity["cpu"] == "4"
