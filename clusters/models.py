@@ -112,3 +112,19 @@ class Cluster(models.Model):
     @property
     def is_nodeless(self) -> bool:
         return self.mode == ClusterMode.NODELESS
+
+
+from clusters.models_nodes import ACTIVE_STATES, ManagedNode, NodeState  # noqa: E402  (models of this app)
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CloudAccount",
+    "CloudProvider",
+    "Cluster",
+    "ClusterConnection",
+    "ClusterHealth",
+    "ClusterMode",
+    "ManagedNode",
+    "NodeState",
+    "VerificationStatus",
+]

@@ -1,16 +1,108 @@
+"""Policy pages: the organization's provisioning default, per-cluster overrides, validation as you type."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from clusters.models import Cluster, ClusterMode
+from policies import selectors, services
+from policies.catalogs import list_price_catalog
+from policies.forms import ProvisioningPolicyForm
+from policies.provisioning_settings import clean_settings, policy_settings
+from tenants.access import get_for_organization
+from tenants.actors import Actor
 from tenants.decorators import organization_view
+from tenants.http import OrganizationRequest
+from tenants.models import Role
+from tenants.views.forms_util import add_service_errors
 
 
 @organization_view()
-def policy_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "policies/policy_list.html", {"section": "policies"})
+def policy_list(request: OrganizationRequest) -> HttpResponse:
+    organization = request.organization
+    clusters = Cluster.objects.filter(organization=organization).order_by("name")
+    rows = [
+        {"cluster": cluster, "in_force": selectors.provisioning_policy_in_force(cluster)}
+        for cluster in clusters
+    ]
+    context = {
+        "section": "policies",
+        "default": selectors.organization_default_policy(organization.pk),
+        "rows": rows,
+        "nodeless_count": sum(1 for c in clusters if c.mode == ClusterMode.NODELESS),
+    }
+    return render(request, "policies/policy_list.html", context)
+
+
+def _edit(request: OrganizationRequest, cluster: Cluster | None) -> HttpResponse:
+    organization = request.organization
+    if cluster is None:
+        policy = selectors.organization_default_policy(organization.pk)
+        initial = policy_settings(policy) if policy else None
+    else:
+        in_force = selectors.provisioning_policy_in_force(cluster)
+        policy = in_force.policy if in_force.source == "cluster" else None
+        initial = in_force.settings
+    if initial is None:
+        initial = selectors.built_in_settings()
+    form = ProvisioningPolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.provisioning_policy_save(
+                organization, actor=Actor.from_request(request), cluster=cluster, data=form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Saved as version {saved.version}.")
+            return (
+                redirect("cluster-policy", cluster_id=cluster.pk) if cluster else redirect("policy-default")
+            )
+    context: dict[str, Any] = {"section": "policies", "form": form, "cluster": cluster, "policy": policy}
+    return render(request, "policies/provisioning_form.html", context)
+
+
+@organization_view(write=Role.MEMBER, doing="edit provisioning policies")
+def policy_default(request: OrganizationRequest) -> HttpResponse:
+    return _edit(request, None)
+
+
+@organization_view(write=Role.MEMBER, doing="edit provisioning policies")
+def cluster_policy(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    return _edit(request, get_for_organization(request.organization, Cluster, cluster_id))
+
+
+@organization_view(write=Role.MEMBER, doing="edit provisioning policies")
+@require_POST
+def cluster_policy_reset(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    cluster = get_for_organization(request.organization, Cluster, cluster_id)
+    services.provisioning_policy_reset(
+        request.organization, actor=Actor.from_request(request), cluster=cluster
+    )
+    messages.success(request, f"{cluster.name} follows the organization's default policy again.")
+    return redirect("policies")
+
+
+@organization_view(write=Role.VIEWER, doing="validate policies")
+@require_POST
+def policy_validate(request: OrganizationRequest) -> HttpResponse:
+    """Live validation while editing: the same checks as saving, nothing stored."""
+    form = ProvisioningPolicyForm(request.POST)
+    region = request.POST.get("region") or "us-east-1"
+    if form.is_valid():
+        try:
+            clean_settings(form.cleaned_data, list_price_catalog(region))
+        except ValidationError as error:
+            add_service_errors(form, error)
+    return render(request, "policies/partials/_validation.html", {"form": form})
 
 
 @organization_view()
-def workload_list(request: HttpRequest) -> HttpResponse:
+def workload_list(request: OrganizationRequest) -> HttpResponse:
     return render(request, "policies/workload_list.html", {"section": "workloads"})

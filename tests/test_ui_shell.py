@@ -31,7 +31,9 @@ def test_security_headers_are_set(owner_client) -> None:
 @pytest.mark.parametrize("path", ["/", "/clusters/", "/policies/", "/workloads/", "/reports/"])
 def test_empty_pages_say_what_to_do_next(owner_client, path) -> None:
     page = owner_client.get(path).content.decode()
-    assert 'class="panel empty"' in page and "btn" in page or "<code>" in page
+    empty_state = re.search(r'<div class="[^"]*\bempty\b[^"]*">(.*?)</div>', page, re.DOTALL)
+    assert empty_state is not None, f"{path} has no empty state"
+    assert 'class="btn' in empty_state.group(1) or "<code>" in empty_state.group(1)
 
 
 def test_htmx_requests_carry_the_csrf_token_and_are_refused_without_it(cast) -> None:

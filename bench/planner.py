@@ -1,0 +1,155 @@
+"""Planner benchmark: cost, speed and proof of quality against Karpenter's algorithm.
+
+Prints one JSON object per case (keys: case, pods, nodes, seconds, cost_per_hour, lp_bound,
+baseline_cost_per_hour, baseline_seconds, plus a few derived figures), then one object with
+case "targets" that checks the issue's targets. Both planners run in this process on the
+same input; times are the median of --repeat runs of `plan()` alone (catalogs and pods are
+built beforehand). Run from the repository root:
+
+    .venv/bin/python bench/planner.py [--case karpenter-20k ...] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from billing.pricing import alive_at, build_aws_catalog, busiest_moment, read_alibaba_pods, trace_pod_request
+from workers.planner import CapacityType, Catalog, Packing, Plan, PlannerPolicy, Snapshot, plan
+from workers.planner.baseline import karpenter_plan
+from workers.planner.testing import karpenter_catalog, karpenter_pods
+
+ON_DEMAND_AND_SPOT = frozenset({CapacityType.ON_DEMAND, CapacityType.SPOT})
+TARGET_SECONDS_20K = 2.0
+TARGET_SCALING_20K_TO_1K = 25.0
+TARGET_COST_TO_BOUND = 1.03
+TARGET_SAVINGS_REAL_CATALOG = 0.05
+
+
+@dataclass(frozen=True)
+class Case:
+    snapshot: Snapshot
+    policy: PlannerPolicy
+    catalog: Catalog
+
+
+def _karpenter(count: int) -> Callable[[], Case]:
+    return lambda: Case(Snapshot(pods=karpenter_pods(count)), PlannerPolicy(), karpenter_catalog())
+
+
+def _aws_20k() -> Case:
+    return Case(
+        Snapshot(pods=karpenter_pods(20_000)),
+        PlannerPolicy(capacity_types=ON_DEMAND_AND_SPOT),
+        build_aws_catalog(),
+    )
+
+
+def _alibaba_peak() -> Case:
+    trace = read_alibaba_pods()
+    pods = tuple(trace_pod_request(pod) for pod in alive_at(trace, busiest_moment(trace)))
+    return Case(Snapshot(pods=pods), PlannerPolicy(capacity_types=ON_DEMAND_AND_SPOT), build_aws_catalog())
+
+
+def _isolate_10k() -> Case:
+    policy = PlannerPolicy(capacity_types=frozenset(CapacityType), packing=Packing.ISOLATE)
+    return Case(Snapshot(pods=karpenter_pods(10_000)), policy, build_aws_catalog())
+
+
+CASES: dict[str, Callable[[], Case]] = {
+    "karpenter-1k": _karpenter(1_000),
+    "karpenter-5k": _karpenter(5_000),
+    "karpenter-20k": _karpenter(20_000),
+    "aws-20k": _aws_20k,
+    "alibaba-peak": _alibaba_peak,
+    "isolate-10k": _isolate_10k,
+}
+
+
+def _timed(run: Callable[[], Plan], repeat: int) -> tuple[Plan, float]:
+    seconds = []
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        seconds.append(time.perf_counter() - start)
+    assert result is not None
+    return result, statistics.median(seconds)
+
+
+def run_case(name: str, repeat: int) -> dict[str, object]:
+    case = CASES[name]()
+    ours, seconds = _timed(lambda: plan(case.snapshot, case.policy, case.catalog), repeat)
+    baseline, baseline_seconds = _timed(
+        lambda: karpenter_plan(case.snapshot, case.policy, case.catalog), repeat
+    )
+    return {
+        "case": name,
+        "pods": len(case.snapshot.pods),
+        "nodes": ours.node_count,
+        "seconds": round(seconds, 4),
+        "cost_per_hour": round(ours.cost_per_hour, 4),
+        "lp_bound": round(ours.lp_lower_bound, 4),
+        "baseline_cost_per_hour": round(baseline.cost_per_hour, 4),
+        "baseline_seconds": round(baseline_seconds, 4),
+        "baseline_nodes": baseline.node_count,
+        "cost_to_bound": round(ours.cost_per_hour / ours.lp_lower_bound, 4) if ours.lp_lower_bound else None,
+        "savings_vs_baseline": round(1 - ours.cost_per_hour / baseline.cost_per_hour, 4),
+        "unschedulable": len(ours.unschedulable),
+        "baseline_unschedulable": len(baseline.unschedulable),
+        "billed_cost_per_hour": round(ours.billed_cost_per_hour, 4),
+    }
+
+
+def targets(results: dict[str, dict[str, object]]) -> dict[str, object]:
+    def figure(case: str, key: str) -> float:
+        return float(results[case][key])  # type: ignore[arg-type]
+
+    report: dict[str, object] = {"case": "targets"}
+    if {"karpenter-1k", "karpenter-20k"} <= results.keys():
+        ratio = figure("karpenter-20k", "seconds") / figure("karpenter-1k", "seconds")
+        report["karpenter_20k_seconds"] = figure("karpenter-20k", "seconds")
+        report["seconds_20k_over_1k"] = round(ratio, 2)
+        report["speed_met"] = (
+            figure("karpenter-20k", "seconds") <= TARGET_SECONDS_20K and ratio <= TARGET_SCALING_20K_TO_1K
+        )
+    report["bound_met"] = all(
+        figure(c, "cost_per_hour") <= TARGET_COST_TO_BOUND * figure(c, "lp_bound") for c in results
+    )
+    report["baseline_met"] = all(
+        figure(c, "cost_per_hour") <= figure(c, "baseline_cost_per_hour") for c in results
+    )
+    real = [c for c in ("aws-20k", "alibaba-peak") if c in results]
+    report["real_catalog_savings_met"] = all(
+        figure(c, "savings_vs_baseline") >= TARGET_SAVINGS_REAL_CATALOG for c in real
+    )
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--case", action="append", choices=sorted(CASES), help="run only these cases")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per planner; the median time is reported")
+    args = parser.parse_args()
+    # Warm up imports, numpy and HiGHS outside the measurements.
+    warm = CASES["karpenter-1k"]()
+    plan(warm.snapshot, warm.policy, warm.catalog)
+    results = {}
+    for name in args.case or list(CASES):
+        results[name] = run_case(name, max(args.repeat, 1))
+        print(json.dumps(results[name]), flush=True)
+    print(json.dumps(targets(results)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice
+from policies.provisioning_settings import ARCHITECTURES
+
+BUCKET_CHOICES = [
+    ("", "Any"),
+    ("0", "0 (<5%)"),
+    ("1", "1 (5-10%)"),
+    ("2", "2 (10-15%)"),
+    ("3", "3 (15-20%)"),
+    ("4", "4 (>20%)"),
+]
+
+
+class ListField(forms.CharField):
+    """A comma-separated list, shown and edited as text."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+
+class ProvisioningPolicyForm(forms.Form):
+    objective = forms.ChoiceField(choices=ObjectiveChoice.choices)
+    capacity_types = forms.MultipleChoiceField(
+        choices=CapacityTypeChoice.choices, widget=forms.CheckboxSelectMultiple
+    )
+    packing = forms.ChoiceField(choices=PackingChoice.choices)
+    families_allow = ListField(
+        required=False, label="Allowed families", help_text="e.g. m7g, c7g, r7g — empty allows all"
+    )
+    families_deny = ListField(required=False, label="Denied families", help_text="e.g. t3, t4g")
+    architectures = forms.MultipleChoiceField(
+        choices=[(a, a) for a in ARCHITECTURES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked allows both",
+    )
+    current_generation_only = forms.BooleanField(required=False, label="Current generation only")
+    min_vcpu = forms.IntegerField(required=False, min_value=1, label="Min vCPU per node")
+    max_vcpu = forms.IntegerField(required=False, min_value=1, label="Max vCPU per node")
+    min_memory_gib = forms.DecimalField(required=False, min_value=0, label="Min memory per node (GiB)")
+    max_memory_gib = forms.DecimalField(required=False, min_value=0, label="Max memory per node (GiB)")
+    gpu_models = ListField(
+        required=False, label="GPU models", help_text="e.g. T4, A10G, L4 — empty allows all"
+    )
+    isolate_namespaces = ListField(
+        required=False, label="Isolate namespaces", help_text="Pods here always get a node of their own"
+    )
+    isolate_label_selectors = ListField(
+        required=False, label="Isolate pods labelled", help_text="e.g. tenant=acme, sandbox=true"
+    )
+    isolate_cpu_millicores = forms.IntegerField(
+        required=False, min_value=1, label="Isolate pods requesting at least (millicores)"
+    )
+    isolate_memory_mib = forms.IntegerField(required=False, min_value=1, label="…or at least (MiB)")
+    isolate_gpu_pods = forms.BooleanField(required=False, label="Give every GPU pod its own node")
+    gpu_sharing = forms.BooleanField(
+        required=False, label="Allow GPU sharing (fractional GPU requests share a device)"
+    )
+    max_pods_per_node = forms.IntegerField(required=False, min_value=1)
+    scale_down_delay_seconds = forms.IntegerField(
+        min_value=0,
+        max_value=86400,
+        label="Scale-down delay (s)",
+        help_text="How long a node stays empty before it is removed",
+    )
+    max_vcpu_total = forms.IntegerField(required=False, min_value=1, label="Max vCPU (all managed nodes)")
+    max_nodes = forms.IntegerField(required=False, min_value=1, label="Max nodes")
+    max_cost_per_hour = forms.DecimalField(required=False, min_value=0, label="Max $/hour")
+    spot_max_interruption_bucket = forms.TypedChoiceField(
+        choices=BUCKET_CHOICES,
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Spot: worst interruption bucket",
+    )
+    spot_fallback_seconds = forms.IntegerField(min_value=0, label="Spot: fall back to on-demand after (s)")

@@ -1,0 +1,290 @@
+"""Provisioning policy settings: validation that refuses any policy the planner could not execute,
+and the mapping onto the planner's PlannerPolicy."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice, ProvisioningPolicy
+from workers.planner import (
+    CapacityType,
+    Catalog,
+    InstanceRequirements,
+    IsolationRules,
+    LabelSelector,
+    Limits,
+    Objective,
+    Packing,
+    PlannerPolicy,
+)
+
+EDITABLE_FIELDS = (
+    "objective",
+    "capacity_types",
+    "families_allow",
+    "families_deny",
+    "architectures",
+    "current_generation_only",
+    "min_vcpu",
+    "max_vcpu",
+    "min_memory_gib",
+    "max_memory_gib",
+    "gpu_models",
+    "packing",
+    "isolate_namespaces",
+    "isolate_label_selectors",
+    "isolate_cpu_millicores",
+    "isolate_memory_mib",
+    "isolate_gpu_pods",
+    "gpu_sharing",
+    "max_pods_per_node",
+    "scale_down_delay_seconds",
+    "max_vcpu_total",
+    "max_nodes",
+    "max_cost_per_hour",
+    "spot_max_interruption_bucket",
+    "spot_fallback_seconds",
+)
+ARCHITECTURES = ("x86_64", "arm64")
+_INTERRUPTION_LABELS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
+
+
+def policy_settings(policy: ProvisioningPolicy) -> dict[str, Any]:
+    values = {field: getattr(policy, field) for field in EDITABLE_FIELDS}
+    return {key: (str(value) if isinstance(value, Decimal) else value) for key, value in values.items()}
+
+
+def _strings(value: Any, field: str) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [part for part in value.replace("\n", ",").split(",")]
+    if not isinstance(value, list | tuple):
+        raise ValidationError({field: "Give a list of names."})
+    return list(dict.fromkeys(str(item).strip() for item in value if str(item).strip()))
+
+
+def _selector(text: str) -> LabelSelector:
+    if "=" not in text:
+        raise ValidationError({"isolate_label_selectors": f"'{text}' must be key=value, e.g. tenant=acme."})
+    key, value = (part.strip() for part in text.split("=", 1))
+    return LabelSelector(match_labels={key: value})
+
+
+def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """Validate every field against the others and the catalog; return normalized settings.
+
+    Raises ValidationError naming the field and what to change, e.g. when the requirements leave
+    no instance type in the catalog.
+    """
+    out: dict[str, Any] = {}
+    out["objective"] = data.get("objective") or ObjectiveChoice.COST
+    if out["objective"] not in ObjectiveChoice.values:
+        raise ValidationError({"objective": f"Choose one of {', '.join(ObjectiveChoice.values)}."})
+    out["capacity_types"] = _strings(data.get("capacity_types", ["on_demand", "spot"]), "capacity_types")
+    if not out["capacity_types"]:
+        raise ValidationError(
+            {"capacity_types": "Allow at least one capacity type: on_demand, spot or serverless."}
+        )
+    unknown_types = set(out["capacity_types"]) - set(CapacityTypeChoice.values)
+    if unknown_types:
+        raise ValidationError({"capacity_types": f"Unknown capacity type {sorted(unknown_types)[0]!r}."})
+    out["packing"] = data.get("packing") or PackingChoice.PACK
+    if out["packing"] not in PackingChoice.values:
+        raise ValidationError({"packing": "Choose pack or isolate."})
+
+    families = {instance.family for instance in catalog.instance_types}
+    for field in ("families_allow", "families_deny"):
+        out[field] = _strings(data.get(field), field)
+        unknown = [family for family in out[field] if family not in families]
+        if unknown:
+            raise ValidationError(
+                {field: f"{unknown[0]!r} is not an instance family in {catalog.region} (e.g. m7g, c7i)."}
+            )
+    overlap = set(out["families_allow"]) & set(out["families_deny"])
+    if overlap:
+        raise ValidationError({"families_deny": f"{sorted(overlap)[0]} is both allowed and denied."})
+    out["architectures"] = _strings(data.get("architectures"), "architectures")
+    if set(out["architectures"]) - set(ARCHITECTURES):
+        raise ValidationError({"architectures": "Architectures are x86_64 and arm64."})
+    gpu_models = {instance.gpu_model for instance in catalog.instance_types if instance.gpu_model}
+    out["gpu_models"] = _strings(data.get("gpu_models"), "gpu_models")
+    unknown = [model for model in out["gpu_models"] if model not in gpu_models]
+    if unknown:
+        raise ValidationError(
+            {
+                "gpu_models": f"No instance type has GPU model {unknown[0]!r}; known: {', '.join(sorted(gpu_models))}."
+            }
+        )
+
+    for field in (
+        "min_vcpu",
+        "max_vcpu",
+        "isolate_cpu_millicores",
+        "isolate_memory_mib",
+        "max_pods_per_node",
+        "max_vcpu_total",
+        "max_nodes",
+        "spot_max_interruption_bucket",
+    ):
+        out[field] = _optional_int(data.get(field), field)
+    for field in ("min_memory_gib", "max_memory_gib", "max_cost_per_hour"):
+        out[field] = _optional_decimal(data.get(field), field)
+    out["scale_down_delay_seconds"] = (
+        _optional_int(data.get("scale_down_delay_seconds", 60), "scale_down_delay_seconds") or 0
+    )
+    out["spot_fallback_seconds"] = (
+        _optional_int(data.get("spot_fallback_seconds", 120), "spot_fallback_seconds") or 0
+    )
+    for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing"):
+        out[field] = bool(data.get(field, field == "isolate_gpu_pods"))
+    out["isolate_namespaces"] = _strings(data.get("isolate_namespaces"), "isolate_namespaces")
+    out["isolate_label_selectors"] = _strings(data.get("isolate_label_selectors"), "isolate_label_selectors")
+    for text in out["isolate_label_selectors"]:
+        _selector(text)
+
+    _check_ranges(out)
+    _check_some_instance_type_fits(out, catalog)
+    return out
+
+
+def _optional_int(value: Any, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: "Enter a whole number."})
+    if number < 0:
+        raise ValidationError({field: "Must not be negative."})
+    return number
+
+
+def _optional_decimal(value: Any, field: str) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        raise ValidationError({field: "Enter a number."})
+    if number < 0:
+        raise ValidationError({field: "Must not be negative."})
+    return number
+
+
+def _check_ranges(out: dict[str, Any]) -> None:
+    if out["min_vcpu"] is not None and out["max_vcpu"] is not None and out["min_vcpu"] > out["max_vcpu"]:
+        raise ValidationError(
+            {"max_vcpu": f"The maximum ({out['max_vcpu']}) is below the minimum ({out['min_vcpu']})."}
+        )
+    if (
+        out["min_memory_gib"] is not None
+        and out["max_memory_gib"] is not None
+        and out["min_memory_gib"] > out["max_memory_gib"]
+    ):
+        raise ValidationError({"max_memory_gib": "The maximum memory is below the minimum."})
+    bucket = out["spot_max_interruption_bucket"]
+    if bucket is not None and bucket > 4:
+        raise ValidationError(
+            {"spot_max_interruption_bucket": "Buckets run from 0 (<5% interruptions) to 4 (>20%)."}
+        )
+    if out["max_pods_per_node"] == 0:
+        raise ValidationError(
+            {"max_pods_per_node": "A node must hold at least one pod; leave empty for no cap."}
+        )
+    for field in ("max_nodes", "max_vcpu_total"):
+        if out[field] == 0:
+            raise ValidationError({field: "A limit of 0 launches nothing; leave empty for no limit."})
+    if out["max_cost_per_hour"] is not None and out["max_cost_per_hour"] == 0:
+        raise ValidationError(
+            {"max_cost_per_hour": "A limit of $0/hour launches nothing; leave empty for no limit."}
+        )
+    if out["scale_down_delay_seconds"] > 86400:
+        raise ValidationError({"scale_down_delay_seconds": "Use at most one day (86400 s)."})
+
+
+def _check_some_instance_type_fits(out: dict[str, Any], catalog: Catalog) -> None:
+    vm_types = [c for c in out["capacity_types"] if c != "serverless"]
+    if not vm_types:
+        return
+    requirements = instance_requirements(out)
+    allowed = [t for t in catalog.instance_types if _satisfies(t, requirements)]
+    if not allowed:
+        raise ValidationError(
+            {
+                "__all__": "No instance type in the catalog satisfies these requirements; widen the families, "
+                "architectures or vCPU/memory bounds."
+            }
+        )
+    names = {t.name for t in allowed}
+    offered = {o.capacity_type.value for o in catalog.offerings if o.instance_type in names}
+    if not offered & set(vm_types):
+        raise ValidationError(
+            {
+                "capacity_types": f"None of the matching instance types is offered as {', '.join(vm_types)} in {catalog.region}."
+            }
+        )
+
+
+def _satisfies(instance: Any, requirements: InstanceRequirements) -> bool:
+    r = requirements
+    return not (
+        (r.families_allow and instance.family not in r.families_allow)
+        or instance.family in r.families_deny
+        or (r.architectures and instance.architecture not in r.architectures)
+        or (r.current_generation_only and not instance.current_generation)
+        or (r.min_vcpu is not None and instance.vcpu < r.min_vcpu)
+        or (r.max_vcpu is not None and instance.vcpu > r.max_vcpu)
+        or (r.min_memory_mib is not None and instance.memory_mib < r.min_memory_mib)
+        or (r.max_memory_mib is not None and instance.memory_mib > r.max_memory_mib)
+    )
+
+
+def instance_requirements(settings: dict[str, Any]) -> InstanceRequirements:
+    def mib(value: Any) -> int | None:
+        return None if value is None else int(Decimal(str(value)) * 1024)
+
+    return InstanceRequirements(
+        families_allow=frozenset(settings["families_allow"]),
+        families_deny=frozenset(settings["families_deny"]),
+        architectures=frozenset(settings["architectures"]),
+        current_generation_only=bool(settings["current_generation_only"]),
+        min_vcpu=settings["min_vcpu"],
+        max_vcpu=settings["max_vcpu"],
+        min_memory_mib=mib(settings["min_memory_gib"]),
+        max_memory_mib=mib(settings["max_memory_gib"]),
+        gpu_models=frozenset(settings["gpu_models"]),
+    )
+
+
+def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
+    return PlannerPolicy(
+        objective=Objective(settings["objective"]),
+        capacity_types=frozenset(CapacityType(c) for c in settings["capacity_types"]),
+        instance_requirements=instance_requirements(settings),
+        packing=Packing(settings["packing"]),
+        isolation=IsolationRules(
+            namespaces=frozenset(settings["isolate_namespaces"]),
+            label_selectors=tuple(_selector(text) for text in settings["isolate_label_selectors"]),
+            cpu_threshold_millis=settings["isolate_cpu_millicores"],
+            memory_threshold_mib=settings["isolate_memory_mib"],
+            gpu_pods=bool(settings["isolate_gpu_pods"]),
+        ),
+        max_pods_per_node=settings["max_pods_per_node"],
+        spot_max_interruption_bucket=settings["spot_max_interruption_bucket"],
+        limits=Limits(
+            max_vcpu=settings["max_vcpu_total"],
+            max_nodes=settings["max_nodes"],
+            max_cost_per_hour=None
+            if settings["max_cost_per_hour"] is None
+            else float(settings["max_cost_per_hour"]),
+        ),
+        gpu_sharing=bool(settings["gpu_sharing"]),
+    )
+
+
+def describe_interruption_bucket(bucket: int | None) -> str:
+    return "any" if bucket is None else f"bucket {bucket} ({_INTERRUPTION_LABELS[bucket]})"

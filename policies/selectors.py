@@ -1,0 +1,51 @@
+"""Reads of policies, organization first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clusters.models import Cluster
+from policies.models import ProvisioningPolicy
+from policies.provisioning_settings import EDITABLE_FIELDS, policy_settings
+
+_BUILT_IN = ProvisioningPolicy(version=0)
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    """The provisioning policy that applies to a cluster, and where it comes from."""
+
+    policy: ProvisioningPolicy | None
+    settings: dict[str, Any]
+    source: str  # "cluster", "organization" or "built-in"
+
+    @property
+    def version_label(self) -> str:
+        if self.policy is None:
+            return "built-in defaults"
+        return f"{self.source} policy v{self.policy.version}"
+
+
+def provisioning_policy_in_force(cluster: Cluster) -> PolicyInForce:
+    policies = {
+        policy.cluster_id: policy
+        for policy in ProvisioningPolicy.objects.filter(
+            organization_id=cluster.organization_id, cluster__in=[cluster]
+        )
+        | ProvisioningPolicy.objects.filter(organization_id=cluster.organization_id, cluster=None)
+    }
+    if cluster.pk in policies:
+        return PolicyInForce(policies[cluster.pk], policy_settings(policies[cluster.pk]), "cluster")
+    if None in policies:
+        return PolicyInForce(policies[None], policy_settings(policies[None]), "organization")
+    return PolicyInForce(None, built_in_settings(), "built-in")
+
+
+def built_in_settings() -> dict[str, Any]:
+    """What a cluster gets before anyone writes a policy: the model's defaults."""
+    return {field: getattr(_BUILT_IN, field) for field in EDITABLE_FIELDS}
+
+
+def organization_default_policy(organization_id: Any) -> ProvisioningPolicy | None:
+    return ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster=None).first()
