@@ -58,7 +58,7 @@ class WriteOnlyTextarea(forms.Textarea):
 class KubeconfigForm(forms.Form):
     name = forms.CharField(max_length=100, required=False, help_text="Defaults to the context name.")
     kubeconfig = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
         required=False,
         help_text="Paste the output of `kubectl config view --raw --flatten --minify`, or upload the file below. "
         "It is encrypted at rest and never shown again.",

@@ -103,10 +103,11 @@ def cloud_account_discover(request: OrganizationRequest, account_id: str) -> Htt
             "info": info,
             "connected": (info.region, info.name) in connected,
             "form": EksImportForm(
-                initial={"region": info.region, "eks_cluster_name": info.name, "name": info.name}
+                initial={"region": info.region, "eks_cluster_name": info.name, "name": info.name},
+                auto_id=f"id_%s_{index}",  # one form per row: keep ids (and label targets) unique
             ),
         }
-        for info in discovered
+        for index, info in enumerate(discovered)
     ]
     context = {"section": "clusters", "account": account, "rows": rows, "error": error}
     return render(request, "clusters/discover.html", context)

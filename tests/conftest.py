@@ -17,6 +17,9 @@ from tenants import services
 from tenants.actors import Actor
 from tenants.models import ApiToken, Organization, OrganizationMember, Role, User
 
+# Simulated cloud and clusters for every test folder (one shared cloud per xdist worker).
+pytest_plugins = ["tests.fixtures.simulation", "tests.fixtures.connections"]
+
 PASSWORD = "correct-horse-battery-staple"
 
 # Playwright's sync API keeps an event loop running in the test thread for the whole session, and

@@ -99,10 +99,11 @@ def describe_failure(error: Exception, *, server: str, unauthorized_hint: str) -
                 "the CA we have for this cluster; update the CA data"
             )
         return f"TLS handshake with {server} failed: {text}"
-    if isinstance(reason, UrllibTimeout) or "timed out" in str(reason).lower():
-        return f"{server} did not answer within {REQUEST_TIMEOUT_SECONDS} s; check the endpoint and that it allows our addresses"
+    # Checked before timeouts: urllib3's NewConnectionError is a subclass of its timeout error.
     if "refused" in str(reason).lower():
         return f"cannot connect to {server}: connection refused; check the endpoint and that the API server is up"
+    if isinstance(reason, UrllibTimeout) or "timed out" in str(reason).lower():
+        return f"{server} did not answer within {REQUEST_TIMEOUT_SECONDS} s; check the endpoint and that it allows our addresses"
     if "Name or service not known" in str(reason) or "nodename nor servname" in str(reason):
         return f"cannot resolve the host of {server}; check the endpoint"
     if isinstance(reason, ProtocolError):

@@ -13,8 +13,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.signers import RequestSigner
 from django.conf import settings
+
+from clusters.cloud.aws_session import AssumeRoleTarget, AwsEndpoints, assumed_role_session
+from clusters.cloud.eks_token import eks_bearer_token
+from clusters.cloud.errors import CloudError, UnauthorizedError
 
 ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov|-cn)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _BOTO_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=20)
@@ -64,9 +67,13 @@ def account_of(role_arn: str) -> str:
     return match.group(1)
 
 
-def aws_client(service: str, region: str, session: boto3.Session | None = None) -> Any:
-    return (session or boto3.Session()).client(  # type: ignore[call-overload]
-        service, region_name=region, endpoint_url=settings.NODELESS_AWS_ENDPOINT_URL, config=_BOTO_CONFIG
+def endpoints() -> AwsEndpoints:
+    return AwsEndpoints(endpoint_url=settings.NODELESS_AWS_ENDPOINT_URL)
+
+
+def aws_client(service: str, region: str, session: boto3.Session) -> Any:
+    return session.client(  # type: ignore[call-overload]
+        service, region_name=region, endpoint_url=endpoints().for_service(service), config=_BOTO_CONFIG
     )
 
 
@@ -76,28 +83,18 @@ def assume_role(
     """A session acting as the customer's role. Raises RoleAccessError with the reason on failure."""
     account_of(role_arn)
     try:
-        credentials = aws_client("sts", region).assume_role(
-            RoleArn=role_arn, RoleSessionName=session_name[:64], ExternalId=external_id, DurationSeconds=3600
-        )["Credentials"]
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in ("AccessDenied", "AccessDeniedException"):
-            raise RoleAccessError(
-                f"AWS refused AssumeRole on {role_arn}: the role does not exist, does not trust "
-                f"{settings.NODELESS_AWS_PRINCIPAL_ARN}, or its sts:ExternalId condition does not match "
-                f"this organization's external ID ({external_id}). Check the role's trust policy."
-            )
-        raise RoleAccessError(
-            f"AWS refused AssumeRole on {role_arn}: {error.response.get('Error', {}).get('Message', code)}"
+        return assumed_role_session(
+            AssumeRoleTarget(role_arn, external_id, region, session_name=session_name[:64]),
+            endpoints=endpoints(),
         )
-    except BotoCoreError as error:
-        raise RoleAccessError(f"Cannot reach AWS STS to assume {role_arn}: {error}")
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
+    except UnauthorizedError:
+        raise RoleAccessError(
+            f"AWS refused AssumeRole on {role_arn}: the role does not exist, does not trust "
+            f"{settings.NODELESS_AWS_PRINCIPAL_ARN}, or its sts:ExternalId condition does not match "
+            f"this organization's external ID ({external_id}). Check the role's trust policy."
+        )
+    except CloudError as error:
+        raise RoleAccessError(f"Cannot assume {role_arn}: {error.message}")
 
 
 # (action, service, operation, parameters). EC2 calls run with DryRun=True: AWS answers
@@ -240,32 +237,6 @@ def describe_eks_cluster(eks: Any, *, name: str, region: str) -> EksClusterInfo:
     )
 
 
-def eks_bearer_token(session: boto3.Session, *, cluster_name: str, region: str) -> str:
-    """Exactly what `aws eks get-token` does: a presigned STS GetCallerIdentity URL whose signature
-    covers the `x-k8s-aws-id` header, base64url-encoded without padding, prefixed `k8s-aws-v1.`."""
-    sts = aws_client("sts", region, session)
-    base = (settings.NODELESS_AWS_ENDPOINT_URL or f"https://sts.{region}.amazonaws.com").rstrip("/")
-    credentials = session.get_credentials()
-    if credentials is None:
-        raise RoleAccessError("no AWS credentials to sign the EKS token with")
-    signer = RequestSigner(
-        sts.meta.service_model.service_id, region, "sts", "v4", credentials, session.events
-    )
-    url = signer.generate_presigned_url(
-        {
-            "method": "GET",
-            "url": f"{base}/?Action=GetCallerIdentity&Version=2011-06-15",
-            "body": {},
-            "headers": {"x-k8s-aws-id": cluster_name},
-            "context": {},
-        },
-        region_name=region,
-        expires_in=60,
-        operation_name="",
-    )
-    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
-
-
 class EksTokenCache:
     """Tokens per (role, cluster), in this process only: a token is a credential, so it is never
     written to a shared cache. Refreshed after 10 of its 15 minutes."""
@@ -284,7 +255,9 @@ class EksTokenCache:
         session = assume_role(
             role_arn=role_arn, external_id=external_id, region=region, session_name="nodeless-eks"
         )
-        token = eks_bearer_token(session, cluster_name=cluster_name, region=region)
+        token = eks_bearer_token(
+            session, cluster_name, region, sts_endpoint=endpoints().for_service("sts")
+        ).token
         with self._lock:
             self._tokens[key] = (now, token)
         return token
