@@ -41,6 +41,7 @@ class ManagedNode(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="managed_nodes")
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="managed_nodes")
     idempotency_token = models.CharField(max_length=64, unique=True)
+    plan_node_id = models.CharField(max_length=64, blank=True)  # the planner's id for this node's pods
     state = models.CharField(
         max_length=16, choices=NodeState.choices, default=NodeState.LAUNCHING, db_index=True
     )
@@ -58,6 +59,9 @@ class ManagedNode(models.Model):
     allocatable = models.JSONField(default=dict, blank=True)
     policy_version = models.CharField(max_length=60, blank=True)
     interrupted_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
+    )  # consolidation: the node this one makes redundant once it is ready
     empty_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     launched_at = models.DateTimeField(null=True, blank=True)

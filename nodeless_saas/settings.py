@@ -304,9 +304,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic schedule of the product, in one place.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "provisioning": {
+        "task": "workers.tasks.provisioning_reconcile_all",
+        "schedule": float(env_int("NODELESS_RECONCILE_SECONDS", 10, minimum=1)),
+    },
     "cluster-health": {
         "task": "clusters.tasks.cluster_health_check_all",
         "schedule": float(env_int("NODELESS_HEALTH_CHECK_SECONDS", 60, minimum=10)),
+    },
+    "federation": {
+        "task": "policies.tasks.federation_pass_all",
+        "schedule": float(env_int("NODELESS_FEDERATION_SECONDS", 10, minimum=2)),
     },
 }
 
@@ -327,6 +335,8 @@ NODELESS_EKS_ENDPOINT_OVERRIDES = env_optional("NODELESS_EKS_ENDPOINT_OVERRIDES"
 NODELESS_CFN_TEMPLATE_URL = env_str(
     "NODELESS_CFN_TEMPLATE_URL", "https://nodeless-public.s3.amazonaws.com/onboarding/nodeless-role.yaml"
 )
+
+NODELESS_LEASE_SECONDS = env_int("NODELESS_LEASE_SECONDS", 60, minimum=1)
 
 # --- logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("NODELESS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -18,7 +18,7 @@ from tenants.actors import Actor
 from tenants.models import ApiToken, Organization, OrganizationMember, Role, User
 
 # Simulated cloud and clusters for every test folder (one shared cloud per xdist worker).
-pytest_plugins = ["tests.fixtures.simulation", "tests.fixtures.connections"]
+pytest_plugins = ["tests.fixtures.simulation", "tests.fixtures.connections", "tests.fixtures.provisioning"]
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -67,8 +67,19 @@ def _apply_probe(cluster: Cluster, result: ProbeResult) -> None:
     cluster.capacity, cluster.permissions = result.capacity, result.permissions
 
 
+def _check_mode_fits(cluster: Cluster) -> None:
+    if cluster.is_nodeless and cluster.cloud_account is None:
+        raise ValidationError(
+            {
+                "mode": "Nodeless mode launches compute through a cloud account: connect the cluster through AWS "
+                "(EKS) to use it. Clusters connected with a kubeconfig run in observe mode."
+            }
+        )
+
+
 def _verify_before_saving(cluster: Cluster) -> None:
     """Connecting is all-or-nothing: a cluster we cannot reach, or may not operate, is not stored."""
+    _check_mode_fits(cluster)
     result = _probe(cluster)
     if not result.reachable:
         raise ValidationError({"__all__": f"Cannot connect to {cluster.name}: {result.problem}."})
@@ -201,6 +212,7 @@ def cluster_update(
         cluster.labels = changes["labels"] = clean_labels(labels)
     if mode is not None and mode != cluster.mode:
         cluster.mode = changes["mode"] = _clean_mode(mode)
+        _check_mode_fits(cluster)
         if cluster.is_nodeless:
             # Nodeless mode binds pods and removes nodes: check we may before promising it.
             result = _probe(cluster)

@@ -110,7 +110,7 @@ def test_each_failure_has_its_own_clear_error_and_stores_nothing(
     cast, onprem, owner_client, simulated_cluster, make, field, words
 ) -> None:
     onprem.other_ca = simulated_cluster().ca_pem
-    response = _connect(owner_client, make(onprem), mode="nodeless")
+    response = _connect(owner_client, make(onprem))
     assert response.status_code == 400
     error = response.json()["error"]
     text = error["message"] if field == "__all__" else error["fields"][field][0]

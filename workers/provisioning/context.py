@@ -1,0 +1,138 @@
+"""Everything one reconcile pass of a nodeless cluster works with, resolved once."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.cache import cache
+
+from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig
+from clusters.cloud.interface import CloudProvider
+from clusters.kube.access import cluster_api_client
+from clusters.models import Cluster
+from clusters.onboarding.aws import assume_role, aws_client, endpoints
+from policies.catalogs import priced_catalog
+from policies.provisioning_settings import planner_policy
+from policies.selectors import provisioning_policy_in_force
+from workers.planner import Catalog, Discount, PlannerPolicy
+from workers.provisioning.kube import KubeOps
+
+# Karpenter keeps an offering that reported no capacity out of plans for 3 minutes.
+FAILED_OFFERING_SECONDS = 180
+
+
+@dataclass
+class ReconcileContext:
+    cluster: Cluster
+    settings: dict[str, Any]
+    policy: PlannerPolicy
+    policy_version: str
+    catalog: Catalog
+    provider: CloudProvider
+    kube: KubeOps
+    now: datetime
+
+    @property
+    def scale_down_delay(self) -> float:
+        return float(self.settings["scale_down_delay_seconds"])
+
+
+_sessions_lock = threading.Lock()
+_sessions: dict[tuple[str, str, str], Any] = {}
+
+
+def _session(role_arn: str, external_id: str, region: str) -> Any:
+    # Assumed-role sessions refresh their own credentials: keep one per role and region.
+    key = (role_arn, external_id, region)
+    with _sessions_lock:
+        if key not in _sessions:
+            _sessions[key] = assume_role(
+                role_arn=role_arn, external_id=external_id, region=region, session_name="nodeless-provisioner"
+            )
+        return _sessions[key]
+
+
+def queue_url(session: Any, cluster: Cluster) -> str:
+    """The interruption queue: the cluster's setting, else `nodeless-<cluster>-interruptions`."""
+    if cluster.interruption_queue_url:
+        return cluster.interruption_queue_url
+    try:
+        url: str = aws_client("sqs", cluster.region, session).get_queue_url(
+            QueueName=f"nodeless-{cluster.eks_cluster_name}-interruptions"
+        )["QueueUrl"]
+    except (ClientError, BotoCoreError):
+        return ""
+    Cluster.objects.filter(pk=cluster.pk).update(interruption_queue_url=url)
+    cluster.interruption_queue_url = url
+    return url
+
+
+def cloud_provider_for(cluster: Cluster) -> CloudProvider:
+    account = cluster.cloud_account
+    if account is None:
+        raise ValueError(f"{cluster.name} has no cloud account; nodeless mode needs one")
+    session = _session(account.role_arn, cluster.organization.external_id, cluster.region)
+    config = AwsProviderConfig(
+        region=cluster.region,
+        launch_template_name=cluster.launch_template_name or f"nodeless-{cluster.eks_cluster_name}",
+        interruption_queue_url=queue_url(session, cluster),
+        role_arn=account.role_arn,
+    )
+    return AwsCloudProvider(session, config, endpoints())
+
+
+def _failed_key(cluster: Cluster) -> str:
+    return f"provisioning:failed-offerings:{cluster.pk}"
+
+
+def remember_failed_offerings(cluster: Cluster, offerings: list[tuple[str, str, str]], now: float) -> None:
+    known: dict[str, float] = cache.get(_failed_key(cluster)) or {}
+    for instance_type, zone, capacity_type in offerings:
+        known[f"{instance_type}|{zone}|{capacity_type}"] = now + FAILED_OFFERING_SECONDS
+    cache.set(_failed_key(cluster), known, FAILED_OFFERING_SECONDS)
+
+
+def failed_offerings(cluster: Cluster, now: float) -> set[str]:
+    known: dict[str, float] = cache.get(_failed_key(cluster)) or {}
+    return {key for key, until in known.items() if until > now}
+
+
+def catalog_for(cluster: Cluster, now: float) -> Catalog:
+    account = cluster.cloud_account
+    discount = Discount(
+        on_demand_pct=float(account.on_demand_discount_pct) if account else 0.0,
+        spot_pct=float(account.spot_discount_pct) if account else 0.0,
+        serverless_pct=float(account.serverless_discount_pct) if account else 0.0,
+    )
+    catalog = priced_catalog(cluster.region, discount)
+    failed = failed_offerings(cluster, now)
+    if not failed:
+        return catalog
+    from dataclasses import replace
+
+    return replace(
+        catalog,
+        offerings=tuple(
+            o
+            for o in catalog.offerings
+            if f"{o.instance_type}|{o.zone}|{o.capacity_type.value}" not in failed
+        ),
+    )
+
+
+def build_context(cluster: Cluster, now: datetime) -> ReconcileContext:
+    in_force = provisioning_policy_in_force(cluster)
+    return ReconcileContext(
+        cluster=cluster,
+        settings=in_force.settings,
+        policy=planner_policy(in_force.settings),
+        policy_version=in_force.version_label,
+        catalog=catalog_for(cluster, now.timestamp()),
+        provider=cloud_provider_for(cluster),
+        kube=KubeOps(cluster_api_client(cluster)),
+        now=now,
+    )

@@ -1,0 +1,95 @@
+"""What the provisioning loop does to a cluster, through the official client.
+
+Lists use `_preload_content=False` and plain `json.loads`: building the client's model objects for
+50,000 pods costs more than the whole reconcile may take, and the loop needs a handful of fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+PAGE_SIZE = 5000
+TIMEOUT = 30
+
+Json = dict[str, Any]
+
+
+class KubeOps:
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self.core = k8s.CoreV1Api(api_client)
+        self.policy = k8s.PolicyV1Api(api_client)
+
+    # --- reads -------------------------------------------------------------------------------
+    def _pages(self, call: Any, **params: Any) -> Iterator[Json]:
+        token = None
+        while True:
+            response = call(
+                limit=PAGE_SIZE, _continue=token, _preload_content=False, _request_timeout=TIMEOUT, **params
+            )
+            page = json.loads(response.data)
+            yield from page.get("items", [])
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return
+
+    def pods(self) -> list[Json]:
+        return list(self._pages(self.core.list_pod_for_all_namespaces))
+
+    def nodes(self) -> list[Json]:
+        return list(self._pages(self.core.list_node))
+
+    def pod_disruption_budgets(self) -> list[Json]:
+        return list(self._pages(self.policy.list_pod_disruption_budget_for_all_namespaces))
+
+    # --- writes ------------------------------------------------------------------------------
+    def bind(self, namespace: str, name: str, node_name: str) -> bool:
+        """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""
+        body = k8s.V1Binding(
+            metadata=k8s.V1ObjectMeta(name=name, namespace=namespace),
+            target=k8s.V1ObjectReference(api_version="v1", kind="Node", name=node_name),
+        )
+        try:
+            self.core.create_namespaced_pod_binding(
+                name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
+            )
+        except ApiException as error:
+            if error.status in (404, 409):
+                return False
+            raise
+        return True
+
+    def set_taints(self, node_name: str, taints: list[Json]) -> None:
+        patch = [{"op": "add", "path": "/spec/taints", "value": taints}]
+        self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT)
+
+    def cordon(self, node_name: str) -> None:
+        self.core.patch_node(
+            node_name, {"spec": {"unschedulable": True}}, _preload_content=False, _request_timeout=TIMEOUT
+        )
+
+    def evict(self, namespace: str, name: str) -> str:
+        """Ask to evict a pod. Returns "evicted", "gone", or "blocked" (a PodDisruptionBudget says no)."""
+        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
+        try:
+            self.core.create_namespaced_pod_eviction(
+                name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return "gone"
+            if error.status == 429:
+                return "blocked"
+            raise
+        return "evicted"
+
+    def delete_node(self, node_name: str) -> None:
+        try:
+            self.core.delete_node(node_name, _preload_content=False, _request_timeout=TIMEOUT)
+        except ApiException as error:
+            if error.status != 404:
+                raise

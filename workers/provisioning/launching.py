@@ -1,0 +1,250 @@
+"""Planning and launching: pending pods → the planner → rows written first → cloud calls.
+
+A launch is recorded as a ManagedNode row *before* the cloud is called, with a deterministic
+idempotency token (cluster, the planner's node id, and how many times those pods were tried). A
+worker that dies after the call leaves a LAUNCHING row; the next pass repeats the call with the
+same token and gets the same instance back instead of a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from clusters.cloud.errors import CloudError, InsufficientCapacityError, ThrottledError
+from clusters.cloud.interface import CapacityType as CloudCapacityType
+from clusters.cloud.interface import LaunchRequest, LaunchResult
+from clusters.cloud.interface import Offering as CloudOffering
+from clusters.models import ManagedNode, NodeState
+from policies.models import DecisionKind
+from workers.planner import CapacityType, Launch
+from workers.provisioning.context import ReconcileContext, remember_failed_offerings
+from workers.provisioning.crash import crash_point
+from workers.provisioning.decisions import offering_dict, record
+from workers.provisioning.observe import NODE_ID_LABEL
+
+MANAGED_TAG = "nodeless.io/managed-by"
+CLUSTER_TAG = "nodeless.io/cluster"
+ORGANIZATION_TAG = "nodeless.io/organization"
+POD_TAG = "nodeless.io/pod"
+NODE_LABELS_TAG = "nodeless.io/node-labels"
+NODE_TAINTS_TAG = "nodeless.io/node-taints"
+INITIALIZING_TAINT = "nodeless.io/initializing"
+RESERVED_TAINT = "nodeless.io/reserved-for"
+
+_CLOUD_CAPACITY = {
+    CapacityType.ON_DEMAND: CloudCapacityType.ON_DEMAND,
+    CapacityType.SPOT: CloudCapacityType.SPOT,
+}
+
+
+@dataclass
+class LaunchOutcome:
+    launched: list[ManagedNode] = field(default_factory=list)
+    failed: list[ManagedNode] = field(default_factory=list)
+
+
+def idempotency_token(cluster_id: Any, plan_node_id: str, attempt: int) -> str:
+    digest = hashlib.sha256(f"{cluster_id}:{plan_node_id}:{attempt}".encode()).hexdigest()
+    return f"nl-{digest[:40]}"
+
+
+def planned_entry(pod: dict[str, Any] | None, uid: str, requests: Any, owner: str = "") -> dict[str, Any]:
+    meta = (pod or {}).get("metadata", {})
+    return {
+        "uid": uid,
+        "namespace": meta.get("namespace", ""),
+        "name": meta.get("name", ""),
+        "owner": owner,
+        "cpu": requests.cpu_millis,
+        "memory": requests.memory_mib,
+        "gpu": requests.gpus,
+    }
+
+
+def _tags(ctx: ReconcileContext, row: ManagedNode) -> dict[str, str]:
+    cluster = ctx.cluster
+    labels = {NODE_ID_LABEL: str(row.pk)}
+    # A reserved node keeps its taint for life (nothing else may land on it); a packed node keeps
+    # the initializing taint until its planned pods are bound, so the default scheduler cannot
+    # take the room the planner meant for them.
+    if row.reserved_for_pod and row.planned_pods:
+        taint = f"{RESERVED_TAINT}={row.planned_pods[0]['uid']}:NoSchedule"
+    else:
+        taint = f"{INITIALIZING_TAINT}=true:NoSchedule"
+    tags = {
+        f"kubernetes.io/cluster/{cluster.eks_cluster_name}": "owned",
+        MANAGED_TAG: "nodeless",
+        CLUSTER_TAG: str(cluster.pk),
+        ORGANIZATION_TAG: str(cluster.organization_id),
+        NODE_LABELS_TAG: ",".join(f"{key}={value}" for key, value in labels.items()),
+        NODE_TAINTS_TAG: taint,
+        "Name": f"nodeless-{cluster.name}-{str(row.pk)[:8]}",
+    }
+    if row.reserved_for_pod:
+        tags[POD_TAG] = row.reserved_for_pod
+    return tags
+
+
+def _cloud_offerings(offerings: list[dict[str, Any]]) -> tuple[CloudOffering, ...]:
+    return tuple(
+        CloudOffering(o["instance_type"], o["zone"], _CLOUD_CAPACITY[CapacityType(o["capacity_type"])])
+        for o in offerings
+        if o["capacity_type"] in ("on_demand", "spot")
+    )
+
+
+def write_launch_row(
+    ctx: ReconcileContext,
+    launch: Launch,
+    pods_by_uid: dict[str, Any],
+    requests_by_uid: dict[str, Any],
+    owners: dict[str, str],
+) -> ManagedNode | None:
+    """The intent, recorded before any cloud call. None when another pass already wrote it."""
+    cluster = ctx.cluster
+    attempt = ManagedNode.objects.filter(cluster=cluster, plan_node_id=launch.node_id).count()
+    chosen = launch.chosen
+    reserved = ""
+    if launch.reserved_for_pod:
+        pod = pods_by_uid.get(launch.reserved_for_pod)
+        reserved = (
+            f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" if pod else launch.reserved_for_pod
+        )
+    try:
+        with transaction.atomic():
+            row = ManagedNode.objects.create(
+                organization_id=cluster.organization_id,
+                cluster=cluster,
+                idempotency_token=idempotency_token(cluster.pk, launch.node_id, attempt),
+                plan_node_id=launch.node_id,
+                state=NodeState.LAUNCHING,
+                reason=launch.decision.reason[:300],
+                instance_type=chosen.instance_type,
+                capacity_type=chosen.capacity_type.value,
+                zone=chosen.zone,
+                price_per_hour=Decimal(str(round(chosen.price_per_hour, 6))),
+                offerings=[offering_dict(o) for o in launch.offerings],
+                planned_pods=[
+                    planned_entry(pods_by_uid.get(uid), uid, requests_by_uid[uid], owners.get(uid, ""))
+                    for uid in launch.pod_uids
+                ],
+                reserved_for_pod=reserved,
+                policy_version=ctx.policy_version,
+            )
+            record(
+                cluster,
+                DecisionKind.LAUNCH,
+                launch.decision.reason,
+                node=row,
+                subject=reserved or f"{len(launch.pod_uids)} pods",
+                chosen=offering_dict(chosen),
+                runner_ups=[offering_dict(o) for o in launch.decision.runner_ups],
+                inputs={
+                    "pods": [e["namespace"] + "/" + e["name"] for e in row.planned_pods][:50],
+                    "fallbacks": len(launch.offerings) - 1,
+                },
+                cost_per_hour=chosen.price_per_hour,
+                policy_version=ctx.policy_version,
+            )
+    except IntegrityError:
+        # The same token exists: another worker recorded this very launch first.
+        return None
+    return row
+
+
+def call_launch(ctx: ReconcileContext, row: ManagedNode) -> bool:
+    """Ask the cloud for the row's instance (idempotent by token). True when the row progressed."""
+    request = LaunchRequest(_cloud_offerings(row.offerings), row.idempotency_token, _tags(ctx, row))
+    try:
+        result: LaunchResult = ctx.provider.launch(request)
+    except InsufficientCapacityError as error:
+        remember_failed_offerings(
+            ctx.cluster,
+            [(o["instance_type"], o["zone"], o["capacity_type"]) for o in row.offerings],
+            ctx.now.timestamp(),
+        )
+        _fail(ctx, row, f"no capacity in any of the {len(row.offerings)} offerings: {error.message}")
+        return True
+    except ThrottledError:
+        return False  # the row stays LAUNCHING; the next pass repeats the call with the same token
+    except CloudError as error:
+        if error.retryable:
+            return False
+        _fail(ctx, row, error.message)
+        return True
+    crash_point("after_launch")
+    offering = result.offering
+    chosen = next(
+        (
+            o
+            for o in row.offerings
+            if o["instance_type"] == offering.instance_type
+            and o["zone"] == offering.zone
+            and _CLOUD_CAPACITY[CapacityType(o["capacity_type"])] == offering.capacity_type
+        ),
+        row.offerings[0],
+    )
+    row.instance_id = result.instance.instance_id
+    row.instance_type, row.zone, row.capacity_type = (
+        offering.instance_type,
+        offering.zone,
+        chosen["capacity_type"],
+    )
+    row.price_per_hour = Decimal(str(chosen["price_per_hour"]))
+    row.state = NodeState.PENDING
+    row.launched_at = ctx.now
+    row.save(
+        update_fields=[
+            "instance_id",
+            "instance_type",
+            "zone",
+            "capacity_type",
+            "price_per_hour",
+            "state",
+            "launched_at",
+        ]
+    )
+    if result.skipped:
+        skipped = [
+            (
+                f.offering.instance_type,
+                f.offering.zone,
+                "spot" if f.offering.capacity_type == CloudCapacityType.SPOT else "on_demand",
+            )
+            for f in result.skipped
+        ]
+        remember_failed_offerings(ctx.cluster, skipped, ctx.now.timestamp())
+        record(
+            ctx.cluster,
+            DecisionKind.LAUNCH_FALLBACK,
+            f"{len(skipped)} cheaper offering(s) had no capacity; launched {offering.instance_type} "
+            f"{chosen['capacity_type']} in {offering.zone} at ${chosen['price_per_hour']:.4f}/h",
+            node=row,
+            subject=str(row),
+            chosen=chosen,
+            runner_ups=[
+                {"instance_type": t, "zone": z, "capacity_type": c, "error": f.kind}
+                for (t, z, c), f in zip(skipped, result.skipped, strict=True)
+            ],
+            cost_per_hour=float(chosen["price_per_hour"]),
+            policy_version=ctx.policy_version,
+        )
+    return True
+
+
+def _fail(ctx: ReconcileContext, row: ManagedNode, reason: str) -> None:
+    row.state, row.reason = NodeState.FAILED, reason[:300]
+    row.save(update_fields=["state", "reason"])
+    record(
+        ctx.cluster,
+        DecisionKind.LAUNCH,
+        f"Launch failed: {reason}",
+        node=row,
+        subject=str(row),
+        policy_version=ctx.policy_version,
+    )

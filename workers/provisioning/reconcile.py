@@ -1,0 +1,589 @@
+"""One reconcile pass of a nodeless cluster: observe → sync → bind → plan and launch → scale down.
+
+1. Take the cluster's lease (one pass per cluster at a time, whatever the number of workers); a
+   worker that dies keeps it only until it expires.
+2. Observe: pods and nodes from the API server, our instances from the cloud, our rows.
+3. Resume launches a crashed worker left half-done (same idempotency token: no second instance).
+4. Sync rows with reality: instances that registered as Ready nodes, instances that are gone.
+5. Spot interruption notices: cordon and drain the node, and plan its replacement at once.
+6. Bind the pods planned onto nodes that became Ready (Binding API), then lift the initializing taint.
+7. Plan the pending pods (existing and in-flight nodes first) and launch what the planner chose.
+8. Scale down nodes empty for the policy's delay; consolidate an underutilized node whose pods fit
+   elsewhere; drain what is draining; collect garbage (leaked instances, orphaned nodes).
+Every step is idempotent and bounded: a crash anywhere is repaired by the next pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from clusters.cloud.errors import CloudError
+from clusters.cloud.interface import InstanceState, NoticeKind
+from clusters.models import ACTIVE_STATES, Cluster, ClusterMode, ManagedNode, NodeState
+from policies.models import DecisionKind
+from workers.leases import HeldLease, release, try_acquire
+from workers.planner import CapacityType as PlannerCapacity
+from workers.planner import ExistingNode, PodRequest, Resources, Snapshot, plan
+from workers.provisioning.context import ReconcileContext, build_context
+from workers.provisioning.crash import crash_point
+from workers.provisioning.decisions import record
+from workers.provisioning.launching import (
+    CLUSTER_TAG,
+    INITIALIZING_TAINT,
+    call_launch,
+    planned_entry,
+    write_launch_row,
+)
+from workers.provisioning.observe import (
+    NODE_ID_LABEL,
+    NodeView,
+    cluster_view,
+    is_daemonset_pod,
+    is_unschedulable,
+    may_evict,
+    pod_request,
+    taint,
+)
+
+
+def _lease_ttl() -> timedelta:
+    # Long enough for a pass at 50,000 pods, short enough that a dead worker's cluster is not
+    # orphaned for long (the crash tests shorten it).
+    return timedelta(seconds=settings.NODELESS_LEASE_SECONDS)
+
+
+# An instance that has not become a Ready node this long after launch is terminated.
+REGISTRATION_TIMEOUT = timedelta(minutes=10)
+# EC2 listings are eventually consistent: a just-launched instance may be missing for a while.
+LIST_CONSISTENCY_GRACE = timedelta(minutes=2)
+# Consolidate a packed node when its requests use less than this share of CPU and memory.
+CONSOLIDATION_UTILIZATION = 0.5
+
+
+@dataclass
+class ReconcileReport:
+    cluster_id: str
+    outcome: str  # "done", "busy" (another worker holds the lease), "skipped"
+    launched: int = 0
+    bound: int = 0
+    terminated: int = 0
+    pending: dict[str, str] = field(default_factory=dict)  # "namespace/name" → why it stays pending
+    seconds: float = 0.0
+
+
+def reconcile_cluster(cluster_id: str, *, lease_ttl: timedelta | None = None) -> ReconcileReport:
+    started = time.perf_counter()
+    cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
+    if cluster is None or cluster.mode != ClusterMode.NODELESS or cluster.cloud_account is None:
+        return ReconcileReport(str(cluster_id), "skipped")
+    lease = try_acquire(f"provisioning:{cluster.pk}", ttl=lease_ttl or _lease_ttl())
+    if lease is None:
+        return ReconcileReport(str(cluster_id), "busy")
+    try:
+        report = _Pass(build_context(cluster, timezone.now()), lease).run()
+    finally:
+        release(lease)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _key(pod: dict[str, Any]) -> str:
+    return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
+
+
+def _owner(pod: dict[str, Any]) -> str:
+    refs = pod["metadata"].get("ownerReferences") or ()
+    return next((ref["uid"] for ref in refs if ref.get("controller")), "")
+
+
+class _Pass:
+    def __init__(self, ctx: ReconcileContext, lease: HeldLease) -> None:
+        self.ctx, self.lease = ctx, lease
+        self.report = ReconcileReport(str(ctx.cluster.pk), "done")
+        self.bound_uids: set[str] = set()
+        self._bound_rows: set[Any] = set()
+        self.replacement_pods: list[dict[str, Any]] = []
+
+    # --- the pass ----------------------------------------------------------------------------
+    def run(self) -> ReconcileReport:
+        ctx = self.ctx
+        self.view = cluster_view(ctx.kube.pods(), ctx.kube.nodes(), ctx.now)
+        self.instances = {
+            i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})
+        }
+        self.rows = list(ManagedNode.objects.filter(cluster=ctx.cluster, state__in=ACTIVE_STATES))
+        for row in [r for r in self.rows if r.state == NodeState.LAUNCHING]:
+            call_launch(ctx, row)
+        self._sync()
+        self._interruptions()
+        self.lease.renew()
+        self._bind()
+        self._plan_and_launch()
+        self.lease.renew()
+        self._scale_down()
+        self._consolidate()
+        self._drain()
+        self._collect_garbage()
+        return self.report
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _node_of(self, row: ManagedNode) -> NodeView | None:
+        if row.node_name and row.node_name in self.view.nodes:
+            return self.view.nodes[row.node_name]
+        for node in self.view.managed_nodes():
+            if node.labels.get(NODE_ID_LABEL) == str(row.pk) or (
+                row.instance_id and node.instance_id == row.instance_id
+            ):
+                return node
+        return None
+
+    def _active(self) -> list[ManagedNode]:
+        return [row for row in self.rows if row.state in ACTIVE_STATES]
+
+    def _set_state(self, row: ManagedNode, state: str, reason: str = "", **fields: Any) -> None:
+        row.state = state
+        if reason:
+            row.reason = reason[:300]
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save(update_fields=["state", "reason", *fields])
+
+    # --- 4. sync -------------------------------------------------------------------------------
+    def _sync(self) -> None:
+        for row in self._active():
+            if row.state == NodeState.LAUNCHING or not row.instance_id:
+                continue
+            instance = self.instances.get(row.instance_id)
+            if (
+                instance is None
+                and row.launched_at
+                and self.ctx.now - row.launched_at < LIST_CONSISTENCY_GRACE
+            ):
+                continue  # launched moments ago (maybe in this pass): listings lag behind launches
+            gone = instance is None or instance.state in (
+                InstanceState.TERMINATED,
+                InstanceState.SHUTTING_DOWN,
+            )
+            node = self._node_of(row)
+            if gone:
+                if node is not None:
+                    self.ctx.kube.delete_node(node.name)
+                was = row.state
+                self._set_state(
+                    row,
+                    NodeState.TERMINATED,
+                    "" if was == NodeState.TERMINATING else "instance is gone",
+                    terminated_at=self.ctx.now,
+                )
+                if was != NodeState.TERMINATING:
+                    record(
+                        self.ctx.cluster,
+                        DecisionKind.GARBAGE,
+                        f"{row} was {was} but its instance {row.instance_id} is gone (reclaimed or terminated "
+                        "outside Nodeless); forgot it",
+                        node=row,
+                        subject=str(row),
+                        policy_version=self.ctx.policy_version,
+                    )
+                continue
+            if row.state == NodeState.PENDING and node is not None and node.ready:
+                self._set_state(
+                    row,
+                    NodeState.READY,
+                    node_name=node.name,
+                    ready_at=self.ctx.now,
+                    allocatable={
+                        "cpu": node.allocatable.cpu_millis,
+                        "memory": node.allocatable.memory_mib,
+                        "gpu": node.allocatable.gpus,
+                        "pods": node.allocatable.pods,
+                    },
+                )
+
+    # --- 5. interruptions ------------------------------------------------------------------------
+    def _interruptions(self) -> None:
+        try:
+            notices = self.ctx.provider.read_interruption_notices()
+        except CloudError:
+            return
+        by_instance = {row.instance_id: row for row in self._active() if row.instance_id}
+        for notice in notices:
+            row = by_instance.get(notice.instance_id)
+            if row is None or notice.kind != NoticeKind.SPOT_INTERRUPTION or row.interrupted_at:
+                continue
+            node = self._node_of(row)
+            if node is not None:
+                self.ctx.kube.cordon(node.name)
+                # Plan the replacement now, in this pass, for the pods the node is about to lose.
+                self.replacement_pods.extend(dict(pod) for pod in node.workload_pods)
+            deadline = f" before {notice.deadline:%H:%M:%S} UTC" if notice.deadline else ""
+            self._set_state(
+                row,
+                NodeState.DRAINING,
+                f"spot interruption notice: reclaimed{deadline}",
+                interrupted_at=self.ctx.now,
+            )
+            record(
+                self.ctx.cluster,
+                DecisionKind.INTERRUPTION,
+                f"Spot interruption for {row.instance_type} in {row.zone}: cordoned, draining, replacement planned",
+                node=row,
+                subject=str(row),
+                policy_version=self.ctx.policy_version,
+            )
+
+    # --- 6. bind -------------------------------------------------------------------------------
+    def _bind(self) -> None:
+        pending = {pod["metadata"]["uid"]: pod for pod in self.view.pending}
+        by_owner: dict[str, list[dict[str, Any]]] = {}
+        planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
+        for pod in self.view.pending:
+            owner = _owner(pod)
+            if owner and pod["metadata"]["uid"] not in planned:
+                by_owner.setdefault(owner, []).append(pod)
+        existing_uids = {pod["metadata"]["uid"] for node in self.view.nodes.values() for pod in node.pods}
+        for row in self._active():
+            if row.state != NodeState.READY or not row.planned_pods:
+                continue
+            node = self._node_of(row)
+            if node is None:
+                continue
+            remaining: list[dict[str, Any]] = []
+            bound: list[str] = []
+            for entry in row.planned_pods:
+                target = pending.get(entry["uid"])
+                if target is None and entry.get("owner") and by_owner.get(entry["owner"]):
+                    target = by_owner[entry["owner"]].pop()  # a replacement of the same controller
+                if target is not None:
+                    crash_point("before_bind")
+                    if self.ctx.kube.bind(
+                        target["metadata"]["namespace"], target["metadata"]["name"], node.name
+                    ):
+                        bound.append(_key(target))
+                        self.bound_uids.add(target["metadata"]["uid"])
+                elif entry["uid"] in existing_uids:
+                    remaining.append(entry)  # still running elsewhere (a draining node): keep its room
+            row.planned_pods = remaining
+            row.save(update_fields=["planned_pods"])
+            self.report.bound += len(bound)
+            if bound:
+                self._bound_rows.add(row.pk)
+                record(
+                    self.ctx.cluster,
+                    DecisionKind.BIND,
+                    f"Bound {len(bound)} pod(s) to {node.name} as planned",
+                    node=row,
+                    subject=node.name,
+                    inputs={"pods": bound[:50]},
+                    policy_version=self.ctx.policy_version,
+                )
+            if not remaining and any(t.get("key") == INITIALIZING_TAINT for t in node.taints):
+                self.ctx.kube.set_taints(
+                    node.name, [t for t in node.taints if t.get("key") != INITIALIZING_TAINT]
+                )
+
+    # --- 7. plan and launch ----------------------------------------------------------------------
+    def _pods_to_plan(self) -> list[dict[str, Any]]:
+        planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
+        unmanaged_schedulable = any(
+            node.ready and not node.unschedulable and NODE_ID_LABEL not in node.labels
+            for node in self.view.nodes.values()
+        )
+        pods = []
+        for pod in self.view.pending:
+            uid = pod["metadata"]["uid"]
+            if uid in planned or uid in self.bound_uids or is_daemonset_pod(pod):
+                continue
+            # Leave pods the default scheduler can still place on nodes we do not manage.
+            if unmanaged_schedulable and not is_unschedulable(pod):
+                continue
+            pods.append(pod)
+        return pods + self.replacement_pods
+
+    def _existing_nodes(self) -> list[ExistingNode]:
+        types = {t.name: t for t in self.ctx.catalog.instance_types}
+        nodes = []
+        for row in self._active():
+            if row.state in (NodeState.DRAINING, NodeState.TERMINATING) or row.replaces_id:
+                continue
+            planned = Resources()
+            for entry in row.planned_pods:
+                planned = planned + Resources(entry["cpu"], entry["memory"], entry["gpu"], 0, 1)
+            node = self._node_of(row)
+            try:
+                capacity = PlannerCapacity(row.capacity_type)
+            except ValueError:
+                continue
+            if row.state == NodeState.READY and node is not None:
+                if node.unschedulable:
+                    continue
+                free = (node.allocatable - node.requested() - planned).clamped()
+                name, labels, ready = node.name, node.labels, True
+                taints = tuple(taint(t) for t in node.taints if t.get("key") != INITIALIZING_TAINT)
+            elif row.instance_type in types:
+                free = (
+                    types[row.instance_type].allocatable - self.view.daemonset_overhead - planned
+                ).clamped()
+                name, labels, ready, taints = f"managed:{row.pk}", {}, False, ()
+            else:
+                continue
+            reserved = None
+            if row.reserved_for_pod:
+                # Still listed so limits count it; a pod uid no pending pod has keeps everything off it.
+                reserved = row.planned_pods[0]["uid"] if row.planned_pods else f"held:{row.pk}"
+            nodes.append(
+                ExistingNode(
+                    name=name,
+                    instance_type=row.instance_type,
+                    zone=row.zone,
+                    capacity_type=capacity,
+                    price_per_hour=float(row.price_per_hour),
+                    free=free,
+                    labels=labels,
+                    taints=taints,
+                    reserved_for_pod=reserved,
+                    ready=ready,
+                )
+            )
+        return nodes
+
+    def _plan_and_launch(self) -> None:
+        pods = self._pods_to_plan()
+        if not pods:
+            return
+        requests: dict[str, PodRequest] = {}
+        raw = {}
+        for pod in pods:
+            try:
+                request = pod_request(pod)
+            except (KeyError, ValueError) as error:
+                self.report.pending[_key(pod)] = f"cannot read its requests: {error}"
+                continue
+            requests[request.uid], raw[request.uid] = request, pod
+        snapshot = Snapshot(
+            pods=tuple(requests.values()),
+            existing_nodes=tuple(self._existing_nodes()),
+            daemonset_overhead=self.view.daemonset_overhead,
+            region=self.ctx.cluster.region,
+        )
+        result = plan(snapshot, self.ctx.policy, self.ctx.catalog)
+        rows = {f"managed:{row.pk}": row for row in self._active()}
+        for binding in result.bindings:
+            pod = raw[binding.pod_uid]
+            if binding.node_name in rows:  # an in-flight node: bind once it is Ready
+                row = rows[binding.node_name]
+                row.planned_pods = [
+                    *row.planned_pods,
+                    planned_entry(pod, binding.pod_uid, requests[binding.pod_uid].requests, _owner(pod)),
+                ]
+                row.save(update_fields=["planned_pods"])
+            elif self.ctx.kube.bind(pod["metadata"]["namespace"], pod["metadata"]["name"], binding.node_name):
+                self.report.bound += 1
+        owners = {uid: _owner(pod) for uid, pod in raw.items()}
+        pod_requests_by_uid = {uid: request.requests for uid, request in requests.items()}
+        for launch in result.launches:
+            if launch.serverless:
+                for uid in launch.pod_uids:
+                    self.report.pending[_key(raw[uid])] = (
+                        "serverless capacity is not available for this cluster"
+                    )
+                continue
+            written = write_launch_row(self.ctx, launch, raw, pod_requests_by_uid, owners)
+            if written is None:
+                continue
+            crash_point("after_row")
+            self.rows.append(written)
+            if call_launch(self.ctx, written) and written.state == NodeState.PENDING:
+                self.report.launched += 1
+        for item in result.unschedulable:
+            pod = raw[item.pod_uid]
+            self.report.pending[_key(pod)] = item.reason
+            self._record_pending(pod, item.reason)
+
+    def _record_pending(self, pod: dict[str, Any], reason: str) -> None:
+        # One decision per pod and reason, not one per pass.
+        from policies.models import Decision
+
+        subject = _key(pod)
+        last = Decision.objects.filter(
+            cluster=self.ctx.cluster, kind=DecisionKind.PENDING, subject=subject
+        ).first()
+        if last is None or last.reason != reason[:500]:
+            record(
+                self.ctx.cluster,
+                DecisionKind.PENDING,
+                reason,
+                subject=subject,
+                policy_version=self.ctx.policy_version,
+            )
+
+    # --- 8. scale down, consolidate, drain, garbage ------------------------------------------------
+    def _terminate(self, row: ManagedNode, node: NodeView | None, reason: str) -> None:
+        if node is not None:
+            self.ctx.kube.cordon(node.name)
+        if row.instance_id:
+            self.ctx.provider.terminate([row.instance_id])
+        if node is not None:
+            self.ctx.kube.delete_node(node.name)
+        self._set_state(row, NodeState.TERMINATING, reason)
+        self.report.terminated += 1
+        record(
+            self.ctx.cluster,
+            DecisionKind.TERMINATE,
+            reason,
+            node=row,
+            subject=str(row),
+            cost_per_hour=-float(row.price_per_hour),
+            policy_version=self.ctx.policy_version,
+        )
+
+    def _scale_down(self) -> None:
+        delay = timedelta(seconds=self.ctx.scale_down_delay)
+        for row in self._active():
+            if row.state != NodeState.READY:
+                continue
+            node = self._node_of(row)
+            if node is None:
+                continue
+            # Pods bound in this pass are not in the view yet: their row's planned list was just cleared,
+            # so count a node that received pods now as busy too.
+            busy = bool(node.workload_pods) or bool(row.planned_pods) or self._received_pods_now(row)
+            if busy:
+                if row.empty_since is not None:
+                    row.empty_since = None
+                    row.save(update_fields=["empty_since"])
+                continue
+            if row.empty_since is None:
+                row.empty_since = self.ctx.now
+                row.save(update_fields=["empty_since"])
+            if self.ctx.now - row.empty_since >= delay:
+                self._terminate(
+                    row,
+                    node,
+                    f"empty (daemonsets aside) for {int(delay.total_seconds())} s: "
+                    f"saves ${float(row.price_per_hour):.4f}/h",
+                )
+
+    def _received_pods_now(self, row: ManagedNode) -> bool:
+        return any(decision_row_id == row.pk for decision_row_id in self._bound_rows)
+
+    def _consolidate(self) -> None:
+        """Delete consolidation: one underutilized packed node whose pods all fit on other nodes."""
+        delay = timedelta(seconds=self.ctx.scale_down_delay)
+        for row in self._active():
+            node = self._node_of(row)
+            if (
+                row.state != NodeState.READY
+                or row.reserved_for_pod
+                or node is None
+                or not node.workload_pods
+                or row.planned_pods
+                or row.ready_at is None
+                or self.ctx.now - row.ready_at < delay
+            ):
+                continue
+            used, allocatable = node.requested(), node.allocatable
+            if not (
+                used.cpu_millis < CONSOLIDATION_UTILIZATION * allocatable.cpu_millis
+                and used.memory_mib < CONSOLIDATION_UTILIZATION * allocatable.memory_mib
+            ):
+                continue
+            if not all(may_evict(pod) for pod in node.workload_pods):
+                continue
+            others = [n for n in self._existing_nodes() if n.name != node.name and n.ready]
+            pods = tuple(pod_request(pod) for pod in node.workload_pods)
+            trial = plan(
+                Snapshot(pods=pods, existing_nodes=tuple(others), region=self.ctx.cluster.region),
+                self.ctx.policy,
+                self.ctx.catalog,
+            )
+            if trial.launches or trial.unschedulable:
+                continue
+            self._set_state(row, NodeState.DRAINING, "consolidation: its pods fit on other nodes")
+            record(
+                self.ctx.cluster,
+                DecisionKind.CONSOLIDATE,
+                f"{node.name} used {used.cpu_millis / max(allocatable.cpu_millis, 1):.0%} CPU; its "
+                f"{len(pods)} pod(s) fit on other nodes, saving ${float(row.price_per_hour):.4f}/h",
+                node=row,
+                subject=node.name,
+                cost_per_hour=-float(row.price_per_hour),
+                policy_version=self.ctx.policy_version,
+            )
+            return  # one node per pass, like Karpenter's single-node consolidation
+
+    def _drain(self) -> None:
+        for row in self._active():
+            if row.state != NodeState.DRAINING:
+                continue
+            node = self._node_of(row)
+            if node is None:
+                self._terminate(row, None, "drained (node already gone)")
+                continue
+            self.ctx.kube.cordon(node.name)
+            crash_point("during_drain")
+            remaining = 0
+            for pod in node.workload_pods:
+                # An interrupted spot node goes away regardless; anything else respects do-not-evict.
+                if not row.interrupted_at and not may_evict(pod):
+                    remaining += 1
+                    continue
+                if self.ctx.kube.evict(pod["metadata"]["namespace"], pod["metadata"]["name"]) == "blocked":
+                    remaining += 1  # a PodDisruptionBudget says not now; try again next pass
+            if remaining == 0:
+                self._terminate(row, node, row.reason or "drained")
+
+    def _collect_garbage(self) -> None:
+        known = {
+            row.instance_id
+            for row in ManagedNode.objects.filter(cluster=self.ctx.cluster).exclude(instance_id="")
+            if row.state in ACTIVE_STATES
+        }
+        launching_tokens = {
+            row.idempotency_token for row in self._active() if row.state == NodeState.LAUNCHING
+        }
+        for instance in self.instances.values():
+            if (
+                instance.state in (InstanceState.TERMINATED, InstanceState.SHUTTING_DOWN)
+                or instance.instance_id in known
+            ):
+                continue
+            if instance.tags.get("nodeless.io/launch-token") in launching_tokens:
+                continue  # a launch being resumed in this very pass
+            self.ctx.provider.terminate([instance.instance_id])
+            record(
+                self.ctx.cluster,
+                DecisionKind.GARBAGE,
+                f"Terminated {instance.instance_id} ({instance.instance_type}): tagged for this cluster but no "
+                "Nodeless record owns it (a launch that crashed before it was recorded)",
+                subject=instance.instance_id,
+                policy_version=self.ctx.policy_version,
+            )
+        for row in self._active():
+            if (
+                row.state == NodeState.PENDING
+                and row.launched_at
+                and self.ctx.now - row.launched_at > REGISTRATION_TIMEOUT
+            ):
+                self.ctx.provider.terminate([row.instance_id])
+                self._set_state(
+                    row, NodeState.FAILED, "never became a Ready node within 10 minutes; terminated"
+                )
+                record(
+                    self.ctx.cluster,
+                    DecisionKind.GARBAGE,
+                    f"{row.instance_id} never became a Ready node; terminated",
+                    node=row,
+                    subject=str(row),
+                    policy_version=self.ctx.policy_version,
+                )
+        active_ids = {str(row.pk) for row in self._active()}
+        for node in self.view.managed_nodes():
+            if node.labels.get(NODE_ID_LABEL) not in active_ids and node.instance_id not in self.instances:
+                self.ctx.kube.delete_node(node.name)
