@@ -15,6 +15,7 @@ from billing.pricing.alibaba import (
 from billing.pricing.aws import build_aws_catalog
 from billing.pricing.azure_gcp import build_azure_catalog, build_gcp_catalog
 from billing.pricing.csvfiles import DEFAULT_DATA_DIR
+from billing.pricing.regions import build_catalog, priced_regions
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -23,8 +24,10 @@ __all__ = [
     "alive_at",
     "build_aws_catalog",
     "build_azure_catalog",
+    "build_catalog",
     "build_gcp_catalog",
     "busiest_moment",
+    "priced_regions",
     "read_alibaba_pods",
     "trace_pod_request",
 ]

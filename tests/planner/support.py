@@ -173,10 +173,22 @@ def requirement(key: str, operator: Operator, *values: str) -> NodeSelectorRequi
     return NodeSelectorRequirement(key, operator, tuple(values))
 
 
+_TYPES_BY_CATALOG: dict[int, tuple[Catalog, dict[str, InstanceType]]] = {}
+
+
+def types_of(catalog: Catalog) -> dict[str, InstanceType]:
+    """Instance types by name (kept per catalog object: the real AWS catalog has 1,200)."""
+    entry = _TYPES_BY_CATALOG.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        entry = (catalog, {t.name: t for t in catalog.instance_types})
+        _TYPES_BY_CATALOG[id(catalog)] = entry
+    return entry[1]
+
+
 def offering_labels(
     catalog: Catalog, policy: PlannerPolicy, name: str, zone: str, capacity: str
 ) -> dict[str, str]:
-    instance_type = {t.name: t for t in catalog.instance_types}[name]
+    instance_type = types_of(catalog)[name]
     labels = dict(policy.node_labels)
     labels.update(
         {
@@ -250,7 +262,7 @@ def offering_suits(
     catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot, offering: Offering, pods: list[PodRequest]
 ) -> bool:
     """Whether one node of this offering may run all these pods together (every rule)."""
-    instance_type = {t.name: t for t in catalog.instance_types}[offering.instance_type]
+    instance_type = types_of(catalog)[offering.instance_type]
     if offering.capacity_type not in policy.capacity_types:
         return False
     if snapshot.allowed_zones and offering.zone not in snapshot.allowed_zones:
@@ -307,14 +319,29 @@ def serverless_suits(
     )
 
 
-def _cheapest_option(
+def suitable_offerings(
+    catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot, pods: list[PodRequest]
+) -> list[Offering]:
+    """Every offering one node of which may run all these pods (big enough ones checked fully)."""
+    cpu = sum(p.requests.cpu_millis for p in pods)
+    memory = sum(p.requests.memory_mib for p in pods)
+    types = types_of(catalog)
+    return [
+        o
+        for o in catalog.offerings
+        if types[o.instance_type].vcpu * 1000 >= cpu
+        and types[o.instance_type].memory_mib >= memory
+        and offering_suits(catalog, policy, snapshot, o, pods)
+    ]
+
+
+def cheapest_option(
     catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot, pods: list[PodRequest]
 ) -> float:
     weight = policy.interruption_weight
     options = [
         o.price * (1 + weight * o.interruption_cost_rate)
-        for o in catalog.offerings
-        if offering_suits(catalog, policy, snapshot, o, pods)
+        for o in suitable_offerings(catalog, policy, snapshot, pods)
     ]
     if len(pods) == 1:
         for pricing in catalog.serverless_pricing:
@@ -341,9 +368,10 @@ def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: C
         assert launch.offerings, "a launch has at least one offering"
         prices = [o.effective_price_per_hour for o in launch.offerings]
         assert prices == sorted(prices), "offerings are ordered cheapest first"
-        assert len(launch.decision.runner_ups) >= min(
-            2, len({(o.instance_type, o.capacity_type) for o in launch.offerings}) - 1
-        )
+        acceptable = len(suitable_offerings(catalog, policy, snapshot, members))
+        acceptable += any(o.capacity_type is CapacityType.SERVERLESS for o in launch.offerings)
+        assert len(launch.decision.runner_ups) >= min(2, acceptable - 1), "two runner-ups when they exist"
+        assert launch.chosen not in launch.decision.runner_ups
         for choice in launch.offerings:
             if choice.capacity_type is CapacityType.SERVERLESS:
                 assert len(members) == 1
@@ -356,7 +384,7 @@ def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: C
             )
         if launch.reserved_for_pod is not None:
             assert launch.pod_uids == (launch.reserved_for_pod,)
-        cheapest = _cheapest_option(catalog, policy, snapshot, members)
+        cheapest = cheapest_option(catalog, policy, snapshot, members)
         assert launch.chosen.effective_price_per_hour <= cheapest + 1e-9, "every node is right-sized"
     existing = {n.name: n for n in snapshot.existing_nodes}
     placed: dict[str, list[PodRequest]] = {}

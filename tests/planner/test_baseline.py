@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.planner.strategies import pods, policies
 from tests.planner.support import GIB, check_plan, existing_node, pod, tiny_catalog
-from tests.planner.test_properties import pods, policies
 from workers.planner import CapacityType, Packing, PlannerPolicy, Resources, Snapshot, plan
 from workers.planner.baseline import NodeOrder, karpenter_plan
 from workers.planner.testing import karpenter_catalog, karpenter_pods
@@ -77,3 +77,15 @@ def test_planner_never_costs_more_than_the_baseline(pod_list, policy):
     check_plan(baseline, snapshot, policy, CATALOG)
     assert {u.pod_uid for u in ours.unschedulable} == {u.pod_uid for u in baseline.unschedulable}
     assert ours.cost_per_hour <= baseline.cost_per_hour * (1 + 1e-9) + 1e-12
+
+
+def test_baseline_tries_ready_nodes_before_in_flight_ones_then_by_name():
+    room = Resources(2000, 4 * GIB, pods=10)
+    nodes = (
+        existing_node("b-ready", room),
+        existing_node("a-in-flight", room, ready=False),
+        existing_node("c-ready", room),
+    )
+    snapshot = Snapshot(pods=(pod(500, 512),), existing_nodes=nodes)
+    result = karpenter_plan(snapshot, PlannerPolicy(), CATALOG)
+    assert [b.node_name for b in result.bindings] == ["b-ready"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-from functools import cache
 
 import pytest
 
@@ -30,13 +29,8 @@ def _rows(relative: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@cache
-def _aws():
-    return build_aws_catalog("us-east-1")
-
-
-def test_m5_large_matches_the_published_eks_numbers():
-    m5 = {t.name: t for t in _aws().instance_types}["m5.large"]
+def test_m5_large_matches_the_published_eks_numbers(aws_catalog):
+    m5 = {t.name: t for t in aws_catalog.instance_types}["m5.large"]
     assert m5.max_pods == 29  # eni-max-pods.txt
     assert m5.allocatable.cpu_millis == 1930  # EKS m5.large allocatable CPU
     # kube-reserved 255 + 11 x 29 MiB, 100 MiB eviction, 7.5 % of 8 GiB (rounded up, as Karpenter
@@ -44,8 +38,8 @@ def test_m5_large_matches_the_published_eks_numbers():
     assert m5.system_reserve.memory_mib == 255 + 11 * 29 + 100 + math.ceil(8192 * 0.075)
 
 
-def test_on_demand_and_spot_prices_follow_the_csvs():
-    catalog = _aws()
+def test_on_demand_and_spot_prices_follow_the_csvs(aws_catalog):
+    catalog = aws_catalog
     raw = {r["name"]: r for r in _rows("aws/instance_types.csv")}
     advisor = {r["instance_type"]: r for r in _rows("aws/spot_advisor.csv") if r["region"] == "us-east-1"}
     for offering in catalog.offerings[::97]:
@@ -59,25 +53,25 @@ def test_on_demand_and_spot_prices_follow_the_csvs():
             assert offering.interruption_cost_rate == INTERRUPTION_BUCKET_RATE[offering.interruption_bucket]
 
 
-def test_offerings_are_exactly_the_listed_zones():
+def test_offerings_are_exactly_the_listed_zones(aws_catalog):
     listed = {
         (r["instance_type"], r["location"])
         for r in _rows("aws/offerings.csv")
         if r["region"] == "us-east-1" and r["location_type"] == "availability-zone"
     }
-    built = {(o.instance_type, o.zone) for o in _aws().offerings}
+    built = {(o.instance_type, o.zone) for o in aws_catalog.offerings}
     assert built <= listed
     assert len(built) > 0.9 * len(
-        {pair for pair in listed if pair[0] in {t.name for t in _aws().instance_types}}
+        {pair for pair in listed if pair[0] in {t.name for t in aws_catalog.instance_types}}
     )
 
 
-def test_mac_types_are_left_out():
-    assert not [t for t in _aws().instance_types if t.name.startswith("mac")]
+def test_mac_types_are_left_out(aws_catalog):
+    assert not [t for t in aws_catalog.instance_types if t.name.startswith("mac")]
 
 
-def test_fargate_shapes_and_prices():
-    catalog = _aws()
+def test_fargate_shapes_and_prices(aws_catalog):
+    catalog = aws_catalog
     quarter = sorted(s.memory_mib for s in catalog.serverless_shapes if s.cpu_millis == 250)
     assert quarter == [512, 1024, 2048]
     (fargate,) = catalog.serverless_pricing
@@ -149,8 +143,8 @@ def test_a_gpu_share_stays_a_share_and_whole_gpus_stay_whole():
     assert not cpu_only.wants_gpu and not cpu_only.gpu_models
 
 
-def test_trace_gpu_models_map_to_aws_models_the_catalog_sells():
-    sold = {t.gpu_model for t in _aws().instance_types if t.gpus}
+def test_trace_gpu_models_map_to_aws_models_the_catalog_sells(aws_catalog):
+    sold = {t.gpu_model for t in aws_catalog.instance_types if t.gpus}
     for spec, models in GPU_SPEC_TO_AWS_MODELS.items():
         assert models & sold, f"{spec} maps to no GPU sold in us-east-1"
     v100 = trace_pod_request(_trace_pod(num_gpu=1, gpu_milli=1000, gpu_spec=("V100M16", "V100M32")))

@@ -1,7 +1,16 @@
 """The Nodeless planner: pure, no Django, no I/O (enforced by `.importlinter`).
 
-Call `plan(snapshot, policy, catalog)`; build catalogs with `billing.pricing` (real cloud
-data) or `workers.planner.testing` (Karpenter's synthetic benchmark catalog).
+    catalog = billing.pricing.build_aws_catalog("us-east-1").with_discount(Discount(spot_pct=10))
+    result = plan(Snapshot(pods=(PodRequest(uid="u1", name="web-1", requests=Resources(500, 512)),)),
+                  PlannerPolicy(), catalog)
+    result.launches[0].offerings   # ordered fallbacks, cheapest effective price first
+    result.lp_lower_bound          # no plan for the placed pods can cost less per hour
+
+Inputs are frozen dataclasses (`types`, `policy`, `catalog`); the output is a frozen `Plan`
+(`results`). Catalogs come from `billing.pricing` (real cloud data, or the database through
+`billing.selectors.catalog_for_region`) or `workers.planner.testing` (Karpenter's synthetic
+benchmark catalog). `workers.planner.baseline.karpenter_plan` is Karpenter's algorithm on the
+same inputs, the baseline the benchmark compares against.
 """
 
 from workers.planner.catalog import (

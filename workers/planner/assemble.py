@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from workers.planner.table import BoolArray, IntArray, fits_mask
 from workers.planner.types import CapacityType
 
 RUNNER_UPS = 3
+MIN_RUNNER_UPS = 2
 
 
 def node_id_for(pod_uids: list[str] | tuple[str, ...]) -> str:
@@ -90,7 +92,7 @@ class Assembler:
 
     def ranked(
         self,
-        mask: BoolArray,
+        mask: BoolArray | Callable[[], BoolArray],
         *,
         rotation: int,
         serverless: ServerlessOption | None,
@@ -109,7 +111,7 @@ class Assembler:
         if key is not None and key in self._ranked:
             return self._ranked[key]
         table = self.problem.table
-        indices = np.flatnonzero(mask)
+        indices = np.flatnonzero(mask() if callable(mask) else mask)
         rotated = (self.zone_of[indices] - rotation) % self.zone_count
         order = indices[np.lexsort((rotated, np.round(table.effective[indices], 9)))]
         limit = self.problem.policy.max_offerings_per_launch
@@ -138,6 +140,8 @@ class Assembler:
         if serverless is not None:
             candidates.append(self.serverless_choice(serverless))
             candidates.sort(key=lambda c: c.effective_price_per_hour)
+        # Prefer alternatives of another instance type or capacity type; when too few exist, the
+        # same offering in other zones still tells a person what the fallbacks cost.
         runner_ups: list[OfferingChoice] = []
         seen = {(chosen.instance_type, chosen.capacity_type)}
         for candidate in candidates:
@@ -145,9 +149,13 @@ class Assembler:
             if kind not in seen:
                 seen.add(kind)
                 runner_ups.append(candidate)
-                if len(runner_ups) == RUNNER_UPS:
-                    break
-        return tuple(runner_ups)
+        for candidate in candidates:
+            if len(runner_ups) >= MIN_RUNNER_UPS:
+                break
+            if candidate != chosen and candidate not in runner_ups:
+                runner_ups.append(candidate)
+        runner_ups.sort(key=lambda c: c.effective_price_per_hour)
+        return tuple(runner_ups[:RUNNER_UPS])
 
     @staticmethod
     def _reason(
@@ -159,6 +167,17 @@ class Assembler:
             extra = (nxt.effective_price_per_hour / chosen.effective_price_per_hour - 1) * 100
             reason += f"; next best {nxt.instance_type} {nxt.capacity_type.value} costs {extra:+.1f} %"
         return reason
+
+    def node_ranked(self, signatures: set[int], load: IntArray, *, rotation: int, subject: str) -> Ranked:
+        """`ranked` for a node carrying pods of these signatures with this load (nodes alike in
+        both share the work)."""
+        return self.ranked(
+            lambda: self.node_mask(signatures, load),
+            rotation=rotation,
+            serverless=None,
+            subject=subject,
+            cache_key=("node", frozenset(signatures), tuple(int(v) for v in load)),
+        )
 
     def node_mask(self, signatures: set[int], load: IntArray) -> BoolArray:
         mask = fits_mask(self.problem.table.alloc, load)

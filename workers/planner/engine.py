@@ -8,11 +8,18 @@ Algorithm:
 3. Bin-selection: every isolated pod gets the cheapest offering that fits it alone,
    serverless shapes included when allowed. That is optimal pod by pod, so it adds its exact
    cost to the lower bound.
-4. Bin-packing: offerings are merged into columns, the LP relaxation (`lp`) gives the lower
-   bound and a fractional packing, and `packing` turns it into nodes.
-5. Limits: launches that would break the policy's limits are dropped whole and their pods
+4. Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
+   columns generated for small nodes) gives the lower bound and a fractional packing that
+   `packing` turns into nodes. Two integer guides compete with plain rounding, and the
+   cheaper packing wins: diving (fix the most used pattern, re-solve, repeat) when the LP
+   uses small nodes only, and price-and-branch (the LP with whole nodes and pods over the
+   columns generated so far) on plans of up to 2,000 nodes.
+5. When a packing of few nodes is still more than 1 % above the bound, branch-and-bound on
+   the integer relaxation (`lp.integer_relaxation`) tightens the bound - the LP can buy a
+   third of an 8-GPU node, a plan cannot - and proposes one more packing.
+6. Limits: launches that would break the policy's limits are dropped whole and their pods
    reported; the bound is then recomputed for the pods actually placed.
-6. Every launch gets its ordered fallback offerings, a decision and a stable id.
+7. Every launch gets its ordered fallback offerings, a decision and a stable id.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from workers.planner.policy import PlannerPolicy
 from workers.planner.problem import PodClass, Problem, compile_problem
 from workers.planner.resources import Resources
 from workers.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
+from workers.planner.serverless import ServerlessOption
 from workers.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 from workers.planner.types import Snapshot
 
@@ -43,6 +51,10 @@ INTEGER_BOUND_MAX_NODES = 64
 
 def plan(snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog) -> Plan:
     """Decide which nodes to launch for `snapshot.pods` and where every pod goes (see module doc)."""
+    if snapshot.region and snapshot.region != catalog.region:
+        raise ValueError(
+            f"the snapshot is of region {snapshot.region} but the catalog prices {catalog.region}"
+        )
     return _Planner(compile_problem(snapshot, policy, catalog)).run()
 
 
@@ -137,20 +149,9 @@ class _Planner:
             self.unschedulable.append(Unschedulable(self.problem.snapshot.pods[index].uid, code, reason))
 
     # Bin-packing ---------------------------------------------------------------------------
-    def _packing_input(self, classes: list[PodClass], counts: IntArray) -> PackingInput:
+    def _packing_input(self, classes: list[PodClass], options: list[ServerlessOption | None]) -> PackingInput:
         problem = self.problem
         columns = _Columns(problem, classes)
-        serverless = np.array(
-            [
-                option.effective
-                if (
-                    option := problem.serverless.option(c.vector, problem.signatures.constraints[c.signature])
-                )
-                else np.inf
-                for c in classes
-            ],
-            dtype=np.float64,
-        )
         existing_ok = np.array(
             [
                 problem.existing.compatible(problem.signatures.constraints[c.signature], c.vector)
@@ -160,13 +161,13 @@ class _Planner:
         ).reshape(len(classes), len(problem.existing.nodes))
         return PackingInput(
             class_vectors=np.array([c.vector for c in classes], dtype=np.int64).reshape(len(classes), 5),
-            class_counts=counts,
+            class_counts=np.array([len(c.pods) for c in classes], dtype=np.int64),
             class_signature=np.array([c.signature for c in classes], dtype=np.int64),
             column_offering=columns.offering,
             column_alloc=columns.alloc,
             column_cost=columns.cost,
             column_ok=columns.ok,
-            serverless_cost=serverless,
+            serverless_cost=np.array([o.effective if o else np.inf for o in options], dtype=np.float64),
             existing_free=problem.existing.free,
             existing_ok=existing_ok,
             signature_masks=problem.signatures.masks,
@@ -174,56 +175,49 @@ class _Planner:
             offering_cost=problem.table.effective,
         )
 
+    def _serverless_option(self, pod_class: PodClass) -> ServerlessOption | None:
+        constraints = self.problem.signatures.constraints[pod_class.signature]
+        return self.problem.serverless.option(pod_class.vector, constraints)
+
     def _viable(self, pod_class: PodClass) -> bool:
         problem = self.problem
         constraints = problem.signatures.constraints[pod_class.signature]
-        if (
-            problem.signatures.masks[pod_class.signature] & fits_mask(problem.table.alloc, pod_class.vector)
-        ).any():
-            return True
-        if problem.serverless.option(pod_class.vector, constraints) is not None:
-            return True
-        return bool(problem.existing.compatible(constraints, pod_class.vector).any())
+        fitting = problem.signatures.masks[pod_class.signature] & fits_mask(
+            problem.table.alloc, pod_class.vector
+        )
+        return bool(
+            fitting.any()
+            or self._serverless_option(pod_class) is not None
+            or problem.existing.compatible(constraints, pod_class.vector).any()
+        )
 
     def _pack(self) -> _Packed:
+        """Pack the viable classes; keep the cheapest of the packings the guides lead to."""
         classes = []
         for pod_class in self.problem.packed:
             if self._viable(pod_class):
                 classes.append(pod_class)
             else:
                 self._unschedulable(pod_class, pod_class.pods)
-        counts = np.array([len(c.pods) for c in classes], dtype=np.int64)
-        data = self._packing_input(classes, counts)
+        options = [self._serverless_option(c) for c in classes]
+        data = self._packing_input(classes, options)
+        billed = np.array([o.price if o else np.inf for o in options], dtype=np.float64)
         solution = lp.solve(lp_input(data)) if classes else None
-        result = pack(data, solution) if classes else PackingResult([], [{} for _ in data.existing_free], {})
-        bound = solution.bound if solution is not None else 0.0
-        if (
-            solution is not None
-            and solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
-            and packing_cost(result, data) > (1.0 + INTEGER_BOUND_TRIGGER) * bound
-        ):
+        if solution is None:
+            return _Packed(classes, data, pack(data, None), 0.0, billed)
+        packings = [pack(data, guide) for guide in (solution, solution.rounded) if guide is not None]
+        bound = solution.bound
+        cheapest = min(packing_cost(p, data) for p in packings)
+        few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
+        if few_nodes and cheapest > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
             # The LP may be loose on plans of few nodes (it can buy a third of an 8-GPU node):
             # branch-and-bound tightens the bound and proposes another packing to try.
             relaxation = lp.integer_relaxation(lp_input(data))
             if relaxation is not None:
                 bound = max(bound, relaxation.bound)
-                alternative = pack(data, relaxation.as_solution(solution.duals))
-                if packing_cost(alternative, data) < packing_cost(result, data) - 1e-12:
-                    result = alternative
-        serverless_billed = np.array(
-            [
-                option.price
-                if (
-                    option := self.problem.serverless.option(
-                        c.vector, self.problem.signatures.constraints[c.signature]
-                    )
-                )
-                else np.inf
-                for c in classes
-            ],
-            dtype=np.float64,
-        )
-        return _Packed(classes, data, result, bound, serverless_billed)
+                packings.append(pack(data, relaxation.as_solution(solution.duals)))
+        best = min(packings, key=lambda p: packing_cost(p, data))
+        return _Packed(classes, data, best, bound, billed)
 
     # Output --------------------------------------------------------------------------------
     def _finish(self, packed: _Packed) -> Plan:
@@ -247,12 +241,8 @@ class _Planner:
             pod_indices = [i for c, n in sorted(node.counts.items()) for i in take(c, n)]
             load = node_load(node.counts, packed.data.class_vectors)
             signatures = {packed.classes[c].signature for c in node.counts}
-            ranked = self.assembler.ranked(
-                self.assembler.node_mask(signatures, load),
-                rotation=len(self.launches),
-                serverless=None,
-                subject=describe_load(len(pod_indices), load),
-                cache_key=("node", frozenset(signatures), tuple(int(v) for v in load)),
+            ranked = self.assembler.node_ranked(
+                signatures, load, rotation=len(self.launches), subject=describe_load(len(pod_indices), load)
             )
             overhead = problem.snapshot.daemonset_overhead
             self.launches.append(
@@ -343,42 +333,25 @@ class _Planner:
         keep = np.flatnonzero(counts > 0)
         if not len(keep):
             return 0.0
-        data = packed.data
-        limits = self.problem.policy.limits
-        usage = self._existing_usage()
-        table = self.problem.table
-        vcpu = np.array(
-            [self.problem.table.types[t].vcpu for t in table.type_of[data.column_offering]], dtype=np.float64
+        data, limits, usage, table = (
+            packed.data,
+            self.problem.policy.limits,
+            self._existing_usage(),
+            self.problem.table,
         )
         rows = lp.LimitRows(
-            column_vcpu=vcpu,
+            column_vcpu=np.array(
+                [table.types[t].vcpu for t in table.type_of[data.column_offering]], dtype=np.float64
+            ),
             column_billed=table.price[data.column_offering],
-            serverless_billed=packed.serverless_billed,
+            serverless_billed=packed.serverless_billed[keep],
             max_nodes=np.inf if limits.max_nodes is None else limits.max_nodes - usage.nodes,
             max_vcpu=np.inf if limits.max_vcpu is None else limits.max_vcpu - usage.vcpu,
             max_billed=np.inf
             if limits.max_cost_per_hour is None
             else limits.max_cost_per_hour - usage.cost_per_hour,
         )
-        sub = lp.LpInput(
-            class_vectors=data.class_vectors[keep],
-            class_counts=counts[keep],
-            column_alloc=data.column_alloc,
-            column_cost=data.column_cost,
-            column_ok=data.column_ok[keep],
-            serverless_cost=data.serverless_cost[keep],
-            existing_free=data.existing_free,
-            existing_ok=data.existing_ok[keep],
-            limits=lp.LimitRows(
-                rows.column_vcpu,
-                rows.column_billed,
-                rows.serverless_billed[keep],
-                rows.max_nodes,
-                rows.max_vcpu,
-                rows.max_billed,
-            ),
-        )
-        solution = lp.solve(sub)
+        solution = lp.solve(lp_input(data, keep=keep, counts=counts[keep], limits=rows))
         return solution.bound if solution is not None else 0.0
 
 
@@ -391,14 +364,23 @@ class _Packed:
     serverless_billed: FloatArray
 
 
-def lp_input(data: PackingInput) -> lp.LpInput:
+def lp_input(
+    data: PackingInput,
+    *,
+    keep: IntArray | None = None,
+    counts: IntArray | None = None,
+    limits: lp.LimitRows | None = None,
+) -> lp.LpInput:
+    """The LP for the packing input, or for the classes in `keep` with other counts."""
+    rows = np.arange(len(data.class_counts)) if keep is None else keep
     return lp.LpInput(
-        class_vectors=data.class_vectors,
-        class_counts=data.class_counts,
+        class_vectors=data.class_vectors[rows],
+        class_counts=data.class_counts[rows] if counts is None else counts,
         column_alloc=data.column_alloc,
         column_cost=data.column_cost,
-        column_ok=data.column_ok,
-        serverless_cost=data.serverless_cost,
+        column_ok=data.column_ok[rows],
+        serverless_cost=data.serverless_cost[rows],
         existing_free=data.existing_free,
-        existing_ok=data.existing_ok,
+        existing_ok=data.existing_ok[rows],
+        limits=limits,
     )

@@ -26,7 +26,7 @@ import numpy as np
 from workers.planner.highs import quiet_solver
 from workers.planner.table import FloatArray, IntArray
 
-DEFAULT_NODE_LIMIT = 20_000
+DEFAULT_NODE_LIMIT = 3_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,14 @@
 
 Algorithm (every step works on pod *classes* and counts, never on single pods):
 
-1. Round down the LP: each column with y_k >= 1 nodes becomes floor(y_k) real nodes, each
-   holding floor(z_ck / y_k) pods of every class it carries; existing nodes and serverless
-   capacity take the integer part of what the LP gave them. Rounding down never overfills:
-   a node gets at most the LP's average load, which fits.
+1. Round down the LP: each pattern used u times becomes floor(u) nodes with exactly its pods;
+   each large column with y_k >= 1 nodes becomes floor(y_k) nodes, each holding
+   floor(z_ck / y_k) pods of every class it carries; existing nodes and serverless capacity
+   take the integer part of what the LP gave them. Rounding down never overfills: a node
+   gets at most the LP's average load, which fits. (A guide fixed by diving replaces this.)
 2. Top up: pods left over fill the spare room of existing nodes first (it is already paid
-   for), then of the nodes from step 1, most valuable classes first (value = LP dual price).
+   for), then of the nodes from step 1, most valuable classes first (value = LP dual price);
+   patterns the LP used a large fraction of get one more node from what is left.
 3. Greedy for the rest: repeatedly open the node that buys the most dual value per dollar,
    filling every candidate column at once with the remaining classes (vectorized), until
    every pod is placed. This right-sizes the tail that the LP left fractional.
@@ -21,14 +23,17 @@ few percent of the LP bound once a plan has more than a handful of nodes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from workers.planner.lp import IntegerPatterns, LpSolution, pods_per_node
+from workers.planner.lp_model import IntegerPatterns, LpSolution, pods_per_node
 from workers.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 
 EPSILON = 1e-9
+# A pattern the LP used at least this fraction of gets a node of its own when rounding.
+ROUND_UP_THRESHOLD = 0.3
 MERGE_CANDIDATES = 16
 
 
@@ -56,14 +61,14 @@ class PackedNode:
     """A new node: pods per class, its load and (after right-sizing) its cheapest offering."""
 
     column: int
-    spare: IntArray
+    spare: list[int]
     counts: dict[int, int] = field(default_factory=dict)
     offering: int = -1
     cost: float = 0.0
 
-    def add(self, pod_class: int, count: int, vector: IntArray) -> None:
+    def add(self, pod_class: int, count: int, vector: Sequence[int]) -> None:
         self.counts[pod_class] = self.counts.get(pod_class, 0) + count
-        self.spare -= vector * count
+        self.spare = [free - used * count for free, used in zip(self.spare, vector, strict=True)]
 
 
 @dataclass(slots=True)
@@ -80,10 +85,9 @@ def node_load(counts: dict[int, int], class_vectors: IntArray) -> IntArray:
     return load
 
 
-def how_many_fit(spare: IntArray, vector: IntArray) -> int:
+def how_many_fit(spare: Sequence[int], vector: Sequence[int]) -> int:
     """How many pods of this request fit in `spare` (pods request at least one pod slot)."""
-    needed = vector > 0
-    return int(np.min(spare[needed] // vector[needed]))
+    return min(free // used for free, used in zip(spare, vector, strict=True) if used)
 
 
 class Packer:
@@ -92,7 +96,9 @@ class Packer:
         self.solution = solution
         self.remaining = data.class_counts.copy()
         self.nodes: list[PackedNode] = []
-        self.existing_spare = data.existing_free.copy()
+        self.vectors = [tuple(int(v) for v in vector) for vector in data.class_vectors]
+        self.existing_spare = [[int(v) for v in free] for free in data.existing_free]
+        self._cheapest_memo: dict[tuple[frozenset[int], tuple[int, ...]], tuple[int, float]] = {}
         self.existing: list[dict[int, int]] = [{} for _ in range(len(data.existing_free))]
         self.serverless: dict[int, int] = {}
         self.values = self._class_values()
@@ -123,6 +129,8 @@ class Packer:
             self._round_down(self.solution)
         self._top_up_existing()
         self._top_up_new()
+        if self.solution is not None and self.solution.integer is None:
+            self._round_up_patterns(self.solution)
         self._greedy()
         self._place_left_on_serverless()
         for node in self.nodes:
@@ -144,19 +152,18 @@ class Packer:
         self._existing_and_serverless(solution)
         for (column, pattern), copies in zip(solution.patterns, integer.pattern_nodes, strict=True):
             for _ in range(int(copies)):
-                node = PackedNode(column, d.column_alloc[column].copy())
+                node = PackedNode(column, [int(v) for v in d.column_alloc[column]])
                 for pod_class, wanted in pattern.items():
                     count = self._take(pod_class, wanted)
                     if count:
-                        node.add(pod_class, count, d.class_vectors[pod_class])
+                        node.add(pod_class, count, self.vectors[pod_class])
                 if node.counts:
                     self.nodes.append(node)
 
     def _existing_and_serverless(self, solution: LpSolution) -> None:
-        d = self.data
         for node_index, classes in enumerate(solution.existing.T):
             for pod_class in np.flatnonzero(classes > EPSILON):
-                fit = how_many_fit(self.existing_spare[node_index], d.class_vectors[pod_class])
+                fit = how_many_fit(self.existing_spare[node_index], self.vectors[pod_class])
                 count = self._take(int(pod_class), min(classes[pod_class], fit))
                 if count:
                     self._place_existing(node_index, int(pod_class), count)
@@ -170,30 +177,33 @@ class Packer:
         self._existing_and_serverless(solution)
         for (column, pattern), usage in zip(solution.patterns, solution.pattern_nodes, strict=True):
             for _ in range(int(np.floor(usage + EPSILON))):
-                node = PackedNode(column, d.column_alloc[column].copy())
+                node = PackedNode(column, [int(v) for v in d.column_alloc[column]])
                 for pod_class, wanted in pattern.items():
                     count = self._take(pod_class, wanted)
                     if count:
-                        node.add(pod_class, count, d.class_vectors[pod_class])
+                        node.add(pod_class, count, self.vectors[pod_class])
                 if node.counts:
                     self.nodes.append(node)
         for large in np.flatnonzero(solution.nodes >= 1.0 - EPSILON):
             copies = int(np.floor(solution.nodes[large] + EPSILON))
             share = solution.placement[:, large] / solution.nodes[large]
             for _ in range(copies):
-                node = PackedNode(int(large), d.column_alloc[large].copy())
+                node = PackedNode(int(large), [int(v) for v in d.column_alloc[large]])
                 for carried in (int(c) for c in np.flatnonzero(share > EPSILON)):
-                    fit = how_many_fit(node.spare, d.class_vectors[carried])
+                    fit = how_many_fit(node.spare, self.vectors[carried])
                     count = self._take(carried, min(share[carried], fit))
                     if count:
-                        node.add(carried, count, d.class_vectors[carried])
+                        node.add(carried, count, self.vectors[carried])
                 if node.counts:
                     self.nodes.append(node)
 
     def _place_existing(self, node_index: int, pod_class: int, count: int) -> None:
         counts = self.existing[node_index]
         counts[pod_class] = counts.get(pod_class, 0) + count
-        self.existing_spare[node_index] -= self.data.class_vectors[pod_class] * count
+        vector = self.vectors[pod_class]
+        self.existing_spare[node_index] = [
+            f - v * count for f, v in zip(self.existing_spare[node_index], vector, strict=True)
+        ]
 
     # Step 2 -------------------------------------------------------------------------------
     def _top_up_existing(self) -> None:
@@ -201,7 +211,7 @@ class Packer:
         for node_index in range(len(self.existing_spare)):
             for pod_class in self.order:
                 if self.remaining[pod_class] and d.existing_ok[pod_class, node_index]:
-                    fit = how_many_fit(self.existing_spare[node_index], d.class_vectors[pod_class])
+                    fit = how_many_fit(self.existing_spare[node_index], self.vectors[pod_class])
                     count = min(fit, int(self.remaining[pod_class]))
                     if count > 0:
                         self.remaining[pod_class] -= count
@@ -213,11 +223,27 @@ class Packer:
             for pod_class in self.order:
                 if self.remaining[pod_class] and d.column_ok[pod_class, node.column]:
                     count = min(
-                        how_many_fit(node.spare, d.class_vectors[pod_class]), int(self.remaining[pod_class])
+                        how_many_fit(node.spare, self.vectors[pod_class]), int(self.remaining[pod_class])
                     )
                     if count > 0:
                         self.remaining[pod_class] -= count
-                        node.add(pod_class, count, d.class_vectors[pod_class])
+                        node.add(pod_class, count, self.vectors[pod_class])
+
+    def _round_up_patterns(self, solution: LpSolution) -> None:
+        """Open the patterns the LP used a fraction of, most used first, with what is left:
+        they were chosen for how well their pods fit together."""
+        usage = solution.pattern_nodes - np.floor(solution.pattern_nodes + EPSILON)
+        for index in np.argsort(-usage, kind="stable"):
+            if usage[index] < ROUND_UP_THRESHOLD or not self.remaining.any():
+                break
+            column, pattern = solution.patterns[index]
+            node = PackedNode(column, [int(v) for v in self.data.column_alloc[column]])
+            for pod_class, wanted in pattern.items():
+                count = self._take(pod_class, wanted)
+                if count:
+                    node.add(pod_class, count, self.vectors[pod_class])
+            if node.counts:
+                self.nodes.append(node)
 
     # Step 3 -------------------------------------------------------------------------------
     def _greedy(self) -> None:
@@ -246,9 +272,9 @@ class Packer:
             # only shrink), so open every copy at once instead of re-scoring per node.
             copies = min(int(self.remaining[c]) // n for c, n in pattern.items())
             for _ in range(copies):
-                node = PackedNode(best, d.column_alloc[best].copy())
+                node = PackedNode(best, [int(v) for v in d.column_alloc[best]])
                 for pod_class, count in pattern.items():
-                    node.add(pod_class, count, d.class_vectors[pod_class])
+                    node.add(pod_class, count, self.vectors[pod_class])
                 self.nodes.append(node)
             for pod_class, count in pattern.items():
                 self.remaining[pod_class] -= count * copies
@@ -270,13 +296,19 @@ class Packer:
         return mask
 
     def _cheapest(self, counts: dict[int, int]) -> tuple[int, float]:
+        """The cheapest offering suiting every pod of a node and holding their load (memoized:
+        copies of one pattern share the answer)."""
         load = node_load(counts, self.data.class_vectors)
-        mask = self._compatible(counts) & fits_mask(self.data.offering_alloc, load)
-        candidates = np.flatnonzero(mask)
-        if not len(candidates):
-            return -1, np.inf
-        best = int(candidates[np.argmin(self.data.offering_cost[candidates])])
-        return best, float(self.data.offering_cost[best])
+        key = (frozenset(int(self.data.class_signature[c]) for c in counts), tuple(int(v) for v in load))
+        if key not in self._cheapest_memo:
+            mask = self._compatible(counts) & fits_mask(self.data.offering_alloc, load)
+            candidates = np.flatnonzero(mask)
+            if not len(candidates):
+                self._cheapest_memo[key] = (-1, np.inf)
+            else:
+                best = int(candidates[np.argmin(self.data.offering_cost[candidates])])
+                self._cheapest_memo[key] = (best, float(self.data.offering_cost[best]))
+        return self._cheapest_memo[key]
 
     def _right_size(self, node: PackedNode) -> None:
         node.offering, node.cost = self._cheapest(node.counts)
