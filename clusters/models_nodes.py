@@ -55,6 +55,7 @@ class ManagedNode(models.Model):
     list_price_per_hour = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     offerings = models.JSONField(default=list)  # the plan's ordered fallback list
     planned_pods = models.JSONField(default=list)  # [{"uid", "namespace", "name"}] to bind once Ready
+    launched_for = models.JSONField(default=list)  # "namespace/name" of the pods it was launched for
     reserved_for_pod = models.CharField(max_length=320, blank=True)  # "namespace/name" (bin-selection)
     allocatable = models.JSONField(default=dict, blank=True)
     policy_version = models.CharField(max_length=60, blank=True)
@@ -64,6 +65,7 @@ class ManagedNode(models.Model):
     )  # consolidation: the node this one makes redundant once it is ready
     empty_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    launch_requested_at = models.DateTimeField(null=True, blank=True)  # first call to the cloud
     launched_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)

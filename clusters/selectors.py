@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from clusters.models import CloudAccount, Cluster
+from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ManagedNode
+from policies.models import Decision
 from tenants.models import Organization
 
 
@@ -23,3 +24,20 @@ def cluster_list(organization: Organization) -> QuerySet[Cluster]:
 def cluster_ids_due_for_health_check() -> list[str]:
     """Every cluster, across organizations: the periodic check fans out one task per cluster."""
     return [str(pk) for pk in Cluster.objects.values_list("pk", flat=True)]
+
+
+def managed_node_list(
+    organization: Organization, cluster: Cluster, *, include_gone: bool = False
+) -> QuerySet[ManagedNode]:
+    nodes = ManagedNode.objects.filter(organization=organization, cluster=cluster)
+    if not include_gone:
+        nodes = nodes.filter(state__in=ACTIVE_STATES)
+    return nodes.order_by("-created_at")
+
+
+def recent_decisions(organization: Organization, cluster: Cluster, *, limit: int = 25) -> list[Decision]:
+    return list(
+        Decision.objects.filter(organization=organization, cluster=cluster)
+        .select_related("node")
+        .order_by("-id")[:limit]
+    )

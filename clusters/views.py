@@ -11,9 +11,11 @@ from django.views.decorators.http import require_POST
 
 from clusters import selectors, services
 from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm
+from clusters.kube.inventory import pod_listing
 from clusters.labels import format_label_text, parse_label_text
 from clusters.models import CloudAccount, Cluster
 from clusters.onboarding.cloudformation import quick_create_url, template_yaml
+from policies.selectors import provisioning_policy_in_force
 from tenants.access import get_for_organization
 from tenants.actors import Actor
 from tenants.decorators import organization_view
@@ -189,6 +191,21 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
             return redirect("cluster-detail", cluster_id=cluster.pk)
     template = "clusters/partials/_health.html" if request.htmx else "clusters/cluster_detail.html"
     return render(request, template, {"section": "clusters", "cluster": cluster, "form": form})
+
+
+@organization_view()
+def cluster_activity(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    """Nodes Nodeless manages, live pods and recent decisions (polled by the cluster page)."""
+    organization = request.organization
+    cluster = get_for_organization(organization, Cluster.objects.select_related("cloud_account"), cluster_id)
+    context = {
+        "cluster": cluster,
+        "managed_nodes": selectors.managed_node_list(organization, cluster),
+        "decisions": selectors.recent_decisions(organization, cluster),
+        "pods": pod_listing(cluster),
+        "policy": provisioning_policy_in_force(cluster),
+    }
+    return render(request, "clusters/partials/_activity.html", context)
 
 
 @organization_view(write=Role.ADMIN, doing="check cluster health")

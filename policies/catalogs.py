@@ -23,5 +23,7 @@ def list_price_catalog(region: str) -> Catalog:
     return catalog
 
 
+@cache
 def priced_catalog(region: str, discount: Discount) -> Catalog:
+    """The catalog at an organization's prices (cached: re-pricing every offering takes a while)."""
     return list_price_catalog(region or DEFAULT_REGION).with_discount(discount)

@@ -10,10 +10,10 @@ from django.conf import settings
 from kubernetes import client as k8s
 
 from clusters.kube.client import api_client
-from clusters.kube.kubeconfig import KubeCredentials, credentials
+from clusters.kube.kubeconfig import KubeconfigError, KubeCredentials, credentials
 from clusters.models import Cluster, ClusterConnection
-from clusters.onboarding.aws import eks_tokens
-from nodeless_saas.crypto import decrypt_text
+from clusters.onboarding.aws import RoleAccessError, eks_tokens
+from nodeless_saas.crypto import DecryptionFailed, decrypt_text
 
 
 @cache
@@ -51,8 +51,15 @@ def cluster_credentials(cluster: Cluster) -> KubeCredentials:
     )
 
 
+class ClusterCredentialsError(Exception):
+    """Credentials for the cluster cannot be produced (role refused, kubeconfig unusable, key lost)."""
+
+
 def cluster_api_client(cluster: Cluster) -> k8s.ApiClient:
-    return api_client(cluster_credentials(cluster))
+    try:
+        return api_client(cluster_credentials(cluster))
+    except (RoleAccessError, KubeconfigError, DecryptionFailed) as error:
+        raise ClusterCredentialsError(str(error))
 
 
 def unauthorized_hint(cluster: Cluster) -> str:

@@ -37,6 +37,8 @@ def api_client(creds: KubeCredentials, *, retries: int = 1) -> k8s.ApiClient:
     configuration.verify_ssl = True
     configuration.ssl_ca_cert = _material_file(creds.ca_pem, ".crt")
     configuration.retries = retries
+    # The provisioning loop issues binds and patches in parallel: keep enough pooled connections.
+    configuration.connection_pool_maxsize = 32
     if creds.token:
         configuration.api_key = {"authorization": creds.token}
         configuration.api_key_prefix = {"authorization": "Bearer"}

@@ -7,13 +7,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clusters.kube.access import cluster_api_client, eks_endpoint_override, unauthorized_hint
+from clusters.kube.access import (
+    ClusterCredentialsError,
+    cluster_api_client,
+    eks_endpoint_override,
+    unauthorized_hint,
+)
 from clusters.kube.kubeconfig import KubeconfigError, credentials, minimal_kubeconfig
 from clusters.kube.probe import ProbeResult, probe
 from clusters.labels import clean_labels
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterHealth, ClusterMode
 from clusters.onboarding.aws import RoleAccessError, assume_role, aws_client, describe_eks_cluster
-from nodeless_saas.crypto import DecryptionFailed, encrypt_text
+from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
@@ -42,7 +47,7 @@ def _clean_mode(mode: str) -> str:
 def _probe(cluster: Cluster) -> ProbeResult:
     try:
         client = cluster_api_client(cluster)
-    except (RoleAccessError, KubeconfigError, DecryptionFailed) as error:
+    except ClusterCredentialsError as error:
         return ProbeResult(reachable=False, problem=str(error))
     with client:
         return probe(

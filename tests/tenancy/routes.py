@@ -14,6 +14,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from clusters.models import CloudAccount, Cluster, ClusterConnection
+from policies.federation.services import federation_policy_create, workload_submit
 from tenants import services
 from tenants.actors import Actor
 from tenants.models import AuditEvent
@@ -69,6 +70,47 @@ class OrgAObjects:
             "audit_event", lambda: AuditEvent.objects.filter(organization=self.cast.org_a).first()
         )
 
+    def federation_policy(self) -> Any:
+        return self.once(
+            "federation_policy",
+            lambda: federation_policy_create(
+                self.cast.org_a,
+                actor=Actor(user=self.cast.alice),
+                data={"name": "a-cheapest", "strategy": "cheapest"},
+            ),
+        )
+
+    def workload(self) -> Any:
+        manifest = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "a-web"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "a-web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "a-web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "nginx",
+                                "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+        return self.once(
+            "workload",
+            lambda: workload_submit(
+                self.cast.org_a,
+                actor=Actor(user=self.cast.alice),
+                manifest=manifest,
+                policy=self.federation_policy(),
+            ),
+        )
+
 
 RouteBuilder = Callable[[OrgAObjects], dict[str, Any]]
 
@@ -85,6 +127,7 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "api-audit-event-detail": lambda o: {"pk": o.audit_event().pk},
     "cluster-detail": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-check": lambda o: {"cluster_id": o.cluster().pk},
+    "cluster-activity": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-delete": lambda o: {"cluster_id": o.cluster().pk},
     "cloud-account-discover": lambda o: {"account_id": o.cloud_account().pk},
     "cloud-account-import": lambda o: {"account_id": o.cloud_account().pk},
@@ -97,6 +140,15 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "api-cluster-health": lambda o: {"pk": o.cluster().pk},
     "cluster-policy": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-policy-reset": lambda o: {"cluster_id": o.cluster().pk},
+    "workload-detail": lambda o: {"workload_id": o.workload().pk},
+    "workload-edit": lambda o: {"workload_id": o.workload().pk},
+    "workload-scale": lambda o: {"workload_id": o.workload().pk},
+    "workload-delete": lambda o: {"workload_id": o.workload().pk},
+    "federation-policy-edit": lambda o: {"policy_id": o.federation_policy().pk},
+    "federation-policy-delete": lambda o: {"policy_id": o.federation_policy().pk},
+    "api-federation-policy-detail": lambda o: {"pk": o.federation_policy().pk},
+    "api-workload-detail": lambda o: {"pk": o.workload().pk},
+    "api-workload-decisions": lambda o: {"pk": o.workload().pk},
 }
 
 PUBLIC_ROUTES: dict[str, str] = {

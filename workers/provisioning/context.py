@@ -124,6 +124,21 @@ def catalog_for(cluster: Cluster, now: float) -> Catalog:
     )
 
 
+def build_launch_context(cluster: Cluster, now: datetime, policy_version: str) -> ReconcileContext:
+    """What a launch needs (the cloud and the cluster), without reading the policy or the catalog."""
+    in_force = provisioning_policy_in_force(cluster)
+    return ReconcileContext(
+        cluster=cluster,
+        settings=in_force.settings,
+        policy=planner_policy(in_force.settings),
+        policy_version=policy_version,
+        catalog=catalog_for(cluster, now.timestamp()),
+        provider=cloud_provider_for(cluster),
+        kube=KubeOps(cluster_api_client(cluster)),
+        now=now,
+    )
+
+
 def build_context(cluster: Cluster, now: datetime) -> ReconcileContext:
     in_force = provisioning_policy_in_force(cluster)
     return ReconcileContext(

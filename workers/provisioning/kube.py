@@ -16,6 +16,14 @@ from kubernetes.client.exceptions import ApiException
 PAGE_SIZE = 5000
 TIMEOUT = 30
 
+
+def _done(response: Any) -> None:
+    """Read a raw response to the end: only then does urllib3 put the connection back in the pool
+    (otherwise every call pays a new TLS handshake)."""
+    response.data  # noqa: B018  (reading is the point)
+    response.release_conn()
+
+
 Json = dict[str, Any]
 
 
@@ -32,6 +40,7 @@ class KubeOps:
                 limit=PAGE_SIZE, _continue=token, _preload_content=False, _request_timeout=TIMEOUT, **params
             )
             page = json.loads(response.data)
+            response.release_conn()
             yield from page.get("items", [])
             token = page.get("metadata", {}).get("continue")
             if not token:
@@ -54,8 +63,10 @@ class KubeOps:
             target=k8s.V1ObjectReference(api_version="v1", kind="Node", name=node_name),
         )
         try:
-            self.core.create_namespaced_pod_binding(
-                name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
+            _done(
+                self.core.create_namespaced_pod_binding(
+                    name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
+                )
             )
         except ApiException as error:
             if error.status in (404, 409):
@@ -65,19 +76,23 @@ class KubeOps:
 
     def set_taints(self, node_name: str, taints: list[Json]) -> None:
         patch = [{"op": "add", "path": "/spec/taints", "value": taints}]
-        self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT)
+        _done(self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT))
 
     def cordon(self, node_name: str) -> None:
-        self.core.patch_node(
-            node_name, {"spec": {"unschedulable": True}}, _preload_content=False, _request_timeout=TIMEOUT
+        _done(
+            self.core.patch_node(
+                node_name, {"spec": {"unschedulable": True}}, _preload_content=False, _request_timeout=TIMEOUT
+            )
         )
 
     def evict(self, namespace: str, name: str) -> str:
         """Ask to evict a pod. Returns "evicted", "gone", or "blocked" (a PodDisruptionBudget says no)."""
         body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
         try:
-            self.core.create_namespaced_pod_eviction(
-                name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
+            _done(
+                self.core.create_namespaced_pod_eviction(
+                    name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
+                )
             )
         except ApiException as error:
             if error.status == 404:
@@ -89,7 +104,7 @@ class KubeOps:
 
     def delete_node(self, node_name: str) -> None:
         try:
-            self.core.delete_node(node_name, _preload_content=False, _request_timeout=TIMEOUT)
+            _done(self.core.delete_node(node_name, _preload_content=False, _request_timeout=TIMEOUT))
         except ApiException as error:
             if error.status != 404:
                 raise

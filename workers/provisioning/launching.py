@@ -9,11 +9,14 @@ same token and gets the same instance back instead of a second one.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, ThrottledError
 from clusters.cloud.interface import CapacityType as CloudCapacityType
@@ -36,6 +39,8 @@ NODE_TAINTS_TAG = "nodeless.io/node-taints"
 INITIALIZING_TAINT = "nodeless.io/initializing"
 RESERVED_TAINT = "nodeless.io/reserved-for"
 
+# Cloud and API calls of one pass run this many at a time (they are I/O-bound).
+PARALLEL_CALLS = 16
 _CLOUD_CAPACITY = {
     CapacityType.ON_DEMAND: CloudCapacityType.ON_DEMAND,
     CapacityType.SPOT: CloudCapacityType.SPOT,
@@ -115,6 +120,10 @@ def write_launch_row(
         reserved = (
             f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" if pod else launch.reserved_for_pod
         )
+    planned = [
+        planned_entry(pods_by_uid.get(uid), uid, requests_by_uid[uid], owners.get(uid, ""))
+        for uid in launch.pod_uids
+    ]
     try:
         with transaction.atomic():
             row = ManagedNode.objects.create(
@@ -129,10 +138,8 @@ def write_launch_row(
                 zone=chosen.zone,
                 price_per_hour=Decimal(str(round(chosen.price_per_hour, 6))),
                 offerings=[offering_dict(o) for o in launch.offerings],
-                planned_pods=[
-                    planned_entry(pods_by_uid.get(uid), uid, requests_by_uid[uid], owners.get(uid, ""))
-                    for uid in launch.pod_uids
-                ],
+                planned_pods=planned,
+                launched_for=[f"{e['namespace']}/{e['name']}" for e in planned],
                 reserved_for_pod=reserved,
                 policy_version=ctx.policy_version,
             )
@@ -158,26 +165,51 @@ def write_launch_row(
 
 
 def call_launch(ctx: ReconcileContext, row: ManagedNode) -> bool:
-    """Ask the cloud for the row's instance (idempotent by token). True when the row progressed."""
-    request = LaunchRequest(_cloud_offerings(row.offerings), row.idempotency_token, _tags(ctx, row))
+    """Launch one row's instance; see `launch_rows`."""
+    return launch_rows(ctx, [row])[0]
+
+
+def launch_rows(ctx: ReconcileContext, rows: list[ManagedNode]) -> list[bool]:
+    """Ask the cloud for every row's instance at once (idempotent by token), then record outcomes.
+    True for a row that progressed (launched or failed for good); False to retry next pass."""
+    if not rows:
+        return []
+    now = timezone.now()
+    for row in rows:
+        if row.launch_requested_at is None:
+            row.launch_requested_at = now
+            row.save(update_fields=["launch_requested_at"])
+    requests = [
+        LaunchRequest(_cloud_offerings(row.offerings), row.idempotency_token, _tags(ctx, row)) for row in rows
+    ]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(rows))) as pool:
+        outcomes = list(pool.map(_request, [ctx.provider] * len(rows), requests))
+    crash_point("after_launch")
+    return [_record(ctx, row, outcome) for row, outcome in zip(rows, outcomes, strict=True)]
+
+
+def _request(provider: Any, request: LaunchRequest) -> LaunchResult | CloudError:
     try:
-        result: LaunchResult = ctx.provider.launch(request)
-    except InsufficientCapacityError as error:
+        return provider.launch(request)  # type: ignore[no-any-return]
+    except CloudError as error:
+        return error
+
+
+def _record(ctx: ReconcileContext, row: ManagedNode, outcome: LaunchResult | CloudError) -> bool:
+    if isinstance(outcome, InsufficientCapacityError):
         remember_failed_offerings(
             ctx.cluster,
             [(o["instance_type"], o["zone"], o["capacity_type"]) for o in row.offerings],
             ctx.now.timestamp(),
         )
-        _fail(ctx, row, f"no capacity in any of the {len(row.offerings)} offerings: {error.message}")
+        _fail(ctx, row, f"no capacity in any of the {len(row.offerings)} offerings: {outcome.message}")
         return True
-    except ThrottledError:
-        return False  # the row stays LAUNCHING; the next pass repeats the call with the same token
-    except CloudError as error:
-        if error.retryable:
-            return False
-        _fail(ctx, row, error.message)
+    if isinstance(outcome, CloudError):
+        if isinstance(outcome, ThrottledError) or outcome.retryable:
+            return False  # the row stays LAUNCHING; the next pass repeats the call with the same token
+        _fail(ctx, row, outcome.message)
         return True
-    crash_point("after_launch")
+    result = outcome
     offering = result.offering
     chosen = next(
         (
@@ -197,7 +229,7 @@ def call_launch(ctx: ReconcileContext, row: ManagedNode) -> bool:
     )
     row.price_per_hour = Decimal(str(chosen["price_per_hour"]))
     row.state = NodeState.PENDING
-    row.launched_at = ctx.now
+    row.launched_at = timezone.now()
     row.save(
         update_fields=[
             "instance_id",
@@ -248,3 +280,30 @@ def _fail(ctx: ReconcileContext, row: ManagedNode, reason: str) -> None:
         subject=str(row),
         policy_version=ctx.policy_version,
     )
+
+
+def launch_row(row_id: str) -> str:
+    """Launch one recorded row (the Celery launch task). Idempotent: a row that already progressed is
+    left alone, and a repeated cloud call reuses the row's token. A per-row lease keeps two workers
+    from calling at once."""
+    from workers.leases import release, try_acquire
+    from workers.provisioning.context import build_launch_context
+
+    row = (
+        ManagedNode.objects.select_related("cluster__organization", "cluster__cloud_account")
+        .filter(pk=row_id)
+        .first()
+    )
+    if row is None or row.state != NodeState.LAUNCHING:
+        return "skipped"
+    lease = try_acquire(f"launch:{row.pk}", ttl=timedelta(seconds=120))
+    if lease is None:
+        return "busy"
+    try:
+        row.refresh_from_db()
+        if row.state != NodeState.LAUNCHING:
+            return "skipped"
+        launch_rows(build_launch_context(row.cluster, timezone.now(), row.policy_version), [row])
+        return row.state
+    finally:
+        release(lease)

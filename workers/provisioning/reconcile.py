@@ -16,6 +16,9 @@ Every step is idempotent and bounded: a crash anywhere is repaired by the next p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -36,7 +39,8 @@ from workers.provisioning.decisions import record
 from workers.provisioning.launching import (
     CLUSTER_TAG,
     INITIALIZING_TAINT,
-    call_launch,
+    PARALLEL_CALLS,
+    launch_rows,
     planned_entry,
     write_launch_row,
 )
@@ -60,6 +64,8 @@ def _lease_ttl() -> timedelta:
 
 # An instance that has not become a Ready node this long after launch is terminated.
 REGISTRATION_TIMEOUT = timedelta(minutes=10)
+# A launch handed to a worker is repeated by a reconcile pass only after this long without progress.
+LAUNCH_HANDOFF_GRACE = timedelta(seconds=60)
 # EC2 listings are eventually consistent: a just-launched instance may be missing for a while.
 LIST_CONSISTENCY_GRACE = timedelta(minutes=2)
 # Consolidate a packed node when its requests use less than this share of CPU and memory.
@@ -75,9 +81,18 @@ class ReconcileReport:
     terminated: int = 0
     pending: dict[str, str] = field(default_factory=dict)  # "namespace/name" → why it stays pending
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step, to see what a pass spent
 
 
-def reconcile_cluster(cluster_id: str, *, lease_ttl: timedelta | None = None) -> ReconcileReport:
+LaunchDispatch = Callable[[list[str]], None]
+
+
+def reconcile_cluster(
+    cluster_id: str, *, lease_ttl: timedelta | None = None, dispatch: LaunchDispatch | None = None
+) -> ReconcileReport:
+    """One pass. With `dispatch`, launches are handed off by row id (the Celery task enqueues one
+    launch task per row, like Karpenter's NodeClaim lifecycle controller) so the pass itself stays
+    short; without it, they are made inline before the pass returns."""
     started = time.perf_counter()
     cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
     if cluster is None or cluster.mode != ClusterMode.NODELESS or cluster.cloud_account is None:
@@ -86,7 +101,7 @@ def reconcile_cluster(cluster_id: str, *, lease_ttl: timedelta | None = None) ->
     if lease is None:
         return ReconcileReport(str(cluster_id), "busy")
     try:
-        report = _Pass(build_context(cluster, timezone.now()), lease).run()
+        report = _Pass(build_context(cluster, timezone.now()), lease, dispatch).run()
     finally:
         release(lease)
     report.seconds = time.perf_counter() - started
@@ -103,8 +118,8 @@ def _owner(pod: dict[str, Any]) -> str:
 
 
 class _Pass:
-    def __init__(self, ctx: ReconcileContext, lease: HeldLease) -> None:
-        self.ctx, self.lease = ctx, lease
+    def __init__(self, ctx: ReconcileContext, lease: HeldLease, dispatch: LaunchDispatch | None) -> None:
+        self.ctx, self.lease, self.dispatch = ctx, lease, dispatch
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
         self.bound_uids: set[str] = set()
         self._bound_rows: set[Any] = set()
@@ -113,24 +128,38 @@ class _Pass:
     # --- the pass ----------------------------------------------------------------------------
     def run(self) -> ReconcileReport:
         ctx = self.ctx
-        self.view = cluster_view(ctx.kube.pods(), ctx.kube.nodes(), ctx.now)
-        self.instances = {
-            i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})
-        }
+        with self._step("observe"):
+            self.view = cluster_view(ctx.kube.pods(), ctx.kube.nodes(), ctx.now)
+        with self._step("instances"):
+            self.instances = {
+                i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})
+            }
         self.rows = list(ManagedNode.objects.filter(cluster=ctx.cluster, state__in=ACTIVE_STATES))
-        for row in [r for r in self.rows if r.state == NodeState.LAUNCHING]:
-            call_launch(ctx, row)
-        self._sync()
-        self._interruptions()
+        with self._step("sync"):
+            self._resume_launches()
+            self._sync()
+            self._interruptions()
         self.lease.renew()
-        self._bind()
-        self._plan_and_launch()
+        with self._step("bind"):
+            self._bind()
+        with self._step("plan_and_launch"):
+            self._plan_and_launch()
         self.lease.renew()
-        self._scale_down()
-        self._consolidate()
-        self._drain()
-        self._collect_garbage()
+        with self._step("scale_down"):
+            self._scale_down()
+            self._consolidate()
+            self._drain()
+        with self._step("garbage"):
+            self._collect_garbage()
         return self.report
+
+    @contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.report.steps[name] = round(time.perf_counter() - began, 4)
 
     # --- helpers -----------------------------------------------------------------------------
     def _node_of(self, row: ManagedNode) -> NodeView | None:
@@ -241,52 +270,75 @@ class _Pass:
     # --- 6. bind -------------------------------------------------------------------------------
     def _bind(self) -> None:
         pending = {pod["metadata"]["uid"]: pod for pod in self.view.pending}
-        by_owner: dict[str, list[dict[str, Any]]] = {}
         planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
+        by_owner: dict[str, list[dict[str, Any]]] = {}
         for pod in self.view.pending:
             owner = _owner(pod)
             if owner and pod["metadata"]["uid"] not in planned:
                 by_owner.setdefault(owner, []).append(pod)
         existing_uids = {pod["metadata"]["uid"] for node in self.view.nodes.values() for pod in node.pods}
+        intents: list[tuple[ManagedNode, NodeView, dict[str, Any]]] = []
+        kept: dict[Any, list[dict[str, Any]]] = {}
+        ready_rows: list[tuple[ManagedNode, NodeView]] = []
         for row in self._active():
-            if row.state != NodeState.READY or not row.planned_pods:
-                continue
             node = self._node_of(row)
-            if node is None:
+            if row.state != NodeState.READY or not row.planned_pods or node is None:
                 continue
-            remaining: list[dict[str, Any]] = []
-            bound: list[str] = []
+            ready_rows.append((row, node))
+            kept[row.pk] = []
             for entry in row.planned_pods:
                 target = pending.get(entry["uid"])
                 if target is None and entry.get("owner") and by_owner.get(entry["owner"]):
                     target = by_owner[entry["owner"]].pop()  # a replacement of the same controller
                 if target is not None:
-                    crash_point("before_bind")
-                    if self.ctx.kube.bind(
-                        target["metadata"]["namespace"], target["metadata"]["name"], node.name
-                    ):
-                        bound.append(_key(target))
-                        self.bound_uids.add(target["metadata"]["uid"])
+                    intents.append((row, node, target))
                 elif entry["uid"] in existing_uids:
-                    remaining.append(entry)  # still running elsewhere (a draining node): keep its room
-            row.planned_pods = remaining
+                    kept[row.pk].append(entry)  # still running elsewhere (a draining node): keep its room
+        if intents:
+            crash_point("before_bind")
+        results = self._parallel(
+            [
+                (self.ctx.kube.bind, (pod["metadata"]["namespace"], pod["metadata"]["name"], node.name))
+                for _, node, pod in intents
+            ]
+        )
+        bound: dict[Any, list[str]] = {}
+        for (row, _, pod), done in zip(intents, results, strict=True):
+            if done:
+                bound.setdefault(row.pk, []).append(_key(pod))
+                self.bound_uids.add(pod["metadata"]["uid"])
+        untaint = []
+        for row, node in ready_rows:
+            row.planned_pods = kept[row.pk]
             row.save(update_fields=["planned_pods"])
-            self.report.bound += len(bound)
-            if bound:
+            names = bound.get(row.pk, [])
+            self.report.bound += len(names)
+            if names:
                 self._bound_rows.add(row.pk)
                 record(
                     self.ctx.cluster,
                     DecisionKind.BIND,
-                    f"Bound {len(bound)} pod(s) to {node.name} as planned",
+                    f"Bound {len(names)} pod(s) to {node.name} as planned",
                     node=row,
                     subject=node.name,
-                    inputs={"pods": bound[:50]},
+                    inputs={"pods": names[:50]},
                     policy_version=self.ctx.policy_version,
                 )
-            if not remaining and any(t.get("key") == INITIALIZING_TAINT for t in node.taints):
-                self.ctx.kube.set_taints(
-                    node.name, [t for t in node.taints if t.get("key") != INITIALIZING_TAINT]
+            if not row.planned_pods and any(t.get("key") == INITIALIZING_TAINT for t in node.taints):
+                untaint.append(
+                    (
+                        self.ctx.kube.set_taints,
+                        (node.name, [t for t in node.taints if t.get("key") != INITIALIZING_TAINT]),
+                    )
                 )
+        self._parallel(untaint)
+
+    def _parallel(self, calls: list[tuple[Any, tuple[Any, ...]]]) -> list[Any]:
+        """Run independent API calls concurrently (they are network-bound); results in order."""
+        if len(calls) <= 1:
+            return [function(*args) for function, args in calls]
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(calls))) as pool:
+            return list(pool.map(lambda call: call[0](*call[1]), calls))
 
     # --- 7. plan and launch ----------------------------------------------------------------------
     def _pods_to_plan(self) -> list[dict[str, Any]]:
@@ -374,19 +426,25 @@ class _Pass:
         )
         result = plan(snapshot, self.ctx.policy, self.ctx.catalog)
         rows = {f"managed:{row.pk}": row for row in self._active()}
+        direct = []
         for binding in result.bindings:
             pod = raw[binding.pod_uid]
             if binding.node_name in rows:  # an in-flight node: bind once it is Ready
                 row = rows[binding.node_name]
-                row.planned_pods = [
-                    *row.planned_pods,
-                    planned_entry(pod, binding.pod_uid, requests[binding.pod_uid].requests, _owner(pod)),
-                ]
+                entry = planned_entry(pod, binding.pod_uid, requests[binding.pod_uid].requests, _owner(pod))
+                row.planned_pods = [*row.planned_pods, entry]
                 row.save(update_fields=["planned_pods"])
-            elif self.ctx.kube.bind(pod["metadata"]["namespace"], pod["metadata"]["name"], binding.node_name):
-                self.report.bound += 1
+            else:
+                direct.append(
+                    (
+                        self.ctx.kube.bind,
+                        (pod["metadata"]["namespace"], pod["metadata"]["name"], binding.node_name),
+                    )
+                )
+        self.report.bound += sum(1 for done in self._parallel(direct) if done)
         owners = {uid: _owner(pod) for uid, pod in raw.items()}
         pod_requests_by_uid = {uid: request.requests for uid, request in requests.items()}
+        written: list[ManagedNode] = []
         for launch in result.launches:
             if launch.serverless:
                 for uid in launch.pod_uids:
@@ -394,17 +452,49 @@ class _Pass:
                         "serverless capacity is not available for this cluster"
                     )
                 continue
-            written = write_launch_row(self.ctx, launch, raw, pod_requests_by_uid, owners)
-            if written is None:
-                continue
-            crash_point("after_row")
-            self.rows.append(written)
-            if call_launch(self.ctx, written) and written.state == NodeState.PENDING:
-                self.report.launched += 1
+            intent = write_launch_row(self.ctx, launch, raw, pod_requests_by_uid, owners)
+            if intent is not None:
+                written.append(intent)
+        crash_point("after_row")
+        self.rows.extend(written)
+        self._launch(written)
         for item in result.unschedulable:
             pod = raw[item.pod_uid]
             self.report.pending[_key(pod)] = item.reason
             self._record_pending(pod, item.reason)
+
+    def _launch(self, rows: list[ManagedNode]) -> None:
+        if self.dispatch is not None:
+            for row in rows:
+                row.launch_requested_at = row.launch_requested_at or timezone.now()
+                row.save(update_fields=["launch_requested_at"])
+            if rows:
+                self.dispatch([str(row.pk) for row in rows])
+                self.report.launched += len(rows)
+            return
+        for row, progressed in zip(rows, launch_rows(self.ctx, rows), strict=True):
+            if progressed and row.state == NodeState.PENDING:
+                self.report.launched += 1
+
+    def _resume_launches(self) -> None:
+        """LAUNCHING rows: a launch another worker started and may not have finished. Repeat it (same
+        token, so at most one instance) unless it was handed off moments ago."""
+        stale_before = self.ctx.now - LAUNCH_HANDOFF_GRACE
+        rows = [
+            row
+            for row in self.rows
+            if row.state == NodeState.LAUNCHING
+            and (
+                row.launch_requested_at is None
+                or row.launch_requested_at < stale_before
+                or self.dispatch is None
+            )
+        ]
+        if self.dispatch is not None:
+            self._launch(rows)
+            self.report.launched -= len(rows)  # resumed, not new
+        else:
+            launch_rows(self.ctx, rows)
 
     def _record_pending(self, pod: dict[str, Any], reason: str) -> None:
         # One decision per pod and reason, not one per pass.

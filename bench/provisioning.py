@@ -1,0 +1,428 @@
+"""Benchmark of the provisioning loop against the simulated cloud and cluster, through the product path
+(watch → batch → reconcile → planner → CreateFleet → node → Binding), one JSON object per line:
+
+- `reaction`: 100 pods created in a cluster with zero boot delay; seconds from each pod's creation to the
+  launch request for its node and to the pod Running (p50/p95). The baseline printed beside it is the same
+  loop with Karpenter's batching windows (1 s idle, 10 s max), measured in the same run.
+- `big-cluster`: one reconcile of a cluster with 5,000 managed nodes and 50,000 running pods (plus 200
+  pending): seconds, and the peak growth of the process's resident memory during the pass (this process
+  also hosts the simulated API server, whose response buffers are included).
+
+Celery is left out: the watcher calls the reconcile directly, as a worker would on receiving the task
+(with Redis as the broker, queueing adds a few milliseconds).
+
+    make bench-provisioning            # PostgreSQL + Redis on 127.0.0.1 (uses a throw-away database)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nodeless_saas.settings")
+os.environ.setdefault("NODELESS_ENV", "test")
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import django  # noqa: E402
+
+django.setup()
+
+import boto3  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from kubernetes import client as k8s  # noqa: E402
+
+from clusters import services as cluster_services  # noqa: E402
+from clusters.kube.access import cluster_api_client  # noqa: E402
+from clusters.models import ManagedNode, NodeState  # noqa: E402
+from clusters.onboarding.aws import eks_tokens  # noqa: E402
+from clusters.onboarding.cloudformation import required_iam_actions  # noqa: E402
+from clusters.simulator.cloud.onboarding import onboard_customer  # noqa: E402
+from clusters.simulator.descriptor import load_descriptor  # noqa: E402
+from policies import services as policy_services  # noqa: E402
+from tenants import services as tenant_services  # noqa: E402
+from tenants.actors import Actor  # noqa: E402
+from workers.provisioning import watcher as watching  # noqa: E402
+from workers.provisioning.launching import launch_row  # noqa: E402
+from workers.provisioning.reconcile import reconcile_cluster  # noqa: E402
+
+POLICY = {
+    "objective": "cost",
+    "capacity_types": ["on_demand", "spot"],
+    "packing": "pack",
+    "scale_down_delay_seconds": 600,
+    "spot_fallback_seconds": 120,
+}
+
+
+def emit(**figures: Any) -> None:
+    print(json.dumps(figures), flush=True)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+class Simulation:
+    """`manage.py simulate` in its own process, as in production the clusters and the cloud are not
+    in the control plane's process (and do not compete with it for the interpreter)."""
+
+    def __init__(self, workdir: Path, clusters: int) -> None:
+        self.workdir = workdir
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "simulate",
+                "--clusters",
+                str(clusters),
+                "--onprem",
+                "0",
+                "--boot-delay",
+                "0",
+                "--pod-start-delay",
+                "0",
+                "--workdir",
+                str(workdir),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.time() + 120
+        path = workdir / "simulation.json"
+        while not path.exists() or not path.read_text().strip().endswith("}"):
+            if time.time() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the simulation did not start")
+            time.sleep(0.2)
+        time.sleep(0.3)
+        self.descriptor = load_descriptor(path)
+        settings.NODELESS_AWS_ENDPOINT_URL = self.descriptor.aws.endpoint_url
+        settings.NODELESS_EKS_ENDPOINT_OVERRIDES = str(self.descriptor.eks_endpoints_file)
+        eks_tokens.clear()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class World:
+    """A fresh organization with a verified AWS account and one nodeless cluster of the simulation."""
+
+    def __init__(self, simulation: Simulation, cluster_name: str) -> None:
+        self.simulation = simulation
+        user = tenant_services.signup(
+            email=f"{uuid.uuid4().hex[:8]}@bench.example",
+            password=uuid.uuid4().hex,
+            organization_name=f"bench {cluster_name}",
+        )[0]
+        organization = user.memberships.get().organization
+        actor = Actor(user=user)
+        role = onboard_customer(
+            simulation.descriptor,
+            role_name=f"Nodeless-{uuid.uuid4().hex[:8]}",
+            external_id=organization.external_id,
+            principal_arn=settings.NODELESS_AWS_PRINCIPAL_ARN,
+            actions=required_iam_actions(),
+        )
+        account = cluster_services.cloud_account_connect(
+            organization, actor=actor, name=cluster_name, role_arn=role, regions=["us-east-1"]
+        )
+        self.cluster = cluster_services.cluster_import_eks(
+            organization,
+            actor=actor,
+            account=account,
+            region="us-east-1",
+            eks_cluster_name=cluster_name,
+            mode="nodeless",
+        )
+        policy_services.provisioning_policy_save(organization, actor=actor, cluster=None, data=POLICY)
+        self.core = k8s.CoreV1Api(cluster_api_client(self.cluster))
+
+
+def reaction(world: World, *, pods: int, idle: float, max_window: float) -> dict[str, Any]:
+    reconcile_cluster(str(world.cluster.pk))  # a warm worker: catalog loaded, role assumed
+    # Stand-ins for Celery workers: launch tasks run in other processes, as `provisioning_launch` does.
+    connections.close_all()
+    launchers = ProcessPoolExecutor(
+        max_workers=4, mp_context=multiprocessing.get_context("fork"), initializer=connections.close_all
+    )
+    list(launchers.map(_warm_launcher, range(4)))
+
+    def dispatch(row_ids: list[str]) -> None:
+        for row_id in row_ids:
+            launchers.submit(_launch, row_id)
+
+    def trigger(cluster_id: str) -> None:
+        try:
+            outcome = reconcile_cluster(cluster_id, dispatch=dispatch)
+            if os.environ.get("BENCH_TRACE"):
+                print(
+                    f"pass {time.time():.2f} {outcome.outcome} {outcome.seconds:.2f}s launched={outcome.launched} bound={outcome.bound} {outcome.steps}",
+                    file=sys.stderr,
+                )
+            if outcome.outcome == "busy":
+                batcher.mark(cluster_id)  # what the Celery task does: run again after the current pass
+        finally:
+            connections.close_all()
+
+    batcher = watching.Batcher(trigger, idle=idle, max_window=max_window)
+    batcher.start()
+    watcher = watching.ClusterWatcher(str(world.cluster.pk), cluster_api_client(world.cluster), batcher)
+    watcher.start()
+    time.sleep(1.0)  # let the watches connect
+    created: dict[str, float] = {}
+    running: dict[str, float] = {}
+    for index in range(pods):
+        name = f"r{index}"
+        created[name] = time.time()
+        world.core.create_namespaced_pod(
+            "default",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "x",
+                            "resources": {
+                                "requests": {
+                                    "cpu": f"{250 + 250 * (index % 4)}m",
+                                    "memory": f"{256 * (1 + index % 3)}Mi",
+                                }
+                            },
+                        }
+                    ]
+                },
+            },
+        )
+    deadline = time.time() + 180
+    while len(running) < pods and time.time() < deadline:
+        listing = json.loads(world.core.list_namespaced_pod("default", _preload_content=False).data)
+        now = time.time()
+        for pod in listing["items"]:
+            if pod.get("status", {}).get("phase") == "Running":
+                running.setdefault(pod["metadata"]["name"], now)
+        time.sleep(0.05)
+    watcher.stop()
+    batcher.stop()
+    launchers.shutdown(wait=True)
+    launch: dict[str, float] = {}
+    for row in ManagedNode.objects.filter(cluster=world.cluster).exclude(launch_requested_at=None):
+        for key in row.launched_for:
+            launch[key.split("/", 1)[1]] = row.launch_requested_at.timestamp()
+    to_launch = [launch[name] - created[name] for name in created if name in launch]
+    to_running = [running[name] - created[name] for name in created if name in running]
+    return {
+        "pods": pods,
+        "launched_nodes": ManagedNode.objects.filter(cluster=world.cluster).count(),
+        "pods_with_a_launch": len(to_launch),
+        "running": len(to_running),
+        "launch_p50": round(statistics.median(to_launch), 3),
+        "launch_p95": round(percentile(to_launch, 0.95), 3),
+        "running_p50": round(statistics.median(to_running), 3),
+        "running_p95": round(percentile(to_running, 0.95), 3),
+    }
+
+
+def _warm_launcher(_: int) -> None:
+    connections.close_all()
+
+
+def _launch(row_id: str) -> None:
+    try:
+        launch_row(row_id)
+    finally:
+        connections.close_all()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[str, Any]:
+    aws = world.simulation.descriptor.aws
+    admin = boto3.Session(
+        aws_access_key_id=aws.customer_admin_access_key_id,
+        aws_secret_access_key=aws.customer_admin_secret_access_key,
+        aws_session_token=aws.customer_admin_session_token or None,
+        region_name=aws.region,
+    )
+    ec2 = admin.client("ec2", endpoint_url=aws.endpoint_url)
+    name = world.cluster.eks_cluster_name
+    tags = [
+        {"Key": f"kubernetes.io/cluster/{name}", "Value": "owned"},
+        {"Key": "nodeless.io/cluster", "Value": str(world.cluster.pk)},
+        {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
+    ]
+    instances: list[str] = []
+    for start in range(0, nodes, 500):
+        count = min(500, nodes - start)
+        instances += [
+            i["InstanceId"]
+            for i in ec2.run_instances(
+                ImageId="ami-12c6146b",
+                InstanceType="m5.4xlarge",
+                MinCount=count,
+                MaxCount=count,
+                Placement={"AvailabilityZone": "us-east-1a"},
+                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            )["Instances"]
+        ]
+    by_instance: dict[str, str] = {}
+    deadline = time.time() + 900
+    while len(by_instance) < nodes and time.time() < deadline:
+        listed = json.loads(world.core.list_node(_preload_content=False).data)["items"]
+        by_instance = {
+            n["spec"].get("providerID", "").rsplit("/", 1)[-1]: n["metadata"]["name"] for n in listed
+        }
+        time.sleep(2)
+    ManagedNode.objects.bulk_create(
+        [
+            ManagedNode(
+                organization_id=world.cluster.organization_id,
+                cluster=world.cluster,
+                idempotency_token=f"bench-{instance}",
+                state=NodeState.READY,
+                instance_id=instance,
+                node_name=by_instance[instance],
+                instance_type="m5.4xlarge",
+                capacity_type="on_demand",
+                zone="us-east-1a",
+                price_per_hour=0.768,
+            )
+            for instance in instances
+            if instance in by_instance
+        ],
+        batch_size=1000,
+    )
+    node_names = sorted(by_instance.values())
+
+    def create(index: int) -> None:
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"p{index}"},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+                ]
+            },
+        }
+        if index < pods:
+            body["spec"]["nodeName"] = node_names[index % len(node_names)]
+        world.core.create_namespaced_pod("default", body, _preload_content=False).release_conn()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(create, range(pods + pending)))
+    reconcile_cluster(str(world.cluster.pk))  # warm: catalog, role, connections (binds the pending pods)
+    for index in range(pods + pending, pods + 2 * pending):
+        create(index)  # fresh pending pods for the measured pass
+    baseline = _rss_mb()
+    peak = [baseline]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    began = time.perf_counter()
+    report = reconcile_cluster(str(world.cluster.pk))
+    seconds = time.perf_counter() - began
+    sampling.set()
+    sampler.join()
+    return {
+        "pods": pods,
+        "nodes": len(node_names),
+        "pending": pending,
+        "seconds": round(seconds, 3),
+        "peak_mb": round(peak[0] - baseline, 1),
+        "process_rss_mb": round(peak[0], 1),
+        "bound": report.bound,
+        "launched": report.launched,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--case", choices=["all", "reaction", "big-cluster"], default="all")
+    parser.add_argument("--pods", type=int, default=100)
+    parser.add_argument("--big-nodes", type=int, default=5000)
+    parser.add_argument("--big-pods", type=int, default=50000)
+    args = parser.parse_args()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        if args.case in ("all", "reaction"):
+            with tempfile.TemporaryDirectory() as workdir:
+                simulation = Simulation(Path(workdir), clusters=2)
+                try:
+                    names = [c.name for c in simulation.descriptor.clusters]
+                    ours = reaction(
+                        World(simulation, names[0]),
+                        pods=args.pods,
+                        idle=watching.IDLE_SECONDS,
+                        max_window=watching.MAX_WINDOW_SECONDS,
+                    )
+                    karpenter = reaction(
+                        World(simulation, names[1]), pods=args.pods, idle=1.0, max_window=10.0
+                    )
+                finally:
+                    simulation.stop()
+            emit(
+                case="reaction",
+                **ours,
+                baseline="karpenter batching (1 s idle, 10 s max)",
+                baseline_launch_p95=karpenter["launch_p95"],
+                baseline_running_p95=karpenter["running_p95"],
+                ratio_launch_p95=round(ours["launch_p95"] / karpenter["launch_p95"], 3),
+            )
+        if args.case in ("all", "big-cluster"):
+            with tempfile.TemporaryDirectory() as workdir:
+                simulation = Simulation(Path(workdir), clusters=1)
+                try:
+                    world = World(simulation, simulation.descriptor.clusters[0].name)
+                    emit(
+                        case="big-cluster",
+                        **big_cluster(world, nodes=args.big_nodes, pods=args.big_pods, pending=200),
+                    )
+                finally:
+                    simulation.stop()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

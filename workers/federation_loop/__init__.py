@@ -1,0 +1,17 @@
+"""The federation loop: places federated workloads on member clusters and keeps them there.
+
+One pass per organization (``run_pass``), run by the Celery task ``policies.tasks.federation_pass``
+(enqueued when workloads or policies change, and by beat every few seconds), under the lease
+``federation:<organization id>`` so one worker acts at a time:
+
+    observe members → sync placement status → decide (engine) → write → apply / remove → status
+
+Modules: ``observe`` (one look at every member), ``status`` (placements and workloads from what
+members report), ``failover`` (sticky or reschedule, grace periods), ``scheduling`` (the engine
+against one fleet, placement and Decision rows), ``apply`` (server-side apply and removal),
+``kube`` (member API requests), ``runner`` (the pass).
+"""
+
+from workers.federation_loop.runner import PassReport, lease_name, run_pass
+
+__all__ = ["PassReport", "lease_name", "run_pass"]

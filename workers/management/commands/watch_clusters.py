@@ -1,0 +1,51 @@
+"""Long-running: watch the pods and nodes of every nodeless cluster and enqueue a reconcile pass per
+batch of changes (beat still runs a pass every few seconds for time-based steps)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from clusters.kube.access import cluster_api_client
+from clusters.models import Cluster, ClusterMode
+from workers.provisioning.watcher import Batcher, ClusterWatcher
+from workers.tasks import provisioning_reconcile
+
+REFRESH_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = "Watch nodeless clusters and trigger provisioning passes as pods become pending."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        batcher = Batcher(lambda cluster_id: provisioning_reconcile.delay(cluster_id))
+        batcher.start()
+        watchers: dict[str, ClusterWatcher] = {}
+        while not stop.is_set():
+            wanted = {
+                str(cluster.pk): cluster
+                for cluster in Cluster.objects.filter(mode=ClusterMode.NODELESS).select_related(
+                    "organization", "cloud_account"
+                )
+            }
+            for cluster_id in set(watchers) - set(wanted):
+                watchers.pop(cluster_id).stop()
+            for cluster_id, cluster in wanted.items():
+                if cluster_id not in watchers:
+                    try:
+                        watcher = ClusterWatcher(cluster_id, cluster_api_client(cluster), batcher)
+                    except Exception as error:  # unreachable now: the next refresh tries again
+                        self.stderr.write(f"cannot watch {cluster.name}: {error}")
+                        continue
+                    watcher.start()
+                    watchers[cluster_id] = watcher
+            stop.wait(REFRESH_SECONDS)
+        for watcher in watchers.values():
+            watcher.stop()
+        batcher.stop()
