@@ -102,7 +102,7 @@ def test_a_failed_form_submission_does_not_echo_the_kubeconfig(cast, onprem, own
         (
             lambda c: kubeconfig_for(c, token="read-only-token-0123456789"),
             "__all__",
-            "cannot create pods/binding",
+            "cannot create deployments.apps",
         ),
     ],
 )
