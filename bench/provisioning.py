@@ -64,6 +64,7 @@ from policies import services as policy_services  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.actors import Actor  # noqa: E402
 from workers.provisioning import watcher as watching  # noqa: E402
+from workers.provisioning.kube import drain  # noqa: E402
 from workers.provisioning.launching import launch_row  # noqa: E402
 from workers.provisioning.reconcile import reconcile_cluster  # noqa: E402
 
@@ -340,7 +341,7 @@ def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[st
         }
         if index < pods:
             body["spec"]["nodeName"] = node_names[index % len(node_names)]
-        world.core.create_namespaced_pod("default", body, _preload_content=False).release_conn()
+        drain(world.core.create_namespaced_pod("default", body, _preload_content=False))
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(create, range(pods + pending)))

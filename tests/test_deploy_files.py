@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from django.core.management import get_commands
 
-from workers.processes import BEAT, WEB, WORKER
+from workers.processes import BEAT, WATCHER, WEB, WORKER
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -52,6 +52,6 @@ def test_every_command_in_compose_and_the_dockerfile_exists() -> None:
 
 def test_compose_runs_the_same_programs_as_make_demo() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    for service, expected in {"web": WEB, "worker": WORKER, "beat": BEAT}.items():
+    for service, expected in {"web": WEB, "worker": WORKER, "beat": BEAT, "watcher": WATCHER}.items():
         command = services[service]["command"]
         assert [command[0].removeprefix(".venv/bin/"), *command[1 : len(expected)]] == expected

@@ -12,14 +12,62 @@ from pathlib import Path
 WEB = ["gunicorn", "nodeless_saas.wsgi"]
 WORKER = ["celery", "-A", "nodeless_saas", "worker"]
 BEAT = ["celery", "-A", "nodeless_saas", "beat"]
+# Watches nodeless clusters' pods and nodes and enqueues reconcile passes (one per deployment).
+WATCHER = ["python", "manage.py", "watch_clusters"]
 
 
-def demo_commands(bin_dir: Path, bind: str) -> dict[str, list[str]]:
-    def local(command: list[str]) -> list[str]:
-        return [str(bin_dir / command[0]), *command[1:]]
+def local(bin_dir: Path, command: list[str]) -> list[str]:
+    return [str(bin_dir / command[0]), *command[1:]]
 
+
+def demo_web(bin_dir: Path, bind: str) -> list[str]:
+    return [
+        *local(bin_dir, WEB),
+        "--bind",
+        bind,
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+    ]
+
+
+def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:
+    """Two EKS-like clusters (nodeless) and one on-prem cluster; a fixed seed keeps account ids and
+    cluster names stable across restarts, so the demo database stays valid."""
+    return [
+        str(bin_dir / "python"),
+        "manage.py",
+        "simulate",
+        "--clusters",
+        "2",
+        "--onprem",
+        "1",
+        "--speed",
+        f"{speed:g}",
+        "--boot-delay",
+        "90",
+        "--pod-start-delay",
+        "10",
+        "--seed",
+        "7",
+        "--workdir",
+        str(workdir),
+    ]
+
+
+def demo_background(bin_dir: Path, *, replay_cluster: str, speed: float) -> dict[str, list[str]]:
     return {
-        "web": [*local(WEB), "--bind", bind, "--workers", "2", "--threads", "4", "--log-level", "warning"],
-        "worker": [*local(WORKER), "--loglevel", "INFO", "--concurrency", "2"],
-        "beat": [*local(BEAT), "--loglevel", "INFO"],
+        "worker": [*local(bin_dir, WORKER), "--loglevel", "WARNING", "--concurrency", "2"],
+        "beat": [*local(bin_dir, BEAT), "--loglevel", "WARNING"],
+        "watcher": local(bin_dir, WATCHER),
+        "replay": [
+            *local(bin_dir, ["python", "manage.py", "replay_trace"]),
+            "--cluster",
+            replay_cluster,
+            "--speed",
+            f"{speed:g}",
+        ],
     }

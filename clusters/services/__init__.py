@@ -12,6 +12,7 @@ from clusters.services.clusters import (
     cluster_connect_kubeconfig,
     cluster_delete,
     cluster_import_eks,
+    cluster_replace_kubeconfig,
     cluster_update,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "cluster_connect_kubeconfig",
     "cluster_delete",
     "cluster_import_eks",
+    "cluster_replace_kubeconfig",
     "cluster_update",
     "eks_clusters_discover",
 ]

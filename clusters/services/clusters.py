@@ -262,3 +262,23 @@ def cluster_check_health(cluster: Cluster) -> Cluster:
         ]
     )
     return cluster
+
+
+def cluster_replace_kubeconfig(
+    organization: Organization, cluster: Cluster, *, actor: Actor, kubeconfig: str, context: str = ""
+) -> Cluster:
+    """Rotate a kubeconfig cluster's credentials (or its address): verified like a new connection,
+    stored only if the cluster answers with them."""
+    if cluster.connection != ClusterConnection.KUBECONFIG:
+        raise ValidationError({"kubeconfig": "Only clusters connected with a kubeconfig take a new kubeconfig."})
+    try:
+        chosen, creds = credentials(kubeconfig, context or None)
+    except KubeconfigError as error:
+        raise ValidationError({"kubeconfig": str(error)})
+    cluster.endpoint, cluster.ca_pem, cluster.kubeconfig_context = creds.server, creds.ca_pem, chosen
+    cluster.kubeconfig_ciphertext = encrypt_text(minimal_kubeconfig(chosen, creds))
+    _verify_before_saving(cluster)
+    with transaction.atomic():
+        cluster.save()
+        audit_record(organization, actor=actor, action="cluster.credentials_rotate", target=cluster)
+    return cluster

@@ -17,7 +17,7 @@ PAGE_SIZE = 5000
 TIMEOUT = 30
 
 
-def _done(response: Any) -> None:
+def drain(response: Any) -> None:
     """Read a raw response to the end: only then does urllib3 put the connection back in the pool
     (otherwise every call pays a new TLS handshake)."""
     response.data  # noqa: B018  (reading is the point)
@@ -63,7 +63,7 @@ class KubeOps:
             target=k8s.V1ObjectReference(api_version="v1", kind="Node", name=node_name),
         )
         try:
-            _done(
+            drain(
                 self.core.create_namespaced_pod_binding(
                     name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
                 )
@@ -76,10 +76,10 @@ class KubeOps:
 
     def set_taints(self, node_name: str, taints: list[Json]) -> None:
         patch = [{"op": "add", "path": "/spec/taints", "value": taints}]
-        _done(self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT))
+        drain(self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT))
 
     def cordon(self, node_name: str) -> None:
-        _done(
+        drain(
             self.core.patch_node(
                 node_name, {"spec": {"unschedulable": True}}, _preload_content=False, _request_timeout=TIMEOUT
             )
@@ -89,7 +89,7 @@ class KubeOps:
         """Ask to evict a pod. Returns "evicted", "gone", or "blocked" (a PodDisruptionBudget says no)."""
         body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
         try:
-            _done(
+            drain(
                 self.core.create_namespaced_pod_eviction(
                     name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
                 )
@@ -104,7 +104,7 @@ class KubeOps:
 
     def delete_node(self, node_name: str) -> None:
         try:
-            _done(self.core.delete_node(node_name, _preload_content=False, _request_timeout=TIMEOUT))
+            drain(self.core.delete_node(node_name, _preload_content=False, _request_timeout=TIMEOUT))
         except ApiException as error:
             if error.status != 404:
                 raise

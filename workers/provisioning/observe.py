@@ -25,6 +25,8 @@ Json = dict[str, Any]
 
 GPU_RESOURCE = "nvidia.com/gpu"
 ISOLATE_ANNOTATION = "nodeless.io/isolate"
+# Comma-separated GPU models a GPU pod may run on (e.g. "T4,A10G"); absent: any model.
+GPU_MODELS_ANNOTATION = "nodeless.io/gpu-models"
 DO_NOT_EVICT_ANNOTATIONS = (
     "nodeless.io/do-not-evict",
     "karpenter.sh/do-not-disrupt",
@@ -139,6 +141,9 @@ def pod_request(pod: Json) -> PodRequest:
         required_node_affinity=_affinity_terms(spec),
         tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or ()),
         isolate=annotations.get(ISOLATE_ANNOTATION, "").lower() == "true",
+        gpu_models=frozenset(
+            m.strip() for m in annotations.get(GPU_MODELS_ANNOTATION, "").split(",") if m.strip()
+        ),
         priority=int(spec.get("priority") or 0),
     )
 

@@ -1,12 +1,16 @@
-"""`make demo`: migrate, seed, then run every process of the product until Ctrl-C.
+"""`make demo`: migrate, seed, then run the whole product until Ctrl-C.
 
-Processes: the web server (gunicorn) on 127.0.0.1:8000, a Celery worker, Celery beat, and the
-simulated cloud and clusters. Ctrl-C (or SIGTERM) stops them all; if one dies, the rest are stopped
-too, so a half-running demo never lingers.
+1. migrate the embedded database and (re)create the demo owner;
+2. start the simulated AWS account and clusters (`simulate`), then the web server on 127.0.0.1:8000;
+3. connect the simulation the way a customer would (role with the external ID, EKS clusters in nodeless
+   mode, an on-prem cluster by kubeconfig) and start the Celery worker and beat, the cluster watcher, and a
+   replay of the Alibaba GPU trace into the first nodeless cluster, so spend, decisions and savings move.
+Ctrl-C (or SIGTERM) stops everything; if one process dies, the rest are stopped too.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,10 +20,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from workers.demo import demo_seed
-from workers.processes import demo_commands
+from clusters.onboarding.aws import eks_tokens
+from clusters.simulator.descriptor import load_descriptor
+from workers.demo import demo_connect, demo_owner
+from workers.processes import demo_background, demo_simulation, demo_web
+
+SPEED = 300.0  # trace and simulated-cluster seconds per real second
 
 
 class Command(BaseCommand):
@@ -27,12 +35,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000")
-        parser.add_argument("--no-simulation", action="store_true", help="Do not start simulated clusters.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        credentials = demo_seed()
-        commands = demo_commands(Path(sys.executable).parent, options["bind"])
+        credentials = demo_owner()
+        bin_dir = Path(sys.executable).parent
+        workdir = Path(settings.VAR_DIR) / "simulation"
+        descriptor_path = workdir / "simulation.json"
+        descriptor_path.unlink(missing_ok=True)
         processes: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
 
@@ -42,13 +52,34 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+
+        def start(name: str, command: list[str]) -> None:
+            processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
+
         try:
-            for name, command in commands.items():
-                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
+            start("simulation", demo_simulation(bin_dir, workdir, SPEED))
+            descriptor = self._wait_for(descriptor_path, processes["simulation"])
+            # Every process of the demo reaches the simulated cloud and clusters, not AWS.
+            os.environ["NODELESS_AWS_ENDPOINT_URL"] = descriptor.aws.endpoint_url if descriptor.aws else ""
+            os.environ["NODELESS_EKS_ENDPOINT_OVERRIDES"] = descriptor.eks_endpoints_file
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo-vendor")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo-vendor")
+            os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+            settings.NODELESS_AWS_ENDPOINT_URL = os.environ["NODELESS_AWS_ENDPOINT_URL"]
+            settings.NODELESS_EKS_ENDPOINT_OVERRIDES = descriptor.eks_endpoints_file
+            eks_tokens.clear()
+            start("web", demo_web(bin_dir, options["bind"]))
+            nodeless = demo_connect(credentials, descriptor)
+            for name, command in demo_background(bin_dir, replay_cluster=nodeless[0], speed=SPEED).items():
+                start(name, command)
             self.stdout.write(self.style.SUCCESS(f"\nNodeless is running at http://{options['bind']}/"))
             self.stdout.write(f"  organization: {credentials.organization.name}")
             self.stdout.write(f"  e-mail:       {credentials.email}")
             self.stdout.write(f"  password:     {credentials.password}")
+            self.stdout.write(
+                f"  clusters:     kubectl --kubeconfig {workdir / 'kubeconfig'} --context {nodeless[0]} get nodes"
+            )
+            self.stdout.write(f"  trace:        the Alibaba GPU trace plays into {nodeless[0]} at {SPEED:g}x")
             self.stdout.write("Press Ctrl-C to stop everything.\n")
             while not stopping:
                 for name, process in processes.items():
@@ -59,13 +90,28 @@ class Command(BaseCommand):
                         stopping = True
                 time.sleep(0.5)
         finally:
-            for process in processes.values():
+            for process in reversed(list(processes.values())):
                 if process.poll() is None:
-                    process.terminate()  # each process shuts its own children down (celery pools)
-            deadline = time.monotonic() + 10
+                    process.send_signal(
+                        signal.SIGINT if process is processes.get("simulation") else signal.SIGTERM
+                    )
+            deadline = time.monotonic() + 15
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
             self.stdout.write("Stopped.")
+
+    def _wait_for(self, path: Path, process: subprocess.Popen[bytes]) -> Any:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError("the simulation exited while starting; see its output above")
+            if path.exists():
+                try:
+                    return load_descriptor(path)
+                except (ValueError, KeyError):
+                    pass  # still being written
+            time.sleep(0.3)
+        raise CommandError("the simulation did not start within two minutes")
