@@ -21,6 +21,7 @@ from tenants.decorators import organization_view
 from tenants.http import OrganizationRequest
 from tenants.models import Role
 from tenants.views.forms_util import add_service_errors
+from workers.provisioning.preview import preview
 
 
 @organization_view()
@@ -92,17 +93,38 @@ def cluster_policy_reset(request: OrganizationRequest, cluster_id: str) -> HttpR
 @organization_view(write=Role.VIEWER, doing="validate policies")
 @require_POST
 def policy_validate(request: OrganizationRequest) -> HttpResponse:
-    """Live validation while editing: the same checks as saving, nothing stored."""
+    """Live validation and preview while editing: the same checks as saving, and what the draft would
+    do to the cluster(s) it applies to next to what the saved policy does. Nothing is stored."""
+    organization = request.organization
     form = ProvisioningPolicyForm(request.POST)
-    region = request.POST.get("region") or "us-east-1"
+    cluster_id = request.POST.get("cluster") or None
+    cluster = get_for_organization(organization, Cluster, cluster_id) if cluster_id else None
+    previews = []
     if form.is_valid():
         try:
-            clean_settings(form.cleaned_data, list_price_catalog(region))
+            draft = clean_settings(
+                form.cleaned_data, list_price_catalog(cluster.region if cluster else "us-east-1")
+            )
         except ValidationError as error:
             add_service_errors(form, error)
-    return render(request, "policies/partials/_validation.html", {"form": form})
+        else:
+            for target in _preview_targets(organization, cluster):
+                saved = selectors.provisioning_policy_in_force(target).settings
+                previews.append(preview(target, saved, draft))
+    return render(request, "policies/partials/_validation.html", {"form": form, "previews": previews})
+
+
+def _preview_targets(organization: Any, cluster: Cluster | None) -> list[Cluster]:
+    """The cluster being edited, or the nodeless clusters that follow the organization default."""
+    if cluster is not None:
+        return [cluster] if cluster.mode == ClusterMode.NODELESS else []
+    candidates = Cluster.objects.filter(organization=organization, mode=ClusterMode.NODELESS).select_related(
+        "cloud_account", "organization"
+    )
+    return [c for c in candidates if selectors.provisioning_policy_in_force(c).source != "cluster"][:3]
 
 
 @organization_view()
 def workload_list(request: OrganizationRequest) -> HttpResponse:
+    """Placeholder kept until the federation pages land (policies/views_federation.py replaces it)."""
     return render(request, "policies/workload_list.html", {"section": "workloads"})

@@ -1,0 +1,42 @@
+"""The policy form previews what the draft would do to the live cluster, next to the saved policy,
+before anything is saved."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.selectors import organization_default_policy
+from tests.fixtures.provisioning import BASE_POLICY
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(**changes) -> dict:
+    data = {**BASE_POLICY, **changes}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_the_preview_shows_both_policies_on_the_pending_pods_and_saves_nothing(
+    nodeless, owner_client
+) -> None:
+    for index in range(4):
+        nodeless.create_pod(f"pre{index}", cpu="1", memory="2Gi")
+    saved_version = organization_default_policy(nodeless.cast.org_a.pk).version
+    page = owner_client.post(
+        "/policies/provisioning/validate/", _form(capacity_types=["on_demand"], packing="isolate")
+    )
+    html = page.content.decode()
+    assert f"Preview on {nodeless.cluster.name}" in html and "the 4 pending pod(s)" in html
+    assert "Saved policy" in html and "This draft" in html
+    # Isolating on on-demand costs more than the saved spot-and-pack policy, and says so.
+    assert "more</strong>" in html and "4 × " in html
+    assert organization_default_policy(nodeless.cast.org_a.pk).version == saved_version
+    assert not nodeless.rows()  # nothing launched either
+
+
+def test_an_invalid_draft_gets_errors_and_no_preview(nodeless, owner_client) -> None:
+    nodeless.create_pod("p", cpu="1", memory="1Gi")
+    html = owner_client.post(
+        "/policies/provisioning/validate/", _form(families_allow="m9zz")
+    ).content.decode()
+    assert "not an instance family" in html and "Preview on" not in html
