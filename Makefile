@@ -1,5 +1,6 @@
 # Nodeless: `make demo` runs the whole product locally; `make test` runs every test.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -18,7 +19,8 @@ install: $(STAMP)
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+		| sed '/is ignored: it is neither a file nor a directory/d'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

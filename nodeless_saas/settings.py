@@ -317,6 +317,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "policies.tasks.federation_pass_all",
         "schedule": float(env_int("NODELESS_FEDERATION_SECONDS", 10, minimum=2)),
     },
+    "metering": {
+        "task": "billing.tasks.metering_meter_all",
+        "schedule": 60.0,  # the ledger's interval: one minute
+    },
+    "metering-prune": {
+        "task": "billing.tasks.metering_prune",
+        "schedule": 3600.0,
+    },
 }
 
 # --- cloud and cluster access --------------------------------------------------------------------
@@ -338,6 +346,10 @@ NODELESS_CFN_TEMPLATE_URL = env_str(
 )
 
 NODELESS_LEASE_SECONDS = env_int("NODELESS_LEASE_SECONDS", 60, minimum=1)
+# How often a reconcile pass lists the cluster's instances (0: every pass, what the tests use).
+NODELESS_INSTANCE_LIST_SECONDS = env_int(
+    "NODELESS_INSTANCE_LIST_SECONDS", 0 if NODELESS_ENV == "test" else 10, minimum=0
+)
 
 # --- logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("NODELESS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

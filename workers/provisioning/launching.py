@@ -142,6 +142,8 @@ def write_launch_row(
                 launched_for=[f"{e['namespace']}/{e['name']}" for e in planned],
                 reserved_for_pod=reserved,
                 policy_version=ctx.policy_version,
+                # The launch is requested (handed to the launcher) when its intent is recorded.
+                launch_requested_at=timezone.now(),
             )
             record(
                 cluster,

@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from clusters.cloud.errors import CloudError
@@ -131,9 +132,7 @@ class _Pass:
         with self._step("observe"):
             self.view = cluster_view(ctx.kube.pods(), ctx.kube.nodes(), ctx.now)
         with self._step("instances"):
-            self.instances = {
-                i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})
-            }
+            self.instances = self._list_instances_when_due()
         self.rows = list(ManagedNode.objects.filter(cluster=ctx.cluster, state__in=ACTIVE_STATES))
         with self._step("sync"):
             self._resume_launches()
@@ -183,10 +182,29 @@ class _Pass:
             setattr(row, name, value)
         row.save(update_fields=["state", "reason", *fields])
 
+    def _list_instances_when_due(self) -> dict[str, Any] | None:
+        """Our instances, listed at most every NODELESS_INSTANCE_LIST_SECONDS per cluster: listing is the
+        slowest read of a pass and only the checks for vanished or leaked instances need it, which can
+        wait a few seconds; everything else follows the nodes."""
+        key = f"provisioning:instances-listed:{self.ctx.cluster.pk}"
+        interval = settings.NODELESS_INSTANCE_LIST_SECONDS
+        if interval and cache.get(key):
+            return None
+        listed = {
+            i.instance_id: i
+            for i in self.ctx.provider.list_instances({CLUSTER_TAG: str(self.ctx.cluster.pk)})
+        }
+        if interval:
+            cache.set(key, value=True, timeout=interval)
+        return listed
+
     # --- 4. sync -------------------------------------------------------------------------------
     def _sync(self) -> None:
         for row in self._active():
             if row.state == NodeState.LAUNCHING or not row.instance_id:
+                continue
+            if self.instances is None:
+                self._mark_ready(row)
                 continue
             instance = self.instances.get(row.instance_id)
             if (
@@ -221,19 +239,24 @@ class _Pass:
                         policy_version=self.ctx.policy_version,
                     )
                 continue
-            if row.state == NodeState.PENDING and node is not None and node.ready:
-                self._set_state(
-                    row,
-                    NodeState.READY,
-                    node_name=node.name,
-                    ready_at=self.ctx.now,
-                    allocatable={
-                        "cpu": node.allocatable.cpu_millis,
-                        "memory": node.allocatable.memory_mib,
-                        "gpu": node.allocatable.gpus,
-                        "pods": node.allocatable.pods,
-                    },
-                )
+            self._mark_ready(row, node)
+
+    def _mark_ready(self, row: ManagedNode, node: NodeView | None = None) -> None:
+        node = node or self._node_of(row)
+        if row.state == NodeState.PENDING and node is not None and node.ready:
+            allocatable = node.allocatable
+            self._set_state(
+                row,
+                NodeState.READY,
+                node_name=node.name,
+                ready_at=self.ctx.now,
+                allocatable={
+                    "cpu": allocatable.cpu_millis,
+                    "memory": allocatable.memory_mib,
+                    "gpu": allocatable.gpus,
+                    "pods": allocatable.pods,
+                },
+            )
 
     # --- 5. interruptions ------------------------------------------------------------------------
     def _interruptions(self) -> None:
@@ -638,7 +661,7 @@ class _Pass:
         launching_tokens = {
             row.idempotency_token for row in self._active() if row.state == NodeState.LAUNCHING
         }
-        for instance in self.instances.values():
+        for instance in (self.instances or {}).values():
             if (
                 instance.state in (InstanceState.TERMINATED, InstanceState.SHUTTING_DOWN)
                 or instance.instance_id in known
@@ -673,6 +696,8 @@ class _Pass:
                     subject=str(row),
                     policy_version=self.ctx.policy_version,
                 )
+        if self.instances is None:
+            return
         active_ids = {str(row.pk) for row in self._active()}
         for node in self.view.managed_nodes():
             if node.labels.get(NODE_ID_LABEL) not in active_ids and node.instance_id not in self.instances:
