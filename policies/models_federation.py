@@ -17,7 +17,8 @@ class FailureBehaviour(models.TextChoices):
 
 class FederationPolicy(models.Model):
     """Where federated workloads run. `spec` is the engine's PlacementPolicy as JSON (strategy,
-    cluster selector, spread, tiers, pinned clusters, egress weight), validated by building it."""
+    cluster selector, spread, tiers, pinned clusters, egress weight), validated by building it;
+    `policies.federation.spec` documents the shape and maps it onto the engine."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
@@ -83,13 +84,21 @@ class Workload(models.Model):
     gpus = models.PositiveIntegerField(default=0)
     egress_gb_per_hour = models.DecimalField(max_digits=10, decimal_places=3, default=0)
     data_location = models.CharField(max_length=64, blank=True)  # "cloud/region" the workload talks to
+    completions = models.PositiveIntegerField(null=True, blank=True)  # a Job's total completions
     generation = models.PositiveIntegerField(default=1)
     scheduled_generation = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=WorkloadStatus.choices, default=WorkloadStatus.PENDING)
     status_message = models.CharField(max_length=500, blank=True)
     ready_replicas = models.PositiveIntegerField(default=0)
+    available_replicas = models.PositiveIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    # Written by the federation loop only: when the placement last changed (the burst return rule
+    # waits on it) and the clusters it gave up on for this workload ({cluster id: until, ISO}).
+    placement_changed_at = models.DateTimeField(null=True, blank=True)
+    avoid_clusters = models.JSONField(default=dict, blank=True)
+    # Written by the API only: deletion was asked for; the loop removes it from every member first.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -110,7 +119,9 @@ class PlacementState(models.TextChoices):
     PENDING = "pending", "Waiting to be applied"
     APPLIED = "applied", "Applied"
     RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
     FAILING = "failing", "Failing"
+    FAILED = "failed", "Failed"
     UNREACHABLE = "unreachable", "Cluster unreachable"
     REMOVING = "removing", "Being removed"
 
@@ -123,13 +134,17 @@ class Placement(models.Model):
     workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="placements")
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="placements")
     replicas = models.PositiveIntegerField(default=0)
+    completions = models.PositiveIntegerField(null=True, blank=True)  # a Job's share of completions
     state = models.CharField(max_length=16, choices=PlacementState.choices, default=PlacementState.PENDING)
     applied_generation = models.PositiveIntegerField(default=0)
+    applied_replicas = models.PositiveIntegerField(default=0)
     ready_replicas = models.PositiveIntegerField(default=0)
+    available_replicas = models.PositiveIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     reason = models.CharField(max_length=500, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
     unreachable_since = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -123,8 +123,3 @@ def _preview_targets(organization: Any, cluster: Cluster | None) -> list[Cluster
     )
     return [c for c in candidates if selectors.provisioning_policy_in_force(c).source != "cluster"][:3]
 
-
-@organization_view()
-def workload_list(request: OrganizationRequest) -> HttpResponse:
-    """Placeholder kept until the federation pages land (policies/views_federation.py replaces it)."""
-    return render(request, "policies/workload_list.html", {"section": "workloads"})

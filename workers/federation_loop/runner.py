@@ -26,7 +26,7 @@ from django.utils import timezone
 from clusters.models import Cluster
 from policies.federation.services import workload_companions
 from policies.models import Decision, Placement, PlacementState, Workload, WorkloadStatus
-from workers.federation import Outcome, PlacementPolicy
+from workers.federation import Outcome, PlacementPolicy, PolicyError
 from workers.federation_loop import apply, scheduling
 from workers.federation_loop.observe import MemberObservation, observe_members
 from workers.federation_loop.status import TERMINAL_PLACEMENT_STATES, aggregate, sync_placement
@@ -177,7 +177,15 @@ class _Pass:
                 continue
             if not scheduling.needs_scheduling(workload, placements):
                 continue
-            decided = scheduling.decide(workload, placements, fleet, policies, self.now)
+            try:
+                decided = scheduling.decide(workload, placements, fleet, policies, self.now)
+            except (PolicyError, ValueError, KeyError) as error:
+                # A stored policy the engine no longer accepts: say so, keep what runs.
+                self.outcomes[key] = (
+                    Outcome.UNSCHEDULABLE,
+                    f"policy {workload.policy.name} cannot be used: {error}",
+                )
+                continue
             fleet = fleet.charge(decided.result.changes(), scheduling.workload_spec(workload).requests)
             scheduling.place(decided, placements, self.clusters, self.now)
             placements.extend(decided.created)

@@ -74,16 +74,19 @@ class KubeOps:
             raise
         return True
 
+    def _patch_node(self, node_name: str, patch: Any) -> None:
+        """Patch a node; a node that is already gone (its instance terminated) needs nothing."""
+        try:
+            drain(self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT))
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
     def set_taints(self, node_name: str, taints: list[Json]) -> None:
-        patch = [{"op": "add", "path": "/spec/taints", "value": taints}]
-        drain(self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT))
+        self._patch_node(node_name, [{"op": "add", "path": "/spec/taints", "value": taints}])
 
     def cordon(self, node_name: str) -> None:
-        drain(
-            self.core.patch_node(
-                node_name, {"spec": {"unschedulable": True}}, _preload_content=False, _request_timeout=TIMEOUT
-            )
-        )
+        self._patch_node(node_name, {"spec": {"unschedulable": True}})
 
     def evict(self, namespace: str, name: str) -> str:
         """Ask to evict a pod. Returns "evicted", "gone", or "blocked" (a PodDisruptionBudget says no)."""

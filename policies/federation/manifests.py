@@ -1,0 +1,294 @@
+"""Submitted manifests: YAML (several documents) or JSON, checked field by field.
+
+A federated workload is exactly one Deployment (apps/v1) or Job (batch/v1) plus the ConfigMaps,
+Secrets and Services (v1) it needs, all in one namespace. Every problem is reported with the path
+of the field, e.g. ``spec.template.spec.containers[0].resources.requests.cpu: "2 cores" is not a
+Kubernetes quantity``; problems in companion objects are prefixed with ``Kind/name:``.
+
+Server-owned fields (status, uid, resourceVersion, managedFields, ...) are dropped, and every
+object gets the workload's namespace explicitly, so what is stored is exactly what is applied.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+
+from policies.federation.manifest_checks import (
+    Problems,
+    check_config,
+    check_labels_selected,
+    check_metadata,
+    check_pod_spec,
+    check_replicas,
+    check_service,
+    show,
+)
+from policies.federation.quantities import QuantityError, pod_requests
+
+MAX_MANIFEST_BYTES = 1_000_000
+WORKLOAD_KINDS = {"Deployment": "apps/v1", "Job": "batch/v1"}
+COMPANION_KINDS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1"}
+SUPPORTED_KINDS = {**WORKLOAD_KINDS, **COMPANION_KINDS}
+_SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "ownerReferences",
+)
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReplicaRequests:
+    """What one replica (one pod) requests."""
+
+    cpu_millis: int
+    memory_mib: int
+    gpus: int
+
+    def describe(self) -> str:
+        text = f"{self.cpu_millis}m CPU, {self.memory_mib} MiB"
+        return f"{text}, {self.gpus} GPU" if self.gpus else text
+
+
+@dataclass(frozen=True)
+class ParsedManifest:
+    kind: str
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    workload: Json
+    companions: tuple[Json, ...]
+    replicas: int
+    completions: int | None
+    requests: ReplicaRequests
+
+    @property
+    def companion_summary(self) -> list[dict[str, str]]:
+        return [{"kind": obj["kind"], "name": obj["metadata"]["name"]} for obj in self.companions]
+
+
+def _raise(messages: list[str]) -> None:
+    raise ValidationError({"manifest": messages})
+
+
+def load_documents(source: str | Mapping[str, Any] | Sequence[Any]) -> list[Any]:
+    """The objects of a manifest: YAML documents, a JSON object or array, or a ``kind: List``."""
+    if isinstance(source, str):
+        if len(source.encode()) > MAX_MANIFEST_BYTES:
+            _raise([f"The manifest is larger than {MAX_MANIFEST_BYTES // 1000} kB."])
+        if not source.strip():
+            _raise(["The manifest is empty: paste a Deployment or Job (YAML or JSON)."])
+        documents = _parse_text(source)
+    elif isinstance(source, Mapping):
+        documents = [source]
+    else:
+        documents = list(source)
+    flattened: list[Any] = []
+    for document in documents:
+        if isinstance(document, Mapping) and document.get("kind") == "List":
+            flattened.extend(document.get("items") or [])
+        elif document is not None:
+            flattened.append(document)
+    if not flattened:
+        _raise(["The manifest holds no objects: paste a Deployment or Job (YAML or JSON)."])
+    return flattened
+
+
+def _parse_text(text: str) -> list[Any]:
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as error:
+            _raise(
+                [f"The manifest is not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."]
+            )
+        return parsed if isinstance(parsed, list) else [parsed]
+    try:
+        return list(yaml.safe_load_all(text))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        _raise([f"The manifest is not valid YAML{where}: {problem}."])
+    raise AssertionError("unreachable")  # pragma: no cover - _raise always raises
+
+
+def _identity(obj: Mapping[str, Any]) -> str:
+    name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), Mapping) else None
+    return f"{obj.get('kind')}/{name or '(unnamed)'}"
+
+
+def _check_kind(obj: Mapping[str, Any], index: int, problems: Problems) -> bool:
+    kind, version = obj.get("kind"), obj.get("apiVersion")
+    prefix = f"document {index + 1}: " if index else ""
+    if kind not in SUPPORTED_KINDS:
+        problems.add(
+            prefix,
+            "kind",
+            f"{show(kind)} is not supported: submit one Deployment or Job plus the ConfigMaps, Secrets and "
+            "Services it needs",
+        )
+        return False
+    expected = SUPPORTED_KINDS[str(kind)]
+    if version != expected:
+        problems.add(prefix, "apiVersion", f"{show(version)} does not serve {kind}; use {expected}")
+        return False
+    return True
+
+
+def _clean(obj: Mapping[str, Any], namespace: str) -> Json:
+    cleaned: Json = copy.deepcopy(dict(obj))
+    cleaned.pop("status", None)
+    metadata = dict(cleaned.get("metadata") or {})
+    for field in _SERVER_METADATA:
+        metadata.pop(field, None)
+    annotations = dict(metadata.get("annotations") or {})
+    annotations.pop(_LAST_APPLIED, None)
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    metadata["namespace"] = namespace
+    cleaned["metadata"] = metadata
+    return cleaned
+
+
+def _check_workload(obj: Mapping[str, Any], problems: Problems) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        problems.add("", "spec", "is required")
+        return
+    template = spec.get("template")
+    if not isinstance(template, Mapping):
+        problems.add("", "spec.template", "is required: the pod template")
+        template = {}
+    if obj["kind"] == "Deployment":
+        check_replicas(spec.get("replicas"), "spec.replicas", "", problems, minimum=0)
+        check_labels_selected(spec, "", problems)
+        policies: tuple[str, ...] = ("Always",)
+    else:
+        check_replicas(spec.get("parallelism"), "spec.parallelism", "", problems, minimum=1)
+        check_replicas(spec.get("completions"), "spec.completions", "", problems, minimum=1)
+        policies = ("Never", "OnFailure")
+        if (template.get("spec") or {}).get("restartPolicy") is None and isinstance(
+            template.get("spec"), Mapping
+        ):
+            problems.add("", "spec.template.spec.restartPolicy", "is required for a Job: Never or OnFailure")
+    check_pod_spec(template.get("spec"), "spec.template.spec", "", problems, restart_policies=policies)
+
+
+def parse_manifest(source: str | Mapping[str, Any] | Sequence[Any]) -> ParsedManifest:
+    """Parse and check a submitted manifest; raises ValidationError({"manifest": [problems]})."""
+    documents = load_documents(source)
+    problems = Problems()
+    objects: list[Mapping[str, Any]] = []
+    for index, document in enumerate(documents):
+        if not isinstance(document, Mapping):
+            problems.add(f"document {index + 1}: ", "", "is not an object")
+        elif _check_kind(document, index, problems):
+            objects.append(document)
+    workloads = [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
+    if not workloads and not problems:
+        problems.add(
+            "", "", "The manifest has no Deployment or Job: Nodeless federates one workload per submission."
+        )
+    if len(workloads) > 1:
+        found = ", ".join(_identity(obj) for obj in workloads)
+        problems.add(
+            "", "", f"The manifest holds {len(workloads)} workloads ({found}); submit each separately."
+        )
+    if problems or len(workloads) != 1:
+        _raise(problems.messages)
+    workload = workloads[0]
+    companions = [obj for obj in objects if obj is not workload]
+    check_metadata(workload, "", problems, dns_label=False)
+    _check_workload(workload, problems)
+    for companion in companions:
+        prefix = f"{_identity(companion)}: "
+        check_metadata(companion, prefix, problems, dns_label=companion["kind"] == "Service")
+        if companion["kind"] == "Service":
+            check_service(companion, prefix, problems)
+        else:
+            check_config(companion, prefix, problems)
+    namespace = _namespace_of(workload)
+    seen: set[str] = set()
+    for companion in companions:
+        identity = _identity(companion)
+        if identity in seen:
+            problems.add(f"{identity}: ", "", "appears twice in the manifest")
+        seen.add(identity)
+        own = _namespace_of(companion, default=namespace)
+        if own != namespace:
+            problems.add(
+                f"{identity}: ",
+                "metadata.namespace",
+                f"{show(own)} differs from the {workload['kind']}'s namespace {show(namespace)}; "
+                "all objects must be in one namespace",
+            )
+    if problems:
+        _raise(problems.messages)
+    return _parsed(workload, companions, namespace)
+
+
+def _namespace_of(obj: Mapping[str, Any], default: str = "default") -> str:
+    metadata = obj.get("metadata") or {}
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return namespace if isinstance(namespace, str) and namespace else default
+
+
+def _parsed(
+    workload: Mapping[str, Any], companions: list[Mapping[str, Any]], namespace: str
+) -> ParsedManifest:
+    spec = workload["spec"]
+    try:
+        cpu, memory, gpus = pod_requests(spec["template"]["spec"])
+    except QuantityError as error:  # pragma: no cover - the checks above report every bad quantity
+        _raise([f"{error} is not a Kubernetes quantity"])
+    if cpu == 0 and memory == 0:
+        _raise(
+            [
+                "spec.template.spec.containers: the pods request no CPU or memory; request some for each container"
+            ]
+        )
+    kind = str(workload["kind"])
+    if kind == "Deployment":
+        replicas = int(spec.get("replicas", 1))
+        completions = None
+    else:
+        replicas = int(spec.get("parallelism", 1))
+        completions = int(spec["completions"]) if spec.get("completions") is not None else None
+    metadata = workload["metadata"]
+    return ParsedManifest(
+        kind=kind,
+        name=str(metadata["name"]),
+        namespace=namespace,
+        labels=dict(metadata.get("labels") or {}),
+        workload=_clean(workload, namespace),
+        companions=tuple(_clean(companion, namespace) for companion in companions),
+        replicas=replicas,
+        completions=completions,
+        requests=ReplicaRequests(cpu, memory, gpus),
+    )
+
+
+def with_replicas(workload: Mapping[str, Any], replicas: int) -> Json:
+    """The stored Deployment/Job with a new replica count (Deployment replicas, Job parallelism)."""
+    updated: Json = copy.deepcopy(dict(workload))
+    field = "replicas" if updated["kind"] == "Deployment" else "parallelism"
+    updated.setdefault("spec", {})[field] = replicas
+    return updated

@@ -1,0 +1,94 @@
+"""Reads of federation policies, workloads, their placements and decisions (organization first)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from clusters.models import Cluster
+from policies.federation.spec import Member, members_of
+from policies.models import Decision, DecisionKind, FederationPolicy, Placement, Workload
+from tenants.models import Organization
+
+PLACEMENT_DECISIONS = (DecisionKind.PLACEMENT, DecisionKind.FAILOVER)
+
+
+def federation_policy_list(organization: Organization) -> QuerySet[FederationPolicy]:
+    return (
+        FederationPolicy.objects.filter(organization=organization)
+        .annotate(workload_count=Count("workloads", filter=Q(workloads__deleted_at__isnull=True)))
+        .select_related("updated_by")
+        .order_by("name")
+    )
+
+
+def federation_members(organization: Organization) -> list[Member]:
+    """The organization's clusters, as policy validation and previews see them."""
+    return members_of(list(Cluster.objects.filter(organization=organization).order_by("name")))
+
+
+def cluster_names(organization: Organization) -> dict[str, str]:
+    return {
+        str(pk): name
+        for pk, name in Cluster.objects.filter(organization=organization).values_list("pk", "name")
+    }
+
+
+def workload_list(organization: Organization, filters: Mapping[str, Any] | None = None) -> QuerySet[Workload]:
+    """Workloads with their policy and placements (for the placement summary), newest first.
+    ``filters`` may hold ``status``, ``namespace``, ``policy`` (id) and ``kind``."""
+    queryset = (
+        Workload.objects.filter(organization=organization)
+        .select_related("policy")
+        .prefetch_related(Prefetch("placements", queryset=Placement.objects.select_related("cluster")))
+        .order_by("-created_at", "namespace", "name")
+    )
+    for key, field in (
+        ("status", "status"),
+        ("namespace", "namespace"),
+        ("policy", "policy_id"),
+        ("kind", "kind"),
+    ):
+        value = (filters or {}).get(key)
+        if value:
+            queryset = queryset.filter(**{field: value})
+    return queryset
+
+
+def workload_placements(workload: Workload) -> QuerySet[Placement]:
+    return Placement.objects.filter(
+        organization_id=workload.organization_id, workload=workload
+    ).select_related("cluster")
+
+
+def workload_decisions(workload: Workload) -> QuerySet[Decision]:
+    return Decision.objects.filter(
+        organization_id=workload.organization_id, workload=workload, kind__in=PLACEMENT_DECISIONS
+    ).order_by("-created_at", "-id")
+
+
+def policies_matching(
+    organization: Organization, namespace: str, labels: Mapping[str, str]
+) -> list[FederationPolicy]:
+    """Policies whose workload selector selects a workload in ``namespace`` with ``labels``, the
+    most specific first (more selector terms), then by name."""
+    matching = [
+        policy
+        for policy in FederationPolicy.objects.filter(organization=organization)
+        if selects_workload(policy, namespace, labels)
+    ]
+    return sorted(matching, key=lambda p: (-(bool(p.workload_namespaces) + len(p.workload_labels)), p.name))
+
+
+def selects_workload(policy: FederationPolicy, namespace: str, labels: Mapping[str, str]) -> bool:
+    if policy.workload_namespaces and namespace not in policy.workload_namespaces:
+        return False
+    return all(labels.get(key) == value for key, value in (policy.workload_labels or {}).items())
+
+
+def organization_ids_with_federation_work() -> list[str]:
+    """Organizations whose workloads the federation loop must look after (beat fans out over these)."""
+    ids = Workload.objects.values_list("organization_id", flat=True).distinct()
+    return [str(pk) for pk in ids]
