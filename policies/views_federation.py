@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from policies.api.serializers import policy_representation
 from policies.federation import selectors, services
+from policies.federation.preview import preview as federation_preview
 from policies.forms_federation import FederationPolicyForm, ScaleForm, WorkloadForm, policy_initial
 from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.access import get_for_organization
@@ -217,6 +218,7 @@ def federation_policy_validate(request: OrganizationRequest) -> HttpResponse:
     """Live validation while editing: the same checks as saving, and what the policy would select."""
     form = _policy_form(request)
     preview: list[str] = []
+    placements: list[Any] = []
     current = None
     if request.POST.get("policy_id"):
         try:
@@ -230,8 +232,11 @@ def federation_policy_validate(request: OrganizationRequest) -> HttpResponse:
             form.add_policy_errors(error)
         else:
             preview = cleaned.preview
+            placements = federation_preview(request.organization.pk, current, cleaned.engine)
     return render(
-        request, "policies/partials/_federation_validation.html", {"form": form, "preview": preview}
+        request,
+        "policies/partials/_federation_validation.html",
+        {"form": form, "preview": preview, "placements": placements},
     )
 
 

@@ -1,0 +1,81 @@
+"""Federation policy preview: where the workloads under a policy would run with the draft, next to
+where the saved policy keeps them, and what each costs per hour — computed by the engine on live
+member snapshots, nothing stored or applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from clusters.models import Cluster
+from policies.models import FederationPolicy, Placement, PlacementState, Workload
+from workers.federation import CurrentPlacement, PlacementPolicy, ScheduleResult, schedule
+from workers.federation_loop.observe import observe_members
+from workers.federation_loop.scheduling import build_fleet, workload_spec
+
+MAX_WORKLOADS = 10
+
+
+@dataclass(frozen=True)
+class PlacementSummary:
+    replicas: dict[str, int]  # cluster name → replicas
+    price_per_hour: float
+    unplaced: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class WorkloadPreview:
+    workload: Workload
+    saved: PlacementSummary
+    draft: PlacementSummary
+
+    @property
+    def changes(self) -> bool:
+        return self.saved.replicas != self.draft.replicas
+
+
+def _summary(result: ScheduleResult, names: dict[str, str]) -> PlacementSummary:
+    decision = result.decision
+    price = sum(score.price_per_hour or 0.0 for score in decision.chosen)
+    return PlacementSummary(
+        replicas={names.get(cluster_id, cluster_id): count for cluster_id, count in sorted(result.replicas.items())},
+        price_per_hour=price,
+        unplaced=result.unplaced,
+        reason=decision.reason,
+    )
+
+
+def preview(organization_id: object, policy: FederationPolicy | None, draft: PlacementPolicy) -> list[WorkloadPreview]:
+    """The workloads placed under `policy` (at most MAX_WORKLOADS): saved placement vs the draft's."""
+    if policy is None:
+        return []
+    workloads = list(
+        Workload.objects.filter(organization_id=organization_id, policy=policy, deleted_at=None)
+        .select_related("policy").order_by("-created_at")[:MAX_WORKLOADS]
+    )
+    if not workloads:
+        return []
+    clusters = list(Cluster.objects.filter(organization_id=organization_id).select_related("cloud_account", "organization"))
+    names = {str(c.pk): c.name for c in clusters}
+    placements = list(Placement.objects.filter(organization_id=organization_id).exclude(state=PlacementState.REMOVING))
+    observations = observe_members(clusters, {str(w.pk) for w in workloads})
+    inventories = {key: observation.inventory for key, observation in observations.items()}
+    fleet = build_fleet(clusters, inventories, {str(w.pk): w for w in workloads}, placements)
+    now = timezone.now()
+    previews = []
+    for workload in workloads:
+        current = {str(p.cluster_id): p.replicas for p in placements if p.workload_id == workload.pk and p.replicas}
+        since = (now - workload.placement_changed_at).total_seconds() if workload.placement_changed_at else None
+        spec = workload_spec(workload)
+        saved = _summary(schedule(spec, _engine(policy), fleet, CurrentPlacement(current, since)), names)
+        drafted = _summary(schedule(spec, draft, fleet, CurrentPlacement(current, since)), names)
+        previews.append(WorkloadPreview(workload, saved, drafted))
+    return previews
+
+
+def _engine(policy: FederationPolicy) -> PlacementPolicy:
+    from policies.federation.spec import engine_policy
+
+    return engine_policy(policy.spec)
