@@ -5,6 +5,7 @@ member snapshots, nothing stored or applied."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.utils import timezone
 
@@ -47,7 +48,7 @@ def _summary(result: ScheduleResult, names: dict[str, str]) -> PlacementSummary:
     )
 
 
-def preview(organization_id: object, policy: FederationPolicy | None, draft: PlacementPolicy) -> list[WorkloadPreview]:
+def preview(organization_id: UUID, policy: FederationPolicy | None, draft: PlacementPolicy) -> list[WorkloadPreview]:
     """The workloads placed under `policy` (at most MAX_WORKLOADS): saved placement vs the draft's."""
     if policy is None:
         return []
