@@ -49,13 +49,18 @@ INTEGER_BOUND_TRIGGER = 0.01
 INTEGER_BOUND_MAX_NODES = 64
 
 
-def plan(snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog) -> Plan:
-    """Decide which nodes to launch for `snapshot.pods` and where every pod goes (see module doc)."""
+def plan(snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog, *, thorough: bool = True) -> Plan:
+    """Decide which nodes to launch for `snapshot.pods` and where every pod goes (see module doc).
+
+    `thorough=False` skips the branch-and-bound pass on plans of few nodes: the plan keeps its
+    valid LP lower bound (only less tight) and loses one candidate packing. The provisioning loop
+    uses it to answer pending pods within a second; benchmarks and previews use the default.
+    """
     if snapshot.region and snapshot.region != catalog.region:
         raise ValueError(
             f"the snapshot is of region {snapshot.region} but the catalog prices {catalog.region}"
         )
-    return _Planner(compile_problem(snapshot, policy, catalog)).run()
+    return _Planner(compile_problem(snapshot, policy, catalog), thorough=thorough).run()
 
 
 class _Columns:
@@ -94,8 +99,9 @@ class _Columns:
 
 
 class _Planner:
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, *, thorough: bool = True) -> None:
         self.problem = problem
+        self.thorough = thorough
         self.assembler = Assembler(problem)
         self.launches: list[Launch] = []
         self.bindings: list[Binding] = []
@@ -209,7 +215,7 @@ class _Planner:
         bound = solution.bound
         cheapest = min(packing_cost(p, data) for p in packings)
         few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
-        if few_nodes and cheapest > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
+        if self.thorough and few_nodes and cheapest > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
             # The LP may be loose on plans of few nodes (it can buy a third of an 8-GPU node):
             # branch-and-bound tightens the bound and proposes another packing to try.
             relaxation = lp.integer_relaxation(lp_input(data))

@@ -447,7 +447,7 @@ class _Pass:
             daemonset_overhead=self.view.daemonset_overhead,
             region=self.ctx.cluster.region,
         )
-        result = plan(snapshot, self.ctx.policy, self.ctx.catalog)
+        result = plan(snapshot, self.ctx.policy, self.ctx.catalog, thorough=False)
         rows = {f"managed:{row.pk}": row for row in self._active()}
         direct = []
         for binding in result.bindings:
