@@ -99,6 +99,24 @@ def _verify_before_saving(cluster: Cluster) -> None:
     _apply_probe(cluster, result)
 
 
+def _verify_and_save(
+    organization: Organization, cluster: Cluster, *, actor: Actor, action: str, metadata: dict[str, Any]
+) -> Cluster:
+    """Verify (nothing is stored when it fails), then save and audit in one transaction."""
+    _verify_before_saving(cluster)
+    with transaction.atomic():
+        cluster.save()
+        audit_record(organization, actor=actor, action=action, target=cluster, metadata=metadata)
+    return cluster
+
+
+def _parse_kubeconfig(kubeconfig: str, context: str) -> tuple[str, Any]:
+    try:
+        return credentials(kubeconfig, context or None)
+    except KubeconfigError as error:
+        raise ValidationError({"kubeconfig": str(error)})
+
+
 def cluster_import_eks(
     organization: Organization,
     *,
@@ -150,17 +168,13 @@ def cluster_import_eks(
         mode=_clean_mode(mode),
         labels={"cloud": "aws", "region": region, **clean_labels(labels)},
     )
-    _verify_before_saving(cluster)
-    with transaction.atomic():
-        cluster.save()
-        audit_record(
-            organization,
-            actor=actor,
-            action="cluster.connect",
-            target=cluster,
-            metadata={"connection": "eks", "region": region, "mode": cluster.mode},
-        )
-    return cluster
+    return _verify_and_save(
+        organization,
+        cluster,
+        actor=actor,
+        action="cluster.connect",
+        metadata={"connection": "eks", "region": region, "mode": cluster.mode},
+    )
 
 
 def cluster_connect_kubeconfig(
@@ -173,10 +187,7 @@ def cluster_connect_kubeconfig(
     mode: str = ClusterMode.OBSERVE,
     labels: dict[str, Any] | None = None,
 ) -> Cluster:
-    try:
-        chosen, creds = credentials(kubeconfig, context or None)
-    except KubeconfigError as error:
-        raise ValidationError({"kubeconfig": str(error)})
+    chosen, creds = _parse_kubeconfig(kubeconfig, context)
     cluster = Cluster(
         organization=organization,
         name=_clean_name(organization, name or chosen),
@@ -188,17 +199,13 @@ def cluster_connect_kubeconfig(
         mode=_clean_mode(mode),
         labels=clean_labels(labels),
     )
-    _verify_before_saving(cluster)
-    with transaction.atomic():
-        cluster.save()
-        audit_record(
-            organization,
-            actor=actor,
-            action="cluster.connect",
-            target=cluster,
-            metadata={"connection": "kubeconfig", "context": chosen, "mode": cluster.mode},
-        )
-    return cluster
+    return _verify_and_save(
+        organization,
+        cluster,
+        actor=actor,
+        action="cluster.connect",
+        metadata={"connection": "kubeconfig", "context": chosen, "mode": cluster.mode},
+    )
 
 
 def cluster_update(
@@ -270,15 +277,12 @@ def cluster_replace_kubeconfig(
     """Rotate a kubeconfig cluster's credentials (or its address): verified like a new connection,
     stored only if the cluster answers with them."""
     if cluster.connection != ClusterConnection.KUBECONFIG:
-        raise ValidationError({"kubeconfig": "Only clusters connected with a kubeconfig take a new kubeconfig."})
-    try:
-        chosen, creds = credentials(kubeconfig, context or None)
-    except KubeconfigError as error:
-        raise ValidationError({"kubeconfig": str(error)})
+        raise ValidationError(
+            {"kubeconfig": "Only clusters connected with a kubeconfig take a new kubeconfig."}
+        )
+    chosen, creds = _parse_kubeconfig(kubeconfig, context)
     cluster.endpoint, cluster.ca_pem, cluster.kubeconfig_context = creds.server, creds.ca_pem, chosen
     cluster.kubeconfig_ciphertext = encrypt_text(minimal_kubeconfig(chosen, creds))
-    _verify_before_saving(cluster)
-    with transaction.atomic():
-        cluster.save()
-        audit_record(organization, actor=actor, action="cluster.credentials_rotate", target=cluster)
-    return cluster
+    return _verify_and_save(
+        organization, cluster, actor=actor, action="cluster.credentials_rotate", metadata={"context": chosen}
+    )
