@@ -123,6 +123,7 @@ class Simulation:
             time.sleep(0.2)
         time.sleep(0.3)
         self.descriptor = load_descriptor(path)
+        assert self.descriptor.aws is not None  # the simulation runs a simulated AWS
         settings.NODELESS_AWS_ENDPOINT_URL = self.descriptor.aws.endpoint_url
         settings.NODELESS_EKS_ENDPOINT_OVERRIDES = str(self.descriptor.eks_endpoints_file)
         eks_tokens.clear()
@@ -166,7 +167,8 @@ class World:
             mode="nodeless",
         )
         policy_services.provisioning_policy_save(organization, actor=actor, cluster=None, data=POLICY)
-        self.core = k8s.CoreV1Api(cluster_api_client(self.cluster))
+        # Any: the benchmark passes plain dict manifests and reads raw (`_preload_content=False`) responses.
+        self.core: Any = k8s.CoreV1Api(cluster_api_client(self.cluster))
 
 
 def reaction(world: World, *, pods: int, idle: float, max_window: float) -> dict[str, Any]:
@@ -240,6 +242,7 @@ def reaction(world: World, *, pods: int, idle: float, max_window: float) -> dict
     launchers.shutdown(wait=True)
     launch: dict[str, float] = {}
     for row in ManagedNode.objects.filter(cluster=world.cluster).exclude(launch_requested_at=None):
+        assert row.launch_requested_at is not None  # excluded above
         for key in row.launched_for:
             launch[key.split("/", 1)[1]] = row.launch_requested_at.timestamp()
     to_launch = [launch[name] - created[name] for name in created if name in launch]
@@ -274,6 +277,7 @@ def _rss_mb() -> float:
 
 def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[str, Any]:
     aws = world.simulation.descriptor.aws
+    assert aws is not None
     admin = boto3.Session(
         aws_access_key_id=aws.customer_admin_access_key_id,
         aws_secret_access_key=aws.customer_admin_secret_access_key,
@@ -282,11 +286,6 @@ def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[st
     )
     ec2 = admin.client("ec2", endpoint_url=aws.endpoint_url)
     name = world.cluster.eks_cluster_name
-    tags = [
-        {"Key": f"kubernetes.io/cluster/{name}", "Value": "owned"},
-        {"Key": "nodeless.io/cluster", "Value": str(world.cluster.pk)},
-        {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
-    ]
     instances: list[str] = []
     for start in range(0, nodes, 500):
         count = min(500, nodes - start)
@@ -298,7 +297,16 @@ def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[st
                 MinCount=count,
                 MaxCount=count,
                 Placement={"AvailabilityZone": "us-east-1a"},
-                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+                TagSpecifications=[
+                    {
+                        "ResourceType": "instance",
+                        "Tags": [
+                            {"Key": f"kubernetes.io/cluster/{name}", "Value": "owned"},
+                            {"Key": "nodeless.io/cluster", "Value": str(world.cluster.pk)},
+                            {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
+                        ],
+                    }
+                ],
             )["Instances"]
         ]
     by_instance: dict[str, str] = {}

@@ -122,4 +122,3 @@ def _preview_targets(organization: Any, cluster: Cluster | None) -> list[Cluster
         "cloud_account", "organization"
     )
     return [c for c in candidates if selectors.provisioning_policy_in_force(c).source != "cluster"][:3]
-

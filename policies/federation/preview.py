@@ -41,34 +41,49 @@ def _summary(result: ScheduleResult, names: dict[str, str]) -> PlacementSummary:
     decision = result.decision
     price = sum(score.price_per_hour or 0.0 for score in decision.chosen)
     return PlacementSummary(
-        replicas={names.get(cluster_id, cluster_id): count for cluster_id, count in sorted(result.replicas.items())},
+        replicas={
+            names.get(cluster_id, cluster_id): count for cluster_id, count in sorted(result.replicas.items())
+        },
         price_per_hour=price,
         unplaced=result.unplaced,
         reason=decision.reason,
     )
 
 
-def preview(organization_id: UUID, policy: FederationPolicy | None, draft: PlacementPolicy) -> list[WorkloadPreview]:
+def preview(
+    organization_id: UUID, policy: FederationPolicy | None, draft: PlacementPolicy
+) -> list[WorkloadPreview]:
     """The workloads placed under `policy` (at most MAX_WORKLOADS): saved placement vs the draft's."""
     if policy is None:
         return []
     workloads = list(
         Workload.objects.filter(organization_id=organization_id, policy=policy, deleted_at=None)
-        .select_related("policy").order_by("-created_at")[:MAX_WORKLOADS]
+        .select_related("policy")
+        .order_by("-created_at")[:MAX_WORKLOADS]
     )
     if not workloads:
         return []
-    clusters = list(Cluster.objects.filter(organization_id=organization_id).select_related("cloud_account", "organization"))
+    clusters = list(
+        Cluster.objects.filter(organization_id=organization_id).select_related(
+            "cloud_account", "organization"
+        )
+    )
     names = {str(c.pk): c.name for c in clusters}
-    placements = list(Placement.objects.filter(organization_id=organization_id).exclude(state=PlacementState.REMOVING))
+    placements = list(
+        Placement.objects.filter(organization_id=organization_id).exclude(state=PlacementState.REMOVING)
+    )
     observations = observe_members(clusters, {str(w.pk) for w in workloads})
     inventories = {key: observation.inventory for key, observation in observations.items()}
     fleet = build_fleet(clusters, inventories, {str(w.pk): w for w in workloads}, placements)
     now = timezone.now()
     previews = []
     for workload in workloads:
-        current = {str(p.cluster_id): p.replicas for p in placements if p.workload_id == workload.pk and p.replicas}
-        since = (now - workload.placement_changed_at).total_seconds() if workload.placement_changed_at else None
+        current = {
+            str(p.cluster_id): p.replicas for p in placements if p.workload_id == workload.pk and p.replicas
+        }
+        since = (
+            (now - workload.placement_changed_at).total_seconds() if workload.placement_changed_at else None
+        )
         spec = workload_spec(workload)
         saved = _summary(schedule(spec, _engine(policy), fleet, CurrentPlacement(current, since)), names)
         drafted = _summary(schedule(spec, draft, fleet, CurrentPlacement(current, since)), names)

@@ -29,6 +29,7 @@ def test_the_aws_wizard_verifies_the_role_and_imports_the_cluster(
     page.get_by_role("link", name="Connect EKS (AWS role)").click()
     expect(page.locator("#external-id")).to_have_text(cast.org_a.external_id)
     quick_create = page.get_by_role("link", name="Launch the stack in the AWS console").get_attribute("href")
+    assert quick_create is not None
     assert f"param_ExternalId={cast.org_a.external_id}" in quick_create and "templateURL=" in quick_create
 
     page.get_by_label("Role ARN").fill("arn:aws:iam::123:role/typo")

@@ -4,6 +4,7 @@ tokenVerifier, saas-anchors §2.2), and are cached per cluster and refreshed bef
 from __future__ import annotations
 
 import base64
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 import boto3
@@ -56,7 +57,7 @@ def test_tokens_are_cached_per_cluster_and_refreshed_after_ten_minutes(cast, aws
     """Counted at the (simulated) STS: a cached token costs no AssumeRole; a stale one does."""
     role_arn = aws_world.role(cast.org_a.external_id)
     now = [1000.0]
-    monkeypatch.setattr(onboarding.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     cache = onboarding.EksTokenCache()
 
     def token(cluster_name: str) -> str:

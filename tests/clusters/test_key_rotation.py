@@ -15,8 +15,12 @@ pytestmark = pytest.mark.django_db
 def test_rotation_re_encrypts_so_the_old_key_can_go(cast, settings) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.NODELESS_ENCRYPTION_KEYS = [old]
-    cluster = Cluster.objects.create(organization=cast.org_a, name="c", connection=ClusterConnection.KUBECONFIG,
-                                     kubeconfig_ciphertext=crypto.encrypt_text("kubeconfig body"))
+    cluster = Cluster.objects.create(
+        organization=cast.org_a,
+        name="c",
+        connection=ClusterConnection.KUBECONFIG,
+        kubeconfig_ciphertext=crypto.encrypt_text("kubeconfig body"),
+    )
     settings.NODELESS_ENCRYPTION_KEYS = [new, old]
     call_command("rotate_encryption_keys")
     settings.NODELESS_ENCRYPTION_KEYS = [new]

@@ -133,7 +133,8 @@ def test_periodic_health_checks_record_an_outage_and_the_recovery(cast, onprem, 
     cluster_health_check(cluster_id)
     cluster = Cluster.objects.get(pk=cluster_id)
     assert cluster.health == ClusterHealth.UNREACHABLE and "connection refused" in cluster.health_problem
-    assert cluster.last_healthy_at is not None and cluster.last_checked_at > cluster.last_healthy_at
+    assert cluster.last_healthy_at is not None and cluster.last_checked_at is not None
+    assert cluster.last_checked_at > cluster.last_healthy_at
 
 
 def test_mode_and_labels_are_editable_and_validated(cast, onprem, owner_client) -> None:

@@ -19,9 +19,19 @@ def test_a_draft_that_moves_workloads_shows_where_they_would_go(cast, owner_clie
     saved = policy("pin-dc", strategy="pinned", pinned=["dc-1"])
     workload = submit(cast, deployment("shop-web", replicas=2), saved)
     settle(cast, lambda: placements(workload) == {"dc-1": 2})
-    form = {**POLICY_FORM, "name": "pin-dc", "strategy": "pinned", "pinned": "eks-east", "burst_tiers": "",
-            "workload_namespaces": "", "workload_labels": "", "policy_id": str(saved.pk)}
-    html = owner_client.post(reverse("federation-policy-validate"), form, HTTP_HX_REQUEST="true").content.decode()
+    form = {
+        **POLICY_FORM,
+        "name": "pin-dc",
+        "strategy": "pinned",
+        "pinned": "eks-east",
+        "burst_tiers": "",
+        "workload_namespaces": "",
+        "workload_labels": "",
+        "policy_id": str(saved.pk),
+    }
+    html = owner_client.post(
+        reverse("federation-policy-validate"), form, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "workloads would run" in html
     assert "shop/shop-web" in html and "dc-1: 2" in html and "eks-east: 2" in html and "moves" in html
     assert placements(workload) == {"dc-1": 2}  # nothing moved

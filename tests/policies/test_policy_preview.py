@@ -21,7 +21,9 @@ def test_the_preview_shows_both_policies_on_the_pending_pods_and_saves_nothing(
 ) -> None:
     for index in range(4):
         nodeless.create_pod(f"pre{index}", cpu="1", memory="2Gi")
-    saved_version = organization_default_policy(nodeless.cast.org_a.pk).version
+    saved = organization_default_policy(nodeless.cast.org_a.pk)
+    assert saved is not None
+    saved_version = saved.version
     page = owner_client.post(
         "/policies/provisioning/validate/", _form(capacity_types=["on_demand"], packing="isolate")
     )
@@ -30,7 +32,8 @@ def test_the_preview_shows_both_policies_on_the_pending_pods_and_saves_nothing(
     assert "Saved policy" in html and "This draft" in html
     # Isolating on on-demand costs more than the saved spot-and-pack policy, and says so.
     assert "more</strong>" in html and "4 × " in html
-    assert organization_default_policy(nodeless.cast.org_a.pk).version == saved_version
+    policy = organization_default_policy(nodeless.cast.org_a.pk)
+    assert policy is not None and policy.version == saved_version
     assert not nodeless.rows()  # nothing launched either
 
 

@@ -97,6 +97,7 @@ def test_a_failed_save_changes_nothing(cast) -> None:
             cast.org_a, actor=actor, cluster=None, data={**BASE, "capacity_types": []}
         )
     policy = selectors.organization_default_policy(cast.org_a.pk)
+    assert policy is not None
     assert policy.version == 1 and policy.capacity_types == ["on_demand", "spot"]
 
 
@@ -122,6 +123,7 @@ def test_the_form_validates_live_and_saves(cast, owner_client, viewer_client) ->
     assert b"not an instance family" in response.content
     response = owner_client.post("/policies/provisioning/", {**form, "families_allow": "m7g"})
     assert response.status_code == 302
-    assert selectors.organization_default_policy(cast.org_a.pk).families_allow == ["m7g"]
+    policy = selectors.organization_default_policy(cast.org_a.pk)
+    assert policy is not None and policy.families_allow == ["m7g"]
     assert viewer_client.post("/policies/provisioning/", {**form, "families_allow": "m7g"}).status_code == 403
     assert viewer_client.get("/policies/provisioning/").status_code == 200

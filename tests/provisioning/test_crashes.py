@@ -26,11 +26,14 @@ WORKER = (
 
 def _worker(nodeless, crash_at: str | None = None) -> subprocess.Popen[str]:
     database = settings.DATABASES["default"]
-    env = {
+    aws_endpoint_url = settings.NODELESS_AWS_ENDPOINT_URL
+    eks_endpoint_overrides = settings.NODELESS_EKS_ENDPOINT_OVERRIDES
+    assert aws_endpoint_url is not None and eks_endpoint_overrides is not None
+    env: dict[str, str] = {
         **os.environ,
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "NODELESS_AWS_ENDPOINT_URL": settings.NODELESS_AWS_ENDPOINT_URL,
-        "NODELESS_EKS_ENDPOINT_OVERRIDES": settings.NODELESS_EKS_ENDPOINT_OVERRIDES,
+        "NODELESS_AWS_ENDPOINT_URL": aws_endpoint_url,
+        "NODELESS_EKS_ENDPOINT_OVERRIDES": eks_endpoint_overrides,
         "NODELESS_LEASE_SECONDS": "1",
     }
     env.pop(CRASH_ENV, None)

@@ -3,6 +3,8 @@ garbage collection of instances and nodes nobody owns."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kubernetes import client as k8s
 
@@ -15,7 +17,7 @@ from tests.fixtures.provisioning import pod_manifest
 pytestmark = pytest.mark.django_db
 
 
-def _deployment(name: str, replicas: int, **pod: object) -> dict:
+def _deployment(name: str, replicas: int, **pod: Any) -> dict[str, Any]:
     template = pod_manifest(name, **pod)
     template["metadata"].pop("name")
     template.pop("apiVersion")
@@ -37,7 +39,7 @@ def test_a_spot_interruption_drains_the_node_and_launches_the_replacement_at_onc
     nodeless, kube_client
 ) -> None:
     nodeless.policy(capacity_types=["spot"])
-    apps = k8s.AppsV1Api(kube_client(nodeless.sim))
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
     apps.create_namespaced_deployment("default", _deployment("api", 1, cpu="1", memory="1Gi"))
     nodeless.until(lambda: any(p.status.phase == "Running" for p in _pods(nodeless, "api")))
     (row,) = nodeless.rows(state=NodeState.READY)
@@ -63,8 +65,8 @@ def test_a_spot_interruption_drains_the_node_and_launches_the_replacement_at_onc
 
 
 def test_draining_respects_pod_disruption_budgets(nodeless, kube_client) -> None:
-    policy_api = k8s.PolicyV1Api(kube_client(nodeless.sim))
-    apps = k8s.AppsV1Api(kube_client(nodeless.sim))
+    policy_api: Any = k8s.PolicyV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
     apps.create_namespaced_deployment("default", _deployment("db", 1, cpu="500m", memory="512Mi"))
     policy_api.create_namespaced_pod_disruption_budget(
         "default",
@@ -92,7 +94,7 @@ def test_an_underused_node_is_consolidated_unless_a_pod_must_not_be_evicted(
     nodeless, kube_client, do_not_evict
 ) -> None:
     nodeless.policy(capacity_types=["on_demand"], scale_down_delay_seconds=0)
-    apps = k8s.AppsV1Api(kube_client(nodeless.sim))
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
     annotations = {"nodeless.io/do-not-evict": "true"} if do_not_evict else {}
     apps.create_namespaced_deployment("default", _deployment("filler1", 1, cpu="3", memory="2Gi"))
     nodeless.until(lambda: any(p.status.phase == "Running" for p in _pods(nodeless, "filler1")))

@@ -14,11 +14,18 @@ from workers.tasks import trace_replay_step
 
 
 def _pod(name: str, created: int, deleted: int | None, gpus: int = 0, spec: tuple[str, ...] = ()) -> TracePod:
-    return TracePod(name, 2000, 4096, gpus, 1000 if gpus else 0, spec, "LS", "Running", created, deleted, created)
+    return TracePod(
+        name, 2000, 4096, gpus, 1000 if gpus else 0, spec, "LS", "Running", created, deleted, created
+    )
 
 
 def test_the_schedule_keeps_pods_alive_at_the_start_and_scales_times() -> None:
-    pods = [_pod("old", 0, 5000), _pod("gone", 0, 900), _pod("later", 1600, 2600), _pod("outside", 9000, 9500)]
+    pods = [
+        _pod("old", 0, 5000),
+        _pod("gone", 0, 900),
+        _pod("later", 1600, 2600),
+        _pod("outside", 9000, 9500),
+    ]
     items = trace_replay.schedule(pods, start=1000, end=4000, speed=100, namespace="t", trace="x")
     assert [(i.manifest["metadata"]["name"], i.at) for i in items] == [("old", 0.0), ("later", 6.0)]
     old = items[0].manifest
@@ -27,25 +34,32 @@ def test_the_schedule_keeps_pods_alive_at_the_start_and_scales_times() -> None:
 
 
 def test_gpu_pods_ask_for_whole_gpus_of_the_mapped_models() -> None:
-    (item,) = trace_replay.schedule([_pod("g", 0, 100, gpus=1, spec=("T4",))], start=0, end=50, speed=1,
-                                    namespace="t", trace="x")
+    (item,) = trace_replay.schedule(
+        [_pod("g", 0, 100, gpus=1, spec=("T4",))], start=0, end=50, speed=1, namespace="t", trace="x"
+    )
     assert item.manifest["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] == "1"
     assert item.manifest["metadata"]["annotations"]["nodeless.io/gpu-models"] == "T4,T4g"
 
 
-def test_replayed_pods_run_their_trace_lifetime_in_a_simulated_cluster(simulated_cluster, kube_client) -> None:
+def test_replayed_pods_run_their_trace_lifetime_in_a_simulated_cluster(
+    simulated_cluster, kube_client
+) -> None:
     from clusters.simulator.controllers.static_nodes import StaticNodePool
 
     cluster = simulated_cluster(static_pools=(StaticNodePool("n", 2, instance_type="m5.4xlarge"),))
     core = k8s.CoreV1Api(kube_client(cluster))
     trace_replay.ensure_namespace(core, "t")
-    items = trace_replay.schedule([_pod("a", 0, 20), _pod("b", 10, 30)], start=0, end=100, speed=100,
-                                  namespace="t", trace="x")
+    items = trace_replay.schedule(
+        [_pod("a", 0, 20), _pod("b", 10, 30)], start=0, end=100, speed=100, namespace="t", trace="x"
+    )
     assert trace_replay.run(core, items, stop=lambda: False) == 2
     assert trace_replay.run(core, items, stop=lambda: False) == 0  # repeated: nothing created twice
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        phases = {p.metadata.name: p.status.phase for p in core.list_namespaced_pod("t").items}
+        phases: dict[str | None, str | None] = {}
+        for p in core.list_namespaced_pod("t").items:
+            assert p.metadata is not None and p.status is not None
+            phases[p.metadata.name] = p.status.phase
         if set(phases.values()) == {"Succeeded"}:
             break
         time.sleep(0.1)
@@ -58,11 +72,16 @@ def test_a_task_step_creates_the_due_pods_once(cast, simulated_cluster, owner_cl
     from tests.fixtures.connections import kubeconfig_for
 
     sim = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.xlarge"),))
-    cluster_id = owner_client.post("/api/v1/clusters/", {"name": "dc", "kubeconfig": kubeconfig_for(sim)},
-                                   content_type="application/json").json()["id"]
+    cluster_id = owner_client.post(
+        "/api/v1/clusters/",
+        {"name": "dc", "kubeconfig": kubeconfig_for(sim)},
+        content_type="application/json",
+    ).json()["id"]
     trace = tmp_path / "trace.csv"
-    trace.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,"
-                     "scheduled_time\np-1,100,128,0,0,,LS,Running,0,100,0\np-2,100,128,0,0,,LS,Running,5,100,5\n")
+    trace.write_text(
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,"
+        "scheduled_time\np-1,100,128,0,0,,LS,Running,0,100,0\np-2,100,128,0,0,,LS,Running,5,100,5\n"
+    )
     started = time.time() - 60  # a minute into the replay: both are due
     assert trace_replay_step.run(cluster_id, str(trace), 0, 1.0, 1.0, started, 0.0) == 2
     assert trace_replay_step.run(cluster_id, str(trace), 0, 1.0, 1.0, started, 0.0) == 0
