@@ -134,3 +134,30 @@ class ServerlessShape(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.cpu_millis}m/{self.memory_mib}Mi"
+
+
+from billing.models_usage import (  # noqa: E402  (the usage ledger: models of this app)
+    AllocationRollup,
+    AllocationUsage,
+    ClusterRollup,
+    Granularity,
+    NodeUsage,
+    PodPlacement,
+    UsageInterval,
+)
+
+__all__ = [
+    "AllocationRollup",
+    "AllocationUsage",
+    "CapacityTypeChoice",
+    "ClusterRollup",
+    "Granularity",
+    "InstanceType",
+    "NodeUsage",
+    "Offering",
+    "PodPlacement",
+    "ServerlessPrice",
+    "ServerlessShape",
+    "SpotPriceObservation",
+    "UsageInterval",
+]

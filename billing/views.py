@@ -1,16 +1,178 @@
+"""Dashboard pages: overview, reports (window and grouping controls, CSV of every table), placement
+(where every pod and workload runs, and why) and the decision detail."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
 
+from billing import charts, selectors, tables
+from billing.metering import WindowError, parse_window
+from billing.metering.windows import DEFAULT_WINDOW, PRESETS
+from billing.models import PodPlacement
+from billing.selectors.placement import PLACEMENT_FILTERS
+from billing.selectors.reports import CAPACITY_LABELS, DEFAULT_GROUPING, Report
+from billing.selectors.usage import organization_clusters
+from policies.models import Decision
+from tenants.access import get_for_organization
 from tenants.decorators import organization_view
+from tenants.http import OrganizationRequest
+
+PODS_PER_PAGE = 50
 
 
 @organization_view()
-def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "billing/overview.html", {"section": "overview"})
+@require_safe
+def overview(request: OrganizationRequest) -> HttpResponse:
+    data = selectors.overview(request.organization, timezone.now())
+    context = {
+        "section": "overview",
+        "overview": data,
+        "daily_chart": charts.spend_chart(data.daily, data.month.step),
+        "nodes_chart": charts.nodes_chart(data.nodes),
+        "utilization": tables.utilization_cells(data.utilization),
+    }
+    return render(request, "billing/overview.html", context)
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """The window and grouping a request asks for, with what was wrong with it."""
+
+    window_key: str
+    grouping: str
+    date_from: str
+    date_to: str
+    error: str = ""
+
+
+def _report_query(request: OrganizationRequest) -> ReportQuery:
+    window = request.GET.get("window") or DEFAULT_WINDOW
+    date_from, date_to = request.GET.get("from", ""), request.GET.get("to", "")
+    if window == "custom":
+        window = f"{date_from},{date_to}" if date_from and date_to else DEFAULT_WINDOW
+    elif "," in window:
+        date_from, _, date_to = window.partition(",")
+    try:
+        grouping = selectors.parse_grouping(request.GET.get("group"))
+    except selectors.ReportError as error:
+        return ReportQuery(window, DEFAULT_GROUPING, date_from, date_to, str(error))
+    return ReportQuery(window, grouping, date_from, date_to)
+
+
+def _report(request: OrganizationRequest) -> tuple[Report, ReportQuery]:
+    query = _report_query(request)
+    now = timezone.now()
+    error = query.error
+    try:
+        window = parse_window(query.window_key, now)
+    except WindowError as problem:
+        error = str(problem)
+        window = parse_window(DEFAULT_WINDOW, now)
+    query = ReportQuery(window.key, query.grouping, query.date_from, query.date_to, error)
+    return selectors.report(request.organization, window, query.grouping), query
 
 
 @organization_view()
-def reports(request: HttpRequest) -> HttpResponse:
-    return render(request, "billing/reports.html", {"section": "reports"})
+@require_safe
+def reports(request: OrganizationRequest) -> HttpResponse:
+    report, query = _report(request)
+    context = {
+        "section": "reports",
+        "report": report,
+        "query": query,
+        "presets": PRESETS,
+        "groupings": selectors.GROUPINGS,
+        "methods": selectors.BASELINE_METHODS,
+        "tables": [builder(report) for builder in tables.REPORT_TABLES.values()],
+        "spend_chart": charts.spend_chart(report.series, report.window.step),
+        "savings_chart": charts.savings_chart(report.savings.rows),
+        "utilization_chart": charts.utilization_chart(report.series, report.window.step),
+    }
+    template = "billing/partials/_report.html" if request.htmx else "billing/reports.html"
+    return render(request, template, context)
+
+
+def _csv(table: tables.Table, name: str) -> HttpResponse:
+    response = HttpResponse(table.csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+@organization_view()
+@require_safe
+def reports_csv(request: OrganizationRequest) -> HttpResponse:
+    builder = tables.REPORT_TABLES.get(request.GET.get("table", ""))
+    if builder is None:
+        raise Http404(f"No such table; use one of {', '.join(tables.REPORT_TABLES)}.")
+    report, _ = _report(request)
+    table = builder(report)
+    window = report.window.key.replace(",", "_to_")
+    return _csv(table, f"nodeless-{table.key}-{report.grouping}-{window}")
+
+
+def _placement_filters(request: OrganizationRequest) -> dict[str, str]:
+    return {name: request.GET.get(name, "") for name in PLACEMENT_FILTERS}
+
+
+def _pods_page(request: OrganizationRequest, filters: dict[str, str]) -> Page[PodPlacement]:
+    rows = selectors.pod_placements(request.organization, filters)
+    return Paginator(rows, PODS_PER_PAGE).get_page(request.GET.get("page"))
+
+
+@organization_view()
+@require_safe
+def placement(request: OrganizationRequest) -> HttpResponse:
+    organization = request.organization
+    filters = _placement_filters(request)
+    page = _pods_page(request, filters)
+    context = {
+        "section": "placement",
+        "filters": filters,
+        "clusters": organization_clusters(organization).values(),
+        "namespaces": selectors.placement_namespaces(organization),
+        "capacity_types": CAPACITY_LABELS,
+        "page": page,
+        "pods": tables.pods_table(page.object_list),
+        "workloads": tables.workloads_table(selectors.federated_workloads(organization)),
+    }
+    template = "billing/partials/_pods.html" if request.htmx else "billing/placement.html"
+    return render(request, template, context)
+
+
+@organization_view()
+@require_safe
+def placement_csv(request: OrganizationRequest) -> HttpResponse:
+    kind = request.GET.get("table", "pods")
+    if kind == "workloads":
+        return _csv(
+            tables.workloads_table(selectors.federated_workloads(request.organization, limit=10_000)),
+            "nodeless-workloads",
+        )
+    if kind != "pods":
+        raise Http404("No such table; use pods or workloads.")
+    rows = selectors.pod_placements(request.organization, _placement_filters(request))
+    return _csv(tables.pods_table(rows.iterator(chunk_size=2000)), "nodeless-pods")
+
+
+@organization_view()
+@require_safe
+def decision_detail(request: OrganizationRequest, decision_id: int) -> HttpResponse:
+    decision = get_for_organization(
+        request.organization, Decision.objects.select_related("cluster", "node", "workload"), decision_id
+    )
+    pods = list(selectors.decision_pods(decision).select_related("cluster")[:200])
+    context = {
+        "section": "placement",
+        "decision": decision,
+        "options": selectors.decision_options(decision),
+        "inputs": selectors.decision_inputs(decision),
+        "pods": tables.pods_table(pods),
+        "pod_cost_per_hour": sum(float(pod.cost_per_hour) for pod in pods),
+    }
+    return render(request, "billing/decision_detail.html", context)

@@ -21,8 +21,8 @@ def cluster_list(organization: Organization) -> QuerySet[Cluster]:
     return Cluster.objects.filter(organization=organization).select_related("cloud_account").order_by("name")
 
 
-def cluster_ids_due_for_health_check() -> list[str]:
-    """Every cluster, across organizations: the periodic check fans out one task per cluster."""
+def cluster_ids_all() -> list[str]:
+    """Every cluster, across organizations: periodic work (health, metering) fans out one task each."""
     return [str(pk) for pk in Cluster.objects.values_list("pk", flat=True)]
 
 

@@ -18,7 +18,7 @@ def cluster_health_check(cluster_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def cluster_health_check_all() -> int:
-    cluster_ids = selectors.cluster_ids_due_for_health_check()
+    cluster_ids = selectors.cluster_ids_all()
     for cluster_id in cluster_ids:
         cluster_health_check.delay(cluster_id)
     return len(cluster_ids)

@@ -20,6 +20,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenants.api.urls")),
     path("", include("clusters.api.urls")),
     path("", include("policies.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from billing.replay.cluster import footprint
 from billing.replay.engine import replay
-from billing.replay.model import SECONDS_PER_HOUR, MeteredNode, ReplayPod, ReplayResult, Timing
+from billing.replay.model import NO_OVERHEAD, SECONDS_PER_HOUR, MeteredNode, ReplayPod, ReplayResult, Timing
 from billing.replay.planning import ReplayPlanner
 from workers.planner import (
     CapacityType,
@@ -39,7 +39,10 @@ def with_capacity_types(policy: PlannerPolicy, *capacity_types: CapacityType) ->
 
 
 def split_placeable(
-    pods: Sequence[ReplayPod], catalog: Catalog, policy: PlannerPolicy, daemonset_overhead: Resources = Resources()
+    pods: Sequence[ReplayPod],
+    catalog: Catalog,
+    policy: PlannerPolicy,
+    daemonset_overhead: Resources = NO_OVERHEAD,
 ) -> tuple[tuple[ReplayPod, ...], tuple[Unschedulable, ...]]:
     """(pods some offering can hold, one reason per pod none can), planning each kind alone
     with every capacity type allowed."""
@@ -101,7 +104,7 @@ def static_pool(
     catalog: Catalog,
     policy: PlannerPolicy,
     *,
-    daemonset_overhead: Resources = Resources(),
+    daemonset_overhead: Resources = NO_OVERHEAD,
 ) -> StaticPool:
     """Size the static pool (see the module docstring); `policy` gives everything but the
     capacity types (on-demand only) and packing (pack)."""
@@ -109,7 +112,8 @@ def static_pool(
         return StaticPool((), 0.0, 0, 0.0, ())
     on_demand = replace(with_capacity_types(policy, CapacityType.ON_DEMAND), packing=Packing.PACK)
     planner = ReplayPlanner(catalog, on_demand, daemonset_overhead)
-    best_cost, sized_at, pool = -1.0, 0.0, ()
+    best_cost, sized_at = -1.0, 0.0
+    pool: tuple[OfferingChoice, ...] = ()
     for moment in peak_moments(pods):
         alive = [pod.request for pod in pods if pod.arrival <= moment < pod.departure]
         peak_plan = planner.plan(alive, ())
@@ -117,7 +121,9 @@ def static_pool(
             best_cost, sized_at = peak_plan.billed_cost_per_hour, moment
             pool = tuple(launch.chosen for launch in peak_plan.launches)
     keep_every_node = Timing(scale_down_seconds=None)
-    held = replay(pods, catalog, on_demand, keep_every_node, initial_nodes=pool, daemonset_overhead=daemonset_overhead)
+    held = replay(
+        pods, catalog, on_demand, keep_every_node, initial_nodes=pool, daemonset_overhead=daemonset_overhead
+    )
     nodes = tuple(_choice(node) for node in held.nodes)
     span = max(pod.departure for pod in pods) - min(pod.arrival for pod in pods)
     return StaticPool(nodes, sized_at, len(nodes) - len(pool), span, held.unplaced)
@@ -142,7 +148,7 @@ def savings_baselines(
     policy: PlannerPolicy,
     timing: Timing,
     *,
-    daemonset_overhead: Resources = Resources(),
+    daemonset_overhead: Resources = NO_OVERHEAD,
 ) -> SavingsBaselines:
     """The three baselines for `pods`, with the policy's packing and the same timing."""
     return SavingsBaselines(

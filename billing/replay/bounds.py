@@ -28,15 +28,23 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from billing.replay.model import SECONDS_PER_HOUR, ReplayPod
+from billing.replay.model import NO_OVERHEAD, SECONDS_PER_HOUR, ReplayPod
 from billing.replay.planning import pod_kind
 from workers.planner import Catalog, PlannerPolicy, PodRequest, Resources, Snapshot, plan
 
 DEFAULT_SLOT_SECONDS = 30.0
 DEFAULT_WINDOW_EVENTS = 40
+DEFAULT_QUIET_SECONDS = 3600.0
+
+
+Pool = tuple[tuple[PodRequest, int], ...]
+
+
+def pool_key(pool: Pool) -> frozenset[tuple[Hashable, int]]:
+    return frozenset((pod_kind(pod), count) for pod, count in pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +56,14 @@ class BoundWindow:
     start: float
     end: float
     weight_seconds: float
-    kinds: tuple[tuple[PodRequest, int], ...]
+    kinds: Pool
 
     @property
     def quiet(self) -> bool:
         return self.weight_seconds == self.end - self.start
 
     def key(self) -> frozenset[tuple[Hashable, int]]:
-        return frozenset((pod_kind(pod), count) for pod, count in self.kinds)
+        return pool_key(self.kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +79,19 @@ def bound_windows(
     *,
     slot_seconds: float = DEFAULT_SLOT_SECONDS,
     window_events: int = DEFAULT_WINDOW_EVENTS,
+    quiet_seconds: float = DEFAULT_QUIET_SECONDS,
 ) -> tuple[BoundWindow, ...]:
     """Cut the span of `pods` into quiet and busy windows (see the module docstring).
 
-    A stretch without events lasting at least `window_events` slots is a quiet window; busy
-    windows hold at most `window_events` arrivals and departures and last whole slots.
+    A stretch without events lasting at least `quiet_seconds` is a quiet window; busy windows
+    hold at most `window_events` arrivals and departures and last whole slots.
     """
-    if slot_seconds <= 0 or window_events <= 0:
-        raise ValueError("slots need a length and windows need events")
+    if slot_seconds <= 0 or window_events <= 0 or quiet_seconds <= 0:
+        raise ValueError("slots and quiet stretches need a length and windows need events")
     if not pods:
         return ()
     times = sorted({pod.arrival for pod in pods} | {pod.departure for pod in pods})
-    quiet_length = slot_seconds * window_events
+    quiet_length = quiet_seconds
     timeline = _Timeline(pods)
     windows: list[BoundWindow] = []
     cursor, index = times[0], 0  # times[index] is the first event time >= cursor
@@ -125,7 +134,9 @@ class _Timeline:
         return [pod for pod in self._open if pod.arrival < end]
 
     def quiet(self, start: float, end: float) -> BoundWindow:
-        alive = [pod for pod in self._overlapping(start, end) if pod.arrival <= start and pod.departure >= end]
+        alive = [
+            pod for pod in self._overlapping(start, end) if pod.arrival <= start and pod.departure >= end
+        ]
         return BoundWindow(start, end, end - start, _pool((pod, 1) for pod in alive))
 
     def pooled(self, start: float, slots: int, slot_seconds: float) -> BoundWindow:
@@ -150,10 +161,10 @@ def _pool(copies: Iterable[tuple[ReplayPod, int]]) -> tuple[tuple[PodRequest, in
 
 
 def pool_bound_per_hour(
-    kinds: tuple[tuple[PodRequest, int], ...],
+    kinds: Pool,
     catalog: Catalog,
     policy: PlannerPolicy,
-    daemonset_overhead: Resources = Resources(),
+    daemonset_overhead: Resources = NO_OVERHEAD,
 ) -> float:
     """The planner's LP bound ($/h) for the pooled pods, with no existing nodes."""
     pods = tuple(
@@ -165,29 +176,49 @@ def pool_bound_per_hour(
     return plan(snapshot, policy, catalog).lp_lower_bound
 
 
-BoundFunction = Callable[[tuple[tuple[PodRequest, int], ...]], float]
-MapFunction = Callable[[BoundFunction, list[tuple[tuple[PodRequest, int], ...]]], Iterable[float]]
-
-
-def integrate_bound(windows: Sequence[BoundWindow], bound_per_hour: BoundFunction, map_function: MapFunction = map) -> LowerBound:
-    """Sum each window's bound times its weight, planning identical windows once.
-
-    `map_function` runs `bound_per_hour` over the distinct pools; pass a process pool's map to
-    spread them over cores (the function must then be picklable, e.g. a `functools.partial`
-    of `pool_bound_per_hour`).
-    """
-    distinct: dict[frozenset[tuple[Hashable, int]], int] = {}
-    pools: list[tuple[tuple[PodRequest, int], ...]] = []
+def distinct_pools(windows: Sequence[BoundWindow]) -> list[Pool]:
+    """The pools to bound, each once (windows with the same pods share one planner call)."""
+    seen: set[frozenset[tuple[Hashable, int]]] = set()
+    pools: list[Pool] = []
     for window in windows:
-        key = window.key()
-        if key not in distinct:
-            distinct[key] = len(pools)
+        key = pool_key(window.kinds)
+        if key not in seen:
+            seen.add(key)
             pools.append(window.kinds)
-    bounds = list(map_function(bound_per_hour, pools))
-    dollars = sum(bounds[distinct[window.key()]] * window.weight_seconds / SECONDS_PER_HOUR for window in windows)
+    return pools
+
+
+def integrate_bound(windows: Sequence[BoundWindow], pool_bounds: Sequence[float]) -> LowerBound:
+    """Sum each window's bound times its weight; `pool_bounds[i]` is the $/h bound of
+    `distinct_pools(windows)[i]` (computed by the caller, serially or over several cores)."""
+    pools = distinct_pools(windows)
+    if len(pools) != len(pool_bounds):
+        raise ValueError(f"{len(pools)} distinct pools but {len(pool_bounds)} bounds")
+    bound_of = {pool_key(pool): bound for pool, bound in zip(pools, pool_bounds, strict=True)}
+    dollars = sum(bound_of[window.key()] * window.weight_seconds / SECONDS_PER_HOUR for window in windows)
     return LowerBound(
         dollars=dollars,
         windows=len(windows),
         quiet_windows=sum(1 for window in windows if window.quiet),
         plan_calls=len(pools),
     )
+
+
+def lower_bound(
+    pods: Sequence[ReplayPod],
+    catalog: Catalog,
+    policy: PlannerPolicy,
+    *,
+    slot_seconds: float = DEFAULT_SLOT_SECONDS,
+    window_events: int = DEFAULT_WINDOW_EVENTS,
+    quiet_seconds: float = DEFAULT_QUIET_SECONDS,
+    daemonset_overhead: Resources = NO_OVERHEAD,
+) -> LowerBound:
+    """The integrated bound of `pods` in one go (one core); see the module docstring."""
+    windows = bound_windows(
+        pods, slot_seconds=slot_seconds, window_events=window_events, quiet_seconds=quiet_seconds
+    )
+    bounds = [
+        pool_bound_per_hour(pool, catalog, policy, daemonset_overhead) for pool in distinct_pools(windows)
+    ]
+    return integrate_bound(windows, bounds)

@@ -33,7 +33,9 @@ def footprint(pod: PodRequest) -> Resources:
     return Resources(pod.requests.cpu_millis, pod.requests.memory_mib, gpus, pod.requests.ephemeral_mib, 1)
 
 
-def node_allocatable(instance_type: InstanceType, policy: PlannerPolicy, daemonset_overhead: Resources) -> Resources:
+def node_allocatable(
+    instance_type: InstanceType, policy: PlannerPolicy, daemonset_overhead: Resources
+) -> Resources:
     """What pods can use on a new node: the planner's rule (allocatable minus daemonsets, pods
     capped by the policy's max pods per node)."""
     allocatable = (instance_type.allocatable - daemonset_overhead).clamped()
@@ -41,7 +43,9 @@ def node_allocatable(instance_type: InstanceType, policy: PlannerPolicy, daemons
     if policy.max_pods_per_node is not None:
         max_pods = min(max_pods, policy.max_pods_per_node)
     pods = max(max_pods - instance_type.system_reserve.pods - daemonset_overhead.pods, 0)
-    return Resources(allocatable.cpu_millis, allocatable.memory_mib, allocatable.gpus, allocatable.ephemeral_mib, pods)
+    return Resources(
+        allocatable.cpu_millis, allocatable.memory_mib, allocatable.gpus, allocatable.ephemeral_mib, pods
+    )
 
 
 def node_labels(
@@ -86,6 +90,7 @@ class SimNode:
     pods_served: int = 0
     empty_since: float | None = None
     released_at: float | None = None
+    cordoned: bool = False
 
     @property
     def serverless(self) -> bool:

@@ -18,12 +18,13 @@ still gets it):
 3. Departure: the pod frees its share of the node. A serverless micro-VM ends with its pod;
    a node left empty is released once it has stayed empty for the scale-down delay (never,
    for a static pool).
-4. Metering: each node is billed per second from launch to release with the minimum charge
+4. Consolidation (optional, `consolidation`): every interval the pods of long-running nodes are
+   re-packed when that is clearly cheaper; replaced nodes are cordoned, their pods move when
+   the replacements are ready, and the drained nodes go at once. Without it a running pod is
+   never moved and a node goes only when empty, so the planner's choices for one arrival at
+   a time stay as they were, however the pods around them change.
+5. Metering: each node is billed per second from launch to release with the minimum charge
    (`metering`).
-
-Nothing is consolidated: a running pod is never moved, and a node goes away only when empty.
-With a scale-down delay of zero an empty node goes at once, so the only cost left above the
-planner's choices is fragmentation: a node keeps its price while some of its pods are gone.
 """
 
 from __future__ import annotations
@@ -32,14 +33,24 @@ import heapq
 from collections.abc import Iterable, Sequence
 
 from billing.replay.cluster import NodeFactory, SimNode, footprint
+from billing.replay.consolidation import Consolidation, candidate_groups, repack
 from billing.replay.metering import billed_seconds, cost_series, usage_by_capacity_type
-from billing.replay.model import MeteredNode, ReplayPod, ReplayResult, Timing
+from billing.replay.model import NO_OVERHEAD, MeteredNode, ReplayPod, ReplayResult, Timing
 from billing.replay.planning import ReplayPlanner
 from billing.replay.scheduling import Scheduler
-from workers.planner import Catalog, ExistingNode, OfferingChoice, Plan, PlannerPolicy, Resources, Unschedulable
+from workers.planner import (
+    Catalog,
+    ExistingNode,
+    Launch,
+    OfferingChoice,
+    Plan,
+    PlannerPolicy,
+    Resources,
+    Unschedulable,
+)
 
 # Event kinds, in the order they are handled at one instant.
-_DEPART, _ARRIVE, _RELEASE = 0, 1, 2
+_DEPART, _MOVE, _ARRIVE, _CONSOLIDATE, _RELEASE = range(5)
 
 
 def _has_limits(policy: PlannerPolicy) -> bool:
@@ -54,11 +65,14 @@ def replay(
     timing: Timing,
     *,
     initial_nodes: Sequence[OfferingChoice] = (),
-    daemonset_overhead: Resources = Resources(),
+    daemonset_overhead: Resources = NO_OVERHEAD,
+    consolidation: Consolidation | None = None,
 ) -> ReplayResult:
     """Replay `pods` (see the module docstring). `initial_nodes` are running and ready from the
     first arrival on, like a pre-provisioned node pool."""
-    return _Replay(tuple(pods), catalog, policy, timing, initial_nodes, daemonset_overhead).run()
+    return _Replay(
+        tuple(pods), catalog, policy, timing, initial_nodes, daemonset_overhead, consolidation
+    ).run()
 
 
 class _Replay:
@@ -70,6 +84,7 @@ class _Replay:
         timing: Timing,
         initial_nodes: Sequence[OfferingChoice],
         daemonset_overhead: Resources,
+        consolidation: Consolidation | None,
     ) -> None:
         self.pods = {pod.uid: pod for pod in pods}
         if len(self.pods) != len(pods):
@@ -87,6 +102,12 @@ class _Replay:
         self.unplaced: list[Unschedulable] = []
         self.start_delay = 0.0
         self.pods_run = 0
+        self.started_at: dict[str, float] = {}
+        self.consolidation = consolidation
+        self.moving: dict[str, SimNode] = {}  # pod -> the node it moves to once that is ready
+        self.consolidations = 0
+        self.pods_moved = 0
+        self._last_arrival = max((pod.arrival for pod in pods), default=0.0)
         self._events: list[tuple[float, int, int, object]] = []
         self._sequence = 0
 
@@ -103,16 +124,24 @@ class _Replay:
             batches.setdefault(pod.arrival, []).append(pod)
         for time, batch in batches.items():
             self._push(time, _ARRIVE, batch)
+        if self.consolidation is not None:
+            self._push(origin + self.consolidation.interval_seconds, _CONSOLIDATE, None)
         end = origin
         while self._events:
             time, kind, _, payload = heapq.heappop(self._events)
-            end = max(end, time)
+            if kind != _CONSOLIDATE:
+                end = max(end, time)
             if kind == _DEPART:
                 assert isinstance(payload, str)
                 self._depart(payload, time)
+            elif kind == _MOVE:
+                assert isinstance(payload, str)
+                self._move(payload, time)
             elif kind == _ARRIVE:
                 assert isinstance(payload, list)
                 self._arrive(payload, time)
+            elif kind == _CONSOLIDATE:
+                self._consolidate(time)
             else:
                 assert isinstance(payload, tuple)
                 self._release_if_still_empty(payload[0], payload[1], time)
@@ -132,11 +161,16 @@ class _Replay:
             self._apply(result, now)
 
     def _depart(self, uid: str, now: float) -> None:
-        node = self.node_of.pop(uid)
+        self._leave(self.node_of.pop(uid), uid, now)
+        destination = self.moving.pop(uid, None)
+        if destination is not None:
+            self._leave(destination, uid, now)
+
+    def _leave(self, node: SimNode, uid: str, now: float) -> None:
         node.remove(uid, footprint(self.pods[uid].request), now)
         if node.pods:
             return
-        if node.serverless:
+        if node.serverless or node.cordoned:
             self._release(node, now)
         elif self.timing.scale_down_seconds is not None:
             self._push(now + self.timing.scale_down_seconds, _RELEASE, (node, now))
@@ -151,7 +185,7 @@ class _Replay:
 
     # Planning --------------------------------------------------------------------------------
     def _existing_for(self, batch: list[ReplayPod], now: float) -> tuple[ExistingNode, ...]:
-        candidates = list(self.live_vms.values())
+        candidates = [node for node in self.live_vms.values() if not node.cordoned]
         if _has_limits(self.policy):
             return tuple(node.as_existing(now) for node in candidates)
         needs = [footprint(pod.request) for pod in batch]
@@ -165,12 +199,16 @@ class _Replay:
         for binding in result.bindings:
             self._start(binding.pod_uid, self.by_name[binding.node_name], now)
         for launch in result.launches:
-            boot = self.timing.serverless_boot if launch.serverless else self.timing.boot_seconds
-            node = self.factory.create(launch.chosen, now, now + boot, launch.reserved_for_pod)
-            self._add_node(node)
+            node = self._launch(launch, now)
             for uid in launch.pod_uids:
                 self._start(uid, node, now)
         self.unplaced.extend(result.unschedulable)
+
+    def _launch(self, launch: Launch, now: float) -> SimNode:
+        boot = self.timing.serverless_boot if launch.serverless else self.timing.boot_seconds
+        node = self.factory.create(launch.chosen, now, now + boot, launch.reserved_for_pod)
+        self._add_node(node)
+        return node
 
     def _add_node(self, node: SimNode) -> None:
         self.nodes.append(node)
@@ -183,9 +221,41 @@ class _Replay:
         start = max(now, node.ready_at)
         node.add(uid, footprint(pod.request))
         self.node_of[uid] = node
+        self.started_at[uid] = start
         self.pods_run += 1
         self.start_delay += start - pod.arrival
         self._push(start + pod.duration, _DEPART, uid)
+
+    # Consolidation -------------------------------------------------------------------------
+    def _consolidate(self, now: float) -> None:
+        assert self.consolidation is not None
+        if self.node_of or now < self._last_arrival:
+            self._push(now + self.consolidation.interval_seconds, _CONSOLIDATE, None)
+        for group in candidate_groups(self.live_vms.values(), self.started_at, now, self.consolidation):
+            requests = {uid: self.pods[uid].request for node in group for uid in node.pods}
+            repacking = repack(group, requests, self.planner, self.consolidation)
+            if repacking is None:
+                continue
+            self.consolidations += 1
+            for node in repacking.replaced:
+                node.cordoned = True
+            for launch in repacking.launches:
+                node = self._launch(launch, now)
+                for uid in launch.pod_uids:
+                    self._move_later(uid, node, now)
+
+    def _move_later(self, uid: str, destination: SimNode, now: float) -> None:
+        destination.add(uid, footprint(self.pods[uid].request))
+        self.moving[uid] = destination
+        self._push(max(now, destination.ready_at), _MOVE, uid)
+
+    def _move(self, uid: str, now: float) -> None:
+        destination = self.moving.pop(uid, None)
+        if destination is None:
+            return  # the pod ended before its new node was ready
+        self._leave(self.node_of[uid], uid, now)
+        self.node_of[uid] = destination
+        self.pods_moved += 1
 
     # Metering --------------------------------------------------------------------------------
     def _result(self, origin: float, end: float) -> ReplayResult:
@@ -200,6 +270,8 @@ class _Replay:
             pods_run=self.pods_run,
             start_delay_seconds=self.start_delay,
             plan_calls=self.planner.calls,
+            consolidations=self.consolidations,
+            pods_moved=self.pods_moved,
         )
 
     def _metered(self, node: SimNode, end: float) -> MeteredNode:

@@ -9,11 +9,13 @@ unit of the planner's lower bound.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from workers.planner import CapacityType, PodRequest, Unschedulable
+from workers.planner import CapacityType, PodRequest, Resources, Unschedulable
 
 SECONDS_PER_HOUR = 3600.0
+# No daemonsets: every new node's allocatable is the pods' to use.
+NO_OVERHEAD = Resources()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,9 @@ class ReplayPod:
 
     def __post_init__(self) -> None:
         if self.departure < self.arrival:
-            raise ValueError(f"pod {self.request.uid} departs ({self.departure}) before it arrives ({self.arrival})")
+            raise ValueError(
+                f"pod {self.request.uid} departs ({self.departure}) before it arrives ({self.arrival})"
+            )
 
     @property
     def uid(self) -> str:
@@ -132,4 +136,3 @@ class ReplayResult:
     plan_calls: int
     consolidations: int = 0
     pods_moved: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)

@@ -50,14 +50,19 @@ class ReplayPlanner:
         canonical = self._memo.get(key)
         if canonical is None:
             self.calls += 1
-            renamed = tuple(replace(pods[i], uid=str(position), name=str(position)) for position, i in enumerate(order))
+            renamed = tuple(
+                replace(pods[i], uid=str(position), name=str(position)) for position, i in enumerate(order)
+            )
             canonical = plan(self._snapshot(renamed, ()), self.policy, self.catalog)
             self._memo[key] = canonical
         return _with_uids(canonical, [pods[i].uid for i in order])
 
     def _snapshot(self, pods: tuple[PodRequest, ...], existing: tuple[ExistingNode, ...]) -> Snapshot:
         return Snapshot(
-            pods=pods, existing_nodes=existing, daemonset_overhead=self.daemonset_overhead, region=self.catalog.region
+            pods=pods,
+            existing_nodes=existing,
+            daemonset_overhead=self.daemonset_overhead,
+            region=self.catalog.region,
         )
 
 

@@ -2,7 +2,7 @@
 is asked, as in a real cluster, where the provisioner only sees pods the scheduler left
 pending.
 
-A node can host a pod when it is ready, not reserved for another pod, has the pod's
+A node can host a pod when it is ready, not cordoned, not reserved for another pod, has the pod's
 footprint free, matches its node selector and required node affinity (with the planner's
 label semantics), carries no taint the pod does not tolerate, and - for a pod that wants a
 GPU - has a GPU model the pod accepts. Among such nodes the most allocated one wins (the
@@ -22,15 +22,19 @@ from workers.planner.labels import untolerated_taints
 
 def matches_node(pod: PodRequest, labels: Mapping[str, str]) -> bool:
     selector = all(
-        NodeSelectorRequirement(key, Operator.IN, (value,)).matches(labels) for key, value in pod.node_selector.items()
+        NodeSelectorRequirement(key, Operator.IN, (value,)).matches(labels)
+        for key, value in pod.node_selector.items()
     )
-    affinity = not pod.required_node_affinity or any(term.matches(labels) for term in pod.required_node_affinity)
+    affinity = not pod.required_node_affinity or any(
+        term.matches(labels) for term in pod.required_node_affinity
+    )
     return selector and affinity
 
 
 def can_host(node: SimNode, pod: PodRequest, gpu_model: str, now: float) -> bool:
     return (
         node.live
+        and not node.cordoned
         and node.allocatable is not None
         and node.ready_at <= now
         and node.reserved_for_pod is None

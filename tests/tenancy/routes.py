@@ -80,6 +80,36 @@ class OrgAObjects:
             ),
         )
 
+    def decision(self) -> Any:
+        from policies.models import Decision, DecisionKind
+
+        return self.once(
+            "decision",
+            lambda: Decision.objects.create(
+                organization=self.cast.org_a,
+                cluster=self.cluster(),
+                kind=DecisionKind.LAUNCH,
+                subject="default/a-web",
+                reason="m5.large on-demand is the cheapest offering that fits",
+                chosen={
+                    "instance_type": "m5.large",
+                    "zone": "us-east-1a",
+                    "capacity_type": "on_demand",
+                    "price_per_hour": 0.096,
+                    "effective_price_per_hour": 0.096,
+                },
+                runner_ups=[
+                    {
+                        "instance_type": "c5.xlarge",
+                        "zone": "us-east-1a",
+                        "capacity_type": "on_demand",
+                        "price_per_hour": 0.17,
+                        "effective_price_per_hour": 0.17,
+                    }
+                ],
+            ),
+        )
+
     def workload(self) -> Any:
         manifest = {
             "apiVersion": "apps/v1",
@@ -149,6 +179,8 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "api-federation-policy-detail": lambda o: {"pk": o.federation_policy().pk},
     "api-workload-detail": lambda o: {"pk": o.workload().pk},
     "api-workload-decisions": lambda o: {"pk": o.workload().pk},
+    "decision-detail": lambda o: {"decision_id": o.decision().pk},
+    "api-decision-detail": lambda o: {"pk": o.decision().pk},
 }
 
 PUBLIC_ROUTES: dict[str, str] = {

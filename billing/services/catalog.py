@@ -1,4 +1,4 @@
-"""Writing the price catalog to the database (catalog only; usage and savings live elsewhere)."""
+"""Writing the price catalog to the database."""
 
 from __future__ import annotations
 

@@ -1,0 +1,173 @@
+"""API shapes of the reports (spend, savings with explained baselines, utilization, overview), pod
+placements and decisions. Money is USD; resource amounts are core-hours and GiB-hours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from billing.models import PodPlacement
+from policies.models import Decision
+
+
+class WindowSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField(help_text="What was asked, e.g. 7d or 2026-01-01,2026-01-31.")
+    name = serializers.CharField(source="label", help_text="A readable name, e.g. Last 7 days.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="Exclusive.")
+    step = serializers.ChoiceField(choices=["hour", "day"], help_text="Width of each series point.")
+
+
+class SavingsRowSerializer(serializers.Serializer[Any]):
+    group = serializers.CharField(help_text="Cluster id, namespace, namespace/workload or capacity type.")
+    name = serializers.CharField(source="label", help_text="The cluster's name, or the group itself.")
+    actual = serializers.FloatField(help_text="Actual spend: node cost at the prices paid.")
+    static_pool = serializers.FloatField(help_text="Baseline: static on-demand pools sized for the peak.")
+    on_demand_only = serializers.FloatField(help_text="Baseline: the same nodes, all on-demand.")
+    serverless_only = serializers.FloatField(help_text="Baseline: every pod alone on serverless.")
+    saved_vs_static_pool = serializers.FloatField(source="versus_static_pool")
+    saved_vs_on_demand_only = serializers.FloatField(source="versus_on_demand_only")
+    saved_vs_serverless_only = serializers.FloatField(source="versus_serverless_only")
+    saved_vs_static_pool_pct = serializers.FloatField(source="versus_static_pool_pct", allow_null=True)
+    saved_vs_on_demand_only_pct = serializers.FloatField(source="versus_on_demand_only_pct", allow_null=True)
+    saved_vs_serverless_only_pct = serializers.FloatField(
+        source="versus_serverless_only_pct", allow_null=True
+    )
+
+
+class PoolSizeSerializer(serializers.Serializer[Any]):
+    instance_type = serializers.CharField()
+    nodes = serializers.IntegerField()
+    price_per_hour = serializers.FloatField()
+
+
+class StaticPoolSerializer(serializers.Serializer[Any]):
+    cluster_id = serializers.CharField()
+    cluster_name = serializers.CharField()
+    cpu_pool = PoolSizeSerializer(allow_null=True, help_text="Null: no on-demand type holds the largest pod.")
+    gpu_pool = PoolSizeSerializer(allow_null=True)
+    metered_hours = serializers.FloatField()
+    cost_per_hour = serializers.FloatField()
+    cost = serializers.FloatField()
+
+
+class BaselineMethodsSerializer(serializers.Serializer[Any]):
+    actual = serializers.CharField()
+    static_pool = serializers.CharField()
+    on_demand_only = serializers.CharField()
+    serverless_only = serializers.CharField()
+
+
+class SavingsReportSerializer(serializers.Serializer[Any]):
+    window = WindowSerializer()
+    aggregate = serializers.CharField()
+    totals = SavingsRowSerializer()
+    rows = SavingsRowSerializer(many=True)
+    static_pools = StaticPoolSerializer(many=True)
+    methods = BaselineMethodsSerializer()
+    usage_measured = serializers.BooleanField(help_text="False: no metrics source, so used = requested.")
+
+
+class SpendByCapacitySerializer(serializers.Serializer[Any]):
+    on_demand = serializers.FloatField()
+    spot = serializers.FloatField()
+    serverless = serializers.FloatField()
+
+
+class SeriesPointSerializer(serializers.Serializer[Any]):
+    start = serializers.DateTimeField()
+    actual = serializers.FloatField()
+    spend_by_capacity = SpendByCapacitySerializer()
+    static_pool = serializers.FloatField()
+    on_demand_only = serializers.FloatField()
+    serverless_only = serializers.FloatField()
+    cpu_requested_core_hours = serializers.FloatField(source="cpu_requested")
+    cpu_used_core_hours = serializers.FloatField(source="cpu_used")
+    cpu_allocatable_core_hours = serializers.FloatField(source="cpu_allocatable")
+    memory_requested_gib_hours = serializers.FloatField(source="memory_requested")
+    memory_used_gib_hours = serializers.FloatField(source="memory_used")
+    memory_allocatable_gib_hours = serializers.FloatField(source="memory_allocatable")
+    cpu_requested_pct = serializers.FloatField(allow_null=True)
+    cpu_used_pct = serializers.FloatField(allow_null=True)
+    memory_requested_pct = serializers.FloatField(allow_null=True)
+    memory_used_pct = serializers.FloatField(allow_null=True)
+
+
+class SeriesSerializer(serializers.Serializer[Any]):
+    window = WindowSerializer()
+    points = SeriesPointSerializer(many=True)
+    usage_measured = serializers.BooleanField()
+
+
+class NodeCountSerializer(serializers.Serializer[Any]):
+    capacity_type = serializers.CharField()
+    nodes = serializers.FloatField(help_text="Average over the latest metered hour.")
+
+
+class TopWorkloadSerializer(serializers.Serializer[Any]):
+    namespace = serializers.CharField()
+    workload = serializers.CharField()
+    cost = serializers.FloatField()
+    share_pct = serializers.FloatField()
+
+
+class OverviewSerializer(serializers.Serializer[Any]):
+    spend_today = serializers.FloatField()
+    month_to_date = serializers.FloatField()
+    projected_month_end = serializers.FloatField()
+    savings_this_month = SavingsRowSerializer(source="savings")
+    nodes = NodeCountSerializer(many=True)
+    top_workloads = TopWorkloadSerializer(many=True)
+
+
+class PodPlacementSerializer(serializers.ModelSerializer[PodPlacement]):
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+
+    class Meta:
+        model = PodPlacement
+        fields = [
+            "cluster",
+            "cluster_name",
+            "namespace",
+            "name",
+            "workload",
+            "phase",
+            "node_name",
+            "managed_node",
+            "instance_type",
+            "capacity_type",
+            "zone",
+            "node_price_per_hour",
+            "cost_per_hour",
+            "cpu",
+            "memory_gib",
+            "gpus",
+            "decision",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DecisionDetailSerializer(serializers.ModelSerializer[Decision]):
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True, default=None)
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "kind",
+            "cluster",
+            "cluster_name",
+            "node",
+            "workload",
+            "subject",
+            "reason",
+            "chosen",
+            "runner_ups",
+            "inputs",
+            "cost_per_hour",
+            "policy_version",
+            "created_at",
+        ]
+        read_only_fields = fields

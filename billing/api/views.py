@@ -1,0 +1,139 @@
+"""REST API v1 for reports (OpenCost's `window` and `aggregate` vocabulary), pod placements and
+decisions. The same selectors feed the pages, so the API and the pages show the same numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing import selectors
+from billing.api.serializers import (
+    DecisionDetailSerializer,
+    OverviewSerializer,
+    PodPlacementSerializer,
+    SavingsReportSerializer,
+    SeriesSerializer,
+)
+from billing.metering import WindowError, parse_window
+from billing.metering.windows import DEFAULT_WINDOW, ReportWindow
+from billing.models import ClusterRollup, PodPlacement
+from billing.selectors.placement import PLACEMENT_FILTERS
+from billing.selectors.reports import usage_over_time
+from policies.models import Decision
+from tenants.api.base import OrganizationScopedViewSet
+from tenants.models import Organization
+
+WINDOW = OpenApiParameter(
+    "window",
+    str,
+    description="today, yesterday, month, lastmonth, a duration (24h, 7d, 30d) ending with the current hour, or "
+    "'start,end' as dates (both days included) or RFC 3339 times. Default 7d. Times are UTC.",
+)
+AGGREGATE = OpenApiParameter(
+    "aggregate",
+    str,
+    enum=list(selectors.GROUPINGS),
+    description="How to group the savings rows (default namespace).",
+)
+
+
+def _window(request: Request) -> ReportWindow:
+    try:
+        return parse_window(request.query_params.get("window") or DEFAULT_WINDOW, timezone.now())
+    except WindowError as error:
+        raise ValidationError({"window": [str(error)]})
+
+
+class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
+    """Spend, savings against three explained baselines, and utilization, for any window."""
+
+    queryset = ClusterRollup.objects.none()
+    pagination_class = None
+
+    def scoped_queryset(self, organization: Organization) -> QuerySet[ClusterRollup]:
+        return ClusterRollup.objects.filter(organization=organization)
+
+    def _report(self, request: Request) -> selectors.Report:
+        try:
+            grouping = selectors.parse_grouping(request.query_params.get("aggregate"))
+        except selectors.ReportError as error:
+            raise ValidationError({"aggregate": [str(error)]})
+        return selectors.report(self.organization, _window(request), grouping)
+
+    @extend_schema(parameters=[WINDOW, AGGREGATE], responses=SavingsReportSerializer)
+    @action(detail=False, methods=["get"])
+    def savings(self, request: Request) -> Response:
+        """Actual spend, what each baseline would have cost for the same pods over the same time, and
+        the difference, per group and in total, with how each baseline is computed."""
+        report = self._report(request)
+        body: dict[str, Any] = {
+            "window": report.window,
+            "aggregate": report.grouping,
+            "totals": report.savings.total,
+            "rows": report.savings.rows,
+            "static_pools": report.pools,
+            "methods": selectors.BASELINE_METHODS,
+            "usage_measured": report.usage_measured,
+        }
+        return Response(SavingsReportSerializer(body).data)
+
+    def _series(self, request: Request) -> Response:
+        return Response(SeriesSerializer(usage_over_time(self.organization, _window(request))).data)
+
+    @extend_schema(parameters=[WINDOW], responses=SeriesSerializer)
+    @action(detail=False, methods=["get"])
+    def spend(self, request: Request) -> Response:
+        """Spend per hour (windows up to 48 hours) or per UTC day, by capacity type, with the baselines."""
+        return self._series(request)
+
+    @extend_schema(parameters=[WINDOW], responses=SeriesSerializer)
+    @action(detail=False, methods=["get"])
+    def utilization(self, request: Request) -> Response:
+        """Requested, used and allocatable CPU and memory per hour or per day (the same points as spend)."""
+        return self._series(request)
+
+    @extend_schema(responses=OverviewSerializer)
+    @action(detail=False, methods=["get"])
+    def overview(self, request: Request) -> Response:
+        """Spend today, this month and projected to month-end, this month's savings, nodes and top workloads."""
+        return Response(OverviewSerializer(selectors.overview(self.organization, timezone.now())).data)
+
+
+_PLACEMENT_PARAMETERS = [
+    OpenApiParameter("cluster", str, description="Cluster id"),
+    OpenApiParameter("namespace", str),
+    OpenApiParameter("capacity_type", str, enum=["on_demand", "spot", "serverless", "unpriced"]),
+]
+
+
+class PodPlacementViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[PodPlacement]):
+    """Where every pod runs now: node, instance type, capacity type, price, and the launch decision."""
+
+    serializer_class = PodPlacementSerializer
+    queryset = PodPlacement.objects.none()
+
+    def scoped_queryset(self, organization: Organization) -> QuerySet[PodPlacement]:
+        filters = {name: self.request.query_params.get(name, "") for name in PLACEMENT_FILTERS}
+        return selectors.pod_placements(organization, filters)
+
+    @extend_schema(parameters=_PLACEMENT_PARAMETERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+
+class DecisionViewSet(mixins.RetrieveModelMixin, OrganizationScopedViewSet[Decision]):
+    """One provisioning or placement decision: the reason, the chosen option and the runner-ups."""
+
+    serializer_class = DecisionDetailSerializer
+    queryset = Decision.objects.none()
+
+    def scoped_queryset(self, organization: Organization) -> QuerySet[Decision]:
+        return Decision.objects.filter(organization=organization).select_related("cluster")

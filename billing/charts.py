@@ -1,0 +1,109 @@
+"""Chart data for `static/js/charts.js`: plain JSON the page embeds in a data block (the CSP allows no
+inline script), one object per chart: kind, labels, datasets and how to format the axis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from billing.metering import SavingsRow
+from billing.selectors.overview import NodeCount
+from billing.selectors.reports import CAPACITY_LABELS, SeriesPoint
+
+ChartData = dict[str, Any]
+TOP_GROUPS = 10
+
+
+def _label(point: SeriesPoint, step: str) -> str:
+    return point.start.strftime("%d %b %H:00" if step == "hour" else "%d %b")
+
+
+def _rounded(values: Sequence[float | None], places: int = 4) -> list[float | None]:
+    return [None if value is None else round(value, places) for value in values]
+
+
+def spend_chart(series: Sequence[SeriesPoint], step: str) -> ChartData:
+    """Spend per period stacked by capacity type, with the three baselines as lines."""
+    datasets = [
+        {
+            "label": CAPACITY_LABELS[kind],
+            "type": "bar",
+            "color": kind,
+            "stack": "actual",
+            "data": _rounded([point.spend_by_capacity.get(kind, 0.0) for point in series]),
+        }
+        for kind in ("on_demand", "spot", "serverless")
+    ]
+    datasets += [
+        {"label": label, "type": "line", "color": color, "data": _rounded([getattr(p, name) for p in series])}
+        for label, color, name in (
+            ("Static pools", "static", "static_pool"),
+            ("On-demand only", "ondemandonly", "on_demand_only"),
+            ("Serverless only", "serverlessonly", "serverless_only"),
+        )
+    ]
+    return {
+        "kind": "bar",
+        "stacked": True,
+        "format": "money",
+        "labels": [_label(point, step) for point in series],
+        "datasets": datasets,
+    }
+
+
+def savings_chart(rows: Sequence[SavingsRow]) -> ChartData:
+    """Actual spend next to each baseline for the dearest groups."""
+    top = list(rows[:TOP_GROUPS])
+    return {
+        "kind": "bar",
+        "horizontal": True,
+        "format": "money",
+        "labels": [row.label for row in top],
+        "datasets": [
+            {"label": label, "type": "bar", "color": color, "data": _rounded([getattr(r, name) for r in top])}
+            for label, color, name in (
+                ("Actual spend", "actual", "actual"),
+                ("Static pools", "static", "static_pool"),
+                ("On-demand only", "ondemandonly", "on_demand_only"),
+                ("Serverless only", "serverlessonly", "serverless_only"),
+            )
+        ],
+    }
+
+
+def utilization_chart(series: Sequence[SeriesPoint], step: str) -> ChartData:
+    return {
+        "kind": "line",
+        "format": "percent",
+        "labels": [_label(point, step) for point in series],
+        "datasets": [
+            {
+                "label": label,
+                "type": "line",
+                "color": color,
+                "data": _rounded([getattr(p, name) for p in series], 1),
+            }
+            for label, color, name in (
+                ("CPU requested", "cpu", "cpu_requested_pct"),
+                ("CPU used", "cpuused", "cpu_used_pct"),
+                ("Memory requested", "memory", "memory_requested_pct"),
+                ("Memory used", "memoryused", "memory_used_pct"),
+            )
+        ],
+    }
+
+
+def nodes_chart(nodes: Sequence[NodeCount]) -> ChartData:
+    return {
+        "kind": "doughnut",
+        "format": "count",
+        "labels": [count.label for count in nodes],
+        "datasets": [
+            {
+                "label": "Nodes",
+                "type": "doughnut",
+                "colors": [count.capacity_type for count in nodes],
+                "data": _rounded([count.nodes for count in nodes], 1),
+            }
+        ],
+    }

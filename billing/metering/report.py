@@ -1,0 +1,151 @@
+"""The savings report: actual spend, three baselines for the same pods and time, and the difference.
+
+Inputs are sums over a window, read from the rollups: per (cluster, group) what the pods cost, what
+they would have cost on on-demand nodes packed the same way, and alone on serverless; and per
+cluster what its static pool costs for the window (`pools.cheapest_pool` at the window's peak,
+times the metered hours). `savings_report`:
+
+1. sums actual, on-demand-only and serverless-only costs per group (idle capacity is its own group
+   when grouping by namespace or workload, and belongs to its cluster or capacity type otherwise);
+2. splits each cluster's static-pool cost over its groups in proportion to their on-demand-only cost
+   (their share of the capacity, priced alike); a cluster whose pods have no such cost gives its
+   pool to its idle capacity;
+3. adds the rows up into the total, so the rows of every table sum to the headline numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+IDLE_GROUP = "__idle__"
+IDLE_LABEL = "Idle capacity"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCosts:
+    """One group's sums in one cluster over the window."""
+
+    cluster_id: str
+    group: str
+    label: str
+    idle: bool
+    cost: float
+    on_demand_cost: float
+    serverless_cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsRow:
+    group: str
+    label: str
+    actual: float
+    static_pool: float
+    on_demand_only: float
+    serverless_only: float
+
+    @property
+    def versus_static_pool(self) -> float:
+        return self.static_pool - self.actual
+
+    @property
+    def versus_on_demand_only(self) -> float:
+        return self.on_demand_only - self.actual
+
+    @property
+    def versus_serverless_only(self) -> float:
+        return self.serverless_only - self.actual
+
+    @staticmethod
+    def percent(saved: float, baseline: float) -> float | None:
+        """Savings as a share of the baseline, in percent (None without a baseline)."""
+        return None if baseline <= 0 else 100.0 * saved / baseline
+
+    @property
+    def versus_static_pool_pct(self) -> float | None:
+        return self.percent(self.versus_static_pool, self.static_pool)
+
+    @property
+    def versus_on_demand_only_pct(self) -> float | None:
+        return self.percent(self.versus_on_demand_only, self.on_demand_only)
+
+    @property
+    def versus_serverless_only_pct(self) -> float | None:
+        return self.percent(self.versus_serverless_only, self.serverless_only)
+
+    def __add__(self, other: SavingsRow) -> SavingsRow:
+        return SavingsRow(
+            self.group,
+            self.label,
+            self.actual + other.actual,
+            self.static_pool + other.static_pool,
+            self.on_demand_only + other.on_demand_only,
+            self.serverless_only + other.serverless_only,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsReport:
+    rows: tuple[SavingsRow, ...]  # dearest first, idle capacity last
+    total: SavingsRow
+
+
+def _weights(rows: Sequence[tuple[int, GroupCosts]]) -> dict[int, float]:
+    """How one cluster's static pool is split over its rows (step 2)."""
+    pods = {index: row.on_demand_cost for index, row in rows if not row.idle and row.on_demand_cost > 0}
+    if pods:
+        return pods
+    targets = [(index, row) for index, row in rows if row.idle] or list(rows)
+    costs = {index: row.cost for index, row in targets if row.cost > 0}
+    return costs or {index: 1.0 for index, _ in targets}
+
+
+def _static_shares(groups: Sequence[GroupCosts], static_pool_costs: Mapping[str, float]) -> list[float]:
+    by_cluster: dict[str, list[tuple[int, GroupCosts]]] = {}
+    for index, row in enumerate(groups):
+        by_cluster.setdefault(row.cluster_id, []).append((index, row))
+    shares = [0.0] * len(groups)
+    for cluster_id, rows in by_cluster.items():
+        pool = static_pool_costs.get(cluster_id, 0.0)
+        if pool <= 0:
+            continue
+        weights = _weights(rows)
+        total = sum(weights.values())
+        for index, weight in weights.items():
+            shares[index] = pool * weight / total
+    return shares
+
+
+def savings_report(
+    groups: Iterable[GroupCosts], static_pool_costs: Mapping[str, float], *, fold_idle: bool
+) -> SavingsReport:
+    """See the module docstring. With `fold_idle`, idle rows stay under their own group key (the
+    cluster or capacity type); otherwise they are gathered in one "Idle capacity" row."""
+    rows_in = list(groups)
+    # A cluster with a pool but no rows at all still has to show its pool: give it an idle row.
+    missing = sorted(set(static_pool_costs) - {row.cluster_id for row in rows_in})
+    rows_in += [
+        GroupCosts(
+            cluster_id, IDLE_GROUP, IDLE_LABEL, idle=True, cost=0.0, on_demand_cost=0.0, serverless_cost=0.0
+        )
+        for cluster_id in missing
+    ]
+    merged: dict[str, SavingsRow] = {}
+    for row, static in zip(rows_in, _static_shares(rows_in, static_pool_costs), strict=True):
+        key, label = (row.group, row.label) if fold_idle or not row.idle else (IDLE_GROUP, IDLE_LABEL)
+        piece = SavingsRow(key, label, row.cost, static, row.on_demand_cost, row.serverless_cost)
+        merged[key] = merged[key] + piece if key in merged else piece
+    rows = sorted(merged.values(), key=lambda r: (r.group == IDLE_GROUP, -r.actual, r.label))
+    total = SavingsRow("__total__", "Total", 0.0, 0.0, 0.0, 0.0)
+    for merged_row in rows:
+        total = total + merged_row
+    return SavingsReport(tuple(rows), total)
+
+
+def projected_month_end(
+    month_to_date: float, recent_spend: float, recent_hours: float, hours_left: float
+) -> float:
+    """Month-to-date spend plus the rest of the month at the recent hourly rate."""
+    if recent_hours <= 0:
+        return month_to_date
+    return month_to_date + recent_spend / recent_hours * max(hours_left, 0.0)

@@ -1,0 +1,281 @@
+"""The usage ledger: what each cluster cost, minute by minute, and the rollups pages read.
+
+Raw rows (one `UsageInterval` per cluster and metered minute, with its `NodeUsage` and
+`AllocationUsage` rows) are kept for a week; `ClusterRollup` and `AllocationRollup` sum them per
+hour and per UTC day, so reports never scan raw rows. Units: costs in USD; resource amounts in
+core-seconds, GiB-seconds and GPU-seconds; node time in node-seconds. The `*_pool_*` fields are
+the demand a static pool would have had to hold (averaged over a minute); rollups keep their
+maximum, the peak. `PodPlacement` is the latest view of where every pod runs and at what price.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from clusters.models import Cluster, ManagedNode
+from policies.models import Decision
+from tenants.models import Organization
+
+
+def _money() -> models.DecimalField[Decimal, Decimal]:
+    return models.DecimalField(max_digits=20, decimal_places=10, default=0)
+
+
+class Granularity(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class UsageMeasures(models.Model):
+    """What one cluster cost and used over some time (a minute, an hour or a day)."""
+
+    metered_seconds = models.FloatField(default=0)
+    node_cost = _money()
+    allocated_cost = _money()
+    idle_cost = _money()
+    on_demand_cost = _money()  # baseline: the same nodes, on-demand
+    serverless_cost = _money()  # baseline: every pod alone on serverless
+    on_demand_node_cost = _money()
+    spot_node_cost = _money()
+    serverless_node_cost = _money()
+    on_demand_node_seconds = models.FloatField(default=0)
+    spot_node_seconds = models.FloatField(default=0)
+    serverless_node_seconds = models.FloatField(default=0)
+    unpriced_node_seconds = models.FloatField(default=0)
+    cpu_requested = models.FloatField(default=0)
+    cpu_allocatable = models.FloatField(default=0)
+    cpu_used = models.FloatField(default=0)
+    memory_requested = models.FloatField(default=0)
+    memory_allocatable = models.FloatField(default=0)
+    memory_used = models.FloatField(default=0)
+    gpu_requested = models.FloatField(default=0)
+    gpu_allocatable = models.FloatField(default=0)
+    usage_measured_seconds = models.FloatField(default=0)  # pod-seconds a metrics source measured
+    cpu_pool_cpu = models.FloatField(default=0)
+    cpu_pool_memory = models.FloatField(default=0)
+    cpu_pool_gpus = models.FloatField(default=0)
+    cpu_pool_pods = models.FloatField(default=0)
+    cpu_pool_largest_cpu = models.FloatField(default=0)
+    cpu_pool_largest_memory = models.FloatField(default=0)
+    cpu_pool_largest_gpus = models.FloatField(default=0)
+    gpu_pool_cpu = models.FloatField(default=0)
+    gpu_pool_memory = models.FloatField(default=0)
+    gpu_pool_gpus = models.FloatField(default=0)
+    gpu_pool_pods = models.FloatField(default=0)
+    gpu_pool_largest_cpu = models.FloatField(default=0)
+    gpu_pool_largest_memory = models.FloatField(default=0)
+    gpu_pool_largest_gpus = models.FloatField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+POOL_FIELDS = tuple(
+    f"{pool}_pool_{part}"
+    for pool in ("cpu", "gpu")
+    for part in ("cpu", "memory", "gpus", "pods", "largest_cpu", "largest_memory", "largest_gpus")
+)
+USAGE_SUM_FIELDS = tuple(
+    field.name for field in UsageMeasures._meta.local_fields if field.name not in POOL_FIELDS
+)
+
+
+class AllocationMeasures(models.Model):
+    """What one group of pods (or the idle capacity) cost, and what it would have cost on the
+    baselines, over some time."""
+
+    namespace = models.CharField(max_length=63, blank=True)
+    workload = models.CharField(max_length=300, blank=True)
+    capacity_type = models.CharField(max_length=16)
+    idle = models.BooleanField(default=False)
+    cost = _money()
+    on_demand_cost = _money()
+    serverless_cost = _money()
+    cpu_requested = models.FloatField(default=0)
+    memory_requested = models.FloatField(default=0)
+    gpu_requested = models.FloatField(default=0)
+    pod_seconds = models.FloatField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+ALLOCATION_KEY_FIELDS = ("namespace", "workload", "capacity_type", "idle")
+ALLOCATION_SUM_FIELDS = (
+    "cost",
+    "on_demand_cost",
+    "serverless_cost",
+    "cpu_requested",
+    "memory_requested",
+    "gpu_requested",
+    "pod_seconds",
+)
+
+
+class UsageInterval(UsageMeasures):
+    """One metered minute of one cluster. Metering an interval again replaces its rows."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="usage_intervals",
+        db_index=False,  # the unique constraint or index in Meta starts with it
+    )
+    start = models.DateTimeField()
+    pods_observed = models.BooleanField(default=True)  # False: the cluster could not be listed
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["cluster", "start"], name="billing_usage_interval_unique")
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "start"], name="billing_interval_org_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.start:%Y-%m-%d %H:%M}"
+
+
+class NodeUsage(models.Model):
+    """One node's cost in one metered interval."""
+
+    id = models.BigAutoField(primary_key=True)
+    interval = models.ForeignKey(UsageInterval, on_delete=models.CASCADE, related_name="nodes")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    managed_node = models.ForeignKey(
+        ManagedNode, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
+    node_name = models.CharField(max_length=253)
+    instance_type = models.CharField(max_length=64, blank=True)
+    capacity_type = models.CharField(max_length=16)
+    zone = models.CharField(max_length=48, blank=True)
+    price_per_hour = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    seconds = models.FloatField()
+    cost = _money()
+    on_demand_cost = _money()
+    allocated_cost = _money()
+    idle_cost = _money()
+
+    def __str__(self) -> str:
+        return f"{self.node_name} {self.seconds:.0f} s"
+
+
+class AllocationUsage(AllocationMeasures):
+    id = models.BigAutoField(primary_key=True)
+    interval = models.ForeignKey(UsageInterval, on_delete=models.CASCADE, related_name="allocations")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.workload} {self.capacity_type}"
+
+
+class ClusterRollup(UsageMeasures):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="usage_rollups",
+        db_index=False,  # the unique constraint or index in Meta starts with it
+    )
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    start = models.DateTimeField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cluster", "granularity", "start"], name="billing_cluster_rollup_unique"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "granularity", "start"], name="billing_cluster_rollup_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.granularity} {self.start:%Y-%m-%d %H:%M}"
+
+
+class AllocationRollup(AllocationMeasures):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique constraint or index in Meta starts with it
+    )
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    start = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "granularity", "start"], name="billing_alloc_rollup_org"),
+            models.Index(fields=["cluster", "granularity", "start"], name="billing_alloc_rollup_cluster"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.workload} {self.granularity} {self.start:%Y-%m-%d %H:%M}"
+
+
+class PodPlacement(models.Model):
+    """Where a pod runs now, on what, at what price, and the decision that launched its node.
+    Metering refreshes a cluster's rows every minute; pods that are gone are removed."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="pod_placements")
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=253)
+    workload = models.CharField(max_length=300, blank=True)
+    phase = models.CharField(max_length=16, blank=True)
+    node_name = models.CharField(max_length=253, blank=True)
+    managed_node = models.ForeignKey(
+        ManagedNode, null=True, blank=True, on_delete=models.SET_NULL, related_name="pod_placements"
+    )
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    instance_type = models.CharField(max_length=64, blank=True)
+    capacity_type = models.CharField(max_length=16, blank=True)
+    zone = models.CharField(max_length=48, blank=True)
+    node_price_per_hour = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    cost_per_hour = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    cpu = models.FloatField(default=0)  # requested cores
+    memory_gib = models.FloatField(default=0)
+    gpus = models.FloatField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)  # when metering last saw it change
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace", "name"], name="billing_pod_placement_unique"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "namespace", "name"], name="billing_pod_placement_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name} on {self.node_name or 'no node'}"

@@ -1,0 +1,39 @@
+"""Every read of the billing app: the price catalog, spend, savings, utilization and placements."""
+
+from billing.selectors.catalog import catalog_for_region, catalog_regions
+from billing.selectors.overview import Overview, overview
+from billing.selectors.placement import (
+    decision_inputs,
+    decision_options,
+    decision_pods,
+    federated_workloads,
+    placement_namespaces,
+    pod_placements,
+)
+from billing.selectors.reports import (
+    BASELINE_METHODS,
+    GROUPINGS,
+    Report,
+    ReportError,
+    parse_grouping,
+    report,
+)
+
+__all__ = [
+    "BASELINE_METHODS",
+    "GROUPINGS",
+    "Overview",
+    "Report",
+    "ReportError",
+    "catalog_for_region",
+    "catalog_regions",
+    "decision_inputs",
+    "decision_options",
+    "decision_pods",
+    "federated_workloads",
+    "overview",
+    "parse_grouping",
+    "placement_namespaces",
+    "pod_placements",
+    "report",
+]

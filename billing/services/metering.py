@@ -1,0 +1,132 @@
+"""Metering one cluster: the step the every-minute Celery task runs.
+
+`meter_cluster(cluster_id)`:
+
+1. takes the cluster's metering lease (one worker meters a cluster at a time);
+2. picks the complete one-minute intervals not metered yet (at most the last 15, so a worker that
+   was down for a while catches up on node cost without a flood of work);
+3. reads the cluster once (pods, nodes, metrics when served) and the nodes Nodeless launched;
+4. meters every interval with the pure engine (`billing.metering.meter_interval`) and records it,
+   replacing any earlier record of the same interval, then rebuilds the rollups of the hours and
+   days touched, all in one transaction;
+5. fills in list prices Nodeless did not know at launch, and refreshes the pod placements.
+
+A cluster that cannot be listed is still metered for the nodes Nodeless launched (their cost is
+known), with every pod unknown, so its spend is never silently missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from billing.cluster_prices import cluster_prices, list_prices
+from billing.metering import Interval, meter_interval
+from billing.models import UsageInterval
+from billing.services.ledger import interval_record, rollups_refresh
+from billing.services.observation import (
+    managed_nodes_billed,
+    node_samples,
+    observe_cluster,
+    pod_samples,
+)
+from billing.services.placements import placements_refresh
+from clusters.models import Cluster, ManagedNode
+from workers.leases import held
+
+logger = logging.getLogger(__name__)
+
+INTERVAL = timedelta(minutes=1)
+CATCH_UP_INTERVALS = 15
+LEASE_TTL = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class MeteringResult:
+    cluster_id: str
+    outcome: str  # "metered", "up-to-date", "busy" or "missing"
+    intervals: int = 0
+    pods_observed: bool = True
+    error: str = ""
+    seconds: float = 0.0
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def due_intervals(last_metered: datetime | None, now: datetime) -> list[datetime]:
+    """Starts of the complete intervals after `last_metered`, the most recent CATCH_UP_INTERVALS."""
+    latest = floor_minute(now) - INTERVAL
+    if last_metered is None:
+        return [latest]  # a newly metered cluster starts now: its past was never observed
+    first = max(last_metered + INTERVAL, latest - (CATCH_UP_INTERVALS - 1) * INTERVAL)
+    starts = []
+    while first <= latest:
+        starts.append(first)
+        first += INTERVAL
+    return starts
+
+
+def _fill_list_prices(cluster: Cluster, rows: Sequence[ManagedNode]) -> None:
+    """Nodes launched before their list price was known get it from the list-price catalog."""
+    prices = list_prices(cluster)
+    for row in rows:
+        if row.list_price_per_hour or not row.instance_type:
+            continue
+        price = prices.price(row.instance_type, row.zone, row.capacity_type)
+        if price is not None:
+            ManagedNode.objects.filter(pk=row.pk, list_price_per_hour=0).update(
+                list_price_per_hour=Decimal(str(round(price, 6)))
+            )
+
+
+def meter_cluster(
+    cluster_id: str, *, now: datetime | None = None, starts: Sequence[datetime] | None = None
+) -> MeteringResult:
+    """Meter the cluster's due intervals (or exactly `starts`, which re-meters them)."""
+    began = time.perf_counter()
+    now = now or timezone.now()
+    cluster = Cluster.objects.select_related("cloud_account", "organization").filter(pk=cluster_id).first()
+    if cluster is None:
+        return MeteringResult(cluster_id, "missing")
+    with held(f"metering:{cluster.pk}", ttl=LEASE_TTL) as lease:
+        if lease is None:
+            return MeteringResult(cluster_id, "busy")
+        if starts is None:
+            last = UsageInterval.objects.filter(cluster=cluster).aggregate(last=Max("start"))["last"]
+            starts = due_intervals(last, now)
+        if not starts:
+            return MeteringResult(cluster_id, "up-to-date")
+        starts = sorted(start.astimezone(UTC) for start in starts)
+        prices = cluster_prices(cluster)
+        observation = observe_cluster(cluster, now)
+        managed = managed_nodes_billed(cluster, starts[0], starts[-1] + INTERVAL)
+        pods = pod_samples(observation, prices)
+        nodes = node_samples(observation, managed, pods, prices)
+        with transaction.atomic():
+            for start in starts:
+                interval = Interval(start.timestamp(), (start + INTERVAL).timestamp())
+                usage = meter_interval(interval, nodes, pods)
+                interval_record(cluster, usage, pods_observed=observation.pods is not None)
+            rollups_refresh(cluster, starts)
+        _fill_list_prices(cluster, managed)
+        placements_refresh(cluster, observation, nodes, pods, now)
+    if observation.error:
+        logger.info("metered %s without its pods: %s", cluster.name, observation.error)
+    return MeteringResult(
+        cluster_id,
+        "metered",
+        intervals=len(starts),
+        pods_observed=observation.pods is not None,
+        error=observation.error,
+        seconds=time.perf_counter() - began,
+    )

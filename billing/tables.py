@@ -1,0 +1,268 @@
+"""The tables of the dashboard pages, built once and rendered twice: as HTML and as CSV.
+
+A cell carries its display text (`$1,234.57`) and its CSV value (`1234.57`), rounded alike, so the
+downloaded file holds exactly the numbers on the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.urls import reverse
+
+from billing.metering import SavingsRow, StaticPool
+from billing.models import PodPlacement
+from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint
+from policies.models import Workload
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    value: str
+    numeric: bool = False
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    title: str
+    headers: tuple[str, ...]
+    rows: Sequence[tuple[Cell, ...]]
+    footer: tuple[Cell, ...] | None = None
+
+    @property
+    def header_cells(self) -> list[tuple[str, bool]]:
+        """Headers with whether their column is numeric (right-aligned), as the cells below."""
+        sample = self.rows[0] if self.rows else (self.footer or ())
+        return [
+            (header, index < len(sample) and sample[index].numeric)
+            for index, header in enumerate(self.headers)
+        ]
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.headers)
+        for row in [*self.rows, *([self.footer] if self.footer else [])]:
+            writer.writerow([cell.value for cell in row])
+        return out.getvalue()
+
+
+def text(value: str, href: str = "") -> Cell:
+    return Cell(value, value, href=href)
+
+
+def dollars(value: float, places: int = 2) -> Cell:
+    rounded = round(value, places)
+    sign = "-" if rounded < 0 else ""
+    return Cell(f"{sign}${abs(rounded):,.{places}f}", f"{rounded:.{places}f}", numeric=True)
+
+
+def percent(value: float | None) -> Cell:
+    if value is None:
+        return Cell("—", "", numeric=True)
+    return Cell(f"{value:.1f} %", f"{value:.1f}", numeric=True)
+
+
+def number(value: float, places: int = 1) -> Cell:
+    return Cell(f"{value:,.{places}f}", f"{value:.{places}f}", numeric=True)
+
+
+def _moment(start: datetime, step: str) -> Cell:
+    return text(start.strftime("%Y-%m-%d %H:%M" if step == "hour" else "%Y-%m-%d"))
+
+
+def _savings_cells(row: SavingsRow, label: Cell) -> tuple[Cell, ...]:
+    return (
+        label,
+        dollars(row.actual),
+        dollars(row.static_pool),
+        dollars(row.on_demand_only),
+        dollars(row.serverless_only),
+        dollars(row.versus_static_pool),
+        dollars(row.versus_on_demand_only),
+        dollars(row.versus_serverless_only),
+    )
+
+
+def savings_table(report: Report) -> Table:
+    return Table(
+        key="savings",
+        title=f"Savings by {GROUPINGS[report.grouping].lower()}",
+        headers=(
+            GROUPINGS[report.grouping],
+            "Actual spend",
+            "Static pools",
+            "On-demand only",
+            "Serverless only",
+            "Saved vs static pools",
+            "Saved vs on-demand only",
+            "Saved vs serverless only",
+        ),
+        rows=[_savings_cells(row, text(row.label)) for row in report.savings.rows],
+        footer=_savings_cells(report.savings.total, text("Total")),
+    )
+
+
+def spend_table(report: Report) -> Table:
+    return Table(
+        key="spend",
+        title="Spend over time",
+        headers=(
+            "Period (UTC)",
+            "On-demand",
+            "Spot",
+            "Serverless",
+            "Actual spend",
+            "Static pools",
+            "On-demand only",
+            "Serverless only",
+        ),
+        rows=[
+            (
+                _moment(point.start, report.window.step),
+                *(
+                    dollars(point.spend_by_capacity.get(kind, 0.0))
+                    for kind in ("on_demand", "spot", "serverless")
+                ),
+                dollars(point.actual),
+                dollars(point.static_pool),
+                dollars(point.on_demand_only),
+                dollars(point.serverless_only),
+            )
+            for point in report.series
+        ],
+    )
+
+
+def utilization_cells(point: SeriesPoint) -> tuple[Cell, ...]:
+    return (
+        percent(point.cpu_requested_pct),
+        percent(point.cpu_used_pct),
+        percent(point.memory_requested_pct),
+        percent(point.memory_used_pct),
+        number(point.cpu_allocatable),
+        number(point.memory_allocatable),
+    )
+
+
+def utilization_table(report: Report) -> Table:
+    return Table(
+        key="utilization",
+        title="Utilization over time",
+        headers=(
+            "Period (UTC)",
+            "CPU requested",
+            "CPU used",
+            "Memory requested",
+            "Memory used",
+            "CPU allocatable (core-hours)",
+            "Memory allocatable (GiB-hours)",
+        ),
+        rows=[
+            (_moment(point.start, report.window.step), *utilization_cells(point)) for point in report.series
+        ],
+    )
+
+
+def _describe(size: StaticPool | None) -> Cell:
+    if size is None:
+        return text("no on-demand type holds the largest pod: priced as on-demand only")
+    return text(f"{size.nodes} × {size.instance_type}" if size.nodes else "—")
+
+
+def pools_table(report: Report) -> Table:
+    return Table(
+        key="pools",
+        title="Static pools sized for the window's peak",
+        headers=("Cluster", "CPU pool", "GPU pool", "Metered hours", "Pool $/hour", "Pool cost"),
+        rows=[
+            (
+                text(pool.cluster_name),
+                _describe(pool.cpu_pool),
+                _describe(pool.gpu_pool),
+                number(pool.metered_hours),
+                dollars(pool.cost_per_hour, 4),
+                dollars(pool.cost),
+            )
+            for pool in report.pools
+        ],
+    )
+
+
+REPORT_TABLES = {
+    "savings": savings_table,
+    "spend": spend_table,
+    "utilization": utilization_table,
+    "pools": pools_table,
+}
+
+
+def pods_table(rows: Iterable[PodPlacement]) -> Table:
+    out = []
+    for row in rows:
+        decision = row.decision_id
+        out.append(
+            (
+                text(f"{row.namespace}/{row.name}"),
+                text(row.workload),
+                text(row.cluster.name, reverse("cluster-detail", args=[row.cluster_id])),
+                text(row.node_name or "pending"),
+                text(row.instance_type or "—"),
+                text(CAPACITY_LABELS.get(row.capacity_type, row.capacity_type or "—")),
+                text(row.zone or "—"),
+                dollars(float(row.node_price_per_hour), 4)
+                if row.node_price_per_hour is not None
+                else text("—"),
+                dollars(float(row.cost_per_hour), 4),
+                text("why?", reverse("decision-detail", args=[decision])) if decision else text(""),
+            )
+        )
+    return Table(
+        key="pods",
+        title="Pods",
+        headers=(
+            "Pod",
+            "Workload",
+            "Cluster",
+            "Node",
+            "Instance type",
+            "Capacity",
+            "Zone",
+            "Node $/hour",
+            "Pod $/hour",
+            "Decision",
+        ),
+        rows=out,
+    )
+
+
+def workloads_table(workloads: Sequence[Workload]) -> Table:
+    rows = []
+    for workload in workloads:
+        placements = ", ".join(
+            f"{placement.cluster.name}: {placement.replicas}" for placement in workload.placements.all()
+        )
+        decision = getattr(workload, "latest_decision_id", None)
+        rows.append(
+            (
+                text(workload.name, reverse("workload-detail", args=[workload.pk])),
+                text(workload.namespace),
+                text(workload.kind),
+                text(workload.get_status_display()),
+                text(placements or "not placed"),
+                text("why?", reverse("decision-detail", args=[decision])) if decision else text(""),
+            )
+        )
+    return Table(
+        key="workloads",
+        title="Federated workloads",
+        headers=("Workload", "Namespace", "Kind", "Status", "Replicas per cluster", "Decision"),
+        rows=rows,
+    )
