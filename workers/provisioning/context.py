@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,18 +72,40 @@ def queue_url(session: Any, cluster: Cluster) -> str:
     return url
 
 
+_providers_lock = threading.Lock()
+_providers: dict[tuple[Any, ...], CloudProvider] = {}
+
+
 def cloud_provider_for(cluster: Cluster) -> CloudProvider:
+    """The cluster's provider, kept for the life of the worker: building boto3 clients loads their
+    service models (tens of milliseconds each), which a pass that must answer within a second
+    cannot pay every time. Any change to what the provider is built from makes a new one."""
     account = cluster.cloud_account
     if account is None:
         raise ValueError(f"{cluster.name} has no cloud account; nodeless mode needs one")
-    session = _session(account.role_arn, cluster.organization.external_id, cluster.region)
+    external_id = cluster.organization.external_id
+    session = _session(account.role_arn, external_id, cluster.region)
     config = AwsProviderConfig(
         region=cluster.region,
         launch_template_name=cluster.launch_template_name or f"nodeless-{cluster.eks_cluster_name}",
         interruption_queue_url=queue_url(session, cluster),
         role_arn=account.role_arn,
     )
-    return AwsCloudProvider(session, config, endpoints())
+    aws = endpoints()
+    # Keyed by process too: a forked worker must not share its parent's HTTP connections.
+    key = (
+        os.getpid(),
+        cluster.pk,
+        external_id,
+        config,
+        aws.endpoint_url,
+        tuple(sorted(aws.per_service.items())),
+    )
+    with _providers_lock:
+        provider = _providers.get(key)
+        if provider is None:
+            provider = _providers[key] = AwsCloudProvider(session, config, aws)
+        return provider
 
 
 def _failed_key(cluster: Cluster) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from clusters.models import Cluster, ManagedNode
 from policies.models import Decision, DecisionKind
@@ -20,29 +20,37 @@ def offering_dict(choice: OfferingChoice) -> dict[str, Any]:
     }
 
 
-def record(
-    cluster: Cluster,
-    kind: DecisionKind,
-    reason: str,
-    *,
-    node: ManagedNode | None = None,
-    subject: str = "",
-    chosen: dict[str, Any] | None = None,
-    runner_ups: list[dict[str, Any]] | None = None,
-    inputs: dict[str, Any] | None = None,
-    cost_per_hour: float | None = None,
-    policy_version: str = "",
+class DecisionDetails(TypedDict, total=False):
+    node: ManagedNode | None
+    subject: str
+    chosen: dict[str, Any] | None
+    runner_ups: list[dict[str, Any]] | None
+    inputs: dict[str, Any] | None
+    cost_per_hour: float | None
+    policy_version: str
+
+
+def record(cluster: Cluster, kind: DecisionKind, reason: str, **details: Unpack[DecisionDetails]) -> Decision:
+    decision = decision_row(cluster, kind, reason, **details)
+    decision.save(force_insert=True)
+    return decision
+
+
+def decision_row(
+    cluster: Cluster, kind: DecisionKind, reason: str, **details: Unpack[DecisionDetails]
 ) -> Decision:
-    return Decision.objects.create(
+    """An unsaved decision (written with others in one statement, or by `record`)."""
+    cost = details.get("cost_per_hour")
+    return Decision(
         organization_id=cluster.organization_id,
         cluster=cluster,
-        node=node,
+        node=details.get("node"),
         kind=kind,
-        subject=subject[:320],
+        subject=details.get("subject", "")[:320],
         reason=reason[:500],
-        chosen=chosen or {},
-        runner_ups=runner_ups or [],
-        inputs=inputs or {},
-        cost_per_hour=None if cost_per_hour is None else round(cost_per_hour, 6),
-        policy_version=policy_version,
+        chosen=details.get("chosen") or {},
+        runner_ups=details.get("runner_ups") or [],
+        inputs=details.get("inputs") or {},
+        cost_per_hour=None if cost is None else round(cost, 6),
+        policy_version=details.get("policy_version", ""),
     )

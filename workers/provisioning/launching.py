@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, ThrottledError
@@ -23,11 +24,11 @@ from clusters.cloud.interface import CapacityType as CloudCapacityType
 from clusters.cloud.interface import LaunchRequest, LaunchResult
 from clusters.cloud.interface import Offering as CloudOffering
 from clusters.models import ManagedNode, NodeState
-from policies.models import DecisionKind
+from policies.models import Decision, DecisionKind
 from workers.planner import CapacityType, Launch
 from workers.provisioning.context import ReconcileContext, remember_failed_offerings
 from workers.provisioning.crash import crash_point
-from workers.provisioning.decisions import offering_dict, record
+from workers.provisioning.decisions import decision_row, offering_dict, record
 from workers.provisioning.observe import NODE_ID_LABEL
 
 MANAGED_TAG = "nodeless.io/managed-by"
@@ -103,67 +104,105 @@ def _cloud_offerings(offerings: list[dict[str, Any]]) -> tuple[CloudOffering, ..
     )
 
 
-def write_launch_row(
-    ctx: ReconcileContext,
-    launch: Launch,
-    pods_by_uid: dict[str, Any],
-    requests_by_uid: dict[str, Any],
-    owners: dict[str, str],
-) -> ManagedNode | None:
-    """The intent, recorded before any cloud call. None when another pass already wrote it."""
+@dataclass(frozen=True)
+class LaunchInputs:
+    """What the rows of one plan's launches are written from."""
+
+    pods_by_uid: dict[str, Any]
+    requests_by_uid: dict[str, Any]
+    owners: dict[str, str]
+
+
+def _intent(
+    ctx: ReconcileContext, launch: Launch, inputs: LaunchInputs, attempt: int
+) -> tuple[ManagedNode, Decision]:
+    """The unsaved row and launch decision of one planned node."""
     cluster = ctx.cluster
-    attempt = ManagedNode.objects.filter(cluster=cluster, plan_node_id=launch.node_id).count()
     chosen = launch.chosen
     reserved = ""
     if launch.reserved_for_pod:
-        pod = pods_by_uid.get(launch.reserved_for_pod)
+        pod = inputs.pods_by_uid.get(launch.reserved_for_pod)
         reserved = (
             f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" if pod else launch.reserved_for_pod
         )
     planned = [
-        planned_entry(pods_by_uid.get(uid), uid, requests_by_uid[uid], owners.get(uid, ""))
+        planned_entry(
+            inputs.pods_by_uid.get(uid), uid, inputs.requests_by_uid[uid], inputs.owners.get(uid, "")
+        )
         for uid in launch.pod_uids
     ]
+    row = ManagedNode(
+        organization_id=cluster.organization_id,
+        cluster=cluster,
+        idempotency_token=idempotency_token(cluster.pk, launch.node_id, attempt),
+        plan_node_id=launch.node_id,
+        state=NodeState.LAUNCHING,
+        reason=launch.decision.reason[:300],
+        instance_type=chosen.instance_type,
+        capacity_type=chosen.capacity_type.value,
+        zone=chosen.zone,
+        price_per_hour=Decimal(str(round(chosen.price_per_hour, 6))),
+        offerings=[offering_dict(o) for o in launch.offerings],
+        planned_pods=planned,
+        launched_for=[f"{e['namespace']}/{e['name']}" for e in planned],
+        reserved_for_pod=reserved,
+        policy_version=ctx.policy_version,
+        # The launch is requested (handed to the launcher) when its intent is recorded.
+        launch_requested_at=timezone.now(),
+    )
+    decision = decision_row(
+        cluster,
+        DecisionKind.LAUNCH,
+        launch.decision.reason,
+        node=row,
+        subject=reserved or f"{len(launch.pod_uids)} pods",
+        chosen=offering_dict(chosen),
+        runner_ups=[offering_dict(o) for o in launch.decision.runner_ups],
+        inputs={
+            "pods": [e["namespace"] + "/" + e["name"] for e in planned][:50],
+            "fallbacks": len(launch.offerings) - 1,
+        },
+        cost_per_hour=chosen.price_per_hour,
+        policy_version=ctx.policy_version,
+    )
+    return row, decision
+
+
+def write_launch_rows(
+    ctx: ReconcileContext, launches: list[Launch], inputs: LaunchInputs
+) -> list[ManagedNode]:
+    """The intents of a plan's launches, recorded before any cloud call, in one transaction (a pass
+    that launches dozens of nodes must not pay a round trip per row before the first launch). A
+    launch another pass already recorded (same token) is left out."""
+    if not launches:
+        return []
+    attempts = dict(
+        ManagedNode.objects.filter(
+            cluster=ctx.cluster, plan_node_id__in=[launch.node_id for launch in launches]
+        )
+        .values_list("plan_node_id")
+        .annotate(tries=Count("pk"))
+    )
+    intents = [_intent(ctx, launch, inputs, attempts.get(launch.node_id, 0)) for launch in launches]
     try:
         with transaction.atomic():
-            row = ManagedNode.objects.create(
-                organization_id=cluster.organization_id,
-                cluster=cluster,
-                idempotency_token=idempotency_token(cluster.pk, launch.node_id, attempt),
-                plan_node_id=launch.node_id,
-                state=NodeState.LAUNCHING,
-                reason=launch.decision.reason[:300],
-                instance_type=chosen.instance_type,
-                capacity_type=chosen.capacity_type.value,
-                zone=chosen.zone,
-                price_per_hour=Decimal(str(round(chosen.price_per_hour, 6))),
-                offerings=[offering_dict(o) for o in launch.offerings],
-                planned_pods=planned,
-                launched_for=[f"{e['namespace']}/{e['name']}" for e in planned],
-                reserved_for_pod=reserved,
-                policy_version=ctx.policy_version,
-                # The launch is requested (handed to the launcher) when its intent is recorded.
-                launch_requested_at=timezone.now(),
-            )
-            record(
-                cluster,
-                DecisionKind.LAUNCH,
-                launch.decision.reason,
-                node=row,
-                subject=reserved or f"{len(launch.pod_uids)} pods",
-                chosen=offering_dict(chosen),
-                runner_ups=[offering_dict(o) for o in launch.decision.runner_ups],
-                inputs={
-                    "pods": [e["namespace"] + "/" + e["name"] for e in row.planned_pods][:50],
-                    "fallbacks": len(launch.offerings) - 1,
-                },
-                cost_per_hour=chosen.price_per_hour,
-                policy_version=ctx.policy_version,
-            )
+            ManagedNode.objects.bulk_create([row for row, _ in intents])
+            Decision.objects.bulk_create([decision for _, decision in intents])
     except IntegrityError:
-        # The same token exists: another worker recorded this very launch first.
-        return None
-    return row
+        # Some token exists: another worker recorded one of these launches first. Write them one
+        # by one so the others still go ahead.
+        return [row for row, decision in intents if _write_one(row, decision)]
+    return [row for row, _ in intents]
+
+
+def _write_one(row: ManagedNode, decision: Decision) -> bool:
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+            decision.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def call_launch(ctx: ReconcileContext, row: ManagedNode) -> bool:

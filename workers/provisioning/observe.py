@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from workers.planner import (
@@ -220,6 +220,16 @@ class ClusterView:
 
     def managed_nodes(self) -> list[NodeView]:
         return [node for node in self.nodes.values() if NODE_ID_LABEL in node.labels]
+
+    @cached_property
+    def by_row_or_instance(self) -> dict[str, NodeView]:
+        """Managed nodes by their row id label and by their instance id (both are unique)."""
+        index: dict[str, NodeView] = {}
+        for node in self.managed_nodes():
+            if node.instance_id:
+                index[f"instance:{node.instance_id}"] = node
+            index[f"row:{node.labels[NODE_ID_LABEL]}"] = node
+        return index
 
 
 def cluster_view(pods: Iterable[Json], nodes: Iterable[Json], read_at: datetime) -> ClusterView:

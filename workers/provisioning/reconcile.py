@@ -41,9 +41,10 @@ from workers.provisioning.launching import (
     CLUSTER_TAG,
     INITIALIZING_TAINT,
     PARALLEL_CALLS,
+    LaunchInputs,
     launch_rows,
     planned_entry,
-    write_launch_row,
+    write_launch_rows,
 )
 from workers.provisioning.observe import (
     NODE_ID_LABEL,
@@ -129,10 +130,15 @@ class _Pass:
     # --- the pass ----------------------------------------------------------------------------
     def run(self) -> ReconcileReport:
         ctx = self.ctx
-        with self._step("observe"):
-            self.view = cluster_view(ctx.kube.pods(), ctx.kube.nodes(), ctx.now)
-        with self._step("instances"):
-            self.instances = self._list_instances_when_due()
+        # The cloud reads (instances, interruption notices) run while the cluster is read: a pass
+        # that answers pending pods within a second cannot wait for them one after the other.
+        with ThreadPoolExecutor(max_workers=2) as cloud_reads:
+            instances = cloud_reads.submit(self._list_instances_when_due)
+            self.notices = cloud_reads.submit(ctx.provider.read_interruption_notices)
+            with self._step("observe"):
+                self.view = cluster_view(ctx.kube.pods(), ctx.kube.nodes(), ctx.now)
+            with self._step("instances"):
+                self.instances = instances.result()
         self.rows = list(ManagedNode.objects.filter(cluster=ctx.cluster, state__in=ACTIVE_STATES))
         with self._step("sync"):
             self._resume_launches()
@@ -164,12 +170,11 @@ class _Pass:
     def _node_of(self, row: ManagedNode) -> NodeView | None:
         if row.node_name and row.node_name in self.view.nodes:
             return self.view.nodes[row.node_name]
-        for node in self.view.managed_nodes():
-            if node.labels.get(NODE_ID_LABEL) == str(row.pk) or (
-                row.instance_id and node.instance_id == row.instance_id
-            ):
-                return node
-        return None
+        index = self.view.by_row_or_instance
+        found = index.get(f"row:{row.pk}")
+        if found is None and row.instance_id:
+            found = index.get(f"instance:{row.instance_id}")
+        return found
 
     def _active(self) -> list[ManagedNode]:
         return [row for row in self.rows if row.state in ACTIVE_STATES]
@@ -261,7 +266,7 @@ class _Pass:
     # --- 5. interruptions ------------------------------------------------------------------------
     def _interruptions(self) -> None:
         try:
-            notices = self.ctx.provider.read_interruption_notices()
+            notices = self.notices.result()
         except CloudError:
             return
         by_instance = {row.instance_id: row for row in self._active() if row.instance_id}
@@ -332,8 +337,9 @@ class _Pass:
                 self.bound_uids.add(pod["metadata"]["uid"])
         untaint = []
         for row, node in ready_rows:
-            row.planned_pods = kept[row.pk]
-            row.save(update_fields=["planned_pods"])
+            if row.planned_pods != kept[row.pk]:
+                row.planned_pods = kept[row.pk]
+                row.save(update_fields=["planned_pods"])
             names = bound.get(row.pk, [])
             self.report.bound += len(names)
             if names:
@@ -450,13 +456,12 @@ class _Pass:
         result = plan(snapshot, self.ctx.policy, self.ctx.catalog, thorough=False)
         rows = {f"managed:{row.pk}": row for row in self._active()}
         direct = []
+        joining: dict[str, list[dict[str, Any]]] = {}
         for binding in result.bindings:
             pod = raw[binding.pod_uid]
             if binding.node_name in rows:  # an in-flight node: bind once it is Ready
-                row = rows[binding.node_name]
                 entry = planned_entry(pod, binding.pod_uid, requests[binding.pod_uid].requests, _owner(pod))
-                row.planned_pods = [*row.planned_pods, entry]
-                row.save(update_fields=["planned_pods"])
+                joining.setdefault(binding.node_name, []).append(entry)
             else:
                 direct.append(
                     (
@@ -464,20 +469,25 @@ class _Pass:
                         (pod["metadata"]["namespace"], pod["metadata"]["name"], binding.node_name),
                     )
                 )
+        for node_name, entries in joining.items():
+            row = rows[node_name]
+            row.planned_pods = [*row.planned_pods, *entries]
+            row.save(update_fields=["planned_pods"])
         self.report.bound += sum(1 for done in self._parallel(direct) if done)
-        owners = {uid: _owner(pod) for uid, pod in raw.items()}
-        pod_requests_by_uid = {uid: request.requests for uid, request in requests.items()}
-        written: list[ManagedNode] = []
+        inputs = LaunchInputs(
+            pods_by_uid=raw,
+            requests_by_uid={uid: request.requests for uid, request in requests.items()},
+            owners={uid: _owner(pod) for uid, pod in raw.items()},
+        )
         for launch in result.launches:
             if launch.serverless:
                 for uid in launch.pod_uids:
                     self.report.pending[_key(raw[uid])] = (
                         "serverless capacity is not available for this cluster"
                     )
-                continue
-            intent = write_launch_row(self.ctx, launch, raw, pod_requests_by_uid, owners)
-            if intent is not None:
-                written.append(intent)
+        written = write_launch_rows(
+            self.ctx, [launch for launch in result.launches if not launch.serverless], inputs
+        )
         crash_point("after_row")
         self.rows.extend(written)
         self._launch(written)
