@@ -90,18 +90,25 @@ class Command(BaseCommand):
                         stopping = True
                 time.sleep(0.5)
         finally:
-            for process in reversed(list(processes.values())):
-                if process.poll() is None:
-                    process.send_signal(
-                        signal.SIGINT if process is processes.get("simulation") else signal.SIGTERM
-                    )
-            deadline = time.monotonic() + 15
-            for process in processes.values():
-                try:
-                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            # The product first, then the simulation it talks to: a worker mid-pass must not find
+            # its cluster gone and print a traceback on the way out.
+            simulation = processes.pop("simulation", None)
+            self._stop(list(processes.values()), signal.SIGTERM)
+            if simulation is not None:
+                self._stop([simulation], signal.SIGINT)
             self.stdout.write("Stopped.")
+
+    @staticmethod
+    def _stop(processes: list[subprocess.Popen[bytes]], how: signal.Signals) -> None:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(how)
+        deadline = time.monotonic() + 15
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     def _wait_for(self, path: Path, process: subprocess.Popen[bytes]) -> Any:
         deadline = time.monotonic() + 120
