@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -18,6 +18,7 @@ from billing.models import PodPlacement
 from billing.selectors.placement import PLACEMENT_FILTERS
 from billing.selectors.reports import CAPACITY_LABELS, DEFAULT_GROUPING, Report
 from billing.selectors.usage import organization_clusters
+from clusters.models import Cluster
 from policies.models import Decision
 from tenants.access import get_for_organization
 from tenants.decorators import organization_view
@@ -55,7 +56,15 @@ def _report_query(request: OrganizationRequest) -> ReportQuery:
     window = request.GET.get("window") or DEFAULT_WINDOW
     date_from, date_to = request.GET.get("from", ""), request.GET.get("to", "")
     if window == "custom":
-        window = f"{date_from},{date_to}" if date_from and date_to else DEFAULT_WINDOW
+        if not (date_from and date_to):
+            return ReportQuery(
+                DEFAULT_WINDOW,
+                DEFAULT_GROUPING,
+                date_from,
+                date_to,
+                "A custom window needs both a start and an end date.",
+            )
+        window = f"{date_from},{date_to}"
     elif "," in window:
         date_from, _, date_to = window.partition(",")
     try:
@@ -110,14 +119,21 @@ def reports_csv(request: OrganizationRequest) -> HttpResponse:
     builder = tables.REPORT_TABLES.get(request.GET.get("table", ""))
     if builder is None:
         raise Http404(f"No such table; use one of {', '.join(tables.REPORT_TABLES)}.")
-    report, _ = _report(request)
+    report, query = _report(request)
+    if query.error:
+        # A download is not a page that can show what was wrong next to a fallback: refuse it.
+        return HttpResponseBadRequest(query.error, content_type="text/plain; charset=utf-8")
     table = builder(report)
     window = report.window.key.replace(",", "_to_")
     return _csv(table, f"nodeless-{table.key}-{report.grouping}-{window}")
 
 
 def _placement_filters(request: OrganizationRequest) -> dict[str, str]:
-    return {name: request.GET.get(name, "") for name in PLACEMENT_FILTERS}
+    filters = {name: request.GET.get(name, "") for name in PLACEMENT_FILTERS}
+    if filters["cluster"]:
+        # Another organization's cluster, or no cluster at all, is a 404 like any other object.
+        filters["cluster"] = str(get_for_organization(request.organization, Cluster, filters["cluster"]).pk)
+    return filters
 
 
 def _pods_page(request: OrganizationRequest, filters: dict[str, str]) -> Page[PodPlacement]:

@@ -127,7 +127,7 @@ def _recent(organization: Organization, now: datetime) -> _Recent:
     began = totals["recent_began"]
     if began is None:
         return _Recent(point, 0.0, 0.0)
-    elapsed = (now - max(now - RECENT, began)) / HOUR
+    elapsed = (now - began) / HOUR  # recent_cost covers whole hours from `began` on
     return _Recent(point, float(totals["recent_cost"] or 0), max(elapsed, 1 / 60))
 
 

@@ -224,14 +224,18 @@ def cluster_spend(cluster: Cluster, now: datetime) -> ClusterSpend:
     month_begins = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    month = rollup_filter(month_begins, end)
+    # Today always from its hours: once the last hour of the day starts, the month's range ends
+    # tomorrow and reads today from the daily rollup instead.
+    today_hours = Q(granularity=Granularity.HOUR, start__gte=today)
     totals = (
         ClusterRollup.objects.filter(organization_id=cluster.organization_id, cluster=cluster)
-        .filter(rollup_filter(month_begins, end))
+        .filter(month | today_hours)
         .aggregate(
-            month=Sum("node_cost"),
-            idle=Sum("idle_cost"),
-            today=Sum("node_cost", filter=Q(granularity=Granularity.HOUR, start__gte=today)),
-            rows=Count("id"),
+            month=Sum("node_cost", filter=month),
+            idle=Sum("idle_cost", filter=month),
+            today=Sum("node_cost", filter=today_hours),
+            rows=Count("id", filter=month),
         )
     )
     return ClusterSpend(

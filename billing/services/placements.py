@@ -37,12 +37,15 @@ def _price(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 8)))
 
 
-def launch_decisions(node_ids: Sequence[str]) -> dict[str, int]:
-    """The planning decision of each launched node (the first launch decision: it holds the
-    runner-ups the planner compared)."""
+def launch_decisions(cluster: Cluster, node_ids: Sequence[str]) -> dict[str, int]:
+    """The planning decision of each of the cluster's launched nodes (the first launch decision: it
+    holds the runner-ups the planner compared)."""
     rows = (
         Decision.objects.filter(
-            node_id__in=[uuid.UUID(node_id) for node_id in node_ids], kind=DecisionKind.LAUNCH
+            organization_id=cluster.organization_id,
+            cluster=cluster,
+            node_id__in=[uuid.UUID(node_id) for node_id in node_ids],
+            kind=DecisionKind.LAUNCH,
         )
         .order_by("node_id", "id")
         .values_list("node_id", "id")
@@ -54,11 +57,11 @@ def launch_decisions(node_ids: Sequence[str]) -> dict[str, int]:
 
 
 def _wanted(
-    observation: ClusterObservation, nodes: Sequence[NodeSample], pods: Sequence[PodSample]
+    cluster: Cluster, observation: ClusterObservation, nodes: Sequence[NodeSample], pods: Sequence[PodSample]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     nodes_by_name = {node.name: node for node in nodes}
     samples = {(pod.namespace, pod.name): pod for pod in pods}
-    decisions = launch_decisions([node.managed_node_id for node in nodes if node.managed_node_id])
+    decisions = launch_decisions(cluster, [node.managed_node_id for node in nodes if node.managed_node_id])
     wanted = {}
     for pod in observation.pods or ():
         if is_finished(pod) or pod["metadata"].get("deletionTimestamp"):
@@ -106,7 +109,7 @@ def placements_refresh(
     """Bring the cluster's placements up to date with one observation; returns the rows written."""
     if observation.pods is None:
         return 0  # the cluster could not be listed: keep the last known placements
-    wanted = _wanted(observation, nodes, pods)
+    wanted = _wanted(cluster, observation, nodes, pods)
     existing = {(row.namespace, row.name): row for row in PodPlacement.objects.filter(cluster=cluster)}
     gone = [row.pk for key, row in existing.items() if key not in wanted]
     created, changed = [], []
