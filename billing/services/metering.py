@@ -3,8 +3,10 @@
 `meter_cluster(cluster_id)`:
 
 1. takes the cluster's metering lease (one worker meters a cluster at a time);
-2. picks the complete one-minute intervals not metered yet (at most the last 15, so a worker that
-   was down for a while catches up on node cost without a flood of work);
+2. picks the complete one-minute intervals not metered yet, oldest first, at most 60 per run and
+   none older than a day, so metering that was down catches up (about an hour per minute) without
+   a flood of work. Node cost of caught-up minutes is exact (launch and termination times are
+   known); pods that came and went meanwhile were not seen, so their share shows as idle;
 3. reads the cluster once (pods, nodes, metrics when served) and the nodes Nodeless launched;
 4. meters every interval with the pure engine (`billing.metering.meter_interval`) and records it,
    replacing any earlier record of the same interval, then rebuilds the rollups of the hours and
@@ -45,7 +47,8 @@ from workers.leases import held
 logger = logging.getLogger(__name__)
 
 INTERVAL = timedelta(minutes=1)
-CATCH_UP_INTERVALS = 15
+CATCH_UP_INTERVALS = 60  # per run
+CATCH_UP_LOOKBACK = timedelta(days=1)
 LEASE_TTL = timedelta(minutes=2)
 
 
@@ -64,13 +67,14 @@ def floor_minute(moment: datetime) -> datetime:
 
 
 def due_intervals(last_metered: datetime | None, now: datetime) -> list[datetime]:
-    """Starts of the complete intervals after `last_metered`, the most recent CATCH_UP_INTERVALS."""
+    """Starts of the complete intervals after `last_metered` (within CATCH_UP_LOOKBACK), the oldest
+    CATCH_UP_INTERVALS of them: the next run goes on from where this one stops."""
     latest = floor_minute(now) - INTERVAL
     if last_metered is None:
         return [latest]  # a newly metered cluster starts now: its past was never observed
-    first = max(last_metered + INTERVAL, latest - (CATCH_UP_INTERVALS - 1) * INTERVAL)
+    first = max(last_metered + INTERVAL, latest - CATCH_UP_LOOKBACK + INTERVAL)
     starts = []
-    while first <= latest:
+    while first <= latest and len(starts) < CATCH_UP_INTERVALS:
         starts.append(first)
         first += INTERVAL
     return starts
