@@ -73,7 +73,7 @@ def due_intervals(last_metered: datetime | None, now: datetime) -> list[datetime
     if last_metered is None:
         return [latest]  # a newly metered cluster starts now: its past was never observed
     first = max(last_metered + INTERVAL, latest - CATCH_UP_LOOKBACK + INTERVAL)
-    starts = []
+    starts: list[datetime] = []
     while first <= latest and len(starts) < CATCH_UP_INTERVALS:
         starts.append(first)
         first += INTERVAL
