@@ -14,7 +14,8 @@
 5. fills in list prices Nodeless did not know at launch, and refreshes the pod placements.
 
 A cluster that cannot be listed is still metered for the nodes Nodeless launched (their cost is
-known), with every pod unknown, so its spend is never silently missing.
+known), with every pod unknown, so its spend is never silently missing; one with no such node is
+not metered at all until it answers (its minutes stay due), rather than recorded at $0.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ LEASE_TTL = timedelta(minutes=2)
 @dataclass(frozen=True)
 class MeteringResult:
     cluster_id: str
-    outcome: str  # "metered", "up-to-date", "busy" or "missing"
+    outcome: str  # "metered", "up-to-date", "unreachable", "busy" or "missing"
     intervals: int = 0
     pods_observed: bool = True
     error: str = ""
@@ -114,6 +115,11 @@ def meter_cluster(
         prices = cluster_prices(cluster)
         observation = observe_cluster(cluster, now)
         managed = managed_nodes_billed(cluster, starts[0], starts[-1] + INTERVAL)
+        if observation.pods is None and not managed:
+            # Nothing of this cluster's spend is known (no node Nodeless launched, and its own nodes
+            # unseen): recording $0 would be a lie. The minutes stay due and are metered when it
+            # answers again, within the catch-up day.
+            return MeteringResult(cluster_id, "unreachable", pods_observed=False, error=observation.error)
         pods = pod_samples(observation, prices)
         nodes = node_samples(observation, managed, pods, prices)
         with transaction.atomic():

@@ -21,6 +21,7 @@ from clusters.models import CloudAccount, ManagedNode, NodeState
 from clusters.simulator.controllers.static_nodes import StaticNodePool
 from policies.models import Decision, DecisionKind
 from tenants.actors import Actor
+from tests.billing.support import make_cluster
 from tests.fixtures.connections import kubeconfig_for
 from tests.fixtures.simulation import kube_api, wait_for
 
@@ -195,3 +196,12 @@ def test_the_beat_runs_metering_every_minute_and_pruning_hourly(cast) -> None:
     assert tasks[metering_prune.name] == 3600.0
     assert metering_meter_all() == 0  # no cluster: nothing enqueued
     assert metering_prune() == 0
+
+
+def test_an_unreachable_cluster_with_no_launched_node_is_not_recorded_at_zero_but_left_due(cast) -> None:
+    cluster = make_cluster(cast.org_a, "dark")  # nothing answers at its endpoint
+    now = timezone.now()
+    result = meter_cluster(str(cluster.pk), now=now)
+    assert result.outcome == "unreachable" and result.error
+    assert not UsageInterval.objects.filter(cluster=cluster).exists()
+    assert not ClusterRollup.objects.filter(cluster=cluster).exists()
