@@ -3,6 +3,7 @@ garbage collection of instances and nodes nobody owns."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -163,3 +164,41 @@ def test_garbage_collection_terminates_unowned_instances_and_forgets_vanished_on
     )
     assert any(stray.instance_id in reason for reason in reasons)
     assert any(row.instance_id in reason for reason in reasons)
+
+
+def test_an_underused_node_whose_pods_fit_nowhere_else_is_replaced_by_a_cheaper_one(
+    nodeless, kube_client
+) -> None:
+    nodeless.policy(capacity_types=["on_demand"], scale_down_delay_seconds=0)
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    apps.create_namespaced_deployment("default", _deployment("big", 1, cpu="3", memory="2Gi"))
+    apps.create_namespaced_deployment("default", _deployment("small", 1, cpu="100m", memory="128Mi"))
+    nodeless.until(
+        lambda: all(
+            any(p.status.phase == "Running" for p in _pods(nodeless, app)) for app in ("big", "small")
+        )
+    )
+    first_node = _pods(nodeless, "small")[0].spec.node_name
+    assert _pods(nodeless, "big")[0].spec.node_name == first_node, "the planner packs both on one node"
+    (first,) = [row for row in nodeless.rows() if row.node_name == first_node]
+
+    apps.delete_namespaced_deployment("big", "default")
+    nodeless.until(lambda: not _pods(nodeless, "big"))
+    nodeless.until(
+        lambda: any(
+            p.status.phase == "Running" and p.spec.node_name not in (None, first_node)
+            for p in _pods(nodeless, "small")
+        )
+    )
+
+    decision = Decision.objects.get(
+        cluster=nodeless.cluster, kind=DecisionKind.CONSOLIDATE, subject=first_node
+    )
+    assert "replacing it with" in decision.reason
+    assert decision.cost_per_hour is not None and decision.cost_per_hour < 0
+    (replacement,) = nodeless.rows(node_name=_pods(nodeless, "small")[0].spec.node_name)
+    assert replacement.created_at > first.created_at
+    assert replacement.price_per_hour <= Decimal("0.8") * first.price_per_hour
+    nodeless.until(
+        lambda: nodeless.rows(pk=first.pk)[0].state in (NodeState.TERMINATING, NodeState.TERMINATED)
+    )

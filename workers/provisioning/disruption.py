@@ -19,17 +19,29 @@ from workers.planner import ExistingNode, Snapshot, plan
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.crash import crash_point
 from workers.provisioning.decisions import record
-from workers.provisioning.observe import NODE_ID_LABEL, ClusterView, NodeView, may_evict, pod_request
+from workers.provisioning.launching import LaunchInputs, write_launch_rows
+from workers.provisioning.observe import (
+    NODE_ID_LABEL,
+    ClusterView,
+    NodeView,
+    controller_of,
+    may_evict,
+    pod_request,
+)
 
 # An instance that has not become a Ready node this long after launch is terminated.
 REGISTRATION_TIMEOUT = timedelta(minutes=10)
 # Consolidate a packed node when its requests use less than this share of CPU and memory.
 CONSOLIDATION_UTILIZATION = 0.5
+# Replace such a node only when the replacement saves at least this share of its price (a smaller
+# saving is not worth moving pods for).
+REPLACE_MIN_SAVING = 0.2
 
 
 class DisruptionSteps:
     ctx: ReconcileContext
     view: ClusterView
+    rows: list[ManagedNode]
     instances: dict[str, Any] | None
     notices: Future[list[InterruptionNotice]]
     replacement_pods: list[dict[str, Any]]
@@ -46,6 +58,9 @@ class DisruptionSteps:
         raise NotImplementedError
 
     def _existing_nodes(self) -> list[ExistingNode]:
+        raise NotImplementedError
+
+    def _launch(self, rows: list[ManagedNode]) -> None:
         raise NotImplementedError
 
     # --- 5. interruptions ------------------------------------------------------------------------
@@ -131,13 +146,20 @@ class DisruptionSteps:
         return row.pk in self._bound_rows
 
     def _consolidate(self) -> None:
-        """Delete consolidation: one underutilized packed node whose pods all fit on other nodes."""
+        """Single-node consolidation, like Karpenter's: one underutilized packed node per pass is
+        deleted when its pods fit on the other nodes, or replaced when a node that holds them costs
+        at least REPLACE_MIN_SAVING less. A replaced node is drained only once its replacement is
+        Ready, and its pods' controllers' new pods are bound to the replacement as planned."""
+        self._finish_replacements()
+        replacing = {row.replaces_id for row in self._active() if row.replaces_id}
         delay = timedelta(seconds=self.ctx.scale_down_delay)
         for row in self._active():
             node = self._node_of(row)
             if (
                 row.state != NodeState.READY
                 or row.reserved_for_pod
+                or row.replaces_id
+                or row.pk in replacing
                 or node is None
                 or not node.workload_pods
                 or row.planned_pods
@@ -154,26 +176,79 @@ class DisruptionSteps:
             if not all(may_evict(pod) for pod in node.workload_pods):
                 continue
             others = [n for n in self._existing_nodes() if n.name != node.name and n.ready]
-            pods = tuple(pod_request(pod) for pod in node.workload_pods)
+            requests = {pod["metadata"]["uid"]: pod_request(pod) for pod in node.workload_pods}
             trial = plan(
-                Snapshot(pods=pods, existing_nodes=tuple(others), region=self.ctx.cluster.region),
+                Snapshot(
+                    pods=tuple(requests.values()),
+                    existing_nodes=tuple(others),
+                    daemonset_overhead=self.view.daemonset_overhead,
+                    region=self.ctx.cluster.region,
+                ),
                 self.ctx.policy,
                 self.ctx.catalog,
             )
-            if trial.launches or trial.unschedulable:
+            if trial.unschedulable or any(launch.serverless for launch in trial.launches):
                 continue
-            self._set_state(row, NodeState.DRAINING, "consolidation: its pods fit on other nodes")
-            record(
-                self.ctx.cluster,
-                DecisionKind.CONSOLIDATE,
-                f"{node.name} used {used.cpu_millis / max(allocatable.cpu_millis, 1):.0%} CPU; its "
-                f"{len(pods)} pod(s) fit on other nodes, saving ${float(row.price_per_hour):.4f}/h",
-                node=row,
-                subject=node.name,
-                cost_per_hour=-float(row.price_per_hour),
-                policy_version=self.ctx.policy_version,
+            usage = f"{node.name} used {used.cpu_millis / max(allocatable.cpu_millis, 1):.0%} CPU"
+            price = float(row.price_per_hour)
+            if not trial.launches:
+                self._set_state(row, NodeState.DRAINING, "consolidation: its pods fit on other nodes")
+                self._record_consolidation(
+                    row,
+                    node,
+                    f"{usage}; its {len(requests)} pod(s) fit on other nodes, saving ${price:.4f}/h",
+                    price,
+                )
+                return
+            replacement_price = sum(launch.chosen.price_per_hour for launch in trial.launches)
+            if replacement_price > (1 - REPLACE_MIN_SAVING) * price:
+                continue
+            pods = {pod["metadata"]["uid"]: pod for pod in node.workload_pods}
+            inputs = LaunchInputs(
+                pods_by_uid=pods,
+                requests_by_uid={uid: request.requests for uid, request in requests.items()},
+                owners={uid: controller_of(pod) for uid, pod in pods.items()},
+                replaces=row,
             )
-            return  # one node per pass, like Karpenter's single-node consolidation
+            written = write_launch_rows(self.ctx, list(trial.launches), inputs)
+            if not written:
+                continue
+            self.rows.extend(written)
+            self._launch(written)
+            types = ", ".join(launch.chosen.instance_type for launch in trial.launches)
+            self._record_consolidation(
+                row,
+                node,
+                f"{usage}; replacing it with {types} at ${replacement_price:.4f}/h saves "
+                f"${price - replacement_price:.4f}/h (drained once the replacement is Ready)",
+                price - replacement_price,
+            )
+            return
+
+    def _record_consolidation(self, row: ManagedNode, node: NodeView, reason: str, saving: float) -> None:
+        record(
+            self.ctx.cluster,
+            DecisionKind.CONSOLIDATE,
+            reason,
+            node=row,
+            subject=node.name,
+            cost_per_hour=-saving,
+            policy_version=self.ctx.policy_version,
+        )
+
+    def _finish_replacements(self) -> None:
+        """Drain nodes whose replacement became Ready; a replacement whose node is gone is an
+        ordinary node from then on."""
+        by_pk = {row.pk: row for row in self.rows}
+        for row in self._active():
+            if not row.replaces_id:
+                continue
+            old = by_pk.get(row.replaces_id)
+            if old is None or old.state not in ACTIVE_STATES:
+                row.replaces = None
+                row.save(update_fields=["replaces"])
+            elif row.state == NodeState.READY and old.state == NodeState.READY:
+                self._set_state(old, NodeState.DRAINING, f"consolidation: replaced by {row.instance_type}")
 
     def _drain(self) -> None:
         for row in self._active():

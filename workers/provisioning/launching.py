@@ -111,6 +111,7 @@ class LaunchInputs:
     pods_by_uid: dict[str, Any]
     requests_by_uid: dict[str, Any]
     owners: dict[str, str]
+    replaces: ManagedNode | None = None  # consolidation: the node these launches replace
 
 
 def _intent(
@@ -146,6 +147,7 @@ def _intent(
         planned_pods=planned,
         launched_for=[f"{e['namespace']}/{e['name']}" for e in planned],
         reserved_for_pod=reserved,
+        replaces=inputs.replaces,
         policy_version=ctx.policy_version,
         # The launch is requested (handed to the launcher) when its intent is recorded.
         launch_requested_at=timezone.now(),

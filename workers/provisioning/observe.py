@@ -256,3 +256,10 @@ def cluster_view(pods: Iterable[Json], nodes: Iterable[Json], read_at: datetime)
     for request in daemonsets.values():
         overhead = overhead + request
     return ClusterView(views, pending, overhead, read_at)
+
+
+def controller_of(pod: Json) -> str:
+    """The uid of the pod's controller (its ReplicaSet, Job...), "" for a bare pod: the pod that
+    replaces an evicted one has a new uid but the same controller."""
+    refs = pod["metadata"].get("ownerReferences") or ()
+    return next((ref["uid"] for ref in refs if ref.get("controller")), "")

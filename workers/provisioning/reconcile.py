@@ -50,6 +50,7 @@ from workers.provisioning.observe import (
     NODE_ID_LABEL,
     NodeView,
     cluster_view,
+    controller_of,
     is_daemonset_pod,
     is_unschedulable,
     pod_request,
@@ -107,11 +108,6 @@ def reconcile_cluster(
 
 def _key(pod: dict[str, Any]) -> str:
     return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
-
-
-def _owner(pod: dict[str, Any]) -> str:
-    refs = pod["metadata"].get("ownerReferences") or ()
-    return next((ref["uid"] for ref in refs if ref.get("controller")), "")
 
 
 class _Pass(DisruptionSteps):
@@ -266,7 +262,7 @@ class _Pass(DisruptionSteps):
         planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
         by_owner: dict[str, list[dict[str, Any]]] = {}
         for pod in self.view.pending:
-            owner = _owner(pod)
+            owner = controller_of(pod)
             if owner and pod["metadata"]["uid"] not in planned:
                 by_owner.setdefault(owner, []).append(pod)
         existing_uids = {pod["metadata"]["uid"] for node in self.view.nodes.values() for pod in node.pods}
@@ -425,7 +421,9 @@ class _Pass(DisruptionSteps):
         for binding in result.bindings:
             pod = raw[binding.pod_uid]
             if binding.node_name in rows:  # an in-flight node: bind once it is Ready
-                entry = planned_entry(pod, binding.pod_uid, requests[binding.pod_uid].requests, _owner(pod))
+                entry = planned_entry(
+                    pod, binding.pod_uid, requests[binding.pod_uid].requests, controller_of(pod)
+                )
                 joining.setdefault(binding.node_name, []).append(entry)
             else:
                 direct.append(
@@ -442,7 +440,7 @@ class _Pass(DisruptionSteps):
         inputs = LaunchInputs(
             pods_by_uid=raw,
             requests_by_uid={uid: request.requests for uid, request in requests.items()},
-            owners={uid: _owner(pod) for uid, pod in raw.items()},
+            owners={uid: controller_of(pod) for uid, pod in raw.items()},
         )
         for launch in result.launches:
             if launch.serverless:
