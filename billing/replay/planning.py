@@ -40,20 +40,23 @@ class ReplayPlanner:
         self._kind_ids: dict[tuple[Hashable, ...], int] = {}
         self._memo: dict[tuple[int, ...], Plan] = {}
 
-    def plan(self, pods: Sequence[PodRequest], existing: tuple[ExistingNode, ...]) -> Plan:
+    def plan(
+        self, pods: Sequence[PodRequest], existing: tuple[ExistingNode, ...], *, thorough: bool = True
+    ) -> Plan:
+        """`thorough` as in `workers.planner.plan`."""
         if existing:
             self.calls += 1
-            return plan(self._snapshot(tuple(pods), existing), self.policy, self.catalog)
+            return plan(self._snapshot(tuple(pods), existing), self.policy, self.catalog, thorough=thorough)
         kinds = [self._kind_ids.setdefault(pod_kind(pod), len(self._kind_ids)) for pod in pods]
         order = tuple(sorted(range(len(pods)), key=lambda i: kinds[i]))
-        key = tuple(kinds[i] for i in order)
+        key = (int(thorough), *(kinds[i] for i in order))
         canonical = self._memo.get(key)
         if canonical is None:
             self.calls += 1
             renamed = tuple(
                 replace(pods[i], uid=str(position), name=str(position)) for position, i in enumerate(order)
             )
-            canonical = plan(self._snapshot(renamed, ()), self.policy, self.catalog)
+            canonical = plan(self._snapshot(renamed, ()), self.policy, self.catalog, thorough=thorough)
             self._memo[key] = canonical
         return _with_uids(canonical, [pods[i].uid for i in order])
 
