@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -201,7 +202,15 @@ def main() -> None:
         quiet_seconds=args.bound_quiet_seconds,
     )
     context = Context(pods, catalog, policy, timings, consolidation)
-    with ProcessPoolExecutor(max(args.workers, 1), initializer=_install, initargs=(context,)) as executor:
+    # Spawned, not forked: this process has already run HiGHS (to sort out the pods no offering
+    # holds), and a forked child inherits HiGHS's task scheduler without its threads, so its first
+    # branch-and-bound waits forever.
+    with ProcessPoolExecutor(
+        max(args.workers, 1),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_install,
+        initargs=(context,),
+    ) as executor:
         # The replays are queued first: they are the longest jobs, the bound windows fill in.
         replays: dict[tuple[str, str], Future[Figures]] = {
             (case, variant): executor.submit(_replay_variant, case, variant)
