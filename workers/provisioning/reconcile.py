@@ -110,25 +110,13 @@ def _key(pod: dict[str, Any]) -> str:
     return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
 
 
-@dataclass(frozen=True)
-class _Binding:
-    """The binds a pass will make: (row, its Ready node, the pod) and what stays planned per row."""
-
-    intents: list[tuple[ManagedNode, NodeView, dict[str, Any]]]
-    kept: dict[Any, list[dict[str, Any]]]
-    ready_rows: list[tuple[ManagedNode, NodeView]]
-
-    @property
-    def pod_uids(self) -> set[str]:
-        return {pod["metadata"]["uid"] for _, _, pod in self.intents}
-
-
 class _Pass(DisruptionSteps):
     report: ReconcileReport
 
     def __init__(self, ctx: ReconcileContext, lease: HeldLease, dispatch: LaunchDispatch | None) -> None:
         self.ctx, self.lease, self.dispatch = ctx, lease, dispatch
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
+        self.bound_uids: set[str] = set()
         self._bound_rows: set[Any] = set()
         self.replacement_pods: list[dict[str, Any]] = []
 
@@ -150,13 +138,10 @@ class _Pass(DisruptionSteps):
             self._sync()
             self._interruptions()
         self.lease.renew()
-        # Launches for new pods are requested before the binds to nodes that became Ready are
-        # made: binding is many API calls, and a pending pod's launch should not wait for them.
-        self._binding = self._bind_intents()
-        with self._step("plan_and_launch"):
-            self._plan_and_launch()
         with self._step("bind"):
             self._bind()
+        with self._step("plan_and_launch"):
+            self._plan_and_launch()
         self.lease.renew()
         with self._step("scale_down"):
             self._scale_down()
@@ -272,8 +257,7 @@ class _Pass(DisruptionSteps):
             )
 
     # --- 6. bind -------------------------------------------------------------------------------
-    def _bind_intents(self) -> _Binding:
-        """Which pending pods go to which Ready node as planned (the pods are not planned again)."""
+    def _bind(self) -> None:
         pending = {pod["metadata"]["uid"]: pod for pod in self.view.pending}
         planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
         by_owner: dict[str, list[dict[str, Any]]] = {}
@@ -299,10 +283,6 @@ class _Pass(DisruptionSteps):
                     intents.append((row, node, target))
                 elif entry["uid"] in existing_uids:
                     kept[row.pk].append(entry)  # still running elsewhere (a draining node): keep its room
-        return _Binding(intents, kept, ready_rows)
-
-    def _bind(self) -> None:
-        intents, kept, ready_rows = self._binding.intents, self._binding.kept, self._binding.ready_rows
         if intents:
             crash_point("before_bind")
         results = self._parallel(
@@ -315,6 +295,7 @@ class _Pass(DisruptionSteps):
         for (row, _, pod), done in zip(intents, results, strict=True):
             if done:
                 bound.setdefault(row.pk, []).append(_key(pod))
+                self.bound_uids.add(pod["metadata"]["uid"])
         untaint = []
         for row, node in ready_rows:
             if row.planned_pods != kept[row.pk]:
@@ -359,7 +340,7 @@ class _Pass(DisruptionSteps):
         pods = []
         for pod in self.view.pending:
             uid = pod["metadata"]["uid"]
-            if uid in planned or uid in self._binding.pod_uids or is_daemonset_pod(pod):
+            if uid in planned or uid in self.bound_uids or is_daemonset_pod(pod):
                 continue
             # Leave pods the default scheduler can still place on nodes we do not manage.
             if unmanaged_schedulable and not is_unschedulable(pod):
@@ -455,6 +436,7 @@ class _Pass(DisruptionSteps):
             row = rows[node_name]
             row.planned_pods = [*row.planned_pods, *entries]
             row.save(update_fields=["planned_pods"])
+        self.report.bound += sum(1 for done in self._parallel(direct) if done)
         inputs = LaunchInputs(
             pods_by_uid=raw,
             requests_by_uid={uid: request.requests for uid, request in requests.items()},
@@ -472,7 +454,6 @@ class _Pass(DisruptionSteps):
         crash_point("after_row")
         self.rows.extend(written)
         self._launch(written)
-        self.report.bound += sum(1 for done in self._parallel(direct) if done)
         for item in result.unschedulable:
             pod = raw[item.pod_uid]
             self.report.pending[_key(pod)] = item.reason
