@@ -290,7 +290,9 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[str, Any]:
+def big_cluster(
+    world: World, *, nodes: int, pods: int, pending: int, list_instances: bool = False
+) -> dict[str, Any]:
     aws = world.simulation.descriptor.aws
     assert aws is not None
     admin = boto3.Session(
@@ -387,6 +389,12 @@ def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[st
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(create, range(pods + pending)))
+    # Instance listing (every NODELESS_INSTANCE_LIST_SECONDS, not every pass) is left out of the passes
+    # below unless --big-list-instances: moto's DescribeInstances over 5,000 tagged instances takes
+    # over a minute, which measures moto, not the pass.
+    listed_key = f"provisioning:instances-listed:{world.cluster.pk}"
+    if not list_instances:
+        cache.set(listed_key, value=True, timeout=3600)
     reconcile_cluster(str(world.cluster.pk))  # warm: catalog, role, connections (binds the pending pods)
     for index in range(pods + pending, pods + 2 * pending):
         create(index)  # fresh pending pods for the measured pass
@@ -412,9 +420,11 @@ def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[st
         sampler.join()
         return seconds, peak[0] - baseline, report
 
-    listing_seconds, listing_mb, _ = measured_pass(list_instances=True)
-    for index in range(pods + 2 * pending, pods + 3 * pending):
-        create(index)  # fresh pending pods again for the typical pass
+    listing_seconds, listing_mb = None, 0.0
+    if list_instances:
+        listing_seconds, listing_mb, _ = measured_pass(list_instances=True)
+        for index in range(pods + 2 * pending, pods + 3 * pending):
+            create(index)  # fresh pending pods again for the typical pass
     seconds, grown_mb, report = measured_pass(list_instances=False)
     return {
         "pods": pods,
@@ -423,7 +433,7 @@ def big_cluster(world: World, *, nodes: int, pods: int, pending: int) -> dict[st
         "seconds": round(seconds, 3),
         "peak_mb": round(max(grown_mb, listing_mb), 1),
         "process_rss_mb": round(_rss_mb(), 1),
-        "seconds_with_instance_listing": round(listing_seconds, 3),
+        "seconds_with_instance_listing": None if listing_seconds is None else round(listing_seconds, 3),
         "steps": report.steps,
         "bound": report.bound,
         "launched": report.launched,
@@ -436,6 +446,9 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=100)
     parser.add_argument("--big-nodes", type=int, default=5000)
     parser.add_argument("--big-pods", type=int, default=50000)
+    parser.add_argument(
+        "--big-list-instances", action="store_true", help="also time a pass that lists instances"
+    )
     args = parser.parse_args()
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -471,7 +484,13 @@ def main() -> None:
                     world = World(simulation, simulation.descriptor.clusters[0].name)
                     emit(
                         case="big-cluster",
-                        **big_cluster(world, nodes=args.big_nodes, pods=args.big_pods, pending=200),
+                        **big_cluster(
+                            world,
+                            nodes=args.big_nodes,
+                            pods=args.big_pods,
+                            pending=200,
+                            list_instances=args.big_list_instances,
+                        ),
                     )
                 finally:
                     simulation.stop()
