@@ -55,11 +55,16 @@ class ClusterCredentialsError(Exception):
     """Credentials for the cluster cannot be produced (role refused, kubeconfig unusable, key lost)."""
 
 
-def cluster_api_client(cluster: Cluster) -> k8s.ApiClient:
+def usable_credentials(cluster: Cluster) -> KubeCredentials:
+    """`cluster_credentials`, with every way of failing as one ClusterCredentialsError."""
     try:
-        return api_client(cluster_credentials(cluster))
+        return cluster_credentials(cluster)
     except (RoleAccessError, KubeconfigError, DecryptionFailed) as error:
-        raise ClusterCredentialsError(str(error))
+        raise ClusterCredentialsError(str(error)) from error
+
+
+def cluster_api_client(cluster: Cluster) -> k8s.ApiClient:
+    return api_client(usable_credentials(cluster))
 
 
 def unauthorized_hint(cluster: Cluster) -> str:

@@ -82,6 +82,10 @@ def small_columns(fit_counts: IntArray, ok: BoolArray) -> BoolArray:
     return np.asarray((most <= SMALL_NODE_PODS) & ok.any(axis=0), dtype=np.bool_)
 
 
+# Columns screened first as likely dominators (see `dominated_columns`).
+_SCREEN_COLUMNS = 8
+
+
 def dominated_columns(
     alloc: IntArray, cost: FloatArray, ok: BoolArray, fit_counts: IntArray, small: BoolArray, used: IntArray
 ) -> BoolArray:
@@ -90,40 +94,97 @@ def dominated_columns(
     Column k dominates j when it serves every class j serves, and either (neither small) gives at
     least as much of every resource and every capped fit count per dollar, or (k small) has at least
     j's resources for no more money; strictly better somewhere, or identical with a lower index (so
-    one of two identical columns survives). Dominance is transitive, so "dominated by some other
-    column" equals "dominated by some undominated column", and the pairs can be compared in bulk:
-    blocks of columns at a time instead of one column per Python iteration.
+    one of two identical columns survives).
+
+    Comparing every pair costs n^2 (a thousand AWS columns: tens of milliseconds per plan) while a
+    handful survive. So a few likely dominators (the best per dollar, the cheapest small ones) screen
+    every column first, and only the columns they leave are compared pairwise. Dominance is
+    transitive, so a column dominated by a screened-out one is dominated by its screener too: the
+    result is the same as comparing every pair, and without transitivity it could only keep more
+    columns (never drop one that is not dominated), which leaves the LP and its bound valid.
     """
-    resources = alloc[:, used].astype(np.float64)
-    per_dollar = resources / cost[:, None]
-    capped = np.where(fit_counts <= MAX_PODS_FOR_FIT_ROW, fit_counts, np.inf).T / cost[:, None]
-    ok_t = ok.T
+    relation = _DominanceRelation(alloc, cost, ok, fit_counts, small, used)
     count = len(cost)
-    index = np.arange(count)
-    dominated = np.zeros(count, bool)
-    block = max(1, 2_000_000 // max(1, count * max(ok_t.shape[1], per_dollar.shape[1], 1)))
-    for start in range(0, count, block):
-        j = index[start : start + block]  # the dominated candidates of this block
+    if count <= 2 * _SCREEN_COLUMNS:
+        return relation.dominated_within(np.arange(count))
+    screeners = relation.likely_dominators(_SCREEN_COLUMNS)
+    dominated = relation.dominated_by(screeners, np.arange(count))
+    left = np.flatnonzero(~dominated)
+    dominated[left] = relation.dominated_within(left)
+    return dominated
+
+
+class _DominanceRelation:
+    """Which columns dominate which, evaluated in blocks (pairs in bulk, not one per Python step)."""
+
+    def __init__(
+        self,
+        alloc: IntArray,
+        cost: FloatArray,
+        ok: BoolArray,
+        fit_counts: IntArray,
+        small: BoolArray,
+        used: IntArray,
+    ) -> None:
+        self.resources = alloc[:, used].astype(np.float64)
+        self.per_dollar = self.resources / cost[:, None]
+        self.capped = np.where(fit_counts <= MAX_PODS_FOR_FIT_ROW, fit_counts, np.inf).T / cost[:, None]
+        self.ok_t = ok.T
+        self.cost = cost
+        self.small = small
+
+    def likely_dominators(self, count: int) -> IntArray:
+        """The best columns per dollar (summed over resources, each scaled to its best), the
+        cheapest small ones, and the best for each resource per dollar."""
+        scale = np.maximum(self.per_dollar.max(axis=0, initial=0.0), 1e-12)
+        score = (self.per_dollar / scale).sum(axis=1)
+        best = np.argsort(-score, kind="stable")[:count]
+        small = np.flatnonzero(self.small)
+        cheapest_small = small[np.argsort(self.cost[small], kind="stable")[:count]]
+        per_resource = self.per_dollar.argmax(axis=0) if len(self.cost) else np.zeros(0, np.int64)
+        return np.unique(np.concatenate([best, cheapest_small, per_resource]).astype(np.int64))
+
+    def dominated_by(self, dominators: IntArray, candidates: IntArray) -> BoolArray:
+        """For each candidate, whether one of `dominators` (never itself) dominates it."""
+        dominated = np.zeros(len(candidates), bool)
+        width = max(self.ok_t.shape[1], self.per_dollar.shape[1], 1)
+        block = max(1, 2_000_000 // max(1, len(dominators) * width))
+        for start in range(0, len(candidates), block):
+            dominated[start : start + block] = self._relation(
+                dominators, candidates[start : start + block]
+            ).any(axis=0)
+        return dominated
+
+    def dominated_within(self, columns: IntArray) -> BoolArray:
+        return self.dominated_by(columns, columns)
+
+    def _relation(self, k: IntArray, j: IntArray) -> BoolArray:
+        """[len(k), len(j)]: whether column k[a] dominates column j[b]."""
+        ok_t, per_dollar, capped, resources, cost = (
+            self.ok_t,
+            self.per_dollar,
+            self.capped,
+            self.resources,
+            self.cost,
+        )
         needed = ok_t[j]  # [B, C]
-        # [k, B] relations between every column k and each candidate j.
-        covers = np.all(ok_t[:, None, :] | ~needed[None, :, :], axis=2)
-        dollar_ge = np.all(per_dollar[:, None, :] >= per_dollar[None, j, :], axis=2)
-        capped_ge = np.all((capped[:, None, :] >= capped[None, j, :]) | ~needed[None, :, :], axis=2)
-        by_dollar = ~small[:, None] & dollar_ge & capped_ge
+        covers = np.all(ok_t[k][:, None, :] | ~needed[None, :, :], axis=2)
+        dollar_ge = np.all(per_dollar[k][:, None, :] >= per_dollar[None, j, :], axis=2)
+        capped_ge = np.all((capped[k][:, None, :] >= capped[None, j, :]) | ~needed[None, :, :], axis=2)
+        by_dollar = ~self.small[k][:, None] & dollar_ge & capped_ge
         by_node = (
-            small[:, None]
-            & np.all(resources[:, None, :] >= resources[None, j, :], axis=2)
-            & (cost[:, None] <= cost[None, j])
+            self.small[k][:, None]
+            & np.all(resources[k][:, None, :] >= resources[None, j, :], axis=2)
+            & (cost[k][:, None] <= cost[None, j])
         )
         strictly = (
-            np.any(per_dollar[:, None, :] > per_dollar[None, j, :], axis=2)
-            | (cost[:, None] < cost[None, j])
-            | (index[:, None] < j[None, :])
+            np.any(per_dollar[k][:, None, :] > per_dollar[None, j, :], axis=2)
+            | (cost[k][:, None] < cost[None, j])
+            | (k[:, None] < j[None, :])
         )
-        relation = covers & (by_dollar | by_node) & strictly
-        relation[j, np.arange(len(j))] = False  # a column never dominates itself
-        dominated[j] = relation.any(axis=0)
-    return dominated
+        return np.asarray(
+            covers & (by_dollar | by_node) & strictly & (k[:, None] != j[None, :]), dtype=np.bool_
+        )
 
 
 def solve(data: LpInput) -> LpSolution | None:

@@ -12,7 +12,7 @@ from workers.planner.constraints import Constraints, constraints_of, offering_ma
 from workers.planner.policy import PlannerPolicy
 from workers.planner.resources import GPU, MILLI_GPU_PER_GPU, PODS
 from workers.planner.serverless import ServerlessPricer
-from workers.planner.table import BoolArray, IntArray, OfferingTable, build_offering_table, fits_mask
+from workers.planner.table import BoolArray, IntArray, OfferingTable, fits_mask, offering_table
 from workers.planner.types import ExistingNode, PodRequest, Snapshot
 
 # With GPU sharing, a slice is rounded up to a power-of-two fraction of a device, like MIG or
@@ -121,7 +121,7 @@ def compile_problem(snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog)
     3. Split the rest into isolated pods (bin-selection) and packed pods, grouped into classes
        of identical (constraint signature, request vector).
     """
-    table = build_offering_table(catalog, policy, snapshot)
+    table = offering_table(catalog, policy, snapshot)
     signatures = Signatures(table, policy)
     types_by_name = {t.name: t for t in catalog.instance_types}
     reserved = {n.reserved_for_pod: n for n in snapshot.existing_nodes if n.reserved_for_pod is not None}

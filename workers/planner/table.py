@@ -6,6 +6,8 @@ boolean mask over this table, and a fit test is one vectorized comparison.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -149,6 +151,35 @@ def new_node_allocatable(
     vector = list(allocatable.clamped().as_vector())
     vector[PODS] = max(pods, 0)
     return (vector[0], vector[1], vector[2], vector[3], vector[4])
+
+
+# Compiled tables of recent (catalog, policy, zones, daemonset overhead) combinations. Compiling
+# walks every offering of the catalog (tens of milliseconds for AWS), and a provisioning loop plans
+# the same cluster under the same policy every few hundred milliseconds.
+_TABLE_CACHE_SIZE = 16
+_table_cache: OrderedDict[tuple[int, str, frozenset[str], Resources], tuple[Catalog, OfferingTable]] = (
+    OrderedDict()
+)
+_table_cache_lock = threading.Lock()
+
+
+def offering_table(catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot) -> OfferingTable:
+    """`build_offering_table` without filters, shared between plans of the same inputs. The
+    shared table's arrays are read-only, so no plan can change what another one sees."""
+    key = (id(catalog), repr(policy), snapshot.allowed_zones, snapshot.daemonset_overhead)
+    with _table_cache_lock:
+        cached = _table_cache.get(key)
+        if cached is not None and cached[0] is catalog:  # the same object, not a reused id
+            _table_cache.move_to_end(key)
+            return cached[1]
+    table = build_offering_table(catalog, policy, snapshot)
+    for array in (table.type_of, table.alloc, table.price, table.effective):
+        array.flags.writeable = False
+    with _table_cache_lock:
+        _table_cache[key] = (catalog, table)  # holding the catalog keeps its id from being reused
+        while len(_table_cache) > _TABLE_CACHE_SIZE:
+            _table_cache.popitem(last=False)
+    return table
 
 
 def build_offering_table(

@@ -13,7 +13,9 @@ from django.core.cache import cache
 
 from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig
 from clusters.cloud.interface import CloudProvider
-from clusters.kube.access import cluster_api_client
+from clusters.kube.access import usable_credentials
+from clusters.kube.client import api_client
+from clusters.kube.kubeconfig import KubeCredentials
 from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, aws_client, endpoints
 from policies.catalogs import priced_catalog
@@ -108,6 +110,28 @@ def cloud_provider_for(cluster: Cluster) -> CloudProvider:
         return provider
 
 
+_kube_lock = threading.Lock()
+_kube: dict[tuple[int, Any], tuple[KubeCredentials, KubeOps]] = {}
+
+
+def kube_ops_for(cluster: Cluster) -> KubeOps:
+    """The cluster's API client, kept while its credentials stay the same: a new client opens new
+    TLS connections, and a pass that binds a few dozen pods in parallel would pay a handshake for
+    each of them, every pass. A refreshed EKS token or a new kubeconfig makes a new client (and
+    closes the old one's connections)."""
+    credentials = usable_credentials(cluster)
+    key = (os.getpid(), cluster.pk)  # by process too: a forked worker must not share sockets
+    with _kube_lock:
+        known = _kube.get(key)
+        if known is not None and known[0] == credentials:
+            return known[1]
+        ops = KubeOps(api_client(credentials))
+        _kube[key] = (credentials, ops)
+    if known is not None:
+        known[1].close()
+    return ops
+
+
 def _failed_key(cluster: Cluster) -> str:
     return f"provisioning:failed-offerings:{cluster.pk}"
 
@@ -157,7 +181,7 @@ def build_launch_context(cluster: Cluster, now: datetime, policy_version: str) -
         policy_version=policy_version,
         catalog=catalog_for(cluster, now.timestamp()),
         provider=cloud_provider_for(cluster),
-        kube=KubeOps(cluster_api_client(cluster)),
+        kube=kube_ops_for(cluster),
         now=now,
     )
 
@@ -171,6 +195,6 @@ def build_context(cluster: Cluster, now: datetime) -> ReconcileContext:
         policy_version=in_force.version_label,
         catalog=catalog_for(cluster, now.timestamp()),
         provider=cloud_provider_for(cluster),
-        kube=KubeOps(cluster_api_client(cluster)),
+        kube=kube_ops_for(cluster),
         now=now,
     )

@@ -29,8 +29,13 @@ Json = dict[str, Any]
 
 class KubeOps:
     def __init__(self, api_client: k8s.ApiClient) -> None:
+        self.api_client = api_client
         self.core = k8s.CoreV1Api(api_client)
         self.policy = k8s.PolicyV1Api(api_client)
+
+    def close(self) -> None:
+        """Close the pooled connections (the client is being replaced)."""
+        self.api_client.close()  # type: ignore[no-untyped-call]
 
     # --- reads -------------------------------------------------------------------------------
     def _pages(self, call: Any, **params: Any) -> Iterator[Json]:

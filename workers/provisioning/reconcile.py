@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -85,6 +85,14 @@ class ReconcileReport:
 LaunchDispatch = Callable[[list[str]], None]
 
 
+@dataclass
+class _BindsInFlight:
+    intents: list[tuple[ManagedNode, NodeView, dict[str, Any]]]
+    calls: list[Future[bool]]
+    kept: dict[Any, list[dict[str, Any]]]
+    ready_rows: list[tuple[ManagedNode, NodeView]]
+
+
 def reconcile_cluster(
     cluster_id: str, *, lease_ttl: timedelta | None = None, dispatch: LaunchDispatch | None = None
 ) -> ReconcileReport:
@@ -116,7 +124,7 @@ class _Pass(DisruptionSteps):
     def __init__(self, ctx: ReconcileContext, lease: HeldLease, dispatch: LaunchDispatch | None) -> None:
         self.ctx, self.lease, self.dispatch = ctx, lease, dispatch
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
-        self.bound_uids: set[str] = set()
+        self.binding_uids: set[str] = set()  # pods with a bind call in this pass, whatever its outcome
         self._bound_rows: set[Any] = set()
         self.replacement_pods: list[dict[str, Any]] = []
 
@@ -138,10 +146,16 @@ class _Pass(DisruptionSteps):
             self._sync()
             self._interruptions()
         self.lease.renew()
-        with self._step("bind"):
-            self._bind()
-        with self._step("plan_and_launch"):
-            self._plan_and_launch()
+        # Binds to newly Ready nodes are network calls answered by the API server, and planning is
+        # this process's own work: they overlap, so a pod waiting for a launch does not also wait
+        # for every bind of the pass.
+        with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as binds:
+            with self._step("bind"):
+                in_flight = self._start_binds(binds)
+            with self._step("plan_and_launch"):
+                self._plan_and_launch()
+            with self._step("bind_wait"):
+                self._finish_binds(in_flight)
         self.lease.renew()
         with self._step("scale_down"):
             self._scale_down()
@@ -257,7 +271,9 @@ class _Pass(DisruptionSteps):
             )
 
     # --- 6. bind -------------------------------------------------------------------------------
-    def _bind(self) -> None:
+    def _start_binds(self, pool: ThreadPoolExecutor) -> _BindsInFlight:
+        """Bind the pods planned onto nodes that became Ready; the calls run on `pool` while the
+        pass goes on, and their pods are left out of this pass's planning whatever the outcome."""
         pending = {pod["metadata"]["uid"]: pod for pod in self.view.pending}
         planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
         by_owner: dict[str, list[dict[str, Any]]] = {}
@@ -285,17 +301,20 @@ class _Pass(DisruptionSteps):
                     kept[row.pk].append(entry)  # still running elsewhere (a draining node): keep its room
         if intents:
             crash_point("before_bind")
-        results = self._parallel(
-            [
-                (self.ctx.kube.bind, (pod["metadata"]["namespace"], pod["metadata"]["name"], node.name))
-                for _, node, pod in intents
-            ]
-        )
+        self.binding_uids = {pod["metadata"]["uid"] for _, _, pod in intents}
+        calls = [
+            pool.submit(self.ctx.kube.bind, pod["metadata"]["namespace"], pod["metadata"]["name"], node.name)
+            for _, node, pod in intents
+        ]
+        return _BindsInFlight(intents, calls, kept, ready_rows)
+
+    def _finish_binds(self, in_flight: _BindsInFlight) -> None:
+        intents, kept, ready_rows = in_flight.intents, in_flight.kept, in_flight.ready_rows
+        results = [call.result() for call in in_flight.calls]
         bound: dict[Any, list[str]] = {}
         for (row, _, pod), done in zip(intents, results, strict=True):
             if done:
                 bound.setdefault(row.pk, []).append(_key(pod))
-                self.bound_uids.add(pod["metadata"]["uid"])
         untaint = []
         for row, node in ready_rows:
             if row.planned_pods != kept[row.pk]:
@@ -340,7 +359,7 @@ class _Pass(DisruptionSteps):
         pods = []
         for pod in self.view.pending:
             uid = pod["metadata"]["uid"]
-            if uid in planned or uid in self.bound_uids or is_daemonset_pod(pod):
+            if uid in planned or uid in self.binding_uids or is_daemonset_pod(pod):
                 continue
             # Leave pods the default scheduler can still place on nodes we do not manage.
             if unmanaged_schedulable and not is_unschedulable(pod):
@@ -414,7 +433,8 @@ class _Pass(DisruptionSteps):
             daemonset_overhead=self.view.daemonset_overhead,
             region=self.ctx.cluster.region,
         )
-        result = plan(snapshot, self.ctx.policy, self.ctx.catalog, thorough=False)
+        with self._step("planner"):
+            result = plan(snapshot, self.ctx.policy, self.ctx.catalog, thorough=False)
         rows = {f"managed:{row.pk}": row for row in self._active()}
         direct = []
         joining: dict[str, list[dict[str, Any]]] = {}

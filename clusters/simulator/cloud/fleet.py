@@ -80,6 +80,7 @@ class FleetLauncher:
         self.now = now
         self._responses: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._token_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def create_fleet(self, request: AwsRequest, account_id: str) -> dict[str, Any]:
         params = request.params
@@ -93,8 +94,14 @@ class FleetLauncher:
                 {k: v for k, v in sorted(params.items()) if k not in ("ClientToken", "DryRun")}
             ).encode()
         ).hexdigest()
+        if not token:
+            return self._launch(request)
+        # One launch per token at a time (a retry waits for the first call's answer); launches with
+        # different tokens run concurrently, as EC2 serves them.
         with self._lock:
-            if token and (account_id, token) in self._responses:
+            token_lock = self._token_locks.setdefault((account_id, token), threading.Lock())
+        with token_lock:
+            if (account_id, token) in self._responses:
                 previous_fingerprint, previous = self._responses[(account_id, token)]
                 if previous_fingerprint != fingerprint:
                     raise AwsError(
@@ -103,8 +110,7 @@ class FleetLauncher:
                     )
                 return previous
             result = self._launch(request)
-            if token:
-                self._responses[(account_id, token)] = (fingerprint, result)
+            self._responses[(account_id, token)] = (fingerprint, result)
             return result
 
     def _overrides(self, request: AwsRequest) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -113,30 +113,41 @@ def allow_policy(actions: tuple[str, ...]) -> dict[str, Any]:
 
 
 class Ec2InstanceSource:
-    """The instances tagged for one cluster, read from moto as the account's administrator."""
+    """The instances tagged for one cluster, read from moto's in-process EC2 backend.
 
-    def __init__(self, ec2: Any, tag_key: str) -> None:
-        self.ec2 = ec2
+    The simulated cloud is moto in this process, so the node controller reads its backend rather
+    than calling DescribeInstances over HTTP: serializing every instance of the cluster to XML and
+    parsing it back on each launch made the simulator, not the control plane under test, the slowest
+    part of every provisioning benchmark (and grew with the square of the launches)."""
+
+    def __init__(self, account_id: str, region: str, tag_key: str) -> None:
+        self.account_id = account_id
+        self.region = region
         self.tag_key = tag_key
 
     def instances(self) -> list[CloudInstance]:
+        from moto.ec2.models import ec2_backends  # imported late like the rest of moto (slow to load)
+
+        backend: Any = ec2_backends[self.account_id][self.region]
+        tags_by_resource: dict[str, dict[str, str]] = backend.tags
         found = []
-        paginator = self.ec2.get_paginator("describe_instances")
-        for page in paginator.paginate(Filters=[{"Name": "tag-key", "Values": [self.tag_key]}]):
-            for reservation in page["Reservations"]:
-                for item in reservation["Instances"]:
-                    found.append(
-                        CloudInstance(
-                            instance_id=item["InstanceId"],
-                            instance_type=item["InstanceType"],
-                            zone=item["Placement"]["AvailabilityZone"],
-                            state=item["State"]["Name"],
-                            capacity_type="spot" if item.get("InstanceLifecycle") == "spot" else "on-demand",
-                            private_ip=item.get("PrivateIpAddress", ""),
-                            private_dns_name=item.get("PrivateDnsName", ""),
-                            tags={t["Key"]: t["Value"] for t in item.get("Tags") or ()},
-                        )
+        for reservation in list(backend.reservations.values()):
+            for item in list(reservation.instances):
+                tags = dict(tags_by_resource.get(item.id) or {})
+                if self.tag_key not in tags:
+                    continue
+                found.append(
+                    CloudInstance(
+                        instance_id=item.id,
+                        instance_type=item.instance_type,
+                        zone=item.placement.zone,
+                        state=item.state,
+                        capacity_type="spot" if item.lifecycle == "spot" else "on-demand",
+                        private_ip=item.private_ip or "",
+                        private_dns_name=item.private_dns_name,
+                        tags=tags,
                     )
+                )
         return found
 
 
@@ -268,9 +279,7 @@ class SimulatedCloud:
         return cluster
 
     def instance_source(self, cluster: CloudCluster) -> Ec2InstanceSource:
-        return Ec2InstanceSource(
-            self.admin.client("ec2", cluster.account_id, cluster.region), cluster.tag_key
-        )
+        return Ec2InstanceSource(cluster.account_id, cluster.region, cluster.tag_key)
 
     def on_instances_changed(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever instances are launched or terminated; returns an unsubscriber."""
