@@ -85,6 +85,26 @@ def fleet_token(idempotency_token: str, run_index: int) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:MAX_TOKEN_LENGTH]
 
 
+def _launched_instance(item: Mapping[str, Any], offering: Offering, tags: Mapping[str, str]) -> Instance:
+    """The instance an instant fleet just launched, from the fleet's answer alone (as Karpenter
+    builds it): a DescribeInstances round trip per launch would delay every node by its latency,
+    and its address is not needed - the node is matched by instance id when it registers."""
+    lifecycle = item.get("Lifecycle")
+    return Instance(
+        instance_id=item["InstanceIds"][0],
+        instance_type=str(item.get("InstanceType") or offering.instance_type),
+        zone=offering.zone,
+        capacity_type=offering.capacity_type
+        if lifecycle is None
+        else (CapacityType.SPOT if lifecycle == "spot" else CapacityType.ON_DEMAND),
+        state=InstanceState.PENDING,
+        launched_at=datetime.now(UTC),
+        private_ip="",
+        private_dns_name="",
+        tags=dict(tags),
+    )
+
+
 def _instance(item: Mapping[str, Any]) -> Instance:
     return Instance(
         instance_id=item["InstanceId"],
@@ -138,7 +158,7 @@ class AwsCloudProvider:
             for launched in response.get("Instances") or ():
                 if launched.get("InstanceIds"):
                     offering = self._match(launched, run, capacity_type)
-                    instance = self._describe_one(launched["InstanceIds"][0])
+                    instance = _launched_instance(launched, offering, tags)
                     return LaunchResult(instance, offering, tuple(failures))
         raise self._exhausted(failures)
 
@@ -225,13 +245,6 @@ class AwsCloudProvider:
             provider_code=failures[0].provider_code,
             operation="CreateFleet",
         )
-
-    def _describe_one(self, instance_id: str) -> Instance:
-        try:
-            reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        except (ClientError, BotoCoreError) as error:
-            raise self._fail(error, f"reading the new instance {instance_id}") from error
-        return _instance(reservations[0]["Instances"][0])
 
     # --- terminate and list ------------------------------------------------------------------
 

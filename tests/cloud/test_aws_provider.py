@@ -84,9 +84,12 @@ def test_launch_tags_the_instance(cloud_cluster, provider):
             ours(cloud_cluster, **{"nodeless.io/pod": "default/p1"}),
         )
     )
-    assert result.instance.tags[cloud_cluster.tag_key] == "owned"
-    assert result.instance.tags["nodeless.io/pod"] == "default/p1"
-    assert result.instance.tags[LAUNCH_TOKEN_TAG] == claim
+    # What EC2 recorded, not what the request said.
+    [listed] = provider.list_instances({LAUNCH_TOKEN_TAG: claim})
+    assert listed.instance_id == result.instance.instance_id
+    assert listed.tags[cloud_cluster.tag_key] == "owned"
+    assert listed.tags["nodeless.io/pod"] == "default/p1"
+    assert listed.tags[LAUNCH_TOKEN_TAG] == claim
 
 
 def test_retrying_a_launch_with_the_same_token_launches_nothing_new(simulated_cloud, cloud_cluster, provider):
