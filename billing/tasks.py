@@ -18,7 +18,7 @@ def metering_meter_cluster(cluster_id: str) -> str:
 
 @shared_task(ignore_result=True)
 def metering_meter_all() -> int:
-    """Beat, every minute: one metering task per connected cluster."""
+    """Beat, every metering interval (`NODELESS_METERING_SECONDS`): one metering task per cluster."""
     cluster_ids = cluster_ids_all()
     for cluster_id in cluster_ids:
         metering_meter_cluster.delay(cluster_id)

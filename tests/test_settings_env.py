@@ -112,3 +112,16 @@ def test_with_no_services_configured_the_product_runs_embedded(tmp_path) -> None
 def test_the_test_suite_itself_runs_on_postgresql_and_redis(settings) -> None:
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+def test_the_metering_interval_sets_metering_s_beat_and_must_divide_a_minute(tmp_path) -> None:
+    base = {"NODELESS_VAR_DIR": str(tmp_path), "NODELESS_ENV": "development"}
+    expression = "settings.NODELESS_METERING_SECONDS, settings.CELERY_BEAT_SCHEDULE['metering']['schedule']"
+    default = _settings_in_subprocess(base, expression)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.split() == ["60", "60.0"]  # production's ledger: one minute
+    demo = _settings_in_subprocess({**base, "NODELESS_METERING_SECONDS": "10"}, expression)
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stdout.split() == ["10", "10.0"]
+    odd = _settings_in_subprocess({**base, "NODELESS_METERING_SECONDS": "7"}, expression)
+    assert odd.returncode != 0 and "does not divide 60" in odd.stderr

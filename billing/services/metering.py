@@ -3,9 +3,9 @@
 `meter_cluster(cluster_id)`:
 
 1. takes the cluster's metering lease (one worker meters a cluster at a time);
-2. picks the complete one-minute intervals not metered yet, oldest first, at most 60 per run and
-   none older than a day, so metering that was down catches up (about an hour per minute) without
-   a flood of work. Node cost of caught-up minutes is exact (launch and termination times are
+2. picks the complete intervals (`NODELESS_METERING_SECONDS`: a minute, 10 s in the demo) not
+   metered yet, oldest first, at most 60 per run and none older than a day, so metering that was
+   down catches up (about an hour per minute) without a flood of work. Node cost of caught-up minutes is exact (launch and termination times are
    known); pods that came and went meanwhile were not seen, so their share shows as idle;
 3. reads the cluster once (pods, nodes, metrics when served) and the nodes Nodeless launched;
 4. meters every interval with the pure engine (`billing.metering.meter_interval`) and records it,
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -67,17 +68,30 @@ def floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def due_intervals(last_metered: datetime | None, now: datetime) -> list[datetime]:
+def metering_interval() -> timedelta:
+    """The ledger's interval (`NODELESS_METERING_SECONDS`, a divisor of a minute)."""
+    return timedelta(seconds=settings.NODELESS_METERING_SECONDS)
+
+
+def floor_interval(moment: datetime, interval: timedelta = INTERVAL) -> datetime:
+    """The start of the interval holding `moment` (intervals tile every minute from its start)."""
+    minute = floor_minute(moment)
+    return minute + ((moment - minute) // interval) * interval
+
+
+def due_intervals(
+    last_metered: datetime | None, now: datetime, interval: timedelta = INTERVAL
+) -> list[datetime]:
     """Starts of the complete intervals after `last_metered` (within CATCH_UP_LOOKBACK), the oldest
     CATCH_UP_INTERVALS of them: the next run goes on from where this one stops."""
-    latest = floor_minute(now) - INTERVAL
+    latest = floor_interval(now, interval) - interval
     if last_metered is None:
         return [latest]  # a newly metered cluster starts now: its past was never observed
-    first = max(last_metered + INTERVAL, latest - CATCH_UP_LOOKBACK + INTERVAL)
+    first = max(last_metered + interval, latest - CATCH_UP_LOOKBACK + interval)
     starts: list[datetime] = []
     while first <= latest and len(starts) < CATCH_UP_INTERVALS:
         starts.append(first)
-        first += INTERVAL
+        first += interval
     return starts
 
 
@@ -100,6 +114,7 @@ def meter_cluster(
     """Meter the cluster's due intervals (or exactly `starts`, which re-meters them)."""
     began = time.perf_counter()
     now = now or timezone.now()
+    interval = metering_interval()
     cluster = Cluster.objects.select_related("cloud_account", "organization").filter(pk=cluster_id).first()
     if cluster is None:
         return MeteringResult(cluster_id, "missing")
@@ -108,13 +123,13 @@ def meter_cluster(
             return MeteringResult(cluster_id, "busy")
         if starts is None:
             last = UsageInterval.objects.filter(cluster=cluster).aggregate(last=Max("start"))["last"]
-            starts = due_intervals(last, now)
+            starts = due_intervals(last, now, interval)
         if not starts:
             return MeteringResult(cluster_id, "up-to-date")
         starts = sorted(start.astimezone(UTC) for start in starts)
         prices = cluster_prices(cluster)
         observation = observe_cluster(cluster, now)
-        managed = managed_nodes_billed(cluster, starts[0], starts[-1] + INTERVAL)
+        managed = managed_nodes_billed(cluster, starts[0], starts[-1] + interval)
         if observation.pods is None and not managed:
             # Nothing of this cluster's spend is known (no node Nodeless launched, and its own nodes
             # unseen): recording $0 would be a lie. The minutes stay due and are metered when it
@@ -124,8 +139,9 @@ def meter_cluster(
         nodes = node_samples(observation, managed, pods, prices)
         with transaction.atomic():
             for start in starts:
-                interval = Interval(start.timestamp(), (start + INTERVAL).timestamp())
-                usage = meter_interval(interval, nodes, pods)
+                usage = meter_interval(
+                    Interval(start.timestamp(), (start + interval).timestamp()), nodes, pods
+                )
                 interval_record(cluster, usage, pods_observed=observation.pods is not None)
             rollups_refresh(cluster, starts)
         _fill_list_prices(cluster, managed)

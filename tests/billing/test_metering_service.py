@@ -10,11 +10,18 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from django.utils import timezone
 
 from billing.metering import ON_DEMAND, UNPRICED
 from billing.models import AllocationUsage, ClusterRollup, Granularity, NodeUsage, PodPlacement, UsageInterval
-from billing.services.metering import CATCH_UP_INTERVALS, floor_minute, meter_cluster
+from billing.services.metering import (
+    CATCH_UP_INTERVALS,
+    due_intervals,
+    floor_interval,
+    floor_minute,
+    meter_cluster,
+)
 from billing.tasks import metering_meter_all, metering_meter_cluster, metering_prune
 from clusters import services as cluster_services
 from clusters.models import CloudAccount, ManagedNode, NodeState
@@ -106,6 +113,32 @@ def test_metering_takes_the_last_complete_minute_then_catches_up_on_what_it_miss
         "metered",
         "up-to-date",
     )  # the Celery task, called in-process
+
+
+def test_shorter_intervals_tile_each_minute_and_only_complete_ones_are_due() -> None:
+    ten = timedelta(seconds=10)
+    now = floor_minute(timezone.now()) + timedelta(seconds=37)
+    assert floor_interval(now, ten) == floor_minute(now) + timedelta(seconds=30)
+    assert floor_interval(now) == floor_minute(now)  # the default interval is the minute
+    assert due_intervals(None, now, ten) == [floor_minute(now) + timedelta(seconds=20)]
+    last = floor_minute(now) - timedelta(seconds=20)
+    assert due_intervals(last, now, ten) == [last + ten * step for step in range(1, 5)]
+
+
+def test_a_shorter_metering_interval_bills_complete_intervals_of_that_length(nodeless) -> None:
+    row = _running_node(nodeless, discount_pct=0)
+    cluster_id = str(nodeless.cluster.pk)
+    now = timezone.now() + timedelta(seconds=30)
+    with override_settings(NODELESS_METERING_SECONDS=10):
+        assert meter_cluster(cluster_id, now=now).intervals == 1
+        assert meter_cluster(cluster_id, now=now + timedelta(seconds=30)).intervals == 3
+    starts = sorted(UsageInterval.objects.filter(cluster=nodeless.cluster).values_list("start", flat=True))
+    assert starts == [starts[0] + timedelta(seconds=10 * index) for index in range(4)]
+    assert starts[-1] == floor_interval(now + timedelta(seconds=30), timedelta(seconds=10)) - timedelta(
+        seconds=10
+    )
+    last = UsageInterval.objects.get(cluster=nodeless.cluster, start=starts[-1])
+    assert float(last.node_cost) == pytest.approx(float(row.price_per_hour) / 360, rel=1e-6)  # 10 s
 
 
 def test_an_unreachable_cluster_is_still_billed_for_the_nodes_nodeless_launched(nodeless) -> None:
