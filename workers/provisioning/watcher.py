@@ -1,7 +1,7 @@
 """Pod and node watches that trigger reconcile passes, batched like Karpenter's provisioner.
 
 Karpenter waits for 1 s without new pending pods (at most 10 s) so a burst of pods becomes one
-batch and fewer, better-packed nodes. Nodeless uses a 50 ms idle window and a 300 ms maximum: a
+batch and fewer, better-packed nodes. Nodeless uses a 50 ms idle window and a 200 ms maximum: a
 burst created within that time still becomes one plan, a lone pod gets its launch request well
 within a second, and pods that arrive later are packed onto the nodes already in flight (the
 planner fills existing and launching nodes before it buys new ones), so short windows cost little
@@ -25,7 +25,7 @@ from urllib3.exceptions import HTTPError
 logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.05
-MAX_WINDOW_SECONDS = 0.3
+MAX_WINDOW_SECONDS = 0.2
 WATCH_TIMEOUT_SECONDS = 30
 
 
