@@ -57,7 +57,8 @@ def test_a_launched_instance_registers_as_a_ready_node_and_runs_pods(
         labels["karpenter.sh/capacity-type"],
         labels["kubernetes.io/arch"],
     ) == ("c7g.large", "us-east-1b", "spot", "arm64")
-    assert node.metadata.name == instance.private_dns_name
+    [described] = [i for i in provider.list_instances({}) if i.instance_id == instance.instance_id]
+    assert node.metadata.name == described.private_dns_name  # kubelet registers under the EC2 DNS name
     # c7g.large: 2 vCPU, 4096 MiB, 29 pods: 2000m - 70m; 4096 - (11 * 29 + 255) - 100 MiB.
     assert node.status.allocatable["cpu"] == "1930m"
     assert node.status.allocatable["memory"] == f"{(4096 - 574 - 100) * 1024}Ki"
