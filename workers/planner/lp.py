@@ -160,28 +160,21 @@ class _DominanceRelation:
 
     def _relation(self, k: IntArray, j: IntArray) -> BoolArray:
         """[len(k), len(j)]: whether column k[a] dominates column j[b]."""
-        ok_t, per_dollar, capped, resources, cost = (
-            self.ok_t,
-            self.per_dollar,
-            self.capped,
-            self.resources,
-            self.cost,
-        )
-        needed = ok_t[j]  # [B, C]
-        covers = np.all(ok_t[k][:, None, :] | ~needed[None, :, :], axis=2)
-        dollar_ge = np.all(per_dollar[k][:, None, :] >= per_dollar[None, j, :], axis=2)
-        capped_ge = np.all((capped[k][:, None, :] >= capped[None, j, :]) | ~needed[None, :, :], axis=2)
-        by_dollar = ~self.small[k][:, None] & dollar_ge & capped_ge
+        # Each side's rows taken once: [K, 1, ...] against [1, B, ...].
+        needed = ~self.ok_t[j][None, :, :]
+        k_dollar, j_dollar = self.per_dollar[k][:, None, :], self.per_dollar[j][None, :, :]
+        k_cost, j_cost = self.cost[k][:, None], self.cost[j][None, :]
+        k_small = self.small[k][:, None]
+        covers = np.all(self.ok_t[k][:, None, :] | needed, axis=2)
+        dollar_ge = np.all(k_dollar >= j_dollar, axis=2)
+        capped_ge = np.all((self.capped[k][:, None, :] >= self.capped[j][None, :, :]) | needed, axis=2)
+        by_dollar = ~k_small & dollar_ge & capped_ge
         by_node = (
-            self.small[k][:, None]
-            & np.all(resources[k][:, None, :] >= resources[None, j, :], axis=2)
-            & (cost[k][:, None] <= cost[None, j])
+            k_small
+            & np.all(self.resources[k][:, None, :] >= self.resources[j][None, :, :], axis=2)
+            & (k_cost <= j_cost)
         )
-        strictly = (
-            np.any(per_dollar[k][:, None, :] > per_dollar[None, j, :], axis=2)
-            | (cost[k][:, None] < cost[None, j])
-            | (k[:, None] < j[None, :])
-        )
+        strictly = np.any(k_dollar > j_dollar, axis=2) | (k_cost < j_cost) | (k[:, None] < j[None, :])
         return np.asarray(
             covers & (by_dollar | by_node) & strictly & (k[:, None] != j[None, :]), dtype=np.bool_
         )
