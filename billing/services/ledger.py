@@ -30,14 +30,10 @@ from billing.models_usage import (
     POOL_FIELDS,
     USAGE_SUM_FIELDS,
 )
+from billing.services.ledger_rounding import RoundedUsage, rounded_usage
 from clusters.models import Cluster
 
-_PLACES = Decimal("1e-10")
 _BILLED_CAPACITY_TYPES = ("on_demand", "spot", "serverless")  # each has *_node_cost and *_node_seconds
-
-
-def money(value: float) -> Decimal:
-    return Decimal(value).quantize(_PLACES)
 
 
 def _pool_fields(prefix: str, demand: PoolDemand) -> dict[str, float]:
@@ -45,15 +41,15 @@ def _pool_fields(prefix: str, demand: PoolDemand) -> dict[str, float]:
     return {f"{prefix}_pool_{part}": value for part, value in zip(parts, demand.as_tuple(), strict=True)}
 
 
-def interval_measures(usage: IntervalUsage) -> dict[str, Any]:
+def interval_measures(usage: IntervalUsage, rounded: RoundedUsage) -> dict[str, Any]:
     resources = usage.resources
     measures: dict[str, Any] = {
         "metered_seconds": usage.interval.seconds,
-        "node_cost": money(usage.node_cost),
-        "allocated_cost": money(usage.allocated_cost),
-        "idle_cost": money(usage.idle_cost),
-        "on_demand_cost": money(usage.on_demand_cost),
-        "serverless_cost": money(usage.serverless_cost),
+        "node_cost": rounded.node_cost,
+        "allocated_cost": rounded.allocated_cost,
+        "idle_cost": rounded.idle_cost,
+        "on_demand_cost": rounded.on_demand_cost,
+        "serverless_cost": rounded.serverless_cost,
         "unpriced_node_seconds": usage.node_seconds.get(UNPRICED, 0.0),
         "cpu_requested": resources.requested.cpu,
         "cpu_allocatable": resources.allocatable.cpu,
@@ -68,7 +64,7 @@ def interval_measures(usage: IntervalUsage) -> dict[str, Any]:
         **_pool_fields("gpu", usage.gpu_pool),
     }
     for capacity_type in _BILLED_CAPACITY_TYPES:
-        measures[f"{capacity_type}_node_cost"] = money(usage.node_costs.get(capacity_type, 0.0))
+        measures[f"{capacity_type}_node_cost"] = rounded.node_cost_by_type.get(capacity_type, Decimal(0))
         measures[f"{capacity_type}_node_seconds"] = usage.node_seconds.get(capacity_type, 0.0)
     return measures
 
@@ -77,13 +73,14 @@ def interval_record(cluster: Cluster, usage: IntervalUsage, *, pods_observed: bo
     """Store one metered interval, replacing what an earlier run stored for it (call inside a
     transaction, with `rollups_refresh` for its hour)."""
     start = datetime.fromtimestamp(usage.interval.start, UTC)
+    rounded = rounded_usage(usage)
     UsageInterval.objects.filter(cluster=cluster, start=start).delete()  # cascades to its rows
     row = UsageInterval.objects.create(
         organization_id=cluster.organization_id,
         cluster=cluster,
         start=start,
         pods_observed=pods_observed,
-        **interval_measures(usage),
+        **interval_measures(usage, rounded),
     )
     NodeUsage.objects.bulk_create(
         [
@@ -100,12 +97,12 @@ def interval_record(cluster: Cluster, usage: IntervalUsage, *, pods_observed: bo
                 if node.price_per_hour is None
                 else Decimal(str(round(node.price_per_hour, 8))),
                 seconds=node.seconds,
-                cost=money(node.cost),
-                on_demand_cost=money(node.on_demand_cost),
-                allocated_cost=money(node.allocated_cost),
-                idle_cost=money(node.idle_cost),
+                cost=amounts.cost,
+                on_demand_cost=amounts.on_demand_cost,
+                allocated_cost=amounts.allocated_cost,
+                idle_cost=amounts.idle_cost,
             )
-            for node in usage.nodes
+            for node, amounts in zip(usage.nodes, rounded.nodes, strict=True)
         ],
         batch_size=2000,
     )
@@ -119,15 +116,15 @@ def interval_record(cluster: Cluster, usage: IntervalUsage, *, pods_observed: bo
                 workload=allocation.workload[:300],
                 capacity_type=allocation.capacity_type,
                 idle=allocation.idle,
-                cost=money(allocation.cost),
-                on_demand_cost=money(allocation.on_demand_cost),
-                serverless_cost=money(allocation.serverless_cost),
+                cost=amounts.cost,
+                on_demand_cost=amounts.on_demand_cost,
+                serverless_cost=amounts.serverless_cost,
                 cpu_requested=allocation.cpu_requested,
                 memory_requested=allocation.memory_requested,
                 gpu_requested=allocation.gpu_requested,
                 pod_seconds=allocation.pod_seconds,
             )
-            for allocation in usage.allocations
+            for allocation, amounts in zip(usage.allocations, rounded.allocations, strict=True)
         ],
         batch_size=2000,
     )
