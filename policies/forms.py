@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice
-from policies.provisioning_settings import ARCHITECTURES
+from policies.provisioning_settings import ARCHITECTURES, SERVERLESS_HELP
 
 BUCKET_CHOICES = [
     ("", "Any"),
@@ -27,7 +27,7 @@ class ListField(forms.CharField):
 class ProvisioningPolicyForm(forms.Form):
     objective = forms.ChoiceField(choices=ObjectiveChoice.choices)
     capacity_types = forms.MultipleChoiceField(
-        choices=CapacityTypeChoice.choices, widget=forms.CheckboxSelectMultiple
+        choices=CapacityTypeChoice.choices, widget=forms.CheckboxSelectMultiple, help_text=SERVERLESS_HELP
     )
     packing = forms.ChoiceField(choices=PackingChoice.choices)
     families_allow = ListField(

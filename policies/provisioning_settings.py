@@ -57,6 +57,16 @@ def policy_settings(policy: ProvisioningPolicy) -> dict[str, Any]:
     return {key: (str(value) if isinstance(value, Decimal) else value) for key, value in values.items()}
 
 
+SERVERLESS_ALONE = (
+    "Nodeless cannot launch serverless (Fargate) capacity yet, so serverless alone would leave every "
+    "pod pending. Allow on_demand or spot as well; reports still price serverless as a baseline."
+)
+SERVERLESS_HELP = (
+    "Serverless (Fargate) is not launched yet: the loop plans with the other types ticked, and "
+    "reports price serverless as a baseline."
+)
+
+
 def _strings(value: Any, field: str) -> list[str]:
     if value in (None, ""):
         return []
@@ -86,12 +96,12 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
         raise ValidationError({"objective": f"Choose one of {', '.join(ObjectiveChoice.values)}."})
     out["capacity_types"] = _strings(data.get("capacity_types", ["on_demand", "spot"]), "capacity_types")
     if not out["capacity_types"]:
-        raise ValidationError(
-            {"capacity_types": "Allow at least one capacity type: on_demand, spot or serverless."}
-        )
+        raise ValidationError({"capacity_types": "Allow at least one capacity type: on_demand or spot."})
     unknown_types = set(out["capacity_types"]) - set(CapacityTypeChoice.values)
     if unknown_types:
         raise ValidationError({"capacity_types": f"Unknown capacity type {sorted(unknown_types)[0]!r}."})
+    if set(out["capacity_types"]) <= {CapacityTypeChoice.SERVERLESS}:
+        raise ValidationError({"capacity_types": SERVERLESS_ALONE})
     out["packing"] = data.get("packing") or PackingChoice.PACK
     if out["packing"] not in PackingChoice.values:
         raise ValidationError({"packing": "Choose pack or isolate."})
@@ -260,10 +270,20 @@ def instance_requirements(settings: dict[str, Any]) -> InstanceRequirements:
     )
 
 
+def launchable_capacity_types(names: list[str]) -> frozenset[CapacityType]:
+    """The capacity types the provisioning loop can launch. It cannot launch serverless (Fargate)
+    capacity yet, so planning with it would leave the pods it picks pending: serverless is dropped
+    whenever another type is allowed (a policy of serverless alone, saved before that was refused,
+    keeps it, and its pods are reported pending with that reason)."""
+    allowed = frozenset(CapacityType(name) for name in names)
+    launchable = allowed - {CapacityType.SERVERLESS}
+    return launchable or allowed
+
+
 def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
     return PlannerPolicy(
         objective=Objective(settings["objective"]),
-        capacity_types=frozenset(CapacityType(c) for c in settings["capacity_types"]),
+        capacity_types=launchable_capacity_types(settings["capacity_types"]),
         instance_requirements=instance_requirements(settings),
         packing=Packing(settings["packing"]),
         isolation=IsolationRules(

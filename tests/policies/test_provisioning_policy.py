@@ -45,6 +45,7 @@ def _errors(data: dict) -> dict[str, list[str]]:
         ({"max_pods_per_node": 0}, "max_pods_per_node", "at least one pod"),
         ({"families_allow": ["t4g"], "min_vcpu": 64}, "__all__", "No instance type in the catalog"),
         ({"isolate_label_selectors": ["tenant"]}, "isolate_label_selectors", "key=value"),
+        ({"capacity_types": ["serverless"]}, "capacity_types", "cannot launch serverless"),
     ],
 )
 def test_policies_the_planner_cannot_execute_are_refused_with_the_reason(data, field, words) -> None:
@@ -69,7 +70,8 @@ def test_a_valid_policy_maps_onto_the_planner_policy() -> None:
         list_price_catalog("us-east-1"),
     )
     policy = planner_policy(settings)
-    assert policy.capacity_types == {CapacityType.SPOT, CapacityType.SERVERLESS}
+    # the loop cannot launch serverless capacity, so it plans with the other types allowed
+    assert policy.capacity_types == {CapacityType.SPOT}
     assert policy.packing is Packing.ISOLATE
     assert policy.instance_requirements.families_allow == {"m7g", "c7g"}
     assert policy.instance_requirements.max_memory_mib == 64 * 1024
