@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +33,7 @@ from policies.models import DecisionKind
 from workers.leases import HeldLease, release, try_acquire
 from workers.planner import CapacityType as PlannerCapacity
 from workers.planner import ExistingNode, PodRequest, Resources, Snapshot, plan
+from workers.provisioning.binding import BindSteps, pod_key
 from workers.provisioning.context import ReconcileContext, build_context
 from workers.provisioning.crash import crash_point
 from workers.provisioning.decisions import record
@@ -85,14 +86,6 @@ class ReconcileReport:
 LaunchDispatch = Callable[[list[str]], None]
 
 
-@dataclass
-class _BindsInFlight:
-    intents: list[tuple[ManagedNode, NodeView, dict[str, Any]]]
-    calls: list[Future[bool]]
-    kept: dict[Any, list[dict[str, Any]]]
-    ready_rows: list[tuple[ManagedNode, NodeView]]
-
-
 def reconcile_cluster(
     cluster_id: str, *, lease_ttl: timedelta | None = None, dispatch: LaunchDispatch | None = None
 ) -> ReconcileReport:
@@ -114,11 +107,7 @@ def reconcile_cluster(
     return report
 
 
-def _key(pod: dict[str, Any]) -> str:
-    return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
-
-
-class _Pass(DisruptionSteps):
+class _Pass(BindSteps, DisruptionSteps):
     report: ReconcileReport
 
     def __init__(self, ctx: ReconcileContext, lease: HeldLease, dispatch: LaunchDispatch | None) -> None:
@@ -270,85 +259,6 @@ class _Pass(DisruptionSteps):
                 },
             )
 
-    # --- 6. bind -------------------------------------------------------------------------------
-    def _start_binds(self, pool: ThreadPoolExecutor) -> _BindsInFlight:
-        """Bind the pods planned onto nodes that became Ready; the calls run on `pool` while the
-        pass goes on, and their pods are left out of this pass's planning whatever the outcome."""
-        pending = {pod["metadata"]["uid"]: pod for pod in self.view.pending}
-        planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
-        by_owner: dict[str, list[dict[str, Any]]] = {}
-        for pod in self.view.pending:
-            owner = controller_of(pod)
-            if owner and pod["metadata"]["uid"] not in planned:
-                by_owner.setdefault(owner, []).append(pod)
-        existing_uids = {pod["metadata"]["uid"] for node in self.view.nodes.values() for pod in node.pods}
-        intents: list[tuple[ManagedNode, NodeView, dict[str, Any]]] = []
-        kept: dict[Any, list[dict[str, Any]]] = {}
-        ready_rows: list[tuple[ManagedNode, NodeView]] = []
-        for row in self._active():
-            node = self._node_of(row)
-            if row.state != NodeState.READY or not row.planned_pods or node is None:
-                continue
-            ready_rows.append((row, node))
-            kept[row.pk] = []
-            for entry in row.planned_pods:
-                target = pending.get(entry["uid"])
-                if target is None and entry.get("owner") and by_owner.get(entry["owner"]):
-                    target = by_owner[entry["owner"]].pop()  # a replacement of the same controller
-                if target is not None:
-                    intents.append((row, node, target))
-                elif entry["uid"] in existing_uids:
-                    kept[row.pk].append(entry)  # still running elsewhere (a draining node): keep its room
-        if intents:
-            crash_point("before_bind")
-        self.binding_uids = {pod["metadata"]["uid"] for _, _, pod in intents}
-        calls = [
-            pool.submit(self.ctx.kube.bind, pod["metadata"]["namespace"], pod["metadata"]["name"], node.name)
-            for _, node, pod in intents
-        ]
-        return _BindsInFlight(intents, calls, kept, ready_rows)
-
-    def _finish_binds(self, in_flight: _BindsInFlight) -> None:
-        intents, kept, ready_rows = in_flight.intents, in_flight.kept, in_flight.ready_rows
-        results = [call.result() for call in in_flight.calls]
-        bound: dict[Any, list[str]] = {}
-        for (row, _, pod), done in zip(intents, results, strict=True):
-            if done:
-                bound.setdefault(row.pk, []).append(_key(pod))
-        untaint = []
-        for row, node in ready_rows:
-            if row.planned_pods != kept[row.pk]:
-                row.planned_pods = kept[row.pk]
-                row.save(update_fields=["planned_pods"])
-            names = bound.get(row.pk, [])
-            self.report.bound += len(names)
-            if names:
-                self._bound_rows.add(row.pk)
-                record(
-                    self.ctx.cluster,
-                    DecisionKind.BIND,
-                    f"Bound {len(names)} pod(s) to {node.name} as planned",
-                    node=row,
-                    subject=node.name,
-                    inputs={"pods": names[:50]},
-                    policy_version=self.ctx.policy_version,
-                )
-            if not row.planned_pods and any(t.get("key") == INITIALIZING_TAINT for t in node.taints):
-                untaint.append(
-                    (
-                        self.ctx.kube.set_taints,
-                        (node.name, [t for t in node.taints if t.get("key") != INITIALIZING_TAINT]),
-                    )
-                )
-        self._parallel(untaint)
-
-    def _parallel(self, calls: list[tuple[Any, tuple[Any, ...]]]) -> list[Any]:
-        """Run independent API calls concurrently (they are network-bound); results in order."""
-        if len(calls) <= 1:
-            return [function(*args) for function, args in calls]
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(calls))) as pool:
-            return list(pool.map(lambda call: call[0](*call[1]), calls))
-
     # --- 7. plan and launch ----------------------------------------------------------------------
     def _pods_to_plan(self) -> list[dict[str, Any]]:
         planned = {entry["uid"] for row in self._active() for entry in row.planned_pods}
@@ -424,7 +334,7 @@ class _Pass(DisruptionSteps):
             try:
                 request = pod_request(pod)
             except (KeyError, ValueError) as error:
-                self.report.pending[_key(pod)] = f"cannot read its requests: {error}"
+                self.report.pending[pod_key(pod)] = f"cannot read its requests: {error}"
                 continue
             requests[request.uid], raw[request.uid] = request, pod
         snapshot = Snapshot(
@@ -465,7 +375,7 @@ class _Pass(DisruptionSteps):
         for launch in result.launches:
             if launch.serverless:
                 for uid in launch.pod_uids:
-                    self.report.pending[_key(raw[uid])] = (
+                    self.report.pending[pod_key(raw[uid])] = (
                         "serverless capacity is not available for this cluster"
                     )
         written = write_launch_rows(
@@ -476,7 +386,7 @@ class _Pass(DisruptionSteps):
         self._launch(written)
         for item in result.unschedulable:
             pod = raw[item.pod_uid]
-            self.report.pending[_key(pod)] = item.reason
+            self.report.pending[pod_key(pod)] = item.reason
             self._record_pending(pod, item.reason)
 
     def _launch(self, rows: list[ManagedNode]) -> None:
@@ -516,7 +426,7 @@ class _Pass(DisruptionSteps):
         # One decision per pod and reason, not one per pass.
         from policies.models import Decision
 
-        subject = _key(pod)
+        subject = pod_key(pod)
         last = Decision.objects.filter(
             cluster=self.ctx.cluster, kind=DecisionKind.PENDING, subject=subject
         ).first()
