@@ -69,5 +69,6 @@ def demo_background(bin_dir: Path, *, replay_cluster: str, speed: float) -> dict
             replay_cluster,
             "--speed",
             f"{speed:g}",
+            "--follow",  # the demo runs until Ctrl-C: its replay must not end after one window
         ],
     }

@@ -12,6 +12,7 @@ accepts at run time although its annotations ask for model objects).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -135,4 +136,36 @@ def run(
         if stop():
             break
         created += create(core, item)
+    return created
+
+
+def replay_windows(
+    core: Any,
+    pods: list[TracePod],
+    *,
+    start: int,
+    window: int,
+    speed: float,
+    namespace: str,
+    trace: str,
+    stop: threading.Event,
+    follow: bool,
+    announce: Callable[[int, int, int], None] = lambda count, first, last: None,
+) -> int:
+    """Replay `window` trace seconds from `start`; with `follow`, go on window after window (each
+    taking its full scaled time, so the trace's quiet spells stay quiet) and, when the trace ends,
+    wait for `stop` — a demo that keeps running must not lose its replay. Returns pods created."""
+    trace_end = max((pod.deletion_time or pod.creation_time) for pod in pods)
+    created = 0
+    while not stop.is_set() and start < trace_end:
+        began = time.monotonic()
+        items = schedule(pods, start=start, end=start + window, speed=speed, namespace=namespace, trace=trace)
+        announce(len(items), start, start + window)
+        created += run(core, items, stop=stop.is_set)
+        if not follow:
+            return created
+        stop.wait(max(0.0, began + window / speed - time.monotonic()))
+        start += window
+    if follow:
+        stop.wait()
     return created

@@ -3,6 +3,7 @@ lifetimes; repeating a step creates nothing twice."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -64,6 +65,40 @@ def test_replayed_pods_run_their_trace_lifetime_in_a_simulated_cluster(
             break
         time.sleep(0.1)
     assert phases == {"a": "Succeeded", "b": "Succeeded"}
+
+
+def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
+    simulated_cluster, kube_client
+) -> None:
+    from clusters.simulator.controllers.static_nodes import StaticNodePool
+
+    cluster = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.4xlarge"),))
+    core = k8s.CoreV1Api(kube_client(cluster))
+    trace_replay.ensure_namespace(core, "t")
+    pods = [_pod("first", 10, 50), _pod("second", 150, 250)]  # one in each 100-second window
+
+    def names() -> set[str]:
+        return {
+            p.metadata.name for p in core.list_namespaced_pod("t").items if p.metadata and p.metadata.name
+        }
+
+    common = {"start": 0, "window": 100, "speed": 1000.0, "namespace": "t", "trace": "x"}
+    assert trace_replay.replay_windows(core, pods, stop=threading.Event(), follow=False, **common) == 1
+    assert names() == {"first"}  # one window only
+
+    stop = threading.Event()
+    replay = threading.Thread(
+        target=trace_replay.replay_windows, args=(core, pods), kwargs={"stop": stop, "follow": True, **common}
+    )
+    replay.start()
+    deadline = time.monotonic() + 30
+    while names() != {"first", "second"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert names() == {"first", "second"}
+    assert replay.is_alive(), "a followed replay keeps running after the trace ends, until stopped"
+    stop.set()
+    replay.join(10)
+    assert not replay.is_alive()
 
 
 @pytest.mark.django_db

@@ -50,8 +50,6 @@ class Command(BaseCommand):
             raise CommandError(f"no cluster named {options['cluster']!r}; see the Clusters page for names")
         pods = read_alibaba_pods(options["trace"])
         start = options["start"] if options["start"] is not None else max(busiest_moment(pods) - 3600, 0)
-        window = int(options["hours"] * 3600)
-        trace_end = max((p.deletion_time or p.creation_time) for p in pods)
         from kubernetes import client as k8s
 
         core = k8s.CoreV1Api(cluster_api_client(cluster))
@@ -59,24 +57,23 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        created = 0
-        while not stop.is_set() and start < trace_end:
-            items = trace_replay.schedule(
-                pods,
-                start=start,
-                end=start + window,
-                speed=options["speed"],
-                namespace=options["namespace"],
-                trace=options["trace"].stem,
-            )
+
+        def announce(count: int, first: int, last: int) -> None:
             self.stdout.write(
-                f"Replaying {len(items)} pods of {options['trace'].name} into {cluster.name} at "
-                f"{options['speed']:g}x (trace seconds {start}-{start + window})"
+                f"Replaying {count} pods of {options['trace'].name} into {cluster.name} at "
+                f"{options['speed']:g}x (trace seconds {first}-{last})"
             )
-            created += trace_replay.run(core, items, stop=stop.is_set)
-            if not options["follow"]:
-                break
-            start += window
-        if options["follow"]:
-            stop.wait()
+
+        created = trace_replay.replay_windows(
+            core,
+            pods,
+            start=start,
+            window=int(options["hours"] * 3600),
+            speed=options["speed"],
+            namespace=options["namespace"],
+            trace=options["trace"].stem,
+            stop=stop,
+            follow=options["follow"],
+            announce=announce,
+        )
         self.stdout.write(f"Created {created} pods.")
