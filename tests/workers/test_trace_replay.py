@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from kubernetes import client as k8s
@@ -82,7 +83,7 @@ def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
             p.metadata.name for p in core.list_namespaced_pod("t").items if p.metadata and p.metadata.name
         }
 
-    common = {"start": 0, "window": 100, "speed": 1000.0, "namespace": "t", "trace": "x"}
+    common: dict[str, Any] = {"start": 0, "window": 100, "speed": 1000.0, "namespace": "t", "trace": "x"}
     assert trace_replay.replay_windows(core, pods, stop=threading.Event(), follow=False, **common) == 1
     assert names() == {"first"}  # one window only
 
