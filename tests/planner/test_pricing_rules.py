@@ -106,6 +106,16 @@ def test_decision_names_the_chosen_offering_and_two_cheaper_alternatives_in_orde
     )
 
 
+def test_the_reason_quotes_the_billed_price_and_names_the_risk_weighted_one() -> None:
+    result = _plan([pod(500, 512)])
+    chosen = result.launches[0].decision.chosen
+    assert chosen.capacity_type is CapacityType.SPOT  # spot is ranked with its interruption risk
+    assert chosen.effective_price_per_hour > chosen.price_per_hour
+    reason = result.launches[0].decision.reason
+    assert f"at ${chosen.price_per_hour:.4f}/h" in reason
+    assert f"${chosen.effective_price_per_hour:.4f}/h counting its interruption risk" in reason
+
+
 def test_node_ids_depend_only_on_the_pods_they_carry():
     pods = [pod(500, 512) for _ in range(3)]
     first = _plan(pods)

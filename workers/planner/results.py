@@ -22,10 +22,14 @@ class OfferingChoice:
     interruption_bucket: int | None = None
 
     def describe(self) -> str:
+        """The offering at the price it is billed at; offerings are ranked by the effective price
+        (spot weighted by its interruption risk), so when that differs it is named as such — a
+        reader comparing the sentence with the bill must find the billed figure."""
         where = f" in {self.zone}" if self.zone else ""
-        return (
-            f"{self.instance_type} {self.capacity_type.value}{where} ${self.effective_price_per_hour:.4f}/h"
-        )
+        price = f"${self.price_per_hour:.4f}/h"
+        if self.effective_price_per_hour > self.price_per_hour * (1 + 1e-9):
+            price += f" (${self.effective_price_per_hour:.4f}/h counting its interruption risk)"
+        return f"{self.instance_type} {self.capacity_type.value}{where} at {price}"
 
 
 @dataclass(frozen=True, slots=True)
