@@ -3,7 +3,10 @@ and the mapping onto the planner's PlannerPolicy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -84,16 +87,85 @@ def _selector(text: str) -> LabelSelector:
     return LabelSelector(match_labels={key: value})
 
 
+class _Errors:
+    """Field errors gathered across independent checks, so a form shows every mistake at once
+    rather than one per submit."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def attempt(self, check: Callable[[], object]) -> None:
+        try:
+            check()
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.by_field.setdefault(field, []).extend(messages)
+
+    def raise_any(self) -> None:
+        if self.by_field:
+            raise ValidationError(self.by_field)
+
+
+_INTEGER_FIELDS = (
+    "min_vcpu",
+    "max_vcpu",
+    "isolate_cpu_millicores",
+    "isolate_memory_mib",
+    "max_pods_per_node",
+    "max_vcpu_total",
+    "max_nodes",
+    "spot_max_interruption_bucket",
+)
+_DECIMAL_FIELDS = ("min_memory_gib", "max_memory_gib", "max_cost_per_hour")
+
+
 def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     """Validate every field against the others and the catalog; return normalized settings.
 
-    Raises ValidationError naming the field and what to change, e.g. when the requirements leave
-    no instance type in the catalog.
+    Raises ValidationError naming each field that is wrong and what to change, e.g. when the
+    requirements leave no instance type in the catalog (checked once every field is valid).
     """
     out: dict[str, Any] = {}
+    errors = _Errors()
+    errors.attempt(lambda: _clean_choices(data, out))
+    errors.attempt(lambda: _clean_families(data, out, catalog))
+    errors.attempt(lambda: _clean_architectures(data, out))
+    errors.attempt(lambda: _clean_gpu_models(data, out, catalog))
+    for field in _INTEGER_FIELDS:
+        errors.attempt(partial(_integer_field, data, out, field, None))
+    for field in _DECIMAL_FIELDS:
+        errors.attempt(partial(_decimal_field, data, out, field))
+    errors.attempt(partial(_integer_field, data, out, "scale_down_delay_seconds", 60))
+    errors.attempt(partial(_integer_field, data, out, "spot_fallback_seconds", 120))
+    for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing"):
+        out[field] = bool(data.get(field, field == "isolate_gpu_pods"))
+    out["isolate_namespaces"] = _strings(data.get("isolate_namespaces"), "isolate_namespaces")
+    errors.attempt(lambda: _clean_selectors(data, out))
+    for check in _RANGE_CHECKS:
+        with suppress(KeyError):  # a field it compares did not parse, and has its own error
+            errors.attempt(partial(check, out))
+    errors.raise_any()
+    _check_some_instance_type_fits(out, catalog)
+    return out
+
+
+def _integer_field(data: dict[str, Any], out: dict[str, Any], field: str, default: int | None) -> None:
+    """An optional whole number; with a `default`, an empty value means that default (and 0 stays 0)."""
+    value = _optional_int(data.get(field, default), field)
+    out[field] = value if default is None else (value or 0)
+
+
+def _decimal_field(data: dict[str, Any], out: dict[str, Any], field: str) -> None:
+    out[field] = _optional_decimal(data.get(field), field)
+
+
+def _clean_choices(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["objective"] = data.get("objective") or ObjectiveChoice.COST
     if out["objective"] not in ObjectiveChoice.values:
         raise ValidationError({"objective": f"Choose one of {', '.join(ObjectiveChoice.values)}."})
+    out["packing"] = data.get("packing") or PackingChoice.PACK
+    if out["packing"] not in PackingChoice.values:
+        raise ValidationError({"packing": "Choose pack or isolate."})
     out["capacity_types"] = _strings(data.get("capacity_types", ["on_demand", "spot"]), "capacity_types")
     if not out["capacity_types"]:
         raise ValidationError({"capacity_types": "Allow at least one capacity type: on_demand or spot."})
@@ -102,10 +174,9 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
         raise ValidationError({"capacity_types": f"Unknown capacity type {sorted(unknown_types)[0]!r}."})
     if set(out["capacity_types"]) <= {CapacityTypeChoice.SERVERLESS}:
         raise ValidationError({"capacity_types": SERVERLESS_ALONE})
-    out["packing"] = data.get("packing") or PackingChoice.PACK
-    if out["packing"] not in PackingChoice.values:
-        raise ValidationError({"packing": "Choose pack or isolate."})
 
+
+def _clean_families(data: dict[str, Any], out: dict[str, Any], catalog: Catalog) -> None:
     families = {instance.family for instance in catalog.instance_types}
     for field in ("families_allow", "families_deny"):
         out[field] = _strings(data.get(field), field)
@@ -117,9 +188,15 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     overlap = set(out["families_allow"]) & set(out["families_deny"])
     if overlap:
         raise ValidationError({"families_deny": f"{sorted(overlap)[0]} is both allowed and denied."})
+
+
+def _clean_architectures(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["architectures"] = _strings(data.get("architectures"), "architectures")
     if set(out["architectures"]) - set(ARCHITECTURES):
         raise ValidationError({"architectures": "Architectures are x86_64 and arm64."})
+
+
+def _clean_gpu_models(data: dict[str, Any], out: dict[str, Any], catalog: Catalog) -> None:
     gpu_models = {instance.gpu_model for instance in catalog.instance_types if instance.gpu_model}
     out["gpu_models"] = _strings(data.get("gpu_models"), "gpu_models")
     unknown = [model for model in out["gpu_models"] if model not in gpu_models]
@@ -130,35 +207,11 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
             }
         )
 
-    for field in (
-        "min_vcpu",
-        "max_vcpu",
-        "isolate_cpu_millicores",
-        "isolate_memory_mib",
-        "max_pods_per_node",
-        "max_vcpu_total",
-        "max_nodes",
-        "spot_max_interruption_bucket",
-    ):
-        out[field] = _optional_int(data.get(field), field)
-    for field in ("min_memory_gib", "max_memory_gib", "max_cost_per_hour"):
-        out[field] = _optional_decimal(data.get(field), field)
-    out["scale_down_delay_seconds"] = (
-        _optional_int(data.get("scale_down_delay_seconds", 60), "scale_down_delay_seconds") or 0
-    )
-    out["spot_fallback_seconds"] = (
-        _optional_int(data.get("spot_fallback_seconds", 120), "spot_fallback_seconds") or 0
-    )
-    for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing"):
-        out[field] = bool(data.get(field, field == "isolate_gpu_pods"))
-    out["isolate_namespaces"] = _strings(data.get("isolate_namespaces"), "isolate_namespaces")
+
+def _clean_selectors(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["isolate_label_selectors"] = _strings(data.get("isolate_label_selectors"), "isolate_label_selectors")
     for text in out["isolate_label_selectors"]:
         _selector(text)
-
-    _check_ranges(out)
-    _check_some_instance_type_fits(out, catalog)
-    return out
 
 
 def _optional_int(value: Any, field: str) -> int | None:
@@ -185,35 +238,61 @@ def _optional_decimal(value: Any, field: str) -> Decimal | None:
     return number
 
 
-def _check_ranges(out: dict[str, Any]) -> None:
+def _vcpu_range(out: dict[str, Any]) -> None:
     if out["min_vcpu"] is not None and out["max_vcpu"] is not None and out["min_vcpu"] > out["max_vcpu"]:
         raise ValidationError(
             {"max_vcpu": f"The maximum ({out['max_vcpu']}) is below the minimum ({out['min_vcpu']})."}
         )
-    if (
-        out["min_memory_gib"] is not None
-        and out["max_memory_gib"] is not None
-        and out["min_memory_gib"] > out["max_memory_gib"]
-    ):
-        raise ValidationError({"max_memory_gib": "The maximum memory is below the minimum."})
+
+
+def _memory_range(out: dict[str, Any]) -> None:
+    low, high = out["min_memory_gib"], out["max_memory_gib"]
+    if low is not None and high is not None and low > high:
+        raise ValidationError(
+            {"max_memory_gib": f"The maximum ({high} GiB) is below the minimum ({low} GiB)."}
+        )
+
+
+def _interruption_bucket(out: dict[str, Any]) -> None:
     bucket = out["spot_max_interruption_bucket"]
     if bucket is not None and bucket > 4:
         raise ValidationError(
             {"spot_max_interruption_bucket": "Buckets run from 0 (<5% interruptions) to 4 (>20%)."}
         )
+
+
+def _pods_per_node(out: dict[str, Any]) -> None:
     if out["max_pods_per_node"] == 0:
         raise ValidationError(
             {"max_pods_per_node": "A node must hold at least one pod; leave empty for no cap."}
         )
-    for field in ("max_nodes", "max_vcpu_total"):
-        if out[field] == 0:
-            raise ValidationError({field: "A limit of 0 launches nothing; leave empty for no limit."})
+
+
+def _limits(out: dict[str, Any]) -> None:
+    errors = {
+        field: "A limit of 0 launches nothing; leave empty for no limit."
+        for field in ("max_nodes", "max_vcpu_total")
+        if out[field] == 0
+    }
     if out["max_cost_per_hour"] is not None and out["max_cost_per_hour"] == 0:
-        raise ValidationError(
-            {"max_cost_per_hour": "A limit of $0/hour launches nothing; leave empty for no limit."}
-        )
+        errors["max_cost_per_hour"] = "A limit of $0/hour launches nothing; leave empty for no limit."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _scale_down_delay(out: dict[str, Any]) -> None:
     if out["scale_down_delay_seconds"] > 86400:
         raise ValidationError({"scale_down_delay_seconds": "Use at most one day (86400 s)."})
+
+
+_RANGE_CHECKS: tuple[Callable[[dict[str, Any]], None], ...] = (
+    _vcpu_range,
+    _memory_range,
+    _interruption_bucket,
+    _pods_per_node,
+    _limits,
+    _scale_down_delay,
+)
 
 
 def _check_some_instance_type_fits(out: dict[str, Any], catalog: Catalog) -> None:

@@ -53,6 +53,22 @@ def test_policies_the_planner_cannot_execute_are_refused_with_the_reason(data, f
     assert field in errors and words in " ".join(errors[field])
 
 
+def test_every_mistake_is_reported_at_once_not_one_per_submit() -> None:
+    errors = _errors(
+        {
+            "families_allow": ["zz9"],
+            "min_vcpu": 64,
+            "max_vcpu": 2,
+            "min_memory_gib": "512",
+            "max_memory_gib": "1",
+            "max_nodes": "many",
+        }
+    )
+    assert set(errors) == {"families_allow", "max_vcpu", "max_memory_gib", "max_nodes"}
+    assert "below the minimum (64)" in errors["max_vcpu"][0]
+    assert "whole number" in errors["max_nodes"][0]
+
+
 def test_a_valid_policy_maps_onto_the_planner_policy() -> None:
     settings = clean_settings(
         {
