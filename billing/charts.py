@@ -60,7 +60,17 @@ def savings_chart(rows: Sequence[SavingsRow]) -> ChartData:
         "format": "money",
         "labels": [row.label for row in top],
         "datasets": [
-            {"label": label, "type": "bar", "color": color, "data": _rounded([getattr(r, name) for r in top])}
+            {
+                "label": label,
+                "type": "bar",
+                "color": color,
+                "data": _rounded(
+                    [
+                        None if name == "serverless_only" and not r.serverless_applies else getattr(r, name)
+                        for r in top
+                    ]
+                ),
+            }
             for label, color, name in (
                 ("Actual spend", "actual", "actual"),
                 ("Static pools", "static", "static_pool"),

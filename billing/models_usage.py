@@ -99,6 +99,7 @@ class AllocationMeasures(models.Model):
     memory_requested = models.FloatField(default=0)
     gpu_requested = models.FloatField(default=0)
     pod_seconds = models.FloatField(default=0)
+    serverless_unfit_pod_seconds = models.FloatField(default=0)  # pods no serverless shape holds
 
     class Meta:
         abstract = True
@@ -113,6 +114,7 @@ ALLOCATION_SUM_FIELDS = (
     "memory_requested",
     "gpu_requested",
     "pod_seconds",
+    "serverless_unfit_pod_seconds",
 )
 
 

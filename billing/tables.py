@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from django.urls import reverse
 
 from billing.metering import SavingsRow, StaticPool
 from billing.models import PodPlacement
-from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint
+from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
 from policies.models import Workload
 
 
@@ -74,20 +75,51 @@ def number(value: float, places: int = 1) -> Cell:
     return Cell(f"{value:,.{places}f}", f"{value:.{places}f}", numeric=True)
 
 
+def hours(value: float) -> Cell:
+    """Hours to three significant digits (at least one decimal), so that a few minutes still
+    multiply out: 100 s is 0.0278 h, not 0.0."""
+    places = 1 if value <= 0 else max(1, 2 - math.floor(math.log10(value)))
+    return number(value, places)
+
+
+def duration(seconds: float) -> str:
+    """A metered span as a person says it: "12 minutes" under an hour, else hours to two or three
+    significant digits ("1.5 hours", "24 hours")."""
+    if seconds < 3600:
+        count = round(seconds / 60)
+        return f"{count} minute{'' if count == 1 else 's'}"
+    amount = seconds / 3600
+    return f"{amount:.1f} hours" if amount < 10 else f"{amount:.0f} hours"
+
+
 def _moment(start: datetime, step: str) -> Cell:
     return text(start.strftime("%Y-%m-%d %H:%M" if step == "hour" else "%Y-%m-%d"))
 
 
+NOT_APPLICABLE = Cell("n/a", "n/a", numeric=True)
+
+
+def serverless_fit(row: SavingsRow) -> str:
+    """How much of the row's pod time the serverless baseline really prices ("" when all of it)."""
+    if row.serverless_applies and not row.serverless_partial:
+        return ""
+    fit, total = hours(row.serverless_fit_pod_seconds / 3600), hours(row.pod_seconds / 3600)
+    if not row.serverless_applies:
+        return f"0 of {total.text} pod-hours fit a serverless shape"
+    return f"{fit.text} of {total.text} pod-hours fit a serverless shape; the rest keep their actual cost"
+
+
 def _savings_cells(row: SavingsRow, label: Cell) -> tuple[Cell, ...]:
+    applies = row.serverless_applies
     return (
         label,
         dollars(row.actual),
         dollars(row.static_pool),
         dollars(row.on_demand_only),
-        dollars(row.serverless_only),
+        dollars(row.serverless_only) if applies else NOT_APPLICABLE,
         dollars(row.versus_static_pool),
         dollars(row.versus_on_demand_only),
-        dollars(row.versus_serverless_only),
+        dollars(row.versus_serverless_only) if applies else NOT_APPLICABLE,
     )
 
 
@@ -187,7 +219,7 @@ def pools_table(report: Report) -> Table:
                 text(pool.cluster_name),
                 _describe(pool.cpu_pool),
                 _describe(pool.gpu_pool),
-                number(pool.metered_hours),
+                hours(pool.metered_hours),
                 dollars(pool.cost_per_hour, 4),
                 dollars(pool.cost),
             )
@@ -204,24 +236,36 @@ REPORT_TABLES = {
 }
 
 
+NOT_LAUNCHED_BY_NODELESS = "placed by kube-scheduler on a node Nodeless did not launch"
+NO_LAUNCH_DECISION = "no launch decision recorded for its node"
+
+
+def _decision_cell(row: PodPlacement) -> Cell:
+    """The decision behind a pod's node, or why there is none to show."""
+    if row.decision_id:
+        return text("why?", reverse("decision-detail", args=[row.decision_id]))
+    if not row.node_name:
+        return text("—")
+    return text(NO_LAUNCH_DECISION if row.managed_node_id else NOT_LAUNCHED_BY_NODELESS)
+
+
 def pods_table(rows: Iterable[PodPlacement]) -> Table:
     out = []
     for row in rows:
-        decision = row.decision_id
+        node_price = row.node_price_per_hour if row.node_name else None
         out.append(
             (
                 text(f"{row.namespace}/{row.name}"),
-                text(row.workload),
+                text(workload_name(row.namespace, row.workload)),
                 text(row.cluster.name, reverse("cluster-detail", args=[row.cluster_id])),
                 text(row.node_name or "pending"),
                 text(row.instance_type or "—"),
                 text(CAPACITY_LABELS.get(row.capacity_type, row.capacity_type or "—")),
                 text(row.zone or "—"),
-                dollars(float(row.node_price_per_hour), 4)
-                if row.node_price_per_hour is not None
-                else text("—"),
-                dollars(float(row.cost_per_hour), 4),
-                text("why?", reverse("decision-detail", args=[decision])) if decision else text(""),
+                dollars(float(node_price), 4) if node_price is not None else text("—"),
+                # A pod not on a priced node costs nothing yet: "—", like the node columns beside it.
+                dollars(float(row.cost_per_hour), 4) if node_price is not None else text("—"),
+                _decision_cell(row),
             )
         )
     return Table(

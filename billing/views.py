@@ -43,47 +43,52 @@ def overview(request: OrganizationRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class ReportQuery:
-    """The window and grouping a request asks for, with what was wrong with it."""
+    """The window and grouping a request asks for, with what was wrong with them: one sentence per
+    problem, each naming what is shown instead."""
 
     window_key: str
     grouping: str
     date_from: str
     date_to: str
-    error: str = ""
+    problems: tuple[str, ...] = ()
+
+    @property
+    def error(self) -> str:
+        return " ".join(self.problems)
 
 
 def _report_query(request: OrganizationRequest) -> ReportQuery:
     window = request.GET.get("window") or DEFAULT_WINDOW
     date_from, date_to = request.GET.get("from", ""), request.GET.get("to", "")
+    problems = []
     if window == "custom":
-        if not (date_from and date_to):
-            return ReportQuery(
-                DEFAULT_WINDOW,
-                DEFAULT_GROUPING,
-                date_from,
-                date_to,
-                "A custom window needs both a start and an end date.",
+        if date_from and date_to:
+            window = f"{date_from},{date_to}"
+        else:
+            window = DEFAULT_WINDOW
+            problems.append(
+                f"A custom window needs both a start and an end date. Showing {PRESETS[window].lower()} instead."
             )
-        window = f"{date_from},{date_to}"
     elif "," in window:
         date_from, _, date_to = window.partition(",")
     try:
         grouping = selectors.parse_grouping(request.GET.get("group"))
     except selectors.ReportError as error:
-        return ReportQuery(window, DEFAULT_GROUPING, date_from, date_to, str(error))
-    return ReportQuery(window, grouping, date_from, date_to)
+        grouping = DEFAULT_GROUPING
+        problems.append(f"{error} Grouping by {selectors.GROUPINGS[grouping].lower()} instead.")
+    return ReportQuery(window, grouping, date_from, date_to, tuple(problems))
 
 
 def _report(request: OrganizationRequest) -> tuple[Report, ReportQuery]:
     query = _report_query(request)
     now = timezone.now()
-    error = query.error
+    problems = list(query.problems)
     try:
         window = parse_window(query.window_key, now)
     except WindowError as problem:
-        error = str(problem)
         window = parse_window(DEFAULT_WINDOW, now)
-    query = ReportQuery(window.key, query.grouping, query.date_from, query.date_to, error)
+        problems.append(f"{problem} Showing {window.label.lower()} instead.")
+    query = ReportQuery(window.key, query.grouping, query.date_from, query.date_to, tuple(problems))
     return selectors.report(request.organization, window, query.grouping), query
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from billing.metering import SavingsRow
 from billing.models import PodPlacement
 from policies.models import Decision
 
@@ -25,15 +26,36 @@ class SavingsRowSerializer(serializers.Serializer[Any]):
     actual = serializers.FloatField(help_text="Actual spend: node cost at the prices paid.")
     static_pool = serializers.FloatField(help_text="Baseline: static on-demand pools sized for the peak.")
     on_demand_only = serializers.FloatField(help_text="Baseline: the same nodes, all on-demand.")
-    serverless_only = serializers.FloatField(help_text="Baseline: every pod alone on serverless.")
+    serverless_only = serializers.SerializerMethodField(
+        help_text="Baseline: every pod alone on serverless. Null (n/a) when pods ran and none fits a "
+        "serverless shape: see serverless_fit_pod_hours."
+    )
     saved_vs_static_pool = serializers.FloatField(source="versus_static_pool")
     saved_vs_on_demand_only = serializers.FloatField(source="versus_on_demand_only")
-    saved_vs_serverless_only = serializers.FloatField(source="versus_serverless_only")
+    saved_vs_serverless_only = serializers.SerializerMethodField()
     saved_vs_static_pool_pct = serializers.FloatField(source="versus_static_pool_pct", allow_null=True)
     saved_vs_on_demand_only_pct = serializers.FloatField(source="versus_on_demand_only_pct", allow_null=True)
-    saved_vs_serverless_only_pct = serializers.FloatField(
-        source="versus_serverless_only_pct", allow_null=True
+    saved_vs_serverless_only_pct = serializers.SerializerMethodField()
+    pod_hours = serializers.SerializerMethodField(help_text="Hours the group's pods ran (summed over pods).")
+    serverless_fit_pod_hours = serializers.SerializerMethodField(
+        help_text="Of pod_hours, those of pods a serverless shape holds; the others keep their actual cost "
+        "in the serverless baseline."
     )
+
+    def get_serverless_only(self, row: SavingsRow) -> float | None:
+        return row.serverless_only if row.serverless_applies else None
+
+    def get_saved_vs_serverless_only(self, row: SavingsRow) -> float | None:
+        return row.versus_serverless_only if row.serverless_applies else None
+
+    def get_saved_vs_serverless_only_pct(self, row: SavingsRow) -> float | None:
+        return row.versus_serverless_only_pct if row.serverless_applies else None
+
+    def get_pod_hours(self, row: SavingsRow) -> float:
+        return row.pod_seconds / 3600
+
+    def get_serverless_fit_pod_hours(self, row: SavingsRow) -> float:
+        return row.serverless_fit_pod_seconds / 3600
 
 
 class PoolSizeSerializer(serializers.Serializer[Any]):
@@ -108,6 +130,7 @@ class NodeCountSerializer(serializers.Serializer[Any]):
 class TopWorkloadSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     workload = serializers.CharField()
+    name = serializers.CharField(help_text="namespace/workload, as every page names it.")
     cost = serializers.FloatField()
     share_pct = serializers.FloatField()
 
@@ -115,10 +138,19 @@ class TopWorkloadSerializer(serializers.Serializer[Any]):
 class OverviewSerializer(serializers.Serializer[Any]):
     spend_today = serializers.FloatField()
     month_to_date = serializers.FloatField()
-    projected_month_end = serializers.FloatField()
+    projected_month_end = serializers.FloatField(
+        allow_null=True,
+        help_text="Null: less than an hour metered in the last 24 hours, too little to project.",
+    )
+    projection_basis_hours = serializers.SerializerMethodField(
+        help_text="The metered hours (at most the last 24, plus the current one) whose spend rate is projected."
+    )
     savings_this_month = SavingsRowSerializer(source="savings")
     nodes = NodeCountSerializer(many=True)
     top_workloads = TopWorkloadSerializer(many=True)
+
+    def get_projection_basis_hours(self, overview: Any) -> float:
+        return float(overview.projection_basis_seconds) / 3600
 
 
 class PodPlacementSerializer(serializers.ModelSerializer[PodPlacement]):

@@ -3,7 +3,7 @@
 
     usage = meter_interval(Interval(t0, t0 + 60), nodes, pods)   # node cost, allocation, idle, samples
     pool = cheapest_pool(peak_demand, prices.pool_candidates())   # the static-pool baseline
-    report = savings_report(group_costs, static_pool_costs, fold_idle=False)
+    report = savings_report(group_costs, static_pool_costs)
 """
 
 from billing.metering.allocation import meter_interval, pod_cost_per_hour

@@ -176,6 +176,7 @@ def meter_interval(
                 memory_requested=pod.requests.memory_gib * charge.seconds,
                 gpu_requested=pod.requests.gpus * charge.seconds,
                 pod_seconds=charge.seconds,
+                serverless_unfit_pod_seconds=charge.seconds if charge.serverless_cost is None else 0.0,
             )
             requested = requested + pod.requests.scaled(charge.seconds)
             used = used + (pod.requests if pod.usage is None else pod.usage).scaled(charge.seconds)

@@ -152,6 +152,9 @@ class Allocation:
     memory_requested: float = 0.0  # GiB-seconds
     gpu_requested: float = 0.0  # GPU-seconds
     pod_seconds: float = 0.0
+    # Pod-seconds of pods no serverless shape holds (GPU or very large pods): they keep their actual
+    # cost in the serverless baseline, so the page can say how much of it is a real comparison.
+    serverless_unfit_pod_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ they would have cost on on-demand nodes packed the same way, and alone on server
 cluster what its static pool costs for the window (`pools.cheapest_pool` at the window's peak,
 times the metered hours). `savings_report`:
 
-1. sums actual, on-demand-only and serverless-only costs per group (idle capacity is its own group
-   when grouping by namespace or workload, and belongs to its cluster or capacity type otherwise);
+1. sums actual, on-demand-only and serverless-only costs per group; idle capacity is one row of its
+   own whatever the grouping, so every grouping shows the same idle figure and the same total;
 2. splits each cluster's static-pool cost over its groups in proportion to their on-demand-only cost
    (their share of the capacity, priced alike); a cluster whose pods have no such cost gives its
    pool to its idle capacity;
@@ -33,6 +33,8 @@ class GroupCosts:
     cost: float
     on_demand_cost: float
     serverless_cost: float
+    pod_seconds: float = 0.0
+    serverless_unfit_pod_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,23 @@ class SavingsRow:
     static_pool: float
     on_demand_only: float
     serverless_only: float
+    pod_seconds: float = 0.0
+    serverless_unfit_pod_seconds: float = 0.0  # of `pod_seconds`: pods no serverless shape holds
+
+    @property
+    def serverless_fit_pod_seconds(self) -> float:
+        return max(self.pod_seconds - self.serverless_unfit_pod_seconds, 0.0)
+
+    @property
+    def serverless_applies(self) -> bool:
+        """False when pods ran and none fits a serverless shape: each keeps its actual cost there,
+        so the serverless baseline would only measure idle capacity, not a choice of platform."""
+        return self.pod_seconds <= 0 or self.serverless_fit_pod_seconds > 0
+
+    @property
+    def serverless_partial(self) -> bool:
+        """Some pods fit a serverless shape, some keep their actual cost."""
+        return self.serverless_unfit_pod_seconds > 0 and self.serverless_fit_pod_seconds > 0
 
     @property
     def versus_static_pool(self) -> float:
@@ -81,6 +100,8 @@ class SavingsRow:
             self.static_pool + other.static_pool,
             self.on_demand_only + other.on_demand_only,
             self.serverless_only + other.serverless_only,
+            self.pod_seconds + other.pod_seconds,
+            self.serverless_unfit_pod_seconds + other.serverless_unfit_pod_seconds,
         )
 
 
@@ -116,11 +137,9 @@ def _static_shares(groups: Sequence[GroupCosts], static_pool_costs: Mapping[str,
     return shares
 
 
-def savings_report(
-    groups: Iterable[GroupCosts], static_pool_costs: Mapping[str, float], *, fold_idle: bool
-) -> SavingsReport:
-    """See the module docstring. With `fold_idle`, idle rows stay under their own group key (the
-    cluster or capacity type); otherwise they are gathered in one "Idle capacity" row."""
+def savings_report(groups: Iterable[GroupCosts], static_pool_costs: Mapping[str, float]) -> SavingsReport:
+    """See the module docstring: idle rows, whichever group they came from, are gathered in one
+    "Idle capacity" row."""
     rows_in = list(groups)
     # A cluster with a pool but no rows at all still has to show its pool: give it an idle row.
     missing = sorted(set(static_pool_costs) - {row.cluster_id for row in rows_in})
@@ -132,8 +151,17 @@ def savings_report(
     ]
     merged: dict[str, SavingsRow] = {}
     for row, static in zip(rows_in, _static_shares(rows_in, static_pool_costs), strict=True):
-        key, label = (row.group, row.label) if fold_idle or not row.idle else (IDLE_GROUP, IDLE_LABEL)
-        piece = SavingsRow(key, label, row.cost, static, row.on_demand_cost, row.serverless_cost)
+        key, label = (IDLE_GROUP, IDLE_LABEL) if row.idle else (row.group, row.label)
+        piece = SavingsRow(
+            key,
+            label,
+            row.cost,
+            static,
+            row.on_demand_cost,
+            row.serverless_cost,
+            row.pod_seconds,
+            row.serverless_unfit_pod_seconds,
+        )
         merged[key] = merged[key] + piece if key in merged else piece
     rows = sorted(merged.values(), key=lambda r: (r.group == IDLE_GROUP, -r.actual, r.label))
     total = SavingsRow("__total__", "Total", 0.0, 0.0, 0.0, 0.0)

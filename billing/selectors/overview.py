@@ -6,17 +6,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Min, Q, Sum
+from django.db.models import Max, Q, Sum
 
 from billing.metering import SECONDS_PER_HOUR, SavingsRow, projected_month_end
 from billing.metering.windows import HOUR, ReportWindow, floor_day, floor_hour, next_month_start, parse_window
 from billing.models import ClusterRollup, Granularity
-from billing.selectors.reports import CAPACITY_LABELS, SeriesPoint, static_pools, usage_series, window_totals
-from billing.selectors.usage import allocation_sums, organization_clusters, window_usage
+from billing.selectors.reports import (
+    CAPACITY_LABELS,
+    SeriesPoint,
+    static_pools,
+    usage_series,
+    window_totals,
+    workload_name,
+)
+from billing.selectors.usage import allocation_sums, organization_clusters, pod_seconds, window_usage
 from tenants.models import Organization
 
 TOP_WORKLOADS = 8
 RECENT = timedelta(hours=24)
+# Less metered time than this says little about a month: the projection is withheld.
+MIN_PROJECTION_SECONDS = 3600.0
 _NODE_SECONDS = {
     "on_demand": "on_demand_node_seconds",
     "spot": "spot_node_seconds",
@@ -39,6 +48,10 @@ class TopWorkload:
     cost: float
     share_pct: float
 
+    @property
+    def name(self) -> str:
+        return workload_name(self.namespace, self.workload)
+
 
 @dataclass(frozen=True)
 class Overview:
@@ -47,7 +60,8 @@ class Overview:
     month: ReportWindow
     spend_today: float
     month_to_date: float
-    projected_month_end: float
+    projected_month_end: float | None  # None: less than MIN_PROJECTION_SECONDS metered
+    projection_basis_seconds: float  # the metered time whose spend rate the projection uses
     savings: SavingsRow  # this month: actual and the three baselines
     utilization: SeriesPoint  # today
     nodes: list[NodeCount]
@@ -92,20 +106,26 @@ def _node_counts(organization: Organization, now: datetime) -> list[NodeCount]:
 class _Recent:
     today: SeriesPoint  # spend and resource hours since midnight
     spend: float  # over the last 24 hours, or since metering began when that is more recent
-    hours: float
+    metered_seconds: float  # the time that spend covers
 
 
 def _recent(organization: Organization, now: datetime) -> _Recent:
-    """Today's totals and the last 24 hours' spend rate, from the hourly rollups (one query)."""
+    """Today's totals and the last 24 hours' spend with the time it covers, from the hourly rollups
+    (two queries)."""
     today, last_day = floor_day(now), floor_hour(now - RECENT)
-    totals = ClusterRollup.objects.filter(
-        organization=organization, granularity=Granularity.HOUR, start__gte=min(today, last_day)
-    ).aggregate(
+    hourly = ClusterRollup.objects.filter(organization=organization, granularity=Granularity.HOUR)
+    totals = hourly.filter(start__gte=min(today, last_day)).aggregate(
         today_node_cost=Sum("node_cost", filter=Q(start__gte=today)),
         **{f"today_{name}": Sum(name, filter=Q(start__gte=today)) for name in _RESOURCE_FIELDS},
         recent_cost=Sum("node_cost", filter=Q(start__gte=last_day)),
-        recent_began=Min("start", filter=Q(start__gte=last_day)),
     )
+    # The time covered is what was metered, not the wall clock since the first hour's start: metering
+    # that began at 10:50 has covered 5 minutes at 10:55. Clusters metered side by side cover the same
+    # time once, so each hour counts its most-metered cluster.
+    per_hour = (
+        hourly.filter(start__gte=last_day).values("start").annotate(covered=Max("metered_seconds")).order_by()
+    )
+    metered = sum(float(row["covered"] or 0) for row in per_hour)
 
     def hours(name: str) -> float:
         return float(totals[f"today_{name}"] or 0) / SECONDS_PER_HOUR
@@ -124,11 +144,7 @@ def _recent(organization: Organization, now: datetime) -> _Recent:
         memory_used=hours("memory_used"),
         memory_allocatable=hours("memory_allocatable"),
     )
-    began = totals["recent_began"]
-    if began is None:
-        return _Recent(point, 0.0, 0.0)
-    elapsed = (now - began) / HOUR  # recent_cost covers whole hours from `began` on
-    return _Recent(point, float(totals["recent_cost"] or 0), max(elapsed, 1 / 60))
+    return _Recent(point, float(totals["recent_cost"] or 0), metered)
 
 
 def overview(organization: Organization, now: datetime) -> Overview:
@@ -154,8 +170,14 @@ def overview(organization: Organization, now: datetime) -> Overview:
         spend_today=utilization.actual,
         month_to_date=totals.actual,
         projected_month_end=projected_month_end(
-            totals.actual, recent.spend, recent.hours, (next_month_start(now) - now) / HOUR
-        ),
+            totals.actual,
+            recent.spend,
+            recent.metered_seconds / SECONDS_PER_HOUR,
+            (next_month_start(now) - now) / HOUR,
+        )
+        if recent.metered_seconds >= MIN_PROJECTION_SECONDS
+        else None,
+        projection_basis_seconds=recent.metered_seconds,
         savings=SavingsRow(
             "month",
             "This month",
@@ -163,6 +185,7 @@ def overview(organization: Organization, now: datetime) -> Overview:
             totals.static_pool,
             totals.on_demand_only,
             totals.serverless_only,
+            *pod_seconds(organization, month.start, month.end),
         ),
         utilization=utilization,
         nodes=_node_counts(organization, now),

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from billing.cluster_prices import cluster_prices
 from billing.metering import (
+    IDLE_GROUP,
     IDLE_LABEL,
     SECONDS_PER_HOUR,
     GroupCosts,
@@ -73,6 +74,12 @@ BASELINE_METHODS = {
         "so every baseline prices the same pods. No node means no idle capacity in this baseline."
     ),
 }
+
+
+def workload_name(namespace: str, workload: str) -> str:
+    """How every page names a workload: workload keys ("Deployment/web") are unique only within
+    their namespace, so the namespace comes first."""
+    return f"{namespace or '(no namespace)'}/{workload}"
 
 
 class ReportError(ValueError):
@@ -227,11 +234,21 @@ def _group_costs(
         elif grouping == "namespace":
             group = label = keys["namespace"] or "(no namespace)"
         else:
-            group = label = f"{keys['namespace']}/{keys['workload']}"
-        if idle and grouping in ("namespace", "workload"):
-            label = IDLE_LABEL
+            group = label = workload_name(keys["namespace"], keys["workload"])
+        if idle:
+            group, label = IDLE_GROUP, IDLE_LABEL
         out.append(
-            GroupCosts(row.cluster_id, group, label, idle, row.cost, row.on_demand_cost, row.serverless_cost)
+            GroupCosts(
+                row.cluster_id,
+                group,
+                label,
+                idle,
+                row.cost,
+                row.on_demand_cost,
+                row.serverless_cost,
+                row.extra["pod_seconds"],
+                row.extra["serverless_unfit_pod_seconds"],
+            )
         )
     return out
 
@@ -261,7 +278,6 @@ def report(organization: Organization, window: ReportWindow, grouping: str) -> R
     savings = savings_report(
         _group_costs(grouping, groups, clusters),
         {cluster_id: pool.cost for cluster_id, pool in pools.items()},
-        fold_idle=grouping in ("cluster", "capacity_type"),
     )
     return Report(
         window=window,

@@ -130,7 +130,7 @@ def window_usage(organization: Organization, window: ReportWindow) -> WindowUsag
 
 
 GROUP_FIELDS: dict[str, tuple[str, ...]] = {
-    "cluster": ("cluster_id",),
+    "cluster": ("cluster_id", "idle"),
     "namespace": ("cluster_id", "namespace", "idle"),
     "workload": ("cluster_id", "namespace", "workload", "idle"),
     "capacity_type": ("cluster_id", "capacity_type", "idle"),
@@ -167,6 +167,7 @@ def allocation_sums(
             total_on_demand=Sum("on_demand_cost"),
             total_serverless=Sum("serverless_cost"),
             total_pod_seconds=Sum("pod_seconds"),
+            total_serverless_unfit=Sum("serverless_unfit_pod_seconds"),
             total_cpu=Sum("cpu_requested"),
             total_memory=Sum("memory_requested"),
         )
@@ -183,12 +184,23 @@ def allocation_sums(
             serverless_cost=float(row["total_serverless"] or 0),
             extra={
                 "pod_seconds": float(row["total_pod_seconds"] or 0),
+                "serverless_unfit_pod_seconds": float(row["total_serverless_unfit"] or 0),
                 "cpu_requested": float(row["total_cpu"] or 0),
                 "memory_requested": float(row["total_memory"] or 0),
             },
         )
         for row in grouped
     ]
+
+
+def pod_seconds(organization: Organization, start: datetime, end: datetime) -> tuple[float, float]:
+    """(pod-seconds, of which pods no serverless shape holds) over a window (one query)."""
+    totals = (
+        AllocationRollup.objects.filter(organization=organization, idle=False)
+        .filter(rollup_filter(start, end))
+        .aggregate(pods=Sum("pod_seconds"), unfit=Sum("serverless_unfit_pod_seconds"))
+    )
+    return float(totals["pods"] or 0), float(totals["unfit"] or 0)
 
 
 def organization_clusters(organization: Organization) -> dict[str, Cluster]:

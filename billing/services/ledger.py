@@ -123,6 +123,7 @@ def interval_record(cluster: Cluster, usage: IntervalUsage, *, pods_observed: bo
                 memory_requested=allocation.memory_requested,
                 gpu_requested=allocation.gpu_requested,
                 pod_seconds=allocation.pod_seconds,
+                serverless_unfit_pod_seconds=allocation.serverless_unfit_pod_seconds,
             )
             for allocation, amounts in zip(usage.allocations, rounded.allocations, strict=True)
         ],

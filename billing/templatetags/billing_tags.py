@@ -13,7 +13,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from billing import tables
-from billing.metering import SECONDS_PER_HOUR
+from billing.metering import SECONDS_PER_HOUR, SavingsRow
 from billing.selectors.usage import cluster_spend
 from clusters.models import Cluster, ManagedNode
 
@@ -29,6 +29,16 @@ def money(value: float | Decimal | None, places: int = 2) -> str:
 @register.filter
 def pct(value: float | None) -> str:
     return tables.percent(value).text
+
+
+@register.filter
+def serverless_fit(row: SavingsRow) -> str:
+    return tables.serverless_fit(row)
+
+
+@register.filter
+def duration(seconds: float) -> str:
+    return tables.duration(float(seconds))
 
 
 @register.filter

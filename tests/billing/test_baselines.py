@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from billing.metering import (
+    IDLE_GROUP,
     IDLE_LABEL,
     CatalogPrices,
     GroupCosts,
@@ -159,7 +160,7 @@ def _groups():
 
 
 def test_the_savings_report_splits_each_clusters_pool_by_on_demand_share_and_sums_to_the_total() -> None:
-    report = savings_report(_groups(), {"c1": 30.0, "c2": 8.0}, fold_idle=False)
+    report = savings_report(_groups(), {"c1": 30.0, "c2": 8.0})
     rows = {row.label: row for row in report.rows}
     assert [row.label for row in report.rows] == ["shop", "batch", IDLE_LABEL]  # dearest first, idle last
     assert (
@@ -179,16 +180,17 @@ def test_the_savings_report_splits_each_clusters_pool_by_on_demand_share_and_sum
     assert total.versus_static_pool_pct == pytest.approx(100 * 27 / 38)
 
 
-def test_grouping_by_cluster_keeps_idle_in_its_cluster_and_a_podless_pool_goes_to_idle() -> None:
+def test_grouping_by_cluster_shows_idle_apart_and_a_podless_pool_goes_to_idle() -> None:
     groups = [
         GroupCosts("c1", "c1", "one", idle=False, cost=8, on_demand_cost=20, serverless_cost=11),
-        GroupCosts("c1", "c1", "one", idle=True, cost=2, on_demand_cost=5, serverless_cost=0),
-        GroupCosts("c3", "c3", "three", idle=True, cost=4, on_demand_cost=4, serverless_cost=0),
+        GroupCosts("c1", IDLE_GROUP, IDLE_LABEL, idle=True, cost=2, on_demand_cost=5, serverless_cost=0),
+        GroupCosts("c3", IDLE_GROUP, IDLE_LABEL, idle=True, cost=4, on_demand_cost=4, serverless_cost=0),
     ]
-    report = savings_report(groups, {"c1": 30.0, "c3": 6.0, "c4": 1.0}, fold_idle=True)
+    report = savings_report(groups, {"c1": 30.0, "c3": 6.0, "c4": 1.0})
     rows = {row.group: row for row in report.rows}
-    assert (rows["c1"].actual, rows["c1"].static_pool) == (10, 30)
-    assert (rows["c3"].actual, rows["c3"].static_pool) == (4, 6)
+    assert [row.label for row in report.rows] == ["one", IDLE_LABEL]
+    assert (rows["c1"].actual, rows["c1"].static_pool) == (8, 30)
+    assert (rows[IDLE_GROUP].actual, rows[IDLE_GROUP].static_pool) == (6, 7)  # c3's and c4's pools
     assert report.total.static_pool == 37  # c4 has a pool but no rows: it still counts
 
 

@@ -99,7 +99,12 @@ def test_changing_window_and_grouping_over_htmx_returns_only_the_report(metered,
     ]
     assert 'data-window="7d"' in html and 'data-group="workload"' in html
     capacity = owner_client.get("/reports/?window=7d&group=capacity_type").content.decode()
-    assert [row[0] for row in page_table(capacity, "table-savings")[1:]] == ["On-demand", "Spot", "Total"]
+    assert [row[0] for row in page_table(capacity, "table-savings")[1:]] == [
+        "On-demand",
+        "Spot",
+        "Idle capacity",
+        "Total",
+    ]
 
 
 def test_a_custom_range_of_dates_is_a_window_and_its_csv_link_keeps_it(metered, owner_client) -> None:
@@ -107,7 +112,11 @@ def test_a_custom_range_of_dates_is_a_window_and_its_csv_link_keeps_it(metered, 
     html = owner_client.get(f"/reports/?window=custom&from={today}&to={today}&group=cluster").content.decode()
     assert f'data-window="{today},{today}"' in html and _stat(html, "actual") == "$1.12"
     assert f"table=savings&amp;window={today}%2C{today}&amp;group=cluster" in html
-    assert [row[0] for row in page_table(html, "table-savings")[1:]] == ["shop-prod", "Total"]
+    assert [row[0] for row in page_table(html, "table-savings")[1:]] == [
+        "shop-prod",
+        "Idle capacity",
+        "Total",
+    ]
 
 
 def test_a_bad_window_or_grouping_is_explained_and_the_default_shown(metered, owner_client) -> None:
