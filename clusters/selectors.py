@@ -35,6 +35,10 @@ def managed_node_list(
     return nodes.order_by("-created_at")
 
 
+def decision_count(organization: Organization, cluster: Cluster) -> int:
+    return Decision.objects.filter(organization=organization, cluster=cluster).count()
+
+
 def recent_decisions(organization: Organization, cluster: Cluster, *, limit: int = 25) -> list[Decision]:
     return list(
         Decision.objects.filter(organization=organization, cluster=cluster)

@@ -1,4 +1,4 @@
-"""A live, bounded look at a cluster's pods for its page (pending first, then the rest)."""
+"""A live, bounded look at a cluster's pods for its page (pending first, running next, finished last)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,16 @@ class PodListing:
     pods: list[PodRow]
     truncated: bool
     error: str = ""
+    # Pods seen in the one page we read; ``more`` when the API had further pages we did not fetch.
+    total: int = 0
+    more: bool = False
 
 
-def pod_listing(cluster: Cluster, *, limit: int = 60) -> PodListing:
+# Finished pods pile up (jobs, the trace replay) and say little about the cluster now: they go last.
+_PHASE_ORDER = {"Pending": 0, "Running": 1, "Unknown": 2, "Failed": 3, "Succeeded": 4}
+
+
+def pod_listing(cluster: Cluster, *, limit: int = 30) -> PodListing:
     try:
         with cluster_api_client(cluster) as api_client:
             response = k8s.CoreV1Api(api_client).list_pod_for_all_namespaces(
@@ -70,6 +77,7 @@ def pod_listing(cluster: Cluster, *, limit: int = 60) -> PodListing:
                 reason=reason,
             )
         )
-    rows.sort(key=lambda row: (row.phase != "Pending", row.namespace, row.name))
-    truncated = len(rows) > limit or bool(page.get("metadata", {}).get("continue"))
-    return PodListing(rows[:limit], truncated=truncated)
+    rows.sort(key=lambda row: (_PHASE_ORDER.get(row.phase, 2), row.namespace, row.name))
+    more = bool(page.get("metadata", {}).get("continue"))
+    truncated = len(rows) > limit or more
+    return PodListing(rows[:limit], truncated=truncated, total=len(rows), more=more)

@@ -144,7 +144,11 @@ def test_live_validation_names_the_problem_or_previews_the_selection(cast, owner
     bad = owner_client.post(
         url, {**POLICY_FORM, "burst_tiers": "cloud=onprem\ncloud=azure"}, HTTP_HX_REQUEST="true"
     )
-    assert "burst_tiers: tier 2: cloud=azure matches none of the selected clusters" in bad.content.decode()
+    # the summary names the field by its label, not its code name
+    assert (
+        "<strong>Tiers</strong>: tier 2: cloud=azure matches none of the selected clusters"
+        in bad.content.decode()
+    )
     good = owner_client.post(url, POLICY_FORM, HTTP_HX_REQUEST="true").content.decode()
     assert "Valid: Nodeless can execute this policy." in good
     assert "Tier 1: dc-1." in good and "Tier 2: eks-east." in good
