@@ -36,8 +36,23 @@ _FORM_FIELDS = {
 }
 
 
+_LABELS = {
+    Strategy.CHEAPEST: "Cheapest — the cluster where a replica costs least",
+    Strategy.MOST_CAPACITY: "Most capacity — the cluster with the most free room",
+    Strategy.SPREAD: "Spread — replicas split across clusters by weight",
+    Strategy.DUPLICATE: "Duplicate — every replica count on every selected cluster",
+    Strategy.FILL_THEN_BURST: "Fill then burst — fill the first tier (e.g. on-prem), then the next",
+    Strategy.PINNED: "Pinned — only the clusters named below",
+    WeightMode.STATIC: "Static weights (the rules below)",
+    WeightMode.CAPACITY: "In proportion to free capacity",
+    SpreadBy.CLUSTER: "Cluster",
+    SpreadBy.REGION: "Region",
+    SpreadBy.CLOUD: "Cloud",
+}
+
+
 def _choices(enum: Any) -> list[tuple[str, str]]:
-    return [(str(member), str(member).replace("_", " ")) for member in enum]
+    return [(str(member), _LABELS.get(member, str(member).replace("_", " "))) for member in enum]
 
 
 def parse_static_weights(text: str) -> list[dict[str, Any]]:

@@ -116,6 +116,12 @@ def test_the_reason_quotes_the_billed_price_and_names_the_risk_weighted_one() ->
     assert f"${chosen.effective_price_per_hour:.4f}/h counting its interruption risk" in reason
 
 
+def test_reasons_name_capacity_types_as_people_write_them() -> None:
+    policy = PlannerPolicy(capacity_types=frozenset({CapacityType.ON_DEMAND}))
+    reason = _plan([pod(500, 512)], policy).launches[0].decision.reason
+    assert " on-demand " in reason and "on_demand" not in reason
+
+
 def test_node_ids_depend_only_on_the_pods_they_carry():
     pods = [pod(500, 512) for _ in range(3)]
     first = _plan(pods)

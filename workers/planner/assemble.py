@@ -165,7 +165,7 @@ class Assembler:
         if runner_ups:
             nxt = runner_ups[0]
             extra = (nxt.effective_price_per_hour / chosen.effective_price_per_hour - 1) * 100
-            reason += f"; next best {nxt.instance_type} {nxt.capacity_type.value} costs {extra:+.1f} %"
+            reason += f"; next best {nxt.instance_type} {nxt.capacity_type.label} costs {extra:+.1f} %"
         return reason
 
     def node_ranked(self, signatures: set[int], load: IntArray, *, rotation: int, subject: str) -> Ranked:

@@ -29,7 +29,7 @@ class OfferingChoice:
         price = f"${self.price_per_hour:.4f}/h"
         if self.effective_price_per_hour > self.price_per_hour * (1 + 1e-9):
             price += f" (${self.effective_price_per_hour:.4f}/h counting its interruption risk)"
-        return f"{self.instance_type} {self.capacity_type.value}{where} at {price}"
+        return f"{self.instance_type} {self.capacity_type.label}{where} at {price}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,11 @@ class CapacityType(StrEnum):
     SPOT = "spot"
     SERVERLESS = "serverless"
 
+    @property
+    def label(self) -> str:
+        """How a sentence for people names it ("on-demand", not the code name)."""
+        return self.value.replace("_", "-")
+
 
 @dataclass(frozen=True, slots=True)
 class PodRequest:
