@@ -16,6 +16,7 @@ from datetime import datetime
 from django.urls import reverse
 
 from billing.metering import SavingsRow, StaticPool
+from billing.metering.windows import DAY, HOUR
 from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
 from policies.models import Workload
@@ -30,12 +31,26 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Consecutive rows with nothing in them, shown on the page as one line that says so."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Table:
     key: str
     title: str
     headers: tuple[str, ...]
     rows: Sequence[tuple[Cell, ...]]
     footer: tuple[Cell, ...] | None = None
+    # What the page shows when it differs from `rows`: runs of empty periods folded into a Gap.
+    # The CSV always holds every row, so a spreadsheet gets one line per period.
+    page_rows: Sequence[tuple[Cell, ...] | Gap] | None = None
+
+    @property
+    def shown_rows(self) -> Sequence[tuple[Cell, ...] | Gap]:
+        return self.rows if self.page_rows is None else self.page_rows
 
     @property
     def header_cells(self) -> list[tuple[str, bool]]:
@@ -96,7 +111,43 @@ def _moment(start: datetime, step: str) -> Cell:
     return text(start.strftime("%Y-%m-%d %H:%M" if step == "hour" else "%Y-%m-%d"))
 
 
+def _span(first: datetime, last: datetime, step: str) -> str:
+    """The periods from `first` to `last` (both bucket starts) as one range: hours end where the last
+    one ends ("2026-03-02 02:00–09:00"), days are named inclusively ("2026-03-02 – 2026-03-04")."""
+    count = round((last - first) / (HOUR if step == "hour" else DAY)) + 1
+    if step == "hour":
+        end = last + HOUR
+        end_text = end.strftime("%H:%M" if end.date() == first.date() else "%Y-%m-%d %H:%M")
+        return f"{first:%Y-%m-%d %H:%M}–{end_text} ({count} hour{'' if count == 1 else 's'})"
+    if count == 1:
+        return f"{first:%Y-%m-%d}"
+    return f"{first:%Y-%m-%d} – {last:%Y-%m-%d} ({count} days)"
+
+
+def _fold_unmetered(
+    series: Sequence[SeriesPoint], rows: Sequence[tuple[Cell, ...]], step: str, nothing: str
+) -> list[tuple[Cell, ...] | Gap]:
+    """The rows of metered periods, with each run of unmetered ones as a single Gap: a day's report
+    of a cluster connected at noon would otherwise open with twelve rows of zeros."""
+    out: list[tuple[Cell, ...] | Gap] = []
+    run: list[datetime] = []
+    for point, row in zip(series, rows, strict=True):
+        if not point.metered:
+            run.append(point.start)
+            continue
+        if run:
+            out.append(Gap(f"{nothing} {_span(run[0], run[-1], step)}"))
+            run = []
+        out.append(row)
+    if run:
+        out.append(Gap(f"{nothing} {_span(run[0], run[-1], step)}"))
+    return out
+
+
 NOT_APPLICABLE = Cell("n/a", "n/a", numeric=True)
+# Without a metrics source metering charges "used" as the request; showing that figure as usage
+# would claim a measurement nobody made.
+NOT_MEASURED = Cell("not measured", "not measured", numeric=True)
 
 
 def serverless_fit(row: SavingsRow) -> str:
@@ -143,9 +194,24 @@ def savings_table(report: Report) -> Table:
 
 
 def spend_table(report: Report) -> Table:
+    rows = [
+        (
+            _moment(point.start, report.window.step),
+            *(
+                dollars(point.spend_by_capacity.get(kind, 0.0))
+                for kind in ("on_demand", "spot", "serverless")
+            ),
+            dollars(point.actual),
+            dollars(point.static_pool),
+            dollars(point.on_demand_only),
+            dollars(point.serverless_only),
+        )
+        for point in report.series
+    ]
     return Table(
         key="spend",
-        title="Spend over time",
+        # Not "Spend over time": that is the chart's title on the same page.
+        title=f"Spend per {report.window.step}, by capacity type and baseline",
         headers=(
             "Period (UTC)",
             "On-demand",
@@ -156,38 +222,32 @@ def spend_table(report: Report) -> Table:
             "On-demand only",
             "Serverless only",
         ),
-        rows=[
-            (
-                _moment(point.start, report.window.step),
-                *(
-                    dollars(point.spend_by_capacity.get(kind, 0.0))
-                    for kind in ("on_demand", "spot", "serverless")
-                ),
-                dollars(point.actual),
-                dollars(point.static_pool),
-                dollars(point.on_demand_only),
-                dollars(point.serverless_only),
-            )
-            for point in report.series
-        ],
+        rows=rows,
+        page_rows=_fold_unmetered(report.series, rows, report.window.step, "no spend metered"),
     )
 
 
-def utilization_cells(point: SeriesPoint) -> tuple[Cell, ...]:
+def utilization_cells(point: SeriesPoint, usage_measured: bool) -> tuple[Cell, ...]:
+    """Requested and used shares of allocatable CPU and memory, and the allocatable amounts; "used"
+    only when some usage in the window came from a metrics source (`usage_measured`)."""
     return (
         percent(point.cpu_requested_pct),
-        percent(point.cpu_used_pct),
+        percent(point.cpu_used_pct) if usage_measured else NOT_MEASURED,
         percent(point.memory_requested_pct),
-        percent(point.memory_used_pct),
+        percent(point.memory_used_pct) if usage_measured else NOT_MEASURED,
         number(point.cpu_allocatable),
         number(point.memory_allocatable),
     )
 
 
 def utilization_table(report: Report) -> Table:
+    rows = [
+        (_moment(point.start, report.window.step), *utilization_cells(point, report.usage_measured))
+        for point in report.series
+    ]
     return Table(
         key="utilization",
-        title="Utilization over time",
+        title=f"Utilization per {report.window.step}",
         headers=(
             "Period (UTC)",
             "CPU requested",
@@ -197,9 +257,8 @@ def utilization_table(report: Report) -> Table:
             "CPU allocatable (core-hours)",
             "Memory allocatable (GiB-hours)",
         ),
-        rows=[
-            (_moment(point.start, report.window.step), *utilization_cells(point)) for point in report.series
-        ],
+        rows=rows,
+        page_rows=_fold_unmetered(report.series, rows, report.window.step, "nothing metered"),
     )
 
 

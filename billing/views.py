@@ -36,7 +36,7 @@ def overview(request: OrganizationRequest) -> HttpResponse:
         "overview": data,
         "daily_chart": charts.spend_chart(data.daily, data.month.step),
         "nodes_chart": charts.nodes_chart(data.nodes),
-        "utilization": tables.utilization_cells(data.utilization),
+        "utilization": tables.utilization_cells(data.utilization, data.usage_measured),
     }
     return render(request, "billing/overview.html", context)
 
@@ -106,6 +106,7 @@ def reports(request: OrganizationRequest) -> HttpResponse:
         "tables": [builder(report) for builder in tables.REPORT_TABLES.values()],
         "spend_chart": charts.spend_chart(report.series, report.window.step),
         "savings_chart": charts.savings_chart(report.savings.rows),
+        "savings_chart_groups": charts.TOP_GROUPS,
         "utilization_chart": charts.utilization_chart(report.series, report.window.step),
     }
     template = "billing/partials/_report.html" if request.htmx else "billing/reports.html"

@@ -39,6 +39,7 @@ class NodeCount:
     capacity_type: str
     label: str
     nodes: float  # average over the latest metered hour
+    share_pct: float  # of all nodes in that hour
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,16 @@ def _node_counts(organization: Organization, now: datetime) -> list[NodeCount]:
         known = latest.get(row[0])
         if known is None or row[1] > known[1]:
             latest[row[0]] = row
-    counts = []
-    for position, capacity_type in enumerate(_NODE_SECONDS, start=3):
-        nodes = sum(float(row[position]) / float(row[2]) for row in latest.values() if row[2])
-        if nodes > 0:
-            counts.append(NodeCount(capacity_type, CAPACITY_LABELS[capacity_type], nodes))
-    return counts
+    averages = {
+        capacity_type: sum(float(row[position]) / float(row[2]) for row in latest.values() if row[2])
+        for position, capacity_type in enumerate(_NODE_SECONDS, start=3)
+    }
+    total = sum(averages.values())
+    return [
+        NodeCount(capacity_type, CAPACITY_LABELS[capacity_type], nodes, 100.0 * nodes / total)
+        for capacity_type, nodes in averages.items()
+        if nodes > 0
+    ]
 
 
 @dataclass(frozen=True)

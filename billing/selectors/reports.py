@@ -47,7 +47,9 @@ CAPACITY_LABELS = {
     "on_demand": "On-demand",
     "spot": "Spot",
     "serverless": "Serverless",
-    "unpriced": "No known price",
+    # Nodes metering cannot price are on-prem nodes or types no catalog sells; "No known price"
+    # read as a missing figure to fix rather than as a kind of node.
+    "unpriced": "Unpriced (on-prem / unknown type)",
 }
 
 BASELINE_METHODS = {
@@ -155,6 +157,7 @@ class SeriesPoint:
     memory_requested: float  # GiB-hours
     memory_used: float
     memory_allocatable: float
+    metered: bool = True  # False: no cluster was metered in the bucket (every figure is zero)
 
     @staticmethod
     def share(part: float, whole: float) -> float | None:
@@ -177,7 +180,9 @@ class SeriesPoint:
         return self.share(self.memory_used, self.memory_allocatable)
 
 
-def _point(start: datetime, sums: Mapping[str, float], static_pool: float) -> SeriesPoint:
+def _point(
+    start: datetime, sums: Mapping[str, float], static_pool: float, *, metered: bool = True
+) -> SeriesPoint:
     hours = SECONDS_PER_HOUR
     return SeriesPoint(
         start=start,
@@ -192,6 +197,7 @@ def _point(start: datetime, sums: Mapping[str, float], static_pool: float) -> Se
         memory_requested=sums.get("memory_requested", 0.0) / hours,
         memory_used=sums.get("memory_used", 0.0) / hours,
         memory_allocatable=sums.get("memory_allocatable", 0.0) / hours,
+        metered=metered,
     )
 
 
@@ -206,7 +212,10 @@ def usage_series(
         if cluster_id in rates:
             static[bucket] = static.get(bucket, 0.0) + rates[cluster_id] * seconds
     sums = {row.bucket: row.sums for row in usage.buckets}
-    return [_point(start, sums.get(start, {}), static.get(start, 0.0)) for start in bucket_starts(window)]
+    return [
+        _point(start, sums.get(start, {}), static.get(start, 0.0), metered=start in sums)
+        for start in bucket_starts(window)
+    ]
 
 
 def window_totals(window: ReportWindow, usage: WindowUsage, pools: Mapping[str, ClusterPool]) -> SeriesPoint:
@@ -267,6 +276,10 @@ class Report:
     @property
     def total(self) -> SavingsRow:
         return self.savings.total
+
+    @property
+    def grouping_label(self) -> str:
+        return GROUPINGS[self.grouping]
 
 
 def report(organization: Organization, window: ReportWindow, grouping: str) -> Report:

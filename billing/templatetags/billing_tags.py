@@ -72,6 +72,12 @@ def _cell(cell: tables.Cell, tag: str = "td") -> str:
 _NUMERIC = ' class="num"'
 
 
+def _row(row: tuple[tables.Cell, ...] | tables.Gap, width: int) -> str:
+    if isinstance(row, tables.Gap):
+        return f'<tr class="gap"><td colspan="{width}">{escape(row.text)}</td></tr>'
+    return f"<tr>{''.join(_cell(cell) for cell in row)}</tr>"
+
+
 @register.simple_tag
 def data_table(table: tables.Table, empty: str = "Nothing in this window.") -> SafeString:
     """A dashboard table as HTML, built in Python with every text escaped: tables run to hundreds of
@@ -80,7 +86,7 @@ def data_table(table: tables.Table, empty: str = "Nothing in this window.") -> S
         _cell(tables.Cell(header, header, numeric), "th") for header, numeric in table.header_cells
     )
     if table.rows:
-        body = "\n".join(f"<tr>{''.join(_cell(cell) for cell in row)}</tr>" for row in table.rows)
+        body = "\n".join(_row(row, len(table.headers)) for row in table.shown_rows)
     else:
         body = f'<tr><td colspan="{len(table.headers)}" class="muted">{escape(empty)}</td></tr>'
     foot = f"<tfoot><tr>{''.join(_cell(cell) for cell in table.footer)}</tr></tfoot>" if table.footer else ""

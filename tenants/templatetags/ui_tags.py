@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from kubernetes.utils import parse_quantity
 
+from billing.metering import UNPRICED
+from billing.selectors.reports import CAPACITY_LABELS
 from clusters.models import ClusterMode
 from policies.models_provisioning import CapacityTypeChoice, PackingChoice
 
@@ -48,6 +50,10 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 
 @register.filter
 def capacity_type(value: object) -> str:
+    # Policies never choose unpriced capacity, but the pages that show nodes meet it: every page
+    # names it as the reports do.
+    if value == UNPRICED:
+        return CAPACITY_LABELS[UNPRICED]
     return _short_label(CapacityTypeChoice, value)
 
 
@@ -103,6 +109,31 @@ def gib(value: str | None) -> str:
     """A memory quantity ("263168Mi") in GiB ("257")."""
     number = _quantity(value)
     return "—" if number is None else _trimmed(number / GIB, 1)
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+@register.filter
+def whole(value: object) -> str:
+    """A count as a whole number with thousands separators ("4,703"): the cluster probe stores
+    counts as floats, and "4703.0 pods" reads as a measurement."""
+    number = _float(value)
+    return "—" if number is None else f"{round(number):,}"
+
+
+@register.filter
+def tenths(value: object) -> str:
+    """A resource amount (cores, GiB) to one decimal with thousands separators, so a column of them
+    lines up ("1,271.6", "550.1") instead of mixing one, two and three decimals."""
+    number = _float(value)
+    return "—" if number is None else f"{number:,.1f}"
 
 
 @register.filter

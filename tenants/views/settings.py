@@ -15,7 +15,7 @@ from tenants.actors import Actor
 from tenants.decorators import organization_view
 from tenants.forms import ApiTokenForm, InvitationForm, MemberRoleForm, OrganizationForm
 from tenants.http import OrganizationRequest
-from tenants.models import ApiToken, Invitation, OrganizationMember, Role
+from tenants.models import ApiToken, Invitation, Organization, OrganizationMember, Role
 from tenants.services.members import invitation_url
 from tenants.views.forms_util import add_service_errors
 
@@ -31,6 +31,14 @@ def _show_once(request: OrganizationRequest, value: dict[str, str]) -> None:
 def _pop_shown_once(request: OrganizationRequest) -> dict[str, str] | None:
     value: dict[str, str] | None = request.session.pop(_SHOW_ONCE_KEY, None)
     return value
+
+
+def _member_rows(organization: Organization) -> dict[str, object]:
+    """The member table's rows, and which of them is the sole owner: the service refuses to demote or
+    remove the last owner, so the page does not offer either (a button that can only fail)."""
+    members = list(selectors.member_list(organization))
+    owners = [member.pk for member in members if member.role == Role.OWNER]
+    return {"members": members, "sole_owner_id": owners[0] if len(owners) == 1 else None}
 
 
 @organization_view(write=Role.OWNER, doing="rename the organization")
@@ -72,7 +80,7 @@ def members(request: OrganizationRequest) -> HttpResponse:
     new_link = shown["value"] if shown and shown.get("kind") == "invitation" else None
     context = {
         "section": "members",
-        "members": selectors.member_list(organization),
+        **_member_rows(organization),
         "invitations": selectors.invitation_list(organization).filter(accepted_at=None)[:50],
         "form": form,
         "new_link": new_link,
@@ -99,9 +107,22 @@ def member_role(request: OrganizationRequest, member_id: str) -> HttpResponse:
             error = " ".join(exc.messages)
     else:
         error = "Choose a role: owner, admin, member or viewer."
-    member.refresh_from_db()
-    context = {"member": member, "roles": Role.choices, "row_error": error, "is_owner": True}
-    return render(request, "tenants/partials/_member_row.html", context, status=400 if error else 200)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, f"Changed the role of {member.user.email}.")
+        return redirect("settings-members")
+    # Every row, not only this one: making someone owner (or no longer owner) changes what the other
+    # owners' rows may offer.
+    context = {
+        **_member_rows(organization),
+        "roles": Role.choices,
+        "row_error": error,
+        "error_member_id": member.pk,
+        "is_owner": True,
+    }
+    return render(request, "tenants/partials/_member_rows.html", context, status=400 if error else 200)
 
 
 @organization_view(write=Role.OWNER, doing="remove members")
