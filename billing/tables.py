@@ -204,7 +204,7 @@ def spend_table(report: Report) -> Table:
             dollars(point.actual),
             dollars(point.static_pool),
             dollars(point.on_demand_only),
-            dollars(point.serverless_only),
+            NOT_APPLICABLE if point.serverless_only is None else dollars(point.serverless_only),
         )
         for point in report.series
     ]

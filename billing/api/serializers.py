@@ -103,7 +103,9 @@ class SeriesPointSerializer(serializers.Serializer[Any]):
     spend_by_capacity = SpendByCapacitySerializer()
     static_pool = serializers.FloatField()
     on_demand_only = serializers.FloatField()
-    serverless_only = serializers.FloatField()
+    serverless_only = serializers.FloatField(
+        allow_null=True, help_text="null when no pod of the window fits a serverless shape"
+    )
     cpu_requested_core_hours = serializers.FloatField(source="cpu_requested")
     cpu_used_core_hours = serializers.FloatField(source="cpu_used")
     cpu_allocatable_core_hours = serializers.FloatField(source="cpu_allocatable")

@@ -35,6 +35,7 @@ from billing.metering.report import (
     SavingsRow,
     projected_month_end,
     savings_report,
+    serverless_applies,
 )
 from billing.metering.windows import ReportWindow, WindowError, parse_window, rollup_ranges
 
@@ -74,5 +75,6 @@ __all__ = [
     "projected_month_end",
     "rollup_ranges",
     "savings_report",
+    "serverless_applies",
     "split_node_price",
 ]

@@ -37,6 +37,12 @@ class GroupCosts:
     serverless_unfit_pod_seconds: float = 0.0
 
 
+def serverless_applies(pod_seconds: float, unfit_pod_seconds: float) -> bool:
+    """False when pods ran and none fits a serverless shape: each keeps its actual cost there, so
+    the serverless baseline would only measure idle capacity, not a choice of platform."""
+    return pod_seconds <= 0 or pod_seconds - unfit_pod_seconds > 0
+
+
 @dataclass(frozen=True, slots=True)
 class SavingsRow:
     group: str
@@ -54,9 +60,7 @@ class SavingsRow:
 
     @property
     def serverless_applies(self) -> bool:
-        """False when pods ran and none fits a serverless shape: each keeps its actual cost there,
-        so the serverless baseline would only measure idle capacity, not a choice of platform."""
-        return self.pod_seconds <= 0 or self.serverless_fit_pod_seconds > 0
+        return serverless_applies(self.pod_seconds, self.serverless_unfit_pod_seconds)
 
     @property
     def serverless_partial(self) -> bool:

@@ -168,6 +168,15 @@ def overview(organization: Organization, now: datetime) -> Overview:
         include_idle=False,
         limit=TOP_WORKLOADS,
     )
+    savings = SavingsRow(
+        "month",
+        "This month",
+        totals.actual,
+        totals.static_pool,
+        totals.on_demand_only,
+        totals.serverless_only or 0.0,
+        *pod_seconds(organization, month.start, month.end),
+    )
     return Overview(
         has_clusters=bool(clusters),
         has_data=usage.has_data,
@@ -183,15 +192,7 @@ def overview(organization: Organization, now: datetime) -> Overview:
         if recent.metered_seconds >= MIN_PROJECTION_SECONDS
         else None,
         projection_basis_seconds=recent.metered_seconds,
-        savings=SavingsRow(
-            "month",
-            "This month",
-            totals.actual,
-            totals.static_pool,
-            totals.on_demand_only,
-            totals.serverless_only,
-            *pod_seconds(organization, month.start, month.end),
-        ),
+        savings=savings,
         utilization=utilization,
         nodes=_node_counts(organization, now),
         top_workloads=[
@@ -203,6 +204,6 @@ def overview(organization: Organization, now: datetime) -> Overview:
             )
             for row in workloads
         ],
-        daily=usage_series(month, usage, pools),
+        daily=usage_series(month, usage, pools, serverless_applies=savings.serverless_applies),
         usage_measured=any(totals.usage_measured_seconds > 0 for totals in usage.clusters.values()),
     )

@@ -22,6 +22,7 @@ from billing.metering import (
     StaticPool,
     cheapest_pool,
     savings_report,
+    serverless_applies,
 )
 from billing.metering.windows import ReportWindow, bucket_starts
 from billing.selectors.usage import (
@@ -31,6 +32,7 @@ from billing.selectors.usage import (
     WindowUsage,
     allocation_sums,
     organization_clusters,
+    pod_seconds,
     window_usage,
 )
 from clusters.models import Cluster
@@ -150,7 +152,7 @@ class SeriesPoint:
     actual: float
     static_pool: float
     on_demand_only: float
-    serverless_only: float
+    serverless_only: float | None  # None: no pod of the window fits a serverless shape
     cpu_requested: float  # core-hours
     cpu_used: float
     cpu_allocatable: float
@@ -181,7 +183,12 @@ class SeriesPoint:
 
 
 def _point(
-    start: datetime, sums: Mapping[str, float], static_pool: float, *, metered: bool = True
+    start: datetime,
+    sums: Mapping[str, float],
+    static_pool: float,
+    *,
+    metered: bool = True,
+    serverless_applies: bool = True,
 ) -> SeriesPoint:
     hours = SECONDS_PER_HOUR
     return SeriesPoint(
@@ -190,7 +197,7 @@ def _point(
         actual=sums.get("node_cost", 0.0),
         static_pool=static_pool,
         on_demand_only=sums.get("on_demand_cost", 0.0),
-        serverless_only=sums.get("serverless_cost", 0.0),
+        serverless_only=sums.get("serverless_cost", 0.0) if serverless_applies else None,
         cpu_requested=sums.get("cpu_requested", 0.0) / hours,
         cpu_used=sums.get("cpu_used", 0.0) / hours,
         cpu_allocatable=sums.get("cpu_allocatable", 0.0) / hours,
@@ -202,10 +209,16 @@ def _point(
 
 
 def usage_series(
-    window: ReportWindow, usage: WindowUsage, pools: Mapping[str, ClusterPool]
+    window: ReportWindow,
+    usage: WindowUsage,
+    pools: Mapping[str, ClusterPool],
+    *,
+    serverless_applies: bool = True,
 ) -> list[SeriesPoint]:
     """One point per bucket of the window, empty buckets included (charts need every x). A cluster's
-    pool costs its hourly price for every hour it was metered in the bucket."""
+    pool costs its hourly price for every hour it was metered in the bucket. Without
+    `serverless_applies` (no pod of the window fits a serverless shape) the serverless baseline is
+    left out of every point, as it is from the window's total."""
     rates = {cluster_id: pool.cost_per_hour / SECONDS_PER_HOUR for cluster_id, pool in pools.items()}
     static: dict[datetime, float] = {}
     for bucket, cluster_id, seconds in usage.metered:
@@ -213,7 +226,13 @@ def usage_series(
             static[bucket] = static.get(bucket, 0.0) + rates[cluster_id] * seconds
     sums = {row.bucket: row.sums for row in usage.buckets}
     return [
-        _point(start, sums.get(start, {}), static.get(start, 0.0), metered=start in sums)
+        _point(
+            start,
+            sums.get(start, {}),
+            static.get(start, 0.0),
+            metered=start in sums,
+            serverless_applies=serverless_applies,
+        )
         for start in bucket_starts(window)
     ]
 
@@ -297,7 +316,7 @@ def report(organization: Organization, window: ReportWindow, grouping: str) -> R
         grouping=grouping,
         savings=savings,
         pools=sorted(pools.values(), key=lambda pool: pool.cluster_name),
-        series=usage_series(window, usage, pools),
+        series=usage_series(window, usage, pools, serverless_applies=savings.total.serverless_applies),
         usage_measured=any(totals.usage_measured_seconds > 0 for totals in usage.clusters.values()),
         has_data=usage.has_data,
         has_clusters=bool(clusters),
@@ -312,11 +331,12 @@ class UsageOverTime:
 
 
 def usage_over_time(organization: Organization, window: ReportWindow) -> UsageOverTime:
-    """Spend (with the baselines) and utilization per bucket, without the per-group sums (two queries)."""
+    """Spend (with the baselines) and utilization per bucket, without the per-group sums (three queries)."""
     usage = window_usage(organization, window)
     pools = static_pools(organization_clusters(organization), usage)
+    applies = serverless_applies(*pod_seconds(organization, window.start, window.end))
     return UsageOverTime(
         window,
-        usage_series(window, usage, pools),
+        usage_series(window, usage, pools, serverless_applies=applies),
         any(totals.usage_measured_seconds > 0 for totals in usage.clusters.values()),
     )

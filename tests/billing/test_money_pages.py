@@ -213,6 +213,13 @@ def test_the_serverless_baseline_is_na_when_no_pod_fits_a_serverless_shape(cast,
     overview = owner_client.get("/").content.decode()
     assert "Serverless only: n/a — 0 of 0.300 pod-hours fit a serverless shape." in unescape(overview)
 
+    # and so is every hour of it: the series never prices what the total calls n/a
+    header, *hours = page_table(html, "table-spend")
+    metered = [row for row in hours if not row[0].startswith("no spend")]
+    assert metered and {row[header.index("Serverless only")] for row in metered} == {"n/a"}
+    points = owner_client.get("/api/v1/reports/spend/?window=today").json()["points"]
+    assert points and all(point["serverless_only"] is None for point in points)
+
 
 def test_the_serverless_baseline_says_how_much_of_the_pod_time_it_prices(cast, owner_client) -> None:
     cluster = make_cluster(cast.org_a, "mixed-prod")
