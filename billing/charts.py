@@ -41,6 +41,8 @@ def spend_chart(series: Sequence[SeriesPoint], step: str) -> ChartData:
             ("On-demand only", "ondemandonly", "on_demand_only"),
             ("Serverless only", "serverlessonly", "serverless_only"),
         )
+        # a baseline that does not apply to the window (serverless when no pod fits) has no line
+        if any(getattr(p, name) is not None for p in series)
     ]
     return {
         "kind": "bar",

@@ -30,7 +30,9 @@
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         plugins: {
-          legend: { position: "right", labels: { boxWidth: 12 } },
+          // The table beside the doughnut names each slice with its swatch, count and share; a
+          // legend squeezed into the panel only repeated it, cut short.
+          legend: { display: false },
           tooltip: { callbacks: { label: (ctx) => `${ctx.label}: ${format(ctx.parsed)}` } },
         },
       },

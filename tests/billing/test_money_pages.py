@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -219,6 +220,11 @@ def test_the_serverless_baseline_is_na_when_no_pod_fits_a_serverless_shape(cast,
     assert metered and {row[header.index("Serverless only")] for row in metered} == {"n/a"}
     points = owner_client.get("/api/v1/reports/spend/?window=today").json()["points"]
     assert points and all(point["serverless_only"] is None for point in points)
+    chart_data = re.search(r'id="chart-spend" data-chart="([^"]*)"', html)
+    assert chart_data is not None
+    spend_chart = json.loads(unescape(chart_data.group(1)))
+    lines = [dataset["label"] for dataset in spend_chart["datasets"] if dataset["type"] == "line"]
+    assert lines == ["Static pools", "On-demand only"]  # no line for a baseline that does not apply
 
 
 def test_the_serverless_baseline_says_how_much_of_the_pod_time_it_prices(cast, owner_client) -> None:
