@@ -127,7 +127,9 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     errors = _Errors()
-    errors.attempt(lambda: _clean_choices(data, out))
+    errors.attempt(lambda: _clean_objective(data, out))
+    errors.attempt(lambda: _clean_packing(data, out))
+    errors.attempt(lambda: _clean_capacity_types(data, out))
     errors.attempt(lambda: _clean_families(data, out, catalog))
     errors.attempt(lambda: _clean_architectures(data, out))
     errors.attempt(lambda: _clean_gpu_models(data, out, catalog))
@@ -159,13 +161,19 @@ def _decimal_field(data: dict[str, Any], out: dict[str, Any], field: str) -> Non
     out[field] = _optional_decimal(data.get(field), field)
 
 
-def _clean_choices(data: dict[str, Any], out: dict[str, Any]) -> None:
+def _clean_objective(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["objective"] = data.get("objective") or ObjectiveChoice.COST
     if out["objective"] not in ObjectiveChoice.values:
         raise ValidationError({"objective": f"Choose one of {', '.join(ObjectiveChoice.values)}."})
+
+
+def _clean_packing(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["packing"] = data.get("packing") or PackingChoice.PACK
     if out["packing"] not in PackingChoice.values:
         raise ValidationError({"packing": "Choose pack or isolate."})
+
+
+def _clean_capacity_types(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["capacity_types"] = _strings(data.get("capacity_types", ["on_demand", "spot"]), "capacity_types")
     if not out["capacity_types"]:
         raise ValidationError({"capacity_types": "Allow at least one capacity type: on_demand or spot."})

@@ -80,24 +80,42 @@ def _sums_by_type(usage: IntervalUsage, amounts: Sequence[Decimal]) -> dict[str,
     return totals
 
 
-def _split_by_type(usage: IntervalUsage, node_amounts: Sequence[Decimal], field: str) -> list[Decimal]:
-    """The allocations' `field`, rounded so that per capacity type they add up to what that
-    type's nodes were (rounded) charged."""
-    targets = _sums_by_type(usage, node_amounts)
+def _apportioned_within(
+    items: Sequence[object],
+    capacity_type_of: Sequence[str],
+    values: Sequence[float],
+    totals: dict[str, Decimal],
+) -> list[Decimal]:
+    """`values` rounded so that, per capacity type, they add up to that type's total."""
     rounded: dict[int, Decimal] = {}
-    for capacity_type in {row.capacity_type for row in usage.allocations}:
-        indexes = [i for i, row in enumerate(usage.allocations) if row.capacity_type == capacity_type]
-        values = [float(getattr(usage.allocations[i], field)) for i in indexes]
-        rounded.update(zip(indexes, apportioned(values, targets.get(capacity_type, Decimal(0))), strict=True))
-    return [rounded[i] for i in range(len(usage.allocations))]
+    for capacity_type, total in totals.items():
+        indexes = [i for i in range(len(items)) if capacity_type_of[i] == capacity_type]
+        rounded.update(zip(indexes, apportioned([values[i] for i in indexes], total), strict=True))
+    return [rounded[i] for i in range(len(items))]
+
+
+def _split(usage: IntervalUsage, field: str) -> tuple[list[Decimal], list[Decimal]]:
+    """One money field (`cost` or `on_demand_cost`), rounded in two levels: the interval's total
+    over capacity types, then each type's share over its nodes and, separately, over its
+    allocation rows. Each step misses by at most a unit per part, which `apportioned` can always
+    place; one level (nodes first, rows to their rounded sum) could not for a type with many
+    nodes and few rows."""
+    node_values = [float(getattr(node, field)) for node in usage.nodes]
+    row_values = [float(getattr(row, field)) for row in usage.allocations]
+    node_types = [node.capacity_type for node in usage.nodes]
+    row_types = [row.capacity_type for row in usage.allocations]
+    types = sorted({*node_types, *row_types})
+    exact = [sum(v for v, t in zip(node_values, node_types, strict=True) if t == kind) for kind in types]
+    totals = dict(zip(types, apportioned(exact, money(sum(node_values))), strict=True))
+    return (
+        _apportioned_within(usage.nodes, node_types, node_values, totals),
+        _apportioned_within(usage.allocations, row_types, row_values, totals),
+    )
 
 
 def rounded_usage(usage: IntervalUsage) -> RoundedUsage:
-    costs = apportioned([node.cost for node in usage.nodes], money(usage.node_cost))
-    on_demand = apportioned(
-        [node.on_demand_cost for node in usage.nodes],
-        money(sum(node.on_demand_cost for node in usage.nodes)),
-    )
+    costs, allocation_costs = _split(usage, "cost")
+    on_demand, allocation_on_demand = _split(usage, "on_demand_cost")
     nodes = tuple(
         NodeAmounts(cost, on_demand_cost, min(money(node.allocated_cost), cost))
         for node, cost, on_demand_cost in zip(usage.nodes, costs, on_demand, strict=True)
@@ -105,10 +123,7 @@ def rounded_usage(usage: IntervalUsage) -> RoundedUsage:
     allocations = tuple(
         AllocationAmounts(cost, on_demand_cost, money(row.serverless_cost))
         for row, cost, on_demand_cost in zip(
-            usage.allocations,
-            _split_by_type(usage, costs, "cost"),
-            _split_by_type(usage, on_demand, "on_demand_cost"),
-            strict=True,
+            usage.allocations, allocation_costs, allocation_on_demand, strict=True
         )
     )
     pairs = list(zip(usage.allocations, allocations, strict=True))

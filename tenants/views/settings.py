@@ -33,12 +33,18 @@ def _pop_shown_once(request: OrganizationRequest) -> dict[str, str] | None:
     return value
 
 
-def _member_rows(organization: Organization) -> dict[str, object]:
-    """The member table's rows, and which of them is the sole owner: the service refuses to demote or
-    remove the last owner, so the page does not offer either (a button that can only fail)."""
+def _member_rows(organization: Organization, viewer_id: object) -> dict[str, object]:
+    """The member table's rows, which of them is the sole owner, and whether the viewer (still) is an
+    owner: the service refuses to demote or remove the last owner, and refuses a non-owner any change,
+    so the page offers neither (a button that can only fail) — also right after owners demote
+    themselves."""
     members = list(selectors.member_list(organization))
     owners = [member.pk for member in members if member.role == Role.OWNER]
-    return {"members": members, "sole_owner_id": owners[0] if len(owners) == 1 else None}
+    return {
+        "members": members,
+        "sole_owner_id": owners[0] if len(owners) == 1 else None,
+        "is_owner": any(member.user_id == viewer_id and member.role == Role.OWNER for member in members),
+    }
 
 
 @organization_view(write=Role.OWNER, doing="rename the organization")
@@ -80,7 +86,7 @@ def members(request: OrganizationRequest) -> HttpResponse:
     new_link = shown["value"] if shown and shown.get("kind") == "invitation" else None
     context = {
         "section": "members",
-        **_member_rows(organization),
+        **_member_rows(organization, request.user.pk),
         "invitations": selectors.invitation_list(organization).filter(accepted_at=None)[:50],
         "form": form,
         "new_link": new_link,
@@ -116,11 +122,10 @@ def member_role(request: OrganizationRequest, member_id: str) -> HttpResponse:
     # Every row, not only this one: making someone owner (or no longer owner) changes what the other
     # owners' rows may offer.
     context = {
-        **_member_rows(organization),
+        **_member_rows(organization, request.user.pk),
         "roles": Role.choices,
         "row_error": error,
         "error_member_id": member.pk,
-        "is_owner": True,
     }
     return render(request, "tenants/partials/_member_rows.html", context, status=400 if error else 200)
 

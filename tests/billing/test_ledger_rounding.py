@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.metering import Interval, meter_interval
+from billing.metering import ON_DEMAND, SPOT, Interval, NodeSample, Quantities, meter_interval
 from billing.services.ledger_rounding import apportioned, money, rounded_usage
 from tests.billing.test_metering_properties import T0, clusters
 
@@ -53,3 +53,33 @@ def test_a_rounded_interval_ties_out_node_by_node_and_type_by_type(cluster) -> N
         assert sum(rows, Decimal(0)) == node_cost
     for row, amounts in zip(usage.allocations, rounded.allocations, strict=True):
         assert amounts.cost >= 0 and abs(amounts.cost - Decimal(row.cost)) <= UNIT
+
+
+def test_a_type_with_many_nodes_and_one_row_still_ties_out() -> None:
+    # Six nodes of 10.5 units (1e-10 dollars) each, three per capacity type, and no pods: each
+    # type's one idle row must carry 31.5 units rounded the same way as its nodes' total.
+    price = 10.5e-10 * 60  # dollars per hour, so each costs 10.5 units in the minute
+    nodes = [
+        NodeSample(
+            f"{kind}-{i}",
+            "t",
+            kind,
+            "z",
+            price,
+            Quantities(2, 8),
+            Quantities(2, 8),
+            on_demand_price_per_hour=price,
+        )
+        for kind in (SPOT, ON_DEMAND)
+        for i in range(3)
+    ]
+    usage = meter_interval(Interval(T0, T0 + 60), nodes, [])
+    rounded = rounded_usage(usage)
+    assert rounded.allocated_cost + rounded.idle_cost == rounded.node_cost == money(usage.node_cost)
+    for capacity_type, node_cost in rounded.node_cost_by_type.items():
+        rows = [
+            a.cost
+            for r, a in zip(usage.allocations, rounded.allocations, strict=True)
+            if r.capacity_type == capacity_type
+        ]
+        assert sum(rows, Decimal(0)) == node_cost

@@ -62,9 +62,18 @@ def test_every_mistake_is_reported_at_once_not_one_per_submit() -> None:
             "min_memory_gib": "512",
             "max_memory_gib": "1",
             "max_nodes": "many",
+            "objective": "fastest",
+            "packing": "tight",
         }
     )
-    assert set(errors) == {"families_allow", "max_vcpu", "max_memory_gib", "max_nodes"}
+    assert set(errors) == {
+        "families_allow",
+        "max_vcpu",
+        "max_memory_gib",
+        "max_nodes",
+        "objective",
+        "packing",
+    }
     assert "below the minimum (64)" in errors["max_vcpu"][0]
     assert "whole number" in errors["max_nodes"][0]
 

@@ -61,3 +61,18 @@ def test_a_second_owner_makes_both_owners_removable_in_the_rows_returned(cast, a
     assert _offers(html, alice) == _offers(html, cast.victor_membership) == (True, True)
     page = owner_client.get(reverse("settings-members")).content.decode()
     assert _offers(page, alice) == (True, True)
+
+
+def test_an_owner_who_steps_down_is_offered_no_more_owner_actions(cast, alice, owner_client) -> None:
+    victor = cast.victor_membership
+    owner_client.post(
+        reverse("settings-member-role", args=[victor.pk]), {"role": Role.OWNER}, HTTP_HX_REQUEST="true"
+    )
+    stepped_down = owner_client.post(
+        reverse("settings-member-role", args=[alice.pk]), {"role": Role.ADMIN}, HTTP_HX_REQUEST="true"
+    )
+    assert stepped_down.status_code == 200
+    assert OrganizationMember.objects.get(pk=alice.pk).role == Role.ADMIN
+    html = stepped_down.content.decode()
+    # alice is an admin now: every owner action would be refused, so none is offered
+    assert _offers(html, alice) == _offers(html, victor) == (False, False)
