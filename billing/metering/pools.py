@@ -2,7 +2,7 @@
 
 A team without Nodeless keeps a node pool of one on-demand instance type (and a second pool of one
 NVIDIA GPU type when GPU pods run: a candidate's `allocatable.gpus` counts only GPUs that can hold
-`nvidia.com/gpu` pods, see `prices.is_nvidia_gpu`), with enough nodes for the peak it has to hold, on all the time.
+`nvidia.com/gpu` pods, see `billing.pricing.gpus`), with enough nodes for the peak it has to hold, on all the time.
 `cheapest_pool(demand, candidates)`:
 
 1. for every candidate type that fits the largest pod, the nodes needed are the largest of

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 
 from billing.metering.model import ON_DEMAND, SERVERLESS, SPOT, Quantities
 from billing.metering.pools import CandidateTable, PoolCandidate, pareto_candidates
@@ -52,24 +51,6 @@ def offering_from_labels(labels: Mapping[str, str]) -> tuple[str, str, str]:
 
 
 _BURSTABLE = re.compile(r"^t\d")  # t2, t3, t3a, t4g: CPU credits, not for sustained load
-# GPU pods ask for `nvidia.com/gpu`, which only NVIDIA's device plugin advertises: Habana Gaudi
-# (dl1), AMD Radeon/Instinct (g4ad) and the like carry other resources and cannot hold them. The
-# planner's catalog keeps the GPU model, not its maker, so NVIDIA is recognised by model name
-# (AWS, Azure and GCP spell them alike: T4, T4g, V100-32GB, A10G, A100-80GB, L40S, H200, B300,
-# RTX PRO 6000, M60, K80, P100…).
-_NVIDIA_GPU_MODEL = re.compile(
-    r"^(?:nvidia\s+|tesla\s+)?(?:[abhklmptv]\d+[a-z]?\b|gb\d+|rtx\b)", re.IGNORECASE
-)
-
-
-def is_nvidia_gpu(model: str) -> bool:
-    """Whether a GPU model is an NVIDIA GPU, i.e. its nodes advertise `nvidia.com/gpu`."""
-    return bool(_NVIDIA_GPU_MODEL.match(model.strip()))
-
-
-def _pool_gpus(instance_type: InstanceType) -> float:
-    """GPUs a pool node offers to GPU pods: only NVIDIA ones count (see `_NVIDIA_GPU_MODEL`)."""
-    return float(instance_type.allocatable.gpus) if is_nvidia_gpu(instance_type.gpu_model) else 0.0
 
 
 def _poolable(instance_type: InstanceType) -> bool:
@@ -150,16 +131,17 @@ class CatalogPrices:
 
     def pool_candidates(self) -> tuple[PoolCandidate, ...]:
         """On-demand types a team would build a pool from (current-generation x86, not burstable, not
-        bare metal) at their cheapest zone's price, dominated ones dropped. Only NVIDIA GPUs count
-        as GPUs: a Gaudi or Radeon type is a (dear) CPU-only candidate."""
+        bare metal) at their cheapest zone's price, dominated ones dropped. The catalog counts only
+        NVIDIA GPUs (`billing.pricing.gpus`): a Gaudi or Radeon type is a (dear) CPU-only candidate."""
         if self._candidates is None:
             candidates = []
             for (name, capacity_type), price in self._cheapest.items():
                 known = self._types.get(name)
                 if capacity_type != ON_DEMAND or known is None or not _poolable(known):
                     continue
-                allocatable = replace(_quantities(known, allocatable=True), gpus=_pool_gpus(known))
-                candidates.append(PoolCandidate(name, price, allocatable, known.allocatable.pods))
+                candidates.append(
+                    PoolCandidate(name, price, _quantities(known, allocatable=True), known.allocatable.pods)
+                )
             self._candidates = pareto_candidates(candidates)
         return self._candidates
 

@@ -24,6 +24,7 @@ from billing.pricing.csvfiles import (
     generation_of,
     read_rows,
 )
+from billing.pricing.gpus import schedulable_gpus
 from workers.planner.catalog import (
     Catalog,
     Discount,
@@ -65,6 +66,7 @@ def aws_instance_types(
         if architecture is None or price is None:
             continue
         vcpu, memory, max_pods = as_int(row["vcpu"]), as_int(row["memory_mib"]), as_int(row["max_pods_eni"])
+        gpus, gpu_model, gpu_memory_mib = schedulable_gpus(row)
         types.append(
             InstanceType(
                 name=row["name"],
@@ -77,9 +79,9 @@ def aws_instance_types(
                     vcpu, memory, max_pods, ROOT_VOLUME_MIB, vm_memory_overhead
                 ),
                 ephemeral_mib=ROOT_VOLUME_MIB,
-                gpus=as_int(row["gpu_count"]),
-                gpu_model=row["gpu_model"] if as_int(row["gpu_count"]) else "",
-                gpu_memory_mib=as_int(row["gpu_memory_mib"]),
+                gpus=gpus,
+                gpu_model=gpu_model,
+                gpu_memory_mib=gpu_memory_mib,
                 current_generation=row["current_generation"] == "True",
                 generation=generation_of(row["family"]),
                 bare_metal=row["bare_metal"] == "True",

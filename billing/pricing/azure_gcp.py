@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from billing.pricing.csvfiles import ARCHITECTURES, DEFAULT_DATA_DIR, as_int, generation_of, read_rows
+from billing.pricing.gpus import schedulable_gpus
 from workers.planner.catalog import Catalog, Discount, InstanceType, Offering, interruption_cost_rate
 from workers.planner.reserve import aks_system_reserve, gke_system_reserve
 from workers.planner.resources import Resources
@@ -46,6 +47,7 @@ def _catalog(
         if architecture is None or not row["vcpu"] or on_demand is None:
             continue
         vcpu, memory = as_int(row["vcpu"]), as_int(row["memory_mib"])
+        gpus, gpu_model, gpu_memory_mib = schedulable_gpus(row)
         types.append(
             InstanceType(
                 name=row["name"],
@@ -56,9 +58,9 @@ def _catalog(
                 max_pods=DEFAULT_MAX_PODS,
                 system_reserve=reserve(vcpu, memory, disk_mib),
                 ephemeral_mib=disk_mib,
-                gpus=as_int(row["gpu_count"]),
-                gpu_model=row["gpu_model"] if as_int(row["gpu_count"]) else "",
-                gpu_memory_mib=as_int(row["gpu_memory_mib"]),
+                gpus=gpus,
+                gpu_model=gpu_model,
+                gpu_memory_mib=gpu_memory_mib,
                 current_generation=row["status"] != "INACTIVE",
                 generation=generation_of(row["family"]),
             )
