@@ -40,9 +40,10 @@ repository root:
 Quick looks: `--case zero-overhead --variants pack --first-pods 1500` replays only the packed
 variant of the first 1,500 pods (the other variants are reported as null).
 
-Latest full run (`--workers 2`, 45 min on 2 cores): realistic pack $23,425 vs static $364,412
-(0.0643x, target <= 0.35); zero-overhead pack $22,964 billed, $26,604 effective vs lower bound
-$25,362 (1.049x, target <= 1.05; 13,551 pod moves, 835 bound windows, 835 bound planner calls).
+Latest full run (`--workers 2`, 28 min on 2 cores, catalogs counting NVIDIA GPUs only): realistic
+pack $23,394 vs static $336,370 (0.0695x, target <= 0.35); zero-overhead pack $22,971 billed,
+$26,613 effective vs lower bound $25,366 (1.0492x, target <= 1.05; 13,124 pod moves, 835 bound
+windows, 835 bound planner calls).
 """
 
 from __future__ import annotations
