@@ -260,6 +260,7 @@ class Seeder:
             "memory_requested": pod_seconds * 2.0,
             "gpu_requested": 0.0,
             "pod_seconds": pod_seconds,
+            "serverless_unfit_pod_seconds": 0.0,  # the seeded pods are small web pods: all fit Fargate
         }
 
     def placements(self, per_cluster: int) -> int:
