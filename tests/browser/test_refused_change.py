@@ -8,19 +8,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tenants.models import Organization, OrganizationMember, Role, User
+from tests.browser.support import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_refused_role_change_shows_why_in_the_members_table(live_server, page: Page) -> None:
     base = live_server.url
-    page.goto(f"{base}/signup/")
-    page.get_by_label("Your name").fill("Pat Platform")
-    page.get_by_label("Work e-mail").fill("pat@browser.example")
-    page.get_by_label("Password").fill("a-long-enough-passphrase")
-    page.get_by_label("Organization").fill("Browser Org")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    sign_up(page, base)
     organization = Organization.objects.get(name="Browser Org")
     other = User.objects.create_user(email="sam@browser.example", password="another-long-passphrase")
     second_owner = OrganizationMember.objects.create(organization=organization, user=other, role=Role.OWNER)

@@ -10,6 +10,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.support import sign_up
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -26,13 +28,7 @@ def _call_api(base_url: str, token: str) -> tuple[int, dict]:
 
 def test_signup_token_shown_once_api_call_revoke_refused(live_server, page: Page) -> None:
     base = live_server.url
-    page.goto(f"{base}/signup/")
-    page.get_by_label("Your name").fill("Pat Platform")
-    page.get_by_label("Work e-mail").fill("pat@browser.example")
-    page.get_by_label("Password").fill("a-long-enough-passphrase")
-    page.get_by_label("Organization").fill("Browser Org")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    sign_up(page, base)
 
     page.get_by_role("link", name="Settings").click()
     page.get_by_role("link", name="API tokens").click()
