@@ -47,8 +47,14 @@ from django.db.models import Model  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from billing.models import AllocationRollup, ClusterRollup, Granularity, PodPlacement  # noqa: E402
-from billing.models_usage import POOL_FIELDS, USAGE_SUM_FIELDS  # noqa: E402
+from billing.models import (  # noqa: E402  # noqa: E402
+    POOL_FIELDS,
+    USAGE_SUM_FIELDS,
+    AllocationRollup,
+    ClusterRollup,
+    Granularity,
+    PodPlacement,
+)
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode  # noqa: E402
 from policies.models import Decision, DecisionKind  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402

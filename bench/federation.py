@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python bench/federation.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from workers.federation import (  # noqa: E402
+from engines.federation import (  # noqa: E402
     ANY_CLUSTER,
     BurstSettings,
     ClusterMode,

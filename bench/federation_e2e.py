@@ -101,12 +101,12 @@ def _end_to_end(workload_count: int, cluster_count: int, seed: int, database: st
 
     from clusters.kube.kubeconfig import KubeCredentials, minimal_kubeconfig
     from clusters.services import cluster_connect_kubeconfig
-    from clusters.simulator.cluster import ClusterConfig, SimulatedCluster
-    from clusters.simulator.controllers.static_nodes import StaticNodePool
-    from clusters.simulator.resources import PODS
     from nodeless_saas.celery import app
     from policies.federation import services as federation
     from policies.models import Placement, Workload, WorkloadStatus
+    from simulator.cluster import ClusterConfig, SimulatedCluster
+    from simulator.controllers.static_nodes import StaticNodePool
+    from simulator.resources import PODS
     from tenants import services as tenants
     from tenants.actors import Actor
 

@@ -22,10 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from billing.pricing import alive_at, build_aws_catalog, busiest_moment, read_alibaba_pods, trace_pod_request
-from workers.planner import CapacityType, Catalog, Packing, Plan, PlannerPolicy, Snapshot, plan
-from workers.planner.baseline import karpenter_plan
-from workers.planner.testing import karpenter_catalog, karpenter_pods
+from clusters.pricing import build_aws_catalog
+from engines.planner import CapacityType, Catalog, Packing, Plan, PlannerPolicy, Snapshot, plan
+from lab.planner.baseline import karpenter_plan
+from lab.planner.testing import karpenter_catalog, karpenter_pods
+from lab.traces.alibaba import alive_at, busiest_moment, read_alibaba_pods, trace_pod_request
 
 ON_DEMAND_AND_SPOT = frozenset({CapacityType.ON_DEMAND, CapacityType.SPOT})
 TARGET_SECONDS_20K = 2.0

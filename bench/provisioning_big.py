@@ -16,9 +16,9 @@ from kubernetes.client.exceptions import ApiException
 
 from bench.provisioning_world import World  # sets up Django
 from clusters.models import ManagedNode, NodeState
-from clusters.simulator.catalog import load_catalog
-from clusters.simulator.controllers.cloud_nodes import INSTANCE_ID_ANNOTATION
-from clusters.simulator.nodes import NodeTemplate, node_object, node_resources
+from simulator.catalog import load_catalog
+from simulator.controllers.cloud_nodes import INSTANCE_ID_ANNOTATION
+from simulator.nodes import NodeTemplate, node_object, node_resources
 from workers.provisioning.kube import drain
 from workers.provisioning.reconcile import reconcile_cluster
 

@@ -38,9 +38,9 @@ from clusters import services as cluster_services  # noqa: E402
 from clusters.kube.access import cluster_api_client  # noqa: E402
 from clusters.onboarding.aws import eks_tokens  # noqa: E402
 from clusters.onboarding.cloudformation import required_iam_actions  # noqa: E402
-from clusters.simulator.cloud.onboarding import onboard_customer  # noqa: E402
-from clusters.simulator.descriptor import load_descriptor  # noqa: E402
 from policies import services as policy_services  # noqa: E402
+from simulator.cloud.onboarding import onboard_customer  # noqa: E402
+from simulator.descriptor import load_descriptor  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.actors import Actor  # noqa: E402
 

@@ -15,13 +15,13 @@ Prints one JSON object per case, then one with case "targets":
 Every figure is in US dollars over the trace's span (about 149 days), us-east-1 prices,
 billed per second with a 60-second minimum per node:
 
-- static_cost: the peak-sized on-demand pool, always on (`billing.replay.static_pool`);
+- static_cost: the peak-sized on-demand pool, always on (`lab.replay.static_pool`);
 - nodeless_pack_cost / nodeless_isolate_cost: the replay with on-demand, spot and serverless
   capacity, packing pods (and consolidating) or giving each pod its own node;
 - on_demand_only_cost: the same packing and consolidation with on-demand capacity only;
 - serverless_only_cost: every pod that fits a Fargate shape, on Fargate (GPU pods fit none:
   they are counted in serverless_unplaced_pods and not priced);
-- lower_bound: the planner's LP bound integrated over the trace (`billing.replay.bounds`):
+- lower_bound: the planner's LP bound integrated over the trace (`lab.replay.bounds`):
   stretches of an hour without events are bounded exactly, busy stretches in windows of at
   most 20 events (`--bound-window-events`) pooled over 30-second slots; shorter windows lose
   less to pooling and take more planner calls.
@@ -60,8 +60,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from billing.pricing import build_aws_catalog
-from billing.replay import (
+from clusters.pricing import build_aws_catalog
+from engines.planner import CapacityType, Catalog, Packing, PlannerPolicy
+from lab.replay import (
     Consolidation,
     Pool,
     ReplayPod,
@@ -75,8 +76,7 @@ from billing.replay import (
     static_pool,
     with_capacity_types,
 )
-from billing.replay.loader import load_alibaba_trace
-from workers.planner import CapacityType, Catalog, Packing, PlannerPolicy
+from lab.replay.loader import load_alibaba_trace
 
 TARGET_PACK_TO_STATIC = 0.35
 TARGET_PACK_TO_BOUND = 1.05

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kubernetes import client, watch
 
-from clusters.simulator.clock import ScaledClock
-from clusters.simulator.cluster import ClusterConfig, SimulatedCluster
-from clusters.simulator.nodes import NodeTemplate, node_object, node_resources
-from clusters.simulator.resources import NAMESPACES, NODES, PODS
+from simulator.clock import ScaledClock
+from simulator.cluster import ClusterConfig, SimulatedCluster
+from simulator.nodes import NodeTemplate, node_object, node_resources
+from simulator.resources import NAMESPACES, NODES, PODS
 
 
 def emit(**figures: Any) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from billing.metering import SavingsRow
 from billing.selectors.overview import NodeCount
 from billing.selectors.reports import CAPACITY_LABELS, SeriesPoint
+from engines.metering import SavingsRow
 
 ChartData = dict[str, Any]
 TOP_GROUPS = 10

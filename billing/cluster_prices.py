@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from billing.metering import CatalogPrices
 from clusters.models import CloudAccount, Cluster
-from policies.catalogs import DEFAULT_REGION, priced_catalog
-from workers.planner import Discount
+from clusters.pricing.catalogs import DEFAULT_REGION, priced_catalog
+from engines.metering import CatalogPrices
+from engines.planner import Discount
 
 REGION_LABEL = "region"
 

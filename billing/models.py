@@ -1,163 +1,283 @@
-"""The price catalog in the database: instance types, offerings, spot price history, serverless prices.
+"""The usage ledger: what each cluster cost, minute by minute, and the rollups pages read.
 
-These rows are shared reference data (list prices), not tenant data: an organization's discount
-is applied when a catalog is read for it (`billing.selectors.catalog_for_region`). They are
-loaded from `data/` by `manage.py load_catalog`, which is idempotent.
+Raw rows (one `UsageInterval` per cluster and metered minute, with its `NodeUsage` and
+`AllocationUsage` rows) are kept for a week; `ClusterRollup` and `AllocationRollup` sum them per
+hour and per UTC day, so reports never scan raw rows. Units: costs in USD; resource amounts in
+core-seconds, GiB-seconds and GPU-seconds; node time in node-seconds. The `*_pool_*` fields are
+the demand a static pool would have had to hold (averaged over a minute); rollups keep their
+maximum, the peak. `PodPlacement` is the latest view of where every pod runs and at what price.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import ClassVar
+
 from django.db import models
+from django.utils import timezone
+
+from clusters.models import Cluster, ManagedNode
+from policies.models import Decision
+from tenants.models import Organization
 
 
-class CapacityTypeChoice(models.TextChoices):
-    ON_DEMAND = "on_demand", "On-demand"
-    SPOT = "spot", "Spot"
+def _money() -> models.DecimalField[Decimal, Decimal]:
+    return models.DecimalField(max_digits=20, decimal_places=10, default=0)
 
 
-class InstanceType(models.Model):
-    """A VM shape of one provider, with what the kubelet and OS keep of it."""
-
-    provider = models.CharField(max_length=16)
-    name = models.CharField(max_length=64)
-    family = models.CharField(max_length=32)
-    architecture = models.CharField(max_length=16)
-    vcpu = models.PositiveIntegerField()
-    memory_mib = models.PositiveBigIntegerField()
-    max_pods = models.PositiveIntegerField()
-    ephemeral_mib = models.PositiveBigIntegerField()
-    gpu_count = models.PositiveIntegerField(default=0)
-    gpu_model = models.CharField(max_length=64, blank=True)
-    gpu_memory_mib = models.PositiveBigIntegerField(default=0)
-    current_generation = models.BooleanField(default=True)
-    generation = models.PositiveIntegerField(default=0)
-    bare_metal = models.BooleanField(default=False)
-    reserved_cpu_millis = models.PositiveIntegerField(default=0)
-    reserved_memory_mib = models.PositiveBigIntegerField(default=0)
-    reserved_ephemeral_mib = models.PositiveBigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["provider", "name"], name="billing_instance_type_unique")
-        ]
-        ordering = ["provider", "name"]
-
-    def __str__(self) -> str:
-        return f"{self.provider} {self.name}"
+class Granularity(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
 
 
-class Offering(models.Model):
-    """An instance type sold in one zone with one capacity type, at a list price (USD/hour)."""
+class UsageMeasures(models.Model):
+    """What one cluster cost and used over some time (a minute, an hour or a day)."""
 
-    instance_type = models.ForeignKey(InstanceType, on_delete=models.CASCADE, related_name="offerings")
-    region = models.CharField(max_length=32)
-    zone = models.CharField(max_length=48)
-    capacity_type = models.CharField(max_length=16, choices=CapacityTypeChoice.choices)
-    list_price = models.DecimalField(max_digits=14, decimal_places=8)
-    interruption_bucket = models.PositiveSmallIntegerField(null=True, blank=True)
-    interruption_cost_rate = models.FloatField(default=0.0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["instance_type", "region", "zone", "capacity_type"], name="billing_offering_unique"
-            )
-        ]
-        indexes = [models.Index(fields=["region", "capacity_type"], name="billing_offering_region")]
-
-    def __str__(self) -> str:
-        return f"{self.instance_type.name} {self.capacity_type} {self.zone}"
-
-
-class SpotPriceObservation(models.Model):
-    """A spot price seen at some moment; a new row only when the price changes (price history)."""
-
-    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="spot_prices")
-    observed_at = models.DateTimeField(auto_now_add=True)
-    price = models.DecimalField(max_digits=14, decimal_places=8)
+    metered_seconds = models.FloatField(default=0)
+    node_cost = _money()
+    allocated_cost = _money()
+    idle_cost = _money()
+    on_demand_cost = _money()  # baseline: the same nodes, on-demand
+    serverless_cost = _money()  # baseline: every pod alone on serverless
+    on_demand_node_cost = _money()
+    spot_node_cost = _money()
+    serverless_node_cost = _money()
+    on_demand_node_seconds = models.FloatField(default=0)
+    spot_node_seconds = models.FloatField(default=0)
+    serverless_node_seconds = models.FloatField(default=0)
+    unpriced_node_seconds = models.FloatField(default=0)
+    cpu_requested = models.FloatField(default=0)
+    cpu_allocatable = models.FloatField(default=0)
+    cpu_used = models.FloatField(default=0)
+    memory_requested = models.FloatField(default=0)
+    memory_allocatable = models.FloatField(default=0)
+    memory_used = models.FloatField(default=0)
+    gpu_requested = models.FloatField(default=0)
+    gpu_allocatable = models.FloatField(default=0)
+    usage_measured_seconds = models.FloatField(default=0)  # pod-seconds a metrics source measured
+    cpu_pool_cpu = models.FloatField(default=0)
+    cpu_pool_memory = models.FloatField(default=0)
+    cpu_pool_gpus = models.FloatField(default=0)
+    cpu_pool_pods = models.FloatField(default=0)
+    cpu_pool_largest_cpu = models.FloatField(default=0)
+    cpu_pool_largest_memory = models.FloatField(default=0)
+    cpu_pool_largest_gpus = models.FloatField(default=0)
+    gpu_pool_cpu = models.FloatField(default=0)
+    gpu_pool_memory = models.FloatField(default=0)
+    gpu_pool_gpus = models.FloatField(default=0)
+    gpu_pool_pods = models.FloatField(default=0)
+    gpu_pool_largest_cpu = models.FloatField(default=0)
+    gpu_pool_largest_memory = models.FloatField(default=0)
+    gpu_pool_largest_gpus = models.FloatField(default=0)
 
     class Meta:
-        ordering = ["offering", "-observed_at"]
-        indexes = [models.Index(fields=["offering", "-observed_at"], name="billing_spot_price_latest")]
-
-    def __str__(self) -> str:
-        return f"{self.offering_id} {self.price} at {self.observed_at:%Y-%m-%d %H:%M}"
+        abstract = True
 
 
-class ServerlessPrice(models.Model):
-    """Per-pod serverless pricing of one platform in one region (e.g. Fargate, Linux/x86_64)."""
-
-    provider = models.CharField(max_length=16)
-    service = models.CharField(max_length=32)
-    region = models.CharField(max_length=32)
-    architecture = models.CharField(max_length=16)
-    spot = models.BooleanField(default=False)
-    usd_per_vcpu_hour = models.DecimalField(max_digits=14, decimal_places=8)
-    usd_per_gib_hour = models.DecimalField(max_digits=14, decimal_places=8)
-    memory_overhead_mib = models.PositiveIntegerField(default=256)
-    ephemeral_included_mib = models.PositiveIntegerField(default=20 * 1024)
-    max_ephemeral_mib = models.PositiveIntegerField(default=175 * 1024)
-    usd_per_extra_ephemeral_gib_hour = models.DecimalField(max_digits=14, decimal_places=8, default=0)
-    interruption_cost_rate = models.FloatField(default=0.0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["provider", "service", "region", "architecture", "spot"],
-                name="billing_serverless_unique",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.service} {self.region} {self.architecture}{' spot' if self.spot else ''}"
-
-
-class ServerlessShape(models.Model):
-    """An allowed serverless CPU/memory pair of one service (e.g. 0.25 vCPU / 0.5 GB on Fargate)."""
-
-    provider = models.CharField(max_length=16)
-    service = models.CharField(max_length=32)
-    cpu_millis = models.PositiveIntegerField()
-    memory_mib = models.PositiveIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["provider", "service", "cpu_millis", "memory_mib"],
-                name="billing_serverless_shape_unique",
-            )
-        ]
-        ordering = ["provider", "service", "cpu_millis", "memory_mib"]
-
-    def __str__(self) -> str:
-        return f"{self.service} {self.cpu_millis}m/{self.memory_mib}Mi"
-
-
-from billing.models_usage import (  # noqa: E402  (the usage ledger: models of this app)
-    AllocationRollup,
-    AllocationUsage,
-    ClusterRollup,
-    Granularity,
-    NodeUsage,
-    PodPlacement,
-    UsageInterval,
+POOL_FIELDS = tuple(
+    f"{pool}_pool_{part}"
+    for pool in ("cpu", "gpu")
+    for part in ("cpu", "memory", "gpus", "pods", "largest_cpu", "largest_memory", "largest_gpus")
+)
+USAGE_SUM_FIELDS = tuple(
+    field.name for field in UsageMeasures._meta.local_fields if field.name not in POOL_FIELDS
 )
 
-__all__ = [
-    "AllocationRollup",
-    "AllocationUsage",
-    "CapacityTypeChoice",
-    "ClusterRollup",
-    "Granularity",
-    "InstanceType",
-    "NodeUsage",
-    "Offering",
-    "PodPlacement",
-    "ServerlessPrice",
-    "ServerlessShape",
-    "SpotPriceObservation",
-    "UsageInterval",
-]
+
+class AllocationMeasures(models.Model):
+    """What one group of pods (or the idle capacity) cost, and what it would have cost on the
+    baselines, over some time."""
+
+    namespace = models.CharField(max_length=63, blank=True)
+    workload = models.CharField(max_length=300, blank=True)
+    capacity_type = models.CharField(max_length=16)
+    idle = models.BooleanField(default=False)
+    cost = _money()
+    on_demand_cost = _money()
+    serverless_cost = _money()
+    cpu_requested = models.FloatField(default=0)
+    memory_requested = models.FloatField(default=0)
+    gpu_requested = models.FloatField(default=0)
+    pod_seconds = models.FloatField(default=0)
+    serverless_unfit_pod_seconds = models.FloatField(default=0)  # pods no serverless shape holds
+
+    class Meta:
+        abstract = True
+
+
+ALLOCATION_KEY_FIELDS = ("namespace", "workload", "capacity_type", "idle")
+ALLOCATION_SUM_FIELDS = (
+    "cost",
+    "on_demand_cost",
+    "serverless_cost",
+    "cpu_requested",
+    "memory_requested",
+    "gpu_requested",
+    "pod_seconds",
+    "serverless_unfit_pod_seconds",
+)
+
+
+class UsageInterval(UsageMeasures):
+    """One metered minute of one cluster. Metering an interval again replaces its rows."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="usage_intervals",
+        db_index=False,  # the unique constraint or index in Meta starts with it
+    )
+    start = models.DateTimeField()
+    pods_observed = models.BooleanField(default=True)  # False: the cluster could not be listed
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["cluster", "start"], name="billing_usage_interval_unique")
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "start"], name="billing_interval_org_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.start:%Y-%m-%d %H:%M}"
+
+
+class NodeUsage(models.Model):
+    """One node's cost in one metered interval."""
+
+    id = models.BigAutoField(primary_key=True)
+    interval = models.ForeignKey(UsageInterval, on_delete=models.CASCADE, related_name="nodes")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    managed_node = models.ForeignKey(
+        ManagedNode, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
+    node_name = models.CharField(max_length=253)
+    instance_type = models.CharField(max_length=64, blank=True)
+    capacity_type = models.CharField(max_length=16)
+    zone = models.CharField(max_length=48, blank=True)
+    price_per_hour = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    seconds = models.FloatField()
+    cost = _money()
+    on_demand_cost = _money()
+    allocated_cost = _money()
+    idle_cost = _money()
+
+    def __str__(self) -> str:
+        return f"{self.node_name} {self.seconds:.0f} s"
+
+
+class AllocationUsage(AllocationMeasures):
+    id = models.BigAutoField(primary_key=True)
+    interval = models.ForeignKey(UsageInterval, on_delete=models.CASCADE, related_name="allocations")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.workload} {self.capacity_type}"
+
+
+class ClusterRollup(UsageMeasures):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="usage_rollups",
+        db_index=False,  # the unique constraint or index in Meta starts with it
+    )
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    start = models.DateTimeField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cluster", "granularity", "start"], name="billing_cluster_rollup_unique"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "granularity", "start"], name="billing_cluster_rollup_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.granularity} {self.start:%Y-%m-%d %H:%M}"
+
+
+class AllocationRollup(AllocationMeasures):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique constraint or index in Meta starts with it
+    )
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    start = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "granularity", "start"], name="billing_alloc_rollup_org"),
+            models.Index(fields=["cluster", "granularity", "start"], name="billing_alloc_rollup_cluster"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.workload} {self.granularity} {self.start:%Y-%m-%d %H:%M}"
+
+
+class PodPlacement(models.Model):
+    """Where a pod runs now, on what, at what price, and the decision that launched its node.
+    Metering refreshes a cluster's rows every minute; pods that are gone are removed."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="pod_placements")
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=253)
+    workload = models.CharField(max_length=300, blank=True)
+    phase = models.CharField(max_length=16, blank=True)
+    node_name = models.CharField(max_length=253, blank=True)
+    managed_node = models.ForeignKey(
+        ManagedNode, null=True, blank=True, on_delete=models.SET_NULL, related_name="pod_placements"
+    )
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    instance_type = models.CharField(max_length=64, blank=True)
+    capacity_type = models.CharField(max_length=16, blank=True)
+    zone = models.CharField(max_length=48, blank=True)
+    node_price_per_hour = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    cost_per_hour = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    cpu = models.FloatField(default=0)  # requested cores
+    memory_gib = models.FloatField(default=0)
+    gpus = models.FloatField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)  # when metering last saw it change
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace", "name"], name="billing_pod_placement_unique"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "namespace", "name"], name="billing_pod_placement_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name} on {self.node_name or 'no node'}"

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from django.urls import reverse
 
-from billing.metering import SavingsRow, StaticPool
-from billing.metering.windows import DAY, HOUR
 from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
+from engines.metering import SavingsRow, StaticPool
+from engines.metering.windows import DAY, HOUR
 from policies.models import Workload
 
 

@@ -12,13 +12,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from billing import charts, selectors, tables
-from billing.metering import WindowError, parse_window
-from billing.metering.windows import DEFAULT_WINDOW, PRESETS
 from billing.models import PodPlacement
 from billing.selectors.placement import PLACEMENT_FILTERS
 from billing.selectors.reports import CAPACITY_LABELS, DEFAULT_GROUPING, Report
 from billing.selectors.usage import organization_clusters
 from clusters.models import Cluster
+from engines.metering import WindowError, parse_window
+from engines.metering.windows import DEFAULT_WINDOW, PRESETS
 from policies.models import Decision
 from tenants.access import get_for_organization
 from tenants.decorators import organization_view

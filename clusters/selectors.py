@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ManagedNode
+from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ClusterMode, ManagedNode
 from policies.models import Decision
 from tenants.models import Organization
 
@@ -24,6 +24,11 @@ def cluster_list(organization: Organization) -> QuerySet[Cluster]:
 def cluster_ids_all() -> list[str]:
     """Every cluster, across organizations: periodic work (health, metering) fans out one task each."""
     return [str(pk) for pk in Cluster.objects.values_list("pk", flat=True)]
+
+
+def nodeless_cluster_ids() -> list[str]:
+    """Every nodeless cluster, across organizations: beat runs a provisioning pass for each."""
+    return [str(pk) for pk in Cluster.objects.filter(mode=ClusterMode.NODELESS).values_list("pk", flat=True)]
 
 
 def managed_node_list(

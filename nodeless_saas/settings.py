@@ -98,7 +98,12 @@ INSTALLED_APPS = [
     "policies",
     "billing",
     "workers",
+    "ui",
 ]
+# The development side (demo, trace and savings replays, `manage.py simulate`): never in production,
+# whose image installs none of the simulator's requirements.
+if not IS_PRODUCTION:
+    INSTALLED_APPS.append("lab")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -317,19 +322,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(env_int("NODELESS_RECONCILE_SECONDS", 10, minimum=1)),
     },
     "cluster-health": {
-        "task": "clusters.tasks.cluster_health_check_all",
+        "task": "workers.tasks.cluster_health_check_all",
         "schedule": float(env_int("NODELESS_HEALTH_CHECK_SECONDS", 60, minimum=10)),
     },
     "federation": {
-        "task": "policies.tasks.federation_pass_all",
+        "task": "workers.tasks.federation_pass_all",
         "schedule": float(env_int("NODELESS_FEDERATION_SECONDS", 10, minimum=2)),
     },
     "metering": {
-        "task": "billing.tasks.metering_meter_all",
+        "task": "workers.tasks.metering_meter_all",
         "schedule": float(NODELESS_METERING_SECONDS),  # the ledger's interval
     },
     "metering-prune": {
-        "task": "billing.tasks.metering_prune",
+        "task": "workers.tasks.metering_prune",
         "schedule": 3600.0,
     },
 }

@@ -16,9 +16,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from clusters.labels import format_label_text, parse_label_text
+from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.forms import ListField
 from policies.models import FailureBehaviour, FederationPolicy
-from workers.federation import SpreadBy, Strategy, WeightMode
 
 MAX_UPLOAD_BYTES = 1_000_000
 SELECTOR_HELP = "e.g. env=prod, cloud in (aws, gcp), !spot, tier>2 — empty selects every cluster"

@@ -11,8 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice, ProvisioningPolicy
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     Catalog,
     InstanceRequirements,
@@ -23,6 +22,7 @@ from workers.planner import (
     Packing,
     PlannerPolicy,
 )
+from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice, ProvisioningPolicy
 
 EDITABLE_FIELDS = (
     "objective",

@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from clusters.models import Cluster, ClusterMode
+from clusters.pricing.catalogs import list_price_catalog
 from policies import selectors, services
-from policies.catalogs import list_price_catalog
 from policies.forms import ProvisioningPolicyForm
 from policies.provisioning_settings import clean_settings, policy_settings
 from tenants.access import get_for_organization

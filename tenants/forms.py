@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from tenants.models import Role
-from tenants.models_security import TokenScope
+from tenants.models.security import TokenScope
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -1,12 +1,10 @@
 """The long-running processes of the product, in one place.
 
-`make demo` runs them from here, and a test checks docker-compose.yml starts the same programs
+`make demo` runs them (`lab.demo.processes`), and a test checks docker-compose.yml starts the same programs
 with the same application arguments, so the two cannot drift apart.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 # program, then the arguments that pick the application; deployment-specific flags come after.
 WEB = ["gunicorn", "nodeless_saas.wsgi"]
@@ -14,61 +12,3 @@ WORKER = ["celery", "-A", "nodeless_saas", "worker"]
 BEAT = ["celery", "-A", "nodeless_saas", "beat"]
 # Watches nodeless clusters' pods and nodes and enqueues reconcile passes (one per deployment).
 WATCHER = ["python", "manage.py", "watch_clusters"]
-
-
-def local(bin_dir: Path, command: list[str]) -> list[str]:
-    return [str(bin_dir / command[0]), *command[1:]]
-
-
-def demo_web(bin_dir: Path, bind: str) -> list[str]:
-    return [
-        *local(bin_dir, WEB),
-        "--bind",
-        bind,
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-        "--log-level",
-        "warning",
-    ]
-
-
-def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:
-    """Two EKS-like clusters (nodeless) and one on-prem cluster; a fixed seed keeps account ids and
-    cluster names stable across restarts, so the demo database stays valid."""
-    return [
-        str(bin_dir / "python"),
-        "manage.py",
-        "simulate",
-        "--clusters",
-        "2",
-        "--onprem",
-        "1",
-        "--speed",
-        f"{speed:g}",
-        "--boot-delay",
-        "90",
-        "--pod-start-delay",
-        "10",
-        "--seed",
-        "7",
-        "--workdir",
-        str(workdir),
-    ]
-
-
-def demo_background(bin_dir: Path, *, replay_cluster: str, speed: float) -> dict[str, list[str]]:
-    return {
-        "worker": [*local(bin_dir, WORKER), "--loglevel", "WARNING", "--concurrency", "2"],
-        "beat": [*local(bin_dir, BEAT), "--loglevel", "WARNING"],
-        "watcher": local(bin_dir, WATCHER),
-        "replay": [
-            *local(bin_dir, ["python", "manage.py", "replay_trace"]),
-            "--cluster",
-            replay_cluster,
-            "--speed",
-            f"{speed:g}",
-            "--follow",  # the demo runs until Ctrl-C: its replay must not end after one window
-        ],
-    }

@@ -1,15 +1,40 @@
-"""Celery entrypoints of the provisioning loop: thin, id-based, idempotent."""
+"""Every Celery entry point of the product, in one module: thin, id-based, bounded and idempotent.
+
+Each task loads what it needs by id and calls one loop step or service; beat's schedules (all in
+`settings.CELERY_BEAT_SCHEDULE`) fan out one task per cluster or organization. The rest of the
+product enqueues these by name through `workers.enqueue`.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
-from clusters.models import Cluster, ClusterMode
+from billing.services.ledger import raw_usage_prune
+from billing.services.metering import meter_cluster
+from clusters import selectors as cluster_selectors
+from clusters import services as cluster_services
+from policies.federation.selectors import organization_ids_with_federation_work
+from workers.enqueue import federation_queued_key, request_federation_pass
+from workers.federation import run_pass
+from workers.leases import LeaseLost, held
 from workers.provisioning.launching import launch_row
 from workers.provisioning.reconcile import reconcile_cluster
+
+# A federation pass that leaves work in flight (rolling out, failing, within a grace period) asks
+# for the next one this much later.
+FOLLOW_UP_SECONDS = 2
+# One worker meters a cluster at a time; a metering run takes seconds, so a dead worker's lease
+# frees the cluster within a couple of intervals.
+METERING_LEASE_TTL = timedelta(minutes=2)
+
+
+# --- provisioning loop -----------------------------------------------------------------------------
 
 
 @shared_task(ignore_result=True)
@@ -37,53 +62,74 @@ def provisioning_launch(row_id: str) -> str:
 @shared_task(ignore_result=True)
 def provisioning_reconcile_all() -> int:
     """Beat: a pass for every nodeless cluster, so time-based steps (scale-down) happen without events."""
-    cluster_ids = [
-        str(pk) for pk in Cluster.objects.filter(mode=ClusterMode.NODELESS).values_list("pk", flat=True)
-    ]
+    cluster_ids = cluster_selectors.nodeless_cluster_ids()
     for cluster_id in cluster_ids:
         provisioning_reconcile.delay(cluster_id)
     return len(cluster_ids)
 
 
-TRACE_STEP_SECONDS = 5.0
+# --- federation loop ---------------------------------------------------------------------------------
 
 
 @shared_task(ignore_result=True)
-def trace_replay_step(
-    cluster_id: str, trace: str, start: int, hours: float, speed: float, started_at: float, done_until: float
-) -> int:
-    """Create the trace pods due since the last step, then schedule the next step (bounded, idempotent:
-    a repeated step finds its pods already created)."""
-    import time
-    from pathlib import Path
+def federation_pass(organization_id: str) -> None:
+    # Writes made while this pass runs must be able to queue the next one.
+    cache.delete(federation_queued_key(organization_id))
+    try:
+        report = run_pass(organization_id)
+    except LeaseLost:
+        return  # another worker took the organization over mid-pass; it carries on
+    if report is not None and report.unsettled:
+        request_federation_pass(organization_id, countdown=FOLLOW_UP_SECONDS)
 
-    from kubernetes import client as k8s
 
-    from billing.pricing.alibaba import read_alibaba_pods
-    from clusters.kube.access import cluster_api_client
-    from workers import trace_replay
+@shared_task(ignore_result=True)
+def federation_pass_all() -> int:
+    """Beat: one pass per organization with federated workloads."""
+    organization_ids = organization_ids_with_federation_work()
+    for organization_id in organization_ids:
+        request_federation_pass(organization_id)
+    return len(organization_ids)
 
-    cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
-    if cluster is None:
-        return 0
-    end = start + int(hours * 3600)
-    items = trace_replay.schedule(
-        read_alibaba_pods(Path(trace)),
-        start=start,
-        end=end,
-        speed=speed,
-        namespace="trace",
-        trace=Path(trace).stem,
-    )
-    elapsed = time.time() - started_at
-    core = k8s.CoreV1Api(cluster_api_client(cluster))
-    trace_replay.ensure_namespace(core, "trace")
-    created = sum(
-        trace_replay.create(core, item)
-        for item in trace_replay.due(items, elapsed_from=done_until, elapsed_to=elapsed)
-    )
-    if items and elapsed < items[-1].at:
-        trace_replay_step.apply_async(
-            (cluster_id, trace, start, hours, speed, started_at, elapsed), countdown=TRACE_STEP_SECONDS
-        )
-    return created
+
+# --- cluster health ------------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def cluster_health_check(cluster_id: str) -> None:
+    cluster_services.cluster_check_health_by_id(cluster_id)
+
+
+@shared_task(ignore_result=True)
+def cluster_health_check_all() -> int:
+    cluster_ids = cluster_selectors.cluster_ids_all()
+    for cluster_id in cluster_ids:
+        cluster_health_check.delay(cluster_id)
+    return len(cluster_ids)
+
+
+# --- metering ------------------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def metering_meter_cluster(cluster_id: str) -> str:
+    """Meter one cluster's complete intervals not metered yet (a repeat finds nothing due)."""
+    with held(f"metering:{cluster_id}", ttl=METERING_LEASE_TTL) as lease:
+        if lease is None:
+            return "busy"
+        return meter_cluster(cluster_id).outcome
+
+
+@shared_task(ignore_result=True)
+def metering_meter_all() -> int:
+    """Beat, every metering interval (`NODELESS_METERING_SECONDS`): one metering task per cluster."""
+    cluster_ids = cluster_selectors.cluster_ids_all()
+    for cluster_id in cluster_ids:
+        metering_meter_cluster.delay(cluster_id)
+    return len(cluster_ids)
+
+
+@shared_task(ignore_result=True)
+def metering_prune() -> int:
+    """Beat, hourly: drop raw intervals older than the retention (the rollups keep their sums)."""
+    return raw_usage_prune(timezone.now())

@@ -7,8 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from billing.metering import SavingsRow
 from billing.models import PodPlacement
+from engines.metering import SavingsRow
 from policies.models import Decision
 
 

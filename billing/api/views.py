@@ -22,11 +22,11 @@ from billing.api.serializers import (
     SavingsReportSerializer,
     SeriesSerializer,
 )
-from billing.metering import WindowError, parse_window
-from billing.metering.windows import DEFAULT_WINDOW, ReportWindow
 from billing.models import ClusterRollup, PodPlacement
 from billing.selectors.placement import PLACEMENT_FILTERS
 from billing.selectors.reports import usage_over_time
+from engines.metering import WindowError, parse_window
+from engines.metering.windows import DEFAULT_WINDOW, ReportWindow
 from policies.models import Decision
 from tenants.api.base import OrganizationScopedViewSet
 from tenants.models import Organization

@@ -1,6 +1,5 @@
-"""Every read of the billing app: the price catalog, spend, savings, utilization and placements."""
+"""Every read of the billing app: spend, savings, utilization and placements."""
 
-from billing.selectors.catalog import catalog_for_region, catalog_regions
 from billing.selectors.overview import Overview, overview
 from billing.selectors.placement import (
     decision_inputs,
@@ -25,8 +24,6 @@ __all__ = [
     "Overview",
     "Report",
     "ReportError",
-    "catalog_for_region",
-    "catalog_regions",
     "decision_inputs",
     "decision_options",
     "decision_pods",

@@ -8,8 +8,6 @@ from typing import Any
 
 from django.db.models import Max, Q, Sum
 
-from billing.metering import SECONDS_PER_HOUR, SavingsRow, projected_month_end
-from billing.metering.windows import HOUR, ReportWindow, floor_day, floor_hour, next_month_start, parse_window
 from billing.models import ClusterRollup, Granularity
 from billing.selectors.reports import (
     CAPACITY_LABELS,
@@ -20,6 +18,8 @@ from billing.selectors.reports import (
     workload_name,
 )
 from billing.selectors.usage import allocation_sums, organization_clusters, pod_seconds, window_usage
+from engines.metering import SECONDS_PER_HOUR, SavingsRow, projected_month_end
+from engines.metering.windows import HOUR, ReportWindow, floor_day, floor_hour, next_month_start, parse_window
 from tenants.models import Organization
 
 TOP_WORKLOADS = 8

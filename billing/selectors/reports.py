@@ -12,19 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing.cluster_prices import cluster_prices
-from billing.metering import (
-    IDLE_GROUP,
-    IDLE_LABEL,
-    SECONDS_PER_HOUR,
-    GroupCosts,
-    SavingsReport,
-    SavingsRow,
-    StaticPool,
-    cheapest_pool,
-    savings_report,
-    serverless_applies,
-)
-from billing.metering.windows import ReportWindow, bucket_starts
 from billing.selectors.usage import (
     BILLED_CAPACITY_TYPES,
     GROUP_FIELDS,
@@ -36,6 +23,19 @@ from billing.selectors.usage import (
     window_usage,
 )
 from clusters.models import Cluster
+from engines.metering import (
+    IDLE_GROUP,
+    IDLE_LABEL,
+    SECONDS_PER_HOUR,
+    GroupCosts,
+    SavingsReport,
+    SavingsRow,
+    StaticPool,
+    cheapest_pool,
+    savings_report,
+    serverless_applies,
+)
+from engines.metering.windows import ReportWindow, bucket_starts
 from tenants.models import Organization
 
 GROUPINGS = {

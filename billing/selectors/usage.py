@@ -14,11 +14,10 @@ from typing import Any
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
 
-from billing.metering import ON_DEMAND, SERVERLESS, SPOT, PoolDemand
-from billing.metering.windows import ReportWindow, rollup_ranges
-from billing.models import AllocationRollup, ClusterRollup, Granularity
-from billing.models_usage import USAGE_SUM_FIELDS
+from billing.models import USAGE_SUM_FIELDS, AllocationRollup, ClusterRollup, Granularity
 from clusters.models import Cluster
+from engines.metering import ON_DEMAND, SERVERLESS, SPOT, PoolDemand
+from engines.metering.windows import ReportWindow, rollup_ranges
 from tenants.models import Organization
 
 BILLED_CAPACITY_TYPES = (ON_DEMAND, SPOT, SERVERLESS)

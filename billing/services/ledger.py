@@ -14,9 +14,11 @@ from typing import Any
 
 from django.db.models import Count, Max, QuerySet, Sum
 
-from billing.metering import UNPRICED, IntervalUsage, PoolDemand
-from billing.metering.windows import DAY, HOUR, floor_day, floor_hour
 from billing.models import (
+    ALLOCATION_KEY_FIELDS,
+    ALLOCATION_SUM_FIELDS,
+    POOL_FIELDS,
+    USAGE_SUM_FIELDS,
     AllocationRollup,
     AllocationUsage,
     ClusterRollup,
@@ -24,14 +26,10 @@ from billing.models import (
     NodeUsage,
     UsageInterval,
 )
-from billing.models_usage import (
-    ALLOCATION_KEY_FIELDS,
-    ALLOCATION_SUM_FIELDS,
-    POOL_FIELDS,
-    USAGE_SUM_FIELDS,
-)
 from billing.services.ledger_rounding import RoundedUsage, rounded_usage
 from clusters.models import Cluster
+from engines.metering import UNPRICED, IntervalUsage, PoolDemand
+from engines.metering.windows import DAY, HOUR, floor_day, floor_hour
 
 _BILLED_CAPACITY_TYPES = ("on_demand", "spot", "serverless")  # each has *_node_cost and *_node_seconds
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from billing.metering import IntervalUsage
+from engines.metering import IntervalUsage
 
 _SCALE = 10  # the ledger keeps 10 decimal places (`_money()` fields)
 

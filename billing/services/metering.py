@@ -1,17 +1,17 @@
 """Metering one cluster: the step the every-minute Celery task runs.
 
-`meter_cluster(cluster_id)`:
+`meter_cluster(cluster_id)` (the Celery task `workers.tasks.metering_meter_cluster` runs it under the
+cluster's metering lease, so one worker meters a cluster at a time):
 
-1. takes the cluster's metering lease (one worker meters a cluster at a time);
-2. picks the complete intervals (`NODELESS_METERING_SECONDS`: a minute, 10 s in the demo) not
+1. picks the complete intervals (`NODELESS_METERING_SECONDS`: a minute, 10 s in the demo) not
    metered yet, oldest first, at most 60 per run and none older than a day, so metering that was
    down catches up (about an hour per minute) without a flood of work. Node cost of caught-up minutes is exact (launch and termination times are
    known); pods that came and went meanwhile were not seen, so their share shows as idle;
-3. reads the cluster once (pods, nodes, metrics when served) and the nodes Nodeless launched;
-4. meters every interval with the pure engine (`billing.metering.meter_interval`) and records it,
+2. reads the cluster once (pods, nodes, metrics when served) and the nodes Nodeless launched;
+3. meters every interval with the pure engine (`engines.metering.meter_interval`) and records it,
    replacing any earlier record of the same interval, then rebuilds the rollups of the hours and
    days touched, all in one transaction;
-5. fills in list prices Nodeless did not know at launch, and refreshes the pod placements.
+4. fills in list prices Nodeless did not know at launch, and refreshes the pod placements.
 
 A cluster that cannot be listed is still metered for the nodes Nodeless launched (their cost is
 known), with every pod unknown, so its spend is never silently missing; one with no such node is
@@ -33,7 +33,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from billing.cluster_prices import cluster_prices, list_prices
-from billing.metering import Interval, meter_interval
 from billing.models import UsageInterval
 from billing.services.ledger import interval_record, rollups_refresh
 from billing.services.observation import (
@@ -44,20 +43,19 @@ from billing.services.observation import (
 )
 from billing.services.placements import placements_refresh
 from clusters.models import Cluster, ManagedNode
-from workers.leases import held
+from engines.metering import Interval, meter_interval
 
 logger = logging.getLogger(__name__)
 
 INTERVAL = timedelta(minutes=1)
 CATCH_UP_INTERVALS = 60  # per run
 CATCH_UP_LOOKBACK = timedelta(days=1)
-LEASE_TTL = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
 class MeteringResult:
     cluster_id: str
-    outcome: str  # "metered", "up-to-date", "unreachable", "busy" or "missing"
+    outcome: str  # "metered", "up-to-date", "unreachable" or "missing"
     intervals: int = 0
     pods_observed: bool = True
     error: str = ""
@@ -118,34 +116,29 @@ def meter_cluster(
     cluster = Cluster.objects.select_related("cloud_account", "organization").filter(pk=cluster_id).first()
     if cluster is None:
         return MeteringResult(cluster_id, "missing")
-    with held(f"metering:{cluster.pk}", ttl=LEASE_TTL) as lease:
-        if lease is None:
-            return MeteringResult(cluster_id, "busy")
-        if starts is None:
-            last = UsageInterval.objects.filter(cluster=cluster).aggregate(last=Max("start"))["last"]
-            starts = due_intervals(last, now, interval)
-        if not starts:
-            return MeteringResult(cluster_id, "up-to-date")
-        starts = sorted(start.astimezone(UTC) for start in starts)
-        prices = cluster_prices(cluster)
-        observation = observe_cluster(cluster, now)
-        managed = managed_nodes_billed(cluster, starts[0], starts[-1] + interval)
-        if observation.pods is None and not managed:
-            # Nothing of this cluster's spend is known (no node Nodeless launched, and its own nodes
-            # unseen): recording $0 would be a lie. The minutes stay due and are metered when it
-            # answers again, within the catch-up day.
-            return MeteringResult(cluster_id, "unreachable", pods_observed=False, error=observation.error)
-        pods = pod_samples(observation, prices)
-        nodes = node_samples(observation, managed, pods, prices)
-        with transaction.atomic():
-            for start in starts:
-                usage = meter_interval(
-                    Interval(start.timestamp(), (start + interval).timestamp()), nodes, pods
-                )
-                interval_record(cluster, usage, pods_observed=observation.pods is not None)
-            rollups_refresh(cluster, starts)
-        _fill_list_prices(cluster, managed)
-        placements_refresh(cluster, observation, nodes, pods, now)
+    if starts is None:
+        last = UsageInterval.objects.filter(cluster=cluster).aggregate(last=Max("start"))["last"]
+        starts = due_intervals(last, now, interval)
+    if not starts:
+        return MeteringResult(cluster_id, "up-to-date")
+    starts = sorted(start.astimezone(UTC) for start in starts)
+    prices = cluster_prices(cluster)
+    observation = observe_cluster(cluster, now)
+    managed = managed_nodes_billed(cluster, starts[0], starts[-1] + interval)
+    if observation.pods is None and not managed:
+        # Nothing of this cluster's spend is known (no node Nodeless launched, and its own nodes
+        # unseen): recording $0 would be a lie. The minutes stay due and are metered when it
+        # answers again, within the catch-up day.
+        return MeteringResult(cluster_id, "unreachable", pods_observed=False, error=observation.error)
+    pods = pod_samples(observation, prices)
+    nodes = node_samples(observation, managed, pods, prices)
+    with transaction.atomic():
+        for start in starts:
+            usage = meter_interval(Interval(start.timestamp(), (start + interval).timestamp()), nodes, pods)
+            interval_record(cluster, usage, pods_observed=observation.pods is not None)
+        rollups_refresh(cluster, starts)
+    _fill_list_prices(cluster, managed)
+    placements_refresh(cluster, observation, nodes, pods, now)
     if observation.error:
         logger.info("metered %s without its pods: %s", cluster.name, observation.error)
     return MeteringResult(

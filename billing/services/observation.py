@@ -16,7 +16,9 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from billing.metering import (
+from clusters.kube.access import ClusterCredentialsError, cluster_api_client
+from clusters.models import ACTIVE_STATES, Cluster, ManagedNode
+from engines.metering import (
     SERVERLESS,
     CatalogPrices,
     NodeSample,
@@ -24,8 +26,6 @@ from billing.metering import (
     Quantities,
     offering_from_labels,
 )
-from clusters.kube.access import ClusterCredentialsError, cluster_api_client
-from clusters.models import ACTIVE_STATES, Cluster, ManagedNode
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.observe import is_finished, pod_requests, quantity, resources_of
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from billing.metering import NodeSample, PodSample, pod_cost_per_hour
 from billing.models import PodPlacement
 from billing.services.observation import ClusterObservation, workload_of
 from clusters.models import Cluster
+from engines.metering import NodeSample, PodSample, pod_cost_per_hour
 from policies.models import Decision, DecisionKind
 from workers.provisioning.observe import is_finished, pod_requests
 

@@ -13,9 +13,9 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from billing import tables
-from billing.metering import SECONDS_PER_HOUR, SavingsRow
 from billing.selectors.usage import cluster_spend
 from clusters.models import Cluster, ManagedNode
+from engines.metering import SECONDS_PER_HOUR, SavingsRow
 
 register = template.Library()
 

@@ -9,6 +9,7 @@ from clusters.services.accounts import (
 )
 from clusters.services.clusters import (
     cluster_check_health,
+    cluster_check_health_by_id,
     cluster_connect_kubeconfig,
     cluster_delete,
     cluster_import_eks,
@@ -22,6 +23,7 @@ __all__ = [
     "cloud_account_update",
     "cloud_account_verify",
     "cluster_check_health",
+    "cluster_check_health_by_id",
     "cluster_connect_kubeconfig",
     "cluster_delete",
     "cluster_import_eks",

@@ -252,6 +252,13 @@ def cluster_delete(organization: Organization, cluster: Cluster, *, actor: Actor
     cluster.delete()
 
 
+def cluster_check_health_by_id(cluster_id: str) -> Cluster | None:
+    """The health task's step: None when the cluster was deleted since it was enqueued (its periodic
+    work stops there)."""
+    cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
+    return None if cluster is None else cluster_check_health(cluster)
+
+
 def cluster_check_health(cluster: Cluster) -> Cluster:
     """Probe once and record health, version, inventory and permissions."""
     _apply_probe(cluster, _probe(cluster))

@@ -13,10 +13,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.federation.manifest_checks import MAX_REPLICAS
 from policies.federation.spec import api_shape, describe_policy
 from policies.models import Decision, FailureBehaviour, FederationPolicy, Placement, Workload
-from workers.federation import SpreadBy, Strategy, WeightMode
 
 SELECTOR_HELP = (
     'A cluster selector: text such as "env=prod, cloud in (aws, gcp), !spot, tier>2", or a list of '

@@ -6,6 +6,6 @@
 - ``pricing`` and ``snapshots``: member clusters as the engine sees them.
 - ``services`` (writes) and ``selectors`` (reads), organization first.
 
-The loop that places workloads lives in ``workers.federation_loop``; the engine in
-``workers.federation``.
+The loop that places workloads lives in ``workers.federation``; the engine in
+``engines.federation``.
 """

@@ -10,10 +10,10 @@ from uuid import UUID
 from django.utils import timezone
 
 from clusters.models import Cluster
+from engines.federation import CurrentPlacement, PlacementPolicy, ScheduleResult, schedule
 from policies.models import FederationPolicy, Placement, PlacementState, Workload
-from workers.federation import CurrentPlacement, PlacementPolicy, ScheduleResult, schedule
-from workers.federation_loop.observe import observe_members
-from workers.federation_loop.scheduling import build_fleet, workload_spec
+from workers.federation.observe import observe_members
+from workers.federation.scheduling import build_fleet, workload_spec
 
 MAX_WORKLOADS = 10
 

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from billing.pricing import build_azure_catalog, build_gcp_catalog
-from policies.catalogs import DEFAULT_REGION, list_price_catalog
+from clusters.pricing import build_azure_catalog, build_gcp_catalog
+from clusters.pricing.catalogs import DEFAULT_REGION, list_price_catalog
+from engines.federation import NodelessPricing, NodeShape, ObservePricing, Resources
+from engines.planner import CapacityType, Catalog, Discount, Packing
+from engines.planner.resources import MILLI_GPU_PER_GPU
+from engines.planner.resources import Resources as PlannerResources
+from engines.planner.table import new_node_allocatable, offering_allowed, type_allowed
 from policies.provisioning_settings import planner_policy
-from workers.federation import NodelessPricing, NodeShape, ObservePricing, Resources
-from workers.planner import CapacityType, Catalog, Discount, Packing
-from workers.planner.resources import MILLI_GPU_PER_GPU
-from workers.planner.resources import Resources as PlannerResources
-from workers.planner.table import new_node_allocatable, offering_allowed, type_allowed
 
 ONPREM_RATES = ObservePricing(cpu_core_hour=0.018, memory_gib_hour=0.0024, gpu_hour=0.55)
 CPU_SHARE = 0.65

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workers.federation import ANY_CLUSTER, ClusterSelector, LabelExpression, Operator, PolicyError
+from engines.federation import ANY_CLUSTER, ClusterSelector, LabelExpression, Operator, PolicyError
 
 _KEY = r"[A-Za-z0-9]([A-Za-z0-9_./-]*[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?"

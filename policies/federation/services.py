@@ -25,6 +25,7 @@ from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
+from workers.enqueue import federation_pass_on_commit
 
 _LOCATION = re.compile(
     r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?(/[A-Za-z0-9_.-]+)?$"
@@ -38,10 +39,7 @@ class PolicyInUse(Exception):
 
 def enqueue_federation_pass(organization: Organization) -> None:
     """Run a federation-loop pass for the organization once the current transaction commits."""
-    from policies.tasks import request_federation_pass  # the task module imports the loop, which imports us
-
-    organization_id = str(organization.pk)
-    transaction.on_commit(lambda: request_federation_pass(organization_id))
+    federation_pass_on_commit(str(organization.pk))
 
 
 # --- federation policies -------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from clusters.models import Cluster
+from engines.federation import ClusterMode, ClusterSnapshot, Resources, WorkloadKind
+from engines.planner import Discount
 from policies.federation.pricing import NodeInfo, nodeless_pricing, observe_pricing, settings_key
 from policies.federation.spec import federation_labels
 from policies.selectors import provisioning_policy_in_force
-from workers.federation import ClusterMode, ClusterSnapshot, Resources, WorkloadKind
-from workers.planner import Discount
 
 UNLIMITED = 1 << 40
 _KIND_PERMISSIONS = {

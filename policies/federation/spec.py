@@ -20,7 +20,7 @@ API shape (also what the form produces; selectors as text or structured expressi
     }
 
 ``spread`` is read for ``spread`` only, ``burst`` for ``fill_then_burst``, ``pinned`` for ``pinned``.
-Egress is priced from ``workers.federation.egress`` (per GB, list prices: same zone 0, cross-zone
+Egress is priced from ``engines.federation.egress`` (per GB, list prices: same zone 0, cross-zone
 0.01, cross-region 0.02, between clouds or on-prem and a cloud 0.09) times the workload's expected
 GB/hour, times ``egress_weight``.
 
@@ -42,16 +42,7 @@ from django.core.exceptions import ValidationError
 
 from clusters.labels import clean_labels
 from clusters.models import Cluster
-from policies.federation.manifest_checks import DNS_LABEL
-from policies.federation.selector_text import (
-    SelectorSyntaxError,
-    parse_selector,
-    parse_selector_expressions,
-    selector_text,
-    selector_to_json,
-)
-from policies.models import FailureBehaviour
-from workers.federation import (
+from engines.federation import (
     ANY_CLUSTER,
     BurstSettings,
     ClusterSelector,
@@ -63,6 +54,15 @@ from workers.federation import (
     WeightMode,
     WeightRule,
 )
+from policies.federation.manifest_checks import DNS_LABEL
+from policies.federation.selector_text import (
+    SelectorSyntaxError,
+    parse_selector,
+    parse_selector_expressions,
+    selector_text,
+    selector_to_json,
+)
+from policies.models import FailureBehaviour
 
 MAX_GRACE_SECONDS = 86_400
 _ENGINE_FIELDS = {"burst": "burst.tiers", "key": "cluster_selector", "values": "cluster_selector"}

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import Cluster
-from policies.catalogs import list_price_catalog
+from clusters.pricing.catalogs import list_price_catalog
 from policies.models import ProvisioningPolicy, ProvisioningPolicyRevision
 from policies.provisioning_settings import EDITABLE_FIELDS, clean_settings, policy_settings
 from tenants.actors import Actor

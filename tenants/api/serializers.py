@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from tenants.models import ApiToken, AuditEvent, Invitation, Organization, OrganizationMember, Role
-from tenants.models_security import TokenScope
+from tenants.models.security import TokenScope
 
 
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import tenants.models_accounts
+import tenants.models.accounts
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=100)),
                 ('slug', models.SlugField(max_length=60, unique=True)),
-                ('external_id', models.CharField(default=tenants.models_accounts.generate_external_id, editable=False, max_length=64, unique=True)),
+                ('external_id', models.CharField(default=tenants.models.accounts.generate_external_id, editable=False, max_length=64, unique=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),

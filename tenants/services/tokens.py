@@ -11,7 +11,7 @@ from django.utils import timezone
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import ApiToken, Organization
-from tenants.models_security import TokenScope
+from tenants.models.security import TokenScope
 from tenants.tokens import generate_token, hash_token
 
 MAX_TOKEN_LIFETIME = timedelta(days=366)

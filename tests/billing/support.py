@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 
 from django.db import transaction
 
-from billing.metering import ON_DEMAND, SPOT, Interval, NodeSample, PodSample, Quantities, meter_interval
 from billing.models import PodPlacement
 from billing.services.ledger import interval_record, rollups_refresh
 from clusters.models import Cluster, ClusterConnection
+from engines.metering import ON_DEMAND, SPOT, Interval, NodeSample, PodSample, Quantities, meter_interval
 from policies.models import Decision, DecisionKind
 from tenants.models import Organization
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from billing.metering.windows import floor_hour
+from engines.metering.windows import floor_hour
 from tests.billing.support import (
     make_cluster,
     minutes,

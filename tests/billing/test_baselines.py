@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing.metering import (
+from engines.metering import (
     IDLE_GROUP,
     IDLE_LABEL,
     CatalogPrices,
@@ -24,8 +24,8 @@ from billing.metering import (
     rollup_ranges,
     savings_report,
 )
-from billing.metering.pools import NO_POOL, pareto_candidates
-from workers.planner import (
+from engines.metering.pools import NO_POOL, pareto_candidates
+from engines.planner import (
     CapacityType,
     Catalog,
     Discount,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from billing.metering import CatalogPrices, PoolDemand, cheapest_pool
-from billing.pricing.csvfiles import DEFAULT_DATA_DIR
-from billing.pricing.gpus import is_nvidia_gpu
-from policies.catalogs import list_price_catalog
-from workers.planner import CapacityType, PlannerPolicy, PodRequest, Resources, Snapshot, plan
+from clusters.pricing.catalogs import list_price_catalog
+from clusters.pricing.csvfiles import DEFAULT_DATA_DIR
+from clusters.pricing.gpus import is_nvidia_gpu
+from engines.metering import CatalogPrices, PoolDemand, cheapest_pool
+from engines.planner import CapacityType, PlannerPolicy, PodRequest, Resources, Snapshot, plan
 
 NVIDIA_MODELS_WITHOUT_A_MAKER = ("A10", "A100-80GB", "H100", "H200", "M60", "T4", "V100-32GB", "RTX Pro 6000")
 

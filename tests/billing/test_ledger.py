@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from billing.metering import Interval, meter_interval
 from billing.models import AllocationRollup, ClusterRollup, Granularity, NodeUsage, UsageInterval
 from billing.services.ledger import raw_usage_prune
+from engines.metering import Interval, meter_interval
 from tests.billing.support import make_cluster, minutes, record_minutes, shop_nodes, shop_pods
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.metering import ON_DEMAND, SPOT, Interval, NodeSample, Quantities, meter_interval
 from billing.services.ledger_rounding import apportioned, money, rounded_usage
+from engines.metering import ON_DEMAND, SPOT, Interval, NodeSample, Quantities, meter_interval
 from tests.billing.test_metering_properties import T0, clusters
 
 UNIT = Decimal("1e-10")

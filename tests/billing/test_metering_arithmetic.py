@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.metering import (
+from engines.metering import (
     ON_DEMAND,
     SPOT,
     UNPRICED,
@@ -15,7 +15,7 @@ from billing.metering import (
     meter_interval,
     split_node_price,
 )
-from billing.metering.rates import CPU_TO_RAM, GPU_TO_RAM
+from engines.metering.rates import CPU_TO_RAM, GPU_TO_RAM
 
 MINUTE = Interval(1_000_000.0, 1_000_060.0)
 T0 = MINUTE.start

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.metering import (
+from engines.metering import (
     ON_DEMAND,
     SPOT,
     Interval,
@@ -22,7 +22,7 @@ from billing.metering import (
     meter_interval,
     split_node_price,
 )
-from billing.metering.pools import pareto_candidates
+from engines.metering.pools import pareto_candidates
 
 T0 = 1_700_000_000.0
 offsets = st.one_of(st.none(), st.floats(min_value=-30, max_value=90, allow_nan=False))

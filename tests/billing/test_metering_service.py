@@ -13,7 +13,6 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
-from billing.metering import ON_DEMAND, UNPRICED
 from billing.models import AllocationUsage, ClusterRollup, Granularity, NodeUsage, PodPlacement, UsageInterval
 from billing.services.metering import (
     CATCH_UP_INTERVALS,
@@ -22,15 +21,16 @@ from billing.services.metering import (
     floor_minute,
     meter_cluster,
 )
-from billing.tasks import metering_meter_all, metering_meter_cluster, metering_prune
 from clusters import services as cluster_services
 from clusters.models import CloudAccount, ManagedNode, NodeState
-from clusters.simulator.controllers.static_nodes import StaticNodePool
+from engines.metering import ON_DEMAND, UNPRICED
 from policies.models import Decision, DecisionKind
+from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.billing.support import make_cluster
 from tests.fixtures.connections import kubeconfig_for
 from tests.fixtures.simulation import kube_api, wait_for
+from workers.tasks import metering_meter_all, metering_meter_cluster, metering_prune
 
 pytestmark = pytest.mark.django_db
 LIST_PRICES = {"m5.xlarge": 0.192}  # us-east-1 on-demand list price, $/h (data/aws/on_demand_prices.csv)

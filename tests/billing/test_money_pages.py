@@ -15,8 +15,8 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from billing.metering.windows import floor_hour, next_month_start
 from billing.models import PodPlacement
+from engines.metering.windows import floor_hour, next_month_start
 from tests.billing.support import (
     as_number,
     make_cluster,

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing import selectors
-from billing.metering import ON_DEMAND, NodeSample, PodSample, Quantities
-from billing.metering.windows import HOUR, floor_hour, parse_window
 from billing.selectors.reports import CAPACITY_LABELS
-from tenants.templatetags.ui_tags import capacity_type
+from engines.metering import ON_DEMAND, NodeSample, PodSample, Quantities
+from engines.metering.windows import HOUR, floor_hour, parse_window
 from tests.billing.support import make_cluster, minutes, page_table, record_minutes, shop_nodes, shop_pods
+from ui.templatetags.ui_tags import capacity_type
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from billing.metering.windows import floor_hour
+from engines.metering.windows import floor_hour
 from tests.billing.support import (
     as_number,
     make_cluster,

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
-from billing.metering.windows import floor_hour
 from clusters.models import ClusterMode, ManagedNode, NodeState
+from engines.metering.windows import floor_hour
 from tests.billing.support import make_cluster, minutes, record_minutes, seed_placements, shop_nodes
 from tests.conftest import PASSWORD
 

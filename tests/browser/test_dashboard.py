@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from billing.metering.windows import floor_hour
+from engines.metering.windows import floor_hour
 from tests.billing.support import make_cluster, minutes, record_minutes, seed_placements, shop_nodes
 from tests.conftest import PASSWORD
 

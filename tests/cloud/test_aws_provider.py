@@ -21,7 +21,7 @@ from clusters.cloud.errors import (
     UnauthorizedError,
 )
 from clusters.cloud.interface import CapacityType, InstanceState, LaunchRequest, Offering
-from clusters.simulator.cloud.simulated_cloud import trust_policy
+from simulator.cloud.simulated_cloud import trust_policy
 
 SPOT, ON_DEMAND = CapacityType.SPOT, CapacityType.ON_DEMAND
 

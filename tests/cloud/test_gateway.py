@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from clusters.simulator.cloud.simulated_cloud import trust_policy
+from simulator.cloud.simulated_cloud import trust_policy
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 

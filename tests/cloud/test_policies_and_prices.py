@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clusters.simulator.catalog import load_catalog
-from clusters.simulator.cloud.iam_policy import is_action_allowed, is_assume_role_allowed
-from clusters.simulator.cloud.pricing_api import PricingApi
-from clusters.simulator.cloud.spot_prices import HOURLY_DRIFT, ZONE_SPREAD, price_history, spot_price
+from simulator.catalog import load_catalog
+from simulator.cloud.iam_policy import is_action_allowed, is_assume_role_allowed
+from simulator.cloud.pricing_api import PricingApi
+from simulator.cloud.spot_prices import HOURLY_DRIFT, ZONE_SPREAD, price_history, spot_price
 
 VENDOR = "111122223333"
 TRUST = {

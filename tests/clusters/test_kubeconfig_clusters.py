@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 
 from clusters.models import Cluster, ClusterHealth
-from clusters.simulator.auth import READ_ONLY
-from clusters.tasks import cluster_health_check
 from nodeless_saas.crypto import decrypt_text
+from simulator.auth import READ_ONLY
 from tests.fixtures.connections import kubeconfig_for
+from workers.tasks import cluster_health_check
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def _connect(client, kubeconfig: str, **extra):
 
 @pytest.fixture
 def onprem(simulated_cluster):
-    from clusters.simulator.controllers.static_nodes import StaticNodePool
+    from simulator.controllers.static_nodes import StaticNodePool
 
     return simulated_cluster(
         static_pools=(StaticNodePool("dc1-node", 3, instance_type="m5.xlarge"),),

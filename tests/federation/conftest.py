@@ -15,15 +15,15 @@ from kubernetes import client as kube
 
 from clusters.models import Cluster
 from clusters.services import cluster_connect_kubeconfig
-from clusters.simulator.cluster import SimulatedCluster
-from clusters.simulator.controllers.static_nodes import StaticNodePool
 from policies.federation import services
 from policies.models import FederationPolicy, Workload
+from simulator.cluster import SimulatedCluster
+from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.federation.partition import Partition
 from tests.fixtures.connections import kubeconfig_for
 from tests.fixtures.simulation import kube_api, wait_for
-from workers.federation_loop import run_pass
+from workers.federation import run_pass
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from clusters.models import Cluster, ClusterConnection
+from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.federation.spec import engine_policy
 from policies.models import FederationPolicy
 from tenants import services as tenant_services
@@ -13,7 +14,6 @@ from tenants.actors import Actor
 from tests.conftest import token_client
 from tests.federation.conftest import deployment as deployment_manifest
 from tests.federation.conftest import submit
-from workers.federation import SpreadBy, Strategy, WeightMode
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from policies.models import DecisionKind, PlacementState, WorkloadStatus
 from tests.federation.conftest import deployment, fresh, placements, pool, settle, submit
-from workers.federation_loop import run_pass
+from workers.federation import run_pass
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,11 @@ from django.conf import settings
 from policies.federation import services
 from policies.federation.selectors import organization_ids_with_federation_work
 from policies.models import Decision, Placement, WorkloadStatus
-from policies.tasks import federation_pass, federation_pass_all
 from tenants.actors import Actor
 from tests.federation.conftest import deployment, fresh, pool, settle, submit
-from workers.federation_loop import lease_name, run_pass
+from workers.federation import lease_name, run_pass
 from workers.leases import release, try_acquire
+from workers.tasks import federation_pass, federation_pass_all
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clusters.models import Cluster, ClusterConnection, ClusterMode
+from clusters.pricing.catalogs import list_price_catalog
+from engines.planner import CapacityType, Discount
 from policies import services as policy_services
-from policies.catalogs import list_price_catalog
 from policies.federation.pricing import (
     ONPREM_RATES,
     NodeInfo,
@@ -21,7 +22,6 @@ from policies.federation.pricing import (
 from policies.federation.snapshots import Inventory, Usage, cluster_snapshot
 from policies.selectors import built_in_settings
 from tenants.actors import Actor
-from workers.planner import CapacityType, Discount
 
 GENERAL = ("m5.xlarge", "m5.2xlarge", "c5.xlarge", "r5.large")
 
@@ -125,7 +125,7 @@ def test_nodeless_free_capacity_is_the_policy_limit_minus_what_runs(cast) -> Non
 def test_cheapest_weighs_a_nodeless_clusters_marginal_price_against_observe_node_rates(cast, policy) -> None:
     from policies.models import Workload
     from tests.federation.conftest import deployment, submit
-    from workers.federation_loop import scheduling
+    from workers.federation import scheduling
 
     nodeless = Cluster.objects.create(
         organization=cast.org_a,

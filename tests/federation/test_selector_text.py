@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines.federation import ClusterSelector, LabelExpression, Operator
 from policies.federation.selector_text import (
     SelectorSyntaxError,
     parse_selector,
@@ -14,7 +15,6 @@ from policies.federation.selector_text import (
     selector_text,
     selector_to_json,
 )
-from workers.federation import ClusterSelector, LabelExpression, Operator
 
 PROD_AWS = {"env": "prod", "cloud": "aws", "tier": "3"}
 DEV_GCP_SPOT = {"env": "dev", "cloud": "gcp", "spot": "true", "tier": "1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from workers.federation import (
+from engines.federation import (
     ClusterMode,
     ClusterSnapshot,
     Location,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.federation.division import names_descending_for, proportional_shrink, webster
+from engines.federation.division import names_descending_for, proportional_shrink, webster
 
 NO_TIES = [0, 1, 2, 3, 4, 5, 6, 7]
 

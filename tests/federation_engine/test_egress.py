@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.federation_engine.builders import by_name, observe_cluster, workload
-from workers.federation import (
+from engines.federation import (
     EgressCategory,
     EgressTable,
     Fleet,
@@ -15,6 +14,7 @@ from workers.federation import (
     egress_category,
     schedule,
 )
+from tests.federation_engine.builders import by_name, observe_cluster, workload
 
 
 @pytest.mark.parametrize(

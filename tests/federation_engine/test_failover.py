@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from engines.federation import Outcome, PlacementPolicy, SpreadSettings, Strategy, schedule
 from tests.federation_engine.builders import by_name, ids, observe_cluster, workload
-from workers.federation import Outcome, PlacementPolicy, SpreadSettings, Strategy, schedule
 
 SPREAD = PlacementPolicy(Strategy.SPREAD, spread=SpreadSettings())
 

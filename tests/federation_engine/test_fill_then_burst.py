@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.federation_engine.builders import by_name, ids, observe_cluster, workload
-from workers.federation import (
+from engines.federation import (
     BurstSettings,
     ClusterSelector,
     ClusterSnapshot,
@@ -14,6 +13,7 @@ from workers.federation import (
     WorkloadKind,
     schedule,
 )
+from tests.federation_engine.builders import by_name, ids, observe_cluster, workload
 
 ON_PREM_THEN_CLOUD = PlacementPolicy(
     Strategy.FILL_THEN_BURST,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.federation import (
+from engines.federation import (
     BurstSettings,
     ClusterSelector,
     LabelExpression,

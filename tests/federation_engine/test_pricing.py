@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engines.federation import Fleet, NodelessPricing, NodeShape, ObservePricing, Resources
+from engines.federation.pricing import CostModel, PackingCost
 from tests.federation_engine.builders import nodeless_cluster, observe_cluster, shape
-from workers.federation import Fleet, NodelessPricing, NodeShape, ObservePricing, Resources
-from workers.federation.pricing import CostModel, PackingCost
 
 
 def brute_force_cost(shapes: list[tuple[float, int]], replicas: int) -> float:

@@ -8,8 +8,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.federation_engine.builders import nodeless_cluster, observe_cluster, shape, workload
-from workers.federation import (
+from engines.federation import (
     AssignmentMode,
     BurstSettings,
     ClusterSelector,
@@ -29,6 +28,7 @@ from workers.federation import (
     WorkloadSpec,
     schedule,
 )
+from tests.federation_engine.builders import nodeless_cluster, observe_cluster, shape, workload
 
 ENVS = ("prod", "staging")
 REGIONS = ("r1", "r2", "r3")

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from tests.federation_engine.builders import by_name, ids, nodeless_cluster, observe_cluster, shape, workload
-from workers.federation import (
+from engines.federation import (
     AssignmentMode,
     ClusterSelector,
     Fleet,
@@ -16,6 +15,7 @@ from workers.federation import (
     Strategy,
     schedule,
 )
+from tests.federation_engine.builders import by_name, ids, nodeless_cluster, observe_cluster, shape, workload
 
 CHEAPEST = PlacementPolicy(Strategy.CHEAPEST)
 MOST_CAPACITY = PlacementPolicy(Strategy.MOST_CAPACITY)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.federation_engine.builders import by_name, ids, observe_cluster, workload
-from workers.federation import (
+from engines.federation import (
     AssignmentMode,
     ClusterSelector,
     ClusterSnapshot,
@@ -16,6 +15,7 @@ from workers.federation import (
     WeightRule,
     schedule,
 )
+from tests.federation_engine.builders import by_name, ids, observe_cluster, workload
 
 
 def capacity_spread(**settings: object) -> PlacementPolicy:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.federation_engine.builders import nodeless_cluster, observe_cluster, shape, workload
-from workers.federation import (
+from engines.federation import (
     ClusterSelector,
     LabelExpression,
     Operator,
@@ -13,6 +12,7 @@ from workers.federation import (
     WorkloadKind,
     schedule,
 )
+from tests.federation_engine.builders import nodeless_cluster, observe_cluster, shape, workload
 
 
 def reason(result_policy: PlacementPolicy, clusters: list, replicas: int = 2, **spec: object) -> str:

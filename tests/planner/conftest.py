@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from billing.pricing import build_aws_catalog
-from workers.planner import Catalog
+from clusters.pricing import build_aws_catalog
+from engines.planner import Catalog
 
 
 @pytest.fixture(scope="session")

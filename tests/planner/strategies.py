@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tests.planner.support import ZONES, existing_node, requirement
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     ExistingNode,
     IsolationRules,
@@ -20,7 +19,8 @@ from workers.planner import (
     Toleration,
     TolerationOperator,
 )
-from workers.planner import labels as wk
+from engines.planner import labels as wk
+from tests.planner.support import ZONES, existing_node, requirement
 
 
 @st.composite

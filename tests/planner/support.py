@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     Catalog,
     ExistingNode,
@@ -26,9 +26,9 @@ from workers.planner import (
     ServerlessShape,
     Snapshot,
 )
-from workers.planner import labels as wk
-from workers.planner.catalog import interruption_cost_rate
-from workers.planner.labels import untolerated_taints
+from engines.planner import labels as wk
+from engines.planner.catalog import interruption_cost_rate
+from engines.planner.labels import untolerated_taints
 
 ZONES = ("z-a", "z-b", "z-c")
 RESERVE = Resources(cpu_millis=100, memory_mib=256)

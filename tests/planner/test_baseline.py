@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from engines.planner import CapacityType, Packing, PlannerPolicy, Resources, Snapshot, plan
+from lab.planner.baseline import NodeOrder, karpenter_plan
+from lab.planner.testing import karpenter_catalog, karpenter_pods
 from tests.planner.strategies import pods, policies
 from tests.planner.support import GIB, check_plan, existing_node, pod, tiny_catalog
-from workers.planner import CapacityType, Packing, PlannerPolicy, Resources, Snapshot, plan
-from workers.planner.baseline import NodeOrder, karpenter_plan
-from workers.planner.testing import karpenter_catalog, karpenter_pods
 
 CATALOG = tiny_catalog(serverless=False)
 NO_SERVERLESS = frozenset({CapacityType.ON_DEMAND, CapacityType.SPOT})

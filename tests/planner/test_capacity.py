@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.planner.support import GIB, RESERVE, check_plan, existing_node, pod, tiny_catalog
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     Limits,
     PlannerPolicy,
@@ -13,7 +12,8 @@ from workers.planner import (
     UnschedulableCode,
     plan,
 )
-from workers.planner import labels as wk
+from engines.planner import labels as wk
+from tests.planner.support import GIB, RESERVE, check_plan, existing_node, pod, tiny_catalog
 
 CATALOG = tiny_catalog(serverless=False)
 TYPES = {t.name: t for t in CATALOG.instance_types}
@@ -132,6 +132,6 @@ def test_lower_bound_is_recomputed_for_the_pods_a_limited_plan_places():
 
 
 def _only(names):
-    from workers.planner import InstanceRequirements
+    from engines.planner import InstanceRequirements
 
     return InstanceRequirements(families_allow=frozenset(TYPES[n].family for n in names), max_vcpu=2)

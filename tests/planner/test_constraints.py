@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.planner.support import check_plan, pod, requirement, tiny_catalog
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     InstanceRequirements,
     NodeSelectorTerm,
@@ -18,7 +17,8 @@ from workers.planner import (
     UnschedulableCode,
     plan,
 )
-from workers.planner import labels as wk
+from engines.planner import labels as wk
+from tests.planner.support import check_plan, pod, requirement, tiny_catalog
 
 CATALOG = tiny_catalog()
 TYPES = {t.name: t for t in CATALOG.instance_types}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.planner import Catalog, PlannerPolicy, Snapshot
-from workers.planner.lp import _DominanceRelation, dominated_columns, small_columns
-from workers.planner.lp_model import pods_per_node
-from workers.planner.table import build_offering_table
+from engines.planner import Catalog, PlannerPolicy, Snapshot
+from engines.planner.lp import _DominanceRelation, dominated_columns, small_columns
+from engines.planner.lp_model import pods_per_node
+from engines.planner.table import build_offering_table
 
 MIB = 1
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from billing.pricing import alive_at, busiest_moment, read_alibaba_pods, trace_pod_request
+from engines.planner import PlannerPolicy, Snapshot, plan
+from lab.planner.testing import karpenter_catalog, karpenter_pods
+from lab.traces.alibaba import alive_at, busiest_moment, read_alibaba_pods, trace_pod_request
 from tests.planner.support import check_plan, pod, tiny_catalog
-from workers.planner import PlannerPolicy, Snapshot, plan
-from workers.planner.testing import karpenter_catalog, karpenter_pods
 
 CATALOG = tiny_catalog(serverless=False)
 TYPES = {t.name: t for t in CATALOG.instance_types}

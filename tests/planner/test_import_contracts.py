@@ -44,9 +44,9 @@ def test_the_contracts_break_when_the_planner_does_io_or_the_pricing_imports_dja
     for section in parser.sections():
         for module in parser[section].get("source_modules", "").split():
             _module_file(tmp_path, module)
-    _module_file(tmp_path, "workers.planner").write_text("import os\n")
-    _module_file(tmp_path, "billing.pricing").write_text("import django\n")
+    _module_file(tmp_path, "engines.planner").write_text("import os\n")
+    _module_file(tmp_path, "clusters.pricing").write_text("import django\n")
     result = _lint(tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "workers.planner -> os" in result.stdout
-    assert "billing.pricing -> django" in result.stdout
+    assert "engines.planner -> os" in result.stdout
+    assert "clusters.pricing -> django" in result.stdout

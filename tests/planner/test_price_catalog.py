@@ -7,21 +7,23 @@ import math
 
 import pytest
 
-from billing.pricing import (
+from clusters.pricing import (
     DEFAULT_DATA_DIR,
-    GPU_SPEC_TO_AWS_MODELS,
-    TracePod,
-    alive_at,
     build_aws_catalog,
     build_azure_catalog,
     build_gcp_catalog,
+)
+from engines.planner import CapacityType, Discount
+from engines.planner import labels as wk
+from engines.planner.catalog import INTERRUPTION_BUCKET_RATE
+from lab.traces.alibaba import (
+    GPU_SPEC_TO_AWS_MODELS,
+    TracePod,
+    alive_at,
     busiest_moment,
     read_alibaba_pods,
     trace_pod_request,
 )
-from workers.planner import CapacityType, Discount
-from workers.planner import labels as wk
-from workers.planner.catalog import INTERRUPTION_BUCKET_RATE
 
 
 def _rows(relative: str) -> list[dict[str, str]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from engines.planner import CapacityType, Discount, Objective, PlannerPolicy, Snapshot, plan
+from engines.planner.assemble import node_id_for
+from engines.planner.catalog import INTERRUPTION_BUCKET_RATE
 from tests.planner.support import TINY_TYPES, check_plan, pod, tiny_catalog
-from workers.planner import CapacityType, Discount, Objective, PlannerPolicy, Snapshot, plan
-from workers.planner.assemble import node_id_for
-from workers.planner.catalog import INTERRUPTION_BUCKET_RATE
 
 CATALOG = tiny_catalog(serverless=False)
 

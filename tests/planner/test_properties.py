@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engines.planner import Packing, PlannerPolicy, PodRequest, Resources, Snapshot, plan
+from engines.planner import labels as wk
+from lab.planner.testing import karpenter_pods
 from tests.planner.strategies import existing, pods, policies
 from tests.planner.support import cheapest_option, check_plan, tiny_catalog
-from workers.planner import Packing, PlannerPolicy, PodRequest, Resources, Snapshot, plan
-from workers.planner import labels as wk
-from workers.planner.testing import karpenter_pods
 
 CATALOG = tiny_catalog()
 SETTINGS = settings(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.planner.support import GIB, check_plan, pod, requirement, tiny_catalog
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     InstanceRequirements,
     Operator,
@@ -13,7 +12,8 @@ from workers.planner import (
     UnschedulableCode,
     plan,
 )
-from workers.planner import labels as wk
+from engines.planner import labels as wk
+from tests.planner.support import GIB, check_plan, pod, requirement, tiny_catalog
 
 CATALOG = tiny_catalog(serverless=False)
 

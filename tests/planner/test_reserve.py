@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from workers.planner.reserve import (
+from engines.planner.reserve import (
     aks_system_reserve,
     cpu_reserve_millis,
     eks_system_reserve,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.planner.support import FARGATE, GIB, check_plan, offering_suits, pod, tiny_catalog
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     IsolationRules,
     LabelSelector,
@@ -12,7 +11,8 @@ from workers.planner import (
     Snapshot,
     plan,
 )
-from workers.planner import labels as wk
+from engines.planner import labels as wk
+from tests.planner.support import FARGATE, GIB, check_plan, offering_suits, pod, tiny_catalog
 
 CATALOG = tiny_catalog()
 ALL_CAPACITY = frozenset(CapacityType)

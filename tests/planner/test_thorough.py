@@ -3,8 +3,8 @@ bound-tightening branch-and-bound on small plans."""
 
 from __future__ import annotations
 
-from workers.planner import PlannerPolicy, PodRequest, Resources, Snapshot, plan
-from workers.planner.testing import karpenter_catalog
+from engines.planner import PlannerPolicy, PodRequest, Resources, Snapshot, plan
+from lab.planner.testing import karpenter_catalog
 
 
 def test_a_quick_plan_is_never_cheaper_than_the_thorough_bound_and_places_every_pod() -> None:

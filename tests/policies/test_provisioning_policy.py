@@ -7,12 +7,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clusters.models import Cluster, ClusterConnection
+from clusters.pricing.catalogs import list_price_catalog
+from engines.planner import CapacityType, Packing
 from policies import selectors, services
-from policies.catalogs import list_price_catalog
 from policies.models import ProvisioningPolicyRevision
 from policies.provisioning_settings import clean_settings, planner_policy
 from tenants.actors import Actor
-from workers.planner import CapacityType, Packing
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from clusters.models import Cluster, ClusterConnection
-from clusters.simulator.auth import CLUSTER_ADMIN, Identity
 from nodeless_saas.crypto import encrypt_text
+from simulator.auth import CLUSTER_ADMIN, Identity
 from tests.fixtures.connections import kubeconfig_for
 from workers.provisioning.context import kube_ops_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.planner import Resources
+from engines.planner import Resources
 from workers.provisioning.observe import NodeView, pod_requests
 
 

@@ -6,7 +6,7 @@ Prices are chosen so that expected costs are easy to compute by hand: a `small` 
 
 from __future__ import annotations
 
-from workers.planner import (
+from engines.planner import (
     CapacityType,
     Catalog,
     InstanceType,

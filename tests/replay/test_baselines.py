@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from billing.replay import (
+from engines.planner import CapacityType, UnschedulableCode
+from lab.replay import (
     ReplayPod,
     Timing,
     peak_moments,
@@ -16,7 +17,6 @@ from billing.replay import (
     with_capacity_types,
 )
 from tests.replay.support import EVERYTHING, LARGE, MEMORY, SMALL, catalog, request
-from workers.planner import CapacityType, UnschedulableCode
 
 TRACE = (
     ReplayPod(request("a", 2000), 0, 3600),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.replay import (
+from lab.replay import (
     Consolidation,
     ReplayPod,
     Timing,

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from billing.replay import Consolidation, ReplayPod, Timing, replay
+from engines.planner import Packing, PodRequest, UnschedulableCode
+from lab.replay import Consolidation, ReplayPod, Timing, replay
 from tests.replay.support import GPU_A10, LARGE, ON_DEMAND_ONLY, SMALL, catalog, instance, request
-from workers.planner import Packing, PodRequest, UnschedulableCode
 
 
 def run(pod_request: PodRequest, arrival: float, departure: float) -> ReplayPod:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from billing.replay.loader import load_alibaba_trace
+from lab.replay.loader import load_alibaba_trace
 
 HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from billing.replay import ReplayPod, Timing, replay
+from engines.planner import CapacityType, PlannerPolicy
+from lab.replay import ReplayPod, Timing, replay
 from tests.replay.support import ON_DEMAND_ONLY, SMALL, catalog, request
-from workers.planner import CapacityType, PlannerPolicy
 
 PER_SECOND = 0.0001
 

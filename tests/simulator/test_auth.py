@@ -11,9 +11,9 @@ from kubernetes import client
 
 from clusters.cloud.aws_session import AssumeRoleTarget, AwsEndpoints, assumed_role_session
 from clusters.cloud.eks_token import eks_bearer_token
-from clusters.simulator.auth import READ_ONLY
-from clusters.simulator.cloud.simulated_cloud import trust_policy
-from clusters.simulator.eks_tokens import EksTokenVerifier, TokenRejected, canonical_principal_arn
+from simulator.auth import READ_ONLY
+from simulator.cloud.simulated_cloud import trust_policy
+from simulator.eks_tokens import EksTokenVerifier, TokenRejected, canonical_principal_arn
 from tests.fixtures.simulation import kube_api
 
 READONLY_TOKEN = "read-only-token"

@@ -5,7 +5,7 @@ import pytest
 from kubernetes import client
 
 from clusters.cloud.interface import CapacityType, LaunchRequest, NoticeKind, Offering
-from clusters.simulator.controllers.cloud_nodes import NODE_LABELS_TAG, NODE_TAINTS_TAG, parse_taint_tag
+from simulator.controllers.cloud_nodes import NODE_LABELS_TAG, NODE_TAINTS_TAG, parse_taint_tag
 from tests.fixtures.simulation import kube_api, wait_for
 
 

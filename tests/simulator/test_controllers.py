@@ -4,20 +4,20 @@ from typing import Any
 
 import pytest
 
-from clusters.simulator.api import ClusterApi
-from clusters.simulator.catalog import load_catalog
-from clusters.simulator.clock import ManualClock
-from clusters.simulator.controllers.base import ControllerManager
-from clusters.simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
-from clusters.simulator.controllers.jobs import JobController
-from clusters.simulator.controllers.kubelet import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, Kubelet
-from clusters.simulator.controllers.scheduler import Scheduler
-from clusters.simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
-from clusters.simulator.controllers.workloads import DeploymentController, ReplicaSetController
-from clusters.simulator.nodes import node_resources
-from clusters.simulator.quantity import parse_quantity
-from clusters.simulator.resources import DEPLOYMENTS, EVENTS, JOBS, NODES, PDBS, PODS, REPLICASETS
-from clusters.simulator.store import ObjectStore
+from simulator.api import ClusterApi
+from simulator.catalog import load_catalog
+from simulator.clock import ManualClock
+from simulator.controllers.base import ControllerManager
+from simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
+from simulator.controllers.jobs import JobController
+from simulator.controllers.kubelet import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, Kubelet
+from simulator.controllers.scheduler import Scheduler
+from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
+from simulator.controllers.workloads import DeploymentController, ReplicaSetController
+from simulator.nodes import node_resources
+from simulator.quantity import parse_quantity
+from simulator.resources import DEPLOYMENTS, EVENTS, JOBS, NODES, PDBS, PODS, REPLICASETS
+from simulator.store import ObjectStore
 
 START_DELAY = 2.0
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from clusters.simulator.auth import READ_ONLY
-from clusters.simulator.controllers.static_nodes import StaticNodePool
-from clusters.simulator.descriptor import ClusterDescriptor, write_kubeconfig
+from simulator.auth import READ_ONLY
+from simulator.controllers.static_nodes import StaticNodePool
+from simulator.descriptor import ClusterDescriptor, write_kubeconfig
 from tests.fixtures.simulation import wait_for
 
 pytestmark = [

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clusters.simulator.errors import ApiError
-from clusters.simulator.patches import (
+from simulator.errors import ApiError
+from simulator.patches import (
     applied_field_paths,
     fields_v1_to_paths,
     json_merge_patch,

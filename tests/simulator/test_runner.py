@@ -16,10 +16,10 @@ from kubernetes import client
 
 from clusters.cloud.aws_session import AssumeRoleTarget, AwsEndpoints, assumed_role_session
 from clusters.cloud.eks_token import eks_bearer_token
-from clusters.simulator.cloud.onboarding import onboard_customer
-from clusters.simulator.cloud.simulated_cloud import CONTROLLER_ACTIONS
-from clusters.simulator.descriptor import load_descriptor
-from clusters.simulator.runner import Simulation, SimulationSpec
+from simulator.cloud.onboarding import onboard_customer
+from simulator.cloud.simulated_cloud import CONTROLLER_ACTIONS
+from simulator.descriptor import load_descriptor
+from simulator.runner import Simulation, SimulationSpec
 from tests.fixtures.simulation import kube_api
 
 

@@ -4,13 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clusters.simulator.api import ClusterApi
-from clusters.simulator.clock import ManualClock
-from clusters.simulator.controllers.base import ControllerManager
-from clusters.simulator.controllers.scheduler import Scheduler
-from clusters.simulator.controllers.scheduling import NodeState, PodNeeds, tolerates, unfit_reasons
-from clusters.simulator.resources import EVENTS, NODES, PODS
-from clusters.simulator.store import ObjectStore
+from simulator.api import ClusterApi
+from simulator.clock import ManualClock
+from simulator.controllers.base import ControllerManager
+from simulator.controllers.scheduler import Scheduler
+from simulator.controllers.scheduling import NodeState, PodNeeds, tolerates, unfit_reasons
+from simulator.resources import EVENTS, NODES, PODS
+from simulator.store import ObjectStore
 
 GIB = 1024**3
 

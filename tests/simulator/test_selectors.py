@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clusters.simulator.errors import ApiError
-from clusters.simulator.selectors import (
+from simulator.errors import ApiError
+from simulator.selectors import (
     field_value,
     parse_field_selector,
     parse_label_selector,

@@ -1,12 +1,12 @@
 import pytest
 
-from clusters.simulator.api import ClusterApi
-from clusters.simulator.api_support import DeleteOptions
-from clusters.simulator.clock import ManualClock
-from clusters.simulator.errors import ApiError
-from clusters.simulator.resources import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
-from clusters.simulator.selectors import parse_field_selector, parse_label_selector
-from clusters.simulator.store import ObjectStore
+from simulator.api import ClusterApi
+from simulator.api_support import DeleteOptions
+from simulator.clock import ManualClock
+from simulator.errors import ApiError
+from simulator.resources import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
+from simulator.selectors import parse_field_selector, parse_label_selector
+from simulator.store import ObjectStore
 
 
 def pod(name, node="", labels=None):

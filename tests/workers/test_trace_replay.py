@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from billing.pricing.alibaba import TracePod
-from workers import trace_replay
-from workers.tasks import trace_replay_step
+from lab.tasks import trace_replay_step
+from lab.traces import replay as trace_replay
+from lab.traces.alibaba import TracePod
 
 
 def _pod(name: str, created: int, deleted: int | None, gpus: int = 0, spec: tuple[str, ...] = ()) -> TracePod:
@@ -46,7 +46,7 @@ def test_gpu_pods_ask_for_whole_gpus_of_the_mapped_models() -> None:
 def test_replayed_pods_run_their_trace_lifetime_in_a_simulated_cluster(
     simulated_cluster, kube_client
 ) -> None:
-    from clusters.simulator.controllers.static_nodes import StaticNodePool
+    from simulator.controllers.static_nodes import StaticNodePool
 
     cluster = simulated_cluster(static_pools=(StaticNodePool("n", 2, instance_type="m5.4xlarge"),))
     core = k8s.CoreV1Api(kube_client(cluster))
@@ -71,7 +71,7 @@ def test_replayed_pods_run_their_trace_lifetime_in_a_simulated_cluster(
 def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
     simulated_cluster, kube_client
 ) -> None:
-    from clusters.simulator.controllers.static_nodes import StaticNodePool
+    from simulator.controllers.static_nodes import StaticNodePool
 
     cluster = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.4xlarge"),))
     core = k8s.CoreV1Api(kube_client(cluster))
@@ -104,7 +104,7 @@ def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
 
 @pytest.mark.django_db
 def test_a_task_step_creates_the_due_pods_once(cast, simulated_cluster, owner_client, tmp_path) -> None:
-    from clusters.simulator.controllers.static_nodes import StaticNodePool
+    from simulator.controllers.static_nodes import StaticNodePool
     from tests.fixtures.connections import kubeconfig_for
 
     sim = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.xlarge"),))

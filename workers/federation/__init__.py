@@ -1,96 +1,17 @@
-"""Federation scheduler engine: which member clusters run a workload, and how many replicas each.
+"""The federation loop: places federated workloads on member clusters and keeps them there.
 
-Pure: frozen dataclasses in, immutable records out; no Django, no I/O, no clock, no randomness.
-The federation loop (Celery) builds the inputs from the database and cluster snapshots, calls
-``schedule`` for every new or changed workload, stores ``result.decision.as_dict()`` as the
-Decision row and applies ``result.changes()`` (cluster id → replicas to add or remove).
+One pass per organization (``run_pass``), run by the Celery task ``workers.tasks.federation_pass``
+(enqueued when workloads or policies change, and by beat every few seconds), under the lease
+``federation:<organization id>`` so one worker acts at a time:
 
-Typical loop pass::
+    observe members → sync placement status → decide (engine) → write → apply / remove → status
 
-    fleet = Fleet(snapshots, egress_table)            # once per pass
-    for workload, policy, current in changed:
-        result = schedule(workload, policy, fleet, current, avoid=failed, keep_current=sticky)
-        fleet = fleet.charge(result.changes(), workload.requests)   # in-flight accounting
-
-Failure handling stays in the loop: ``avoid`` lists clusters it gave up on (unreachable past the
-grace period, placements failing repeatedly: their replicas move); ``keep_current=True`` keeps
-replicas on unhealthy or unreachable members where they are (sticky, or within the grace period).
-
-Strategies: cheapest, most_capacity, spread (static or capacity weights, by cluster/region/cloud),
-duplicate, fill_then_burst (ordered tiers, with return), pinned. Weighted division uses the
-Webster (Sainte-Laguë) method with per-workload stable ties (``division``). Policies validate on
-construction and raise ``PolicyError`` naming the field, for the policy form and API.
+Modules: ``observe`` (one look at every member), ``status`` (placements and workloads from what
+members report), ``failover`` (sticky or reschedule, grace periods), ``scheduling`` (the engine
+against one fleet, placement and Decision rows), ``apply`` (server-side apply and removal),
+``kube`` (member API requests), ``runner`` (the pass).
 """
 
-from workers.federation.decision import ClusterScore, Decision, Outcome, ScheduleResult
-from workers.federation.division import webster
-from workers.federation.egress import DEFAULT_EGRESS_TABLE, EgressCategory, EgressTable, egress_category
-from workers.federation.engine import schedule
-from workers.federation.fleet import FilterReason, Fleet
-from workers.federation.model import (
-    ClusterMode,
-    ClusterSnapshot,
-    CurrentPlacement,
-    Location,
-    NodelessPricing,
-    NodeShape,
-    ObservePricing,
-    Resources,
-    WorkloadKind,
-    WorkloadSpec,
-)
-from workers.federation.policy import (
-    ANY_CLUSTER,
-    AssignmentMode,
-    BurstSettings,
-    ClusterSelector,
-    LabelExpression,
-    Operator,
-    PlacementPolicy,
-    PolicyError,
-    SpreadBy,
-    SpreadSettings,
-    Strategy,
-    WeightMode,
-    WeightRule,
-)
-from workers.federation.pricing import PackingCost
+from workers.federation.runner import PassReport, lease_name, run_pass
 
-__all__ = [
-    "ANY_CLUSTER",
-    "DEFAULT_EGRESS_TABLE",
-    "AssignmentMode",
-    "BurstSettings",
-    "ClusterMode",
-    "ClusterScore",
-    "ClusterSelector",
-    "ClusterSnapshot",
-    "CurrentPlacement",
-    "Decision",
-    "EgressCategory",
-    "EgressTable",
-    "FilterReason",
-    "Fleet",
-    "LabelExpression",
-    "Location",
-    "NodeShape",
-    "NodelessPricing",
-    "ObservePricing",
-    "Operator",
-    "Outcome",
-    "PackingCost",
-    "PlacementPolicy",
-    "PolicyError",
-    "Resources",
-    "ScheduleResult",
-    "SpreadBy",
-    "SpreadSettings",
-    "Strategy",
-    "WeightMode",
-    "WeightRule",
-    "WorkloadKind",
-    "WorkloadSpec",
-    "egress_category",
-    "schedule",
-    "webster",
-]
+__all__ = ["PassReport", "lease_name", "run_pass"]

@@ -18,10 +18,10 @@ from clusters.kube.client import api_client
 from clusters.kube.kubeconfig import KubeCredentials
 from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, aws_client, endpoints
-from policies.catalogs import priced_catalog
+from clusters.pricing.catalogs import priced_catalog
+from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
-from workers.planner import Catalog, Discount, PlannerPolicy
 from workers.provisioning.kube import KubeOps
 
 # Karpenter keeps an offering that reported no capacity out of plans for 3 minutes.

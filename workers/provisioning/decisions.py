@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, TypedDict, Unpack
 
 from clusters.models import Cluster, ManagedNode
+from engines.planner import OfferingChoice
 from policies.models import Decision, DecisionKind
-from workers.planner import OfferingChoice
 
 
 def offering_dict(choice: OfferingChoice) -> dict[str, Any]:

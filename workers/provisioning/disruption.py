@@ -14,8 +14,8 @@ from typing import Any
 from clusters.cloud.errors import CloudError
 from clusters.cloud.interface import InstanceState, InterruptionNotice, NoticeKind
 from clusters.models import ACTIVE_STATES, ManagedNode, NodeState
+from engines.planner import ExistingNode, Snapshot, plan
 from policies.models import DecisionKind
-from workers.planner import ExistingNode, Snapshot, plan
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.crash import crash_point
 from workers.provisioning.decisions import record

@@ -24,8 +24,8 @@ from clusters.cloud.interface import CapacityType as CloudCapacityType
 from clusters.cloud.interface import LaunchRequest, LaunchResult
 from clusters.cloud.interface import Offering as CloudOffering
 from clusters.models import ManagedNode, NodeState
+from engines.planner import CapacityType, Launch
 from policies.models import Decision, DecisionKind
-from workers.planner import CapacityType, Launch
 from workers.provisioning.context import ReconcileContext, remember_failed_offerings
 from workers.provisioning.crash import crash_point
 from workers.provisioning.decisions import decision_row, offering_dict, record

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
-from workers.planner import (
+from engines.planner import (
     NodeSelectorRequirement,
     NodeSelectorTerm,
     Operator,

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from clusters.kube.access import ClusterCredentialsError, cluster_api_client
 from clusters.models import Cluster
+from engines.planner import CapacityType as PlannerCapacity
+from engines.planner import ExistingNode, Plan, PlannerPolicy, Snapshot, plan
 from policies.provisioning_settings import planner_policy
-from workers.planner import CapacityType as PlannerCapacity
-from workers.planner import ExistingNode, Plan, PlannerPolicy, Snapshot, plan
 from workers.provisioning.context import catalog_for
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.observe import cluster_view, is_daemonset_pod, pod_request, taint

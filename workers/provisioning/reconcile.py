@@ -29,10 +29,10 @@ from django.utils import timezone
 
 from clusters.cloud.interface import InstanceState
 from clusters.models import ACTIVE_STATES, Cluster, ClusterMode, ManagedNode, NodeState
+from engines.planner import CapacityType as PlannerCapacity
+from engines.planner import ExistingNode, PodRequest, Resources, Snapshot, plan
 from policies.models import DecisionKind
 from workers.leases import HeldLease, release, try_acquire
-from workers.planner import CapacityType as PlannerCapacity
-from workers.planner import ExistingNode, PodRequest, Resources, Snapshot, plan
 from workers.provisioning.binding import BindSteps, pod_key
 from workers.provisioning.context import ReconcileContext, build_context
 from workers.provisioning.crash import crash_point

@@ -1,0 +1,19 @@
+"""Cloud accounts and clusters: how Nodeless reaches a customer's infrastructure, its health, and the
+compute Nodeless launched in it."""
+
+from clusters.models.accounts import CloudAccount, CloudProvider, VerificationStatus
+from clusters.models.clusters import Cluster, ClusterConnection, ClusterHealth, ClusterMode
+from clusters.models.nodes import ACTIVE_STATES, ManagedNode, NodeState
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CloudAccount",
+    "CloudProvider",
+    "Cluster",
+    "ClusterConnection",
+    "ClusterHealth",
+    "ClusterMode",
+    "ManagedNode",
+    "NodeState",
+    "VerificationStatus",
+]

@@ -1,0 +1,74 @@
+"""Clusters: how Nodeless reaches a customer's cluster, its mode and its health."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from clusters.models.accounts import CloudAccount
+from tenants.models import Organization
+
+
+class ClusterConnection(models.TextChoices):
+    EKS = "eks", "EKS through a cloud account"
+    KUBECONFIG = "kubeconfig", "Kubeconfig"
+
+
+class ClusterMode(models.TextChoices):
+    NODELESS = "nodeless", "Nodeless (we provision its compute)"
+    OBSERVE = "observe", "Observe (read and place federated workloads)"
+
+
+class ClusterHealth(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked yet"
+    HEALTHY = "healthy", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    UNREACHABLE = "unreachable", "Unreachable"
+
+
+class Cluster(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="clusters")
+    name = models.CharField(max_length=100)
+    connection = models.CharField(max_length=16, choices=ClusterConnection.choices)
+    cloud_account = models.ForeignKey(
+        CloudAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="clusters"
+    )
+    eks_cluster_name = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=32, blank=True)
+    endpoint = models.URLField(max_length=500, blank=True)
+    ca_pem = models.TextField(blank=True)  # a CA certificate is public; it is not a secret
+    kubeconfig_ciphertext = models.TextField(blank=True)
+    kubeconfig_context = models.CharField(max_length=200, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    mode = models.CharField(max_length=16, choices=ClusterMode.choices, default=ClusterMode.OBSERVE)
+    health = models.CharField(max_length=16, choices=ClusterHealth.choices, default=ClusterHealth.UNKNOWN)
+    health_problem = models.TextField(blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_healthy_at = models.DateTimeField(null=True, blank=True)
+    kubernetes_version = models.CharField(max_length=40, blank=True)
+    node_count = models.PositiveIntegerField(default=0)
+    pod_count = models.PositiveIntegerField(default=0)
+    capacity = models.JSONField(default=dict, blank=True)
+    permissions = models.JSONField(default=dict, blank=True)
+    # Nodeless provisioning (EKS clusters): the launch template new nodes start from and the SQS
+    # queue EventBridge sends spot interruption warnings to; both default by naming convention.
+    launch_template_name = models.CharField(max_length=128, blank=True)
+    interruption_queue_url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["organization", "name"], name="unique_cluster_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_nodeless(self) -> bool:
+        return self.mode == ClusterMode.NODELESS

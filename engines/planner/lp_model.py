@@ -1,0 +1,96 @@
+"""The LP's inputs and outputs, shared by the model builder (`lp_master`), `lp` and the packer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines.planner.table import BoolArray, FloatArray, IntArray
+
+# Columns where no class fits more pods than this get the pattern model (see `lp`).
+SMALL_NODE_PODS = 32
+# Rows z_ck <= m_ck y_k are only worth their size when few pods fit a node.
+MAX_PODS_FOR_FIT_ROW = 32
+# The reported bound stays this far (relatively) below the solver's optimum, for its tolerances.
+BOUND_SAFETY_MARGIN = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRows:
+    """Budget rows, added when the plan had to stop at a policy limit."""
+
+    column_vcpu: FloatArray
+    column_billed: FloatArray
+    serverless_billed: FloatArray
+    max_nodes: float
+    max_vcpu: float
+    max_billed: float
+
+
+@dataclass(frozen=True, slots=True)
+class LpInput:
+    class_vectors: IntArray
+    class_counts: IntArray
+    column_alloc: IntArray
+    column_cost: FloatArray
+    column_ok: BoolArray
+    serverless_cost: FloatArray
+    existing_free: IntArray
+    existing_ok: BoolArray
+    limits: LimitRows | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntegerPatterns:
+    """Whole nodes fixed by diving: how many copies of each generated pattern to launch."""
+
+    pattern_nodes: IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class LpSolution:
+    bound: float
+    nodes: FloatArray
+    placement: FloatArray
+    existing: FloatArray
+    serverless: FloatArray
+    duals: FloatArray
+    patterns: list[tuple[int, dict[int, int]]]
+    pattern_nodes: FloatArray
+    integer: IntegerPatterns | None = None
+    rounded: LpSolution | None = None
+
+
+def pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
+    """m_ck: how many pods of class c fit on an empty node of column k (0 if none)."""
+    requested = class_vectors[:, None, :]
+    ratio = np.where(
+        requested > 0, column_alloc[None, :, :] // np.maximum(requested, 1), np.iinfo(np.int64).max
+    )
+    return np.asarray(ratio.min(axis=2), dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegerRelaxation:
+    """Branch-and-bound on the volume model with whole nodes and whole pods.
+
+    Every column uses the volume model, node counts y are integers (pod counts stay
+    fractional), and only node-for-node dominance prunes columns (per-dollar dominance needs
+    fractional nodes).
+    It is still a relaxation of packing - capacity is checked per column, summed over its
+    nodes - so its optimum, and the solver's dual bound on it, are valid lower bounds; on
+    small plans they are much tighter than the LP, which may buy 0.3 of an 8-GPU node. Its
+    best solution is also a packing guide (`as_solution`).
+    """
+
+    bound: float
+    nodes: FloatArray
+    placement: FloatArray
+    existing: FloatArray
+    serverless: FloatArray
+
+    def as_solution(self, duals: FloatArray) -> LpSolution:
+        return LpSolution(
+            self.bound, self.nodes, self.placement, self.existing, self.serverless, duals, [], np.zeros(0)
+        )

@@ -1,0 +1,85 @@
+"""The planner's input about the cluster: pending pods, existing nodes and the snapshot holding them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from engines.planner.labels import NodeSelectorTerm, Taint, Toleration
+from engines.planner.resources import Resources
+
+
+class CapacityType(StrEnum):
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    SERVERLESS = "serverless"
+
+    @property
+    def label(self) -> str:
+        """How a sentence for people names it ("on-demand", not the code name)."""
+        return self.value.replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class PodRequest:
+    """A pending pod as the planner sees it.
+
+    `requests.pods` is ignored (every pod takes one pod slot). `gpu_share_milli` (1..999) asks
+    for a slice of one GPU instead of `requests.gpus` whole devices; it only shares a device
+    when the policy allows GPU sharing, and otherwise counts as one whole GPU. `gpu_models`
+    is an allowlist of catalog GPU model names (empty: any model).
+    """
+
+    uid: str
+    name: str
+    namespace: str = "default"
+    requests: Resources = Resources()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    gpu_models: frozenset[str] = frozenset()
+    gpu_share_milli: int = 0
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    required_node_affinity: tuple[NodeSelectorTerm, ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    isolate: bool = False
+    priority: int = 0
+
+    @property
+    def wants_gpu(self) -> bool:
+        return self.requests.gpus > 0 or self.gpu_share_milli > 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingNode:
+    """A managed node that is running or being launched (in flight), with its free capacity.
+
+    `free.pods` is the number of free pod slots. A node `reserved_for_pod` was launched for
+    one isolated pod and takes no other pod. `price_per_hour` is what is actually paid.
+    """
+
+    name: str
+    instance_type: str
+    zone: str
+    capacity_type: CapacityType
+    price_per_hour: float
+    free: Resources
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    reserved_for_pod: str | None = None
+    ready: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the planner needs to know about one cluster at one moment.
+
+    `daemonset_overhead` is what the cluster's daemonsets request on every new node (its
+    `pods` field counts their pods). `allowed_zones` restricts new capacity to some zones
+    (empty: every zone of the catalog's region).
+    """
+
+    pods: tuple[PodRequest, ...]
+    existing_nodes: tuple[ExistingNode, ...] = ()
+    daemonset_overhead: Resources = Resources()
+    region: str = ""
+    allowed_zones: frozenset[str] = frozenset()

@@ -1,0 +1,66 @@
+"""The processes `make demo` starts: the product's own (`workers.processes`), with the demo's flags,
+and the simulation and trace replay beside them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workers.processes import BEAT, WATCHER, WEB, WORKER
+
+
+def local(bin_dir: Path, command: list[str]) -> list[str]:
+    return [str(bin_dir / command[0]), *command[1:]]
+
+
+def demo_web(bin_dir: Path, bind: str) -> list[str]:
+    return [
+        *local(bin_dir, WEB),
+        "--bind",
+        bind,
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+    ]
+
+
+def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:
+    """Two EKS-like clusters (nodeless) and one on-prem cluster; a fixed seed keeps account ids and
+    cluster names stable across restarts, so the demo database stays valid."""
+    return [
+        str(bin_dir / "python"),
+        "manage.py",
+        "simulate",
+        "--clusters",
+        "2",
+        "--onprem",
+        "1",
+        "--speed",
+        f"{speed:g}",
+        "--boot-delay",
+        "90",
+        "--pod-start-delay",
+        "10",
+        "--seed",
+        "7",
+        "--workdir",
+        str(workdir),
+    ]
+
+
+def demo_background(bin_dir: Path, *, replay_cluster: str, speed: float) -> dict[str, list[str]]:
+    return {
+        "worker": [*local(bin_dir, WORKER), "--loglevel", "WARNING", "--concurrency", "2"],
+        "beat": [*local(bin_dir, BEAT), "--loglevel", "WARNING"],
+        "watcher": local(bin_dir, WATCHER),
+        "replay": [
+            *local(bin_dir, ["python", "manage.py", "replay_trace"]),
+            "--cluster",
+            replay_cluster,
+            "--speed",
+            f"{speed:g}",
+            "--follow",  # the demo runs until Ctrl-C: its replay must not end after one window
+        ],
+    }

@@ -1,0 +1,138 @@
+"""The demo organization `make demo` seeds: an owner account, the simulated AWS account connected
+through a role with the organization's external ID, its EKS clusters in nodeless mode, an on-prem
+cluster connected with a kubeconfig, and a provisioning policy — so every page has live data."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+
+from clusters import services as cluster_services
+from clusters.models import CloudAccount, Cluster
+from clusters.onboarding.cloudformation import required_iam_actions
+from policies import services as policy_services
+from policies.selectors import organization_default_policy
+from simulator.cloud.onboarding import onboard_customer
+from simulator.descriptor import SimulationDescriptor, kubeconfig
+from tenants import services
+from tenants.actors import Actor
+from tenants.models import Organization, OrganizationMember, Role, User
+
+DEMO_EMAIL = "demo@nodeless.local"
+DEMO_ORGANIZATION = "Acme Platform"
+DEMO_POLICY = {
+    "objective": "cost",
+    "capacity_types": ["on_demand", "spot"],
+    "packing": "pack",
+    "isolate_gpu_pods": True,
+    "scale_down_delay_seconds": 30,
+    "spot_fallback_seconds": 120,
+}
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    email: str
+    password: str
+    organization: Organization
+    nodeless_clusters: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def demo_owner() -> DemoCredentials:
+    """Idempotent: reuses the demo owner and organization, and sets a fresh password each run."""
+    password = secrets.token_urlsafe(12)
+    user = User.objects.filter(email=DEMO_EMAIL).first()
+    if user is None:
+        user, organization = services.signup(
+            email=DEMO_EMAIL, password=password, full_name="Demo Owner", organization_name=DEMO_ORGANIZATION
+        )
+    else:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        membership = (
+            OrganizationMember.objects.filter(user=user, role=Role.OWNER)
+            .select_related("organization")
+            .first()
+        )
+        if membership is None:
+            organization = services.organization_create(
+                owner=user, name=DEMO_ORGANIZATION, actor=Actor.system("demo")
+            )
+        else:
+            organization = membership.organization
+    return DemoCredentials(email=DEMO_EMAIL, password=password, organization=organization)
+
+
+def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor) -> list[str]:
+    """Connect the simulated infrastructure the way a customer would (idempotent across restarts:
+    the simulation's accounts are fixed by its seed; endpoints are resolved at connection time).
+    Returns the names of the nodeless clusters."""
+    organization = credentials.organization
+    owner = User.objects.get(email=credentials.email)
+    actor = Actor(user=owner, system_label="demo seed")
+    role_arn = onboard_customer(
+        descriptor,
+        role_name="NodelessControlPlane",
+        external_id=organization.external_id,
+        principal_arn=settings.NODELESS_AWS_PRINCIPAL_ARN,
+        actions=required_iam_actions(),
+    )
+    account = CloudAccount.objects.filter(organization=organization, role_arn=role_arn).first()
+    if account is None:
+        account = cluster_services.cloud_account_connect(
+            organization,
+            actor=actor,
+            name="Acme production",
+            role_arn=role_arn,
+            regions=["us-east-1"],
+            discounts={"on_demand_discount_pct": 8},
+        )
+    else:
+        cluster_services.cloud_account_verify(organization, account, actor=actor)
+    if organization_default_policy(organization.pk) is None:
+        policy_services.provisioning_policy_save(organization, actor=actor, cluster=None, data=DEMO_POLICY)
+    nodeless = []
+    for index, simulated in enumerate(descriptor.clusters):
+        existing = Cluster.objects.filter(organization=organization, name=simulated.name).first()
+        if simulated.kind == "eks":
+            nodeless.append(simulated.name)
+            if existing is None:
+                cluster_services.cluster_import_eks(
+                    organization,
+                    actor=actor,
+                    account=account,
+                    region=simulated.region,
+                    eks_cluster_name=simulated.name,
+                    mode="nodeless",
+                    labels={"env": "prod" if index == 0 else "staging"},
+                )
+            continue
+        kubeconfig = _kubeconfig(descriptor, simulated.name)
+        if existing is None:
+            cluster_services.cluster_connect_kubeconfig(
+                organization,
+                actor=actor,
+                name=simulated.name,
+                kubeconfig=kubeconfig,
+                context=simulated.name,
+                labels={"cloud": "onprem", "region": "dc1", "env": "prod"},
+            )
+        else:  # a restarted simulation has new addresses and credentials
+            cluster_services.cluster_replace_kubeconfig(
+                organization, existing, actor=actor, kubeconfig=kubeconfig, context=simulated.name
+            )
+    return nodeless
+
+
+def _kubeconfig(descriptor: SimulationDescriptor, context: str) -> str:
+    """What the customer would paste: a kubeconfig with that one cluster's context."""
+    return yaml.safe_dump(kubeconfig((descriptor.cluster(context),)), sort_keys=False)
+
+
+# Kept for `seed_demo`: the owner only, without a simulation.
+demo_seed = demo_owner

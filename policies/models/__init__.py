@@ -1,0 +1,39 @@
+"""Policies (provisioning and federation), federated workloads and their placements, and the
+decisions the engines made under them."""
+
+from __future__ import annotations
+
+from policies.models.decisions import Decision, DecisionKind
+from policies.models.federation import (
+    FailureBehaviour,
+    FederationPolicy,
+    Placement,
+    PlacementState,
+    Workload,
+    WorkloadKind,
+    WorkloadStatus,
+)
+from policies.models.provisioning import (
+    CapacityTypeChoice,
+    ObjectiveChoice,
+    PackingChoice,
+    ProvisioningPolicy,
+    ProvisioningPolicyRevision,
+)
+
+__all__ = [
+    "CapacityTypeChoice",
+    "Decision",
+    "DecisionKind",
+    "FailureBehaviour",
+    "FederationPolicy",
+    "ObjectiveChoice",
+    "PackingChoice",
+    "Placement",
+    "PlacementState",
+    "ProvisioningPolicy",
+    "ProvisioningPolicyRevision",
+    "Workload",
+    "WorkloadKind",
+    "WorkloadStatus",
+]

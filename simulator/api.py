@@ -1,0 +1,475 @@
+"""The Kubernetes API verbs with the server's semantics, over the object store.
+
+`ClusterApi` is what both the HTTP layer and the in-process controllers call, so an object written
+by a controller goes through the same defaulting, validation, status-subresource rules,
+generation bumps, finalizers and cascading deletion as one written with kubectl.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import yaml
+
+from simulator import kinds, subresources
+from simulator.api_support import (
+    DeleteOptions,
+    PageResult,
+    decode_continue,
+    encode_continue,
+    patch_resource_version,
+    spec_part,
+)
+from simulator.clock import Clock, format_timestamp
+from simulator.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    not_found,
+    unsupported_media_type,
+)
+from simulator.patches import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    applied_field_paths,
+    fields_v1_to_paths,
+    json_merge_patch,
+    json_patch,
+    paths_to_fields_v1,
+    server_side_apply,
+    strategic_merge_patch,
+)
+from simulator.resources import (
+    NAMESPACES,
+    NODES,
+    STORED_RESOURCES,
+    ResourceType,
+)
+from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
+from simulator.store import OWNER_INDEX, JsonObject, ObjectStore, StoredObject
+
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Resources whose status may be set on create (kubelets create nodes with their status).
+_STATUS_SETTABLE_ON_CREATE = (NODES.key,)
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+
+
+class ClusterApi:
+    """Kubernetes verbs for one simulated cluster."""
+
+    def __init__(self, store: ObjectStore, clock: Clock, *, record_events: bool = True) -> None:
+        self.store = store
+        self.clock = clock
+        self.record_events = record_events
+        self._service_ips: Iterator[int] = itertools.count(10)
+        with store.lock:
+            for name in INITIAL_NAMESPACES:
+                if store.try_get(NAMESPACES, "", name) is None:
+                    self.create(NAMESPACES, "", {"metadata": {"name": name}})
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, resource: ResourceType, namespace: str, name: str) -> StoredObject:
+        return self.store.get(resource, namespace, name)
+
+    def list_page(
+        self,
+        resource: ResourceType,
+        namespace: str | None = None,
+        labels: Selector = EVERYTHING,
+        fields: FieldSelector = NO_FIELDS,
+        *,
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> PageResult:
+        start_after = decode_continue(continue_token) if continue_token else None
+        result = self.store.list(resource, namespace, labels, fields, limit=limit, start_after=start_after)
+        token = encode_continue(result.continue_key, result.resource_version) if result.continue_key else ""
+        return PageResult(result.items, result.resource_version, token, result.remaining)
+
+    # --- create ------------------------------------------------------------------------------
+
+    def _allocate_cluster_ip(self) -> str:
+        return str(SERVICE_CIDR[next(self._service_ips)])
+
+    def _check_namespace(self, resource: ResourceType, namespace: str) -> None:
+        if not resource.namespaced:
+            return
+        ns = self.store.try_get(NAMESPACES, "", namespace)
+        if ns is None:
+            raise not_found("namespaces", namespace)
+        if ns.obj["metadata"].get("deletionTimestamp"):
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+
+    def create(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        body: JsonObject,
+        *,
+        keep_status: bool = False,
+        dry_run: bool = False,
+    ) -> StoredObject:
+        """Create `body` (which becomes the store's); `keep_status` lets in-process callers seed a
+        pod that is already Running, as a replayed trace or the benchmark need."""
+        obj = dict(body)
+        meta = dict(obj.get("metadata") or {})
+        obj["metadata"] = meta
+        self._check_kind(resource, obj)
+        if resource.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        for server_field in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+        ):
+            meta.pop(server_field, None)
+        with self.store.lock:
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = self.store.generate_name(meta["generateName"])
+            kinds.validate_name(resource, meta.get("name", ""))
+            self._check_namespace(resource, namespace)
+            meta["uid"] = self.store.new_uid()
+            status = obj.get("status")
+            kinds.default_on_create(resource, obj, allocate_cluster_ip=self._allocate_cluster_ip)
+            if keep_status or resource.key in _STATUS_SETTABLE_ON_CREATE:
+                if status is not None:
+                    obj["status"] = status
+            elif resource.has_status and "status" not in obj:
+                obj["status"] = {}
+            kinds.validate(resource, obj, None)
+            if dry_run:
+                return StoredObject(obj, self.store.rv)
+            return self.store.create(resource, obj)
+
+    @staticmethod
+    def _check_kind(resource: ResourceType, obj: JsonObject) -> None:
+        kind = obj.get("kind")
+        if kind and kind != resource.kind:
+            raise bad_request(
+                f"the kind of the provided object ({kind}) does not match the resource {resource.plural}"
+            )
+
+    # --- update ------------------------------------------------------------------------------
+
+    def commit_update(
+        self,
+        resource: ResourceType,
+        current: StoredObject,
+        new: JsonObject,
+        *,
+        subresource: str | None,
+        expected_rv: str | None,
+        dry_run: bool = False,
+    ) -> StoredObject:
+        """Apply the update rules and store `new` as the next revision of `current`."""
+        old = current.obj
+        old_meta = old["metadata"]
+        if subresource == "status":
+            merged = {k: v for k, v in old.items()}
+            merged["status"] = new.get("status", {})
+            merged["metadata"] = dict(old_meta)
+            new = merged
+        elif resource.has_status:
+            new["status"] = old.get("status", {})
+        meta = dict(new.get("metadata") or {})
+        new["metadata"] = meta
+        if meta.get("name", old_meta["name"]) != old_meta["name"]:
+            raise bad_request("the name of the object does not match the name on the URL")
+        for key in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ):
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        meta["generation"] = old_meta.get("generation", 1)
+        if subresource is None and spec_part(new) != spec_part(old):
+            meta["generation"] += 1
+        kinds.validate(resource, new, old)
+        if dry_run:
+            return StoredObject(new, current.rv)
+        if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self._delete_now(resource, current)
+        return self.store.replace(resource, new, expected_rv=expected_rv)
+
+    def replace(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        body: JsonObject,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> StoredObject:
+        self._check_kind(resource, body)
+        with self.store.lock:
+            current = self.store.get(resource, namespace, name)
+            new = dict(body)
+            expected_rv = (new.get("metadata") or {}).get("resourceVersion")
+            if resource.key == "namespaces" and subresource == "finalize":
+                subresource = None
+            return self.commit_update(
+                resource, current, new, subresource=subresource, expected_rv=expected_rv, dry_run=dry_run
+            )
+
+    def update(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        mutate: Callable[[JsonObject], JsonObject | None],
+        *,
+        subresource: str | None = None,
+    ) -> StoredObject:
+        """Read-modify-write for in-process callers: `mutate` gets a private copy and may edit it
+        in place (returning None) or return a replacement. Atomic under the store lock."""
+        with self.store.lock:
+            current = self.store.get(resource, namespace, name)
+            copy = current.copy()
+            result = mutate(copy)
+            new = copy if result is None else result
+            return self.commit_update(resource, current, new, subresource=subresource, expected_rv=None)
+
+    def patch(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        content_type: str,
+        *,
+        subresource: str | None = None,
+        field_manager: str = "",
+        dry_run: bool = False,
+    ) -> StoredObject:
+        if content_type == APPLY_PATCH:
+            return self._apply(resource, namespace, name, body, subresource, field_manager, dry_run)
+        try:
+            document = json.loads(body or b"null")
+        except ValueError as error:
+            raise bad_request(f"error decoding patch: {error}") from error
+        with self.store.lock:
+            current = self.store.get(resource, namespace, name)
+            patched = self.patched(current.copy(), document, content_type)
+            if not isinstance(patched, dict):
+                raise bad_request("the patch did not produce an object")
+            expected_rv = patch_resource_version(document, content_type)
+            return self.commit_update(
+                resource, current, patched, subresource=subresource, expected_rv=expected_rv, dry_run=dry_run
+            )
+
+    @staticmethod
+    def patched(target: JsonObject, document: Any, content_type: str) -> Any:
+        if content_type == MERGE_PATCH:
+            return json_merge_patch(target, document)
+        if content_type == STRATEGIC_MERGE_PATCH:
+            return strategic_merge_patch(target, document)
+        if content_type == JSON_PATCH:
+            return json_patch(target, document)
+        raise unsupported_media_type(content_type)
+
+    def _apply(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        subresource: str | None,
+        field_manager: str,
+        dry_run: bool,
+    ) -> StoredObject:
+        """Server-side apply: create or merge, tracking the fields each manager applied in
+        `metadata.managedFields` so that fields dropped from the configuration are removed."""
+        if not field_manager:
+            raise bad_request("PATCH requests with apply content type require fieldManager to be set")
+        try:
+            applied = yaml.safe_load(body)
+        except yaml.YAMLError as error:
+            raise bad_request(f"error decoding YAML: {error}") from error
+        if not isinstance(applied, dict):
+            raise bad_request("the applied configuration must be an object")
+        self._check_kind(resource, applied)
+        applied_meta = applied.get("metadata") or {}
+        if applied_meta.get("name", name) != name:
+            raise bad_request("the name of the object does not match the name on the URL")
+        managed_entry = {
+            "manager": field_manager,
+            "operation": "Apply",
+            "apiVersion": resource.api_version,
+            "time": format_timestamp(self.clock.now()),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": paths_to_fields_v1(applied_field_paths(applied)),
+        }
+        with self.store.lock:
+            current = self.store.try_get(resource, namespace, name)
+            if current is None:
+                new = dict(applied)
+                new["metadata"] = {**applied_meta, "name": name, "managedFields": [managed_entry]}
+                return self.create(resource, namespace, new, dry_run=dry_run)
+            entries = current.obj["metadata"].get("managedFields") or []
+            previous = next(
+                (e for e in entries if e.get("manager") == field_manager and e.get("operation") == "Apply"),
+                None,
+            )
+            previous_paths = fields_v1_to_paths(previous.get("fieldsV1") or {}) if previous else set()
+            merged = server_side_apply(current.obj, applied, previous_paths)
+            others = [
+                e
+                for e in entries
+                if not (e.get("manager") == field_manager and e.get("operation") == "Apply")
+            ]
+            merged["metadata"]["managedFields"] = [*others, managed_entry]
+            return self.commit_update(
+                resource, current, merged, subresource=subresource, expected_rv=None, dry_run=dry_run
+            )
+
+    # --- delete ------------------------------------------------------------------------------
+
+    def delete(
+        self, resource: ResourceType, namespace: str, name: str, options: DeleteOptions | None = None
+    ) -> StoredObject:
+        options = options or DeleteOptions()
+        with self.store.lock:
+            current = self.store.get(resource, namespace, name)
+            meta = current.obj["metadata"]
+            if options.precondition_uid and options.precondition_uid != meta["uid"]:
+                raise conflict(
+                    resource.plural,
+                    name,
+                    resource.group,
+                    f"Precondition failed: UID in precondition: {options.precondition_uid}, UID in object meta: {meta['uid']}",
+                )
+            if (
+                options.precondition_resource_version
+                and options.precondition_resource_version != meta["resourceVersion"]
+            ):
+                raise conflict(resource.plural, name, resource.group)
+            if resource is NAMESPACES and name in PROTECTED_NAMESPACES:
+                raise ApiError(
+                    403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted'
+                )
+            if options.dry_run:
+                return current
+            if meta.get("finalizers") and resource is not NAMESPACES:
+                if meta.get("deletionTimestamp"):
+                    return current
+                updated = current.copy()
+                updated["metadata"]["deletionTimestamp"] = format_timestamp(self.clock.now())
+                updated["metadata"]["deletionGracePeriodSeconds"] = 0
+                return self.store.replace(resource, updated)
+            if options.propagation_policy == "Orphan":
+                self._orphan_dependents(meta["uid"])
+            return self._delete_now(resource, current)
+
+    def _delete_now(self, resource: ResourceType, current: StoredObject) -> StoredObject:
+        meta = current.obj["metadata"]
+        if resource is NAMESPACES:
+            self._empty_namespace(meta["name"])
+        self._delete_dependents(meta["uid"])
+        return self.store.delete(resource, meta.get("namespace", ""), meta["name"])
+
+    def _empty_namespace(self, namespace: str) -> None:
+        for resource in STORED_RESOURCES:
+            if not resource.namespaced:
+                continue
+            for stored in self.store.list(resource, namespace).items:
+                if self.store.try_get(resource, namespace, stored.obj["metadata"]["name"]) is not None:
+                    self._delete_now(resource, stored)
+
+    def _dependents(self, owner_uid: str) -> list[tuple[ResourceType, StoredObject]]:
+        found = []
+        for table in self.store.tables.values():
+            for key in sorted(table.indexes[OWNER_INDEX].get(owner_uid, ())):
+                found.append((table.resource, table.objects[key]))
+        return found
+
+    def _delete_dependents(self, owner_uid: str) -> None:
+        """Background/foreground propagation, done at once rather than by a GC controller."""
+        for resource, stored in self._dependents(owner_uid):
+            if self.store.try_get(resource, stored.key[0], stored.key[1]) is not None:
+                self.delete(resource, stored.key[0], stored.key[1])
+
+    def _orphan_dependents(self, owner_uid: str) -> None:
+        for resource, stored in self._dependents(owner_uid):
+            updated = stored.copy()
+            refs = [r for r in updated["metadata"].get("ownerReferences") or () if r.get("uid") != owner_uid]
+            updated["metadata"]["ownerReferences"] = refs
+            self.store.replace(resource, updated)
+
+    def delete_collection(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: Selector,
+        fields: FieldSelector,
+        options: DeleteOptions,
+    ) -> list[StoredObject]:
+        with self.store.lock:
+            deleted = []
+            for stored in self.store.list(resource, namespace, labels, fields).items:
+                ns, name = stored.key
+                if self.store.try_get(resource, ns, name) is not None:
+                    deleted.append(self.delete(resource, ns, name, options))
+            return deleted
+
+    # --- subresources ------------------------------------------------------------------------
+
+    # --- subresources (see subresources.py) ---------------------------------------------------
+
+    def bind(
+        self, namespace: str, pod_name: str, node_name: str, *, expected_uid: str | None = None
+    ) -> StoredObject:
+        return subresources.bind(self, namespace, pod_name, node_name, expected_uid=expected_uid)
+
+    def evict(self, namespace: str, pod_name: str) -> None:
+        subresources.evict(self, namespace, pod_name)
+
+    def get_scale(self, resource: ResourceType, namespace: str, name: str) -> JsonObject:
+        return subresources.get_scale(self, resource, namespace, name)
+
+    def patch_scale(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        scale: JsonObject | None,
+        patch: tuple[bytes, str] | None = None,
+    ) -> JsonObject:
+        return subresources.patch_scale(self, resource, namespace, name, scale, patch)
+
+    def record_event(
+        self,
+        involved: JsonObject,
+        reason: str,
+        message: str,
+        *,
+        event_type: str = "Normal",
+        component: str = "default-scheduler",
+    ) -> None:
+        subresources.record_event(self, involved, reason, message, event_type=event_type, component=component)

@@ -1,0 +1,116 @@
+"""Small value types and helpers of the API verbs: delete options, pages, continue tokens,
+status conditions and `Status` success bodies."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.clock import format_timestamp
+from simulator.errors import bad_request
+from simulator.patches import JSON_PATCH
+from simulator.store import JsonObject, ObjectKey, StoredObject
+
+
+def success_status(code: int = 200, details: JsonObject | None = None) -> JsonObject:
+    body: JsonObject = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "code": code,
+    }
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    propagation_policy: str | None = None  # Orphan, Background, Foreground
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_body(cls, body: JsonObject | None, query: dict[str, str]) -> DeleteOptions:
+        body = body or {}
+        preconditions = body.get("preconditions") or {}
+        orphan = body.get("orphanDependents")
+        policy = body.get("propagationPolicy") or query.get("propagationPolicy")
+        if policy is None and orphan is not None:
+            policy = "Orphan" if orphan else "Background"
+        dry_run = bool(body.get("dryRun")) or query.get("dryRun") == "All"
+        return cls(policy, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run)
+
+
+@dataclass
+class PageResult:
+    items: list[StoredObject]
+    resource_version: int
+    continue_token: str = ""
+    remaining: int = 0
+
+
+def encode_continue(key: ObjectKey, rv: int) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(key)}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_continue(token: str) -> ObjectKey:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+        namespace, name = payload["start"]
+        return (str(namespace), str(name))
+    except (ValueError, KeyError, TypeError) as error:
+        raise bad_request(f"continue key is not valid: {error}") from error
+
+
+def spec_part(obj: JsonObject) -> JsonObject:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+def set_condition(
+    obj: JsonObject, condition_type: str, status: str, *, now: float, reason: str = "", message: str = ""
+) -> bool:
+    """Set a status condition in place; the transition time changes only when the status does.
+    Returns whether anything changed."""
+    conditions = obj.setdefault("status", {}).setdefault("conditions", [])
+    timestamp = format_timestamp(now)
+    for condition in conditions:
+        if condition.get("type") == condition_type:
+            changed: bool = (
+                condition.get("status") != status
+                or condition.get("reason", "") != reason
+                or condition.get("message", "") != message
+            )
+            if condition.get("status") != status:
+                condition["lastTransitionTime"] = timestamp
+            condition.update({"status": status, "reason": reason, "message": message})
+            if not reason:
+                condition.pop("reason")
+            if not message:
+                condition.pop("message")
+            return changed
+    new_condition: JsonObject = {
+        "type": condition_type,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": timestamp,
+    }
+    if reason:
+        new_condition["reason"] = reason
+    if message:
+        new_condition["message"] = message
+    conditions.append(new_condition)
+    return True
+
+
+def patch_resource_version(document: Any, content_type: str) -> str | None:
+    """A patch that sets `metadata.resourceVersion` asks for optimistic concurrency."""
+    if content_type == JSON_PATCH or not isinstance(document, dict):
+        return None
+    version = (document.get("metadata") or {}).get("resourceVersion")
+    return str(version) if version else None

@@ -1,0 +1,253 @@
+"""Deployment → ReplicaSet → Pod controllers.
+
+The ReplicaSet controller keeps `spec.replicas` live pods per ReplicaSet (deleting unscheduled,
+then pending, then the newest pods first when scaling down). The Deployment controller keeps one
+ReplicaSet per pod template (named by `pod-template-hash`) at the desired size and scales the old
+ones to zero once the new one is fully ready, then reports the status fields `kubectl rollout
+status` reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+
+from simulator.api import ClusterApi
+from simulator.clock import parse_timestamp
+from simulator.disruption import is_pod_ready
+from simulator.errors import ApiError
+from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS, ResourceType
+from simulator.store import OWNER_INDEX, JsonObject
+
+POD_TEMPLATE_HASH = "pod-template-hash"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def owner_reference(owner: JsonObject) -> JsonObject:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def owned(api: ClusterApi, resource: ResourceType, owner: JsonObject) -> list[JsonObject]:
+    """Objects whose controller reference is `owner`."""
+    uid = owner["metadata"]["uid"]
+    return [
+        s.obj
+        for s in api.store.by_index(resource, OWNER_INDEX, uid)
+        if any(
+            r.get("uid") == uid and r.get("controller")
+            for r in s.obj["metadata"].get("ownerReferences") or ()
+        )
+    ]
+
+
+def pod_from_template(
+    owner: JsonObject, template: JsonObject, extra_labels: dict[str, str] | None = None
+) -> JsonObject:
+    meta = owner["metadata"]
+    template_meta = template.get("metadata") or {}
+    return {
+        "metadata": {
+            "generateName": f"{meta['name']}-",
+            "namespace": meta["namespace"],
+            "labels": {**(template_meta.get("labels") or {}), **(extra_labels or {})},
+            "annotations": dict(template_meta.get("annotations") or {}),
+            "ownerReferences": [owner_reference(owner)],
+        },
+        "spec": json.loads(json.dumps(template.get("spec") or {})),
+    }
+
+
+def _is_active(pod: JsonObject) -> bool:
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
+
+
+def _deletion_rank(pod: JsonObject) -> tuple[int, int, float]:
+    """Lower ranks are deleted first: unscheduled, pending, not ready, then newest."""
+    unscheduled = 0 if not (pod.get("spec") or {}).get("nodeName") else 1
+    pending = 0 if (pod.get("status") or {}).get("phase") == "Pending" else 1
+    ready = 1 if is_pod_ready(pod) else 0
+    return (unscheduled, pending + ready, -parse_timestamp(pod["metadata"]["creationTimestamp"]))
+
+
+def update_status_if_changed(
+    api: ClusterApi, resource: ResourceType, obj: JsonObject, status: JsonObject
+) -> None:
+    current = obj.get("status") or {}
+    if all(current.get(k) == v for k, v in status.items()):
+        return
+    meta = obj["metadata"]
+    with contextlib.suppress(ApiError):  # deleted meanwhile
+        api.update(
+            resource,
+            meta["namespace"],
+            meta["name"],
+            lambda c: c.setdefault("status", {}).update(status),
+            subresource="status",
+        )
+
+
+class ReplicaSetController:
+    name = "replicaset-controller"
+    watches = frozenset({REPLICASETS.key, PODS.key})
+
+    def __init__(self, api: ClusterApi) -> None:
+        self.api = api
+
+    def reconcile(self, now: float) -> float | None:
+        for stored in self.api.store.list(REPLICASETS).items:
+            replicaset = stored.obj
+            if replicaset["metadata"].get("deletionTimestamp"):
+                continue
+            pods = [p for p in owned(self.api, PODS, replicaset) if _is_active(p)]
+            desired = int(replicaset["spec"].get("replicas", 1))
+            template = replicaset["spec"].get("template") or {}
+            namespace = replicaset["metadata"]["namespace"]
+            for _ in range(desired - len(pods)):
+                created = self.api.create(PODS, namespace, pod_from_template(replicaset, template))
+                pods.append(created.obj)
+            if len(pods) > desired:
+                for pod in sorted(pods, key=_deletion_rank)[: len(pods) - desired]:
+                    with contextlib.suppress(ApiError):
+                        self.api.delete(PODS, namespace, pod["metadata"]["name"])
+                    pods.remove(pod)
+            ready = sum(1 for p in pods if is_pod_ready(p))
+            update_status_if_changed(
+                self.api,
+                REPLICASETS,
+                replicaset,
+                {
+                    "replicas": len(pods),
+                    "fullyLabeledReplicas": len(pods),
+                    "readyReplicas": ready,
+                    "availableReplicas": ready,
+                    "observedGeneration": replicaset["metadata"].get("generation", 1),
+                },
+            )
+        return None
+
+
+def template_hash(template: JsonObject) -> str:
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
+    return "".join(_HASH_ALPHABET[b % len(_HASH_ALPHABET)] for b in digest[:10])
+
+
+class DeploymentController:
+    name = "deployment-controller"
+    watches = frozenset({DEPLOYMENTS.key, REPLICASETS.key})
+
+    def __init__(self, api: ClusterApi) -> None:
+        self.api = api
+
+    def reconcile(self, now: float) -> float | None:
+        for stored in self.api.store.list(DEPLOYMENTS).items:
+            deployment = stored.obj
+            if not deployment["metadata"].get("deletionTimestamp"):
+                self._sync(deployment)
+        return None
+
+    def _sync(self, deployment: JsonObject) -> None:
+        spec = deployment["spec"]
+        namespace = deployment["metadata"]["namespace"]
+        desired = int(spec.get("replicas", 1))
+        template = spec.get("template") or {}
+        pod_hash = template_hash(template)
+        replicasets = owned(self.api, REPLICASETS, deployment)
+        current = next(
+            (
+                r
+                for r in replicasets
+                if (r["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH) == pod_hash
+            ),
+            None,
+        )
+        old = [r for r in replicasets if r is not current]
+        if current is None:
+            revision = 1 + max(
+                (
+                    int((r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0))
+                    for r in replicasets
+                ),
+                default=0,
+            )
+            current = self.api.create(
+                REPLICASETS, namespace, self._new_replicaset(deployment, pod_hash, revision)
+            ).obj
+        elif int(current["spec"].get("replicas", 0)) != desired:
+            current = self._scale(current, desired)
+        current_status = current.get("status") or {}
+        if desired == 0 or int(current_status.get("readyReplicas", 0)) >= desired:
+            old = [self._scale(r, 0) if int(r["spec"].get("replicas", 0)) else r for r in old]
+        everything = [current, *old]
+        available = sum(int((r.get("status") or {}).get("availableReplicas", 0)) for r in everything)
+        ready = sum(int((r.get("status") or {}).get("readyReplicas", 0)) for r in everything)
+        total = sum(int((r.get("status") or {}).get("replicas", 0)) for r in everything)
+        updated = int(current_status.get("replicas", 0))
+        complete = updated == desired == available and total == desired
+        status = {
+            "observedGeneration": deployment["metadata"].get("generation", 1),
+            "replicas": total,
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "unavailableReplicas": max(0, desired - available),
+            "conditions": [
+                _condition(
+                    "Available",
+                    ok=available >= desired,
+                    reason_ok="MinimumReplicasAvailable",
+                    reason_bad="MinimumReplicasUnavailable",
+                ),
+                _condition(
+                    "Progressing",
+                    ok=True,
+                    reason_ok="NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                    reason_bad="",
+                ),
+            ],
+        }
+        update_status_if_changed(self.api, DEPLOYMENTS, deployment, status)
+
+    def _new_replicaset(self, deployment: JsonObject, pod_hash: str, revision: int) -> JsonObject:
+        spec = deployment["spec"]
+        template = json.loads(json.dumps(spec.get("template") or {}))
+        template.setdefault("metadata", {}).setdefault("labels", {})[POD_TEMPLATE_HASH] = pod_hash
+        selector = json.loads(json.dumps(spec.get("selector") or {}))
+        selector.setdefault("matchLabels", {})[POD_TEMPLATE_HASH] = pod_hash
+        return {
+            "metadata": {
+                "name": f"{deployment['metadata']['name']}-{pod_hash}",
+                "namespace": deployment["metadata"]["namespace"],
+                "labels": {**(template["metadata"]["labels"])},
+                "annotations": {REVISION_ANNOTATION: str(revision)},
+                "ownerReferences": [owner_reference(deployment)],
+            },
+            "spec": {"replicas": int(spec.get("replicas", 1)), "selector": selector, "template": template},
+        }
+
+    def _scale(self, replicaset: JsonObject, replicas: int) -> JsonObject:
+        meta = replicaset["metadata"]
+        try:
+            return self.api.update(
+                REPLICASETS, meta["namespace"], meta["name"], lambda c: c["spec"].update(replicas=replicas)
+            ).obj
+        except ApiError:
+            return replicaset
+
+
+def _condition(condition_type: str, *, ok: bool, reason_ok: str, reason_bad: str) -> JsonObject:
+    return {
+        "type": condition_type,
+        "status": "True" if ok else "False",
+        "reason": reason_ok if ok else reason_bad,
+    }

@@ -1,0 +1,167 @@
+"""Subresources and events: pods/binding, pods/eviction, the scale subresource, core/v1 Events.
+
+Functions of a `ClusterApi` (which exposes them as methods), kept apart to keep files small.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import TYPE_CHECKING
+
+from simulator.api_support import set_condition
+from simulator.clock import format_timestamp
+from simulator.disruption import budget_selects, budget_status, can_ignore_budget
+from simulator.errors import conflict, internal, too_many_requests
+from simulator.resources import EVENTS, PDBS, PODS, ResourceType
+from simulator.selectors import selector_to_string
+from simulator.store import JsonObject, StoredObject
+
+if TYPE_CHECKING:
+    from simulator.api import ClusterApi
+
+
+def bind(
+    api: ClusterApi, namespace: str, pod_name: str, node_name: str, *, expected_uid: str | None = None
+) -> StoredObject:
+    """pods/binding: set `spec.nodeName` once, with condition PodScheduled=True."""
+    with api.store.lock:
+        current = api.store.get(PODS, namespace, pod_name)
+        meta = current.obj["metadata"]
+        if expected_uid and expected_uid != meta["uid"]:
+            raise conflict("pods/binding", pod_name, "", "the UID in the binding does not match the pod")
+        if meta.get("deletionTimestamp"):
+            raise conflict(
+                "pods/binding",
+                pod_name,
+                "",
+                f"pod {pod_name} is being deleted, cannot be assigned to a host",
+            )
+        assigned = (current.obj.get("spec") or {}).get("nodeName")
+        if assigned:
+            raise conflict(
+                "pods/binding", pod_name, "", f'pod {pod_name} is already assigned to node "{assigned}"'
+            )
+        pod = current.copy()
+        pod["spec"]["nodeName"] = node_name
+        set_condition(pod, "PodScheduled", "True", now=api.clock.now())
+        return api.store.replace(PODS, pod)
+
+
+def evict(api: ClusterApi, namespace: str, pod_name: str) -> None:
+    """pods/eviction: delete the pod unless that would break its PodDisruptionBudget."""
+    with api.store.lock:
+        pod = api.store.get(PODS, namespace, pod_name).obj
+        if not can_ignore_budget(pod):
+            budgets = [b.obj for b in api.store.list(PDBS, namespace).items if budget_selects(b.obj, pod)]
+            if len(budgets) > 1:
+                raise internal(
+                    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+                )
+            if budgets:
+                pods = [p.obj for p in api.store.list(PODS, namespace).items]
+                status = budget_status(budgets[0], pods)
+                if status.disruptions_allowed <= 0:
+                    budget_name = budgets[0]["metadata"]["name"]
+                    raise too_many_requests(
+                        "Cannot evict pod as it would violate the pod's disruption budget.",
+                        [
+                            {
+                                "reason": "DisruptionBudget",
+                                "message": f"The disruption budget {budget_name} needs {status.desired_healthy} "
+                                f"healthy pods and has {status.current_healthy} currently",
+                            }
+                        ],
+                    )
+        api.delete(PODS, namespace, pod_name)
+
+
+def get_scale(api: ClusterApi, resource: ResourceType, namespace: str, name: str) -> JsonObject:
+    obj = api.store.get(resource, namespace, name).obj
+    meta = obj["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": obj["spec"].get("replicas", 0)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": selector_to_string(obj["spec"].get("selector")),
+        },
+    }
+
+
+def patch_scale(
+    api: ClusterApi,
+    resource: ResourceType,
+    namespace: str,
+    name: str,
+    scale: JsonObject | None,
+    patch: tuple[bytes, str] | None = None,
+) -> JsonObject:
+    """PUT (a Scale body) or PATCH (raw patch + content type) of the scale subresource."""
+    with api.store.lock:
+        current_scale = api.get_scale(resource, namespace, name)
+        if patch is not None:
+            document = json.loads(patch[0] or b"null")
+            scale = api.patched(current_scale, document, patch[1])
+        assert scale is not None
+        replicas = int((scale.get("spec") or {}).get("replicas", 0))
+        expected = (scale.get("metadata") or {}).get("resourceVersion")
+        current = api.store.get(resource, namespace, name)
+        if patch is None and expected and expected != current.obj["metadata"]["resourceVersion"]:
+            raise conflict(resource.plural, name, resource.group)
+        updated = current.copy()
+        updated["spec"]["replicas"] = replicas
+        api.commit_update(resource, current, updated, subresource=None, expected_rv=None)
+        return api.get_scale(resource, namespace, name)
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+def record_event(
+    api: ClusterApi,
+    involved: JsonObject,
+    reason: str,
+    message: str,
+    *,
+    event_type: str = "Normal",
+    component: str = "default-scheduler",
+) -> None:
+    """A core/v1 Event about `involved`, as controllers record them (`kubectl describe`)."""
+    if not api.record_events:
+        return
+    meta = involved["metadata"]
+    now = format_timestamp(api.clock.now())
+    event = {
+        "metadata": {
+            "name": f"{meta['name']}.{secrets.token_hex(8)}",
+            "namespace": meta.get("namespace") or "default",
+        },
+        "involvedObject": {
+            "kind": involved.get("kind", ""),
+            "namespace": meta.get("namespace", ""),
+            "name": meta["name"],
+            "uid": meta.get("uid", ""),
+            "apiVersion": involved.get("apiVersion", ""),
+            "resourceVersion": meta.get("resourceVersion", ""),
+        },
+        "reason": reason,
+        "message": message,
+        "source": {"component": component},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "type": event_type,
+        "eventTime": None,
+        "reportingComponent": component,
+        "reportingInstance": "",
+    }
+    api.create(EVENTS, str(meta.get("namespace") or "default"), event)

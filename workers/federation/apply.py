@@ -1,0 +1,191 @@
+"""The act step of a pass: apply placements to their members and remove what is no longer placed.
+
+Every object we create is labelled ``nodeless.io/workload-id`` (pods too, through the pod
+template, so the loop can find them) and ``nodeless.io/managed-by: nodeless``, and annotated with
+the workload generation it came from. A placement is applied when its generation or replica
+count differs from what was applied; a Job of an older generation is deleted and created again
+(its pod template cannot change); companions dropped by a new generation are deleted.
+
+Work is grouped per cluster and clusters are handled in parallel; the threads only talk to the
+members and return results, which the caller writes to the database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from policies.models import Placement, Workload, WorkloadKind
+from workers.federation.kube import (
+    COMPANION_KINDS,
+    GENERATION_ANNOTATION,
+    WORKLOAD_LABEL,
+    MemberApi,
+    MemberRefused,
+    MemberUnreachable,
+)
+from workers.federation.observe import in_parallel
+
+MANAGED_BY_LABEL = "nodeless.io/managed-by"
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing to do for one placement: apply its objects, or remove them."""
+
+    placement_id: str
+    cluster_id: str
+    remove: bool
+    namespace: str
+    main: tuple[str, str]  # (kind, name) of the Deployment/Job
+    objects: tuple[Json, ...] = ()  # to apply, in order: companions, then the Deployment/Job
+    companions: tuple[tuple[str, str], ...] = ()  # (kind, name) of the companions to keep
+    recreate: bool = False  # delete the Job first (an older generation's pod template is immutable)
+    prune: bool = False  # delete companions of older generations that are not in ``companions``
+    workload_id: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    placement_id: str
+    done: bool
+    unreachable: bool = False
+    message: str = ""
+
+
+def ours(obj: Mapping[str, Any], workload: Workload) -> Json:
+    """A copy of ``obj`` labelled and annotated as ours."""
+    marked: Json = copy.deepcopy(dict(obj))
+    metadata = marked.setdefault("metadata", {})
+    metadata["labels"] = {
+        **(metadata.get("labels") or {}),
+        WORKLOAD_LABEL: str(workload.pk),
+        MANAGED_BY_LABEL: "nodeless",
+    }
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        GENERATION_ANNOTATION: str(workload.generation),
+    }
+    metadata["namespace"] = workload.namespace
+    return marked
+
+
+def render_workload(workload: Workload, placement: Placement) -> Json:
+    """The Deployment/Job for one placement: its share of replicas (and of a Job's completions)."""
+    obj = ours(workload.manifest, workload)
+    spec = obj.setdefault("spec", {})
+    template = spec.setdefault("template", {})
+    template_metadata = template.setdefault("metadata", {})
+    template_metadata["labels"] = {
+        **(template_metadata.get("labels") or {}),
+        WORKLOAD_LABEL: str(workload.pk),
+    }
+    if workload.kind == WorkloadKind.DEPLOYMENT:
+        spec["replicas"] = placement.replicas
+    else:
+        spec["parallelism"] = placement.replicas
+        if placement.completions is not None:
+            spec["completions"] = placement.completions
+        else:
+            spec.pop("completions", None)
+    return obj
+
+
+def apply_action(workload: Workload, placement: Placement, companions: Sequence[Mapping[str, Any]]) -> Action:
+    generation_changed = 0 < placement.applied_generation != workload.generation
+    return Action(
+        placement_id=str(placement.pk),
+        cluster_id=str(placement.cluster_id),
+        remove=False,
+        namespace=workload.namespace,
+        main=(workload.kind, workload.name),
+        objects=(
+            *(ours(companion, workload) for companion in companions),
+            render_workload(workload, placement),
+        ),
+        companions=tuple((str(c["kind"]), str(c["metadata"]["name"])) for c in companions),
+        recreate=generation_changed and workload.kind == WorkloadKind.JOB,
+        prune=generation_changed,
+        workload_id=str(workload.pk),
+    )
+
+
+def remove_action(workload: Workload, placement: Placement) -> Action:
+    return Action(
+        placement_id=str(placement.pk),
+        cluster_id=str(placement.cluster_id),
+        remove=True,
+        namespace=workload.namespace,
+        main=(workload.kind, workload.name),
+        workload_id=str(workload.pk),
+    )
+
+
+def _prune(api: MemberApi, action: Action, keep: set[tuple[str, str]]) -> None:
+    """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
+    of older generations go too)."""
+    for kind in COMPANION_KINDS:
+        selector = f"{WORKLOAD_LABEL}={action.workload_id}"
+        for obj in api.list(kind, namespace=action.namespace, label_selector=selector):
+            name = str((obj.get("metadata") or {}).get("name"))
+            if (kind, name) not in keep:
+                api.delete(kind, action.namespace, name)
+
+
+def _run(api: MemberApi, action: Action, namespaces: set[str]) -> None:
+    if action.remove:
+        api.delete(action.main[0], action.namespace, action.main[1])
+        _prune(api, action, keep=set())
+        return
+    if action.namespace not in namespaces:
+        api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": action.namespace}})
+        namespaces.add(action.namespace)
+    if action.recreate:
+        api.delete(action.main[0], action.namespace, action.main[1])
+    if action.prune:
+        _prune(api, action, keep=set(action.companions))
+    for obj in action.objects:
+        api.apply(obj)
+
+
+def _cluster_actions(api: MemberApi | None, actions: Sequence[Action]) -> list[Outcome]:
+    if api is None:
+        return [
+            Outcome(a.placement_id, done=False, unreachable=True, message="cluster unreachable")
+            for a in actions
+        ]
+    outcomes: list[Outcome] = []
+    namespaces: set[str] = set()
+    for index, action in enumerate(actions):
+        try:
+            _run(api, action, namespaces)
+        except MemberUnreachable as error:
+            # The cluster went away mid-pass: nothing else can be done there now.
+            outcomes += [
+                Outcome(a.placement_id, done=False, unreachable=True, message=str(error))
+                for a in actions[index:]
+            ]
+            return outcomes
+        except MemberRefused as refused:
+            kind, name = action.main
+            verb = "removing" if action.remove else "applying"
+            outcomes.append(
+                Outcome(action.placement_id, done=False, message=f"{verb} {kind}/{name} refused: {refused}")
+            )
+        else:
+            outcomes.append(Outcome(action.placement_id, done=True))
+    return outcomes
+
+
+def execute(members: Mapping[str, MemberApi | None], actions: Sequence[Action]) -> dict[str, Outcome]:
+    """Run ``actions`` (clusters in parallel, each cluster's in order); outcomes by placement id."""
+    by_cluster: dict[str, list[Action]] = {}
+    for action in actions:
+        by_cluster.setdefault(action.cluster_id, []).append(action)
+    results = in_parallel(
+        lambda item: _cluster_actions(members.get(item[0]), item[1]), list(by_cluster.items())
+    )
+    return {outcome.placement_id: outcome for outcomes in results for outcome in outcomes}

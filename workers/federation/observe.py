@@ -1,0 +1,228 @@
+"""One look at every member cluster per pass: reachable or not, its nodes, what other pods request,
+and the state of our objects and pods (grouped by the ``nodeless.io/workload-id`` label).
+
+Four list calls per cluster (nodes, pods, our Deployments, our Jobs), all clusters at once on a
+small thread pool; the threads do network I/O only, never database work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from clusters.kube.access import cluster_api_client, unauthorized_hint
+from clusters.models import Cluster
+from policies.federation.pricing import NodeInfo
+from policies.federation.quantities import (
+    GPU_RESOURCES,
+    QuantityError,
+    mebibytes,
+    millicores,
+    pod_requests,
+    quantity,
+)
+from policies.federation.snapshots import Inventory, Usage
+from workers.federation.kube import (
+    GENERATION_ANNOTATION,
+    WORKLOAD_LABEL,
+    MemberApi,
+    MemberRefused,
+    MemberUnreachable,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_THREADS = 8
+INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+_BLOCKING_TAINTS = ("NoSchedule", "NoExecute")
+_STUCK_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError")
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """Our Deployment or Job in a member, as its status reports it."""
+
+    kind: str
+    generation: int  # the workload generation we applied (annotation)
+    replicas: int  # Deployment replicas or Job parallelism
+    ready: int = 0
+    available: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    complete: bool = False
+    failure: str = ""  # a Job's Failed condition, in words
+
+
+@dataclass
+class PodSummary:
+    """Our pods of one workload in one member."""
+
+    running: int = 0
+    pending: int = 0
+    unschedulable: int = 0
+    stuck: int = 0
+    failed: int = 0
+    problem: str = ""
+
+
+@dataclass
+class MemberObservation:
+    cluster_id: str
+    api: MemberApi | None
+    problem: str = ""
+    inventory: Inventory | None = None
+    objects: dict[str, ObjectState] = field(default_factory=dict)
+    pods: dict[str, PodSummary] = field(default_factory=dict)
+
+    @property
+    def reachable(self) -> bool:
+        return self.inventory is not None
+
+
+def _resource(values: Mapping[str, Any], name: str) -> Any:
+    raw = values.get(name)
+    try:
+        return quantity(str(raw)) if raw is not None else 0
+    except QuantityError:
+        return 0
+
+
+def node_info(node: Json) -> NodeInfo:
+    metadata, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
+    labels = metadata.get("labels") or {}
+    allocatable = status.get("allocatable") or {}
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+    tainted = any(taint.get("effect") in _BLOCKING_TAINTS for taint in spec.get("taints") or [])
+    return NodeInfo(
+        instance_type=next((labels[key] for key in INSTANCE_TYPE_LABELS if key in labels), ""),
+        cpu_millis=millicores(_resource(allocatable, "cpu")),
+        memory_mib=mebibytes(_resource(allocatable, "memory")) if allocatable.get("memory") else 0,
+        gpus=int(sum(_resource(allocatable, name) for name in GPU_RESOURCES)),
+        pods=int(_resource(allocatable, "pods")),
+        schedulable=ready and not spec.get("unschedulable") and not tainted,
+    )
+
+
+def _pod_problem(pod: Json) -> tuple[str, str]:
+    """("unschedulable" | "stuck" | "", message) for a pod that is not running."""
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return "unschedulable", str(condition.get("message") or "no node has room")
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in _STUCK_REASONS:
+            return "stuck", f"{waiting['reason']}: {waiting.get('message') or container.get('name')}"
+    return "", ""
+
+
+def _summarise(summary: PodSummary, pod: Json) -> None:
+    phase = (pod.get("status") or {}).get("phase")
+    if phase == "Succeeded":
+        return
+    if phase == "Failed":
+        summary.failed += 1
+        return
+    if phase == "Running":
+        summary.running += 1
+    else:
+        summary.pending += 1
+    kind, message = _pod_problem(pod)
+    if kind == "unschedulable":
+        summary.unschedulable += 1
+        summary.problem = summary.problem or f"{summary.unschedulable} pod unschedulable: {message}"
+    elif kind == "stuck":
+        summary.stuck += 1
+        summary.problem = summary.problem or message
+
+
+def _usage(pod: Json) -> Usage:
+    try:
+        cpu, memory, gpus = pod_requests(pod.get("spec") or {})
+    except QuantityError:
+        cpu, memory, gpus = 0, 0, 0
+    return Usage(cpu, memory, gpus, 1)
+
+
+def _object_state(obj: Json) -> ObjectState:
+    metadata, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    try:
+        generation = int((metadata.get("annotations") or {}).get(GENERATION_ANNOTATION, 0))
+    except ValueError:
+        generation = 0
+    if obj.get("kind") == "Job":
+        conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+        failed = conditions.get("Failed")
+        return ObjectState(
+            kind="Job",
+            generation=generation,
+            replicas=int(spec.get("parallelism") or 0),
+            ready=int(status.get("ready") or status.get("active") or 0),
+            available=int(status.get("active") or 0),
+            succeeded=int(status.get("succeeded") or 0),
+            failed=int(status.get("failed") or 0),
+            complete="Complete" in conditions,
+            failure=f"{failed.get('reason')}: {failed.get('message')}" if failed else "",
+        )
+    return ObjectState(
+        kind="Deployment",
+        generation=generation,
+        replicas=int(spec.get("replicas") or 0),
+        ready=int(status.get("readyReplicas") or 0),
+        available=int(status.get("availableReplicas") or 0),
+    )
+
+
+def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation:
+    """Look at one member; ``ours`` are the ids of the organization's workloads."""
+    cluster_id = str(cluster.pk)
+    try:
+        api = MemberApi(cluster_api_client(cluster), unauthorized_hint=unauthorized_hint(cluster))
+    except Exception as error:  # any credential problem leaves this one cluster unreachable
+        logger.info("federation: cannot build a client for %s: %s", cluster.name, error)
+        return MemberObservation(cluster_id, None, problem=str(error) or type(error).__name__)
+    observation = MemberObservation(cluster_id, api)
+    try:
+        nodes = tuple(node_info(node) for node in api.list("Node"))
+        others = Usage()
+        for pod in api.list("Pod"):
+            owner = str(((pod.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL))
+            if owner in ours:
+                _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
+            elif (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                others = others + _usage(pod)
+        for kind in ("Deployment", "Job"):
+            for obj in api.list(kind, label_selector=WORKLOAD_LABEL):
+                owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL))
+                if owner in ours:
+                    observation.objects[owner] = _object_state(obj)
+    except (MemberUnreachable, MemberRefused) as error:
+        observation.problem = str(error)
+        observation.objects.clear()
+        observation.pods.clear()
+        return observation
+    observation.inventory = Inventory(nodes, others)
+    return observation
+
+
+def in_parallel(work: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """``work`` over ``items`` on up to MAX_THREADS threads, results in order."""
+    items = list(items)
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(
+        max_workers=min(MAX_THREADS, len(items)), thread_name_prefix="federation"
+    ) as pool:
+        return list(pool.map(work, items))
+
+
+def observe_members(clusters: Sequence[Cluster], ours: Collection[str]) -> dict[str, MemberObservation]:
+    """Every member at once; keyed by cluster id."""
+    observations = in_parallel(lambda cluster: observe_member(cluster, ours), clusters)
+    return {observation.cluster_id: observation for observation in observations}
