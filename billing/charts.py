@@ -8,6 +8,7 @@ from typing import Any
 
 from billing.selectors.overview import NodeCount
 from billing.selectors.reports import CAPACITY_LABELS, SeriesPoint
+from engines.kube.capacity import CapacityType
 from engines.metering import SavingsRow
 
 ChartData = dict[str, Any]
@@ -32,7 +33,7 @@ def spend_chart(series: Sequence[SeriesPoint], step: str) -> ChartData:
             "stack": "actual",
             "data": _rounded([point.spend_by_capacity.get(kind, 0.0) for point in series]),
         }
-        for kind in ("on_demand", "spot", "serverless")
+        for kind in CapacityType
     ]
     datasets += [
         {"label": label, "type": "line", "color": color, "data": _rounded([getattr(p, name) for p in series])}

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
+from engines.kube.capacity import CapacityType
 from engines.metering import SavingsRow, StaticPool
 from engines.metering.windows import DAY, HOUR
 from policies.models import Workload
@@ -197,10 +198,7 @@ def spend_table(report: Report) -> Table:
     rows = [
         (
             _moment(point.start, report.window.step),
-            *(
-                dollars(point.spend_by_capacity.get(kind, 0.0))
-                for kind in ("on_demand", "spot", "serverless")
-            ),
+            *(dollars(point.spend_by_capacity.get(kind, 0.0)) for kind in CapacityType),
             dollars(point.actual),
             dollars(point.static_pool),
             dollars(point.on_demand_only),

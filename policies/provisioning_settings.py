@@ -23,6 +23,7 @@ from engines.planner import (
     PlannerPolicy,
 )
 from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice, ProvisioningPolicy
+from policies.models.provisioning import default_capacity_types
 
 EDITABLE_FIELDS = (
     "objective",
@@ -174,7 +175,7 @@ def _clean_packing(data: dict[str, Any], out: dict[str, Any]) -> None:
 
 
 def _clean_capacity_types(data: dict[str, Any], out: dict[str, Any]) -> None:
-    out["capacity_types"] = _strings(data.get("capacity_types", ["on_demand", "spot"]), "capacity_types")
+    out["capacity_types"] = _strings(data.get("capacity_types", default_capacity_types()), "capacity_types")
     if not out["capacity_types"]:
         raise ValidationError({"capacity_types": "Allow at least one capacity type: on_demand or spot."})
     unknown_types = set(out["capacity_types"]) - set(CapacityTypeChoice.values)
@@ -304,7 +305,7 @@ _RANGE_CHECKS: tuple[Callable[[dict[str, Any]], None], ...] = (
 
 
 def _check_some_instance_type_fits(out: dict[str, Any], catalog: Catalog) -> None:
-    vm_types = [c for c in out["capacity_types"] if c != "serverless"]
+    vm_types = [c for c in out["capacity_types"] if c != CapacityType.SERVERLESS]
     if not vm_types:
         return
     requirements = instance_requirements(out)

@@ -18,7 +18,13 @@ from tenants.actors import Actor
 from tenants.models import ApiToken, Organization, OrganizationMember, Role, User
 
 # Simulated cloud and clusters for every test folder (one shared cloud per xdist worker).
-pytest_plugins = ["tests.fixtures.simulation", "tests.fixtures.connections", "tests.fixtures.provisioning"]
+pytest_plugins = [
+    "tests.fixtures.simulation",
+    "tests.fixtures.connections",
+    "tests.fixtures.provisioning",
+    "tests.fixtures.federation",
+    "tests.fixtures.catalogs",
+]
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -25,7 +25,8 @@ from billing.api.serializers import (
 from billing.models import ClusterRollup, PodPlacement
 from billing.selectors.placement import PLACEMENT_FILTERS
 from billing.selectors.reports import usage_over_time
-from engines.metering import WindowError, parse_window
+from engines.kube.capacity import CapacityType
+from engines.metering import UNPRICED, WindowError, parse_window
 from engines.metering.windows import DEFAULT_WINDOW, ReportWindow
 from policies.models import Decision
 from tenants.api.base import OrganizationScopedViewSet
@@ -110,7 +111,7 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
 _PLACEMENT_PARAMETERS = [
     OpenApiParameter("cluster", str, description="Cluster id"),
     OpenApiParameter("namespace", str),
-    OpenApiParameter("capacity_type", str, enum=["on_demand", "spot", "serverless", "unpriced"]),
+    OpenApiParameter("capacity_type", str, enum=[*CapacityType, UNPRICED]),
 ]
 
 

@@ -18,7 +18,8 @@ from billing.selectors.reports import (
     workload_name,
 )
 from billing.selectors.usage import allocation_sums, organization_clusters, pod_seconds, window_usage
-from engines.metering import SECONDS_PER_HOUR, SavingsRow, projected_month_end
+from engines.kube.capacity import CapacityType
+from engines.metering import SECONDS_PER_HOUR, UNPRICED, SavingsRow, projected_month_end
 from engines.metering.windows import HOUR, ReportWindow, floor_day, floor_hour, next_month_start, parse_window
 from tenants.models import Organization
 
@@ -26,12 +27,7 @@ TOP_WORKLOADS = 8
 RECENT = timedelta(hours=24)
 # Less metered time than this says little about a month: the projection is withheld.
 MIN_PROJECTION_SECONDS = 3600.0
-_NODE_SECONDS = {
-    "on_demand": "on_demand_node_seconds",
-    "spot": "spot_node_seconds",
-    "serverless": "serverless_node_seconds",
-    "unpriced": "unpriced_node_seconds",
-}
+_NODE_SECONDS = {kind: f"{kind}_node_seconds" for kind in (*CapacityType, UNPRICED)}
 
 
 @dataclass(frozen=True)

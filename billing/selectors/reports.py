@@ -23,10 +23,12 @@ from billing.selectors.usage import (
     window_usage,
 )
 from clusters.models import Cluster
+from engines.kube.capacity import CapacityType
 from engines.metering import (
     IDLE_GROUP,
     IDLE_LABEL,
     SECONDS_PER_HOUR,
+    UNPRICED,
     GroupCosts,
     SavingsReport,
     SavingsRow,
@@ -46,12 +48,10 @@ GROUPINGS = {
 }
 DEFAULT_GROUPING = "namespace"
 CAPACITY_LABELS = {
-    "on_demand": "On-demand",
-    "spot": "Spot",
-    "serverless": "Serverless",
+    **{kind.value: kind.heading for kind in CapacityType},
     # Nodes metering cannot price are on-prem nodes or types no catalog sells; "No known price"
     # read as a missing figure to fix rather than as a kind of node.
-    "unpriced": "Unpriced (on-prem / unknown type)",
+    UNPRICED: "Unpriced (on-prem / unknown type)",
 }
 
 BASELINE_METHODS = {

@@ -16,11 +16,12 @@ from django.db.models.functions import TruncDay
 
 from billing.models import USAGE_SUM_FIELDS, AllocationRollup, ClusterRollup, Granularity
 from clusters.models import Cluster
-from engines.metering import ON_DEMAND, SERVERLESS, SPOT, PoolDemand
+from engines.kube.capacity import CapacityType
+from engines.metering import PoolDemand
 from engines.metering.windows import ReportWindow, rollup_ranges
 from tenants.models import Organization
 
-BILLED_CAPACITY_TYPES = (ON_DEMAND, SPOT, SERVERLESS)
+BILLED_CAPACITY_TYPES = (CapacityType.ON_DEMAND, CapacityType.SPOT, CapacityType.SERVERLESS)
 
 
 def rollup_filter(start: datetime, end: datetime) -> Q:

@@ -28,10 +28,11 @@ from billing.models import (
 )
 from billing.services.ledger_rounding import RoundedUsage, rounded_usage
 from clusters.models import Cluster
+from engines.kube.capacity import CapacityType
 from engines.metering import UNPRICED, IntervalUsage, PoolDemand
 from engines.metering.windows import DAY, HOUR, floor_day, floor_hour
 
-_BILLED_CAPACITY_TYPES = ("on_demand", "spot", "serverless")  # each has *_node_cost and *_node_seconds
+_BILLED_CAPACITY_TYPES = tuple(CapacityType)  # each has *_node_cost and *_node_seconds
 
 
 def _pool_fields(prefix: str, demand: PoolDemand) -> dict[str, float]:

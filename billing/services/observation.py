@@ -18,14 +18,8 @@ from urllib3.exceptions import HTTPError
 
 from clusters.kube.access import ClusterCredentialsError, cluster_api_client
 from clusters.models import ACTIVE_STATES, Cluster, ManagedNode
-from engines.metering import (
-    SERVERLESS,
-    CatalogPrices,
-    NodeSample,
-    PodSample,
-    Quantities,
-    offering_from_labels,
-)
+from engines.kube.capacity import CapacityType
+from engines.metering import CatalogPrices, NodeSample, PodSample, Quantities, offering_from_labels
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.observe import is_finished, pod_requests, quantity, resources_of
 
@@ -213,7 +207,7 @@ def _labelled_sample(
     metadata, status = node["metadata"], node.get("status") or {}
     instance_type, zone, capacity_type = offering_from_labels(metadata.get("labels") or {})
     price = prices.price(instance_type, zone, capacity_type) if instance_type else None
-    if price is None and capacity_type == SERVERLESS:
+    if price is None and capacity_type == CapacityType.SERVERLESS:
         # A serverless "node" carries one pod and is billed as that pod's serverless price.
         each = [prices.serverless_price(pod.requests) for pod in pods_on_node]
         price = sum(p for p in each if p is not None) if each and None not in each else None

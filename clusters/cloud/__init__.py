@@ -15,7 +15,6 @@ from clusters.cloud.errors import (
     UnauthorizedError,
 )
 from clusters.cloud.interface import (
-    CapacityType,
     CloudProvider,
     Instance,
     InstanceState,
@@ -27,6 +26,7 @@ from clusters.cloud.interface import (
     OfferingFailure,
     PriceQuote,
 )
+from engines.kube.capacity import CapacityType
 
 __all__ = [
     "CapacityType",

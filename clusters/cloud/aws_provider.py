@@ -27,7 +27,6 @@ from clusters.cloud.aws_errors import CAPACITY_CODES, classify, classify_code
 from clusters.cloud.aws_session import AwsEndpoints, client
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, InvalidRequestError
 from clusters.cloud.interface import (
-    CapacityType,
     Instance,
     InstanceState,
     InterruptionNotice,
@@ -38,6 +37,7 @@ from clusters.cloud.interface import (
     OfferingFailure,
     PriceQuote,
 )
+from engines.kube.capacity import CapacityType
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _launched_instance(item: Mapping[str, Any], offering: Offering, tags: Mappin
         zone=offering.zone,
         capacity_type=offering.capacity_type
         if lifecycle is None
-        else (CapacityType.SPOT if lifecycle == "spot" else CapacityType.ON_DEMAND),
+        else (CapacityType.SPOT if lifecycle == CapacityType.SPOT.aws_value else CapacityType.ON_DEMAND),
         state=InstanceState.PENDING,
         launched_at=datetime.now(UTC),
         private_ip="",
@@ -111,7 +111,7 @@ def _instance(item: Mapping[str, Any]) -> Instance:
         instance_type=item["InstanceType"],
         zone=item["Placement"]["AvailabilityZone"],
         capacity_type=CapacityType.SPOT
-        if item.get("InstanceLifecycle") == "spot"
+        if item.get("InstanceLifecycle") == CapacityType.SPOT.aws_value
         else CapacityType.ON_DEMAND,
         state=InstanceState(item["State"]["Name"]),
         launched_at=item["LaunchTime"],
@@ -173,7 +173,7 @@ class AwsCloudProvider:
                 ClientToken=token,
                 TargetCapacitySpecification={
                     "TotalTargetCapacity": 1,
-                    "DefaultTargetCapacityType": capacity_type.value,
+                    "DefaultTargetCapacityType": capacity_type.aws_value,
                 },
                 **{options_key: {"AllocationStrategy": strategy}},
                 LaunchTemplateConfigs=[

@@ -13,10 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-
-class CapacityType(StrEnum):
-    ON_DEMAND = "on-demand"
-    SPOT = "spot"
+from engines.kube.capacity import CapacityType
 
 
 class InstanceState(StrEnum):

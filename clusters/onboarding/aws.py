@@ -18,6 +18,7 @@ from django.conf import settings
 from clusters.cloud.aws_session import AssumeRoleTarget, AwsEndpoints, assumed_role_session
 from clusters.cloud.eks_token import eks_bearer_token
 from clusters.cloud.errors import CloudError, UnauthorizedError
+from engines.kube.capacity import CapacityType
 
 ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov|-cn)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _BOTO_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=20)
@@ -144,7 +145,7 @@ _CHECKS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
             ],
             "TargetCapacitySpecification": {
                 "TotalTargetCapacity": 1,
-                "DefaultTargetCapacityType": "on-demand",
+                "DefaultTargetCapacityType": CapacityType.ON_DEMAND.aws_value,
             },
             "TagSpecifications": _DRY_RUN_TAGS,
         },

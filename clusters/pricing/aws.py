@@ -25,6 +25,7 @@ from clusters.pricing.csvfiles import (
     read_rows,
 )
 from clusters.pricing.gpus import schedulable_gpus
+from engines.kube.capacity import CapacityType
 from engines.planner.catalog import (
     Catalog,
     Discount,
@@ -35,7 +36,6 @@ from engines.planner.catalog import (
     interruption_cost_rate,
 )
 from engines.planner.reserve import DEFAULT_VM_MEMORY_OVERHEAD, eks_system_reserve
-from engines.planner.types import CapacityType
 
 ROOT_VOLUME_MIB = 20 * 1024
 # Fargate storage beyond the included 20 GB, us-east-1 (data/README.md, "fixed facts").
@@ -88,7 +88,7 @@ def aws_instance_types(
             )
         )
         prices[row["name"]] = price
-        if "spot" in row["supported_usage_classes"].split(";"):
+        if CapacityType.SPOT.aws_value in row["supported_usage_classes"].split(";"):
             spot_capable.add(row["name"])
     return types, prices, spot_capable
 
@@ -101,7 +101,7 @@ def fargate_pricing(data_dir: Path, region: str, architectures: frozenset[str]) 
         architecture = ARCHITECTURES.get(row["platform"].removeprefix("linux/"))
         if architecture is None or architecture not in architectures:
             continue
-        spot = row["capacity_type"] == "spot"
+        spot = CapacityType.parse(row["capacity_type"]) is CapacityType.SPOT
         per_vcpu, per_gib = float(row["usd_per_vcpu_hour"]), float(row["usd_per_gb_hour"])
         pricing.append(
             ServerlessPricing(

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from clusters.pricing.csvfiles import ARCHITECTURES, DEFAULT_DATA_DIR, as_int, generation_of, read_rows
 from clusters.pricing.gpus import schedulable_gpus
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import Resources
 from engines.planner.catalog import Catalog, Discount, InstanceType, Offering, interruption_cost_rate
 from engines.planner.reserve import aks_system_reserve, gke_system_reserve
-from engines.planner.resources import Resources
-from engines.planner.types import CapacityType
 
 DEFAULT_MAX_PODS = 110
 AKS_OS_DISK_MIB = 128 * 1024

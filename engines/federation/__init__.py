@@ -45,7 +45,6 @@ from engines.federation.policy import (
     BurstSettings,
     ClusterSelector,
     LabelExpression,
-    Operator,
     PlacementPolicy,
     PolicyError,
     SpreadBy,
@@ -55,6 +54,7 @@ from engines.federation.policy import (
     WeightRule,
 )
 from engines.federation.pricing import PackingCost
+from engines.kube.labels import Operator
 
 __all__ = [
     "ANY_CLUSTER",

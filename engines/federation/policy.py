@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from engines.kube.labels import Operator, value_matches
+
 
 class PolicyError(ValueError):
     """A policy the engine cannot execute. ``field`` is a dotted path into the policy."""
@@ -19,15 +21,6 @@ class PolicyError(ValueError):
         super().__init__(f"{field_path}: {message}")
         self.field = field_path
         self.message = message
-
-
-class Operator(StrEnum):
-    IN = "In"
-    NOT_IN = "NotIn"
-    EXISTS = "Exists"
-    DOES_NOT_EXIST = "DoesNotExist"
-    GT = "Gt"
-    LT = "Lt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +52,7 @@ class LabelExpression:
                 ) from None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        value = labels.get(self.key)
-        match self.operator:
-            case Operator.IN:
-                return value is not None and value in self.values
-            case Operator.NOT_IN:
-                return value is None or value not in self.values
-            case Operator.EXISTS:
-                return value is not None
-            case Operator.DOES_NOT_EXIST:
-                return value is None
-            case Operator.GT | Operator.LT:
-                number = _as_int(value)
-                if number is None:
-                    return False
-                bound = int(self.values[0])
-                return number > bound if self.operator is Operator.GT else number < bound
+        return value_matches(self.operator, self.values, labels.get(self.key))
 
     def describe(self) -> str:
         """Short human form: ``env=prod``, ``env in (a, b)``, ``env!=dev``, ``gpu``, ``!gpu``, ``tier>2``."""
@@ -92,15 +70,6 @@ class LabelExpression:
                 return f"{self.key}>{joined}"
             case Operator.LT:
                 return f"{self.key}<{joined}"
-
-
-def _as_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)

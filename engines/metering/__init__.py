@@ -9,10 +9,7 @@
 from engines.metering.allocation import meter_interval, pod_cost_per_hour
 from engines.metering.model import (
     CAPACITY_TYPES,
-    ON_DEMAND,
     SECONDS_PER_HOUR,
-    SERVERLESS,
-    SPOT,
     UNPRICED,
     Allocation,
     Interval,

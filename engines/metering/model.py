@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engines.kube.capacity import CapacityType
+
 SECONDS_PER_HOUR = 3600.0
 
-ON_DEMAND = "on_demand"
-SPOT = "spot"
-SERVERLESS = "serverless"
 UNPRICED = "unpriced"  # a node whose price is unknown (on-premises, or a type no catalog sells)
-CAPACITY_TYPES = (ON_DEMAND, SPOT, SERVERLESS, UNPRICED)
+CAPACITY_TYPES = (CapacityType.ON_DEMAND, CapacityType.SPOT, CapacityType.SERVERLESS, UNPRICED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,42 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from engines.metering.model import ON_DEMAND, SERVERLESS, SPOT, Quantities
+from engines.kube.nodes import Node
+from engines.metering.model import Quantities
 from engines.metering.pools import CandidateTable, PoolCandidate, pareto_candidates
 from engines.planner import CapacityType, Catalog, InstanceType
 from engines.planner.serverless import MIB_PER_GIB, rounded_shape
 
-LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
-LABEL_INSTANCE_TYPE_BETA = "beta.kubernetes.io/instance-type"
-LABEL_ZONE = "topology.kubernetes.io/zone"
-LABEL_ZONE_BETA = "failure-domain.beta.kubernetes.io/zone"
-LABEL_KARPENTER_CAPACITY = "karpenter.sh/capacity-type"
-LABEL_EKS_CAPACITY = "eks.amazonaws.com/capacityType"
-LABEL_COMPUTE_TYPE = "eks.amazonaws.com/compute-type"
-LABEL_GKE_SPOT = "cloud.google.com/gke-spot"
 POOL_ARCHITECTURES = frozenset({"amd64", "x86_64"})
-
-_CAPACITY_LABEL_VALUES = {
-    "spot": SPOT,
-    "on-demand": ON_DEMAND,
-    "on_demand": ON_DEMAND,
-    "SPOT": SPOT,
-    "ON_DEMAND": ON_DEMAND,
-}
 
 
 def offering_from_labels(labels: Mapping[str, str]) -> tuple[str, str, str]:
     """(instance type, zone, capacity type) a node's labels declare; capacity defaults to on-demand,
     which is what a node group without a capacity label is."""
-    instance_type = labels.get(LABEL_INSTANCE_TYPE) or labels.get(LABEL_INSTANCE_TYPE_BETA) or ""
-    zone = labels.get(LABEL_ZONE) or labels.get(LABEL_ZONE_BETA) or ""
-    if labels.get(LABEL_COMPUTE_TYPE) == "fargate":
-        return instance_type, zone, SERVERLESS
-    declared = labels.get(LABEL_KARPENTER_CAPACITY) or labels.get(LABEL_EKS_CAPACITY) or ""
-    capacity_type = _CAPACITY_LABEL_VALUES.get(declared, ON_DEMAND)
-    if labels.get(LABEL_GKE_SPOT) == "true":
-        capacity_type = SPOT
-    return instance_type, zone, capacity_type
+    node = Node({"metadata": {"labels": labels}})
+    return node.instance_type, node.zone, node.capacity_type or CapacityType.ON_DEMAND
 
 
 _BURSTABLE = re.compile(r"^t\d")  # t2, t3, t3a, t4g: CPU credits, not for sustained load
@@ -137,7 +115,7 @@ class CatalogPrices:
             candidates = []
             for (name, capacity_type), price in self._cheapest.items():
                 known = self._types.get(name)
-                if capacity_type != ON_DEMAND or known is None or not _poolable(known):
+                if capacity_type != CapacityType.ON_DEMAND or known is None or not _poolable(known):
                     continue
                 candidates.append(
                     PoolCandidate(name, price, _quantities(known, allocatable=True), known.allocatable.pods)

@@ -12,16 +12,8 @@ Inputs are frozen dataclasses (`types`, `policy`, `catalog`); the output is a fr
 algorithm on the same inputs, the baseline the benchmark compares against.
 """
 
-from engines.planner.catalog import (
-    Catalog,
-    Discount,
-    InstanceType,
-    Offering,
-    ServerlessPricing,
-    ServerlessShape,
-)
-from engines.planner.engine import plan
-from engines.planner.labels import (
+from engines.kube.capacity import CapacityType
+from engines.kube.labels import (
     LabelSelector,
     NodeSelectorRequirement,
     NodeSelectorTerm,
@@ -31,6 +23,16 @@ from engines.planner.labels import (
     Toleration,
     TolerationOperator,
 )
+from engines.kube.resources import Resources
+from engines.planner.catalog import (
+    Catalog,
+    Discount,
+    InstanceType,
+    Offering,
+    ServerlessPricing,
+    ServerlessShape,
+)
+from engines.planner.engine import plan
 from engines.planner.policy import (
     InstanceRequirements,
     IsolationRules,
@@ -39,7 +41,6 @@ from engines.planner.policy import (
     Packing,
     PlannerPolicy,
 )
-from engines.planner.resources import Resources
 from engines.planner.results import (
     Binding,
     Decision,
@@ -49,7 +50,7 @@ from engines.planner.results import (
     Unschedulable,
     UnschedulableCode,
 )
-from engines.planner.types import CapacityType, ExistingNode, PodRequest, Snapshot
+from engines.planner.types import ExistingNode, PodRequest, Snapshot
 
 __all__ = [
     "Binding",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.planner.problem import Problem
-from engines.planner.resources import (
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import (
     CPU,
     EPHEMERAL,
     GPU,
@@ -19,10 +19,10 @@ from engines.planner.resources import (
     Resources,
     describe_vector,
 )
+from engines.planner.problem import Problem
 from engines.planner.results import Decision, Launch, OfferingChoice
 from engines.planner.serverless import ServerlessOption
 from engines.planner.table import BoolArray, IntArray, fits_mask
-from engines.planner.types import CapacityType
 
 RUNNER_UPS = 3
 MIN_RUNNER_UPS = 2

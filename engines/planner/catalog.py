@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from engines.planner.resources import Resources
-from engines.planner.types import CapacityType
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import Resources
 
 # Monthly share of instances interrupted for each EC2 Spot Instance Advisor bucket, taken at
 # the middle of the bucket's range (<5 %, 5-10 %, 10-15 %, 15-20 %, >20 %; the open top bucket

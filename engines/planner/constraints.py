@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.planner.labels import (
+from engines.kube.labels import (
     NodeSelectorRequirement,
     NodeSelectorTerm,
     Operator,

@@ -12,13 +12,13 @@ from dataclasses import fields, replace
 
 import numpy as np
 
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import AXES, CPU, EPHEMERAL, GPU, MEMORY, PODS, describe_vector
 from engines.planner.constraints import Constraints, offering_mask
 from engines.planner.policy import InstanceRequirements
 from engines.planner.problem import Problem, Vector
-from engines.planner.resources import AXES, CPU, EPHEMERAL, GPU, MEMORY, PODS, describe_vector
 from engines.planner.results import UnschedulableCode
 from engines.planner.table import OfferingTable, build_offering_table, fits_mask, type_allowed
-from engines.planner.types import CapacityType
 
 _UNITS = {CPU: 1000, MEMORY: 1024, GPU: 1000, EPHEMERAL: 1024, PODS: 1}
 _UNIT_NAMES = {CPU: "vCPU", MEMORY: "GiB", GPU: "GPUs", EPHEMERAL: "GiB", PODS: "pods"}

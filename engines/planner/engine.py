@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import Resources
 from engines.planner import lp
 from engines.planner.assemble import Assembler, describe_load
 from engines.planner.catalog import Catalog
@@ -36,7 +38,6 @@ from engines.planner.limits import Usage, admit
 from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost
 from engines.planner.policy import PlannerPolicy
 from engines.planner.problem import PodClass, Problem, compile_problem
-from engines.planner.resources import Resources
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.serverless import ServerlessOption
 from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
@@ -302,7 +303,7 @@ class _Planner:
                 rotation=len(self.launches),
                 serverless=option,
                 subject=f"pod {problem.snapshot.pods[pod_index].name} alone",
-                cache_key=("serverless", class_index),
+                cache_key=(CapacityType.SERVERLESS, class_index),
             )
             overhead = (
                 _NO_OVERHEAD if ranked.decision.chosen.zone == "" else problem.snapshot.daemonset_overhead

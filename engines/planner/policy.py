@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from engines.planner.labels import LabelSelector, Taint
-from engines.planner.types import CapacityType, PodRequest
+from engines.kube.capacity import CapacityType
+from engines.kube.labels import LabelSelector, Taint
+from engines.planner.types import PodRequest
 
 
 class Objective(StrEnum):

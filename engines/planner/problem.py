@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engines.kube.resources import GPU, MILLI_GPU_PER_GPU, PODS
 from engines.planner.catalog import Catalog, InstanceType
 from engines.planner.constraints import Constraints, constraints_of, offering_mask
 from engines.planner.policy import PlannerPolicy
-from engines.planner.resources import GPU, MILLI_GPU_PER_GPU, PODS
 from engines.planner.serverless import ServerlessPricer
 from engines.planner.table import BoolArray, IntArray, OfferingTable, fits_mask, offering_table
 from engines.planner.types import ExistingNode, PodRequest, Snapshot

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from engines.planner.resources import Resources
+from engines.kube.resources import Resources
 
 EVICTION_MEMORY_MIB = 100
 KUBE_RESERVED_EPHEMERAL_MIB = 1024

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engines.planner.resources import Resources
-from engines.planner.types import CapacityType
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import Resources
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engines.planner import labels as wk
+from engines.kube import labels as wk
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import CPU, EPHEMERAL, GPU, MEMORY
 from engines.planner.catalog import Catalog, ServerlessPricing, ServerlessShape
 from engines.planner.constraints import Constraints
 from engines.planner.policy import PlannerPolicy
-from engines.planner.resources import CPU, EPHEMERAL, GPU, MEMORY
-from engines.planner.types import CapacityType
 
 MIB_PER_GIB = 1024
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from engines.planner import labels as wk
+from engines.kube import labels as wk
+from engines.kube.capacity import CapacityType
+from engines.kube.labels import NodeSelectorRequirement
+from engines.kube.resources import PODS, Resources
 from engines.planner.catalog import WORST_INTERRUPTION_BUCKET, Catalog, InstanceType, Offering
-from engines.planner.labels import NodeSelectorRequirement
 from engines.planner.policy import InstanceRequirements, PlannerPolicy
-from engines.planner.resources import PODS, Resources
-from engines.planner.types import CapacityType, Snapshot
+from engines.planner.types import Snapshot
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -83,7 +84,7 @@ class OfferingTable:
 
 _OFFERING_LABELS: dict[str, Callable[[Offering], str | None]] = {
     wk.ZONE: lambda o: o.zone,
-    wk.CAPACITY_TYPE: lambda o: wk.CAPACITY_TYPE_LABEL_VALUES.get(o.capacity_type.value),
+    wk.CAPACITY_TYPE: lambda o: o.capacity_type.aws_value if o.capacity_type.is_instance else None,
 }
 _TYPE_LABELS: dict[str, Callable[[InstanceType], str | None]] = {
     wk.ARCH: lambda t: t.architecture,

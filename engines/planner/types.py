@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from engines.planner.labels import NodeSelectorTerm, Taint, Toleration
-from engines.planner.resources import Resources
-
-
-class CapacityType(StrEnum):
-    ON_DEMAND = "on_demand"
-    SPOT = "spot"
-    SERVERLESS = "serverless"
-
-    @property
-    def label(self) -> str:
-        """How a sentence for people names it ("on-demand", not the code name)."""
-        return self.value.replace("_", "-")
+from engines.kube.capacity import CapacityType
+from engines.kube.labels import NodeSelectorTerm, Taint, Toleration
+from engines.kube.resources import Resources
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from django.db import transaction
 from clusters import services as cluster_services
 from clusters.models import CloudAccount, Cluster
 from clusters.onboarding.cloudformation import required_iam_actions
+from engines.kube.capacity import CapacityType
 from policies import services as policy_services
 from policies.selectors import organization_default_policy
 from simulator.cloud.onboarding import onboard_customer
@@ -26,7 +27,7 @@ DEMO_EMAIL = "demo@nodeless.local"
 DEMO_ORGANIZATION = "Acme Platform"
 DEMO_POLICY = {
     "objective": "cost",
-    "capacity_types": ["on_demand", "spot"],
+    "capacity_types": [CapacityType.ON_DEMAND.value, CapacityType.SPOT.value],
     "packing": "pack",
     "isolate_gpu_pods": True,
     "scale_down_delay_seconds": 30,

@@ -28,12 +28,12 @@ from enum import StrEnum
 
 import numpy as np
 
+from engines.kube.resources import CPU, MEMORY
 from engines.planner.assemble import Assembler, describe_load
 from engines.planner.catalog import Catalog
 from engines.planner.diagnose import diagnose
 from engines.planner.policy import PlannerPolicy
 from engines.planner.problem import Problem, Vector, compile_problem
-from engines.planner.resources import CPU, MEMORY
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.table import BoolArray, IntArray
 from engines.planner.types import Snapshot

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import random
 
+from engines.kube.capacity import CapacityType
+from engines.kube.resources import Resources
 from engines.planner.catalog import Catalog, InstanceType, Offering, interruption_cost_rate
-from engines.planner.resources import Resources
-from engines.planner.types import CapacityType, PodRequest
+from engines.planner.types import PodRequest
 
 KARPENTER_CPU_MILLIS = (100, 250, 500, 1000, 1500)
 KARPENTER_MEMORY_MIB = (100, 256, 512, 1024, 2048, 4096)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from engines.kube import labels as wk
 from engines.planner import (
     CapacityType,
     Catalog,
@@ -22,7 +23,6 @@ from engines.planner import (
     Resources,
     Taint,
 )
-from engines.planner import labels as wk
 
 
 def footprint(pod: PodRequest) -> Resources:
@@ -63,9 +63,8 @@ def node_labels(
         wk.INSTANCE_MEMORY: str(instance_type.memory_mib),
         wk.INSTANCE_GPU_COUNT: str(instance_type.gpus),
     }
-    capacity_label = wk.CAPACITY_TYPE_LABEL_VALUES.get(choice.capacity_type.value)
-    if capacity_label is not None:
-        labels[wk.CAPACITY_TYPE] = capacity_label
+    if choice.capacity_type.is_instance:
+        labels[wk.CAPACITY_TYPE] = choice.capacity_type.aws_value
     if instance_type.generation:
         labels[wk.INSTANCE_GENERATION] = str(instance_type.generation)
     if instance_type.gpu_model:

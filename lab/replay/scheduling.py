@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from engines.kube.labels import untolerated_taints
 from engines.planner import NodeSelectorRequirement, Operator, PlannerPolicy, PodRequest, Resources
-from engines.planner.labels import untolerated_taints
 from lab.replay.cluster import SimNode, footprint
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.pricing.csvfiles import DEFAULT_DATA_DIR, as_int, read_rows
-from engines.planner.labels import ARCH
-from engines.planner.resources import Resources
+from engines.kube.labels import ARCH
+from engines.kube.resources import Resources
 from engines.planner.types import PodRequest
 
 DEFAULT_TRACE = DEFAULT_DATA_DIR / "traces" / "alibaba-gpu-v2023" / "openb_pod_list_default.csv"

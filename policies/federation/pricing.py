@@ -26,9 +26,9 @@ from typing import Any
 from clusters.pricing import build_azure_catalog, build_gcp_catalog
 from clusters.pricing.catalogs import DEFAULT_REGION, list_price_catalog
 from engines.federation import NodelessPricing, NodeShape, ObservePricing, Resources
+from engines.kube.resources import MILLI_GPU_PER_GPU
+from engines.kube.resources import Resources as PlannerResources
 from engines.planner import CapacityType, Catalog, Discount, Packing
-from engines.planner.resources import MILLI_GPU_PER_GPU
-from engines.planner.resources import Resources as PlannerResources
 from engines.planner.table import new_node_allocatable, offering_allowed, type_allowed
 from policies.provisioning_settings import planner_policy
 

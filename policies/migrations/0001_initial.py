@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('version', models.PositiveIntegerField(default=1)),
                 ('objective', models.CharField(choices=[('cost', 'Cost: cheapest effective price'), ('balanced', 'Balanced: pay a little more to avoid interruptions'), ('availability', 'Availability: strongly avoid interruptions')], default='cost', max_length=16)),
-                ('capacity_types', models.JSONField(default=policies.models.provisioning._default_capacity_types)),
+                ('capacity_types', models.JSONField(default=policies.models.provisioning.default_capacity_types)),
                 ('families_allow', models.JSONField(blank=True, default=list)),
                 ('families_deny', models.JSONField(blank=True, default=list)),
                 ('architectures', models.JSONField(blank=True, default=list)),

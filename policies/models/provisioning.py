@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from clusters.models import Cluster
+from engines.kube.capacity import CapacityType
 from tenants.models import Organization, User
 
 
@@ -17,9 +18,9 @@ class ObjectiveChoice(models.TextChoices):
 
 
 class CapacityTypeChoice(models.TextChoices):
-    ON_DEMAND = "on_demand", "On-demand"
-    SPOT = "spot", "Spot"
-    SERVERLESS = "serverless", "Serverless (Fargate-like)"
+    ON_DEMAND = CapacityType.ON_DEMAND.value, "On-demand"
+    SPOT = CapacityType.SPOT.value, "Spot"
+    SERVERLESS = CapacityType.SERVERLESS.value, "Serverless (Fargate-like)"
 
 
 class PackingChoice(models.TextChoices):
@@ -27,8 +28,8 @@ class PackingChoice(models.TextChoices):
     ISOLATE = "isolate", "A node per pod (bin-selection)"
 
 
-def _default_capacity_types() -> list[str]:
-    return ["on_demand", "spot"]
+def default_capacity_types() -> list[str]:
+    return [CapacityType.ON_DEMAND.value, CapacityType.SPOT.value]
 
 
 class ProvisioningPolicy(models.Model):
@@ -45,7 +46,7 @@ class ProvisioningPolicy(models.Model):
     )
     version = models.PositiveIntegerField(default=1)
     objective = models.CharField(max_length=16, choices=ObjectiveChoice.choices, default=ObjectiveChoice.COST)
-    capacity_types = models.JSONField(default=_default_capacity_types)
+    capacity_types = models.JSONField(default=default_capacity_types)
     families_allow = models.JSONField(default=list, blank=True)
     families_deny = models.JSONField(default=list, blank=True)
     architectures = models.JSONField(default=list, blank=True)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from engines.metering.windows import floor_hour
-from tests.billing.support import (
+from tests.billing.ledger_builders import (
     make_cluster,
     minutes,
     page_table,

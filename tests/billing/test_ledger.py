@@ -11,7 +11,7 @@ from django.db.models import Sum
 from billing.models import AllocationRollup, ClusterRollup, Granularity, NodeUsage, UsageInterval
 from billing.services.ledger import raw_usage_prune
 from engines.metering import Interval, meter_interval
-from tests.billing.support import make_cluster, minutes, record_minutes, shop_nodes, shop_pods
+from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, shop_nodes, shop_pods
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.services.ledger_rounding import apportioned, money, rounded_usage
-from engines.metering import ON_DEMAND, SPOT, Interval, NodeSample, Quantities, meter_interval
-from tests.billing.test_metering_properties import T0, clusters
+from engines.kube.capacity import CapacityType
+from engines.metering import Interval, NodeSample, Quantities, meter_interval
+from tests.engines.metering.test_metering_properties import T0, clusters
 
 UNIT = Decimal("1e-10")
 costs = st.lists(st.floats(min_value=0, max_value=500, allow_nan=False), max_size=12)
@@ -70,7 +71,7 @@ def test_a_type_with_many_nodes_and_one_row_still_ties_out() -> None:
             Quantities(2, 8),
             on_demand_price_per_hour=price,
         )
-        for kind in (SPOT, ON_DEMAND)
+        for kind in (CapacityType.SPOT, CapacityType.ON_DEMAND)
         for i in range(3)
     ]
     usage = meter_interval(Interval(T0, T0 + 60), nodes, [])

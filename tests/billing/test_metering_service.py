@@ -23,11 +23,12 @@ from billing.services.metering import (
 )
 from clusters import services as cluster_services
 from clusters.models import CloudAccount, ManagedNode, NodeState
-from engines.metering import ON_DEMAND, UNPRICED
+from engines.kube.capacity import CapacityType
+from engines.metering import UNPRICED
 from policies.models import Decision, DecisionKind
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
-from tests.billing.support import make_cluster
+from tests.billing.ledger_builders import make_cluster
 from tests.fixtures.connections import kubeconfig_for
 from tests.fixtures.simulation import kube_api, wait_for
 from workers.tasks import metering_meter_all, metering_meter_cluster, metering_prune
@@ -61,7 +62,7 @@ def test_a_launched_node_is_billed_at_the_discounted_price_from_its_launch_and_i
     assert float(row.price_per_hour) == pytest.approx(list_price * 0.8, rel=1e-4)
     (node,) = NodeUsage.objects.filter(cluster=nodeless.cluster)
     seconds = (start + timedelta(minutes=1) - row.launched_at).total_seconds()
-    assert node.managed_node_id == row.pk and node.capacity_type == ON_DEMAND
+    assert node.managed_node_id == row.pk and node.capacity_type == CapacityType.ON_DEMAND
     assert node.seconds == pytest.approx(seconds)
     # the ledger keeps money to 1e-10 dollars
     assert float(node.cost) == pytest.approx(float(row.price_per_hour) * seconds / 3600, abs=1e-10)
@@ -214,7 +215,9 @@ def test_observe_mode_nodes_are_priced_from_their_instance_type_labels_and_unkno
     nodes = {n.node_name: n for n in NodeUsage.objects.filter(cluster=cluster)}
     assert set(nodes) == {"cloud-0", "cloud-1", "rack-0"}
     for name in ("cloud-0", "cloud-1"):
-        assert nodes[name].capacity_type == ON_DEMAND and nodes[name].instance_type == "m5.xlarge"
+        assert (
+            nodes[name].capacity_type == CapacityType.ON_DEMAND and nodes[name].instance_type == "m5.xlarge"
+        )
         assert nodes[name].price_per_hour == Decimal(str(LIST_PRICES["m5.xlarge"]))
         assert float(nodes[name].cost) == pytest.approx(0.192 / 60)
     assert nodes["rack-0"].capacity_type == UNPRICED and nodes["rack-0"].price_per_hour is None

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.models import PodPlacement
 from engines.metering.windows import floor_hour, next_month_start
-from tests.billing.support import (
+from tests.billing.ledger_builders import (
     as_number,
     make_cluster,
     minutes,

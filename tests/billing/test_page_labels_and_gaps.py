@@ -15,9 +15,17 @@ from django.utils import timezone
 
 from billing import selectors
 from billing.selectors.reports import CAPACITY_LABELS
-from engines.metering import ON_DEMAND, NodeSample, PodSample, Quantities
+from engines.kube.capacity import CapacityType
+from engines.metering import NodeSample, PodSample, Quantities
 from engines.metering.windows import HOUR, floor_hour, parse_window
-from tests.billing.support import make_cluster, minutes, page_table, record_minutes, shop_nodes, shop_pods
+from tests.billing.ledger_builders import (
+    make_cluster,
+    minutes,
+    page_table,
+    record_minutes,
+    shop_nodes,
+    shop_pods,
+)
 from ui.templatetags.ui_tags import capacity_type
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +36,7 @@ UNPRICED_LABEL = "Unpriced (on-prem / unknown type)"
 def _onprem_node() -> NodeSample:
     # No catalog price: metering bills it as unpriced.
     return NodeSample(
-        "rack-1", "custom-4x16", ON_DEMAND, "dc-east", None, Quantities(4, 16), Quantities(4, 16)
+        "rack-1", "custom-4x16", CapacityType.ON_DEMAND, "dc-east", None, Quantities(4, 16), Quantities(4, 16)
     )
 
 

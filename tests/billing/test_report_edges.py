@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from billing.selectors.usage import cluster_spend
-from tests.billing.support import make_cluster, minutes, record_minutes, shop_nodes
+from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, shop_nodes
 
 pytestmark = pytest.mark.django_db
 

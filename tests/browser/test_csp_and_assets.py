@@ -14,7 +14,7 @@ from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
 from clusters.models import ClusterMode, ManagedNode, NodeState
 from engines.metering.windows import floor_hour
-from tests.billing.support import make_cluster, minutes, record_minutes, seed_placements, shop_nodes
+from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, seed_placements, shop_nodes
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tenants.models import Organization, OrganizationMember, Role, User
-from tests.browser.support import sign_up
+from tests.browser.journeys import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.billing.support import make_cluster, page_table
+from tests.billing.ledger_builders import make_cluster, page_table
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,8 @@ launched and terminated through the product's AWS provider, observed with the Ku
 import pytest
 from kubernetes import client
 
-from clusters.cloud.interface import CapacityType, LaunchRequest, NoticeKind, Offering
+from clusters.cloud.interface import LaunchRequest, NoticeKind, Offering
+from engines.kube.capacity import CapacityType
 from simulator.controllers.cloud_nodes import NODE_LABELS_TAG, NODE_TAINTS_TAG, parse_taint_tag
 from tests.fixtures.simulation import kube_api, wait_for
 

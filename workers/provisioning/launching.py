@@ -20,7 +20,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, ThrottledError
-from clusters.cloud.interface import CapacityType as CloudCapacityType
 from clusters.cloud.interface import LaunchRequest, LaunchResult
 from clusters.cloud.interface import Offering as CloudOffering
 from clusters.models import ManagedNode, NodeState
@@ -42,10 +41,6 @@ RESERVED_TAINT = "nodeless.io/reserved-for"
 
 # Cloud and API calls of one pass run this many at a time (they are I/O-bound).
 PARALLEL_CALLS = 16
-_CLOUD_CAPACITY = {
-    CapacityType.ON_DEMAND: CloudCapacityType.ON_DEMAND,
-    CapacityType.SPOT: CloudCapacityType.SPOT,
-}
 
 
 @dataclass
@@ -98,9 +93,9 @@ def _tags(ctx: ReconcileContext, row: ManagedNode) -> dict[str, str]:
 
 def _cloud_offerings(offerings: list[dict[str, Any]]) -> tuple[CloudOffering, ...]:
     return tuple(
-        CloudOffering(o["instance_type"], o["zone"], _CLOUD_CAPACITY[CapacityType(o["capacity_type"])])
+        CloudOffering(o["instance_type"], o["zone"], CapacityType(o["capacity_type"]))
         for o in offerings
-        if o["capacity_type"] in ("on_demand", "spot")
+        if CapacityType(o["capacity_type"]).is_instance
     )
 
 
@@ -260,7 +255,7 @@ def _record(ctx: ReconcileContext, row: ManagedNode, outcome: LaunchResult | Clo
             for o in row.offerings
             if o["instance_type"] == offering.instance_type
             and o["zone"] == offering.zone
-            and _CLOUD_CAPACITY[CapacityType(o["capacity_type"])] == offering.capacity_type
+            and CapacityType(o["capacity_type"]) == offering.capacity_type
         ),
         row.offerings[0],
     )
@@ -289,7 +284,7 @@ def _record(ctx: ReconcileContext, row: ManagedNode, outcome: LaunchResult | Clo
             (
                 f.offering.instance_type,
                 f.offering.zone,
-                "spot" if f.offering.capacity_type == CloudCapacityType.SPOT else "on_demand",
+                f.offering.capacity_type.value,
             )
             for f in result.skipped
         ]

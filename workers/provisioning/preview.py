@@ -95,9 +95,7 @@ def preview(cluster: Cluster, saved: dict[str, Any], draft: dict[str, Any]) -> C
                         name=node.name,
                         instance_type=node.labels.get("node.kubernetes.io/instance-type", ""),
                         zone=node.labels.get("topology.kubernetes.io/zone", ""),
-                        capacity_type=PlannerCapacity.SPOT
-                        if node.labels.get("karpenter.sh/capacity-type") == "spot"
-                        else PlannerCapacity.ON_DEMAND,
+                        capacity_type=PlannerCapacity.of_node(node.labels) or PlannerCapacity.ON_DEMAND,
                         price_per_hour=0.0,
                         free=(node.allocatable - node.requested()).clamped(),
                         labels=node.labels,

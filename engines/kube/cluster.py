@@ -1,0 +1,106 @@
+"""One consistent look at a cluster: its nodes with the pods bound to them, the pods waiting for a
+node, and what the cluster's DaemonSets put on every node.
+
+Built from kernel `Pod` and `Node` views by `cluster_state`, from whatever listed or watched them
+(the observation in `clusters.observation`); pure, so the loops' decisions can be tested on states
+built by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engines.kube.nodes import Node
+from engines.kube.pods import Pod
+from engines.kube.quantity import QuantityError
+from engines.kube.resources import Resources
+
+
+@dataclass
+class ObservedNode:
+    """A node and the pods bound to it."""
+
+    node: Node
+    pods: list[Pod] = field(default_factory=list)
+    _requested: Resources | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def workload_pods(self) -> list[Pod]:
+        """Pods that keep the node busy: not DaemonSet pods, not finished."""
+        return [pod for pod in self.pods if not pod.is_daemonset and not pod.is_finished]
+
+    def requested(self) -> Resources:
+        """What the node's unfinished pods request (computed once: a pass asks several times). A pod
+        whose requests cannot be read counts as one pod slot."""
+        if self._requested is None:
+            total = Resources()
+            for pod in self.pods:
+                if not pod.is_finished:
+                    try:
+                        total = total + pod.requests
+                    except QuantityError:
+                        total = total + Resources(pods=1)
+            self._requested = total
+        return self._requested
+
+    def free(self) -> Resources:
+        return (self.node.allocatable - self.requested()).clamped()
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    nodes: Mapping[str, ObservedNode]
+    pending: tuple[Pod, ...]
+    daemonset_overhead: Resources
+    observed_at: datetime
+
+    def node_of_instance(self, instance_id: str) -> ObservedNode | None:
+        """The node an instance registered as (matched by its `providerID`)."""
+        if not instance_id:
+            return None
+        return next((n for n in self.nodes.values() if n.node.instance_id == instance_id), None)
+
+    @property
+    def pod_count(self) -> int:
+        """Pods that are not finished: bound or waiting."""
+        bound = sum(1 for node in self.nodes.values() for pod in node.pods if not pod.is_finished)
+        return bound + len(self.pending)
+
+
+def daemonset_overhead(pods: Iterable[Pod]) -> Resources:
+    """What every new node gives up to the cluster's DaemonSets: per DaemonSet, its largest pod."""
+    largest: dict[str, Resources] = {}
+    for pod in pods:
+        owner = pod.daemonset_uid
+        if not owner:
+            continue
+        try:
+            request = pod.requests
+        except QuantityError:
+            continue
+        known = largest.get(owner)
+        if known is None or request.cpu_millis > known.cpu_millis:
+            largest[owner] = request
+    total = Resources()
+    for request in largest.values():
+        total = total + request
+    return total
+
+
+def cluster_state(pods: Iterable[Pod], nodes: Iterable[Node], observed_at: datetime) -> ClusterState:
+    observed = {node.name: ObservedNode(node) for node in nodes}
+    pending: list[Pod] = []
+    every_pod = list(pods)
+    for pod in every_pod:
+        if pod.node_name:
+            if pod.node_name in observed:
+                observed[pod.node_name].pods.append(pod)
+        elif pod.is_pending:
+            pending.append(pod)
+    return ClusterState(observed, tuple(pending), daemonset_overhead(every_pod), observed_at)

@@ -1,0 +1,204 @@
+"""Spot interruptions, draining with PodDisruptionBudgets and do-not-evict, consolidation, and
+garbage collection of instances and nodes nobody owns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from clusters.cloud.interface import LaunchRequest, Offering
+from clusters.models import NodeState
+from engines.kube.capacity import CapacityType
+from policies.models import Decision, DecisionKind
+from tests.fixtures.provisioning import pod_manifest
+
+pytestmark = pytest.mark.django_db
+
+
+def _deployment(name: str, replicas: int, **pod: Any) -> dict[str, Any]:
+    template = pod_manifest(name, **pod)
+    template["metadata"].pop("name")
+    template.pop("apiVersion")
+    template.pop("kind")
+    template["metadata"]["labels"] = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
+    }
+
+
+def _pods(world, app: str) -> list:
+    return world.core.list_namespaced_pod("default", label_selector=f"app={app}").items
+
+
+def test_a_spot_interruption_drains_the_node_and_launches_the_replacement_at_once(
+    nodeless, kube_client
+) -> None:
+    nodeless.policy(capacity_types=["spot"])
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    apps.create_namespaced_deployment("default", _deployment("api", 1, cpu="1", memory="1Gi"))
+    nodeless.until(lambda: any(p.status.phase == "Running" for p in _pods(nodeless, "api")))
+    (row,) = nodeless.rows(state=NodeState.READY)
+    nodeless.aws.cloud.interrupt(row.instance_id)
+    nodeless.until(lambda: nodeless.rows(interrupted_at__isnull=False))
+    # The pass that read the notice cordoned the node and launched the replacement at once.
+    assert len(nodeless.rows()) == 2
+    assert Decision.objects.filter(node=row, kind=DecisionKind.INTERRUPTION).exists()
+    replacement = nodeless.rows()[-1]
+
+    def moved() -> bool:
+        replacement.refresh_from_db()
+        return any(
+            p.status.phase == "Running" and p.spec.node_name == replacement.node_name
+            for p in _pods(nodeless, "api")
+            if replacement.node_name
+        )
+
+    nodeless.until(moved)
+    nodeless.until(
+        lambda: row.refresh_from_db() or row.state in (NodeState.TERMINATING, NodeState.TERMINATED)
+    )
+
+
+def test_draining_respects_pod_disruption_budgets(nodeless, kube_client) -> None:
+    policy_api: Any = k8s.PolicyV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    apps.create_namespaced_deployment("default", _deployment("db", 1, cpu="500m", memory="512Mi"))
+    policy_api.create_namespaced_pod_disruption_budget(
+        "default",
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "db"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}},
+        },
+    )
+    nodeless.until(lambda: any(p.status.phase == "Running" for p in _pods(nodeless, "db")))
+    (row,) = nodeless.rows(state=NodeState.READY)
+    row.state, row.reason = NodeState.DRAINING, "test drain"
+    row.save(update_fields=["state", "reason"])
+    for _ in range(3):
+        nodeless.reconcile()
+    row.refresh_from_db()
+    assert row.state == NodeState.DRAINING  # the budget allows no disruption: the pod stays
+    assert [p.status.phase for p in _pods(nodeless, "db")] == ["Running"]
+    assert nodeless.core.read_node(row.node_name).spec.unschedulable
+
+
+@pytest.mark.parametrize("do_not_evict", [False, True])
+def test_an_underused_node_is_consolidated_unless_a_pod_must_not_be_evicted(
+    nodeless, kube_client, do_not_evict
+) -> None:
+    nodeless.policy(capacity_types=["on_demand"], scale_down_delay_seconds=0)
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    annotations = {"nodeless.io/do-not-evict": "true"} if do_not_evict else {}
+    apps.create_namespaced_deployment("default", _deployment("filler1", 1, cpu="3", memory="2Gi"))
+    nodeless.until(lambda: any(p.status.phase == "Running" for p in _pods(nodeless, "filler1")))
+    apps.create_namespaced_deployment(
+        "default", _deployment("small", 1, cpu="100m", memory="128Mi", annotations=annotations)
+    )
+    nodeless.until(lambda: any(p.status.phase == "Running" for p in _pods(nodeless, "small")))
+    first_node = _pods(nodeless, "small")[0].spec.node_name
+    apps.create_namespaced_deployment("default", _deployment("filler2", 1, cpu="3", memory="2Gi"))
+    nodeless.until(
+        lambda: any(
+            p.status.phase == "Running" and p.spec.node_name != first_node for p in _pods(nodeless, "filler2")
+        )
+    )
+    apps.delete_namespaced_deployment("filler1", "default")
+    nodeless.until(lambda: not _pods(nodeless, "filler1"))
+    for _ in range(4):
+        nodeless.reconcile()
+    consolidated = Decision.objects.filter(
+        cluster=nodeless.cluster, kind=DecisionKind.CONSOLIDATE, subject=first_node
+    )
+    if do_not_evict:
+        assert not consolidated.exists()
+        assert _pods(nodeless, "small")[0].spec.node_name == first_node
+    else:
+        assert consolidated.exists()
+        nodeless.until(
+            lambda: any(
+                p.status.phase == "Running" and p.spec.node_name not in (None, first_node)
+                for p in _pods(nodeless, "small")
+            )
+        )
+
+
+def test_garbage_collection_terminates_unowned_instances_and_forgets_vanished_ones(
+    nodeless, cloud_provider
+) -> None:
+    nodeless.create_pod("keep", cpu="500m", memory="512Mi", run_seconds=3600)
+    nodeless.until(lambda: nodeless.pod("keep").status.phase == "Running")
+    (row,) = nodeless.rows(state=NodeState.READY)
+    provider = cloud_provider(nodeless.sim.name)
+    stray = provider.launch(
+        LaunchRequest(
+            (Offering("t3.micro", row.zone, CapacityType.ON_DEMAND),),
+            "stray-launch-1",
+            {
+                "nodeless.io/cluster": str(nodeless.cluster.pk),
+                f"kubernetes.io/cluster/{nodeless.sim.name}": "owned",
+            },
+        )
+    ).instance
+    ec2 = nodeless.aws.cloud.admin.client("ec2", nodeless.aws.cloud.customer_account_id)
+    ec2.terminate_instances(InstanceIds=[row.instance_id])  # reclaimed outside Nodeless
+
+    def state(instance_id: str) -> str:
+        return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"][
+            "Name"
+        ]
+
+    nodeless.until(lambda: state(stray.instance_id) in ("shutting-down", "terminated"))
+    nodeless.until(lambda: row.refresh_from_db() or row.state == NodeState.TERMINATED)
+    reasons = list(
+        Decision.objects.filter(cluster=nodeless.cluster, kind=DecisionKind.GARBAGE).values_list(
+            "reason", flat=True
+        )
+    )
+    assert any(stray.instance_id in reason for reason in reasons)
+    assert any(row.instance_id in reason for reason in reasons)
+
+
+def test_an_underused_node_whose_pods_fit_nowhere_else_is_replaced_by_a_cheaper_one(
+    nodeless, kube_client
+) -> None:
+    nodeless.policy(capacity_types=["on_demand"], scale_down_delay_seconds=0)
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    apps.create_namespaced_deployment("default", _deployment("big", 1, cpu="3", memory="2Gi"))
+    apps.create_namespaced_deployment("default", _deployment("small", 1, cpu="100m", memory="128Mi"))
+    nodeless.until(
+        lambda: all(
+            any(p.status.phase == "Running" for p in _pods(nodeless, app)) for app in ("big", "small")
+        )
+    )
+    first_node = _pods(nodeless, "small")[0].spec.node_name
+    assert _pods(nodeless, "big")[0].spec.node_name == first_node, "the planner packs both on one node"
+    (first,) = [row for row in nodeless.rows() if row.node_name == first_node]
+
+    apps.delete_namespaced_deployment("big", "default")
+    nodeless.until(lambda: not _pods(nodeless, "big"))
+    nodeless.until(
+        lambda: any(
+            p.status.phase == "Running" and p.spec.node_name not in (None, first_node)
+            for p in _pods(nodeless, "small")
+        )
+    )
+
+    decision = Decision.objects.get(
+        cluster=nodeless.cluster, kind=DecisionKind.CONSOLIDATE, subject=first_node
+    )
+    assert "replacing it with" in decision.reason
+    assert decision.cost_per_hour is not None and decision.cost_per_hour < 0
+    (replacement,) = nodeless.rows(node_name=_pods(nodeless, "small")[0].spec.node_name)
+    assert replacement.created_at > first.created_at
+    assert replacement.price_per_hour <= Decimal("0.8") * first.price_per_hour
+    nodeless.until(
+        lambda: nodeless.rows(pk=first.pk)[0].state in (NodeState.TERMINATING, NodeState.TERMINATED)
+    )
