@@ -13,13 +13,7 @@ REGION_LABEL = "region"
 
 
 def account_discount(account: CloudAccount | None) -> Discount:
-    if account is None:
-        return Discount()
-    return Discount(
-        on_demand_pct=float(account.on_demand_discount_pct),
-        spot_pct=float(account.spot_discount_pct),
-        serverless_pct=float(account.serverless_discount_pct),
-    )
+    return Discount() if account is None else account.discount
 
 
 def cluster_region(cluster: Cluster) -> str:

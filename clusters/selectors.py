@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Count, QuerySet
 
-from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ClusterMode, ManagedNode
+from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ClusterMode, ClusterObservation, ManagedNode
 from policies.models import Decision
 from tenants.models import Organization
 
@@ -50,3 +53,55 @@ def recent_decisions(organization: Organization, cluster: Cluster, *, limit: int
         .select_related("node")
         .order_by("-id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class PodRow:
+    namespace: str
+    name: str
+    phase: str
+    node: str
+    cpu: str  # quantities, as the page's filters take them ("250m", "512Mi")
+    memory: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PodListing:
+    """The cluster's pods as last observed (pending first, running next, finished last)."""
+
+    pods: list[PodRow]
+    total: int
+    observed_at: datetime | None
+    problem: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.pods)
+
+
+def cluster_observation(organization: Organization, cluster: Cluster) -> ClusterObservation | None:
+    """The cluster's latest observation, None before the first."""
+    return ClusterObservation.objects.filter(organization=organization, cluster=cluster).first()
+
+
+def cluster_pods(organization: Organization, cluster: Cluster, *, limit: int) -> PodListing:
+    """From the cluster's latest observation: the page never calls the cluster itself."""
+    observation = cluster_observation(organization, cluster)
+    if observation is None:
+        return PodListing([], 0, None, "not observed yet: the first health check lists it within a minute")
+    summary = observation.summary or {}
+    rows = [
+        PodRow(
+            namespace=row["namespace"],
+            name=row["name"],
+            phase=row["phase"],
+            node=row["node"],
+            cpu="" if row["cpu_millis"] is None else f"{row['cpu_millis']}m",
+            memory="" if row["memory_mib"] is None else f"{row['memory_mib']}Mi",
+            reason=row["reason"],
+        )
+        for row in (summary.get("pod_rows") or [])[:limit]
+    ]
+    total = int(summary.get("pod_rows_total") or 0)
+    return PodListing(rows, max(total, len(rows)), observation.observed_at, observation.problem)

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_POST
 
 from clusters import selectors, services
 from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm
-from clusters.kube.inventory import pod_listing
 from clusters.labels import format_label_text, parse_label_text
 from clusters.models import CloudAccount, Cluster
 from clusters.onboarding.cloudformation import quick_create_url, template_yaml
@@ -211,7 +210,7 @@ def cluster_activity(request: OrganizationRequest, cluster_id: str) -> HttpRespo
         "managed_node_count": nodes.count(),
         "decisions": selectors.recent_decisions(organization, cluster, limit=ACTIVITY_DECISION_ROWS),
         "decision_count": selectors.decision_count(organization, cluster),
-        "pods": pod_listing(cluster, limit=ACTIVITY_POD_ROWS),
+        "pods": selectors.cluster_pods(organization, cluster, limit=ACTIVITY_POD_ROWS),
         "policy": provisioning_policy_in_force(cluster),
     }
     return render(request, "clusters/partials/_activity.html", context)
@@ -223,7 +222,7 @@ def cluster_check(request: OrganizationRequest, cluster_id: str) -> HttpResponse
     cluster = get_for_organization(
         request.organization, Cluster.objects.select_related("cloud_account"), cluster_id
     )
-    services.cluster_check_health(cluster)
+    services.cluster_check_health_now(request.organization, cluster)
     if request.htmx:
         return render(request, "clusters/partials/_health.html", {"cluster": cluster})
     return redirect("cluster-detail", cluster_id=cluster.pk)

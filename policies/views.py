@@ -10,10 +10,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from clusters import selectors as cluster_selectors
 from clusters.models import Cluster, ClusterMode
 from clusters.pricing.catalogs import list_price_catalog
 from policies import selectors, services
 from policies.forms import ProvisioningPolicyForm
+from policies.provisioning_preview import preview
 from policies.provisioning_settings import clean_settings, policy_settings
 from tenants.access import get_for_organization
 from tenants.actors import Actor
@@ -21,7 +23,6 @@ from tenants.decorators import organization_view
 from tenants.http import OrganizationRequest
 from tenants.models import Role
 from tenants.views.forms_util import add_service_errors
-from workers.provisioning.preview import preview
 
 
 @organization_view()
@@ -110,7 +111,8 @@ def policy_validate(request: OrganizationRequest) -> HttpResponse:
         else:
             for target in _preview_targets(organization, cluster):
                 saved = selectors.provisioning_policy_in_force(target).settings
-                previews.append(preview(target, saved, draft))
+                observation = cluster_selectors.cluster_observation(organization, target)
+                previews.append(preview(target, observation, saved, draft))
     return render(request, "policies/partials/_validation.html", {"form": form, "previews": previews})
 
 

@@ -135,3 +135,12 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(autouse=True)
+def _stop_cluster_informers():
+    """Each test's simulated clusters stop with it: stop the watches a test started on them."""
+    yield
+    from clusters.observation.informers import stop_all_informers
+
+    stop_all_informers()

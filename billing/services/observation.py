@@ -1,9 +1,9 @@
-"""Reading a cluster for metering: its nodes and pods (raw JSON, through the official client), the
-metrics API when the cluster has one, and the nodes Nodeless launched, as metering samples."""
+"""Reading a cluster for metering: its nodes and pods (the cluster's one observation,
+`clusters.observation`), the metrics API when the cluster has one, and the nodes Nodeless launched,
+as metering samples."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,70 +12,80 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Q
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
-from clusters.kube.access import ClusterCredentialsError, cluster_api_client
+from clusters.kube.access import ClusterCredentialsError, cluster_api
+from clusters.kube.api import ClusterRefused, ClusterUnreachable
 from clusters.models import ACTIVE_STATES, Cluster, ManagedNode
+from clusters.observation.reading import ClusterUnavailable, read_cluster
+from clusters.observation.recording import observation_failed, observation_record
 from engines.kube.capacity import CapacityType
+from engines.kube.cluster import ClusterState
+from engines.kube.nodes import Node
+from engines.kube.pods import Pod, try_requests
+from engines.kube.quantity import GIB, QuantityError, parse_quantity
+from engines.kube.resources import Resources
 from engines.metering import CatalogPrices, NodeSample, PodSample, Quantities, offering_from_labels
-from workers.provisioning.kube import KubeOps
-from workers.provisioning.observe import is_finished, pod_requests, quantity, resources_of
 
 logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
-GIB = 2**30
 METRICS_ABSENT_SECONDS = 600  # how long to remember that a cluster serves no metrics API
 APP_LABELS = ("app.kubernetes.io/name", "app", "nodeless.io/trace")
-TIMEOUT = 15
+METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/pods"
 
 
 @dataclass(frozen=True)
-class ClusterObservation:
-    """One read of a cluster; `pods` is None when it could not be listed (`error` says why)."""
+class ClusterRead:
+    """One read of a cluster for metering; `state` is None when it could not be read (`error`
+    says why)."""
 
     listed_at: float
-    pods: list[Json] | None
-    nodes: list[Json]
+    state: ClusterState | None
     usage: dict[tuple[str, str], Quantities] | None
     error: str = ""
 
+    @property
+    def pods(self) -> list[Pod] | None:
+        """Every pod seen (waiting, bound, finished), None when the cluster could not be read."""
+        if self.state is None:
+            return None
+        return [*self.state.pending, *self.state.bound_pods]
 
-def _timestamp(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    @property
+    def nodes(self) -> list[Node]:
+        return [] if self.state is None else [observed.node for observed in self.state.nodes.values()]
 
 
-def _not_after(moment: float | None, listed_at: float) -> float | None:
+def _not_after(moment: datetime | None, listed_at: float) -> float | None:
     """Simulated clusters may run a faster clock than ours: a time after the listing is not to be
     trusted, so the pod (or node) counts as there since before the interval."""
-    return moment if moment is not None and moment <= listed_at else None
+    if moment is None:
+        return None
+    stamp = moment.timestamp()
+    return stamp if stamp <= listed_at else None
 
 
 def _metrics_key(cluster: Cluster) -> str:
     return f"billing:metrics-absent:{cluster.pk}"
 
 
-def _pod_usage(api_client: k8s.ApiClient, cluster: Cluster) -> dict[tuple[str, str], Quantities] | None:
+def _pod_usage(cluster: Cluster) -> dict[tuple[str, str], Quantities] | None:
     """Measured CPU and memory per pod from metrics.k8s.io; None when the cluster serves none."""
     if cache.get(_metrics_key(cluster)):
         return None
     try:
-        response = k8s.CustomObjectsApi(api_client).list_cluster_custom_object(
-            "metrics.k8s.io", "v1beta1", "pods", _preload_content=False, _request_timeout=TIMEOUT
-        )
-        # With _preload_content=False the client returns the raw urllib3 response.
-        page = json.loads(response.data)  # type: ignore[attr-defined]
-    except (ApiException, HTTPError, OSError, ValueError):
+        page = cluster_api(cluster).request("GET", METRICS_PATH)
+    except (ClusterUnreachable, ClusterRefused, ClusterCredentialsError, ValueError):
         cache.set(_metrics_key(cluster), value=True, timeout=METRICS_ABSENT_SECONDS)
         return None
     return pod_usage_from_metrics(page)
+
+
+def _measured(values: Json, name: str) -> float:
+    try:
+        return float(parse_quantity(values.get(name, 0)))
+    except QuantityError:
+        return 0.0
 
 
 def pod_usage_from_metrics(page: Json) -> dict[tuple[str, str], Quantities]:
@@ -85,33 +95,28 @@ def pod_usage_from_metrics(page: Json) -> dict[tuple[str, str], Quantities]:
         total = Quantities()
         for container in item.get("containers") or ():
             measured = container.get("usage") or {}
-            total = total + Quantities(
-                quantity(measured.get("cpu", "0")), quantity(measured.get("memory", "0")) / GIB
-            )
+            total = total + Quantities(_measured(measured, "cpu"), _measured(measured, "memory") / GIB)
         usage[(metadata.get("namespace", ""), metadata.get("name", ""))] = total
     return usage
 
 
-def observe_cluster(cluster: Cluster, now: datetime) -> ClusterObservation:
+def observe_cluster(cluster: Cluster, now: datetime) -> ClusterRead:
+    """Read the cluster (and keep what was seen as its latest observation)."""
     listed_at = now.timestamp()
     try:
-        with cluster_api_client(cluster) as api_client:
-            ops = KubeOps(api_client)
-            pods, nodes = ops.pods(), ops.nodes()
-            usage = _pod_usage(api_client, cluster)
-    except ClusterCredentialsError as error:
-        return ClusterObservation(listed_at, None, [], None, str(error))
-    except (ApiException, HTTPError, OSError, ValueError) as error:
-        return ClusterObservation(listed_at, None, [], None, f"cannot list the cluster: {error}")
-    return ClusterObservation(listed_at, pods, nodes, usage)
+        state = read_cluster(cluster, now=now)
+    except ClusterUnavailable as error:
+        observation_failed(cluster, str(error), now)
+        return ClusterRead(listed_at, None, None, str(error))
+    observation_record(cluster, state)
+    return ClusterRead(listed_at, state, _pod_usage(cluster))
 
 
-def workload_of(pod: Json) -> str:
+def workload_of(pod: Pod) -> str:
     """The pod's workload: its controller (a ReplicaSet stands for its Deployment), else its app
     label (a replayed trace counts as one workload), else the pod itself."""
-    metadata = pod["metadata"]
-    labels = metadata.get("labels") or {}
-    owner = next((ref for ref in metadata.get("ownerReferences") or () if ref.get("controller")), None)
+    labels = pod.labels
+    owner = pod.controller
     if owner is not None:
         kind, name = owner.get("kind", ""), owner.get("name", "")
         template_hash = labels.get("pod-template-hash")
@@ -121,51 +126,37 @@ def workload_of(pod: Json) -> str:
     for key in APP_LABELS:
         if labels.get(key):
             return f"{key.rsplit('/', 1)[-1]}/{labels[key]}"
-    return f"Pod/{metadata['name']}"
+    return f"Pod/{pod.name}"
 
 
-def _quantities(values: Json) -> Quantities:
-    resources = resources_of(values)
+def quantities(resources: Resources) -> Quantities:
     return Quantities(resources.cpu_millis / 1000, resources.memory_mib / 1024, float(resources.gpus))
 
 
-def _finished_at(pod: Json) -> float | None:
-    ends = [
-        _timestamp(((status.get("state") or {}).get("terminated") or {}).get("finishedAt"))
-        for status in (pod.get("status") or {}).get("containerStatuses") or ()
-    ]
-    known = [end for end in ends if end is not None]
-    return max(known) if known else None
-
-
-def pod_samples(observation: ClusterObservation, prices: CatalogPrices) -> list[PodSample]:
+def pod_samples(read: ClusterRead, prices: CatalogPrices) -> list[PodSample]:
     """Pods bound to a node, running or finished with a known end."""
     samples = []
-    usage = observation.usage or {}
-    for pod in observation.pods or ():
-        spec, metadata = pod.get("spec") or {}, pod["metadata"]
-        if not spec.get("nodeName"):
-            continue
+    usage = read.usage or {}
+    for pod in read.state.bound_pods if read.state else ():
         finished_at = None
-        if is_finished(pod):
-            finished_at = _finished_at(pod)
-            if finished_at is None:
+        if pod.is_finished:
+            finished = pod.finished_at
+            if finished is None:
                 continue  # finished at an unknown time: nothing to charge safely
-            finished_at = min(finished_at, observation.listed_at)
-        requested = pod_requests(pod)
-        requests = Quantities(requested.cpu_millis / 1000, requested.memory_mib / 1024, float(requested.gpus))
-        namespace = metadata.get("namespace", "default")
+            finished_at = min(finished.timestamp(), read.listed_at)
+        requested = try_requests(pod)
+        if requested is None:
+            continue  # a quantity no scheduler could read: the pod never ran
+        requests = quantities(requested)
         samples.append(
             PodSample(
-                namespace=namespace,
-                name=metadata["name"],
+                namespace=pod.namespace,
+                name=pod.name,
                 workload=workload_of(pod),
-                node_name=spec["nodeName"],
+                node_name=pod.node_name,
                 requests=requests,
-                usage=usage.get((namespace, metadata["name"])),
-                started_at=_not_after(
-                    _timestamp((pod.get("status") or {}).get("startTime")), observation.listed_at
-                ),
+                usage=usage.get((pod.namespace, pod.name)),
+                started_at=_not_after(pod.started_at, read.listed_at),
                 finished_at=finished_at,
                 serverless_price_per_hour=prices.serverless_price(requests, requested.ephemeral_mib / 1024),
             )
@@ -202,32 +193,30 @@ def _managed_sample(
 
 
 def _labelled_sample(
-    node: Json, pods_on_node: Sequence[PodSample], prices: CatalogPrices, listed_at: float
+    node: Node, pods_on_node: Sequence[PodSample], prices: CatalogPrices, listed_at: float
 ) -> NodeSample:
-    metadata, status = node["metadata"], node.get("status") or {}
-    instance_type, zone, capacity_type = offering_from_labels(metadata.get("labels") or {})
+    instance_type, zone, capacity_type = offering_from_labels(node.labels)
     price = prices.price(instance_type, zone, capacity_type) if instance_type else None
     if price is None and capacity_type == CapacityType.SERVERLESS:
         # A serverless "node" carries one pod and is billed as that pod's serverless price.
         each = [prices.serverless_price(pod.requests) for pod in pods_on_node]
         price = sum(p for p in each if p is not None) if each and None not in each else None
-    capacity = _quantities(status.get("capacity") or {})
-    allocatable = _quantities(status.get("allocatable") or {})
+    capacity = quantities(node.capacity)
     return NodeSample(
-        name=metadata["name"],
+        name=node.name,
         instance_type=instance_type,
         capacity_type=capacity_type,
         zone=zone,
         price_per_hour=price,
         on_demand_price_per_hour=prices.on_demand_price(instance_type, zone) if instance_type else None,
         capacity=capacity,
-        allocatable=allocatable if status.get("allocatable") else capacity,
-        started_at=_not_after(_timestamp(metadata.get("creationTimestamp")), listed_at),
+        allocatable=quantities(node.allocatable) if node.status.get("allocatable") else capacity,
+        started_at=_not_after(node.created_at, listed_at),
     )
 
 
 def node_samples(
-    observation: ClusterObservation,
+    read: ClusterRead,
     managed: Iterable[ManagedNode],
     pods: Sequence[PodSample],
     prices: CatalogPrices,
@@ -241,19 +230,15 @@ def node_samples(
     for pod in pods:
         pods_by_node.setdefault(pod.node_name, []).append(pod)
     samples, billed = [], set()
-    for node in observation.nodes:
-        metadata, status = node["metadata"], node.get("status") or {}
-        provider_id = (node.get("spec") or {}).get("providerID", "")
-        row = by_name.get(metadata["name"]) or by_instance.get(provider_id.rsplit("/", 1)[-1])
+    for node in read.nodes:
+        row = by_name.get(node.name) or by_instance.get(node.instance_id)
         if row is None:
-            samples.append(
-                _labelled_sample(node, pods_by_node.get(metadata["name"], ()), prices, observation.listed_at)
-            )
+            samples.append(_labelled_sample(node, pods_by_node.get(node.name, ()), prices, read.listed_at))
             continue
         billed.add(row.pk)
-        capacity = _quantities(status.get("capacity") or {})
-        allocatable = _quantities(status.get("allocatable") or {})
-        samples.append(_managed_sample(row, metadata["name"], capacity, allocatable, prices))
+        samples.append(
+            _managed_sample(row, node.name, quantities(node.capacity), quantities(node.allocatable), prices)
+        )
     for row in rows:
         if row.pk in billed:
             continue

@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from billing.models import PodPlacement
-from billing.services.observation import ClusterObservation, workload_of
+from billing.services.observation import ClusterRead, workload_of
 from clusters.models import Cluster
+from engines.kube.pods import try_requests
 from engines.metering import NodeSample, PodSample, pod_cost_per_hour
 from policies.models import Decision, DecisionKind
-from workers.provisioning.observe import is_finished, pod_requests
 
 _COMPARED = (
     "workload",
@@ -57,24 +57,23 @@ def launch_decisions(cluster: Cluster, node_ids: Sequence[str]) -> dict[str, int
 
 
 def _wanted(
-    cluster: Cluster, observation: ClusterObservation, nodes: Sequence[NodeSample], pods: Sequence[PodSample]
+    cluster: Cluster, read: ClusterRead, nodes: Sequence[NodeSample], pods: Sequence[PodSample]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     nodes_by_name = {node.name: node for node in nodes}
     samples = {(pod.namespace, pod.name): pod for pod in pods}
     decisions = launch_decisions(cluster, [node.managed_node_id for node in nodes if node.managed_node_id])
     wanted = {}
-    for pod in observation.pods or ():
-        if is_finished(pod) or pod["metadata"].get("deletionTimestamp"):
+    for pod in read.pods or ():
+        requests = try_requests(pod)
+        if pod.is_finished or pod.is_terminating or requests is None:
             continue
-        metadata, spec = pod["metadata"], pod.get("spec") or {}
-        key = (metadata.get("namespace", "default")[:63], metadata["name"][:253])
-        node = nodes_by_name.get(spec.get("nodeName") or "")
+        key = (pod.namespace[:63], pod.name[:253])
+        node = nodes_by_name.get(pod.node_name)
         sample = samples.get(key)
-        requests = pod_requests(pod)
         wanted[key] = {
             "workload": workload_of(pod)[:300],
-            "phase": ((pod.get("status") or {}).get("phase") or "Pending")[:16],
-            "node_name": (spec.get("nodeName") or "")[:253],
+            "phase": pod.phase[:16],
+            "node_name": pod.node_name[:253],
             "managed_node_id": (node.managed_node_id or None) if node else None,
             "decision_id": decisions.get(node.managed_node_id) if node and node.managed_node_id else None,
             "instance_type": node.instance_type[:64] if node else "",
@@ -101,15 +100,15 @@ def _same(row: PodPlacement, values: dict[str, Any]) -> bool:
 
 def placements_refresh(
     cluster: Cluster,
-    observation: ClusterObservation,
+    read: ClusterRead,
     nodes: Sequence[NodeSample],
     pods: Sequence[PodSample],
     now: datetime,
 ) -> int:
     """Bring the cluster's placements up to date with one observation; returns the rows written."""
-    if observation.pods is None:
+    if read.pods is None:
         return 0  # the cluster could not be listed: keep the last known placements
-    wanted = _wanted(cluster, observation, nodes, pods)
+    wanted = _wanted(cluster, read, nodes, pods)
     existing = {(row.namespace, row.name): row for row in PodPlacement.objects.filter(cluster=cluster)}
     gone = [row.pk for key, row in existing.items() if key not in wanted]
     created, changed = [], []

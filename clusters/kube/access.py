@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 from kubernetes import client as k8s
 
+from clusters.kube.api import ClusterApi
 from clusters.kube.client import api_client
 from clusters.kube.kubeconfig import KubeconfigError, KubeCredentials, credentials
 from clusters.models import Cluster, ClusterConnection
@@ -75,3 +78,30 @@ def unauthorized_hint(cluster: Cluster) -> str:
             f"--cluster-name {cluster.eks_cluster_name} --principal-arn {role}) or deploy the stack with ClusterName"
         )
     return "the token or client certificate in the kubeconfig is not valid for this cluster (expired or revoked?)"
+
+
+_apis_lock = threading.Lock()
+_apis: dict[tuple[int, str], tuple[KubeCredentials, ClusterApi]] = {}
+
+
+def cluster_api(cluster: Cluster) -> ClusterApi:
+    """The cluster's API client, kept for this process while its credentials stay the same: a new
+    client opens new TLS connections, which a pass making dozens of calls cannot pay every time.
+    A refreshed EKS token or a new kubeconfig makes a new client (and closes the old one's
+    connections). Raises ClusterCredentialsError."""
+    credentials = usable_credentials(cluster)
+    key = (os.getpid(), str(cluster.pk))  # by process too: a forked worker must not share sockets
+    with _apis_lock:
+        known = _apis.get(key)
+        if known is not None and known[0] == credentials:
+            return known[1]
+        api = ClusterApi(api_client(credentials), unauthorized_hint=unauthorized_hint(cluster))
+        _apis[key] = (credentials, api)
+    if known is not None:
+        known[1].close()
+    return api
+
+
+def new_cluster_api(cluster: Cluster) -> ClusterApi:
+    """A client of its own for a one-off look (close it after): nothing is kept for this process."""
+    return ClusterApi(api_client(usable_credentials(cluster)), unauthorized_hint=unauthorized_hint(cluster))

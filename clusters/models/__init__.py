@@ -4,6 +4,7 @@ compute Nodeless launched in it."""
 from clusters.models.accounts import CloudAccount, CloudProvider, VerificationStatus
 from clusters.models.clusters import Cluster, ClusterConnection, ClusterHealth, ClusterMode
 from clusters.models.nodes import ACTIVE_STATES, ManagedNode, NodeState
+from clusters.models.observations import ClusterObservation
 
 __all__ = [
     "ACTIVE_STATES",
@@ -13,6 +14,7 @@ __all__ = [
     "ClusterConnection",
     "ClusterHealth",
     "ClusterMode",
+    "ClusterObservation",
     "ManagedNode",
     "NodeState",
     "VerificationStatus",

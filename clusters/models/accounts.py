@@ -9,6 +9,7 @@ from typing import ClassVar
 from django.db import models
 from django.utils import timezone
 
+from engines.planner.catalog import Discount
 from tenants.models import Organization
 
 
@@ -55,3 +56,12 @@ class CloudAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
+
+    @property
+    def discount(self) -> Discount:
+        """The organization's negotiated discount off list prices, per capacity type."""
+        return Discount(
+            on_demand_pct=float(self.on_demand_discount_pct),
+            spot_pct=float(self.spot_discount_pct),
+            serverless_pct=float(self.serverless_discount_pct),
+        )

@@ -10,6 +10,7 @@ from clusters.services.accounts import (
 from clusters.services.clusters import (
     cluster_check_health,
     cluster_check_health_by_id,
+    cluster_check_health_now,
     cluster_connect_kubeconfig,
     cluster_delete,
     cluster_import_eks,
@@ -24,6 +25,7 @@ __all__ = [
     "cloud_account_verify",
     "cluster_check_health",
     "cluster_check_health_by_id",
+    "cluster_check_health_now",
     "cluster_connect_kubeconfig",
     "cluster_delete",
     "cluster_import_eks",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,7 +18,10 @@ from clusters.kube.kubeconfig import KubeconfigError, credentials, minimal_kubec
 from clusters.kube.probe import ProbeResult, probe
 from clusters.labels import clean_labels
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterHealth, ClusterMode
+from clusters.observation.reading import ClusterUnavailable, list_cluster, read_cluster
+from clusters.observation.recording import observation_failed, observation_record
 from clusters.onboarding.aws import RoleAccessError, assume_role, aws_client, describe_eks_cluster
+from engines.kube.cluster import ClusterState
 from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
 from tenants.audit import audit_record
@@ -68,8 +72,7 @@ def _apply_probe(cluster: Cluster, result: ProbeResult) -> None:
     cluster.health = ClusterHealth.DEGRADED if result.missing else ClusterHealth.HEALTHY
     cluster.last_healthy_at = now
     cluster.kubernetes_version = result.version
-    cluster.node_count, cluster.pod_count = result.node_count, result.pod_count
-    cluster.capacity, cluster.permissions = result.capacity, result.permissions
+    cluster.permissions = result.permissions
 
 
 def _check_mode_fits(cluster: Cluster) -> None:
@@ -82,8 +85,9 @@ def _check_mode_fits(cluster: Cluster) -> None:
         )
 
 
-def _verify_before_saving(cluster: Cluster) -> None:
-    """Connecting is all-or-nothing: a cluster we cannot reach, or may not operate, is not stored."""
+def _verify_before_saving(cluster: Cluster) -> ClusterState:
+    """Connecting is all-or-nothing: a cluster we cannot reach, may not operate, or cannot list is not
+    stored. What the listing saw becomes the cluster's first observation."""
     _check_mode_fits(cluster)
     result = _probe(cluster)
     if not result.reachable:
@@ -97,16 +101,22 @@ def _verify_before_saving(cluster: Cluster) -> None:
             }
         )
     _apply_probe(cluster, result)
+    try:
+        return list_cluster(cluster)
+    except ClusterUnavailable as error:
+        raise ValidationError({"__all__": f"Connected to {cluster.name}, but cannot list it: {error}."})
 
 
 def _verify_and_save(
     organization: Organization, cluster: Cluster, *, actor: Actor, action: str, metadata: dict[str, Any]
 ) -> Cluster:
     """Verify (nothing is stored when it fails), then save and audit in one transaction."""
-    _verify_before_saving(cluster)
+    state = _verify_before_saving(cluster)
     with transaction.atomic():
         cluster.save()
         audit_record(organization, actor=actor, action=action, target=cluster, metadata=metadata)
+        observation_record(cluster, state, force=True)
+    cluster.refresh_from_db(fields=["node_count", "pod_count", "capacity"])
     return cluster
 
 
@@ -260,8 +270,30 @@ def cluster_check_health_by_id(cluster_id: str) -> Cluster | None:
 
 
 def cluster_check_health(cluster: Cluster) -> Cluster:
-    """Probe once and record health, version, inventory and permissions."""
+    """The health task's check: probe once and record health, version and permissions; then read the
+    cluster (its one observation, kept current by this worker's watches) and keep what it holds, so
+    the counts on every page come from that read. A cluster that answers the probe but cannot be
+    listed is degraded, with why."""
+    return _check_health(cluster, read_cluster)
+
+
+def cluster_check_health_now(organization: Organization, cluster: Cluster) -> Cluster:
+    """Someone asked from the cluster page: the same check, with a one-off listing (a web process
+    keeps no watches)."""
+    assert cluster.organization_id == organization.pk
+    return _check_health(cluster, list_cluster)
+
+
+def _check_health(cluster: Cluster, read: Callable[..., ClusterState]) -> Cluster:
+    now = timezone.now()
     _apply_probe(cluster, _probe(cluster))
+    if cluster.health != ClusterHealth.UNREACHABLE:
+        try:
+            observation_record(cluster, read(cluster, now=now), force=True)
+        except ClusterUnavailable as error:
+            observation_failed(cluster, str(error), now)
+            cluster.health = ClusterHealth.DEGRADED
+            cluster.health_problem = f"cannot list its pods and nodes: {error}"
     cluster.save(
         update_fields=[
             "health",
@@ -269,9 +301,6 @@ def cluster_check_health(cluster: Cluster) -> Cluster:
             "last_checked_at",
             "last_healthy_at",
             "kubernetes_version",
-            "node_count",
-            "pod_count",
-            "capacity",
             "permissions",
         ]
     )

@@ -59,6 +59,14 @@ class ClusterState:
     pending: tuple[Pod, ...]
     daemonset_overhead: Resources
     observed_at: datetime
+    # Pods bound to a node that is not (or no longer) listed: they ran somewhere and may still be
+    # billed, but take room on no node the cluster has.
+    orphans: tuple[Pod, ...] = ()
+
+    @property
+    def bound_pods(self) -> list[Pod]:
+        """Every pod bound to a node, finished ones included."""
+        return [*(pod for node in self.nodes.values() for pod in node.pods), *self.orphans]
 
     def node_of_instance(self, instance_id: str) -> ObservedNode | None:
         """The node an instance registered as (matched by its `providerID`)."""
@@ -96,11 +104,16 @@ def daemonset_overhead(pods: Iterable[Pod]) -> Resources:
 def cluster_state(pods: Iterable[Pod], nodes: Iterable[Node], observed_at: datetime) -> ClusterState:
     observed = {node.name: ObservedNode(node) for node in nodes}
     pending: list[Pod] = []
+    orphans: list[Pod] = []
     every_pod = list(pods)
     for pod in every_pod:
         if pod.node_name:
             if pod.node_name in observed:
                 observed[pod.node_name].pods.append(pod)
+            else:
+                orphans.append(pod)
         elif pod.is_pending:
             pending.append(pod)
-    return ClusterState(observed, tuple(pending), daemonset_overhead(every_pod), observed_at)
+    return ClusterState(
+        observed, tuple(pending), daemonset_overhead(every_pod), observed_at, orphans=tuple(orphans)
+    )

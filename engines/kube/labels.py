@@ -26,6 +26,13 @@ INSTANCE_MEMORY = "karpenter.k8s.aws/instance-memory"
 INSTANCE_GPU_COUNT = "karpenter.k8s.aws/instance-gpu-count"
 INSTANCE_GPU_NAME = "karpenter.k8s.aws/instance-gpu-name"
 COMPUTE_TYPE = "eks.amazonaws.com/compute-type"
+HOSTNAME = "kubernetes.io/hostname"
+# Ours: the federated workload an object or pod in a member cluster belongs to.
+WORKLOAD_ID = "nodeless.io/workload-id"
+# Annotations a pod may carry for Nodeless: a node of its own; the GPU models it may run on
+# (comma-separated, e.g. "T4,A10G"; absent: any model).
+ISOLATE_ANNOTATION = "nodeless.io/isolate"
+GPU_MODELS_ANNOTATION = "nodeless.io/gpu-models"
 
 # Older or provider-specific spellings of the same facts; a requirement on an alias is
 # evaluated exactly like one on the canonical key.

@@ -297,3 +297,24 @@ def try_requests(pod: Pod) -> Resources | None:
         return pod.requests
     except QuantityError:
         return None
+
+
+# What a pod's JSON keeps when held for a long time (a watch-fed cache of 50,000 pods): everything
+# `Pod` reads. Container specs keep only their name, resources and restart policy; managed fields
+# and kubectl's last-applied copy of the object are dropped.
+_CONTAINER_FIELDS = ("name", "resources", "restartPolicy")
+_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def essential_pod(raw: Json) -> dict[str, Any]:
+    metadata = dict(raw.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    annotations = metadata.get("annotations")
+    if annotations and any(key in annotations for key in _DROPPED_ANNOTATIONS):
+        metadata["annotations"] = {k: v for k, v in annotations.items() if k not in _DROPPED_ANNOTATIONS}
+    spec = dict(raw.get("spec") or {})
+    for key in ("containers", "initContainers"):
+        if spec.get(key):
+            spec[key] = [{f: c[f] for f in _CONTAINER_FIELDS if f in c} for c in spec[key]]
+    spec.pop("ephemeralContainers", None)
+    return {"metadata": metadata, "spec": spec, "status": raw.get("status") or {}}

@@ -21,6 +21,7 @@ def test_the_preview_shows_both_policies_on_the_pending_pods_and_saves_nothing(
 ) -> None:
     for index in range(4):
         nodeless.create_pod(f"pre{index}", cpu="1", memory="2Gi")
+    nodeless.observe()
     saved = organization_default_policy(nodeless.cast.org_a.pk)
     assert saved is not None
     saved_version = saved.version

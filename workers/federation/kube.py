@@ -20,7 +20,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from clusters.kube.probe import describe_failure
+from clusters.kube.failures import describe_failure
 
 FIELD_MANAGER = "nodeless"
 WORKLOAD_LABEL = "nodeless.io/workload-id"

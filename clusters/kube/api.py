@@ -1,0 +1,284 @@
+"""The one Kubernetes API client the product uses on a customer's cluster.
+
+Requests go through the official client's `ApiClient` (`param_serialize`/`call_api`) with plain JSON
+in and out: one generic path per kind instead of a generated method per kind and verb, and no model
+objects (building them for every pod of a large cluster costs more than a pass may take). Errors are
+two kinds a caller can act on: `ClusterUnreachable` (network, TLS, credentials: a cluster-level
+problem, worded by `describe_failure`) and `ClusterRefused` (the server answered this request with
+an error status; `Gone` for 410, an expired watch).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from clusters.kube.failures import describe_failure
+
+Json = dict[str, Any]
+TIMEOUT_SECONDS = 15
+PAGE_SIZE = 2000
+FIELD_MANAGER = "nodeless"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the API."""
+
+    api_version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        group = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        return f"{group}{scope}/{self.plural}" + (f"/{name}" if name else "")
+
+
+KINDS = {
+    "Pod": Kind("v1", "pods"),
+    "Node": Kind("v1", "nodes", namespaced=False),
+    "Namespace": Kind("v1", "namespaces", namespaced=False),
+    "ConfigMap": Kind("v1", "configmaps"),
+    "Secret": Kind("v1", "secrets"),
+    "Service": Kind("v1", "services"),
+    "Deployment": Kind("apps/v1", "deployments"),
+    "Job": Kind("batch/v1", "jobs"),
+    "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),
+}
+
+
+class ClusterUnreachable(Exception):
+    """The cluster's API could not be reached or no longer accepts our credentials (401)."""
+
+
+class ClusterRefused(Exception):
+    """The cluster answered this request with an error; `status` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Gone(ClusterRefused):
+    """410 Gone: the resourceVersion a list or watch asked for is no longer kept; list again."""
+
+
+def _status_message(status: int, reason: str, body: bytes) -> str:
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError:
+        parsed = {}
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    return str(message or f"{status} {reason}")
+
+
+class ClusterApi:
+    """One cluster's API. Keep one per cluster while its credentials hold: the pooled connections
+    are what make a pass's dozens of calls cheap."""
+
+    def __init__(self, api_client: k8s.ApiClient, *, unauthorized_hint: str = "") -> None:
+        self.api_client = api_client
+        self.server = str(api_client.configuration.host)
+        self.unauthorized_hint = unauthorized_hint
+
+    def close(self) -> None:
+        """Close the pooled connections (the client is being replaced)."""
+        self.api_client.close()  # type: ignore[no-untyped-call]
+
+    # --- the one request path --------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None,
+        body: Any,
+        content_type: str,
+        timeout: float | tuple[float, float],
+    ) -> Any:
+        params = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            return self.api_client.call_api(*params, _request_timeout=timeout)
+        except (HTTPError, ssl.SSLError, OSError, ApiException) as error:
+            raise ClusterUnreachable(self._describe(error)) from error
+
+    def _describe(self, error: Exception) -> str:
+        return describe_failure(error, server=self.server, unauthorized_hint=self.unauthorized_hint)
+
+    def _raise_for(self, status: int, reason: str, data: bytes) -> None:
+        if status < 300:
+            return
+        if status == 401:
+            failure = ApiException(status=status, reason=reason, body=data.decode("utf-8", "replace"))
+            raise ClusterUnreachable(self._describe(failure))
+        message = _status_message(status, reason, data)
+        raise (Gone if status == 410 else ClusterRefused)(status, message)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> Json:
+        response = self._send(
+            method, path, query=query, body=body, content_type=content_type, timeout=timeout
+        )
+        try:
+            data: bytes = response.read()
+        except (HTTPError, OSError) as error:
+            raise ClusterUnreachable(self._describe(error)) from error
+        self._raise_for(response.status, response.reason, data)
+        parsed: Json = json.loads(data) if data else {}
+        return parsed
+
+    # --- reads ----------------------------------------------------------------------------------
+    def list_page(
+        self,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        token: str = "",
+        limit: int = PAGE_SIZE,
+    ) -> Json:
+        params: list[tuple[str, Any]] = [*(query or ()), ("limit", limit)]
+        if token:
+            params.append(("continue", token))
+        return self.request("GET", path, query=params)
+
+    def list(
+        self,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Iterator[Json]:
+        """Every object of `kind` (all namespaces unless one is given), page by page."""
+        for page in self.pages(
+            kind, namespace=namespace, label_selector=label_selector, field_selector=field_selector
+        ):
+            yield from page.get("items") or []
+
+    def pages(
+        self,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Iterator[Json]:
+        """The list's pages; the last one's `metadata.resourceVersion` is where a watch resumes."""
+        query: list[tuple[str, Any]] = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        token = ""
+        while True:
+            page = self.list_page(KINDS[kind].path(namespace), query=query, token=token)
+            yield page
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Json | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self.request("GET", KINDS[kind].path(namespace, name))
+        except ClusterRefused as refused:
+            if refused.status == 404:
+                return None
+            raise
+
+    def watch(self, kind: str, *, resource_version: str, timeout_seconds: int) -> Iterator[tuple[str, Json]]:
+        """(type, object) events of `kind` after `resource_version`, until the server ends the watch
+        (after `timeout_seconds`). Raises `Gone` when that version is no longer kept."""
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", timeout_seconds),
+        ]
+        response = self._send(
+            "GET",
+            KINDS[kind].path(),
+            query=query,
+            body=None,
+            content_type="application/json",
+            timeout=(TIMEOUT_SECONDS, timeout_seconds + TIMEOUT_SECONDS),
+        )
+        raw = response.response
+        try:
+            if response.status >= 300:
+                self._raise_for(response.status, response.reason, raw.data)
+            for line in _lines(raw):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    code = int(status.get("code") or 500)
+                    raise (Gone if code == 410 else ClusterRefused)(code, str(status.get("message") or code))
+                yield str(event.get("type")), event.get("object") or {}
+        except (HTTPError, OSError) as error:
+            raise ClusterUnreachable(self._describe(error)) from error
+        finally:
+            raw.release_conn()
+
+    # --- writes ---------------------------------------------------------------------------------
+    def apply(self, obj: Mapping[str, Any]) -> Json:
+        """Server-side apply `obj` (create or update), forcing our ownership of its fields."""
+        kind = KINDS[str(obj["kind"])]
+        metadata = obj["metadata"]
+        return self.request(
+            "PATCH",
+            kind.path(metadata.get("namespace"), metadata["name"]),
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=dict(obj),
+            content_type="application/apply-patch+yaml",
+        )
+
+    def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        """Delete with background propagation (a Deployment's pods go too); False if already gone."""
+        try:
+            self.request(
+                "DELETE",
+                KINDS[kind].path(namespace, name),
+                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+            )
+        except ClusterRefused as refused:
+            if refused.status == 404:
+                return False
+            raise
+        return True
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The newline-delimited events of a watch response, as they arrive."""
+    pending = b""
+    for chunk in response.stream(4096, decode_content=True):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending

@@ -1,0 +1,228 @@
+"""Pods and nodes of a cluster, kept current from watches instead of listed again on every read.
+
+Like client-go's informers (and Karpenter's cluster state fed by them): one list, then a watch from
+the list's `resourceVersion`, applying each ADDED / MODIFIED / DELETED event to an in-memory copy;
+a watch that ends is resumed from the last version seen; `410 Gone` (the version is no longer kept)
+lists again. Each watch cycle asks for the cluster's API client afresh, so a refreshed EKS token or a
+rotated kubeconfig is picked up within one cycle.
+
+Informers live in the process that reads the cluster (a Celery worker) and are started on first use;
+one not read for `IDLE_SECONDS` is stopped, so a worker keeps only the clusters it serves warm.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable, Gone
+from engines.kube.pods import essential_pod
+
+logger = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+WATCH_SECONDS = 240  # the server ends each watch after this; it is then resumed
+IDLE_SECONDS = 600
+_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class _Resource:
+    kind: str
+    key: Callable[[Json], str]
+    keep: Callable[[Json], Json]
+
+
+def _pod_key(obj: Json) -> str:
+    return str((obj.get("metadata") or {}).get("uid", ""))
+
+
+def _node_key(obj: Json) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+PODS = _Resource("Pod", _pod_key, essential_pod)
+NODES = _Resource("Node", _node_key, lambda obj: obj)
+
+
+class _Store:
+    """One resource's objects by key, with the version of the last event applied."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Json] = {}
+        self.resource_version = ""
+        self.synced = threading.Event()
+        self.problem = ""
+
+
+class ClusterInformer:
+    """Keeps one cluster's pods and nodes current. `api` returns the cluster's client (it may
+    return a new one when credentials change)."""
+
+    def __init__(self, name: str, api: Callable[[], ClusterApi]) -> None:
+        self.name, self._api = name, api
+        self._lock = threading.Lock()
+        self._stores = {PODS.kind: _Store(), NODES.kind: _Store()}
+        self._stop = threading.Event()
+        self.last_read = time.monotonic()
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(resource,), name=f"inform-{resource.kind}-{name}", daemon=True
+            )
+            for resource in (PODS, NODES)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_synced(self, timeout: float) -> bool:
+        """True once pods and nodes have each been listed (at least once) within `timeout`."""
+        deadline = time.monotonic() + timeout
+        return all(
+            store.synced.wait(max(0.0, deadline - time.monotonic())) for store in self._stores.values()
+        )
+
+    @property
+    def problem(self) -> str:
+        """Why the last list or watch failed; "" while they work."""
+        return "; ".join(store.problem for store in self._stores.values() if store.problem)
+
+    def snapshot(self) -> tuple[list[Json], list[Json]]:
+        """(pods, nodes) as last seen. The dicts are shared, never changed: read, do not modify."""
+        self.last_read = time.monotonic()
+        with self._lock:
+            return (
+                list(self._stores[PODS.kind].objects.values()),
+                list(self._stores[NODES.kind].objects.values()),
+            )
+
+    def pod(self, uid: str) -> Json | None:
+        with self._lock:
+            return self._stores[PODS.kind].objects.get(uid)
+
+    def put_pod(self, obj: Json) -> None:
+        """Record a pod read directly (newer than what the watch delivered so far)."""
+        self._apply(PODS, "MODIFIED", obj)
+
+    # --- the watch loop ----------------------------------------------------------------------------
+    def _run(self, resource: _Resource) -> None:
+        store = self._stores[resource.kind]
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                api = self._api()
+                if not store.resource_version:
+                    self._list(api, resource)
+                for event_type, obj in api.watch(
+                    resource.kind, resource_version=store.resource_version, timeout_seconds=WATCH_SECONDS
+                ):
+                    if self._stop.is_set():
+                        return
+                    self._apply(resource, event_type, obj)
+                failures = 0
+            except Gone:
+                store.resource_version = ""  # compacted away: list again
+            except (ClusterUnreachable, ClusterRefused, ValueError) as error:
+                store.problem = str(error) or type(error).__name__
+                logger.info("watching %s of %s failed: %s", resource.kind, self.name, store.problem)
+                self._stop.wait(_BACKOFF_SECONDS[min(failures, len(_BACKOFF_SECONDS) - 1)])
+                failures += 1
+            except Exception as error:  # any credential problem: keep trying, say why
+                store.problem = str(error) or type(error).__name__
+                self._stop.wait(_BACKOFF_SECONDS[-1])
+
+    def _list(self, api: ClusterApi, resource: _Resource) -> None:
+        objects: dict[str, Json] = {}
+        version = ""
+        for page in api.pages(resource.kind):
+            for item in page.get("items") or ():
+                objects[resource.key(item)] = resource.keep(item)
+            version = str((page.get("metadata") or {}).get("resourceVersion") or "")
+        store = self._stores[resource.kind]
+        with self._lock:
+            store.objects = objects
+            store.resource_version = version
+        store.problem = ""
+        store.synced.set()
+
+    def _apply(self, resource: _Resource, event_type: str, obj: Json) -> None:
+        store = self._stores[resource.kind]
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        with self._lock:
+            if event_type == "DELETED":
+                store.objects.pop(resource.key(obj), None)
+            elif event_type in ("ADDED", "MODIFIED"):
+                store.objects[resource.key(obj)] = resource.keep(obj)
+            if version and event_type != "ERROR":
+                store.resource_version = version
+        store.problem = ""
+
+
+class InformerRegistry:
+    """This process's informers, one per cluster and credentials; idle ones are stopped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._informers: dict[str, tuple[str, ClusterInformer]] = {}
+
+    def get(
+        self, cluster_id: str, fingerprint: str, name: str, api: Callable[[], ClusterApi]
+    ) -> ClusterInformer:
+        """The cluster's informer, started if needed. A new `fingerprint` (the cluster was reconnected
+        elsewhere or with other credentials) replaces the old informer."""
+        stale: list[ClusterInformer] = []
+        with self._lock:
+            known = self._informers.get(cluster_id)
+            if known is not None and (known[0] != fingerprint or known[1].stopped):
+                stale.append(known[1])
+                known = None
+            if known is None:
+                informer = ClusterInformer(name, api)
+                informer.start()
+                self._informers[cluster_id] = (fingerprint, informer)
+            else:
+                informer = known[1]
+            stale.extend(self._reap_idle(except_id=cluster_id))
+        for old in stale:
+            old.stop()
+        return informer
+
+    def _reap_idle(self, except_id: str) -> Iterator[ClusterInformer]:
+        cutoff = time.monotonic() - IDLE_SECONDS
+        for cluster_id, (_, informer) in list(self._informers.items()):
+            if cluster_id != except_id and informer.last_read < cutoff:
+                del self._informers[cluster_id]
+                yield informer
+
+    def stop_all(self) -> None:
+        with self._lock:
+            informers = [informer for _, informer in self._informers.values()]
+            self._informers.clear()
+        for informer in informers:
+            informer.stop()
+
+    def running(self) -> Mapping[str, ClusterInformer]:
+        with self._lock:
+            return {cluster_id: informer for cluster_id, (_, informer) in self._informers.items()}
+
+
+registry = InformerRegistry()
+
+
+def stop_all_informers() -> None:
+    """Stop every informer of this process (tests between cases; a worker shutting down)."""
+    with suppress(Exception):
+        registry.stop_all()

@@ -1,0 +1,135 @@
+"""Reading a cluster: the one observation every worker step reads (the provisioning pass, metering,
+the health check), fed by the cluster's informer.
+
+A read is consistent where decisions need it to be. Bound pods and nodes come from the informer,
+which may be a few milliseconds behind; the pods waiting for a node are listed fresh on every read
+(`spec.nodeName=`, a handful of pods even on a 50,000-pod cluster), so a pod created a moment ago is
+seen at once, and a pod the informer still thinks is waiting but the fresh list does not — bound or
+deleted meanwhile — is read again by name, so it is neither planned twice nor missing from its node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import closing
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from clusters.kube.access import ClusterCredentialsError, cluster_api, new_cluster_api
+from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
+from clusters.models import Cluster
+from clusters.observation.informers import ClusterInformer, registry
+from engines.kube.cluster import ClusterState, cluster_state
+from engines.kube.nodes import Node
+from engines.kube.pods import Pod, essential_pod
+
+Json = dict[str, Any]
+# How long a first read waits for the informer's initial list (a 50,000-pod cluster lists in seconds).
+SYNC_SECONDS = 60
+# Pods the informer still shows waiting but the fresh list does not are read one by one up to this
+# many; beyond it (a burst of binds), the informer is listed again.
+MAX_REREADS = 100
+WAITING = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
+
+
+class ClusterUnavailable(Exception):
+    """The cluster cannot be read now; the message says why, in words a person can act on."""
+
+
+def _fingerprint(cluster: Cluster) -> str:
+    """What reaching the cluster depends on: a change means a new informer."""
+    account = cluster.cloud_account
+    parts = (
+        cluster.connection,
+        cluster.endpoint,
+        cluster.ca_pem,
+        cluster.kubeconfig_ciphertext,
+        cluster.kubeconfig_context,
+        cluster.eks_cluster_name,
+        cluster.region,
+        account.role_arn if account else "",
+    )
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def informer_for(cluster: Cluster) -> ClusterInformer:
+    """The cluster's informer in this process (started on first use). `cluster` must come with its
+    organization and cloud account loaded: the informer's threads build clients from them and must
+    never query the database."""
+    loaded = Cluster.organization.is_cached(cluster) and (
+        cluster.cloud_account_id is None or Cluster.cloud_account.is_cached(cluster)
+    )
+    if not loaded:
+        raise ValueError(
+            "informer_for needs the cluster with select_related('organization', 'cloud_account')"
+        )
+    return registry.get(str(cluster.pk), _fingerprint(cluster), cluster.name, lambda: cluster_api(cluster))
+
+
+def _waiting_now(api: ClusterApi) -> dict[str, Json]:
+    return {
+        str(pod["metadata"]["uid"]): essential_pod(pod) for pod in api.list("Pod", field_selector=WAITING)
+    }
+
+
+def _reconciled_pods(informer: ClusterInformer, pods: list[Json], api: ClusterApi) -> list[Json]:
+    """The informer's pods with the waiting ones replaced by the fresh list (see the module doc)."""
+    waiting = _waiting_now(api)
+    stale = [pod for pod in pods if Pod(pod).is_pending and str(pod["metadata"].get("uid")) not in waiting]
+    if len(stale) > MAX_REREADS:
+        pods = [essential_pod(pod) for pod in api.list("Pod")]
+        stale = []
+    reread: dict[str, Json | None] = {}
+    for pod in stale:
+        meta = pod["metadata"]
+        current = api.get("Pod", meta.get("namespace"), meta["name"])
+        if current is not None and current["metadata"].get("uid") != meta.get("uid"):
+            current = None  # deleted, and a new pod took its name
+        reread[str(meta.get("uid"))] = essential_pod(current) if current else None
+        if current is not None:
+            informer.put_pod(current)
+    merged: dict[str, Json] = {}
+    for pod in pods:
+        uid = str(pod["metadata"].get("uid"))
+        if uid in reread:
+            fresh = reread[uid]
+            if fresh is not None:
+                merged[uid] = fresh
+        else:
+            merged[uid] = pod
+    merged.update(waiting)
+    return list(merged.values())
+
+
+def list_cluster(cluster: Cluster, *, now: datetime | None = None) -> ClusterState:
+    """The cluster listed once, without starting a watch: for a one-off look from a process that
+    will not read it again (connecting a cluster). Raises ClusterUnavailable."""
+    try:
+        with closing(new_cluster_api(cluster)) as api:
+            pods = [essential_pod(pod) for pod in api.list("Pod")]
+            nodes = list(api.list("Node"))
+    except ClusterCredentialsError as error:
+        raise ClusterUnavailable(str(error)) from error
+    except (ClusterUnreachable, ClusterRefused) as error:
+        raise ClusterUnavailable(str(error)) from error
+    return cluster_state((Pod(p) for p in pods), (Node(n) for n in nodes), now or timezone.now())
+
+
+def read_cluster(cluster: Cluster, *, now: datetime | None = None) -> ClusterState:
+    """The cluster as it is now. Raises ClusterUnavailable (with why) when it cannot be read."""
+    try:
+        informer = informer_for(cluster)
+        api = cluster_api(cluster)
+        if not informer.wait_synced(SYNC_SECONDS):
+            raise ClusterUnavailable(
+                informer.problem or f"the cluster was not listed within {SYNC_SECONDS} s"
+            )
+        pods, nodes = informer.snapshot()
+        pods = _reconciled_pods(informer, pods, api)
+    except ClusterCredentialsError as error:
+        raise ClusterUnavailable(str(error)) from error
+    except (ClusterUnreachable, ClusterRefused) as error:
+        raise ClusterUnavailable(str(error)) from error
+    return cluster_state((Pod(p) for p in pods), (Node(n) for n in nodes), now or timezone.now())

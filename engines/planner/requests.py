@@ -1,0 +1,28 @@
+"""A kernel `Pod` as the planner's `PodRequest`: what it asks for and every constraint on where it
+may run that the planner honours."""
+
+from __future__ import annotations
+
+from engines.kube.labels import GPU_MODELS_ANNOTATION, ISOLATE_ANNOTATION
+from engines.kube.pods import Pod
+from engines.planner.types import PodRequest
+
+
+def pod_request(pod: Pod) -> PodRequest:
+    """Raises QuantityError when a quantity in the pod cannot be read."""
+    annotations = pod.annotations
+    return PodRequest(
+        uid=pod.uid,
+        name=pod.name,
+        namespace=pod.namespace,
+        requests=pod.requests,
+        labels=dict(pod.labels),
+        node_selector=dict(pod.node_selector),
+        required_node_affinity=pod.required_node_affinity,
+        tolerations=pod.tolerations,
+        isolate=annotations.get(ISOLATE_ANNOTATION, "").lower() == "true",
+        gpu_models=frozenset(
+            model.strip() for model in annotations.get(GPU_MODELS_ANNOTATION, "").split(",") if model.strip()
+        ),
+        priority=pod.priority,
+    )
