@@ -8,7 +8,6 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 
 from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ClusterMode, ClusterObservation, ManagedNode
-from policies.models import Decision
 from tenants.models import Organization
 
 
@@ -41,18 +40,6 @@ def managed_node_list(
     if not include_gone:
         nodes = nodes.filter(state__in=ACTIVE_STATES)
     return nodes.order_by("-created_at")
-
-
-def decision_count(organization: Organization, cluster: Cluster) -> int:
-    return Decision.objects.filter(organization=organization, cluster=cluster).count()
-
-
-def recent_decisions(organization: Organization, cluster: Cluster, *, limit: int = 25) -> list[Decision]:
-    return list(
-        Decision.objects.filter(organization=organization, cluster=cluster)
-        .select_related("node")
-        .order_by("-id")[:limit]
-    )
 
 
 @dataclass(frozen=True)

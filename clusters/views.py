@@ -14,7 +14,6 @@ from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm,
 from clusters.labels import format_label_text, parse_label_text
 from clusters.models import CloudAccount, Cluster
 from clusters.onboarding.cloudformation import quick_create_url, template_yaml
-from policies.selectors import provisioning_policy_in_force
 from tenants.access import get_for_organization
 from tenants.actors import Actor
 from tenants.decorators import organization_view
@@ -26,7 +25,6 @@ from tenants.views.forms_util import add_service_errors
 # page grew to 20,000 px. The full record is on the placement and report pages.
 ACTIVITY_NODE_ROWS = 25
 ACTIVITY_POD_ROWS = 30
-ACTIVITY_DECISION_ROWS = 25
 
 
 @organization_view()
@@ -200,7 +198,8 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
 
 @organization_view()
 def cluster_activity(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
-    """Nodes Nodeless manages, live pods and recent decisions (polled by the cluster page)."""
+    """Nodes Nodeless manages and the cluster's pods as last observed (polled by the cluster page;
+    its decisions panel is the policies app's `cluster_decisions`)."""
     organization = request.organization
     cluster = get_for_organization(organization, Cluster.objects.select_related("cloud_account"), cluster_id)
     nodes = selectors.managed_node_list(organization, cluster)
@@ -208,10 +207,7 @@ def cluster_activity(request: OrganizationRequest, cluster_id: str) -> HttpRespo
         "cluster": cluster,
         "managed_nodes": list(nodes[:ACTIVITY_NODE_ROWS]),
         "managed_node_count": nodes.count(),
-        "decisions": selectors.recent_decisions(organization, cluster, limit=ACTIVITY_DECISION_ROWS),
-        "decision_count": selectors.decision_count(organization, cluster),
         "pods": selectors.cluster_pods(organization, cluster, limit=ACTIVITY_POD_ROWS),
-        "policy": provisioning_policy_in_force(cluster),
     }
     return render(request, "clusters/partials/_activity.html", context)
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusters.models import Cluster
-from policies.models import ProvisioningPolicy
+from policies.models import Decision, ProvisioningPolicy
 from policies.provisioning_settings import EDITABLE_FIELDS, policy_settings
+from tenants.models import Organization
 
 _BUILT_IN = ProvisioningPolicy(version=0)
 
@@ -49,3 +50,15 @@ def built_in_settings() -> dict[str, Any]:
 
 def organization_default_policy(organization_id: Any) -> ProvisioningPolicy | None:
     return ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster=None).first()
+
+
+def cluster_decision_count(organization: Organization, cluster: Cluster) -> int:
+    return Decision.objects.filter(organization=organization, cluster=cluster).count()
+
+
+def cluster_recent_decisions(organization: Organization, cluster: Cluster, *, limit: int) -> list[Decision]:
+    return list(
+        Decision.objects.filter(organization=organization, cluster=cluster)
+        .select_related("node")
+        .order_by("-id")[:limit]
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("policies/provisioning/validate/", views.policy_validate, name="policy-validate"),
     path("clusters/<uuid:cluster_id>/policy/", views.cluster_policy, name="cluster-policy"),
     path("clusters/<uuid:cluster_id>/policy/reset/", views.cluster_policy_reset, name="cluster-policy-reset"),
+    path("clusters/<uuid:cluster_id>/decisions/", views.cluster_decisions, name="cluster-decisions"),
     path("workloads/", views_federation.workload_list, name="workloads"),
     path("workloads/new/", views_federation.workload_submit, name="workload-submit"),
     path("workloads/<uuid:workload_id>/", views_federation.workload_detail, name="workload-detail"),

@@ -124,3 +124,21 @@ def _preview_targets(organization: Any, cluster: Cluster | None) -> list[Cluster
         "cloud_account", "organization"
     )
     return [c for c in candidates if selectors.provisioning_policy_in_force(c).source != "cluster"][:3]
+
+
+# The cluster page polls this panel every 5 s; the full record is on the placement page.
+CLUSTER_DECISION_ROWS = 25
+
+
+@organization_view()
+def cluster_decisions(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    """The cluster page's decisions panel: the policy in force and the latest decisions under it."""
+    organization = request.organization
+    cluster = get_for_organization(organization, Cluster, cluster_id)
+    context = {
+        "cluster": cluster,
+        "policy": selectors.provisioning_policy_in_force(cluster),
+        "decisions": selectors.cluster_recent_decisions(organization, cluster, limit=CLUSTER_DECISION_ROWS),
+        "decision_count": selectors.cluster_decision_count(organization, cluster),
+    }
+    return render(request, "policies/partials/_cluster_decisions.html", context)

@@ -7,18 +7,53 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from simulator.api_support import set_condition
-from simulator.clock import format_timestamp
+from simulator.api_support import DeleteOptions, set_condition
+from simulator.clock import Clock, format_timestamp
 from simulator.disruption import budget_selects, budget_status, can_ignore_budget
 from simulator.errors import conflict, internal, too_many_requests
 from simulator.resources import EVENTS, PDBS, PODS, ResourceType
 from simulator.selectors import selector_to_string
-from simulator.store import JsonObject, StoredObject
+from simulator.store import JsonObject, ObjectStore, StoredObject
 
-if TYPE_CHECKING:
-    from simulator.api import ClusterApi
+
+class ClusterApi(Protocol):
+    """What these subresources use of `simulator.api.ClusterApi` (which calls them): named here so the
+    two modules do not import each other."""
+
+    store: ObjectStore
+    clock: Clock
+    record_events: bool
+
+    def create(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        body: JsonObject,
+        *,
+        keep_status: bool = ...,
+        dry_run: bool = ...,
+    ) -> StoredObject: ...
+
+    def delete(
+        self, resource: ResourceType, namespace: str, name: str, options: DeleteOptions | None = ...
+    ) -> StoredObject: ...
+
+    def commit_update(
+        self,
+        resource: ResourceType,
+        current: StoredObject,
+        new: JsonObject,
+        *,
+        subresource: str | None,
+        expected_rv: str | None,
+        dry_run: bool = ...,
+    ) -> StoredObject: ...
+
+    def patched(self, target: JsonObject, document: Any, content_type: str) -> Any: ...
+
+    def get_scale(self, resource: ResourceType, namespace: str, name: str) -> JsonObject: ...
 
 
 def bind(

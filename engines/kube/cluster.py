@@ -77,8 +77,7 @@ class ClusterState:
     @property
     def pod_count(self) -> int:
         """Pods that are not finished: bound or waiting."""
-        bound = sum(1 for node in self.nodes.values() for pod in node.pods if not pod.is_finished)
-        return bound + len(self.pending)
+        return sum(1 for pod in self.bound_pods if not pod.is_finished) + len(self.pending)
 
 
 def daemonset_overhead(pods: Iterable[Pod]) -> Resources:

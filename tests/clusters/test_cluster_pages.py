@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from clusters.models import ClusterObservation
+from policies.models import Decision, DecisionKind
 from tests.billing.ledger_builders import make_cluster, page_table
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +61,41 @@ def test_the_health_partial_and_the_cluster_list_format_alike(busy, owner_client
         _count(busy.pod_count),
         _amount(CAPACITY["allocatable"]["cpu"]),
     ]
+
+
+def test_the_pods_panel_reads_the_kept_observation_and_says_how_old_it_is(busy, owner_client) -> None:
+    url = reverse("cluster-activity", args=[busy.pk])
+    assert "not observed yet" in owner_client.get(url).content.decode()
+    summary = {
+        "pods": {"total": 3, "pending": 1},
+        "pod_rows_total": 3,
+        "pod_rows": [
+            {
+                "namespace": "shop",
+                "name": "cart-1",
+                "phase": "Pending",
+                "node": "",
+                "cpu_millis": 1500,
+                "memory_mib": 3072,
+                "reason": "0/3 nodes are available",
+            }
+        ],
+    }
+    ClusterObservation.objects.create(
+        cluster=busy,
+        organization=busy.organization,
+        observed_at=timezone.now() - timedelta(minutes=3),
+        summary=summary,
+    )
+    html = owner_client.get(url).content.decode()
+    assert "As observed 3\xa0minutes ago" in html
+    assert page_table(html, "cluster-pod-table")[1][3:] == ["1.5", "3"]  # cores and GiB
+    assert "Showing 1 of 3 pods" in html
+
+
+def test_the_decisions_panel_shows_the_latest_decisions_of_the_cluster(busy, owner_client) -> None:
+    Decision.objects.create(
+        organization=busy.organization, cluster=busy, kind=DecisionKind.LAUNCH, reason="cheapest m5.large"
+    )
+    html = owner_client.get(reverse("cluster-decisions", args=[busy.pk])).content.decode()
+    assert "cheapest m5.large" in html and 'id="cluster-decisions"' in html

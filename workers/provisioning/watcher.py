@@ -17,10 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes import watch
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
+from clusters.kube.api import KINDS, ClusterApi, ClusterRefused, ClusterUnreachable, Gone
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +96,6 @@ class Batcher:
                     logger.exception("reconcile trigger for cluster %s failed", cluster_id)
 
 
-class _RawWatch(watch.Watch):
-    """The official watch, minus building model objects: the watcher reads three fields of plain
-    JSON, and model building costs milliseconds per event at thousands of pods."""
-
-    def get_return_type(self, func: Any) -> None:
-        return None
-
-
 def _interesting_pod(pod: dict[str, Any]) -> bool:
     """Pending pods (to launch for) and pods that finished or left a node (to scale down)."""
     phase = (pod.get("status") or {}).get("phase")
@@ -114,18 +103,18 @@ def _interesting_pod(pod: dict[str, Any]) -> bool:
 
 
 class ClusterWatcher:
-    """Watches one cluster's pods and nodes and marks it in the batcher when they change."""
+    """Watches one cluster's pods and nodes and marks it in the batcher when they change. `api`
+    gives the cluster's client; it is asked again for every watch, so an EKS token that expires
+    (after 15 minutes) is replaced by a fresh one instead of failing every watch from then on."""
 
-    def __init__(self, cluster_id: str, api_client: k8s.ApiClient, batcher: Batcher) -> None:
-        self.cluster_id, self.api_client, self.batcher = cluster_id, api_client, batcher
+    def __init__(self, cluster_id: str, api: Callable[[], ClusterApi], batcher: Batcher) -> None:
+        self.cluster_id, self.api, self.batcher = cluster_id, api, batcher
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(
-                target=self._loop, args=("pods",), name=f"watch-pods-{cluster_id[:8]}", daemon=True
-            ),
-            threading.Thread(
-                target=self._loop, args=("nodes",), name=f"watch-nodes-{cluster_id[:8]}", daemon=True
-            ),
+                target=self._loop, args=(kind,), name=f"watch-{kind}-{cluster_id[:8]}", daemon=True
+            )
+            for kind in ("Pod", "Node")
         ]
 
     def start(self) -> None:
@@ -136,37 +125,30 @@ class ClusterWatcher:
         self._stop.set()
 
     def _loop(self, kind: str) -> None:
-        core = k8s.CoreV1Api(self.api_client)
-        lister = core.list_pod_for_all_namespaces if kind == "pods" else core.list_node
         resource_version = ""
         while not self._stop.is_set():
             try:
+                api = self.api()
                 if not resource_version:
                     # Start from "now": the reconcile pass itself handles everything that already exists.
-                    listing = lister(limit=1, _request_timeout=10)
-                    resource_version = str(listing.metadata.resource_version) if listing.metadata else ""
+                    page = api.list_page(KINDS[kind].path(), limit=1)
+                    resource_version = str((page.get("metadata") or {}).get("resourceVersion") or "")
                     self.batcher.mark(self.cluster_id)
-                stream = _RawWatch().stream(  # type: ignore[no-untyped-call]
-                    lister,
-                    resource_version=resource_version,
-                    timeout_seconds=WATCH_TIMEOUT_SECONDS,
-                    _request_timeout=WATCH_TIMEOUT_SECONDS + 5,
-                )
-                for event in stream:
+                for event_type, obj in api.watch(
+                    kind, resource_version=resource_version, timeout_seconds=WATCH_TIMEOUT_SECONDS
+                ):
                     if self._stop.is_set():
                         return
-                    obj = event["object"]
-                    if not isinstance(obj, dict):
-                        continue
                     resource_version = (obj.get("metadata") or {}).get("resourceVersion") or resource_version
-                    if kind == "nodes" or event["type"] == "DELETED" or _interesting_pod(obj):
+                    if event_type == "BOOKMARK":
+                        continue
+                    if kind == "Node" or event_type == "DELETED" or _interesting_pod(obj):
                         self.batcher.mark(self.cluster_id)
-            except ApiException as error:
-                if error.status == 410:  # our resourceVersion was compacted away: list again
-                    resource_version = ""
-                    continue
-                logger.warning("watching %s of cluster %s failed: %s", kind, self.cluster_id, error.reason)
-                self._stop.wait(2.0)
-            except (HTTPError, OSError, ValueError) as error:
+            except Gone:  # our resourceVersion was compacted away: start again from now
+                resource_version = ""
+            except (ClusterUnreachable, ClusterRefused, ValueError) as error:
                 logger.warning("watching %s of cluster %s failed: %s", kind, self.cluster_id, error)
                 self._stop.wait(2.0)
+            except Exception as error:  # a credential problem: keep trying, the next refresh may work
+                logger.warning("watching %s of cluster %s failed: %s", kind, self.cluster_id, error)
+                self._stop.wait(5.0)

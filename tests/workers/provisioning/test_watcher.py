@@ -7,7 +7,8 @@ import threading
 import pytest
 from django.db import connections
 
-from clusters.kube.access import cluster_api_client
+from clusters.kube.access import cluster_api
+from clusters.models import Cluster
 from tests.fixtures.simulation import wait_for
 from workers.provisioning.reconcile import reconcile_cluster
 from workers.provisioning.watcher import Batcher, ClusterWatcher
@@ -40,7 +41,8 @@ def test_a_pending_pod_is_served_through_the_watch_alone(nodeless) -> None:
 
     batcher = Batcher(trigger)
     batcher.start()
-    watcher = ClusterWatcher(str(nodeless.cluster.pk), cluster_api_client(nodeless.cluster), batcher)
+    cluster = Cluster.objects.select_related("organization", "cloud_account").get(pk=nodeless.cluster.pk)
+    watcher = ClusterWatcher(str(cluster.pk), lambda: cluster_api(cluster), batcher)
     watcher.start()
     try:
         nodeless.create_pod("watched", cpu="500m", memory="512Mi", run_seconds=3600)

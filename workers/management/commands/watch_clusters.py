@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from clusters.kube.access import cluster_api_client
+from clusters.kube.access import cluster_api
+from clusters.kube.api import ClusterApi
 from clusters.models import Cluster, ClusterMode
 from workers.provisioning.watcher import Batcher, ClusterWatcher
 from workers.tasks import provisioning_reconcile
@@ -38,14 +40,14 @@ class Command(BaseCommand):
                 watchers.pop(cluster_id).stop()
             for cluster_id, cluster in wanted.items():
                 if cluster_id not in watchers:
-                    try:
-                        watcher = ClusterWatcher(cluster_id, cluster_api_client(cluster), batcher)
-                    except Exception as error:  # unreachable now: the next refresh tries again
-                        self.stderr.write(f"cannot watch {cluster.name}: {error}")
-                        continue
+                    watcher = ClusterWatcher(cluster_id, _api_of(cluster), batcher)
                     watcher.start()
                     watchers[cluster_id] = watcher
             stop.wait(REFRESH_SECONDS)
         for watcher in watchers.values():
             watcher.stop()
         batcher.stop()
+
+
+def _api_of(cluster: Cluster) -> Callable[[], ClusterApi]:
+    return lambda: cluster_api(cluster)

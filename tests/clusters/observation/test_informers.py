@@ -1,0 +1,110 @@
+"""An informer lists once, then follows watch events; it lists again on 410 Gone and asks for the
+cluster's client afresh on every cycle (a refreshed EKS token is picked up)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from clusters.kube.api import ClusterUnreachable, Gone
+from clusters.observation.informers import ClusterInformer, InformerRegistry
+from tests.fixtures.simulation import wait_for
+
+
+def _pod(name: str, rv: str, node: str = "") -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": name, "resourceVersion": rv}, "spec": {"nodeName": node}}
+
+
+class FakeApi:
+    """Serves a scripted list and watch per kind; each watch call takes the next script."""
+
+    def __init__(self, lists: dict[str, list[dict[str, Any]]], watches: dict[str, list[Any]]) -> None:
+        self.lists, self.watches = lists, watches
+        self.list_calls: dict[str, int] = {"Pod": 0, "Node": 0}
+        self.watched_from: list[tuple[str, str]] = []
+        self.idle = threading.Event()
+
+    def pages(self, kind: str) -> Iterator[dict[str, Any]]:
+        self.list_calls[kind] += 1
+        yield {"items": self.lists[kind], "metadata": {"resourceVersion": "10"}}
+
+    def watch(self, kind: str, *, resource_version: str, timeout_seconds: int) -> Iterator[tuple[str, dict]]:
+        self.watched_from.append((kind, resource_version))
+        script = self.watches[kind]
+        if not script:
+            self.idle.wait(0.05)  # nothing more to say: an idle watch that ends
+            return
+        step = script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        yield from step
+
+
+def test_events_after_the_list_are_applied_and_the_watch_resumes_where_it_ended() -> None:
+    api = FakeApi(
+        {"Pod": [_pod("a", "5")], "Node": []},
+        {
+            "Pod": [
+                [("ADDED", _pod("b", "11")), ("MODIFIED", _pod("a", "12", node="n1"))],
+                [("DELETED", _pod("b", "13"))],
+            ],
+            "Node": [],
+        },
+    )
+    informer = ClusterInformer("c", lambda: api)  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        assert informer.wait_synced(5)
+        wait_for(lambda: ("Pod", "13") in api.watched_from or len(api.watched_from) > 4)
+        wait_for(lambda: [p["metadata"]["name"] for p in informer.snapshot()[0]] == ["a"])
+        (pod,) = informer.snapshot()[0]
+        assert pod["spec"]["nodeName"] == "n1"
+        assert ("Pod", "10") in api.watched_from and ("Pod", "12") in api.watched_from
+        assert api.list_calls["Pod"] == 1
+    finally:
+        informer.stop()
+
+
+def test_410_gone_lists_again_and_a_failed_cycle_asks_for_a_new_client() -> None:
+    api = FakeApi({"Pod": [_pod("a", "5")], "Node": []}, {"Pod": [Gone(410, "too old")], "Node": []})
+    clients = []
+
+    def client() -> FakeApi:
+        clients.append(api)
+        return api
+
+    informer = ClusterInformer("c", client)  # type: ignore[arg-type]
+    informer.start()
+    try:
+        wait_for(lambda: api.list_calls["Pod"] == 2)
+        assert len(clients) >= 3  # every cycle of both resources asked afresh
+    finally:
+        informer.stop()
+
+
+def test_an_unreachable_cluster_says_why_and_is_not_synced() -> None:
+    class Down(FakeApi):
+        def pages(self, kind: str) -> Iterator[dict[str, Any]]:
+            raise ClusterUnreachable("cannot connect to https://10.0.0.1: connection refused")
+            yield {}
+
+    informer = ClusterInformer("c", lambda: Down({}, {}))  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        assert not informer.wait_synced(0.3)
+        wait_for(lambda: "connection refused" in informer.problem)
+    finally:
+        informer.stop()
+
+
+def test_the_registry_replaces_an_informer_when_the_connection_changes() -> None:
+    registry = InformerRegistry()
+    api = FakeApi({"Pod": [], "Node": []}, {"Pod": [], "Node": []})
+    try:
+        first = registry.get("c1", "fingerprint-1", "c1", lambda: api)  # type: ignore[arg-type, return-value]
+        assert registry.get("c1", "fingerprint-1", "c1", lambda: api) is first  # type: ignore[arg-type, return-value]
+        second = registry.get("c1", "fingerprint-2", "c1", lambda: api)  # type: ignore[arg-type, return-value]
+        assert second is not first and first.stopped and not second.stopped
+    finally:
+        registry.stop_all()

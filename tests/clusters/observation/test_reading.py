@@ -1,0 +1,103 @@
+"""Reading a cluster through its informer, against a simulated cluster: a pod created a moment ago
+is seen, a pod bound since the informer last heard of it is on its node and not waiting, and what
+was read is kept as the cluster's observation (and the counts every page shows)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from kubernetes import client as kube
+
+from clusters import services
+from clusters.kube.access import cluster_api
+from clusters.models import Cluster, ClusterObservation
+from clusters.observation.reading import _reconciled_pods, read_cluster
+from clusters.observation.recording import observation_failed, observation_record
+from engines.kube.pods import Pod
+from simulator.controllers.static_nodes import StaticNodePool
+from tenants.actors import Actor
+from tests.fixtures.connections import kubeconfig_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def onprem(cast, simulated_cluster, kube_client):
+    simulated = simulated_cluster(static_pools=(StaticNodePool("dc1-node", 2, instance_type="m5.xlarge"),))
+    cluster = services.cluster_connect_kubeconfig(
+        cast.org_a,
+        actor=Actor(user=cast.alice),
+        name="dc1",
+        kubeconfig=kubeconfig_for(simulated),
+        mode="observe",
+    )
+    loaded = Cluster.objects.select_related("organization", "cloud_account").get(pk=cluster.pk)
+    return loaded, kube.CoreV1Api(kube_client(simulated))
+
+
+def _pod(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        # A scheduler of its own: the simulated kube-scheduler leaves it alone, the test binds it.
+        "spec": {
+            "schedulerName": "by-hand",
+            "containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "1"}}}],
+        },
+    }
+
+
+def test_connecting_keeps_the_first_observation_and_the_counts_come_from_it(onprem) -> None:
+    cluster, _ = onprem
+    observation = ClusterObservation.objects.get(cluster=cluster)
+    assert observation.summary["nodes"]["total"] == 2 and cluster.node_count == 2
+    assert cluster.capacity["allocatable"] == observation.summary["allocatable"]
+
+
+def test_a_pod_created_a_moment_ago_is_waiting_in_the_next_read(onprem) -> None:
+    cluster, core = onprem
+    read_cluster(cluster)  # the informer is warm
+    core.create_namespaced_pod("default", _pod("fresh"))
+    assert [pod.name for pod in read_cluster(cluster).pending] == ["fresh"]
+
+
+def test_a_pod_bound_since_the_informer_saw_it_is_on_its_node_and_not_waiting(onprem) -> None:
+    cluster, core = onprem
+    core.create_namespaced_pod("default", _pod("web"))
+    (stale,) = [pod.raw for pod in read_cluster(cluster).pending]
+    node = core.list_node().items[0].metadata.name
+    core.create_namespaced_pod_binding(
+        "web",
+        "default",
+        kube.V1Binding(
+            metadata=kube.V1ObjectMeta(name="web"), target=kube.V1ObjectReference(kind="Node", name=node)
+        ),
+        _preload_content=False,
+    )
+
+    class StaleInformer:  # what an informer a few milliseconds behind still holds
+        reread: list[dict] = []
+
+        def put_pod(self, pod: dict) -> None:
+            self.reread.append(pod)
+
+    informer = StaleInformer()
+    pods = [Pod(p) for p in _reconciled_pods(informer, [dict(stale)], cluster_api(cluster))]  # type: ignore[arg-type]
+    assert [(pod.name, pod.node_name, pod.is_pending) for pod in pods] == [("web", node, False)]
+    assert [p["metadata"]["name"] for p in informer.reread] == ["web"]
+
+
+def test_a_summary_is_kept_at_most_every_few_seconds_and_a_failure_keeps_the_last_one(onprem) -> None:
+    cluster, core = onprem
+    core.create_namespaced_pod("default", _pod("one"))
+    assert observation_record(cluster, read_cluster(cluster), force=True)
+    assert not observation_record(cluster, read_cluster(cluster))  # kept a moment ago
+    kept = ClusterObservation.objects.get(cluster=cluster)
+    assert kept.summary["pods"]["pending"] == 1 and kept.summary["pod_rows"][0]["name"] == "one"
+    observation_failed(cluster, "connection refused", timezone.now() + timedelta(seconds=30))
+    kept.refresh_from_db()
+    assert kept.problem == "connection refused" and kept.summary["pods"]["pending"] == 1
+    assert kept.attempted_at > kept.observed_at
