@@ -42,7 +42,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from bench.provisioning_big import big_cluster
 from bench.provisioning_world import Simulation, World, emit, percentile
-from clusters.kube.access import cluster_api_client, usable_credentials
+from clusters.kube.access import cluster_api, usable_credentials
 from clusters.kube.client import api_client
 from clusters.kube.kubeconfig import KubeCredentials
 from clusters.models import Cluster, ManagedNode
@@ -81,7 +81,8 @@ def reaction(world: World, *, pods: int, idle: float, max_window: float) -> dict
 
     batcher = watching.Batcher(trigger, idle=idle, max_window=max_window)
     batcher.start()
-    watcher = watching.ClusterWatcher(str(world.cluster.pk), cluster_api_client(world.cluster), batcher)
+    cluster = Cluster.objects.select_related("organization", "cloud_account").get(pk=world.cluster.pk)
+    watcher = watching.ClusterWatcher(str(cluster.pk), lambda: cluster_api(cluster), batcher)
     watcher.start()
     time.sleep(1.0)  # let the watches connect
     # The user's side (creating the pods, seeing them run) is its own process, as kubectl would be:

@@ -87,7 +87,6 @@ def test_an_unreachable_cluster_says_why_and_is_not_synced() -> None:
     class Down(FakeApi):
         def pages(self, kind: str) -> Iterator[dict[str, Any]]:
             raise ClusterUnreachable("cannot connect to https://10.0.0.1: connection refused")
-            yield {}
 
     informer = ClusterInformer("c", lambda: Down({}, {}))  # type: ignore[arg-type, return-value]
     informer.start()

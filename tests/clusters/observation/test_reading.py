@@ -100,4 +100,4 @@ def test_a_summary_is_kept_at_most_every_few_seconds_and_a_failure_keeps_the_las
     observation_failed(cluster, "connection refused", timezone.now() + timedelta(seconds=30))
     kept.refresh_from_db()
     assert kept.problem == "connection refused" and kept.summary["pods"]["pending"] == 1
-    assert kept.attempted_at > kept.observed_at
+    assert kept.attempted_at and kept.observed_at and kept.attempted_at > kept.observed_at
