@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from engines.kube.capacity import CapacityType
 from engines.kube.labels import INSTANCE_TYPE, LABEL_ALIASES, ZONE, Taint, TaintEffect
-from engines.kube.pods import parse_time, resources_of
+from engines.kube.objects import ObjectView
+from engines.kube.pods import resources_of
 from engines.kube.quantity import QuantityError, whole
 from engines.kube.resources import Resources
 
@@ -25,45 +25,21 @@ def taint_of(raw: Json) -> Taint:
     )
 
 
-class Node:
+class Node(ObjectView):
     """A read-only view of one node's JSON."""
 
-    __slots__ = ("_allocatable", "raw")
+    __slots__ = ("_allocatable",)
 
     def __init__(self, raw: Json) -> None:
-        self.raw = raw
+        super().__init__(raw)
         self._allocatable: Resources | None = None
 
     def __repr__(self) -> str:
         return f"Node({self.name})"
 
-    @property
-    def metadata(self) -> Json:
-        return self.raw.get("metadata") or {}
-
-    @property
-    def spec(self) -> Json:
-        return self.raw.get("spec") or {}
-
-    @property
-    def status(self) -> Json:
-        return self.raw.get("status") or {}
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.metadata.get("labels") or {}
-
     def label(self, key: str) -> str:
         """A well-known label, under its current key or its older alias; "" when absent."""
         return str(self.labels.get(key) or self.labels.get(_ALIASES_OF.get(key, key)) or "")
-
-    @property
-    def created_at(self) -> datetime | None:
-        return parse_time(self.metadata.get("creationTimestamp"))
 
     @property
     def raw_taints(self) -> Sequence[Json]:

@@ -31,6 +31,7 @@ from engines.kube.labels import (
     Toleration,
     TolerationOperator,
 )
+from engines.kube.objects import ObjectView, parse_time
 from engines.kube.quantity import QuantityError, mebibytes, millicores, whole
 from engines.kube.resources import Resources
 
@@ -117,23 +118,13 @@ def node_selector_terms(terms: Sequence[Json]) -> tuple[NodeSelectorTerm, ...]:
     )
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """An RFC 3339 time as the API writes it ("2026-12-05T15:11:55Z"); None when absent or unreadable."""
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-class Pod:
+class Pod(ObjectView):
     """A read-only view of one pod's JSON."""
 
-    __slots__ = ("_requests", "raw")
+    __slots__ = ("_requests",)
 
     def __init__(self, raw: Json) -> None:
-        self.raw = raw
+        super().__init__(raw)
         self._requests: Resources | None = None
 
     def __repr__(self) -> str:
@@ -141,24 +132,8 @@ class Pod:
 
     # --- identity ----------------------------------------------------------------------------------
     @property
-    def metadata(self) -> Json:
-        return self.raw.get("metadata") or {}
-
-    @property
-    def spec(self) -> Json:
-        return self.raw.get("spec") or {}
-
-    @property
-    def status(self) -> Json:
-        return self.raw.get("status") or {}
-
-    @property
     def uid(self) -> str:
         return str(self.metadata.get("uid", ""))
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
 
     @property
     def namespace(self) -> str:
@@ -168,14 +143,6 @@ class Pod:
     def key(self) -> str:
         """ "namespace/name", how people and decisions name a pod."""
         return f"{self.namespace}/{self.name}"
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.metadata.get("labels") or {}
-
-    @property
-    def annotations(self) -> Mapping[str, str]:
-        return self.metadata.get("annotations") or {}
 
     # --- ownership ---------------------------------------------------------------------------------
     @property
