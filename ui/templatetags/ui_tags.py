@@ -15,10 +15,10 @@ from django.db import models
 from django.forms.utils import pretty_name
 from django.utils import timezone
 from django.utils.timesince import timesince
-from kubernetes.utils import parse_quantity
 
 from billing.selectors.reports import CAPACITY_LABELS
 from clusters.models import ClusterMode
+from engines.kube.quantity import QuantityError, parse_quantity
 from engines.metering import UNPRICED
 from policies.models.provisioning import CapacityTypeChoice, PackingChoice
 
@@ -87,8 +87,8 @@ def _quantity(value: str | None) -> Decimal | None:
     if not value:
         return None
     try:
-        return Decimal(parse_quantity(value))  # type: ignore[no-untyped-call]
-    except (ValueError, InvalidOperation):
+        return parse_quantity(value)
+    except QuantityError:
         return None
 
 
