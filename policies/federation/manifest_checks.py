@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 from django.core.exceptions import ValidationError
 
 from clusters.labels import clean_labels
-from policies.federation.quantities import GPU_RESOURCES, QuantityError, quantity_of
+from engines.kube import GPU_RESOURCES, QuantityError, parse_quantity
 
 MAX_REPLICAS = 10_000
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -96,7 +96,7 @@ def _quantities(values: Any, path: str, prefix: str, problems: Problems) -> dict
     parsed: dict[str, Decimal] = {}
     for name, raw in values.items():
         try:
-            amount = quantity_of(raw)
+            amount = parse_quantity(raw)
         except QuantityError:
             problems.add(
                 prefix, f"{path}.{name}", f"{show(raw)} is not a Kubernetes quantity (e.g. 500m, 2, 1Gi)"

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from django.core.exceptions import ValidationError
 
+from engines.kube import QuantityError, pod_requests
 from policies.federation.manifest_checks import (
     Problems,
     check_config,
@@ -30,7 +31,6 @@ from policies.federation.manifest_checks import (
     check_service,
     show,
 )
-from policies.federation.quantities import QuantityError, pod_requests
 
 MAX_MANIFEST_BYTES = 1_000_000
 WORKLOAD_KINDS = {"Deployment": "apps/v1", "Job": "batch/v1"}
@@ -54,7 +54,8 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True)
 class ReplicaRequests:
-    """What one replica (one pod) requests."""
+    """What one replica (one pod) requests, by the kernel's one sizing rule (``pod_requests``:
+    sidecars, init containers, pod overhead, GPUs of every known vendor)."""
 
     cpu_millis: int
     memory_mib: int
@@ -256,9 +257,10 @@ def _parsed(
 ) -> ParsedManifest:
     spec = workload["spec"]
     try:
-        cpu, memory, gpus = pod_requests(spec["template"]["spec"])
-    except QuantityError as error:  # pragma: no cover - the checks above report every bad quantity
-        _raise([f"{error} is not a Kubernetes quantity"])
+        requests = pod_requests(_numbers_as_text(spec["template"]["spec"]))
+    except QuantityError as error:  # the checks above report every bad quantity but the overhead's
+        _raise([f"spec.template.spec: {error}"])
+    cpu, memory, gpus = requests.cpu_millis, requests.memory_mib, requests.gpus
     if cpu == 0 and memory == 0:
         _raise(
             [
@@ -284,6 +286,28 @@ def _parsed(
         completions=completions,
         requests=ReplicaRequests(cpu, memory, gpus),
     )
+
+
+def _numbers_as_text(pod_spec: Mapping[str, Any]) -> Json:
+    """The pod spec with fractional quantities (YAML ``cpu: 0.5`` is a float) written as text, for
+    sizing only: the kernel's resource lists read quantities given as text or whole numbers."""
+
+    def resources(values: Any) -> Any:
+        if not isinstance(values, Mapping):
+            return values
+        return {name: repr(value) if isinstance(value, float) else value for name, value in values.items()}
+
+    def container(raw: Any) -> Any:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("resources"), Mapping):
+            return raw
+        return {**raw, "resources": {key: resources(value) for key, value in raw["resources"].items()}}
+
+    converted = dict(pod_spec)
+    for key in ("containers", "initContainers"):
+        if isinstance(pod_spec.get(key), list):
+            converted[key] = [container(raw) for raw in pod_spec[key]]
+    converted["overhead"] = resources(pod_spec.get("overhead"))
+    return converted
 
 
 def with_replicas(workload: Mapping[str, Any], replicas: int) -> Json:

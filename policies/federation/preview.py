@@ -10,10 +10,10 @@ from uuid import UUID
 from django.utils import timezone
 
 from clusters.models import Cluster
-from engines.federation import CurrentPlacement, PlacementPolicy, ScheduleResult, schedule
+from engines.federation import PlacementPolicy, ScheduleResult, schedule
+from policies.federation.inputs import build_fleet, current_placement, placement_policy, workload_spec
 from policies.models import FederationPolicy, Placement, PlacementState, Workload
 from workers.federation.observe import observe_members
-from workers.federation.scheduling import build_fleet, workload_spec
 
 MAX_WORKLOADS = 10
 
@@ -76,22 +76,12 @@ def preview(
     inventories = {key: observation.inventory for key, observation in observations.items()}
     fleet = build_fleet(clusters, inventories, {str(w.pk): w for w in workloads}, placements)
     now = timezone.now()
+    saved_policy = placement_policy(policy)
     previews = []
     for workload in workloads:
-        current = {
-            str(p.cluster_id): p.replicas for p in placements if p.workload_id == workload.pk and p.replicas
-        }
-        since = (
-            (now - workload.placement_changed_at).total_seconds() if workload.placement_changed_at else None
-        )
+        current = current_placement(workload, [p for p in placements if p.workload_id == workload.pk], now)
         spec = workload_spec(workload)
-        saved = _summary(schedule(spec, _engine(policy), fleet, CurrentPlacement(current, since)), names)
-        drafted = _summary(schedule(spec, draft, fleet, CurrentPlacement(current, since)), names)
+        saved = _summary(schedule(spec, saved_policy, fleet, current), names)
+        drafted = _summary(schedule(spec, draft, fleet, current), names)
         previews.append(WorkloadPreview(workload, saved, drafted))
     return previews
-
-
-def _engine(policy: FederationPolicy) -> PlacementPolicy:
-    from policies.federation.spec import engine_policy
-
-    return engine_policy(policy.spec)

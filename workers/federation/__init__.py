@@ -6,10 +6,12 @@ One pass per organization (``run_pass``), run by the Celery task ``workers.tasks
 
     observe members → sync placement status → decide (engine) → write → apply / remove → status
 
-Modules: ``observe`` (one look at every member), ``status`` (placements and workloads from what
-members report), ``failover`` (sticky or reschedule, grace periods), ``scheduling`` (the engine
-against one fleet, placement and Decision rows), ``apply`` (server-side apply and removal),
-``kube`` (member API requests), ``runner`` (the pass).
+Modules: ``observe`` (one look at every member), ``scheduling`` (the engine against one fleet),
+``apply`` (server-side apply and removal), ``kube`` (member API requests), ``runner`` (the pass).
+The rows the pass reads and writes belong to the policies app and change only through its loop
+services: ``policies.federation.placements`` (rows, placements, decisions), ``.status`` (status
+back from the members), ``.failover`` (sticky or reschedule, grace periods) and ``.inputs`` (the
+engine's inputs from rows).
 """
 
 from workers.federation.runner import PassReport, lease_name, run_pass

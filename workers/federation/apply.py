@@ -7,7 +7,7 @@ count differs from what was applied; a Job of an older generation is deleted and
 (its pod template cannot change); companions dropped by a new generation are deleted.
 
 Work is grouped per cluster and clusters are handled in parallel; the threads only talk to the
-members and return results, which the caller writes to the database.
+members and return outcomes, which the caller records (``placement_outcomes_record``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from policies.federation.placements import ActionOutcome, FederationRows
+from policies.federation.services import workload_companions
+from policies.federation.status import TERMINAL_PLACEMENT_STATES
 from policies.models import Placement, Workload, WorkloadKind
 from workers.federation.kube import (
     COMPANION_KINDS,
@@ -26,9 +29,10 @@ from workers.federation.kube import (
     MemberRefused,
     MemberUnreachable,
 )
-from workers.federation.observe import in_parallel
+from workers.federation.observe import MemberObservation, in_parallel
 
 MANAGED_BY_LABEL = "nodeless.io/managed-by"
+MAX_ACTIONS = 2000
 Json = dict[str, Any]
 
 
@@ -46,14 +50,6 @@ class Action:
     recreate: bool = False  # delete the Job first (an older generation's pod template is immutable)
     prune: bool = False  # delete companions of older generations that are not in ``companions``
     workload_id: str = ""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    placement_id: str
-    done: bool
-    unreachable: bool = False
-    message: str = ""
 
 
 def ours(obj: Mapping[str, Any], workload: Workload) -> Json:
@@ -124,6 +120,28 @@ def remove_action(workload: Workload, placement: Placement) -> Action:
     )
 
 
+def actions_for(rows: FederationRows, observations: Mapping[str, MemberObservation]) -> list[Action]:
+    """What to do this pass, at most MAX_ACTIONS, on clusters that answered: remove placements with
+    no replicas left, apply those whose generation or replica count differs from what was applied.
+    (An unreachable cluster's leftovers are removed when it is back, so no duplicate keeps running.)"""
+    actions: list[Action] = []
+    for key, workload in rows.workloads.items():
+        companions = None
+        for placement in rows.placements[key]:
+            if not observations[str(placement.cluster_id)].reachable or len(actions) >= MAX_ACTIONS:
+                continue
+            if placement.replicas == 0:
+                actions.append(remove_action(workload, placement))
+            elif placement.state not in TERMINAL_PLACEMENT_STATES and (
+                placement.applied_generation != workload.generation
+                or placement.applied_replicas != placement.replicas
+            ):
+                if companions is None:
+                    companions = workload_companions(workload)
+                actions.append(apply_action(workload, placement, companions))
+    return actions
+
+
 def _prune(api: MemberApi, action: Action, keep: set[tuple[str, str]]) -> None:
     """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
     of older generations go too)."""
@@ -151,41 +169,40 @@ def _run(api: MemberApi, action: Action, namespaces: set[str]) -> None:
         api.apply(obj)
 
 
-def _cluster_actions(api: MemberApi | None, actions: Sequence[Action]) -> list[Outcome]:
+def _failed(action: Action, message: str, *, unreachable: bool = False) -> ActionOutcome:
+    return ActionOutcome(
+        action.placement_id, action.remove, done=False, unreachable=unreachable, message=message
+    )
+
+
+def _cluster_actions(api: MemberApi | None, actions: Sequence[Action]) -> list[ActionOutcome]:
     if api is None:
-        return [
-            Outcome(a.placement_id, done=False, unreachable=True, message="cluster unreachable")
-            for a in actions
-        ]
-    outcomes: list[Outcome] = []
+        return [_failed(a, "cluster unreachable", unreachable=True) for a in actions]
+    outcomes: list[ActionOutcome] = []
     namespaces: set[str] = set()
     for index, action in enumerate(actions):
         try:
             _run(api, action, namespaces)
         except MemberUnreachable as error:
             # The cluster went away mid-pass: nothing else can be done there now.
-            outcomes += [
-                Outcome(a.placement_id, done=False, unreachable=True, message=str(error))
-                for a in actions[index:]
-            ]
+            outcomes += [_failed(a, str(error), unreachable=True) for a in actions[index:]]
             return outcomes
         except MemberRefused as refused:
             kind, name = action.main
             verb = "removing" if action.remove else "applying"
-            outcomes.append(
-                Outcome(action.placement_id, done=False, message=f"{verb} {kind}/{name} refused: {refused}")
-            )
+            outcomes.append(_failed(action, f"{verb} {kind}/{name} refused: {refused}"))
         else:
-            outcomes.append(Outcome(action.placement_id, done=True))
+            outcomes.append(ActionOutcome(action.placement_id, action.remove, done=True))
     return outcomes
 
 
-def execute(members: Mapping[str, MemberApi | None], actions: Sequence[Action]) -> dict[str, Outcome]:
-    """Run ``actions`` (clusters in parallel, each cluster's in order); outcomes by placement id."""
+def execute(members: Mapping[str, MemberApi | None], actions: Sequence[Action]) -> list[ActionOutcome]:
+    """Run ``actions`` (clusters in parallel, each cluster's in order); outcomes in that order."""
     by_cluster: dict[str, list[Action]] = {}
     for action in actions:
         by_cluster.setdefault(action.cluster_id, []).append(action)
     results = in_parallel(
         lambda item: _cluster_actions(members.get(item[0]), item[1]), list(by_cluster.items())
     )
-    return {outcome.placement_id: outcome for outcomes in results for outcome in outcomes}
+    by_placement = {outcome.placement_id: outcome for outcomes in results for outcome in outcomes}
+    return [by_placement[action.placement_id] for action in actions]

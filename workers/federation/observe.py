@@ -8,22 +8,17 @@ small thread pool; the threads do network I/O only, never database work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from clusters.kube.access import cluster_api_client, unauthorized_hint
 from clusters.models import Cluster
+from engines.kube import Node, Pod
+from engines.kube.pods import try_requests
+from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.pricing import NodeInfo
-from policies.federation.quantities import (
-    GPU_RESOURCES,
-    QuantityError,
-    mebibytes,
-    millicores,
-    pod_requests,
-    quantity,
-)
 from policies.federation.snapshots import Inventory, Usage
 from workers.federation.kube import (
     GENERATION_ANNOTATION,
@@ -36,82 +31,38 @@ from workers.federation.kube import (
 logger = logging.getLogger(__name__)
 
 MAX_THREADS = 8
-INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 _BLOCKING_TAINTS = ("NoSchedule", "NoExecute")
 _STUCK_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError")
 Json = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class ObjectState:
-    """Our Deployment or Job in a member, as its status reports it."""
-
-    kind: str
-    generation: int  # the workload generation we applied (annotation)
-    replicas: int  # Deployment replicas or Job parallelism
-    ready: int = 0
-    available: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    complete: bool = False
-    failure: str = ""  # a Job's Failed condition, in words
-
-
 @dataclass
-class PodSummary:
-    """Our pods of one workload in one member."""
+class MemberObservation(MemberReport):
+    """What the pass saw in one member, and the client to act there with (None when none could be
+    built); the caller closes it."""
 
-    running: int = 0
-    pending: int = 0
-    unschedulable: int = 0
-    stuck: int = 0
-    failed: int = 0
-    problem: str = ""
+    api: MemberApi | None = None
 
 
-@dataclass
-class MemberObservation:
-    cluster_id: str
-    api: MemberApi | None
-    problem: str = ""
-    inventory: Inventory | None = None
-    objects: dict[str, ObjectState] = field(default_factory=dict)
-    pods: dict[str, PodSummary] = field(default_factory=dict)
-
-    @property
-    def reachable(self) -> bool:
-        return self.inventory is not None
-
-
-def _resource(values: Mapping[str, Any], name: str) -> Any:
-    raw = values.get(name)
-    try:
-        return quantity(str(raw)) if raw is not None else 0
-    except QuantityError:
-        return 0
-
-
-def node_info(node: Json) -> NodeInfo:
-    metadata, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
-    labels = metadata.get("labels") or {}
-    allocatable = status.get("allocatable") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-    )
-    tainted = any(taint.get("effect") in _BLOCKING_TAINTS for taint in spec.get("taints") or [])
+def node_info(raw: Json) -> NodeInfo:
+    """A node as federation prices and counts it: what pods may use there, and whether new pods
+    may go there at all (Ready, not cordoned, no NoSchedule/NoExecute taint)."""
+    node = Node(raw)
+    allocatable = node.allocatable
+    tainted = any(taint.get("effect") in _BLOCKING_TAINTS for taint in node.raw_taints)
     return NodeInfo(
-        instance_type=next((labels[key] for key in INSTANCE_TYPE_LABELS if key in labels), ""),
-        cpu_millis=millicores(_resource(allocatable, "cpu")),
-        memory_mib=mebibytes(_resource(allocatable, "memory")) if allocatable.get("memory") else 0,
-        gpus=int(sum(_resource(allocatable, name) for name in GPU_RESOURCES)),
-        pods=int(_resource(allocatable, "pods")),
-        schedulable=ready and not spec.get("unschedulable") and not tainted,
+        instance_type=node.instance_type,
+        cpu_millis=allocatable.cpu_millis,
+        memory_mib=allocatable.memory_mib,
+        gpus=allocatable.gpus,
+        pods=allocatable.pods,
+        schedulable=node.ready and not node.unschedulable and not tainted,
     )
 
 
-def _pod_problem(pod: Json) -> tuple[str, str]:
+def _pod_problem(pod: Pod) -> tuple[str, str]:
     """("unschedulable" | "stuck" | "", message) for a pod that is not running."""
-    status = pod.get("status") or {}
+    status = pod.status
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
             return "unschedulable", str(condition.get("message") or "no node has room")
@@ -122,8 +73,8 @@ def _pod_problem(pod: Json) -> tuple[str, str]:
     return "", ""
 
 
-def _summarise(summary: PodSummary, pod: Json) -> None:
-    phase = (pod.get("status") or {}).get("phase")
+def _summarise(summary: PodSummary, pod: Pod) -> None:
+    phase = pod.phase
     if phase == "Succeeded":
         return
     if phase == "Failed":
@@ -142,12 +93,13 @@ def _summarise(summary: PodSummary, pod: Json) -> None:
         summary.problem = summary.problem or message
 
 
-def _usage(pod: Json) -> Usage:
-    try:
-        cpu, memory, gpus = pod_requests(pod.get("spec") or {})
-    except QuantityError:
-        cpu, memory, gpus = 0, 0, 0
-    return Usage(cpu, memory, gpus, 1)
+def _usage(pod: Pod) -> Usage:
+    """What another pod holds (the kernel's sizing rule); a pod with an unreadable quantity holds
+    only its slot."""
+    requests = try_requests(pod)
+    if requests is None:
+        return Usage(0, 0, 0, 1)
+    return Usage(requests.cpu_millis, requests.memory_mib, requests.gpus, requests.pods)
 
 
 def _object_state(obj: Json) -> ObjectState:
@@ -186,16 +138,17 @@ def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation
         api = MemberApi(cluster_api_client(cluster), unauthorized_hint=unauthorized_hint(cluster))
     except Exception as error:  # any credential problem leaves this one cluster unreachable
         logger.info("federation: cannot build a client for %s: %s", cluster.name, error)
-        return MemberObservation(cluster_id, None, problem=str(error) or type(error).__name__)
-    observation = MemberObservation(cluster_id, api)
+        return MemberObservation(cluster_id, problem=str(error) or type(error).__name__)
+    observation = MemberObservation(cluster_id, api=api)
     try:
         nodes = tuple(node_info(node) for node in api.list("Node"))
         others = Usage()
-        for pod in api.list("Pod"):
-            owner = str(((pod.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL))
+        for raw in api.list("Pod"):
+            pod = Pod(raw)
+            owner = str(pod.labels.get(WORKLOAD_LABEL))
             if owner in ours:
                 _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
-            elif (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            elif not pod.is_finished:
                 others = others + _usage(pod)
         for kind in ("Deployment", "Job"):
             for obj in api.list(kind, label_selector=WORKLOAD_LABEL):

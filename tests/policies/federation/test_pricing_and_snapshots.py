@@ -124,6 +124,7 @@ def test_nodeless_free_capacity_is_the_policy_limit_minus_what_runs(cast) -> Non
 @pytest.mark.django_db
 def test_cheapest_weighs_a_nodeless_clusters_marginal_price_against_observe_node_rates(cast, policy) -> None:
     from policies.models import Workload
+    from policies.federation.inputs import build_fleet
     from tests.fixtures.federation import deployment, submit
     from workers.federation import scheduling
 
@@ -149,7 +150,7 @@ def test_cheapest_weighs_a_nodeless_clusters_marginal_price_against_observe_node
         str(nodeless.pk): Inventory((), Usage()),
         str(observed.pk): Inventory((NodeInfo("rack", 8000, 32768, 0, 110),), Usage()),
     }
-    fleet = scheduling.build_fleet([nodeless, observed], inventories, workloads, [])
+    fleet = build_fleet([nodeless, observed], inventories, workloads, [])
 
     decided = scheduling.decide(workloads[str(workload.pk)], [], fleet, {}, timezone.now())
 

@@ -1,19 +1,24 @@
-"""Status back from the members: each placement from what its cluster reports, then each workload
-from its placements, with one message a person can act on.
+"""Status back from the members (system services of the federation loop): each placement from what
+its cluster reports, then each workload from its placements, with one message a person can act on.
 
 A placement is *failing* while its pods cannot be scheduled or cannot start (image pulls, crash
 loops) or its cluster refused our objects; ``failure_count`` counts the consecutive passes and
 ``failing_since`` when it started. A cluster that cannot be reached marks its placements
 unreachable from the first pass that failed. Failover reads these (see ``failover``).
+
+``placements_sync`` and ``workload_statuses_save`` work on the rows of one pass
+(``placements.FederationRows``); like the other loop services they act for no person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from engines.federation import Outcome
+from policies.federation.observation import MemberReport, ObjectState, PodSummary
+from policies.federation.placements import FederationRows, workload_loop_fields
 from policies.models import (
     FailureBehaviour,
     Placement,
@@ -22,27 +27,37 @@ from policies.models import (
     WorkloadKind,
     WorkloadStatus,
 )
-from workers.federation.observe import MemberObservation, ObjectState, PodSummary
 
 TERMINAL_PLACEMENT_STATES = (PlacementState.COMPLETED, PlacementState.FAILED)
+SETTLED = (
+    WorkloadStatus.RUNNING,
+    WorkloadStatus.COMPLETED,
+    WorkloadStatus.FAILED,
+    WorkloadStatus.UNSCHEDULABLE,
+)
 
 
 def _clock(moment: datetime) -> str:
     return moment.strftime("%H:%M:%S UTC")
 
 
-def sync_placement(
-    placement: Placement, workload: Workload, observation: MemberObservation, now: datetime
-) -> None:
+def placements_sync(rows: FederationRows, reports: Mapping[str, MemberReport], now: datetime) -> None:
+    """Every placement of the pass from what its cluster reported (``reports`` by cluster id)."""
+    for key, placements in rows.placements.items():
+        for placement in placements:
+            placement_sync(placement, rows.workloads[key], reports[str(placement.cluster_id)], now)
+
+
+def placement_sync(placement: Placement, workload: Workload, report: MemberReport, now: datetime) -> None:
     """Update ``placement`` (in memory) from one look at its cluster."""
     cluster = placement.cluster.name
     placement.last_synced_at = now
-    if not observation.reachable:
+    if not report.reachable:
         placement.unreachable_since = placement.unreachable_since or now
         if placement.replicas and placement.state not in TERMINAL_PLACEMENT_STATES:
             placement.state = PlacementState.UNREACHABLE
             placement.reason = (
-                f"{cluster} unreachable since {_clock(placement.unreachable_since)}: {observation.problem}"
+                f"{cluster} unreachable since {_clock(placement.unreachable_since)}: {report.problem}"
             )
         return
     placement.unreachable_since = None
@@ -55,7 +70,7 @@ def sync_placement(
     ):
         return
     key = str(workload.pk)
-    state = observation.objects.get(key)
+    state = report.objects.get(key)
     if state is None:
         # Someone deleted our object (or a Job's TTL did): apply it again.
         placement.applied_generation = placement.applied_replicas = 0
@@ -69,7 +84,7 @@ def sync_placement(
         placement.reason = "" if state.complete else f"Job failed in {cluster}: {state.failure}"
         _healthy(placement)
         return
-    problem = _problem(state, observation.pods.get(key), placement.replicas)
+    problem = _problem(state, report.pods.get(key), placement.replicas)
     if problem:
         placement.failure_count += 1
         placement.failing_since = placement.failing_since or now
@@ -118,7 +133,7 @@ def _unreachable_note(placement: Placement, workload: Workload) -> str:
     return f"{placement.reason}; {placement.replicas} replica{'s' if placement.replicas != 1 else ''} there: {then}"
 
 
-def aggregate(
+def workload_status_aggregate(
     workload: Workload, placements: Sequence[Placement], outcome: Outcome | None, reason: str
 ) -> Aggregate:
     """The workload's status from its placements and this pass's scheduling outcome and reason."""
@@ -184,3 +199,24 @@ def aggregate(
     return result(
         WorkloadStatus.PLACED, f"Starting: {ready}/{workload.desired_replicas} ready ({_share(live)})."
     )
+
+
+def workload_statuses_save(rows: FederationRows) -> int:
+    """Write each workload's status and message from its placements and this pass's outcome; returns
+    how many are not settled yet (rolling out, failing, pending), so the caller can come back soon."""
+    unsettled = 0
+    for key, workload in rows.workloads.items():
+        outcome, reason = rows.outcomes.get(key, (None, ""))
+        result = workload_status_aggregate(workload, rows.placements[key], outcome, reason)
+        workload.status, workload.status_message = result.status, result.message
+        workload.ready_replicas, workload.available_replicas = result.ready, result.available
+        workload.succeeded, workload.failed = result.succeeded, result.failed
+        if result.status not in SETTLED:
+            unsettled += 1
+        after = workload_loop_fields(workload)
+        if after != rows.original[key]:
+            # Only if the API did not delete it meanwhile: never overwrite "deleting".
+            Workload.objects.filter(pk=workload.pk, deleted_at__isnull=workload.deleted_at is None).update(
+                **after
+            )
+    return unsettled

@@ -1,0 +1,54 @@
+"""What one look at a member cluster found, in the shape the federation services read it.
+
+The federation loop fills these in (``workers.federation.observe``); the services that sync
+placements and statuses from them (``policies.federation.status``) never talk to a cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policies.federation.snapshots import Inventory
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """Our Deployment or Job in a member, as its status reports it."""
+
+    kind: str
+    generation: int  # the workload generation we applied (annotation)
+    replicas: int  # Deployment replicas or Job parallelism
+    ready: int = 0
+    available: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    complete: bool = False
+    failure: str = ""  # a Job's Failed condition, in words
+
+
+@dataclass
+class PodSummary:
+    """Our pods of one workload in one member."""
+
+    running: int = 0
+    pending: int = 0
+    unschedulable: int = 0
+    stuck: int = 0
+    failed: int = 0
+    problem: str = ""
+
+
+@dataclass
+class MemberReport:
+    """One member cluster: reachable or not (and why), its inventory, and our objects and pods
+    there, keyed by workload id."""
+
+    cluster_id: str
+    problem: str = ""
+    inventory: Inventory | None = None
+    objects: dict[str, ObjectState] = field(default_factory=dict)
+    pods: dict[str, PodSummary] = field(default_factory=dict)
+
+    @property
+    def reachable(self) -> bool:
+        return self.inventory is not None

@@ -1,0 +1,299 @@
+"""Placements, written by the federation loop: system services, not tenant services.
+
+A pass works on one organization's rows, loaded once by organization id
+(``federation_rows_by_organization_id``) into ``FederationRows``; the services here change those
+rows in memory as the pass decides and acts, and write what changed in a few statements. They act
+for no person, so they take no actor and write no audit record (the tenant services in
+``policies.federation.services`` do both).
+
+1. ``placement_result_record``: an engine result becomes placement rows (new, resized, or zero
+   replicas = to be removed) and, when worth telling, a Decision row (``decisions``).
+2. ``placements_save``: new placements and decisions created, changed placements updated.
+3. ``placement_outcomes_record``: what applying to the members did; removed placements (and
+   deleted workloads with none left) are forgotten.
+
+Every field the loop owns is written only when it differs from what was read or last written,
+one UPDATE per distinct change: many placements change alike (applied at generation 2 with 3
+replicas...), which is far cheaper than Django's bulk_update of CASE expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from django.db import transaction
+
+from clusters.models import Cluster
+from engines.federation import Outcome, ScheduleResult, webster
+from policies.federation.decisions import decision_row
+from policies.federation.failover import FailurePlan
+from policies.models import Decision, Placement, PlacementState, Workload, WorkloadKind
+
+_PLACEMENT_FIELDS = (
+    "replicas",
+    "completions",
+    "state",
+    "applied_generation",
+    "applied_replicas",
+    "ready_replicas",
+    "available_replicas",
+    "succeeded",
+    "failed",
+    "reason",
+    "failure_count",
+    "failing_since",
+    "unreachable_since",
+)
+_WORKLOAD_FIELDS = (
+    "status",
+    "status_message",
+    "ready_replicas",
+    "available_replicas",
+    "succeeded",
+    "failed",
+    "scheduled_generation",
+    "placement_changed_at",
+    "avoid_clusters",
+)
+
+
+@dataclass
+class FederationRows:
+    """One organization's clusters, workloads (oldest first) and placements (by workload id) as a
+    federation pass read them, and what the pass has changed so far."""
+
+    organization_id: str
+    clusters: dict[str, Cluster]
+    workloads: dict[str, Workload]
+    placements: dict[str, list[Placement]]
+    created: list[Placement] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    outcomes: dict[str, tuple[Outcome, str]] = field(default_factory=dict)  # engine outcome, reason
+    original: dict[str, dict[str, object]] = field(default_factory=dict)  # workload id → loop fields
+    written: dict[str, tuple[object, ...]] = field(default_factory=dict)  # placement id → fields
+
+    def all_placements(self) -> list[Placement]:
+        return [placement for placements in self.placements.values() for placement in placements]
+
+    @cached_property
+    def cluster_names(self) -> dict[str, str]:
+        return {cluster_id: cluster.name for cluster_id, cluster in self.clusters.items()}
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What applying (or removing) one placement's objects in its member did."""
+
+    placement_id: str
+    remove: bool
+    done: bool
+    unreachable: bool = False
+    message: str = ""
+
+
+def placement_fields(placement: Placement) -> tuple[object, ...]:
+    return tuple(getattr(placement, name) for name in _PLACEMENT_FIELDS)
+
+
+def workload_loop_fields(workload: Workload) -> dict[str, object]:
+    """The fields of a workload that only the loop writes."""
+    return {name: getattr(workload, name) for name in _WORKLOAD_FIELDS}
+
+
+def federation_rows_by_organization_id(organization_id: str) -> FederationRows:
+    """System entry point of a federation pass: the organization's rows, by its id."""
+    clusters = Cluster.objects.filter(organization_id=organization_id)
+    workloads = Workload.objects.filter(organization_id=organization_id).select_related("policy")
+    rows = FederationRows(
+        organization_id,
+        clusters={
+            str(c.pk): c for c in clusters.select_related("organization", "cloud_account").order_by("name")
+        },
+        workloads={str(w.pk): w for w in workloads.order_by("created_at", "pk")},
+        placements={},
+    )
+    rows.original = {key: workload_loop_fields(workload) for key, workload in rows.workloads.items()}
+    rows.placements = {key: [] for key in rows.workloads}
+    placements = Placement.objects.filter(organization_id=organization_id).select_related("cluster")
+    for placement in placements:
+        rows.placements.setdefault(str(placement.workload_id), []).append(placement)
+        rows.written[str(placement.pk)] = placement_fields(placement)
+    return rows
+
+
+def placements_withdraw(workload: Workload, placements: Sequence[Placement]) -> None:
+    """A deleted workload's placements: zero replicas, to be removed from their clusters."""
+    for placement in placements:
+        if placement.replicas or placement.state != PlacementState.REMOVING:
+            placement.replicas, placement.state = 0, PlacementState.REMOVING
+            placement.reason = f"{placement.cluster.name}: the workload was deleted; removing it"
+
+
+def workload_policy_rejected(rows: FederationRows, workload: Workload, error: Exception) -> None:
+    """A stored policy the engine no longer accepts: say so, keep what runs."""
+    rows.outcomes[str(workload.pk)] = (
+        Outcome.UNSCHEDULABLE,
+        f"policy {workload.policy.name} cannot be used: {error}",
+    )
+
+
+def placement_result_record(
+    rows: FederationRows, workload: Workload, result: ScheduleResult, failure: FailurePlan, now: datetime
+) -> None:
+    """The engine's steady-mode answer for one workload, in the rows (written by ``placements_save``)."""
+    key = str(workload.pk)
+    placements = rows.placements[key]
+    created, updated = _follow(workload, result, failure, placements, rows.clusters, now)
+    placements.extend(created)
+    rows.created.extend(created)
+    changed = bool(created or updated)
+    decision = decision_row(workload, result, failure, rows.cluster_names, now, changed=changed)
+    if decision is not None:
+        rows.decisions.append(decision)
+    if changed:
+        workload.placement_changed_at = now
+    workload.avoid_clusters = failure.remembered
+    workload.scheduled_generation = workload.generation
+    rows.outcomes[key] = (result.outcome, result.decision.reason)
+
+
+def _completions(workload: Workload, replicas: Mapping[str, int]) -> dict[str, int | None]:
+    """A Job's completions divided like its parallelism (Webster, by each cluster's share)."""
+    if workload.kind != WorkloadKind.JOB or workload.completions is None or not replicas:
+        return dict.fromkeys(replicas)
+    clusters = sorted(replicas)
+    split = webster(workload.completions, [replicas[c] for c in clusters], list(range(len(clusters))))
+    return {cluster: max(1, count) for cluster, count in zip(clusters, split, strict=True)}
+
+
+def _follow(
+    workload: Workload,
+    result: ScheduleResult,
+    failure: FailurePlan,
+    placements: Sequence[Placement],
+    clusters: Mapping[str, Cluster],
+    now: datetime,
+) -> tuple[list[Placement], list[Placement]]:
+    """Placement rows that follow the engine's answer: (created, updated), in memory."""
+    created: list[Placement] = []
+    updated: list[Placement] = []
+    completions = _completions(workload, result.replicas)
+    by_cluster = {str(p.cluster_id): p for p in placements}
+    for cluster_id, replicas in result.replicas.items():
+        placement = by_cluster.get(cluster_id)
+        if placement is None:
+            created.append(
+                Placement(
+                    organization_id=workload.organization_id,
+                    workload=workload,
+                    cluster=clusters[cluster_id],
+                    replicas=replicas,
+                    completions=completions[cluster_id],
+                    state=PlacementState.PENDING,
+                    created_at=now,
+                )
+            )
+        elif placement.replicas != replicas or placement.completions != completions[cluster_id]:
+            placement.replicas, placement.completions = replicas, completions[cluster_id]
+            if placement.state == PlacementState.REMOVING:
+                placement.state = (
+                    PlacementState.APPLIED if placement.applied_generation else PlacementState.PENDING
+                )
+            updated.append(placement)
+    reason = "moved by a failover decision" if failure.given_up else "no longer placed here"
+    for cluster_id, placement in by_cluster.items():
+        if cluster_id not in result.replicas and placement.replicas:
+            placement.replicas = 0
+            placement.state = PlacementState.REMOVING
+            placement.reason = f"{placement.cluster.name}: {reason}; removing our objects"
+            updated.append(placement)
+    return created, updated
+
+
+def placements_save(rows: FederationRows, now: datetime) -> None:
+    """Write what the pass decided: new placements and decisions, changed placements, and the sync
+    time of every placement synced at ``now``."""
+    with transaction.atomic():
+        Placement.objects.bulk_create(rows.created)
+        for placement in rows.created:
+            rows.written[str(placement.pk)] = placement_fields(placement)
+        rows.created = []
+        _write_changed(rows, rows.all_placements())
+        synced = [p.pk for p in rows.all_placements() if p.last_synced_at == now]
+        # One statement for the timestamp every synced placement gets, each pass.
+        Placement.objects.filter(pk__in=synced).update(last_synced_at=now)
+        Decision.objects.bulk_create(rows.decisions)
+
+
+def _write_changed(rows: FederationRows, placements: Iterable[Placement]) -> None:
+    """Write the placements whose fields changed since they were read or last written, one UPDATE
+    per distinct change."""
+    groups: dict[tuple[tuple[str, object], ...], list[str]] = {}
+    for placement in placements:
+        key = str(placement.pk)
+        now = placement_fields(placement)
+        before = rows.written.get(key)
+        if before is None or now == before:
+            continue
+        change = tuple(
+            (name, value)
+            for name, value, old in zip(_PLACEMENT_FIELDS, now, before, strict=True)
+            if value != old
+        )
+        groups.setdefault(change, []).append(key)
+        rows.written[key] = now
+    for change, ids in groups.items():
+        Placement.objects.filter(pk__in=ids).update(**dict(change))
+
+
+def _record_outcome(placement: Placement, workload: Workload, outcome: ActionOutcome, now: datetime) -> None:
+    if outcome.done:
+        placement.applied_generation, placement.applied_replicas = workload.generation, placement.replicas
+        if placement.state in (PlacementState.PENDING, PlacementState.UNREACHABLE):
+            placement.state = PlacementState.APPLIED
+            placement.reason = ""
+    elif outcome.unreachable:
+        placement.unreachable_since = placement.unreachable_since or now
+        placement.reason = f"{placement.cluster.name} unreachable: {outcome.message}"
+        if not outcome.remove:
+            placement.state = PlacementState.UNREACHABLE
+    else:
+        placement.failure_count += 1
+        placement.failing_since = placement.failing_since or now
+        placement.reason = f"{placement.cluster.name}: {outcome.message}"[:500]
+        if not outcome.remove:
+            placement.state = PlacementState.FAILING
+
+
+def placement_outcomes_record(
+    rows: FederationRows, outcomes: Sequence[ActionOutcome], now: datetime
+) -> tuple[int, int, int]:
+    """Record what applying and removing did (placements removed from their cluster are deleted, and
+    so is a deleted workload with no placement left); returns (applied, removed, errors)."""
+    by_id = {str(p.pk): p for p in rows.all_placements()}
+    applied = removed = errors = 0
+    gone: dict[str, Placement] = {}
+    for outcome in outcomes:
+        placement = by_id[outcome.placement_id]
+        if outcome.done and outcome.remove:
+            gone[outcome.placement_id] = placement
+            removed += 1
+            continue
+        _record_outcome(placement, rows.workloads[str(placement.workload_id)], outcome, now)
+        if outcome.done:
+            applied += 1
+        else:
+            errors += 1
+    with transaction.atomic():
+        Placement.objects.filter(pk__in=[p.pk for p in gone.values()]).delete()
+        _write_changed(rows, [p for key, p in by_id.items() if key not in gone])
+        for placement in gone.values():
+            rows.placements[str(placement.workload_id)].remove(placement)
+        finished = [key for key, w in rows.workloads.items() if w.deleted_at and not rows.placements[key]]
+        Workload.objects.filter(pk__in=finished, deleted_at__isnull=False).delete()
+        for key in finished:
+            del rows.workloads[key]
+    return applied, removed, errors
