@@ -16,6 +16,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Django is set up only once the throw-away database is in place
+    from simulator.cluster import SimulatedCluster
+    from tenants.models import Organization
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -96,21 +101,59 @@ def end_to_end_case(workload_count: int, cluster_count: int, seed: int) -> dict[
 
 def _end_to_end(workload_count: int, cluster_count: int, seed: int, database: str) -> dict[str, object]:
     from celery.contrib.testing.worker import start_worker
-    from django.db import connections
-    from rest_framework.test import APIClient
 
+    from nodeless_saas.celery import app
+    from policies.models import Placement
+
+    rng = random.Random(seed)
+    organization, token, sims = _bench_organization(cluster_count)
+    bodies = [
+        {"manifest": _e2e_manifest(number, rng), "policy": E2E_STRATEGIES[number % len(E2E_STRATEGIES)]}
+        for number in range(workload_count)
+    ]
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=E2E_CLIENTS) as pool:
+                chunks = [bodies[index::E2E_CLIENTS] for index in range(E2E_CLIENTS)]
+                list(pool.map(lambda chunk: _submit(token, chunk), chunks))
+            submitted = time.perf_counter() - started
+            running = _wait_until_running(organization, workload_count, deadline=started + 900)
+            seconds = time.perf_counter() - started
+        placed = sum(Placement.objects.filter(organization=organization).values_list("replicas", flat=True))
+        pods = _pods_running_in_members(sims)
+    finally:
+        for sim in sims:
+            sim.stop()
+    return {
+        "case": "end-to-end",
+        "workloads": workload_count,
+        "clusters": cluster_count,
+        "seconds": round(seconds, 2),
+        "running": running,
+        "submit_seconds": round(submitted, 2),
+        "replicas_placed": placed,
+        "pods_running_in_members": pods,
+        "policies": list(E2E_STRATEGIES),
+        "api_clients": E2E_CLIENTS,
+        "database": database,
+        "loop": "celery worker (solo pool, in process), passes coalesced per organization",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def _bench_organization(cluster_count: int) -> tuple[Organization, str, list[SimulatedCluster]]:
+    """A signed-up organization with an API token, ``cluster_count`` simulated members connected
+    through the product's kubeconfig path (started: the caller stops them) and one policy per
+    strategy; (organization, token, simulated clusters)."""
     from clusters.kube.kubeconfig import KubeCredentials, minimal_kubeconfig
     from clusters.services import cluster_connect_kubeconfig
-    from nodeless_saas.celery import app
     from policies.federation import services as federation
-    from policies.models import Placement, Workload, WorkloadStatus
     from simulator.cluster import ClusterConfig, SimulatedCluster
     from simulator.controllers.static_nodes import StaticNodePool
-    from simulator.resources import PODS
     from tenants import services as tenants
     from tenants.actors import Actor
 
-    rng = random.Random(seed)
     user, organization = tenants.signup(
         email="bench@nodeless.local",
         password="bench-password-1",
@@ -119,7 +162,7 @@ def _end_to_end(workload_count: int, cluster_count: int, seed: int, database: st
     )
     actor = Actor(user=user)
     _, token = tenants.api_token_create(organization, actor=actor, name="bench", scopes=["read", "write"])
-    sims = []
+    sims: list[SimulatedCluster] = []
     for number in range(cluster_count):
         cloud, region = ("onprem", f"dc-{number}") if number < 2 else ("aws", E2E_AWS_REGIONS[number % 3])
         sim = SimulatedCluster(
@@ -146,65 +189,49 @@ def _end_to_end(workload_count: int, cluster_count: int, seed: int, database: st
         federation.federation_policy_create(
             organization, actor=actor, data={"name": strategy, "strategy": strategy, **specs[strategy]}
         )
-    bodies = [
-        {"manifest": _e2e_manifest(number, rng), "policy": E2E_STRATEGIES[number % len(E2E_STRATEGIES)]}
-        for number in range(workload_count)
-    ]
+    return organization, token, sims
 
-    def submit(chunk: list[dict[str, object]]) -> None:
-        """One API client (a CI system) submitting its share, one request at a time."""
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        try:
-            for body in chunk:
-                response = client.post("/api/v1/workloads/", body, format="json")
-                if response.status_code != 201:
-                    raise RuntimeError(f"submit failed: {response.status_code} {response.content[:300]!r}")
-        finally:
-            connections.close_all()
 
+def _submit(token: str, chunk: list[dict[str, object]]) -> None:
+    """One API client (a CI system) submitting its share, one request at a time."""
+    from django.db import connections
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=E2E_CLIENTS) as pool:
-                list(pool.map(submit, [bodies[index::E2E_CLIENTS] for index in range(E2E_CLIENTS)]))
-            submitted = time.perf_counter() - started
-            running = 0
-            deadline = started + 900
-            while time.perf_counter() < deadline:
-                running = Workload.objects.filter(
-                    organization=organization, status=WorkloadStatus.RUNNING
-                ).count()
-                if running == workload_count:
-                    break
-                time.sleep(0.1)
-            seconds = time.perf_counter() - started
-        placed = sum(Placement.objects.filter(organization=organization).values_list("replicas", flat=True))
-        pods = sum(
-            1
-            for sim in sims
-            for pod in sim.store.list(PODS).items
-            if pod.obj["metadata"].get("labels", {}).get("nodeless.io/workload-id")
-            and pod.obj.get("status", {}).get("phase") == "Running"
-        )
+        for body in chunk:
+            response = client.post("/api/v1/workloads/", body, format="json")
+            if response.status_code != 201:
+                raise RuntimeError(f"submit failed: {response.status_code} {response.content[:300]!r}")
     finally:
-        for sim in sims:
-            sim.stop()
-    return {
-        "case": "end-to-end",
-        "workloads": workload_count,
-        "clusters": cluster_count,
-        "seconds": round(seconds, 2),
-        "running": running,
-        "submit_seconds": round(submitted, 2),
-        "replicas_placed": placed,
-        "pods_running_in_members": pods,
-        "policies": list(E2E_STRATEGIES),
-        "api_clients": E2E_CLIENTS,
-        "database": database,
-        "loop": "celery worker (solo pool, in process), passes coalesced per organization",
-        "load_average_1m": round(os.getloadavg()[0], 2),
-    }
+        connections.close_all()
+
+
+def _wait_until_running(organization: Organization, workload_count: int, *, deadline: float) -> int:
+    """How many workloads are Running once all are, or at the deadline."""
+    from policies.models import Workload, WorkloadStatus
+
+    running = 0
+    while time.perf_counter() < deadline:
+        running = Workload.objects.filter(organization=organization, status=WorkloadStatus.RUNNING).count()
+        if running == workload_count:
+            break
+        time.sleep(0.1)
+    return running
+
+
+def _pods_running_in_members(sims: list[SimulatedCluster]) -> int:
+    """Our pods Running, counted in the simulated members themselves."""
+    from simulator.resources import PODS
+
+    return sum(
+        1
+        for sim in sims
+        for pod in sim.store.list(PODS).items
+        if pod.obj["metadata"].get("labels", {}).get("nodeless.io/workload-id")
+        and pod.obj.get("status", {}).get("phase") == "Running"
+    )
 
 
 def end_to_end_cases(args: argparse.Namespace) -> Iterator[dict[str, object]]:

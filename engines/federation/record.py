@@ -29,6 +29,38 @@ def build_result(
     runner_up_count: int,
 ) -> ScheduleResult:
     workload = candidates.workload
+    chosen_offsets, runner_up_offsets = _listed_offsets(candidates, allocation, runner_up_count)
+    chosen, runner_ups = _scores(candidates, allocation, chosen_offsets, runner_up_offsets)
+    held = _held(candidates, allocation)
+    replicas = {entry.cluster_id: entry.replicas for entry in chosen + held}
+    chosen += held
+    outcome, unplaced = _outcome(allocation, workload.replicas, sum(replicas.values()))
+    decision = Decision(
+        strategy=candidates.policy.strategy,
+        mode=mode,
+        outcome=outcome,
+        reason=_reason(candidates, allocation, chosen, runner_ups, outcome, unplaced),
+        score_meaning=allocation.score_meaning,
+        chosen=tuple(chosen),
+        runner_ups=tuple(runner_ups),
+        filtered=_filtered(candidates),
+        candidate_count=len(candidates.indices),
+    )
+    return ScheduleResult(
+        workload_id=workload.id,
+        desired=workload.replicas,
+        replicas=frozen_counts(replicas),
+        unplaced=unplaced,
+        decision=decision,
+        previous=frozen_counts(current.replicas),
+    )
+
+
+def _listed_offsets(
+    candidates: Candidates, allocation: Allocation, runner_up_count: int
+) -> tuple[dict[int, int], list[int]]:
+    """The chosen candidates (offset → replicas) in the strategy's preference order, and the
+    runner-ups: the next preferred candidates with room."""
     available = candidates.available.tolist()
     chosen_offsets = allocation.replicas
     # Chosen clusters and runner-ups sit at the head of the preference: read only that part.
@@ -47,10 +79,21 @@ def build_result(
             offset: chosen_offsets[offset]
             for offset in sorted(chosen_offsets, key=lambda offset: position.get(offset, len(position)))
         }
+    return chosen_offsets, runner_up_offsets
 
+
+def _scores(
+    candidates: Candidates,
+    allocation: Allocation,
+    chosen_offsets: dict[int, int],
+    runner_up_offsets: list[int],
+) -> tuple[list[ClusterScore], list[ClusterScore]]:
+    """Score entries of the chosen clusters and of the runner-ups."""
+    available = candidates.available.tolist()
     # Chosen clusters are priced for what they run, runner-ups for what they could have taken.
     listed = list(chosen_offsets) + runner_up_offsets
-    counts = list(chosen_offsets.values()) + [min(workload.replicas, available[o]) for o in runner_up_offsets]
+    replicas = candidates.workload.replicas
+    counts = list(chosen_offsets.values()) + [min(replicas, available[o]) for o in runner_up_offsets]
     score_of = allocation.scores
     index_of = candidates.indices
     scores = [_finite(float(score_of[offset])) for offset in listed]
@@ -72,52 +115,39 @@ def build_result(
         )
         for position, (offset, count) in enumerate(zip(listed, counts, strict=True))
     ]
-    chosen = entries[: len(chosen_offsets)]
-    runner_ups = entries[len(chosen_offsets) :]
-    replicas = {entry.cluster_id: entry.replicas for entry in chosen}
-    for index, count in allocation.held.items():
-        replicas[ids[index]] = count
-        chosen.append(
-            ClusterScore(
-                ids[index],
-                names[index],
-                count,
-                0,
-                _finite(candidates.cost_of(index, count)),
-                candidates.egress_of(index, count),
-                None,
-                f"kept while {candidates.held_reason[index]}",
-            )
-        )
+    return entries[: len(chosen_offsets)], entries[len(chosen_offsets) :]
 
-    placed = sum(replicas.values())
+
+def _held(candidates: Candidates, allocation: Allocation) -> list[ClusterScore]:
+    """Score entries of the replicas held where they run (``keep_current``: the sticky failure
+    mode, or an unreachable cluster within its grace period)."""
+    ids = candidates.fleet.ids
+    names = candidates.fleet.names
+    return [
+        ClusterScore(
+            ids[index],
+            names[index],
+            count,
+            0,
+            _finite(candidates.cost_of(index, count)),
+            candidates.egress_of(index, count),
+            None,
+            f"kept while {candidates.held_reason[index]}",
+        )
+        for index, count in allocation.held.items()
+    ]
+
+
+def _outcome(allocation: Allocation, desired: int, placed: int) -> tuple[Outcome, int]:
+    """The outcome and how many replicas are left unplaced (a per-cluster target places all or
+    nothing: duplicate)."""
     if allocation.per_cluster_target is not None:
-        unplaced = 0 if placed else workload.replicas
+        unplaced = 0 if placed else desired
     else:
-        unplaced = max(0, workload.replicas - placed)
+        unplaced = max(0, desired - placed)
     if unplaced == 0:
-        outcome = Outcome.PLACED
-    else:
-        outcome = Outcome.PARTIAL if placed else Outcome.UNSCHEDULABLE
-    decision = Decision(
-        strategy=candidates.policy.strategy,
-        mode=mode,
-        outcome=outcome,
-        reason=_reason(candidates, allocation, chosen, runner_ups, outcome, unplaced),
-        score_meaning=allocation.score_meaning,
-        chosen=tuple(chosen),
-        runner_ups=tuple(runner_ups),
-        filtered=_filtered(candidates),
-        candidate_count=len(candidates.indices),
-    )
-    return ScheduleResult(
-        workload_id=workload.id,
-        desired=workload.replicas,
-        replicas=frozen_counts(replicas),
-        unplaced=unplaced,
-        decision=decision,
-        previous=frozen_counts(current.replicas),
-    )
+        return Outcome.PLACED, unplaced
+    return (Outcome.PARTIAL if placed else Outcome.UNSCHEDULABLE), unplaced
 
 
 def _name(candidates: Candidates, cluster_id: str) -> str:

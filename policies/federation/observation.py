@@ -31,11 +31,11 @@ class PodSummary:
     """Our pods of one workload in one member."""
 
     running: int = 0
-    pending: int = 0
-    unschedulable: int = 0
-    stuck: int = 0
+    pending: int = 0  # not running yet: the unschedulable and stuck ones among them
+    unschedulable: int = 0  # the scheduler found no node with room
+    stuck: int = 0  # waiting on an image pull, crash looping, missing its configuration
     failed: int = 0
-    problem: str = ""
+    problem: str = ""  # the first problem seen, in words
 
 
 @dataclass

@@ -88,9 +88,9 @@ class ActionOutcome:
     """What applying (or removing) one placement's objects in its member did."""
 
     placement_id: str
-    remove: bool
+    remove: bool  # removing the objects, not applying them
     done: bool
-    unreachable: bool = False
+    unreachable: bool = False  # the cluster could not be reached (else: it refused)
     message: str = ""
 
 
@@ -169,6 +169,20 @@ def _completions(workload: Workload, replicas: Mapping[str, int]) -> dict[str, i
     return {cluster: max(1, count) for cluster, count in zip(clusters, split, strict=True)}
 
 
+def _new_placement(
+    workload: Workload, cluster: Cluster, replicas: int, completions: int | None, now: datetime
+) -> Placement:
+    return Placement(
+        organization_id=workload.organization_id,
+        workload=workload,
+        cluster=cluster,
+        replicas=replicas,
+        completions=completions,
+        state=PlacementState.PENDING,
+        created_at=now,
+    )
+
+
 def _follow(
     workload: Workload,
     result: ScheduleResult,
@@ -186,15 +200,7 @@ def _follow(
         placement = by_cluster.get(cluster_id)
         if placement is None:
             created.append(
-                Placement(
-                    organization_id=workload.organization_id,
-                    workload=workload,
-                    cluster=clusters[cluster_id],
-                    replicas=replicas,
-                    completions=completions[cluster_id],
-                    state=PlacementState.PENDING,
-                    created_at=now,
-                )
+                _new_placement(workload, clusters[cluster_id], replicas, completions[cluster_id], now)
             )
         elif placement.replicas != replicas or placement.completions != completions[cluster_id]:
             placement.replicas, placement.completions = replicas, completions[cluster_id]
