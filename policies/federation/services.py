@@ -1,4 +1,6 @@
-"""Every write to federation policies and federated workloads (organization first, audited).
+"""Tenant services: every write a person (or an API token) makes to federation policies and
+federated workloads, organization first, the actor as a keyword, audited. The federation loop's
+own writes (placements, decisions, statuses) are system services in ``placements`` and ``status``.
 
 Writes that change what should run enqueue one federation-loop pass for the organization once the
 transaction commits; the loop does the rest (placing, applying, removing).

@@ -93,7 +93,7 @@ def _summarise(summary: PodSummary, pod: Pod) -> None:
         summary.problem = summary.problem or message
 
 
-def _usage(pod: Pod) -> Usage:
+def pod_usage(pod: Pod) -> Usage:
     """What another pod holds (the kernel's sizing rule); a pod with an unreadable quantity holds
     only its slot."""
     requests = try_requests(pod)
@@ -149,7 +149,7 @@ def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation
             if owner in ours:
                 _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
             elif not pod.is_finished:
-                others = others + _usage(pod)
+                others = others + pod_usage(pod)
         for kind in ("Deployment", "Job"):
             for obj in api.list(kind, label_selector=WORKLOAD_LABEL):
                 owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL))

@@ -82,6 +82,42 @@ def test_a_pod_requests_its_containers_sum_or_its_largest_init_container() -> No
     assert (requests.cpu_millis, requests.memory_mib) == (2000, 256 + 128)
 
 
+def test_a_replica_counts_its_sidecars_and_pod_overhead_by_the_kernels_sizing_rule() -> None:
+    """One sizing rule with billing and the planner: a sidecar (an init container that keeps running)
+    adds to the app containers, and the pod's overhead is on top."""
+    document = _deployment()  # the app container: 500m, 256Mi
+    spec = document["spec"]["template"]["spec"]
+    spec["initContainers"] = [
+        {
+            "name": "proxy",
+            "image": "envoy",
+            "restartPolicy": "Always",
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+        }
+    ]
+    spec["overhead"] = {"cpu": "250m", "memory": "120Mi"}
+    requests = parse_manifest(document).requests
+    assert (requests.cpu_millis, requests.memory_mib) == (500 + 100 + 250, 256 + 64 + 120)
+
+
+def test_quantities_written_as_yaml_numbers_count() -> None:
+    text = deployment().replace("cpu: 500m", "cpu: 0.5").replace("memory: 256Mi", "memory: 268435456")
+    assert "cpu: 0.5" in text
+    requests = parse_manifest(text).requests
+    assert (requests.cpu_millis, requests.memory_mib) == (500, 256)
+
+
+def test_gpus_of_any_known_vendor_count() -> None:
+    document = _deployment(resources={"requests": {"cpu": "4", "memory": "16Gi", "amd.com/gpu": 1}})
+    assert parse_manifest(document).requests.gpus == 1
+
+
+def test_an_unreadable_pod_overhead_is_reported() -> None:
+    document = _deployment()
+    document["spec"]["template"]["spec"]["overhead"] = {"cpu": "lots"}
+    assert any("spec.template.spec: 'lots' is not a Kubernetes quantity" in m for m in problems(document))
+
+
 def test_gpus_default_to_their_limit_as_kubernetes_does() -> None:
     document = _deployment(
         resources={"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"nvidia.com/gpu": 2}}

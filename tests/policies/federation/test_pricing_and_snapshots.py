@@ -123,8 +123,8 @@ def test_nodeless_free_capacity_is_the_policy_limit_minus_what_runs(cast) -> Non
 
 @pytest.mark.django_db
 def test_cheapest_weighs_a_nodeless_clusters_marginal_price_against_observe_node_rates(cast, policy) -> None:
-    from policies.models import Workload
     from policies.federation.inputs import build_fleet
+    from policies.models import Workload
     from tests.fixtures.federation import deployment, submit
     from workers.federation import scheduling
 

@@ -1,0 +1,68 @@
+"""What one look at a member counts, read through the Kubernetes kernel's Pod and Node views: the
+capacity of its nodes, and what the pods that are not ours hold (the kernel's one sizing rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engines.kube import Pod
+from policies.federation.pricing import NodeInfo
+from policies.federation.snapshots import Usage
+from workers.federation.observe import node_info, pod_usage
+
+
+def _node(**overrides: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "metadata": {"name": "n1", "labels": {"beta.kubernetes.io/instance-type": "m5.xlarge"}},
+        "spec": {},
+        "status": {
+            "allocatable": {"cpu": "3920m", "memory": "15Gi", "pods": "58", "nvidia.com/gpu": "1"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    for key, value in overrides.items():
+        node[key] = {**node[key], **value}
+    return node
+
+
+def test_a_node_offers_its_allocatable_under_its_instance_type_old_label_included() -> None:
+    assert node_info(_node()) == NodeInfo("m5.xlarge", 3920, 15 * 1024, 1, 58, schedulable=True)
+
+
+def test_a_node_takes_no_new_pods_when_cordoned_not_ready_or_tainted_against_them() -> None:
+    cordoned = _node(spec={"unschedulable": True})
+    not_ready = _node(status={"conditions": [{"type": "Ready", "status": "False"}]})
+    tainted = _node(spec={"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]})
+    preferring = _node(spec={"taints": [{"key": "spot", "effect": "PreferNoSchedule"}]})
+    assert [node_info(node).schedulable for node in (cordoned, not_ready, tainted, preferring)] == [
+        False,
+        False,
+        False,
+        True,
+    ]
+
+
+def test_another_pod_holds_its_containers_sidecars_and_overhead() -> None:
+    pod = Pod(
+        {
+            "spec": {
+                "containers": [{"resources": {"requests": {"cpu": "500m", "memory": "256Mi"}}}],
+                "initContainers": [
+                    {"restartPolicy": "Always", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}
+                ],
+                "overhead": {"cpu": "250m", "memory": "120Mi"},
+            }
+        }
+    )
+    assert pod_usage(pod) == Usage(850, 440, 0, 1)
+
+
+def test_another_pods_gpus_of_any_vendor_count() -> None:
+    limits = {"nvidia.com/gpu": "1", "amd.com/gpu": "2"}
+    pod = Pod({"spec": {"containers": [{"resources": {"limits": limits}}]}})
+    assert pod_usage(pod).gpus == 3
+
+
+def test_a_pod_with_an_unreadable_quantity_holds_only_its_slot() -> None:
+    pod = Pod({"spec": {"containers": [{"resources": {"requests": {"cpu": "a lot"}}}]}})
+    assert pod_usage(pod) == Usage(0, 0, 0, 1)
