@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engines.kube.labels import WORKLOAD_ID
 from policies.federation.placements import ActionOutcome, FederationRows
 from policies.federation.services import workload_companions
 from policies.federation.status import TERMINAL_PLACEMENT_STATES
@@ -24,7 +25,6 @@ from policies.models import Placement, Workload, WorkloadKind
 from workers.federation.kube import (
     COMPANION_KINDS,
     GENERATION_ANNOTATION,
-    WORKLOAD_LABEL,
     MemberApi,
     MemberRefused,
     MemberUnreachable,
@@ -58,7 +58,7 @@ def ours(obj: Mapping[str, Any], workload: Workload) -> Json:
     metadata = marked.setdefault("metadata", {})
     metadata["labels"] = {
         **(metadata.get("labels") or {}),
-        WORKLOAD_LABEL: str(workload.pk),
+        WORKLOAD_ID: str(workload.pk),
         MANAGED_BY_LABEL: "nodeless",
     }
     metadata["annotations"] = {
@@ -77,7 +77,7 @@ def render_workload(workload: Workload, placement: Placement) -> Json:
     template_metadata = template.setdefault("metadata", {})
     template_metadata["labels"] = {
         **(template_metadata.get("labels") or {}),
-        WORKLOAD_LABEL: str(workload.pk),
+        WORKLOAD_ID: str(workload.pk),
     }
     if workload.kind == WorkloadKind.DEPLOYMENT:
         spec["replicas"] = placement.replicas
@@ -146,7 +146,7 @@ def _prune(api: MemberApi, action: Action, keep: set[tuple[str, str]]) -> None:
     """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
     of older generations go too)."""
     for kind in COMPANION_KINDS:
-        selector = f"{WORKLOAD_LABEL}={action.workload_id}"
+        selector = f"{WORKLOAD_ID}={action.workload_id}"
         for obj in api.list(kind, namespace=action.namespace, label_selector=selector):
             name = str((obj.get("metadata") or {}).get("name"))
             if (kind, name) not in keep:

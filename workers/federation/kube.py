@@ -23,9 +23,7 @@ from urllib3.exceptions import HTTPError
 from clusters.kube.failures import describe_failure
 
 FIELD_MANAGER = "nodeless"
-WORKLOAD_LABEL = "nodeless.io/workload-id"
 GENERATION_ANNOTATION = "nodeless.io/generation"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 TIMEOUT_SECONDS = 15
 PAGE_SIZE = 2000
 

@@ -16,13 +16,13 @@ from typing import Any
 from clusters.kube.access import cluster_api_client, unauthorized_hint
 from clusters.models import Cluster
 from engines.kube import Node, Pod
+from engines.kube.labels import WORKLOAD_ID
 from engines.kube.pods import try_requests
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Inventory, Usage
 from workers.federation.kube import (
     GENERATION_ANNOTATION,
-    WORKLOAD_LABEL,
     MemberApi,
     MemberRefused,
     MemberUnreachable,
@@ -145,14 +145,14 @@ def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation
         others = Usage()
         for raw in api.list("Pod"):
             pod = Pod(raw)
-            owner = str(pod.labels.get(WORKLOAD_LABEL))
+            owner = str(pod.labels.get(WORKLOAD_ID))
             if owner in ours:
                 _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
             elif not pod.is_finished:
                 others = others + pod_usage(pod)
         for kind in ("Deployment", "Job"):
-            for obj in api.list(kind, label_selector=WORKLOAD_LABEL):
-                owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL))
+            for obj in api.list(kind, label_selector=WORKLOAD_ID):
+                owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
                 if owner in ours:
                     observation.objects[owner] = _object_state(obj)
     except (MemberUnreachable, MemberRefused) as error:
