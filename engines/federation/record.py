@@ -29,8 +29,9 @@ def build_result(
     runner_up_count: int,
 ) -> ScheduleResult:
     workload = candidates.workload
-    chosen_offsets, runner_up_offsets = _listed_offsets(candidates, allocation, runner_up_count)
-    chosen, runner_ups = _scores(candidates, allocation, chosen_offsets, runner_up_offsets)
+    available = candidates.available.tolist()
+    chosen_offsets, runner_up_offsets = _listed_offsets(allocation, available, runner_up_count)
+    chosen, runner_ups = _scores(candidates, allocation, available, chosen_offsets, runner_up_offsets)
     held = _held(candidates, allocation)
     replicas = {entry.cluster_id: entry.replicas for entry in chosen + held}
     chosen += held
@@ -57,11 +58,10 @@ def build_result(
 
 
 def _listed_offsets(
-    candidates: Candidates, allocation: Allocation, runner_up_count: int
+    allocation: Allocation, available: list[int], runner_up_count: int
 ) -> tuple[dict[int, int], list[int]]:
     """The chosen candidates (offset → replicas) in the strategy's preference order, and the
-    runner-ups: the next preferred candidates with room."""
-    available = candidates.available.tolist()
+    runner-ups: the next preferred candidates with room (``available``: replicas each can take)."""
     chosen_offsets = allocation.replicas
     # Chosen clusters and runner-ups sit at the head of the preference: read only that part.
     head = len(chosen_offsets) + runner_up_count + _SLACK
@@ -85,11 +85,11 @@ def _listed_offsets(
 def _scores(
     candidates: Candidates,
     allocation: Allocation,
+    available: list[int],
     chosen_offsets: dict[int, int],
     runner_up_offsets: list[int],
 ) -> tuple[list[ClusterScore], list[ClusterScore]]:
     """Score entries of the chosen clusters and of the runner-ups."""
-    available = candidates.available.tolist()
     # Chosen clusters are priced for what they run, runner-ups for what they could have taken.
     listed = list(chosen_offsets) + runner_up_offsets
     replicas = candidates.workload.replicas
