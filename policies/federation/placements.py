@@ -172,15 +172,10 @@ def _completions(workload: Workload, replicas: Mapping[str, int]) -> dict[str, i
 def _new_placement(
     workload: Workload, cluster: Cluster, replicas: int, completions: int | None, now: datetime
 ) -> Placement:
-    return Placement(
-        organization_id=workload.organization_id,
-        workload=workload,
-        cluster=cluster,
-        replicas=replicas,
-        completions=completions,
-        state=PlacementState.PENDING,
-        created_at=now,
-    )
+    placement = Placement(organization_id=workload.organization_id, workload=workload, cluster=cluster)
+    placement.replicas, placement.completions = replicas, completions
+    placement.state, placement.created_at = PlacementState.PENDING, now
+    return placement
 
 
 def _follow(
