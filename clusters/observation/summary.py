@@ -167,17 +167,18 @@ def _managed_free(nodes: Iterable[ObservedNode]) -> list[Json]:
 
 
 def _requests_by_workload(state: ClusterState) -> tuple[Json, list[int]]:
+    """What every unfinished pod asks for (bound or waiting), in all and per federated workload; a
+    pod whose requests cannot be read holds its slot only."""
     by_workload: dict[str, Resources] = {}
     total = Resources()
-    for node in state.nodes.values():
-        for pod in node.pods:
-            requests = try_requests(pod)
-            if pod.is_finished or requests is None:
-                continue
-            total = total + requests
-            owner = pod.labels.get(WORKLOAD_ID)
-            if owner:
-                by_workload[owner] = by_workload.get(owner, Resources()) + requests
+    for pod in [*state.pending, *state.bound_pods]:
+        if pod.is_finished:
+            continue
+        requests = try_requests(pod) or Resources(pods=1)
+        total = total + requests
+        owner = pod.labels.get(WORKLOAD_ID)
+        if owner:
+            by_workload[owner] = by_workload.get(owner, Resources()) + requests
     return {owner: _vector(r) for owner, r in by_workload.items()}, _vector(total)
 
 
@@ -189,7 +190,7 @@ def summarize(state: ClusterState, *, managed: Collection[str] = ()) -> Json:
         allocatable = allocatable + node.node.allocatable
         requested = requested + node.requested()
     managed_nodes = [node for node in nodes if node.name in managed]
-    workload_requests, bound_requests = _requests_by_workload(state)
+    workload_requests, requests_total = _requests_by_workload(state)
     pod_rows, listed = _pod_rows(state)
     return {
         "version": VERSION,
@@ -207,5 +208,5 @@ def summarize(state: ClusterState, *, managed: Collection[str] = ()) -> Json:
         "managed_free": _managed_free(managed_nodes),
         "daemonset_overhead": _vector(state.daemonset_overhead),
         "workload_requests": workload_requests,
-        "bound_requests": bound_requests,
+        "requests_total": requests_total,
     }

@@ -27,8 +27,10 @@ INSTANCE_GPU_COUNT = "karpenter.k8s.aws/instance-gpu-count"
 INSTANCE_GPU_NAME = "karpenter.k8s.aws/instance-gpu-name"
 COMPUTE_TYPE = "eks.amazonaws.com/compute-type"
 HOSTNAME = "kubernetes.io/hostname"
-# Ours: the federated workload an object or pod in a member cluster belongs to.
+# Ours: the federated workload an object or pod in a member cluster belongs to, and the generation
+# of it we applied there.
 WORKLOAD_ID = "nodeless.io/workload-id"
+GENERATION_ANNOTATION = "nodeless.io/generation"
 # Annotations a pod may carry for Nodeless: a node of its own; the GPU models it may run on
 # (comma-separated, e.g. "T4,A10G"; absent: any model).
 ISOLATE_ANNOTATION = "nodeless.io/isolate"

@@ -1,6 +1,6 @@
 """Federation policy preview: where the workloads under a policy would run with the draft, next to
-where the saved policy keeps them, and what each costs per hour — computed by the engine on live
-member snapshots, nothing stored or applied."""
+where the saved policy keeps them, and what each costs per hour — computed by the engine on each
+member's kept observation (a web request never calls a member), nothing stored or applied."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterObservation
 from engines.federation import PlacementPolicy, ScheduleResult, schedule
 from policies.federation.inputs import build_fleet, current_placement, placement_policy, workload_spec
+from policies.federation.snapshots import kept_inventory
 from policies.models import FederationPolicy, Placement, PlacementState, Workload
-from workers.federation.observe import observe_members
 
 MAX_WORKLOADS = 10
 
@@ -72,8 +72,9 @@ def preview(
     placements = list(
         Placement.objects.filter(organization_id=organization_id).exclude(state=PlacementState.REMOVING)
     )
-    observations = observe_members(clusters, {str(w.pk) for w in workloads})
-    inventories = {key: observation.inventory for key, observation in observations.items()}
+    ours = {str(w.pk) for w in workloads}
+    kept = {o.cluster_id: o for o in ClusterObservation.objects.filter(organization_id=organization_id)}
+    inventories = {str(c.pk): kept_inventory(kept.get(c.pk), ours) for c in clusters}
     fleet = build_fleet(clusters, inventories, {str(w.pk): w for w in workloads}, placements)
     now = timezone.now()
     saved_policy = placement_policy(policy)

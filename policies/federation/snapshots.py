@@ -11,10 +11,11 @@ Free capacity (``ClusterSnapshot.free``, what new replicas may use):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterObservation
 from engines.federation import ClusterMode, ClusterSnapshot, Resources, WorkloadKind
 from engines.planner import Discount
 from policies.federation.pricing import NodeInfo, nodeless_pricing, observe_pricing, settings_key
@@ -57,15 +58,44 @@ class Inventory:
     others: Usage
 
 
-def _discount(cluster: Cluster) -> Discount:
-    account = cluster.cloud_account
-    if account is None:
-        return Discount()
-    return Discount(
-        float(account.on_demand_discount_pct),
-        float(account.spot_discount_pct),
-        float(account.serverless_discount_pct),
+def _usage(vector: Sequence[int]) -> Usage:
+    return Usage(vector[0], vector[1], vector[2], vector[4])
+
+
+def _node_info(group: Mapping[str, Any]) -> NodeInfo:
+    cpu, memory, gpus, _, pods = group["allocatable"]
+    return NodeInfo(group["instance_type"], cpu, memory, gpus, pods, bool(group["schedulable"]))
+
+
+def kept_inventory(observation: ClusterObservation | None, ours: Collection[str]) -> Inventory | None:
+    """A member's inventory from its kept observation (`ClusterObservation`), for a preview that must
+    not call the cluster: None when it was never read or its last read failed (as the loop would
+    find it unreachable). `ours` are the organization's workload ids."""
+    if observation is None or observation.observed_at is None or observation.problem:
+        return None
+    summary = observation.summary or {}
+    nodes = tuple(
+        _node_info(group) for group in summary.get("node_groups") or () for _ in range(int(group["count"]))
     )
+    total = summary.get("requests_total") or [0, 0, 0, 0, 0]
+    held = Usage()
+    for owner, vector in (summary.get("workload_requests") or {}).items():
+        if owner in ours:
+            held = held + _usage(vector)
+    others = _usage(total)
+    return Inventory(
+        nodes,
+        Usage(
+            max(others.cpu_millis - held.cpu_millis, 0),
+            max(others.memory_mib - held.memory_mib, 0),
+            max(others.gpus - held.gpus, 0),
+            max(others.pods - held.pods, 0),
+        ),
+    )
+
+
+def _discount(cluster: Cluster) -> Discount:
+    return cluster.cloud_account.discount if cluster.cloud_account else Discount()
 
 
 def supported_kinds(cluster: Cluster) -> frozenset[WorkloadKind]:

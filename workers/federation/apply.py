@@ -17,18 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines.kube.labels import WORKLOAD_ID
+from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
+from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
+from policies.federation.manifests import COMPANION_KINDS
 from policies.federation.placements import ActionOutcome, FederationRows
 from policies.federation.services import workload_companions
 from policies.federation.status import TERMINAL_PLACEMENT_STATES
 from policies.models import Placement, Workload, WorkloadKind
-from workers.federation.kube import (
-    COMPANION_KINDS,
-    GENERATION_ANNOTATION,
-    MemberApi,
-    MemberRefused,
-    MemberUnreachable,
-)
 from workers.federation.observe import MemberObservation, in_parallel
 
 MANAGED_BY_LABEL = "nodeless.io/managed-by"
@@ -142,7 +137,7 @@ def actions_for(rows: FederationRows, observations: Mapping[str, MemberObservati
     return actions
 
 
-def _prune(api: MemberApi, action: Action, keep: set[tuple[str, str]]) -> None:
+def _prune(api: ClusterApi, action: Action, keep: set[tuple[str, str]]) -> None:
     """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
     of older generations go too)."""
     for kind in COMPANION_KINDS:
@@ -153,7 +148,7 @@ def _prune(api: MemberApi, action: Action, keep: set[tuple[str, str]]) -> None:
                 api.delete(kind, action.namespace, name)
 
 
-def _run(api: MemberApi, action: Action, namespaces: set[str]) -> None:
+def _run(api: ClusterApi, action: Action, namespaces: set[str]) -> None:
     if action.remove:
         api.delete(action.main[0], action.namespace, action.main[1])
         _prune(api, action, keep=set())
@@ -175,7 +170,7 @@ def _failed(action: Action, message: str, *, unreachable: bool = False) -> Actio
     )
 
 
-def _cluster_actions(api: MemberApi | None, actions: Sequence[Action]) -> list[ActionOutcome]:
+def _cluster_actions(api: ClusterApi | None, actions: Sequence[Action]) -> list[ActionOutcome]:
     if api is None:
         return [_failed(a, "cluster unreachable", unreachable=True) for a in actions]
     outcomes: list[ActionOutcome] = []
@@ -183,11 +178,11 @@ def _cluster_actions(api: MemberApi | None, actions: Sequence[Action]) -> list[A
     for index, action in enumerate(actions):
         try:
             _run(api, action, namespaces)
-        except MemberUnreachable as error:
+        except ClusterUnreachable as error:
             # The cluster went away mid-pass: nothing else can be done there now.
             outcomes += [_failed(a, str(error), unreachable=True) for a in actions[index:]]
             return outcomes
-        except MemberRefused as refused:
+        except ClusterRefused as refused:
             kind, name = action.main
             verb = "removing" if action.remove else "applying"
             outcomes.append(_failed(action, f"{verb} {kind}/{name} refused: {refused}"))
@@ -196,7 +191,7 @@ def _cluster_actions(api: MemberApi | None, actions: Sequence[Action]) -> list[A
     return outcomes
 
 
-def execute(members: Mapping[str, MemberApi | None], actions: Sequence[Action]) -> list[ActionOutcome]:
+def execute(members: Mapping[str, ClusterApi | None], actions: Sequence[Action]) -> list[ActionOutcome]:
     """Run ``actions`` (clusters in parallel, each cluster's in order); outcomes in that order."""
     by_cluster: dict[str, list[Action]] = {}
     for action in actions:

@@ -1,8 +1,10 @@
 """One look at every member cluster per pass: reachable or not, its nodes, what other pods request,
 and the state of our objects and pods (grouped by the ``nodeless.io/workload-id`` label).
 
-Four list calls per cluster (nodes, pods, our Deployments, our Jobs), all clusters at once on a
-small thread pool; the threads do network I/O only, never database work.
+Nodes and pods come from the cluster's one observation (``clusters.observation``: watches, not a
+list of every pod each pass); our Deployments and Jobs are listed by label. All clusters at once on
+a small thread pool; the threads do network I/O only, never database work — what was read is kept
+as each cluster's observation afterwards, in the calling thread.
 """
 
 from __future__ import annotations
@@ -13,20 +15,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from clusters.kube.access import cluster_api_client, unauthorized_hint
+from django.utils import timezone
+
+from clusters.kube.access import ClusterCredentialsError, cluster_api
+from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from clusters.models import Cluster
+from clusters.observation.reading import ClusterUnavailable, read_cluster
+from clusters.observation.recording import observation_failed, observation_record
 from engines.kube import Node, Pod
-from engines.kube.labels import WORKLOAD_ID
+from engines.kube.cluster import ClusterState
+from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
 from engines.kube.pods import try_requests
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Inventory, Usage
-from workers.federation.kube import (
-    GENERATION_ANNOTATION,
-    MemberApi,
-    MemberRefused,
-    MemberUnreachable,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +43,13 @@ class MemberObservation(MemberReport):
     """What the pass saw in one member, and the client to act there with (None when none could be
     built); the caller closes it."""
 
-    api: MemberApi | None = None
+    api: ClusterApi | None = None
+    state: ClusterState | None = None  # the cluster as read, kept as its observation by the caller
 
 
-def node_info(raw: Json) -> NodeInfo:
+def node_info(node: Node) -> NodeInfo:
     """A node as federation prices and counts it: what pods may use there, and whether new pods
     may go there at all (Ready, not cordoned, no NoSchedule/NoExecute taint)."""
-    node = Node(raw)
     allocatable = node.allocatable
     tainted = any(taint.get("effect") in _BLOCKING_TAINTS for taint in node.raw_taints)
     return NodeInfo(
@@ -135,31 +137,31 @@ def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation
     """Look at one member; ``ours`` are the ids of the organization's workloads."""
     cluster_id = str(cluster.pk)
     try:
-        api = MemberApi(cluster_api_client(cluster), unauthorized_hint=unauthorized_hint(cluster))
-    except Exception as error:  # any credential problem leaves this one cluster unreachable
-        logger.info("federation: cannot build a client for %s: %s", cluster.name, error)
+        api = cluster_api(cluster)
+        state = read_cluster(cluster)
+    except (ClusterCredentialsError, ClusterUnavailable) as error:
+        logger.info("federation: cannot read %s: %s", cluster.name, error)
         return MemberObservation(cluster_id, problem=str(error) or type(error).__name__)
-    observation = MemberObservation(cluster_id, api=api)
+    observation = MemberObservation(cluster_id, api=api, state=state)
+    others = Usage()
+    for pod in [*state.pending, *state.bound_pods]:
+        owner = str(pod.labels.get(WORKLOAD_ID))
+        if owner in ours:
+            _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
+        elif not pod.is_finished:
+            others = others + pod_usage(pod)
     try:
-        nodes = tuple(node_info(node) for node in api.list("Node"))
-        others = Usage()
-        for raw in api.list("Pod"):
-            pod = Pod(raw)
-            owner = str(pod.labels.get(WORKLOAD_ID))
-            if owner in ours:
-                _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
-            elif not pod.is_finished:
-                others = others + pod_usage(pod)
         for kind in ("Deployment", "Job"):
             for obj in api.list(kind, label_selector=WORKLOAD_ID):
                 owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
                 if owner in ours:
                     observation.objects[owner] = _object_state(obj)
-    except (MemberUnreachable, MemberRefused) as error:
+    except (ClusterUnreachable, ClusterRefused) as error:
         observation.problem = str(error)
         observation.objects.clear()
         observation.pods.clear()
         return observation
+    nodes = tuple(node_info(observed.node) for observed in state.nodes.values())
     observation.inventory = Inventory(nodes, others)
     return observation
 
@@ -176,6 +178,14 @@ def in_parallel(work: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
 
 
 def observe_members(clusters: Sequence[Cluster], ours: Collection[str]) -> dict[str, MemberObservation]:
-    """Every member at once; keyed by cluster id."""
+    """Every member at once; keyed by cluster id. What was read is kept as each cluster's latest
+    observation (pages and previews read it)."""
     observations = in_parallel(lambda cluster: observe_member(cluster, ours), clusters)
+    by_id = {str(cluster.pk): cluster for cluster in clusters}
+    for observation in observations:
+        cluster = by_id[observation.cluster_id]
+        if observation.state is not None:
+            observation_record(cluster, observation.state)
+        elif observation.problem:
+            observation_failed(cluster, observation.problem, timezone.now())
     return {observation.cluster_id: observation for observation in observations}

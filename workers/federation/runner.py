@@ -71,20 +71,17 @@ def _run(organization_id: str, lease: HeldLease, now: datetime) -> PassReport:
     rows = federation_rows_by_organization_id(organization_id)
     if not rows.workloads:
         return PassReport(organization_id, clusters=len(rows.clusters))
+    # Members' clients are kept per process while their credentials hold (clusters.kube.access),
+    # so a pass neither builds nor closes them.
     observations = observe_members(list(rows.clusters.values()), set(rows.workloads))
-    try:
-        placements_sync(rows, observations, now)
-        lease.renew()
-        inventories = {key: observation.inventory for key, observation in observations.items()}
-        scheduling.decide_all(rows, inventories, now)
-        placements_save(rows, now)
-        lease.renew()
-        applied, removed, errors = _act(rows, observations, now)
-        unsettled = workload_statuses_save(rows)
-    finally:
-        for observation in observations.values():
-            if observation.api is not None:
-                observation.api.close()
+    placements_sync(rows, observations, now)
+    lease.renew()
+    inventories = {key: observation.inventory for key, observation in observations.items()}
+    scheduling.decide_all(rows, inventories, now)
+    placements_save(rows, now)
+    lease.renew()
+    applied, removed, errors = _act(rows, observations, now)
+    unsettled = workload_statuses_save(rows)
     return PassReport(
         organization_id,
         clusters=len(rows.clusters),

@@ -70,5 +70,5 @@ def test_managed_nodes_free_room_and_federated_requests_are_kept() -> None:
     (free,) = summary["managed_free"]
     assert free["name"] == "n1" and free["free"][0] == 3000
     assert summary["workload_requests"] == {"w1": [1000, 0, 0, 0, 1]}
-    assert summary["bound_requests"] == [1500, 0, 0, 0, 2]
+    assert summary["requests_total"] == [1500, 0, 0, 0, 2]
     assert [group["count"] for group in summary["managed_pods"]] == [1]

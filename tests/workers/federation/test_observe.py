@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engines.kube import Pod
+from engines.kube import Node, Pod
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Usage
 from workers.federation.observe import node_info, pod_usage
@@ -26,7 +26,7 @@ def _node(**overrides: Any) -> dict[str, Any]:
 
 
 def test_a_node_offers_its_allocatable_under_its_instance_type_old_label_included() -> None:
-    assert node_info(_node()) == NodeInfo("m5.xlarge", 3920, 15 * 1024, 1, 58, schedulable=True)
+    assert node_info(Node(_node())) == NodeInfo("m5.xlarge", 3920, 15 * 1024, 1, 58, schedulable=True)
 
 
 def test_a_node_takes_no_new_pods_when_cordoned_not_ready_or_tainted_against_them() -> None:
@@ -34,7 +34,7 @@ def test_a_node_takes_no_new_pods_when_cordoned_not_ready_or_tainted_against_the
     not_ready = _node(status={"conditions": [{"type": "Ready", "status": "False"}]})
     tainted = _node(spec={"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]})
     preferring = _node(spec={"taints": [{"key": "spot", "effect": "PreferNoSchedule"}]})
-    assert [node_info(node).schedulable for node in (cordoned, not_ready, tainted, preferring)] == [
+    assert [node_info(Node(node)).schedulable for node in (cordoned, not_ready, tainted, preferring)] == [
         False,
         False,
         False,
