@@ -35,8 +35,8 @@ def _kept(**fields: object) -> ClusterObservation:
 def test_nodes_come_back_one_per_node_and_others_hold_what_is_not_ours() -> None:
     inventory = kept_inventory(_kept(), ours={"ours"})
     assert inventory is not None
-    assert inventory.nodes.count(NodeInfo("m5.xlarge", 3920, 15360, 0, 58, True)) == 2
-    assert NodeInfo("g5.xlarge", 3920, 15360, 1, 58, False) in inventory.nodes
+    assert inventory.nodes.count(NodeInfo("m5.xlarge", 3920, 15360, 0, 58, schedulable=True)) == 2
+    assert NodeInfo("g5.xlarge", 3920, 15360, 1, 58, schedulable=False) in inventory.nodes
     assert inventory.others == Usage(2000, 3072, 1, 3)
 
 
