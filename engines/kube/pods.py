@@ -42,6 +42,8 @@ AMD_GPU = "amd.com/gpu"
 GPU_RESOURCES = (NVIDIA_GPU, AMD_GPU)
 DEFAULT_SCHEDULER = "default-scheduler"
 FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+# The resources the scheduler's sizing here counts; others (hugepages, pod ENIs...) are not read.
+_READ = ("cpu", "memory", "ephemeral-storage", *GPU_RESOURCES)
 
 
 def _amounts(values: Mapping[str, Any]) -> Resources:
@@ -63,8 +65,11 @@ def resources_of(values: Mapping[str, Any] | None) -> Resources:
     Raises QuantityError on a malformed quantity."""
     if not values:
         return Resources()
+    read = {name: values[name] for name in _READ if name in values}
+    if not all(isinstance(value, str | int | float) for value in read.values()):
+        return _amounts(read)  # a list or a mapping where a quantity belongs: QuantityError
     # Cached by value: a big cluster's 50,000 pods repeat a few dozen request sets.
-    return _amounts_of_items(tuple(sorted((k, v) for k, v in values.items() if isinstance(v, str | int))))
+    return _amounts_of_items(tuple(sorted(read.items())))
 
 
 def container_requests(container: Json) -> Resources:

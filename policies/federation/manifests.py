@@ -257,7 +257,7 @@ def _parsed(
 ) -> ParsedManifest:
     spec = workload["spec"]
     try:
-        requests = pod_requests(_numbers_as_text(spec["template"]["spec"]))
+        requests = pod_requests(spec["template"]["spec"])
     except QuantityError as error:  # the checks above report every bad quantity but the overhead's
         _raise([f"spec.template.spec: {error}"])
     cpu, memory, gpus = requests.cpu_millis, requests.memory_mib, requests.gpus
@@ -286,28 +286,6 @@ def _parsed(
         completions=completions,
         requests=ReplicaRequests(cpu, memory, gpus),
     )
-
-
-def _numbers_as_text(pod_spec: Mapping[str, Any]) -> Json:
-    """The pod spec with fractional quantities (YAML ``cpu: 0.5`` is a float) written as text, for
-    sizing only: the kernel's resource lists read quantities given as text or whole numbers."""
-
-    def resources(values: Any) -> Any:
-        if not isinstance(values, Mapping):
-            return values
-        return {name: repr(value) if isinstance(value, float) else value for name, value in values.items()}
-
-    def container(raw: Any) -> Any:
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("resources"), Mapping):
-            return raw
-        return {**raw, "resources": {key: resources(value) for key, value in raw["resources"].items()}}
-
-    converted = dict(pod_spec)
-    for key in ("containers", "initContainers"):
-        if isinstance(pod_spec.get(key), list):
-            converted[key] = [container(raw) for raw in pod_spec[key]]
-    converted["overhead"] = resources(pod_spec.get("overhead"))
-    return converted
 
 
 def with_replicas(workload: Mapping[str, Any], replicas: int) -> Json:

@@ -74,3 +74,10 @@ def test_the_view_reads_ownership_lifecycle_and_scheduling() -> None:
     assert pod.key == "default/web-1" and pod.controller_uid == "rs" and not pod.is_daemonset
     assert pod.scheduler_name == "volcano" and pod.is_pending and pod.is_unschedulable
     assert pod.tolerations[0].operator.value == "Exists"
+
+
+def test_numbers_are_quantities_as_yaml_writes_them_and_garbage_is_refused() -> None:
+    spec = {"containers": [{"resources": {"requests": {"cpu": 0.5, "memory": 1024, NVIDIA_GPU: 1}}}]}
+    assert pod_requests(spec) == Resources(500, 1, 1, 0, 1)
+    with pytest.raises(QuantityError):
+        pod_requests({"containers": [{"resources": {"requests": {"cpu": ["2"]}}}]})
