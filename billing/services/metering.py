@@ -35,13 +35,13 @@ from django.utils import timezone
 from billing.cluster_prices import cluster_prices, list_prices
 from billing.models import UsageInterval
 from billing.services.ledger import interval_record, rollups_refresh
-from billing.services.observation import (
+from billing.services.placements import placements_refresh
+from billing.services.samples import (
     managed_nodes_billed,
     node_samples,
     observe_cluster,
     pod_samples,
 )
-from billing.services.placements import placements_refresh
 from clusters.models import Cluster, ManagedNode
 from engines.metering import Interval, meter_interval
 

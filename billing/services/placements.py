@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.models import PodPlacement
-from billing.services.observation import ClusterRead, workload_of
+from billing.services.samples import ClusterRead, workload_of
 from clusters.models import Cluster
 from engines.kube.pods import try_requests
 from engines.metering import NodeSample, PodSample, pod_cost_per_hour

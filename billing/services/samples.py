@@ -1,4 +1,4 @@
-"""Reading a cluster for metering: its nodes and pods (the cluster's one observation,
+"""What metering reads of a cluster, as metering samples: its nodes and pods (the cluster's one observation,
 `clusters.observation`), the metrics API when the cluster has one, and the nodes Nodeless launched,
 as metering samples."""
 
