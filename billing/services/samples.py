@@ -1,6 +1,5 @@
-"""What metering reads of a cluster, as metering samples: its nodes and pods (the cluster's one observation,
-`clusters.observation`), the metrics API when the cluster has one, and the nodes Nodeless launched,
-as metering samples."""
+"""What metering reads of a cluster, as samples: its nodes and pods (the cluster's one observation,
+`clusters.observation`), the metrics API when the cluster has one, and the nodes Nodeless launched."""
 
 from __future__ import annotations
 
