@@ -5,10 +5,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf 
     && useradd --system --create-home --home-dir /app nodeless && mkdir -p /var/lib/nodeless \
     && chown nodeless /var/lib/nodeless
 WORKDIR /app
-COPY requirements.txt Makefile ./
+# The product's lock only: the development lock (simulator, tests, lint) stays out of the image.
+COPY requirements.txt ./
 RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir -r requirements.txt
+# .dockerignore keeps the development side (lab/, simulator/, tests/, bench/, traces) out too.
 COPY . .
-RUN NODELESS_ENV=development .venv/bin/python manage.py collectstatic --no-input -v0
+# Production settings, as the image runs them (the development ones would load the lab, which is not
+# here). collectstatic only reads settings: these placeholder secrets never reach a running container.
+RUN NODELESS_ENV=production DJANGO_SECRET_KEY=collectstatic NODELESS_ENCRYPTION_KEYS=collectstatic \
+    .venv/bin/python manage.py collectstatic --no-input -v0
 USER nodeless
 EXPOSE 8000
 CMD [".venv/bin/gunicorn", "nodeless_saas.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--forwarded-allow-ips", "*"]

@@ -4,7 +4,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+# The product's lock and the development lock (simulator, tests, lint): the demo and the tests need
+# both, the production image only the first. The stamp changes when either lock does.
+LOCKS := requirements.txt requirements-dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | sha1sum | cut -c1-12)
 
 # The test suite runs against the real services on this machine, never SQLite.
 TEST_ENV := NODELESS_ENV=test \
@@ -17,15 +20,17 @@ TEST_ENV := NODELESS_ENV=test \
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt 2>&1 \
 		| sed '/is ignored: it is neither a file nor a directory/d'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The product first: the development lock is constrained by it (`-c requirements.txt`).
 lock:
 	$(PY) -m piptools compile --quiet --strip-extras --no-header requirements.in -o requirements.txt
+	$(PY) -m piptools compile --quiet --strip-extras --no-header requirements-dev.in -o requirements-dev.txt
 
 migrate: install
 	NODELESS_ENV=development $(PY) manage.py migrate --no-input
