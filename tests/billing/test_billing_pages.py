@@ -22,6 +22,7 @@ from tests.billing.ledger_builders import (
     seed_placements,
     shop_nodes,
 )
+from tests.fixtures.pages import get_page, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def _stat(html: str, name: str) -> str:
 
 
 def test_the_overview_shows_spend_savings_utilization_nodes_and_top_workloads(metered, owner_client) -> None:
-    html = owner_client.get("/").content.decode()
+    html = get_page(owner_client, "/", queries=16).content.decode()
     assert _stat(html, "today") == f"${5 * MINUTE_COST:,.2f}" == "$1.12"
     assert _stat(html, "month") == "$1.12"
     rows = page_table(html, "top-workloads")
@@ -61,15 +62,15 @@ def test_the_overview_shows_spend_savings_utilization_nodes_and_top_workloads(me
 def test_the_overview_says_what_happens_next_before_metering_and_before_any_cluster(
     cast, owner_client
 ) -> None:
-    assert "Connect your first cluster" in owner_client.get("/").content.decode()
+    assert "Connect your first cluster" in get_page(owner_client, "/", queries=16).content.decode()
     make_cluster(cast.org_a, "new")
-    assert "Metering starts within a minute" in owner_client.get("/").content.decode()
+    assert "Metering starts within a minute" in get_page(owner_client, "/", queries=13).content.decode()
 
 
 def test_the_report_shows_three_labelled_numbers_and_how_each_baseline_is_computed(
     metered, owner_client
 ) -> None:
-    html = owner_client.get("/reports/?window=today&group=namespace").content.decode()
+    html = get_page(owner_client, "/reports/?window=today&group=namespace", queries=12).content.decode()
     assert _stat(html, "actual") == "$1.12"
     for name in ("static_pool", "on_demand_only", "serverless_only"):
         assert _stat(html, name).startswith("$")
@@ -98,7 +99,7 @@ def test_changing_window_and_grouping_over_htmx_returns_only_the_report(metered,
         "Total",
     ]
     assert 'data-window="7d"' in html and 'data-group="workload"' in html
-    capacity = owner_client.get("/reports/?window=7d&group=capacity_type").content.decode()
+    capacity = get_page(owner_client, "/reports/?window=7d&group=capacity_type", queries=9).content.decode()
     assert [row[0] for row in page_table(capacity, "table-savings")[1:]] == [
         "On-demand",
         "Spot",
@@ -109,7 +110,9 @@ def test_changing_window_and_grouping_over_htmx_returns_only_the_report(metered,
 
 def test_a_custom_range_of_dates_is_a_window_and_its_csv_link_keeps_it(metered, owner_client) -> None:
     today = timezone.now().date().isoformat()
-    html = owner_client.get(f"/reports/?window=custom&from={today}&to={today}&group=cluster").content.decode()
+    html = get_page(
+        owner_client, f"/reports/?window=custom&from={today}&to={today}&group=cluster", queries=12
+    ).content.decode()
     assert f'data-window="{today},{today}"' in html and _stat(html, "actual") == "$1.12"
     assert f"table=savings&amp;window={today}%2C{today}&amp;group=cluster" in html
     assert [row[0] for row in page_table(html, "table-savings")[1:]] == [
@@ -120,9 +123,9 @@ def test_a_custom_range_of_dates_is_a_window_and_its_csv_link_keeps_it(metered, 
 
 
 def test_a_bad_window_or_grouping_is_explained_and_the_default_shown(metered, owner_client) -> None:
-    html = owner_client.get("/reports/?window=fortnight").content.decode()
+    html = get_page(owner_client, "/reports/?window=fortnight", queries=12).content.decode()
     assert "is not a report window" in html and 'data-window="7d"' in html
-    html = owner_client.get("/reports/?group=color").content.decode()
+    html = get_page(owner_client, "/reports/?group=color", queries=9).content.decode()
     assert "is not a grouping" in html
 
 
@@ -132,7 +135,9 @@ def test_every_report_table_downloads_as_csv_with_the_numbers_on_the_page(
     metered, owner_client, table, group
 ) -> None:
     query = f"window=today&group={group}"
-    page = page_table(owner_client.get(f"/reports/?{query}").content.decode(), f"table-{table}")
+    page = page_table(
+        get_page(owner_client, f"/reports/?{query}", queries=12).content.decode(), f"table-{table}"
+    )
     response = owner_client.get(f"/reports/csv/?table={table}&{query}")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -158,14 +163,14 @@ def test_placement_shows_where_each_pod_runs_and_links_the_decision_with_its_run
     metered, owner_client
 ) -> None:
     decision = seed_placements(metered)
-    html = owner_client.get("/placement/").content.decode()
+    html = get_page(owner_client, "/placement/", queries=12).content.decode()
     rows = page_table(html, "table-pods")
     assert rows[0][:3] == ["Pod", "Workload", "Cluster"]
     assert {row[0] for row in rows[1:]} == {"shop/web-1", "shop/web-2", "batch/etl-1"}
     assert all(row[4] == "m5.large" and row[5] == "On-demand" and row[7] == "$0.0960" for row in rows[1:])
     assert f'href="/placement/decisions/{decision.pk}/"' in html
 
-    detail = owner_client.get(f"/placement/decisions/{decision.pk}/").content.decode()
+    detail = get_page(owner_client, f"/placement/decisions/{decision.pk}/", queries=5).content.decode()
     options = page_table(detail, "decision-options")
     assert [row[1] for row in options[1:]] == ["m5.large", "c5.xlarge", "m6i.large"]
     assert options[1][0] == "chosen" and options[2][-1] == "+$0.0740/h (+77 %)"
@@ -178,7 +183,10 @@ def test_placement_filters_update_over_htmx_and_export_csv(metered, owner_client
     partial = owner_client.get("/placement/?namespace=batch", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial
     assert [row[0] for row in page_table(partial, "table-pods")[1:]] == ["batch/etl-1"]
-    assert "No pod matches" in owner_client.get("/placement/?capacity_type=spot").content.decode()
+    assert (
+        "No pod matches"
+        in get_page(owner_client, "/placement/?capacity_type=spot", queries=8).content.decode()
+    )
     rows = list(
         csv.reader(
             io.StringIO(owner_client.get("/placement/csv/?table=pods&namespace=shop").content.decode())
@@ -228,5 +236,24 @@ def test_pages_stay_within_the_query_budget(
 
 
 def test_cluster_activity_shows_spend_and_node_costs(metered, owner_client) -> None:
-    html = owner_client.get(f"/clusters/{metered.pk}/activity/").content.decode()
+    html = get_page(owner_client, f"/clusters/{metered.pk}/activity/", queries=13).content.decode()
     assert 'id="cluster-spend"' in html and "$1.12" in html
+
+
+def _metered_clusters(organization, first: int, last: int) -> None:
+    """Clusters first..last-1, each metered for 2 minutes of this hour, each with its pods placed."""
+    for index in range(first, last):
+        cluster = make_cluster(organization, f"shop-{index:02d}")
+        record_minutes(cluster, minutes(floor_hour(timezone.now()), 2), nodes=shop_nodes(SCALE))
+        seed_placements(cluster)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/reports/?window=today&group=cluster", "/reports/?window=today&group=workload", "/placement/"],
+)
+def test_the_money_pages_run_as_many_queries_for_eight_clusters_as_for_one(cast, owner_client, url) -> None:
+    _metered_clusters(cast.org_a, 0, 1)
+    one = page_queries(owner_client, url)
+    _metered_clusters(cast.org_a, 1, 8)
+    assert page_queries(owner_client, url) == one

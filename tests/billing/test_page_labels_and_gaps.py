@@ -26,6 +26,7 @@ from tests.billing.ledger_builders import (
     shop_nodes,
     shop_pods,
 )
+from tests.fixtures.pages import get_page
 from ui.templatetags.ui_tags import capacity_type
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,7 @@ def _utilization_rows(html: str) -> list[list[str]]:
 def test_the_reports_utilization_table_says_not_measured_for_used_without_a_metrics_source(
     with_onprem, owner_client
 ) -> None:
-    html = owner_client.get("/reports/?window=today").content.decode()
+    html = get_page(owner_client, "/reports/?window=today", queries=12).content.decode()
     rows = _utilization_rows(html)
     assert rows
     for row in rows:
@@ -85,7 +86,9 @@ def test_the_reports_utilization_table_shows_used_when_usage_was_measured(cast, 
     )
     row = next(
         row
-        for row in _utilization_rows(owner_client.get("/reports/?window=today").content.decode())
+        for row in _utilization_rows(
+            get_page(owner_client, "/reports/?window=today", queries=12).content.decode()
+        )
         if row[0] == f"{point.start:%Y-%m-%d %H:%M}"
     )
     assert row[2] == f"{point.cpu_used_pct:.1f} %" != row[1]
@@ -93,7 +96,7 @@ def test_the_reports_utilization_table_shows_used_when_usage_was_measured(cast, 
 
 
 def test_the_overview_lists_nodes_per_capacity_type_with_counts_and_shares(with_onprem, owner_client) -> None:
-    html = owner_client.get("/").content.decode()
+    html = get_page(owner_client, "/", queries=16).content.decode()
     found = re.search(r'<canvas id="chart-nodes" data-chart="([^"]*)"', html)
     assert found is not None
     chart = json.loads(unescape(found.group(1)))
@@ -110,9 +113,11 @@ def test_the_overview_lists_nodes_per_capacity_type_with_counts_and_shares(with_
 
 def test_unpriced_nodes_have_one_name_on_every_page(with_onprem, owner_client) -> None:
     pages = {
-        "overview": owner_client.get("/").content.decode(),
-        "reports": owner_client.get("/reports/?window=today&group=capacity_type").content.decode(),
-        "placement": owner_client.get(reverse("placement")).content.decode(),
+        "overview": get_page(owner_client, "/", queries=16).content.decode(),
+        "reports": get_page(
+            owner_client, "/reports/?window=today&group=capacity_type", queries=9
+        ).content.decode(),
+        "placement": get_page(owner_client, reverse("placement"), queries=8).content.decode(),
     }
     for name, html in pages.items():
         assert UNPRICED_LABEL in html, name
@@ -130,13 +135,15 @@ def _headings(html: str, tag: str) -> list[str]:
 
 
 def test_every_section_of_the_reports_page_has_its_own_title(with_onprem, owner_client) -> None:
-    titles = _headings(owner_client.get("/reports/?window=today&group=namespace").content.decode(), "h2")
+    titles = _headings(
+        get_page(owner_client, "/reports/?window=today&group=namespace", queries=12).content.decode(), "h2"
+    )
     assert "Savings by namespace" in titles
     assert len(titles) == len(set(titles)), titles
 
 
 def test_the_federation_policies_page_and_its_panel_have_different_titles(cast, owner_client) -> None:
-    html = owner_client.get(reverse("federation-policies")).content.decode()
+    html = get_page(owner_client, reverse("federation-policies"), queries=9).content.decode()
     assert not set(_headings(html, "h1")) & set(_headings(html, "h2"))
 
 
@@ -152,7 +159,7 @@ def test_runs_of_unmetered_hours_are_one_row_on_the_page_and_every_hour_in_the_c
     cluster = make_cluster(cast.org_a, "shop-prod")
     for hour in (earlier, current):
         record_minutes(cluster, minutes(hour, 3), shop_nodes(100))
-    html = owner_client.get("/reports/?window=24h").content.decode()
+    html = get_page(owner_client, "/reports/?window=24h", queries=12).content.decode()
 
     def gap(first, last, what):
         end = last + HOUR

@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters.models import ClusterObservation
+from clusters.models import CloudAccount, ClusterObservation
 from policies.models import Decision, DecisionKind
 from tests.billing.ledger_builders import make_cluster, page_table
+from tests.fixtures.pages import get_page, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def busy(cast):
 
 
 def test_the_capacity_table_shows_counts_whole_and_amounts_to_one_decimal(busy, owner_client) -> None:
-    html = owner_client.get(reverse("cluster-detail", args=[busy.pk])).content.decode()
+    html = get_page(owner_client, reverse("cluster-detail", args=[busy.pk]), queries=8).content.decode()
     allocatable, requested = CAPACITY["allocatable"], CAPACITY["requested"]
     assert page_table(html, "cluster-capacity")[1:] == [
         ["vCPU", _amount(allocatable["cpu"]), _amount(requested["cpu"])],
@@ -54,7 +55,7 @@ def test_the_health_partial_and_the_cluster_list_format_alike(busy, owner_client
         _count(CAPACITY["allocatable"]["pods"]),
         _count(busy.pod_count),
     ]
-    listing = owner_client.get(reverse("clusters")).content.decode()
+    listing = get_page(owner_client, reverse("clusters"), queries=6).content.decode()
     row = next(row for row in page_table(listing, "cluster-list") if row and row[0] == "busy")
     assert row[5:8] == [
         _count(busy.node_count),
@@ -99,3 +100,31 @@ def test_the_decisions_panel_shows_the_latest_decisions_of_the_cluster(busy, own
     )
     html = owner_client.get(reverse("cluster-decisions", args=[busy.pk])).content.decode()
     assert "cheapest m5.large" in html and 'id="cluster-decisions"' in html
+
+
+def _accounts_and_clusters(organization, first: int, last: int) -> None:
+    """Clusters first..last-1, every other one reached through a cloud account of its own."""
+    for index in range(first, last):
+        account = CloudAccount.objects.create(
+            organization=organization,
+            name=f"account-{index}",
+            account_id=f"{index:012d}",
+            role_arn=f"arn:aws:iam::{index:012d}:role/NodelessControlPlane",
+            regions=["us-east-1"],
+        )
+        make_cluster(
+            organization,
+            f"cluster-{index:02d}",
+            cloud_account=account if index % 2 else None,
+            labels={"i": index},
+        )
+
+
+@pytest.mark.parametrize("url", ["/clusters/", "/settings/cloud-accounts/"])
+def test_the_cluster_and_account_lists_run_as_many_queries_for_twenty_rows_as_for_one(
+    cast, owner_client, url
+) -> None:
+    _accounts_and_clusters(cast.org_a, 0, 1)
+    one = page_queries(owner_client, url)
+    _accounts_and_clusters(cast.org_a, 1, 20)
+    assert page_queries(owner_client, url) == one

@@ -7,13 +7,16 @@ import re
 import pytest
 from django.test import Client
 
+from tenants import services
+from tenants.actors import Actor
 from tests.conftest import signed_in
+from tests.fixtures.pages import get_page, page_queries
 
 pytestmark = pytest.mark.django_db
 
 
 def test_every_page_has_the_navigation_and_serves_htmx_from_our_static_files(owner_client) -> None:
-    page = owner_client.get("/").content.decode()
+    page = get_page(owner_client, "/", queries=16).content.decode()
     for label in ("Overview", "Clusters", "Policies", "Workloads", "Reports", "Settings"):
         assert f">{label}</a>" in page
     script = re.search(r'src="(/static/vendor/htmx[^"]+)"', page)
@@ -23,15 +26,18 @@ def test_every_page_has_the_navigation_and_serves_htmx_from_our_static_files(own
 
 
 def test_security_headers_are_set(owner_client) -> None:
-    response = owner_client.get("/")
+    response = get_page(owner_client, "/", queries=16)
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("path", ["/", "/clusters/", "/policies/", "/workloads/", "/reports/"])
-def test_empty_pages_say_what_to_do_next(owner_client, path) -> None:
-    page = owner_client.get(path).content.decode()
+@pytest.mark.parametrize(
+    ("path", "queries"),
+    [("/", 16), ("/clusters/", 9), ("/policies/", 9), ("/workloads/", 9), ("/reports/", 12)],
+)
+def test_empty_pages_say_what_to_do_next(owner_client, path, queries) -> None:
+    page = get_page(owner_client, path, queries=queries).content.decode()
     empty_state = re.search(r'<div class="[^"]*\bempty\b[^"]*">(.*?)</div>', page, re.DOTALL)
     assert empty_state is not None, f"{path} has no empty state"
     assert 'class="btn' in empty_state.group(1) or "<code>" in empty_state.group(1)
@@ -40,7 +46,7 @@ def test_empty_pages_say_what_to_do_next(owner_client, path) -> None:
 def test_htmx_requests_carry_the_csrf_token_and_are_refused_without_it(cast) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(cast.alice, backend="django.contrib.auth.backends.ModelBackend")
-    page = client.get("/settings/tokens/").content.decode()
+    page = get_page(client, "/settings/tokens/", queries=8).content.decode()
     match = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page)
     assert match is not None
     token = match.group(1)
@@ -60,5 +66,14 @@ def test_a_user_without_an_organization_is_asked_to_create_one(cast, owner_clien
 
     OrganizationMember.objects.filter(user=cast.victor).delete()
     client = signed_in(cast.victor)
-    response = client.get("/", follow=True)
+    response = get_page(client, "/", follow=True, queries=6)
     assert b"not a member of any organization" in response.content
+
+
+def test_the_organization_switcher_runs_as_many_queries_for_five_organizations_as_for_one(
+    cast, owner_client
+) -> None:
+    one = page_queries(owner_client, "/settings/")
+    for index in range(4):
+        services.organization_create(owner=cast.alice, name=f"Org A{index}", actor=Actor(user=cast.alice))
+    assert page_queries(owner_client, "/settings/") == one

@@ -10,6 +10,7 @@ from django.urls import reverse
 from clusters.models import Cluster, ClusterConnection
 from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tests.fixtures.federation import deployment, submit
+from tests.fixtures.pages import get_page, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -53,15 +54,15 @@ POLICY_FORM = {
 
 
 def test_the_workloads_page_lists_status_and_placement(cast, owner_client, cheap) -> None:
-    empty = owner_client.get(reverse("workloads"))
+    empty = get_page(owner_client, reverse("workloads"), queries=9)
     assert empty.status_code == 200 and b"No workloads yet" in empty.content
     submit(cast, deployment(), cheap)
-    page = owner_client.get(reverse("workloads")).content.decode()
+    page = get_page(owner_client, reverse("workloads"), queries=7).content.decode()
     assert "shop/web" in page and "Pending placement" in page and "not placed yet" in page
 
 
 def test_submitting_a_pasted_manifest_opens_its_page(cast, owner_client, cheap) -> None:
-    assert owner_client.get(reverse("workload-submit")).status_code == 200
+    get_page(owner_client, reverse("workload-submit"), queries=8)
     response = owner_client.post(
         reverse("workload-submit"), {"manifest": deployment(), "policy": str(cheap.pk)}
     )
@@ -83,7 +84,7 @@ def test_an_uploaded_manifest_works_and_errors_show_on_the_form(cast, owner_clie
 
 def test_the_detail_page_polls_a_status_partial(cast, owner_client, cheap) -> None:
     workload = submit(cast, deployment(), cheap)
-    page = owner_client.get(reverse("workload-detail", args=[workload.pk])).content.decode()
+    page = get_page(owner_client, reverse("workload-detail", args=[workload.pk]), queries=10).content.decode()
     assert 'hx-trigger="every 5s"' in page and "Edit manifest" in page
     partial = owner_client.get(reverse("workload-detail", args=[workload.pk]), HTTP_HX_REQUEST="true")
     assert partial.status_code == 200
@@ -94,7 +95,7 @@ def test_scale_edit_and_delete_from_the_page(cast, owner_client, cheap) -> None:
     workload = submit(cast, deployment(replicas=2), cheap)
     owner_client.post(reverse("workload-scale", args=[workload.pk]), {"replicas": 4})
     assert Workload.objects.get(pk=workload.pk).desired_replicas == 4
-    edit = owner_client.get(reverse("workload-edit", args=[workload.pk])).content.decode()
+    edit = get_page(owner_client, reverse("workload-edit", args=[workload.pk]), queries=6).content.decode()
     assert "image: nginx:1.27" in edit
     owner_client.post(reverse("workload-edit", args=[workload.pk]), {"manifest": deployment(replicas=6)})
     assert Workload.objects.get(pk=workload.pk).generation == 3
@@ -104,8 +105,11 @@ def test_scale_edit_and_delete_from_the_page(cast, owner_client, cheap) -> None:
 
 def test_viewers_see_pages_but_cannot_change_workloads(cast, viewer_client, cheap) -> None:
     workload = submit(cast, deployment(), cheap)
-    assert viewer_client.get(reverse("workload-detail", args=[workload.pk])).status_code == 200
-    assert b"Edit manifest" not in viewer_client.get(reverse("workload-detail", args=[workload.pk])).content
+    get_page(viewer_client, reverse("workload-detail", args=[workload.pk]), queries=10)
+    assert (
+        b"Edit manifest"
+        not in get_page(viewer_client, reverse("workload-detail", args=[workload.pk]), queries=7).content
+    )
     assert (
         viewer_client.post(reverse("workload-submit"), {"manifest": deployment(name="v")}).status_code == 403
     )
@@ -116,7 +120,7 @@ def test_viewers_see_pages_but_cannot_change_workloads(cast, viewer_client, chea
 
 
 def test_the_policy_form_creates_a_policy_from_readable_fields(cast, owner_client, clusters) -> None:
-    assert owner_client.get(reverse("federation-policy-create")).status_code == 200
+    get_page(owner_client, reverse("federation-policy-create"), queries=9)
     response = owner_client.post(reverse("federation-policy-create"), POLICY_FORM)
     assert response.status_code == 302, response.content.decode()
     policy = FederationPolicy.objects.get(organization=cast.org_a, name="tiered")
@@ -156,9 +160,9 @@ def test_live_validation_names_the_problem_or_previews_the_selection(cast, owner
 
 
 def test_the_policies_page_loads_the_federation_section(owner_client, clusters) -> None:
-    page = owner_client.get(reverse("policies")).content.decode()
+    page = get_page(owner_client, reverse("policies"), queries=11).content.decode()
     assert f'hx-get="{reverse("federation-policies")}"' in page
-    assert owner_client.get(reverse("federation-policies")).status_code == 200
+    get_page(owner_client, reverse("federation-policies"), queries=6)
 
 
 def test_a_policy_in_use_is_not_deleted_from_the_page(cast, owner_client, cheap) -> None:
@@ -182,7 +186,24 @@ def test_secret_data_is_never_shown_in_pages(cast, owner_client, cheap) -> None:
         )
     )
     workload = submit(cast, manifest, cheap)
-    for name in ("workload-detail", "workload-edit"):
-        page = owner_client.get(reverse(name, args=[workload.pk])).content.decode()
+    for name, queries in (("workload-detail", 10), ("workload-edit", 6)):
+        page = get_page(owner_client, reverse(name, args=[workload.pk]), queries=queries).content.decode()
         assert secret not in page
-    assert "Secret/creds" in owner_client.get(reverse("workload-detail", args=[workload.pk])).content.decode()
+    assert (
+        "Secret/creds"
+        in get_page(owner_client, reverse("workload-detail", args=[workload.pk]), queries=7).content.decode()
+    )
+
+
+@pytest.mark.parametrize("url", ["/workloads/", "/policies/federation/"])
+def test_the_workload_and_federation_policy_lists_run_as_many_queries_for_twenty_rows_as_for_one(
+    cast, owner_client, policy, clusters, url
+) -> None:
+    def rows(first: int, last: int) -> None:
+        for index in range(first, last):
+            submit(cast, deployment(f"web-{index}"), policy(f"policy-{index}", cluster_selector="env=prod"))
+
+    rows(0, 1)
+    one = page_queries(owner_client, url)
+    rows(1, 20)
+    assert page_queries(owner_client, url) == one
