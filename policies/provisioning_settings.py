@@ -53,7 +53,6 @@ EDITABLE_FIELDS = (
     "spot_fallback_seconds",
 )
 ARCHITECTURES = ("x86_64", "arm64")
-_INTERRUPTION_LABELS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 
 
 def policy_settings(policy: ProvisioningPolicy) -> dict[str, Any]:
@@ -392,7 +391,3 @@ def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
         ),
         gpu_sharing=bool(settings["gpu_sharing"]),
     )
-
-
-def describe_interruption_bucket(bucket: int | None) -> str:
-    return "any" if bucket is None else f"bucket {bucket} ({_INTERRUPTION_LABELS[bucket]})"

@@ -13,10 +13,6 @@ def organizations_for_user(user: User) -> QuerySet[OrganizationMember]:
     return user.memberships.select_related("organization").order_by("organization__name")
 
 
-def membership_get(organization: Organization, user: User) -> OrganizationMember | None:
-    return OrganizationMember.objects.filter(organization=organization, user=user).first()
-
-
 def member_list(organization: Organization) -> QuerySet[OrganizationMember]:
     return organization.memberships.select_related("user").order_by("user__email")
 

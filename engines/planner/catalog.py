@@ -77,10 +77,6 @@ class Offering:
     interruption_cost_rate: float = 0.0
 
     @property
-    def expected_interruption_cost(self) -> float:
-        return self.price * self.interruption_cost_rate
-
-    @property
     def effective_price(self) -> float:
         return self.price * (1.0 + self.interruption_cost_rate)
 
