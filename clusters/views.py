@@ -99,7 +99,7 @@ def cloud_account_discover(request: OrganizationRequest, account_id: str) -> Htt
     account = get_for_organization(organization, CloudAccount, account_id)
     discovered, error = [], None
     try:
-        discovered = services.eks_clusters_discover(organization, account)
+        discovered = services.eks_clusters_discover(organization, account=account)
     except ValidationError as exc:
         error = " ".join(exc.messages)
     connected = {(c.region, c.eks_cluster_name) for c in account.clusters.all()}
@@ -246,7 +246,9 @@ def cloud_account_list(request: OrganizationRequest) -> HttpResponse:
 @require_POST
 def cloud_account_verify(request: OrganizationRequest, account_id: str) -> HttpResponse:
     account = get_for_organization(request.organization, CloudAccount, account_id)
-    account = services.cloud_account_verify(request.organization, account, actor=Actor.from_request(request))
+    account = services.cloud_account_verify(
+        request.organization, account=account, actor=Actor.from_request(request)
+    )
     if account.status == "verified":
         messages.success(request, f"{account.name} verified.")
     else:
@@ -259,7 +261,9 @@ def cloud_account_verify(request: OrganizationRequest, account_id: str) -> HttpR
 def cloud_account_delete(request: OrganizationRequest, account_id: str) -> HttpResponse:
     account = get_for_organization(request.organization, CloudAccount, account_id)
     try:
-        services.cloud_account_delete(request.organization, account, actor=Actor.from_request(request))
+        services.cloud_account_delete(
+            request.organization, account=account, actor=Actor.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -68,7 +68,7 @@ def interval_measures(usage: IntervalUsage, rounded: RoundedUsage) -> dict[str, 
     return measures
 
 
-def interval_record(cluster: Cluster, usage: IntervalUsage, *, pods_observed: bool = True) -> UsageInterval:
+def interval_record(cluster: Cluster, *, usage: IntervalUsage, pods_observed: bool = True) -> UsageInterval:
     """Store one metered interval, replacing what an earlier run stored for it (call inside a
     transaction, with `rollups_refresh` for its hour)."""
     start = datetime.fromtimestamp(usage.interval.start, UTC)
@@ -172,7 +172,7 @@ def _rebuild(
     )
 
 
-def rollups_refresh(cluster: Cluster, moments: Iterable[datetime]) -> None:
+def rollups_refresh(cluster: Cluster, *, moments: Iterable[datetime]) -> None:
     """Rebuild the hourly rollups of the hours holding `moments`, then their days' rollups."""
     hours = sorted({floor_hour(moment) for moment in moments})
     for hour in hours:
@@ -204,7 +204,9 @@ PRUNE_BATCH = 5000
 
 def raw_usage_prune(now: datetime) -> int:
     """Delete raw intervals older than the retention (their hours are in the rollups), in batches
-    so one run never holds a long transaction. Returns the number of intervals deleted."""
+    so one run never holds a long transaction. Returns the number of intervals deleted.
+
+    A system entry point (the hourly `metering_prune` task), across every organization."""
     deleted = 0
     while True:
         ids = list(

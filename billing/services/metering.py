@@ -109,7 +109,10 @@ def _fill_list_prices(cluster: Cluster, rows: Sequence[ManagedNode]) -> None:
 def meter_cluster(
     cluster_id: str, *, now: datetime | None = None, starts: Sequence[datetime] | None = None
 ) -> MeteringResult:
-    """Meter the cluster's due intervals (or exactly `starts`, which re-meters them)."""
+    """Meter the cluster's due intervals (or exactly `starts`, which re-meters them).
+
+    A system entry point, not a tenant service: the metering worker runs it by cluster id, for
+    whichever organization owns the cluster, and tenant-facing code never calls it."""
     began = time.perf_counter()
     now = now or timezone.now()
     interval = metering_interval()
@@ -135,10 +138,10 @@ def meter_cluster(
     with transaction.atomic():
         for start in starts:
             usage = meter_interval(Interval(start.timestamp(), (start + interval).timestamp()), nodes, pods)
-            interval_record(cluster, usage, pods_observed=observation.pods is not None)
-        rollups_refresh(cluster, starts)
+            interval_record(cluster, usage=usage, pods_observed=observation.pods is not None)
+        rollups_refresh(cluster, moments=starts)
     _fill_list_prices(cluster, managed)
-    placements_refresh(cluster, observation, nodes, pods, now)
+    placements_refresh(cluster, read=observation, nodes=nodes, pods=pods, now=now)
     if observation.error:
         logger.info("metered %s without its pods: %s", cluster.name, observation.error)
     return MeteringResult(

@@ -37,7 +37,7 @@ def _price(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 8)))
 
 
-def launch_decisions(cluster: Cluster, node_ids: Sequence[str]) -> dict[str, int]:
+def launch_decisions(cluster: Cluster, *, node_ids: Sequence[str]) -> dict[str, int]:
     """The planning decision of each of the cluster's launched nodes (the first launch decision: it
     holds the runner-ups the planner compared)."""
     rows = (
@@ -61,7 +61,9 @@ def _wanted(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     nodes_by_name = {node.name: node for node in nodes}
     samples = {(pod.namespace, pod.name): pod for pod in pods}
-    decisions = launch_decisions(cluster, [node.managed_node_id for node in nodes if node.managed_node_id])
+    decisions = launch_decisions(
+        cluster, node_ids=[node.managed_node_id for node in nodes if node.managed_node_id]
+    )
     wanted = {}
     for pod in read.pods or ():
         requests = try_requests(pod)
@@ -100,6 +102,7 @@ def _same(row: PodPlacement, values: dict[str, Any]) -> bool:
 
 def placements_refresh(
     cluster: Cluster,
+    *,
     read: ClusterRead,
     nodes: Sequence[NodeSample],
     pods: Sequence[PodSample],

@@ -61,7 +61,7 @@ class CloudAccountViewSet(
         data = serializer.validated_data
         account = services.cloud_account_update(
             self.organization,
-            account,
+            account=account,
             actor=self.actor,
             name=data.get("name"),
             regions=data.get("regions"),
@@ -70,20 +70,22 @@ class CloudAccountViewSet(
         return Response(CloudAccountSerializer(account).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.cloud_account_delete(self.organization, self.get_object(), actor=self.actor)
+        services.cloud_account_delete(self.organization, account=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=CloudAccountSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str) -> Response:
-        account = services.cloud_account_verify(self.organization, self.get_object(), actor=self.actor)
+        account = services.cloud_account_verify(
+            self.organization, account=self.get_object(), actor=self.actor
+        )
         return Response(CloudAccountSerializer(account).data)
 
     @extend_schema(responses=EksClusterInfoSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="eks-clusters")
     def eks_clusters(self, request: Request, pk: str) -> Response:
         """EKS clusters the role can see in the account's regions, ready to import."""
-        clusters = services.eks_clusters_discover(self.organization, self.get_object())
+        clusters = services.eks_clusters_discover(self.organization, account=self.get_object())
         return Response(EksClusterInfoSerializer(clusters, many=True).data)
 
 

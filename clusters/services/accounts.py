@@ -108,7 +108,7 @@ def cloud_account_connect(
     return account
 
 
-def cloud_account_verify(organization: Organization, account: CloudAccount, *, actor: Actor) -> CloudAccount:
+def cloud_account_verify(organization: Organization, *, account: CloudAccount, actor: Actor) -> CloudAccount:
     """Re-run the verification and record the outcome (status, missing permissions, error)."""
     try:
         verification = verify_role(
@@ -138,8 +138,8 @@ def cloud_account_verify(organization: Organization, account: CloudAccount, *, a
 @transaction.atomic
 def cloud_account_update(
     organization: Organization,
-    account: CloudAccount,
     *,
+    account: CloudAccount,
     actor: Actor,
     name: str | None = None,
     regions: list[str] | None = None,
@@ -162,7 +162,7 @@ def cloud_account_update(
 
 
 @transaction.atomic
-def cloud_account_delete(organization: Organization, account: CloudAccount, *, actor: Actor) -> None:
+def cloud_account_delete(organization: Organization, *, account: CloudAccount, actor: Actor) -> None:
     in_use = list(account.clusters.values_list("name", flat=True))
     if in_use:
         raise ValidationError(
@@ -172,7 +172,7 @@ def cloud_account_delete(organization: Organization, account: CloudAccount, *, a
     account.delete()
 
 
-def eks_clusters_discover(organization: Organization, account: CloudAccount) -> list[EksClusterInfo]:
+def eks_clusters_discover(organization: Organization, *, account: CloudAccount) -> list[EksClusterInfo]:
     try:
         return list_eks_clusters(
             role_arn=account.role_arn, external_id=organization.external_id, regions=account.regions

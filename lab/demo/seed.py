@@ -94,7 +94,7 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
             discounts={"on_demand_discount_pct": 8},
         )
     else:
-        cluster_services.cloud_account_verify(organization, account, actor=actor)
+        cluster_services.cloud_account_verify(organization, account=account, actor=actor)
     if organization_default_policy(organization.pk) is None:
         policy_services.provisioning_policy_save(organization, actor=actor, cluster=None, data=DEMO_POLICY)
     nodeless = []

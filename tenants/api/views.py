@@ -71,12 +71,12 @@ class MemberViewSet(
         serializer = MemberRoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         member = services.member_change_role(
-            self.organization, member, actor=self.actor, role=serializer.validated_data["role"]
+            self.organization, member=member, actor=self.actor, role=serializer.validated_data["role"]
         )
         return Response(MemberSerializer(member).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.member_remove(self.organization, self.get_object(), actor=self.actor)
+        services.member_remove(self.organization, member=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,7 +109,9 @@ class InvitationViewSet(
     @extend_schema(request=None, responses=InvitationSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        invitation = services.invitation_revoke(self.organization, self.get_object(), actor=self.actor)
+        invitation = services.invitation_revoke(
+            self.organization, invitation=self.get_object(), actor=self.actor
+        )
         return Response(InvitationSerializer(invitation).data)
 
 
@@ -140,7 +142,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
     @extend_schema(request=None, responses=ApiTokenSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        token = services.api_token_revoke(self.organization, self.get_object(), actor=self.actor)
+        token = services.api_token_revoke(self.organization, token=self.get_object(), actor=self.actor)
         return Response(ApiTokenSerializer(token).data)
 
 

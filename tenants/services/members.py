@@ -71,7 +71,7 @@ def invitation_create(
 
 
 @transaction.atomic
-def invitation_revoke(organization: Organization, invitation: Invitation, *, actor: Actor) -> Invitation:
+def invitation_revoke(organization: Organization, *, invitation: Invitation, actor: Actor) -> Invitation:
     if invitation.state != "pending":
         raise ValidationError(f"This invitation is {invitation.state} and cannot be revoked.")
     invitation.revoked_at = timezone.now()
@@ -131,7 +131,7 @@ def _ensure_an_owner_remains(organization: Organization, member: OrganizationMem
 
 @transaction.atomic
 def member_change_role(
-    organization: Organization, member: OrganizationMember, *, actor: Actor, role: str
+    organization: Organization, *, member: OrganizationMember, actor: Actor, role: str
 ) -> OrganizationMember:
     if role not in Role.values:
         raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
@@ -153,7 +153,7 @@ def member_change_role(
 
 
 @transaction.atomic
-def member_remove(organization: Organization, member: OrganizationMember, *, actor: Actor) -> None:
+def member_remove(organization: Organization, *, member: OrganizationMember, actor: Actor) -> None:
     _ensure_an_owner_remains(organization, member)
     user = member.user
     member.delete()

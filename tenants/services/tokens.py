@@ -76,7 +76,7 @@ def api_token_create(
 
 
 @transaction.atomic
-def api_token_revoke(organization: Organization, token: ApiToken, *, actor: Actor) -> ApiToken:
+def api_token_revoke(organization: Organization, *, token: ApiToken, actor: Actor) -> ApiToken:
     if token.revoked_at is not None:
         return token
     token.revoked_at = timezone.now()

@@ -107,7 +107,7 @@ def member_role(request: OrganizationRequest, member_id: str) -> HttpResponse:
     if form.is_valid():
         try:
             services.member_change_role(
-                organization, member, actor=Actor.from_request(request), role=form.cleaned_data["role"]
+                organization, member=member, actor=Actor.from_request(request), role=form.cleaned_data["role"]
             )
         except ValidationError as exc:
             error = " ".join(exc.messages)
@@ -136,7 +136,7 @@ def member_remove(request: OrganizationRequest, member_id: str) -> HttpResponse:
     organization = request.organization
     member = get_for_organization(organization, OrganizationMember.objects.select_related("user"), member_id)
     try:
-        services.member_remove(organization, member, actor=Actor.from_request(request))
+        services.member_remove(organization, member=member, actor=Actor.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -150,7 +150,7 @@ def invitation_revoke(request: OrganizationRequest, invitation_id: str) -> HttpR
     organization = request.organization
     invitation = get_for_organization(organization, Invitation, invitation_id)
     try:
-        services.invitation_revoke(organization, invitation, actor=Actor.from_request(request))
+        services.invitation_revoke(organization, invitation=invitation, actor=Actor.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -199,7 +199,7 @@ def api_tokens(request: OrganizationRequest) -> HttpResponse:
 def api_token_revoke(request: OrganizationRequest, token_id: str) -> HttpResponse:
     organization = request.organization
     token = get_for_organization(organization, ApiToken, token_id)
-    services.api_token_revoke(organization, token, actor=Actor.from_request(request))
+    services.api_token_revoke(organization, token=token, actor=Actor.from_request(request))
     if request.htmx:
         token.refresh_from_db()
         return render(request, "tenants/partials/_token_row.html", {"token": token, "can_admin": True})

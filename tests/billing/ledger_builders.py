@@ -95,8 +95,8 @@ def record_minutes(
     with transaction.atomic():
         for start in starts:
             usage = meter_interval(Interval(start.timestamp(), (start + MINUTE).timestamp()), nodes, pods)
-            interval_record(cluster, usage)
-        rollups_refresh(cluster, starts)
+            interval_record(cluster, usage=usage)
+        rollups_refresh(cluster, moments=starts)
 
 
 def minutes(first: datetime, count: int) -> list[datetime]:
