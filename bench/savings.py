@@ -54,6 +54,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -63,7 +64,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clusters.pricing import build_aws_catalog
 from engines.planner import CapacityType, Catalog, Packing, PlannerPolicy
 from lab.replay import (
+    BoundWindow,
     Consolidation,
+    LowerBound,
     Pool,
     ReplayPod,
     Timing,
@@ -226,18 +229,8 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
-    args = _arguments()
-    wall = time.perf_counter()
-    cases = args.case or ["realistic", "zero-overhead"]
-    variants = [variant for variant in args.variants.split(",") if variant]
-    if "pack" not in variants or not set(variants) <= set(VARIANTS):
-        raise SystemExit(f"--variants: pack and any of {', '.join(VARIANTS)}")
-    trace = load_alibaba_trace()
-    catalog = build_aws_catalog(region=args.region)
-    policy = PlannerPolicy(capacity_types=frozenset(CapacityType))
-    chosen = sorted(trace.pods, key=lambda pod: pod.arrival)[: args.first_pods or None]
-    pods, excluded = split_placeable(chosen, catalog, policy)
+def _case_settings(args: argparse.Namespace) -> tuple[dict[str, Timing], dict[str, Consolidation | None]]:
+    """Each case's node timing and consolidation, from the command line."""
     timings = {
         "realistic": Timing(boot_seconds=args.boot_seconds, scale_down_seconds=args.scale_down_seconds),
         "zero-overhead": Timing(boot_seconds=0.0, scale_down_seconds=0.0),
@@ -252,18 +245,22 @@ def main() -> None:
             args.zero_overhead_consolidation_min_age,
         ),
     }
-    windows = bound_windows(
-        pods,
-        slot_seconds=args.bound_slot_seconds,
-        window_events=args.bound_window_events,
-        quiet_seconds=args.bound_quiet_seconds,
-    )
-    context = Context(pods, catalog, policy, timings, consolidations)
+    return timings, consolidations
+
+
+def _run_in_parallel(
+    context: Context,
+    windows: Sequence[BoundWindow],
+    cases: list[str],
+    variants: list[str],
+    workers: int,
+) -> tuple[dict[str, float], list[tuple[float, float]], dict[tuple[str, str], Figures]]:
+    """The static pool, the bound of every distinct window pool and every replay, over `workers`."""
     # Spawned, not forked: this process has already run HiGHS (to sort out the pods no offering
     # holds), and a forked child inherits HiGHS's task scheduler without its threads, so its first
     # branch-and-bound waits forever.
     with ProcessPoolExecutor(
-        max(args.workers, 1),
+        max(workers, 1),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_install,
         initargs=(context,),
@@ -278,36 +275,70 @@ def main() -> None:
         bounds = list(executor.map(_bound, distinct_pools(windows)))
         static = static_future.result()
         figures = {key: future.result() for key, future in replays.items()}
+    return static, bounds, figures
+
+
+def _case_line(
+    case: str,
+    ran: dict[str, Figures],
+    static: dict[str, float],
+    lower: LowerBound,
+    context: Context,
+    counts: dict[str, int],
+) -> dict[str, object]:
+    """One case's printed figures; `ran` holds the replays run (pack always)."""
+    pack, serverless, settings = ran["pack"], ran.get("serverless"), context.consolidations[case]
+    return {
+        "case": case,
+        "static_cost": static["cost"],
+        "nodeless_pack_cost": pack.cost,
+        "nodeless_isolate_cost": _cost(ran.get("isolate")),
+        "on_demand_only_cost": _cost(ran.get("on_demand")),
+        "serverless_only_cost": _cost(serverless),
+        "lower_bound": round(lower.dollars, 2),
+        "boot_seconds": context.timings[case].boot_seconds,
+        "scale_down_seconds": context.timings[case].scale_down_seconds,
+        "consolidation": None if settings is None else asdict(settings),
+        "nodeless_pack_effective_cost": pack.effective_cost,
+        "pack_to_static": round(pack.cost / static["cost"], 4),
+        "pack_effective_to_lower_bound": round(pack.effective_cost / lower.dollars, 4),
+        "serverless_unplaced_pods": None if serverless is None else serverless.unplaced_pods,
+        **counts,
+        "replays": {variant: asdict(result) for variant, result in ran.items()},
+        "seconds": round(sum(result.seconds for result in ran.values()), 1),
+    }
+
+
+def main() -> None:
+    args = _arguments()
+    wall = time.perf_counter()
+    cases = args.case or ["realistic", "zero-overhead"]
+    variants = [variant for variant in args.variants.split(",") if variant]
+    if "pack" not in variants or not set(variants) <= set(VARIANTS):
+        raise SystemExit(f"--variants: pack and any of {', '.join(VARIANTS)}")
+    trace = load_alibaba_trace()
+    catalog = build_aws_catalog(region=args.region)
+    policy = PlannerPolicy(capacity_types=frozenset(CapacityType))
+    chosen = sorted(trace.pods, key=lambda pod: pod.arrival)[: args.first_pods or None]
+    pods, excluded = split_placeable(chosen, catalog, policy)
+    timings, consolidations = _case_settings(args)
+    windows = bound_windows(
+        pods,
+        slot_seconds=args.bound_slot_seconds,
+        window_events=args.bound_window_events,
+        quiet_seconds=args.bound_quiet_seconds,
+    )
+    context = Context(pods, catalog, policy, timings, consolidations)
+    static, bounds, figures = _run_in_parallel(context, windows, cases, variants, args.workers)
     lower = integrate_bound(windows, [value for value, _ in bounds])
+    counts = {"pods": len(pods), "excluded_pods": len(excluded), "never_ran_pods": len(trace.never_ran)}
 
     report: dict[str, object] = {"case": "targets"}
     for case in cases:
-        pack = figures[(case, "pack")]
         ran = {variant: figures[(case, variant)] for variant in variants}
-        serverless = ran.get("serverless")
-        settings = consolidations[case]
-        line = {
-            "case": case,
-            "static_cost": static["cost"],
-            "nodeless_pack_cost": pack.cost,
-            "nodeless_isolate_cost": _cost(ran.get("isolate")),
-            "on_demand_only_cost": _cost(ran.get("on_demand")),
-            "serverless_only_cost": _cost(serverless),
-            "lower_bound": round(lower.dollars, 2),
-            "boot_seconds": timings[case].boot_seconds,
-            "scale_down_seconds": timings[case].scale_down_seconds,
-            "consolidation": None if settings is None else asdict(settings),
-            "nodeless_pack_effective_cost": pack.effective_cost,
-            "pack_to_static": round(pack.cost / static["cost"], 4),
-            "pack_effective_to_lower_bound": round(pack.effective_cost / lower.dollars, 4),
-            "serverless_unplaced_pods": None if serverless is None else serverless.unplaced_pods,
-            "pods": len(pods),
-            "excluded_pods": len(excluded),
-            "never_ran_pods": len(trace.never_ran),
-            "replays": {variant: asdict(result) for variant, result in ran.items()},
-            "seconds": round(sum(result.seconds for result in ran.values()), 1),
-        }
+        line = _case_line(case, ran, static, lower, context, counts)
         print(json.dumps(line), flush=True)
+        pack = ran["pack"]
         if case == "realistic":
             report["realistic_pack_to_static"] = line["pack_to_static"]
             report["realistic_met"] = pack.cost <= TARGET_PACK_TO_STATIC * static["cost"]

@@ -70,17 +70,62 @@ def best_pattern(
     lp_bound = min(lp_bound, quick_bound)
     if lp_bound <= threshold:
         return Pattern(0.0, {}, lp_bound)  # even the LP relaxation cannot beat the threshold
-    folded = weights_by_class @ surrogate
+    classes = _densest_first(usable, values, vectors, caps, dims, weights_by_class @ surrogate, surrogate)
+    best_value, best_counts, complete = _search(
+        classes, [int(capacity[d]) for d in dims], threshold, node_limit
+    )
+    chosen = {classes.order[i]: n for i, n in enumerate(best_counts) if n}
+    value = best_value if chosen else 0.0
+    return Pattern(value, chosen, best_value if complete else lp_bound)
+
+
+@dataclass(frozen=True, slots=True)
+class _Classes:
+    """The usable classes, densest first in the folded resource, as the search reads them: class
+    ids, weights in the resources kept, values, count caps, folded weights, and the best density
+    among each class and those after it (0 past the last)."""
+
+    order: list[int]
+    weights: list[list[int]]
+    gains: list[float]
+    limits: list[int]
+    folded: list[float]
+    suffix_density: list[float]
+    surrogate: list[float]
+
+
+def _densest_first(
+    usable: list[int],
+    values: FloatArray,
+    vectors: IntArray,
+    caps: IntArray,
+    dims: IntArray,
+    folded: FloatArray,
+    surrogate: FloatArray,
+) -> _Classes:
     density = np.where(folded > 0, values[usable] / np.where(folded > 0, folded, 1.0), np.inf)
     order_index = np.argsort(-density, kind="stable")
     order = [usable[i] for i in order_index]
-    weights = [[int(vectors[c][d]) for d in dims] for c in order]
-    gains = [float(values[c]) for c in order]
-    limits = [int(caps[c]) for c in order]
-    folded_sorted = [float(folded[i]) for i in order_index]
-    # suffix_density[i]: the best value per folded unit among classes i.. (sorted, so the i-th).
-    suffix_density = [float(density[i]) for i in order_index] + [0.0]
-    surrogate_list = [float(w) for w in surrogate]
+    return _Classes(
+        order=order,
+        weights=[[int(vectors[c][d]) for d in dims] for c in order],
+        gains=[float(values[c]) for c in order],
+        limits=[int(caps[c]) for c in order],
+        folded=[float(folded[i]) for i in order_index],
+        # Sorted by density, so the best density among classes i.. is the i-th.
+        suffix_density=[float(density[i]) for i in order_index] + [0.0],
+        surrogate=[float(w) for w in surrogate],
+    )
+
+
+def _search(
+    classes: _Classes, root_room: list[int], threshold: float, node_limit: int
+) -> tuple[float, list[int], bool]:
+    """Steps 2 and 3 of the module's algorithm: (best value, its counts in `classes.order`, whether
+    the search finished within `node_limit` steps)."""
+    order, weights, gains, limits = classes.order, classes.weights, classes.gains, classes.limits
+    folded_sorted, suffix_density, surrogate_list = classes.folded, classes.suffix_density, classes.surrogate
+    resources = range(len(root_room))
 
     def bound(i: int, room: list[int]) -> float:
         if i == len(order):
@@ -89,7 +134,6 @@ def best_pattern(
             return float("inf")  # a class that uses no weighted resource: no useful bound
         return sum(w * r for w, r in zip(surrogate_list, room, strict=True)) * suffix_density[i]
 
-    root_room = [int(capacity[d]) for d in dims]
     best_value = threshold
     best_counts: list[int] = [0] * len(order)
     counts = [0] * len(order)
@@ -107,18 +151,16 @@ def best_pattern(
         if i == len(order) or value + bound(i, room) <= best_value + 1e-12:
             return
         weight = weights[i]
-        most = min([limits[i]] + [room[d] // weight[d] for d in range(len(dims)) if weight[d]])
+        most = min([limits[i]] + [room[d] // weight[d] for d in resources if weight[d]])
         for count in range(most, -1, -1):
             counts[i] = count
-            search(i + 1, [room[d] - count * weight[d] for d in range(len(dims))], value + count * gains[i])
+            search(i + 1, [room[d] - count * weight[d] for d in resources], value + count * gains[i])
             if steps > node_limit:
                 break
         counts[i] = 0
 
     search(0, root_room, 0.0)
-    chosen = {order[i]: n for i, n in enumerate(best_counts) if n}
-    value = best_value if chosen else 0.0
-    return Pattern(value, chosen, best_value if complete else lp_bound)
+    return best_value, best_counts, complete
 
 
 def _surrogate_weights(
