@@ -236,7 +236,7 @@ def test_pages_stay_within_the_query_budget(
 
 
 def test_cluster_activity_shows_spend_and_node_costs(metered, owner_client) -> None:
-    html = get_page(owner_client, f"/clusters/{metered.pk}/activity/", queries=13).content.decode()
+    html = get_page(owner_client, f"/clusters/{metered.pk}/activity/", queries=11).content.decode()
     assert 'id="cluster-spend"' in html and "$1.12" in html
 
 

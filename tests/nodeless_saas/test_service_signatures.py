@@ -17,10 +17,10 @@ from django.db import models
 
 from tenants.models import Organization
 
-# The tenant services this rule covers. billing.services.observation reads a cluster for metering
-# (not a service acting for a tenant) and is left out.
+# The tenant services this rule covers. billing.services.samples reads a cluster for the metering
+# worker (not a service acting for a tenant) and is left out.
 SERVICE_MODULES = ("tenants.services", "billing.services", "clusters.services.accounts", "policies.services")
-NOT_TENANT_SERVICES = {"billing.services.observation"}
+NOT_TENANT_SERVICES = {"billing.services.samples"}
 
 
 def _modules(name: str) -> list[ModuleType]:
