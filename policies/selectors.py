@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,18 +30,30 @@ class PolicyInForce:
 
 
 def provisioning_policy_in_force(cluster: Cluster) -> PolicyInForce:
+    return provisioning_policies_in_force(cluster.organization_id, [cluster])[cluster.pk]
+
+
+def provisioning_policies_in_force(
+    organization_id: Any, clusters: Sequence[Cluster]
+) -> dict[Any, PolicyInForce]:
+    """The policy in force on each of `clusters` (by cluster id), read in one query."""
     policies = {
         policy.cluster_id: policy
-        for policy in ProvisioningPolicy.objects.filter(
-            organization_id=cluster.organization_id, cluster__in=[cluster]
-        )
-        | ProvisioningPolicy.objects.filter(organization_id=cluster.organization_id, cluster=None)
+        for policy in ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster__in=clusters)
+        | ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster=None)
     }
-    if cluster.pk in policies:
-        return PolicyInForce(policies[cluster.pk], policy_settings(policies[cluster.pk]), "cluster")
-    if None in policies:
-        return PolicyInForce(policies[None], policy_settings(policies[None]), "organization")
-    return PolicyInForce(None, built_in_settings(), "built-in")
+    default = policies.get(None)
+    in_force = {}
+    for cluster in clusters:
+        if cluster.pk in policies:
+            in_force[cluster.pk] = PolicyInForce(
+                policies[cluster.pk], policy_settings(policies[cluster.pk]), "cluster"
+            )
+        elif default is not None:
+            in_force[cluster.pk] = PolicyInForce(default, policy_settings(default), "organization")
+        else:
+            in_force[cluster.pk] = PolicyInForce(None, built_in_settings(), "built-in")
+    return in_force
 
 
 def built_in_settings() -> dict[str, Any]:

@@ -28,11 +28,9 @@ from tenants.views.forms_util import add_service_errors
 @organization_view()
 def policy_list(request: OrganizationRequest) -> HttpResponse:
     organization = request.organization
-    clusters = Cluster.objects.filter(organization=organization).order_by("name")
-    rows = [
-        {"cluster": cluster, "in_force": selectors.provisioning_policy_in_force(cluster)}
-        for cluster in clusters
-    ]
+    clusters = list(Cluster.objects.filter(organization=organization).order_by("name"))
+    in_force = selectors.provisioning_policies_in_force(organization.pk, clusters)
+    rows = [{"cluster": cluster, "in_force": in_force[cluster.pk]} for cluster in clusters]
     context = {
         "section": "policies",
         "default": selectors.organization_default_policy(organization.pk),

@@ -157,11 +157,6 @@ def test_the_form_validates_live_and_saves(cast, owner_client, viewer_client) ->
     get_page(viewer_client, "/policies/provisioning/", queries=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="N+1 in policies.views.policy_list: provisioning_policy_in_force runs a query per cluster "
-    "(26 queries for 20 clusters, 7 for one); drop this mark when it is fixed",
-)
 def test_the_policies_page_runs_as_many_queries_for_twenty_clusters_as_for_one(cast, owner_client) -> None:
     def clusters(first: int, last: int) -> None:
         for index in range(first, last):
