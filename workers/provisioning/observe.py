@@ -1,4 +1,6 @@
-"""Reading a cluster's pods and nodes (raw JSON) into what the planner and the loop need."""
+"""Raw-JSON readers of a cluster's pods and nodes, kept for the readers that have not moved to the
+Kubernetes kernel yet (billing's observation and placements, the policy preview, trace replay). The
+provisioning pass reads the cluster through `engines.kube` (`workers.provisioning.reads.observe`)."""
 
 from __future__ import annotations
 
@@ -20,19 +22,12 @@ from engines.planner import (
     Toleration,
     TolerationOperator,
 )
+from workers.provisioning.pods import GPU_MODELS_ANNOTATION as GPU_MODELS_ANNOTATION  # lab reads it here
+from workers.provisioning.pods import ISOLATE_ANNOTATION, NODE_ID_LABEL
 
 Json = dict[str, Any]
 
 GPU_RESOURCE = "nvidia.com/gpu"
-ISOLATE_ANNOTATION = "nodeless.io/isolate"
-# Comma-separated GPU models a GPU pod may run on (e.g. "T4,A10G"); absent: any model.
-GPU_MODELS_ANNOTATION = "nodeless.io/gpu-models"
-DO_NOT_EVICT_ANNOTATIONS = (
-    "nodeless.io/do-not-evict",
-    "karpenter.sh/do-not-disrupt",
-    "pod.elotl.co/do-not-evict",
-)
-NODE_ID_LABEL = "nodeless.io/node-id"
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -171,18 +166,6 @@ def is_finished(pod: Json) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def is_unschedulable(pod: Json) -> bool:
-    for condition in (pod.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return bool(condition.get("reason") == "Unschedulable")
-    return False
-
-
-def may_evict(pod: Json) -> bool:
-    annotations = pod["metadata"].get("annotations") or {}
-    return not any(annotations.get(key, "").lower() == "true" for key in DO_NOT_EVICT_ANNOTATIONS)
-
-
 @dataclass
 class NodeView:
     name: str
@@ -275,10 +258,3 @@ def cluster_view(pods: Iterable[Json], nodes: Iterable[Json], read_at: datetime)
     for request in daemonsets.values():
         overhead = overhead + request
     return ClusterView(views, pending, overhead, read_at)
-
-
-def controller_of(pod: Json) -> str:
-    """The uid of the pod's controller (its ReplicaSet, Job...), "" for a bare pod: the pod that
-    replaces an evicted one has a new uid but the same controller."""
-    refs = pod["metadata"].get("ownerReferences") or ()
-    return next((ref["uid"] for ref in refs if ref.get("controller")), "")

@@ -6,7 +6,6 @@ import boto3
 import pytest
 
 from clusters.cloud.aws_provider import (
-    LAUNCH_TOKEN_TAG,
     AwsCloudProvider,
     AwsProviderConfig,
     capacity_runs,
@@ -20,7 +19,7 @@ from clusters.cloud.errors import (
     ThrottledError,
     UnauthorizedError,
 )
-from clusters.cloud.interface import InstanceState, LaunchRequest, Offering
+from clusters.cloud.interface import LAUNCH_TOKEN_TAG, InstanceState, LaunchRequest, Offering
 from engines.kube.capacity import CapacityType
 from simulator.cloud.simulated_cloud import trust_policy
 
