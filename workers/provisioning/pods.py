@@ -1,14 +1,15 @@
-"""The product's words on pods and nodes (annotations, labels, taints) and a pod as the planner takes
-it. Pure: no Django, no I/O."""
+"""The provisioning loop's words on pods and nodes (the node-id label, its taints, the annotations
+that keep a pod in place) and a pod as the planner takes it. Pure: no Django, no I/O.
+
+What a pod may ask of Nodeless (`nodeless.io/isolate`, `nodeless.io/gpu-models`) is kernel
+vocabulary (`engines.kube.labels`), read by `engines.planner.requests.pod_request`."""
 
 from __future__ import annotations
 
 from engines.kube import NVIDIA_GPU, Pod
 from engines.planner import PodRequest
+from engines.planner.requests import pod_request
 
-ISOLATE_ANNOTATION = "nodeless.io/isolate"
-# Comma-separated GPU models a GPU pod may run on (e.g. "T4,A10G"); absent: any model.
-GPU_MODELS_ANNOTATION = "nodeless.io/gpu-models"
 DO_NOT_EVICT_ANNOTATIONS = (
     "nodeless.io/do-not-evict",
     "karpenter.sh/do-not-disrupt",
@@ -32,26 +33,11 @@ def may_evict(pod: Pod) -> bool:
 
 def plan_request(pod: Pod) -> PodRequest:
     """The pod as the planner takes it. Raises Unplannable for a pod whose requests cannot be read or
-    that asks for GPUs of a vendor Nodeless does not launch (only NVIDIA instance types)."""
+    that asks for GPUs of a vendor Nodeless does not launch (it launches NVIDIA instance types)."""
     others = sorted(pod.gpu_vendors - {NVIDIA_GPU})
     if others:
         raise Unplannable(f"asks for {', '.join(others)}; Nodeless launches NVIDIA GPU instance types only")
-    annotations = pod.annotations
     try:
-        return PodRequest(
-            uid=pod.uid,
-            name=pod.name,
-            namespace=pod.namespace,
-            requests=pod.requests,
-            labels=dict(pod.labels),
-            node_selector=dict(pod.node_selector),
-            required_node_affinity=pod.required_node_affinity,
-            tolerations=pod.tolerations,
-            isolate=annotations.get(ISOLATE_ANNOTATION, "").lower() == "true",
-            gpu_models=frozenset(
-                m.strip() for m in annotations.get(GPU_MODELS_ANNOTATION, "").split(",") if m.strip()
-            ),
-            priority=pod.priority,
-        )
+        return pod_request(pod)
     except (KeyError, ValueError) as error:  # QuantityError is a ValueError; so is an unknown operator
         raise Unplannable(f"cannot read its requests: {error}") from error
