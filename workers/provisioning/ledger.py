@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from clusters.models import ManagedNode
 from clusters.services import managed_nodes as nodes
@@ -158,7 +159,7 @@ class Ledger:
 
     def launch_requested(self, record_ids: Sequence[str]) -> None:
         """Launches handed to launch tasks (the first call to the cloud is theirs)."""
-        now = self.ctx.now
+        now = timezone.now()
         for record_id in record_ids:
             nodes.managed_node_launch_requested(self._rows[record_id], at=now)
             self._changed(self._rows[record_id])
