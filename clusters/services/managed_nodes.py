@@ -48,7 +48,7 @@ class NodeLaunch:
     launched_for: list[str] = field(default_factory=list)
 
 
-def managed_nodes_launching(cluster: Cluster, launches: Sequence[NodeLaunch]) -> list[ManagedNode]:
+def managed_nodes_launching(cluster: Cluster, *, launches: Sequence[NodeLaunch]) -> list[ManagedNode]:
     """Write the LAUNCHING rows of a plan's launches in one statement (a pass that launches dozens
     of nodes must not pay a round trip per row before the first launch). Raises IntegrityError when
     another worker recorded one of them first (same token): the caller's transaction decides."""
@@ -161,12 +161,12 @@ def managed_node_terminated(row: ManagedNode, *, reason: str, at: datetime) -> N
     _transition(row, NodeState.TERMINATED, reason, terminated_at=at)
 
 
-def managed_node_plan_pods(row: ManagedNode, planned_pods: list[dict[str, Any]]) -> None:
+def managed_node_plan_pods(row: ManagedNode, *, planned_pods: list[dict[str, Any]]) -> None:
     row.planned_pods = planned_pods
     row.save(update_fields=["planned_pods"])
 
 
-def managed_node_empty_since(row: ManagedNode, since: datetime | None) -> None:
+def managed_node_empty_since(row: ManagedNode, *, since: datetime | None) -> None:
     row.empty_since = since
     row.save(update_fields=["empty_since"])
 
@@ -177,7 +177,7 @@ def managed_node_replacement_done(row: ManagedNode) -> None:
     row.save(update_fields=["replaces"])
 
 
-def cluster_interruption_queue_found(cluster: Cluster, url: str) -> None:
+def cluster_interruption_queue_found(cluster: Cluster, *, url: str) -> None:
     """Remember the interruption queue the provider found for the cluster (found once, read often)."""
     Cluster.objects.filter(pk=cluster.pk).update(interruption_queue_url=url)
     cluster.interruption_queue_url = url

@@ -26,7 +26,7 @@ class DecisionDetails(TypedDict, total=False):
 
 
 def decision_build(
-    cluster: Cluster, kind: DecisionKind, reason: str, **details: Unpack[DecisionDetails]
+    cluster: Cluster, *, kind: DecisionKind, reason: str, **details: Unpack[DecisionDetails]
 ) -> Decision:
     """An unsaved decision, for `decisions_record` (written with others in one statement)."""
     cost = details.get("cost_per_hour")
@@ -46,9 +46,9 @@ def decision_build(
 
 
 def decision_record(
-    cluster: Cluster, kind: DecisionKind, reason: str, **details: Unpack[DecisionDetails]
+    cluster: Cluster, *, kind: DecisionKind, reason: str, **details: Unpack[DecisionDetails]
 ) -> Decision:
-    decision = decision_build(cluster, kind, reason, **details)
+    decision = decision_build(cluster, kind=kind, reason=reason, **details)
     decision.save(force_insert=True)
     return decision
 
@@ -62,5 +62,7 @@ def decision_record_pending(cluster: Cluster, *, subject: str, reason: str, poli
     last = Decision.objects.filter(cluster=cluster, kind=DecisionKind.PENDING, subject=subject).first()
     if last is not None and last.reason == reason[:REASON_LENGTH]:
         return False
-    decision_record(cluster, DecisionKind.PENDING, reason, subject=subject, policy_version=policy_version)
+    decision_record(
+        cluster, kind=DecisionKind.PENDING, reason=reason, subject=subject, policy_version=policy_version
+    )
     return True

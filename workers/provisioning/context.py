@@ -118,7 +118,7 @@ def cloud_provider_for(cluster: Cluster) -> CloudProvider:
     found = provider.find_interruption_queue(cluster.eks_cluster_name)
     if not found:
         return provider
-    cluster_interruption_queue_found(cluster, found)
+    cluster_interruption_queue_found(cluster, url=found)
     return _provider(cluster, account.role_arn, found)
 
 

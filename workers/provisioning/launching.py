@@ -89,8 +89,8 @@ def _record_fallback(
     offering = result.offering
     decision_record(
         ctx.cluster,
-        DecisionKind.LAUNCH_FALLBACK,
-        f"{len(skipped)} cheaper offering(s) had no capacity; launched {offering.instance_type} "
+        kind=DecisionKind.LAUNCH_FALLBACK,
+        reason=f"{len(skipped)} cheaper offering(s) had no capacity; launched {offering.instance_type} "
         f"{chosen['capacity_type']} in {offering.zone} at ${chosen['price_per_hour']:.4f}/h",
         node=row,
         subject=str(row),
@@ -108,8 +108,8 @@ def _fail(ctx: ReconcileContext, row: ManagedNode, reason: str) -> None:
     managed_node_failed(row, reason=reason)
     decision_record(
         ctx.cluster,
-        DecisionKind.LAUNCH,
-        f"Launch failed: {reason}",
+        kind=DecisionKind.LAUNCH,
+        reason=f"Launch failed: {reason}",
         node=row,
         subject=str(row),
         policy_version=ctx.policy_version,

@@ -99,8 +99,8 @@ class Ledger:
     ) -> None:
         decision_record(
             self.ctx.cluster,
-            kind,
-            reason,
+            kind=kind,
+            reason=reason,
             node=node,
             subject=subject,
             inputs=inputs,
@@ -132,7 +132,7 @@ class Ledger:
     def _write_launches(self, launches: Sequence[LaunchNode]) -> list[ManagedNode]:
         version = self.ctx.policy_version
         rows = nodes.managed_nodes_launching(
-            self.ctx.cluster, [_node_launch(launch, version) for launch in launches]
+            self.ctx.cluster, launches=[_node_launch(launch, version) for launch in launches]
         )
         decisions = []
         for row, command in zip(rows, launches, strict=True):
@@ -140,8 +140,8 @@ class Ledger:
             decisions.append(
                 decision_build(
                     self.ctx.cluster,
-                    DecisionKind.LAUNCH,
-                    launch.decision.reason,
+                    kind=DecisionKind.LAUNCH,
+                    reason=launch.decision.reason,
                     node=row,
                     subject=command.subject,
                     chosen=offering_json(chosen),
@@ -175,7 +175,9 @@ class Ledger:
     def join(self, joins: Sequence[JoinNode]) -> None:
         for join in joins:
             row = self._rows[join.record_id]
-            nodes.managed_node_plan_pods(row, [*row.planned_pods, *(p.to_json() for p in join.planned)])
+            nodes.managed_node_plan_pods(
+                row, planned_pods=[*row.planned_pods, *(p.to_json() for p in join.planned)]
+            )
             self._changed(row)
 
     def leave_pending(self, pending: LeavePending) -> None:
@@ -192,7 +194,7 @@ class Ledger:
         which pods were bound."""
         row = self._rows[plan.record_id]
         if plan.changed:
-            nodes.managed_node_plan_pods(row, [planned.to_json() for planned in plan.kept])
+            nodes.managed_node_plan_pods(row, planned_pods=[planned.to_json() for planned in plan.kept])
             self._changed(row)
         if names:
             self._decide(
@@ -252,7 +254,7 @@ class Ledger:
 
     def mark_empty(self, command: MarkEmpty) -> None:
         row = self._rows[command.record_id]
-        nodes.managed_node_empty_since(row, command.since)
+        nodes.managed_node_empty_since(row, since=command.since)
         self._changed(row)
 
     def replacement_done(self, command: ReplacementDone) -> None:
