@@ -1,18 +1,14 @@
 """Writes to policies (organization first), and the provisioning loop's decisions (by cluster)."""
 
 from policies.services.decisions import (
-    DecisionDetails,
     decision_build,
-    decision_record,
     decision_record_pending,
     decisions_record,
 )
 from policies.services.provisioning import provisioning_policy_reset, provisioning_policy_save
 
 __all__ = [
-    "DecisionDetails",
     "decision_build",
-    "decision_record",
     "decision_record_pending",
     "decisions_record",
     "provisioning_policy_reset",

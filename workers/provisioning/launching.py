@@ -23,7 +23,7 @@ from clusters.services.managed_nodes import (
     managed_node_launched,
 )
 from policies.models import DecisionKind
-from policies.services.decisions import decision_record
+from policies.services.decisions import decision_build, decisions_record
 from workers.leases import release, try_acquire
 from workers.provisioning.context import ReconcileContext, build_launch_context, remember_failed_offerings
 from workers.provisioning.crash import crash_point
@@ -87,7 +87,7 @@ def _record_fallback(
     ]
     remember_failed_offerings(ctx.cluster, skipped, ctx.now.timestamp())
     offering = result.offering
-    decision_record(
+    fallback = decision_build(
         ctx.cluster,
         kind=DecisionKind.LAUNCH_FALLBACK,
         reason=f"{len(skipped)} cheaper offering(s) had no capacity; launched {offering.instance_type} "
@@ -102,11 +102,12 @@ def _record_fallback(
         cost_per_hour=float(chosen["price_per_hour"]),
         policy_version=ctx.policy_version,
     )
+    decisions_record([fallback])
 
 
 def _fail(ctx: ReconcileContext, row: ManagedNode, reason: str) -> None:
     managed_node_failed(row, reason=reason)
-    decision_record(
+    failed = decision_build(
         ctx.cluster,
         kind=DecisionKind.LAUNCH,
         reason=f"Launch failed: {reason}",
@@ -114,6 +115,7 @@ def _fail(ctx: ReconcileContext, row: ManagedNode, reason: str) -> None:
         subject=str(row),
         policy_version=ctx.policy_version,
     )
+    decisions_record([failed])
 
 
 def launch_row(row_id: str) -> str:

@@ -20,7 +20,6 @@ from engines.planner import Launch
 from policies.models import DecisionKind
 from policies.services.decisions import (
     decision_build,
-    decision_record,
     decision_record_pending,
     decisions_record,
 )
@@ -97,7 +96,7 @@ class Ledger:
         inputs: dict[str, Any] | None = None,
         cost_per_hour: float | None = None,
     ) -> None:
-        decision_record(
+        decision = decision_build(
             self.ctx.cluster,
             kind=kind,
             reason=reason,
@@ -107,6 +106,7 @@ class Ledger:
             cost_per_hour=cost_per_hour,
             policy_version=self.ctx.policy_version,
         )
+        decisions_record([decision])
 
     # --- launches --------------------------------------------------------------------------------------
     def launches(self, launches: Sequence[LaunchNode]) -> list[NodeRecord]:

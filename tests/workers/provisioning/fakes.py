@@ -12,20 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from clusters.cloud import interface as cloud
 from clusters.cloud.errors import ErrorKind, InsufficientCapacityError, InvalidRequestError
-from clusters.cloud.interface import (
-    LAUNCH_TOKEN_TAG,
-    EksClusterInfo,
-    Instance,
-    InstanceState,
-    InterruptionNotice,
-    LaunchRequest,
-    LaunchResult,
-    NoticeKind,
-    Offering,
-    OfferingFailure,
-    PriceQuote,
-)
 from engines.planner import Catalog
 from tests.workers.provisioning.provisioning_builders import node_json, pod_json
 from workers.provisioning.launch_request import NODE_LABELS_TAG, NODE_TAINTS_TAG
@@ -37,17 +25,17 @@ class FakeCloud:
     repeated with the same token returns the first one's instance."""
 
     def __init__(self) -> None:
-        self.instances: dict[str, Instance] = {}
-        self.launched: dict[str, LaunchResult] = {}  # by idempotency token
-        self.no_capacity: set[Offering] = set()
-        self.notices: list[InterruptionNotice] = []
+        self.instances: dict[str, cloud.Instance] = {}
+        self.launched: dict[str, cloud.LaunchResult] = {}  # by idempotency token
+        self.no_capacity: set[cloud.Offering] = set()
+        self.notices: list[cloud.InterruptionNotice] = []
         self.queues: dict[str, str] = {}
-        self.clusters: dict[str, EksClusterInfo] = {}
+        self.clusters: dict[str, cloud.EksClusterInfo] = {}
         self.calls: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the pass launches from a pool
 
-    def launch(self, request: LaunchRequest) -> LaunchResult:
+    def launch(self, request: cloud.LaunchRequest) -> cloud.LaunchResult:
         with self._lock:
             self.calls.append(("launch", request.idempotency_token))
             if request.idempotency_token in self.launched:
@@ -56,7 +44,7 @@ class FakeCloud:
             for offering in request.offerings:
                 if offering in self.no_capacity:
                     skipped.append(
-                        OfferingFailure(
+                        cloud.OfferingFailure(
                             offering,
                             ErrorKind.INSUFFICIENT_CAPACITY.value,
                             "InsufficientInstanceCapacity",
@@ -64,19 +52,19 @@ class FakeCloud:
                         )
                     )
                     continue
-                instance = Instance(
+                instance = cloud.Instance(
                     instance_id=f"i-{next(self._ids):017x}",
                     instance_type=offering.instance_type,
                     zone=offering.zone,
                     capacity_type=offering.capacity_type,
-                    state=InstanceState.RUNNING,
+                    state=cloud.InstanceState.RUNNING,
                     launched_at=datetime.now(UTC),
                     private_ip="",
                     private_dns_name="",
-                    tags={**request.tags, LAUNCH_TOKEN_TAG: request.idempotency_token},
+                    tags={**request.tags, cloud.LAUNCH_TOKEN_TAG: request.idempotency_token},
                 )
                 self.instances[instance.instance_id] = instance
-                result = self.launched[request.idempotency_token] = LaunchResult(
+                result = self.launched[request.idempotency_token] = cloud.LaunchResult(
                     instance, offering, tuple(skipped)
                 )
                 return result
@@ -88,43 +76,49 @@ class FakeCloud:
                 self.calls.append(("terminate", instance_id))
                 if instance_id in self.instances:
                     self.instances[instance_id] = replace(
-                        self.instances[instance_id], state=InstanceState.TERMINATED
+                        self.instances[instance_id], state=cloud.InstanceState.TERMINATED
                     )
 
-    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+    def list_instances(self, tags: Mapping[str, str]) -> list[cloud.Instance]:
         return [i for i in self.instances.values() if all(i.tags.get(k) == v for k, v in tags.items())]
 
     def find_interruption_queue(self, cluster_name: str) -> str:
         return self.queues.get(cluster_name, "")
 
-    def read_interruption_notices(self, max_notices: int = 10) -> list[InterruptionNotice]:
+    def read_interruption_notices(self, max_notices: int = 10) -> list[cloud.InterruptionNotice]:
         read, self.notices = self.notices[:max_notices], self.notices[max_notices:]
         return read
 
-    def describe_cluster(self, name: str) -> EksClusterInfo:
+    def describe_cluster(self, name: str) -> cloud.EksClusterInfo:
         if name not in self.clusters:
             raise InvalidRequestError(f"No cluster found for name: {name}.", operation="DescribeCluster")
         return self.clusters[name]
 
-    def on_demand_prices(self, instance_types: Sequence[str] | None = None) -> list[PriceQuote]:
+    def on_demand_prices(self, instance_types: Sequence[str] | None = None) -> list[cloud.PriceQuote]:
         return []
 
     def spot_prices(
         self, instance_types: Sequence[str] | None = None, zones: Sequence[str] | None = None
-    ) -> list[PriceQuote]:
+    ) -> list[cloud.PriceQuote]:
         return []
 
     # --- what a test does to the cloud --------------------------------------------------------------
     def interrupt(self, instance_id: str) -> None:
         now = datetime.now(UTC)
-        self.notices.append(InterruptionNotice(NoticeKind.SPOT_INTERRUPTION, instance_id, now, now, "m-1"))
+        self.notices.append(
+            cloud.InterruptionNotice(cloud.NoticeKind.SPOT_INTERRUPTION, instance_id, now, now, "m-1")
+        )
 
     def reclaim(self, instance_id: str) -> None:
         """The instance is gone without Nodeless asking (reclaimed, or terminated by someone else)."""
-        self.instances[instance_id] = replace(self.instances[instance_id], state=InstanceState.TERMINATED)
+        self.instances[instance_id] = replace(
+            self.instances[instance_id], state=cloud.InstanceState.TERMINATED
+        )
 
     def live(self) -> list[str]:
-        return sorted(i.instance_id for i in self.instances.values() if i.state != InstanceState.TERMINATED)
+        return sorted(
+            i.instance_id for i in self.instances.values() if i.state != cloud.InstanceState.TERMINATED
+        )
 
 
 class FakeKube:
@@ -193,7 +187,7 @@ class FakeKube:
         node = self.node_objects[name] = node_json(name, **options)
         return node
 
-    def register(self, instance: Instance, catalog: Catalog, *, ready: bool = True) -> str:
+    def register(self, instance: cloud.Instance, catalog: Catalog, *, ready: bool = True) -> str:
         """The node an instance's kubelet registers: the labels and taints its launch asked for, the
         allocatable of its instance type."""
         (shape,) = [t for t in catalog.instance_types if t.name == instance.instance_type]
