@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +21,7 @@ from simulator.catalog import load_catalog
 from simulator.controllers.cloud_nodes import INSTANCE_ID_ANNOTATION
 from simulator.nodes import NodeTemplate, node_object, node_resources
 from workers.provisioning.kube import drain
-from workers.provisioning.reconcile import reconcile_cluster
+from workers.provisioning.reconcile import ReconcileReport, reconcile_cluster
 
 INSTANCE_TYPE = "m5.4xlarge"
 PENDING_INSTANCE_TYPE = "m5.large"
@@ -50,9 +51,8 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def big_cluster(
-    world: World, *, nodes: int, pods: int, pending: int, list_instances: bool = False
-) -> dict[str, Any]:
+def _launch_instances(world: World, nodes: int) -> list[dict[str, Any]]:
+    """The cluster's instances, launched as the customer's admin (tagged as Nodeless tags its own)."""
     aws = world.simulation.descriptor.aws
     assert aws is not None
     admin = boto3.Session(
@@ -62,7 +62,11 @@ def big_cluster(
         region_name=aws.region,
     )
     ec2: Any = admin.client("ec2", endpoint_url=aws.endpoint_url)
-    name = world.cluster.eks_cluster_name
+    tags = [
+        {"Key": f"kubernetes.io/cluster/{world.cluster.eks_cluster_name}", "Value": "owned"},
+        {"Key": "nodeless.io/cluster", "Value": str(world.cluster.pk)},
+        {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
+    ]
     launched: list[dict[str, Any]] = []
     for start in range(0, nodes, 500):
         count = min(500, nodes - start)
@@ -72,20 +76,15 @@ def big_cluster(
             MinCount=count,
             MaxCount=count,
             Placement={"AvailabilityZone": "us-east-1a"},
-            TagSpecifications=[
-                {
-                    "ResourceType": "instance",
-                    "Tags": [
-                        {"Key": f"kubernetes.io/cluster/{name}", "Value": "owned"},
-                        {"Key": "nodeless.io/cluster", "Value": str(world.cluster.pk)},
-                        {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
-                    ],
-                }
-            ],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
         )["Instances"]
-    instances = [item["InstanceId"] for item in launched]
-    # The nodes are registered here, as kubelets would register them, rather than waiting for the
-    # simulator's cloud poller (built for tens of nodes, it takes many minutes for thousands).
+    return launched
+
+
+def _register_nodes(world: World, launched: list[dict[str, Any]]) -> dict[str, str]:
+    """Register the instances' nodes, as kubelets would register them, rather than waiting for the
+    simulator's cloud poller (built for tens of nodes, it takes many minutes for thousands). The node
+    name of each instance that registered, by instance id."""
     resources = node_resources(load_catalog().instance_type(INSTANCE_TYPE))
 
     def register(item: dict[str, Any]) -> None:
@@ -110,7 +109,11 @@ def big_cluster(
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(register, launched))
     listed = json.loads(world.core.list_node(_preload_content=False).data)["items"]
-    by_instance = {n["spec"].get("providerID", "").rsplit("/", 1)[-1]: n["metadata"]["name"] for n in listed}
+    return {n["spec"].get("providerID", "").rsplit("/", 1)[-1]: n["metadata"]["name"] for n in listed}
+
+
+def _record_rows(world: World, instances: list[str], by_instance: dict[str, str]) -> None:
+    """The rows Nodeless would hold for those nodes (Ready)."""
     ManagedNode.objects.bulk_create(
         [
             ManagedNode(
@@ -130,9 +133,10 @@ def big_cluster(
         ],
         batch_size=1000,
     )
-    # moto draws private IPs at random, so about one run in two gives two of the 5,000 instances
-    # the same DNS name and one node fewer registers (AWS never does this); report what registered
-    node_names = sorted(by_instance.values())
+
+
+def _pod_maker(world: World, node_names: list[str], pods: int, pending: int) -> Callable[[int], None]:
+    """Creates pod number `index`: the first `pods` run on the nodes, the others are pending."""
 
     def create(index: int) -> None:
         body: dict[str, Any] = {
@@ -154,79 +158,91 @@ def big_cluster(
             body["metadata"]["labels"] = {"bench": f"fresh-{index // pending}"}
         drain(world.core.create_namespaced_pod("default", body, _preload_content=False))
 
+    return create
+
+
+def _fresh_pods(world: World, create: Callable[[int], None], pods: int, pending: int, batch: int) -> None:
+    """Create a batch of pending pods and wait until the simulator's scheduler has given up on them
+    (PodScheduled=False): a real kube-scheduler runs beside the API server, but the simulator's
+    shares its interpreter, and checking 200 pods against 5,000 nodes would be timed as part of the
+    pass."""
+    first = pods + batch * pending
+    for index in range(first, first + pending):
+        create(index)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        listed = json.loads(
+            world.core.list_namespaced_pod(
+                "default", label_selector=f"bench=fresh-{first // pending}", _preload_content=False
+            ).data
+        )["items"]
+        refused = [
+            pod
+            for pod in listed
+            if any(
+                c.get("type") == "PodScheduled" and c.get("status") == "False"
+                for c in pod.get("status", {}).get("conditions") or ()
+            )
+        ]
+        if len(refused) >= pending:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the simulator's scheduler did not get to the fresh pods")
+
+
+def _hand_off(row_ids: list[str]) -> None:
+    """Launches are handed off as the Celery task hands them to launch tasks (see `reaction`)."""
+
+
+def _measured_pass(world: World, *, list_instances: bool) -> tuple[float, float, ReconcileReport]:
+    """One pass: its seconds, and the peak growth of this process's memory during it (MB)."""
+    if list_instances:
+        cache.delete(f"provisioning:instances-listed:{world.cluster.pk}")
+    baseline = _rss_mb()
+    peak = [baseline]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    began = time.perf_counter()
+    report = reconcile_cluster(str(world.cluster.pk), dispatch=_hand_off)
+    seconds = time.perf_counter() - began
+    sampling.set()
+    sampler.join()
+    return seconds, peak[0] - baseline, report
+
+
+def big_cluster(
+    world: World, *, nodes: int, pods: int, pending: int, list_instances: bool = False
+) -> dict[str, Any]:
+    launched = _launch_instances(world, nodes)
+    by_instance = _register_nodes(world, launched)
+    _record_rows(world, [item["InstanceId"] for item in launched], by_instance)
+    # moto draws private IPs at random, so about one run in two gives two of the 5,000 instances
+    # the same DNS name and one node fewer registers (AWS never does this); report what registered
+    node_names = sorted(by_instance.values())
+    create = _pod_maker(world, node_names, pods, pending)
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(create, range(pods + pending)))
     # Instance listing (every NODELESS_INSTANCE_LIST_SECONDS, not every pass) is left out of the passes
     # below unless --big-list-instances: moto's DescribeInstances over 5,000 tagged instances takes
     # over a minute, which measures moto, not the pass.
-    listed_key = f"provisioning:instances-listed:{world.cluster.pk}"
     if not list_instances:
-        cache.set(listed_key, value=True, timeout=3600)
-
-    # Launches are handed off as the Celery task hands them to launch tasks (see `reaction`).
-    def hand_off(row_ids: list[str]) -> None:
-        pass
-
-    reconcile_cluster(str(world.cluster.pk), dispatch=hand_off)  # warm: catalog, role, connections
-
-    def fresh_pods(batch: int) -> None:
-        """Create a batch of pending pods and wait until the simulator's scheduler has given up on
-        them (PodScheduled=False): a real kube-scheduler runs beside the API server, but the
-        simulator's shares its interpreter, and checking 200 pods against 5,000 nodes would be
-        timed as part of the pass."""
-        first = pods + batch * pending
-        for index in range(first, first + pending):
-            create(index)
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            listed = json.loads(
-                world.core.list_namespaced_pod(
-                    "default", label_selector=f"bench=fresh-{first // pending}", _preload_content=False
-                ).data
-            )["items"]
-            refused = [
-                pod
-                for pod in listed
-                if any(
-                    c.get("type") == "PodScheduled" and c.get("status") == "False"
-                    for c in pod.get("status", {}).get("conditions") or ()
-                )
-            ]
-            if len(refused) >= pending:
-                return
-            time.sleep(0.5)
-        raise RuntimeError("the simulator's scheduler did not get to the fresh pods")
-
-    fresh_pods(1)  # for the measured pass
+        cache.set(f"provisioning:instances-listed:{world.cluster.pk}", value=True, timeout=3600)
+    reconcile_cluster(str(world.cluster.pk), dispatch=_hand_off)  # warm: catalog, role, connections
+    _fresh_pods(world, create, pods, pending, batch=1)  # for the measured pass
     settle(world.simulation.process.pid)
-
-    def measured_pass(list_instances: bool) -> tuple[float, float, Any]:
-        if list_instances:
-            cache.delete(f"provisioning:instances-listed:{world.cluster.pk}")
-        baseline = _rss_mb()
-        peak = [baseline]
-        sampling = threading.Event()
-
-        def sample() -> None:
-            while not sampling.is_set():
-                peak[0] = max(peak[0], _rss_mb())
-                time.sleep(0.005)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        began = time.perf_counter()
-        report = reconcile_cluster(str(world.cluster.pk), dispatch=hand_off)
-        seconds = time.perf_counter() - began
-        sampling.set()
-        sampler.join()
-        return seconds, peak[0] - baseline, report
-
     listing_seconds, listing_mb = None, 0.0
     if list_instances:
-        listing_seconds, listing_mb, _ = measured_pass(list_instances=True)
-        fresh_pods(2)  # again for the typical pass
+        listing_seconds, listing_mb, _ = _measured_pass(world, list_instances=True)
+        _fresh_pods(world, create, pods, pending, batch=2)  # again for the typical pass
         settle(world.simulation.process.pid)
-    seconds, grown_mb, report = measured_pass(list_instances=False)
+    seconds, grown_mb, report = _measured_pass(world, list_instances=False)
     return {
         "pods": pods,
         "nodes": len(node_names),

@@ -12,12 +12,14 @@ Launch, as Karpenter does it:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -27,6 +29,8 @@ from clusters.cloud.aws_errors import CAPACITY_CODES, classify, classify_code
 from clusters.cloud.aws_session import AwsEndpoints, client
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, InvalidRequestError
 from clusters.cloud.interface import (
+    LAUNCH_TOKEN_TAG,
+    EksClusterInfo,
     Instance,
     InstanceState,
     InterruptionNotice,
@@ -43,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 SPOT_NOTICE = timedelta(minutes=2)
 MAX_TOKEN_LENGTH = 64
-LAUNCH_TOKEN_TAG = "nodeless.io/launch-token"
 _NOTICE_KINDS = {
     "EC2 Spot Instance Interruption Warning": NoticeKind.SPOT_INTERRUPTION,
     "EC2 Instance Rebalance Recommendation": NoticeKind.REBALANCE_RECOMMENDATION,
@@ -121,11 +124,35 @@ def _instance(item: Mapping[str, Any]) -> Instance:
     )
 
 
+def interruption_queue_name(cluster_name: str) -> str:
+    """The queue the Nodeless CloudFormation stack creates for a cluster's interruption events."""
+    return f"nodeless-{cluster_name}-interruptions"
+
+
+def describe_eks_cluster(eks: Any, *, name: str, region: str) -> EksClusterInfo:
+    """EKS DescribeCluster with `eks` (a boto3 client); botocore errors propagate."""
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    ca_data = cluster.get("certificateAuthority", {}).get("data", "")
+    try:
+        ca_pem = base64.b64decode(ca_data).decode() if ca_data else ""
+    except (ValueError, UnicodeDecodeError):
+        ca_pem = ""
+    return EksClusterInfo(
+        name=name,
+        region=region,
+        endpoint=cluster.get("endpoint", ""),
+        ca_pem=ca_pem,
+        version=cluster.get("version", ""),
+        status=cluster.get("status", ""),
+    )
+
+
 class AwsCloudProvider:
     def __init__(
         self, session: boto3.Session, config: AwsProviderConfig, endpoints: AwsEndpoints | None = None
     ) -> None:
         self.config = config
+        self._session, self._endpoints = session, endpoints
         self._ec2 = client(session, "ec2", endpoints, max_attempts=config.max_attempts)
         self._sqs = client(session, "sqs", endpoints, max_attempts=config.max_attempts)
         # The Price List API lives in a few regions only; prices of every region are served there.
@@ -135,6 +162,11 @@ class AwsCloudProvider:
             endpoint_url=(endpoints or AwsEndpoints()).for_service("pricing"),
             config=self._ec2.meta.config,
         )
+
+    @cached_property
+    def _eks(self) -> Any:
+        # Built on first use: only the import of a cluster describes it, the loop never does.
+        return client(self._session, "eks", self._endpoints, max_attempts=self.config.max_attempts)
 
     def _fail(self, error: ClientError | BotoCoreError, context: str) -> CloudError:
         return classify(error, role_arn=self.config.role_arn, context=context)
@@ -274,6 +306,13 @@ class AwsCloudProvider:
 
     # --- interruptions -----------------------------------------------------------------------
 
+    def find_interruption_queue(self, cluster_name: str) -> str:
+        try:
+            url: str = self._sqs.get_queue_url(QueueName=interruption_queue_name(cluster_name))["QueueUrl"]
+        except (ClientError, BotoCoreError):
+            return ""
+        return url
+
     def read_interruption_notices(self, max_notices: int = 10) -> list[InterruptionNotice]:
         if not self.config.interruption_queue_url:
             return []
@@ -312,6 +351,14 @@ class AwsCloudProvider:
             return None
         deadline = noticed_at + SPOT_NOTICE if kind is NoticeKind.SPOT_INTERRUPTION else None
         return InterruptionNotice(kind, instance_id, noticed_at, deadline, str(message.get("MessageId", "")))
+
+    # --- the cluster ---------------------------------------------------------------------------
+
+    def describe_cluster(self, name: str) -> EksClusterInfo:
+        try:
+            return describe_eks_cluster(self._eks, name=name, region=self.config.region)
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, f"describing the EKS cluster {name}") from error
 
     # --- prices ------------------------------------------------------------------------------
 

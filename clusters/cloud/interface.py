@@ -1,8 +1,10 @@
-"""The cloud provider interface: the only way the provisioning loop touches a cloud.
+"""The cloud provider interface: the only way the provisioning loop (and the import of a cluster)
+touches a cloud.
 
 Narrow on purpose: launch one instance from an ordered list of offerings, terminate, list our
-instances, read interruption notices, read prices. Inputs and outputs are frozen dataclasses;
-every failure is a classified `CloudError` (see `clusters.cloud.errors`).
+instances, find and read the interruption queue, read prices, describe a managed Kubernetes cluster.
+Inputs and outputs are frozen dataclasses; every failure is a classified `CloudError` (see
+`clusters.cloud.errors`). `tests/workers/provisioning/fakes.py` holds an in-memory implementation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from engines.kube.capacity import CapacityType
+
+# Every launched instance carries its launch's idempotency token: an instance no record owns but whose
+# token a LAUNCHING record holds is that record's launch, not garbage.
+LAUNCH_TOKEN_TAG = "nodeless.io/launch-token"
 
 
 class InstanceState(StrEnum):
@@ -102,6 +108,18 @@ class PriceQuote:
     as_of: datetime
 
 
+@dataclass(frozen=True)
+class EksClusterInfo:
+    """A managed Kubernetes cluster as the cloud describes it."""
+
+    name: str
+    region: str
+    endpoint: str
+    ca_pem: str
+    version: str
+    status: str
+
+
 class CloudProvider(Protocol):
     def launch(self, request: LaunchRequest) -> LaunchResult:
         """Launch one instance, falling back along `request.offerings` on capacity errors.
@@ -116,8 +134,17 @@ class CloudProvider(Protocol):
         """Our instances: those carrying every tag in `tags` (not yet terminated ones first)."""
         ...
 
+    def find_interruption_queue(self, cluster_name: str) -> str:
+        """The address of the interruption queue the Nodeless stack created for `cluster_name`; ""
+        when there is none (or it cannot be read)."""
+        ...
+
     def read_interruption_notices(self, max_notices: int = 10) -> list[InterruptionNotice]:
         """Read and delete pending notices (spot interruptions, rebalance recommendations, ...)."""
+        ...
+
+    def describe_cluster(self, name: str) -> EksClusterInfo:
+        """The managed Kubernetes cluster `name` in the provider's region (endpoint, CA, version)."""
         ...
 
     def on_demand_prices(self, instance_types: Sequence[str] | None = None) -> list[PriceQuote]:

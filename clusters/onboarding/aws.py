@@ -3,7 +3,6 @@ EKS bearer tokens. Every AssumeRole sends the stored role ARN and that organizat
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 import time
@@ -15,9 +14,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig, describe_eks_cluster
 from clusters.cloud.aws_session import AssumeRoleTarget, AwsEndpoints, assumed_role_session
 from clusters.cloud.eks_token import eks_bearer_token
 from clusters.cloud.errors import CloudError, UnauthorizedError
+from clusters.cloud.interface import EksClusterInfo as EksClusterInfo  # re-exported: discovery returns it
 from engines.kube.capacity import CapacityType
 
 ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov|-cn)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
@@ -46,16 +47,6 @@ class RoleVerification:
     @property
     def missing(self) -> list[str]:
         return [check.action for check in self.checks if not check.allowed]
-
-
-@dataclass(frozen=True)
-class EksClusterInfo:
-    name: str
-    region: str
-    endpoint: str
-    ca_pem: str
-    version: str
-    status: str
 
 
 def account_of(role_arn: str) -> str:
@@ -221,20 +212,14 @@ def list_eks_clusters(*, role_arn: str, external_id: str, regions: list[str]) ->
     return found
 
 
-def describe_eks_cluster(eks: Any, *, name: str, region: str) -> EksClusterInfo:
-    cluster = eks.describe_cluster(name=name)["cluster"]
-    ca_data = cluster.get("certificateAuthority", {}).get("data", "")
-    try:
-        ca_pem = base64.b64decode(ca_data).decode() if ca_data else ""
-    except (ValueError, UnicodeDecodeError):
-        ca_pem = ""
-    return EksClusterInfo(
-        name=name,
-        region=region,
-        endpoint=cluster.get("endpoint", ""),
-        ca_pem=ca_pem,
-        version=cluster.get("version", ""),
-        status=cluster.get("status", ""),
+def account_provider(*, role_arn: str, external_id: str, region: str, session_name: str) -> AwsCloudProvider:
+    """The cloud provider acting as the customer's role in `region`, before any cluster is recorded
+    (importing one). Raises RoleAccessError when the role cannot be assumed."""
+    session = assume_role(
+        role_arn=role_arn, external_id=external_id, region=region, session_name=session_name
+    )
+    return AwsCloudProvider(
+        session, AwsProviderConfig(region=region, launch_template_name="", role_arn=role_arn), endpoints()
     )
 
 

@@ -1,4 +1,5 @@
-"""Every write to cloud accounts and clusters goes through these functions (organization first)."""
+"""Every write to cloud accounts and clusters goes through these functions (organization first), and
+every write to managed nodes through `managed_nodes` (the provisioning loop's, by cluster or row)."""
 
 from clusters.services.accounts import (
     cloud_account_connect,
@@ -17,8 +18,24 @@ from clusters.services.clusters import (
     cluster_replace_kubeconfig,
     cluster_update,
 )
+from clusters.services.managed_nodes import (
+    NodeLaunch,
+    cluster_interruption_queue_found,
+    managed_node_draining,
+    managed_node_empty_since,
+    managed_node_failed,
+    managed_node_launch_requested,
+    managed_node_launched,
+    managed_node_plan_pods,
+    managed_node_ready,
+    managed_node_replacement_done,
+    managed_node_terminated,
+    managed_node_terminating,
+    managed_nodes_launching,
+)
 
 __all__ = [
+    "NodeLaunch",
     "cloud_account_connect",
     "cloud_account_delete",
     "cloud_account_update",
@@ -28,8 +45,20 @@ __all__ = [
     "cluster_check_health_now",
     "cluster_connect_kubeconfig",
     "cluster_delete",
+    "cluster_interruption_queue_found",
     "cluster_import_eks",
     "cluster_replace_kubeconfig",
     "cluster_update",
     "eks_clusters_discover",
+    "managed_node_draining",
+    "managed_node_empty_since",
+    "managed_node_failed",
+    "managed_node_launch_requested",
+    "managed_node_launched",
+    "managed_node_plan_pods",
+    "managed_node_ready",
+    "managed_node_replacement_done",
+    "managed_node_terminated",
+    "managed_node_terminating",
+    "managed_nodes_launching",
 ]

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clusters.cloud.errors import CloudError, CloudUnavailableError
 from clusters.kube.access import (
     ClusterCredentialsError,
     cluster_api_client,
@@ -20,7 +20,7 @@ from clusters.labels import clean_labels
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterHealth, ClusterMode
 from clusters.observation.reading import ClusterUnavailable, list_cluster, read_cluster
 from clusters.observation.recording import observation_failed, observation_record
-from clusters.onboarding.aws import RoleAccessError, assume_role, aws_client, describe_eks_cluster
+from clusters.onboarding.aws import RoleAccessError, account_provider
 from engines.kube.cluster import ClusterState
 from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
@@ -147,24 +147,20 @@ def cluster_import_eks(
     ).exists():
         raise ValidationError({"eks_cluster_name": f"{eks_cluster_name} in {region} is already connected."})
     try:
-        session = assume_role(
+        info = account_provider(
             role_arn=account.role_arn,
             external_id=organization.external_id,
             region=region,
             session_name="nodeless-import",
-        )
-        info = describe_eks_cluster(aws_client("eks", region, session), name=eks_cluster_name, region=region)
+        ).describe_cluster(eks_cluster_name)
     except RoleAccessError as error:
         raise ValidationError({"__all__": str(error)})
-    except ClientError as error:
+    except CloudUnavailableError as error:
+        raise ValidationError({"__all__": f"Cannot reach EKS in {region}: {error.message}"})
+    except CloudError as error:
         raise ValidationError(
-            {
-                "eks_cluster_name": f"EKS cannot describe {eks_cluster_name} in {region}: "
-                f"{error.response['Error'].get('Message')}"
-            }
+            {"eks_cluster_name": f"EKS cannot describe {eks_cluster_name} in {region}: {error.message}"}
         )
-    except BotoCoreError as error:
-        raise ValidationError({"__all__": f"Cannot reach EKS in {region}: {error}"})
     override = eks_endpoint_override(region, eks_cluster_name) or {}
     cluster = Cluster(
         organization=organization,

@@ -82,9 +82,19 @@ def _is_sidecar(container: Json) -> bool:
     return container.get("restartPolicy") == "Always"
 
 
+@lru_cache(maxsize=8192)
+def _alone_with_pod_slot(requests: Resources) -> Resources:
+    return requests.maximum(Resources()) + Resources(pods=1)
+
+
 def pod_requests(spec: Json) -> Resources:
     """What a pod with this spec asks the scheduler for, one pod slot included (see the module
     docstring for the rule). Raises QuantityError on a malformed quantity."""
+    containers: Sequence[Json] = spec.get("containers") or ()
+    if len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead"):
+        # Most pods: the rule below reduces to this, cached by value (a pass over 50,000 pods cannot
+        # afford ten Resources per pod).
+        return _alone_with_pod_slot(container_requests(containers[0]))
     apps = Resources()
     for container in spec.get("containers") or ():
         apps = apps + container_requests(container)

@@ -1,4 +1,5 @@
-"""Everything one reconcile pass of a nodeless cluster works with, resolved once."""
+"""Everything one reconcile pass of a nodeless cluster works with, resolved once: the policy, the
+catalog, and the ports it acts through (the cloud provider and the kube port)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.core.cache import cache
 
 from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig
@@ -17,12 +17,15 @@ from clusters.kube.access import usable_credentials
 from clusters.kube.client import api_client
 from clusters.kube.kubeconfig import KubeCredentials
 from clusters.models import Cluster
-from clusters.onboarding.aws import assume_role, aws_client, endpoints
+from clusters.onboarding.aws import assume_role, endpoints
 from clusters.pricing.catalogs import priced_catalog
+from clusters.services.managed_nodes import cluster_interruption_queue_found
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
 from workers.provisioning.kube import KubeOps
+from workers.provisioning.ports import KubePort
+from workers.provisioning.records import ClusterFacts
 
 # Karpenter keeps an offering that reported no capacity out of plans for 3 minutes.
 FAILED_OFFERING_SECONDS = 180
@@ -36,12 +39,23 @@ class ReconcileContext:
     policy_version: str
     catalog: Catalog
     provider: CloudProvider
-    kube: KubeOps
+    kube: KubePort
     now: datetime
 
     @property
     def scale_down_delay(self) -> float:
         return float(self.settings["scale_down_delay_seconds"])
+
+    @property
+    def facts(self) -> ClusterFacts:
+        cluster = self.cluster
+        return ClusterFacts(
+            id=str(cluster.pk),
+            organization_id=str(cluster.organization_id),
+            name=cluster.name,
+            region=cluster.region,
+            eks_cluster_name=cluster.eks_cluster_name,
+        )
 
 
 _sessions_lock = threading.Lock()
@@ -59,39 +73,21 @@ def _session(role_arn: str, external_id: str, region: str) -> Any:
         return _sessions[key]
 
 
-def queue_url(session: Any, cluster: Cluster) -> str:
-    """The interruption queue: the cluster's setting, else `nodeless-<cluster>-interruptions`."""
-    if cluster.interruption_queue_url:
-        return cluster.interruption_queue_url
-    try:
-        url: str = aws_client("sqs", cluster.region, session).get_queue_url(
-            QueueName=f"nodeless-{cluster.eks_cluster_name}-interruptions"
-        )["QueueUrl"]
-    except (ClientError, BotoCoreError):
-        return ""
-    Cluster.objects.filter(pk=cluster.pk).update(interruption_queue_url=url)
-    cluster.interruption_queue_url = url
-    return url
-
-
 _providers_lock = threading.Lock()
 _providers: dict[tuple[Any, ...], CloudProvider] = {}
 
 
-def cloud_provider_for(cluster: Cluster) -> CloudProvider:
+def _provider(cluster: Cluster, role_arn: str, interruption_queue_url: str) -> CloudProvider:
     """The cluster's provider, kept for the life of the worker: building boto3 clients loads their
     service models (tens of milliseconds each), which a pass that must answer within a second
     cannot pay every time. Any change to what the provider is built from makes a new one."""
-    account = cluster.cloud_account
-    if account is None:
-        raise ValueError(f"{cluster.name} has no cloud account; nodeless mode needs one")
     external_id = cluster.organization.external_id
-    session = _session(account.role_arn, external_id, cluster.region)
+    session = _session(role_arn, external_id, cluster.region)
     config = AwsProviderConfig(
         region=cluster.region,
         launch_template_name=cluster.launch_template_name or f"nodeless-{cluster.eks_cluster_name}",
-        interruption_queue_url=queue_url(session, cluster),
-        role_arn=account.role_arn,
+        interruption_queue_url=interruption_queue_url,
+        role_arn=role_arn,
     )
     aws = endpoints()
     # Keyed by process too: a forked worker must not share its parent's HTTP connections.
@@ -108,6 +104,22 @@ def cloud_provider_for(cluster: Cluster) -> CloudProvider:
         if provider is None:
             provider = _providers[key] = AwsCloudProvider(session, config, aws)
         return provider
+
+
+def cloud_provider_for(cluster: Cluster) -> CloudProvider:
+    """The cluster's provider, reading its interruption queue: the cluster's setting, else the queue the
+    provider finds for it (remembered on the cluster once found)."""
+    account = cluster.cloud_account
+    if account is None:
+        raise ValueError(f"{cluster.name} has no cloud account; nodeless mode needs one")
+    provider = _provider(cluster, account.role_arn, cluster.interruption_queue_url)
+    if cluster.interruption_queue_url:
+        return provider
+    found = provider.find_interruption_queue(cluster.eks_cluster_name)
+    if not found:
+        return provider
+    cluster_interruption_queue_found(cluster, url=found)
+    return _provider(cluster, account.role_arn, found)
 
 
 _kube_lock = threading.Lock()
@@ -171,30 +183,22 @@ def catalog_for(cluster: Cluster, now: float) -> Catalog:
     )
 
 
+def build_context(cluster: Cluster, now: datetime, policy_version: str | None = None) -> ReconcileContext:
+    """The context of a pass; `policy_version` names the policy the decisions are recorded under (the
+    one in force, unless a launch recorded earlier under another)."""
+    in_force = provisioning_policy_in_force(cluster)
+    return ReconcileContext(
+        cluster=cluster,
+        settings=in_force.settings,
+        policy=planner_policy(in_force.settings),
+        policy_version=in_force.version_label if policy_version is None else policy_version,
+        catalog=catalog_for(cluster, now.timestamp()),
+        provider=cloud_provider_for(cluster),
+        kube=kube_ops_for(cluster),
+        now=now,
+    )
+
+
 def build_launch_context(cluster: Cluster, now: datetime, policy_version: str) -> ReconcileContext:
-    """What a launch needs (the cloud and the cluster), without reading the policy or the catalog."""
-    in_force = provisioning_policy_in_force(cluster)
-    return ReconcileContext(
-        cluster=cluster,
-        settings=in_force.settings,
-        policy=planner_policy(in_force.settings),
-        policy_version=policy_version,
-        catalog=catalog_for(cluster, now.timestamp()),
-        provider=cloud_provider_for(cluster),
-        kube=kube_ops_for(cluster),
-        now=now,
-    )
-
-
-def build_context(cluster: Cluster, now: datetime) -> ReconcileContext:
-    in_force = provisioning_policy_in_force(cluster)
-    return ReconcileContext(
-        cluster=cluster,
-        settings=in_force.settings,
-        policy=planner_policy(in_force.settings),
-        policy_version=in_force.version_label,
-        catalog=catalog_for(cluster, now.timestamp()),
-        provider=cloud_provider_for(cluster),
-        kube=kube_ops_for(cluster),
-        now=now,
-    )
+    """What the launch of a row recorded under `policy_version` needs."""
+    return build_context(cluster, now, policy_version)

@@ -1,4 +1,5 @@
-"""What the provisioning loop does to a cluster, through the official client.
+"""The real kube port (`workers.provisioning.ports.KubePort`): what the provisioning loop reads from and
+does to a cluster, through the official client.
 
 Lists use `_preload_content=False` and plain `json.loads`: building the client's model objects for
 50,000 pods costs more than the whole reconcile may take, and the loop needs a handful of fields.
@@ -7,11 +8,13 @@ Lists use `_preload_content=False` and plain `json.loads`: building the client's
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+
+from workers.provisioning.ports import Eviction, Json
 
 PAGE_SIZE = 5000
 TIMEOUT = 30
@@ -24,14 +27,10 @@ def drain(response: Any) -> None:
     response.release_conn()
 
 
-Json = dict[str, Any]
-
-
 class KubeOps:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self.api_client = api_client
         self.core = k8s.CoreV1Api(api_client)
-        self.policy = k8s.PolicyV1Api(api_client)
 
     def close(self) -> None:
         """Close the pooled connections (the client is being replaced)."""
@@ -56,9 +55,6 @@ class KubeOps:
 
     def nodes(self) -> list[Json]:
         return list(self._pages(self.core.list_node))
-
-    def pod_disruption_budgets(self) -> list[Json]:
-        return list(self._pages(self.policy.list_pod_disruption_budget_for_all_namespaces))
 
     # --- writes ------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
@@ -87,13 +83,13 @@ class KubeOps:
             if error.status != 404:
                 raise
 
-    def set_taints(self, node_name: str, taints: list[Json]) -> None:
-        self._patch_node(node_name, [{"op": "add", "path": "/spec/taints", "value": taints}])
+    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+        self._patch_node(node_name, [{"op": "add", "path": "/spec/taints", "value": list(taints)}])
 
     def cordon(self, node_name: str) -> None:
         self._patch_node(node_name, {"spec": {"unschedulable": True}})
 
-    def evict(self, namespace: str, name: str) -> str:
+    def evict(self, namespace: str, name: str) -> Eviction:
         """Ask to evict a pod. Returns "evicted", "gone", or "blocked" (a PodDisruptionBudget says no)."""
         body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
         try:

@@ -1,12 +1,12 @@
 """The product's AWS cloud provider against the simulated cloud (moto behind the gateway)."""
 
 import time
+from urllib.parse import urlparse
 
 import boto3
 import pytest
 
 from clusters.cloud.aws_provider import (
-    LAUNCH_TOKEN_TAG,
     AwsCloudProvider,
     AwsProviderConfig,
     capacity_runs,
@@ -20,7 +20,7 @@ from clusters.cloud.errors import (
     ThrottledError,
     UnauthorizedError,
 )
-from clusters.cloud.interface import InstanceState, LaunchRequest, Offering
+from clusters.cloud.interface import LAUNCH_TOKEN_TAG, InstanceState, LaunchRequest, Offering
 from engines.kube.capacity import CapacityType
 from simulator.cloud.simulated_cloud import trust_policy
 
@@ -240,3 +240,19 @@ def test_offerings_are_split_into_runs_of_one_capacity_type():
 def test_fleet_tokens_stay_within_the_aws_limit():
     assert len(fleet_token("x" * 100, 3)) <= 64
     assert fleet_token("claim-1", 0) != fleet_token("claim-1", 1)
+
+
+def test_the_interruption_queue_of_a_cluster_is_found_by_its_name(cloud_cluster, provider):
+    found = provider.find_interruption_queue(cloud_cluster.name)
+    # The same queue, addressed through the endpoint the product uses.
+    assert urlparse(found).path == urlparse(cloud_cluster.interruption_queue_url).path
+    assert provider.find_interruption_queue(f"{cloud_cluster.name}-missing") == ""
+
+
+def test_describe_cluster_reads_the_eks_cluster_and_classifies_an_unknown_one(cloud_cluster, provider):
+    info = provider.describe_cluster(cloud_cluster.name)
+    assert (info.name, info.region) == (cloud_cluster.name, "us-east-1")
+    assert info.endpoint.startswith("https://") and info.status == "ACTIVE"
+    with pytest.raises(InvalidRequestError) as raised:
+        provider.describe_cluster(f"{cloud_cluster.name}-missing")
+    assert raised.value.operation == "DescribeCluster"

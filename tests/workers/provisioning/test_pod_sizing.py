@@ -1,11 +1,12 @@
-"""A pod's effective requests as the scheduler computes them, read from raw pod JSON."""
+"""A pod's effective requests as the scheduler computes them, read from raw pod JSON (the kernel's rule,
+which the pass sizes pods and nodes by)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from engines.planner import Resources
-from workers.provisioning.observe import NodeView, pod_requests
+from engines.kube import Node, Pod, Resources
+from engines.kube.cluster import ObservedNode
 
 
 def _container(
@@ -21,6 +22,10 @@ def _container(
 
 def _pod(*containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
     return {"metadata": {"name": "p"}, "spec": {"containers": list(containers), **spec}}
+
+
+def pod_requests(pod: dict[str, Any]) -> Resources:
+    return Pod(pod).requests
 
 
 def test_one_container_requests_and_a_pod_slot() -> None:
@@ -56,14 +61,8 @@ def test_the_same_requests_read_twice_give_the_same_answer() -> None:
 def test_a_node_counts_only_its_unfinished_pods() -> None:
     running = _pod(_container({"cpu": "1", "memory": "1Gi"}))
     finished = {**_pod(_container({"cpu": "4", "memory": "4Gi"})), "status": {"phase": "Succeeded"}}
-    node = NodeView(
-        name="n",
-        labels={},
-        taints=[],
-        unschedulable=False,
-        ready=True,
-        allocatable=Resources(8000, 32768, 0, 0, 110),
-        instance_id="",
-        pods=[running, finished],
-    )
+    allocatable = {"cpu": "8", "memory": "32Gi", "pods": "110"}
+    node = ObservedNode(Node({"metadata": {"name": "n"}, "status": {"allocatable": allocatable}}))
+    node.pods.extend([Pod(running), Pod(finished)])
+    assert node.node.allocatable == Resources(8000, 32768, 0, 0, 110)
     assert node.requested() == Resources(1000, 1024, 0, 0, 1)

@@ -1,0 +1,215 @@
+"""In-memory ports for fast tests of the provisioning pass: a `CloudProvider` and a `KubePort` that
+keep their state in dicts and log every call (as Karpenter's `cloudprovider/fake` does for its
+scheduling suite). The end-to-end tests against the simulated cloud and cluster stay beside them."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from clusters.cloud import interface as cloud
+from clusters.cloud.errors import ErrorKind, InsufficientCapacityError, InvalidRequestError
+from engines.planner import Catalog
+from tests.workers.provisioning.provisioning_builders import node_json, pod_json
+from workers.provisioning.launch_request import NODE_LABELS_TAG, NODE_TAINTS_TAG
+from workers.provisioning.ports import Eviction, Json
+
+
+class FakeCloud:
+    """Launches succeed at once unless their offering has no capacity (`no_capacity`); a launch
+    repeated with the same token returns the first one's instance."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, cloud.Instance] = {}
+        self.launched: dict[str, cloud.LaunchResult] = {}  # by idempotency token
+        self.no_capacity: set[cloud.Offering] = set()
+        self.notices: list[cloud.InterruptionNotice] = []
+        self.queues: dict[str, str] = {}
+        self.clusters: dict[str, cloud.EksClusterInfo] = {}
+        self.calls: list[tuple[str, str]] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # the pass launches from a pool
+
+    def launch(self, request: cloud.LaunchRequest) -> cloud.LaunchResult:
+        with self._lock:
+            self.calls.append(("launch", request.idempotency_token))
+            if request.idempotency_token in self.launched:
+                return self.launched[request.idempotency_token]
+            skipped = []
+            for offering in request.offerings:
+                if offering in self.no_capacity:
+                    skipped.append(
+                        cloud.OfferingFailure(
+                            offering,
+                            ErrorKind.INSUFFICIENT_CAPACITY.value,
+                            "InsufficientInstanceCapacity",
+                            "",
+                        )
+                    )
+                    continue
+                instance = cloud.Instance(
+                    instance_id=f"i-{next(self._ids):017x}",
+                    instance_type=offering.instance_type,
+                    zone=offering.zone,
+                    capacity_type=offering.capacity_type,
+                    state=cloud.InstanceState.RUNNING,
+                    launched_at=datetime.now(UTC),
+                    private_ip="",
+                    private_dns_name="",
+                    tags={**request.tags, cloud.LAUNCH_TOKEN_TAG: request.idempotency_token},
+                )
+                self.instances[instance.instance_id] = instance
+                result = self.launched[request.idempotency_token] = cloud.LaunchResult(
+                    instance, offering, tuple(skipped)
+                )
+                return result
+            raise InsufficientCapacityError(f"no capacity for any of {len(request.offerings)} offerings")
+
+    def terminate(self, instance_ids: Sequence[str]) -> None:
+        with self._lock:
+            for instance_id in instance_ids:
+                self.calls.append(("terminate", instance_id))
+                if instance_id in self.instances:
+                    self.instances[instance_id] = replace(
+                        self.instances[instance_id], state=cloud.InstanceState.TERMINATED
+                    )
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[cloud.Instance]:
+        return [i for i in self.instances.values() if all(i.tags.get(k) == v for k, v in tags.items())]
+
+    def find_interruption_queue(self, cluster_name: str) -> str:
+        return self.queues.get(cluster_name, "")
+
+    def read_interruption_notices(self, max_notices: int = 10) -> list[cloud.InterruptionNotice]:
+        read, self.notices = self.notices[:max_notices], self.notices[max_notices:]
+        return read
+
+    def describe_cluster(self, name: str) -> cloud.EksClusterInfo:
+        if name not in self.clusters:
+            raise InvalidRequestError(f"No cluster found for name: {name}.", operation="DescribeCluster")
+        return self.clusters[name]
+
+    def on_demand_prices(self, instance_types: Sequence[str] | None = None) -> list[cloud.PriceQuote]:
+        return []
+
+    def spot_prices(
+        self, instance_types: Sequence[str] | None = None, zones: Sequence[str] | None = None
+    ) -> list[cloud.PriceQuote]:
+        return []
+
+    # --- what a test does to the cloud --------------------------------------------------------------
+    def interrupt(self, instance_id: str) -> None:
+        now = datetime.now(UTC)
+        self.notices.append(
+            cloud.InterruptionNotice(cloud.NoticeKind.SPOT_INTERRUPTION, instance_id, now, now, "m-1")
+        )
+
+    def reclaim(self, instance_id: str) -> None:
+        """The instance is gone without Nodeless asking (reclaimed, or terminated by someone else)."""
+        self.instances[instance_id] = replace(
+            self.instances[instance_id], state=cloud.InstanceState.TERMINATED
+        )
+
+    def live(self) -> list[str]:
+        return sorted(
+            i.instance_id for i in self.instances.values() if i.state != cloud.InstanceState.TERMINATED
+        )
+
+
+class FakeKube:
+    """A cluster's API server: lists return copies (what a pass read does not change under it)."""
+
+    def __init__(self) -> None:
+        self.pod_objects: dict[tuple[str, str], Json] = {}
+        self.node_objects: dict[str, Json] = {}
+        self.blocked: set[tuple[str, str]] = set()  # evictions a PodDisruptionBudget refuses
+        self.calls: list[tuple[str, ...]] = []
+        self._lock = threading.Lock()  # the pass binds from a pool
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def pods(self) -> list[Json]:
+        with self._lock:
+            return copy.deepcopy(list(self.pod_objects.values()))
+
+    def nodes(self) -> list[Json]:
+        with self._lock:
+            return copy.deepcopy(list(self.node_objects.values()))
+
+    # --- writes ---------------------------------------------------------------------------------------
+    def bind(self, namespace: str, name: str, node_name: str) -> bool:
+        with self._lock:
+            self.calls.append(("bind", f"{namespace}/{name}", node_name))
+            pod = self.pod_objects.get((namespace, name))
+            if pod is None or pod["spec"].get("nodeName"):
+                return False
+            pod["spec"]["nodeName"] = node_name
+            pod["status"] = {"phase": "Running"}
+            return True
+
+    def cordon(self, node_name: str) -> None:
+        with self._lock:
+            self.calls.append(("cordon", node_name))
+            if node_name in self.node_objects:
+                self.node_objects[node_name]["spec"]["unschedulable"] = True
+
+    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+        with self._lock:
+            self.calls.append(("set_taints", node_name))
+            if node_name in self.node_objects:
+                self.node_objects[node_name]["spec"]["taints"] = [dict(t) for t in taints]
+
+    def evict(self, namespace: str, name: str) -> Eviction:
+        with self._lock:
+            self.calls.append(("evict", f"{namespace}/{name}"))
+            if (namespace, name) in self.blocked:
+                return "blocked"
+            if self.pod_objects.pop((namespace, name), None) is None:
+                return "gone"
+            return "evicted"
+
+    def delete_node(self, node_name: str) -> None:
+        with self._lock:
+            self.calls.append(("delete_node", node_name))
+            self.node_objects.pop(node_name, None)
+
+    # --- what a test does to the cluster --------------------------------------------------------------
+    def add_pod(self, name: str, **options: Any) -> Json:
+        pod = pod_json(name, **options)
+        self.pod_objects[(pod["metadata"]["namespace"], name)] = pod
+        return pod
+
+    def add_node(self, name: str, **options: Any) -> Json:
+        node = self.node_objects[name] = node_json(name, **options)
+        return node
+
+    def register(self, instance: cloud.Instance, catalog: Catalog, *, ready: bool = True) -> str:
+        """The node an instance's kubelet registers: the labels and taints its launch asked for, the
+        allocatable of its instance type."""
+        (shape,) = [t for t in catalog.instance_types if t.name == instance.instance_type]
+        labels = dict(item.split("=", 1) for item in instance.tags[NODE_LABELS_TAG].split(","))
+        key_value, effect = instance.tags[NODE_TAINTS_TAG].rsplit(":", 1)
+        key, value = key_value.split("=", 1)
+        name = f"ip-{instance.instance_id[2:]}.ec2.internal"
+        allocatable = shape.allocatable
+        self.add_node(
+            name,
+            instance_id=instance.instance_id,
+            ready=ready,
+            cpu=f"{allocatable.cpu_millis}m",
+            memory=f"{allocatable.memory_mib}Mi",
+            pods=str(allocatable.pods),
+            taints=({"key": key, "value": value, "effect": effect},),
+            labels=labels,
+        )
+        return name
+
+    def finish(self, name: str, namespace: str = "default") -> None:
+        self.pod_objects[(namespace, name)]["status"] = {"phase": "Succeeded"}
+
+    def pod(self, name: str, namespace: str = "default") -> Json:
+        return self.pod_objects[(namespace, name)]

@@ -1,0 +1,85 @@
+"""Consolidation: an underused node is deleted when its pods fit elsewhere, replaced when a cheaper
+node holds them, and left alone when a pod must not be evicted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.workers.provisioning.provisioning_builders import NOW, inputs, node_json, pod_json, record
+from workers.provisioning.commands import Consolidate, DrainReplaced, ReplacementDone
+from workers.provisioning.disruption.base import disrupt
+from workers.provisioning.disruption.consolidation import Consolidation, replacements_settled
+from workers.provisioning.records import Lifecycle
+
+
+def _two_nodes(small_annotations=None):
+    pods = [
+        pod_json("small", node="node-a", cpu="100m", memory="128Mi", annotations=small_annotations),
+        pod_json("big", node="node-b", cpu="1", memory="1Gi"),
+    ]
+    nodes = [
+        node_json("node-a", instance_id="i-a", record_id="a", cpu="3920m", memory="14Gi"),
+        node_json("node-b", instance_id="i-b", record_id="b", cpu="3920m", memory="14Gi"),
+    ]
+    records = (
+        record("a", instance_type="m5.xlarge", node_name="node-a", price_per_hour=0.192),
+        record("b", instance_type="m5.xlarge", node_name="node-b", price_per_hour=0.192),
+    )
+    return pods, nodes, records
+
+
+def test_an_underused_node_whose_pods_fit_on_another_is_deleted(aws_catalog) -> None:
+    pods, nodes, records = _two_nodes()
+    state = inputs(
+        pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
+    )
+    (command,) = disrupt(Consolidation(), state)
+    assert isinstance(command, Consolidate) and not command.replacements
+    assert command.record_id == "a" and command.saving_per_hour == 0.192
+    assert command.note.startswith("node-a used 3% CPU; its 1 pod(s) fit on other nodes")
+
+
+def test_a_pod_that_must_not_be_evicted_keeps_its_node(aws_catalog) -> None:
+    pods, nodes, records = _two_nodes({"karpenter.sh/do-not-disrupt": "true"})
+    state = inputs(
+        pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
+    )
+    commands = disrupt(Consolidation(), state)
+    assert [c.record_id for c in commands] == ["b"]  # type: ignore[union-attr]
+
+
+def test_an_underused_node_alone_is_replaced_by_a_cheaper_one(aws_catalog) -> None:
+    pods = [pod_json("small", node="node-a", cpu="100m", memory="128Mi")]
+    nodes = [node_json("node-a", instance_id="i-a", record_id="a", cpu="15890m", memory="57Gi")]
+    records = (record("a", instance_type="m5.4xlarge", node_name="node-a", price_per_hour=0.768),)
+    state = inputs(
+        pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
+    )
+    (command,) = disrupt(Consolidation(), state)
+    assert isinstance(command, Consolidate) and len(command.replacements) == 1
+    (replacement,) = command.replacements
+    assert replacement.replaces == "a" and [p.name for p in replacement.planned] == ["small"]
+    assert replacement.launch.chosen.price_per_hour <= 0.8 * 0.768
+    assert "replacing it with" in command.note
+
+
+def test_nodes_younger_than_the_delay_are_not_consolidated(aws_catalog) -> None:
+    pods, nodes, records = _two_nodes()
+    young = tuple(
+        r.__class__(**{**{f: getattr(r, f) for f in r.__slots__}, "ready_at": NOW}) for r in records
+    )
+    state = inputs(
+        pods=pods, nodes=nodes, records=young, catalog=aws_catalog, scale_down_delay=timedelta(minutes=1)
+    )
+    assert disrupt(Consolidation(), state) == []
+
+
+def test_a_ready_replacement_drains_the_node_it_replaces_once() -> None:
+    old = record("old")
+    first = record("new-1", replaces_id="old")
+    second = record("new-2", replaces_id="old")
+    orphan = record("new-3", Lifecycle.PENDING, replaces_id="gone")
+    assert replacements_settled(inputs(records=(old, first, second, orphan))) == [
+        DrainReplaced("old", "consolidation: replaced by m5.large"),
+        ReplacementDone("new-3"),
+    ]

@@ -1,0 +1,34 @@
+"""Spot interruption: the noticed node drains and its pods are planned again at once."""
+
+from __future__ import annotations
+
+from clusters.cloud.interface import InterruptionNotice, NoticeKind
+from tests.workers.provisioning.provisioning_builders import NOW, inputs, node_json, pod_json, record
+from workers.provisioning.commands import Interrupt
+from workers.provisioning.disruption.base import disrupt
+from workers.provisioning.disruption.interruption import Interruption
+
+
+def _notice(instance_id: str, kind: NoticeKind = NoticeKind.SPOT_INTERRUPTION) -> InterruptionNotice:
+    return InterruptionNotice(kind, instance_id, NOW, NOW, "m")
+
+
+def test_a_spot_notice_drains_the_node_and_hands_its_pods_to_planning() -> None:
+    pods = [pod_json("web", node="node-r1"), pod_json("agent", node="node-r1", daemonset="ds")]
+    state = inputs(
+        pods=pods,
+        nodes=[node_json("node-r1", instance_id="i-r1", record_id="r1")],
+        records=(record("r1", instance_type="m5.large"),),
+        notices=(_notice("i-r1"),),
+    )
+    (command,) = disrupt(Interruption(), state)
+    assert isinstance(command, Interrupt)
+    assert command.node_name == "node-r1" and [p.name for p in command.replacement_pods] == ["web"]
+    assert command.reason == "spot interruption notice: reclaimed before 12:00:00 UTC"
+    assert command.note.startswith("Spot interruption for m5.large in us-east-1a")
+
+
+def test_other_notices_and_nodes_already_interrupted_change_nothing() -> None:
+    records = (record("r1"), record("r2", interrupted_at=NOW))
+    notices = (_notice("i-r1", NoticeKind.REBALANCE_RECOMMENDATION), _notice("i-r2"), _notice("i-unknown"))
+    assert disrupt(Interruption(), inputs(records=records, notices=notices)) == []

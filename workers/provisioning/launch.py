@@ -1,0 +1,163 @@
+"""The launch decision: the pending pods (and the pods of interrupted nodes) planned onto the nodes
+there are, the nodes in flight and new nodes. Pure: a function of `PassInputs` returning commands.
+
+Like Karpenter's provisioner (`Schedule` over a snapshot, then `Create`), it only decides: the ledger
+records the launches and executors make the cloud calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from engines.kube import Pod, Resources
+from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
+from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending
+from workers.provisioning.inputs import PassInputs
+from workers.provisioning.pods import INITIALIZING_TAINT, NODE_ID_LABEL, Unplannable, plan_request
+from workers.provisioning.records import Lifecycle, NodeRecord, PlannedPod
+
+SERVERLESS_UNAVAILABLE = "serverless capacity is not available for this cluster"
+# How the planner names a node that is not Ready yet (it has no node name).
+IN_FLIGHT_PREFIX = "managed:"
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    launches: tuple[LaunchNode, ...] = ()
+    joins: tuple[JoinNode, ...] = ()
+    binds: tuple[BindPod, ...] = ()
+    pending: tuple[LeavePending, ...] = ()
+
+
+def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
+    """Pending pods not planned yet and not being bound by this pass. Pods the default scheduler can
+    still place on nodes Nodeless does not manage are left to it."""
+    planned = {pod.uid for record in inputs.active() for pod in record.planned_pods}
+    unmanaged_schedulable = any(
+        node.node.ready and not node.node.unschedulable and NODE_ID_LABEL not in node.node.labels
+        for node in inputs.state.nodes.values()
+    )
+    return [
+        pod
+        for pod in inputs.state.pending
+        if pod.uid not in planned
+        and pod.uid not in binding
+        and not pod.is_daemonset
+        and (pod.is_unschedulable or not unmanaged_schedulable)
+    ]
+
+
+def _existing_node(
+    inputs: PassInputs, record: NodeRecord, types: Mapping[str, Resources]
+) -> ExistingNode | None:
+    if record.state in (Lifecycle.DRAINING, Lifecycle.TERMINATING) or record.replaces_id:
+        return None
+    try:
+        capacity = CapacityType(record.capacity_type)
+    except ValueError:
+        return None
+    node = inputs.node_of(record)
+    if record.state == Lifecycle.READY and node is not None:
+        if node.node.unschedulable:
+            return None
+        free = (node.node.allocatable - node.requested() - record.planned_requests).clamped()
+        name, labels, ready = node.name, node.node.labels, True
+        taints = tuple(taint for taint in node.node.taints if taint.key != INITIALIZING_TAINT)
+    elif record.instance_type in types:
+        allocatable = types[record.instance_type]
+        free = (allocatable - inputs.state.daemonset_overhead - record.planned_requests).clamped()
+        name, labels, ready, taints = f"{IN_FLIGHT_PREFIX}{record.id}", {}, False, ()
+    else:
+        return None
+    reserved = None
+    if record.reserved_for_pod:
+        # Still listed so limits count it; a pod uid no pending pod has keeps everything off it.
+        reserved = record.planned_pods[0].uid if record.planned_pods else f"held:{record.id}"
+    return ExistingNode(
+        name=name,
+        instance_type=record.instance_type,
+        zone=record.zone,
+        capacity_type=capacity,
+        price_per_hour=record.price_per_hour,
+        free=free,
+        labels=labels,
+        taints=taints,
+        reserved_for_pod=reserved,
+        ready=ready,
+    )
+
+
+def existing_nodes(inputs: PassInputs) -> list[ExistingNode]:
+    """Our nodes as the planner sees them: Ready ones with their free room, in-flight ones with the
+    room their instance type will have, less what is planned onto them."""
+    types = {t.name: t.allocatable for t in inputs.catalog.instance_types}
+    found = (_existing_node(inputs, record, types) for record in inputs.active())
+    return [node for node in found if node is not None]
+
+
+def launch_node(
+    launch: Launch, pods: Mapping[str, Pod], requests: Mapping[str, PodRequest], replaces: str = ""
+) -> LaunchNode:
+    reserved = ""
+    if launch.reserved_for_pod:
+        pod = pods.get(launch.reserved_for_pod)
+        reserved = pod.key if pod else launch.reserved_for_pod
+    planned = tuple(PlannedPod.of(pods[uid], requests[uid].requests) for uid in launch.pod_uids)
+    return LaunchNode(launch, planned, reserved, replaces)
+
+
+def plannable(pods: Sequence[Pod]) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
+    """The pods the planner can take, by uid, with their requests; the others stay pending."""
+    by_uid: dict[str, Pod] = {}
+    requests: dict[str, PodRequest] = {}
+    refused = []
+    for pod in pods:
+        try:
+            request = plan_request(pod)
+        except Unplannable as error:
+            refused.append(LeavePending(pod.key, str(error), remember=False))
+            continue
+        by_uid[request.uid], requests[request.uid] = pod, request
+    return by_uid, requests, refused
+
+
+def plan_launches(inputs: PassInputs, pods: Sequence[Pod]) -> LaunchPlan:
+    """Plan `pods` (see `pods_to_plan`): binds to Ready nodes, pods joining nodes in flight, new nodes
+    to launch, and the pods left pending with the reason."""
+    if not pods:
+        return LaunchPlan()
+    by_uid, requests, pending = plannable(pods)
+    snapshot = Snapshot(
+        pods=tuple(requests.values()),
+        existing_nodes=tuple(existing_nodes(inputs)),
+        daemonset_overhead=inputs.state.daemonset_overhead,
+        region=inputs.cluster.region,
+    )
+    result = plan(snapshot, inputs.policy, inputs.catalog, thorough=False)
+    in_flight = {f"{IN_FLIGHT_PREFIX}{record.id}": record.id for record in inputs.active()}
+    joining: dict[str, list[PlannedPod]] = {}
+    binds = []
+    for bound in result.bindings:
+        pod = by_uid[bound.pod_uid]
+        if bound.node_name in in_flight:  # bound once the node is Ready
+            planned = PlannedPod.of(pod, requests[bound.pod_uid].requests)
+            joining.setdefault(in_flight[bound.node_name], []).append(planned)
+        else:
+            binds.append(BindPod(pod.namespace, pod.name, bound.node_name))
+    launches = []
+    for launch in result.launches:
+        if launch.serverless:
+            pending += [
+                LeavePending(by_uid[uid].key, SERVERLESS_UNAVAILABLE, remember=False)
+                for uid in launch.pod_uids
+            ]
+        else:
+            launches.append(launch_node(launch, by_uid, requests))
+    pending += [LeavePending(by_uid[item.pod_uid].key, item.reason) for item in result.unschedulable]
+    return LaunchPlan(
+        launches=tuple(launches),
+        joins=tuple(JoinNode(record_id, tuple(planned)) for record_id, planned in joining.items()),
+        binds=tuple(binds),
+        pending=tuple(pending),
+    )

@@ -1,0 +1,43 @@
+"""The provisioning loop's words on pods and nodes (the node-id label, its taints, the annotations
+that keep a pod in place) and a pod as the planner takes it. Pure: no Django, no I/O.
+
+What a pod may ask of Nodeless (`nodeless.io/isolate`, `nodeless.io/gpu-models`) is kernel
+vocabulary (`engines.kube.labels`), read by `engines.planner.requests.pod_request`."""
+
+from __future__ import annotations
+
+from engines.kube import NVIDIA_GPU, Pod
+from engines.planner import PodRequest
+from engines.planner.requests import pod_request
+
+DO_NOT_EVICT_ANNOTATIONS = (
+    "nodeless.io/do-not-evict",
+    "karpenter.sh/do-not-disrupt",
+    "pod.elotl.co/do-not-evict",
+)
+NODE_ID_LABEL = "nodeless.io/node-id"
+# A packed node keeps this taint until its planned pods are bound, so the default scheduler cannot
+# take the room the planner meant for them.
+INITIALIZING_TAINT = "nodeless.io/initializing"
+# A node launched for one isolated pod keeps this taint for life.
+RESERVED_TAINT = "nodeless.io/reserved-for"
+
+
+class Unplannable(Exception):
+    """The pod cannot be planned as it is; the message says why (it stays pending)."""
+
+
+def may_evict(pod: Pod) -> bool:
+    return not any(pod.annotations.get(key, "").lower() == "true" for key in DO_NOT_EVICT_ANNOTATIONS)
+
+
+def plan_request(pod: Pod) -> PodRequest:
+    """The pod as the planner takes it. Raises Unplannable for a pod whose requests cannot be read or
+    that asks for GPUs of a vendor Nodeless does not launch (it launches NVIDIA instance types)."""
+    others = sorted(pod.gpu_vendors - {NVIDIA_GPU})
+    if others:
+        raise Unplannable(f"asks for {', '.join(others)}; Nodeless launches NVIDIA GPU instance types only")
+    try:
+        return pod_request(pod)
+    except (KeyError, ValueError) as error:  # QuantityError is a ValueError; so is an unknown operator
+        raise Unplannable(f"cannot read its requests: {error}") from error

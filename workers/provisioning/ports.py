@@ -1,0 +1,48 @@
+"""The ports the pass acts through, injected with its context: the cloud (`CloudProvider`, from
+`clusters.cloud.interface`) and the cluster's API server (`KubePort`, below). The real kube port is
+`workers.provisioning.kube.KubeOps`; the fakes for tests are in `tests/workers/provisioning/fakes.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from clusters.cloud.interface import CloudProvider
+
+Json = dict[str, Any]
+Eviction = Literal["evicted", "gone", "blocked"]
+
+__all__ = ["CloudProvider", "Eviction", "Json", "KubePort"]
+
+
+class KubePort(Protocol):
+    # --- what the observe step lists ---------------------------------------------------------------
+    def pods(self) -> list[Json]:
+        """Every pod of the cluster, as the API serves them."""
+        ...
+
+    def nodes(self) -> list[Json]:
+        """Every node of the cluster."""
+        ...
+
+    # --- what executors do ---------------------------------------------------------------------------
+    def bind(self, namespace: str, name: str, node_name: str) -> bool:
+        """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""
+        ...
+
+    def cordon(self, node_name: str) -> None:
+        """Mark the node unschedulable; a node already gone needs nothing."""
+        ...
+
+    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the node's taints; a node already gone needs nothing."""
+        ...
+
+    def evict(self, namespace: str, name: str) -> Eviction:
+        """Ask to evict a pod: "evicted", "gone", or "blocked" (a PodDisruptionBudget says not now)."""
+        ...
+
+    def delete_node(self, node_name: str) -> None:
+        """Delete the node object; a node already gone needs nothing."""
+        ...

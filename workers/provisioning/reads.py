@@ -1,0 +1,48 @@
+"""What a pass reads before it decides: the cluster (`observe`), our instances, interruption notices.
+
+`observe` is the one seam through which the pass sees the cluster: today it lists pods and nodes
+through the kube port; a watch-fed observation can feed it instead without the pass changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.cache import cache
+
+from clusters.cloud.errors import CloudError
+from clusters.cloud.interface import Instance, InterruptionNotice
+from engines.kube import Node, Pod
+from engines.kube.cluster import ClusterState, cluster_state
+from workers.provisioning.context import ReconcileContext
+from workers.provisioning.launch_request import CLUSTER_TAG
+
+
+def observe(ctx: ReconcileContext) -> ClusterState:
+    """The cluster's nodes with their pods, the pods waiting for a node, and the DaemonSets' overhead."""
+    pods = [Pod(raw) for raw in ctx.kube.pods()]
+    nodes = [Node(raw) for raw in ctx.kube.nodes()]
+    return cluster_state(pods, nodes, ctx.now)
+
+
+def list_instances_when_due(ctx: ReconcileContext) -> Mapping[str, Instance] | None:
+    """Our instances, listed at most every NODELESS_INSTANCE_LIST_SECONDS per cluster: listing is the
+    slowest read of a pass and only the checks for vanished or leaked instances need it, which can
+    wait a few seconds; everything else follows the nodes. None when not due."""
+    key = f"provisioning:instances-listed:{ctx.cluster.pk}"
+    interval = settings.NODELESS_INSTANCE_LIST_SECONDS
+    if interval and cache.get(key):
+        return None
+    listed = {i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})}
+    if interval:
+        cache.set(key, value=True, timeout=interval)
+    return listed
+
+
+def read_notices(ctx: ReconcileContext) -> tuple[InterruptionNotice, ...]:
+    """Pending interruption notices; none when the queue cannot be read (the next pass tries again)."""
+    try:
+        return tuple(ctx.provider.read_interruption_notices())
+    except CloudError:
+        return ()
