@@ -46,9 +46,9 @@ from clusters.kube.access import cluster_api, usable_credentials
 from clusters.kube.client import api_client
 from clusters.kube.kubeconfig import KubeCredentials
 from clusters.models import Cluster, ManagedNode
+from lab.kubeclient import drain
 from workers.provisioning import watcher as watching
 from workers.provisioning.context import build_launch_context
-from workers.provisioning.kube import drain
 from workers.provisioning.launching import launch_row
 from workers.provisioning.reconcile import reconcile_cluster
 

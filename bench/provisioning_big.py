@@ -17,10 +17,10 @@ from kubernetes.client.exceptions import ApiException
 
 from bench.provisioning_world import World  # sets up Django
 from clusters.models import ManagedNode, NodeState
+from lab.kubeclient import drain
 from simulator.catalog import load_catalog
 from simulator.controllers.cloud_nodes import INSTANCE_ID_ANNOTATION
 from simulator.nodes import NodeTemplate, node_object, node_resources
-from workers.provisioning.kube import drain
 from workers.provisioning.reconcile import ReconcileReport, reconcile_cluster
 
 INSTANCE_TYPE = "m5.4xlarge"

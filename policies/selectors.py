@@ -37,6 +37,8 @@ def provisioning_policies_in_force(
     organization_id: Any, clusters: Sequence[Cluster]
 ) -> dict[Any, PolicyInForce]:
     """The policy in force on each of `clusters` (by cluster id), read in one query."""
+    if not clusters:
+        return {}
     policies = {
         policy.cluster_id: policy
         for policy in ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster__in=clusters)

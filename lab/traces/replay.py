@@ -20,9 +20,9 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from engines.kube.labels import GPU_MODELS_ANNOTATION
+from lab.kubeclient import drain
 from lab.traces.alibaba import TracePod, aws_gpu_models
-from workers.provisioning.kube import drain
-from workers.provisioning.observe import GPU_MODELS_ANNOTATION
 
 RUN_SECONDS_ANNOTATION = "sim.nodeless.io/run-seconds"
 TRACE_LABEL = "nodeless.io/trace"

@@ -13,9 +13,7 @@ from django.core.cache import cache
 
 from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig
 from clusters.cloud.interface import CloudProvider
-from clusters.kube.access import usable_credentials
-from clusters.kube.client import api_client
-from clusters.kube.kubeconfig import KubeCredentials
+from clusters.kube.access import cluster_api
 from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, endpoints
 from clusters.pricing.catalogs import priced_catalog
@@ -123,25 +121,21 @@ def cloud_provider_for(cluster: Cluster) -> CloudProvider:
 
 
 _kube_lock = threading.Lock()
-_kube: dict[tuple[int, Any], tuple[KubeCredentials, KubeOps]] = {}
+_kube: dict[tuple[int, Any], KubeOps] = {}
 
 
 def kube_ops_for(cluster: Cluster) -> KubeOps:
-    """The cluster's API client, kept while its credentials stay the same: a new client opens new
-    TLS connections, and a pass that binds a few dozen pods in parallel would pay a handshake for
-    each of them, every pass. A refreshed EKS token or a new kubeconfig makes a new client (and
-    closes the old one's connections)."""
-    credentials = usable_credentials(cluster)
+    """The cluster's kube port, on the cluster's API client (`clusters.kube.access.cluster_api`),
+    which is kept while its credentials stay the same: a new client opens new TLS connections, and a
+    pass that binds a few dozen pods in parallel would pay a handshake for each of them, every pass.
+    A refreshed EKS token or a new kubeconfig makes a new client, and so a new port."""
+    api = cluster_api(cluster)
     key = (os.getpid(), cluster.pk)  # by process too: a forked worker must not share sockets
     with _kube_lock:
         known = _kube.get(key)
-        if known is not None and known[0] == credentials:
-            return known[1]
-        ops = KubeOps(api_client(credentials))
-        _kube[key] = (credentials, ops)
-    if known is not None:
-        known[1].close()
-    return ops
+        if known is None or known.api is not api:
+            known = _kube[key] = KubeOps(cluster, api)
+        return known
 
 
 def _failed_key(cluster: Cluster) -> str:

@@ -1,114 +1,83 @@
-"""The real kube port (`workers.provisioning.ports.KubePort`): what the provisioning loop reads from and
-does to a cluster, through the official client.
-
-Lists use `_preload_content=False` and plain `json.loads`: building the client's model objects for
-50,000 pods costs more than the whole reconcile may take, and the loop needs a handful of fields.
-"""
+"""The real kube port (`workers.provisioning.ports.KubePort`): how the provisioning loop reads a cluster
+(its one observation, `clusters.observation`: watches, not a list of every pod per pass) and what it
+does to it, through the one client (`clusters.kube.api.ClusterApi`)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
+from clusters.kube.api import ClusterApi, ClusterRefused
+from clusters.models import Cluster
+from clusters.observation.reading import read_cluster
+from engines.kube.cluster import ClusterState
+from workers.provisioning.ports import Eviction
 
-from workers.provisioning.ports import Eviction, Json
-
-PAGE_SIZE = 5000
-TIMEOUT = 30
-
-
-def drain(response: Any) -> None:
-    """Read a raw response to the end: only then does urllib3 put the connection back in the pool
-    (otherwise every call pays a new TLS handshake)."""
-    response.data  # noqa: B018  (reading is the point)
-    response.release_conn()
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 
 
 class KubeOps:
-    def __init__(self, api_client: k8s.ApiClient) -> None:
-        self.api_client = api_client
-        self.core = k8s.CoreV1Api(api_client)
-
-    def close(self) -> None:
-        """Close the pooled connections (the client is being replaced)."""
-        self.api_client.close()  # type: ignore[no-untyped-call]
+    def __init__(self, cluster: Cluster, api: ClusterApi) -> None:
+        self.cluster, self.api = cluster, api
 
     # --- reads -------------------------------------------------------------------------------
-    def _pages(self, call: Any, **params: Any) -> Iterator[Json]:
-        token = None
-        while True:
-            response = call(
-                limit=PAGE_SIZE, _continue=token, _preload_content=False, _request_timeout=TIMEOUT, **params
-            )
-            page = json.loads(response.data)
-            response.release_conn()
-            yield from page.get("items", [])
-            token = page.get("metadata", {}).get("continue")
-            if not token:
-                return
-
-    def pods(self) -> list[Json]:
-        return list(self._pages(self.core.list_pod_for_all_namespaces))
-
-    def nodes(self) -> list[Json]:
-        return list(self._pages(self.core.list_node))
+    def read(self, now: datetime) -> ClusterState:
+        return read_cluster(self.cluster, now=now)
 
     # --- writes ------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
         """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""
-        body = k8s.V1Binding(
-            metadata=k8s.V1ObjectMeta(name=name, namespace=namespace),
-            target=k8s.V1ObjectReference(api_version="v1", kind="Node", name=node_name),
-        )
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+        }
         try:
-            drain(
-                self.core.create_namespaced_pod_binding(
-                    name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
-                )
-            )
-        except ApiException as error:
-            if error.status in (404, 409):
+            self.api.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body=body)
+        except ClusterRefused as refused:
+            if refused.status in (404, 409):
                 return False
             raise
         return True
 
-    def _patch_node(self, node_name: str, patch: Any) -> None:
+    def _patch_node(self, node_name: str, patch: Any, content_type: str) -> None:
         """Patch a node; a node that is already gone (its instance terminated) needs nothing."""
         try:
-            drain(self.core.patch_node(node_name, patch, _preload_content=False, _request_timeout=TIMEOUT))
-        except ApiException as error:
-            if error.status != 404:
+            self.api.request("PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=content_type)
+        except ClusterRefused as refused:
+            if refused.status != 404:
                 raise
 
     def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
-        self._patch_node(node_name, [{"op": "add", "path": "/spec/taints", "value": list(taints)}])
+        patch = [{"op": "add", "path": "/spec/taints", "value": [dict(t) for t in taints]}]
+        self._patch_node(node_name, patch, JSON_PATCH)
 
     def cordon(self, node_name: str) -> None:
-        self._patch_node(node_name, {"spec": {"unschedulable": True}})
+        self._patch_node(node_name, {"spec": {"unschedulable": True}}, MERGE_PATCH)
 
     def evict(self, namespace: str, name: str) -> Eviction:
         """Ask to evict a pod. Returns "evicted", "gone", or "blocked" (a PodDisruptionBudget says no)."""
-        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
         try:
-            drain(
-                self.core.create_namespaced_pod_eviction(
-                    name, namespace, body, _preload_content=False, _request_timeout=TIMEOUT
-                )
-            )
-        except ApiException as error:
-            if error.status == 404:
+            self.api.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body=body)
+        except ClusterRefused as refused:
+            if refused.status == 404:
                 return "gone"
-            if error.status == 429:
+            if refused.status == 429:
                 return "blocked"
             raise
         return "evicted"
 
     def delete_node(self, node_name: str) -> None:
         try:
-            drain(self.core.delete_node(node_name, _preload_content=False, _request_timeout=TIMEOUT))
-        except ApiException as error:
-            if error.status != 404:
+            self.api.request("DELETE", f"/api/v1/nodes/{node_name}")
+        except ClusterRefused as refused:
+            if refused.status != 404:
                 raise

@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from clusters.cloud.interface import CloudProvider
+from engines.kube.cluster import ClusterState
 
 Json = dict[str, Any]
 Eviction = Literal["evicted", "gone", "blocked"]
@@ -17,13 +19,9 @@ __all__ = ["CloudProvider", "Eviction", "Json", "KubePort"]
 
 
 class KubePort(Protocol):
-    # --- what the observe step lists ---------------------------------------------------------------
-    def pods(self) -> list[Json]:
-        """Every pod of the cluster, as the API serves them."""
-        ...
-
-    def nodes(self) -> list[Json]:
-        """Every node of the cluster."""
+    # --- what the observe step reads ---------------------------------------------------------------
+    def read(self, now: datetime) -> ClusterState:
+        """The cluster as it is now: nodes with their pods, the pods waiting for a node."""
         ...
 
     # --- what executors do ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What a pass reads before it decides: the cluster (`observe`), our instances, interruption notices.
 
-`observe` is the one seam through which the pass sees the cluster: today it lists pods and nodes
-through the kube port; a watch-fed observation can feed it instead without the pass changing.
+`observe` is the one seam through which the pass sees the cluster: the kube port's read (for the
+real port, the cluster's one watch-fed observation), which the pass keeps as the cluster's latest
+observation for the pages and previews.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from django.core.cache import cache
 
 from clusters.cloud.errors import CloudError
 from clusters.cloud.interface import Instance, InterruptionNotice
-from engines.kube import Node, Pod
-from engines.kube.cluster import ClusterState, cluster_state
+from clusters.observation.recording import observation_record
+from engines.kube.cluster import ClusterState
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.launch_request import CLUSTER_TAG
 
 
 def observe(ctx: ReconcileContext) -> ClusterState:
     """The cluster's nodes with their pods, the pods waiting for a node, and the DaemonSets' overhead."""
-    pods = [Pod(raw) for raw in ctx.kube.pods()]
-    nodes = [Node(raw) for raw in ctx.kube.nodes()]
-    return cluster_state(pods, nodes, ctx.now)
+    state = ctx.kube.read(ctx.now)
+    observation_record(ctx.cluster, state)
+    return state
 
 
 def list_instances_when_due(ctx: ReconcileContext) -> Mapping[str, Instance] | None:

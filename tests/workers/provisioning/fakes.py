@@ -14,6 +14,8 @@ from typing import Any
 
 from clusters.cloud import interface as cloud
 from clusters.cloud.errors import ErrorKind, InsufficientCapacityError, InvalidRequestError
+from engines.kube import Node, Pod
+from engines.kube.cluster import ClusterState, cluster_state
 from engines.planner import Catalog
 from tests.workers.provisioning.provisioning_builders import node_json, pod_json
 from workers.provisioning.launch_request import NODE_LABELS_TAG, NODE_TAINTS_TAG
@@ -132,13 +134,11 @@ class FakeKube:
         self._lock = threading.Lock()  # the pass binds from a pool
 
     # --- reads ----------------------------------------------------------------------------------------
-    def pods(self) -> list[Json]:
+    def read(self, now: datetime) -> ClusterState:
         with self._lock:
-            return copy.deepcopy(list(self.pod_objects.values()))
-
-    def nodes(self) -> list[Json]:
-        with self._lock:
-            return copy.deepcopy(list(self.node_objects.values()))
+            pods = [Pod(pod) for pod in copy.deepcopy(list(self.pod_objects.values()))]
+            nodes = [Node(node) for node in copy.deepcopy(list(self.node_objects.values()))]
+        return cluster_state(pods, nodes, now)
 
     # --- writes ---------------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
