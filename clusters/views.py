@@ -180,7 +180,7 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
         try:
             services.cluster_update(
                 organization,
-                cluster,
+                cluster=cluster,
                 actor=Actor.from_request(request),
                 name=form.cleaned_data["name"],
                 mode=form.cleaned_data["mode"],
@@ -218,7 +218,7 @@ def cluster_check(request: OrganizationRequest, cluster_id: str) -> HttpResponse
     cluster = get_for_organization(
         request.organization, Cluster.objects.select_related("cloud_account"), cluster_id
     )
-    services.cluster_check_health_now(request.organization, cluster)
+    services.cluster_check_health_now(request.organization, cluster=cluster)
     if request.htmx:
         return render(request, "clusters/partials/_health.html", {"cluster": cluster})
     return redirect("cluster-detail", cluster_id=cluster.pk)
@@ -228,7 +228,7 @@ def cluster_check(request: OrganizationRequest, cluster_id: str) -> HttpResponse
 @require_POST
 def cluster_delete(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
     cluster = get_for_organization(request.organization, Cluster, cluster_id)
-    services.cluster_delete(request.organization, cluster, actor=Actor.from_request(request))
+    services.cluster_delete(request.organization, cluster=cluster, actor=Actor.from_request(request))
     messages.success(
         request,
         f"Removed {cluster.name} from Nodeless. Nothing in the cluster or your cloud account was changed.",

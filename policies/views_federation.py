@@ -112,7 +112,7 @@ def workload_edit(request: OrganizationRequest, workload_id: str) -> HttpRespons
         try:
             services.workload_update(
                 request.organization,
-                workload,
+                workload=workload,
                 actor=Actor.from_request(request),
                 manifest=form.manifest_text(),
                 policy=_chosen_policy(request, form),
@@ -139,7 +139,7 @@ def workload_scale(request: OrganizationRequest, workload_id: str) -> HttpRespon
     try:
         services.workload_scale(
             request.organization,
-            workload,
+            workload=workload,
             actor=Actor.from_request(request),
             replicas=form.cleaned_data["replicas"],
         )
@@ -154,7 +154,7 @@ def workload_scale(request: OrganizationRequest, workload_id: str) -> HttpRespon
 @require_POST
 def workload_delete(request: OrganizationRequest, workload_id: str) -> HttpResponse:
     workload = get_for_organization(request.organization, Workload, workload_id)
-    services.workload_delete(request.organization, workload, actor=Actor.from_request(request))
+    services.workload_delete(request.organization, workload=workload, actor=Actor.from_request(request))
     messages.success(request, f"Removing {workload} from every cluster it runs in.")
     return redirect("workloads")
 
@@ -191,7 +191,7 @@ def _edit_policy(request: OrganizationRequest, policy: FederationPolicy | None) 
                 )
             else:
                 saved = services.federation_policy_update(
-                    request.organization, policy, actor=actor, data=form.api_data()
+                    request.organization, policy=policy, actor=actor, data=form.api_data()
                 )
         except ValidationError as error:
             form.add_policy_errors(error)
@@ -227,7 +227,9 @@ def federation_policy_validate(request: OrganizationRequest) -> HttpResponse:
             current = None  # validating a new policy's name then: any taken name is reported
     if form.is_valid():
         try:
-            cleaned = services.federation_policy_validate(request.organization, form.api_data(), current)
+            cleaned = services.federation_policy_validate(
+                request.organization, data=form.api_data(), current=current
+            )
         except ValidationError as error:
             form.add_policy_errors(error)
         else:
@@ -245,7 +247,9 @@ def federation_policy_validate(request: OrganizationRequest) -> HttpResponse:
 def federation_policy_delete(request: OrganizationRequest, policy_id: str) -> HttpResponse:
     policy = get_for_organization(request.organization, FederationPolicy, policy_id)
     try:
-        services.federation_policy_delete(request.organization, policy, actor=Actor.from_request(request))
+        services.federation_policy_delete(
+            request.organization, policy=policy, actor=Actor.from_request(request)
+        )
     except services.PolicyInUse as error:
         messages.error(request, str(error))
     else:

@@ -135,7 +135,7 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
         data = serializer.validated_data
         cluster = services.cluster_update(
             self.organization,
-            cluster,
+            cluster=cluster,
             actor=self.actor,
             name=data.get("name"),
             labels=data.get("labels"),
@@ -145,7 +145,7 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
 
     def destroy(self, request: Request, pk: str) -> Response:
         """Stop managing the cluster; nothing in the cluster or the cloud account is changed."""
-        services.cluster_delete(self.organization, self.get_object(), actor=self.actor)
+        services.cluster_delete(self.organization, cluster=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=ClusterSerializer)

@@ -1,5 +1,7 @@
-"""Every write to cloud accounts and clusters goes through these functions (organization first), and
-every write to managed nodes through `managed_nodes` (the provisioning loop's, by cluster or row)."""
+"""Every write to cloud accounts and clusters goes through these functions: tenant services
+(organization first, the rest by keyword) in `accounts` and `clusters`; the health check in `health`
+(the health task's entry point is by cluster id); every write to managed nodes through
+`managed_nodes` (the provisioning loop's, by cluster or row)."""
 
 from clusters.services.accounts import (
     cloud_account_connect,
@@ -9,14 +11,16 @@ from clusters.services.accounts import (
     eks_clusters_discover,
 )
 from clusters.services.clusters import (
-    cluster_check_health,
-    cluster_check_health_by_id,
-    cluster_check_health_now,
     cluster_connect_kubeconfig,
     cluster_delete,
     cluster_import_eks,
     cluster_replace_kubeconfig,
     cluster_update,
+)
+from clusters.services.health import (
+    cluster_check_health,
+    cluster_check_health_by_id,
+    cluster_check_health_now,
 )
 from clusters.services.managed_nodes import (
     NodeLaunch,

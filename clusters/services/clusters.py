@@ -1,26 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from clusters.cloud.errors import CloudError, CloudUnavailableError
 from clusters.kube.access import (
-    ClusterCredentialsError,
-    cluster_api_client,
     eks_endpoint_override,
-    unauthorized_hint,
 )
 from clusters.kube.kubeconfig import KubeconfigError, credentials, minimal_kubeconfig
-from clusters.kube.probe import ProbeResult, probe
 from clusters.labels import clean_labels
-from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterHealth, ClusterMode
-from clusters.observation.reading import ClusterUnavailable, list_cluster, read_cluster
-from clusters.observation.recording import observation_failed, observation_record
+from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
+from clusters.observation.reading import ClusterUnavailable, list_cluster
+from clusters.observation.recording import observation_record
 from clusters.onboarding.aws import RoleAccessError, account_provider
+from clusters.services.health import probe_cluster, probe_record
 from engines.kube.cluster import ClusterState
 from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
@@ -48,33 +43,6 @@ def _clean_mode(mode: str) -> str:
     return mode
 
 
-def _probe(cluster: Cluster) -> ProbeResult:
-    try:
-        client = cluster_api_client(cluster)
-    except ClusterCredentialsError as error:
-        return ProbeResult(reachable=False, problem=str(error))
-    with client:
-        return probe(
-            client,
-            server=client.configuration.host,
-            nodeless=cluster.is_nodeless,
-            unauthorized_hint=unauthorized_hint(cluster),
-        )
-
-
-def _apply_probe(cluster: Cluster, result: ProbeResult) -> None:
-    now = timezone.now()
-    cluster.last_checked_at = now
-    cluster.health_problem = result.problem
-    if not result.reachable:
-        cluster.health = ClusterHealth.UNREACHABLE
-        return
-    cluster.health = ClusterHealth.DEGRADED if result.missing else ClusterHealth.HEALTHY
-    cluster.last_healthy_at = now
-    cluster.kubernetes_version = result.version
-    cluster.permissions = result.permissions
-
-
 def _check_mode_fits(cluster: Cluster) -> None:
     if cluster.is_nodeless and cluster.cloud_account is None:
         raise ValidationError(
@@ -89,7 +57,7 @@ def _verify_before_saving(cluster: Cluster) -> ClusterState:
     """Connecting is all-or-nothing: a cluster we cannot reach, may not operate, or cannot list is not
     stored. What the listing saw becomes the cluster's first observation."""
     _check_mode_fits(cluster)
-    result = _probe(cluster)
+    result = probe_cluster(cluster)
     if not result.reachable:
         raise ValidationError({"__all__": f"Cannot connect to {cluster.name}: {result.problem}."})
     if result.missing:
@@ -100,7 +68,7 @@ def _verify_before_saving(cluster: Cluster) -> ClusterState:
                 f"Grant these{advice}, then connect again."
             }
         )
-    _apply_probe(cluster, result)
+    probe_record(cluster, result)
     try:
         return list_cluster(cluster)
     except ClusterUnavailable as error:
@@ -216,8 +184,8 @@ def cluster_connect_kubeconfig(
 
 def cluster_update(
     organization: Organization,
-    cluster: Cluster,
     *,
+    cluster: Cluster,
     actor: Actor,
     name: str | None = None,
     labels: dict[str, Any] | None = None,
@@ -233,11 +201,11 @@ def cluster_update(
         _check_mode_fits(cluster)
         if cluster.is_nodeless:
             # Nodeless mode binds pods and removes nodes: check we may before promising it.
-            result = _probe(cluster)
+            result = probe_cluster(cluster)
             if not result.reachable or result.missing:
                 problem = result.problem or "unknown"
                 raise ValidationError({"mode": f"Nodeless mode needs more access: {problem}."})
-            _apply_probe(cluster, result)
+            probe_record(cluster, result)
     with transaction.atomic():
         cluster.save()
         audit_record(
@@ -251,60 +219,15 @@ def cluster_update(
 
 
 @transaction.atomic
-def cluster_delete(organization: Organization, cluster: Cluster, *, actor: Actor) -> None:
+def cluster_delete(organization: Organization, *, cluster: Cluster, actor: Actor) -> None:
     """Forget the cluster. Its loops stop (they find no row); nothing in the customer's cluster or
     cloud account is touched."""
     audit_record(organization, actor=actor, action="cluster.delete", target=cluster)
     cluster.delete()
 
 
-def cluster_check_health_by_id(cluster_id: str) -> Cluster | None:
-    """The health task's step: None when the cluster was deleted since it was enqueued (its periodic
-    work stops there)."""
-    cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
-    return None if cluster is None else cluster_check_health(cluster)
-
-
-def cluster_check_health(cluster: Cluster) -> Cluster:
-    """The health task's check: probe once and record health, version and permissions; then read the
-    cluster (its one observation, kept current by this worker's watches) and keep what it holds, so
-    the counts on every page come from that read. A cluster that answers the probe but cannot be
-    listed is degraded, with why."""
-    return _check_health(cluster, read_cluster)
-
-
-def cluster_check_health_now(organization: Organization, cluster: Cluster) -> Cluster:
-    """Someone asked from the cluster page: the same check, with a one-off listing (a web process
-    keeps no watches)."""
-    assert cluster.organization_id == organization.pk
-    return _check_health(cluster, list_cluster)
-
-
-def _check_health(cluster: Cluster, read: Callable[..., ClusterState]) -> Cluster:
-    now = timezone.now()
-    _apply_probe(cluster, _probe(cluster))
-    if cluster.health != ClusterHealth.UNREACHABLE:
-        try:
-            observation_record(cluster, read(cluster, now=now), force=True)
-        except ClusterUnavailable as error:
-            observation_failed(cluster, str(error), now)
-            cluster.health = ClusterHealth.DEGRADED
-            cluster.health_problem = f"cannot list its pods and nodes: {error}"
-    cluster.save(
-        update_fields=[
-            "health",
-            "health_problem",
-            "last_checked_at",
-            "last_healthy_at",
-            "kubernetes_version",
-            "permissions",
-        ]
-    )
-    return cluster
-
-
 def cluster_replace_kubeconfig(
-    organization: Organization, cluster: Cluster, *, actor: Actor, kubeconfig: str, context: str = ""
+    organization: Organization, *, cluster: Cluster, actor: Actor, kubeconfig: str, context: str = ""
 ) -> Cluster:
     """Rotate a kubeconfig cluster's credentials (or its address): verified like a new connection,
     stored only if the cluster answers with them."""

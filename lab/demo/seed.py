@@ -125,7 +125,7 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
             )
         else:  # a restarted simulation has new addresses and credentials
             cluster_services.cluster_replace_kubeconfig(
-                organization, existing, actor=actor, kubeconfig=kubeconfig, context=simulated.name
+                organization, cluster=existing, actor=actor, kubeconfig=kubeconfig, context=simulated.name
             )
     return nodeless
 

@@ -88,14 +88,14 @@ class FederationPolicyViewSet(
         serializer = FederationPolicySerializer(data=merged)
         serializer.is_valid(raise_exception=True)
         policy = services.federation_policy_update(
-            self.organization, policy, actor=self.actor, data=serializer.validated_data
+            self.organization, policy=policy, actor=self.actor, data=serializer.validated_data
         )
         return Response(self._show(policy))
 
     @extend_schema(responses={204: None, 409: None})
     def destroy(self, request: Request, pk: str) -> Response:
         try:
-            services.federation_policy_delete(self.organization, self.get_object(), actor=self.actor)
+            services.federation_policy_delete(self.organization, policy=self.get_object(), actor=self.actor)
         except services.PolicyInUse as error:
             raise Conflict(str(error))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -176,7 +176,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
             options["policy"] = self._policy(data["policy"])
         workload = services.workload_update(
             self.organization,
-            workload,
+            workload=workload,
             actor=self.actor,
             manifest=data.get("manifest"),
             replicas=data.get("replicas"),
@@ -188,7 +188,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
     def destroy(self, request: Request, pk: str) -> Response:
         """Removal happens in the background: the workload shows ``deleting`` until every member
         cluster has dropped it, then it is gone."""
-        workload = services.workload_delete(self.organization, self.get_object(), actor=self.actor)
+        workload = services.workload_delete(self.organization, workload=self.get_object(), actor=self.actor)
         return self._detail(workload, status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=DecisionSerializer(many=True))

@@ -48,7 +48,7 @@ def enqueue_federation_pass(organization: Organization) -> None:
 
 
 def federation_policy_validate(
-    organization: Organization, data: Mapping[str, Any], current: FederationPolicy | None = None
+    organization: Organization, *, data: Mapping[str, Any], current: FederationPolicy | None = None
 ) -> CleanedPolicy:
     """Everything saving checks, nothing stored (the form's live validation uses it)."""
     cleaned = clean_policy(data, selectors.federation_members(organization))
@@ -68,7 +68,7 @@ def federation_policy_validate(
 def federation_policy_create(
     organization: Organization, *, actor: Actor, data: Mapping[str, Any]
 ) -> FederationPolicy:
-    cleaned = federation_policy_validate(organization, data)
+    cleaned = federation_policy_validate(organization, data=data)
     with transaction.atomic():
         policy = FederationPolicy.objects.create(
             organization=organization, updated_by=actor.user, **cleaned.fields
@@ -84,10 +84,10 @@ def federation_policy_create(
 
 
 def federation_policy_update(
-    organization: Organization, policy: FederationPolicy, *, actor: Actor, data: Mapping[str, Any]
+    organization: Organization, *, policy: FederationPolicy, actor: Actor, data: Mapping[str, Any]
 ) -> FederationPolicy:
     """Replace the policy's settings (a new version); its workloads are re-placed by the loop."""
-    cleaned = federation_policy_validate(organization, data, policy)
+    cleaned = federation_policy_validate(organization, data=data, current=policy)
     with transaction.atomic():
         for field, value in cleaned.fields.items():
             setattr(policy, field, value)
@@ -108,7 +108,7 @@ def federation_policy_update(
 
 
 @transaction.atomic
-def federation_policy_delete(organization: Organization, policy: FederationPolicy, *, actor: Actor) -> None:
+def federation_policy_delete(organization: Organization, *, policy: FederationPolicy, actor: Actor) -> None:
     in_use = policy.workloads.count()
     if in_use:
         raise PolicyInUse(
@@ -123,7 +123,7 @@ def federation_policy_delete(organization: Organization, policy: FederationPolic
 
 
 def choose_policy(
-    organization: Organization, parsed: ParsedManifest, requested: FederationPolicy | None
+    organization: Organization, *, parsed: ParsedManifest, requested: FederationPolicy | None
 ) -> FederationPolicy:
     """The policy named by the caller, if its workload selector selects the workload; otherwise
     the most specific policy that does."""
@@ -211,7 +211,7 @@ def workload_submit(
 ) -> Workload:
     """Validate a manifest and store it as a workload to place; the loop places it."""
     parsed = parse_manifest(manifest)
-    chosen = choose_policy(organization, parsed, policy)
+    chosen = choose_policy(organization, parsed=parsed, requested=policy)
     egress, location = _egress(egress_gb_per_hour, data_location)
     existing = Workload.objects.filter(
         organization=organization, namespace=parsed.namespace, name=parsed.name, kind=parsed.kind
@@ -263,8 +263,8 @@ def _bump(workload: Workload) -> None:
 
 def workload_update(
     organization: Organization,
-    workload: Workload,
     *,
+    workload: Workload,
     actor: Actor,
     manifest: Any = None,
     replicas: int | None = None,
@@ -294,7 +294,7 @@ def workload_update(
     chosen = workload.policy
     if policy is not _UNSET:
         probe = parsed or _stored_manifest(workload)
-        chosen = choose_policy(organization, probe, policy)
+        chosen = choose_policy(organization, parsed=probe, requested=policy)
     egress = (
         _egress(
             workload.egress_gb_per_hour if egress_gb_per_hour is _UNSET else egress_gb_per_hour,
@@ -340,12 +340,12 @@ def _stored_manifest(workload: Workload) -> ParsedManifest:
 
 
 def workload_scale(
-    organization: Organization, workload: Workload, *, actor: Actor, replicas: int
+    organization: Organization, *, workload: Workload, actor: Actor, replicas: int
 ) -> Workload:
-    return workload_update(organization, workload, actor=actor, replicas=replicas)
+    return workload_update(organization, workload=workload, actor=actor, replicas=replicas)
 
 
-def workload_delete(organization: Organization, workload: Workload, *, actor: Actor) -> Workload:
+def workload_delete(organization: Organization, *, workload: Workload, actor: Actor) -> Workload:
     """Ask for removal: the loop deletes it from every member cluster, then forgets it."""
     if workload.deleted_at is not None:
         return workload

@@ -19,7 +19,13 @@ from tenants.models import Organization
 
 # The tenant services this rule covers. billing.services.samples reads a cluster for the metering
 # worker (not a service acting for a tenant) and is left out.
-SERVICE_MODULES = ("tenants.services", "billing.services", "clusters.services.accounts", "policies.services")
+SERVICE_MODULES = (
+    "tenants.services",
+    "billing.services",
+    "clusters.services",
+    "policies.services",
+    "policies.federation.services",
+)
 NOT_TENANT_SERVICES = {"billing.services.samples"}
 
 

@@ -28,11 +28,11 @@ def test_every_change_enqueues_one_pass_when_it_commits(
     with django_capture_on_commit_callbacks() as submitted:
         workload = services.workload_submit(cast.org_a, actor=actor, manifest=deployment(), policy=cheap)
     with django_capture_on_commit_callbacks() as scaled:
-        services.workload_scale(cast.org_a, workload, actor=actor, replicas=3)
+        services.workload_scale(cast.org_a, workload=workload, actor=actor, replicas=3)
     with django_capture_on_commit_callbacks() as refused, pytest.raises(Exception, match="manifest"):
         services.workload_submit(cast.org_a, actor=actor, manifest="kind: Nope", policy=cheap)
     with django_capture_on_commit_callbacks() as deleted:
-        services.workload_delete(cast.org_a, workload, actor=actor)
+        services.workload_delete(cast.org_a, workload=workload, actor=actor)
     assert [len(submitted), len(scaled), len(refused), len(deleted)] == [1, 1, 0, 1]
 
 
