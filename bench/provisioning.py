@@ -46,6 +46,7 @@ from clusters.kube.access import cluster_api, usable_credentials
 from clusters.kube.client import api_client
 from clusters.kube.kubeconfig import KubeCredentials
 from clusters.models import Cluster, ManagedNode
+from clusters.observation.informers import stop_all_informers
 from lab.kubeclient import drain
 from workers.provisioning import watcher as watching
 from workers.provisioning.context import build_launch_context
@@ -249,6 +250,7 @@ def main() -> None:
                         World(simulation, names[1]), pods=args.pods, idle=1.0, max_window=10.0
                     )
                 finally:
+                    stop_all_informers()  # the product's watches on the clusters stop before they do
                     simulation.stop()
             emit(
                 case="reaction",
@@ -274,6 +276,7 @@ def main() -> None:
                         ),
                     )
                 finally:
+                    stop_all_informers()
                     simulation.stop()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
