@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable, Gone
-from engines.kube.pods import essential_pod
+from engines.kube.nodes import Node
+from engines.kube.objects import ObjectView
+from engines.kube.pods import Pod, essential_pod
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,9 @@ _BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 class _Resource:
     kind: str
     key: Callable[[Json], str]
-    keep: Callable[[Json], Json]
+    # What is held of each object: a kernel view, made once per version of the object, so what it
+    # computes (a pod's requests) is computed once too, not once per read.
+    keep: Callable[[Json], ObjectView]
 
 
 def _pod_key(obj: Json) -> str:
@@ -46,15 +50,15 @@ def _node_key(obj: Json) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))
 
 
-PODS = _Resource("Pod", _pod_key, essential_pod)
-NODES = _Resource("Node", _node_key, lambda obj: obj)
+PODS = _Resource("Pod", _pod_key, lambda obj: Pod(essential_pod(obj)))
+NODES = _Resource("Node", _node_key, Node)
 
 
 class _Store:
     """One resource's objects by key, with the version of the last event applied."""
 
     def __init__(self) -> None:
-        self.objects: dict[str, Json] = {}
+        self.objects: dict[str, Any] = {}
         self.resource_version = ""
         self.synced = threading.Event()
         self.problem = ""
@@ -100,8 +104,8 @@ class ClusterInformer:
         """Why the last list or watch failed; "" while they work."""
         return "; ".join(store.problem for store in self._stores.values() if store.problem)
 
-    def snapshot(self) -> tuple[list[Json], list[Json]]:
-        """(pods, nodes) as last seen. The dicts are shared, never changed: read, do not modify."""
+    def snapshot(self) -> tuple[list[Pod], list[Node]]:
+        """(pods, nodes) as last seen (read-only views, shared between reads)."""
         self.last_read = time.monotonic()
         with self._lock:
             return (
@@ -109,7 +113,7 @@ class ClusterInformer:
                 list(self._stores[NODES.kind].objects.values()),
             )
 
-    def pod(self, uid: str) -> Json | None:
+    def pod(self, uid: str) -> Pod | None:
         with self._lock:
             return self._stores[PODS.kind].objects.get(uid)
 
@@ -145,7 +149,7 @@ class ClusterInformer:
                 self._stop.wait(_BACKOFF_SECONDS[-1])
 
     def _list(self, api: ClusterApi, resource: _Resource) -> None:
-        objects: dict[str, Json] = {}
+        objects: dict[str, Any] = {}
         version = ""
         for page in api.pages(resource.kind):
             for item in page.get("items") or ():

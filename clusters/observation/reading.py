@@ -68,37 +68,36 @@ def informer_for(cluster: Cluster) -> ClusterInformer:
     return registry.get(str(cluster.pk), _fingerprint(cluster), cluster.name, lambda: cluster_api(cluster))
 
 
-def _waiting_now(api: ClusterApi) -> dict[str, Json]:
+def _waiting_now(api: ClusterApi) -> dict[str, Pod]:
     return {
-        str(pod["metadata"]["uid"]): essential_pod(pod) for pod in api.list("Pod", field_selector=WAITING)
+        str(pod["metadata"]["uid"]): Pod(essential_pod(pod))
+        for pod in api.list("Pod", field_selector=WAITING)
     }
 
 
-def _reconciled_pods(informer: ClusterInformer, pods: list[Json], api: ClusterApi) -> list[Json]:
+def _reconciled_pods(informer: ClusterInformer, pods: list[Pod], api: ClusterApi) -> list[Pod]:
     """The informer's pods with the waiting ones replaced by the fresh list (see the module doc)."""
     waiting = _waiting_now(api)
-    stale = [pod for pod in pods if Pod(pod).is_pending and str(pod["metadata"].get("uid")) not in waiting]
+    stale = [pod for pod in pods if pod.is_pending and pod.uid not in waiting]
     if len(stale) > MAX_REREADS:
-        pods = [essential_pod(pod) for pod in api.list("Pod")]
+        pods = [Pod(essential_pod(pod)) for pod in api.list("Pod")]
         stale = []
-    reread: dict[str, Json | None] = {}
+    reread: dict[str, Pod | None] = {}
     for pod in stale:
-        meta = pod["metadata"]
-        current = api.get("Pod", meta.get("namespace"), meta["name"])
-        if current is not None and current["metadata"].get("uid") != meta.get("uid"):
+        current = api.get("Pod", pod.namespace, pod.name)
+        if current is not None and current["metadata"].get("uid") != pod.uid:
             current = None  # deleted, and a new pod took its name
-        reread[str(meta.get("uid"))] = essential_pod(current) if current else None
+        reread[pod.uid] = Pod(essential_pod(current)) if current else None
         if current is not None:
             informer.put_pod(current)
-    merged: dict[str, Json] = {}
+    merged: dict[str, Pod] = {}
     for pod in pods:
-        uid = str(pod["metadata"].get("uid"))
-        if uid in reread:
-            fresh = reread[uid]
+        if pod.uid in reread:
+            fresh = reread[pod.uid]
             if fresh is not None:
-                merged[uid] = fresh
+                merged[pod.uid] = fresh
         else:
-            merged[uid] = pod
+            merged[pod.uid] = pod
     merged.update(waiting)
     return list(merged.values())
 
@@ -126,10 +125,10 @@ def read_cluster(cluster: Cluster, *, now: datetime | None = None) -> ClusterSta
             raise ClusterUnavailable(
                 informer.problem or f"the cluster was not listed within {SYNC_SECONDS} s"
             )
-        pods, nodes = informer.snapshot()
-        pods = _reconciled_pods(informer, pods, api)
+        held, nodes = informer.snapshot()
+        pods = _reconciled_pods(informer, held, api)
     except ClusterCredentialsError as error:
         raise ClusterUnavailable(str(error)) from error
     except (ClusterUnreachable, ClusterRefused) as error:
         raise ClusterUnavailable(str(error)) from error
-    return cluster_state((Pod(p) for p in pods), (Node(n) for n in nodes), now or timezone.now())
+    return cluster_state(pods, nodes, now or timezone.now())

@@ -68,7 +68,7 @@ def _verify_before_saving(cluster: Cluster) -> ClusterState:
                 f"Grant these{advice}, then connect again."
             }
         )
-    probe_record(cluster, result)
+    probe_record(cluster, result=result)
     try:
         return list_cluster(cluster)
     except ClusterUnavailable as error:
@@ -205,7 +205,7 @@ def cluster_update(
             if not result.reachable or result.missing:
                 problem = result.problem or "unknown"
                 raise ValidationError({"mode": f"Nodeless mode needs more access: {problem}."})
-            probe_record(cluster, result)
+            probe_record(cluster, result=result)
     with transaction.atomic():
         cluster.save()
         audit_record(

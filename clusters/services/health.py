@@ -34,7 +34,7 @@ def probe_cluster(cluster: Cluster) -> ProbeResult:
         )
 
 
-def probe_record(cluster: Cluster, result: ProbeResult) -> None:
+def probe_record(cluster: Cluster, *, result: ProbeResult) -> None:
     now = timezone.now()
     cluster.last_checked_at = now
     cluster.health_problem = result.problem
@@ -71,7 +71,7 @@ def cluster_check_health_now(organization: Organization, *, cluster: Cluster) ->
 
 def _check_health(cluster: Cluster, read: Callable[..., ClusterState]) -> Cluster:
     now = timezone.now()
-    probe_record(cluster, probe_cluster(cluster))
+    probe_record(cluster, result=probe_cluster(cluster))
     if cluster.health != ClusterHealth.UNREACHABLE:
         try:
             observation_record(cluster, read(cluster, now=now), force=True)

@@ -1,8 +1,8 @@
 """What a pass reads before it decides: the cluster (`observe`), our instances, interruption notices.
 
 `observe` is the one seam through which the pass sees the cluster: the kube port's read (for the
-real port, the cluster's one watch-fed observation), which the pass keeps as the cluster's latest
-observation for the pages and previews.
+real port, the cluster's one watch-fed observation). The pass does not keep a summary of what it read:
+a busy cluster is read every second or so, and the health check and metering keep one every minute.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from django.core.cache import cache
 
 from clusters.cloud.errors import CloudError
 from clusters.cloud.interface import Instance, InterruptionNotice
-from clusters.observation.recording import observation_record
 from engines.kube.cluster import ClusterState
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.launch_request import CLUSTER_TAG
@@ -22,9 +21,7 @@ from workers.provisioning.launch_request import CLUSTER_TAG
 
 def observe(ctx: ReconcileContext) -> ClusterState:
     """The cluster's nodes with their pods, the pods waiting for a node, and the DaemonSets' overhead."""
-    state = ctx.kube.read(ctx.now)
-    observation_record(ctx.cluster, state)
-    return state
+    return ctx.kube.read(ctx.now)
 
 
 def list_instances_when_due(ctx: ReconcileContext) -> Mapping[str, Instance] | None:

@@ -57,9 +57,9 @@ def test_events_after_the_list_are_applied_and_the_watch_resumes_where_it_ended(
     try:
         assert informer.wait_synced(5)
         wait_for(lambda: ("Pod", "13") in api.watched_from or len(api.watched_from) > 4)
-        wait_for(lambda: [p["metadata"]["name"] for p in informer.snapshot()[0]] == ["a"])
+        wait_for(lambda: [pod.name for pod in informer.snapshot()[0]] == ["a"])
         (pod,) = informer.snapshot()[0]
-        assert pod["spec"]["nodeName"] == "n1"
+        assert pod.node_name == "n1"
         assert ("Pod", "10") in api.watched_from and ("Pod", "12") in api.watched_from
         assert api.list_calls["Pod"] == 1
     finally:

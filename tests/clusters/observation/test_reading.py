@@ -15,7 +15,6 @@ from clusters.kube.access import cluster_api
 from clusters.models import Cluster, ClusterObservation
 from clusters.observation.reading import _reconciled_pods, read_cluster
 from clusters.observation.recording import observation_failed, observation_record
-from engines.kube.pods import Pod
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.fixtures.connections import kubeconfig_for
@@ -67,7 +66,7 @@ def test_a_pod_created_a_moment_ago_is_waiting_in_the_next_read(onprem) -> None:
 def test_a_pod_bound_since_the_informer_saw_it_is_on_its_node_and_not_waiting(onprem) -> None:
     cluster, core = onprem
     core.create_namespaced_pod("default", _pod("web"))
-    (stale,) = [pod.raw for pod in read_cluster(cluster).pending]
+    (stale,) = read_cluster(cluster).pending
     node = core.list_node().items[0].metadata.name
     core.create_namespaced_pod_binding(
         "web",
@@ -85,7 +84,7 @@ def test_a_pod_bound_since_the_informer_saw_it_is_on_its_node_and_not_waiting(on
             self.reread.append(pod)
 
     informer = StaleInformer()
-    pods = [Pod(p) for p in _reconciled_pods(informer, [dict(stale)], cluster_api(cluster))]  # type: ignore[arg-type]
+    pods = _reconciled_pods(informer, [stale], cluster_api(cluster))  # type: ignore[arg-type]
     assert [(pod.name, pod.node_name, pod.is_pending) for pod in pods] == [("web", node, False)]
     assert [p["metadata"]["name"] for p in informer.reread] == ["web"]
 
