@@ -70,7 +70,7 @@ class ClusterInformer:
 
     def __init__(self, name: str, api: Callable[[], ClusterApi]) -> None:
         self.name, self._api = name, api
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on every change applied
         self._stores = {PODS.kind: _Store(), NODES.kind: _Store()}
         self._stop = threading.Event()
         self.last_read = time.monotonic()
@@ -116,6 +116,19 @@ class ClusterInformer:
     def pod(self, uid: str) -> Pod | None:
         with self._lock:
             return self._stores[PODS.kind].objects.get(uid)
+
+    def wait_for_pods(self, settled: Callable[[Callable[[str], Pod | None]], bool], timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until `settled(pod_of_uid)` holds for the pods as the watch
+        delivers them: a change made a moment ago is usually a few milliseconds behind."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            pods = self._stores[PODS.kind].objects
+            while not settled(pods.get):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
 
     def put_pod(self, obj: Json) -> None:
         """Record a pod read directly (newer than what the watch delivered so far)."""
@@ -172,6 +185,7 @@ class ClusterInformer:
                 store.objects[resource.key(obj)] = resource.keep(obj)
             if version and event_type != "ERROR":
                 store.resource_version = version
+            self._lock.notify_all()
         store.problem = ""
 
 

@@ -32,6 +32,12 @@ SYNC_SECONDS = 60
 # many; beyond it (a burst of binds), the informer is listed again.
 MAX_REREADS = 100
 WAITING = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
+STALE_WAIT_SECONDS = 0.2
+
+
+def _moved_on(pod: Pod | None) -> bool:
+    """The informer now holds the pod bound, finished or gone: it is no longer waiting there either."""
+    return pod is None or not pod.is_pending
 
 
 class ClusterUnavailable(Exception):
@@ -75,29 +81,37 @@ def _waiting_now(api: ClusterApi) -> dict[str, Pod]:
     }
 
 
+def _read_again(informer: ClusterInformer, api: ClusterApi, pod: Pod) -> Pod | None:
+    """The pod as the API server has it now; None when it is gone (or a new pod took its name)."""
+    current = api.get("Pod", pod.namespace, pod.name)
+    if current is None or current["metadata"].get("uid") != pod.uid:
+        return None
+    informer.put_pod(current)
+    return Pod(essential_pod(current))
+
+
 def _reconciled_pods(informer: ClusterInformer, pods: list[Pod], api: ClusterApi) -> list[Pod]:
     """The informer's pods with the waiting ones replaced by the fresh list (see the module doc)."""
     waiting = _waiting_now(api)
-    stale = [pod for pod in pods if pod.is_pending and pod.uid not in waiting]
-    if len(stale) > MAX_REREADS:
-        pods = [Pod(essential_pod(pod)) for pod in api.list("Pod")]
-        stale = []
-    reread: dict[str, Pod | None] = {}
-    for pod in stale:
-        current = api.get("Pod", pod.namespace, pod.name)
-        if current is not None and current["metadata"].get("uid") != pod.uid:
-            current = None  # deleted, and a new pod took its name
-        reread[pod.uid] = Pod(essential_pod(current)) if current else None
-        if current is not None:
-            informer.put_pod(current)
+    stale = {pod.uid: pod for pod in pods if pod.is_pending and pod.uid not in waiting}
+    if stale:
+        # Bound or deleted since the informer heard of them: the watch is usually a few milliseconds
+        # behind, so wait for it briefly before reading any of them again.
+        informer.wait_for_pods(
+            lambda pod_of: all(_moved_on(pod_of(uid)) for uid in stale), STALE_WAIT_SECONDS
+        )
+    newer: dict[str, Pod | None] = {uid: informer.pod(uid) for uid in stale}
+    behind = [stale[uid] for uid, pod in newer.items() if not _moved_on(pod)]
+    if len(behind) > MAX_REREADS:  # a burst of binds: list everything once rather than pod by pod
+        return [*(Pod(essential_pod(raw)) for raw in api.list("Pod"))]
+    for pod in behind:
+        newer[pod.uid] = _read_again(informer, api, pod)
     merged: dict[str, Pod] = {}
     for pod in pods:
-        if pod.uid in reread:
-            fresh = reread[pod.uid]
-            if fresh is not None:
-                merged[pod.uid] = fresh
-        else:
+        if pod.uid not in newer:
             merged[pod.uid] = pod
+        elif (current := newer[pod.uid]) is not None:
+            merged[pod.uid] = current
     merged.update(waiting)
     return list(merged.values())
 

@@ -15,6 +15,7 @@ from clusters.kube.access import cluster_api
 from clusters.models import Cluster, ClusterObservation
 from clusters.observation.reading import _reconciled_pods, read_cluster
 from clusters.observation.recording import observation_failed, observation_record
+from engines.kube.pods import Pod
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.fixtures.connections import kubeconfig_for
@@ -77,8 +78,14 @@ def test_a_pod_bound_since_the_informer_saw_it_is_on_its_node_and_not_waiting(on
         _preload_content=False,
     )
 
-    class StaleInformer:  # what an informer a few milliseconds behind still holds
+    class StaleInformer:  # an informer whose watch has not delivered the bind yet
         reread: list[dict] = []
+
+        def wait_for_pods(self, settled, timeout: float) -> bool:
+            return False
+
+        def pod(self, uid: str) -> Pod | None:
+            return stale if uid == stale.uid else None
 
         def put_pod(self, pod: dict) -> None:
             self.reread.append(pod)
@@ -100,3 +107,39 @@ def test_a_summary_is_kept_at_most_every_few_seconds_and_a_failure_keeps_the_las
     kept.refresh_from_db()
     assert kept.problem == "connection refused" and kept.summary["pods"]["pending"] == 1
     assert kept.attempted_at and kept.observed_at and kept.attempted_at > kept.observed_at
+
+
+def test_a_bind_the_watch_delivers_a_moment_later_needs_no_second_read(onprem) -> None:
+    cluster, core = onprem
+    core.create_namespaced_pod("default", _pod("web"))
+    (stale,) = read_cluster(cluster).pending
+    bound = Pod({**stale.raw, "spec": {**stale.spec, "nodeName": "dc1-node-0"}})
+
+    class CatchingUp:  # the watch delivers the bind while the read waits for it
+        def wait_for_pods(self, settled, timeout: float) -> bool:
+            return bool(settled(lambda uid: bound if uid == bound.uid else None))
+
+        def pod(self, uid: str) -> Pod | None:
+            return bound if uid == bound.uid else None
+
+    class NoSecondRead:
+        def __init__(self, api) -> None:
+            self.api = api
+
+        def list(self, *args, **kwargs):
+            return self.api.list(*args, **kwargs)
+
+        def get(self, *args, **kwargs):
+            raise AssertionError("the pod was read again although the watch caught up")
+
+    core.create_namespaced_pod_binding(
+        "web",
+        "default",
+        kube.V1Binding(
+            metadata=kube.V1ObjectMeta(name="web"),
+            target=kube.V1ObjectReference(kind="Node", name="dc1-node-0"),
+        ),
+        _preload_content=False,
+    )
+    pods = _reconciled_pods(CatchingUp(), [stale], NoSecondRead(cluster_api(cluster)))  # type: ignore[arg-type]
+    assert [(pod.name, pod.node_name) for pod in pods] == [("web", "dc1-node-0")]
