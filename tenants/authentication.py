@@ -10,6 +10,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from tenants.models import ApiToken
+from tenants.selectors import creator_role
 from tenants.services import api_token_touch
 from tenants.tokens import PREFIX, hash_token, is_well_formed
 
@@ -60,6 +61,12 @@ class ApiTokenAuthentication(BaseAuthentication):
         if token.expires_at is not None and token.expires_at <= timezone.now():
             raise AuthenticationFailed(
                 f"This API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; create a new one."
+            )
+        token.granted = token.granted_scopes(creator_role(token))  # type: ignore[attr-defined]
+        if not token.granted:  # type: ignore[attr-defined]
+            raise AuthenticationFailed(
+                "This API token's creator is no longer a member of its organization, so the token can do "
+                "nothing; a current member can create a new one."
             )
         api_token_touch(token)
         return TokenUser(token), token

@@ -57,9 +57,11 @@ class OrganizationRolePermission(BasePermission):
             if scope is None:
                 raise PermissionDenied(f"API tokens cannot {doing}; sign in as an owner in the browser.")
             if not request.auth.has_scope(scope):
+                usable = getattr(request.auth, "granted", request.auth.scopes)
+                capped = " (capped by its creator's current role)" if usable != request.auth.scopes else ""
                 raise PermissionDenied(
-                    f"This token lacks the '{scope}' scope needed to {doing}; its scopes are "
-                    f"{', '.join(request.auth.scopes)}."
+                    f"This token lacks the '{scope}' scope needed to {doing}; the scopes it may use are "
+                    f"{', '.join(usable) or 'none'}{capped}."
                 )
             return True
         try:

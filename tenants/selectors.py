@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from tenants.models import ApiToken, AuditEvent, Invitation, Organization, OrganizationMember, User
+from tenants.models import ApiToken, AuditEvent, Invitation, Organization, OrganizationMember, Role, User
 
 
 def organizations_for_user(user: User) -> QuerySet[OrganizationMember]:
@@ -40,3 +40,15 @@ def audit_event_list(
     if since:
         events = events.filter(created_at__gte=since)
     return events.order_by("-created_at", "-id")
+
+
+def creator_role(token: ApiToken) -> Role | None:
+    """The current role in the token's organization of the person who created it (None: not a member)."""
+    if token.created_by_id is None:
+        return None
+    role = (
+        OrganizationMember.objects.filter(organization_id=token.organization_id, user_id=token.created_by_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return None if role is None else Role(role)

@@ -47,6 +47,15 @@ class TokenScope(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+# What a member of each role may do through a token (owner-only actions are never open to tokens).
+SCOPES_OF_ROLE: dict[Role, tuple[str, ...]] = {
+    Role.VIEWER: (TokenScope.READ,),
+    Role.MEMBER: (TokenScope.READ, TokenScope.WRITE),
+    Role.ADMIN: (TokenScope.READ, TokenScope.WRITE, TokenScope.ADMIN),
+    Role.OWNER: (TokenScope.READ, TokenScope.WRITE, TokenScope.ADMIN),
+}
+
+
 class ApiToken(models.Model):
     """An organization API token (`nls_…`). Only its SHA-256 and its last four characters are kept."""
 
@@ -81,8 +90,23 @@ class ApiToken(models.Model):
             return "expired"
         return "active"
 
+    def granted_scopes(self, creator_role: Role | None) -> list[str]:
+        """The scopes the token may use now: its own, capped by what its creator's current role may
+        do (a demoted creator's token loses what the creator lost; a creator no longer in the
+        organization leaves the token nothing). A token without a creator (one minted by another
+        token before creators were recorded) keeps `read` at most."""
+        if self.created_by_id is None:
+            allowed = {TokenScope.READ.value}
+        elif creator_role is None:
+            allowed = set()
+        else:
+            allowed = set(SCOPES_OF_ROLE[creator_role])
+        return [scope for scope in self.scopes if scope in allowed]
+
     def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
+        """Whether the token may use `scope`: after authentication, within what its creator may still
+        do (`granted`, set by the authentication); otherwise by its own scopes."""
+        return scope in getattr(self, "granted", self.scopes)
 
 
 class AuditEvent(models.Model):

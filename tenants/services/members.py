@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tenants.actors import Actor
 from tenants.audit import audit_record
-from tenants.models import Invitation, Organization, OrganizationMember, Role, User
+from tenants.models import ApiToken, Invitation, Organization, OrganizationMember, Role, User
 from tenants.tokens import hash_secret
 
 
@@ -157,4 +157,11 @@ def member_remove(organization: Organization, *, member: OrganizationMember, act
     _ensure_an_owner_remains(organization, member)
     user = member.user
     member.delete()
-    audit_record(organization, actor=actor, action="member.remove", target=user)
+    # The tokens they created act for them: they go with them (authentication refuses them anyway;
+    # revoking says so on the tokens page and in the audit log).
+    revoked = ApiToken.objects.filter(
+        organization=organization, created_by=user, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now(), revoked_by=actor.user)
+    audit_record(
+        organization, actor=actor, action="member.remove", target=user, metadata={"tokens_revoked": revoked}
+    )

@@ -33,6 +33,25 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     return [scope for scope in TokenScope.values if scope in scopes]
 
 
+def _check_within_parent(parent: ApiToken, scopes: list[str], expires_at: datetime | None) -> None:
+    """A token that mints a token gives it no more than it has: no scope it may not use, no life
+    beyond its own."""
+    extra = [scope for scope in scopes if not parent.has_scope(scope)]
+    if extra:
+        raise ValidationError(
+            {
+                "scopes": f"This token may not grant {', '.join(extra)}: a token only grants scopes it has itself."
+            }
+        )
+    if parent.expires_at is not None and (expires_at is None or expires_at > parent.expires_at):
+        raise ValidationError(
+            {
+                "expires_at": f"This token expires on {parent.expires_at:%Y-%m-%d %H:%M} UTC; the tokens it "
+                "creates must expire no later."
+            }
+        )
+
+
 @transaction.atomic
 def api_token_create(
     organization: Organization,
@@ -55,6 +74,9 @@ def api_token_create(
             raise ValidationError({"expires_at": "The expiry must be in the future."})
         if expires_at > now + MAX_TOKEN_LIFETIME:
             raise ValidationError({"expires_at": "Tokens can live at most one year; pick an earlier date."})
+    if actor.token is not None:
+        _check_within_parent(actor.token, clean_scopes, expires_at)
+    creator = actor.user or (actor.token.created_by if actor.token is not None else None)
     plaintext = generate_token()
     token = ApiToken.objects.create(
         organization=organization,
@@ -62,7 +84,7 @@ def api_token_create(
         token_hash=hash_token(plaintext),
         last_four=plaintext[-4:],
         scopes=clean_scopes,
-        created_by=actor.user,
+        created_by=creator,
         expires_at=expires_at,
     )
     audit_record(
