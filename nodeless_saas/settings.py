@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from pathlib import Path
 
@@ -265,7 +266,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenants.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"token": "1200/min"},
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.ApiTokenRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -280,6 +281,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 API_TOKEN_LAST_USED_RESOLUTION_SECONDS = 60
+# Calls per API token: "<count>/<second|minute|hour|day>" (DRF's form; "1200/min" is 20 a second).
+NODELESS_API_TOKEN_RATE = env_str("NODELESS_API_TOKEN_RATE", "1200/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", NODELESS_API_TOKEN_RATE):
+    raise ImproperlyConfigured(
+        f"NODELESS_API_TOKEN_RATE={NODELESS_API_TOKEN_RATE!r} is not a rate; write it as e.g. 1200/min"
+    )
 
 # --- Celery ------------------------------------------------------------------------------------
 _broker_url = env_optional("CELERY_BROKER_URL")

@@ -125,3 +125,15 @@ def test_the_metering_interval_sets_metering_s_beat_and_must_divide_a_minute(tmp
     assert demo.stdout.split() == ["10", "10.0"]
     odd = _settings_in_subprocess({**base, "NODELESS_METERING_SECONDS": "7"}, expression)
     assert odd.returncode != 0 and "does not divide 60" in odd.stderr
+
+
+def test_the_api_token_rate_must_read_as_a_rate(tmp_path) -> None:
+    base = {"NODELESS_VAR_DIR": str(tmp_path), "NODELESS_ENV": "development"}
+    assert (
+        "50/s"
+        in _settings_in_subprocess(
+            {**base, "NODELESS_API_TOKEN_RATE": "50/s"}, "settings.NODELESS_API_TOKEN_RATE"
+        ).stdout
+    )
+    refused = _settings_in_subprocess({**base, "NODELESS_API_TOKEN_RATE": "fast"}, "settings.DEBUG")
+    assert refused.returncode != 0 and "write it as e.g. 1200/min" in refused.stderr
