@@ -67,8 +67,20 @@ class Table:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(self.headers)
         for row in [*self.rows, *([self.footer] if self.footer else [])]:
-            writer.writerow([cell.value for cell in row])
+            writer.writerow([cell.value if cell.numeric else spreadsheet_safe(cell.value) for cell in row])
         return out.getvalue()
+
+
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP's "CSV injection"): a
+# cluster or namespace named "=HYPERLINK(...)" must read as text, not run. Numbers (-3.10) are left as
+# they are; their cells are marked numeric.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def text(value: str, href: str = "") -> Cell:

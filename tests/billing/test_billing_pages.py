@@ -257,3 +257,15 @@ def test_the_money_pages_run_as_many_queries_for_eight_clusters_as_for_one(cast,
     one = page_queries(owner_client, url)
     _metered_clusters(cast.org_a, 1, 8)
     assert page_queries(owner_client, url) == one
+
+
+def test_a_name_that_a_spreadsheet_would_run_is_written_as_text_in_the_csv(cast, owner_client) -> None:
+    cluster = make_cluster(cast.org_a, '=HYPERLINK("http://evil.example","click")')
+    record_minutes(cluster, minutes(floor_hour(timezone.now()), 5), nodes=shop_nodes(SCALE))
+    response = owner_client.get("/reports/csv/?table=savings&window=today&group=cluster")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    names = [row[0] for row in rows[1:]]
+    assert '\'=HYPERLINK("http://evil.example","click")' in names
+    assert not any(name.startswith(("=", "+", "@")) for name in names)
+    numbers = [cell for row in rows[1:] for cell in row[1:] if cell.startswith("-")]
+    assert all(not cell.startswith("'") for cell in numbers)  # negative amounts stay numbers
