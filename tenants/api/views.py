@@ -104,7 +104,7 @@ class InvitationViewSet(
         )
         data: dict[str, Any] = dict(InvitationSerializer(invitation).data)
         data["url"] = invitation_url(secret)
-        return Response(data, status=status.HTTP_201_CREATED)
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
     @extend_schema(request=None, responses=InvitationSerializer)
     @action(detail=True, methods=["post"])
@@ -137,7 +137,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
         )
         data: dict[str, Any] = dict(ApiTokenSerializer(token).data)
         data["token"] = plaintext
-        return Response(data, status=status.HTTP_201_CREATED)
+        # The one response that carries the token: never cached by a browser or a proxy.
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
     @extend_schema(request=None, responses=ApiTokenSerializer)
     @action(detail=True, methods=["post"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -20,16 +23,26 @@ from tenants.services.members import invitation_url
 from tenants.views.forms_util import add_service_errors
 
 _SHOW_ONCE_KEY = "show_once"
+# How long a secret waits for the page that shows it (the redirect follows at once).
+_SHOW_ONCE_SECONDS = 300
 
 
 def _show_once(request: OrganizationRequest, value: dict[str, str]) -> None:
     """Keep a secret for the very next page view only (post/redirect/get, so a reload cannot repost
-    the form and create a second token); the view pops it, so it is never shown twice."""
-    request.session[_SHOW_ONCE_KEY] = value
+    the form and create a second token); the view pops it, so it is never shown twice. The secret
+    waits in the cache for a few minutes at most, under a random key the session holds: never in the
+    session row, which the database keeps for weeks."""
+    key = f"show-once:{secrets.token_urlsafe(24)}"
+    cache.set(key, value, timeout=_SHOW_ONCE_SECONDS)
+    request.session[_SHOW_ONCE_KEY] = key
 
 
 def _pop_shown_once(request: OrganizationRequest) -> dict[str, str] | None:
-    value: dict[str, str] | None = request.session.pop(_SHOW_ONCE_KEY, None)
+    key = request.session.pop(_SHOW_ONCE_KEY, None)
+    if not isinstance(key, str):
+        return None
+    value: dict[str, str] | None = cache.get(key)
+    cache.delete(key)
     return value
 
 
