@@ -4,6 +4,7 @@ from tenants.services.accounts import (
     login_failed_record,
     organization_create,
     organization_update,
+    sign_in_record,
     signup,
 )
 from tenants.services.members import (
@@ -23,6 +24,7 @@ __all__ = [
     "invitation_create",
     "invitation_revoke",
     "login_failed_record",
+    "sign_in_record",
     "member_change_role",
     "member_remove",
     "organization_create",

@@ -83,15 +83,25 @@ def signup(
     return user, organization
 
 
-def login_failed_record(*, email: str, ip_address: str | None) -> None:
-    """Record a failed sign-in in every organization of the account it targeted (if it exists)."""
+def sign_in_record(*, email: str, ip_address: str | None, action: str) -> None:
+    """Record a sign-in event (`login.succeeded`, `login.failed`, `login.locked_out`) in every
+    organization of the account it targeted. When the e-mail matches no account, keep its hash, not
+    the e-mail: typos of real addresses are personal data we have no reason to keep."""
     email = (email or "").strip().lower()
     user = User.objects.filter(email=email).first()
-    actor = Actor(ip_address=ip_address, system_label=f"anonymous ({email or 'no e-mail'})")
-    # Keep the attempted e-mail's hash, not the e-mail, when it matches no account: typos of real
-    # addresses are personal data we have no reason to keep.
     if user is None:
-        audit_record(None, actor=actor, action="login.failed", metadata={"email_sha256": hash_secret(email)})
+        actor = Actor(ip_address=ip_address, system_label="anonymous (no such account)")
+        audit_record(None, actor=actor, action=action, metadata={"email_sha256": hash_secret(email)})
         return
+    actor = (
+        Actor(user=user, ip_address=ip_address)
+        if action == "login.succeeded"
+        else Actor(ip_address=ip_address, system_label=f"anonymous ({email})")
+    )
     for membership in user.memberships.select_related("organization"):
-        audit_record(membership.organization, actor=actor, action="login.failed", target=user)
+        audit_record(membership.organization, actor=actor, action=action, target=user)
+
+
+def login_failed_record(*, email: str, ip_address: str | None) -> None:
+    """A failed sign-in, in every organization of the account it targeted (if it exists)."""
+    sign_in_record(email=email, ip_address=ip_address, action="login.failed")

@@ -146,6 +146,20 @@ def test_repeated_failed_logins_are_throttled_and_audited(cast, settings) -> Non
     failures = AuditEvent.objects.filter(organization=cast.org_a, action="login.failed")
     # The attempt made while locked out is a failed sign-in too, and is recorded as one.
     assert failures.count() == settings.AXES_FAILURE_LIMIT + 1
+    assert AuditEvent.objects.filter(organization=cast.org_a, action="login.locked_out").exists()
+
+
+def test_a_sign_in_is_in_the_audit_log_with_its_address(cast) -> None:
+    response = Client().post("/login/", {"username": cast.alice.email, "password": PASSWORD})
+    assert response.status_code == 302
+    (event,) = AuditEvent.objects.filter(organization=cast.org_a, action="login.succeeded")
+    assert event.actor_user == cast.alice and event.ip_address == "127.0.0.1"
+
+
+def test_a_failed_sign_in_for_no_account_keeps_no_e_mail(cast) -> None:
+    Client().post("/login/", {"username": "typo@a.example", "password": "wrong"})
+    (event,) = AuditEvent.objects.filter(organization=None, action="login.failed")
+    assert "typo@a.example" not in event.actor_label and "email_sha256" in event.metadata
 
 
 def test_every_write_is_in_the_audit_log_with_actor_and_address(cast, owner_client, api_a) -> None:
