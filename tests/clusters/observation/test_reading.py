@@ -143,3 +143,33 @@ def test_a_bind_the_watch_delivers_a_moment_later_needs_no_second_read(onprem) -
     )
     pods = _reconciled_pods(CatchingUp(), [stale], NoSecondRead(cluster_api(cluster)))  # type: ignore[arg-type]
     assert [(pod.name, pod.node_name) for pod in pods] == [("web", "dc1-node-0")]
+
+
+def test_the_health_check_reads_quantities_as_kubectl_writes_them_and_counts_from_its_read(onprem) -> None:
+    from clusters.models import ClusterHealth
+    from clusters.services import cluster_check_health
+
+    cluster, core = onprem
+    pod = _pod("gpu")
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": 1, "cpu": 2, "memory": "1Gi"}}
+    # kubectl sends YAML's bare numbers as JSON numbers, which the API server takes as quantities;
+    # the typed client refuses them, so the pod goes in as the raw body kubectl would send.
+    api = core.api_client
+    created = api.rest_client.request(
+        "POST",
+        f"{api.configuration.host}/api/v1/namespaces/default/pods",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": api.configuration.get_api_key_with_prefix("authorization"),
+        },
+        body=pod,
+    )
+    assert created.status == 201, created.read()
+    checked = cluster_check_health(cluster)
+    assert checked.health == ClusterHealth.HEALTHY, checked.health_problem
+    cluster.refresh_from_db()
+    kept = ClusterObservation.objects.get(cluster=cluster).summary
+    assert cluster.pod_count == kept["pods"]["total"] and kept["pods"]["pending"] == 1
+    assert kept["requested"]["gpu"] == 0  # waiting, so on no node yet
+    (row,) = [row for row in kept["pod_rows"] if row["name"] == "gpu"]
+    assert row["cpu_millis"] == 2000
