@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from celery import shared_task
-from kubernetes import client as k8s
 
-from clusters.kube.access import cluster_api_client
+from clusters.kube.access import cluster_api
+from clusters.kube.api import ClusterApi
 from clusters.models import Cluster
 from lab.traces import replay as trace_replay
 from lab.traces.alibaba import read_alibaba_pods
@@ -35,10 +35,13 @@ def trace_replay_step(
         trace=Path(trace).stem,
     )
     elapsed = time.time() - started_at
-    core = k8s.CoreV1Api(cluster_api_client(cluster))
-    trace_replay.ensure_namespace(core, "trace")
+
+    def connect() -> ClusterApi:
+        return cluster_api(cluster)
+
+    trace_replay.ensure_namespace(connect, "trace")
     created = sum(
-        trace_replay.create(core, item)
+        trace_replay.create(connect, item)
         for item in trace_replay.due(items, elapsed_from=done_until, elapsed_to=elapsed)
     )
     if items and elapsed < items[-1].at:

@@ -14,12 +14,13 @@ from django.db import transaction
 from nodeless_saas.celery import app
 
 FEDERATION_PASS = "workers.tasks.federation_pass"
-TASK_NAMES = (FEDERATION_PASS,)
+PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
+TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH)
 
-# Federation passes are coalesced per organization: while one is queued and not yet started, asking
-# for another does nothing (a burst of 200 submissions costs one or two passes, not 200, and beat
-# does not pile passes up behind a slow one). The mark expires after this long, so a lost message
-# cannot block an organization for longer than that.
+# Work is coalesced per subject: while a task for it is queued (and, for a launch, running), asking
+# for another does nothing — a burst of 200 submissions costs one or two federation passes, not 200;
+# beat does not pile passes up behind a slow one; a backlog does not fill with copies of the same
+# launch. The mark expires after this long, so a lost message cannot block a subject for longer.
 QUEUED_MARK_SECONDS = 60
 
 
@@ -27,12 +28,24 @@ def federation_queued_key(organization_id: str) -> str:
     return f"federation-queued:{organization_id}"
 
 
+def launch_queued_key(row_id: str) -> str:
+    return f"launch-queued:{row_id}"
+
+
+def send_once(mark: str, task_name: str, args: tuple[str, ...], *, countdown: float = 0) -> bool:
+    """Send the task unless `mark` says one is in flight; True when this call sent it. The task
+    clears the mark (`cache.delete`) when it no longer counts as in flight."""
+    if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS):
+        return False
+    app.send_task(task_name, args=args, countdown=countdown)
+    return True
+
+
 def request_federation_pass(organization_id: str, *, countdown: float = 0) -> bool:
     """Queue a federation pass unless one is already queued; True when this call queued it."""
-    if not cache.add(federation_queued_key(organization_id), 1, timeout=QUEUED_MARK_SECONDS):
-        return False
-    app.send_task(FEDERATION_PASS, args=(organization_id,), countdown=countdown)
-    return True
+    return send_once(
+        federation_queued_key(organization_id), FEDERATION_PASS, (organization_id,), countdown=countdown
+    )
 
 
 def federation_pass_on_commit(organization_id: str) -> None:

@@ -20,7 +20,13 @@ from billing.services.metering import meter_cluster
 from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
 from policies.federation.selectors import organization_ids_with_federation_work
-from workers.enqueue import federation_queued_key, request_federation_pass
+from workers.enqueue import (
+    PROVISIONING_LAUNCH,
+    federation_queued_key,
+    launch_queued_key,
+    request_federation_pass,
+    send_once,
+)
 from workers.federation import run_pass
 from workers.leases import LeaseLost, held
 from workers.provisioning.launching import launch_row
@@ -50,13 +56,22 @@ def provisioning_reconcile(cluster_id: str, *, again_if_busy: bool = True) -> st
 
 def _enqueue_launches(row_ids: list[str]) -> None:
     for row_id in row_ids:
-        transaction.on_commit(partial(provisioning_launch.delay, row_id))
+        transaction.on_commit(partial(request_launch, row_id))
+
+
+def request_launch(row_id: str) -> bool:
+    """One launch task per ManagedNode in flight: a pass that hands the same row over again while
+    its task waits in a backlog (or runs) adds nothing. True when this call queued one."""
+    return send_once(launch_queued_key(row_id), PROVISIONING_LAUNCH, (row_id,))
 
 
 @shared_task(ignore_result=True)
 def provisioning_launch(row_id: str) -> str:
     """Make the cloud call for one launch the reconcile pass recorded."""
-    return launch_row(row_id)
+    try:
+        return launch_row(row_id)
+    finally:
+        cache.delete(launch_queued_key(row_id))  # done: a later pass may hand the row over again
 
 
 @shared_task(ignore_result=True)

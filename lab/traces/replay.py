@@ -5,12 +5,17 @@ replay starts, asking for the trace's CPU, memory and GPUs, and annotated to fin
 lifetime (`sim.nodeless.io/run-seconds`, in the simulated cluster's clock, which runs `speed` times
 faster too). Pods alive when the replay starts are created at once with their remaining lifetime.
 Creating a pod that exists is skipped, so a replay (or one step of it) can be repeated safely.
-The `core` arguments are the official client's CoreV1Api, used with plain dict manifests (which it
-accepts at run time although its annotations ask for model objects).
+
+A replay runs for days in the demo, so it never keeps a client: `connect` is asked for the
+cluster's current one before every call (the product's `cluster_api`, which hands out a new client
+when an EKS token is refreshed or the kubeconfig changes). A call the cluster does not answer
+(unreachable, or credentials refused for the moment) is retried with a fresh client after a pause,
+and a replay that is stopped while waiting simply ends.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -18,14 +23,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
+from clusters.kube.api import KINDS, ClusterApi, ClusterRefused, ClusterUnreachable
 from engines.kube.labels import GPU_MODELS_ANNOTATION
-from lab.kubeclient import drain
 from lab.traces.alibaba import TracePod, aws_gpu_models
 
 RUN_SECONDS_ANNOTATION = "sim.nodeless.io/run-seconds"
 TRACE_LABEL = "nodeless.io/trace"
+RETRY_PAUSE_SECONDS = 2.0
+
+Connect = Callable[[], ClusterApi]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,32 +94,42 @@ def schedule(
     return out
 
 
-def create(core: Any, item: ScheduledPod) -> bool:
+def create(connect: Connect, item: ScheduledPod) -> bool:
     """Create one pod; False if it already exists (a repeated step)."""
+    namespace = item.manifest["metadata"]["namespace"]
     try:
-        drain(
-            core.create_namespaced_pod(
-                item.manifest["metadata"]["namespace"], item.manifest, _preload_content=False
-            )
-        )
-    except ApiException as error:
-        if error.status == 409:
+        connect().request("POST", KINDS["Pod"].path(namespace), body=item.manifest)
+    except ClusterRefused as refused:
+        if refused.status == 409:
             return False
         raise
     return True
 
 
-def ensure_namespace(core: Any, namespace: str) -> None:
+def ensure_namespace(connect: Connect, namespace: str) -> None:
     try:
-        drain(
-            core.create_namespace(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-                _preload_content=False,
-            )
+        connect().request(
+            "POST",
+            KINDS["Namespace"].path(),
+            body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         )
-    except ApiException as error:
-        if error.status != 409:
+    except ClusterRefused as refused:
+        if refused.status != 409:
             raise
+
+
+def create_patiently(
+    connect: Connect, item: ScheduledPod, *, stop: Callable[[], bool], sleep: Callable[[float], object]
+) -> bool:
+    """`create`, retried with a fresh client while the cluster does not answer (a long replay
+    outlives tokens and network blips); False when stopped before it could."""
+    while not stop():
+        try:
+            return create(connect, item)
+        except ClusterUnreachable as error:
+            logger.warning("trace replay: %s; retrying in %.0f s", error, RETRY_PAUSE_SECONDS)
+            sleep(RETRY_PAUSE_SECONDS)
+    return False
 
 
 def due(items: list[ScheduledPod], *, elapsed_from: float, elapsed_to: float) -> list[ScheduledPod]:
@@ -121,12 +138,12 @@ def due(items: list[ScheduledPod], *, elapsed_from: float, elapsed_to: float) ->
 
 
 def run(
-    core: Any,
+    connect: Connect,
     items: list[ScheduledPod],
     *,
     stop: Callable[[], bool],
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> int:
     """Create each pod at its time until done or `stop()`; returns how many were created."""
     began, created = clock(), 0
@@ -135,12 +152,12 @@ def run(
             sleep(min(0.5, item.at - (clock() - began)))
         if stop():
             break
-        created += create(core, item)
+        created += create_patiently(connect, item, stop=stop, sleep=sleep)
     return created
 
 
 def replay_windows(
-    core: Any,
+    connect: Connect,
     pods: list[TracePod],
     *,
     start: int,
@@ -161,7 +178,7 @@ def replay_windows(
         began = time.monotonic()
         items = schedule(pods, start=start, end=start + window, speed=speed, namespace=namespace, trace=trace)
         announce(len(items), start, start + window)
-        created += run(core, items, stop=stop.is_set)
+        created += run(connect, items, stop=stop.is_set, sleep=stop.wait)
         if not follow:
             return created
         stop.wait(max(0.0, began + window / speed - time.monotonic()))

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -26,12 +27,20 @@ from django.core.management.base import BaseCommand, CommandError
 from clusters.onboarding.aws import eks_tokens
 from lab.demo.processes import demo_background, demo_simulation, demo_web
 from lab.demo.seed import demo_connect, demo_owner
+from nodeless_saas.celery import app
 from simulator.descriptor import load_descriptor
 
 SPEED = 300.0  # trace and simulated-cluster seconds per real second
 # The demo's ledger interval: metering records only complete intervals, and with production's minute
 # the first spend showed two to three minutes in. Ten seconds puts it on the pages within the first.
 METERING_SECONDS = "10"
+
+
+def discard_queued_tasks(celery_app: Celery = app) -> int:
+    """Every demo starts a new simulated cloud, so what the last run left queued (launches for its
+    instances, passes over its clusters) has nothing to act on: drop it rather than replay a backlog
+    the new run would spend its first minutes on. The database is kept; passes repair its rows."""
+    return int(celery_app.control.purge() or 0)
 
 
 class Command(BaseCommand):
@@ -42,6 +51,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        dropped = discard_queued_tasks()
+        if dropped:
+            self.stdout.write(
+                f"Discarded {dropped} tasks queued by the last run (its simulated world is gone)."
+            )
         credentials = demo_owner()
         bin_dir = Path(sys.executable).parent
         workdir = Path(settings.VAR_DIR) / "simulation"

@@ -10,7 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clusters.kube.access import cluster_api_client
+from clusters.kube.access import cluster_api
+from clusters.kube.api import ClusterApi
 from clusters.models import Cluster
 from lab.traces import replay as trace_replay
 from lab.traces.alibaba import DEFAULT_TRACE, busiest_moment, read_alibaba_pods
@@ -50,10 +51,12 @@ class Command(BaseCommand):
             raise CommandError(f"no cluster named {options['cluster']!r}; see the Clusters page for names")
         pods = read_alibaba_pods(options["trace"])
         start = options["start"] if options["start"] is not None else max(busiest_moment(pods) - 3600, 0)
-        from kubernetes import client as k8s
 
-        core = k8s.CoreV1Api(cluster_api_client(cluster))
-        trace_replay.ensure_namespace(core, options["namespace"])
+        def connect() -> ClusterApi:
+            # The cluster's current client every time: a replay outlives EKS tokens (15 minutes).
+            return cluster_api(cluster)
+
+        trace_replay.ensure_namespace(connect, options["namespace"])
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -65,7 +68,7 @@ class Command(BaseCommand):
             )
 
         created = trace_replay.replay_windows(
-            core,
+            connect,
             pods,
             start=start,
             window=int(options["hours"] * 3600),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
+from clusters.kube.api import ClusterApi
 from lab.tasks import trace_replay_step
 from lab.traces import replay as trace_replay
 from lab.traces.alibaba import TracePod
@@ -50,12 +51,13 @@ def test_replayed_pods_run_their_trace_lifetime_in_a_simulated_cluster(
 
     cluster = simulated_cluster(static_pools=(StaticNodePool("n", 2, instance_type="m5.4xlarge"),))
     core = k8s.CoreV1Api(kube_client(cluster))
-    trace_replay.ensure_namespace(core, "t")
+    api = ClusterApi(kube_client(cluster))
+    trace_replay.ensure_namespace(lambda: api, "t")
     items = trace_replay.schedule(
         [_pod("a", 0, 20), _pod("b", 10, 30)], start=0, end=100, speed=100, namespace="t", trace="x"
     )
-    assert trace_replay.run(core, items, stop=lambda: False) == 2
-    assert trace_replay.run(core, items, stop=lambda: False) == 0  # repeated: nothing created twice
+    assert trace_replay.run(lambda: api, items, stop=lambda: False) == 2
+    assert trace_replay.run(lambda: api, items, stop=lambda: False) == 0  # repeated: nothing created twice
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         phases: dict[str | None, str | None] = {}
@@ -75,7 +77,8 @@ def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
 
     cluster = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.4xlarge"),))
     core = k8s.CoreV1Api(kube_client(cluster))
-    trace_replay.ensure_namespace(core, "t")
+    api = ClusterApi(kube_client(cluster))
+    trace_replay.ensure_namespace(lambda: api, "t")
     pods = [_pod("first", 10, 50), _pod("second", 150, 250)]  # one in each 100-second window
 
     def names() -> set[str]:
@@ -84,12 +87,14 @@ def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
         }
 
     common: dict[str, Any] = {"start": 0, "window": 100, "speed": 1000.0, "namespace": "t", "trace": "x"}
-    assert trace_replay.replay_windows(core, pods, stop=threading.Event(), follow=False, **common) == 1
+    assert trace_replay.replay_windows(lambda: api, pods, stop=threading.Event(), follow=False, **common) == 1
     assert names() == {"first"}  # one window only
 
     stop = threading.Event()
     replay = threading.Thread(
-        target=trace_replay.replay_windows, args=(core, pods), kwargs={"stop": stop, "follow": True, **common}
+        target=trace_replay.replay_windows,
+        args=(lambda: api, pods),
+        kwargs={"stop": stop, "follow": True, **common},
     )
     replay.start()
     deadline = time.monotonic() + 30
@@ -100,6 +105,41 @@ def test_a_followed_replay_goes_on_window_after_window_and_waits_for_stop(
     stop.set()
     replay.join(10)
     assert not replay.is_alive()
+
+
+def test_a_replay_outlives_its_credentials_asking_for_the_current_client_each_time(
+    simulated_cluster, kube_client
+) -> None:
+    """The demo's replay runs for days; an EKS token lasts 15 minutes. A refused call (401, as an
+    expired token gets) is retried with whatever client `connect` gives next, and nothing is lost."""
+    from simulator.controllers.static_nodes import StaticNodePool
+
+    cluster = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.4xlarge"),))
+    expired, current = ClusterApi(kube_client(cluster, token="expired")), ClusterApi(kube_client(cluster))
+    handed_out: list[ClusterApi] = []
+
+    def connect() -> ClusterApi:
+        # The credentials are refreshed after the first refusal, as the product's cache does.
+        handed_out.append(expired if not handed_out else current)
+        return handed_out[-1]
+
+    trace_replay.ensure_namespace(lambda: current, "t")
+    items = trace_replay.schedule(
+        [_pod("a", 0, 20), _pod("b", 0, 20)], start=0, end=100, speed=100, namespace="t", trace="x"
+    )
+    pauses: list[float] = []
+    assert trace_replay.run(connect, items, stop=lambda: False, sleep=pauses.append) == 2
+    assert handed_out[0] is expired and pauses == [trace_replay.RETRY_PAUSE_SECONDS]
+    names = {pod["metadata"]["name"] for pod in current.list("Pod", namespace="t")}
+    assert names == {"a", "b"}
+
+
+def test_a_stopped_replay_gives_up_waiting_for_an_unreachable_cluster(simulated_cluster, kube_client) -> None:
+    cluster = simulated_cluster()
+    refused = ClusterApi(kube_client(cluster, token="revoked"))
+    (item,) = trace_replay.schedule([_pod("a", 0, 20)], start=0, end=100, speed=100, namespace="t", trace="x")
+    stop = threading.Event()
+    assert trace_replay.run(lambda: refused, [item], stop=stop.is_set, sleep=lambda _: stop.set()) == 0
 
 
 @pytest.mark.django_db
