@@ -199,6 +199,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "tenants/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLED = env_bool("NODELESS_LOGIN_THROTTLING", default=True)
+# Sign-up and password-reset throttles (django-ratelimit; rates in tenants/throttling.py). The test
+# suite signs up from one address hundreds of times: its throttle tests switch them on.
+RATELIMIT_ENABLE = env_bool("NODELESS_FORM_THROTTLING", default=NODELESS_ENV != "test")
 
 INVITATION_TTL_DAYS = env_int("NODELESS_INVITATION_TTL_DAYS", 7, minimum=1, maximum=90)
 

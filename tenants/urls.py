@@ -9,15 +9,8 @@ urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", auth.signup, name="signup"),
-    path(
-        "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="tenants/password_reset.html",
-            email_template_name="tenants/email/password_reset.txt",
-            subject_template_name="tenants/email/password_reset_subject.txt",
-        ),
-        name="password_reset",
-    ),
+    path("signup/confirm/<str:secret>/", auth.signup_confirm, name="signup-confirm"),
+    path("password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password-reset/sent/",
         auth_views.PasswordResetDoneView.as_view(template_name="tenants/password_reset_sent.html"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -49,7 +50,51 @@ def organization_update(organization: Organization, *, actor: Actor, name: str) 
     return organization
 
 
+def signup_validate(
+    *, email: str, password: str, full_name: str, organization_name: str, invitation_secret: str | None
+) -> None:
+    """What a sign-up can be refused for without saying whether the address has an account: the
+    password's strength, the organization's name, and an invitation's own rules. ValidationError."""
+    try:
+        validate_password(password, user=User(email=email, full_name=full_name.strip()))
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages})
+    if invitation_secret is None:
+        _validate_organization_name(organization_name)
+        return
+    from tenants.services.members import invitation_check
+
+    invitation_check(secret=invitation_secret, email=email)
+
+
 @transaction.atomic
+def account_create(
+    *,
+    email: str,
+    password_hash: str,
+    full_name: str,
+    organization_name: str,
+    invitation_secret: str | None,
+    ip_address: str | None,
+) -> tuple[User, Organization]:
+    """Create a user and either the organization they own, or join the one they were invited to."""
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": f"{email} already has an account; sign in instead."})
+    user = User.objects.create_user(email=email, password=None, full_name=full_name.strip())
+    user.password = password_hash
+    user.save(update_fields=["password"])
+    actor = Actor(user=user, ip_address=ip_address)
+    if invitation_secret is not None:
+        from tenants.services.members import invitation_accept
+
+        membership = invitation_accept(secret=invitation_secret, user=user, ip_address=ip_address)
+        audit_record(membership.organization, actor=actor, action="user.signup", target=user)
+        return user, membership.organization
+    organization = organization_create(owner=user, name=organization_name, actor=actor)
+    audit_record(organization, actor=actor, action="user.signup", target=user)
+    return user, organization
+
+
 def signup(
     *,
     email: str,
@@ -59,28 +104,24 @@ def signup(
     invitation_secret: str | None = None,
     ip_address: str | None = None,
 ) -> tuple[User, Organization]:
-    """Create a user and either the organization they own, or join the one they were invited to."""
+    """An account at once, for the operator's own tools (seeding, benchmarks); people sign up
+    through `signup_request` and confirm their address."""
     email = email.strip().lower()
-    if User.objects.filter(email=email).exists():
-        raise ValidationError({"email": "An account with this e-mail already exists; sign in instead."})
-    candidate = User(email=email, full_name=full_name.strip())
-    try:
-        validate_password(password, user=candidate)
-    except ValidationError as error:
-        raise ValidationError({"password": error.messages})
-    if invitation_secret is None:
-        name = _validate_organization_name(organization_name)
-    user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
-    actor = Actor(user=user, ip_address=ip_address)
-    if invitation_secret is not None:
-        from tenants.services.members import invitation_accept
-
-        membership = invitation_accept(secret=invitation_secret, user=user, ip_address=ip_address)
-        audit_record(membership.organization, actor=actor, action="user.signup", target=user)
-        return user, membership.organization
-    organization = organization_create(owner=user, name=name, actor=actor)
-    audit_record(organization, actor=actor, action="user.signup", target=user)
-    return user, organization
+    signup_validate(
+        email=email,
+        password=password,
+        full_name=full_name,
+        organization_name=organization_name,
+        invitation_secret=invitation_secret,
+    )
+    return account_create(
+        email=email,
+        password_hash=make_password(password),
+        full_name=full_name,
+        organization_name=organization_name,
+        invitation_secret=invitation_secret,
+        ip_address=ip_address,
+    )
 
 
 def sign_in_record(*, email: str, ip_address: str | None, action: str) -> None:

@@ -90,19 +90,31 @@ def invitation_for_secret(secret: str) -> Invitation:
 
 
 @transaction.atomic
-def invitation_accept(*, secret: str, user: User, ip_address: str | None) -> OrganizationMember:
-    invitation = invitation_for_secret(secret)
-    # Lock the row so two clicks on the same link cannot both create a membership.
-    invitation = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+def _check_usable(invitation: Invitation, email: str) -> None:
     if invitation.state != "pending":
         raise InvitationUnusable(
             f"This invitation is {invitation.state}. Ask an owner of {invitation.organization.name} for a new one."
         )
-    if invitation.email != user.email.lower():
+    if invitation.email != email.lower():
         raise PermissionDenied(
-            f"This invitation was sent to {invitation.email}; you are signed in as {user.email}. "
-            "Sign in with the invited address to accept it."
+            f"This invitation was sent to {invitation.email}; you used {email}. "
+            "Use the invited address to accept it."
         )
+
+
+def invitation_check(*, secret: str, email: str) -> Invitation:
+    """The invitation behind `secret`, if `email` may accept it now. Raises Http404,
+    InvitationUnusable or PermissionDenied."""
+    invitation = invitation_for_secret(secret)
+    _check_usable(invitation, email)
+    return invitation
+
+
+def invitation_accept(*, secret: str, user: User, ip_address: str | None) -> OrganizationMember:
+    invitation = invitation_for_secret(secret)
+    # Lock the row so two clicks on the same link cannot both create a membership.
+    invitation = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+    _check_usable(invitation, user.email)
     membership, _ = OrganizationMember.objects.get_or_create(
         organization=invitation.organization, user=user, defaults={"role": invitation.role}
     )

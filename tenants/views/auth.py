@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -20,6 +21,8 @@ from tenants.http import SignedInRequest
 from tenants.middleware import SESSION_KEY
 from tenants.models import OrganizationMember, User
 from tenants.services.members import InvitationUnusable, invitation_for_secret
+from tenants.services.signup import SignupLinkUnusable
+from tenants.throttling import form_throttled, mails_throttled
 from tenants.views.forms_util import add_service_errors
 
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -38,26 +41,62 @@ def signup(request: HttpRequest) -> HttpResponse:
     invitation = invitation_for_secret(invitation_secret) if invitation_secret else None
     initial = {"email": invitation.email} if invitation else {}
     form = SignupForm(request.POST or None, initial=initial)
+    context = {"form": form, "invitation": invitation, "invitation_secret": invitation_secret or ""}
+    if request.method == "POST" and form_throttled(request, form="signup"):
+        return render(request, "tenants/throttled.html", status=429)
     if request.method == "POST" and form.is_valid():
         try:
-            user, organization = services.signup(
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password"],
-                full_name=form.cleaned_data["full_name"],
-                organization_name=form.cleaned_data["organization_name"],
-                invitation_secret=invitation_secret,
-                ip_address=client_ip(request),
-            )
+            if not mails_throttled(request, form="signup"):
+                services.signup_request(
+                    email=form.cleaned_data["email"],
+                    password=form.cleaned_data["password"],
+                    full_name=form.cleaned_data["full_name"],
+                    organization_name=form.cleaned_data["organization_name"],
+                    invitation_secret=invitation_secret,
+                )
         except ValidationError as error:
             add_service_errors(form, error)
         except (InvitationUnusable, PermissionDenied) as error:
             form.add_error(None, str(error))
         else:
-            login(request, user, backend=_BACKEND)
-            request.session[SESSION_KEY] = str(organization.pk)
-            messages.success(request, f"Welcome to Nodeless. You are in {organization.name}.")
-            return redirect("overview")
-    return render(request, "tenants/signup.html", {"form": form, "invitation": invitation})
+            # The same answer whether or not the address has an account: see services.signup.
+            return render(request, "tenants/signup_sent.html", {"email": form.cleaned_data["email"]})
+    return render(request, "tenants/signup.html", context)
+
+
+def signup_confirm(request: HttpRequest, secret: str) -> HttpResponse:
+    """The confirmation link: a page with a button (mail scanners open links; only a person posts)."""
+    try:
+        pending = services.signup_pending(secret)
+    except SignupLinkUnusable as error:
+        return render(request, "tenants/signup_confirm.html", {"problem": str(error)}, status=410)
+    if request.method == "POST":
+        try:
+            user, organization = services.signup_confirm(secret=secret, ip_address=client_ip(request))
+        except (SignupLinkUnusable, ValidationError, InvitationUnusable, PermissionDenied, Http404) as error:
+            problem = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            return render(request, "tenants/signup_confirm.html", {"problem": problem}, status=409)
+        login(request, user, backend=_BACKEND)
+        request.session[SESSION_KEY] = str(organization.pk)
+        messages.success(request, f"Welcome to Nodeless. You are in {organization.name}.")
+        return redirect("overview")
+    return render(request, "tenants/signup_confirm.html", {"pending": pending})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, throttled: per client address (429), and per e-mail (answered as if
+    sent, so the page says nothing about the address)."""
+
+    template_name = "tenants/password_reset.html"
+    email_template_name = "tenants/email/password_reset.txt"
+    subject_template_name = "tenants/email/password_reset_subject.txt"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if form_throttled(request, form="password-reset"):
+            return render(request, "tenants/throttled.html", status=429)
+        if mails_throttled(request, form="password-reset"):
+            return redirect(self.get_success_url())
+        return super().post(request, *args, **kwargs)
 
 
 def invitation_detail(request: HttpRequest, secret: str) -> HttpResponse:

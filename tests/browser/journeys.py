@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 
@@ -15,4 +18,16 @@ def sign_up(
     page.get_by_label("Password").fill("a-long-enough-passphrase")
     page.get_by_label("Organization").fill(organization)
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    page.goto(f"{base_url}{confirmation_path(email)}")
+    page.get_by_role("button", name="Create my account").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def confirmation_path(email: str) -> str:
+    """The path of the sign-up confirmation link last e-mailed to `email` (the test mailbox)."""
+    for message in reversed(mail.outbox):
+        found = re.search(r"https?://[^/\s]+(/signup/confirm/\S+/)", str(message.body))
+        if email in message.to and found:
+            return found.group(1)
+    raise AssertionError(f"no confirmation link was e-mailed to {email}")

@@ -187,6 +187,7 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
 PUBLIC_ROUTES: dict[str, str] = {
     "invitation": "addressed by an unguessable secret from the e-mail, shown to whoever holds the link",
     "password_reset_confirm": "addressed by Django's signed reset token, not by a tenant object",
+    "signup-confirm": "addressed by an unguessable secret e-mailed to the address; no account exists yet",
 }
 
 

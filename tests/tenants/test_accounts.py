@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import timezone
 
 from tenants.models import AuditEvent, Invitation, Organization, OrganizationMember, Role, User
@@ -15,6 +16,12 @@ from tests.conftest import PASSWORD, make_user, signed_in
 from tests.fixtures.pages import get_page
 
 pytestmark = pytest.mark.django_db
+
+
+def _post(client: Client, path: str, data: dict | None = None):
+    """A post whose mails go out as its transaction commits (the test's own transaction never does)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(path, data or {})
 
 
 def _signup(client: Client, **fields):
@@ -25,13 +32,31 @@ def _signup(client: Client, **fields):
         "organization_name": "Org C",
     }
     data.update(fields)
-    return client.post("/signup/", data)
+    return _post(client, "/signup/", data)
+
+
+def _confirmation_link(email: str) -> str:
+    for message in reversed(mail.outbox):
+        found = re.search(r"http://[^/\s]+(/signup/confirm/\S+/)", str(message.body))
+        if email in message.to and found:
+            return found.group(1)
+    raise AssertionError(f"no confirmation link was e-mailed to {email}")
 
 
 def test_signup_creates_the_user_an_owned_organization_and_an_external_id() -> None:
     client = Client()
     response = _signup(client)
-    assert response.status_code == 302 and response.url == "/"
+    assert response.status_code == 200 and b"Check your e-mail" in response.content
+    assert not User.objects.filter(email="new@c.example").exists()  # nothing until the address is confirmed
+    link = _confirmation_link("new@c.example")
+    page = client.get(link)
+    assert page.status_code == 200 and b"Org C" in page.content
+    assert not User.objects.filter(
+        email="new@c.example"
+    ).exists()  # a mail scanner opening it creates nothing
+    response = client.post(link)
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get(link).status_code == 410  # spent
     user = User.objects.get(email="new@c.example")
     membership = OrganizationMember.objects.get(user=user)
     assert membership.role == Role.OWNER and membership.organization.name == "Org C"
@@ -50,9 +75,39 @@ def test_external_ids_are_unique_and_not_editable(cast, owner_client) -> None:
 def test_signup_rejects_weak_passwords_and_taken_emails_without_creating_anything(cast) -> None:
     response = _signup(Client(), password="123")
     assert response.status_code == 200 and b"too short" in response.content
-    response = _signup(Client(), email=cast.alice.email)
-    assert b"already exists" in response.content
+    assert not mail.outbox
+    _signup(Client(), email=cast.alice.email)
     assert not Organization.objects.filter(name="Org C").exists()
+    # The owner of the address hears of it; whoever typed it learns nothing new.
+    (note,) = mail.outbox
+    assert note.to == [cast.alice.email] and "already has an account" in str(note.body)
+    assert "/signup/confirm/" not in str(note.body)
+
+
+def test_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(cast) -> None:
+    """Sign-up is open: its answer must not tell an attacker which addresses have accounts."""
+    taken = _signup(Client(), email=cast.alice.email)
+    free = _signup(Client(), email="nobody-yet@a.example")
+    assert taken.status_code == free.status_code == 200
+    normalized = [
+        re.sub(r"[A-Za-z0-9]{64}", "CSRF", response.content.decode().replace(address, "ADDRESS"))
+        for response, address in ((taken, cast.alice.email), (free, "nobody-yet@a.example"))
+    ]
+    assert normalized[0] == normalized[1]
+
+
+def test_an_address_cannot_be_squatted_by_signing_up_first(cast) -> None:
+    """Two sign-ups for one address: only the one confirmed from the mailbox becomes the account."""
+    _signup(Client(), email="pat@c.example", password="squatters-passphrase", organization_name="Squat")
+    squatter_link = _confirmation_link("pat@c.example")
+    _signup(Client(), email="pat@c.example", organization_name="Real")
+    owner_link = _confirmation_link("pat@c.example")
+    assert Client().post(owner_link).status_code == 302
+    late = Client().post(squatter_link)
+    assert late.status_code == 409 and b"already has an account" in late.content
+    assert list(Organization.objects.filter(name__in=["Squat", "Real"]).values_list("name", flat=True)) == [
+        "Real"
+    ]
 
 
 def _invite(owner_client: Client, email: str = "bob@a.example", role: str = "member") -> str:
@@ -63,19 +118,19 @@ def _invite(owner_client: Client, email: str = "bob@a.example", role: str = "mem
     return response.json()["url"].split("/invitations/")[1].strip("/")
 
 
-def test_an_invited_person_signs_up_into_the_inviting_organization(
-    cast, owner_client, django_capture_on_commit_callbacks
-) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
+def test_an_invited_person_signs_up_into_the_inviting_organization(cast, owner_client) -> None:
+    with TestCase.captureOnCommitCallbacks(execute=True):
         secret = _invite(owner_client)
     assert len(mail.outbox) == 1 and secret in mail.outbox[0].body
     assert not Invitation.objects.filter(secret_hash__contains=secret).exists()
     client = Client()
-    response = client.post(
+    response = _post(
+        client,
         f"/signup/?invitation={secret}",
         {"email": "bob@a.example", "password": PASSWORD, "invitation": secret},
     )
-    assert response.status_code == 302
+    assert response.status_code == 200 and b"Check your e-mail" in response.content
+    assert client.post(_confirmation_link("bob@a.example")).status_code == 302
     bob = User.objects.get(email="bob@a.example")
     assert list(bob.memberships.values_list("organization", "role")) == [(cast.org_a.pk, "member")]
     assert client.get(f"/invitations/{secret}/").status_code == 410
@@ -180,3 +235,23 @@ def test_every_write_is_in_the_audit_log_with_actor_and_address(cast, owner_clie
     assert {event["action"] for event in filtered["results"]} == {"api_token.create", "api_token.revoke"}
     page = get_page(owner_client, "/settings/audit/?action=member.", queries=6)
     assert b"member.role_change" in page.content and b"api_token.create" not in page.content
+
+
+def test_sign_up_and_password_reset_are_throttled_per_address_and_per_e_mail(cast, settings) -> None:
+    settings.RATELIMIT_ENABLE = True
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    client = Client(REMOTE_ADDR=address)
+    victim = f"victim-{uuid.uuid4().hex[:8]}@a.example"
+    member = make_user(f"member-{uuid.uuid4().hex[:8]}@a.example")  # counters outlive a test run
+    answers = [_post(client, "/password-reset/", {"email": member.email}).status_code for _ in range(5)]
+    # One inbox gets three reset mails an hour through us; the page answers as if it sent more.
+    assert answers == [302] * 5 and len(mail.outbox) == 3
+    answers = [_signup(client, email=victim).status_code for _ in range(5)]
+    assert answers == [200] * 5 and len([m for m in mail.outbox if victim in m.to]) == 3
+    # Ten posts of one form an hour from one address; then 429 with a page saying why.
+    assert _signup(client, email="x@a.example").status_code == 200
+    for _ in range(4):
+        client.post("/signup/", {})
+    refused = client.post("/signup/", {})
+    assert refused.status_code == 429 and b"Too many requests" in refused.content
+    assert Client(REMOTE_ADDR=address).post("/password-reset/", {"email": "y@a.example"}).status_code == 302

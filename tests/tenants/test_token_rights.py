@@ -5,6 +5,7 @@ token minted by a token records the person behind it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -28,7 +29,7 @@ def admin_token(cast):
     return membership, token, plaintext
 
 
-def _mint(client, **body) -> object:
+def _mint(client, **body) -> Any:
     return client.post("/api/v1/tokens/", {"name": "minted", "scopes": ["read"], **body}, format="json")
 
 
