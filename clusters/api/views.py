@@ -32,6 +32,8 @@ class CloudAccountViewSet(
     serializer_class = CloudAccountSerializer
     queryset = CloudAccount.objects.none()
     write_role = Role.ADMIN
+    # Discovery calls AWS with the organization's role: admins only, as on the import page.
+    action_roles = {"eks_clusters": Role.ADMIN}
     permission_phrase = "manage cloud accounts"
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[CloudAccount]:

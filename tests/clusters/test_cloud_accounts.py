@@ -7,6 +7,9 @@ import pytest
 
 from clusters.models import CloudAccount, Cluster
 from clusters.onboarding.cloudformation import required_iam_actions
+from tenants import services as tenant_services
+from tenants.actors import Actor
+from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -67,9 +70,19 @@ def test_malformed_arns_and_regions_are_explained(cast, owner_client) -> None:
     assert response.status_code == 400 and "regions" in response.json()["error"]["fields"]
 
 
-def test_discover_and_import_an_eks_cluster_through_the_role(cast, aws_world, owner_client) -> None:
+def test_discover_and_import_an_eks_cluster_through_the_role(
+    cast, aws_world, owner_client, viewer_client
+) -> None:
     account = _connect(owner_client, aws_world.role(cast.org_a.external_id)).json()
-    found = owner_client.get(f"/api/v1/cloud-accounts/{account['id']}/eks-clusters/").json()
+    discover = f"/api/v1/cloud-accounts/{account['id']}/eks-clusters/"
+    # Discovery makes AWS calls with the organization's role: not for viewers, nor for a token
+    # without the admin scope (the import page is reserved to admins the same way).
+    _, read_only = tenant_services.api_token_create(
+        cast.org_a, actor=Actor(user=cast.alice), name="dashboards", scopes=["read"]
+    )
+    for refused in (viewer_client.get(discover), token_client(read_only).get(discover)):
+        assert refused.status_code == 403 and "manage cloud accounts" in refused.json()["error"]["message"]
+    found = owner_client.get(discover).json()
     assert {c["name"] for c in found} >= {aws_world.cluster.name}
     response = owner_client.post(
         "/api/v1/clusters/",
