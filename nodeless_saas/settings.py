@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "tenants.races.RaceMiddleware",
 ]
 
 ROOT_URLCONF = "nodeless_saas.urls"

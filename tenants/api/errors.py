@@ -11,6 +11,9 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from tenants.races import race_message
 
 _CODES = {
     400: "invalid",
@@ -43,6 +46,10 @@ def error_body(
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    race = race_message(exc)
+    if race is not None:
+        set_rollback()
+        return Response(error_body(409, race), status=409)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     elif isinstance(exc, Http404):
