@@ -85,6 +85,7 @@ def test_verifying_an_account_deleted_meanwhile_answers_409(cast, aws_world, own
 
 def test_a_page_whose_write_lost_a_race_answers_409_with_the_reason(cast, rf) -> None:
     from django.db import IntegrityError
+    from django.http import HttpResponse
 
     from tenants.races import RaceMiddleware
 
@@ -93,7 +94,8 @@ def test_a_page_whose_write_lost_a_race_answers_409_with_the_reason(cast, rf) ->
         Cluster.objects.create(organization=cast.org_a, name="dc1", connection=ClusterConnection.KUBECONFIG)
     request = rf.post("/clusters/connect/")
     request.user = cast.alice
-    response = RaceMiddleware(lambda r: None).process_exception(request, lost.value)  # type: ignore[arg-type]
+    middleware = RaceMiddleware(lambda r: HttpResponse())
+    response = middleware.process_exception(request, lost.value)
     assert response is not None and response.status_code == 409
     assert b"choose another name" in response.content
-    assert RaceMiddleware(lambda r: None).process_exception(request, ValueError("x")) is None  # type: ignore[arg-type]
+    assert middleware.process_exception(request, ValueError("not a race")) is None
