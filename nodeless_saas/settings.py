@@ -363,6 +363,22 @@ if NODELESS_AWS_ENDPOINT_URL is None and NODELESS_ENV == "test":
 # JSON file mapping "<region>/<eks cluster name>" to {"endpoint", "ca_pem"}: reaches EKS clusters at
 # another address than DescribeCluster reports (simulated clusters; private endpoints through a proxy).
 NODELESS_EKS_ENDPOINT_OVERRIDES = env_optional("NODELESS_EKS_ENDPOINT_OVERRIDES")
+# Which networks a cluster's API server may be in (`clusters.kube.endpoints`): `public`, `private`
+# (RFC 1918, CGNAT, IPv6 ULA: self-hosted installs reach on-prem clusters there), `loopback`,
+# `link-local` (cloud metadata services live there). Production refuses loopback and link-local, so a
+# kubeconfig cannot make us call our own host or the instance metadata service; the demo and the
+# tests run their simulated clusters on loopback.
+NODELESS_CLUSTER_NETWORKS = frozenset(
+    env_list(
+        "NODELESS_CLUSTER_NETWORKS",
+        ["public", "private"] if IS_PRODUCTION else ["public", "private", "loopback"],
+    )
+)
+if not NODELESS_CLUSTER_NETWORKS <= {"public", "private", "loopback", "link-local"}:
+    raise ImproperlyConfigured(
+        f"NODELESS_CLUSTER_NETWORKS={','.join(sorted(NODELESS_CLUSTER_NETWORKS))}: use public, private, "
+        "loopback and link-local, comma-separated"
+    )
 # Where the onboarding CloudFormation template is published (an S3 URL), for the quick-create link.
 NODELESS_CFN_TEMPLATE_URL = env_str(
     "NODELESS_CFN_TEMPLATE_URL", "https://nodeless-public.s3.amazonaws.com/onboarding/nodeless-role.yaml"

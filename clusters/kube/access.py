@@ -13,6 +13,7 @@ from kubernetes import client as k8s
 
 from clusters.kube.api import ClusterApi
 from clusters.kube.client import api_client
+from clusters.kube.endpoints import EndpointNotAllowed, check_endpoint
 from clusters.kube.kubeconfig import KubeconfigError, KubeCredentials, credentials
 from clusters.models import Cluster, ClusterConnection
 from clusters.onboarding.aws import RoleAccessError, eks_tokens
@@ -59,15 +60,18 @@ class ClusterCredentialsError(Exception):
 
 
 def usable_credentials(cluster: Cluster) -> KubeCredentials:
-    """`cluster_credentials`, with every way of failing as one ClusterCredentialsError."""
+    """`cluster_credentials` for a server in a network we may connect to, with every way of failing
+    as one ClusterCredentialsError."""
     try:
-        return cluster_credentials(cluster)
-    except (RoleAccessError, KubeconfigError, DecryptionFailed) as error:
+        found = cluster_credentials(cluster)
+        check_endpoint(found.server, settings.NODELESS_CLUSTER_NETWORKS)
+    except (RoleAccessError, KubeconfigError, DecryptionFailed, EndpointNotAllowed) as error:
         raise ClusterCredentialsError(str(error)) from error
+    return found
 
 
-def cluster_api_client(cluster: Cluster) -> k8s.ApiClient:
-    return api_client(usable_credentials(cluster))
+def cluster_api_client(cluster: Cluster, *, retries: int = 1) -> k8s.ApiClient:
+    return api_client(usable_credentials(cluster), retries=retries)
 
 
 def unauthorized_hint(cluster: Cluster) -> str:

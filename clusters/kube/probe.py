@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError, ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as UrllibTimeout
 
-from clusters.kube.failures import REQUEST_TIMEOUT_SECONDS, describe_failure
+from clusters.kube.failures import PROBE_TIMEOUT, describe_failure
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,13 @@ def _allowed(api: k8s.AuthorizationV1Api, permission: Permission) -> bool:
             )
         )
     )
-    result = api.create_self_subject_access_review(review, _request_timeout=REQUEST_TIMEOUT_SECONDS)
+    result = api.create_self_subject_access_review(review, _request_timeout=PROBE_TIMEOUT)
     return bool(result.status and result.status.allowed)
 
 
 def probe(api_client: k8s.ApiClient, *, server: str, nodeless: bool, unauthorized_hint: str) -> ProbeResult:
     try:
-        version = k8s.VersionApi(api_client).get_code(_request_timeout=REQUEST_TIMEOUT_SECONDS)
+        version = k8s.VersionApi(api_client).get_code(_request_timeout=PROBE_TIMEOUT)
         authorization = k8s.AuthorizationV1Api(api_client)
         permissions = {p.label: _allowed(authorization, p) for p in required_permissions(nodeless=nodeless)}
     except (

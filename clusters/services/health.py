@@ -22,7 +22,8 @@ from tenants.models import Organization
 
 def probe_cluster(cluster: Cluster) -> ProbeResult:
     try:
-        client = cluster_api_client(cluster)
+        # No retry: a probe's answer is wanted within its deadline, and the next check comes anyway.
+        client = cluster_api_client(cluster, retries=0)
     except ClusterCredentialsError as error:
         return ProbeResult(reachable=False, problem=str(error))
     with client:
