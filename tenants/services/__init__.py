@@ -14,7 +14,7 @@ from tenants.services.members import (
     member_change_role,
     member_remove,
 )
-from tenants.services.signup import signup_confirm, signup_pending, signup_request
+from tenants.services.signups import signup_confirm, signup_pending, signup_request
 from tenants.services.tokens import api_token_create, api_token_revoke, api_token_touch
 
 __all__ = [

@@ -21,7 +21,7 @@ from tenants.http import SignedInRequest
 from tenants.middleware import SESSION_KEY
 from tenants.models import OrganizationMember, User
 from tenants.services.members import InvitationUnusable, invitation_for_secret
-from tenants.services.signup import SignupLinkUnusable
+from tenants.services.signups import SignupLinkUnusable
 from tenants.throttling import form_throttled, mails_throttled
 from tenants.views.forms_util import add_service_errors
 
@@ -59,7 +59,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except (InvitationUnusable, PermissionDenied) as error:
             form.add_error(None, str(error))
         else:
-            # The same answer whether or not the address has an account: see services.signup.
+            # The same answer whether or not the address has an account: see services.signups.
             return render(request, "tenants/signup_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "tenants/signup.html", context)
 
