@@ -374,7 +374,8 @@ NODELESS_CLUSTER_NETWORKS = frozenset(
         ["public", "private"] if IS_PRODUCTION else ["public", "private", "loopback"],
     )
 )
-if not NODELESS_CLUSTER_NETWORKS <= {"public", "private", "loopback", "link-local"}:
+_KNOWN_NETWORKS = frozenset({"public", "private", "loopback", "link-local"})
+if not NODELESS_CLUSTER_NETWORKS.issubset(_KNOWN_NETWORKS):
     raise ImproperlyConfigured(
         f"NODELESS_CLUSTER_NETWORKS={','.join(sorted(NODELESS_CLUSTER_NETWORKS))}: use public, private, "
         "loopback and link-local, comma-separated"

@@ -29,9 +29,7 @@ _TAKEN = {
     "unique_membership": "This person just became a member of the organization.",
     "one_default_provisioning_policy": "The organization's default provisioning policy was just created; edit it.",
 }
-_GONE = (
-    "What this request worked on was deleted by another request while it ran; reload to see the current state."
-)
+_GONE = "What this request worked on was deleted by another request while it ran; reload to see the current state."
 _CHANGED = "Another request changed the same thing at the same moment; reload and try again."
 
 
