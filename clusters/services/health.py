@@ -7,6 +7,7 @@ id); `cluster_check_health_now` is the same check asked for by an admin on the c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.utils import timezone
@@ -18,6 +19,8 @@ from clusters.observation.reading import ClusterUnavailable, list_cluster, read_
 from clusters.observation.recording import observation_failed, observation_record
 from engines.kube.cluster import ClusterState
 from tenants.models import Organization
+
+logger = logging.getLogger(__name__)
 
 
 def probe_cluster(cluster: Cluster) -> ProbeResult:
@@ -55,12 +58,12 @@ def cluster_check_health_by_id(cluster_id: str) -> Cluster | None:
     return None if cluster is None else cluster_check_health(cluster)
 
 
-def cluster_check_health(cluster: Cluster) -> Cluster:
+def cluster_check_health(cluster: Cluster, *, read: Callable[..., ClusterState] = read_cluster) -> Cluster:
     """The health task's check: probe once and record health, version and permissions; then read the
     cluster (its one observation, kept current by this worker's watches) and keep what it holds, so
     the counts on every page come from that read. A cluster that answers the probe but cannot be
     listed is degraded, with why."""
-    return _check_health(cluster, read_cluster)
+    return _check_health(cluster, read)
 
 
 def cluster_check_health_now(organization: Organization, *, cluster: Cluster) -> Cluster:
@@ -80,6 +83,13 @@ def _check_health(cluster: Cluster, read: Callable[..., ClusterState]) -> Cluste
             observation_failed(cluster, str(error), now)
             cluster.health = ClusterHealth.DEGRADED
             cluster.health_problem = f"cannot list its pods and nodes: {error}"
+        except Exception as error:
+            # Something the cluster answered that we failed to read. The page must not go on saying
+            # "Healthy" over counts nobody refreshed: say the check failed, and log it for us.
+            logger.exception("health check of cluster %s could not read its answer", cluster.pk)
+            problem = f"the health check failed reading the cluster's pods and nodes ({type(error).__name__}); Nodeless's operators have the details"
+            observation_failed(cluster, problem, now)
+            cluster.health, cluster.health_problem = ClusterHealth.DEGRADED, problem
     cluster.save(
         update_fields=[
             "health",

@@ -173,3 +173,23 @@ def test_the_health_check_reads_quantities_as_kubectl_writes_them_and_counts_fro
     assert kept["requested"]["gpu"] == 0  # waiting, so on no node yet
     (row,) = [row for row in kept["pod_rows"] if row["name"] == "gpu"]
     assert row["cpu_millis"] == 2000
+
+
+def test_a_check_that_fails_reading_the_answer_says_so_instead_of_healthy(onprem, caplog) -> None:
+    """The health check once crashed every minute while the page kept saying "Healthy" over counts
+    of 0: whatever goes wrong reading the cluster now shows as a degraded cluster with the reason."""
+    from clusters.models import ClusterHealth
+    from clusters.services import cluster_check_health
+
+    cluster, _ = onprem
+
+    def read_that_breaks(cluster, now):  # stands in for a reader meeting an answer it cannot parse
+        raise TypeError("unexpected quantity")
+
+    checked = cluster_check_health(cluster, read=read_that_breaks)
+    cluster.refresh_from_db()
+    assert cluster.health == ClusterHealth.DEGRADED and "health check failed" in cluster.health_problem
+    assert "TypeError" in cluster.health_problem and "unexpected quantity" not in cluster.health_problem
+    assert checked.health == cluster.health
+    assert ClusterObservation.objects.get(cluster=cluster).problem == cluster.health_problem
+    assert "could not read its answer" in caplog.text
