@@ -16,7 +16,7 @@ TEST_ENV := NODELESS_ENV=test \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
 .PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
-	bench-provisioning bench-savings bench-dashboard services chromium lock clean migrate
+	bench-provisioning bench-savings bench-dashboard bench-load services chromium lock clean migrate
 
 install: $(STAMP)
 
@@ -62,7 +62,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-planner bench-simulator bench-federation bench-provisioning bench-savings bench-dashboard
+bench: bench-planner bench-simulator bench-federation bench-provisioning bench-savings bench-dashboard bench-load
 
 bench-planner: install
 	$(PY) bench/planner.py
@@ -81,6 +81,10 @@ bench-savings: install
 
 bench-dashboard: install services
 	$(TEST_ENV) $(PY) bench/dashboard.py
+
+# 50 API clients for 60 s against gunicorn (production settings) on PostgreSQL.
+bench-load: install services
+	$(TEST_ENV) $(PY) bench/load.py
 
 clean:
 	rm -rf var staticfiles .mypy_cache .ruff_cache
