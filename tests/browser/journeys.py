@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-from django.core import mail
 from playwright.sync_api import Page, expect
+
+from tests.fixtures.mail import confirmation_path
 
 
 def sign_up(
@@ -22,12 +21,3 @@ def sign_up(
     page.goto(f"{base_url}{confirmation_path(email)}")
     page.get_by_role("button", name="Create my account").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-
-
-def confirmation_path(email: str) -> str:
-    """The path of the sign-up confirmation link last e-mailed to `email` (the test mailbox)."""
-    for message in reversed(mail.outbox):
-        found = re.search(r"https?://[^/\s]+(/signup/confirm/\S+/)", str(message.body))
-        if email in message.to and found:
-            return found.group(1)
-    raise AssertionError(f"no confirmation link was e-mailed to {email}")

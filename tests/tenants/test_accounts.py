@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tenants.models import AuditEvent, Invitation, Organization, OrganizationMember, Role, User
 from tests.conftest import PASSWORD, make_user, signed_in
+from tests.fixtures.mail import confirmation_path
 from tests.fixtures.pages import get_page
 
 pytestmark = pytest.mark.django_db
@@ -35,20 +36,12 @@ def _signup(client: Client, **fields):
     return _post(client, "/signup/", data)
 
 
-def _confirmation_link(email: str) -> str:
-    for message in reversed(mail.outbox):
-        found = re.search(r"http://[^/\s]+(/signup/confirm/\S+/)", str(message.body))
-        if email in message.to and found:
-            return found.group(1)
-    raise AssertionError(f"no confirmation link was e-mailed to {email}")
-
-
 def test_signup_creates_the_user_an_owned_organization_and_an_external_id() -> None:
     client = Client()
     response = _signup(client)
     assert response.status_code == 200 and b"Check your e-mail" in response.content
     assert not User.objects.filter(email="new@c.example").exists()  # nothing until the address is confirmed
-    link = _confirmation_link("new@c.example")
+    link = confirmation_path("new@c.example")
     page = client.get(link)
     assert page.status_code == 200 and b"Org C" in page.content
     assert not User.objects.filter(
@@ -99,9 +92,9 @@ def test_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(cast
 def test_an_address_cannot_be_squatted_by_signing_up_first(cast) -> None:
     """Two sign-ups for one address: only the one confirmed from the mailbox becomes the account."""
     _signup(Client(), email="pat@c.example", password="squatters-passphrase", organization_name="Squat")
-    squatter_link = _confirmation_link("pat@c.example")
+    squatter_link = confirmation_path("pat@c.example")
     _signup(Client(), email="pat@c.example", organization_name="Real")
-    owner_link = _confirmation_link("pat@c.example")
+    owner_link = confirmation_path("pat@c.example")
     assert Client().post(owner_link).status_code == 302
     late = Client().post(squatter_link)
     assert late.status_code == 409 and b"already has an account" in late.content
@@ -130,7 +123,7 @@ def test_an_invited_person_signs_up_into_the_inviting_organization(cast, owner_c
         {"email": "bob@a.example", "password": PASSWORD, "invitation": secret},
     )
     assert response.status_code == 200 and b"Check your e-mail" in response.content
-    assert client.post(_confirmation_link("bob@a.example")).status_code == 302
+    assert client.post(confirmation_path("bob@a.example")).status_code == 302
     bob = User.objects.get(email="bob@a.example")
     assert list(bob.memberships.values_list("organization", "role")) == [(cast.org_a.pk, "member")]
     assert client.get(f"/invitations/{secret}/").status_code == 410
