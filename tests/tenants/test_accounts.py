@@ -248,3 +248,15 @@ def test_sign_up_and_password_reset_are_throttled_per_address_and_per_e_mail(cas
     refused = client.post("/signup/", {})
     assert refused.status_code == 429 and b"Too many requests" in refused.content
     assert Client(REMOTE_ADDR=address).post("/password-reset/", {"email": "y@a.example"}).status_code == 302
+
+
+def test_the_invitation_sign_up_form_renders_and_re_renders_with_the_invitation(cast, owner_client) -> None:
+    """ "Create an account to accept" once answered 500 (the template read request.POST)."""
+    secret = _invite(owner_client, email="dana@a.example")
+    page = Client().get(f"/signup/?invitation={secret}")
+    assert page.status_code == 200 and f'value="{secret}"'.encode() in page.content
+    refused = _post(
+        Client(), "/signup/", {"email": "dana@a.example", "password": "123", "invitation": secret}
+    )
+    assert refused.status_code == 200 and b"too short" in refused.content
+    assert f'value="{secret}"'.encode() in refused.content
