@@ -19,12 +19,13 @@ upper bound on the best value, so callers stay correct (only less tight).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import mul
 
 import highspy
 import numpy as np
 
 from engines.planner.highs import quiet_solver
-from engines.planner.table import FloatArray, IntArray
+from engines.planner.table import BoolArray, FloatArray, IntArray
 
 DEFAULT_NODE_LIMIT = 3_000
 
@@ -34,6 +35,9 @@ class Pattern:
     value: float
     counts: dict[int, int]
     upper_bound: float
+    # The surrogate weights (over all resources) the LP relaxation gave, when it was solved: a
+    # good `hint` for the same node in the next pricing round, whose values differ a little.
+    surrogate: FloatArray | None = None
 
 
 def best_pattern(
@@ -44,39 +48,79 @@ def best_pattern(
     caps: IntArray,
     threshold: float = 0.0,
     node_limit: int = DEFAULT_NODE_LIMIT,
+    hint: FloatArray | None = None,
 ) -> Pattern:
     """Maximize sum(values[c] * x[c]) subject to sum(x[c] * vectors[c]) <= capacity, for the
     classes in `allowed`, with 0 <= x[c] <= caps[c] integer.
 
     Only patterns worth more than `threshold` matter: when none exists the result is empty and
     its `upper_bound` (a certified bound on every pattern's value) is at most the threshold.
+    `hint` (resource weights, e.g. an earlier result's `surrogate`) is tried as a surrogate
+    before the LP relaxation is solved: when it already bounds every pattern at or below the
+    threshold, the LP is skipped.
     """
-    usable = [int(c) for c in allowed if values[c] > 0 and np.all(vectors[c] <= capacity) and caps[c] > 0]
+    allowed = allowed[(values[allowed] > 0) & (caps[allowed] > 0)]
+    usable = [int(c) for c in allowed[np.all(vectors[allowed] <= capacity, axis=1)]]
     if not usable:
         return Pattern(0.0, {}, 0.0)
     dims = np.flatnonzero(vectors[usable].max(axis=0) > 0)
     weights_by_class = vectors[usable][:, dims].astype(np.float64)
     room0 = capacity[dims].astype(np.float64)
-    # Cheapest test first: each resource alone, filled at its best value density. A class that
-    # does not use a resource is unbounded by it (infinite density there).
-    with np.errstate(divide="ignore"):
-        density_by_resource = np.where(
-            weights_by_class > 0, values[usable][:, None] / weights_by_class, np.inf
-        )
-    quick_bound = float(np.min(room0 * density_by_resource.max(axis=0)))
+    quick_bound = float(
+        quick_bounds(values, vectors, capacity[None, :], np.isin(np.arange(len(values)), usable)[:, None])[0]
+    )
     if quick_bound <= threshold:
         return Pattern(0.0, {}, quick_bound)
+    if hint is not None:
+        hinted = _surrogate_bound(values[usable], weights_by_class, room0, hint[dims])
+        if hinted <= threshold:
+            return Pattern(0.0, {}, min(hinted, quick_bound), hint)
     surrogate, lp_bound = _surrogate_weights(values[usable], weights_by_class, room0)
     lp_bound = min(lp_bound, quick_bound)
+    weights = np.zeros(len(capacity))
+    weights[dims] = surrogate
     if lp_bound <= threshold:
-        return Pattern(0.0, {}, lp_bound)  # even the LP relaxation cannot beat the threshold
+        return Pattern(0.0, {}, lp_bound, weights)  # even the LP relaxation cannot beat the threshold
     classes = _densest_first(usable, values, vectors, caps, dims, weights_by_class @ surrogate, surrogate)
     best_value, best_counts, complete = _search(
         classes, [int(capacity[d]) for d in dims], threshold, node_limit
     )
     chosen = {classes.order[i]: n for i, n in enumerate(best_counts) if n}
     value = best_value if chosen else 0.0
-    return Pattern(value, chosen, best_value if complete else lp_bound)
+    return Pattern(value, chosen, best_value if complete else lp_bound, weights)
+
+
+def _surrogate_bound(
+    values: FloatArray, weights: FloatArray, room: FloatArray, surrogate: FloatArray
+) -> float:
+    """The surrogate relaxation's bound for these resource weights: any pattern's folded weight is
+    at most the folded room, filled at the best value density. Valid for every non-negative
+    weights (the LP relaxation's dual weights make it smallest); infinite when a class uses no
+    weighted resource."""
+    folded = weights @ surrogate
+    if not np.all(folded > 0):
+        return float("inf")
+    return float(room @ surrogate) * float(np.max(values / folded)) * (1.0 + 1e-9)
+
+
+def quick_bounds(
+    values: FloatArray, vectors: IntArray, capacities: IntArray, usable: BoolArray
+) -> FloatArray:
+    """The cheapest upper bound on the best pattern of many nodes at once: each resource alone,
+    filled at its best value density among the node's usable classes (`usable[c, k]`: class c
+    has a positive value and count cap, suits node k and fits it alone); the smallest over the
+    resources. A class that does not use a resource is unbounded by it (infinite density
+    there), and a node without usable classes is bounded by 0.
+
+    `best_pattern` starts with the same test, so a caller may skip the nodes whose bound is
+    already at most their threshold: their result would be empty with this bound."""
+    with np.errstate(divide="ignore"):
+        density = np.where(vectors > 0, values[:, None] / np.where(vectors > 0, vectors, 1), np.inf)
+    best = np.where(usable[:, :, None], density[:, None, :], -np.inf).max(axis=0, initial=-np.inf)
+    with np.errstate(invalid="ignore"):
+        per_resource = np.where(np.isposinf(best), np.inf, capacities * best)
+    bounds = per_resource.min(axis=1, initial=np.inf)
+    return np.where(usable.any(axis=0), bounds, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,44 +166,69 @@ def _search(
     classes: _Classes, root_room: list[int], threshold: float, node_limit: int
 ) -> tuple[float, list[int], bool]:
     """Steps 2 and 3 of the module's algorithm: (best value, its counts in `classes.order`, whether
-    the search finished within `node_limit` steps)."""
-    order, weights, gains, limits = classes.order, classes.weights, classes.gains, classes.limits
-    folded_sorted, suffix_density, surrogate_list = classes.folded, classes.suffix_density, classes.surrogate
-    resources = range(len(root_room))
+    the search finished within `node_limit` steps).
 
-    def bound(i: int, room: list[int]) -> float:
-        if i == len(order):
-            return 0.0
-        if folded_sorted[i] <= 0:
-            return float("inf")  # a class that uses no weighted resource: no useful bound
-        return sum(w * r for w, r in zip(surrogate_list, room, strict=True)) * suffix_density[i]
-
+    Every search node (a count chosen for each class so far) is one step. A parent tests its
+    children itself, largest count first, and stops at the first one the bound prunes: the
+    classes are densest first, so fewer pods of this class leave room that only denser-or-equal
+    value could fill, and the bound cannot grow; the smaller counts are then counted as the steps
+    they would have taken, which keeps the step budget, and so the result, of visiting them one
+    by one. The last class is decided the same way: only its largest count can improve.
+    """
+    weights, gains, limits = classes.weights, classes.gains, classes.limits
+    folded, suffix_density, surrogate = classes.folded, classes.suffix_density, classes.surrogate
+    last = len(classes.order) - 1
     best_value = threshold
-    best_counts: list[int] = [0] * len(order)
-    counts = [0] * len(order)
-    steps = 0
+    best_counts: list[int] = [0] * len(classes.order)
+    counts = [0] * len(classes.order)
+    steps = 1  # the root
     complete = True
 
-    def search(i: int, room: list[int], value: float) -> None:
+    def pruned(i: int, room: list[int], value: float) -> bool:
+        # The surrogate bound; a class that uses no weighted resource has no useful bound.
+        return (
+            folded[i] > 0 and value + sum(map(mul, surrogate, room)) * suffix_density[i] <= best_value + 1e-12
+        )
+
+    def skip(children: int) -> None:
+        nonlocal steps, complete
+        if steps + children > node_limit:
+            steps, complete = node_limit + 1, False
+        else:
+            steps += children
+
+    def expand(i: int, room: list[int], value: float) -> None:
         nonlocal best_value, best_counts, steps, complete
-        steps += 1
-        if steps > node_limit:
-            complete = False
-            return
-        if value > best_value + 1e-12:
-            best_value, best_counts = value, counts.copy()
-        if i == len(order) or value + bound(i, room) <= best_value + 1e-12:
-            return
-        weight = weights[i]
-        most = min([limits[i]] + [room[d] // weight[d] for d in resources if weight[d]])
+        weight, gain = weights[i], gains[i]
+        most = limits[i]
+        for free, used in zip(room, weight, strict=True):
+            if used and free // used < most:
+                most = free // used
+        child = i + 1
         for count in range(most, -1, -1):
+            steps += 1
+            if steps > node_limit:
+                complete = False
+                break
+            child_value = value + count * gain
+            if child_value > best_value + 1e-12:
+                counts[i] = count
+                best_value, best_counts = child_value, counts.copy()
+            if child > last:
+                skip(count)  # leaves taking fewer pods are worth less
+                break
+            child_room = [free - count * used for free, used in zip(room, weight, strict=True)]
+            if pruned(child, child_room, child_value):
+                skip(count)
+                break
             counts[i] = count
-            search(i + 1, [room[d] - count * weight[d] for d in resources], value + count * gains[i])
+            expand(child, child_room, child_value)
             if steps > node_limit:
                 break
         counts[i] = 0
 
-    search(0, root_room, 0.0)
+    if last >= 0 and not pruned(0, root_room, 0.0):
+        expand(0, root_room, 0.0)
     return best_value, best_counts, complete
 
 

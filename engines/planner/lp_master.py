@@ -11,7 +11,7 @@ import highspy
 import numpy as np
 
 from engines.planner.highs import limit_branch_and_bound, quiet_solver
-from engines.planner.knapsack import DEFAULT_NODE_LIMIT, best_pattern
+from engines.planner.knapsack import DEFAULT_NODE_LIMIT, best_pattern, quick_bounds
 from engines.planner.lp_model import (
     BOUND_SAFETY_MARGIN,
     MAX_PODS_FOR_FIT_ROW,
@@ -59,6 +59,8 @@ class Master:
         self.row_upper: list[float] = []
         self.row_lower: list[float] = []
         self.patterns: list[tuple[int, dict[int, int]]] = []
+        # Each small column's last knapsack surrogate weights, tried first in the next round.
+        self.surrogates: dict[int, FloatArray] = {}
         self.solver = quiet_solver()
 
     def _add_rows(self, lower: list[float], upper: list[float]) -> int:
@@ -315,8 +317,14 @@ class Master:
         duals = np.maximum(np.asarray(self.solver.getSolution().row_dual)[: len(d.class_counts)], 0.0)
         theta = 1.0
         found: list[tuple[int, dict[int, int]]] = []
-        for k in self.small:
+        # The knapsack's first test, for every small column at once: most columns stop there.
+        usable = self.ok[:, self.small] & ((duals > 0) & (caps > 0))[:, None]
+        quick = quick_bounds(duals, d.class_vectors, d.column_alloc[self.small], usable)
+        for k, quick_bound in zip(self.small, quick, strict=True):
             price = float(d.column_cost[k])
+            if quick_bound <= price * (1.0 + REDUCED_COST_TOLERANCE):
+                theta = max(theta, float(quick_bound) / price)
+                continue
             pattern = best_pattern(
                 duals,
                 d.class_vectors,
@@ -325,7 +333,10 @@ class Master:
                 caps,
                 threshold=price * (1.0 + REDUCED_COST_TOLERANCE),
                 node_limit=node_limit,
+                hint=self.surrogates.get(int(k)),
             )
+            if pattern.surrogate is not None:
+                self.surrogates[int(k)] = pattern.surrogate
             theta = max(theta, pattern.upper_bound / price)
             if pattern.counts:
                 found.append((int(k), pattern.counts))
