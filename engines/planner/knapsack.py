@@ -9,8 +9,11 @@ and bound:
 2. At each step try the largest count of the next class that still fits, then fewer.
 3. Prune a branch when even an optimistic bound cannot beat the best pattern found. The bound
    is a surrogate relaxation: the resources are folded into one with the weights that solve the
-   knapsack's LP relaxation (so the root bound is the LP bound), and the room left, in that
-   folded resource, is filled at the best value density among the classes still to decide.
+   knapsack's LP relaxation, and the room left, in that folded resource, is filled with the
+   classes still to decide, densest first and each up to its count cap, the last one
+   fractionally (Dantzig's bound, in one dimension). Without the caps it would be the LP bound
+   at the root; with them it is tighter, which matters where a node holds a few GPU pods of
+   many classes of one or two pods each.
 
 The search stops after `node_limit` steps; it then reports the LP bound as the certified
 upper bound on the best value, so callers stay correct (only less tight).
@@ -18,6 +21,7 @@ upper bound on the best value, so callers stay correct (only less tight).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from operator import mul
 
@@ -66,9 +70,9 @@ def best_pattern(
     dims = np.flatnonzero(vectors[usable].max(axis=0) > 0)
     weights_by_class = vectors[usable][:, dims].astype(np.float64)
     room0 = capacity[dims].astype(np.float64)
-    quick_bound = float(
-        quick_bounds(values, vectors, capacity[None, :], np.isin(np.arange(len(values)), usable)[:, None])[0]
-    )
+    usable_mask = np.zeros((len(values), 1), bool)
+    usable_mask[usable] = True
+    quick_bound = float(quick_bounds(values, vectors, capacity[None, :], usable_mask)[0])
     if quick_bound <= threshold:
         return Pattern(0.0, {}, quick_bound)
     if hint is not None:
@@ -126,8 +130,9 @@ def quick_bounds(
 @dataclass(frozen=True, slots=True)
 class _Classes:
     """The usable classes, densest first in the folded resource, as the search reads them: class
-    ids, weights in the resources kept, values, count caps, folded weights, and the best density
-    among each class and those after it (0 past the last)."""
+    ids, weights in the resources kept, values, count caps, folded weights, densities (the best
+    among each class and those after it, as they are sorted; 0 past the last), and the folded
+    weight and value of every class up to its cap, summed over the classes before each one."""
 
     order: list[int]
     weights: list[list[int]]
@@ -136,6 +141,9 @@ class _Classes:
     folded: list[float]
     suffix_density: list[float]
     surrogate: list[float]
+    capped_folded: list[float]
+    capped_gains: list[float]
+    dominators: list[list[int]]
 
 
 def _densest_first(
@@ -150,6 +158,13 @@ def _densest_first(
     density = np.where(folded > 0, values[usable] / np.where(folded > 0, folded, 1.0), np.inf)
     order_index = np.argsort(-density, kind="stable")
     order = [usable[i] for i in order_index]
+    limits = caps[order].astype(np.float64)
+    weights = vectors[order][:, dims]
+    gains = values[order]
+    # dominates[a, b]: class a uses no more of any resource than b and is worth at least as much.
+    dominates = np.all(weights[:, None, :] <= weights[None, :, :], axis=2) & (
+        gains[:, None] >= gains[None, :]
+    )
     return _Classes(
         order=order,
         weights=[[int(vectors[c][d]) for d in dims] for c in order],
@@ -159,7 +174,18 @@ def _densest_first(
         # Sorted by density, so the best density among classes i.. is the i-th.
         suffix_density=[float(density[i]) for i in order_index] + [0.0],
         surrogate=[float(w) for w in surrogate],
+        capped_folded=[0.0, *np.cumsum(limits * folded[order_index]).tolist()],
+        capped_gains=[0.0, *np.cumsum(limits * values[order]).tolist()],
+        dominators=_earlier(np.triu(dominates, 1)),
     )
+
+
+def _earlier(relation: BoolArray) -> list[list[int]]:
+    """For every column b of an upper-triangular relation, the rows a < b related to it."""
+    earlier: list[list[int]] = [[] for _ in range(relation.shape[1])]
+    for a, b in zip(*np.nonzero(relation), strict=True):
+        earlier[int(b)].append(int(a))
+    return earlier
 
 
 def _search(
@@ -170,13 +196,15 @@ def _search(
 
     Every search node (a count chosen for each class so far) is one step. A parent tests its
     children itself, largest count first, and stops at the first one the bound prunes: the
-    classes are densest first, so fewer pods of this class leave room that only denser-or-equal
-    value could fill, and the bound cannot grow; the smaller counts are then counted as the steps
-    they would have taken, which keeps the step budget, and so the result, of visiting them one
-    by one. The last class is decided the same way: only its largest count can improve.
+    classes are densest first, so the room that fewer pods of this class leave can only be
+    filled at a density no better than theirs, and the bound cannot grow; the smaller counts are
+    then counted as the steps they would have taken. The last class is decided the same way:
+    only its largest count can improve. Any valid bound visits the same improving patterns in
+    the same order, so a tighter one only finishes sooner.
     """
     weights, gains, limits = classes.weights, classes.gains, classes.limits
-    folded, suffix_density, surrogate = classes.folded, classes.suffix_density, classes.surrogate
+    folded, density, surrogate = classes.folded, classes.suffix_density, classes.surrogate
+    capped_folded, capped_gains, dominators = classes.capped_folded, classes.capped_gains, classes.dominators
     last = len(classes.order) - 1
     best_value = threshold
     best_counts: list[int] = [0] * len(classes.order)
@@ -184,11 +212,17 @@ def _search(
     steps = 1  # the root
     complete = True
 
-    def pruned(i: int, room: list[int], value: float) -> bool:
-        # The surrogate bound; a class that uses no weighted resource has no useful bound.
-        return (
-            folded[i] > 0 and value + sum(map(mul, surrogate, room)) * suffix_density[i] <= best_value + 1e-12
-        )
+    def bound(i: int, folded_room: float) -> float:
+        """Dantzig's bound on classes i.. in the folded resource: whole classes up to their caps
+        while they fit, then a fraction of the next one (infinite when class i uses no weighted
+        resource)."""
+        if folded[i] <= 0:
+            return float("inf")
+        target = capped_folded[i] + folded_room
+        j = bisect_right(capped_folded, target, i) - 1
+        if j > last:
+            return capped_gains[-1] - capped_gains[i]
+        return capped_gains[j] - capped_gains[i] + (target - capped_folded[j]) * density[j]
 
     def skip(children: int) -> None:
         nonlocal steps, complete
@@ -197,13 +231,17 @@ def _search(
         else:
             steps += children
 
-    def expand(i: int, room: list[int], value: float) -> None:
+    def expand(i: int, room: list[int], folded_room: float, value: float) -> None:
         nonlocal best_value, best_counts, steps, complete
-        weight, gain = weights[i], gains[i]
+        weight, gain, folded_weight = weights[i], gains[i], folded[i]
         most = limits[i]
         for free, used in zip(room, weight, strict=True):
             if used and free // used < most:
                 most = free // used
+        for dominator in dominators[i]:
+            if counts[dominator] < limits[dominator]:
+                most = 0  # a pod of the dominator would do at least as well as one of these
+                break
         child = i + 1
         for count in range(most, -1, -1):
             steps += 1
@@ -217,18 +255,25 @@ def _search(
             if child > last:
                 skip(count)  # leaves taking fewer pods are worth less
                 break
-            child_room = [free - count * used for free, used in zip(room, weight, strict=True)]
-            if pruned(child, child_room, child_value):
+            # The folded room is kept incrementally; its rounding is far below the 1e-12 slack.
+            child_folded = folded_room - count * folded_weight
+            if child_value + bound(child, child_folded) <= best_value + 1e-12:
                 skip(count)
                 break
             counts[i] = count
-            expand(child, child_room, child_value)
+            expand(
+                child,
+                [free - count * used for free, used in zip(room, weight, strict=True)],
+                child_folded,
+                child_value,
+            )
             if steps > node_limit:
                 break
         counts[i] = 0
 
-    if last >= 0 and not pruned(0, root_room, 0.0):
-        expand(0, root_room, 0.0)
+    root_folded = sum(map(mul, surrogate, root_room))
+    if last >= 0 and bound(0, root_folded) > best_value + 1e-12:
+        expand(0, root_room, root_folded, 0.0)
     return best_value, best_counts, complete
 
 
