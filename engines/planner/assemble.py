@@ -88,7 +88,7 @@ class Assembler:
                 offering.instance_type,
                 offering.zone,
                 offering.capacity_type,
-                offering.price,
+                float(self.problem.table.price[index]),  # the offering's price, plus any surcharge
                 float(self.problem.table.effective[index]),
                 offering.interruption_bucket,
             )
