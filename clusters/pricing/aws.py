@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clusters.pricing.burstable import UNLIMITED_USD_PER_VCPU_HOUR, aws_baseline_cpu_fraction
+from clusters.pricing.burstable import aws_baseline_cpu_fraction, aws_unlimited_usd_per_vcpu_hour
 from clusters.pricing.csvfiles import (
     ARCHITECTURES,
     DEFAULT_DATA_DIR,
@@ -89,9 +89,9 @@ def aws_instance_types(
                 generation=generation_of(row["family"]),
                 bare_metal=row["bare_metal"] == "True",
                 baseline_cpu_fraction=aws_baseline_cpu_fraction(row["name"], row["burstable"] == "True"),
-                unlimited_usd_per_vcpu_hour=UNLIMITED_USD_PER_VCPU_HOUR
-                if row["burstable"] == "True"
-                else None,
+                unlimited_usd_per_vcpu_hour=aws_unlimited_usd_per_vcpu_hour(
+                    row["name"], row["burstable"] == "True"
+                ),
             )
         )
         prices[row["name"]] = price
