@@ -164,8 +164,9 @@ def targets(results: dict[str, dict[str, object]]) -> dict[str, object]:
         report["speed_met"] = (
             figure("karpenter-20k", "seconds") <= TARGET_SECONDS_20K and ratio <= TARGET_SCALING_20K_TO_1K
         )
-    report["slowest_case_seconds"] = max(figure(c, "seconds") for c in results)
-    report["every_case_speed_met"] = report["slowest_case_seconds"] <= TARGET_SECONDS_EVERY_CASE
+    slowest = max(figure(c, "seconds") for c in results)
+    report["slowest_case_seconds"] = slowest
+    report["every_case_speed_met"] = slowest <= TARGET_SECONDS_EVERY_CASE
     report["bound_met"] = all(
         figure(c, "cost_per_hour") <= TARGET_COST_TO_BOUND * figure(c, "lp_bound") for c in results
     )
