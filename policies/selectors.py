@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import F, QuerySet
+
 from clusters.models import Cluster
-from policies.models import Decision, ProvisioningPolicy
+from policies.models import Decision, ProvisioningPolicy, ProvisioningPolicyRevision
 from policies.provisioning_settings import EDITABLE_FIELDS, policy_settings
 from tenants.models import Organization
 
@@ -77,3 +79,18 @@ def cluster_recent_decisions(organization: Organization, cluster: Cluster, *, li
         .select_related("node")
         .order_by("-id")[:limit]
     )
+
+
+def provisioning_policy_list(organization: Organization) -> QuerySet[ProvisioningPolicy]:
+    """The organization default first, then the clusters' own policies by cluster name."""
+    return (
+        ProvisioningPolicy.objects.filter(organization=organization)
+        .select_related("cluster", "updated_by")
+        .order_by(F("cluster__name").asc(nulls_first=True))
+    )
+
+
+def provisioning_policy_revisions(policy: ProvisioningPolicy) -> QuerySet[ProvisioningPolicyRevision]:
+    return ProvisioningPolicyRevision.objects.filter(
+        organization_id=policy.organization_id, policy=policy
+    ).select_related("created_by")

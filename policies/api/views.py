@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, mixins, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +31,7 @@ from policies.federation import selectors, services
 from policies.models import FederationPolicy, Workload
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet, with_version
+from tenants.api.errors import Conflict
 from tenants.models import Organization
 
 RECENT_DECISIONS = 10
@@ -42,12 +43,6 @@ IF_MATCH = OpenApiParameter(
     description='The ETag you read (e.g. "7"): the change applies only if nobody changed the object '
     "since, otherwise 412 Precondition Failed. Without it the change applies to the current object.",
 )
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object is in use."
-    default_code = "conflict"
 
 
 class FederationPolicyViewSet(

@@ -29,6 +29,14 @@ _CODES = {
 }
 
 
+class Conflict(exceptions.APIException):
+    """The request is valid but clashes with the current state (in use, already exists)."""
+
+    status_code = 409
+    default_detail = "The object is in use."
+    default_code = "conflict"
+
+
 def _flatten(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [message for item in value for message in _flatten(item)]
