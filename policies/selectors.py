@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import F, QuerySet
@@ -94,3 +95,30 @@ def provisioning_policy_revisions(policy: ProvisioningPolicy) -> QuerySet[Provis
     return ProvisioningPolicyRevision.objects.filter(
         organization_id=policy.organization_id, policy=policy
     ).select_related("created_by")
+
+
+def decision_list(
+    organization: Organization,
+    *,
+    cluster: Any = None,
+    workload: Any = None,
+    kind: Iterable[str] = (),
+    subject: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Decision]:
+    """The organization's decisions, newest first, narrowed by whichever filters are given."""
+    rows = Decision.objects.filter(organization=organization).select_related("cluster")
+    if cluster is not None:
+        rows = rows.filter(cluster_id=cluster)
+    if workload is not None:
+        rows = rows.filter(workload_id=workload)
+    if kind:
+        rows = rows.filter(kind__in=list(kind))
+    if subject:
+        rows = rows.filter(subject__icontains=subject)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows.order_by("-created_at", "-id")
