@@ -28,8 +28,9 @@ PATTERNS_PER_ROUND = 12
 # Diving (see `Master._dive`) for plans made of small nodes only, capped in steps and rounds.
 MAX_DIVE_STEPS = 200
 DIVE_PRICING_ROUNDS = 3
-# Diving only looks for good patterns (nothing to certify), so its knapsacks search less.
-DIVE_NODE_LIMIT = 1000
+# Pricing rounds that only look for good patterns (diving, and column generation until its
+# last round) search less than the rounds that certify the bound.
+SEARCH_NODE_LIMIT = 1000
 # Branch-and-bound runs are capped in nodes so they stay deterministic and bounded in time.
 MIP_MAX_NODES = 200
 # Both runs stop once the best solution is this close to the dual bound (relative).
@@ -116,9 +117,16 @@ class Master:
                 break
             last = round_number == rounds
             # A round that finds nothing has priced every column, so its theta certifies the bound.
+            # Rounds only look for improving patterns with the small search budget; the round whose
+            # theta is returned prices again with the full one, for a tighter certificate (and
+            # goes on if that finds a pattern the small searches missed).
             theta, new_patterns = self._price(
-                caps, final=last and certify, node_limit=DEFAULT_NODE_LIMIT if certify else DIVE_NODE_LIMIT
+                caps,
+                final=last and certify,
+                node_limit=DEFAULT_NODE_LIMIT if last and certify else SEARCH_NODE_LIMIT,
             )
+            if certify and not new_patterns and not last:
+                theta, new_patterns = self._price(caps, final=True, node_limit=DEFAULT_NODE_LIMIT)
             if not new_patterns or last:
                 break
             self._add_patterns(new_patterns)
