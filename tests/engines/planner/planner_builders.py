@@ -241,6 +241,14 @@ def _fits(pods: list[PodRequest], capacity: tuple[int, int, int, int, int], shar
     )
 
 
+def surcharge(instance_type: InstanceType, policy: PlannerPolicy) -> float:
+    """Unlimited mode's surplus credits for every vCPU above the baseline, when the policy opts in."""
+    rate = instance_type.unlimited_usd_per_vcpu_hour
+    if instance_type.baseline_cpu_fraction >= 1 or not policy.burstable_unlimited or rate is None:
+        return 0.0
+    return instance_type.vcpu * (1 - instance_type.baseline_cpu_fraction) * rate
+
+
 def new_node_capacity(
     instance_type: InstanceType, policy: PlannerPolicy, snapshot: Snapshot
 ) -> tuple[int, int, int, int, int]:
@@ -249,8 +257,11 @@ def new_node_capacity(
     if policy.max_pods_per_node is not None:
         max_pods = min(max_pods, policy.max_pods_per_node)
     reserve = instance_type.system_reserve
+    cpu = instance_type.vcpu * 1000
+    if instance_type.baseline_cpu_fraction < 1 and not surcharge(instance_type, policy):
+        cpu = int(cpu * instance_type.baseline_cpu_fraction)  # what a burstable type sustains
     return (
-        instance_type.vcpu * 1000 - reserve.cpu_millis - overhead.cpu_millis,
+        cpu - reserve.cpu_millis - overhead.cpu_millis,
         instance_type.memory_mib - reserve.memory_mib - overhead.memory_mib,
         instance_type.gpus * 1000 - overhead.gpus * 1000,
         instance_type.ephemeral_mib - reserve.ephemeral_mib - overhead.ephemeral_mib,
@@ -339,8 +350,9 @@ def cheapest_option(
     catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot, pods: list[PodRequest]
 ) -> float:
     weight = policy.interruption_weight
+    types = types_of(catalog)
     options = [
-        o.price * (1 + weight * o.interruption_cost_rate)
+        o.price * (1 + weight * o.interruption_cost_rate) + surcharge(types[o.instance_type], policy)
         for o in suitable_offerings(catalog, policy, snapshot, pods)
     ]
     if len(pods) == 1:
@@ -378,7 +390,8 @@ def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: C
                 assert serverless_suits(catalog, members[0], choice.instance_type, policy, snapshot)
                 continue
             offering = offerings[(choice.instance_type, choice.zone, choice.capacity_type)]
-            assert abs(offering.price - choice.price_per_hour) < 1e-9
+            extra = surcharge(types_of(catalog)[offering.instance_type], policy)
+            assert abs(offering.price + extra - choice.price_per_hour) < 1e-9
             assert offering_suits(catalog, policy, snapshot, offering, members), (
                 f"{choice.instance_type} cannot run {launch.pod_uids}"
             )

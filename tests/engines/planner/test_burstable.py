@@ -9,7 +9,7 @@ import pytest
 
 from engines.planner import CapacityType, Catalog, InstanceType, Offering, PlannerPolicy, Snapshot, plan
 from engines.planner.table import new_node_allocatable, unlimited_surcharge
-from tests.engines.planner.planner_builders import RESERVE, ZONES, instance, pod
+from tests.engines.planner.planner_builders import RESERVE, ZONES, check_plan, instance, pod
 
 # A t3.large-like type: 2 vCPUs sustaining 30 % each (600m), cheaper than the fixed one.
 BURSTABLE = replace(instance("t3.large", 2, 8), baseline_cpu_fraction=0.3, unlimited_usd_per_vcpu_hour=0.05)
@@ -34,7 +34,9 @@ CATALOG = _catalog((BURSTABLE, 0.0832), (FIXED, 0.096))
 
 
 def _chosen(cpu: int, policy: PlannerPolicy, catalog: Catalog = CATALOG) -> tuple[str, float]:
-    result = plan(Snapshot(pods=(pod(cpu=cpu, memory_mib=1024),)), policy, catalog)
+    snapshot = Snapshot(pods=(pod(cpu=cpu, memory_mib=1024),))
+    result = plan(snapshot, policy, catalog)
+    check_plan(result, snapshot, policy, catalog)
     assert not result.unschedulable
     (launch,) = result.launches
     return launch.chosen.instance_type, round(launch.chosen.price_per_hour, 6)
