@@ -203,11 +203,13 @@ class Packer:
         """The pods each class's per-node floor left out of the LP's placement on these nodes,
         one more per node, taking the nodes in turn across classes: every node gets about the
         fractional rest of the LP's mix, which fits on average where both CPU and memory are
-        tight (topping up most valuable first would fill one resource and strand the other)."""
+        tight. The most valuable (largest) classes go first, so what does not fit is small pods,
+        which the top-up fits into the gaps left anywhere, rather than big ones that strand
+        the room they cannot use."""
         if not nodes:
             return
         turn = 0
-        for pod_class in np.flatnonzero(intended > EPSILON):
+        for pod_class in (c for c in self.order if intended[c] > EPSILON):
             placed = sum(node.counts.get(int(pod_class), 0) for node in nodes)
             extra = min(int(np.floor(intended[pod_class] + EPSILON)) - placed, int(self.remaining[pod_class]))
             vector = self.vectors[pod_class]
