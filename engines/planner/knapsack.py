@@ -14,6 +14,13 @@ and bound:
    fractionally (Dantzig's bound, in one dimension). Without the caps it would be the LP bound
    at the root; with them it is tighter, which matters where a node holds a few GPU pods of
    many classes of one or two pods each.
+4. Skip symmetric work: a class dominated by an earlier one (no more of any resource, at least
+   its value) takes pods only once the dominator is at its cap. Swapping a dominated pod for a
+   dominator's keeps a pattern feasible and no less valuable, so an optimal pattern of that
+   form always exists; GPU nodes with many near-identical classes otherwise try every mix.
+
+Callers price many nodes per round: `quick_bounds` screens them all at once with step 3's
+cheapest form, and `hint` lets a node reuse last round's surrogate weights before the LP.
 
 The search stops after `node_limit` steps; it then reports the LP bound as the certified
 upper bound on the best value, so callers stay correct (only less tight).
