@@ -9,8 +9,8 @@ WORKDIR /app
 # Its `--find-links`/`--extra-index-url` lines name the build machine's local wheel folders: the image
 # installs from PyPI.
 COPY requirements.txt ./
-RUN python -m venv .venv && sed '/^--/d' requirements.txt > /tmp/requirements.txt \
-    && .venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt
+RUN python -m venv .venv && sed -i '/^--/d' requirements.txt \
+    && .venv/bin/pip install --no-cache-dir -r requirements.txt
 # .dockerignore keeps the development side (lab/, simulator/, tests/, bench/, traces) out too.
 COPY . .
 # Production settings, as the image runs them (the development ones would load the lab, which is not

@@ -24,6 +24,7 @@ STRANGER = "203.0.113.50"
 def behind_a_proxy(settings):
     settings.NODELESS_TRUSTED_PROXIES = ["10.89.0.2/32"]
     settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # as production sets it
     return settings
 
 
@@ -39,6 +40,7 @@ def test_https_is_believed_from_the_trusted_proxy_only(behind_a_proxy) -> None:
 def test_with_no_trusted_proxy_the_header_is_never_believed(settings) -> None:
     settings.NODELESS_TRUSTED_PROXIES = []
     settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # as production sets it
     response = Client(REMOTE_ADDR="127.0.0.1").get("/login/", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 301
 
