@@ -177,6 +177,11 @@ def test_env_example_lists_every_variable_compose_needs_and_the_required_ones_ar
             assert result.returncode != 0 and name in result.stderr, name
 
 
+def test_the_filled_in_env_file_stays_out_of_git_and_the_image() -> None:
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    assert _ignored(".env") and not _ignored("nodeless_saas/env.py")
+
+
 def _dockerfile_cmd() -> list[str]:
     cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     assert cmd is not None
