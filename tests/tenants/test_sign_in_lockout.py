@@ -4,10 +4,13 @@ explained to the person locked out, and lifted by a password reset."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from tenants.models import AuditEvent
 from tests.conftest import PASSWORD
@@ -70,3 +73,20 @@ def test_a_password_reset_unlocks_the_account(cast, settings) -> None:
     assert _sign_in(cast.alice.email, new_password, "198.51.100.1").status_code == 302
     (unlocked,) = AuditEvent.objects.filter(organization=cast.org_a, action="login.unlocked")
     assert unlocked.actor_user == cast.alice and unlocked.ip_address == "198.51.100.1"
+
+
+def test_failures_count_within_the_window_and_the_lock_ends_after_the_cool_off(cast, settings) -> None:
+    window = timedelta(minutes=settings.NODELESS_LOGIN_COOLOFF_MINUTES)
+
+    def age_all_failures() -> None:
+        AccessAttempt.objects.update(attempt_time=timezone.now() - window - timedelta(seconds=1))
+
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        _sign_in(cast.alice.email, "wrong", f"203.0.113.{n + 1}")
+    age_all_failures()  # these fall out of the window: the next failure is the first that counts
+    assert _sign_in(cast.alice.email, "wrong", "203.0.113.99").status_code == 200
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        _sign_in(cast.alice.email, "wrong", f"203.0.113.{n + 1}")
+    assert _sign_in(cast.alice.email, PASSWORD, "198.51.100.1").status_code == 429
+    age_all_failures()  # the cool-off after the last failure has passed
+    assert _sign_in(cast.alice.email, PASSWORD, "198.51.100.1").status_code == 302
