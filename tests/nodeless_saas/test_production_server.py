@@ -56,6 +56,7 @@ def test_pages_redirect_to_https_unless_the_trusted_proxy_says_it_is_https(serve
     from_proxy = get(port, "/login/", host=host, headers=https)
     assert from_proxy.status == 200
     assert "max-age=31536000" in str(from_proxy.getheader("Strict-Transport-Security"))
+    assert "; Secure" in str(from_proxy.getheader("Set-Cookie"))  # the sign-in form's CSRF cookie
     forged = get(port, "/login/", host=host, headers=https, source="127.0.0.2")
     assert forged.status == 301
 
