@@ -25,6 +25,7 @@ from policies.federation.selectors import organization_ids_with_federation_work
 from workers.enqueue import (
     PROVISIONING_LAUNCH,
     PROVISIONING_RECONCILE,
+    RECONCILE_MARK_SECONDS,
     federation_queued_key,
     launch_queued_key,
     reconcile_ended,
@@ -72,6 +73,7 @@ def provisioning_reconcile(cluster_id: str, *, due: float | None = None, again_i
             (cluster_id,),
             kwargs={"again_if_busy": False},
             countdown=1,
+            timeout=RECONCILE_MARK_SECONDS,
         )
     if due is not None:
         logger.debug("reconcile %s: %s, %.2fs after it was due", cluster_id, outcome, time.time() - due)
