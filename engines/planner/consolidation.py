@@ -9,19 +9,20 @@ Algorithm (one scan, every node a candidate):
    Its estimated saving is its price less that one: an underused node, or one a cheaper type
    could replace, saves much; a well-used node of the cheapest type saves nothing. Nodes whose
    estimate reaches the threshold share of their price are candidates (they may leave), best
-   estimated saving per pod moved first; the others are receivers (they stay, and their free
-   room takes pods).
+   estimated saving per pod moved first; the others stay.
 2. Sets are grown greedily along that order, about `pods_per_set` pods each, and each set is
-   one `plan()`: its pods onto the receivers' free room (the `receivers_per_set` with the most
-   room for the set's pods) and onto new nodes. A few dozen plans of a hundred pods replace
+   one `plan()`: its pods onto the free room of the nodes that stay and of the candidates not
+   planned yet (the `receivers_per_set` with the most room for the set's pods), and onto new
+   nodes. A candidate that takes pods stays. A few dozen plans of a hundred pods replace
    Karpenter's one simulation per candidate, and keep every plan small (the planner's LP grows
    with pod classes times existing nodes).
 3. A set's plan splits into independent moves: nodes whose pods share a new node move together,
-   a node whose pods go only to receivers or to its own new nodes moves alone. A move is kept
+   a node whose pods go only to other nodes or to its own new nodes moves alone. A move is kept
    when it saves at least `min_saving_share` of what its nodes cost, places every pod (nothing
    left pending, nothing serverless) and keeps the whole cluster within the policy's limits.
-   Kept moves take the receivers' room they were given (later sets see what is left), so any
-   subset of the kept moves can be applied; nodes of declined moves stay and become receivers.
+   Kept moves take the room they were given (later sets see what is left) and never take pods
+   from a node that received some, so any subset of the kept moves can be applied; nodes of
+   declined moves stay and take later sets' pods.
 
 Estimates only order the candidates; every saving reported comes from a plan.
 """
@@ -66,11 +67,15 @@ class RunningNode:
 @dataclass(frozen=True, slots=True)
 class ConsolidationRules:
     """`min_saving_share`: a move saving less than this share of its nodes' cost is not worth the
-    disruption. `pods_per_set` and `receivers_per_set` bound the size of each plan."""
+    disruption. `pods_per_set` and `receivers_per_set` bound the size of each plan.
+    `single_node_replacements`: the caller replaces nodes one at a time (the provisioning loop's
+    replacement names one node), so a move that would put several nodes' pods on shared new
+    nodes is planned again node by node."""
 
     min_saving_share: float = DEFAULT_MIN_SAVING_SHARE
     pods_per_set: int = 100
     receivers_per_set: int = 200
+    single_node_replacements: bool = False
 
 
 DEFAULT_RULES = ConsolidationRules()
@@ -174,42 +179,39 @@ class _Scan:
         estimates = self._estimates()
         order = self._candidates(estimates)
         leaving = set(order)
-        # Receivers by name, with the free room the kept moves left them.
+        # Nodes that stay (with the room kept moves left them), and candidates not planned yet:
+        # both take pods; a candidate that takes some stays from then on.
         self.receivers = {r.node.name: r.node for i, r in enumerate(self.nodes) if i not in leaving}
-        kept: list[Move] = []
-        declined: list[Move] = []
-        for chunk in self._sets(order):
-            moves, refused = self._evaluate(chunk)
-            kept += moves
-            declined += refused
-            for move in refused:  # they stay: their room takes the next sets' pods
-                for running in chunk:
-                    if running.node.name in move.nodes:
-                        self.receivers[running.node.name] = running.node
+        self.waiting = {self.nodes[i].node.name: self.nodes[i] for i in order}
+        self.kept: list[Move] = []
+        self.declined: list[Move] = []
+        for index in order:
+            chunk = self._next_set(self.nodes[index])
+            if chunk:
+                self._evaluate(chunk)
         return ConsolidationPlan(
-            moves=tuple(kept),
-            declined=tuple(declined),
+            moves=tuple(self.kept),
+            declined=tuple(self.declined),
             candidates_evaluated=len(self.nodes),
             sets_planned=self.sets_planned,
             cost_before=float(sum(running.node.price_per_hour for running in self.nodes)),
             estimates={self.nodes[i].node.name: float(estimates[i]) for i in range(len(self.nodes))},
         )
 
-    def _sets(self, order: list[int]) -> list[list[RunningNode]]:
-        """The candidates in order, cut into sets of about `pods_per_set` pods."""
-        sets: list[list[RunningNode]] = []
-        current: list[RunningNode] = []
+    def _next_set(self, first: RunningNode) -> list[RunningNode]:
+        """From `first` on, the waiting candidates in order, about `pods_per_set` pods (empty when
+        `first` was planned already or took pods)."""
+        if first.node.name not in self.waiting:
+            return []
+        chunk: list[RunningNode] = []
         pods = 0
-        for index in order:
-            running = self.nodes[index]
-            if current and pods + len(running.pods) > self.rules.pods_per_set:
-                sets.append(current)
-                current, pods = [], 0
-            current.append(running)
+        for running in list(self.waiting.values()):
+            if chunk and pods + len(running.pods) > self.rules.pods_per_set:
+                break
+            chunk.append(running)
             pods += len(running.pods)
-        if current:
-            sets.append(current)
-        return sets
+            del self.waiting[running.node.name]
+        return chunk
 
     # Step 1: every node, at once ----------------------------------------------------------------
     def _estimates(self) -> FloatArray:
@@ -262,7 +264,7 @@ class _Scan:
         )
 
     # Steps 2-3: one plan per set ----------------------------------------------------------------
-    def _evaluate(self, removed: list[RunningNode]) -> tuple[list[Move], list[Move]]:
+    def _evaluate(self, removed: list[RunningNode]) -> None:
         pods = tuple(pod for running in removed for pod in running.pods)
         snapshot = Snapshot(
             pods=pods,
@@ -273,15 +275,31 @@ class _Scan:
         self.sets_planned += 1
         result = plan(snapshot, self.policy, self.catalog, thorough=False)
         kept, declined = self._judge(_moves(removed, result), result)
+        singly = [
+            move
+            for move in kept
+            if self.rules.single_node_replacements and move.launches and len(move.nodes) > 1
+        ]
         requests = {pod.uid: pod for pod in pods}
         for move in kept:
+            if move in singly:
+                continue
+            self.kept.append(move)
             for binding in move.bindings:
                 self._take(binding.node_name, requests[binding.pod_uid])
-        return kept, declined
+        by_name = {running.node.name: running for running in removed}
+        for move in declined:  # they stay: their room takes the next sets' pods
+            self.declined.append(move)
+            self.receivers.update((name, by_name[name].node) for name in move.nodes)
+        for move in singly:  # planned again one node at a time
+            self.usage = _usage_undone(self.usage, move, self._vcpu_of_nodes(move.nodes), self.vcpu_by_type)
+            for name in move.nodes:
+                self._evaluate([by_name[name]])
 
     def _receivers_for(self, pods: tuple[PodRequest, ...]) -> tuple[ExistingNode, ...]:
-        """The receivers with room for the most of the set's average pod (all of them, when few)."""
-        nodes = list(self.receivers.values())
+        """The nodes that may take the set's pods (those staying and the candidates not planned yet):
+        the `receivers_per_set` with room for the most of the set's average pod."""
+        nodes = [*self.receivers.values(), *(running.node for running in self.waiting.values())]
         if len(nodes) <= self.rules.receivers_per_set or not pods:
             return tuple(nodes)
         vectors = [
@@ -295,7 +313,9 @@ class _Scan:
         return tuple(nodes[i] for i in ranked[: self.rules.receivers_per_set])
 
     def _take(self, node_name: str, pod: PodRequest) -> None:
-        node = self.receivers[node_name]
+        """A kept move put `pod` on `node_name`: less room there, and the node stays."""
+        waiting = self.waiting.pop(node_name, None)
+        node = waiting.node if waiting is not None else self.receivers[node_name]
         vector = pod_vector(pod, self.policy.gpu_sharing)
         assert not isinstance(vector, str)  # the planner bound it
         self.receivers[node_name] = replace(node, free=node.free - vector_resources(vector, _NO_OVERHEAD))
@@ -389,6 +409,14 @@ def _usage_after(usage: Usage, move: Move, removed_vcpu: float, vcpu_by_type: di
         vcpu=usage.vcpu - removed_vcpu + added_vcpu,
         nodes=usage.nodes - len(move.nodes) + added_nodes,
         cost_per_hour=usage.cost_per_hour - move.saving,
+    )
+
+
+def _usage_undone(usage: Usage, move: Move, removed_vcpu: float, vcpu_by_type: dict[str, int]) -> Usage:
+    """The usage before `move` was counted (the inverse of `_usage_after`)."""
+    after = _usage_after(Usage(0.0, 0, 0.0), move, removed_vcpu, vcpu_by_type)
+    return Usage(
+        usage.vcpu - after.vcpu, usage.nodes - after.nodes, usage.cost_per_hour - after.cost_per_hour
     )
 
 

@@ -117,6 +117,15 @@ def test_two_underused_nodes_move_together_onto_one_cheaper_node():
     assert abs(move.saving - (2 * 0.384 - move.launches[0].chosen.price_per_hour)) < 1e-9
 
 
+def test_a_caller_that_replaces_nodes_singly_gets_single_node_replacements():
+    first = running("one", "m5.2xlarge", [pod(800, 1500, uid="a1")])
+    second = running("two", "m5.2xlarge", [pod(800, 1500, uid="b1")])
+    result = scan([first, second], single_node_replacements=True)
+    assert sorted(move.nodes for move in result.moves) == [("one",), ("two",)]
+    assert all(len(move.launches) == 1 for move in result.moves)
+    check([first, second], ON_DEMAND, result, 0.1)
+
+
 def test_a_saving_under_the_threshold_is_not_proposed():
     x86 = {wk.ARCH: "amd64"}
     node = running("big", "m5.2xlarge", [pod(1000, 2048, uid=uid, selector=x86) for uid in "abc"])
@@ -283,8 +292,9 @@ def clusters(draw: st.DrawFn) -> tuple[list[RunningNode], PlannerPolicy]:
     st.sampled_from([0.0, 0.1, 0.3]),
     st.sampled_from([1, 3, 100]),
     st.sampled_from([1, 200]),
+    st.booleans(),
 )
-def test_the_plan_never_breaks_a_resource_limit(cluster, share, pods_per_set, receivers_per_set):
+def test_the_plan_never_breaks_a_resource_limit(cluster, share, pods_per_set, receivers_per_set, singly):
     nodes, policy = cluster
     result = scan(
         nodes,
@@ -292,6 +302,9 @@ def test_the_plan_never_breaks_a_resource_limit(cluster, share, pods_per_set, re
         min_saving_share=share,
         pods_per_set=pods_per_set,
         receivers_per_set=receivers_per_set,
+        single_node_replacements=singly,
     )
+    if singly:
+        assert all(len(move.nodes) == 1 for move in result.moves if move.launches)
     assert result.candidates_evaluated == len(nodes)
     check(nodes, policy, result, share)
