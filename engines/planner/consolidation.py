@@ -10,8 +10,8 @@ Algorithm (one scan, every node a candidate):
    could replace, saves much; a well-used node of the cheapest type saves nothing. Nodes whose
    estimate reaches the threshold share of their price are candidates (they may leave), best
    estimated saving per pod moved first; the others stay.
-2. Sets are grown greedily along that order, about `pods_per_set` pods each, and each set is
-   one `plan()`: its pods onto the free room of the nodes that stay and of the candidates not
+2. Sets are grown greedily along that order (1, 2, 4, ... pods, then `pods_per_set` pods each),
+   and each set is one `plan()`: its pods onto the free room of the nodes that stay and of the candidates not
    planned yet (the `receivers_per_set` with the most room for the set's pods), and onto new
    nodes. A candidate that takes pods stays. A few dozen plans of a hundred pods replace
    Karpenter's one simulation per candidate, and keep every plan small (the planner's LP grows
@@ -185,6 +185,7 @@ class _Scan:
         self.waiting = {self.nodes[i].node.name: self.nodes[i] for i in order}
         self.kept: list[Move] = []
         self.declined: list[Move] = []
+        self.set_pods = 1
         for index in order:
             chunk = self._next_set(self.nodes[index])
             if chunk:
@@ -199,14 +200,17 @@ class _Scan:
         )
 
     def _next_set(self, first: RunningNode) -> list[RunningNode]:
-        """From `first` on, the waiting candidates in order, about `pods_per_set` pods (empty when
-        `first` was planned already or took pods)."""
+        """From `first` on, the waiting candidates in order (empty when `first` was planned already or
+        took pods). The first sets are small, so the best candidates may also go to the next ones'
+        free room; sets then double up to `pods_per_set` pods."""
         if first.node.name not in self.waiting:
             return []
         chunk: list[RunningNode] = []
         pods = 0
+        limit = self.set_pods
+        self.set_pods = min(2 * self.set_pods, self.rules.pods_per_set)
         for running in list(self.waiting.values()):
-            if chunk and pods + len(running.pods) > self.rules.pods_per_set:
+            if chunk and pods + len(running.pods) > limit:
                 break
             chunk.append(running)
             pods += len(running.pods)
@@ -291,10 +295,13 @@ class _Scan:
         for move in declined:  # they stay: their room takes the next sets' pods
             self.declined.append(move)
             self.receivers.update((name, by_name[name].node) for name in move.nodes)
-        for move in singly:  # planned again one node at a time
+        for move in singly:  # planned again one node at a time, each onto the others' room too
             self.usage = _usage_undone(self.usage, move, self._vcpu_of_nodes(move.nodes), self.vcpu_by_type)
-            for name in move.nodes:
-                self._evaluate([by_name[name]])
+            self.waiting.update((name, by_name[name]) for name in move.nodes)
+        for name in [name for move in singly for name in move.nodes]:
+            alone = self.waiting.pop(name, None)
+            if alone is not None:
+                self._evaluate([alone])
 
     def _receivers_for(self, pods: tuple[PodRequest, ...]) -> tuple[ExistingNode, ...]:
         """The nodes that may take the set's pods (those staying and the candidates not planned yet):

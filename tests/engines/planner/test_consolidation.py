@@ -4,6 +4,7 @@ checked from first principles (the plan never breaks a node's capacity or the po
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,6 +72,12 @@ def running(
     return RunningNode(node, tuple(pods), movable)
 
 
+def full(name: str, pods: list[PodRequest]) -> RunningNode:
+    """An m5.2xlarge running `pods` and others that stay: no room left."""
+    node = running(name, "m5.2xlarge", pods)
+    return replace(node, node=replace(node.node, free=Resources(50, 64, 0, 0, 1)))
+
+
 def scan(nodes: list[RunningNode], policy: PlannerPolicy = ON_DEMAND, **rules: object) -> ConsolidationPlan:
     return consolidate(nodes, policy, CATALOG, region="test-1", rules=ConsolidationRules(**rules))  # type: ignore[arg-type]
 
@@ -105,21 +112,22 @@ def test_a_node_a_cheaper_type_holds_is_replaced_by_it():
     assert abs(move.saving - (0.384 - 0.17)) < 1e-9
 
 
-def test_two_underused_nodes_move_together_onto_one_cheaper_node():
-    # Each pod alone would take a c6g.large ($0.068); both fit one.
-    first = running("one", "m5.2xlarge", [pod(800, 1500, uid="a1")])
-    second = running("two", "m5.2xlarge", [pod(800, 1500, uid="b1")])
-    result = scan([first, second])
-    assert len(result.moves) == 1
-    move = result.moves[0]
-    assert sorted(move.nodes) == ["one", "two"]
-    assert len(move.launches) == 1 and sorted(move.launches[0].pod_uids) == ["a1", "b1"]
-    assert abs(move.saving - (2 * 0.384 - move.launches[0].chosen.price_per_hour)) < 1e-9
+def test_underused_nodes_planned_in_one_set_move_together_onto_one_cheaper_node():
+    # Each pod alone would take a c6g.large ($0.068); two fit one. Neither node has room for
+    # another's pod (pods that do not move take the rest). Sets grow 1, 2, ... pods: the second
+    # set holds two nodes, whose pods share one new node.
+    nodes = [full(name, [pod(800, 1500, uid=f"{name}-pod")]) for name in ("one", "two", "three")]
+    result = scan(nodes)
+    (together,) = [move for move in result.moves if len(move.nodes) > 1]
+    assert sorted(together.nodes) == ["three", "two"]
+    assert len(together.launches) == 1 and len(together.launches[0].pod_uids) == 2
+    assert abs(together.saving - (2 * 0.384 - together.launches[0].chosen.price_per_hour)) < 1e-9
+    assert result.sets_planned == 2
+    check(nodes, ON_DEMAND, result, 0.1)
 
 
 def test_a_caller_that_replaces_nodes_singly_gets_single_node_replacements():
-    first = running("one", "m5.2xlarge", [pod(800, 1500, uid="a1")])
-    second = running("two", "m5.2xlarge", [pod(800, 1500, uid="b1")])
+    first, second = full("one", [pod(800, 1500, uid="a1")]), full("two", [pod(800, 1500, uid="b1")])
     result = scan([first, second], single_node_replacements=True)
     assert sorted(move.nodes for move in result.moves) == [("one",), ("two",)]
     assert all(len(move.launches) == 1 for move in result.moves)
