@@ -7,7 +7,8 @@ Algorithm (one scan, every node a candidate):
 1. Every node is evaluated at once (vectorised): the load of its pods (the planner's request
    vectors) and the billed price of the cheapest instance type that could hold that load alone.
    Its estimated saving is its price less that one: an underused node, or one a cheaper type
-   could replace, saves much; a well-used node of the cheapest type saves nothing. Nodes whose
+   could replace, saves much; a well-used node of the cheapest type saves nothing, unless its
+   pods all fit in the free room of one node that stays (then its whole price). Nodes whose
    estimate reaches the threshold share of their price are candidates (they may leave), best
    estimated saving per pod moved first; the others stay.
 2. Sets are grown greedily along that order (1, 2, 4, ... pods, then `pods_per_set` pods each),
@@ -247,8 +248,25 @@ class _Scan:
         cheapest[np.array([not running.pods for running in self.nodes], bool)] = 0.0
         prices = np.array([running.node.price_per_hour for running in self.nodes], np.float64)
         estimates = np.where(np.isfinite(cheapest), prices - cheapest, 0.0)
-        movable = np.array([running.movable for running in self.nodes], bool)
-        return np.where(movable & ~invalid, np.maximum(estimates, 0.0), 0.0)
+        movable = np.array([running.movable for running in self.nodes], bool) & ~invalid
+        estimates = np.where(movable, np.maximum(estimates, 0.0), 0.0)
+        # A node whose pods all fit in the free room of one node that stays may go without a
+        # replacement: it may save its whole price. (Room spread over many nodes would count
+        # nearly every node of a loose cluster, and move most of its pods for little.)
+        leaving = movable & (estimates > 0) & (estimates >= self.rules.min_saving_share * prices)
+        free = np.array([r.node.free.clamped().as_vector() for r in self.nodes], np.int64).reshape(-1, 5)
+        staying = free[~leaving]
+        elsewhere = np.zeros(len(self.nodes), bool)
+        for start in range(0, len(self.nodes), _ESTIMATE_BLOCK):
+            block = loads[start : start + _ESTIMATE_BLOCK]
+            hosts = np.all(staying[None, :, :] >= block[:, None, :], axis=2).sum(axis=1)
+            # A staying node always holds its own pods' room: it needs one other host.
+            own = ~leaving[start : start + _ESTIMATE_BLOCK] & np.all(
+                free[start : start + _ESTIMATE_BLOCK] >= block, axis=1
+            )
+            elsewhere[start : start + _ESTIMATE_BLOCK] = hosts - own > 0
+        elsewhere &= movable & ~leaving & np.array([bool(r.pods) for r in self.nodes], bool)
+        return np.where(elsewhere, prices, estimates)
 
     def _candidates(self, estimates: FloatArray) -> list[int]:
         """Nodes whose estimate reaches the threshold, best estimated saving per pod moved first."""
