@@ -104,7 +104,7 @@ class Move:
 
     @property
     def saving_per_pod(self) -> float:
-        """$/h saved per pod moved (an empty node saves its whole price for no pod: per 'one')."""
+        """$/h saved per pod moved (an empty node counts as one pod: it ranks by its whole price)."""
         return self.saving / max(self.pods_moved, 1)
 
 
