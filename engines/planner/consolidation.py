@@ -30,6 +30,7 @@ Estimates only order the candidates; every saving reported comes from a plan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -71,12 +72,14 @@ class ConsolidationRules:
     disruption. `pods_per_set` and `receivers_per_set` bound the size of each plan.
     `single_node_replacements`: the caller replaces nodes one at a time (the provisioning loop's
     replacement names one node), so a move that would put several nodes' pods on shared new
-    nodes is planned again node by node."""
+    nodes is planned again node by node. `max_nodes_removed`: the scan stops planning once its
+    moves remove that many nodes (a caller with a disruption budget acts on no more)."""
 
     min_saving_share: float = DEFAULT_MIN_SAVING_SHARE
     pods_per_set: int = 100
     receivers_per_set: int = 200
     single_node_replacements: bool = False
+    max_nodes_removed: float = math.inf
 
 
 DEFAULT_RULES = ConsolidationRules()
@@ -188,6 +191,8 @@ class _Scan:
         self.declined: list[Move] = []
         self.set_pods = 1
         for index in order:
+            if sum(len(move.nodes) for move in self.kept) >= self.rules.max_nodes_removed:
+                break  # the caller acts on no more than that: planning further is wasted
             chunk = self._next_set(self.nodes[index])
             if chunk:
                 self._evaluate(chunk)

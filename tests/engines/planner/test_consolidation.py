@@ -126,6 +126,13 @@ def test_underused_nodes_planned_in_one_set_move_together_onto_one_cheaper_node(
     check(nodes, ON_DEMAND, result, 0.1)
 
 
+def test_the_scan_stops_once_its_moves_remove_what_the_caller_will_act_on():
+    nodes = [full(name, [pod(800, 1500, uid=f"{name}-pod")]) for name in ("one", "two", "three")]
+    result = scan(nodes, max_nodes_removed=1)
+    assert (result.sets_planned, [move.nodes for move in result.moves]) == (1, [("one",)])
+    assert scan(nodes).sets_planned == 2
+
+
 def test_a_caller_that_replaces_nodes_singly_gets_single_node_replacements():
     first, second = full("one", [pod(800, 1500, uid="a1")]), full("two", [pod(800, 1500, uid="b1")])
     result = scan([first, second], single_node_replacements=True)

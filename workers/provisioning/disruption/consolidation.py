@@ -87,15 +87,18 @@ class Consolidation(Method):
             return []
         # In-flight nodes take no pods here: a node that never comes up would strand them.
         nodes = [node for node in existing_nodes(inputs) if node.ready]
+        budget = max(1, math.floor(DISRUPTION_BUDGET * len(nodes)))
+        rules = ConsolidationRules(
+            min_saving_share=self.min_saving_share, single_node_replacements=True, max_nodes_removed=budget
+        )
         scan = consolidate(
             [_running(node, movable.get(node.name)) for node in nodes],
             inputs.policy,
             inputs.catalog,
             daemonset_overhead=inputs.state.daemonset_overhead,
             region=inputs.cluster.region,
-            rules=ConsolidationRules(min_saving_share=self.min_saving_share, single_node_replacements=True),
+            rules=rules,
         )
-        budget = max(1, math.floor(DISRUPTION_BUDGET * len(nodes)))
         commands: list[DisruptionCommand] = []
         for move in sorted(scan.moves, key=lambda m: (-m.saving_per_pod, m.nodes)):
             if len(commands) + len(move.nodes) > budget:
