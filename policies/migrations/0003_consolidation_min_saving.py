@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0002_federation_loop'),
+        ("policies", "0002_federation_loop"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provisioningpolicy',
-            name='burstable_unlimited',
-            field=models.BooleanField(default=False),
+            model_name="provisioningpolicy",
+            name="consolidation_min_saving_pct",
+            field=models.PositiveSmallIntegerField(default=10),
         ),
     ]
