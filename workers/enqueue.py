@@ -15,7 +15,8 @@ from nodeless_saas.celery import app
 
 FEDERATION_PASS = "workers.tasks.federation_pass"
 PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
-TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH)
+CLUSTER_CHECK = "workers.tasks.cluster_check"
+TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, CLUSTER_CHECK)
 
 # Work is coalesced per subject: while a task for it is queued (and, for a launch, running), asking
 # for another does nothing — a burst of 200 submissions costs one or two federation passes, not 200;
@@ -30,6 +31,10 @@ def federation_queued_key(organization_id: str) -> str:
 
 def launch_queued_key(row_id: str) -> str:
     return f"launch-queued:{row_id}"
+
+
+def cluster_check_queued_key(cluster_id: str) -> str:
+    return f"cluster-check-queued:{cluster_id}"
 
 
 def send_once(mark: str, task_name: str, args: tuple[str, ...], *, countdown: float = 0) -> bool:
@@ -51,3 +56,13 @@ def request_federation_pass(organization_id: str, *, countdown: float = 0) -> bo
 def federation_pass_on_commit(organization_id: str) -> None:
     """A federation pass for the organization once the current transaction commits."""
     transaction.on_commit(lambda: request_federation_pass(organization_id))
+
+
+def request_cluster_check(cluster_id: str) -> bool:
+    """Queue a check of the cluster unless one is already queued; True when this call queued it."""
+    return send_once(cluster_check_queued_key(cluster_id), CLUSTER_CHECK, (cluster_id,))
+
+
+def cluster_check_on_commit(cluster_id: str) -> None:
+    """A check of the cluster (connecting it, or "Check now") once the current transaction commits."""
+    transaction.on_commit(lambda: request_cluster_check(cluster_id))
