@@ -81,14 +81,14 @@ def test_the_page_shows_the_progress_and_then_the_outcome(cast, owner_client, si
     assert page["Location"] == reverse("cluster-detail", args=[cluster.pk])
     status_url = reverse("cluster-status", args=[cluster.pk])
 
-    html = get_page(owner_client, page["Location"], queries=12).content.decode()
+    html = get_page(owner_client, page["Location"], queries=5).content.decode()
     assert 'id="cluster-check-progress"' in html and "Connecting" in html
     assert "→ Waiting for a worker" in html and "Listing nodes and pods" in html
-    panel = get_page(owner_client, status_url, queries=6).content.decode()
+    panel = get_page(owner_client, status_url, queries=7).content.decode()
     assert 'hx-trigger="every 2s"' in panel and "cluster-check-progress" in panel
 
     worker.run()
-    panel = get_page(owner_client, status_url, queries=6).content.decode()
+    panel = get_page(owner_client, status_url, queries=7).content.decode()
     assert "cluster-check-progress" not in panel and 'hx-trigger="every 15s"' in panel
     assert ">Healthy<" in panel and ">Check now " in panel
 
