@@ -15,7 +15,7 @@ records its health like the periodic one.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -85,6 +85,7 @@ def cluster_check_run(cluster_id: str) -> Cluster | None:
         return None
     deadline = Deadline.after(CHECK_SECONDS)
     _step(cluster, ClusterCheckStep.PROBING)
+    asked = Cluster.objects.filter(pk=cluster.pk).values_list("check_started_at", flat=True).first()
     result = probe_cluster(cluster, deadline=deadline)
     connecting = cluster.status != ClusterStatus.CONNECTED
     state: ClusterState | None = None
@@ -92,8 +93,8 @@ def cluster_check_run(cluster_id: str) -> Cluster | None:
     if result.reachable and not (connecting and result.missing):
         _step(cluster, ClusterCheckStep.LISTING)
         now = timezone.now()
-        state, problem = read_for_health(cluster, list_cluster, now, deadline=deadline)
-    return _record(cluster, result=result, state=state, problem=problem)
+        state, problem = read_for_health(cluster, read=list_cluster, now=now, deadline=deadline)
+    return _record(cluster, result=result, state=state, problem=problem, asked=asked)
 
 
 def cluster_check_timed_out(cluster_id: str) -> Cluster | None:
@@ -107,12 +108,22 @@ def cluster_check_timed_out(cluster_id: str) -> Cluster | None:
 
 
 def _record(
-    cluster: Cluster, *, result: ProbeResult, state: ClusterState | None, problem: str
+    cluster: Cluster,
+    *,
+    result: ProbeResult,
+    state: ClusterState | None,
+    problem: str,
+    asked: datetime | None = None,
 ) -> Cluster | None:
+    """Record under the row's lock. A check asked for again while this one ran (new credentials, a new
+    mode) is left to decide: this one, made with what it loaded before, records nothing."""
     connecting = cluster.status != ClusterStatus.CONNECTED
     with transaction.atomic():
         if not still_there(cluster):
             return None
+        now_asked = Cluster.objects.filter(pk=cluster.pk).values_list("check_started_at", flat=True).first()
+        if asked is not None and now_asked not in (None, asked):
+            return cluster
         if connecting and result.missing:
             probe_record(cluster, result=result)  # not listed: it will not be connected
         else:

@@ -21,7 +21,6 @@ from clusters.models import (
 )
 from clusters.onboarding.aws import RoleAccessError, account_provider
 from clusters.services.checks import CHECK_FIELDS, check_asked
-from clusters.services.health import probe_cluster, probe_record
 from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
 from tenants.audit import audit_record
@@ -194,18 +193,20 @@ def cluster_update(
         cluster.name = changes["name"] = _clean_name(organization, name, exclude=cluster)
     if labels is not None:
         cluster.labels = changes["labels"] = clean_labels(labels)
+    recheck = False
     if mode is not None and mode != cluster.mode:
         cluster.mode = changes["mode"] = _clean_mode(mode)
         _check_mode_fits(cluster)
-        if cluster.is_nodeless:
-            # Nodeless mode binds pods and removes nodes: check we may before promising it.
-            result = probe_cluster(cluster)
-            if not result.reachable or result.missing:
-                problem = result.problem or "unknown"
-                raise ValidationError({"mode": f"Nodeless mode needs more access: {problem}."})
-            probe_record(cluster, result=result)
+        # Nodeless mode binds pods and removes nodes: the cluster is out of service until a worker has
+        # checked we may (it fails, saying what to grant, if not). A cluster that failed to connect is
+        # tried again in its new mode.
+        recheck = cluster.is_nodeless or cluster.status == ClusterStatus.FAILED
     with transaction.atomic():
-        cluster.save()
+        if recheck:
+            cluster.status = ClusterStatus.CONNECTING
+            check_asked(cluster)
+        # Only what this request changes: a worker may be recording a check's outcome on the same row.
+        cluster.save(update_fields=("name", "labels", "mode", *(CHECK_FIELDS if recheck else ())))
         audit_record(
             organization,
             actor=actor,

@@ -65,7 +65,7 @@ def probe_record(cluster: Cluster, *, result: ProbeResult) -> None:
 
 
 def read_for_health(
-    cluster: Cluster, read: Callable[..., ClusterState], now: datetime, **options: object
+    cluster: Cluster, *, read: Callable[..., ClusterState], now: datetime, **options: object
 ) -> tuple[ClusterState | None, str]:
     """The cluster as `read` gives it, or None and why it could not be read."""
     try:
@@ -120,7 +120,7 @@ def cluster_check_health(cluster: Cluster, *, read: Callable[..., ClusterState] 
     the counts on every page come from that read."""
     now = timezone.now()
     result = probe_cluster(cluster)
-    state, problem = read_for_health(cluster, read, now) if result.reachable else (None, "")
+    state, problem = read_for_health(cluster, read=read, now=now) if result.reachable else (None, "")
     with transaction.atomic():
         if still_there(cluster):
             health_record(cluster, result=result, state=state, problem=problem, now=now)

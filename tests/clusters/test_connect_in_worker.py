@@ -215,3 +215,37 @@ def test_a_server_that_answers_every_call_just_in_time_fails_at_the_checks_deadl
     cluster = Cluster.objects.get(pk=cluster_id)
     assert cluster.status == ClusterStatus.FAILED
     assert cluster.health_problem.startswith(f"no Kubernetes API server answered at {link.url}")
+
+
+def test_a_check_overtaken_by_new_credentials_leaves_the_outcome_to_the_next_one(
+    cast, owner_client, simulated_cluster, worker, monkeypatch
+):
+    from clusters.services.health import probe_cluster as probe
+    from tenants.actors import Actor
+
+    onprem = simulated_cluster()
+    stale = kubeconfig_for(onprem, token="revoked-token-abcdefghijklmnop")
+    cluster_id = _post_connect(owner_client, worker, stale).json()["id"]
+    outcomes: list[str] = []
+    seen: list[tuple[str, str]] = []
+
+    def probe_and_rotate_once(cluster, **options):
+        seen.append(Cluster.objects.values_list("status", "health_problem").get(pk=cluster_id))
+        result = probe(cluster, **options)
+        if not outcomes:  # the first check, with the revoked token: the owner rotates it meanwhile
+            with worker.committing():
+                services.cluster_replace_kubeconfig(
+                    cast.org_a,
+                    cluster=Cluster.objects.get(pk=cluster_id),
+                    actor=Actor(user=cast.alice),
+                    kubeconfig=kubeconfig_for(onprem),
+                )
+        outcomes.append(result.problem)
+        return result
+
+    monkeypatch.setattr("clusters.services.checks.probe_cluster", probe_and_rotate_once)
+    assert worker.run() == [CHECK, CHECK]  # the overtaken check, then the one the rotation asked for
+    assert "token rejected" in outcomes[0] and outcomes[1] == ""
+    assert seen[1] == ("connecting", "")  # the overtaken check recorded nothing of its 401
+    cluster = Cluster.objects.get(pk=cluster_id)
+    assert cluster.status == ClusterStatus.CONNECTED and cluster.health_problem == ""
