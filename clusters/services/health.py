@@ -65,10 +65,12 @@ def probe_record(cluster: Cluster, *, result: ProbeResult) -> None:
 
 
 def read_for_health(
-    cluster: Cluster, *, read: Callable[..., ClusterState], now: datetime, **options: object
+    cluster: Cluster, *, read: Callable[..., ClusterState], now: datetime, deadline: Deadline | None = None
 ) -> tuple[ClusterState | None, str]:
-    """The cluster as `read` gives it, or None and why it could not be read."""
+    """The cluster as `read` gives it (within `deadline`, when one is given), or None and why it could
+    not be read."""
     try:
+        options = {} if deadline is None else {"deadline": deadline}
         return read(cluster, now=now, **options), ""
     except ClusterUnavailable as error:
         return None, f"cannot list its pods and nodes: {error}"
