@@ -34,11 +34,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from clusters.cloud.interface import InterruptionNotice
-from clusters.models import Cluster, ClusterMode
+from clusters.models import Cluster, ClusterMode, ClusterStatus
 from engines.kube import Pod
 from workers.leases import release, try_acquire
 from workers.provisioning import executors
 from workers.provisioning.bind import plan_binds
+from workers.provisioning.budget import ApiBudgetSpent
 from workers.provisioning.commands import (
     BindPlanned,
     CollectInstance,
@@ -82,7 +83,7 @@ def _lease_ttl() -> timedelta:
 @dataclass
 class ReconcileReport:
     cluster_id: str
-    outcome: str  # "done", "busy" (another worker holds the lease), "skipped"
+    outcome: str  # "done", "busy" (another worker holds the lease), "skipped", "throttled" (API budget)
     launched: int = 0
     bound: int = 0
     terminated: int = 0
@@ -102,13 +103,22 @@ def reconcile_cluster(
     short; without it, they are made inline before the pass returns."""
     started = time.perf_counter()
     cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
-    if cluster is None or cluster.mode != ClusterMode.NODELESS or cluster.cloud_account is None:
+    if (
+        cluster is None
+        or cluster.mode != ClusterMode.NODELESS
+        or cluster.cloud_account is None
+        or cluster.status != ClusterStatus.CONNECTED  # a worker is still verifying it, or could not
+    ):
         return ReconcileReport(str(cluster_id), "skipped")
     lease = try_acquire(f"provisioning:{cluster.pk}", ttl=lease_ttl or _lease_ttl())
     if lease is None:
         return ReconcileReport(str(cluster_id), "busy")
     try:
         report = run_pass(build_context(cluster, timezone.now()), renew=lease.renew, dispatch=dispatch)
+    except ApiBudgetSpent:
+        # The cluster spent its API budget mid-pass; what the pass did so far is recorded, and every
+        # step is idempotent: the next pass carries on.
+        report = ReconcileReport(str(cluster_id), "throttled")
     finally:
         release(lease)
     report.seconds = time.perf_counter() - started
