@@ -249,3 +249,23 @@ def test_a_check_overtaken_by_new_credentials_leaves_the_outcome_to_the_next_one
     assert seen[1] == ("connecting", "")  # the overtaken check recorded nothing of its 401
     cluster = Cluster.objects.get(pk=cluster_id)
     assert cluster.status == ClusterStatus.CONNECTED and cluster.health_problem == ""
+
+
+def test_a_check_stopped_by_the_tasks_time_limit_reads_as_no_answer(
+    cast, owner_client, simulated_cluster, worker, monkeypatch
+):
+    """In a prefork worker Celery's soft limit raises inside the task, wherever the check is; that is
+    raised here at the same place, since only a forked worker delivers the signal."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    onprem = simulated_cluster()
+    cluster_id = _post_connect(owner_client, worker, kubeconfig_for(onprem)).json()["id"]
+
+    def stopped(cluster, **options):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr("clusters.services.checks.probe_cluster", stopped)
+    assert worker.run() == [CHECK]
+    cluster = Cluster.objects.get(pk=cluster_id)
+    assert cluster.status == ClusterStatus.FAILED and cluster.check_started_at is None
+    assert cluster.health_problem.startswith(f"no Kubernetes API server answered at {onprem.url}")
