@@ -49,6 +49,11 @@ def nodeless_cluster_ids() -> list[str]:
     return [str(pk) for pk in _in_service().filter(mode=ClusterMode.NODELESS).values_list("pk", flat=True)]
 
 
+# A check asked for longer ago than this and still not done is taken as lost (its worker died): the
+# page offers to ask again, and a new ask sends another.
+CHECK_STALE_SECONDS = 120
+
+
 @dataclass(frozen=True)
 class CheckStep:
     label: str
@@ -62,6 +67,10 @@ class CheckProgress:
     steps: list[CheckStep]
     seconds: int
     connecting: bool
+
+    @property
+    def stale(self) -> bool:
+        return self.seconds >= CHECK_STALE_SECONDS
 
 
 def cluster_check_progress(cluster: Cluster, *, now: datetime | None = None) -> CheckProgress | None:

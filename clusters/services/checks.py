@@ -27,6 +27,7 @@ from clusters.kube.failures import no_api_server_answered
 from clusters.kube.probe import ProbeResult
 from clusters.models import Cluster, ClusterCheckStep, ClusterHealth, ClusterStatus
 from clusters.observation.reading import list_cluster
+from clusters.selectors import CHECK_STALE_SECONDS
 from clusters.services.health import (
     HEALTH_FIELDS,
     health_record,
@@ -42,9 +43,6 @@ from workers.enqueue import cluster_check_on_commit
 # Everything a check asks of the cluster, within this; the worker is freed a little after it whatever
 # the cluster does (the task's time limits).
 CHECK_SECONDS = 10
-# A check asked for longer ago than this and still not done is taken as lost (its worker died): a
-# new ask sends another.
-CHECK_STALE_SECONDS = 120
 CHECK_FIELDS = ("status", "check_started_at", "check_step")
 
 

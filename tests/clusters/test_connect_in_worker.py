@@ -9,14 +9,18 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from clusters import services
 from clusters.models import Cluster, ClusterObservation, ClusterStatus
+from clusters.selectors import CHECK_STALE_SECONDS
 from tenants.races import race_message
 from tests.fixtures.connections import kubeconfig_for
 from tests.fixtures.pages import get_page
@@ -269,3 +273,23 @@ def test_a_check_stopped_by_the_tasks_time_limit_reads_as_no_answer(
     cluster = Cluster.objects.get(pk=cluster_id)
     assert cluster.status == ClusterStatus.FAILED and cluster.check_started_at is None
     assert cluster.health_problem.startswith(f"no Kubernetes API server answered at {onprem.url}")
+
+
+def test_a_check_whose_worker_died_can_be_asked_for_again(cast, owner_client, worker):
+    lost = timezone.now() - timedelta(seconds=CHECK_STALE_SECONDS + 5)
+    cluster = Cluster.objects.create(
+        organization=cast.org_a,
+        name="dc1",
+        connection="kubeconfig",
+        check_started_at=lost,
+        check_step="probing",
+    )
+    cache.delete(cluster_check_queued_key(str(cluster.pk)))
+    panel = owner_client.get(reverse("cluster-status", args=[cluster.pk])).content.decode()
+    assert "did not finish" in panel and ">Check now " in panel
+
+    with worker.committing():
+        asked = owner_client.post(f"/api/v1/clusters/{cluster.pk}/health/").json()
+    asked_at = parse_datetime(asked["check_started_at"])
+    assert asked["check_step"] == "queued" and asked_at is not None and asked_at > lost
+    assert worker.sent == [(CHECK, (str(cluster.pk),))]
