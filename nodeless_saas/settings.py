@@ -25,6 +25,7 @@ from nodeless_saas.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_optional,
     env_secret,
     env_str,
@@ -78,6 +79,12 @@ NODELESS_ENCRYPTION_KEYS = _encryption_keys
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", [] if IS_PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )
+if IS_PRODUCTION and not ALLOWED_HOSTS:
+    # Otherwise every request, the health check's included, is answered 400 Bad Request.
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS is required when NODELESS_ENV=production: the host name(s) of the site, "
+        "e.g. nodeless.example.com"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("NODELESS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -107,6 +114,8 @@ if not IS_PRODUCTION:
     INSTALLED_APPS.append("lab")
 
 MIDDLEWARE = [
+    # First: nothing below may read an X-Forwarded-* header an untrusted peer wrote.
+    "nodeless_saas.proxies.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,13 +200,21 @@ AUTH_PASSWORD_VALIDATORS = [
 if NODELESS_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Login throttling (django-axes): lock an e-mail + IP pair after repeated failures.
+# Sign-in lockout (django-axes, tenants/lockout.py). Per account: this many failures within the
+# cool-off window lock the account, from every address (rotating addresses gains nothing), for the
+# cool-off period after the last failure; a password reset unlocks it at once. Per client address:
+# this many failures against any accounts lock the address (higher: offices share one address).
 AXES_FAILURE_LIMIT = env_int("NODELESS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env_int("NODELESS_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+NODELESS_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("NODELESS_LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
+NODELESS_LOGIN_COOLOFF_MINUTES = env_int("NODELESS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = NODELESS_LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_HANDLER = "tenants.lockout.SignInLockoutHandler"
+AXES_USERNAME_CALLABLE = "tenants.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "nodeless_saas.proxies.client_ip"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "tenants/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "tenants.lockout.locked_out_response"
 AXES_VERBOSE = False
 AXES_ENABLED = env_bool("NODELESS_LOGIN_THROTTLING", default=True)
 # Sign-up and password-reset throttles (django-ratelimit; rates in tenants/throttling.py). The test
@@ -223,8 +240,13 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if IS_PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
-if env_bool("SECURE_PROXY_SSL_HEADER", default=IS_PRODUCTION):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check is asked over plain HTTP from inside the container (docker-compose.yml): answer it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Addresses or CIDR networks of the reverse proxies in front of gunicorn (the TLS-terminating one).
+# Only from them are X-Forwarded-For and X-Forwarded-Proto believed (nodeless_saas/proxies.py): the
+# middleware drops those headers from every other peer, so the header below cannot be forged.
+NODELESS_TRUSTED_PROXIES = env_networks("NODELESS_TRUSTED_PROXIES", [])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
