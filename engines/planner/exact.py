@@ -32,6 +32,7 @@ presolving, reports the objective of its presolved model without the presolve's 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import highspy
@@ -76,10 +77,11 @@ def solve_exact(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
     try, or the solver proved nothing (no packing exists, or it found no bound in time)."""
     if int(data.class_counts.sum()) > EXACT_MAX_PODS or budget.seconds <= 0:
         return None
-    patterns = node_patterns(data)
+    deadline = time.perf_counter() + budget.seconds
+    patterns = node_patterns(data, deadline)
     if patterns is None:
         return None
-    return _Model(data, patterns).solve(budget)
+    return _Model(data, patterns).solve(budget, deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +92,35 @@ class Patterns:
     column: IntArray
 
 
-def node_patterns(data: PackingInput, limit: int = EXACT_MAX_PATTERNS) -> Patterns | None:
+def node_patterns(data: PackingInput, deadline: float, limit: int = EXACT_MAX_PATTERNS) -> Patterns | None:
     """The maximal patterns of every column that is the cheapest holder of them (see the module
-    docstring); None when there are more than `limit`."""
+    docstring); None when there are more than `limit`, or `deadline` (`time.perf_counter`)
+    passes first.
+
+    Columns are ranked cheapest first (ties: lowest index). Only columns neither dominated nor
+    *covered* are enumerated: a column is covered when a better-ranked enumerable one suits
+    every class it may carry and has room for all of them at once, so holds every pattern it
+    could have. A pattern is then kept on its best-ranked enumerated holder. Whatever a dropped
+    pattern carries, a kept one of no higher price carries too: following better-ranked
+    holders and their maximal extensions ends, ranks only decreasing, at a kept pattern.
+    """
     fit = pods_per_node(data.class_vectors, data.column_alloc)
     ok = data.column_ok & (fit > 0)
     used = np.flatnonzero(data.class_vectors.max(axis=0, initial=0) > 0)
     node_for_node = np.ones(len(data.column_cost), bool)
     kept = ~dominated_columns(data.column_alloc, data.column_cost, ok, fit, node_for_node, used)
+    caps = np.where(ok, np.minimum(data.class_counts[:, None], fit), 0)
+    rank = np.empty(len(data.column_cost), np.int64)
+    rank[np.lexsort((np.arange(len(data.column_cost)), data.column_cost))] = np.arange(len(rank))
+    enumerated = _uncovered(data, np.flatnonzero(kept & ok.any(axis=0)), caps, ok, rank)
     counts: list[IntArray] = []
     columns: list[IntArray] = []
     total = 0
-    for column in np.flatnonzero(kept & ok.any(axis=0)):
-        caps = np.where(ok[:, column], np.minimum(data.class_counts, fit[:, column]), 0)
-        found = _maximal_patterns(data.class_vectors, caps, data.column_alloc[column], limit - total)
-        if found is None:
+    for column in enumerated:
+        found = _maximal_patterns(
+            data.class_vectors, caps[:, column], data.column_alloc[column], limit - total
+        )
+        if found is None or time.perf_counter() > deadline:
             return None
         total += len(found)
         counts.append(found)
@@ -112,7 +128,19 @@ def node_patterns(data: PackingInput, limit: int = EXACT_MAX_PATTERNS) -> Patter
     if not counts:
         return Patterns(np.zeros((0, len(data.class_counts)), np.int64), np.zeros(0, np.int64))
     patterns = Patterns(np.vstack(counts), np.concatenate(columns))
-    return _cheapest_holders(data, patterns, ok)
+    return _best_holders(data, patterns, ok, enumerated, rank)
+
+
+def _uncovered(
+    data: PackingInput, columns: IntArray, caps: IntArray, ok: BoolArray, rank: IntArray
+) -> IntArray:
+    """`columns` less those a better-ranked one of them covers (see `node_patterns`)."""
+    reach = np.minimum(data.column_alloc[columns], caps[:, columns].T @ data.class_vectors)
+    alloc = data.column_alloc[columns]
+    room = np.all(alloc[:, None, :] >= reach[None, :, :], axis=2)  # [coverer, covered]
+    suits = ((~ok[:, columns]).T.astype(np.int64) @ (caps[:, columns] > 0).astype(np.int64)) == 0
+    better = rank[columns][:, None] < rank[columns][None, :]
+    return np.asarray(columns[~np.any(room & suits & better, axis=0)], dtype=np.int64)
 
 
 def _maximal_patterns(vectors: IntArray, caps: IntArray, alloc: IntArray, limit: int) -> IntArray | None:
@@ -142,14 +170,16 @@ def _maximal_patterns(vectors: IntArray, caps: IntArray, alloc: IntArray, limit:
     return np.asarray(rows[maximal], dtype=np.int64)
 
 
-def _cheapest_holders(data: PackingInput, patterns: Patterns, ok: BoolArray) -> Patterns:
-    """Keep each pattern only on its cheapest holding column (ties: the lowest index)."""
+def _best_holders(
+    data: PackingInput, patterns: Patterns, ok: BoolArray, columns: IntArray, rank: IntArray
+) -> Patterns:
+    """Keep each pattern only on its best-ranked holder among the enumerated `columns`."""
     load = patterns.counts @ data.class_vectors
-    holds = np.all(load[:, None, :] <= data.column_alloc[None, :, :], axis=2)
-    holds &= ((patterns.counts > 0).astype(np.int64) @ (~ok).astype(np.int64)) == 0
-    order = np.lexsort((np.arange(len(data.column_cost)), data.column_cost))
-    cheapest = order[np.argmax(holds[:, order], axis=1)]  # the first holder, cheapest first
-    keep = cheapest == patterns.column
+    ordered = columns[np.argsort(rank[columns])]
+    holds = np.all(load[:, None, :] <= data.column_alloc[ordered][None, :, :], axis=2)
+    holds &= ((patterns.counts > 0).astype(np.int64) @ (~ok[:, ordered]).astype(np.int64)) == 0
+    best = ordered[np.argmax(holds, axis=1)]  # the first holder, best-ranked first
+    keep = best == patterns.column
     return Patterns(patterns.counts[keep], patterns.column[keep])
 
 
@@ -166,10 +196,10 @@ class _Model:
         self.w0 = self.v0 + len(self.existing_pairs)
         self.size = self.w0 + len(self.serverless)
 
-    def solve(self, budget: ExactBudget) -> ExactPacking | None:
+    def solve(self, budget: ExactBudget, deadline: float) -> ExactPacking | None:
         solver = quiet_solver()
         solver.passModel(self._model())
-        solver.setOptionValue("time_limit", float(budget.seconds))
+        solver.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
         solver.setOptionValue("mip_max_nodes", int(budget.nodes))
         solver.setOptionValue("mip_rel_gap", EXACT_RELATIVE_GAP)
         # Measured on the batches of `bench/planner.py --case small-batches`: presolve costs
