@@ -8,7 +8,11 @@ Algorithm:
 3. Bin-selection: every isolated pod gets the cheapest offering that fits it alone,
    serverless shapes included when allowed. That is optimal pod by pod, so it adds its exact
    cost to the lower bound.
-4. Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
+4. Small batches (at most 64 packed pods) are first packed exactly (`exact`: every node
+   pattern, HiGHS branch-and-bound) within the caller's budget; a packing proven optimal
+   ends bin-packing with the solver's dual bound as the bound. Otherwise (too big, or out of
+   time) the steps below run, and the exact pass's packing and bound still count.
+   Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
    columns generated for small nodes) gives the lower bound and a fractional packing that
    `packing` turns into nodes. Two integer guides compete with plain rounding, and the
    cheaper packing wins: diving (fix the most used pattern, re-solve, repeat) when the LP
