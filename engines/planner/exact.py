@@ -32,7 +32,6 @@ presolving, reports the objective of its presolved model without the presolve's 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import highspy
@@ -48,15 +47,18 @@ from engines.planner.table import BoolArray, FloatArray, IntArray
 # beyond them HiGHS rarely proves the optimum within the provisioning loop's budget.
 EXACT_MAX_PODS = 64
 EXACT_MAX_PATTERNS = 20_000
+# Enumerating patterns stops after building this many candidate multisets (tens of milliseconds).
+EXACT_MAX_CANDIDATES = 400_000
 # The solver stops once its best packing is proven this close (relatively) to optimal.
 EXACT_RELATIVE_GAP = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
 class ExactBudget:
-    """How long the exact pass may search: wall-clock seconds for enumerating and solving, and
-    branch-and-bound nodes. Batches it solves to optimality get the same plan however busy the
-    machine is; on the few it cannot, the plan is the best found when the time runs out."""
+    """How long the exact pass may search: the solver's wall-clock seconds (HiGHS keeps the time;
+    enumerating patterns before it is capped in work, see `node_patterns`) and branch-and-bound
+    nodes. Batches it solves to optimality get the same plan however busy the machine is; on
+    the few it cannot, the plan is the best found when the time runs out."""
 
     seconds: float = 0.15
     nodes: int = 2000
@@ -77,11 +79,10 @@ def solve_exact(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
     try, or the solver proved nothing (no packing exists, or it found no bound in time)."""
     if int(data.class_counts.sum()) > EXACT_MAX_PODS or budget.seconds <= 0:
         return None
-    deadline = time.perf_counter() + budget.seconds
-    patterns = node_patterns(data, deadline)
+    patterns = node_patterns(data)
     if patterns is None:
         return None
-    return _Model(data, patterns).solve(budget, deadline)
+    return _Model(data, patterns).solve(budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +93,10 @@ class Patterns:
     column: IntArray
 
 
-def node_patterns(data: PackingInput, deadline: float, limit: int = EXACT_MAX_PATTERNS) -> Patterns | None:
+def node_patterns(data: PackingInput, limit: int = EXACT_MAX_PATTERNS) -> Patterns | None:
     """The maximal patterns of every column that is the cheapest holder of them (see the module
-    docstring); None when there are more than `limit`, or `deadline` (`time.perf_counter`)
-    passes first.
+    docstring); None when there are more than `limit`, or enumerating them would build more
+    than EXACT_MAX_CANDIDATES candidate multisets (a cap on work, as the engine reads no clock).
 
     Columns are ranked cheapest first (ties: lowest index). Only columns neither dominated nor
     *covered* are enumerated: a column is covered when a better-ranked enumerable one suits
@@ -115,14 +116,15 @@ def node_patterns(data: PackingInput, deadline: float, limit: int = EXACT_MAX_PA
     enumerated = _uncovered(data, np.flatnonzero(kept & ok.any(axis=0)), caps, ok, rank)
     counts: list[IntArray] = []
     columns: list[IntArray] = []
-    total = 0
+    total, work = 0, EXACT_MAX_CANDIDATES
     for column in enumerated:
-        found = _maximal_patterns(
-            data.class_vectors, caps[:, column], data.column_alloc[column], limit - total
+        enumeration = _maximal_patterns(
+            data.class_vectors, caps[:, column], data.column_alloc[column], limit - total, work
         )
-        if found is None or time.perf_counter() > deadline:
+        if enumeration is None:
             return None
-        total += len(found)
+        found, built = enumeration
+        total, work = total + len(found), work - built
         counts.append(found)
         columns.append(np.full(len(found), column, np.int64))
     if not counts:
@@ -143,16 +145,21 @@ def _uncovered(
     return np.asarray(columns[~np.any(room & suits & better, axis=0)], dtype=np.int64)
 
 
-def _maximal_patterns(vectors: IntArray, caps: IntArray, alloc: IntArray, limit: int) -> IntArray | None:
+def _maximal_patterns(
+    vectors: IntArray, caps: IntArray, alloc: IntArray, limit: int, work: int
+) -> tuple[IntArray, int] | None:
     """Every multiset of pods (at most caps[c] of class c) that fits `alloc` and takes no more
-    pod, built class by class; None when more than `limit` multisets fit. (A partial multiset
-    is a multiset that fits, so no step holds more rows than the last.)"""
+    pod, built class by class, and how many candidates that took; None when more than `limit`
+    multisets fit or more than `work` candidates would be built. (A partial multiset is a
+    multiset that fits, so no step holds more rows than the last.)"""
     classes = np.flatnonzero(caps > 0)
     rows = np.zeros((1, len(caps)), np.int16)  # counts stay below EXACT_MAX_PODS
     load = np.zeros((1, vectors.shape[1]), np.int64)
+    built = 0
     for pod_class in classes:
         copies = np.arange(caps[pod_class] + 1)
-        if len(rows) * len(copies) > 8 * limit:
+        built += len(rows) * len(copies)
+        if built > work:
             return None
         grown_load = (load[:, None, :] + copies[None, :, None] * vectors[pod_class]).reshape(
             -1, load.shape[1]
@@ -167,7 +174,7 @@ def _maximal_patterns(vectors: IntArray, caps: IntArray, alloc: IntArray, limit:
     for pod_class in classes:
         room = np.all(load + vectors[pod_class] <= alloc, axis=1)
         maximal &= ~((rows[:, pod_class] < caps[pod_class]) & room)
-    return np.asarray(rows[maximal], dtype=np.int64)
+    return np.asarray(rows[maximal], dtype=np.int64), built
 
 
 def _best_holders(
@@ -196,10 +203,10 @@ class _Model:
         self.w0 = self.v0 + len(self.existing_pairs)
         self.size = self.w0 + len(self.serverless)
 
-    def solve(self, budget: ExactBudget, deadline: float) -> ExactPacking | None:
+    def solve(self, budget: ExactBudget) -> ExactPacking | None:
         solver = quiet_solver()
         solver.passModel(self._model())
-        solver.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
+        solver.setOptionValue("time_limit", float(budget.seconds))
         solver.setOptionValue("mip_max_nodes", int(budget.nodes))
         solver.setOptionValue("mip_rel_gap", EXACT_RELATIVE_GAP)
         # Measured on the batches of `bench/planner.py --case small-batches`: presolve costs
