@@ -21,9 +21,11 @@ more copy would be redundant).
 
 Its LP relaxation is the tight one of column generation, and branch-and-bound closes the rest.
 The solver stops at the time and node limits the caller gives. Its dual bound is a valid lower
-bound on any packing of these pods whether or not it finished; the engine runs its heuristics
-too unless the packing is proven optimal, and keeps the cheapest packing, so a time-out never
-makes a plan worse. Batches whose patterns are too many to enumerate keep the heuristics alone.
+bound on any packing of these pods whether or not it finished. When it did not finish (a few
+batches in a hundred), residual rounding - the whole part of the LP optimum, then the rest
+solved exactly - finds a packing too. The engine runs its heuristics as well unless the packing
+is proven optimal, and keeps the cheapest packing, so a time-out never makes a plan worse.
+Batches whose patterns are too many to enumerate keep the heuristics alone.
 
 The heuristics' packing is not given to the solver as a start: HiGHS 1.16, given a start and
 presolving, reports the objective of its presolved model without the presolve's offset - an
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+from highspy._core import _Highs
 
 from engines.planner.highs import quiet_solver
 from engines.planner.lp import dominated_columns
@@ -51,6 +54,9 @@ EXACT_MAX_PATTERNS = 20_000
 EXACT_MAX_CANDIDATES = 400_000
 # The solver stops once its best packing is proven this close (relatively) to optimal.
 EXACT_RELATIVE_GAP = 1e-6
+# The share of the budget for branch-and-bound on the whole model; residual rounding gets the
+# rest when it runs out.
+FULL_SHARE = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,7 @@ class ExactBudget:
     nodes. Batches it solves to optimality get the same plan however busy the machine is; on
     the few it cannot, the plan is the best found when the time runs out."""
 
-    seconds: float = 0.15
+    seconds: float = 0.2
     nodes: int = 2000
 
 
@@ -204,14 +210,10 @@ class _Model:
         self.size = self.w0 + len(self.serverless)
 
     def solve(self, budget: ExactBudget) -> ExactPacking | None:
-        solver = quiet_solver()
-        solver.passModel(self._model())
-        solver.setOptionValue("time_limit", float(budget.seconds))
-        solver.setOptionValue("mip_max_nodes", int(budget.nodes))
-        solver.setOptionValue("mip_rel_gap", EXACT_RELATIVE_GAP)
-        # Measured on the batches of `bench/planner.py --case small-batches`: presolve costs
-        # more than it saves on models of a few rows.
-        solver.setOptionValue("presolve", "off")
+        """Branch-and-bound on the whole model; if it runs out of time, residual rounding for a
+        better packing (see `_residual`). Only the first proves anything."""
+        model = self._model()
+        solver = _solver(model, budget.seconds * FULL_SHARE, budget.nodes)
         if solver.run() == highspy.HighsStatus.kError:
             return None
         info = solver.getInfo()
@@ -220,10 +222,40 @@ class _Model:
             return None
         bound = max(bound * (1.0 - BOUND_SAFETY_MARGIN), 0.0)
         optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        if info.primal_solution_status != highspy.kSolutionStatusFeasible:
+        found = [_solution(solver)] if info.primal_solution_status == highspy.kSolutionStatusFeasible else []
+        if not optimal:
+            found += self._residual(model, budget.seconds - solver.getRunTime(), budget.nodes)
+        if not found:
             return ExactPacking(None, bound, optimal=False)
-        result = self._packing(np.rint(np.asarray(solver.getSolution().col_value)).astype(np.int64))
-        return ExactPacking(result, bound, optimal)
+        costs = np.asarray(model.col_cost_)
+        best = min(found, key=lambda values: float(costs @ values))
+        return ExactPacking(self._packing(best), bound, optimal)
+
+    def _residual(self, model: highspy.HighsLp, seconds: float, nodes: int) -> list[IntArray]:
+        """Residual rounding within `seconds`: keep the whole part of the LP optimum's pattern
+        counts and solve for the rest. The residual model is a fraction of the size, and on the batches branch-
+        and-bound cannot finish in time it usually lands within a percent of the optimum."""
+        relaxation = _solver(model, seconds, nodes)
+        columns = np.arange(model.num_col_, dtype=np.int32)
+        relaxation.changeColsIntegrality(model.num_col_, columns, np.zeros(model.num_col_, np.uint8))
+        relaxation.run()
+        if relaxation.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return []
+        lower = np.floor(np.asarray(relaxation.getSolution().col_value) + 1e-9)
+        # Patterns carrying none of the pods left would only add cost: they stay as they are.
+        counts, d = self.patterns.counts, self.data
+        carried = counts.T @ lower[: self.v0]
+        carried += np.bincount(self.existing_pairs[:, 0], lower[self.v0 : self.w0], len(d.class_counts))
+        carried += np.bincount(self.serverless, lower[self.w0 :], len(d.class_counts))
+        useful = np.ones(model.num_col_, bool)
+        useful[: self.v0] = counts[:, d.class_counts > carried + 1e-9].any(axis=1)
+        upper = np.where(useful, np.maximum(model.col_upper_, lower), lower)
+        residual = _solver(model, seconds - relaxation.getRunTime(), nodes)
+        residual.changeColsBounds(model.num_col_, columns, lower, upper)
+        residual.run()
+        if residual.getInfo().primal_solution_status != highspy.kSolutionStatusFeasible:
+            return []
+        return [_solution(residual)]
 
     def _model(self) -> highspy.HighsLp:
         d, counts = self.data, self.patterns.counts
@@ -338,6 +370,22 @@ class _Model:
                         del node.counts[int(pod_class)]
                     placed[int(pod_class)] = placed.get(int(pod_class), 0) + moved
                     spare = spare - moved * vector
+
+
+def _solver(model: highspy.HighsLp, seconds: float, nodes: int) -> _Highs:
+    solver = quiet_solver()
+    solver.passModel(model)
+    solver.setOptionValue("time_limit", max(float(seconds), 1e-3))
+    solver.setOptionValue("mip_max_nodes", int(nodes))
+    solver.setOptionValue("mip_rel_gap", EXACT_RELATIVE_GAP)
+    # Measured on the batches of `bench/planner.py --case small-batches`: presolve costs more
+    # than it saves on models of a few rows.
+    solver.setOptionValue("presolve", "off")
+    return solver
+
+
+def _solution(solver: _Highs) -> IntArray:
+    return np.asarray(np.rint(np.asarray(solver.getSolution().col_value)), dtype=np.int64)
 
 
 def _lp(
