@@ -233,8 +233,9 @@ class _Model:
 
     def _residual(self, model: highspy.HighsLp, seconds: float, nodes: int) -> list[IntArray]:
         """Residual rounding within `seconds`: keep the whole part of the LP optimum's pattern
-        counts and solve for the rest. The residual model is a fraction of the size, and on the batches branch-
-        and-bound cannot finish in time it usually lands within a percent of the optimum."""
+        counts and solve for the rest exactly. The residual model has few pods left, and on the
+        batches branch-and-bound cannot finish in time it usually lands within a percent of the
+        optimum (heuristics: ten or more)."""
         relaxation = _solver(model, seconds, nodes)
         columns = np.arange(model.num_col_, dtype=np.int32)
         relaxation.changeColsIntegrality(model.num_col_, columns, np.zeros(model.num_col_, np.uint8))
@@ -242,20 +243,33 @@ class _Model:
         if relaxation.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return []
         lower = np.floor(np.asarray(relaxation.getSolution().col_value) + 1e-9)
-        # Patterns carrying none of the pods left would only add cost: they stay as they are.
-        counts, d = self.patterns.counts, self.data
-        carried = counts.T @ lower[: self.v0]
-        carried += np.bincount(self.existing_pairs[:, 0], lower[self.v0 : self.w0], len(d.class_counts))
-        carried += np.bincount(self.serverless, lower[self.w0 :], len(d.class_counts))
-        useful = np.ones(model.num_col_, bool)
-        useful[: self.v0] = counts[:, d.class_counts > carried + 1e-9].any(axis=1)
-        upper = np.where(useful, np.maximum(model.col_upper_, lower), lower)
+        upper = np.where(self._residual_patterns(lower), np.maximum(model.col_upper_, lower), lower)
         residual = _solver(model, seconds - relaxation.getRunTime(), nodes)
         residual.changeColsBounds(model.num_col_, columns, lower, upper)
         residual.run()
         if residual.getInfo().primal_solution_status != highspy.kSolutionStatusFeasible:
             return []
         return [_solution(residual)]
+
+    def _residual_patterns(self, lower: FloatArray) -> BoolArray:
+        """The variables the residual model may raise: existing nodes and serverless capacity,
+        and for each way a node can carry the pods left (a pattern cut down to them), the
+        cheapest pattern carrying that; the others would add cost or nothing new."""
+        counts, d = self.patterns.counts, self.data
+        carried = counts.T @ lower[: self.v0]
+        carried += np.bincount(self.existing_pairs[:, 0], lower[self.v0 : self.w0], len(d.class_counts))
+        carried += np.bincount(self.serverless, lower[self.w0 :], len(d.class_counts))
+        left = np.maximum(d.class_counts - np.rint(carried), 0).astype(np.int64)
+        cut = np.minimum(counts, left[None, :])
+        useful = np.flatnonzero(cut.any(axis=1))
+        free = np.ones(len(lower), bool)
+        free[: self.v0] = False
+        if len(useful):
+            cost = d.column_cost[self.patterns.column[useful]]
+            order = useful[np.lexsort((cost,))]
+            _, first = np.unique(cut[order], axis=0, return_index=True)
+            free[order[first]] = True
+        return free
 
     def _model(self) -> highspy.HighsLp:
         d, counts = self.data, self.patterns.counts
