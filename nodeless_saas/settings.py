@@ -324,6 +324,7 @@ else:
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     # A host name, though the file-system transport ignores it, keeps kombu from warning on every connect.
     CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_TRANSPORT = "nodeless_saas.file_broker:Transport"  # kombu's, publishing atomically
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -341,6 +342,16 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Per-cluster work goes to shard queues (`workers.routing`); a worker consumes all of them unless
+# started with `-Q` naming a subset. Changing the count moves clusters between queues: drain first.
+NODELESS_SHARDS = env_int("NODELESS_SHARDS", 8, minimum=1, maximum=256)
+NODELESS_SHARD_QUEUES = tuple(f"clusters-{shard}" for shard in range(NODELESS_SHARDS))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name}
+    for name in (CELERY_TASK_DEFAULT_QUEUE, *NODELESS_SHARD_QUEUES)
+}
+CELERY_TASK_ROUTES = ("workers.routing.route_task",)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The ledger's interval: metering records complete intervals of this many seconds, so spend shows
 # up to one interval late. A minute in production; the demo meters every 10 s so a fresh demo has
@@ -348,11 +359,29 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 NODELESS_METERING_SECONDS = env_int("NODELESS_METERING_SECONDS", 60, minimum=1, maximum=60)
 if 60 % NODELESS_METERING_SECONDS:
     raise ImproperlyConfigured(f"NODELESS_METERING_SECONDS={NODELESS_METERING_SECONDS} does not divide 60")
+# Every nodeless cluster gets a reconcile pass this often (`workers.schedule`: due times, oldest
+# first, organizations in turn), besides the passes its pods' changes trigger.
+NODELESS_RECONCILE_SECONDS = env_int("NODELESS_RECONCILE_SECONDS", 10, minimum=1)
+NODELESS_SCHEDULE_TICK_SECONDS = env_int("NODELESS_SCHEDULE_TICK_SECONDS", 1, minimum=1)
+# At most this many scheduled passes waiting in the shard queues: a tick tops them up to it. A backlog
+# beyond waits in the due table, oldest first, where fair ordering still applies, rather than in the
+# broker, where it no longer can. Keep it above a tick's worth of the workers' passes, or they idle.
+NODELESS_SCHEDULE_MAX_QUEUED = env_int("NODELESS_SCHEDULE_MAX_QUEUED", 500, minimum=1)
+# Calls to one cluster's API server and cloud account per second, and the burst above it (a token
+# bucket in Redis per cluster, `workers.provisioning.budget`); Karpenter's client runs 200 QPS, 300
+# burst. A pass that would wait longer than a couple of seconds for its budget stops (the next pass
+# carries on), so one cluster with a storm of work does not hold a worker.
+NODELESS_CLUSTER_API_RATE = env_int("NODELESS_CLUSTER_API_RATE", 200, minimum=1)
+NODELESS_CLUSTER_API_BURST = env_int("NODELESS_CLUSTER_API_BURST", 300, minimum=1)
+# A dotted path to `(cluster) -> (CloudProvider, KubePort)` replacing how a pass reaches a cluster
+# (the fleet benchmark injects ports that only wait); empty: the cluster's cloud account and API server.
+NODELESS_PROVISIONING_PORTS = env_str("NODELESS_PROVISIONING_PORTS", "")
 # Every periodic schedule of the product, in one place.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The scheduler ticks often; each cluster's pass comes due every NODELESS_RECONCILE_SECONDS.
     "provisioning": {
-        "task": "workers.tasks.provisioning_reconcile_all",
-        "schedule": float(env_int("NODELESS_RECONCILE_SECONDS", 10, minimum=1)),
+        "task": "workers.tasks.provisioning_schedule",
+        "schedule": float(NODELESS_SCHEDULE_TICK_SECONDS),
     },
     "cluster-health": {
         "task": "workers.tasks.cluster_health_check_all",

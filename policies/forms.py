@@ -69,6 +69,13 @@ class ProvisioningPolicyForm(forms.Form):
         label="Scale-down delay (s)",
         help_text="How long a node stays empty before it is removed",
     )
+    consolidation_min_saving_pct = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Consolidate when it saves at least (%)",
+        help_text="Of what the nodes it removes cost per hour; empty: 10 %",
+    )
     max_vcpu_total = forms.IntegerField(required=False, min_value=1, label="Max vCPU (all managed nodes)")
     max_nodes = forms.IntegerField(required=False, min_value=1, label="Max nodes")
     max_cost_per_hour = forms.DecimalField(required=False, min_value=0, label="Max $/hour")
