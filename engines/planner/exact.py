@@ -43,7 +43,14 @@ from highspy._core import _Highs
 from engines.planner.highs import quiet_solver
 from engines.planner.lp import dominated_columns
 from engines.planner.lp_model import BOUND_SAFETY_MARGIN, pods_per_node
-from engines.planner.packing import PackedNode, PackingInput, PackingResult, node_load
+from engines.planner.packing import (
+    PackedNode,
+    Packer,
+    PackingInput,
+    PackingResult,
+    how_many_fit,
+    node_load,
+)
 from engines.planner.table import BoolArray, FloatArray, IntArray
 
 # Batches above this many packed pods, or with more node patterns, keep the heuristics alone:
@@ -338,6 +345,7 @@ class _Model:
             if count:
                 existing[int(node_index)][int(pod_class)] = count
                 left[pod_class] -= count
+        existing = self._first_fit(existing)
         serverless: dict[int, int] = {}
         for i, pod_class in enumerate(self.serverless):
             count = min(int(values[self.w0 + i]), int(left[pod_class]))
@@ -363,6 +371,33 @@ class _Model:
                 int(v) for v in d.column_alloc[node.column] - node_load(node.counts, d.class_vectors)
             ]
         return PackingResult([node for node in nodes if node.counts], existing, serverless)
+
+    def _first_fit(self, existing: list[dict[int, int]]) -> list[dict[int, int]]:
+        """The same pods on existing nodes placed first fit, in node order and the packer's class
+        order, as the heuristics place them. Free room costs nothing, so the optimum does not care where
+        they go, but a caller may: consolidation lists the nodes it wants filled first. Keeps the
+        solver's placement when first fit cannot place them all."""
+        d = self.data
+        wanted: dict[int, int] = {}
+        for placed in existing:
+            for pod_class, count in placed.items():
+                wanted[pod_class] = wanted.get(pod_class, 0) + count
+        order = [c for c in Packer(d, None).order if c in wanted]
+        fitted: list[dict[int, int]] = [{} for _ in existing]
+        for index, placed in enumerate(fitted):
+            spare = [int(v) for v in d.existing_free[index]]
+            for pod_class in order:
+                vector = [int(v) for v in d.class_vectors[pod_class]]
+                count = (
+                    min(wanted[pod_class], how_many_fit(spare, vector))
+                    if d.existing_ok[pod_class, index]
+                    else 0
+                )
+                if count > 0:
+                    placed[pod_class] = count
+                    wanted[pod_class] -= count
+                    spare = [free - used * count for free, used in zip(spare, vector, strict=True)]
+        return existing if any(wanted.values()) else fitted
 
     def _onto_existing(self, nodes: list[PackedNode], existing: list[dict[int, int]]) -> None:
         """Move pods from new nodes to room left on existing ones. The room is already paid for,
