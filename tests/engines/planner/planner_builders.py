@@ -6,8 +6,9 @@ without using the engine's compiled arrays, so a bug there cannot hide from it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from engines.kube import labels as wk
 from engines.kube.labels import untolerated_taints
@@ -364,6 +365,40 @@ def cheapest_option(
                         + shape.memory_mib / GIB * pricing.usd_per_gib_hour
                     )
     return min(options)
+
+
+def _partitions(items: list[int]) -> Iterator[list[list[int]]]:
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in _partitions(rest):
+        yield [[first], *partition]
+        for i in range(len(partition)):
+            yield [*partition[:i], [first, *partition[i]], *partition[i + 1 :]]
+
+
+def brute_force_optimum(
+    catalog: Catalog, snapshot: Snapshot, policy: PlannerPolicy, placed: list[PodRequest]
+) -> float:
+    """The cheapest plan for `placed` on new capacity, over every way of grouping them into nodes."""
+    isolated = {p.uid for p in placed if policy.isolates(p)}
+    cache: dict[tuple[int, ...], float] = {}
+
+    def block_cost(block: list[int]) -> float:
+        key = tuple(block)
+        if key not in cache:
+            members = [placed[i] for i in block]
+            if len(members) > 1 and any(p.uid in isolated for p in members):
+                cache[key] = math.inf
+            else:
+                try:
+                    cache[key] = cheapest_option(catalog, policy, snapshot, members)
+                except ValueError:
+                    cache[key] = math.inf
+        return cache[key]
+
+    return min(sum(block_cost(b) for b in partition) for partition in _partitions(list(range(len(placed)))))
 
 
 def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog) -> None:
