@@ -34,7 +34,11 @@ from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
 JsonObject = dict[str, Any]
 ObjectKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
 
-DEFAULT_EVENT_LOG_SIZE = 200_000
+# Watch history kept per resource type (each event holds the whole object). kube-apiserver keeps
+# what etcd has not compacted (every 5 minutes by default) and answers 410 Gone to a watch from
+# before it; a small history makes clients prove they relist. 200,000 full objects per type made
+# the demo's simulation grow past 4 GB in twenty minutes of node and pod churn.
+DEFAULT_EVENT_LOG_SIZE = 20_000
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 
 
