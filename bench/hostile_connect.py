@@ -37,14 +37,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from clusters import services as cluster_services  # noqa: E402
 from clusters.kube.kubeconfig import KubeCredentials, minimal_kubeconfig  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.actors import Actor  # noqa: E402
-from tests.fixtures.production import gunicorn, production_environment  # noqa: E402
+from tests.fixtures.production import gunicorn, production_environment_here  # noqa: E402
 
 
 def _any_ca() -> str:
@@ -128,11 +127,7 @@ def main() -> None:
             organization, actor=actor, name="bench", scopes=["read", "write", "admin"]
         )
         emit(case="baseline", check_s=round(baseline(organization, actor, server), 2))
-        db = connection.settings_dict
-        env = production_environment(
-            database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            redis_url=str(settings.REDIS_URL),
-            broker_url=str(settings.CELERY_BROKER_URL),
+        env = production_environment_here(
             DJANGO_ALLOWED_HOSTS="127.0.0.1",
             SECURE_SSL_REDIRECT="false",
             NODELESS_CLUSTER_NETWORKS="public,private,loopback",

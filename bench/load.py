@@ -44,14 +44,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from policies.federation import services as federation  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.actors import Actor  # noqa: E402
 from tenants.models import AuditEvent  # noqa: E402
-from tests.fixtures.production import gunicorn, production_environment  # noqa: E402
+from tests.fixtures.production import gunicorn, production_environment_here  # noqa: E402
 
 READS = ("/api/v1/workloads/", "/api/v1/federation-policies/", "/api/v1/clusters/", "/api/v1/organization/")
 
@@ -211,11 +210,7 @@ def consistency(base: str, token: str, owned: list[Owned]) -> dict[str, int]:
 def production_server(workers: int, threads: int) -> contextlib.AbstractContextManager[int]:
     """docker-compose.yml's web command and environment (tests/fixtures/production.py), on this
     machine's PostgreSQL and Redis, served over plain HTTP on 127.0.0.1 with the API's throttle lifted."""
-    db = connection.settings_dict
-    env = production_environment(
-        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        redis_url=str(settings.REDIS_URL),
-        broker_url=str(settings.CELERY_BROKER_URL),
+    env = production_environment_here(
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="false",
         NODELESS_API_TOKEN_RATE="1000000/min",

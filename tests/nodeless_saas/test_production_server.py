@@ -12,10 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from tests.fixtures.production import ROOT, compose_file, get, gunicorn, production_environment
+from tests.fixtures.production import ROOT, compose_file, get, gunicorn, production_environment_here
 
 # django_db: the session then creates the test database, which the server is pointed at.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -24,13 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 @pytest.fixture(scope="module")
 def server(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        db = connection.settings_dict
-    env = production_environment(
-        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        redis_url=str(settings.REDIS_URL),
-        broker_url=str(settings.CELERY_BROKER_URL),
-        NODELESS_TRUSTED_PROXIES="127.0.0.1",
-    )
+        env = production_environment_here(NODELESS_TRUSTED_PROXIES="127.0.0.1")
     with gunicorn(env) as port:
         yield port, env
 
