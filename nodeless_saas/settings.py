@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tenants.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.middleware.CurrentOrganizationMiddleware",
@@ -270,6 +271,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenants.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, bounded in size and depth (tenants/api/parsers.py); forms and uploads are pages' business.
+    "DEFAULT_PARSER_CLASSES": ["tenants.api.parsers.BoundedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.ApiTokenRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }

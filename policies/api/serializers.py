@@ -15,7 +15,14 @@ from rest_framework import serializers
 
 from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.federation.manifest_checks import MAX_REPLICAS
-from policies.federation.spec import api_shape, describe_policy
+from policies.federation.spec import (
+    MAX_EGRESS_WEIGHT,
+    MAX_GROUPS,
+    MAX_RETURN_AFTER_SECONDS,
+    MAX_WHOLE_NUMBER,
+    api_shape,
+    describe_policy,
+)
 from policies.models import Decision, FailureBehaviour, FederationPolicy, Placement, Workload
 
 SELECTOR_HELP = (
@@ -46,7 +53,7 @@ class WorkloadSelectorSerializer(serializers.Serializer[Any]):
 
 
 class WeightRuleSerializer(serializers.Serializer[Any]):
-    weight = serializers.IntegerField(min_value=0)
+    weight = serializers.IntegerField(min_value=0, max_value=MAX_WHOLE_NUMBER)
     clusters = serializers.ListField(child=serializers.CharField(), required=False, help_text="Names or ids.")
     selector = SelectorField(required=False, allow_null=True, help_text=SELECTOR_HELP)
 
@@ -55,14 +62,16 @@ class SpreadSerializer(serializers.Serializer[Any]):
     weights = serializers.ChoiceField(choices=[str(m) for m in WeightMode], default=WeightMode.CAPACITY.value)
     static_weights = WeightRuleSerializer(many=True, required=False)
     spread_by = serializers.ChoiceField(choices=[str(b) for b in SpreadBy], default=SpreadBy.CLUSTER.value)
-    min_groups = serializers.IntegerField(min_value=1, default=1)
-    max_groups = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    min_groups = serializers.IntegerField(min_value=1, max_value=MAX_GROUPS, default=1)
+    max_groups = serializers.IntegerField(min_value=1, max_value=MAX_GROUPS, required=False, allow_null=True)
 
 
 class BurstSerializer(serializers.Serializer[Any]):
     tiers = serializers.ListField(child=SelectorField(), help_text="Cluster selectors, tier 1 first.")
     return_headroom = serializers.FloatField(min_value=0, max_value=0.99, default=0.1)
-    return_after_seconds = serializers.FloatField(min_value=0, default=300.0)
+    return_after_seconds = serializers.FloatField(
+        min_value=0, max_value=MAX_RETURN_AFTER_SECONDS, default=300.0
+    )
 
 
 class FederationPolicySerializer(serializers.Serializer[Any]):
@@ -79,7 +88,9 @@ class FederationPolicySerializer(serializers.Serializer[Any]):
     pinned = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="For pinned: cluster names or ids."
     )
-    egress_weight = serializers.FloatField(min_value=0, required=False, default=1.0)
+    egress_weight = serializers.FloatField(
+        min_value=0, max_value=MAX_EGRESS_WEIGHT, required=False, default=1.0
+    )
     stickiness = serializers.FloatField(min_value=0, max_value=0.99, required=False, default=0.1)
     on_failure = serializers.ChoiceField(
         choices=FailureBehaviour.choices, default=FailureBehaviour.RESCHEDULE

@@ -24,6 +24,7 @@ _CODES = {
     406: "not_acceptable",
     409: "conflict",
     410: "gone",
+    413: "too_large",
     415: "unsupported_media_type",
     429: "throttled",
 }
