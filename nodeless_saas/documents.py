@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.composer import Composer
@@ -65,8 +65,9 @@ class _BoundedComposer(Composer):
         self._depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(AliasEvent):
-            anchor = self.peek_event().anchor
+        # The parser's methods, mixed in beside this class in _BoundedLoader.
+        if self.check_event(AliasEvent):  # type: ignore[attr-defined]
+            anchor = self.peek_event().anchor  # type: ignore[attr-defined]
             target = self.anchors.get(anchor)
             if target is not None:
                 size = self._sizes.get(id(target))
@@ -79,11 +80,11 @@ class _BoundedComposer(Composer):
                         f"uses aliases (*name) that would expand it by more than {MAX_ALIAS_NODES} "
                         f"values or {MAX_ALIASES} aliases; write the values out"
                     )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return cast(Node, super().compose_node(parent, index))
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise DocumentError(f"is nested more than {MAX_DEPTH} levels deep")
-        node: Node = super().compose_node(parent, index)
+        node = cast(Node, super().compose_node(parent, index))
         self._depth -= 1
         self._sizes[id(node)] = self._size(node)
         return node
@@ -103,30 +104,38 @@ class _BoundedComposer(Composer):
 class _JsonConstructor(SafeConstructor):
     """Only what JSON holds: the Kubernetes API server reads YAML as JSON, and so do we."""
 
-    def construct_yaml_timestamp(self, node: ScalarNode) -> str:  # type: ignore[override]
-        return str(self.construct_scalar(node))
 
-    def construct_yaml_float(self, node: ScalarNode) -> float:
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise DocumentError(f"has a number that is not finite at line {node.start_mark.line + 1}")
-        return value
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
 
-    def construct_yaml_int(self, node: ScalarNode) -> int:
-        try:
-            return super().construct_yaml_int(node)
-        except ValueError:  # more digits than Python converts
-            raise DocumentError(f"has a number too large to read at line {node.start_mark.line + 1}")
 
-    def _refuse(self, node: Node) -> Any:
-        raise DocumentError(f"uses the YAML tag {node.tag.rsplit(':', 1)[-1]!r}, which JSON cannot hold")
+def _timestamp(loader: Any, node: ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _float(loader: Any, node: ScalarNode) -> float:
+    value = float(SafeConstructor.construct_yaml_float(loader, node))
+    if not math.isfinite(value):
+        raise DocumentError(f"has a number that is not finite at line {_line(node)}")
+    return value
+
+
+def _int(loader: Any, node: ScalarNode) -> int:
+    try:
+        return int(SafeConstructor.construct_yaml_int(loader, node))
+    except ValueError:  # more digits than Python converts
+        raise DocumentError(f"has a number too large to read at line {_line(node)}")
+
+
+def _refuse(loader: Any, node: Node) -> Any:
+    raise DocumentError(f"uses the YAML tag {node.tag.rsplit(':', 1)[-1]!r}, which JSON cannot hold")
 
 
 for _tag in ("binary", "set", "omap", "pairs"):
-    _JsonConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _JsonConstructor._refuse)
-_JsonConstructor.add_constructor("tag:yaml.org,2002:timestamp", _JsonConstructor.construct_yaml_timestamp)
-_JsonConstructor.add_constructor("tag:yaml.org,2002:float", _JsonConstructor.construct_yaml_float)
-_JsonConstructor.add_constructor("tag:yaml.org,2002:int", _JsonConstructor.construct_yaml_int)
+    _JsonConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
+_JsonConstructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_JsonConstructor.add_constructor("tag:yaml.org,2002:float", _float)
+_JsonConstructor.add_constructor("tag:yaml.org,2002:int", _int)
 
 
 class _BoundedLoader(Reader, Scanner, Parser, _BoundedComposer, _JsonConstructor, Resolver):
@@ -160,7 +169,7 @@ def load_yaml_documents(text: str, *, what: str, max_bytes: int) -> list[Any]:
     loader = _BoundedLoader(text)
     documents: list[Any] = []
     try:
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]
             documents.append(loader.get_data())
     except DocumentError as error:
         raise DocumentError(f"{what} {error}.") from None

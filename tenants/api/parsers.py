@@ -1,8 +1,9 @@
 """The one parser of API request bodies: JSON, bounded in size and depth, without NUL characters.
 
-DRF's own JSONParser reads the whole stream whatever its size (Django's upload limit applies only
-to ``request.body`` and forms) and lets a deeply nested body raise RecursionError: a 500. This one
-answers 413 or 400 with the API's error body instead.
+DRF's own JSONParser lets a deeply nested body raise RecursionError (a 500) and takes NaN, NUL
+characters and integers of any length. This one answers 400 with the API's error body instead.
+Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE before it is parsed (the error handler
+makes that a 413); the parser checks the size again for a stream that did not come through it.
 """
 
 from __future__ import annotations
