@@ -87,8 +87,20 @@ def format_static_weights(rules: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+EDITED_VERSION_HELP = (
+    "The version this form was filled from: saving fails if someone saved another meanwhile."
+)
+
+
 class FederationPolicyForm(forms.Form):
     name = forms.CharField(max_length=100)
+    edited_version = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        widget=forms.HiddenInput,
+        help_text=EDITED_VERSION_HELP,
+    )
     description = forms.CharField(max_length=300, required=False)
     workload_namespaces = ListField(
         required=False,
@@ -244,6 +256,13 @@ class WorkloadForm(forms.Form):
         "Every container must request cpu and memory.",
     )
     manifest_file = forms.FileField(required=False, label="…or upload a manifest file")
+    edited_version = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        widget=forms.HiddenInput,
+        help_text=EDITED_VERSION_HELP,
+    )
     policy = forms.ChoiceField(required=False, label="Federation policy")
     egress_gb_per_hour = forms.DecimalField(
         required=False,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.db.models import F, QuerySet
+
 from clusters.models import Cluster
-from policies.models import Decision, ProvisioningPolicy
+from policies.models import Decision, ProvisioningPolicy, ProvisioningPolicyRevision
 from policies.provisioning_settings import EDITABLE_FIELDS, policy_settings
 from tenants.models import Organization
 
@@ -77,3 +80,45 @@ def cluster_recent_decisions(organization: Organization, cluster: Cluster, *, li
         .select_related("node")
         .order_by("-id")[:limit]
     )
+
+
+def provisioning_policy_list(organization: Organization) -> QuerySet[ProvisioningPolicy]:
+    """The organization default first, then the clusters' own policies by cluster name."""
+    return (
+        ProvisioningPolicy.objects.filter(organization=organization)
+        .select_related("cluster", "updated_by")
+        .order_by(F("cluster__name").asc(nulls_first=True))
+    )
+
+
+def provisioning_policy_revisions(policy: ProvisioningPolicy) -> QuerySet[ProvisioningPolicyRevision]:
+    return ProvisioningPolicyRevision.objects.filter(
+        organization_id=policy.organization_id, policy=policy
+    ).select_related("created_by")
+
+
+def decision_list(
+    organization: Organization,
+    *,
+    cluster: Any = None,
+    workload: Any = None,
+    kind: Iterable[str] = (),
+    subject: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Decision]:
+    """The organization's decisions, newest first, narrowed by whichever filters are given."""
+    rows = Decision.objects.filter(organization=organization).select_related("cluster")
+    if cluster is not None:
+        rows = rows.filter(cluster_id=cluster)
+    if workload is not None:
+        rows = rows.filter(workload_id=workload)
+    if kind:
+        rows = rows.filter(kind__in=list(kind))
+    if subject:
+        rows = rows.filter(subject__icontains=subject)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows.order_by("-created_at", "-id")

@@ -22,6 +22,7 @@ from tenants.actors import Actor
 from tenants.decorators import organization_view
 from tenants.http import OrganizationRequest
 from tenants.models import Role
+from tenants.races import StaleVersion
 from tenants.views.forms_util import add_service_errors
 
 RECENT_DECISIONS = 10
@@ -106,11 +107,12 @@ def workload_edit(request: OrganizationRequest, workload_id: str) -> HttpRespons
         "policy": str(workload.policy_id),
         "egress_gb_per_hour": workload.egress_gb_per_hour,
         "data_location": workload.data_location,
+        "edited_version": workload.generation,
     }
     form = _workload_form(request, initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.workload_update(
+            workload = services.workload_update(
                 request.organization,
                 workload=workload,
                 actor=Actor.from_request(request),
@@ -118,9 +120,12 @@ def workload_edit(request: OrganizationRequest, workload_id: str) -> HttpRespons
                 policy=_chosen_policy(request, form),
                 egress_gb_per_hour=form.cleaned_data.get("egress_gb_per_hour"),
                 data_location=form.cleaned_data.get("data_location") or "",
+                sent_generation=form.cleaned_data.get("edited_version"),
             )
         except ValidationError as error:
             add_service_errors(form, error)
+        except StaleVersion as error:
+            form.add_error(None, str(error))
         else:
             messages.success(request, f"Generation {workload.generation} of {workload.name} is rolling out.")
             return redirect("workload-detail", workload_id=workload.pk)
@@ -180,7 +185,11 @@ def _policy_form(request: OrganizationRequest, initial: dict[str, Any] | None = 
 
 def _edit_policy(request: OrganizationRequest, policy: FederationPolicy | None) -> HttpResponse:
     names = selectors.cluster_names(request.organization)
-    initial = policy_initial(policy_representation(policy, names)) if policy else None
+    initial = (
+        {**policy_initial(policy_representation(policy, names)), "edited_version": policy.version}
+        if policy
+        else None
+    )
     form = _policy_form(request, initial)
     if request.method == "POST" and form.is_valid():
         actor = Actor.from_request(request)
@@ -191,10 +200,16 @@ def _edit_policy(request: OrganizationRequest, policy: FederationPolicy | None) 
                 )
             else:
                 saved = services.federation_policy_update(
-                    request.organization, policy=policy, actor=actor, data=form.api_data()
+                    request.organization,
+                    policy=policy,
+                    actor=actor,
+                    data=form.api_data(),
+                    sent_version=form.cleaned_data.get("edited_version"),
                 )
         except ValidationError as error:
             form.add_policy_errors(error)
+        except StaleVersion as error:
+            form.add_error(None, str(error))
         else:
             messages.success(request, f"Saved {saved.name} (version {saved.version}).")
             return redirect("federation-policies")

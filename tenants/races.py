@@ -33,6 +33,22 @@ _GONE = "What this request worked on was deleted by another request while it ran
 _CHANGED = "Another request changed the same thing at the same moment; reload and try again."
 
 
+class RaceLost(Exception):
+    """A service found, under its row lock, that another request got there first."""
+
+
+class StaleVersion(RaceLost):
+    """The caller edited a copy older than the stored object: it sent the version it read (the API's
+    ``If-Match``, a form's hidden version) and another change has been saved since."""
+
+    def __init__(self, what: str, *, sent: int, current: int) -> None:
+        super().__init__(
+            f"{what} changed since you read it: you sent version {sent}, it is now at version {current}. "
+            "Read it again, reapply your change and send it with the new version."
+        )
+        self.current = current
+
+
 def _state_and_constraint(error: DatabaseError) -> tuple[str, str]:
     diagnostics = getattr(error.__cause__, "diag", None)
     state = str(getattr(error.__cause__, "sqlstate", "") or "")
@@ -41,6 +57,8 @@ def _state_and_constraint(error: DatabaseError) -> tuple[str, str]:
 
 def race_message(error: Exception) -> str | None:
     """The message for a write another request beat, or None when `error` is not such a race."""
+    if isinstance(error, RaceLost):
+        return str(error)
     if isinstance(error, IntegrityError):
         state, constraint = _state_and_constraint(error)
         if state == _UNIQUE_VIOLATION or constraint in _TAKEN:

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -28,7 +28,8 @@ from billing.selectors.reports import usage_over_time
 from engines.kube.capacity import CapacityType
 from engines.metering import UNPRICED, WindowError, parse_window
 from engines.metering.windows import DEFAULT_WINDOW, ReportWindow
-from policies.models import Decision
+from policies.models import Decision, DecisionKind
+from policies.selectors import decision_list
 from tenants.api.base import OrganizationScopedViewSet
 from tenants.models import Organization
 
@@ -130,11 +131,35 @@ class PodPlacementViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[PodPl
         return super().list(request, *args, **kwargs)
 
 
-class DecisionViewSet(mixins.RetrieveModelMixin, OrganizationScopedViewSet[Decision]):
-    """One provisioning or placement decision: the reason, the chosen option and the runner-ups."""
+class DecisionFilterSerializer(serializers.Serializer[Any]):
+    """The decisions list's filters (query parameters), checked before they reach the database."""
+
+    cluster = serializers.UUIDField(required=False, help_text="Cluster id")
+    workload = serializers.UUIDField(required=False, help_text="Federated workload id")
+    kind = serializers.MultipleChoiceField(choices=DecisionKind.choices, required=False)
+    subject = serializers.CharField(
+        max_length=320, required=False, help_text="Part of the pod, node or workload name"
+    )
+    since = serializers.DateTimeField(required=False, help_text="ISO 8601, e.g. 2026-12-01T00:00:00Z")
+    until = serializers.DateTimeField(required=False)
+
+
+class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet[Decision]):
+    """Provisioning and placement decisions, newest first: the reason, the chosen option and the
+    runner-ups with their prices. Filter by cluster, workload, kind (repeatable), subject and time."""
 
     serializer_class = DecisionDetailSerializer
     queryset = Decision.objects.none()
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[Decision]:
         return Decision.objects.filter(organization=organization).select_related("cluster")
+
+    @extend_schema(parameters=[DecisionFilterSerializer])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = DecisionFilterSerializer(
+            data={**request.query_params.dict(), "kind": request.query_params.getlist("kind")}
+        )
+        query.is_valid(raise_exception=True)
+        rows = decision_list(self.organization, **query.validated_data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(DecisionDetailSerializer(page, many=True).data)

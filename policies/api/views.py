@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, mixins, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,16 +30,19 @@ from policies.api.serializers import (
 from policies.federation import selectors, services
 from policies.models import FederationPolicy, Workload
 from tenants.access import get_for_organization
-from tenants.api.base import OrganizationScopedViewSet
+from tenants.api.base import OrganizationScopedViewSet, with_version
+from tenants.api.errors import Conflict
 from tenants.models import Organization
 
 RECENT_DECISIONS = 10
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object is in use."
-    default_code = "conflict"
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description='The ETag you read (e.g. "7"): the change applies only if nobody changed the object '
+    "since, otherwise 412 Precondition Failed. Without it the change applies to the current object.",
+)
 
 
 class FederationPolicyViewSet(
@@ -67,8 +70,10 @@ class FederationPolicyViewSet(
         rows = [FederationPolicySerializer(policy_representation(p, names)).data for p in page or []]
         return self.get_paginated_response(rows)
 
+    @extend_schema(responses=FederationPolicySerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self._show(self.get_object()))
+        policy = self.get_object()
+        return with_version(Response(self._show(policy)), policy.version)
 
     @extend_schema(request=FederationPolicySerializer, responses={201: FederationPolicySerializer})
     def create(self, request: Request) -> Response:
@@ -77,20 +82,28 @@ class FederationPolicyViewSet(
         policy = services.federation_policy_create(
             self.organization, actor=self.actor, data=serializer.validated_data
         )
-        return Response(self._show(policy), status=status.HTTP_201_CREATED)
+        return with_version(Response(self._show(policy), status=status.HTTP_201_CREATED), policy.version)
 
-    @extend_schema(request=FederationPolicySerializer, responses=FederationPolicySerializer)
+    @extend_schema(
+        request=FederationPolicySerializer,
+        parameters=[IF_MATCH],
+        responses={200: FederationPolicySerializer, 409: None, 412: None},
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
         policy = self.get_object()
         if not isinstance(request.data, dict):
             raise ValidationError("Send an object with the fields to change.")
-        merged = {**policy_representation(policy, self._names()), **request.data}
-        serializer = FederationPolicySerializer(data=merged)
-        serializer.is_valid(raise_exception=True)
-        policy = services.federation_policy_update(
-            self.organization, policy=policy, actor=self.actor, data=serializer.validated_data
+        changes, names = dict(request.data), self._names()
+
+        def merged(current: FederationPolicy) -> dict[str, Any]:
+            serializer = FederationPolicySerializer(data={**policy_representation(current, names), **changes})
+            serializer.is_valid(raise_exception=True)
+            return dict(serializer.validated_data)
+
+        policy = services.federation_policy_patch(
+            self.organization, policy=policy, actor=self.actor, merge=merged, sent_version=self.sent_version()
         )
-        return Response(self._show(policy))
+        return with_version(Response(self._show(policy)), policy.version)
 
     @extend_schema(responses={204: None, 409: None})
     def destroy(self, request: Request, pk: str) -> Response:
@@ -138,7 +151,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
         fresh = self.get_queryset().get(pk=workload.pk)
         decisions = list(selectors.workload_decisions(fresh)[:RECENT_DECISIONS])
         data = WorkloadDetailSerializer(fresh, context={"decisions": decisions}).data
-        return Response(data, status=status_code)
+        return with_version(Response(data, status=status_code), fresh.generation)
 
     @extend_schema(parameters=_WORKLOAD_FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -163,7 +176,11 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
         )
         return self._detail(workload, status.HTTP_201_CREATED)
 
-    @extend_schema(request=WorkloadUpdateSerializer, responses=WorkloadDetailSerializer)
+    @extend_schema(
+        request=WorkloadUpdateSerializer,
+        parameters=[IF_MATCH],
+        responses={200: WorkloadDetailSerializer, 409: None, 412: None},
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
         workload = self.get_object()
         serializer = WorkloadUpdateSerializer(data=request.data)
@@ -180,6 +197,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
             actor=self.actor,
             manifest=data.get("manifest"),
             replicas=data.get("replicas"),
+            sent_generation=self.sent_version(),
             **options,
         )
         return self._detail(workload)

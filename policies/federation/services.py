@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,12 +27,14 @@ from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
+from tenants.races import RaceLost, StaleVersion
 from workers.enqueue import federation_pass_on_commit
 
 _LOCATION = re.compile(
     r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?(/[A-Za-z0-9_.-]+)?$"
 )
 _UNSET: Any = object()
+LockedT = TypeVar("LockedT", FederationPolicy, Workload)
 
 
 class PolicyInUse(Exception):
@@ -84,27 +86,64 @@ def federation_policy_create(
 
 
 def federation_policy_update(
-    organization: Organization, *, policy: FederationPolicy, actor: Actor, data: Mapping[str, Any]
+    organization: Organization,
+    *,
+    policy: FederationPolicy,
+    actor: Actor,
+    data: Mapping[str, Any],
+    sent_version: int | None = None,
 ) -> FederationPolicy:
     """Replace the policy's settings (a new version); its workloads are re-placed by the loop."""
-    cleaned = federation_policy_validate(organization, data=data, current=policy)
+    return federation_policy_patch(
+        organization, policy=policy, actor=actor, merge=lambda _current: data, sent_version=sent_version
+    )
+
+
+def federation_policy_patch(
+    organization: Organization,
+    *,
+    policy: FederationPolicy,
+    actor: Actor,
+    merge: Callable[[FederationPolicy], Mapping[str, Any]],
+    sent_version: int | None = None,
+) -> FederationPolicy:
+    """Change the policy to what `merge` makes of its current settings, read under the row lock:
+    two requests changing different fields both keep their change, each save is one new version,
+    and a caller that sent the version it edited (`sent_version`) gets StaleVersion if another
+    change came first."""
     with transaction.atomic():
+        current = _locked(organization, FederationPolicy, policy.pk)
+        if sent_version is not None and sent_version != current.version:
+            raise StaleVersion(
+                f"Federation policy {current.name}", sent=sent_version, current=current.version
+            )
+        cleaned = federation_policy_validate(organization, data=merge(current), current=current)
         for field, value in cleaned.fields.items():
-            setattr(policy, field, value)
-        policy.version += 1
-        policy.updated_at = timezone.now()
-        policy.updated_by = actor.user
-        policy.save()
+            setattr(current, field, value)
+        current.version += 1
+        current.updated_at = timezone.now()
+        current.updated_by = actor.user
+        current.save()
         audit_record(
             organization,
             actor=actor,
             action="federation_policy.update",
-            target=policy,
-            metadata={"version": policy.version, "strategy": cleaned.fields["spec"]["strategy"]},
+            target=current,
+            metadata={"version": current.version, "strategy": cleaned.fields["spec"]["strategy"]},
         )
-        if policy.workloads.exists():
+        if current.workloads.exists():
             enqueue_federation_pass(organization)
-    return policy
+    return current
+
+
+def _locked(organization: Organization, model: type[LockedT], pk: Any) -> LockedT:
+    """The row as it is now, locked until the transaction ends; gone meanwhile is a lost race."""
+    found = model.objects.select_for_update().filter(organization=organization, pk=pk).first()
+    if found is None:
+        raise RaceLost(
+            "It was deleted by another request while this one ran; reload to see the current state."
+        )
+    return found
 
 
 @transaction.atomic
@@ -271,55 +310,33 @@ def workload_update(
     policy: FederationPolicy | None = _UNSET,
     egress_gb_per_hour: Any = _UNSET,
     data_location: Any = _UNSET,
+    sent_generation: int | None = None,
 ) -> Workload:
     """Change what runs: a new manifest and/or replica count, policy or egress. Each change is a
     new generation, rolled out to every placement by the loop. A manifest holding only the
-    Deployment/Job keeps the ConfigMaps, Secrets and Services submitted before."""
-    if workload.deleted_at is not None:
-        raise ValidationError({"__all__": f"{workload} is being deleted; it cannot change any more."})
-    changes: dict[str, Any] = {}
-    parsed = None
-    if manifest is not None:
-        parsed = parse_manifest(manifest)
-        if (parsed.kind, parsed.namespace, parsed.name) != (workload.kind, workload.namespace, workload.name):
-            raise ValidationError(
-                {
-                    "manifest": f"This workload is {workload}; the manifest describes {parsed.kind.lower()}/"
-                    f"{parsed.namespace}/{parsed.name}. Kind, namespace and name cannot change: submit a new workload."
-                }
-            )
-        changes["manifest"] = True
+    Deployment/Job keeps the ConfigMaps, Secrets and Services submitted before.
+
+    The changes apply to the workload as it is under its row lock, so concurrent changes of
+    different fields all land and every generation is used once; a caller that sent the
+    generation it edited (`sent_generation`) gets StaleVersion if another change came first."""
     if replicas is not None and (isinstance(replicas, bool) or not 0 <= replicas <= MAX_REPLICAS):
         raise ValidationError({"replicas": f"Give a whole number from 0 to {MAX_REPLICAS}."})
-    chosen = workload.policy
-    if policy is not _UNSET:
-        probe = parsed or _stored_manifest(workload)
-        chosen = choose_policy(organization, parsed=probe, requested=policy)
-    egress = (
-        _egress(
-            workload.egress_gb_per_hour if egress_gb_per_hour is _UNSET else egress_gb_per_hour,
-            workload.data_location if data_location is _UNSET else data_location,
-        )
-        if egress_gb_per_hour is not _UNSET or data_location is not _UNSET
-        else None
-    )
+    parsed = parse_manifest(manifest) if manifest is not None else None
     with transaction.atomic():
-        if parsed is not None:
-            for field, value in _manifest_fields(parsed).items():
-                setattr(workload, field, value)
-            if parsed.companions:
-                for field, value in _companion_fields(parsed).items():
-                    setattr(workload, field, value)
-        if replicas is not None:
-            workload.manifest = with_replicas(workload.manifest, replicas)
-            workload.desired_replicas = replicas
-            changes["replicas"] = replicas
-        if chosen != workload.policy:
-            workload.policy = chosen
-            changes["policy"] = chosen.name
-        if egress is not None and egress != (workload.egress_gb_per_hour, workload.data_location):
-            workload.egress_gb_per_hour, workload.data_location = egress
-            changes["egress"] = f"{egress[0]} GB/h to {egress[1] or 'nowhere'}"
+        workload = _locked(organization, Workload, workload.pk)
+        if sent_generation is not None and sent_generation != workload.generation:
+            raise StaleVersion(f"Workload {workload}", sent=sent_generation, current=workload.generation)
+        if workload.deleted_at is not None:
+            raise ValidationError({"__all__": f"{workload} is being deleted; it cannot change any more."})
+        changes = _apply_workload_changes(
+            organization,
+            workload,
+            parsed=parsed,
+            replicas=replicas,
+            policy=policy,
+            egress_gb_per_hour=egress_gb_per_hour,
+            data_location=data_location,
+        )
         if not changes:
             return workload
         _bump(workload)
@@ -333,6 +350,52 @@ def workload_update(
         )
         enqueue_federation_pass(organization)
     return workload
+
+
+def _apply_workload_changes(
+    organization: Organization,
+    workload: Workload,
+    *,
+    parsed: ParsedManifest | None,
+    replicas: int | None,
+    policy: FederationPolicy | None,
+    egress_gb_per_hour: Any,
+    data_location: Any,
+) -> dict[str, Any]:
+    """Set the requested changes on the (locked) workload; what changed, for the audit."""
+    changes: dict[str, Any] = {}
+    if parsed is not None:
+        if (parsed.kind, parsed.namespace, parsed.name) != (workload.kind, workload.namespace, workload.name):
+            raise ValidationError(
+                {
+                    "manifest": f"This workload is {workload}; the manifest describes {parsed.kind.lower()}/"
+                    f"{parsed.namespace}/{parsed.name}. Kind, namespace and name cannot change: submit a new workload."
+                }
+            )
+        for field, value in _manifest_fields(parsed).items():
+            setattr(workload, field, value)
+        if parsed.companions:
+            for field, value in _companion_fields(parsed).items():
+                setattr(workload, field, value)
+        changes["manifest"] = True
+    if policy is not _UNSET:
+        chosen = choose_policy(organization, parsed=parsed or _stored_manifest(workload), requested=policy)
+        if chosen != workload.policy:
+            workload.policy = chosen
+            changes["policy"] = chosen.name
+    if replicas is not None:
+        workload.manifest = with_replicas(workload.manifest, replicas)
+        workload.desired_replicas = replicas
+        changes["replicas"] = replicas
+    if egress_gb_per_hour is not _UNSET or data_location is not _UNSET:
+        egress = _egress(
+            workload.egress_gb_per_hour if egress_gb_per_hour is _UNSET else egress_gb_per_hour,
+            workload.data_location if data_location is _UNSET else data_location,
+        )
+        if egress != (workload.egress_gb_per_hour, workload.data_location):
+            workload.egress_gb_per_hour, workload.data_location = egress
+            changes["egress"] = f"{egress[0]} GB/h to {egress[1] or 'nowhere'}"
+    return changes
 
 
 def _stored_manifest(workload: Workload) -> ParsedManifest:

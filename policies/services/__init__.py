@@ -5,9 +5,10 @@ from policies.services.decisions import (
     decision_record_pending,
     decisions_record,
 )
-from policies.services.provisioning import provisioning_policy_reset, provisioning_policy_save
+from policies.services.provisioning import PolicyExists, provisioning_policy_reset, provisioning_policy_save
 
 __all__ = [
+    "PolicyExists",
     "decision_build",
     "decision_record_pending",
     "decisions_record",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -12,15 +13,31 @@ from policies.provisioning_settings import EDITABLE_FIELDS, clean_settings, poli
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
+from tenants.races import StaleVersion
+
+
+class PolicyExists(Exception):
+    """Creating a policy where one is already in force for the same scope."""
 
 
 def provisioning_policy_save(
-    organization: Organization, *, actor: Actor, cluster: Cluster | None, data: dict[str, Any]
+    organization: Organization,
+    *,
+    actor: Actor,
+    cluster: Cluster | None,
+    data: Mapping[str, Any],
+    keep_unsent: bool = False,
+    sent_version: int | None = None,
+    create_only: bool = False,
 ) -> ProvisioningPolicy:
     """Validate and save the organization default (cluster=None) or a cluster's own policy.
-    Each save is a new version with a revision row; nothing is saved when validation fails."""
+    Each save is a new version with a revision row; nothing is saved when validation fails.
+
+    `data` replaces every setting (what it leaves out takes the built-in default), or with
+    `keep_unsent` changes only the settings it holds, merged into the policy as it is under its
+    row lock (two concurrent changes of different settings both land). `sent_version`: the
+    version the caller edited; another save since raises StaleVersion."""
     catalog = list_price_catalog(cluster.region if cluster is not None and cluster.region else "us-east-1")
-    settings = clean_settings(data, catalog)
     with transaction.atomic():
         policy = (
             ProvisioningPolicy.objects.select_for_update()
@@ -28,6 +45,16 @@ def provisioning_policy_save(
             .first()
         )
         created = policy is None
+        if policy is not None and create_only:
+            raise PolicyExists(
+                f"{policy} already exists (id {policy.pk}, version {policy.version}); change it with PUT or PATCH."
+            )
+        if sent_version is not None and sent_version != (policy.version if policy else 0):
+            raise StaleVersion(
+                str(policy or "The policy"), sent=sent_version, current=policy.version if policy else 0
+            )
+        merged = {**policy_settings(policy), **data} if keep_unsent and policy is not None else dict(data)
+        settings = clean_settings(merged, catalog)
         if policy is None:
             policy = ProvisioningPolicy(organization=organization, cluster=cluster, version=1)
         else:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from django.db.models import Model, QuerySet
-from rest_framework import viewsets
+from rest_framework import exceptions, viewsets
+from rest_framework.response import Response
 
 from tenants.access import get_for_organization
 from tenants.actors import Actor
@@ -59,3 +60,22 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet, Generic[ModelT]):  # ty
         )
         self.check_object_permissions(self.request, obj)
         return obj
+
+    def sent_version(self) -> int | None:
+        """The version the client edits, from ``If-Match: "7"`` (the ETag it read), or None when it
+        sent none or ``*``: then the change applies to whatever is current."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if header in ("", "*"):
+            return None
+        value = header.removeprefix("W/").strip('"')
+        if not value.isdigit() or len(value) > 9:
+            raise exceptions.ValidationError(
+                {"If-Match": 'Send the ETag you read from this object, e.g. If-Match: "7".'}
+            )
+        return int(value)
+
+
+def with_version(response: Response, version: int) -> Response:
+    """The object's version as its ETag, for the client's next ``If-Match``."""
+    response["ETag"] = f'"{version}"'
+    return response

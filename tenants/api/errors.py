@@ -16,7 +16,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from tenants.api.parsers import BodyTooLarge
-from tenants.races import race_message
+from tenants.races import StaleVersion, race_message
 
 _CODES = {
     400: "invalid",
@@ -31,6 +31,14 @@ _CODES = {
     415: "unsupported_media_type",
     429: "throttled",
 }
+
+
+class Conflict(exceptions.APIException):
+    """The request is valid but clashes with the current state (in use, already exists)."""
+
+    status_code = 409
+    default_detail = "The object is in use."
+    default_code = "conflict"
 
 
 def _flatten(value: Any) -> list[str]:
@@ -53,6 +61,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     race = race_message(exc)
     if race is not None:
         set_rollback()
+        if isinstance(exc, StaleVersion):  # the request's If-Match no longer holds
+            return Response(error_body(412, race, code="precondition_failed"), status=412)
         return Response(error_body(409, race), status=409)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))

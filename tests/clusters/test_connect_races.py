@@ -4,56 +4,19 @@ slow request works on it)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from clusters.models import CloudAccount, Cluster, ClusterConnection
 from tests.fixtures.connections import kubeconfig_for
+from tests.fixtures.races import other_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _someone_waits_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
-            "AND datname = current_database()"
-        )
-        (waiting,) = cursor.fetchone()
-    return bool(waiting)
-
-
-def _other_request(write: Callable[[], object]) -> threading.Thread:
-    """Another request's transaction: it writes first and commits only once the request under test
-    waits on its lock, so the request's checks saw the world before the write and its own write
-    comes after it — the race, made to happen every time."""
-
-    written = threading.Event()
-
-    def run() -> None:
-        try:
-            with transaction.atomic():
-                write()
-                written.set()
-                deadline = time.monotonic() + 60
-                while not _someone_waits_on_a_lock() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert written.wait(30), "the other request did not write"
-    return thread
-
-
 def test_two_connects_of_one_name_make_one_cluster_and_a_409(cast, simulated_cluster, owner_client) -> None:
     onprem = simulated_cluster()
-    other = _other_request(
+    other = other_request(
         lambda: Cluster.objects.create(
             organization=cast.org_a, name="dc1", connection=ClusterConnection.KUBECONFIG
         )
@@ -75,7 +38,7 @@ def test_verifying_an_account_deleted_meanwhile_answers_409(cast, aws_world, own
         {"role_arn": aws_world.role(cast.org_a.external_id), "regions": ["us-east-1"]},
         content_type="application/json",
     ).json()
-    other = _other_request(lambda: CloudAccount.objects.filter(pk=account["id"]).delete())
+    other = other_request(lambda: CloudAccount.objects.filter(pk=account["id"]).delete())
     response = owner_client.post(f"/api/v1/cloud-accounts/{account['id']}/verify/")
     other.join(70)
     assert response.status_code == 409, response.content

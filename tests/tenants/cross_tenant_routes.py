@@ -80,6 +80,16 @@ class OrgAObjects:
             ),
         )
 
+    def provisioning_policy(self) -> Any:
+        from policies.services import provisioning_policy_save
+
+        return self.once(
+            "provisioning_policy",
+            lambda: provisioning_policy_save(
+                self.cast.org_a, actor=Actor(user=self.cast.alice), cluster=self.cluster(), data={}
+            ),
+        )
+
     def decision(self) -> Any:
         from policies.models import Decision, DecisionKind
 
@@ -179,6 +189,8 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "federation-policy-delete": lambda o: {"policy_id": o.federation_policy().pk},
     "api-federation-policy-detail": lambda o: {"pk": o.federation_policy().pk},
     "api-workload-detail": lambda o: {"pk": o.workload().pk},
+    "api-provisioning-policy-detail": lambda o: {"pk": o.provisioning_policy().pk},
+    "api-provisioning-policy-revisions": lambda o: {"pk": o.provisioning_policy().pk},
     "api-workload-decisions": lambda o: {"pk": o.workload().pk},
     "decision-detail": lambda o: {"decision_id": o.decision().pk},
     "api-decision-detail": lambda o: {"pk": o.decision().pk},
