@@ -23,7 +23,7 @@ from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
-from yaml.reader import Reader
+from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
@@ -166,19 +166,25 @@ def _yaml_problem(what: str, error: yaml.YAMLError) -> DocumentError:
 def load_yaml_documents(text: str, *, what: str, max_bytes: int) -> list[Any]:
     """Every document of a YAML stream, as JSON values; DocumentError names what is wrong."""
     _check_size(text, what, max_bytes)
-    loader = _BoundedLoader(text)
     documents: list[Any] = []
     try:
-        while loader.check_data():  # type: ignore[no-untyped-call]
-            documents.append(loader.get_data())
+        loader = _BoundedLoader(text)  # its reader checks every character at once
+        try:
+            while loader.check_data():  # type: ignore[no-untyped-call]
+                documents.append(loader.get_data())
+        finally:
+            loader.dispose()
     except DocumentError as error:
         raise DocumentError(f"{what} {error}.") from None
+    except ReaderError as error:
+        raise DocumentError(
+            f"{what} contains the character U+{error.character:04X}, which YAML does not allow "
+            f"(position {error.position + 1})."
+        ) from None
     except yaml.YAMLError as error:
         raise _yaml_problem(what, error) from None
     except RecursionError:  # the library's own recursion, beyond what our depth limit sees
         raise DocumentError(f"{what} is nested too deeply.") from None
-    finally:
-        loader.dispose()
     for document in documents:
         check_value(document, what=what)
     return documents
@@ -211,6 +217,7 @@ def load_json(text: str, *, what: str, max_bytes: int) -> Any:
 
 
 _NUL = re.compile("\x00")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\ud800" escapes: not text, not encodable
 
 
 def _walk(value: Any) -> Iterator[tuple[Any, int]]:
@@ -232,5 +239,9 @@ def check_value(value: Any, *, what: str) -> None:
             raise DocumentError(f"{what} is nested more than {MAX_DEPTH} levels deep.")
         if isinstance(item, str) and _NUL.search(item):
             raise DocumentError(f"{what} contains a NUL character (\\u0000), which cannot be stored.")
+        if isinstance(item, str) and _SURROGATE.search(item):
+            raise DocumentError(
+                f"{what} contains an unpaired surrogate (\\ud800-\\udfff), which is not text."
+            )
         if isinstance(item, float) and not math.isfinite(item):
             raise DocumentError(f"{what} has a number that is not finite.")

@@ -286,6 +286,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenants.api.schema.document_errors",
+    ],
 }
 API_TOKEN_LAST_USED_RESOLUTION_SECONDS = 60
 # Calls per API token: "<count>/<second|minute|hour|day>" (DRF's form; "1200/min" is 20 a second).

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -109,10 +110,11 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
         return Response(OverviewSerializer(selectors.overview(self.organization, timezone.now())).data)
 
 
+_CAPACITY_TYPES = [*CapacityType, UNPRICED]
 _PLACEMENT_PARAMETERS = [
-    OpenApiParameter("cluster", str, description="Cluster id"),
+    OpenApiParameter("cluster", OpenApiTypes.UUID, description="Cluster id"),
     OpenApiParameter("namespace", str),
-    OpenApiParameter("capacity_type", str, enum=[*CapacityType, UNPRICED]),
+    OpenApiParameter("capacity_type", str, enum=_CAPACITY_TYPES),
 ]
 
 
@@ -124,6 +126,9 @@ class PodPlacementViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[PodPl
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[PodPlacement]:
         filters = {name: self.request.query_params.get(name, "") for name in PLACEMENT_FILTERS}
+        if filters["capacity_type"] and filters["capacity_type"] not in _CAPACITY_TYPES:
+            # An unknown type would match nothing: say so rather than answer an empty list.
+            raise ValidationError({"capacity_type": [f"Use one of {', '.join(_CAPACITY_TYPES)}."]})
         return selectors.pod_placements(organization, filters)
 
     @extend_schema(parameters=_PLACEMENT_PARAMETERS)

@@ -10,7 +10,9 @@ from clusters.regions import AWS_REGIONS
 
 
 class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
-    regions = serializers.ListField(child=serializers.ChoiceField(choices=AWS_REGIONS), allow_empty=False)
+    regions = serializers.ListField(
+        child=serializers.ChoiceField(choices=AWS_REGIONS), allow_empty=False, min_length=1
+    )
     on_demand_discount_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, required=False, min_value=Decimal(0), max_value=Decimal("99.99")
     )

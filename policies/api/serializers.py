@@ -24,6 +24,7 @@ from policies.federation.spec import (
     describe_policy,
 )
 from policies.models import Decision, FailureBehaviour, FederationPolicy, Placement, Workload
+from tenants.api.fields import StrictFloatField
 
 SELECTOR_HELP = (
     'A cluster selector: text such as "env=prod, cloud in (aws, gcp), !spot, tier>2", or a list of '
@@ -37,7 +38,13 @@ class SelectorField(serializers.JSONField):
 
 
 @extend_schema_field(
-    {"oneOf": [{"type": "string"}, {"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "object"},
+            {"type": "array", "items": {"type": "object"}, "minItems": 1},
+        ]
+    }
 )
 class ManifestField(serializers.JSONField):
     """YAML or JSON text, or the objects themselves."""
@@ -68,10 +75,8 @@ class SpreadSerializer(serializers.Serializer[Any]):
 
 class BurstSerializer(serializers.Serializer[Any]):
     tiers = serializers.ListField(child=SelectorField(), help_text="Cluster selectors, tier 1 first.")
-    return_headroom = serializers.FloatField(min_value=0, max_value=0.99, default=0.1)
-    return_after_seconds = serializers.FloatField(
-        min_value=0, max_value=MAX_RETURN_AFTER_SECONDS, default=300.0
-    )
+    return_headroom = StrictFloatField(min_value=0, max_value=0.99, default=0.1)
+    return_after_seconds = StrictFloatField(min_value=0, max_value=MAX_RETURN_AFTER_SECONDS, default=300.0)
 
 
 class FederationPolicySerializer(serializers.Serializer[Any]):
@@ -88,10 +93,8 @@ class FederationPolicySerializer(serializers.Serializer[Any]):
     pinned = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="For pinned: cluster names or ids."
     )
-    egress_weight = serializers.FloatField(
-        min_value=0, max_value=MAX_EGRESS_WEIGHT, required=False, default=1.0
-    )
-    stickiness = serializers.FloatField(min_value=0, max_value=0.99, required=False, default=0.1)
+    egress_weight = StrictFloatField(min_value=0, max_value=MAX_EGRESS_WEIGHT, required=False, default=1.0)
+    stickiness = StrictFloatField(min_value=0, max_value=0.99, required=False, default=0.1)
     on_failure = serializers.ChoiceField(
         choices=FailureBehaviour.choices, default=FailureBehaviour.RESCHEDULE
     )

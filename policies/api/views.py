@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -118,7 +119,7 @@ _WORKLOAD_FILTERS = [
     OpenApiParameter("status", str, description="pending, placed, running, degraded, completed, failed, ..."),
     OpenApiParameter("namespace", str),
     OpenApiParameter("kind", str, description="Deployment or Job"),
-    OpenApiParameter("policy", str, description="Federation policy id"),
+    OpenApiParameter("policy", OpenApiTypes.UUID, description="Federation policy id"),
 ]
 
 

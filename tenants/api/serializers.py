@@ -60,7 +60,7 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
     state = serializers.CharField(read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False
+        child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False, min_length=1
     )
 
     class Meta:

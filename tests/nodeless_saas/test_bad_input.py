@@ -70,6 +70,13 @@ def test_a_nul_character_anywhere_in_an_api_body_is_a_400_and_nothing_is_stored(
     assert not FederationPolicy.objects.exists() and not Workload.objects.exists()
 
 
+def test_an_unpaired_surrogate_in_an_api_body_is_a_400(api_a) -> None:
+    body = '{"name": "web\\ud800", "strategy": "cheapest"}'
+    error = _api_error(api_a.post("/api/v1/federation-policies/", body, content_type="application/json"))
+    assert "surrogate" in error["message"]
+    assert not FederationPolicy.objects.exists()
+
+
 def test_a_deeply_nested_api_body_is_a_400(api_a) -> None:
     body = '{"name": "deep", "strategy": "cheapest", "spread": ' + "[" * 50_000 + "]" * 50_000 + "}"
     error = _api_error(api_a.post("/api/v1/federation-policies/", body, content_type="application/json"))

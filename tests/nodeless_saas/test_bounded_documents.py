@@ -146,6 +146,7 @@ def test_aliases_are_counted_as_what_they_expand_to() -> None:
         ('a: "x\\0y"\n', "NUL"),
         ("a: !!set {x}\n", "'set'"),
         ("a: [\n", "not valid YAML at line 2"),
+        ("a: \x98\n", "character U\\+0098, which YAML does not allow"),
     ],
 )
 def test_yaml_refusals_say_what_is_wrong(text: str, words: str) -> None:
