@@ -32,6 +32,7 @@ from engines.metering.windows import DEFAULT_WINDOW, ReportWindow
 from policies.models import Decision, DecisionKind
 from policies.selectors import decision_list
 from tenants.api.base import OrganizationScopedViewSet
+from tenants.api.fields import check_uuid_parameters
 from tenants.models import Organization
 
 WINDOW = OpenApiParameter(
@@ -125,6 +126,7 @@ class PodPlacementViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[PodPl
     queryset = PodPlacement.objects.none()
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[PodPlacement]:
+        check_uuid_parameters(self.request.query_params, "cluster")
         filters = {name: self.request.query_params.get(name, "") for name in PLACEMENT_FILTERS}
         if filters["capacity_type"] and filters["capacity_type"] not in _CAPACITY_TYPES:
             # An unknown type would match nothing: say so rather than answer an empty list.

@@ -33,6 +33,7 @@ from policies.models import FederationPolicy, Workload
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet, with_version
 from tenants.api.errors import Conflict
+from tenants.api.fields import check_uuid_parameters
 from tenants.models import Organization
 
 RECENT_DECISIONS = 10
@@ -156,6 +157,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
 
     @extend_schema(parameters=_WORKLOAD_FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        check_uuid_parameters(request.query_params, "policy")
         return super().list(request, *args, **kwargs)
 
     @extend_schema(responses=WorkloadDetailSerializer)

@@ -96,6 +96,8 @@ def load_documents(source: str | Mapping[str, Any] | Sequence[Any]) -> list[Any]
         if not source.strip():
             _raise(["The manifest is empty: paste a Deployment or Job (YAML or JSON)."])
         documents = _parse_text(source)
+    elif not isinstance(source, Mapping | list | tuple):
+        _raise(["Send the manifest as YAML or JSON text, an object, or a list of objects."])
     else:
         try:  # objects sent in a JSON body: already bounded by the API's parser, checked again here
             check_value(source, what="The manifest")

@@ -170,3 +170,38 @@ def test_report_windows_at_the_ends_of_the_calendar_are_a_400(api_a, window: str
 def test_report_pages_explain_a_window_at_the_end_of_the_calendar(owner_client) -> None:
     response = owner_client.get("/reports/", {"window": "9999-12-30,9999-12-31"})
     assert response.status_code == 200 and b"outside the years" in response.content
+
+
+@pytest.mark.parametrize(
+    ("address", "parameter"),
+    [
+        ("/api/v1/placements/pods/?capacity_type=AAA", "capacity_type"),
+        ("/api/v1/placements/pods/?cluster=", "cluster"),
+        ("/api/v1/workloads/?policy=", "policy"),
+        ("/api/v1/tokens/?page_size=0", "page_size"),
+        ("/api/v1/tokens/?page_size=abc", "page_size"),
+        ("/api/v1/tokens/?page_size=501", "page_size"),
+    ],
+)
+def test_list_filters_the_schema_refuses_are_a_400_naming_the_parameter(
+    api_a, address: str, parameter: str
+) -> None:
+    assert parameter in _api_error(api_a.get(address))["fields"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "p", "strategy": "pinned", "pinned": [0]},
+        {"name": 0, "strategy": "cheapest"},
+        {"name": "p", "strategy": "cheapest", "stickiness": False},
+    ],
+)
+def test_values_of_the_wrong_json_type_are_a_400(api_a, body: dict) -> None:
+    assert _api_error(api_a.post("/api/v1/federation-policies/", body, format="json"))["fields"]
+    assert not FederationPolicy.objects.exists()
+
+
+def test_a_manifest_that_is_neither_text_nor_objects_is_a_400(api_a) -> None:
+    error = _api_error(api_a.post("/api/v1/workloads/", {"manifest": False}, format="json"))
+    assert "YAML or JSON text" in error["fields"]["manifest"][0]
