@@ -16,7 +16,7 @@ TEST_ENV := NODELESS_ENV=test \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
 .PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
-	bench-provisioning bench-savings bench-dashboard bench-load services chromium lock clean migrate
+	bench-provisioning bench-savings bench-dashboard bench-load services chromium lock clean migrate fuzz
 
 install: $(STAMP)
 
@@ -51,6 +51,12 @@ test: install services chromium
 # Everything except the browser tests, for a quick loop while editing.
 test-fast: install services
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadgroup -q -m "not browser" $(PYTEST_ARGS)
+
+# Schemathesis against a live server: every API operation, every check, all phases (bin/fuzz).
+# `make test` runs a bounded version (tests/nodeless_saas/test_api_fuzz.py).
+fuzz: install services
+	mkdir -p var
+	bin/fuzz
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -34,7 +34,17 @@ SELECTOR_HELP = (
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]})
 class SelectorField(serializers.JSONField):
-    """Selector text or structured expressions (checked by the service)."""
+    """Selector text or structured expressions (their meaning is checked by the service)."""
+
+    default_error_messages = {"shape": "Write a selector as text or as a list of expression objects."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        shaped = isinstance(data, str) or (
+            isinstance(data, list) and all(isinstance(item, dict) for item in data)
+        )
+        if not shaped:
+            self.fail("shape")
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(

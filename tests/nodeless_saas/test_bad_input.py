@@ -195,6 +195,8 @@ def test_list_filters_the_schema_refuses_are_a_400_naming_the_parameter(
         {"name": "p", "strategy": "pinned", "pinned": [0]},
         {"name": 0, "strategy": "cheapest"},
         {"name": "p", "strategy": "cheapest", "stickiness": False},
+        {"name": "p", "strategy": "cheapest", "burst": {"tiers": [[[None, None]]]}},
+        {"name": "p", "strategy": "cheapest", "cluster_selector": 7},
     ],
 )
 def test_values_of_the_wrong_json_type_are_a_400(api_a, body: dict) -> None:
