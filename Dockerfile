@@ -6,14 +6,18 @@ RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf 
     && chown nodeless /var/lib/nodeless
 WORKDIR /app
 # The product's lock only: the development lock (simulator, tests, lint) stays out of the image.
+# Its `--find-links`/`--extra-index-url` lines name the build machine's local wheel folders: the image
+# installs from PyPI.
 COPY requirements.txt ./
-RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir -r requirements.txt
+RUN python -m venv .venv && sed -i '/^--/d' requirements.txt \
+    && .venv/bin/pip install --no-cache-dir -r requirements.txt
 # .dockerignore keeps the development side (lab/, simulator/, tests/, bench/, traces) out too.
 COPY . .
 # Production settings, as the image runs them (the development ones would load the lab, which is not
 # here). collectstatic only reads settings: these placeholder secrets never reach a running container.
 RUN NODELESS_ENV=production DJANGO_SECRET_KEY=collectstatic NODELESS_ENCRYPTION_KEYS=collectstatic \
-    .venv/bin/python manage.py collectstatic --no-input -v0
+    DJANGO_ALLOWED_HOSTS=collectstatic .venv/bin/python manage.py collectstatic --no-input -v0
 USER nodeless
 EXPOSE 8000
-CMD [".venv/bin/gunicorn", "nodeless_saas.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--forwarded-allow-ips", "*"]
+# gunicorn trusts no forwarding header: Django decides, from NODELESS_TRUSTED_PROXIES (docker-compose.yml).
+CMD [".venv/bin/gunicorn", "nodeless_saas.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--forwarded-allow-ips", ""]

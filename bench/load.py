@@ -25,8 +25,6 @@ import contextlib
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -46,12 +44,14 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from policies.federation import services as federation  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.actors import Actor  # noqa: E402
 from tenants.models import AuditEvent  # noqa: E402
+from tests.fixtures.production import gunicorn, production_environment  # noqa: E402
 
 READS = ("/api/v1/workloads/", "/api/v1/federation-policies/", "/api/v1/clusters/", "/api/v1/organization/")
 
@@ -208,54 +208,25 @@ def consistency(base: str, token: str, owned: list[Owned]) -> dict[str, int]:
     return {"lost_updates": lost, "reused_versions": sum(1 for count in versions.values() if count > 1)}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    settings = connection.settings_dict
-    env = {
-        **os.environ,
-        "NODELESS_ENV": "production",
-        "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}",
-        "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
-        "NODELESS_ENCRYPTION_KEYS": "ZmFrZS1iZW5jaC1rZXktZmFrZS1iZW5jaC1rZXktMDA=",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "NODELESS_API_TOKEN_RATE": "1000000/min",
-    }
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "nodeless_saas.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
-        except requests.RequestException:
-            time.sleep(0.3)
-    server.kill()
-    sys.exit("gunicorn did not answer /healthz within a minute")
+def production_server(workers: int, threads: int) -> contextlib.AbstractContextManager[int]:
+    """docker-compose.yml's web command and environment (tests/fixtures/production.py), on this
+    machine's PostgreSQL and Redis, served over plain HTTP on 127.0.0.1 with the API's throttle lifted."""
+    db = connection.settings_dict
+    env = production_environment(
+        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        redis_url=str(settings.REDIS_URL),
+        broker_url=str(settings.CELERY_BROKER_URL),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
+        NODELESS_API_TOKEN_RATE="1000000/min",
+    )
+    return gunicorn(env, workers=workers, extra=("--threads", str(threads), "--log-level", "warning"))
 
 
 def run(args: argparse.Namespace) -> None:
     tokens, owned = seed(args.clients)
-    port = free_port()
-    server = start_gunicorn(port, args.workers, args.threads)
-    base, tally = f"http://127.0.0.1:{port}", Tally()
-    try:
+    with production_server(args.workers, args.threads) as port:
+        base, tally = f"http://127.0.0.1:{port}", Tally()
         until = time.monotonic() + args.seconds
         threads = [
             threading.Thread(
@@ -286,9 +257,6 @@ def run(args: argparse.Namespace) -> None:
         emit(case="consistency", **consistency(base, tokens[0], owned))
         for kind, body in tally.first_error.items():
             emit(case="first error", kind=kind, body=body)
-    finally:
-        server.terminate()
-        server.wait(15)
 
 
 def main() -> None:

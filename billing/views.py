@@ -194,6 +194,7 @@ def decision_detail(request: OrganizationRequest, decision_id: int) -> HttpRespo
         "decision": decision,
         "options": selectors.decision_options(decision),
         "inputs": selectors.decision_inputs(decision),
+        "certificate": selectors.decision_plan_certificate(decision),
         "pods": tables.pods_table(pods),
         "pod_cost_per_hour": sum(float(pod.cost_per_hour) for pod in pods),
     }

@@ -7,6 +7,7 @@ behaviour silently. `<NAME>_FILE` is honoured for secrets (Docker/Kubernetes sec
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -116,3 +117,14 @@ def check_broker_url(url: str) -> str:
             "or leave it unset for the embedded file-system broker"
         )
     return url
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated IP addresses or CIDR networks, each normalised (`10.0.0.1` → `10.0.0.1/32`)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or a CIDR network")
+    return networks

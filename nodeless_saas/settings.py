@@ -25,6 +25,7 @@ from nodeless_saas.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_optional,
     env_secret,
     env_str,
@@ -78,6 +79,12 @@ NODELESS_ENCRYPTION_KEYS = _encryption_keys
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", [] if IS_PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )
+if IS_PRODUCTION and not ALLOWED_HOSTS:
+    # Otherwise every request, the health check's included, is answered 400 Bad Request.
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS is required when NODELESS_ENV=production: the host name(s) of the site, "
+        "e.g. nodeless.example.com"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("NODELESS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -107,6 +114,8 @@ if not IS_PRODUCTION:
     INSTALLED_APPS.append("lab")
 
 MIDDLEWARE = [
+    # First: nothing below may read an X-Forwarded-* header an untrusted peer wrote.
+    "nodeless_saas.proxies.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,13 +201,21 @@ AUTH_PASSWORD_VALIDATORS = [
 if NODELESS_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Login throttling (django-axes): lock an e-mail + IP pair after repeated failures.
+# Sign-in lockout (django-axes, tenants/lockout.py). Per account: this many failures within the
+# cool-off window lock the account, from every address (rotating addresses gains nothing), for the
+# cool-off period after the last failure; a password reset unlocks it at once. Per client address:
+# this many failures against any accounts lock the address (higher: offices share one address).
 AXES_FAILURE_LIMIT = env_int("NODELESS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env_int("NODELESS_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+NODELESS_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("NODELESS_LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
+NODELESS_LOGIN_COOLOFF_MINUTES = env_int("NODELESS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = NODELESS_LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_HANDLER = "tenants.lockout.SignInLockoutHandler"
+AXES_USERNAME_CALLABLE = "tenants.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "nodeless_saas.proxies.client_ip"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "tenants/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "tenants.lockout.locked_out_response"
 AXES_VERBOSE = False
 AXES_ENABLED = env_bool("NODELESS_LOGIN_THROTTLING", default=True)
 # Sign-up and password-reset throttles (django-ratelimit; rates in tenants/throttling.py). The test
@@ -224,8 +241,13 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if IS_PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
-if env_bool("SECURE_PROXY_SSL_HEADER", default=IS_PRODUCTION):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check is asked over plain HTTP from inside the container (docker-compose.yml): answer it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Addresses or CIDR networks of the reverse proxies in front of gunicorn (the TLS-terminating one).
+# Only from them are X-Forwarded-For and X-Forwarded-Proto believed (nodeless_saas/proxies.py): the
+# middleware drops those headers from every other peer, so the header below cannot be forged.
+NODELESS_TRUSTED_PROXIES = env_networks("NODELESS_TRUSTED_PROXIES", [])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -326,6 +348,16 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Per-cluster work goes to shard queues (`workers.routing`); a worker consumes all of them unless
+# started with `-Q` naming a subset. Changing the count moves clusters between queues: drain first.
+NODELESS_SHARDS = env_int("NODELESS_SHARDS", 8, minimum=1, maximum=256)
+NODELESS_SHARD_QUEUES = tuple(f"clusters-{shard}" for shard in range(NODELESS_SHARDS))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name}
+    for name in (CELERY_TASK_DEFAULT_QUEUE, *NODELESS_SHARD_QUEUES)
+}
+CELERY_TASK_ROUTES = ("workers.routing.route_task",)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The ledger's interval: metering records complete intervals of this many seconds, so spend shows
 # up to one interval late. A minute in production; the demo meters every 10 s so a fresh demo has
@@ -333,11 +365,29 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 NODELESS_METERING_SECONDS = env_int("NODELESS_METERING_SECONDS", 60, minimum=1, maximum=60)
 if 60 % NODELESS_METERING_SECONDS:
     raise ImproperlyConfigured(f"NODELESS_METERING_SECONDS={NODELESS_METERING_SECONDS} does not divide 60")
+# Every nodeless cluster gets a reconcile pass this often (`workers.schedule`: due times, oldest
+# first, organizations in turn), besides the passes its pods' changes trigger.
+NODELESS_RECONCILE_SECONDS = env_int("NODELESS_RECONCILE_SECONDS", 10, minimum=1)
+NODELESS_SCHEDULE_TICK_SECONDS = env_int("NODELESS_SCHEDULE_TICK_SECONDS", 1, minimum=1)
+# At most this many scheduled passes waiting in the shard queues: a tick tops them up to it. A backlog
+# beyond waits in the due table, oldest first, where fair ordering still applies, rather than in the
+# broker, where it no longer can. Keep it above a tick's worth of the workers' passes, or they idle.
+NODELESS_SCHEDULE_MAX_QUEUED = env_int("NODELESS_SCHEDULE_MAX_QUEUED", 500, minimum=1)
+# Calls to one cluster's API server and cloud account per second, and the burst above it (a token
+# bucket in Redis per cluster, `workers.provisioning.budget`); Karpenter's client runs 200 QPS, 300
+# burst. A pass that would wait longer than a couple of seconds for its budget stops (the next pass
+# carries on), so one cluster with a storm of work does not hold a worker.
+NODELESS_CLUSTER_API_RATE = env_int("NODELESS_CLUSTER_API_RATE", 200, minimum=1)
+NODELESS_CLUSTER_API_BURST = env_int("NODELESS_CLUSTER_API_BURST", 300, minimum=1)
+# A dotted path to `(cluster) -> (CloudProvider, KubePort)` replacing how a pass reaches a cluster
+# (the fleet benchmark injects ports that only wait); empty: the cluster's cloud account and API server.
+NODELESS_PROVISIONING_PORTS = env_str("NODELESS_PROVISIONING_PORTS", "")
 # Every periodic schedule of the product, in one place.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The scheduler ticks often; each cluster's pass comes due every NODELESS_RECONCILE_SECONDS.
     "provisioning": {
-        "task": "workers.tasks.provisioning_reconcile_all",
-        "schedule": float(env_int("NODELESS_RECONCILE_SECONDS", 10, minimum=1)),
+        "task": "workers.tasks.provisioning_schedule",
+        "schedule": float(NODELESS_SCHEDULE_TICK_SECONDS),
     },
     "cluster-health": {
         "task": "workers.tasks.cluster_health_check_all",

@@ -15,6 +15,7 @@ from clusters.models import Cluster, ClusterMode
 from clusters.pricing.catalogs import list_price_catalog
 from policies import selectors, services
 from policies.forms import ProvisioningPolicyForm
+from policies.plan_quality import latest_plan_certificate
 from policies.provisioning_preview import preview
 from policies.provisioning_settings import clean_settings, policy_settings
 from tenants.access import get_for_organization
@@ -133,10 +134,12 @@ def cluster_decisions(request: OrganizationRequest, cluster_id: str) -> HttpResp
     """The cluster page's decisions panel: the policy in force and the latest decisions under it."""
     organization = request.organization
     cluster = get_for_organization(organization, Cluster, cluster_id)
+    decisions = selectors.cluster_recent_decisions(organization, cluster, limit=CLUSTER_DECISION_ROWS)
     context = {
         "cluster": cluster,
         "policy": selectors.provisioning_policy_in_force(cluster),
-        "decisions": selectors.cluster_recent_decisions(organization, cluster, limit=CLUSTER_DECISION_ROWS),
+        "decisions": decisions,
         "decision_count": selectors.cluster_decision_count(organization, cluster),
+        "certificate": latest_plan_certificate(decisions),
     }
     return render(request, "policies/partials/_cluster_decisions.html", context)

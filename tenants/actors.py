@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nodeless_saas.proxies import client_ip
+
 if TYPE_CHECKING:
     from tenants.models import ApiToken, User
 
@@ -40,11 +42,3 @@ class Actor:
     @classmethod
     def system(cls, label: str) -> Actor:
         return cls(system_label=label)
-
-
-def client_ip(request: Any) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it, and
-    # the deployment guide puts gunicorn behind one that sets REMOTE_ADDR via --forwarded-allow-ips.
-    meta = getattr(request, "META", {})
-    address = meta.get("REMOTE_ADDR")
-    return str(address) if address else None

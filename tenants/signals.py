@@ -8,7 +8,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
-from tenants.actors import client_ip
+from nodeless_saas.proxies import client_ip
 from tenants.services import login_failed_record, sign_in_record
 
 

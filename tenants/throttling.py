@@ -18,7 +18,7 @@ from django_ratelimit.core import is_ratelimited
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from tenants.actors import client_ip
+from nodeless_saas.proxies import client_ip
 from tenants.models import ApiToken
 
 # Per client address: a person signs up or resets a password a few times an hour, a script more.

@@ -15,13 +15,22 @@ from nodeless_saas.celery import app
 
 FEDERATION_PASS = "workers.tasks.federation_pass"
 PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
-TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH)
+PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
+TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE)
 
-# Work is coalesced per subject: while a task for it is queued (and, for a launch, running), asking
-# for another does nothing — a burst of 200 submissions costs one or two federation passes, not 200;
-# beat does not pile passes up behind a slow one; a backlog does not fill with copies of the same
-# launch. The mark expires after this long, so a lost message cannot block a subject for longer.
+# Work is coalesced per subject: while a task for it is queued (and, for a launch or a reconcile pass,
+# running), asking for another does nothing — a burst of 200 submissions costs one or two federation
+# passes, not 200; the scheduler does not pile passes up behind a slow one; a backlog does not fill
+# with copies of the same launch. The mark expires after this long, so a lost message cannot block a
+# subject for longer.
 QUEUED_MARK_SECONDS = 60
+# What a mark holds: queued, or (a reconcile pass) running. A change seen while a pass runs may have
+# come after the pass read the cluster, so it asks for one more pass after it; while the pass is still
+# queued, the pass will read the change itself.
+QUEUED, RUNNING = "queued", "running"
+# A reconcile pass may wait behind a fleet's backlog (up to NODELESS_SCHEDULE_MAX_QUEUED passes) for
+# longer than a minute: its mark lasts long enough that the scheduler never queues a copy behind it.
+RECONCILE_MARK_SECONDS = 600
 
 
 def federation_queued_key(organization_id: str) -> str:
@@ -32,13 +41,64 @@ def launch_queued_key(row_id: str) -> str:
     return f"launch-queued:{row_id}"
 
 
-def send_once(mark: str, task_name: str, args: tuple[str, ...], *, countdown: float = 0) -> bool:
+def reconcile_queued_key(cluster_id: str) -> str:
+    return f"reconcile-queued:{cluster_id}"
+
+
+def reconcile_again_key(cluster_id: str) -> str:
+    return f"reconcile-again:{cluster_id}"
+
+
+def send_once(
+    mark: str,
+    task_name: str,
+    args: tuple[str, ...],
+    *,
+    countdown: float = 0,
+    kwargs: dict[str, object] | None = None,
+    timeout: float = QUEUED_MARK_SECONDS,
+) -> bool:
     """Send the task unless `mark` says one is in flight; True when this call sent it. The task
     clears the mark (`cache.delete`) when it no longer counts as in flight."""
-    if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS):
+    if not cache.add(mark, QUEUED, timeout=timeout):
         return False
-    app.send_task(task_name, args=args, countdown=countdown)
+    app.send_task(task_name, args=args, kwargs=kwargs, countdown=countdown)
     return True
+
+
+def request_reconcile(cluster_id: str, *, due: float | None = None, countdown: float = 0) -> bool:
+    """Queue a reconcile pass of the cluster unless one is queued or running: True when this call queued
+    it. `due` (a timestamp) is when the scheduler meant the pass to happen, for the pass to report
+    its lag."""
+    kwargs: dict[str, object] = {} if due is None else {"due": due}
+    mark = reconcile_queued_key(cluster_id)
+    if send_once(
+        mark,
+        PROVISIONING_RECONCILE,
+        (cluster_id,),
+        countdown=countdown,
+        kwargs=kwargs,
+        timeout=RECONCILE_MARK_SECONDS,
+    ):
+        return True
+    if due is None and cache.get(mark) == RUNNING:
+        cache.set(reconcile_again_key(cluster_id), 1, timeout=RECONCILE_MARK_SECONDS)
+    return False
+
+
+def reconcile_started(cluster_id: str) -> None:
+    """The pass is running: from now on a request for the cluster asks for one more pass after it."""
+    cache.set(reconcile_queued_key(cluster_id), RUNNING, timeout=RECONCILE_MARK_SECONDS)
+
+
+def reconcile_ended(cluster_id: str) -> bool:
+    """The pass is over: clear its mark, and queue the pass a request made while it ran asked for
+    (True when one was queued). A request racing with this at worst costs one extra pass, never a
+    lost one: it either finds the mark gone and queues, or leaves the flag read here."""
+    cache.delete(reconcile_queued_key(cluster_id))
+    if cache.delete(reconcile_again_key(cluster_id)):
+        return request_reconcile(cluster_id)
+    return False
 
 
 def request_federation_pass(organization_id: str, *, countdown: float = 0) -> bool:

@@ -15,3 +15,17 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"
+
+
+class ReconcileDue(models.Model):
+    """When a nodeless cluster's next scheduled reconcile pass is due (`workers.schedule`). Kept in the
+    database, not Redis, so the embedded demo (SQLite, no Redis) schedules the same way; one small row
+    per cluster, read oldest first through the index on `due_at`."""
+
+    cluster = models.OneToOneField(
+        "clusters.Cluster", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    due_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"pass of {self.cluster_id} due {self.due_at:%H:%M:%S}"

@@ -7,6 +7,8 @@ product enqueues these by name through `workers.enqueue`.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -22,15 +24,24 @@ from clusters import services as cluster_services
 from policies.federation.selectors import organization_ids_with_federation_work
 from workers.enqueue import (
     PROVISIONING_LAUNCH,
+    PROVISIONING_RECONCILE,
+    RECONCILE_MARK_SECONDS,
     federation_queued_key,
     launch_queued_key,
+    reconcile_ended,
+    reconcile_queued_key,
+    reconcile_started,
     request_federation_pass,
     send_once,
 )
 from workers.federation import run_pass
 from workers.leases import LeaseLost, held
+from workers.provisioning.budget import ApiBudgetSpent
 from workers.provisioning.launching import launch_row
 from workers.provisioning.reconcile import reconcile_cluster
+from workers.schedule import schedule_due_passes
+
+logger = logging.getLogger(__name__)
 
 # A federation pass that leaves work in flight (rolling out, failing, within a grace period) asks
 # for the next one this much later.
@@ -44,13 +55,28 @@ METERING_LEASE_TTL = timedelta(minutes=2)
 
 
 @shared_task(ignore_result=True)
-def provisioning_reconcile(cluster_id: str, *, again_if_busy: bool = True) -> str:
-    """One reconcile pass of a nodeless cluster. When another worker holds the cluster's lease, the
-    change that triggered this task may have arrived after that pass read the cluster: run once more
-    shortly after, so no pending pod waits for the next beat."""
-    outcome = reconcile_cluster(cluster_id, dispatch=_enqueue_launches).outcome
+def provisioning_reconcile(cluster_id: str, *, due: float | None = None, again_if_busy: bool = True) -> str:
+    """One reconcile pass of a nodeless cluster, queued through `workers.enqueue.request_reconcile`
+    (at most one queued or running per cluster); `due` is when the scheduler meant it to run. When
+    another worker holds the cluster's lease, the change that triggered this task may have arrived
+    after that pass read the cluster: run once more shortly after, so no pending pod waits for the
+    next scheduled pass."""
+    reconcile_started(cluster_id)
+    try:
+        outcome = reconcile_cluster(cluster_id, dispatch=_enqueue_launches).outcome
+    finally:
+        reconcile_ended(cluster_id)
     if outcome == "busy" and again_if_busy:
-        provisioning_reconcile.apply_async((cluster_id,), {"again_if_busy": False}, countdown=1)
+        send_once(
+            reconcile_queued_key(cluster_id),
+            PROVISIONING_RECONCILE,
+            (cluster_id,),
+            kwargs={"again_if_busy": False},
+            countdown=1,
+            timeout=RECONCILE_MARK_SECONDS,
+        )
+    if due is not None:
+        logger.debug("reconcile %s: %s, %.2fs after it was due", cluster_id, outcome, time.time() - due)
     return outcome
 
 
@@ -70,17 +96,16 @@ def provisioning_launch(row_id: str) -> str:
     """Make the cloud call for one launch the reconcile pass recorded."""
     try:
         return launch_row(row_id)
+    except ApiBudgetSpent:
+        return "throttled"  # the row stays requested: the next pass hands it over again
     finally:
         cache.delete(launch_queued_key(row_id))  # done: a later pass may hand the row over again
 
 
 @shared_task(ignore_result=True)
-def provisioning_reconcile_all() -> int:
-    """Beat: a pass for every nodeless cluster, so time-based steps (scale-down) happen without events."""
-    cluster_ids = cluster_selectors.nodeless_cluster_ids()
-    for cluster_id in cluster_ids:
-        provisioning_reconcile.delay(cluster_id)
-    return len(cluster_ids)
+def provisioning_schedule() -> int:
+    """Beat, every tick: queue the reconcile passes that are due, fairly (`workers.schedule`)."""
+    return schedule_due_passes().sent
 
 
 # --- federation loop ---------------------------------------------------------------------------------

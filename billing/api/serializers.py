@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import PodPlacement
 from engines.metering import SavingsRow
 from policies.models import Decision
+from policies.plan_quality import decision_plan_certificate
 
 
 class WindowSerializer(serializers.Serializer[Any]):
@@ -183,8 +185,27 @@ class PodPlacementSerializer(serializers.ModelSerializer[PodPlacement]):
         read_only_fields = fields
 
 
+class PlanCertificateSerializer(serializers.Serializer[Any]):
+    cost_per_hour = serializers.FloatField(
+        help_text="The plan's effective cost ($/h, with interruption risk)."
+    )
+    lower_bound_per_hour = serializers.FloatField(help_text="No plan for the same pods can cost less ($/h).")
+    gap_percent = serializers.FloatField(allow_null=True, help_text="Cost over the bound, in percent.")
+    pods = serializers.IntegerField()
+    launches = serializers.IntegerField()
+    summary = serializers.CharField()
+
+
 class DecisionDetailSerializer(serializers.ModelSerializer[Decision]):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True, default=None)
+    plan_certificate = serializers.SerializerMethodField(
+        help_text="For launches: the plan's cost against the best possible for the same pods."
+    )
+
+    @extend_schema_field(PlanCertificateSerializer(allow_null=True))
+    def get_plan_certificate(self, decision: Decision) -> dict[str, Any] | None:
+        certificate = decision_plan_certificate(decision)
+        return None if certificate is None else dict(PlanCertificateSerializer(certificate).data)
 
     class Meta:
         model = Decision
@@ -202,6 +223,7 @@ class DecisionDetailSerializer(serializers.ModelSerializer[Decision]):
             "inputs",
             "cost_per_hour",
             "policy_version",
+            "plan_certificate",
             "created_at",
         ]
         read_only_fields = fields

@@ -17,6 +17,7 @@ from billing.selectors.reports import (
     parse_grouping,
     report,
 )
+from policies.plan_quality import decision_plan_certificate
 
 __all__ = [
     "BASELINE_METHODS",
@@ -25,6 +26,7 @@ __all__ = [
     "Report",
     "ReportError",
     "decision_inputs",
+    "decision_plan_certificate",
     "decision_options",
     "decision_pods",
     "federated_workloads",

@@ -108,10 +108,21 @@ def decision_pods(decision: Decision) -> QuerySet[PodPlacement]:
     ).order_by("namespace", "name")
 
 
+# What a person reads for the inputs the loop records (the rest show under their own key).
+_INPUT_LABELS = {
+    "pods": "Pods it was launched for",
+    "fallbacks": "Other offerings kept in order, tried if this one has no capacity",
+}
+
+
 def decision_inputs(decision: Decision) -> list[tuple[str, str]]:
-    """The decision's inputs as readable lines (lists joined)."""
+    """The decision's inputs as readable lines (lists joined; the plan's figures have their own panel)."""
     inputs = decision.inputs if isinstance(decision.inputs, dict) else {}
     return [
-        (str(key), ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+        (
+            _INPUT_LABELS.get(str(key), str(key)),
+            ", ".join(map(str, value)) if isinstance(value, list) else str(value),
+        )
         for key, value in inputs.items()
+        if key != "plan"
     ]

@@ -5,6 +5,7 @@ from tenants.services.accounts import (
     organization_create,
     organization_update,
     sign_in_record,
+    sign_in_unlock,
     signup,
 )
 from tenants.services.members import (
@@ -26,6 +27,7 @@ __all__ = [
     "invitation_revoke",
     "login_failed_record",
     "sign_in_record",
+    "sign_in_unlock",
     "member_change_role",
     "member_remove",
     "organization_create",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -125,7 +126,8 @@ def signup(
 
 
 def sign_in_record(*, email: str, ip_address: str | None, action: str) -> None:
-    """Record a sign-in event (`login.succeeded`, `login.failed`, `login.locked_out`) in every
+    """Record a sign-in event (`login.succeeded`, `login.failed`, `login.locked_out`,
+    `login.unlocked`) in every
     organization of the account it targeted. When the e-mail matches no account, keep its hash, not
     the e-mail: typos of real addresses are personal data we have no reason to keep."""
     email = (email or "").strip().lower()
@@ -136,7 +138,7 @@ def sign_in_record(*, email: str, ip_address: str | None, action: str) -> None:
         return
     actor = (
         Actor(user=user, ip_address=ip_address)
-        if action == "login.succeeded"
+        if action in ("login.succeeded", "login.unlocked")
         else Actor(ip_address=ip_address, system_label=f"anonymous ({email})")
     )
     for membership in user.memberships.select_related("organization"):
@@ -146,3 +148,10 @@ def sign_in_record(*, email: str, ip_address: str | None, action: str) -> None:
 def login_failed_record(*, email: str, ip_address: str | None) -> None:
     """A failed sign-in, in every organization of the account it targeted (if it exists)."""
     sign_in_record(email=email, ip_address=ip_address, action="login.failed")
+
+
+def sign_in_unlock(*, user: User, ip_address: str | None) -> None:
+    """Lift a sign-in lockout of the account (its owner just proved control of its mailbox by
+    resetting the password). Locks on client addresses stand: they are not the account's."""
+    if AxesProxyHandler.reset_attempts(username=user.email.strip().lower()):
+        sign_in_record(email=user.email, ip_address=ip_address, action="login.unlocked")

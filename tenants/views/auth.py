@@ -14,8 +14,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from nodeless_saas.proxies import client_ip
 from tenants import services
-from tenants.actors import Actor, client_ip
+from tenants.actors import Actor
 from tenants.forms import EmailAuthenticationForm, OrganizationForm, SignupForm
 from tenants.http import SignedInRequest
 from tenants.middleware import SESSION_KEY
@@ -97,6 +98,17 @@ class PasswordResetView(auth_views.PasswordResetView):
         if mails_throttled(request, form="password-reset"):
             return redirect(self.get_success_url())
         return super().post(request, *args, **kwargs)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's set-a-new-password form; a new password also lifts a sign-in lockout of the account."""
+
+    template_name = "tenants/password_reset_confirm.html"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        services.sign_in_unlock(user=form.user, ip_address=client_ip(self.request))
+        return response
 
 
 def invitation_detail(request: HttpRequest, secret: str) -> HttpResponse:

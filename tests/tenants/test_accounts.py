@@ -190,7 +190,7 @@ def test_repeated_failed_logins_are_throttled_and_audited(cast, settings) -> Non
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post("/login/", {"username": cast.alice.email, "password": "wrong"})
     response = client.post("/login/", {"username": cast.alice.email, "password": PASSWORD})
-    assert response.status_code == 429 and b"paused" in response.content
+    assert response.status_code == 429 and b"locked for" in response.content
     failures = AuditEvent.objects.filter(organization=cast.org_a, action="login.failed")
     # The attempt made while locked out is a failed sign-in too, and is recorded as one.
     assert failures.count() == settings.AXES_FAILURE_LIMIT + 1

@@ -20,6 +20,26 @@ from workers.provisioning.records import Lifecycle, PlannedPod
 
 
 @dataclass(frozen=True)
+class PlanQuality:
+    """The plan a launch belongs to, against the best possible for the same pods: its cost and the
+    planner's proven lower bound on any plan's cost (both effective $/h), kept with each decision so
+    "within x % of the best possible" can be shown and checked later."""
+
+    cost_per_hour: float
+    lower_bound_per_hour: float
+    pods: int
+    launches: int
+
+    def as_json(self) -> dict[str, float | int]:
+        return {
+            "cost_per_hour": round(self.cost_per_hour, 6),
+            "lower_bound_per_hour": round(self.lower_bound_per_hour, 6),
+            "pods": self.pods,
+            "launches": self.launches,
+        }
+
+
+@dataclass(frozen=True)
 class LaunchNode:
     """A node to launch: recorded as a LAUNCHING row with its decision before any cloud call."""
 
@@ -27,6 +47,7 @@ class LaunchNode:
     planned: tuple[PlannedPod, ...]
     reserved_for: str = ""  # "namespace/name" of the one pod a reserved node is for
     replaces: str = ""  # consolidation: the record this node makes redundant
+    plan: PlanQuality | None = None
 
     @property
     def subject(self) -> str:

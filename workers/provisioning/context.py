@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
+from django.utils.module_loading import import_string
 
 from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig
 from clusters.cloud.interface import CloudProvider
@@ -21,6 +24,7 @@ from clusters.services.managed_nodes import cluster_interruption_queue_found
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
+from workers.provisioning.budget import metered
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.ports import KubePort
 from workers.provisioning.records import ClusterFacts
@@ -181,16 +185,31 @@ def build_context(cluster: Cluster, now: datetime, policy_version: str | None = 
     """The context of a pass; `policy_version` names the policy the decisions are recorded under (the
     one in force, unless a launch recorded earlier under another)."""
     in_force = provisioning_policy_in_force(cluster)
+    provider, kube = cluster_ports(cluster)
     return ReconcileContext(
         cluster=cluster,
         settings=in_force.settings,
         policy=planner_policy(in_force.settings),
         policy_version=in_force.version_label if policy_version is None else policy_version,
         catalog=catalog_for(cluster, now.timestamp()),
-        provider=cloud_provider_for(cluster),
-        kube=kube_ops_for(cluster),
+        provider=provider,
+        kube=kube,
         now=now,
     )
+
+
+PortsFactory = Callable[[Cluster], tuple[CloudProvider, KubePort]]
+
+
+def cluster_ports(cluster: Cluster) -> tuple[CloudProvider, KubePort]:
+    """How a pass reaches the cluster: its cloud account and API server (or the ports
+    `NODELESS_PROVISIONING_PORTS` names), every call within the cluster's API budget."""
+    if settings.NODELESS_PROVISIONING_PORTS:
+        factory: PortsFactory = import_string(settings.NODELESS_PROVISIONING_PORTS)
+        provider, kube = factory(cluster)
+    else:
+        provider, kube = cloud_provider_for(cluster), kube_ops_for(cluster)
+    return metered(str(cluster.pk), provider, kube)
 
 
 def build_launch_context(cluster: Cluster, now: datetime, policy_version: str) -> ReconcileContext:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from engines.kube import Pod, Resources
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
-from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending
+from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
 from workers.provisioning.inputs import PassInputs
 from workers.provisioning.pods import INITIALIZING_TAINT, NODE_ID_LABEL, Unplannable, plan_request
 from workers.provisioning.records import Lifecycle, NodeRecord, PlannedPod
@@ -97,14 +97,18 @@ def existing_nodes(inputs: PassInputs) -> list[ExistingNode]:
 
 
 def launch_node(
-    launch: Launch, pods: Mapping[str, Pod], requests: Mapping[str, PodRequest], replaces: str = ""
+    launch: Launch,
+    pods: Mapping[str, Pod],
+    requests: Mapping[str, PodRequest],
+    replaces: str = "",
+    plan: PlanQuality | None = None,
 ) -> LaunchNode:
     reserved = ""
     if launch.reserved_for_pod:
         pod = pods.get(launch.reserved_for_pod)
         reserved = pod.key if pod else launch.reserved_for_pod
     planned = tuple(PlannedPod.of(pods[uid], requests[uid].requests) for uid in launch.pod_uids)
-    return LaunchNode(launch, planned, reserved, replaces)
+    return LaunchNode(launch, planned, reserved, replaces, plan)
 
 
 def plannable(pods: Sequence[Pod]) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
@@ -145,6 +149,12 @@ def plan_launches(inputs: PassInputs, pods: Sequence[Pod]) -> LaunchPlan:
             joining.setdefault(in_flight[bound.node_name], []).append(planned)
         else:
             binds.append(BindPod(pod.namespace, pod.name, bound.node_name))
+    quality = PlanQuality(
+        cost_per_hour=result.cost_per_hour,
+        lower_bound_per_hour=result.lp_lower_bound,
+        pods=len(requests),
+        launches=len(result.launches),
+    )
     launches = []
     for launch in result.launches:
         if launch.serverless:
@@ -153,7 +163,7 @@ def plan_launches(inputs: PassInputs, pods: Sequence[Pod]) -> LaunchPlan:
                 for uid in launch.pod_uids
             ]
         else:
-            launches.append(launch_node(launch, by_uid, requests))
+            launches.append(launch_node(launch, by_uid, requests, plan=quality))
     pending += [LeavePending(by_uid[item.pod_uid].key, item.reason) for item in result.unschedulable]
     return LaunchPlan(
         launches=tuple(launches),

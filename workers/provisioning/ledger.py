@@ -149,6 +149,7 @@ class Ledger:
                     inputs={
                         "pods": [planned.key for planned in command.planned][:50],
                         "fallbacks": len(launch.offerings) - 1,
+                        **({"plan": command.plan.as_json()} if command.plan else {}),
                     },
                     cost_per_hour=chosen.price_per_hour,
                     policy_version=version,

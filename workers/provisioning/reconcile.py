@@ -39,6 +39,7 @@ from engines.kube import Pod
 from workers.leases import release, try_acquire
 from workers.provisioning import executors
 from workers.provisioning.bind import plan_binds
+from workers.provisioning.budget import ApiBudgetSpent
 from workers.provisioning.commands import (
     BindPlanned,
     CollectInstance,
@@ -82,7 +83,7 @@ def _lease_ttl() -> timedelta:
 @dataclass
 class ReconcileReport:
     cluster_id: str
-    outcome: str  # "done", "busy" (another worker holds the lease), "skipped"
+    outcome: str  # "done", "busy" (another worker holds the lease), "skipped", "throttled" (API budget)
     launched: int = 0
     bound: int = 0
     terminated: int = 0
@@ -109,6 +110,10 @@ def reconcile_cluster(
         return ReconcileReport(str(cluster_id), "busy")
     try:
         report = run_pass(build_context(cluster, timezone.now()), renew=lease.renew, dispatch=dispatch)
+    except ApiBudgetSpent:
+        # The cluster spent its API budget mid-pass; what the pass did so far is recorded, and every
+        # step is idempotent: the next pass carries on.
+        report = ReconcileReport(str(cluster_id), "throttled")
     finally:
         release(lease)
     report.seconds = time.perf_counter() - started

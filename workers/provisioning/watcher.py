@@ -37,7 +37,7 @@ class Batcher:
 
     def __init__(
         self,
-        trigger: Callable[[str], None],
+        trigger: Callable[[str], object],
         *,
         idle: float = IDLE_SECONDS,
         max_window: float = MAX_WINDOW_SECONDS,

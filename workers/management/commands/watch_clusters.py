@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand
 from clusters.kube.access import cluster_api
 from clusters.kube.api import ClusterApi
 from clusters.models import Cluster, ClusterMode
+from workers.enqueue import request_reconcile
 from workers.provisioning.watcher import Batcher, ClusterWatcher
-from workers.tasks import provisioning_reconcile
 
 REFRESH_SECONDS = 15
 
@@ -26,7 +26,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        batcher = Batcher(lambda cluster_id: provisioning_reconcile.delay(cluster_id))
+        # Coalesced: a cluster whose pass is queued gets no second one; one running gets one more after.
+        batcher = Batcher(request_reconcile)
         batcher.start()
         watchers: dict[str, ClusterWatcher] = {}
         while not stop.is_set():

@@ -1,0 +1,242 @@
+"""Fleet scale: per-cluster work on shard queues, one pass per cluster in flight, due passes queued
+oldest first with organizations taking turns, and each cluster's API calls within its budget.
+
+Against the real broker (Redis: the messages are read back from the shard queues), PostgreSQL, and
+the product's task and pass, with the cluster's I/O through in-memory ports (`fleet_ports`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
+from nodeless_saas.celery import app
+from tenants.models import Organization
+from tests.workers import fleet_ports
+from workers import enqueue
+from workers.models import ReconcileDue
+from workers.provisioning import budget
+from workers.provisioning.reconcile import reconcile_cluster
+from workers.routing import shard_queue
+from workers.schedule import in_turn, next_due, schedule_due_passes
+from workers.tasks import provisioning_reconcile
+
+# Every test here reads the shard queues back: run them one after the other on one xdist worker.
+pytestmark = pytest.mark.xdist_group("fleet-broker")
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete(*settings.NODELESS_SHARD_QUEUES)
+    yield client
+    client.delete(*settings.NODELESS_SHARD_QUEUES)
+
+
+def queued_passes(broker: redis.Redis, cluster_id: str) -> Counter[str]:
+    """Reconcile messages for the cluster waiting in each shard queue."""
+    found: Counter[str] = Counter()
+    for queue in settings.NODELESS_SHARD_QUEUES:
+        for raw in broker.lrange(queue, 0, -1):
+            headers = json.loads(raw)["headers"]
+            if headers["task"] == enqueue.PROVISIONING_RECONCILE and cluster_id in headers["argsrepr"]:
+                found[queue] += 1
+    return found
+
+
+def forget(cluster_id: str) -> None:
+    cache.delete_many([enqueue.reconcile_queued_key(cluster_id), enqueue.reconcile_again_key(cluster_id)])
+
+
+def nodeless_cluster(organization: Organization, name: str) -> Cluster:
+    account, _ = CloudAccount.objects.get_or_create(
+        organization=organization,
+        role_arn=f"arn:aws:iam::123456789012:role/{organization.slug}",
+        defaults={"name": "prod", "account_id": "123456789012", "regions": ["us-east-1"]},
+    )
+    cluster = Cluster.objects.create(
+        organization=organization,
+        name=name,
+        connection=ClusterConnection.EKS,
+        cloud_account=account,
+        eks_cluster_name=name,
+        region="us-east-1",
+        mode=ClusterMode.NODELESS,
+    )
+    forget(str(cluster.pk))
+    return cluster
+
+
+# --- coalescing ------------------------------------------------------------------------------------
+
+
+def test_a_pass_asked_for_while_one_is_queued_is_queued_once_on_its_shard(broker) -> None:
+    cluster_id = str(uuid.uuid4())
+    forget(cluster_id)
+    assert [enqueue.request_reconcile(cluster_id) for _ in range(3)] == [True, False, False]
+    assert queued_passes(broker, cluster_id) == Counter({shard_queue(cluster_id): 1})
+    forget(cluster_id)
+
+
+def test_a_change_seen_while_the_pass_runs_gets_exactly_one_more_pass_after_it(broker) -> None:
+    """While queued, the pass will read the change itself; while running, it may have read too early."""
+    cluster_id = str(uuid.uuid4())
+    forget(cluster_id)
+    assert enqueue.request_reconcile(cluster_id) is True
+    assert enqueue.reconcile_ended(cluster_id) is False  # no change came while it "ran": nothing more
+    assert enqueue.request_reconcile(cluster_id) is True
+    enqueue.reconcile_started(cluster_id)
+    assert [enqueue.request_reconcile(cluster_id) for _ in range(3)] == [False, False, False]
+    assert enqueue.reconcile_ended(cluster_id) is True
+    assert sum(queued_passes(broker, cluster_id).values()) == 3  # the first two, and one after the run
+    assert enqueue.request_reconcile(cluster_id) is False  # the one after is queued
+    forget(cluster_id)
+
+
+# --- routing ---------------------------------------------------------------------------------------
+
+
+def test_per_cluster_tasks_go_to_their_shard_and_workers_consume_every_shard() -> None:
+    router = app.amqp.router
+    ids = [str(uuid.uuid4()) for _ in range(64)]
+    for name in (
+        enqueue.PROVISIONING_RECONCILE,
+        enqueue.PROVISIONING_LAUNCH,
+        "workers.tasks.cluster_health_check",
+    ):
+        assert {router.route({}, name, (i,), {})["queue"].name for i in ids[:8]} == {
+            shard_queue(i) for i in ids[:8]
+        }
+    assert len({shard_queue(i) for i in ids}) > 1  # clusters spread over the shards
+    assert (
+        router.route({}, enqueue.FEDERATION_PASS, ("org",), {})["queue"].name == app.conf.task_default_queue
+    )
+    # A worker started without -Q consumes every queue the settings declare.
+    assert set(settings.NODELESS_SHARD_QUEUES) | {"celery"} <= set(app.amqp.queues)
+
+
+# --- the schedule ----------------------------------------------------------------------------------
+
+
+def test_organizations_take_turns_among_the_due_passes() -> None:
+    now = timezone.now()
+    rows = [(f"a{i}", "A", now) for i in range(4)] + [("b0", "B", now), ("c0", "C", now), ("b1", "B", now)]
+    assert [row[0] for row in in_turn(rows)] == ["a0", "b0", "c0", "a1", "b1", "a2", "a3"]
+
+
+def test_a_late_pass_makes_the_next_one_due_a_period_after_now() -> None:
+    now, period = timezone.now(), timedelta(seconds=10)
+    assert next_due(now - timedelta(seconds=3), now, period) == now + timedelta(
+        seconds=7
+    )  # on time: fixed rate
+    assert next_due(now - timedelta(seconds=30), now, period) == now + period  # late: no bunching
+
+
+@pytest.mark.django_db
+def test_a_busy_organization_does_not_starve_another(cast, broker, settings) -> None:
+    """Org A has six clusters due before org B's one; with room for three passes, B's goes second."""
+    settings.NODELESS_SCHEDULE_MAX_QUEUED = 3
+    now = timezone.now()
+    busy = [nodeless_cluster(cast.org_a, f"a-{i}") for i in range(6)]
+    quiet = nodeless_cluster(cast.org_b, "b-0")
+    for age, cluster in enumerate([*busy, quiet]):
+        ReconcileDue.objects.create(cluster=cluster, due_at=now - timedelta(seconds=60 - age))
+    tick = schedule_due_passes(now)
+    assert (tick.sent, tick.coalesced) == (3, 0)
+    queued = {str(c.pk) for c in [*busy, quiet] if queued_passes(broker, str(c.pk))}
+    assert queued == {str(busy[0].pk), str(quiet.pk), str(busy[1].pk)}
+    due = dict(ReconcileDue.objects.values_list("cluster_id", "due_at"))
+    period = timedelta(seconds=settings.NODELESS_RECONCILE_SECONDS)
+    assert due[quiet.pk] == now + period  # served late: due again a period from now
+    assert due[busy[2].pk] < now  # still due, first in line for the next tick
+    # The shard queues hold three passes: the next tick queues nothing until the workers take some.
+    assert schedule_due_passes(now).sent == 0
+    for cluster in [*busy, quiet]:
+        forget(str(cluster.pk))
+
+
+@pytest.mark.django_db
+def test_a_cluster_whose_pass_is_in_flight_gets_no_second_one(cast, broker) -> None:
+    now = timezone.now()
+    cluster = nodeless_cluster(cast.org_a, "slow")
+    ReconcileDue.objects.create(cluster=cluster, due_at=now - timedelta(seconds=1))
+    enqueue.request_reconcile(str(cluster.pk))  # e.g. its pods changed a moment ago
+    tick = schedule_due_passes(now)
+    assert (tick.sent, tick.coalesced) == (0, 1)
+    assert sum(queued_passes(broker, str(cluster.pk)).values()) == 1
+    assert ReconcileDue.objects.get(cluster=cluster).due_at > now  # served by the pass in flight
+    forget(str(cluster.pk))
+
+
+@pytest.mark.django_db
+def test_new_clusters_are_enrolled_spread_over_the_period(cast, broker) -> None:
+    now = timezone.now()
+    clusters = [nodeless_cluster(cast.org_a, f"new-{i}") for i in range(8)]
+    observed = nodeless_cluster(cast.org_b, "observed")
+    Cluster.objects.filter(pk=observed.pk).update(mode=ClusterMode.OBSERVE)
+    assert schedule_due_passes(now).enrolled == 8
+    due = list(ReconcileDue.objects.values_list("due_at", flat=True))
+    period = timedelta(seconds=settings.NODELESS_RECONCILE_SECONDS)
+    assert len(due) == 8 and all(now <= at < now + period for at in due)
+    assert len(set(due)) > 1
+    assert schedule_due_passes(now).enrolled == 0
+    for cluster in clusters:
+        forget(str(cluster.pk))
+
+
+# --- the task and the budget ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_ports(settings) -> None:
+    settings.NODELESS_PROVISIONING_PORTS = "tests.workers.fleet_ports.fake_ports"
+    fleet_ports.PORTS.clear()
+
+
+@pytest.mark.django_db
+def test_the_scheduled_pass_runs_through_the_task_and_frees_its_cluster(cast, broker, fake_ports) -> None:
+    cluster = nodeless_cluster(cast.org_a, "fleet-1")
+    cluster_id = str(cluster.pk)
+    enqueue.request_reconcile(cluster_id, due=timezone.now().timestamp())
+    result = provisioning_reconcile.apply(args=(cluster_id,), kwargs={"due": timezone.now().timestamp()})
+    assert result.get() == "done"
+    cloud, kube = fleet_ports.PORTS[cluster_id]
+    assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
+    assert cache.get(enqueue.reconcile_queued_key(cluster_id)) is None  # the next request queues again
+    assert enqueue.request_reconcile(cluster_id) is True
+    forget(cluster_id)
+
+
+@pytest.mark.django_db
+def test_each_cluster_spends_its_own_api_budget(cast, settings) -> None:
+    settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 1, 2
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert [budget.take(first), budget.take(first)] == [0.0, 0.0]  # the burst
+    assert 0 < budget.take(first) <= 1  # the next token, within a second
+    with pytest.raises(budget.ApiBudgetSpent):
+        budget.take(first, max_wait=0.5)  # two calls ahead of it: too long a wait
+    assert budget.take(second) == 0.0  # another cluster's budget is its own
+
+
+@pytest.mark.django_db
+def test_a_pass_over_its_budget_stops_and_the_next_one_carries_on(cast, settings, fake_ports) -> None:
+    settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 1, 1
+    cluster = nodeless_cluster(cast.org_a, "stormy")
+    cluster_id = str(cluster.pk)
+    budget.take(cluster_id, cost=10, max_wait=60)  # a storm of calls spent the next ten seconds
+    assert reconcile_cluster(cluster_id).outcome == "throttled"
+    cloud, kube = fleet_ports.PORTS[cluster_id]
+    assert cloud.calls == kube.calls == []  # not one call made beyond the budget
+    redis.Redis.from_url(settings.REDIS_URL).delete(budget.budget_key(cluster_id))  # time passes
+    settings.NODELESS_CLUSTER_API_BURST = 10
+    assert reconcile_cluster(cluster_id).outcome == "done"  # the lease was released; the pass runs
+    assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls

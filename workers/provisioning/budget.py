@@ -1,0 +1,120 @@
+"""Each cluster's budget of API calls: a token bucket in Redis, shared by every worker process.
+
+A pass calls the cluster's API server and its cloud account through its ports; `metered` wraps them
+so that every call first takes a token from the cluster's bucket (`NODELESS_CLUSTER_API_RATE` tokens a
+second, up to `NODELESS_CLUSTER_API_BURST` saved up). A call that finds the bucket short waits for its
+token if that takes at most `MAX_WAIT_SECONDS`; longer, the call is not made and the pass stops with
+`ApiBudgetSpent` — every step of a pass is idempotent, so the next pass carries on where it stopped.
+So a cluster with a storm of work neither floods its own API server (or the cloud account's request
+quota) nor holds a worker process while it waits, and other clusters' passes go on.
+
+The bucket lives in Redis (one hash per cluster, updated by one Lua script, on Redis's clock) so every
+worker spends from the same budget. The embedded demo has no Redis: there, one process does all the
+work against simulated clusters, and calls are not metered.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import redis
+from django.conf import settings
+
+from workers.provisioning.ports import CloudProvider, KubePort
+
+MAX_WAIT_SECONDS = 2.0
+
+# Tokens refill at `rate` a second up to `burst`; a call costing `cost` takes them when the wait for
+# them is at most `max_wait` (the bucket may go below zero: the waits of calls admitted together add
+# up) and returns that wait; a refused call takes nothing. Redis's own clock keeps workers on
+# different machines agreeing.
+_TAKE = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cost, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(state[1]), tonumber(state[2])
+if tokens == nil or at == nil then tokens, at = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens < cost then wait = (cost - tokens) / rate end
+if wait <= max_wait then tokens = tokens - cost end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.6f', now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return string.format('%.6f', wait)
+"""
+
+
+class ApiBudgetSpent(Exception):
+    """The cluster's API budget would make this call wait too long: the pass stops here."""
+
+
+def budget_key(cluster_id: str) -> str:
+    return f"nodeless:api-budget:{cluster_id}"
+
+
+_scripts_lock = threading.Lock()
+_scripts: dict[tuple[int, str], Any] = {}
+
+
+def _take_script(url: str) -> Any:
+    """The registered script on this process's client (a forked worker must not share sockets)."""
+    key = (os.getpid(), url)
+    with _scripts_lock:
+        if key not in _scripts:
+            client = redis.Redis.from_url(url)
+            _scripts[key] = client.register_script(_TAKE)
+        return _scripts[key]
+
+
+def take(cluster_id: str, *, cost: float = 1, max_wait: float = MAX_WAIT_SECONDS) -> float:
+    """Take `cost` tokens from the cluster's bucket: the seconds to wait before calling (0 when the
+    budget has them now); raises ApiBudgetSpent when that would be longer than `max_wait`."""
+    url: str | None = settings.REDIS_URL
+    if not url:
+        return 0.0
+    rate, burst = settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST
+    wait = float(_take_script(url)(keys=[budget_key(cluster_id)], args=[rate, burst, cost, max_wait]))
+    if wait > max_wait:
+        raise ApiBudgetSpent(f"cluster {cluster_id}: its API budget frees a call only in {wait:.1f}s")
+    return wait
+
+
+def spend(cluster_id: str) -> None:
+    """One call's worth of the budget, waiting for it if need be."""
+    wait = take(cluster_id)
+    if wait > 0:
+        time.sleep(wait)
+
+
+class _Metered:
+    """A port whose every public method spends one call of the cluster's budget first (a port call is
+    one request, or a few pages of one)."""
+
+    def __init__(self, port: object, cluster_id: str) -> None:
+        self._port, self._cluster_id = port, cluster_id
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._port, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+        return self._metered(attribute)
+
+    def _metered(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(call)
+        def metered(*args: Any, **kwargs: Any) -> Any:
+            spend(self._cluster_id)
+            return call(*args, **kwargs)
+
+        return metered
+
+
+def metered(cluster_id: str, provider: CloudProvider, kube: KubePort) -> tuple[CloudProvider, KubePort]:
+    """The cluster's ports, each call within the cluster's API budget."""
+    return cast(CloudProvider, _Metered(provider, cluster_id)), cast(KubePort, _Metered(kube, cluster_id))
