@@ -66,8 +66,11 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
         return ClusterRollup.objects.filter(organization=organization)
 
     def _report(self, request: Request) -> selectors.Report:
+        aggregate = request.query_params.get("aggregate")
         try:
-            grouping = selectors.parse_grouping(request.query_params.get("aggregate"))
+            if aggregate == "":  # the pages' empty choice means the default; the API names one
+                raise selectors.ReportError(f"Use one of {', '.join(selectors.GROUPINGS)}.")
+            grouping = selectors.parse_grouping(aggregate)
         except selectors.ReportError as error:
             raise ValidationError({"aggregate": [str(error)]})
         return selectors.report(self.organization, _window(request), grouping)
