@@ -182,6 +182,8 @@ def test_report_pages_explain_a_window_at_the_end_of_the_calendar(owner_client) 
         ("/api/v1/tokens/?page_size=abc", "page_size"),
         ("/api/v1/tokens/?page_size=501", "page_size"),
         ("/api/v1/reports/savings/?aggregate=", "aggregate"),
+        ("/api/v1/decisions/?page=", "page"),
+        ("/api/v1/tokens/?page=last", "page"),
     ],
 )
 def test_list_filters_the_schema_refuses_are_a_400_naming_the_parameter(
