@@ -16,7 +16,7 @@ TEST_ENV := NODELESS_ENV=test \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
 .PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
-	bench-provisioning bench-savings bench-dashboard bench-load bench-fleet services chromium lock clean migrate fuzz
+	bench-provisioning bench-savings bench-dashboard bench-load bench-fleet bench-consolidation services chromium lock clean migrate fuzz
 
 install: $(STAMP)
 
@@ -69,10 +69,13 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: bench-planner bench-simulator bench-federation bench-provisioning bench-savings bench-dashboard bench-load \
-	bench-fleet
+	bench-fleet bench-consolidation
 
 bench-planner: install
 	$(PY) bench/planner.py
+
+bench-consolidation: install
+	$(PY) bench/consolidation.py
 
 bench-simulator: install
 	$(PY) bench/simulator.py

@@ -331,6 +331,7 @@ else:
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     # A host name, though the file-system transport ignores it, keeps kombu from warning on every connect.
     CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_TRANSPORT = "nodeless_saas.file_broker:Transport"  # kombu's, publishing atomically
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

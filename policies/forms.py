@@ -86,6 +86,13 @@ class ProvisioningPolicyForm(forms.Form):
         label="Scale-down delay (s)",
         help_text="How long a node stays empty before it is removed",
     )
+    consolidation_min_saving_pct = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Consolidate when it saves at least (%)",
+        help_text="Of what the nodes it removes cost per hour; empty: 10 %",
+    )
     max_vcpu_total = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_INTEGER, label="Max vCPU (all managed nodes)"
     )

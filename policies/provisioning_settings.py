@@ -22,6 +22,7 @@ from engines.planner import (
     Packing,
     PlannerPolicy,
 )
+from engines.planner.consolidation import DEFAULT_MIN_SAVING_SHARE
 from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice, ProvisioningPolicy
 from policies.models.provisioning import default_capacity_types
 
@@ -46,6 +47,7 @@ EDITABLE_FIELDS = (
     "gpu_sharing",
     "max_pods_per_node",
     "scale_down_delay_seconds",
+    "consolidation_min_saving_pct",
     "max_vcpu_total",
     "max_nodes",
     "max_cost_per_hour",
@@ -53,6 +55,7 @@ EDITABLE_FIELDS = (
     "spot_fallback_seconds",
 )
 ARCHITECTURES = ("x86_64", "arm64")
+DEFAULT_CONSOLIDATION_MIN_SAVING_PCT = round(DEFAULT_MIN_SAVING_SHARE * 100)
 
 
 def policy_settings(policy: ProvisioningPolicy) -> dict[str, Any]:
@@ -139,6 +142,7 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
         errors.attempt(partial(_decimal_field, data, out, field))
     errors.attempt(partial(_integer_field, data, out, "scale_down_delay_seconds", 60))
     errors.attempt(partial(_integer_field, data, out, "spot_fallback_seconds", 120))
+    errors.attempt(lambda: _clean_consolidation_saving(data, out))
     for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing"):
         out[field] = bool(data.get(field, field == "isolate_gpu_pods"))
     out["isolate_namespaces"] = _strings(data.get("isolate_namespaces"), "isolate_namespaces")
@@ -159,6 +163,15 @@ def _integer_field(data: dict[str, Any], out: dict[str, Any], field: str, defaul
 
 def _decimal_field(data: dict[str, Any], out: dict[str, Any], field: str) -> None:
     out[field] = _optional_decimal(data.get(field), field)
+
+
+def _clean_consolidation_saving(data: dict[str, Any], out: dict[str, Any]) -> None:
+    """A percentage; empty means the default (10 %), 0 means any saving at all."""
+    field = "consolidation_min_saving_pct"
+    value = _optional_int(data.get(field), field)
+    if value is not None and value > 100:
+        raise ValidationError({field: "Give a percentage between 0 and 100."})
+    out[field] = DEFAULT_CONSOLIDATION_MIN_SAVING_PCT if value is None else value
 
 
 def _clean_objective(data: dict[str, Any], out: dict[str, Any]) -> None:

@@ -82,6 +82,13 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
     gpu_sharing = serializers.BooleanField(required=False)
     max_pods_per_node = _whole()
     scale_down_delay_seconds = serializers.IntegerField(min_value=0, max_value=MAX_WHOLE, required=False)
+    consolidation_min_saving_pct = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        allow_null=True,
+        required=False,
+        help_text="Consolidate only moves saving at least this % of what the nodes removed cost (null: 10).",
+    )
     max_vcpu_total = _whole()
     max_nodes = _whole()
     max_cost_per_hour = serializers.DecimalField(

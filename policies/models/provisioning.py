@@ -65,6 +65,8 @@ class ProvisioningPolicy(models.Model):
     gpu_sharing = models.BooleanField(default=False)
     max_pods_per_node = models.PositiveIntegerField(null=True, blank=True)
     scale_down_delay_seconds = models.PositiveIntegerField(default=60)
+    # Consolidation moves pods only when that saves at least this share of what the nodes moved cost.
+    consolidation_min_saving_pct = models.PositiveSmallIntegerField(default=10)
     max_vcpu_total = models.PositiveIntegerField(null=True, blank=True)
     max_nodes = models.PositiveIntegerField(null=True, blank=True)
     max_cost_per_hour = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)

@@ -85,6 +85,7 @@ def test_put_replaces_every_setting_and_patch_changes_only_what_it_sends(api_a, 
         ({"max_nodes": 2**40}, "max_nodes", "less than or equal to"),
         ({"capacity_types": ["reserved"]}, "capacity_types", "not a valid choice"),
         ({"max_cost_per_hour": "NaN"}, "max_cost_per_hour", ""),
+        ({"consolidation_min_saving_pct": 150}, "consolidation_min_saving_pct", "less than or equal to"),
     ],
 )
 def test_settings_the_form_refuses_are_refused_naming_the_field(api_a, cluster, body, field, words) -> None:
@@ -92,6 +93,16 @@ def test_settings_the_form_refuses_are_refused_naming_the_field(api_a, cluster, 
     assert field in error["fields"], error
     assert words.lower() in " ".join(error["fields"][field]).lower()
     assert not ProvisioningPolicy.objects.filter(cluster=cluster).exists()
+
+
+@pytest.mark.django_db
+def test_the_consolidation_threshold_is_a_setting_with_a_default(api_a, cluster) -> None:
+    created = _created(api_a, {"cluster": str(cluster.pk)})
+    assert created["consolidation_min_saving_pct"] == 10
+    url = f"{URL}{created['id']}/"
+    patched = api_a.patch(url, {"consolidation_min_saving_pct": 25}, format="json").json()
+    assert patched["consolidation_min_saving_pct"] == 25
+    assert api_a.put(url, {}, format="json").json()["consolidation_min_saving_pct"] == 10
 
 
 @pytest.mark.django_db

@@ -47,11 +47,18 @@ def _errors(data: dict) -> dict[str, list[str]]:
         ({"families_allow": ["t4g"], "min_vcpu": 64}, "__all__", "No instance type in the catalog"),
         ({"isolate_label_selectors": ["tenant"]}, "isolate_label_selectors", "key=value"),
         ({"capacity_types": ["serverless"]}, "capacity_types", "cannot launch serverless"),
+        ({"consolidation_min_saving_pct": 150}, "consolidation_min_saving_pct", "between 0 and 100"),
     ],
 )
 def test_policies_the_planner_cannot_execute_are_refused_with_the_reason(data, field, words) -> None:
     errors = _errors(data)
     assert field in errors and words in " ".join(errors[field])
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, 10), ("", 10), (0, 0), ("25", 25)])
+def test_the_consolidation_threshold_defaults_to_ten_percent(given, kept) -> None:
+    data = {**BASE} if given is None else {**BASE, "consolidation_min_saving_pct": given}
+    assert clean_settings(data, list_price_catalog("us-east-1"))["consolidation_min_saving_pct"] == kept
 
 
 def test_every_mistake_is_reported_at_once_not_one_per_submit() -> None:

@@ -7,10 +7,12 @@ the product's task and pass, with the cluster's I/O through in-memory ports (`fl
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import redis
@@ -51,6 +53,18 @@ def queued_passes(broker: redis.Redis, cluster_id: str) -> Counter[str]:
             if headers["task"] == enqueue.PROVISIONING_RECONCILE and cluster_id in headers["argsrepr"]:
                 found[queue] += 1
     return found
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the worker did not finish the passes"
+        time.sleep(0.05)
+
+
+def pass_over(cluster_id: str) -> bool:
+    """No pass of the cluster queued or running."""
+    return cache.get(enqueue.reconcile_queued_key(cluster_id)) is None
 
 
 def forget(cluster_id: str) -> None:
@@ -240,3 +254,28 @@ def test_a_pass_over_its_budget_stops_and_the_next_one_carries_on(cast, settings
     settings.NODELESS_CLUSTER_API_BURST = 10
     assert reconcile_cluster(cluster_id).outcome == "done"  # the lease was released; the pass runs
     assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
+
+
+# --- a real worker -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_runs_the_due_passes_from_its_shard_queue(settings, fake_ports) -> None:
+    """Beat's tick, the broker, a Celery worker (in a thread, consuming a shard queue of this test's
+    own) and the product's task and pass, end to end."""
+    from celery.contrib.testing.worker import start_worker
+
+    queue = f"clusters-test-{uuid.uuid4().hex[:8]}"
+    settings.NODELESS_SHARD_QUEUES = (queue,)
+    organizations = [Organization.objects.create(name=name, slug=name) for name in ("fleet-a", "fleet-b")]
+    clusters = [nodeless_cluster(organizations[i % 2], f"c-{i}") for i in range(3)]
+    now = timezone.now()
+    for cluster in clusters:
+        ReconcileDue.objects.create(cluster=cluster, due_at=now - timedelta(seconds=1))
+    assert schedule_due_passes(now).sent == 3
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[queue]):
+        for cluster in clusters:
+            wait_until(partial(pass_over, str(cluster.pk)))
+    for cluster in clusters:
+        assert fleet_ports.PORTS[str(cluster.pk)][1].calls == [("read",)]  # one pass each, no copies
+    assert schedule_due_passes(now).sent == 0  # each next pass is due a period later

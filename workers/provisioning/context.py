@@ -49,6 +49,11 @@ class ReconcileContext:
         return float(self.settings["scale_down_delay_seconds"])
 
     @property
+    def consolidation_min_saving_share(self) -> float:
+        # Revisions saved before the setting existed have no value: the default applies.
+        return float(self.settings.get("consolidation_min_saving_pct", 10)) / 100
+
+    @property
     def facts(self) -> ClusterFacts:
         cluster = self.cluster
         return ClusterFacts(

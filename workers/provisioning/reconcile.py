@@ -306,7 +306,7 @@ class _Pass:
             else:
                 self.ledger.drain_replaced(command)
         self._refresh()
-        self._disrupt(Consolidation())
+        self._disrupt(Consolidation(self.ctx.consolidation_min_saving_share))
 
     def _drain(self) -> None:
         for command in drains(self.inputs):

@@ -37,6 +37,7 @@ def test_an_underused_node_whose_pods_fit_on_another_is_deleted(aws_catalog) -> 
     assert isinstance(command, Consolidate) and not command.replacements
     assert command.record_id == "a" and command.saving_per_hour == 0.192
     assert command.note.startswith("node-a used 3% CPU; its 1 pod(s) fit on other nodes")
+    assert "$0.1920/h per pod moved" in command.note
 
 
 def test_a_pod_that_must_not_be_evicted_keeps_its_node(aws_catalog) -> None:
@@ -61,6 +62,24 @@ def test_an_underused_node_alone_is_replaced_by_a_cheaper_one(aws_catalog) -> No
     assert replacement.replaces == "a" and [p.name for p in replacement.planned] == ["small"]
     assert replacement.launch.chosen.price_per_hour <= 0.8 * 0.768
     assert "replacing it with" in command.note
+
+
+def test_the_policy_threshold_keeps_deletions_and_drops_smaller_savings(aws_catalog) -> None:
+    # A deletion saves all of a node's price; a replacement saves less than all of it.
+    pods, nodes, records = _two_nodes()
+    state = inputs(
+        pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
+    )
+    (command,) = disrupt(Consolidation(min_saving_share=1.0), state)
+    assert isinstance(command, Consolidate) and not command.replacements
+    pods = [pod_json("small", node="node-a", cpu="100m", memory="128Mi")]
+    nodes = [node_json("node-a", instance_id="i-a", record_id="a", cpu="15890m", memory="57Gi")]
+    records = (record("a", instance_type="m5.4xlarge", node_name="node-a", price_per_hour=0.768),)
+    state = inputs(
+        pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
+    )
+    assert len(disrupt(Consolidation(min_saving_share=0.5), state)) == 1
+    assert disrupt(Consolidation(min_saving_share=1.0), state) == []
 
 
 def test_nodes_younger_than_the_delay_are_not_consolidated(aws_catalog) -> None:

@@ -1,13 +1,25 @@
-"""Consolidation, single-node as Karpenter's: one underused packed node per pass is deleted when its
-pods fit on the other nodes, or replaced when a node that holds them costs at least
-REPLACE_MIN_SAVING less. A replaced node is drained only once its replacement is Ready, and its pods'
-controllers' new pods are bound to the replacement as planned."""
+"""Consolidation: one scan of every node (`engines.planner.consolidation`) proposes the moves worth
+their disruption (the policy's minimum saving share), decided by the planner itself; the pass acts
+on the best ones, at most DISRUPTION_BUDGET of the nodes per pass. A node whose pods fit on other
+Ready nodes is deleted (it goes DRAINING); a node a cheaper one can replace gets its replacement
+first and is drained once the replacement is Ready (its pods' controllers' new pods are bound to
+the replacement as planned). A replacement names one node, so the scan replaces nodes singly."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from engines.planner import ExistingNode, Snapshot, plan
+from engines.kube import Pod
+from engines.planner import ExistingNode, PodRequest
+from engines.planner.consolidation import (
+    DEFAULT_MIN_SAVING_SHARE,
+    ConsolidationRules,
+    Move,
+    RunningNode,
+    consolidate,
+)
 from workers.provisioning.commands import (
     Consolidate,
     DisruptionCommand,
@@ -20,11 +32,9 @@ from workers.provisioning.launch import existing_nodes, launch_node, plannable
 from workers.provisioning.pods import may_evict
 from workers.provisioning.records import Lifecycle
 
-# Consolidate a packed node when its requests use less than this share of CPU and memory.
-CONSOLIDATION_UTILIZATION = 0.5
-# Replace such a node only when the replacement saves at least this share of its price (a smaller
-# saving is not worth moving pods for).
-REPLACE_MIN_SAVING = 0.2
+# At most this share of the cluster's nodes is consolidated in one pass (at least one node), as
+# Karpenter's default disruption budget.
+DISRUPTION_BUDGET = 0.1
 
 
 def replacements_settled(inputs: PassInputs) -> list[ReplacementDone | DrainReplaced]:
@@ -46,6 +56,9 @@ def replacements_settled(inputs: PassInputs) -> list[ReplacementDone | DrainRepl
 
 
 class Consolidation(Method):
+    def __init__(self, min_saving_share: float = DEFAULT_MIN_SAVING_SHARE) -> None:
+        self.min_saving_share = min_saving_share
+
     def should_disrupt(self, inputs: PassInputs, candidate: Candidate) -> bool:
         record, node = candidate.record, candidate.node
         if (
@@ -59,59 +72,86 @@ class Consolidation(Method):
             or not has_workload(node)
         ):
             return False
-        used, allocatable = node.requested(), node.node.allocatable
-        if not (
-            used.cpu_millis < CONSOLIDATION_UTILIZATION * allocatable.cpu_millis
-            and used.memory_mib < CONSOLIDATION_UTILIZATION * allocatable.memory_mib
-        ):
-            return False
         return all(may_evict(pod) for pod in node.workload_pods)
 
     def compute(self, inputs: PassInputs, candidates: Sequence[Candidate]) -> list[DisruptionCommand]:
         replacing = {record.replaces_id for record in inputs.active() if record.replaces_id}
-        kept = [candidate for candidate in candidates if candidate.record.id not in replacing]
-        if not kept:
+        movable: dict[str, _Movable] = {}
+        for candidate in candidates:
+            if candidate.record.id in replacing or candidate.node is None:
+                continue
+            by_uid, requests, refused = plannable(candidate.node.workload_pods)
+            if not refused:
+                movable[candidate.node.name] = _Movable(candidate, by_uid, requests)
+        if not movable:
             return []
-        nodes = existing_nodes(inputs)
-        for candidate in kept:
-            command = _consider(inputs, candidate, nodes)
-            if command is not None:
-                return [command]
-        return []
-
-
-def _consider(inputs: PassInputs, candidate: Candidate, nodes: list[ExistingNode]) -> Consolidate | None:
-    """Delete or replace the candidate's node, when its pods fit elsewhere or on a cheaper node."""
-    record, node = candidate.record, candidate.node
-    assert node is not None  # should_disrupt
-    by_uid, requests, refused = plannable(node.workload_pods)
-    if refused:
-        return None
-    trial = plan(
-        Snapshot(
-            pods=tuple(requests.values()),
-            existing_nodes=tuple(n for n in nodes if n.name != node.name and n.ready),
+        # In-flight nodes take no pods here: a node that never comes up would strand them.
+        nodes = [node for node in existing_nodes(inputs) if node.ready]
+        budget = max(1, math.floor(DISRUPTION_BUDGET * len(nodes)))
+        rules = ConsolidationRules(
+            min_saving_share=self.min_saving_share, single_node_replacements=True, max_nodes_removed=budget
+        )
+        scan = consolidate(
+            [_running(node, movable.get(node.name)) for node in nodes],
+            inputs.policy,
+            inputs.catalog,
             daemonset_overhead=inputs.state.daemonset_overhead,
             region=inputs.cluster.region,
-        ),
-        inputs.policy,
-        inputs.catalog,
-    )
-    if trial.unschedulable or any(launch.serverless for launch in trial.launches):
-        return None
+            rules=rules,
+        )
+        commands: list[DisruptionCommand] = []
+        for move in sorted(scan.moves, key=lambda m: (-m.saving_per_pod, m.nodes)):
+            if len(commands) + len(move.nodes) > budget:
+                break
+            commands += _commands(move, movable)
+        return commands
+
+
+@dataclass(frozen=True)
+class _Movable:
+    """A candidate the scan may move, with its pods as the planner takes them."""
+
+    candidate: Candidate
+    by_uid: dict[str, Pod]
+    requests: dict[str, PodRequest]
+
+
+def _running(node: ExistingNode, movable: _Movable | None) -> RunningNode:
+    if movable is None:
+        return RunningNode(node, movable=False)
+    return RunningNode(node, tuple(movable.requests.values()))
+
+
+def _usage(movable: _Movable) -> str:
+    node = movable.candidate.node
+    assert node is not None  # compute keeps only candidates with a node
     used, allocatable = node.requested(), node.node.allocatable
-    usage = f"{node.name} used {used.cpu_millis / max(allocatable.cpu_millis, 1):.0%} CPU"
-    price = record.price_per_hour
-    if not trial.launches:
-        note = f"{usage}; its {len(requests)} pod(s) fit on other nodes, saving ${price:.4f}/h"
-        return Consolidate(record.id, node.name, note, price)
-    replacement_price = sum(launch.chosen.price_per_hour for launch in trial.launches)
-    if replacement_price > (1 - REPLACE_MIN_SAVING) * price:
-        return None
-    types = ", ".join(launch.chosen.instance_type for launch in trial.launches)
+    return f"{node.name} used {used.cpu_millis / max(allocatable.cpu_millis, 1):.0%} CPU"
+
+
+def _commands(move: Move, movable: dict[str, _Movable]) -> list[DisruptionCommand]:
+    """A move as the ledger records it: a deletion per node, or one node and its replacements."""
+    per_pod = f"${move.saving_per_pod:.4f}/h per pod moved"
+    if not move.launches:
+        commands: list[DisruptionCommand] = []
+        for name in move.nodes:
+            found = movable[name]
+            record, pods = found.candidate.record, len(found.requests)
+            note = (
+                f"{_usage(found)}; its {pods} pod(s) fit on other nodes, saving "
+                f"${record.price_per_hour:.4f}/h ({per_pod})"
+            )
+            commands.append(Consolidate(record.id, name, note, record.price_per_hour))
+        return commands
+    (name,) = move.nodes  # single_node_replacements
+    found = movable[name]
+    record = found.candidate.record
+    types = ", ".join(launch.chosen.instance_type for launch in move.launches)
     note = (
-        f"{usage}; replacing it with {types} at ${replacement_price:.4f}/h saves "
-        f"${price - replacement_price:.4f}/h (drained once the replacement is Ready)"
+        f"{_usage(found)}; replacing it with {types} at ${move.cost_after:.4f}/h saves "
+        f"${move.saving:.4f}/h ({per_pod}; drained once the replacement is Ready)"
     )
-    replacements = tuple(launch_node(launch, by_uid, requests, record.id) for launch in trial.launches)
-    return Consolidate(record.id, node.name, note, price - replacement_price, replacements)
+    replacements = tuple(
+        launch_node(launch, found.by_uid, found.requests, record.id) for launch in move.launches
+    )
+    return [Consolidate(record.id, name, note, move.saving, replacements)]
