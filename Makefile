@@ -55,7 +55,6 @@ test-fast: install services
 # Schemathesis against a live server: every API operation, every check, all phases (bin/fuzz).
 # `make test` runs a bounded version (tests/nodeless_saas/test_api_fuzz.py).
 fuzz: install services
-	mkdir -p var
 	bin/fuzz
 
 lint: install
