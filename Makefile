@@ -16,7 +16,8 @@ TEST_ENV := NODELESS_ENV=test \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
 .PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
-	bench-provisioning bench-savings bench-dashboard bench-load bench-fleet bench-consolidation services chromium lock clean migrate fuzz
+	bench-provisioning bench-savings bench-dashboard bench-load bench-fleet bench-consolidation bench-hostile-connect \
+	services chromium lock clean migrate fuzz
 
 install: $(STAMP)
 
@@ -68,7 +69,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: bench-planner bench-simulator bench-federation bench-provisioning bench-savings bench-dashboard bench-load \
-	bench-fleet bench-consolidation
+	bench-fleet bench-consolidation bench-hostile-connect
 
 bench-planner: install
 	$(PY) bench/planner.py
@@ -94,6 +95,9 @@ bench-dashboard: install services
 # 50 API clients for 60 s against gunicorn (production settings) on PostgreSQL.
 bench-load: install services
 	$(TEST_ENV) $(PY) bench/load.py
+
+bench-hostile-connect: install services
+	$(TEST_ENV) $(PY) bench/hostile_connect.py
 
 # 1,000 clusters in 100 organizations, a pass each every 10 s, on 2 then 4 Celery worker processes
 # (5 minutes each; FLEET_ARGS="--seconds 60" for a quick look). Empties the broker's Redis database.

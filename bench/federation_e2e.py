@@ -147,7 +147,7 @@ def _bench_organization(cluster_count: int) -> tuple[Organization, str, list[Sim
     through the product's kubeconfig path (started: the caller stops them) and one policy per
     strategy; (organization, token, simulated clusters)."""
     from clusters.kube.kubeconfig import KubeCredentials, minimal_kubeconfig
-    from clusters.services import cluster_connect_kubeconfig
+    from clusters.services import cluster_check_run, cluster_connect_kubeconfig
     from policies.federation import services as federation
     from simulator.cluster import ClusterConfig, SimulatedCluster
     from simulator.controllers.static_nodes import StaticNodePool
@@ -171,13 +171,14 @@ def _bench_organization(cluster_count: int) -> tuple[Organization, str, list[Sim
         sim.start()
         sims.append(sim)
         kubeconfig = minimal_kubeconfig(sim.name, KubeCredentials(sim.url, sim.ca_pem, token=sim.admin_token))
-        cluster_connect_kubeconfig(
+        asked = cluster_connect_kubeconfig(
             organization,
             actor=actor,
             name=sim.name,
             kubeconfig=kubeconfig,
             labels={"cloud": cloud, "region": region, "env": "prod"},
         )
+        cluster_check_run(str(asked.pk))  # what the worker would do
     specs: dict[str, dict[str, object]] = {
         "cheapest": {},
         "spread": {"spread": {"weights": "capacity", "spread_by": "cluster", "max_groups": 3}},

@@ -133,7 +133,7 @@ class World:
         account = cluster_services.cloud_account_connect(
             organization, actor=actor, name=cluster_name, role_arn=role, regions=["us-east-1"]
         )
-        self.cluster = cluster_services.cluster_import_eks(
+        asked = cluster_services.cluster_import_eks(
             organization,
             actor=actor,
             account=account,
@@ -141,6 +141,9 @@ class World:
             eks_cluster_name=cluster_name,
             mode="nodeless",
         )
+        checked = cluster_services.cluster_check_run(str(asked.pk))  # what the worker would do
+        assert checked is not None and checked.status == "connected", asked.name
+        self.cluster = checked
         policy_services.provisioning_policy_save(organization, actor=actor, cluster=None, data=POLICY)
         self._core: Any = None
         self._core_made = 0.0

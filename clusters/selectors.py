@@ -6,8 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
-from clusters.models import ACTIVE_STATES, CloudAccount, Cluster, ClusterMode, ClusterObservation, ManagedNode
+from clusters.models import (
+    ACTIVE_STATES,
+    CloudAccount,
+    Cluster,
+    ClusterCheckStep,
+    ClusterMode,
+    ClusterObservation,
+    ClusterStatus,
+    ManagedNode,
+)
 from tenants.models import Organization
 
 
@@ -23,14 +33,58 @@ def cluster_list(organization: Organization) -> QuerySet[Cluster]:
     return Cluster.objects.filter(organization=organization).select_related("cloud_account").order_by("name")
 
 
-def cluster_ids_all() -> list[str]:
-    """Every cluster, across organizations: periodic work (health, metering) fans out one task each."""
-    return [str(pk) for pk in Cluster.objects.values_list("pk", flat=True)]
+def _in_service() -> QuerySet[Cluster]:
+    """Clusters whose connection a worker verified (not still connecting, not failed to connect)."""
+    return Cluster.objects.filter(status=ClusterStatus.CONNECTED)
+
+
+def connected_cluster_ids() -> list[str]:
+    """Every connected cluster, across organizations: periodic work (health, metering) fans out one
+    task each."""
+    return [str(pk) for pk in _in_service().values_list("pk", flat=True)]
 
 
 def nodeless_cluster_ids() -> list[str]:
-    """Every nodeless cluster, across organizations: beat runs a provisioning pass for each."""
-    return [str(pk) for pk in Cluster.objects.filter(mode=ClusterMode.NODELESS).values_list("pk", flat=True)]
+    """Every connected nodeless cluster, across organizations: beat runs a provisioning pass for each."""
+    return [str(pk) for pk in _in_service().filter(mode=ClusterMode.NODELESS).values_list("pk", flat=True)]
+
+
+# A check asked for longer ago than this and still not done is taken as lost (its worker died): the
+# page offers to ask again, and a new ask sends another.
+CHECK_STALE_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    label: str
+    state: str  # "done", "current" or "waiting"
+
+
+@dataclass(frozen=True)
+class CheckProgress:
+    """A check someone asked for, while it runs: its steps and how long ago it was asked."""
+
+    steps: list[CheckStep]
+    seconds: int
+    connecting: bool
+
+    @property
+    def stale(self) -> bool:
+        return self.seconds >= CHECK_STALE_SECONDS
+
+
+def cluster_check_progress(cluster: Cluster, *, now: datetime | None = None) -> CheckProgress | None:
+    """None when no check of the cluster is in flight."""
+    if cluster.check_started_at is None:
+        return None
+    order = list(ClusterCheckStep)
+    at = order.index(ClusterCheckStep(cluster.check_step)) if cluster.check_step in order else 0
+    steps = [
+        CheckStep(str(step.label), "done" if index < at else "current" if index == at else "waiting")
+        for index, step in enumerate(order)
+    ]
+    seconds = int(((now or timezone.now()) - cluster.check_started_at).total_seconds())
+    return CheckProgress(steps, max(seconds, 0), cluster.status != ClusterStatus.CONNECTED)
 
 
 def managed_node_list(

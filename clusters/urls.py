@@ -15,6 +15,7 @@ urlpatterns = [
     path("clusters/connect/kubeconfig/", views.connect_kubeconfig, name="connect-kubeconfig"),
     path("clusters/<uuid:cluster_id>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<uuid:cluster_id>/check/", views.cluster_check, name="cluster-check"),
+    path("clusters/<uuid:cluster_id>/status/", views.cluster_status, name="cluster-status"),
     path("clusters/<uuid:cluster_id>/activity/", views.cluster_activity, name="cluster-activity"),
     path("clusters/<uuid:cluster_id>/delete/", views.cluster_delete, name="cluster-delete"),
     path(

@@ -139,8 +139,9 @@ def cloud_account_import(request: OrganizationRequest, account_id: str) -> HttpR
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, f"Connected {cluster.name}.")
-            return redirect("cluster-detail", cluster_id=cluster.pk)
+            return redirect(
+                "cluster-detail", cluster_id=cluster.pk
+            )  # its page shows the connection's progress
     else:
         messages.error(request, "The import form was incomplete; try again.")
     return redirect("cloud-account-discover", account_id=account.pk)
@@ -163,8 +164,9 @@ def connect_kubeconfig(request: OrganizationRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Connected {cluster.name}.")
-            return redirect("cluster-detail", cluster_id=cluster.pk)
+            return redirect(
+                "cluster-detail", cluster_id=cluster.pk
+            )  # its page shows the connection's progress
     return render(request, "clusters/connect_kubeconfig.html", {"section": "clusters", "form": form})
 
 
@@ -192,8 +194,19 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
         else:
             messages.success(request, "Cluster settings saved.")
             return redirect("cluster-detail", cluster_id=cluster.pk)
-    template = "clusters/partials/_health.html" if request.htmx else "clusters/cluster_detail.html"
-    return render(request, template, {"section": "clusters", "cluster": cluster, "form": form})
+    context = {"section": "clusters", "cluster": cluster, "form": form, **_health_context(cluster)}
+    return render(request, "clusters/cluster_detail.html", context)
+
+
+def _health_context(cluster: Cluster) -> dict[str, object]:
+    return {"cluster": cluster, "progress": selectors.cluster_check_progress(cluster)}
+
+
+@organization_view()
+def cluster_status(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    """The health panel, polled by the cluster page (every 2 s while a check runs)."""
+    cluster = get_for_organization(request.organization, Cluster, cluster_id)
+    return render(request, "clusters/partials/_health.html", _health_context(cluster))
 
 
 @organization_view()
@@ -215,12 +228,10 @@ def cluster_activity(request: OrganizationRequest, cluster_id: str) -> HttpRespo
 @organization_view(write=Role.ADMIN, doing="check cluster health")
 @require_POST
 def cluster_check(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
-    cluster = get_for_organization(
-        request.organization, Cluster.objects.select_related("cloud_account"), cluster_id
-    )
-    services.cluster_check_health_now(request.organization, cluster=cluster)
+    cluster = get_for_organization(request.organization, Cluster, cluster_id)
+    cluster = services.cluster_check_request(request.organization, cluster=cluster)
     if request.htmx:
-        return render(request, "clusters/partials/_health.html", {"cluster": cluster})
+        return render(request, "clusters/partials/_health.html", _health_context(cluster))
     return redirect("cluster-detail", cluster_id=cluster.pk)
 
 

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.provisioning",
     "tests.fixtures.federation",
     "tests.fixtures.catalogs",
+    "tests.fixtures.tasks",
 ]
 
 PASSWORD = "correct-horse-battery-staple"

@@ -72,8 +72,13 @@ def test_each_kind_of_violation_breaks_a_contract(tmp_path):
     parser.read(CONFIG)
     for module in _named_project_modules(parser):
         _module_file(tmp_path, module)
-    _module_file(tmp_path, "policies.federation.services").write_text("import workers.enqueue\n")
-    _module_file(tmp_path, "workers.enqueue")
+    # Each import the floors contract ignores exists in the stand-ins too (an ignore that matches
+    # nothing is itself reported).
+    for line in parser["importlinter:contract:floors"]["ignore_imports"].split("\n"):
+        if "->" in line and not line.strip().startswith("#"):
+            importer, imported = (part.strip() for part in line.split("->"))
+            _module_file(tmp_path, importer).write_text(f"import {imported}\n")
+            _module_file(tmp_path, imported)
     for module, (source, _) in VIOLATIONS.items():
         _module_file(tmp_path, module).write_text(source)
     result = _lint(tmp_path)

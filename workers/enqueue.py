@@ -16,7 +16,8 @@ from nodeless_saas.celery import app
 FEDERATION_PASS = "workers.tasks.federation_pass"
 PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
 PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
-TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE)
+CLUSTER_CHECK = "workers.tasks.cluster_check"
+TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE, CLUSTER_CHECK)
 
 # Work is coalesced per subject: while a task for it is queued (and, for a launch or a reconcile pass,
 # running), asking for another does nothing — a burst of 200 submissions costs one or two federation
@@ -39,6 +40,10 @@ def federation_queued_key(organization_id: str) -> str:
 
 def launch_queued_key(row_id: str) -> str:
     return f"launch-queued:{row_id}"
+
+
+def cluster_check_queued_key(cluster_id: str) -> str:
+    return f"cluster-check-queued:{cluster_id}"
 
 
 def reconcile_queued_key(cluster_id: str) -> str:
@@ -111,3 +116,13 @@ def request_federation_pass(organization_id: str, *, countdown: float = 0) -> bo
 def federation_pass_on_commit(organization_id: str) -> None:
     """A federation pass for the organization once the current transaction commits."""
     transaction.on_commit(lambda: request_federation_pass(organization_id))
+
+
+def request_cluster_check(cluster_id: str) -> bool:
+    """Queue a check of the cluster unless one is already queued; True when this call queued it."""
+    return send_once(cluster_check_queued_key(cluster_id), CLUSTER_CHECK, (cluster_id,))
+
+
+def cluster_check_on_commit(cluster_id: str) -> None:
+    """A check of the cluster (connecting it, or "Check now") once the current transaction commits."""
+    transaction.on_commit(lambda: request_cluster_check(cluster_id))

@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import partial
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +27,7 @@ from workers.enqueue import (
     PROVISIONING_LAUNCH,
     PROVISIONING_RECONCILE,
     RECONCILE_MARK_SECONDS,
+    cluster_check_queued_key,
     federation_queued_key,
     launch_queued_key,
     reconcile_ended,
@@ -142,10 +144,29 @@ def cluster_health_check(cluster_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def cluster_health_check_all() -> int:
-    cluster_ids = cluster_selectors.cluster_ids_all()
+    cluster_ids = cluster_selectors.connected_cluster_ids()
     for cluster_id in cluster_ids:
         cluster_health_check.delay(cluster_id)
     return len(cluster_ids)
+
+
+# A check someone waits for calls the customer's server within CHECK_SECONDS; a server that keeps
+# every call just alive past it is stopped by the soft limit (its outcome recorded as no answer), and
+# the worker process is killed by the hard one if even that does not end it.
+CHECK_SOFT_LIMIT = cluster_services.CHECK_SECONDS + 2
+CHECK_HARD_LIMIT = cluster_services.CHECK_SECONDS + 5
+
+
+@shared_task(ignore_result=True, soft_time_limit=CHECK_SOFT_LIMIT, time_limit=CHECK_HARD_LIMIT)
+def cluster_check(cluster_id: str) -> None:
+    """Connect or check the cluster someone asked about (`clusters.services.checks`)."""
+    # From here on an ask is answered by this run (the cluster row says one is in flight) or, once it
+    # has recorded its outcome, by a new one: the mark only keeps copies out of the queue.
+    cache.delete(cluster_check_queued_key(cluster_id))
+    try:
+        cluster_services.cluster_check_run(cluster_id)
+    except SoftTimeLimitExceeded:
+        cluster_services.cluster_check_timed_out(cluster_id)
 
 
 # --- metering ------------------------------------------------------------------------------------------
@@ -163,7 +184,7 @@ def metering_meter_cluster(cluster_id: str) -> str:
 @shared_task(ignore_result=True)
 def metering_meter_all() -> int:
     """Beat, every metering interval (`NODELESS_METERING_SECONDS`): one metering task per cluster."""
-    cluster_ids = cluster_selectors.cluster_ids_all()
+    cluster_ids = cluster_selectors.connected_cluster_ids()
     for cluster_id in cluster_ids:
         metering_meter_cluster.delay(cluster_id)
     return len(cluster_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -100,8 +101,11 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
     def scoped_queryset(self, organization: Organization) -> QuerySet[Cluster]:
         return selectors.cluster_list(organization)
 
-    @extend_schema(request=ClusterCreateSerializer, responses={201: ClusterSerializer})
+    @extend_schema(request=ClusterCreateSerializer, responses={202: ClusterSerializer})
     def create(self, request: Request) -> Response:
+        """Store the cluster as `connecting` and have a worker verify it (reach the API server, check
+        permissions, list it); the answer comes at once, and the cluster's `status` becomes
+        `connected` or `failed` (why in `health_problem`)."""
         serializer = ClusterCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -127,7 +131,15 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
                 context=data.get("kubeconfig_context", ""),
                 **common,
             )
-        return Response(ClusterSerializer(cluster).data, status=status.HTTP_201_CREATED)
+        return self._accepted(cluster)
+
+    def _accepted(self, cluster: Cluster) -> Response:
+        """202: a worker connects or checks the cluster; GET its Location until `check_started_at` is
+        null, then `status` and `health` say how it went."""
+        location = reverse("api-cluster-detail", args=[cluster.pk])
+        return Response(
+            ClusterSerializer(cluster).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
+        )
 
     @extend_schema(request=ClusterUpdateSerializer, responses=ClusterSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -150,9 +162,9 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
         services.cluster_delete(self.organization, cluster=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=ClusterSerializer)
+    @extend_schema(request=None, responses={202: ClusterSerializer})
     @action(detail=True, methods=["post"])
     def health(self, request: Request, pk: str) -> Response:
-        """Check the cluster now (API, version, permissions, inventory) and return the result."""
-        cluster = services.cluster_check_health(self.get_object())
-        return Response(ClusterSerializer(cluster).data)
+        """Have a worker check the cluster now (API, version, permissions, inventory), or try a failed
+        connection again; one already in flight answers this ask too."""
+        return self._accepted(services.cluster_check_request(self.organization, cluster=self.get_object()))

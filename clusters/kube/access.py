@@ -13,6 +13,7 @@ from kubernetes import client as k8s
 
 from clusters.kube.api import ClusterApi
 from clusters.kube.client import api_client
+from clusters.kube.deadline import Deadline
 from clusters.kube.endpoints import EndpointNotAllowed, check_endpoint
 from clusters.kube.kubeconfig import KubeconfigError, KubeCredentials, credentials
 from clusters.models import Cluster, ClusterConnection
@@ -106,6 +107,11 @@ def cluster_api(cluster: Cluster) -> ClusterApi:
     return api
 
 
-def new_cluster_api(cluster: Cluster) -> ClusterApi:
-    """A client of its own for a one-off look (close it after): nothing is kept for this process."""
-    return ClusterApi(api_client(usable_credentials(cluster)), unauthorized_hint=unauthorized_hint(cluster))
+def new_cluster_api(cluster: Cluster, *, deadline: Deadline | None = None) -> ClusterApi:
+    """A client of its own for a one-off look (close it after): nothing is kept for this process.
+    Under a deadline nothing is retried: the time a retry would take is not there."""
+    return ClusterApi(
+        api_client(usable_credentials(cluster), retries=1 if deadline is None else 0),
+        unauthorized_hint=unauthorized_hint(cluster),
+        deadline=deadline,
+    )

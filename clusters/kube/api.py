@@ -20,6 +20,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from clusters.kube.deadline import Deadline
 from clusters.kube.failures import describe_failure
 
 Json = dict[str, Any]
@@ -85,10 +86,13 @@ class ClusterApi:
     """One cluster's API. Keep one per cluster while its credentials hold: the pooled connections
     are what make a pass's dozens of calls cheap."""
 
-    def __init__(self, api_client: k8s.ApiClient, *, unauthorized_hint: str = "") -> None:
+    def __init__(
+        self, api_client: k8s.ApiClient, *, unauthorized_hint: str = "", deadline: Deadline | None = None
+    ) -> None:
         self.api_client = api_client
         self.server = str(api_client.configuration.host)
         self.unauthorized_hint = unauthorized_hint
+        self.deadline = deadline  # a one-off look someone waits for: every call within it
 
     def close(self) -> None:
         """Close the pooled connections (the client is being replaced)."""
@@ -114,6 +118,8 @@ class ClusterApi:
             auth_settings=["BearerToken"],
         )
         try:
+            if self.deadline is not None:
+                timeout = self.deadline.cap(timeout)
             return self.api_client.call_api(*params, _request_timeout=timeout)
         except (HTTPError, ssl.SSLError, OSError, ApiException) as error:
             raise ClusterUnreachable(self._describe(error)) from error

@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError, ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as UrllibTimeout
 
+from clusters.kube.deadline import Deadline
 from clusters.kube.failures import PROBE_TIMEOUT, describe_failure
 
 
@@ -66,7 +67,11 @@ class ProbeResult:
     missing: tuple[str, ...] = ()
 
 
-def _allowed(api: k8s.AuthorizationV1Api, permission: Permission) -> bool:
+def _timeout(deadline: Deadline | None) -> tuple[float, float]:
+    return PROBE_TIMEOUT if deadline is None else deadline.cap(PROBE_TIMEOUT)
+
+
+def _allowed(api: k8s.AuthorizationV1Api, permission: Permission, deadline: Deadline | None) -> bool:
     review = k8s.V1SelfSubjectAccessReview(
         spec=k8s.V1SelfSubjectAccessReviewSpec(
             resource_attributes=k8s.V1ResourceAttributes(
@@ -77,15 +82,26 @@ def _allowed(api: k8s.AuthorizationV1Api, permission: Permission) -> bool:
             )
         )
     )
-    result = api.create_self_subject_access_review(review, _request_timeout=PROBE_TIMEOUT)
+    result = api.create_self_subject_access_review(review, _request_timeout=_timeout(deadline))
     return bool(result.status and result.status.allowed)
 
 
-def probe(api_client: k8s.ApiClient, *, server: str, nodeless: bool, unauthorized_hint: str) -> ProbeResult:
+def probe(
+    api_client: k8s.ApiClient,
+    *,
+    server: str,
+    nodeless: bool,
+    unauthorized_hint: str,
+    deadline: Deadline | None = None,
+) -> ProbeResult:
+    """Every call within `deadline` when one is given (a check someone waits for), else each within
+    PROBE_TIMEOUT."""
     try:
-        version = k8s.VersionApi(api_client).get_code(_request_timeout=PROBE_TIMEOUT)
+        version = k8s.VersionApi(api_client).get_code(_request_timeout=_timeout(deadline))
         authorization = k8s.AuthorizationV1Api(api_client)
-        permissions = {p.label: _allowed(authorization, p) for p in required_permissions(nodeless=nodeless)}
+        permissions = {
+            p.label: _allowed(authorization, p, deadline) for p in required_permissions(nodeless=nodeless)
+        }
     except (
         ApiException,
         MaxRetryError,

@@ -2,7 +2,14 @@
 compute Nodeless launched in it."""
 
 from clusters.models.accounts import CloudAccount, CloudProvider, VerificationStatus
-from clusters.models.clusters import Cluster, ClusterConnection, ClusterHealth, ClusterMode
+from clusters.models.clusters import (
+    Cluster,
+    ClusterCheckStep,
+    ClusterConnection,
+    ClusterHealth,
+    ClusterMode,
+    ClusterStatus,
+)
 from clusters.models.nodes import ACTIVE_STATES, ManagedNode, NodeState
 from clusters.models.observations import ClusterObservation
 
@@ -11,10 +18,12 @@ __all__ = [
     "CloudAccount",
     "CloudProvider",
     "Cluster",
+    "ClusterCheckStep",
     "ClusterConnection",
     "ClusterHealth",
     "ClusterMode",
     "ClusterObservation",
+    "ClusterStatus",
     "ManagedNode",
     "NodeState",
     "VerificationStatus",

@@ -29,6 +29,25 @@ class ClusterHealth(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
 
 
+class ClusterStatus(models.TextChoices):
+    """Whether the cluster is in service. A connection is verified by a worker (`clusters.services.
+    checks`), never in the request that asked for it: until then the cluster is connecting, and the
+    loops (health, metering, provisioning) leave it alone; a first verification that fails leaves it
+    failed, with why in `health_problem`, until it is checked again or removed."""
+
+    CONNECTING = "connecting", "Connecting"
+    CONNECTED = "connected", "Connected"
+    FAILED = "failed", "Could not connect"
+
+
+class ClusterCheckStep(models.TextChoices):
+    """Where a check a person asked for (connecting, "Check now") is; the page shows it as progress."""
+
+    QUEUED = "queued", "Waiting for a worker"
+    PROBING = "probing", "Reaching the API server and checking permissions"
+    LISTING = "listing", "Listing nodes and pods"
+
+
 class Cluster(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="clusters")
@@ -45,6 +64,11 @@ class Cluster(models.Model):
     kubeconfig_context = models.CharField(max_length=200, blank=True)
     labels = models.JSONField(default=dict, blank=True)
     mode = models.CharField(max_length=16, choices=ClusterMode.choices, default=ClusterMode.OBSERVE)
+    # A row made directly (the admin, fixtures) is taken as in service; the services connect as CONNECTING.
+    status = models.CharField(max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.CONNECTED)
+    # A check someone asked for: when it was asked (None when none is in flight) and its step.
+    check_started_at = models.DateTimeField(null=True, blank=True)
+    check_step = models.CharField(max_length=16, choices=ClusterCheckStep.choices, blank=True)
     health = models.CharField(max_length=16, choices=ClusterHealth.choices, default=ClusterHealth.UNKNOWN)
     health_problem = models.TextField(blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -72,3 +96,7 @@ class Cluster(models.Model):
     @property
     def is_nodeless(self) -> bool:
         return self.mode == ClusterMode.NODELESS
+
+    @property
+    def is_checking(self) -> bool:
+        return self.check_started_at is not None

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from clusters.kube.access import ClusterCredentialsError, cluster_api, new_cluster_api
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
+from clusters.kube.deadline import Deadline
 from clusters.models import Cluster
 from clusters.observation.informers import ClusterInformer, registry
 from engines.kube.cluster import ClusterState, cluster_state
@@ -116,11 +117,14 @@ def _reconciled_pods(informer: ClusterInformer, pods: list[Pod], api: ClusterApi
     return list(merged.values())
 
 
-def list_cluster(cluster: Cluster, *, now: datetime | None = None) -> ClusterState:
-    """The cluster listed once, without starting a watch: for a one-off look from a process that
-    will not read it again (connecting a cluster). Raises ClusterUnavailable."""
+def list_cluster(
+    cluster: Cluster, *, now: datetime | None = None, deadline: Deadline | None = None
+) -> ClusterState:
+    """The cluster listed once, without starting a watch, every call within `deadline`: for a one-off
+    look from a process that will not read it again (connecting a cluster, "Check now"). Raises
+    ClusterUnavailable."""
     try:
-        with closing(new_cluster_api(cluster)) as api:
+        with closing(new_cluster_api(cluster, deadline=deadline)) as api:
             pods = [essential_pod(pod) for pod in api.list("Pod")]
             nodes = list(api.list("Node"))
     except ClusterCredentialsError as error:

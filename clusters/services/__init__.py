@@ -1,6 +1,7 @@
 """Every write to cloud accounts and clusters goes through these functions: tenant services
 (organization first, the rest by keyword) in `accounts` and `clusters`; the health check in `health`
-(the health task's entry point is by cluster id); every write to managed nodes through
+(the health task's entry point is by cluster id); connecting and checks someone waits for, run by a
+worker, in `checks`; every write to managed nodes through
 `managed_nodes` (the provisioning loop's, by cluster or row)."""
 
 from clusters.services.accounts import (
@@ -10,6 +11,12 @@ from clusters.services.accounts import (
     cloud_account_verify,
     eks_clusters_discover,
 )
+from clusters.services.checks import (
+    CHECK_SECONDS,
+    cluster_check_request,
+    cluster_check_run,
+    cluster_check_timed_out,
+)
 from clusters.services.clusters import (
     cluster_connect_kubeconfig,
     cluster_delete,
@@ -17,11 +24,7 @@ from clusters.services.clusters import (
     cluster_replace_kubeconfig,
     cluster_update,
 )
-from clusters.services.health import (
-    cluster_check_health,
-    cluster_check_health_by_id,
-    cluster_check_health_now,
-)
+from clusters.services.health import cluster_check_health, cluster_check_health_by_id
 from clusters.services.managed_nodes import (
     NodeLaunch,
     cluster_interruption_queue_found,
@@ -39,6 +42,7 @@ from clusters.services.managed_nodes import (
 )
 
 __all__ = [
+    "CHECK_SECONDS",
     "NodeLaunch",
     "cloud_account_connect",
     "cloud_account_delete",
@@ -46,7 +50,9 @@ __all__ = [
     "cloud_account_verify",
     "cluster_check_health",
     "cluster_check_health_by_id",
-    "cluster_check_health_now",
+    "cluster_check_request",
+    "cluster_check_run",
+    "cluster_check_timed_out",
     "cluster_connect_kubeconfig",
     "cluster_delete",
     "cluster_interruption_queue_found",

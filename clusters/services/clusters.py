@@ -11,12 +11,16 @@ from clusters.kube.access import (
 )
 from clusters.kube.kubeconfig import KubeconfigError, credentials, minimal_kubeconfig
 from clusters.labels import clean_labels
-from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
-from clusters.observation.reading import ClusterUnavailable, list_cluster
-from clusters.observation.recording import observation_record
+from clusters.models import (
+    CloudAccount,
+    Cluster,
+    ClusterConnection,
+    ClusterHealth,
+    ClusterMode,
+    ClusterStatus,
+)
 from clusters.onboarding.aws import RoleAccessError, account_provider
-from clusters.services.health import probe_cluster, probe_record
-from engines.kube.cluster import ClusterState
+from clusters.services.checks import CHECK_FIELDS, check_asked
 from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
 from tenants.audit import audit_record
@@ -53,38 +57,31 @@ def _check_mode_fits(cluster: Cluster) -> None:
         )
 
 
-def _verify_before_saving(cluster: Cluster) -> ClusterState:
-    """Connecting is all-or-nothing: a cluster we cannot reach, may not operate, or cannot list is not
-    stored. What the listing saw becomes the cluster's first observation."""
-    _check_mode_fits(cluster)
-    result = probe_cluster(cluster)
-    if not result.reachable:
-        raise ValidationError({"__all__": f"Cannot connect to {cluster.name}: {result.problem}."})
-    if result.missing:
-        advice = " or connect it in observe mode" if cluster.is_nodeless else ""
-        raise ValidationError(
-            {
-                "__all__": f"Connected to {cluster.name}, but the credentials {'; '.join(result.missing)}. "
-                f"Grant these{advice}, then connect again."
-            }
-        )
-    probe_record(cluster, result=result)
-    try:
-        return list_cluster(cluster)
-    except ClusterUnavailable as error:
-        raise ValidationError({"__all__": f"Connected to {cluster.name}, but cannot list it: {error}."})
-
-
-def _verify_and_save(
-    organization: Organization, cluster: Cluster, *, actor: Actor, action: str, metadata: dict[str, Any]
+def _save_and_check(
+    organization: Organization,
+    cluster: Cluster,
+    *,
+    actor: Actor,
+    action: str,
+    metadata: dict[str, Any],
+    update_fields: tuple[str, ...] | None = None,
 ) -> Cluster:
-    """Verify (nothing is stored when it fails), then save and audit in one transaction."""
-    state = _verify_before_saving(cluster)
+    """Store the cluster as connecting and ask a worker to verify it (`clusters.services.checks`):
+    nothing here calls the cluster. It is in service once the worker could reach it, may do what its
+    mode needs, and could list it; until then the loops leave it alone."""
+    _check_mode_fits(cluster)
+    cluster.status, cluster.health, cluster.health_problem = (
+        ClusterStatus.CONNECTING,
+        ClusterHealth.UNKNOWN,
+        "",
+    )
     with transaction.atomic():
-        cluster.save()
+        check_asked(cluster)
+        if update_fields is None:
+            cluster.save()
+        else:  # a cluster deleted meanwhile makes this fail, which answers 409 (tenants.races)
+            cluster.save(update_fields=(*update_fields, "health", "health_problem", *CHECK_FIELDS))
         audit_record(organization, actor=actor, action=action, target=cluster, metadata=metadata)
-        observation_record(cluster, state, force=True)
-    cluster.refresh_from_db(fields=["node_count", "pod_count", "capacity"])
     return cluster
 
 
@@ -142,7 +139,7 @@ def cluster_import_eks(
         mode=_clean_mode(mode),
         labels={"cloud": "aws", "region": region, **clean_labels(labels)},
     )
-    return _verify_and_save(
+    return _save_and_check(
         organization,
         cluster,
         actor=actor,
@@ -173,7 +170,7 @@ def cluster_connect_kubeconfig(
         mode=_clean_mode(mode),
         labels=clean_labels(labels),
     )
-    return _verify_and_save(
+    return _save_and_check(
         organization,
         cluster,
         actor=actor,
@@ -196,18 +193,20 @@ def cluster_update(
         cluster.name = changes["name"] = _clean_name(organization, name, exclude=cluster)
     if labels is not None:
         cluster.labels = changes["labels"] = clean_labels(labels)
+    recheck = False
     if mode is not None and mode != cluster.mode:
         cluster.mode = changes["mode"] = _clean_mode(mode)
         _check_mode_fits(cluster)
-        if cluster.is_nodeless:
-            # Nodeless mode binds pods and removes nodes: check we may before promising it.
-            result = probe_cluster(cluster)
-            if not result.reachable or result.missing:
-                problem = result.problem or "unknown"
-                raise ValidationError({"mode": f"Nodeless mode needs more access: {problem}."})
-            probe_record(cluster, result=result)
+        # Nodeless mode binds pods and removes nodes: the cluster is out of service until a worker has
+        # checked we may (it fails, saying what to grant, if not). A cluster that failed to connect is
+        # tried again in its new mode.
+        recheck = cluster.is_nodeless or cluster.status == ClusterStatus.FAILED
     with transaction.atomic():
-        cluster.save()
+        if recheck:
+            cluster.status = ClusterStatus.CONNECTING
+            check_asked(cluster)
+        # Only what this request changes: a worker may be recording a check's outcome on the same row.
+        cluster.save(update_fields=("name", "labels", "mode", *(CHECK_FIELDS if recheck else ())))
         audit_record(
             organization,
             actor=actor,
@@ -230,7 +229,7 @@ def cluster_replace_kubeconfig(
     organization: Organization, *, cluster: Cluster, actor: Actor, kubeconfig: str, context: str = ""
 ) -> Cluster:
     """Rotate a kubeconfig cluster's credentials (or its address): verified like a new connection,
-    stored only if the cluster answers with them."""
+    by a worker; the cluster is out of service until they are."""
     if cluster.connection != ClusterConnection.KUBECONFIG:
         raise ValidationError(
             {"kubeconfig": "Only clusters connected with a kubeconfig take a new kubeconfig."}
@@ -238,6 +237,11 @@ def cluster_replace_kubeconfig(
     chosen, creds = _parse_kubeconfig(kubeconfig, context)
     cluster.endpoint, cluster.ca_pem, cluster.kubeconfig_context = creds.server, creds.ca_pem, chosen
     cluster.kubeconfig_ciphertext = encrypt_text(minimal_kubeconfig(chosen, creds))
-    return _verify_and_save(
-        organization, cluster, actor=actor, action="cluster.credentials_rotate", metadata={"context": chosen}
+    return _save_and_check(
+        organization,
+        cluster,
+        actor=actor,
+        action="cluster.credentials_rotate",
+        metadata={"context": chosen},
+        update_fields=("endpoint", "ca_pem", "kubeconfig_context", "kubeconfig_ciphertext"),
     )

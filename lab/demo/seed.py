@@ -103,7 +103,7 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
         if simulated.kind == "eks":
             nodeless.append(simulated.name)
             if existing is None:
-                cluster_services.cluster_import_eks(
+                asked = cluster_services.cluster_import_eks(
                     organization,
                     actor=actor,
                     account=account,
@@ -112,10 +112,13 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
                     mode="nodeless",
                     labels={"env": "prod" if index == 0 else "staging"},
                 )
+                # The demo starts with its clusters in service: verify them here rather than wait
+                # for the worker the connection asked for (its check finds the same, later).
+                cluster_services.cluster_check_run(str(asked.pk))
             continue
         kubeconfig = _kubeconfig(descriptor, simulated.name)
         if existing is None:
-            cluster_services.cluster_connect_kubeconfig(
+            asked = cluster_services.cluster_connect_kubeconfig(
                 organization,
                 actor=actor,
                 name=simulated.name,
@@ -124,9 +127,10 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
                 labels={"cloud": "onprem", "region": "dc1", "env": "prod"},
             )
         else:  # a restarted simulation has new addresses and credentials
-            cluster_services.cluster_replace_kubeconfig(
+            asked = cluster_services.cluster_replace_kubeconfig(
                 organization, cluster=existing, actor=actor, kubeconfig=kubeconfig, context=simulated.name
             )
+        cluster_services.cluster_check_run(str(asked.pk))
     return nodeless
 
 

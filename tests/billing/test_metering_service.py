@@ -29,7 +29,7 @@ from policies.models import Decision, DecisionKind
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.billing.ledger_builders import make_cluster
-from tests.fixtures.connections import kubeconfig_for
+from tests.fixtures.connections import connected, kubeconfig_for
 from tests.fixtures.simulation import kube_api, wait_for
 from workers.tasks import metering_meter_all, metering_meter_cluster, metering_prune
 
@@ -173,14 +173,16 @@ def observed(cast, simulated_cluster):
         ),
         pod_start_delay=0.0,
     )
-    cluster = cluster_services.cluster_connect_kubeconfig(
-        cast.org_a,
-        actor=Actor(user=cast.alice),
-        name="dc1",
-        kubeconfig=kubeconfig_for(sim),
-        context="onprem",
-        mode="observe",
-        labels={"region": "us-east-1"},
+    cluster = connected(
+        cluster_services.cluster_connect_kubeconfig(
+            cast.org_a,
+            actor=Actor(user=cast.alice),
+            name="dc1",
+            kubeconfig=kubeconfig_for(sim),
+            context="onprem",
+            mode="observe",
+            labels={"region": "us-east-1"},
+        )
     )
     return cluster, sim
 

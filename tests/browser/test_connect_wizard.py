@@ -21,7 +21,7 @@ def _sign_in(page: Page, base: str, email: str) -> None:
 
 
 def test_the_aws_wizard_verifies_the_role_and_imports_the_cluster(
-    live_server, page: Page, cast, aws_world
+    live_server, page: Page, cast, aws_world, background_worker
 ) -> None:
     role_arn = aws_world.role(cast.org_a.external_id)
     _sign_in(page, live_server.url, cast.alice.email)
@@ -43,11 +43,13 @@ def test_the_aws_wizard_verifies_the_role_and_imports_the_cluster(
     row.get_by_label("Labels").fill("env=prod")
     row.get_by_role("button", name="Connect").click()
     expect(page.get_by_role("heading", name=aws_world.cluster.name)).to_be_visible()
-    expect(page.locator("#cluster-health").get_by_text("Healthy")).to_be_visible()
+    # A worker connects it while the page polls its progress.
+    expect(page.locator("#cluster-health").get_by_text("Healthy")).to_be_visible(timeout=20_000)
+    expect(page.locator("#cluster-check-progress")).to_have_count(0)
 
 
 def test_a_pasted_kubeconfig_connects_an_onprem_cluster(
-    live_server, page: Page, cast, simulated_cluster
+    live_server, page: Page, cast, simulated_cluster, background_worker
 ) -> None:
     onprem = simulated_cluster()
     _sign_in(page, live_server.url, cast.alice.email)
@@ -62,4 +64,30 @@ def test_a_pasted_kubeconfig_connects_an_onprem_cluster(
     page.get_by_label("Name").fill("dc1")
     page.get_by_role("button", name="Verify and connect").click()
     expect(page.get_by_role("heading", name="dc1")).to_be_visible()
-    expect(page.locator("#cluster-health").get_by_text("Healthy")).to_be_visible()
+    expect(page.locator("#cluster-health").get_by_text("Healthy")).to_be_visible(timeout=20_000)
+
+
+def test_a_silent_port_shows_the_connection_progress_then_why_it_failed(
+    live_server, page: Page, cast, simulated_cluster, background_worker
+) -> None:
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    server = f"https://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        _sign_in(page, live_server.url, cast.alice.email)
+        page.goto(f"{live_server.url}/clusters/connect/kubeconfig/")
+        page.locator("textarea[name=kubeconfig]").fill(kubeconfig_for(simulated_cluster(), server=server))
+        page.get_by_label("Name").fill("dc-silent")
+        page.get_by_role("button", name="Verify and connect").click()
+        # The page is there at once, with the worker's progress, while the worker waits on the port.
+        expect(page.get_by_role("heading", name="dc-silent")).to_be_visible()
+        expect(page.locator("#cluster-check-progress li[data-state=current]")).to_contain_text(
+            "Reaching the API server"
+        )
+        expect(page.locator("#cluster-health")).to_contain_text(
+            "Could not connect: no Kubernetes API server answered", timeout=30_000
+        )
+        expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    finally:
+        silent.close()

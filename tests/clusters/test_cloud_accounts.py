@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.models import CloudAccount, Cluster
+from clusters.models import CloudAccount, Cluster, ClusterStatus
 from clusters.onboarding.cloudformation import required_iam_actions
 from tenants import services as tenant_services
 from tenants.actors import Actor
@@ -71,7 +71,7 @@ def test_malformed_arns_and_regions_are_explained(cast, owner_client) -> None:
 
 
 def test_discover_and_import_an_eks_cluster_through_the_role(
-    cast, aws_world, owner_client, viewer_client
+    cast, aws_world, owner_client, viewer_client, worker
 ) -> None:
     account = _connect(owner_client, aws_world.role(cast.org_a.external_id)).json()
     discover = f"/api/v1/cloud-accounts/{account['id']}/eks-clusters/"
@@ -84,35 +84,47 @@ def test_discover_and_import_an_eks_cluster_through_the_role(
         assert refused.status_code == 403 and "manage cloud accounts" in refused.json()["error"]["message"]
     found = owner_client.get(discover).json()
     assert {c["name"] for c in found} >= {aws_world.cluster.name}
-    response = owner_client.post(
-        "/api/v1/clusters/",
-        {
-            "cloud_account": account["id"],
-            "region": "us-east-1",
-            "eks_cluster_name": aws_world.cluster.name,
-            "labels": {"env": "prod"},
-        },
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.json()
-    cluster = response.json()
+    with worker.committing():
+        response = owner_client.post(
+            "/api/v1/clusters/",
+            {
+                "cloud_account": account["id"],
+                "region": "us-east-1",
+                "eks_cluster_name": aws_world.cluster.name,
+                "labels": {"env": "prod"},
+            },
+            content_type="application/json",
+        )
+    assert response.status_code == 202, response.json()
+    assert worker.run() == ["workers.tasks.cluster_check"]
+    cluster = owner_client.get(response["Location"]).json()
+    assert cluster["status"] == "connected"
     assert cluster["health"] == "healthy" and cluster["kubernetes_version"].startswith("v1.")
     assert cluster["labels"] == {"cloud": "aws", "region": "us-east-1", "env": "prod"}
     assert cluster["endpoint"] == aws_world.cluster.url  # reached through the endpoint override
 
 
-def test_a_role_without_an_access_entry_gets_the_exact_explanation(cast, aws_world, owner_client) -> None:
+def test_a_role_without_an_access_entry_gets_the_exact_explanation(
+    cast, aws_world, owner_client, worker
+) -> None:
     role_arn = aws_world.role(cast.org_a.external_id, grant_cluster=False)
     account = _connect(owner_client, role_arn).json()
-    response = owner_client.post(
-        "/api/v1/clusters/",
-        {"cloud_account": account["id"], "region": "us-east-1", "eks_cluster_name": aws_world.cluster.name},
-        content_type="application/json",
-    )
-    assert response.status_code == 400
-    message = response.json()["error"]["message"]
-    assert "token rejected" in message and f"no access entry for role {role_arn}" in message
-    assert not Cluster.objects.exists()
+    with worker.committing():
+        response = owner_client.post(
+            "/api/v1/clusters/",
+            {
+                "cloud_account": account["id"],
+                "region": "us-east-1",
+                "eks_cluster_name": aws_world.cluster.name,
+            },
+            content_type="application/json",
+        )
+    assert response.status_code == 202
+    worker.run()
+    cluster = Cluster.objects.get()
+    assert cluster.status == ClusterStatus.FAILED
+    assert "token rejected" in cluster.health_problem
+    assert f"no access entry for role {role_arn}" in cluster.health_problem
 
 
 def test_reverification_records_a_role_that_lost_permissions(cast, aws_world, owner_client) -> None:

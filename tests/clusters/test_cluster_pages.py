@@ -49,7 +49,7 @@ def test_the_capacity_table_shows_counts_whole_and_amounts_to_one_decimal(busy, 
 
 
 def test_the_health_partial_and_the_cluster_list_format_alike(busy, owner_client) -> None:
-    partial = owner_client.get(reverse("cluster-detail", args=[busy.pk]), HTTP_HX_REQUEST="true")
+    partial = get_page(owner_client, reverse("cluster-status", args=[busy.pk]), queries=7)
     assert page_table(partial.content.decode(), "cluster-capacity")[4] == [
         "Pods",
         _count(CAPACITY["allocatable"]["pods"]),

@@ -58,20 +58,26 @@ def test_production_refuses_loopback_and_metadata_and_says_which_setting_allows_
 
 @pytest.mark.django_db
 def test_a_kubeconfig_pointing_at_the_metadata_service_is_refused_before_any_call(
-    cast, owner_client, simulated_cluster, settings
+    cast, owner_client, simulated_cluster, settings, worker
 ) -> None:
     settings.NODELESS_CLUSTER_NETWORKS = PRODUCTION
     onprem = simulated_cluster()
-    for server in ("https://169.254.169.254", onprem.url):
-        response = owner_client.post(
-            "/api/v1/clusters/",
-            {"name": "dc1", "kubeconfig": kubeconfig_for(onprem, server=server)},
-            content_type="application/json",
+    for index, server in enumerate(("https://169.254.169.254", onprem.url)):
+        body = _connected(owner_client, worker, kubeconfig_for(onprem, server=server), f"dc{index}")
+        assert body["status"] == "failed" and "NODELESS_CLUSTER_NETWORKS" in body["health_problem"], body
+    assert not Cluster.objects.filter(status="connected").exists()
+
+
+def _connected(client, worker, kubeconfig: str, name: str) -> dict:
+    """Connect, let the worker verify the cluster (where the policy applies), and read it back."""
+    with worker.committing():
+        response = client.post(
+            "/api/v1/clusters/", {"name": name, "kubeconfig": kubeconfig}, content_type="application/json"
         )
-        assert (
-            response.status_code == 400 and "NODELESS_CLUSTER_NETWORKS" in response.json()["error"]["message"]
-        )
-    assert not Cluster.objects.exists()
+    assert response.status_code == 202, response.json()
+    worker.run()
+    body: dict = client.get(response["Location"]).json()
+    return body
 
 
 @pytest.fixture
@@ -98,20 +104,18 @@ def unfriendly_ports() -> Iterator[dict[str, str]]:
 
 @pytest.mark.django_db
 def test_no_failure_below_http_tells_what_is_at_the_address(
-    cast, owner_client, simulated_cluster, unfriendly_ports
+    cast, owner_client, simulated_cluster, unfriendly_ports, worker
 ) -> None:
     onprem = simulated_cluster()
     other_ca = simulated_cluster().ca_pem
     servers = {**unfriendly_ports, "TLS with another CA": onprem.url}
     texts = {}
-    for what, server in servers.items():
+    for index, (what, server) in enumerate(servers.items()):
         kubeconfig = kubeconfig_for(
             onprem, server=server, ca_pem=other_ca if what.startswith("TLS") else None
         )
-        response = owner_client.post(
-            "/api/v1/clusters/", {"name": "dc1", "kubeconfig": kubeconfig}, content_type="application/json"
-        )
-        assert response.status_code == 400, what
-        texts[what] = response.json()["error"]["message"].replace(server, "SERVER")
+        body = _connected(owner_client, worker, kubeconfig, f"dc{index}")
+        assert body["status"] == "failed", what
+        texts[what] = body["health_problem"].replace(server, "SERVER")
     assert len(set(texts.values())) == 1, texts
     assert "no Kubernetes API server answered at SERVER" in texts["refused"]

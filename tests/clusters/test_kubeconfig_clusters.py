@@ -1,5 +1,6 @@
-"""Kubeconfig clusters: accepted credential kinds, every failure with its own clear error, nothing
-stored half-done, and the kubeconfig unreadable anywhere after creation."""
+"""Kubeconfig clusters: accepted credential kinds, every failure with its own clear error (a kubeconfig
+we cannot use is refused at once; a cluster that does not answer as it must fails to connect in the
+worker, out of service), and the kubeconfig unreadable anywhere after creation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 import pytest
 from django.db import connection
 
-from clusters.models import Cluster, ClusterHealth
+from clusters.models import Cluster, ClusterHealth, ClusterObservation
+from clusters.selectors import connected_cluster_ids
 from nodeless_saas.crypto import decrypt_text
 from simulator.auth import READ_ONLY
 from tests.fixtures.connections import kubeconfig_for
@@ -25,6 +27,16 @@ def _connect(client, kubeconfig: str, **extra):
     )
 
 
+def _connected(worker, client, kubeconfig: str, **extra) -> dict:
+    """Connect, let the worker verify the cluster, and read it back as a client polling it would."""
+    with worker.committing():
+        response = _connect(client, kubeconfig, **extra)
+    assert response.status_code == 202, response.json()
+    assert worker.run() == ["workers.tasks.cluster_check"]
+    body: dict = client.get(response["Location"]).json()
+    return body
+
+
 @pytest.fixture
 def onprem(simulated_cluster):
     from simulator.controllers.static_nodes import StaticNodePool
@@ -35,21 +47,30 @@ def onprem(simulated_cluster):
     )
 
 
-def test_a_kubeconfig_cluster_is_connected_with_health_and_inventory(cast, onprem, owner_client) -> None:
-    response = _connect(owner_client, kubeconfig_for(onprem))
-    assert response.status_code == 201, response.json()
-    body = response.json()
+def test_a_kubeconfig_cluster_is_connected_with_health_and_inventory(
+    cast, onprem, owner_client, worker
+) -> None:
+    with worker.committing():
+        response = _connect(owner_client, kubeconfig_for(onprem))
+    assert response.status_code == 202, response.json()
+    asked = response.json()
+    assert (asked["status"], asked["health"], asked["check_step"]) == ("connecting", "unknown", "queued")
+    assert response["Location"] == f"/api/v1/clusters/{asked['id']}/"
+    assert worker.sent == [("workers.tasks.cluster_check", (asked["id"],))]
+    worker.run()
+    body = owner_client.get(response["Location"]).json()
+    assert body["status"] == "connected" and body["check_started_at"] is None
     assert body["health"] == "healthy" and body["node_count"] == 3
     assert body["capacity"]["allocatable"]["cpu"] > 10  # three 4-vCPU nodes, minus reserve
     assert body["kubeconfig_context"] == "onprem" and "kubeconfig" not in body
 
 
 def test_the_kubeconfig_is_not_readable_in_the_database_api_pages_or_logs(
-    cast, onprem, owner_client, caplog
+    cast, onprem, owner_client, caplog, worker
 ) -> None:
     caplog.set_level(logging.DEBUG)
     token = onprem.admin_token
-    cluster_id = _connect(owner_client, kubeconfig_for(onprem)).json()["id"]
+    cluster_id = _connected(worker, owner_client, kubeconfig_for(onprem))["id"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM clusters_cluster")
         assert token not in repr(cursor.fetchall())
@@ -58,6 +79,7 @@ def test_the_kubeconfig_is_not_readable_in_the_database_api_pages_or_logs(
         f"/api/v1/clusters/{cluster_id}/",
         "/api/v1/clusters/",
         f"/clusters/{cluster_id}/",
+        f"/clusters/{cluster_id}/status/",
         "/clusters/",
         "/api/v1/audit-events/",
     ):
@@ -65,73 +87,89 @@ def test_the_kubeconfig_is_not_readable_in_the_database_api_pages_or_logs(
     assert token not in caplog.text
 
 
-def test_a_failed_form_submission_does_not_echo_the_kubeconfig(cast, onprem, owner_client) -> None:
-    page = owner_client.post(
-        "/clusters/connect/kubeconfig/",
-        {
-            "name": "dc1",
-            "kubeconfig": kubeconfig_for(onprem, server="https://127.0.0.1:9"),
-            "mode": "observe",
-        },
-    )
-    assert (
-        b"no Kubernetes API server answered" in page.content
-        and onprem.admin_token.encode() not in page.content
-    )
+def test_a_failed_connection_does_not_echo_the_kubeconfig(cast, onprem, owner_client, worker) -> None:
+    with worker.committing():
+        page = owner_client.post(
+            "/clusters/connect/kubeconfig/",
+            {
+                "name": "dc1",
+                "kubeconfig": kubeconfig_for(onprem, server="https://127.0.0.1:9"),
+                "mode": "observe",
+            },
+        )
+    cluster = Cluster.objects.get()
+    assert page.status_code == 302 and page["Location"] == f"/clusters/{cluster.pk}/"
+    worker.run()
+    page = owner_client.get(page["Location"])
+    assert b"Could not connect: no Kubernetes API server answered" in page.content
+    assert onprem.admin_token.encode() not in page.content
+
+
+def test_a_kubeconfig_we_cannot_use_is_refused_at_once_in_the_form(
+    cast, onprem, owner_client, worker
+) -> None:
+    with worker.committing():
+        page = owner_client.post(
+            "/clusters/connect/kubeconfig/",
+            {
+                "name": "dc1",
+                "kubeconfig": kubeconfig_for(onprem, server="http://127.0.0.1:9"),
+                "mode": "observe",
+            },
+        )
+    assert page.status_code == 200 and b"not an https:// URL" in page.content
+    assert onprem.admin_token.encode() not in page.content
+    assert not Cluster.objects.exists() and worker.sent == []
 
 
 @pytest.mark.parametrize(
-    ("make", "field", "words"),
+    ("make", "words"),
     [
-        (
-            lambda c: kubeconfig_for(c, server="https://127.0.0.1:9"),
-            "__all__",
-            "no Kubernetes API server answered",
-        ),
-        (lambda c: kubeconfig_for(c, ca_pem=c.other_ca), "__all__", "certificate-authority-data"),
-        (lambda c: kubeconfig_for(c, token="wrong-token-abcdefghijklmnop"), "__all__", "token rejected (401"),
-        (lambda c: "clusters: [oops", "kubeconfig", "not valid YAML at line 1"),
+        (lambda c: "clusters: [oops", "not valid YAML at line 1"),
         (
             lambda c: kubeconfig_for(c, user={"exec": {"command": "aws", "args": ["eks", "get-token"]}}),
-            "kubeconfig",
             "exec plugin (aws)",
         ),
-        (lambda c: kubeconfig_for(c, server="http://127.0.0.1:9"), "kubeconfig", "not an https:// URL"),
+        (lambda c: kubeconfig_for(c, server="http://127.0.0.1:9"), "not an https:// URL"),
         (
             lambda c: kubeconfig_for(c, user={"client-certificate": "/home/me/.kube/cert.pem"}),
-            "kubeconfig",
             "refers to files on your machine",
-        ),
-        (
-            lambda c: kubeconfig_for(c, token="read-only-token-0123456789"),
-            "__all__",
-            "cannot create deployments.apps",
         ),
     ],
 )
-def test_each_failure_has_its_own_clear_error_and_stores_nothing(
-    cast, onprem, owner_client, simulated_cluster, make, field, words
+def test_a_kubeconfig_we_cannot_use_is_refused_at_once_and_stores_nothing(
+    cast, onprem, owner_client, worker, make, words
+) -> None:
+    with worker.committing():
+        response = _connect(owner_client, make(onprem))
+    assert response.status_code == 400
+    assert words in response.json()["error"]["fields"]["kubeconfig"][0]
+    assert not Cluster.objects.exists() and worker.sent == []
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda c: kubeconfig_for(c, server="https://127.0.0.1:9"), "no Kubernetes API server answered"),
+        (lambda c: kubeconfig_for(c, ca_pem=c.other_ca), "certificate-authority-data"),
+        (lambda c: kubeconfig_for(c, token="wrong-token-abcdefghijklmnop"), "token rejected (401"),
+        # Observe mode still places federated workloads, so it needs write access to workloads.
+        (lambda c: kubeconfig_for(c, token="read-only-token-0123456789"), "cannot create deployments.apps"),
+    ],
+)
+def test_a_cluster_that_does_not_answer_as_it_must_fails_to_connect_with_a_clear_reason(
+    cast, onprem, owner_client, simulated_cluster, worker, make, words
 ) -> None:
     onprem.other_ca = simulated_cluster().ca_pem
-    response = _connect(owner_client, make(onprem))
-    assert response.status_code == 400
-    error = response.json()["error"]
-    text = error["message"] if field == "__all__" else error["fields"][field][0]
-    assert words in text, text
-    assert not Cluster.objects.exists()
+    body = _connected(worker, owner_client, make(onprem))
+    assert body["status"] == "failed" and body["check_started_at"] is None
+    assert words in body["health_problem"], body["health_problem"]
+    assert not ClusterObservation.objects.filter(cluster_id=body["id"], problem="").exists()
+    assert body["id"] not in connected_cluster_ids()  # out of service: no loop reads it
 
 
-def test_a_read_only_kubeconfig_can_observe(cast, onprem, owner_client) -> None:
-    response = _connect(owner_client, kubeconfig_for(onprem, token="read-only-token-0123456789"))
-    # Observe mode still places federated workloads, so it needs write access to workloads.
-    assert (
-        response.status_code == 400
-        and "cannot create deployments.apps" in response.json()["error"]["message"]
-    )
-
-
-def test_periodic_health_checks_record_an_outage_and_the_recovery(cast, onprem, owner_client) -> None:
-    cluster_id = _connect(owner_client, kubeconfig_for(onprem)).json()["id"]
+def test_periodic_health_checks_record_an_outage(cast, onprem, owner_client, worker) -> None:
+    cluster_id = _connected(worker, owner_client, kubeconfig_for(onprem))["id"]
     onprem.stop()
     cluster_health_check(cluster_id)
     cluster = Cluster.objects.get(pk=cluster_id)
@@ -141,8 +179,8 @@ def test_periodic_health_checks_record_an_outage_and_the_recovery(cast, onprem, 
     assert cluster.last_checked_at > cluster.last_healthy_at
 
 
-def test_mode_and_labels_are_editable_and_validated(cast, onprem, owner_client) -> None:
-    cluster_id = _connect(owner_client, kubeconfig_for(onprem)).json()["id"]
+def test_mode_and_labels_are_editable_and_validated(cast, onprem, owner_client, worker) -> None:
+    cluster_id = _connected(worker, owner_client, kubeconfig_for(onprem))["id"]
     response = owner_client.patch(
         f"/api/v1/clusters/{cluster_id}/",
         {"labels": {"env": "prod", "bad key!": "x"}},
@@ -161,11 +199,11 @@ def test_mode_and_labels_are_editable_and_validated(cast, onprem, owner_client) 
 
 
 def test_removing_a_cluster_leaves_the_cluster_itself_untouched(
-    cast, onprem, owner_client, kube_client
+    cast, onprem, owner_client, kube_client, worker
 ) -> None:
     from kubernetes import client as k8s
 
-    cluster_id = _connect(owner_client, kubeconfig_for(onprem)).json()["id"]
+    cluster_id = _connected(worker, owner_client, kubeconfig_for(onprem))["id"]
     assert owner_client.delete(f"/api/v1/clusters/{cluster_id}/").status_code == 204
     assert not Cluster.objects.exists()
     assert len(k8s.CoreV1Api(kube_client(onprem)).list_node().items) == 3

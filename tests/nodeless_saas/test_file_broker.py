@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kombu import Connection
+from kombu.connection import Connection
 from kombu.transport.virtual import Empty
 
 from nodeless_saas.file_broker import Channel, Transport

@@ -168,6 +168,7 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "cluster-detail": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-check": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-activity": lambda o: {"cluster_id": o.cluster().pk},
+    "cluster-status": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-decisions": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-delete": lambda o: {"cluster_id": o.cluster().pk},
     "cloud-account-discover": lambda o: {"account_id": o.cloud_account().pk},

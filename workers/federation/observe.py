@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from clusters.kube.access import ClusterCredentialsError, cluster_api
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterStatus
 from clusters.observation.reading import ClusterUnavailable, read_cluster
 from clusters.observation.recording import observation_failed, observation_record
 from engines.kube import Node, Pod
@@ -136,6 +136,13 @@ def _object_state(obj: Json) -> ObjectState:
 def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation:
     """Look at one member; ``ours`` are the ids of the organization's workloads."""
     cluster_id = str(cluster.pk)
+    if cluster.status != ClusterStatus.CONNECTED:
+        # Not verified (yet, or it failed): no call to it, so a silent endpoint cannot slow the pass.
+        why = f": {cluster.health_problem}" if cluster.health_problem else ""
+        return MemberObservation(
+            cluster_id,
+            problem=f"{cluster.name} is not in service ({cluster.get_status_display().lower()}{why})",
+        )
     try:
         api = cluster_api(cluster)
         state = read_cluster(cluster)
@@ -186,6 +193,6 @@ def observe_members(clusters: Sequence[Cluster], ours: Collection[str]) -> dict[
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:
             observation_record(cluster, observation.state)
-        elif observation.problem:
+        elif observation.problem and cluster.status == ClusterStatus.CONNECTED:
             observation_failed(cluster, observation.problem, timezone.now())
     return {observation.cluster_id: observation for observation in observations}

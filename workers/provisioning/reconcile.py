@@ -34,7 +34,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from clusters.cloud.interface import InterruptionNotice
-from clusters.models import Cluster, ClusterMode
+from clusters.models import Cluster, ClusterMode, ClusterStatus
 from engines.kube import Pod
 from workers.leases import release, try_acquire
 from workers.provisioning import executors
@@ -103,7 +103,12 @@ def reconcile_cluster(
     short; without it, they are made inline before the pass returns."""
     started = time.perf_counter()
     cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
-    if cluster is None or cluster.mode != ClusterMode.NODELESS or cluster.cloud_account is None:
+    if (
+        cluster is None
+        or cluster.mode != ClusterMode.NODELESS
+        or cluster.cloud_account is None
+        or cluster.status != ClusterStatus.CONNECTED  # a worker is still verifying it, or could not
+    ):
         return ReconcileReport(str(cluster_id), "skipped")
     lease = try_acquire(f"provisioning:{cluster.pk}", ttl=lease_ttl or _lease_ttl())
     if lease is None:

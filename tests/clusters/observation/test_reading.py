@@ -18,7 +18,7 @@ from clusters.observation.recording import observation_failed, observation_recor
 from engines.kube.pods import Pod
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
-from tests.fixtures.connections import kubeconfig_for
+from tests.fixtures.connections import connected, kubeconfig_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +26,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def onprem(cast, simulated_cluster, kube_client):
     simulated = simulated_cluster(static_pools=(StaticNodePool("dc1-node", 2, instance_type="m5.xlarge"),))
-    cluster = services.cluster_connect_kubeconfig(
-        cast.org_a,
-        actor=Actor(user=cast.alice),
-        name="dc1",
-        kubeconfig=kubeconfig_for(simulated),
-        mode="observe",
+    cluster = connected(
+        services.cluster_connect_kubeconfig(
+            cast.org_a,
+            actor=Actor(user=cast.alice),
+            name="dc1",
+            kubeconfig=kubeconfig_for(simulated),
+            mode="observe",
+        )
     )
     loaded = Cluster.objects.select_related("organization", "cloud_account").get(pk=cluster.pk)
     return loaded, kube.CoreV1Api(kube_client(simulated))

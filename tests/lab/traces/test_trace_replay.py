@@ -143,16 +143,20 @@ def test_a_stopped_replay_gives_up_waiting_for_an_unreachable_cluster(simulated_
 
 
 @pytest.mark.django_db
-def test_a_task_step_creates_the_due_pods_once(cast, simulated_cluster, owner_client, tmp_path) -> None:
+def test_a_task_step_creates_the_due_pods_once(
+    cast, simulated_cluster, owner_client, tmp_path, worker
+) -> None:
     from simulator.controllers.static_nodes import StaticNodePool
     from tests.fixtures.connections import kubeconfig_for
 
     sim = simulated_cluster(static_pools=(StaticNodePool("n", 1, instance_type="m5.xlarge"),))
-    cluster_id = owner_client.post(
-        "/api/v1/clusters/",
-        {"name": "dc", "kubeconfig": kubeconfig_for(sim)},
-        content_type="application/json",
-    ).json()["id"]
+    with worker.committing():
+        cluster_id = owner_client.post(
+            "/api/v1/clusters/",
+            {"name": "dc", "kubeconfig": kubeconfig_for(sim)},
+            content_type="application/json",
+        ).json()["id"]
+    worker.run()
     trace = tmp_path / "trace.csv"
     trace.write_text(
         "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,"

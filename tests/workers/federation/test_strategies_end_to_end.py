@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from clusters.models import Cluster, ClusterStatus
 from policies.models import PlacementState, Workload, WorkloadStatus
 from tests.fixtures.federation import deployment, fresh, job, placements, pool, settle, submit
 
@@ -174,3 +175,19 @@ def test_a_job_divided_over_two_clusters_completes_and_reports_its_completions(c
     assert placements(done) == {"left": 2, "right": 2}
     assert done.succeeded == 8
     assert [p.completions for p in done.placements.all()] == [4, 4]
+
+
+def test_a_member_out_of_service_is_not_called_and_gets_nothing(cast, api_a, fleet, policy) -> None:
+    onprem = fleet["onprem"].cluster
+    Cluster.objects.filter(pk=onprem.pk).update(
+        status=ClusterStatus.FAILED, health_problem="no API server answered"
+    )
+    chosen = policy("cheap", strategy="cheapest", cluster_selector="env=prod")
+    workload_id = _submit(api_a, deployment(replicas=3), chosen)
+
+    body = settle(cast, _running(api_a, workload_id))
+
+    assert "onprem" not in {p["cluster_name"] for p in body["placements"]}
+    assert fleet["onprem"].deployment_replicas("shop", "web") is None
+    onprem.refresh_from_db()
+    assert onprem.health_problem == "no API server answered", "the pass must not overwrite why it failed"

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 from clusters.kube.access import cluster_api
 from clusters.kube.api import ClusterApi
-from clusters.models import Cluster, ClusterMode
+from clusters.models import Cluster, ClusterMode, ClusterStatus
 from workers.enqueue import request_reconcile
 from workers.provisioning.watcher import Batcher, ClusterWatcher
 
@@ -33,9 +33,9 @@ class Command(BaseCommand):
         while not stop.is_set():
             wanted = {
                 str(cluster.pk): cluster
-                for cluster in Cluster.objects.filter(mode=ClusterMode.NODELESS).select_related(
-                    "organization", "cloud_account"
-                )
+                for cluster in Cluster.objects.filter(
+                    mode=ClusterMode.NODELESS, status=ClusterStatus.CONNECTED
+                ).select_related("organization", "cloud_account")
             }
             for cluster_id in set(watchers) - set(wanted):
                 watchers.pop(cluster_id).stop()
