@@ -79,6 +79,11 @@ class ProvisioningPolicyForm(forms.Form):
     gpu_sharing = forms.BooleanField(
         required=False, label="Allow GPU sharing (fractional GPU requests share a device)"
     )
+    burstable_unlimited = forms.BooleanField(
+        required=False,
+        label="Let burstable (T-family) nodes run pods at full CPU in unlimited mode",
+        help_text="Priced with the surplus-credit charge; otherwise they get pods up to their baseline CPU",
+    )
     max_pods_per_node = forms.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER)
     scale_down_delay_seconds = forms.IntegerField(
         min_value=0,

@@ -45,6 +45,7 @@ EDITABLE_FIELDS = (
     "isolate_memory_mib",
     "isolate_gpu_pods",
     "gpu_sharing",
+    "burstable_unlimited",
     "max_pods_per_node",
     "scale_down_delay_seconds",
     "consolidation_min_saving_pct",
@@ -143,7 +144,7 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     errors.attempt(partial(_integer_field, data, out, "scale_down_delay_seconds", 60))
     errors.attempt(partial(_integer_field, data, out, "spot_fallback_seconds", 120))
     errors.attempt(lambda: _clean_consolidation_saving(data, out))
-    for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing"):
+    for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing", "burstable_unlimited"):
         out[field] = bool(data.get(field, field == "isolate_gpu_pods"))
     out["isolate_namespaces"] = _strings(data.get("isolate_namespaces"), "isolate_namespaces")
     errors.attempt(lambda: _clean_selectors(data, out))
@@ -403,4 +404,6 @@ def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
             else float(settings["max_cost_per_hour"]),
         ),
         gpu_sharing=bool(settings["gpu_sharing"]),
+        # Settings saved before the field existed lack it: they meant the default.
+        burstable_unlimited=bool(settings.get("burstable_unlimited", False)),
     )

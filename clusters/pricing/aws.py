@@ -10,12 +10,15 @@
    ENI limit; new nodes get a 20 GiB root volume (Karpenter's default) for ephemeral storage.
 4. Fargate: every allowed CPU/memory pair, priced per vCPU-hour and GB-hour for the region's
    rows of serverless_prices.csv. EKS runs Fargate pods on x86_64 only, so that is the default.
+5. Burstable (T family) types carry the share of each vCPU they sustain and the unlimited-mode
+   surplus price (`clusters.pricing.burstable`), so the planner sizes them honestly.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from clusters.pricing.burstable import aws_baseline_cpu_fraction, aws_unlimited_usd_per_vcpu_hour
 from clusters.pricing.csvfiles import (
     ARCHITECTURES,
     DEFAULT_DATA_DIR,
@@ -85,6 +88,10 @@ def aws_instance_types(
                 current_generation=row["current_generation"] == "True",
                 generation=generation_of(row["family"]),
                 bare_metal=row["bare_metal"] == "True",
+                baseline_cpu_fraction=aws_baseline_cpu_fraction(row["name"], row["burstable"] == "True"),
+                unlimited_usd_per_vcpu_hour=aws_unlimited_usd_per_vcpu_hour(
+                    row["name"], row["burstable"] == "True"
+                ),
             )
         )
         prices[row["name"]] = price

@@ -33,6 +33,7 @@ from engines.planner.catalog import (
     ServerlessShape,
 )
 from engines.planner.engine import plan
+from engines.planner.exact import ExactBudget
 from engines.planner.policy import (
     InstanceRequirements,
     IsolationRules,
@@ -58,6 +59,7 @@ __all__ = [
     "Catalog",
     "Decision",
     "Discount",
+    "ExactBudget",
     "ExistingNode",
     "InstanceRequirements",
     "InstanceType",

@@ -22,7 +22,7 @@ from engines.kube.resources import (
 from engines.planner.problem import Problem
 from engines.planner.results import Decision, Launch, OfferingChoice
 from engines.planner.serverless import ServerlessOption
-from engines.planner.table import BoolArray, IntArray, fits_mask
+from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 
 RUNNER_UPS = 3
 MIN_RUNNER_UPS = 2
@@ -48,6 +48,21 @@ class Ranked:
     decision: Decision
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    """The offerings `Assembler.ranked` may pick for one node, cheapest first (ties by zone, then
+    table order), and how many offerings were acceptable in all."""
+
+    offerings: IntArray
+    price: FloatArray
+    count: int
+
+    def rotated(self, rotation: int, zone_of: IntArray, zone_count: int) -> IntArray:
+        """Ordered by price, equal prices by zone rotated by `rotation` (then table order)."""
+        rotated = (zone_of[self.offerings] - rotation) % zone_count
+        return self.offerings[np.lexsort((rotated, self.price))]
+
+
 class Assembler:
     """Builds launches for one problem, caching what identical pods share."""
 
@@ -63,6 +78,7 @@ class Assembler:
         )
         self._choices: dict[int, OfferingChoice] = {}
         self._ranked: dict[tuple[object, ...], Ranked] = {}
+        self._candidates: dict[tuple[object, ...], _Candidates] = {}
 
     def choice(self, index: int) -> OfferingChoice:
         choice = self._choices.get(index)
@@ -72,7 +88,7 @@ class Assembler:
                 offering.instance_type,
                 offering.zone,
                 offering.capacity_type,
-                offering.price,
+                float(self.problem.table.price[index]),  # the offering's price, plus any surcharge
                 float(self.problem.table.effective[index]),
                 offering.interruption_bucket,
             )
@@ -110,10 +126,12 @@ class Assembler:
         key = None if cache_key is None else (*cache_key, rotation % self.zone_count)
         if key is not None and key in self._ranked:
             return self._ranked[key]
-        table = self.problem.table
-        indices = np.flatnonzero(mask() if callable(mask) else mask)
-        rotated = (self.zone_of[indices] - rotation) % self.zone_count
-        order = indices[np.lexsort((rotated, np.round(table.effective[indices], 9)))]
+        candidates = None if cache_key is None else self._candidates.get(cache_key)
+        if candidates is None:
+            candidates = self._sorted_candidates(mask() if callable(mask) else mask)
+            if cache_key is not None:
+                self._candidates[cache_key] = candidates
+        order = candidates.rotated(rotation, self.zone_of, self.zone_count)
         limit = self.problem.policy.max_offerings_per_launch
         pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
         _, first_of_pair = np.unique(pair, return_index=True)
@@ -127,11 +145,35 @@ class Assembler:
             choices.append(self.serverless_choice(serverless))
             choices.sort(key=lambda c: c.effective_price_per_hour)
         runner_ups = self._runner_ups(choices[0], order, serverless)
-        reason = self._reason(choices[0], runner_ups, len(order) + (serverless is not None), subject)
+        reason = self._reason(choices[0], runner_ups, candidates.count + (serverless is not None), subject)
         ranked = Ranked(tuple(choices), Decision(choices[0], runner_ups, reason))
         if key is not None:
             self._ranked[key] = ranked
         return ranked
+
+    def _sorted_candidates(self, mask: BoolArray) -> _Candidates:
+        """The acceptable offerings that any rotation of `ranked` can pick or show: its first
+        positions (whole groups of equal price, whose order the rotation changes) and the
+        cheapest offering of every (capacity type, zone) pair, which the rotation never changes
+        (a pair has one zone)."""
+        table = self.problem.table
+        indices = np.flatnonzero(mask)
+        price = np.round(table.effective[indices], 9)
+        by_price = np.lexsort((self.zone_of[indices], price))
+        order, price = indices[by_price], price[by_price]
+        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
+        _, firsts = np.unique(pair, return_index=True)
+        needed = max(
+            8 * RUNNER_UPS * self.zone_count, self.problem.policy.max_offerings_per_launch + len(firsts)
+        )
+        end = (
+            len(order)
+            if needed >= len(order)
+            else int(np.searchsorted(price, price[needed - 1], side="right"))
+        )
+        far = np.sort(firsts[firsts >= end])
+        keep = np.concatenate([np.arange(end), far]).astype(np.int64)
+        return _Candidates(order[keep], price[keep], len(indices))
 
     def _runner_ups(
         self, chosen: OfferingChoice, order: IntArray, serverless: ServerlessOption | None

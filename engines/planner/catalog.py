@@ -34,7 +34,13 @@ def interruption_cost_rate(bucket: int | None) -> float:
 
 @dataclass(frozen=True, slots=True)
 class InstanceType:
-    """One VM shape. `system_reserve` is what the kubelet and OS keep (kube-reserved + eviction)."""
+    """One VM shape. `system_reserve` is what the kubelet and OS keep (kube-reserved + eviction).
+
+    A burstable type (AWS T family) sustains only `baseline_cpu_fraction` of each vCPU; above it
+    it spends CPU credits and, once they are gone, is throttled back to the baseline or, in
+    unlimited mode, billed `unlimited_usd_per_vcpu_hour` for every vCPU-hour above it (None: the
+    provider has no unlimited mode). Fixed-performance types keep the defaults.
+    """
 
     name: str
     family: str
@@ -50,6 +56,17 @@ class InstanceType:
     current_generation: bool = True
     generation: int = 0
     bare_metal: bool = False
+    baseline_cpu_fraction: float = 1.0
+    unlimited_usd_per_vcpu_hour: float | None = None
+
+    @property
+    def burstable(self) -> bool:
+        return self.baseline_cpu_fraction < 1.0
+
+    @property
+    def baseline_cpu_millis(self) -> int:
+        """The CPU it sustains without credits, in millicores."""
+        return int(self.vcpu * 1000 * self.baseline_cpu_fraction)
 
     @property
     def capacity(self) -> Resources:

@@ -8,7 +8,11 @@ Algorithm:
 3. Bin-selection: every isolated pod gets the cheapest offering that fits it alone,
    serverless shapes included when allowed. That is optimal pod by pod, so it adds its exact
    cost to the lower bound.
-4. Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
+4. Small batches (at most 64 packed pods) are first packed exactly (`exact`: every node
+   pattern, HiGHS branch-and-bound) within the caller's budget; a packing proven optimal
+   ends bin-packing with the solver's dual bound as the bound. Otherwise (too big, or out of
+   time) the steps below run, and the exact pass's packing and bound still count.
+   Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
    columns generated for small nodes) gives the lower bound and a fractional packing that
    `packing` turns into nodes. Two integer guides compete with plain rounding, and the
    cheaper packing wins: diving (fix the most used pattern, re-solve, repeat) when the LP
@@ -34,6 +38,7 @@ from engines.planner import lp
 from engines.planner.assemble import Assembler, describe_load
 from engines.planner.catalog import Catalog
 from engines.planner.diagnose import diagnose
+from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
 from engines.planner.limits import Usage, admit
 from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost
 from engines.planner.policy import PlannerPolicy
@@ -48,20 +53,31 @@ _NO_OVERHEAD = Resources()
 INTEGER_BOUND_TRIGGER = 0.01
 # Whole-node integrality only tightens plans of few nodes; beyond this the LP is already tight.
 INTEGER_BOUND_MAX_NODES = 64
+# The exact pass on small batches (`exact`) within the provisioning loop's time budget.
+EXACT_BUDGET = ExactBudget()
 
 
-def plan(snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog, *, thorough: bool = True) -> Plan:
+def plan(
+    snapshot: Snapshot,
+    policy: PlannerPolicy,
+    catalog: Catalog,
+    *,
+    thorough: bool = True,
+    exact: ExactBudget | None = EXACT_BUDGET,
+) -> Plan:
     """Decide which nodes to launch for `snapshot.pods` and where every pod goes (see module doc).
 
     `thorough=False` skips the branch-and-bound pass on plans of few nodes: the plan keeps its
     valid LP lower bound (only less tight) and loses one candidate packing. The provisioning loop
     uses it to answer pending pods within a second; benchmarks and previews use the default.
+    `exact` is the budget of the exact pass on small batches (None turns it off; see `exact`).
     """
     if snapshot.region and snapshot.region != catalog.region:
         raise ValueError(
             f"the snapshot is of region {snapshot.region} but the catalog prices {catalog.region}"
         )
-    return _Planner(compile_problem(snapshot, policy, catalog), thorough=thorough).run()
+    problem = compile_problem(snapshot, policy, catalog)
+    return _Planner(problem, thorough=thorough, exact=exact).run()
 
 
 class _Columns:
@@ -100,9 +116,10 @@ class _Columns:
 
 
 class _Planner:
-    def __init__(self, problem: Problem, *, thorough: bool = True) -> None:
+    def __init__(self, problem: Problem, *, thorough: bool = True, exact: ExactBudget | None = None) -> None:
         self.problem = problem
         self.thorough = thorough
+        self.exact = exact
         self.assembler = Assembler(problem)
         self.launches: list[Launch] = []
         self.bindings: list[Binding] = []
@@ -209,22 +226,34 @@ class _Planner:
         options = [self._serverless_option(c) for c in classes]
         data = self._packing_input(classes, options)
         billed = np.array([o.price if o else np.inf for o in options], dtype=np.float64)
+        exact = self._exact(data) if classes else None
+        if exact is not None and exact.optimal and exact.result is not None:
+            return _Packed(classes, data, exact.result, exact.bound, billed)
         solution = lp.solve(lp_input(data)) if classes else None
         if solution is None:
             return _Packed(classes, data, pack(data, None), 0.0, billed)
         packings = [pack(data, guide) for guide in (solution, solution.rounded) if guide is not None]
         bound = solution.bound
-        cheapest = min(packing_cost(p, data) for p in packings)
+        if exact is not None:  # the exact pass ran out of time: its bound and packing still count
+            bound = max(bound, exact.bound)
+            packings += [exact.result] if exact.result is not None else []
+        best = min(packings, key=lambda p: packing_cost(p, data))
         few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
-        if self.thorough and few_nodes and cheapest > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
+        if self.thorough and few_nodes and packing_cost(best, data) > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
             # The LP may be loose on plans of few nodes (it can buy a third of an 8-GPU node):
             # branch-and-bound tightens the bound and proposes another packing to try.
             relaxation = lp.integer_relaxation(lp_input(data))
             if relaxation is not None:
                 bound = max(bound, relaxation.bound)
-                packings.append(pack(data, relaxation.as_solution(solution.duals)))
-        best = min(packings, key=lambda p: packing_cost(p, data))
+                packings = [best, pack(data, relaxation.as_solution(solution.duals))]
+                best = min(packings, key=lambda p: packing_cost(p, data))
         return _Packed(classes, data, best, bound, billed)
+
+    def _exact(self, data: PackingInput) -> ExactPacking | None:
+        """The exact pass on small batches (`exact`), tried before the heuristics: when it proves
+        its packing optimal there is nothing left for them to find. Otherwise they run as on any
+        batch, and the cheapest packing of all wins, so a time-out never makes a plan worse."""
+        return None if self.exact is None else solve_exact(data, self.exact)
 
     # Output --------------------------------------------------------------------------------
     def _finish(self, packed: _Packed) -> Plan:

@@ -82,8 +82,10 @@ def small_columns(fit_counts: IntArray, ok: BoolArray) -> BoolArray:
     return np.asarray((most <= SMALL_NODE_PODS) & ok.any(axis=0), dtype=np.bool_)
 
 
-# Columns screened first as likely dominators (see `dominated_columns`).
+# Columns screened first as likely dominators, and the block size of the sweep that follows
+# (see `dominated_columns`).
 _SCREEN_COLUMNS = 8
+_SWEEP_BLOCK = 64
 
 
 def dominated_columns(
@@ -98,10 +100,13 @@ def dominated_columns(
 
     Comparing every pair costs n^2 (a thousand AWS columns: tens of milliseconds per plan) while a
     handful survive. So a few likely dominators (the best per dollar, the cheapest small ones) screen
-    every column first, and only the columns they leave are compared pairwise. Dominance is
-    transitive, so a column dominated by a screened-out one is dominated by its screener too: the
-    result is the same as comparing every pair, and without transitivity it could only keep more
-    columns (never drop one that is not dominated), which leaves the LP and its bound valid.
+    every column first; the columns they leave are swept best per dollar first, each block of them
+    compared with itself and the survivors so far. A dominator has at least as much of every
+    resource per dollar (both ways of dominating imply it), so it is swept no later than what it
+    dominates (blocks never split equal scores). Dominance is transitive, so a column dominated
+    by a dropped one is dominated by a survivor too: the result is the same as comparing every
+    pair, and without transitivity it could only keep more columns (never drop one that is not
+    dominated), which leaves the LP and its bound valid.
     """
     relation = _DominanceRelation(alloc, cost, ok, fit_counts, small, used)
     count = len(cost)
@@ -110,7 +115,20 @@ def dominated_columns(
     screeners = relation.likely_dominators(_SCREEN_COLUMNS)
     dominated = relation.dominated_by(screeners, np.arange(count))
     left = np.flatnonzero(~dominated)
-    dominated[left] = relation.dominated_within(left)
+    score = relation.score[left]
+    left = left[np.argsort(-score, kind="stable")]
+    score = relation.score[left]
+    survivors = np.zeros(0, np.int64)
+    start = 0
+    while start < len(left):
+        end = min(start + _SWEEP_BLOCK, len(left))
+        while end < len(left) and score[end] == score[end - 1]:
+            end += 1
+        block = left[start:end]
+        hit = relation.dominated_by(np.concatenate([survivors, block]), block)
+        dominated[block] = hit
+        survivors = np.concatenate([survivors, block[~hit]])
+        start = end
     return dominated
 
 
@@ -132,13 +150,15 @@ class _DominanceRelation:
         self.ok_t = ok.T
         self.cost = cost
         self.small = small
+        # Resources per dollar, each scaled to its best and summed: a dominator scores at least
+        # as high as what it dominates.
+        scale = np.maximum(self.per_dollar.max(axis=0, initial=0.0), 1e-12)
+        self.score = (self.per_dollar / scale).sum(axis=1)
 
     def likely_dominators(self, count: int) -> IntArray:
-        """The best columns per dollar (summed over resources, each scaled to its best), the
-        cheapest small ones, and the best for each resource per dollar."""
-        scale = np.maximum(self.per_dollar.max(axis=0, initial=0.0), 1e-12)
-        score = (self.per_dollar / scale).sum(axis=1)
-        best = np.argsort(-score, kind="stable")[:count]
+        """The best columns per dollar (see `score`), the cheapest small ones, and the best for
+        each resource per dollar."""
+        best = np.argsort(-self.score, kind="stable")[:count]
         small = np.flatnonzero(self.small)
         cheapest_small = small[np.argsort(self.cost[small], kind="stable")[:count]]
         per_resource = self.per_dollar.argmax(axis=0) if len(self.cost) else np.zeros(0, np.int64)

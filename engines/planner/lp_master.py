@@ -11,7 +11,7 @@ import highspy
 import numpy as np
 
 from engines.planner.highs import limit_branch_and_bound, quiet_solver
-from engines.planner.knapsack import DEFAULT_NODE_LIMIT, best_pattern
+from engines.planner.knapsack import DEFAULT_NODE_LIMIT, best_pattern, quick_bounds
 from engines.planner.lp_model import (
     BOUND_SAFETY_MARGIN,
     MAX_PODS_FOR_FIT_ROW,
@@ -28,8 +28,9 @@ PATTERNS_PER_ROUND = 12
 # Diving (see `Master._dive`) for plans made of small nodes only, capped in steps and rounds.
 MAX_DIVE_STEPS = 200
 DIVE_PRICING_ROUNDS = 3
-# Diving only looks for good patterns (nothing to certify), so its knapsacks search less.
-DIVE_NODE_LIMIT = 1000
+# Pricing rounds that only look for good patterns (diving, and column generation until its
+# last round) search less than the rounds that certify the bound.
+SEARCH_NODE_LIMIT = 1000
 # Branch-and-bound runs are capped in nodes so they stay deterministic and bounded in time.
 MIP_MAX_NODES = 200
 # Both runs stop once the best solution is this close to the dual bound (relative).
@@ -59,6 +60,8 @@ class Master:
         self.row_upper: list[float] = []
         self.row_lower: list[float] = []
         self.patterns: list[tuple[int, dict[int, int]]] = []
+        # Each small column's last knapsack surrogate weights, tried first in the next round.
+        self.surrogates: dict[int, FloatArray] = {}
         self.solver = quiet_solver()
 
     def _add_rows(self, lower: list[float], upper: list[float]) -> int:
@@ -114,9 +117,16 @@ class Master:
                 break
             last = round_number == rounds
             # A round that finds nothing has priced every column, so its theta certifies the bound.
+            # Rounds only look for improving patterns with the small search budget; the round whose
+            # theta is returned prices again with the full one, for a tighter certificate (and
+            # goes on if that finds a pattern the small searches missed).
             theta, new_patterns = self._price(
-                caps, final=last and certify, node_limit=DEFAULT_NODE_LIMIT if certify else DIVE_NODE_LIMIT
+                caps,
+                final=last and certify,
+                node_limit=DEFAULT_NODE_LIMIT if last and certify else SEARCH_NODE_LIMIT,
             )
+            if certify and not new_patterns and not last:
+                theta, new_patterns = self._price(caps, final=True, node_limit=DEFAULT_NODE_LIMIT)
             if not new_patterns or last:
                 break
             self._add_patterns(new_patterns)
@@ -315,8 +325,14 @@ class Master:
         duals = np.maximum(np.asarray(self.solver.getSolution().row_dual)[: len(d.class_counts)], 0.0)
         theta = 1.0
         found: list[tuple[int, dict[int, int]]] = []
-        for k in self.small:
+        # The knapsack's first test, for every small column at once: most columns stop there.
+        usable = self.ok[:, self.small] & ((duals > 0) & (caps > 0))[:, None]
+        quick = quick_bounds(duals, d.class_vectors, d.column_alloc[self.small], usable)
+        for k, quick_bound in zip(self.small, quick, strict=True):
             price = float(d.column_cost[k])
+            if quick_bound <= price * (1.0 + REDUCED_COST_TOLERANCE):
+                theta = max(theta, float(quick_bound) / price)
+                continue
             pattern = best_pattern(
                 duals,
                 d.class_vectors,
@@ -325,7 +341,10 @@ class Master:
                 caps,
                 threshold=price * (1.0 + REDUCED_COST_TOLERANCE),
                 node_limit=node_limit,
+                hint=self.surrogates.get(int(k)),
             )
+            if pattern.surrogate is not None:
+                self.surrogates[int(k)] = pattern.surrogate
             theta = max(theta, pattern.upper_bound / price)
             if pattern.counts:
                 found.append((int(k), pattern.counts))

@@ -187,6 +187,7 @@ class Packer:
         for large in np.flatnonzero(solution.nodes >= 1.0 - EPSILON):
             copies = int(np.floor(solution.nodes[large] + EPSILON))
             share = solution.placement[:, large] / solution.nodes[large]
+            nodes = []
             for _ in range(copies):
                 node = PackedNode(int(large), [int(v) for v in d.column_alloc[large]])
                 for carried in (int(c) for c in np.flatnonzero(share > EPSILON)):
@@ -194,8 +195,30 @@ class Packer:
                     count = self._take(carried, min(share[carried], fit))
                     if count:
                         node.add(carried, count, self.vectors[carried])
-                if node.counts:
-                    self.nodes.append(node)
+                nodes.append(node)
+            self._spread_remainders(nodes, share * copies)
+            self.nodes.extend(node for node in nodes if node.counts)
+
+    def _spread_remainders(self, nodes: list[PackedNode], intended: FloatArray) -> None:
+        """The pods each class's per-node floor left out of the LP's placement on these nodes,
+        one more per node, taking the nodes in turn across classes: every node gets about the
+        fractional rest of the LP's mix, which fits on average where both CPU and memory are
+        tight. The most valuable (largest) classes go first, so what does not fit is small pods,
+        which the top-up fits into the gaps left anywhere, rather than big ones that strand
+        the room they cannot use."""
+        if not nodes:
+            return
+        turn = 0
+        for pod_class in (c for c in self.order if intended[c] > EPSILON):
+            placed = sum(node.counts.get(int(pod_class), 0) for node in nodes)
+            extra = min(int(np.floor(intended[pod_class] + EPSILON)) - placed, int(self.remaining[pod_class]))
+            vector = self.vectors[pod_class]
+            for _ in range(min(extra, len(nodes))):
+                node = nodes[turn % len(nodes)]
+                turn += 1
+                if how_many_fit(node.spare, vector) >= 1:
+                    node.add(int(pod_class), 1, vector)
+                    self.remaining[pod_class] -= 1
 
     def _place_existing(self, node_index: int, pod_class: int, count: int) -> None:
         counts = self.existing[node_index]

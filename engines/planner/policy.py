@@ -88,6 +88,12 @@ class PlannerPolicy:
 
     `node_labels` and `node_taints` are put on every new node, so pods must tolerate the taints
     and may select the labels. `max_offerings_per_launch` bounds the fallback list of a launch.
+
+    Burstable types are sized by their baseline CPU (what they sustain without credits) unless
+    `burstable_unlimited` opts in to unlimited mode: then they are sized by all their vCPUs and
+    priced as if the pods used them all the time, the surplus-credit charge included (see
+    `engines.planner.table.unlimited_surcharge`). Types without an unlimited mode stay at their
+    baseline either way.
     """
 
     objective: Objective = Objective.COST
@@ -102,6 +108,7 @@ class PlannerPolicy:
     node_labels: Mapping[str, str] = field(default_factory=dict)
     node_taints: tuple[Taint, ...] = ()
     max_offerings_per_launch: int = 20
+    burstable_unlimited: bool = False
 
     def isolates(self, pod: PodRequest) -> bool:
         return pod.isolate or self.packing is Packing.ISOLATE or self.isolation.isolates(pod)

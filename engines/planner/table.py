@@ -17,7 +17,7 @@ import numpy.typing as npt
 from engines.kube import labels as wk
 from engines.kube.capacity import CapacityType
 from engines.kube.labels import NodeSelectorRequirement
-from engines.kube.resources import PODS, Resources
+from engines.kube.resources import CPU, PODS, Resources
 from engines.planner.catalog import WORST_INTERRUPTION_BUCKET, Catalog, InstanceType, Offering
 from engines.planner.policy import InstanceRequirements, PlannerPolicy
 from engines.planner.types import Snapshot
@@ -139,11 +139,33 @@ def offering_allowed(offering: Offering, policy: PlannerPolicy, zones: frozenset
     return True
 
 
+def runs_unlimited(instance_type: InstanceType, policy: PlannerPolicy) -> bool:
+    """Whether a new node of this burstable type is planned in unlimited mode (see `PlannerPolicy`)."""
+    return (
+        instance_type.burstable
+        and policy.burstable_unlimited
+        and instance_type.unlimited_usd_per_vcpu_hour is not None
+    )
+
+
+def unlimited_surcharge(instance_type: InstanceType, policy: PlannerPolicy) -> float:
+    """USD per hour added to every offering of the type in unlimited mode: the surplus credits of
+    all its vCPUs busy above the baseline, the most its pods can run up (0 otherwise)."""
+    if not runs_unlimited(instance_type, policy):
+        return 0.0
+    rate = instance_type.unlimited_usd_per_vcpu_hour or 0.0
+    return instance_type.vcpu * (1.0 - instance_type.baseline_cpu_fraction) * rate
+
+
 def new_node_allocatable(
     instance_type: InstanceType, policy: PlannerPolicy, daemonset_overhead: Resources
 ) -> tuple[int, int, int, int, int]:
     """What pods can use on a new node of this type: capacity minus system reserve, daemonsets
-    and the policy's pod cap. GPUs are in milli-GPUs, as everywhere in the engine."""
+    and the policy's pod cap. GPUs are in milli-GPUs, as everywhere in the engine.
+
+    A burstable type not run in unlimited mode offers pods only its baseline CPU, less the
+    reserve and daemonsets (which spend credits like pods do): a pod that requests a full CPU
+    would otherwise be throttled to the baseline once the credits run out."""
     allocatable = instance_type.allocatable - daemonset_overhead
     max_pods = instance_type.max_pods
     if policy.max_pods_per_node is not None:
@@ -151,6 +173,13 @@ def new_node_allocatable(
     pods = max_pods - instance_type.system_reserve.pods - daemonset_overhead.pods
     vector = list(allocatable.clamped().as_vector())
     vector[PODS] = max(pods, 0)
+    if instance_type.burstable and not runs_unlimited(instance_type, policy):
+        baseline = (
+            instance_type.baseline_cpu_millis
+            - instance_type.system_reserve.cpu_millis
+            - daemonset_overhead.cpu_millis
+        )
+        vector[CPU] = min(vector[CPU], max(baseline, 0))
     return (vector[0], vector[1], vector[2], vector[3], vector[4])
 
 
@@ -211,18 +240,20 @@ def build_offering_table(
     offerings = [o for o in catalog.offerings if o.instance_type in type_index and keep_offering(o)]
     type_of = np.fromiter((type_index[o.instance_type] for o in offerings), np.int64, len(offerings))
     alloc_by_type = np.array(type_alloc, dtype=np.int64).reshape(len(types), 5)
+    surcharge = np.array([unlimited_surcharge(t, policy) for t in types], dtype=np.float64)[type_of]
     return OfferingTable(
         region=catalog.region,
         types=types,
         offerings=offerings,
         type_of=type_of,
         alloc=alloc_by_type[type_of] if len(offerings) else np.zeros((0, 5), np.int64),
-        price=np.fromiter((o.price for o in offerings), np.float64, len(offerings)),
+        price=np.fromiter((o.price for o in offerings), np.float64, len(offerings)) + surcharge,
         effective=np.fromiter(
             (o.price * (1.0 + policy.interruption_weight * o.interruption_cost_rate) for o in offerings),
             np.float64,
             len(offerings),
-        ),
+        )
+        + surcharge,
         node_labels=dict(policy.node_labels),
     )
 

@@ -80,6 +80,11 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
     isolate_memory_mib = _whole()
     isolate_gpu_pods = serializers.BooleanField(required=False)
     gpu_sharing = serializers.BooleanField(required=False)
+    burstable_unlimited = serializers.BooleanField(
+        required=False,
+        help_text="Burstable nodes take pods at full CPU, priced with unlimited mode's surplus credits "
+        "(default: sized by their baseline CPU).",
+    )
     max_pods_per_node = _whole()
     scale_down_delay_seconds = serializers.IntegerField(min_value=0, max_value=MAX_WHOLE, required=False)
     consolidation_min_saving_pct = serializers.IntegerField(

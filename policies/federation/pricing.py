@@ -29,7 +29,7 @@ from engines.federation import NodelessPricing, NodeShape, ObservePricing, Resou
 from engines.kube.resources import MILLI_GPU_PER_GPU
 from engines.kube.resources import Resources as PlannerResources
 from engines.planner import CapacityType, Catalog, Discount, Packing
-from engines.planner.table import new_node_allocatable, offering_allowed, type_allowed
+from engines.planner.table import new_node_allocatable, offering_allowed, type_allowed, unlimited_surcharge
 from policies.provisioning_settings import planner_policy
 
 ONPREM_RATES = ObservePricing(cpu_core_hour=0.018, memory_gib_hour=0.0024, gpu_hour=0.55)
@@ -164,9 +164,8 @@ def nodeless_pricing(region: str, discount: Discount, provisioning_settings: str
         if cpu <= 0 or memory <= 0 or pods <= 0:
             continue
         allocatable = Resources(cpu, memory, milli_gpus // MILLI_GPU_PER_GPU)
-        shapes.append(
-            NodeShape(instance_type.name, allocatable, best[instance_type.name], 1 if isolate else pods)
-        )
+        price = best[instance_type.name] + unlimited_surcharge(instance_type, policy)
+        shapes.append(NodeShape(instance_type.name, allocatable, price, 1 if isolate else pods))
     if not shapes:
         raise ValueError(f"the provisioning policy allows no instance type in {region or DEFAULT_REGION}")
     return NodelessPricing(tuple(shapes))

@@ -63,6 +63,8 @@ class ProvisioningPolicy(models.Model):
     isolate_memory_mib = models.PositiveIntegerField(null=True, blank=True)
     isolate_gpu_pods = models.BooleanField(default=True)
     gpu_sharing = models.BooleanField(default=False)
+    # Burstable (T-family) nodes: sized by their baseline CPU unless this opts in to unlimited mode.
+    burstable_unlimited = models.BooleanField(default=False)
     max_pods_per_node = models.PositiveIntegerField(null=True, blank=True)
     scale_down_delay_seconds = models.PositiveIntegerField(default=60)
     # Consolidation moves pods only when that saves at least this share of what the nodes moved cost.

@@ -23,7 +23,7 @@ ALLOWED = {
     "engines.metering": SHARED | {"datetime", "re"},
     # The planner guards a shared table cache with a lock, fingerprints plans, and solves its LP
     # lower bound with HiGHS.
-    "engines.planner": SHARED | {"functools", "hashlib", "highspy", "threading"},
+    "engines.planner": SHARED | {"bisect", "functools", "hashlib", "highspy", "operator", "threading"},
 }
 
 

@@ -168,3 +168,14 @@ def test_viewers_read_outsiders_see_nothing(cast, api_a, api_b, viewer_client, c
         assert request.status_code == 404
     assert api_b.get(URL).json()["count"] == 0
     assert _error(api_b.post(URL, {"cluster": str(cluster.pk)}, format="json"), 404)
+
+
+@pytest.mark.django_db
+def test_unlimited_burstable_nodes_are_opted_in_through_the_api(api_a, cluster) -> None:
+    created = _created(api_a, {"cluster": str(cluster.pk)})
+    assert created["burstable_unlimited"] is False
+
+    patched = api_a.patch(f"{URL}{created['id']}/", {"burstable_unlimited": True}, format="json").json()
+
+    assert patched["burstable_unlimited"] is True
+    assert provisioning_policy_in_force(cluster).settings["burstable_unlimited"] is True

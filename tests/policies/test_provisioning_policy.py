@@ -175,3 +175,21 @@ def test_the_policies_page_runs_as_many_queries_for_twenty_clusters_as_for_one(c
     one = page_queries(owner_client, "/policies/")
     clusters(1, 20)
     assert page_queries(owner_client, "/policies/") == one
+
+
+def test_burstable_nodes_are_sized_by_their_baseline_unless_the_policy_opts_in_to_unlimited(
+    cast, owner_client
+) -> None:
+    catalog = list_price_catalog("us-east-1")
+    assert planner_policy(clean_settings(BASE, catalog)).burstable_unlimited is False
+    assert planner_policy(clean_settings({**BASE, "burstable_unlimited": "on"}, catalog)).burstable_unlimited
+    # Settings saved before the field existed meant the default.
+    saved_before = {k: v for k, v in clean_settings(BASE, catalog).items() if k != "burstable_unlimited"}
+    assert planner_policy(saved_before).burstable_unlimited is False
+
+    page = get_page(owner_client, "/policies/provisioning/", queries=8)
+    assert b'name="burstable_unlimited"' in page.content
+    response = owner_client.post("/policies/provisioning/", {**BASE, "burstable_unlimited": "on"})
+    assert response.status_code == 302
+    policy = selectors.organization_default_policy(cast.org_a.pk)
+    assert policy is not None and policy.burstable_unlimited

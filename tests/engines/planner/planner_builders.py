@@ -6,8 +6,9 @@ without using the engine's compiled arrays, so a bug there cannot hide from it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from engines.kube import labels as wk
 from engines.kube.labels import untolerated_taints
@@ -241,6 +242,14 @@ def _fits(pods: list[PodRequest], capacity: tuple[int, int, int, int, int], shar
     )
 
 
+def surcharge(instance_type: InstanceType, policy: PlannerPolicy) -> float:
+    """Unlimited mode's surplus credits for every vCPU above the baseline, when the policy opts in."""
+    rate = instance_type.unlimited_usd_per_vcpu_hour
+    if instance_type.baseline_cpu_fraction >= 1 or not policy.burstable_unlimited or rate is None:
+        return 0.0
+    return instance_type.vcpu * (1 - instance_type.baseline_cpu_fraction) * rate
+
+
 def new_node_capacity(
     instance_type: InstanceType, policy: PlannerPolicy, snapshot: Snapshot
 ) -> tuple[int, int, int, int, int]:
@@ -249,8 +258,11 @@ def new_node_capacity(
     if policy.max_pods_per_node is not None:
         max_pods = min(max_pods, policy.max_pods_per_node)
     reserve = instance_type.system_reserve
+    cpu = instance_type.vcpu * 1000
+    if instance_type.baseline_cpu_fraction < 1 and not surcharge(instance_type, policy):
+        cpu = int(cpu * instance_type.baseline_cpu_fraction)  # what a burstable type sustains
     return (
-        instance_type.vcpu * 1000 - reserve.cpu_millis - overhead.cpu_millis,
+        cpu - reserve.cpu_millis - overhead.cpu_millis,
         instance_type.memory_mib - reserve.memory_mib - overhead.memory_mib,
         instance_type.gpus * 1000 - overhead.gpus * 1000,
         instance_type.ephemeral_mib - reserve.ephemeral_mib - overhead.ephemeral_mib,
@@ -339,8 +351,9 @@ def cheapest_option(
     catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot, pods: list[PodRequest]
 ) -> float:
     weight = policy.interruption_weight
+    types = types_of(catalog)
     options = [
-        o.price * (1 + weight * o.interruption_cost_rate)
+        o.price * (1 + weight * o.interruption_cost_rate) + surcharge(types[o.instance_type], policy)
         for o in suitable_offerings(catalog, policy, snapshot, pods)
     ]
     if len(pods) == 1:
@@ -352,6 +365,40 @@ def cheapest_option(
                         + shape.memory_mib / GIB * pricing.usd_per_gib_hour
                     )
     return min(options)
+
+
+def _partitions(items: list[int]) -> Iterator[list[list[int]]]:
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in _partitions(rest):
+        yield [[first], *partition]
+        for i in range(len(partition)):
+            yield [*partition[:i], [first, *partition[i]], *partition[i + 1 :]]
+
+
+def brute_force_optimum(
+    catalog: Catalog, snapshot: Snapshot, policy: PlannerPolicy, placed: list[PodRequest]
+) -> float:
+    """The cheapest plan for `placed` on new capacity, over every way of grouping them into nodes."""
+    isolated = {p.uid for p in placed if policy.isolates(p)}
+    cache: dict[tuple[int, ...], float] = {}
+
+    def block_cost(block: list[int]) -> float:
+        key = tuple(block)
+        if key not in cache:
+            members = [placed[i] for i in block]
+            if len(members) > 1 and any(p.uid in isolated for p in members):
+                cache[key] = math.inf
+            else:
+                try:
+                    cache[key] = cheapest_option(catalog, policy, snapshot, members)
+                except ValueError:
+                    cache[key] = math.inf
+        return cache[key]
+
+    return min(sum(block_cost(b) for b in partition) for partition in _partitions(list(range(len(placed)))))
 
 
 def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog) -> None:
@@ -378,7 +425,8 @@ def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: C
                 assert serverless_suits(catalog, members[0], choice.instance_type, policy, snapshot)
                 continue
             offering = offerings[(choice.instance_type, choice.zone, choice.capacity_type)]
-            assert abs(offering.price - choice.price_per_hour) < 1e-9
+            extra = surcharge(types_of(catalog)[offering.instance_type], policy)
+            assert abs(offering.price + extra - choice.price_per_hour) < 1e-9
             assert offering_suits(catalog, policy, snapshot, offering, members), (
                 f"{choice.instance_type} cannot run {launch.pod_uids}"
             )

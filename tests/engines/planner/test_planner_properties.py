@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +9,12 @@ from hypothesis import strategies as st
 from engines.kube import labels as wk
 from engines.planner import Packing, PlannerPolicy, PodRequest, Resources, Snapshot, plan
 from lab.planner.testing import karpenter_pods
-from tests.engines.planner.planner_builders import cheapest_option, check_plan, tiny_catalog
+from tests.engines.planner.planner_builders import (
+    brute_force_optimum,
+    cheapest_option,
+    check_plan,
+    tiny_catalog,
+)
 from tests.engines.planner.strategies import existing, pods, policies
 
 CATALOG = tiny_catalog()
@@ -50,38 +52,6 @@ def test_plans_respect_zones_and_report_only_truly_unservable_pods(pod_list, pol
             cheapest_option(CATALOG, policy, snapshot, alone)  # no offering at all, serverless included
 
 
-def _partitions(items: list[int]) -> Iterator[list[list[int]]]:
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for partition in _partitions(rest):
-        yield [[first], *partition]
-        for i in range(len(partition)):
-            yield [*partition[:i], [first, *partition[i]], *partition[i + 1 :]]
-
-
-def _brute_force(snapshot: Snapshot, policy: PlannerPolicy, placed: list[PodRequest]) -> float:
-    """The cheapest plan for `placed` over every way of grouping them into nodes."""
-    isolated = {p.uid for p in placed if policy.isolates(p)}
-    cache: dict[tuple[int, ...], float] = {}
-
-    def block_cost(block: list[int]) -> float:
-        key = tuple(block)
-        if key not in cache:
-            members = [placed[i] for i in block]
-            if len(members) > 1 and any(p.uid in isolated for p in members):
-                cache[key] = math.inf
-            else:
-                try:
-                    cache[key] = cheapest_option(CATALOG, policy, snapshot, members)
-                except ValueError:
-                    cache[key] = math.inf
-        return cache[key]
-
-    return min(sum(block_cost(b) for b in partition) for partition in _partitions(list(range(len(placed)))))
-
-
 @settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pods(max_size=6), policies(limits=False))
 def test_lower_bound_never_exceeds_the_brute_force_optimum(pod_list, policy):
@@ -90,7 +60,7 @@ def test_lower_bound_never_exceeds_the_brute_force_optimum(pod_list, policy):
     check_plan(result, snapshot, policy, CATALOG)
     unplaced = {u.pod_uid for u in result.unschedulable}
     placed = [p for p in pod_list if p.uid not in unplaced]
-    optimum = _brute_force(snapshot, policy, placed) if placed else 0.0
+    optimum = brute_force_optimum(CATALOG, snapshot, policy, placed) if placed else 0.0
     assert result.lp_lower_bound <= optimum * (1 + 1e-9) + 1e-12
     assert result.cost_per_hour >= optimum * (1 - 1e-9) - 1e-12
 
