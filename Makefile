@@ -17,7 +17,7 @@ TEST_ENV := NODELESS_ENV=test \
 
 .PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
 	bench-provisioning bench-savings bench-dashboard bench-load bench-fleet bench-consolidation bench-hostile-connect \
-	services chromium lock clean migrate
+	services chromium lock clean migrate fuzz
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ test: install services chromium
 # Everything except the browser tests, for a quick loop while editing.
 test-fast: install services
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadgroup -q -m "not browser" $(PYTEST_ARGS)
+
+# Schemathesis against a live server: every API operation, every check, all phases (bin/fuzz).
+# `make test` runs a bounded version (tests/nodeless_saas/test_api_fuzz.py).
+fuzz: install services
+	bin/fuzz
 
 lint: install
 	$(VENV)/bin/ruff check .

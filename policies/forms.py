@@ -7,6 +7,10 @@ from django import forms
 from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice
 from policies.provisioning_settings import ARCHITECTURES, SERVERLESS_HELP
 
+# What the model's PositiveIntegerFields hold (PostgreSQL integer): larger numbers are a 400 here,
+# not a database error.
+MAX_INTEGER = 2_147_483_647
+
 BUCKET_CHOICES = [
     ("", "Any"),
     ("0", "0 (<5%)"),
@@ -41,10 +45,18 @@ class ProvisioningPolicyForm(forms.Form):
         help_text="None ticked allows both",
     )
     current_generation_only = forms.BooleanField(required=False, label="Current generation only")
-    min_vcpu = forms.IntegerField(required=False, min_value=1, label="Min vCPU per node")
-    max_vcpu = forms.IntegerField(required=False, min_value=1, label="Max vCPU per node")
-    min_memory_gib = forms.DecimalField(required=False, min_value=0, label="Min memory per node (GiB)")
-    max_memory_gib = forms.DecimalField(required=False, min_value=0, label="Max memory per node (GiB)")
+    min_vcpu = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER, label="Min vCPU per node"
+    )
+    max_vcpu = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER, label="Max vCPU per node"
+    )
+    min_memory_gib = forms.DecimalField(
+        required=False, min_value=0, max_digits=8, decimal_places=2, label="Min memory per node (GiB)"
+    )
+    max_memory_gib = forms.DecimalField(
+        required=False, min_value=0, max_digits=8, decimal_places=2, label="Max memory per node (GiB)"
+    )
     gpu_models = ListField(
         required=False, label="GPU models", help_text="e.g. T4, A10G, L4 — empty allows all"
     )
@@ -55,9 +67,14 @@ class ProvisioningPolicyForm(forms.Form):
         required=False, label="Isolate pods labelled", help_text="e.g. tenant=acme, sandbox=true"
     )
     isolate_cpu_millicores = forms.IntegerField(
-        required=False, min_value=1, label="Isolate pods requesting at least (millicores)"
+        required=False,
+        min_value=1,
+        max_value=MAX_INTEGER,
+        label="Isolate pods requesting at least (millicores)",
     )
-    isolate_memory_mib = forms.IntegerField(required=False, min_value=1, label="…or at least (MiB)")
+    isolate_memory_mib = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER, label="…or at least (MiB)"
+    )
     isolate_gpu_pods = forms.BooleanField(required=False, label="Give every GPU pod its own node")
     gpu_sharing = forms.BooleanField(
         required=False, label="Allow GPU sharing (fractional GPU requests share a device)"
@@ -67,7 +84,7 @@ class ProvisioningPolicyForm(forms.Form):
         label="Let burstable (T-family) nodes run pods at full CPU in unlimited mode",
         help_text="Priced with the surplus-credit charge; otherwise they get pods up to their baseline CPU",
     )
-    max_pods_per_node = forms.IntegerField(required=False, min_value=1)
+    max_pods_per_node = forms.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER)
     scale_down_delay_seconds = forms.IntegerField(
         min_value=0,
         max_value=86400,
@@ -81,9 +98,13 @@ class ProvisioningPolicyForm(forms.Form):
         label="Consolidate when it saves at least (%)",
         help_text="Of what the nodes it removes cost per hour; empty: 10 %",
     )
-    max_vcpu_total = forms.IntegerField(required=False, min_value=1, label="Max vCPU (all managed nodes)")
-    max_nodes = forms.IntegerField(required=False, min_value=1, label="Max nodes")
-    max_cost_per_hour = forms.DecimalField(required=False, min_value=0, label="Max $/hour")
+    max_vcpu_total = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER, label="Max vCPU (all managed nodes)"
+    )
+    max_nodes = forms.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER, label="Max nodes")
+    max_cost_per_hour = forms.DecimalField(
+        required=False, min_value=0, max_digits=10, decimal_places=4, label="Max $/hour"
+    )
     spot_max_interruption_bucket = forms.TypedChoiceField(
         choices=BUCKET_CHOICES,
         required=False,
@@ -91,4 +112,6 @@ class ProvisioningPolicyForm(forms.Form):
         empty_value=None,
         label="Spot: worst interruption bucket",
     )
-    spot_fallback_seconds = forms.IntegerField(min_value=0, label="Spot: fall back to on-demand after (s)")
+    spot_fallback_seconds = forms.IntegerField(
+        min_value=0, max_value=MAX_INTEGER, label="Spot: fall back to on-demand after (s)"
+    )

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 
 from clusters.labels import format_label_text, parse_label_text
 from engines.federation import SpreadBy, Strategy, WeightMode
+from policies.federation.spec import MAX_EGRESS_WEIGHT, MAX_GROUPS, MAX_RETURN_AFTER_SECONDS
 from policies.forms import ListField
 from policies.models import FailureBehaviour, FederationPolicy
 
@@ -116,8 +117,12 @@ class FederationPolicyForm(forms.Form):
         help_text="One per line: 3: cloud=aws or 1: clusters dc-1, dc-2",
     )
     spread_by = forms.ChoiceField(choices=_choices(SpreadBy), required=False, label="Spread by")
-    min_groups = forms.IntegerField(required=False, min_value=1, label="Min clusters / regions / clouds")
-    max_groups = forms.IntegerField(required=False, min_value=1, label="Max clusters / regions / clouds")
+    min_groups = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_GROUPS, label="Min clusters / regions / clouds"
+    )
+    max_groups = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_GROUPS, label="Max clusters / regions / clouds"
+    )
     burst_tiers = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -131,12 +136,17 @@ class FederationPolicyForm(forms.Form):
         label="Return headroom",
         help_text="Share of tier 1 kept free",
     )
-    return_after_seconds = forms.IntegerField(required=False, min_value=0, label="Return after (s)")
+    return_after_seconds = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_RETURN_AFTER_SECONDS, label="Return after (s)"
+    )
     pinned = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Pinned clusters"
     )
     egress_weight = forms.FloatField(
-        min_value=0, initial=1.0, help_text="1 = egress at its price; 0 ignores it"
+        min_value=0,
+        max_value=MAX_EGRESS_WEIGHT,
+        initial=1.0,
+        help_text="1 = egress at its price; 0 ignores it",
     )
     stickiness = forms.FloatField(
         min_value=0, max_value=0.99, initial=0.1, help_text="Favour where it runs now"
@@ -255,7 +265,12 @@ class WorkloadForm(forms.Form):
     )
     policy = forms.ChoiceField(required=False, label="Federation policy")
     egress_gb_per_hour = forms.DecimalField(
-        required=False, min_value=0, decimal_places=3, label="Egress (GB/hour)", help_text="Expected traffic"
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=3,
+        label="Egress (GB/hour)",
+        help_text="Expected traffic",
     )
     data_location = forms.CharField(
         required=False, max_length=64, label="…to", help_text="cloud/region, e.g. aws/us-east-1"

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -31,6 +32,7 @@ from engines.metering.windows import DEFAULT_WINDOW, ReportWindow
 from policies.models import Decision, DecisionKind
 from policies.selectors import decision_list
 from tenants.api.base import OrganizationScopedViewSet
+from tenants.api.fields import check_uuid_parameters
 from tenants.models import Organization
 
 WINDOW = OpenApiParameter(
@@ -64,8 +66,11 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
         return ClusterRollup.objects.filter(organization=organization)
 
     def _report(self, request: Request) -> selectors.Report:
+        aggregate = request.query_params.get("aggregate")
         try:
-            grouping = selectors.parse_grouping(request.query_params.get("aggregate"))
+            if aggregate == "":  # the pages' empty choice means the default; the API names one
+                raise selectors.ReportError(f"Use one of {', '.join(selectors.GROUPINGS)}.")
+            grouping = selectors.parse_grouping(aggregate)
         except selectors.ReportError as error:
             raise ValidationError({"aggregate": [str(error)]})
         return selectors.report(self.organization, _window(request), grouping)
@@ -109,10 +114,11 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
         return Response(OverviewSerializer(selectors.overview(self.organization, timezone.now())).data)
 
 
+_CAPACITY_TYPES = [*CapacityType, UNPRICED]
 _PLACEMENT_PARAMETERS = [
-    OpenApiParameter("cluster", str, description="Cluster id"),
+    OpenApiParameter("cluster", OpenApiTypes.UUID, description="Cluster id"),
     OpenApiParameter("namespace", str),
-    OpenApiParameter("capacity_type", str, enum=[*CapacityType, UNPRICED]),
+    OpenApiParameter("capacity_type", str, enum=_CAPACITY_TYPES),
 ]
 
 
@@ -123,7 +129,11 @@ class PodPlacementViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[PodPl
     queryset = PodPlacement.objects.none()
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[PodPlacement]:
+        check_uuid_parameters(self.request.query_params, "cluster")
         filters = {name: self.request.query_params.get(name, "") for name in PLACEMENT_FILTERS}
+        if filters["capacity_type"] and filters["capacity_type"] not in _CAPACITY_TYPES:
+            # An unknown type would match nothing: say so rather than answer an empty list.
+            raise ValidationError({"capacity_type": [f"Use one of {', '.join(_CAPACITY_TYPES)}."]})
         return selectors.pod_placements(organization, filters)
 
     @extend_schema(parameters=_PLACEMENT_PARAMETERS)

@@ -7,10 +7,14 @@ from rest_framework import serializers
 
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
 from clusters.regions import AWS_REGIONS
+from tenants.api.fields import STRICT_FIELD_MAPPING, StrictCharField
 
 
 class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
-    regions = serializers.ListField(child=serializers.ChoiceField(choices=AWS_REGIONS), allow_empty=False)
+    serializer_field_mapping = STRICT_FIELD_MAPPING
+    regions = serializers.ListField(
+        child=serializers.ChoiceField(choices=AWS_REGIONS), allow_empty=False, min_length=1
+    )
     on_demand_discount_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, required=False, min_value=Decimal(0), max_value=Decimal("99.99")
     )
@@ -103,18 +107,18 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
 class ClusterCreateSerializer(serializers.Serializer[Any]):
     """Either `kubeconfig` (+ optional `context`), or `cloud_account` + `region` + `eks_cluster_name`."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    name = StrictCharField(required=False, allow_blank=True, max_length=100)
     mode = serializers.ChoiceField(choices=ClusterMode.choices, default=ClusterMode.OBSERVE)
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    kubeconfig = serializers.CharField(
+    labels = serializers.DictField(child=StrictCharField(allow_blank=True), required=False)
+    kubeconfig = StrictCharField(
         required=False, write_only=True, trim_whitespace=False, style={"base_template": "textarea.html"}
     )
-    kubeconfig_context = serializers.CharField(
+    kubeconfig_context = StrictCharField(
         required=False, allow_blank=True, help_text="Defaults to current-context."
     )
     cloud_account = serializers.UUIDField(required=False)
-    region = serializers.CharField(required=False)
-    eks_cluster_name = serializers.CharField(required=False)
+    region = StrictCharField(required=False)
+    eks_cluster_name = StrictCharField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         eks_fields = ("cloud_account", "region", "eks_cluster_name")
@@ -142,6 +146,6 @@ class ClusterCreateSerializer(serializers.Serializer[Any]):
 
 
 class ClusterUpdateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(required=False, max_length=100)
+    name = StrictCharField(required=False, max_length=100)
     mode = serializers.ChoiceField(choices=ClusterMode.choices, required=False)
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    labels = serializers.DictField(child=StrictCharField(allow_blank=True), required=False)

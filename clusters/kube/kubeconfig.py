@@ -8,12 +8,15 @@ point at files on the uploader's machine, so each is refused with what to use in
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+
+from nodeless_saas.documents import DocumentError, describe, load_yaml_documents
+
+MAX_KUBECONFIG_BYTES = 1_000_000
 
 
 class KubeconfigError(ValueError):
@@ -46,38 +49,51 @@ def _load(text: str) -> dict[str, Any]:
     if not text.strip():
         raise KubeconfigError("The kubeconfig is empty; paste the file's contents or upload it.")
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise KubeconfigError(f"The kubeconfig is not valid YAML{where}.")
+        documents = load_yaml_documents(text, what="The kubeconfig", max_bytes=MAX_KUBECONFIG_BYTES)
+    except DocumentError as error:
+        raise KubeconfigError(str(error))
+    document = documents[0] if len(documents) == 1 else None
     if not isinstance(document, dict) or document.get("kind", "Config") != "Config":
-        raise KubeconfigError("This is not a kubeconfig: expected a mapping with kind: Config.")
+        raise KubeconfigError("This is not a kubeconfig: expected one mapping with kind: Config.")
     for section in ("clusters", "contexts", "users"):
         if not isinstance(document.get(section), list) or not document[section]:
             raise KubeconfigError(f"The kubeconfig has no '{section}' entries.")
     return document
 
 
-def _named(document: dict[str, Any], section: str, name: str) -> dict[str, Any]:
+def _names(names: tuple[str, ...]) -> str:
+    shown = ", ".join(describe(name) for name in names[:10])
+    return shown if len(names) <= 10 else f"{shown} and {len(names) - 10} more"
+
+
+def _named(document: dict[str, Any], section: str, name: Any) -> dict[str, Any]:
     for entry in document[section]:
         if isinstance(entry, dict) and entry.get("name") == name:
             body = entry.get(section[:-1])
             if isinstance(body, dict):
                 return body
-    raise KubeconfigError(f"The kubeconfig refers to {section[:-1]} '{name}', which it does not define.")
+    raise KubeconfigError(
+        f"The kubeconfig refers to {section[:-1]} {describe(name)}, which it does not define."
+    )
 
 
 def inspect(text: str) -> ParsedKubeconfig:
     document = _load(text)
-    contexts = tuple(str(entry.get("name")) for entry in document["contexts"] if isinstance(entry, dict))
-    return ParsedKubeconfig(contexts=contexts, current_context=str(document.get("current-context") or ""))
+    contexts = tuple(
+        entry["name"]
+        for entry in document["contexts"]
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+    )
+    current = document.get("current-context")
+    return ParsedKubeconfig(contexts=contexts, current_context=current if isinstance(current, str) else "")
 
 
-def _decode(value: str, field: str) -> str:
+def _decode(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise KubeconfigError(f"'{field}' is not valid base64-encoded PEM.")
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or text that is not ASCII
         raise KubeconfigError(f"'{field}' is not valid base64-encoded PEM.")
 
 
@@ -87,19 +103,19 @@ def credentials(text: str, context: str | None) -> tuple[str, KubeCredentials]:
     parsed = inspect(text)
     chosen = context or parsed.current_context or (parsed.contexts[0] if len(parsed.contexts) == 1 else "")
     if not chosen:
-        raise KubeconfigError(f"Pick a context: this kubeconfig has {', '.join(parsed.contexts)}.")
+        raise KubeconfigError(f"Pick a context: this kubeconfig has {_names(parsed.contexts)}.")
     if chosen not in parsed.contexts:
         raise KubeconfigError(
-            f"There is no context '{chosen}'; this kubeconfig has {', '.join(parsed.contexts)}."
+            f"There is no context {describe(chosen)}; this kubeconfig has {_names(parsed.contexts)}."
         )
     ctx = _named(document, "contexts", chosen)
-    cluster = _named(document, "clusters", str(ctx.get("cluster")))
-    user = _named(document, "users", str(ctx.get("user")))
+    cluster = _named(document, "clusters", ctx.get("cluster"))
+    user = _named(document, "users", ctx.get("user"))
 
-    server = str(cluster.get("server") or "")
-    if urlsplit(server).scheme != "https":
+    server = cluster.get("server") or ""
+    if not isinstance(server, str) or urlsplit(server).scheme != "https":
         raise KubeconfigError(
-            f"The server '{server}' is not an https:// URL; Nodeless connects only over TLS."
+            f"The server {describe(server)} is not an https:// URL; Nodeless connects only over TLS."
         )
     if cluster.get("insecure-skip-tls-verify"):
         raise KubeconfigError(
@@ -111,14 +127,16 @@ def credentials(text: str, context: str | None) -> tuple[str, KubeCredentials]:
             "certificate-authority points at a file on your machine; embed it with "
             "`kubectl config view --raw --flatten --minify` (certificate-authority-data)."
         )
-    ca_pem = _decode(str(cluster.get("certificate-authority-data", "")), "certificate-authority-data")
+    ca_pem = _decode(cluster.get("certificate-authority-data", ""), "certificate-authority-data")
     if "BEGIN CERTIFICATE" not in ca_pem:
         raise KubeconfigError(
             "certificate-authority-data is missing; Nodeless needs the cluster's CA to verify it."
         )
 
     if "exec" in user:
-        command = (user.get("exec") or {}).get("command", "a program")
+        plugin = user.get("exec")
+        command = plugin.get("command") if isinstance(plugin, dict) else None
+        command = command[:60] if isinstance(command, str) and command else "a program"
         raise KubeconfigError(
             f"This user runs an exec plugin ({command}) to get credentials. Nodeless will not run programs "
             "from an uploaded kubeconfig: connect EKS clusters through a cloud account, or create a "
@@ -133,13 +151,15 @@ def credentials(text: str, context: str | None) -> tuple[str, KubeCredentials]:
             "The user refers to files on your machine; embed them with `kubectl config view --raw --flatten --minify`."
         )
     if user.get("token"):
-        return chosen, KubeCredentials(server=server, ca_pem=ca_pem, token=str(user["token"]))
+        if not isinstance(user["token"], str):
+            raise KubeconfigError("The user's token is not a string.")
+        return chosen, KubeCredentials(server=server, ca_pem=ca_pem, token=user["token"])
     if user.get("client-certificate-data") and user.get("client-key-data"):
         return chosen, KubeCredentials(
             server=server,
             ca_pem=ca_pem,
-            client_cert_pem=_decode(str(user["client-certificate-data"]), "client-certificate-data"),
-            client_key_pem=_decode(str(user["client-key-data"]), "client-key-data"),
+            client_cert_pem=_decode(user["client-certificate-data"], "client-certificate-data"),
+            client_key_pem=_decode(user["client-key-data"], "client-key-data"),
         )
     if user.get("username") or user.get("password"):
         raise KubeconfigError(

@@ -31,6 +31,9 @@ PRESETS = {
 }
 DEFAULT_WINDOW = "7d"
 _DURATION = re.compile(r"^(\d{1,4})([hd])$")
+# Custom ranges name years in this span: nothing was metered before, and dates near the calendar's
+# ends (year 1, 9999) would overflow when a range is rounded out to whole hours or days.
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 
 
 class WindowError(ValueError):
@@ -103,16 +106,24 @@ def _preset(key: str, now: datetime) -> tuple[datetime, datetime]:
     return end - amount, end
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
 def _moment(text: str, *, end: bool) -> datetime:
     text = text.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + DAY if end else moment  # a date range includes its last day
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise WindowError(f"{text!r} is neither a date (2026-01-31) nor an RFC 3339 time.")
+        raise WindowError(f"{_shown(text)} is neither a date (2026-01-31) nor an RFC 3339 time.")
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise WindowError(f"{_shown(text)} is outside the years {FIRST_YEAR} to {LAST_YEAR}.")
+    if len(text) == 10:
+        return parsed + DAY if end else parsed  # a date range includes its last day
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     parsed = parsed.astimezone(UTC)
@@ -121,7 +132,7 @@ def _moment(text: str, *, end: bool) -> datetime:
 
 def _help(key: str) -> str:
     return (
-        f"{key!r} is not a report window: use one of {', '.join(PRESETS)}, a duration such as 12h or "
+        f"{_shown(key)} is not a report window: use one of {', '.join(PRESETS)}, a duration such as 12h or "
         "14d, or a range 'start,end' of dates (2026-01-01,2026-01-31) or RFC 3339 times."
     )
 
@@ -138,9 +149,13 @@ def parse_window(text: str | None, now: datetime) -> ReportWindow:
         label = PRESETS.get(key) or f"Last {key}"
     end = min(end, floor_hour(now) + HOUR)
     if end <= start:
-        raise WindowError(f"The window {key!r} is empty or in the future: its end must come after its start.")
+        raise WindowError(
+            f"The window {_shown(key)} is empty or in the future: its end must come after its start."
+        )
     if end - start > MAX_WINDOW:
-        raise WindowError(f"The window {key!r} is longer than {MAX_WINDOW.days} days; choose a shorter one.")
+        raise WindowError(
+            f"The window {_shown(key)} is longer than {MAX_WINDOW.days} days; choose a shorter one."
+        )
     return ReportWindow(key, label, start, end)
 
 

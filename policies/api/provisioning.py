@@ -33,6 +33,7 @@ from policies.provisioning_settings import ARCHITECTURES, policy_settings
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet, with_version
 from tenants.api.errors import Conflict
+from tenants.api.fields import StrictCharField
 from tenants.models import Organization
 
 MAX_WHOLE = 2**31 - 1  # the columns are PostgreSQL integers
@@ -44,7 +45,7 @@ def _whole() -> serializers.IntegerField:
 
 def _names(**options: Any) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=200), max_length=200, required=False, **options
+        child=StrictCharField(max_length=200), max_length=200, required=False, **options
     )
 
 

@@ -15,8 +15,16 @@ from rest_framework import serializers
 
 from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.federation.manifest_checks import MAX_REPLICAS
-from policies.federation.spec import api_shape, describe_policy
+from policies.federation.spec import (
+    MAX_EGRESS_WEIGHT,
+    MAX_GROUPS,
+    MAX_RETURN_AFTER_SECONDS,
+    MAX_WHOLE_NUMBER,
+    api_shape,
+    describe_policy,
+)
 from policies.models import Decision, FailureBehaviour, FederationPolicy, Placement, Workload
+from tenants.api.fields import StrictCharField, StrictFloatField
 
 SELECTOR_HELP = (
     'A cluster selector: text such as "env=prod, cloud in (aws, gcp), !spot, tier>2", or a list of '
@@ -26,28 +34,40 @@ SELECTOR_HELP = (
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]})
 class SelectorField(serializers.JSONField):
-    """Selector text or structured expressions (checked by the service)."""
+    """Selector text or structured expressions (their meaning is checked by the service)."""
+
+    default_error_messages = {"shape": "Write a selector as text or as a list of expression objects."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        shaped = isinstance(data, str) or (
+            isinstance(data, list) and all(isinstance(item, dict) for item in data)
+        )
+        if not shaped:
+            self.fail("shape")
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(
-    {"oneOf": [{"type": "string"}, {"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "object"},
+            {"type": "array", "items": {"type": "object"}, "minItems": 1},
+        ]
+    }
 )
 class ManifestField(serializers.JSONField):
     """YAML or JSON text, or the objects themselves."""
 
 
 class WorkloadSelectorSerializer(serializers.Serializer[Any]):
-    namespaces = serializers.ListField(
-        child=serializers.CharField(max_length=63), required=False, default=list
-    )
-    labels = serializers.DictField(
-        child=serializers.CharField(allow_blank=True), required=False, default=dict
-    )
+    namespaces = serializers.ListField(child=StrictCharField(max_length=63), required=False, default=list)
+    labels = serializers.DictField(child=StrictCharField(allow_blank=True), required=False, default=dict)
 
 
 class WeightRuleSerializer(serializers.Serializer[Any]):
-    weight = serializers.IntegerField(min_value=0)
-    clusters = serializers.ListField(child=serializers.CharField(), required=False, help_text="Names or ids.")
+    weight = serializers.IntegerField(min_value=0, max_value=MAX_WHOLE_NUMBER)
+    clusters = serializers.ListField(child=StrictCharField(), required=False, help_text="Names or ids.")
     selector = SelectorField(required=False, allow_null=True, help_text=SELECTOR_HELP)
 
 
@@ -55,38 +75,38 @@ class SpreadSerializer(serializers.Serializer[Any]):
     weights = serializers.ChoiceField(choices=[str(m) for m in WeightMode], default=WeightMode.CAPACITY.value)
     static_weights = WeightRuleSerializer(many=True, required=False)
     spread_by = serializers.ChoiceField(choices=[str(b) for b in SpreadBy], default=SpreadBy.CLUSTER.value)
-    min_groups = serializers.IntegerField(min_value=1, default=1)
-    max_groups = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    min_groups = serializers.IntegerField(min_value=1, max_value=MAX_GROUPS, default=1)
+    max_groups = serializers.IntegerField(min_value=1, max_value=MAX_GROUPS, required=False, allow_null=True)
 
 
 class BurstSerializer(serializers.Serializer[Any]):
     tiers = serializers.ListField(child=SelectorField(), help_text="Cluster selectors, tier 1 first.")
-    return_headroom = serializers.FloatField(min_value=0, max_value=0.99, default=0.1)
-    return_after_seconds = serializers.FloatField(min_value=0, default=300.0)
+    return_headroom = StrictFloatField(min_value=0, max_value=0.99, default=0.1)
+    return_after_seconds = StrictFloatField(min_value=0, max_value=MAX_RETURN_AFTER_SECONDS, default=300.0)
 
 
 class FederationPolicySerializer(serializers.Serializer[Any]):
     """A federation policy (see ``policies.federation.spec`` for the semantics of every field)."""
 
     id = serializers.UUIDField(read_only=True)
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=100)
+    description = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
     workload_selector = WorkloadSelectorSerializer(required=False)
     cluster_selector = SelectorField(required=False, allow_null=True, help_text=SELECTOR_HELP)
     strategy = serializers.ChoiceField(choices=[str(s) for s in Strategy])
     spread = SpreadSerializer(required=False, allow_null=True, help_text="For the spread strategy.")
     burst = BurstSerializer(required=False, allow_null=True, help_text="For fill_then_burst: ordered tiers.")
     pinned = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="For pinned: cluster names or ids."
+        child=StrictCharField(), required=False, help_text="For pinned: cluster names or ids."
     )
-    egress_weight = serializers.FloatField(min_value=0, required=False, default=1.0)
-    stickiness = serializers.FloatField(min_value=0, max_value=0.99, required=False, default=0.1)
+    egress_weight = StrictFloatField(min_value=0, max_value=MAX_EGRESS_WEIGHT, required=False, default=1.0)
+    stickiness = StrictFloatField(min_value=0, max_value=0.99, required=False, default=0.1)
     on_failure = serializers.ChoiceField(
         choices=FailureBehaviour.choices, default=FailureBehaviour.RESCHEDULE
     )
     grace_period_seconds = serializers.IntegerField(min_value=0, max_value=86_400, default=120)
     version = serializers.IntegerField(read_only=True)
-    summary = serializers.CharField(read_only=True)
+    summary = StrictCharField(read_only=True)
     workload_count = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -122,7 +142,7 @@ class PolicyRefSerializer(serializers.ModelSerializer[FederationPolicy]):
 
 class PlacementSerializer(serializers.ModelSerializer[Placement]):
     cluster = serializers.UUIDField(source="cluster_id", read_only=True)
-    cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+    cluster_name = StrictCharField(source="cluster.name", read_only=True)
 
     class Meta:
         model = Placement
@@ -228,7 +248,7 @@ class WorkloadSubmitSerializer(serializers.Serializer[Any]):
         help_text="One Deployment (apps/v1) or Job (batch/v1) plus the ConfigMaps, Secrets and Services it "
         "needs, as YAML (several documents) or JSON text, or as objects. Every container must request cpu and memory."
     )
-    policy = serializers.CharField(
+    policy = StrictCharField(
         required=False,
         allow_null=True,
         help_text="Federation policy id or name; omitted: the most specific policy whose workload selector matches.",
@@ -240,7 +260,7 @@ class WorkloadSubmitSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="Expected traffic to data_location.",
     )
-    data_location = serializers.CharField(
+    data_location = StrictCharField(
         max_length=64,
         required=False,
         allow_blank=True,
@@ -257,8 +277,8 @@ class WorkloadUpdateSerializer(serializers.Serializer[Any]):
     replicas = serializers.IntegerField(
         min_value=0, max_value=MAX_REPLICAS, required=False, help_text="Scale."
     )
-    policy = serializers.CharField(required=False, allow_null=True, help_text="Federation policy id or name.")
+    policy = StrictCharField(required=False, allow_null=True, help_text="Federation policy id or name.")
     egress_gb_per_hour = serializers.DecimalField(
         max_digits=10, decimal_places=3, min_value=Decimal(0), required=False
     )
-    data_location = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    data_location = StrictCharField(max_length=64, required=False, allow_blank=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -32,6 +33,7 @@ from policies.models import FederationPolicy, Workload
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet, with_version
 from tenants.api.errors import Conflict
+from tenants.api.fields import check_uuid_parameters
 from tenants.models import Organization
 
 RECENT_DECISIONS = 10
@@ -118,7 +120,7 @@ _WORKLOAD_FILTERS = [
     OpenApiParameter("status", str, description="pending, placed, running, degraded, completed, failed, ..."),
     OpenApiParameter("namespace", str),
     OpenApiParameter("kind", str, description="Deployment or Job"),
-    OpenApiParameter("policy", str, description="Federation policy id"),
+    OpenApiParameter("policy", OpenApiTypes.UUID, description="Federation policy id"),
 ]
 
 
@@ -155,6 +157,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
 
     @extend_schema(parameters=_WORKLOAD_FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        check_uuid_parameters(request.query_params, "policy")
         return super().list(request, *args, **kwargs)
 
     @extend_schema(responses=WorkloadDetailSerializer)

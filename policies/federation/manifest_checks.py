@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from clusters.labels import clean_labels
 from engines.kube import GPU_RESOURCES, QuantityError, parse_quantity
+from nodeless_saas.documents import describe
 
 MAX_REPLICAS = 10_000
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -35,8 +36,9 @@ class Problems:
 
 
 def show(value: Any) -> str:
-    """A value as it appears in a message: strings quoted like the manifest would quote them."""
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    """A value as it appears in a message: strings quoted like the manifest would quote them, long
+    ones cut, structures named rather than repeated (a message never grows with the input)."""
+    return describe(value)
 
 
 def _mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:

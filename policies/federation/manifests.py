@@ -12,15 +12,14 @@ object gets the workload's namespace explicitly, so what is stored is exactly wh
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from django.core.exceptions import ValidationError
 
 from engines.kube import QuantityError, pod_requests
+from nodeless_saas.documents import DocumentError, check_value, load_json, load_yaml_documents
 from policies.federation.manifest_checks import (
     Problems,
     check_config,
@@ -33,6 +32,10 @@ from policies.federation.manifest_checks import (
 )
 
 MAX_MANIFEST_BYTES = 1_000_000
+# What one pod may request: far beyond any machine, and within what a workload row stores (integer).
+MAX_POD_CPU_MILLIS = 100_000_000
+MAX_POD_MEMORY_MIB = 1024 * 1024 * 1024
+MAX_POD_GPUS = 100_000
 WORKLOAD_KINDS = {"Deployment": "apps/v1", "Job": "batch/v1"}
 COMPANION_KINDS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1"}
 SUPPORTED_KINDS = {**WORKLOAD_KINDS, **COMPANION_KINDS}
@@ -90,19 +93,24 @@ def _raise(messages: list[str]) -> None:
 def load_documents(source: str | Mapping[str, Any] | Sequence[Any]) -> list[Any]:
     """The objects of a manifest: YAML documents, a JSON object or array, or a ``kind: List``."""
     if isinstance(source, str):
-        if len(source.encode()) > MAX_MANIFEST_BYTES:
-            _raise([f"The manifest is larger than {MAX_MANIFEST_BYTES // 1000} kB."])
         if not source.strip():
             _raise(["The manifest is empty: paste a Deployment or Job (YAML or JSON)."])
         documents = _parse_text(source)
-    elif isinstance(source, Mapping):
-        documents = [source]
+    elif not isinstance(source, Mapping | list | tuple):
+        _raise(["Send the manifest as YAML or JSON text, an object, or a list of objects."])
     else:
-        documents = list(source)
+        try:  # objects sent in a JSON body: already bounded by the API's parser, checked again here
+            check_value(source, what="The manifest")
+        except DocumentError as error:
+            _raise([str(error)])
+        documents = [source] if isinstance(source, Mapping) else list(source)
     flattened: list[Any] = []
     for document in documents:
         if isinstance(document, Mapping) and document.get("kind") == "List":
-            flattened.extend(document.get("items") or [])
+            items = document.get("items") or []
+            if not isinstance(items, list):
+                _raise(["kind List: items is not a list of objects."])
+            flattened.extend(items)
         elif document is not None:
             flattened.append(document)
     if not flattened:
@@ -111,21 +119,13 @@ def load_documents(source: str | Mapping[str, Any] | Sequence[Any]) -> list[Any]
 
 
 def _parse_text(text: str) -> list[Any]:
-    if text.lstrip()[:1] in ("{", "["):
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as error:
-            _raise(
-                [f"The manifest is not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."]
-            )
-        return parsed if isinstance(parsed, list) else [parsed]
     try:
-        return list(yaml.safe_load_all(text))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "cannot be parsed"
-        _raise([f"The manifest is not valid YAML{where}: {problem}."])
+        if text.lstrip()[:1] in ("{", "["):
+            parsed = load_json(text, what="The manifest", max_bytes=MAX_MANIFEST_BYTES)
+            return parsed if isinstance(parsed, list) else [parsed]
+        return load_yaml_documents(text, what="The manifest", max_bytes=MAX_MANIFEST_BYTES)
+    except DocumentError as error:
+        _raise([str(error)])
     raise AssertionError("unreachable")  # pragma: no cover - _raise always raises
 
 
@@ -261,6 +261,13 @@ def _parsed(
     except QuantityError as error:  # the checks above report every bad quantity but the overhead's
         _raise([f"spec.template.spec: {error}"])
     cpu, memory, gpus = requests.cpu_millis, requests.memory_mib, requests.gpus
+    for amount, limit, what in (
+        (cpu, MAX_POD_CPU_MILLIS, f"{MAX_POD_CPU_MILLIS // 1000} CPU cores"),
+        (memory, MAX_POD_MEMORY_MIB, f"{MAX_POD_MEMORY_MIB // 1024 // 1024} TiB of memory"),
+        (gpus, MAX_POD_GPUS, f"{MAX_POD_GPUS} GPUs"),
+    ):
+        if amount > limit:
+            _raise([f"spec.template.spec: each pod requests more than {what}; no machine has that much"])
     if cpu == 0 and memory == 0:
         _raise(
             [

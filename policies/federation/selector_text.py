@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engines.federation import ANY_CLUSTER, ClusterSelector, LabelExpression, Operator, PolicyError
+from nodeless_saas.documents import describe
 
+MAX_SELECTOR_CHARS = 2_000
 _KEY = r"[A-Za-z0-9]([A-Za-z0-9_./-]*[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?"
 _SET = re.compile(rf"^(?P<key>{_KEY})\s+(?P<op>in|notin|not\s+in)\s*\((?P<values>[^()]*)\)$", re.IGNORECASE)
@@ -88,6 +90,8 @@ def parse_selector_text(text: str) -> ClusterSelector:
     """``"env=prod, cloud in (aws, gcp)"`` → a ClusterSelector; raises SelectorSyntaxError."""
     if not text or not text.strip():
         return ANY_CLUSTER
+    if len(text) > MAX_SELECTOR_CHARS:  # messages below quote the text: keep them short
+        raise SelectorSyntaxError(f"a selector is at most {MAX_SELECTOR_CHARS} characters")
     terms = _split(text)
     if any(not term for term in terms):
         raise SelectorSyntaxError(f"empty requirement in {text!r}: remove the extra comma")
@@ -103,8 +107,10 @@ def parse_selector_expressions(items: Sequence[Any]) -> ClusterSelector:
         try:
             operator = Operator(item.get("operator", ""))
         except ValueError:
+            given = item.get("operator")
+            shown = repr(given) if isinstance(given, str) and len(given) <= 60 else describe(given)
             raise SelectorSyntaxError(
-                f"[{index}].operator {item.get('operator')!r} must be one of {', '.join(Operator)}"
+                f"[{index}].operator {shown} must be one of {', '.join(Operator)}"
             ) from None
         values = item.get("values") or []
         if not isinstance(values, list) or not all(isinstance(value, str) for value in values):

@@ -33,6 +33,7 @@ groups than the selected clusters span.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,6 +55,7 @@ from engines.federation import (
     WeightMode,
     WeightRule,
 )
+from nodeless_saas.documents import describe
 from policies.federation.manifest_checks import DNS_LABEL
 from policies.federation.selector_text import (
     SelectorSyntaxError,
@@ -65,6 +67,13 @@ from policies.federation.selector_text import (
 from policies.models import FailureBehaviour
 
 MAX_GRACE_SECONDS = 86_400
+# Bounds on the numbers a policy holds: beyond them a number is a typo, and unbounded ones would
+# overflow the engine's arithmetic (timedelta, float costs) or Python's float conversion.
+MAX_WHOLE_NUMBER = 1_000_000  # static weights
+MAX_GROUPS = 1_000  # spread.min_groups / max_groups: clusters, regions or clouds
+MAX_RETURN_AFTER_SECONDS = 7 * 86_400
+MAX_EGRESS_WEIGHT = 1_000.0
+MAX_NUMBER = 1e9
 _ENGINE_FIELDS = {"burst": "burst.tiers", "key": "cluster_selector", "values": "cluster_selector"}
 
 
@@ -135,30 +144,42 @@ def _cluster_ids(values: Any, name: str, members: Sequence[Member], errors: _Err
     return tuple(ids)
 
 
-def _number(data: Mapping[str, Any], key: str, default: float, name: str, errors: _Errors) -> float:
+def _number(
+    data: Mapping[str, Any], key: str, default: float, name: str, errors: _Errors, maximum: float = MAX_NUMBER
+) -> float:
     value = data.get(key, default)
     if value is None:
         return default
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        errors.add(name, f"{value!r} is not a number")
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        errors.add(name, f"{describe(value)} is not a number")
         return default
+    if not math.isfinite(number) or abs(number) > maximum:
+        errors.add(name, f"{describe(value)} is out of range: at most {maximum:g}")
+        return default
+    return number
 
 
-def _integer(value: Any, name: str, errors: _Errors, default: int | None) -> int | None:
+def _integer(
+    value: Any, name: str, errors: _Errors, default: int | None, maximum: int = MAX_WHOLE_NUMBER
+) -> int | None:
     if value in (None, ""):
         return default
-    if isinstance(value, bool):
-        errors.add(name, f"{value!r} is not a whole number")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        errors.add(name, f"{describe(value)} is not a whole number")
         return default
     try:
         number = int(value)
-    except (TypeError, ValueError):
-        errors.add(name, f"{value!r} is not a whole number")
+        whole = number == float(value)
+    except (TypeError, ValueError, OverflowError):
+        errors.add(name, f"{describe(value)} is not a whole number")
         return default
-    if number != float(value):
-        errors.add(name, f"{value!r} is not a whole number")
+    if not whole:
+        errors.add(name, f"{describe(value)} is not a whole number")
+    if abs(number) > maximum:
+        errors.add(name, f"{describe(value)} is out of range: at most {maximum}")
+        return default
     return number
 
 
@@ -208,8 +229,8 @@ def _spread(
         )
     weights = _choice(WeightMode, raw.get("weights"), WeightMode.CAPACITY, "spread.weights", errors)
     spread_by = _choice(SpreadBy, raw.get("spread_by"), SpreadBy.CLUSTER, "spread.spread_by", errors)
-    min_groups = _integer(raw.get("min_groups"), "spread.min_groups", errors, 1) or 0
-    max_groups = _integer(raw.get("max_groups"), "spread.max_groups", errors, None)
+    min_groups = _integer(raw.get("min_groups"), "spread.min_groups", errors, 1, MAX_GROUPS) or 0
+    max_groups = _integer(raw.get("max_groups"), "spread.max_groups", errors, None, MAX_GROUPS)
     stored.update(
         {
             "weights": str(weights),
@@ -234,7 +255,9 @@ def _burst(data: Mapping[str, Any], errors: _Errors) -> tuple[BurstSettings | No
         tiers_raw = [line for line in tiers_raw.splitlines() if line.strip()]
     tiers = tuple(_selector(tier, f"burst.tiers[{index}]", errors) for index, tier in enumerate(tiers_raw))
     headroom = _number(raw, "return_headroom", 0.1, "burst.return_headroom", errors)
-    after = _number(raw, "return_after_seconds", 300.0, "burst.return_after_seconds", errors)
+    after = _number(
+        raw, "return_after_seconds", 300.0, "burst.return_after_seconds", errors, MAX_RETURN_AFTER_SECONDS
+    )
     stored = {
         "tiers": [selector_to_json(tier) for tier in tiers],
         "return_headroom": headroom,
@@ -277,7 +300,7 @@ def clean_policy(data: Mapping[str, Any], members: Sequence[Member]) -> CleanedP
         _cluster_ids(data.get("pinned"), "pinned", members, errors) if strategy is Strategy.PINNED else ()
     )
     spec["pinned"] = list(pinned)
-    spec["egress_weight"] = _number(data, "egress_weight", 1.0, "egress_weight", errors)
+    spec["egress_weight"] = _number(data, "egress_weight", 1.0, "egress_weight", errors, MAX_EGRESS_WEIGHT)
     spec["stickiness"] = _number(data, "stickiness", 0.1, "stickiness", errors)
     on_failure = data.get("on_failure") or FailureBehaviour.RESCHEDULE
     if on_failure not in FailureBehaviour.values:

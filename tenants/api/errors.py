@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
@@ -13,6 +15,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from tenants.api.parsers import BodyTooLarge
 from tenants.races import StaleVersion, race_message
 
 _CODES = {
@@ -24,6 +27,7 @@ _CODES = {
     406: "not_acceptable",
     409: "conflict",
     410: "gone",
+    413: "too_large",
     415: "unsupported_media_type",
     429: "throttled",
 }
@@ -64,6 +68,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound("No such object in this organization.")
+    elif isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1000} kB."
+        )
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)

@@ -4,11 +4,14 @@ from typing import Any
 
 from rest_framework import serializers
 
+from tenants.api.fields import STRICT_FIELD_MAPPING
 from tenants.models import ApiToken, AuditEvent, Invitation, Organization, OrganizationMember, Role
 from tenants.models.security import TokenScope
 
 
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
+
     class Meta:
         model = Organization
         fields = ("id", "name", "slug", "external_id", "created_at")
@@ -30,6 +33,7 @@ class MemberRoleSerializer(serializers.Serializer[Any]):
 
 
 class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
     invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
     state = serializers.CharField(read_only=True)
 
@@ -56,11 +60,12 @@ class InvitationCreatedSerializer(InvitationSerializer):
 
 
 class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
     masked = serializers.CharField(read_only=True)
     state = serializers.CharField(read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False
+        child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False, min_length=1
     )
 
     class Meta:

@@ -14,7 +14,7 @@ router.register("audit-events", views.AuditEventViewSet, basename="api-audit-eve
 urlpatterns = [
     path(
         "organization/",
-        views.OrganizationViewSet.as_view({"get": "list", "patch": "partial_update"}),
+        views.OrganizationViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="api-organization",
     ),
     *router.urls,

@@ -39,7 +39,8 @@ class OrganizationViewSet(OrganizationScopedViewSet[Organization]):
     def scoped_queryset(self, organization: Organization) -> QuerySet[Organization]:
         return Organization.objects.filter(pk=organization.pk)
 
-    def list(self, request: Request) -> Response:
+    # One object, not a list: "retrieve", so the schema does not describe a paginated list.
+    def retrieve(self, request: Request) -> Response:
         return Response(OrganizationSerializer(self.organization).data)
 
     @extend_schema(request=OrganizationSerializer, responses=OrganizationSerializer)
