@@ -21,6 +21,11 @@ class EmailAuthenticationForm(AuthenticationForm):
         "inactive": "This account is disabled; contact an owner of your organization.",
     }
 
+    def clean_username(self) -> str:
+        # Accounts are stored under the lower-cased address (User.objects.create_user), and people
+        # type their address in whatever case: both must find the same account.
+        return str(self.cleaned_data["username"]).strip().lower()
+
 
 class SignupForm(forms.Form):
     full_name = forms.CharField(max_length=150, required=False, label="Your name")

@@ -260,3 +260,11 @@ def test_the_invitation_sign_up_form_renders_and_re_renders_with_the_invitation(
     )
     assert refused.status_code == 200 and b"too short" in refused.content
     assert f'value="{secret}"'.encode() in refused.content
+
+
+def test_an_address_typed_in_another_case_signs_in_to_the_same_account(cast) -> None:
+    typed = f"  {cast.alice.email.upper()} "
+    response = Client().post("/login/", {"username": typed, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    refused = Client().post("/login/", {"username": typed, "password": PASSWORD.upper()})
+    assert refused.status_code == 200 and b"do not match an account" in refused.content
