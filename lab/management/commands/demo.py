@@ -30,7 +30,10 @@ from lab.demo.seed import demo_connect, demo_owner
 from nodeless_saas.celery import app
 from simulator.descriptor import load_descriptor
 
-SPEED = 300.0  # trace and simulated-cluster seconds per real second
+# Trace and simulated-cluster seconds per real second. The pods alive at once do not depend on it
+# (arrivals and runtimes scale together), but every change does: at 300x the simulated world spent
+# its time rewriting ~200 pending GPU pods' conditions, and passes waited on it past their time limit.
+SPEED = 100.0
 # The demo's ledger interval: metering records only complete intervals, and with production's minute
 # the first spend showed two to three minutes in. Ten seconds puts it on the pages within the first.
 METERING_SECONDS = "10"
