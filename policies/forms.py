@@ -5,11 +5,11 @@ from typing import Any
 from django import forms
 
 from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice
+from policies.models.provisioning import MAX_INTEGER_COLUMN
 from policies.provisioning_settings import ARCHITECTURES, SERVERLESS_HELP
 
 # What the model's PositiveIntegerFields hold (PostgreSQL integer): larger numbers are a 400 here,
 # not a database error.
-MAX_INTEGER = 2_147_483_647
 
 BUCKET_CHOICES = [
     ("", "Any"),
@@ -46,10 +46,10 @@ class ProvisioningPolicyForm(forms.Form):
     )
     current_generation_only = forms.BooleanField(required=False, label="Current generation only")
     min_vcpu = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_INTEGER, label="Min vCPU per node"
+        required=False, min_value=1, max_value=MAX_INTEGER_COLUMN, label="Min vCPU per node"
     )
     max_vcpu = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_INTEGER, label="Max vCPU per node"
+        required=False, min_value=1, max_value=MAX_INTEGER_COLUMN, label="Max vCPU per node"
     )
     min_memory_gib = forms.DecimalField(
         required=False, min_value=0, max_digits=8, decimal_places=2, label="Min memory per node (GiB)"
@@ -69,11 +69,11 @@ class ProvisioningPolicyForm(forms.Form):
     isolate_cpu_millicores = forms.IntegerField(
         required=False,
         min_value=1,
-        max_value=MAX_INTEGER,
+        max_value=MAX_INTEGER_COLUMN,
         label="Isolate pods requesting at least (millicores)",
     )
     isolate_memory_mib = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_INTEGER, label="…or at least (MiB)"
+        required=False, min_value=1, max_value=MAX_INTEGER_COLUMN, label="…or at least (MiB)"
     )
     isolate_gpu_pods = forms.BooleanField(required=False, label="Give every GPU pod its own node")
     gpu_sharing = forms.BooleanField(
@@ -84,7 +84,7 @@ class ProvisioningPolicyForm(forms.Form):
         label="Let burstable (T-family) nodes run pods at full CPU in unlimited mode",
         help_text="Priced with the surplus-credit charge; otherwise they get pods up to their baseline CPU",
     )
-    max_pods_per_node = forms.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER)
+    max_pods_per_node = forms.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER_COLUMN)
     scale_down_delay_seconds = forms.IntegerField(
         min_value=0,
         max_value=86400,
@@ -99,9 +99,11 @@ class ProvisioningPolicyForm(forms.Form):
         help_text="Of what the nodes it removes cost per hour; empty: 10 %",
     )
     max_vcpu_total = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_INTEGER, label="Max vCPU (all managed nodes)"
+        required=False, min_value=1, max_value=MAX_INTEGER_COLUMN, label="Max vCPU (all managed nodes)"
     )
-    max_nodes = forms.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER, label="Max nodes")
+    max_nodes = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER_COLUMN, label="Max nodes"
+    )
     max_cost_per_hour = forms.DecimalField(
         required=False, min_value=0, max_digits=10, decimal_places=4, label="Max $/hour"
     )
@@ -113,5 +115,5 @@ class ProvisioningPolicyForm(forms.Form):
         label="Spot: worst interruption bucket",
     )
     spot_fallback_seconds = forms.IntegerField(
-        min_value=0, max_value=MAX_INTEGER, label="Spot: fall back to on-demand after (s)"
+        min_value=0, max_value=MAX_INTEGER_COLUMN, label="Spot: fall back to on-demand after (s)"
     )

@@ -20,6 +20,7 @@ from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.federation.spec import MAX_EGRESS_WEIGHT, MAX_GROUPS, MAX_RETURN_AFTER_SECONDS
 from policies.forms import ListField
 from policies.models import FailureBehaviour, FederationPolicy
+from policies.models.provisioning import MAX_INTEGER_COLUMN
 
 MAX_UPLOAD_BYTES = 1_000_000
 SELECTOR_HELP = "e.g. env=prod, cloud in (aws, gcp), !spot, tier>2 — empty selects every cluster"
@@ -97,7 +98,7 @@ class FederationPolicyForm(forms.Form):
     edited_version = forms.IntegerField(
         required=False,
         min_value=1,
-        max_value=2**31 - 1,
+        max_value=MAX_INTEGER_COLUMN,
         widget=forms.HiddenInput,
         help_text=EDITED_VERSION_HELP,
     )
@@ -259,7 +260,7 @@ class WorkloadForm(forms.Form):
     edited_version = forms.IntegerField(
         required=False,
         min_value=1,
-        max_value=2**31 - 1,
+        max_value=MAX_INTEGER_COLUMN,
         widget=forms.HiddenInput,
         help_text=EDITED_VERSION_HELP,
     )

@@ -24,7 +24,7 @@ from engines.planner import (
 )
 from engines.planner.consolidation import DEFAULT_MIN_SAVING_SHARE
 from policies.models import CapacityTypeChoice, ObjectiveChoice, PackingChoice, ProvisioningPolicy
-from policies.models.provisioning import default_capacity_types
+from policies.models.provisioning import MAX_INTEGER_COLUMN, default_capacity_types
 
 EDITABLE_FIELDS = (
     "objective",
@@ -245,6 +245,8 @@ def _optional_int(value: Any, field: str) -> int | None:
         raise ValidationError({field: "Enter a whole number."})
     if number < 0:
         raise ValidationError({field: "Must not be negative."})
+    if number > MAX_INTEGER_COLUMN:
+        raise ValidationError({field: f"Must be at most {MAX_INTEGER_COLUMN:,}."})
     return number
 
 

@@ -29,6 +29,7 @@ from policies.models import (
     ProvisioningPolicy,
     ProvisioningPolicyRevision,
 )
+from policies.models.provisioning import MAX_INTEGER_COLUMN
 from policies.provisioning_settings import ARCHITECTURES, policy_settings
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet, with_version
@@ -36,11 +37,11 @@ from tenants.api.errors import Conflict
 from tenants.api.fields import StrictCharField
 from tenants.models import Organization
 
-MAX_WHOLE = 2**31 - 1  # the columns are PostgreSQL integers
-
 
 def _whole() -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=0, max_value=MAX_WHOLE, allow_null=True, required=False)
+    return serializers.IntegerField(
+        min_value=0, max_value=MAX_INTEGER_COLUMN, allow_null=True, required=False
+    )
 
 
 def _names(**options: Any) -> serializers.ListField:
@@ -86,7 +87,9 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
         "(default: sized by their baseline CPU).",
     )
     max_pods_per_node = _whole()
-    scale_down_delay_seconds = serializers.IntegerField(min_value=0, max_value=MAX_WHOLE, required=False)
+    scale_down_delay_seconds = serializers.IntegerField(
+        min_value=0, max_value=MAX_INTEGER_COLUMN, required=False
+    )
     consolidation_min_saving_pct = serializers.IntegerField(
         min_value=0,
         max_value=100,
@@ -102,7 +105,9 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
     spot_max_interruption_bucket = serializers.IntegerField(
         min_value=0, max_value=4, allow_null=True, required=False
     )
-    spot_fallback_seconds = serializers.IntegerField(min_value=0, max_value=MAX_WHOLE, required=False)
+    spot_fallback_seconds = serializers.IntegerField(
+        min_value=0, max_value=MAX_INTEGER_COLUMN, required=False
+    )
 
 
 class ProvisioningPolicySerializer(ProvisioningSettingsSerializer):

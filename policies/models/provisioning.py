@@ -10,6 +10,10 @@ from clusters.models import Cluster
 from engines.kube.capacity import CapacityType
 from tenants.models import Organization, User
 
+# The largest value of the integer columns below (PostgreSQL `integer`): forms, the API and the
+# settings validation refuse anything larger with a message instead of a database error.
+MAX_INTEGER_COLUMN = 2**31 - 1
+
 
 class ObjectiveChoice(models.TextChoices):
     COST = "cost", "Cost: cheapest effective price"

@@ -44,6 +44,7 @@ def _errors(data: dict) -> dict[str, list[str]]:
         ({"spot_max_interruption_bucket": 7}, "spot_max_interruption_bucket", "0 (<5% interruptions) to 4"),
         ({"max_nodes": 0}, "max_nodes", "launches nothing"),
         ({"max_pods_per_node": 0}, "max_pods_per_node", "at least one pod"),
+        ({"max_nodes": 2**31}, "max_nodes", "at most 2,147,483,647"),
         ({"families_allow": ["t4g"], "min_vcpu": 64}, "__all__", "No instance type in the catalog"),
         ({"isolate_label_selectors": ["tenant"]}, "isolate_label_selectors", "key=value"),
         ({"capacity_types": ["serverless"]}, "capacity_types", "cannot launch serverless"),
