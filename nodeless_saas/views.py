@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
@@ -9,7 +10,7 @@ from billing.views import overview
 from tenants.api.errors import api_not_found
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest) -> HttpResponseBase:
     """The site's front door: the organization's overview when signed in (which answers other methods
     by role), else what Nodeless is."""
     if request.user.is_authenticated:
