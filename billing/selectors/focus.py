@@ -27,6 +27,7 @@ from django.db.models.functions import TruncHour
 from billing.models import NodeUsage
 from clusters.models import ClusterConnection
 from engines.kube.capacity import CapacityType
+from engines.metering import UNPRICED
 from tenants.models import Organization
 
 COLUMNS = (
@@ -75,7 +76,9 @@ _PRICING_CATEGORY = {
     CapacityType.ON_DEMAND.value: "Standard",
     CapacityType.SPOT.value: "Dynamic",
     CapacityType.SERVERLESS.value: "Standard",
+    UNPRICED: "Other",  # a node with no known price (on-prem, an unknown type): listed at $0
 }
+_CAPACITY_LABELS = {kind.value: kind.label for kind in CapacityType} | {UNPRICED: "unpriced"}
 _CENT_DIGITS = Decimal("0.0000000001")  # FOCUS costs are decimals; keep the ledger's precision
 
 
@@ -155,7 +158,7 @@ def _focus_row(organization: Organization, row: Mapping[str, Any]) -> FocusRow:
         "ChargePeriodEnd": _iso(hour + timedelta(hours=1)),
         "ChargeCategory": "Usage",
         "ChargeClass": "",
-        "ChargeDescription": f"{row['instance_type'] or 'node'} {CapacityType(capacity).label} node "
+        "ChargeDescription": f"{row['instance_type'] or 'node'} {_CAPACITY_LABELS.get(capacity, capacity)} node "
         f"{row['node_name']} in {row['cluster_name']}",
         "ChargeFrequency": "Usage-Based",
         "ProviderName": provider,
@@ -171,7 +174,7 @@ def _focus_row(organization: Organization, row: Mapping[str, Any]) -> FocusRow:
         "ResourceName": str(row["node_name"]),
         "ResourceType": "Serverless pod" if serverless else "Virtual machine",
         "SkuId": str(row["instance_type"] or ""),
-        "PricingCategory": _PRICING_CATEGORY.get(capacity, "Standard"),
+        "PricingCategory": _PRICING_CATEGORY.get(capacity, "Other"),
         "PricingQuantity": _decimal(hours),
         "PricingUnit": "Hours",
         "ConsumedQuantity": _decimal(hours),
@@ -187,7 +190,10 @@ def _focus_row(organization: Organization, row: Mapping[str, Any]) -> FocusRow:
         "SubAccountId": str(row["cluster_id"]),
         "SubAccountName": str(row["cluster_name"]),
         "Tags": json.dumps(
-            {"nodeless:cluster": row["cluster_name"], "nodeless:capacity-type": CapacityType(capacity).label},
+            {
+                "nodeless:cluster": row["cluster_name"],
+                "nodeless:capacity-type": _CAPACITY_LABELS.get(capacity, capacity),
+            },
             sort_keys=True,
         ),
         "x_AllocatedCost": _decimal(row["allocated_cost"]),

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from billing.selectors.focus import COLUMNS
+from engines.metering import NodeSample, Quantities
 from engines.metering.windows import floor_hour
 from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, shop_nodes
 
@@ -31,14 +32,15 @@ def focus(client, query: str = "window=today") -> list[dict[str, str]]:
 @pytest.fixture
 def metered(cast):
     cluster = make_cluster(cast.org_a, "=shop-prod")  # a name a spreadsheet would run as a formula
-    record_minutes(cluster, minutes(floor_hour(timezone.now()), 5), nodes=shop_nodes(SCALE))
+    on_prem = NodeSample("rack-1", "", "unpriced", "", None, Quantities(8, 32), Quantities(7.5, 30))
+    record_minutes(cluster, minutes(floor_hour(timezone.now()), 5), nodes=[*shop_nodes(SCALE), on_prem])
     return cluster
 
 
 @pytest.mark.django_db
 def test_rows_add_up_to_the_reports_actual_spend_with_list_cost_at_on_demand(metered, owner_client, api_a):
     rows = focus(owner_client)
-    assert {row["ResourceName"] for row in rows} == {"od-1", "spot-1"}
+    assert {row["ResourceName"] for row in rows} == {"od-1", "spot-1", "rack-1"}
     actual = api_a.get("/api/v1/reports/savings/?window=today&aggregate=cluster").json()["totals"]["actual"]
     assert float(sum(Decimal(row["BilledCost"]) for row in rows)) == pytest.approx(actual, abs=1e-6)
     by_node = {row["ResourceName"]: row for row in rows}
@@ -46,6 +48,9 @@ def test_rows_add_up_to_the_reports_actual_spend_with_list_cost_at_on_demand(met
     assert spot["PricingCategory"] == "Dynamic" and on_demand["PricingCategory"] == "Standard"
     assert Decimal(spot["EffectiveCost"]) < Decimal(spot["ListCost"]) == Decimal(on_demand["ListCost"])
     assert Decimal(on_demand["EffectiveCost"]) == Decimal(on_demand["ListCost"])
+    on_prem = by_node["rack-1"]  # a node with no known price: in the data, at $0, priced "Other"
+    assert (on_prem["PricingCategory"], Decimal(on_prem["BilledCost"])) == ("Other", 0)
+    assert "unpriced node rack-1" in on_prem["ChargeDescription"]
     for row in rows:
         assert row["BilledCost"] == row["EffectiveCost"]
         assert Decimal(row["x_AllocatedCost"]) + Decimal(row["x_IdleCost"]) == pytest.approx(
