@@ -3,6 +3,8 @@ status partial, scale, edit, delete; the policy form with live validation and a 
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -207,3 +209,54 @@ def test_the_workload_and_federation_policy_lists_run_as_many_queries_for_twenty
     one = page_queries(owner_client, url)
     rows(1, 20)
     assert page_queries(owner_client, url) == one
+
+
+class _FormDefaults(HTMLParser):
+    """What a browser submits for a form left at its defaults: each input's value, each select's
+    selected (else first) option, each textarea's text; unchecked boxes send nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        name = attributes.get("name") or ""
+        if tag == "input" and name and attributes.get("type") not in ("checkbox", "radio", "submit"):
+            self.values[name] = attributes.get("value") or ""
+        elif tag == "select":
+            self._select = name
+        elif tag == "option" and self._select:
+            if self._select not in self.values or "selected" in attributes:
+                self.values[self._select] = attributes.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.values[self._textarea] += data.lstrip("\n")
+
+
+@pytest.mark.parametrize("weights", ["", "static", "capacity", "aggregated"])
+def test_a_spread_policy_left_at_the_forms_defaults_saves(cast, owner_client, clusters, weights) -> None:
+    # The issue: "a spread policy with the default static weights cannot be saved". Static weights
+    # without rules weigh every cluster 1, as Karmada's default weight preference does.
+    page = owner_client.get(reverse("federation-policy-create")).content.decode()
+    parser = _FormDefaults()
+    parser.feed(page)
+    form = {**parser.values, "name": "spread-defaults", "strategy": "spread"}
+    if weights:
+        form["spread_weights"] = weights
+    response = owner_client.post(reverse("federation-policy-create"), form)
+    assert response.status_code == 302, response.content.decode()
+    spread = FederationPolicy.objects.get(name="spread-defaults").spec["spread"]
+    assert spread["weights"] == (weights or "capacity") and spread["static_weights"] == []
