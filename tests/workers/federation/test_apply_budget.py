@@ -4,6 +4,9 @@ nor failed), and a namespace is applied once per member, not once per workload."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 import redis
 
@@ -44,24 +47,23 @@ def test_a_member_over_its_budget_gets_the_rest_on_the_next_pass(cast, settings,
     assert all(onprem.deployment_replicas("shop", f"web-{number}") == 1 for number in range(4))
 
 
-def test_a_namespace_is_applied_once_per_member_and_made_again_after_a_refusal(cast, onprem, policy) -> None:
+def test_a_namespace_is_applied_once_per_member_and_made_again_after_a_refusal(
+    cast, onprem, policy, monkeypatch
+) -> None:
     cheap = policy("cheap", strategy="cheapest")
     calls: list[str] = []
     original = apply._Member.apply
 
-    def counting(self, obj):  # type: ignore[no-untyped-def]
+    def counting(self: apply._Member, obj: Mapping[str, Any]) -> None:
         calls.append(str(obj["kind"]))
         original(self, obj)
 
-    apply._Member.apply = counting  # type: ignore[method-assign]
-    try:
-        for number in range(3):
-            submit(cast, deployment(name=f"api-{number}", replicas=1), cheap)
-            run_pass(str(cast.org_a.pk))
-        assert calls.count("Namespace") == 1 and calls.count("Deployment") == 3
-        onprem.core.delete_namespace("shop")  # someone removes it: the next apply there is refused
-        submit(cast, deployment(name="api-3", replicas=1), cheap)
-        settle(cast, lambda: onprem.deployment_replicas("shop", "api-3") == 1)
-        assert calls.count("Namespace") >= 2  # forgotten after the refusal, so made again
-    finally:
-        apply._Member.apply = original  # type: ignore[method-assign]
+    monkeypatch.setattr(apply._Member, "apply", counting)
+    for number in range(3):
+        submit(cast, deployment(name=f"api-{number}", replicas=1), cheap)
+        run_pass(str(cast.org_a.pk))
+    assert calls.count("Namespace") == 1 and calls.count("Deployment") == 3
+    onprem.core.delete_namespace("shop")  # someone removes it: the next apply there is refused
+    submit(cast, deployment(name="api-3", replicas=1), cheap)
+    settle(cast, lambda: onprem.deployment_replicas("shop", "api-3") == 1)
+    assert calls.count("Namespace") >= 2  # forgotten after the refusal, so made again
