@@ -489,7 +489,10 @@ def describe_policy(spec: Mapping[str, Any], names: Mapping[str, str]) -> str:
     strategy = shape["strategy"]
     if strategy == Strategy.SPREAD:
         spread = shape["spread"]
-        return f"spread by {spread['spread_by']} over {where} ({spread['weights']} weights)"
+        how = "aggregated" if spread["weights"] == WeightMode.AGGREGATED else f"{spread['weights']} weights"
+        if spread["weights"] == WeightMode.STATIC and not spread["static_weights"]:
+            how = "equal weights"
+        return f"spread by {spread['spread_by']} over {where} ({how})"
     if strategy == Strategy.FILL_THEN_BURST:
         return f"fill then burst over {len(shape['burst']['tiers'])} tiers: " + " → ".join(
             tier or "any" for tier in shape["burst"]["tiers"]
