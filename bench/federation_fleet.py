@@ -5,8 +5,8 @@ Karmada-like sequential apply measured in the same run.
     python bench/federation_fleet.py --workloads 1000 --clusters 100
 
 Each run signs up an organization, connects ``--clusters`` simulated member clusters (the
-simulator's kube-apiservers, in this process, each behind its own HTTPS port) through the
-product's kubeconfig path, and submits ``--workloads`` Deployments through the REST API (four API
+simulator's kube-apiservers, each behind its own HTTPS port, all in one process of their own, as
+the customer's clusters are not the product's) through the product's kubeconfig path, and submits ``--workloads`` Deployments through the REST API (four API
 clients at once), spread over spread/aggregated/cheapest/static-weight policies. A Celery worker
 (solo pool, in process) runs the federation loop. Figures:
 
@@ -14,7 +14,8 @@ clients at once), spread over spread/aggregated/cheapest/static-weight policies.
   workload is Running in its members (the product's status, synced from the members);
 - ``applied_p50_seconds`` / ``applied_p99_seconds``: per workload, from its submission (the API
   call returning) until its Deployment exists on every member it was placed on, as the simulated
-  API server records it (a listener on its store);
+  API server records it (a listener on its store, in the members' process; both processes read
+  the same monotonic clock);
 - the same figures for the baseline: ``NODELESS_FEDERATION_APPLY_THREADS=1``, one member after
   the other, each object one call, as a sequential executor would (same members, same process,
   its own organization and namespaces).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -35,6 +37,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +49,6 @@ if str(ROOT) not in sys.path:
 from bench.federation_e2e import _throwaway_database  # noqa: E402
 
 if TYPE_CHECKING:
-    from simulator.cluster import SimulatedCluster
     from tenants.models import Organization
 
 API_CLIENTS = 4
@@ -53,28 +56,57 @@ POLICIES = ("spread", "aggregated", "cheapest", "static")
 WORKLOAD_LABEL = "nodeless.io/workload-id"
 
 
-class AppliedClock:
-    """When each workload's Deployment first appeared in each member (store listeners)."""
+@dataclass(frozen=True)
+class MemberAddress:
+    name: str
+    url: str
+    ca_pem: str
+    token: str
 
-    def __init__(self, sims: list[SimulatedCluster]) -> None:
-        self.first_seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        from simulator.resources import DEPLOYMENTS
 
-        for sim in sims:
-            sim.store.add_listener(self._listener(sim.name, DEPLOYMENTS.key))
+def _members_process(count: int, connection: Connection) -> None:
+    """The simulated members, in a process of their own: start them, send their addresses, then
+    answer "report" with when each workload's Deployment first appeared in each member
+    ((workload id, member) -> perf_counter), and stop on "stop"."""
+    from simulator.cluster import ClusterConfig, SimulatedCluster
+    from simulator.controllers.static_nodes import StaticNodePool
+    from simulator.resources import DEPLOYMENTS
 
-    def _listener(self, member: str, deployments: object) -> Any:
+    first_seen: dict[tuple[str, str], float] = {}
+    lock = threading.Lock()
+
+    def listener(member: str) -> Any:
         def listen(resource: Any, event: Any) -> None:
-            if resource.key != deployments or event.type != "ADDED":
+            if resource.key != DEPLOYMENTS.key or event.type != "ADDED":
                 return
-            labels = event.current.obj["metadata"].get("labels") or {}
-            workload = labels.get(WORKLOAD_LABEL)
+            workload = (event.current.obj["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
             if workload:
-                with self._lock:
-                    self.first_seen.setdefault((str(workload), member), time.perf_counter())
+                with lock:
+                    first_seen.setdefault((str(workload), member), time.perf_counter())
 
         return listen
+
+    sims = []
+    for number in range(count):
+        config = ClusterConfig(
+            name=f"member-{number}",
+            static_pools=(StaticNodePool("n", 4, "m5.4xlarge"),),
+            record_events=False,
+            pod_start_delay=0.5,
+        )
+        sim = SimulatedCluster(config)
+        sim.start()
+        sim.store.add_listener(listener(sim.name))
+        sims.append(sim)
+    connection.send([MemberAddress(sim.name, sim.url, sim.ca_pem, sim.admin_token) for sim in sims])
+    try:
+        while (message := connection.recv()) != "stop":
+            if message == "report":
+                with lock:
+                    connection.send(dict(first_seen))
+    finally:
+        for sim in sims:
+            sim.stop()
 
 
 def _manifest(run: str, number: int, rng: random.Random) -> dict[str, object]:
@@ -99,25 +131,7 @@ def _manifest(run: str, number: int, rng: random.Random) -> dict[str, object]:
     }
 
 
-def start_members(count: int) -> list[SimulatedCluster]:
-    from simulator.cluster import ClusterConfig, SimulatedCluster
-    from simulator.controllers.static_nodes import StaticNodePool
-
-    sims = []
-    for number in range(count):
-        config = ClusterConfig(
-            name=f"member-{number}",
-            static_pools=(StaticNodePool("n", 4, "m5.4xlarge"),),
-            record_events=False,
-            pod_start_delay=0.5,
-        )
-        sim = SimulatedCluster(config)
-        sim.start()
-        sims.append(sim)
-    return sims
-
-
-def _organization(run: str, sims: list[SimulatedCluster]) -> tuple[Organization, str]:
+def _organization(run: str, sims: list[MemberAddress]) -> tuple[Organization, str]:
     from clusters.kube.kubeconfig import KubeCredentials, minimal_kubeconfig
     from clusters.services import cluster_check_run, cluster_connect_kubeconfig
     from policies.federation import services as federation
@@ -130,7 +144,7 @@ def _organization(run: str, sims: list[SimulatedCluster]) -> tuple[Organization,
     actor = Actor(user=user)
     _, token = tenants.api_token_create(organization, actor=actor, name=run, scopes=["read", "write"])
     for number, sim in enumerate(sims):
-        kubeconfig = minimal_kubeconfig(sim.name, KubeCredentials(sim.url, sim.ca_pem, token=sim.admin_token))
+        kubeconfig = minimal_kubeconfig(sim.name, KubeCredentials(sim.url, sim.ca_pem, token=sim.token))
         region = ("us-east-1", "us-west-2", "eu-west-1")[number % 3]
         asked = cluster_connect_kubeconfig(
             organization,
@@ -176,7 +190,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run_once(
-    run: str, sims: list[SimulatedCluster], clock: AppliedClock, workloads: int, seed: int, threads: int
+    run: str, sims: list[MemberAddress], members: Connection, workloads: int, seed: int, threads: int
 ) -> dict[str, object]:
     from django.conf import settings
 
@@ -209,9 +223,11 @@ def run_once(
         "workload_id", "cluster__name"
     ):
         members_of.setdefault(str(placed), []).append(member)
+    members.send("report")
+    first_seen: dict[tuple[str, str], float] = members.recv()
     latencies = []
     for key, at in submitted.items():
-        seen = [clock.first_seen.get((key, member)) for member in members_of.get(key, [])]
+        seen = [first_seen.get((key, member)) for member in members_of.get(key, [])]
         if seen and all(moment is not None for moment in seen):
             latencies.append(max(moment for moment in seen if moment is not None) - at)
     return {
@@ -247,32 +263,37 @@ def main() -> None:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline run")
     args = parser.parse_args()
-    with _throwaway_database(suffix="fleet") as database:
-        import django
-
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nodeless_saas.settings")
-        os.environ.setdefault("NODELESS_ENV", "test")
-        os.environ.setdefault("NODELESS_LOG_LEVEL", "WARNING")
-        django.setup()
-        from celery.contrib.testing.worker import start_worker
-        from django.core.management import call_command
-
-        from nodeless_saas.celery import app
-
-        call_command("migrate", verbosity=0)
-        setup = time.perf_counter()
-        sims = start_members(args.clusters)
-        clock = AppliedClock(sims)
+    # The members' process starts before Django (and its threads and sockets) exist here.
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    setup = time.perf_counter()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_members_process, args=(args.clusters, child)
+    )
+    process.start()
+    try:
+        sims: list[MemberAddress] = parent.recv()
         print(json.dumps({"members_started_seconds": round(time.perf_counter() - setup, 1)}), flush=True)
-        try:
+        with _throwaway_database(suffix="fleet") as database:
+            import django
+
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nodeless_saas.settings")
+            os.environ.setdefault("NODELESS_ENV", "test")
+            os.environ.setdefault("NODELESS_LOG_LEVEL", "WARNING")
+            django.setup()
+            from celery.contrib.testing.worker import start_worker
+            from django.core.management import call_command
+
+            from nodeless_saas.celery import app
+
+            call_command("migrate", verbosity=0)
             with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
                 runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
                 for run, threads in runs:
-                    line = run_once(run, sims, clock, args.workloads, args.seed, threads)
+                    line = run_once(run, sims, parent, args.workloads, args.seed, threads)
                     print(json.dumps({**line, "database": database}), flush=True)
-        finally:
-            for sim in sims:
-                sim.stop()
+    finally:
+        parent.send("stop")
+        process.join(timeout=60)
 
 
 if __name__ == "__main__":
