@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clusters.models import Cluster, ClusterConnection
-from policies.models import FederationPolicy, Workload, WorkloadStatus
+from policies.models import Decision, DecisionKind, FederationPolicy, Workload, WorkloadStatus
 from tests.fixtures.federation import deployment, submit
 from tests.fixtures.pages import get_page, page_queries
 
@@ -260,3 +260,36 @@ def test_a_spread_policy_left_at_the_forms_defaults_saves(cast, owner_client, cl
     assert response.status_code == 302, response.content.decode()
     spread = FederationPolicy.objects.get(name="spread-defaults").spec["spread"]
     assert spread["weights"] == (weights or "capacity") and spread["static_weights"] == []
+
+
+def test_decision_tables_show_rooms_and_capacity_weights_as_whole_numbers(cast, owner_client, cheap) -> None:
+    # Issue 16: scores showed as 1048576.0000; a room or a capacity weight is a count of replicas.
+    from engines.federation import PlacementPolicy, SpreadSettings, Strategy, WeightMode, schedule
+    from tests.engines.federation.federation_builders import nodeless_cluster, observe_cluster
+    from tests.engines.federation.federation_builders import workload as engine_workload
+
+    workload = submit(cast, deployment(), cheap)
+    unlimited = 1 << 40  # what a provisioning policy without limits leaves a nodeless cluster
+    clusters = [
+        nodeless_cluster("nodeless", cores=unlimited / 1000, memory_gib=unlimited / 1024),
+        observe_cluster("onprem", cores=12, memory_gib=64),
+    ]
+    policy = PlacementPolicy(Strategy.SPREAD, spread=SpreadSettings(weights=WeightMode.CAPACITY))
+    decision = schedule(engine_workload(6), policy, clusters).decision.as_dict()
+    Decision.objects.create(
+        organization=cast.org_a,
+        workload=workload,
+        kind=DecisionKind.PLACEMENT,
+        reason=str(decision["reason"]),
+        chosen={"clusters": decision["chosen"]},
+        runner_ups=decision["runner_ups"],
+    )
+    partial = owner_client.get(reverse("workload-detail", args=[workload.pk]), HTTP_HX_REQUEST="true")
+    cells = partial.content.decode()
+    # cluster, replicas, room, $/hour, egress, score: the nodeless cluster's room is the 6 replicas
+    # the workload asks for (it launches nodes for them), its capacity weight the same 6.
+    assert (
+        '<td><strong>nodeless</strong></td><td class="num">2</td><td class="num">6</td>'
+        '<td class="num">0.0960</td><td class="num">0.0000</td><td class="num">6</td>'
+    ) in cells
+    assert '<td><strong>onprem</strong></td><td class="num">4</td><td class="num">12</td>' in cells
