@@ -10,7 +10,8 @@ Select:
 
 Divide (Webster, capped by each cluster's room):
 - static weights: the whole count is apportioned from scratch each time; Webster is
-  house-monotone, so scaling up never takes a replica from any cluster;
+  house-monotone, so scaling up never takes a replica from any cluster, and equal priorities go
+  to clusters already running the workload first, so nothing moves while nothing changed;
 - capacity weights (Karmada ``dynamicWeight: AvailableReplicas``), STEADY: scale-up divides only
   the missing replicas, weighted by each cluster's free room; scale-down re-divides the new
   count weighted by the current counts (proportional shrink). FRESH divides the whole count by
@@ -88,6 +89,13 @@ def _divide(
     available = _take(candidates.available, chosen)
     settings = candidates.policy.spread
     if settings.weights is WeightMode.STATIC:
+        if candidates.has_holders:
+            # Re-apportioned from scratch, so equal priorities must go where the replicas already
+            # run: the name order alone would move them whenever the chosen clusters change (a new
+            # leader in a region that runs nothing). Ranks lie in (-n, n); holders stay below n.
+            offset = 2 * len(candidates.fleet)
+            kept = _take(candidates.current, chosen)
+            tie = [key if count else key + offset for key, count in zip(tie, kept, strict=True)]
         return webster(target, _take(weights, chosen), tie, caps=available)
     if settings.weights is WeightMode.AGGREGATED:
         return _aggregate(candidates, chosen, target, mode)
