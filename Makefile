@@ -15,7 +15,7 @@ TEST_ENV := NODELESS_ENV=test \
 	CELERY_BROKER_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation \
+.PHONY: install demo test test-fast lint format bench bench-planner bench-simulator bench-federation bench-federation-fleet \
 	bench-provisioning bench-savings bench-dashboard bench-load bench-fleet bench-consolidation bench-hostile-connect \
 	services chromium lock clean migrate fuzz
 
@@ -68,7 +68,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-planner bench-simulator bench-federation bench-provisioning bench-savings bench-dashboard bench-load \
+bench: bench-planner bench-simulator bench-federation bench-federation-fleet bench-provisioning bench-savings bench-dashboard bench-load \
 	bench-fleet bench-consolidation bench-hostile-connect
 
 bench-planner: install
@@ -82,6 +82,9 @@ bench-simulator: install
 
 bench-federation: install services
 	$(TEST_ENV) $(PY) bench/federation.py
+
+bench-federation-fleet: install services
+	$(TEST_ENV) $(PY) bench/federation_fleet.py
 
 bench-provisioning: install services
 	$(TEST_ENV) $(PY) bench/provisioning.py
