@@ -15,12 +15,10 @@ from typing import Any
 
 import yaml
 
-from simulator import kinds, subresources
+from simulator import kinds, listing, subresources, update_rules
 from simulator.api_support import (
     DeleteOptions,
     PageResult,
-    decode_continue,
-    encode_continue,
     patch_resource_version,
     spec_part,
 )
@@ -32,6 +30,8 @@ from simulator.errors import (
     not_found,
     unsupported_media_type,
 )
+from simulator.graceful import plan_pod_deletion
+from simulator.listing import ListOptions
 from simulator.patches import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -48,6 +48,7 @@ from simulator.patches import (
 from simulator.resources import (
     NAMESPACES,
     NODES,
+    PODS,
     STORED_RESOURCES,
     ResourceType,
 )
@@ -88,11 +89,11 @@ class ClusterApi:
         *,
         limit: int = 0,
         continue_token: str = "",
+        options: ListOptions | None = None,
     ) -> PageResult:
-        start_after = decode_continue(continue_token) if continue_token else None
-        result = self.store.list(resource, namespace, labels, fields, limit=limit, start_after=start_after)
-        token = encode_continue(result.continue_key, result.resource_version) if result.continue_key else ""
-        return PageResult(result.items, result.resource_version, token, result.remaining)
+        """A page of a list, read at the revision the options ask for (see `listing`)."""
+        options = options or ListOptions(limit=limit, continue_token=continue_token)
+        return listing.list_page(self.store, resource, namespace, labels, fields, options)
 
     # --- create ------------------------------------------------------------------------------
 
@@ -185,10 +186,7 @@ class ClusterApi:
         old = current.obj
         old_meta = old["metadata"]
         if subresource == "status":
-            merged = {k: v for k, v in old.items()}
-            merged["status"] = new.get("status", {})
-            merged["metadata"] = dict(old_meta)
-            new = merged
+            new = update_rules.for_status_write(resource, old, new)
         elif resource.has_status:
             new["status"] = old.get("status", {})
         meta = dict(new.get("metadata") or {})
@@ -210,10 +208,14 @@ class ClusterApi:
         meta["generation"] = old_meta.get("generation", 1)
         if subresource is None and spec_part(new) != spec_part(old):
             meta["generation"] += 1
+        update_rules.check_no_new_finalizers(resource, old, new)
         kinds.validate(resource, new, old)
-        if dry_run:
-            return StoredObject(new, current.rv)
-        if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if expected_rv and expected_rv != str(current.rv):
+            raise conflict(resource.plural, old_meta["name"], resource.group)
+        new["kind"], new["apiVersion"] = resource.kind, resource.api_version
+        if dry_run or update_rules.unchanged(old, new):
+            return StoredObject(new, current.rv) if dry_run else current
+        if update_rules.finalized_now(old, new):
             return self._delete_now(resource, current)
         return self.store.replace(resource, new, expected_rv=expected_rv)
 
@@ -376,16 +378,33 @@ class ClusterApi:
                 )
             if options.dry_run:
                 return current
-            if meta.get("finalizers") and resource is not NAMESPACES:
-                if meta.get("deletionTimestamp"):
+            if resource is PODS:
+                plan = plan_pod_deletion(current.obj, options.grace_period_seconds, self.clock.now())
+                if plan.period is None:
                     return current
-                updated = current.copy()
-                updated["metadata"]["deletionTimestamp"] = format_timestamp(self.clock.now())
-                updated["metadata"]["deletionGracePeriodSeconds"] = 0
-                return self.store.replace(resource, updated)
+                if plan.period > 0:
+                    return self._mark_deleting(resource, current, plan.deadline, plan.period)
+            if meta.get("finalizers") and resource is not NAMESPACES:
+                if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") == 0:
+                    return current
+                return self._mark_deleting(resource, current, self.clock.now(), 0)
             if options.propagation_policy == "Orphan":
                 self._orphan_dependents(meta["uid"])
             return self._delete_now(resource, current)
+
+    def _mark_deleting(
+        self, resource: ResourceType, current: StoredObject, deadline: float, period: int
+    ) -> StoredObject:
+        """Set deletionTimestamp (kept if already set and no grace period is left to shorten)
+        and deletionGracePeriodSeconds; the first mark moves the generation on."""
+        updated = current.copy()
+        meta = updated["metadata"]
+        if not meta.get("deletionTimestamp") or period or meta.get("deletionGracePeriodSeconds"):
+            meta["deletionTimestamp"] = format_timestamp(deadline)
+        if not current.obj["metadata"].get("deletionTimestamp"):
+            meta["generation"] = meta.get("generation", 1) + 1
+        meta["deletionGracePeriodSeconds"] = period
+        return self.store.replace(resource, updated)
 
     def _delete_now(self, resource: ResourceType, current: StoredObject) -> StoredObject:
         meta = current.obj["metadata"]
@@ -447,8 +466,8 @@ class ClusterApi:
     ) -> StoredObject:
         return subresources.bind(self, namespace, pod_name, node_name, expected_uid=expected_uid)
 
-    def evict(self, namespace: str, pod_name: str) -> None:
-        subresources.evict(self, namespace, pod_name)
+    def evict(self, namespace: str, pod_name: str, options: DeleteOptions | None = None) -> None:
+        subresources.evict(self, namespace, pod_name, options)
 
     def get_scale(self, resource: ResourceType, namespace: str, name: str) -> JsonObject:
         return subresources.get_scale(self, resource, namespace, name)

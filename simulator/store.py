@@ -17,6 +17,7 @@ freely but must treat them as read-only (`StoredObject.copy()` gives a private c
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import json
 import random
@@ -103,6 +104,8 @@ FIELD_INDEXES: dict[str, dict[str, IndexFunction]] = {
     "pods": {
         "spec.nodeName": _path_index("spec", "nodeName"),
         "status.phase": _path_index("status", "phase"),
+        # Terminating pods (any value but ""), for the kubelets that finish graceful deletions.
+        "metadata.deletionTimestamp": _path_index("metadata", "deletionTimestamp"),
     },
 }
 OWNER_INDEX = "metadata.ownerReferences.uid"
@@ -177,6 +180,17 @@ class ResourceTable:
         start = bisect.bisect_right(self.log_rvs, rv)
         return self.log_events[start:]
 
+    def state_at(self, rv: int) -> dict[ObjectKey, StoredObject | None]:
+        """The objects changed after `rv`, as they were at `rv` (None: absent then), from the
+        event log, as etcd reads an older revision. The caller checks `rv >= compacted_rv`."""
+        past: dict[ObjectKey, StoredObject | None] = {}
+        start = bisect.bisect_right(self.log_rvs, rv)
+        for event in itertools.islice(self.log_events, start, None):
+            key = event.current.key
+            if key not in past:
+                past[key] = None if event.type == "ADDED" else event.previous
+        return past
+
 
 @dataclass
 class ListResult:
@@ -243,8 +257,10 @@ class Watcher:
                 if self.cursor < self.table.compacted_rv:
                     raise gone(f"too old resource version: {self.cursor} ({self.table.compacted_rv})")
                 events = self.table.events_after(self.cursor)
-            if events:
-                self.cursor = events[-1].rv
+            # Every event of this resource up to the store's revision is now consumed, so the
+            # cursor (which bookmarks report) moves to the current revision, as the watch
+            # cache's progress notifications move it past changes of other resources.
+            self.cursor = max(self.cursor, self.store.rv)
         translated = (self._translate(e) for e in events)
         return [t for t in translated if t is not None]
 
@@ -307,15 +323,28 @@ class ObjectStore:
         *,
         limit: int = 0,
         start_after: ObjectKey | None = None,
+        at_rv: int | None = None,
     ) -> ListResult:
+        """Objects in key order. With `at_rv` (at least the table's `compacted_rv`), the objects
+        as they were at that revision: the consistent snapshot of a paged or exact list."""
         with self.lock:
             table = self.tables[resource.key]
-            candidates = self._candidate_keys(table, namespace, fields, start_after)
+            current_keys = self._candidate_keys(table, namespace, fields, start_after)
+            total = len(current_keys)
+            candidates: Iterable[ObjectKey] = current_keys
+            past = table.state_at(at_rv) if at_rv is not None and at_rv < self.rv else {}
+            if past:
+                candidates = _with_past_keys(current_keys, past, table, namespace, start_after)
+            else:
+                at_rv = None
             filtered = not labels.empty or bool(fields.requirements)
             items: list[StoredObject] = []
             more = False
             for key in candidates:
-                stored = table.objects[key]
+                found = past[key] if key in past else table.objects[key]
+                if found is None:
+                    continue
+                stored = found
                 obj = stored.obj
                 if filtered and not (labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)):
                     continue
@@ -324,9 +353,9 @@ class ObjectStore:
                     break
                 items.append(stored)
             # Like kube-apiserver, count the rest only when no selector makes that a full scan.
-            remaining = len(candidates) - len(items) if more and not filtered else 0
+            remaining = max(0, total - len(items)) if more and not filtered else 0
             continue_key = items[-1].key if more else None
-            return ListResult(items, self.rv, continue_key, remaining)
+            return ListResult(items, self.rv if at_rv is None else at_rv, continue_key, remaining)
 
     def _candidate_keys(
         self,
@@ -488,3 +517,28 @@ class _KeyRange(Sequence[ObjectKey]):
 
 def _after(key: ObjectKey, start_after: ObjectKey | None) -> bool:
     return start_after is None or key > start_after
+
+
+def _with_past_keys(
+    candidates: Sequence[ObjectKey],
+    past: dict[ObjectKey, StoredObject | None],
+    table: ResourceTable,
+    namespace: str | None,
+    start_after: ObjectKey | None,
+) -> Iterable[ObjectKey]:
+    """The current candidate keys plus those of objects that existed at the snapshot but are
+    gone now (or left an index bucket), in key order."""
+    whole_range = isinstance(candidates, _KeyRange)  # every current key in range, not a bucket
+    extra = sorted(
+        key
+        for key, stored in past.items()
+        if stored is not None
+        and (namespace is None or key[0] == namespace)
+        and _after(key, start_after)
+        and not (whole_range and key in table.objects)
+    )
+    if not extra:
+        return candidates
+    if whole_range:
+        return heapq.merge(candidates, extra)
+    return sorted(set(candidates) | set(extra))

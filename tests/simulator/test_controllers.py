@@ -112,6 +112,9 @@ def test_scaling_down_removes_pods_and_a_new_template_rolls_out(api, manager, cl
     advance(clock, manager, START_DELAY)
     api.update(DEPLOYMENTS, "default", "web", lambda d: d["spec"].update(replicas=1))
     manager.settle()
+    # Deleted pods terminate gracefully: Terminating for their grace period (30 s by default).
+    assert len([p for p in pods(api) if not p["metadata"].get("deletionTimestamp")]) == 1
+    advance(clock, manager, 30)
     assert len(pods(api)) == 1
     api.update(
         DEPLOYMENTS,
@@ -121,6 +124,7 @@ def test_scaling_down_removes_pods_and_a_new_template_rolls_out(api, manager, cl
     )
     manager.settle()
     advance(clock, manager, START_DELAY)
+    advance(clock, manager, 30)
     images = [p["spec"]["containers"][0]["image"] for p in pods(api)]
     assert images == ["nginx:2"]
     replicasets = sorted(
