@@ -13,9 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import yaml
-
-from simulator import kinds, listing, subresources, update_rules
+from simulator import apply, kinds, listing, subresources, update_rules
 from simulator.api_support import (
     DeleteOptions,
     PageResult,
@@ -37,12 +35,8 @@ from simulator.patches import (
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,
-    applied_field_paths,
-    fields_v1_to_paths,
     json_merge_patch,
     json_patch,
-    paths_to_fields_v1,
-    server_side_apply,
     strategic_merge_patch,
 )
 from simulator.resources import (
@@ -268,10 +262,21 @@ class ClusterApi:
         *,
         subresource: str | None = None,
         field_manager: str = "",
+        force: bool = False,
         dry_run: bool = False,
     ) -> StoredObject:
         if content_type == APPLY_PATCH:
-            return self._apply(resource, namespace, name, body, subresource, field_manager, dry_run)
+            return apply.apply(
+                self,
+                resource,
+                namespace,
+                name,
+                body,
+                subresource=subresource,
+                field_manager=field_manager,
+                force=force,
+                dry_run=dry_run,
+            )
         try:
             document = json.loads(body or b"null")
         except ValueError as error:
@@ -295,61 +300,6 @@ class ClusterApi:
         if content_type == JSON_PATCH:
             return json_patch(target, document)
         raise unsupported_media_type(content_type)
-
-    def _apply(
-        self,
-        resource: ResourceType,
-        namespace: str,
-        name: str,
-        body: bytes,
-        subresource: str | None,
-        field_manager: str,
-        dry_run: bool,
-    ) -> StoredObject:
-        """Server-side apply: create or merge, tracking the fields each manager applied in
-        `metadata.managedFields` so that fields dropped from the configuration are removed."""
-        if not field_manager:
-            raise bad_request("PATCH requests with apply content type require fieldManager to be set")
-        try:
-            applied = yaml.safe_load(body)
-        except yaml.YAMLError as error:
-            raise bad_request(f"error decoding YAML: {error}") from error
-        if not isinstance(applied, dict):
-            raise bad_request("the applied configuration must be an object")
-        self._check_kind(resource, applied)
-        applied_meta = applied.get("metadata") or {}
-        if applied_meta.get("name", name) != name:
-            raise bad_request("the name of the object does not match the name on the URL")
-        managed_entry = {
-            "manager": field_manager,
-            "operation": "Apply",
-            "apiVersion": resource.api_version,
-            "time": format_timestamp(self.clock.now()),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": paths_to_fields_v1(applied_field_paths(applied)),
-        }
-        with self.store.lock:
-            current = self.store.try_get(resource, namespace, name)
-            if current is None:
-                new = dict(applied)
-                new["metadata"] = {**applied_meta, "name": name, "managedFields": [managed_entry]}
-                return self.create(resource, namespace, new, dry_run=dry_run)
-            entries = current.obj["metadata"].get("managedFields") or []
-            previous = next(
-                (e for e in entries if e.get("manager") == field_manager and e.get("operation") == "Apply"),
-                None,
-            )
-            previous_paths = fields_v1_to_paths(previous.get("fieldsV1") or {}) if previous else set()
-            merged = server_side_apply(current.obj, applied, previous_paths)
-            others = [
-                e
-                for e in entries
-                if not (e.get("manager") == field_manager and e.get("operation") == "Apply")
-            ]
-            merged["metadata"]["managedFields"] = [*others, managed_entry]
-            return self.commit_update(
-                resource, current, merged, subresource=subresource, expected_rv=None, dry_run=dry_run
-            )
 
     # --- delete ------------------------------------------------------------------------------
 

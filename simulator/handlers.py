@@ -391,6 +391,7 @@ class RequestHandler:
             content_type,
             subresource=route.subresource or None,
             field_manager=request.query.get("fieldManager", ""),
+            force=request.query.get("force", "").lower() in ("true", "1"),
             dry_run=_dry_run(request),
         )
         return Response(200 if existed else 201, patched.json)

@@ -99,13 +99,18 @@ def _path_index(*path: str) -> IndexFunction:
     return index
 
 
+def _deletion_index(obj: JsonObject) -> Iterable[str]:
+    deleted = obj["metadata"].get("deletionTimestamp")
+    return (deleted,) if deleted else ()
+
+
 # Field paths with an index; list/watch with `path=value` use it instead of a scan.
 FIELD_INDEXES: dict[str, dict[str, IndexFunction]] = {
     "pods": {
         "spec.nodeName": _path_index("spec", "nodeName"),
         "status.phase": _path_index("status", "phase"),
-        # Terminating pods (any value but ""), for the kubelets that finish graceful deletions.
-        "metadata.deletionTimestamp": _path_index("metadata", "deletionTimestamp"),
+        # Terminating pods only, for the kubelets that finish graceful deletions.
+        "metadata.deletionTimestamp": _deletion_index,
     },
 }
 OWNER_INDEX = "metadata.ownerReferences.uid"

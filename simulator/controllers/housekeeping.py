@@ -37,7 +37,7 @@ class DisruptionController:
             if namespace not in pods_by_namespace:
                 pods_by_namespace[namespace] = [p.obj for p in self.api.store.list(PODS, namespace).items]
             status = budget_status(budget, pods_by_namespace[namespace]).as_status(
-                budget["metadata"].get("generation", 1)
+                budget["metadata"].get("generation", 1), now, budget.get("status")
             )
             update_status_if_changed(self.api, PDBS, budget, status)
         return None

@@ -86,7 +86,7 @@ class Kubelet:
         that are gone or not Ready stay Terminating (pod GC removes those of deleted nodes)."""
         with self.api.store.lock:
             index = self.api.store.table(PODS).indexes["metadata.deletionTimestamp"]
-            terminating = [key for value, keys in index.items() if value for key in keys]
+            terminating = [key for keys in index.values() for key in keys]
         due: list[float] = []
         for namespace, name in terminating:
             stored = self.api.store.try_get(PODS, namespace, name)
