@@ -175,8 +175,10 @@ class ClusterApi:
         subresource: str | None,
         expected_rv: str | None,
         dry_run: bool = False,
+        field_manager: str = "",
     ) -> StoredObject:
-        """Apply the update rules and store `new` as the next revision of `current`."""
+        """Apply the update rules and store `new` as the next revision of `current` (a PUT or
+        non-apply PATCH names its `field_manager`, recorded in managedFields)."""
         old = current.obj
         old_meta = old["metadata"]
         if subresource == "status":
@@ -199,6 +201,8 @@ class ClusterApi:
                 meta[key] = old_meta[key]
             else:
                 meta.pop(key, None)
+        if "managedFields" not in meta and "managedFields" in old_meta:
+            meta["managedFields"] = old_meta["managedFields"]  # unset in a request: kept
         meta["generation"] = old_meta.get("generation", 1)
         if subresource is None and spec_part(new) != spec_part(old):
             meta["generation"] += 1
@@ -207,6 +211,8 @@ class ClusterApi:
         if expected_rv and expected_rv != str(current.rv):
             raise conflict(resource.plural, old_meta["name"], resource.group)
         new["kind"], new["apiVersion"] = resource.kind, resource.api_version
+        if field_manager and subresource is None:
+            apply.track_update(old, new, field_manager, resource.api_version, self.clock.now())
         if dry_run or update_rules.unchanged(old, new):
             return StoredObject(new, current.rv) if dry_run else current
         if update_rules.finalized_now(old, new):
@@ -222,6 +228,7 @@ class ClusterApi:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        field_manager: str = "",
     ) -> StoredObject:
         self._check_kind(resource, body)
         with self.store.lock:
@@ -231,7 +238,13 @@ class ClusterApi:
             if resource.key == "namespaces" and subresource == "finalize":
                 subresource = None
             return self.commit_update(
-                resource, current, new, subresource=subresource, expected_rv=expected_rv, dry_run=dry_run
+                resource,
+                current,
+                new,
+                subresource=subresource,
+                expected_rv=expected_rv,
+                dry_run=dry_run,
+                field_manager=field_manager,
             )
 
     def update(
@@ -288,7 +301,13 @@ class ClusterApi:
                 raise bad_request("the patch did not produce an object")
             expected_rv = patch_resource_version(document, content_type)
             return self.commit_update(
-                resource, current, patched, subresource=subresource, expected_rv=expected_rv, dry_run=dry_run
+                resource,
+                current,
+                patched,
+                subresource=subresource,
+                expected_rv=expected_rv,
+                dry_run=dry_run,
+                field_manager=field_manager,
             )
 
     @staticmethod

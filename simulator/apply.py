@@ -69,15 +69,81 @@ def value_at(document: Any, path: FieldPath) -> Any:
 
 
 def manager_label(entry: JsonObject) -> str:
-    """apiserver's printManager: Apply managers by name, Update managers with their version."""
+    """apiserver's printManager of a manager identifier (manager, operation, apiVersion,
+    subresource): Apply managers by name, Update managers `"kubectl-scale" using apps/v1`."""
     label = json.dumps(entry.get("manager", ""))
     if entry.get("subresource"):
         label += f" with subresource {json.dumps(entry['subresource'])}"
     if entry.get("operation") == "Update":
         label += f" using {entry.get('apiVersion', '')}"
-        if entry.get("time"):
-            label += f" at {entry['time']}"
     return label
+
+
+# Fields the server sets, which no manager owns.
+_SERVER_METADATA = frozenset(
+    {
+        "resourceVersion",
+        "managedFields",
+        "generation",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "name",
+        "namespace",
+    }
+)
+
+
+def _owned_part(obj: JsonObject) -> JsonObject:
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_METADATA}
+    rest = {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+    return {**rest, "metadata": meta} if meta else rest
+
+
+def track_update(old: JsonObject, new: JsonObject, manager: str, api_version: str, now: float) -> None:
+    """Record a PUT or non-apply PATCH in `new`'s managedFields as fieldmanager does: the
+    updater (operation `Update`) owns the fields it set or changed, which leave every other
+    manager's set (an update never conflicts); removed fields leave every set.
+
+    Only objects that already have managedFields (written by an applier) are tracked, to keep
+    the 50,000 pods of a simulation small and their writes cheap (a documented simplification:
+    kube-apiserver tracks every write)."""
+    entries = old["metadata"].get("managedFields")
+    if not entries or not manager:
+        return
+    old_part, new_part = _owned_part(old), _owned_part(new)
+    old_paths, new_paths = applied_field_paths(old_part), applied_field_paths(new_part)
+    changed = {p for p in new_paths if value_at(old_part, p) != value_at(new_part, p)}
+    gone_paths = old_paths - new_paths
+    if not changed and not gone_paths:
+        return
+    kept: list[JsonObject] = []
+    mine: JsonObject | None = None
+    for entry in entries:
+        if (
+            entry.get("manager") == manager
+            and entry.get("operation") == "Update"
+            and not entry.get("subresource")
+        ):
+            mine = entry
+            continue
+        remaining = _without_fields(entry, changed | gone_paths)
+        if remaining is not None:
+            kept.append(remaining)
+    owned = (fields_v1_to_paths(mine.get("fieldsV1") or {}) if mine else set()) - gone_paths
+    kept.append(
+        {
+            "manager": manager,
+            "operation": "Update",
+            "apiVersion": api_version,
+            "time": format_timestamp(now),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": paths_to_fields_v1(owned | changed),
+        }
+    )
+    new["metadata"]["managedFields"] = kept
 
 
 def conflict_error(conflicts: list[tuple[JsonObject, FieldPath]]) -> ApiError:

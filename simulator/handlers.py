@@ -265,6 +265,7 @@ class RequestHandler:
                 _json_body(request),
                 subresource=route.subresource or None,
                 dry_run=_dry_run(request),
+                field_manager=_field_manager(request),
             )
             return Response(200, updated.json)
         if method == "PATCH":
@@ -390,7 +391,7 @@ class RequestHandler:
             request.body,
             content_type,
             subresource=route.subresource or None,
-            field_manager=request.query.get("fieldManager", ""),
+            field_manager=_field_manager(request),
             force=request.query.get("force", "").lower() in ("true", "1"),
             dry_run=_dry_run(request),
         )
@@ -466,6 +467,15 @@ def _json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     return body
+
+
+def _field_manager(request: Request) -> str:
+    """The request's fieldManager, else the User-Agent up to its first "/", as apiserver's
+    prefixFromUserAgent defaults it (apply requires an explicit one)."""
+    explicit = request.query.get("fieldManager", "")
+    if explicit or request.headers.get("content-type", "").startswith("application/apply-patch"):
+        return explicit
+    return request.headers.get("user-agent", "").split("/")[0][:128]
 
 
 def _dry_run(request: Request) -> bool:

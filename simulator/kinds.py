@@ -291,6 +291,8 @@ def validate(resource: ResourceType, obj: JsonObject, old: JsonObject | None) ->
     validate_name(resource, name)
     if resource is NODES:
         _validate_taints(name, obj.get("spec") or {})
+    if resource is PODS and old is not None and obj.get("spec") is old.get("spec"):
+        return  # a status write keeps the stored (valid) spec itself: nothing to check again
     if resource is PODS:
         tolerations = (obj.get("spec") or {}).get("tolerations") or ()
         causes = [

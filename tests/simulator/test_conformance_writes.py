@@ -87,6 +87,25 @@ def test_server_side_apply_refuses_a_field_another_manager_owns(apps):
     assert managers_of(apps, "f:spec.f:replicas") == ["carol"]
 
 
+def test_a_field_changed_by_an_update_conflicts_with_the_next_apply(apps):
+    # An update (PUT or non-apply PATCH) takes ownership of the fields it changes, as manager
+    # `fieldManager` with operation Update; applying another value is then a conflict with
+    # "<manager>" using <apiVersion> (kubectl scale after kubectl apply --server-side).
+    apply(apps, "alice", 2)
+    apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 4}}, field_manager="scaler")
+    assert managers_of(apps, "f:spec.f:replicas") == ["scaler"]
+    with pytest.raises(client.ApiException) as error:
+        apply(apps, "alice", 2)
+    assert status_body(error.value)["message"] == (
+        'Apply failed with 1 conflict: conflict with "scaler" using apps/v1: .spec.replicas'
+    )
+    apply(apps, "alice", 2, force=True)
+    assert managers_of(apps, "f:spec.f:replicas") == ["alice"]
+    assert [e.manager for e in apps.read_namespaced_deployment("web", "default").metadata.managed_fields] == [
+        "alice"
+    ]
+
+
 def test_a_field_one_manager_stops_applying_stays_while_another_owns_it(apps):
     apply(apps, "alice", 2, labels={"team": "a"})
     apply(apps, "bob", 2, labels={"team": "a"})
