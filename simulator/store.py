@@ -340,8 +340,6 @@ class ObjectStore:
             past = table.state_at(at_rv) if at_rv is not None and at_rv < self.rv else {}
             if past:
                 candidates = _with_past_keys(current_keys, past, table, namespace, start_after)
-            else:
-                at_rv = None
             filtered = not labels.empty or bool(fields.requirements)
             items: list[StoredObject] = []
             more = False

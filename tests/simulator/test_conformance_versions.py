@@ -220,6 +220,16 @@ def test_pages_are_a_snapshot_at_the_first_page_version(core):
     assert not rest.metadata._continue
 
 
+def test_every_page_reports_the_first_page_version_whatever_else_changed(core):
+    for name in ("p1", "p2"):
+        core.create_namespaced_pod("default", pod_manifest(name))
+    first = core.list_namespaced_pod("default", limit=1)
+    core.create_namespaced_config_map("default", {"metadata": {"name": "elsewhere"}})
+    rest = core.list_namespaced_pod("default", limit=1, _continue=first.metadata._continue)
+    assert [p.metadata.name for p in rest.items] == ["p2"]
+    assert rest.metadata.resource_version == first.metadata.resource_version
+
+
 def test_an_expired_continue_token_is_gone_with_a_token_to_go_on(core):
     for name in ("p1", "p2", "p3"):
         core.create_namespaced_pod("default", pod_manifest(name))
