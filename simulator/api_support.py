@@ -11,7 +11,8 @@ from typing import Any
 from simulator.clock import format_timestamp
 from simulator.errors import bad_request
 from simulator.patches import JSON_PATCH
-from simulator.store import JsonObject, ObjectKey, StoredObject
+from simulator.store import JsonObject, StoredObject
+from simulator.store_keys import ObjectKey
 
 
 def success_status(code: int = 200, details: JsonObject | None = None) -> JsonObject:

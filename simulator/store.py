@@ -17,23 +17,22 @@ freely but must treat them as read-only (`StoredObject.copy()` gives a private c
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 import json
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 from simulator.clock import Clock, format_timestamp
 from simulator.errors import already_exists, conflict, gone, not_found
 from simulator.resources import STORED_RESOURCES, ResourceType
 from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
+from simulator.store_keys import KeyRange, ObjectKey, after, with_past_keys
 
 JsonObject = dict[str, Any]
-ObjectKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
 
 # Watch history kept per resource type (each event holds the whole object). kube-apiserver keeps
 # what etcd has not compacted (every 5 minutes by default) and answers 410 Gone to a watch from
@@ -339,7 +338,7 @@ class ObjectStore:
             candidates: Iterable[ObjectKey] = current_keys
             past = table.state_at(at_rv) if at_rv is not None and at_rv < self.rv else {}
             if past:
-                candidates = _with_past_keys(current_keys, past, table, namespace, start_after)
+                candidates = with_past_keys(current_keys, past, table.objects, namespace, start_after)
             filtered = not labels.empty or bool(fields.requirements)
             items: list[StoredObject] = []
             more = False
@@ -373,9 +372,7 @@ class ObjectStore:
             value = fields.equality_value(path)
             if value is not None and path in table.indexes:
                 keys = sorted(table.indexes[path].get(value, ()))
-                return [
-                    k for k in keys if (namespace is None or k[0] == namespace) and _after(k, start_after)
-                ]
+                return [k for k in keys if (namespace is None or k[0] == namespace) and after(k, start_after)]
         keys = table.sorted_keys()
         if namespace is not None:
             low = bisect.bisect_left(keys, (namespace, ""))
@@ -384,7 +381,7 @@ class ObjectStore:
             low, high = 0, len(keys)
         if start_after is not None:
             low = max(low, bisect.bisect_right(keys, start_after))
-        return _KeyRange(keys, low, high)
+        return KeyRange(keys, low, high)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -490,58 +487,3 @@ class ObjectStore:
         with self.condition:
             self.closed = True
             self.condition.notify_all()
-
-
-class _KeyRange(Sequence[ObjectKey]):
-    """A window of the sorted key list, without copying it (a page of 500 out of 50,000)."""
-
-    def __init__(self, keys: list[ObjectKey], low: int, high: int) -> None:
-        self._keys, self._low, self._high = keys, low, max(low, high)
-
-    def __len__(self) -> int:
-        return self._high - self._low
-
-    @overload
-    def __getitem__(self, index: int) -> ObjectKey: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[ObjectKey]: ...
-
-    def __getitem__(self, index: int | slice) -> ObjectKey | Sequence[ObjectKey]:
-        if isinstance(index, slice):
-            return self._keys[self._low : self._high][index]
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self._keys[self._low + index]
-
-    def __iter__(self) -> Iterator[ObjectKey]:
-        return itertools.islice(self._keys, self._low, self._high)
-
-
-def _after(key: ObjectKey, start_after: ObjectKey | None) -> bool:
-    return start_after is None or key > start_after
-
-
-def _with_past_keys(
-    candidates: Sequence[ObjectKey],
-    past: dict[ObjectKey, StoredObject | None],
-    table: ResourceTable,
-    namespace: str | None,
-    start_after: ObjectKey | None,
-) -> Iterable[ObjectKey]:
-    """The current candidate keys plus those of objects that existed at the snapshot but are
-    gone now (or left an index bucket), in key order."""
-    whole_range = isinstance(candidates, _KeyRange)  # every current key in range, not a bucket
-    extra = sorted(
-        key
-        for key, stored in past.items()
-        if stored is not None
-        and (namespace is None or key[0] == namespace)
-        and _after(key, start_after)
-        and not (whole_range and key in table.objects)
-    )
-    if not extra:
-        return candidates
-    if whole_range:
-        return heapq.merge(candidates, extra)
-    return sorted(set(candidates) | set(extra))
