@@ -13,15 +13,18 @@ the launch templates every launch names.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,9 +34,14 @@ from clusters.cloud.nodeadm import ClusterJoin, KubeletShape, user_data
 from clusters.models import Cluster, NodeClass
 from clusters.onboarding.aws import RoleAccessError, account_of, assume_role, endpoints
 from clusters.onboarding.cloudformation import CLUSTER_TAG, MANAGED_TAG, STACK_NAME
+from tenants.actors import Actor
+from tenants.audit import audit_record
+from tenants.models import Organization
 
 # Re-read the account this often (Karpenter re-reads its SSM parameters and subnets about as often).
 REFRESH_EVERY = timedelta(minutes=10)
+# A launch template no launch named for this long is deleted.
+TEMPLATE_IDLE = timedelta(days=2)
 METADATA_OPTIONS = {
     "HttpEndpoint": "enabled",
     "HttpTokens": "required",  # IMDSv2 only
@@ -43,6 +51,20 @@ METADATA_OPTIONS = {
     "InstanceMetadataTags": "disabled",
 }
 ROOT_DEVICE = "/dev/xvda"
+DISCOVERED_FIELDS = (
+    "kubernetes_version",
+    "endpoint",
+    "certificate_authority",
+    "service_cidr",
+    "vpc_id",
+    "subnets",
+    "security_group_ids",
+    "amis",
+    "access_entry",
+    "problem",
+    "drift",
+    "refreshed_at",
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +146,22 @@ def node_class_refresh(cluster: Cluster, *, create_access_entry: bool = True) ->
         problems.append(getattr(error, "message", str(error)))
     node_class.problem = "; ".join(problems)
     node_class.refreshed_at = timezone.now()
-    node_class.save()
+    # Not launch_templates: launches write those under the row's lock meanwhile.
+    node_class.save(update_fields=DISCOVERED_FIELDS)
+    if not problems:
+        _collect_idle(cluster, node_class)
     return node_class
+
+
+def _collect_idle(cluster: Cluster, node_class: NodeClass) -> None:
+    """Templates no launch named for TEMPLATE_IDLE (the policy's labels or taints changed, a type
+    left the catalog) and templates of the cluster we hold no record of are deleted."""
+    cutoff = (timezone.now() - TEMPLATE_IDLE).date().isoformat()
+    keep = {
+        key for key, entry in node_class.launch_templates.items() if str(entry.get("used_on", "")) >= cutoff
+    }
+    with contextlib.suppress(CloudError):  # collected at the next refresh; launches do not need it
+        node_class_collect(cluster, keep=keep)
 
 
 def _discover(
@@ -235,6 +271,7 @@ def node_class_templates(cluster: Cluster, specs: Mapping[str, TemplateSpec]) ->
     with transaction.atomic():
         node_class = NodeClass.objects.select_for_update().get(cluster=cluster)
         known = dict(node_class.launch_templates)
+        today = timezone.now().date().isoformat()
         found: dict[str, TemplateVersion] = {}
         changed = False
         for key, spec in specs.items():
@@ -256,6 +293,8 @@ def node_class_templates(cluster: Cluster, specs: Mapping[str, TemplateSpec]) ->
                 }
                 changed = True
             entry = known[key]
+            if entry.get("used_on") != today:
+                entry["used_on"], changed = today, True
             found[key] = TemplateVersion(str(entry["id"]), str(entry["name"]), int(entry["version"]))
         if changed:
             node_class.launch_templates = known
@@ -263,18 +302,62 @@ def node_class_templates(cluster: Cluster, specs: Mapping[str, TemplateSpec]) ->
     return found
 
 
-def node_class_collect(cluster: Cluster, *, keep: set[str] | None = None) -> list[str]:
-    """Delete the cluster's launch templates no recorded shape names (or, with `keep`, those not in it)."""
-    node_class = node_class_of(cluster)
+def node_class_collect(cluster: Cluster, *, keep: set[str]) -> list[str]:
+    """Delete the cluster's launch templates but those of `keep` (and any a launch wrote or named
+    today, which may be in a fleet request right now); forget the deleted ones."""
     aws = _aws(cluster)
-    wanted = set(node_class.launch_templates) if keep is None else keep
-    names = {template_name(cluster, key) for key in wanted}
-    deleted = [name for name in aws.templates((CLUSTER_TAG, str(cluster.pk))) if name not in names]
-    for name in deleted:
-        aws.delete_template(name)
-    if keep is not None:
-        with transaction.atomic():
-            locked = NodeClass.objects.select_for_update().get(pk=node_class.pk)
-            locked.launch_templates = {k: v for k, v in locked.launch_templates.items() if k in keep}
+    today = timezone.now().date().isoformat()
+    with transaction.atomic():
+        locked = NodeClass.objects.select_for_update().get(cluster=cluster)
+        kept = {k: v for k, v in locked.launch_templates.items() if k in keep or v.get("used_on") == today}
+        names = {template_name(cluster, key) for key in kept}
+        deleted = [name for name in aws.templates((CLUSTER_TAG, str(cluster.pk))) if name not in names]
+        for name in deleted:
+            aws.delete_template(name)
+        if len(kept) != len(locked.launch_templates):
+            locked.launch_templates = kept
             locked.save(update_fields=["launch_templates"])
     return deleted
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_PROFILE = re.compile(r"^[\w+=,.@-]{1,128}$")
+_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+
+
+def node_class_update(
+    organization: Organization,
+    *,
+    cluster: Cluster,
+    actor: Actor,
+    node_role_arn: str | None = None,
+    instance_profile: str | None = None,
+    discovery_tag: str | None = None,
+) -> NodeClass:
+    """Change what the cluster's nodes are made of; a worker checks the account again at once."""
+    assert cluster.organization_id == organization.pk
+    errors: dict[str, str] = {}
+    changes: dict[str, str] = {}
+    if node_role_arn is not None:
+        changes["node_role_arn"] = node_role_arn.strip()
+        if changes["node_role_arn"] and not _ROLE_ARN.match(changes["node_role_arn"]):
+            errors["node_role_arn"] = "An IAM role ARN, e.g. arn:aws:iam::123456789012:role/NodelessNodeRole."
+    if instance_profile is not None:
+        changes["instance_profile"] = instance_profile.strip()
+        if changes["instance_profile"] and not _PROFILE.match(changes["instance_profile"]):
+            errors["instance_profile"] = "An instance profile name (letters, digits and +=,.@_-)."
+    if discovery_tag is not None:
+        changes["discovery_tag"] = discovery_tag.strip()
+        key, sep, value = changes["discovery_tag"].partition("=")
+        if changes["discovery_tag"] and not (sep and _TAG_KEY.match(key.strip()) and value.strip()):
+            errors["discovery_tag"] = "A tag as key=value, e.g. karpenter.sh/discovery=prod."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        node_class = NodeClass.objects.select_for_update().get(pk=node_class_of(cluster).pk)
+        for field_name, value in changes.items():
+            setattr(node_class, field_name, value)
+        node_class.refreshed_at = None  # the next check or pass looks again
+        node_class.save(update_fields=[*changes, "refreshed_at"])
+        audit_record(organization, actor=actor, action="cluster.node_class", target=cluster, metadata=changes)
+    return node_class
