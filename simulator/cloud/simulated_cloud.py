@@ -14,6 +14,7 @@ Karpenter's controller policy (minus resource scoping, which the simulator does 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -243,7 +244,8 @@ class EksNodeGate:
             raise JoinRefused("the instance has no instance profile: the kubelet has no credentials")
         if not self.cloud.eks_access.node_entry(self.cluster.name, instance.role_arn):
             raise JoinRefused(f"Unauthorized: {instance.role_arn} has no EC2_LINUX access entry")
-        return settings
+        drivers = {"nvidia": {"nvidia.com/gpu"}, "neuron": {"aws.amazon.com/neuron"}}.get(image[2], set())
+        return dataclasses.replace(settings, accelerators=frozenset(drivers))
 
 
 class SimulatedCloud:

@@ -27,6 +27,7 @@ from simulator.nodes import (
     LABEL_INSTANCE_TYPE,
     LABEL_REGION,
     LABEL_ZONE,
+    NodeResources,
     NodeTemplate,
     node_conditions,
     node_object,
@@ -169,9 +170,15 @@ class CloudNodeLifecycle:
             "failure-domain.beta.kubernetes.io/zone": instance.zone,
             "failure-domain.beta.kubernetes.io/region": self.region,
         }
+        resources = node_resources(spec)
+        missing = {"nvidia.com/gpu", "aws.amazon.com/neuron"} - kubelet.accelerators
+        resources = NodeResources(
+            {k: v for k, v in resources.capacity.items() if k not in missing},
+            {k: v for k, v in resources.allocatable.items() if k not in missing},
+        )
         template = NodeTemplate(
             name=instance.private_dns_name or instance.instance_id,
-            resources=node_resources(spec),
+            resources=resources,
             labels=labels,
             taints=kubelet.taints,
             provider_id=f"aws:///{instance.zone}/{instance.instance_id}",

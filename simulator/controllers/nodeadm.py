@@ -63,6 +63,9 @@ class KubeletSettings:
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[dict[str, str], ...] = ()
     max_pods: int | None = None
+    # Accelerator drivers and device plugins come with the nvidia / neuron AMIs only: on a standard
+    # AMI a GPU instance's node advertises no nvidia.com/gpu.
+    accelerators: frozenset[str] = frozenset({"nvidia.com/gpu", "aws.amazon.com/neuron"})
 
 
 def kubelet_may_set(key: str) -> bool:

@@ -221,3 +221,26 @@ def test_nodeadm_reads_the_mime_nodeconfig_like_the_ami_does():
     assert settings.taints == ({"key": "a", "value": "b", "effect": "NoSchedule"},)
     with pytest.raises(JoinRefused, match="MIME"):
         kubelet_settings(base64.b64encode(b"#!/bin/bash\n/etc/eks/bootstrap.sh c").decode(), expected)
+
+
+def test_a_gpu_instance_on_the_standard_ami_advertises_no_gpu(simulated_cloud, cluster, cloud_provider, core):
+    """The NVIDIA driver and device plugin come with the AL2023 nvidia AMI only."""
+    offering = Offering("g4dn.xlarge", "us-east-1a", CapacityType.ON_DEMAND)
+    provider = cloud_provider(cluster.name)
+    plain = _launch(
+        simulated_cloud,
+        cluster,
+        provider,
+        "gpu-std-1",
+        node_launch_template(simulated_cloud, cluster.name),
+        offering,
+    )
+    nvidia = node_launch_template(simulated_cloud, cluster.name, variant="nvidia")
+    accelerated = _launch(simulated_cloud, cluster, provider, "gpu-nv-1", nvidia, offering)
+
+    def allocatable(instance_id: str) -> dict[str, str] | None:
+        nodes = [n for n in core.list_node().items if (n.spec.provider_id or "").endswith(instance_id)]
+        return nodes[0].status.allocatable if nodes else None
+
+    assert "nvidia.com/gpu" not in wait_for(lambda: allocatable(plain.instance_id))
+    assert wait_for(lambda: allocatable(accelerated.instance_id))["nvidia.com/gpu"] == "1"
