@@ -81,7 +81,8 @@ class ClusterNodeClass:
         return self.node_class.problem
 
     def zones(self) -> frozenset[str] | None:
-        return frozenset(self.node_class.subnets)
+        # With a problem nothing launches anyway: the pods are planned and held with its reason.
+        return None if self.node_class.problem else frozenset(self.node_class.subnets)
 
     def place(self, request: LaunchRequest, catalog: Catalog, policy: PlannerPolicy) -> LaunchRequest:
         shapes = {t.name: t for t in catalog.instance_types}

@@ -64,8 +64,19 @@ def _instance(world: Any, instance_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "policy", "pod", "arch", "variant", "capacity"), PATHS, ids=[p[0] for p in PATHS]
 )
+def _launch_figures(world: Any, record_property: Any) -> None:
+    """Every launch became a Ready node and the strict cloud refused none (recorded for the junit
+    report: `--junitxml` sums them over a run)."""
+    launched = [row for row in world.rows() if row.instance_id]
+    refused = len(world.sim.refused_instances) + len(world.rows(state=NodeState.FAILED))
+    record_property("launches", len(launched))
+    record_property("ready", sum(1 for row in launched if row.ready_at))
+    record_property("refused", refused)
+    assert all(row.ready_at for row in launched) and refused == 0
+
+
 def test_a_pending_pod_gets_a_node_that_joins_from_its_user_data_and_goes_after_scale_down(
-    nodeless, path, policy, pod, arch, variant, capacity
+    nodeless, record_property, path, policy, pod, arch, variant, capacity
 ) -> None:
     nodeless.policy(**policy)
     nodeless.create_pod(
@@ -108,7 +119,7 @@ def test_a_pending_pod_gets_a_node_that_joins_from_its_user_data_and_goes_after_
     if path == "isolated":
         assert any(t.key == "nodeless.io/reserved-for" for t in node.spec.taints)
     assert nodeless.pod("app").spec.node_name == row.node_name
-    assert not nodeless.sim.refused_instances
+    _launch_figures(nodeless, record_property)
 
     nodeless.until(lambda: nodeless.pod("app").status.phase == "Succeeded")
     nodeless.until(lambda: row.refresh_from_db() or row.state == NodeState.TERMINATED, timeout=90)
@@ -140,7 +151,7 @@ def test_a_node_class_problem_keeps_pods_pending_with_the_reason_and_launches_no
     assert api.status_code == 200 and "EC2_LINUX" in api.json()["problem"]
 
 
-def test_a_zone_without_a_subnet_is_no_offering(nodeless) -> None:
+def test_a_zone_without_a_subnet_is_no_offering(nodeless, record_property) -> None:
     node_class = NodeClass.objects.get(cluster=nodeless.cluster)
     node_class.subnets = {"us-east-1b": node_class.subnets["us-east-1b"]}
     node_class.save()
@@ -150,9 +161,12 @@ def test_a_zone_without_a_subnet_is_no_offering(nodeless) -> None:
     (row,) = nodeless.rows()
     assert row.zone == "us-east-1b"
     assert all(o["zone"] == "us-east-1b" for o in row.offerings)
+    _launch_figures(nodeless, record_property)
 
 
-def test_a_new_ami_rolls_the_launch_template_forward_and_shows_as_drift(nodeless, client) -> None:
+def test_a_new_ami_rolls_the_launch_template_forward_and_shows_as_drift(
+    nodeless, client, record_property
+) -> None:
     nodeless.policy(capacity_types=["on_demand"])
     # do-not-evict: consolidation leaves the first node alone, so any relaunch would be drift's doing.
     nodeless.create_pod("first", run_seconds=3600, annotations={"nodeless.io/do-not-evict": "true"})
@@ -171,6 +185,7 @@ def test_a_new_ami_rolls_the_launch_template_forward_and_shows_as_drift(nodeless
     # The running node is not relaunched: drift is shown, not acted on.
     first.refresh_from_db()
     assert first.state == NodeState.READY and len(nodeless.rows(state=NodeState.READY)) == 2
+    _launch_figures(nodeless, record_property)
     client.force_login(nodeless.cast.alice)
     page = get_page(client, reverse("cluster-detail", args=[nodeless.cluster.pk]), queries=PAGE_QUERIES)
     assert b"New EKS AMIs" in page.content
