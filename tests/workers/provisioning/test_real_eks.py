@@ -61,9 +61,6 @@ def _instance(world: Any, instance_id: str) -> dict[str, Any]:
     return dict(reservations[0]["Instances"][0])
 
 
-@pytest.mark.parametrize(
-    ("path", "policy", "pod", "arch", "variant", "capacity"), PATHS, ids=[p[0] for p in PATHS]
-)
 def _launch_figures(world: Any, record_property: Any) -> None:
     """Every launch became a Ready node and the strict cloud refused none (recorded for the junit
     report: `--junitxml` sums them over a run)."""
@@ -75,6 +72,9 @@ def _launch_figures(world: Any, record_property: Any) -> None:
     assert all(row.ready_at for row in launched) and refused == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "policy", "pod", "arch", "variant", "capacity"), PATHS, ids=[p[0] for p in PATHS]
+)
 def test_a_pending_pod_gets_a_node_that_joins_from_its_user_data_and_goes_after_scale_down(
     nodeless, record_property, path, policy, pod, arch, variant, capacity
 ) -> None:
@@ -207,3 +207,24 @@ def test_a_node_registered_the_stock_way_is_matched_by_provider_id_not_by_label(
     assert relabelled.metadata.labels["nodeless.io/managed-by"] == "nodeless"
     assert relabelled.spec.provider_id == node.spec.provider_id
     assert len(nodeless.rows()) == 1  # recognised, not relaunched
+
+
+def test_a_role_that_may_not_create_the_access_entry_is_told_which_permission_is_missing(nodeless) -> None:
+    """Importing creates the node role's EC2_LINUX entry; when the role may not, the node class says
+    which permission to grant (and launches wait), instead of launching instances that get 401."""
+    cloud = nodeless.aws.cloud
+    role_name = nodeless.cluster.cloud_account.role_arn.rsplit("/", 1)[-1]
+    iam = cloud.admin.client("iam", cloud.customer_account_id)
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="NoAccessEntries",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": '
+        '"eks:CreateAccessEntry", "Resource": "*"}]}',
+    )
+    cloud.gateway.enforcer.invalidate()
+    other_role, _ = cloud.create_node_role("AnotherNodeRole")
+    node_class = NodeClass.objects.get(cluster=nodeless.cluster)
+    node_class.node_role_arn = other_role
+    node_class.save()
+    refreshed = node_class_refresh(nodeless.cluster)
+    assert "eks:CreateAccessEntry" in refreshed.problem and refreshed.access_entry == ""
