@@ -15,7 +15,7 @@ from clusters.onboarding.aws import eks_tokens
 from lab.demo.seed import demo_connect, demo_owner
 from simulator.runner import Simulation, SimulationSpec
 from tests.fixtures.provisioning import pod_manifest
-from tests.fixtures.simulation import wait_for
+from tests.fixtures.simulation import kube_api, wait_for
 from workers.provisioning.reconcile import reconcile_cluster
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def test_the_demo_s_nodeless_cluster_launches_nodes_that_join(tmp_path: Path, ku
             assert node_class.access_entry == "created" and not node_class.problem
             assert node_class.subnets and node_class.amis
             sim = simulation.clusters[name]
-            core = k8s.CoreV1Api(kube_client(sim))
+            core = kube_api(k8s.CoreV1Api, kube_client(sim))
             core.create_namespaced_pod("default", pod_manifest("first", run_seconds=600))
 
             def running() -> bool:
