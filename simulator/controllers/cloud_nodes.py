@@ -172,9 +172,10 @@ class CloudNodeLifecycle:
         }
         resources = node_resources(spec)
         missing = {"nvidia.com/gpu", "aws.amazon.com/neuron"} - kubelet.accelerators
+        pods = {"pods": str(kubelet.max_pods)} if kubelet.max_pods else {}  # the kubelet's maxPods wins
         resources = NodeResources(
-            {k: v for k, v in resources.capacity.items() if k not in missing},
-            {k: v for k, v in resources.allocatable.items() if k not in missing},
+            {**{k: v for k, v in resources.capacity.items() if k not in missing}, **pods},
+            {**{k: v for k, v in resources.allocatable.items() if k not in missing}, **pods},
         )
         template = NodeTemplate(
             name=instance.private_dns_name or instance.instance_id,

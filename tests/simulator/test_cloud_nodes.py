@@ -97,6 +97,7 @@ def test_node_labels_and_taints_come_from_kubelet_flags_never_from_instance_tags
         cluster.name,
         labels={"team": "ml", "node.kubernetes.io/pool": "a"},
         taints=(("nodeless.io/reserved", "pod-1", "NoSchedule"),),
+        max_pods=17,
     )
     instance = launch(
         provider,
@@ -114,6 +115,7 @@ def test_node_labels_and_taints_come_from_kubelet_flags_never_from_instance_tags
     assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
         ("nodeless.io/reserved", "pod-1", "NoSchedule")
     ]
+    assert node.status.allocatable["pods"] == "17"  # the NodeConfig's maxPods, not the ENI limit (29)
 
 
 def test_a_terminated_instance_s_node_goes_not_ready_then_away_with_its_pods(
