@@ -262,11 +262,13 @@ def _tags(cluster: Cluster) -> dict[str, str]:
     }
 
 
-def template_name(cluster: Cluster, key: str) -> str:
+def _template_name(cluster: Cluster, key: str) -> str:
     return f"nodeless-{str(cluster.pk)[:13]}-{key}"
 
 
-def node_class_templates(cluster: Cluster, specs: Mapping[str, TemplateSpec]) -> dict[str, TemplateVersion]:
+def node_class_templates(
+    cluster: Cluster, *, specs: Mapping[str, TemplateSpec]
+) -> dict[str, TemplateVersion]:
     """The launch template version of each spec (by key), written where missing or out of date."""
     with transaction.atomic():
         node_class = NodeClass.objects.select_for_update().get(cluster=cluster)
@@ -280,7 +282,7 @@ def node_class_templates(cluster: Cluster, specs: Mapping[str, TemplateSpec]) ->
             held = known.get(key) or {}
             if held.get("digest") != digest:
                 written = _aws(cluster).write_template(
-                    template_name(cluster, key), data, _tags(cluster), str(held.get("id", ""))
+                    _template_name(cluster, key), data, _tags(cluster), str(held.get("id", ""))
                 )
                 known[key] = {
                     "id": written.template_id,
@@ -310,7 +312,7 @@ def node_class_collect(cluster: Cluster, *, keep: set[str]) -> list[str]:
     with transaction.atomic():
         locked = NodeClass.objects.select_for_update().get(cluster=cluster)
         kept = {k: v for k, v in locked.launch_templates.items() if k in keep or v.get("used_on") == today}
-        names = {template_name(cluster, key) for key in kept}
+        names = {_template_name(cluster, key) for key in kept}
         deleted = [name for name in aws.templates((CLUSTER_TAG, str(cluster.pk))) if name not in names]
         for name in deleted:
             aws.delete_template(name)

@@ -89,7 +89,7 @@ class ClusterNodeClass:
         subnets = self.node_class.subnets
         offerings = [o for o in request.offerings if o.zone in subnets and o.instance_type in shapes]
         specs = {o: template_spec(shapes[o.instance_type], request, policy) for o in offerings}
-        versions = node_class_templates(self.cluster, {spec.key: spec for spec in specs.values()})
+        versions = node_class_templates(self.cluster, specs={spec.key: spec for spec in specs.values()})
         placements = tuple(
             Placement(versions[specs[o].key].template_id, versions[specs[o].key].version, subnets[o.zone])
             for o in offerings
