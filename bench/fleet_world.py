@@ -88,6 +88,9 @@ class SleepingKube:
         time.sleep(self.latency)
         return False
 
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
+        time.sleep(self.latency)
+
     def cordon(self, node_name: str) -> None:
         time.sleep(self.latency)
 

@@ -17,6 +17,7 @@ from clusters.models import (
     ClusterObservation,
     ClusterStatus,
     ManagedNode,
+    NodeClass,
 )
 from tenants.models import Organization
 
@@ -146,3 +147,8 @@ def cluster_pods(organization: Organization, cluster: Cluster, *, limit: int) ->
     ]
     total = int(summary.get("pod_rows_total") or 0)
     return PodListing(rows, max(total, len(rows)), observation.observed_at, observation.problem)
+
+
+def cluster_node_class(cluster: Cluster) -> NodeClass:
+    """The cluster's node class as last discovered (an empty, unsaved one before the first look)."""
+    return NodeClass.objects.filter(cluster=cluster).first() or NodeClass(cluster=cluster)

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 from clusters import selectors, services
 from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm
 from clusters.labels import format_label_text, parse_label_text
-from clusters.models import CloudAccount, Cluster
+from clusters.models import CloudAccount, Cluster, ClusterConnection
 from clusters.onboarding.cloudformation import quick_create_url, template_yaml
+from clusters.services.node_classes import default_node_role
 from tenants.access import get_for_organization
 from tenants.actors import Actor
 from tenants.decorators import organization_view
@@ -195,6 +196,14 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
             messages.success(request, "Cluster settings saved.")
             return redirect("cluster-detail", cluster_id=cluster.pk)
     context = {"section": "clusters", "cluster": cluster, "form": form, **_health_context(cluster)}
+    if cluster.is_nodeless and cluster.connection == ClusterConnection.EKS:
+        node_class = selectors.cluster_node_class(cluster)
+        role_arn, profile = default_node_role(cluster)
+        context |= {
+            "node_class": node_class,
+            "node_role_arn": node_class.node_role_arn or role_arn,
+            "instance_profile": node_class.instance_profile or profile,
+        }
     return render(request, "clusters/cluster_detail.html", context)
 
 

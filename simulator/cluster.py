@@ -29,7 +29,7 @@ from simulator.auth import (
 from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.controllers.base import Controller, ControllerManager
-from simulator.controllers.cloud_nodes import CloudNodeLifecycle, InstanceSource
+from simulator.controllers.cloud_nodes import CloudNodeLifecycle, InstanceSource, NodeGate
 from simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
 from simulator.controllers.jobs import JobController
 from simulator.controllers.kubelet import Kubelet
@@ -83,8 +83,10 @@ class SimulatedCluster:
         instance_source: InstanceSource | None = None,
         sts_endpoint: str | None = None,
         catalog: AwsCatalog | None = None,
+        node_gate: NodeGate | None = None,
     ) -> None:
         self.config = config
+        self.node_gate = node_gate
         self.name = config.name
         self.clock = clock or ScaledClock()
         self.catalog = catalog or load_catalog()
@@ -146,6 +148,7 @@ class SimulatedCluster:
                     boot_delay=config.boot_delay,
                     removal_delay=config.node_removal_delay,
                     poll_interval=config.cloud_poll_interval,
+                    gate=self.node_gate,
                 )
             )
         return controllers
@@ -153,6 +156,14 @@ class SimulatedCluster:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def refused_instances(self) -> dict[str, str]:
+        """Instances whose kubelet could not join, with why (empty without cloud nodes)."""
+        for controller in self.controllers.controllers:
+            if isinstance(controller, CloudNodeLifecycle):
+                return dict(controller.refused)
+        return {}
 
     @property
     def ca_pem(self) -> str:

@@ -50,7 +50,6 @@ class ClusterDescriptor:
     ec2_tag_key: str = ""
     ec2_tag_value: str = ""
     interruption_queue_url: str = ""
-    launch_template_name: str = ""
     account_id: str = ""
     eks_arn: str = ""
 

@@ -1,7 +1,8 @@
 """A whole simulation in one process: the simulated cloud plus N simulated clusters.
 
-Cloud-linked ("eks", mode nodeless) clusters get an EKS cluster, an interruption queue and a
-launch template in the simulated cloud; their nodes come from the EC2 instances tagged
+Cloud-linked ("eks", mode nodeless) clusters get a VPC, subnets, a cluster security group, an EKS
+cluster and an interruption queue in the simulated cloud (no launch template: the product creates
+its own), and their nodes join only as a real kubelet would (`EksNodeGate`); their nodes come from the EC2 instances tagged
 `kubernetes.io/cluster/<name>`, and they accept EKS tokens of the control-plane role. Static
 ("on-prem") clusters have fixed nodes and no cloud link. Every component shares one clock.
 
@@ -170,6 +171,7 @@ class Simulation:
             instance_source=self.cloud.instance_source(cloud_cluster),
             sts_endpoint=self.cloud.endpoint_url,
             catalog=self.catalog,
+            node_gate=self.cloud.node_gate(cloud_cluster),
         )
         self.cloud.eks_access.register(name, cluster.access_entries)
         self.cloud.eks_access.grant(name, self.cloud.role_arn, POLICY_PREFIX + "AmazonEKSClusterAdminPolicy")
@@ -182,7 +184,6 @@ class Simulation:
             ec2_tag_key=cloud_cluster.tag_key,
             ec2_tag_value=cloud_cluster.tag_value,
             interruption_queue_url=cloud_cluster.interruption_queue_url,
-            launch_template_name=cloud_cluster.launch_template_name,
             account_id=cloud_cluster.account_id,
             eks_arn=cloud_cluster.eks_arn,
         )

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
+from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode, NodeClass
 from clusters.regions import AWS_REGIONS
 from tenants.api.fields import STRICT_FIELD_MAPPING, StrictCharField
 
@@ -102,6 +102,53 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
             "created_at",
         )
         read_only_fields = fields
+
+
+class NodeClassSerializer(serializers.ModelSerializer[NodeClass]):
+    """What nodes of a nodeless EKS cluster are made of: the node role and instance profile and the
+    discovery tag (editable), and what Nodeless found in the account (read-only): subnets, security
+    groups, AMIs, the node role's access entry and the launch template versions it owns."""
+
+    launch_templates = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NodeClass
+        fields = (
+            "node_role_arn",
+            "instance_profile",
+            "discovery_tag",
+            "kubernetes_version",
+            "service_cidr",
+            "vpc_id",
+            "subnets",
+            "security_group_ids",
+            "amis",
+            "access_entry",
+            "launch_templates",
+            "problem",
+            "drift",
+            "refreshed_at",
+        )
+        read_only_fields = tuple(
+            f for f in fields if f not in ("node_role_arn", "instance_profile", "discovery_tag")
+        )
+
+    def get_launch_templates(self, node_class: NodeClass) -> list[dict[str, Any]]:
+        return [
+            {key: entry.get(key) for key in ("name", "id", "version", "ami", "arch", "variant")}
+            for entry in node_class.launch_templates.values()
+        ]
+
+
+class NodeClassUpdateSerializer(serializers.Serializer[Any]):
+    node_role_arn = StrictCharField(required=False, allow_blank=True, max_length=300)
+    instance_profile = StrictCharField(required=False, allow_blank=True, max_length=128)
+    discovery_tag = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text="key=value, e.g. karpenter.sh/discovery=prod",
+    )
 
 
 class ClusterCreateSerializer(serializers.Serializer[Any]):

@@ -18,6 +18,8 @@ from clusters.api.serializers import (
     ClusterSerializer,
     ClusterUpdateSerializer,
     EksClusterInfoSerializer,
+    NodeClassSerializer,
+    NodeClassUpdateSerializer,
 )
 from clusters.models import CloudAccount, Cluster, ClusterConnection
 from tenants.access import get_for_organization
@@ -161,6 +163,24 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
         """Stop managing the cluster; nothing in the cluster or the cloud account is changed."""
         services.cluster_delete(self.organization, cluster=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["GET"], request=None, responses=NodeClassSerializer)
+    @extend_schema(methods=["PATCH"], request=NodeClassUpdateSerializer, responses=NodeClassSerializer)
+    @action(detail=True, methods=["get", "patch"], url_path="node-class")
+    def node_class(self, request: Request, pk: str) -> Response:
+        """What the nodes Nodeless launches for this cluster are made of: the node role, its instance
+        profile and the discovery tag (editable), and what was found in the account (subnets per zone,
+        security groups, AMIs, the node role's access entry, the launch template versions, and the
+        problem that keeps launches from going ahead, if any)."""
+        cluster = self.get_object()
+        if request.method == "PATCH":
+            serializer = NodeClassUpdateSerializer(data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            node_class = services.node_class_update(
+                self.organization, cluster=cluster, actor=self.actor, **serializer.validated_data
+            )
+            return Response(NodeClassSerializer(node_class).data)
+        return Response(NodeClassSerializer(selectors.cluster_node_class(cluster)).data)
 
     @extend_schema(request=None, responses={202: ClusterSerializer})
     @action(detail=True, methods=["post"])

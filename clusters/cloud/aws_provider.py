@@ -2,9 +2,11 @@
 
 Launch, as Karpenter does it:
 1. split the ordered offerings into runs of one capacity type (a fleet has one);
-2. for each run, call EC2 CreateFleet `instant` with one override per offering, `Priority` in
-   list order and a prioritized allocation strategy, so EC2 itself falls back along the run and
-   reports the offerings it could not serve in `Errors`;
+2. for each run, call EC2 CreateFleet `instant` with one launch template config per launch template
+   version and one override per offering (its instance type and subnet), `Priority` in list order
+   and a prioritized allocation strategy, so EC2 itself falls back along the run and reports the
+   offerings it could not serve in `Errors`; the request tags the fleet, the instance, its volumes
+   and network interfaces (what the controller policy's `aws:RequestTag` conditions require);
 3. stop at the first run that yields an instance; otherwise move on to the next run;
 4. each run's `ClientToken` derives from the request's idempotency token, so a retried launch
    returns the instance of the first attempt instead of launching another.
@@ -39,6 +41,7 @@ from clusters.cloud.interface import (
     NoticeKind,
     Offering,
     OfferingFailure,
+    Placement,
     PriceQuote,
 )
 from engines.kube.capacity import CapacityType
@@ -61,10 +64,13 @@ _PRICE_FILTERS = {
 }
 
 
+# CreateFleet creates these resources; each is authorized with the tags the request gives it.
+TAGGED_RESOURCES = ("fleet", "instance", "volume", "network-interface")
+
+
 @dataclass(frozen=True)
 class AwsProviderConfig:
     region: str
-    launch_template_name: str
     interruption_queue_url: str = ""
     role_arn: str = ""  # named in error messages
     max_attempts: int = 3
@@ -176,15 +182,18 @@ class AwsCloudProvider:
     def launch(self, request: LaunchRequest) -> LaunchResult:
         if not request.offerings:
             raise InvalidRequestError("A launch needs at least one offering.")
+        if len(request.placements) != len(request.offerings):
+            raise InvalidRequestError("Every offering needs a placement (launch template and subnet).")
         if len(request.idempotency_token) > MAX_TOKEN_LENGTH - 4:
             raise InvalidRequestError(
                 f"The idempotency token is longer than {MAX_TOKEN_LENGTH - 4} characters."
             )
         failures: list[OfferingFailure] = []
         tags = {**request.tags, LAUNCH_TOKEN_TAG: request.idempotency_token}
+        placed = dict(zip(request.offerings, request.placements, strict=True))
         for index, (capacity_type, run) in enumerate(capacity_runs(request.offerings)):
             response = self._create_fleet(
-                run, capacity_type, fleet_token(request.idempotency_token, index), tags
+                run, capacity_type, fleet_token(request.idempotency_token, index), tags, placed
             )
             failures.extend(self._failures(response, run, capacity_type))
             for launched in response.get("Instances") or ():
@@ -194,11 +203,38 @@ class AwsCloudProvider:
                     return LaunchResult(instance, offering, tuple(failures))
         raise self._exhausted(failures)
 
+    @staticmethod
+    def _template_configs(run: list[Offering], placed: Mapping[Offering, Placement]) -> list[dict[str, Any]]:
+        configs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for priority, offering in enumerate(run):
+            placement = placed[offering]
+            configs.setdefault((placement.launch_template_id, placement.launch_template_version), []).append(
+                {
+                    "InstanceType": offering.instance_type,
+                    "SubnetId": placement.subnet_id,
+                    "AvailabilityZone": offering.zone,
+                    "Priority": float(priority),
+                }
+            )
+        return [
+            {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": str(version)},
+                "Overrides": overrides,
+            }
+            for (template_id, version), overrides in configs.items()
+        ]
+
     def _create_fleet(
-        self, run: list[Offering], capacity_type: CapacityType, token: str, tags: Mapping[str, str]
+        self,
+        run: list[Offering],
+        capacity_type: CapacityType,
+        token: str,
+        tags: Mapping[str, str],
+        placed: Mapping[Offering, Placement],
     ) -> dict[str, Any]:
         options_key = "SpotOptions" if capacity_type is CapacityType.SPOT else "OnDemandOptions"
         strategy = "capacity-optimized-prioritized" if capacity_type is CapacityType.SPOT else "prioritized"
+        tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
         try:
             response: dict[str, Any] = self._ec2.create_fleet(
                 Type="instant",
@@ -208,25 +244,8 @@ class AwsCloudProvider:
                     "DefaultTargetCapacityType": capacity_type.aws_value,
                 },
                 **{options_key: {"AllocationStrategy": strategy}},
-                LaunchTemplateConfigs=[
-                    {
-                        "LaunchTemplateSpecification": {
-                            "LaunchTemplateName": self.config.launch_template_name,
-                            "Version": "$Latest",
-                        },
-                        "Overrides": [
-                            {
-                                "InstanceType": o.instance_type,
-                                "AvailabilityZone": o.zone,
-                                "Priority": float(priority),
-                            }
-                            for priority, o in enumerate(run)
-                        ],
-                    }
-                ],
-                TagSpecifications=[
-                    {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-                ],
+                LaunchTemplateConfigs=self._template_configs(run, placed),
+                TagSpecifications=[{"ResourceType": kind, "Tags": tag_list} for kind in TAGGED_RESOURCES],
             )
         except (ClientError, BotoCoreError) as error:
             raise self._fail(error, "launching an instance") from error

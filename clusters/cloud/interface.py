@@ -48,16 +48,31 @@ class Offering:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where and from what one offering launches: a launch template version and a subnet."""
+
+    launch_template_id: str
+    launch_template_version: int
+    subnet_id: str
+
+
+@dataclass(frozen=True)
 class LaunchRequest:
     """Launch one instance from the first offering that has capacity.
 
     `idempotency_token` makes retries safe: the same token never launches a second instance
     (at most 60 characters; derive it from the decision, e.g. the node claim's id).
+    `node_labels` and `node_taints` are what the node registers with (its kubelet's flags, which its
+    launch template carries); `placements` names, per offering (same order), the launch template
+    version and subnet it launches from.
     """
 
     offerings: tuple[Offering, ...]
     idempotency_token: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    node_labels: Mapping[str, str] = field(default_factory=dict)
+    node_taints: tuple[tuple[str, str, str], ...] = ()  # (key, value, effect)
+    placements: tuple[Placement, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from clusters.models.clusters import (
     ClusterMode,
     ClusterStatus,
 )
+from clusters.models.node_classes import NodeClass
 from clusters.models.nodes import ACTIVE_STATES, ManagedNode, NodeState
 from clusters.models.observations import ClusterObservation
 
@@ -25,6 +26,7 @@ __all__ = [
     "ClusterObservation",
     "ClusterStatus",
     "ManagedNode",
+    "NodeClass",
     "NodeState",
     "VerificationStatus",
 ]

@@ -78,9 +78,8 @@ class Cluster(models.Model):
     pod_count = models.PositiveIntegerField(default=0)
     capacity = models.JSONField(default=dict, blank=True)
     permissions = models.JSONField(default=dict, blank=True)
-    # Nodeless provisioning (EKS clusters): the launch template new nodes start from and the SQS
-    # queue EventBridge sends spot interruption warnings to; both default by naming convention.
-    launch_template_name = models.CharField(max_length=128, blank=True)
+    # Nodeless provisioning (EKS clusters): the SQS queue EventBridge sends spot interruption warnings
+    # to (defaults by naming convention). Launch templates are the node class's (`NodeClass`).
     interruption_queue_url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -91,15 +91,20 @@ def assume_role(
 
 # (action, service, operation, parameters). EC2 calls run with DryRun=True: AWS answers
 # DryRunOperation when the role may, UnauthorizedOperation when it may not, and launches nothing.
-_DRY_RUN_TAGS = [
-    {
-        "ResourceType": "instance",
-        "Tags": [
-            {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
-            {"Key": "nodeless.io/cluster", "Value": "verification"},
-        ],
-    }
-]
+# Launches tag every resource they create, as the controller policy's aws:RequestTag conditions require.
+def _dry_run_tags(*kinds: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "ResourceType": kind,
+            "Tags": [
+                {"Key": "nodeless.io/managed-by", "Value": "nodeless"},
+                {"Key": "nodeless.io/cluster", "Value": "verification"},
+            ],
+        }
+        for kind in kinds
+    ]
+
+
 _CHECKS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("ec2:DescribeInstances", "ec2", "describe_instances", {"DryRun": True}),
     ("ec2:DescribeInstanceTypes", "ec2", "describe_instance_types", {"DryRun": True}),
@@ -115,7 +120,7 @@ _CHECKS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
             "InstanceType": "t3.micro",
             "MinCount": 1,
             "MaxCount": 1,
-            "TagSpecifications": _DRY_RUN_TAGS,
+            "TagSpecifications": _dry_run_tags("instance", "volume", "network-interface"),
         },
     ),
     (
@@ -138,7 +143,7 @@ _CHECKS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
                 "TotalTargetCapacity": 1,
                 "DefaultTargetCapacityType": CapacityType.ON_DEMAND.aws_value,
             },
-            "TagSpecifications": _DRY_RUN_TAGS,
+            "TagSpecifications": _dry_run_tags("fleet", "instance", "volume", "network-interface"),
         },
     ),
     (
@@ -218,9 +223,7 @@ def account_provider(*, role_arn: str, external_id: str, region: str, session_na
     session = assume_role(
         role_arn=role_arn, external_id=external_id, region=region, session_name=session_name
     )
-    return AwsCloudProvider(
-        session, AwsProviderConfig(region=region, launch_template_name="", role_arn=role_arn), endpoints()
-    )
+    return AwsCloudProvider(session, AwsProviderConfig(region=region, role_arn=role_arn), endpoints())
 
 
 class EksTokenCache:

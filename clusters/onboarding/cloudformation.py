@@ -68,6 +68,24 @@ def _controller_policy() -> dict[str, Any]:
             },
         },
         {
+            # Node classes: new versions of our own launch templates (AMI roll-forward).
+            "Sid": "AllowScopedLaunchTemplateVersions",
+            "Effect": "Allow",
+            "Action": "ec2:CreateLaunchTemplateVersion",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:*:launch-template/*"},
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "nodeless"}},
+        },
+        {
+            # Node classes: the node role's EC2_LINUX access entry, so its kubelets may join.
+            "Sid": "AllowNodeAccessEntry",
+            "Effect": "Allow",
+            "Action": ["eks:DescribeAccessEntry", "eks:CreateAccessEntry"],
+            "Resource": [
+                {"Fn::Sub": "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:cluster/*"},
+                {"Fn::Sub": "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:access-entry/*"},
+            ],
+        },
+        {
             "Sid": "AllowScopedDeletion",
             "Effect": "Allow",
             "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
@@ -87,6 +105,7 @@ def _controller_policy() -> dict[str, Any]:
                 "ec2:DescribeInstanceTypeOfferings",
                 "ec2:DescribeInstanceTypes",
                 "ec2:DescribeLaunchTemplates",
+                "ec2:DescribeLaunchTemplateVersions",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeSpotPriceHistory",
                 "ec2:DescribeSubnets",

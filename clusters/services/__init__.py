@@ -40,8 +40,11 @@ from clusters.services.managed_nodes import (
     managed_node_terminating,
     managed_nodes_launching,
 )
+from clusters.services.node_classes import node_class_of, node_class_update
 
 __all__ = [
+    "node_class_of",
+    "node_class_update",
     "CHECK_SECONDS",
     "NodeLaunch",
     "cloud_account_connect",

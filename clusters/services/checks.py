@@ -25,7 +25,7 @@ from django.utils import timezone
 from clusters.kube.deadline import Deadline
 from clusters.kube.failures import no_api_server_answered
 from clusters.kube.probe import ProbeResult
-from clusters.models import Cluster, ClusterCheckStep, ClusterHealth, ClusterStatus
+from clusters.models import Cluster, ClusterCheckStep, ClusterConnection, ClusterHealth, ClusterStatus
 from clusters.observation.reading import list_cluster
 from clusters.selectors import CHECK_STALE_SECONDS
 from clusters.services.health import (
@@ -36,6 +36,7 @@ from clusters.services.health import (
     read_for_health,
     still_there,
 )
+from clusters.services.node_classes import node_class_refresh
 from engines.kube.cluster import ClusterState
 from tenants.models import Organization
 from workers.enqueue import cluster_check_on_commit
@@ -92,6 +93,10 @@ def cluster_check_run(cluster_id: str) -> Cluster | None:
         _step(cluster, ClusterCheckStep.LISTING)
         now = timezone.now()
         state, problem = read_for_health(cluster, read=list_cluster, now=now, deadline=deadline)
+        if cluster.is_nodeless and cluster.connection == ClusterConnection.EKS and cluster.cloud_account:
+            # What its nodes need (subnets, AMIs, the node role's access entry, created if missing),
+            # shown on the cluster page; a problem there keeps the loop from launching.
+            node_class_refresh(cluster)
     return _record(cluster, result=result, state=state, problem=problem, asked=asked)
 
 

@@ -87,6 +87,13 @@ class EksAccess:
             entry.policies[policy_arn] = {"type": "cluster"}
             self._apply(cluster, entry)
 
+    def node_entry(self, cluster: str, role_arn: str) -> bool:
+        """Does `role_arn` have an EC2_LINUX entry on `cluster` (what lets a kubelet using that
+        role's credentials authenticate as system:node:<private DNS name>)?"""
+        with self._lock:
+            entry = self._entries.get((cluster, role_arn))
+            return entry is not None and entry.entry_type == "EC2_LINUX"
+
     def _apply(self, cluster: str, entry: _Entry) -> None:
         entries = self._clusters.get(cluster)
         if entries is not None:
@@ -120,6 +127,11 @@ class EksAccess:
                 )
             if match["policies"]:
                 if method == "POST":
+                    if entry.entry_type != "STANDARD":
+                        raise AwsError(
+                            "InvalidParameterException",
+                            f"Access policies cannot be associated with an access entry of type {entry.entry_type}.",
+                        )
                     entry.policies[body["policyArn"]] = body.get("accessScope") or {"type": "cluster"}
                     self._apply(cluster, entry)
                     return {
@@ -151,6 +163,20 @@ class EksAccess:
                 "InvalidParameterException",
                 "The principalArn parameter format is not valid: STS session ARNs are not allowed.",
             )
+        entry_type = body.get("type", "STANDARD")
+        if entry_type not in ("STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2", "HYBRID_LINUX"):
+            raise AwsError("InvalidParameterException", f"The type {entry_type} is not valid.")
+        if entry_type != "STANDARD" and (body.get("kubernetesGroups") or body.get("username")):
+            # EKS grants node types their permissions itself (creating-access-entries.html).
+            raise AwsError(
+                "InvalidParameterException",
+                f"kubernetesGroups and username cannot be specified for an access entry of type {entry_type}.",
+            )
+        if entry_type != "STANDARD" and ":role/" not in principal:
+            raise AwsError(
+                "InvalidParameterException",
+                f"The principalArn must be an IAM role for an access entry of type {entry_type}.",
+            )
         if (cluster, principal) in self._entries:
             raise AwsError(
                 "ResourceInUseException",
@@ -161,7 +187,7 @@ class EksAccess:
             principal,
             body.get("username") or principal,
             list(body.get("kubernetesGroups") or []),
-            body.get("type", "STANDARD"),
+            entry_type,
         )
         self._entries[(cluster, principal)] = entry
         self._apply(cluster, entry)

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from simulator.cloud.admin import AdminClients
-from simulator.cloud.iam_policy import PolicyDocument, is_action_allowed, load_document
+from simulator.cloud.iam_policy import PolicyDocument, is_action_allowed, is_creation_allowed, load_document
 from simulator.cloud.protocol import AwsError, AwsRequest
 from simulator.cloud.sts_gate import StsGate, role_account
 
@@ -73,20 +73,47 @@ class PolicyEnforcer:
             return
         if is_action_allowed(self._policies(session.role_arn), action):
             return
-        who = session.assumed_role_arn
-        if request.service == "ec2":
-            raise AwsError(
-                "UnauthorizedOperation",
-                f"You are not authorized to perform this operation. User: {who} is not authorized to perform: "
-                f"{action} because no identity-based policy allows the {action} action.",
-                403,
-            )
-        code = "AccessDenied" if request.service in ("sts", "iam", "sqs") else "AccessDeniedException"
-        raise AwsError(
-            code,
-            f"User: {who} is not authorized to perform: {action} because no identity-based policy allows the {action} action",
+        raise _denied(request, session.assumed_role_arn, action)
+
+    def authorize_creation(
+        self, request: AwsRequest, action: str, tags_by_type: dict[str, dict[str, str]]
+    ) -> None:
+        """Each resource type a launch creates is authorized with the tags the request gives it."""
+        session = self.sts.session(request.access_key_id)
+        if session is None:
+            return
+        documents = self._policies(session.role_arn)
+        for resource_type, tags in tags_by_type.items():
+            if not is_creation_allowed(documents, action, resource_type, tags, request.action):
+                raise _denied(
+                    request,
+                    session.assumed_role_arn,
+                    action,
+                    resource=f"arn:aws:ec2:{request.region}:{role_account(session.role_arn)}:{resource_type}/*",
+                )
+
+
+def _denied(request: AwsRequest, who: str, action: str, resource: str = "") -> AwsError:
+    if resource:
+        return AwsError(
+            "UnauthorizedOperation",
+            f"You are not authorized to perform this operation. User: {who} is not authorized to perform: "
+            f"{action} on resource: {resource} because no identity-based policy allows the {action} action.",
             403,
         )
+    if request.service == "ec2":
+        return AwsError(
+            "UnauthorizedOperation",
+            f"You are not authorized to perform this operation. User: {who} is not authorized to perform: "
+            f"{action} because no identity-based policy allows the {action} action.",
+            403,
+        )
+    code = "AccessDenied" if request.service in ("sts", "iam", "sqs") else "AccessDeniedException"
+    return AwsError(
+        code,
+        f"User: {who} is not authorized to perform: {action} because no identity-based policy allows the {action} action",
+        403,
+    )
 
 
 class ThrottleFaults:

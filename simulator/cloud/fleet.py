@@ -5,8 +5,16 @@ zones, and has no capacity errors or ClientToken idempotency):
 2. walk them until the target capacity is met: an override the simulator cannot serve — an
    unknown type, a type not offered in the zone, or an offering configured as out of capacity —
    adds an entry to `Errors` (`InsufficientInstanceCapacity`, `Unsupported`, ...);
-3. launch the rest through moto's RunInstances in the caller's account, in the override's zone,
-   as spot when the target capacity type is spot, with the fleet's instance tags;
+3. launch the rest through moto's RunInstances in the caller's account, from the launch template
+   (its image, user data, instance profile, security groups, metadata options, volumes), in the
+   override's subnet (else the zone's default subnet), as spot when the target capacity type is
+   spot, with the fleet's instance and volume tags;
+Before launching, the request is refused as EC2 refuses it: a launch template that does not exist
+(`InvalidLaunchTemplateName.NotFoundException` / `InvalidLaunchTemplateId.NotFound`), an override
+naming a subnet that does not exist (`InvalidSubnetID.NotFound`), and instance tags whose keys
+contain `/` or spaces while the template puts instance tags in the metadata
+(`InvalidParameterValue`; https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html).
+
 4. remember the response under the `ClientToken`: the same token returns the same instances
    without launching again (different parameters get `IdempotentParameterMismatch`).
 """
@@ -146,11 +154,33 @@ class FleetLauncher:
     def _capacity_type(request: AwsRequest) -> str:
         return request.params.get("TargetCapacitySpecification.DefaultTargetCapacityType", "on-demand")
 
+    def _validate(self, ec2: Any, request: AwsRequest, tags: list[dict[str, str]]) -> None:
+        subnets: set[str] = set()
+        templates: dict[str, Mapping[str, Any]] = {}
+        for template, override in self._overrides(request):
+            templates[json.dumps(template, sort_keys=True)] = template
+            if override.get("SubnetId"):
+                subnets.add(str(override["SubnetId"]))
+        for spec in templates.values():
+            data = self._template_data(ec2, spec)
+            if (data.get("MetadataOptions") or {}).get("InstanceMetadataTags") == "enabled":
+                bad = sorted({t["Key"] for t in tags if "/" in t["Key"] or " " in t["Key"]})
+                if bad:
+                    raise AwsError(
+                        "InvalidParameterValue",
+                        f"The tag key '{bad[0]}' is not valid: when instance tags in metadata are enabled, "
+                        "tag keys cannot contain '/' or spaces.",
+                    )
+        known = {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]} if subnets else set()
+        for subnet in sorted(subnets - known):
+            raise AwsError("InvalidSubnetID.NotFound", f"The subnet ID '{subnet}' does not exist")
+
     def _launch(self, request: AwsRequest) -> dict[str, Any]:
         target = int(request.params.get("TargetCapacitySpecification.TotalTargetCapacity", "1"))
         capacity_type = self._capacity_type(request)
         ec2 = self.ec2_for_caller(request)
         tags = self._instance_tags(request)
+        self._validate(ec2, request, tags)
         errors: list[dict[str, Any]] = []
         instances: list[dict[str, Any]] = []
         launched = 0
@@ -170,7 +200,16 @@ class FleetLauncher:
                 )
                 continue
             zone = self._zone(override, request.region, ec2)
-            ids = self._run_instances(ec2, template, override, zone, target - launched, capacity_type, tags)
+            ids = self._run_instances(
+                ec2,
+                template,
+                override,
+                zone,
+                target - launched,
+                capacity_type,
+                tags,
+                self._volume_tags(request),
+            )
             launched += len(ids)
             instances.append(
                 {
@@ -245,13 +284,11 @@ class FleetLauncher:
 
     @staticmethod
     def _instance_tags(request: AwsRequest) -> list[dict[str, str]]:
-        tags: list[dict[str, str]] = []
-        for specification in _as_list(nested_params(request.params, "TagSpecification")):
-            if specification.get("ResourceType") == "instance":
-                tags.extend(
-                    {"Key": t["Key"], "Value": t.get("Value", "")} for t in _as_list(specification.get("Tag"))
-                )
-        return tags
+        return tags_for(request, "instance")
+
+    @staticmethod
+    def _volume_tags(request: AwsRequest) -> list[dict[str, str]]:
+        return tags_for(request, "volume")
 
     def _run_instances(
         self,
@@ -262,20 +299,36 @@ class FleetLauncher:
         count: int,
         capacity_type: str,
         tags: list[dict[str, str]],
+        volume_tags: list[dict[str, str]],
     ) -> list[str]:
-        image_id = override.get("ImageId") or self._template_image(ec2, template)
+        data = self._template_data(ec2, template)
+        image_id = override.get("ImageId") or data.get("ImageId")
+        if not image_id:
+            raise AwsError(
+                "InvalidParameterValue", "The launch template has no ImageId and no override sets one."
+            )
+        reference = {k: template[k] for k in ("LaunchTemplateId", "LaunchTemplateName") if k in template}
         arguments: dict[str, Any] = {
             "ImageId": image_id,
             "InstanceType": override["InstanceType"],
             "MinCount": count,
             "MaxCount": count,
+            "LaunchTemplate": {**reference, "Version": str(template.get("Version", "$Default"))},
         }
+        for key in ("IamInstanceProfile", "MetadataOptions", "BlockDeviceMappings", "SecurityGroupIds"):
+            if data.get(key):
+                arguments[key] = data[key]
         if override.get("SubnetId"):
             arguments["SubnetId"] = override["SubnetId"]
         else:
             arguments["Placement"] = {"AvailabilityZone": zone}
-        if tags:
-            arguments["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
+        specifications = [
+            {"ResourceType": kind, "Tags": kind_tags}
+            for kind, kind_tags in (("instance", tags), ("volume", volume_tags))
+            if kind_tags
+        ]
+        if specifications:
+            arguments["TagSpecifications"] = specifications
         if capacity_type == "spot":
             arguments["InstanceMarketOptions"] = {
                 "MarketType": "spot",
@@ -291,7 +344,7 @@ class FleetLauncher:
         return [instance["InstanceId"] for instance in reservation["Instances"]]
 
     @staticmethod
-    def _template_image(ec2: Any, template: Mapping[str, Any]) -> str:
+    def _template_data(ec2: Any, template: Mapping[str, Any]) -> dict[str, Any]:
         lookup: dict[str, Any] = {}
         if "LaunchTemplateId" in template:
             lookup["LaunchTemplateId"] = template["LaunchTemplateId"]
@@ -305,14 +358,31 @@ class FleetLauncher:
                 "LaunchTemplateVersions"
             ]
         except ClientError as error:
-            details = error.response.get("Error", {})
-            raise AwsError(
-                details.get("Code", "InvalidLaunchTemplateName.NotFoundException"),
-                details.get("Message", str(error)),
-            ) from error
-        image = (versions[0].get("LaunchTemplateData") or {}).get("ImageId") if versions else None
-        if not image:
-            raise AwsError(
-                "InvalidParameterValue", "The launch template has no ImageId and no override sets one."
+            raise _template_not_found(template) from error
+        if not versions:
+            raise _template_not_found(template)
+        data: dict[str, Any] = versions[0].get("LaunchTemplateData") or {}
+        return data
+
+
+def _template_not_found(template: Mapping[str, Any]) -> AwsError:
+    if "LaunchTemplateId" in template:
+        return AwsError(
+            "InvalidLaunchTemplateId.NotFound",
+            f"The specified launch template, with template ID {template['LaunchTemplateId']}, does not exist.",
+        )
+    return AwsError(
+        "InvalidLaunchTemplateName.NotFoundException",
+        f"The specified launch template, with template name {template.get('LaunchTemplateName')}, does not exist.",
+    )
+
+
+def tags_for(request: AwsRequest, resource_type: str) -> list[dict[str, str]]:
+    """The tags a CreateFleet request puts on resources of `resource_type`."""
+    tags: list[dict[str, str]] = []
+    for specification in _as_list(nested_params(request.params, "TagSpecification")):
+        if specification.get("ResourceType") == resource_type:
+            tags.extend(
+                {"Key": t["Key"], "Value": t.get("Value", "")} for t in _as_list(specification.get("Tag"))
             )
-        return str(image)
+    return tags

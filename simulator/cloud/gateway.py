@@ -6,7 +6,8 @@ Each request is identified (service, action, caller key) and then:
 3. answers `DryRunOperation` / `UnauthorizedOperation` when it is an EC2 dry run;
 4. is served by the gateway when moto cannot serve it faithfully — STS AssumeRole (trust
    policies, records), presigned GetCallerIdentity (EKS tokens), EC2 CreateFleet and
-   DescribeSpotPriceHistory, the Pricing API, EKS access entries;
+   DescribeSpotPriceHistory, the Pricing API, EKS access entries, the public SSM parameters of the
+   EKS-optimized AMIs (moto refuses parameter names under `/aws`);
 5. is forwarded to moto otherwise. Calls that launch or terminate instances notify listeners,
    so simulated clusters register and remove nodes without waiting for their next poll.
 """
@@ -27,8 +28,9 @@ from simulator.catalog import AwsCatalog
 from simulator.clock import Clock
 from simulator.cloud.admin import AdminClients
 from simulator.cloud.eks_access import EksAccess, json_bytes
+from simulator.cloud.eks_world import AmiReleases
 from simulator.cloud.enforcement import PolicyEnforcer, ThrottleFaults, dry_run_answer, is_dry_run
-from simulator.cloud.fleet import CapacityFaults, FleetLauncher
+from simulator.cloud.fleet import CapacityFaults, FleetLauncher, tags_for
 from simulator.cloud.pricing_api import PricingApi
 from simulator.cloud.protocol import (
     AwsError,
@@ -100,7 +102,9 @@ class CloudGateway:
         clock: Clock,
         sts: StsGate,
         eks_access: EksAccess,
+        amis: AmiReleases | None = None,
     ) -> None:
+        self.amis = amis or AmiReleases()
         self.moto_netloc = moto_url.split("://", 1)[1]
         self.admin = admin
         self.catalog = catalog
@@ -180,6 +184,10 @@ class CloudGateway:
         self.enforcer.authorize(request, action)
         if request.service == "ec2":
             return self._ec2(request, action)
+        if request.service == "ssm" and request.action in ("GetParameter", "GetParameters"):
+            served = self._ssm(request)
+            if served is not None:
+                return served
         if request.service == "pricing":
             result = self.pricing.handle(request.action, request.json_body)
             return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
@@ -212,11 +220,43 @@ class CloudGateway:
             self.enforcer.authorize(request, action_name(request))
         return self._forward(request)
 
+    def _ssm(self, request: AwsRequest) -> Reply | None:
+        body = request.json_body
+        names = [body["Name"]] if request.action == "GetParameter" else list(body.get("Names") or [])
+        if not names or not all(str(n).startswith("/aws/service/eks/") for n in names):
+            return None
+        _, account = self.sts.caller(request.access_key_id)
+        if request.action == "GetParameter":
+            result = self.amis.get_parameter(names[0], request.region, account)
+        else:
+            found, invalid = [], []
+            for name in names:
+                try:
+                    found.append(self.amis.get_parameter(name, request.region, account)["Parameter"])
+                except AwsError:
+                    invalid.append(name)
+            result = {"Parameters": found, "InvalidParameters": invalid}
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
+
     def _ec2(self, request: AwsRequest, action: str) -> Reply:
         if request.action == "CreateFleet":
             self.enforcer.authorize(request, "ec2:RunInstances")
             if any(k.startswith("TagSpecification.") for k in request.params):
                 self.enforcer.authorize(request, "ec2:CreateTags")
+            self.enforcer.authorize_creation(
+                request,
+                "ec2:CreateFleet",
+                {
+                    kind: {t["Key"]: t["Value"] for t in tags_for(request, kind)}
+                    for kind in ("fleet", "instance", "volume", "network-interface")
+                },
+            )
+        if request.action == "CreateLaunchTemplate":
+            self.enforcer.authorize_creation(
+                request,
+                "ec2:CreateLaunchTemplate",
+                {"launch-template": {t["Key"]: t["Value"] for t in tags_for(request, "launch-template")}},
+            )
         if is_dry_run(request.params):
             raise dry_run_answer(request, self.enforcer, action)
         if request.action == "CreateFleet":

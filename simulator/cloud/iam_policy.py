@@ -2,8 +2,13 @@
 
 Identity policies: an explicit Deny wins, otherwise some Allow must match the action. Actions
 match case-insensitively with `*`/`?` wildcards (`ec2:Describe*`); `NotAction` is honoured.
-Resources and conditions of identity policies are NOT evaluated (every statement applies to
-every resource), which the simulator documents as its main IAM simplification.
+Resources and conditions of identity policies are NOT evaluated for most calls (every statement
+applies to every resource), which the simulator documents as its main IAM simplification. The
+exception is creating resources (`is_creation_allowed`): as EC2 does for RunInstances/CreateFleet,
+each resource type the call creates (fleet, instance, volume, network-interface) is authorized on
+its own, with the statements whose `Resource` names that type and whose `aws:RequestTag/<key>`
+conditions hold for the tags the request puts on that type
+(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
 
 Trust policies (AssumeRole): the statement must allow `sts:AssumeRole` for the caller's
 principal, and its `StringEquals`/`StringLike` conditions on `sts:ExternalId` must hold.
@@ -63,6 +68,42 @@ def is_action_allowed(documents: Iterable[PolicyDocument], action: str) -> bool:
     return allowed
 
 
+def _resource_covers(statement: Mapping[str, Any], resource_type: str) -> bool:
+    for pattern in _as_list(statement.get("Resource", "*")):
+        if not isinstance(pattern, str):
+            continue
+        tail = pattern.rsplit(":", 1)[-1]
+        if pattern == "*" or tail == "*" or fnmatch.fnmatchcase(f"{resource_type}/x", tail):
+            return True
+    return False
+
+
+def is_creation_allowed(
+    documents: Iterable[PolicyDocument],
+    action: str,
+    resource_type: str,
+    request_tags: Mapping[str, str],
+    create_action: str,
+) -> bool:
+    """May `action` create a resource of `resource_type` carrying `request_tags`?"""
+    context = {f"aws:requesttag/{k}".lower(): v for k, v in request_tags.items()}
+    context["ec2:createaction"] = create_action
+    allowed = False
+    for document in documents:
+        for statement in _statements(document):
+            if not _statement_covers_action(statement, action) or not _resource_covers(
+                statement, resource_type
+            ):
+                continue
+            if not _conditions_hold(statement.get("Condition") or {}, context):
+                continue
+            if statement.get("Effect") == "Deny":
+                return False
+            if statement.get("Effect") == "Allow":
+                allowed = True
+    return allowed
+
+
 _ROOT = re.compile(r"^arn:aws:iam::(\d{12}):root$")
 
 
@@ -84,9 +125,12 @@ def principal_matches(principal: Any, caller_arn: str, caller_account: str) -> b
 
 
 def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    for operator, clauses in conditions.items():
+    for qualified, clauses in conditions.items():
+        operator = qualified.removesuffix("IfExists")
         for key, expected in (clauses or {}).items():
             actual = context.get(key.lower())
+            if actual is None and operator != qualified:
+                continue  # ...IfExists: a missing key satisfies the condition
             values = [str(v) for v in _as_list(expected)]
             if operator == "StringEquals":
                 if actual is None or actual not in values:

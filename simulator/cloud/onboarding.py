@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from simulator.cloud.simulated_cloud import create_node_role
 from simulator.descriptor import SimulationDescriptor
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -86,8 +87,11 @@ def onboard_customer(
     principal_arn: str,
     actions: Sequence[str],
     policy_arn: str = CLUSTER_ADMIN_POLICY,
+    node_role_name: str = "NodelessNodeRole-nodeless-access",
 ) -> str:
-    """Create the role in the simulated customer account and grant it access to every EKS cluster."""
+    """Create the role in the simulated customer account and grant it access to every EKS cluster;
+    create the stack's node role and its instance profile (`node_role_name`), which instances
+    Nodeless launches run as (their access entry is Nodeless's to create, at import)."""
     aws = descriptor.aws
     if aws is None:
         raise ValueError("this simulation has no cloud")
@@ -101,6 +105,8 @@ def onboard_customer(
     role_arn = create_role(
         iam, role_name=role_name, principal_arn=principal_arn, external_id=external_id, actions=actions
     )
+    if node_role_name:
+        create_node_role(iam, node_role_name)
     for cluster in descriptor.clusters:
         if cluster.kind == "eks":
             eks: Any = session.client("eks", endpoint_url=aws.endpoint_url, region_name=cluster.region)

@@ -2,7 +2,7 @@
 
     cloud = SimulatedCloud(CloudConfig(), clock)
     cloud.start()
-    cluster = cloud.add_cluster("sim-a")  # EKS cluster, interruption queue, launch template
+    cluster = cloud.add_cluster("sim-a")  # VPC, subnets, cluster SG, EKS cluster, interruption queue
     ...                                    # the product: boto3 with endpoint_url=cloud.endpoint_url
     cloud.stop()
 
@@ -14,6 +14,7 @@ Karpenter's controller policy (minus resource scoping, which the simulator does 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -24,6 +25,14 @@ from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.cloud.admin import AdminClients
 from simulator.cloud.eks_access import EksAccess
+from simulator.cloud.eks_world import (
+    CLUSTER_VERSION,
+    SERVICE_CIDR,
+    AmiReleases,
+    ClusterNetwork,
+    create_network,
+    set_vpc_config,
+)
 from simulator.cloud.fleet import Offering
 from simulator.cloud.gateway import CloudGateway
 from simulator.cloud.interruptions import (
@@ -37,14 +46,13 @@ from simulator.cloud.retention import SWEEP_EVERY_SECONDS, TerminatedInstances
 from simulator.cloud.sts_gate import AssumeRoleRecord, StsGate
 from simulator.cloud.timers import Timers
 from simulator.controllers.cloud_nodes import CloudInstance
+from simulator.controllers.nodeadm import ExpectedCluster, JoinRefused, KubeletSettings, kubelet_settings
 
 # The control plane's own account (the product's NODELESS_AWS_ACCOUNT_ID default). The gateway
 # treats every key it did not issue as a principal of this account.
 VENDOR_ACCOUNT_ID = "111122223333"
 VENDOR_ACCESS_KEY_ID = "AKIANODELESSVENDOR01"
 VENDOR_SECRET_ACCESS_KEY = "simulated-vendor-secret"
-# moto launches any image id; a fixed one avoids loading moto's AMI catalogue (seconds per account).
-NODE_IMAGE_ID = "ami-0a0b0c0d0e0f10203"
 CONTROLLER_ACTIONS = (
     "ec2:CreateFleet",
     "ec2:RunInstances",
@@ -52,6 +60,7 @@ CONTROLLER_ACTIONS = (
     "ec2:TerminateInstances",
     "ec2:CreateLaunchTemplate",
     "ec2:DeleteLaunchTemplate",
+    "ec2:CreateLaunchTemplateVersion",
     "ec2:Describe*",
     "pricing:GetProducts",
     "pricing:DescribeServices",
@@ -62,6 +71,8 @@ CONTROLLER_ACTIONS = (
     "sqs:GetQueueAttributes",
     "eks:DescribeCluster",
     "eks:ListClusters",
+    "eks:DescribeAccessEntry",
+    "eks:CreateAccessEntry",
     "iam:PassRole",
     "ssm:GetParameter",
 )
@@ -88,8 +99,8 @@ class CloudCluster:
     tag_key: str
     tag_value: str
     interruption_queue_url: str
-    launch_template_name: str
     eks_arn: str
+    network: ClusterNetwork
 
 
 def trust_policy(vendor_account_id: str, external_id: str) -> dict[str, Any]:
@@ -104,6 +115,23 @@ def trust_policy(vendor_account_id: str, external_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def create_node_role(iam: Any, name: str) -> tuple[str, str]:
+    """The node role (trusting ec2.amazonaws.com) and its instance profile, named `name`; idempotent."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    existing = [r for r in iam.list_roles()["Roles"] if r["RoleName"] == name]
+    if existing:
+        return str(existing[0]["Arn"]), name
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return arn, name
 
 
 def allow_policy(actions: tuple[str, ...]) -> dict[str, Any]:
@@ -131,6 +159,7 @@ class Ec2InstanceSource:
 
         backend: Any = ec2_backends[self.account_id][self.region]
         tags_by_resource: dict[str, dict[str, str]] = backend.tags
+        profiles: dict[str, Any] = dict(backend.iam_instance_profile_associations)
         found = []
         for reservation in list(backend.reservations.values()):
             for item in list(reservation.instances):
@@ -147,9 +176,77 @@ class Ec2InstanceSource:
                         private_ip=item.private_ip or "",
                         private_dns_name=item.private_dns_name,
                         tags=tags,
+                        user_data=_user_data(item.user_data),
+                        role_arn=_role_of(profiles.get(item.id)),
+                        image_id=item.image_id,
+                        vpc_id=getattr(item, "vpc_id", "") or "",
+                        security_group_ids=tuple(group.id for group in item.security_groups),
                     )
                 )
         return found
+
+
+def _user_data(value: Any) -> str:
+    """moto keeps user data as given (base64 text, a Base64EncodedString, or a list of those)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None:
+        return ""
+    if hasattr(value, "as_bytes"):
+        return str(value.as_bytes().decode())
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _role_of(association: Any) -> str:
+    profile = getattr(association, "iam_instance_profile", None)
+    roles = getattr(profile, "roles", None) or []
+    return str(roles[0].arn) if roles else ""
+
+
+class EksNodeGate:
+    """What decides whether an instance's kubelet joins an EKS cluster: nodeadm accepts its user data
+    (a NodeConfig naming this cluster's name, endpoint, CA and service CIDR, as DescribeCluster
+    reports them), it runs an EKS-optimized AMI built for its architecture, it sits in the cluster's
+    VPC, and EKS authenticates its role (an EC2_LINUX access entry; otherwise the kubelet gets 401
+    Unauthorized)."""
+
+    def __init__(self, cloud: SimulatedCloud, cluster: CloudCluster) -> None:
+        self.cloud = cloud
+        self.cluster = cluster
+
+    def _expected(self) -> ExpectedCluster:
+        from moto.eks.models import eks_backends
+
+        described: Any = eks_backends[self.cluster.account_id][self.cluster.region].clusters[
+            self.cluster.name
+        ]
+        return ExpectedCluster(
+            name=self.cluster.name,
+            endpoint=str(described.endpoint),
+            certificate_authority=str(described.certificate_authority["data"]),
+            cidr=str(described.kubernetes_network_config.get("serviceIpv4Cidr", SERVICE_CIDR)),
+        )
+
+    def admit(self, instance: CloudInstance) -> KubeletSettings:
+        image = self.cloud.amis.describe(instance.image_id)
+        if image is None:
+            raise JoinRefused(f"{instance.image_id} is not an EKS-optimized AMI: nothing runs nodeadm")
+        arch = self.cloud.catalog.instance_type(instance.instance_type).arch
+        if not arch.startswith(image[1]):
+            raise JoinRefused(
+                f"{instance.image_id} is built for {image[1]}; {instance.instance_type} is {arch}"
+            )
+        if instance.vpc_id != self.cluster.network.vpc_id:
+            raise JoinRefused(f"the instance is in {instance.vpc_id or 'no VPC'}, not the cluster's VPC")
+        if not instance.user_data:
+            raise JoinRefused("the instance has no user data: nodeadm has no NodeConfig")
+        settings = kubelet_settings(instance.user_data, self._expected())
+        if not instance.role_arn:
+            raise JoinRefused("the instance has no instance profile: the kubelet has no credentials")
+        if not self.cloud.eks_access.node_entry(self.cluster.name, instance.role_arn):
+            raise JoinRefused(f"Unauthorized: {instance.role_arn} has no EC2_LINUX access entry")
+        drivers = {"nvidia": {"nvidia.com/gpu"}, "neuron": {"aws.amazon.com/neuron"}}.get(image[2], set())
+        return dataclasses.replace(settings, accelerators=frozenset(drivers))
 
 
 class SimulatedCloud:
@@ -168,6 +265,7 @@ class SimulatedCloud:
         self.clusters: dict[str, CloudCluster] = {}
         self.timers = Timers(self.clock)
         self.eks_access = EksAccess()
+        self.amis = AmiReleases()
         self._gateway: CloudGateway | None = None
         self._admin: AdminClients | None = None
 
@@ -185,6 +283,7 @@ class SimulatedCloud:
             clock=self.clock,
             sts=sts,
             eks_access=self.eks_access,
+            amis=self.amis,
         )
         self._gateway.start()
         self.timers.start()
@@ -242,43 +341,46 @@ class SimulatedCloud:
     # --- setup -------------------------------------------------------------------------------
 
     def create_role(
-        self, name: str, trust: dict[str, Any], actions: tuple[str, ...], account_id: str | None = None
+        self,
+        name: str,
+        trust: dict[str, Any],
+        actions: tuple[str, ...],
+        account_id: str | None = None,
+        document: dict[str, Any] | None = None,
     ) -> str:
-        """A role in the customer account (by default) with an inline policy allowing `actions`."""
+        """A role in the customer account (by default) with an inline policy: `document`, else one
+        allowing `actions` on every resource."""
         iam = self.admin.client("iam", account_id or self.customer_account_id)
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-        if actions:
-            iam.put_role_policy(
-                RoleName=name, PolicyName=f"{name}Policy", PolicyDocument=json.dumps(allow_policy(actions))
-            )
+        policy = document if document is not None else (allow_policy(actions) if actions else None)
+        if policy is not None:
+            iam.put_role_policy(RoleName=name, PolicyName=f"{name}Policy", PolicyDocument=json.dumps(policy))
         self.gateway.enforcer.invalidate()
         arn: str = role["Arn"]
         return arn
 
-    def add_cluster(self, name: str, region: str | None = None) -> CloudCluster:
-        """Create the cloud side of a nodeless cluster: an EKS cluster in moto (same name and
-        region), its interruption queue and a launch template for its nodes."""
+    def add_cluster(
+        self, name: str, region: str | None = None, zones: list[str] | None = None
+    ) -> CloudCluster:
+        """Create what a customer account with an EKS cluster holds: a VPC with a subnet in each of
+        `zones` (default: every zone of the region), the cluster security group, the EKS cluster
+        (same name and region) and its interruption queue. No launch template, no node role."""
         region = region or self.region
         account = self.customer_account_id
+        ec2 = self.admin.client("ec2", account, region)
+        network = create_network(ec2, name, zones if zones is not None else self.catalog.zones(region))
         eks = self.admin.client("eks", account, region)
         eks_arn = eks.create_cluster(
             name=name,
+            version=CLUSTER_VERSION,
             roleArn=f"arn:aws:iam::{account}:role/eks-cluster",
-            resourcesVpcConfig={"subnetIds": []},
+            resourcesVpcConfig={"subnetIds": list(network.subnets.values())},
             accessConfig={"authenticationMode": "API"},
         )["cluster"]["arn"]
+        set_vpc_config(account, region, name, network)
         queue_url = self.admin.client("sqs", account, region).create_queue(
             QueueName=f"nodeless-{name}-interruptions", Attributes={"MessageRetentionPeriod": "300"}
         )["QueueUrl"]
-        ec2 = self.admin.client("ec2", account, region)
-        template_name = f"nodeless-{name}"
-        ec2.create_launch_template(
-            LaunchTemplateName=template_name,
-            LaunchTemplateData={
-                "ImageId": NODE_IMAGE_ID,
-                "MetadataOptions": {"InstanceMetadataTags": "enabled"},
-            },
-        )
         cluster = CloudCluster(
             name=name,
             region=region,
@@ -286,14 +388,23 @@ class SimulatedCloud:
             tag_key=f"kubernetes.io/cluster/{name}",
             tag_value="owned",
             interruption_queue_url=queue_url,
-            launch_template_name=template_name,
             eks_arn=eks_arn,
+            network=network,
         )
         self.clusters[name] = cluster
         return cluster
 
     def instance_source(self, cluster: CloudCluster) -> Ec2InstanceSource:
         return Ec2InstanceSource(cluster.account_id, cluster.region, cluster.tag_key)
+
+    def node_gate(self, cluster: CloudCluster) -> EksNodeGate:
+        return EksNodeGate(self, cluster)
+
+    def create_node_role(self, name: str, account_id: str | None = None) -> tuple[str, str]:
+        """What the onboarding stack's NodeRole and NodeInstanceProfile are: a role EC2 may assume
+        and an instance profile (same name) holding it. Returns (role ARN, instance profile name)."""
+        iam = self.admin.client("iam", account_id or self.customer_account_id)
+        return create_node_role(iam, name)
 
     def on_instances_changed(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever instances are launched or terminated; returns an unsubscriber."""

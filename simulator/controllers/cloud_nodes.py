@@ -2,10 +2,11 @@
 
 Each pass reads the cluster's instances from the (simulated) EC2 API and:
 1. registers a Node for every pending/running instance once `boot_delay` simulated seconds have
-   passed since it was first seen (name = private DNS name, providerID `aws:///<zone>/<id>`,
-   well-known labels, allocatable from the instance type, plus the labels and taints named in
-   the instance tags `nodeless.io/node-labels` and `nodeless.io/node-taints`, the simulator's
-   stand-in for kubelet's `--node-labels` / `--register-with-taints` in user data);
+   passed since it was first seen - only when the instance may join (`NodeGate`: its user data is
+   a NodeConfig for this cluster, its role has an EC2_LINUX access entry, its AMI fits it), as
+   the kubelet does: name = private DNS name, providerID `aws:///<zone>/<id>`, the well-known
+   labels, and the labels and taints of its kubelet flags (`--node-labels`,
+   `--register-with-taints`, `registerWithTaints`). EC2 tags never become labels;
 2. marks the Node of a stopped or terminated instance NotReady (Ready=Unknown, unreachable
    taints) and deletes it `removal_delay` seconds later; its pods are then garbage-collected.
 """
@@ -20,13 +21,13 @@ from typing import Any, Protocol
 
 from simulator.api import ClusterApi
 from simulator.catalog import AwsCatalog
+from simulator.controllers.nodeadm import JoinRefused, KubeletSettings
 from simulator.errors import ApiError
 from simulator.nodes import (
-    LABEL_CAPACITY_TYPE,
-    LABEL_EKS_CAPACITY_TYPE,
     LABEL_INSTANCE_TYPE,
     LABEL_REGION,
     LABEL_ZONE,
+    NodeResources,
     NodeTemplate,
     node_conditions,
     node_object,
@@ -36,8 +37,6 @@ from simulator.resources import NODES
 
 logger = logging.getLogger(__name__)
 
-NODE_LABELS_TAG = "nodeless.io/node-labels"
-NODE_TAINTS_TAG = "nodeless.io/node-taints"
 INSTANCE_ID_ANNOTATION = "sim.nodeless.io/instance-id"
 UNREACHABLE_TAINTS = (
     {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
@@ -56,6 +55,11 @@ class CloudInstance:
     private_ip: str
     private_dns_name: str
     tags: Mapping[str, str]
+    user_data: str = ""  # base64, as the instance metadata service serves it
+    role_arn: str = ""  # the role of its instance profile
+    image_id: str = ""
+    vpc_id: str = ""
+    security_group_ids: tuple[str, ...] = ()
 
 
 class InstanceSource(Protocol):
@@ -64,28 +68,17 @@ class InstanceSource(Protocol):
         ...
 
 
-def parse_label_tag(value: str) -> dict[str, str]:
-    labels = {}
-    for item in value.split(","):
-        if "=" in item:
-            key, label_value = item.split("=", 1)
-            labels[key.strip()] = label_value.strip()
-    return labels
+class NodeGate(Protocol):
+    def admit(self, instance: CloudInstance) -> KubeletSettings:
+        """What the instance's kubelet registers with; raises JoinRefused when it cannot join."""
+        ...
 
 
-def parse_taint_tag(value: str) -> tuple[dict[str, str], ...]:
-    """`key=value:Effect,key2:Effect` as kubelet's --register-with-taints accepts it."""
-    taints = []
-    for item in value.split(","):
-        if ":" not in item:
-            continue
-        head, effect = item.rsplit(":", 1)
-        key, _, taint_value = head.partition("=")
-        taint = {"key": key.strip(), "effect": effect.strip()}
-        if taint_value:
-            taint["value"] = taint_value.strip()
-        taints.append(taint)
-    return tuple(taints)
+class OpenGate:
+    """Every instance joins with no kubelet flags (clusters whose nodes nobody configures)."""
+
+    def admit(self, instance: CloudInstance) -> KubeletSettings:
+        return KubeletSettings()
 
 
 class CloudNodeLifecycle:
@@ -102,9 +95,13 @@ class CloudNodeLifecycle:
         boot_delay: float = 5.0,
         removal_delay: float = 30.0,
         poll_interval: float = 10.0,
+        gate: NodeGate | None = None,
     ) -> None:
         self.api = api
         self.source = source
+        self.gate = gate or OpenGate()
+        # Instances whose kubelet cannot join, with why (what its journal would say).
+        self.refused: dict[str, str] = {}
         self.catalog = catalog
         self.region = region
         self.boot_delay = boot_delay
@@ -142,6 +139,7 @@ class CloudNodeLifecycle:
                 due.append(removal_at)
         live = {i for i, inst in instances.items() if inst.state in LIVE_STATES}
         self._first_seen = {i: t for i, t in self._first_seen.items() if i in live}
+        self.refused = {i: r for i, r in self.refused.items() if i in live}
         return min(due)
 
     def _register(self, instance: CloudInstance, now: float) -> None:
@@ -154,26 +152,36 @@ class CloudNodeLifecycle:
                 instance.instance_type,
             )
             return
-        capacity_type = "spot" if instance.capacity_type == "spot" else "on-demand"
+        try:
+            kubelet = self.gate.admit(instance)
+        except JoinRefused as refused:
+            if self.refused.get(instance.instance_id) != str(refused):
+                logger.warning("instance %s cannot join: %s", instance.instance_id, refused)
+            self.refused[instance.instance_id] = str(refused)
+            return
+        self.refused.pop(instance.instance_id, None)
         labels = {
+            **kubelet.labels,
+            # Set by the kubelet and the AWS cloud controller manager, whatever the flags say.
             LABEL_INSTANCE_TYPE: instance.instance_type,
             "beta.kubernetes.io/instance-type": instance.instance_type,
             LABEL_ZONE: instance.zone,
             LABEL_REGION: self.region,
             "failure-domain.beta.kubernetes.io/zone": instance.zone,
             "failure-domain.beta.kubernetes.io/region": self.region,
-            LABEL_CAPACITY_TYPE: capacity_type,
-            LABEL_EKS_CAPACITY_TYPE: "SPOT" if capacity_type == "spot" else "ON_DEMAND",
-            "karpenter.k8s.aws/instance-family": spec.family,
-            "karpenter.k8s.aws/instance-cpu": str(spec.vcpu),
-            "karpenter.k8s.aws/instance-memory": str(spec.memory_mib),
-            **parse_label_tag(instance.tags.get(NODE_LABELS_TAG, "")),
         }
+        resources = node_resources(spec)
+        missing = {"nvidia.com/gpu", "aws.amazon.com/neuron"} - kubelet.accelerators
+        pods = {"pods": str(kubelet.max_pods)} if kubelet.max_pods else {}  # the kubelet's maxPods wins
+        resources = NodeResources(
+            {**{k: v for k, v in resources.capacity.items() if k not in missing}, **pods},
+            {**{k: v for k, v in resources.allocatable.items() if k not in missing}, **pods},
+        )
         template = NodeTemplate(
             name=instance.private_dns_name or instance.instance_id,
-            resources=node_resources(spec),
+            resources=resources,
             labels=labels,
-            taints=parse_taint_tag(instance.tags.get(NODE_TAINTS_TAG, "")),
+            taints=kubelet.taints,
             provider_id=f"aws:///{instance.zone}/{instance.instance_id}",
             internal_ip=instance.private_ip,
             architecture=spec.kubernetes_arch,

@@ -6,8 +6,7 @@ from kubernetes import client
 
 from clusters.cloud.interface import LaunchRequest, NoticeKind, Offering
 from engines.kube.capacity import CapacityType
-from simulator.controllers.cloud_nodes import NODE_LABELS_TAG, NODE_TAINTS_TAG, parse_taint_tag
-from tests.fixtures.simulation import kube_api, wait_for
+from tests.fixtures.simulation import kube_api, node_launch_template, placement, wait_for
 
 
 @pytest.fixture
@@ -27,9 +26,18 @@ def provider(cluster, cloud_provider):
     return cloud_provider(cluster.name)
 
 
-def launch(provider, simulated_cloud, cluster, token, offering, extra_tags=None):
+def launch(provider, simulated_cloud, cluster, token, offering, extra_tags=None, template=None):
+    """Launch one instance from a launch template that joins the cluster (one for the offering's
+    architecture unless `template` names another)."""
+    arch = (
+        "arm64"
+        if simulated_cloud.catalog.instance_type(offering.instance_type).arch.startswith("arm64")
+        else "x86_64"
+    )
+    template = template or node_launch_template(simulated_cloud, cluster.name, arch=arch)
     tags = {simulated_cloud.clusters[cluster.name].tag_key: "owned", **(extra_tags or {})}
-    return provider.launch(LaunchRequest((offering,), token, tags)).instance
+    where = placement(simulated_cloud, cluster.name, template, offering.zone)
+    return provider.launch(LaunchRequest((offering,), token, tags, placements=(where,))).instance
 
 
 def node_of(core, instance_id):
@@ -55,9 +63,11 @@ def test_a_launched_instance_registers_as_a_ready_node_and_runs_pods(
     assert (
         labels["node.kubernetes.io/instance-type"],
         labels["topology.kubernetes.io/zone"],
-        labels["karpenter.sh/capacity-type"],
         labels["kubernetes.io/arch"],
-    ) == ("c7g.large", "us-east-1b", "spot", "arm64")
+    ) == ("c7g.large", "us-east-1b", "arm64")
+    # A kubelet sets the well-known labels only: the capacity type is the controller's to label.
+    assert "karpenter.sh/capacity-type" not in labels
+    assert node.spec.provider_id == f"aws:///us-east-1b/{instance.instance_id}"
     [described] = [i for i in provider.list_instances({}) if i.instance_id == instance.instance_id]
     assert node.metadata.name == described.private_dns_name  # kubelet registers under the EC2 DNS name
     # c7g.large: 2 vCPU, 4096 MiB, 29 pods: 2000m - 70m; 4096 - (11 * 29 + 255) - 100 MiB.
@@ -79,26 +89,33 @@ def test_a_launched_instance_registers_as_a_ready_node_and_runs_pods(
     assert running.spec.node_name == node.metadata.name
 
 
-def test_node_labels_and_taints_come_from_instance_tags(simulated_cloud, cluster, core, provider):
-    tags = {
-        NODE_LABELS_TAG: "nodeless.io/reserved-for=pod-1,team=ml",
-        NODE_TAINTS_TAG: "nodeless.io/reserved=pod-1:NoSchedule",
-    }
+def test_node_labels_and_taints_come_from_kubelet_flags_never_from_instance_tags(
+    simulated_cloud, cluster, core, provider
+):
+    template = node_launch_template(
+        simulated_cloud,
+        cluster.name,
+        labels={"team": "ml", "node.kubernetes.io/pool": "a"},
+        taints=(("nodeless.io/reserved", "pod-1", "NoSchedule"),),
+        max_pods=17,
+    )
     instance = launch(
         provider,
         simulated_cloud,
         cluster,
         "tagged-1",
         Offering("m5.large", "us-east-1a", CapacityType.ON_DEMAND),
-        tags,
+        {"nodeless.io/node-labels": "stolen=yes", "environment": "prod"},
+        template=template,
     )
     node = wait_for(lambda: node_of(core, instance.instance_id))
-    assert (
-        node.metadata.labels["nodeless.io/reserved-for"] == "pod-1" and node.metadata.labels["team"] == "ml"
-    )
+    labels = node.metadata.labels
+    assert labels["team"] == "ml" and labels["node.kubernetes.io/pool"] == "a"
+    assert "stolen" not in labels and "environment" not in labels  # a real kubelet never reads EC2 tags
     assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
         ("nodeless.io/reserved", "pod-1", "NoSchedule")
     ]
+    assert node.status.allocatable["pods"] == "17"  # the NodeConfig's maxPods, not the ENI limit (29)
 
 
 def test_a_terminated_instance_s_node_goes_not_ready_then_away_with_its_pods(
@@ -161,10 +178,3 @@ def test_on_demand_instances_cannot_receive_spot_interruptions(simulated_cloud, 
     )
     with pytest.raises(ValueError, match="on-demand"):
         simulated_cloud.interrupt(instance.instance_id)
-
-
-def test_taint_tags_parse_like_kubelet_flags():
-    assert parse_taint_tag("a=b:NoSchedule,c:NoExecute") == (
-        {"key": "a", "value": "b", "effect": "NoSchedule"},
-        {"key": "c", "effect": "NoExecute"},
-    )

@@ -180,6 +180,7 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "api-cloud-account-eks-clusters": lambda o: {"pk": o.cloud_account().pk},
     "api-cluster-detail": lambda o: {"pk": o.cluster().pk},
     "api-cluster-health": lambda o: {"pk": o.cluster().pk},
+    "api-cluster-node-class": lambda o: {"pk": o.cluster().pk},
     "cluster-policy": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-policy-reset": lambda o: {"cluster_id": o.cluster().pk},
     "workload-detail": lambda o: {"workload_id": o.workload().pk},

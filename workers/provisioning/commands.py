@@ -8,7 +8,7 @@ A command names the record it is about by id and carries the words of its decisi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -96,11 +96,13 @@ class BindPlanned:
 
 @dataclass(frozen=True)
 class Register:
-    """The instance registered as a Ready node."""
+    """The instance registered as a Ready node; `labels` are those to put on it first (what its kubelet
+    could not set, or did not: a node registered the stock EKS way carries none of ours)."""
 
     record_id: str
     node_name: str
     allocatable: Resources
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

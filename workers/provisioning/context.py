@@ -26,6 +26,7 @@ from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
 from workers.provisioning.budget import metered
 from workers.provisioning.kube import KubeOps
+from workers.provisioning.node_class import ClusterNodeClass, NodeClassPort, OpenNodeClass
 from workers.provisioning.ports import KubePort
 from workers.provisioning.records import ClusterFacts
 
@@ -43,6 +44,7 @@ class ReconcileContext:
     provider: CloudProvider
     kube: KubePort
     now: datetime
+    node_class: NodeClassPort
 
     @property
     def scale_down_delay(self) -> float:
@@ -92,7 +94,6 @@ def _provider(cluster: Cluster, role_arn: str, interruption_queue_url: str) -> C
     session = _session(role_arn, external_id, cluster.region)
     config = AwsProviderConfig(
         region=cluster.region,
-        launch_template_name=cluster.launch_template_name or f"nodeless-{cluster.eks_cluster_name}",
         interruption_queue_url=interruption_queue_url,
         role_arn=role_arn,
     )
@@ -163,7 +164,9 @@ def failed_offerings(cluster: Cluster, now: float) -> set[str]:
     return {key for key, until in known.items() if until > now}
 
 
-def catalog_for(cluster: Cluster, now: float) -> Catalog:
+def catalog_for(cluster: Cluster, now: float, zones: frozenset[str] | None = None) -> Catalog:
+    """The cluster's priced catalog, less the offerings that failed lately and those in zones with no
+    usable subnet (`zones`; None: every zone)."""
     account = cluster.cloud_account
     discount = Discount(
         on_demand_pct=float(account.on_demand_discount_pct) if account else 0.0,
@@ -172,7 +175,7 @@ def catalog_for(cluster: Cluster, now: float) -> Catalog:
     )
     catalog = priced_catalog(cluster.region, discount)
     failed = failed_offerings(cluster, now)
-    if not failed:
+    if not failed and zones is None:
         return catalog
     from dataclasses import replace
 
@@ -182,6 +185,7 @@ def catalog_for(cluster: Cluster, now: float) -> Catalog:
             o
             for o in catalog.offerings
             if f"{o.instance_type}|{o.zone}|{o.capacity_type.value}" not in failed
+            and (zones is None or not o.capacity_type.is_instance or o.zone in zones)
         ),
     )
 
@@ -191,16 +195,25 @@ def build_context(cluster: Cluster, now: datetime, policy_version: str | None = 
     one in force, unless a launch recorded earlier under another)."""
     in_force = provisioning_policy_in_force(cluster)
     provider, kube = cluster_ports(cluster)
+    node_class = node_class_for(cluster)
     return ReconcileContext(
         cluster=cluster,
         settings=in_force.settings,
         policy=planner_policy(in_force.settings),
         policy_version=in_force.version_label if policy_version is None else policy_version,
-        catalog=catalog_for(cluster, now.timestamp()),
+        catalog=catalog_for(cluster, now.timestamp(), node_class.zones()),
         provider=provider,
         kube=kube,
         now=now,
+        node_class=node_class,
     )
+
+
+def node_class_for(cluster: Cluster) -> NodeClassPort:
+    """The cluster's node class; passes on test fakes (`NODELESS_PROVISIONING_PORTS`) have an open one."""
+    if settings.NODELESS_PROVISIONING_PORTS:
+        return OpenNodeClass()
+    return ClusterNodeClass(cluster)
 
 
 PortsFactory = Callable[[Cluster], tuple[CloudProvider, KubePort]]

@@ -14,29 +14,44 @@ from datetime import datetime, timedelta
 from clusters.cloud.interface import Instance, InterruptionNotice
 from engines.kube.cluster import ClusterState, ObservedNode
 from engines.planner import Catalog, PlannerPolicy
-from workers.provisioning.pods import NODE_ID_LABEL
+from workers.provisioning.pods import MANAGED_LABEL
 from workers.provisioning.records import ClusterFacts, NodeRecord
 
 
+def is_managed(node: ObservedNode) -> bool:
+    """A node Nodeless launched (its kubelet registered with our label)."""
+    return node.node.labels.get(MANAGED_LABEL) == "nodeless"
+
+
 class NodeIndex:
-    """The observed nodes Nodeless manages, by the row id they carry as a label and by instance id
-    (a pass looks up thousands of records: a scan per record would be quadratic)."""
+    """The observed nodes by the instance of their `spec.providerID` (`aws:///<zone>/<instance-id>`),
+    as Karpenter matches a NodeClaim to its Node: whatever the node is named (a stock EKS node is
+    named after its private DNS name) and whatever labels it carries. A pass looks up thousands of
+    records: a scan per record would be quadratic."""
 
     def __init__(self, state: ClusterState) -> None:
         self.state = state
+        self._by_instance = {
+            node.node.instance_id: node for node in state.nodes.values() if node.node.instance_id
+        }
         self.managed: tuple[ObservedNode, ...] = tuple(
-            node for node in state.nodes.values() if NODE_ID_LABEL in node.node.labels
+            node for node in state.nodes.values() if is_managed(node)
         )
-        self._by_row = {node.node.labels[NODE_ID_LABEL]: node for node in self.managed}
-        self._by_instance = {node.node.instance_id: node for node in self.managed if node.node.instance_id}
 
     def node_of(self, record: NodeRecord) -> ObservedNode | None:
-        if record.node_name and record.node_name in self.state.nodes:
-            return self.state.nodes[record.node_name]
-        found = self._by_row.get(record.id)
-        if found is None and record.instance_id:
+        if record.instance_id:
             found = self._by_instance.get(record.instance_id)
-        return found
+            if found is not None:
+                return found
+        if record.node_name and record.node_name in self.state.nodes:
+            known = self.state.nodes[record.node_name]
+            # A name is reused by a later instance with the same private address: only a node without
+            # a providerID (not initialized by the cloud controller yet) is taken by name.
+            return known if not known.node.instance_id else None
+        return None
+
+    def instance_ids(self) -> frozenset[str]:
+        return frozenset(self._by_instance)
 
 
 @dataclass(frozen=True)

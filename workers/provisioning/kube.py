@@ -55,6 +55,9 @@ class KubeOps:
         patch = [{"op": "add", "path": "/spec/taints", "value": [dict(t) for t in taints]}]
         self._patch_node(node_name, patch, JSON_PATCH)
 
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
+        self._patch_node(node_name, {"metadata": {"labels": dict(labels)}}, MERGE_PATCH)
+
     def cordon(self, node_name: str) -> None:
         self._patch_node(node_name, {"spec": {"unschedulable": True}}, MERGE_PATCH)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from engines.kube import Pod, Resources
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
 from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
-from workers.provisioning.inputs import PassInputs
-from workers.provisioning.pods import INITIALIZING_TAINT, NODE_ID_LABEL, Unplannable, plan_request
+from workers.provisioning.inputs import PassInputs, is_managed
+from workers.provisioning.pods import INITIALIZING_TAINT, Unplannable, plan_request
 from workers.provisioning.records import Lifecycle, NodeRecord, PlannedPod
 
 SERVERLESS_UNAVAILABLE = "serverless capacity is not available for this cluster"
@@ -35,7 +35,7 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
     still place on nodes Nodeless does not manage are left to it."""
     planned = {pod.uid for record in inputs.active() for pod in record.planned_pods}
     unmanaged_schedulable = any(
-        node.node.ready and not node.node.unschedulable and NODE_ID_LABEL not in node.node.labels
+        node.node.ready and not node.node.unschedulable and not is_managed(node)
         for node in inputs.state.nodes.values()
     )
     return [

@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, ThrottledError
-from clusters.cloud.interface import LaunchResult
+from clusters.cloud.interface import LaunchRequest, LaunchResult
 from clusters.models import ManagedNode, NodeState
 from clusters.services.managed_nodes import (
     managed_node_failed,
@@ -42,12 +42,24 @@ def launch_rows(ctx: ReconcileContext, rows: list[ManagedNode]) -> list[bool]:
     for row in rows:
         managed_node_launch_requested(row, at=now)
     records = [node_record(row) for row in rows]
-    outcomes = launch_instances(ctx.provider, [launch_request(ctx.facts, record) for record in records])
+    prepared = [_prepare(ctx, record) for record in records]
+    launched = iter(launch_instances(ctx.provider, [p for p in prepared if isinstance(p, LaunchRequest)]))
+    outcomes = [next(launched) if isinstance(p, LaunchRequest) else p for p in prepared]
     crash_point("after_launch")
     return [
         _record(ctx, row, record, outcome)
         for row, record, outcome in zip(rows, records, outcomes, strict=True)
     ]
+
+
+def _prepare(ctx: ReconcileContext, record: NodeRecord) -> LaunchRequest | CloudError:
+    """The record's launch, from the node class's launch templates and subnets."""
+    try:
+        return ctx.node_class.place(launch_request(ctx.facts, record, ctx.policy), ctx.catalog, ctx.policy)
+    except CloudError as error:
+        return error
+    except ValueError as error:  # user data a kubelet would refuse, or over the template limit
+        return CloudError(f"cannot write the launch template: {error}")
 
 
 def _record(

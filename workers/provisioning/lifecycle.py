@@ -14,6 +14,7 @@ from clusters.cloud.interface import InstanceState
 from engines.kube.cluster import ObservedNode
 from workers.provisioning.commands import FinishTermination, Forget, Register
 from workers.provisioning.inputs import PassInputs
+from workers.provisioning.launch_request import node_labels, registration_labels
 from workers.provisioning.records import Lifecycle, NodeRecord
 
 # A launch handed to a worker is repeated by a reconcile pass only after this long without progress.
@@ -67,7 +68,12 @@ def registrations_and_losses(inputs: PassInputs) -> list[Register | Forget]:
                 commands.append(_forget(record, node))
                 continue
         if record.state == Lifecycle.PENDING and node is not None and node.node.ready:
-            commands.append(Register(record.id, node.name, node.node.allocatable))
+            wanted = {
+                **node_labels(inputs.cluster, inputs.policy),
+                **registration_labels(inputs.cluster, record, inputs.policy, inputs.catalog),
+            }
+            missing = {k: v for k, v in wanted.items() if node.node.labels.get(k) != v}
+            commands.append(Register(record.id, node.name, node.node.allocatable, missing))
     return commands
 
 

@@ -1,4 +1,4 @@
-"""The provisioning loop's words on pods and nodes (the node-id label, its taints, the annotations
+"""The provisioning loop's words on pods and nodes (the managed-by label, its taints, the annotations
 that keep a pod in place) and a pod as the planner takes it. Pure: no Django, no I/O.
 
 What a pod may ask of Nodeless (`nodeless.io/isolate`, `nodeless.io/gpu-models`) is kernel
@@ -15,7 +15,9 @@ DO_NOT_EVICT_ANNOTATIONS = (
     "karpenter.sh/do-not-disrupt",
     "pod.elotl.co/do-not-evict",
 )
-NODE_ID_LABEL = "nodeless.io/node-id"
+# Every node Nodeless launches registers with this label (its kubelet's --node-labels): how the loop
+# tells its nodes from others. Which record a node belongs to is its providerID's instance id.
+MANAGED_LABEL = "nodeless.io/managed-by"
 # A packed node keeps this taint until its planned pods are bound, so the default scheduler cannot
 # take the room the planner meant for them.
 INITIALIZING_TAINT = "nodeless.io/initializing"

@@ -29,6 +29,10 @@ class KubePort(Protocol):
         """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""
         ...
 
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
+        """Add or change labels on the node; a node already gone needs nothing."""
+        ...
+
     def cordon(self, node_name: str) -> None:
         """Mark the node unschedulable; a node already gone needs nothing."""
         ...

@@ -48,6 +48,7 @@ from workers.provisioning.commands import (
     DisruptionCommand,
     GiveUp,
     Interrupt,
+    LeavePending,
     MarkEmpty,
     Register,
     ReplacementDone,
@@ -247,6 +248,14 @@ class _Pass:
             return
         with self._step("planner"):
             decided = plan_launches(self.inputs, pods)
+        problem = self.ctx.node_class.problem()
+        if problem and decided.launches:
+            # Launching would only make instances that never join: the pods wait, saying why.
+            reason = f"no node can be launched for this cluster: {problem}"
+            held = tuple(
+                LeavePending(pod.key, reason) for launch in decided.launches for pod in launch.planned
+            )
+            decided = replace(decided, launches=(), pending=(*decided.pending, *held))
         self.ledger.join(decided.joins)
         self.report.bound += executors.bind(self.ctx.kube, decided.binds)
         written = self.ledger.launches(decided.launches)
@@ -261,6 +270,8 @@ class _Pass:
     def _sync(self) -> None:
         for command in registrations_and_losses(self.inputs):
             if isinstance(command, Register):
+                if command.labels:
+                    self.ctx.kube.label_node(command.node_name, command.labels)
                 self.ledger.register(command)
             else:
                 self.ledger.forget(command)

@@ -23,6 +23,7 @@ from clusters.cloud.errors import (
 from clusters.cloud.interface import LAUNCH_TOKEN_TAG, InstanceState, LaunchRequest, Offering
 from engines.kube.capacity import CapacityType
 from simulator.cloud.simulated_cloud import trust_policy
+from tests.fixtures.simulation import node_launch_template, placement
 
 SPOT, ON_DEMAND = CapacityType.SPOT, CapacityType.ON_DEMAND
 
@@ -37,6 +38,21 @@ def provider(cloud_provider, cloud_cluster):
     return cloud_provider(cloud_cluster.name)
 
 
+@pytest.fixture
+def launch_request(simulated_cloud, cloud_cluster):
+    """LaunchRequest with every offering placed on a launch template of the cluster and its zone's
+    subnet (the strict cloud launches nothing without them)."""
+    template = node_launch_template(simulated_cloud, cloud_cluster.name, access_entry=False)
+
+    def make(offerings, idempotency_token, tags):
+        placements = tuple(
+            placement(simulated_cloud, cloud_cluster.name, template, o.zone) for o in offerings
+        )
+        return LaunchRequest(offerings, idempotency_token, tags, placements=placements)
+
+    return make
+
+
 def token():
     return f"claim-{time.monotonic_ns()}"
 
@@ -45,7 +61,9 @@ def ours(cloud_cluster, **extra):
     return {cloud_cluster.tag_key: cloud_cluster.tag_value, **extra}
 
 
-def test_launch_falls_back_along_the_offerings_on_capacity_errors(simulated_cloud, cloud_cluster, provider):
+def test_launch_falls_back_along_the_offerings_on_capacity_errors(
+    simulated_cloud, cloud_cluster, provider, launch_request
+):
     simulated_cloud.exhaust_capacity("m5.large", "us-east-1a", "spot")
     simulated_cloud.exhaust_capacity("m5.large", "us-east-1b", "spot")
     offerings = (
@@ -54,7 +72,7 @@ def test_launch_falls_back_along_the_offerings_on_capacity_errors(simulated_clou
         Offering("m5.large", "us-east-1c", SPOT),
         Offering("m5.large", "us-east-1a", ON_DEMAND),
     )
-    result = provider.launch(LaunchRequest(offerings, token(), ours(cloud_cluster)))
+    result = provider.launch(launch_request(offerings, token(), ours(cloud_cluster)))
     assert result.offering == offerings[2]
     assert [(f.offering, f.kind, f.provider_code) for f in result.skipped] == [
         (offerings[0], ErrorKind.INSUFFICIENT_CAPACITY.value, "InsufficientInstanceCapacity"),
@@ -68,18 +86,18 @@ def test_launch_falls_back_along_the_offerings_on_capacity_errors(simulated_clou
 
 
 def test_launch_moves_to_the_next_capacity_type_when_a_whole_run_is_exhausted(
-    simulated_cloud, cloud_cluster, provider
+    simulated_cloud, cloud_cluster, provider, launch_request
 ):
     simulated_cloud.exhaust_capacity("c5.large", "us-east-1a", "spot")
     offerings = (Offering("c5.large", "us-east-1a", SPOT), Offering("c5.large", "us-east-1a", ON_DEMAND))
-    result = provider.launch(LaunchRequest(offerings, token(), ours(cloud_cluster)))
+    result = provider.launch(launch_request(offerings, token(), ours(cloud_cluster)))
     assert result.offering == offerings[1] and result.instance.capacity_type is ON_DEMAND
 
 
-def test_launch_tags_the_instance(cloud_cluster, provider):
+def test_launch_tags_the_instance(cloud_cluster, provider, launch_request):
     claim = token()
     result = provider.launch(
-        LaunchRequest(
+        launch_request(
             (Offering("m5.large", "us-east-1a", ON_DEMAND),),
             claim,
             ours(cloud_cluster, **{"nodeless.io/pod": "default/p1"}),
@@ -93,9 +111,35 @@ def test_launch_tags_the_instance(cloud_cluster, provider):
     assert listed.tags[LAUNCH_TOKEN_TAG] == claim
 
 
-def test_retrying_a_launch_with_the_same_token_launches_nothing_new(simulated_cloud, cloud_cluster, provider):
+def test_launch_names_the_zone_s_subnet_and_tags_the_volumes(
+    simulated_cloud, cloud_cluster, provider, launch_request
+):
+    """Every override names a subnet; the request tags fleet, instance, volume and network interface
+    (what the controller policy's aws:RequestTag conditions require)."""
+    claim = token()
+    result = provider.launch(
+        launch_request((Offering("m5.large", "us-east-1c", ON_DEMAND),), claim, ours(cloud_cluster))
+    )
+    ec2 = simulated_cloud.admin.client("ec2", simulated_cloud.customer_account_id)
+    described = ec2.describe_instances(InstanceIds=[result.instance.instance_id])["Reservations"][0][
+        "Instances"
+    ][0]
+    assert described["SubnetId"] == cloud_cluster.network.subnets["us-east-1c"]
+    volumes = ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [result.instance.instance_id]}]
+    )
+    assert volumes["Volumes"]
+    assert all(
+        {t["Key"]: t["Value"] for t in v.get("Tags", [])}.get(LAUNCH_TOKEN_TAG) == claim
+        for v in volumes["Volumes"]
+    )
+
+
+def test_retrying_a_launch_with_the_same_token_launches_nothing_new(
+    simulated_cloud, cloud_cluster, provider, launch_request
+):
     simulated_cloud.exhaust_capacity("m5.large", "us-east-1a", "on-demand")
-    request = LaunchRequest(
+    request = launch_request(
         (Offering("m5.large", "us-east-1a", ON_DEMAND), Offering("m5.large", "us-east-1b", ON_DEMAND)),
         token(),
         ours(cloud_cluster),
@@ -108,7 +152,7 @@ def test_retrying_a_launch_with_the_same_token_launches_nothing_new(simulated_cl
 
 
 def test_no_capacity_anywhere_is_classified_with_every_offering_named(
-    simulated_cloud, cloud_cluster, provider
+    simulated_cloud, cloud_cluster, provider, launch_request
 ):
     for zone in ("us-east-1a", "us-east-1b"):
         simulated_cloud.exhaust_capacity("p4d.24xlarge", zone, "on-demand")
@@ -117,28 +161,28 @@ def test_no_capacity_anywhere_is_classified_with_every_offering_named(
         Offering("p4d.24xlarge", "us-east-1b", ON_DEMAND),
     )
     with pytest.raises(InsufficientCapacityError) as error:
-        provider.launch(LaunchRequest(offerings, token(), ours(cloud_cluster)))
+        provider.launch(launch_request(offerings, token(), ours(cloud_cluster)))
     assert error.value.kind is ErrorKind.INSUFFICIENT_CAPACITY and error.value.retryable
     assert "us-east-1a" in error.value.message and "us-east-1b" in error.value.message
     assert provider.list_instances(ours(cloud_cluster)) == []
 
 
-def test_an_unknown_instance_type_is_an_invalid_request(cloud_cluster, provider):
+def test_an_unknown_instance_type_is_an_invalid_request(cloud_cluster, provider, launch_request):
     with pytest.raises(InvalidRequestError) as error:
         provider.launch(
-            LaunchRequest((Offering("zz9.huge", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster))
+            launch_request((Offering("zz9.huge", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster))
         )
     assert error.value.kind is ErrorKind.INVALID_REQUEST and "zz9.huge" in error.value.message
 
 
 def test_persistent_throttling_is_classified_after_the_client_retries(
-    simulated_cloud, cloud_cluster, cloud_provider
+    simulated_cloud, cloud_cluster, cloud_provider, launch_request
 ):
     impatient = cloud_provider(cloud_cluster.name, max_attempts=1)
     simulated_cloud.throttle("ec2:CreateFleet", times=1)
     with pytest.raises(ThrottledError) as error:
         impatient.launch(
-            LaunchRequest((Offering("m5.large", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster))
+            launch_request((Offering("m5.large", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster))
         )
     assert error.value.provider_code == "RequestLimitExceeded" and error.value.retryable
 
@@ -149,7 +193,9 @@ def test_transient_throttling_is_absorbed_by_retries(simulated_cloud, cloud_clus
     assert patient.list_instances(ours(cloud_cluster)) == []
 
 
-def test_a_role_without_create_fleet_gets_an_actionable_unauthorized_error(simulated_cloud, cloud_cluster):
+def test_a_role_without_create_fleet_gets_an_actionable_unauthorized_error(
+    simulated_cloud, cloud_cluster, launch_request
+):
     name = f"NoLaunch{time.monotonic_ns()}"
     role_arn = simulated_cloud.create_role(
         name, trust_policy(simulated_cloud.vendor_account_id, "no-launch"), ("ec2:Describe*",)
@@ -162,12 +208,12 @@ def test_a_role_without_create_fleet_gets_an_actionable_unauthorized_error(simul
     )
     provider = AwsCloudProvider(
         session,
-        AwsProviderConfig(simulated_cloud.region, cloud_cluster.launch_template_name, role_arn=role_arn),
+        AwsProviderConfig(simulated_cloud.region, role_arn=role_arn),
         endpoints,
     )
     with pytest.raises(UnauthorizedError) as error:
         provider.launch(
-            LaunchRequest((Offering("m5.large", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster))
+            launch_request((Offering("m5.large", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster))
         )
     assert error.value.provider_code == "UnauthorizedOperation"
     assert "ec2:CreateFleet" in error.value.message and role_arn in error.value.message
@@ -199,10 +245,10 @@ def test_the_session_assumes_the_role_with_the_organization_external_id(
     assert sent and all(r.external_id == simulated_cloud.external_id for r in sent)
 
 
-def test_terminate_and_list_by_tag(cloud_cluster, provider):
+def test_terminate_and_list_by_tag(cloud_cluster, provider, launch_request):
     launched = [
         provider.launch(
-            LaunchRequest(
+            launch_request(
                 (Offering("m5.large", "us-east-1a", ON_DEMAND),), token(), ours(cloud_cluster, pool=pool)
             )
         ).instance

@@ -18,7 +18,6 @@ from engines.kube import Node, Pod
 from engines.kube.cluster import ClusterState, cluster_state
 from engines.planner import Catalog
 from tests.workers.provisioning.provisioning_builders import node_json, pod_json
-from workers.provisioning.launch_request import NODE_LABELS_TAG, NODE_TAINTS_TAG
 from workers.provisioning.ports import Eviction, Json
 
 
@@ -29,6 +28,7 @@ class FakeCloud:
     def __init__(self) -> None:
         self.instances: dict[str, cloud.Instance] = {}
         self.launched: dict[str, cloud.LaunchResult] = {}  # by idempotency token
+        self.requests: dict[str, cloud.LaunchRequest] = {}  # by instance id: what its kubelet registers with
         self.no_capacity: set[cloud.Offering] = set()
         self.notices: list[cloud.InterruptionNotice] = []
         self.queues: dict[str, str] = {}
@@ -66,6 +66,7 @@ class FakeCloud:
                     tags={**request.tags, cloud.LAUNCH_TOKEN_TAG: request.idempotency_token},
                 )
                 self.instances[instance.instance_id] = instance
+                self.requests[instance.instance_id] = request
                 result = self.launched[request.idempotency_token] = cloud.LaunchResult(
                     instance, offering, tuple(skipped)
                 )
@@ -151,6 +152,12 @@ class FakeKube:
             pod["status"] = {"phase": "Running"}
             return True
 
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
+        with self._lock:
+            self.calls.append(("label_node", node_name))
+            if node_name in self.node_objects:
+                self.node_objects[node_name]["metadata"].setdefault("labels", {}).update(labels)
+
     def cordon(self, node_name: str) -> None:
         with self._lock:
             self.calls.append(("cordon", node_name))
@@ -187,13 +194,13 @@ class FakeKube:
         node = self.node_objects[name] = node_json(name, **options)
         return node
 
-    def register(self, instance: cloud.Instance, catalog: Catalog, *, ready: bool = True) -> str:
-        """The node an instance's kubelet registers: the labels and taints its launch asked for, the
-        allocatable of its instance type."""
+    def register(
+        self, instance: cloud.Instance, catalog: Catalog, request: cloud.LaunchRequest, *, ready: bool = True
+    ) -> str:
+        """The node an instance's kubelet registers: the labels and taints of its kubelet's flags (what
+        its launch asked for), its providerID, the allocatable of its instance type."""
         (shape,) = [t for t in catalog.instance_types if t.name == instance.instance_type]
-        labels = dict(item.split("=", 1) for item in instance.tags[NODE_LABELS_TAG].split(","))
-        key_value, effect = instance.tags[NODE_TAINTS_TAG].rsplit(":", 1)
-        key, value = key_value.split("=", 1)
+        labels = dict(request.node_labels)
         name = f"ip-{instance.instance_id[2:]}.ec2.internal"
         allocatable = shape.allocatable
         self.add_node(
@@ -203,7 +210,7 @@ class FakeKube:
             cpu=f"{allocatable.cpu_millis}m",
             memory=f"{allocatable.memory_mib}Mi",
             pods=str(allocatable.pods),
-            taints=({"key": key, "value": value, "effect": effect},),
+            taints=tuple({"key": k, "value": v, "effect": e} for k, v, e in request.node_taints),
             labels=labels,
         )
         return name

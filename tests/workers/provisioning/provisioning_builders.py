@@ -12,7 +12,7 @@ from engines.kube import CapacityType, Node, Pod
 from engines.kube.cluster import cluster_state
 from engines.planner import Catalog, PlannerPolicy
 from workers.provisioning.inputs import NodeIndex, PassInputs
-from workers.provisioning.pods import INITIALIZING_TAINT, NODE_ID_LABEL
+from workers.provisioning.pods import INITIALIZING_TAINT, MANAGED_LABEL
 from workers.provisioning.records import ClusterFacts, Lifecycle, NodeRecord, PlannedPod
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -84,10 +84,10 @@ def node_json(
     unschedulable: bool = False,
     labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A node; `record_id` labels it as one Nodeless launched for that record."""
+    """A node; `record_id` labels it as one Nodeless launched (the record's instance is `instance_id`)."""
     all_labels = dict(labels or {})
     if record_id:
-        all_labels[NODE_ID_LABEL] = record_id
+        all_labels[MANAGED_LABEL] = "nodeless"
     spec: dict[str, Any] = {"taints": list(taints), "unschedulable": unschedulable}
     if instance_id:
         spec["providerID"] = f"aws:///us-east-1a/{instance_id}"

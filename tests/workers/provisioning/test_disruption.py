@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from clusters.cloud.interface import LaunchRequest, Offering
-from clusters.models import NodeState
+from clusters.cloud.interface import LaunchRequest, Offering, Placement
+from clusters.models import NodeClass, NodeState
 from engines.kube.capacity import CapacityType
 from policies.models import Decision, DecisionKind
 from tests.fixtures.provisioning import pod_manifest
@@ -137,6 +137,8 @@ def test_garbage_collection_terminates_unowned_instances_and_forgets_vanished_on
     nodeless.until(lambda: nodeless.pod("keep").status.phase == "Running")
     (row,) = nodeless.rows(state=NodeState.READY)
     provider = cloud_provider(nodeless.sim.name)
+    node_class = NodeClass.objects.get(cluster=nodeless.cluster)
+    template = next(iter(node_class.launch_templates.values()))
     stray = provider.launch(
         LaunchRequest(
             (Offering("t3.micro", row.zone, CapacityType.ON_DEMAND),),
@@ -145,6 +147,7 @@ def test_garbage_collection_terminates_unowned_instances_and_forgets_vanished_on
                 "nodeless.io/cluster": str(nodeless.cluster.pk),
                 f"kubernetes.io/cluster/{nodeless.sim.name}": "owned",
             },
+            placements=(Placement(template["id"], template["version"], node_class.subnets[row.zone]),),
         )
     ).instance
     ec2 = nodeless.aws.cloud.admin.client("ec2", nodeless.aws.cloud.customer_account_id)

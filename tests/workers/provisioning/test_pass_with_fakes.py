@@ -23,6 +23,7 @@ from tests.workers.provisioning.provisioning_builders import inputs, pod_json
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.launch import plan_launches, pods_to_plan
 from workers.provisioning.ledger import Ledger
+from workers.provisioning.node_class import OpenNodeClass
 from workers.provisioning.pods import INITIALIZING_TAINT
 from workers.provisioning.reconcile import ReconcileReport, run_pass
 from workers.provisioning.records import Lifecycle
@@ -48,6 +49,7 @@ class FakeWorld:
             provider=self.cloud,
             kube=self.kube,
             now=timezone.now(),
+            node_class=OpenNodeClass(),
         )
 
     def run(self) -> ReconcileReport:
@@ -57,7 +59,8 @@ class FakeWorld:
         return list(ManagedNode.objects.filter(cluster=self.cluster, **filters).order_by("created_at"))
 
     def register(self, row: ManagedNode) -> str:
-        return self.kube.register(self.cloud.instances[row.instance_id], self.catalog)
+        instance = self.cloud.instances[row.instance_id]
+        return self.kube.register(instance, self.catalog, self.cloud.requests[row.instance_id])
 
     def decisions(self, kind: DecisionKind) -> list[Decision]:
         return list(Decision.objects.filter(cluster=self.cluster, kind=kind))

@@ -12,7 +12,6 @@ from workers.provisioning.commands import CollectInstance, DeleteNode, Disruptio
 from workers.provisioning.disruption.base import Candidate, Method
 from workers.provisioning.inputs import PassInputs
 from workers.provisioning.lifecycle import GONE
-from workers.provisioning.pods import NODE_ID_LABEL
 from workers.provisioning.records import Lifecycle
 
 # An instance that has not become a Ready node this long after launch is terminated.
@@ -60,10 +59,13 @@ class GarbageCollection(Method):
     def _orphaned_nodes(inputs: PassInputs, given_up: set[str]) -> list[DeleteNode]:
         if inputs.instances is None:
             return []
-        active = {record.id for record in inputs.active()} - given_up
+        owned = {
+            record.instance_id
+            for record in inputs.active()
+            if record.instance_id and record.id not in given_up
+        }
         return [
             DeleteNode(node.name)
             for node in inputs.nodes.managed
-            if node.node.labels.get(NODE_ID_LABEL) not in active
-            and node.node.instance_id not in inputs.instances
+            if node.node.instance_id not in owned and node.node.instance_id not in inputs.instances
         ]
