@@ -49,7 +49,7 @@ def test_rows_add_up_to_the_reports_actual_spend_with_list_cost_at_on_demand(met
     assert Decimal(spot["EffectiveCost"]) < Decimal(spot["ListCost"]) == Decimal(on_demand["ListCost"])
     assert Decimal(on_demand["EffectiveCost"]) == Decimal(on_demand["ListCost"])
     on_prem = by_node["rack-1"]  # a node with no known price: in the data, at $0, priced "Other"
-    assert (on_prem["PricingCategory"], Decimal(on_prem["BilledCost"])) == ("Other", 0)
+    assert (on_prem["PricingCategory"], Decimal(on_prem["BilledCost"])) == ("Other", Decimal(0))
     assert "unpriced node rack-1" in on_prem["ChargeDescription"]
     for row in rows:
         assert row["BilledCost"] == row["EffectiveCost"]
