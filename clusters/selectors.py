@@ -17,6 +17,7 @@ from clusters.models import (
     ClusterObservation,
     ClusterStatus,
     ManagedNode,
+    SpotPriceForecast,
 )
 from tenants.models import Organization
 
@@ -146,3 +147,14 @@ def cluster_pods(organization: Organization, cluster: Cluster, *, limit: int) ->
     ]
     total = int(summary.get("pod_rows_total") or 0)
     return PodListing(rows, max(total, len(rows)), observation.observed_at, observation.problem)
+
+
+def spot_forecasts_of(region: str) -> dict[tuple[str, str], float]:
+    """The stored spot price forecasts of a region, by (instance type, zone); empty before the
+    first market refresh of the region."""
+    return {
+        (instance_type, zone): float(price)
+        for instance_type, zone, price in SpotPriceForecast.objects.filter(region=region).values_list(
+            "instance_type", "zone", "usd_per_hour"
+        )
+    }

@@ -10,6 +10,7 @@ from clusters.models.clusters import (
     ClusterMode,
     ClusterStatus,
 )
+from clusters.models.market import MarketRefresh, OnDemandPrice, SpotPrice, SpotPriceForecast
 from clusters.models.nodes import ACTIVE_STATES, ManagedNode, NodeState
 from clusters.models.observations import ClusterObservation
 
@@ -25,6 +26,10 @@ __all__ = [
     "ClusterObservation",
     "ClusterStatus",
     "ManagedNode",
+    "MarketRefresh",
     "NodeState",
+    "OnDemandPrice",
+    "SpotPrice",
+    "SpotPriceForecast",
     "VerificationStatus",
 ]

@@ -1,13 +1,22 @@
-"""In-memory price catalogs per (provider, region), built once per process from data/."""
+"""In-memory price catalogs per (provider, region), built once per process from data/, and the same
+with the market's prices on top (`market_catalog`), rebuilt when a market refresh stores new ones."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import cache
 
+from django.core.cache import cache as shared_cache
+
 from clusters.pricing import build_aws_catalog
+from clusters.pricing.market import with_spot_forecasts
+from clusters.selectors import spot_forecasts_of
 from engines.planner import Catalog, Discount
 
 DEFAULT_REGION = "us-east-1"
+# Market catalogs kept per process: (region, discount, market version) of the clusters a worker serves.
+_MARKET_CACHE_SIZE = 32
 
 
 @cache
@@ -27,3 +36,36 @@ def list_price_catalog(region: str) -> Catalog:
 def priced_catalog(region: str, discount: Discount) -> Catalog:
     """The catalog at an organization's prices (cached: re-pricing every offering takes a while)."""
     return list_price_catalog(region or DEFAULT_REGION).with_discount(discount)
+
+
+def market_version_key(region: str) -> str:
+    """Set by every market refresh of the region that stored prices (`clusters.services.market`)."""
+    return f"market-version:{region}"
+
+
+_market_lock = threading.Lock()
+_market: OrderedDict[tuple[str, Discount, str], Catalog] = OrderedDict()
+
+
+def market_catalog(region: str, discount: Discount) -> Catalog:
+    """`priced_catalog` with the spot prices the market refresh forecast for the region's zones.
+
+    Checking for new prices costs one cache read; the forecasts are read from the database once
+    per refresh and process. Before the region's first refresh (or when the shared cache lost its
+    mark) the data's estimate stands: on-demand x (1 - the advisor's typical saving)."""
+    region = region or DEFAULT_REGION
+    version = shared_cache.get(market_version_key(region))
+    if version is None:
+        return priced_catalog(region, discount)
+    key = (region, discount, str(version))
+    with _market_lock:
+        known = _market.get(key)
+        if known is not None:
+            _market.move_to_end(key)
+            return known
+    catalog = with_spot_forecasts(priced_catalog(region, discount), spot_forecasts_of(region))
+    with _market_lock:
+        _market[key] = catalog
+        while len(_market) > _MARKET_CACHE_SIZE:
+            _market.popitem(last=False)
+    return catalog

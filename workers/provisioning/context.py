@@ -19,7 +19,7 @@ from clusters.cloud.interface import CloudProvider
 from clusters.kube.access import cluster_api
 from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, endpoints
-from clusters.pricing.catalogs import priced_catalog
+from clusters.pricing.catalogs import market_catalog
 from clusters.services.managed_nodes import cluster_interruption_queue_found
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
@@ -170,7 +170,7 @@ def catalog_for(cluster: Cluster, now: float) -> Catalog:
         spot_pct=float(account.spot_discount_pct) if account else 0.0,
         serverless_pct=float(account.serverless_discount_pct) if account else 0.0,
     )
-    catalog = priced_catalog(cluster.region, discount)
+    catalog = market_catalog(cluster.region, discount)
     failed = failed_offerings(cluster, now)
     if not failed:
         return catalog
