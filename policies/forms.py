@@ -42,7 +42,8 @@ class ProvisioningPolicyForm(forms.Form):
         choices=[(a, a) for a in ARCHITECTURES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked allows both",
+        help_text="None ticked: x86_64, and arm64 for pods whose node affinity on kubernetes.io/arch "
+        "allows it. Ticking arm64 opts every pod in to Graviton.",
     )
     current_generation_only = forms.BooleanField(required=False, label="Current generation only")
     min_vcpu = forms.IntegerField(
