@@ -22,6 +22,7 @@ from clusters.services.managed_nodes import (
     managed_node_launch_requested,
     managed_node_launched,
 )
+from engines.kube import CapacityType
 from policies.models import DecisionKind
 from policies.services.decisions import decision_build, decisions_record
 from workers.leases import release, try_acquire
@@ -31,6 +32,7 @@ from workers.provisioning.executors import launch_instances
 from workers.provisioning.launch_request import launch_request, launched_offering
 from workers.provisioning.records import NodeRecord
 from workers.provisioning.rows import node_record
+from workers.provisioning.spot_fallback import fallback_seconds, spot_only, waits_for_spot
 
 
 def launch_rows(ctx: ReconcileContext, rows: list[ManagedNode]) -> list[bool]:
@@ -42,18 +44,36 @@ def launch_rows(ctx: ReconcileContext, rows: list[ManagedNode]) -> list[bool]:
     for row in rows:
         managed_node_launch_requested(row, at=now)
     records = [node_record(row) for row in rows]
-    outcomes = launch_instances(ctx.provider, [launch_request(ctx.facts, record) for record in records])
+    requests = [launch_request(ctx.facts, record) for record in records]
+    seconds = fallback_seconds(ctx.settings)
+    waiting = [
+        waits_for_spot(r, created_at=row.created_at, now=now, seconds=seconds)
+        for r, row in zip(requests, rows, strict=True)
+    ]
+    outcomes = launch_instances(
+        ctx.provider, [spot_only(r) if wait else r for r, wait in zip(requests, waiting, strict=True)]
+    )
     crash_point("after_launch")
     return [
-        _record(ctx, row, record, outcome)
-        for row, record, outcome in zip(rows, records, outcomes, strict=True)
+        _record(ctx, row, record, outcome, waiting_for_spot=wait)
+        for row, record, outcome, wait in zip(rows, records, outcomes, waiting, strict=True)
     ]
 
 
 def _record(
-    ctx: ReconcileContext, row: ManagedNode, record: NodeRecord, outcome: LaunchResult | CloudError
+    ctx: ReconcileContext,
+    row: ManagedNode,
+    record: NodeRecord,
+    outcome: LaunchResult | CloudError,
+    *,
+    waiting_for_spot: bool = False,
 ) -> bool:
     offerings = [(o["instance_type"], o["zone"], o["capacity_type"]) for o in record.offerings]
+    if isinstance(outcome, InsufficientCapacityError) and waiting_for_spot:
+        # No spot capacity yet: ask again next pass, and for on-demand too once the policy's time is up.
+        spot = [o for o in offerings if o[2] == CapacityType.SPOT.value]
+        remember_failed_offerings(ctx.cluster, spot, ctx.now.timestamp())
+        return False
     if isinstance(outcome, InsufficientCapacityError):
         remember_failed_offerings(ctx.cluster, offerings, ctx.now.timestamp())
         _fail(ctx, row, f"no capacity in any of the {len(offerings)} offerings: {outcome.message}")
