@@ -17,6 +17,7 @@ from clusters.models import (
     ClusterObservation,
     ClusterStatus,
     ManagedNode,
+    OnDemandPrice,
     SpotPriceForecast,
 )
 from tenants.models import Organization
@@ -158,3 +159,18 @@ def spot_forecasts_of(region: str) -> dict[tuple[str, str], float]:
             "instance_type", "zone", "usd_per_hour"
         )
     }
+
+
+def on_demand_prices_of(region: str) -> dict[str, float]:
+    """The region's on-demand list prices from the last Price List refresh, by instance type."""
+    return {
+        instance_type: float(price)
+        for instance_type, price in OnDemandPrice.objects.filter(region=region).values_list(
+            "instance_type", "usd_per_hour"
+        )
+    }
+
+
+def regions_with_price_lists() -> set[str]:
+    """Regions a Price List refresh has stored on-demand prices for."""
+    return set(OnDemandPrice.objects.values_list("region", flat=True).distinct())

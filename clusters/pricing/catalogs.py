@@ -9,9 +9,10 @@ from functools import cache
 
 from django.core.cache import cache as shared_cache
 
-from clusters.pricing import build_aws_catalog
+from clusters.pricing import build_aws_catalog, priced_regions
 from clusters.pricing.market import with_spot_forecasts
-from clusters.selectors import spot_forecasts_of
+from clusters.pricing.regions import aws_zone_regions
+from clusters.selectors import on_demand_prices_of, regions_with_price_lists, spot_forecasts_of
 from engines.planner import Catalog, Discount
 
 DEFAULT_REGION = "us-east-1"
@@ -22,7 +23,8 @@ _MARKET_CACHE_SIZE = 32
 @cache
 def list_price_catalog(region: str) -> Catalog:
     """The AWS catalog of a region at list prices; regions without data fall back to us-east-1's
-    instance types and prices, which is what the reference data can price."""
+    instance types and prices (estimates for pages and reports; the provisioning pass never plans
+    with them, see `market_catalog`)."""
     try:
         catalog = build_aws_catalog(region=region)
     except (ValueError, KeyError):
@@ -38,6 +40,27 @@ def priced_catalog(region: str, discount: Discount) -> Catalog:
     return list_price_catalog(region or DEFAULT_REGION).with_discount(discount)
 
 
+@cache
+def _region_catalog(region: str, discount: Discount) -> Catalog:
+    """The region's own catalog from the data, empty where the data cannot price it."""
+    return build_aws_catalog(region=region).with_discount(discount)
+
+
+def priced_aws_regions() -> list[str]:
+    """AWS regions Nodeless can launch in: those whose prices and zone offerings it knows, from the
+    data or from a Price List refresh (one query)."""
+    known = set(_data_regions()) | regions_with_price_lists()
+    return sorted(known & _zone_regions())
+
+
+_zone_regions = cache(aws_zone_regions)
+
+
+@cache
+def _data_regions() -> tuple[str, ...]:
+    return tuple(priced_regions(providers=["aws"])["aws"])
+
+
 def market_version_key(region: str) -> str:
     """Set by every market refresh of the region that stored prices (`clusters.services.market`)."""
     return f"market-version:{region}"
@@ -48,22 +71,31 @@ _market: OrderedDict[tuple[str, Discount, str], Catalog] = OrderedDict()
 
 
 def market_catalog(region: str, discount: Discount) -> Catalog:
-    """`priced_catalog` with the spot prices the market refresh forecast for the region's zones.
+    """What the provisioning pass plans with: the region's own catalog (never another region's: a
+    region the data cannot price has no offerings, and its pods stay pending with that reason), its
+    on-demand prices from the last Price List refresh, and the spot prices the market refresh
+    forecast for its zones.
 
-    Checking for new prices costs one cache read; the forecasts are read from the database once
+    Checking for new prices costs one cache read; the stored prices are read from the database once
     per refresh and process. Before the region's first refresh (or when the shared cache lost its
-    mark) the data's estimate stands: on-demand x (1 - the advisor's typical saving)."""
+    mark) the data's prices stand, spot estimated as on-demand x (1 - the advisor's typical saving)."""
     region = region or DEFAULT_REGION
     version = shared_cache.get(market_version_key(region))
     if version is None:
-        return priced_catalog(region, discount)
+        return _region_catalog(region, discount)
     key = (region, discount, str(version))
     with _market_lock:
         known = _market.get(key)
         if known is not None:
             _market.move_to_end(key)
             return known
-    catalog = with_spot_forecasts(priced_catalog(region, discount), spot_forecasts_of(region))
+    on_demand = on_demand_prices_of(region)
+    base = (
+        build_aws_catalog(region=region, on_demand_prices=on_demand).with_discount(discount)
+        if on_demand
+        else _region_catalog(region, discount)
+    )
+    catalog = with_spot_forecasts(base, spot_forecasts_of(region))
     with _market_lock:
         _market[key] = catalog
         while len(_market) > _MARKET_CACHE_SIZE:
