@@ -24,6 +24,7 @@ from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.cloud.admin import AdminClients
 from simulator.cloud.eks_access import EksAccess
+from simulator.cloud.eventbridge import allow_eventbridge, route_events_to
 from simulator.cloud.fleet import Offering
 from simulator.cloud.gateway import CloudGateway
 from simulator.cloud.interruptions import (
@@ -253,9 +254,13 @@ class SimulatedCloud:
             resourcesVpcConfig={"subnetIds": []},
             accessConfig={"authenticationMode": "API"},
         )["cluster"]["arn"]
-        queue_url = self.admin.client("sqs", account, region).create_queue(
+        sqs = self.admin.client("sqs", account, region)
+        queue_url = sqs.create_queue(
             QueueName=f"nodeless-{name}-interruptions", Attributes={"MessageRetentionPeriod": "300"}
         )["QueueUrl"]
+        # The customer's onboarding stack: the queue policy and the EventBridge rules feeding it.
+        allow_eventbridge(sqs, queue_url)
+        route_events_to(self.admin.client("events", account, region), sqs, queue_url, prefix=name)
         ec2 = self.admin.client("ec2", account, region)
         template_name = f"nodeless-{name}"
         ec2.create_launch_template(
@@ -323,12 +328,12 @@ class SimulatedCloud:
 
     def interrupt(self, instance_id: str, *, rebalance: bool = False) -> InjectedInterruption:
         """Send a spot interruption warning (terminating the instance two simulated minutes
-        later) or a rebalance recommendation to the instance's cluster queue."""
+        later) or a rebalance recommendation through the account's EventBridge rules."""
         cluster = self._cluster_of(instance_id)
         return self.interruptions.inject(
             sqs=self.admin.client("sqs", cluster.account_id, cluster.region),
             ec2=self.admin.client("ec2", cluster.account_id, cluster.region),
-            queue_url=cluster.interruption_queue_url,
+            events=self.admin.client("events", cluster.account_id, cluster.region),
             account=cluster.account_id,
             region=cluster.region,
             instance_id=instance_id,
