@@ -21,6 +21,7 @@ from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, endpoints
 from clusters.pricing.catalogs import market_catalog
 from clusters.services.managed_nodes import cluster_interruption_queue_found
+from clusters.services.stack_outputs import stack_queue_url
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
@@ -114,15 +115,18 @@ def _provider(cluster: Cluster, role_arn: str, interruption_queue_url: str) -> C
 
 
 def cloud_provider_for(cluster: Cluster) -> CloudProvider:
-    """The cluster's provider, reading its interruption queue: the cluster's setting, else the queue the
-    provider finds for it (remembered on the cluster once found)."""
+    """The cluster's provider, reading its interruption queue: the cluster's setting, else the queue its
+    account's onboarding stack outputs name for the cluster's region, else the queue the provider finds
+    for it by the older per-cluster name (remembered on the cluster once found)."""
     account = cluster.cloud_account
     if account is None:
         raise ValueError(f"{cluster.name} has no cloud account; nodeless mode needs one")
     provider = _provider(cluster, account.role_arn, cluster.interruption_queue_url)
     if cluster.interruption_queue_url:
         return provider
-    found = provider.find_interruption_queue(cluster.eks_cluster_name)
+    found = stack_queue_url(account, cluster.region) or provider.find_interruption_queue(
+        cluster.eks_cluster_name
+    )
     if not found:
         return provider
     cluster_interruption_queue_found(cluster, url=found)
