@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -174,3 +175,17 @@ def on_demand_prices_of(region: str) -> dict[str, float]:
 def regions_with_price_lists() -> set[str]:
     """Regions a Price List refresh has stored on-demand prices for."""
     return set(OnDemandPrice.objects.values_list("region", flat=True).distinct())
+
+
+_QUEUE_ARN_REGION = re.compile(r"^arn:aws(?:-us-gov|-cn)?:sqs:([a-z0-9-]+):")
+
+
+def stack_queue_url(account: CloudAccount, *, region: str) -> str:
+    """The interruption queue the account's onboarding stack outputs name, when it serves `region` (a
+    stack's queue is in the stack's region; its ARN output says which), else ""."""
+    outputs = account.stack_outputs or {}
+    url = str(outputs.get("InterruptionQueueUrl", ""))
+    arn = _QUEUE_ARN_REGION.match(str(outputs.get("InterruptionQueueArn", "")))
+    if not url or (arn is not None and arn.group(1) != region):
+        return ""
+    return url

@@ -116,5 +116,9 @@ class ProvisioningPolicyForm(forms.Form):
         label="Spot: worst interruption bucket",
     )
     spot_fallback_seconds = forms.IntegerField(
-        min_value=0, max_value=MAX_INTEGER_COLUMN, label="Spot: fall back to on-demand after (s)"
+        min_value=0,
+        max_value=MAX_INTEGER_COLUMN,
+        label="Spot: fall back to on-demand after (s)",
+        help_text="A node planned on spot asks for spot only this long when EC2 has no spot capacity, "
+        "then for on-demand too; 0 falls back at once.",
     )

@@ -71,14 +71,3 @@ def cloud_account_stack_outputs_set(
         metadata={"outputs": sorted(account.stack_outputs)},
     )
     return account
-
-
-def stack_queue_url(account: CloudAccount, region: str) -> str:
-    """The stack's interruption queue when it serves `region` (a stack's queue is in the stack's
-    region; its ARN says which), else ""."""
-    outputs = account.stack_outputs or {}
-    url = str(outputs.get("InterruptionQueueUrl", ""))
-    arn = _QUEUE_ARN.match(str(outputs.get("InterruptionQueueArn", "")))
-    if not url or (arn is not None and arn.group(1) != region):
-        return ""
-    return url

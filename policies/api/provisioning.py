@@ -110,7 +110,11 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
         min_value=0, max_value=4, allow_null=True, required=False
     )
     spot_fallback_seconds = serializers.IntegerField(
-        min_value=0, max_value=MAX_INTEGER_COLUMN, required=False
+        min_value=0,
+        max_value=MAX_INTEGER_COLUMN,
+        required=False,
+        help_text="Seconds a node planned on spot asks for spot only when EC2 has no spot capacity, before "
+        "its on-demand offerings are tried too (0: at once).",
     )
 
 

@@ -20,8 +20,8 @@ from clusters.kube.access import cluster_api
 from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, endpoints
 from clusters.pricing.catalogs import market_catalog
+from clusters.selectors import stack_queue_url
 from clusters.services.managed_nodes import cluster_interruption_queue_found
-from clusters.services.stack_outputs import stack_queue_url
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
@@ -124,7 +124,7 @@ def cloud_provider_for(cluster: Cluster) -> CloudProvider:
     provider = _provider(cluster, account.role_arn, cluster.interruption_queue_url)
     if cluster.interruption_queue_url:
         return provider
-    found = stack_queue_url(account, cluster.region) or provider.find_interruption_queue(
+    found = stack_queue_url(account, region=cluster.region) or provider.find_interruption_queue(
         cluster.eks_cluster_name
     )
     if not found:
