@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,8 @@ from clusters.models import (
     ClusterStatus,
     ManagedNode,
     NodeClass,
+    OnDemandPrice,
+    SpotPriceForecast,
 )
 from tenants.models import Organization
 
@@ -152,3 +155,43 @@ def cluster_pods(organization: Organization, cluster: Cluster, *, limit: int) ->
 def cluster_node_class(cluster: Cluster) -> NodeClass:
     """The cluster's node class as last discovered (an empty, unsaved one before the first look)."""
     return NodeClass.objects.filter(cluster=cluster).first() or NodeClass(cluster=cluster)
+
+
+def spot_forecasts_of(region: str) -> dict[tuple[str, str], float]:
+    """The stored spot price forecasts of a region, by (instance type, zone); empty before the
+    first market refresh of the region."""
+    return {
+        (instance_type, zone): float(price)
+        for instance_type, zone, price in SpotPriceForecast.objects.filter(region=region).values_list(
+            "instance_type", "zone", "usd_per_hour"
+        )
+    }
+
+
+def on_demand_prices_of(region: str) -> dict[str, float]:
+    """The region's on-demand list prices from the last Price List refresh, by instance type."""
+    return {
+        instance_type: float(price)
+        for instance_type, price in OnDemandPrice.objects.filter(region=region).values_list(
+            "instance_type", "usd_per_hour"
+        )
+    }
+
+
+def regions_with_price_lists() -> set[str]:
+    """Regions a Price List refresh has stored on-demand prices for."""
+    return set(OnDemandPrice.objects.values_list("region", flat=True).distinct())
+
+
+_QUEUE_ARN_REGION = re.compile(r"^arn:aws(?:-us-gov|-cn)?:sqs:([a-z0-9-]+):")
+
+
+def stack_queue_url(account: CloudAccount, *, region: str) -> str:
+    """The interruption queue the account's onboarding stack outputs name, when it serves `region` (a
+    stack's queue is in the stack's region; its ARN output says which), else ""."""
+    outputs = account.stack_outputs or {}
+    url = str(outputs.get("InterruptionQueueUrl", ""))
+    arn = _QUEUE_ARN_REGION.match(str(outputs.get("InterruptionQueueArn", "")))
+    if not url or (arn is not None and arn.group(1) != region):
+        return ""
+    return url

@@ -412,6 +412,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "workers.tasks.metering_prune",
         "schedule": 3600.0,
     },
+    # Spot prices move at most a few times an hour; the planner plans with a 24-hour forecast of them.
+    "market-spot": {
+        "task": "workers.tasks.market_refresh_spot_all",
+        "schedule": float(env_int("NODELESS_SPOT_PRICE_SECONDS", 3600, minimum=60)),
+    },
+    # List prices change a few times a year; Karpenter reads them every 12 hours.
+    "market-on-demand": {
+        "task": "workers.tasks.market_refresh_on_demand_all",
+        "schedule": float(env_int("NODELESS_ON_DEMAND_PRICE_SECONDS", 12 * 3600, minimum=60)),
+    },
 }
 # Each periodic task catches up on its own (the scheduler takes every pass that is due, metering
 # every complete interval), so a tick that waited a whole period behind busy workers is dropped

@@ -42,7 +42,8 @@ class ProvisioningPolicyForm(forms.Form):
         choices=[(a, a) for a in ARCHITECTURES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked allows both",
+        help_text="None ticked: x86_64, and arm64 for pods whose node affinity on kubernetes.io/arch "
+        "allows it. Ticking arm64 opts every pod in to Graviton.",
     )
     current_generation_only = forms.BooleanField(required=False, label="Current generation only")
     min_vcpu = forms.IntegerField(
@@ -115,5 +116,9 @@ class ProvisioningPolicyForm(forms.Form):
         label="Spot: worst interruption bucket",
     )
     spot_fallback_seconds = forms.IntegerField(
-        min_value=0, max_value=MAX_INTEGER_COLUMN, label="Spot: fall back to on-demand after (s)"
+        min_value=0,
+        max_value=MAX_INTEGER_COLUMN,
+        label="Spot: fall back to on-demand after (s)",
+        help_text="A node planned on spot asks for spot only this long when EC2 has no spot capacity, "
+        "then for on-demand too; 0 falls back at once.",
     )

@@ -356,6 +356,22 @@ def _satisfies(instance: Any, requirements: InstanceRequirements) -> bool:
     )
 
 
+# The policy names architectures as EC2 does; nodes, pods and the catalog as Kubernetes does.
+KUBERNETES_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+DEFAULT_ARCHITECTURES = frozenset({"amd64"})
+
+
+def node_architectures(settings: dict[str, Any]) -> frozenset[str]:
+    """The `kubernetes.io/arch` values the policy's new nodes may have (empty: no restriction)."""
+    return frozenset(KUBERNETES_ARCH[name] for name in settings["architectures"])
+
+
+def default_architectures(settings: dict[str, Any]) -> frozenset[str]:
+    """What a pod that says nothing about its architecture gets: amd64, unless the policy opts in to
+    arm64 (ticking it, alone or with x86_64), which then is as good as amd64 for every pod."""
+    return frozenset() if "arm64" in settings["architectures"] else DEFAULT_ARCHITECTURES
+
+
 def instance_requirements(settings: dict[str, Any]) -> InstanceRequirements:
     def mib(value: Any) -> int | None:
         return None if value is None else int(Decimal(str(value)) * 1024)
@@ -363,7 +379,7 @@ def instance_requirements(settings: dict[str, Any]) -> InstanceRequirements:
     return InstanceRequirements(
         families_allow=frozenset(settings["families_allow"]),
         families_deny=frozenset(settings["families_deny"]),
-        architectures=frozenset(settings["architectures"]),
+        architectures=node_architectures(settings),
         current_generation_only=bool(settings["current_generation_only"]),
         min_vcpu=settings["min_vcpu"],
         max_vcpu=settings["max_vcpu"],
@@ -408,4 +424,5 @@ def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
         gpu_sharing=bool(settings["gpu_sharing"]),
         # Settings saved before the field existed lack it: they meant the default.
         burstable_unlimited=bool(settings.get("burstable_unlimited", False)),
+        default_architectures=default_architectures(settings),
     )

@@ -17,7 +17,8 @@ FEDERATION_PASS = "workers.tasks.federation_pass"
 PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
 PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
 CLUSTER_CHECK = "workers.tasks.cluster_check"
-TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE, CLUSTER_CHECK)
+MARKET_REFRESH = "workers.tasks.market_refresh"
+TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE, CLUSTER_CHECK, MARKET_REFRESH)
 
 # Work is coalesced per subject: while a task for it is queued (and, for a launch or a reconcile pass,
 # running), asking for another does nothing — a burst of 200 submissions costs one or two federation
@@ -48,6 +49,10 @@ def cluster_check_queued_key(cluster_id: str) -> str:
 
 def reconcile_queued_key(cluster_id: str) -> str:
     return f"reconcile-queued:{cluster_id}"
+
+
+def market_refresh_queued_key(region: str, kind: str) -> str:
+    return f"market-refresh-queued:{kind}:{region}"
 
 
 def reconcile_again_key(cluster_id: str) -> str:
@@ -126,3 +131,18 @@ def request_cluster_check(cluster_id: str) -> bool:
 def cluster_check_on_commit(cluster_id: str) -> None:
     """A check of the cluster (connecting it, or "Check now") once the current transaction commits."""
     transaction.on_commit(lambda: request_cluster_check(cluster_id))
+
+
+# A market refresh reads thousands of prices: one at a time per region and kind, for at most this long.
+MARKET_REFRESH_MARK_SECONDS = 600
+
+
+def request_market_refresh(region: str, kind: str) -> bool:
+    """Queue a refresh of the region's market prices (`kind`: spot or on_demand) unless one is queued
+    or running; True when this call queued it."""
+    return send_once(
+        market_refresh_queued_key(region, kind),
+        MARKET_REFRESH,
+        (region, kind),
+        timeout=MARKET_REFRESH_MARK_SECONDS,
+    )

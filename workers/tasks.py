@@ -22,6 +22,7 @@ from billing.services.ledger import raw_usage_prune
 from billing.services.metering import meter_cluster
 from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
+from clusters.services import market as market_services
 from policies.federation.selectors import organization_ids_with_federation_work
 from workers.enqueue import (
     PROVISIONING_LAUNCH,
@@ -30,10 +31,12 @@ from workers.enqueue import (
     cluster_check_queued_key,
     federation_queued_key,
     launch_queued_key,
+    market_refresh_queued_key,
     reconcile_ended,
     reconcile_queued_key,
     reconcile_started,
     request_federation_pass,
+    request_market_refresh,
     send_once,
 )
 from workers.federation import run_pass
@@ -194,3 +197,41 @@ def metering_meter_all() -> int:
 def metering_prune() -> int:
     """Beat, hourly: drop raw intervals older than the retention (the rollups keep their sums)."""
     return raw_usage_prune(timezone.now())
+
+
+# --- market prices -------------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def market_refresh(region: str, kind: str) -> str:
+    """Refresh one region's spot price history and forecasts (`spot`) or on-demand price list
+    (`on_demand`); a failure is recorded on the region's refresh row, not raised."""
+    try:
+        refresh = (
+            market_services.market_refresh_spot
+            if kind == "spot"
+            else market_services.market_refresh_on_demand
+        )
+        outcome = refresh(region)
+    finally:
+        cache.delete(market_refresh_queued_key(region, kind))
+    return outcome.problem or f"{outcome.prices} prices"
+
+
+def _refresh_all(kind: str) -> int:
+    regions = market_services.market_regions()
+    for region in regions:
+        request_market_refresh(region, kind)
+    return len(regions)
+
+
+@shared_task(ignore_result=True)
+def market_refresh_spot_all() -> int:
+    """Beat: refresh the spot prices of every region with nodeless clusters."""
+    return _refresh_all("spot")
+
+
+@shared_task(ignore_result=True)
+def market_refresh_on_demand_all() -> int:
+    """Beat: refresh the on-demand price list of every region with nodeless clusters."""
+    return _refresh_all("on_demand")

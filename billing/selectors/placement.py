@@ -64,6 +64,9 @@ class Option:
     effective_price_per_hour: float | None
     note: str  # why a runner-up was not taken, or its extra cost
     chosen: bool
+    architecture: str = ""  # amd64 / arm64; "" for decisions recorded before it was kept
+    gpu_model: str = ""
+    gpus: int = 0
 
 
 def _option(raw: dict[str, Any], chosen_price: float | None, *, chosen: bool) -> Option:
@@ -85,6 +88,9 @@ def _option(raw: dict[str, Any], chosen_price: float | None, *, chosen: bool) ->
         effective_price_per_hour=None if effective is None else float(effective),
         note=note,
         chosen=chosen,
+        architecture=str(raw.get("architecture") or ""),
+        gpu_model=str(raw.get("gpu_model") or ""),
+        gpus=int(raw.get("gpus") or 0),
     )
 
 

@@ -24,6 +24,13 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
     serverless_discount_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, required=False, min_value=Decimal(0), max_value=Decimal("99.99")
     )
+    stack_outputs = serializers.DictField(
+        child=serializers.CharField(max_length=2048, allow_blank=True),
+        required=False,
+        help_text="The onboarding stack's outputs (InterruptionQueueUrl, InterruptionQueueArn, "
+        "InterruptionQueueName, NodeRoleArn, NodeInstanceProfileName, ...): where Nodeless reads "
+        "interruption events.",
+    )
 
     class Meta:
         model = CloudAccount
@@ -42,6 +49,7 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
             "last_verified_at",
             "last_error",
             "created_at",
+            "stack_outputs",
         )
         read_only_fields: tuple[str, ...] = (
             "id",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -22,6 +23,7 @@ from clusters.api.serializers import (
     NodeClassUpdateSerializer,
 )
 from clusters.models import CloudAccount, Cluster, ClusterConnection
+from clusters.services.stack_outputs import cloud_account_stack_outputs_set
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet
 from tenants.models import Organization, Role
@@ -64,14 +66,19 @@ class CloudAccountViewSet(
         serializer = CloudAccountUpdateSerializer(account, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        account = services.cloud_account_update(
-            self.organization,
-            account=account,
-            actor=self.actor,
-            name=data.get("name"),
-            regions=data.get("regions"),
-            discounts={key: data[key] for key in _DISCOUNTS if key in data} or None,
-        )
+        with transaction.atomic():  # all of the change or none of it
+            account = services.cloud_account_update(
+                self.organization,
+                account=account,
+                actor=self.actor,
+                name=data.get("name"),
+                regions=data.get("regions"),
+                discounts={key: data[key] for key in _DISCOUNTS if key in data} or None,
+            )
+            if "stack_outputs" in data:
+                account = cloud_account_stack_outputs_set(
+                    self.organization, account=account, actor=self.actor, outputs=data["stack_outputs"]
+                )
         return Response(CloudAccountSerializer(account).data)
 
     def destroy(self, request: Request, pk: str) -> Response:

@@ -10,6 +10,7 @@ from clusters.models.clusters import (
     ClusterMode,
     ClusterStatus,
 )
+from clusters.models.market import MarketRefresh, OnDemandPrice, SpotPrice, SpotPriceForecast
 from clusters.models.node_classes import NodeClass
 from clusters.models.nodes import ACTIVE_STATES, ManagedNode, NodeState
 from clusters.models.observations import ClusterObservation
@@ -27,6 +28,10 @@ __all__ = [
     "ClusterStatus",
     "ManagedNode",
     "NodeClass",
+    "MarketRefresh",
     "NodeState",
+    "OnDemandPrice",
+    "SpotPrice",
+    "SpotPriceForecast",
     "VerificationStatus",
 ]

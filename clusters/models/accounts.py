@@ -47,6 +47,9 @@ class CloudAccount(models.Model):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The onboarding stack's outputs (`clusters.onboarding.interruption_stack.stack_outputs`), by output
+    # key: where its interruption queue, node role and instance profile are. Names are never guessed.
+    stack_outputs = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering: ClassVar = ["name"]

@@ -3,7 +3,9 @@
 Least privilege, modelled on Karpenter's controller policy: launches and tags only with our request
 tags, terminates only instances carrying our tags, describes only in the chosen regions, reads
 prices and the interruption queue, and passes only the node role, only to EC2. An optional EKS access
-entry maps the role into one cluster, so no kubectl step is needed.
+entry maps the role into one cluster, so no kubectl step is needed. The node role, its instance
+profile and the interruption queue with its policy and EventBridge rules come with it
+(`interruption_stack`), and the outputs name them for the product.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from urllib.parse import urlencode
 
 import yaml
 
+from clusters.onboarding.interruption_stack import interruption_resources, stack_outputs
+
 MANAGED_TAG = "nodeless.io/managed-by"
 CLUSTER_TAG = "nodeless.io/cluster"
-INTERRUPTION_QUEUE = "nodeless-interruptions"
 STACK_NAME = "nodeless-access"
 
 
@@ -236,29 +239,7 @@ def template() -> dict[str, Any]:
                 "Type": "AWS::IAM::InstanceProfile",
                 "Properties": {"Roles": [{"Ref": "NodeRole"}]},
             },
-            "InterruptionQueue": {
-                "Type": "AWS::SQS::Queue",
-                "Properties": {
-                    "QueueName": {"Fn::Sub": f"{INTERRUPTION_QUEUE}-${{AWS::StackName}}"},
-                    "MessageRetentionPeriod": 300,
-                    "SqsManagedSseEnabled": True,
-                },
-            },
-            "SpotInterruptionRule": {
-                "Type": "AWS::Events::Rule",
-                "Properties": {
-                    "EventPattern": {
-                        "source": ["aws.ec2"],
-                        "detail-type": ["EC2 Spot Instance Interruption Warning"],
-                    },
-                    "Targets": [
-                        {
-                            "Id": "NodelessInterruptionQueue",
-                            "Arn": {"Fn::GetAtt": ["InterruptionQueue", "Arn"]},
-                        }
-                    ],
-                },
-            },
+            **interruption_resources(),
             "ClusterAccessEntry": {
                 "Type": "AWS::EKS::AccessEntry",
                 "Condition": "HasCluster",
@@ -276,7 +257,7 @@ def template() -> dict[str, Any]:
                 },
             },
         },
-        "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["NodelessRole", "Arn"]}}},
+        "Outputs": stack_outputs(),
     }
 
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from clusters.pricing.burstable import aws_baseline_cpu_fraction, aws_unlimited_usd_per_vcpu_hour
@@ -55,17 +56,22 @@ def _on_demand_prices(data_dir: Path, region: str) -> dict[str, float]:
 
 
 def aws_instance_types(
-    data_dir: Path, region: str, vm_memory_overhead: float = DEFAULT_VM_MEMORY_OVERHEAD
+    data_dir: Path,
+    region: str,
+    vm_memory_overhead: float = DEFAULT_VM_MEMORY_OVERHEAD,
+    on_demand_prices: Mapping[str, float] | None = None,
 ) -> tuple[list[InstanceType], dict[str, float], set[str]]:
-    """Types with a price in `region`: (types, on-demand price by name, names that allow spot)."""
+    """Types with a price in `region`: (types, on-demand price by name, names that allow spot).
+    `on_demand_prices` (the Price List API's, when refreshed) win over the data's."""
     column = "od_usd_per_hour_" + region.replace("-", "_")
-    long_prices = _on_demand_prices(data_dir, region)
+    long_prices = {**_on_demand_prices(data_dir, region), **(on_demand_prices or {})}
     types: list[InstanceType] = []
     prices: dict[str, float] = {}
     spot_capable: set[str] = set()
     for row in read_rows(data_dir / "aws" / "instance_types.csv"):
         architecture = ARCHITECTURES.get(row["arch"])
-        price = as_float(row.get(column, "")) or long_prices.get(row["name"])
+        price = long_prices.get(row["name"]) if on_demand_prices else None
+        price = price or as_float(row.get(column, "")) or long_prices.get(row["name"])
         if architecture is None or price is None:
             continue
         vcpu, memory, max_pods = as_int(row["vcpu"]), as_int(row["memory_mib"]), as_int(row["max_pods_eni"])
@@ -142,9 +148,11 @@ def build_aws_catalog(
     discount: Discount | None = None,
     vm_memory_overhead: float = DEFAULT_VM_MEMORY_OVERHEAD,
     fargate_architectures: frozenset[str] = EKS_FARGATE_ARCHITECTURES,
+    on_demand_prices: Mapping[str, float] | None = None,
 ) -> Catalog:
-    """The AWS catalog of `region` (see the module docstring), optionally priced with a discount."""
-    types, prices, spot_capable = aws_instance_types(data_dir, region, vm_memory_overhead)
+    """The AWS catalog of `region` (see the module docstring), optionally priced with a discount;
+    `on_demand_prices` (type -> USD/hour, from the Price List API) replace the data's list prices."""
+    types, prices, spot_capable = aws_instance_types(data_dir, region, vm_memory_overhead, on_demand_prices)
     advisor = {
         row["instance_type"]: (as_int(row["savings_pct"]), as_int(row["interruption_bucket"]))
         for row in read_rows(data_dir / "aws" / "spot_advisor.csv")

@@ -23,6 +23,11 @@ def _aws_regions(data_dir: Path) -> list[str]:
     return sorted(zones & prices)
 
 
+def aws_zone_regions(data_dir: Path = DEFAULT_DATA_DIR) -> frozenset[str]:
+    """Regions whose zone offerings the data knows (a price list alone places nothing in a zone)."""
+    return frozenset(row["region"] for row in read_rows(data_dir / "aws" / "offerings.csv"))
+
+
 def _priced(provider: str) -> Callable[[Path], list[str]]:
     return lambda data_dir: sorted({row["region"] for row in read_rows(data_dir / provider / "prices.csv")})
 

@@ -15,6 +15,7 @@ from clusters.onboarding.aws import (
     list_eks_clusters,
     verify_role,
 )
+from clusters.pricing.catalogs import priced_aws_regions
 from clusters.regions import AWS_REGIONS
 from tenants.actors import Actor
 from tenants.audit import audit_record
@@ -30,6 +31,16 @@ def _clean_regions(regions: list[str]) -> list[str]:
     unknown = [region for region in regions if region not in AWS_REGIONS]
     if unknown:
         raise ValidationError({"regions": f"Unknown AWS region {unknown[0]!r}."})
+    priced = priced_aws_regions()
+    unpriced = [region for region in regions if region not in priced]
+    if unpriced:
+        raise ValidationError(
+            {
+                "regions": f"Nodeless has no prices for {', '.join(unpriced)} yet (no price list and zone "
+                "offerings for it), so it could neither launch nor meter there. Choose among "
+                f"{', '.join(priced)}."
+            }
+        )
     return list(dict.fromkeys(regions))
 
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.kube.labels import (
+    ARCH,
     NodeSelectorRequirement,
     NodeSelectorTerm,
     Operator,
     Taint,
     Toleration,
+    canonical_key,
     untolerated_taints,
 )
 from engines.planner.table import BoolArray, OfferingTable
@@ -61,13 +63,24 @@ class Constraints:
 UNCONSTRAINED = Constraints()
 
 
-def constraints_of(pod: PodRequest) -> Constraints:
+def constraints_of(pod: PodRequest, default_architectures: frozenset[str] = frozenset()) -> Constraints:
+    """The pod's constraints; a pod that says nothing about `kubernetes.io/arch` (no selector, and an
+    affinity term without it) is held to `default_architectures` in that term, when some are given:
+    its images may well be built for one architecture only (see `PlannerPolicy`)."""
     gpu_models = pod.gpu_models if pod.wants_gpu else frozenset()
-    if not (pod.node_selector or pod.required_node_affinity or pod.tolerations or gpu_models):
+    affinity = pod.required_node_affinity
+    if default_architectures and not any(canonical_key(key) == ARCH for key in pod.node_selector):
+        default = NodeSelectorRequirement(ARCH, Operator.IN, tuple(sorted(default_architectures)))
+        affinity = tuple(_with_default(term, default) for term in affinity) or (NodeSelectorTerm((default,)),)
+    if not (pod.node_selector or affinity or pod.tolerations or gpu_models):
         return UNCONSTRAINED  # the common case, kept cheap: no sorting, no allocation
-    return Constraints(
-        tuple(sorted(pod.node_selector.items())), pod.required_node_affinity, pod.tolerations, gpu_models
-    )
+    return Constraints(tuple(sorted(pod.node_selector.items())), affinity, pod.tolerations, gpu_models)
+
+
+def _with_default(term: NodeSelectorTerm, default: NodeSelectorRequirement) -> NodeSelectorTerm:
+    if any(canonical_key(r.key) == ARCH for r in term.match_expressions):
+        return term
+    return NodeSelectorTerm((*term.match_expressions, default))
 
 
 def offering_mask(

@@ -37,7 +37,10 @@ def _type_names(table: OfferingTable, mask: np.ndarray, limit: int = 3) -> str:
 def _too_big(table: OfferingTable, vector: Vector) -> str:
     """Which resource no instance type has enough of, or that no type has all of them."""
     if not len(table):
-        return "the catalog has no instance type"
+        return (
+            f"no instance type is priced in {table.region or 'this region'}, so Nodeless cannot launch "
+            "there; connect the cluster in a priced region or wait for the price list refresh"
+        )
     largest = table.alloc.max(axis=0)
     for axis in (GPU, CPU, MEMORY, EPHEMERAL, PODS):
         if vector[axis] > largest[axis]:

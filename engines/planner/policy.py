@@ -94,6 +94,12 @@ class PlannerPolicy:
     priced as if the pods used them all the time, the surplus-credit charge included (see
     `engines.planner.table.unlimited_surcharge`). Types without an unlimited mode stay at their
     baseline either way.
+
+    `default_architectures` are the `kubernetes.io/arch` values a new node may have for a pod that
+    says nothing about its architecture (Karpenter defaults its NodePools to amd64 likewise): an
+    image built for amd64 only would not start on an arm64 node, and most are. A pod allows other
+    architectures with node affinity (or a node selector) on `kubernetes.io/arch`; a policy that
+    opts in to arm64 clears the default. Empty: any architecture the instance requirements allow.
     """
 
     objective: Objective = Objective.COST
@@ -109,6 +115,7 @@ class PlannerPolicy:
     node_taints: tuple[Taint, ...] = ()
     max_offerings_per_launch: int = 20
     burstable_unlimited: bool = False
+    default_architectures: frozenset[str] = frozenset()
 
     def isolates(self, pod: PodRequest) -> bool:
         return pod.isolate or self.packing is Packing.ISOLATE or self.isolation.isolates(pod)

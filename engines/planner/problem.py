@@ -158,7 +158,7 @@ def compile_problem(snapshot: Snapshot, policy: PlannerPolicy, catalog: Catalog)
             problem.pod_signature.append(-1)
             problem.invalid.append((index, vector))
             continue
-        constraints = constraints_of(pod)
+        constraints = constraints_of(pod, policy.default_architectures)
         signature = signatures.id_for(constraints)
         problem.pod_vectors.append(vector)
         problem.pod_signature.append(signature)

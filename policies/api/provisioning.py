@@ -62,7 +62,11 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
     families_allow = _names(help_text="Instance families to choose from (empty: all), e.g. m7g, c7i.")
     families_deny = _names(help_text="Instance families never to launch.")
     architectures = serializers.ListField(
-        child=serializers.ChoiceField(choices=ARCHITECTURES), max_length=2, required=False
+        child=serializers.ChoiceField(choices=ARCHITECTURES),
+        max_length=2,
+        required=False,
+        help_text="Empty: x86_64, and arm64 for pods whose node affinity on kubernetes.io/arch allows it. "
+        "Listing arm64 opts every pod in to it.",
     )
     current_generation_only = serializers.BooleanField(required=False)
     min_vcpu = _whole()
@@ -106,7 +110,11 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
         min_value=0, max_value=4, allow_null=True, required=False
     )
     spot_fallback_seconds = serializers.IntegerField(
-        min_value=0, max_value=MAX_INTEGER_COLUMN, required=False
+        min_value=0,
+        max_value=MAX_INTEGER_COLUMN,
+        required=False,
+        help_text="Seconds a node planned on spot asks for spot only when EC2 has no spot capacity, before "
+        "its on-demand offerings are tried too (0: at once).",
     )
 
 

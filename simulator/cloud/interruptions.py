@@ -1,18 +1,19 @@
-"""Spot interruptions delivered as AWS delivers them to Karpenter: an EventBridge
-"EC2 Spot Instance Interruption Warning" message in the cluster's SQS queue, then the instance's
-termination two minutes of simulated time later. Rebalance recommendations (no termination)
-use the same path.
+"""Spot interruptions delivered as AWS delivers them to Karpenter: an "EC2 Spot Instance
+Interruption Warning" event routed by the account's EventBridge rules to the SQS queues they target
+(only queues whose policy lets EventBridge send: `eventbridge.deliver`), then the instance's
+termination two minutes of simulated time later, delivered or not. Rebalance recommendations (no
+termination) take the same path.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.clock import Clock, format_timestamp
+from simulator.cloud.eventbridge import deliver
 from simulator.cloud.timers import Timers
 
 SPOT_NOTICE_SECONDS = 120.0
@@ -27,6 +28,8 @@ class InjectedInterruption:
     message_id: str
     noticed_at: float
     terminates_at: float | None
+    delivered_to: tuple[str, ...] = ()  # the queues EventBridge put the event in
+    refused_by: tuple[str, ...] = ()  # targeted queues whose policy does not let EventBridge send
 
 
 def eventbridge_message(
@@ -59,7 +62,7 @@ class InterruptionInjector:
         *,
         sqs: Any,
         ec2: Any,
-        queue_url: str,
+        events: Any,
         account: str,
         region: str,
         instance_id: str,
@@ -75,7 +78,7 @@ class InterruptionInjector:
         zone = instance["Placement"]["AvailabilityZone"]
         now = self.clock.now()
         message = eventbridge_message(detail_type, account, region, zone, instance_id, now)
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+        delivery = deliver(events, sqs, message)
         terminates_at = None
         if detail_type == SPOT_WARNING:
             terminates_at = now + notice_seconds
@@ -85,4 +88,6 @@ class InterruptionInjector:
                 self.on_change()
 
             self.timers.call_at(terminates_at, terminate)
-        return InjectedInterruption(instance_id, detail_type, message["id"], now, terminates_at)
+        return InjectedInterruption(
+            instance_id, detail_type, message["id"], now, terminates_at, delivery.delivered, delivery.refused
+        )

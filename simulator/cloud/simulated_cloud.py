@@ -33,6 +33,7 @@ from simulator.cloud.eks_world import (
     create_network,
     set_vpc_config,
 )
+from simulator.cloud.eventbridge import allow_eventbridge, route_events_to
 from simulator.cloud.fleet import Offering
 from simulator.cloud.gateway import CloudGateway
 from simulator.cloud.interruptions import (
@@ -364,7 +365,8 @@ class SimulatedCloud:
     ) -> CloudCluster:
         """Create what a customer account with an EKS cluster holds: a VPC with a subnet in each of
         `zones` (default: every zone of the region), the cluster security group, the EKS cluster
-        (same name and region) and its interruption queue. No launch template, no node role."""
+        (same name and region) and its interruption queue with the queue policy and EventBridge rules the
+        onboarding stack creates. No launch template, no node role."""
         region = region or self.region
         account = self.customer_account_id
         ec2 = self.admin.client("ec2", account, region)
@@ -378,9 +380,13 @@ class SimulatedCloud:
             accessConfig={"authenticationMode": "API"},
         )["cluster"]["arn"]
         set_vpc_config(account, region, name, network)
-        queue_url = self.admin.client("sqs", account, region).create_queue(
+        sqs = self.admin.client("sqs", account, region)
+        queue_url = sqs.create_queue(
             QueueName=f"nodeless-{name}-interruptions", Attributes={"MessageRetentionPeriod": "300"}
         )["QueueUrl"]
+        # The customer's onboarding stack: the queue policy and the EventBridge rules feeding it.
+        allow_eventbridge(sqs, queue_url)
+        route_events_to(self.admin.client("events", account, region), sqs, queue_url, prefix=name)
         cluster = CloudCluster(
             name=name,
             region=region,
@@ -448,12 +454,12 @@ class SimulatedCloud:
 
     def interrupt(self, instance_id: str, *, rebalance: bool = False) -> InjectedInterruption:
         """Send a spot interruption warning (terminating the instance two simulated minutes
-        later) or a rebalance recommendation to the instance's cluster queue."""
+        later) or a rebalance recommendation through the account's EventBridge rules."""
         cluster = self._cluster_of(instance_id)
         return self.interruptions.inject(
             sqs=self.admin.client("sqs", cluster.account_id, cluster.region),
             ec2=self.admin.client("ec2", cluster.account_id, cluster.region),
-            queue_url=cluster.interruption_queue_url,
+            events=self.admin.client("events", cluster.account_id, cluster.region),
             account=cluster.account_id,
             region=cluster.region,
             instance_id=instance_id,

@@ -194,3 +194,24 @@ def test_burstable_nodes_are_sized_by_their_baseline_unless_the_policy_opts_in_t
     assert response.status_code == 302
     policy = selectors.organization_default_policy(cast.org_a.pk)
     assert policy is not None and policy.burstable_unlimited
+
+
+@pytest.mark.parametrize(
+    ("ticked", "node_architectures", "default"),
+    [
+        ([], frozenset(), frozenset({"amd64"})),
+        (["x86_64"], frozenset({"amd64"}), frozenset({"amd64"})),
+        (["arm64"], frozenset({"arm64"}), frozenset()),
+        (["x86_64", "arm64"], frozenset({"amd64", "arm64"}), frozenset()),
+    ],
+)
+def test_each_architecture_setting_validates_and_reaches_the_planner_in_kubernetes_terms(
+    ticked, node_architectures, default
+) -> None:
+    # The policy names EC2's x86_64; nodes and the catalog say amd64. Ticking x86_64 alone used to
+    # match no instance type at all, and the form refused every policy with it.
+    policy = planner_policy(
+        clean_settings({**BASE, "architectures": ticked}, list_price_catalog("us-east-1"))
+    )
+    assert policy.instance_requirements.architectures == node_architectures
+    assert policy.default_architectures == default

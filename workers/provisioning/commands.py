@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from engines.kube import Pod, Resources
-from engines.planner import Launch, OfferingChoice
+from engines.planner import InstanceType, Launch, OfferingChoice
 from workers.provisioning.records import Lifecycle, PlannedPod
 
 # --- launching and binding ---------------------------------------------------------------------------
@@ -179,6 +179,7 @@ class Consolidate:
     note: str
     saving_per_hour: float
     replacements: tuple[LaunchNode, ...] = ()
+    rebalance: bool = False  # replaced early on a rebalance recommendation, not to save money
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,10 @@ DisruptionCommand: TypeAlias = (
 )
 
 
-def offering_json(choice: OfferingChoice) -> dict[str, Any]:
-    """An offering as rows and decisions keep it."""
-    return {
+def offering_json(choice: OfferingChoice, spec: InstanceType | None = None) -> dict[str, Any]:
+    """An offering as rows and decisions keep it; with the type's `spec`, its architecture and GPU
+    model too (a decision says what a node runs on, not only what it costs)."""
+    described: dict[str, Any] = {
         "instance_type": choice.instance_type,
         "zone": choice.zone,
         "capacity_type": choice.capacity_type.value,
@@ -236,3 +238,8 @@ def offering_json(choice: OfferingChoice) -> dict[str, Any]:
         "effective_price_per_hour": round(choice.effective_price_per_hour, 6),
         "interruption_bucket": choice.interruption_bucket,
     }
+    if spec is not None:
+        described["architecture"] = spec.architecture
+        described["gpu_model"] = spec.gpu_model if spec.gpus else ""
+        described["gpus"] = spec.gpus
+    return described

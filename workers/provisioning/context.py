@@ -19,7 +19,8 @@ from clusters.cloud.interface import CloudProvider
 from clusters.kube.access import cluster_api
 from clusters.models import Cluster
 from clusters.onboarding.aws import assume_role, endpoints
-from clusters.pricing.catalogs import priced_catalog
+from clusters.pricing.catalogs import market_catalog
+from clusters.selectors import stack_queue_url
 from clusters.services.managed_nodes import cluster_interruption_queue_found
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
@@ -115,15 +116,18 @@ def _provider(cluster: Cluster, role_arn: str, interruption_queue_url: str) -> C
 
 
 def cloud_provider_for(cluster: Cluster) -> CloudProvider:
-    """The cluster's provider, reading its interruption queue: the cluster's setting, else the queue the
-    provider finds for it (remembered on the cluster once found)."""
+    """The cluster's provider, reading its interruption queue: the cluster's setting, else the queue its
+    account's onboarding stack outputs name for the cluster's region, else the queue the provider finds
+    for it by the older per-cluster name (remembered on the cluster once found)."""
     account = cluster.cloud_account
     if account is None:
         raise ValueError(f"{cluster.name} has no cloud account; nodeless mode needs one")
     provider = _provider(cluster, account.role_arn, cluster.interruption_queue_url)
     if cluster.interruption_queue_url:
         return provider
-    found = provider.find_interruption_queue(cluster.eks_cluster_name)
+    found = stack_queue_url(account, region=cluster.region) or provider.find_interruption_queue(
+        cluster.eks_cluster_name
+    )
     if not found:
         return provider
     cluster_interruption_queue_found(cluster, url=found)
@@ -173,7 +177,7 @@ def catalog_for(cluster: Cluster, now: float, zones: frozenset[str] | None = Non
         spot_pct=float(account.spot_discount_pct) if account else 0.0,
         serverless_pct=float(account.serverless_discount_pct) if account else 0.0,
     )
-    catalog = priced_catalog(cluster.region, discount)
+    catalog = market_catalog(cluster.region, discount)
     failed = failed_offerings(cluster, now)
     if not failed and zones is None:
         return catalog

@@ -22,6 +22,7 @@ from clusters.services.managed_nodes import (
     managed_node_launch_requested,
     managed_node_launched,
 )
+from engines.kube import CapacityType
 from policies.models import DecisionKind
 from policies.services.decisions import decision_build, decisions_record
 from workers.leases import release, try_acquire
@@ -31,6 +32,7 @@ from workers.provisioning.executors import launch_instances
 from workers.provisioning.launch_request import launch_request, launched_offering
 from workers.provisioning.records import NodeRecord
 from workers.provisioning.rows import node_record
+from workers.provisioning.spot_fallback import fallback_seconds, spot_only, waits_for_spot
 
 
 def launch_rows(ctx: ReconcileContext, rows: list[ManagedNode]) -> list[bool]:
@@ -43,12 +45,22 @@ def launch_rows(ctx: ReconcileContext, rows: list[ManagedNode]) -> list[bool]:
         managed_node_launch_requested(row, at=now)
     records = [node_record(row) for row in rows]
     prepared = [_prepare(ctx, record) for record in records]
-    launched = iter(launch_instances(ctx.provider, [p for p in prepared if isinstance(p, LaunchRequest)]))
-    outcomes = [next(launched) if isinstance(p, LaunchRequest) else p for p in prepared]
+    seconds = fallback_seconds(ctx.settings)
+    waiting = [
+        isinstance(p, LaunchRequest)
+        and waits_for_spot(p, created_at=row.created_at, now=now, seconds=seconds)
+        for p, row in zip(prepared, rows, strict=True)
+    ]
+    requests = [
+        spot_only(p) if wait and isinstance(p, LaunchRequest) else p
+        for p, wait in zip(prepared, waiting, strict=True)
+    ]
+    launched = iter(launch_instances(ctx.provider, [r for r in requests if isinstance(r, LaunchRequest)]))
+    outcomes = [next(launched) if isinstance(r, LaunchRequest) else r for r in requests]
     crash_point("after_launch")
     return [
-        _record(ctx, row, record, outcome)
-        for row, record, outcome in zip(rows, records, outcomes, strict=True)
+        _record(ctx, row, record, outcome, waiting_for_spot=wait)
+        for row, record, outcome, wait in zip(rows, records, outcomes, waiting, strict=True)
     ]
 
 
@@ -63,9 +75,19 @@ def _prepare(ctx: ReconcileContext, record: NodeRecord) -> LaunchRequest | Cloud
 
 
 def _record(
-    ctx: ReconcileContext, row: ManagedNode, record: NodeRecord, outcome: LaunchResult | CloudError
+    ctx: ReconcileContext,
+    row: ManagedNode,
+    record: NodeRecord,
+    outcome: LaunchResult | CloudError,
+    *,
+    waiting_for_spot: bool = False,
 ) -> bool:
     offerings = [(o["instance_type"], o["zone"], o["capacity_type"]) for o in record.offerings]
+    if isinstance(outcome, InsufficientCapacityError) and waiting_for_spot:
+        # No spot capacity yet: ask again next pass, and for on-demand too once the policy's time is up.
+        spot = [o for o in offerings if o[2] == CapacityType.SPOT.value]
+        remember_failed_offerings(ctx.cluster, spot, ctx.now.timestamp())
+        return False
     if isinstance(outcome, InsufficientCapacityError):
         remember_failed_offerings(ctx.cluster, offerings, ctx.now.timestamp())
         _fail(ctx, row, f"no capacity in any of the {len(offerings)} offerings: {outcome.message}")

@@ -135,6 +135,7 @@ class Ledger:
             self.ctx.cluster, launches=[_node_launch(launch, version) for launch in launches]
         )
         decisions = []
+        specs = {spec.name: spec for spec in self.ctx.catalog.instance_types}
         for row, command in zip(rows, launches, strict=True):
             launch, chosen = command.launch, command.launch.chosen
             decisions.append(
@@ -144,8 +145,10 @@ class Ledger:
                     reason=launch.decision.reason,
                     node=row,
                     subject=command.subject,
-                    chosen=offering_json(chosen),
-                    runner_ups=[offering_json(o) for o in launch.decision.runner_ups],
+                    chosen=offering_json(chosen, specs.get(chosen.instance_type)),
+                    runner_ups=[
+                        offering_json(o, specs.get(o.instance_type)) for o in launch.decision.runner_ups
+                    ],
                     inputs={
                         "pods": [planned.key for planned in command.planned][:50],
                         "fallbacks": len(launch.offerings) - 1,
@@ -285,7 +288,7 @@ class Ledger:
 
     def _consolidated(self, row: ManagedNode, command: Consolidate) -> None:
         self._decide(
-            DecisionKind.CONSOLIDATE,
+            DecisionKind.INTERRUPTION if command.rebalance else DecisionKind.CONSOLIDATE,
             command.note,
             node=row,
             subject=command.node_name,

@@ -61,6 +61,7 @@ from workers.provisioning.disruption.consolidation import Consolidation, replace
 from workers.provisioning.disruption.emptiness import Emptiness
 from workers.provisioning.disruption.garbage import GarbageCollection
 from workers.provisioning.disruption.interruption import Interruption
+from workers.provisioning.disruption.rebalance import Rebalance
 from workers.provisioning.drain import drains
 from workers.provisioning.inputs import NodeIndex, PassInputs
 from workers.provisioning.launch import plan_launches, pods_to_plan
@@ -314,6 +315,7 @@ class _Pass:
     def _interruptions(self, notices: tuple[InterruptionNotice, ...]) -> None:
         self.inputs = replace(self.inputs, notices=notices)
         self._disrupt(Interruption())
+        self._disrupt(Rebalance())
 
     def _consolidate(self) -> None:
         for command in replacements_settled(self.inputs):

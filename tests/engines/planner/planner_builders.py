@@ -212,12 +212,23 @@ def offering_labels(
     return labels
 
 
-def pod_matches(pod: PodRequest, labels: Mapping[str, str]) -> bool:
+def pod_matches(
+    pod: PodRequest, labels: Mapping[str, str], default_architectures: frozenset[str] = frozenset()
+) -> bool:
+    """The pod's selector and affinity; where neither says anything about the architecture (per
+    affinity term), the node's must be one of `default_architectures` (when any are given)."""
     if any(labels.get(wk.canonical_key(k)) != v for k, v in pod.node_selector.items()):
         return False
+    selects_arch = any(wk.canonical_key(k) == wk.ARCH for k in pod.node_selector)
+    default_ok = not default_architectures or labels.get(wk.ARCH) in default_architectures
+
+    def term_ok(term: NodeSelectorTerm) -> bool:
+        mentions = selects_arch or any(wk.canonical_key(r.key) == wk.ARCH for r in term.match_expressions)
+        return term.matches(labels) and (mentions or default_ok)
+
     if not pod.required_node_affinity:
-        return True
-    return any(term.matches(labels) for term in pod.required_node_affinity)
+        return selects_arch or default_ok
+    return any(term_ok(term) for term in pod.required_node_affinity)
 
 
 def gpu_milli(pod: PodRequest, sharing: bool) -> int:
@@ -298,7 +309,9 @@ def offering_suits(
         catalog, policy, offering.instance_type, offering.zone, offering.capacity_type.value
     )
     for p in pods:
-        if not pod_matches(p, labels) or untolerated_taints(policy.node_taints, p.tolerations):
+        if not pod_matches(p, labels, policy.default_architectures) or untolerated_taints(
+            policy.node_taints, p.tolerations
+        ):
             return False
         if p.wants_gpu and p.gpu_models and instance_type.gpu_model not in p.gpu_models:
             return False

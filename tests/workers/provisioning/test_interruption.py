@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from clusters.cloud.interface import InterruptionNotice, NoticeKind
 from tests.workers.provisioning.provisioning_builders import NOW, inputs, node_json, pod_json, record
-from workers.provisioning.commands import Interrupt
+from workers.provisioning.commands import Consolidate, Interrupt
 from workers.provisioning.disruption.base import disrupt
 from workers.provisioning.disruption.interruption import Interruption
+from workers.provisioning.disruption.rebalance import Rebalance
+from workers.provisioning.records import Lifecycle
 
 
 def _notice(instance_id: str, kind: NoticeKind = NoticeKind.SPOT_INTERRUPTION) -> InterruptionNotice:
@@ -32,3 +34,43 @@ def test_other_notices_and_nodes_already_interrupted_change_nothing() -> None:
     records = (record("r1"), record("r2", interrupted_at=NOW))
     notices = (_notice("i-r1", NoticeKind.REBALANCE_RECOMMENDATION), _notice("i-r2"), _notice("i-unknown"))
     assert disrupt(Interruption(), inputs(records=records, notices=notices)) == []
+
+
+def test_a_rebalance_recommendation_launches_the_replacement_early_elsewhere(aws_catalog) -> None:
+    pods = [pod_json("web", node="node-r1"), pod_json("agent", node="node-r1", daemonset="ds")]
+    state = inputs(
+        pods=pods,
+        nodes=[node_json("node-r1", instance_id="i-r1", record_id="r1")],
+        records=(record("r1", instance_type="m5.large", capacity_type="spot"),),
+        notices=(_notice("i-r1", NoticeKind.REBALANCE_RECOMMENDATION),),
+        catalog=aws_catalog,
+    )
+    (command,) = disrupt(Rebalance(), state)
+    assert isinstance(command, Consolidate) and command.rebalance
+    assert command.record_id == "r1" and command.node_name == "node-r1"
+    (replacement,) = command.replacements
+    assert replacement.replaces == "r1" and [p.name for p in replacement.planned] == ["web"]
+    # Never the offering at risk.
+    assert all(
+        (o.instance_type, o.zone, o.capacity_type.value) != ("m5.large", "us-east-1a", "spot")
+        for o in replacement.launch.offerings
+    )
+    assert "drained once it is Ready" in command.note
+
+
+def test_an_interruption_after_a_rebalance_does_not_plan_the_pods_twice(aws_catalog) -> None:
+    pods = [pod_json("web", node="node-r1")]
+    state = inputs(
+        pods=pods,
+        nodes=[node_json("node-r1", instance_id="i-r1", record_id="r1")],
+        records=(
+            record("r1", capacity_type="spot"),
+            record("r2", state=Lifecycle.LAUNCHING, replaces_id="r1"),
+        ),
+        notices=(_notice("i-r1"), _notice("i-r1", NoticeKind.REBALANCE_RECOMMENDATION)),
+        catalog=aws_catalog,
+    )
+    (command,) = disrupt(Interruption(), state)
+    assert isinstance(command, Interrupt) and command.replacement_pods == ()
+    assert "replacement already launched" in command.note
+    assert disrupt(Rebalance(), state) == []  # and no second replacement

@@ -20,12 +20,15 @@ class Interruption(Method):
         for notice in inputs.notices:
             if notice.kind == NoticeKind.SPOT_INTERRUPTION:
                 notices.setdefault(notice.instance_id, notice)
+        # A node replaced early on a rebalance recommendation has its replacement on the way already.
+        replaced = {record.replaces_id for record in inputs.active() if record.replaces_id}
         commands: list[DisruptionCommand] = []
         for candidate in candidates:
             record, node = candidate.record, candidate.node
             found = notices.get(record.instance_id)
             if found is None:
                 continue
+            early = record.id in replaced
             deadline = f" before {found.deadline:%H:%M:%S} UTC" if found.deadline else ""
             commands.append(
                 Interrupt(
@@ -33,9 +36,13 @@ class Interruption(Method):
                     node_name=node.name if node else "",
                     reason=f"spot interruption notice: reclaimed{deadline}",
                     note=f"Spot interruption for {record.instance_type} in {record.zone}: cordoned, draining, "
-                    "replacement planned",
+                    + (
+                        "replacement already launched on its rebalance recommendation"
+                        if early
+                        else "replacement planned"
+                    ),
                     subject=record.display_name,
-                    replacement_pods=tuple(node.workload_pods) if node else (),
+                    replacement_pods=tuple(node.workload_pods) if node and not early else (),
                 )
             )
         return commands
