@@ -1,0 +1,308 @@
+"""Right-sizing recommendations: per workload, its containers' recommended requests from the usage
+history metering keeps (`ContainerUsageHour`), the monthly saving if applied, and the snippet that
+applies it. The arithmetic is `engines.metering.rightsizing`; this reads the rows and the ledger.
+
+The saving is priced as metering allocates a pod's cost: the per-core and per-GiB rates of the nodes
+the workload's pods ran on (averaged over the samples), times its average number of pods over the
+window (pod-seconds in the ledger over the cluster's metered seconds), times 730 hours.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from billing.models import AllocationRollup, ClusterRollup, ContainerUsageHour, Granularity
+from billing.selectors.usage import organization_clusters
+from engines.metering import Quantities, ResourceRates
+from engines.metering.resize_snippets import ContainerResources, kubectl_patch, manifest_fragment
+from engines.metering.rightsizing import (
+    Confidence,
+    ContainerHistory,
+    ContainerRecommendation,
+    Verdict,
+    histogram_merge,
+    monthly_saving,
+    recommend,
+    weakest,
+)
+from tenants.models import Organization
+
+WINDOWS = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
+DEFAULT_WINDOW = "7d"
+CENT = Decimal("0.01")
+_ID_NAMESPACE = uuid.UUID("5b0f3f57-3c57-4d8e-9a51-6f1b9e7c2a10")
+
+
+class RightsizingError(ValueError):
+    """A query a person can fix (the message says how)."""
+
+
+def parse_rightsizing_window(value: str | None) -> str:
+    key = value or DEFAULT_WINDOW
+    if key not in WINDOWS:
+        raise RightsizingError(f"Unknown window {key!r}: use one of {', '.join(WINDOWS)}.")
+    return key
+
+
+def recommendation_id(cluster_id: str, namespace: str, workload: str) -> str:
+    """The same workload always has the same id, whatever the window or the numbers."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{cluster_id}/{namespace}/{workload}"))
+
+
+@dataclass(frozen=True)
+class ContainerRow:
+    recommendation: ContainerRecommendation
+    current_limits: tuple[float | None, float | None]
+    monthly_saving: Decimal | None
+
+    @property
+    def name(self) -> str:
+        return self.recommendation.container
+
+
+@dataclass(frozen=True)
+class WorkloadRecommendation:
+    id: str
+    cluster_id: str
+    cluster_name: str
+    namespace: str
+    workload: str  # Kind/name
+    containers: tuple[ContainerRow, ...]
+    replicas: float
+    rates: ResourceRates | None  # None: its nodes are unpriced
+    samples: int
+    span_hours: float
+    verdict: Verdict
+    confidence: Confidence
+    monthly_saving: Decimal | None  # None: unpriced, or nothing to apply
+    kubectl: str | None
+    manifest: str | None
+
+    @property
+    def kind(self) -> str:
+        return self.workload.partition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.workload.partition("/")[2]
+
+
+@dataclass
+class _History:
+    """Rows of one workload container merged over the window."""
+
+    hours: list[dict[str, Any]] = field(default_factory=list)
+
+    def history(self, container: str) -> ContainerHistory:
+        latest = self.hours[-1]
+        first = min(row["first_sample_at"] for row in self.hours)
+        last = max(row["last_sample_at"] for row in self.hours)
+        oom = set().union(*(set(row["oom_events"] or ()) for row in self.hours))
+        return ContainerHistory(
+            container=container,
+            cpu=histogram_merge(row["cpu_histogram"] for row in self.hours),
+            memory=histogram_merge(row["memory_histogram"] for row in self.hours),
+            memory_peak_gib=max(row["memory_peak_gib"] for row in self.hours),
+            samples=sum(row["samples"] for row in self.hours),
+            span_hours=(last - first).total_seconds() / 3600,
+            requests=Quantities(latest["cpu_request"], latest["memory_request_gib"]),
+            cpu_limit=latest["cpu_limit"],
+            memory_limit_gib=latest["memory_limit_gib"],
+            oom_kills=len(oom),
+            cpu_at_limit=sum(row["cpu_at_limit"] for row in self.hours),
+        )
+
+    def rates(self) -> ResourceRates | None:
+        priced = sum(row["priced_samples"] for row in self.hours)
+        if not priced:
+            return None
+        return ResourceRates(
+            cpu=sum(row["cpu_rate_sum"] for row in self.hours) / priced,
+            memory_gib=sum(row["memory_rate_sum"] for row in self.hours) / priced,
+        )
+
+
+_COLUMNS = (
+    "cluster_id",
+    "namespace",
+    "workload",
+    "container",
+    "hour",
+    "samples",
+    "first_sample_at",
+    "last_sample_at",
+    "cpu_histogram",
+    "memory_histogram",
+    "memory_peak_gib",
+    "cpu_at_limit",
+    "oom_events",
+    "cpu_request",
+    "memory_request_gib",
+    "cpu_limit",
+    "memory_limit_gib",
+    "cpu_rate_sum",
+    "memory_rate_sum",
+    "priced_samples",
+)
+
+
+def _histories(
+    organization: Organization, since: datetime, cluster_id: str, namespace: str
+) -> dict[tuple[str, str, str], dict[str, _History]]:
+    rows = ContainerUsageHour.objects.filter(organization=organization, hour__gte=since)
+    if cluster_id:
+        rows = rows.filter(cluster_id=cluster_id)
+    if namespace:
+        rows = rows.filter(namespace=namespace)
+    workloads: dict[tuple[str, str, str], dict[str, _History]] = defaultdict(dict)
+    for row in rows.order_by("cluster_id", "namespace", "workload", "container", "hour").values(*_COLUMNS):
+        key = (str(row["cluster_id"]), row["namespace"], row["workload"])
+        workloads[key].setdefault(row["container"], _History()).hours.append(row)
+    return workloads
+
+
+def _replicas(
+    organization: Organization, since: datetime, first_hours: dict[tuple[str, str, str], datetime]
+) -> dict[tuple[str, str, str], float]:
+    """Average pods of each workload since its usage was first recorded: its pod-seconds in the
+    ledger over its cluster's metered seconds, hours from its first sample on (a workload that
+    started yesterday is projected at yesterday's replicas, not a week's average)."""
+    hourly = {
+        "organization": organization,
+        "granularity": Granularity.HOUR,
+        "start__gte": since,
+        "cluster_id__in": list({key[0] for key in first_hours}),
+    }
+    metered: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for cluster, start, seconds in ClusterRollup.objects.filter(**hourly).values_list(
+        "cluster_id", "start", "metered_seconds"
+    ):
+        metered[str(cluster)].append((start, seconds))
+    pod_seconds: dict[tuple[str, str, str], float] = defaultdict(float)
+    rows = AllocationRollup.objects.filter(**hourly, idle=False).values_list(
+        "cluster_id", "namespace", "workload", "start", "pod_seconds"
+    )
+    for cluster, namespace, workload, start, seconds in rows:
+        key = (str(cluster), namespace, workload)
+        if key in first_hours and start >= first_hours[key]:
+            pod_seconds[key] += seconds
+    replicas = {}
+    for key, first in first_hours.items():
+        seconds = sum(amount for start, amount in metered.get(key[0], ()) if start >= first)
+        replicas[key] = pod_seconds.get(key, 0.0) / seconds if seconds > 0 else 0.0
+    return replicas
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _container_row(history: ContainerHistory, rates: ResourceRates | None, replicas: float) -> ContainerRow:
+    recommendation = recommend(history)
+    saving = None
+    if rates is not None and recommendation.recommended is not None:
+        saving = _money(monthly_saving(recommendation.change, rates, replicas))
+    return ContainerRow(recommendation, (history.cpu_limit, history.memory_limit_gib), saving)
+
+
+def _verdict(rows: Sequence[ContainerRow]) -> Verdict:
+    verdicts = {row.recommendation.verdict for row in rows}
+    if Verdict.RESIZE in verdicts:
+        return Verdict.RESIZE
+    return Verdict.INSUFFICIENT_DATA if Verdict.INSUFFICIENT_DATA in verdicts else Verdict.RIGHT_SIZED
+
+
+def _snippets(namespace: str, workload: str, rows: Sequence[ContainerRow]) -> tuple[str | None, str | None]:
+    changes = [
+        ContainerResources(
+            row.name,
+            row.recommendation.recommended.cpu,
+            row.recommendation.recommended.memory_gib,
+            row.recommendation.limits[0],
+            row.recommendation.limits[1],
+        )
+        for row in rows
+        if row.recommendation.verdict == Verdict.RESIZE and row.recommendation.recommended is not None
+    ]
+    if not changes:
+        return None, None
+    return kubectl_patch(namespace, workload, changes), manifest_fragment(namespace, workload, changes)
+
+
+def _workload(
+    key: tuple[str, str, str], containers: dict[str, _History], cluster_name: str, replicas: float
+) -> WorkloadRecommendation:
+    cluster_id, namespace, workload = key
+    rates = _History([row for history in containers.values() for row in history.hours]).rates()
+    histories = [history.history(name) for name, history in sorted(containers.items())]
+    rows = tuple(_container_row(history, rates, replicas) for history in histories)
+    savings = [row.monthly_saving for row in rows if row.monthly_saving is not None]
+    verdict = _verdict(rows)
+    kubectl, manifest = _snippets(namespace, workload, rows)
+    with_data = [row.recommendation.confidence for row in rows if row.recommendation.recommended is not None]
+    return WorkloadRecommendation(
+        id=recommendation_id(cluster_id, namespace, workload),
+        cluster_id=cluster_id,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        workload=workload,
+        containers=rows,
+        replicas=replicas,
+        rates=rates,
+        samples=max(history.samples for history in histories),
+        span_hours=max(history.span_hours for history in histories),
+        verdict=verdict,
+        confidence=weakest(with_data) if len(with_data) == len(rows) else Confidence.NONE,
+        monthly_saving=sum(savings, Decimal("0.00")) if savings and verdict == Verdict.RESIZE else None,
+        kubectl=kubectl,
+        manifest=manifest,
+    )
+
+
+def rightsizing_recommendations(
+    organization: Organization,
+    *,
+    now: datetime,
+    window: str = DEFAULT_WINDOW,
+    cluster_id: str = "",
+    namespace: str = "",
+) -> list[WorkloadRecommendation]:
+    """Every workload with usage history in the window, the largest saving first."""
+    since = now.replace(minute=0, second=0, microsecond=0) - WINDOWS[window]
+    histories = _histories(organization, since, cluster_id, namespace)
+    clusters = organization_clusters(organization)
+    first_hours = {
+        key: min(history.hours[0]["hour"] for history in containers.values())
+        for key, containers in histories.items()
+    }
+    replicas = _replicas(organization, since, first_hours)
+    results = [
+        _workload(
+            key, containers, clusters[key[0]].name if key[0] in clusters else key[0], replicas.get(key, 0.0)
+        )
+        for key, containers in histories.items()
+    ]
+    results.sort(
+        key=lambda row: (-(row.monthly_saving or Decimal(0)), row.cluster_name, row.namespace, row.workload)
+    )
+    return results
+
+
+def rightsizing_namespaces(organization: Organization) -> list[str]:
+    return list(
+        ContainerUsageHour.objects.filter(organization=organization)
+        .order_by("namespace")
+        .values_list("namespace", flat=True)
+        .distinct()
+    )
+
+
+def rightsizing_total(rows: Iterable[WorkloadRecommendation]) -> Decimal:
+    """What applying every recommendation would save a month (raises subtract)."""
+    return sum((row.monthly_saving for row in rows if row.monthly_saving is not None), Decimal("0.00"))
