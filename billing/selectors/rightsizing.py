@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from billing.models import AllocationRollup, ClusterRollup, ContainerUsageHour, Granularity
+from billing.resize_snippets import ContainerResources, kubectl_patch, manifest_fragment
 from billing.selectors.usage import organization_clusters
 from engines.metering import Quantities, ResourceRates
-from engines.metering.resize_snippets import ContainerResources, kubectl_patch, manifest_fragment
 from engines.metering.rightsizing import (
     Confidence,
     ContainerHistory,
@@ -274,7 +274,8 @@ def rightsizing_recommendations(
     namespace: str = "",
 ) -> list[WorkloadRecommendation]:
     """Every workload with usage history in the window, the largest saving first."""
-    since = now.replace(minute=0, second=0, microsecond=0) - WINDOWS[window]
+    # The window's hours end with the current one: "24h" is this hour and the 23 before it.
+    since = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1) - WINDOWS[window]
     histories = _histories(organization, since, cluster_id, namespace)
     clusters = organization_clusters(organization)
     first_hours = {
@@ -303,6 +304,25 @@ def rightsizing_namespaces(organization: Organization) -> list[str]:
     )
 
 
-def rightsizing_total(rows: Iterable[WorkloadRecommendation]) -> Decimal:
-    """What applying every recommendation would save a month (raises subtract)."""
-    return sum((row.monthly_saving for row in rows if row.monthly_saving is not None), Decimal("0.00"))
+@dataclass(frozen=True)
+class RightsizingSummary:
+    workloads: int
+    to_resize: int
+    right_sized: int
+    insufficient_data: int
+    monthly_saving: Decimal  # applying every recommendation (raises subtract)
+    unpriced: int  # workloads to resize whose nodes have no known price
+
+
+def rightsizing_summary(rows: Sequence[WorkloadRecommendation]) -> RightsizingSummary:
+    verdicts = [row.verdict for row in rows]
+    return RightsizingSummary(
+        workloads=len(rows),
+        to_resize=verdicts.count(Verdict.RESIZE),
+        right_sized=verdicts.count(Verdict.RIGHT_SIZED),
+        insufficient_data=verdicts.count(Verdict.INSUFFICIENT_DATA),
+        monthly_saving=sum(
+            (row.monthly_saving for row in rows if row.monthly_saving is not None), Decimal("0.00")
+        ),
+        unpriced=sum(1 for row in rows if row.verdict == Verdict.RESIZE and row.monthly_saving is None),
+    )

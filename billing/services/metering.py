@@ -37,13 +37,13 @@ from billing.cluster_prices import cluster_prices, list_prices
 from billing.models import UsageInterval
 from billing.services.ledger import interval_record, rollups_refresh
 from billing.services.placements import placements_refresh
-from billing.services.usage_history import usage_history_record
 from billing.services.samples import (
     managed_nodes_billed,
     node_samples,
     observe_cluster,
     pod_samples,
 )
+from billing.services.usage_history import usage_history_record
 from clusters.models import Cluster, ManagedNode
 from engines.metering import Interval, meter_interval
 

@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from engines.metering.model import Quantities
 from engines.metering.rates import ResourceRates
@@ -65,7 +66,8 @@ def histogram_add(histogram: dict[int, int], value: float, first: float, count: 
     histogram[bucket] = histogram.get(bucket, 0) + count
 
 
-def histogram_merge(histograms: Iterable[Histogram]) -> dict[int, int]:
+def histogram_merge(histograms: Iterable[Mapping[Any, int]]) -> dict[int, int]:
+    """Sum histograms bucket by bucket (stored as JSON, their bucket indexes are strings)."""
     merged: dict[int, int] = {}
     for histogram in histograms:
         for bucket, count in histogram.items():

@@ -1,24 +1,15 @@
 """Right-sizing arithmetic: histogram percentiles, headroom and floors, OOM kills raising memory,
-throttling keeping CPU, too little data, the apply threshold, savings, and the snippets."""
+throttling keeping CPU, too little data, the apply threshold, savings, and the monthly saving."""
 
 from __future__ import annotations
 
-import json
 import math
-import shlex
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engines.metering import Quantities, ResourceRates
-from engines.metering.resize_snippets import (
-    ContainerResources,
-    cpu_quantity,
-    kubectl_patch,
-    manifest_fragment,
-    memory_quantity,
-)
 from engines.metering.rightsizing import (
     BUCKET_RATIO,
     CPU_FIRST_BUCKET,
@@ -38,6 +29,7 @@ from engines.metering.rightsizing import (
 )
 
 MIB = 1 / 1024
+REQUESTS = Quantities(1.0, 2.0)  # what the container asks for unless a test says otherwise
 
 
 def history(
@@ -45,7 +37,7 @@ def history(
     memory_samples: list[float],
     *,
     span_hours: float = 48.0,
-    requests: Quantities = Quantities(1.0, 2.0),
+    requests: Quantities = REQUESTS,
     **extra: object,
 ) -> ContainerHistory:
     cpu: dict[int, int] = {}
@@ -94,7 +86,7 @@ def test_a_percentile_read_from_the_histogram_is_at_most_five_percent_above_the_
 
 
 def test_histograms_merge_by_bucket_and_an_empty_one_has_no_percentile() -> None:
-    assert histogram_merge([{1: 2, 5: 1}, {"5": 3, 7: 1}]) == {1: 2, 5: 4, 7: 1}  # type: ignore[list-item]
+    assert histogram_merge([{1: 2, 5: 1}, {"5": 3, 7: 1}]) == {1: 2, 5: 4, 7: 1}
     assert percentile({}, 0.9, CPU_FIRST_BUCKET) is None
     with pytest.raises(ValueError, match="fraction"):
         percentile({1: 1}, 90, CPU_FIRST_BUCKET)
@@ -201,42 +193,3 @@ def test_the_monthly_saving_is_the_change_at_the_allocation_rates_times_replicas
 def test_the_weakest_confidence_of_a_workload_wins() -> None:
     assert weakest([Confidence.HIGH, Confidence.LOW, Confidence.MEDIUM]) == Confidence.LOW
     assert weakest([]) == Confidence.NONE
-
-
-def test_quantities_are_written_as_kubernetes_writes_them_rounded_up() -> None:
-    assert (cpu_quantity(0.25), cpu_quantity(2.0), cpu_quantity(0.0101), cpu_quantity(0)) == (
-        "250m",
-        "2",
-        "11m",
-        "1m",
-    )
-    assert (memory_quantity(0.5), memory_quantity(2.0), memory_quantity(0.1)) == ("512Mi", "2Gi", "103Mi")
-
-
-def test_the_patch_sets_every_containers_requests_by_name() -> None:
-    containers = [
-        ContainerResources("app", 0.25, 0.5),
-        ContainerResources("proxy", 0.05, 0.0625, memory_limit_gib=0.125),
-    ]
-    command = kubectl_patch("shop", "Deployment/web", containers)
-    assert command is not None
-    words = shlex.split(command)
-    assert words[:6] == ["kubectl", "-n", "shop", "patch", "deployment", "web"]
-    patch = json.loads(words[words.index("-p") + 1])
-    assert patch["spec"]["template"]["spec"]["containers"] == [
-        {"name": "app", "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}}},
-        {
-            "name": "proxy",
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-        },
-    ]
-
-
-def test_a_job_or_a_bare_pod_gets_a_manifest_fragment_but_no_patch() -> None:
-    containers = [ContainerResources("main", 1.0, 1.0)]
-    assert kubectl_patch("batch", "Job/train-1", containers) is None
-    assert kubectl_patch("batch", "Pod/one-off", containers) is None
-    fragment = manifest_fragment("batch", "Job/train-1", containers)
-    assert fragment.splitlines()[0] == "# Job train-1 in namespace batch"
-    assert '        - name: "main"' in fragment
-    assert '              cpu: "1"' in fragment and '              memory: "1Gi"' in fragment
