@@ -230,13 +230,16 @@ def _rightsizing_query(request: OrganizationRequest) -> RightsizingQuery:
     return RightsizingQuery(cluster, request.GET.get("namespace", ""), window)
 
 
-def _recommendations(request: OrganizationRequest, query: RightsizingQuery) -> list[WorkloadRecommendation]:
+def _recommendations(
+    request: OrganizationRequest, query: RightsizingQuery, clusters: dict[str, Cluster] | None = None
+) -> list[WorkloadRecommendation]:
     return rightsizing_recommendations(
         request.organization,
         now=timezone.now(),
         window=query.window,
         cluster_id=query.cluster,
         namespace=query.namespace,
+        clusters=clusters,
     )
 
 
@@ -247,13 +250,14 @@ def rightsizing(request: OrganizationRequest) -> HttpResponse:
         query = _rightsizing_query(request)
     except RightsizingError as error:
         return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
-    workloads = _recommendations(request, query)
+    clusters = organization_clusters(request.organization)
+    workloads = _recommendations(request, query, clusters)
     page = Paginator(workloads, WORKLOADS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "section": "rightsizing",
         "query": query,
         "windows": RIGHTSIZING_WINDOWS,
-        "clusters": organization_clusters(request.organization).values(),
+        "clusters": clusters.values(),
         "namespaces": rightsizing_namespaces(request.organization),
         "page": page,
         "table": rightsizing_table(page.object_list),

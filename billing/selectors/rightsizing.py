@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,6 +20,7 @@ from typing import Any
 from billing.models import AllocationRollup, ClusterRollup, ContainerUsageHour, Granularity
 from billing.resize_snippets import ContainerResources, kubectl_patch, manifest_fragment
 from billing.selectors.usage import organization_clusters
+from clusters.models import Cluster
 from engines.metering import Quantities, ResourceRates
 from engines.metering.rightsizing import (
     Confidence,
@@ -272,12 +273,14 @@ def rightsizing_recommendations(
     window: str = DEFAULT_WINDOW,
     cluster_id: str = "",
     namespace: str = "",
+    clusters: Mapping[str, Cluster] | None = None,
 ) -> list[WorkloadRecommendation]:
-    """Every workload with usage history in the window, the largest saving first."""
+    """Every workload with usage history in the window, the largest saving first (`clusters`: the
+    organization's, by id, when the caller has them already)."""
     # The window's hours end with the current one: "24h" is this hour and the 23 before it.
     since = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1) - WINDOWS[window]
     histories = _histories(organization, since, cluster_id, namespace)
-    clusters = organization_clusters(organization)
+    clusters = organization_clusters(organization) if clusters is None else clusters
     first_hours = {
         key: min(history.hours[0]["hour"] for history in containers.values())
         for key, containers in histories.items()
