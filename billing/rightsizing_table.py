@@ -33,10 +33,10 @@ def _memory(gib: float | None) -> Cell:
     return Cell(quantity, quantity, numeric=True)
 
 
-def _row(workload: WorkloadRecommendation, row: ContainerRow) -> tuple[Cell, ...]:
+def _row(workload: WorkloadRecommendation, row: ContainerRow, *, reasons: bool) -> tuple[Cell, ...]:
     recommendation = row.recommendation
     recommended = recommendation.recommended
-    return (
+    cells = (
         text(workload.workload),
         text(workload.namespace),
         text(workload.cluster_name, reverse("cluster-detail", args=[workload.cluster_id])),
@@ -49,28 +49,34 @@ def _row(workload: WorkloadRecommendation, row: ContainerRow) -> tuple[Cell, ...
         text(VERDICT_LABELS[recommendation.verdict]),
         text(recommendation.confidence.value),
         dollars(float(row.monthly_saving)) if row.monthly_saving is not None else text("—"),
-        text(" ".join(recommendation.reasons)),
     )
+    return (*cells, text(" ".join(recommendation.reasons))) if reasons else cells
 
 
-def rightsizing_table(workloads: Iterable[WorkloadRecommendation]) -> Table:
+def rightsizing_table(workloads: Iterable[WorkloadRecommendation], *, reasons: bool = True) -> Table:
+    """The table; without `reasons` (the page, which shows them under each workload) it stops
+    before the "Why" column, so no cell holds a paragraph."""
+    headers = HEADERS if reasons else HEADERS[:-1]
     return Table(
         key="rightsizing",
         title="Right-sizing",
-        headers=(
-            "Workload",
-            "Namespace",
-            "Cluster",
-            "Container",
-            "CPU request",
-            "CPU recommended",
-            "Memory request",
-            "Memory recommended",
-            "Average pods",
-            "Verdict",
-            "Confidence",
-            "Saving $/month",
-            "Why",
-        ),
-        rows=[_row(workload, row) for workload in workloads for row in workload.containers],
+        headers=headers,
+        rows=[_row(workload, row, reasons=reasons) for workload in workloads for row in workload.containers],
     )
+
+
+HEADERS = (
+    "Workload",
+    "Namespace",
+    "Cluster",
+    "Container",
+    "CPU request",
+    "CPU recommended",
+    "Memory request",
+    "Memory recommended",
+    "Average pods",
+    "Verdict",
+    "Confidence",
+    "Saving $/month",
+    "Why",
+)

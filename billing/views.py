@@ -260,7 +260,7 @@ def rightsizing(request: OrganizationRequest) -> HttpResponse:
         "clusters": clusters.values(),
         "namespaces": rightsizing_namespaces(request.organization),
         "page": page,
-        "table": rightsizing_table(page.object_list),
+        "table": rightsizing_table(page.object_list, reasons=False),
         "summary": rightsizing_summary(workloads),
     }
     return render(request, "billing/rightsizing.html", context)

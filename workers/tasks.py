@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing.services.ledger import raw_usage_prune
 from billing.services.metering import meter_cluster
+from billing.services.usage_history import usage_history_prune
 from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
 from policies.federation.selectors import organization_ids_with_federation_work
@@ -192,5 +193,8 @@ def metering_meter_all() -> int:
 
 @shared_task(ignore_result=True)
 def metering_prune() -> int:
-    """Beat, hourly: drop raw intervals older than the retention (the rollups keep their sums)."""
-    return raw_usage_prune(timezone.now())
+    """Beat, hourly: drop raw intervals older than the retention (the rollups keep their sums), and
+    the containers' usage history older than right-sizing's longest window."""
+    now = timezone.now()
+    usage_history_prune(now)
+    return raw_usage_prune(now)

@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,9 +19,7 @@ from billing.selectors.rightsizing import (
     DEFAULT_WINDOW,
     WINDOWS,
     ContainerRow,
-    RightsizingError,
     WorkloadRecommendation,
-    parse_rightsizing_window,
     rightsizing_recommendations,
 )
 from clusters.models import Cluster
@@ -151,14 +148,10 @@ class RightsizingViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Contai
             cluster_id = str(
                 get_for_organization(self.organization, Cluster, query.validated_data["cluster"]).pk
             )
-        try:
-            window = parse_rightsizing_window(query.validated_data["window"])
-        except RightsizingError as error:  # the serializer's choices already refuse it; kept in step
-            raise ValidationError({"window": [str(error)]})
         rows = rightsizing_recommendations(
             self.organization,
             now=timezone.now(),
-            window=window,
+            window=query.validated_data["window"],
             cluster_id=cluster_id,
             namespace=query.validated_data.get("namespace", ""),
         )

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from django.db.models import Max, Min, Sum
 
 from billing.models import AllocationRollup, ClusterRollup, ContainerUsageHour, Granularity
 from billing.resize_snippets import ContainerResources, kubectl_patch, manifest_fragment
@@ -96,107 +98,118 @@ class WorkloadRecommendation:
 
 @dataclass
 class _History:
-    """Rows of one workload container merged over the window."""
+    """One workload container over the window: its sums (from the database) and, hour by hour
+    (oldest first), the histograms, OOM kills, requests and limits."""
 
-    hours: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, Any]
+    hours: list[tuple[Any, ...]] = field(default_factory=list)  # _HOURLY's columns after the key
+    oom_events: set[str] = field(default_factory=set)
 
     def history(self, container: str) -> ContainerHistory:
-        latest = self.hours[-1]
-        first = min(row["first_sample_at"] for row in self.hours)
-        last = max(row["last_sample_at"] for row in self.hours)
-        oom = set().union(*(set(row["oom_events"] or ()) for row in self.hours))
+        _, _, cpu_request, memory_request, cpu_limit, memory_limit = self.hours[-1]
+        totals = self.totals
         return ContainerHistory(
             container=container,
-            cpu=histogram_merge(row["cpu_histogram"] for row in self.hours),
-            memory=histogram_merge(row["memory_histogram"] for row in self.hours),
-            memory_peak_gib=max(row["memory_peak_gib"] for row in self.hours),
-            samples=sum(row["samples"] for row in self.hours),
-            span_hours=(last - first).total_seconds() / 3600,
-            requests=Quantities(latest["cpu_request"], latest["memory_request_gib"]),
-            cpu_limit=latest["cpu_limit"],
-            memory_limit_gib=latest["memory_limit_gib"],
-            oom_kills=len(oom),
-            cpu_at_limit=sum(row["cpu_at_limit"] for row in self.hours),
-        )
-
-    def rates(self) -> ResourceRates | None:
-        priced = sum(row["priced_samples"] for row in self.hours)
-        if not priced:
-            return None
-        return ResourceRates(
-            cpu=sum(row["cpu_rate_sum"] for row in self.hours) / priced,
-            memory_gib=sum(row["memory_rate_sum"] for row in self.hours) / priced,
+            cpu=histogram_merge(hour[0] for hour in self.hours),
+            memory=histogram_merge(hour[1] for hour in self.hours),
+            memory_peak_gib=totals["memory_peak"],
+            samples=totals["samples"],
+            span_hours=(totals["last"] - totals["first"]).total_seconds() / 3600,
+            requests=Quantities(cpu_request, memory_request),
+            cpu_limit=cpu_limit,
+            memory_limit_gib=memory_limit,
+            oom_kills=len(self.oom_events),
+            cpu_at_limit=totals["cpu_at_limit"],
         )
 
 
-_COLUMNS = (
-    "cluster_id",
-    "namespace",
-    "workload",
-    "container",
-    "hour",
-    "samples",
-    "first_sample_at",
-    "last_sample_at",
+_KEY = ("cluster_id", "namespace", "workload", "container")
+_HOURLY = (
     "cpu_histogram",
     "memory_histogram",
-    "memory_peak_gib",
-    "cpu_at_limit",
-    "oom_events",
     "cpu_request",
     "memory_request_gib",
     "cpu_limit",
     "memory_limit_gib",
-    "cpu_rate_sum",
-    "memory_rate_sum",
-    "priced_samples",
 )
+_TOTALS = {
+    "first": Min("first_sample_at"),
+    "last": Max("last_sample_at"),
+    "samples": Sum("samples"),
+    "memory_peak": Max("memory_peak_gib"),
+    "cpu_at_limit": Sum("cpu_at_limit"),
+    "cpu_rate_sum": Sum("cpu_rate_sum"),
+    "memory_rate_sum": Sum("memory_rate_sum"),
+    "priced_samples": Sum("priced_samples"),
+}
+
+Workloads = dict[tuple[str, str, str], dict[str, _History]]
 
 
-def _histories(
-    organization: Organization, since: datetime, cluster_id: str, namespace: str
-) -> dict[tuple[str, str, str], dict[str, _History]]:
+def _histories(organization: Organization, since: datetime, cluster_id: str, namespace: str) -> Workloads:
+    """The window's rows, summed per workload container in the database; only what cannot be
+    summed there (histograms, OOM kills, the latest requests) is read hour by hour. Times are read
+    once per container, not per hour: parsing them was most of a week's read."""
     rows = ContainerUsageHour.objects.filter(organization=organization, hour__gte=since)
     if cluster_id:
         rows = rows.filter(cluster_id=cluster_id)
     if namespace:
         rows = rows.filter(namespace=namespace)
-    workloads: dict[tuple[str, str, str], dict[str, _History]] = defaultdict(dict)
-    for row in rows.order_by("cluster_id", "namespace", "workload", "container", "hour").values(*_COLUMNS):
-        key = (str(row["cluster_id"]), row["namespace"], row["workload"])
-        workloads[key].setdefault(row["container"], _History()).hours.append(row)
+    workloads: Workloads = defaultdict(dict)
+    for totals in rows.values(*_KEY).annotate(**_TOTALS).order_by(*_KEY):
+        key = (str(totals["cluster_id"]), totals["namespace"], totals["workload"])
+        workloads[key][totals["container"]] = _History(totals)
+    for row in rows.order_by(*_KEY, "hour").values_list(*_KEY, *_HOURLY):
+        workloads[(str(row[0]), row[1], row[2])][row[3]].hours.append(row[4:])
+    # OOM kills are rare: only the hours that saw one are read for them.
+    for *key, events in rows.exclude(oom_events=[]).values_list(*_KEY, "oom_events"):
+        workloads[(str(key[0]), key[1], key[2])][key[3]].oom_events.update(events)
     return workloads
 
 
+def _rates(histories: Iterable[_History]) -> ResourceRates | None:
+    """The workload's average allocation rates, each sample weighing the same."""
+    totals = [history.totals for history in histories]
+    priced = sum(total["priced_samples"] for total in totals)
+    if not priced:
+        return None
+    return ResourceRates(
+        cpu=sum(total["cpu_rate_sum"] for total in totals) / priced,
+        memory_gib=sum(total["memory_rate_sum"] for total in totals) / priced,
+    )
+
+
 def _replicas(
-    organization: Organization, since: datetime, first_hours: dict[tuple[str, str, str], datetime]
+    organization: Organization, since: datetime, keys: Iterable[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], float]:
-    """Average pods of each workload since its usage was first recorded: its pod-seconds in the
-    ledger over its cluster's metered seconds, hours from its first sample on (a workload that
-    started yesterday is projected at yesterday's replicas, not a week's average)."""
+    """Average pods of each workload since it first ran in the window: its pod-seconds in the ledger
+    over its cluster's metered seconds from that hour on (a workload that started yesterday is
+    projected at yesterday's replicas, not diluted over the week)."""
+    wanted = set(keys)
     hourly = {
         "organization": organization,
         "granularity": Granularity.HOUR,
         "start__gte": since,
-        "cluster_id__in": list({key[0] for key in first_hours}),
+        "cluster_id__in": list({key[0] for key in wanted}),
     }
     metered: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for cluster, start, seconds in ClusterRollup.objects.filter(**hourly).values_list(
         "cluster_id", "start", "metered_seconds"
     ):
         metered[str(cluster)].append((start, seconds))
-    pod_seconds: dict[tuple[str, str, str], float] = defaultdict(float)
-    rows = AllocationRollup.objects.filter(**hourly, idle=False).values_list(
-        "cluster_id", "namespace", "workload", "start", "pod_seconds"
+    ran = (
+        AllocationRollup.objects.filter(**hourly, idle=False)
+        .values("cluster_id", "namespace", "workload")
+        .annotate(first=Min("start"), pod_seconds=Sum("pod_seconds"))
+        .order_by()
     )
-    for cluster, namespace, workload, start, seconds in rows:
-        key = (str(cluster), namespace, workload)
-        if key in first_hours and start >= first_hours[key]:
-            pod_seconds[key] += seconds
     replicas = {}
-    for key, first in first_hours.items():
-        seconds = sum(amount for start, amount in metered.get(key[0], ()) if start >= first)
-        replicas[key] = pod_seconds.get(key, 0.0) / seconds if seconds > 0 else 0.0
+    for row in ran:
+        key = (str(row["cluster_id"]), row["namespace"], row["workload"])
+        if key not in wanted:
+            continue
+        seconds = sum(amount for start, amount in metered[key[0]] if start >= row["first"])
+        replicas[key] = row["pod_seconds"] / seconds if seconds > 0 else 0.0
     return replicas
 
 
@@ -240,7 +253,7 @@ def _workload(
     key: tuple[str, str, str], containers: dict[str, _History], cluster_name: str, replicas: float
 ) -> WorkloadRecommendation:
     cluster_id, namespace, workload = key
-    rates = _History([row for history in containers.values() for row in history.hours]).rates()
+    rates = _rates(containers.values())
     histories = [history.history(name) for name, history in sorted(containers.items())]
     rows = tuple(_container_row(history, rates, replicas) for history in histories)
     savings = [row.monthly_saving for row in rows if row.monthly_saving is not None]
@@ -281,11 +294,7 @@ def rightsizing_recommendations(
     since = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1) - WINDOWS[window]
     histories = _histories(organization, since, cluster_id, namespace)
     clusters = organization_clusters(organization) if clusters is None else clusters
-    first_hours = {
-        key: min(history.hours[0]["hour"] for history in containers.values())
-        for key, containers in histories.items()
-    }
-    replicas = _replicas(organization, since, first_hours)
+    replicas = _replicas(organization, since, histories)
     results = [
         _workload(
             key, containers, clusters[key[0]].name if key[0] in clusters else key[0], replicas.get(key, 0.0)

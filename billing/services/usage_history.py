@@ -6,7 +6,7 @@ the node it ran on (as metering allocates the pod's cost).
 
 Bounded: a row per workload container and hour, of a few dozen histogram buckets; at most
 `MAX_CONTAINERS_PER_HOUR` rows per cluster and hour (the first seen are kept); rows older than
-`USAGE_HISTORY_DAYS` are pruned by the same write.
+`USAGE_HISTORY_DAYS` are pruned every hour (`usage_history_prune`, with the ledger's raw rows).
 """
 
 from __future__ import annotations
@@ -156,8 +156,7 @@ _UPDATED = (
 def usage_history_record(
     cluster: Cluster, *, read: ClusterRead, nodes: Sequence[NodeSample], now: datetime
 ) -> int:
-    """Add one read's samples to the hour's rows (and prune old hours); returns the containers
-    sampled. Called by metering, which holds the cluster's lease: one writer per cluster."""
+    """Add one read's samples to the hour's rows; returns the containers sampled. Called by metering, which holds the cluster's lease: one writer per cluster."""
     seen = measured_containers(read, nodes)
     if not seen:
         return 0
@@ -193,7 +192,11 @@ def usage_history_record(
             _merged(row, part, now)
         ContainerUsageHour.objects.bulk_update(updated, _UPDATED, batch_size=500)
         ContainerUsageHour.objects.bulk_create(created, batch_size=500)
-        ContainerUsageHour.objects.filter(
-            cluster=cluster, hour__lt=hour - timedelta(days=USAGE_HISTORY_DAYS)
-        ).delete()
     return len(seen)
+
+
+def usage_history_prune(now: datetime) -> int:
+    """Delete hours older than the retention, across every organization (the hourly prune task).
+    Returns the rows deleted."""
+    deleted, _ = ContainerUsageHour.objects.filter(hour__lt=now - timedelta(days=USAGE_HISTORY_DAYS)).delete()
+    return deleted

@@ -68,10 +68,13 @@ def histogram_add(histogram: dict[int, int], value: float, first: float, count: 
 
 def histogram_merge(histograms: Iterable[Mapping[Any, int]]) -> dict[int, int]:
     """Sum histograms bucket by bucket (stored as JSON, their bucket indexes are strings)."""
-    merged: dict[int, int] = {}
+    summed: dict[Any, int] = {}
     for histogram in histograms:
         for bucket, count in histogram.items():
-            merged[int(bucket)] = merged.get(int(bucket), 0) + int(count)
+            summed[bucket] = summed.get(bucket, 0) + count
+    merged: dict[int, int] = {}
+    for bucket, count in summed.items():  # keys converted once, not once per hour
+        merged[int(bucket)] = merged.get(int(bucket), 0) + int(count)
     return merged
 
 

@@ -17,12 +17,13 @@ from billing.selectors.rightsizing import (
     rightsizing_summary,
 )
 from billing.services.samples import container_usage_from_metrics
-from billing.services.usage_history import USAGE_HISTORY_DAYS, usage_history_record
+from billing.services.usage_history import USAGE_HISTORY_DAYS, usage_history_prune, usage_history_record
 from engines.metering import Quantities, split_node_price
 from engines.metering.rightsizing import HOURS_PER_MONTH, Confidence, Verdict
 from engines.metering.windows import floor_hour
 from tests.billing.ledger_builders import make_cluster, shop_nodes
 from tests.billing.rightsizing_builders import DB, WEB, read_of, record_shop
+from workers.tasks import metering_prune
 
 pytestmark = pytest.mark.django_db
 MIB = 1 / 1024
@@ -66,20 +67,29 @@ def test_reads_in_one_hour_add_up_in_one_row_and_an_oom_kill_counts_once(cast) -
     assert db.memory_limit_gib == 1.0
 
 
-def test_pods_the_metrics_api_did_not_measure_add_nothing_and_old_hours_are_pruned(cast) -> None:
+def test_pods_the_metrics_api_did_not_measure_add_nothing(cast) -> None:
     cluster = make_cluster(cast.org_a, "shop-prod")
     now = timezone.now()
-    old = now - timedelta(days=USAGE_HISTORY_DAYS + 1)
-    usage_history_record(
-        cluster, read=read_of(WEB, {"web-1": Quantities(0.2, 0.5)}, old), nodes=shop_nodes(), now=old
-    )
-    assert ContainerUsageHour.objects.filter(cluster=cluster).count() == 1
     assert usage_history_record(cluster, read=read_of(WEB, {}, now), nodes=shop_nodes(), now=now) == 0
     usage_history_record(
         cluster, read=read_of(WEB, {"web-2": Quantities(0.2, 0.5)}, now), nodes=shop_nodes(), now=now
     )
     (row,) = ContainerUsageHour.objects.filter(cluster=cluster)
     assert row.hour == floor_hour(now) and row.samples == 1
+
+
+def test_the_hourly_prune_drops_history_older_than_the_retention(cast) -> None:
+    cluster = make_cluster(cast.org_a, "shop-prod")
+    now = timezone.now()
+    for age in (timedelta(days=USAGE_HISTORY_DAYS, hours=1), timedelta(days=USAGE_HISTORY_DAYS - 1)):
+        at = now - age
+        usage_history_record(
+            cluster, read=read_of(WEB, {"web-1": Quantities(0.2, 0.5)}, at), nodes=shop_nodes(), now=at
+        )
+    assert metering_prune() == 0  # no raw interval to drop: the count is the ledger's
+    (kept,) = ContainerUsageHour.objects.filter(cluster=cluster)
+    assert kept.hour == floor_hour(now - timedelta(days=USAGE_HISTORY_DAYS - 1))
+    assert usage_history_prune(now + timedelta(days=1)) == 1
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_the_openapi_schema_documents_right_sizing(client) -> None:
 
 def test_the_page_lists_containers_with_their_snippets_within_its_query_budget(shop, owner_client) -> None:
     owner_client.get("/rightsizing/")  # the session's first request writes it
-    html = get_page(owner_client, "/rightsizing/", queries=9).content.decode()
+    html = get_page(owner_client, "/rightsizing/", queries=11).content.decode()
     rows = page_table(html, "table-rightsizing")
     assert rows[0][:4] == ["Workload", "Namespace", "Cluster", "Container"]
     by_workload = {row[0]: row for row in rows[1:]}
@@ -95,12 +95,14 @@ def test_the_page_lists_containers_with_their_snippets_within_its_query_budget(s
     assert by_workload["Deployment/web"][4:6] == ["1", by_workload["Deployment/web"][5]]
     assert by_workload["Deployment/web"][5].endswith("m") and by_workload["Job/etl"][9] == "Too little data"
     assert "kubectl -n shop patch deployment web" in html and 'data-snippet="manifest"' in html
+    assert rows[0][-1] == "Saving $/month"  # the reasons are under each workload, not in a cell
+    assert "OOM-killed 1 time: memory is raised" in html and "Too little data: 2 samples" in html
     assert 'href="/rightsizing/"' in html  # the navigation
     assert "Workloads to resize" in html
 
 
 def test_the_page_filters_and_refuses_a_bad_window(shop, owner_client) -> None:
-    html = get_page(owner_client, "/rightsizing/?namespace=batch", queries=12).content.decode()
+    html = get_page(owner_client, "/rightsizing/?namespace=batch", queries=14).content.decode()
     assert [row[0] for row in page_table(html, "table-rightsizing")[1:]] == ["Job/etl"]
     response = owner_client.get("/rightsizing/?window=5d")
     assert response.status_code == 400 and "use one of 24h, 3d, 7d" in response.content.decode()
@@ -113,7 +115,7 @@ def test_the_cluster_page_links_its_right_sizing(shop, owner_client) -> None:
 
 
 def test_an_empty_page_says_where_recommendations_come_from(owner_client) -> None:
-    html = get_page(owner_client, "/rightsizing/", queries=11).content.decode()
+    html = get_page(owner_client, "/rightsizing/", queries=12).content.decode()
     assert "No usage measured yet" in html and "metrics.k8s.io" in html
 
 
@@ -123,9 +125,10 @@ def test_the_csv_holds_the_pages_rows_with_text_cells_escaped(shop, owner_client
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert 'filename="nodeless-rightsizing-7d.csv"' in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0][:4] == ["Workload", "Namespace", "Cluster", "Container"]
+    assert rows[0][:4] == ["Workload", "Namespace", "Cluster", "Container"] and rows[0][-1] == "Why"
     by_workload = {row[0]: row for row in rows[1:]}
     assert by_workload["Job/etl"][1] == "'=HYPERLINK(1)"
+    assert by_workload["StatefulSet/db"][-1].startswith("CPU p90")
     web = by_workload["Deployment/web"]
     assert Decimal(web[11]) > 0 and web[11] == f"{Decimal(web[11]):.2f}"
     html = owner_client.get("/rightsizing/").content.decode()
