@@ -287,8 +287,9 @@ class ContainerUsageHour(models.Model):
     """One hour of one workload container's measured usage, all its pods together (what right-sizing
     reads). Metering adds every read of the cluster's metrics to the hour's row, so a row holds
     histograms (bucket index -> samples; `engines.metering.rightsizing`), not samples: its size is
-    bounded by the buckets, a few dozen, however many pods and reads. Rows older than
-    `USAGE_HISTORY_DAYS` are pruned as new ones are written."""
+    bounded by the buckets, a few dozen, however many pods and reads. The hourly prune merges the
+    hours of days before yesterday into one row per day and deletes what is older than
+    `USAGE_HISTORY_DAYS` (`billing.services.usage_history`)."""
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(
@@ -307,6 +308,9 @@ class ContainerUsageHour(models.Model):
     workload = models.CharField(max_length=300)
     container = models.CharField(max_length=63)
     hour = models.DateTimeField()
+    # A day's hours merged into one row (`hour` is its midnight, UTC): days before yesterday are
+    # compacted so a week's window reads about 30 rows per container, not 168.
+    whole_day = models.BooleanField(default=False)
     samples = models.PositiveIntegerField(default=0)  # one per pod and read
     first_sample_at = models.DateTimeField()
     last_sample_at = models.DateTimeField()

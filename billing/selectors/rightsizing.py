@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, Q, Sum
 
 from billing.models import AllocationRollup, ClusterRollup, ContainerUsageHour, Granularity
 from billing.resize_snippets import ContainerResources, kubectl_patch, manifest_fragment
@@ -150,7 +150,10 @@ def _histories(organization: Organization, since: datetime, cluster_id: str, nam
     """The window's rows, summed per workload container in the database; only what cannot be
     summed there (histograms, OOM kills, the latest requests) is read hour by hour. Times are read
     once per container, not per hour: parsing them was most of a week's read."""
-    rows = ContainerUsageHour.objects.filter(organization=organization, hour__gte=since)
+    # A compacted day counts when any of it is in the window: a 3- or 7-day window may read up to
+    # 23 hours more at its start (the last two days are hourly, so "24h" is exact).
+    in_window = Q(hour__gte=since) | Q(whole_day=True, hour__gt=since - timedelta(days=1))
+    rows = ContainerUsageHour.objects.filter(in_window, organization=organization)
     if cluster_id:
         rows = rows.filter(cluster_id=cluster_id)
     if namespace:

@@ -6,7 +6,9 @@ the node it ran on (as metering allocates the pod's cost).
 
 Bounded: a row per workload container and hour, of a few dozen histogram buckets; at most
 `MAX_CONTAINERS_PER_HOUR` rows per cluster and hour (the first seen are kept); rows older than
-`USAGE_HISTORY_DAYS` are pruned every hour (`usage_history_prune`, with the ledger's raw rows).
+`USAGE_HISTORY_DAYS` are pruned every hour (`usage_history_prune`, with the ledger's raw rows), and
+the hours of days before yesterday merged into one row per day (`usage_history_compact`): today and
+yesterday stay hourly, so the 24-hour window is exact and a week reads about 30 rows per container.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from clusters.models import Cluster
 from engines.kube.pods import Pod, container_requests, resources_of
 from engines.kube.quantity import QuantityError
 from engines.metering import NodeSample, Quantities, ResourceRates, split_node_price
-from engines.metering.rightsizing import CPU_FIRST_BUCKET, MEMORY_FIRST_BUCKET, histogram_add
+from engines.metering.rightsizing import CPU_FIRST_BUCKET, MEMORY_FIRST_BUCKET, histogram_add, histogram_merge
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +158,8 @@ _UPDATED = (
 def usage_history_record(
     cluster: Cluster, *, read: ClusterRead, nodes: Sequence[NodeSample], now: datetime
 ) -> int:
-    """Add one read's samples to the hour's rows; returns the containers sampled. Called by metering, which holds the cluster's lease: one writer per cluster."""
+    """Add one read's samples to the hour's rows; returns the containers sampled. Called by
+    metering, which holds the cluster's lease: one writer per cluster."""
     seen = measured_containers(read, nodes)
     if not seen:
         return 0
@@ -200,3 +203,61 @@ def usage_history_prune(now: datetime) -> int:
     Returns the rows deleted."""
     deleted, _ = ContainerUsageHour.objects.filter(hour__lt=now - timedelta(days=USAGE_HISTORY_DAYS)).delete()
     return deleted
+
+
+def _combined(rows: Sequence[ContainerUsageHour], day: datetime) -> ContainerUsageHour:
+    """One row holding what `rows` (one container's hours, oldest first) hold."""
+    latest = rows[-1]
+    combined = ContainerUsageHour(
+        organization_id=latest.organization_id,
+        cluster_id=latest.cluster_id,
+        namespace=latest.namespace,
+        workload=latest.workload,
+        container=latest.container,
+        hour=day,
+        whole_day=True,
+        samples=sum(row.samples for row in rows),
+        first_sample_at=min(row.first_sample_at for row in rows),
+        last_sample_at=max(row.last_sample_at for row in rows),
+        memory_peak_gib=max(row.memory_peak_gib for row in rows),
+        cpu_at_limit=sum(row.cpu_at_limit for row in rows),
+        oom_events=sorted(set().union(*(row.oom_events or () for row in rows)))[:MAX_OOM_EVENTS],
+        cpu_request=latest.cpu_request,
+        memory_request_gib=latest.memory_request_gib,
+        cpu_limit=latest.cpu_limit,
+        memory_limit_gib=latest.memory_limit_gib,
+        cpu_rate_sum=sum(row.cpu_rate_sum for row in rows),
+        memory_rate_sum=sum(row.memory_rate_sum for row in rows),
+        priced_samples=sum(row.priced_samples for row in rows),
+    )
+    for attribute in ("cpu_histogram", "memory_histogram"):
+        merged = histogram_merge(getattr(row, attribute) or {} for row in rows)
+        setattr(combined, attribute, {str(bucket): count for bucket, count in merged.items()})
+    return combined
+
+
+def usage_history_compact(now: datetime) -> int:
+    """Merge the hours of every day before yesterday into one row per container and day, one day
+    at a time (the hourly prune task, across every organization). Returns the days compacted."""
+    yesterday = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    hourly = ContainerUsageHour.objects.filter(whole_day=False, hour__lt=yesterday)
+    days = 0
+    while (first := hourly.order_by("hour").values_list("hour", flat=True).first()) is not None:
+        day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        with transaction.atomic():
+            rows = list(
+                hourly.filter(hour__gte=day, hour__lt=day + timedelta(days=1))
+                .select_for_update()
+                .order_by("cluster_id", "namespace", "workload", "container", "hour")
+            )
+            groups: dict[tuple[object, str, str, str], list[ContainerUsageHour]] = {}
+            for row in rows:
+                groups.setdefault((row.cluster_id, row.namespace, row.workload, row.container), []).append(
+                    row
+                )
+            ContainerUsageHour.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            ContainerUsageHour.objects.bulk_create(
+                [_combined(group, day) for group in groups.values()], batch_size=500
+            )
+        days += 1
+    return days

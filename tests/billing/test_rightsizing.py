@@ -4,10 +4,12 @@ priced at the rates of the nodes the pods ran on and the ledger's average pods."
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from billing.models import ContainerUsageHour
@@ -17,12 +19,17 @@ from billing.selectors.rightsizing import (
     rightsizing_summary,
 )
 from billing.services.samples import container_usage_from_metrics
-from billing.services.usage_history import USAGE_HISTORY_DAYS, usage_history_prune, usage_history_record
+from billing.services.usage_history import (
+    USAGE_HISTORY_DAYS,
+    usage_history_compact,
+    usage_history_prune,
+    usage_history_record,
+)
 from engines.metering import Quantities, split_node_price
 from engines.metering.rightsizing import HOURS_PER_MONTH, Confidence, Verdict
-from engines.metering.windows import floor_hour
+from engines.metering.windows import floor_day, floor_hour
 from tests.billing.ledger_builders import make_cluster, shop_nodes
-from tests.billing.rightsizing_builders import DB, WEB, read_of, record_shop
+from tests.billing.rightsizing_builders import DB, ETL, WEB, read_of, record_reads, record_shop, shop_usage
 from workers.tasks import metering_prune
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +95,8 @@ def test_the_hourly_prune_drops_history_older_than_the_retention(cast) -> None:
         )
     assert metering_prune() == 0  # no raw interval to drop: the count is the ledger's
     (kept,) = ContainerUsageHour.objects.filter(cluster=cluster)
-    assert kept.hour == floor_hour(now - timedelta(days=USAGE_HISTORY_DAYS - 1))
+    # the week-old hour is kept, merged into its day (days before yesterday are compacted)
+    assert kept.whole_day and kept.hour == floor_day(now - timedelta(days=USAGE_HISTORY_DAYS - 1))
     assert usage_history_prune(now + timedelta(days=1)) == 1
 
 
@@ -164,3 +172,38 @@ def test_filters_the_window_and_ids_that_do_not_change(cast, shop) -> None:
     other = make_cluster(cast.org_a, "other")
     assert rightsizing_recommendations(cast.org_a, now=now, cluster_id=str(other.pk)) == []
     assert rightsizing_recommendations(cast.org_b, now=now) == []
+
+
+def test_days_before_yesterday_are_merged_into_one_row_each_and_nothing_is_lost(cast) -> None:
+    cluster = make_cluster(cast.org_a, "shop-prod")
+    record_reads(cluster, [*WEB, DB, ETL], shop_usage, hours=72)
+    before = ContainerUsageHour.objects.filter(cluster=cluster)
+    totals = before.aggregate(samples=Sum("samples"), rows=Count("id"))
+    buckets: Counter[tuple[str, str]] = Counter()
+    for row in before:
+        buckets.update({(row.workload, key): count for key, count in row.cpu_histogram.items()})
+    now = timezone.now()
+    yesterday = floor_day(now) - timedelta(days=1)
+    old_days = {floor_day(row.hour) for row in before if row.hour < yesterday}
+    week = rightsizing_recommendations(cast.org_a, now=now)
+
+    assert usage_history_compact(now) == len(old_days) >= 1
+    assert usage_history_compact(now) == 0  # nothing left to merge
+    after = ContainerUsageHour.objects.filter(cluster=cluster)
+    merged = after.filter(whole_day=True)
+    assert {row.hour for row in merged} == old_days
+    assert all(row.hour >= yesterday for row in after.filter(whole_day=False))
+    assert merged.filter(workload="Deployment/web").count() == len(old_days)  # one per day
+    assert after.aggregate(samples=Sum("samples"))["samples"] == totals["samples"]
+    assert after.count() < totals["rows"]
+    merged_buckets: Counter[tuple[str, str]] = Counter()
+    for row in after:
+        merged_buckets.update({(row.workload, key): count for key, count in row.cpu_histogram.items()})
+    assert merged_buckets == buckets
+    compacted = rightsizing_recommendations(cast.org_a, now=now)
+    assert [
+        (row.id, row.samples, row.span_hours, row.monthly_saving, row.kubectl, row.containers)
+        for row in compacted
+    ] == [
+        (row.id, row.samples, row.span_hours, row.monthly_saving, row.kubectl, row.containers) for row in week
+    ]
