@@ -3,8 +3,9 @@ history metering keeps (`ContainerUsageHour`), the monthly saving if applied, an
 applies it. The arithmetic is `engines.metering.rightsizing`; this reads the rows and the ledger.
 
 The saving is priced as metering allocates a pod's cost: the per-core and per-GiB rates of the nodes
-the workload's pods ran on (averaged over the samples), times its average number of pods over the
-window (pod-seconds in the ledger over the cluster's metered seconds), times 730 hours.
+the workload's pods ran on (averaged over the samples), times its average number of pods since it
+first ran in the window (pod-seconds in the ledger over the cluster's metered seconds), times 730
+hours.
 """
 
 from __future__ import annotations
