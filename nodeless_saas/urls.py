@@ -26,6 +26,7 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    path("", views.home, name="home"),  # before billing's overview, which answers "/" signed in
     path("", include("tenants.urls")),
     path("", include("billing.urls")),
     path("", include("clusters.urls")),
