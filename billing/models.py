@@ -281,3 +281,65 @@ class PodPlacement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name} on {self.node_name or 'no node'}"
+
+
+class ContainerUsageHour(models.Model):
+    """One hour of one workload container's measured usage, all its pods together (what right-sizing
+    reads). Metering adds every read of the cluster's metrics to the hour's row, so a row holds
+    histograms (bucket index -> samples; `engines.metering.rightsizing`), not samples: its size is
+    bounded by the buckets, a few dozen, however many pods and reads. The hourly prune merges the
+    hours of days before yesterday into one row per day and deletes what is older than
+    `USAGE_HISTORY_DAYS` (`billing.services.usage_history`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the composite index in Meta starts with it
+    )
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique constraint in Meta starts with it
+    )
+    namespace = models.CharField(max_length=63)
+    workload = models.CharField(max_length=300)
+    container = models.CharField(max_length=63)
+    hour = models.DateTimeField()
+    # A day's hours merged into one row (`hour` is its midnight, UTC): days before yesterday are
+    # compacted so a week's window reads about 30 rows per container, not 168.
+    whole_day = models.BooleanField(default=False)
+    samples = models.PositiveIntegerField(default=0)  # one per pod and read
+    first_sample_at = models.DateTimeField()
+    last_sample_at = models.DateTimeField()
+    cpu_histogram = models.JSONField(default=dict)  # cores
+    memory_histogram = models.JSONField(default=dict)  # GiB
+    memory_peak_gib = models.FloatField(default=0)
+    cpu_at_limit = models.PositiveIntegerField(default=0)  # samples at 95 % of the CPU limit or more
+    oom_events = models.JSONField(default=list)  # "pod uid/finishedAt" of OOM kills seen, at most 20
+    # The latest requests and limits seen (cores, GiB; null: no limit).
+    cpu_request = models.FloatField(default=0)
+    memory_request_gib = models.FloatField(default=0)
+    cpu_limit = models.FloatField(null=True, blank=True)
+    memory_limit_gib = models.FloatField(null=True, blank=True)
+    # The rates metering allocates the pods at ($/core-hour, $/GiB-hour of their nodes), summed over
+    # the samples on priced nodes, so their average weighs each pod by the time it was seen.
+    cpu_rate_sum = models.FloatField(default=0)
+    memory_rate_sum = models.FloatField(default=0)
+    priced_samples = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cluster", "hour", "namespace", "workload", "container"],
+                name="billing_container_usage_hour_unique",
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "hour"], name="billing_container_usage_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.workload}/{self.container} {self.hour:%Y-%m-%d %H:00}"

@@ -11,5 +11,7 @@ urlpatterns = [
     path("reports/focus.csv", views.reports_focus_csv, name="reports-focus-csv"),
     path("placement/", views.placement, name="placement"),
     path("placement/csv/", views.placement_csv, name="placement-csv"),
+    path("rightsizing/", views.rightsizing, name="rightsizing"),
+    path("rightsizing/csv/", views.rightsizing_csv, name="rightsizing-csv"),
     path("placement/decisions/<int:decision_id>/", views.decision_detail, name="decision-detail"),
 ]

@@ -1,5 +1,5 @@
 """Dashboard pages: overview, reports (window and grouping controls, CSV of every table), placement
-(where every pod and workload runs, and why) and the decision detail."""
+(where every pod and workload runs, and why), the decision detail, and right-sizing."""
 
 from __future__ import annotations
 
@@ -15,9 +15,21 @@ from django.views.decorators.http import require_safe
 
 from billing import charts, selectors, tables
 from billing.models import PodPlacement
+from billing.rightsizing_table import rightsizing_table
 from billing.selectors import focus
 from billing.selectors.placement import PLACEMENT_FILTERS
 from billing.selectors.reports import CAPACITY_LABELS, DEFAULT_GROUPING, Report
+from billing.selectors.rightsizing import (
+    WINDOWS as RIGHTSIZING_WINDOWS,
+)
+from billing.selectors.rightsizing import (
+    RightsizingError,
+    WorkloadRecommendation,
+    parse_rightsizing_window,
+    rightsizing_namespaces,
+    rightsizing_recommendations,
+    rightsizing_summary,
+)
 from billing.selectors.usage import organization_clusters
 from clusters.models import Cluster
 from engines.metering import WindowError, parse_window
@@ -28,6 +40,7 @@ from tenants.decorators import organization_view
 from tenants.http import OrganizationRequest
 
 PODS_PER_PAGE = 50
+WORKLOADS_PER_PAGE = 25
 
 
 @organization_view()
@@ -232,3 +245,65 @@ def decision_detail(request: OrganizationRequest, decision_id: int) -> HttpRespo
         "pod_cost_per_hour": sum(float(pod.cost_per_hour) for pod in pods),
     }
     return render(request, "billing/decision_detail.html", context)
+
+
+@dataclass(frozen=True)
+class RightsizingQuery:
+    cluster: str
+    namespace: str
+    window: str
+
+
+def _rightsizing_query(request: OrganizationRequest) -> RightsizingQuery:
+    """The filters, checked: another organization's cluster is a 404; a bad window a RightsizingError."""
+    cluster = request.GET.get("cluster", "")
+    if cluster:
+        cluster = str(get_for_organization(request.organization, Cluster, cluster).pk)
+    window = parse_rightsizing_window(request.GET.get("window"))
+    return RightsizingQuery(cluster, request.GET.get("namespace", ""), window)
+
+
+def _recommendations(
+    request: OrganizationRequest, query: RightsizingQuery, clusters: dict[str, Cluster] | None = None
+) -> list[WorkloadRecommendation]:
+    return rightsizing_recommendations(
+        request.organization,
+        now=timezone.now(),
+        window=query.window,
+        cluster_id=query.cluster,
+        namespace=query.namespace,
+        clusters=clusters,
+    )
+
+
+@organization_view()
+@require_safe
+def rightsizing(request: OrganizationRequest) -> HttpResponse:
+    try:
+        query = _rightsizing_query(request)
+    except RightsizingError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+    clusters = organization_clusters(request.organization)
+    workloads = _recommendations(request, query, clusters)
+    page = Paginator(workloads, WORKLOADS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "section": "rightsizing",
+        "query": query,
+        "windows": RIGHTSIZING_WINDOWS,
+        "clusters": clusters.values(),
+        "namespaces": rightsizing_namespaces(request.organization),
+        "page": page,
+        "table": rightsizing_table(page.object_list, reasons=False),
+        "summary": rightsizing_summary(workloads),
+    }
+    return render(request, "billing/rightsizing.html", context)
+
+
+@organization_view()
+@require_safe
+def rightsizing_csv(request: OrganizationRequest) -> HttpResponse:
+    try:
+        query = _rightsizing_query(request)
+    except RightsizingError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+    return _csv(rightsizing_table(_recommendations(request, query)), f"nodeless-rightsizing-{query.window}")

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing.services.ledger import raw_usage_prune
 from billing.services.metering import meter_cluster
+from billing.services.usage_history import usage_history_compact, usage_history_prune
 from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
 from clusters.services import market as market_services
@@ -195,8 +196,13 @@ def metering_meter_all() -> int:
 
 @shared_task(ignore_result=True)
 def metering_prune() -> int:
-    """Beat, hourly: drop raw intervals older than the retention (the rollups keep their sums)."""
-    return raw_usage_prune(timezone.now())
+    """Beat, hourly: drop raw intervals older than the retention (the rollups keep their sums), and
+    the containers' usage history older than right-sizing's longest window (and merge the hours of
+    days before yesterday into one row per day)."""
+    now = timezone.now()
+    usage_history_prune(now)
+    usage_history_compact(now)
+    return raw_usage_prune(now)
 
 
 # --- market prices -------------------------------------------------------------------------------------

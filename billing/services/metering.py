@@ -11,7 +11,8 @@ cluster's metering lease, so one worker meters a cluster at a time):
 3. meters every interval with the pure engine (`engines.metering.meter_interval`) and records it,
    replacing any earlier record of the same interval, then rebuilds the rollups of the hours and
    days touched, all in one transaction;
-4. fills in list prices Nodeless did not know at launch, and refreshes the pod placements.
+4. fills in list prices Nodeless did not know at launch, refreshes the pod placements, and adds
+   what the metrics API measured of each container to its workload's usage history (right-sizing).
 
 A cluster that cannot be listed is still metered for the nodes Nodeless launched (their cost is
 known), with every pod unknown, so its spend is never silently missing; one with no such node is
@@ -42,6 +43,7 @@ from billing.services.samples import (
     observe_cluster,
     pod_samples,
 )
+from billing.services.usage_history import usage_history_record
 from clusters.models import Cluster, ManagedNode
 from engines.metering import Interval, meter_interval
 
@@ -142,6 +144,7 @@ def meter_cluster(
         rollups_refresh(cluster, moments=starts)
     _fill_list_prices(cluster, managed)
     placements_refresh(cluster, read=observation, nodes=nodes, pods=pods, now=now)
+    usage_history_record(cluster, read=observation, nodes=nodes, now=now)
     if observation.error:
         logger.info("metered %s without its pods: %s", cluster.name, observation.error)
     return MeteringResult(

@@ -42,6 +42,8 @@ class ClusterRead:
     state: ClusterState | None
     usage: dict[tuple[str, str], Quantities] | None
     error: str = ""
+    # What each container measured, by pod (right-sizing reads it); None when no metrics API.
+    containers: dict[tuple[str, str], dict[str, Quantities]] | None = None
 
     @property
     def pods(self) -> list[Pod] | None:
@@ -68,16 +70,15 @@ def _metrics_key(cluster: Cluster) -> str:
     return f"billing:metrics-absent:{cluster.pk}"
 
 
-def _pod_usage(cluster: Cluster) -> dict[tuple[str, str], Quantities] | None:
-    """Measured CPU and memory per pod from metrics.k8s.io; None when the cluster serves none."""
+def _pod_metrics(cluster: Cluster) -> Json | None:
+    """The metrics.k8s.io list of pods' measured CPU and memory; None when the cluster serves none."""
     if cache.get(_metrics_key(cluster)):
         return None
     try:
-        page = cluster_api(cluster).request("GET", METRICS_PATH)
+        return cluster_api(cluster).request("GET", METRICS_PATH)
     except (ClusterUnreachable, ClusterRefused, ClusterCredentialsError, ValueError):
         cache.set(_metrics_key(cluster), value=True, timeout=METRICS_ABSENT_SECONDS)
         return None
-    return pod_usage_from_metrics(page)
 
 
 def _measured(values: Json, name: str) -> float:
@@ -87,15 +88,17 @@ def _measured(values: Json, name: str) -> float:
         return 0.0
 
 
-def pod_usage_from_metrics(page: Json) -> dict[tuple[str, str], Quantities]:
-    usage = {}
+def container_usage_from_metrics(page: Json) -> dict[tuple[str, str], dict[str, Quantities]]:
+    """Measured CPU and memory of each container, by (namespace, pod name)."""
+    usage: dict[tuple[str, str], dict[str, Quantities]] = {}
     for item in page.get("items") or ():
         metadata = item.get("metadata") or {}
-        total = Quantities()
+        containers = usage.setdefault((metadata.get("namespace", ""), metadata.get("name", "")), {})
         for container in item.get("containers") or ():
             measured = container.get("usage") or {}
-            total = total + Quantities(_measured(measured, "cpu"), _measured(measured, "memory") / GIB)
-        usage[(metadata.get("namespace", ""), metadata.get("name", ""))] = total
+            containers[str(container.get("name", ""))] = Quantities(
+                _measured(measured, "cpu"), _measured(measured, "memory") / GIB
+            )
     return usage
 
 
@@ -108,7 +111,12 @@ def observe_cluster(cluster: Cluster, now: datetime) -> ClusterRead:
         observation_failed(cluster, str(error), now)
         return ClusterRead(listed_at, None, None, str(error))
     observation_record(cluster, state)
-    return ClusterRead(listed_at, state, _pod_usage(cluster))
+    page = _pod_metrics(cluster)
+    if page is None:
+        return ClusterRead(listed_at, state, None)
+    containers = container_usage_from_metrics(page)
+    usage = {key: sum(measured.values(), Quantities()) for key, measured in containers.items()}
+    return ClusterRead(listed_at, state, usage, containers=containers)
 
 
 def workload_of(pod: Pod) -> str:
