@@ -1,0 +1,256 @@
+"""The organization's Kubernetes API over HTTP, under ``/k8s/``: the API token in
+``Authorization: Bearer`` says which organization, so one kubeconfig server address serves all.
+
+Paths are the Kubernetes API's (``/api/v1/namespaces/shop/configmaps/web``,
+``/apis/apps/v1/namespaces/shop/deployments/web/status``). Reads need the token's ``read`` scope,
+writes ``write``. Every error is a ``Status`` object; a watch is a stream of JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import AuthenticationFailed
+
+from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
+from policies.kubeapi import errors, operations, policy_objects, resources, store, tables
+from policies.kubeapi.resources import Resource
+from policies.kubeapi.selection import field_filters, fields_match, label_matcher
+from tenants.actors import Actor
+from tenants.authentication import ApiTokenAuthentication
+from tenants.models import ApiToken
+
+Json = dict[str, Any]
+MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
+MAX_WATCH_SECONDS = 600
+WATCH_POLL_SECONDS = 0.2
+
+
+def _respond(body: Json, status: int = 200) -> JsonResponse:
+    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+
+
+def _error(error: errors.KubeError) -> JsonResponse:
+    response = _respond(error.status(), error.code)
+    if error.code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="nodeless"'
+    return response
+
+
+def _token(request: HttpRequest) -> ApiToken:
+    try:
+        found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except AuthenticationFailed as failed:
+        raise errors.unauthorized(str(failed.detail))
+    if found is None:
+        raise errors.unauthorized(
+            "Unauthorized: send an organization's API token as 'Authorization: Bearer nls_…' "
+            "(the kubeconfig from the workloads page has a place for it)"
+        )
+    token: ApiToken = found[1]
+    scope = "read" if request.method in ("GET", "HEAD") else "write"
+    if not token.has_scope(scope):
+        raise errors.forbidden(
+            f"this API token lacks the '{scope}' scope; it may use {', '.join(getattr(token, 'granted', token.scopes))}"
+        )
+    return token
+
+
+@csrf_exempt
+def endpoint(request: HttpRequest, rest: str) -> HttpResponseBase:
+    try:
+        token = _token(request)
+        return _route(request, token, [part for part in rest.split("/") if part])
+    except errors.KubeError as error:
+        return _error(error)
+
+
+def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpResponseBase:
+    if request.method not in ("GET", "HEAD") and parts[:1] not in (["api"], ["apis"]):
+        raise errors.method_not_allowed(f"{request.method} is not allowed here")
+    static = _discovery(parts, request.path[: len(request.path) - len(request.path_info)] + "/k8s")
+    if static is not None:
+        return _respond(static)
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        raise errors.not_found("", "", "/" + "/".join(parts))
+    namespace = ""
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    resource = resources.find(group, version, rest[0])
+    if resource is None or (namespace and not resource.namespaced):
+        raise errors.not_found(rest[0], group, "/" + "/".join(parts))
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else ""
+    if subresource and (subresource != "status" or not resource.status or len(rest) > 3):
+        raise errors.not_found(f"{resource.plural}/{subresource}", group, name or "")
+    ctx = operations.Context(
+        organization=token.organization,
+        actor=Actor(token=token, ip_address=request.META.get("REMOTE_ADDR")),
+        resource=resource,
+        namespace=namespace,
+        manager=operations.manager_name(
+            request.GET.get("fieldManager"), request.headers.get("User-Agent", "")
+        ),
+        dry_run=request.GET.get("dryRun") == "All",
+    )
+    if resource.group == resources.POLICY_GROUP:
+        return policy_objects.handle(request, ctx, name, _body)
+    if name is None:
+        return _collection(request, ctx)
+    return _member(request, ctx, name, subresource)
+
+
+def _discovery(parts: list[str], prefix: str) -> Json | None:
+    found: Json | None = None
+    if parts == ["version"]:
+        found = resources.SERVER_VERSION
+    elif parts == ["api"]:
+        found = resources.api_versions()
+    elif parts == ["apis"]:
+        found = resources.api_group_list()
+    elif len(parts) == 2 and parts[0] == "api":
+        found = resources.api_resource_list("", parts[1])
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    elif len(parts) == 2 and parts[0] == "apis":
+        found = resources.api_group(parts[1])
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    elif len(parts) == 3 and parts[0] == "apis":
+        found = resources.api_resource_list(parts[1], parts[2])
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    elif parts == ["openapi", "v3"]:
+        found = resources.openapi_index(prefix)
+    elif parts[:2] == ["openapi", "v3"]:
+        path = parts[2:]
+        group, version = (path[1], path[2]) if path[:1] == ["apis"] and len(path) == 3 else ("", path[-1])
+        found = resources.openapi_document(group, version) if len(path) in (2, 3) else None
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    return found
+
+
+def _body(request: HttpRequest) -> Any:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise errors.KubeError(413, "RequestEntityTooLarge", "the request is larger than 3 MiB")
+    text = request.body.decode("utf-8", errors="replace")
+    content_type = request.content_type or "application/json"
+    try:
+        if content_type.endswith("yaml"):
+            documents = load_yaml_documents(text, what="The request body", max_bytes=MAX_BODY_BYTES)
+            if len(documents) != 1:
+                raise errors.bad_request("send exactly one YAML document")
+            return documents[0]
+        return load_json(text, what="The request body", max_bytes=MAX_BODY_BYTES)
+    except DocumentError as error:
+        raise errors.bad_request(f"the request body could not be decoded: {error}")
+
+
+def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBase:
+    if request.method == "POST":
+        created = operations.create(ctx, _body(request))
+        return _respond(created, 201)
+    if request.method != "GET":
+        raise errors.method_not_allowed(f"{request.method} is not supported on a collection")
+    labels = label_matcher(request.GET.get("labelSelector"))
+    filters = field_filters(request.GET.get("fieldSelector"))
+    if request.GET.get("watch") in ("1", "true"):
+        return _watch(request, ctx, labels, filters)
+    items, version = operations.listing(ctx, labels=labels, field_filters=filters)
+    if tables.wants_table(request.headers.get("Accept", "")):
+        return _respond(tables.table(ctx.resource.kind, items, version=str(version)))
+    return _respond(
+        {
+            "kind": f"{ctx.resource.kind}List",
+            "apiVersion": ctx.resource.group_version,
+            "metadata": {"resourceVersion": str(version)},
+            "items": items,
+        }
+    )
+
+
+def _member(request: HttpRequest, ctx: operations.Context, name: str, subresource: str) -> HttpResponseBase:
+    method = request.method
+    if method == "GET":
+        obj = operations.get(ctx, name)
+        if tables.wants_table(request.headers.get("Accept", "")) and not subresource:
+            return _respond(
+                tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
+            )
+        return _respond(obj)
+    if method == "PUT":
+        return _respond(operations.replace(ctx, name, _body(request), subresource=subresource))
+    if method == "PATCH":
+        kind = operations.PATCH_TYPES.get(request.content_type or "")
+        if kind in (None, "unsupported"):
+            raise errors.unsupported_media_type(request.content_type or "")
+        if kind == "apply" and not request.GET.get("fieldManager"):
+            raise errors.bad_request("PATCH of type application/apply-patch+yaml must have a fieldManager")
+        force = request.GET.get("force") in ("true", "1")
+        return _respond(
+            operations.patch(ctx, name, kind, _body(request), force=force, subresource=subresource)
+        )
+    if method == "DELETE":
+        return _respond(operations.delete(ctx, name))
+    raise errors.method_not_allowed(f"{method} is not supported")
+
+
+# --- watch -----------------------------------------------------------------------------------------
+
+
+def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: Any) -> HttpResponseBase:
+    sent = request.GET.get("resourceVersion") or ""
+    try:
+        timeout = min(int(request.GET.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
+        since = int(sent) if sent not in ("", "0") else None
+    except ValueError:
+        raise errors.bad_request("resourceVersion and timeoutSeconds must be whole numbers")
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    response = StreamingHttpResponse(
+        _stream(ctx, since, labels, filters, timeout, as_table), content_type="application/json"
+    )
+    response["Cache-Control"] = "no-cache, private"
+    return response
+
+
+def _line(kind: str, obj: Json, resource: Resource, as_table: bool) -> str:
+    shown = (
+        tables.table(resource.kind, [obj], version=obj["metadata"]["resourceVersion"]) if as_table else obj
+    )
+    return json.dumps({"type": kind, "object": shown}, separators=(",", ":")) + "\n"
+
+
+def _stream(
+    ctx: operations.Context, since: int | None, labels: Any, filters: Any, timeout: int, as_table: bool
+) -> Iterator[str]:
+    """Events after ``since`` (or the current objects as ADDED, then what follows) until the timeout."""
+    if since is None:
+        items, since = operations.listing(ctx, labels=labels, field_filters=filters)
+        for obj in items:
+            yield _line("ADDED", obj, ctx.resource, as_table)
+    elif since < store.compacted_version(ctx.organization):
+        gone = errors.gone(f"too old resource version: {since} ({store.current_version(ctx.organization)})")
+        yield json.dumps({"type": "ERROR", "object": gone.status()}) + "\n"
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since)
+        for version, kind, obj in events:
+            since = version
+            metadata = obj.get("metadata") or {}
+            if labels(metadata.get("labels") or {}) and fields_match(
+                filters, metadata.get("name", ""), metadata.get("namespace", "")
+            ):
+                yield _line(kind, obj, ctx.resource, as_table)
+        if not events:
+            time.sleep(WATCH_POLL_SECONDS)

@@ -1,0 +1,191 @@
+"""The Kubernetes endpoint over HTTP (Django's test client): discovery, CRUD, patches, server-side
+apply and its conflicts, resourceVersion preconditions, watch and 410 Gone, Status errors, tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from policies.models import KubeCounter, Workload
+from tests.fixtures.federation import deployment
+
+pytestmark = pytest.mark.django_db
+DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
+CONFIGMAPS = "/k8s/api/v1/namespaces/shop/configmaps"
+
+
+class Kube:
+    def __init__(self, token: str | None) -> None:
+        self.client = Client()
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    def get(self, path: str, **headers: Any) -> Any:
+        return self.client.get(path, **self.headers, **headers)
+
+    def send(self, method: str, path: str, body: Any, content_type: str = "application/json") -> Any:
+        call = getattr(self.client, method)
+        return call(path, data=json.dumps(body), content_type=content_type, **self.headers)
+
+
+@pytest.fixture
+def kube(cast) -> Kube:
+    return Kube(cast.token_a_plaintext)
+
+
+@pytest.fixture
+def shop(kube, policy) -> Kube:
+    policy("default", strategy="cheapest")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
+    return kube
+
+
+def _deployment(**extra: Any) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(deployment(**extra))
+
+
+def test_discovery_lists_the_served_kinds(kube) -> None:
+    assert kube.get("/k8s/version").json()["major"] == "1"
+    assert kube.get("/k8s/api").json()["versions"] == ["v1"]
+    groups = {g["name"] for g in kube.get("/k8s/apis").json()["groups"]}
+    assert {"apps", "batch", "policy.nodeless.io", "autoscaling", "networking.k8s.io"} <= groups
+    apps = kube.get("/k8s/apis/apps/v1").json()
+    deployments = next(r for r in apps["resources"] if r["name"] == "deployments")
+    assert deployments["kind"] == "Deployment" and "watch" in deployments["verbs"]
+    assert any(r["name"] == "deployments/status" for r in apps["resources"])
+    index = kube.get("/k8s/openapi/v3").json()["paths"]
+    document = kube.get(index["apis/apps/v1"]["serverRelativeURL"]).json()
+    patch = document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}} in patch["parameters"]
+
+
+def test_without_a_token_every_path_is_401_status(cast) -> None:
+    for path in ("/k8s/api", "/k8s/apis/apps/v1", DEPLOYMENTS):
+        response = Kube(None).get(path)
+        assert response.status_code == 401
+        assert response.json()["kind"] == "Status" and response.json()["reason"] == "Unauthorized"
+    bad = Kube("nls_not-a-token").get(DEPLOYMENTS)
+    assert bad.status_code == 401 and "not a Nodeless API token" in bad.json()["message"]
+
+
+def test_a_deployment_becomes_a_federated_workload_with_its_configmap(cast, shop) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    assert shop.send("post", CONFIGMAPS, config).status_code == 201
+    web = _deployment()
+    web["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "conf"}}]
+    created = shop.send("post", DEPLOYMENTS, web)
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (
+        body["metadata"]["generation"] == 1 and body["metadata"]["managedFields"][0]["operation"] == "Update"
+    )
+    workload = Workload.objects.get(organization=cast.org_a, name="web", namespace="shop")
+    assert workload.companion_summary == [{"kind": "ConfigMap", "name": "conf"}]
+    listed = shop.get(DEPLOYMENTS).json()
+    assert listed["kind"] == "DeploymentList" and [i["metadata"]["name"] for i in listed["items"]] == ["web"]
+    assert int(listed["metadata"]["resourceVersion"]) >= int(body["metadata"]["resourceVersion"])
+
+    # A changed ConfigMap rolls out to the workload using it (a new generation).
+    patched = shop.send("patch", f"{CONFIGMAPS}/conf", {"data": {"a": "c"}}, "application/merge-patch+json")
+    assert patched.status_code == 200 and patched.json()["data"] == {"a": "c"}
+    workload.refresh_from_db()
+    assert workload.generation == 2
+
+
+def test_strategic_merge_and_json_patches_and_stale_versions(shop) -> None:
+    created = shop.send("post", DEPLOYMENTS, _deployment()).json()
+    smp = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}}}}
+    patched = shop.send("patch", f"{DEPLOYMENTS}/web", smp, "application/strategic-merge-patch+json").json()
+    container = patched["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.28" and container["resources"]["requests"]["cpu"] == "500m"
+    assert patched["metadata"]["generation"] == 2
+    ops = [{"op": "replace", "path": "/spec/replicas", "value": 3}]
+    assert (
+        shop.send("patch", f"{DEPLOYMENTS}/web", ops, "application/json-patch+json").json()["spec"][
+            "replicas"
+        ]
+        == 3
+    )
+    stale = dict(created, metadata={**created["metadata"]})
+    response = shop.send("put", f"{DEPLOYMENTS}/web", stale)
+    assert response.status_code == 409 and response.json()["reason"] == "Conflict"
+
+
+def test_server_side_apply_owns_fields_and_conflicts(shop) -> None:
+    url = f"{DEPLOYMENTS}/web?fieldManager=ci"
+    applied = shop.send("patch", url, _deployment(replicas=2), "application/apply-patch+yaml")
+    assert applied.status_code == 201 or applied.status_code == 200, applied.json()
+    managers = {m["manager"]: m for m in applied.json()["metadata"]["managedFields"]}
+    assert "f:replicas" in managers["ci"]["fieldsV1"]["f:spec"]
+    other = shop.send(
+        "patch",
+        f"{DEPLOYMENTS}/web?fieldManager=other",
+        _deployment(replicas=5),
+        "application/apply-patch+yaml",
+    )
+    assert other.status_code == 409
+    assert other.json()["details"]["causes"][0] == {
+        "reason": "FieldManagerConflict",
+        "message": 'conflict with "ci"',
+        "field": ".spec.replicas",
+    }
+    forced = shop.send(
+        "patch",
+        f"{DEPLOYMENTS}/web?fieldManager=other&force=true",
+        _deployment(replicas=5),
+        "application/apply-patch+yaml",
+    )
+    assert forced.status_code == 200 and forced.json()["spec"]["replicas"] == 5
+
+
+def test_bad_objects_get_422_status_with_causes(shop) -> None:
+    bad = _deployment(replicas=-1)
+    response = shop.send("post", DEPLOYMENTS, bad)
+    assert response.status_code == 422
+    status = response.json()
+    assert status["reason"] == "Invalid" and status["details"]["kind"] == "Deployment"
+    assert any(c["field"] == "spec.replicas" for c in status["details"]["causes"]), status
+    misnamed = shop.send(
+        "post", CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
+    )
+    assert misnamed.status_code == 422 and misnamed.json()["details"]["causes"][0]["field"] == "metadata.name"
+    missing_ns = shop.send(
+        "post",
+        "/k8s/api/v1/namespaces/nowhere/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+    )
+    assert missing_ns.status_code == 404 and missing_ns.json()["message"] == 'namespaces "nowhere" not found'
+
+
+def test_watch_streams_changes_after_a_version_and_410_before_the_kept_history(cast, shop) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    version = shop.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
+    shop.send("post", CONFIGMAPS, config)
+    shop.send("patch", f"{CONFIGMAPS}/conf", {"data": {"a": "c"}}, "application/merge-patch+json")
+    shop.client.delete(f"{CONFIGMAPS}/conf", **shop.headers)
+    response = shop.get(f"{CONFIGMAPS}?watch=1&resourceVersion={version}&timeoutSeconds=1")
+    events = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    assert events[1]["object"]["data"] == {"a": "c"}
+    KubeCounter.objects.filter(organization=cast.org_a).update(compacted_version=int(version) + 1)
+    gone = shop.get(f"{CONFIGMAPS}?watch=1&resourceVersion={version}&timeoutSeconds=1")
+    event = json.loads(b"".join(gone.streaming_content))
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
+
+
+def test_another_organization_sees_nothing_of_ours(cast, shop) -> None:
+    shop.send("post", DEPLOYMENTS, _deployment())
+    outsider = Kube(cast.token_b_plaintext)
+    assert outsider.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert outsider.get("/k8s/apis/apps/v1/deployments").json()["items"] == []
+    assert outsider.get("/k8s/api/v1/namespaces/shop").status_code == 404
+    for method in ("put", "patch", "delete"):
+        response = outsider.send(method, f"{DEPLOYMENTS}/web", _deployment(), "application/merge-patch+json")
+        assert response.status_code == 404, (method, response.json())
+    assert outsider.send("post", DEPLOYMENTS, _deployment()).status_code == 404  # no namespace shop there
+    assert Workload.objects.filter(organization=cast.org_b).count() == 0
