@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -145,6 +145,9 @@ def _body(request: HttpRequest) -> Any:
         raise errors.KubeError(413, "RequestEntityTooLarge", "the request is larger than 3 MiB")
     text = request.body.decode("utf-8", errors="replace")
     content_type = request.content_type or "application/json"
+    if not (content_type.endswith("json") or content_type.endswith("yaml")):
+        # Protobuf and CBOR are not spoken here; client-go sends JSON again after a 415.
+        raise errors.unsupported_media_type(content_type)
     try:
         if content_type.endswith("yaml"):
             documents = load_yaml_documents(text, what="The request body", max_bytes=MAX_BODY_BYTES)
