@@ -145,6 +145,10 @@ def _body(request: HttpRequest) -> Any:
         raise errors.KubeError(413, "RequestEntityTooLarge", "the request is larger than 3 MiB")
     text = request.body.decode("utf-8", errors="replace")
     content_type = request.content_type or "application/json"
+    if (
+        content_type == "text/plain"
+    ):  # no Content-Type sent (WSGI's default): JSON, as the API server reads it
+        content_type = "application/json"
     if not (content_type.endswith("json") or content_type.endswith("yaml")):
         # Protobuf and CBOR are not spoken here; client-go sends JSON again after a 415.
         raise errors.unsupported_media_type(content_type)
