@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 from django.test import Client
 
 from policies.models import KubeCounter, Workload
@@ -44,8 +45,6 @@ def shop(kube, policy) -> Kube:
 
 
 def _deployment(**extra: Any) -> dict[str, Any]:
-    import yaml
-
     return yaml.safe_load(deployment(**extra))
 
 
@@ -189,3 +188,18 @@ def test_another_organization_sees_nothing_of_ours(cast, shop) -> None:
         assert response.status_code == 404, (method, response.json())
     assert outsider.send("post", DEPLOYMENTS, _deployment()).status_code == 404  # no namespace shop there
     assert Workload.objects.filter(organization=cast.org_b).count() == 0
+
+
+def test_the_workloads_page_offers_a_kubeconfig_without_any_token(cast, owner_client) -> None:
+    from tests.fixtures.pages import get_page
+
+    page = get_page(owner_client, "/workloads/", queries=12).content.decode()
+    assert "/workloads/kubeconfig/" in page
+    response = get_page(owner_client, "/workloads/kubeconfig/", queries=4)
+    assert response["Content-Disposition"] == f'attachment; filename="nodeless-{cast.org_a.slug}.kubeconfig"'
+    text = response.content.decode()
+    document = yaml.safe_load(text)
+    assert document["clusters"][0]["cluster"]["server"] == "http://testserver/k8s"
+    assert document["users"][0]["user"]["token"] == "PASTE-AN-API-TOKEN-HERE"
+    assert cast.token_a_plaintext not in text and "nls_" not in text
+    assert Client().get("/workloads/kubeconfig/").status_code == 302  # signed out: to the sign-in page
