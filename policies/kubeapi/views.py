@@ -166,7 +166,7 @@ def _body(request: HttpRequest) -> Any:
 def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBase:
     if request.method == "POST":
         created = operations.create(ctx, _body(request))
-        return _respond(created, 201)
+        return _warned(_respond(created, 201), ctx)
     if request.method != "GET":
         raise errors.method_not_allowed(f"{request.method} is not supported on a collection")
     labels = label_matcher(request.GET.get("labelSelector"))
@@ -186,7 +186,27 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     )
 
 
+_FEDERATED = {"Deployment", "Job", "ConfigMap", "Secret", "Service", "Namespace"}
+
+
+def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponseBase:
+    """Kinds kept but not sent to members say so, as a Warning header kubectl prints."""
+    if ctx.resource.kind not in _FEDERATED:
+        response["Warning"] = (
+            f'299 - "{ctx.resource.kind} is stored on this endpoint but not placed on member clusters: '
+            'Nodeless federates Deployments and Jobs, with the ConfigMaps, Secrets and Services they use"'
+        )
+    return response
+
+
 def _member(request: HttpRequest, ctx: operations.Context, name: str, subresource: str) -> HttpResponseBase:
+    response = _member_verb(request, ctx, name, subresource)
+    return _warned(response, ctx) if request.method in ("PUT", "PATCH") else response
+
+
+def _member_verb(
+    request: HttpRequest, ctx: operations.Context, name: str, subresource: str
+) -> HttpResponseBase:
     method = request.method
     if method == "GET":
         obj = operations.get(ctx, name)

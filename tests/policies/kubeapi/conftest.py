@@ -5,21 +5,39 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from django.db import connection
+from django.test import Client
 
 from simulator.tls import ServerCertificate, issue_server_certificate
 from workers.federation import run_pass
 
 KUBECTL = "/usr/bin/kubectl"
+
+
+class Kube:
+    """The endpoint through Django's test client, with a bearer token (or none)."""
+
+    def __init__(self, token: str | None) -> None:
+        self.client = Client()
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    def get(self, path: str, **headers: Any) -> Any:
+        return self.client.get(path, **self.headers, **headers)
+
+    def send(self, method: str, path: str, body: Any, content_type: str = "application/json") -> Any:
+        call = getattr(self.client, method)
+        return call(path, data=json.dumps(body), content_type=content_type, **self.headers)
 
 
 def kubeconfig(server: str, token: str, ca_pem: str) -> dict:

@@ -12,23 +12,11 @@ from django.test import Client
 
 from policies.models import KubeCounter, Workload
 from tests.fixtures.federation import deployment
+from tests.policies.kubeapi.conftest import Kube
 
 pytestmark = pytest.mark.django_db
 DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
 CONFIGMAPS = "/k8s/api/v1/namespaces/shop/configmaps"
-
-
-class Kube:
-    def __init__(self, token: str | None) -> None:
-        self.client = Client()
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-
-    def get(self, path: str, **headers: Any) -> Any:
-        return self.client.get(path, **self.headers, **headers)
-
-    def send(self, method: str, path: str, body: Any, content_type: str = "application/json") -> Any:
-        call = getattr(self.client, method)
-        return call(path, data=json.dumps(body), content_type=content_type, **self.headers)
 
 
 @pytest.fixture

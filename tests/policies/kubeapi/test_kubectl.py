@@ -73,6 +73,8 @@ def test_apply_a_directory_then_rollout_status_get_and_delete(
         "horizontalpodautoscaler.autoscaling/web created",
     ):
         assert line in applied.stdout, applied.stdout
+    # The HPA is kept, and kubectl shows that it is not sent to the members.
+    assert "Warning: HorizontalPodAutoscaler is stored on this endpoint but not placed" in applied.stderr
 
     rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
     assert rollout.returncode == 0, rollout.stderr
@@ -171,3 +173,34 @@ def test_another_organizations_token_sees_nothing(cast, kubectl, one_member, tmp
         and "Unauthorized" in nobody.stderr
         or "not a Nodeless API token" in nobody.stderr
     )
+
+
+def test_a_federation_policy_applied_with_kubectl_is_the_policy_the_pages_show(
+    cast, kubectl, tmp_path
+) -> None:
+    from policies.models import FederationPolicy
+
+    document = {
+        "apiVersion": "policy.nodeless.io/v1alpha1",
+        "kind": "FederationPolicy",
+        "metadata": {"name": "web-prod"},
+        "spec": {"strategy": "spread", "workloadSelector": {"namespaces": ["shop"]}},
+    }
+    directory = write_manifests(tmp_path / "policy", {"policy": document})
+    created = kubectl("apply", "-f", str(directory))
+    assert created.returncode == 0, created.stderr
+    assert "federationpolicy.policy.nodeless.io/web-prod created" in created.stdout
+    listed = kubectl("get", "fp")
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:2] == ["web-prod", "spread"]
+
+    document["spec"]["strategy"] = "cheapest"
+    write_manifests(directory, {"policy": document})
+    changed = kubectl("apply", "-f", str(directory))
+    assert changed.returncode == 0, changed.stderr
+    assert "federationpolicy.policy.nodeless.io/web-prod configured" in changed.stdout
+    policy = FederationPolicy.objects.get(organization=cast.org_a, name="web-prod")
+    assert policy.spec["strategy"] == "cheapest" and policy.version == 2
+
+    deleted = kubectl("delete", "fp", "web-prod", "--timeout=30s")
+    assert deleted.returncode == 0, deleted.stderr
+    assert not FederationPolicy.objects.filter(organization=cast.org_a).exists()
