@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.federation.manifest_checks import DNS_LABEL, DNS_SUBDOMAIN
-from policies.kubeapi import errors, federation, fields, patches, store
+from policies.kubeapi import catalog, errors, federation, fields, patches, store
 from policies.kubeapi.resources import Resource
 from policies.models import KubeCounter, KubeObject
 from tenants.actors import Actor
@@ -192,6 +192,9 @@ def _spec_changed(old: Json, new: Json) -> bool:
 def _written(
     ctx: Context, counter: KubeCounter, kobj: KubeObject | None, obj: Json, status: Json
 ) -> KubeObject:
+    if ctx.resource.kind == catalog.CRD_KIND:
+        catalog.check_definition(obj)
+        status = catalog.definition_status(obj)
     generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
     name = obj["metadata"]["name"]
     saved = store.save(
@@ -393,6 +396,10 @@ def delete(ctx: Context, name: str) -> Json:
         # The loop removes it from every member; the object goes once the workload is gone.
         store.mark_deleting(ctx.organization, counter, kobj)
         return _finish(ctx, kobj)
+    if kobj.kind == catalog.CRD_KIND:  # its custom resources go with it
+        for defined in catalog.defined(kobj.body.get("spec")):
+            for custom in store.scoped(ctx.organization, defined, None).select_for_update():
+                store.remove(ctx.organization, counter, custom)
     last = store.remove(ctx.organization, counter, kobj)
     if kobj.kind in federation.COMPANION_KINDS:
         federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)

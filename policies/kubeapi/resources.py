@@ -87,7 +87,17 @@ RESOURCES: tuple[Resource, ...] = (
         namespaced=False,
         short_names=("fp",),
     ),
+    Resource(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        status=True,
+    ),
 )
+BUILTIN_GROUPS = {r.group for r in RESOURCES} | {"policy", "storage.k8s.io", "apiregistration.k8s.io"}
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
 
@@ -100,10 +110,10 @@ def by_kind(group: str, kind: str) -> Resource | None:
     return _BY_KIND.get((group, kind))
 
 
-def group_versions() -> dict[str, list[str]]:
+def group_versions(served: tuple[Resource, ...] = RESOURCES) -> dict[str, list[str]]:
     """Every named group and its versions, in the order served."""
     groups: dict[str, list[str]] = {}
-    for resource in RESOURCES:
+    for resource in served:
         if resource.group and resource.version not in groups.setdefault(resource.group, []):
             groups[resource.group].append(resource.version)
     return groups
@@ -113,16 +123,16 @@ def api_versions() -> Json:
     return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
 
 
-def api_group_list() -> Json:
+def api_group_list(served: tuple[Resource, ...] = RESOURCES) -> Json:
     groups = []
-    for group, versions in group_versions().items():
+    for group, versions in group_versions(served).items():
         entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
         groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_group(group: str) -> Json | None:
-    versions = group_versions().get(group)
+def api_group(group: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
+    versions = group_versions(served).get(group)
     if versions is None:
         return None
     entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
@@ -135,12 +145,12 @@ def api_group(group: str) -> Json | None:
     }
 
 
-def api_resource_list(group: str, version: str) -> Json | None:
-    served = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
-    if not served:
+def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
+    matching = [r for r in served if (r.group, r.version) == (group, version)]
+    if not matching:
         return None
     entries: list[Json] = []
-    for resource in served:
+    for resource in matching:
         entry: Json = {
             "name": resource.plural,
             "singularName": resource.singular,
@@ -202,25 +212,25 @@ def schema_name(resource: Resource) -> str:
     return f"{group}.{resource.version}.{resource.kind}"
 
 
-def openapi_index(prefix: str) -> Json:
+def openapi_index(prefix: str, served: tuple[Resource, ...] = RESOURCES) -> Json:
     """The OpenAPI v3 index; ``prefix`` is where the endpoint is mounted (client-go takes
     ``serverRelativeURL`` as the whole path, not relative to the kubeconfig's server path)."""
     paths = {}
-    for group_version in sorted({(r.group, r.version) for r in RESOURCES}):
+    for group_version in sorted({(r.group, r.version) for r in served}):
         group, version = group_version
         key = f"apis/{group}/{version}" if group else f"api/{version}"
         paths[key] = {"serverRelativeURL": f"{prefix}/openapi/v3/{key}"}
     return {"paths": paths}
 
 
-def openapi_document(group: str, version: str) -> Json | None:
+def openapi_document(group: str, version: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
     """One group version's OpenAPI v3 document: paths with their operations, open schemas."""
-    served = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
-    if not served:
+    matching = [r for r in served if (r.group, r.version) == (group, version)]
+    if not matching:
         return None
     paths: Json = {}
     schemas: Json = {}
-    for resource in served:
+    for resource in matching:
         base = resource.path_prefix()
         scope = f"{base}/namespaces/{{namespace}}" if resource.namespaced else base
         paths[f"{scope}/{resource.plural}"] = {

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
 from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
-from policies.kubeapi import errors, operations, policy_objects, resources, store, tables
+from policies.kubeapi import catalog, errors, operations, policy_objects, resources, store, tables
 from policies.kubeapi.resources import Resource
 from policies.kubeapi.selection import field_filters, fields_match, label_matcher
 from tenants.actors import Actor
@@ -73,7 +73,8 @@ def endpoint(request: HttpRequest, rest: str) -> HttpResponseBase:
 def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD") and parts[:1] not in (["api"], ["apis"]):
         raise errors.method_not_allowed(f"{request.method} is not allowed here")
-    static = _discovery(parts, request.path[: len(request.path) - len(request.path_info)] + "/k8s")
+    prefix = request.path[: len(request.path) - len(request.path_info)] + "/k8s"
+    static = _discovery(parts, prefix, catalog.served(token.organization))
     if static is not None:
         return _respond(static)
     if parts[:1] == ["api"] and len(parts) >= 3:
@@ -85,7 +86,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     namespace = ""
     if len(rest) >= 3 and rest[0] == "namespaces":
         namespace, rest = rest[1], rest[2:]
-    resource = resources.find(group, version, rest[0])
+    resource = catalog.find(token.organization, group, version, rest[0])
     if resource is None or (namespace and not resource.namespaced):
         raise errors.not_found(rest[0], group, "/" + "/".join(parts))
     name = rest[1] if len(rest) > 1 else None
@@ -109,32 +110,32 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     return _member(request, ctx, name, subresource)
 
 
-def _discovery(parts: list[str], prefix: str) -> Json | None:
+def _discovery(parts: list[str], prefix: str, served: tuple[Resource, ...]) -> Json | None:
     found: Json | None = None
     if parts == ["version"]:
         found = resources.SERVER_VERSION
     elif parts == ["api"]:
         found = resources.api_versions()
     elif parts == ["apis"]:
-        found = resources.api_group_list()
+        found = resources.api_group_list(served)
     elif len(parts) == 2 and parts[0] == "api":
-        found = resources.api_resource_list("", parts[1])
+        found = resources.api_resource_list("", parts[1], served)
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif len(parts) == 2 and parts[0] == "apis":
-        found = resources.api_group(parts[1])
+        found = resources.api_group(parts[1], served)
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif len(parts) == 3 and parts[0] == "apis":
-        found = resources.api_resource_list(parts[1], parts[2])
+        found = resources.api_resource_list(parts[1], parts[2], served)
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif parts == ["openapi", "v3"]:
-        found = resources.openapi_index(prefix)
+        found = resources.openapi_index(prefix, served)
     elif parts[:2] == ["openapi", "v3"]:
         path = parts[2:]
         group, version = (path[1], path[2]) if path[:1] == ["apis"] and len(path) == 3 else ("", path[-1])
-        found = resources.openapi_document(group, version) if len(path) in (2, 3) else None
+        found = resources.openapi_document(group, version, served) if len(path) in (2, 3) else None
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     return found

@@ -191,3 +191,54 @@ def test_the_workloads_page_offers_a_kubeconfig_without_any_token(cast, owner_cl
     assert document["users"][0]["user"]["token"] == "PASTE-AN-API-TOKEN-HERE"
     assert cast.token_a_plaintext not in text and "nls_" not in text
     assert Client().get("/workloads/kubeconfig/").status_code == 302  # signed out: to the sign-in page
+
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "caches.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Cache", "plural": "caches", "singular": "cache", "shortNames": ["ca"]},
+        "scope": "Namespaced",
+        "versions": [
+            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object"}}}
+        ],
+    },
+}
+
+
+def test_custom_resource_definitions_serve_their_resources_to_their_organization_only(cast, shop) -> None:
+    created = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
+    assert created.status_code == 201, created.json()
+    assert {c["type"] for c in created.json()["status"]["conditions"]} == {"NamesAccepted", "Established"}
+    assert "example.com" in {g["name"] for g in shop.get("/k8s/apis").json()["groups"]}
+    caches = "/k8s/apis/example.com/v1/namespaces/shop/caches"
+    cache = {
+        "apiVersion": "example.com/v1",
+        "kind": "Cache",
+        "metadata": {"name": "redis"},
+        "spec": {"size": 3},
+    }
+    assert shop.send("post", caches, cache).status_code == 201
+    assert shop.get(f"{caches}/redis").json()["spec"] == {"size": 3}
+
+    outsider = Kube(cast.token_b_plaintext)
+    assert "example.com" not in {g["name"] for g in outsider.get("/k8s/apis").json()["groups"]}
+    assert outsider.get(f"{caches}/redis").status_code == 404
+
+    # Deleting the definition deletes its resources.
+    shop.client.delete(
+        "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions/caches.example.com", **shop.headers
+    )
+    assert shop.get(f"{caches}/redis").status_code == 404
+
+
+def test_a_custom_resource_definition_is_checked(shop) -> None:
+    bad = {**CRD, "metadata": {"name": "wrong.example.com"}, "spec": {**CRD["spec"], "scope": "Everywhere"}}
+    refused = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", bad)
+    assert refused.status_code == 422
+    assert [c["field"] for c in refused.json()["details"]["causes"]] == ["spec.scope"]
+    builtin = {**CRD, "metadata": {"name": "caches.apps"}, "spec": {**CRD["spec"], "group": "apps"}}
+    refused = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", builtin)
+    assert refused.status_code == 422 and refused.json()["details"]["causes"][0]["field"] == "spec.group"

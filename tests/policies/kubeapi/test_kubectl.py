@@ -204,3 +204,25 @@ def test_a_federation_policy_applied_with_kubectl_is_the_policy_the_pages_show(
     deleted = kubectl("delete", "fp", "web-prod", "--timeout=30s")
     assert deleted.returncode == 0, deleted.stderr
     assert not FederationPolicy.objects.filter(organization=cast.org_a).exists()
+
+
+def test_kubectl_applies_a_custom_resource_once_its_definition_is_there(kubectl, tmp_path) -> None:
+    from tests.policies.kubeapi.test_endpoint import CRD
+
+    assert (
+        kubectl(
+            "apply", "-f", str(write_manifests(tmp_path / "crd", {"crd": CRD, "ns": NAMESPACE}))
+        ).returncode
+        == 0
+    )
+    cache = {
+        "apiVersion": "example.com/v1",
+        "kind": "Cache",
+        "metadata": {"name": "redis", "namespace": "shop"},
+        "spec": {"size": 3},
+    }
+    applied = kubectl("apply", "-f", str(write_manifests(tmp_path / "cr", {"cache": cache})))
+    assert applied.returncode == 0, applied.stderr
+    assert "cache.example.com/redis created" in applied.stdout
+    listed = kubectl("get", "caches", "-n", "shop")
+    assert listed.returncode == 0 and "redis" in listed.stdout
