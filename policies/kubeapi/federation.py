@@ -24,7 +24,6 @@ from django.db import transaction
 from policies.federation import services
 from policies.federation.manifests import parse_manifest
 from policies.kubeapi import store
-from policies.kubeapi.resources import by_kind
 from policies.models import FederationPolicy, KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
 from tenants.actors import Actor
 from tenants.models import Organization
@@ -132,25 +131,22 @@ def workload_sync(organization: Organization, *, kobj: KubeObject, obj: Json, ac
         kobj.workload = services.workload_submit(
             organization, actor=actor, manifest=manifest, policy=requested
         )
-        kobj.save(update_fields=["workload"])
+        _linked(kobj)
         return
     if kobj.workload_id is None:
         kobj.workload = workload
-        kobj.save(update_fields=["workload"])
     parsed = parse_manifest(manifest)
     unchanged = (
         parsed.workload == workload.manifest
         and list(parsed.companions) == services.workload_companions(workload)
         and (requested is None or requested.pk == workload.policy_id)
     )
-    if unchanged:
-        return
-    if requested is None:  # without the annotation the workload keeps its policy (pages may move it)
-        services.workload_update(
+    if not unchanged and requested is None:  # the workload keeps its policy (pages may move it)
+        kobj.workload = services.workload_update(
             organization, workload=workload, actor=actor, manifest=manifest, replace_companions=True
         )
-    else:
-        services.workload_update(
+    elif not unchanged:
+        kobj.workload = services.workload_update(
             organization,
             workload=workload,
             actor=actor,
@@ -158,6 +154,15 @@ def workload_sync(organization: Organization, *, kobj: KubeObject, obj: Json, ac
             replace_companions=True,
             policy=requested,
         )
+    _linked(kobj)
+
+
+def _linked(kobj: KubeObject) -> None:
+    """The object now says what its workload's generation runs (the loop copies back only later
+    changes, made on the pages or through the REST API)."""
+    assert kobj.workload is not None
+    kobj.workload_generation = kobj.workload.generation
+    kobj.save(update_fields=["workload", "workload_generation"])
 
 
 def companions_changed(organization: Organization, *, namespace: str, actor: Actor) -> None:
@@ -276,36 +281,50 @@ def _job_status(workload: Workload, observed: int, federated: Json, placements: 
 
 def statuses_sync(organization_id: str) -> int:
     """After a loop pass: each linked object's status from its workload and placements (a change is a
-    new resourceVersion, so watches see it), and objects whose workload is gone removed for good
-    (the delete finished on every member, or the workload was deleted through the pages or the
-    REST API). How many objects changed."""
-    objects = list(
-        KubeObject.objects.filter(organization_id=organization_id, kind__in=("Deployment", "Job"))
-        .select_related("workload", "workload__policy")
-        .order_by("pk")
-    )
-    if not objects:
-        return 0
-    placements: dict[Any, list[Placement]] = {}
-    for placement in Placement.objects.filter(
-        workload_id__in=[o.workload_id for o in objects if o.workload_id]
-    ).select_related("cluster"):
-        placements.setdefault(placement.workload_id, []).append(placement)
+    new resourceVersion, so watches see it); its spec from the workload when the pages or the REST
+    API changed it (scaled, a new manifest); and objects whose workload is gone removed for good
+    (the delete finished on every member, or the workload was deleted elsewhere). Read under the
+    organization's counter lock, so no write of the endpoint is overwritten. How many changed."""
     changed = 0
     with transaction.atomic():
         organization = Organization.objects.get(pk=organization_id)
         counter = store.lock(organization)
+        objects = list(
+            KubeObject.objects.filter(organization=organization, kind__in=("Deployment", "Job"))
+            .select_related("workload", "workload__policy")
+            .order_by("pk")
+        )
+        placements: dict[Any, list[Placement]] = {}
+        linked = [o.workload_id for o in objects if o.workload_id]
+        for placement in Placement.objects.filter(workload_id__in=linked).select_related("cluster"):
+            placements.setdefault(placement.workload_id, []).append(placement)
         for kobj in objects:
             if kobj.workload is None:
                 store.remove(organization, counter, kobj)
                 changed += 1
                 continue
+            if kobj.workload.generation != kobj.workload_generation:
+                _spec_from_workload(organization, counter, kobj)
+                changed += 1
             status = workload_status(kobj, kobj.workload, placements.get(kobj.workload_id, []))
             if status != kobj.status:
                 store.touch_status(organization, counter, kobj, status)
                 changed += 1
         changed += _namespaces_finish(organization, counter)
     return changed
+
+
+def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObject) -> None:
+    """The workload changed outside the endpoint: the object takes its spec and labels."""
+    workload = kobj.workload
+    assert workload is not None
+    obj = store.render(kobj)
+    obj["spec"] = workload.manifest.get("spec") or {}
+    labels = (workload.manifest.get("metadata") or {}).get("labels")
+    obj["metadata"]["labels"] = labels or {}
+    kobj.workload_generation = workload.generation
+    write = store.Write(obj, kobj.status, kobj.generation + 1)
+    store.save(organization, counter, store.resource_of(kobj), kobj.namespace, kobj.name, write, kobj)
 
 
 def _namespaces_finish(organization: Organization, counter: Any) -> int:
@@ -319,7 +338,3 @@ def _namespaces_finish(organization: Organization, counter: Any) -> int:
             store.remove(organization, counter, namespace)
             done += 1
     return done
-
-
-def resource_of(kobj: KubeObject) -> Any:
-    return by_kind(kobj.group, kobj.kind)

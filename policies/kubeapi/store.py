@@ -41,6 +41,15 @@ _SERVED_METADATA = (
 )
 
 
+def resource_of(kobj: KubeObject) -> Resource:
+    """The stored object's kind as served (built-in or custom)."""
+    from policies.kubeapi.resources import by_kind
+
+    return by_kind(kobj.group, kobj.kind) or Resource(
+        kobj.group, kobj.version, kobj.kind, kobj.resource, bool(kobj.namespace)
+    )
+
+
 def timestamp(moment: Any) -> str:
     return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 

@@ -52,6 +52,9 @@ class KubeObject(models.Model):
     workload = models.ForeignKey(
         Workload, null=True, blank=True, on_delete=models.SET_NULL, related_name="kube_objects"
     )
+    # The workload generation this object's spec says; a later one was made on the pages or through
+    # the REST API, and the loop copies it back into the object.
+    workload_generation = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)  # metadata.deletionTimestamp
 

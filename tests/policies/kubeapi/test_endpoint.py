@@ -242,3 +242,21 @@ def test_a_custom_resource_definition_is_checked(shop) -> None:
     builtin = {**CRD, "metadata": {"name": "caches.apps"}, "spec": {**CRD["spec"], "group": "apps"}}
     refused = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", builtin)
     assert refused.status_code == 422 and refused.json()["details"]["causes"][0]["field"] == "spec.group"
+
+
+def test_a_change_made_through_the_rest_api_comes_back_to_the_object(cast, shop, api_a) -> None:
+    from workers.federation import run_pass
+
+    shop.send("post", DEPLOYMENTS, _deployment())
+    workload = Workload.objects.get(organization=cast.org_a, name="web")
+    scaled = api_a.patch(f"/api/v1/workloads/{workload.pk}/", {"replicas": 3}, format="json")
+    assert scaled.status_code == 200
+    run_pass(str(cast.org_a.pk))
+    obj = shop.get(f"{DEPLOYMENTS}/web").json()
+    assert obj["spec"]["replicas"] == 3 and obj["metadata"]["generation"] == 2
+    # ... and a change through the endpoint is not copied back over itself.
+    shop.send("patch", f"{DEPLOYMENTS}/web", {"spec": {"replicas": 4}}, "application/merge-patch+json")
+    run_pass(str(cast.org_a.pk))
+    obj = shop.get(f"{DEPLOYMENTS}/web").json()
+    assert obj["spec"]["replicas"] == 4 and obj["metadata"]["generation"] == 3
+    assert Workload.objects.get(pk=workload.pk).desired_replicas == 4
