@@ -45,6 +45,11 @@ class Resource:
     workload: bool = False  # federated as a workload
 
     @property
+    def scalable(self) -> bool:
+        """Has a scale subresource (``kubectl scale``)."""
+        return self.kind == "Deployment"
+
+    @property
     def group_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
@@ -170,6 +175,18 @@ def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = R
                     "singularName": "",
                     "namespaced": resource.namespaced,
                     "kind": resource.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        if resource.scalable:  # kubectl scale finds the Scale kind here
+            entries.append(
+                {
+                    "name": f"{resource.plural}/scale",
+                    "singularName": "",
+                    "namespaced": resource.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
                     "verbs": ["get", "patch", "update"],
                 }
             )

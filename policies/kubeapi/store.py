@@ -257,19 +257,20 @@ def _log(organization: Organization, counter: KubeCounter, kobj: KubeObject, kin
 
 
 def events_after(
-    organization: Organization, resource: Resource, namespace: str | None, version: int, limit: int = 500
+    organization: Organization, resource: Resource, namespace: str | None, version: int, up_to: int
 ) -> list[tuple[int, str, Json]]:
-    """(resourceVersion, type, object) of the changes after ``version``, oldest first."""
+    """(resourceVersion, type, object) of the changes after ``version`` up to ``up_to``, oldest first."""
     events = KubeEvent.objects.filter(
         organization=organization,
         group=resource.group,
         resource=resource.plural,
         resource_version__gt=version,
+        resource_version__lte=up_to,
     )
     if namespace:
         events = events.filter(namespace=namespace)
     found = []
-    for event in events.order_by("resource_version")[:limit]:
+    for event in events.order_by("resource_version"):
         obj = json.loads(decrypt_text(event.ciphertext)) if event.ciphertext else event.object
         found.append((event.resource_version, event.type, obj))
     return found

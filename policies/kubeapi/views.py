@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
 from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
-from policies.kubeapi import catalog, errors, operations, policy_objects, resources, store, tables
+from policies.kubeapi import catalog, errors, operations, patches, policy_objects, resources, store, tables
 from policies.kubeapi.resources import Resource
 from policies.kubeapi.selection import field_filters, fields_match, label_matcher
 from tenants.actors import Actor
@@ -29,6 +29,7 @@ Json = dict[str, Any]
 MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
 MAX_WATCH_SECONDS = 600
 WATCH_POLL_SECONDS = 0.2
+BOOKMARK_SECONDS = 10
 
 
 def _respond(body: Json, status: int = 200) -> JsonResponse:
@@ -91,7 +92,9 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
         raise errors.not_found(rest[0], group, "/" + "/".join(parts))
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
-    if subresource and (subresource != "status" or not resource.status or len(rest) > 3):
+    allowed = {"status"} if resource.status else set()
+    allowed |= {"scale"} if resource.scalable else set()
+    if subresource and (subresource not in allowed or len(rest) > 3):
         raise errors.not_found(f"{resource.plural}/{subresource}", group, name or "")
     ctx = operations.Context(
         organization=token.organization,
@@ -209,6 +212,8 @@ def _member_verb(
     request: HttpRequest, ctx: operations.Context, name: str, subresource: str
 ) -> HttpResponseBase:
     method = request.method
+    if subresource == "scale":
+        return _scale(request, ctx, name)
     if method == "GET":
         obj = operations.get(ctx, name)
         if tables.wants_table(request.headers.get("Accept", "")) and not subresource:
@@ -245,7 +250,10 @@ def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: 
         raise errors.bad_request("resourceVersion and timeoutSeconds must be whole numbers")
     as_table = tables.wants_table(request.headers.get("Accept", ""))
     response = StreamingHttpResponse(
-        _stream(ctx, since, labels, filters, timeout, as_table), content_type="application/json"
+        _stream(
+            ctx, since, labels, filters, timeout, as_table, request.GET.get("allowWatchBookmarks") == "true"
+        ),
+        content_type="application/json",
     )
     response["Cache-Control"] = "no-cache, private"
     return response
@@ -259,7 +267,13 @@ def _line(kind: str, obj: Json, resource: Resource, as_table: bool) -> str:
 
 
 def _stream(
-    ctx: operations.Context, since: int | None, labels: Any, filters: Any, timeout: int, as_table: bool
+    ctx: operations.Context,
+    since: int | None,
+    labels: Any,
+    filters: Any,
+    timeout: int,
+    as_table: bool,
+    bookmarks: bool,
 ) -> Iterator[str]:
     """Events after ``since`` (or the current objects as ADDED, then what follows) until the timeout."""
     if since is None:
@@ -271,14 +285,81 @@ def _stream(
         yield json.dumps({"type": "ERROR", "object": gone.status()}) + "\n"
         return
     deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
     while time.monotonic() < deadline:
-        events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since)
-        for version, kind, obj in events:
-            since = version
+        # Every change up to ``head`` has committed (writes hold the counter until they commit), so
+        # after reading them the watch is at ``head``, whatever kinds the changes were of.
+        head = store.current_version(ctx.organization)
+        events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since, head)
+        for _version, kind, obj in events:
             metadata = obj.get("metadata") or {}
             if labels(metadata.get("labels") or {}) and fields_match(
                 filters, metadata.get("name", ""), metadata.get("namespace", "")
             ):
+                quiet_since = time.monotonic()
                 yield _line(kind, obj, ctx.resource, as_table)
+        since = max(since, head)
+        if bookmarks and time.monotonic() - quiet_since >= BOOKMARK_SECONDS:
+            # Tells the client where it is (a restart resumes here), and finds a client that left.
+            quiet_since = time.monotonic()
+            marker = {"kind": ctx.resource.kind, "apiVersion": ctx.resource.group_version}
+            yield (
+                json.dumps(
+                    {"type": "BOOKMARK", "object": marker | {"metadata": {"resourceVersion": str(since)}}}
+                )
+                + "\n"
+            )
         if not events:
             time.sleep(WATCH_POLL_SECONDS)
+
+
+# --- scale ----------------------------------------------------------------------------------------
+
+
+def _scale_of(obj: Json) -> Json:
+    metadata = obj["metadata"]
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: metadata[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        },
+    }
+
+
+def _scale(request: HttpRequest, ctx: operations.Context, name: str) -> HttpResponseBase:
+    """The Scale view of a Deployment: reading it, or setting spec.replicas through it."""
+    if request.method == "GET":
+        return _respond(_scale_of(operations.get(ctx, name)))
+    if request.method not in ("PUT", "PATCH"):
+        raise errors.method_not_allowed(f"{request.method} is not supported on scale")
+    current = _scale_of(operations.get(ctx, name))
+    sent = _body(request)
+    if request.method == "PATCH":
+        kind = operations.PATCH_TYPES.get(request.content_type or "")
+        if kind not in ("merge", "strategic", "json"):
+            raise errors.unsupported_media_type(request.content_type or "")
+        try:
+            sent = patches.json_patch(current, sent) if kind == "json" else patches.merge_patch(current, sent)
+        except patches.PatchError as error:
+            raise errors.KubeError(422, "Invalid", f"the patch could not be applied: {error}")
+    replicas = (sent.get("spec") or {}).get("replicas") if isinstance(sent, dict) else None
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid(
+            "Scale",
+            "autoscaling",
+            name,
+            [("spec.replicas", "Invalid value: must be a whole number, 0 or more")],
+        )
+    change: Json = {"spec": {"replicas": replicas}}
+    version = (sent.get("metadata") or {}).get("resourceVersion") if request.method == "PUT" else None
+    if version:
+        change["metadata"] = {"resourceVersion": version}
+    updated = operations.patch(ctx, name, "merge", change, force=False)
+    return _respond(_scale_of(updated))

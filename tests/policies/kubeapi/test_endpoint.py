@@ -260,3 +260,39 @@ def test_a_change_made_through_the_rest_api_comes_back_to_the_object(cast, shop,
     obj = shop.get(f"{DEPLOYMENTS}/web").json()
     assert obj["spec"]["replicas"] == 4 and obj["metadata"]["generation"] == 3
     assert Workload.objects.get(pk=workload.pk).desired_replicas == 4
+
+
+def test_watch_bookmarks_say_where_the_watch_is(shop, monkeypatch) -> None:
+    from policies.kubeapi import views
+
+    monkeypatch.setattr(views, "BOOKMARK_SECONDS", 0)
+    version = shop.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
+    shop.send("post", DEPLOYMENTS, _deployment())  # another kind's change moves the watch on too
+    head = shop.get(DEPLOYMENTS).json()["metadata"]["resourceVersion"]
+    response = shop.get(
+        f"{CONFIGMAPS}?watch=1&allowWatchBookmarks=true&resourceVersion={version}&timeoutSeconds=1"
+    )
+    events = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert events and {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[-1]["object"] == {
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": head},
+    }
+
+
+def test_the_scale_subresource_sets_the_replicas(cast, shop) -> None:
+    shop.send("post", DEPLOYMENTS, _deployment(replicas=2))
+    scale = shop.get(f"{DEPLOYMENTS}/web/scale").json()
+    assert (
+        scale["kind"] == "Scale"
+        and scale["spec"]["replicas"] == 2
+        and scale["status"]["selector"] == "app=web"
+    )
+    patched = shop.send(
+        "patch", f"{DEPLOYMENTS}/web/scale", {"spec": {"replicas": 5}}, "application/merge-patch+json"
+    )
+    assert patched.status_code == 200 and patched.json()["spec"]["replicas"] == 5
+    assert Workload.objects.get(organization=cast.org_a, name="web").desired_replicas == 5
+    refused = shop.send("put", f"{DEPLOYMENTS}/web/scale", {**scale, "spec": {"replicas": -1}})
+    assert refused.status_code == 422

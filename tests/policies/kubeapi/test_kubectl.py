@@ -226,3 +226,17 @@ def test_kubectl_applies_a_custom_resource_once_its_definition_is_there(kubectl,
     assert "cache.example.com/redis created" in applied.stdout
     listed = kubectl("get", "caches", "-n", "shop")
     assert listed.returncode == 0 and "redis" in listed.stdout
+
+
+def test_kubectl_scale(cast, kubectl, policy, tmp_path) -> None:
+    policy("default", strategy="cheapest")
+    assert (
+        kubectl(
+            "apply", "-f", str(write_manifests(tmp_path / "app", {"0-ns": NAMESPACE, "web": _web()}))
+        ).returncode
+        == 0
+    )
+    scaled = kubectl("scale", "deployment", "web", "-n", "shop", "--replicas=3")
+    assert scaled.returncode == 0, scaled.stderr
+    assert "deployment.apps/web scaled" in scaled.stdout
+    assert Workload.objects.get(organization=cast.org_a, name="web").desired_replicas == 3
