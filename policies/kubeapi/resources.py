@@ -30,6 +30,7 @@ SERVER_VERSION = {
     "platform": "linux/amd64",
 }
 POLICY_GROUP = "policy.nodeless.io"
+_ALL = {"Service", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler"}
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
@@ -43,6 +44,13 @@ class Resource:
     short_names: tuple[str, ...] = ()
     status: bool = False  # has a status subresource
     workload: bool = False  # federated as a workload
+
+    @property
+    def categories(self) -> list[str]:
+        """``kubectl get all`` lists the kinds in the "all" category, as the API server groups them."""
+        if self.kind in _ALL:
+            return ["all"]
+        return ["nodeless"] if self.group == POLICY_GROUP else []
 
     @property
     def scalable(self) -> bool:
@@ -165,8 +173,8 @@ def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = R
         }
         if resource.short_names:
             entry["shortNames"] = list(resource.short_names)
-        if resource.group == POLICY_GROUP:
-            entry["categories"] = ["nodeless"]
+        if resource.categories:
+            entry["categories"] = resource.categories
         entries.append(entry)
         if resource.status:
             entries.append(

@@ -30,6 +30,7 @@ MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
 MAX_WATCH_SECONDS = 600
 WATCH_POLL_SECONDS = 0.2
 BOOKMARK_SECONDS = 10
+KEEPALIVE_SECONDS = 5
 
 
 def _respond(body: Json, status: int = 200) -> JsonResponse:
@@ -285,7 +286,7 @@ def _stream(
         yield json.dumps({"type": "ERROR", "object": gone.status()}) + "\n"
         return
     deadline = time.monotonic() + timeout
-    quiet_since = time.monotonic()
+    last_write = last_bookmark = time.monotonic()
     while time.monotonic() < deadline:
         # Every change up to ``head`` has committed (writes hold the counter until they commit), so
         # after reading them the watch is at ``head``, whatever kinds the changes were of.
@@ -296,12 +297,12 @@ def _stream(
             if labels(metadata.get("labels") or {}) and fields_match(
                 filters, metadata.get("name", ""), metadata.get("namespace", "")
             ):
-                quiet_since = time.monotonic()
+                last_write = time.monotonic()
                 yield _line(kind, obj, ctx.resource, as_table)
         since = max(since, head)
-        if bookmarks and time.monotonic() - quiet_since >= BOOKMARK_SECONDS:
-            # Tells the client where it is (a restart resumes here), and finds a client that left.
-            quiet_since = time.monotonic()
+        if bookmarks and time.monotonic() - last_bookmark >= BOOKMARK_SECONDS:
+            # Tells the client where it is (a restart resumes here).
+            last_write = last_bookmark = time.monotonic()
             marker = {"kind": ctx.resource.kind, "apiVersion": ctx.resource.group_version}
             yield (
                 json.dumps(
@@ -309,6 +310,11 @@ def _stream(
                 )
                 + "\n"
             )
+        elif time.monotonic() - last_write >= KEEPALIVE_SECONDS:
+            # One space: JSON decoders skip it (client-go's, the Python client's before the next
+            # line), and writing it finds a client that went away, which ends this watch.
+            last_write = time.monotonic()
+            yield " "
         if not events:
             time.sleep(WATCH_POLL_SECONDS)
 

@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ class TlsFront:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
         self.stopped = threading.Event()
+        self.sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -81,12 +83,19 @@ class TlsFront:
         except OSError:
             client.close()
             return
+        self.sockets += [secure, upstream]
         threading.Thread(target=_pump, args=(upstream, secure), daemon=True).start()
         _pump(secure, upstream)
 
     def stop(self) -> None:
+        """Close every relayed connection: watches still streaming to kubectl see their client go
+        (at their next keep-alive) and end, releasing their database connections."""
         self.stopped.set()
         self.listener.close()
+        for end in self.sockets:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
@@ -106,6 +115,18 @@ def kube_server(live_server) -> Iterator[TlsFront]:
     front = TlsFront(live_server.url)
     yield front
     front.stop()
+    # Wait (bounded) for the server's watch threads to notice and let go of the test database.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _other_sessions():
+        time.sleep(0.2)
+
+
+def _other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
 
 
 @pytest.fixture

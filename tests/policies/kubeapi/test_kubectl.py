@@ -90,6 +90,10 @@ def test_apply_a_directory_then_rollout_status_get_and_delete(
         "2",
     ]
     assert one_member.deployment_replicas("shop", "web") == 2
+    everything = kubectl("get", "all", "-n", "shop")
+    assert everything.returncode == 0, everything.stderr
+    assert "deployment.apps/web" in everything.stdout and "service/web" in everything.stdout
+    assert "horizontalpodautoscaler.autoscaling/web" in everything.stdout
     assert one_member.core.read_namespaced_config_map("web-config", "shop").data == {"MODE": "prod"}
     assert one_member.core.read_namespaced_service("web", "shop").spec.selector == {"app": "web"}
     # Applying the same directory again changes nothing.
