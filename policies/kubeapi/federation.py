@@ -24,6 +24,7 @@ from django.db import transaction
 from policies.federation import services
 from policies.federation.manifests import parse_manifest
 from policies.kubeapi import store
+from policies.kubeapi.resources import by_kind
 from policies.models import FederationPolicy, KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
 from tenants.actors import Actor
 from tenants.models import Organization
@@ -289,6 +290,7 @@ def statuses_sync(organization_id: str) -> int:
     with transaction.atomic():
         organization = Organization.objects.get(pk=organization_id)
         counter = store.lock(organization)
+        changed += _adopt(organization, counter)
         objects = list(
             KubeObject.objects.filter(organization=organization, kind__in=("Deployment", "Job"))
             .select_related("workload", "workload__policy")
@@ -312,6 +314,40 @@ def statuses_sync(organization_id: str) -> int:
                 changed += 1
         changed += _namespaces_finish(organization, counter)
     return changed
+
+
+def _adopt(organization: Organization, counter: Any) -> int:
+    """Workloads submitted on the pages or through the REST API become objects of the endpoint too
+    (with their namespace and companions), so kubectl sees every workload of the organization."""
+    adopted = 0
+    orphans = Workload.objects.filter(
+        organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
+    ).order_by("created_at")
+    for workload in orphans:
+        resource = by_kind("apps" if workload.kind == WorkloadKind.DEPLOYMENT else "batch", workload.kind)
+        if resource is None or store.load(organization, resource, workload.namespace, workload.name):
+            continue
+        _ensure_namespace(organization, counter, workload.namespace)
+        for companion in services.workload_companions(workload):
+            kind = by_kind("", str(companion.get("kind")))
+            name = str((companion.get("metadata") or {}).get("name"))
+            if kind is not None and store.load(organization, kind, workload.namespace, name) is None:
+                write = store.Write(companion, {}, 1)
+                store.save(organization, counter, kind, workload.namespace, name, write, None)
+        write = store.Write(dict(workload.manifest), {}, 1)
+        kobj = store.save(organization, counter, resource, workload.namespace, workload.name, write, None)
+        kobj.workload = workload
+        _linked(kobj)
+        adopted += 1
+    return adopted
+
+
+def _ensure_namespace(organization: Organization, counter: Any, name: str) -> None:
+    namespaces = by_kind("", "Namespace")
+    assert namespaces is not None
+    if store.load(organization, namespaces, "", name) is None:
+        write = store.Write({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}, {"phase": "Active"}, 1)
+        store.save(organization, counter, namespaces, "", name, write, None)
 
 
 def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObject) -> None:

@@ -296,3 +296,25 @@ def test_the_scale_subresource_sets_the_replicas(cast, shop) -> None:
     assert Workload.objects.get(organization=cast.org_a, name="web").desired_replicas == 5
     refused = shop.send("put", f"{DEPLOYMENTS}/web/scale", {**scale, "spec": {"replicas": -1}})
     assert refused.status_code == 422
+
+
+def test_a_workload_submitted_through_the_rest_api_is_served_by_the_endpoint(cast, kube, policy) -> None:
+    from tests.fixtures.federation import submit
+    from workers.federation import run_pass
+
+    config = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    )
+    workload = submit(cast, deployment() + "---\n" + config, policy("default", strategy="cheapest"))
+    run_pass(str(cast.org_a.pk))
+    assert kube.get("/k8s/api/v1/namespaces/shop").status_code == 200
+    assert kube.get(f"{CONFIGMAPS}/conf").json()["data"] == {"a": "b"}
+    served = kube.get(f"{DEPLOYMENTS}/web").json()
+    assert served["spec"]["replicas"] == 2 and served["metadata"]["generation"] == 1
+    patched = kube.send(
+        "patch", f"{DEPLOYMENTS}/web", {"spec": {"replicas": 3}}, "application/merge-patch+json"
+    )
+    assert patched.status_code == 200
+    assert Workload.objects.get(pk=workload.pk).desired_replicas == 3  # the same row
+    run_pass(str(cast.org_a.pk))
+    assert [i["metadata"]["name"] for i in kube.get(DEPLOYMENTS).json()["items"]] == ["web"]
