@@ -318,3 +318,27 @@ def test_a_workload_submitted_through_the_rest_api_is_served_by_the_endpoint(cas
     assert Workload.objects.get(pk=workload.pk).desired_replicas == 3  # the same row
     run_pass(str(cast.org_a.pk))
     assert [i["metadata"]["name"] for i in kube.get(DEPLOYMENTS).json()["items"]] == ["web"]
+
+
+def test_a_read_only_token_reads_and_is_refused_writes(cast, shop) -> None:
+    from tenants import services as tenant_services
+    from tenants.actors import Actor
+
+    _, plaintext = tenant_services.api_token_create(
+        cast.org_a, actor=Actor(user=cast.alice), name="viewer", scopes=["read"]
+    )
+    reader = Kube(plaintext)
+    assert reader.get(CONFIGMAPS).status_code == 200
+    refused = reader.send(
+        "post", CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    )
+    assert refused.status_code == 403 and refused.json()["reason"] == "Forbidden"
+    assert "'write' scope" in refused.json()["message"]
+
+
+def test_a_dry_run_checks_everything_and_stores_nothing(cast, shop) -> None:
+    response = shop.send("post", f"{DEPLOYMENTS}?dryRun=All", _deployment())
+    assert response.status_code == 201 and response.json()["metadata"]["name"] == "web"
+    assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert not Workload.objects.filter(organization=cast.org_a).exists()
+    assert shop.send("post", f"{DEPLOYMENTS}?dryRun=All", _deployment(replicas=-1)).status_code == 422
