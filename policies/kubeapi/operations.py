@@ -9,6 +9,7 @@ refusal is a 422 with a cause per problem. ``dryRun=All`` does all of it and rol
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from dataclasses import dataclass
@@ -195,6 +196,8 @@ def _written(
     if ctx.resource.kind == catalog.CRD_KIND:
         catalog.check_definition(obj)
         status = catalog.definition_status(obj)
+    if ctx.resource.kind == "Secret" and "stringData" in obj:
+        obj = _string_data_merged(obj)
     generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
     name = obj["metadata"]["name"]
     saved = store.save(
@@ -214,6 +217,18 @@ def _written(
     except ValidationError as error:
         raise _federation_error(ctx.resource, name, error)
     return saved
+
+
+def _string_data_merged(obj: Json) -> Json:
+    """A Secret's stringData is written into data (base64), as the API server does; it is never kept."""
+    merged = {k: v for k, v in obj.items() if k != "stringData"}
+    plain = obj.get("stringData") or {}
+    name = str(obj["metadata"]["name"])
+    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
+        raise errors.invalid("Secret", "", name, [("stringData", "Invalid value: must map keys to strings")])
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in plain.items()}
+    merged["data"] = {**(obj.get("data") or {}), **encoded}
+    return merged
 
 
 def _finish(ctx: Context, kobj: KubeObject) -> Json:

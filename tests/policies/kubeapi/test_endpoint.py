@@ -342,3 +342,40 @@ def test_a_dry_run_checks_everything_and_stores_nothing(cast, shop) -> None:
     assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
     assert not Workload.objects.filter(organization=cast.org_a).exists()
     assert shop.send("post", f"{DEPLOYMENTS}?dryRun=All", _deployment(replicas=-1)).status_code == 422
+
+
+def test_a_secret_is_stored_encrypted_and_its_string_data_becomes_data(cast, shop) -> None:
+    from policies.models import KubeEvent, KubeObject
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"password": "hunter2"},
+    }
+    created = shop.send("post", "/k8s/api/v1/namespaces/shop/secrets", secret).json()
+    assert created["data"] == {"password": "aHVudGVyMg=="} and "stringData" not in created
+    stored = KubeObject.objects.get(organization=cast.org_a, kind="Secret")
+    assert "hunter2" not in json.dumps(stored.body) and "aHVudGVyMg" not in json.dumps(stored.body)
+    assert stored.ciphertext and "aHVudGVyMg" not in stored.ciphertext
+    event = KubeEvent.objects.filter(organization=cast.org_a, resource="secrets").get()
+    assert event.object == {} and "aHVudGVyMg" not in event.ciphertext
+
+
+def test_deleting_a_namespace_deletes_what_is_in_it_once_the_members_let_go(cast, shop) -> None:
+    from workers.federation import run_pass
+
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    shop.send("post", CONFIGMAPS, config)
+    shop.send("post", DEPLOYMENTS, _deployment())
+    deleted = shop.client.delete("/k8s/api/v1/namespaces/shop", **shop.headers)
+    assert deleted.status_code == 200 and deleted.json()["status"] == {"phase": "Terminating"}
+    assert shop.get(f"{CONFIGMAPS}/conf").status_code == 404
+    assert "deletionTimestamp" in shop.get(f"{DEPLOYMENTS}/web").json()["metadata"]
+    assert Workload.objects.get(organization=cast.org_a, name="web").deleted_at is not None
+    run_pass(str(cast.org_a.pk))  # no member holds it: the workload goes, then the namespace
+    run_pass(str(cast.org_a.pk))
+    assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert shop.get("/k8s/api/v1/namespaces/shop").status_code == 404
+    refused = shop.client.delete("/k8s/api/v1/namespaces/default", **shop.headers)
+    assert refused.status_code == 403
