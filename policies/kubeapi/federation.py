@@ -4,9 +4,9 @@ ways: objects → workloads (with the companions they use), and placements → K
 
 - A workload's policy is the one named by the ``policy.nodeless.io/name`` annotation, else the
   most specific policy whose selector (namespaces, labels) selects it, as for the REST API.
-- Companions follow the workloads that use them: the ConfigMaps and Secrets the pod template
-  references (volumes, env, envFrom, image pull secrets) and the Services whose selector selects
-  its pods. A companion's change rolls out to every workload using it.
+- Companions follow the workloads that use them: the ConfigMaps, Secrets and ServiceAccount the
+  pod template references (volumes, env, envFrom, image pull secrets, serviceAccountName) and the
+  Services whose selector selects its pods. A companion's change rolls out to every workload using it.
 - Status: replicas, updated, ready and available replicas summed over the members, conditions,
   ``observedGeneration`` only once every member runs the current generation (what ``kubectl
   rollout status`` and Argo CD's health check wait on, as Karmada aggregates), and
@@ -31,7 +31,7 @@ from tenants.models import Organization
 
 Json = dict[str, Any]
 POLICY_ANNOTATION = "policy.nodeless.io/name"
-COMPANION_KINDS = ("ConfigMap", "Secret", "Service")
+COMPANION_KINDS = ("ConfigMap", "Secret", "Service", "ServiceAccount")
 
 
 def _template(obj: Mapping[str, Any]) -> Json:
@@ -43,8 +43,10 @@ def _template(obj: Mapping[str, Any]) -> Json:
 
 
 def referenced_names(pod_spec: Mapping[str, Any]) -> dict[str, set[str]]:
-    """ConfigMap and Secret names a pod spec uses."""
-    found: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set()}
+    """ConfigMap, Secret and ServiceAccount names a pod spec uses."""
+    found: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set(), "ServiceAccount": set()}
+    if pod_spec.get("serviceAccountName"):
+        found["ServiceAccount"].add(str(pod_spec["serviceAccountName"]))
     for volume in pod_spec.get("volumes") or []:
         if not isinstance(volume, Mapping):
             continue
@@ -79,7 +81,7 @@ def referenced_names(pod_spec: Mapping[str, Any]) -> dict[str, set[str]]:
 
 
 def companions_for(organization: Organization, namespace: str, obj: Mapping[str, Any]) -> list[Json]:
-    """The stored ConfigMaps, Secrets and Services the workload ``obj`` uses, by name order."""
+    """The stored ConfigMaps, Secrets, Services and ServiceAccounts the workload ``obj`` uses, by name order."""
     template = _template(obj)
     names = referenced_names(template.get("spec") or {})
     pod_labels = (template.get("metadata") or {}).get("labels") or {}

@@ -1,7 +1,7 @@
 """The kinds the endpoint serves, and the discovery and OpenAPI documents that describe them.
 
 Any namespaced object of these kinds can be stored. Deployments and Jobs become federated workloads
-(``federation``); ConfigMaps, Secrets and Services go with the workloads that use them; the other
+(``federation``); ConfigMaps, Secrets, Services and ServiceAccounts go with the workloads that use them; the other
 kinds are kept and served. ``FederationPolicy`` is the organization's federation policies
 (``policies``). Discovery is the legacy kind (``/api``, ``/apis``, one ``APIResourceList`` per
 group version), which kubectl, client-go and the Python client all read.

@@ -191,7 +191,7 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     )
 
 
-_FEDERATED = {"Deployment", "Job", "ConfigMap", "Secret", "Service", "Namespace"}
+_FEDERATED = {"Deployment", "Job", "ConfigMap", "Secret", "Service", "ServiceAccount", "Namespace"}
 
 
 def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponseBase:
@@ -199,7 +199,7 @@ def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponse
     if ctx.resource.kind not in _FEDERATED:
         response["Warning"] = (
             f'299 - "{ctx.resource.kind} is stored on this endpoint but not placed on member clusters: '
-            'Nodeless federates Deployments and Jobs, with the ConfigMaps, Secrets and Services they use"'
+            'Nodeless federates Deployments and Jobs, with the ConfigMaps, Secrets, Services and ServiceAccounts they use"'
         )
     return response
 

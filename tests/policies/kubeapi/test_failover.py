@@ -72,3 +72,22 @@ def test_sticky_keeps_replicas_where_they_were_and_says_so(cast, two_members, po
     federated = next(c for c in status["conditions"] if c["type"] == "Federated")
     assert federated["status"] == "False" and "sticky" in federated["message"]
     assert list(_where(kube)) == ["primary"] and standby.deployment_replicas("shop", "web") is None
+
+
+def test_the_service_account_a_deployment_runs_as_goes_with_it(cast, member, policy) -> None:
+    east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(2),))
+    policy("default", strategy="cheapest")
+    kube = Kube(cast.token_a_plaintext)
+    kube.send(
+        "post",
+        "/k8s/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+    )
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web-runner"}}
+    created = kube.send("post", "/k8s/api/v1/namespaces/shop/serviceaccounts", account)
+    assert created.status_code == 201 and "Warning" not in created
+    web = yaml.safe_load(deployment(replicas=1))
+    web["spec"]["template"]["spec"]["serviceAccountName"] = "web-runner"
+    assert kube.send("post", "/k8s/apis/apps/v1/namespaces/shop/deployments", web).status_code == 201
+    settle(cast, lambda: _where(kube) == {"east": (1, 1)})
+    assert east.core.read_namespaced_service_account("web-runner", "shop").metadata.name == "web-runner"
