@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
@@ -25,7 +26,7 @@ from policies.federation import selectors, services
 from policies.kubeapi import errors, fields, patches, store, tables
 from policies.kubeapi.operations import PATCH_TYPES, Context
 from policies.kubeapi.resources import POLICY_GROUP
-from policies.models import FederationPolicy
+from policies.models import FederationPolicy, KubeObject
 from tenants.races import StaleVersion
 
 Json = dict[str, Any]
@@ -61,7 +62,45 @@ def _nested(value: Any, names: dict[str, str]) -> Any:
     return {names.get(k, k): v for k, v in value.items()}
 
 
-def render(policy: FederationPolicy, names: dict[str, str]) -> Json:
+def _shadows(organization: Any, name: str | None = None) -> dict[str, Json]:
+    """Labels and annotations sent with each policy (GitOps tools track their objects by them),
+    kept beside the policy rows, which have no place for them."""
+    found = KubeObject.objects.filter(
+        organization=organization, group=POLICY_GROUP, resource="federationpolicies"
+    )
+    if name is not None:
+        found = found.filter(name=name)
+    return {kobj.name: kobj.body.get("metadata") or {} for kobj in found}
+
+
+def _keep_metadata(ctx: Context, obj: Json) -> None:
+    metadata = obj.get("metadata") or {}
+    kept = {key: metadata[key] for key in ("labels", "annotations") if isinstance(metadata.get(key), dict)}
+    for values in kept.values():
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+            raise errors.invalid(
+                "FederationPolicy",
+                POLICY_GROUP,
+                str(metadata.get("name")),
+                [("metadata", "Invalid value: labels and annotations map strings to strings")],
+            )
+    KubeObject.objects.update_or_create(
+        organization=ctx.organization,
+        group=POLICY_GROUP,
+        resource="federationpolicies",
+        namespace="",
+        name=str(metadata.get("name")),
+        defaults={
+            "version": "v1alpha1",
+            "kind": "FederationPolicy",
+            "body": {"metadata": kept},
+            "labels": kept.get("labels", {}),
+            "resource_version": 0,
+        },
+    )
+
+
+def render(policy: FederationPolicy, names: dict[str, str], metadata: Json | None = None) -> Json:
     shape = policy_representation(policy, names)
     spec = {
         camel: _nested(shape[snake], _NESTED) for snake, camel in _TOP.items() if shape.get(snake) is not None
@@ -75,6 +114,7 @@ def render(policy: FederationPolicy, names: dict[str, str]) -> Json:
             "resourceVersion": str(policy.version),
             "generation": policy.version,
             "creationTimestamp": store.timestamp(policy.created_at),
+            **(metadata or {}),
         },
         "spec": spec,
         "status": {"summary": shape["summary"], "workloads": shape["workload_count"]},
@@ -167,7 +207,10 @@ def handle(
     if name is None and method == "GET":
         if request.GET.get("watch") in ("1", "true"):
             return StreamingHttpResponse(_watch(ctx, names), content_type="application/json")
-        items = [render(p, names) for p in selectors.federation_policy_list(ctx.organization)]
+        shadows = _shadows(ctx.organization)
+        items = [
+            render(p, names, shadows.get(p.name)) for p in selectors.federation_policy_list(ctx.organization)
+        ]
         if tables.wants_table(request.headers.get("Accept", "")):
             return JsonResponse(tables.table("FederationPolicy", items))
         return JsonResponse(
@@ -179,19 +222,27 @@ def handle(
             }
         )
     if name is None and method == "POST":
-        data = _data(body(request))
+        sent = body(request)
+        data = _data(sent)
         if FederationPolicy.objects.filter(organization=ctx.organization, name=data["name"]).exists():
             raise errors.already_exists("federationpolicies", POLICY_GROUP, str(data["name"]))
-        return JsonResponse(render(_save(ctx, data, None, None), names), status=201)
+        with transaction.atomic():
+            policy = _save(ctx, data, None, None)
+            _keep_metadata(ctx, sent)
+        return JsonResponse(
+            render(policy, names, _shadows(ctx.organization, policy.name).get(policy.name)), status=201
+        )
     if name is None:
         raise errors.method_not_allowed(f"{method} is not supported on a collection")
     if method == "GET":
-        return JsonResponse(render(_lookup(ctx, name), names))
+        return JsonResponse(render(_lookup(ctx, name), names, _shadows(ctx.organization, name).get(name)))
     if method == "DELETE":
         policy = _lookup(ctx, name)
-        last = render(policy, names)
+        last = render(policy, names, _shadows(ctx.organization, name).get(name))
         try:
-            services.federation_policy_delete(ctx.organization, policy=policy, actor=ctx.actor)
+            with transaction.atomic():
+                services.federation_policy_delete(ctx.organization, policy=policy, actor=ctx.actor)
+                _shadows_delete(ctx, name)
         except services.PolicyInUse as error:
             raise errors.conflict("federationpolicies", POLICY_GROUP, name, str(error))
         return JsonResponse(last)
@@ -202,7 +253,7 @@ def _change(
     request: HttpRequest, ctx: Context, name: str, names: dict[str, str], body: Callable[[HttpRequest], Any]
 ) -> Json:
     current = FederationPolicy.objects.filter(organization=ctx.organization, name=name).first()
-    live = render(current, names) if current is not None else None
+    live = render(current, names, _shadows(ctx.organization, name).get(name)) if current is not None else None
     sent = body(request)
     if request.method == "PUT":
         obj = sent
@@ -228,7 +279,16 @@ def _change(
             f"the name of the object ({data['name']}) does not match the name on the URL ({name})"
         )
     sent_version = (obj.get("metadata") or {}).get("resourceVersion") if request.method == "PUT" else None
-    return render(_save(ctx, data, current, sent_version), names)
+    with transaction.atomic():
+        policy = _save(ctx, data, current, sent_version)
+        _keep_metadata(ctx, obj)
+    return render(policy, names, _shadows(ctx.organization, name).get(name))
+
+
+def _shadows_delete(ctx: Context, name: str) -> None:
+    KubeObject.objects.filter(
+        organization=ctx.organization, group=POLICY_GROUP, resource="federationpolicies", name=name
+    ).delete()
 
 
 def _watch(ctx: Context, names: dict[str, str]) -> Iterator[str]:

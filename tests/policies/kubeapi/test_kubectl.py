@@ -202,6 +202,7 @@ def test_a_federation_policy_applied_with_kubectl_is_the_policy_the_pages_show(
     changed = kubectl("apply", "-f", str(directory))
     assert changed.returncode == 0, changed.stderr
     assert "federationpolicy.policy.nodeless.io/web-prod configured" in changed.stdout
+    assert "last-applied-configuration" not in changed.stderr  # kept with the policy
     policy = FederationPolicy.objects.get(organization=cast.org_a, name="web-prod")
     assert policy.spec["strategy"] == "cheapest" and policy.version == 2
 

@@ -48,9 +48,11 @@ def test_federation_policies_are_custom_objects_on_the_rest_api_rows(cast, api, 
         GROUP,
         VERSION,
         PLURAL,
-        _policy("web-prod", strategy="spread", workloadSelector={"namespaces": ["shop"], "labels": {}}),
+        _policy("web-prod", strategy="spread", workloadSelector={"namespaces": ["shop"], "labels": {}})
+        | {"metadata": {"name": "web-prod", "labels": {"app.kubernetes.io/instance": "shop"}}},
     )
     assert created["spec"]["strategy"] == "spread" and created["metadata"]["resourceVersion"] == "1"
+    assert created["metadata"]["labels"] == {"app.kubernetes.io/instance": "shop"}  # GitOps tracking
     row = FederationPolicy.objects.get(organization=cast.org_a, name="web-prod")
     assert row.workload_namespaces == ["shop"]
     rest = api_a.get("/api/v1/federation-policies/").json()["results"]
@@ -64,6 +66,7 @@ def test_federation_policies_are_custom_objects_on_the_rest_api_rows(cast, api, 
     )
     fetched = custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, "web-prod")
     assert fetched["spec"]["strategy"] == "cheapest" and fetched["metadata"]["resourceVersion"] == "2"
+    assert fetched["metadata"]["labels"] == {"app.kubernetes.io/instance": "shop"}
     with pytest.raises(ApiException) as refused:
         custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, _policy("broken", strategy="fastest"))
     status = json.loads(refused.value.body)
