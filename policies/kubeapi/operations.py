@@ -22,6 +22,7 @@ from django.utils import timezone
 from policies.federation.manifest_checks import DNS_LABEL, DNS_SUBDOMAIN
 from policies.kubeapi import catalog, errors, federation, fields, patches, store
 from policies.kubeapi.resources import Resource
+from policies.kubeapi.selection import fields_match
 from policies.models import KubeCounter, KubeObject
 from tenants.actors import Actor
 from tenants.models import Organization
@@ -66,8 +67,6 @@ def get(ctx: Context, name: str) -> Json:
 
 
 def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json], int]:
-    from policies.kubeapi.selection import fields_match
-
     version = store.current_version(ctx.organization)  # first: the objects read next are as new
     objects = store.scoped(ctx.organization, ctx.resource, ctx.namespace or None).order_by(
         "namespace", "name"

@@ -12,6 +12,7 @@ is the policy's version; a watch follows the rows.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -293,8 +294,6 @@ def _shadows_delete(ctx: Context, name: str) -> None:
 
 def _watch(ctx: Context, names: dict[str, str]) -> Iterator[str]:
     """Changes of the policy rows, polled (they change rarely, and through the pages too)."""
-    import json
-
     seen = {p.name: p.version for p in selectors.federation_policy_list(ctx.organization)}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from nodeless_saas.crypto import decrypt_text, encrypt_text
-from policies.kubeapi.resources import Resource
+from policies.kubeapi.resources import Resource, by_kind
 from policies.models import KubeCounter, KubeEvent, KubeObject
 from tenants.models import Organization
 
@@ -43,8 +43,6 @@ _SERVED_METADATA = (
 
 def resource_of(kobj: KubeObject) -> Resource:
     """The stored object's kind as served (built-in or custom)."""
-    from policies.kubeapi.resources import by_kind
-
     return by_kind(kobj.group, kobj.kind) or Resource(
         kobj.group, kobj.version, kobj.kind, kobj.resource, bool(kobj.namespace)
     )
