@@ -35,8 +35,10 @@ E2E_CLIENTS = 4  # API clients submitting at once
 
 
 @contextlib.contextmanager
-def _throwaway_database() -> Iterator[str]:
-    """Point Django at a fresh database for this run and drop it afterwards; yields its engine."""
+def _throwaway_database(suffix: str = "") -> Iterator[str]:
+    """Point Django at a fresh database for this run and drop it afterwards; yields its engine.
+    With a ``suffix`` the database is named after the configured one (``<name>_<suffix>``), so
+    benchmarks run from different checkouts, each with its own database, do not drop each other's."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         with tempfile.TemporaryDirectory(prefix="nodeless-bench-") as directory:
@@ -48,11 +50,12 @@ def _throwaway_database() -> Iterator[str]:
     import psycopg
 
     parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_{suffix}" if suffix else E2E_DATABASE
     maintenance = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {E2E_DATABASE}")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{E2E_DATABASE}"))
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
     try:
         yield "postgresql"
     finally:
@@ -60,7 +63,7 @@ def _throwaway_database() -> Iterator[str]:
 
         connections.close_all()
         with psycopg.connect(maintenance, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)")
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _e2e_manifest(number: int, rng: random.Random) -> dict[str, object]:

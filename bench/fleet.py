@@ -7,11 +7,14 @@ the product's scheduler, shard queues and real `celery worker` processes.
 1. seeds its own PostgreSQL database (`<DATABASE_URL's name>_bench_fleet`): `--orgs` organizations
    × `--per-org` nodeless clusters, each with a cloud account; the first organization's first
    `--slow` clusters are slow neighbours (`--slow-latency-ms` per call instead of `--latency-ms`);
-2. for each worker count: empties the Redis database of CELERY_BROKER_URL (queues, marks, budgets),
-   starts one `celery -A nodeless_saas worker --pool prefork --concurrency N` (N worker processes,
-   consuming every shard queue, prefetch 1, acks late: the product's settings), and runs the
-   product's scheduler tick (`workers.schedule.schedule_due_passes`, what beat's
-   `provisioning_schedule` task calls) every second in this process for `--warmup` + `--seconds`;
+2. for each worker count N: empties the Redis database of CELERY_BROKER_URL (queues, marks, budgets),
+   starts the workers, consuming every shard queue with the product's settings (prefetch 1, acks
+   late) — `--pool prefork`: one `celery -A nodeless_saas worker --pool prefork --concurrency N` (N
+   pool processes, one pass each at a time); `--pool threads`: N `celery worker --pool threads
+   --concurrency T` processes (T passes in flight each, how a fleet is deployed: a pass mostly waits
+   on its cluster, so one process carries many) — and runs the product's scheduler tick
+   (`workers.schedule.schedule_due_passes`, what beat's `provisioning_schedule` task calls) every
+   second in this process for `--warmup` + `--seconds`;
 3. the pass is the product's reconcile task with the cluster's I/O replaced through
    `NODELESS_PROVISIONING_PORTS` by ports that sleep a simulated latency (`bench/fleet_world.py`): the
    passes are I/O-bound, as real ones are (waiting on the API server and the cloud), so the number of
@@ -111,7 +114,32 @@ def seed(orgs: int, per_org: int, slow: int) -> None:
     Cluster.objects.bulk_create(clusters, batch_size=500)
 
 
-def start_worker(concurrency: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def start_workers(processes: int, args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
+    """`processes` worker processes: one prefork worker with that many pool processes (one pass each),
+    or, with `--pool threads`, that many `celery worker` processes of `--threads` threads each."""
+    if args.pool == "prefork":
+        workers = [
+            start_worker(["--pool", "prefork", "--concurrency", str(processes)], f"fleet{processes}", args)
+        ]
+    else:
+        workers = [
+            start_worker(
+                ["--pool", "threads", "--concurrency", str(args.threads)], f"fleet{processes}-{i}", args
+            )
+            for i in range(processes)
+        ]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for worker in workers:
+            if worker.poll() is not None:
+                sys.exit(f"celery worker exited with {worker.returncode}")
+        if len(app.control.ping(timeout=1.0)) >= len(workers):
+            return workers
+    stop(*workers)
+    sys.exit("celery workers did not answer a ping within 90 s")
+
+
+def start_worker(pool: list[str], node: str, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -126,10 +154,7 @@ def start_worker(concurrency: int, args: argparse.Namespace) -> subprocess.Popen
         "-A",
         "nodeless_saas",
         "worker",
-        "--pool",
-        "prefork",
-        "--concurrency",
-        str(concurrency),
+        *pool,
         "--include",
         "bench.fleet_world",
         "--without-gossip",
@@ -138,32 +163,26 @@ def start_worker(concurrency: int, args: argparse.Namespace) -> subprocess.Popen
         "--loglevel",
         "WARNING",
         "-n",
-        f"fleet{concurrency}-{os.getpid()}@%h",
+        f"{node}-{os.getpid()}@%h",
     ]
-    worker = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            sys.exit(f"celery worker exited with {worker.returncode}")
-        if app.control.ping(timeout=1.0):
-            return worker
-    stop(worker)
-    sys.exit("celery worker did not answer a ping within 90 s")
+    return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGTERM)  # warm shutdown: passes under way finish
-    try:
-        worker.wait(60)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(10)
+def stop(*workers: subprocess.Popen[bytes]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)  # warm shutdown: passes under way finish
+    for worker in workers:
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
 
 
 def run(concurrency: int, args: argparse.Namespace, broker: redis.Redis) -> dict[str, Any]:
     broker.flushdb()
     ReconcileDue.objects.all().delete()
-    worker = start_worker(concurrency, args)
+    workers = start_workers(concurrency, args)
     began = time.time()
     measured_from, until = began + args.warmup, began + args.warmup + args.seconds
     ticks = 0
@@ -173,7 +192,7 @@ def run(concurrency: int, args: argparse.Namespace, broker: redis.Redis) -> dict
             ticks += 1
             time.sleep(max(0.0, began + ticks * settings.NODELESS_SCHEDULE_TICK_SECONDS - time.time()))
     finally:
-        stop(worker)
+        stop(*workers)
     lines: list[bytes] = broker.lrange(RECORD_KEY, 0, -1)  # type: ignore[assignment]
     records = [line.decode().split() for line in lines]
     return analyse(concurrency, records, measured_from, until, args)
@@ -237,6 +256,13 @@ def main() -> None:
     parser.add_argument(
         "--latency-ms", type=float, default=300.0, help="simulated latency of each cluster call"
     )
+    parser.add_argument(
+        "--pool",
+        choices=("prefork", "threads"),
+        default="prefork",
+        help="prefork: one pass per worker process; threads: --threads passes in flight per process",
+    )
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker process (--pool threads)")
     parser.add_argument("--slow", type=int, default=5, help="slow clusters (in the first organization)")
     parser.add_argument("--slow-latency-ms", type=float, default=1500.0)
     args = parser.parse_args()
@@ -256,7 +282,11 @@ def main() -> None:
         seconds=args.seconds,
         warmup_s=args.warmup,
         shards=len(settings.NODELESS_SHARD_QUEUES),
-        pool="prefork (one pass per process; prefetch 1, acks late)",
+        pool=(
+            "prefork (one pass per process; prefetch 1, acks late)"
+            if args.pool == "prefork"
+            else f"threads ({args.threads} passes in flight per worker process; acks late)"
+        ),
         latency=f"I/O-bound: each cluster call sleeps {args.latency_ms:g} ms "
         f"({args.slow} slow clusters: {args.slow_latency_ms:g} ms); passes read, decide and record for real",
         cores=os.cpu_count(),

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from billing import charts, selectors, tables
 from billing.models import PodPlacement
+from billing.selectors import focus
 from billing.selectors.placement import PLACEMENT_FILTERS
 from billing.selectors.reports import CAPACITY_LABELS, DEFAULT_GROUPING, Report
 from billing.selectors.usage import organization_clusters
@@ -132,6 +135,36 @@ def reports_csv(request: OrganizationRequest) -> HttpResponse:
     table = builder(report)
     window = report.window.key.replace(",", "_to_")
     return _csv(table, f"nodeless-{table.key}-{report.grouping}-{window}")
+
+
+class _Echo:
+    """A file whose write returns the line, for csv.writer into a streamed response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@organization_view()
+@require_safe
+def reports_focus_csv(request: OrganizationRequest) -> HttpResponse | StreamingHttpResponse:
+    """The window's compute spend in the FinOps FOCUS columns, one row per node and hour, streamed."""
+    query = _report_query(request)
+    if query.error:
+        return HttpResponseBadRequest(query.error, content_type="text/plain; charset=utf-8")
+    try:
+        window = parse_window(query.window_key, timezone.now())
+    except WindowError as problem:
+        return HttpResponseBadRequest(str(problem), content_type="text/plain; charset=utf-8")
+    writer = csv.writer(_Echo())
+    rows = selectors.focus_rows(request.organization, window.start, window.end)
+    lines = itertools.chain(
+        [writer.writerow(focus.COLUMNS)],
+        (writer.writerow([tables.spreadsheet_safe(cell) for cell in row.cells()]) for row in rows),
+    )
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    name = f"nodeless-focus-{window.key.replace(',', '_to_')}"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
 
 
 def _placement_filters(request: OrganizationRequest) -> dict[str, str]:

@@ -383,6 +383,9 @@ NODELESS_SCHEDULE_MAX_QUEUED = env_int("NODELESS_SCHEDULE_MAX_QUEUED", 500, mini
 # carries on), so one cluster with a storm of work does not hold a worker.
 NODELESS_CLUSTER_API_RATE = env_int("NODELESS_CLUSTER_API_RATE", 200, minimum=1)
 NODELESS_CLUSTER_API_BURST = env_int("NODELESS_CLUSTER_API_BURST", 300, minimum=1)
+# How many members a federation pass applies placements to at once (each member's in order, within
+# its API budget above); 1 applies member after member, as a sequential executor would.
+NODELESS_FEDERATION_APPLY_THREADS = env_int("NODELESS_FEDERATION_APPLY_THREADS", 32, minimum=1)
 # A dotted path to `(cluster) -> (CloudProvider, KubePort)` replacing how a pass reaches a cluster
 # (the fleet benchmark injects ports that only wait); empty: the cluster's cloud account and API server.
 NODELESS_PROVISIONING_PORTS = env_str("NODELESS_PROVISIONING_PORTS", "")

@@ -28,6 +28,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include(api_v1)),
     # The organization's Kubernetes API (kubectl, client libraries, GitOps tools): API tokens only.
     path("k8s/", include("policies.kubeapi.urls")),
+    path("", views.home, name="home"),  # before billing's overview, which answers "/" signed in
     path("", include("tenants.urls")),
     path("", include("billing.urls")),
     path("", include("clusters.urls")),

@@ -2,9 +2,25 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
+from billing.views import overview
 from tenants.api.errors import api_not_found
+
+
+def home(request: HttpRequest) -> HttpResponseBase:
+    """The site's front door: the organization's overview when signed in (which answers other methods
+    by role), else what Nodeless is."""
+    if request.user.is_authenticated:
+        return overview(request)
+    return _landing(request)
+
+
+@require_safe
+def _landing(request: HttpRequest) -> HttpResponse:
+    return render(request, "landing.html")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

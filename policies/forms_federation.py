@@ -45,8 +45,9 @@ _LABELS = {
     Strategy.DUPLICATE: "Duplicate — every replica count on every selected cluster",
     Strategy.FILL_THEN_BURST: "Fill then burst — fill the first tier (e.g. on-prem), then the next",
     Strategy.PINNED: "Pinned — only the clusters named below",
-    WeightMode.STATIC: "Static weights (the rules below)",
     WeightMode.CAPACITY: "In proportion to free capacity",
+    WeightMode.STATIC: "Static weights (the rules below; none: equal shares)",
+    WeightMode.AGGREGATED: "Aggregated — as few clusters as hold the replicas",
     SpreadBy.CLUSTER: "Cluster",
     SpreadBy.REGION: "Region",
     SpreadBy.CLOUD: "Cloud",
@@ -115,7 +116,7 @@ class FederationPolicyForm(forms.Form):
     static_weights = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line: 3: cloud=aws or 1: clusters dc-1, dc-2",
+        help_text="One per line: 3: cloud=aws or 1: clusters dc-1, dc-2 — empty: every cluster weighs 1",
     )
     spread_by = forms.ChoiceField(choices=_choices(SpreadBy), required=False, label="Spread by")
     min_groups = forms.IntegerField(

@@ -13,14 +13,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import yaml
-
-from simulator import kinds, subresources
+from simulator import apply, kinds, listing, subresources, update_rules
 from simulator.api_support import (
     DeleteOptions,
     PageResult,
-    decode_continue,
-    encode_continue,
     patch_resource_version,
     spec_part,
 )
@@ -32,22 +28,21 @@ from simulator.errors import (
     not_found,
     unsupported_media_type,
 )
+from simulator.graceful import plan_pod_deletion
+from simulator.listing import ListOptions
 from simulator.patches import (
     APPLY_PATCH,
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,
-    applied_field_paths,
-    fields_v1_to_paths,
     json_merge_patch,
     json_patch,
-    paths_to_fields_v1,
-    server_side_apply,
     strategic_merge_patch,
 )
 from simulator.resources import (
     NAMESPACES,
     NODES,
+    PODS,
     STORED_RESOURCES,
     ResourceType,
 )
@@ -88,11 +83,11 @@ class ClusterApi:
         *,
         limit: int = 0,
         continue_token: str = "",
+        options: ListOptions | None = None,
     ) -> PageResult:
-        start_after = decode_continue(continue_token) if continue_token else None
-        result = self.store.list(resource, namespace, labels, fields, limit=limit, start_after=start_after)
-        token = encode_continue(result.continue_key, result.resource_version) if result.continue_key else ""
-        return PageResult(result.items, result.resource_version, token, result.remaining)
+        """A page of a list, read at the revision the options ask for (see `listing`)."""
+        options = options or ListOptions(limit=limit, continue_token=continue_token)
+        return listing.list_page(self.store, resource, namespace, labels, fields, options)
 
     # --- create ------------------------------------------------------------------------------
 
@@ -180,15 +175,14 @@ class ClusterApi:
         subresource: str | None,
         expected_rv: str | None,
         dry_run: bool = False,
+        field_manager: str = "",
     ) -> StoredObject:
-        """Apply the update rules and store `new` as the next revision of `current`."""
+        """Apply the update rules and store `new` as the next revision of `current` (a PUT or
+        non-apply PATCH names its `field_manager`, recorded in managedFields)."""
         old = current.obj
         old_meta = old["metadata"]
         if subresource == "status":
-            merged = {k: v for k, v in old.items()}
-            merged["status"] = new.get("status", {})
-            merged["metadata"] = dict(old_meta)
-            new = merged
+            new = update_rules.for_status_write(resource, old, new)
         elif resource.has_status:
             new["status"] = old.get("status", {})
         meta = dict(new.get("metadata") or {})
@@ -207,13 +201,21 @@ class ClusterApi:
                 meta[key] = old_meta[key]
             else:
                 meta.pop(key, None)
+        if "managedFields" not in meta and "managedFields" in old_meta:
+            meta["managedFields"] = old_meta["managedFields"]  # unset in a request: kept
         meta["generation"] = old_meta.get("generation", 1)
         if subresource is None and spec_part(new) != spec_part(old):
             meta["generation"] += 1
+        update_rules.check_no_new_finalizers(resource, old, new)
         kinds.validate(resource, new, old)
-        if dry_run:
-            return StoredObject(new, current.rv)
-        if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if expected_rv and expected_rv != str(current.rv):
+            raise conflict(resource.plural, old_meta["name"], resource.group)
+        new["kind"], new["apiVersion"] = resource.kind, resource.api_version
+        if field_manager and subresource is None:
+            apply.track_update(old, new, field_manager, resource.api_version, self.clock.now())
+        if dry_run or update_rules.unchanged(old, new):
+            return StoredObject(new, current.rv) if dry_run else current
+        if update_rules.finalized_now(old, new):
             return self._delete_now(resource, current)
         return self.store.replace(resource, new, expected_rv=expected_rv)
 
@@ -226,6 +228,7 @@ class ClusterApi:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        field_manager: str = "",
     ) -> StoredObject:
         self._check_kind(resource, body)
         with self.store.lock:
@@ -235,7 +238,13 @@ class ClusterApi:
             if resource.key == "namespaces" and subresource == "finalize":
                 subresource = None
             return self.commit_update(
-                resource, current, new, subresource=subresource, expected_rv=expected_rv, dry_run=dry_run
+                resource,
+                current,
+                new,
+                subresource=subresource,
+                expected_rv=expected_rv,
+                dry_run=dry_run,
+                field_manager=field_manager,
             )
 
     def update(
@@ -266,10 +275,21 @@ class ClusterApi:
         *,
         subresource: str | None = None,
         field_manager: str = "",
+        force: bool = False,
         dry_run: bool = False,
     ) -> StoredObject:
         if content_type == APPLY_PATCH:
-            return self._apply(resource, namespace, name, body, subresource, field_manager, dry_run)
+            return apply.apply(
+                self,
+                resource,
+                namespace,
+                name,
+                body,
+                subresource=subresource,
+                field_manager=field_manager,
+                force=force,
+                dry_run=dry_run,
+            )
         try:
             document = json.loads(body or b"null")
         except ValueError as error:
@@ -281,7 +301,13 @@ class ClusterApi:
                 raise bad_request("the patch did not produce an object")
             expected_rv = patch_resource_version(document, content_type)
             return self.commit_update(
-                resource, current, patched, subresource=subresource, expected_rv=expected_rv, dry_run=dry_run
+                resource,
+                current,
+                patched,
+                subresource=subresource,
+                expected_rv=expected_rv,
+                dry_run=dry_run,
+                field_manager=field_manager,
             )
 
     @staticmethod
@@ -293,61 +319,6 @@ class ClusterApi:
         if content_type == JSON_PATCH:
             return json_patch(target, document)
         raise unsupported_media_type(content_type)
-
-    def _apply(
-        self,
-        resource: ResourceType,
-        namespace: str,
-        name: str,
-        body: bytes,
-        subresource: str | None,
-        field_manager: str,
-        dry_run: bool,
-    ) -> StoredObject:
-        """Server-side apply: create or merge, tracking the fields each manager applied in
-        `metadata.managedFields` so that fields dropped from the configuration are removed."""
-        if not field_manager:
-            raise bad_request("PATCH requests with apply content type require fieldManager to be set")
-        try:
-            applied = yaml.safe_load(body)
-        except yaml.YAMLError as error:
-            raise bad_request(f"error decoding YAML: {error}") from error
-        if not isinstance(applied, dict):
-            raise bad_request("the applied configuration must be an object")
-        self._check_kind(resource, applied)
-        applied_meta = applied.get("metadata") or {}
-        if applied_meta.get("name", name) != name:
-            raise bad_request("the name of the object does not match the name on the URL")
-        managed_entry = {
-            "manager": field_manager,
-            "operation": "Apply",
-            "apiVersion": resource.api_version,
-            "time": format_timestamp(self.clock.now()),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": paths_to_fields_v1(applied_field_paths(applied)),
-        }
-        with self.store.lock:
-            current = self.store.try_get(resource, namespace, name)
-            if current is None:
-                new = dict(applied)
-                new["metadata"] = {**applied_meta, "name": name, "managedFields": [managed_entry]}
-                return self.create(resource, namespace, new, dry_run=dry_run)
-            entries = current.obj["metadata"].get("managedFields") or []
-            previous = next(
-                (e for e in entries if e.get("manager") == field_manager and e.get("operation") == "Apply"),
-                None,
-            )
-            previous_paths = fields_v1_to_paths(previous.get("fieldsV1") or {}) if previous else set()
-            merged = server_side_apply(current.obj, applied, previous_paths)
-            others = [
-                e
-                for e in entries
-                if not (e.get("manager") == field_manager and e.get("operation") == "Apply")
-            ]
-            merged["metadata"]["managedFields"] = [*others, managed_entry]
-            return self.commit_update(
-                resource, current, merged, subresource=subresource, expected_rv=None, dry_run=dry_run
-            )
 
     # --- delete ------------------------------------------------------------------------------
 
@@ -376,16 +347,33 @@ class ClusterApi:
                 )
             if options.dry_run:
                 return current
-            if meta.get("finalizers") and resource is not NAMESPACES:
-                if meta.get("deletionTimestamp"):
+            if resource is PODS:
+                plan = plan_pod_deletion(current.obj, options.grace_period_seconds, self.clock.now())
+                if plan.period is None:
                     return current
-                updated = current.copy()
-                updated["metadata"]["deletionTimestamp"] = format_timestamp(self.clock.now())
-                updated["metadata"]["deletionGracePeriodSeconds"] = 0
-                return self.store.replace(resource, updated)
+                if plan.period > 0:
+                    return self._mark_deleting(resource, current, plan.deadline, plan.period)
+            if meta.get("finalizers") and resource is not NAMESPACES:
+                if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") == 0:
+                    return current
+                return self._mark_deleting(resource, current, self.clock.now(), 0)
             if options.propagation_policy == "Orphan":
                 self._orphan_dependents(meta["uid"])
             return self._delete_now(resource, current)
+
+    def _mark_deleting(
+        self, resource: ResourceType, current: StoredObject, deadline: float, period: int
+    ) -> StoredObject:
+        """Set deletionTimestamp (kept if already set and no grace period is left to shorten)
+        and deletionGracePeriodSeconds; the first mark moves the generation on."""
+        updated = current.copy()
+        meta = updated["metadata"]
+        if not meta.get("deletionTimestamp") or period or meta.get("deletionGracePeriodSeconds"):
+            meta["deletionTimestamp"] = format_timestamp(deadline)
+        if not current.obj["metadata"].get("deletionTimestamp"):
+            meta["generation"] = meta.get("generation", 1) + 1
+        meta["deletionGracePeriodSeconds"] = period
+        return self.store.replace(resource, updated)
 
     def _delete_now(self, resource: ResourceType, current: StoredObject) -> StoredObject:
         meta = current.obj["metadata"]
@@ -447,8 +435,8 @@ class ClusterApi:
     ) -> StoredObject:
         return subresources.bind(self, namespace, pod_name, node_name, expected_uid=expected_uid)
 
-    def evict(self, namespace: str, pod_name: str) -> None:
-        subresources.evict(self, namespace, pod_name)
+    def evict(self, namespace: str, pod_name: str, options: DeleteOptions | None = None) -> None:
+        subresources.evict(self, namespace, pod_name, options)
 
     def get_scale(self, resource: ResourceType, namespace: str, name: str) -> JsonObject:
         return subresources.get_scale(self, resource, namespace, name)

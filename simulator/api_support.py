@@ -11,7 +11,8 @@ from typing import Any
 from simulator.clock import format_timestamp
 from simulator.errors import bad_request
 from simulator.patches import JSON_PATCH
-from simulator.store import JsonObject, ObjectKey, StoredObject
+from simulator.store import JsonObject, StoredObject
+from simulator.store_keys import ObjectKey
 
 
 def success_status(code: int = 200, details: JsonObject | None = None) -> JsonObject:
@@ -33,6 +34,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_resource_version: str | None = None
     dry_run: bool = False
+    grace_period_seconds: int | None = None  # None: the object's own (a pod's spec) default
 
     @classmethod
     def from_body(cls, body: JsonObject | None, query: dict[str, str]) -> DeleteOptions:
@@ -43,7 +45,13 @@ class DeleteOptions:
         if policy is None and orphan is not None:
             policy = "Orphan" if orphan else "Background"
         dry_run = bool(body.get("dryRun")) or query.get("dryRun") == "All"
-        return cls(policy, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run)
+        grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+        if grace is not None:
+            try:
+                grace = int(grace)
+            except (TypeError, ValueError) as error:
+                raise bad_request(f"invalid gracePeriodSeconds: {error}") from error
+        return cls(policy, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run, grace)
 
 
 @dataclass
@@ -54,18 +62,30 @@ class PageResult:
     remaining: int = 0
 
 
+# A continue token's revision meaning "continue at the latest revision": the token that a 410
+# for an expired continue token carries (apiserver's handleCompactedErrorForPaging).
+LATEST_REVISION = -1
+
+
 def encode_continue(key: ObjectKey, rv: int) -> str:
+    """The page's last key and the snapshot revision, as apiserver's storage.EncodeContinue
+    keeps them (`{"v":"meta.k8s.io/v1","rv":N,"start":...}`, base64)."""
     raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(key)}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def decode_continue(token: str) -> ObjectKey:
+def decode_continue(token: str) -> tuple[ObjectKey, int]:
     try:
         payload = json.loads(base64.urlsafe_b64decode(token.encode()))
         namespace, name = payload["start"]
-        return (str(namespace), str(name))
+        rv = int(payload["rv"])
     except (ValueError, KeyError, TypeError) as error:
         raise bad_request(f"continue key is not valid: {error}") from error
+    if payload.get("v") != "meta.k8s.io/v1" or (rv <= 0 and rv != LATEST_REVISION):
+        raise bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+        )
+    return (str(namespace), str(name)), rv
 
 
 def spec_part(obj: JsonObject) -> JsonObject:

@@ -37,10 +37,10 @@ from simulator.controllers.scheduler import Scheduler
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
 from simulator.controllers.workloads import DeploymentController, ReplicaSetController
 from simulator.eks_tokens import EksTokenAuthenticator, EksTokenVerifier
-from simulator.handlers import RequestHandler
+from simulator.handlers import BOOKMARK_INTERVAL_SECONDS, RequestHandler
 from simulator.resources import DEFAULT_REGISTRY
 from simulator.server import ApiServer
-from simulator.store import ObjectStore
+from simulator.store import DEFAULT_EVENT_LOG_SIZE, ObjectStore
 from simulator.tls import ServerCertificate, issue_server_certificate
 
 ClusterKind = Literal["eks", "static"]
@@ -67,6 +67,10 @@ class ClusterConfig:
     record_events: bool = True
     run_controllers: bool = True
     seed: int = 0
+    # Watch history kept per resource type (a watch from before it gets 410 Gone).
+    event_log_size: int = DEFAULT_EVENT_LOG_SIZE
+    # Real seconds between watch bookmarks (kube-apiserver: about a minute).
+    bookmark_interval: float = BOOKMARK_INTERVAL_SECONDS
     extra_tokens: dict[str, PermissionSet] = field(default_factory=dict)
 
 
@@ -84,7 +88,7 @@ class SimulatedCluster:
         self.name = config.name
         self.clock = clock or ScaledClock()
         self.catalog = catalog or load_catalog()
-        self.store = ObjectStore(self.clock, seed=config.seed)
+        self.store = ObjectStore(self.clock, seed=config.seed, event_log_size=config.event_log_size)
         self.api = ClusterApi(self.store, self.clock, record_events=config.record_events)
         self.admin_token = config.admin_token or secrets.token_urlsafe(24)
         self.tokens = StaticTokens(
@@ -109,6 +113,7 @@ class SimulatedCluster:
             issue_server_certificate(config.name) if config.tls else None
         )
         handler = RequestHandler(self.api, self.auth, DEFAULT_REGISTRY)
+        handler.bookmark_interval = config.bookmark_interval
         self.server = ApiServer(handler, self.certificate.server_context() if self.certificate else None)
         self.controllers = ControllerManager(self.store, self.clock, self._controllers(instance_source))
         self._started = False

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.clock import format_timestamp
 from simulator.selectors import selector_from_object
 
 
@@ -26,7 +27,23 @@ class BudgetStatus:
     desired_healthy: int
     disruptions_allowed: int
 
-    def as_status(self, observed_generation: int) -> dict[str, Any]:
+    def as_status(
+        self, observed_generation: int, now: float, previous: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The status the disruption controller writes. Its DisruptionAllowed condition is a
+        metav1.Condition (set with meta.SetStatusCondition), so it has a lastTransitionTime, which
+        moves only when the condition's status changes."""
+        allowed = self.disruptions_allowed > 0
+        status = "True" if allowed else "False"
+        old = next(
+            (c for c in (previous or {}).get("conditions") or () if c.get("type") == "DisruptionAllowed"),
+            None,
+        )
+        transition = (
+            old["lastTransitionTime"]
+            if old is not None and old.get("status") == status and old.get("lastTransitionTime")
+            else format_timestamp(now)
+        )
         return {
             "expectedPods": self.expected_pods,
             "currentHealthy": self.current_healthy,
@@ -36,10 +53,11 @@ class BudgetStatus:
             "conditions": [
                 {
                     "type": "DisruptionAllowed",
-                    "status": "True" if self.disruptions_allowed > 0 else "False",
-                    "reason": "SufficientPods" if self.disruptions_allowed > 0 else "InsufficientPods",
+                    "status": status,
+                    "reason": "SufficientPods" if allowed else "InsufficientPods",
                     "message": "",
                     "observedGeneration": observed_generation,
+                    "lastTransitionTime": transition,
                 }
             ],
         }

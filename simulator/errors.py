@@ -15,18 +15,20 @@ class ApiError(Exception):
         message: str,
         *,
         details: dict[str, Any] | None = None,
+        list_meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.list_meta = list_meta  # Status.metadata, e.g. a fresh `continue` token
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta or {}),
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -78,13 +80,32 @@ def conflict(plural: str, name: str, group: str = "", why: str = "") -> ApiError
     )
 
 
+# field.ErrorType of a field error, by the words its message starts with (apimachinery's
+# validation/field/errors.go), which is the cause's `reason`.
+_CAUSE_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Too long", "FieldValueTooLong"),
+)
+
+
+def _cause_reason(message: str) -> str:
+    return next(
+        (reason for words, reason in _CAUSE_REASONS if message.startswith(words)), "FieldValueInvalid"
+    )
+
+
 def invalid(kind: str, name: str, group: str, causes: list[tuple[str, str]]) -> ApiError:
-    """422 Invalid, with one cause per (field, message), like apimachinery's field.ErrorList."""
-    summary = "; ".join(f"{field}: {message}" for field, message in causes)
+    """422 Invalid, with one cause per (field, message), like apimachinery's field.ErrorList
+    (several errors print as `[a, b]`, as its aggregate does)."""
+    texts = [f"{field}: {message}" for field, message in causes]
+    summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     details: dict[str, Any] = {
         "name": name,
         "kind": kind,
-        "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+        "causes": [{"reason": _cause_reason(m), "message": m, "field": f} for f, m in causes],
     }
     if group:
         details["group"] = group
@@ -133,8 +154,22 @@ def too_many_requests(message: str, causes: list[dict[str, str]]) -> ApiError:
     return ApiError(429, "TooManyRequests", message, details={"causes": causes})
 
 
-def gone(message: str) -> ApiError:
-    return ApiError(410, "Expired", message)
+def gone(message: str, list_meta: dict[str, Any] | None = None) -> ApiError:
+    """410 with reason Expired, apimachinery's NewResourceExpired (watch and list alike)."""
+    return ApiError(410, "Expired", message, list_meta=list_meta)
+
+
+def too_large_resource_version(wanted: int, current: int) -> ApiError:
+    """storage.NewTooLargeResourceVersionError: a read at a revision the server has not reached."""
+    return ApiError(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {wanted}, current: {current}",
+        details={
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        },
+    )
 
 
 def internal(message: str) -> ApiError:

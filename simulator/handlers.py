@@ -27,6 +27,7 @@ from simulator.errors import (
     not_found,
     unauthorized,
 )
+from simulator.listing import ListOptions, watch_start
 from simulator.patches import PATCH_CONTENT_TYPES
 from simulator.resources import (
     BINDINGS,
@@ -51,7 +52,8 @@ from simulator.store import StoredObject, Watcher, encode_json
 logger = logging.getLogger(__name__)
 
 DEFAULT_WATCH_TIMEOUT_SECONDS = 1800.0
-BOOKMARK_INTERVAL_SECONDS = 10.0
+# kube-apiserver's cacher sends bookmarks about once a minute (defaultBookmarkFrequency).
+BOOKMARK_INTERVAL_SECONDS = 60.0
 JSON = "application/json"
 
 
@@ -76,41 +78,52 @@ class Response:
 class WatchStream:
     """An open watch: the server writes `events()` as chunks until it returns."""
 
-    watcher: Watcher
+    watcher: Watcher | None
     resource: ResourceType
     timeout_seconds: float
     bookmarks: bool
     as_table: bool
     initial_events_end_bookmark: bool
     api: ClusterApi
+    bookmark_interval: float = BOOKMARK_INTERVAL_SECONDS
+    error: ApiError | None = None  # the watch could not start: one ERROR event, then the end
 
     def events(self, stopping: Any) -> Iterator[bytes]:
+        if self.watcher is None or self.error is not None:
+            if self.error is not None:
+                yield self._error(self.error)
+            return
+        watcher = self.watcher
         deadline = time.monotonic() + self.timeout_seconds
-        last_sent = time.monotonic()
+        next_bookmark = time.monotonic() + self.bookmark_interval
         first_table = True
-        if self.initial_events_end_bookmark:
-            for event_type, stored in self.watcher.next_batch(0):
-                yield self._encode(event_type, stored, first_table)
-                first_table = False
-            yield self._bookmark(initial_events_end=True)
         try:
+            if self.initial_events_end_bookmark:
+                for event_type, stored in watcher.next_batch(0):
+                    yield self._encode(event_type, stored, first_table)
+                    first_table = False
+                yield self._bookmark(watcher, initial_events_end=True)
             while not stopping() and time.monotonic() < deadline:
-                wait = min(1.0, max(0.0, deadline - time.monotonic()))
+                wait = min(1.0, max(0.0, deadline - time.monotonic()), self.bookmark_interval)
                 try:
-                    batch = self.watcher.next_batch(wait)
+                    batch = watcher.next_batch(wait)
                 except ApiError as error:
-                    yield encode_json({"type": "ERROR", "object": error.status()}) + b"\n"
+                    yield self._error(error)
                     return
                 for event_type, stored in batch:
                     yield self._encode(event_type, stored, first_table)
                     first_table = False
-                if batch:
-                    last_sent = time.monotonic()
-                elif self.bookmarks and time.monotonic() - last_sent >= BOOKMARK_INTERVAL_SECONDS:
-                    yield self._bookmark()
-                    last_sent = time.monotonic()
+                # Like the watch cache (a bookmark about every minute to each watcher that
+                # allows them), on a timer, whatever else was sent.
+                if self.bookmarks and time.monotonic() >= next_bookmark:
+                    yield self._bookmark(watcher)
+                    next_bookmark = time.monotonic() + self.bookmark_interval
         finally:
-            self.watcher.close()
+            watcher.close()
+
+    @staticmethod
+    def _error(error: ApiError) -> bytes:
+        return encode_json({"type": "ERROR", "object": error.status()}) + b"\n"
 
     def _encode(self, event_type: str, stored: StoredObject, with_columns: bool) -> bytes:
         if self.as_table:
@@ -120,8 +133,10 @@ class WatchStream:
             return encode_json({"type": event_type, "object": table}) + b"\n"
         return b'{"type":"' + event_type.encode() + b'","object":' + stored.json + b"}\n"
 
-    def _bookmark(self, *, initial_events_end: bool = False) -> bytes:
-        metadata: dict[str, Any] = {"resourceVersion": str(self.watcher.cursor)}
+    def _bookmark(self, watcher: Watcher, *, initial_events_end: bool = False) -> bytes:
+        """A BOOKMARK: an object of the kind with nothing but the revision the watch has
+        reached (the store's current one once every change was sent)."""
+        metadata: dict[str, Any] = {"resourceVersion": str(watcher.cursor)}
         if initial_events_end:
             metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
         obj = {"kind": self.resource.kind, "apiVersion": self.resource.api_version, "metadata": metadata}
@@ -143,6 +158,7 @@ class RequestHandler:
         self.api = api
         self.auth = auth
         self.registry = registry
+        self.bookmark_interval = BOOKMARK_INTERVAL_SECONDS  # real seconds; tests shorten it
 
     def handle(self, request: Request) -> Response | WatchStream:
         try:
@@ -228,7 +244,10 @@ class RequestHandler:
             if route.subresource == "binding":
                 return self._bind(namespace, route.name, _json_body(request))
             if route.subresource == "eviction":
-                self.api.evict(namespace, route.name)
+                eviction = _json_body(request, optional=True)
+                self.api.evict(
+                    namespace, route.name, DeleteOptions.from_body(eviction.get("deleteOptions"), {})
+                )
                 return json_response(201, success_status(201))
             if route.name:
                 raise method_not_allowed()
@@ -246,6 +265,7 @@ class RequestHandler:
                 _json_body(request),
                 subresource=route.subresource or None,
                 dry_run=_dry_run(request),
+                field_manager=_field_manager(request),
             )
             return Response(200, updated.json)
         if method == "PATCH":
@@ -286,17 +306,12 @@ class RequestHandler:
 
     def _list(self, request: Request, route: ResourceRoute) -> Response:
         query = request.query
-        try:
-            limit = int(query.get("limit") or 0)
-        except ValueError as error:
-            raise bad_request(f"invalid limit: {error}") from error
         page: PageResult = self.api.list_page(
             route.resource,
             route.namespace,
             parse_label_selector(query.get("labelSelector")),
             self._field_selector(route.resource, query.get("fieldSelector")),
-            limit=limit,
-            continue_token=query.get("continue", ""),
+            options=ListOptions.from_query(query, watch=False),
         )
         if tables.wants_table(request.headers.get("accept")):
             table = tables.table(
@@ -322,30 +337,37 @@ class RequestHandler:
 
     def _watch(self, request: Request, route: ResourceRoute) -> WatchStream:
         query = request.query
-        rv_text = query.get("resourceVersion", "")
-        since = int(rv_text) if rv_text not in ("", "0") else None
-        if rv_text and not rv_text.isdigit():
-            raise bad_request(f"invalid resource version: {rv_text}")
+        options = ListOptions.from_query(query, watch=True)
         try:
             timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT_SECONDS)
         except ValueError as error:
             raise bad_request(f"invalid timeoutSeconds: {error}") from error
-        watcher = self.api.store.watch(
-            route.resource,
-            route.namespace,
-            parse_label_selector(query.get("labelSelector")),
-            self._field_selector(route.resource, query.get("fieldSelector")),
-            since,
-        )
-        return WatchStream(
-            watcher=watcher,
+        bookmarks = query.get("allowWatchBookmarks", "").lower() in ("true", "1")
+        stream = WatchStream(
+            watcher=None,
             resource=route.resource,
             timeout_seconds=timeout,
-            bookmarks=query.get("allowWatchBookmarks", "").lower() in ("true", "1"),
+            bookmarks=bookmarks,
             as_table=tables.wants_table(request.headers.get("accept")),
-            initial_events_end_bookmark=query.get("sendInitialEvents", "").lower() == "true",
+            initial_events_end_bookmark=bool(options.send_initial_events) and bookmarks,
             api=self.api,
+            bookmark_interval=self.bookmark_interval,
         )
+        try:
+            stream.watcher = self.api.store.watch(
+                route.resource,
+                route.namespace,
+                parse_label_selector(query.get("labelSelector")),
+                self._field_selector(route.resource, query.get("fieldSelector")),
+                watch_start(self.api.store, options),
+            )
+        except ApiError as error:
+            if error.code != 410:
+                raise
+            # The watch cache answers a too old version with an ERROR event in a 200 stream,
+            # not an HTTP 410 (apiserver cacher: newErrWatcher); clients list again.
+            stream.error = error
+        return stream
 
     def _patch(self, request: Request, route: ResourceRoute) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
@@ -369,7 +391,8 @@ class RequestHandler:
             request.body,
             content_type,
             subresource=route.subresource or None,
-            field_manager=request.query.get("fieldManager", ""),
+            field_manager=_field_manager(request),
+            force=request.query.get("force", "").lower() in ("true", "1"),
             dry_run=_dry_run(request),
         )
         return Response(200 if existed else 201, patched.json)
@@ -444,6 +467,15 @@ def _json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     return body
+
+
+def _field_manager(request: Request) -> str:
+    """The request's fieldManager, else the User-Agent up to its first "/", as apiserver's
+    prefixFromUserAgent defaults it (apply requires an explicit one)."""
+    explicit = request.query.get("fieldManager", "")
+    if explicit or request.headers.get("content-type", "").startswith("application/apply-patch"):
+        return explicit
+    return request.headers.get("user-agent", "").split("/")[0][:128]
 
 
 def _dry_run(request: Request) -> bool:

@@ -9,6 +9,7 @@ jobs with `restartPolicy: Always`, and pod spec changes other than the mutable f
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from simulator.resources import (
     DEPLOYMENTS,
     JOBS,
     NAMESPACES,
+    NODES,
     PDBS,
     PODS,
     REPLICASETS,
@@ -251,10 +253,56 @@ def _fold_string_data(obj: JsonObject) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _effect_errors(effect: Any, path: str, *, allow_empty: bool) -> list[tuple[str, str]]:
+    """core/validation's validateTaintEffect."""
+    if not effect:
+        return [] if allow_empty else [(path, "Required value")]
+    if effect not in TAINT_EFFECTS:
+        supported = ", ".join(f'"{e}"' for e in TAINT_EFFECTS)
+        return [(path, f'Unsupported value: "{effect}": supported values: {supported}')]
+    return []
+
+
+def _validate_taints(name: str, spec: JsonObject) -> None:
+    """core/validation's validateNodeTaints: a key, a known effect, unique (key, effect) pairs."""
+    causes: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for n, taint in enumerate(spec.get("taints") or ()):
+        path = f"spec.taints[{n}]"
+        taint = taint if isinstance(taint, dict) else {}
+        key, effect = str(taint.get("key") or ""), taint.get("effect")
+        if not key:
+            causes.append((f"{path}.key", 'Invalid value: "": name part must be non-empty'))
+        causes.extend(_effect_errors(effect, f"{path}.effect", allow_empty=False))
+        if (key, str(effect)) in seen:
+            causes.append(
+                (path, f"Duplicate value: {json.dumps(taint)}: taints must be unique by key and effect pair")
+            )
+        seen.add((key, str(effect)))
+    if causes:
+        raise invalid("Node", name, "", causes)
+
+
 def validate(resource: ResourceType, obj: JsonObject, old: JsonObject | None) -> None:
     name = obj["metadata"].get("name", "")
     validate_name(resource, name)
+    if resource is NODES:
+        _validate_taints(name, obj.get("spec") or {})
+    if resource is PODS and old is not None and obj.get("spec") is old.get("spec"):
+        return  # a status write keeps the stored (valid) spec itself: nothing to check again
     if resource is PODS:
+        tolerations = (obj.get("spec") or {}).get("tolerations") or ()
+        causes = [
+            cause
+            for n, t in enumerate(tolerations)
+            if isinstance(t, dict)
+            for cause in _effect_errors(t.get("effect"), f"spec.tolerations[{n}].effect", allow_empty=True)
+        ]
+        if causes:
+            raise invalid("Pod", name, "", causes)
         _validate_pod_spec(resource.kind, name, "", obj.get("spec"), "spec")
         if old is not None:
             _validate_pod_update(name, old.get("spec") or {}, obj.get("spec") or {})

@@ -22,17 +22,17 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 from simulator.clock import Clock, format_timestamp
 from simulator.errors import already_exists, conflict, gone, not_found
 from simulator.resources import STORED_RESOURCES, ResourceType
 from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
+from simulator.store_keys import KeyRange, ObjectKey, after, with_past_keys
 
 JsonObject = dict[str, Any]
-ObjectKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
 
 # Watch history kept per resource type (each event holds the whole object). kube-apiserver keeps
 # what etcd has not compacted (every 5 minutes by default) and answers 410 Gone to a watch from
@@ -98,11 +98,18 @@ def _path_index(*path: str) -> IndexFunction:
     return index
 
 
+def _deletion_index(obj: JsonObject) -> Iterable[str]:
+    deleted = obj["metadata"].get("deletionTimestamp")
+    return (deleted,) if deleted else ()
+
+
 # Field paths with an index; list/watch with `path=value` use it instead of a scan.
 FIELD_INDEXES: dict[str, dict[str, IndexFunction]] = {
     "pods": {
         "spec.nodeName": _path_index("spec", "nodeName"),
         "status.phase": _path_index("status", "phase"),
+        # Terminating pods only, for the kubelets that finish graceful deletions.
+        "metadata.deletionTimestamp": _deletion_index,
     },
 }
 OWNER_INDEX = "metadata.ownerReferences.uid"
@@ -177,6 +184,17 @@ class ResourceTable:
         start = bisect.bisect_right(self.log_rvs, rv)
         return self.log_events[start:]
 
+    def state_at(self, rv: int) -> dict[ObjectKey, StoredObject | None]:
+        """The objects changed after `rv`, as they were at `rv` (None: absent then), from the
+        event log, as etcd reads an older revision. The caller checks `rv >= compacted_rv`."""
+        past: dict[ObjectKey, StoredObject | None] = {}
+        start = bisect.bisect_right(self.log_rvs, rv)
+        for event in itertools.islice(self.log_events, start, None):
+            key = event.current.key
+            if key not in past:
+                past[key] = None if event.type == "ADDED" else event.previous
+        return past
+
 
 @dataclass
 class ListResult:
@@ -243,8 +261,10 @@ class Watcher:
                 if self.cursor < self.table.compacted_rv:
                     raise gone(f"too old resource version: {self.cursor} ({self.table.compacted_rv})")
                 events = self.table.events_after(self.cursor)
-            if events:
-                self.cursor = events[-1].rv
+            # Every event of this resource up to the store's revision is now consumed, so the
+            # cursor (which bookmarks report) moves to the current revision, as the watch
+            # cache's progress notifications move it past changes of other resources.
+            self.cursor = max(self.cursor, self.store.rv)
         translated = (self._translate(e) for e in events)
         return [t for t in translated if t is not None]
 
@@ -307,15 +327,26 @@ class ObjectStore:
         *,
         limit: int = 0,
         start_after: ObjectKey | None = None,
+        at_rv: int | None = None,
     ) -> ListResult:
+        """Objects in key order. With `at_rv` (at least the table's `compacted_rv`), the objects
+        as they were at that revision: the consistent snapshot of a paged or exact list."""
         with self.lock:
             table = self.tables[resource.key]
-            candidates = self._candidate_keys(table, namespace, fields, start_after)
+            current_keys = self._candidate_keys(table, namespace, fields, start_after)
+            total = len(current_keys)
+            candidates: Iterable[ObjectKey] = current_keys
+            past = table.state_at(at_rv) if at_rv is not None and at_rv < self.rv else {}
+            if past:
+                candidates = with_past_keys(current_keys, past, table.objects, namespace, start_after)
             filtered = not labels.empty or bool(fields.requirements)
             items: list[StoredObject] = []
             more = False
             for key in candidates:
-                stored = table.objects[key]
+                found = past[key] if key in past else table.objects[key]
+                if found is None:
+                    continue
+                stored = found
                 obj = stored.obj
                 if filtered and not (labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)):
                     continue
@@ -324,9 +355,9 @@ class ObjectStore:
                     break
                 items.append(stored)
             # Like kube-apiserver, count the rest only when no selector makes that a full scan.
-            remaining = len(candidates) - len(items) if more and not filtered else 0
+            remaining = max(0, total - len(items)) if more and not filtered else 0
             continue_key = items[-1].key if more else None
-            return ListResult(items, self.rv, continue_key, remaining)
+            return ListResult(items, self.rv if at_rv is None else at_rv, continue_key, remaining)
 
     def _candidate_keys(
         self,
@@ -341,9 +372,7 @@ class ObjectStore:
             value = fields.equality_value(path)
             if value is not None and path in table.indexes:
                 keys = sorted(table.indexes[path].get(value, ()))
-                return [
-                    k for k in keys if (namespace is None or k[0] == namespace) and _after(k, start_after)
-                ]
+                return [k for k in keys if (namespace is None or k[0] == namespace) and after(k, start_after)]
         keys = table.sorted_keys()
         if namespace is not None:
             low = bisect.bisect_left(keys, (namespace, ""))
@@ -352,7 +381,7 @@ class ObjectStore:
             low, high = 0, len(keys)
         if start_after is not None:
             low = max(low, bisect.bisect_right(keys, start_after))
-        return _KeyRange(keys, low, high)
+        return KeyRange(keys, low, high)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -458,33 +487,3 @@ class ObjectStore:
         with self.condition:
             self.closed = True
             self.condition.notify_all()
-
-
-class _KeyRange(Sequence[ObjectKey]):
-    """A window of the sorted key list, without copying it (a page of 500 out of 50,000)."""
-
-    def __init__(self, keys: list[ObjectKey], low: int, high: int) -> None:
-        self._keys, self._low, self._high = keys, low, max(low, high)
-
-    def __len__(self) -> int:
-        return self._high - self._low
-
-    @overload
-    def __getitem__(self, index: int) -> ObjectKey: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[ObjectKey]: ...
-
-    def __getitem__(self, index: int | slice) -> ObjectKey | Sequence[ObjectKey]:
-        if isinstance(index, slice):
-            return self._keys[self._low : self._high][index]
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self._keys[self._low + index]
-
-    def __iter__(self) -> Iterator[ObjectKey]:
-        return itertools.islice(self._keys, self._low, self._high)
-
-
-def _after(key: ObjectKey, start_after: ObjectKey | None) -> bool:
-    return start_after is None or key > start_after

@@ -83,8 +83,9 @@ def bind(
         return api.store.replace(PODS, pod)
 
 
-def evict(api: ClusterApi, namespace: str, pod_name: str) -> None:
-    """pods/eviction: delete the pod unless that would break its PodDisruptionBudget."""
+def evict(api: ClusterApi, namespace: str, pod_name: str, options: DeleteOptions | None = None) -> None:
+    """pods/eviction: delete the pod (gracefully, with the Eviction's `deleteOptions`) unless that
+    would break its PodDisruptionBudget."""
     with api.store.lock:
         pod = api.store.get(PODS, namespace, pod_name).obj
         if not can_ignore_budget(pod):
@@ -108,7 +109,7 @@ def evict(api: ClusterApi, namespace: str, pod_name: str) -> None:
                             }
                         ],
                     )
-        api.delete(PODS, namespace, pod_name)
+        api.delete(PODS, namespace, pod_name, options)
 
 
 def get_scale(api: ClusterApi, resource: ResourceType, namespace: str, name: str) -> JsonObject:

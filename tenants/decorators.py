@@ -5,14 +5,15 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from tenants.access import require_role
 from tenants.middleware import request_role
 from tenants.models import Role
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]  # pages, downloads and streamed exports alike
 
 
 def organization_view(
@@ -23,7 +24,7 @@ def organization_view(
     def decorate(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if getattr(request, "organization", None) is None:
                 return redirect("organization-create")
             if request.method in ("GET", "HEAD", "OPTIONS"):

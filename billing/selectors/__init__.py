@@ -1,5 +1,6 @@
 """Every read of the billing app: spend, savings, utilization and placements."""
 
+from billing.selectors.focus import focus_rows
 from billing.selectors.overview import Overview, overview
 from billing.selectors.placement import (
     decision_inputs,
@@ -20,6 +21,7 @@ from billing.selectors.reports import (
 from policies.plan_quality import decision_plan_certificate
 
 __all__ = [
+    "focus_rows",
     "BASELINE_METHODS",
     "GROUPINGS",
     "Overview",

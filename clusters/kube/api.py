@@ -54,6 +54,7 @@ KINDS = {
     "Deployment": Kind("apps/v1", "deployments"),
     "Job": Kind("batch/v1", "jobs"),
     "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),
+    "NodePool": Kind("karpenter.sh/v1", "nodepools", namespaced=False),  # Karpenter, when installed
 }
 
 

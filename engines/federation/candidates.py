@@ -10,6 +10,9 @@ Current replicas fall in three groups:
 - anywhere else (selector no longer matches, cluster avoided or gone, unhealthy without
   ``keep_current``): ``dropped``, to be placed again like a scale-up (Karmada's semantics).
 
+An elastic cluster's room for a workload (a nodeless cluster's, or one whose own autoscaler has
+no limits) is at most the workload's replica count (see ``gather``).
+
 An avoided cluster stays in the arrays with zero capacity, so offsets stay aligned with the
 memoised per-selector views; nothing can be placed on it.
 """
@@ -108,6 +111,13 @@ def gather(
     offsets = eligible.offsets
     costs = fleet.cost_model(workload.requests)
     fit = fleet.fits(indices, costs)
+    elastic = fleet.elastic[indices]
+    if elastic.any():
+        # An elastic cluster (nodeless, or an autoscaler without limits) launches nodes for what it
+        # runs: the room its limits allow may be unbounded. Its room for this workload is at most
+        # the workload's replicas, so capacity weights and decision records stay real numbers and
+        # an unlimited cluster does not drown the rooms other members report.
+        fit[elastic] = np.minimum(fit[elastic], workload.replicas)
     avoided_indices: set[int] = set()
     avoided_offsets: list[int] = []
     if avoid:

@@ -20,7 +20,6 @@ For large totals the seat-by-seat loop starts from a bulk state instead of zero:
 from __future__ import annotations
 
 import heapq
-import zlib
 from collections.abc import Sequence
 
 MAX_WEIGHT = 2**20
@@ -30,10 +29,23 @@ def names_descending_for(workload_id: str) -> bool:
     """Whether ties between clusters go to the later name for this workload.
 
     Stable per workload and alternating across workloads, so remainders do not always land on
-    the same cluster (Karmada #4220). Karmada takes the parity of FNV-32a of the resource UID;
-    CRC-32 has the same property and runs in C, which matters at thousands of decisions a second.
+    the same cluster (Karmada #4220). Karmada's rule exactly (``tieBreakerByUID`` in
+    pkg/util/helper/binding.go): names descend when FNV-32a of the resource UID is odd, so the same
+    UID breaks ties the same way in both schedulers. Only the parity is needed, and it has a closed
+    form: the offset basis is odd, multiplying by the (odd) FNV prime keeps the parity, and each
+    XOR with a byte flips it when the byte is odd, so the hash is odd exactly when an even number
+    of the bytes are odd (``fnv32a`` below is the whole hash, for the test that checks this).
     """
-    return zlib.crc32(workload_id.encode()) & 1 == 1
+    odd_bytes = sum(byte & 1 for byte in workload_id.encode())
+    return odd_bytes % 2 == 0
+
+
+def fnv32a(data: bytes) -> int:
+    """FNV-1a, 32 bits (Go's ``hash/fnv.New32a``)."""
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
 
 
 def webster(

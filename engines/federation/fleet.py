@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from engines.federation.egress import DEFAULT_EGRESS_TABLE, EgressTable
 from engines.federation.model import (
+    ClusterMode,
     ClusterSnapshot,
     Location,
     NodelessPricing,
@@ -88,6 +89,8 @@ class _FleetIndex:
         self.name_rank: IntArray = np.asarray(ranks, dtype=np.int64)
         self.locations = [cluster.location for cluster in self.clusters]
         self.pods_limited = any(cluster.free_pods is not None for cluster in self.clusters)
+        elastic = [cluster.elastic or cluster.mode is ClusterMode.NODELESS for cluster in self.clusters]
+        self.elastic: npt.NDArray[np.bool_] = np.asarray(elastic, dtype=np.bool_)
         self.pricing_models: list[NodelessPricing] = []
         group_of: list[int] = []
         model_group: dict[NodelessPricing, int] = {}
@@ -192,6 +195,11 @@ class Fleet:
     @property
     def group_of(self) -> IntArray:
         return self._index.group_of
+
+    @property
+    def elastic(self) -> npt.NDArray[np.bool_]:
+        """Per cluster: its room grows with what it runs (``ClusterSnapshot.elastic``)."""
+        return self._index.elastic
 
     def free_of(self, index: int) -> tuple[int, int, int, int]:
         cpu, memory, gpu, pods = (int(value) for value in self._free[:, index])

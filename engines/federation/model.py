@@ -169,6 +169,10 @@ class ClusterSnapshot:
     ``free`` is what new replicas may use: for an observe cluster, allocatable minus requested;
     for a nodeless cluster, its provisioning-policy limits minus what it already runs (may be large).
     ``free_pods`` limits replicas by pod slots when known (None: no limit beyond resources).
+    ``elastic``: its room grows with what it runs — nodes are launched for the replicas placed
+    there, as a nodeless cluster's are (always elastic) or an observe cluster's own autoscaler
+    without limits (a Karpenter NodePool with no ``spec.limits``). Its room for a workload is then
+    at most the workload's replicas (``engines.federation.candidates``).
     A cluster is schedulable only when ``healthy`` and ``reachable``.
     """
 
@@ -182,6 +186,7 @@ class ClusterSnapshot:
     reachable: bool = True
     free_pods: int | None = None
     supported_kinds: frozenset[WorkloadKind] = frozenset(WorkloadKind)
+    elastic: bool = False
 
     def __post_init__(self) -> None:
         expected = NodelessPricing if self.mode is ClusterMode.NODELESS else ObservePricing

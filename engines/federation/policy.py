@@ -117,8 +117,17 @@ class SpreadBy(StrEnum):
 
 
 class WeightMode(StrEnum):
-    STATIC = "static"
+    """How ``spread`` divides replicas, in Karmada's terms (``replicaScheduling``):
+
+    - CAPACITY: ``Divided``/``Weighted`` with ``dynamicWeight: AvailableReplicas``;
+    - STATIC: ``Divided``/``Weighted`` with a ``staticWeightList`` (no rules: every cluster weighs 1,
+      as Karmada's default weight preference);
+    - AGGREGATED: ``Divided``/``Aggregated``, as few clusters as hold the replicas.
+    """
+
     CAPACITY = "capacity"
+    STATIC = "static"
+    AGGREGATED = "aggregated"
 
 
 class AssignmentMode(StrEnum):
@@ -159,7 +168,8 @@ class SpreadSettings:
 
     ``spread_by`` is the topology domain. With CLUSTER, ``min_groups``/``max_groups`` are the min
     and max number of clusters. With REGION or CLOUD they count regions or clouds, and each chosen
-    domain contributes its one best cluster.
+    domain contributes its one best cluster. Static weights without rules weigh every cluster 1
+    (Karmada's ``getDefaultWeightPreference``), so the form's defaults always make a valid policy.
     """
 
     weights: WeightMode = WeightMode.CAPACITY
@@ -176,8 +186,6 @@ class SpreadSettings:
                 "spread.max_groups",
                 f"({self.max_groups}) is smaller than spread.min_groups ({self.min_groups})",
             )
-        if self.weights is WeightMode.STATIC and not self.static_weights:
-            raise PolicyError("spread.static_weights", "static weights need at least one weight rule")
 
 
 @dataclass(frozen=True, slots=True)

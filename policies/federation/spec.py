@@ -8,7 +8,7 @@ API shape (also what the form produces; selectors as text or structured expressi
       "workload_selector": {"namespaces": ["shop"], "labels": {"tier": "web"}},
       "cluster_selector": "env=prod, cloud in (aws, gcp)",
       "strategy": "cheapest | most_capacity | spread | duplicate | fill_then_burst | pinned",
-      "spread": {"weights": "capacity | static",
+      "spread": {"weights": "capacity | static | aggregated",
                  "static_weights": [{"weight": 2, "selector": "cloud=aws"}, {"weight": 1, "clusters": ["dc-1"]}],
                  "spread_by": "cluster | region | cloud", "min_groups": 1, "max_groups": null},
       "burst": {"tiers": ["cloud=onprem", "cloud=aws"], "return_headroom": 0.1, "return_after_seconds": 300},
@@ -489,7 +489,10 @@ def describe_policy(spec: Mapping[str, Any], names: Mapping[str, str]) -> str:
     strategy = shape["strategy"]
     if strategy == Strategy.SPREAD:
         spread = shape["spread"]
-        return f"spread by {spread['spread_by']} over {where} ({spread['weights']} weights)"
+        how = "aggregated" if spread["weights"] == WeightMode.AGGREGATED else f"{spread['weights']} weights"
+        if spread["weights"] == WeightMode.STATIC and not spread["static_weights"]:
+            how = "equal weights"
+        return f"spread by {spread['spread_by']} over {where} ({how})"
     if strategy == Strategy.FILL_THEN_BURST:
         return f"fill then burst over {len(shape['burst']['tiers'])} tiers: " + " → ".join(
             tier or "any" for tier in shape["burst"]["tiers"]

@@ -33,6 +33,7 @@ from simulator.cloud.interruptions import (
     InterruptionInjector,
 )
 from simulator.cloud.moto_server import acquire_shared_moto, release_shared_moto
+from simulator.cloud.retention import SWEEP_EVERY_SECONDS, TerminatedInstances
 from simulator.cloud.sts_gate import AssumeRoleRecord, StsGate
 from simulator.cloud.timers import Timers
 from simulator.controllers.cloud_nodes import CloudInstance
@@ -188,11 +189,24 @@ class SimulatedCloud:
         self._gateway.start()
         self.timers.start()
         self.interruptions = InterruptionInjector(self.clock, self.timers, self._gateway.notify)
+        self.terminated_instances = TerminatedInstances(self._places)
+        self.timers.call_at(self.clock.now() + SWEEP_EVERY_SECONDS, self._sweep_terminated)
         self.create_role(
             self.config.role_name,
             trust_policy(self.vendor_account_id, self.external_id),
             self.config.controller_actions,
         )
+
+    def _places(self) -> list[tuple[str, str]]:
+        return [(self.customer_account_id, self.region)] + [
+            (cluster.account_id, cluster.region) for cluster in self.clusters.values()
+        ]
+
+    def _sweep_terminated(self) -> None:
+        try:
+            self.terminated_instances.sweep(self.clock.now())
+        finally:
+            self.timers.call_at(self.clock.now() + SWEEP_EVERY_SECONDS, self._sweep_terminated)
 
     def stop(self) -> None:
         self.timers.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 
 from simulator.api import ClusterApi
+from simulator.api_support import DeleteOptions
 from simulator.clock import parse_timestamp
 from simulator.controllers.workloads import update_status_if_changed
 from simulator.disruption import budget_status
@@ -36,7 +37,7 @@ class DisruptionController:
             if namespace not in pods_by_namespace:
                 pods_by_namespace[namespace] = [p.obj for p in self.api.store.list(PODS, namespace).items]
             status = budget_status(budget, pods_by_namespace[namespace]).as_status(
-                budget["metadata"].get("generation", 1)
+                budget["metadata"].get("generation", 1), now, budget.get("status")
             )
             update_status_if_changed(self.api, PDBS, budget, status)
         return None
@@ -56,8 +57,8 @@ class PodGarbageCollector:
         for node_name in orphaned:
             for stored in self.api.store.by_index(PODS, "spec.nodeName", node_name):
                 namespace, name = stored.key
-                with contextlib.suppress(ApiError):
-                    self.api.delete(PODS, namespace, name)
+                with contextlib.suppress(ApiError):  # no kubelet will confirm: force, as podgc does
+                    self.api.delete(PODS, namespace, name, DeleteOptions(grace_period_seconds=0))
         return None
 
 

@@ -2,6 +2,8 @@
 
 - A pod bound to a Ready node becomes Running after `start_delay` simulated seconds, with a pod
   IP, `startTime`, Ready conditions and running container statuses.
+- A pod deleted gracefully is deleted for good once its containers have stopped (see
+  `_finish_terminating`).
 - A running pod with the annotation `sim.nodeless.io/run-seconds` (or owned by a Job, which
   defaults to `default_job_seconds`) terminates after that long: Succeeded, or Failed when
   `sim.nodeless.io/exit-code` is non-zero.
@@ -9,12 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 from typing import Any
 
 from simulator.api import ClusterApi
-from simulator.api_support import set_condition
+from simulator.api_support import DeleteOptions, set_condition
 from simulator.clock import format_timestamp, parse_timestamp
 from simulator.errors import ApiError
 from simulator.nodes import is_node_ready
@@ -72,7 +75,36 @@ class Kubelet:
                 self._finish(key, now)
             else:
                 due.append(finish_at)
+        due.extend(self._finish_terminating(nodes, now))
         return min(due) if due else None
+
+    def _finish_terminating(self, nodes: dict[str, dict[str, Any]], now: float) -> list[float]:
+        """Pods deleted gracefully on a Ready node: a running pod's containers take the whole
+        grace period to stop (they ignore SIGTERM; the worst case a client must handle), one
+        whose containers never started stops at once; then the kubelet deletes it with grace
+        period 0 and the pod's uid as precondition, as its status manager does. Pods on nodes
+        that are gone or not Ready stay Terminating (pod GC removes those of deleted nodes)."""
+        with self.api.store.lock:
+            index = self.api.store.table(PODS).indexes["metadata.deletionTimestamp"]
+            terminating = [key for keys in index.values() for key in keys]
+        due: list[float] = []
+        for namespace, name in terminating:
+            stored = self.api.store.try_get(PODS, namespace, name)
+            if stored is None:
+                continue
+            pod = stored.obj
+            node = nodes.get((pod.get("spec") or {}).get("nodeName") or "")
+            if node is None or not is_node_ready(node):
+                continue
+            deadline = parse_timestamp(pod["metadata"]["deletionTimestamp"])
+            running = (pod.get("status") or {}).get("phase") == "Running"
+            if running and now < deadline:
+                due.append(deadline)
+                continue
+            options = DeleteOptions(precondition_uid=pod["metadata"]["uid"], grace_period_seconds=0)
+            with contextlib.suppress(ApiError):  # deleted or replaced meanwhile
+                self.api.delete(PODS, namespace, name, options)
+        return due
 
     def _run_seconds(self, pod: dict[str, Any]) -> float | None:
         annotations = pod["metadata"].get("annotations") or {}

@@ -271,7 +271,10 @@ def test_eviction_honours_the_pod_disruption_budget(cluster, kube_client):
         evict(core, "g2")
     body = status_body(refused.value)
     assert refused.value.status == 429 and body["details"]["causes"][0]["reason"] == "DisruptionBudget"
-    assert sorted(p.metadata.name for p in core.list_namespaced_pod("default").items) == ["g2", "g3"]
+    # The evicted pod is deleted gracefully: Terminating until its kubelet (absent here) is done.
+    pods = {p.metadata.name: p for p in core.list_namespaced_pod("default").items}
+    assert pods["g1"].metadata.deletion_timestamp is not None
+    assert [n for n, p in sorted(pods.items()) if p.metadata.deletion_timestamp is None] == ["g2", "g3"]
 
 
 def test_pending_pods_can_be_evicted_whatever_the_budget(core, cluster, kube_client):

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from simulator.api import ClusterApi
+from simulator.api_support import DeleteOptions
 from simulator.catalog import load_catalog
 from simulator.clock import ManualClock
 from simulator.controllers.base import ControllerManager
@@ -112,6 +113,9 @@ def test_scaling_down_removes_pods_and_a_new_template_rolls_out(api, manager, cl
     advance(clock, manager, START_DELAY)
     api.update(DEPLOYMENTS, "default", "web", lambda d: d["spec"].update(replicas=1))
     manager.settle()
+    # Deleted pods terminate gracefully: Terminating for their grace period (30 s by default).
+    assert len([p for p in pods(api) if not p["metadata"].get("deletionTimestamp")]) == 1
+    advance(clock, manager, 30)
     assert len(pods(api)) == 1
     api.update(
         DEPLOYMENTS,
@@ -121,6 +125,7 @@ def test_scaling_down_removes_pods_and_a_new_template_rolls_out(api, manager, cl
     )
     manager.settle()
     advance(clock, manager, START_DELAY)
+    advance(clock, manager, 30)
     images = [p["spec"]["containers"][0]["image"] for p in pods(api)]
     assert images == ["nginx:2"]
     replicasets = sorted(
@@ -138,6 +143,25 @@ def test_a_replicaset_replaces_a_deleted_pod(api, manager):
     manager.settle()
     names = [p["metadata"]["name"] for p in pods(api)]
     assert len(names) == 2 and victim not in names
+
+
+def test_the_kubelet_ends_a_graceful_deletion_when_the_grace_period_is_over(api, manager, clock):
+    # A running pod deleted gracefully stays Terminating (its replacement already starting) until
+    # its kubelet has stopped the containers and deleted it; the simulated containers take the
+    # whole grace period, on the simulated clock.
+    api.create(DEPLOYMENTS, "default", deployment("web", 1))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    victim = pods(api, phase="Running")[0]["metadata"]["name"]
+    api.delete(PODS, "default", victim, DeleteOptions(grace_period_seconds=20))
+    manager.settle()
+    advance(clock, manager, 19)
+    terminating = api.store.get(PODS, "default", victim).obj
+    assert terminating["metadata"]["deletionGracePeriodSeconds"] == 20
+    assert len(pods(api, phase="Running")) == 2  # the replacement runs beside it
+    advance(clock, manager, 1)
+    assert api.store.try_get(PODS, "default", victim) is None
+    assert len(pods(api)) == 1
 
 
 def job(name, completions=1, parallelism=1, run_seconds=None, exit_code=None, ttl=None):

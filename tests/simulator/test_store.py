@@ -4,6 +4,7 @@ from simulator.api import ClusterApi
 from simulator.api_support import DeleteOptions
 from simulator.clock import ManualClock
 from simulator.errors import ApiError
+from simulator.listing import ListOptions
 from simulator.resources import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
 from simulator.selectors import parse_field_selector, parse_label_selector
 from simulator.store import ObjectStore
@@ -70,6 +71,33 @@ def test_field_index_lists_pods_of_a_node(api):
     api.create(PODS, "kube-system", pod("c", node="n1"))
     listed = api.list_page(PODS, None, fields=parse_field_selector("spec.nodeName=n1")).items
     assert sorted(s.obj["metadata"]["name"] for s in listed) == ["a", "c"]
+
+
+def test_an_exact_list_through_a_field_index_sees_the_pods_of_that_version(api):
+    # The index holds today's pods of n1; the snapshot also needs the pod deleted since and
+    # the one that moved to another node, and not the one that arrived.
+    api.create(PODS, "default", pod("stays", node="n1"))
+    api.create(PODS, "default", pod("deleted", node="n1"))
+    api.create(PODS, "default", pod("unbound", labels={"x": "1"}))
+    then = api.store.rv
+    api.delete(PODS, "default", "deleted", DeleteOptions(grace_period_seconds=0))
+    api.create(PODS, "default", pod("arrived", node="n1"))
+    api.update(PODS, "default", "unbound", lambda p: p["metadata"]["labels"].update(x="2"))
+    snapshot = api.list_page(
+        PODS,
+        "default",
+        fields=parse_field_selector("spec.nodeName=n1"),
+        options=ListOptions(resource_version=str(then), match="Exact"),
+    )
+    assert [s.obj["metadata"]["name"] for s in snapshot.items] == ["deleted", "stays"]
+    assert snapshot.resource_version == then
+    labelled = api.list_page(
+        PODS,
+        "default",
+        parse_label_selector("x=1"),
+        options=ListOptions(resource_version=str(then), match="Exact"),
+    )
+    assert [s.obj["metadata"]["name"] for s in labelled.items] == ["unbound"]
 
 
 def test_pages_cover_every_object_once(api):

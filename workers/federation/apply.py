@@ -6,16 +6,31 @@ the workload generation it came from. A placement is applied when its generation
 count differs from what was applied; a Job of an older generation is deleted and created again
 (its pod template cannot change); companions dropped by a new generation are deleted.
 
-Work is grouped per cluster and clusters are handled in parallel; the threads only talk to the
-members and return outcomes, which the caller records (``placement_outcomes_record``).
+Throughput (issue 16): work is grouped per member and members are handled in parallel
+(``NODELESS_FEDERATION_APPLY_THREADS`` at once; 1 is Karmada-like sequential apply, the baseline
+of ``bench/federation_fleet.py``), each member's in order over the one client this process keeps
+for it (``clusters.kube.access.cluster_api``: its connections are reused, pass after pass). Every
+call spends from the member's API budget first — the token bucket the provisioning loop spends
+from too (``workers.provisioning.budget``, ``NODELESS_CLUSTER_API_RATE``/``_BURST``), as client-go's
+QPS/burst bounds one client — so a burst of placements never floods a member's API server. When
+the budget would make a call wait more than a couple of seconds, that member's remaining actions
+are left for the next pass (they get no outcome, so they are neither applied nor failed). Each
+object is one server-side apply; a namespace is applied once per member and process, not once per
+workload (it is forgotten when a call there is refused, so a deleted namespace is made again).
+The threads only talk to the members and return outcomes, which the caller records
+(``placement_outcomes_record``).
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from django.conf import settings
 
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
@@ -25,6 +40,7 @@ from policies.federation.services import workload_companions
 from policies.federation.status import TERMINAL_PLACEMENT_STATES
 from policies.models import Placement, Workload, WorkloadKind
 from workers.federation.observe import MemberObservation, in_parallel
+from workers.provisioning.budget import ApiBudgetSpent, spend
 
 MANAGED_BY_LABEL = "nodeless.io/managed-by"
 MAX_ACTIONS = 2000
@@ -137,31 +153,66 @@ def actions_for(rows: FederationRows, observations: Mapping[str, MemberObservati
     return actions
 
 
-def _prune(api: ClusterApi, action: Action, keep: set[tuple[str, str]]) -> None:
+# (process, cluster id, namespace) of the namespaces this process has applied in each member.
+_namespaces_lock = threading.Lock()
+_namespaces: set[tuple[int, str, str]] = set()
+
+
+class _Member:
+    """One member's client, every call spending from the member's API budget first."""
+
+    def __init__(self, api: ClusterApi, cluster_id: str) -> None:
+        self.api, self.cluster_id = api, cluster_id
+
+    def apply(self, obj: Mapping[str, Any]) -> None:
+        spend(self.cluster_id)
+        self.api.apply(obj)
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        spend(self.cluster_id)
+        self.api.delete(kind, namespace, name)
+
+    def list(self, kind: str, *, namespace: str, label_selector: str) -> list[Json]:
+        spend(self.cluster_id)
+        return list(self.api.list(kind, namespace=namespace, label_selector=label_selector))
+
+    def ensure_namespace(self, namespace: str) -> None:
+        key = (os.getpid(), self.cluster_id, namespace)
+        with _namespaces_lock:
+            if key in _namespaces:
+                return
+        self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        with _namespaces_lock:
+            _namespaces.add(key)
+
+    def forget_namespace(self, namespace: str) -> None:
+        with _namespaces_lock:
+            _namespaces.discard((os.getpid(), self.cluster_id, namespace))
+
+
+def _prune(member: _Member, action: Action, keep: set[tuple[str, str]]) -> None:
     """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
     of older generations go too)."""
     for kind in COMPANION_KINDS:
         selector = f"{WORKLOAD_ID}={action.workload_id}"
-        for obj in api.list(kind, namespace=action.namespace, label_selector=selector):
+        for obj in member.list(kind, namespace=action.namespace, label_selector=selector):
             name = str((obj.get("metadata") or {}).get("name"))
             if (kind, name) not in keep:
-                api.delete(kind, action.namespace, name)
+                member.delete(kind, action.namespace, name)
 
 
-def _run(api: ClusterApi, action: Action, namespaces: set[str]) -> None:
+def _run(member: _Member, action: Action) -> None:
     if action.remove:
-        api.delete(action.main[0], action.namespace, action.main[1])
-        _prune(api, action, keep=set())
+        member.delete(action.main[0], action.namespace, action.main[1])
+        _prune(member, action, keep=set())
         return
-    if action.namespace not in namespaces:
-        api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": action.namespace}})
-        namespaces.add(action.namespace)
+    member.ensure_namespace(action.namespace)
     if action.recreate:
-        api.delete(action.main[0], action.namespace, action.main[1])
+        member.delete(action.main[0], action.namespace, action.main[1])
     if action.prune:
-        _prune(api, action, keep=set(action.companions))
+        _prune(member, action, keep=set(action.companions))
     for obj in action.objects:
-        api.apply(obj)
+        member.apply(obj)
 
 
 def _failed(action: Action, message: str, *, unreachable: bool = False) -> ActionOutcome:
@@ -173,16 +224,19 @@ def _failed(action: Action, message: str, *, unreachable: bool = False) -> Actio
 def _cluster_actions(api: ClusterApi | None, actions: Sequence[Action]) -> list[ActionOutcome]:
     if api is None:
         return [_failed(a, "cluster unreachable", unreachable=True) for a in actions]
+    member = _Member(api, actions[0].cluster_id)
     outcomes: list[ActionOutcome] = []
-    namespaces: set[str] = set()
     for index, action in enumerate(actions):
         try:
-            _run(api, action, namespaces)
+            _run(member, action)
+        except ApiBudgetSpent:
+            return outcomes  # the member's budget is spent for now: the next pass carries on
         except ClusterUnreachable as error:
             # The cluster went away mid-pass: nothing else can be done there now.
             outcomes += [_failed(a, str(error), unreachable=True) for a in actions[index:]]
             return outcomes
         except ClusterRefused as refused:
+            member.forget_namespace(action.namespace)
             kind, name = action.main
             verb = "removing" if action.remove else "applying"
             outcomes.append(_failed(action, f"{verb} {kind}/{name} refused: {refused}"))
@@ -192,12 +246,15 @@ def _cluster_actions(api: ClusterApi | None, actions: Sequence[Action]) -> list[
 
 
 def execute(members: Mapping[str, ClusterApi | None], actions: Sequence[Action]) -> list[ActionOutcome]:
-    """Run ``actions`` (clusters in parallel, each cluster's in order); outcomes in that order."""
+    """Run ``actions`` (clusters in parallel, each cluster's in order); outcomes in that order,
+    none for the actions a spent API budget left for the next pass."""
     by_cluster: dict[str, list[Action]] = {}
     for action in actions:
         by_cluster.setdefault(action.cluster_id, []).append(action)
     results = in_parallel(
-        lambda item: _cluster_actions(members.get(item[0]), item[1]), list(by_cluster.items())
+        lambda item: _cluster_actions(members.get(item[0]), item[1]),
+        list(by_cluster.items()),
+        threads=settings.NODELESS_FEDERATION_APPLY_THREADS,
     )
     by_placement = {outcome.placement_id: outcome for outcomes in results for outcome in outcomes}
-    return [by_placement[action.placement_id] for action in actions]
+    return [by_placement[action.placement_id] for action in actions if action.placement_id in by_placement]

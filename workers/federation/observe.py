@@ -10,6 +10,9 @@ as each cluster's observation afterwards, in the calling thread.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +29,14 @@ from engines.kube import Node, Pod
 from engines.kube.cluster import ClusterState
 from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
 from engines.kube.pods import try_requests
+from policies.federation.headroom import (
+    CA_STATUS_CONFIGMAP,
+    CA_STATUS_NAMESPACE,
+    NO_HEADROOM,
+    Headroom,
+    cluster_autoscaler_headroom,
+    karpenter_headroom,
+)
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Inventory, Usage
@@ -33,6 +44,8 @@ from policies.federation.snapshots import Inventory, Usage
 logger = logging.getLogger(__name__)
 
 MAX_THREADS = 8
+# An autoscaler's limits change rarely: read them again at most this often per member and process.
+HEADROOM_SECONDS = 30.0
 _BLOCKING_TAINTS = ("NoSchedule", "NoExecute")
 _STUCK_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError")
 Json = dict[str, Any]
@@ -133,6 +146,38 @@ def _object_state(obj: Json) -> ObjectState:
     )
 
 
+_headroom_lock = threading.Lock()
+_headroom: dict[tuple[int, str], tuple[float, Headroom]] = {}
+
+
+def autoscaler_headroom(api: ClusterApi, cluster_id: str, state: ClusterState) -> Headroom:
+    """What the member's own autoscaler can still add (Cluster Autoscaler's status ConfigMap,
+    Karpenter's NodePools), read at most every ``HEADROOM_SECONDS``; none when neither is there or
+    our credentials may not read them."""
+    key = (os.getpid(), cluster_id)
+    with _headroom_lock:
+        known = _headroom.get(key)
+    if known is not None and time.monotonic() - known[0] < HEADROOM_SECONDS:
+        return known[1]
+    observed = list(state.nodes.values())
+    nodes = [node_info(item.node) for item in observed]
+    labels = [dict(item.node.labels) for item in observed]
+    headroom = NO_HEADROOM
+    try:
+        configmap = api.get("ConfigMap", CA_STATUS_NAMESPACE, CA_STATUS_CONFIGMAP)
+        headroom = headroom + cluster_autoscaler_headroom(configmap, nodes, labels)
+    except ClusterRefused as refused:
+        logger.info("federation: cannot read Cluster Autoscaler's status: %s", refused)
+    try:
+        headroom = headroom + karpenter_headroom(api.list("NodePool"))
+    except ClusterRefused as refused:
+        if refused.status not in (403, 404):  # 404: Karpenter is not installed
+            logger.info("federation: cannot read Karpenter NodePools: %s", refused)
+    with _headroom_lock:
+        _headroom[key] = (time.monotonic(), headroom)
+    return headroom
+
+
 def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation:
     """Look at one member; ``ours`` are the ids of the organization's workloads."""
     cluster_id = str(cluster.pk)
@@ -169,18 +214,23 @@ def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation
         observation.pods.clear()
         return observation
     nodes = tuple(node_info(observed.node) for observed in state.nodes.values())
-    observation.inventory = Inventory(nodes, others)
+    headroom = NO_HEADROOM
+    if not cluster.is_nodeless:
+        try:
+            headroom = autoscaler_headroom(api, cluster_id, state)
+        except ClusterUnreachable as error:
+            observation.problem = str(error)
+            return observation
+    observation.inventory = Inventory(nodes, others, headroom)
     return observation
 
 
-def in_parallel(work: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-    """``work`` over ``items`` on up to MAX_THREADS threads, results in order."""
+def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], *, threads: int = MAX_THREADS) -> list[Any]:
+    """``work`` over ``items`` on up to ``threads`` threads, results in order."""
     items = list(items)
-    if len(items) <= 1:
+    if len(items) <= 1 or threads <= 1:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(
-        max_workers=min(MAX_THREADS, len(items)), thread_name_prefix="federation"
-    ) as pool:
+    with ThreadPoolExecutor(max_workers=min(threads, len(items)), thread_name_prefix="federation") as pool:
         return list(pool.map(work, items))
 
 

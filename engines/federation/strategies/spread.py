@@ -10,11 +10,19 @@ Select:
 
 Divide (Webster, capped by each cluster's room):
 - static weights: the whole count is apportioned from scratch each time; Webster is
-  house-monotone, so scaling up never takes a replica from any cluster;
+  house-monotone, so scaling up never takes a replica from any cluster, and equal priorities go
+  to clusters already running the workload first, so nothing moves while nothing changed;
 - capacity weights (Karmada ``dynamicWeight: AvailableReplicas``), STEADY: scale-up divides only
   the missing replicas, weighted by each cluster's free room; scale-down re-divides the new
   count weighted by the current counts (proportional shrink). FRESH divides the whole count by
   room plus current replicas.
+- aggregated (Karmada ``replicaDivisionPreference: Aggregated``): the same as capacity weights,
+  but over the shortest run of clusters whose room covers the replicas to place: clusters
+  already running the workload first, then the roomiest (then name order, as Karmada's sort
+  leaves equal rooms in its candidate order). Scale-down keeps the fewest current clusters that
+  hold the new count, largest first. Karmada fails the whole binding when the room is short
+  ("Clusters available replicas N are not enough"); here what fits is placed and the shortfall
+  reported.
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ from engines.federation.policy import AssignmentMode, SpreadBy, WeightMode
 
 STATIC_MEANING = "static weight"
 CAPACITY_MEANING = "replicas of free room, the capacity weight (higher wins)"
+AGGREGATED_MEANING = "replicas of free room (fewest clusters that hold the workload)"
+_MEANINGS = {
+    WeightMode.STATIC: STATIC_MEANING,
+    WeightMode.CAPACITY: CAPACITY_MEANING,
+    WeightMode.AGGREGATED: AGGREGATED_MEANING,
+}
 
 
 def spread(candidates: Candidates, mode: AssignmentMode) -> Allocation:
@@ -56,10 +70,11 @@ def spread(candidates: Candidates, mode: AssignmentMode) -> Allocation:
         seats = _divide(candidates, chosen, weights, target, mode)
         replicas = {offset: count for offset, count in zip(chosen, seats, strict=True) if count}
     by = settings.spread_by
-    meaning = STATIC_MEANING if static else CAPACITY_MEANING
-    summary = f"spread by {by} over {len(chosen)} {_plural(by, len(chosen))}, {settings.weights} weights"
-    shown = weights.astype(np.float64) if static else np.minimum(weights, MAX_WEIGHT).astype(np.float64)
-    return Allocation(replicas, held, best_first, shown, meaning, summary, notes, failure)
+    used = len(replicas) if settings.weights is WeightMode.AGGREGATED else len(chosen)
+    how = "aggregated" if settings.weights is WeightMode.AGGREGATED else f"{settings.weights} weights"
+    summary = f"spread by {by} over {used} {_plural(by, used)}, {how}"
+    shown = weights.astype(np.float64)
+    return Allocation(replicas, held, best_first, shown, _MEANINGS[settings.weights], summary, notes, failure)
 
 
 def _take(values: IntArray, offsets: list[int]) -> list[int]:
@@ -72,8 +87,18 @@ def _divide(
 ) -> list[int]:
     tie = _take(candidates.tie, chosen)
     available = _take(candidates.available, chosen)
-    if candidates.policy.spread.weights is WeightMode.STATIC:
+    settings = candidates.policy.spread
+    if settings.weights is WeightMode.STATIC:
+        if candidates.has_holders:
+            # Re-apportioned from scratch, so equal priorities must go where the replicas already
+            # run: the name order alone would move them whenever the chosen clusters change (a new
+            # leader in a region that runs nothing). Ranks lie in (-n, n); holders stay below n.
+            offset = 2 * len(candidates.fleet)
+            kept = _take(candidates.current, chosen)
+            tie = [key if count else key + offset for key, count in zip(tie, kept, strict=True)]
         return webster(target, _take(weights, chosen), tie, caps=available)
+    if settings.weights is WeightMode.AGGREGATED:
+        return _aggregate(candidates, chosen, target, mode)
     if mode is AssignmentMode.FRESH:
         return webster(target, [min(room, MAX_WEIGHT) for room in available], tie, caps=available)
     kept = _take(candidates.current, chosen) if candidates.has_holders else [0] * len(chosen)
@@ -83,6 +108,40 @@ def _divide(
     fit = _take(candidates.fit, chosen)
     added = webster(target - running, [min(room, MAX_WEIGHT) for room in fit], tie, caps=fit)
     return [count + extra for count, extra in zip(kept, added, strict=True)]
+
+
+def _aggregate(candidates: Candidates, chosen: list[int], target: int, mode: AssignmentMode) -> list[int]:
+    """Karmada's Aggregated division (``dynamicDivideReplicas``): weights are free room, cut to the
+    shortest prefix that covers what is placed; see the module docstring for the order."""
+    tie = _take(candidates.tie, chosen)
+    ranks = _take(candidates.fleet.name_rank[candidates.indices], chosen)
+    parties = range(len(chosen))
+    kept = [0] * len(chosen)
+    if mode is AssignmentMode.STEADY and candidates.has_holders:
+        kept = _take(candidates.current, chosen)
+    running = sum(kept)
+    if running >= target:
+        # Scale-down (or nothing to do): the current counts are the weights and caps, largest first.
+        prefix = _covering(sorted(parties, key=lambda i: (-kept[i], ranks[i])), kept, target)
+        return proportional_shrink(target, [kept[i] if i in prefix else 0 for i in parties], tie)
+    # FRESH counts the replicas it holds as room (Karmada's dynamicFreshScale); STEADY places only
+    # the missing ones, clusters already running the workload first.
+    rooms = _take(candidates.available if mode is AssignmentMode.FRESH else candidates.fit, chosen)
+    order = sorted(parties, key=lambda i: (kept[i] == 0, -rooms[i], ranks[i]))
+    prefix = _covering(order, rooms, target - running)
+    weights = [min(rooms[i], MAX_WEIGHT) if i in prefix else 0 for i in parties]
+    added = webster(target - running, weights, tie, caps=rooms)
+    return [count + extra for count, extra in zip(kept, added, strict=True)]
+
+
+def _covering(order: list[int], amounts: list[int], target: int) -> set[int]:
+    """The shortest prefix of ``order`` whose amounts reach ``target`` (all of it if none does)."""
+    total = 0
+    for position, index in enumerate(order):
+        total += amounts[index]
+        if total >= target:
+            return set(order[: position + 1])
+    return set(order)
 
 
 def _select(candidates: Candidates, best_first: IntArray) -> tuple[list[int], dict[int, str], str | None]:

@@ -13,7 +13,6 @@ from engines.federation import (
     PolicyError,
     SpreadSettings,
     Strategy,
-    WeightMode,
     WeightRule,
 )
 
@@ -74,7 +73,6 @@ def test_equal_selectors_hash_equal_so_memo_tables_are_shared() -> None:
         (lambda: LabelExpression("tier", Operator.GT, ("high",)), "values"),
         (lambda: SpreadSettings(min_groups=3, max_groups=2), "spread.max_groups"),
         (lambda: SpreadSettings(min_groups=0), "spread.min_groups"),
-        (lambda: SpreadSettings(weights=WeightMode.STATIC), "spread.static_weights"),
         (lambda: WeightRule(weight=-1, cluster_names=frozenset({"a"})), "weight"),
         (lambda: WeightRule(weight=1), "cluster_names"),
         (lambda: BurstSettings(tiers=()), "burst.tiers"),

@@ -167,3 +167,21 @@ def test_remainders_land_on_different_clusters_across_workloads_but_stably_per_w
         assert dict(schedule(spec, policy, clusters).replicas) == first
         winners.add(max(first, key=first.__getitem__))
     assert winners == {"id-a", "id-b"}
+
+
+def test_static_weights_keep_replicas_where_they_run_when_only_room_changes() -> None:
+    # Equal static weights over regions: each pass re-apportions from scratch. When a region that
+    # runs nothing gets a new best cluster, name order alone would hand it a running replica.
+    policy = static_spread(WeightRule(1, selector=ClusterSelector()), spread_by=SpreadBy.REGION, min_groups=2)
+    before = [
+        room_for(10, "m1", region="a"),
+        room_for(10, "m5", region="b"),
+        room_for(10, "m7", region="c"),
+        room_for(5, "m0", region="c"),
+    ]
+    first = schedule(workload(2, workload_id="w-asc"), policy, before)
+    assert by_name(dict(first.replicas)) == {"m1": 1, "m5": 1}
+    # m0 becomes region c's roomiest cluster; its name sorts before every other.
+    after = [*before[:3], room_for(40, "m0", region="c")]
+    second = schedule(workload(2, workload_id="w-asc"), policy, after, dict(first.replicas))
+    assert dict(second.replicas) == dict(first.replicas)

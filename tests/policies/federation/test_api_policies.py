@@ -74,6 +74,26 @@ def test_a_policy_round_trips_through_the_documented_shape(api_a, clusters) -> N
     assert str(clusters["eks-west"].pk) in engine.spread.static_weights[1].cluster_names
 
 
+@pytest.mark.parametrize(
+    ("weights", "summary"),
+    [
+        ("static", "spread by cluster over any cluster (equal weights)"),
+        ("aggregated", "spread by cluster over any cluster (aggregated)"),
+    ],
+)
+def test_spread_weights_without_rules_are_accepted_as_karmadas_defaults(
+    api_a, clusters, weights, summary
+) -> None:
+    # Static weights with no rules weigh every cluster 1 (Karmada's default weight preference);
+    # aggregated needs none.
+    body = {"name": f"even-{weights}", "strategy": "spread", "spread": {"weights": weights}}
+    created = api_a.post(URL, body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["summary"] == summary
+    engine = engine_policy(FederationPolicy.objects.get(pk=created.json()["id"]).spec)
+    assert engine.spread.weights is WeightMode(weights) and engine.spread.static_weights == ()
+
+
 def test_patch_replaces_fields_and_makes_a_new_version(api_a, clusters) -> None:
     created = api_a.post(URL, {"name": "p", "strategy": "cheapest"}, format="json").json()
     patched = api_a.patch(f"{URL}{created['id']}/", {"strategy": "pinned", "pinned": ["dc-1"]}, format="json")
@@ -108,11 +128,6 @@ def test_patch_replaces_fields_and_makes_a_new_version(api_a, clusters) -> None:
             {"strategy": "spread", "spread": {"spread_by": "region", "min_groups": 4}},
             "spread.min_groups",
             "needs 4 regions but the selected clusters span 3",
-        ),
-        (
-            {"strategy": "spread", "spread": {"weights": "static"}},
-            "spread.static_weights",
-            "at least one weight rule",
         ),
         (
             {

@@ -3,12 +3,14 @@ status partial, scale, edit, delete; the policy form with live validation and a 
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clusters.models import Cluster, ClusterConnection
-from policies.models import FederationPolicy, Workload, WorkloadStatus
+from policies.models import Decision, DecisionKind, FederationPolicy, Workload, WorkloadStatus
 from tests.fixtures.federation import deployment, submit
 from tests.fixtures.pages import get_page, page_queries
 
@@ -207,3 +209,87 @@ def test_the_workload_and_federation_policy_lists_run_as_many_queries_for_twenty
     one = page_queries(owner_client, url)
     rows(1, 20)
     assert page_queries(owner_client, url) == one
+
+
+class _FormDefaults(HTMLParser):
+    """What a browser submits for a form left at its defaults: each input's value, each select's
+    selected (else first) option, each textarea's text; unchecked boxes send nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        name = attributes.get("name") or ""
+        if tag == "input" and name and attributes.get("type") not in ("checkbox", "radio", "submit"):
+            self.values[name] = attributes.get("value") or ""
+        elif tag == "select":
+            self._select = name
+        elif tag == "option" and self._select:
+            if self._select not in self.values or "selected" in attributes:
+                self.values[self._select] = attributes.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.values[self._textarea] += data.lstrip("\n")
+
+
+@pytest.mark.parametrize("weights", ["", "static", "capacity", "aggregated"])
+def test_a_spread_policy_left_at_the_forms_defaults_saves(cast, owner_client, clusters, weights) -> None:
+    # The issue: "a spread policy with the default static weights cannot be saved". Static weights
+    # without rules weigh every cluster 1, as Karmada's default weight preference does.
+    page = owner_client.get(reverse("federation-policy-create")).content.decode()
+    parser = _FormDefaults()
+    parser.feed(page)
+    form = {**parser.values, "name": "spread-defaults", "strategy": "spread"}
+    if weights:
+        form["spread_weights"] = weights
+    response = owner_client.post(reverse("federation-policy-create"), form)
+    assert response.status_code == 302, response.content.decode()
+    spread = FederationPolicy.objects.get(name="spread-defaults").spec["spread"]
+    assert spread["weights"] == (weights or "capacity") and spread["static_weights"] == []
+
+
+def test_decision_tables_show_rooms_and_capacity_weights_as_whole_numbers(cast, owner_client, cheap) -> None:
+    # Issue 16: scores showed as 1048576.0000; a room or a capacity weight is a count of replicas.
+    from engines.federation import PlacementPolicy, SpreadSettings, Strategy, WeightMode, schedule
+    from tests.engines.federation.federation_builders import nodeless_cluster, observe_cluster
+    from tests.engines.federation.federation_builders import workload as engine_workload
+
+    workload = submit(cast, deployment(), cheap)
+    unlimited = 1 << 40  # what a provisioning policy without limits leaves a nodeless cluster
+    clusters = [
+        nodeless_cluster("nodeless", cores=unlimited / 1000, memory_gib=unlimited / 1024),
+        observe_cluster("onprem", cores=12, memory_gib=64),
+    ]
+    policy = PlacementPolicy(Strategy.SPREAD, spread=SpreadSettings(weights=WeightMode.CAPACITY))
+    decision = schedule(engine_workload(6), policy, clusters).decision.as_dict()
+    Decision.objects.create(
+        organization=cast.org_a,
+        workload=workload,
+        kind=DecisionKind.PLACEMENT,
+        reason=str(decision["reason"]),
+        chosen={"clusters": decision["chosen"]},
+        runner_ups=decision["runner_ups"],
+    )
+    partial = owner_client.get(reverse("workload-detail", args=[workload.pk]), HTTP_HX_REQUEST="true")
+    cells = partial.content.decode()
+    # cluster, replicas, room, $/hour, egress, score: the nodeless cluster's room is the 6 replicas
+    # the workload asks for (it launches nodes for them), its capacity weight the same 6.
+    assert (
+        '<td><strong>nodeless</strong></td><td class="num">2</td><td class="num">6</td>'
+        '<td class="num">0.0960</td><td class="num">0.0000</td><td class="num">6</td>'
+    ) in cells
+    assert '<td><strong>onprem</strong></td><td class="num">4</td><td class="num">12</td>' in cells

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from clusters.models import Cluster, ClusterConnection, ClusterMode
 from clusters.pricing.catalogs import list_price_catalog
+from engines.federation import NodelessPricing
 from engines.planner import CapacityType, Discount
 from policies import services as policy_services
 from policies.federation.pricing import (
@@ -19,7 +20,7 @@ from policies.federation.pricing import (
     observe_pricing,
     settings_key,
 )
-from policies.federation.snapshots import Inventory, Usage, cluster_snapshot
+from policies.federation.snapshots import UNLIMITED, Inventory, Usage, cluster_snapshot, nodeless_room
 from policies.selectors import built_in_settings
 from tenants.actors import Actor
 
@@ -119,6 +120,48 @@ def test_nodeless_free_capacity_is_the_policy_limit_minus_what_runs(cast) -> Non
     assert limited.free.cpu_millicores == 10_000 - 2000 - 1500
     assert unlimited.free.cpu_millicores > limited.free.cpu_millicores
     assert limited.location.region == "us-east-1"
+
+
+def _small_and_large() -> NodelessPricing:
+    from tests.engines.federation.federation_builders import shape
+
+    # 2 vCPU for $0.10/h ($0.05 per vCPU) and 8 vCPU for $0.32/h ($0.04 per vCPU, the cheapest).
+    return NodelessPricing(
+        (shape("small", 2, 8, 0.10, max_pods=20), shape("large", 8, 16, 0.32, max_pods=50))
+    )
+
+
+def test_nodeless_room_without_limits_is_unlimited_for_the_engine_to_bound() -> None:
+    room = nodeless_room(built_in_settings(), _small_and_large(), Inventory((), Usage()), Usage())
+    assert room.free.cpu_millicores == UNLIMITED and room.pods == UNLIMITED
+
+
+def test_nodeless_room_is_the_nodes_left_under_max_nodes_at_the_largest_shape() -> None:
+    nodes = (NodeInfo("small", 2000, 8192, 0, 20),)
+    others = Usage(500, 1024, 0, 1)
+    settings = {**built_in_settings(), "max_nodes": 3}
+    room = nodeless_room(settings, _small_and_large(), Inventory(nodes, others), Usage())
+    # The node it has (1500m, 7 GiB, 19 pods free) plus 2 more of at most 8 vCPU, 16 GiB, 50 pods.
+    assert (room.free.cpu_millicores, room.free.memory_mib, room.pods) == (
+        1500 + 16000,
+        7168 + 32768,
+        19 + 100,
+    )
+
+
+def test_nodeless_room_is_what_the_spend_left_buys_at_the_cheapest_rate() -> None:
+    nodes = (NodeInfo("small", 2000, 8192, 0, 20),)
+    settings = {**built_in_settings(), "max_cost_per_hour": "0.50"}
+    room = nodeless_room(settings, _small_and_large(), Inventory(nodes, Usage()), Usage())
+    # $0.50 - $0.10 for the node it runs = $0.40/h: 10 vCPU at the large shape's $0.04 per vCPU,
+    # 32 GiB at the small shape's $0.0125 per GiB (each resource at the shape cheapest for it).
+    assert (room.free.cpu_millicores, room.free.memory_mib) == (2000 + 10_000, 8192 + 32 * 1024)
+
+
+def test_the_tightest_limit_wins() -> None:
+    settings = {**built_in_settings(), "max_nodes": 10, "max_vcpu_total": 4, "max_cost_per_hour": "100"}
+    room = nodeless_room(settings, _small_and_large(), Inventory((), Usage(1000, 0, 0, 1)), Usage())
+    assert room.free.cpu_millicores == 3000
 
 
 @pytest.mark.django_db

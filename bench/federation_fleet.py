@@ -1,0 +1,300 @@
+"""Federation at fleet scale: many workloads over many simulated members, end to end, against a
+Karmada-like sequential apply measured in the same run.
+
+    make bench-federation-fleet
+    python bench/federation_fleet.py --workloads 1000 --clusters 100
+
+Each run signs up an organization, connects ``--clusters`` simulated member clusters (the
+simulator's kube-apiservers, each behind its own HTTPS port, all in one process of their own, as
+the customer's clusters are not the product's) through the product's kubeconfig path, and submits ``--workloads`` Deployments through the REST API (four API
+clients at once), spread over spread/aggregated/cheapest/static-weight policies. A Celery worker
+(solo pool, in process) runs the federation loop. Figures:
+
+- ``workloads_per_second``: workloads over the seconds from the first submission until every
+  workload is Running in its members (the product's status, synced from the members);
+- ``applied_p50_seconds`` / ``applied_p99_seconds``: per workload, from its submission (the API
+  call returning) until its Deployment exists on every member it was placed on, as the simulated
+  API server records it (a listener on its store, in the members' process; both processes read
+  the same monotonic clock);
+- the same figures for the baseline: ``NODELESS_FEDERATION_APPLY_THREADS=1``, one member after
+  the other, each object one call, as a sequential executor would (same members, same process,
+  its own organization and namespaces).
+
+Both runs keep the per-member API budget (``NODELESS_CLUSTER_API_RATE``/``_BURST``, as client-go's
+QPS/burst) and the one client per member and process. The machine's load average is reported with
+each run: the simulated members, the worker and the API clients share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.federation_e2e import _throwaway_database  # noqa: E402
+
+if TYPE_CHECKING:
+    from tenants.models import Organization
+
+API_CLIENTS = 4
+POLICIES = ("spread", "aggregated", "cheapest", "static")
+WORKLOAD_LABEL = "nodeless.io/workload-id"
+
+
+@dataclass(frozen=True)
+class MemberAddress:
+    name: str
+    url: str
+    ca_pem: str
+    token: str
+
+
+def _members_process(count: int, connection: Connection) -> None:
+    """The simulated members, in a process of their own: start them, send their addresses, then
+    answer "report" with when each workload's Deployment first appeared in each member
+    ((workload id, member) -> perf_counter), and stop on "stop"."""
+    from simulator.cluster import ClusterConfig, SimulatedCluster
+    from simulator.controllers.static_nodes import StaticNodePool
+    from simulator.resources import DEPLOYMENTS
+
+    first_seen: dict[tuple[str, str], float] = {}
+    lock = threading.Lock()
+
+    def listener(member: str) -> Any:
+        def listen(resource: Any, event: Any) -> None:
+            if resource.key != DEPLOYMENTS.key or event.type != "ADDED":
+                return
+            workload = (event.current.obj["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
+            if workload:
+                with lock:
+                    first_seen.setdefault((str(workload), member), time.perf_counter())
+
+        return listen
+
+    sims = []
+    for number in range(count):
+        config = ClusterConfig(
+            name=f"member-{number}",
+            static_pools=(StaticNodePool("n", 4, "m5.4xlarge"),),
+            record_events=False,
+            pod_start_delay=0.5,
+        )
+        sim = SimulatedCluster(config)
+        sim.start()
+        sim.store.add_listener(listener(sim.name))
+        sims.append(sim)
+    connection.send([MemberAddress(sim.name, sim.url, sim.ca_pem, sim.admin_token) for sim in sims])
+    try:
+        while (message := connection.recv()) != "stop":
+            if message == "report":
+                with lock:
+                    connection.send(dict(first_seen))
+    finally:
+        for sim in sims:
+            sim.stop()
+
+
+def _manifest(run: str, number: int, rng: random.Random) -> dict[str, object]:
+    name = f"svc-{number}"
+    requests = {"cpu": f"{rng.choice((100, 200, 250))}m", "memory": f"{rng.choice((128, 256))}Mi"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": f"{run}-team-{number % 8}", "labels": {"app": name}},
+        "spec": {
+            "replicas": rng.choice((1, 2, 2, 3)),
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "nginx:1.27", "resources": {"requests": requests}}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def _organization(run: str, sims: list[MemberAddress]) -> tuple[Organization, str]:
+    from clusters.kube.kubeconfig import KubeCredentials, minimal_kubeconfig
+    from clusters.services import cluster_check_run, cluster_connect_kubeconfig
+    from policies.federation import services as federation
+    from tenants import services as tenants
+    from tenants.actors import Actor
+
+    user, organization = tenants.signup(
+        email=f"{run}@nodeless.local", password="bench-password-1", full_name=run, organization_name=run
+    )
+    actor = Actor(user=user)
+    _, token = tenants.api_token_create(organization, actor=actor, name=run, scopes=["read", "write"])
+    for number, sim in enumerate(sims):
+        kubeconfig = minimal_kubeconfig(sim.name, KubeCredentials(sim.url, sim.ca_pem, token=sim.token))
+        region = ("us-east-1", "us-west-2", "eu-west-1")[number % 3]
+        asked = cluster_connect_kubeconfig(
+            organization,
+            actor=actor,
+            name=sim.name,
+            kubeconfig=kubeconfig,
+            labels={"cloud": "aws", "region": region, "env": "prod"},
+        )
+        cluster_check_run(str(asked.pk))
+    specs: dict[str, dict[str, object]] = {
+        "spread": {"strategy": "spread", "spread": {"weights": "capacity", "max_groups": 3}},
+        "aggregated": {"strategy": "spread", "spread": {"weights": "aggregated"}},
+        "cheapest": {"strategy": "cheapest"},
+        "static": {
+            "strategy": "spread",
+            "spread": {"weights": "static", "spread_by": "region", "min_groups": 2},
+        },
+    }
+    for name in POLICIES:
+        federation.federation_policy_create(organization, actor=actor, data={"name": name, **specs[name]})
+    return organization, token
+
+
+def _submit(token: str, bodies: list[dict[str, object]], submitted: dict[str, float]) -> None:
+    from django.db import connections
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    try:
+        for body in bodies:
+            response = client.post("/api/v1/workloads/", body, format="json")
+            if response.status_code != 201:
+                raise RuntimeError(f"submit failed: {response.status_code} {response.content[:300]!r}")
+            submitted[str(response.json()["id"])] = time.perf_counter()
+    finally:
+        connections.close_all()
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def run_once(
+    run: str, sims: list[MemberAddress], members: Connection, workloads: int, seed: int, threads: int
+) -> dict[str, object]:
+    from django.conf import settings
+
+    from policies.models import Placement, Workload, WorkloadStatus
+
+    settings.NODELESS_FEDERATION_APPLY_THREADS = threads
+    organization, token = _organization(run, sims)
+    rng = random.Random(seed)
+    bodies = [
+        {"manifest": _manifest(run, number, rng), "policy": POLICIES[number % len(POLICIES)]}
+        for number in range(workloads)
+    ]
+    submitted: dict[str, float] = {}
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=API_CLIENTS) as pool:
+        chunks = [bodies[index::API_CLIENTS] for index in range(API_CLIENTS)]
+        list(pool.map(lambda chunk: _submit(token, chunk, submitted), chunks))
+    submit_seconds = time.perf_counter() - started
+    running = 0
+    deadline = started + 900
+    while time.perf_counter() < deadline:
+        running = Workload.objects.filter(organization=organization, status=WorkloadStatus.RUNNING).count()
+        if running == workloads:
+            break
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    members_of: dict[str, list[str]] = {}
+    for placed, member in Placement.objects.filter(organization=organization, replicas__gt=0).values_list(
+        "workload_id", "cluster__name"
+    ):
+        members_of.setdefault(str(placed), []).append(member)
+    members.send("report")
+    first_seen: dict[tuple[str, str], float] = members.recv()
+    latencies = []
+    for key, at in submitted.items():
+        seen = [first_seen.get((key, member)) for member in members_of.get(key, [])]
+        if seen and all(moment is not None for moment in seen):
+            latencies.append(max(moment for moment in seen if moment is not None) - at)
+    return {
+        "run": run,
+        "apply": "sequential (1 member at a time)"
+        if threads == 1
+        else f"parallel ({threads} members at a time)",
+        "workloads": workloads,
+        "clusters": len(sims),
+        "running": running,
+        "seconds": round(seconds, 2),
+        "workloads_per_second": round(running / seconds, 1),
+        "submit_seconds": round(submit_seconds, 2),
+        "applied_measured": len(latencies),
+        "applied_p50_seconds": round(statistics.median(latencies), 3) if latencies else None,
+        "applied_p99_seconds": round(_percentile(latencies, 0.99), 3) if latencies else None,
+        "placements": sum(len(members) for members in members_of.values()),
+        "api_rate_per_member": [settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST],
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workloads", type=int, default=1000)
+    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--threads", type=int, default=32, help="members applied to at once in the product run"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline run")
+    args = parser.parse_args()
+    # The members' process starts before Django (and its threads and sockets) exist here.
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    setup = time.perf_counter()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_members_process, args=(args.clusters, child)
+    )
+    process.start()
+    try:
+        sims: list[MemberAddress] = parent.recv()
+        print(json.dumps({"members_started_seconds": round(time.perf_counter() - setup, 1)}), flush=True)
+        with _throwaway_database(suffix="fleet") as database:
+            import django
+
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nodeless_saas.settings")
+            os.environ.setdefault("NODELESS_ENV", "test")
+            os.environ.setdefault("NODELESS_LOG_LEVEL", "WARNING")
+            django.setup()
+            from celery.contrib.testing.worker import start_worker
+            from django.core.management import call_command
+
+            from nodeless_saas.celery import app
+
+            call_command("migrate", verbosity=0)
+            with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+                runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
+                for run, threads in runs:
+                    line = run_once(run, sims, parent, args.workloads, args.seed, threads)
+                    print(json.dumps({**line, "database": database}), flush=True)
+    finally:
+        parent.send("stop")
+        process.join(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

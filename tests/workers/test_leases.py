@@ -1,0 +1,96 @@
+"""Leases on the real database: one taker at a time, an expired lease taken over, a lost lease noticed
+at the next renewal that writes, and two takers racing for one free lease never both winning."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from workers.leases import LeaseLost, release, try_acquire
+from workers.models import Lease
+
+TTL = timedelta(seconds=60)
+
+
+def name() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+@pytest.mark.django_db
+def test_a_free_lease_is_taken_in_one_statement_and_a_held_one_is_refused() -> None:
+    lease_name = name()
+    with CaptureQueriesContext(connection) as queries:
+        lease = try_acquire(lease_name, ttl=TTL)
+    assert lease is not None and len(queries.captured_queries) == 1
+    assert try_acquire(lease_name, ttl=TTL) is None  # another holder, still live
+    assert Lease.objects.get(name=lease_name).holder == lease.holder
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_is_taken_over_and_the_old_holder_loses_it() -> None:
+    lease_name = name()
+    old = try_acquire(lease_name, ttl=TTL)
+    assert old is not None
+    Lease.objects.filter(name=lease_name).update(expires_at=timezone.now() - timedelta(seconds=1))
+    new = try_acquire(lease_name, ttl=TTL)
+    assert new is not None and new.holder != old.holder
+    old._renewed -= TTL.total_seconds()  # a quarter of the lease has gone by: the renewal writes
+    with pytest.raises(LeaseLost):
+        old.renew()
+    release(old)  # releasing a lost lease leaves the new holder's row alone
+    assert Lease.objects.get(name=lease_name).holder == new.holder
+
+
+@pytest.mark.django_db
+def test_the_holder_takes_its_own_lease_again_and_a_released_lease_is_free() -> None:
+    lease_name = name()
+    lease = try_acquire(lease_name, ttl=TTL)
+    assert lease is not None
+    assert try_acquire(lease_name, ttl=TTL, holder=lease.holder) is not None
+    release(lease)
+    assert try_acquire(lease_name, ttl=TTL) is not None
+
+
+@pytest.mark.django_db
+def test_a_renewal_soon_after_taking_writes_nothing_and_a_late_one_extends_the_lease() -> None:
+    lease = try_acquire(name(), ttl=TTL)
+    assert lease is not None
+    with CaptureQueriesContext(connection) as queries:
+        lease.renew()
+    assert queries.captured_queries == []
+    before = Lease.objects.get(name=lease.name).expires_at
+    lease._renewed -= TTL.total_seconds() / 2
+    lease.renew()
+    assert Lease.objects.get(name=lease.name).expires_at > before
+
+
+def race_for(lease_name: str) -> list[bool]:
+    """Two threads, each with its own connection, take the lease at the same moment."""
+    start = threading.Barrier(2)
+    won: list[bool] = []
+
+    def take() -> None:
+        start.wait()
+        try:
+            won.append(try_acquire(lease_name, ttl=TTL) is not None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_takers_racing_for_a_free_lease_never_both_win() -> None:
+    for _ in range(20):
+        assert sorted(race_for(name())) == [False, True]
