@@ -26,6 +26,8 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    # The organization's Kubernetes API (kubectl, client libraries, GitOps tools): API tokens only.
+    path("k8s/", include("policies.kubeapi.urls")),
     path("", views.home, name="home"),  # before billing's overview, which answers "/" signed in
     path("", include("tenants.urls")),
     path("", include("billing.urls")),

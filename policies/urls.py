@@ -13,6 +13,7 @@ urlpatterns = [
     path("clusters/<uuid:cluster_id>/decisions/", views.cluster_decisions, name="cluster-decisions"),
     path("workloads/", views_federation.workload_list, name="workloads"),
     path("workloads/new/", views_federation.workload_submit, name="workload-submit"),
+    path("workloads/kubeconfig/", views_federation.workload_kubeconfig, name="workload-kubeconfig"),
     path("workloads/<uuid:workload_id>/", views_federation.workload_detail, name="workload-detail"),
     path("workloads/<uuid:workload_id>/edit/", views_federation.workload_edit, name="workload-edit"),
     path("workloads/<uuid:workload_id>/scale/", views_federation.workload_scale, name="workload-scale"),

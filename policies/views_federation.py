@@ -16,6 +16,7 @@ from policies.api.serializers import policy_representation
 from policies.federation import selectors, services
 from policies.federation.preview import preview as federation_preview
 from policies.forms_federation import FederationPolicyForm, ScaleForm, WorkloadForm, policy_initial
+from policies.kubeapi.kubeconfig import kubeconfig_text
 from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.access import get_for_organization
 from tenants.actors import Actor
@@ -43,6 +44,16 @@ def workload_list(request: OrganizationRequest) -> HttpResponse:
         "has_policies": FederationPolicy.objects.filter(organization=request.organization).exists(),
     }
     return render(request, "policies/workload_list.html", context)
+
+
+@organization_view()
+def workload_kubeconfig(request: OrganizationRequest) -> HttpResponse:
+    """A kubeconfig for the organization's Kubernetes endpoint, with a place for an API token."""
+    name = f"nodeless-{request.organization.slug}"
+    text = kubeconfig_text(server=request.build_absolute_uri("/k8s"), name=name)
+    response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.kubeconfig"'
+    return response
 
 
 def _workload_form(request: OrganizationRequest, initial: dict[str, Any] | None = None) -> WorkloadForm:

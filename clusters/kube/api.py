@@ -50,6 +50,7 @@ KINDS = {
     "ConfigMap": Kind("v1", "configmaps"),
     "Secret": Kind("v1", "secrets"),
     "Service": Kind("v1", "services"),
+    "ServiceAccount": Kind("v1", "serviceaccounts"),
     "Deployment": Kind("apps/v1", "deployments"),
     "Job": Kind("batch/v1", "jobs"),
     "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),

@@ -1,7 +1,7 @@
 """Submitted manifests: YAML (several documents) or JSON, checked field by field.
 
 A federated workload is exactly one Deployment (apps/v1) or Job (batch/v1) plus the ConfigMaps,
-Secrets and Services (v1) it needs, all in one namespace. Every problem is reported with the path
+Secrets, Services and ServiceAccounts (v1) it needs, all in one namespace. Every problem is reported with the path
 of the field, e.g. ``spec.template.spec.containers[0].resources.requests.cpu: "2 cores" is not a
 Kubernetes quantity``; problems in companion objects are prefixed with ``Kind/name:``.
 
@@ -37,7 +37,7 @@ MAX_POD_CPU_MILLIS = 100_000_000
 MAX_POD_MEMORY_MIB = 1024 * 1024 * 1024
 MAX_POD_GPUS = 100_000
 WORKLOAD_KINDS = {"Deployment": "apps/v1", "Job": "batch/v1"}
-COMPANION_KINDS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1"}
+COMPANION_KINDS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1", "ServiceAccount": "v1"}
 SUPPORTED_KINDS = {**WORKLOAD_KINDS, **COMPANION_KINDS}
 _SERVER_METADATA = (
     "uid",
@@ -141,8 +141,8 @@ def _check_kind(obj: Mapping[str, Any], index: int, problems: Problems) -> bool:
         problems.add(
             prefix,
             "kind",
-            f"{show(kind)} is not supported: submit one Deployment or Job plus the ConfigMaps, Secrets and "
-            "Services it needs",
+            f"{show(kind)} is not supported: submit one Deployment or Job plus the ConfigMaps, Secrets, "
+            "Services and ServiceAccounts it needs",
         )
         return False
     expected = SUPPORTED_KINDS[str(kind)]

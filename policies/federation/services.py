@@ -311,10 +311,12 @@ def workload_update(
     egress_gb_per_hour: Any = _UNSET,
     data_location: Any = _UNSET,
     sent_generation: int | None = None,
+    replace_companions: bool = False,
 ) -> Workload:
     """Change what runs: a new manifest and/or replica count, policy or egress. Each change is a
     new generation, rolled out to every placement by the loop. A manifest holding only the
-    Deployment/Job keeps the ConfigMaps, Secrets and Services submitted before.
+    Deployment/Job keeps the ConfigMaps, Secrets and Services submitted before, unless
+    ``replace_companions`` (the Kubernetes endpoint sends the whole set each time, none included).
 
     The changes apply to the workload as it is under its row lock, so concurrent changes of
     different fields all land and every generation is used once; a caller that sent the
@@ -336,6 +338,7 @@ def workload_update(
             policy=policy,
             egress_gb_per_hour=egress_gb_per_hour,
             data_location=data_location,
+            replace_companions=replace_companions,
         )
         if not changes:
             return workload
@@ -361,6 +364,7 @@ def _apply_workload_changes(
     policy: FederationPolicy | None,
     egress_gb_per_hour: Any,
     data_location: Any,
+    replace_companions: bool = False,
 ) -> dict[str, Any]:
     """Set the requested changes on the (locked) workload; what changed, for the audit."""
     changes: dict[str, Any] = {}
@@ -374,7 +378,7 @@ def _apply_workload_changes(
             )
         for field, value in _manifest_fields(parsed).items():
             setattr(workload, field, value)
-        if parsed.companions:
+        if parsed.companions or replace_companions:
             for field, value in _companion_fields(parsed).items():
                 setattr(workload, field, value)
         changes["manifest"] = True

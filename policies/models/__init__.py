@@ -13,6 +13,7 @@ from policies.models.federation import (
     WorkloadKind,
     WorkloadStatus,
 )
+from policies.models.kubeapi import KubeCounter, KubeEvent, KubeObject
 from policies.models.provisioning import (
     CapacityTypeChoice,
     ObjectiveChoice,
@@ -27,6 +28,9 @@ __all__ = [
     "DecisionKind",
     "FailureBehaviour",
     "FederationPolicy",
+    "KubeCounter",
+    "KubeEvent",
+    "KubeObject",
     "ObjectiveChoice",
     "PackingChoice",
     "Placement",

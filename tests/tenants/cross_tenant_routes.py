@@ -199,6 +199,8 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
 }
 
 PUBLIC_ROUTES: dict[str, str] = {
+    "kube-api": "the Kubernetes endpoint: its path names no object by id, and the API token's organization "
+    "scopes every lookup (outsider tests in tests/policies/kubeapi)",
     "invitation": "addressed by an unguessable secret from the e-mail, shown to whoever holds the link",
     "password_reset_confirm": "addressed by Django's signed reset token, not by a tenant object",
     "signup-confirm": "addressed by an unguessable secret e-mailed to the address; no account exists yet",

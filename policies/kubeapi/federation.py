@@ -1,0 +1,378 @@
+"""Deployments and Jobs sent to the endpoint are federated workloads: the same ``Workload`` rows the
+pages and the REST API show, placed and applied by the federation loop. This module links the two
+ways: objects → workloads (with the companions they use), and placements → Kubernetes status.
+
+- A workload's policy is the one named by the ``policy.nodeless.io/name`` annotation, else the
+  most specific policy whose selector (namespaces, labels) selects it, as for the REST API.
+- Companions follow the workloads that use them: the ConfigMaps, Secrets and ServiceAccount the
+  pod template references (volumes, env, envFrom, image pull secrets, serviceAccountName) and the
+  Services whose selector selects its pods. A companion's change rolls out to every workload using it.
+- Status: replicas, updated, ready and available replicas summed over the members, conditions,
+  ``observedGeneration`` only once every member runs the current generation (what ``kubectl
+  rollout status`` and Argo CD's health check wait on, as Karmada aggregates), and
+  ``status.clusters``: the per-cluster breakdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from policies.federation import services
+from policies.federation.manifests import parse_manifest
+from policies.kubeapi import store
+from policies.kubeapi.resources import by_kind
+from policies.models import FederationPolicy, KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
+from tenants.actors import Actor
+from tenants.models import Organization
+
+Json = dict[str, Any]
+POLICY_ANNOTATION = "policy.nodeless.io/name"
+COMPANION_KINDS = ("ConfigMap", "Secret", "Service", "ServiceAccount")
+
+
+def _template(obj: Mapping[str, Any]) -> Json:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    template = spec.get("template") if isinstance(spec, Mapping) else None
+    return template if isinstance(template, dict) else {}
+
+
+def referenced_names(pod_spec: Mapping[str, Any]) -> dict[str, set[str]]:
+    """ConfigMap, Secret and ServiceAccount names a pod spec uses."""
+    found: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set(), "ServiceAccount": set()}
+    if pod_spec.get("serviceAccountName"):
+        found["ServiceAccount"].add(str(pod_spec["serviceAccountName"]))
+    for volume in pod_spec.get("volumes") or []:
+        if not isinstance(volume, Mapping):
+            continue
+        if (volume.get("configMap") or {}).get("name"):
+            found["ConfigMap"].add(volume["configMap"]["name"])
+        if (volume.get("secret") or {}).get("secretName"):
+            found["Secret"].add(volume["secret"]["secretName"])
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if (source.get("configMap") or {}).get("name"):
+                found["ConfigMap"].add(source["configMap"]["name"])
+            if (source.get("secret") or {}).get("name"):
+                found["Secret"].add(source["secret"]["name"])
+    for secret in pod_spec.get("imagePullSecrets") or []:
+        if isinstance(secret, Mapping) and secret.get("name"):
+            found["Secret"].add(secret["name"])
+    containers = [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
+    for container in containers:
+        if not isinstance(container, Mapping):
+            continue
+        for source in container.get("envFrom") or []:
+            if (source.get("configMapRef") or {}).get("name"):
+                found["ConfigMap"].add(source["configMapRef"]["name"])
+            if (source.get("secretRef") or {}).get("name"):
+                found["Secret"].add(source["secretRef"]["name"])
+        for env in container.get("env") or []:
+            value_from = (env or {}).get("valueFrom") or {}
+            if (value_from.get("configMapKeyRef") or {}).get("name"):
+                found["ConfigMap"].add(value_from["configMapKeyRef"]["name"])
+            if (value_from.get("secretKeyRef") or {}).get("name"):
+                found["Secret"].add(value_from["secretKeyRef"]["name"])
+    return found
+
+
+def companions_for(organization: Organization, namespace: str, obj: Mapping[str, Any]) -> list[Json]:
+    """The stored ConfigMaps, Secrets, Services and ServiceAccounts the workload ``obj`` uses, by name order."""
+    template = _template(obj)
+    names = referenced_names(template.get("spec") or {})
+    pod_labels = (template.get("metadata") or {}).get("labels") or {}
+    found: list[Json] = []
+    candidates = KubeObject.objects.filter(
+        organization=organization,
+        namespace=namespace,
+        group="",
+        kind__in=COMPANION_KINDS,
+        deleted_at__isnull=True,
+    ).order_by("kind", "name")
+    for kobj in candidates:
+        if kobj.kind == "Service":
+            selector = (kobj.body.get("spec") or {}).get("selector") or {}
+            if not selector or any(pod_labels.get(k) != v for k, v in selector.items()):
+                continue
+        elif kobj.name not in names[kobj.kind]:
+            continue
+        found.append(store.render(kobj))
+    return found
+
+
+def _policy(organization: Organization, obj: Mapping[str, Any]) -> FederationPolicy | None:
+    name = ((obj.get("metadata") or {}).get("annotations") or {}).get(POLICY_ANNOTATION)
+    if not name:
+        return None
+    policy = FederationPolicy.objects.filter(organization=organization, name=name).first()
+    if policy is None:
+        raise ValidationError(
+            {"manifest": [f"metadata.annotations[{POLICY_ANNOTATION}]: no FederationPolicy named {name!r}"]}
+        )
+    return policy
+
+
+def workload_sync(organization: Organization, *, kobj: KubeObject, obj: Json, actor: Actor) -> None:
+    """Create or update the federated workload of a Deployment/Job object (raises ValidationError)."""
+    manifest = [obj, *companions_for(organization, kobj.namespace, obj)]
+    requested = _policy(organization, obj)
+    workload = (
+        kobj.workload
+        or Workload.objects.filter(
+            organization=organization,
+            namespace=kobj.namespace,
+            name=kobj.name,
+            kind=kobj.kind,
+            deleted_at__isnull=True,
+        ).first()
+    )
+    if workload is None:
+        kobj.workload = services.workload_submit(
+            organization, actor=actor, manifest=manifest, policy=requested
+        )
+        _linked(kobj)
+        return
+    if kobj.workload_id is None:
+        kobj.workload = workload
+    parsed = parse_manifest(manifest)
+    unchanged = (
+        parsed.workload == workload.manifest
+        and list(parsed.companions) == services.workload_companions(workload)
+        and (requested is None or requested.pk == workload.policy_id)
+    )
+    if not unchanged and requested is None:  # the workload keeps its policy (pages may move it)
+        kobj.workload = services.workload_update(
+            organization, workload=workload, actor=actor, manifest=manifest, replace_companions=True
+        )
+    elif not unchanged:
+        kobj.workload = services.workload_update(
+            organization,
+            workload=workload,
+            actor=actor,
+            manifest=manifest,
+            replace_companions=True,
+            policy=requested,
+        )
+    _linked(kobj)
+
+
+def _linked(kobj: KubeObject) -> None:
+    """The object now says what its workload's generation runs (the loop copies back only later
+    changes, made on the pages or through the REST API)."""
+    assert kobj.workload is not None
+    kobj.workload_generation = kobj.workload.generation
+    kobj.save(update_fields=["workload", "workload_generation"])
+
+
+def companions_changed(organization: Organization, *, namespace: str, actor: Actor) -> None:
+    """A ConfigMap, Secret or Service changed: workloads of the namespace take the new set."""
+    linked = KubeObject.objects.filter(
+        organization=organization,
+        namespace=namespace,
+        kind__in=("Deployment", "Job"),
+        workload__isnull=False,
+        deleted_at__isnull=True,
+    ).select_related("workload")
+    for kobj in linked:
+        workload_sync(organization, kobj=kobj, obj=store.render(kobj), actor=actor)
+
+
+def workload_delete(organization: Organization, *, kobj: KubeObject, actor: Actor) -> bool:
+    """Ask the loop to remove the workload from its members; False when there is none to remove."""
+    if kobj.workload is None:
+        return False
+    services.workload_delete(organization, workload=kobj.workload, actor=actor)
+    return True
+
+
+# --- status back -----------------------------------------------------------------------------------
+
+
+def _condition(kind: str, status: bool, reason: str, message: str) -> Json:
+    return {"type": kind, "status": "True" if status else "False", "reason": reason, "message": message}
+
+
+def _clusters(placements: Iterable[Placement]) -> list[Json]:
+    return [
+        {
+            "name": p.cluster.name,
+            "replicas": p.replicas,
+            "readyReplicas": p.ready_replicas,
+            "availableReplicas": p.available_replicas,
+            "state": p.state,
+            **({"succeeded": p.succeeded, "failed": p.failed} if p.succeeded or p.failed else {}),
+            **({"reason": p.reason} if p.reason else {}),
+        }
+        for p in placements
+        if p.replicas or p.succeeded or p.failed
+    ]
+
+
+def workload_status(kobj: KubeObject, workload: Workload, placements: list[Placement]) -> Json:
+    live = [p for p in placements if p.replicas]
+    current = [
+        p for p in live if p.applied_generation == workload.generation and p.applied_replicas == p.replicas
+    ]
+    rolled_out = len(current) == len(live) and workload.status != WorkloadStatus.PENDING
+    observed = kobj.generation if rolled_out else int(kobj.status.get("observedGeneration") or 0)
+    federated = _condition(
+        "Federated",
+        workload.status in (WorkloadStatus.RUNNING, WorkloadStatus.COMPLETED),
+        workload.status.title(),
+        workload.status_message,
+    )
+    if workload.kind == WorkloadKind.JOB:
+        return _job_status(workload, observed, federated, placements)
+    replicas = sum(p.replicas for p in live)
+    updated = sum(p.replicas for p in current)
+    available = min(workload.available_replicas, replicas)
+    complete = rolled_out and available >= workload.desired_replicas
+    status: Json = {
+        "observedGeneration": observed,
+        "replicas": replicas,
+        "updatedReplicas": updated,
+        "readyReplicas": min(workload.ready_replicas, replicas),
+        "availableReplicas": available,
+        "unavailableReplicas": max(0, replicas - available),
+        "conditions": [
+            _condition(
+                "Available",
+                available >= workload.desired_replicas,
+                "MinimumReplicasAvailable"
+                if available >= workload.desired_replicas
+                else "MinimumReplicasUnavailable",
+                f"{available}/{workload.desired_replicas} replicas available over the members",
+            ),
+            _condition(
+                "Progressing",
+                workload.status != WorkloadStatus.UNSCHEDULABLE,
+                "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                workload.status_message,
+            ),
+            federated,
+        ],
+        "clusters": _clusters(placements),
+    }
+    return {k: v for k, v in status.items() if v != 0 or k in ("observedGeneration", "replicas")}
+
+
+def _job_status(workload: Workload, observed: int, federated: Json, placements: list[Placement]) -> Json:
+    status: Json = {
+        "observedGeneration": observed,
+        "active": workload.ready_replicas
+        if workload.status not in (WorkloadStatus.COMPLETED, WorkloadStatus.FAILED)
+        else 0,
+        "succeeded": workload.succeeded,
+        "failed": workload.failed,
+        "conditions": [federated],
+        "clusters": _clusters(placements),
+    }
+    if workload.status == WorkloadStatus.COMPLETED:
+        status["conditions"].insert(
+            0, _condition("Complete", status=True, reason="Completed", message=workload.status_message)
+        )
+    elif workload.status == WorkloadStatus.FAILED:
+        status["conditions"].insert(
+            0, _condition("Failed", status=True, reason="MemberFailed", message=workload.status_message)
+        )
+    return status
+
+
+def statuses_sync(organization_id: str) -> int:
+    """After a loop pass: each linked object's status from its workload and placements (a change is a
+    new resourceVersion, so watches see it); its spec from the workload when the pages or the REST
+    API changed it (scaled, a new manifest); and objects whose workload is gone removed for good
+    (the delete finished on every member, or the workload was deleted elsewhere). Read under the
+    organization's counter lock, so no write of the endpoint is overwritten. How many changed."""
+    changed = 0
+    with transaction.atomic():
+        organization = Organization.objects.get(pk=organization_id)
+        counter = store.lock(organization)
+        changed += _adopt(organization, counter)
+        objects = list(
+            KubeObject.objects.filter(organization=organization, kind__in=("Deployment", "Job"))
+            .select_related("workload", "workload__policy")
+            .order_by("pk")
+        )
+        placements: dict[Any, list[Placement]] = {}
+        linked = [o.workload_id for o in objects if o.workload_id]
+        for placement in Placement.objects.filter(workload_id__in=linked).select_related("cluster"):
+            placements.setdefault(placement.workload_id, []).append(placement)
+        for kobj in objects:
+            if kobj.workload is None:
+                store.remove(organization, counter, kobj)
+                changed += 1
+                continue
+            if kobj.workload.generation != kobj.workload_generation:
+                _spec_from_workload(organization, counter, kobj)
+                changed += 1
+            status = workload_status(kobj, kobj.workload, placements.get(kobj.workload_id, []))
+            if status != kobj.status:
+                store.touch_status(organization, counter, kobj, status)
+                changed += 1
+        changed += _namespaces_finish(organization, counter)
+    return changed
+
+
+def _adopt(organization: Organization, counter: Any) -> int:
+    """Workloads submitted on the pages or through the REST API become objects of the endpoint too
+    (with their namespace and companions), so kubectl sees every workload of the organization."""
+    adopted = 0
+    orphans = Workload.objects.filter(
+        organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
+    ).order_by("created_at")
+    for workload in orphans:
+        resource = by_kind("apps" if workload.kind == WorkloadKind.DEPLOYMENT else "batch", workload.kind)
+        if resource is None or store.load(organization, resource, workload.namespace, workload.name):
+            continue
+        _ensure_namespace(organization, counter, workload.namespace)
+        for companion in services.workload_companions(workload):
+            kind = by_kind("", str(companion.get("kind")))
+            name = str((companion.get("metadata") or {}).get("name"))
+            if kind is not None and store.load(organization, kind, workload.namespace, name) is None:
+                write = store.Write(companion, {}, 1)
+                store.save(organization, counter, kind, workload.namespace, name, write, None)
+        write = store.Write(dict(workload.manifest), {}, 1)
+        kobj = store.save(organization, counter, resource, workload.namespace, workload.name, write, None)
+        kobj.workload = workload
+        _linked(kobj)
+        adopted += 1
+    return adopted
+
+
+def _ensure_namespace(organization: Organization, counter: Any, name: str) -> None:
+    namespaces = by_kind("", "Namespace")
+    assert namespaces is not None
+    if store.load(organization, namespaces, "", name) is None:
+        write = store.Write({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}, {"phase": "Active"}, 1)
+        store.save(organization, counter, namespaces, "", name, write, None)
+
+
+def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObject) -> None:
+    """The workload changed outside the endpoint: the object takes its spec and labels."""
+    workload = kobj.workload
+    assert workload is not None
+    obj = store.render(kobj)
+    obj["spec"] = workload.manifest.get("spec") or {}
+    labels = (workload.manifest.get("metadata") or {}).get("labels")
+    obj["metadata"]["labels"] = labels or {}
+    kobj.workload_generation = workload.generation
+    write = store.Write(obj, kobj.status, kobj.generation + 1)
+    store.save(organization, counter, store.resource_of(kobj), kobj.namespace, kobj.name, write, kobj)
+
+
+def _namespaces_finish(organization: Organization, counter: Any) -> int:
+    """Namespaces being deleted go once nothing is left in them."""
+    done = 0
+    deleting = KubeObject.objects.filter(
+        organization=organization, resource="namespaces", deleted_at__isnull=False
+    )
+    for namespace in deleting:
+        if not KubeObject.objects.filter(organization=organization, namespace=namespace.name).exists():
+            store.remove(organization, counter, namespace)
+            done += 1
+    return done

@@ -1,0 +1,447 @@
+"""What each verb does to a stored object: the services the endpoint's views call.
+
+Every write runs in one transaction under the organization's counter lock (``store.lock``), checks
+the object as the Kubernetes API server would (kind, apiVersion, name, namespace, resourceVersion
+preconditions), records field ownership (``fields``), stores it, and hands Deployments and Jobs
+to the federation (``federation``): an object the federation refuses is not stored, and the
+refusal is a 422 with a cause per problem. ``dryRun=All`` does all of it and rolls back.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from policies.federation.manifest_checks import DNS_LABEL, DNS_SUBDOMAIN
+from policies.kubeapi import catalog, errors, federation, fields, patches, store
+from policies.kubeapi.resources import Resource
+from policies.kubeapi.selection import fields_match
+from policies.models import KubeCounter, KubeObject
+from tenants.actors import Actor
+from tenants.models import Organization
+
+Json = dict[str, Any]
+_SPEC_FREE = {"metadata", "status", "apiVersion", "kind"}  # changes here do not bump generation
+_MAX_MANAGER = 128
+
+
+class _DryRun(Exception):
+    def __init__(self, result: Json) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class Context:
+    organization: Organization
+    actor: Actor
+    resource: Resource
+    namespace: str  # "" for cluster-scoped kinds
+    manager: str
+    dry_run: bool = False
+
+
+def manager_name(requested: str | None, user_agent: str) -> str:
+    """The field manager: as sent, else the client's name (as the API server derives it)."""
+    name = (requested or user_agent.split("/")[0] or "unknown").strip()
+    if len(name) > _MAX_MANAGER or not name.isprintable():
+        raise errors.bad_request(f"fieldManager must be at most {_MAX_MANAGER} printable characters")
+    return name
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+
+def get(ctx: Context, name: str) -> Json:
+    kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name)
+    if kobj is None:
+        raise errors.not_found(ctx.resource.plural, ctx.resource.group, name)
+    return store.render(kobj)
+
+
+def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json], int]:
+    version = store.current_version(ctx.organization)  # first: the objects read next are as new
+    objects = store.scoped(ctx.organization, ctx.resource, ctx.namespace or None).order_by(
+        "namespace", "name"
+    )
+    items = [
+        store.render(kobj)
+        for kobj in objects
+        if labels(kobj.labels) and fields_match(field_filters, kobj.name, kobj.namespace)
+    ]
+    return items, version
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+
+def _check(ctx: Context, obj: Any, *, url_name: str | None) -> Json:
+    resource = ctx.resource
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the request body must be a JSON or YAML object")
+    if obj.get("kind") != resource.kind or obj.get("apiVersion") != resource.group_version:
+        raise errors.bad_request(
+            f"the API version in the data ({obj.get('apiVersion')}) and kind ({obj.get('kind')}) do not "
+            f"match the endpoint's {resource.group_version}, Kind={resource.kind}"
+        )
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        raise errors.invalid(
+            resource.kind, resource.group, "", [("metadata.name", "Required value: name is required")]
+        )
+    obj = copy.deepcopy(obj)
+    metadata = obj["metadata"]
+    if not metadata.get("name") and metadata.get("generateName") and url_name is None:
+        metadata["name"] = f"{metadata['generateName']}{KubeObject().pk.hex[:5]}"
+    name = metadata.get("name")
+    if url_name is not None and name != url_name:
+        raise errors.bad_request(
+            f"the name of the object ({name}) does not match the name on the URL ({url_name})"
+        )
+    sent_namespace = metadata.get("namespace")
+    if resource.namespaced:
+        if sent_namespace not in (None, "", ctx.namespace):
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        metadata["namespace"] = ctx.namespace
+    _check_name(resource, name)
+    problems = _metadata_problems(metadata)
+    if problems:
+        raise errors.invalid(resource.kind, resource.group, str(name), problems)
+    checked: Json = obj
+    return checked
+
+
+def _check_name(resource: Resource, name: Any) -> None:
+    rule, limit = (DNS_LABEL, 63) if resource.kind in ("Namespace", "Service") else (DNS_SUBDOMAIN, 253)
+    if not isinstance(name, str) or not name:
+        raise errors.invalid(
+            resource.kind,
+            resource.group,
+            "",
+            [("metadata.name", "Required value: name or generateName is required")],
+        )
+    if len(name) > limit or not rule.match(name):
+        raise errors.invalid(
+            resource.kind,
+            resource.group,
+            name,
+            [
+                (
+                    "metadata.name",
+                    f"Invalid value: {name!r}: a lowercase RFC 1123 name of at most {limit} "
+                    "characters ('a-z', '0-9', '-' and '.'), starting and ending with an alphanumeric character",
+                )
+            ],
+        )
+
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _metadata_problems(metadata: Json) -> list[tuple[str, str]]:
+    problems = []
+    for field in ("labels", "annotations"):
+        values = metadata.get(field)
+        if values is None:
+            continue
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            problems.append((f"metadata.{field}", "Invalid value: must be a map of strings"))
+        elif field == "labels":
+            problems += [
+                (
+                    "metadata.labels",
+                    f"Invalid value: {v!r}: a label value is at most 63 alphanumerics, '-', '_' or '.'",
+                )
+                for v in values.values()
+                if len(v) > 63 or not _LABEL_VALUE.match(v)
+            ]
+    return problems
+
+
+def _federation_error(resource: Resource, name: str, error: ValidationError) -> errors.KubeError:
+    causes: list[tuple[str, str]] = []
+    messages = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+    for key, values in messages.items():
+        for message in values:
+            field, sep, rest = message.partition(": ")
+            if sep and " " not in field.strip():
+                causes.append((field, rest))
+            else:
+                causes.append(("" if key in ("manifest", "__all__", "") else key, message))
+    return errors.invalid(resource.kind, resource.group, name, causes)
+
+
+# --- writes ----------------------------------------------------------------------------------------
+
+
+def _spec_changed(old: Json, new: Json) -> bool:
+    return {k: v for k, v in old.items() if k not in _SPEC_FREE} != {
+        k: v for k, v in new.items() if k not in _SPEC_FREE
+    }
+
+
+def _written(
+    ctx: Context, counter: KubeCounter, kobj: KubeObject | None, obj: Json, status: Json
+) -> KubeObject:
+    if ctx.resource.kind == catalog.CRD_KIND:
+        catalog.check_definition(obj)
+        status = catalog.definition_status(obj)
+    if ctx.resource.kind == "Secret" and "stringData" in obj:
+        obj = _string_data_merged(obj)
+    generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
+    name = obj["metadata"]["name"]
+    saved = store.save(
+        ctx.organization,
+        counter,
+        ctx.resource,
+        ctx.namespace,
+        name,
+        store.Write(obj, status, generation),
+        kobj,
+    )
+    try:
+        if ctx.resource.workload and saved.deleted_at is None:
+            federation.workload_sync(ctx.organization, kobj=saved, obj=store.render(saved), actor=ctx.actor)
+        elif saved.kind in federation.COMPANION_KINDS:
+            federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
+    except ValidationError as error:
+        raise _federation_error(ctx.resource, name, error)
+    return saved
+
+
+def _string_data_merged(obj: Json) -> Json:
+    """A Secret's stringData is written into data (base64), as the API server does; it is never kept."""
+    merged = {k: v for k, v in obj.items() if k != "stringData"}
+    plain = obj.get("stringData") or {}
+    name = str(obj["metadata"]["name"])
+    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
+        raise errors.invalid("Secret", "", name, [("stringData", "Invalid value: must map keys to strings")])
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in plain.items()}
+    merged["data"] = {**(obj.get("data") or {}), **encoded}
+    return merged
+
+
+def _finish(ctx: Context, kobj: KubeObject) -> Json:
+    result = store.render(kobj)
+    if ctx.dry_run:
+        raise _DryRun(result)
+    return result
+
+
+def _dry(function: Any) -> Any:
+    def run(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with transaction.atomic():
+                return function(ctx, *args, **kwargs)
+        except _DryRun as dry:
+            return dry.result
+
+    return run
+
+
+def _precondition(ctx: Context, kobj: KubeObject, obj: Json) -> None:
+    sent = (obj.get("metadata") or {}).get("resourceVersion")
+    if sent not in (None, "") and str(sent) != str(kobj.resource_version):
+        raise errors.conflict(
+            ctx.resource.plural,
+            ctx.resource.group,
+            kobj.name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+
+
+def _locked_existing(ctx: Context, name: str) -> tuple[KubeCounter, KubeObject]:
+    counter = store.lock(ctx.organization)
+    kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name, for_update=True)
+    if kobj is None:
+        raise errors.not_found(ctx.resource.plural, ctx.resource.group, name)
+    return counter, kobj
+
+
+def _require_namespace(ctx: Context) -> None:
+    if ctx.resource.namespaced and not store.namespace_exists(ctx.organization, ctx.namespace):
+        raise errors.not_found("namespaces", "", ctx.namespace)
+
+
+@_dry
+def create(ctx: Context, obj: Any) -> Json:
+    obj = _check(ctx, obj, url_name=None)
+    counter = store.lock(ctx.organization)
+    _require_namespace(ctx)
+    name = obj["metadata"]["name"]
+    if store.load(ctx.organization, ctx.resource, ctx.namespace, name) is not None:
+        raise errors.already_exists(ctx.resource.plural, ctx.resource.group, name)
+    obj["metadata"]["managedFields"] = fields.record_update(
+        None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
+    )
+    status = {"phase": "Active"} if ctx.resource.kind == "Namespace" else {}
+    return _finish(ctx, _written(ctx, counter, None, obj, status))
+
+
+@_dry
+def replace(ctx: Context, name: str, obj: Any, *, subresource: str = "") -> Json:
+    obj = _check(ctx, obj, url_name=name)
+    counter, kobj = _locked_existing(ctx, name)
+    _precondition(ctx, kobj, obj)
+    return _finish(ctx, _replace(ctx, counter, kobj, obj, subresource))
+
+
+def _replace(ctx: Context, counter: KubeCounter, kobj: KubeObject, obj: Json, subresource: str) -> KubeObject:
+    current = store.render(kobj)
+    if subresource == "status":
+        sent = obj.get("status")
+        store.touch_status(ctx.organization, counter, kobj, sent if isinstance(sent, dict) else {})
+        return kobj
+    obj.setdefault("metadata", {})["managedFields"] = fields.record_update(
+        current, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
+    )
+    if kobj.deleted_at is not None:
+        obj["metadata"]["finalizers"] = current["metadata"].get("finalizers", [])
+    return _written(ctx, counter, kobj, obj, kobj.status)
+
+
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+cbor": "unsupported",
+}
+
+
+@_dry
+def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subresource: str = "") -> Json:
+    if kind == "apply":
+        return _apply(ctx, name, body, force=force, subresource=subresource)
+    if force:
+        raise errors.bad_request(
+            "force may only be used with server-side apply (application/apply-patch+yaml)"
+        )
+    counter, kobj = _locked_existing(ctx, name)
+    current = store.render(kobj)
+    try:
+        if kind == "json":
+            patched = patches.json_patch(current, body)
+        elif kind == "merge":
+            patched = patches.merge_patch(current, body)
+        else:
+            patched = patches.strategic_merge_patch(current, body)
+    except patches.PatchError as error:
+        raise errors.KubeError(422, "Invalid", f"the patch could not be applied: {error}")
+    if not isinstance(patched, dict):
+        raise errors.bad_request("the patch must leave an object")
+    patched = _check(ctx, patched, url_name=name)
+    _precondition(ctx, kobj, patched)
+    return _finish(ctx, _replace(ctx, counter, kobj, patched, subresource))
+
+
+def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: str) -> Json:
+    config = _check(ctx, config, url_name=name)
+    counter = store.lock(ctx.organization)
+    kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name, for_update=True)
+    if kobj is None and subresource:
+        raise errors.not_found(ctx.resource.plural, ctx.resource.group, name)
+    if kobj is None:
+        _require_namespace(ctx)
+    current = store.render(kobj) if kobj is not None else None
+    if subresource == "status":
+        config = {
+            "apiVersion": config["apiVersion"],
+            "kind": config["kind"],
+            "metadata": {"name": name},
+            "status": config.get("status") or {},
+        }
+    try:
+        result = fields.apply(
+            current,
+            config,
+            manager=ctx.manager,
+            force=force,
+            api_version=ctx.resource.group_version,
+            now=timezone.now(),
+        )
+    except fields.ApplyConflict as conflict:
+        raise _conflict(ctx, name, conflict)
+    result.setdefault("metadata", {}).update(name=name)
+    if kobj is None:
+        status = {"phase": "Active"} if ctx.resource.kind == "Namespace" else {}
+        return _finish(ctx, _written(ctx, counter, None, result, status))
+    if subresource == "status":
+        result["status"] = (config.get("status") or {}) | {}
+    return _finish(ctx, _replace(ctx, counter, kobj, result, subresource))
+
+
+def _conflict(ctx: Context, name: str, conflict: fields.ApplyConflict) -> errors.KubeError:
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f'conflict with "{owner}"',
+            "field": "." + ".".join(path),
+        }
+        for path, owner in conflict.conflicts
+    ]
+    count = len(causes)
+    listed = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
+    return errors.KubeError(
+        409,
+        "Conflict",
+        f"Apply failed with {count} conflict{'s' if count != 1 else ''}: {listed}",
+        {"name": name, "group": ctx.resource.group, "kind": ctx.resource.plural, "causes": causes},
+    )
+
+
+@_dry
+def delete(ctx: Context, name: str) -> Json:
+    counter, kobj = _locked_existing(ctx, name)
+    if kobj.deleted_at is not None:
+        return _finish(ctx, kobj)
+    if ctx.resource.kind == "Namespace":
+        return _delete_namespace(ctx, counter, kobj)
+    if ctx.resource.workload and federation.workload_delete(ctx.organization, kobj=kobj, actor=ctx.actor):
+        # The loop removes it from every member; the object goes once the workload is gone.
+        store.mark_deleting(ctx.organization, counter, kobj)
+        return _finish(ctx, kobj)
+    if kobj.kind == catalog.CRD_KIND:  # its custom resources go with it
+        for defined in catalog.defined(kobj.body.get("spec")):
+            for custom in store.scoped(ctx.organization, defined, None).select_for_update():
+                store.remove(ctx.organization, counter, custom)
+    last = store.remove(ctx.organization, counter, kobj)
+    if kobj.kind in federation.COMPANION_KINDS:
+        federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
+    if ctx.dry_run:
+        raise _DryRun(last)
+    return last
+
+
+def _delete_namespace(ctx: Context, counter: KubeCounter, kobj: KubeObject) -> Json:
+    if kobj.name in store.DEFAULT_NAMESPACES:
+        raise errors.forbidden(f'namespaces "{kobj.name}" is forbidden: this namespace may not be deleted')
+    waiting = False
+    for member in KubeObject.objects.filter(
+        organization=ctx.organization, namespace=kobj.name
+    ).select_for_update():
+        if member.workload_id is not None and member.deleted_at is None:
+            federation.workload_delete(ctx.organization, kobj=member, actor=ctx.actor)
+            store.mark_deleting(ctx.organization, counter, member)
+            waiting = True
+        elif member.deleted_at is None:
+            store.remove(ctx.organization, counter, member)
+        else:
+            waiting = True
+    if waiting:
+        store.mark_deleting(ctx.organization, counter, kobj)
+        store.touch_status(ctx.organization, counter, kobj, {"phase": "Terminating"})
+        return _finish(ctx, kobj)
+    last = store.remove(ctx.organization, counter, kobj)
+    if ctx.dry_run:
+        raise _DryRun(last)
+    return last

@@ -1,0 +1,289 @@
+"""The kinds the endpoint serves, and the discovery and OpenAPI documents that describe them.
+
+Any namespaced object of these kinds can be stored. Deployments and Jobs become federated workloads
+(``federation``); ConfigMaps, Secrets, Services and ServiceAccounts go with the workloads that use them; the other
+kinds are kept and served. ``FederationPolicy`` is the organization's federation policies
+(``policies``). Discovery is the legacy kind (``/api``, ``/apis``, one ``APIResourceList`` per
+group version), which kubectl, client-go and the Python client all read.
+
+The OpenAPI v3 documents declare, for each kind, the operations kubectl looks for: a PATCH taking
+``fieldValidation`` tells kubectl the server validates (so it sends ``fieldValidation=Strict`` and
+validates nothing itself) and the ``x-kubernetes-group-version-kind`` of each path maps kinds to
+paths. Schemas are open objects; the server checks what it federates itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Json = dict[str, Any]
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-nodeless",
+    "gitCommit": "",
+    "gitTreeState": "clean",
+    "buildDate": "2026-12-01T00:00:00Z",
+    "goVersion": "go1.23",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+POLICY_GROUP = "policy.nodeless.io"
+_ALL = {"Service", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler"}
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    status: bool = False  # has a status subresource
+    workload: bool = False  # federated as a workload
+
+    @property
+    def categories(self) -> list[str]:
+        """``kubectl get all`` lists the kinds in the "all" category, as the API server groups them."""
+        if self.kind in _ALL:
+            return ["all"]
+        return ["nodeless"] if self.group == POLICY_GROUP else []
+
+    @property
+    def scalable(self) -> bool:
+        """Has a scale subresource (``kubectl scale``)."""
+        return self.kind == "Deployment"
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    def path_prefix(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",), status=True),
+    Resource("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
+    Resource("", "v1", "Secret", "secrets"),
+    Resource("", "v1", "Service", "services", short_names=("svc",), status=True),
+    Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
+    Resource("apps", "v1", "Deployment", "deployments", short_names=("deploy",), status=True, workload=True),
+    Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True),
+    Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True),
+    Resource("batch", "v1", "Job", "jobs", status=True, workload=True),
+    Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), status=True),
+    Resource(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short_names=("hpa",),
+        status=True,
+    ),
+    Resource("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), status=True),
+    Resource("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    Resource(
+        POLICY_GROUP,
+        "v1alpha1",
+        "FederationPolicy",
+        "federationpolicies",
+        namespaced=False,
+        short_names=("fp",),
+    ),
+    Resource(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        status=True,
+    ),
+)
+BUILTIN_GROUPS = {r.group for r in RESOURCES} | {"policy", "storage.k8s.io", "apiregistration.k8s.io"}
+_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+
+
+def find(group: str, version: str, plural: str) -> Resource | None:
+    return _BY_PATH.get((group, version, plural))
+
+
+def by_kind(group: str, kind: str) -> Resource | None:
+    return _BY_KIND.get((group, kind))
+
+
+def group_versions(served: tuple[Resource, ...] = RESOURCES) -> dict[str, list[str]]:
+    """Every named group and its versions, in the order served."""
+    groups: dict[str, list[str]] = {}
+    for resource in served:
+        if resource.group and resource.version not in groups.setdefault(resource.group, []):
+            groups[resource.group].append(resource.version)
+    return groups
+
+
+def api_versions() -> Json:
+    return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+
+
+def api_group_list(served: tuple[Resource, ...] = RESOURCES) -> Json:
+    groups = []
+    for group, versions in group_versions(served).items():
+        entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+        groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def api_group(group: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
+    versions = group_versions(served).get(group)
+    if versions is None:
+        return None
+    entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": entries,
+        "preferredVersion": entries[0],
+    }
+
+
+def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
+    matching = [r for r in served if (r.group, r.version) == (group, version)]
+    if not matching:
+        return None
+    entries: list[Json] = []
+    for resource in matching:
+        entry: Json = {
+            "name": resource.plural,
+            "singularName": resource.singular,
+            "namespaced": resource.namespaced,
+            "kind": resource.kind,
+            "verbs": VERBS,
+        }
+        if resource.short_names:
+            entry["shortNames"] = list(resource.short_names)
+        if resource.categories:
+            entry["categories"] = resource.categories
+        entries.append(entry)
+        if resource.status:
+            entries.append(
+                {
+                    "name": f"{resource.plural}/status",
+                    "singularName": "",
+                    "namespaced": resource.namespaced,
+                    "kind": resource.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        if resource.scalable:  # kubectl scale finds the Scale kind here
+            entries.append(
+                {
+                    "name": f"{resource.plural}/scale",
+                    "singularName": "",
+                    "namespaced": resource.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+    group_version = f"{group}/{version}" if group else version
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": entries,
+    }
+
+
+# --- OpenAPI v3 ----------------------------------------------------------------------------------
+
+_QUERY = ("dryRun", "fieldManager", "fieldValidation", "force")
+
+
+def _gvk(resource: Resource) -> Json:
+    return {"group": resource.group, "version": resource.version, "kind": resource.kind}
+
+
+def _operation(resource: Resource, action: str, *, queries: tuple[str, ...] = ()) -> Json:
+    return {
+        "operationId": f"{action}{resource.kind}",
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": _gvk(resource),
+        "parameters": [{"name": name, "in": "query", "schema": {"type": "string"}} for name in queries],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": _ref(resource)}}}
+        },
+    }
+
+
+def _ref(resource: Resource) -> Json:
+    return {"$ref": f"#/components/schemas/{schema_name(resource)}"}
+
+
+def schema_name(resource: Resource) -> str:
+    group = resource.group or "core"
+    return f"{group}.{resource.version}.{resource.kind}"
+
+
+def openapi_index(prefix: str, served: tuple[Resource, ...] = RESOURCES) -> Json:
+    """The OpenAPI v3 index; ``prefix`` is where the endpoint is mounted (client-go takes
+    ``serverRelativeURL`` as the whole path, not relative to the kubeconfig's server path)."""
+    paths = {}
+    for group_version in sorted({(r.group, r.version) for r in served}):
+        group, version = group_version
+        key = f"apis/{group}/{version}" if group else f"api/{version}"
+        paths[key] = {"serverRelativeURL": f"{prefix}/openapi/v3/{key}"}
+    return {"paths": paths}
+
+
+def openapi_document(group: str, version: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
+    """One group version's OpenAPI v3 document: paths with their operations, open schemas."""
+    matching = [r for r in served if (r.group, r.version) == (group, version)]
+    if not matching:
+        return None
+    paths: Json = {}
+    schemas: Json = {}
+    for resource in matching:
+        base = resource.path_prefix()
+        scope = f"{base}/namespaces/{{namespace}}" if resource.namespaced else base
+        paths[f"{scope}/{resource.plural}"] = {
+            "get": _operation(resource, "list"),
+            "post": _operation(resource, "post", queries=_QUERY[:3]),
+        }
+        paths[f"{scope}/{resource.plural}/{{name}}"] = {
+            "get": _operation(resource, "get"),
+            "put": _operation(resource, "put", queries=_QUERY[:3]),
+            "patch": _operation(resource, "patch", queries=_QUERY),
+            "delete": _operation(resource, "delete", queries=_QUERY[:1]),
+        }
+        schemas[schema_name(resource)] = {
+            "type": "object",
+            "description": f"{resource.kind} ({resource.group_version}).",
+            "x-kubernetes-group-version-kind": [_gvk(resource)],
+            "x-kubernetes-preserve-unknown-fields": True,
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Nodeless federation", "version": SERVER_VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,74 @@
+"""Label and field selectors, as list and watch requests send them (``app=web,tier in (a,b),!old``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from policies.kubeapi.errors import bad_request
+
+Matcher = Callable[[Mapping[str, str]], bool]
+_SET = re.compile(r"^([A-Za-z0-9_./-]+)\s+(in|notin)\s+\(([^)]*)\)$")
+_EQUAL = re.compile(r"^([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)$")
+_EXISTS = re.compile(r"^(!?)([A-Za-z0-9_./-]+)$")
+
+
+def _split(text: str) -> list[str]:
+    """Requirements split on the commas outside parentheses."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def _requirement(text: str) -> Matcher:
+    if found := _SET.match(text):
+        key, operator, values = found.group(1), found.group(2), {v.strip() for v in found.group(3).split(",")}
+        if operator == "in":
+            return lambda labels: labels.get(key) in values
+        return lambda labels: labels.get(key) not in values
+    if found := _EQUAL.match(text):
+        key, operator, value = found.groups()
+        if operator == "!=":
+            return lambda labels: labels.get(key) != value
+        return lambda labels: labels.get(key) == value
+    if found := _EXISTS.match(text):
+        negated, key = found.groups()
+        return (lambda labels: key not in labels) if negated else (lambda labels: key in labels)
+    raise bad_request(f"unable to parse requirement: {text!r}")
+
+
+def label_matcher(text: str | None) -> Matcher:
+    requirements = [_requirement(part) for part in _split(text or "")]
+    return lambda labels: all(requirement(labels) for requirement in requirements)
+
+
+def field_filters(text: str | None) -> dict[str, tuple[str, str]]:
+    """metadata.name and metadata.namespace (what every kind supports): field → (operator, value)."""
+    filters: dict[str, tuple[str, str]] = {}
+    for part in _split(text or ""):
+        found = _EQUAL.match(part)
+        if not found or found.group(1) not in ("metadata.name", "metadata.namespace"):
+            raise bad_request(
+                f'"{part}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+            )
+        filters[found.group(1)] = (found.group(2), found.group(3))
+    return filters
+
+
+def fields_match(filters: Mapping[str, tuple[str, str]], name: str, namespace: str) -> bool:
+    values: dict[str, Any] = {"metadata.name": name, "metadata.namespace": namespace}
+    for field, (operator, value) in filters.items():
+        equal = values[field] == value
+        if equal == (operator == "!="):
+            return False
+    return True

@@ -1,0 +1,274 @@
+"""The objects of an organization's Kubernetes API in PostgreSQL, their resourceVersions and the
+change log watches read.
+
+Every write locks the organization's ``KubeCounter`` row, takes the next resourceVersion from it
+and appends a ``KubeEvent``, all in the caller's transaction: an organization's changes commit in
+resourceVersion order, so a watch reading "events after N" never misses one that commits later
+with a smaller version. Events older than ``HISTORY`` are compacted away as writes go on; a watch
+from before the oldest kept version gets 410 Gone (etcd keeps about five minutes too).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from nodeless_saas.crypto import decrypt_text, encrypt_text
+from policies.kubeapi.resources import Resource, by_kind
+from policies.models import KubeCounter, KubeEvent, KubeObject
+from tenants.models import Organization
+
+Json = dict[str, Any]
+HISTORY = timedelta(minutes=5)
+SEALED_KINDS = {"Secret"}  # stored and logged only encrypted
+DEFAULT_NAMESPACES = ("default",)
+# Shown on an object whose deletion waits for the federation loop to remove it from its members.
+FINALIZER = "nodeless.io/federation"
+_SERVED_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "selfLink",
+)
+
+
+def resource_of(kobj: KubeObject) -> Resource:
+    """The stored object's kind as served (built-in or custom)."""
+    return by_kind(kobj.group, kobj.kind) or Resource(
+        kobj.group, kobj.version, kobj.kind, kobj.resource, bool(kobj.namespace)
+    )
+
+
+def timestamp(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def lock(organization: Organization) -> KubeCounter:
+    """The organization's counter, locked until the transaction ends (created on first use, with
+    the namespaces every cluster has)."""
+    counter = KubeCounter.objects.select_for_update().filter(organization=organization).first()
+    if counter is not None:
+        return counter
+    KubeCounter.objects.get_or_create(organization=organization)
+    counter = KubeCounter.objects.select_for_update().get(organization=organization)
+    for name in DEFAULT_NAMESPACES:
+        if not KubeObject.objects.filter(
+            organization=organization, resource="namespaces", name=name
+        ).exists():
+            counter.resource_version += 1
+            KubeObject.objects.create(
+                organization=organization,
+                group="",
+                version="v1",
+                kind="Namespace",
+                resource="namespaces",
+                name=name,
+                body={"apiVersion": "v1", "kind": "Namespace", "metadata": {}},
+                status={"phase": "Active"},
+                resource_version=counter.resource_version,
+            )
+    counter.save(update_fields=["resource_version"])
+    return counter
+
+
+def current_version(organization: Organization) -> int:
+    counter = KubeCounter.objects.filter(organization=organization).first()
+    return counter.resource_version if counter is not None else 0
+
+
+def compacted_version(organization: Organization) -> int:
+    counter = KubeCounter.objects.filter(organization=organization).first()
+    return counter.compacted_version if counter is not None else 0
+
+
+def scoped(organization: Organization, resource: Resource, namespace: str | None) -> QuerySet[KubeObject]:
+    objects = KubeObject.objects.filter(
+        organization=organization, group=resource.group, resource=resource.plural
+    )
+    return objects.filter(namespace=namespace) if namespace else objects
+
+
+def load(
+    organization: Organization, resource: Resource, namespace: str, name: str, *, for_update: bool = False
+) -> KubeObject | None:
+    objects = scoped(organization, resource, namespace or None).filter(namespace=namespace, name=name)
+    return (objects.select_for_update() if for_update else objects).first()
+
+
+def namespace_exists(organization: Organization, name: str) -> bool:
+    if name in DEFAULT_NAMESPACES:
+        return True
+    return KubeObject.objects.filter(
+        organization=organization, group="", resource="namespaces", name=name, deleted_at__isnull=True
+    ).exists()
+
+
+def stored_body(kobj: KubeObject) -> Json:
+    """The object as stored (no status, no served metadata), decrypted if sealed."""
+    if kobj.ciphertext:
+        body: Json = json.loads(decrypt_text(kobj.ciphertext))
+        return body
+    return dict(kobj.body)
+
+
+def render(kobj: KubeObject) -> Json:
+    """The object as the API serves it."""
+    obj = stored_body(kobj)
+    metadata: Json = {"name": kobj.name}
+    if kobj.namespace:
+        metadata["namespace"] = kobj.namespace
+    metadata.update(
+        uid=str(kobj.pk),
+        resourceVersion=str(kobj.resource_version),
+        creationTimestamp=timestamp(kobj.created_at),
+    )
+    if kobj.kind not in ("ConfigMap", "Secret", "Namespace", "ServiceAccount", "Role", "RoleBinding"):
+        metadata["generation"] = kobj.generation
+    if kobj.deleted_at is not None:
+        metadata["deletionTimestamp"] = timestamp(kobj.deleted_at)
+    metadata.update({k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVED_METADATA})
+    if kobj.deleted_at is not None and FINALIZER not in (metadata.get("finalizers") or []):
+        metadata["finalizers"] = [*(metadata.get("finalizers") or []), FINALIZER]
+    rendered: Json = {"apiVersion": kobj.body.get("apiVersion") or _api_version(kobj), "kind": kobj.kind}
+    rendered["metadata"] = metadata
+    rendered.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")})
+    if kobj.status:
+        rendered["status"] = kobj.status
+    return rendered
+
+
+def _api_version(kobj: KubeObject) -> str:
+    return f"{kobj.group}/{kobj.version}" if kobj.group else kobj.version
+
+
+def strip_served(obj: Json) -> Json:
+    """What is stored of an object: without status and the metadata the server fills in."""
+    body = {k: v for k, v in obj.items() if k != "status"}
+    body["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVED_METADATA}
+    return body
+
+
+@dataclass
+class Write:
+    """One change to record: the object (as sent, served fields are dropped) and its status."""
+
+    obj: Json
+    status: Json
+    generation: int
+
+
+def save(
+    organization: Organization,
+    counter: KubeCounter,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    write: Write,
+    existing: KubeObject | None,
+) -> KubeObject:
+    """Store a created or changed object with the next resourceVersion, and log the change."""
+    counter.resource_version += 1
+    body = strip_served(write.obj)
+    sealed = resource.kind in SEALED_KINDS
+    kobj = existing or KubeObject(
+        organization=organization,
+        group=resource.group,
+        version=resource.version,
+        kind=resource.kind,
+        resource=resource.plural,
+        namespace=namespace,
+        name=name,
+    )
+    kobj.version = resource.version
+    kobj.body = {"apiVersion": body.get("apiVersion"), "metadata": {}} if sealed else body
+    kobj.ciphertext = encrypt_text(json.dumps(body)) if sealed else ""
+    kobj.labels = dict((body.get("metadata") or {}).get("labels") or {})
+    kobj.status = write.status
+    kobj.generation = write.generation
+    kobj.resource_version = counter.resource_version
+    kobj.save()
+    _log(organization, counter, kobj, "MODIFIED" if existing is not None else "ADDED")
+    counter.save(update_fields=["resource_version"])
+    return kobj
+
+
+def touch_status(organization: Organization, counter: KubeCounter, kobj: KubeObject, status: Json) -> None:
+    """A new status (and resourceVersion) for a stored object, logged: watches see it change."""
+    counter.resource_version += 1
+    kobj.status = status
+    kobj.resource_version = counter.resource_version
+    kobj.save(update_fields=["status", "resource_version"])
+    _log(organization, counter, kobj, "MODIFIED")
+    counter.save(update_fields=["resource_version"])
+
+
+def mark_deleting(organization: Organization, counter: KubeCounter, kobj: KubeObject) -> None:
+    counter.resource_version += 1
+    kobj.deleted_at = timezone.now()
+    kobj.resource_version = counter.resource_version
+    kobj.save(update_fields=["deleted_at", "resource_version"])
+    _log(organization, counter, kobj, "MODIFIED")
+    counter.save(update_fields=["resource_version"])
+
+
+def remove(organization: Organization, counter: KubeCounter, kobj: KubeObject) -> Json:
+    """Delete the object for good; the DELETED event carries its last state (at a new version)."""
+    counter.resource_version += 1
+    kobj.resource_version = counter.resource_version
+    last = render(kobj)
+    _log(organization, counter, kobj, "DELETED")
+    kobj.delete()
+    counter.save(update_fields=["resource_version"])
+    return last
+
+
+def _log(organization: Organization, counter: KubeCounter, kobj: KubeObject, kind: str) -> None:
+    rendered = render(kobj)
+    sealed = kobj.kind in SEALED_KINDS
+    KubeEvent.objects.create(
+        organization=organization,
+        resource_version=counter.resource_version,
+        group=kobj.group,
+        resource=kobj.resource,
+        namespace=kobj.namespace,
+        name=kobj.name,
+        type=kind,
+        object={} if sealed else rendered,
+        ciphertext=encrypt_text(json.dumps(rendered)) if sealed else "",
+    )
+    cutoff = timezone.now() - HISTORY
+    old = KubeEvent.objects.filter(organization=organization, created_at__lt=cutoff)
+    newest_old = old.order_by("-resource_version").values_list("resource_version", flat=True).first()
+    if newest_old is not None:
+        old.delete()
+        counter.compacted_version = max(counter.compacted_version, newest_old)
+        counter.save(update_fields=["compacted_version"])
+
+
+def events_after(
+    organization: Organization, resource: Resource, namespace: str | None, version: int, up_to: int
+) -> list[tuple[int, str, Json]]:
+    """(resourceVersion, type, object) of the changes after ``version`` up to ``up_to``, oldest first."""
+    events = KubeEvent.objects.filter(
+        organization=organization,
+        group=resource.group,
+        resource=resource.plural,
+        resource_version__gt=version,
+        resource_version__lte=up_to,
+    )
+    if namespace:
+        events = events.filter(namespace=namespace)
+    found = []
+    for event in events.order_by("resource_version"):
+        obj = json.loads(decrypt_text(event.ciphertext)) if event.ciphertext else event.object
+        found.append((event.resource_version, event.type, obj))
+    return found

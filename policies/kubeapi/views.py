@@ -1,0 +1,371 @@
+"""The organization's Kubernetes API over HTTP, under ``/k8s/``: the API token in
+``Authorization: Bearer`` says which organization, so one kubeconfig server address serves all.
+
+Paths are the Kubernetes API's (``/api/v1/namespaces/shop/configmaps/web``,
+``/apis/apps/v1/namespaces/shop/deployments/web/status``). Reads need the token's ``read`` scope,
+writes ``write``. Every error is a ``Status`` object; a watch is a stream of JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import AuthenticationFailed
+
+from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
+from policies.kubeapi import catalog, errors, operations, patches, policy_objects, resources, store, tables
+from policies.kubeapi.resources import Resource
+from policies.kubeapi.selection import field_filters, fields_match, label_matcher
+from tenants.actors import Actor
+from tenants.authentication import ApiTokenAuthentication
+from tenants.models import ApiToken
+
+Json = dict[str, Any]
+MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
+MAX_WATCH_SECONDS = 600
+WATCH_POLL_SECONDS = 0.2
+BOOKMARK_SECONDS = 10
+KEEPALIVE_SECONDS = 5
+
+
+def _respond(body: Json, status: int = 200) -> JsonResponse:
+    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+
+
+def _error(error: errors.KubeError) -> JsonResponse:
+    response = _respond(error.status(), error.code)
+    if error.code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="nodeless"'
+    return response
+
+
+def _token(request: HttpRequest) -> ApiToken:
+    try:
+        found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except AuthenticationFailed as failed:
+        raise errors.unauthorized(str(failed.detail))
+    if found is None:
+        raise errors.unauthorized(
+            "Unauthorized: send an organization's API token as 'Authorization: Bearer nls_…' "
+            "(the kubeconfig from the workloads page has a place for it)"
+        )
+    token: ApiToken = found[1]
+    scope = "read" if request.method in ("GET", "HEAD") else "write"
+    if not token.has_scope(scope):
+        raise errors.forbidden(
+            f"this API token lacks the '{scope}' scope; it may use {', '.join(getattr(token, 'granted', token.scopes))}"
+        )
+    return token
+
+
+@csrf_exempt
+def endpoint(request: HttpRequest, rest: str) -> HttpResponseBase:
+    try:
+        token = _token(request)
+        return _route(request, token, [part for part in rest.split("/") if part])
+    except errors.KubeError as error:
+        return _error(error)
+
+
+def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpResponseBase:
+    if request.method not in ("GET", "HEAD") and parts[:1] not in (["api"], ["apis"]):
+        raise errors.method_not_allowed(f"{request.method} is not allowed here")
+    prefix = request.path[: len(request.path) - len(request.path_info)] + "/k8s"
+    static = _discovery(parts, prefix, catalog.served(token.organization))
+    if static is not None:
+        return _respond(static)
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        raise errors.not_found("", "", "/" + "/".join(parts))
+    namespace = ""
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    resource = catalog.find(token.organization, group, version, rest[0])
+    if resource is None or (namespace and not resource.namespaced):
+        raise errors.not_found(rest[0], group, "/" + "/".join(parts))
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else ""
+    allowed = {"status"} if resource.status else set()
+    allowed |= {"scale"} if resource.scalable else set()
+    if subresource and (subresource not in allowed or len(rest) > 3):
+        raise errors.not_found(f"{resource.plural}/{subresource}", group, name or "")
+    ctx = operations.Context(
+        organization=token.organization,
+        actor=Actor(token=token, ip_address=request.META.get("REMOTE_ADDR")),
+        resource=resource,
+        namespace=namespace,
+        manager=operations.manager_name(
+            request.GET.get("fieldManager"), request.headers.get("User-Agent", "")
+        ),
+        dry_run=request.GET.get("dryRun") == "All",
+    )
+    if resource.group == resources.POLICY_GROUP:
+        return policy_objects.handle(request, ctx, name, _body)
+    if name is None:
+        return _collection(request, ctx)
+    return _member(request, ctx, name, subresource)
+
+
+def _discovery(parts: list[str], prefix: str, served: tuple[Resource, ...]) -> Json | None:
+    found: Json | None = None
+    if parts == ["version"]:
+        found = resources.SERVER_VERSION
+    elif parts == ["api"]:
+        found = resources.api_versions()
+    elif parts == ["apis"]:
+        found = resources.api_group_list(served)
+    elif len(parts) == 2 and parts[0] == "api":
+        found = resources.api_resource_list("", parts[1], served)
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    elif len(parts) == 2 and parts[0] == "apis":
+        found = resources.api_group(parts[1], served)
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    elif len(parts) == 3 and parts[0] == "apis":
+        found = resources.api_resource_list(parts[1], parts[2], served)
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    elif parts == ["openapi", "v3"]:
+        found = resources.openapi_index(prefix, served)
+    elif parts[:2] == ["openapi", "v3"]:
+        path = parts[2:]
+        group, version = (path[1], path[2]) if path[:1] == ["apis"] and len(path) == 3 else ("", path[-1])
+        found = resources.openapi_document(group, version, served) if len(path) in (2, 3) else None
+        if found is None:
+            raise errors.not_found("", "", "/" + "/".join(parts))
+    return found
+
+
+def _body(request: HttpRequest) -> Any:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise errors.KubeError(413, "RequestEntityTooLarge", "the request is larger than 3 MiB")
+    text = request.body.decode("utf-8", errors="replace")
+    content_type = request.content_type or "application/json"
+    if (
+        content_type == "text/plain"
+    ):  # no Content-Type sent (WSGI's default): JSON, as the API server reads it
+        content_type = "application/json"
+    if not (content_type.endswith("json") or content_type.endswith("yaml")):
+        # Protobuf and CBOR are not spoken here; client-go sends JSON again after a 415.
+        raise errors.unsupported_media_type(content_type)
+    try:
+        if content_type.endswith("yaml"):
+            documents = load_yaml_documents(text, what="The request body", max_bytes=MAX_BODY_BYTES)
+            if len(documents) != 1:
+                raise errors.bad_request("send exactly one YAML document")
+            return documents[0]
+        return load_json(text, what="The request body", max_bytes=MAX_BODY_BYTES)
+    except DocumentError as error:
+        raise errors.bad_request(f"the request body could not be decoded: {error}")
+
+
+def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBase:
+    if request.method == "POST":
+        created = operations.create(ctx, _body(request))
+        return _warned(_respond(created, 201), ctx)
+    if request.method != "GET":
+        raise errors.method_not_allowed(f"{request.method} is not supported on a collection")
+    labels = label_matcher(request.GET.get("labelSelector"))
+    filters = field_filters(request.GET.get("fieldSelector"))
+    if request.GET.get("watch") in ("1", "true"):
+        return _watch(request, ctx, labels, filters)
+    items, version = operations.listing(ctx, labels=labels, field_filters=filters)
+    if tables.wants_table(request.headers.get("Accept", "")):
+        return _respond(tables.table(ctx.resource.kind, items, version=str(version)))
+    return _respond(
+        {
+            "kind": f"{ctx.resource.kind}List",
+            "apiVersion": ctx.resource.group_version,
+            "metadata": {"resourceVersion": str(version)},
+            "items": items,
+        }
+    )
+
+
+_FEDERATED = {"Deployment", "Job", "ConfigMap", "Secret", "Service", "ServiceAccount", "Namespace"}
+
+
+def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponseBase:
+    """Kinds kept but not sent to members say so, as a Warning header kubectl prints."""
+    if ctx.resource.kind not in _FEDERATED:
+        response["Warning"] = (
+            f'299 - "{ctx.resource.kind} is stored on this endpoint but not placed on member clusters: '
+            'Nodeless federates Deployments and Jobs, with the ConfigMaps, Secrets, Services and ServiceAccounts they use"'
+        )
+    return response
+
+
+def _member(request: HttpRequest, ctx: operations.Context, name: str, subresource: str) -> HttpResponseBase:
+    response = _member_verb(request, ctx, name, subresource)
+    return _warned(response, ctx) if request.method in ("PUT", "PATCH") else response
+
+
+def _member_verb(
+    request: HttpRequest, ctx: operations.Context, name: str, subresource: str
+) -> HttpResponseBase:
+    method = request.method
+    if subresource == "scale":
+        return _scale(request, ctx, name)
+    if method == "GET":
+        obj = operations.get(ctx, name)
+        if tables.wants_table(request.headers.get("Accept", "")) and not subresource:
+            return _respond(
+                tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
+            )
+        return _respond(obj)
+    if method == "PUT":
+        return _respond(operations.replace(ctx, name, _body(request), subresource=subresource))
+    if method == "PATCH":
+        kind = operations.PATCH_TYPES.get(request.content_type or "")
+        if kind in (None, "unsupported"):
+            raise errors.unsupported_media_type(request.content_type or "")
+        if kind == "apply" and not request.GET.get("fieldManager"):
+            raise errors.bad_request("PATCH of type application/apply-patch+yaml must have a fieldManager")
+        force = request.GET.get("force") in ("true", "1")
+        return _respond(
+            operations.patch(ctx, name, kind, _body(request), force=force, subresource=subresource)
+        )
+    if method == "DELETE":
+        return _respond(operations.delete(ctx, name))
+    raise errors.method_not_allowed(f"{method} is not supported")
+
+
+# --- watch -----------------------------------------------------------------------------------------
+
+
+def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: Any) -> HttpResponseBase:
+    sent = request.GET.get("resourceVersion") or ""
+    try:
+        timeout = min(int(request.GET.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
+        since = int(sent) if sent not in ("", "0") else None
+    except ValueError:
+        raise errors.bad_request("resourceVersion and timeoutSeconds must be whole numbers")
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    response = StreamingHttpResponse(
+        _stream(
+            ctx, since, labels, filters, timeout, as_table, request.GET.get("allowWatchBookmarks") == "true"
+        ),
+        content_type="application/json",
+    )
+    response["Cache-Control"] = "no-cache, private"
+    return response
+
+
+def _line(kind: str, obj: Json, resource: Resource, as_table: bool) -> str:
+    shown = (
+        tables.table(resource.kind, [obj], version=obj["metadata"]["resourceVersion"]) if as_table else obj
+    )
+    return json.dumps({"type": kind, "object": shown}, separators=(",", ":")) + "\n"
+
+
+def _stream(
+    ctx: operations.Context,
+    since: int | None,
+    labels: Any,
+    filters: Any,
+    timeout: int,
+    as_table: bool,
+    bookmarks: bool,
+) -> Iterator[str]:
+    """Events after ``since`` (or the current objects as ADDED, then what follows) until the timeout."""
+    if since is None:
+        items, since = operations.listing(ctx, labels=labels, field_filters=filters)
+        for obj in items:
+            yield _line("ADDED", obj, ctx.resource, as_table)
+    elif since < store.compacted_version(ctx.organization):
+        gone = errors.gone(f"too old resource version: {since} ({store.current_version(ctx.organization)})")
+        yield json.dumps({"type": "ERROR", "object": gone.status()}) + "\n"
+        return
+    deadline = time.monotonic() + timeout
+    last_write = last_bookmark = time.monotonic()
+    while time.monotonic() < deadline:
+        # Every change up to ``head`` has committed (writes hold the counter until they commit), so
+        # after reading them the watch is at ``head``, whatever kinds the changes were of.
+        head = store.current_version(ctx.organization)
+        events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since, head)
+        for _version, kind, obj in events:
+            metadata = obj.get("metadata") or {}
+            if labels(metadata.get("labels") or {}) and fields_match(
+                filters, metadata.get("name", ""), metadata.get("namespace", "")
+            ):
+                last_write = time.monotonic()
+                yield _line(kind, obj, ctx.resource, as_table)
+        since = max(since, head)
+        if bookmarks and time.monotonic() - last_bookmark >= BOOKMARK_SECONDS:
+            # Tells the client where it is (a restart resumes here).
+            last_write = last_bookmark = time.monotonic()
+            marker = {"kind": ctx.resource.kind, "apiVersion": ctx.resource.group_version}
+            yield (
+                json.dumps(
+                    {"type": "BOOKMARK", "object": marker | {"metadata": {"resourceVersion": str(since)}}}
+                )
+                + "\n"
+            )
+        elif time.monotonic() - last_write >= KEEPALIVE_SECONDS:
+            # One space: JSON decoders skip it (client-go's, the Python client's before the next
+            # line), and writing it finds a client that went away, which ends this watch.
+            last_write = time.monotonic()
+            yield " "
+        if not events:
+            time.sleep(WATCH_POLL_SECONDS)
+
+
+# --- scale ----------------------------------------------------------------------------------------
+
+
+def _scale_of(obj: Json) -> Json:
+    metadata = obj["metadata"]
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: metadata[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        },
+    }
+
+
+def _scale(request: HttpRequest, ctx: operations.Context, name: str) -> HttpResponseBase:
+    """The Scale view of a Deployment: reading it, or setting spec.replicas through it."""
+    if request.method == "GET":
+        return _respond(_scale_of(operations.get(ctx, name)))
+    if request.method not in ("PUT", "PATCH"):
+        raise errors.method_not_allowed(f"{request.method} is not supported on scale")
+    current = _scale_of(operations.get(ctx, name))
+    sent = _body(request)
+    if request.method == "PATCH":
+        kind = operations.PATCH_TYPES.get(request.content_type or "")
+        if kind not in ("merge", "strategic", "json"):
+            raise errors.unsupported_media_type(request.content_type or "")
+        try:
+            sent = patches.json_patch(current, sent) if kind == "json" else patches.merge_patch(current, sent)
+        except patches.PatchError as error:
+            raise errors.KubeError(422, "Invalid", f"the patch could not be applied: {error}")
+    replicas = (sent.get("spec") or {}).get("replicas") if isinstance(sent, dict) else None
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid(
+            "Scale",
+            "autoscaling",
+            name,
+            [("spec.replicas", "Invalid value: must be a whole number, 0 or more")],
+        )
+    change: Json = {"spec": {"replicas": replicas}}
+    version = (sent.get("metadata") or {}).get("resourceVersion") if request.method == "PUT" else None
+    if version:
+        change["metadata"] = {"resourceVersion": version}
+    updated = operations.patch(ctx, name, "merge", change, force=False)
+    return _respond(_scale_of(updated))

@@ -1,0 +1,381 @@
+"""The Kubernetes endpoint over HTTP (Django's test client): discovery, CRUD, patches, server-side
+apply and its conflicts, resourceVersion preconditions, watch and 410 Gone, Status errors, tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from django.test import Client
+
+from policies.models import KubeCounter, Workload
+from tests.fixtures.federation import deployment
+from tests.policies.kubeapi.conftest import Kube
+
+pytestmark = pytest.mark.django_db
+DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
+CONFIGMAPS = "/k8s/api/v1/namespaces/shop/configmaps"
+
+
+@pytest.fixture
+def kube(cast) -> Kube:
+    return Kube(cast.token_a_plaintext)
+
+
+@pytest.fixture
+def shop(kube, policy) -> Kube:
+    policy("default", strategy="cheapest")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
+    return kube
+
+
+def _deployment(**extra: Any) -> dict[str, Any]:
+    return yaml.safe_load(deployment(**extra))
+
+
+def test_discovery_lists_the_served_kinds(kube) -> None:
+    assert kube.get("/k8s/version").json()["major"] == "1"
+    assert kube.get("/k8s/api").json()["versions"] == ["v1"]
+    groups = {g["name"] for g in kube.get("/k8s/apis").json()["groups"]}
+    assert {"apps", "batch", "policy.nodeless.io", "autoscaling", "networking.k8s.io"} <= groups
+    apps = kube.get("/k8s/apis/apps/v1").json()
+    deployments = next(r for r in apps["resources"] if r["name"] == "deployments")
+    assert deployments["kind"] == "Deployment" and "watch" in deployments["verbs"]
+    assert any(r["name"] == "deployments/status" for r in apps["resources"])
+    index = kube.get("/k8s/openapi/v3").json()["paths"]
+    document = kube.get(index["apis/apps/v1"]["serverRelativeURL"]).json()
+    patch = document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}} in patch["parameters"]
+
+
+def test_without_a_token_every_path_is_401_status(cast) -> None:
+    for path in ("/k8s/api", "/k8s/apis/apps/v1", DEPLOYMENTS):
+        response = Kube(None).get(path)
+        assert response.status_code == 401
+        assert response.json()["kind"] == "Status" and response.json()["reason"] == "Unauthorized"
+    bad = Kube("nls_not-a-token").get(DEPLOYMENTS)
+    assert bad.status_code == 401 and "not a Nodeless API token" in bad.json()["message"]
+
+
+def test_a_deployment_becomes_a_federated_workload_with_its_configmap(cast, shop) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    assert shop.send("post", CONFIGMAPS, config).status_code == 201
+    web = _deployment()
+    web["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "conf"}}]
+    created = shop.send("post", DEPLOYMENTS, web)
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (
+        body["metadata"]["generation"] == 1 and body["metadata"]["managedFields"][0]["operation"] == "Update"
+    )
+    workload = Workload.objects.get(organization=cast.org_a, name="web", namespace="shop")
+    assert workload.companion_summary == [{"kind": "ConfigMap", "name": "conf"}]
+    listed = shop.get(DEPLOYMENTS).json()
+    assert listed["kind"] == "DeploymentList" and [i["metadata"]["name"] for i in listed["items"]] == ["web"]
+    assert int(listed["metadata"]["resourceVersion"]) >= int(body["metadata"]["resourceVersion"])
+
+    # A changed ConfigMap rolls out to the workload using it (a new generation).
+    patched = shop.send("patch", f"{CONFIGMAPS}/conf", {"data": {"a": "c"}}, "application/merge-patch+json")
+    assert patched.status_code == 200 and patched.json()["data"] == {"a": "c"}
+    workload.refresh_from_db()
+    assert workload.generation == 2
+
+
+def test_strategic_merge_and_json_patches_and_stale_versions(shop) -> None:
+    created = shop.send("post", DEPLOYMENTS, _deployment()).json()
+    smp = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}}}}
+    patched = shop.send("patch", f"{DEPLOYMENTS}/web", smp, "application/strategic-merge-patch+json").json()
+    container = patched["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.28" and container["resources"]["requests"]["cpu"] == "500m"
+    assert patched["metadata"]["generation"] == 2
+    ops = [{"op": "replace", "path": "/spec/replicas", "value": 3}]
+    assert (
+        shop.send("patch", f"{DEPLOYMENTS}/web", ops, "application/json-patch+json").json()["spec"][
+            "replicas"
+        ]
+        == 3
+    )
+    stale = dict(created, metadata={**created["metadata"]})
+    response = shop.send("put", f"{DEPLOYMENTS}/web", stale)
+    assert response.status_code == 409 and response.json()["reason"] == "Conflict"
+
+
+def test_server_side_apply_owns_fields_and_conflicts(shop) -> None:
+    url = f"{DEPLOYMENTS}/web?fieldManager=ci"
+    applied = shop.send("patch", url, _deployment(replicas=2), "application/apply-patch+yaml")
+    assert applied.status_code == 201 or applied.status_code == 200, applied.json()
+    managers = {m["manager"]: m for m in applied.json()["metadata"]["managedFields"]}
+    assert "f:replicas" in managers["ci"]["fieldsV1"]["f:spec"]
+    other = shop.send(
+        "patch",
+        f"{DEPLOYMENTS}/web?fieldManager=other",
+        _deployment(replicas=5),
+        "application/apply-patch+yaml",
+    )
+    assert other.status_code == 409
+    assert other.json()["details"]["causes"][0] == {
+        "reason": "FieldManagerConflict",
+        "message": 'conflict with "ci"',
+        "field": ".spec.replicas",
+    }
+    forced = shop.send(
+        "patch",
+        f"{DEPLOYMENTS}/web?fieldManager=other&force=true",
+        _deployment(replicas=5),
+        "application/apply-patch+yaml",
+    )
+    assert forced.status_code == 200 and forced.json()["spec"]["replicas"] == 5
+
+
+def test_bad_objects_get_422_status_with_causes(shop) -> None:
+    bad = _deployment(replicas=-1)
+    response = shop.send("post", DEPLOYMENTS, bad)
+    assert response.status_code == 422
+    status = response.json()
+    assert status["reason"] == "Invalid" and status["details"]["kind"] == "Deployment"
+    assert any(c["field"] == "spec.replicas" for c in status["details"]["causes"]), status
+    misnamed = shop.send(
+        "post", CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
+    )
+    assert misnamed.status_code == 422 and misnamed.json()["details"]["causes"][0]["field"] == "metadata.name"
+    missing_ns = shop.send(
+        "post",
+        "/k8s/api/v1/namespaces/nowhere/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+    )
+    assert missing_ns.status_code == 404 and missing_ns.json()["message"] == 'namespaces "nowhere" not found'
+
+
+def test_watch_streams_changes_after_a_version_and_410_before_the_kept_history(cast, shop) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    version = shop.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
+    shop.send("post", CONFIGMAPS, config)
+    shop.send("patch", f"{CONFIGMAPS}/conf", {"data": {"a": "c"}}, "application/merge-patch+json")
+    shop.client.delete(f"{CONFIGMAPS}/conf", **shop.headers)
+    response = shop.get(f"{CONFIGMAPS}?watch=1&resourceVersion={version}&timeoutSeconds=1")
+    events = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    assert events[1]["object"]["data"] == {"a": "c"}
+    KubeCounter.objects.filter(organization=cast.org_a).update(compacted_version=int(version) + 1)
+    gone = shop.get(f"{CONFIGMAPS}?watch=1&resourceVersion={version}&timeoutSeconds=1")
+    event = json.loads(b"".join(gone.streaming_content))
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
+
+
+def test_another_organization_sees_nothing_of_ours(cast, shop) -> None:
+    shop.send("post", DEPLOYMENTS, _deployment())
+    outsider = Kube(cast.token_b_plaintext)
+    assert outsider.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert outsider.get("/k8s/apis/apps/v1/deployments").json()["items"] == []
+    assert outsider.get("/k8s/api/v1/namespaces/shop").status_code == 404
+    for method in ("put", "patch", "delete"):
+        response = outsider.send(method, f"{DEPLOYMENTS}/web", _deployment(), "application/merge-patch+json")
+        assert response.status_code == 404, (method, response.json())
+    assert outsider.send("post", DEPLOYMENTS, _deployment()).status_code == 404  # no namespace shop there
+    assert Workload.objects.filter(organization=cast.org_b).count() == 0
+
+
+def test_the_workloads_page_offers_a_kubeconfig_without_any_token(cast, owner_client) -> None:
+    from tests.fixtures.pages import get_page
+
+    page = get_page(owner_client, "/workloads/", queries=12).content.decode()
+    assert "/workloads/kubeconfig/" in page
+    response = get_page(owner_client, "/workloads/kubeconfig/", queries=4)
+    assert response["Content-Disposition"] == f'attachment; filename="nodeless-{cast.org_a.slug}.kubeconfig"'
+    text = response.content.decode()
+    document = yaml.safe_load(text)
+    assert document["clusters"][0]["cluster"]["server"] == "http://testserver/k8s"
+    assert document["users"][0]["user"]["token"] == "PASTE-AN-API-TOKEN-HERE"
+    assert cast.token_a_plaintext not in text and "nls_" not in text
+    assert Client().get("/workloads/kubeconfig/").status_code == 302  # signed out: to the sign-in page
+
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "caches.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Cache", "plural": "caches", "singular": "cache", "shortNames": ["ca"]},
+        "scope": "Namespaced",
+        "versions": [
+            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object"}}}
+        ],
+    },
+}
+
+
+def test_custom_resource_definitions_serve_their_resources_to_their_organization_only(cast, shop) -> None:
+    created = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
+    assert created.status_code == 201, created.json()
+    assert {c["type"] for c in created.json()["status"]["conditions"]} == {"NamesAccepted", "Established"}
+    assert "example.com" in {g["name"] for g in shop.get("/k8s/apis").json()["groups"]}
+    caches = "/k8s/apis/example.com/v1/namespaces/shop/caches"
+    cache = {
+        "apiVersion": "example.com/v1",
+        "kind": "Cache",
+        "metadata": {"name": "redis"},
+        "spec": {"size": 3},
+    }
+    assert shop.send("post", caches, cache).status_code == 201
+    assert shop.get(f"{caches}/redis").json()["spec"] == {"size": 3}
+
+    outsider = Kube(cast.token_b_plaintext)
+    assert "example.com" not in {g["name"] for g in outsider.get("/k8s/apis").json()["groups"]}
+    assert outsider.get(f"{caches}/redis").status_code == 404
+
+    # Deleting the definition deletes its resources.
+    shop.client.delete(
+        "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions/caches.example.com", **shop.headers
+    )
+    assert shop.get(f"{caches}/redis").status_code == 404
+
+
+def test_a_custom_resource_definition_is_checked(shop) -> None:
+    bad = {**CRD, "metadata": {"name": "wrong.example.com"}, "spec": {**CRD["spec"], "scope": "Everywhere"}}
+    refused = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", bad)
+    assert refused.status_code == 422
+    assert [c["field"] for c in refused.json()["details"]["causes"]] == ["spec.scope"]
+    builtin = {**CRD, "metadata": {"name": "caches.apps"}, "spec": {**CRD["spec"], "group": "apps"}}
+    refused = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", builtin)
+    assert refused.status_code == 422 and refused.json()["details"]["causes"][0]["field"] == "spec.group"
+
+
+def test_a_change_made_through_the_rest_api_comes_back_to_the_object(cast, shop, api_a) -> None:
+    from workers.federation import run_pass
+
+    shop.send("post", DEPLOYMENTS, _deployment())
+    workload = Workload.objects.get(organization=cast.org_a, name="web")
+    scaled = api_a.patch(f"/api/v1/workloads/{workload.pk}/", {"replicas": 3}, format="json")
+    assert scaled.status_code == 200
+    run_pass(str(cast.org_a.pk))
+    obj = shop.get(f"{DEPLOYMENTS}/web").json()
+    assert obj["spec"]["replicas"] == 3 and obj["metadata"]["generation"] == 2
+    # ... and a change through the endpoint is not copied back over itself.
+    shop.send("patch", f"{DEPLOYMENTS}/web", {"spec": {"replicas": 4}}, "application/merge-patch+json")
+    run_pass(str(cast.org_a.pk))
+    obj = shop.get(f"{DEPLOYMENTS}/web").json()
+    assert obj["spec"]["replicas"] == 4 and obj["metadata"]["generation"] == 3
+    assert Workload.objects.get(pk=workload.pk).desired_replicas == 4
+
+
+def test_watch_bookmarks_say_where_the_watch_is(shop, monkeypatch) -> None:
+    from policies.kubeapi import views
+
+    monkeypatch.setattr(views, "BOOKMARK_SECONDS", 0)
+    version = shop.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
+    shop.send("post", DEPLOYMENTS, _deployment())  # another kind's change moves the watch on too
+    head = shop.get(DEPLOYMENTS).json()["metadata"]["resourceVersion"]
+    response = shop.get(
+        f"{CONFIGMAPS}?watch=1&allowWatchBookmarks=true&resourceVersion={version}&timeoutSeconds=1"
+    )
+    events = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert events and {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[-1]["object"] == {
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": head},
+    }
+
+
+def test_the_scale_subresource_sets_the_replicas(cast, shop) -> None:
+    shop.send("post", DEPLOYMENTS, _deployment(replicas=2))
+    scale = shop.get(f"{DEPLOYMENTS}/web/scale").json()
+    assert (
+        scale["kind"] == "Scale"
+        and scale["spec"]["replicas"] == 2
+        and scale["status"]["selector"] == "app=web"
+    )
+    patched = shop.send(
+        "patch", f"{DEPLOYMENTS}/web/scale", {"spec": {"replicas": 5}}, "application/merge-patch+json"
+    )
+    assert patched.status_code == 200 and patched.json()["spec"]["replicas"] == 5
+    assert Workload.objects.get(organization=cast.org_a, name="web").desired_replicas == 5
+    refused = shop.send("put", f"{DEPLOYMENTS}/web/scale", {**scale, "spec": {"replicas": -1}})
+    assert refused.status_code == 422
+
+
+def test_a_workload_submitted_through_the_rest_api_is_served_by_the_endpoint(cast, kube, policy) -> None:
+    from tests.fixtures.federation import submit
+    from workers.federation import run_pass
+
+    config = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    )
+    workload = submit(cast, deployment() + "---\n" + config, policy("default", strategy="cheapest"))
+    run_pass(str(cast.org_a.pk))
+    assert kube.get("/k8s/api/v1/namespaces/shop").status_code == 200
+    assert kube.get(f"{CONFIGMAPS}/conf").json()["data"] == {"a": "b"}
+    served = kube.get(f"{DEPLOYMENTS}/web").json()
+    assert served["spec"]["replicas"] == 2 and served["metadata"]["generation"] == 1
+    patched = kube.send(
+        "patch", f"{DEPLOYMENTS}/web", {"spec": {"replicas": 3}}, "application/merge-patch+json"
+    )
+    assert patched.status_code == 200
+    assert Workload.objects.get(pk=workload.pk).desired_replicas == 3  # the same row
+    run_pass(str(cast.org_a.pk))
+    assert [i["metadata"]["name"] for i in kube.get(DEPLOYMENTS).json()["items"]] == ["web"]
+
+
+def test_a_read_only_token_reads_and_is_refused_writes(cast, shop) -> None:
+    from tenants import services as tenant_services
+    from tenants.actors import Actor
+
+    _, plaintext = tenant_services.api_token_create(
+        cast.org_a, actor=Actor(user=cast.alice), name="viewer", scopes=["read"]
+    )
+    reader = Kube(plaintext)
+    assert reader.get(CONFIGMAPS).status_code == 200
+    refused = reader.send(
+        "post", CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    )
+    assert refused.status_code == 403 and refused.json()["reason"] == "Forbidden"
+    assert "'write' scope" in refused.json()["message"]
+
+
+def test_a_dry_run_checks_everything_and_stores_nothing(cast, shop) -> None:
+    response = shop.send("post", f"{DEPLOYMENTS}?dryRun=All", _deployment())
+    assert response.status_code == 201 and response.json()["metadata"]["name"] == "web"
+    assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert not Workload.objects.filter(organization=cast.org_a).exists()
+    assert shop.send("post", f"{DEPLOYMENTS}?dryRun=All", _deployment(replicas=-1)).status_code == 422
+
+
+def test_a_secret_is_stored_encrypted_and_its_string_data_becomes_data(cast, shop) -> None:
+    from policies.models import KubeEvent, KubeObject
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"password": "hunter2"},
+    }
+    created = shop.send("post", "/k8s/api/v1/namespaces/shop/secrets", secret).json()
+    assert created["data"] == {"password": "aHVudGVyMg=="} and "stringData" not in created
+    stored = KubeObject.objects.get(organization=cast.org_a, kind="Secret")
+    assert "hunter2" not in json.dumps(stored.body) and "aHVudGVyMg" not in json.dumps(stored.body)
+    assert stored.ciphertext and "aHVudGVyMg" not in stored.ciphertext
+    event = KubeEvent.objects.filter(organization=cast.org_a, resource="secrets").get()
+    assert event.object == {} and "aHVudGVyMg" not in event.ciphertext
+
+
+def test_deleting_a_namespace_deletes_what_is_in_it_once_the_members_let_go(cast, shop) -> None:
+    from workers.federation import run_pass
+
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+    shop.send("post", CONFIGMAPS, config)
+    shop.send("post", DEPLOYMENTS, _deployment())
+    deleted = shop.client.delete("/k8s/api/v1/namespaces/shop", **shop.headers)
+    assert deleted.status_code == 200 and deleted.json()["status"] == {"phase": "Terminating"}
+    assert shop.get(f"{CONFIGMAPS}/conf").status_code == 404
+    assert "deletionTimestamp" in shop.get(f"{DEPLOYMENTS}/web").json()["metadata"]
+    assert Workload.objects.get(organization=cast.org_a, name="web").deleted_at is not None
+    run_pass(str(cast.org_a.pk))  # no member holds it: the workload goes, then the namespace
+    run_pass(str(cast.org_a.pk))
+    assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert shop.get("/k8s/api/v1/namespaces/shop").status_code == 404
+    refused = shop.client.delete("/k8s/api/v1/namespaces/default", **shop.headers)
+    assert refused.status_code == 403

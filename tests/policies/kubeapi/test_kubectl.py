@@ -1,0 +1,247 @@
+"""kubectl against the endpoint: apply a directory (Deployment, Service, ConfigMap, HPA), rollout
+status while the loop places it on a simulated member, get (tables, -w), server-side apply and its
+conflicts, delete (waiting for the members), Status errors, and another organization's token."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from policies.models import Workload
+from tests.fixtures.federation import deployment, pool
+from tests.policies.kubeapi.conftest import write_manifests
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+
+
+def _web() -> dict:
+    web = yaml.safe_load(deployment(replicas=2))
+    web["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "web-config"}}]
+    return web
+
+
+def _documents() -> dict[str, dict]:
+    return {
+        "0-namespace": NAMESPACE,
+        "config": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "web-config", "namespace": "shop"},
+            "data": {"MODE": "prod"},
+        },
+        "service": {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        "web": _web(),
+        "hpa": {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 2,
+                "maxReplicas": 4,
+            },
+        },
+    }
+
+
+@pytest.fixture
+def one_member(member, policy):
+    found = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(2),))
+    policy("default", strategy="cheapest")
+    return found
+
+
+def test_apply_a_directory_then_rollout_status_get_and_delete(
+    cast, kubectl, one_member, federation_loop, tmp_path
+) -> None:
+    directory = write_manifests(tmp_path / "app", _documents())
+    applied = kubectl("apply", "-f", str(directory))
+    assert applied.returncode == 0, applied.stderr
+    for line in (
+        "namespace/shop created",
+        "configmap/web-config created",
+        "service/web created",
+        "deployment.apps/web created",
+        "horizontalpodautoscaler.autoscaling/web created",
+    ):
+        assert line in applied.stdout, applied.stdout
+    # The HPA is kept, and kubectl shows that it is not sent to the members.
+    assert "Warning: HorizontalPodAutoscaler is stored on this endpoint but not placed" in applied.stderr
+
+    rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
+    assert rollout.returncode == 0, rollout.stderr
+    assert 'deployment "web" successfully rolled out' in rollout.stdout
+
+    listed = kubectl("get", "deploy", "-n", "shop")
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()[:2]
+    assert header.split()[:4] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE"] and row.split()[:4] == [
+        "web",
+        "2/2",
+        "2",
+        "2",
+    ]
+    assert one_member.deployment_replicas("shop", "web") == 2
+    everything = kubectl("get", "all", "-n", "shop")
+    assert everything.returncode == 0, everything.stderr
+    assert "deployment.apps/web" in everything.stdout and "service/web" in everything.stdout
+    assert "horizontalpodautoscaler.autoscaling/web" in everything.stdout
+    assert one_member.core.read_namespaced_config_map("web-config", "shop").data == {"MODE": "prod"}
+    assert one_member.core.read_namespaced_service("web", "shop").spec.selector == {"app": "web"}
+    # Applying the same directory again changes nothing.
+    again = kubectl("apply", "-f", str(directory))
+    assert "deployment.apps/web unchanged" in again.stdout, again.stdout
+
+    deleted = kubectl("delete", "deployment", "web", "-n", "shop", "--timeout=60s")
+    assert deleted.returncode == 0, deleted.stderr
+    assert 'deployment.apps "web" deleted' in deleted.stdout
+    assert one_member.deployment_replicas("shop", "web") is None
+    assert not Workload.objects.filter(organization=cast.org_a, name="web").exists()
+
+
+def test_server_side_apply_and_its_conflicts(kubectl, one_member, tmp_path) -> None:
+    directory = write_manifests(tmp_path / "app", {"0-namespace": NAMESPACE, "web": _web()})
+    first = kubectl("apply", "--server-side", "-f", str(directory))
+    assert first.returncode == 0, first.stderr
+    assert "deployment.apps/web serverside-applied" in first.stdout
+    scaled = _web() | {"spec": {**_web()["spec"], "replicas": 3}}
+    write_manifests(directory, {"web": scaled})
+    conflict = kubectl("apply", "--server-side", "--field-manager=other", "-f", str(directory))
+    assert conflict.returncode != 0
+    assert 'conflict with "kubectl"' in conflict.stderr and ".spec.replicas" in conflict.stderr
+    forced = kubectl(
+        "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", str(directory)
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert Workload.objects.get(name="web").desired_replicas == 3
+
+
+def test_get_watch_streams_a_change(kubectl, one_member, tmp_path) -> None:
+    early = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "early", "namespace": "shop"}}
+    directory = write_manifests(tmp_path / "ns", {"0-ns": NAMESPACE, "early": early})
+    assert kubectl("apply", "-f", str(directory)).returncode == 0
+    watcher = subprocess.Popen(
+        [*_base(kubectl), "get", "configmaps", "-n", "shop", "-w", "--request-timeout=6s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stdout is not None
+    # The list comes first; once "early" is printed the watch runs, so "late" can only come from it.
+    while "early" not in (line := watcher.stdout.readline()):
+        assert line, watcher.stderr.read() if watcher.stderr else ""
+    late = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late", "namespace": "shop"}}
+    created = kubectl("create", "-f", str(write_manifests(tmp_path / "late", {"late": late})))
+    assert created.returncode == 0, created.stderr
+    out, _ = watcher.communicate(timeout=30)
+    assert "late" in out
+
+
+def _base(kubectl) -> list[str]:
+    probe = kubectl("config", "view", "--minify")
+    assert probe.returncode == 0
+    return [a for a in probe.args if a.startswith(("--kubeconfig", "--cache-dir")) or a == "/usr/bin/kubectl"]
+
+
+def test_bad_objects_print_kubernetes_errors(kubectl, one_member, tmp_path) -> None:
+    bad = _web()
+    bad["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "two"
+    directory = write_manifests(tmp_path / "bad", {"0-namespace": NAMESPACE, "web": bad})
+    applied = kubectl("apply", "-f", str(directory))
+    assert applied.returncode != 0
+    assert 'The Deployment "web" is invalid' in applied.stderr
+    assert "spec.template.spec.containers[0].resources.requests.cpu" in applied.stderr
+
+
+def test_another_organizations_token_sees_nothing(cast, kubectl, one_member, tmp_path) -> None:
+    directory = write_manifests(tmp_path / "app", {"0-namespace": NAMESPACE, "web": _web()})
+    assert kubectl("apply", "-f", str(directory)).returncode == 0
+    outsider = kubectl("get", "deployment", "web", "-n", "shop", token=cast.token_b_plaintext)
+    # kubectl, told the Deployment is not found, asks for the namespace and reports that missing.
+    assert outsider.returncode != 0 and 'namespaces "shop" not found' in outsider.stderr
+    everything = kubectl("get", "deployments", "-A", token=cast.token_b_plaintext)
+    assert everything.returncode == 0 and "web" not in everything.stdout
+    removed = kubectl("delete", "deployment", "web", "-n", "shop", token=cast.token_b_plaintext)
+    assert removed.returncode != 0 and "not found" in removed.stderr
+    nobody = kubectl("get", "deployments", "-n", "shop", token="nls_" + "x" * 49)
+    assert (
+        nobody.returncode != 0
+        and "Unauthorized" in nobody.stderr
+        or "not a Nodeless API token" in nobody.stderr
+    )
+
+
+def test_a_federation_policy_applied_with_kubectl_is_the_policy_the_pages_show(
+    cast, kubectl, tmp_path
+) -> None:
+    from policies.models import FederationPolicy
+
+    document = {
+        "apiVersion": "policy.nodeless.io/v1alpha1",
+        "kind": "FederationPolicy",
+        "metadata": {"name": "web-prod"},
+        "spec": {"strategy": "spread", "workloadSelector": {"namespaces": ["shop"]}},
+    }
+    directory = write_manifests(tmp_path / "policy", {"policy": document})
+    created = kubectl("apply", "-f", str(directory))
+    assert created.returncode == 0, created.stderr
+    assert "federationpolicy.policy.nodeless.io/web-prod created" in created.stdout
+    listed = kubectl("get", "fp")
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:2] == ["web-prod", "spread"]
+
+    document["spec"]["strategy"] = "cheapest"
+    write_manifests(directory, {"policy": document})
+    changed = kubectl("apply", "-f", str(directory))
+    assert changed.returncode == 0, changed.stderr
+    assert "federationpolicy.policy.nodeless.io/web-prod configured" in changed.stdout
+    assert "last-applied-configuration" not in changed.stderr  # kept with the policy
+    policy = FederationPolicy.objects.get(organization=cast.org_a, name="web-prod")
+    assert policy.spec["strategy"] == "cheapest" and policy.version == 2
+
+    deleted = kubectl("delete", "fp", "web-prod", "--timeout=30s")
+    assert deleted.returncode == 0, deleted.stderr
+    assert not FederationPolicy.objects.filter(organization=cast.org_a).exists()
+
+
+def test_kubectl_applies_a_custom_resource_once_its_definition_is_there(kubectl, tmp_path) -> None:
+    from tests.policies.kubeapi.test_endpoint import CRD
+
+    assert (
+        kubectl(
+            "apply", "-f", str(write_manifests(tmp_path / "crd", {"crd": CRD, "ns": NAMESPACE}))
+        ).returncode
+        == 0
+    )
+    cache = {
+        "apiVersion": "example.com/v1",
+        "kind": "Cache",
+        "metadata": {"name": "redis", "namespace": "shop"},
+        "spec": {"size": 3},
+    }
+    applied = kubectl("apply", "-f", str(write_manifests(tmp_path / "cr", {"cache": cache})))
+    assert applied.returncode == 0, applied.stderr
+    assert "cache.example.com/redis created" in applied.stdout
+    listed = kubectl("get", "caches", "-n", "shop")
+    assert listed.returncode == 0 and "redis" in listed.stdout
+
+
+def test_kubectl_scale(cast, kubectl, policy, tmp_path) -> None:
+    policy("default", strategy="cheapest")
+    assert (
+        kubectl(
+            "apply", "-f", str(write_manifests(tmp_path / "app", {"0-ns": NAMESPACE, "web": _web()}))
+        ).returncode
+        == 0
+    )
+    scaled = kubectl("scale", "deployment", "web", "-n", "shop", "--replicas=3")
+    assert scaled.returncode == 0, scaled.stderr
+    assert "deployment.apps/web scaled" in scaled.stdout
+    assert Workload.objects.get(organization=cast.org_a, name="web").desired_replicas == 3
