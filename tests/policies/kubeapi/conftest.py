@@ -31,7 +31,7 @@ class Kube:
 
     def __init__(self, token: str | None) -> None:
         self.client = Client()
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        self.headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
 
     def get(self, path: str, **headers: Any) -> Any:
         return self.client.get(path, **self.headers, **headers)

@@ -193,7 +193,7 @@ def test_the_workloads_page_offers_a_kubeconfig_without_any_token(cast, owner_cl
     assert Client().get("/workloads/kubeconfig/").status_code == 302  # signed out: to the sign-in page
 
 
-CRD = {
+CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {"name": "caches.example.com"},

@@ -5,6 +5,7 @@ conflicts, delete (waiting for the members), Status errors, and another organiza
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 import pytest
 import yaml
@@ -184,7 +185,7 @@ def test_a_federation_policy_applied_with_kubectl_is_the_policy_the_pages_show(
 ) -> None:
     from policies.models import FederationPolicy
 
-    document = {
+    document: dict[str, Any] = {
         "apiVersion": "policy.nodeless.io/v1alpha1",
         "kind": "FederationPolicy",
         "metadata": {"name": "web-prod"},

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client as kube
 from kubernetes import watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from policies.models import FederationPolicy, Workload
 from tests.fixtures.federation import deployment, pool
@@ -43,7 +44,7 @@ def _policy(name: str, **spec: object) -> dict:
 
 
 def test_federation_policies_are_custom_objects_on_the_rest_api_rows(cast, api, api_a) -> None:
-    custom = kube.CustomObjectsApi(api)
+    custom: Any = kube.CustomObjectsApi(api)  # answers plain dicts
     created = custom.create_cluster_custom_object(
         GROUP,
         VERSION,
@@ -69,7 +70,7 @@ def test_federation_policies_are_custom_objects_on_the_rest_api_rows(cast, api, 
     assert fetched["metadata"]["labels"] == {"app.kubernetes.io/instance": "shop"}
     with pytest.raises(ApiException) as refused:
         custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, _policy("broken", strategy="fastest"))
-    status = json.loads(refused.value.body)
+    status = json.loads(refused.value.body or "{}")
     assert refused.value.status == 422 and status["details"]["causes"][0]["field"] == "spec.strategy"
 
 
@@ -79,7 +80,8 @@ def test_a_deployment_is_placed_by_its_annotated_policy_and_reports_status(
     east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(2),))
     policy("default", strategy="cheapest")
     chosen = policy("pinned-east", strategy="pinned", pinned=["east"])
-    core, apps = kube.CoreV1Api(api), kube.AppsV1Api(api)
+    core: Any = kube.CoreV1Api(api)  # dict manifests, as the other tests pass them
+    apps: Any = kube.AppsV1Api(api)
     core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
     web = yaml.safe_load(deployment(replicas=2))
     web["metadata"]["annotations"] = {"policy.nodeless.io/name": "pinned-east"}
@@ -111,12 +113,13 @@ def test_a_deployment_is_placed_by_its_annotated_policy_and_reports_status(
 
 
 def test_bad_objects_are_422_with_causes(api) -> None:
-    core, apps = kube.CoreV1Api(api), kube.AppsV1Api(api)
+    core: Any = kube.CoreV1Api(api)  # dict manifests, as the other tests pass them
+    apps: Any = kube.AppsV1Api(api)
     core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
     web = yaml.safe_load(deployment(replicas=2))
     del web["spec"]["template"]["spec"]["containers"][0]["image"]
     with pytest.raises(ApiException) as refused:
         apps.create_namespaced_deployment("shop", web)
-    status = json.loads(refused.value.body)
+    status = json.loads(refused.value.body or "{}")
     assert refused.value.status == 422 and status["reason"] == "Invalid"
     assert status["details"]["causes"][0]["field"].startswith("spec.template.spec.containers[0]")
