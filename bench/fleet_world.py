@@ -91,8 +91,12 @@ class SleepingKube:
     def cordon(self, node_name: str) -> None:
         time.sleep(self.latency)
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+    def remove_taint(self, node_name: str, key: str) -> None:
         time.sleep(self.latency)
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        time.sleep(self.latency)
+        return False
 
     def evict(self, namespace: str, name: str) -> Eviction:
         time.sleep(self.latency)

@@ -71,6 +71,17 @@ class IsolationRules:
 
 
 @dataclass(frozen=True, slots=True)
+class Exclusions:
+    """Pods Nodeless leaves alone: never planned for, never bound, whatever they ask."""
+
+    namespaces: frozenset[str] = frozenset()
+    label_selectors: tuple[LabelSelector, ...] = ()
+
+    def excludes(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        return namespace in self.namespaces or any(s.matches(labels) for s in self.label_selectors)
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     """Caps on the managed capacity of the cluster, existing nodes included. None: no cap.
 
@@ -93,7 +104,7 @@ class PlannerPolicy:
     `burstable_unlimited` opts in to unlimited mode: then they are sized by all their vCPUs and
     priced as if the pods used them all the time, the surplus-credit charge included (see
     `engines.planner.table.unlimited_surcharge`). Types without an unlimited mode stay at their
-    baseline either way.
+    baseline either way. `exclusions` are pods the provisioning loop never takes.
     """
 
     objective: Objective = Objective.COST
@@ -109,6 +120,7 @@ class PlannerPolicy:
     node_taints: tuple[Taint, ...] = ()
     max_offerings_per_launch: int = 20
     burstable_unlimited: bool = False
+    exclusions: Exclusions = Exclusions()
 
     def isolates(self, pod: PodRequest) -> bool:
         return pod.isolate or self.packing is Packing.ISOLATE or self.isolation.isolates(pod)

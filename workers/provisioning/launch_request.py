@@ -23,11 +23,13 @@ def instance_tags(cluster: ClusterFacts, record: NodeRecord) -> dict[str, str]:
     labels = {NODE_ID_LABEL: record.id}
     # A reserved node keeps its taint for life (nothing else may land on it); a packed node keeps
     # the initializing taint until its planned pods are bound, so the default scheduler cannot
-    # take the room the planner meant for them.
+    # take the room the planner meant for them. Each taint's value names its node's row, so the
+    # toleration a planned pod gains before its bind (`bind.tolerations_for`) opens that one node
+    # to it and no other.
     if record.reserved_for_pod and record.planned_pods:
         taint = f"{RESERVED_TAINT}={record.planned_pods[0].uid}:NoSchedule"
     else:
-        taint = f"{INITIALIZING_TAINT}=true:NoSchedule"
+        taint = f"{INITIALIZING_TAINT}={record.id}:NoSchedule"
     tags = {
         f"kubernetes.io/cluster/{cluster.eks_cluster_name}": "owned",
         MANAGED_TAG: "nodeless",

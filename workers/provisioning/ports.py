@@ -33,8 +33,15 @@ class KubePort(Protocol):
         """Mark the node unschedulable; a node already gone needs nothing."""
         ...
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the node's taints; a node already gone needs nothing."""
+    def remove_taint(self, node_name: str, key: str) -> None:
+        """Remove the node's taints of this key, keeping every other taint (one added meanwhile
+        included: the change is conditional on the node's resourceVersion, retried on conflict); a
+        node already gone needs nothing."""
+        ...
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        """Add tolerations to a pending pod (the one change of its scheduling a pending pod allows);
+        False when that pod (this uid) is gone or already bound."""
         ...
 
     def evict(self, namespace: str, name: str) -> Eviction:

@@ -157,11 +157,21 @@ class FakeKube:
             if node_name in self.node_objects:
                 self.node_objects[node_name]["spec"]["unschedulable"] = True
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+    def remove_taint(self, node_name: str, key: str) -> None:
         with self._lock:
-            self.calls.append(("set_taints", node_name))
+            self.calls.append(("remove_taint", node_name, key))
             if node_name in self.node_objects:
-                self.node_objects[node_name]["spec"]["taints"] = [dict(t) for t in taints]
+                spec = self.node_objects[node_name]["spec"]
+                spec["taints"] = [t for t in spec.get("taints") or () if t.get("key") != key]
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        with self._lock:
+            self.calls.append(("tolerate", f"{namespace}/{name}"))
+            pod = self.pod_objects.get((namespace, name))
+            if pod is None or pod["metadata"].get("uid") != uid or pod["spec"].get("nodeName"):
+                return False
+            pod["spec"].setdefault("tolerations", []).extend(dict(t) for t in tolerations)
+            return True
 
     def evict(self, namespace: str, name: str) -> Eviction:
         with self._lock:
