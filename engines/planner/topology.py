@@ -58,6 +58,7 @@ class _Decided:
     pending_zones: dict[LabelKey, Counter[str]] = field(default_factory=dict)
     pending_anti: list[tuple[AffinityTerm, str]] = field(default_factory=list)
     pending_looks: set[LabelKey] = field(default_factory=set)
+    matches: dict[tuple[AffinityTerm | SpreadConstraint, str, LabelKey], bool] = field(default_factory=dict)
 
     def value(self, node_name: str, key: str) -> str | None:
         node = self.nodes.get(node_name)
@@ -67,11 +68,20 @@ class _Decided:
             return node.labels.get(HOSTNAME, node.name)
         return node.labels.get(key)
 
+    def about(self, term: AffinityTerm | SpreadConstraint, owner_namespace: str, look: LabelKey) -> bool:
+        """Whether pods that look like `look` are ones the term is about (memoized: a batch has
+        a few looks and a few terms, asked about thousands of times)."""
+        key = (term, owner_namespace, look)
+        known = self.matches.get(key)
+        if known is None:
+            known = self.matches[key] = _about(term, owner_namespace, look[0], dict(look[1]))
+        return known
+
     def placed_values(self, term: AffinityTerm | SpreadConstraint, owner_namespace: str) -> Counter[str]:
         """How many placed pods the term is about, per value of its topology key."""
         found: Counter[str] = Counter()
-        for (namespace, labels), node_names in self.placed.items():
-            if not _about(term, owner_namespace, namespace, dict(labels)):
+        for look, node_names in self.placed.items():
+            if not self.about(term, owner_namespace, look):
                 continue
             for node_name in node_names:
                 value = self.value(node_name, term.topology_key)
@@ -81,13 +91,13 @@ class _Decided:
 
     def pending_in_zones(self, term: AffinityTerm | SpreadConstraint, owner_namespace: str) -> Counter[str]:
         found: Counter[str] = Counter()
-        for (namespace, labels), zones in self.pending_zones.items():
-            if _about(term, owner_namespace, namespace, dict(labels)):
+        for look, zones in self.pending_zones.items():
+            if self.about(term, owner_namespace, look):
                 found.update(zones)
         return found
 
     def pending_matches(self, term: AffinityTerm, owner_namespace: str) -> bool:
-        return any(_about(term, owner_namespace, ns, dict(labels)) for ns, labels in self.pending_looks)
+        return any(self.about(term, owner_namespace, look) for look in self.pending_looks)
 
 
 def _about(
