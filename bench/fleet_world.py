@@ -91,6 +91,9 @@ class SleepingKube:
     def cordon(self, node_name: str) -> None:
         time.sleep(self.latency)
 
+    def volume_zones(self, pods: Sequence[Any]) -> Mapping[str, frozenset[str] | None]:
+        return {}
+
     def remove_taint(self, node_name: str, key: str) -> None:
         time.sleep(self.latency)
 

@@ -12,8 +12,11 @@ from clusters.kube.api import ClusterApi, ClusterRefused
 from clusters.models import Cluster
 from clusters.observation.reading import read_cluster
 from engines.kube.cluster import ClusterState
+from engines.kube.pods import Pod
+from engines.kube.volumes import claim_zones, intersect
 from workers.provisioning.ports import Eviction
 
+Json = Mapping[str, Any]
 JSON_PATCH = "application/json-patch+json"
 # Conditional node patches retried this many times on a conflict (someone else changed the node).
 CONFLICT_RETRIES = 5
@@ -27,6 +30,41 @@ class KubeOps:
     # --- reads -------------------------------------------------------------------------------
     def read(self, now: datetime) -> ClusterState:
         return read_cluster(self.cluster, now=now)
+
+    def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
+        """Each pod's claims, their bound volumes or storage classes, read once per pass (pods of
+        one StatefulSet share classes): the zones kube-scheduler's volume filters allow. A claim
+        that cannot be read says nothing (kube-scheduler keeps such a pod pending anyway)."""
+        cache: dict[str, Json | None] = {}
+
+        def read(path: str) -> Json | None:
+            if path not in cache:
+                try:
+                    cache[path] = self.api.request("GET", path)
+                except ClusterRefused as refused:
+                    if refused.status not in (403, 404):
+                        raise
+                    cache[path] = None
+            return cache[path]
+
+        found: dict[str, frozenset[str] | None] = {}
+        for pod in pods:
+            zones = []
+            for name in pod.claim_names:
+                claim = read(f"/api/v1/namespaces/{pod.namespace}/persistentvolumeclaims/{name}")
+                if claim is None:
+                    continue
+                spec = claim.get("spec") or {}
+                volume = (
+                    read(f"/api/v1/persistentvolumes/{spec['volumeName']}")
+                    if spec.get("volumeName")
+                    else None
+                )
+                class_name = spec.get("storageClassName")
+                storage = read(f"/apis/storage.k8s.io/v1/storageclasses/{class_name}") if class_name else None
+                zones.append(claim_zones(claim, volume, storage))
+            found[pod.uid] = intersect(zones)
+        return found
 
     # --- writes ------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:

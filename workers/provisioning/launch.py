@@ -118,14 +118,18 @@ def launch_node(
     return LaunchNode(launch, planned, reserved, replaces, plan)
 
 
-def plannable(pods: Sequence[Pod]) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
-    """The pods the planner can take, by uid, with their requests; the others stay pending."""
+def plannable(
+    pods: Sequence[Pod], volume_zones: Mapping[str, frozenset[str] | None] | None = None
+) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
+    """The pods the planner can take, by uid, with their requests (and the zones their volumes
+    allow, by pod uid); the others stay pending."""
+    zones = volume_zones or {}
     by_uid: dict[str, Pod] = {}
     requests: dict[str, PodRequest] = {}
     refused = []
     for pod in pods:
         try:
-            request = plan_request(pod)
+            request = plan_request(pod, zones.get(pod.uid))
         except Unplannable as error:
             refused.append(LeavePending(pod.key, str(error), remember=False))
             continue
@@ -133,13 +137,18 @@ def plannable(pods: Sequence[Pod]) -> tuple[dict[str, Pod], dict[str, PodRequest
     return by_uid, requests, refused
 
 
-def plan_launches(inputs: PassInputs, pods: Sequence[Pod], check: BindCheck | None = None) -> LaunchPlan:
+def plan_launches(
+    inputs: PassInputs,
+    pods: Sequence[Pod],
+    check: BindCheck | None = None,
+    volume_zones: Mapping[str, frozenset[str] | None] | None = None,
+) -> LaunchPlan:
     """Plan `pods` (see `pods_to_plan`): binds to Ready nodes, pods joining nodes in flight, new nodes
     to launch, and the pods left pending with the reason. Each bind is first checked as
     kube-scheduler would check it (`check`: the pass's, counting the binds it already decided)."""
     if not pods:
         return LaunchPlan()
-    by_uid, requests, pending = plannable(pods)
+    by_uid, requests, pending = plannable(pods, volume_zones)
     topology = cluster_topology(
         inputs, IN_FLIGHT_PREFIX, any(r.has_topology_rules for r in requests.values())
     )

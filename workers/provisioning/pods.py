@@ -49,13 +49,13 @@ def may_evict(pod: Pod) -> bool:
     return not any(pod.annotations.get(key, "").lower() == "true" for key in DO_NOT_EVICT_ANNOTATIONS)
 
 
-def plan_request(pod: Pod) -> PodRequest:
+def plan_request(pod: Pod, volume_zones: frozenset[str] | None = None) -> PodRequest:
     """The pod as the planner takes it. Raises Unplannable for a pod whose requests cannot be read or
     that asks for GPUs of a vendor Nodeless does not launch (it launches NVIDIA instance types)."""
     others = sorted(pod.gpu_vendors - {NVIDIA_GPU})
     if others:
         raise Unplannable(f"asks for {', '.join(others)}; Nodeless launches NVIDIA GPU instance types only")
     try:
-        return pod_request(pod)
+        return pod_request(pod, volume_zones)
     except (KeyError, ValueError) as error:  # QuantityError is a ValueError; so is an unknown operator
         raise Unplannable(f"cannot read its requests: {error}") from error

@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from clusters.cloud.interface import CloudProvider
 from engines.kube.cluster import ClusterState
+from engines.kube.pods import Pod
 
 Json = dict[str, Any]
 Eviction = Literal["evicted", "gone", "blocked"]
@@ -22,6 +23,10 @@ class KubePort(Protocol):
     # --- what the observe step reads ---------------------------------------------------------------
     def read(self, now: datetime) -> ClusterState:
         """The cluster as it is now: nodes with their pods, the pods waiting for a node."""
+        ...
+
+    def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
+        """By pod uid, the zones its PersistentVolumeClaims allow (None: they do not constrain it)."""
         ...
 
     # --- what executors do ---------------------------------------------------------------------------

@@ -248,7 +248,8 @@ class _Pass:
         if not pods:
             return
         with self._step("planner"):
-            decided = plan_launches(self.inputs, pods, self.bind_check)
+            zones = self.ctx.kube.volume_zones([pod for pod in pods if pod.claim_names])
+            decided = plan_launches(self.inputs, pods, self.bind_check, zones)
         self.ledger.join(decided.joins)
         self.report.bound += executors.bind(self.ctx.kube, decided.binds)
         written = self.ledger.launches(decided.launches)

@@ -130,6 +130,7 @@ class FakeKube:
         self.pod_objects: dict[tuple[str, str], Json] = {}
         self.node_objects: dict[str, Json] = {}
         self.blocked: set[tuple[str, str]] = set()  # evictions a PodDisruptionBudget refuses
+        self.zones_of_claims: dict[str, frozenset[str]] = {}  # by pod uid: where its volumes are
         self.calls: list[tuple[str, ...]] = []
         self._lock = threading.Lock()  # the pass binds from a pool
 
@@ -139,6 +140,9 @@ class FakeKube:
             pods = [Pod(pod) for pod in copy.deepcopy(list(self.pod_objects.values()))]
             nodes = [Node(node) for node in copy.deepcopy(list(self.node_objects.values()))]
         return cluster_state(pods, nodes, now)
+
+    def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
+        return {pod.uid: self.zones_of_claims.get(pod.uid) for pod in pods}
 
     # --- writes ---------------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
