@@ -9,6 +9,7 @@ from clusters.cloud.interface import InterruptionNotice, NoticeKind
 from workers.provisioning.commands import DisruptionCommand, Interrupt
 from workers.provisioning.disruption.base import Candidate, Method
 from workers.provisioning.inputs import PassInputs
+from workers.provisioning.pods import is_ours
 
 
 class Interruption(Method):
@@ -35,7 +36,10 @@ class Interruption(Method):
                     note=f"Spot interruption for {record.instance_type} in {record.zone}: cordoned, draining, "
                     "replacement planned",
                     subject=record.display_name,
-                    replacement_pods=tuple(node.workload_pods) if node else (),
+                    # Capacity is planned for our pods only: another scheduler's pod is its own.
+                    replacement_pods=tuple(p for p in node.workload_pods if is_ours(p, inputs.policy))
+                    if node
+                    else (),
                 )
             )
         return commands
