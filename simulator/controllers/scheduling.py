@@ -174,27 +174,41 @@ def unfit_reasons(needs: PodNeeds, node: NodeState) -> list[str]:
 
 @dataclass
 class ClusterView:
-    """The nodes of one pass with the pods on them, for the rules between pods."""
+    """The nodes of one pass with the pods on them, for the rules between pods. Every placed pod
+    is listed only when a pod with such rules asks (most passes have none); the placed pods with
+    required anti-affinity, which every pod is checked against, are listed at once."""
 
     nodes: list[NodeState]
-    placed: list[PlacedPod] = field(default_factory=list)
-    # Placed pods with required anti-affinity: every pod is checked against them.
     guarded: list[PlacedPod] = field(default_factory=list)
+    _placed: list[PlacedPod] | None = None
 
     @classmethod
     def of(cls, nodes: list[NodeState]) -> ClusterView:
         view = cls(nodes)
         for node in nodes:
             for pod in node.pods:
-                view.record(pod, node)
+                if _has_anti_affinity(pod):
+                    view.guarded.append(PlacedPod(pod, node.name, node.labels))
         return view
 
+    @property
+    def placed(self) -> list[PlacedPod]:
+        if self._placed is None:
+            self._placed = [PlacedPod(pod, n.name, n.labels) for n in self.nodes for pod in n.pods]
+        return self._placed
+
     def record(self, pod: Mapping[str, Any], node: NodeState) -> None:
+        """A pod bound in this pass (`node.pods` has it already)."""
         placed = PlacedPod(pod, node.name, node.labels)
-        self.placed.append(placed)
-        anti = ((pod.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity") or {}
-        if anti.get("requiredDuringSchedulingIgnoredDuringExecution"):
+        if self._placed is not None:
+            self._placed.append(placed)
+        if _has_anti_affinity(pod):
             self.guarded.append(placed)
+
+
+def _has_anti_affinity(pod: Mapping[str, Any]) -> bool:
+    anti = ((pod.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity") or {}
+    return bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
 
 
 def _admits(needs: PodNeeds) -> Any:
