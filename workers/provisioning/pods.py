@@ -57,5 +57,7 @@ def plan_request(pod: Pod, volume_zones: frozenset[str] | None = None) -> PodReq
         raise Unplannable(f"asks for {', '.join(others)}; Nodeless launches NVIDIA GPU instance types only")
     try:
         return pod_request(pod, volume_zones)
-    except (KeyError, ValueError) as error:  # QuantityError is a ValueError; so is an unknown operator
-        raise Unplannable(f"cannot read its requests: {error}") from error
+    # QuantityError is a ValueError; so is an unknown operator; a list where a number belongs is a
+    # TypeError (the API server validates these, but a decision must not crash on one pod).
+    except (KeyError, TypeError, ValueError) as error:
+        raise Unplannable(f"cannot read its requests or scheduling rules: {error}") from error

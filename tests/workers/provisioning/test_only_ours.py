@@ -60,3 +60,13 @@ def test_a_replacement_pod_of_another_scheduler_is_not_bound_in_the_planned_pods
     (bind,) = plan_binds(inputs(pods=[replacement], nodes=[node], records=(ready,)))
     assert bind.pods == ()
     assert ready.state == Lifecycle.READY
+
+
+def test_a_pod_whose_rules_cannot_be_read_stays_pending_with_the_reason(aws_catalog) -> None:
+    broken = pod_json("broken")
+    broken["spec"]["topologySpreadConstraints"] = [{"maxSkew": [1], "topologyKey": "zone"}]
+    state = inputs(pods=[broken], catalog=aws_catalog)
+    decided = plan_launches(state, pods_to_plan(state, frozenset()))
+    assert not decided.launches
+    ((pending),) = decided.pending
+    assert pending.pod_key == "default/broken" and "cannot read" in pending.reason
