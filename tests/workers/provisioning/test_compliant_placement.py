@@ -4,6 +4,7 @@ touched."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.fixtures.provisioning import pod_manifest
 pytestmark = pytest.mark.django_db
 
 HOST = "kubernetes.io/hostname"
+ZONE = "topology.kubernetes.io/zone"
 
 
 def _deployment(name: str, replicas: int, affinity: dict[str, Any]) -> dict[str, Any]:
@@ -62,3 +64,26 @@ def test_a_pod_of_another_scheduler_is_never_touched(nodeless) -> None:
     after = nodeless.pod("theirs")
     assert after.spec.node_name is None and not nodeless.rows()
     assert after.metadata.resource_version == created.metadata.resource_version
+
+
+def test_zone_spread_replicas_run_balanced_over_zones(nodeless, kube_client) -> None:
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": ZONE,
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "web"}},
+    }
+    manifest = _deployment("web", 4, {})
+    manifest["spec"]["template"]["spec"].pop("affinity")
+    manifest["spec"]["template"]["spec"]["topologySpreadConstraints"] = [spread]
+    apps.create_namespaced_deployment("default", manifest)
+
+    def running() -> list[Any]:
+        pods = nodeless.core.list_namespaced_pod("default", label_selector="app=web").items
+        return [p for p in pods if p.status.phase == "Running"]
+
+    nodeless.until(lambda: len(running()) == 4, timeout=120)
+    zones = {n.metadata.name: n.metadata.labels[ZONE] for n in nodeless.core.list_node().items}
+    counts = Counter(zones[p.spec.node_name] for p in running())
+    assert max(counts.values()) - min(counts.values()) <= 1 and len(counts) >= 2
