@@ -59,6 +59,7 @@ class _Decided:
     pending_anti: list[tuple[AffinityTerm, str]] = field(default_factory=list)
     pending_looks: set[LabelKey] = field(default_factory=set)
     matches: dict[tuple[AffinityTerm | SpreadConstraint, str, LabelKey], bool] = field(default_factory=dict)
+    every_look: set[LabelKey] = field(default_factory=set)  # of every pending pod, decided or not
 
     def value(self, node_name: str, key: str) -> str | None:
         node = self.nodes.get(node_name)
@@ -143,15 +144,21 @@ def apply_topology(snapshot: Snapshot, zones: Iterable[str]) -> tuple[Snapshot, 
     """The snapshot with every pod's inter-pod rules and volume zones as node requirements (and
     `isolate` for a pod that needs a node alone), and the pods no domain can take."""
     pods = snapshot.pods
-    inverse = any(placed.anti_affinity for placed in snapshot.placed)
+    # Anti-affinity works both ways: a pod without rules must keep out of the domains of placed
+    # pods' anti-affinity, and of pending pods' zone-level one (hostname-level ones get nodes alone).
+    inverse = any(placed.anti_affinity for placed in snapshot.placed) or any(
+        term.topology_key != HOSTNAME for pod in pods for term in pod.pod_anti_affinity
+    )
     if not inverse and not any(pod.has_topology_rules for pod in pods):
         return snapshot, []
     decided = _Decided({node.name: node for node in snapshot.cluster_nodes})
+    decided.every_look = {_look(pod.namespace, pod.labels) for pod in pods}
     for placed in snapshot.placed:
         decided.placed.setdefault(_look(placed.namespace, placed.labels), []).append(placed.node_name)
         decided.placed_anti.extend((term, placed.node_name) for term in placed.anti_affinity)
     every_zone = sorted(snapshot.allowed_zones or zones)
-    order = sorted(range(len(pods)), key=lambda i: -pods[i].priority)
+    # Pods with rules first (by priority): the pods without any then see every zone they pinned.
+    order = sorted(range(len(pods)), key=lambda i: (not pods[i].has_topology_rules, -pods[i].priority))
     result: list[PodRequest | None] = list(pods)
     blocked: list[Unschedulable] = []
     for index in order:
@@ -278,8 +285,12 @@ def _affinity(pod: PodRequest, decided: _Decided, decision: _Decision) -> None:
                 f"required pod affinity ({term.describe()}): waits for the pending pod it must join to run",
             )
         if not term.matches(pod.namespace, pod.labels):
+            waiting = any(decided.about(term, pod.namespace, look) for look in decided.every_look)
             raise _Blocked(
-                UnschedulableCode.POD_AFFINITY, f"required pod affinity: no pod matches ({term.describe()})"
+                UnschedulableCode.POD_AFFINITY,
+                f"required pod affinity ({term.describe()}): waits for the pending pods it must join to run"
+                if waiting
+                else f"required pod affinity: no pod matches ({term.describe()})",
             )
         # The first pod of a group that matches its own term may go anywhere (kube-scheduler's rule).
 

@@ -44,6 +44,8 @@ def workloads(
                 options["affinity"] = anti_affinity(labels, wk.HOSTNAME)
             elif rule == "zone-anti":
                 options["affinity"] = anti_affinity(labels, wk.ZONE)
+            elif rule == "zone-anti-other":  # away from the first group's pods, rules or not
+                options["affinity"] = anti_affinity({"app": "g0"}, wk.ZONE)
             elif rule == "zone-spread":
                 options["spread"] = [spread(labels, wk.ZONE, skew)]
             elif rule == "host-spread":

@@ -152,3 +152,18 @@ def test_node_selector_and_taints_are_honoured() -> None:
     outcome = run([tolerant, pod_json("intolerant")], policy=policy)
     assert not outcome.refused and outcome.zone_of("ok") == "z-c"
     assert outcome.unschedulable() == {"intolerant": "untolerated_taint"}
+
+
+def test_pending_pods_without_rules_keep_out_of_a_pending_pods_anti_affinity_zone() -> None:
+    guard = pod_json("guard", affinity=anti_affinity(WEB, wk.ZONE))
+    outcome = run([pod_json(f"web-{i}", labels=WEB) for i in range(4)] + [guard])
+    assert not outcome.refused and len(outcome.bound) == 5
+    assert all(outcome.zone_of(f"web-{i}") != outcome.zone_of("guard") for i in range(4))
+
+
+def test_affinity_to_pending_pods_waits_for_them_with_that_said() -> None:
+    db = pod_json("db", labels={"app": "db"})
+    outcome = run([db, pod_json("api", affinity=affinity({"app": "db"}, wk.HOSTNAME))])
+    assert outcome.unschedulable() == {"api": "pod_affinity"}
+    (waiting,) = outcome.plan.unschedulable
+    assert "waits for the pending pods" in waiting.reason
