@@ -1,8 +1,8 @@
 """The default scheduler: binds pending pods to Ready, schedulable nodes with room.
 
 Each pass:
-1. collect unbound pods for `default-scheduler` (through the `spec.nodeName=""` index), highest
-   priority first, then oldest;
+1. collect unbound pods for `default-scheduler` (through the `spec.nodeName=""` index) that no
+   scheduling gate holds, highest priority first, then oldest;
 2. build every node's free capacity from the requests of the pods bound to it (terminated pods
    release theirs);
 3. for each pod, filter nodes (unschedulable, taints/tolerations, node selector and required node
@@ -86,6 +86,8 @@ class Scheduler:
             if spec.get("schedulerName", SCHEDULER_NAME) != SCHEDULER_NAME:
                 continue
             if pod["metadata"].get("deletionTimestamp") or status.get("phase", "Pending") != "Pending":
+                continue
+            if spec.get("schedulingGates"):  # kube-scheduler's PreEnqueue holds gated pods back
                 continue
             pending.append(pod)
         pending.sort(

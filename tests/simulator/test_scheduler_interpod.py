@@ -147,3 +147,12 @@ def test_the_oracle_agrees_with_the_scheduler_on_a_placed_cluster(harness) -> No
     second = _web("web-1", affinity=anti)
     assert placement_reasons(second, where, nodes, pods) == ["node(s) didn't match pod anti-affinity rules"]
     assert placement_reasons(second, other, nodes, pods) == []
+
+
+def test_a_gated_pod_is_not_scheduled(harness) -> None:
+    api, manager = harness
+    _nodes(api, "a")
+    api.create(PODS, "default", pod("gated", cpu="100m", schedulingGates=[{"name": "example.com/quota"}]))
+    api.create(PODS, "default", pod("free", cpu="100m"))
+    manager.settle()
+    assert placement(api) == {"gated": None, "free": "n0"}
