@@ -94,8 +94,15 @@ class SleepingKube:
     def cordon(self, node_name: str) -> None:
         time.sleep(self.latency)
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+    def volume_zones(self, pods: Sequence[Any]) -> Mapping[str, frozenset[str] | None]:
+        return {}
+
+    def remove_taint(self, node_name: str, key: str) -> None:
         time.sleep(self.latency)
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        time.sleep(self.latency)
+        return False
 
     def evict(self, namespace: str, name: str) -> Eviction:
         time.sleep(self.latency)

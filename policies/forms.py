@@ -67,6 +67,14 @@ class ProvisioningPolicyForm(forms.Form):
     isolate_label_selectors = ListField(
         required=False, label="Isolate pods labelled", help_text="e.g. tenant=acme, sandbox=true"
     )
+    exclude_namespaces = ListField(
+        required=False,
+        label="Leave alone namespaces",
+        help_text="Nodeless never plans for nor touches their pods",
+    )
+    exclude_label_selectors = ListField(
+        required=False, label="Leave alone pods labelled", help_text="e.g. autoscaler=other"
+    )
     isolate_cpu_millicores = forms.IntegerField(
         required=False,
         min_value=1,

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from engines.planner import (
     CapacityType,
     Catalog,
+    Exclusions,
     InstanceRequirements,
     IsolationRules,
     LabelSelector,
@@ -44,6 +45,8 @@ EDITABLE_FIELDS = (
     "isolate_cpu_millicores",
     "isolate_memory_mib",
     "isolate_gpu_pods",
+    "exclude_namespaces",
+    "exclude_label_selectors",
     "gpu_sharing",
     "burstable_unlimited",
     "max_pods_per_node",
@@ -84,9 +87,9 @@ def _strings(value: Any, field: str) -> list[str]:
     return list(dict.fromkeys(str(item).strip() for item in value if str(item).strip()))
 
 
-def _selector(text: str) -> LabelSelector:
+def _selector(text: str, field: str = "isolate_label_selectors") -> LabelSelector:
     if "=" not in text:
-        raise ValidationError({"isolate_label_selectors": f"'{text}' must be key=value, e.g. tenant=acme."})
+        raise ValidationError({field: f"'{text}' must be key=value, e.g. tenant=acme."})
     key, value = (part.strip() for part in text.split("=", 1))
     return LabelSelector(match_labels={key: value})
 
@@ -147,6 +150,7 @@ def clean_settings(data: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     for field in ("current_generation_only", "isolate_gpu_pods", "gpu_sharing", "burstable_unlimited"):
         out[field] = bool(data.get(field, field == "isolate_gpu_pods"))
     out["isolate_namespaces"] = _strings(data.get("isolate_namespaces"), "isolate_namespaces")
+    out["exclude_namespaces"] = _strings(data.get("exclude_namespaces"), "exclude_namespaces")
     errors.attempt(lambda: _clean_selectors(data, out))
     for check in _RANGE_CHECKS:
         with suppress(KeyError):  # a field it compares did not parse, and has its own error
@@ -231,9 +235,10 @@ def _clean_gpu_models(data: dict[str, Any], out: dict[str, Any], catalog: Catalo
 
 
 def _clean_selectors(data: dict[str, Any], out: dict[str, Any]) -> None:
-    out["isolate_label_selectors"] = _strings(data.get("isolate_label_selectors"), "isolate_label_selectors")
-    for text in out["isolate_label_selectors"]:
-        _selector(text)
+    for field in ("isolate_label_selectors", "exclude_label_selectors"):
+        out[field] = _strings(data.get(field), field)
+        for text in out[field]:
+            _selector(text, field)
 
 
 def _optional_int(value: Any, field: str) -> int | None:
@@ -425,4 +430,8 @@ def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
         # Settings saved before the field existed lack it: they meant the default.
         burstable_unlimited=bool(settings.get("burstable_unlimited", False)),
         default_architectures=default_architectures(settings),
+        exclusions=Exclusions(
+            namespaces=frozenset(settings.get("exclude_namespaces") or ()),
+            label_selectors=tuple(_selector(text) for text in settings.get("exclude_label_selectors") or ()),
+        ),
     )

@@ -23,6 +23,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from engines.kube.affinity import (
+    AffinityTerm,
+    HostPort,
+    SpreadConstraint,
+    host_ports,
+    required_terms,
+    spread_constraints,
+)
 from engines.kube.labels import (
     NodeSelectorRequirement,
     NodeSelectorTerm,
@@ -224,6 +232,44 @@ class Pod(ObjectView):
         return node_selector_terms(required.get("nodeSelectorTerms") or ())
 
     @property
+    def pod_affinity(self) -> tuple[AffinityTerm, ...]:
+        """Required pod affinity terms."""
+        return required_terms(self.spec, "podAffinity", self.namespace)
+
+    @property
+    def pod_anti_affinity(self) -> tuple[AffinityTerm, ...]:
+        """Required pod anti-affinity terms."""
+        return required_terms(self.spec, "podAntiAffinity", self.namespace)
+
+    @property
+    def spread(self) -> tuple[SpreadConstraint, ...]:
+        return spread_constraints(self.spec, self.labels)
+
+    @property
+    def host_ports(self) -> frozenset[HostPort]:
+        return host_ports(self.spec)
+
+    @property
+    def claim_names(self) -> tuple[str, ...]:
+        """The PersistentVolumeClaims the pod mounts (ephemeral volumes' claims included)."""
+        names = []
+        for volume in self.spec.get("volumes") or ():
+            claim = volume.get("persistentVolumeClaim")
+            if claim and claim.get("claimName"):
+                names.append(str(claim["claimName"]))
+            elif volume.get("ephemeral") is not None:
+                names.append(f"{self.name}-{volume.get('name', '')}")
+        return tuple(names)
+
+    @property
+    def scheduling_gated(self) -> bool:
+        return bool(self.spec.get("schedulingGates"))
+
+    @property
+    def nominated_node_name(self) -> str:
+        return str(self.status.get("nominatedNodeName") or "")
+
+    @property
     def tolerations(self) -> tuple[Toleration, ...]:
         return tuple(_toleration(raw) for raw in self.spec.get("tolerations") or ())
 
@@ -294,9 +340,9 @@ def try_requests(pod: Pod) -> Resources | None:
 
 
 # What a pod's JSON keeps when held for a long time (a watch-fed cache of 50,000 pods): everything
-# `Pod` reads. Container specs keep only their name, resources and restart policy; managed fields
-# and kubectl's last-applied copy of the object are dropped.
-_CONTAINER_FIELDS = ("name", "resources", "restartPolicy")
+# `Pod` reads. Container specs keep only their name, resources, restart policy and ports (host
+# ports); managed fields and kubectl's last-applied copy of the object are dropped.
+_CONTAINER_FIELDS = ("name", "resources", "restartPolicy", "ports")
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 

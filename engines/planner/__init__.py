@@ -35,6 +35,7 @@ from engines.planner.catalog import (
 from engines.planner.engine import plan
 from engines.planner.exact import ExactBudget
 from engines.planner.policy import (
+    Exclusions,
     InstanceRequirements,
     IsolationRules,
     Limits,
@@ -60,6 +61,7 @@ __all__ = [
     "Decision",
     "Discount",
     "ExactBudget",
+    "Exclusions",
     "ExistingNode",
     "InstanceRequirements",
     "InstanceType",

@@ -2,6 +2,7 @@
 
 Algorithm:
 
+0. Inter-pod rules and volume zones become node requirements (`topology.apply_topology`).
 1. Compile the problem (`problem.compile_problem`): pods become request vectors grouped into
    classes; the catalog becomes arrays of the offerings the policy allows.
 2. Bind pods to existing nodes reserved for them (in-flight bin-selection nodes).
@@ -46,6 +47,7 @@ from engines.planner.problem import PodClass, Problem, compile_problem
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.serverless import ServerlessOption
 from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
+from engines.planner.topology import apply_topology
 from engines.planner.types import Snapshot
 
 _NO_OVERHEAD = Resources()
@@ -76,8 +78,11 @@ def plan(
         raise ValueError(
             f"the snapshot is of region {snapshot.region} but the catalog prices {catalog.region}"
         )
+    snapshot, blocked = apply_topology(snapshot, catalog.zones)
     problem = compile_problem(snapshot, policy, catalog)
-    return _Planner(problem, thorough=thorough, exact=exact).run()
+    planner = _Planner(problem, thorough=thorough, exact=exact)
+    planner.unschedulable.extend(blocked)
+    return planner.run()
 
 
 class _Columns:

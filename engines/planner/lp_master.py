@@ -37,6 +37,9 @@ MIP_MAX_NODES = 200
 MIP_RELATIVE_GAP = 0.002
 # Price-and-branch (`Master._restricted_mip`) is tried on plans of at most this many nodes.
 RESTRICTED_MIP_MAX_NODES = 2000
+# Nor on models of more pod classes than this (inter-pod rules pin classes to zones, tripling them):
+# its branch-and-bound then takes seconds for a guide the rounding guides match within a percent.
+RESTRICTED_MIP_MAX_CLASSES = 120
 REDUCED_COST_TOLERANCE = 1e-9
 
 
@@ -83,7 +86,10 @@ class Master:
         solution = self._solution(theta)
         if self.patterns and solution.nodes.sum() < 1e-9:
             return replace(solution, integer=self._dive())
-        if solution.nodes.sum() + solution.pattern_nodes.sum() <= RESTRICTED_MIP_MAX_NODES:
+        if (
+            solution.nodes.sum() + solution.pattern_nodes.sum() <= RESTRICTED_MIP_MAX_NODES
+            and len(self.data.class_counts) <= RESTRICTED_MIP_MAX_CLASSES
+        ):
             return replace(solution, rounded=self._restricted_mip(solution))
         return solution
 

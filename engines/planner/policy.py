@@ -71,6 +71,17 @@ class IsolationRules:
 
 
 @dataclass(frozen=True, slots=True)
+class Exclusions:
+    """Pods Nodeless leaves alone: never planned for, never bound, whatever they ask."""
+
+    namespaces: frozenset[str] = frozenset()
+    label_selectors: tuple[LabelSelector, ...] = ()
+
+    def excludes(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        return namespace in self.namespaces or any(s.matches(labels) for s in self.label_selectors)
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     """Caps on the managed capacity of the cluster, existing nodes included. None: no cap.
 
@@ -93,7 +104,7 @@ class PlannerPolicy:
     `burstable_unlimited` opts in to unlimited mode: then they are sized by all their vCPUs and
     priced as if the pods used them all the time, the surplus-credit charge included (see
     `engines.planner.table.unlimited_surcharge`). Types without an unlimited mode stay at their
-    baseline either way.
+    baseline either way. `exclusions` are pods the provisioning loop never takes.
 
     `default_architectures` are the `kubernetes.io/arch` values a new node may have for a pod that
     says nothing about its architecture (Karpenter defaults its NodePools to amd64 likewise): an
@@ -116,6 +127,7 @@ class PlannerPolicy:
     max_offerings_per_launch: int = 20
     burstable_unlimited: bool = False
     default_architectures: frozenset[str] = frozenset()
+    exclusions: Exclusions = Exclusions()
 
     def isolates(self, pod: PodRequest) -> bool:
         return pod.isolate or self.packing is Packing.ISOLATE or self.isolation.isolates(pod)

@@ -8,8 +8,9 @@ from engines.kube.pods import Pod
 from engines.planner.types import PodRequest
 
 
-def pod_request(pod: Pod) -> PodRequest:
-    """Raises QuantityError when a quantity in the pod cannot be read."""
+def pod_request(pod: Pod, volume_zones: frozenset[str] | None = None) -> PodRequest:
+    """Raises QuantityError when a quantity in the pod cannot be read (ValueError for an unknown
+    operator or a malformed rule). `volume_zones`: the zones its volumes allow, read by the caller."""
     annotations = pod.annotations
     return PodRequest(
         uid=pod.uid,
@@ -25,4 +26,9 @@ def pod_request(pod: Pod) -> PodRequest:
             model.strip() for model in annotations.get(GPU_MODELS_ANNOTATION, "").split(",") if model.strip()
         ),
         priority=pod.priority,
+        pod_affinity=pod.pod_affinity,
+        pod_anti_affinity=pod.pod_anti_affinity,
+        spread=pod.spread,
+        host_ports=pod.host_ports,
+        volume_zones=volume_zones,
     )

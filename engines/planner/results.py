@@ -79,6 +79,11 @@ class UnschedulableCode(StrEnum):
     NO_MATCHING_OFFERING = "no_matching_offering"
     UNTOLERATED_TAINT = "untolerated_taint"
     LIMIT_REACHED = "limit_reached"
+    POD_AFFINITY = "pod_affinity"
+    POD_ANTI_AFFINITY = "pod_anti_affinity"
+    TOPOLOGY_SPREAD = "topology_spread"
+    VOLUME_ZONE = "volume_zone"
+    HOST_PORT = "host_port"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from engines.kube.affinity import AffinityTerm, HostPort, SpreadConstraint
 from engines.kube.capacity import CapacityType
 from engines.kube.labels import NodeSelectorTerm, Taint, Toleration
 from engines.kube.resources import Resources
@@ -18,6 +19,11 @@ class PodRequest:
     for a slice of one GPU instead of `requests.gpus` whole devices; it only shares a device
     when the policy allows GPU sharing, and otherwise counts as one whole GPU. `gpu_models`
     is an allowlist of catalog GPU model names (empty: any model).
+
+    The inter-pod rules (`pod_affinity`, `pod_anti_affinity` required terms, `spread`, `host_ports`)
+    and `volume_zones` (the zones its volumes can be reached from: a bound PV's node affinity, a
+    WaitForFirstConsumer class's allowed topologies; None when its volumes do not constrain zones)
+    are turned into node requirements by `engines.planner.topology` before packing.
     """
 
     uid: str
@@ -32,6 +38,21 @@ class PodRequest:
     tolerations: tuple[Toleration, ...] = ()
     isolate: bool = False
     priority: int = 0
+    pod_affinity: tuple[AffinityTerm, ...] = ()
+    pod_anti_affinity: tuple[AffinityTerm, ...] = ()
+    spread: tuple[SpreadConstraint, ...] = ()
+    host_ports: frozenset[HostPort] = frozenset()
+    volume_zones: frozenset[str] | None = None
+
+    @property
+    def has_topology_rules(self) -> bool:
+        return bool(
+            self.pod_affinity
+            or self.pod_anti_affinity
+            or self.spread
+            or self.host_ports
+            or self.volume_zones is not None
+        )
 
     @property
     def wants_gpu(self) -> bool:
@@ -59,12 +80,34 @@ class ExistingNode:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterNode:
+    """Any node of the cluster (managed or not, Ready or in flight) as a topology domain: the pods on
+    it count for the inter-pod rules of pending pods."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedPod:
+    """A pod bound to a node, or planned onto a node in flight (`node_name` names a `ClusterNode`)."""
+
+    namespace: str
+    labels: Mapping[str, str]
+    node_name: str
+    anti_affinity: tuple[AffinityTerm, ...] = ()
+    host_ports: frozenset[HostPort] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the planner needs to know about one cluster at one moment.
 
     `daemonset_overhead` is what the cluster's daemonsets request on every new node (its
     `pods` field counts their pods). `allowed_zones` restricts new capacity to some zones
-    (empty: every zone of the catalog's region).
+    (empty: every zone of the catalog's region). `cluster_nodes` and `placed` are the topology the
+    inter-pod rules count against; `daemonset_host_ports` are taken on every new node.
     """
 
     pods: tuple[PodRequest, ...]
@@ -72,3 +115,6 @@ class Snapshot:
     daemonset_overhead: Resources = Resources()
     region: str = ""
     allowed_zones: frozenset[str] = frozenset()
+    cluster_nodes: tuple[ClusterNode, ...] = ()
+    placed: tuple[PlacedPod, ...] = ()
+    daemonset_host_ports: frozenset[HostPort] = frozenset()

@@ -81,6 +81,10 @@ class ProvisioningSettingsSerializer(serializers.Serializer[Any]):
     packing = serializers.ChoiceField(choices=PackingChoice.choices, required=False)
     isolate_namespaces = _names(help_text="Pods of these namespaces get a node of their own.")
     isolate_label_selectors = _names(help_text="Pods matching any key=value here get a node of their own.")
+    exclude_namespaces = _names(help_text="Nodeless never plans for nor touches pods of these namespaces.")
+    exclude_label_selectors = _names(
+        help_text="Nodeless never plans for nor touches pods matching any key=value."
+    )
     isolate_cpu_millicores = _whole()
     isolate_memory_mib = _whole()
     isolate_gpu_pods = serializers.BooleanField(required=False)

@@ -66,6 +66,9 @@ class ProvisioningPolicy(models.Model):
     isolate_cpu_millicores = models.PositiveIntegerField(null=True, blank=True)
     isolate_memory_mib = models.PositiveIntegerField(null=True, blank=True)
     isolate_gpu_pods = models.BooleanField(default=True)
+    # Pods Nodeless never plans for nor touches (left to another autoscaler, or to nobody).
+    exclude_namespaces = models.JSONField(default=list, blank=True)
+    exclude_label_selectors = models.JSONField(default=list, blank=True)
     gpu_sharing = models.BooleanField(default=False)
     # Burstable (T-family) nodes: sized by their baseline CPU unless this opts in to unlimited mode.
     burstable_unlimited = models.BooleanField(default=False)

@@ -1,12 +1,13 @@
 """The default scheduler: binds pending pods to Ready, schedulable nodes with room.
 
 Each pass:
-1. collect unbound pods for `default-scheduler` (through the `spec.nodeName=""` index), highest
-   priority first, then oldest;
+1. collect unbound pods for `default-scheduler` (through the `spec.nodeName=""` index) that no
+   scheduling gate holds, highest priority first, then oldest;
 2. build every node's free capacity from the requests of the pods bound to it (terminated pods
    release theirs);
 3. for each pod, filter nodes (unschedulable, taints/tolerations, node selector and required node
-   affinity, resources, pod count) and bind to the least-allocated feasible node;
+   affinity, resources, pod count, then host ports, pod affinity and anti-affinity - its own and
+   placed pods' - and topology spread, `interpod`) and bind to the least-allocated feasible node;
 4. mark the rest `PodScheduled=False, reason=Unschedulable` with kube-scheduler's message, and
    record a FailedScheduling event when the message changes.
 """
@@ -19,9 +20,11 @@ from simulator.api import ClusterApi
 from simulator.api_support import set_condition
 from simulator.clock import parse_timestamp
 from simulator.controllers.scheduling import (
+    ClusterView,
     NodeState,
     PodNeeds,
     failure_message,
+    inter_pod_unfit,
     least_allocated_score,
     node_state,
     pod_needs,
@@ -84,6 +87,8 @@ class Scheduler:
                 continue
             if pod["metadata"].get("deletionTimestamp") or status.get("phase", "Pending") != "Pending":
                 continue
+            if spec.get("schedulingGates"):  # kube-scheduler's PreEnqueue holds gated pods back
+                continue
             pending.append(pod)
         pending.sort(
             key=lambda p: (
@@ -102,7 +107,7 @@ class Scheduler:
             state = node_state(node, is_node_ready(node))
             for bound in self.api.store.by_index(PODS, "spec.nodeName", state.name):
                 if (bound.obj.get("status") or {}).get("phase") not in TERMINAL_PHASES:
-                    state.add(self.cache.requests(bound.obj))
+                    state.add(self.cache.requests(bound.obj), bound.obj)
             states.append(state)
         return states
 
@@ -115,12 +120,14 @@ class Scheduler:
             store.count(PODS), lambda: (s.obj["metadata"]["uid"] for s in store.list(PODS).items)
         )
         nodes = self._nodes()
+        cluster = ClusterView.of(nodes)
         unschedulable = 0
         for pod in pending:
             needs = pod_needs(pod, self.cache.requests(pod))
-            node, reasons = self._choose(needs, nodes)
+            node, reasons = self._choose(needs, cluster)
             if node is not None and self._bind(pod, node):
-                node.add(needs.requests)
+                node.add(needs.requests, pod)
+                cluster.record(pod, node)
                 continue
             unschedulable += 1
             if node is not None:  # lost a race (bound or deleted meanwhile): nothing to report
@@ -128,12 +135,11 @@ class Scheduler:
             self._mark_unschedulable(pod, failure_message(len(nodes), reasons), now)
         return now + self.retry_seconds if unschedulable else None
 
-    def _choose(
-        self, needs: PodNeeds, nodes: list[NodeState]
-    ) -> tuple[NodeState | None, dict[str, list[str]]]:
+    def _choose(self, needs: PodNeeds, cluster: ClusterView) -> tuple[NodeState | None, dict[str, list[str]]]:
         """The least-allocated feasible node, looking (like kube-scheduler's
         percentageOfNodesToScore) only until enough feasible nodes are found, starting where the
         previous pod stopped. Returns why each node failed when none fits."""
+        nodes = cluster.nodes
         wanted = feasible_nodes_to_find(len(nodes))
         best: NodeState | None = None
         best_score = float("-inf")
@@ -141,7 +147,7 @@ class Scheduler:
         reasons: dict[str, list[str]] = {}
         for step in range(len(nodes)):
             node = nodes[(self._next_start + step) % len(nodes)]
-            unfit = unfit_reasons(needs, node)
+            unfit = unfit_reasons(needs, node) or inter_pod_unfit(needs, node, cluster)
             if unfit:
                 reasons[node.name] = unfit
                 continue

@@ -1,4 +1,8 @@
-"""Pure scheduling predicates: does a pod fit a node, and if not, why (kube-scheduler's words)."""
+"""Pure scheduling predicates: does a pod fit a node, and if not, why (kube-scheduler's words).
+
+`placement_reasons` is the whole filter chain for one pod on one node of a cluster given as JSON -
+the oracle tests check the product's plans against (what kube-scheduler would refuse).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.quantity import Resources, parse_quantity, parse_resource_list
+from simulator.controllers.interpod import (
+    Domain,
+    PlacedPod,
+    inter_pod_reasons,
+    port_reasons,
+    spread_reasons,
+)
+from simulator.quantity import Resources, parse_quantity, parse_resource_list, pod_requests
 
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
@@ -20,6 +31,9 @@ class PodNeeds:
     node_selector: Mapping[str, str]
     required_terms: tuple[Mapping[str, Any], ...] | None  # None: no required node affinity
     tolerations: tuple[Mapping[str, Any], ...]
+    pod: Mapping[str, Any] = field(default_factory=dict)
+    # Whether the pod has inter-pod rules (affinity, anti-affinity, hard spread) or host ports.
+    inter_pod: bool = False
 
 
 @dataclass
@@ -34,11 +48,29 @@ class NodeState:
     pod_count: int = 0
     ready: bool = True
     unschedulable: bool = False
+    pods: list[Mapping[str, Any]] = field(default_factory=list)
 
-    def add(self, requests: Resources) -> None:
+    def add(self, requests: Resources, pod: Mapping[str, Any] | None = None) -> None:
         for name, quantity in requests.items():
             self.used[name] = self.used.get(name, 0.0) + quantity
         self.pod_count += 1
+        if pod is not None:
+            self.pods.append(pod)
+
+
+def _has_inter_pod_rules(spec: Mapping[str, Any]) -> bool:
+    affinity = spec.get("affinity") or {}
+    ports = any(
+        port.get("hostPort")
+        for container in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
+        for port in container.get("ports") or ()
+    )
+    return bool(
+        affinity.get("podAffinity")
+        or affinity.get("podAntiAffinity")
+        or spec.get("topologySpreadConstraints")
+        or ports
+    )
 
 
 def pod_needs(pod: Mapping[str, Any], requests: Resources) -> PodNeeds:
@@ -52,6 +84,8 @@ def pod_needs(pod: Mapping[str, Any], requests: Resources) -> PodNeeds:
         node_selector=spec.get("nodeSelector") or {},
         required_terms=terms,
         tolerations=tuple(spec.get("tolerations") or ()),
+        pod=pod,
+        inter_pod=_has_inter_pod_rules(spec),
     )
 
 
@@ -136,6 +170,96 @@ def unfit_reasons(needs: PodNeeds, node: NodeState) -> list[str]:
         if node.used.get(name, 0.0) + quantity > node.allocatable.get(name, 0.0) + 1e-9:
             reasons.append(f"Insufficient {name}")
     return reasons
+
+
+@dataclass
+class ClusterView:
+    """The nodes of one pass with the pods on them, for the rules between pods. Every placed pod
+    is listed only when a pod with such rules asks (most passes have none); the placed pods with
+    required anti-affinity, which every pod is checked against, are listed at once."""
+
+    nodes: list[NodeState]
+    guarded: list[PlacedPod] = field(default_factory=list)
+    _placed: list[PlacedPod] | None = None
+
+    @classmethod
+    def of(cls, nodes: list[NodeState]) -> ClusterView:
+        view = cls(nodes)
+        for node in nodes:
+            for pod in node.pods:
+                if _has_anti_affinity(pod):
+                    view.guarded.append(PlacedPod(pod, node.name, node.labels))
+        return view
+
+    @property
+    def placed(self) -> list[PlacedPod]:
+        if self._placed is None:
+            self._placed = [PlacedPod(pod, n.name, n.labels) for n in self.nodes for pod in n.pods]
+        return self._placed
+
+    def record(self, pod: Mapping[str, Any], node: NodeState) -> None:
+        """A pod bound in this pass (`node.pods` has it already)."""
+        placed = PlacedPod(pod, node.name, node.labels)
+        if self._placed is not None:
+            self._placed.append(placed)
+        if _has_anti_affinity(pod):
+            self.guarded.append(placed)
+
+
+def _has_anti_affinity(pod: Mapping[str, Any]) -> bool:
+    anti = ((pod.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity") or {}
+    return bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
+
+
+def _admits(needs: PodNeeds) -> Any:
+    def admits(constraint: Mapping[str, Any], domain: Domain) -> bool:
+        honor_affinity = (constraint.get("nodeAffinityPolicy") or "Honor") == "Honor"
+        if honor_affinity and not node_affinity_matches(needs, NodeState(domain.name, domain.labels, (), {})):
+            return False
+        if (constraint.get("nodeTaintsPolicy") or "Ignore") == "Honor":
+            hard = [t for t in domain.taints if t.get("effect") in ("NoSchedule", "NoExecute")]
+            if any(not tolerates(needs.tolerations, taint) for taint in hard):
+                return False
+        return True
+
+    return admits
+
+
+def inter_pod_unfit(needs: PodNeeds, node: NodeState, cluster: ClusterView) -> list[str]:
+    """The filters between pods (NodePorts, InterPodAffinity, PodTopologySpread) for one node."""
+    if not needs.inter_pod:
+        if not cluster.guarded:
+            return []
+        return inter_pod_reasons(needs.pod, node.labels, cluster.guarded)
+    reasons = port_reasons(needs.pod, node.pods)
+    reasons = reasons or inter_pod_reasons(needs.pod, node.labels, cluster.placed)
+    domains = (Domain(n.name, n.labels, n.taints) for n in cluster.nodes)
+    here = Domain(node.name, node.labels, node.taints)
+    return reasons or spread_reasons(needs.pod, here, domains, cluster.placed, _admits(needs))
+
+
+def placement_reasons(
+    pod: Mapping[str, Any],
+    node_name: str,
+    nodes: Sequence[Mapping[str, Any]],
+    pods: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """The oracle: why kube-scheduler would refuse to put `pod` on node `node_name` of a cluster whose
+    nodes and (bound) pods are given as JSON ([] = it would accept). Nodes count as Ready unless a
+    Ready condition says otherwise."""
+    states = []
+    for raw in nodes:
+        conditions = (raw.get("status") or {}).get("conditions") or ()
+        ready = all(c.get("status") == "True" for c in conditions if c.get("type") == "Ready")
+        states.append(node_state(raw, ready))
+    by_name = {state.name: state for state in states}
+    for other in pods:
+        bound = by_name.get(str((other.get("spec") or {}).get("nodeName") or ""))
+        if bound is not None and (other.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            bound.add(pod_requests(other.get("spec") or {}), other)
+    needs = pod_needs(pod, pod_requests(pod.get("spec") or {}))
+    target = by_name[node_name]
+    return unfit_reasons(needs, target) or inter_pod_unfit(needs, target, ClusterView.of(states))
 
 
 def least_allocated_score(needs: PodNeeds, node: NodeState) -> float:

@@ -47,6 +47,7 @@ def _errors(data: dict) -> dict[str, list[str]]:
         ({"max_nodes": 2**31}, "max_nodes", "at most 2,147,483,647"),
         ({"families_allow": ["t4g"], "min_vcpu": 64}, "__all__", "No instance type in the catalog"),
         ({"isolate_label_selectors": ["tenant"]}, "isolate_label_selectors", "key=value"),
+        ({"exclude_label_selectors": ["autoscaler"]}, "exclude_label_selectors", "key=value"),
         ({"capacity_types": ["serverless"]}, "capacity_types", "cannot launch serverless"),
         ({"consolidation_min_saving_pct": 150}, "consolidation_min_saving_pct", "between 0 and 100"),
     ],
@@ -98,6 +99,8 @@ def test_a_valid_policy_maps_onto_the_planner_policy() -> None:
             "max_memory_gib": "64",
             "isolate_namespaces": "tenant-a",
             "isolate_label_selectors": ["sandbox=true"],
+            "exclude_namespaces": "batch, ml",
+            "exclude_label_selectors": ["autoscaler=other"],
             "max_cost_per_hour": "12.5",
             "spot_max_interruption_bucket": 1,
         },
@@ -111,6 +114,8 @@ def test_a_valid_policy_maps_onto_the_planner_policy() -> None:
     assert policy.instance_requirements.max_memory_mib == 64 * 1024
     assert policy.isolation.namespaces == {"tenant-a"}
     assert policy.isolation.label_selectors[0].matches({"sandbox": "true"})
+    assert policy.exclusions.excludes("ml", {}) and policy.exclusions.excludes("web", {"autoscaler": "other"})
+    assert not policy.exclusions.excludes("web", {"autoscaler": "nodeless"})
     assert policy.limits.max_cost_per_hour == 12.5 and policy.spot_max_interruption_bucket == 1
 
 

@@ -64,11 +64,14 @@ class JoinNode:
 
 @dataclass(frozen=True)
 class BindPod:
-    """A pod the planner placed on a Ready node: bound now."""
+    """A pod the planner placed on a Ready node: bound now (after gaining `tolerations` for the
+    node's Nodeless taints, when it needs any; `uid` makes sure it is still the same pod)."""
 
     namespace: str
     name: str
     node_name: str
+    uid: str = ""
+    tolerations: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,9 @@ class BindPlanned:
     pods: tuple[Pod, ...]
     kept: tuple[PlannedPod, ...]
     changed: bool  # the record's planned pods become `kept`
-    untaint: tuple[Mapping[str, Any], ...] | None  # the node's taints without the initializing one
+    untaint: bool  # lift the initializing taint (nothing left to bind)
+    # Tolerations of the node's Nodeless taints each pod (by uid) gains before its bind.
+    tolerations: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
 
 # --- a node's life -------------------------------------------------------------------------------------

@@ -6,15 +6,17 @@ Calls are network-bound and independent, so most run on a pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from clusters.cloud.errors import CloudError
 from clusters.cloud.interface import CloudProvider, LaunchRequest, LaunchResult
+from engines.kube import Pod
 from workers.provisioning.commands import BindPlanned, BindPod, DrainNode
 from workers.provisioning.crash import crash_point
+from workers.provisioning.pods import INITIALIZING_TAINT
 from workers.provisioning.ports import KubePort
 
 # Cloud and API calls of one pass run this many at a time (they are I/O-bound).
@@ -47,23 +49,41 @@ def launch_instances(
 def start_binds(
     pool: ThreadPoolExecutor, kube: KubePort, plans: Sequence[BindPlanned]
 ) -> list[list[Future[bool]]]:
-    """The planned binds, submitted to `pool` (the pass plans meanwhile); one list of calls per plan."""
+    """The planned binds, submitted to `pool` (the pass plans meanwhile); one list of calls per plan.
+    A pod that must tolerate the node's Nodeless taints gets the tolerations first."""
     return [
-        [pool.submit(kube.bind, pod.namespace, pod.name, plan.node_name) for pod in plan.pods]
+        [
+            pool.submit(_tolerate_and_bind, kube, pod, plan.node_name, plan.tolerations.get(pod.uid, ()))
+            for pod in plan.pods
+        ]
         for plan in plans
     ]
 
 
+def _tolerate_and_bind(
+    kube: KubePort, pod: Pod, node_name: str, tolerations: Sequence[Mapping[str, Any]]
+) -> bool:
+    return _tolerate_and_bind_pod(
+        kube, BindPod(pod.namespace, pod.name, node_name, pod.uid, tuple(tolerations))
+    )
+
+
+def _tolerate_and_bind_pod(kube: KubePort, bind: BindPod) -> bool:
+    if bind.tolerations and not kube.tolerate(bind.namespace, bind.name, bind.uid, bind.tolerations):
+        return False  # gone, replaced or bound meanwhile: nothing to bind
+    return kube.bind(bind.namespace, bind.name, bind.node_name)
+
+
 def bind(kube: KubePort, binds: Sequence[BindPod]) -> int:
     """Bind pods to Ready nodes; how many were bound."""
-    calls = [partial(kube.bind, b.namespace, b.name, b.node_name) for b in binds]
+    calls = [partial(_tolerate_and_bind_pod, kube, b) for b in binds]
     return sum(1 for done in parallel(calls) if done)
 
 
 def untaint(kube: KubePort, plans: Sequence[BindPlanned]) -> None:
     """Lift the initializing taint of nodes with nothing left to bind."""
     parallel(
-        [partial(kube.set_taints, plan.node_name, plan.untaint) for plan in plans if plan.untaint is not None]
+        [partial(kube.remove_taint, plan.node_name, INITIALIZING_TAINT) for plan in plans if plan.untaint]
     )
 
 

@@ -12,9 +12,14 @@ from clusters.kube.api import ClusterApi, ClusterRefused
 from clusters.models import Cluster
 from clusters.observation.reading import read_cluster
 from engines.kube.cluster import ClusterState
+from engines.kube.pods import Pod
+from engines.kube.volumes import claim_zones, intersect
 from workers.provisioning.ports import Eviction
 
+Json = Mapping[str, Any]
 JSON_PATCH = "application/json-patch+json"
+# Conditional node patches retried this many times on a conflict (someone else changed the node).
+CONFLICT_RETRIES = 5
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -26,9 +31,46 @@ class KubeOps:
     def read(self, now: datetime) -> ClusterState:
         return read_cluster(self.cluster, now=now)
 
+    def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
+        """Each pod's claims, their bound volumes or storage classes, read once per pass (pods of
+        one StatefulSet share classes): the zones kube-scheduler's volume filters allow. A claim
+        that cannot be read says nothing (kube-scheduler keeps such a pod pending anyway)."""
+        cache: dict[str, Json | None] = {}
+
+        def read(path: str) -> Json | None:
+            if path not in cache:
+                try:
+                    cache[path] = self.api.request("GET", path)
+                except ClusterRefused as refused:
+                    if refused.status not in (403, 404):
+                        raise
+                    cache[path] = None
+            return cache[path]
+
+        found: dict[str, frozenset[str] | None] = {}
+        for pod in pods:
+            zones = []
+            for name in pod.claim_names:
+                claim = read(f"/api/v1/namespaces/{pod.namespace}/persistentvolumeclaims/{name}")
+                if claim is None:
+                    continue
+                spec = claim.get("spec") or {}
+                volume = (
+                    read(f"/api/v1/persistentvolumes/{spec['volumeName']}")
+                    if spec.get("volumeName")
+                    else None
+                )
+                class_name = spec.get("storageClassName")
+                storage = read(f"/apis/storage.k8s.io/v1/storageclasses/{class_name}") if class_name else None
+                zones.append(claim_zones(claim, volume, storage))
+            found[pod.uid] = intersect(zones)
+        return found
+
     # --- writes ------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
-        """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""
+        """Bind a pod to a node; False when the pod is gone or bound elsewhere (nothing to do). A pod
+        kube-scheduler bound to this very node first (it may, once the pod tolerates the node's
+        taints) counts as bound."""
         body = {
             "apiVersion": "v1",
             "kind": "Binding",
@@ -38,10 +80,21 @@ class KubeOps:
         try:
             self.api.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body=body)
         except ClusterRefused as refused:
-            if refused.status in (404, 409):
+            if refused.status == 409:
+                return self._bound_to(namespace, name, node_name)
+            if refused.status == 404:
                 return False
             raise
         return True
+
+    def _bound_to(self, namespace: str, name: str, node_name: str) -> bool:
+        try:
+            pod = self.api.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        except ClusterRefused as refused:
+            if refused.status == 404:
+                return False
+            raise
+        return bool((pod.get("spec") or {}).get("nodeName") == node_name)
 
     def _patch_node(self, node_name: str, patch: Any, content_type: str) -> None:
         """Patch a node; a node that is already gone (its instance terminated) needs nothing."""
@@ -51,9 +104,61 @@ class KubeOps:
             if refused.status != 404:
                 raise
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
-        patch = [{"op": "add", "path": "/spec/taints", "value": [dict(t) for t in taints]}]
-        self._patch_node(node_name, patch, JSON_PATCH)
+    def remove_taint(self, node_name: str, key: str) -> None:
+        """Read the node, drop the taints of `key`, and write the rest back as a merge patch carrying
+        the resourceVersion read: the API server applies it only if nobody changed the node meanwhile
+        (409 otherwise), so a taint someone else added is never wiped; on a conflict, read again."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                node = self.api.request("GET", f"/api/v1/nodes/{node_name}")
+            except ClusterRefused as refused:
+                if refused.status == 404:
+                    return
+                raise
+            taints = list((node.get("spec") or {}).get("taints") or ())
+            kept = [taint for taint in taints if taint.get("key") != key]
+            if len(kept) == len(taints):
+                return
+            version = (node.get("metadata") or {}).get("resourceVersion")
+            patch = {"metadata": {"resourceVersion": version}, "spec": {"taints": kept}}
+            try:
+                self.api.request("PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=MERGE_PATCH)
+                return
+            except ClusterRefused as refused:
+                if refused.status == 404:
+                    return
+                if refused.status != 409:
+                    raise
+        raise ClusterRefused(
+            409, f"node {node_name} kept changing; its {key} taint stays until the next pass"
+        )
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        """A JSON patch that first tests the uid (a replacement of the same name is not this pod) and
+        the node name (still unbound), then appends the tolerations."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+        try:
+            current = self.api.request("GET", path)
+        except ClusterRefused as refused:
+            if refused.status == 404:
+                return False
+            raise
+        spec = current.get("spec") or {}
+        if (current.get("metadata") or {}).get("uid") != uid or spec.get("nodeName"):
+            return False
+        patch: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/uid", "value": uid}]
+        if spec.get("tolerations"):
+            patch.append({"op": "test", "path": "/spec/tolerations", "value": spec["tolerations"]})
+            patch += [{"op": "add", "path": "/spec/tolerations/-", "value": dict(t)} for t in tolerations]
+        else:
+            patch.append({"op": "add", "path": "/spec/tolerations", "value": [dict(t) for t in tolerations]})
+        try:
+            self.api.request("PATCH", path, body=patch, content_type=JSON_PATCH)
+        except ClusterRefused as refused:
+            if refused.status in (404, 409, 422):  # gone, or changed meanwhile: the next pass decides again
+                return False
+            raise
+        return True
 
     def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
         self._patch_node(node_name, {"metadata": {"labels": dict(labels)}}, MERGE_PATCH)

@@ -11,11 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engines.kube import Pod, Resources
+from engines.kube.labels import HOSTNAME, ZONE
+from engines.kube.predicate import BindCheck
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
+from workers.provisioning.bind import checked
 from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
 from workers.provisioning.inputs import PassInputs, is_managed
-from workers.provisioning.pods import INITIALIZING_TAINT, Unplannable, plan_request
+from workers.provisioning.pods import INITIALIZING_TAINT, Unplannable, is_ours, plan_request
 from workers.provisioning.records import Lifecycle, NodeRecord, PlannedPod
+from workers.provisioning.topology import cluster_topology
 
 SERVERLESS_UNAVAILABLE = "serverless capacity is not available for this cluster"
 # How the planner names a node that is not Ready yet (it has no node name).
@@ -31,8 +35,9 @@ class LaunchPlan:
 
 
 def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
-    """Pending pods not planned yet and not being bound by this pass. Pods the default scheduler can
-    still place on nodes Nodeless does not manage are left to it."""
+    """Pending pods of ours (`pods.is_ours`: never another scheduler's, nor one the policy leaves
+    alone) not planned yet and not being bound by this pass. Pods the default scheduler can still
+    place on nodes Nodeless does not manage are left to it."""
     planned = {pod.uid for record in inputs.active() for pod in record.planned_pods}
     unmanaged_schedulable = any(
         node.node.ready and not node.node.unschedulable and not is_managed(node)
@@ -43,7 +48,7 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
         for pod in inputs.state.pending
         if pod.uid not in planned
         and pod.uid not in binding
-        and not pod.is_daemonset
+        and is_ours(pod, inputs.policy)
         and (pod.is_unschedulable or not unmanaged_schedulable)
     ]
 
@@ -62,12 +67,14 @@ def _existing_node(
         if node.node.unschedulable:
             return None
         free = (node.node.allocatable - node.requested() - record.planned_requests).clamped()
-        name, labels, ready = node.name, node.node.labels, True
+        name, labels, ready = node.name, {HOSTNAME: node.name, **node.node.labels}, True
         taints = tuple(taint for taint in node.node.taints if taint.key != INITIALIZING_TAINT)
     elif record.instance_type in types:
         allocatable = types[record.instance_type]
         free = (allocatable - inputs.state.daemonset_overhead - record.planned_requests).clamped()
-        name, labels, ready, taints = f"{IN_FLIGHT_PREFIX}{record.id}", {}, False, ()
+        name, ready, taints = f"{IN_FLIGHT_PREFIX}{record.id}", False, ()
+        # What the node will carry that the planner's topology pass counts: its zone and its name.
+        labels = {ZONE: record.zone, HOSTNAME: name} if record.zone else {HOSTNAME: name}
     else:
         return None
     reserved = None
@@ -111,14 +118,18 @@ def launch_node(
     return LaunchNode(launch, planned, reserved, replaces, plan)
 
 
-def plannable(pods: Sequence[Pod]) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
-    """The pods the planner can take, by uid, with their requests; the others stay pending."""
+def plannable(
+    pods: Sequence[Pod], volume_zones: Mapping[str, frozenset[str] | None] | None = None
+) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
+    """The pods the planner can take, by uid, with their requests (and the zones their volumes
+    allow, by pod uid); the others stay pending."""
+    zones = volume_zones or {}
     by_uid: dict[str, Pod] = {}
     requests: dict[str, PodRequest] = {}
     refused = []
     for pod in pods:
         try:
-            request = plan_request(pod)
+            request = plan_request(pod, zones.get(pod.uid))
         except Unplannable as error:
             refused.append(LeavePending(pod.key, str(error), remember=False))
             continue
@@ -126,29 +137,48 @@ def plannable(pods: Sequence[Pod]) -> tuple[dict[str, Pod], dict[str, PodRequest
     return by_uid, requests, refused
 
 
-def plan_launches(inputs: PassInputs, pods: Sequence[Pod]) -> LaunchPlan:
+def plan_launches(
+    inputs: PassInputs,
+    pods: Sequence[Pod],
+    check: BindCheck | None = None,
+    volume_zones: Mapping[str, frozenset[str] | None] | None = None,
+) -> LaunchPlan:
     """Plan `pods` (see `pods_to_plan`): binds to Ready nodes, pods joining nodes in flight, new nodes
-    to launch, and the pods left pending with the reason."""
+    to launch, and the pods left pending with the reason. Each bind is first checked as
+    kube-scheduler would check it (`check`: the pass's, counting the binds it already decided)."""
     if not pods:
         return LaunchPlan()
-    by_uid, requests, pending = plannable(pods)
+    by_uid, requests, pending = plannable(pods, volume_zones)
+    topology = cluster_topology(
+        inputs, IN_FLIGHT_PREFIX, any(r.has_topology_rules for r in requests.values())
+    )
     snapshot = Snapshot(
         pods=tuple(requests.values()),
         existing_nodes=tuple(existing_nodes(inputs)),
         daemonset_overhead=inputs.state.daemonset_overhead,
         region=inputs.cluster.region,
+        cluster_nodes=topology.nodes,
+        placed=topology.placed,
+        daemonset_host_ports=topology.daemonset_host_ports,
     )
     result = plan(snapshot, inputs.policy, inputs.catalog, thorough=False)
     in_flight = {f"{IN_FLIGHT_PREFIX}{record.id}": record.id for record in inputs.active()}
     joining: dict[str, list[PlannedPod]] = {}
     binds = []
+    check = check or BindCheck(inputs.state)
     for bound in result.bindings:
         pod = by_uid[bound.pod_uid]
         if bound.node_name in in_flight:  # bound once the node is Ready
             planned = PlannedPod.of(pod, requests[bound.pod_uid].requests)
             joining.setdefault(in_flight[bound.node_name], []).append(planned)
+            continue
+        refusal, tolerations = checked(check, pod, inputs.state.nodes[bound.node_name].node)
+        if refusal is None:
+            binds.append(BindPod(pod.namespace, pod.name, bound.node_name, pod.uid, tolerations))
         else:
-            binds.append(BindPod(pod.namespace, pod.name, bound.node_name))
+            pending.append(
+                LeavePending(pod.key, f"not bound to {bound.node_name}: {refusal}", remember=False)
+            )
     quality = PlanQuality(
         cost_per_hour=result.cost_per_hour,
         lower_bound_per_hour=result.lp_lower_bound,

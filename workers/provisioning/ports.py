@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from clusters.cloud.interface import CloudProvider
 from engines.kube.cluster import ClusterState
+from engines.kube.pods import Pod
 
 Json = dict[str, Any]
 Eviction = Literal["evicted", "gone", "blocked"]
@@ -22,6 +23,10 @@ class KubePort(Protocol):
     # --- what the observe step reads ---------------------------------------------------------------
     def read(self, now: datetime) -> ClusterState:
         """The cluster as it is now: nodes with their pods, the pods waiting for a node."""
+        ...
+
+    def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
+        """By pod uid, the zones its PersistentVolumeClaims allow (None: they do not constrain it)."""
         ...
 
     # --- what executors do ---------------------------------------------------------------------------
@@ -37,8 +42,15 @@ class KubePort(Protocol):
         """Mark the node unschedulable; a node already gone needs nothing."""
         ...
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the node's taints; a node already gone needs nothing."""
+    def remove_taint(self, node_name: str, key: str) -> None:
+        """Remove the node's taints of this key, keeping every other taint (one added meanwhile
+        included: the change is conditional on the node's resourceVersion, retried on conflict); a
+        node already gone needs nothing."""
+        ...
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        """Add tolerations to a pending pod (the one change of its scheduling a pending pod allows);
+        False when that pod (this uid) is gone or already bound."""
         ...
 
     def evict(self, namespace: str, name: str) -> Eviction:

@@ -36,6 +36,7 @@ from django.utils import timezone
 from clusters.cloud.interface import InterruptionNotice
 from clusters.models import Cluster, ClusterMode, ClusterStatus
 from engines.kube import Pod
+from engines.kube.predicate import BindCheck
 from workers.leases import release, try_acquire
 from workers.provisioning import executors
 from workers.provisioning.bind import plan_binds
@@ -156,6 +157,7 @@ class _Pass:
         self.ctx, self.renew, self.dispatch = ctx, renew, dispatch
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
         self.replacement_pods: list[Pod] = []  # the pods of interrupted nodes, planned in this pass
+        self.bind_check: BindCheck | None = None  # every bind of the pass is checked against it
 
     def run(self) -> ReconcileReport:
         # The cloud reads (instances, interruption notices) run while the cluster is read: a pass
@@ -248,7 +250,8 @@ class _Pass:
         if not pods:
             return
         with self._step("planner"):
-            decided = plan_launches(self.inputs, pods)
+            zones = self.ctx.kube.volume_zones([pod for pod in pods if pod.claim_names])
+            decided = plan_launches(self.inputs, pods, self.bind_check, zones)
         problem = self.ctx.node_class.problem()
         if problem and decided.launches:
             # Launching would only make instances that never join: the pods wait, saying why.
@@ -295,7 +298,8 @@ class _Pass:
     def _start_binds(self, pool: ThreadPoolExecutor) -> _BindsInFlight:
         """Bind the pods planned onto nodes that became Ready; the calls run on `pool` while the pass
         goes on."""
-        plans = plan_binds(self.inputs)
+        self.bind_check = BindCheck(self.inputs.state)
+        plans = plan_binds(self.inputs, self.bind_check)
         if any(plan.pods for plan in plans):
             crash_point("before_bind")
         return _BindsInFlight(plans, executors.start_binds(pool, self.ctx.kube, plans))

@@ -131,6 +131,7 @@ class FakeKube:
         self.pod_objects: dict[tuple[str, str], Json] = {}
         self.node_objects: dict[str, Json] = {}
         self.blocked: set[tuple[str, str]] = set()  # evictions a PodDisruptionBudget refuses
+        self.zones_of_claims: dict[str, frozenset[str]] = {}  # by pod uid: where its volumes are
         self.calls: list[tuple[str, ...]] = []
         self._lock = threading.Lock()  # the pass binds from a pool
 
@@ -140,6 +141,9 @@ class FakeKube:
             pods = [Pod(pod) for pod in copy.deepcopy(list(self.pod_objects.values()))]
             nodes = [Node(node) for node in copy.deepcopy(list(self.node_objects.values()))]
         return cluster_state(pods, nodes, now)
+
+    def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
+        return {pod.uid: self.zones_of_claims.get(pod.uid) for pod in pods}
 
     # --- writes ---------------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
@@ -164,11 +168,21 @@ class FakeKube:
             if node_name in self.node_objects:
                 self.node_objects[node_name]["spec"]["unschedulable"] = True
 
-    def set_taints(self, node_name: str, taints: Sequence[Mapping[str, Any]]) -> None:
+    def remove_taint(self, node_name: str, key: str) -> None:
         with self._lock:
-            self.calls.append(("set_taints", node_name))
+            self.calls.append(("remove_taint", node_name, key))
             if node_name in self.node_objects:
-                self.node_objects[node_name]["spec"]["taints"] = [dict(t) for t in taints]
+                spec = self.node_objects[node_name]["spec"]
+                spec["taints"] = [t for t in spec.get("taints") or () if t.get("key") != key]
+
+    def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
+        with self._lock:
+            self.calls.append(("tolerate", f"{namespace}/{name}"))
+            pod = self.pod_objects.get((namespace, name))
+            if pod is None or pod["metadata"].get("uid") != uid or pod["spec"].get("nodeName"):
+                return False
+            pod["spec"].setdefault("tolerations", []).extend(dict(t) for t in tolerations)
+            return True
 
     def evict(self, namespace: str, name: str) -> Eviction:
         with self._lock:

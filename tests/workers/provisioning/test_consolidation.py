@@ -102,3 +102,14 @@ def test_a_ready_replacement_drains_the_node_it_replaces_once() -> None:
         DrainReplaced("old", "consolidation: replaced by m5.large"),
         ReplacementDone("new-3"),
     ]
+
+
+def test_a_pod_of_another_scheduler_keeps_its_node(aws_catalog) -> None:
+    """Never touched: consolidation would evict it to save money, so its node stays."""
+    pods, nodes, records = _two_nodes()
+    pods[0]["spec"]["schedulerName"] = "volcano"
+    state = inputs(
+        pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
+    )
+    commands = disrupt(Consolidation(), state)
+    assert [c.record_id for c in commands if isinstance(c, Consolidate)] == ["b"]

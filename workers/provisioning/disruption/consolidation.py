@@ -29,7 +29,7 @@ from workers.provisioning.commands import (
 from workers.provisioning.disruption.base import Candidate, Method, has_workload
 from workers.provisioning.inputs import PassInputs
 from workers.provisioning.launch import existing_nodes, launch_node, plannable
-from workers.provisioning.pods import may_evict
+from workers.provisioning.pods import is_ours, may_evict
 from workers.provisioning.records import Lifecycle
 
 # At most this share of the cluster's nodes is consolidated in one pass (at least one node), as
@@ -72,7 +72,9 @@ class Consolidation(Method):
             or not has_workload(node)
         ):
             return False
-        return all(may_evict(pod) for pod in node.workload_pods)
+        # A pod that is not ours (another scheduler's, or one the policy leaves alone) is never
+        # evicted to save money: its node stays.
+        return all(may_evict(pod) and is_ours(pod, inputs.policy) for pod in node.workload_pods)
 
     def compute(self, inputs: PassInputs, candidates: Sequence[Candidate]) -> list[DisruptionCommand]:
         replacing = {record.replaces_id for record in inputs.active() if record.replaces_id}

@@ -9,6 +9,7 @@ from clusters.cloud.interface import InterruptionNotice, NoticeKind
 from workers.provisioning.commands import DisruptionCommand, Interrupt
 from workers.provisioning.disruption.base import Candidate, Method
 from workers.provisioning.inputs import PassInputs
+from workers.provisioning.pods import is_ours
 
 
 class Interruption(Method):
@@ -42,7 +43,11 @@ class Interruption(Method):
                         else "replacement planned"
                     ),
                     subject=record.display_name,
-                    replacement_pods=tuple(node.workload_pods) if node and not early else (),
+                    # Capacity is planned for our pods only: another scheduler's pod is its own. A node
+                    # whose rebalance recommendation already launched a replacement needs none now.
+                    replacement_pods=tuple(p for p in node.workload_pods if is_ours(p, inputs.policy))
+                    if node and not early
+                    else (),
                 )
             )
         return commands

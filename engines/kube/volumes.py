@@ -1,0 +1,83 @@
+"""Where a pod's volumes can be reached from: the zones its PersistentVolumeClaims allow.
+
+Follows kube-scheduler's VolumeBinding and VolumeZone filters
+(https://kubernetes.io/docs/concepts/storage/persistent-volumes/#node-affinity,
+https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode):
+
+- a bound claim's PersistentVolume pins the pod to the zones its `nodeAffinity` names;
+- an unbound claim whose StorageClass binds `WaitForFirstConsumer` is provisioned where the pod
+  lands, within the class's `allowedTopologies` (anywhere when it has none);
+- an unbound `Immediate` claim is provisioned before the pod is scheduled: until then it says
+  nothing about zones.
+
+Zone labels are read under every key the EBS CSI driver and Kubernetes have used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Json = Mapping[str, Any]
+ZONE_KEYS = frozenset(
+    {
+        "topology.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/zone",
+        "topology.ebs.csi.aws.com/zone",
+    }
+)
+WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
+
+
+def _zones_in(expressions: Iterable[Json], values_key: str = "values") -> frozenset[str] | None:
+    zones: set[str] | None = None
+    for expression in expressions:
+        if expression.get("key") in ZONE_KEYS and expression.get("operator", "In") == "In":
+            found = {str(v) for v in expression.get(values_key) or ()}
+            zones = found if zones is None else zones & found
+    return None if zones is None else frozenset(zones)
+
+
+def volume_zones(volume: Json) -> frozenset[str] | None:
+    """The zones a PersistentVolume's required node affinity allows (terms are ORed)."""
+    required = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+    allowed: set[str] = set()
+    constrained = False
+    for term in required.get("nodeSelectorTerms") or ():
+        zones = _zones_in(term.get("matchExpressions") or ())
+        if zones is None:
+            return None  # one alternative does not constrain the zone at all
+        constrained = True
+        allowed |= zones
+    return frozenset(allowed) if constrained else None
+
+
+def class_zones(storage_class: Json) -> frozenset[str] | None:
+    """The zones a WaitForFirstConsumer class may provision in (None: any, or not delayed)."""
+    if storage_class.get("volumeBindingMode") != WAIT_FOR_FIRST_CONSUMER:
+        return None
+    allowed: set[str] = set()
+    constrained = False
+    for term in storage_class.get("allowedTopologies") or ():
+        zones = _zones_in(term.get("matchLabelExpressions") or ())
+        if zones is None:
+            return None
+        constrained = True
+        allowed |= zones
+    return frozenset(allowed) if constrained else None
+
+
+def claim_zones(claim: Json, volume: Json | None, storage_class: Json | None) -> frozenset[str] | None:
+    """The zones one claim allows: its bound volume's, or its WaitForFirstConsumer class's."""
+    if (claim.get("spec") or {}).get("volumeName"):
+        return volume_zones(volume) if volume is not None else None
+    return class_zones(storage_class) if storage_class is not None else None
+
+
+def intersect(zone_sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+    """Every claim must be reachable: the zones all constrained claims share (None: unconstrained)."""
+    result: frozenset[str] | None = None
+    for zones in zone_sets:
+        if zones is not None:
+            result = zones if result is None else result & zones
+    return result
