@@ -100,6 +100,9 @@ class SleepingKube:
     def remove_taint(self, node_name: str, key: str) -> None:
         time.sleep(self.latency)
 
+    def own_taint(self, node_name: str, key: str, value: str) -> None:
+        time.sleep(self.latency)
+
     def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
         time.sleep(self.latency)
         return False

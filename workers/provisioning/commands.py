@@ -108,6 +108,10 @@ class Register:
     node_name: str
     allocatable: Resources
     labels: Mapping[str, str] = field(default_factory=dict)
+    # (key, value): the startup taint to make the node's own. The launch template registers every
+    # node of its shape with the same value; a pod planned here is given a toleration for this node's
+    # value only, so kube-scheduler cannot put it on another node of the template meanwhile.
+    own_taint: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

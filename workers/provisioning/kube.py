@@ -4,7 +4,7 @@ does to it, through the one client (`clusters.kube.api.ClusterApi`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -105,9 +105,21 @@ class KubeOps:
                 raise
 
     def remove_taint(self, node_name: str, key: str) -> None:
-        """Read the node, drop the taints of `key`, and write the rest back as a merge patch carrying
-        the resourceVersion read: the API server applies it only if nobody changed the node meanwhile
-        (409 otherwise), so a taint someone else added is never wiped; on a conflict, read again."""
+        """Drop the node's taints of `key` (see `_edit_taints`)."""
+        self._edit_taints(node_name, key, lambda taints: [t for t in taints if t.get("key") != key])
+
+    def own_taint(self, node_name: str, key: str, value: str) -> None:
+        """Give the node's taint of `key` this value, keeping its effect (see `_edit_taints`)."""
+        self._edit_taints(
+            node_name,
+            key,
+            lambda taints: [{**t, "value": value} if t.get("key") == key else t for t in taints],
+        )
+
+    def _edit_taints(self, node_name: str, key: str, edit: Callable[[list[Any]], list[Any]]) -> None:
+        """Read the node, edit its taints, and write them back as a merge patch carrying the
+        resourceVersion read: the API server applies it only if nobody changed the node meanwhile (409
+        otherwise), so a taint someone else added is never wiped; on a conflict, read again."""
         for _ in range(CONFLICT_RETRIES):
             try:
                 node = self.api.request("GET", f"/api/v1/nodes/{node_name}")
@@ -116,11 +128,11 @@ class KubeOps:
                     return
                 raise
             taints = list((node.get("spec") or {}).get("taints") or ())
-            kept = [taint for taint in taints if taint.get("key") != key]
-            if len(kept) == len(taints):
+            edited = edit(taints)
+            if edited == taints:
                 return
             version = (node.get("metadata") or {}).get("resourceVersion")
-            patch = {"metadata": {"resourceVersion": version}, "spec": {"taints": kept}}
+            patch = {"metadata": {"resourceVersion": version}, "spec": {"taints": edited}}
             try:
                 self.api.request("PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=MERGE_PATCH)
                 return
@@ -130,7 +142,7 @@ class KubeOps:
                 if refused.status != 409:
                     raise
         raise ClusterRefused(
-            409, f"node {node_name} kept changing; its {key} taint stays until the next pass"
+            409, f"node {node_name} kept changing; its {key} taint stays as it is until the next pass"
         )
 
     def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:

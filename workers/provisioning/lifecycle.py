@@ -15,6 +15,7 @@ from engines.kube.cluster import ObservedNode
 from workers.provisioning.commands import FinishTermination, Forget, Register
 from workers.provisioning.inputs import PassInputs
 from workers.provisioning.launch_request import node_labels, registration_labels
+from workers.provisioning.pods import INITIALIZING_TAINT, RESERVED_TAINT
 from workers.provisioning.records import Lifecycle, NodeRecord
 
 # A launch handed to a worker is repeated by a reconcile pass only after this long without progress.
@@ -73,8 +74,23 @@ def registrations_and_losses(inputs: PassInputs) -> list[Register | Forget]:
                 **registration_labels(inputs.cluster, record, inputs.policy, inputs.catalog),
             }
             missing = {k: v for k, v in wanted.items() if node.node.labels.get(k) != v}
-            commands.append(Register(record.id, node.name, node.node.allocatable, missing))
+            commands.append(
+                Register(record.id, node.name, node.node.allocatable, missing, _own_taint(record, node))
+            )
     return commands
+
+
+def _own_taint(record: NodeRecord, node: ObservedNode) -> tuple[str, str] | None:
+    """The startup taint's value that is this node's own (the reserved pod's uid, or the row's id),
+    when the node registered with another (the launch template's shared one)."""
+    if record.reserved_for_pod and record.planned_pods:
+        wanted = (RESERVED_TAINT, record.planned_pods[0].uid)
+    else:
+        wanted = (INITIALIZING_TAINT, record.id)
+    current = {taint.key: taint.value for taint in node.node.taints}
+    if wanted[0] not in current or current[wanted[0]] == wanted[1]:
+        return None
+    return wanted
 
 
 def terminations_to_finish(inputs: PassInputs) -> list[FinishTermination]:

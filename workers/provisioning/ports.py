@@ -48,6 +48,11 @@ class KubePort(Protocol):
         node already gone needs nothing."""
         ...
 
+    def own_taint(self, node_name: str, key: str, value: str) -> None:
+        """Give the node's taint of `key` this value (the node's own, so that a toleration for it opens
+        this node and no other), conditionally like `remove_taint`; a node already gone needs nothing."""
+        ...
+
     def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
         """Add tolerations to a pending pod (the one change of its scheduling a pending pod allows);
         False when that pod (this uid) is gone or already bound."""

@@ -157,6 +157,7 @@ class _Pass:
         self.ctx, self.renew, self.dispatch = ctx, renew, dispatch
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
         self.replacement_pods: list[Pod] = []  # the pods of interrupted nodes, planned in this pass
+        self.retainted: set[str] = set()  # nodes whose startup taint this pass made their own
         self.bind_check: BindCheck | None = None  # every bind of the pass is checked against it
 
     def run(self) -> ReconcileReport:
@@ -276,6 +277,12 @@ class _Pass:
             if isinstance(command, Register):
                 if command.labels:
                     self.ctx.kube.label_node(command.node_name, command.labels)
+                if command.own_taint:
+                    self.ctx.kube.own_taint(command.node_name, *command.own_taint)
+                    # Its binds wait for the next pass, which reads the node's own value (the change
+                    # wakes the watcher): a toleration for the shared value would open every node
+                    # registered with it.
+                    self.retainted.add(command.node_name)
                 self.ledger.register(command)
             else:
                 self.ledger.forget(command)
@@ -299,7 +306,9 @@ class _Pass:
         """Bind the pods planned onto nodes that became Ready; the calls run on `pool` while the pass
         goes on."""
         self.bind_check = BindCheck(self.inputs.state)
-        plans = plan_binds(self.inputs, self.bind_check)
+        plans = tuple(
+            plan for plan in plan_binds(self.inputs, self.bind_check) if plan.node_name not in self.retainted
+        )
         if any(plan.pods for plan in plans):
             crash_point("before_bind")
         return _BindsInFlight(plans, executors.start_binds(pool, self.ctx.kube, plans))

@@ -175,6 +175,15 @@ class FakeKube:
                 spec = self.node_objects[node_name]["spec"]
                 spec["taints"] = [t for t in spec.get("taints") or () if t.get("key") != key]
 
+    def own_taint(self, node_name: str, key: str, value: str) -> None:
+        with self._lock:
+            self.calls.append(("own_taint", node_name, key))
+            if node_name in self.node_objects:
+                spec = self.node_objects[node_name]["spec"]
+                spec["taints"] = [
+                    {**t, "value": value} if t.get("key") == key else t for t in spec.get("taints") or ()
+                ]
+
     def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
         with self._lock:
             self.calls.append(("tolerate", f"{namespace}/{name}"))
