@@ -12,7 +12,9 @@ its own), and their nodes join only as a real kubelet would (`EksNodeGate`); the
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import gc
 import json
 import secrets
 import threading
@@ -210,6 +212,20 @@ class Simulation:
             self.cloud.stop()
             self.cloud = None
         self._stopped.set()
+
+    def memory_census(self) -> str:
+        """What the simulation holds, for a long run whose memory grows: objects and watch history
+        per cluster and resource, then the most numerous Python object types (gc-tracked)."""
+        lines = []
+        for name, cluster in list(self.clusters.items()):
+            for key, table in cluster.store.tables.items():
+                if table.objects or table.log_events:
+                    lines.append(
+                        f"{name} {key}: {len(table.objects)} objects, {len(table.log_events)} events"
+                    )
+        counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
+        lines.extend(f"{count:>10} {kind}" for kind, count in counts.most_common(40))
+        return "\n".join(lines) + "\n"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until `stop()` (from a signal handler or another thread)."""

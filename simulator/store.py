@@ -21,6 +21,7 @@ import itertools
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ JsonObject = dict[str, Any]
 # before it; a small history makes clients prove they relist. 200,000 full objects per type made
 # the demo's simulation grow past 4 GB in twenty minutes of node and pod churn.
 DEFAULT_EVENT_LOG_SIZE = 20_000
+# etcd's default compaction interval: the watch history also ends there, whatever its length, so a
+# long-running simulation holds minutes of history rather than tens of thousands of old objects.
+DEFAULT_EVENT_LOG_SECONDS = 300.0
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 
 
@@ -118,7 +122,13 @@ OWNER_INDEX = "metadata.ownerReferences.uid"
 class ResourceTable:
     """Objects, indexes and event log of one resource type. Guarded by the store's lock."""
 
-    def __init__(self, resource: ResourceType, log_size: int) -> None:
+    def __init__(
+        self,
+        resource: ResourceType,
+        log_size: int,
+        log_seconds: float = DEFAULT_EVENT_LOG_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.resource = resource
         self.objects: dict[ObjectKey, StoredObject] = {}
         self.index_functions: dict[str, IndexFunction] = {
@@ -129,6 +139,10 @@ class ResourceTable:
         self.log_rvs: list[int] = []
         self.log_events: list[WatchEvent] = []
         self.log_size = log_size
+        # Wall time, not the simulated clock: etcd compacts on its own timer.
+        self.log_seconds = log_seconds
+        self.log_times: list[float] = []
+        self._monotonic = monotonic
         self.compacted_rv = 0  # events with rv <= this are no longer retained
         self._sorted_keys: list[ObjectKey] | None = None
 
@@ -171,14 +185,25 @@ class ResourceTable:
                         del index[value]
 
     def record(self, event: WatchEvent) -> None:
+        now = self._monotonic()
         self.log_rvs.append(event.rv)
         self.log_events.append(event)
+        self.log_times.append(now)
         # Trim in one slice once the log is twice its size: amortised O(1) per event.
         if len(self.log_events) > 2 * self.log_size:
-            cut = len(self.log_events) - self.log_size
-            self.compacted_rv = self.log_rvs[cut - 1]
-            del self.log_rvs[:cut]
-            del self.log_events[:cut]
+            self._compact(len(self.log_events) - self.log_size)
+        elif self.log_times[0] < now - 2 * self.log_seconds:
+            # Same amortisation in time: cut what is older than the window once the oldest event
+            # is twice as old, as a compaction every `log_seconds` would leave it.
+            self._compact(bisect.bisect_left(self.log_times, now - self.log_seconds))
+
+    def _compact(self, cut: int) -> None:
+        if cut <= 0:
+            return
+        self.compacted_rv = self.log_rvs[cut - 1]
+        del self.log_rvs[:cut]
+        del self.log_events[:cut]
+        del self.log_times[:cut]
 
     def events_after(self, rv: int) -> list[WatchEvent]:
         start = bisect.bisect_right(self.log_rvs, rv)
@@ -284,12 +309,16 @@ class ObjectStore:
         resources: Iterable[ResourceType] = STORED_RESOURCES,
         *,
         event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+        event_log_seconds: float = DEFAULT_EVENT_LOG_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
         seed: int = 0,
     ) -> None:
         self.clock = clock
         self.lock = threading.RLock()
         self.condition = threading.Condition(self.lock)
-        self.tables = {r.key: ResourceTable(r, event_log_size) for r in resources}
+        self.tables = {
+            r.key: ResourceTable(r, event_log_size, event_log_seconds, monotonic) for r in resources
+        }
         self.rv = 1
         self.closed = False
         self._random = random.Random(seed)

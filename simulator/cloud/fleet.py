@@ -38,6 +38,10 @@ from simulator.cloud.spot_prices import spot_price
 CAPACITY_ERROR = "InsufficientInstanceCapacity"
 
 
+# EC2: "a client token is valid for at least 24 hours after the request completes".
+CLIENT_TOKEN_LIFETIME_SECONDS = 24 * 3600.0
+
+
 @dataclass(frozen=True)
 class Offering:
     instance_type: str
@@ -86,7 +90,8 @@ class FleetLauncher:
         self.faults = faults
         self.ec2_for_caller = ec2_for_caller
         self.now = now
-        self._responses: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        # (account, token) -> (fingerprint, answer, simulated time answered), in answer order.
+        self._responses: dict[tuple[str, str], tuple[str, dict[str, Any], float]] = {}
         self._lock = threading.Lock()
         self._token_locks: dict[tuple[str, str], threading.Lock] = {}
 
@@ -110,7 +115,7 @@ class FleetLauncher:
             token_lock = self._token_locks.setdefault((account_id, token), threading.Lock())
         with token_lock:
             if (account_id, token) in self._responses:
-                previous_fingerprint, previous = self._responses[(account_id, token)]
+                previous_fingerprint, previous, _ = self._responses[(account_id, token)]
                 if previous_fingerprint != fingerprint:
                     raise AwsError(
                         "IdempotentParameterMismatch",
@@ -118,8 +123,23 @@ class FleetLauncher:
                     )
                 return previous
             result = self._launch(request)
-            self._responses[(account_id, token)] = (fingerprint, result)
+            answered_at = self.now()
+            with self._lock:
+                self._responses[(account_id, token)] = (fingerprint, result, answered_at)
+                self._forget_tokens_before(answered_at - CLIENT_TOKEN_LIFETIME_SECONDS)
             return result
+
+    def _forget_tokens_before(self, cutoff: float) -> None:
+        """EC2 keeps a client token for at least 24 hours after the request; after that a retry
+        with it is a new launch. Forgetting them keeps a simulation that runs for days bounded."""
+        expired = []
+        for key, (_, _, answered_at) in self._responses.items():
+            if answered_at >= cutoff:
+                break  # insertion order is answer order
+            expired.append(key)
+        for key in expired:
+            del self._responses[key]
+            self._token_locks.pop(key, None)
 
     def _overrides(self, request: AwsRequest) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(launch template spec, override) pairs in the order the fleet tries them."""

@@ -52,6 +52,12 @@ def test_the_descriptor_describes_every_cluster_and_the_cloud(simulation):
     )
 
 
+def test_the_memory_census_names_each_clusters_stored_objects_and_history(simulation):
+    census = simulation.memory_census().splitlines()
+    assert any(line.startswith("onprem-1 nodes: ") and "events" in line for line in census)
+    assert any(line.split()[-1] == "dict" for line in census)  # the most numerous Python types
+
+
 def test_onboarding_a_customer_role_lets_the_product_reach_the_eks_cluster(simulation, tmp_path):
     descriptor = load_descriptor(simulation.descriptor_path)
     aws = descriptor.aws

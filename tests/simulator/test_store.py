@@ -50,6 +50,26 @@ def test_watch_from_a_compacted_resource_version_is_gone(api):
     assert error.value.code == 410
 
 
+def test_watch_history_ends_where_etcd_would_have_compacted_it():
+    """kube-apiserver serves watches only from what etcd has not compacted (every 5 minutes by
+    default), however few events that is: a client away longer must relist."""
+    clock = ManualClock()
+    wall = [0.0]
+    api = ClusterApi(ObjectStore(clock, event_log_seconds=300.0, monotonic=lambda: wall[0]), clock)
+    before = api.create(PODS, "default", pod("before")).rv
+    api.create(PODS, "default", pod("old"))
+    wall[0] = 400.0
+    recent = api.create(PODS, "default", pod("recent")).rv
+    assert len(api.store.watch(PODS, "default", since_rv=before).next_batch(0)) == 2
+    wall[0] = 650.0  # the oldest event is now more than twice the window old
+    api.create(PODS, "default", pod("newest"))
+    with pytest.raises(ApiError) as error:
+        api.store.watch(PODS, "default", since_rv=before)
+    assert error.value.code == 410
+    resumed = api.store.watch(PODS, "default", since_rv=recent).next_batch(0)
+    assert [stored.obj["metadata"]["name"] for _, stored in resumed] == ["newest"]
+
+
 def test_watch_without_a_resource_version_starts_with_the_current_objects(api):
     api.create(PODS, "default", pod("a"))
     api.create(PODS, "kube-system", pod("b"))

@@ -50,6 +50,9 @@ class Command(BaseCommand):
         simulation = Simulation(spec, options["workdir"])
         signal.signal(signal.SIGINT, lambda *_: simulation.stop())
         signal.signal(signal.SIGTERM, lambda *_: simulation.stop())
+        # `kill -USR2 <pid>` writes what the simulation holds, for a soak run whose memory grows.
+        census_path = options["workdir"] / "memory-census.txt"
+        signal.signal(signal.SIGUSR2, lambda *_: census_path.write_text(simulation.memory_census()))
         descriptor = simulation.start()
         self.stdout.write(self.style.SUCCESS("Simulation running."))
         self.stdout.write(f"descriptor: {simulation.descriptor_path}")
