@@ -28,6 +28,7 @@ from simulator.errors import (
     not_found,
     unsupported_media_type,
 )
+from simulator.events import EventCorrelator
 from simulator.graceful import plan_pod_deletion
 from simulator.listing import ListOptions
 from simulator.patches import (
@@ -63,6 +64,7 @@ class ClusterApi:
         self.store = store
         self.clock = clock
         self.record_events = record_events
+        self.event_correlator = EventCorrelator()
         self._service_ips: Iterator[int] = itertools.count(10)
         with store.lock:
             for name in INITIAL_NAMESPACES:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from simulator.api_support import DeleteOptions, set_condition
 from simulator.clock import Clock, format_timestamp
 from simulator.disruption import budget_selects, budget_status, can_ignore_budget
-from simulator.errors import conflict, internal, too_many_requests
+from simulator.errors import ApiError, conflict, internal, too_many_requests
+from simulator.events import EventCorrelator, RecordedEvent
 from simulator.resources import EVENTS, PDBS, PODS, ResourceType
 from simulator.selectors import selector_to_string
 from simulator.store import JsonObject, ObjectStore, StoredObject
@@ -25,6 +27,17 @@ class ClusterApi(Protocol):
     store: ObjectStore
     clock: Clock
     record_events: bool
+    event_correlator: EventCorrelator
+
+    def update(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        mutate: Callable[[JsonObject], JsonObject | None],
+        *,
+        subresource: str | None = ...,
+    ) -> StoredObject: ...
 
     def create(
         self,
@@ -171,16 +184,31 @@ def record_event(
     event_type: str = "Normal",
     component: str = "default-scheduler",
 ) -> None:
-    """A core/v1 Event about `involved`, as controllers record them (`kubectl describe`)."""
+    """A core/v1 Event about `involved`, as controllers record them (`kubectl describe`), correlated
+    as client-go's recorder does: repeats bump the count of the Event already written."""
     if not api.record_events:
         return
     meta = involved["metadata"]
+    namespace = str(meta.get("namespace") or "default")
     now = format_timestamp(api.clock.now())
+    similar_key = (component, namespace, str(meta["name"]), str(meta.get("uid", "")), event_type, reason)
+    correlation = api.event_correlator.correlate(similar_key, message, api.clock.now())
+    if correlation.earlier is not None:
+        earlier = correlation.earlier
+        earlier.count += 1
+
+        def bump(event: JsonObject) -> None:
+            event["count"] = earlier.count
+            event["lastTimestamp"] = now
+            event["message"] = correlation.message
+
+        try:
+            api.update(EVENTS, earlier.namespace, earlier.name, bump)
+            return
+        except ApiError:
+            api.event_correlator.forget(correlation)
     event = {
-        "metadata": {
-            "name": f"{meta['name']}.{secrets.token_hex(8)}",
-            "namespace": meta.get("namespace") or "default",
-        },
+        "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}", "namespace": namespace},
         "involvedObject": {
             "kind": involved.get("kind", ""),
             "namespace": meta.get("namespace", ""),
@@ -190,7 +218,7 @@ def record_event(
             "resourceVersion": meta.get("resourceVersion", ""),
         },
         "reason": reason,
-        "message": message,
+        "message": correlation.message,
         "source": {"component": component},
         "firstTimestamp": now,
         "lastTimestamp": now,
@@ -200,4 +228,7 @@ def record_event(
         "reportingComponent": component,
         "reportingInstance": "",
     }
-    api.create(EVENTS, str(meta.get("namespace") or "default"), event)
+    created = api.create(EVENTS, namespace, event)
+    api.event_correlator.written(
+        correlation, RecordedEvent(namespace, created.obj["metadata"]["name"], count=1)
+    )
