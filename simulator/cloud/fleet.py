@@ -220,12 +220,27 @@ class FleetLauncher:
                 )
                 continue
             zone = self._zone(override, request.region, ec2)
+            count = target - launched
+            if override.get("SubnetId"):
+                free = self._free_addresses(ec2, override["SubnetId"])
+                if free < 1:
+                    errors.append(
+                        {
+                            **described,
+                            "Lifecycle": capacity_type,
+                            "ErrorCode": "InsufficientFreeAddressesInSubnet",
+                            "ErrorMessage": f"There are not enough free addresses in subnet "
+                            f"'{override['SubnetId']}' to satisfy the requested number of instances.",
+                        }
+                    )
+                    continue
+                count = min(count, free)
             ids = self._run_instances(
                 ec2,
                 template,
                 override,
                 zone,
-                target - launched,
+                count,
                 capacity_type,
                 tags,
                 self._volume_tags(request),
@@ -245,6 +260,11 @@ class FleetLauncher:
             "Instances": instances,
         }
         return result
+
+    @staticmethod
+    def _free_addresses(ec2: Any, subnet_id: str) -> int:
+        subnets = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+        return int(subnets[0]["AvailableIpAddressCount"]) if subnets else 0
 
     @staticmethod
     def _describe(template: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

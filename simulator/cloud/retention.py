@@ -9,6 +9,11 @@ account returns.
 
 The sweep runs on the simulated clock: it notes when it first sees an instance terminated and, an hour
 of simulated time later, removes it (and its tags) from moto's backend.
+
+When it first sees an instance terminated it also deletes the network interfaces the launch created
+(AWS deletes an interface whose attachment says DeleteOnTermination, and the primary interface of a
+launch does): their private addresses go back to the subnet. moto keeps them, so a subnet of a
+long-running simulation ran out of addresses after a few hundred launches.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class TerminatedInstances:
                 if instance.state != "terminated":
                     kept.append(instance)
                     continue
+                if instance.id not in self._terminated_at:
+                    _release_interfaces(backend, instance)
                 since = self._terminated_at.setdefault(instance.id, now)
                 if now - since < TERMINATED_VISIBLE_SECONDS:
                     kept.append(instance)
@@ -62,3 +69,14 @@ class TerminatedInstances:
             if not kept:
                 reservations.pop(reservation_id, None)
         return removed
+
+
+def _release_interfaces(backend: object, instance: object) -> None:
+    enis = backend.enis  # type: ignore[attr-defined]
+    for nic in list(instance.nics.values()):  # type: ignore[attr-defined]
+        if nic.id in enis and (nic.delete_on_termination or nic.device_index == 0):
+            nic.delete()
+    subnet = backend.get_subnet(instance.subnet_id) if instance.subnet_id else None  # type: ignore[attr-defined]
+    for address in list(getattr(instance, "_private_ips", ())):
+        if subnet is not None:
+            subnet.del_subnet_ip(address)

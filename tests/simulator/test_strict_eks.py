@@ -244,3 +244,35 @@ def test_a_gpu_instance_on_the_standard_ami_advertises_no_gpu(simulated_cloud, c
 
     assert "nvidia.com/gpu" not in wait_for(lambda: allocatable(plain.instance_id))
     assert wait_for(lambda: allocatable(accelerated.instance_id))["nvidia.com/gpu"] == "1"
+
+
+def test_a_full_subnet_is_a_fleet_error_and_the_next_offering_is_tried(
+    simulated_cloud, cluster, cloud_provider
+):
+    """EC2 answers InsufficientFreeAddressesInSubnet for an override whose subnet has no free address
+    (an error of the fleet, which goes on to the next override), never a server error."""
+    from clusters.cloud.errors import InsufficientCapacityError
+    from clusters.cloud.interface import Placement
+
+    ec2 = _ec2(simulated_cloud)
+    network = simulated_cloud.clusters[cluster.name].network
+    vpc = ec2.describe_subnets(SubnetIds=[network.subnets["us-east-1a"]])["Subnets"][0]["VpcId"]
+    full = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.250.0/28", AvailabilityZone="us-east-1a")["Subnet"]
+    free = full["AvailableIpAddressCount"]
+    ec2.run_instances(ImageId="ami-0a0b0c0d0e0f10203", MinCount=free, MaxCount=free, InstanceType="m5.large",
+                      SubnetId=full["SubnetId"])  # fmt: skip
+    provider = cloud_provider(cluster.name)
+    template = node_launch_template(simulated_cloud, cluster.name)
+    tag = {simulated_cloud.clusters[cluster.name].tag_key: "owned"}
+    with pytest.raises(InsufficientCapacityError) as refused:
+        provider.launch(
+            LaunchRequest((OFFERING,), "full-1", tag, placements=(Placement(template, 1, full["SubnetId"]),))
+        )
+    assert "InsufficientFreeAddressesInSubnet" in str(refused.value)
+    other = Offering("m5.large", "us-east-1b", CapacityType.ON_DEMAND)
+    launched = provider.launch(
+        LaunchRequest((OFFERING, other), "full-2", tag, placements=(
+            Placement(template, 1, full["SubnetId"]), placement(simulated_cloud, cluster.name, template, "us-east-1b")))
+    )  # fmt: skip
+    assert launched.offering == other
+    assert [s.offering for s in launched.skipped] == [OFFERING]
