@@ -42,7 +42,9 @@ def test_a_terminated_instance_gives_its_address_back_to_the_subnet(simulated_cl
         return ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailableIpAddressCount"]
 
     empty = free()
-    started = ec2.run_instances(ImageId=IMAGE_ID, MinCount=3, MaxCount=3, InstanceType="m5.large", SubnetId=subnet)
+    started = ec2.run_instances(
+        ImageId=IMAGE_ID, MinCount=3, MaxCount=3, InstanceType="m5.large", SubnetId=subnet
+    )
     ids = [i["InstanceId"] for i in started["Instances"]]
     assert free() == empty - 3
     ec2.terminate_instances(InstanceIds=ids)
