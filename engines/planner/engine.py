@@ -12,7 +12,9 @@ Algorithm:
 4. Small batches (at most 64 packed pods) are first packed exactly (`exact`: every node
    pattern, HiGHS branch-and-bound) within the caller's budget; a packing proven optimal
    ends bin-packing with the solver's dual bound as the bound. Otherwise (too big, or out of
-   time) the steps below run, and the exact pass's packing and bound still count.
+   time) the steps below run, and the exact pass's packing and bound still count; the best
+   packing is then improved by re-packing its nodes two and three at a time exactly
+   (`reoptimize`), which finds what the solver had no time to.
    Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
    columns generated for small nodes) gives the lower bound and a fractional packing that
    `packing` turns into nodes. Two integer guides compete with plain rounding, and the
@@ -44,6 +46,7 @@ from engines.planner.limits import Usage, admit
 from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost
 from engines.planner.policy import PlannerPolicy
 from engines.planner.problem import PodClass, Problem, compile_problem
+from engines.planner.reoptimize import reoptimize
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.serverless import ServerlessOption
 from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
@@ -243,6 +246,8 @@ class _Planner:
             bound = max(bound, exact.bound)
             packings += [exact.result] if exact.result is not None else []
         best = min(packings, key=lambda p: packing_cost(p, data))
+        if exact is not None:  # re-pack the best packing's nodes a few at a time, exactly
+            best = reoptimize(data, exact.patterns, best) or best
         few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
         if self.thorough and few_nodes and packing_cost(best, data) > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
             # The LP may be loose on plans of few nodes (it can buy a third of an 8-GPU node):

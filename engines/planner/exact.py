@@ -80,11 +80,13 @@ class ExactBudget:
 @dataclass(frozen=True, slots=True)
 class ExactPacking:
     """What the exact pass found: a lower bound on every packing of the classes, its best packing
-    (None if it found none in time), and whether that packing is proven optimal."""
+    (None if it found none in time), whether that packing is proven optimal, and the node
+    patterns it solved over (for `reoptimize` when it is not)."""
 
     result: PackingResult | None
     bound: float
     optimal: bool
+    patterns: Patterns
 
 
 def solve_exact(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
@@ -233,10 +235,10 @@ class _Model:
         if not optimal:
             found += self._residual(model, budget.seconds - solver.getRunTime(), budget.nodes)
         if not found:
-            return ExactPacking(None, bound, optimal=False)
+            return ExactPacking(None, bound, optimal=False, patterns=self.patterns)
         costs = np.asarray(model.col_cost_)
         best = min(found, key=lambda values: float(costs @ values))
-        return ExactPacking(self._packing(best), bound, optimal)
+        return ExactPacking(self._packing(best), bound, optimal, self.patterns)
 
     def _residual(self, model: highspy.HighsLp, seconds: float, nodes: int) -> list[IntArray]:
         """Residual rounding within `seconds`: keep the whole part of the LP optimum's pattern
