@@ -43,7 +43,7 @@ from engines.planner.catalog import Catalog
 from engines.planner.diagnose import diagnose
 from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
 from engines.planner.limits import Usage, admit
-from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost
+from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost, packing_rank
 from engines.planner.policy import PlannerPolicy
 from engines.planner.problem import PodClass, Problem, compile_problem
 from engines.planner.reoptimize import reoptimize
@@ -245,7 +245,7 @@ class _Planner:
         if exact is not None:  # the exact pass ran out of time: its bound and packing still count
             bound = max(bound, exact.bound)
             packings += [exact.result] if exact.result is not None else []
-        best = min(packings, key=lambda p: packing_cost(p, data))
+        best = min(packings, key=lambda p: packing_rank(p, data))
         if exact is not None:  # re-pack the best packing's nodes a few at a time, exactly
             best = reoptimize(data, exact.patterns, best) or best
         few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
@@ -256,7 +256,7 @@ class _Planner:
             if relaxation is not None:
                 bound = max(bound, relaxation.bound)
                 packings = [best, pack(data, relaxation.as_solution(solution.duals))]
-                best = min(packings, key=lambda p: packing_cost(p, data))
+                best = min(packings, key=lambda p: packing_rank(p, data))
         return _Packed(classes, data, best, bound, billed)
 
     def _exact(self, data: PackingInput) -> ExactPacking | None:

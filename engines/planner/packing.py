@@ -409,6 +409,16 @@ def packing_cost(result: PackingResult, data: PackingInput) -> float:
     return float(nodes + sum(data.serverless_cost[c] * n for c, n in result.serverless.items()))
 
 
+def packing_rank(result: PackingResult, data: PackingInput) -> tuple[int, float]:
+    """How packings compare: fewer pods left out first, then cost. A guide can leave out a pod
+    that only an existing node's room takes (another guide filled that room first); the
+    packing is then cheaper by that pod, not better."""
+    placed = sum(n for node in result.nodes for n in node.counts.values())
+    placed += sum(n for counts in result.existing for n in counts.values())
+    placed += sum(result.serverless.values())
+    return int(data.class_counts.sum()) - placed, packing_cost(result, data)
+
+
 def pack(data: PackingInput, solution: LpSolution | None) -> PackingResult:
     """Pack every pod of `data` (see the module docstring); classes that fit nowhere must have
     been removed by the caller."""
