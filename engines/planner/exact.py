@@ -91,7 +91,8 @@ class ExactPacking:
 
 def solve_exact(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
     """Solve the packing of `data` exactly within `budget`; None when the batch is too big to
-    try, or the solver proved nothing (no packing exists, or it found no bound in time)."""
+    try, or the solver failed. When it found no bound in time (or no packing exists) the
+    answer has no packing and a bound of zero, and keeps the patterns for `reoptimize`."""
     if int(data.class_counts.sum()) > EXACT_MAX_PODS or budget.seconds <= 0:
         return None
     patterns = node_patterns(data)
@@ -228,7 +229,9 @@ class _Model:
         info = solver.getInfo()
         bound = float(info.mip_dual_bound)
         if not np.isfinite(bound):
-            return None
+            # No bound in time (a busy machine, or a root too slow): the patterns still serve
+            # `reoptimize`, and zero is a bound.
+            return ExactPacking(None, 0.0, optimal=False, patterns=self.patterns)
         bound = max(bound * (1.0 - BOUND_SAFETY_MARGIN), 0.0)
         optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
         found = [_solution(solver)] if info.primal_solution_status == highspy.kSolutionStatusFeasible else []
