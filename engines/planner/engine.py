@@ -12,7 +12,9 @@ Algorithm:
 4. Small batches (at most 64 packed pods) are first packed exactly (`exact`: every node
    pattern, HiGHS branch-and-bound) within the caller's budget; a packing proven optimal
    ends bin-packing with the solver's dual bound as the bound. Otherwise (too big, or out of
-   time) the steps below run, and the exact pass's packing and bound still count.
+   time) the steps below run, and the exact pass's packing and bound still count; the best
+   packing is then improved by re-packing its nodes two and three at a time exactly
+   (`reoptimize`), which finds what the solver had no time to.
    Bin-packing: offerings are merged into columns, and the LP relaxation (`lp`, with pattern
    columns generated for small nodes) gives the lower bound and a fractional packing that
    `packing` turns into nodes. Two integer guides compete with plain rounding, and the
@@ -41,9 +43,10 @@ from engines.planner.catalog import Catalog
 from engines.planner.diagnose import diagnose
 from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
 from engines.planner.limits import Usage, admit
-from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost
+from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost, packing_rank
 from engines.planner.policy import PlannerPolicy
 from engines.planner.problem import PodClass, Problem, compile_problem
+from engines.planner.reoptimize import reoptimize
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.serverless import ServerlessOption
 from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
@@ -242,7 +245,9 @@ class _Planner:
         if exact is not None:  # the exact pass ran out of time: its bound and packing still count
             bound = max(bound, exact.bound)
             packings += [exact.result] if exact.result is not None else []
-        best = min(packings, key=lambda p: packing_cost(p, data))
+        best = min(packings, key=lambda p: packing_rank(p, data))
+        if exact is not None:  # re-pack the best packing's nodes a few at a time, exactly
+            best = reoptimize(data, exact.patterns, best) or best
         few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
         if self.thorough and few_nodes and packing_cost(best, data) > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
             # The LP may be loose on plans of few nodes (it can buy a third of an 8-GPU node):
@@ -251,7 +256,7 @@ class _Planner:
             if relaxation is not None:
                 bound = max(bound, relaxation.bound)
                 packings = [best, pack(data, relaxation.as_solution(solution.duals))]
-                best = min(packings, key=lambda p: packing_cost(p, data))
+                best = min(packings, key=lambda p: packing_rank(p, data))
         return _Packed(classes, data, best, bound, billed)
 
     def _exact(self, data: PackingInput) -> ExactPacking | None:

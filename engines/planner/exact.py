@@ -80,16 +80,19 @@ class ExactBudget:
 @dataclass(frozen=True, slots=True)
 class ExactPacking:
     """What the exact pass found: a lower bound on every packing of the classes, its best packing
-    (None if it found none in time), and whether that packing is proven optimal."""
+    (None if it found none in time), whether that packing is proven optimal, and the node
+    patterns it solved over (for `reoptimize` when it is not)."""
 
     result: PackingResult | None
     bound: float
     optimal: bool
+    patterns: Patterns
 
 
 def solve_exact(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
     """Solve the packing of `data` exactly within `budget`; None when the batch is too big to
-    try, or the solver proved nothing (no packing exists, or it found no bound in time)."""
+    try, or the solver failed. When it found no bound in time (or no packing exists) the
+    answer has no packing and a bound of zero, and keeps the patterns for `reoptimize`."""
     if int(data.class_counts.sum()) > EXACT_MAX_PODS or budget.seconds <= 0:
         return None
     patterns = node_patterns(data)
@@ -226,17 +229,19 @@ class _Model:
         info = solver.getInfo()
         bound = float(info.mip_dual_bound)
         if not np.isfinite(bound):
-            return None
+            # No bound in time (a busy machine, or a root too slow): the patterns still serve
+            # `reoptimize`, and zero is a bound.
+            return ExactPacking(None, 0.0, optimal=False, patterns=self.patterns)
         bound = max(bound * (1.0 - BOUND_SAFETY_MARGIN), 0.0)
         optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
         found = [_solution(solver)] if info.primal_solution_status == highspy.kSolutionStatusFeasible else []
         if not optimal:
             found += self._residual(model, budget.seconds - solver.getRunTime(), budget.nodes)
         if not found:
-            return ExactPacking(None, bound, optimal=False)
+            return ExactPacking(None, bound, optimal=False, patterns=self.patterns)
         costs = np.asarray(model.col_cost_)
         best = min(found, key=lambda values: float(costs @ values))
-        return ExactPacking(self._packing(best), bound, optimal)
+        return ExactPacking(self._packing(best), bound, optimal, self.patterns)
 
     def _residual(self, model: highspy.HighsLp, seconds: float, nodes: int) -> list[IntArray]:
         """Residual rounding within `seconds`: keep the whole part of the LP optimum's pattern

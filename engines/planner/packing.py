@@ -270,27 +270,52 @@ class Packer:
 
     # Step 3 -------------------------------------------------------------------------------
     def _greedy(self) -> None:
+        """Open the node of most dual value per dollar (see the module docstring) until every pod
+        is placed. Each round fills every column with the classes left, in `order`; a column's
+        fill changes between rounds only where a class the last node took now limits it (its
+        pods left below what fit there), so only those columns are filled again: identical
+        choices, a fraction of the work on catalogs of thousands of columns."""
         d = self.data
+        order = np.asarray(self.order, dtype=np.int64)
+        vectors = d.class_vectors[order]
+        needed = [[(int(dim), int(vector[dim])) for dim in np.flatnonzero(vector)] for vector in vectors]
+        ok = d.column_ok[order].astype(np.int64)  # [position in order, column]
+        values = self.values[order]
+        alloc = np.ascontiguousarray(d.column_alloc.T)  # [resource, column]
+        fill = np.zeros(ok.shape, np.int64)
+        fit = np.zeros(ok.shape, np.int64)  # pods that fit before the cap of pods left
+        dirty = np.ones(len(d.column_cost), bool)
         while True:
-            active = [c for c in self.order if self.remaining[c] > 0]
-            if not active:
+            remaining = self.remaining[order]
+            active = np.flatnonzero(remaining > 0)
+            if not len(active):
                 return
-            spare = d.column_alloc.copy()
-            fill = np.zeros((len(d.column_cost), len(active)), np.int64)
-            for position, pod_class in enumerate(active):
-                vector = d.class_vectors[pod_class]
-                needed = np.flatnonzero(vector)
-                fit = np.min(spare[:, needed] // vector[needed], axis=1)
-                count = np.minimum(fit, self.remaining[pod_class]) * d.column_ok[pod_class]
-                spare -= count[:, None] * vector[None, :]
-                fill[:, position] = count
-            value = fill @ self.values[active]
+            rows = np.flatnonzero(dirty)
+            if len(rows):
+                every = len(rows) == len(dirty)
+                spare = alloc.copy() if every else alloc[:, rows]
+                fill[np.ix_(np.flatnonzero(remaining == 0), rows)] = 0
+                for position in active:
+                    (first, request), *others = needed[position]  # every pod requests a pod slot
+                    fits = spare[first] // request
+                    for dim, request in others:
+                        np.minimum(fits, spare[dim] // request, out=fits)
+                    count = np.minimum(fits, remaining[position])
+                    count *= ok[position] if every else ok[position, rows]
+                    for dim, request in needed[position]:
+                        spare[dim] -= count * request
+                    if every:
+                        fill[position], fit[position] = count, fits
+                    else:
+                        fill[position, rows], fit[position, rows] = count, fits
+            value = values[active] @ fill[active]
             if not np.any(value > 0):
                 return  # what is left can only go to serverless capacity
             ratio = value / d.column_cost
             # Ties in value per dollar go to the node carrying more value (fewer, fuller nodes).
             best = int(np.lexsort((-value, -np.round(ratio, 12)))[0])
-            pattern = {pod_class: int(fill[best, i]) for i, pod_class in enumerate(active) if fill[best, i]}
+            taken = active[fill[active, best] > 0]
+            pattern = {int(order[p]): int(fill[p, best]) for p in taken}
             # The best pattern stays the best while pods last for it (other columns' fills can
             # only shrink), so open every copy at once instead of re-scoring per node.
             copies = min(int(self.remaining[c]) // n for c, n in pattern.items())
@@ -301,6 +326,8 @@ class Packer:
                 self.nodes.append(node)
             for pod_class, count in pattern.items():
                 self.remaining[pod_class] -= count * copies
+            left = self.remaining[order[taken]]
+            dirty = np.any((ok[taken] > 0) & (fit[taken] > left[:, None]), axis=0)
 
     def _place_left_on_serverless(self) -> None:
         for pod_class in np.flatnonzero(self.remaining > 0):
@@ -380,6 +407,16 @@ def packing_cost(result: PackingResult, data: PackingInput) -> float:
     """Effective $/hour of a packing: its nodes plus its serverless pods."""
     nodes = sum(node.cost for node in result.nodes)
     return float(nodes + sum(data.serverless_cost[c] * n for c, n in result.serverless.items()))
+
+
+def packing_rank(result: PackingResult, data: PackingInput) -> tuple[int, float]:
+    """How packings compare: fewer pods left out first, then cost. A guide can leave out a pod
+    that only an existing node's room takes (another guide filled that room first); the
+    packing is then cheaper by that pod, not better."""
+    placed = sum(n for node in result.nodes for n in node.counts.values())
+    placed += sum(n for counts in result.existing for n in counts.values())
+    placed += sum(result.serverless.values())
+    return int(data.class_counts.sum()) - placed, packing_cost(result, data)
 
 
 def pack(data: PackingInput, solution: LpSolution | None) -> PackingResult:

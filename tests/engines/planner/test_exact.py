@@ -84,5 +84,17 @@ def test_loop_plans_of_real_catalog_batches_keep_every_rule_and_bound_every_plan
     fast = plan(batch.snapshot, batch.policy, batch.catalog, thorough=False, exact=None)
     thorough = plan(batch.snapshot, batch.policy, batch.catalog, thorough=True, exact=None)
     assert loop.cost_per_hour <= fast.cost_per_hour * (1 + 1e-6) + 1e-12, "never dearer than before"
+    # The thorough mode tries every packing the fast one does, and more: never fewer pods placed.
+    assert len(thorough.unschedulable) <= len(fast.unschedulable)
     for other in (fast, thorough):
         assert loop.lp_lower_bound <= other.cost_per_hour * (1 + 1e-9) + 1e-12
+
+
+def test_a_packing_that_leaves_a_pod_out_never_wins_for_being_cheaper():
+    """Batch 86: a pod only an existing node's room can take. The integer relaxation's packing
+    fills that room with others and leaves it out, 15 % cheaper than the packings that place
+    it; the plan must place it (found by `bench/planner.py --case small-batches`)."""
+    batch = small_batch(AWS, 86, POOL)
+    loop = plan(batch.snapshot, batch.policy, batch.catalog, thorough=False)
+    thorough = plan(batch.snapshot, batch.policy, batch.catalog, thorough=True, exact=None)
+    assert len(thorough.unschedulable) == len(loop.unschedulable)
