@@ -29,7 +29,13 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
         required=False,
         help_text="The onboarding stack's outputs (InterruptionQueueUrl, InterruptionQueueArn, "
         "InterruptionQueueName, NodeRoleArn, NodeInstanceProfileName, ...): where Nodeless reads "
-        "interruption events.",
+        "interruption events. Read from the stack itself at every verification.",
+    )
+    stack_name = serializers.CharField(
+        max_length=600,
+        required=False,
+        allow_blank=True,
+        help_text="The onboarding stack's name or ARN (blank: the name the stack link creates, nodeless-access).",
     )
 
     class Meta:
@@ -50,6 +56,10 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
             "last_error",
             "created_at",
             "stack_outputs",
+            "stack_name",
+            "stack_id",
+            "stack_error",
+            "stack_read_at",
         )
         read_only_fields: tuple[str, ...] = (
             "id",
@@ -60,6 +70,9 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
             "last_verified_at",
             "last_error",
             "created_at",
+            "stack_id",
+            "stack_error",
+            "stack_read_at",
         )
         extra_kwargs = {"name": {"required": False}}
 

@@ -17,6 +17,8 @@ class NodeClass(models.Model):
     instance_profile = models.CharField(max_length=128, blank=True)
     # Subnets and security groups carrying this tag (key=value) are used too; empty: none.
     discovery_tag = models.CharField(max_length=300, blank=True)
+    # The root volume of every node (GiB); None: sized from the instance type's ephemeral storage.
+    root_volume_gib = models.PositiveIntegerField(null=True, blank=True)
     # Discovered (never typed in): the cluster as DescribeCluster reports it.
     kubernetes_version = models.CharField(max_length=20, blank=True)
     endpoint = models.CharField(max_length=500, blank=True)

@@ -147,6 +147,15 @@ def _controller_policy() -> dict[str, Any]:
             "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
         },
         {
+            # The product reads this stack's outputs (node role, instance profile, queue) itself.
+            "Sid": "AllowReadingTheOnboardingStack",
+            "Effect": "Allow",
+            "Action": "cloudformation:DescribeStacks",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
+            },
+        },
+        {
             "Sid": "AllowEKSDiscovery",
             "Effect": "Allow",
             "Action": ["eks:ListClusters", "eks:DescribeCluster"],

@@ -83,11 +83,16 @@ class TemplateSpec:
 
 
 def default_node_role(cluster: Cluster) -> tuple[str, str]:
-    """The node role and instance profile the onboarding stack creates (its `NodeRole`)."""
+    """The node role and instance profile of the account's onboarding stack: as its outputs name them
+    (read from CloudFormation at verification), else the names the stack link's template gives them."""
     account = cluster.cloud_account
+    outputs = (account.stack_outputs or {}) if account else {}
     name = f"NodelessNodeRole-{STACK_NAME}"
     account_id = account_of(account.role_arn) if account else ""
-    return f"arn:aws:iam::{account_id}:role/{name}", name
+    return (
+        str(outputs.get("NodeRoleArn") or f"arn:aws:iam::{account_id}:role/{name}"),
+        str(outputs.get("NodeInstanceProfileName") or name),
+    )
 
 
 def node_class_of(cluster: Cluster) -> NodeClass:

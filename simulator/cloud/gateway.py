@@ -42,6 +42,7 @@ from simulator.cloud.protocol import (
     parse_request,
 )
 from simulator.cloud.spot_prices import price_history
+from simulator.cloud.stacks import CloudFormationStacks, describe_stacks_xml
 from simulator.cloud.sts_gate import StsGate
 from simulator.loopback import LoopbackServer, QuietHandler, read_body
 
@@ -116,6 +117,7 @@ class CloudGateway:
         self.capacity = CapacityFaults()
         self.fleets = FleetLauncher(catalog, self.capacity, self._ec2_for_caller, clock.now)
         self.pricing = PricingApi(catalog)
+        self.stacks = CloudFormationStacks()
         self.listeners: list[Callable[[], None]] = []
         self._server: LoopbackServer | None = None
 
@@ -188,6 +190,8 @@ class CloudGateway:
             served = self._ssm(request)
             if served is not None:
                 return served
+        if request.service == "cloudformation":
+            return self._cloudformation(request)
         if request.service == "pricing":
             result = self.pricing.handle(request.action, request.json_body)
             return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
@@ -219,6 +223,13 @@ class CloudGateway:
         if request.action != "GetCallerIdentity":  # AWS lets every identity ask who it is
             self.enforcer.authorize(request, action_name(request))
         return self._forward(request)
+
+    def _cloudformation(self, request: AwsRequest) -> Reply:
+        if request.action != "DescribeStacks":
+            raise AwsError("InvalidAction", f"The simulated CloudFormation serves DescribeStacks, not {request.action}")
+        _, account = self.sts.caller(request.access_key_id)
+        stacks = self.stacks.describe(account, request.region, request.params.get("StackName", ""))
+        return 200, {"Content-Type": "text/xml"}, describe_stacks_xml(stacks)
 
     def _ssm(self, request: AwsRequest) -> Reply | None:
         body = request.json_body
