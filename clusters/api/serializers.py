@@ -138,6 +138,7 @@ class NodeClassSerializer(serializers.ModelSerializer[NodeClass]):
             "node_role_arn",
             "instance_profile",
             "discovery_tag",
+            "root_volume_gib",
             "kubernetes_version",
             "service_cidr",
             "vpc_id",
@@ -151,7 +152,9 @@ class NodeClassSerializer(serializers.ModelSerializer[NodeClass]):
             "refreshed_at",
         )
         read_only_fields = tuple(
-            f for f in fields if f not in ("node_role_arn", "instance_profile", "discovery_tag")
+            f
+            for f in fields
+            if f not in ("node_role_arn", "instance_profile", "discovery_tag", "root_volume_gib")
         )
 
     def get_launch_templates(self, node_class: NodeClass) -> list[dict[str, Any]]:
@@ -169,6 +172,11 @@ class NodeClassUpdateSerializer(serializers.Serializer[Any]):
         allow_blank=True,
         max_length=300,
         help_text="key=value, e.g. karpenter.sh/discovery=prod",
+    )
+    root_volume_gib = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Root volume of every node in GiB (20 to 16384); null sizes it per instance type.",
     )
 
 

@@ -217,3 +217,29 @@ class AwsNodeClasses:
             raise self._fail(error, f"deleting the launch template {name}") from error
         except BotoCoreError as error:
             raise self._fail(error, f"deleting the launch template {name}") from error
+
+    def retire_versions(self, template_id: str, keep: set[int]) -> list[int]:
+        """Make the newest of `keep` the template's default (EC2 never deletes the default version) and
+        delete every other version but those of `keep`; the numbers deleted."""
+        try:
+            self._ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(max(keep)))
+            versions = [
+                int(v["VersionNumber"])
+                for page in self._ec2.get_paginator("describe_launch_template_versions").paginate(
+                    LaunchTemplateId=template_id
+                )
+                for v in page["LaunchTemplateVersions"]
+            ]
+            old = sorted(str(n) for n in versions if n not in keep)
+            deleted: list[int] = []
+            for start in range(0, len(old), 200):  # at most 200 per call
+                answer = self._ec2.delete_launch_template_versions(
+                    LaunchTemplateId=template_id, Versions=old[start : start + 200]
+                )
+                deleted += [
+                    int(v["VersionNumber"])
+                    for v in answer.get("SuccessfullyDeletedLaunchTemplateVersions", [])
+                ]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, f"deleting old versions of the launch template {template_id}") from error
+        return deleted

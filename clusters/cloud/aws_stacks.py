@@ -51,7 +51,5 @@ def describe_stack(
     return StackFacts(
         stack_id=str(described.get("StackId", "")),
         status=str(described.get("StackStatus", "")),
-        outputs={
-            str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in described.get("Outputs") or []
-        },
+        outputs={str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in described.get("Outputs") or []},
     )

@@ -71,10 +71,15 @@ def _controller_policy() -> dict[str, Any]:
             },
         },
         {
-            # Node classes: new versions of our own launch templates (AMI roll-forward).
+            # Node classes: new versions of our own launch templates (AMI roll-forward), the newest made
+            # the default and the old ones deleted.
             "Sid": "AllowScopedLaunchTemplateVersions",
             "Effect": "Allow",
-            "Action": "ec2:CreateLaunchTemplateVersion",
+            "Action": [
+                "ec2:CreateLaunchTemplateVersion",
+                "ec2:ModifyLaunchTemplate",
+                "ec2:DeleteLaunchTemplateVersions",
+            ],
             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:*:launch-template/*"},
             "Condition": {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "nodeless"}},
         },

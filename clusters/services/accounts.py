@@ -16,8 +16,8 @@ from clusters.onboarding.aws import (
     verify_role,
 )
 from clusters.pricing.catalogs import priced_aws_regions
-from clusters.services.stack_outputs import clean_stack_name, cloud_account_stack_read
 from clusters.regions import AWS_REGIONS
+from clusters.services.stack_outputs import clean_stack_name, cloud_account_stack_read
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization

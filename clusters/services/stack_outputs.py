@@ -26,7 +26,9 @@ from tenants.models import Organization
 KNOWN_OUTPUTS = tuple(stack_outputs())
 # Outputs a stack of another generation may carry (Fargate's pod execution role): shown when present.
 OPTIONAL_OUTPUTS = ("PodExecutionRoleArn",)
-_STACK_ARN = re.compile(r"^arn:aws(?:-us-gov|-cn)?:cloudformation:([a-z0-9-]+):(\d{12}):stack/([\w-]{1,128})/")
+_STACK_ARN = re.compile(
+    r"^arn:aws(?:-us-gov|-cn)?:cloudformation:([a-z0-9-]+):(\d{12}):stack/([\w-]{1,128})/"
+)
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 STACK_FIELDS = ("stack_outputs", "stack_name", "stack_id", "stack_error", "stack_read_at")
 _QUEUE_ARN = re.compile(r"^arn:aws(?:-us-gov|-cn)?:sqs:([a-z0-9-]+):(\d{12}):([\w-]{1,80})$")
@@ -92,12 +94,16 @@ def clean_stack_name(account: CloudAccount, stack: str) -> str:
     if arn is not None:
         if arn.group(2) != account.account_id:
             raise ValidationError(
-                {"stack_name": f"That stack is in account {arn.group(2)}, not this account ({account.account_id})."}
+                {
+                    "stack_name": f"That stack is in account {arn.group(2)}, not this account ({account.account_id})."
+                }
             )
         return stack
     if not _STACK_NAME.match(stack):
         raise ValidationError(
-            {"stack_name": "A CloudFormation stack name (letters, digits, hyphens; starts with a letter) or ARN."}
+            {
+                "stack_name": "A CloudFormation stack name (letters, digits, hyphens; starts with a letter) or ARN."
+            }
         )
     return stack
 

@@ -81,11 +81,13 @@ class FleetLauncher:
         faults: CapacityFaults,
         ec2_for_caller: Callable[[AwsRequest], Any],
         now: Callable[[], float],
+        version_deleted: Callable[[str, int], bool] = lambda template_id, version: False,
     ) -> None:
         self.catalog = catalog
         self.faults = faults
         self.ec2_for_caller = ec2_for_caller
         self.now = now
+        self.version_deleted = version_deleted  # a launch template version deleted on its own
         self._responses: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._token_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -343,8 +345,7 @@ class FleetLauncher:
             ) from error
         return [instance["InstanceId"] for instance in reservation["Instances"]]
 
-    @staticmethod
-    def _template_data(ec2: Any, template: Mapping[str, Any]) -> dict[str, Any]:
+    def _template_data(self, ec2: Any, template: Mapping[str, Any]) -> dict[str, Any]:
         lookup: dict[str, Any] = {}
         if "LaunchTemplateId" in template:
             lookup["LaunchTemplateId"] = template["LaunchTemplateId"]
@@ -361,6 +362,12 @@ class FleetLauncher:
             raise _template_not_found(template) from error
         if not versions:
             raise _template_not_found(template)
+        if self.version_deleted(str(versions[0]["LaunchTemplateId"]), int(versions[0]["VersionNumber"])):
+            raise AwsError(
+                "InvalidLaunchTemplateId.VersionNotFound",
+                f"Could not find launch template version {version} for launch template "
+                f"{versions[0]['LaunchTemplateId']}.",
+            )
         data: dict[str, Any] = versions[0].get("LaunchTemplateData") or {}
         return data
 
