@@ -16,7 +16,7 @@ serve, answered as EC2 documents it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -123,9 +123,9 @@ class TemplateVersions:
                 "LaunchTemplateVersions"
             ]
         except ClientError as error:
-            details: Mapping[str, str] = error.response.get("Error", {})
+            details = error.response.get("Error", {})
             raise AwsError(
-                details.get("Code", "InvalidParameterValue"), details.get("Message", "")
+                str(details.get("Code", "InvalidParameterValue")), str(details.get("Message", ""))
             ) from error
         kept = [v for v in versions if not self.is_deleted(template_id, int(v["VersionNumber"]))]
         return {"LaunchTemplateVersions": kept}
