@@ -149,6 +149,7 @@ class NodeClassSerializer(serializers.ModelSerializer[NodeClass]):
             "launch_templates",
             "problem",
             "drift",
+            "notices",
             "refreshed_at",
         )
         read_only_fields = tuple(

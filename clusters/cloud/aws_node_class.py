@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class AwsNodeClasses:
         self._ec2 = client(session, "ec2", endpoints)
         self._eks = client(session, "eks", endpoints)
         self._ssm = client(session, "ssm", endpoints)
+        self._sqs = client(session, "sqs", endpoints)
 
     def _fail(self, error: ClientError | BotoCoreError, context: str) -> CloudError:
         return classify(error, role_arn=self.role_arn, context=context)
@@ -243,3 +245,24 @@ class AwsNodeClasses:
         except (ClientError, BotoCoreError) as error:
             raise self._fail(error, f"deleting old versions of the launch template {template_id}") from error
         return deleted
+
+    def zones(self) -> list[str]:
+        """The region's availability zones that are available (not Local or Wavelength Zones)."""
+        try:
+            found = self._ec2.describe_availability_zones(
+                Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}]
+            )["AvailabilityZones"]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "describing the region's availability zones") from error
+        return sorted(z["ZoneName"] for z in found if z.get("State", "available") == "available")
+
+    def queue_policy(self, queue_url: str) -> tuple[str, dict[str, Any] | None]:
+        """The queue's ARN and its access policy (None when it has none)."""
+        try:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["QueueArn", "Policy"]
+            )["Attributes"]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, f"reading the interruption queue {queue_url}") from error
+        policy = attributes.get("Policy")
+        return str(attributes.get("QueueArn", "")), json.loads(policy) if policy else None

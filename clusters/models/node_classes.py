@@ -35,6 +35,9 @@ class NodeClass(models.Model):
     problem = models.TextField(blank=True)
     # What changed under running nodes (a new AMI rolled the templates forward), for the page.
     drift = models.TextField(blank=True)
+    # What works but not fully (a zone with no subnet, an interruption queue EventBridge cannot send
+    # to): launches go ahead; the page says what to fix.
+    notices = models.JSONField(default=list, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -34,6 +34,7 @@ from clusters.cloud.nodeadm import ClusterJoin, KubeletShape, user_data
 from clusters.models import CloudAccount, Cluster, NodeClass
 from clusters.onboarding.aws import RoleAccessError, account_of, assume_role, endpoints
 from clusters.onboarding.cloudformation import CLUSTER_TAG, MANAGED_TAG, STACK_NAME
+from clusters.services.node_class_notices import node_class_notices
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
@@ -63,6 +64,7 @@ DISCOVERED_FIELDS = (
     "access_entry",
     "problem",
     "drift",
+    "notices",
     "refreshed_at",
 )
 
@@ -160,6 +162,7 @@ def node_class_refresh(cluster: Cluster, *, create_access_entry: bool = True) ->
     problems: list[str] = []
     try:
         _discover(cluster, node_class, problems, create_access_entry=create_access_entry)
+        node_class.notices = node_class_notices(_aws(cluster), cluster, node_class)
     except (CloudError, RoleAccessError) as error:
         problems.append(getattr(error, "message", str(error)))
     node_class.problem = "; ".join(problems)

@@ -5,6 +5,7 @@ and instance profile the stack created, whatever they are called."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,15 @@ from tests.fixtures.pages import get_page
 
 pytestmark = pytest.mark.django_db
 PAGE_QUERIES = 30
+
+
+@pytest.fixture(autouse=True)
+def _stacks_go_with_the_test(simulated_cloud) -> Iterator[None]:
+    """The simulated cloud outlives a test: the stacks a test's customer created go with it."""
+    yield
+    stacks = simulated_cloud.gateway.stacks
+    for stack in stacks.describe(simulated_cloud.customer_account_id, simulated_cloud.region, ""):
+        stacks.delete(stack.account_id, stack.region, stack.name)
 
 
 def customer_stack(world: Any, role_arn: str, *, name: str = "nodeless-access", region: str = "") -> Any:
