@@ -16,7 +16,11 @@ from clusters.selectors import stack_queue_url
 def node_class_notices(aws: AwsNodeClasses, cluster: Cluster, node_class: NodeClass) -> list[str]:
     """What works but not fully: zones no launch can use, an interruption queue that hears nothing."""
     notices: list[str] = []
-    unserved = [zone for zone in aws.zones() if zone not in node_class.subnets]
+    try:
+        zones = aws.zones()
+    except CloudError as error:  # a notice never keeps launches from going ahead
+        zones, notices = [], [f"The region's zones cannot be listed: {error.message}"]
+    unserved = [zone for zone in zones if zone not in node_class.subnets]
     if unserved and node_class.subnets:
         notices.append(
             f"No usable subnet in {', '.join(unserved)}: Nodeless launches nothing there, and pods that must run "
