@@ -86,3 +86,20 @@ class ClusterSettingsForm(forms.Form):
         required=False,
         help_text="key=value pairs, comma-separated: cloud, region, zone, env, and any of your own.",
     )
+
+
+class NodeClassForm(forms.Form):
+    """The node class's editable fields; checked by `node_class_update`, like the API's PATCH."""
+
+    node_role_arn = forms.CharField(
+        required=False, max_length=300, help_text="Empty: the node role the onboarding stack created."
+    )
+    instance_profile = forms.CharField(required=False, max_length=128)
+    discovery_tag = forms.CharField(
+        required=False,
+        max_length=300,
+        help_text="key=value: subnets and security groups with this tag are used too.",
+    )
+    root_volume_gib = forms.CharField(
+        required=False, max_length=10, label="Root volume (GiB)", help_text="Empty: sized per instance type."
+    )

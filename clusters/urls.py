@@ -18,6 +18,7 @@ urlpatterns = [
     path("clusters/<uuid:cluster_id>/status/", views.cluster_status, name="cluster-status"),
     path("clusters/<uuid:cluster_id>/activity/", views.cluster_activity, name="cluster-activity"),
     path("clusters/<uuid:cluster_id>/delete/", views.cluster_delete, name="cluster-delete"),
+    path("clusters/<uuid:cluster_id>/node-class/", views.cluster_node_class, name="cluster-node-class"),
     path(
         "cloud-accounts/<uuid:account_id>/clusters/",
         views.cloud_account_discover,

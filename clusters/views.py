@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from clusters import selectors, services
-from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm
+from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm, NodeClassForm
 from clusters.labels import format_label_text, parse_label_text
 from clusters.models import CloudAccount, Cluster, ClusterConnection
 from clusters.onboarding.cloudformation import quick_create_url, template_yaml
@@ -195,7 +195,18 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
         else:
             messages.success(request, "Cluster settings saved.")
             return redirect("cluster-detail", cluster_id=cluster.pk)
-    context = {"section": "clusters", "cluster": cluster, "form": form, **_health_context(cluster)}
+    return render(request, "clusters/cluster_detail.html", _detail_context(cluster, form))
+
+
+def _detail_context(
+    cluster: Cluster, form: ClusterSettingsForm, node_class_form: NodeClassForm | None = None
+) -> dict[str, object]:
+    context: dict[str, object] = {
+        "section": "clusters",
+        "cluster": cluster,
+        "form": form,
+        **_health_context(cluster),
+    }
     if cluster.is_nodeless and cluster.connection == ClusterConnection.EKS:
         node_class = selectors.cluster_node_class(cluster)
         role_arn, profile = default_node_role(cluster)
@@ -203,8 +214,46 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
             "node_class": node_class,
             "node_role_arn": node_class.node_role_arn or role_arn,
             "instance_profile": node_class.instance_profile or profile,
+            "node_class_form": node_class_form
+            or NodeClassForm(
+                initial={
+                    "node_role_arn": node_class.node_role_arn,
+                    "instance_profile": node_class.instance_profile,
+                    "discovery_tag": node_class.discovery_tag,
+                    "root_volume_gib": node_class.root_volume_gib or "",
+                }
+            ),
         }
-    return render(request, "clusters/cluster_detail.html", context)
+    return context
+
+
+@organization_view(write=Role.ADMIN, doing="change what the cluster's nodes are made of")
+@require_POST
+def cluster_node_class(request: OrganizationRequest, cluster_id: str) -> HttpResponse:
+    """The node class form of the cluster page: the same checks as the API's PATCH; on a refusal the
+    page comes back with every error and what was typed."""
+    organization = request.organization
+    cluster = get_for_organization(organization, Cluster.objects.select_related("cloud_account"), cluster_id)
+    if not (cluster.is_nodeless and cluster.connection == ClusterConnection.EKS):
+        messages.error(request, "Only a nodeless EKS cluster has a node class.")
+        return redirect("cluster-detail", cluster_id=cluster.pk)
+    form = NodeClassForm(request.POST)
+    if form.is_valid():
+        try:
+            services.node_class_update(
+                organization, cluster=cluster, actor=Actor.from_request(request), **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Node class saved; Nodeless looks at the account again now.")
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+    settings_form = ClusterSettingsForm(
+        initial={"name": cluster.name, "mode": cluster.mode, "labels": format_label_text(cluster.labels)}
+    )
+    return render(
+        request, "clusters/cluster_detail.html", _detail_context(cluster, settings_form, form), status=400
+    )
 
 
 def _health_context(cluster: Cluster) -> dict[str, object]:

@@ -18,7 +18,15 @@ PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
 PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
 CLUSTER_CHECK = "workers.tasks.cluster_check"
 MARKET_REFRESH = "workers.tasks.market_refresh"
-TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE, CLUSTER_CHECK, MARKET_REFRESH)
+NODE_CLASS_RELEASE = "workers.tasks.node_class_release"
+TASK_NAMES = (
+    FEDERATION_PASS,
+    PROVISIONING_LAUNCH,
+    PROVISIONING_RECONCILE,
+    CLUSTER_CHECK,
+    MARKET_REFRESH,
+    NODE_CLASS_RELEASE,
+)
 
 # Work is coalesced per subject: while a task for it is queued (and, for a launch or a reconcile pass,
 # running), asking for another does nothing — a burst of 200 submissions costs one or two federation
@@ -146,3 +154,9 @@ def request_market_refresh(region: str, kind: str) -> bool:
         (region, kind),
         timeout=MARKET_REFRESH_MARK_SECONDS,
     )
+
+
+def node_class_release_on_commit(*, account_id: str, cluster_id: str, region: str) -> None:
+    """Once the transaction commits, delete the launch templates of a cluster that left nodeless mode
+    or was removed (the task takes ids: the cluster row may be gone by then)."""
+    transaction.on_commit(lambda: app.send_task(NODE_CLASS_RELEASE, args=(account_id, cluster_id, region)))

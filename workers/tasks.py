@@ -23,7 +23,10 @@ from billing.services.metering import meter_cluster
 from billing.services.usage_history import usage_history_compact, usage_history_prune
 from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
+from clusters.cloud.errors import CloudError
+from clusters.onboarding.aws import RoleAccessError
 from clusters.services import market as market_services
+from clusters.services import node_classes as node_class_services
 from policies.federation.selectors import organization_ids_with_federation_work
 from workers.enqueue import (
     PROVISIONING_LAUNCH,
@@ -171,6 +174,19 @@ def cluster_check(cluster_id: str) -> None:
         cluster_services.cluster_check_run(cluster_id)
     except SoftTimeLimitExceeded:
         cluster_services.cluster_check_timed_out(cluster_id)
+
+
+@shared_task(ignore_result=True)
+def node_class_release(account_id: str, cluster_id: str, region: str) -> str:
+    """Delete the launch templates of a cluster that left nodeless mode or was removed."""
+    try:
+        deleted = node_class_services.node_class_release(
+            account_id=account_id, cluster_id=cluster_id, region=region
+        )
+    except (CloudError, RoleAccessError) as error:  # the customer sees them in their account; logged
+        logger.warning("launch templates of cluster %s not deleted: %s", cluster_id, error)
+        return "failed"
+    return f"{len(deleted)} deleted"
 
 
 # --- metering ------------------------------------------------------------------------------------------

@@ -29,7 +29,13 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
         required=False,
         help_text="The onboarding stack's outputs (InterruptionQueueUrl, InterruptionQueueArn, "
         "InterruptionQueueName, NodeRoleArn, NodeInstanceProfileName, ...): where Nodeless reads "
-        "interruption events.",
+        "interruption events. Read from the stack itself at every verification.",
+    )
+    stack_name = serializers.CharField(
+        max_length=600,
+        required=False,
+        allow_blank=True,
+        help_text="The onboarding stack's name or ARN (blank: the name the stack link creates, nodeless-access).",
     )
 
     class Meta:
@@ -50,6 +56,10 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
             "last_error",
             "created_at",
             "stack_outputs",
+            "stack_name",
+            "stack_id",
+            "stack_error",
+            "stack_read_at",
         )
         read_only_fields: tuple[str, ...] = (
             "id",
@@ -60,6 +70,9 @@ class CloudAccountSerializer(serializers.ModelSerializer[CloudAccount]):
             "last_verified_at",
             "last_error",
             "created_at",
+            "stack_id",
+            "stack_error",
+            "stack_read_at",
         )
         extra_kwargs = {"name": {"required": False}}
 
@@ -125,6 +138,7 @@ class NodeClassSerializer(serializers.ModelSerializer[NodeClass]):
             "node_role_arn",
             "instance_profile",
             "discovery_tag",
+            "root_volume_gib",
             "kubernetes_version",
             "service_cidr",
             "vpc_id",
@@ -135,10 +149,13 @@ class NodeClassSerializer(serializers.ModelSerializer[NodeClass]):
             "launch_templates",
             "problem",
             "drift",
+            "notices",
             "refreshed_at",
         )
         read_only_fields = tuple(
-            f for f in fields if f not in ("node_role_arn", "instance_profile", "discovery_tag")
+            f
+            for f in fields
+            if f not in ("node_role_arn", "instance_profile", "discovery_tag", "root_volume_gib")
         )
 
     def get_launch_templates(self, node_class: NodeClass) -> list[dict[str, Any]]:
@@ -156,6 +173,11 @@ class NodeClassUpdateSerializer(serializers.Serializer[Any]):
         allow_blank=True,
         max_length=300,
         help_text="key=value, e.g. karpenter.sh/discovery=prod",
+    )
+    root_volume_gib = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Root volume of every node in GiB (20 to 16384); null sizes it per instance type.",
     )
 
 

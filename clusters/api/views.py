@@ -57,6 +57,7 @@ class CloudAccountViewSet(
             role_arn=data["role_arn"],
             regions=data["regions"],
             discounts={key: data[key] for key in _DISCOUNTS if key in data},
+            stack_name=data.get("stack_name", ""),
         )
         return Response(CloudAccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
@@ -74,6 +75,7 @@ class CloudAccountViewSet(
                 name=data.get("name"),
                 regions=data.get("regions"),
                 discounts={key: data[key] for key in _DISCOUNTS if key in data} or None,
+                stack_name=data.get("stack_name"),
             )
             if "stack_outputs" in data:
                 account = cloud_account_stack_outputs_set(

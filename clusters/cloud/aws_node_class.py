@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class AwsNodeClasses:
         self._ec2 = client(session, "ec2", endpoints)
         self._eks = client(session, "eks", endpoints)
         self._ssm = client(session, "ssm", endpoints)
+        self._sqs = client(session, "sqs", endpoints)
 
     def _fail(self, error: ClientError | BotoCoreError, context: str) -> CloudError:
         return classify(error, role_arn=self.role_arn, context=context)
@@ -217,3 +219,50 @@ class AwsNodeClasses:
             raise self._fail(error, f"deleting the launch template {name}") from error
         except BotoCoreError as error:
             raise self._fail(error, f"deleting the launch template {name}") from error
+
+    def retire_versions(self, template_id: str, keep: set[int]) -> list[int]:
+        """Make the newest of `keep` the template's default (EC2 never deletes the default version) and
+        delete every other version but those of `keep`; the numbers deleted."""
+        try:
+            self._ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(max(keep)))
+            versions = [
+                int(v["VersionNumber"])
+                for page in self._ec2.get_paginator("describe_launch_template_versions").paginate(
+                    LaunchTemplateId=template_id
+                )
+                for v in page["LaunchTemplateVersions"]
+            ]
+            old = sorted(str(n) for n in versions if n not in keep)
+            deleted: list[int] = []
+            for start in range(0, len(old), 200):  # at most 200 per call
+                answer = self._ec2.delete_launch_template_versions(
+                    LaunchTemplateId=template_id, Versions=old[start : start + 200]
+                )
+                deleted += [
+                    int(v["VersionNumber"])
+                    for v in answer.get("SuccessfullyDeletedLaunchTemplateVersions", [])
+                ]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, f"deleting old versions of the launch template {template_id}") from error
+        return deleted
+
+    def zones(self) -> list[str]:
+        """The region's availability zones that are available (not Local or Wavelength Zones)."""
+        try:
+            found = self._ec2.describe_availability_zones(
+                Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}]
+            )["AvailabilityZones"]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, "describing the region's availability zones") from error
+        return sorted(z["ZoneName"] for z in found if z.get("State", "available") == "available")
+
+    def queue_policy(self, queue_url: str) -> tuple[str, dict[str, Any] | None]:
+        """The queue's ARN and its access policy (None when it has none)."""
+        try:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["QueueArn", "Policy"]
+            )["Attributes"]
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, f"reading the interruption queue {queue_url}") from error
+        policy = attributes.get("Policy")
+        return str(attributes.get("QueueArn", "")), json.loads(policy) if policy else None

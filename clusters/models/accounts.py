@@ -50,6 +50,12 @@ class CloudAccount(models.Model):
     # The onboarding stack's outputs (`clusters.onboarding.interruption_stack.stack_outputs`), by output
     # key: where its interruption queue, node role and instance profile are. Names are never guessed.
     stack_outputs = models.JSONField(default=dict, blank=True)
+    # The stack the outputs are read from (`cloudformation:DescribeStacks` at every verification): the
+    # name or ARN the customer gave, else the name the stack link creates (`STACK_NAME`).
+    stack_name = models.CharField(max_length=600, blank=True)
+    stack_id = models.CharField(max_length=600, blank=True)  # the stack ARN last found
+    stack_error = models.TextField(blank=True)  # why the outputs could not be read ("" when they were)
+    stack_read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["name"]

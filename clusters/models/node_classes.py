@@ -17,6 +17,8 @@ class NodeClass(models.Model):
     instance_profile = models.CharField(max_length=128, blank=True)
     # Subnets and security groups carrying this tag (key=value) are used too; empty: none.
     discovery_tag = models.CharField(max_length=300, blank=True)
+    # The root volume of every node (GiB); None: sized from the instance type's ephemeral storage.
+    root_volume_gib = models.PositiveIntegerField(null=True, blank=True)
     # Discovered (never typed in): the cluster as DescribeCluster reports it.
     kubernetes_version = models.CharField(max_length=20, blank=True)
     endpoint = models.CharField(max_length=500, blank=True)
@@ -33,6 +35,9 @@ class NodeClass(models.Model):
     problem = models.TextField(blank=True)
     # What changed under running nodes (a new AMI rolled the templates forward), for the page.
     drift = models.TextField(blank=True)
+    # What works but not fully (a zone with no subnet, an interruption queue EventBridge cannot send
+    # to): launches go ahead; the page says what to fix.
+    notices = models.JSONField(default=list, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

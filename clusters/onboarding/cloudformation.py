@@ -71,10 +71,15 @@ def _controller_policy() -> dict[str, Any]:
             },
         },
         {
-            # Node classes: new versions of our own launch templates (AMI roll-forward).
+            # Node classes: new versions of our own launch templates (AMI roll-forward), the newest made
+            # the default and the old ones deleted.
             "Sid": "AllowScopedLaunchTemplateVersions",
             "Effect": "Allow",
-            "Action": "ec2:CreateLaunchTemplateVersion",
+            "Action": [
+                "ec2:CreateLaunchTemplateVersion",
+                "ec2:ModifyLaunchTemplate",
+                "ec2:DeleteLaunchTemplateVersions",
+            ],
             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:*:launch-template/*"},
             "Condition": {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "nodeless"}},
         },
@@ -145,6 +150,15 @@ def _controller_policy() -> dict[str, Any]:
             "Action": "iam:PassRole",
             "Resource": {"Fn::GetAtt": ["NodeRole", "Arn"]},
             "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        },
+        {
+            # The product reads this stack's outputs (node role, instance profile, queue) itself.
+            "Sid": "AllowReadingTheOnboardingStack",
+            "Effect": "Allow",
+            "Action": "cloudformation:DescribeStacks",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
+            },
         },
         {
             "Sid": "AllowEKSDiscovery",

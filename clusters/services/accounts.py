@@ -17,6 +17,7 @@ from clusters.onboarding.aws import (
 )
 from clusters.pricing.catalogs import priced_aws_regions
 from clusters.regions import AWS_REGIONS
+from clusters.services.stack_outputs import clean_stack_name, cloud_account_stack_read
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
@@ -76,6 +77,7 @@ def cloud_account_connect(
     role_arn: str,
     regions: list[str],
     discounts: dict[str, Any] | None = None,
+    stack_name: str = "",
 ) -> CloudAccount:
     """Verify the role (AssumeRole with our external ID, then a dry run of every call we make) and only
     then store the account: a failing role leaves nothing behind."""
@@ -109,6 +111,8 @@ def cloud_account_connect(
             last_verified_at=timezone.now(),
             **clean_discounts,
         )
+        account.stack_name = clean_stack_name(account, stack_name)
+        account.save(update_fields=["stack_name"])
         audit_record(
             organization,
             actor=actor,
@@ -116,7 +120,7 @@ def cloud_account_connect(
             target=account,
             metadata={"role_arn": role_arn, "regions": clean_regions},
         )
-    return account
+    return cloud_account_stack_read(account)
 
 
 def cloud_account_verify(organization: Organization, *, account: CloudAccount, actor: Actor) -> CloudAccount:
@@ -134,6 +138,8 @@ def cloud_account_verify(organization: Organization, *, account: CloudAccount, a
             account.last_error = str(_verification_error(verification.missing).message_dict["role_arn"][0])
         else:
             account.status, account.last_error = VerificationStatus.VERIFIED, ""
+        # The role answers: read what its stack created (the node role, the interruption queue).
+        cloud_account_stack_read(account)
     account.last_verified_at = timezone.now()
     account.save(update_fields=["status", "last_error", "permissions", "last_verified_at"])
     audit_record(
@@ -155,6 +161,7 @@ def cloud_account_update(
     name: str | None = None,
     regions: list[str] | None = None,
     discounts: dict[str, Any] | None = None,
+    stack_name: str | None = None,
 ) -> CloudAccount:
     if name is not None:
         if not name.strip():
@@ -167,6 +174,8 @@ def cloud_account_update(
             {**{f: getattr(account, f) for f in DISCOUNT_FIELDS}, **discounts}
         ).items():
             setattr(account, field, value)
+    if stack_name is not None:
+        account.stack_name = clean_stack_name(account, stack_name)
     account.save()
     audit_record(organization, actor=actor, action="cloud_account.update", target=account)
     return account

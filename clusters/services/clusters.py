@@ -25,6 +25,7 @@ from nodeless_saas.crypto import encrypt_text
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
+from workers.enqueue import node_class_release_on_commit
 
 
 def _clean_name(organization: Organization, name: str, *, exclude: Cluster | None = None) -> str:
@@ -194,6 +195,7 @@ def cluster_update(
     if labels is not None:
         cluster.labels = changes["labels"] = clean_labels(labels)
     recheck = False
+    was_nodeless = cluster.is_nodeless
     if mode is not None and mode != cluster.mode:
         cluster.mode = changes["mode"] = _clean_mode(mode)
         _check_mode_fits(cluster)
@@ -207,6 +209,8 @@ def cluster_update(
             check_asked(cluster)
         # Only what this request changes: a worker may be recording a check's outcome on the same row.
         cluster.save(update_fields=("name", "labels", "mode", *(CHECK_FIELDS if recheck else ())))
+        if was_nodeless and not cluster.is_nodeless:
+            _release_launch_templates(cluster)
         audit_record(
             organization,
             actor=actor,
@@ -222,7 +226,16 @@ def cluster_delete(organization: Organization, *, cluster: Cluster, actor: Actor
     """Forget the cluster. Its loops stop (they find no row); nothing in the customer's cluster or
     cloud account is touched."""
     audit_record(organization, actor=actor, action="cluster.delete", target=cluster)
+    _release_launch_templates(cluster)
     cluster.delete()
+
+
+def _release_launch_templates(cluster: Cluster) -> None:
+    """The launch templates Nodeless wrote for the cluster are deleted by a worker (after commit)."""
+    if cluster.connection == ClusterConnection.EKS and cluster.cloud_account_id:
+        node_class_release_on_commit(
+            account_id=str(cluster.cloud_account_id), cluster_id=str(cluster.pk), region=cluster.region
+        )
 
 
 def cluster_replace_kubeconfig(

@@ -31,9 +31,10 @@ from django.utils import timezone
 from clusters.cloud.aws_node_class import AwsNodeClasses, Subnet, TemplateVersion
 from clusters.cloud.errors import CloudError
 from clusters.cloud.nodeadm import ClusterJoin, KubeletShape, user_data
-from clusters.models import Cluster, NodeClass
+from clusters.models import CloudAccount, Cluster, NodeClass
 from clusters.onboarding.aws import RoleAccessError, account_of, assume_role, endpoints
 from clusters.onboarding.cloudformation import CLUSTER_TAG, MANAGED_TAG, STACK_NAME
+from clusters.services.node_class_notices import node_class_notices
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
@@ -63,6 +64,7 @@ DISCOVERED_FIELDS = (
     "access_entry",
     "problem",
     "drift",
+    "notices",
     "refreshed_at",
 )
 
@@ -82,12 +84,30 @@ class TemplateSpec:
         return f"{self.arch}-{self.variant}-{digest}"
 
 
+# Instance families with AWS Inferentia or Trainium devices: their drivers and device plugin come with
+# the EKS AL2023 Neuron AMI only (`.../amazon-linux-2023/x86_64/neuron/...`).
+NEURON_FAMILIES = frozenset({"inf1", "inf2", "trn1", "trn1n", "trn2", "trn2n"})
+
+
+def ami_variant(instance_type: str, *, gpus: int) -> str:
+    """The EKS AL2023 AMI variant an instance type needs: neuron for Inferentia/Trainium, nvidia
+    for NVIDIA GPUs, else standard."""
+    if instance_type.split(".", 1)[0] in NEURON_FAMILIES:
+        return "neuron"
+    return "nvidia" if gpus else "standard"
+
+
 def default_node_role(cluster: Cluster) -> tuple[str, str]:
-    """The node role and instance profile the onboarding stack creates (its `NodeRole`)."""
+    """The node role and instance profile of the account's onboarding stack: as its outputs name them
+    (read from CloudFormation at verification), else the names the stack link's template gives them."""
     account = cluster.cloud_account
+    outputs = (account.stack_outputs or {}) if account else {}
     name = f"NodelessNodeRole-{STACK_NAME}"
     account_id = account_of(account.role_arn) if account else ""
-    return f"arn:aws:iam::{account_id}:role/{name}", name
+    return (
+        str(outputs.get("NodeRoleArn") or f"arn:aws:iam::{account_id}:role/{name}"),
+        str(outputs.get("NodeInstanceProfileName") or name),
+    )
 
 
 def node_class_of(cluster: Cluster) -> NodeClass:
@@ -142,6 +162,7 @@ def node_class_refresh(cluster: Cluster, *, create_access_entry: bool = True) ->
     problems: list[str] = []
     try:
         _discover(cluster, node_class, problems, create_access_entry=create_access_entry)
+        node_class.notices = node_class_notices(_aws(cluster), cluster, node_class)
     except (CloudError, RoleAccessError) as error:
         problems.append(getattr(error, "message", str(error)))
     node_class.problem = "; ".join(problems)
@@ -237,7 +258,7 @@ def _template_data(cluster: Cluster, node_class: NodeClass, spec: TemplateSpec) 
             {
                 "DeviceName": ROOT_DEVICE,
                 "Ebs": {
-                    "VolumeSize": spec.volume_gib,
+                    "VolumeSize": node_class.root_volume_gib or spec.volume_gib,
                     "VolumeType": "gp3",
                     "Encrypted": True,
                     "DeleteOnTermination": True,
@@ -284,6 +305,12 @@ def node_class_templates(
                 written = _aws(cluster).write_template(
                     _template_name(cluster, key), data, _tags(cluster), str(held.get("id", ""))
                 )
+                if held.get("version") and written.version > int(held["version"]):
+                    # The version before stays (a fleet request may name it right now); older ones go.
+                    with contextlib.suppress(CloudError):  # retried at the next new version
+                        _aws(cluster).retire_versions(
+                            written.template_id, {written.version, int(held["version"])}
+                        )
                 known[key] = {
                     "id": written.template_id,
                     "name": written.name,
@@ -322,9 +349,51 @@ def node_class_collect(cluster: Cluster, *, keep: set[str]) -> list[str]:
     return deleted
 
 
+# The EKS AL2023 AMIs' root snapshot is 20 GiB (EC2 refuses a smaller volume from it); gp3 holds 16 TiB.
+ROOT_VOLUME_GIB = (20, 16384)
+
+
+class _Keep:
+    """The default of an optional update argument: leave the field as it is."""
+
+
+KEEP = _Keep()
+
+
+def node_class_release(*, account_id: str, cluster_id: str, region: str) -> list[str]:
+    """Delete the launch templates of a cluster that left nodeless mode or was removed (they carry its
+    id as a tag); forget them on its node class. Nothing when the cluster is nodeless (again)."""
+    cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
+    if cluster is not None and cluster.is_nodeless:
+        return []
+    account = CloudAccount.objects.select_related("organization").filter(pk=account_id).first()
+    if account is None:
+        return []  # the account is gone, and our access to it with it
+    session = assume_role(
+        role_arn=account.role_arn,
+        external_id=account.organization.external_id,
+        region=region,
+        session_name="nodeless-nodeclass",
+    )
+    aws = AwsNodeClasses(session, region, endpoints(), role_arn=account.role_arn)
+    deleted = aws.templates((CLUSTER_TAG, str(cluster_id)))
+    for name in deleted:
+        aws.delete_template(name)
+    NodeClass.objects.filter(cluster_id=cluster_id).update(launch_templates={})
+    return deleted
+
+
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _PROFILE = re.compile(r"^[\w+=,.@-]{1,128}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+
+
+def _volume_size(value: int | str | None) -> int | str | None:
+    """A size typed in a form ("" is none) or given by the API; text that is no number stays text."""
+    if isinstance(value, str):
+        text = value.strip()
+        return None if not text else int(text) if text.isdigit() else text
+    return value
 
 
 def node_class_update(
@@ -335,11 +404,14 @@ def node_class_update(
     node_role_arn: str | None = None,
     instance_profile: str | None = None,
     discovery_tag: str | None = None,
+    root_volume_gib: int | str | None | _Keep = KEEP,
 ) -> NodeClass:
-    """Change what the cluster's nodes are made of; a worker checks the account again at once."""
+    """Change what the cluster's nodes are made of (every field checked, every error reported at
+    once); a worker checks the account again at once. `root_volume_gib=None` sizes root volumes per
+    instance type again; a new size is a new launch template version at the next launch."""
     assert cluster.organization_id == organization.pk
     errors: dict[str, str] = {}
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     if node_role_arn is not None:
         changes["node_role_arn"] = node_role_arn.strip()
         if changes["node_role_arn"] and not _ROLE_ARN.match(changes["node_role_arn"]):
@@ -353,6 +425,15 @@ def node_class_update(
         key, sep, value = changes["discovery_tag"].partition("=")
         if changes["discovery_tag"] and not (sep and _TAG_KEY.match(key.strip()) and value.strip()):
             errors["discovery_tag"] = "A tag as key=value, e.g. karpenter.sh/discovery=prod."
+    if not isinstance(root_volume_gib, _Keep):
+        low, high = ROOT_VOLUME_GIB
+        size = _volume_size(root_volume_gib)
+        changes["root_volume_gib"] = size if isinstance(size, int) else None
+        if size is not None and not (isinstance(size, int) and low <= size <= high):
+            errors["root_volume_gib"] = (
+                f"A root volume of {low} to {high} GiB (the EKS AMI's snapshot is {low} GiB), or empty to size it "
+                "per instance type."
+            )
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -85,11 +85,13 @@ class FleetLauncher:
         faults: CapacityFaults,
         ec2_for_caller: Callable[[AwsRequest], Any],
         now: Callable[[], float],
+        version_deleted: Callable[[str, int], bool] = lambda template_id, version: False,
     ) -> None:
         self.catalog = catalog
         self.faults = faults
         self.ec2_for_caller = ec2_for_caller
         self.now = now
+        self.version_deleted = version_deleted  # a launch template version deleted on its own
         # (account, token) -> (fingerprint, answer, simulated time answered), in answer order.
         self._responses: dict[tuple[str, str], tuple[str, dict[str, Any], float]] = {}
         self._lock = threading.Lock()
@@ -383,8 +385,7 @@ class FleetLauncher:
             ) from error
         return [instance["InstanceId"] for instance in reservation["Instances"]]
 
-    @staticmethod
-    def _template_data(ec2: Any, template: Mapping[str, Any]) -> dict[str, Any]:
+    def _template_data(self, ec2: Any, template: Mapping[str, Any]) -> dict[str, Any]:
         lookup: dict[str, Any] = {}
         if "LaunchTemplateId" in template:
             lookup["LaunchTemplateId"] = template["LaunchTemplateId"]
@@ -401,6 +402,12 @@ class FleetLauncher:
             raise _template_not_found(template) from error
         if not versions:
             raise _template_not_found(template)
+        if self.version_deleted(str(versions[0]["LaunchTemplateId"]), int(versions[0]["VersionNumber"])):
+            raise AwsError(
+                "InvalidLaunchTemplateId.VersionNotFound",
+                f"Could not find launch template version {version} for launch template "
+                f"{versions[0]['LaunchTemplateId']}.",
+            )
         data: dict[str, Any] = versions[0].get("LaunchTemplateData") or {}
         return data
 

@@ -42,7 +42,9 @@ from simulator.cloud.protocol import (
     parse_request,
 )
 from simulator.cloud.spot_prices import price_history
+from simulator.cloud.stacks import CloudFormationStacks, describe_stacks_xml
 from simulator.cloud.sts_gate import StsGate
+from simulator.cloud.template_versions import TemplateVersions
 from simulator.loopback import LoopbackServer, QuietHandler, read_body
 
 logger = logging.getLogger(__name__)
@@ -114,8 +116,12 @@ class CloudGateway:
         self.enforcer = PolicyEnforcer(admin, sts)
         self.throttles = ThrottleFaults()
         self.capacity = CapacityFaults()
-        self.fleets = FleetLauncher(catalog, self.capacity, self._ec2_for_caller, clock.now)
+        self.template_versions = TemplateVersions(self._ec2_for_caller)
+        self.fleets = FleetLauncher(
+            catalog, self.capacity, self._ec2_for_caller, clock.now, self.template_versions.is_deleted
+        )
         self.pricing = PricingApi(catalog)
+        self.stacks = CloudFormationStacks()
         self.listeners: list[Callable[[], None]] = []
         self._server: LoopbackServer | None = None
 
@@ -188,6 +194,8 @@ class CloudGateway:
             served = self._ssm(request)
             if served is not None:
                 return served
+        if request.service == "cloudformation":
+            return self._cloudformation(request)
         if request.service == "pricing":
             result = self.pricing.handle(request.action, request.json_body)
             return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
@@ -219,6 +227,15 @@ class CloudGateway:
         if request.action != "GetCallerIdentity":  # AWS lets every identity ask who it is
             self.enforcer.authorize(request, action_name(request))
         return self._forward(request)
+
+    def _cloudformation(self, request: AwsRequest) -> Reply:
+        if request.action != "DescribeStacks":
+            raise AwsError(
+                "InvalidAction", f"The simulated CloudFormation serves DescribeStacks, not {request.action}"
+            )
+        _, account = self.sts.caller(request.access_key_id)
+        stacks = self.stacks.describe(account, request.region, request.params.get("StackName", ""))
+        return 200, {"Content-Type": "text/xml"}, describe_stacks_xml(stacks)
 
     def _ssm(self, request: AwsRequest) -> Reply | None:
         body = request.json_body
@@ -265,6 +282,14 @@ class CloudGateway:
             if result["Instances"]:
                 self.notify()
             return 200, {"Content-Type": "text/xml"}, ec2_response("CreateFleet", result)
+        if request.action == "DeleteLaunchTemplateVersions":
+            result = self.template_versions.delete(request)
+            return 200, {"Content-Type": "text/xml"}, ec2_response(request.action, result)
+        if request.action == "DescribeLaunchTemplateVersions" and (
+            "LaunchTemplateId" in request.params or "LaunchTemplateName" in request.params
+        ):
+            result = self.template_versions.describe(request)
+            return 200, {"Content-Type": "text/xml"}, ec2_response(request.action, result)
         if request.action == "DescribeSpotPriceHistory":
             return (
                 200,

@@ -171,6 +171,7 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "cluster-status": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-decisions": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-delete": lambda o: {"cluster_id": o.cluster().pk},
+    "cluster-node-class": lambda o: {"cluster_id": o.cluster().pk},
     "cloud-account-discover": lambda o: {"account_id": o.cloud_account().pk},
     "cloud-account-import": lambda o: {"account_id": o.cloud_account().pk},
     "cloud-account-verify": lambda o: {"account_id": o.cloud_account().pk},

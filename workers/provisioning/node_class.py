@@ -17,6 +17,7 @@ from clusters.models import Cluster, NodeClass
 from clusters.services.node_classes import (
     REFRESH_EVERY,
     TemplateSpec,
+    ami_variant,
     node_class_of,
     node_class_refresh,
     node_class_templates,
@@ -60,7 +61,7 @@ def template_spec(shape: InstanceType, request: LaunchRequest, policy: PlannerPo
         max_pods=max_pods,
         vcpu=shape.vcpu,
     )
-    variant = "nvidia" if shape.gpus else "standard"
+    variant = ami_variant(shape.name, gpus=shape.gpus)
     return TemplateSpec(
         EC2_ARCHITECTURES.get(shape.architecture, shape.architecture),
         variant,
