@@ -11,6 +11,13 @@ https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode
   nothing about zones.
 
 Zone labels are read under every key the EBS CSI driver and Kubernetes have used.
+
+Attach limits follow kube-scheduler's NodeVolumeLimits filter
+(https://kubernetes.io/docs/concepts/storage/storage-limits/): a node attaches at most the
+`allocatable.count` its CSINode reports for a driver, a volume counting once however many pods
+mount it. A node not yet registered is assumed to attach `NEW_NODE_ATTACH_LIMIT` EBS volumes: Nitro
+instances share 28 attachment slots between volumes and network interfaces, and the EBS CSI driver
+reports what the primary interface and the root volume leave.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ ZONE_KEYS = frozenset(
     }
 )
 WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
+EBS_DRIVER = "ebs.csi.aws.com"
+NEW_NODE_ATTACH_LIMIT = 26
 
 
 def _zones_in(expressions: Iterable[Json], values_key: str = "values") -> frozenset[str] | None:
@@ -81,3 +90,17 @@ def intersect(zone_sets: Iterable[frozenset[str] | None]) -> frozenset[str] | No
         if zones is not None:
             result = zones if result is None else result & zones
     return result
+
+
+def attach_limit(csi_node: Json | None, driver: str = EBS_DRIVER) -> int | None:
+    """How many volumes of `driver` a node can attach, from its CSINode (None: no limit known)."""
+    for entry in ((csi_node or {}).get("spec") or {}).get("drivers") or ():
+        if entry.get("name") == driver:
+            count = (entry.get("allocatable") or {}).get("count")
+            return None if count is None else int(count)
+    return None
+
+
+def attach_room(limit: int | None, claims_on_node: Iterable[str]) -> int | None:
+    """How many more volumes a node can attach, given the claims (namespace/name) its pods mount."""
+    return None if limit is None else max(limit - len(set(claims_on_node)), 0)
