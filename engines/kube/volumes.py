@@ -23,6 +23,7 @@ reports what the primary interface and the root volume leave.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 Json = Mapping[str, Any]
@@ -104,3 +105,38 @@ def attach_limit(csi_node: Json | None, driver: str = EBS_DRIVER) -> int | None:
 def attach_room(limit: int | None, claims_on_node: Iterable[str]) -> int | None:
     """How many more volumes a node can attach, given the claims (namespace/name) its pods mount."""
     return None if limit is None else max(limit - len(set(claims_on_node)), 0)
+
+
+@dataclass(frozen=True)
+class StorageState:
+    """A cluster's claims (by `namespace/name`), volumes, storage classes and CSINodes (by name), as
+    its informer holds them: what the volume rules of pending pods are read from."""
+
+    claims: Mapping[str, Json] = field(default_factory=dict)
+    volumes: Mapping[str, Json] = field(default_factory=dict)
+    classes: Mapping[str, Json] = field(default_factory=dict)
+    csi_nodes: Mapping[str, Json] = field(default_factory=dict)
+
+    def zones(self, namespace: str, claim_names: Iterable[str]) -> frozenset[str] | None:
+        """The zones a pod's claims allow (a claim not found says nothing: kube-scheduler keeps
+        such a pod pending anyway)."""
+        found = []
+        for name in claim_names:
+            claim = self.claims.get(f"{namespace}/{name}")
+            if claim is None:
+                continue
+            spec = claim.get("spec") or {}
+            volume = self.volumes.get(str(spec.get("volumeName") or "")) if spec.get("volumeName") else None
+            storage_class = self.classes.get(str(spec.get("storageClassName") or ""))
+            found.append(claim_zones(claim, volume, storage_class))
+        return intersect(found)
+
+    def attach_room(self, claims_by_node: Mapping[str, Iterable[str]]) -> dict[str, int]:
+        """By node name, how many more EBS volumes each node with a CSINode can attach, given the
+        claims (`namespace/name`) its pods mount."""
+        room = {}
+        for node_name, claims in claims_by_node.items():
+            left = attach_room(attach_limit(self.csi_nodes.get(node_name)), claims)
+            if left is not None:
+                room[node_name] = left
+        return room

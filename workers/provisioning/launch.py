@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from engines.kube import Pod, Resources
 from engines.kube.labels import HOSTNAME, ZONE
 from engines.kube.predicate import BindCheck
+from engines.kube.volumes import NEW_NODE_ATTACH_LIMIT
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
 from workers.provisioning.bind import checked
 from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
@@ -142,10 +143,12 @@ def plan_launches(
     pods: Sequence[Pod],
     check: BindCheck | None = None,
     volume_zones: Mapping[str, frozenset[str] | None] | None = None,
+    attach_room: Mapping[str, int] | None = None,
 ) -> LaunchPlan:
     """Plan `pods` (see `pods_to_plan`): binds to Ready nodes, pods joining nodes in flight, new nodes
     to launch, and the pods left pending with the reason. Each bind is first checked as
-    kube-scheduler would check it (`check`: the pass's, counting the binds it already decided)."""
+    kube-scheduler would check it (`check`: the pass's, counting the binds it already decided).
+    `attach_room`: by node name, how many more volumes it can attach (new nodes: the EBS default)."""
     if not pods:
         return LaunchPlan()
     by_uid, requests, pending = plannable(pods, volume_zones)
@@ -160,6 +163,8 @@ def plan_launches(
         cluster_nodes=topology.nodes,
         placed=topology.placed,
         daemonset_host_ports=topology.daemonset_host_ports,
+        attach_limit=NEW_NODE_ATTACH_LIMIT,
+        attach_room=dict(attach_room or {}),
     )
     result = plan(snapshot, inputs.policy, inputs.catalog, thorough=False)
     in_flight = {f"{IN_FLIGHT_PREFIX}{record.id}": record.id for record in inputs.active()}
