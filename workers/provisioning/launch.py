@@ -11,10 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engines.kube import Pod, Resources
-from engines.kube.labels import HOSTNAME, ZONE
+from engines.kube.cluster import NewNode
+from engines.kube.labels import HOSTNAME, OS, REGION, ZONE, canonical_key
 from engines.kube.predicate import BindCheck
 from engines.kube.volumes import NEW_NODE_ATTACH_LIMIT
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
+from engines.planner.table import VARYING_LABELS
 from workers.provisioning.bind import checked
 from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
 from workers.provisioning.inputs import PassInputs, is_managed
@@ -119,6 +121,14 @@ def launch_node(
     return LaunchNode(launch, planned, reserved, replaces, plan)
 
 
+def new_node_overhead(inputs: PassInputs) -> Resources:
+    """What the DaemonSets that would place a pod on a new node of the policy request there."""
+    policy = inputs.policy
+    labels = {canonical_key(k): v for k, v in policy.node_labels.items()}
+    labels.update({REGION: inputs.cluster.region, OS: "linux"})
+    return inputs.state.new_node_overhead(NewNode(labels, VARYING_LABELS, policy.node_taints))
+
+
 def plannable(
     pods: Sequence[Pod], volume_zones: Mapping[str, frozenset[str] | None] | None = None
 ) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
@@ -158,7 +168,7 @@ def plan_launches(
     snapshot = Snapshot(
         pods=tuple(requests.values()),
         existing_nodes=tuple(existing_nodes(inputs)),
-        daemonset_overhead=inputs.state.daemonset_overhead,
+        daemonset_overhead=new_node_overhead(inputs),
         region=inputs.cluster.region,
         cluster_nodes=topology.nodes,
         placed=topology.placed,
