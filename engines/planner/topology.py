@@ -20,8 +20,9 @@ nodes (`Snapshot.placed`) and the pending pods decided before it:
 - volumes count against attach limits (a node's CSINode count): an existing node without room for
   every pending pod's volumes is avoided by pods with volumes; a pod with more volumes than a new
   node can attach is reported; and when the pending pods' volumes together exceed what one new
-  node can attach, each pod with volumes gets a node of its own (the packer does not count
-  volumes, so this keeps any node under its limit: it may cost nodes, it never strands a pod);
+  node can attach, pods with volumes up to that limit are packed as usual and each other one gets
+  a node of its own (the packer does not count volumes, so this keeps every node within its limit:
+  it may cost nodes, it never strands a pod);
 - preferences (preferred node affinity on the zone, preferred pod affinity and anti-affinity on
   the zone) never add a constraint, so they never cost anything: they only order the zones a
   pod pinned by a required rule may take and that tie on spread load (kube-scheduler then scores
@@ -71,6 +72,8 @@ class _Decided:
     matches: dict[tuple[AffinityTerm | SpreadConstraint, str, LabelKey], bool] = field(default_factory=dict)
     every_look: set[LabelKey] = field(default_factory=set)  # of every pending pod, decided or not
     pending_volumes: int = 0  # the attachable volumes of every pending pod
+    # What pods with volumes packed like any other pods may still mount together (None: not needed).
+    volume_budget: int | None = None
 
     def value(self, node_name: str, key: str) -> str | None:
         node = self.nodes.get(node_name)
@@ -335,7 +338,13 @@ def _attach_limits(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decis
             UnschedulableCode.VOLUME_LIMIT,
             f"it mounts {volumes} volumes and a new node can attach at most {limit} (node volume limits)",
         )
-    if decided.pending_volumes > limit:
+    if decided.pending_volumes <= limit:
+        return  # however they are packed, no node gets more than the limit
+    if decided.volume_budget is None:
+        decided.volume_budget = limit
+    if volumes <= decided.volume_budget:
+        decided.volume_budget -= volumes  # within the share pods with volumes may pack freely
+    else:
         decision.alone = True
 
 

@@ -19,6 +19,7 @@ Each pass:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from simulator.api import ClusterApi
@@ -270,7 +271,7 @@ def _cluster_wide(total_nodes: int, reason: str) -> str:
     )
 
 
-def _claim_ref(claim: dict[str, Any]) -> Any:
+def _claim_ref(claim: Mapping[str, Any]) -> Any:
     meta = claim["metadata"]
 
     def claim_it(volume: dict[str, Any]) -> None:

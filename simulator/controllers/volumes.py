@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from simulator.api import ClusterApi
@@ -36,6 +37,8 @@ from simulator.controllers.volume_rules import (
 from simulator.errors import ApiError
 from simulator.resources import CSI_NODES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
 from simulator.store import JsonObject
+
+Json = Mapping[str, Any]
 
 ZONE = "topology.kubernetes.io/zone"
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
@@ -76,7 +79,7 @@ class VolumeController:
         return None
 
     # --- volumes -----------------------------------------------------------------------------
-    def _sync_volume(self, volume: JsonObject, world: VolumeWorld) -> None:
+    def _sync_volume(self, volume: Json, world: VolumeWorld) -> None:
         spec, phase = volume.get("spec") or {}, (volume.get("status") or {}).get("phase")
         ref = spec.get("claimRef")
         if not ref:
@@ -92,7 +95,7 @@ class VolumeController:
         if claimed_here and phase != "Bound":
             self._bind(volume, claim)
 
-    def _release(self, volume: JsonObject) -> None:
+    def _release(self, volume: Json) -> None:
         name = volume["metadata"]["name"]
         if (volume.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete":
             with contextlib.suppress(ApiError):
@@ -101,7 +104,7 @@ class VolumeController:
         if (volume.get("status") or {}).get("phase") != "Released":
             self._set_phase(volume, "Released")
 
-    def _set_phase(self, volume: JsonObject, phase: str) -> None:
+    def _set_phase(self, volume: Json, phase: str) -> None:
         def set_phase(copy: JsonObject) -> None:
             copy.setdefault("status", {})["phase"] = phase
 
@@ -109,7 +112,7 @@ class VolumeController:
             self.api.update(PERSISTENT_VOLUMES, "", volume["metadata"]["name"], set_phase, subresource="status")
 
     # --- claims ------------------------------------------------------------------------------
-    def _sync_claim(self, claim: JsonObject, world: VolumeWorld) -> None:
+    def _sync_claim(self, claim: Json, world: VolumeWorld) -> None:
         storage_class = world.claim_class(claim)
         if waits_for_first_consumer(storage_class):
             claimed = next(
@@ -136,7 +139,7 @@ class VolumeController:
         if zone:
             self._provision(claim, storage_class, zone)
 
-    def _immediate_zone(self, storage_class: JsonObject) -> str | None:
+    def _immediate_zone(self, storage_class: Json) -> str | None:
         zones = sorted(
             {
                 str(value)
@@ -157,7 +160,7 @@ class VolumeController:
             )
         return zones[0] if zones else None
 
-    def _provision(self, claim: JsonObject, storage_class: JsonObject, zone: str) -> None:
+    def _provision(self, claim: Json, storage_class: Json, zone: str) -> None:
         provisioner = str(storage_class.get("provisioner") or "")
         if not provisioner or provisioner == NO_PROVISIONER:
             return
@@ -197,7 +200,7 @@ class VolumeController:
             created = self.api.create(PERSISTENT_VOLUMES, "", body)
             self._bind(created.obj, claim)
 
-    def _bind(self, volume: JsonObject, claim: JsonObject) -> None:
+    def _bind(self, volume: Json, claim: Json) -> None:
         meta = claim["metadata"]
         ref = {
             "kind": "PersistentVolumeClaim",
@@ -259,7 +262,7 @@ class VolumeController:
                 self.api.delete(CSI_NODES, "", name)
 
 
-def _refers_to(volume: JsonObject, claim: JsonObject) -> bool:
+def _refers_to(volume: Json, claim: Json) -> bool:
     ref = (volume.get("spec") or {}).get("claimRef") or {}
     meta = claim["metadata"]
     return (ref.get("namespace"), ref.get("name")) == (meta.get("namespace"), meta["name"]) and ref.get(
@@ -267,7 +270,7 @@ def _refers_to(volume: JsonObject, claim: JsonObject) -> bool:
     ) in (None, meta["uid"])
 
 
-def _claim_bound(volume: JsonObject) -> Any:
+def _claim_bound(volume: Json) -> Any:
     def bind(copy: JsonObject) -> None:
         copy["spec"]["volumeName"] = volume["metadata"]["name"]
         annotations = copy["metadata"].setdefault("annotations", {})
@@ -277,7 +280,7 @@ def _claim_bound(volume: JsonObject) -> Any:
     return bind
 
 
-def _claim_status(volume: JsonObject) -> Any:
+def _claim_status(volume: Json) -> Any:
     def bound(copy: JsonObject) -> None:
         spec = volume.get("spec") or {}
         copy["status"] = {
