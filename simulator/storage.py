@@ -69,7 +69,9 @@ def _validate_class(name: str, obj: JsonObject, old: JsonObject | None) -> None:
         causes.append(("provisioner", "Required value"))
     mode = obj.get("volumeBindingMode")
     if mode not in BINDING_MODES:
-        causes.append(("volumeBindingMode", f'Unsupported value: "{mode}": supported values: {_SUPPORTED_BINDING}'))
+        causes.append(
+            ("volumeBindingMode", f'Unsupported value: "{mode}": supported values: {_SUPPORTED_BINDING}')
+        )
     if old is not None:
         causes.extend(
             (field, f"Forbidden: updates to {field} are forbidden.")
@@ -116,7 +118,10 @@ def _validate_volume(name: str, obj: JsonObject, old: JsonObject | None) -> None
         causes.append(("spec.capacity", "Required value"))
     if not any(spec.get(source) for source in VOLUME_SOURCES):
         causes.append(("spec", "Required value: must specify a volume type"))
-    if old is not None and (old.get("spec") or {}).get("nodeAffinity") not in (None, spec.get("nodeAffinity")):
+    if old is not None and (old.get("spec") or {}).get("nodeAffinity") not in (
+        None,
+        spec.get("nodeAffinity"),
+    ):
         causes.append(("spec.nodeAffinity", "Invalid value: field is immutable"))
     if causes:
         raise invalid("PersistentVolume", name, "", causes)

@@ -128,7 +128,10 @@ class ClusterInformer:
         if start:
             for resource in STORAGE:
                 threading.Thread(
-                    target=self._run, args=(resource,), name=f"inform-{resource.kind}-{self.name}", daemon=True
+                    target=self._run,
+                    args=(resource,),
+                    name=f"inform-{resource.kind}-{self.name}",
+                    daemon=True,
                 ).start()
         deadline = time.monotonic() + timeout
         for resource in STORAGE:

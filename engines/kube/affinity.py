@@ -208,5 +208,7 @@ def preferred_pod_terms(spec: Json, owner_namespace: str) -> tuple[WeightedPodTe
         section = (spec.get("affinity") or {}).get(kind) or {}
         for raw in section.get("preferredDuringSchedulingIgnoredDuringExecution") or ():
             term = raw.get("podAffinityTerm") or {}
-            found.append(WeightedPodTerm(sign * int(raw.get("weight") or 1), affinity_term(term, owner_namespace)))
+            found.append(
+                WeightedPodTerm(sign * int(raw.get("weight") or 1), affinity_term(term, owner_namespace))
+            )
     return tuple(found)

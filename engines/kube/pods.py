@@ -239,7 +239,9 @@ class Pod(ObjectView):
         affinity = (self.spec.get("affinity") or {}).get("nodeAffinity") or {}
         preferred = affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or ()
         return tuple(
-            WeightedNodeTerm(int(raw.get("weight") or 1), node_selector_terms([raw.get("preference") or {}])[0])
+            WeightedNodeTerm(
+                int(raw.get("weight") or 1), node_selector_terms([raw.get("preference") or {}])[0]
+            )
             for raw in preferred
         )
 

@@ -421,7 +421,10 @@ def _preference(pod: PodRequest, decided: _Decided, zone: str) -> int:
         term = preferred.term
         if term.topology_key != ZONE:
             continue
-        present = decided.placed_values(term, pod.namespace)[zone] + decided.pending_in_zones(term, pod.namespace)[zone]
+        present = (
+            decided.placed_values(term, pod.namespace)[zone]
+            + decided.pending_in_zones(term, pod.namespace)[zone]
+        )
         if present:
             score += preferred.weight
     return score

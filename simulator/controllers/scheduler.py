@@ -88,7 +88,9 @@ class RequestCache:
 
 class Scheduler:
     name = "scheduler"
-    watches = frozenset({PODS.key, NODES.key, PERSISTENT_VOLUME_CLAIMS.key, PERSISTENT_VOLUMES.key, CSI_NODES.key})
+    watches = frozenset(
+        {PODS.key, NODES.key, PERSISTENT_VOLUME_CLAIMS.key, PERSISTENT_VOLUMES.key, CSI_NODES.key}
+    )
 
     def __init__(self, api: ClusterApi, *, retry_seconds: float = 30.0) -> None:
         self.api = api
@@ -149,7 +151,12 @@ class Scheduler:
                 self._mark_unschedulable(pod, _cluster_wide(len(nodes), refused[0]), now)
                 continue
             node, reasons = self._choose(needs, cluster, volumes)
-            if node is not None and needs.claims and volumes is not None and not self._claims_bound(pod, node, volumes):
+            if (
+                node is not None
+                and needs.claims
+                and volumes is not None
+                and not self._claims_bound(pod, node, volumes)
+            ):
                 waiting += 1  # PreBind: the claims are being bound on this node; the pod follows
                 continue
             if node is not None and self._bind(pod, node):
@@ -187,9 +194,7 @@ class Scheduler:
             volume = static_volume_for(volumes, claim, node.labels)
             try:
                 if volume is not None:
-                    self.api.update(
-                        PERSISTENT_VOLUMES, "", volume["metadata"]["name"], _claim_ref(claim)
-                    )
+                    self.api.update(PERSISTENT_VOLUMES, "", volume["metadata"]["name"], _claim_ref(claim))
                 elif (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE) != node.name:
                     self.api.update(PERSISTENT_VOLUME_CLAIMS, namespace, name, _select_node(node.name))
             except ApiError:

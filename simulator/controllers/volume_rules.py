@@ -50,7 +50,11 @@ class VolumeWorld:
 
     @classmethod
     def of(
-        cls, claims: Iterable[Json], volumes: Iterable[Json], classes: Iterable[Json], csi_nodes: Iterable[Json]
+        cls,
+        claims: Iterable[Json],
+        volumes: Iterable[Json],
+        classes: Iterable[Json],
+        csi_nodes: Iterable[Json],
     ) -> VolumeWorld:
         return cls(
             {(c["metadata"].get("namespace") or "default", c["metadata"]["name"]): c for c in claims},
@@ -83,7 +87,11 @@ def _namespace(pod: Json) -> str:
 
 
 def _expression(expression: Json, labels: Mapping[str, str]) -> bool:
-    key, operator, values = expression.get("key", ""), expression.get("operator", "In"), expression.get("values") or []
+    key, operator, values = (
+        expression.get("key", ""),
+        expression.get("operator", "In"),
+        expression.get("values") or [],
+    )
     if operator == "In":
         return key in labels and labels[key] in values
     if operator == "NotIn":
@@ -112,7 +120,10 @@ def class_allows(storage_class: Json, labels: Mapping[str, str]) -> bool:
     if not terms:
         return True
     return any(
-        all(labels.get(e.get("key", "")) in (e.get("values") or ()) for e in term.get("matchLabelExpressions") or ())
+        all(
+            labels.get(e.get("key", "")) in (e.get("values") or ())
+            for e in term.get("matchLabelExpressions") or ()
+        )
         for term in terms
     )
 
@@ -134,7 +145,10 @@ def volume_fits_claim(volume: Json, claim: Json) -> bool:
     if (volume.get("status") or {}).get("phase") not in ("Available", "Pending"):
         return False
     ref = spec.get("claimRef")
-    if ref and (ref.get("namespace"), ref.get("name")) != (claim["metadata"].get("namespace"), claim["metadata"]["name"]):
+    if ref and (ref.get("namespace"), ref.get("name")) != (
+        claim["metadata"].get("namespace"),
+        claim["metadata"]["name"],
+    ):
         return False
     if str(spec.get("storageClassName") or "") != str(wanted.get("storageClassName") or ""):
         return False
@@ -142,7 +156,9 @@ def volume_fits_claim(volume: Json, claim: Json) -> bool:
         return False
     if not set(wanted.get("accessModes") or ()) <= set(spec.get("accessModes") or ()):
         return False
-    return _storage(volume, "spec", "capacity", "storage") >= _storage(claim, "spec", "resources", "requests", "storage")
+    return _storage(volume, "spec", "capacity", "storage") >= _storage(
+        claim, "spec", "resources", "requests", "storage"
+    )
 
 
 def static_volume_for(world: VolumeWorld, claim: Json, labels: Mapping[str, str] | None) -> Json | None:
@@ -152,7 +168,11 @@ def static_volume_for(world: VolumeWorld, claim: Json, labels: Mapping[str, str]
         for v in world.volumes.values()
         if volume_fits_claim(v, claim) and (labels is None or volume_affinity_matches(v, labels))
     ]
-    return min(fitting, key=lambda v: (_storage(v, "spec", "capacity", "storage"), v["metadata"]["name"]), default=None)
+    return min(
+        fitting,
+        key=lambda v: (_storage(v, "spec", "capacity", "storage"), v["metadata"]["name"]),
+        default=None,
+    )
 
 
 def pre_filter_reasons(pod: Json, world: VolumeWorld) -> list[str]:
@@ -161,7 +181,9 @@ def pre_filter_reasons(pod: Json, world: VolumeWorld) -> list[str]:
         claim = world.claims.get((_namespace(pod), name))
         if claim is None or claim["metadata"].get("deletionTimestamp"):
             return [NOT_FOUND.format(name)]
-        if not (claim.get("spec") or {}).get("volumeName") and not waits_for_first_consumer(world.claim_class(claim)):
+        if not (claim.get("spec") or {}).get("volumeName") and not waits_for_first_consumer(
+            world.claim_class(claim)
+        ):
             return [UNBOUND_IMMEDIATE]
     return []
 

@@ -35,7 +35,13 @@ from simulator.controllers.volume_rules import (
     waits_for_first_consumer,
 )
 from simulator.errors import ApiError
-from simulator.resources import CSI_NODES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
+from simulator.resources import (
+    CSI_NODES,
+    NODES,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
+    STORAGE_CLASSES,
+)
 from simulator.store import JsonObject
 
 Json = Mapping[str, Any]
@@ -74,7 +80,9 @@ class VolumeController:
             self._sync_volume(volume, world)
         world = self._world()
         for claim in world.claims.values():
-            if not (claim.get("spec") or {}).get("volumeName") and not claim["metadata"].get("deletionTimestamp"):
+            if not (claim.get("spec") or {}).get("volumeName") and not claim["metadata"].get(
+                "deletionTimestamp"
+            ):
                 self._sync_claim(claim, world)
         return None
 
@@ -109,7 +117,9 @@ class VolumeController:
             copy.setdefault("status", {})["phase"] = phase
 
         with contextlib.suppress(ApiError):
-            self.api.update(PERSISTENT_VOLUMES, "", volume["metadata"]["name"], set_phase, subresource="status")
+            self.api.update(
+                PERSISTENT_VOLUMES, "", volume["metadata"]["name"], set_phase, subresource="status"
+            )
 
     # --- claims ------------------------------------------------------------------------------
     def _sync_claim(self, claim: Json, world: VolumeWorld) -> None:
@@ -223,7 +233,11 @@ class VolumeController:
             self.api.update(PERSISTENT_VOLUMES, "", name, volume_bound, subresource="status")
             self.api.update(PERSISTENT_VOLUME_CLAIMS, ref["namespace"], meta["name"], _claim_bound(volume))
             self.api.update(
-                PERSISTENT_VOLUME_CLAIMS, ref["namespace"], meta["name"], _claim_status(volume), subresource="status"
+                PERSISTENT_VOLUME_CLAIMS,
+                ref["namespace"],
+                meta["name"],
+                _claim_status(volume),
+                subresource="status",
             )
         except ApiError:
             return  # changed meanwhile: the next pass reads everything again

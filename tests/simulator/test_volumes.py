@@ -49,7 +49,9 @@ def world() -> Any:
     return api, manager, clock
 
 
-def storage_class(name: str, mode: str = "WaitForFirstConsumer", zones: tuple[str, ...] = ()) -> dict[str, Any]:
+def storage_class(
+    name: str, mode: str = "WaitForFirstConsumer", zones: tuple[str, ...] = ()
+) -> dict[str, Any]:
     body: dict[str, Any] = {"metadata": {"name": name}, "provisioner": EBS, "volumeBindingMode": mode}
     if zones:
         body["allowedTopologies"] = [{"matchLabelExpressions": [{"key": ZONE, "values": list(zones)}]}]
@@ -105,7 +107,11 @@ def test_storage_kinds_are_defaulted_and_validated_like_the_api_server() -> None
         api.update(STORAGE_CLASSES, "", "plain", wait)
     assert changed.value.code == 422 and "volumeBindingMode: Forbidden" in changed.value.message
     with pytest.raises(ApiError) as sizeless:
-        api.create(PERSISTENT_VOLUME_CLAIMS, "default", {"metadata": {"name": "c"}, "spec": {"accessModes": ["ReadWriteOnce"]}})
+        api.create(
+            PERSISTENT_VOLUME_CLAIMS,
+            "default",
+            {"metadata": {"name": "c"}, "spec": {"accessModes": ["ReadWriteOnce"]}},
+        )
     assert sizeless.value.code == 422 and "spec.resources[storage]: Required value" in sizeless.value.message
     pending = api.create(PERSISTENT_VOLUME_CLAIMS, "default", claim("data")).obj
     assert pending["status"] == {"phase": "Pending"} and pending["spec"]["volumeMode"] == "Filesystem"
@@ -117,7 +123,14 @@ def test_storage_kinds_are_defaulted_and_validated_like_the_api_server() -> None
         api.update(PERSISTENT_VOLUME_CLAIMS, "default", "data", other_class)
     assert "spec is immutable after creation" in resized_class.value.message
     with pytest.raises(ApiError) as sourceless:
-        api.create(PERSISTENT_VOLUMES, "", {"metadata": {"name": "v"}, "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}}})
+        api.create(
+            PERSISTENT_VOLUMES,
+            "",
+            {
+                "metadata": {"name": "v"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}},
+            },
+        )
     assert "must specify a volume type" in sourceless.value.message
     made_volume = api.create(PERSISTENT_VOLUMES, "", volume("pv-1", "us-east-1a")).obj
     assert made_volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
@@ -178,7 +191,11 @@ def test_a_wait_for_first_consumer_claim_takes_an_available_volume_on_the_chosen
 
 def test_claims_that_are_missing_or_unbound_immediate_keep_the_pod_pending_with_the_reason(world) -> None:
     api, manager, _ = world
-    api.create(STORAGE_CLASSES, "", {**storage_class("manual", "Immediate"), "provisioner": "kubernetes.io/no-provisioner"})
+    api.create(
+        STORAGE_CLASSES,
+        "",
+        {**storage_class("manual", "Immediate"), "provisioner": "kubernetes.io/no-provisioner"},
+    )
     api.create(PERSISTENT_VOLUME_CLAIMS, "default", claim("waiting", class_name="manual"))
     api.create(PODS, "default", user("lost", "nowhere"))
     api.create(PODS, "default", user("early", "waiting"))

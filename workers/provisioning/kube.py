@@ -82,7 +82,12 @@ class KubeOps:
         if storage is None:
             return {}
         claims = {
-            name: [f"{pod.namespace}/{claim}" for pod in node.pods if not pod.is_finished for claim in pod.claim_names]
+            name: [
+                f"{pod.namespace}/{claim}"
+                for pod in node.pods
+                if not pod.is_finished
+                for claim in pod.claim_names
+            ]
             for name, node in state.nodes.items()
         }
         return storage.attach_room(claims)

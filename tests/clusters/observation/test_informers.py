@@ -124,10 +124,19 @@ class _StorageApi(FakeApi):
 
 
 def _storage_lists() -> dict[str, list[dict[str, Any]]]:
-    claim = {"metadata": {"name": "data", "namespace": "db", "resourceVersion": "3"}, "spec": {"volumeName": "pv-1"}}
+    claim = {
+        "metadata": {"name": "data", "namespace": "db", "resourceVersion": "3"},
+        "spec": {"volumeName": "pv-1"},
+    }
     term = {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["z-b"]}]}
-    volume = {"metadata": {"name": "pv-1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}}}
-    csi = {"metadata": {"name": "n1"}, "spec": {"drivers": [{"name": "ebs.csi.aws.com", "allocatable": {"count": 3}}]}}
+    volume = {
+        "metadata": {"name": "pv-1"},
+        "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}},
+    }
+    csi = {
+        "metadata": {"name": "n1"},
+        "spec": {"drivers": [{"name": "ebs.csi.aws.com", "allocatable": {"count": 3}}]},
+    }
     return {
         "Pod": [],
         "Node": [],

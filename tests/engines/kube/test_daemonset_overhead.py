@@ -26,13 +26,21 @@ def _daemon(name: str, cpu: str, *, tolerations: Any = EVERYTHING, **spec: Any) 
     pin = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["old"]}]}
     return Pod(
         {
-            "metadata": {"name": name, "uid": name, "ownerReferences": [{"kind": "DaemonSet", "uid": f"ds-{name}"}]},
+            "metadata": {
+                "name": name,
+                "uid": name,
+                "ownerReferences": [{"kind": "DaemonSet", "uid": f"ds-{name}"}],
+            },
             "spec": {
                 "nodeName": "old",
                 "containers": [{"resources": {"requests": {"cpu": cpu}}}],
                 "tolerations": tolerations,
                 # The DaemonSet controller pins every pod to its node with a matchFields term.
-                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [pin]}}},
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [pin]}
+                    }
+                },
                 **spec,
             },
             "status": {"phase": "Running"},

@@ -17,10 +17,10 @@ from typing import Any
 from engines.kube import CapacityType, Node, Pod
 from engines.kube import labels as wk
 from engines.kube.affinity import HostPort
+from engines.kube.volumes import attach_limit, attach_room, claim_zones, intersect
 from engines.planner import Catalog, ExistingNode, Plan, PlannerPolicy, Resources, Snapshot, plan
 from engines.planner.requests import pod_request
 from engines.planner.types import ClusterNode, PlacedPod
-from engines.kube.volumes import attach_limit, attach_room, claim_zones, intersect
 from simulator.controllers.scheduling import placement_reasons
 from simulator.controllers.volume_rules import VolumeWorld
 from tests.engines.planner.planner_builders import offering_labels, tiny_catalog
@@ -55,7 +55,9 @@ def pod_json(
     if tolerations:
         spec["tolerations"] = list(tolerations)
     if claims:
-        spec["volumes"] = [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}} for i, c in enumerate(claims)]
+        spec["volumes"] = [
+            {"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}} for i, c in enumerate(claims)
+        ]
     return {
         "metadata": {
             "name": name,

@@ -19,7 +19,11 @@ EBS = "ebs.csi.aws.com"
 
 
 def _class(name: str, zones: list[str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"metadata": {"name": name}, "provisioner": EBS, "volumeBindingMode": "WaitForFirstConsumer"}
+    body: dict[str, Any] = {
+        "metadata": {"name": name},
+        "provisioner": EBS,
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
     if zones:
         body["allowedTopologies"] = [{"matchLabelExpressions": [{"key": wk.ZONE, "values": zones}]}]
     return body

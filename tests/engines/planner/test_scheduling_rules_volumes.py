@@ -146,7 +146,10 @@ def test_a_preference_alone_never_adds_cost() -> None:
     plain = run([pod_json(f"w-{i}") for i in range(4)])
     preferring = run(
         [
-            pod_json(f"w-{i}", affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [prefer]}})
+            pod_json(
+                f"w-{i}",
+                affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [prefer]}},
+            )
             for i in range(4)
         ]
     )
