@@ -97,6 +97,9 @@ class SleepingKube:
     def volume_zones(self, pods: Sequence[Any]) -> Mapping[str, frozenset[str] | None]:
         return {}
 
+    def attach_room(self, state: Any) -> Mapping[str, int]:
+        return {}
+
     def remove_taint(self, node_name: str, key: str) -> None:
         time.sleep(self.latency)
 

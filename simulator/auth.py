@@ -74,7 +74,7 @@ READ_ONLY = PermissionSet(
     (
         PolicyRule.of(
             READ_VERBS,
-            ["", "apps", "batch", "policy"],
+            ["", "apps", "batch", "policy", "storage.k8s.io"],
             [
                 "namespaces",
                 "nodes",
@@ -94,6 +94,11 @@ READ_ONLY = PermissionSet(
                 "jobs/status",
                 "poddisruptionbudgets",
                 "poddisruptionbudgets/status",
+                "persistentvolumes",
+                "persistentvolumeclaims",
+                "persistentvolumeclaims/status",
+                "storageclasses",
+                "csinodes",
             ],
         ),
         PolicyRule.of(["create"], ["authorization.k8s.io", "authentication.k8s.io"], ["*"]),

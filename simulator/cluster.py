@@ -35,6 +35,7 @@ from simulator.controllers.jobs import JobController
 from simulator.controllers.kubelet import Kubelet
 from simulator.controllers.scheduler import Scheduler
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
+from simulator.controllers.volumes import VolumeController
 from simulator.controllers.workloads import DeploymentController, ReplicaSetController
 from simulator.eks_tokens import EksTokenAuthenticator, EksTokenVerifier
 from simulator.handlers import BOOKMARK_INTERVAL_SECONDS, RequestHandler
@@ -132,6 +133,7 @@ class SimulatedCluster:
             ReplicaSetController(self.api),
             DeploymentController(self.api),
             JobController(self.api),
+            VolumeController(self.api),
             DisruptionController(self.api),
             PodGarbageCollector(self.api),
             EventReaper(self.api),

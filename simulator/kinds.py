@@ -28,6 +28,7 @@ from simulator.resources import (
     ResourceType,
 )
 from simulator.selectors import selector_from_object
+from simulator.storage import default_storage, validate_storage
 from simulator.store import JsonObject
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -242,6 +243,8 @@ def default_on_create(
     elif resource is SECRETS:
         _fold_string_data(obj)
         obj.setdefault("type", "Opaque")
+    else:
+        default_storage(resource, obj)
 
 
 def _fold_string_data(obj: JsonObject) -> None:
@@ -318,6 +321,8 @@ def validate(resource: ResourceType, obj: JsonObject, old: JsonObject | None) ->
             )
     elif resource is SECRETS:
         _fold_string_data(obj)
+    else:
+        validate_storage(resource, obj, old)
 
 
 _MUTABLE_POD_FIELDS = ("activeDeadlineSeconds", "terminationGracePeriodSeconds")

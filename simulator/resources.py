@@ -166,6 +166,39 @@ PDBS = ResourceType(
     subresources=("status",),
     has_status=True,
 )
+PERSISTENT_VOLUMES = _core(
+    "persistentvolumes",
+    "PersistentVolume",
+    namespaced=False,
+    short_names=("pv",),
+    subresources=("status",),
+    has_status=True,
+)
+PERSISTENT_VOLUME_CLAIMS = _core(
+    "persistentvolumeclaims",
+    "PersistentVolumeClaim",
+    namespaced=True,
+    short_names=("pvc",),
+    subresources=("status",),
+    has_status=True,
+)
+STORAGE_CLASSES = ResourceType(
+    group="storage.k8s.io",
+    version="v1",
+    plural="storageclasses",
+    kind="StorageClass",
+    namespaced=False,
+    short_names=("sc",),
+)
+# What a node's CSI drivers report, among it how many volumes each can attach (kubelet writes it
+# when a driver registers); kube-scheduler's NodeVolumeLimits filter reads it.
+CSI_NODES = ResourceType(
+    group="storage.k8s.io",
+    version="v1",
+    plural="csinodes",
+    kind="CSINode",
+    namespaced=False,
+)
 SELF_SUBJECT_ACCESS_REVIEWS = ResourceType(
     group="authorization.k8s.io",
     version="v1",
@@ -197,6 +230,10 @@ STORED_RESOURCES: tuple[ResourceType, ...] = (
     REPLICASETS,
     JOBS,
     PDBS,
+    PERSISTENT_VOLUMES,
+    PERSISTENT_VOLUME_CLAIMS,
+    STORAGE_CLASSES,
+    CSI_NODES,
 )
 VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (BINDINGS, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS)
 ALL_RESOURCES = STORED_RESOURCES + VIRTUAL_RESOURCES
@@ -206,6 +243,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("apps", "v1"),
     ("batch", "v1"),
     ("policy", "v1"),
+    ("storage.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
 )

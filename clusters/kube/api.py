@@ -55,6 +55,10 @@ KINDS = {
     "Job": Kind("batch/v1", "jobs"),
     "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),
     "NodePool": Kind("karpenter.sh/v1", "nodepools", namespaced=False),  # Karpenter, when installed
+    "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
+    "PersistentVolume": Kind("v1", "persistentvolumes", namespaced=False),
+    "StorageClass": Kind("storage.k8s.io/v1", "storageclasses", namespaced=False),
+    "CSINode": Kind("storage.k8s.io/v1", "csinodes", namespaced=False),
 }
 
 

@@ -1,4 +1,5 @@
-"""Pods and nodes of a cluster, kept current from watches instead of listed again on every read.
+"""Pods and nodes of a cluster, kept current from watches instead of listed again on every read
+(and, once a pass first needs them, its claims, volumes, storage classes and CSINodes).
 
 Like client-go's informers (and Karpenter's cluster state fed by them): one list, then a watch from
 the list's `resourceVersion`, applying each ADDED / MODIFIED / DELETED event to an in-memory copy;
@@ -24,6 +25,7 @@ from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable, Go
 from engines.kube.nodes import Node
 from engines.kube.objects import ObjectView
 from engines.kube.pods import Pod, essential_pod
+from engines.kube.volumes import StorageState
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +52,19 @@ def _node_key(obj: Json) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))
 
 
+def _namespaced_key(obj: Json) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
 PODS = _Resource("Pod", _pod_key, lambda obj: Pod(essential_pod(obj)))
 NODES = _Resource("Node", _node_key, Node)
+CLAIMS = _Resource("PersistentVolumeClaim", _namespaced_key, ObjectView)
+VOLUMES = _Resource("PersistentVolume", _node_key, ObjectView)
+CLASSES = _Resource("StorageClass", _node_key, ObjectView)
+CSI_NODES = _Resource("CSINode", _node_key, ObjectView)
+# Watched only once a pass needs them (a pending pod with claims): most clusters' passes never do.
+STORAGE = (CLAIMS, VOLUMES, CLASSES, CSI_NODES)
 
 
 class _Store:
@@ -71,7 +84,8 @@ class ClusterInformer:
     def __init__(self, name: str, api: Callable[[], ClusterApi]) -> None:
         self.name, self._api = name, api
         self._lock = threading.Condition()  # notified on every change applied
-        self._stores = {PODS.kind: _Store(), NODES.kind: _Store()}
+        self._stores = {resource.kind: _Store() for resource in (PODS, NODES, *STORAGE)}
+        self._storage_started = False
         self._stop = threading.Event()
         self.last_read = time.monotonic()
         self._threads = [
@@ -96,13 +110,38 @@ class ClusterInformer:
         """True once pods and nodes have each been listed (at least once) within `timeout`."""
         deadline = time.monotonic() + timeout
         return all(
-            store.synced.wait(max(0.0, deadline - time.monotonic())) for store in self._stores.values()
+            self._stores[r.kind].synced.wait(max(0.0, deadline - time.monotonic())) for r in (PODS, NODES)
         )
 
     @property
     def problem(self) -> str:
-        """Why the last list or watch failed; "" while they work."""
-        return "; ".join(store.problem for store in self._stores.values() if store.problem)
+        """Why the last list or watch of pods or nodes failed; "" while they work."""
+        return "; ".join(self._stores[r.kind].problem for r in (PODS, NODES) if self._stores[r.kind].problem)
+
+    def storage(self, timeout: float) -> StorageState | None:
+        """The claims, volumes, storage classes and CSINodes as last seen, their watches started on
+        the first call; None while any of them is not listed yet (not within `timeout`, or not
+        allowed): the caller then reads what it needs directly."""
+        with self._lock:
+            start = not self._storage_started
+            self._storage_started = True
+        if start:
+            for resource in STORAGE:
+                threading.Thread(
+                    target=self._run,
+                    args=(resource,),
+                    name=f"inform-{resource.kind}-{self.name}",
+                    daemon=True,
+                ).start()
+        deadline = time.monotonic() + timeout
+        for resource in STORAGE:
+            store = self._stores[resource.kind]
+            while not store.synced.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+                if store.problem or time.monotonic() >= deadline:  # refused (RBAC) or slow: read directly
+                    return None
+        with self._lock:
+            raw = {r.kind: {k: v.raw for k, v in self._stores[r.kind].objects.items()} for r in STORAGE}
+        return StorageState(raw[CLAIMS.kind], raw[VOLUMES.kind], raw[CLASSES.kind], raw[CSI_NODES.kind])
 
     def snapshot(self) -> tuple[list[Pod], list[Node]]:
         """(pods, nodes) as last seen (read-only views, shared between reads)."""

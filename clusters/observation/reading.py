@@ -25,6 +25,7 @@ from clusters.observation.informers import ClusterInformer, registry
 from engines.kube.cluster import ClusterState, cluster_state
 from engines.kube.nodes import Node
 from engines.kube.pods import Pod, essential_pod
+from engines.kube.volumes import StorageState
 
 Json = dict[str, Any]
 # How long a first read waits for the informer's initial list (a 50,000-pod cluster lists in seconds).
@@ -34,6 +35,8 @@ SYNC_SECONDS = 60
 MAX_REREADS = 100
 WAITING = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
 STALE_WAIT_SECONDS = 0.2
+# How long a pass waits for the storage watches' first lists (started when a pass first needs them).
+STORAGE_SYNC_SECONDS = 5.0
 
 
 def _moved_on(pod: Pod | None) -> bool:
@@ -73,6 +76,12 @@ def informer_for(cluster: Cluster) -> ClusterInformer:
             "informer_for needs the cluster with select_related('organization', 'cloud_account')"
         )
     return registry.get(str(cluster.pk), _fingerprint(cluster), cluster.name, lambda: cluster_api(cluster))
+
+
+def read_storage(cluster: Cluster) -> StorageState | None:
+    """The cluster's claims, volumes, storage classes and CSINodes from its informer (None when they
+    cannot be watched: the caller reads the few it needs directly)."""
+    return informer_for(cluster).storage(STORAGE_SYNC_SECONDS)
 
 
 def _waiting_now(api: ClusterApi) -> dict[str, Pod]:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines.kube.labels import NodeSelectorRequirement, Operator
+from engines.kube.labels import NodeSelectorRequirement, NodeSelectorTerm, Operator
 
 Json = Mapping[str, Any]
 WILDCARD_IP = "0.0.0.0"
@@ -182,3 +182,33 @@ def required_terms(spec: Json, kind: str, owner_namespace: str) -> tuple[Affinit
 
 def spread_constraints(spec: Json, pod_labels: Mapping[str, str]) -> tuple[SpreadConstraint, ...]:
     return tuple(spread_constraint(raw, pod_labels) for raw in spec.get("topologySpreadConstraints") or ())
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedNodeTerm:
+    """A preferred node-affinity term: nodes matching it score `weight` (1-100) more."""
+
+    weight: int
+    term: NodeSelectorTerm
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedPodTerm:
+    """A preferred pod affinity (`weight` > 0) or anti-affinity (`weight` < 0) term: a domain holding
+    pods it is about scores that much more (or less)."""
+
+    weight: int
+    term: AffinityTerm
+
+
+def preferred_pod_terms(spec: Json, owner_namespace: str) -> tuple[WeightedPodTerm, ...]:
+    """Preferred pod affinity and anti-affinity terms, anti-affinity with negative weights."""
+    found = []
+    for kind, sign in (("podAffinity", 1), ("podAntiAffinity", -1)):
+        section = (spec.get("affinity") or {}).get(kind) or {}
+        for raw in section.get("preferredDuringSchedulingIgnoredDuringExecution") or ():
+            term = raw.get("podAffinityTerm") or {}
+            found.append(
+                WeightedPodTerm(sign * int(raw.get("weight") or 1), affinity_term(term, owner_namespace))
+            )
+    return tuple(found)

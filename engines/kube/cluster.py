@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engines.kube.labels import NodeSelectorTerm, Taint, canonical_key, untolerated_taints
 from engines.kube.nodes import Node
 from engines.kube.pods import Pod
 from engines.kube.quantity import QuantityError
@@ -74,18 +75,55 @@ class ClusterState:
             return None
         return next((n for n in self.nodes.values() if n.node.instance_id == instance_id), None)
 
+    def new_node_overhead(self, new_node: NewNode) -> Resources:
+        """What a new node gives up to the DaemonSets that would place a pod on it."""
+        return daemonset_overhead(self.bound_pods, new_node)
+
     @property
     def pod_count(self) -> int:
         """Pods that are not finished: bound or waiting."""
         return sum(1 for pod in self.bound_pods if not pod.is_finished) + len(self.pending)
 
 
-def daemonset_overhead(pods: Iterable[Pod]) -> Resources:
-    """What every new node gives up to the cluster's DaemonSets: per DaemonSet, its largest pod."""
+@dataclass(frozen=True)
+class NewNode:
+    """What is certain about a node not launched yet: the labels every such node carries (`labels`),
+    the keys whose values depend on the offering chosen (`varying`: zone, instance type, arch,
+    capacity type, hostname...) - any other key it does not carry - and its lasting taints.
+
+    As Karpenter does, a DaemonSet counts on the node only if its pods would be placed there: they
+    tolerate its taints and their node selector and node affinity can match it. A rule on a
+    varying key counts as met (the overhead stays an upper bound for every offering). The
+    DaemonSet controller pins each pod to its node with a `matchFields` term, which replaces the
+    template's node affinity in the pod: what remains readable is the node selector."""
+
+    labels: Mapping[str, str]
+    varying: frozenset[str]
+    taints: tuple[Taint, ...] = ()
+
+    def _may_match(self, term: NodeSelectorTerm) -> bool:
+        return all(
+            canonical_key(r.key) in self.varying or r.matches(self.labels) for r in term.match_expressions
+        )
+
+    def may_run(self, pod: Pod) -> bool:
+        if untolerated_taints(self.taints, pod.tolerations):
+            return False
+        for key, value in pod.node_selector.items():
+            key = canonical_key(key)
+            if key not in self.varying and self.labels.get(key) != value:
+                return False
+        terms = pod.required_node_affinity
+        return not terms or any(self._may_match(term) for term in terms)
+
+
+def daemonset_overhead(pods: Iterable[Pod], new_node: NewNode | None = None) -> Resources:
+    """What a new node gives up to the cluster's DaemonSets: per DaemonSet, its largest pod (with
+    `new_node`, only the DaemonSets that would place a pod on such a node)."""
     largest: dict[str, Resources] = {}
     for pod in pods:
         owner = pod.daemonset_uid
-        if not owner:
+        if not owner or (new_node is not None and not new_node.may_run(pod)):
             continue
         try:
             request = pod.requests

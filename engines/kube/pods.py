@@ -27,7 +27,10 @@ from engines.kube.affinity import (
     AffinityTerm,
     HostPort,
     SpreadConstraint,
+    WeightedNodeTerm,
+    WeightedPodTerm,
     host_ports,
+    preferred_pod_terms,
     required_terms,
     spread_constraints,
 )
@@ -230,6 +233,22 @@ class Pod(ObjectView):
         affinity = (self.spec.get("affinity") or {}).get("nodeAffinity") or {}
         required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
         return node_selector_terms(required.get("nodeSelectorTerms") or ())
+
+    @property
+    def preferred_node_affinity(self) -> tuple[WeightedNodeTerm, ...]:
+        affinity = (self.spec.get("affinity") or {}).get("nodeAffinity") or {}
+        preferred = affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or ()
+        return tuple(
+            WeightedNodeTerm(
+                int(raw.get("weight") or 1), node_selector_terms([raw.get("preference") or {}])[0]
+            )
+            for raw in preferred
+        )
+
+    @property
+    def preferred_pod_affinity(self) -> tuple[WeightedPodTerm, ...]:
+        """Preferred pod affinity (positive weights) and anti-affinity (negative) terms."""
+        return preferred_pod_terms(self.spec, self.namespace)
 
     @property
     def pod_affinity(self) -> tuple[AffinityTerm, ...]:

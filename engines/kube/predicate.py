@@ -5,8 +5,9 @@ plus the pods this check already accepted (binds of the same pass): the node is 
 cordoned; its NoSchedule/NoExecute taints are tolerated (with the tolerations about to be added);
 the node selector and required node affinity match; the requests fit; no host port is taken; the
 pod's required pod affinity and anti-affinity hold, and no placed pod's anti-affinity excludes it;
-every `DoNotSchedule` topology spread constraint stays within its skew. It answers with the rule
-that refuses, in words a person can act on, or None.
+every `DoNotSchedule` topology spread constraint stays within its skew; once the pass has read
+them (`know_volumes`), the node is in a zone the pod's volumes allow and can attach its new
+volumes. It answers with the rule that refuses, in words a person can act on, or None.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from engines.kube.affinity import AffinityTerm, SpreadConstraint, ports_conflict
 from engines.kube.cluster import ClusterState, ObservedNode
-from engines.kube.labels import HOSTNAME, Toleration, untolerated_taints
+from engines.kube.labels import HOSTNAME, ZONE, Toleration, untolerated_taints
 from engines.kube.pods import Pod
 from engines.kube.quantity import QuantityError
 from engines.kube.resources import Resources
@@ -44,6 +45,13 @@ class BindCheck:
         self._added: dict[str, list[Pod]] = {}
         self._every: list[_Placed] | None = None  # listed on first need: most binds have no such rule
         self._guarded: list[_Placed] | None = None
+        self._zones: Mapping[str, frozenset[str] | None] = {}
+        self._room: Mapping[str, int] = {}
+
+    def know_volumes(self, zones: Mapping[str, frozenset[str] | None], room: Mapping[str, int]) -> None:
+        """The zones each pod's volumes allow (by pod uid) and how many more volumes each node can
+        attach (by node name), as the pass read them."""
+        self._zones, self._room = zones, room
 
     @property
     def _placed(self) -> list[_Placed]:
@@ -90,7 +98,26 @@ class BindCheck:
             or self._ports(pod, observed)
             or self._inter_pod(pod, observed)
             or self._spread(pod, observed)
+            or self._volumes(pod, observed)
         )
+
+    def _volumes(self, pod: Pod, observed: ObservedNode) -> str | None:
+        if not pod.claim_names:
+            return None
+        zones = self._zones.get(pod.uid)
+        zone = observed.node.labels.get(ZONE)
+        if zones is not None and zone not in zones:
+            return f"its volumes are in zones {','.join(sorted(zones))}, node {observed.name} is in {zone}"
+        room = self._room.get(observed.name)
+        if room is None:
+            return None
+        # The room was read with the node's pods: what pods bound in this pass add, once per claim.
+        on_node = {f"{p.namespace}/{c}" for p in observed.pods if not p.is_finished for c in p.claim_names}
+        added = {f"{p.namespace}/{c}" for p in self._added.get(observed.name, ()) for c in p.claim_names}
+        wanted = {f"{pod.namespace}/{c}" for c in pod.claim_names}
+        if len((added | wanted) - on_node) > room:
+            return f"node {observed.name} cannot attach more volumes (node volume limits)"
+        return None
 
     def _resources(self, pod: Pod, observed: ObservedNode) -> str | None:
         used = observed.requested()

@@ -11,11 +11,19 @@ https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode
   nothing about zones.
 
 Zone labels are read under every key the EBS CSI driver and Kubernetes have used.
+
+Attach limits follow kube-scheduler's NodeVolumeLimits filter
+(https://kubernetes.io/docs/concepts/storage/storage-limits/): a node attaches at most the
+`allocatable.count` its CSINode reports for a driver, a volume counting once however many pods
+mount it. A node not yet registered is assumed to attach `NEW_NODE_ATTACH_LIMIT` EBS volumes: Nitro
+instances share 28 attachment slots between volumes and network interfaces, and the EBS CSI driver
+reports what the primary interface and the root volume leave.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 Json = Mapping[str, Any]
@@ -27,6 +35,8 @@ ZONE_KEYS = frozenset(
     }
 )
 WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
+EBS_DRIVER = "ebs.csi.aws.com"
+NEW_NODE_ATTACH_LIMIT = 26
 
 
 def _zones_in(expressions: Iterable[Json], values_key: str = "values") -> frozenset[str] | None:
@@ -81,3 +91,52 @@ def intersect(zone_sets: Iterable[frozenset[str] | None]) -> frozenset[str] | No
         if zones is not None:
             result = zones if result is None else result & zones
     return result
+
+
+def attach_limit(csi_node: Json | None, driver: str = EBS_DRIVER) -> int | None:
+    """How many volumes of `driver` a node can attach, from its CSINode (None: no limit known)."""
+    for entry in ((csi_node or {}).get("spec") or {}).get("drivers") or ():
+        if entry.get("name") == driver:
+            count = (entry.get("allocatable") or {}).get("count")
+            return None if count is None else int(count)
+    return None
+
+
+def attach_room(limit: int | None, claims_on_node: Iterable[str]) -> int | None:
+    """How many more volumes a node can attach, given the claims (namespace/name) its pods mount."""
+    return None if limit is None else max(limit - len(set(claims_on_node)), 0)
+
+
+@dataclass(frozen=True)
+class StorageState:
+    """A cluster's claims (by `namespace/name`), volumes, storage classes and CSINodes (by name), as
+    its informer holds them: what the volume rules of pending pods are read from."""
+
+    claims: Mapping[str, Json] = field(default_factory=dict)
+    volumes: Mapping[str, Json] = field(default_factory=dict)
+    classes: Mapping[str, Json] = field(default_factory=dict)
+    csi_nodes: Mapping[str, Json] = field(default_factory=dict)
+
+    def zones(self, namespace: str, claim_names: Iterable[str]) -> frozenset[str] | None:
+        """The zones a pod's claims allow (a claim not found says nothing: kube-scheduler keeps
+        such a pod pending anyway)."""
+        found = []
+        for name in claim_names:
+            claim = self.claims.get(f"{namespace}/{name}")
+            if claim is None:
+                continue
+            spec = claim.get("spec") or {}
+            volume = self.volumes.get(str(spec.get("volumeName") or "")) if spec.get("volumeName") else None
+            storage_class = self.classes.get(str(spec.get("storageClassName") or ""))
+            found.append(claim_zones(claim, volume, storage_class))
+        return intersect(found)
+
+    def attach_room(self, claims_by_node: Mapping[str, Iterable[str]]) -> dict[str, int]:
+        """By node name, how many more EBS volumes each node with a CSINode can attach, given the
+        claims (`namespace/name`) its pods mount."""
+        room = {}
+        for node_name, claims in claims_by_node.items():
+            left = attach_room(attach_limit(self.csi_nodes.get(node_name)), claims)
+            if left is not None:
+                room[node_name] = left
+        return room

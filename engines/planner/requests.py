@@ -31,4 +31,8 @@ def pod_request(pod: Pod, volume_zones: frozenset[str] | None = None) -> PodRequ
         spread=pod.spread,
         host_ports=pod.host_ports,
         volume_zones=volume_zones,
+        # Every claim is counted: one that turns out not to attach (EFS, NFS) costs room, never a refusal.
+        attachable_volumes=len(pod.claim_names),
+        preferred_node_affinity=pod.preferred_node_affinity,
+        preferred_pod_affinity=pod.preferred_pod_affinity,
     )

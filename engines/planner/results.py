@@ -83,6 +83,7 @@ class UnschedulableCode(StrEnum):
     POD_ANTI_AFFINITY = "pod_anti_affinity"
     TOPOLOGY_SPREAD = "topology_spread"
     VOLUME_ZONE = "volume_zone"
+    VOLUME_LIMIT = "volume_limit"
     HOST_PORT = "host_port"
 
 

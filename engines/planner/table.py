@@ -96,6 +96,8 @@ _TYPE_LABELS: dict[str, Callable[[InstanceType], str | None]] = {
     wk.INSTANCE_GPU_COUNT: lambda t: str(t.gpus),
     wk.INSTANCE_GPU_NAME: lambda t: t.gpu_model.lower() if t.gpu_model else None,
 }
+# The labels of a new node whose values depend on the offering chosen (DaemonSet overhead reads them).
+VARYING_LABELS = frozenset({*_OFFERING_LABELS, *_TYPE_LABELS, wk.HOSTNAME})
 
 
 def type_allowed(instance_type: InstanceType, requirements: InstanceRequirements) -> bool:

@@ -17,6 +17,16 @@ nodes (`Snapshot.placed`) and the pending pods decided before it:
 - a pod that must join pending pods on one host (required hostname affinity, no match running yet)
   is planned first alone; the others wait for it to run and are then pinned to its node - the same
   order kube-scheduler would bind them in;
+- volumes count against attach limits (a node's CSINode count): an existing node without room for
+  every pending pod's volumes is avoided by pods with volumes; a pod with more volumes than a new
+  node can attach is reported; and when the pending pods' volumes together exceed what one new
+  node can attach, pods with volumes up to that limit are packed as usual and each other one gets
+  a node of its own (the packer does not count volumes, so this keeps every node within its limit:
+  it may cost nodes, it never strands a pod);
+- preferences (preferred node affinity on the zone, preferred pod affinity and anti-affinity on
+  the zone) never add a constraint, so they never cost anything: they only order the zones a
+  pod pinned by a required rule may take and that tie on spread load (kube-scheduler then scores
+  among the nodes that exist);
 - a pod no domain can take is reported with the rule that blocks it.
 
 Pods without such rules, in clusters where no running pod has anti-affinity, skip all of this.
@@ -35,6 +45,7 @@ from engines.kube.labels import (
     NodeSelectorRequirement,
     NodeSelectorTerm,
     Operator,
+    canonical_key,
     untolerated_taints,
 )
 from engines.planner.results import Unschedulable, UnschedulableCode
@@ -60,6 +71,9 @@ class _Decided:
     pending_looks: set[LabelKey] = field(default_factory=set)
     matches: dict[tuple[AffinityTerm | SpreadConstraint, str, LabelKey], bool] = field(default_factory=dict)
     every_look: set[LabelKey] = field(default_factory=set)  # of every pending pod, decided or not
+    pending_volumes: int = 0  # the attachable volumes of every pending pod
+    # What pods with volumes packed like any other pods may still mount together (None: not needed).
+    volume_budget: int | None = None
 
     def value(self, node_name: str, key: str) -> str | None:
         node = self.nodes.get(node_name)
@@ -153,6 +167,7 @@ def apply_topology(snapshot: Snapshot, zones: Iterable[str]) -> tuple[Snapshot, 
         return snapshot, []
     decided = _Decided({node.name: node for node in snapshot.cluster_nodes})
     decided.every_look = {_look(pod.namespace, pod.labels) for pod in pods}
+    decided.pending_volumes = sum(pod.attachable_volumes for pod in pods)
     for placed in snapshot.placed:
         decided.placed.setdefault(_look(placed.namespace, placed.labels), []).append(placed.node_name)
         decided.placed_anti.extend((term, placed.node_name) for term in placed.anti_affinity)
@@ -188,6 +203,7 @@ def _decide(pod: PodRequest, snapshot: Snapshot, decided: _Decided, every_zone: 
     _anti_affinity(pod, decided, decision)
     _affinity(pod, decided, decision)
     _host_ports(pod, snapshot, decided, decision)
+    _attach_limits(pod, snapshot, decided, decision)
     _spread(pod, snapshot, decided, decision)
     zone = _choose_zone(pod, decided, decision) if decision.pin_zone else None
     look = _look(pod.namespace, pod.labels)
@@ -308,6 +324,30 @@ def _host_ports(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decision
     decision.alone = True  # another pending pod may want the same port: never share a new node
 
 
+def _attach_limits(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decision: _Decision) -> None:
+    volumes = pod.attachable_volumes
+    if not volumes:
+        return
+    full = [name for name, room in snapshot.attach_room.items() if room < decided.pending_volumes]
+    decision.avoid(HOSTNAME, (decided.value(name, HOSTNAME) or name for name in full))
+    limit = snapshot.attach_limit
+    if limit is None:
+        return
+    if volumes > limit:
+        raise _Blocked(
+            UnschedulableCode.VOLUME_LIMIT,
+            f"it mounts {volumes} volumes and a new node can attach at most {limit} (node volume limits)",
+        )
+    if decided.pending_volumes <= limit:
+        return  # however they are packed, no node gets more than the limit
+    if decided.volume_budget is None:
+        decided.volume_budget = limit
+    if volumes <= decided.volume_budget:
+        decided.volume_budget -= volumes  # within the share pods with volumes may pack freely
+    else:
+        decision.alone = True
+
+
 def _spread(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decision: _Decision) -> None:
     for constraint in pod.spread:
         if constraint.topology_key == ZONE:
@@ -363,6 +403,28 @@ def _choose_zone(pod: PodRequest, decided: _Decided, decision: _Decision) -> str
         raise _Blocked(
             UnschedulableCode.POD_ANTI_AFFINITY, "no zone it may use is left by its pod (anti-)affinity"
         )
-    zone = min(candidates, key=lambda z: (load[z], z))
+    zone = min(candidates, key=lambda z: (load[z], -_preference(pod, decided, z), z))
     decision.join(ZONE, [zone])
     return zone
+
+
+def _preference(pod: PodRequest, decided: _Decided, zone: str) -> int:
+    """kube-scheduler's preference score of a zone for the pod: the weights of its preferred node
+    affinity terms on the zone alone that the zone satisfies, plus (minus, for anti-affinity) those
+    of its preferred pod terms per zone whose pods are in it. Only breaks ties (see the module doc)."""
+    score = 0
+    for weighted in pod.preferred_node_affinity:
+        expressions = weighted.term.match_expressions
+        if expressions and all(canonical_key(r.key) == ZONE and r.matches_value(zone) for r in expressions):
+            score += weighted.weight
+    for preferred in pod.preferred_pod_affinity:
+        term = preferred.term
+        if term.topology_key != ZONE:
+            continue
+        present = (
+            decided.placed_values(term, pod.namespace)[zone]
+            + decided.pending_in_zones(term, pod.namespace)[zone]
+        )
+        if present:
+            score += preferred.weight
+    return score

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engines.kube.affinity import AffinityTerm, HostPort, SpreadConstraint
+from engines.kube.affinity import AffinityTerm, HostPort, SpreadConstraint, WeightedNodeTerm, WeightedPodTerm
 from engines.kube.capacity import CapacityType
 from engines.kube.labels import NodeSelectorTerm, Taint, Toleration
 from engines.kube.resources import Resources
@@ -23,7 +23,10 @@ class PodRequest:
     The inter-pod rules (`pod_affinity`, `pod_anti_affinity` required terms, `spread`, `host_ports`)
     and `volume_zones` (the zones its volumes can be reached from: a bound PV's node affinity, a
     WaitForFirstConsumer class's allowed topologies; None when its volumes do not constrain zones)
-    are turned into node requirements by `engines.planner.topology` before packing.
+    are turned into node requirements by `engines.planner.topology` before packing, as is
+    `attachable_volumes` (the volumes it mounts that count against a node's attach limit).
+    `preferred_node_affinity` and `preferred_pod_affinity` (kube-scheduler's scoring preferences)
+    only break ties between zones of equal cost there.
     """
 
     uid: str
@@ -43,6 +46,9 @@ class PodRequest:
     spread: tuple[SpreadConstraint, ...] = ()
     host_ports: frozenset[HostPort] = frozenset()
     volume_zones: frozenset[str] | None = None
+    attachable_volumes: int = 0
+    preferred_node_affinity: tuple[WeightedNodeTerm, ...] = ()
+    preferred_pod_affinity: tuple[WeightedPodTerm, ...] = ()
 
     @property
     def has_topology_rules(self) -> bool:
@@ -52,6 +58,7 @@ class PodRequest:
             or self.spread
             or self.host_ports
             or self.volume_zones is not None
+            or self.attachable_volumes
         )
 
     @property
@@ -105,7 +112,8 @@ class Snapshot:
     """Everything the planner needs to know about one cluster at one moment.
 
     `daemonset_overhead` is what the cluster's daemonsets request on every new node (its
-    `pods` field counts their pods). `allowed_zones` restricts new capacity to some zones
+    `pods` field counts their pods). `attach_limit` is how many volumes a new node can attach
+    (None: not counted); `attach_room`, by node name, how many more an existing node can. `allowed_zones` restricts new capacity to some zones
     (empty: every zone of the catalog's region). `cluster_nodes` and `placed` are the topology the
     inter-pod rules count against; `daemonset_host_ports` are taken on every new node.
     """
@@ -118,3 +126,5 @@ class Snapshot:
     cluster_nodes: tuple[ClusterNode, ...] = ()
     placed: tuple[PlacedPod, ...] = ()
     daemonset_host_ports: frozenset[HostPort] = frozenset()
+    attach_limit: int | None = None
+    attach_room: Mapping[str, int] = field(default_factory=dict)

@@ -6,14 +6,20 @@ Each pass:
 2. build every node's free capacity from the requests of the pods bound to it (terminated pods
    release theirs);
 3. for each pod, filter nodes (unschedulable, taints/tolerations, node selector and required node
-   affinity, resources, pod count, then host ports, pod affinity and anti-affinity - its own and
-   placed pods' - and topology spread, `interpod`) and bind to the least-allocated feasible node;
+   affinity, resources, pod count, then the volume filters - claims that exist and are bound or
+   wait for their first consumer, bound volumes' node affinity, attach limits (`volume_rules`) -
+   then host ports, pod affinity and anti-affinity - its own and placed pods' - and topology
+   spread, `interpod`) and bind to the least-allocated feasible node. A pod whose
+   WaitForFirstConsumer claims are not bound yet first has them bound on the chosen node (an
+   available volume there is claimed; otherwise the claim is annotated with the selected node for
+   its provisioner) and is bound itself once they are, as kube-scheduler's PreBind waits;
 4. mark the rest `PodScheduled=False, reason=Unschedulable` with kube-scheduler's message, and
    record a FailedScheduling event when the message changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from simulator.api import ClusterApi
@@ -29,13 +35,25 @@ from simulator.controllers.scheduling import (
     node_state,
     pod_needs,
     unfit_reasons,
+    volume_unfit,
 )
+from simulator.controllers.volume_rules import VolumeWorld, claim_names, pre_filter_reasons, static_volume_for
 from simulator.errors import ApiError
 from simulator.nodes import is_node_ready
 from simulator.quantity import Resources, pod_requests
-from simulator.resources import NODES, PODS
+from simulator.resources import (
+    CSI_NODES,
+    NODES,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
+    PODS,
+    STORAGE_CLASSES,
+)
 
 SCHEDULER_NAME = "default-scheduler"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+# How soon a pod whose claims are being bound on its chosen node is tried again.
+VOLUME_BINDING_RETRY_SECONDS = 1.0
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -70,7 +88,9 @@ class RequestCache:
 
 class Scheduler:
     name = "scheduler"
-    watches = frozenset({PODS.key, NODES.key})
+    watches = frozenset(
+        {PODS.key, NODES.key, PERSISTENT_VOLUME_CLAIMS.key, PERSISTENT_VOLUMES.key, CSI_NODES.key}
+    )
 
     def __init__(self, api: ClusterApi, *, retry_seconds: float = 30.0) -> None:
         self.api = api
@@ -121,10 +141,24 @@ class Scheduler:
         )
         nodes = self._nodes()
         cluster = ClusterView.of(nodes)
-        unschedulable = 0
+        volumes = self._volumes() if any(claim_names(pod) for pod in pending) else None
+        unschedulable, waiting = 0, 0
         for pod in pending:
             needs = pod_needs(pod, self.cache.requests(pod))
-            node, reasons = self._choose(needs, cluster)
+            refused = pre_filter_reasons(pod, volumes) if needs.claims and volumes is not None else []
+            if refused:
+                unschedulable += 1
+                self._mark_unschedulable(pod, _cluster_wide(len(nodes), refused[0]), now)
+                continue
+            node, reasons = self._choose(needs, cluster, volumes)
+            if (
+                node is not None
+                and needs.claims
+                and volumes is not None
+                and not self._claims_bound(pod, node, volumes)
+            ):
+                waiting += 1  # PreBind: the claims are being bound on this node; the pod follows
+                continue
             if node is not None and self._bind(pod, node):
                 node.add(needs.requests, pod)
                 cluster.record(pod, node)
@@ -133,9 +167,43 @@ class Scheduler:
             if node is not None:  # lost a race (bound or deleted meanwhile): nothing to report
                 continue
             self._mark_unschedulable(pod, failure_message(len(nodes), reasons), now)
+        if waiting:
+            return now + VOLUME_BINDING_RETRY_SECONDS
         return now + self.retry_seconds if unschedulable else None
 
-    def _choose(self, needs: PodNeeds, cluster: ClusterView) -> tuple[NodeState | None, dict[str, list[str]]]:
+    def _volumes(self) -> VolumeWorld:
+        store = self.api.store
+        return VolumeWorld.of(
+            (s.obj for s in store.list(PERSISTENT_VOLUME_CLAIMS).items),
+            (s.obj for s in store.list(PERSISTENT_VOLUMES).items),
+            (s.obj for s in store.list(STORAGE_CLASSES).items),
+            (s.obj for s in store.list(CSI_NODES).items),
+        )
+
+    def _claims_bound(self, pod: dict[str, Any], node: NodeState, volumes: VolumeWorld) -> bool:
+        """Whether every claim of the pod is bound; if not, start binding the unbound ones on `node`
+        (claim an available volume there, or ask the provisioner for one through the claim's
+        selected-node annotation) - what kube-scheduler's VolumeBinding does in PreBind."""
+        namespace = pod["metadata"].get("namespace") or "default"
+        bound = True
+        for name in claim_names(pod):
+            claim = volumes.claims[(namespace, name)]
+            if (claim.get("spec") or {}).get("volumeName"):
+                continue
+            bound = False
+            volume = static_volume_for(volumes, claim, node.labels)
+            try:
+                if volume is not None:
+                    self.api.update(PERSISTENT_VOLUMES, "", volume["metadata"]["name"], _claim_ref(claim))
+                elif (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE) != node.name:
+                    self.api.update(PERSISTENT_VOLUME_CLAIMS, namespace, name, _select_node(node.name))
+            except ApiError:
+                continue  # changed meanwhile: the next pass reads it again
+        return bound
+
+    def _choose(
+        self, needs: PodNeeds, cluster: ClusterView, volumes: VolumeWorld | None = None
+    ) -> tuple[NodeState | None, dict[str, list[str]]]:
         """The least-allocated feasible node, looking (like kube-scheduler's
         percentageOfNodesToScore) only until enough feasible nodes are found, starting where the
         previous pod stopped. Returns why each node failed when none fits."""
@@ -147,7 +215,11 @@ class Scheduler:
         reasons: dict[str, list[str]] = {}
         for step in range(len(nodes)):
             node = nodes[(self._next_start + step) % len(nodes)]
-            unfit = unfit_reasons(needs, node) or inter_pod_unfit(needs, node, cluster)
+            unfit = (
+                unfit_reasons(needs, node)
+                or volume_unfit(needs, node, volumes)
+                or inter_pod_unfit(needs, node, cluster)
+            )
             if unfit:
                 reasons[node.name] = unfit
                 continue
@@ -194,3 +266,35 @@ class Scheduler:
         except ApiError:
             return
         self.api.record_event(updated.obj, "FailedScheduling", message, event_type="Warning")
+
+
+def _cluster_wide(total_nodes: int, reason: str) -> str:
+    """kube-scheduler's message when a PreFilter refuses the pod before any node is looked at."""
+    return (
+        f"0/{total_nodes} nodes are available: {reason}. preemption: 0/{total_nodes} nodes are available: "
+        f"{total_nodes} Preemption is not helpful for scheduling."
+    )
+
+
+def _claim_ref(claim: Mapping[str, Any]) -> Any:
+    meta = claim["metadata"]
+
+    def claim_it(volume: dict[str, Any]) -> None:
+        if volume["spec"].get("claimRef"):
+            return  # another claim took it earlier in this pass: this one tries again next pass
+        volume["spec"]["claimRef"] = {
+            "kind": "PersistentVolumeClaim",
+            "apiVersion": "v1",
+            "namespace": meta.get("namespace") or "default",
+            "name": meta["name"],
+            "uid": meta["uid"],
+        }
+
+    return claim_it
+
+
+def _select_node(node_name: str) -> Any:
+    def select(claim: dict[str, Any]) -> None:
+        claim["metadata"].setdefault("annotations", {})[SELECTED_NODE] = node_name
+
+    return select

@@ -17,6 +17,12 @@ from simulator.controllers.interpod import (
     port_reasons,
     spread_reasons,
 )
+from simulator.controllers.volume_rules import (
+    VolumeWorld,
+    claim_names,
+    node_volume_reasons,
+    pre_filter_reasons,
+)
 from simulator.quantity import Resources, parse_quantity, parse_resource_list, pod_requests
 
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
@@ -34,6 +40,8 @@ class PodNeeds:
     pod: Mapping[str, Any] = field(default_factory=dict)
     # Whether the pod has inter-pod rules (affinity, anti-affinity, hard spread) or host ports.
     inter_pod: bool = False
+    # Whether it mounts PersistentVolumeClaims (the volume filters then apply).
+    claims: bool = False
 
 
 @dataclass
@@ -86,6 +94,7 @@ def pod_needs(pod: Mapping[str, Any], requests: Resources) -> PodNeeds:
         tolerations=tuple(spec.get("tolerations") or ()),
         pod=pod,
         inter_pod=_has_inter_pod_rules(spec),
+        claims=bool(claim_names(pod)),
     )
 
 
@@ -225,6 +234,16 @@ def _admits(needs: PodNeeds) -> Any:
     return admits
 
 
+def volume_unfit(needs: PodNeeds, node: NodeState, volumes: VolumeWorld | None) -> list[str]:
+    """The volume filters (VolumeBinding, VolumeZone, NodeVolumeLimits) for one node."""
+    if not needs.claims:
+        return []
+    world = volumes or VolumeWorld()
+    return pre_filter_reasons(needs.pod, world) or node_volume_reasons(
+        needs.pod, node.name, node.labels, node.allocatable, node.pods, world
+    )
+
+
 def inter_pod_unfit(needs: PodNeeds, node: NodeState, cluster: ClusterView) -> list[str]:
     """The filters between pods (NodePorts, InterPodAffinity, PodTopologySpread) for one node."""
     if not needs.inter_pod:
@@ -243,10 +262,11 @@ def placement_reasons(
     node_name: str,
     nodes: Sequence[Mapping[str, Any]],
     pods: Sequence[Mapping[str, Any]],
+    volumes: VolumeWorld | None = None,
 ) -> list[str]:
     """The oracle: why kube-scheduler would refuse to put `pod` on node `node_name` of a cluster whose
-    nodes and (bound) pods are given as JSON ([] = it would accept). Nodes count as Ready unless a
-    Ready condition says otherwise."""
+    nodes and (bound) pods are given as JSON ([] = it would accept), with its claims, volumes,
+    storage classes and CSINodes. Nodes count as Ready unless a Ready condition says otherwise."""
     states = []
     for raw in nodes:
         conditions = (raw.get("status") or {}).get("conditions") or ()
@@ -259,7 +279,11 @@ def placement_reasons(
             bound.add(pod_requests(other.get("spec") or {}), other)
     needs = pod_needs(pod, pod_requests(pod.get("spec") or {}))
     target = by_name[node_name]
-    return unfit_reasons(needs, target) or inter_pod_unfit(needs, target, ClusterView.of(states))
+    return (
+        unfit_reasons(needs, target)
+        or volume_unfit(needs, target, volumes)
+        or inter_pod_unfit(needs, target, ClusterView.of(states))
+    )
 
 
 def least_allocated_score(needs: PodNeeds, node: NodeState) -> float:

@@ -10,10 +10,10 @@ from typing import Any
 
 from clusters.kube.api import ClusterApi, ClusterRefused
 from clusters.models import Cluster
-from clusters.observation.reading import read_cluster
+from clusters.observation.reading import read_cluster, read_storage
 from engines.kube.cluster import ClusterState
 from engines.kube.pods import Pod
-from engines.kube.volumes import claim_zones, intersect
+from engines.kube.volumes import StorageState, claim_zones, intersect
 from workers.provisioning.ports import Eviction
 
 Json = Mapping[str, Any]
@@ -31,10 +31,19 @@ class KubeOps:
     def read(self, now: datetime) -> ClusterState:
         return read_cluster(self.cluster, now=now)
 
+    def _storage(self) -> StorageState | None:
+        # Tests hand the port a bare client (no cluster, no informer): it then reads directly.
+        cluster: Cluster | None = self.cluster
+        return read_storage(cluster) if cluster is not None else None
+
     def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
-        """Each pod's claims, their bound volumes or storage classes, read once per pass (pods of
-        one StatefulSet share classes): the zones kube-scheduler's volume filters allow. A claim
-        that cannot be read says nothing (kube-scheduler keeps such a pod pending anyway)."""
+        """Each pod's claims, their bound volumes or storage classes: the zones kube-scheduler's
+        volume filters allow. Read from the cluster's storage informer; where those kinds cannot be
+        watched (RBAC), read once per pass (pods of one StatefulSet share classes). A claim that
+        cannot be read says nothing (kube-scheduler keeps such a pod pending anyway)."""
+        state = self._storage() if pods else None
+        if state is not None:
+            return {pod.uid: state.zones(pod.namespace, pod.claim_names) for pod in pods}
         cache: dict[str, Json | None] = {}
 
         def read(path: str) -> Json | None:
@@ -65,6 +74,23 @@ class KubeOps:
                 zones.append(claim_zones(claim, volume, storage))
             found[pod.uid] = intersect(zones)
         return found
+
+    def attach_room(self, state: ClusterState) -> Mapping[str, int]:
+        """By node name, how many more EBS volumes it can attach: its CSINode's count less the claims
+        its pods mount (nodes without a CSINode, or a cluster whose storage cannot be watched: absent)."""
+        storage = self._storage()
+        if storage is None:
+            return {}
+        claims = {
+            name: [
+                f"{pod.namespace}/{claim}"
+                for pod in node.pods
+                if not pod.is_finished
+                for claim in pod.claim_names
+            ]
+            for name, node in state.nodes.items()
+        }
+        return storage.attach_room(claims)
 
     # --- writes ------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:

@@ -11,9 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engines.kube import Pod, Resources
-from engines.kube.labels import HOSTNAME, ZONE
+from engines.kube.cluster import NewNode
+from engines.kube.labels import HOSTNAME, OS, REGION, ZONE, canonical_key
 from engines.kube.predicate import BindCheck
+from engines.kube.volumes import NEW_NODE_ATTACH_LIMIT
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
+from engines.planner.table import VARYING_LABELS
 from workers.provisioning.bind import checked
 from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
 from workers.provisioning.inputs import PassInputs, is_managed
@@ -118,6 +121,14 @@ def launch_node(
     return LaunchNode(launch, planned, reserved, replaces, plan)
 
 
+def new_node_overhead(inputs: PassInputs) -> Resources:
+    """What the DaemonSets that would place a pod on a new node of the policy request there."""
+    policy = inputs.policy
+    labels = {canonical_key(k): v for k, v in policy.node_labels.items()}
+    labels.update({REGION: inputs.cluster.region, OS: "linux"})
+    return inputs.state.new_node_overhead(NewNode(labels, VARYING_LABELS, policy.node_taints))
+
+
 def plannable(
     pods: Sequence[Pod], volume_zones: Mapping[str, frozenset[str] | None] | None = None
 ) -> tuple[dict[str, Pod], dict[str, PodRequest], list[LeavePending]]:
@@ -142,10 +153,12 @@ def plan_launches(
     pods: Sequence[Pod],
     check: BindCheck | None = None,
     volume_zones: Mapping[str, frozenset[str] | None] | None = None,
+    attach_room: Mapping[str, int] | None = None,
 ) -> LaunchPlan:
     """Plan `pods` (see `pods_to_plan`): binds to Ready nodes, pods joining nodes in flight, new nodes
     to launch, and the pods left pending with the reason. Each bind is first checked as
-    kube-scheduler would check it (`check`: the pass's, counting the binds it already decided)."""
+    kube-scheduler would check it (`check`: the pass's, counting the binds it already decided).
+    `attach_room`: by node name, how many more volumes it can attach (new nodes: the EBS default)."""
     if not pods:
         return LaunchPlan()
     by_uid, requests, pending = plannable(pods, volume_zones)
@@ -155,11 +168,13 @@ def plan_launches(
     snapshot = Snapshot(
         pods=tuple(requests.values()),
         existing_nodes=tuple(existing_nodes(inputs)),
-        daemonset_overhead=inputs.state.daemonset_overhead,
+        daemonset_overhead=new_node_overhead(inputs),
         region=inputs.cluster.region,
         cluster_nodes=topology.nodes,
         placed=topology.placed,
         daemonset_host_ports=topology.daemonset_host_ports,
+        attach_limit=NEW_NODE_ATTACH_LIMIT,
+        attach_room=dict(attach_room or {}),
     )
     result = plan(snapshot, inputs.policy, inputs.catalog, thorough=False)
     in_flight = {f"{IN_FLIGHT_PREFIX}{record.id}": record.id for record in inputs.active()}

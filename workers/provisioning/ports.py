@@ -29,6 +29,11 @@ class KubePort(Protocol):
         """By pod uid, the zones its PersistentVolumeClaims allow (None: they do not constrain it)."""
         ...
 
+    def attach_room(self, state: ClusterState) -> Mapping[str, int]:
+        """By node name, how many more volumes the node can attach (its CSINode's limit less the
+        claims its pods mount); nodes whose limit is not known are absent."""
+        ...
+
     # --- what executors do ---------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
         """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""

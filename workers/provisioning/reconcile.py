@@ -251,8 +251,12 @@ class _Pass:
         if not pods:
             return
         with self._step("planner"):
-            zones = self.ctx.kube.volume_zones([pod for pod in pods if pod.claim_names])
-            decided = plan_launches(self.inputs, pods, self.bind_check, zones)
+            with_claims = [pod for pod in pods if pod.claim_names]
+            zones = self.ctx.kube.volume_zones(with_claims)
+            room = self.ctx.kube.attach_room(self.inputs.state) if with_claims else {}
+            if self.bind_check is not None:
+                self.bind_check.know_volumes(zones, room)
+            decided = plan_launches(self.inputs, pods, self.bind_check, zones, room)
         problem = self.ctx.node_class.problem()
         if problem and decided.launches:
             # Launching would only make instances that never join: the pods wait, saying why.

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from clusters.kube.api import ClusterUnreachable, Gone
+from clusters.kube.api import ClusterRefused, ClusterUnreachable, Gone
 from clusters.observation.informers import ClusterInformer, InformerRegistry
 from tests.fixtures.simulation import wait_for
 
@@ -107,3 +107,69 @@ def test_the_registry_replaces_an_informer_when_the_connection_changes() -> None
         assert second is not first and first.stopped and not second.stopped
     finally:
         registry.stop_all()
+
+
+class _StorageApi(FakeApi):
+    """Like FakeApi, for the storage kinds too; `refuse` kinds answer 403 to their list."""
+
+    def __init__(self, lists: dict[str, list[dict[str, Any]]], refuse: tuple[str, ...] = ()) -> None:
+        super().__init__(lists, {kind: [] for kind in lists})
+        self.list_calls = dict.fromkeys(lists, 0)
+        self.refuse = refuse
+
+    def pages(self, kind: str) -> Iterator[dict[str, Any]]:
+        if kind in self.refuse:
+            raise ClusterRefused(403, f"{kind} is forbidden")
+        yield from super().pages(kind)
+
+
+def _storage_lists() -> dict[str, list[dict[str, Any]]]:
+    claim = {
+        "metadata": {"name": "data", "namespace": "db", "resourceVersion": "3"},
+        "spec": {"volumeName": "pv-1"},
+    }
+    term = {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["z-b"]}]}
+    volume = {
+        "metadata": {"name": "pv-1"},
+        "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}},
+    }
+    csi = {
+        "metadata": {"name": "n1"},
+        "spec": {"drivers": [{"name": "ebs.csi.aws.com", "allocatable": {"count": 3}}]},
+    }
+    return {
+        "Pod": [],
+        "Node": [],
+        "PersistentVolumeClaim": [claim],
+        "PersistentVolume": [volume],
+        "StorageClass": [],
+        "CSINode": [csi],
+    }
+
+
+def test_storage_is_watched_only_once_asked_for_and_read_from_the_watch() -> None:
+    api = _StorageApi(_storage_lists())
+    informer = ClusterInformer("c", lambda: api)  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        assert informer.wait_synced(5)
+        assert api.list_calls["PersistentVolumeClaim"] == 0  # pods and nodes only, until a pass needs volumes
+        state = informer.storage(5)
+        assert state is not None
+        assert state.zones("db", ["data"]) == frozenset({"z-b"})
+        assert state.zones("other", ["data"]) is None  # a claim of another namespace is not this one
+        assert state.attach_room({"n1": ["db/data", "db/data"], "n2": ["db/x"]}) == {"n1": 2}
+        assert informer.storage(5) is not None and api.list_calls["PersistentVolume"] == 1
+    finally:
+        informer.stop()
+
+
+def test_storage_that_may_not_be_listed_is_none_at_once_so_the_pass_reads_directly() -> None:
+    api = _StorageApi(_storage_lists(), refuse=("CSINode",))
+    informer = ClusterInformer("c", lambda: api)  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        assert informer.storage(30) is None
+        assert informer.problem == ""  # pods and nodes are watched as before
+    finally:
+        informer.stop()

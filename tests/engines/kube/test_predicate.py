@@ -98,3 +98,26 @@ def test_host_ports_and_zone_spread() -> None:
     second = Pod(_pod("w2", labels=WEB, cpu="100m", topologySpreadConstraints=spread))
     assert "topology spread" in (check.refusal(second, "a") or "")
     assert check.refusal(second, "b") is None
+
+
+def _claims(*names: str) -> list[dict[str, Any]]:
+    return [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": n}} for i, n in enumerate(names)]
+
+
+def test_volume_zones_and_attach_limits_once_the_pass_has_read_them() -> None:
+    old = _pod("old", node="a", volumes=_claims("d-0"))
+    state = cluster_state([Pod(old)], [Node(_node("a", "z-a")), Node(_node("b", "z-b"))], datetime.now(UTC))
+    check = BindCheck(state)
+    first, second, sharing = (
+        Pod(_pod("first", volumes=_claims("d-1"))),
+        Pod(_pod("second", volumes=_claims("d-2"))),
+        Pod(_pod("sharing", volumes=_claims("d-0", "d-1"))),
+    )
+    assert check.refusal(first, "b") is None  # nothing known about volumes yet
+    check.know_volumes({"first": frozenset({"z-a"}), "second": None, "sharing": None}, {"a": 1})
+    assert check.refusal(first, "b") == "its volumes are in zones z-a, node b is in z-b"
+    assert check.refusal(first, "a") is None
+    check.accept(first, "a")
+    assert check.refusal(second, "a") == "node a cannot attach more volumes (node volume limits)"
+    assert check.refusal(sharing, "a") is None  # both its volumes are attached to the node already
+    assert check.refusal(second, "b") is None  # no limit known for b

@@ -17,10 +17,12 @@ from typing import Any
 from engines.kube import CapacityType, Node, Pod
 from engines.kube import labels as wk
 from engines.kube.affinity import HostPort
+from engines.kube.volumes import attach_limit, attach_room, claim_zones, intersect
 from engines.planner import Catalog, ExistingNode, Plan, PlannerPolicy, Resources, Snapshot, plan
 from engines.planner.requests import pod_request
 from engines.planner.types import ClusterNode, PlacedPod
 from simulator.controllers.scheduling import placement_reasons
+from simulator.controllers.volume_rules import VolumeWorld
 from tests.engines.planner.planner_builders import offering_labels, tiny_catalog
 
 Json = dict[str, Any]
@@ -38,6 +40,7 @@ def pod_json(
     host_ports: Sequence[int] = (),
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Json] = (),
+    claims: Sequence[str] = (),
 ) -> Json:
     container: Json = {"name": "main", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
     if host_ports:
@@ -51,6 +54,10 @@ def pod_json(
         spec["nodeSelector"] = dict(node_selector)
     if tolerations:
         spec["tolerations"] = list(tolerations)
+    if claims:
+        spec["volumes"] = [
+            {"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}} for i, c in enumerate(claims)
+        ]
     return {
         "metadata": {
             "name": name,
@@ -104,6 +111,56 @@ def _free(node: Json, running: Sequence[Json]) -> Resources:
     return (Node(node).allocatable - used).clamped()
 
 
+@dataclass(frozen=True)
+class Storage:
+    """The cluster's storage objects as JSON (claims in `default`), read by the product the way its
+    kube port reads them, and by the oracle's volume filters. New nodes get a CSINode reporting
+    `new_node_limit` EBS volumes, as the driver's node plugin would register."""
+
+    claims: Sequence[Json] = ()
+    volumes: Sequence[Json] = ()
+    classes: Sequence[Json] = ()
+    csi_nodes: Sequence[Json] = ()
+    new_node_limit: int | None = None
+
+    def zones(self, pod: Json) -> frozenset[str] | None:
+        by_name = {c["metadata"]["name"]: c for c in self.claims}
+        found = []
+        for name in Pod(pod).claim_names:
+            claim = by_name.get(name)
+            if claim is None:
+                continue
+            spec = claim.get("spec") or {}
+            volume = next((v for v in self.volumes if v["metadata"]["name"] == spec.get("volumeName")), None)
+            storage_class = next(
+                (c for c in self.classes if c["metadata"]["name"] == spec.get("storageClassName")), None
+            )
+            found.append(claim_zones(claim, volume, storage_class))
+        return intersect(found)
+
+    def room(self, node_name: str, running: Sequence[Json]) -> int | None:
+        csi = next((c for c in self.csi_nodes if c["metadata"]["name"] == node_name), None)
+        on_node = [n for p in running if p["spec"].get("nodeName") == node_name for n in Pod(p).claim_names]
+        return attach_room(attach_limit(csi), on_node)
+
+    def world(self, nodes: Sequence[Json]) -> VolumeWorld:
+        registered = {c["metadata"]["name"] for c in self.csi_nodes}
+        made = [
+            csi_node(n["metadata"]["name"], self.new_node_limit)
+            for n in nodes
+            if n["metadata"]["name"] not in registered and self.new_node_limit is not None
+        ]
+        claims = [{**c, "metadata": {"namespace": "default", **c["metadata"]}} for c in self.claims]
+        return VolumeWorld.of(claims, self.volumes, self.classes, [*self.csi_nodes, *made])
+
+
+def csi_node(name: str, count: int | None) -> Json:
+    return {
+        "metadata": {"name": name},
+        "spec": {"drivers": [{"name": "ebs.csi.aws.com", "nodeID": name, "allocatable": {"count": count}}]},
+    }
+
+
 @dataclass
 class Outcome:
     plan: Plan
@@ -132,12 +189,15 @@ def run(
     policy: PlannerPolicy | None = None,
     volume_zones: Mapping[str, frozenset[str]] | None = None,
     daemonset_ports: Sequence[int] = (),
+    storage: Storage | None = None,
 ) -> Outcome:
     """Plan `pending` on a cluster of `nodes` (all open to the planner, with room) running `running`
     (JSON with `spec.nodeName`), then bind as kube-scheduler would, judged by the oracle."""
     catalog = catalog or tiny_catalog(serverless=False)
     policy = policy or PlannerPolicy()
     volume_zones = volume_zones or {}
+    if storage is not None:
+        volume_zones = {p["metadata"]["name"]: z for p in pending if (z := storage.zones(p)) is not None}
     requests = [pod_request(Pod(p), volume_zones.get(p["metadata"]["name"])) for p in pending]
     placed = tuple(
         PlacedPod(view.namespace, dict(view.labels), view.node_name, view.pod_anti_affinity, view.host_ports)
@@ -161,6 +221,12 @@ def run(
         cluster_nodes=tuple(ClusterNode(n["metadata"]["name"], dict(n["metadata"]["labels"])) for n in nodes),
         placed=placed,
         daemonset_host_ports=frozenset(HostPort(p) for p in daemonset_ports),
+        attach_limit=storage.new_node_limit if storage is not None else None,
+        attach_room={
+            n["metadata"]["name"]: room
+            for n in nodes
+            if storage is not None and (room := storage.room(n["metadata"]["name"], running)) is not None
+        },
     )
     result = plan(snapshot, policy, catalog)
     outcome = Outcome(result, [*nodes])
@@ -178,7 +244,8 @@ def run(
         progressed = False
         for pod in list(waiting):
             node = target[pod["metadata"]["uid"]]
-            reasons = placement_reasons(pod, node, outcome.nodes, outcome.bound)
+            world = storage.world(outcome.nodes) if storage is not None else None
+            reasons = placement_reasons(pod, node, outcome.nodes, outcome.bound, world)
             outcome.refused[pod["metadata"]["name"]] = reasons
             if not reasons:
                 del outcome.refused[pod["metadata"]["name"]]

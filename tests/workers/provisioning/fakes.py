@@ -145,6 +145,9 @@ class FakeKube:
     def volume_zones(self, pods: Sequence[Pod]) -> Mapping[str, frozenset[str] | None]:
         return {pod.uid: self.zones_of_claims.get(pod.uid) for pod in pods}
 
+    def attach_room(self, state: ClusterState) -> Mapping[str, int]:
+        return {}
+
     # --- writes ---------------------------------------------------------------------------------------
     def bind(self, namespace: str, name: str, node_name: str) -> bool:
         with self._lock:

@@ -81,3 +81,19 @@ def test_draining_replacing_and_unpriced_nodes_are_not_offered_to_the_planner(aw
     offered = {n.name: n for n in existing_nodes(inputs(nodes=nodes, records=records, catalog=aws_catalog))}
     assert set(offered) == {"node-ready", "managed:flying"}
     assert offered["managed:flying"].reserved_for_pod == "held:flying" and not offered["managed:flying"].ready
+
+
+def test_a_new_node_reserves_room_only_for_the_daemonsets_that_would_run_on_it(aws_catalog) -> None:
+    def plan_with(selector: dict[str, str]) -> str:
+        agent = pod_json("agent", cpu="3", memory="1Gi", node="old", daemonset="ds-big")
+        agent["spec"]["nodeSelector"] = selector
+        agent["spec"]["tolerations"] = [{"operator": "Exists"}]
+        node = node_json("old", cpu="16", memory="64Gi")
+        waiting = pod_json("web", cpu="1", memory="1Gi")
+        (launch,) = _plan(inputs(pods=[agent, waiting], nodes=[node], catalog=aws_catalog)).launches
+        return launch.launch.chosen.instance_type
+
+    small = plan_with({"kubernetes.io/os": "windows"})  # a Windows DaemonSet runs on no new node
+    big = plan_with({"kubernetes.io/os": "linux"})  # this one runs on every new node: 3 CPUs reserved
+    catalog = {t.name: t for t in aws_catalog.instance_types}
+    assert catalog[big].vcpu >= 4 > catalog[small].vcpu
