@@ -63,6 +63,9 @@ class ClusterApi:
         self.store = store
         self.clock = clock
         self.record_events = record_events
+        # Mutating admission steps run on every create after defaulting (EKS's Fargate webhook is
+        # one: `simulator.controllers.fargate.fargate_admission`).
+        self.mutators: list[Callable[[ResourceType, JsonObject], None]] = []
         self._service_ips: Iterator[int] = itertools.count(10)
         with store.lock:
             for name in INITIAL_NAMESPACES:
@@ -151,6 +154,8 @@ class ClusterApi:
                     obj["status"] = status
             elif resource.has_status and "status" not in obj:
                 obj["status"] = {}
+            for mutate in self.mutators:
+                mutate(resource, obj)
             kinds.validate(resource, obj, None)
             if dry_run:
                 return StoredObject(obj, self.store.rv)
