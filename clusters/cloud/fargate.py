@@ -31,6 +31,8 @@ CREATING, ACTIVE, DELETING = "CREATING", "ACTIVE", "DELETING"
 class FargateBusy(CloudError):
     """Another profile operation of the cluster is in progress (`ResourceInUseException`)."""
 
+    retryable = True
+
 
 @dataclass(frozen=True, order=True)
 class FargateSelector:
