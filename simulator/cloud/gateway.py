@@ -6,7 +6,7 @@ Each request is identified (service, action, caller key) and then:
 3. answers `DryRunOperation` / `UnauthorizedOperation` when it is an EC2 dry run;
 4. is served by the gateway when moto cannot serve it faithfully — STS AssumeRole (trust
    policies, records), presigned GetCallerIdentity (EKS tokens), EC2 CreateFleet and
-   DescribeSpotPriceHistory, the Pricing API, EKS access entries, the public SSM parameters of the
+   DescribeSpotPriceHistory, the Pricing API, EKS access entries and Fargate profiles, the public SSM parameters of the
    EKS-optimized AMIs (moto refuses parameter names under `/aws`);
 5. is forwarded to moto otherwise. Calls that launch or terminate instances notify listeners,
    so simulated clusters register and remove nodes without waiting for their next poll.
