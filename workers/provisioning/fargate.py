@@ -96,6 +96,7 @@ def act_serverless(
     *,
     now: datetime,
     keep_seconds: float,
+    allowed: bool = True,
 ) -> ServerlessOutcome:
     """Route `pods` (the planner put them on serverless) and tidy our profiles. Reads the profiles
     only when there are pods to route or profiles of ours remembered, so a cluster that never uses
@@ -116,7 +117,13 @@ def act_serverless(
         )
     live = [*state.pending, *(pod for pod in state.bound_pods if not pod.is_finished)]
     plan = route_serverless(
-        pods, profiles, live, needed_before=remembered, now=now.timestamp(), keep_seconds=keep_seconds
+        pods,
+        profiles,
+        live,
+        needed_before=remembered,
+        now=now.timestamp(),
+        keep_seconds=keep_seconds,
+        allowed=allowed,
     )
     cache.set(_memory_key(cluster_id), dict(plan.needed), MEMORY_SECONDS)
     outcome = ServerlessOutcome(list(plan.pending))

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from clusters.cloud.interface import InterruptionNotice
 from clusters.models import Cluster, ClusterMode, ClusterStatus
-from engines.kube import Pod
+from engines.kube import CapacityType, Pod
 from engines.kube.predicate import BindCheck
 from workers.leases import release, try_acquire
 from workers.provisioning import executors
@@ -291,6 +291,7 @@ class _Pass:
             self.inputs.state,
             now=self.ctx.now,
             keep_seconds=self.ctx.scale_down_delay,
+            allowed=CapacityType.SERVERLESS in self.ctx.policy.capacity_types,
         )
         self.report.recreated += outcome.recreated
         self._leave_pending(outcome.pending)

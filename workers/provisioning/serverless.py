@@ -17,7 +17,9 @@ serverless, the pass (`route_serverless`, pure):
    but its author: it stays pending with that reason (a new copy of it will run on Fargate).
 
 Profiles Nodeless made are **deleted** once no live pod matches them for the policy's scale-down
-delay (never while a pod runs through one: EKS deletes those pods with their profile).
+delay (never while a pod runs through one: EKS deletes those pods with their profile) — or, once
+the policy no longer allows serverless, when every pod running through one has a controller that
+will create it again (on the capacity the policy now allows).
 """
 
 from __future__ import annotations
@@ -108,10 +110,13 @@ def route_serverless(
     needed_before: Mapping[str, float],
     now: float,
     keep_seconds: float,
+    allowed: bool = True,
 ) -> ServerlessPlan:
     """What to do for `pods` (pending, ours, put on serverless by the planner) given the cluster's
     `profiles` and its `live` pods (every pod not finished: to know which of our profiles still
-    route or hold one)."""
+    route or hold one). `allowed`: the policy still allows serverless; when it no longer does, a
+    profile is needed only by a pod running through it that no controller would recreate (deleting
+    the profile deletes its pods: their owners create them again, on the capacity now allowed)."""
     busy = any(p.status in (CREATING, DELETING) for p in profiles)
     create: FargateSelector | None = None
     recreate, pending = [], []
@@ -137,7 +142,7 @@ def route_serverless(
         else:
             create = selector
             pending.append(LeavePending(pod.key, WAITING.format(profile=name), remember=False))
-    needed = _needed(pods, profiles, live, needed_before, now)
+    needed = _needed(pods, profiles, live, needed_before, now, allowed)
     delete = ""
     if create is None and not busy:
         idle = [
@@ -155,6 +160,7 @@ def _needed(
     live: Sequence[Pod],
     needed_before: Mapping[str, float],
     now: float,
+    allowed: bool,
 ) -> dict[str, float]:
     """Our profiles with when a pod last needed them: now when a live pod matches one (or was routed
     by it), else the time remembered (a profile never seen before counts as needed now: a worker
@@ -163,11 +169,16 @@ def _needed(
     for profile in profiles:
         if not profile.ours or profile.status == DELETING:
             continue
-        # Routed by it, or waiting and matching it (a pod it routes once recreated).
-        in_use = any(
-            pod.labels.get(PROFILE_LABEL) == profile.name
-            or (not pod.node_name and profile.matches(pod.namespace, pod.labels))
-            for pod in [*pods, *live]
-        )
+        if allowed:
+            # Routed by it, or waiting and matching it (a pod it routes once recreated).
+            in_use = any(
+                pod.labels.get(PROFILE_LABEL) == profile.name
+                or (not pod.node_name and profile.matches(pod.namespace, pod.labels))
+                for pod in [*pods, *live]
+            )
+        else:
+            in_use = any(
+                pod.labels.get(PROFILE_LABEL) == profile.name and not _recreatable(pod) for pod in live
+            )
         needed[profile.name] = now if in_use else needed_before.get(profile.name, now)
     return needed

@@ -139,6 +139,24 @@ def test_our_profile_is_deleted_once_no_pod_needed_it_for_the_delay_and_never_wh
     )
 
 
+def test_once_serverless_is_no_longer_allowed_a_profile_goes_unless_a_pod_nobody_owns_runs_through_it() -> (
+    None
+):
+    profile = _profile(WEB)
+    routed = {"app": "web", "eks.amazonaws.com/fargate-profile": profile.name}
+    owned = _pod("web-2", routed, node="fargate-ip-1")
+    bare = _pod("solo", routed, owner="", node="fargate-ip-2")
+
+    def route(live: list[Pod]) -> Any:
+        return route_serverless(
+            [], [profile], live, needed_before={profile.name: 0.0}, now=5000.0, keep_seconds=30, allowed=False
+        )
+
+    # Its owner creates the pod again when EKS deletes it with the profile: on the capacity now allowed.
+    assert route([owned]).delete == profile.name
+    assert route([owned, bare]).delete == ""
+
+
 class FakeFargate:
     def __init__(self) -> None:
         self.profiles_by_name: dict[str, FargateProfile] = {}
