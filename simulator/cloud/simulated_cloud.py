@@ -75,6 +75,10 @@ CONTROLLER_ACTIONS = (
     "eks:ListClusters",
     "eks:DescribeAccessEntry",
     "eks:CreateAccessEntry",
+    "eks:CreateFargateProfile",
+    "eks:DeleteFargateProfile",
+    "eks:DescribeFargateProfile",
+    "eks:ListFargateProfiles",
     "iam:PassRole",
     "ssm:GetParameter",
 )
