@@ -67,13 +67,10 @@ def policy_settings(policy: ProvisioningPolicy) -> dict[str, Any]:
     return {key: (str(value) if isinstance(value, Decimal) else value) for key, value in values.items()}
 
 
-SERVERLESS_ALONE = (
-    "Nodeless cannot launch serverless (Fargate) capacity yet, so serverless alone would leave every "
-    "pod pending. Allow on_demand or spot as well; reports still price serverless as a baseline."
-)
 SERVERLESS_HELP = (
-    "Serverless (Fargate) is not launched yet: the loop plans with the other types ticked, and "
-    "reports price serverless as a baseline."
+    "Serverless runs a pod on its own Fargate micro-VM (EKS clusters): Nodeless creates the Fargate "
+    "profiles it needs and recreates the pending pods their controllers own. Serverless alone leaves "
+    "pods Fargate cannot run (GPUs, DaemonSets) pending."
 )
 
 
@@ -194,12 +191,12 @@ def _clean_packing(data: dict[str, Any], out: dict[str, Any]) -> None:
 def _clean_capacity_types(data: dict[str, Any], out: dict[str, Any]) -> None:
     out["capacity_types"] = _strings(data.get("capacity_types", default_capacity_types()), "capacity_types")
     if not out["capacity_types"]:
-        raise ValidationError({"capacity_types": "Allow at least one capacity type: on_demand or spot."})
+        raise ValidationError(
+            {"capacity_types": "Allow at least one capacity type: on_demand, spot or serverless."}
+        )
     unknown_types = set(out["capacity_types"]) - set(CapacityTypeChoice.values)
     if unknown_types:
         raise ValidationError({"capacity_types": f"Unknown capacity type {sorted(unknown_types)[0]!r}."})
-    if set(out["capacity_types"]) <= {CapacityTypeChoice.SERVERLESS}:
-        raise ValidationError({"capacity_types": SERVERLESS_ALONE})
 
 
 def _clean_families(data: dict[str, Any], out: dict[str, Any], catalog: Catalog) -> None:
@@ -394,20 +391,10 @@ def instance_requirements(settings: dict[str, Any]) -> InstanceRequirements:
     )
 
 
-def launchable_capacity_types(names: list[str]) -> frozenset[CapacityType]:
-    """The capacity types the provisioning loop can launch. It cannot launch serverless (Fargate)
-    capacity yet, so planning with it would leave the pods it picks pending: serverless is dropped
-    whenever another type is allowed (a policy of serverless alone, saved before that was refused,
-    keeps it, and its pods are reported pending with that reason)."""
-    allowed = frozenset(CapacityType(name) for name in names)
-    launchable = allowed - {CapacityType.SERVERLESS}
-    return launchable or allowed
-
-
 def planner_policy(settings: dict[str, Any]) -> PlannerPolicy:
     return PlannerPolicy(
         objective=Objective(settings["objective"]),
-        capacity_types=launchable_capacity_types(settings["capacity_types"]),
+        capacity_types=frozenset(CapacityType(name) for name in settings["capacity_types"]),
         instance_requirements=instance_requirements(settings),
         packing=Packing(settings["packing"]),
         isolation=IsolationRules(

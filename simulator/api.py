@@ -65,6 +65,9 @@ class ClusterApi:
         self.clock = clock
         self.record_events = record_events
         self.event_correlator = EventCorrelator()
+        # Mutating admission steps run on every create after defaulting (EKS's Fargate webhook is
+        # one: `simulator.controllers.fargate.fargate_admission`).
+        self.mutators: list[Callable[[ResourceType, JsonObject], None]] = []
         self._service_ips: Iterator[int] = itertools.count(10)
         with store.lock:
             for name in INITIAL_NAMESPACES:
@@ -153,6 +156,8 @@ class ClusterApi:
                     obj["status"] = status
             elif resource.has_status and "status" not in obj:
                 obj["status"] = {}
+            for mutate in self.mutators:
+                mutate(resource, obj)
             kinds.validate(resource, obj, None)
             if dry_run:
                 return StoredObject(obj, self.store.rv)

@@ -178,6 +178,7 @@ class Simulation:
         self.cloud.eks_access.register(name, cluster.access_entries)
         self.cloud.eks_access.grant(name, self.cloud.role_arn, POLICY_PREFIX + "AmazonEKSClusterAdminPolicy")
         self.cloud.on_instances_changed(cluster.controllers.poke)
+        self.cloud.eks_fargate.attach(name, cluster)
         cluster.start()
         self.clusters[name] = cluster
         base = self._describe(cluster)

@@ -94,6 +94,21 @@ def _controller_policy() -> dict[str, Any]:
             ],
         },
         {
+            # Serverless: the Fargate profiles that route the pods the planner puts on Fargate.
+            "Sid": "AllowFargateProfiles",
+            "Effect": "Allow",
+            "Action": [
+                "eks:CreateFargateProfile",
+                "eks:DeleteFargateProfile",
+                "eks:DescribeFargateProfile",
+                "eks:ListFargateProfiles",
+            ],
+            "Resource": [
+                {"Fn::Sub": "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:cluster/*"},
+                {"Fn::Sub": "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:fargateprofile/*"},
+            ],
+        },
+        {
             "Sid": "AllowScopedDeletion",
             "Effect": "Allow",
             "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
@@ -159,6 +174,13 @@ def _controller_policy() -> dict[str, Any]:
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
             },
+        },
+        {
+            # CreateFargateProfile passes the stack's pod execution role, and no other.
+            "Sid": "AllowPassingFargatePodRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": {"Fn::GetAtt": ["FargatePodExecutionRole", "Arn"]},
         },
         {
             "Sid": "AllowEKSDiscovery",
@@ -246,6 +268,34 @@ def template() -> dict[str, Any]:
                             "AmazonEC2ContainerRegistryReadOnly",
                             "AmazonSSMManagedInstanceCore",
                         )
+                    ],
+                },
+            },
+            "FargatePodExecutionRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": {"Fn::Sub": "NodelessFargatePodRole-${AWS::StackName}"},
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "eks-fargate-pods.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {
+                                    "ArnLike": {
+                                        "aws:SourceArn": {
+                                            "Fn::Sub": "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:fargateprofile/*"
+                                        }
+                                    }
+                                },
+                            }
+                        ],
+                    },
+                    "ManagedPolicyArns": [
+                        {
+                            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonEKSFargatePodExecutionRolePolicy"
+                        }
                     ],
                 },
             },

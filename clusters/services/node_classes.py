@@ -110,6 +110,14 @@ def default_node_role(cluster: Cluster) -> tuple[str, str]:
     )
 
 
+def fargate_pod_role(cluster: Cluster) -> str:
+    """The pod execution role the onboarding stack creates (its `FargatePodExecutionRole`), which the
+    Fargate profiles Nodeless creates name."""
+    account = cluster.cloud_account
+    account_id = account_of(account.role_arn) if account else ""
+    return f"arn:aws:iam::{account_id}:role/NodelessFargatePodRole-{STACK_NAME}"
+
+
 def node_class_of(cluster: Cluster) -> NodeClass:
     node_class, _ = NodeClass.objects.get_or_create(cluster=cluster)
     return node_class

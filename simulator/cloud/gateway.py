@@ -6,7 +6,7 @@ Each request is identified (service, action, caller key) and then:
 3. answers `DryRunOperation` / `UnauthorizedOperation` when it is an EC2 dry run;
 4. is served by the gateway when moto cannot serve it faithfully — STS AssumeRole (trust
    policies, records), presigned GetCallerIdentity (EKS tokens), EC2 CreateFleet and
-   DescribeSpotPriceHistory, the Pricing API, EKS access entries, the public SSM parameters of the
+   DescribeSpotPriceHistory, the Pricing API, EKS access entries and Fargate profiles, the public SSM parameters of the
    EKS-optimized AMIs (moto refuses parameter names under `/aws`);
 5. is forwarded to moto otherwise. Calls that launch or terminate instances notify listeners,
    so simulated clusters register and remove nodes without waiting for their next poll.
@@ -28,6 +28,7 @@ from simulator.catalog import AwsCatalog
 from simulator.clock import Clock
 from simulator.cloud.admin import AdminClients
 from simulator.cloud.eks_access import EksAccess, json_bytes
+from simulator.cloud.eks_fargate import FARGATE_ROUTES, EksFargate
 from simulator.cloud.eks_world import AmiReleases
 from simulator.cloud.enforcement import PolicyEnforcer, ThrottleFaults, dry_run_answer, is_dry_run
 from simulator.cloud.fleet import CapacityFaults, FleetLauncher, tags_for
@@ -75,6 +76,7 @@ _EKS_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "ListAssociatedAccessPolicies",
     ),
     ("GET", re.compile(r"^/clusters/[^/]+/node-groups/?$"), "ListNodegroups"),
+    *FARGATE_ROUTES,
 )
 
 
@@ -105,7 +107,9 @@ class CloudGateway:
         sts: StsGate,
         eks_access: EksAccess,
         amis: AmiReleases | None = None,
+        eks_fargate: EksFargate | None = None,
     ) -> None:
+        self.eks_fargate = eks_fargate
         self.amis = amis or AmiReleases()
         self.moto_netloc = moto_url.split("://", 1)[1]
         self.admin = admin
@@ -199,6 +203,13 @@ class CloudGateway:
         if request.service == "pricing":
             result = self.pricing.handle(request.action, request.json_body)
             return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
+        if request.service == "eks" and self.eks_fargate is not None:
+            fargate = self.eks_fargate.route(request.path)
+            if fargate is not None:
+                if action == "eks:CreateFargateProfile":
+                    self.enforcer.authorize(request, "iam:PassRole")  # the pod execution role
+                result = self.eks_fargate.handle(request.method, fargate, request.json_body, request.query)
+                return 200, {"Content-Type": "application/json"}, json_bytes(result)
         if request.service == "eks":
             match = self.eks_access.route(request.path)
             if match is not None:

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from simulator.cloud.eks_fargate import create_pod_execution_role
 from simulator.cloud.simulated_cloud import create_node_role
 from simulator.descriptor import SimulationDescriptor
 
@@ -88,10 +89,12 @@ def onboard_customer(
     actions: Sequence[str],
     policy_arn: str = CLUSTER_ADMIN_POLICY,
     node_role_name: str = "NodelessNodeRole-nodeless-access",
+    fargate_role_name: str = "NodelessFargatePodRole-nodeless-access",
 ) -> str:
     """Create the role in the simulated customer account and grant it access to every EKS cluster;
     create the stack's node role and its instance profile (`node_role_name`), which instances
-    Nodeless launches run as (their access entry is Nodeless's to create, at import)."""
+    Nodeless launches run as (their access entry is Nodeless's to create, at import), and its Fargate
+    pod execution role (`fargate_role_name`), which the Fargate profiles Nodeless creates name."""
     aws = descriptor.aws
     if aws is None:
         raise ValueError("this simulation has no cloud")
@@ -107,6 +110,8 @@ def onboard_customer(
     )
     if node_role_name:
         create_node_role(iam, node_role_name)
+    if fargate_role_name:
+        create_pod_execution_role(iam, fargate_role_name)
     for cluster in descriptor.clusters:
         if cluster.kind == "eks":
             eks: Any = session.client("eks", endpoint_url=aws.endpoint_url, region_name=cluster.region)

@@ -25,6 +25,7 @@ from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.cloud.admin import AdminClients
 from simulator.cloud.eks_access import EksAccess
+from simulator.cloud.eks_fargate import EksFargate
 from simulator.cloud.eks_world import (
     CLUSTER_VERSION,
     SERVICE_CIDR,
@@ -74,6 +75,10 @@ CONTROLLER_ACTIONS = (
     "eks:ListClusters",
     "eks:DescribeAccessEntry",
     "eks:CreateAccessEntry",
+    "eks:CreateFargateProfile",
+    "eks:DeleteFargateProfile",
+    "eks:DescribeFargateProfile",
+    "eks:ListFargateProfiles",
     "iam:PassRole",
     "ssm:GetParameter",
 )
@@ -267,6 +272,14 @@ class SimulatedCloud:
         self.timers = Timers(self.clock)
         self.eks_access = EksAccess()
         self.amis = AmiReleases()
+        self.eks_fargate = EksFargate(
+            self.clock,
+            self.timers,
+            lambda account, region: (
+                self.admin.client("ec2", account, region),
+                self.admin.client("iam", account),
+            ),
+        )
         self._gateway: CloudGateway | None = None
         self._admin: AdminClients | None = None
 
@@ -285,6 +298,7 @@ class SimulatedCloud:
             sts=sts,
             eks_access=self.eks_access,
             amis=self.amis,
+            eks_fargate=self.eks_fargate,
         )
         self._gateway.start()
         self.timers.start()
@@ -380,6 +394,7 @@ class SimulatedCloud:
             accessConfig={"authenticationMode": "API"},
         )["cluster"]["arn"]
         set_vpc_config(account, region, name, network)
+        self.eks_fargate.register(name, account, region, network)
         sqs = self.admin.client("sqs", account, region)
         queue_url = sqs.create_queue(
             QueueName=f"nodeless-{name}-interruptions", Attributes={"MessageRetentionPeriod": "300"}

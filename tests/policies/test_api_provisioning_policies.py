@@ -81,7 +81,6 @@ def test_put_replaces_every_setting_and_patch_changes_only_what_it_sends(api_a, 
     [
         ({"families_allow": ["zz9"]}, "families_allow", "'zz9' is not an instance family in us-east-1"),
         ({"min_vcpu": 64, "max_vcpu": 2}, "max_vcpu", "below the minimum (64)"),
-        ({"capacity_types": ["serverless"]}, "capacity_types", "serverless alone"),
         ({"max_nodes": 2**40}, "max_nodes", "less than or equal to"),
         ({"capacity_types": ["reserved"]}, "capacity_types", "not a valid choice"),
         ({"max_cost_per_hour": "NaN"}, "max_cost_per_hour", ""),
@@ -93,6 +92,13 @@ def test_settings_the_form_refuses_are_refused_naming_the_field(api_a, cluster, 
     assert field in error["fields"], error
     assert words.lower() in " ".join(error["fields"][field]).lower()
     assert not ProvisioningPolicy.objects.filter(cluster=cluster).exists()
+
+
+@pytest.mark.django_db
+def test_a_serverless_only_policy_is_valid(api_a, cluster) -> None:
+    """Serverless is launched (through Fargate profiles): a policy of serverless alone is accepted."""
+    created = _created(api_a, {"cluster": str(cluster.pk), "capacity_types": ["serverless"]})
+    assert created["capacity_types"] == ["serverless"]
 
 
 @pytest.mark.django_db

@@ -35,7 +35,11 @@ def _errors(data: dict) -> dict[str, list[str]]:
 @pytest.mark.parametrize(
     ("data", "field", "words"),
     [
-        ({"capacity_types": []}, "capacity_types", "at least one"),
+        (
+            {"capacity_types": []},
+            "capacity_types",
+            "at least one capacity type: on_demand, spot or serverless",
+        ),
         ({"families_allow": ["m9zz"]}, "families_allow", "not an instance family"),
         ({"families_allow": ["m7g"], "families_deny": ["m7g"]}, "families_deny", "both allowed and denied"),
         ({"architectures": ["sparc"]}, "architectures", "x86_64 and arm64"),
@@ -48,7 +52,6 @@ def _errors(data: dict) -> dict[str, list[str]]:
         ({"families_allow": ["t4g"], "min_vcpu": 64}, "__all__", "No instance type in the catalog"),
         ({"isolate_label_selectors": ["tenant"]}, "isolate_label_selectors", "key=value"),
         ({"exclude_label_selectors": ["autoscaler"]}, "exclude_label_selectors", "key=value"),
-        ({"capacity_types": ["serverless"]}, "capacity_types", "cannot launch serverless"),
         ({"consolidation_min_saving_pct": 150}, "consolidation_min_saving_pct", "between 0 and 100"),
     ],
 )
@@ -88,6 +91,11 @@ def test_every_mistake_is_reported_at_once_not_one_per_submit() -> None:
     assert "whole number" in errors["max_nodes"][0]
 
 
+def test_serverless_alone_is_a_valid_policy() -> None:
+    settings = clean_settings({**BASE, "capacity_types": ["serverless"]}, list_price_catalog("us-east-1"))
+    assert planner_policy(settings).capacity_types == {CapacityType.SERVERLESS}
+
+
 def test_a_valid_policy_maps_onto_the_planner_policy() -> None:
     settings = clean_settings(
         {
@@ -107,8 +115,8 @@ def test_a_valid_policy_maps_onto_the_planner_policy() -> None:
         list_price_catalog("us-east-1"),
     )
     policy = planner_policy(settings)
-    # the loop cannot launch serverless capacity, so it plans with the other types allowed
-    assert policy.capacity_types == {CapacityType.SPOT}
+    # serverless is launched through Fargate profiles: the planner may choose it
+    assert policy.capacity_types == {CapacityType.SPOT, CapacityType.SERVERLESS}
     assert policy.packing is Packing.ISOLATE
     assert policy.instance_requirements.families_allow == {"m7g", "c7g"}
     assert policy.instance_requirements.max_memory_mib == 64 * 1024

@@ -26,6 +26,7 @@ from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
 from policies.selectors import provisioning_policy_in_force
 from workers.provisioning.budget import metered
+from workers.provisioning.fargate import ServerlessTarget, serverless_target_for
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.node_class import ClusterNodeClass, NodeClassPort, OpenNodeClass
 from workers.provisioning.ports import KubePort
@@ -46,6 +47,7 @@ class ReconcileContext:
     kube: KubePort
     now: datetime
     node_class: NodeClassPort
+    serverless: ServerlessTarget | None = None  # None: serverless pods cannot be launched here
 
     @property
     def scale_down_delay(self) -> float:
@@ -210,7 +212,23 @@ def build_context(cluster: Cluster, now: datetime, policy_version: str | None = 
         kube=kube,
         now=now,
         node_class=node_class,
+        serverless=serverless_for(cluster, node_class),
     )
+
+
+def serverless_for(cluster: Cluster, node_class: NodeClassPort) -> ServerlessTarget | None:
+    """Where the cluster's serverless pods go: its EKS Fargate profiles, in the node class's
+    subnets (None for passes on test fakes, and for clusters not on EKS)."""
+    account = cluster.cloud_account
+    if (
+        settings.NODELESS_PROVISIONING_PORTS
+        or account is None
+        or not isinstance(node_class, ClusterNodeClass)
+    ):
+        return None
+    session = _session(account.role_arn, cluster.organization.external_id, cluster.region)
+    subnets = sorted(set(node_class.node_class.subnets.values()))
+    return serverless_target_for(cluster, session, subnets)
 
 
 def node_class_for(cluster: Cluster) -> NodeClassPort:

@@ -221,6 +221,23 @@ class KubeOps:
             raise
         return "evicted"
 
+    def recreate(self, namespace: str, name: str, uid: str) -> bool:
+        """A delete with the uid as precondition (a replacement of the same name is not this pod),
+        only while the pod is still unbound."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+        try:
+            current = self.api.request("GET", path)
+            if (current.get("metadata") or {}).get("uid") != uid or (current.get("spec") or {}).get(
+                "nodeName"
+            ):
+                return False
+            self.api.request("DELETE", path, body={"preconditions": {"uid": uid}})
+        except ClusterRefused as refused:
+            if refused.status in (404, 409):
+                return False
+            raise
+        return True
+
     def delete_node(self, node_name: str) -> None:
         try:
             self.api.request("DELETE", f"/api/v1/nodes/{node_name}")

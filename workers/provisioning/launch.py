@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from engines.kube import Pod, Resources
 from engines.kube.cluster import NewNode
-from engines.kube.labels import HOSTNAME, OS, REGION, ZONE, canonical_key
+from engines.kube.labels import COMPUTE_TYPE, HOSTNAME, OS, REGION, ZONE, canonical_key
 from engines.kube.predicate import BindCheck
 from engines.kube.volumes import NEW_NODE_ATTACH_LIMIT
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
@@ -24,7 +24,6 @@ from workers.provisioning.pods import INITIALIZING_TAINT, Unplannable, is_ours, 
 from workers.provisioning.records import Lifecycle, NodeRecord, PlannedPod
 from workers.provisioning.topology import cluster_topology
 
-SERVERLESS_UNAVAILABLE = "serverless capacity is not available for this cluster"
 # How the planner names a node that is not Ready yet (it has no node name).
 IN_FLIGHT_PREFIX = "managed:"
 
@@ -35,6 +34,7 @@ class LaunchPlan:
     joins: tuple[JoinNode, ...] = ()
     binds: tuple[BindPod, ...] = ()
     pending: tuple[LeavePending, ...] = ()
+    serverless: tuple[Pod, ...] = ()  # pods the planner put on serverless capacity (`serverless.py`)
 
 
 def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
@@ -42,8 +42,12 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
     alone) not planned yet and not being bound by this pass. Pods the default scheduler can still
     place on nodes Nodeless does not manage are left to it."""
     planned = {pod.uid for record in inputs.active() for pod in record.planned_pods}
+    # A Fargate node carries its one pod and nothing else: it is no room for the default scheduler.
     unmanaged_schedulable = any(
-        node.node.ready and not node.node.unschedulable and not is_managed(node)
+        node.node.ready
+        and not node.node.unschedulable
+        and not is_managed(node)
+        and node.node.labels.get(COMPUTE_TYPE) != "fargate"
         for node in inputs.state.nodes.values()
     )
     return [
@@ -200,13 +204,10 @@ def plan_launches(
         pods=len(requests),
         launches=len(result.launches),
     )
-    launches = []
+    launches, serverless = [], []
     for launch in result.launches:
         if launch.serverless:
-            pending += [
-                LeavePending(by_uid[uid].key, SERVERLESS_UNAVAILABLE, remember=False)
-                for uid in launch.pod_uids
-            ]
+            serverless += [by_uid[uid] for uid in launch.pod_uids]
         else:
             launches.append(launch_node(launch, by_uid, requests, plan=quality))
     pending += [LeavePending(by_uid[item.pod_uid].key, item.reason) for item in result.unschedulable]
@@ -215,4 +216,5 @@ def plan_launches(
         joins=tuple(JoinNode(record_id, tuple(planned)) for record_id, planned in joining.items()),
         binds=tuple(binds),
         pending=tuple(pending),
+        serverless=tuple(serverless),
     )

@@ -70,3 +70,8 @@ class KubePort(Protocol):
     def delete_node(self, node_name: str) -> None:
         """Delete the node object; a node already gone needs nothing."""
         ...
+
+    def recreate(self, namespace: str, name: str, uid: str) -> bool:
+        """Delete a pending pod (this uid, still unbound) so that its controller creates it again;
+        False when that pod is gone, replaced or bound meanwhile."""
+        ...

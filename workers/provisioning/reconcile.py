@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from clusters.cloud.interface import InterruptionNotice
 from clusters.models import Cluster, ClusterMode, ClusterStatus
-from engines.kube import Pod
+from engines.kube import CapacityType, Pod
 from engines.kube.predicate import BindCheck
 from workers.leases import release, try_acquire
 from workers.provisioning import executors
@@ -64,6 +64,7 @@ from workers.provisioning.disruption.garbage import GarbageCollection
 from workers.provisioning.disruption.interruption import Interruption
 from workers.provisioning.disruption.rebalance import Rebalance
 from workers.provisioning.drain import drains
+from workers.provisioning.fargate import act_serverless
 from workers.provisioning.inputs import NodeIndex, PassInputs
 from workers.provisioning.launch import plan_launches, pods_to_plan
 from workers.provisioning.ledger import Ledger
@@ -91,6 +92,9 @@ class ReconcileReport:
     bound: int = 0
     terminated: int = 0
     pending: dict[str, str] = field(default_factory=dict)  # "namespace/name" → why it stays pending
+    recreated: list[str] = field(
+        default_factory=list
+    )  # pods deleted so that their owner's new one runs on Fargate
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step, to see what a pass spent
 
@@ -249,6 +253,7 @@ class _Pass:
     def _plan_and_launch(self, binding: frozenset[str]) -> None:
         pods = [*pods_to_plan(self.inputs, binding), *self.replacement_pods]
         if not pods:
+            self._serverless(())
             return
         with self._step("planner"):
             with_claims = [pod for pod in pods if pod.claim_names]
@@ -271,9 +276,29 @@ class _Pass:
         crash_point("after_row")
         self._refresh()
         self._launch([record.id for record in written])
-        for pending in decided.pending:
-            self.report.pending[pending.pod_key] = pending.reason
-            self.ledger.leave_pending(pending)
+        self._leave_pending(decided.pending)
+        self._serverless(decided.serverless)
+
+    def _leave_pending(self, pending: Sequence[LeavePending]) -> None:
+        for each in pending:
+            self.report.pending[each.pod_key] = each.reason
+            self.ledger.leave_pending(each)
+
+    def _serverless(self, pods: Sequence[Pod]) -> None:
+        """Route the pods the planner put on serverless through Fargate profiles, and delete our
+        profiles no pod needs any more (`fargate.act_serverless`)."""
+        outcome = act_serverless(
+            str(self.ctx.cluster.pk),
+            self.ctx.serverless,
+            self.ctx.kube,
+            pods,
+            self.inputs.state,
+            now=self.ctx.now,
+            keep_seconds=self.ctx.scale_down_delay,
+            allowed=CapacityType.SERVERLESS in self.ctx.policy.capacity_types,
+        )
+        self.report.recreated += outcome.recreated
+        self._leave_pending(outcome.pending)
 
     # --- a node's life -----------------------------------------------------------------------------------
     def _sync(self) -> None:

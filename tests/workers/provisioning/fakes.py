@@ -210,6 +210,15 @@ class FakeKube:
             self.calls.append(("delete_node", node_name))
             self.node_objects.pop(node_name, None)
 
+    def recreate(self, namespace: str, name: str, uid: str) -> bool:
+        with self._lock:
+            self.calls.append(("recreate", f"{namespace}/{name}"))
+            pod = self.pod_objects.get((namespace, name))
+            if pod is None or pod["metadata"].get("uid") != uid or pod["spec"].get("nodeName"):
+                return False
+            del self.pod_objects[(namespace, name)]
+            return True
+
     # --- what a test does to the cluster --------------------------------------------------------------
     def add_pod(self, name: str, **options: Any) -> Json:
         pod = pod_json(name, **options)

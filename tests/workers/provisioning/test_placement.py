@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.models import CloudAccount, NodeState
-from policies.models import Decision, DecisionKind, ProvisioningPolicy
+from clusters.models import NodeState
+from policies.models import Decision, DecisionKind
 
 pytestmark = pytest.mark.django_db
 
@@ -72,24 +72,3 @@ def test_limits_are_never_exceeded_and_the_pods_left_pending_say_why(nodeless) -
     assert len(nodeless.rows()) == 2
     pending = Decision.objects.filter(cluster=nodeless.cluster, kind=DecisionKind.PENDING)
     assert pending.count() == 2  # once per pod and reason, not once per pass
-
-
-def test_a_policy_allowing_serverless_plans_with_what_the_loop_can_launch(nodeless) -> None:
-    nodeless.policy(capacity_types=["on_demand", "serverless"])
-    # so steep a serverless discount that a planner free to choose would pick serverless
-    CloudAccount.objects.filter(pk=nodeless.cluster.cloud_account_id).update(serverless_discount_pct=95)
-    nodeless.create_pod("tiny", cpu="250m", memory="512Mi", annotations={"nodeless.io/isolate": "true"})
-    report = nodeless.reconcile()
-    assert report.launched == 1 and not report.pending
-    assert {row.capacity_type for row in nodeless.rows()} == {"on_demand"}
-    nodeless.until(lambda: nodeless.pod("tiny").spec.node_name)
-
-
-def test_a_saved_serverless_only_policy_leaves_its_pods_pending_with_the_reason(nodeless) -> None:
-    nodeless.policy(capacity_types=["on_demand"])
-    # saved before serverless alone was refused: the form no longer accepts it
-    ProvisioningPolicy.objects.filter(organization=nodeless.cast.org_a).update(capacity_types=["serverless"])
-    nodeless.create_pod("tiny", cpu="250m", memory="512Mi")
-    report = nodeless.reconcile()
-    assert report.launched == 0 and nodeless.rows() == []
-    assert list(report.pending.values()) == ["serverless capacity is not available for this cluster"]
