@@ -3,6 +3,8 @@ first answer, the same token with other parameters is IdempotentParameterMismatc
 remembered for at least 24 hours after the request, then forgotten (a simulation that runs for days
 does not keep every token it ever saw)."""
 
+from typing import Any
+
 import pytest
 
 from simulator.cloud.fleet import CLIENT_TOKEN_LIFETIME_SECONDS, CapacityFaults, FleetLauncher
@@ -13,6 +15,7 @@ class CountingLauncher(FleetLauncher):
     """Every real launch gets a new fleet id, so a remembered answer is recognisable."""
 
     launches = 0
+    clock: list[float]
 
     def _launch(self, request: AwsRequest) -> dict[str, object]:
         self.launches += 1
@@ -30,7 +33,10 @@ def request(token: str, instance_type: str = "m5.large") -> AwsRequest:
 @pytest.fixture
 def launcher():
     clock = [1_000.0]
-    fleet = CountingLauncher(catalog=None, faults=CapacityFaults(), ec2_for_caller=None, now=lambda: clock[0])
+    unused: Any = None  # the launch itself is replaced: no catalog, no EC2
+    fleet = CountingLauncher(
+        catalog=unused, faults=CapacityFaults(), ec2_for_caller=unused, now=lambda: clock[0]
+    )
     fleet.clock = clock
     return fleet
 
