@@ -21,7 +21,7 @@ billed per second with a 60-second minimum per node:
 - on_demand_only_cost: the same packing and consolidation with on-demand capacity only;
 - serverless_only_cost: every pod that fits a Fargate shape, on Fargate (GPU pods fit none:
   they are counted in serverless_unplaced_pods and not priced);
-- lower_bound: the planner's LP bound integrated over the trace (`lab.replay.bounds`):
+- lower_bound: the planner's LP bound integrated over the trace (`engines.replay.bounds`):
   stretches of an hour without events are bounded exactly, busy stretches in windows of at
   most 20 events (`--bound-window-events`) pooled over 30-second slots; shorter windows lose
   less to pooling and take more planner calls.

@@ -18,7 +18,15 @@ PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
 PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
 CLUSTER_CHECK = "workers.tasks.cluster_check"
 MARKET_REFRESH = "workers.tasks.market_refresh"
-TASK_NAMES = (FEDERATION_PASS, PROVISIONING_LAUNCH, PROVISIONING_RECONCILE, CLUSTER_CHECK, MARKET_REFRESH)
+BILLING_REPLAY_STEP = "workers.tasks.billing_replay_step"
+TASK_NAMES = (
+    FEDERATION_PASS,
+    PROVISIONING_LAUNCH,
+    PROVISIONING_RECONCILE,
+    CLUSTER_CHECK,
+    MARKET_REFRESH,
+    BILLING_REPLAY_STEP,
+)
 
 # Work is coalesced per subject: while a task for it is queued (and, for a launch or a reconcile pass,
 # running), asking for another does nothing — a burst of 200 submissions costs one or two federation
@@ -146,3 +154,14 @@ def request_market_refresh(region: str, kind: str) -> bool:
         (region, kind),
         timeout=MARKET_REFRESH_MARK_SECONDS,
     )
+
+
+def request_replay_step(run_id: str) -> None:
+    """The next step of a policy replay (`billing.services.replay`). Not coalesced: each step is
+    idempotent (it writes only if the run is still where it read it), so a duplicate does nothing."""
+    app.send_task(BILLING_REPLAY_STEP, args=(run_id,))
+
+
+def replay_step_on_commit(run_id: str) -> None:
+    """The first step of a policy replay, once the run's row is committed."""
+    transaction.on_commit(lambda: request_replay_step(run_id))

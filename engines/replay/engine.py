@@ -42,12 +42,12 @@ from engines.planner import (
     Resources,
     Unschedulable,
 )
-from lab.replay.cluster import NodeFactory, SimNode, footprint
-from lab.replay.consolidation import Consolidation, candidate_groups, repack
-from lab.replay.metering import billed_seconds, cost_series, usage_by_capacity_type
-from lab.replay.model import NO_OVERHEAD, MeteredNode, ReplayPod, ReplayResult, Timing
-from lab.replay.planning import ReplayPlanner
-from lab.replay.scheduling import Scheduler
+from engines.replay.cluster import NodeFactory, SimNode, footprint
+from engines.replay.consolidation import Consolidation, candidate_groups, repack
+from engines.replay.metering import billed_seconds, cost_series, usage_by_capacity_type
+from engines.replay.model import NO_OVERHEAD, MeteredNode, ReplayPod, ReplayResult, Timing
+from engines.replay.planning import ReplayPlanner
+from engines.replay.scheduling import Scheduler
 
 # Event kinds, in the order they are handled at one instant.
 _DEPART, _MOVE, _ARRIVE, _CONSOLIDATE, _RELEASE = range(5)
