@@ -126,7 +126,7 @@ def test_another_provisioner_decides_in_place_of_the_planner_on_the_same_trace()
 
     calls: list[int] = []
 
-    def counted(snapshot, policy, cat):  # type: ignore[no-untyped-def]
+    def counted(snapshot, policy, cat):
         calls.append(len(snapshot.pods))
         return karpenter_plan(snapshot, policy, cat)
 
