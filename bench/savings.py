@@ -322,6 +322,9 @@ def _case_line(
     """One case's printed figures; `ran` holds the replays run (pack always)."""
     pack, serverless, settings = ran["pack"], ran.get("serverless"), context.consolidations[case]
     on_demand, karpenter = ran.get("on_demand"), ran.get("karpenter")
+    # A serverless replay that ran no pod (every pod a GPU pod) has no cost to compare with: null,
+    # not $0, with serverless_unplaced_pods saying why.
+    serverless_cost = None if serverless is None or serverless.pods_run == 0 else serverless.cost
     return {
         "case": case,
         "nodeless_pack_cost": pack.cost,
@@ -332,8 +335,8 @@ def _case_line(
         "saved_vs_on_demand_pct": _saved_pct(pack.cost, _cost(on_demand)),
         "static_cost": static["cost"],
         "saved_vs_static_pct": _saved_pct(pack.cost, static["cost"]),
-        "serverless_only_cost": _cost(serverless),
-        "saved_vs_serverless_pct": _saved_pct(pack.cost, _cost(serverless)),
+        "serverless_only_cost": serverless_cost,
+        "saved_vs_serverless_pct": _saved_pct(pack.cost, serverless_cost),
         "karpenter_cost": _cost(karpenter),
         "pack_to_karpenter": None if karpenter is None else round(pack.cost / karpenter.cost, 4),
         "nodeless_isolate_cost": _cost(ran.get("isolate")),

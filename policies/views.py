@@ -70,10 +70,11 @@ def _edit(request: OrganizationRequest, cluster: Cluster | None) -> HttpResponse
         "form": form,
         "cluster": cluster,
         "policy": policy,
-        # The clusters whose recorded period the draft can be replayed over (billing's replay).
+        # The clusters whose recorded period the draft can be replayed over (billing's replay); read
+        # only when the page offers the replay (to members who may write).
         "replay_clusters": [cluster]
         if cluster is not None
-        else list(Cluster.objects.filter(organization=organization).order_by("name")),
+        else Cluster.objects.filter(organization=organization).order_by("name"),
     }
     return render(request, "policies/provisioning_form.html", context)
 
