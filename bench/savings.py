@@ -15,13 +15,22 @@ Prints one JSON object per case, then one with case "targets":
 Every figure is in US dollars over the trace's span (about 149 days), us-east-1 prices,
 billed per second with a 60-second minimum per node:
 
-- static_cost: the peak-sized on-demand pool, always on (`lab.replay.static_pool`);
 - nodeless_pack_cost / nodeless_isolate_cost: the replay with on-demand, spot and serverless
   capacity, packing pods (and consolidating) or giving each pod its own node;
-- on_demand_only_cost: the same packing and consolidation with on-demand capacity only;
+
+then the baselines in the product's headline order, each with the pack replay's saving against it:
+
+- on_demand_only_cost: the same packing and consolidation with on-demand capacity only (what the
+  planner's choices of capacity saved);
+- static_cost: the peak-sized on-demand pool, always on (`lab.replay.static_pool`: what going
+  nodeless saved);
 - serverless_only_cost: every pod that fits a Fargate shape, on Fargate (GPU pods fit none:
   they are counted in serverless_unplaced_pods and not priced);
-- lower_bound: the planner's LP bound integrated over the trace (`lab.replay.bounds`):
+- karpenter_cost and pack_to_karpenter: the same trace under Karpenter's own scheduling
+  (`lab.planner.baseline.karpenter_plan`: first fit over node claims, then the cheapest offering
+  left; on-demand and spot, no serverless) with Karpenter's consolidation rule (replace whenever
+  the replacement is cheaper at all) on the same schedule, in the same run;
+- lower_bound: the planner's LP bound integrated over the trace (`engines.replay.bounds`):
   stretches of an hour without events are bounded exactly, busy stretches in windows of at
   most 20 events (`--bound-window-events`) pooled over 30-second slots; shorter windows lose
   less to pooling and take more planner calls.
@@ -63,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clusters.pricing import build_aws_catalog
 from engines.planner import CapacityType, Catalog, Packing, PlannerPolicy
+from lab.planner.baseline import karpenter_plan
 from lab.replay import (
     BoundWindow,
     Consolidation,
@@ -88,7 +98,9 @@ TARGET_PACK_TO_BOUND = 1.05
 ZERO_OVERHEAD_INTERVAL = 600.0
 ZERO_OVERHEAD_MIN_AGE = 600.0
 ZERO_OVERHEAD_MIN_SAVINGS = 0.01
-VARIANTS = ("pack", "isolate", "on_demand", "serverless")
+VARIANTS = ("pack", "isolate", "on_demand", "serverless", "karpenter")
+# Karpenter consolidates whenever the replacement is cheaper at all (WhenEmptyOrUnderutilized).
+KARPENTER_MIN_SAVINGS = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,8 +151,24 @@ def _replay_variant(case: str, variant: str) -> Figures:
         policy = with_capacity_types(policy, CapacityType.ON_DEMAND)
     elif variant == "serverless":
         policy, consolidation = with_capacity_types(policy, CapacityType.SERVERLESS), None
+    plan_with = None
+    if variant == "karpenter":
+        # Karpenter's own scheduling (first fit over node claims, the cheapest offering left) on
+        # on-demand and spot (it has no serverless), consolidating on the same schedule whenever
+        # the replacement is cheaper at all.
+        policy = with_capacity_types(policy, CapacityType.ON_DEMAND, CapacityType.SPOT)
+        plan_with = karpenter_plan
+        if consolidation is not None:
+            consolidation = replace(consolidation, min_savings=KARPENTER_MIN_SAVINGS)
     start = time.process_time()
-    result = replay(context.pods, context.catalog, policy, context.timings[case], consolidation=consolidation)
+    result = replay(
+        context.pods,
+        context.catalog,
+        policy,
+        context.timings[case],
+        consolidation=consolidation,
+        plan_with=plan_with,
+    )
     return Figures(
         cost=round(result.cost, 2),
         effective_cost=round(result.effective_cost, 2),
@@ -159,6 +187,11 @@ def _replay_variant(case: str, variant: str) -> Figures:
 
 def _cost(figures: Figures | None) -> float | None:
     return None if figures is None else figures.cost
+
+
+def _saved_pct(actual: float, baseline: float | None) -> float | None:
+    """The saving as a share of the baseline, in percent (None: the baseline was not run)."""
+    return None if not baseline else round(100 * (baseline - actual) / baseline, 1)
 
 
 def _static() -> dict[str, float]:
@@ -288,13 +321,25 @@ def _case_line(
 ) -> dict[str, object]:
     """One case's printed figures; `ran` holds the replays run (pack always)."""
     pack, serverless, settings = ran["pack"], ran.get("serverless"), context.consolidations[case]
+    on_demand, karpenter = ran.get("on_demand"), ran.get("karpenter")
+    # A serverless replay that ran no pod (every pod a GPU pod) has no cost to compare with: null,
+    # not $0, with serverless_unplaced_pods saying why.
+    serverless_cost = None if serverless is None or serverless.pods_run == 0 else serverless.cost
     return {
         "case": case,
-        "static_cost": static["cost"],
         "nodeless_pack_cost": pack.cost,
+        # The headline order: on-demand with the same packing (what the planner's choices of
+        # capacity saved), static pools (what going nodeless saved), serverless; then Karpenter on
+        # the same trace and the LP bound.
+        "on_demand_only_cost": _cost(on_demand),
+        "saved_vs_on_demand_pct": _saved_pct(pack.cost, _cost(on_demand)),
+        "static_cost": static["cost"],
+        "saved_vs_static_pct": _saved_pct(pack.cost, static["cost"]),
+        "serverless_only_cost": serverless_cost,
+        "saved_vs_serverless_pct": _saved_pct(pack.cost, serverless_cost),
+        "karpenter_cost": _cost(karpenter),
+        "pack_to_karpenter": None if karpenter is None else round(pack.cost / karpenter.cost, 4),
         "nodeless_isolate_cost": _cost(ran.get("isolate")),
-        "on_demand_only_cost": _cost(ran.get("on_demand")),
-        "serverless_only_cost": _cost(serverless),
         "lower_bound": round(lower.dollars, 2),
         "boot_seconds": context.timings[case].boot_seconds,
         "scale_down_seconds": context.timings[case].scale_down_seconds,

@@ -10,9 +10,11 @@ maximum, the peak. `PodPlacement` is the latest view of where every pod runs and
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -136,6 +138,9 @@ class UsageInterval(UsageMeasures):
     )
     start = models.DateTimeField()
     pods_observed = models.BooleanField(default=True)  # False: the cluster could not be listed
+    # Pods waiting for a node when metering read the cluster, times the interval (only the interval
+    # of the read counts them: caught-up intervals were not seen). What a replay compares with.
+    pending_pod_seconds = models.FloatField(default=0)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -343,3 +348,56 @@ class ContainerUsageHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.workload}/{self.container} {self.hour:%Y-%m-%d %H:00}"
+
+
+class ReplayState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ReplayRun(models.Model):
+    """A draft provisioning policy replayed over a cluster's recorded period
+    (`billing.services.replay`). A Celery task moves it on one bounded step at a time: the replay
+    itself, then the LP bound a few planner calls per step; `steps_done` / `steps_total` is the
+    progress the page polls. `draft` is the policy's settings as submitted (validated again by each step);
+    `work` holds what the steps have computed so far; `result` the figures once done."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="replay_runs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    window = models.CharField(max_length=8)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    draft = models.JSONField(default=dict)
+    state = models.CharField(max_length=8, choices=ReplayState.choices, default=ReplayState.QUEUED)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=1)
+    work = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "cluster", "-created_at"], name="billing_replay_org_cluster")
+        ]
+
+    def __str__(self) -> str:
+        return f"replay of {self.cluster_id} over {self.window} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (ReplayState.DONE, ReplayState.FAILED)
+
+    @property
+    def progress(self) -> float:
+        """0 to 1: the share of steps done."""
+        if self.state == ReplayState.DONE:
+            return 1.0
+        return min(self.steps_done / max(self.steps_total, 1), 1.0)

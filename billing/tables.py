@@ -18,7 +18,7 @@ from django.urls import reverse
 from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
 from engines.kube.capacity import CapacityType
-from engines.metering import SavingsRow, StaticPool
+from engines.metering import IDLE_GROUP, SavingsRow, StaticPool
 from engines.metering.windows import DAY, HOUR
 from policies.models import Workload
 
@@ -173,37 +173,86 @@ def serverless_fit(row: SavingsRow) -> str:
     return f"{fit.text} of {total.text} pod-hours fit a serverless shape; the rest keep their actual cost"
 
 
-def _savings_cells(row: SavingsRow, label: Cell) -> tuple[Cell, ...]:
-    applies = row.serverless_applies
+def _savings_cells(row: SavingsRow, label: Cell, *, serverless: bool) -> tuple[Cell, ...]:
+    """The baselines in the headline order: on-demand with the same packing (what Nodeless's choices
+    saved), static pools (what going nodeless saved), serverless. `serverless`: the baseline applies
+    to the window's total; a row whose pods no serverless shape holds then shows their actual cost
+    (what the total counts for them), so the column adds up to its total."""
     return (
         label,
         dollars(row.actual),
-        dollars(row.static_pool),
         dollars(row.on_demand_only),
-        dollars(row.serverless_only) if applies else NOT_APPLICABLE,
-        dollars(row.versus_static_pool),
+        dollars(row.static_pool),
+        dollars(row.serverless_only) if serverless else NOT_APPLICABLE,
         dollars(row.versus_on_demand_only),
-        dollars(row.versus_serverless_only) if applies else NOT_APPLICABLE,
+        dollars(row.versus_static_pool),
+        dollars(row.versus_serverless_only) if serverless else NOT_APPLICABLE,
     )
+
+
+SAVINGS_HEADERS = (
+    "Actual spend",
+    "On-demand, same packing",
+    "Static pools",
+    "Serverless only",
+    "Saved vs on-demand, same packing",
+    "Saved vs static pools",
+    "Saved vs serverless only",
+)
 
 
 def savings_table(report: Report) -> Table:
+    serverless = report.savings.total.serverless_applies
     return Table(
         key="savings",
         title=f"Savings by {GROUPINGS[report.grouping].lower()}",
-        headers=(
-            GROUPINGS[report.grouping],
-            "Actual spend",
-            "Static pools",
-            "On-demand only",
-            "Serverless only",
-            "Saved vs static pools",
-            "Saved vs on-demand only",
-            "Saved vs serverless only",
-        ),
-        rows=[_savings_cells(row, text(row.label)) for row in report.savings.rows],
-        footer=_savings_cells(report.savings.total, text("Total")),
+        headers=(GROUPINGS[report.grouping], *SAVINGS_HEADERS),
+        rows=[_savings_cells(row, text(row.label), serverless=serverless) for row in report.savings.rows],
+        footer=_savings_cells(report.savings.total, text("Total"), serverless=serverless),
     )
+
+
+def negative_savings(row: SavingsRow) -> list[str]:
+    """One sentence for each baseline the row saved less than nothing against: no negative saving is
+    shown without its reason."""
+    notes = []
+    if row.versus_on_demand_only < -0.005:
+        notes.append(
+            "Against on-demand with the same packing the saving is negative: some capacity cost more than "
+            "on-demand nodes of the same shapes would have — serverless pods priced above a node's share, "
+            "or spot above on-demand at the time."
+        )
+    if row.versus_static_pool < -0.005:
+        notes.append(
+            "Against static pools the saving is negative: the pool is a low estimate (sized for the "
+            "window's peak requests with packing ignored), and the nodes launched — their boot time, "
+            "minimum charges and idle capacity included — cost more than such a pool in this window."
+        )
+    if row.serverless_applies and row.versus_serverless_only < -0.005:
+        notes.append(
+            "Against serverless the saving is negative: serverless bills each pod for its own size only "
+            "and has no idle capacity, while the nodes' cost includes the capacity no pod requested "
+            "(the idle capacity row of the report)."
+        )
+    return notes
+
+
+def savings_notes(report: Report) -> list[str]:
+    """The sentences under the savings table: why the total, or any row, saved less than nothing."""
+    notes = negative_savings(report.savings.total)  # at most one sentence per row follows
+    for row in report.savings.rows:
+        if row.group == IDLE_GROUP:
+            if row.serverless_applies and row.versus_serverless_only < -0.005:
+                notes.append(
+                    "The idle capacity row is what the nodes cost beyond their pods' requests; serverless "
+                    "has no idle capacity, so the saving against it is negative there by construction "
+                    "(each pod's row compares pods with pods)."
+                )
+            continue
+        reasons = negative_savings(row)
+        if reasons:
+            notes.append(f"{row.label}: {reasons[0]}")
+    return notes
 
 
 def spend_table(report: Report) -> Table:

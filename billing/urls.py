@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from billing import views
+from billing import views, views_replay
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -14,4 +14,15 @@ urlpatterns = [
     path("rightsizing/", views.rightsizing, name="rightsizing"),
     path("rightsizing/csv/", views.rightsizing_csv, name="rightsizing-csv"),
     path("placement/decisions/<int:decision_id>/", views.decision_detail, name="decision-detail"),
+    # Replaying a draft provisioning policy: started from the policy editor, under its URLs.
+    path("policies/provisioning/replays/", views_replay.policy_replay_start, name="policy-replay-start"),
+    path("policies/replays/<uuid:run_id>/", views_replay.policy_replay, name="policy-replay"),
+    path(
+        "policies/replays/<uuid:run_id>/panel/", views_replay.policy_replay_panel, name="policy-replay-panel"
+    ),
+    path(
+        "policies/replays/<uuid:run_id>/progress/",
+        views_replay.policy_replay_progress,
+        name="policy-replay-progress",
+    ),
 ]

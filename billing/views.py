@@ -53,6 +53,7 @@ def overview(request: OrganizationRequest) -> HttpResponse:
         "daily_chart": charts.spend_chart(data.daily, data.month.step),
         "nodes_chart": charts.nodes_chart(data.nodes),
         "utilization": tables.utilization_cells(data.utilization, data.usage_measured),
+        "savings_notes": tables.negative_savings(data.savings),
     }
     return render(request, "billing/overview.html", context)
 
@@ -120,6 +121,7 @@ def reports(request: OrganizationRequest) -> HttpResponse:
         "groupings": selectors.GROUPINGS,
         "methods": selectors.BASELINE_METHODS,
         "tables": [builder(report) for builder in tables.REPORT_TABLES.values()],
+        "savings_notes": tables.savings_notes(report),
         "spend_chart": charts.spend_chart(report.series, report.window.step),
         "savings_chart": charts.savings_chart(report.savings.rows),
         "savings_chart_groups": charts.TOP_GROUPS,

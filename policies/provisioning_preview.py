@@ -7,7 +7,7 @@ on every change, and a web request never calls a customer's cluster.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,8 @@ class Outcome:
     billed_cost_per_hour: float
     placed_on_existing: int
     pending: list[tuple[str, str]]  # (pod, reason), first few
+    pending_count: int = 0
+    served: frozenset[str] = frozenset()  # uids of the pods it places (new or existing nodes)
 
     @property
     def node_count(self) -> int:
@@ -55,11 +57,28 @@ class ClusterPreview:
     error: str = ""
     observed_at: datetime | None = None  # the observation the preview planned on
 
+    # Both policies on only the pods both serve, when either leaves some pending: a saving is stated
+    # only for pods the draft actually serves, never for pods it leaves waiting.
+    compared: bool = False
+    compared_pods: int = 0
+    saved_on_compared: Outcome | None = None
+    draft_on_compared: Outcome | None = None
+
     @property
     def delta_per_hour(self) -> float | None:
+        """The draft's $/h minus the saved policy's, for the same pods (None: no pod both serve)."""
         if self.saved is None or self.draft is None:
             return None
+        if self.compared:
+            if self.saved_on_compared is None or self.draft_on_compared is None:
+                return None  # no pod both serve: no saving to state
+            return self.draft_on_compared.billed_cost_per_hour - self.saved_on_compared.billed_cost_per_hour
         return self.draft.billed_cost_per_hour - self.saved.billed_cost_per_hour
+
+    @property
+    def same_pods(self) -> bool:
+        """Both policies serve every pod: the totals compare directly."""
+        return not self.compared
 
 
 def _outcome(result: Plan, names: dict[str, str]) -> Outcome:
@@ -73,6 +92,13 @@ def _outcome(result: Plan, names: dict[str, str]) -> Outcome:
         billed_cost_per_hour=result.billed_cost_per_hour,
         placed_on_existing=len(result.bindings),
         pending=[(names.get(u.pod_uid, u.pod_uid), u.reason) for u in result.unschedulable[:5]],
+        pending_count=len({u.pod_uid for u in result.unschedulable}),
+        served=frozenset(
+            [
+                *(uid for launch in result.launches for uid in launch.pod_uids),
+                *(b.pod_uid for b in result.bindings),
+            ]
+        ),
     )
 
 
@@ -132,13 +158,25 @@ def preview(
         region=cluster.region or catalog.region,
     )
 
-    def run(policy: PlannerPolicy) -> Outcome:
-        return _outcome(plan(snapshot, policy, catalog), names)
+    def run(policy: PlannerPolicy, on: Snapshot = snapshot) -> Outcome:
+        return _outcome(plan(on, policy, catalog), names)
 
+    saved_policy, draft_policy = planner_policy(saved), planner_policy(draft)
+    saved_outcome, draft_outcome = run(saved_policy), run(draft_policy)
+    if not saved_outcome.pending_count and not draft_outcome.pending_count:
+        return ClusterPreview(
+            cluster, subject, saved_outcome, draft_outcome, observed_at=observation.observed_at
+        )
+    both = saved_outcome.served & draft_outcome.served
+    common = replace(snapshot, pods=tuple(r for r in requests if r.uid in both))
     return ClusterPreview(
         cluster,
         subject,
-        run(planner_policy(saved)),
-        run(planner_policy(draft)),
+        saved_outcome,
+        draft_outcome,
         observed_at=observation.observed_at,
+        compared=True,
+        compared_pods=len(both),
+        saved_on_compared=run(saved_policy, common) if both else None,
+        draft_on_compared=run(draft_policy, common) if both else None,
     )

@@ -65,7 +65,17 @@ def _edit(request: OrganizationRequest, cluster: Cluster | None) -> HttpResponse
             return (
                 redirect("cluster-policy", cluster_id=cluster.pk) if cluster else redirect("policy-default")
             )
-    context: dict[str, Any] = {"section": "policies", "form": form, "cluster": cluster, "policy": policy}
+    context: dict[str, Any] = {
+        "section": "policies",
+        "form": form,
+        "cluster": cluster,
+        "policy": policy,
+        # The clusters whose recorded period the draft can be replayed over (billing's replay); read
+        # only when the page offers the replay (to members who may write).
+        "replay_clusters": [cluster]
+        if cluster is not None
+        else Cluster.objects.filter(organization=organization).order_by("name"),
+    }
     return render(request, "policies/provisioning_form.html", context)
 
 

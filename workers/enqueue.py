@@ -19,6 +19,7 @@ PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
 CLUSTER_CHECK = "workers.tasks.cluster_check"
 MARKET_REFRESH = "workers.tasks.market_refresh"
 NODE_CLASS_RELEASE = "workers.tasks.node_class_release"
+BILLING_REPLAY_STEP = "workers.tasks.billing_replay_step"
 TASK_NAMES = (
     FEDERATION_PASS,
     PROVISIONING_LAUNCH,
@@ -26,6 +27,7 @@ TASK_NAMES = (
     CLUSTER_CHECK,
     MARKET_REFRESH,
     NODE_CLASS_RELEASE,
+    BILLING_REPLAY_STEP,
 )
 
 # Work is coalesced per subject: while a task for it is queued (and, for a launch or a reconcile pass,
@@ -160,3 +162,14 @@ def node_class_release_on_commit(*, account_id: str, cluster_id: str, region: st
     """Once the transaction commits, delete the launch templates of a cluster that left nodeless mode
     or was removed (the task takes ids: the cluster row may be gone by then)."""
     transaction.on_commit(lambda: app.send_task(NODE_CLASS_RELEASE, args=(account_id, cluster_id, region)))
+
+
+def request_replay_step(run_id: str) -> None:
+    """The next step of a policy replay (`billing.services.replay`). Not coalesced: each step is
+    idempotent (it writes only if the run is still where it read it), so a duplicate does nothing."""
+    app.send_task(BILLING_REPLAY_STEP, args=(run_id,))
+
+
+def replay_step_on_commit(run_id: str) -> None:
+    """The first step of a policy replay, once the run's row is committed."""
+    transaction.on_commit(lambda: request_replay_step(run_id))

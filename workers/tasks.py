@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing.services.ledger import raw_usage_prune
 from billing.services.metering import meter_cluster
+from billing.services.replay import replay_step
 from billing.services.usage_history import usage_history_compact, usage_history_prune
 from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
@@ -41,6 +42,7 @@ from workers.enqueue import (
     reconcile_started,
     request_federation_pass,
     request_market_refresh,
+    request_replay_step,
     send_once,
 )
 from workers.federation import run_pass
@@ -257,3 +259,16 @@ def market_refresh_spot_all() -> int:
 def market_refresh_on_demand_all() -> int:
     """Beat: refresh the on-demand price list of every region with nodeless clusters."""
     return _refresh_all("on_demand")
+
+
+# --- policy replay ----------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def billing_replay_step(run_id: str) -> str:
+    """One bounded step of a draft policy's replay (`billing.services.replay.replay_step`), then the
+    next one queued while steps remain (each step writes only if no other delivery did)."""
+    more = replay_step(run_id)
+    if more:
+        request_replay_step(run_id)
+    return "more" if more else "done"

@@ -30,10 +30,12 @@ from engines.metering import (
     SECONDS_PER_HOUR,
     UNPRICED,
     GroupCosts,
+    Quantities,
     SavingsReport,
     SavingsRow,
     StaticPool,
     cheapest_pool,
+    pool_pods_cost,
     savings_report,
     serverless_applies,
 )
@@ -65,11 +67,15 @@ BASELINE_METHODS = {
         "Hand-curated node pools: per cluster, the cheapest single on-demand instance type (current-generation "
         "x86, not burstable; plus one GPU type when GPU pods ran) with enough nodes for the window's peak "
         "requested CPU, memory, GPUs and pod count, running for every metered hour of the window. Packing fragmentation is ignored, so this is "
-        "a low estimate of a static pool. A group's share follows its share of on-demand-priced capacity."
+        "a low estimate of a static pool. What the pods' requests cost of the pool (their core-, GiB- and "
+        "GPU-hours at the rates split from a pool node's price) is shared over the groups by their share of "
+        "on-demand-priced capacity; the rest is the pool's own idle capacity, in the idle capacity row."
     ),
     "on_demand_only": (
-        "The same nodes, launched and removed at the same moments with the same pods on them, but every one "
-        "on-demand: each node's seconds times the on-demand price of its instance type at your discount."
+        "On-demand with the same packing — what Nodeless's choices of capacity saved: the same nodes, "
+        "launched and removed at the same moments with the same pods on them (and the same idle "
+        "capacity), but every one on-demand: each node's seconds times the on-demand price of its "
+        "instance type at your discount."
     ),
     "serverless_only": (
         "Every pod alone on the serverless platform (AWS Fargate) for the seconds it ran: its CPU and memory "
@@ -107,6 +113,7 @@ class ClusterPool:
     gpu_pool: StaticPool | None
     metered_hours: float
     fallback_cost: float  # the on-demand-only cost, used when a pool cannot be sized
+    requested_hours: Quantities = Quantities()  # what the pods requested over the window
 
     @property
     def sized(self) -> bool:
@@ -121,6 +128,14 @@ class ClusterPool:
     @property
     def cost(self) -> float:
         return self.cost_per_hour * self.metered_hours
+
+    @property
+    def pods_cost(self) -> float | None:
+        """What the pods' requests cost of the pool; the rest is the pool's own idle capacity (None:
+        the pool could not be sized, and the on-demand-only cost stands in for it row by row)."""
+        if self.cpu_pool is None or self.gpu_pool is None:
+            return None
+        return min(pool_pods_cost(self.cpu_pool, self.gpu_pool, self.requested_hours), self.cost)
 
 
 def static_pools(clusters: Mapping[str, Cluster], usage: WindowUsage) -> dict[str, ClusterPool]:
@@ -139,6 +154,7 @@ def static_pools(clusters: Mapping[str, Cluster], usage: WindowUsage) -> dict[st
             cheapest_pool(gpu, candidates),
             totals.metered_seconds / SECONDS_PER_HOUR,
             totals.on_demand_cost,
+            totals.requested_hours,
         )
     return pools
 
@@ -310,6 +326,7 @@ def report(organization: Organization, window: ReportWindow, grouping: str) -> R
     savings = savings_report(
         _group_costs(grouping, groups, clusters),
         {cluster_id: pool.cost for cluster_id, pool in pools.items()},
+        {cluster_id: pool.pods_cost for cluster_id, pool in pools.items()},
     )
     return Report(
         window=window,

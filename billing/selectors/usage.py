@@ -17,7 +17,7 @@ from django.db.models.functions import TruncDay
 from billing.models import USAGE_SUM_FIELDS, AllocationRollup, ClusterRollup, Granularity
 from clusters.models import Cluster
 from engines.kube.capacity import CapacityType
-from engines.metering import PoolDemand
+from engines.metering import SECONDS_PER_HOUR, PoolDemand, Quantities
 from engines.metering.windows import ReportWindow, rollup_ranges
 from tenants.models import Organization
 
@@ -35,7 +35,14 @@ def rollup_filter(start: datetime, end: datetime) -> Q:
 
 
 _POOL_PARTS = ("cpu", "memory", "gpus", "pods", "largest_cpu", "largest_memory", "largest_gpus")
-_CLUSTER_SUMS = ("metered_seconds", "on_demand_cost", "usage_measured_seconds")
+_CLUSTER_SUMS = (
+    "metered_seconds",
+    "on_demand_cost",
+    "usage_measured_seconds",
+    "cpu_requested",
+    "memory_requested",
+    "gpu_requested",
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class ClusterTotals:
     usage_measured_seconds: float
     cpu_pool: PoolDemand
     gpu_pool: PoolDemand
+    requested_hours: Quantities = Quantities()  # core-, GiB- and GPU-hours the pods requested
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ def window_usage(organization: Organization, window: ReportWindow) -> WindowUsag
     )
     clusters = {}
     for cluster_id, *values in per_cluster:
-        metered, on_demand, measured, *pools = (float(value or 0) for value in values)
+        metered, on_demand, measured, cpu, memory, gpus, *pools = (float(value or 0) for value in values)
         clusters[str(cluster_id)] = ClusterTotals(
             cluster_id=str(cluster_id),
             metered_seconds=metered,
@@ -119,6 +127,9 @@ def window_usage(organization: Organization, window: ReportWindow) -> WindowUsag
             usage_measured_seconds=measured,
             cpu_pool=PoolDemand(*pools[: len(_POOL_PARTS)]),
             gpu_pool=PoolDemand(*pools[len(_POOL_PARTS) :]),
+            requested_hours=Quantities(
+                cpu / SECONDS_PER_HOUR, memory / SECONDS_PER_HOUR, gpus / SECONDS_PER_HOUR
+            ),
         )
     metered_by_bucket = [
         (bucket, str(cluster_id), float(seconds or 0))

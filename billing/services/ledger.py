@@ -68,9 +68,12 @@ def interval_measures(usage: IntervalUsage, rounded: RoundedUsage) -> dict[str, 
     return measures
 
 
-def interval_record(cluster: Cluster, *, usage: IntervalUsage, pods_observed: bool = True) -> UsageInterval:
+def interval_record(
+    cluster: Cluster, *, usage: IntervalUsage, pods_observed: bool = True, pending_pods: int = 0
+) -> UsageInterval:
     """Store one metered interval, replacing what an earlier run stored for it (call inside a
-    transaction, with `rollups_refresh` for its hour)."""
+    transaction, with `rollups_refresh` for its hour). `pending_pods`: pods waiting for a node when
+    the cluster was read for this interval."""
     start = datetime.fromtimestamp(usage.interval.start, UTC)
     rounded = rounded_usage(usage)
     UsageInterval.objects.filter(cluster=cluster, start=start).delete()  # cascades to its rows
@@ -79,6 +82,7 @@ def interval_record(cluster: Cluster, *, usage: IntervalUsage, pods_observed: bo
         cluster=cluster,
         start=start,
         pods_observed=pods_observed,
+        pending_pod_seconds=pending_pods * usage.interval.seconds,
         **interval_measures(usage, rounded),
     )
     NodeUsage.objects.bulk_create(

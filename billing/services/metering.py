@@ -137,10 +137,17 @@ def meter_cluster(
         return MeteringResult(cluster_id, "unreachable", pods_observed=False, error=observation.error)
     pods = pod_samples(observation, prices)
     nodes = node_samples(observation, managed, pods, prices)
+    # The pods waiting now are counted in the latest interval only: caught-up ones were not seen.
+    waiting = len(observation.state.pending) if observation.state is not None else 0
     with transaction.atomic():
         for start in starts:
             usage = meter_interval(Interval(start.timestamp(), (start + interval).timestamp()), nodes, pods)
-            interval_record(cluster, usage=usage, pods_observed=observation.pods is not None)
+            interval_record(
+                cluster,
+                usage=usage,
+                pods_observed=observation.pods is not None,
+                pending_pods=waiting if start == starts[-1] else 0,
+            )
         rollups_refresh(cluster, moments=starts)
     _fill_list_prices(cluster, managed)
     placements_refresh(cluster, read=observation, nodes=nodes, pods=pods, now=now)

@@ -21,7 +21,7 @@ from engines.metering.model import (
     Quantities,
     ResourceSeconds,
 )
-from engines.metering.pools import NO_POOL, PoolCandidate, StaticPool, cheapest_pool
+from engines.metering.pools import NO_POOL, PoolCandidate, StaticPool, cheapest_pool, pool_pods_cost
 from engines.metering.prices import CatalogPrices, offering_from_labels
 from engines.metering.rates import ResourceRates, split_node_price
 from engines.metering.report import (
@@ -71,6 +71,7 @@ __all__ = [
     "parse_window",
     "projected_month_end",
     "rollup_ranges",
+    "pool_pods_cost",
     "savings_report",
     "serverless_applies",
     "split_node_price",

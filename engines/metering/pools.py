@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.metering.model import PoolDemand, Quantities
+from engines.metering.rates import split_node_price
 
 # Demand is a time-weighted float; this much above a whole node is noise, not one more node.
 _ROUNDING_SLACK = 1e-9
@@ -65,10 +66,26 @@ class StaticPool:
     instance_type: str
     nodes: int
     price_per_hour: float
+    allocatable: Quantities = Quantities()  # of one node
 
     @property
     def cost_per_hour(self) -> float:
         return self.nodes * self.price_per_hour
+
+
+def pool_pods_cost(cpu_pool: StaticPool, gpu_pool: StaticPool, requested_hours: Quantities) -> float:
+    """What the pods' requests cost of the pools over the window, the rest being the pools' own idle
+    capacity: the requested core-, GiB- and GPU-hours at the per-resource rates split from a pool
+    node's price (OpenCost's model, as actual spend is allocated; GPUs at the GPU pool's rate, CPU and
+    memory at the CPU pool's). A pool sized for the peak holds at least the requests at every
+    moment, so this never exceeds what the pools cost over the metered hours (capped all the same)."""
+    cpu_rates = split_node_price(cpu_pool.price_per_hour, cpu_pool.allocatable)
+    gpu_rates = split_node_price(gpu_pool.price_per_hour, gpu_pool.allocatable)
+    return (
+        requested_hours.cpu * cpu_rates.cpu
+        + requested_hours.memory_gib * cpu_rates.memory_gib
+        + requested_hours.gpus * gpu_rates.gpu
+    )
 
 
 NO_POOL = StaticPool("", 0, 0.0)
@@ -109,7 +126,8 @@ class CandidateTable:
             return None
         nodes = np.ceil(np.max(terms, axis=0) - _ROUNDING_SLACK)
         best = int(np.argmin(np.where(fits, nodes * self.price, np.inf)))
-        return StaticPool(self.candidates[best].instance_type, int(nodes[best]), float(self.price[best]))
+        chosen = self.candidates[best]
+        return StaticPool(chosen.instance_type, int(nodes[best]), float(self.price[best]), chosen.allocatable)
 
 
 def cheapest_pool(

@@ -7,10 +7,18 @@ times the metered hours). `savings_report`:
 
 1. sums actual, on-demand-only and serverless-only costs per group; idle capacity is one row of its
    own whatever the grouping, so every grouping shows the same idle figure and the same total;
-2. splits each cluster's static-pool cost over its groups in proportion to their on-demand-only cost
-   (their share of the capacity, priced alike); a cluster whose pods have no such cost gives its
-   pool to its idle capacity;
+2. splits each cluster's static-pool cost in two, so every baseline carries its own idle: what the
+   pods' requests cost of the pool (`pool_pods_cost`) goes over its groups in proportion to their
+   on-demand-only cost (their share of the capacity, priced alike), and the rest — the pool's own
+   idle capacity — to the cluster's idle row. A cluster whose pool could not be sized (its pods'
+   share unknown) prices every row, idle included, at its on-demand-only cost; a cluster whose pods
+   have no such cost gives its pool to its idle capacity;
 3. adds the rows up into the total, so the rows of every table sum to the headline numbers.
+
+So the idle row compares like with like: the idle capacity Nodeless's nodes had, against the idle
+capacity of the same nodes on-demand and of the static pool. Serverless has no idle capacity (a pod
+alone is billed for its own size), so the idle row's serverless baseline is zero and its saving
+against serverless is negative by construction: the pages say so.
 """
 
 from __future__ import annotations
@@ -115,38 +123,62 @@ class SavingsReport:
     total: SavingsRow
 
 
-def _weights(rows: Sequence[tuple[int, GroupCosts]]) -> dict[int, float]:
-    """How one cluster's static pool is split over its rows (step 2)."""
-    pods = {index: row.on_demand_cost for index, row in rows if not row.idle and row.on_demand_cost > 0}
-    if pods:
-        return pods
+def _idle_weights(rows: Sequence[tuple[int, GroupCosts]]) -> dict[int, float]:
     targets = [(index, row) for index, row in rows if row.idle] or list(rows)
     costs = {index: row.cost for index, row in targets if row.cost > 0}
     return costs or {index: 1.0 for index, _ in targets}
 
 
-def _static_shares(groups: Sequence[GroupCosts], static_pool_costs: Mapping[str, float]) -> list[float]:
+def _spread(amount: float, weights: Mapping[int, float], shares: list[float]) -> None:
+    total = sum(weights.values())
+    if amount <= 0 or total <= 0:
+        return
+    for index, weight in weights.items():
+        shares[index] += amount * weight / total
+
+
+def _cluster_shares(
+    rows: Sequence[tuple[int, GroupCosts]], pool: float, pods_part: float | None, shares: list[float]
+) -> None:
+    """One cluster's static pool over its rows (step 2)."""
+    if pods_part is None:  # the pods' share is unknown: every row at its on-demand-only cost
+        weights = {index: row.on_demand_cost for index, row in rows if row.on_demand_cost > 0}
+        _spread(pool, weights or _idle_weights(rows), shares)
+        return
+    pods = {index: row.on_demand_cost for index, row in rows if not row.idle and row.on_demand_cost > 0}
+    pods_part = min(max(pods_part, 0.0), pool) if pods else 0.0
+    _spread(pods_part, pods, shares)
+    _spread(pool - pods_part, _idle_weights(rows), shares)
+
+
+def _static_shares(
+    groups: Sequence[GroupCosts],
+    static_pool_costs: Mapping[str, float],
+    static_pods_costs: Mapping[str, float | None],
+) -> list[float]:
     by_cluster: dict[str, list[tuple[int, GroupCosts]]] = {}
     for index, row in enumerate(groups):
         by_cluster.setdefault(row.cluster_id, []).append((index, row))
     shares = [0.0] * len(groups)
     for cluster_id, rows in by_cluster.items():
         pool = static_pool_costs.get(cluster_id, 0.0)
-        if pool <= 0:
-            continue
-        weights = _weights(rows)
-        total = sum(weights.values())
-        for index, weight in weights.items():
-            shares[index] = pool * weight / total
+        if pool > 0:
+            _cluster_shares(rows, pool, static_pods_costs.get(cluster_id, pool), shares)
     return shares
 
 
-def savings_report(groups: Iterable[GroupCosts], static_pool_costs: Mapping[str, float]) -> SavingsReport:
+def savings_report(
+    groups: Iterable[GroupCosts],
+    static_pool_costs: Mapping[str, float],
+    static_pods_costs: Mapping[str, float | None] | None = None,
+) -> SavingsReport:
     """See the module docstring: idle rows, whichever group they came from, are gathered in one
-    "Idle capacity" row."""
+    "Idle capacity" row. `static_pods_costs[cluster]` is what its pods' requests cost of its pool
+    (None: unknown, left out: all of the pool)."""
     rows_in = list(groups)
-    # A cluster with a pool but no rows at all still has to show its pool: give it an idle row.
-    missing = sorted(set(static_pool_costs) - {row.cluster_id for row in rows_in})
+    # A cluster with a pool but no idle row still has to show the pool's idle: give it one.
+    with_idle = {row.cluster_id for row in rows_in if row.idle}
+    missing = sorted(set(static_pool_costs) - with_idle)
     rows_in += [
         GroupCosts(
             cluster_id, IDLE_GROUP, IDLE_LABEL, idle=True, cost=0.0, on_demand_cost=0.0, serverless_cost=0.0
@@ -154,7 +186,8 @@ def savings_report(groups: Iterable[GroupCosts], static_pool_costs: Mapping[str,
         for cluster_id in missing
     ]
     merged: dict[str, SavingsRow] = {}
-    for row, static in zip(rows_in, _static_shares(rows_in, static_pool_costs), strict=True):
+    shares = _static_shares(rows_in, static_pool_costs, static_pods_costs or {})
+    for row, static in zip(rows_in, shares, strict=True):
         key, label = (IDLE_GROUP, IDLE_LABEL) if row.idle else (row.group, row.label)
         piece = SavingsRow(
             key,

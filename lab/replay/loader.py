@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.replay.model import ReplayPod
+from engines.replay.model import ReplayPod
 from lab.traces.alibaba import DEFAULT_TRACE, read_alibaba_pods, trace_pod_request
 
 

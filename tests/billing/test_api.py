@@ -47,7 +47,7 @@ def test_the_savings_report_api_has_the_three_numbers_the_methods_and_the_page_t
         get_page(owner_client, "/reports/?window=today&group=workload", queries=12).content.decode(),
         "table-savings",
     )
-    assert page[-1][2] == f"${totals['static_pool']:,.2f}"
+    assert page[-1][3] == f"${totals['static_pool']:,.2f}"
 
 
 def test_spend_and_utilization_series_cover_every_bucket_of_the_window(metered, api_a) -> None:

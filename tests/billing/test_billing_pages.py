@@ -85,7 +85,9 @@ def test_the_report_shows_three_labelled_numbers_and_how_each_baseline_is_comput
     assert [row[0] for row in rows[1:]] == ["shop", "batch", "Idle capacity", "Total"]
     assert rows[-1][1] == "$1.12"
     on_demand_only = 5 * 2 * 0.096 * SCALE / 60  # both nodes at the on-demand price
-    assert as_number(rows[-1][3]) == f"{on_demand_only:.2f}"
+    # The headline order: on-demand with the same packing, static pools, serverless.
+    assert rows[0][2:5] == ["On-demand, same packing", "Static pools", "Serverless only"]
+    assert as_number(rows[-1][2]) == f"{on_demand_only:.2f}"
 
 
 def test_changing_window_and_grouping_over_htmx_returns_only_the_report(metered, owner_client) -> None:

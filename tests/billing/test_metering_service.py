@@ -96,6 +96,21 @@ def test_re_metering_an_interval_does_not_double_count(nodeless) -> None:
     assert float(first) > 0
 
 
+def test_metering_counts_the_pods_it_finds_waiting_in_the_interval_it_read_them_for(nodeless) -> None:
+    """What a policy replay compares its pending time with: caught-up intervals were not seen, so
+    only the latest one metered counts the pods waiting at the read."""
+    _running_node(nodeless, discount_pct=0)
+    nodeless.create_pod("too-big", cpu="900", memory="1Gi")  # no instance type holds it: it waits
+    start = floor_minute(timezone.now()) + timedelta(minutes=1)
+    meter_cluster(
+        str(nodeless.cluster.pk),
+        now=start + timedelta(minutes=3),
+        starts=[start, start + timedelta(minutes=1)],
+    )
+    waiting = UsageInterval.objects.filter(cluster=nodeless.cluster).order_by("start")
+    assert [row.pending_pod_seconds for row in waiting] == [0.0, 60.0]
+
+
 def test_metering_takes_the_last_complete_minute_then_catches_up_on_what_it_missed(nodeless) -> None:
     _running_node(nodeless, discount_pct=0)
     cluster_id = str(nodeless.cluster.pk)

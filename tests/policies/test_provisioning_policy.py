@@ -201,7 +201,7 @@ def test_burstable_nodes_are_sized_by_their_baseline_unless_the_policy_opts_in_t
     saved_before = {k: v for k, v in clean_settings(BASE, catalog).items() if k != "burstable_unlimited"}
     assert planner_policy(saved_before).burstable_unlimited is False
 
-    page = get_page(owner_client, "/policies/provisioning/", queries=8)
+    page = get_page(owner_client, "/policies/provisioning/", queries=9)  # + the clusters to replay on
     assert b'name="burstable_unlimited"' in page.content
     response = owner_client.post("/policies/provisioning/", {**BASE, "burstable_unlimited": "on"})
     assert response.status_code == 302

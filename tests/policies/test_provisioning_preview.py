@@ -44,3 +44,26 @@ def test_an_invalid_draft_gets_errors_and_no_preview(nodeless, owner_client) -> 
         "/policies/provisioning/validate/", _form(families_allow="m9zz")
     ).content.decode()
     assert "not an instance family" in html and "Preview on" not in html
+
+
+def test_a_draft_that_serves_no_pod_states_no_saving_and_says_what_it_leaves_pending(
+    nodeless, owner_client
+) -> None:
+    for index in range(4):
+        nodeless.create_pod(f"big{index}", cpu="1500m", memory="2Gi")
+    nodeless.observe()
+    html = owner_client.post("/policies/provisioning/validate/", _form(max_vcpu=1)).content.decode()
+    assert "the 4 pending pod(s)" in html
+    assert "saves" not in html and "more</strong>" not in html
+    assert "No pod is served by both policies, so there is no saving to state." in html
+    assert "The draft leaves <strong>4 pod(s) pending</strong>" in html
+
+
+def test_a_draft_that_serves_some_pods_is_compared_on_those_pods_only(nodeless, owner_client) -> None:
+    for index in range(2):
+        nodeless.create_pod(f"small{index}", cpu="500m", memory="1Gi")
+        nodeless.create_pod(f"big{index}", cpu="3", memory="2Gi")
+    nodeless.observe()
+    html = owner_client.post("/policies/provisioning/validate/", _form(max_vcpu=2)).content.decode()
+    assert "For the 2 pod(s) both policies serve, the draft" in html
+    assert "The draft leaves <strong>2 pod(s) pending</strong>" in html

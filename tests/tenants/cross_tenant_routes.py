@@ -120,6 +120,23 @@ class OrgAObjects:
             ),
         )
 
+    def replay_run(self) -> Any:
+        from billing.models import ReplayRun
+
+        def build() -> Any:
+            from django.utils import timezone
+
+            now = timezone.now()
+            return ReplayRun.objects.create(
+                organization=self.cast.org_a,
+                cluster=self.cluster(),
+                window="24h",
+                period_start=now,
+                period_end=now,
+            )
+
+        return self.once("replay_run", build)
+
     def workload(self) -> Any:
         manifest = {
             "apiVersion": "apps/v1",
@@ -197,6 +214,10 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "api-workload-decisions": lambda o: {"pk": o.workload().pk},
     "decision-detail": lambda o: {"decision_id": o.decision().pk},
     "api-decision-detail": lambda o: {"pk": o.decision().pk},
+    "policy-replay": lambda o: {"run_id": o.replay_run().pk},
+    "policy-replay-panel": lambda o: {"run_id": o.replay_run().pk},
+    "policy-replay-progress": lambda o: {"run_id": o.replay_run().pk},
+    "api-replay-detail": lambda o: {"pk": o.replay_run().pk},
 }
 
 PUBLIC_ROUTES: dict[str, str] = {

@@ -117,3 +117,27 @@ def test_moved_pods_wait_for_the_replacement_to_boot_and_keep_their_end_time():
     # started (at 30 + 90).
     assert {node.released_at for node in small} == {3600 + 90}
     assert large.released_at == 30 + 90 + 36_000
+
+
+def test_another_provisioner_decides_in_place_of_the_planner_on_the_same_trace() -> None:
+    """What bench/savings.py's Karpenter run rests on: `plan_with` takes every launch decision,
+    consolidation's replacements included, and the replay meters its nodes the same way."""
+    from lab.planner.baseline import karpenter_plan
+
+    calls: list[int] = []
+
+    def counted(snapshot, policy, cat):
+        calls.append(len(snapshot.pods))
+        return karpenter_plan(snapshot, policy, cat)
+
+    pods = [ReplayPod(request(f"p{i}", 1000, 2), i * 10.0, 4000.0) for i in range(6)]
+    result = replay(
+        pods,
+        catalog(SMALL, LARGE),
+        ON_DEMAND_ONLY,
+        Timing(),
+        consolidation=Consolidation(600.0, min_savings=0.0, min_pod_age_seconds=0.0),
+        plan_with=counted,
+    )
+    assert result.pods_run == 6 and not result.unplaced and result.cost > 0
+    assert calls and result.plan_calls == len(calls)

@@ -42,12 +42,12 @@ from engines.planner import (
     Resources,
     Unschedulable,
 )
-from lab.replay.cluster import NodeFactory, SimNode, footprint
-from lab.replay.consolidation import Consolidation, candidate_groups, repack
-from lab.replay.metering import billed_seconds, cost_series, usage_by_capacity_type
-from lab.replay.model import NO_OVERHEAD, MeteredNode, ReplayPod, ReplayResult, Timing
-from lab.replay.planning import ReplayPlanner
-from lab.replay.scheduling import Scheduler
+from engines.replay.cluster import NodeFactory, SimNode, footprint
+from engines.replay.consolidation import Consolidation, candidate_groups, repack
+from engines.replay.metering import billed_seconds, cost_series, usage_by_capacity_type
+from engines.replay.model import NO_OVERHEAD, MeteredNode, ReplayPod, ReplayResult, Timing
+from engines.replay.planning import PlanFunction, ReplayPlanner
+from engines.replay.scheduling import Scheduler
 
 # Event kinds, in the order they are handled at one instant.
 _DEPART, _MOVE, _ARRIVE, _CONSOLIDATE, _RELEASE = range(5)
@@ -67,11 +67,13 @@ def replay(
     initial_nodes: Sequence[OfferingChoice] = (),
     daemonset_overhead: Resources = NO_OVERHEAD,
     consolidation: Consolidation | None = None,
+    plan_with: PlanFunction | None = None,
 ) -> ReplayResult:
     """Replay `pods` (see the module docstring). `initial_nodes` are running and ready from the
-    first arrival on, like a pre-provisioned node pool."""
+    first arrival on, like a pre-provisioned node pool. `plan_with` decides launches (and
+    consolidation's replacements) instead of the planner: a baseline provisioner on the same trace."""
     return _Replay(
-        tuple(pods), catalog, policy, timing, initial_nodes, daemonset_overhead, consolidation
+        tuple(pods), catalog, policy, timing, initial_nodes, daemonset_overhead, consolidation, plan_with
     ).run()
 
 
@@ -85,13 +87,14 @@ class _Replay:
         initial_nodes: Sequence[OfferingChoice],
         daemonset_overhead: Resources,
         consolidation: Consolidation | None,
+        plan_with: PlanFunction | None = None,
     ) -> None:
         self.pods = {pod.uid: pod for pod in pods}
         if len(self.pods) != len(pods):
             raise ValueError("pod uids must be unique")
         self.policy = policy
         self.timing = timing
-        self.planner = ReplayPlanner(catalog, policy, daemonset_overhead)
+        self.planner = ReplayPlanner(catalog, policy, daemonset_overhead, plan_with)
         self.factory = NodeFactory(catalog, policy, daemonset_overhead)
         self.initial_nodes = tuple(initial_nodes)
         self.scheduler = Scheduler(policy, {t.name: t.gpu_model for t in catalog.instance_types})

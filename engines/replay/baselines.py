@@ -28,10 +28,10 @@ from engines.planner import (
     Resources,
     Unschedulable,
 )
-from lab.replay.cluster import footprint
-from lab.replay.engine import replay
-from lab.replay.model import NO_OVERHEAD, SECONDS_PER_HOUR, MeteredNode, ReplayPod, ReplayResult, Timing
-from lab.replay.planning import ReplayPlanner
+from engines.replay.cluster import footprint
+from engines.replay.engine import replay
+from engines.replay.model import NO_OVERHEAD, SECONDS_PER_HOUR, MeteredNode, ReplayPod, ReplayResult, Timing
+from engines.replay.planning import ReplayPlanner
 
 
 def with_capacity_types(policy: PlannerPolicy, *capacity_types: CapacityType) -> PlannerPolicy:

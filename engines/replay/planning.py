@@ -9,12 +9,16 @@ real uids put back. Replays of long traces see the same few pod kinds over and o
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import fields, replace
 
 from engines.planner import Catalog, ExistingNode, Plan, PlannerPolicy, PodRequest, Resources, Snapshot, plan
 
 _IDENTITY_FIELDS = frozenset({"uid", "name"})
+
+# Another provisioner's decision in place of the planner's (a baseline such as Karpenter's first-fit
+# scheduling, `lab.planner.baseline.karpenter_plan`): same inputs, same plan shape.
+PlanFunction = Callable[[Snapshot, PlannerPolicy, Catalog], Plan]
 
 
 def _freeze(value: object) -> Hashable:
@@ -32,7 +36,14 @@ def pod_kind(pod: PodRequest) -> tuple[Hashable, ...]:
 class ReplayPlanner:
     """`plan()` for one catalog, policy and daemonset overhead, memoized where that is exact."""
 
-    def __init__(self, catalog: Catalog, policy: PlannerPolicy, daemonset_overhead: Resources) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        policy: PlannerPolicy,
+        daemonset_overhead: Resources,
+        plan_with: PlanFunction | None = None,
+    ) -> None:
+        self.plan_with = plan_with
         self.catalog = catalog
         self.policy = policy
         self.daemonset_overhead = daemonset_overhead
@@ -46,7 +57,7 @@ class ReplayPlanner:
         """`thorough` as in `engines.planner.plan`."""
         if existing:
             self.calls += 1
-            return plan(self._snapshot(tuple(pods), existing), self.policy, self.catalog, thorough=thorough)
+            return self._plan(self._snapshot(tuple(pods), existing), thorough)
         kinds = [self._kind_ids.setdefault(pod_kind(pod), len(self._kind_ids)) for pod in pods]
         order = tuple(sorted(range(len(pods)), key=lambda i: kinds[i]))
         key = (int(thorough), *(kinds[i] for i in order))
@@ -56,9 +67,14 @@ class ReplayPlanner:
             renamed = tuple(
                 replace(pods[i], uid=str(position), name=str(position)) for position, i in enumerate(order)
             )
-            canonical = plan(self._snapshot(renamed, ()), self.policy, self.catalog, thorough=thorough)
+            canonical = self._plan(self._snapshot(renamed, ()), thorough)
             self._memo[key] = canonical
         return _with_uids(canonical, [pods[i].uid for i in order])
+
+    def _plan(self, snapshot: Snapshot, thorough: bool) -> Plan:
+        if self.plan_with is not None:
+            return self.plan_with(snapshot, self.policy, self.catalog)
+        return plan(snapshot, self.policy, self.catalog, thorough=thorough)
 
     def _snapshot(self, pods: tuple[PodRequest, ...], existing: tuple[ExistingNode, ...]) -> Snapshot:
         return Snapshot(

@@ -32,8 +32,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from engines.planner import Catalog, PlannerPolicy, PodRequest, Resources, Snapshot, plan
-from lab.replay.model import NO_OVERHEAD, SECONDS_PER_HOUR, ReplayPod
-from lab.replay.planning import pod_kind
+from engines.replay.model import NO_OVERHEAD, SECONDS_PER_HOUR, ReplayPod
+from engines.replay.planning import pod_kind
 
 DEFAULT_SLOT_SECONDS = 30.0
 DEFAULT_WINDOW_EVENTS = 40

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 
 from engines.planner import CapacityType
-from lab.replay.model import SECONDS_PER_HOUR, CapacityUsage, CostSeries, MeteredNode
+from engines.replay.model import SECONDS_PER_HOUR, CapacityUsage, CostSeries, MeteredNode
 
 
 def billed_seconds(launched_at: float, released_at: float, minimum_seconds: float) -> float:

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engines.planner import Launch, PodRequest
-from lab.replay.cluster import SimNode
-from lab.replay.planning import ReplayPlanner
+from engines.replay.cluster import SimNode
+from engines.replay.planning import ReplayPlanner
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from engines.kube.labels import untolerated_taints
 from engines.planner import NodeSelectorRequirement, Operator, PlannerPolicy, PodRequest, Resources
-from lab.replay.cluster import SimNode, footprint
+from engines.replay.cluster import SimNode, footprint
 
 
 def matches_node(pod: PodRequest, labels: Mapping[str, str]) -> bool:
