@@ -108,7 +108,11 @@ def _denied(request: AwsRequest, who: str, action: str, resource: str = "") -> A
             f"{action} because no identity-based policy allows the {action} action.",
             403,
         )
-    code = "AccessDenied" if request.service in ("sts", "iam", "sqs") else "AccessDeniedException"
+    code = (
+        "AccessDenied"
+        if request.service in ("sts", "iam", "sqs", "cloudformation")
+        else "AccessDeniedException"
+    )
     return AwsError(
         code,
         f"User: {who} is not authorized to perform: {action} because no identity-based policy allows the {action} action",

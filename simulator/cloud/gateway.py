@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 from simulator.catalog import AwsCatalog
 from simulator.clock import Clock
 from simulator.cloud.admin import AdminClients
+from simulator.cloud.cloudformation import CloudFormation
 from simulator.cloud.eks_access import EksAccess, json_bytes
 from simulator.cloud.eks_world import AmiReleases
 from simulator.cloud.enforcement import PolicyEnforcer, ThrottleFaults, dry_run_answer, is_dry_run
@@ -116,6 +117,14 @@ class CloudGateway:
         self.capacity = CapacityFaults()
         self.fleets = FleetLauncher(catalog, self.capacity, self._ec2_for_caller, clock.now)
         self.pricing = PricingApi(catalog)
+        self.stacks = CloudFormation(
+            client=admin.client,
+            eks_access=eks_access,
+            now=clock.now,
+            template_accounts=lambda: [sts.vendor_account_id],
+            own_netloc=lambda: self.netloc,
+        )
+        self.console: Callable[[str, str, str, dict[str, str], bytes], Reply | None] | None = None
         self.listeners: list[Callable[[], None]] = []
         self._server: LoopbackServer | None = None
 
@@ -167,6 +176,10 @@ class CloudGateway:
     # --- dispatch ----------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
+        if self.console is not None and path.startswith("/console/"):
+            page = self.console(method, path, query, headers, body)
+            if page is not None:
+                return page
         request = parse_request(method, path, query, headers, body)
         try:
             return self._route(request)
@@ -188,6 +201,10 @@ class CloudGateway:
             served = self._ssm(request)
             if served is not None:
                 return served
+        if request.service == "cloudformation":
+            reply = self.stacks.handle(request, self.account_of(request.access_key_id, request.region))
+            self.enforcer.invalidate()  # a stack's roles and policies are IAM writes
+            return reply
         if request.service == "pricing":
             result = self.pricing.handle(request.action, request.json_body)
             return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
@@ -203,6 +220,17 @@ class CloudGateway:
         if request.service == "iam" and not request.action.startswith(("Get", "List")):
             self.enforcer.invalidate()
         return reply
+
+    def account_of(self, access_key_id: str, region: str) -> str:
+        """The caller's account: a session issued here, temporary keys moto issued (an account's
+        administrator), else the vendor account (every other key, as `StsGate.caller`)."""
+        session = self.sts.session(access_key_id)
+        if session is not None:
+            return session.account_id
+        if access_key_id.startswith("ASIA"):
+            identity = self.admin.client_for_key("sts", access_key_id, region).get_caller_identity()
+            return str(identity["Account"])
+        return self.sts.vendor_account_id
 
     def _sts(self, request: AwsRequest) -> Reply:
         if request.action == "AssumeRole":

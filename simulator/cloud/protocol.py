@@ -182,7 +182,7 @@ def error_body(request: AwsRequest, error: AwsError) -> tuple[int, dict[str, str
         ElementTree.SubElement(root, "RequestID").text = request_id
         status = EC2_ERROR_STATUS.get(error.code, error.status)
         return status, {"Content-Type": "text/xml"}, ElementTree.tostring(root)
-    if request.service in ("sts", "iam"):
+    if request.service in ("sts", "iam", "cloudformation"):
         root = ElementTree.Element("ErrorResponse")
         detail = ElementTree.SubElement(root, "Error")
         ElementTree.SubElement(detail, "Type").text = "Sender"
