@@ -114,7 +114,7 @@ class CloudFormation:
                 request.region,
                 name=params.get("StackName", ""),
                 template_body=params.get("TemplateBody")
-                or self._fetch(params.get("TemplateURL", ""), account),
+                or self.template_at(params.get("TemplateURL", ""), account),
                 parameters={
                     str(p.get("ParameterKey")): str(p.get("ParameterValue", ""))
                     for p in nested_members(params, "Parameters")
@@ -452,7 +452,7 @@ class CloudFormation:
             name,
         ) and stack.status != "DELETE_COMPLETE"
 
-    def _fetch(self, url: str, account: str) -> str:
+    def template_at(self, url: str, account: str) -> str:
         """A TemplateURL's body: an object of the simulated S3 (virtual-hosted or path style, or
         the gateway's own path-style URL), readable from the caller's account or published by
         another simulated account."""

@@ -24,6 +24,7 @@ from typing import Any
 from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.cloud.admin import AdminClients
+from simulator.cloud.console import CloudConsole
 from simulator.cloud.eks_access import EksAccess
 from simulator.cloud.eks_world import (
     CLUSTER_VERSION,
@@ -286,6 +287,9 @@ class SimulatedCloud:
             eks_access=self.eks_access,
             amis=self.amis,
         )
+        self._gateway.console = CloudConsole(
+            self._gateway.stacks, self.customer_account_id, self.region
+        ).handle
         self._gateway.start()
         self.timers.start()
         self.interruptions = InterruptionInjector(self.clock, self.timers, self._gateway.notify)

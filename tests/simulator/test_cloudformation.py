@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 import yaml
 from botocore.exceptions import ClientError
 
@@ -218,3 +219,52 @@ def test_a_template_url_reads_the_published_object_from_simulated_s3(simulated_c
     assert outputs[0]["OutputValue"].endswith(f"/{queue_name}")
     with pytest.raises(ClientError, match="TemplateURL must be a supported URL"):
         cfn.create_stack(StackName="elsewhere", TemplateURL="https://example.com/t.json")
+
+
+def test_the_simulated_console_quick_creates_the_stack_from_a_launch_link(simulated_cloud) -> None:
+    """The link's parameters fill the form; a refused creation keeps what was typed and says why;
+    the created stack's page shows its status, events and outputs."""
+    cloud = simulated_cloud
+    vendor_s3 = boto3.client(
+        "s3", endpoint_url=cloud.endpoint_url, region_name="us-east-1", **cloud.vendor_credentials()
+    )
+    bucket = f"public-{uuid.uuid4().hex[:8]}"
+    vendor_s3.create_bucket(Bucket=bucket)
+    vendor_s3.put_object(Bucket=bucket, Key="role.yaml", Body=template_yaml().encode())
+    template_url = f"{cloud.endpoint_url}/{bucket}/role.yaml"
+    role_name = f"NodelessControlPlane-{uuid.uuid4().hex[:6]}"
+    stack_name = f"nodeless-access-{uuid.uuid4().hex[:6]}"
+    link = {
+        "region": cloud.region,
+        "templateURL": template_url,
+        "stackName": stack_name,
+        "param_ExternalId": "ext-console",
+        "param_NodelessPrincipal": f"arn:aws:iam::{cloud.vendor_account_id}:root",
+        "param_RoleName": role_name,
+    }
+    console = f"{cloud.endpoint_url}/console/cloudformation"
+    home = requests.get(f"{console}/home", params={"region": cloud.region}, timeout=10)
+    assert home.status_code == 200 and "#/stacks/quickcreate?" in home.text  # forwards the link's fragment
+    form = requests.get(f"{console}/quickcreate", params=link, timeout=10)
+    assert form.status_code == 200
+    assert 'value="ext-console"' in form.text and f'value="{role_name}"' in form.text
+    assert "might create IAM resources with custom names" in form.text
+
+    refused = requests.post(f"{console}/quickcreate", data=link, timeout=10, allow_redirects=False)
+    assert refused.status_code == 200
+    assert "Requires capabilities : [CAPABILITY_NAMED_IAM]" in refused.text
+    assert 'value="ext-console"' in refused.text  # the input is kept
+
+    created = requests.post(
+        f"{console}/quickcreate",
+        data={**link, "capability": "CAPABILITY_NAMED_IAM"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert created.status_code == 303
+    cloud.gateway.stacks.wait()
+    page = requests.get(f"{cloud.endpoint_url}{created.headers['Location']}", timeout=10)
+    assert "CREATE_COMPLETE" in page.text
+    assert f"arn:aws:iam::{cloud.customer_account_id}:role/{role_name}" in page.text
+    outputs = _cfn(cloud).describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
+    assert {o["OutputKey"] for o in outputs} >= {"RoleArn", "NodeInstanceProfileName", "InterruptionQueueUrl"}

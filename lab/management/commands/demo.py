@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clusters.onboarding.aws import eks_tokens
 from lab.demo.processes import demo_background, demo_simulation, demo_web
-from lab.demo.seed import demo_connect, demo_owner
+from lab.demo.seed import demo_connect, demo_owner, publish_template
 from nodeless_saas.celery import app
 from simulator.descriptor import load_descriptor
 
@@ -87,6 +87,11 @@ class Command(BaseCommand):
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo-vendor")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
             os.environ.setdefault("NODELESS_METERING_SECONDS", METERING_SECONDS)
+            # "Launch the stack" opens the simulation's console, which reads the template the
+            # product publishes (here to the simulated S3) and creates the stack in the account.
+            if descriptor.aws is not None:
+                os.environ["NODELESS_AWS_CONSOLE_URL"] = descriptor.aws.console_url
+                os.environ["NODELESS_CFN_TEMPLATE_URL"] = publish_template(descriptor)
             settings.NODELESS_AWS_ENDPOINT_URL = os.environ["NODELESS_AWS_ENDPOINT_URL"]
             settings.NODELESS_EKS_ENDPOINT_OVERRIDES = descriptor.eks_endpoints_file
             eks_tokens.clear()
