@@ -296,7 +296,7 @@ def quick_create_url(
 
 
 def role_name_for(slug: str) -> str:
-    """The role's name for an organization: IAM names are at most 64 characters of [\w+=,.@-]."""
+    """The role's name for an organization: IAM names are at most 64 letters, digits and +=,.@_-."""
     return f"NodelessControlPlane-{slug}"[:64]
 
 
