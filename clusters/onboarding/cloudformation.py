@@ -237,7 +237,12 @@ def template() -> dict[str, Any]:
             },
             "NodeInstanceProfile": {
                 "Type": "AWS::IAM::InstanceProfile",
-                "Properties": {"Roles": [{"Ref": "NodeRole"}]},
+                # Named like the role: launch templates name the profile the product expects
+                # (`default_node_role`); without a name CloudFormation would generate one.
+                "Properties": {
+                    "InstanceProfileName": {"Fn::Sub": "NodelessNodeRole-${AWS::StackName}"},
+                    "Roles": [{"Ref": "NodeRole"}],
+                },
             },
             **interruption_resources(),
             "ClusterAccessEntry": {

@@ -43,7 +43,7 @@ td.wrap{white-space:normal}code{font-family:Menlo,Consolas,monospace;font-size:1
 def _page(title: str, body: str, *, refresh: bool = False) -> Reply:
     meta = '<meta http-equiv="refresh" content="1">' if refresh else ""
     text = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}<title>{html.escape(title)}</title>'
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">{meta}<title>{html.escape(title)}</title>'
         f"<style>{_STYLE}</style></head><body><header>AWS <span>Management Console</span> (simulated)"
         f"</header><main>{body}</main></body></html>"
     )
