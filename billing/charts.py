@@ -23,8 +23,19 @@ def _rounded(values: Sequence[float | None], places: int = 4) -> list[float | No
     return [None if value is None else round(value, places) for value in values]
 
 
+def from_first_metered(series: Sequence[SeriesPoint]) -> Sequence[SeriesPoint]:
+    """A chart starts where its data starts: the periods before the first metered one (before the
+    organization or its clusters existed) are left off rather than drawn as $0. The tables keep
+    them, as one gap row."""
+    for index, point in enumerate(series):
+        if point.metered:
+            return series[index:]
+    return series[-1:]
+
+
 def spend_chart(series: Sequence[SeriesPoint], step: str) -> ChartData:
     """Spend per period stacked by capacity type, with the three baselines as lines."""
+    series = from_first_metered(series)
     datasets = [
         {
             "label": CAPACITY_LABELS[kind],
@@ -85,6 +96,7 @@ def savings_chart(rows: Sequence[SavingsRow]) -> ChartData:
 
 
 def utilization_chart(series: Sequence[SeriesPoint], step: str) -> ChartData:
+    series = from_first_metered(series)
     return {
         "kind": "line",
         "format": "percent",

@@ -13,7 +13,7 @@ from clusters import selectors, services
 from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm, NodeClassForm
 from clusters.labels import format_label_text, parse_label_text
 from clusters.models import CloudAccount, Cluster, ClusterConnection
-from clusters.onboarding.cloudformation import quick_create_url, template_yaml
+from clusters.onboarding.cloudformation import quick_create_url, role_name_for, template_yaml
 from clusters.services.node_classes import default_node_role
 from tenants.access import get_for_organization
 from tenants.actors import Actor
@@ -73,6 +73,8 @@ def connect_aws(request: OrganizationRequest) -> HttpResponse:
             external_id=organization.external_id,
             principal=settings.NODELESS_AWS_PRINCIPAL_ARN,
             regions=regions,
+            role_name=role_name_for(organization.slug),
+            console_url=settings.NODELESS_AWS_CONSOLE_URL,
         ),
     }
     return render(request, "clusters/connect_aws.html", context)

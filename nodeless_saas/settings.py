@@ -463,6 +463,8 @@ if not NODELESS_CLUSTER_NETWORKS.issubset(_KNOWN_NETWORKS):
 NODELESS_CFN_TEMPLATE_URL = env_str(
     "NODELESS_CFN_TEMPLATE_URL", "https://nodeless-public.s3.amazonaws.com/onboarding/nodeless-role.yaml"
 )
+# The AWS console the quick-create link opens (the simulation's console in the demo and the tests).
+NODELESS_AWS_CONSOLE_URL = env_str("NODELESS_AWS_CONSOLE_URL", "https://console.aws.amazon.com")
 
 NODELESS_LEASE_SECONDS = env_int("NODELESS_LEASE_SECONDS", 60, minimum=1)
 # How often a reconcile pass lists the cluster's instances (0: every pass, what the tests use).

@@ -102,6 +102,8 @@ READ_ONLY = PermissionSet(
             ],
         ),
         PolicyRule.of(["create"], ["authorization.k8s.io", "authentication.k8s.io"], ["*"]),
+        # metrics-server's system:aggregated-metrics-reader is aggregated to view.
+        PolicyRule.of(READ_VERBS, ["metrics.k8s.io"], ["pods", "nodes"]),
     ),
 )
 

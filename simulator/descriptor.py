@@ -35,6 +35,8 @@ class AwsDescriptor:
     customer_admin_access_key_id: str = ""
     customer_admin_secret_access_key: str = ""
     customer_admin_session_token: str = ""
+    # The simulated AWS console (CloudFormation quick-create), served by the cloud gateway.
+    console_url: str = ""
 
 
 @dataclass(frozen=True)

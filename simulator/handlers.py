@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from simulator import discovery, openapi, tables
+from simulator import discovery, metrics, openapi, tables
 from simulator.api import ClusterApi
 from simulator.api_support import DeleteOptions, PageResult, success_status
 from simulator.auth import ClusterAuth, Identity, RequestAttributes
@@ -32,6 +32,8 @@ from simulator.patches import PATCH_CONTENT_TYPES
 from simulator.resources import (
     BINDINGS,
     GROUP_VERSIONS,
+    NODE_METRICS,
+    POD_METRICS,
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_REVIEWS,
     ResourceRegistry,
@@ -228,6 +230,18 @@ class RequestHandler:
             if method != "POST":
                 raise method_not_allowed()
             return self._review(resource, request, identity)
+        if resource in (POD_METRICS, NODE_METRICS):
+            if method != "GET" or is_watch(request.query, route):
+                raise method_not_allowed()
+            answer = metrics.serve(
+                self.api.store,
+                resource,
+                route.namespace,
+                route.name,
+                parse_label_selector(request.query.get("labelSelector")),
+                self.api.clock.now(),
+            )
+            return json_response(200, answer)
         if resource is BINDINGS:
             if method != "POST" or route.namespace is None:
                 raise method_not_allowed()

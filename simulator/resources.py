@@ -216,6 +216,24 @@ SELF_SUBJECT_REVIEWS = ResourceType(
     verbs=("create",),
 )
 
+# The resource metrics API (metrics-server's): computed from the pods on each read (`metrics.py`).
+POD_METRICS = ResourceType(
+    group="metrics.k8s.io",
+    version="v1beta1",
+    plural="pods",
+    kind="PodMetrics",
+    namespaced=True,
+    verbs=("get", "list"),
+)
+NODE_METRICS = ResourceType(
+    group="metrics.k8s.io",
+    version="v1beta1",
+    plural="nodes",
+    kind="NodeMetrics",
+    namespaced=False,
+    verbs=("get", "list"),
+)
+
 # Resources kept in the object store (the review kinds are computed per request, never stored).
 STORED_RESOURCES: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -235,7 +253,13 @@ STORED_RESOURCES: tuple[ResourceType, ...] = (
     STORAGE_CLASSES,
     CSI_NODES,
 )
-VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (BINDINGS, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS)
+VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (
+    BINDINGS,
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_REVIEWS,
+    POD_METRICS,
+    NODE_METRICS,
+)
 ALL_RESOURCES = STORED_RESOURCES + VIRTUAL_RESOURCES
 
 # Preferred version of each group, in the order discovery lists them.
@@ -246,6 +270,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("storage.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
+    ("metrics.k8s.io", "v1beta1"),
 )
 
 

@@ -133,6 +133,7 @@ class Simulation:
                     customer_admin_access_key_id=admin["aws_access_key_id"],
                     customer_admin_secret_access_key=admin["aws_secret_access_key"],
                     customer_admin_session_token=admin["aws_session_token"],
+                    console_url=f"{self.cloud.endpoint_url}/console",
                 )
             for name in eks_names:
                 descriptor = self._start_eks_cluster(name)

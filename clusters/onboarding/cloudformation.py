@@ -301,7 +301,12 @@ def template() -> dict[str, Any]:
             },
             "NodeInstanceProfile": {
                 "Type": "AWS::IAM::InstanceProfile",
-                "Properties": {"Roles": [{"Ref": "NodeRole"}]},
+                # Named like the role: launch templates name the profile the product expects
+                # (`default_node_role`); without a name CloudFormation would generate one.
+                "Properties": {
+                    "InstanceProfileName": {"Fn::Sub": "NodelessNodeRole-${AWS::StackName}"},
+                    "Roles": [{"Ref": "NodeRole"}],
+                },
             },
             **interruption_resources(),
             "ClusterAccessEntry": {
@@ -330,9 +335,19 @@ def template_yaml() -> str:
 
 
 def quick_create_url(
-    *, template_url: str, external_id: str, principal: str, regions: list[str], cluster_name: str = ""
+    *,
+    template_url: str,
+    external_id: str,
+    principal: str,
+    regions: list[str],
+    cluster_name: str = "",
+    role_name: str = "",
+    console_url: str = "https://console.aws.amazon.com",
 ) -> str:
-    """AWS console quick-create link with every parameter filled in (none of them is a secret)."""
+    """AWS console quick-create link with every parameter filled in (none of them is a secret).
+    `role_name` names the role after the organization, so two organizations connecting one
+    account do not collide on the template's default name; `console_url` is the console's base
+    (the simulated console in the demo)."""
     region = regions[0] if regions else "us-east-1"
     parameters = {
         "templateURL": template_url,
@@ -342,10 +357,16 @@ def quick_create_url(
         "param_Regions": ",".join(regions or [region]),
         "param_ClusterName": cluster_name,
     }
-    return (
-        f"https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?"
-        + urlencode(parameters)
+    if role_name:
+        parameters["param_RoleName"] = role_name
+    return f"{console_url.rstrip('/')}/cloudformation/home?region={region}#/stacks/quickcreate?" + urlencode(
+        parameters
     )
+
+
+def role_name_for(slug: str) -> str:
+    """The role's name for an organization: IAM names are at most 64 letters, digits and +=,.@_-."""
+    return f"NodelessControlPlane-{slug}"[:64]
 
 
 def required_iam_actions() -> list[str]:

@@ -28,7 +28,8 @@ def demo_web(bin_dir: Path, bind: str) -> list[str]:
 
 def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:
     """Two EKS-like clusters (nodeless) and one on-prem cluster; a fixed seed keeps account ids and
-    cluster names stable across restarts, so the demo database stays valid."""
+    cluster names stable across restarts, so the demo database stays valid. At `speed` 1 the
+    clusters' clock is the real one (pods' ages read true in kubectl) and nodes boot in 45 s."""
     return [
         str(bin_dir / "python"),
         "manage.py",
@@ -40,9 +41,9 @@ def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:
         "--speed",
         f"{speed:g}",
         "--boot-delay",
-        "90",
+        "45" if speed == 1 else "90",
         "--pod-start-delay",
-        "10",
+        "3" if speed == 1 else "10",
         "--seed",
         "7",
         "--workdir",
@@ -50,7 +51,9 @@ def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:
     ]
 
 
-def demo_background(bin_dir: Path, *, replay_cluster: str, speed: float) -> dict[str, list[str]]:
+def demo_background(
+    bin_dir: Path, *, replay_cluster: str, speed: float, clock_speed: float | None = None
+) -> dict[str, list[str]]:
     return {
         "worker": [*local(bin_dir, WORKER), "--loglevel", "WARNING", "--concurrency", "2"],
         "beat": [*local(bin_dir, BEAT), "--loglevel", "WARNING"],
@@ -62,5 +65,6 @@ def demo_background(bin_dir: Path, *, replay_cluster: str, speed: float) -> dict
             "--speed",
             f"{speed:g}",
             "--follow",  # the demo runs until Ctrl-C: its replay must not end after one window
+            *(["--cluster-clock-speed", f"{clock_speed:g}"] if clock_speed else []),
         ],
     }

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
+import boto3
 import yaml
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.db import transaction
 
 from clusters import services as cluster_services
 from clusters.models import CloudAccount, Cluster
-from clusters.onboarding.cloudformation import required_iam_actions
+from clusters.onboarding.cloudformation import required_iam_actions, template_yaml
 from engines.kube.capacity import CapacityType
 from policies import services as policy_services
 from policies.selectors import organization_default_policy
@@ -132,6 +135,32 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
             )
         cluster_services.cluster_check_run(str(asked.pk))
     return nodeless
+
+
+TEMPLATE_BUCKET = "nodeless-public"
+TEMPLATE_KEY = "onboarding/nodeless-role.yaml"
+
+
+def publish_template(descriptor: SimulationDescriptor) -> str:
+    """Publish the onboarding template to the simulated S3 from the vendor account, as the product
+    publishes it to S3 for the console's quick-create link; returns its URL."""
+    aws = descriptor.aws
+    if aws is None:
+        raise ValueError("this simulation has no cloud")
+    s3: Any = boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=aws.vendor_access_key_id,
+        aws_secret_access_key=aws.vendor_secret_access_key,
+    )
+    try:
+        s3.create_bucket(Bucket=TEMPLATE_BUCKET)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+    s3.put_object(Bucket=TEMPLATE_BUCKET, Key=TEMPLATE_KEY, Body=template_yaml().encode())
+    return f"{aws.endpoint_url}/{TEMPLATE_BUCKET}/{TEMPLATE_KEY}"
 
 
 def _kubeconfig(descriptor: SimulationDescriptor, context: str) -> str:

@@ -2,8 +2,10 @@
 
 Each trace pod becomes a Kubernetes pod created at `(creation_time - start) / speed` seconds after the
 replay starts, asking for the trace's CPU, memory and GPUs, and annotated to finish after its trace
-lifetime (`sim.nodeless.io/run-seconds`, in the simulated cluster's clock, which runs `speed` times
-faster too). Pods alive when the replay starts are created at once with their remaining lifetime.
+lifetime (`sim.nodeless.io/run-seconds`, in the simulated cluster's clock). By default that clock
+runs `speed` times faster too; a cluster whose clock runs at `clock_speed` (the demo's, at real
+time, so pods' ages read true in kubectl) gets lifetimes compressed by `speed / clock_speed`.
+Pods alive when the replay starts are created at once with their remaining lifetime.
 Creating a pod that exists is skipped, so a replay (or one step of it) can be repeated safely.
 
 A replay runs for days in the demo, so it never keeps a client: `connect` is asked for the
@@ -45,12 +47,14 @@ def _dns_name(name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")[:63]
 
 
-def manifest(pod: TracePod, *, start: int, namespace: str, trace: str) -> dict[str, Any]:
+def manifest(
+    pod: TracePod, *, start: int, namespace: str, trace: str, compress: float = 1.0
+) -> dict[str, Any]:
     created = max(pod.creation_time, start)
-    lifetime = (pod.deletion_time - created) if pod.deletion_time is not None else 365 * 86400
+    lifetime = (pod.deletion_time - created) / compress if pod.deletion_time is not None else 365 * 86400
     gpus = pod.num_gpu if pod.num_gpu else 0
     requests: dict[str, str] = {"cpu": f"{max(pod.cpu_milli, 1)}m", "memory": f"{max(pod.memory_mib, 1)}Mi"}
-    annotations = {RUN_SECONDS_ANNOTATION: str(max(lifetime, 1))}
+    annotations = {RUN_SECONDS_ANNOTATION: str(max(round(lifetime), 1))}
     if gpus:
         requests["nvidia.com/gpu"] = str(gpus)
         annotations[GPU_MODELS_ANNOTATION] = ",".join(sorted(aws_gpu_models(pod.gpu_spec)))
@@ -75,11 +79,20 @@ def manifest(pod: TracePod, *, start: int, namespace: str, trace: str) -> dict[s
 
 
 def schedule(
-    pods: Iterable[TracePod], *, start: int, end: int, speed: float, namespace: str, trace: str
+    pods: Iterable[TracePod],
+    *,
+    start: int,
+    end: int,
+    speed: float,
+    namespace: str,
+    trace: str,
+    clock_speed: float | None = None,
 ) -> list[ScheduledPod]:
-    """The pods alive at `start` (created at once) and those created before `end`, in order."""
-    if speed <= 0:
+    """The pods alive at `start` (created at once) and those created before `end`, in order.
+    `clock_speed`: how fast the cluster's clock runs (default: as fast as the replay)."""
+    if speed <= 0 or (clock_speed is not None and clock_speed <= 0):
         raise ValueError("speed must be positive")
+    compress = 1.0 if clock_speed is None else speed / clock_speed
     out = []
     for pod in pods:
         if pod.creation_time >= end or (pod.deletion_time is not None and pod.deletion_time <= start):
@@ -87,7 +100,7 @@ def schedule(
         out.append(
             ScheduledPod(
                 max(pod.creation_time - start, 0) / speed,
-                manifest(pod, start=start, namespace=namespace, trace=trace),
+                manifest(pod, start=start, namespace=namespace, trace=trace, compress=compress),
             )
         )
     out.sort(key=lambda item: item.at)
@@ -168,6 +181,7 @@ def replay_windows(
     stop: threading.Event,
     follow: bool,
     announce: Callable[[int, int, int], None] = lambda count, first, last: None,
+    clock_speed: float | None = None,
 ) -> int:
     """Replay `window` trace seconds from `start`; with `follow`, go on window after window (each
     taking its full scaled time, so the trace's quiet spells stay quiet) and, when the trace ends,
@@ -176,7 +190,15 @@ def replay_windows(
     created = 0
     while not stop.is_set() and start < trace_end:
         began = time.monotonic()
-        items = schedule(pods, start=start, end=start + window, speed=speed, namespace=namespace, trace=trace)
+        items = schedule(
+            pods,
+            start=start,
+            end=start + window,
+            speed=speed,
+            namespace=namespace,
+            trace=trace,
+            clock_speed=clock_speed,
+        )
         announce(len(items), start, start + window)
         created += run(connect, items, stop=stop.is_set, sleep=stop.wait)
         if not follow:

@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 from simulator.catalog import AwsCatalog
 from simulator.clock import Clock
 from simulator.cloud.admin import AdminClients
+from simulator.cloud.cloudformation import CloudFormation
 from simulator.cloud.eks_access import EksAccess, json_bytes
 from simulator.cloud.eks_fargate import FARGATE_ROUTES, EksFargate
 from simulator.cloud.eks_world import AmiReleases
@@ -43,7 +44,6 @@ from simulator.cloud.protocol import (
     parse_request,
 )
 from simulator.cloud.spot_prices import price_history
-from simulator.cloud.stacks import CloudFormationStacks, describe_stacks_xml
 from simulator.cloud.sts_gate import StsGate
 from simulator.cloud.template_versions import TemplateVersions
 from simulator.loopback import LoopbackServer, QuietHandler, read_body
@@ -125,7 +125,14 @@ class CloudGateway:
             catalog, self.capacity, self._ec2_for_caller, clock.now, self.template_versions.is_deleted
         )
         self.pricing = PricingApi(catalog)
-        self.stacks = CloudFormationStacks()
+        self.stacks = CloudFormation(
+            client=admin.client,
+            eks_access=eks_access,
+            now=clock.now,
+            template_accounts=lambda: [sts.vendor_account_id],
+            own_netloc=lambda: self.netloc,
+        )
+        self.console: Callable[[str, str, str, dict[str, str], bytes], Reply | None] | None = None
         self.listeners: list[Callable[[], None]] = []
         self._server: LoopbackServer | None = None
 
@@ -177,6 +184,10 @@ class CloudGateway:
     # --- dispatch ----------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
+        if self.console is not None and path.startswith("/console/"):
+            page = self.console(method, path, query, headers, body)
+            if page is not None:
+                return page
         request = parse_request(method, path, query, headers, body)
         try:
             return self._route(request)
@@ -199,7 +210,9 @@ class CloudGateway:
             if served is not None:
                 return served
         if request.service == "cloudformation":
-            return self._cloudformation(request)
+            reply = self.stacks.handle(request, self.account_of(request.access_key_id, request.region))
+            self.enforcer.invalidate()  # a stack's roles and policies are IAM writes
+            return reply
         if request.service == "pricing":
             result = self.pricing.handle(request.action, request.json_body)
             return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
@@ -223,6 +236,17 @@ class CloudGateway:
             self.enforcer.invalidate()
         return reply
 
+    def account_of(self, access_key_id: str, region: str) -> str:
+        """The caller's account: a session issued here, temporary keys moto issued (an account's
+        administrator), else the vendor account (every other key, as `StsGate.caller`)."""
+        session = self.sts.session(access_key_id)
+        if session is not None:
+            return session.account_id
+        if access_key_id.startswith("ASIA"):
+            identity = self.admin.client_for_key("sts", access_key_id, region).get_caller_identity()
+            return str(identity["Account"])
+        return self.sts.vendor_account_id
+
     def _sts(self, request: AwsRequest) -> Reply:
         if request.action == "AssumeRole":
             self.sts.check_assume_role(request)
@@ -238,15 +262,6 @@ class CloudGateway:
         if request.action != "GetCallerIdentity":  # AWS lets every identity ask who it is
             self.enforcer.authorize(request, action_name(request))
         return self._forward(request)
-
-    def _cloudformation(self, request: AwsRequest) -> Reply:
-        if request.action != "DescribeStacks":
-            raise AwsError(
-                "InvalidAction", f"The simulated CloudFormation serves DescribeStacks, not {request.action}"
-            )
-        _, account = self.sts.caller(request.access_key_id)
-        stacks = self.stacks.describe(account, request.region, request.params.get("StackName", ""))
-        return 200, {"Content-Type": "text/xml"}, describe_stacks_xml(stacks)
 
     def _ssm(self, request: AwsRequest) -> Reply | None:
         body = request.json_body

@@ -24,6 +24,7 @@ from typing import Any
 from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.cloud.admin import AdminClients
+from simulator.cloud.console import CloudConsole
 from simulator.cloud.eks_access import EksAccess
 from simulator.cloud.eks_fargate import EksFargate
 from simulator.cloud.eks_world import (
@@ -300,6 +301,9 @@ class SimulatedCloud:
             amis=self.amis,
             eks_fargate=self.eks_fargate,
         )
+        self._gateway.console = CloudConsole(
+            self._gateway.stacks, self.customer_account_id, self.region
+        ).handle
         self._gateway.start()
         self.timers.start()
         self.interruptions = InterruptionInjector(self.clock, self.timers, self._gateway.notify)

@@ -21,3 +21,19 @@ document.addEventListener("submit", (event) => {
   const button = event.submitter;
   if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) event.preventDefault();
 });
+
+// A form with a strategy choice shows only the chosen strategy's panel (the others keep their
+// values and are still submitted; without script every panel shows).
+function showChosenStrategy(root) {
+  root.querySelectorAll("[data-strategy-select] select").forEach((select) => {
+    const form = select.form;
+    if (!form) return;
+    form.querySelectorAll("[data-strategy-panel]").forEach((panel) => {
+      panel.hidden = panel.dataset.strategyPanel !== select.value;
+    });
+  });
+}
+document.addEventListener("change", (event) => {
+  if (event.target.closest("[data-strategy-select]")) showChosenStrategy(document);
+});
+document.addEventListener("DOMContentLoaded", () => showChosenStrategy(document));

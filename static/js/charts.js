@@ -4,7 +4,7 @@
   "use strict";
   const palette = {
     on_demand: "#3b5bdb", spot: "#15aabf", serverless: "#ae3ec9", unpriced: "#adb5bd",
-    actual: "#3b5bdb", static: "#e8590c", ondemandonly: "#868e96", serverlessonly: "#ae3ec9",
+    actual: "#3b5bdb", static: "#e8590c", ondemandonly: "#868e96", serverlessonly: "#d6336c",
     cpu: "#3b5bdb", cpuused: "#91a7ff", memory: "#2b8a3e", memoryused: "#8ce99a",
   };
   const colour = (name) => palette[name] || "#495057";

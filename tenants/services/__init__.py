@@ -7,6 +7,7 @@ from tenants.services.accounts import (
     sign_in_record,
     sign_in_unlock,
     signup,
+    signup_validate,
 )
 from tenants.services.members import (
     invitation_accept,
@@ -19,6 +20,7 @@ from tenants.services.signups import signup_confirm, signup_pending, signup_requ
 from tenants.services.tokens import api_token_create, api_token_revoke, api_token_touch
 
 __all__ = [
+    "signup_validate",
     "api_token_create",
     "api_token_revoke",
     "api_token_touch",

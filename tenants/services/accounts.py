@@ -55,13 +55,21 @@ def signup_validate(
     *, email: str, password: str, full_name: str, organization_name: str, invitation_secret: str | None
 ) -> None:
     """What a sign-up can be refused for without saying whether the address has an account: the
-    password's strength, the organization's name, and an invitation's own rules. ValidationError."""
+    password's strength, the organization's name, and an invitation's own rules. ValidationError,
+    with every field's problems at once (a second submit must not reveal a new one)."""
+    errors: dict[str, list[str]] = {}
     try:
         validate_password(password, user=User(email=email, full_name=full_name.strip()))
     except ValidationError as error:
-        raise ValidationError({"password": error.messages})
+        errors["password"] = list(error.messages)
     if invitation_secret is None:
-        _validate_organization_name(organization_name)
+        try:
+            _validate_organization_name(organization_name)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    if invitation_secret is None:
         return
     from tenants.services.members import invitation_check
 

@@ -45,7 +45,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "invitation": invitation, "invitation_secret": invitation_secret or ""}
     if request.method == "POST" and form_throttled(request, form="signup"):
         return render(request, "tenants/throttled.html", status=429)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        _add_signup_problems(form, invitation_secret)
+    elif request.method == "POST":
         try:
             if not mails_throttled(request, form="signup"):
                 services.signup_request(
@@ -63,6 +65,28 @@ def signup(request: HttpRequest) -> HttpResponse:
             # The same answer whether or not the address has an account: see services.signups.
             return render(request, "tenants/signup_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "tenants/signup.html", context)
+
+
+def _add_signup_problems(form: SignupForm, invitation_secret: str | None) -> None:
+    """The password's and organization's problems beside the form's own, so one submit shows them
+    all (the form alone knows only empty and malformed fields)."""
+    if not form.is_bound:  # an empty POST: nothing typed to judge
+        return
+    try:
+        services.signup_validate(
+            email=form.cleaned_data.get("email") or "",
+            password=str(form.data.get("password") or ""),
+            full_name=form.cleaned_data.get("full_name") or "",
+            organization_name=form.cleaned_data.get("organization_name") or "",
+            invitation_secret=invitation_secret,
+        )
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            if field in form.fields and field not in form.errors:
+                for message in messages:
+                    form.add_error(field, message)
+    except (InvitationUnusable, PermissionDenied, Http404):
+        pass  # said once the form is valid; the invitation's problem is not a field's
 
 
 def signup_confirm(request: HttpRequest, secret: str) -> HttpResponse:

@@ -1,9 +1,9 @@
 """Metering a real (simulated) cluster keeps the usage history right-sizing reads.
 
-The simulated kube-apiserver serves no metrics API (like a cluster without metrics-server), so the
-first metering records no history; then the metrics read is replaced by a metrics.k8s.io
-`PodMetricsList` for the running pod (what metrics-server would answer), and the sample lands in the
-hour's row at the rates of the node Nodeless launched for it, at the price it pays."""
+The simulated kube-apiserver serves the metrics API as metrics-server does, so the first metering
+records a sample of what the pod used (below its request); then the metrics read is replaced by a
+known `PodMetricsList` for the running pod, and the sample lands in the hour's row at the rates of
+the node Nodeless launched for it, at the price it pays. Without a metrics API nothing is kept."""
 
 from __future__ import annotations
 
@@ -32,7 +32,12 @@ def test_metering_adds_what_the_metrics_api_measured_to_the_usage_history(nodele
     start = floor_minute(now) - timedelta(minutes=1)
 
     assert meter_cluster(str(nodeless.cluster.pk), now=now, starts=[start]).outcome == "metered"
-    assert not ContainerUsageHour.objects.filter(cluster=nodeless.cluster).exists()  # no metrics API
+    measured = ContainerUsageHour.objects.get(cluster=nodeless.cluster)  # the simulated metrics-server's
+    assert measured.samples == 1 and 0 < measured.memory_peak_gib < 3.0
+    measured.delete()
+    monkeypatch.setattr(samples, "_pod_metrics", lambda cluster: None)  # a cluster without metrics-server
+    assert meter_cluster(str(nodeless.cluster.pk), now=now, starts=[start]).outcome == "metered"
+    assert not ContainerUsageHour.objects.filter(cluster=nodeless.cluster).exists()
 
     page = {
         "kind": "PodMetricsList",

@@ -77,6 +77,21 @@ def test_signup_rejects_weak_passwords_and_taken_emails_without_creating_anythin
     assert "/signup/confirm/" not in str(note.body)
 
 
+def test_one_sign_up_submit_shows_every_problem_and_keeps_what_was_typed() -> None:
+    """A malformed address, a weak password and no organization name: all three at once, not one
+    per submit; the address and name typed are kept (the password never is)."""
+    response = _signup(
+        Client(), email="not-an-address", password="123", organization_name="", full_name="Kim"
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and not mail.outbox
+    assert "Enter a valid email address." in page
+    assert "too short" in page
+    assert "Give your organization a name" in page
+    assert 'value="not-an-address"' in page and 'value="Kim"' in page
+    assert 'value="123"' not in page
+
+
 def test_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(cast) -> None:
     """Sign-up is open: its answer must not tell an attacker which addresses have accounts."""
     taken = _signup(Client(), email=cast.alice.email)

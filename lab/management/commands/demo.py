@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clusters.onboarding.aws import eks_tokens
 from lab.demo.processes import demo_background, demo_simulation, demo_web
-from lab.demo.seed import demo_connect, demo_owner
+from lab.demo.seed import demo_connect, demo_owner, publish_template
 from nodeless_saas.celery import app
 from simulator.descriptor import load_descriptor
 
@@ -34,6 +34,10 @@ from simulator.descriptor import load_descriptor
 # (arrivals and runtimes scale together), but every change does: at 300x the simulated world spent
 # its time rewriting ~200 pending GPU pods' conditions, and passes waited on it past their time limit.
 SPEED = 100.0
+# The simulated clusters' clock: real time, so pods' and nodes' ages read true in kubectl and on the
+# pages (at SPEED it ran two days ahead within half an hour); the trace still plays at SPEED, its pods'
+# lifetimes compressed to this clock.
+CLUSTER_CLOCK_SPEED = 1.0
 # The demo's ledger interval: metering records only complete intervals, and with production's minute
 # the first spend showed two to three minutes in. Ten seconds puts it on the pages within the first.
 METERING_SECONDS = "10"
@@ -78,7 +82,7 @@ class Command(BaseCommand):
             processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
 
         try:
-            start("simulation", demo_simulation(bin_dir, workdir, SPEED))
+            start("simulation", demo_simulation(bin_dir, workdir, CLUSTER_CLOCK_SPEED))
             descriptor = self._wait_for(descriptor_path, processes["simulation"])
             # Every process of the demo reaches the simulated cloud and clusters, not AWS.
             os.environ["NODELESS_AWS_ENDPOINT_URL"] = descriptor.aws.endpoint_url if descriptor.aws else ""
@@ -87,12 +91,19 @@ class Command(BaseCommand):
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo-vendor")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
             os.environ.setdefault("NODELESS_METERING_SECONDS", METERING_SECONDS)
+            # "Launch the stack" opens the simulation's console, which reads the template the
+            # product publishes (here to the simulated S3) and creates the stack in the account.
+            if descriptor.aws is not None:
+                os.environ["NODELESS_AWS_CONSOLE_URL"] = descriptor.aws.console_url
+                os.environ["NODELESS_CFN_TEMPLATE_URL"] = publish_template(descriptor)
             settings.NODELESS_AWS_ENDPOINT_URL = os.environ["NODELESS_AWS_ENDPOINT_URL"]
             settings.NODELESS_EKS_ENDPOINT_OVERRIDES = descriptor.eks_endpoints_file
             eks_tokens.clear()
             start("web", demo_web(bin_dir, options["bind"]))
             nodeless = demo_connect(credentials, descriptor)
-            for name, command in demo_background(bin_dir, replay_cluster=nodeless[0], speed=SPEED).items():
+            for name, command in demo_background(
+                bin_dir, replay_cluster=nodeless[0], speed=SPEED, clock_speed=CLUSTER_CLOCK_SPEED
+            ).items():
                 start(name, command)
             self.stdout.write(self.style.SUCCESS(f"\nNodeless is running at http://{options['bind']}/"))
             self.stdout.write(f"  organization: {credentials.organization.name}")

@@ -32,6 +32,12 @@ class Command(BaseCommand):
             help="trace second to start at (default: an hour before the busiest moment)",
         )
         parser.add_argument("--hours", type=float, default=24.0, help="trace hours to replay")
+        parser.add_argument(
+            "--cluster-clock-speed",
+            type=float,
+            default=None,
+            help="how fast the cluster's clock runs (default: --speed); pod lifetimes are compressed to it",
+        )
         parser.add_argument("--namespace", default="trace")
         parser.add_argument(
             "--follow",
@@ -78,5 +84,6 @@ class Command(BaseCommand):
             stop=stop,
             follow=options["follow"],
             announce=announce,
+            clock_speed=options["cluster_clock_speed"],
         )
         self.stdout.write(f"Created {created} pods.")

@@ -165,3 +165,17 @@ def test_a_task_step_creates_the_due_pods_once(
     started = time.time() - 60  # a minute into the replay: both are due
     assert trace_replay_step.run(cluster_id, str(trace), 0, 1.0, 1.0, started, 0.0) == 2
     assert trace_replay_step.run(cluster_id, str(trace), 0, 1.0, 1.0, started, 0.0) == 0
+
+
+def test_a_cluster_clock_at_real_time_gets_lifetimes_compressed_by_the_replay_speed() -> None:
+    """The demo's clusters run at real time while the trace plays 100x: a pod of 1,000 trace seconds
+    runs 10 seconds of the cluster's clock, created at its scaled moment."""
+    pods = [_pod("a", 0, 1000), _pod("b", 500, 700)]
+    fast = trace_replay.schedule(pods, start=0, end=1000, speed=100, namespace="t", trace="x")
+    real = trace_replay.schedule(pods, start=0, end=1000, speed=100, namespace="t", trace="x", clock_speed=1)
+    run_seconds = trace_replay.RUN_SECONDS_ANNOTATION
+    assert [item.manifest["metadata"]["annotations"][run_seconds] for item in fast] == ["1000", "200"]
+    assert [item.manifest["metadata"]["annotations"][run_seconds] for item in real] == ["10", "2"]
+    assert [item.at for item in real] == [item.at for item in fast] == [0.0, 5.0]
+    with pytest.raises(ValueError):
+        trace_replay.schedule(pods, start=0, end=1, speed=100, namespace="t", trace="x", clock_speed=0)
