@@ -45,12 +45,13 @@ def broker() -> Iterator[redis.Redis]:
 
 
 def queued_passes(broker: redis.Redis, cluster_id: str) -> Counter[str]:
-    """Reconcile messages for the cluster waiting in each shard queue."""
+    """Reconcile messages (single or batches) for the cluster waiting in each shard queue."""
     found: Counter[str] = Counter()
     for queue in settings.NODELESS_SHARD_QUEUES:
         for raw in broker.lrange(queue, 0, -1):
             headers = json.loads(raw)["headers"]
-            if headers["task"] == enqueue.PROVISIONING_RECONCILE and cluster_id in headers["argsrepr"]:
+            passes = (enqueue.PROVISIONING_RECONCILE, enqueue.PROVISIONING_RECONCILE_BATCH)
+            if headers["task"] in passes and cluster_id in headers["argsrepr"]:
                 found[queue] += 1
     return found
 
