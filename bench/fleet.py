@@ -116,10 +116,13 @@ def seed(orgs: int, per_org: int, slow: int) -> None:
 
 def start_workers(processes: int, args: argparse.Namespace, period: int) -> list[subprocess.Popen[bytes]]:
     """`processes` worker processes: one prefork worker with that many pool processes (one pass each),
-    or, with `--pool threads`, that many `celery worker` processes of `--threads` threads each."""
+    or, with `--pool threads`, that many `celery worker` processes running `--batches` batch tasks at
+    once, with `--threads` passes in flight each."""
     if args.pool == "prefork":
         workers = [
-            start_worker(["--pool", "prefork", "--concurrency", str(processes)], f"fleet{processes}", args)
+            start_worker(
+                ["--pool", "prefork", "--concurrency", str(processes)], f"fleet{processes}", args, period
+            )
         ]
     else:
         workers = [

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -78,7 +79,7 @@ def try_acquire_many(
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     expires = adapt(now + ttl)
-    params: list[object] = []
+    params: list[Any] = []
     for name in wanted:
         params += [name, holder, expires]
     with connection.cursor() as cursor:

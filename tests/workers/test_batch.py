@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from engines.kube.cluster import ClusterState
 from tenants.models import Organization
 from tests.workers import fleet_ports
-from tests.workers.test_fleet import broker, forget, nodeless_cluster, queued_passes  # noqa: F401
+from tests.workers.test_fleet import forget, nodeless_cluster, queued_passes
 from workers import enqueue
 from workers.leases import try_acquire
 from workers.models import Lease
@@ -38,6 +40,14 @@ def fake_ports(settings) -> Iterator[None]:
     fleet_ports.PORTS.clear()
     yield
     batch.shutdown()  # the pool's threads hold connections to the test database
+
+
+@pytest.fixture
+def shard_queues() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete(*settings.NODELESS_SHARD_QUEUES)
+    yield client
+    client.delete(*settings.NODELESS_SHARD_QUEUES)
 
 
 def clusters(count: int) -> list[str]:
@@ -140,7 +150,9 @@ def test_a_failing_pass_in_a_batch_is_its_own(fake_ports) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_batch_task_clears_each_mark_and_honours_requests_made_meanwhile(fake_ports, broker) -> None:
+def test_the_batch_task_clears_each_mark_and_honours_requests_made_meanwhile(
+    fake_ports, shard_queues
+) -> None:
     from workers.tasks import provisioning_reconcile_batch
 
     ids = clusters(3)
@@ -152,8 +164,8 @@ def test_the_batch_task_clears_each_mark_and_honours_requests_made_meanwhile(fak
     assert sorted((cluster_id, outcome) for cluster_id, outcome, _ in ended) == sorted(
         (cluster_id, "done") for cluster_id in ids
     )
-    assert not queued_passes(broker, ids[0]) and not queued_passes(broker, ids[2])
-    assert sum(queued_passes(broker, ids[1]).values()) == 1  # exactly one more pass, after it
+    assert not queued_passes(shard_queues, ids[0]) and not queued_passes(shard_queues, ids[2])
+    assert sum(queued_passes(shard_queues, ids[1]).values()) == 1  # exactly one more pass, after it
     for cluster_id in ids:
         forget(cluster_id)
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
@@ -77,8 +78,12 @@ def side_by_side(
     finally:
         # Interrupted (the task's time limit): the passes still running release their own leases.
         for future in pending:
-            future.add_done_callback(lambda _, lease=futures[future]: release_many([lease]))
+            future.add_done_callback(partial(_release_when_done, futures[future]))
     return [results[future] for future in futures]
+
+
+def _release_when_done(lease: HeldLease, _: Future[T]) -> None:
+    release_many([lease])
 
 
 def _pooled(job: Callable[[], T]) -> T:
