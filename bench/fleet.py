@@ -10,9 +10,11 @@ the product's scheduler, shard queues and real `celery worker` processes.
 2. for each worker count N: empties the Redis database of CELERY_BROKER_URL (queues, marks, budgets),
    starts the workers, consuming every shard queue with the product's settings (prefetch 1, acks
    late) — `--pool prefork`: one `celery -A nodeless_saas worker --pool prefork --concurrency N` (N
-   pool processes, one pass each at a time); `--pool threads`: N `celery worker --pool threads
-   --concurrency T` processes (T passes in flight each, how a fleet is deployed: a pass mostly waits
-   on its cluster, so one process carries many) — and runs the product's scheduler tick
+   pool processes, one pass each at a time, one cluster per task); `--pool threads`: N `celery worker
+   --pool threads --concurrency --batches` processes, how a fleet is deployed: the scheduler sends
+   coalesced passes (`--batch` clusters of one shard per task) and each process runs `--threads`
+   passes at once on its pass pool (a pass mostly waits on its cluster, so one process carries many) —
+   and runs the product's scheduler tick
    (`workers.schedule.schedule_due_passes`, what beat's `provisioning_schedule` task calls) every
    second in this process for `--warmup` + `--seconds`;
 3. the pass is the product's reconcile task with the cluster's I/O replaced through
@@ -33,7 +35,10 @@ object per line:
   overload) are printed beside it, with the passes each cluster got (`passes_per_cluster`: fair
   turns give every cluster the same number, give or take one) and `never_reconciled` (none in the
   measured window);
-- `ratio_4_vs_2`: passes per second with 4 worker processes over 2.
+- then (`--capacity-seconds`) the same fleet due every `--capacity-period` seconds, more than the
+  workers can carry, for each worker count: their capacity in passes per second;
+- `ratio_4_vs_2_at_period`: passes per second with 4 worker processes over 2 at the fleet's period
+  (4 processes make at most the passes due), and `ratio_4_vs_2_capacity`: the capacities' ratio.
 """
 
 from __future__ import annotations
