@@ -9,8 +9,9 @@ latency. The wait is a sleep, so the work is I/O-bound like a real pass's, whate
 cores: `FLEET_LATENCY_MS` per call (`FLEET_SLOW_LATENCY_MS` for clusters named `slow-…`, the bench's
 slow neighbours).
 
-Every pass the scheduler queued (it carries `due`) appends `cluster due done outcome` to the Redis list
-`RECORD_KEY`, on the broker's database, when it ends.
+Every pass the scheduler queued (it carries `due`; a batch task `dues`, and answers when each of its
+passes ended) appends `cluster due done outcome` to the Redis list `RECORD_KEY`, on the broker's
+database, when it ends.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.conf import settings
 from clusters.cloud import interface as cloud
 from clusters.models import Cluster
 from engines.kube.cluster import ClusterState, cluster_state
-from workers.enqueue import PROVISIONING_RECONCILE
+from workers.enqueue import PROVISIONING_RECONCILE, PROVISIONING_RECONCILE_BATCH
 from workers.provisioning.ports import Eviction
 
 RECORD_KEY = "bench:fleet:passes"
@@ -137,6 +138,12 @@ def record_client() -> redis.Redis:
 def _record_pass(
     task: Any = None, args: Any = None, kwargs: Any = None, retval: Any = None, **_: Any
 ) -> None:
-    if task is None or task.name != PROVISIONING_RECONCILE or not kwargs or kwargs.get("due") is None:
+    if task is None or not kwargs:
         return
-    record_client().rpush(RECORD_KEY, f"{args[0]} {kwargs['due']:.6f} {time.time():.6f} {retval}")
+    if task.name == PROVISIONING_RECONCILE and kwargs.get("due") is not None:
+        record_client().rpush(RECORD_KEY, f"{args[0]} {kwargs['due']:.6f} {time.time():.6f} {retval}")
+    elif task.name == PROVISIONING_RECONCILE_BATCH and kwargs.get("dues") and retval:
+        # Each pass of a batch with the time it ended (the task answers them), not the batch's end.
+        dues = dict(zip(args[0], kwargs["dues"], strict=True))
+        lines = [f"{cluster} {dues[cluster]:.6f} {at:.6f} {outcome}" for cluster, outcome, at in retval]
+        record_client().rpush(RECORD_KEY, *lines)

@@ -377,6 +377,12 @@ NODELESS_SCHEDULE_TICK_SECONDS = env_int("NODELESS_SCHEDULE_TICK_SECONDS", 1, mi
 # beyond waits in the due table, oldest first, where fair ordering still applies, rather than in the
 # broker, where it no longer can. Keep it above a tick's worth of the workers' passes, or they idle.
 NODELESS_SCHEDULE_MAX_QUEUED = env_int("NODELESS_SCHEDULE_MAX_QUEUED", 500, minimum=1)
+# A tick sends the due passes of one shard in batches of up to this many clusters, one task each
+# (`workers.provisioning.batch`: one statement takes their leases, one query reads their policies);
+# each worker process runs at most NODELESS_PASSES_IN_FLIGHT passes at once, whatever the batches
+# (each of the pass pool's threads keeps a database connection: mind PostgreSQL's max_connections).
+NODELESS_RECONCILE_BATCH = env_int("NODELESS_RECONCILE_BATCH", 16, minimum=1, maximum=200)
+NODELESS_PASSES_IN_FLIGHT = env_int("NODELESS_PASSES_IN_FLIGHT", 16, minimum=1, maximum=1000)
 # Calls to one cluster's API server and cloud account per second, and the burst above it (a token
 # bucket in Redis per cluster, `workers.provisioning.budget`); Karpenter's client runs 200 QPS, 300
 # burst. A pass that would wait longer than a couple of seconds for its budget stops (the next pass

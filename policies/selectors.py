@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from clusters.models import Cluster
 from policies.models import Decision, ProvisioningPolicy, ProvisioningPolicyRevision
@@ -39,21 +39,29 @@ def provisioning_policy_in_force(cluster: Cluster) -> PolicyInForce:
 def provisioning_policies_in_force(
     organization_id: Any, clusters: Sequence[Cluster]
 ) -> dict[Any, PolicyInForce]:
-    """The policy in force on each of `clusters` (by cluster id), read in one query."""
+    """The policy in force on each of the organization's `clusters` (by cluster id), read in one query."""
+    return provisioning_policies_in_force_of([c for c in clusters if c.organization_id == organization_id])
+
+
+def provisioning_policies_in_force_of(clusters: Sequence[Cluster]) -> dict[Any, PolicyInForce]:
+    """The policy in force on each of `clusters`, of any organizations (by cluster id), read in one
+    query: a batch of reconcile passes over many organizations' clusters reads them together. A
+    cluster's own policy counts only within its organization."""
     if not clusters:
         return {}
+    organization_ids = {cluster.organization_id for cluster in clusters}
     policies = {
-        policy.cluster_id: policy
-        for policy in ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster__in=clusters)
-        | ProvisioningPolicy.objects.filter(organization_id=organization_id, cluster=None)
+        (policy.organization_id, policy.cluster_id): policy
+        for policy in ProvisioningPolicy.objects.filter(
+            Q(cluster__in=clusters) | Q(cluster=None), organization_id__in=organization_ids
+        )
     }
-    default = policies.get(None)
     in_force = {}
     for cluster in clusters:
-        if cluster.pk in policies:
-            in_force[cluster.pk] = PolicyInForce(
-                policies[cluster.pk], policy_settings(policies[cluster.pk]), "cluster"
-            )
+        own = policies.get((cluster.organization_id, cluster.pk))
+        default = policies.get((cluster.organization_id, None))
+        if own is not None:
+            in_force[cluster.pk] = PolicyInForce(own, policy_settings(own), "cluster")
         elif default is not None:
             in_force[cluster.pk] = PolicyInForce(default, policy_settings(default), "organization")
         else:

@@ -8,6 +8,8 @@ name here is a registered task.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core.cache import cache
 from django.db import transaction
 
@@ -16,6 +18,7 @@ from nodeless_saas.celery import app
 FEDERATION_PASS = "workers.tasks.federation_pass"
 PROVISIONING_LAUNCH = "workers.tasks.provisioning_launch"
 PROVISIONING_RECONCILE = "workers.tasks.provisioning_reconcile"
+PROVISIONING_RECONCILE_BATCH = "workers.tasks.provisioning_reconcile_batch"
 CLUSTER_CHECK = "workers.tasks.cluster_check"
 MARKET_REFRESH = "workers.tasks.market_refresh"
 NODE_CLASS_RELEASE = "workers.tasks.node_class_release"
@@ -24,6 +27,7 @@ TASK_NAMES = (
     FEDERATION_PASS,
     PROVISIONING_LAUNCH,
     PROVISIONING_RECONCILE,
+    PROVISIONING_RECONCILE_BATCH,
     CLUSTER_CHECK,
     MARKET_REFRESH,
     NODE_CLASS_RELEASE,
@@ -106,6 +110,24 @@ def request_reconcile(cluster_id: str, *, due: float | None = None, countdown: f
     return False
 
 
+def request_reconcile_batch(cluster_ids: Sequence[str], dues: Sequence[float]) -> list[str]:
+    """Queue one task passing over each of `cluster_ids` (`dues`: when each pass was due) but those
+    whose pass is queued or running already; the clusters queued. The scheduler sends a batch of one
+    shard's clusters (`workers.schedule`); the task goes to the first one's shard queue."""
+    claimed = [
+        (cluster_id, due)
+        for cluster_id, due in zip(cluster_ids, dues, strict=True)
+        if cache.add(reconcile_queued_key(cluster_id), QUEUED, timeout=RECONCILE_MARK_SECONDS)
+    ]
+    if claimed:
+        app.send_task(
+            PROVISIONING_RECONCILE_BATCH,
+            args=([cluster_id for cluster_id, _ in claimed],),
+            kwargs={"dues": [due for _, due in claimed]},
+        )
+    return [cluster_id for cluster_id, _ in claimed]
+
+
 def reconcile_started(cluster_id: str) -> None:
     """The pass is running: from now on a request for the cluster asks for one more pass after it."""
     cache.set(reconcile_queued_key(cluster_id), RUNNING, timeout=RECONCILE_MARK_SECONDS)
@@ -119,6 +141,28 @@ def reconcile_ended(cluster_id: str) -> bool:
     if cache.delete(reconcile_again_key(cluster_id)):
         return request_reconcile(cluster_id)
     return False
+
+
+def reconcile_started_many(cluster_ids: Sequence[str]) -> None:
+    """`reconcile_started` for a batch's clusters, in one cache write."""
+    cache.set_many({reconcile_queued_key(c): RUNNING for c in cluster_ids}, timeout=RECONCILE_MARK_SECONDS)
+
+
+def reconcile_ended_many(cluster_ids: Sequence[str]) -> int:
+    """`reconcile_ended` for clusters whose passes ended together: their marks cleared in one cache
+    write, the requests made while they ran read in one; the passes queued again."""
+    if not cluster_ids:
+        return 0
+    cache.delete_many([reconcile_queued_key(c) for c in cluster_ids])
+    asked = cache.get_many([reconcile_again_key(c) for c in cluster_ids])
+    # Each flag is deleted on its own: the one that deletes it queues the pass (as `reconcile_ended`).
+    return sum(
+        1
+        for cluster_id in cluster_ids
+        if reconcile_again_key(cluster_id) in asked
+        and cache.delete(reconcile_again_key(cluster_id))
+        and request_reconcile(cluster_id)
+    )
 
 
 def request_federation_pass(organization_id: str, *, countdown: float = 0) -> bool:

@@ -4,16 +4,20 @@ A pass over a cluster costs the lease a fixed number of statements whatever the 
 fleet of a thousand clusters passes a hundred times a second: so taking a lease is one statement (an
 upsert that only wins over a free, expired or own row), and renewing between steps writes only once
 a quarter of the lease has gone by: until then the lease has at least three quarters of its time
-left, which is what a renewal would have bought.
+left, which is what a renewal would have bought. A batch of passes (`workers.provisioning.batch`)
+takes the leases of all its clusters in one statement (`try_acquire_many`) and releases those whose
+passes have ended together (`release_many`): each cluster keeps a lease of its own, renewed by its own
+pass.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -23,11 +27,14 @@ from workers.models import Lease
 # Renew in the database once this share of the lease's time has gone by since the last renewal.
 RENEW_AFTER_SHARE = 0.25
 
+_TABLE = Lease._meta.db_table
+# The upsert only wins over a free, expired or own row; RETURNING names the rows it wrote. Plain
+# multi-row VALUES, so the same statement runs on PostgreSQL and SQLite.
 _TAKE = (
-    f"INSERT INTO {Lease._meta.db_table} (name, holder, expires_at) VALUES (%s, %s, %s) "
+    f"INSERT INTO {_TABLE} (name, holder, expires_at) VALUES {{rows}} "
     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-    f"WHERE {Lease._meta.db_table}.expires_at <= %s OR {Lease._meta.db_table}.holder = excluded.holder "
-    "RETURNING holder"
+    f"WHERE {_TABLE}.expires_at <= %s OR {_TABLE}.holder = excluded.holder "
+    "RETURNING name"
 )
 
 
@@ -56,17 +63,44 @@ def try_acquire(name: str, *, ttl: timedelta, holder: str | None = None) -> Held
     """Take the lease if it is free or expired (or renew our own); None if another live holder has it.
     One statement: two takers racing for a free or expired lease cannot both win, since the upsert
     locks the row it inserts or updates and the loser's condition is checked against the winner's."""
+    return try_acquire_many([name], ttl=ttl, holder=holder).get(name)
+
+
+def try_acquire_many(
+    names: Sequence[str], *, ttl: timedelta, holder: str | None = None
+) -> dict[str, HeldLease]:
+    """Take every lease of `names` that is free or expired (or ours), in one statement: the ones taken,
+    by name; the others have another live holder. The rows are locked in name order, so two batches
+    sharing names cannot deadlock."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
     holder = holder or uuid.uuid4().hex
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
+    expires = adapt(now + ttl)
+    params: list[Any] = []
+    for name in wanted:
+        params += [name, holder, expires]
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE, [name, holder, adapt(now + ttl), adapt(now)])
-        taken = cursor.fetchone()
-    return HeldLease(name, holder, ttl) if taken is not None else None
+        cursor.execute(_TAKE.format(rows=", ".join(["(%s, %s, %s)"] * len(wanted))), [*params, adapt(now)])
+        taken = {row[0] for row in cursor.fetchall()}
+    return {name: HeldLease(name, holder, ttl) for name in wanted if name in taken}
 
 
 def release(lease: HeldLease) -> None:
-    Lease.objects.filter(name=lease.name, holder=lease.holder).delete()
+    release_many([lease])
+
+
+def release_many(leases: Sequence[HeldLease]) -> None:
+    """Free the leases, in one statement (without a transaction of its own: one DELETE is atomic).
+    A lease taken over meanwhile is left to its new holder."""
+    if not leases:
+        return
+    matches = " OR ".join(["(name = %s AND holder = %s)"] * len(leases))
+    params = [value for lease in leases for value in (lease.name, lease.holder)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_TABLE} WHERE {matches}", params)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from nodeless_saas.celery import app
 SHARDED_TASKS = frozenset(
     {
         "workers.tasks.provisioning_reconcile",
+        "workers.tasks.provisioning_reconcile_batch",  # its first argument is a list of one shard's clusters
         "workers.tasks.provisioning_launch",
         "workers.tasks.cluster_health_check",
         "workers.tasks.metering_meter_cluster",
@@ -48,8 +49,9 @@ def route_task(
     task: Any = None,
     **_: Any,
 ) -> dict[str, str] | None:
-    if name in SHARDED_TASKS and args:
-        return {"queue": shard_queue(str(args[0]))}
+    if name in SHARDED_TASKS and args and args[0]:
+        subject = args[0][0] if isinstance(args[0], list | tuple) else args[0]
+        return {"queue": shard_queue(str(subject))}
     return None  # Celery's default queue
 
 

@@ -7,8 +7,10 @@
 - **Organizations in turn.** Among the due passes, each organization's oldest goes first, then each
   one's second, and so on: an organization with five hundred clusters due puts one pass ahead of
   another organization's single cluster, not five hundred.
-- **Coalesced.** Passes are queued through `workers.enqueue.request_reconcile`: a cluster whose pass
-  is still queued or running (a slow cluster, or one its pods' changes triggered) gets no second one.
+- **Coalesced.** Passes are queued through `workers.enqueue.request_reconcile_batch`: a cluster whose
+  pass is still queued or running (a slow cluster, or one its pods' changes triggered) gets no second
+  one; the others go in batches of one shard's clusters (`NODELESS_RECONCILE_BATCH`), one task each,
+  which pays a pass's fixed costs once for the batch (`workers.provisioning.reconcile.reconcile_batch`).
 - **Bounded.** A tick tops the shard queues up to `NODELESS_SCHEDULE_MAX_QUEUED` waiting passes; the
   rest stay due, in order, in the table, where the next tick can still order them fairly (the
   broker's queues are first in, first out). A pass queued late makes the next one due a full period
@@ -32,9 +34,9 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from clusters.models import Cluster, ClusterMode
-from workers.enqueue import request_reconcile
+from workers.enqueue import request_reconcile_batch
 from workers.models import ReconcileDue
-from workers.routing import shard_backlog
+from workers.routing import shard_backlog, shard_queue
 
 # How many due rows a tick reads for each pass it may queue: enough for the turn-taking to see every
 # organization with work due, without reading a whole backlog every second.
@@ -84,20 +86,39 @@ def schedule_due_passes(now: datetime | None = None) -> Tick:
 def _tick(now: datetime) -> Tick:
     period = timedelta(seconds=settings.NODELESS_RECONCILE_SECONDS)
     enrolled = _enrol(now, period)
-    batch = max(0, settings.NODELESS_SCHEDULE_MAX_QUEUED - shard_backlog())
+    size = settings.NODELESS_RECONCILE_BATCH
+    # The backlog is counted in messages, each up to a batch of passes: counted as full ones.
+    batch = max(0, settings.NODELESS_SCHEDULE_MAX_QUEUED - shard_backlog() * size)
     due = list(
         ReconcileDue.objects.filter(due_at__lte=now, cluster__mode=ClusterMode.NODELESS)
         .order_by("due_at", "cluster_id")
         .values_list("cluster_id", "cluster__organization_id", "due_at")[: batch * CANDIDATES_PER_SLOT]
     )
-    moved: list[ReconcileDue] = []
+    chosen = in_turn(due)[:batch]
     sent = 0
-    for cluster_id, _organization_id, due_at in in_turn(due)[:batch]:
-        # Queued now, or coalesced into the pass already in flight: either way this due time is served.
-        sent += request_reconcile(str(cluster_id), due=due_at.timestamp())
-        moved.append(ReconcileDue(cluster_id=cluster_id, due_at=next_due(due_at, now, period)))
+    for rows in batches(chosen, size):
+        # Queued now, or coalesced into the pass already in flight: either way these due times are served.
+        sent += len(
+            request_reconcile_batch([str(row[0]) for row in rows], [row[2].timestamp() for row in rows])
+        )
+    moved = [ReconcileDue(cluster_id=row[0], due_at=next_due(row[2], now, period)) for row in chosen]
     ReconcileDue.objects.bulk_update(moved, ["due_at"], batch_size=1000)
     return Tick(enrolled=enrolled, due=len(due), sent=sent, coalesced=len(moved) - sent)
+
+
+def batches(rows: Sequence[Row], size: int) -> list[list[Row]]:
+    """`rows` in turn order, cut into batches of one shard's clusters (a batch's task goes to its
+    shard's queue) of at most `size`, in the order of each batch's first row: the turn order between
+    organizations holds across batches, and within each."""
+    by_shard: dict[str, list[list[tuple[int, Row]]]] = {}
+    for index, row in enumerate(rows):
+        shard = by_shard.setdefault(shard_queue(str(row[0])), [[]])
+        if len(shard[-1]) == size:
+            shard.append([])
+        shard[-1].append((index, row))
+    cut = [batch for shard in by_shard.values() for batch in shard if batch]
+    cut.sort(key=lambda batch: batch[0][0])
+    return [[row for _, row in batch] for batch in cut]
 
 
 def _enrol(now: datetime, period: timedelta) -> int:

@@ -38,8 +38,10 @@ from workers.enqueue import (
     launch_queued_key,
     market_refresh_queued_key,
     reconcile_ended,
+    reconcile_ended_many,
     reconcile_queued_key,
     reconcile_started,
+    reconcile_started_many,
     request_federation_pass,
     request_market_refresh,
     request_replay_step,
@@ -49,7 +51,7 @@ from workers.federation import run_pass
 from workers.leases import LeaseLost, held
 from workers.provisioning.budget import ApiBudgetSpent
 from workers.provisioning.launching import launch_row
-from workers.provisioning.reconcile import reconcile_cluster
+from workers.provisioning.reconcile import ReconcileReport, reconcile_batch, reconcile_cluster
 from workers.schedule import schedule_due_passes
 
 logger = logging.getLogger(__name__)
@@ -89,6 +91,42 @@ def provisioning_reconcile(cluster_id: str, *, due: float | None = None, again_i
     if due is not None:
         logger.debug("reconcile %s: %s, %.2fs after it was due", cluster_id, outcome, time.time() - due)
     return outcome
+
+
+@shared_task(ignore_result=True)
+def provisioning_reconcile_batch(
+    cluster_ids: list[str], *, dues: list[float] | None = None
+) -> list[list[object]]:
+    """A scheduled pass over each of one shard's due clusters (`workers.schedule`), coalesced into one
+    task (`reconcile_batch`: one statement takes their leases, one query reads their policies, and
+    each cluster's pass runs side by side with the others). Each cluster's mark is cleared as its
+    pass ends, and a cluster another worker holds is passed over again shortly after, as
+    `provisioning_reconcile` does. Answers `[cluster id, outcome, when it ended]` for each cluster."""
+    reconcile_started_many(cluster_ids)
+    ended: list[list[object]] = []
+
+    def on_done(reports: list[ReconcileReport]) -> None:
+        at = time.time()
+        reconcile_ended_many([report.cluster_id for report in reports])
+        for report in reports:
+            ended.append([report.cluster_id, report.outcome, at])
+            if report.outcome == "busy":
+                send_once(
+                    reconcile_queued_key(report.cluster_id),
+                    PROVISIONING_RECONCILE,
+                    (report.cluster_id,),
+                    kwargs={"again_if_busy": False},
+                    countdown=1,
+                    timeout=RECONCILE_MARK_SECONDS,
+                )
+
+    try:
+        reconcile_batch(cluster_ids, dispatch=_enqueue_launches, on_done=on_done)
+    finally:
+        # A batch that failed before a cluster's pass ended leaves no cluster marked as running.
+        reported = {str(cluster_id) for cluster_id, _, _ in ended}
+        reconcile_ended_many([c for c in cluster_ids if str(c) not in reported])
+    return ended
 
 
 def _enqueue_launches(row_ids: list[str]) -> None:

@@ -26,7 +26,7 @@ from tenants.models import Organization
 from tests.workers import fleet_ports
 from workers import enqueue
 from workers.models import ReconcileDue
-from workers.provisioning import budget
+from workers.provisioning import batch, budget
 from workers.provisioning.reconcile import reconcile_cluster
 from workers.routing import shard_queue
 from workers.schedule import in_turn, next_due, schedule_due_passes
@@ -45,12 +45,13 @@ def broker() -> Iterator[redis.Redis]:
 
 
 def queued_passes(broker: redis.Redis, cluster_id: str) -> Counter[str]:
-    """Reconcile messages for the cluster waiting in each shard queue."""
+    """Reconcile messages (single or batches) for the cluster waiting in each shard queue."""
     found: Counter[str] = Counter()
     for queue in settings.NODELESS_SHARD_QUEUES:
         for raw in broker.lrange(queue, 0, -1):
             headers = json.loads(raw)["headers"]
-            if headers["task"] == enqueue.PROVISIONING_RECONCILE and cluster_id in headers["argsrepr"]:
+            passes = (enqueue.PROVISIONING_RECONCILE, enqueue.PROVISIONING_RECONCILE_BATCH)
+            if headers["task"] in passes and cluster_id in headers["argsrepr"]:
                 found[queue] += 1
     return found
 
@@ -211,9 +212,11 @@ def test_new_clusters_are_enrolled_spread_over_the_period(cast, broker) -> None:
 
 
 @pytest.fixture
-def fake_ports(settings) -> None:
+def fake_ports(settings) -> Iterator[None]:
     settings.NODELESS_PROVISIONING_PORTS = "tests.workers.fleet_ports.fake_ports"
     fleet_ports.PORTS.clear()
+    yield
+    batch.shutdown()  # a batch's passes ran on the pool's threads, which hold database connections
 
 
 @pytest.mark.django_db

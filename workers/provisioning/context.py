@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,20 +17,25 @@ from django.utils.module_loading import import_string
 from clusters.cloud.aws_provider import AwsCloudProvider, AwsProviderConfig
 from clusters.cloud.interface import CloudProvider
 from clusters.kube.access import cluster_api
-from clusters.models import Cluster
+from clusters.models import Cluster, ManagedNode
 from clusters.onboarding.aws import assume_role, endpoints
 from clusters.pricing.catalogs import market_catalog
 from clusters.selectors import stack_queue_url
 from clusters.services.managed_nodes import cluster_interruption_queue_found
 from engines.planner import Catalog, Discount, PlannerPolicy
 from policies.provisioning_settings import planner_policy
-from policies.selectors import provisioning_policy_in_force
+from policies.selectors import (
+    PolicyInForce,
+    provisioning_policies_in_force_of,
+    provisioning_policy_in_force,
+)
 from workers.provisioning.budget import metered
 from workers.provisioning.fargate import ServerlessTarget, serverless_target_for
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.node_class import ClusterNodeClass, NodeClassPort, OpenNodeClass
 from workers.provisioning.ports import KubePort
 from workers.provisioning.records import ClusterFacts
+from workers.provisioning.rows import active_rows_of
 
 # Karpenter keeps an offering that reported no capacity out of plans for 3 minutes.
 FAILED_OFFERING_SECONDS = 180
@@ -170,17 +175,22 @@ def failed_offerings(cluster: Cluster, now: float) -> set[str]:
     return {key for key, until in known.items() if until > now}
 
 
-def catalog_for(cluster: Cluster, now: float, zones: frozenset[str] | None = None) -> Catalog:
+def catalog_for(
+    cluster: Cluster,
+    now: float,
+    zones: frozenset[str] | None = None,
+    *,
+    shared: SharedReads | None = None,
+) -> Catalog:
     """The cluster's priced catalog, less the offerings that failed lately and those in zones with no
-    usable subnet (`zones`; None: every zone)."""
-    account = cluster.cloud_account
-    discount = Discount(
-        on_demand_pct=float(account.on_demand_discount_pct) if account else 0.0,
-        spot_pct=float(account.spot_discount_pct) if account else 0.0,
-        serverless_pct=float(account.serverless_discount_pct) if account else 0.0,
-    )
-    catalog = market_catalog(cluster.region, discount)
-    failed = failed_offerings(cluster, now)
+    usable subnet (`zones`; None: every zone). `shared`: what a batch of passes read for all of them."""
+    discount = _discount(cluster)
+    if shared is None:
+        catalog = market_catalog(cluster.region, discount)
+        failed = failed_offerings(cluster, now)
+    else:
+        catalog = shared.catalog(cluster.region, discount)
+        failed = shared.failed_offerings(cluster, now)
     if not failed and zones is None:
         return catalog
     from dataclasses import replace
@@ -196,10 +206,63 @@ def catalog_for(cluster: Cluster, now: float, zones: frozenset[str] | None = Non
     )
 
 
-def build_context(cluster: Cluster, now: datetime, policy_version: str | None = None) -> ReconcileContext:
+def _discount(cluster: Cluster) -> Discount:
+    account = cluster.cloud_account
+    return Discount(
+        on_demand_pct=float(account.on_demand_discount_pct) if account else 0.0,
+        spot_pct=float(account.spot_discount_pct) if account else 0.0,
+        serverless_pct=float(account.serverless_discount_pct) if account else 0.0,
+    )
+
+
+@dataclass
+class SharedReads:
+    """What a batch of passes (`reconcile.reconcile_batch`) reads once for all its clusters instead of
+    once per pass: the policies in force and the active rows (one query each), the offerings that
+    failed lately (one cache read) and the market catalogs (one cache read per region and discount)."""
+
+    policies: Mapping[Any, PolicyInForce]
+    failed: Mapping[str, dict[str, float]]  # by cluster id: offering → until when it counts as failed
+    # By cluster id: its active rows, read once the batch holds the clusters' leases (so no other pass
+    # writes them; launch tasks may record an instance meanwhile, which a pass tolerates whenever it
+    # reads them: the node registers on a later pass, and garbage collection reads afresh).
+    rows: Mapping[str, list[ManagedNode]]
+    catalogs: dict[tuple[str, Discount], Catalog] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, clusters: Sequence[Cluster]) -> SharedReads:
+        keys = {_failed_key(cluster): str(cluster.pk) for cluster in clusters}
+        found = cache.get_many(list(keys))
+        shared = cls(
+            policies=provisioning_policies_in_force_of(clusters),
+            failed={keys[key]: value for key, value in found.items() if value},
+            rows=active_rows_of(clusters),
+        )
+        for cluster in clusters:  # here, not in the passes' threads, which would all build each one
+            shared.catalog(cluster.region, _discount(cluster))
+        return shared
+
+    def catalog(self, region: str, discount: Discount) -> Catalog:
+        key = (region, discount)
+        if key not in self.catalogs:
+            self.catalogs[key] = market_catalog(region, discount)
+        return self.catalogs[key]
+
+    def failed_offerings(self, cluster: Cluster, now: float) -> set[str]:
+        return {key for key, until in self.failed.get(str(cluster.pk), {}).items() if until > now}
+
+
+def build_context(
+    cluster: Cluster,
+    now: datetime,
+    policy_version: str | None = None,
+    *,
+    shared: SharedReads | None = None,
+) -> ReconcileContext:
     """The context of a pass; `policy_version` names the policy the decisions are recorded under (the
-    one in force, unless a launch recorded earlier under another)."""
-    in_force = provisioning_policy_in_force(cluster)
+    one in force, unless a launch recorded earlier under another); `shared`: what a batch of passes
+    read for all of them."""
+    in_force = provisioning_policy_in_force(cluster) if shared is None else shared.policies[cluster.pk]
     provider, kube = cluster_ports(cluster)
     node_class = node_class_for(cluster)
     return ReconcileContext(
@@ -207,7 +270,7 @@ def build_context(cluster: Cluster, now: datetime, policy_version: str | None = 
         settings=in_force.settings,
         policy=planner_policy(in_force.settings),
         policy_version=in_force.version_label if policy_version is None else policy_version,
-        catalog=catalog_for(cluster, now.timestamp(), node_class.zones()),
+        catalog=catalog_for(cluster, now.timestamp(), node_class.zones(), shared=shared),
         provider=provider,
         kube=kube,
         now=now,

@@ -23,22 +23,25 @@ repaired by the next pass.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.utils import timezone
 
 from clusters.cloud.interface import InterruptionNotice
-from clusters.models import Cluster, ClusterMode, ClusterStatus
+from clusters.models import Cluster, ClusterMode, ClusterStatus, ManagedNode
 from engines.kube import CapacityType, Pod
 from engines.kube.predicate import BindCheck
-from workers.leases import release, try_acquire
+from workers.leases import HeldLease, release_many, try_acquire_many
 from workers.provisioning import executors
+from workers.provisioning.batch import cloud_reads, side_by_side
 from workers.provisioning.bind import plan_binds
 from workers.provisioning.budget import ApiBudgetSpent
 from workers.provisioning.commands import (
@@ -55,7 +58,7 @@ from workers.provisioning.commands import (
     ReplacementDone,
     Terminate,
 )
-from workers.provisioning.context import ReconcileContext, build_context
+from workers.provisioning.context import ReconcileContext, SharedReads, build_context
 from workers.provisioning.crash import crash_point
 from workers.provisioning.disruption.base import Method, disrupt
 from workers.provisioning.disruption.consolidation import Consolidation, replacements_settled
@@ -77,11 +80,17 @@ from workers.provisioning.reads import list_instances_when_due, observe, read_no
 from workers.provisioning.records import Lifecycle
 from workers.provisioning.rows import known_instance_ids
 
+logger = logging.getLogger(__name__)
+
 
 def _lease_ttl() -> timedelta:
     # Long enough for a pass at 50,000 pods, short enough that a dead worker's cluster is not
     # orphaned for long (the crash tests shorten it).
     return timedelta(seconds=settings.NODELESS_LEASE_SECONDS)
+
+
+def lease_name(cluster_id: object) -> str:
+    return f"provisioning:{cluster_id}"
 
 
 @dataclass
@@ -108,26 +117,84 @@ def reconcile_cluster(
     """One pass. With `dispatch`, launches are handed off by row id (the Celery task enqueues one
     launch task per row, like Karpenter's NodeClaim lifecycle controller) so the pass itself stays
     short; without it, they are made inline before the pass returns."""
+    return reconcile_batch([cluster_id], lease_ttl=lease_ttl, dispatch=dispatch)[0]
+
+
+def reconcile_batch(
+    cluster_ids: Sequence[str],
+    *,
+    lease_ttl: timedelta | None = None,
+    dispatch: LaunchDispatch | None = None,
+    on_done: Callable[[list[ReconcileReport]], None] = lambda reports: None,
+) -> list[ReconcileReport]:
+    """One pass over each of `cluster_ids` (answered in their order), with their fixed costs paid once
+    for the batch: one query reads the clusters (those not in nodeless service are `skipped`), one
+    statement takes their leases (a cluster another worker holds is `busy` and left alone), one query
+    their policies (`SharedReads`). Then each cluster's pass runs as it would alone, side by side on the
+    process's pass pool (`batch.side_by_side`), its lease released as it ends; `on_done` hears of
+    every cluster as its outcome is known. A batch of one runs in the calling thread."""
+    ids = list(dict.fromkeys(str(cluster_id) for cluster_id in cluster_ids))
+    found = {
+        str(cluster.pk): cluster
+        for cluster in Cluster.objects.select_related("organization", "cloud_account").filter(pk__in=ids)
+    }
+    reports: dict[str, ReconcileReport] = {}
+    eligible = []
+    for cluster_id in ids:
+        cluster = found.get(cluster_id)
+        if (
+            cluster is None
+            or cluster.mode != ClusterMode.NODELESS
+            or cluster.cloud_account is None
+            or cluster.status != ClusterStatus.CONNECTED  # a worker is still verifying it, or could not
+        ):
+            reports[cluster_id] = ReconcileReport(cluster_id, "skipped")
+        else:
+            eligible.append(cluster)
+    leases = try_acquire_many([lease_name(c.pk) for c in eligible], ttl=lease_ttl or _lease_ttl())
+    held = [
+        (cluster, leases[lease_name(cluster.pk)]) for cluster in eligible if lease_name(cluster.pk) in leases
+    ]
+    reports.update(
+        (str(c.pk), ReconcileReport(str(c.pk), "busy")) for c in eligible if lease_name(c.pk) not in leases
+    )
+    if reports:
+        on_done(list(reports.values()))
+    if held:
+        try:
+            shared = SharedReads.read([cluster for cluster, _ in held])
+        except BaseException:
+            release_many([lease for _, lease in held])
+            raise
+        alone = len(held) == 1
+        jobs = [
+            (lease, partial(_pass, cluster, lease, shared, dispatch, alone=alone)) for cluster, lease in held
+        ]
+        reports.update((report.cluster_id, report) for report in side_by_side(jobs, on_done))
+    return [reports[cluster_id] for cluster_id in ids]
+
+
+def _pass(
+    cluster: Cluster, lease: HeldLease, shared: SharedReads, dispatch: LaunchDispatch | None, *, alone: bool
+) -> ReconcileReport:
     started = time.perf_counter()
-    cluster = Cluster.objects.select_related("organization", "cloud_account").filter(pk=cluster_id).first()
-    if (
-        cluster is None
-        or cluster.mode != ClusterMode.NODELESS
-        or cluster.cloud_account is None
-        or cluster.status != ClusterStatus.CONNECTED  # a worker is still verifying it, or could not
-    ):
-        return ReconcileReport(str(cluster_id), "skipped")
-    lease = try_acquire(f"provisioning:{cluster.pk}", ttl=lease_ttl or _lease_ttl())
-    if lease is None:
-        return ReconcileReport(str(cluster_id), "busy")
     try:
-        report = run_pass(build_context(cluster, timezone.now()), renew=lease.renew, dispatch=dispatch)
+        report = run_pass(
+            build_context(cluster, timezone.now(), shared=shared),
+            renew=lease.renew,
+            dispatch=dispatch,
+            rows=shared.rows[str(cluster.pk)],
+        )
     except ApiBudgetSpent:
         # The cluster spent its API budget mid-pass; what the pass did so far is recorded, and every
         # step is idempotent: the next pass carries on.
-        report = ReconcileReport(str(cluster_id), "throttled")
-    finally:
-        release(lease)
+        report = ReconcileReport(str(cluster.pk), "throttled")
+    except Exception:
+        if alone:
+            raise
+        # In a batch, one cluster's failure is its own: the other passes go on, the next pass retries.
+        logger.exception("reconcile pass of cluster %s failed", cluster.pk)
+        report = ReconcileReport(str(cluster.pk), "failed")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -137,10 +204,12 @@ def run_pass(
     *,
     renew: Callable[[], object] = lambda: None,
     dispatch: LaunchDispatch | None = None,
+    rows: Sequence[ManagedNode] | None = None,
 ) -> ReconcileReport:
     """One pass over `ctx`, acting through its ports (`ctx.provider`, `ctx.kube`); `renew` keeps the
-    lease between steps."""
-    return _Pass(ctx, renew, dispatch).run()
+    lease between steps; `rows`: the cluster's active rows, when its batch read them (else the pass
+    reads them once it has observed the cluster)."""
+    return _Pass(ctx, renew, dispatch, rows).run()
 
 
 @dataclass
@@ -156,9 +225,13 @@ class _BindsInFlight:
 
 class _Pass:
     def __init__(
-        self, ctx: ReconcileContext, renew: Callable[[], object], dispatch: LaunchDispatch | None
+        self,
+        ctx: ReconcileContext,
+        renew: Callable[[], object],
+        dispatch: LaunchDispatch | None,
+        rows: Sequence[ManagedNode] | None = None,
     ) -> None:
-        self.ctx, self.renew, self.dispatch = ctx, renew, dispatch
+        self.ctx, self.renew, self.dispatch, self.rows = ctx, renew, dispatch, rows
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
         self.replacement_pods: list[Pod] = []  # the pods of interrupted nodes, planned in this pass
         self.retainted: set[str] = set()  # nodes whose startup taint this pass made their own
@@ -167,14 +240,15 @@ class _Pass:
     def run(self) -> ReconcileReport:
         # The cloud reads (instances, interruption notices) run while the cluster is read: a pass
         # that answers pending pods within a second cannot wait for them one after the other.
-        with ThreadPoolExecutor(max_workers=2) as cloud_reads:
-            listing = cloud_reads.submit(list_instances_when_due, self.ctx)
-            notices = cloud_reads.submit(read_notices, self.ctx)
-            with self._step("observe"):
-                state = observe(self.ctx)
-            with self._step("instances"):
-                instances = listing.result()
-        self.ledger = Ledger.load(self.ctx)
+        # They run on the process's pool for cloud reads, not threads of their own: starting two threads
+        # a pass costs more than an idle pass's own work.
+        listing = cloud_reads().submit(list_instances_when_due, self.ctx)
+        notices = cloud_reads().submit(read_notices, self.ctx)
+        with self._step("observe"):
+            state = observe(self.ctx)
+        with self._step("instances"):
+            instances = listing.result()
+        self.ledger = Ledger.load(self.ctx) if self.rows is None else Ledger(self.ctx, self.rows)
         self.inputs = PassInputs(
             cluster=self.ctx.facts,
             state=state,
@@ -207,9 +281,20 @@ class _Pass:
             self._consolidate()
             self._drain()
         with self._step("garbage"):
-            known = known_instance_ids(self.ctx.cluster) if self.inputs.instances is not None else frozenset()
-            self._disrupt(GarbageCollection(known))
+            self._disrupt(GarbageCollection(self._known_instances()))
         return self.report
+
+    def _known_instances(self) -> frozenset[str]:
+        """The instances of the cluster's active rows, for garbage collection. Read from the database
+        afresh (launch tasks in other workers record instances while a pass runs) only when the cloud
+        listed one the pass's rows do not own: rows only gain instances while the pass holds the
+        lease, so when every listed instance is owned already, nothing listed can be garbage."""
+        if self.inputs.instances is None:
+            return frozenset()
+        owned = frozenset(record.instance_id for record in self.inputs.active() if record.instance_id)
+        if all(instance_id in owned for instance_id in self.inputs.instances):
+            return owned
+        return known_instance_ids(self.ctx.cluster)
 
     @contextmanager
     def _step(self, name: str) -> Iterator[None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from clusters.models import ACTIVE_STATES, Cluster, ManagedNode
 from workers.provisioning.records import Lifecycle, NodeRecord, PlannedPod
 
@@ -34,6 +36,14 @@ def node_record(row: ManagedNode) -> NodeRecord:
 
 def active_rows(cluster: Cluster) -> list[ManagedNode]:
     return list(ManagedNode.objects.filter(cluster=cluster, state__in=ACTIVE_STATES))
+
+
+def active_rows_of(clusters: Sequence[Cluster]) -> dict[str, list[ManagedNode]]:
+    """The active rows of each of `clusters` (by cluster id), in one query."""
+    rows: dict[str, list[ManagedNode]] = {str(cluster.pk): [] for cluster in clusters}
+    for row in ManagedNode.objects.filter(cluster__in=clusters, state__in=ACTIVE_STATES):
+        rows[str(row.cluster_id)].append(row)
+    return rows
 
 
 def known_instance_ids(cluster: Cluster) -> frozenset[str]:
