@@ -31,7 +31,9 @@ from simulator.clock import Clock, ScaledClock
 from simulator.controllers.base import Controller, ControllerManager
 from simulator.controllers.cloud_nodes import CloudNodeLifecycle, InstanceSource, NodeGate
 from simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
+from simulator.controllers.cronjobs import CronJobController
 from simulator.controllers.jobs import JobController
+from simulator.controllers.sets import DaemonSetController, StatefulSetController
 from simulator.controllers.kubelet import Kubelet
 from simulator.controllers.scheduler import Scheduler
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
@@ -132,6 +134,9 @@ class SimulatedCluster:
             ReplicaSetController(self.api),
             DeploymentController(self.api),
             JobController(self.api),
+            StatefulSetController(self.api),
+            DaemonSetController(self.api),
+            CronJobController(self.api),
             DisruptionController(self.api),
             PodGarbageCollector(self.api),
             EventReaper(self.api),

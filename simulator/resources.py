@@ -156,6 +156,78 @@ JOBS = ResourceType(
     has_status=True,
     categories=("all",),
 )
+STATEFULSETS = ResourceType(
+    group="apps",
+    version="v1",
+    plural="statefulsets",
+    kind="StatefulSet",
+    namespaced=True,
+    short_names=("sts",),
+    subresources=("status", "scale"),
+    has_status=True,
+    categories=("all",),
+)
+DAEMONSETS = ResourceType(
+    group="apps",
+    version="v1",
+    plural="daemonsets",
+    kind="DaemonSet",
+    namespaced=True,
+    short_names=("ds",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+CRONJOBS = ResourceType(
+    group="batch",
+    version="v1",
+    plural="cronjobs",
+    kind="CronJob",
+    namespaced=True,
+    short_names=("cj",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+PVCS = _core(
+    "persistentvolumeclaims",
+    "PersistentVolumeClaim",
+    namespaced=True,
+    short_names=("pvc",),
+    subresources=("status",),
+    has_status=True,
+)
+HPAS = ResourceType(
+    group="autoscaling",
+    version="v2",
+    plural="horizontalpodautoscalers",
+    kind="HorizontalPodAutoscaler",
+    namespaced=True,
+    short_names=("hpa",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+INGRESSES = ResourceType(
+    group="networking.k8s.io",
+    version="v1",
+    plural="ingresses",
+    kind="Ingress",
+    namespaced=True,
+    short_names=("ing",),
+    subresources=("status",),
+    has_status=True,
+)
+ROLES = ResourceType(
+    group="rbac.authorization.k8s.io", version="v1", plural="roles", kind="Role", namespaced=True
+)
+ROLE_BINDINGS = ResourceType(
+    group="rbac.authorization.k8s.io",
+    version="v1",
+    plural="rolebindings",
+    kind="RoleBinding",
+    namespaced=True,
+)
 PDBS = ResourceType(
     group="policy",
     version="v1",
@@ -197,6 +269,14 @@ STORED_RESOURCES: tuple[ResourceType, ...] = (
     REPLICASETS,
     JOBS,
     PDBS,
+    STATEFULSETS,
+    DAEMONSETS,
+    CRONJOBS,
+    PVCS,
+    HPAS,
+    INGRESSES,
+    ROLES,
+    ROLE_BINDINGS,
 )
 VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (BINDINGS, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS)
 ALL_RESOURCES = STORED_RESOURCES + VIRTUAL_RESOURCES
@@ -206,6 +286,9 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("apps", "v1"),
     ("batch", "v1"),
     ("policy", "v1"),
+    ("autoscaling", "v2"),
+    ("networking.k8s.io", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
 )

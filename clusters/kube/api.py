@@ -53,6 +53,14 @@ KINDS = {
     "ServiceAccount": Kind("v1", "serviceaccounts"),
     "Deployment": Kind("apps/v1", "deployments"),
     "Job": Kind("batch/v1", "jobs"),
+    "StatefulSet": Kind("apps/v1", "statefulsets"),
+    "DaemonSet": Kind("apps/v1", "daemonsets"),
+    "CronJob": Kind("batch/v1", "cronjobs"),
+    "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
+    "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),
+    "Ingress": Kind("networking.k8s.io/v1", "ingresses"),
+    "Role": Kind("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": Kind("rbac.authorization.k8s.io/v1", "rolebindings"),
     "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),
     "NodePool": Kind("karpenter.sh/v1", "nodepools", namespaced=False),  # Karpenter, when installed
 }
