@@ -18,6 +18,7 @@ from simulator.errors import ApiError, invalid
 from simulator.kinds_more import MORE_WORKLOADS, default_more, validate_more
 from simulator.resources import (
     DEPLOYMENTS,
+    HPAS,
     JOBS,
     NAMESPACES,
     NODES,
@@ -240,6 +241,8 @@ def default_on_create(
         obj["status"] = {"phase": "Active"}
     elif resource in MORE_WORKLOADS:
         default_more(resource, obj, _default_pod_spec)
+    elif resource is HPAS:
+        obj["status"] = {"currentReplicas": 0, "desiredReplicas": 0}
     elif resource is PDBS:
         obj["status"] = {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}
     elif resource is SECRETS:

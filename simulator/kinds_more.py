@@ -76,11 +76,18 @@ def validate_more(
             resource.kind,
             name,
             resource.group,
-            [("spec.template.spec.restartPolicy", f'Unsupported value: "{restart}": supported values: "Always"')],
+            [
+                (
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: "{restart}": supported values: "Always"',
+                )
+            ],
         )
     validate_pod_spec(resource.kind, name, resource.group, template.get("spec") or {}, "spec.template.spec")
     if old is not None and (old.get("spec") or {}).get("selector") != selector:
-        raise invalid(resource.kind, name, resource.group, [("spec.selector", "Invalid value: field is immutable")])
+        raise invalid(
+            resource.kind, name, resource.group, [("spec.selector", "Invalid value: field is immutable")]
+        )
 
 
 def _validate_cronjob(name: str, spec: JsonObject, validate_pod_spec: Any) -> None:
@@ -91,7 +98,9 @@ def _validate_cronjob(name: str, spec: JsonObject, validate_pod_spec: Any) -> No
     try:
         parse_schedule(str(schedule))
     except CronError as error:
-        raise invalid("CronJob", name, group, [("spec.schedule", f'Invalid value: "{schedule}": {error}')]) from None
+        raise invalid(
+            "CronJob", name, group, [("spec.schedule", f'Invalid value: "{schedule}": {error}')]
+        ) from None
     template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
     restart = (template.get("spec") or {}).get("restartPolicy")
     if restart not in ("Never", "OnFailure"):
@@ -106,4 +115,6 @@ def _validate_cronjob(name: str, spec: JsonObject, validate_pod_spec: Any) -> No
                 )
             ],
         )
-    validate_pod_spec("CronJob", name, group, template.get("spec") or {}, "spec.jobTemplate.spec.template.spec")
+    validate_pod_spec(
+        "CronJob", name, group, template.get("spec") or {}, "spec.jobTemplate.spec.template.spec"
+    )

@@ -17,8 +17,13 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 _NAMES = {
-    3: {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
-    4: {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+    3: {
+        m: i + 1
+        for i, m in enumerate(
+            ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        )
+    },
+    4: {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])},
 }
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 # A schedule matching nothing for this long (e.g. February 30th) is refused by the search.

@@ -79,12 +79,16 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         return
     placement.ready_replicas, placement.available_replicas = state.ready, state.available
     placement.succeeded, placement.failed = state.succeeded, state.failed
+    if state.status != placement.member_status:
+        placement.member_status = dict(state.status)
     if state.kind == WorkloadKind.JOB and (state.complete or state.failure):
         placement.state = PlacementState.COMPLETED if state.complete else PlacementState.FAILED
         placement.reason = "" if state.complete else f"Job failed in {cluster}: {state.failure}"
         _healthy(placement)
         return
-    problem = _problem(state, report.pods.get(key), placement.replicas)
+    # A DaemonSet's pod count is the member's (one per node); a CronJob's pods come and go by run.
+    wanted = state.replicas if workload.kind == WorkloadKind.DAEMONSET else placement.replicas
+    problem = _problem(state, report.pods.get(key), wanted)
     if problem:
         placement.failure_count += 1
         placement.failing_since = placement.failing_since or now
@@ -92,11 +96,14 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         placement.reason = f"{cluster}: {problem}"
         return
     _healthy(placement)
-    done = state.ready >= placement.replicas and placement.applied_generation == workload.generation
+    current = placement.applied_generation == workload.generation
+    done = state.ready >= wanted and current
     if state.kind == WorkloadKind.JOB:
         done = state.available > 0 or state.succeeded > 0
+    elif state.kind == WorkloadKind.CRONJOB:
+        done = current  # scheduled there: its runs are reported, not waited for
     placement.state = PlacementState.RUNNING if done else PlacementState.APPLIED
-    placement.reason = "" if done else f"{state.ready}/{placement.replicas} ready in {cluster}"
+    placement.reason = "" if done else f"{state.ready}/{wanted} ready in {cluster}"
 
 
 def _problem(state: ObjectState, pods: PodSummary | None, replicas: int) -> str:
@@ -188,7 +195,15 @@ def workload_status_aggregate(
         return result(
             WorkloadStatus.RUNNING, f"Running: {ready} active, {succeeded} succeeded ({_share(live)})."
         )
-    if live and not pending and ready >= workload.desired_replicas:
+    if workload.kind in (WorkloadKind.DAEMONSET, WorkloadKind.CRONJOB):
+        # No total to reach: each member's copy is ready (every daemon pod) or scheduled.
+        if live and not pending and all(p.state == PlacementState.RUNNING for p in live):
+            what = "daemon pods ready" if workload.kind == WorkloadKind.DAEMONSET else "runs active"
+            return result(
+                WorkloadStatus.RUNNING,
+                f"Running in {len(live)} cluster{'s' if len(live) != 1 else ''}: {ready} {what}.",
+            )
+    elif live and not pending and ready >= workload.desired_replicas:
         return result(WorkloadStatus.RUNNING, f"{ready}/{workload.desired_replicas} ready: {_share(live)}.")
     if not live:
         return result(WorkloadStatus.PENDING, "Waiting for the federation loop to place it.")

@@ -218,6 +218,16 @@ def _written(
     return saved
 
 
+def _initial_status(resource: Resource) -> Json:
+    """A new object's status as the API server writes it: a Namespace is Active; an HPA's required
+    counts are 0 until it scales (clients reject an HPA status without ``desiredReplicas``)."""
+    if resource.kind == "Namespace":
+        return {"phase": "Active"}
+    if resource.kind == "HorizontalPodAutoscaler":
+        return {"currentReplicas": 0, "desiredReplicas": 0}
+    return {}
+
+
 def _string_data_merged(obj: Json) -> Json:
     """A Secret's stringData is written into data (base64), as the API server does; it is never kept."""
     merged = {k: v for k, v in obj.items() if k != "stringData"}
@@ -283,8 +293,7 @@ def create(ctx: Context, obj: Any) -> Json:
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
     )
-    status = {"phase": "Active"} if ctx.resource.kind == "Namespace" else {}
-    return _finish(ctx, _written(ctx, counter, None, obj, status))
+    return _finish(ctx, _written(ctx, counter, None, obj, _initial_status(ctx.resource)))
 
 
 @_dry
@@ -373,8 +382,7 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
         raise _conflict(ctx, name, conflict)
     result.setdefault("metadata", {}).update(name=name)
     if kobj is None:
-        status = {"phase": "Active"} if ctx.resource.kind == "Namespace" else {}
-        return _finish(ctx, _written(ctx, counter, None, result, status))
+        return _finish(ctx, _written(ctx, counter, None, result, _initial_status(ctx.resource)))
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
     return _finish(ctx, _replace(ctx, counter, kobj, result, subresource))

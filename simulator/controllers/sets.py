@@ -70,7 +70,7 @@ class StatefulSetController:
         return None
 
     def _sync(self, sts: JsonObject) -> None:
-        spec, name = sts["spec"], sts["metadata"]["name"]
+        spec, _name = sts["spec"], sts["metadata"]["name"]
         desired = int(spec.get("replicas", 1))
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         revision = _revision(sts)
@@ -85,14 +85,14 @@ class StatefulSetController:
             if ordered:
                 break
         for ordinal in range(desired):
-            pod = pods.get(ordinal)
-            if pod is None:
+            existing = pods.get(ordinal)
+            if existing is None:
                 self._create(sts, ordinal, revision)
                 if ordered:
                     break
-            elif not _live(pod) or (ordered and not is_pod_ready(pod)):
-                if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                    _delete(self.api, pod)  # replaced on a later pass, with the same name
+            elif not _live(existing) or (ordered and not is_pod_ready(existing)):
+                if (existing.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                    _delete(self.api, existing)  # replaced on a later pass, with the same name
                 if ordered:
                     break
         kept = [pods[o] for o in range(desired) if o in pods]

@@ -106,7 +106,9 @@ def test_a_statefulset_rolls_a_new_template_out_from_the_highest_ordinal(api, ma
     for _ in range(3):
         advance(clock, manager, START_DELAY)
     first = api.get(STATEFULSETS, "default", "db").obj["status"]["currentRevision"]
-    api.update(STATEFULSETS, "default", "db", lambda o: o.update(spec=statefulset("db", 2, "nginx:2")["spec"]))
+    api.update(
+        STATEFULSETS, "default", "db", lambda o: o.update(spec=statefulset("db", 2, "nginx:2")["spec"])
+    )
     manager.settle()
     status = api.get(STATEFULSETS, "default", "db").obj["status"]
     assert status["currentRevision"] == first != status["updateRevision"]
@@ -141,7 +143,10 @@ def test_a_daemonset_runs_one_pod_on_every_node_it_tolerates(api, manager, clock
         "default",
         {
             "metadata": {"name": "agent"},
-            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": pod_template({"app": "agent"})},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": pod_template({"app": "agent"}),
+            },
         },
     )
     manager.settle()
@@ -149,12 +154,20 @@ def test_a_daemonset_runs_one_pod_on_every_node_it_tolerates(api, manager, clock
     placed = sorted(s.obj["spec"].get("nodeName") for s in api.store.list(PODS).items)
     assert placed == ["node-0", "node-1"]
     status = api.get(DAEMONSETS, "default", "agent").obj["status"]
-    assert (status["desiredNumberScheduled"], status["numberReady"], status["updatedNumberScheduled"]) == (2, 2, 2)
+    assert (status["desiredNumberScheduled"], status["numberReady"], status["updatedNumberScheduled"]) == (
+        2,
+        2,
+        2,
+    )
 
 
 def test_a_cronjob_creates_a_job_each_time_its_schedule_fires(api, manager, clock):
     template = {"spec": {"template": pod_template({"app": "report"}, restart="Never")}}
-    api.create(CRONJOBS, "default", {"metadata": {"name": "report"}, "spec": {"schedule": "*/2 * * * *", "jobTemplate": template}})
+    api.create(
+        CRONJOBS,
+        "default",
+        {"metadata": {"name": "report"}, "spec": {"schedule": "*/2 * * * *", "jobTemplate": template}},
+    )
     manager.settle()
     assert api.store.list(JOBS).items == []  # 10:00:30: the next firing is 10:02
     advance(clock, manager, 90)
@@ -175,7 +188,10 @@ def test_a_cronjob_with_a_bad_schedule_or_restart_policy_is_refused():
     assert parse_schedule("@hourly").matches(datetime(2026, 1, 1, 3, 0, tzinfo=UTC))
     api = ClusterApi(ObjectStore(ManualClock()), ManualClock())
     for spec, field in (
-        ({"schedule": "every day", "jobTemplate": {"spec": {"template": pod_template({}, "Never")}}}, "spec.schedule"),
+        (
+            {"schedule": "every day", "jobTemplate": {"spec": {"template": pod_template({}, "Never")}}},
+            "spec.schedule",
+        ),
         (
             {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": pod_template({})}}},
             "spec.jobTemplate.spec.template.spec.restartPolicy",
