@@ -197,6 +197,7 @@ def _written(
         status = catalog.definition_status(obj)
     if ctx.resource.kind == "Secret" and "stringData" in obj:
         obj = _string_data_merged(obj)
+    _update_strategy_defaulted(obj)
     generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
     name = obj["metadata"]["name"]
     saved = store.save(
@@ -216,6 +217,26 @@ def _written(
     except ValidationError as error:
         raise _federation_error(ctx.resource, name, error)
     return saved
+
+
+# What the API server defaults on StatefulSets and DaemonSets, and ``kubectl rollout status``
+# reads: it refuses a set whose strategy is not RollingUpdate.
+_UPDATE_STRATEGIES = {
+    "StatefulSet": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+    "DaemonSet": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+}
+
+
+def _update_strategy_defaulted(obj: Json) -> None:
+    default = _UPDATE_STRATEGIES.get(str(obj.get("kind")))
+    spec = obj.get("spec")
+    if default is None or not isinstance(spec, dict):
+        return
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict) or not strategy.get("type"):
+        spec["updateStrategy"] = {**default, **(strategy if isinstance(strategy, dict) else {})}
+    if obj.get("kind") == "StatefulSet":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
 
 
 def _initial_status(resource: Resource) -> Json:
