@@ -28,6 +28,7 @@ from policies.models import (
     WorkloadStatus,
 )
 
+BATCH = 500  # workloads per UPDATE statement
 TERMINAL_PLACEMENT_STATES = (PlacementState.COMPLETED, PlacementState.FAILED)
 SETTLED = (
     WorkloadStatus.RUNNING,
@@ -218,8 +219,11 @@ def workload_status_aggregate(
 
 def workload_statuses_save(rows: FederationRows) -> int:
     """Write each workload's status and message from its placements and this pass's outcome; returns
-    how many are not settled yet (rolling out, failing, pending), so the caller can come back soon."""
+    how many are not settled yet (rolling out, failing, pending), so the caller can come back soon.
+    The changed rows are written in a few statements (``bulk_update``), not one per workload."""
     unsettled = 0
+    live: list[Workload] = []
+    deleting: list[Workload] = []
     for key, workload in rows.workloads.items():
         outcome, reason = rows.outcomes.get(key, (None, ""))
         result = workload_status_aggregate(workload, rows.placements[key], outcome, reason)
@@ -230,8 +234,12 @@ def workload_statuses_save(rows: FederationRows) -> int:
             unsettled += 1
         after = workload_loop_fields(workload)
         if after != rows.original[key]:
-            # Only if the API did not delete it meanwhile: never overwrite "deleting".
-            Workload.objects.filter(pk=workload.pk, deleted_at__isnull=workload.deleted_at is None).update(
-                **after
-            )
+            (live if workload.deleted_at is None else deleting).append(workload)
+            rows.original[key] = after
+    fields = list(workload_loop_fields(next(iter(rows.workloads.values())))) if rows.workloads else []
+    # Only if the API did not delete it meanwhile: never overwrite "deleting".
+    if live:
+        Workload.objects.filter(deleted_at__isnull=True).bulk_update(live, fields, batch_size=BATCH)
+    if deleting:
+        Workload.objects.filter(deleted_at__isnull=False).bulk_update(deleting, fields, batch_size=BATCH)
     return unsettled

@@ -264,6 +264,23 @@ def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], *, threads: in
         return list(pool.map(work, items))
 
 
+# A pass keeps what it read of a member at most this often (per process): a kept observation is for
+# pages and previews, which the health check and metering refresh every minute too, and keeping one
+# costs several statements per member — at 100 members, most of a pass's database time.
+KEEP_SECONDS = 30.0
+_kept_lock = threading.Lock()
+_kept: dict[tuple[int, str], float] = {}
+
+
+def _record_due(cluster_id: str) -> bool:
+    key, now = (os.getpid(), cluster_id), time.monotonic()
+    with _kept_lock:
+        if now - _kept.get(key, -KEEP_SECONDS) < KEEP_SECONDS:
+            return False
+        _kept[key] = now
+    return True
+
+
 def observe_members(
     clusters: Sequence[Cluster], ours: Collection[str], kinds: Collection[str] = ("Deployment", "Job")
 ) -> dict[str, MemberObservation]:
@@ -274,7 +291,8 @@ def observe_members(
     for observation in observations:
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:
-            observation_record(cluster, observation.state)
+            if _record_due(observation.cluster_id):
+                observation_record(cluster, observation.state)
         elif observation.problem and cluster.status == ClusterStatus.CONNECTED:
             observation_failed(cluster, observation.problem, timezone.now())
     return {observation.cluster_id: observation for observation in observations}
