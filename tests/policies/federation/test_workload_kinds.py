@@ -196,3 +196,12 @@ def test_companions_follow_the_workload_that_uses_them() -> None:
     # ...and the whole set is a manifest the federation accepts (the REST API and paste form too).
     parsed = parse_manifest([statefulset(), *[stored[i] for i in (0, 2, 4, 5, 7, 9, 11)]])
     assert len(parsed.companions) == 7
+
+
+@pytest.mark.django_db
+def test_a_daemonset_cannot_be_scaled_through_the_rest_api(cast, api_a, policy) -> None:
+    policy("default")
+    created = api_a.post("/api/v1/workloads/", {"manifest": daemonset()}, format="json")
+    assert created.status_code == 201, created.content
+    scaled = api_a.patch(f"/api/v1/workloads/{created.json()['id']}/", {"replicas": 3}, format="json")
+    assert scaled.status_code == 400 and "one pod per node" in scaled.content.decode()
