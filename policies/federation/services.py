@@ -389,7 +389,9 @@ def _apply_workload_changes(
             changes["policy"] = chosen.name
     if replicas is not None and workload.kind == WorkloadKind.DAEMONSET:
         raise ValidationError(
-            {"replicas": "A DaemonSet has no replica count: it runs one pod per node in each of its clusters."}
+            {
+                "replicas": "A DaemonSet has no replica count: it runs one pod per node in each of its clusters."
+            }
         )
     if replicas is not None:
         workload.manifest = with_replicas(workload.manifest, replicas)

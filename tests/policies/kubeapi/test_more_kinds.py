@@ -172,7 +172,8 @@ def test_a_daemonset_is_copied_to_every_member_and_sums_its_pods(
     cast, api, two_members, federation_loop
 ) -> None:
     east, west = two_members
-    kube.CoreV1Api(api).create_namespace(NAMESPACE)
+    core: Any = kube.CoreV1Api(api)  # dict manifests
+    core.create_namespace(NAMESPACE)
     apps: Any = kube.AppsV1Api(api)
     apps.create_namespaced_daemon_set("shop", daemonset())
 
@@ -198,7 +199,8 @@ def test_a_cronjob_runs_on_its_member_and_reports_its_schedule(
 ) -> None:
     east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(2),))
     policy("default", strategy="cheapest")
-    kube.CoreV1Api(api).create_namespace(NAMESPACE)
+    core: Any = kube.CoreV1Api(api)  # dict manifests
+    core.create_namespace(NAMESPACE)
     batch: Any = kube.BatchV1Api(api)
     scheduled = cronjob(parallelism=1, completions=1)
     scheduled["spec"]["schedule"] = "* * * * *"  # the member's clock runs 10x: a run every 6 s
