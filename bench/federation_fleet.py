@@ -189,6 +189,45 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
+class PassProfile:
+    """``--profile``: every federation pass of the run under cProfile (the worker runs passes in
+    its own thread, where a whole-process profile does not look), printed as the top functions by
+    cumulative time, with the time each phase of the pass took."""
+
+    def __init__(self) -> None:
+        import cProfile
+
+        from workers.federation import runner
+
+        self.runner = runner
+        self.original = runner._run
+        self.profile = cProfile.Profile()
+        self.lock = threading.Lock()
+        self.passes = 0
+        self.seconds = 0.0
+
+        def profiled(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                started = time.perf_counter()
+                try:
+                    return self.profile.runcall(self.original, *args, **kwargs)
+                finally:
+                    self.passes += 1
+                    self.seconds += time.perf_counter() - started
+
+        runner._run = profiled
+
+    def report(self, top: int = 35) -> None:
+        import io
+        import pstats
+
+        self.runner._run = self.original
+        text = io.StringIO()
+        pstats.Stats(self.profile, stream=text).sort_stats("cumulative").print_stats(top)
+        print(f"profile: {self.passes} passes, {self.seconds:.1f} s in passes", file=sys.stderr)
+        print(text.getvalue(), file=sys.stderr, flush=True)
+
+
 def run_once(
     run: str, sims: list[MemberAddress], members: Connection, workloads: int, seed: int, threads: int
 ) -> dict[str, object]:
@@ -262,6 +301,9 @@ def main() -> None:
         "--threads", type=int, default=32, help="members applied to at once in the product run"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline run")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the passes of the product run (printed to stderr)"
+    )
     args = parser.parse_args()
     # The members' process starts before Django (and its threads and sockets) exist here.
     parent, child = multiprocessing.get_context("spawn").Pipe()
@@ -289,7 +331,10 @@ def main() -> None:
             with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
                 runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
                 for run, threads in runs:
+                    profile = PassProfile() if args.profile and run == "nodeless" else None
                     line = run_once(run, sims, parent, args.workloads, args.seed, threads)
+                    if profile is not None:
+                        profile.report()
                     print(json.dumps({**line, "database": database}), flush=True)
     finally:
         parent.send("stop")

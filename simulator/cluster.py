@@ -30,10 +30,12 @@ from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
 from simulator.controllers.base import Controller, ControllerManager
 from simulator.controllers.cloud_nodes import CloudNodeLifecycle, InstanceSource, NodeGate
+from simulator.controllers.cronjobs import CronJobController
 from simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
 from simulator.controllers.jobs import JobController
 from simulator.controllers.kubelet import Kubelet
 from simulator.controllers.scheduler import Scheduler
+from simulator.controllers.sets import DaemonSetController, StatefulSetController
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
 from simulator.controllers.volumes import VolumeController
 from simulator.controllers.workloads import DeploymentController, ReplicaSetController
@@ -134,6 +136,9 @@ class SimulatedCluster:
             DeploymentController(self.api),
             JobController(self.api),
             VolumeController(self.api),
+            StatefulSetController(self.api),
+            DaemonSetController(self.api),
+            CronJobController(self.api),
             DisruptionController(self.api),
             PodGarbageCollector(self.api),
             EventReaper(self.api),

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from simulator.errors import ApiError, invalid
+from simulator.kinds_more import MORE_WORKLOADS, default_more, validate_more
 from simulator.resources import (
     DEPLOYMENTS,
+    HPAS,
     JOBS,
     NAMESPACES,
     NODES,
@@ -238,6 +240,10 @@ def default_on_create(
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         obj["spec"] = {"finalizers": ["kubernetes"]}
         obj["status"] = {"phase": "Active"}
+    elif resource in MORE_WORKLOADS:
+        default_more(resource, obj, _default_pod_spec)
+    elif resource is HPAS:
+        obj["status"] = {"currentReplicas": 0, "desiredReplicas": 0}
     elif resource is PDBS:
         obj["status"] = {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}
     elif resource is SECRETS:
@@ -319,6 +325,8 @@ def validate(resource: ResourceType, obj: JsonObject, old: JsonObject | None) ->
             raise invalid(
                 resource.kind, name, resource.group, [("spec.selector", "Invalid value: field is immutable")]
             )
+    elif resource in MORE_WORKLOADS:
+        validate_more(resource, obj, old, _validate_pod_spec)
     elif resource is SECRETS:
         _fold_string_data(obj)
     else:

@@ -156,6 +156,70 @@ JOBS = ResourceType(
     has_status=True,
     categories=("all",),
 )
+STATEFULSETS = ResourceType(
+    group="apps",
+    version="v1",
+    plural="statefulsets",
+    kind="StatefulSet",
+    namespaced=True,
+    short_names=("sts",),
+    subresources=("status", "scale"),
+    has_status=True,
+    categories=("all",),
+)
+DAEMONSETS = ResourceType(
+    group="apps",
+    version="v1",
+    plural="daemonsets",
+    kind="DaemonSet",
+    namespaced=True,
+    short_names=("ds",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+CRONJOBS = ResourceType(
+    group="batch",
+    version="v1",
+    plural="cronjobs",
+    kind="CronJob",
+    namespaced=True,
+    short_names=("cj",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+HPAS = ResourceType(
+    group="autoscaling",
+    version="v2",
+    plural="horizontalpodautoscalers",
+    kind="HorizontalPodAutoscaler",
+    namespaced=True,
+    short_names=("hpa",),
+    subresources=("status",),
+    has_status=True,
+    categories=("all",),
+)
+INGRESSES = ResourceType(
+    group="networking.k8s.io",
+    version="v1",
+    plural="ingresses",
+    kind="Ingress",
+    namespaced=True,
+    short_names=("ing",),
+    subresources=("status",),
+    has_status=True,
+)
+ROLES = ResourceType(
+    group="rbac.authorization.k8s.io", version="v1", plural="roles", kind="Role", namespaced=True
+)
+ROLE_BINDINGS = ResourceType(
+    group="rbac.authorization.k8s.io",
+    version="v1",
+    plural="rolebindings",
+    kind="RoleBinding",
+    namespaced=True,
+)
 PDBS = ResourceType(
     group="policy",
     version="v1",
@@ -252,6 +316,13 @@ STORED_RESOURCES: tuple[ResourceType, ...] = (
     PERSISTENT_VOLUME_CLAIMS,
     STORAGE_CLASSES,
     CSI_NODES,
+    STATEFULSETS,
+    DAEMONSETS,
+    CRONJOBS,
+    HPAS,
+    INGRESSES,
+    ROLES,
+    ROLE_BINDINGS,
 )
 VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (
     BINDINGS,
@@ -268,6 +339,9 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("batch", "v1"),
     ("policy", "v1"),
     ("storage.k8s.io", "v1"),
+    ("autoscaling", "v2"),
+    ("networking.k8s.io", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),

@@ -8,7 +8,7 @@ workload exactly as the next pass would.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from clusters.models import Cluster
@@ -21,10 +21,12 @@ from engines.federation import (
     WorkloadSpec,
 )
 from engines.federation import WorkloadKind as EngineKind
+from engines.federation.policy import Strategy
 from policies.federation.failover import FailurePlan, failure_plan
 from policies.federation.snapshots import Inventory, Usage, fleet_snapshots
 from policies.federation.spec import engine_policy
 from policies.federation.status import TERMINAL_PLACEMENT_STATES
+from policies.federation.workload_kinds import BATCH_KINDS
 from policies.models import FederationPolicy, Placement, PlacementState, Workload, WorkloadKind
 
 # Engine policies already built in this pass, by (policy id, version): many workloads share one.
@@ -68,7 +70,7 @@ def workload_spec(workload: Workload) -> WorkloadSpec:
         source = Location(parts[0], parts[1], parts[2] if len(parts) > 2 else "")
     return WorkloadSpec(
         id=str(workload.pk),
-        kind=EngineKind.JOB if workload.kind == WorkloadKind.JOB else EngineKind.DEPLOYMENT,
+        kind=EngineKind.JOB if workload.kind in BATCH_KINDS else EngineKind.DEPLOYMENT,
         replicas=workload.desired_replicas,
         requests=Resources(workload.cpu_millis, workload.memory_mib, workload.gpus),
         namespace=workload.namespace,
@@ -116,13 +118,26 @@ def needs_scheduling(workload: Workload, placements: Sequence[Placement]) -> boo
     return not (live and all(p.state in TERMINAL_PLACEMENT_STATES for p in live))
 
 
+def for_kind(
+    workload: Workload, spec: WorkloadSpec, policy: PlacementPolicy
+) -> tuple[WorkloadSpec, PlacementPolicy]:
+    """A DaemonSet is copied to every cluster the policy selects (one copy each: its member runs a
+    pod per node), whatever the policy's division; to each pinned cluster under a pinned policy."""
+    if workload.kind != WorkloadKind.DAEMONSET:
+        return spec, policy
+    if policy.strategy is Strategy.PINNED:
+        return replace(spec, replicas=len(policy.pinned)), policy  # the even split: one each
+    return replace(spec, replicas=1), replace(policy, strategy=Strategy.DUPLICATE, burst=None)
+
+
 def schedule_inputs(
     workload: Workload, placements: Sequence[Placement], now: datetime, cache: PolicyCache
 ) -> ScheduleInputs:
     """One workload's inputs for a steady-mode decision (``placements`` are its own)."""
+    spec, policy = for_kind(workload, workload_spec(workload), placement_policy(workload.policy, cache))
     return ScheduleInputs(
-        spec=workload_spec(workload),
-        policy=placement_policy(workload.policy, cache),
+        spec=spec,
+        policy=policy,
         current=current_placement(workload, placements, now),
         failure=failure_plan(workload, placements, now),
     )

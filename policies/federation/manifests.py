@@ -1,7 +1,8 @@
 """Submitted manifests: YAML (several documents) or JSON, checked field by field.
 
-A federated workload is exactly one Deployment (apps/v1) or Job (batch/v1) plus the ConfigMaps,
-Secrets, Services and ServiceAccounts (v1) it needs, all in one namespace. Every problem is reported with the path
+A federated workload is exactly one Deployment, StatefulSet, DaemonSet (apps/v1), Job or CronJob
+(batch/v1) plus the objects it needs (``COMPANION_KINDS``: ConfigMaps, Secrets, Services,
+ServiceAccounts, PVCs, HPAs, Ingresses, Roles and RoleBindings), all in one namespace. Every problem is reported with the path
 of the field, e.g. ``spec.template.spec.containers[0].resources.requests.cpu: "2 cores" is not a
 Kubernetes quantity``; problems in companion objects are prefixed with ``Kind/name:``.
 
@@ -23,21 +24,37 @@ from nodeless_saas.documents import DocumentError, check_value, load_json, load_
 from policies.federation.manifest_checks import (
     Problems,
     check_config,
-    check_labels_selected,
     check_metadata,
-    check_pod_spec,
-    check_replicas,
     check_service,
     show,
 )
+from policies.federation.workload_kinds import (
+    WORKLOAD_KINDS,
+    check_workload,
+    pod_template,
+    replica_counts,
+    template_path,
+    with_replicas,
+)
+
+__all__ = ["COMPANION_KINDS", "WORKLOAD_KINDS", "ParsedManifest", "parse_manifest", "with_replicas"]
 
 MAX_MANIFEST_BYTES = 1_000_000
 # What one pod may request: far beyond any machine, and within what a workload row stores (integer).
 MAX_POD_CPU_MILLIS = 100_000_000
 MAX_POD_MEMORY_MIB = 1024 * 1024 * 1024
 MAX_POD_GPUS = 100_000
-WORKLOAD_KINDS = {"Deployment": "apps/v1", "Job": "batch/v1"}
-COMPANION_KINDS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1", "ServiceAccount": "v1"}
+COMPANION_KINDS = {
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "Service": "v1",
+    "ServiceAccount": "v1",
+    "PersistentVolumeClaim": "v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "Ingress": "networking.k8s.io/v1",
+    "Role": "rbac.authorization.k8s.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
+}
 SUPPORTED_KINDS = {**WORKLOAD_KINDS, **COMPANION_KINDS}
 _SERVER_METADATA = (
     "uid",
@@ -141,8 +158,8 @@ def _check_kind(obj: Mapping[str, Any], index: int, problems: Problems) -> bool:
         problems.add(
             prefix,
             "kind",
-            f"{show(kind)} is not supported: submit one Deployment or Job plus the ConfigMaps, Secrets, "
-            "Services and ServiceAccounts it needs",
+            f"{show(kind)} is not supported: submit one Deployment, StatefulSet, DaemonSet, Job or CronJob "
+            f"plus the objects it needs ({', '.join(COMPANION_KINDS)})",
         )
         return False
     expected = SUPPORTED_KINDS[str(kind)]
@@ -169,30 +186,6 @@ def _clean(obj: Mapping[str, Any], namespace: str) -> Json:
     return cleaned
 
 
-def _check_workload(obj: Mapping[str, Any], problems: Problems) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, Mapping):
-        problems.add("", "spec", "is required")
-        return
-    template = spec.get("template")
-    if not isinstance(template, Mapping):
-        problems.add("", "spec.template", "is required: the pod template")
-        template = {}
-    if obj["kind"] == "Deployment":
-        check_replicas(spec.get("replicas"), "spec.replicas", "", problems, minimum=0)
-        check_labels_selected(spec, "", problems)
-        policies: tuple[str, ...] = ("Always",)
-    else:
-        check_replicas(spec.get("parallelism"), "spec.parallelism", "", problems, minimum=1)
-        check_replicas(spec.get("completions"), "spec.completions", "", problems, minimum=1)
-        policies = ("Never", "OnFailure")
-        if (template.get("spec") or {}).get("restartPolicy") is None and isinstance(
-            template.get("spec"), Mapping
-        ):
-            problems.add("", "spec.template.spec.restartPolicy", "is required for a Job: Never or OnFailure")
-    check_pod_spec(template.get("spec"), "spec.template.spec", "", problems, restart_policies=policies)
-
-
 def parse_manifest(source: str | Mapping[str, Any] | Sequence[Any]) -> ParsedManifest:
     """Parse and check a submitted manifest; raises ValidationError({"manifest": [problems]})."""
     documents = load_documents(source)
@@ -206,7 +199,10 @@ def parse_manifest(source: str | Mapping[str, Any] | Sequence[Any]) -> ParsedMan
     workloads = [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
     if not workloads and not problems:
         problems.add(
-            "", "", "The manifest has no Deployment or Job: Nodeless federates one workload per submission."
+            "",
+            "",
+            "The manifest has no workload (Deployment, StatefulSet, DaemonSet, Job or CronJob): "
+            "Nodeless federates one workload per submission.",
         )
     if len(workloads) > 1:
         found = ", ".join(_identity(obj) for obj in workloads)
@@ -218,13 +214,13 @@ def parse_manifest(source: str | Mapping[str, Any] | Sequence[Any]) -> ParsedMan
     workload = workloads[0]
     companions = [obj for obj in objects if obj is not workload]
     check_metadata(workload, "", problems, dns_label=False)
-    _check_workload(workload, problems)
+    check_workload(workload, problems)
     for companion in companions:
         prefix = f"{_identity(companion)}: "
         check_metadata(companion, prefix, problems, dns_label=companion["kind"] == "Service")
         if companion["kind"] == "Service":
             check_service(companion, prefix, problems)
-        else:
+        elif companion["kind"] in ("ConfigMap", "Secret"):
             check_config(companion, prefix, problems)
     namespace = _namespace_of(workload)
     seen: set[str] = set()
@@ -255,11 +251,11 @@ def _namespace_of(obj: Mapping[str, Any], default: str = "default") -> str:
 def _parsed(
     workload: Mapping[str, Any], companions: list[Mapping[str, Any]], namespace: str
 ) -> ParsedManifest:
-    spec = workload["spec"]
+    path = f"{template_path(str(workload['kind']))}.spec"
     try:
-        requests = pod_requests(spec["template"]["spec"])
+        requests = pod_requests(pod_template(workload)["spec"])
     except QuantityError as error:  # the checks above report every bad quantity but the overhead's
-        _raise([f"spec.template.spec: {error}"])
+        _raise([f"{path}: {error}"])
     cpu, memory, gpus = requests.cpu_millis, requests.memory_mib, requests.gpus
     for amount, limit, what in (
         (cpu, MAX_POD_CPU_MILLIS, f"{MAX_POD_CPU_MILLIS // 1000} CPU cores"),
@@ -267,20 +263,11 @@ def _parsed(
         (gpus, MAX_POD_GPUS, f"{MAX_POD_GPUS} GPUs"),
     ):
         if amount > limit:
-            _raise([f"spec.template.spec: each pod requests more than {what}; no machine has that much"])
+            _raise([f"{path}: each pod requests more than {what}; no machine has that much"])
     if cpu == 0 and memory == 0:
-        _raise(
-            [
-                "spec.template.spec.containers: the pods request no CPU or memory; request some for each container"
-            ]
-        )
+        _raise([f"{path}.containers: the pods request no CPU or memory; request some for each container"])
     kind = str(workload["kind"])
-    if kind == "Deployment":
-        replicas = int(spec.get("replicas", 1))
-        completions = None
-    else:
-        replicas = int(spec.get("parallelism", 1))
-        completions = int(spec["completions"]) if spec.get("completions") is not None else None
+    replicas, completions = replica_counts(workload)
     metadata = workload["metadata"]
     return ParsedManifest(
         kind=kind,
@@ -293,11 +280,3 @@ def _parsed(
         completions=completions,
         requests=ReplicaRequests(cpu, memory, gpus),
     )
-
-
-def with_replicas(workload: Mapping[str, Any], replicas: int) -> Json:
-    """The stored Deployment/Job with a new replica count (Deployment replicas, Job parallelism)."""
-    updated: Json = copy.deepcopy(dict(workload))
-    field = "replicas" if updated["kind"] == "Deployment" else "parallelism"
-    updated.setdefault("spec", {})[field] = replicas
-    return updated

@@ -7,23 +7,26 @@ placements and statuses from them (``policies.federation.status``) never talk to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from policies.federation.snapshots import Inventory
 
 
 @dataclass(frozen=True)
 class ObjectState:
-    """Our Deployment or Job in a member, as its status reports it."""
+    """Our workload object in a member, as its status reports it."""
 
     kind: str
     generation: int  # the workload generation we applied (annotation)
-    replicas: int  # Deployment replicas or Job parallelism
+    # Deployment/StatefulSet replicas, Job/CronJob parallelism, a DaemonSet's desired pod count
+    replicas: int
     ready: int = 0
     available: int = 0
     succeeded: int = 0
     failed: int = 0
     complete: bool = False
     failure: str = ""  # a Job's Failed condition, in words
+    status: dict[str, Any] = field(default_factory=dict)  # the object's status as the member wrote it
 
 
 @dataclass

@@ -19,6 +19,7 @@ replicas...), which is far cheaper than Django's bulk_update of CASE expressions
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,8 @@ from clusters.models import Cluster
 from engines.federation import Outcome, ScheduleResult, webster
 from policies.federation.decisions import decision_row
 from policies.federation.failover import FailurePlan
-from policies.models import Decision, Placement, PlacementState, Workload, WorkloadKind
+from policies.federation.workload_kinds import BATCH_KINDS
+from policies.models import Decision, Placement, PlacementState, Workload
 
 _PLACEMENT_FIELDS = (
     "replicas",
@@ -46,6 +48,7 @@ _PLACEMENT_FIELDS = (
     "failure_count",
     "failing_since",
     "unreachable_since",
+    "member_status",
 )
 _WORKLOAD_FIELDS = (
     "status",
@@ -161,8 +164,8 @@ def placement_result_record(
 
 
 def _completions(workload: Workload, replicas: Mapping[str, int]) -> dict[str, int | None]:
-    """A Job's completions divided like its parallelism (Webster, by each cluster's share)."""
-    if workload.kind != WorkloadKind.JOB or workload.completions is None or not replicas:
+    """A Job's (or CronJob's) completions divided like its parallelism (Webster, by each cluster's share)."""
+    if workload.kind not in BATCH_KINDS or workload.completions is None or not replicas:
         return dict.fromkeys(replicas)
     clusters = sorted(replicas)
     split = webster(workload.completions, [replicas[c] for c in clusters], list(range(len(clusters))))
@@ -233,21 +236,28 @@ def _write_changed(rows: FederationRows, placements: Iterable[Placement]) -> Non
     """Write the placements whose fields changed since they were read or last written, one UPDATE
     per distinct change."""
     groups: dict[tuple[tuple[str, object], ...], list[str]] = {}
+    values: dict[tuple[tuple[str, object], ...], dict[str, object]] = {}
     for placement in placements:
         key = str(placement.pk)
         now = placement_fields(placement)
         before = rows.written.get(key)
         if before is None or now == before:
             continue
-        change = tuple(
-            (name, value)
+        changed = {
+            name: value
             for name, value, old in zip(_PLACEMENT_FIELDS, now, before, strict=True)
             if value != old
+        }
+        # A member's status is a mapping: grouped by its JSON text, written as the mapping.
+        change = tuple(
+            (name, json.dumps(value, sort_keys=True) if isinstance(value, dict) else value)
+            for name, value in changed.items()
         )
         groups.setdefault(change, []).append(key)
+        values[change] = changed
         rows.written[key] = now
     for change, ids in groups.items():
-        Placement.objects.filter(pk__in=ids).update(**dict(change))
+        Placement.objects.filter(pk__in=ids).update(**values[change])
 
 
 def _record_outcome(placement: Placement, workload: Workload, outcome: ActionOutcome, now: datetime) -> None:

@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from clusters.models import Cluster, ClusterObservation
 from engines.federation import PlacementPolicy, ScheduleResult, schedule
-from policies.federation.inputs import build_fleet, current_placement, placement_policy, workload_spec
+from policies.federation.inputs import (
+    build_fleet,
+    current_placement,
+    for_kind,
+    placement_policy,
+    workload_spec,
+)
 from policies.federation.snapshots import kept_inventory
 from policies.models import FederationPolicy, Placement, PlacementState, Workload
 
@@ -81,8 +87,9 @@ def preview(
     previews = []
     for workload in workloads:
         current = current_placement(workload, [p for p in placements if p.workload_id == workload.pk], now)
-        spec = workload_spec(workload)
-        saved = _summary(schedule(spec, saved_policy, fleet, current), names)
-        drafted = _summary(schedule(spec, draft, fleet, current), names)
+        spec, saved_for_kind = for_kind(workload, workload_spec(workload), saved_policy)
+        draft_spec, draft_for_kind = for_kind(workload, workload_spec(workload), draft)
+        saved = _summary(schedule(spec, saved_for_kind, fleet, current), names)
+        drafted = _summary(schedule(draft_spec, draft_for_kind, fleet, current), names)
         previews.append(WorkloadPreview(workload, saved, drafted))
     return previews

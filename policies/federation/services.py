@@ -23,7 +23,7 @@ from policies.federation import selectors
 from policies.federation.manifest_checks import MAX_REPLICAS
 from policies.federation.manifests import ParsedManifest, parse_manifest, with_replicas
 from policies.federation.spec import CleanedPolicy, clean_policy
-from policies.models import FederationPolicy, Workload, WorkloadStatus
+from policies.models import FederationPolicy, Workload, WorkloadKind, WorkloadStatus
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
@@ -387,6 +387,12 @@ def _apply_workload_changes(
         if chosen != workload.policy:
             workload.policy = chosen
             changes["policy"] = chosen.name
+    if replicas is not None and workload.kind == WorkloadKind.DAEMONSET:
+        raise ValidationError(
+            {
+                "replicas": "A DaemonSet has no replica count: it runs one pod per node in each of its clusters."
+            }
+        )
     if replicas is not None:
         workload.manifest = with_replicas(workload.manifest, replicas)
         workload.desired_replicas = replicas

@@ -12,9 +12,13 @@ unreachable from the first pass that failed. Failover reads these (see ``failove
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from django.db import connection, models
 
 from engines.federation import Outcome
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
@@ -28,6 +32,7 @@ from policies.models import (
     WorkloadStatus,
 )
 
+BATCH = 500  # workloads per UPDATE statement (id, still live, then the loop's fields)
 TERMINAL_PLACEMENT_STATES = (PlacementState.COMPLETED, PlacementState.FAILED)
 SETTLED = (
     WorkloadStatus.RUNNING,
@@ -79,12 +84,16 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         return
     placement.ready_replicas, placement.available_replicas = state.ready, state.available
     placement.succeeded, placement.failed = state.succeeded, state.failed
+    if state.status != placement.member_status:
+        placement.member_status = dict(state.status)
     if state.kind == WorkloadKind.JOB and (state.complete or state.failure):
         placement.state = PlacementState.COMPLETED if state.complete else PlacementState.FAILED
         placement.reason = "" if state.complete else f"Job failed in {cluster}: {state.failure}"
         _healthy(placement)
         return
-    problem = _problem(state, report.pods.get(key), placement.replicas)
+    # A DaemonSet's pod count is the member's (one per node); a CronJob's pods come and go by run.
+    wanted = state.replicas if workload.kind == WorkloadKind.DAEMONSET else placement.replicas
+    problem = _problem(state, report.pods.get(key), wanted)
     if problem:
         placement.failure_count += 1
         placement.failing_since = placement.failing_since or now
@@ -92,11 +101,14 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         placement.reason = f"{cluster}: {problem}"
         return
     _healthy(placement)
-    done = state.ready >= placement.replicas and placement.applied_generation == workload.generation
+    current = placement.applied_generation == workload.generation
+    done = state.ready >= wanted and current
     if state.kind == WorkloadKind.JOB:
         done = state.available > 0 or state.succeeded > 0
+    elif state.kind == WorkloadKind.CRONJOB:
+        done = current  # scheduled there: its runs are reported, not waited for
     placement.state = PlacementState.RUNNING if done else PlacementState.APPLIED
-    placement.reason = "" if done else f"{state.ready}/{placement.replicas} ready in {cluster}"
+    placement.reason = "" if done else f"{state.ready}/{wanted} ready in {cluster}"
 
 
 def _problem(state: ObjectState, pods: PodSummary | None, replicas: int) -> str:
@@ -188,7 +200,15 @@ def workload_status_aggregate(
         return result(
             WorkloadStatus.RUNNING, f"Running: {ready} active, {succeeded} succeeded ({_share(live)})."
         )
-    if live and not pending and ready >= workload.desired_replicas:
+    if workload.kind in (WorkloadKind.DAEMONSET, WorkloadKind.CRONJOB):
+        # No total to reach: each member's copy is ready (every daemon pod) or scheduled.
+        if live and not pending and all(p.state == PlacementState.RUNNING for p in live):
+            what = "daemon pods ready" if workload.kind == WorkloadKind.DAEMONSET else "runs active"
+            return result(
+                WorkloadStatus.RUNNING,
+                f"Running in {len(live)} cluster{'s' if len(live) != 1 else ''}: {ready} {what}.",
+            )
+    elif live and not pending and ready >= workload.desired_replicas:
         return result(WorkloadStatus.RUNNING, f"{ready}/{workload.desired_replicas} ready: {_share(live)}.")
     if not live:
         return result(WorkloadStatus.PENDING, "Waiting for the federation loop to place it.")
@@ -203,8 +223,10 @@ def workload_status_aggregate(
 
 def workload_statuses_save(rows: FederationRows) -> int:
     """Write each workload's status and message from its placements and this pass's outcome; returns
-    how many are not settled yet (rolling out, failing, pending), so the caller can come back soon."""
+    how many are not settled yet (rolling out, failing, pending), so the caller can come back soon.
+    The changed rows are written by one UPDATE per ``BATCH`` rows (``_update_rows``)."""
     unsettled = 0
+    changed: list[tuple[Workload, dict[str, object]]] = []
     for key, workload in rows.workloads.items():
         outcome, reason = rows.outcomes.get(key, (None, ""))
         result = workload_status_aggregate(workload, rows.placements[key], outcome, reason)
@@ -215,8 +237,44 @@ def workload_statuses_save(rows: FederationRows) -> int:
             unsettled += 1
         after = workload_loop_fields(workload)
         if after != rows.original[key]:
-            # Only if the API did not delete it meanwhile: never overwrite "deleting".
-            Workload.objects.filter(pk=workload.pk, deleted_at__isnull=workload.deleted_at is None).update(
-                **after
-            )
+            changed.append((workload, after))
+            rows.original[key] = after
+    for start in range(0, len(changed), BATCH):
+        _update_rows(changed[start : start + BATCH])
     return unsettled
+
+
+def _update_rows(changed: Sequence[tuple[Workload, dict[str, object]]]) -> None:
+    """``UPDATE ... FROM (VALUES ...)``: each row its own values in one statement (Django's
+    bulk_update builds a CASE per field and row, which costs more CPU than the round trips it
+    saves). Only if the API did not delete it meanwhile: a workload read live is written only
+    while it is still live, so "deleting" is never overwritten."""
+    fields: list[models.Field[Any, Any]] = [
+        field for name in changed[0][1] if isinstance(field := Workload._meta.get_field(name), models.Field)
+    ]
+    columns = ", ".join(f'"{field.column}" = v."{field.column}"' for field in fields)
+    names = ", ".join(f'"{field.column}"' for field in fields)
+    row = "(%s::uuid, %s::boolean, " + ", ".join(f"%s::{_sql_type(field)}" for field in fields) + ")"
+    params: list[Any] = []
+    for workload, after in changed:
+        params += [str(workload.pk), workload.deleted_at is None]
+        for field in fields:
+            value = after[field.name]
+            params.append(json.dumps(value) if isinstance(field, models.JSONField) else value)
+    table = Workload._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{table}" AS w SET {columns} FROM (VALUES {", ".join([row] * len(changed))}) '
+            f'AS v("id", "live", {names}) WHERE w."id" = v."id" AND (w."deleted_at" IS NULL) = v."live"',
+            params,
+        )
+
+
+def _sql_type(field: models.Field[Any, Any]) -> str:
+    if isinstance(field, models.JSONField):
+        return "jsonb"
+    if isinstance(field, models.DateTimeField):
+        return "timestamptz"
+    if isinstance(field, models.IntegerField):
+        return "integer"
+    return "text"

@@ -1,12 +1,13 @@
-"""Deployments and Jobs sent to the endpoint are federated workloads: the same ``Workload`` rows the
-pages and the REST API show, placed and applied by the federation loop. This module links the two
-ways: objects → workloads (with the companions they use), and placements → Kubernetes status.
+"""Workloads sent to the endpoint (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs) are
+federated workloads: the same ``Workload`` rows the pages and the REST API show, placed and applied
+by the federation loop. This module links the two ways: objects → workloads (with the companions
+they use, ``companions``), and placements → Kubernetes status (``kind_status`` for the kinds'
+own fields).
 
 - A workload's policy is the one named by the ``policy.nodeless.io/name`` annotation, else the
   most specific policy whose selector (namespaces, labels) selects it, as for the REST API.
-- Companions follow the workloads that use them: the ConfigMaps, Secrets and ServiceAccount the
-  pod template references (volumes, env, envFrom, image pull secrets, serviceAccountName) and the
-  Services whose selector selects its pods. A companion's change rolls out to every workload using it.
+- Companions follow the workloads that use them (``companions``). A companion's change rolls out
+  to every workload using it.
 - Status: replicas, updated, ready and available replicas summed over the members, conditions,
   ``observedGeneration`` only once every member runs the current generation (what ``kubectl
   rollout status`` and Argo CD's health check wait on, as Karmada aggregates), and
@@ -22,8 +23,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from policies.federation import services
-from policies.federation.manifests import parse_manifest
+from policies.federation.manifests import WORKLOAD_KINDS, parse_manifest
 from policies.kubeapi import store
+from policies.kubeapi.companions import COMPANION_GROUPS, companions_for
+from policies.kubeapi.kind_status import kind_status
 from policies.kubeapi.resources import by_kind
 from policies.models import FederationPolicy, KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
 from tenants.actors import Actor
@@ -31,77 +34,7 @@ from tenants.models import Organization
 
 Json = dict[str, Any]
 POLICY_ANNOTATION = "policy.nodeless.io/name"
-COMPANION_KINDS = ("ConfigMap", "Secret", "Service", "ServiceAccount")
-
-
-def _template(obj: Mapping[str, Any]) -> Json:
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
-    template = spec.get("template") if isinstance(spec, Mapping) else None
-    return template if isinstance(template, dict) else {}
-
-
-def referenced_names(pod_spec: Mapping[str, Any]) -> dict[str, set[str]]:
-    """ConfigMap, Secret and ServiceAccount names a pod spec uses."""
-    found: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set(), "ServiceAccount": set()}
-    if pod_spec.get("serviceAccountName"):
-        found["ServiceAccount"].add(str(pod_spec["serviceAccountName"]))
-    for volume in pod_spec.get("volumes") or []:
-        if not isinstance(volume, Mapping):
-            continue
-        if (volume.get("configMap") or {}).get("name"):
-            found["ConfigMap"].add(volume["configMap"]["name"])
-        if (volume.get("secret") or {}).get("secretName"):
-            found["Secret"].add(volume["secret"]["secretName"])
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            if (source.get("configMap") or {}).get("name"):
-                found["ConfigMap"].add(source["configMap"]["name"])
-            if (source.get("secret") or {}).get("name"):
-                found["Secret"].add(source["secret"]["name"])
-    for secret in pod_spec.get("imagePullSecrets") or []:
-        if isinstance(secret, Mapping) and secret.get("name"):
-            found["Secret"].add(secret["name"])
-    containers = [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
-    for container in containers:
-        if not isinstance(container, Mapping):
-            continue
-        for source in container.get("envFrom") or []:
-            if (source.get("configMapRef") or {}).get("name"):
-                found["ConfigMap"].add(source["configMapRef"]["name"])
-            if (source.get("secretRef") or {}).get("name"):
-                found["Secret"].add(source["secretRef"]["name"])
-        for env in container.get("env") or []:
-            value_from = (env or {}).get("valueFrom") or {}
-            if (value_from.get("configMapKeyRef") or {}).get("name"):
-                found["ConfigMap"].add(value_from["configMapKeyRef"]["name"])
-            if (value_from.get("secretKeyRef") or {}).get("name"):
-                found["Secret"].add(value_from["secretKeyRef"]["name"])
-    return found
-
-
-def companions_for(organization: Organization, namespace: str, obj: Mapping[str, Any]) -> list[Json]:
-    """The stored ConfigMaps, Secrets, Services and ServiceAccounts the workload ``obj`` uses, by name order."""
-    template = _template(obj)
-    names = referenced_names(template.get("spec") or {})
-    pod_labels = (template.get("metadata") or {}).get("labels") or {}
-    found: list[Json] = []
-    candidates = KubeObject.objects.filter(
-        organization=organization,
-        namespace=namespace,
-        group="",
-        kind__in=COMPANION_KINDS,
-        deleted_at__isnull=True,
-    ).order_by("kind", "name")
-    for kobj in candidates:
-        if kobj.kind == "Service":
-            selector = (kobj.body.get("spec") or {}).get("selector") or {}
-            if not selector or any(pod_labels.get(k) != v for k, v in selector.items()):
-                continue
-        elif kobj.name not in names[kobj.kind]:
-            continue
-        found.append(store.render(kobj))
-    return found
+COMPANION_KINDS = tuple(COMPANION_GROUPS)
 
 
 def _policy(organization: Organization, obj: Mapping[str, Any]) -> FederationPolicy | None:
@@ -117,7 +50,7 @@ def _policy(organization: Organization, obj: Mapping[str, Any]) -> FederationPol
 
 
 def workload_sync(organization: Organization, *, kobj: KubeObject, obj: Json, actor: Actor) -> None:
-    """Create or update the federated workload of a Deployment/Job object (raises ValidationError)."""
+    """Create or update the federated workload of a workload object (raises ValidationError)."""
     manifest = [obj, *companions_for(organization, kobj.namespace, obj)]
     requested = _policy(organization, obj)
     workload = (
@@ -169,11 +102,11 @@ def _linked(kobj: KubeObject) -> None:
 
 
 def companions_changed(organization: Organization, *, namespace: str, actor: Actor) -> None:
-    """A ConfigMap, Secret or Service changed: workloads of the namespace take the new set."""
+    """A companion changed: workloads of the namespace take the new set."""
     linked = KubeObject.objects.filter(
         organization=organization,
         namespace=namespace,
-        kind__in=("Deployment", "Job"),
+        kind__in=list(WORKLOAD_KINDS),
         workload__isnull=False,
         deleted_at__isnull=True,
     ).select_related("workload")
@@ -227,6 +160,14 @@ def workload_status(kobj: KubeObject, workload: Workload, placements: list[Place
     )
     if workload.kind == WorkloadKind.JOB:
         return _job_status(workload, observed, federated, placements)
+    if workload.kind != WorkloadKind.DEPLOYMENT:
+        own = kind_status(kobj, workload, live, rolled_out=rolled_out)
+        return {
+            "observedGeneration": observed,
+            **own,
+            "conditions": [federated],
+            "clusters": _clusters(placements),
+        }
     replicas = sum(p.replicas for p in live)
     updated = sum(p.replicas for p in current)
     available = min(workload.available_replicas, replicas)
@@ -294,7 +235,7 @@ def statuses_sync(organization_id: str) -> int:
         counter = store.lock(organization)
         changed += _adopt(organization, counter)
         objects = list(
-            KubeObject.objects.filter(organization=organization, kind__in=("Deployment", "Job"))
+            KubeObject.objects.filter(organization=organization, kind__in=list(WORKLOAD_KINDS))
             .select_related("workload", "workload__policy")
             .order_by("pk")
         )
@@ -326,7 +267,7 @@ def _adopt(organization: Organization, counter: Any) -> int:
         organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
     ).order_by("created_at")
     for workload in orphans:
-        resource = by_kind("apps" if workload.kind == WorkloadKind.DEPLOYMENT else "batch", workload.kind)
+        resource = by_kind(WORKLOAD_KINDS[workload.kind].split("/")[0], workload.kind)
         if resource is None or store.load(organization, resource, workload.namespace, workload.name):
             continue
         _ensure_namespace(organization, counter, workload.namespace)

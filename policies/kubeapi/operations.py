@@ -197,6 +197,7 @@ def _written(
         status = catalog.definition_status(obj)
     if ctx.resource.kind == "Secret" and "stringData" in obj:
         obj = _string_data_merged(obj)
+    _update_strategy_defaulted(obj)
     generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
     name = obj["metadata"]["name"]
     saved = store.save(
@@ -216,6 +217,36 @@ def _written(
     except ValidationError as error:
         raise _federation_error(ctx.resource, name, error)
     return saved
+
+
+# What the API server defaults on StatefulSets and DaemonSets, and ``kubectl rollout status``
+# reads: it refuses a set whose strategy is not RollingUpdate.
+_UPDATE_STRATEGIES = {
+    "StatefulSet": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+    "DaemonSet": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+}
+
+
+def _update_strategy_defaulted(obj: Json) -> None:
+    default = _UPDATE_STRATEGIES.get(str(obj.get("kind")))
+    spec = obj.get("spec")
+    if default is None or not isinstance(spec, dict):
+        return
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict) or not strategy.get("type"):
+        spec["updateStrategy"] = {**default, **(strategy if isinstance(strategy, dict) else {})}
+    if obj.get("kind") == "StatefulSet":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+
+
+def _initial_status(resource: Resource) -> Json:
+    """A new object's status as the API server writes it: a Namespace is Active; an HPA's required
+    counts are 0 until it scales (clients reject an HPA status without ``desiredReplicas``)."""
+    if resource.kind == "Namespace":
+        return {"phase": "Active"}
+    if resource.kind == "HorizontalPodAutoscaler":
+        return {"currentReplicas": 0, "desiredReplicas": 0}
+    return {}
 
 
 def _string_data_merged(obj: Json) -> Json:
@@ -283,8 +314,7 @@ def create(ctx: Context, obj: Any) -> Json:
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
     )
-    status = {"phase": "Active"} if ctx.resource.kind == "Namespace" else {}
-    return _finish(ctx, _written(ctx, counter, None, obj, status))
+    return _finish(ctx, _written(ctx, counter, None, obj, _initial_status(ctx.resource)))
 
 
 @_dry
@@ -373,8 +403,7 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
         raise _conflict(ctx, name, conflict)
     result.setdefault("metadata", {}).update(name=name)
     if kobj is None:
-        status = {"phase": "Active"} if ctx.resource.kind == "Namespace" else {}
-        return _finish(ctx, _written(ctx, counter, None, result, status))
+        return _finish(ctx, _written(ctx, counter, None, result, _initial_status(ctx.resource)))
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
     return _finish(ctx, _replace(ctx, counter, kobj, result, subresource))

@@ -1,8 +1,9 @@
 """The kinds the endpoint serves, and the discovery and OpenAPI documents that describe them.
 
-Any namespaced object of these kinds can be stored. Deployments and Jobs become federated workloads
-(``federation``); ConfigMaps, Secrets, Services and ServiceAccounts go with the workloads that use them; the other
-kinds are kept and served. ``FederationPolicy`` is the organization's federation policies
+Any namespaced object of these kinds can be stored. Deployments, StatefulSets, DaemonSets, Jobs and
+CronJobs become federated workloads (``federation``); ConfigMaps, Secrets, Services, ServiceAccounts,
+PVCs, HPAs, Ingresses, Roles and RoleBindings go with the workloads that use them; the other kinds
+are kept and served. ``FederationPolicy`` is the organization's federation policies
 (``policies``). Discovery is the legacy kind (``/api``, ``/apis``, one ``APIResourceList`` per
 group version), which kubectl, client-go and the Python client all read.
 
@@ -77,10 +78,10 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
     Resource("apps", "v1", "Deployment", "deployments", short_names=("deploy",), status=True, workload=True),
-    Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True),
-    Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True),
+    Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True, workload=True),
+    Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True, workload=True),
     Resource("batch", "v1", "Job", "jobs", status=True, workload=True),
-    Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), status=True),
+    Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), status=True, workload=True),
     Resource(
         "autoscaling",
         "v2",

@@ -21,6 +21,10 @@ def age(created: str, now: datetime | None = None) -> str:
     return f"{max(seconds, 0)}s"
 
 
+def _clusters(status: Json) -> tuple[str, Any]:
+    return ("Clusters", ",".join(c["name"] for c in status.get("clusters") or []) or "<none>")
+
+
 def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if kind == "Deployment":
@@ -29,6 +33,23 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
             ("Up-to-date", status.get("updatedReplicas", 0)),
             ("Available", status.get("availableReplicas", 0)),
             ("Clusters", ",".join(c["name"] for c in status.get("clusters") or []) or "<none>"),
+        ]
+    if kind == "StatefulSet":
+        return [("Ready", f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"), _clusters(status)]
+    if kind == "DaemonSet":
+        return [
+            ("Desired", status.get("desiredNumberScheduled", 0)),
+            ("Ready", status.get("numberReady", 0)),
+            ("Up-to-date", status.get("updatedNumberScheduled", 0)),
+            _clusters(status),
+        ]
+    if kind == "CronJob":
+        return [
+            ("Schedule", spec.get("schedule", "")),
+            ("Suspend", bool(spec.get("suspend"))),
+            ("Active", len(status.get("active") or [])),
+            ("Last Schedule", status.get("lastScheduleTime") or "<none>"),
+            _clusters(status),
         ]
     if kind == "Job":
         done = next(

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
 from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
+from policies.federation.manifests import COMPANION_KINDS, WORKLOAD_KINDS
 from policies.kubeapi import catalog, errors, operations, patches, policy_objects, resources, store, tables
 from policies.kubeapi.resources import Resource
 from policies.kubeapi.selection import field_filters, fields_match, label_matcher
@@ -191,7 +192,7 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     )
 
 
-_FEDERATED = {"Deployment", "Job", "ConfigMap", "Secret", "Service", "ServiceAccount", "Namespace"}
+_FEDERATED = {*WORKLOAD_KINDS, *COMPANION_KINDS, "Namespace", "FederationPolicy"}
 
 
 def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponseBase:
@@ -199,7 +200,8 @@ def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponse
     if ctx.resource.kind not in _FEDERATED:
         response["Warning"] = (
             f'299 - "{ctx.resource.kind} is stored on this endpoint but not placed on member clusters: '
-            'Nodeless federates Deployments and Jobs, with the ConfigMaps, Secrets, Services and ServiceAccounts they use"'
+            "Nodeless federates Deployments, StatefulSets, DaemonSets, Jobs and CronJobs, with the objects "
+            'they use (ConfigMaps, Secrets, Services, ServiceAccounts, PVCs, HPAs, Ingresses, Roles, RoleBindings)"'
         )
     return response
 

@@ -51,6 +51,9 @@ class FederationPolicy(models.Model):
 class WorkloadKind(models.TextChoices):
     DEPLOYMENT = "Deployment", "Deployment"
     JOB = "Job", "Job"
+    STATEFULSET = "StatefulSet", "StatefulSet"
+    DAEMONSET = "DaemonSet", "DaemonSet"
+    CRONJOB = "CronJob", "CronJob"
 
 
 class WorkloadStatus(models.TextChoices):
@@ -147,6 +150,10 @@ class Placement(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     unreachable_since = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # The member object's status as its cluster last reported it (Karmada's aggregatedStatus item):
+    # the endpoint aggregates each kind's own fields from these (currentRevision, numberReady,
+    # lastScheduleTime, ...).
+    member_status = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -38,6 +38,7 @@ from policies.federation.manifests import COMPANION_KINDS
 from policies.federation.placements import ActionOutcome, FederationRows
 from policies.federation.services import workload_companions
 from policies.federation.status import TERMINAL_PLACEMENT_STATES
+from policies.federation.workload_kinds import pod_template, with_share
 from policies.models import Placement, Workload, WorkloadKind
 from workers.federation.observe import MemberObservation, in_parallel
 from workers.provisioning.budget import ApiBudgetSpent, spend
@@ -55,8 +56,8 @@ class Action:
     cluster_id: str
     remove: bool
     namespace: str
-    main: tuple[str, str]  # (kind, name) of the Deployment/Job
-    objects: tuple[Json, ...] = ()  # to apply, in order: companions, then the Deployment/Job
+    main: tuple[str, str]  # (kind, name) of the workload
+    objects: tuple[Json, ...] = ()  # to apply, in order: companions, then the workload
     companions: tuple[tuple[str, str], ...] = ()  # (kind, name) of the companions to keep
     recreate: bool = False  # delete the Job first (an older generation's pod template is immutable)
     prune: bool = False  # delete companions of older generations that are not in ``companions``
@@ -81,23 +82,15 @@ def ours(obj: Mapping[str, Any], workload: Workload) -> Json:
 
 
 def render_workload(workload: Workload, placement: Placement) -> Json:
-    """The Deployment/Job for one placement: its share of replicas (and of a Job's completions)."""
-    obj = ours(workload.manifest, workload)
-    spec = obj.setdefault("spec", {})
-    template = spec.setdefault("template", {})
+    """The workload for one placement: its share of replicas (and of a Job's or CronJob's
+    completions); a DaemonSet whole. Its pods carry our workload label too."""
+    obj = with_share(ours(workload.manifest, workload), placement.replicas, placement.completions)
+    template = pod_template(obj)
     template_metadata = template.setdefault("metadata", {})
     template_metadata["labels"] = {
         **(template_metadata.get("labels") or {}),
         WORKLOAD_ID: str(workload.pk),
     }
-    if workload.kind == WorkloadKind.DEPLOYMENT:
-        spec["replicas"] = placement.replicas
-    else:
-        spec["parallelism"] = placement.replicas
-        if placement.completions is not None:
-            spec["completions"] = placement.completions
-        else:
-            spec.pop("completions", None)
     return obj
 
 

@@ -2,7 +2,8 @@
 and the state of our objects and pods (grouped by the ``nodeless.io/workload-id`` label).
 
 Nodes and pods come from the cluster's one observation (``clusters.observation``: watches, not a
-list of every pod each pass); our Deployments and Jobs are listed by label. All clusters at once on
+list of every pod each pass); our workload objects are listed by label, only of the kinds the
+organization federates. All clusters at once on
 a small thread pool; the threads do network I/O only, never database work — what was read is kept
 as each cluster's observation afterwards, in the calling thread.
 """
@@ -118,12 +119,16 @@ def pod_usage(pod: Pod) -> Usage:
 
 
 def _object_state(obj: Json) -> ObjectState:
+    """Our workload object in a member, as its kind's status reports it (the raw status is kept
+    too: the endpoint aggregates each kind's own fields)."""
     metadata, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     try:
         generation = int((metadata.get("annotations") or {}).get(GENERATION_ANNOTATION, 0))
     except ValueError:
         generation = 0
-    if obj.get("kind") == "Job":
+    kind = str(obj.get("kind"))
+    raw = dict(status)
+    if kind == "Job":
         conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
         failed = conditions.get("Failed")
         return ObjectState(
@@ -136,13 +141,35 @@ def _object_state(obj: Json) -> ObjectState:
             failed=int(status.get("failed") or 0),
             complete="Complete" in conditions,
             failure=f"{failed.get('reason')}: {failed.get('message')}" if failed else "",
+            status=raw,
         )
-    return ObjectState(
-        kind="Deployment",
+    if kind == "DaemonSet":
+        # One pod per eligible node: the member's own count is what "all ready" means there.
+        return ObjectState(
+            kind=kind,
+            generation=generation,
+            replicas=int(status.get("desiredNumberScheduled") or 0),
+            ready=int(status.get("numberReady") or 0),
+            available=int(status.get("numberAvailable") or 0),
+            status=raw,
+        )
+    if kind == "CronJob":
+        active = len(status.get("active") or [])
+        return ObjectState(
+            kind=kind,
+            generation=generation,
+            replicas=int(((spec.get("jobTemplate") or {}).get("spec") or {}).get("parallelism") or 1),
+            ready=active,
+            available=active,
+            status=raw,
+        )
+    return ObjectState(  # Deployment, StatefulSet
+        kind=kind,
         generation=generation,
         replicas=int(spec.get("replicas") or 0),
         ready=int(status.get("readyReplicas") or 0),
         available=int(status.get("availableReplicas") or 0),
+        status=raw,
     )
 
 
@@ -178,8 +205,11 @@ def autoscaler_headroom(api: ClusterApi, cluster_id: str, state: ClusterState) -
     return headroom
 
 
-def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation:
-    """Look at one member; ``ours`` are the ids of the organization's workloads."""
+def observe_member(
+    cluster: Cluster, ours: Collection[str], kinds: Collection[str] = ("Deployment", "Job")
+) -> MemberObservation:
+    """Look at one member; ``ours`` are the ids of the organization's workloads, ``kinds`` their
+    kinds (only those are listed)."""
     cluster_id = str(cluster.pk)
     if cluster.status != ClusterStatus.CONNECTED:
         # Not verified (yet, or it failed): no call to it, so a silent endpoint cannot slow the pass.
@@ -203,7 +233,7 @@ def observe_member(cluster: Cluster, ours: Collection[str]) -> MemberObservation
         elif not pod.is_finished:
             others = others + pod_usage(pod)
     try:
-        for kind in ("Deployment", "Job"):
+        for kind in sorted(kinds):
             for obj in api.list(kind, label_selector=WORKLOAD_ID):
                 owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
                 if owner in ours:
@@ -234,15 +264,35 @@ def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], *, threads: in
         return list(pool.map(work, items))
 
 
-def observe_members(clusters: Sequence[Cluster], ours: Collection[str]) -> dict[str, MemberObservation]:
+# A pass keeps what it read of a member at most this often (per process): a kept observation is for
+# pages and previews, which the health check and metering refresh every minute too, and keeping one
+# costs several statements per member — at 100 members, most of a pass's database time.
+KEEP_SECONDS = 30.0
+_kept_lock = threading.Lock()
+_kept: dict[tuple[int, str], float] = {}
+
+
+def _record_due(cluster_id: str) -> bool:
+    key, now = (os.getpid(), cluster_id), time.monotonic()
+    with _kept_lock:
+        if now - _kept.get(key, -KEEP_SECONDS) < KEEP_SECONDS:
+            return False
+        _kept[key] = now
+    return True
+
+
+def observe_members(
+    clusters: Sequence[Cluster], ours: Collection[str], kinds: Collection[str] = ("Deployment", "Job")
+) -> dict[str, MemberObservation]:
     """Every member at once; keyed by cluster id. What was read is kept as each cluster's latest
     observation (pages and previews read it)."""
-    observations = in_parallel(lambda cluster: observe_member(cluster, ours), clusters)
+    observations = in_parallel(lambda cluster: observe_member(cluster, ours, kinds), clusters)
     by_id = {str(cluster.pk): cluster for cluster in clusters}
     for observation in observations:
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:
-            observation_record(cluster, observation.state)
+            if _record_due(observation.cluster_id):
+                observation_record(cluster, observation.state)
         elif observation.problem and cluster.status == ClusterStatus.CONNECTED:
             observation_failed(cluster, observation.problem, timezone.now())
     return {observation.cluster_id: observation for observation in observations}

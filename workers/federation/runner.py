@@ -78,7 +78,8 @@ def _run(organization_id: str, lease: HeldLease, now: datetime) -> PassReport:
         return PassReport(organization_id, clusters=len(rows.clusters))
     # Members' clients are kept per process while their credentials hold (clusters.kube.access),
     # so a pass neither builds nor closes them.
-    observations = observe_members(list(rows.clusters.values()), set(rows.workloads))
+    kinds = {str(workload.kind) for workload in rows.workloads.values()}
+    observations = observe_members(list(rows.clusters.values()), set(rows.workloads), kinds)
     placements_sync(rows, observations, now)
     lease.renew()
     inventories = {key: observation.inventory for key, observation in observations.items()}

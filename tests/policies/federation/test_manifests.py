@@ -160,13 +160,17 @@ def test_container_problems_name_the_field(change, expected) -> None:
         ("kind: Deployment\n  bad: [", "not valid YAML at line"),
         ('{"kind": ', "not valid JSON at line 1"),
         (
+            yaml.safe_dump({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "x"}}),
+            'kind: "ReplicaSet" is not supported',
+        ),
+        (
             yaml.safe_dump({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "x"}}),
-            'kind: "StatefulSet" is not supported',
+            "spec: is required",
         ),
         (yaml.safe_dump({"apiVersion": "extensions/v1beta1", "kind": "Deployment"}), "use apps/v1"),
         (
             yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
-            "no Deployment or Job",
+            "has no workload (Deployment, StatefulSet, DaemonSet, Job or CronJob)",
         ),
         (deployment("a") + "---\n" + deployment("b"), "holds 2 workloads (Deployment/a, Deployment/b)"),
         (deployment(replicas=-1), "spec.replicas: -1 must be a whole number from 0"),

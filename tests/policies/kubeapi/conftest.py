@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 import yaml
 from django.db import connection
 from django.test import Client
+from kubernetes import client as kube
 
 from simulator.tls import ServerCertificate, issue_server_certificate
 from workers.federation import run_pass
@@ -127,6 +129,19 @@ def _other_sessions() -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         return int(cursor.fetchone()[0])
+
+
+@pytest.fixture
+def api(kube_server, cast) -> Iterator[kube.ApiClient]:
+    """The official Python client on the endpoint, with org A's token."""
+    configuration = kube.Configuration(host=f"{kube_server.url}/k8s")
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
+        ca.write(kube_server.certificate.ca_pem)
+    configuration.ssl_ca_cert = ca.name
+    configuration.api_key = {"authorization": cast.token_a_plaintext}
+    configuration.api_key_prefix = {"authorization": "Bearer"}
+    with kube.ApiClient(configuration) as api_client:
+        yield api_client
 
 
 @pytest.fixture

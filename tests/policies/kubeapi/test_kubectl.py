@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as kube
 
 from policies.models import Workload
 from tests.fixtures.federation import deployment, pool
+from tests.policies.federation.test_workload_kinds import daemonset, statefulset
 from tests.policies.kubeapi.conftest import write_manifests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,8 +76,8 @@ def test_apply_a_directory_then_rollout_status_get_and_delete(
         "horizontalpodautoscaler.autoscaling/web created",
     ):
         assert line in applied.stdout, applied.stdout
-    # The HPA is kept, and kubectl shows that it is not sent to the members.
-    assert "Warning: HorizontalPodAutoscaler is stored on this endpoint but not placed" in applied.stderr
+    # The HPA follows the Deployment it scales: no Warning that it stays on the endpoint.
+    assert "Warning" not in applied.stderr, applied.stderr
 
     rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
     assert rollout.returncode == 0, rollout.stderr
@@ -97,6 +99,8 @@ def test_apply_a_directory_then_rollout_status_get_and_delete(
     assert "horizontalpodautoscaler.autoscaling/web" in everything.stdout
     assert one_member.core.read_namespaced_config_map("web-config", "shop").data == {"MODE": "prod"}
     assert one_member.core.read_namespaced_service("web", "shop").spec.selector == {"app": "web"}
+    member_hpa = kube.AutoscalingV2Api(one_member.api_client).read_namespaced_horizontal_pod_autoscaler
+    assert member_hpa("web", "shop").spec.scale_target_ref.name == "web"
     # Applying the same directory again changes nothing.
     again = kubectl("apply", "-f", str(directory))
     assert "deployment.apps/web unchanged" in again.stdout, again.stdout
@@ -246,3 +250,28 @@ def test_kubectl_scale(cast, kubectl, policy, tmp_path) -> None:
     assert scaled.returncode == 0, scaled.stderr
     assert "deployment.apps/web scaled" in scaled.stdout
     assert Workload.objects.get(organization=cast.org_a, name="web").desired_replicas == 3
+
+
+def _stateful_and_daemon() -> dict[str, dict]:
+    stateful = statefulset(3)
+    daemon = daemonset()
+    return {"0-namespace": NAMESPACE, "db": stateful, "agent": daemon}
+
+
+def test_rollout_status_of_a_statefulset_and_a_daemonset(
+    kubectl, one_member, federation_loop, tmp_path
+) -> None:
+    directory = write_manifests(tmp_path / "sets", _stateful_and_daemon())
+    applied = kubectl("apply", "-f", str(directory))
+    assert "statefulset.apps/db created" in applied.stdout, applied.stderr
+    assert "daemonset.apps/agent created" in applied.stdout, applied.stderr
+    for kind in ("statefulset/db", "daemonset/agent"):
+        rollout = kubectl("rollout", "status", kind, "-n", "shop", "--timeout=60s")
+        assert rollout.returncode == 0, rollout.stderr
+    statuses = kubectl("rollout", "status", "statefulset/db", "-n", "shop").stdout
+    # The API server defaults partition 0, so kubectl reports a partitioned roll-out, as on a cluster.
+    assert "partitioned roll out complete: 3 new pods have been updated" in statuses
+    listed = kubectl("get", "statefulsets,daemonsets", "-n", "shop")
+    assert listed.returncode == 0, listed.stderr
+    assert one_member.apps.read_namespaced_stateful_set("db", "shop").spec.replicas == 3
+    assert one_member.apps.read_namespaced_daemon_set("agent", "shop").status.number_ready == 2

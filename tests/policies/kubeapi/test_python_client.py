@@ -5,8 +5,6 @@ rows the REST API edits, a Deployment placed by the policy its annotation names,
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,18 +18,6 @@ from tests.fixtures.federation import deployment, pool
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GROUP, VERSION, PLURAL = "policy.nodeless.io", "v1alpha1", "federationpolicies"
-
-
-@pytest.fixture
-def api(kube_server, cast) -> Iterator[kube.ApiClient]:
-    configuration = kube.Configuration(host=f"{kube_server.url}/k8s")
-    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
-        ca.write(kube_server.certificate.ca_pem)
-    configuration.ssl_ca_cert = ca.name
-    configuration.api_key = {"authorization": cast.token_a_plaintext}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
-    with kube.ApiClient(configuration) as api_client:
-        yield api_client
 
 
 def _policy(name: str, **spec: object) -> dict:
