@@ -111,7 +111,7 @@ def cloud_account_connect(
             last_verified_at=timezone.now(),
             **clean_discounts,
         )
-        account.stack_name = clean_stack_name(account, stack_name)
+        account.stack_name = clean_stack_name(account, stack=stack_name)
         account.save(update_fields=["stack_name"])
         audit_record(
             organization,
@@ -175,7 +175,7 @@ def cloud_account_update(
         ).items():
             setattr(account, field, value)
     if stack_name is not None:
-        account.stack_name = clean_stack_name(account, stack_name)
+        account.stack_name = clean_stack_name(account, stack=stack_name)
     account.save()
     audit_record(organization, actor=actor, action="cloud_account.update", target=account)
     return account

@@ -85,7 +85,7 @@ def cloud_account_stack_outputs_set(
     return account
 
 
-def clean_stack_name(account: CloudAccount, stack: str) -> str:
+def clean_stack_name(account: CloudAccount, *, stack: str) -> str:
     """A stack name, or the ARN of a stack in the account; "" for the stack link's default."""
     stack = stack.strip()
     if not stack:

@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from kubernetes import client as kube
 
+from simulator.resources import STORAGE_CLASSES
 from simulator.tls import ServerCertificate, issue_server_certificate
 from workers.federation import run_pass
 
@@ -186,3 +187,24 @@ def write_manifests(directory: Path, documents: dict[str, dict]) -> Path:
     for name, document in documents.items():
         (directory / f"{name}.yaml").write_text(yaml.safe_dump(document))
     return directory
+
+
+STORAGE_CLASS = "standard"
+
+
+def add_storage_class(*members: Any) -> None:
+    """What a member cluster brings for claims (an EKS cluster its EBS CSI class): a class that
+    provisions a volume in the nodes' zone as soon as a claim names it."""
+    for member in members:
+        member.sim.api.create(
+            STORAGE_CLASSES,
+            "",
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": STORAGE_CLASS},
+                "provisioner": "ebs.csi.aws.com",
+                "volumeBindingMode": "Immediate",
+                "reclaimPolicy": "Delete",
+            },
+        )

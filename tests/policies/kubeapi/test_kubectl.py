@@ -14,7 +14,7 @@ from kubernetes import client as kube
 from policies.models import Workload
 from tests.fixtures.federation import deployment, pool
 from tests.policies.federation.test_workload_kinds import daemonset, statefulset
-from tests.policies.kubeapi.conftest import write_manifests
+from tests.policies.kubeapi.conftest import STORAGE_CLASS, add_storage_class, write_manifests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
@@ -255,12 +255,25 @@ def test_kubectl_scale(cast, kubectl, policy, tmp_path) -> None:
 def _stateful_and_daemon() -> dict[str, dict]:
     stateful = statefulset(3)
     daemon = daemonset()
-    return {"0-namespace": NAMESPACE, "db": stateful, "agent": daemon}
+    # The StatefulSet's pods mount the claim `db-data`: without it kube-scheduler (and the simulated
+    # one) leaves them pending ("persistentvolumeclaim not found"). It follows the workload.
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "db-data", "namespace": "shop"},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": STORAGE_CLASS,
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
+    return {"0-namespace": NAMESPACE, "db": stateful, "db-data": claim, "agent": daemon}
 
 
 def test_rollout_status_of_a_statefulset_and_a_daemonset(
     kubectl, one_member, federation_loop, tmp_path
 ) -> None:
+    add_storage_class(one_member)
     directory = write_manifests(tmp_path / "sets", _stateful_and_daemon())
     applied = kubectl("apply", "-f", str(directory))
     assert "statefulset.apps/db created" in applied.stdout, applied.stderr

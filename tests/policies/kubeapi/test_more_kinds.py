@@ -17,6 +17,7 @@ from kubernetes import client as kube
 from policies.models import Placement, Workload
 from tests.fixtures.federation import pool
 from tests.policies.federation.test_workload_kinds import CONTAINER, cronjob, daemonset, statefulset
+from tests.policies.kubeapi.conftest import STORAGE_CLASS, add_storage_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
@@ -44,6 +45,7 @@ def test_a_statefulset_is_divided_with_the_objects_it_uses_and_reports_revisions
     cast, api, two_members, federation_loop
 ) -> None:
     east, west = two_members
+    add_storage_class(east, west)
     core: Any = kube.CoreV1Api(api)
     apps: Any = kube.AppsV1Api(api)
     core.create_namespace(NAMESPACE)
@@ -55,7 +57,11 @@ def test_a_statefulset_is_divided_with_the_objects_it_uses_and_reports_revisions
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": {"name": "db-data"},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": STORAGE_CLASS,
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
             },
         ),
         (
