@@ -65,6 +65,9 @@ class SleepingCloud:
         time.sleep(self.latency)
         return []
 
+    def acknowledge_interruption_notices(self, notices: Sequence[cloud.InterruptionNotice]) -> None:
+        return None
+
     def describe_cluster(self, name: str) -> cloud.EksClusterInfo:
         raise NotImplementedError
 

@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -344,17 +344,31 @@ class AwsCloudProvider:
         except (ClientError, BotoCoreError) as error:
             raise self._fail(error, "reading the interruption queue") from error
         notices = []
+        unreadable = []
         for message in messages:
             notice = self._notice(message)
-            if notice is not None:
-                notices.append(notice)
-        if messages:
-            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+            if notice is None:
+                unreadable.append(message["ReceiptHandle"])
+            else:
+                notices.append(replace(notice, receipt=message["ReceiptHandle"]))
+        self._delete_messages(unreadable)
+        return notices
+
+    def acknowledge_interruption_notices(self, notices: Sequence[InterruptionNotice]) -> None:
+        self._delete_messages([n.receipt for n in notices if n.receipt])
+
+    def _delete_messages(self, receipts: Sequence[str]) -> None:
+        if not receipts or not self.config.interruption_queue_url:
+            return
+        for start in range(0, len(receipts), 10):  # DeleteMessageBatch takes at most 10
+            entries = [
+                {"Id": str(n), "ReceiptHandle": receipt}
+                for n, receipt in enumerate(receipts[start : start + 10])
+            ]
             try:
                 self._sqs.delete_message_batch(QueueUrl=self.config.interruption_queue_url, Entries=entries)
             except (ClientError, BotoCoreError) as error:
                 raise self._fail(error, "deleting read interruption notices") from error
-        return notices
 
     @staticmethod
     def _notice(message: Mapping[str, Any]) -> InterruptionNotice | None:

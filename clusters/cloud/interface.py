@@ -112,6 +112,8 @@ class InterruptionNotice:
     # When the provider will reclaim the instance (spot: two minutes after the notice).
     deadline: datetime | None
     message_id: str
+    # What deletes the message once the notice is acted on (SQS's receipt handle); "" for none.
+    receipt: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,13 @@ class CloudProvider(Protocol):
         ...
 
     def read_interruption_notices(self, max_notices: int = 10) -> list[InterruptionNotice]:
-        """Read and delete pending notices (spot interruptions, rebalance recommendations, ...)."""
+        """Read pending notices (spot interruptions, rebalance recommendations, ...). They stay in
+        the queue, hidden for its visibility timeout, until acknowledged: a pass that fails before
+        acting on one leaves it for the next pass instead of losing it."""
+        ...
+
+    def acknowledge_interruption_notices(self, notices: Sequence[InterruptionNotice]) -> None:
+        """Delete notices the loop has acted on (recorded the interruption)."""
         ...
 
     def describe_cluster(self, name: str) -> EksClusterInfo:

@@ -38,6 +38,17 @@ def list_instances_when_due(ctx: ReconcileContext) -> Mapping[str, Instance] | N
     return listed
 
 
+def acknowledge_notices(ctx: ReconcileContext, notices: tuple[InterruptionNotice, ...]) -> None:
+    """Delete the notices this pass acted on; if that fails they come back after the queue's
+    visibility timeout and a later pass sees interruptions it already recorded (a no-op)."""
+    if not notices:
+        return
+    try:
+        ctx.provider.acknowledge_interruption_notices(notices)
+    except CloudError:
+        return
+
+
 def read_notices(ctx: ReconcileContext) -> tuple[InterruptionNotice, ...]:
     """Pending interruption notices; none when the queue cannot be read (the next pass tries again)."""
     try:

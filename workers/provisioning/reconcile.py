@@ -76,7 +76,7 @@ from workers.provisioning.lifecycle import (
     registrations_and_losses,
     terminations_to_finish,
 )
-from workers.provisioning.reads import list_instances_when_due, observe, read_notices
+from workers.provisioning.reads import acknowledge_notices, list_instances_when_due, observe, read_notices
 from workers.provisioning.records import Lifecycle
 from workers.provisioning.rows import known_instance_ids
 
@@ -263,7 +263,9 @@ class _Pass:
         with self._step("sync"):
             self._resume_launches()
             self._sync()
-            self._interruptions(notices.result())
+            read = notices.result()
+            self._interruptions(read)
+            acknowledge_notices(self.ctx, read)  # recorded: now the queue may forget them
         self.renew()
         # Binds to newly Ready nodes are network calls answered by the API server, and planning is
         # this process's own work: they overlap, so a pod waiting for a launch does not also wait

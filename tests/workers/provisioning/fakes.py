@@ -14,6 +14,7 @@ from typing import Any
 
 from clusters.cloud import interface as cloud
 from clusters.cloud.errors import ErrorKind, InsufficientCapacityError, InvalidRequestError
+from clusters.kube.api import ClusterUnreachable
 from engines.kube import Node, Pod
 from engines.kube.cluster import ClusterState, cluster_state
 from engines.planner import Catalog
@@ -89,8 +90,12 @@ class FakeCloud:
         return self.queues.get(cluster_name, "")
 
     def read_interruption_notices(self, max_notices: int = 10) -> list[cloud.InterruptionNotice]:
-        read, self.notices = self.notices[:max_notices], self.notices[max_notices:]
-        return read
+        """Like SQS: read notices stay until acknowledged (a failed pass sees them again)."""
+        return self.notices[:max_notices]
+
+    def acknowledge_interruption_notices(self, notices: Sequence[cloud.InterruptionNotice]) -> None:
+        acted = {n.message_id for n in notices}
+        self.notices = [n for n in self.notices if n.message_id not in acted]
 
     def describe_cluster(self, name: str) -> cloud.EksClusterInfo:
         if name not in self.clusters:
@@ -133,10 +138,13 @@ class FakeKube:
         self.blocked: set[tuple[str, str]] = set()  # evictions a PodDisruptionBudget refuses
         self.zones_of_claims: dict[str, frozenset[str]] = {}  # by pod uid: where its volumes are
         self.calls: list[tuple[str, ...]] = []
+        self.unreachable = False  # the API server does not answer (a read raises)
         self._lock = threading.Lock()  # the pass binds from a pool
 
     # --- reads ----------------------------------------------------------------------------------------
     def read(self, now: datetime) -> ClusterState:
+        if self.unreachable:
+            raise ClusterUnreachable("no Kubernetes API server answered within 10 s")
         with self._lock:
             pods = [Pod(pod) for pod in copy.deepcopy(list(self.pod_objects.values()))]
             nodes = [Node(node) for node in copy.deepcopy(list(self.node_objects.values()))]

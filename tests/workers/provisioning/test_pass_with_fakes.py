@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from clusters.cloud.interface import LaunchRequest, LaunchResult, Offering
+from clusters.kube.api import ClusterUnreachable
 from clusters.models import Cluster, ClusterConnection, ClusterMode, ManagedNode, NodeState
 from clusters.services.managed_nodes import idempotency_token
 from engines.kube import CapacityType
@@ -171,6 +172,21 @@ def test_a_spot_interruption_is_recorded_then_cordoned_and_its_pods_planned_agai
     assert report.launched == 1
     replacement = world.rows()[-1]
     assert [p["name"] for p in replacement.planned_pods] == ["web"]
+
+
+def test_a_pass_that_fails_after_reading_a_notice_leaves_it_for_the_next_pass(world) -> None:
+    """Notices are acknowledged (deleted from the queue) only once the interruption is recorded: a
+    pass that read one and then could not reach the cluster loses nothing."""
+    row = _running_node(world, "web", owner="rs-1")
+    world.cloud.interrupt(row.instance_id)
+    world.kube.unreachable = True
+    with pytest.raises(ClusterUnreachable):
+        world.run()
+    assert _fresh(row).interrupted_at is None and world.cloud.notices
+    world.kube.unreachable = False
+    world.run()
+    assert _fresh(row).interrupted_at is not None
+    assert world.cloud.notices == []
 
 
 def test_a_drain_waits_for_a_disruption_budget_then_terminates(world) -> None:
