@@ -426,7 +426,9 @@ def check_plan(plan: Plan, snapshot: Snapshot, policy: PlannerPolicy, catalog: C
     for launch in plan.launches:
         members = [pods[uid] for uid in launch.pod_uids]
         assert launch.offerings, "a launch has at least one offering"
-        prices = [o.effective_price_per_hour for o in launch.offerings]
+        # The planner orders prices rounded to 1e-9 $/h (equal prices then by zone), so two prices
+        # that differ only in float noise (0.22176 and 0.22175999999999998) count as equal.
+        prices = [round(o.effective_price_per_hour, 9) for o in launch.offerings]
         assert prices == sorted(prices), "offerings are ordered cheapest first"
         acceptable = len(suitable_offerings(catalog, policy, snapshot, members))
         acceptable += any(o.capacity_type is CapacityType.SERVERLESS for o in launch.offerings)
