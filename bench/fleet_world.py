@@ -93,7 +93,7 @@ class SleepingKube:
         return False
 
     def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
-        time.sleep(self.latency)
+        time.sleep(self.latency)  # no node answers: the pass keeps what it observed
 
     def cordon(self, node_name: str) -> None:
         time.sleep(self.latency)

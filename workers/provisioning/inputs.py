@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from clusters.cloud.interface import Instance, InterruptionNotice
 from engines.kube.cluster import ClusterState, ObservedNode
+from engines.kube.nodes import Node
 from engines.planner import Catalog, PlannerPolicy
 from workers.provisioning.pods import MANAGED_LABEL
 from workers.provisioning.records import ClusterFacts, NodeRecord
@@ -79,3 +81,17 @@ class PassInputs:
 
     def with_records(self, records: tuple[NodeRecord, ...]) -> PassInputs:
         return replace(self, records=records)
+
+    def with_nodes_seen(self, changed: Mapping[str, Mapping[str, Any] | None]) -> PassInputs:
+        """The inputs with nodes as the pass's own writes left them (the API server's answers, by
+        node name; None: no answer, the node keeps what was observed), so the steps after them,
+        binding first, decide on what the nodes are now."""
+        nodes = dict(self.state.nodes)
+        for name, raw in changed.items():
+            seen = nodes.get(name)
+            if raw is not None and seen is not None:  # a node gone meanwhile is the next pass's
+                nodes[name] = ObservedNode(Node(raw), seen.pods)
+        if nodes == dict(self.state.nodes):
+            return self
+        state = replace(self.state, nodes=nodes)
+        return replace(self, state=state, nodes=NodeIndex(state))

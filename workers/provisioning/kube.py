@@ -14,9 +14,8 @@ from clusters.observation.reading import read_cluster, read_storage
 from engines.kube.cluster import ClusterState
 from engines.kube.pods import Pod
 from engines.kube.volumes import StorageState, claim_zones, intersect
-from workers.provisioning.ports import Eviction
+from workers.provisioning.ports import Eviction, Json
 
-Json = Mapping[str, Any]
 JSON_PATCH = "application/json-patch+json"
 # Conditional node patches retried this many times on a conflict (someone else changed the node).
 CONFLICT_RETRIES = 5
@@ -122,49 +121,56 @@ class KubeOps:
             raise
         return bool((pod.get("spec") or {}).get("nodeName") == node_name)
 
-    def _patch_node(self, node_name: str, patch: Any, content_type: str) -> None:
-        """Patch a node; a node that is already gone (its instance terminated) needs nothing."""
+    def _patch_node(self, node_name: str, patch: Any, content_type: str) -> Json | None:
+        """Patch a node, answering it as it is now; a node that is already gone (its instance
+        terminated) needs nothing (None)."""
         try:
-            self.api.request("PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=content_type)
+            return self.api.request(
+                "PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=content_type
+            )
         except ClusterRefused as refused:
             if refused.status != 404:
                 raise
+        return None
 
     def remove_taint(self, node_name: str, key: str) -> None:
         """Drop the node's taints of `key` (see `_edit_taints`)."""
         self._edit_taints(node_name, key, lambda taints: [t for t in taints if t.get("key") != key])
 
-    def own_taint(self, node_name: str, key: str, value: str) -> None:
+    def own_taint(self, node_name: str, key: str, value: str) -> Json | None:
         """Give the node's taint of `key` this value, keeping its effect (see `_edit_taints`)."""
-        self._edit_taints(
+        return self._edit_taints(
             node_name,
             key,
             lambda taints: [{**t, "value": value} if t.get("key") == key else t for t in taints],
         )
 
-    def _edit_taints(self, node_name: str, key: str, edit: Callable[[list[Any]], list[Any]]) -> None:
+    def _edit_taints(self, node_name: str, key: str, edit: Callable[[list[Any]], list[Any]]) -> Json | None:
         """Read the node, edit its taints, and write them back as a merge patch carrying the
         resourceVersion read: the API server applies it only if nobody changed the node meanwhile (409
-        otherwise), so a taint someone else added is never wiped; on a conflict, read again."""
+        otherwise), so a taint someone else added is never wiped; on a conflict, read again. Answers
+        the node as it is now (None: gone)."""
         for _ in range(CONFLICT_RETRIES):
             try:
-                node = self.api.request("GET", f"/api/v1/nodes/{node_name}")
+                node: Json = self.api.request("GET", f"/api/v1/nodes/{node_name}")
             except ClusterRefused as refused:
                 if refused.status == 404:
-                    return
+                    return None
                 raise
             taints = list((node.get("spec") or {}).get("taints") or ())
             edited = edit(taints)
             if edited == taints:
-                return
+                return node
             version = (node.get("metadata") or {}).get("resourceVersion")
             patch = {"metadata": {"resourceVersion": version}, "spec": {"taints": edited}}
             try:
-                self.api.request("PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=MERGE_PATCH)
-                return
+                patched: Json = self.api.request(
+                    "PATCH", f"/api/v1/nodes/{node_name}", body=patch, content_type=MERGE_PATCH
+                )
+                return patched
             except ClusterRefused as refused:
                 if refused.status == 404:
-                    return
+                    return None
                 if refused.status != 409:
                     raise
         raise ClusterRefused(
@@ -198,8 +204,8 @@ class KubeOps:
             raise
         return True
 
-    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
-        self._patch_node(node_name, {"metadata": {"labels": dict(labels)}}, MERGE_PATCH)
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> Json | None:
+        return self._patch_node(node_name, {"metadata": {"labels": dict(labels)}}, MERGE_PATCH)
 
     def cordon(self, node_name: str) -> None:
         self._patch_node(node_name, {"spec": {"unschedulable": True}}, MERGE_PATCH)

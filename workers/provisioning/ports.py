@@ -39,8 +39,9 @@ class KubePort(Protocol):
         """Bind a pod to a node; False when the pod is gone or already bound (nothing to do)."""
         ...
 
-    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
-        """Add or change labels on the node; a node already gone needs nothing."""
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> Json | None:
+        """Add or change labels on the node, answering the node as it is now; a node already gone
+        needs nothing (None)."""
         ...
 
     def cordon(self, node_name: str) -> None:
@@ -53,9 +54,10 @@ class KubePort(Protocol):
         node already gone needs nothing."""
         ...
 
-    def own_taint(self, node_name: str, key: str, value: str) -> None:
+    def own_taint(self, node_name: str, key: str, value: str) -> Json | None:
         """Give the node's taint of `key` this value (the node's own, so that a toleration for it opens
-        this node and no other), conditionally like `remove_taint`; a node already gone needs nothing."""
+        this node and no other), conditionally like `remove_taint`, answering the node as it is now; a
+        node already gone needs nothing (None)."""
         ...
 
     def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:

@@ -76,6 +76,7 @@ from workers.provisioning.lifecycle import (
     registrations_and_losses,
     terminations_to_finish,
 )
+from workers.provisioning.ports import Json
 from workers.provisioning.reads import acknowledge_notices, list_instances_when_due, observe, read_notices
 from workers.provisioning.records import Lifecycle
 from workers.provisioning.rows import known_instance_ids
@@ -234,7 +235,6 @@ class _Pass:
         self.ctx, self.renew, self.dispatch, self.rows = ctx, renew, dispatch, rows
         self.report = ReconcileReport(str(ctx.cluster.pk), "done")
         self.replacement_pods: list[Pod] = []  # the pods of interrupted nodes, planned in this pass
-        self.retainted: set[str] = set()  # nodes whose startup taint this pass made their own
         self.bind_check: BindCheck | None = None  # every bind of the pass is checked against it
 
     def run(self) -> ReconcileReport:
@@ -389,26 +389,39 @@ class _Pass:
 
     # --- a node's life -----------------------------------------------------------------------------------
     def _sync(self) -> None:
-        for command in registrations_and_losses(self.inputs):
+        commands = registrations_and_losses(self.inputs)
+        registering = [command for command in commands if isinstance(command, Register)]
+        # A pass that sees many nodes register at once makes them its own side by side: each is a
+        # few API calls, and the pods planned onto them wait for the slowest, not for the sum.
+        answers = executors.parallel([partial(self._make_own, command) for command in registering])
+        changed = {command.node_name: answer for command, answer in zip(registering, answers, strict=True)}
+        for command in commands:
             if isinstance(command, Register):
-                if command.labels:
-                    self.ctx.kube.label_node(command.node_name, command.labels)
-                if command.own_taint:
-                    self.ctx.kube.own_taint(command.node_name, *command.own_taint)
-                    # Its binds wait for the next pass, which reads the node's own value (the change
-                    # wakes the watcher): a toleration for the shared value would open every node
-                    # registered with it.
-                    self.retainted.add(command.node_name)
                 self.ledger.register(command)
             else:
                 self.ledger.forget(command)
                 if command.node_name:
                     self.ctx.kube.delete_node(command.node_name)
+        # With the node's own startup-taint value seen, a toleration opens that node and no other
+        # (one for the template's shared value would open every node registered with it), and
+        # with the labels just applied seen, a pod selecting them passes the bind check: the pods
+        # planned onto a node that registered are bound in this same pass.
+        self.inputs = self.inputs.with_nodes_seen(changed)
         self._refresh()
         for finish in terminations_to_finish(self.inputs):
             executors.terminate(
                 self.ctx.provider, self.ctx.kube, node_name=finish.node_name, instance_id=finish.instance_id
             )
+
+    def _make_own(self, command: Register) -> Json | None:
+        """Label a node that registered and make its startup taint its own; the node as the API
+        server answered the last change (None: no change, or the node is gone)."""
+        node = None
+        if command.labels:
+            node = self.ctx.kube.label_node(command.node_name, command.labels)
+        if command.own_taint:
+            node = self.ctx.kube.own_taint(command.node_name, *command.own_taint)
+        return node
 
     def _terminate(self, command: Terminate) -> None:
         self.ledger.terminate(command)
@@ -422,9 +435,7 @@ class _Pass:
         """Bind the pods planned onto nodes that became Ready; the calls run on `pool` while the pass
         goes on."""
         self.bind_check = BindCheck(self.inputs.state)
-        plans = tuple(
-            plan for plan in plan_binds(self.inputs, self.bind_check) if plan.node_name not in self.retainted
-        )
+        plans = plan_binds(self.inputs, self.bind_check)
         if any(plan.pods for plan in plans):
             crash_point("before_bind")
         return _BindsInFlight(plans, executors.start_binds(pool, self.ctx.kube, plans))

@@ -167,11 +167,13 @@ class FakeKube:
             pod["status"] = {"phase": "Running"}
             return True
 
-    def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
+    def label_node(self, node_name: str, labels: Mapping[str, str]) -> dict[str, Any] | None:
         with self._lock:
             self.calls.append(("label_node", node_name))
-            if node_name in self.node_objects:
-                self.node_objects[node_name]["metadata"].setdefault("labels", {}).update(labels)
+            if node_name not in self.node_objects:
+                return None
+            self.node_objects[node_name]["metadata"].setdefault("labels", {}).update(labels)
+            return copy.deepcopy(self.node_objects[node_name])
 
     def cordon(self, node_name: str) -> None:
         with self._lock:
@@ -186,14 +188,16 @@ class FakeKube:
                 spec = self.node_objects[node_name]["spec"]
                 spec["taints"] = [t for t in spec.get("taints") or () if t.get("key") != key]
 
-    def own_taint(self, node_name: str, key: str, value: str) -> None:
+    def own_taint(self, node_name: str, key: str, value: str) -> dict[str, Any] | None:
         with self._lock:
             self.calls.append(("own_taint", node_name, key))
-            if node_name in self.node_objects:
-                spec = self.node_objects[node_name]["spec"]
-                spec["taints"] = [
-                    {**t, "value": value} if t.get("key") == key else t for t in spec.get("taints") or ()
-                ]
+            if node_name not in self.node_objects:
+                return None
+            spec = self.node_objects[node_name]["spec"]
+            spec["taints"] = [
+                {**t, "value": value} if t.get("key") == key else t for t in spec.get("taints") or ()
+            ]
+            return copy.deepcopy(self.node_objects[node_name])
 
     def tolerate(self, namespace: str, name: str, uid: str, tolerations: Sequence[Mapping[str, Any]]) -> bool:
         with self._lock:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clusters.cloud.nodeadm import KubeletShape
 from clusters.models import Cluster, NodeClass
@@ -82,8 +84,16 @@ def test_the_root_volume_comes_from_the_node_class_and_old_versions_are_deleted(
         "LaunchTemplates"
     ]
     assert described["DefaultVersionNumber"] == 4
-    # The same size again writes nothing.
-    assert node_class_templates(cluster, specs={SPEC.key: SPEC})[SPEC.key].version == 4
+    # The same size again writes nothing, and takes no lock: launches side by side must not queue
+    # on the node class's row when there is nothing to write.
+    with CaptureQueriesContext(connection) as queries:
+        assert node_class_templates(cluster, specs={SPEC.key: SPEC})[SPEC.key].version == 4
+    assert not [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    # A spec not written yet is written under the lock.
+    other = TemplateSpec("arm64", "standard", SPEC.shape, 20)
+    with CaptureQueriesContext(connection) as queries:
+        node_class_templates(cluster, specs={SPEC.key: SPEC, other.key: other})
+    assert [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
     row.refresh_from_db()
     assert row.ready_at is not None  # the running node was never touched
 
