@@ -14,7 +14,6 @@ from clusters.models import (
     CloudAccount,
     Cluster,
     ClusterCheckStep,
-    ClusterMode,
     ClusterObservation,
     ClusterStatus,
     ManagedNode,
@@ -46,11 +45,6 @@ def connected_cluster_ids() -> list[str]:
     """Every connected cluster, across organizations: periodic work (health, metering) fans out one
     task each."""
     return [str(pk) for pk in _in_service().values_list("pk", flat=True)]
-
-
-def nodeless_cluster_ids() -> list[str]:
-    """Every connected nodeless cluster, across organizations: beat runs a provisioning pass for each."""
-    return [str(pk) for pk in _in_service().filter(mode=ClusterMode.NODELESS).values_list("pk", flat=True)]
 
 
 # A check asked for longer ago than this and still not done is taken as lost (its worker died): the
