@@ -23,19 +23,18 @@ API uses.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
-from simulator.cloud.cfn_resources import RESOURCE_TYPES, Created, ResourceFailed, Target
+from simulator.cloud.cfn_resources import RESOURCE_TYPES, ResourceFailed, Target
+from simulator.cloud.cfn_stack import Stack, StackEvent, event_shape, stack_shape
 from simulator.cloud.cfn_template import (
     STACK_NAME,
     Context,
@@ -53,36 +52,6 @@ logger = logging.getLogger(__name__)
 
 Reply = tuple[int, dict[str, str], bytes]
 TEMPLATE_BODY_LIMIT = 51_200  # bytes, as CreateStack's TemplateBody
-
-
-@dataclass
-class StackEvent:
-    event_id: str
-    logical_id: str
-    physical_id: str
-    resource_type: str
-    status: str
-    reason: str
-    timestamp: datetime
-
-
-@dataclass
-class Stack:
-    account_id: str
-    region: str
-    name: str
-    stack_id: str
-    outputs: dict[str, str]
-    parameters: dict[str, str] = field(default_factory=dict)
-    status: str = "CREATE_COMPLETE"
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    status_reason: str = ""
-    description: str = ""
-    capabilities: list[str] = field(default_factory=list)
-    disable_rollback: bool = False
-    events: list[StackEvent] = field(default_factory=list)
-    resources: dict[str, tuple[str, Created]] = field(default_factory=dict)  # logical id -> (type, created)
-    resource_status: dict[str, tuple[str, str]] = field(default_factory=dict)  # logical id -> (type, status)
 
 
 class CloudFormation:
@@ -126,11 +95,11 @@ class CloudFormation:
             return query_response("CreateStack", {"StackId": stack.stack_id})
         if request.action == "DescribeStacks":
             stacks = self.describe(account, request.region, params.get("StackName", ""))
-            return query_response("DescribeStacks", {"Stacks": [_stack_shape(s) for s in stacks]})
+            return query_response("DescribeStacks", {"Stacks": [stack_shape(s) for s in stacks]})
         if request.action == "DescribeStackEvents":
             (stack,) = self.describe(account, request.region, params.get("StackName", ""))[:1]
             with self._lock:
-                events = [_event_shape(stack, e) for e in reversed(stack.events)]
+                events = [event_shape(stack, e) for e in reversed(stack.events)]
             return query_response("DescribeStackEvents", {"StackEvents": events})
         if request.action == "DescribeStackResources":
             (stack,) = self.describe(account, request.region, params.get("StackName", ""))[:1]
@@ -512,47 +481,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"Properties validation failed: required key [{error.args[0]}] not found"
     return str(error)
-
-
-def _stack_shape(stack: Stack) -> dict[str, Any]:
-    shape: dict[str, Any] = {
-        "StackId": stack.stack_id,
-        "StackName": stack.name,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in stack.parameters.items()],
-        "CreationTime": stack.created,
-        "StackStatus": stack.status,
-        "DisableRollback": stack.disable_rollback,
-        "Capabilities": stack.capabilities,
-        "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in stack.outputs.items()],
-        "Tags": [],
-    }
-    if stack.description:
-        shape["Description"] = stack.description
-    if stack.status_reason:
-        shape["StackStatusReason"] = stack.status_reason
-    return shape
-
-
-def _event_shape(stack: Stack, event: StackEvent) -> dict[str, Any]:
-    shape: dict[str, Any] = {
-        "StackId": stack.stack_id,
-        "EventId": event.event_id,
-        "StackName": stack.name,
-        "LogicalResourceId": event.logical_id,
-        "PhysicalResourceId": event.physical_id,
-        "ResourceType": event.resource_type,
-        "Timestamp": event.timestamp,
-        "ResourceStatus": event.status,
-    }
-    if event.reason:
-        shape["ResourceStatusReason"] = event.reason
-    return shape
-
-
-def event_rows(stack: Stack) -> list[dict[str, Any]]:
-    """The stack's events, newest first (for the simulated console)."""
-    return [_event_shape(stack, e) for e in reversed(stack.events)]
-
-
-def outputs_json(stack: Stack) -> str:
-    return json.dumps(stack.outputs, indent=2)

@@ -15,8 +15,9 @@ import html
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from simulator.cloud.cfn_stack import event_rows
 from simulator.cloud.cfn_template import parse_template, required_capabilities
-from simulator.cloud.cloudformation import CloudFormation, event_rows
+from simulator.cloud.cloudformation import CloudFormation
 from simulator.cloud.protocol import AwsError
 
 Reply = tuple[int, dict[str, str], bytes]
