@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.urls import reverse
 
@@ -19,6 +20,7 @@ from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
 from engines.kube.capacity import CapacityType
 from engines.metering import IDLE_GROUP, SavingsRow, StaticPool
+from engines.metering.money import CENTS, usd_decimal
 from engines.metering.windows import DAY, HOUR
 from policies.models import Workload
 
@@ -87,10 +89,11 @@ def text(value: str, href: str = "") -> Cell:
     return Cell(value, value, href=href)
 
 
-def dollars(value: float, places: int = 2) -> Cell:
-    rounded = round(value, places)
+def dollars(value: float | Decimal, places: int = CENTS) -> Cell:
+    """ "$1,234.57" on the page, "1234.57" in the CSV: rounded as the API rounds (engines.metering.money)."""
+    rounded = usd_decimal(value, places)
     sign = "-" if rounded < 0 else ""
-    return Cell(f"{sign}${abs(rounded):,.{places}f}", f"{rounded:.{places}f}", numeric=True)
+    return Cell(f"{sign}${abs(rounded):,.{places}f}", f"{rounded:f}", numeric=True)
 
 
 def percent(value: float | None) -> Cell:
