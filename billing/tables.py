@@ -20,7 +20,7 @@ from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
 from engines.kube.capacity import CapacityType
 from engines.metering import IDLE_GROUP, SavingsRow, StaticPool
-from engines.metering.money import CENTS, usd_decimal
+from engines.metering.money import CENTS, rate_text, usd_decimal, usd_text
 from engines.metering.windows import DAY, HOUR
 from policies.models import Workload
 
@@ -31,6 +31,7 @@ class Cell:
     value: str
     numeric: bool = False
     href: str = ""
+    title: str = ""  # the exact figure, when the text rounds it (a rate in cents)
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,16 @@ def text(value: str, href: str = "") -> Cell:
 
 
 def dollars(value: float | Decimal, places: int = CENTS) -> Cell:
-    """ "$1,234.57" on the page, "1234.57" in the CSV: rounded as the API rounds (engines.metering.money)."""
+    """A sum of money: "$1,234.57" on the page, "1234.57" in the CSV, rounded as the API rounds."""
     rounded = usd_decimal(value, places)
-    sign = "-" if rounded < 0 else ""
-    return Cell(f"{sign}${abs(rounded):,.{places}f}", f"{rounded:f}", numeric=True)
+    return Cell(usd_text(rounded), f"{rounded:f}", numeric=True)
+
+
+def rate(value: float | Decimal, per: str = "h", suffix: bool = True) -> Cell:
+    """A price per hour in the one money format (engines.metering.money.rate_text); the CSV holds it
+    to six decimals, as the API does."""
+    shown = rate_text(value, per, suffix=suffix)
+    return Cell(shown.text, f"{shown.exact:f}", numeric=True, title=shown.title)
 
 
 def percent(value: float | None) -> Cell:
@@ -341,7 +348,7 @@ def pools_table(report: Report) -> Table:
                 _describe(pool.cpu_pool),
                 _describe(pool.gpu_pool),
                 hours(pool.metered_hours),
-                dollars(pool.cost_per_hour, 4),
+                rate(pool.cost_per_hour, suffix=False),
                 dollars(pool.cost),
             )
             for pool in report.pools
@@ -383,9 +390,9 @@ def pods_table(rows: Iterable[PodPlacement]) -> Table:
                 text(row.instance_type or "—"),
                 text(CAPACITY_LABELS.get(row.capacity_type, row.capacity_type or "—")),
                 text(row.zone or "—"),
-                dollars(float(node_price), 4) if node_price is not None else text("—"),
+                rate(node_price, suffix=False) if node_price is not None else text("—"),
                 # A pod not on a priced node costs nothing yet: "—", like the node columns beside it.
-                dollars(float(row.cost_per_hour), 4) if node_price is not None else text("—"),
+                rate(row.cost_per_hour, suffix=False) if node_price is not None else text("—"),
                 _decision_cell(row),
             )
         )

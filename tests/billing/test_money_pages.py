@@ -173,7 +173,7 @@ def test_placement_shows_dashes_for_pods_not_running_and_says_why_a_pod_has_no_d
     pending = by_pod["shop/web-3"]
     assert pending["Node"] == "pending"
     assert pending["Node $/hour"] == pending["Pod $/hour"] == pending["Decision"] == "—"
-    assert by_pod["shop/web-4"]["Pod $/hour"] == "$0.0240"
+    assert by_pod["shop/web-4"]["Pod $/hour"] == "$0.02"  # $0.024: the cell's title has it exactly
     assert by_pod["shop/web-4"]["Decision"] == "placed by kube-scheduler on a node Nodeless did not launch"
     assert by_pod["shop/web-1"]["Decision"] == "why?"
     assert PodPlacement.objects.get(name="web-1").decision_id == decision.pk
