@@ -368,10 +368,16 @@ NOT_LAUNCHED_BY_NODELESS = "placed by kube-scheduler on a node Nodeless did not 
 NO_LAUNCH_DECISION = "no launch decision recorded for its node"
 
 
+def _decision_link(decision_id: object) -> Cell:
+    """On the page a link to the decision's explanation; in the CSV its id, which a spreadsheet can
+    look up (GET /api/v1/decisions/<id>/) where "why?" said nothing."""
+    return Cell("why?", str(decision_id), href=reverse("decision-detail", args=[decision_id]))
+
+
 def _decision_cell(row: PodPlacement) -> Cell:
     """The decision behind a pod's node, or why there is none to show."""
     if row.decision_id:
-        return text("why?", reverse("decision-detail", args=[row.decision_id]))
+        return _decision_link(row.decision_id)
     if not row.node_name:
         return text("—")
     return text(NO_LAUNCH_DECISION if row.managed_node_id else NOT_LAUNCHED_BY_NODELESS)
@@ -429,7 +435,7 @@ def workloads_table(workloads: Sequence[Workload]) -> Table:
                 text(workload.kind),
                 text(workload.get_status_display()),
                 text(placements or "not placed"),
-                text("why?", reverse("decision-detail", args=[decision])) if decision else text(""),
+                _decision_link(decision) if decision else text(""),
             )
         )
     return Table(

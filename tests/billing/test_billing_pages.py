@@ -190,7 +190,7 @@ def test_placement_shows_where_each_pod_runs_and_links_the_decision_with_its_run
 
 
 def test_placement_filters_update_over_htmx_and_export_csv(metered, owner_client) -> None:
-    seed_placements(metered)
+    decision = seed_placements(metered)
     partial = owner_client.get("/placement/?namespace=batch", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial
     assert [row[0] for row in page_table(partial, "table-pods")[1:]] == ["batch/etl-1"]
@@ -204,6 +204,8 @@ def test_placement_filters_update_over_htmx_and_export_csv(metered, owner_client
         )
     )
     assert [row[0] for row in rows[1:]] == ["shop/web-1", "shop/web-2"]
+    # The Decision column names the decision (its id, as the API reads it), not the page's "why?".
+    assert rows[0][-1] == "Decision" and {row[-1] for row in rows[1:]} == {str(decision.pk)}
 
 
 def test_viewers_read_every_page_and_nobody_posts_to_them(metered, viewer_client, owner_client) -> None:
