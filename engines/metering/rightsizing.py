@@ -36,7 +36,7 @@ from enum import StrEnum
 from typing import Any
 
 from engines.metering.model import Quantities
-from engines.metering.money import HOURS_PER_MONTH
+from engines.metering.money import HOURS_PER_MONTH as HOURS_PER_MONTH
 from engines.metering.rates import ResourceRates
 
 CPU_FIRST_BUCKET = 0.001  # cores: bucket 0 is [0, 1m)

@@ -280,8 +280,8 @@ def test_a_new_user_connects_aws_through_the_stack_and_walks_every_page(
     screenshots(page, "policy-replay-progress")
     result = panel.locator("table.replay-comparison")
     expect(result).to_be_visible(timeout=120_000)
-    for row in ("Spend", "Pending pod-hours", "Average nodes", "Peak nodes"):
-        expect(result.locator("tr", has=page.locator("th", has_text=row))).to_have_count(1)
+    for label in ("Spend", "Pending pod-hours", "Average nodes", "Peak nodes"):
+        expect(result.locator("tr", has=page.locator("th", has_text=label))).to_have_count(1)
     expect(result.locator("thead")).to_contain_text("What happened")
     expect(result.locator("thead")).to_contain_text("This draft, replayed")
     expect(result.locator("tr", has_text="Spend").locator("td").first).to_contain_text("$")
