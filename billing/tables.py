@@ -250,6 +250,11 @@ def negative_savings(row: SavingsRow) -> list[str]:
 def savings_notes(report: Report) -> list[str]:
     """The sentences under the savings table: why the total, or any row, saved less than nothing."""
     notes = negative_savings(report.savings.total)  # at most one sentence per row follows
+    if report.savings.shared:
+        notes.append(
+            f"Shared costs: {', '.join(report.savings.shared)} spread over the other rows in proportion to "
+            "their spend, every column alike (OpenCost's shared namespaces); the total is unchanged."
+        )
     for row in report.savings.rows:
         if row.group == IDLE_GROUP:
             if row.serverless_applies and row.versus_serverless_only < -0.005:

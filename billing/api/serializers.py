@@ -96,6 +96,10 @@ class SavingsReportSerializer(serializers.Serializer[Any]):
     static_pools = StaticPoolSerializer(many=True)
     methods = BaselineMethodsSerializer()
     usage_measured = serializers.BooleanField(help_text="False: no metrics source, so used = requested.")
+    shared = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The rows whose costs were spread over the others (the share parameter).",
+    )
 
 
 class SpendByCapacitySerializer(serializers.Serializer[Any]):

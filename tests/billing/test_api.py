@@ -178,3 +178,19 @@ def test_the_schema_says_money_is_a_decimal_string(client) -> None:
     ):
         described = schemas[schema]["properties"][field]
         assert described["type"] == "string" and described["format"] == "decimal", (schema, described)
+
+
+def test_shared_namespaces_spread_their_cost_over_the_others_by_spend(metered, api_a, owner_client) -> None:
+    plain = api_a.get("/api/v1/reports/savings/?window=today&aggregate=namespace").json()
+    body = api_a.get("/api/v1/reports/savings/?window=today&aggregate=namespace&share=batch").json()
+    assert body["shared"] == ["batch"] and plain["shared"] == []
+    assert [row["group"] for row in body["rows"]] == ["shop", "__idle__"]  # batch's cost is in shop's
+    assert body["totals"] == plain["totals"]  # every column's total is unchanged
+    before = {row["group"]: Decimal(row["actual"]) for row in plain["rows"]}
+    shop = next(row for row in body["rows"] if row["group"] == "shop")
+    assert abs(Decimal(shop["actual"]) - (before["shop"] + before["batch"])) <= Decimal("0.01")
+    assert api_a.get("/api/v1/reports/savings/?share=Kube_System").status_code == 400
+    page = get_page(owner_client, "/reports/?window=today&group=namespace&share=batch", queries=12)
+    html = page.content.decode()
+    assert "Shared costs: batch spread over the other rows" in html and 'value="batch"' in html
+    assert [row[0] for row in page_table(html, "table-savings")[1:]] == ["shop", "Idle capacity", "Total"]
