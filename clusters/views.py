@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from clusters import selectors, services
 from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm, NodeClassForm
-from clusters.labels import format_label_text, parse_label_text
+from clusters.labels import format_label_text
 from clusters.models import CloudAccount, Cluster, ClusterConnection
 from clusters.onboarding.cloudformation import quick_create_url, role_name_for, template_yaml
 from clusters.services.node_classes import default_node_role
@@ -199,7 +199,7 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
                 actor=Actor.from_request(request),
                 name=form.cleaned_data["name"],
                 mode=form.cleaned_data["mode"],
-                labels=parse_label_text(form.cleaned_data["labels"]),
+                labels=form.cleaned_data["labels"],
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -228,14 +228,18 @@ def cluster_update(
     cluster: Cluster,
     actor: Actor,
     name: str | None = None,
-    labels: dict[str, Any] | None = None,
+    labels: dict[str, Any] | str | None = None,
     mode: str | None = None,
 ) -> Cluster:
     changes: dict[str, Any] = {}
+    problems = _Problems()  # the name's and the labels' problems together, as the form shows them
     if name is not None and name != cluster.name:
-        cluster.name = changes["name"] = _clean_name(organization, name, exclude=cluster)
+        changes["name"] = problems.check(lambda: _clean_name(organization, name, exclude=cluster))
     if labels is not None:
-        cluster.labels = changes["labels"] = clean_labels(labels)
+        changes["labels"] = problems.check(_labels, labels)
+    problems.raise_any()
+    cluster.name = changes.get("name", cluster.name)
+    cluster.labels = changes.get("labels", cluster.labels)
     recheck = False
     was_nodeless = cluster.is_nodeless
     if mode is not None and mode != cluster.mode:
