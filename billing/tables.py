@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.urls import reverse
 
@@ -19,6 +20,7 @@ from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS, GROUPINGS, Report, SeriesPoint, workload_name
 from engines.kube.capacity import CapacityType
 from engines.metering import IDLE_GROUP, SavingsRow, StaticPool
+from engines.metering.money import CENTS, rate_text, usd_decimal, usd_text
 from engines.metering.windows import DAY, HOUR
 from policies.models import Workload
 
@@ -29,6 +31,7 @@ class Cell:
     value: str
     numeric: bool = False
     href: str = ""
+    title: str = ""  # the exact figure, when the text rounds it (a rate in cents)
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,17 @@ def text(value: str, href: str = "") -> Cell:
     return Cell(value, value, href=href)
 
 
-def dollars(value: float, places: int = 2) -> Cell:
-    rounded = round(value, places)
-    sign = "-" if rounded < 0 else ""
-    return Cell(f"{sign}${abs(rounded):,.{places}f}", f"{rounded:.{places}f}", numeric=True)
+def dollars(value: float | Decimal, places: int = CENTS) -> Cell:
+    """A sum of money: "$1,234.57" on the page, "1234.57" in the CSV, rounded as the API rounds."""
+    rounded = usd_decimal(value, places)
+    return Cell(usd_text(rounded), f"{rounded:f}", numeric=True)
+
+
+def rate(value: float | Decimal, per: str = "h", suffix: bool = True) -> Cell:
+    """A price per hour in the one money format (engines.metering.money.rate_text); the CSV holds it
+    to six decimals, as the API does."""
+    shown = rate_text(value, per, suffix=suffix)
+    return Cell(shown.text, f"{shown.exact:f}", numeric=True, title=shown.title)
 
 
 def percent(value: float | None) -> Cell:
@@ -240,6 +250,11 @@ def negative_savings(row: SavingsRow) -> list[str]:
 def savings_notes(report: Report) -> list[str]:
     """The sentences under the savings table: why the total, or any row, saved less than nothing."""
     notes = negative_savings(report.savings.total)  # at most one sentence per row follows
+    if report.savings.shared:
+        notes.append(
+            f"Shared costs: {', '.join(report.savings.shared)} spread over the other rows in proportion to "
+            "their spend, every column alike (OpenCost's shared namespaces); the total is unchanged."
+        )
     for row in report.savings.rows:
         if row.group == IDLE_GROUP:
             if row.serverless_applies and row.versus_serverless_only < -0.005:
@@ -338,7 +353,7 @@ def pools_table(report: Report) -> Table:
                 _describe(pool.cpu_pool),
                 _describe(pool.gpu_pool),
                 hours(pool.metered_hours),
-                dollars(pool.cost_per_hour, 4),
+                rate(pool.cost_per_hour, suffix=False),
                 dollars(pool.cost),
             )
             for pool in report.pools
@@ -358,10 +373,16 @@ NOT_LAUNCHED_BY_NODELESS = "placed by kube-scheduler on a node Nodeless did not 
 NO_LAUNCH_DECISION = "no launch decision recorded for its node"
 
 
+def _decision_link(decision_id: object) -> Cell:
+    """On the page a link to the decision's explanation; in the CSV its id, which a spreadsheet can
+    look up (GET /api/v1/decisions/<id>/) where "why?" said nothing."""
+    return Cell("why?", str(decision_id), href=reverse("decision-detail", args=[decision_id]))
+
+
 def _decision_cell(row: PodPlacement) -> Cell:
     """The decision behind a pod's node, or why there is none to show."""
     if row.decision_id:
-        return text("why?", reverse("decision-detail", args=[row.decision_id]))
+        return _decision_link(row.decision_id)
     if not row.node_name:
         return text("—")
     return text(NO_LAUNCH_DECISION if row.managed_node_id else NOT_LAUNCHED_BY_NODELESS)
@@ -380,9 +401,9 @@ def pods_table(rows: Iterable[PodPlacement]) -> Table:
                 text(row.instance_type or "—"),
                 text(CAPACITY_LABELS.get(row.capacity_type, row.capacity_type or "—")),
                 text(row.zone or "—"),
-                dollars(float(node_price), 4) if node_price is not None else text("—"),
+                rate(node_price, suffix=False) if node_price is not None else text("—"),
                 # A pod not on a priced node costs nothing yet: "—", like the node columns beside it.
-                dollars(float(row.cost_per_hour), 4) if node_price is not None else text("—"),
+                rate(row.cost_per_hour, suffix=False) if node_price is not None else text("—"),
                 _decision_cell(row),
             )
         )
@@ -419,7 +440,7 @@ def workloads_table(workloads: Sequence[Workload]) -> Table:
                 text(workload.kind),
                 text(workload.get_status_display()),
                 text(placements or "not placed"),
-                text("why?", reverse("decision-detail", args=[decision])) if decision else text(""),
+                _decision_link(decision) if decision else text(""),
             )
         )
     return Table(

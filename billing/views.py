@@ -68,6 +68,11 @@ class ReportQuery:
     date_from: str
     date_to: str
     problems: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()  # namespaces whose costs are spread over the others
+
+    @property
+    def shared_text(self) -> str:
+        return ", ".join(self.shared)
 
     @property
     def error(self) -> str:
@@ -93,7 +98,12 @@ def _report_query(request: OrganizationRequest) -> ReportQuery:
     except selectors.ReportError as error:
         grouping = DEFAULT_GROUPING
         problems.append(f"{error} Grouping by {selectors.GROUPINGS[grouping].lower()} instead.")
-    return ReportQuery(window, grouping, date_from, date_to, tuple(problems))
+    try:
+        shared = selectors.parse_shared(request.GET.get("share"))
+    except selectors.ReportError as error:
+        shared = ()
+        problems.append(f"{error} Sharing no namespace's costs instead.")
+    return ReportQuery(window, grouping, date_from, date_to, tuple(problems), shared)
 
 
 def _report(request: OrganizationRequest) -> tuple[Report, ReportQuery]:
@@ -105,8 +115,10 @@ def _report(request: OrganizationRequest) -> tuple[Report, ReportQuery]:
     except WindowError as problem:
         window = parse_window(DEFAULT_WINDOW, now)
         problems.append(f"{problem} Showing {window.label.lower()} instead.")
-    query = ReportQuery(window.key, query.grouping, query.date_from, query.date_to, tuple(problems))
-    return selectors.report(request.organization, window, query.grouping), query
+    query = ReportQuery(
+        window.key, query.grouping, query.date_from, query.date_to, tuple(problems), query.shared
+    )
+    return selectors.report(request.organization, window, query.grouping, query.shared), query
 
 
 @organization_view()

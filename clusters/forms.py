@@ -48,17 +48,12 @@ class EksImportForm(forms.Form):
     labels = forms.CharField(required=False, help_text="e.g. env=prod, team=payments")
 
 
-class WriteOnlyTextarea(forms.Textarea):
-    """Like PasswordInput(render_value=False): a kubeconfig is never echoed back into a page."""
-
-    def format_value(self, value: object) -> None:
-        return None
-
-
 class KubeconfigForm(forms.Form):
     name = forms.CharField(max_length=100, required=False, help_text="Defaults to the context name.")
     kubeconfig = forms.CharField(
-        widget=WriteOnlyTextarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
+        # Kept when the form comes back with errors, in that one response to the person who pasted
+        # it (the view marks it no-store); never logged, never in a URL, never shown once connected.
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
         required=False,
         help_text="Paste the output of `kubectl config view --raw --flatten --minify`, or upload the file below. "
         "It is encrypted at rest and never shown again.",
@@ -75,7 +70,10 @@ class KubeconfigForm(forms.Form):
         if upload:
             if upload.size > 1_000_000:
                 raise forms.ValidationError("That file is larger than 1 MB; it is not a kubeconfig.")
-            return str(upload.read().decode("utf-8", errors="replace"))
+            text = str(upload.read().decode("utf-8", errors="replace"))
+            # A file input cannot be refilled: an error shows the file's text in the box instead.
+            self.data = {**self.data, "kubeconfig": text}
+            return text
         return str(self.cleaned_data.get("kubeconfig") or "")
 
 

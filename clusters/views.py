@@ -7,11 +7,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from clusters import selectors, services
 from clusters.forms import CloudAccountForm, ClusterSettingsForm, EksImportForm, KubeconfigForm, NodeClassForm
-from clusters.labels import format_label_text, parse_label_text
+from clusters.labels import format_label_text
 from clusters.models import CloudAccount, Cluster, ClusterConnection
 from clusters.onboarding.cloudformation import quick_create_url, role_name_for, template_yaml
 from clusters.services.node_classes import default_node_role
@@ -98,27 +99,34 @@ def cloudformation_template(request: OrganizationRequest) -> HttpResponse:
 
 @organization_view(read=Role.ADMIN, write=Role.ADMIN, doing="import clusters")
 def cloud_account_discover(request: OrganizationRequest, account_id: str) -> HttpResponse:
-    organization = request.organization
-    account = get_for_organization(organization, CloudAccount, account_id)
+    account = get_for_organization(request.organization, CloudAccount, account_id)
+    return _discover_page(request, account)
+
+
+def _discover_page(
+    request: OrganizationRequest, account: CloudAccount, refused: EksImportForm | None = None
+) -> HttpResponse:
+    """The account's EKS clusters, each with its import form; ``refused`` is the form an import came
+    back with, shown in its row with what was typed and every error."""
     discovered, error = [], None
     try:
-        discovered = services.eks_clusters_discover(organization, account=account)
+        discovered = services.eks_clusters_discover(request.organization, account=account)
     except ValidationError as exc:
         error = " ".join(exc.messages)
     connected = {(c.region, c.eks_cluster_name) for c in account.clusters.all()}
-    rows = [
-        {
-            "info": info,
-            "connected": (info.region, info.name) in connected,
-            "form": EksImportForm(
-                initial={"region": info.region, "eks_cluster_name": info.name, "name": info.name},
-                auto_id=f"id_%s_{index}",  # one form per row: keep ids (and label targets) unique
-            ),
-        }
-        for index, info in enumerate(discovered)
-    ]
+    asked = (refused.data.get("region"), refused.data.get("eks_cluster_name")) if refused else None
+    rows = []
+    for index, info in enumerate(discovered):
+        form = EksImportForm(
+            initial={"region": info.region, "eks_cluster_name": info.name, "name": info.name},
+            auto_id=f"id_%s_{index}",  # one form per row: keep ids (and label targets) unique
+        )
+        if refused is not None and asked == (info.region, info.name):
+            form = refused
+            form.auto_id = f"id_%s_{index}"
+        rows.append({"info": info, "connected": (info.region, info.name) in connected, "form": form})
     context = {"section": "clusters", "account": account, "rows": rows, "error": error}
-    return render(request, "clusters/discover.html", context)
+    return render(request, "clusters/discover.html", context, status=200 if refused is None else 400)
 
 
 @organization_view(write=Role.ADMIN, doing="import clusters")
@@ -137,17 +145,16 @@ def cloud_account_import(request: OrganizationRequest, account_id: str) -> HttpR
                 eks_cluster_name=form.cleaned_data["eks_cluster_name"],
                 name=form.cleaned_data["name"],
                 mode=form.cleaned_data["mode"],
-                labels=parse_label_text(form.cleaned_data["labels"]),
+                labels=form.cleaned_data["labels"],
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            add_service_errors(form, error)
         else:
             return redirect(
                 "cluster-detail", cluster_id=cluster.pk
             )  # its page shows the connection's progress
-    else:
-        messages.error(request, "The import form was incomplete; try again.")
-    return redirect("cloud-account-discover", account_id=account.pk)
+    # The row comes back with what was typed (name, mode, labels) and every problem at once.
+    return _discover_page(request, account, refused=form)
 
 
 @organization_view(read=Role.ADMIN, write=Role.ADMIN, doing="connect clusters")
@@ -162,7 +169,7 @@ def connect_kubeconfig(request: OrganizationRequest) -> HttpResponse:
                 kubeconfig=form.kubeconfig_text(),
                 context=form.cleaned_data["context"],
                 mode=form.cleaned_data["mode"],
-                labels=parse_label_text(form.cleaned_data["labels"]),
+                labels=form.cleaned_data["labels"],
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -170,7 +177,10 @@ def connect_kubeconfig(request: OrganizationRequest) -> HttpResponse:
             return redirect(
                 "cluster-detail", cluster_id=cluster.pk
             )  # its page shows the connection's progress
-    return render(request, "clusters/connect_kubeconfig.html", {"section": "clusters", "form": form})
+    response = render(request, "clusters/connect_kubeconfig.html", {"section": "clusters", "form": form})
+    # A form sent back with its errors holds the pasted kubeconfig, credentials and all: no cache keeps it.
+    add_never_cache_headers(response)
+    return response
 
 
 @organization_view(write=Role.ADMIN, doing="change cluster settings")
@@ -189,7 +199,7 @@ def cluster_detail(request: OrganizationRequest, cluster_id: str) -> HttpRespons
                 actor=Actor.from_request(request),
                 name=form.cleaned_data["name"],
                 mode=form.cleaned_data["mode"],
-                labels=parse_label_text(form.cleaned_data["labels"]),
+                labels=form.cleaned_data["labels"],
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -76,6 +76,12 @@ class ClusterPreview:
         return self.draft.billed_cost_per_hour - self.saved.billed_cost_per_hour
 
     @property
+    def saving_per_hour(self) -> float | None:
+        """What the draft saves a hour for the pods compared (the delta, negated)."""
+        delta = self.delta_per_hour
+        return None if delta is None else -delta
+
+    @property
     def same_pods(self) -> bool:
         """Both policies serve every pod: the totals compare directly."""
         return not self.compared

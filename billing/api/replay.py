@@ -4,7 +4,7 @@ POST ``/api/v1/replays/`` with ``cluster``, ``window`` (``24h`` or ``7d``) and `
 provisioning policy API's settings; what it leaves out takes the built-in default, as with PUT)
 answers ``202`` with the run; GET ``/api/v1/replays/<id>/`` reads its progress and, once done, its
 result: what happened and what the draft would have done, side by side, and the LP bound. Money is
-in decimal strings (USD)."""
+in decimal strings (USD to the cent)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from billing.models import ReplayRun
 from billing.replay_view import ReplayView, replay_view
 from billing.services.replay import WINDOWS, ReplayInputError, replay_start
 from clusters.models import Cluster
+from engines.metering.money import usd
 from policies.api.provisioning import ProvisioningSettingsSerializer
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet
@@ -33,10 +34,6 @@ class ReplayStartSerializer(serializers.Serializer[Any]):
     policy = ProvisioningSettingsSerializer(help_text="The draft provisioning policy's settings.")
 
 
-def _money(value: float | None) -> str | None:
-    return None if value is None else f"{value:.4f}"
-
-
 def _result(view: ReplayView) -> dict[str, Any] | None:
     if view.state != "done":
         return None
@@ -46,12 +43,12 @@ def _result(view: ReplayView) -> dict[str, Any] | None:
         for row in view.rows:
             value = row.actual if side == "actual" else row.replayed
             key = row.label.lower().replace(" ", "_").replace("-", "_")
-            figures[side][key] = _money(value) if row.unit == "usd" else round(value, 3)
+            figures[side][key] = usd(value) if row.unit == "usd" else round(value, 3)
     return {
         "pods": view.pods,
         **figures,
-        "replayed_effective_spend": _money(view.replayed_effective),
-        "lower_bound_effective_spend": _money(view.lower_bound),
+        "replayed_effective_spend": usd(view.replayed_effective),
+        "lower_bound_effective_spend": usd(view.lower_bound),
         "above_lower_bound_pct": None if view.above_bound_pct is None else round(view.above_bound_pct, 2),
         "unplaced_pods": view.unplaced_pods,
         "unplaced_reasons": list(view.unplaced_reasons),

@@ -4,7 +4,6 @@ The page and its CSV read the same selector."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -23,20 +22,14 @@ from billing.selectors.rightsizing import (
     rightsizing_recommendations,
 )
 from clusters.models import Cluster
+from engines.metering.money import RATE_PLACES, usd
 from engines.metering.rightsizing import Confidence, Verdict
 from tenants.access import get_for_organization
 from tenants.api.base import OrganizationScopedViewSet
+from tenants.api.fields import UsdField, UsdRateField
 from tenants.models import Organization
 
-RATE = Decimal("0.000001")
-
-
-def _rate(value: float) -> str:
-    """A rate as a decimal string to a millionth of a dollar (the API writes money as strings)."""
-    return str(Decimal(str(value)).quantize(RATE))
-
-
-_RATE_FIELD = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+_RATE_FIELD = UsdRateField(allow_null=True)
 
 
 class RightsizingFilterSerializer(serializers.Serializer[Any]):
@@ -76,9 +69,7 @@ class ContainerRecommendationSerializer(serializers.Serializer[Any]):
     )
     oom_kills = serializers.IntegerField(source="recommendation.oom_kills")
     reasons = serializers.ListField(child=serializers.CharField(), source="recommendation.reasons")
-    monthly_saving = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+    monthly_saving = UsdField(
         allow_null=True,
         help_text="USD a month if applied (negative: what the extra room costs); null: unpriced or no data.",
     )
@@ -114,18 +105,18 @@ class RightsizingSerializer(serializers.Serializer[Any]):
         help_text="USD per core-hour the pods are allocated at (their nodes' prices); null: unpriced."
     )
     memory_rate_per_gib_hour = serializers.SerializerMethodField()
-    monthly_saving = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    monthly_saving = UsdField(allow_null=True, help_text="USD a month if every container is applied.")
     kubectl = serializers.CharField(allow_null=True, help_text="A kubectl patch; null: not patchable.")
     manifest = serializers.CharField(allow_null=True, help_text="The YAML fragment; null: nothing to apply.")
     containers = ContainerRecommendationSerializer(many=True)
 
     @extend_schema_field(_RATE_FIELD)
     def get_cpu_rate_per_core_hour(self, row: WorkloadRecommendation) -> str | None:
-        return None if row.rates is None else _rate(row.rates.cpu)
+        return None if row.rates is None else usd(row.rates.cpu, RATE_PLACES)
 
     @extend_schema_field(_RATE_FIELD)
     def get_memory_rate_per_gib_hour(self, row: WorkloadRecommendation) -> str | None:
-        return None if row.rates is None else _rate(row.rates.memory_gib)
+        return None if row.rates is None else usd(row.rates.memory_gib, RATE_PLACES)
 
 
 class RightsizingViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[ContainerUsageHour]):

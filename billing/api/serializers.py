@@ -1,5 +1,6 @@
 """API shapes of the reports (spend, savings with explained baselines, utilization, overview), pod
-placements and decisions. Money is USD; resource amounts are core-hours and GiB-hours."""
+placements and decisions. Money is USD in decimal strings (tenants.api.fields: amounts to the cent,
+per-hour rates to six decimals); resource amounts are core-hours and GiB-hours."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from rest_framework import serializers
 
 from billing.models import PodPlacement
 from engines.metering import SavingsRow
+from engines.metering.money import usd
 from policies.models import Decision
 from policies.plan_quality import decision_plan_certificate
+from tenants.api.fields import DecisionRecordField, UsdField, UsdRateField
 
 
 class WindowSerializer(serializers.Serializer[Any]):
@@ -25,15 +28,15 @@ class WindowSerializer(serializers.Serializer[Any]):
 class SavingsRowSerializer(serializers.Serializer[Any]):
     group = serializers.CharField(help_text="Cluster id, namespace, namespace/workload or capacity type.")
     name = serializers.CharField(source="label", help_text="The cluster's name, or the group itself.")
-    actual = serializers.FloatField(help_text="Actual spend: node cost at the prices paid.")
-    static_pool = serializers.FloatField(help_text="Baseline: static on-demand pools sized for the peak.")
-    on_demand_only = serializers.FloatField(help_text="Baseline: the same nodes, all on-demand.")
+    actual = UsdField(help_text="Actual spend: node cost at the prices paid.")
+    static_pool = UsdField(help_text="Baseline: static on-demand pools sized for the peak.")
+    on_demand_only = UsdField(help_text="Baseline: the same nodes, all on-demand.")
     serverless_only = serializers.SerializerMethodField(
         help_text="Baseline: every pod alone on serverless. Null (n/a) when pods ran and none fits a "
         "serverless shape: see serverless_fit_pod_hours."
     )
-    saved_vs_static_pool = serializers.FloatField(source="versus_static_pool")
-    saved_vs_on_demand_only = serializers.FloatField(source="versus_on_demand_only")
+    saved_vs_static_pool = UsdField(source="versus_static_pool")
+    saved_vs_on_demand_only = UsdField(source="versus_on_demand_only")
     saved_vs_serverless_only = serializers.SerializerMethodField()
     saved_vs_static_pool_pct = serializers.FloatField(source="versus_static_pool_pct", allow_null=True)
     saved_vs_on_demand_only_pct = serializers.FloatField(source="versus_on_demand_only_pct", allow_null=True)
@@ -44,11 +47,13 @@ class SavingsRowSerializer(serializers.Serializer[Any]):
         "in the serverless baseline."
     )
 
-    def get_serverless_only(self, row: SavingsRow) -> float | None:
-        return row.serverless_only if row.serverless_applies else None
+    @extend_schema_field(UsdField(allow_null=True))
+    def get_serverless_only(self, row: SavingsRow) -> str | None:
+        return usd(row.serverless_only) if row.serverless_applies else None
 
-    def get_saved_vs_serverless_only(self, row: SavingsRow) -> float | None:
-        return row.versus_serverless_only if row.serverless_applies else None
+    @extend_schema_field(UsdField(allow_null=True))
+    def get_saved_vs_serverless_only(self, row: SavingsRow) -> str | None:
+        return usd(row.versus_serverless_only) if row.serverless_applies else None
 
     def get_saved_vs_serverless_only_pct(self, row: SavingsRow) -> float | None:
         return row.versus_serverless_only_pct if row.serverless_applies else None
@@ -63,7 +68,7 @@ class SavingsRowSerializer(serializers.Serializer[Any]):
 class PoolSizeSerializer(serializers.Serializer[Any]):
     instance_type = serializers.CharField()
     nodes = serializers.IntegerField()
-    price_per_hour = serializers.FloatField()
+    price_per_hour = UsdRateField()
 
 
 class StaticPoolSerializer(serializers.Serializer[Any]):
@@ -72,8 +77,8 @@ class StaticPoolSerializer(serializers.Serializer[Any]):
     cpu_pool = PoolSizeSerializer(allow_null=True, help_text="Null: no on-demand type holds the largest pod.")
     gpu_pool = PoolSizeSerializer(allow_null=True)
     metered_hours = serializers.FloatField()
-    cost_per_hour = serializers.FloatField()
-    cost = serializers.FloatField()
+    cost_per_hour = UsdRateField()
+    cost = UsdField()
 
 
 class BaselineMethodsSerializer(serializers.Serializer[Any]):
@@ -91,21 +96,25 @@ class SavingsReportSerializer(serializers.Serializer[Any]):
     static_pools = StaticPoolSerializer(many=True)
     methods = BaselineMethodsSerializer()
     usage_measured = serializers.BooleanField(help_text="False: no metrics source, so used = requested.")
+    shared = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The rows whose costs were spread over the others (the share parameter).",
+    )
 
 
 class SpendByCapacitySerializer(serializers.Serializer[Any]):
-    on_demand = serializers.FloatField()
-    spot = serializers.FloatField()
-    serverless = serializers.FloatField()
+    on_demand = UsdField()
+    spot = UsdField()
+    serverless = UsdField()
 
 
 class SeriesPointSerializer(serializers.Serializer[Any]):
     start = serializers.DateTimeField()
-    actual = serializers.FloatField()
+    actual = UsdField()
     spend_by_capacity = SpendByCapacitySerializer()
-    static_pool = serializers.FloatField()
-    on_demand_only = serializers.FloatField()
-    serverless_only = serializers.FloatField(
+    static_pool = UsdField()
+    on_demand_only = UsdField()
+    serverless_only = UsdField(
         allow_null=True, help_text="null when no pod of the window fits a serverless shape"
     )
     cpu_requested_core_hours = serializers.FloatField(source="cpu_requested")
@@ -135,14 +144,14 @@ class TopWorkloadSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     workload = serializers.CharField()
     name = serializers.CharField(help_text="namespace/workload, as every page names it.")
-    cost = serializers.FloatField()
+    cost = UsdField()
     share_pct = serializers.FloatField()
 
 
 class OverviewSerializer(serializers.Serializer[Any]):
-    spend_today = serializers.FloatField()
-    month_to_date = serializers.FloatField()
-    projected_month_end = serializers.FloatField(
+    spend_today = UsdField()
+    month_to_date = UsdField()
+    projected_month_end = UsdField(
         allow_null=True,
         help_text="Null: less than an hour metered in the last 24 hours, too little to project.",
     )
@@ -159,6 +168,8 @@ class OverviewSerializer(serializers.Serializer[Any]):
 
 class PodPlacementSerializer(serializers.ModelSerializer[PodPlacement]):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+    node_price_per_hour = UsdRateField(allow_null=True, help_text="The node's price ($/h); null: unpriced.")
+    cost_per_hour = UsdRateField(help_text="The pod's share of its node's price ($/h).")
 
     class Meta:
         model = PodPlacement
@@ -186,10 +197,8 @@ class PodPlacementSerializer(serializers.ModelSerializer[PodPlacement]):
 
 
 class PlanCertificateSerializer(serializers.Serializer[Any]):
-    cost_per_hour = serializers.FloatField(
-        help_text="The plan's effective cost ($/h, with interruption risk)."
-    )
-    lower_bound_per_hour = serializers.FloatField(help_text="No plan for the same pods can cost less ($/h).")
+    cost_per_hour = UsdRateField(help_text="The plan's effective cost ($/h, with interruption risk).")
+    lower_bound_per_hour = UsdRateField(help_text="No plan for the same pods can cost less ($/h).")
     gap_percent = serializers.FloatField(allow_null=True, help_text="Cost over the bound, in percent.")
     pods = serializers.IntegerField()
     launches = serializers.IntegerField()
@@ -201,6 +210,10 @@ class DecisionDetailSerializer(serializers.ModelSerializer[Decision]):
     plan_certificate = serializers.SerializerMethodField(
         help_text="For launches: the plan's cost against the best possible for the same pods."
     )
+    chosen = DecisionRecordField(help_text="What was chosen; prices per hour as decimal strings.")
+    runner_ups = DecisionRecordField(help_text="The options not chosen, with their prices per hour.")
+    inputs = DecisionRecordField(help_text="What the decision was made from.")
+    cost_per_hour = UsdRateField(allow_null=True, help_text="What the choice costs ($/h).")
 
     @extend_schema_field(PlanCertificateSerializer(allow_null=True))
     def get_plan_certificate(self, decision: Decision) -> dict[str, Any] | None:

@@ -49,6 +49,15 @@ AGGREGATE = OpenApiParameter(
 )
 
 
+SHARE = OpenApiParameter(
+    "share",
+    str,
+    description="Namespaces whose costs are shared (OpenCost's shareNamespaces), comma-separated, e.g. "
+    "kube-system,monitoring: with aggregate namespace or workload their rows are spread over the other "
+    "rows in proportion to actual spend, every column alike; the totals do not change.",
+)
+
+
 def _window(request: Request) -> ReportWindow:
     try:
         return parse_window(request.query_params.get("window") or DEFAULT_WINDOW, timezone.now())
@@ -73,9 +82,13 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
             grouping = selectors.parse_grouping(aggregate)
         except selectors.ReportError as error:
             raise ValidationError({"aggregate": [str(error)]})
-        return selectors.report(self.organization, _window(request), grouping)
+        try:
+            shared = selectors.parse_shared(request.query_params.get("share"))
+        except selectors.ReportError as error:
+            raise ValidationError({"share": [str(error)]})
+        return selectors.report(self.organization, _window(request), grouping, shared)
 
-    @extend_schema(parameters=[WINDOW, AGGREGATE], responses=SavingsReportSerializer)
+    @extend_schema(parameters=[WINDOW, AGGREGATE, SHARE], responses=SavingsReportSerializer)
     @action(detail=False, methods=["get"])
     def savings(self, request: Request) -> Response:
         """Actual spend, what each baseline would have cost for the same pods over the same time, and
@@ -89,6 +102,7 @@ class ReportViewSet(OrganizationScopedViewSet[ClusterRollup]):
             "static_pools": report.pools,
             "methods": selectors.BASELINE_METHODS,
             "usage_measured": report.usage_measured,
+            "shared": list(report.savings.shared),
         }
         return Response(SavingsReportSerializer(body).data)
 

@@ -16,6 +16,7 @@ from billing.selectors.reports import (
     Report,
     ReportError,
     parse_grouping,
+    parse_shared,
     report,
 )
 from policies.plan_quality import decision_plan_certificate
@@ -34,6 +35,7 @@ __all__ = [
     "federated_workloads",
     "overview",
     "parse_grouping",
+    "parse_shared",
     "placement_namespaces",
     "pod_placements",
     "report",

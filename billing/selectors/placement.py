@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from billing.models import PodPlacement
 from billing.selectors.reports import CAPACITY_LABELS
+from engines.metering.money import rate_text
 from policies.federation.selectors import PLACEMENT_DECISIONS, workload_list
 from policies.models import Decision, Workload
 from tenants.models import Organization
@@ -77,7 +78,8 @@ def _option(raw: dict[str, Any], chosen_price: float | None, *, chosen: bool) ->
         note = f"skipped: {raw['error']}"
     elif not chosen and effective is not None and chosen_price:
         extra = float(effective) - chosen_price
-        note = f"+${extra:.4f}/h ({100 * extra / chosen_price:+.0f} %)"
+        # Runner-ups are often within a cent an hour of the choice: over a month the gap reads.
+        note = f"+{rate_text(extra, 'mo').text} ({100 * extra / chosen_price:+.0f} %)"
     return Option(
         instance_type=str(raw.get("instance_type") or raw.get("cluster") or raw.get("name") or "—"),
         capacity_type=CAPACITY_LABELS.get(

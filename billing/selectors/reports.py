@@ -7,7 +7,8 @@ baseline is computed is written in `BASELINE_METHODS`, which the page and the AP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,7 @@ from engines.metering import (
     pool_pods_cost,
     savings_report,
     serverless_applies,
+    share_costs,
 )
 from engines.metering.windows import ReportWindow, bucket_starts
 from tenants.models import Organization
@@ -101,6 +103,21 @@ def parse_grouping(text: str | None) -> str:
     if grouping not in GROUPINGS:
         raise ReportError(f"{grouping!r} is not a grouping: use one of {', '.join(GROUPINGS)}.")
     return grouping
+
+
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_SHARED = 20
+
+
+def parse_shared(text: str | None) -> tuple[str, ...]:
+    """``kube-system, monitoring`` → the namespaces whose costs are shared (none when empty)."""
+    names = tuple(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
+    wrong = [name for name in names if not _NAMESPACE.fullmatch(name)]
+    if wrong:
+        raise ReportError(f"{wrong[0]!r} is not a namespace name (lowercase letters, digits and '-').")
+    if len(names) > MAX_SHARED:
+        raise ReportError(f"Share at most {MAX_SHARED} namespaces.")
+    return names
 
 
 @dataclass(frozen=True)
@@ -317,8 +334,24 @@ class Report:
         return GROUPINGS[self.grouping]
 
 
-def report(organization: Organization, window: ReportWindow, grouping: str) -> Report:
-    """Everything the Reports page, its CSV exports and the reports API show (three queries)."""
+def _shared(grouping: str, namespaces: Collection[str]) -> Callable[[str], bool] | None:
+    """Which rows of the grouping belong to the shared namespaces (OpenCost's ``shareNamespaces``):
+    a namespace row by its name, a workload row by its namespace; other groupings have none."""
+    wanted = frozenset(namespaces)
+    if not wanted:
+        return None
+    if grouping == "namespace":
+        return wanted.__contains__
+    if grouping == "workload":
+        return lambda group: group.split("/", 1)[0] in wanted
+    return None
+
+
+def report(
+    organization: Organization, window: ReportWindow, grouping: str, shared_namespaces: Collection[str] = ()
+) -> Report:
+    """Everything the Reports page, its CSV exports and the reports API show (three queries). The
+    costs of ``shared_namespaces`` are spread over the other groups (by namespace or workload)."""
     clusters = organization_clusters(organization)
     usage = window_usage(organization, window)
     pools = static_pools(clusters, usage)
@@ -328,6 +361,9 @@ def report(organization: Organization, window: ReportWindow, grouping: str) -> R
         {cluster_id: pool.cost for cluster_id, pool in pools.items()},
         {cluster_id: pool.pods_cost for cluster_id, pool in pools.items()},
     )
+    is_shared = _shared(grouping, shared_namespaces)
+    if is_shared is not None:
+        savings = share_costs(savings, is_shared)
     return Report(
         window=window,
         grouping=grouping,

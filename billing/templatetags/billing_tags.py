@@ -9,21 +9,33 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from billing import tables
 from billing.selectors.usage import cluster_spend
 from clusters.models import Cluster, ManagedNode
 from engines.metering import SECONDS_PER_HOUR, SavingsRow
+from engines.metering.money import PERIODS
 
 register = template.Library()
 
 
 @register.filter
-def money(value: float | Decimal | None, places: int = 2) -> str:
-    """`$1,234.57` (`—` when unknown)."""
-    return "—" if value is None else tables.dollars(float(value), int(places)).text
+def money(value: float | Decimal | str | None, per: str = "") -> str:
+    """The one money format of every page, always to the cent: an amount "$1,234.57"; with ``per``
+    "h" a price per hour "$0.10/h", with "mo" an hourly price over a month "$70.08/mo"; "—" when
+    unknown. A rate the cents round carries its exact figure as a tooltip."""
+    if value is None or value == "":
+        return "—"
+    if per not in PERIODS:
+        raise template.TemplateSyntaxError(f"money: per is '', 'h' or 'mo', not {per!r}")
+    if not per:
+        return tables.dollars(Decimal(str(value))).text
+    cell = tables.rate(Decimal(str(value)), per)
+    if not cell.title:
+        return cell.text
+    return format_html('<span class="money" title="{}">{}</span>', cell.title, cell.text)
 
 
 @register.filter
@@ -66,7 +78,8 @@ def chart_json(data: dict[str, Any]) -> str:
 def _cell(cell: tables.Cell, tag: str = "td") -> str:
     text = escape(cell.text)
     content = f'<a href="{escape(cell.href)}">{text}</a>' if cell.href else text
-    return f"<{tag}{_NUMERIC if cell.numeric else ''}>{content}</{tag}>"
+    title = f' title="{escape(cell.title)}"' if cell.title else ""
+    return f"<{tag}{_NUMERIC if cell.numeric else ''}{title}>{content}</{tag}>"
 
 
 _NUMERIC = ' class="num"'

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,7 +11,7 @@ from clusters.kube.access import (
     eks_endpoint_override,
 )
 from clusters.kube.kubeconfig import KubeconfigError, credentials, minimal_kubeconfig
-from clusters.labels import clean_labels
+from clusters.labels import clean_labels, parse_label_text
 from clusters.models import (
     CloudAccount,
     Cluster,
@@ -26,6 +27,8 @@ from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import Organization
 from workers.enqueue import node_class_release_on_commit
+
+T = TypeVar("T")
 
 
 def _clean_name(organization: Organization, name: str, *, exclude: Cluster | None = None) -> str:
@@ -86,6 +89,30 @@ def _save_and_check(
     return cluster
 
 
+class _Problems:
+    """Every problem of a connect request, gathered so that a form shows them all in one submit
+    instead of one per try (a bad kubeconfig, then the labels, then the name)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[ValidationError]] = {}
+
+    def check(self, check: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return check(*args)
+        except ValidationError as error:
+            error.update_error_dict(self.errors)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+def _labels(labels: dict[str, Any] | str | None) -> dict[str, str]:
+    """Labels as the API gives them (a mapping) or as a form does (``env=prod, team=payments``)."""
+    return parse_label_text(labels) if isinstance(labels, str) else clean_labels(labels)
+
+
 def _parse_kubeconfig(kubeconfig: str, context: str) -> tuple[str, Any]:
     try:
         return credentials(kubeconfig, context or None)
@@ -102,8 +129,15 @@ def cluster_import_eks(
     eks_cluster_name: str,
     name: str = "",
     mode: str = ClusterMode.OBSERVE,
-    labels: dict[str, Any] | None = None,
+    labels: dict[str, Any] | str | None = None,
 ) -> Cluster:
+    # What can be checked without asking EKS is checked together, so the form shows it all at once.
+    problems = _Problems()
+    cleaned_name = problems.check(_clean_name, organization, name or eks_cluster_name)
+    cleaned_mode = problems.check(_clean_mode, mode)
+    cleaned_labels = problems.check(_labels, labels)
+    problems.raise_any()
+    assert cleaned_name is not None and cleaned_mode is not None
     if region not in account.regions:
         raise ValidationError(
             {"region": f"{account.name} is not set up for {region}; add the region to the account first."}
@@ -130,15 +164,15 @@ def cluster_import_eks(
     override = eks_endpoint_override(region, eks_cluster_name) or {}
     cluster = Cluster(
         organization=organization,
-        name=_clean_name(organization, name or eks_cluster_name),
+        name=cleaned_name,
         connection=ClusterConnection.EKS,
         cloud_account=account,
         eks_cluster_name=eks_cluster_name,
         region=region,
         endpoint=override.get("endpoint", info.endpoint),
         ca_pem=override.get("ca_pem", info.ca_pem),
-        mode=_clean_mode(mode),
-        labels={"cloud": "aws", "region": region, **clean_labels(labels)},
+        mode=cleaned_mode,
+        labels={"cloud": "aws", "region": region, **(cleaned_labels or {})},
     )
     return _save_and_check(
         organization,
@@ -157,19 +191,27 @@ def cluster_connect_kubeconfig(
     kubeconfig: str,
     context: str = "",
     mode: str = ClusterMode.OBSERVE,
-    labels: dict[str, Any] | None = None,
+    labels: dict[str, Any] | str | None = None,
 ) -> Cluster:
-    chosen, creds = _parse_kubeconfig(kubeconfig, context)
+    problems = _Problems()
+    parsed = problems.check(_parse_kubeconfig, kubeconfig, context)
+    chosen, creds = parsed if parsed is not None else ("", None)
+    # Without a name the context names the cluster: with no usable kubeconfig there is none to miss.
+    cleaned_name = problems.check(_clean_name, organization, name or chosen) if name or parsed else None
+    cleaned_mode = problems.check(_clean_mode, mode)
+    cleaned_labels = problems.check(_labels, labels)
+    problems.raise_any()
+    assert creds is not None and cleaned_name is not None and cleaned_mode is not None
     cluster = Cluster(
         organization=organization,
-        name=_clean_name(organization, name or chosen),
+        name=cleaned_name,
         connection=ClusterConnection.KUBECONFIG,
         endpoint=creds.server,
         ca_pem=creds.ca_pem,
         kubeconfig_ciphertext=encrypt_text(minimal_kubeconfig(chosen, creds)),
         kubeconfig_context=chosen,
-        mode=_clean_mode(mode),
-        labels=clean_labels(labels),
+        mode=cleaned_mode,
+        labels=cleaned_labels or {},
     )
     return _save_and_check(
         organization,
@@ -186,14 +228,18 @@ def cluster_update(
     cluster: Cluster,
     actor: Actor,
     name: str | None = None,
-    labels: dict[str, Any] | None = None,
+    labels: dict[str, Any] | str | None = None,
     mode: str | None = None,
 ) -> Cluster:
     changes: dict[str, Any] = {}
+    problems = _Problems()  # the name's and the labels' problems together, as the form shows them
     if name is not None and name != cluster.name:
-        cluster.name = changes["name"] = _clean_name(organization, name, exclude=cluster)
+        changes["name"] = problems.check(lambda: _clean_name(organization, name, exclude=cluster))
     if labels is not None:
-        cluster.labels = changes["labels"] = clean_labels(labels)
+        changes["labels"] = problems.check(_labels, labels)
+    problems.raise_any()
+    cluster.name = changes.get("name", cluster.name)
+    cluster.labels = changes.get("labels", cluster.labels)
     recheck = False
     was_nodeless = cluster.is_nodeless
     if mode is not None and mode != cluster.mode:

@@ -33,6 +33,7 @@ from engines.metering.report import (
     projected_month_end,
     savings_report,
     serverless_applies,
+    share_costs,
 )
 from engines.metering.windows import ReportWindow, WindowError, parse_window, rollup_ranges
 
@@ -74,5 +75,6 @@ __all__ = [
     "pool_pods_cost",
     "savings_report",
     "serverless_applies",
+    "share_costs",
     "split_node_price",
 ]

@@ -23,7 +23,7 @@ against serverless is negative by construction: the pages say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 IDLE_GROUP = "__idle__"
@@ -104,6 +104,19 @@ class SavingsRow:
     def versus_serverless_only_pct(self) -> float | None:
         return self.percent(self.versus_serverless_only, self.serverless_only)
 
+    def scaled(self, factor: float) -> SavingsRow:
+        """The row's figures times ``factor`` (its name kept): a share of it."""
+        return SavingsRow(
+            self.group,
+            self.label,
+            self.actual * factor,
+            self.static_pool * factor,
+            self.on_demand_only * factor,
+            self.serverless_only * factor,
+            self.pod_seconds * factor,
+            self.serverless_unfit_pod_seconds * factor,
+        )
+
     def __add__(self, other: SavingsRow) -> SavingsRow:
         return SavingsRow(
             self.group,
@@ -121,6 +134,7 @@ class SavingsRow:
 class SavingsReport:
     rows: tuple[SavingsRow, ...]  # dearest first, idle capacity last
     total: SavingsRow
+    shared: tuple[str, ...] = ()  # the labels of the rows `share_costs` spread over the others
 
 
 def _idle_weights(rows: Sequence[tuple[int, GroupCosts]]) -> dict[int, float]:
@@ -205,6 +219,29 @@ def savings_report(
     for merged_row in rows:
         total = total + merged_row
     return SavingsReport(tuple(rows), total)
+
+
+def share_costs(report: SavingsReport, is_shared: Callable[[str], bool]) -> SavingsReport:
+    """OpenCost's shared costs: the rows whose group ``is_shared`` (a namespace such as kube-system,
+    whose pods serve every team) are spread over the other rows in proportion to their actual
+    spend, every column alike (actual, each baseline, pod time), so each team carries its part of
+    what it relies on and the total is unchanged. Idle capacity stays its own row. With nothing to
+    share, or no spend to weigh it by, the report is returned as it was."""
+    sharing = [row for row in report.rows if row.group != IDLE_GROUP and is_shared(row.group)]
+    receiving = [row for row in report.rows if row.group != IDLE_GROUP and not is_shared(row.group)]
+    weight = sum(row.actual for row in receiving)
+    if not sharing or weight <= 0:
+        return report
+    pooled = SavingsRow("__shared__", "Shared", 0.0, 0.0, 0.0, 0.0)
+    for row in sharing:
+        pooled = pooled + row
+    idle = [row for row in report.rows if row.group == IDLE_GROUP]
+    shared_out = [row + pooled.scaled(row.actual / weight) for row in receiving]
+    rows = sorted(shared_out, key=lambda r: (-r.actual, r.label)) + idle
+    total = SavingsRow("__total__", "Total", 0.0, 0.0, 0.0, 0.0)
+    for row in rows:
+        total = total + row
+    return SavingsReport(tuple(rows), total, tuple(row.label for row in sharing))
 
 
 def projected_month_end(

@@ -36,9 +36,9 @@ from enum import StrEnum
 from typing import Any
 
 from engines.metering.model import Quantities
+from engines.metering.money import HOURS_PER_MONTH as HOURS_PER_MONTH
 from engines.metering.rates import ResourceRates
 
-HOURS_PER_MONTH = 730.0  # 365 × 24 / 12, as cloud price lists count a month
 CPU_FIRST_BUCKET = 0.001  # cores: bucket 0 is [0, 1m)
 MEMORY_FIRST_BUCKET = 1 / 1024  # GiB: bucket 0 is [0, 1 MiB)
 BUCKET_RATIO = 1.05

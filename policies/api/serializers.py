@@ -24,7 +24,7 @@ from policies.federation.spec import (
     describe_policy,
 )
 from policies.models import Decision, FailureBehaviour, FederationPolicy, Placement, Workload
-from tenants.api.fields import StrictCharField, StrictFloatField
+from tenants.api.fields import DecisionRecordField, StrictCharField, StrictFloatField, UsdRateField
 
 SELECTOR_HELP = (
     'A cluster selector: text such as "env=prod, cloud in (aws, gcp), !spot, tier>2", or a list of '
@@ -165,6 +165,11 @@ class PlacementSerializer(serializers.ModelSerializer[Placement]):
 
 
 class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    chosen = DecisionRecordField(help_text="What was chosen; prices per hour as decimal strings.")
+    runner_ups = DecisionRecordField(help_text="The options not chosen, with their prices per hour.")
+    inputs = DecisionRecordField(help_text="What the decision was made from.")
+    cost_per_hour = UsdRateField(allow_null=True, help_text="What the choice costs ($/h).")
+
     class Meta:
         model = Decision
         fields = (

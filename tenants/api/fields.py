@@ -9,6 +9,8 @@ from typing import Any
 from django.db import models
 from rest_framework import serializers
 
+from engines.metering.money import CENTS, RATE_PLACES, usd
+
 
 class StrictFloatField(serializers.FloatField):
     """A number, never a boolean: DRF's FloatField takes ``true`` as 1.0."""
@@ -57,3 +59,58 @@ def check_uuid_parameters(params: Mapping[str, str], *names: str) -> None:
                 problems[name] = ["Must be a valid UUID."]
     if problems:
         raise serializers.ValidationError(problems)
+
+
+# Money in the API is USD as decimal strings, never JSON floats (13.587822000700001 is no amount a
+# finance tool can take), rounded as the pages round it (engines.metering.money).
+
+
+class UsdField(serializers.DecimalField):
+    """A read-only USD amount as a decimal string (see ``usd``): cents unless ``places`` says more."""
+
+    def __init__(self, places: int = CENTS, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(max_digits=None, decimal_places=places, coerce_to_string=True, **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        # DRF leaves None to the serializer (allow_null), so a value here is always an amount.
+        return usd(value, self.decimal_places or 0) or ""
+
+
+class UsdRateField(UsdField):
+    """A read-only price or cost per hour: USD to six decimals."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(RATE_PLACES, **kwargs)
+
+
+# The keys of decision records (chosen, runner-ups, inputs: JSON the workers keep) whose numbers are
+# USD per hour: the API gives them as rate strings like every other price.
+RATE_KEYS = frozenset(
+    {"price_per_hour", "effective_price_per_hour", "egress_per_hour", "cost_per_hour", "lower_bound_per_hour"}
+)
+
+
+def rates_as_strings(value: Any) -> Any:
+    """A decision's JSON with every USD-per-hour number (by key, at any depth) as a rate string."""
+    if isinstance(value, dict):
+        return {
+            key: usd(item, RATE_PLACES)
+            if key in RATE_KEYS and isinstance(item, int | float) and not isinstance(item, bool)
+            else rates_as_strings(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [rates_as_strings(item) for item in value]
+    return value
+
+
+class DecisionRecordField(serializers.JSONField):
+    """A decision's recorded JSON, its prices per hour as decimal strings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return rates_as_strings(value)

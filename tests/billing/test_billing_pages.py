@@ -12,6 +12,7 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
+from engines.metering.money import usd
 from engines.metering.windows import floor_hour
 from tests.billing.ledger_builders import (
     as_number,
@@ -154,7 +155,14 @@ def test_every_report_table_downloads_as_csv_with_the_numbers_on_the_page(
     periods = {row[0] for row in shown}
     in_file = [row for row in rows[1:] if row[0] in periods]
     for on_page, in_csv in zip(shown, in_file, strict=True):
-        assert [as_number(cell) for cell in on_page] == [as_number(cell) for cell in in_csv]
+        # Amounts are the page's cents; a price per hour keeps six decimals in the file (the page's
+        # cell has them as its title), which round to the page's cents.
+        assert [as_number(cell) for cell in on_page] == [_to_cents(as_number(cell)) for cell in in_csv]
+
+
+def _to_cents(value: str) -> str:
+    """A CSV number as the page shows it: rates (six decimals) to the cent; other cells as they are."""
+    return usd(value) or "" if re.fullmatch(r"-?\d+\.\d{6}", value) else value
 
 
 def test_the_csv_of_an_unknown_table_is_a_404(metered, owner_client) -> None:
@@ -169,19 +177,20 @@ def test_placement_shows_where_each_pod_runs_and_links_the_decision_with_its_run
     rows = page_table(html, "table-pods")
     assert rows[0][:3] == ["Pod", "Workload", "Cluster"]
     assert {row[0] for row in rows[1:]} == {"shop/web-1", "shop/web-2", "batch/etl-1"}
-    assert all(row[4] == "m5.large" and row[5] == "On-demand" and row[7] == "$0.0960" for row in rows[1:])
+    assert all(row[4] == "m5.large" and row[5] == "On-demand" and row[7] == "$0.10" for row in rows[1:])
+    assert 'title="$0.096000/h">$0.10</td>' in html  # the exact price, which cents round
     assert f'href="/placement/decisions/{decision.pk}/"' in html
 
     detail = get_page(owner_client, f"/placement/decisions/{decision.pk}/", queries=5).content.decode()
     options = page_table(detail, "decision-options")
     assert [row[1] for row in options[1:]] == ["m5.large", "c5.xlarge", "m6i.large"]
-    assert options[1][0] == "chosen" and options[2][-1] == "+$0.0740/h (+77 %)"
+    assert options[1][0] == "chosen" and options[2][-1] == "+$54.02/mo (+77 %)"  # $0.074/h more
     assert "cheapest offering that holds the 3 pending pods" in detail
     assert "shop/web-1, shop/web-2, batch/etl-1" in detail
 
 
 def test_placement_filters_update_over_htmx_and_export_csv(metered, owner_client) -> None:
-    seed_placements(metered)
+    decision = seed_placements(metered)
     partial = owner_client.get("/placement/?namespace=batch", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial
     assert [row[0] for row in page_table(partial, "table-pods")[1:]] == ["batch/etl-1"]
@@ -195,6 +204,8 @@ def test_placement_filters_update_over_htmx_and_export_csv(metered, owner_client
         )
     )
     assert [row[0] for row in rows[1:]] == ["shop/web-1", "shop/web-2"]
+    # The Decision column names the decision (its id, as the API reads it), not the page's "why?".
+    assert rows[0][-1] == "Decision" and {row[-1] for row in rows[1:]} == {str(decision.pk)}
 
 
 def test_viewers_read_every_page_and_nobody_posts_to_them(metered, viewer_client, owner_client) -> None:

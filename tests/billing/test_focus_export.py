@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing.selectors.focus import COLUMNS
 from engines.metering import NodeSample, Quantities
+from engines.metering.money import usd
 from engines.metering.windows import floor_hour
 from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, shop_nodes
 
@@ -42,7 +43,7 @@ def test_rows_add_up_to_the_reports_actual_spend_with_list_cost_at_on_demand(met
     rows = focus(owner_client)
     assert {row["ResourceName"] for row in rows} == {"od-1", "spot-1", "rack-1"}
     actual = api_a.get("/api/v1/reports/savings/?window=today&aggregate=cluster").json()["totals"]["actual"]
-    assert float(sum(Decimal(row["BilledCost"]) for row in rows)) == pytest.approx(actual, abs=1e-6)
+    assert usd(sum(Decimal(row["BilledCost"]) for row in rows)) == actual  # the API's is to the cent
     by_node = {row["ResourceName"]: row for row in rows}
     spot, on_demand = by_node["spot-1"], by_node["od-1"]
     assert spot["PricingCategory"] == "Dynamic" and on_demand["PricingCategory"] == "Standard"

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from billing.models import ReplayRun, ReplayState, UsageInterval
 from billing.services import replay as replay_service
+from engines.metering.money import usd
 from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, shop_pods
 from tests.fixtures.provisioning import BASE_POLICY
 
@@ -55,7 +56,7 @@ def test_the_api_starts_a_replay_that_the_task_runs_in_steps_to_a_side_by_side_r
     result = body["result"]
     assert result["pods"] == 3  # two web pods all along, the Job's pod for twenty minutes
     recorded = UsageInterval.objects.filter(cluster=cluster).aggregate(spend=Sum("node_cost"))["spend"]
-    assert Decimal(result["actual"]["spend"]) == pytest.approx(recorded, abs=Decimal("0.0001"))
+    assert result["actual"]["spend"] == usd(recorded)  # USD to the cent
     assert result["actual"]["peak_nodes"] == 2
     assert Decimal(result["replayed"]["spend"]) > 0
     assert result["replayed"]["peak_nodes"] >= 1 and result["unplaced_pods"] == 0

@@ -1,7 +1,8 @@
 """Reports over generated ledgers: random nodes (capacity types, prices, some unpriced) and pods
 (requests, some on no priced node, some no serverless shape holds) metered through the real write
 path and read back by the report selector. Whatever the ledger: the rows add up to the total in
-every column, no baseline is negative, and every saving is its baseline minus the actual spend."""
+every column, no baseline is negative, and every saving is its baseline minus the actual spend; with
+a namespace's costs shared over the others, the same holds and the totals do not move."""
 
 from __future__ import annotations
 
@@ -60,9 +61,13 @@ def ledgers(draw: st.DrawFn) -> tuple[list[NodeSample], list[PodSample], int]:
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ledger=ledgers(), grouping=st.sampled_from(("namespace", "workload", "cluster", "capacity_type")))
+@given(
+    ledger=ledgers(),
+    grouping=st.sampled_from(("namespace", "workload", "cluster", "capacity_type")),
+    shared=st.sampled_from(((), ("batch",))),
+)
 def test_report_rows_sum_to_totals_baselines_are_never_negative_and_savings_are_baseline_minus_actual(
-    cast, ledger, grouping
+    cast, ledger, grouping, shared
 ) -> None:
     Cluster.objects.filter(organization=cast.org_a).delete()  # each example starts from an empty ledger
     nodes, pods, count = ledger
@@ -72,7 +77,13 @@ def test_report_rows_sum_to_totals_baselines_are_never_negative_and_savings_are_
         first -= timedelta(hours=1)  # whole minutes of the window, never in the future
     record_minutes(make_cluster(cast.org_a, "generated"), minutes(first, count), nodes=nodes, pods=pods)
 
-    savings = report(cast.org_a, parse_window("24h", now), grouping).savings
+    savings = report(cast.org_a, parse_window("24h", now), grouping, shared).savings
+    if shared:  # shared costs move between rows: the totals are those of the report without them
+        unshared = report(cast.org_a, parse_window("24h", now), grouping).savings
+        for column in (*COLUMNS, "pod_seconds"):
+            assert getattr(savings.total, column) == pytest.approx(getattr(unshared.total, column), abs=1e-6)
+        if savings.shared:
+            assert not any(row.group.split("/", 1)[0] == "batch" for row in savings.rows)
     for column in COLUMNS:
         assert sum(getattr(row, column) for row in savings.rows) == pytest.approx(
             getattr(savings.total, column), abs=1e-6

@@ -26,7 +26,8 @@ from billing.services.usage_history import (
     usage_history_record,
 )
 from engines.metering import Quantities, split_node_price
-from engines.metering.rightsizing import HOURS_PER_MONTH, Confidence, Verdict
+from engines.metering.money import HOURS_PER_MONTH
+from engines.metering.rightsizing import Confidence, Verdict
 from engines.metering.windows import floor_day, floor_hour
 from tests.billing.ledger_builders import make_cluster, shop_nodes
 from tests.billing.rightsizing_builders import DB, ETL, WEB, read_of, record_reads, record_shop, shop_usage

@@ -123,7 +123,8 @@ def test_cluster_activity_reads_as_prices_cores_and_labels(live_server, page: Pa
     page.goto(f"{live_server.url}/clusters/{cluster.pk}/")
     nodes = page.locator("#managed-nodes")
     expect(nodes.locator("tbody tr")).to_have_count(2)
-    expect(nodes).to_contain_text("$0.3853/h")
+    expect(nodes).to_contain_text("$0.39/h")  # one money format: $0.3853/h to the cent
+    expect(nodes.locator('span.money[title="$0.385300/h"]').first).to_be_visible()
     expect(nodes.locator(".badge", has_text="On-demand")).to_be_visible()
     expect(nodes).not_to_contain_text("on_demand")
     # The checkbox and its label share a line. Measured in one go: the live validation's banner, swapped

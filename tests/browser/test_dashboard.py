@@ -75,5 +75,7 @@ def test_overview_report_controls_csv_and_a_placement_decision(
     expect(page.get_by_role("heading", name="Launch decision")).to_be_visible()
     options = page.locator("#decision-options")
     expect(options.locator("tr.chosen")).to_contain_text("m5.large")
-    expect(options.locator("tr", has_text="c5.xlarge")).to_contain_text("+$0.0740/h")
+    expect(options.locator("tr", has_text="c5.xlarge")).to_contain_text(
+        "+$54.02/mo"
+    )  # $0.074/h more, over a month
     assert not errors, errors

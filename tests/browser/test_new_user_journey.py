@@ -1,11 +1,12 @@
 """In a real browser, as a new user with nothing but the UI and the customer's own (simulated) AWS
 console: sign up → invite a colleague → connect the AWS account by launching the CloudFormation
 stack from the product's link → import the EKS cluster in nodeless mode → pending pods get nodes
-(the launching state shows on the cluster page) → edit the cluster's policy with a preview →
-savings report and its CSV → right-sizing → an API token → a federated workload.
+(the launching state shows on the cluster page) → edit the cluster's policy with a preview, and
+replay the draft over the recorded period → savings report and its CSV → right-sizing → an API
+token → a federated workload.
 
 Every page is kept as a full-page screenshot (the directory is printed), and no page may log a
-console error or throw. The draft-policy replay is not walked here (another step of the editor).
+console error or throw.
 """
 
 from __future__ import annotations
@@ -267,6 +268,26 @@ def test_a_new_user_connects_aws_through_the_stack_and_walks_every_page(
     expect(page.locator("#policy-validation .alert")).to_be_visible()
     screenshots(page, "policy-editor-preview")
 
+    # 6b. Replay the draft over the recorded last 24 hours (the pods and nodes metered above): a
+    # progress bar while the worker runs it in steps, then what happened and the draft side by side
+    # (spend, pending time, node count) with the planner's LP bound.
+    replay = page.locator(".panel.replay")
+    expect(replay.get_by_role("heading", name="Replay this draft")).to_be_visible()
+    replay.get_by_label("Recorded period").select_option("24h")
+    replay.get_by_role("button", name="Replay").click()
+    panel = page.locator("#replay-panel")
+    expect(panel.get_by_role("progressbar", name="Replay progress")).to_be_visible()
+    screenshots(page, "policy-replay-progress")
+    result = panel.locator("table.replay-comparison")
+    expect(result).to_be_visible(timeout=120_000)
+    for label in ("Spend", "Pending pod-hours", "Average nodes", "Peak nodes"):
+        expect(result.locator("tr", has=page.locator("th", has_text=label))).to_have_count(1)
+    expect(result.locator("thead")).to_contain_text("What happened")
+    expect(result.locator("thead")).to_contain_text("This draft, replayed")
+    expect(result.locator("tr", has_text="Spend").locator("td").first).to_contain_text("$")
+    expect(panel.locator(".replay-bound")).to_contain_text("LP bound")
+    screenshots(page, "policy-replay-result")
+
     # 7. Savings report and its CSV.
     page.get_by_role("link", name="Reports").click()
     expect(page.locator("#report-window")).to_be_visible()
@@ -313,5 +334,5 @@ def test_a_new_user_connects_aws_through_the_stack_and_walks_every_page(
     expect(page.get_by_role("heading", name="checkout")).to_be_visible()
     screenshots(page, "workload-detail")
 
-    assert len(screenshots.taken) >= 15
+    assert len(screenshots.taken) >= 17
     assert not errors, errors

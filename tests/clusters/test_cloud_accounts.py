@@ -147,3 +147,29 @@ def test_an_account_with_clusters_cannot_be_removed(cast, aws_world, owner_clien
     )
     response = owner_client.delete(f"/api/v1/cloud-accounts/{account['id']}/")
     assert response.status_code == 400 and aws_world.cluster.name in response.json()["error"]["message"]
+
+
+def test_a_refused_import_comes_back_in_its_row_with_what_was_typed_and_every_error(
+    cast, aws_world, owner_client, worker
+) -> None:
+    from tests.billing.ledger_builders import make_cluster
+
+    make_cluster(cast.org_a, "taken")
+    account = _connect(owner_client, aws_world.role(cast.org_a.external_id)).json()
+    with worker.committing():
+        page = owner_client.post(
+            f"/cloud-accounts/{account['id']}/import/",
+            {
+                "region": "us-east-1",
+                "eks_cluster_name": aws_world.cluster.name,
+                "name": "taken",
+                "mode": "nodeless",
+                "labels": "env=prod, team",
+            },
+        )
+    html = page.content.decode()
+    assert page.status_code == 400
+    assert "A cluster named taken already exists" in html and "needs a value: write key=value." in html
+    assert 'value="env=prod, team"' in html  # the labels typed, in the row they were typed in
+    assert html.count("Not connected:") == 1
+    assert not Cluster.objects.filter(eks_cluster_name=aws_world.cluster.name).exists() and worker.sent == []

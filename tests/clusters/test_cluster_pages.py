@@ -128,3 +128,18 @@ def test_the_cluster_and_account_lists_run_as_many_queries_for_twenty_rows_as_fo
     one = page_queries(owner_client, url)
     _accounts_and_clusters(cast.org_a, 1, 20)
     assert page_queries(owner_client, url) == one
+
+
+def test_the_settings_form_shows_the_name_and_labels_problems_at_once_and_keeps_them(
+    busy, owner_client
+) -> None:
+    make_cluster(busy.organization, "taken")
+    page = owner_client.post(
+        f"/clusters/{busy.pk}/", {"name": "taken", "mode": busy.mode, "labels": "env=prod, team"}
+    )
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "A cluster named taken already exists" in html and "needs a value: write key=value." in html
+    assert 'value="env=prod, team"' in html and 'value="taken"' in html
+    busy.refresh_from_db()
+    assert busy.name != "taken" and "team" not in busy.labels

@@ -118,8 +118,48 @@ def test_a_kubeconfig_we_cannot_use_is_refused_at_once_in_the_form(
             },
         )
     assert page.status_code == 200 and b"not an https:// URL" in page.content
-    assert onprem.admin_token.encode() not in page.content
+    # The form comes back with what was pasted (the token is in it: this one response goes to the
+    # person who sent it, and no cache keeps it), so fixing the server does not mean pasting again.
+    assert onprem.admin_token.encode() in page.content
+    assert "no-store" in page["Cache-Control"]
     assert not Cluster.objects.exists() and worker.sent == []
+
+
+def test_the_kubeconfig_form_shows_every_problem_at_once_and_keeps_what_was_typed(
+    cast, onprem, owner_client, worker, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with worker.committing():
+        page = owner_client.post(
+            "/clusters/connect/kubeconfig/",
+            {
+                "name": "dc1",
+                "kubeconfig": kubeconfig_for(onprem, server="http://127.0.0.1:9"),
+                "mode": "observe",
+                "labels": "env=prod, team",
+            },
+        )
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "not an https:// URL" in html and "&#x27;team&#x27; needs a value: write key=value." in html
+    assert 'value="env=prod, team"' in html and 'value="dc1"' in html
+    assert onprem.admin_token not in caplog.text  # kept in the page, never in a log
+    assert not Cluster.objects.exists() and worker.sent == []
+
+
+def test_an_uploaded_kubeconfig_comes_back_as_text_when_the_form_has_errors(
+    cast, onprem, owner_client, worker
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("config", kubeconfig_for(onprem).encode(), content_type="text/plain")
+    with worker.committing():
+        page = owner_client.post(
+            "/clusters/connect/kubeconfig/",
+            {"name": "dc1", "kubeconfig_file": upload, "mode": "observe", "labels": "=x"},
+        )
+    assert page.status_code == 200 and onprem.admin_token.encode() in page.content  # in the box
+    assert not Cluster.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ SHARED = {"__future__", "collections", "dataclasses", "typing", "enum", "math", 
 ALLOWED = {
     "engines.kube": SHARED | {"decimal", "datetime", "functools", "re"},
     "engines.federation": SHARED | {"heapq", "types", "zlib"},
-    "engines.metering": SHARED | {"datetime", "re"},
+    "engines.metering": SHARED | {"datetime", "decimal", "re"},  # money rounds as Decimal, once
     # The planner guards a shared table cache with a lock, fingerprints plans, and solves its LP
     # lower bound with HiGHS.
     "engines.planner": SHARED

@@ -1,4 +1,4 @@
-"""Presentation filters shared by the pages: relative times, choice labels, money per hour, Kubernetes
+"""Presentation filters shared by the pages: relative times, choice labels, Kubernetes
 quantities and form error summaries, so no page shows a code name or a raw quantity."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms, template
@@ -70,17 +70,6 @@ def packing(value: object) -> str:
 @register.filter
 def cluster_mode(value: object) -> str:
     return _short_label(ClusterMode, value)
-
-
-@register.filter
-def per_hour(value: float | Decimal | str | None, places: int = 4) -> str:
-    if value in (None, ""):
-        return "—"
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"${amount:,.{places}f}/h"
 
 
 def _quantity(value: str | None) -> Decimal | None:

@@ -290,6 +290,7 @@ def test_decision_tables_show_rooms_and_capacity_weights_as_whole_numbers(cast, 
     # the workload asks for (it launches nodes for them), its capacity weight the same 6.
     assert (
         '<td><strong>nodeless</strong></td><td class="num">2</td><td class="num">6</td>'
-        '<td class="num">0.0960</td><td class="num">0.0000</td><td class="num">6</td>'
+        '<td class="num"><span class="money" title="$0.096000/h">$0.10/h</span></td>'
+        '<td class="num">$0.00/h</td><td class="num">6</td>'
     ) in cells
     assert '<td><strong>onprem</strong></td><td class="num">4</td><td class="num">12</td>' in cells
