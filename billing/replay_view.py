@@ -35,8 +35,9 @@ class ReplayView:
 
     @property
     def bound_ratio(self) -> float | None:
-        """The draft's effective spend over the least any schedule of these pods could cost."""
-        if self.lower_bound is None or self.replayed_effective is None or self.lower_bound <= 0:
+        """The draft's effective spend over the least any schedule of these pods could cost; None
+        below a cent, where the shown amounts ($0.00 each) could not carry the percentage."""
+        if self.lower_bound is None or self.replayed_effective is None or self.lower_bound < 0.005:
             return None
         return self.replayed_effective / self.lower_bound
 

@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.models import ReplayRun, ReplayState, UsageInterval
+from billing.replay_view import ReplayView
 from billing.services import replay as replay_service
 from engines.metering.money import usd
 from tests.billing.ledger_builders import make_cluster, minutes, record_minutes, shop_pods
@@ -181,3 +182,10 @@ def test_the_editor_shows_every_problem_with_a_bad_draft_or_window(
         == 403
     )
     assert not ReplayRun.objects.exists() and not worker.sent
+
+
+def test_the_distance_to_the_bound_is_stated_only_where_the_cents_shown_can_carry_it() -> None:
+    """Two amounts that both show as $0.00 cannot honestly be "200 % apart" on the page."""
+    assert ReplayView(ReplayState.DONE, lower_bound=0.001, replayed_effective=0.003).above_bound_pct is None
+    shown = ReplayView(ReplayState.DONE, lower_bound=10.0, replayed_effective=11.0).above_bound_pct
+    assert shown is not None and abs(shown - 10.0) < 1e-9
