@@ -9,7 +9,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_obje
 
 from clusters.models import Cluster
 from policies.federation.spec import Member, members_of
-from policies.models import Decision, DecisionKind, FederationPolicy, Placement, Workload
+from policies.models import Decision, DecisionKind, FederationPolicy, Placement, Propagation, Workload
 from tenants.models import Organization
 
 PLACEMENT_DECISIONS = (DecisionKind.PLACEMENT, DecisionKind.FAILOVER)
@@ -98,6 +98,8 @@ def selects_workload(policy: FederationPolicy, namespace: str, labels: Mapping[s
 
 
 def organization_ids_with_federation_work() -> list[str]:
-    """Organizations whose workloads the federation loop must look after (beat fans out over these)."""
-    ids = Workload.objects.values_list("organization_id", flat=True).distinct()
-    return [str(pk) for pk in ids]
+    """Organizations whose workloads or stand-alone objects on members the federation loop must
+    look after (beat fans out over these)."""
+    ids = {*Workload.objects.values_list("organization_id", flat=True).distinct()}
+    ids |= {*Propagation.objects.values_list("organization_id", flat=True).distinct()}
+    return sorted(str(pk) for pk in ids)
