@@ -103,28 +103,35 @@ def _marked(kobj: KubeObject) -> Json:
 def standalone_actions(organization_id: str) -> StandaloneWork:
     """What to apply and delete in the members this pass for the organization's stand-alone
     objects (the row of an object on a cluster where a workload now using it is placed is forgotten
-    here: that workload applies it there, and its removal deletes it). Secrets are stored sealed, so every candidate is rendered to read its annotation; the
-    candidates are the organization's companion-kind objects, a few per namespace."""
-    clusters = list(Cluster.objects.filter(organization_id=organization_id, status=ClusterStatus.CONNECTED))
-    policies = {p.name: p for p in FederationPolicy.objects.filter(organization_id=organization_id)}
-    used = _used(organization_id)
-    wanted: dict[Key, KubeObject] = {}
-    candidates = KubeObject.objects.filter(
-        organization_id=organization_id, kind__in=list(COMPANION_GROUPS), deleted_at__isnull=True
-    ).exclude(namespace="")
-    for kobj in candidates:
-        if COMPANION_GROUPS[kobj.kind] != kobj.group or (kobj.namespace, kobj.kind, kobj.name) in used:
-            continue
-        annotations = (store.render(kobj)["metadata"].get("annotations")) or {}
-        policy = policies.get(str(annotations.get(POLICY_ANNOTATION) or ""))
-        if policy is None:
-            continue
-        for cluster_id in _policy_clusters(policy, clusters):
-            wanted[(cluster_id, kobj.kind, kobj.namespace, kobj.name)] = kobj
+    here: that workload applies it there, and its removal deletes it). Secrets are stored sealed, so
+    every candidate is rendered to read its annotation; the candidates are the organization's
+    companion-kind objects, a few per namespace. An organization with none naming a policy and none
+    on members costs two statements."""
     rows = {
         (str(r.cluster_id), r.kind, r.namespace, r.name): r
         for r in Propagation.objects.filter(organization_id=organization_id)
     }
+    candidates = KubeObject.objects.filter(
+        organization_id=organization_id, kind__in=list(COMPANION_GROUPS), deleted_at__isnull=True
+    ).exclude(namespace="")
+    named = [
+        (kobj, str(name))
+        for kobj in candidates
+        if COMPANION_GROUPS[kobj.kind] == kobj.group
+        and (name := (store.render(kobj)["metadata"].get("annotations") or {}).get(POLICY_ANNOTATION))
+    ]
+    if not named and not rows:
+        return StandaloneWork([], {})
+    clusters = list(Cluster.objects.filter(organization_id=organization_id, status=ClusterStatus.CONNECTED))
+    policies = {p.name: p for p in FederationPolicy.objects.filter(organization_id=organization_id)}
+    used = _used(organization_id)
+    wanted: dict[Key, KubeObject] = {}
+    for kobj, name in named:
+        policy = policies.get(name)
+        if policy is None or (kobj.namespace, kobj.kind, kobj.name) in used:
+            continue
+        for cluster_id in _policy_clusters(policy, clusters):
+            wanted[(cluster_id, kobj.kind, kobj.namespace, kobj.name)] = kobj
     connected = {str(c.pk) for c in clusters}
     actions = [
         StandaloneAction(*key, version=kobj.resource_version, obj=_marked(kobj), object_id=str(kobj.pk))
@@ -169,7 +176,7 @@ def standalone_outcomes_record(organization_id: str, outcomes: Iterable[Standalo
             Propagation.objects.update_or_create(
                 **where,
                 defaults={
-                    "kube_object_id": action.object_id,
+                    "object_uid": action.object_id,
                     "applied_version": action.version if outcome.done else 0,
                     "problem": outcome.problem[:500],
                     "updated_at": now,

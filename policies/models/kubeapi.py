@@ -103,9 +103,9 @@ class Propagation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    kube_object = models.ForeignKey(
-        KubeObject, null=True, blank=True, on_delete=models.SET_NULL, related_name="propagations"
-    )
+    # The object's uid, not a foreign key: deleting the object on the endpoint must not write these
+    # rows (the pass writes them, and a cascade from the endpoint's transaction deadlocked with it).
+    object_uid = models.UUIDField(null=True, blank=True)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=63)
     namespace = models.CharField(max_length=63)
