@@ -28,17 +28,19 @@ def _cluster(cluster: Cluster, actions: Sequence[StandaloneAction]) -> list[Stan
     except ClusterCredentialsError as error:
         return [StandaloneOutcome(action, done=False, problem=str(error)) for action in actions]
     outcomes: list[StandaloneOutcome] = []
-    for action in actions:
+    for index, action in enumerate(actions):
         try:
             if action.obj is None:
                 member.delete(action.kind, action.namespace, action.name)
             else:
                 member.ensure_namespace(action.namespace)
                 member.apply(action.obj)
-        except ApiBudgetSpent:
-            break  # the next pass carries on
-        except ClusterUnreachable:
-            break  # nothing more can be done there now; the next pass tries again
+        except (ApiBudgetSpent, ClusterUnreachable) as stopped:
+            # Nothing more there this pass. The rest is recorded as not done, so an organization
+            # with nothing but stand-alone objects is still passed over by beat and tries again.
+            problem = str(stopped) or "the cluster's API budget is spent for now"
+            outcomes += [StandaloneOutcome(rest, done=False, problem=problem) for rest in actions[index:]]
+            break
         except ClusterRefused as refused:
             member.forget_namespace(action.namespace)
             outcomes.append(StandaloneOutcome(action, done=False, problem=str(refused)))
