@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as kube
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from policies.kubeapi.standalone import POLICY_ANNOTATION
 from policies.models import Propagation
