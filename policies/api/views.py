@@ -155,6 +155,11 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
         data = WorkloadDetailSerializer(fresh, context={"decisions": decisions}).data
         return with_version(Response(data, status=status_code), fresh.generation)
 
+    def _submitted(self, workload: Workload) -> Response:
+        shown = selectors.workload_as_submitted(workload)
+        data = WorkloadDetailSerializer(shown, context={"decisions": []}).data
+        return with_version(Response(data, status=status.HTTP_201_CREATED), shown.generation)
+
     @extend_schema(parameters=_WORKLOAD_FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         check_uuid_parameters(request.query_params, "policy")
@@ -177,7 +182,7 @@ class WorkloadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet[Workload]
             egress_gb_per_hour=data.get("egress_gb_per_hour"),
             data_location=data.get("data_location", ""),
         )
-        return self._detail(workload, status.HTTP_201_CREATED)
+        return self._submitted(workload)
 
     @extend_schema(
         request=WorkloadUpdateSerializer,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from clusters.models import Cluster
 from policies.federation.spec import Member, members_of
-from policies.models import Decision, DecisionKind, FederationPolicy, Placement, Workload
+from policies.models import Decision, DecisionKind, FederationPolicy, Placement, Propagation, Workload
 from tenants.models import Organization
 
 PLACEMENT_DECISIONS = (DecisionKind.PLACEMENT, DecisionKind.FAILOVER)
@@ -57,6 +57,15 @@ def workload_list(organization: Organization, filters: Mapping[str, Any] | None 
     return queryset
 
 
+def workload_as_submitted(workload: Workload) -> Workload:
+    """A workload just stored, ready to show without reading it back: it has no placements (nor
+    decisions) yet, and its policy is the one it was stored with. A submission answers from it,
+    three statements fewer than ``workload_list`` and the decisions would cost (bench/federation_fleet.py
+    submits 1,000 workloads through the API)."""
+    prefetch_related_objects([workload], Prefetch("placements", queryset=Placement.objects.none()))
+    return workload
+
+
 def workload_placements(workload: Workload) -> QuerySet[Placement]:
     return Placement.objects.filter(
         organization_id=workload.organization_id, workload=workload
@@ -89,6 +98,8 @@ def selects_workload(policy: FederationPolicy, namespace: str, labels: Mapping[s
 
 
 def organization_ids_with_federation_work() -> list[str]:
-    """Organizations whose workloads the federation loop must look after (beat fans out over these)."""
-    ids = Workload.objects.values_list("organization_id", flat=True).distinct()
-    return [str(pk) for pk in ids]
+    """Organizations whose workloads or stand-alone objects on members the federation loop must
+    look after (beat fans out over these)."""
+    ids = {*Workload.objects.values_list("organization_id", flat=True).distinct()}
+    ids |= {*Propagation.objects.values_list("organization_id", flat=True).distinct()}
+    return sorted(str(pk) for pk in ids)

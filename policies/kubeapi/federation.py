@@ -102,7 +102,9 @@ def _linked(kobj: KubeObject) -> None:
 
 
 def companions_changed(organization: Organization, *, namespace: str, actor: Actor) -> None:
-    """A companion changed: workloads of the namespace take the new set."""
+    """A companion changed: workloads of the namespace take the new set, and a pass applies it
+    where it goes stand-alone (``standalone``)."""
+    services.enqueue_federation_pass(organization)
     linked = KubeObject.objects.filter(
         organization=organization,
         namespace=namespace,

@@ -201,7 +201,8 @@ def _warned(response: HttpResponseBase, ctx: operations.Context) -> HttpResponse
         response["Warning"] = (
             f'299 - "{ctx.resource.kind} is stored on this endpoint but not placed on member clusters: '
             "Nodeless federates Deployments, StatefulSets, DaemonSets, Jobs and CronJobs, with the objects "
-            'they use (ConfigMaps, Secrets, Services, ServiceAccounts, PVCs, HPAs, Ingresses, Roles, RoleBindings)"'
+            "they use (ConfigMaps, Secrets, Services, ServiceAccounts, PVCs, HPAs, Ingresses, Roles, RoleBindings), "
+            'which go stand-alone to the clusters of the policy a policy.nodeless.io/name annotation names"'
         )
     return response
 

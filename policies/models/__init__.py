@@ -13,7 +13,7 @@ from policies.models.federation import (
     WorkloadKind,
     WorkloadStatus,
 )
-from policies.models.kubeapi import KubeCounter, KubeEvent, KubeObject
+from policies.models.kubeapi import KubeCounter, KubeEvent, KubeObject, Propagation
 from policies.models.provisioning import (
     CapacityTypeChoice,
     ObjectiveChoice,
@@ -35,6 +35,7 @@ __all__ = [
     "PackingChoice",
     "Placement",
     "PlacementState",
+    "Propagation",
     "ProvisioningPolicy",
     "ProvisioningPolicyRevision",
     "Workload",

@@ -15,6 +15,7 @@ from typing import ClassVar
 from django.db import models
 from django.utils import timezone
 
+from clusters.models import Cluster
 from policies.models.federation import Workload
 from tenants.models import Organization
 
@@ -93,3 +94,32 @@ class KubeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.resource}/{self.namespace}/{self.name} at {self.resource_version}"
+
+
+class Propagation(models.Model):
+    """A stand-alone object (one no workload uses) as applied to one member cluster of the policy it
+    names: what was applied there (the object's resourceVersion), and what to delete there once the
+    object is gone or no longer goes to that cluster (kind, namespace and name outlive the object)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The object's uid, not a foreign key: deleting the object on the endpoint must not write these
+    # rows (the pass writes them, and a cascade from the endpoint's transaction deadlocked with it).
+    object_uid = models.UUIDField(null=True, blank=True)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=63)
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=253)
+    applied_version = models.BigIntegerField(default=0)
+    problem = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cluster", "kind", "namespace", "name"], name="unique_propagation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name} on {self.cluster_id}"

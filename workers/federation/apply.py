@@ -151,7 +151,7 @@ _namespaces_lock = threading.Lock()
 _namespaces: set[tuple[int, str, str]] = set()
 
 
-class _Member:
+class MemberClient:
     """One member's client, every call spending from the member's API budget first."""
 
     def __init__(self, api: ClusterApi, cluster_id: str) -> None:
@@ -183,7 +183,7 @@ class _Member:
             _namespaces.discard((os.getpid(), self.cluster_id, namespace))
 
 
-def _prune(member: _Member, action: Action, keep: set[tuple[str, str]]) -> None:
+def _prune(member: MemberClient, action: Action, keep: set[tuple[str, str]]) -> None:
     """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
     of older generations go too)."""
     for kind in COMPANION_KINDS:
@@ -194,7 +194,7 @@ def _prune(member: _Member, action: Action, keep: set[tuple[str, str]]) -> None:
                 member.delete(kind, action.namespace, name)
 
 
-def _run(member: _Member, action: Action) -> None:
+def _run(member: MemberClient, action: Action) -> None:
     if action.remove:
         member.delete(action.main[0], action.namespace, action.main[1])
         _prune(member, action, keep=set())
@@ -217,7 +217,7 @@ def _failed(action: Action, message: str, *, unreachable: bool = False) -> Actio
 def _cluster_actions(api: ClusterApi | None, actions: Sequence[Action]) -> list[ActionOutcome]:
     if api is None:
         return [_failed(a, "cluster unreachable", unreachable=True) for a in actions]
-    member = _Member(api, actions[0].cluster_id)
+    member = MemberClient(api, actions[0].cluster_id)
     outcomes: list[ActionOutcome] = []
     for index, action in enumerate(actions):
         try:

@@ -264,21 +264,29 @@ def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], *, threads: in
         return list(pool.map(work, items))
 
 
-# A pass keeps what it read of a member at most this often (per process): a kept observation is for
-# pages and previews, which the health check and metering refresh every minute too, and keeping one
-# costs several statements per member — at 100 members, most of a pass's database time.
+# A pass keeps what it read of a member at most this often (per process), and keeps at most
+# RECORDS_PER_PASS members' per pass, the stalest first: a kept observation is for pages and
+# previews, which the health check and metering refresh every minute too, and keeping one costs
+# several statements (~25 ms) per member — at 100 members, keeping every due one made a pass
+# seconds longer (profile of bench/federation_fleet.py) and the placements wait behind it.
 KEEP_SECONDS = 30.0
+RECORDS_PER_PASS = 10
 _kept_lock = threading.Lock()
 _kept: dict[tuple[int, str], float] = {}
 
 
-def _record_due(cluster_id: str) -> bool:
-    key, now = (os.getpid(), cluster_id), time.monotonic()
+def _records_due(cluster_ids: Iterable[str]) -> set[str]:
+    """Of ``cluster_ids``, those whose observation this pass keeps (and marks as kept now)."""
+    pid, now = os.getpid(), time.monotonic()
     with _kept_lock:
-        if now - _kept.get(key, -KEEP_SECONDS) < KEEP_SECONDS:
-            return False
-        _kept[key] = now
-    return True
+        due = sorted(
+            (last, cluster_id)
+            for cluster_id in cluster_ids
+            if now - (last := _kept.get((pid, cluster_id), -KEEP_SECONDS)) >= KEEP_SECONDS
+        )[:RECORDS_PER_PASS]
+        for _, cluster_id in due:
+            _kept[(pid, cluster_id)] = now
+    return {cluster_id for _, cluster_id in due}
 
 
 def observe_members(
@@ -288,10 +296,11 @@ def observe_members(
     observation (pages and previews read it)."""
     observations = in_parallel(lambda cluster: observe_member(cluster, ours, kinds), clusters)
     by_id = {str(cluster.pk): cluster for cluster in clusters}
+    keep = _records_due(o.cluster_id for o in observations if o.state is not None)
     for observation in observations:
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:
-            if _record_due(observation.cluster_id):
+            if observation.cluster_id in keep:
                 observation_record(cluster, observation.state)
         elif observation.problem and cluster.status == ClusterStatus.CONNECTED:
             observation_failed(cluster, observation.problem, timezone.now())

@@ -9,7 +9,8 @@
    placed (on clusters that answer; an unreachable cluster's leftovers are removed when it is
    back, so no duplicate keeps running), at most ``apply.MAX_ACTIONS`` per pass.
 6. Write each workload's status and message, and report what is still in flight.
-7. Give the Kubernetes endpoint's objects their status back (``policies.kubeapi.federation``).
+7. Apply the stand-alone objects to the clusters their policies name (``standalone``).
+8. Give the Kubernetes endpoint's objects their status back (``policies.kubeapi.federation``).
 
 The rows are the policies app's: they are loaded, changed and written through its loop services
 (``policies.federation.placements`` and ``.status``); this module observes, decides and acts.
@@ -34,6 +35,7 @@ from policies.federation.status import placements_sync, workload_statuses_save
 from policies.kubeapi.federation import statuses_sync
 from workers.federation import apply, scheduling
 from workers.federation.observe import MemberObservation, observe_members
+from workers.federation.standalone import run_standalone
 from workers.leases import HeldLease, release, try_acquire
 
 LEASE_TTL = timedelta(seconds=120)
@@ -64,6 +66,8 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
         return None
     try:
         report = _run(organization_id, lease, now or timezone.now())
+        # Stand-alone objects to the clusters their policies name (policies.kubeapi.standalone).
+        run_standalone(organization_id)
         # Status back to the Kubernetes endpoint's objects (and deletions the members finished).
         statuses_sync(organization_id)
         return report

@@ -65,6 +65,10 @@ def test_submitting_stores_the_workload_and_never_returns_secret_data(api_a, web
         assert SECRET_VALUE not in text and encoded not in text
     stored = Workload.objects.get(pk=body["id"])
     assert SECRET_VALUE not in stored.objects_ciphertext and encoded not in stored.objects_ciphertext
+    # The answer is built from the row in hand, not read back: it says what a read says.
+    read = api_a.get(f"{URL}{body['id']}/")
+    assert read.json() == body and read["ETag"] == response["ETag"]
+    assert body["placements"] == [] and body["decisions"] == []
 
 
 def test_manifests_may_be_json_text_or_objects(api_a, web_policy) -> None:

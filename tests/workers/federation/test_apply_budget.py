@@ -52,13 +52,13 @@ def test_a_namespace_is_applied_once_per_member_and_made_again_after_a_refusal(
 ) -> None:
     cheap = policy("cheap", strategy="cheapest")
     calls: list[str] = []
-    original = apply._Member.apply
+    original = apply.MemberClient.apply
 
-    def counting(self: apply._Member, obj: Mapping[str, Any]) -> None:
+    def counting(self: apply.MemberClient, obj: Mapping[str, Any]) -> None:
         calls.append(str(obj["kind"]))
         original(self, obj)
 
-    monkeypatch.setattr(apply._Member, "apply", counting)
+    monkeypatch.setattr(apply.MemberClient, "apply", counting)
     for number in range(3):
         submit(cast, deployment(name=f"api-{number}", replicas=1), cheap)
         run_pass(str(cast.org_a.pk))

@@ -1,5 +1,6 @@
 """What one look at a member counts, read through the Kubernetes kernel's Pod and Node views: the
-capacity of its nodes, and what the pods that are not ours hold (the kernel's one sizing rule)."""
+capacity of its nodes, and what the pods that are not ours hold (the kernel's one sizing rule); and
+how many members' observations a pass keeps."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from engines.kube import Node, Pod
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Usage
-from workers.federation.observe import node_info, pod_usage
+from workers.federation.observe import RECORDS_PER_PASS, _records_due, node_info, pod_usage
 
 
 def _node(**overrides: Any) -> dict[str, Any]:
@@ -66,3 +67,13 @@ def test_another_pods_gpus_of_any_vendor_count() -> None:
 def test_a_pod_with_an_unreadable_quantity_holds_only_its_slot() -> None:
     pod = Pod({"spec": {"containers": [{"resources": {"requests": {"cpu": "a lot"}}}]}})
     assert pod_usage(pod) == Usage(0, 0, 0, 1)
+
+
+def test_a_pass_keeps_a_bounded_number_of_observations_the_never_kept_first() -> None:
+    members = [f"records-due-{number}" for number in range(RECORDS_PER_PASS * 2 + 5)]
+    first = _records_due(members)
+    second = _records_due(members)
+    third = _records_due(members)
+    assert len(first) == len(second) == RECORDS_PER_PASS and len(third) == 5
+    assert first | second | third == set(members) and not (first & second or second & third)
+    assert _records_due(members) == set()  # every one was kept within KEEP_SECONDS

@@ -1,0 +1,184 @@
+"""Stand-alone objects: a companion-kind object (ConfigMap, Secret, Service, ...) that no workload
+uses goes to the clusters of the policy it names (annotation ``policy.nodeless.io/name``): every
+connected cluster the policy's cluster selector selects (its pinned clusters for a pinned policy),
+the whole object on each, as Karmada's PropagationPolicy duplicates a non-workload resource. An
+object a workload uses follows that workload instead (``companions``); one naming no policy stays
+on the endpoint.
+
+The federation pass asks for what to do (``standalone_actions``: apply what is new or changed,
+delete what no longer goes to a cluster, the object deleted included), does it in the members, and
+records what happened (``standalone_outcomes_record``) in ``Propagation`` rows: the resourceVersion
+applied on each cluster, and what to delete there once the object is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.models import Cluster, ClusterStatus
+from policies.federation.spec import engine_policy, federation_labels
+from policies.kubeapi import store
+from policies.kubeapi.companions import COMPANION_GROUPS
+from policies.models import FederationPolicy, KubeObject, Placement, Propagation, Workload
+
+Json = dict[str, Any]
+POLICY_ANNOTATION = "policy.nodeless.io/name"
+MANAGED_BY_LABEL = "nodeless.io/managed-by"
+OBJECT_ID_LABEL = "nodeless.io/object-id"
+Key = tuple[str, str, str, str]  # (cluster id, kind, namespace, name)
+
+
+@dataclass(frozen=True)
+class StandaloneAction:
+    """Apply ``obj`` (at ``version``) to a cluster, or (``obj`` None) delete the object there."""
+
+    cluster_id: str
+    kind: str
+    namespace: str
+    name: str
+    version: int = 0
+    obj: Json | None = None
+    object_id: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.cluster_id, self.kind, self.namespace, self.name)
+
+
+@dataclass(frozen=True)
+class StandaloneOutcome:
+    action: StandaloneAction
+    done: bool
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class StandaloneWork:
+    actions: list[StandaloneAction]
+    clusters: dict[str, Cluster]  # the clusters the actions are for
+
+
+def _policy_clusters(policy: FederationPolicy, clusters: Sequence[Cluster]) -> list[str]:
+    engine = engine_policy(policy.spec)
+    if engine.pinned:
+        return [str(c.pk) for c in clusters if str(c.pk) in engine.pinned]
+    return [str(c.pk) for c in clusters if engine.selector.matches(federation_labels(c))]
+
+
+def _used(organization_id: str) -> dict[tuple[str, str, str], set[str]]:
+    """(namespace, kind, name) of the companions live workloads carry -> the clusters those
+    workloads are placed on."""
+    used: dict[tuple[str, str, str], set[str]] = {}
+    workloads = Workload.objects.filter(organization_id=organization_id, deleted_at__isnull=True)
+    placed: dict[str, set[str]] = {}
+    for workload_id, cluster_id in Placement.objects.filter(
+        workload__in=workloads, replicas__gt=0
+    ).values_list("workload_id", "cluster_id"):
+        placed.setdefault(str(workload_id), set()).add(str(cluster_id))
+    for workload_id, namespace, summary in workloads.values_list("pk", "namespace", "companion_summary"):
+        for companion in summary or []:
+            key = (namespace, str(companion.get("kind")), str(companion.get("name")))
+            used.setdefault(key, set()).update(placed.get(str(workload_id), set()))
+    return used
+
+
+def _marked(kobj: KubeObject) -> Json:
+    """The object as applied to a member: without what the endpoint serves, labelled as ours."""
+    obj = store.strip_served(store.render(kobj))
+    metadata = obj["metadata"]
+    metadata.update(name=kobj.name, namespace=kobj.namespace)
+    metadata["labels"] = {
+        **(metadata.get("labels") or {}),
+        MANAGED_BY_LABEL: "nodeless",
+        OBJECT_ID_LABEL: str(kobj.pk),
+    }
+    return obj
+
+
+def standalone_actions(organization_id: str) -> StandaloneWork:
+    """What to apply and delete in the members this pass for the organization's stand-alone
+    objects (the row of an object on a cluster where a workload now using it is placed is forgotten
+    here: that workload applies it there, and its removal deletes it). Secrets are stored sealed, so
+    every candidate is rendered to read its annotation; the candidates are the organization's
+    companion-kind objects, a few per namespace. An organization with none naming a policy and none
+    on members costs two statements."""
+    rows = {
+        (str(r.cluster_id), r.kind, r.namespace, r.name): r
+        for r in Propagation.objects.filter(organization_id=organization_id)
+    }
+    candidates = KubeObject.objects.filter(
+        organization_id=organization_id, kind__in=list(COMPANION_GROUPS), deleted_at__isnull=True
+    ).exclude(namespace="")
+    named = [
+        (kobj, str(name))
+        for kobj in candidates
+        if COMPANION_GROUPS[kobj.kind] == kobj.group
+        and (name := (store.render(kobj)["metadata"].get("annotations") or {}).get(POLICY_ANNOTATION))
+    ]
+    if not named and not rows:
+        return StandaloneWork([], {})
+    clusters = list(Cluster.objects.filter(organization_id=organization_id, status=ClusterStatus.CONNECTED))
+    policies = {p.name: p for p in FederationPolicy.objects.filter(organization_id=organization_id)}
+    used = _used(organization_id)
+    wanted: dict[Key, KubeObject] = {}
+    for kobj, name in named:
+        policy = policies.get(name)
+        if policy is None or (kobj.namespace, kobj.kind, kobj.name) in used:
+            continue
+        for cluster_id in _policy_clusters(policy, clusters):
+            wanted[(cluster_id, kobj.kind, kobj.namespace, kobj.name)] = kobj
+    connected = {str(c.pk) for c in clusters}
+    actions = [
+        StandaloneAction(*key, version=kobj.resource_version, obj=_marked(kobj), object_id=str(kobj.pk))
+        for key, kobj in wanted.items()
+        if key not in rows or rows[key].applied_version != kobj.resource_version
+    ]
+    # What no longer goes to a cluster is deleted there (a cluster out of service once it is back),
+    # unless a workload now using the object is placed there: that workload has taken it over.
+    taken = [
+        r.pk
+        for key, r in rows.items()
+        if key not in wanted and key[0] in used.get((key[2], key[1], key[3]), ())
+    ]
+    Propagation.objects.filter(pk__in=taken).delete()
+    actions += [
+        StandaloneAction(*key)
+        for key in rows
+        if key not in wanted and key[0] in connected and key[0] not in used.get((key[2], key[1], key[3]), ())
+    ]
+    involved = {action.cluster_id for action in actions}
+    return StandaloneWork(actions, {str(c.pk): c for c in clusters if str(c.pk) in involved})
+
+
+def standalone_outcomes_record(organization_id: str, outcomes: Iterable[StandaloneOutcome]) -> None:
+    """What the members did: applied objects remember their version, deleted ones are forgotten,
+    a refused apply keeps its problem (and is tried again next pass)."""
+    now = timezone.now()
+    with transaction.atomic():
+        for outcome in outcomes:
+            action = outcome.action
+            where: dict[str, Any] = {
+                "organization_id": organization_id,
+                "cluster_id": action.cluster_id,
+                "kind": action.kind,
+                "namespace": action.namespace,
+                "name": action.name,
+            }
+            if action.obj is None:
+                if outcome.done:
+                    Propagation.objects.filter(**where).delete()
+                continue
+            Propagation.objects.update_or_create(
+                **where,
+                defaults={
+                    "object_uid": action.object_id,
+                    "applied_version": action.version if outcome.done else 0,
+                    "problem": outcome.problem[:500],
+                    "updated_at": now,
+                },
+            )
