@@ -233,7 +233,9 @@ def statuses_sync(organization_id: str) -> int:
     organization's counter lock, so no write of the endpoint is overwritten. How many changed."""
     changed = 0
     with transaction.atomic():
-        organization = Organization.objects.get(pk=organization_id)
+        organization = Organization.objects.filter(pk=organization_id).first()
+        if organization is None:
+            return 0  # deleted after the pass was queued: nothing of it is left to sync
         counter = store.lock(organization)
         changed += _adopt(organization, counter)
         objects = list(
