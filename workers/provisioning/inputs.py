@@ -77,5 +77,10 @@ class PassInputs:
     def node_of(self, record: NodeRecord) -> ObservedNode | None:
         return self.nodes.node_of(record)
 
+    def replacements(self) -> frozenset[str]:
+        """The active records launched to replace active ones (consolidation, rebalance): their room
+        is the replaced nodes' pods', not the planner's."""
+        return frozenset(record.replaced_by_id for record in self.active() if record.replaced_by_id)
+
     def with_records(self, records: tuple[NodeRecord, ...]) -> PassInputs:
         return replace(self, records=records)
