@@ -1,7 +1,7 @@
 """Consolidation's link turned round: the old rows name their replacement (`replaced_by`), so one
 new node can replace several; the rows that named the node they replaced (`replaces`) are carried
-over (0012 drops that field, in a transaction of its own: PostgreSQL refuses to alter a table with
-the updates' deferred foreign-key checks pending)."""
+over before that field goes. The copies check their foreign keys at once: PostgreSQL refuses to
+alter a table while deferred checks are pending."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -9,14 +9,16 @@ from django.db import migrations, models
 
 def forwards(apps, schema_editor):
     ManagedNode = apps.get_model("clusters", "ManagedNode")
-    for new in ManagedNode.objects.exclude(replaces=None).only("pk", "replaces_id"):
-        ManagedNode.objects.filter(pk=new.replaces_id, replaced_by=None).update(replaced_by=new.pk)
+    for new, old in ManagedNode.objects.exclude(replaces=None).values_list("pk", "replaces"):
+        ManagedNode.objects.filter(pk=old, replaced_by=None).update(replaced_by=new)
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def backwards(apps, schema_editor):
     ManagedNode = apps.get_model("clusters", "ManagedNode")
-    for old in ManagedNode.objects.exclude(replaced_by=None).only("pk", "replaced_by_id"):
-        ManagedNode.objects.filter(pk=old.replaced_by_id, replaces=None).update(replaces=old.pk)
+    for old, new in ManagedNode.objects.exclude(replaced_by=None).values_list("pk", "replaced_by"):
+        ManagedNode.objects.filter(pk=new, replaces=None).update(replaces=old)
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
@@ -48,4 +50,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(forwards, backwards),
+        migrations.RemoveField(model_name="managednode", name="replaces"),
     ]

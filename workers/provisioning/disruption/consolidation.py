@@ -147,14 +147,14 @@ def _commands(move: Move, movable: dict[str, _Movable]) -> list[DisruptionComman
             commands.append(Consolidate((record.id,), (name,), note, record.price_per_hour))
         return commands
     (launch,) = move.launches  # one_replacement
-    found = [movable[name] for name in move.nodes]
-    them = "it" if len(found) == 1 else f"these {len(found)} nodes"
+    moved = [movable[name] for name in move.nodes]
+    them = "it" if len(moved) == 1 else f"these {len(moved)} nodes"
     note = (
-        f"{'; '.join(_usage(each) for each in found)}; replacing {them} with "
+        f"{'; '.join(_usage(each) for each in moved)}; replacing {them} with "
         f"{launch.chosen.instance_type} at ${move.cost_after:.4f}/h saves ${move.saving:.4f}/h "
         f"({per_pod}; drained once the replacement is Ready)"
     )
-    by_uid = {uid: pod for each in found for uid, pod in each.by_uid.items()}
-    requests = {uid: request for each in found for uid, request in each.requests.items()}
-    ids = tuple(each.candidate.record.id for each in found)
+    by_uid = {uid: pod for each in moved for uid, pod in each.by_uid.items()}
+    requests = {uid: request for each in moved for uid, request in each.requests.items()}
+    ids = tuple(each.candidate.record.id for each in moved)
     return [Consolidate(ids, move.nodes, note, move.saving, launch_node(launch, by_uid, requests))]
