@@ -106,7 +106,7 @@ def existing_nodes(inputs: PassInputs) -> list[ExistingNode]:
     """Our nodes as the planner sees them: Ready ones with their free room, in-flight ones with the
     room their instance type will have, less what is planned onto them."""
     types = {t.name: t.allocatable for t in inputs.catalog.instance_types}
-    replacements = inputs.replacements()
+    replacements = inputs.replacements
     found = (_existing_node(inputs, record, types, replacements) for record in inputs.active())
     return [node for node in found if node is not None]
 

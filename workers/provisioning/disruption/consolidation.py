@@ -64,7 +64,7 @@ class Consolidation(Method):
             record.state != Lifecycle.READY
             or record.reserved_for_pod
             or record.replaced_by_id
-            or record.id in inputs.replacements()
+            or record.id in inputs.replacements
             or record.planned_pods
             or node is None
             or record.ready_at is None

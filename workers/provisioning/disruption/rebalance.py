@@ -46,7 +46,7 @@ class Rebalance(Method):
             record.state == Lifecycle.READY
             and record.interrupted_at is None
             and not record.replaced_by_id
-            and record.id not in inputs.replacements()
+            and record.id not in inputs.replacements
             and node is not None
             and has_workload(node)
         )
