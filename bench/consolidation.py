@@ -8,8 +8,11 @@ cheaper one could replace (r5 nodes holding pods that need no r5 memory).
 Prints one JSON object:
 
 - scan: seconds, cpu_seconds (time.process_time), candidates_evaluated (every node),
-  sets_planned, moves, nodes_removed, pods_moved, cost_before/after/saved per hour,
-  saving_per_pod_moved, declined moves;
+  sets_planned, moves, nodes_removed, replacement_nodes, several_onto_one (moves of several nodes
+  onto one new node), pods_moved, cost_before/after/saved per hour, saving_per_pod_moved,
+  declined moves;
+- scan_as_the_loop: the same with the provisioning loop's rule (one replacement per move: the
+  moves it can act on; before its disruption budget);
 - baseline (Karpenter's single-node consolidation): each candidate simulated alone with a full
   re-plan of its pods onto every other node, one by one, for --baseline-candidates nodes drawn at
   random (seeded); seconds for those, seconds per candidate,
@@ -132,7 +135,9 @@ def build_cluster(catalog: Catalog, nodes: int, seed: int = 7) -> list[RunningNo
     return cluster
 
 
-def scan(cluster: list[RunningNode], catalog: Catalog, share: float) -> dict[str, object]:
+def scan(
+    cluster: list[RunningNode], catalog: Catalog, share: float, *, one_replacement: bool = False
+) -> dict[str, object]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = consolidate(
         cluster,
@@ -140,7 +145,7 @@ def scan(cluster: list[RunningNode], catalog: Catalog, share: float) -> dict[str
         catalog,
         daemonset_overhead=DAEMONSETS,
         region=REGION,
-        rules=ConsolidationRules(min_saving_share=share),
+        rules=ConsolidationRules(min_saving_share=share, one_replacement=one_replacement),
     )
     seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
     return {
@@ -151,6 +156,9 @@ def scan(cluster: list[RunningNode], catalog: Catalog, share: float) -> dict[str
         "moves": len(result.moves),
         "nodes_removed": sum(len(move.nodes) for move in result.moves),
         "replacement_nodes": sum(len(move.launches) for move in result.moves),
+        "several_onto_one": sum(
+            1 for move in result.moves if len(move.nodes) > 1 and len(move.launches) == 1
+        ),
         "pods_moved": result.pods_moved,
         "cost_before_per_hour": round(result.cost_before, 4),
         "cost_after_per_hour": round(result.cost_after, 4),
@@ -215,6 +223,7 @@ def main() -> None:
         "nodes": len(cluster),
         "pods": sum(len(r.pods) for r in cluster),
         "scan": scan(cluster, catalog, args.min_saving_share),
+        "scan_as_the_loop": scan(cluster, catalog, args.min_saving_share, one_replacement=True),
         "baseline": karpenter_baseline(
             cluster, catalog, args.baseline_candidates, args.min_saving_share, args.seed
         ),

@@ -60,9 +60,12 @@ class ManagedNode(models.Model):
     allocatable = models.JSONField(default=dict, blank=True)
     policy_version = models.CharField(max_length=60, blank=True)
     interrupted_at = models.DateTimeField(null=True, blank=True)
-    replaces = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
-    )  # consolidation: the node this one makes redundant once it is ready
+    # Consolidation: the one node launched to take this one's pods (several nodes may name the same
+    # one); this node is drained once that one is Ready. The link lives on the old rows so one
+    # replacement can stand for many.
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replacing"
+    )
     empty_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     launch_requested_at = models.DateTimeField(null=True, blank=True)  # first call to the cloud

@@ -43,7 +43,6 @@ class NodeLaunch:
     offerings: list[dict[str, Any]]
     planned_pods: list[dict[str, Any]]  # the pods to bind once Ready (`PlannedPod.to_json`)
     reserved_for_pod: str = ""
-    replaces_id: str | None = None
     policy_version: str = ""
     launched_for: list[str] = field(default_factory=list)
 
@@ -78,7 +77,6 @@ def managed_nodes_launching(cluster: Cluster, *, launches: Sequence[NodeLaunch])
             planned_pods=launch.planned_pods,
             launched_for=launch.launched_for,
             reserved_for_pod=launch.reserved_for_pod,
-            replaces_id=launch.replaces_id,
             policy_version=launch.policy_version,
             launch_requested_at=requested_at,
         )
@@ -171,10 +169,17 @@ def managed_node_empty_since(row: ManagedNode, *, since: datetime | None) -> Non
     row.save(update_fields=["empty_since"])
 
 
+def managed_nodes_replaced_by(rows: Sequence[ManagedNode], replacement: ManagedNode) -> None:
+    """Consolidation: `replacement` is launched to take the pods of `rows`, drained once it is Ready."""
+    ManagedNode.objects.filter(pk__in=[row.pk for row in rows]).update(replaced_by=replacement)
+    for row in rows:
+        row.replaced_by = replacement
+
+
 def managed_node_replacement_done(row: ManagedNode) -> None:
-    """The node it was to replace is gone: an ordinary node from now on."""
-    row.replaces = None
-    row.save(update_fields=["replaces"])
+    """The node's replacement is gone (its launch failed): an ordinary node again."""
+    row.replaced_by = None
+    row.save(update_fields=["replaced_by"])
 
 
 def cluster_interruption_queue_found(cluster: Cluster, *, url: str) -> None:

@@ -70,15 +70,16 @@ class RunningNode:
 class ConsolidationRules:
     """`min_saving_share`: a move saving less than this share of its nodes' cost is not worth the
     disruption. `pods_per_set` and `receivers_per_set` bound the size of each plan.
-    `single_node_replacements`: the caller replaces nodes one at a time (the provisioning loop's
-    replacement names one node), so a move that would put several nodes' pods on shared new
-    nodes is planned again node by node. `max_nodes_removed`: the scan stops planning once its
+    `one_replacement`: the caller launches at most one node per move (the provisioning loop drains
+    a move's nodes once its replacement is Ready, as Karpenter), so a move of several nodes that
+    needs several new ones is planned again node by node, and a node that alone needs several new
+    ones stays. `max_nodes_removed`: the scan stops planning once its
     moves remove that many nodes (a caller with a disruption budget acts on no more)."""
 
     min_saving_share: float = DEFAULT_MIN_SAVING_SHARE
     pods_per_set: int = 100
     receivers_per_set: int = 200
-    single_node_replacements: bool = False
+    one_replacement: bool = False
     max_nodes_removed: float = math.inf
 
 
@@ -301,16 +302,11 @@ class _Scan:
         )
         self.sets_planned += 1
         result = plan(snapshot, self.policy, self.catalog, thorough=False)
-        kept, declined = self._judge(_moves(removed, result), result)
-        singly = [
-            move
-            for move in kept
-            if self.rules.single_node_replacements and move.launches and len(move.nodes) > 1
-        ]
+        moves = _moves(removed, result)
+        singly = [m for m in moves if self._split(m) and len(m.nodes) > 1]
+        kept, declined = self._judge([m for m in moves if m not in singly], result)
         requests = {pod.uid: pod for pod in pods}
         for move in kept:
-            if move in singly:
-                continue
             self.kept.append(move)
             for binding in move.bindings:
                 self._take(binding.node_name, requests[binding.pod_uid])
@@ -319,12 +315,15 @@ class _Scan:
             self.declined.append(move)
             self.receivers.update((name, by_name[name].node) for name in move.nodes)
         for move in singly:  # planned again one node at a time, each onto the others' room too
-            self.usage = _usage_undone(self.usage, move, self._vcpu_of_nodes(move.nodes), self.vcpu_by_type)
             self.waiting.update((name, by_name[name]) for name in move.nodes)
         for name in [name for move in singly for name in move.nodes]:
             alone = self.waiting.pop(name, None)
             if alone is not None:
                 self._evaluate([alone])
+
+    def _split(self, move: Move) -> bool:
+        """Whether the move needs more new nodes than the caller launches per move."""
+        return self.rules.one_replacement and len(move.launches) > 1
 
     def _receivers_for(self, pods: tuple[PodRequest, ...]) -> tuple[ExistingNode, ...]:
         """The nodes that may take the set's pods (those staying and the candidates not planned yet):
@@ -364,6 +363,8 @@ class _Scan:
                 refusal = "some of its pods fit nowhere else"
             elif any(launch.serverless for launch in move.launches):
                 refusal = "its pods would need serverless capacity"
+            elif self._split(move):
+                refusal = f"it needs {len(move.launches)} new nodes; a move launches one"
             elif move.saving <= 0 or move.saving < self.rules.min_saving_share * move.cost_before:
                 refusal = (
                     f"saves ${move.saving:.4f}/h, under {self.rules.min_saving_share:.0%} "
@@ -439,14 +440,6 @@ def _usage_after(usage: Usage, move: Move, removed_vcpu: float, vcpu_by_type: di
         vcpu=usage.vcpu - removed_vcpu + added_vcpu,
         nodes=usage.nodes - len(move.nodes) + added_nodes,
         cost_per_hour=usage.cost_per_hour - move.saving,
-    )
-
-
-def _usage_undone(usage: Usage, move: Move, removed_vcpu: float, vcpu_by_type: dict[str, int]) -> Usage:
-    """The usage before `move` was counted (the inverse of `_usage_after`)."""
-    after = _usage_after(Usage(0.0, 0, 0.0), move, removed_vcpu, vcpu_by_type)
-    return Usage(
-        usage.vcpu - after.vcpu, usage.nodes - after.nodes, usage.cost_per_hour - after.cost_per_hour
     )
 
 

@@ -46,7 +46,6 @@ class LaunchNode:
     launch: Launch  # the planner's: ordered offerings, the chosen one, the decision and its runner-ups
     planned: tuple[PlannedPod, ...]
     reserved_for: str = ""  # "namespace/name" of the one pod a reserved node is for
-    replaces: str = ""  # consolidation: the record this node makes redundant
     plan: PlanQuality | None = None
 
     @property
@@ -180,20 +179,21 @@ class MarkEmpty:
 
 @dataclass(frozen=True)
 class Consolidate:
-    """Delete an underused node (its pods fit elsewhere: it goes DRAINING) or replace it with cheaper
-    `replacements` (it drains once they are Ready)."""
+    """Delete nodes whose pods fit elsewhere (they go DRAINING at once), or replace them with one
+    cheaper `replacement`: it is recorded first, each node names it (`replaced_by`), and they drain
+    once it is Ready."""
 
-    record_id: str
-    node_name: str
+    record_ids: tuple[str, ...]
+    node_names: tuple[str, ...]
     note: str
     saving_per_hour: float
-    replacements: tuple[LaunchNode, ...] = ()
+    replacement: LaunchNode | None = None
     rebalance: bool = False  # replaced early on a rebalance recommendation, not to save money
 
 
 @dataclass(frozen=True)
 class ReplacementDone:
-    """The node a replacement was for is gone: the replacement is an ordinary node from now on."""
+    """The node's replacement is gone (its launch failed): the node is an ordinary one again."""
 
     record_id: str
 

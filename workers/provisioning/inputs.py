@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from clusters.cloud.interface import Instance, InterruptionNotice
@@ -78,6 +79,13 @@ class PassInputs:
 
     def node_of(self, record: NodeRecord) -> ObservedNode | None:
         return self.nodes.node_of(record)
+
+    @cached_property
+    def replacements(self) -> frozenset[str]:
+        """The active records launched to replace active ones (consolidation, rebalance): their room
+        is the replaced nodes' pods', not the planner's. Read once per candidate: kept (a pass that
+        changes its records makes new inputs)."""
+        return frozenset(record.replaced_by_id for record in self.active() if record.replaced_by_id)
 
     def with_records(self, records: tuple[NodeRecord, ...]) -> PassInputs:
         return replace(self, records=records)

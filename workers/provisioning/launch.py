@@ -61,9 +61,9 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
 
 
 def _existing_node(
-    inputs: PassInputs, record: NodeRecord, types: Mapping[str, Resources]
+    inputs: PassInputs, record: NodeRecord, types: Mapping[str, Resources], replacements: frozenset[str]
 ) -> ExistingNode | None:
-    if record.state in (Lifecycle.DRAINING, Lifecycle.TERMINATING) or record.replaces_id:
+    if record.state in (Lifecycle.DRAINING, Lifecycle.TERMINATING) or record.id in replacements:
         return None
     try:
         capacity = CapacityType(record.capacity_type)
@@ -106,7 +106,8 @@ def existing_nodes(inputs: PassInputs) -> list[ExistingNode]:
     """Our nodes as the planner sees them: Ready ones with their free room, in-flight ones with the
     room their instance type will have, less what is planned onto them."""
     types = {t.name: t.allocatable for t in inputs.catalog.instance_types}
-    found = (_existing_node(inputs, record, types) for record in inputs.active())
+    replacements = inputs.replacements
+    found = (_existing_node(inputs, record, types, replacements) for record in inputs.active())
     return [node for node in found if node is not None]
 
 
@@ -114,7 +115,6 @@ def launch_node(
     launch: Launch,
     pods: Mapping[str, Pod],
     requests: Mapping[str, PodRequest],
-    replaces: str = "",
     plan: PlanQuality | None = None,
 ) -> LaunchNode:
     reserved = ""
@@ -122,7 +122,7 @@ def launch_node(
         pod = pods.get(launch.reserved_for_pod)
         reserved = pod.key if pod else launch.reserved_for_pod
     planned = tuple(PlannedPod.of(pods[uid], requests[uid].requests) for uid in launch.pod_uids)
-    return LaunchNode(launch, planned, reserved, replaces, plan)
+    return LaunchNode(launch, planned, reserved, plan)
 
 
 def new_node_overhead(inputs: PassInputs) -> Resources:

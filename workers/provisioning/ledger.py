@@ -60,7 +60,6 @@ def _node_launch(command: LaunchNode, policy_version: str) -> nodes.NodeLaunch:
         planned_pods=[planned.to_json() for planned in command.planned],
         launched_for=[planned.key for planned in command.planned],
         reserved_for_pod=command.reserved_for,
-        replaces_id=command.replaces or None,
         policy_version=policy_version,
     )
 
@@ -272,28 +271,32 @@ class Ledger:
         self._changed(row)
 
     def consolidate(self, command: Consolidate) -> list[NodeRecord]:
-        """Record a consolidation: the node goes DRAINING at once (delete), or its replacements are
-        recorded as launches (it drains once they are Ready). The replacements recorded, if any."""
-        row = self._rows[command.record_id]
-        if command.replacements:
-            written = self.launches(command.replacements)
-            if written:
-                self._consolidated(row, command)
-            return written
+        """Record a consolidation: the nodes go DRAINING at once (delete), or their one replacement is
+        recorded as a launch and each of them names it, in one transaction (they drain once it is
+        Ready; a crash before the launch leaves a LAUNCHING row the next pass launches). The
+        replacement recorded, if any."""
+        rows = [self._rows[record_id] for record_id in command.record_ids]
+        written: list[NodeRecord] = []
         with transaction.atomic():
-            nodes.managed_node_draining(row, reason="consolidation: its pods fit on other nodes")
-            self._consolidated(row, command)
-        self._changed(row)
-        return []
-
-    def _consolidated(self, row: ManagedNode, command: Consolidate) -> None:
-        self._decide(
-            DecisionKind.INTERRUPTION if command.rebalance else DecisionKind.CONSOLIDATE,
-            command.note,
-            node=row,
-            subject=command.node_name,
-            cost_per_hour=-command.saving_per_hour,
-        )
+            if command.replacement is not None:
+                written = self.launches([command.replacement])
+                if not written:  # another worker recorded it: its pass links the nodes
+                    return []
+                nodes.managed_nodes_replaced_by(rows, self._rows[written[0].id])
+            else:
+                for row in rows:
+                    nodes.managed_node_draining(row, reason="consolidation: its pods fit on other nodes")
+            self._decide(
+                DecisionKind.INTERRUPTION if command.rebalance else DecisionKind.CONSOLIDATE,
+                command.note,
+                node=rows[0],
+                subject=", ".join(command.node_names),
+                inputs={"nodes": list(command.node_names)} if len(rows) > 1 else None,
+                cost_per_hour=-command.saving_per_hour,
+            )
+        for row in rows:
+            self._changed(row)
+        return written
 
     def collect(self, command: CollectInstance) -> None:
         self._decide(

@@ -98,7 +98,7 @@ class NodeRecord:
     offerings: tuple[Mapping[str, Any], ...] = ()  # the plan's ordered fallbacks, as the row keeps them
     planned_pods: tuple[PlannedPod, ...] = ()
     reserved_for_pod: str = ""  # "namespace/name" of the one pod a reserved node is for
-    replaces_id: str = ""  # consolidation: the record this node makes redundant once Ready
+    replaced_by_id: str = ""  # consolidation: the record launched to take its pods (drained once Ready)
     interrupted_at: datetime | None = None
     empty_since: datetime | None = None
     launch_requested_at: datetime | None = None

@@ -24,7 +24,7 @@ def node_record(row: ManagedNode) -> NodeRecord:
         offerings=tuple(row.offerings),
         planned_pods=tuple(PlannedPod.from_json(entry) for entry in row.planned_pods),
         reserved_for_pod=row.reserved_for_pod,
-        replaces_id=str(row.replaces_id) if row.replaces_id else "",
+        replaced_by_id=str(row.replaced_by_id) if row.replaced_by_id else "",
         interrupted_at=row.interrupted_at,
         empty_since=row.empty_since,
         launch_requested_at=row.launch_requested_at,

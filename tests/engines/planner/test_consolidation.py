@@ -133,12 +133,23 @@ def test_the_scan_stops_once_its_moves_remove_what_the_caller_will_act_on():
     assert scan(nodes).sets_planned == 2
 
 
-def test_a_caller_that_replaces_nodes_singly_gets_single_node_replacements():
-    first, second = full("one", [pod(800, 1500, uid="a1")]), full("two", [pod(800, 1500, uid="b1")])
-    result = scan([first, second], single_node_replacements=True)
-    assert sorted(move.nodes for move in result.moves) == [("one",), ("two",)]
-    assert all(len(move.launches) == 1 for move in result.moves)
-    check([first, second], ON_DEMAND, result, 0.1)
+def test_a_caller_that_launches_one_node_per_move_still_gets_several_nodes_onto_one():
+    nodes = [full(name, [pod(800, 1500, uid=f"{name}-pod")]) for name in ("one", "two", "three")]
+    result = scan(nodes, one_replacement=True)
+    (together,) = [move for move in result.moves if len(move.nodes) > 1]
+    assert sorted(together.nodes) == ["three", "two"] and len(together.launches) == 1
+    assert all(len(move.launches) <= 1 for move in result.moves)
+    check(nodes, ON_DEMAND, result, 0.1)
+
+
+def test_a_node_that_needs_several_new_nodes_stays_for_a_caller_that_launches_one():
+    # Two isolated pods on an m5.2xlarge ($0.384): two c6g.large ($0.068 each) replace it.
+    node = running("big", "m5.2xlarge", [pod(800, 1500, uid=uid, isolate=True) for uid in "ab"])
+    assert [len(move.launches) for move in scan([node]).moves] == [2]
+    result = scan([node], one_replacement=True)
+    assert result.moves == ()
+    (declined,) = result.declined
+    assert declined.refusal == "it needs 2 new nodes; a move launches one"
 
 
 def test_a_saving_under_the_threshold_is_not_proposed():
@@ -317,9 +328,9 @@ def test_the_plan_never_breaks_a_resource_limit(cluster, share, pods_per_set, re
         min_saving_share=share,
         pods_per_set=pods_per_set,
         receivers_per_set=receivers_per_set,
-        single_node_replacements=singly,
+        one_replacement=singly,
     )
     if singly:
-        assert all(len(move.nodes) == 1 for move in result.moves if move.launches)
+        assert all(len(move.launches) <= 1 for move in result.moves)
     assert result.candidates_evaluated == len(nodes)
     check(nodes, policy, result, share)

@@ -9,7 +9,12 @@ import itertools
 import numpy as np
 import pytest
 
-from engines.planner.knapsack import best_pattern, quick_bounds
+from engines.planner.knapsack import (
+    _surrogate_weights,
+    _surrogate_weights_highs,
+    best_pattern,
+    quick_bounds,
+)
 
 
 def _instance(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -73,3 +78,21 @@ def test_a_hint_keeps_the_verdict_on_the_threshold(seed: int) -> None:
 
     assert bool(hinted.counts) == bool(plain.counts)
     assert hinted.value == pytest.approx(plain.value)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_the_tableau_finds_the_lp_relaxation_highs_finds(seed: int) -> None:
+    """The surrogate weights come from a small tableau simplex: its bound is HiGHS's LP optimum (no
+    looser: the search prunes by it), also where classes repeat and pivots are degenerate."""
+    rng = np.random.default_rng(seed)
+    classes, dims = int(rng.integers(1, 60)), int(rng.integers(1, 6))
+    weights = rng.integers(0, 50, size=(classes, dims)).astype(np.float64)
+    weights[weights.sum(axis=1) == 0, 0] = 1.0
+    if seed % 3 == 0:
+        weights = np.repeat(weights[: max(1, classes // 3)], 3, axis=0)
+    values = rng.random(len(weights)) + 1e-3
+    capacity = rng.integers(50, 400, size=dims).astype(np.float64)
+    surrogate, bound = _surrogate_weights(values, weights, capacity)
+    _, lp_optimum = _surrogate_weights_highs(values, weights, capacity)
+    assert np.all(surrogate >= 0)
+    assert lp_optimum * (1 - 1e-7) <= bound <= lp_optimum * (1 + 1e-7)

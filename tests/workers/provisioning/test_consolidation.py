@@ -34,8 +34,8 @@ def test_an_underused_node_whose_pods_fit_on_another_is_deleted(aws_catalog) -> 
         pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
     )
     (command,) = disrupt(Consolidation(), state)
-    assert isinstance(command, Consolidate) and not command.replacements
-    assert command.record_id == "a" and command.saving_per_hour == 0.192
+    assert isinstance(command, Consolidate) and command.replacement is None
+    assert command.record_ids == ("a",) and command.saving_per_hour == 0.192
     assert command.note.startswith("node-a used 3% CPU; its 1 pod(s) fit on other nodes")
     assert "$0.1920/h per pod moved" in command.note
 
@@ -46,7 +46,7 @@ def test_a_pod_that_must_not_be_evicted_keeps_its_node(aws_catalog) -> None:
         pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
     )
     commands = disrupt(Consolidation(), state)
-    assert [c.record_id for c in commands] == ["b"]  # type: ignore[union-attr]
+    assert [c.record_ids for c in commands] == [("b",)]  # type: ignore[union-attr]
 
 
 def test_an_underused_node_alone_is_replaced_by_a_cheaper_one(aws_catalog) -> None:
@@ -57,9 +57,9 @@ def test_an_underused_node_alone_is_replaced_by_a_cheaper_one(aws_catalog) -> No
         pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
     )
     (command,) = disrupt(Consolidation(), state)
-    assert isinstance(command, Consolidate) and len(command.replacements) == 1
-    (replacement,) = command.replacements
-    assert replacement.replaces == "a" and [p.name for p in replacement.planned] == ["small"]
+    assert isinstance(command, Consolidate) and command.record_ids == ("a",)
+    replacement = command.replacement
+    assert replacement is not None and [p.name for p in replacement.planned] == ["small"]
     assert replacement.launch.chosen.price_per_hour <= 0.8 * 0.768
     assert "replacing it with" in command.note
 
@@ -71,7 +71,7 @@ def test_the_policy_threshold_keeps_deletions_and_drops_smaller_savings(aws_cata
         pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
     )
     (command,) = disrupt(Consolidation(min_saving_share=1.0), state)
-    assert isinstance(command, Consolidate) and not command.replacements
+    assert isinstance(command, Consolidate) and command.replacement is None
     pods = [pod_json("small", node="node-a", cpu="100m", memory="128Mi")]
     nodes = [node_json("node-a", instance_id="i-a", record_id="a", cpu="15890m", memory="57Gi")]
     records = (record("a", instance_type="m5.4xlarge", node_name="node-a", price_per_hour=0.768),)
@@ -93,14 +93,26 @@ def test_nodes_younger_than_the_delay_are_not_consolidated(aws_catalog) -> None:
     assert disrupt(Consolidation(), state) == []
 
 
-def test_a_ready_replacement_drains_the_node_it_replaces_once() -> None:
-    old = record("old")
-    first = record("new-1", replaces_id="old")
-    second = record("new-2", replaces_id="old")
-    orphan = record("new-3", Lifecycle.PENDING, replaces_id="gone")
-    assert replacements_settled(inputs(records=(old, first, second, orphan))) == [
-        DrainReplaced("old", "consolidation: replaced by m5.large"),
-        ReplacementDone("new-3"),
+def test_the_nodes_a_ready_replacement_stands_for_drain_and_those_of_a_lost_one_stay() -> None:
+    new = record("new", instance_type="c5.large")
+    flying = record("flying", Lifecycle.PENDING)
+    failed = record("failed", Lifecycle.FAILED)
+    records = (
+        record("old-1", replaced_by_id="new"),
+        record("old-2", replaced_by_id="new"),
+        record("old-3", replaced_by_id="flying"),
+        record("old-4", replaced_by_id="failed"),
+        record("old-5", replaced_by_id="gone"),
+        record("old-6", Lifecycle.DRAINING, replaced_by_id="new"),
+        new,
+        flying,
+        failed,
+    )
+    assert replacements_settled(inputs(records=records)) == [
+        DrainReplaced("old-1", "consolidation: replaced by c5.large"),
+        DrainReplaced("old-2", "consolidation: replaced by c5.large"),
+        ReplacementDone("old-4"),
+        ReplacementDone("old-5"),
     ]
 
 
@@ -112,4 +124,4 @@ def test_a_pod_of_another_scheduler_keeps_its_node(aws_catalog) -> None:
         pods=pods, nodes=nodes, records=records, catalog=aws_catalog, scale_down_delay=timedelta(0)
     )
     commands = disrupt(Consolidation(), state)
-    assert [c.record_id for c in commands if isinstance(c, Consolidate)] == ["b"]
+    assert [c.record_ids for c in commands if isinstance(c, Consolidate)] == [("b",)]

@@ -14,6 +14,7 @@ from clusters.models import NodeClass, NodeState
 from engines.kube.capacity import CapacityType
 from policies.models import Decision, DecisionKind
 from tests.fixtures.provisioning import pod_manifest
+from workers.provisioning.disruption import consolidation
 
 pytestmark = pytest.mark.django_db
 
@@ -204,4 +205,67 @@ def test_an_underused_node_whose_pods_fit_nowhere_else_is_replaced_by_a_cheaper_
     assert replacement.price_per_hour <= Decimal("0.8") * first.price_per_hour
     nodeless.until(
         lambda: nodeless.rows(pk=first.pk)[0].state in (NodeState.TERMINATING, NodeState.TERMINATED)
+    )
+
+
+def test_underused_nodes_are_replaced_by_one_node_drained_once_it_is_ready(
+    nodeless, kube_client, monkeypatch
+) -> None:
+    # Three nodes: the default budget (a tenth of the nodes, at least one) would move one per pass.
+    monkeypatch.setattr(consolidation, "DISRUPTION_BUDGET", 1.0)
+    # An m5.2xlarge per pod, each kubelet taking one pod: no pod fits on another's node.
+    nodeless.policy(capacity_types=["on_demand"], families_allow=["m5"], min_vcpu=8, max_pods_per_node=1)
+    apps: Any = k8s.AppsV1Api(kube_client(nodeless.sim))  # Any: takes dict manifests
+    names = ("one", "two", "three")
+    for name in names:
+        apps.create_namespaced_deployment("default", _deployment(name, 1, cpu="600m", memory="1Gi"))
+    nodeless.until(
+        lambda: all(any(p.status.phase == "Running" for p in _pods(nodeless, app)) for app in names)
+    )
+    assert [row.instance_type for row in nodeless.rows(state=NodeState.READY)] == ["m5.2xlarge"] * 3
+    # Now an m5.large (holding three such pods) is allowed: two nodes' pods go to one of them.
+    nodeless.policy(capacity_types=["on_demand"], families_allow=["m5"], scale_down_delay_seconds=0)
+    nodeless.until(lambda: nodeless.rows(replaced_by__isnull=False))
+    by_replacement: dict[Any, list] = {}
+    for row in nodeless.rows(replaced_by__isnull=False):
+        by_replacement.setdefault(row.replaced_by_id, []).append(row)
+    (shared,) = [rows for rows in by_replacement.values() if len(rows) == 2]
+    (replacement,) = nodeless.rows(pk=shared[0].replaced_by_id)
+    assert replacement.instance_type == "m5.large"
+    moved = sorted(row.node_name for row in shared)
+    decision = Decision.objects.get(
+        cluster=nodeless.cluster, kind=DecisionKind.CONSOLIDATE, subject=", ".join(moved)
+    )
+    assert "replacing these 2 nodes with m5.large" in decision.reason
+    apps_moved = [app for app in names if _pods(nodeless, app)[0].spec.node_name in moved]
+    assert len(apps_moved) == 2
+
+    def ready_or_untouched() -> bool:
+        """After every pass: until the replacement is Ready, the old nodes are as they were."""
+        replacement.refresh_from_db()
+        if replacement.state != NodeState.READY:
+            assert {row.state for row in nodeless.rows(pk__in=[row.pk for row in shared])} == {
+                NodeState.READY
+            }
+            assert not any(nodeless.core.read_node(name).spec.unschedulable for name in moved)
+        return replacement.state == NodeState.READY
+
+    assert not ready_or_untouched()  # the pass that recorded the move launched the replacement
+    nodeless.until(ready_or_untouched, timeout=120)
+    # Drained then; the Deployments' new pods run where the plan put the old ones.
+    nodeless.until(
+        lambda: all(
+            any(
+                p.status.phase == "Running" and p.spec.node_name == replacement.node_name
+                for p in _pods(nodeless, app)
+            )
+            for app in apps_moved
+        ),
+        timeout=120,
+    )
+    nodeless.until(
+        lambda: all(
+            row.state in (NodeState.TERMINATING, NodeState.TERMINATED)
+            for row in nodeless.rows(pk__in=[row.pk for row in shared])
+        )
     )

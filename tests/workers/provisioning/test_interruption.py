@@ -47,9 +47,9 @@ def test_a_rebalance_recommendation_launches_the_replacement_early_elsewhere(aws
     )
     (command,) = disrupt(Rebalance(), state)
     assert isinstance(command, Consolidate) and command.rebalance
-    assert command.record_id == "r1" and command.node_name == "node-r1"
-    (replacement,) = command.replacements
-    assert replacement.replaces == "r1" and [p.name for p in replacement.planned] == ["web"]
+    assert command.record_ids == ("r1",) and command.node_names == ("node-r1",)
+    replacement = command.replacement
+    assert replacement is not None and [p.name for p in replacement.planned] == ["web"]
     # Never the offering at risk.
     assert all(
         (o.instance_type, o.zone, o.capacity_type.value) != ("m5.large", "us-east-1a", "spot")
@@ -64,8 +64,8 @@ def test_an_interruption_after_a_rebalance_does_not_plan_the_pods_twice(aws_cata
         pods=pods,
         nodes=[node_json("node-r1", instance_id="i-r1", record_id="r1")],
         records=(
-            record("r1", capacity_type="spot"),
-            record("r2", state=Lifecycle.LAUNCHING, replaces_id="r1"),
+            record("r1", capacity_type="spot", replaced_by_id="r2"),
+            record("r2", state=Lifecycle.LAUNCHING),
         ),
         notices=(_notice("i-r1"), _notice("i-r1", NoticeKind.REBALANCE_RECOMMENDATION)),
         catalog=aws_catalog,

@@ -71,9 +71,9 @@ def test_pods_the_planner_cannot_take_stay_pending_without_a_decision(aws_catalo
 
 def test_draining_replacing_and_unpriced_nodes_are_not_offered_to_the_planner(aws_catalog) -> None:
     records = (
-        record("ready", instance_type="m5.large"),
+        record("ready", instance_type="m5.large", replaced_by_id="replacing"),
         record("draining", Lifecycle.DRAINING),
-        record("replacing", Lifecycle.PENDING, replaces_id="ready", node_name=""),
+        record("replacing", Lifecycle.PENDING, node_name=""),
         record("odd", Lifecycle.PENDING, capacity_type="", node_name=""),
         record("flying", Lifecycle.PENDING, node_name="", reserved_for_pod="default/solo"),
     )

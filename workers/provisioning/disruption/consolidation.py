@@ -3,7 +3,8 @@ their disruption (the policy's minimum saving share), decided by the planner its
 on the best ones, at most DISRUPTION_BUDGET of the nodes per pass. A node whose pods fit on other
 Ready nodes is deleted (it goes DRAINING); a node a cheaper one can replace gets its replacement
 first and is drained once the replacement is Ready (its pods' controllers' new pods are bound to
-the replacement as planned). A replacement names one node, so the scan replaces nodes singly."""
+the replacement as planned). A move launches at most one node (as Karpenter's): several nodes may
+share it, each naming it (`replaced_by`), and they are all drained once it is Ready."""
 
 from __future__ import annotations
 
@@ -38,20 +39,18 @@ DISRUPTION_BUDGET = 0.1
 
 
 def replacements_settled(inputs: PassInputs) -> list[ReplacementDone | DrainReplaced]:
-    """Drain the nodes whose replacement became Ready; a replacement whose node is gone is an ordinary
-    node from then on."""
+    """Drain the nodes whose replacement became Ready; a node whose replacement is gone (its launch
+    failed) is an ordinary node again."""
     by_id = {record.id: record for record in inputs.records}
     commands: list[ReplacementDone | DrainReplaced] = []
-    draining: set[str] = set()
     for record in inputs.active():
-        if not record.replaces_id:
+        if not record.replaced_by_id:
             continue
-        old = by_id.get(record.replaces_id)
-        if old is None or not old.active:
+        new = by_id.get(record.replaced_by_id)
+        if new is None or not new.active:
             commands.append(ReplacementDone(record.id))
-        elif record.state == Lifecycle.READY and old.state == Lifecycle.READY and old.id not in draining:
-            draining.add(old.id)
-            commands.append(DrainReplaced(old.id, f"consolidation: replaced by {record.instance_type}"))
+        elif new.state == Lifecycle.READY and record.state == Lifecycle.READY:
+            commands.append(DrainReplaced(record.id, f"consolidation: replaced by {new.instance_type}"))
     return commands
 
 
@@ -64,7 +63,8 @@ class Consolidation(Method):
         if (
             record.state != Lifecycle.READY
             or record.reserved_for_pod
-            or record.replaces_id
+            or record.replaced_by_id
+            or record.id in inputs.replacements
             or record.planned_pods
             or node is None
             or record.ready_at is None
@@ -77,10 +77,9 @@ class Consolidation(Method):
         return all(may_evict(pod) and is_ours(pod, inputs.policy) for pod in node.workload_pods)
 
     def compute(self, inputs: PassInputs, candidates: Sequence[Candidate]) -> list[DisruptionCommand]:
-        replacing = {record.replaces_id for record in inputs.active() if record.replaces_id}
         movable: dict[str, _Movable] = {}
         for candidate in candidates:
-            if candidate.record.id in replacing or candidate.node is None:
+            if candidate.node is None:
                 continue
             by_uid, requests, refused = plannable(candidate.node.workload_pods)
             if not refused:
@@ -91,7 +90,7 @@ class Consolidation(Method):
         nodes = [node for node in existing_nodes(inputs) if node.ready]
         budget = max(1, math.floor(DISRUPTION_BUDGET * len(nodes)))
         rules = ConsolidationRules(
-            min_saving_share=self.min_saving_share, single_node_replacements=True, max_nodes_removed=budget
+            min_saving_share=self.min_saving_share, one_replacement=True, max_nodes_removed=budget
         )
         scan = consolidate(
             [_running(node, movable.get(node.name)) for node in nodes],
@@ -102,9 +101,11 @@ class Consolidation(Method):
             rules=rules,
         )
         commands: list[DisruptionCommand] = []
+        removed = 0
         for move in sorted(scan.moves, key=lambda m: (-m.saving_per_pod, m.nodes)):
-            if len(commands) + len(move.nodes) > budget:
+            if removed + len(move.nodes) > budget:
                 break
+            removed += len(move.nodes)
             commands += _commands(move, movable)
         return commands
 
@@ -132,7 +133,7 @@ def _usage(movable: _Movable) -> str:
 
 
 def _commands(move: Move, movable: dict[str, _Movable]) -> list[DisruptionCommand]:
-    """A move as the ledger records it: a deletion per node, or one node and its replacements."""
+    """A move as the ledger records it: a deletion per node, or its nodes and their one replacement."""
     per_pod = f"${move.saving_per_pod:.4f}/h per pod moved"
     if not move.launches:
         commands: list[DisruptionCommand] = []
@@ -143,17 +144,17 @@ def _commands(move: Move, movable: dict[str, _Movable]) -> list[DisruptionComman
                 f"{_usage(found)}; its {pods} pod(s) fit on other nodes, saving "
                 f"${record.price_per_hour:.4f}/h ({per_pod})"
             )
-            commands.append(Consolidate(record.id, name, note, record.price_per_hour))
+            commands.append(Consolidate((record.id,), (name,), note, record.price_per_hour))
         return commands
-    (name,) = move.nodes  # single_node_replacements
-    found = movable[name]
-    record = found.candidate.record
-    types = ", ".join(launch.chosen.instance_type for launch in move.launches)
+    (launch,) = move.launches  # one_replacement
+    moved = [movable[name] for name in move.nodes]
+    them = "it" if len(moved) == 1 else f"these {len(moved)} nodes"
     note = (
-        f"{_usage(found)}; replacing it with {types} at ${move.cost_after:.4f}/h saves "
-        f"${move.saving:.4f}/h ({per_pod}; drained once the replacement is Ready)"
+        f"{'; '.join(_usage(each) for each in moved)}; replacing {them} with "
+        f"{launch.chosen.instance_type} at ${move.cost_after:.4f}/h saves ${move.saving:.4f}/h "
+        f"({per_pod}; drained once the replacement is Ready)"
     )
-    replacements = tuple(
-        launch_node(launch, found.by_uid, found.requests, record.id) for launch in move.launches
-    )
-    return [Consolidate(record.id, name, note, move.saving, replacements)]
+    by_uid = {uid: pod for each in moved for uid, pod in each.by_uid.items()}
+    requests = {uid: request for each in moved for uid, request in each.requests.items()}
+    ids = tuple(each.candidate.record.id for each in moved)
+    return [Consolidate(ids, move.nodes, note, move.saving, launch_node(launch, by_uid, requests))]

@@ -22,7 +22,7 @@ class Interruption(Method):
             if notice.kind == NoticeKind.SPOT_INTERRUPTION:
                 notices.setdefault(notice.instance_id, notice)
         # A node replaced early on a rebalance recommendation has its replacement on the way already.
-        replaced = {record.replaces_id for record in inputs.active() if record.replaces_id}
+        replaced = {record.id for record in inputs.active() if record.replaced_by_id}
         commands: list[DisruptionCommand] = []
         for candidate in candidates:
             record, node = candidate.record, candidate.node

@@ -1,9 +1,11 @@
 """Rebalance recommendations: EC2 warns that a spot instance is at elevated risk of interruption,
 often well before the two-minute notice. Karpenter only logs them (aws/karpenter-provider-aws#2813);
 EC2 Auto Scaling's Capacity Rebalancing launches a replacement first and retires the old instance
-once the replacement is in service. Nodeless does the latter: the node's pods are planned onto new
-nodes (never the offering at risk), recorded as its replacements, and the node is drained once they
-are Ready (`consolidation.replacements_settled`). If the interruption comes first, the replacement
+once the replacement is in service. Nodeless does the latter: the node's pods are planned onto a new
+node (never the offering at risk), recorded as its replacement, and the node is drained once it is
+Ready (`consolidation.replacements_settled`). One node for one, as Capacity Rebalancing: pods that
+would need several new nodes stay until the interruption notice (a drain waiting on one of several
+replacements would evict pods whose room is not there yet). If the interruption comes first, the replacement
 is already on its way (`interruption.Interruption` does not plan the pods twice).
 """
 
@@ -43,18 +45,18 @@ class Rebalance(Method):
         return (
             record.state == Lifecycle.READY
             and record.interrupted_at is None
-            and not record.replaces_id
+            and not record.replaced_by_id
+            and record.id not in inputs.replacements
             and node is not None
             and has_workload(node)
         )
 
     def compute(self, inputs: PassInputs, candidates: Sequence[Candidate]) -> list[DisruptionCommand]:
         advised = {n.instance_id for n in inputs.notices if n.kind == NoticeKind.REBALANCE_RECOMMENDATION}
-        replaced = {record.replaces_id for record in inputs.active() if record.replaces_id}
         commands: list[DisruptionCommand] = []
         for candidate in candidates:
             record, node = candidate.record, candidate.node
-            if record.instance_id not in advised or record.id in replaced or node is None:
+            if record.instance_id not in advised or node is None:
                 continue
             by_uid, requests, refused = plannable(node.workload_pods)
             if refused or not requests:
@@ -65,15 +67,13 @@ class Rebalance(Method):
                 region=inputs.cluster.region,
             )
             result = plan(snapshot, inputs.policy, _without_offering_at_risk(inputs.catalog, record))
-            if result.unschedulable or not result.launches:
-                continue  # nowhere else to go: the node keeps its pods until the cloud decides
-            types = ", ".join(launch.chosen.instance_type for launch in result.launches)
+            if result.unschedulable or len(result.launches) != 1:
+                continue  # nowhere else to go in one node: the node keeps its pods until the cloud decides
+            (launch,) = result.launches
             note = (
                 f"Rebalance recommendation for {record.instance_type} spot in {record.zone}: replacement "
-                f"{types} launched early; {node.name} is drained once it is Ready"
+                f"{launch.chosen.instance_type} launched early; {node.name} is drained once it is Ready"
             )
-            replacements = tuple(
-                launch_node(launch, by_uid, requests, record.id) for launch in result.launches
-            )
-            commands.append(Consolidate(record.id, node.name, note, 0.0, replacements, rebalance=True))
+            replacement = launch_node(launch, by_uid, requests)
+            commands.append(Consolidate((record.id,), (node.name,), note, 0.0, replacement, rebalance=True))
         return commands
