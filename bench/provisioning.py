@@ -100,16 +100,25 @@ def reaction(world: World, *, pods: int, idle: float, max_window: float) -> dict
     batcher.stop()
     launchers.shutdown(wait=True)
     launch: dict[str, float] = {}
+    node_times: dict[str, tuple[float | None, float | None]] = {}  # pod → its node's launch and Ready
     for row in ManagedNode.objects.filter(cluster=world.cluster).exclude(launch_requested_at=None):
         assert row.launch_requested_at is not None  # excluded above
         for key in row.launched_for:
             launch[key.split("/", 1)[1]] = row.launch_requested_at.timestamp()
+            node_times[key.split("/", 1)[1]] = (
+                row.launched_at.timestamp() if row.launched_at else None,
+                row.ready_at.timestamp() if row.ready_at else None,
+            )
     if os.environ.get("BENCH_TRACE"):
         origin = min(created.values())
         for name in sorted(created, key=lambda n: running.get(n, 1e18) - created[n]):
+            launched, ready = node_times.get(name, (None, None))
             print(
                 f"pod {name} created +{created[name] - origin:.2f} launch "
-                f"{launch.get(name, float('nan')) - created[name]:.2f} running {running.get(name, float('nan')) - created[name]:.2f}",
+                f"{launch.get(name, float('nan')) - created[name]:.2f} "
+                f"launched {(launched or float('nan')) - created[name]:.2f} "
+                f"ready {(ready or float('nan')) - created[name]:.2f} "
+                f"running {running.get(name, float('nan')) - created[name]:.2f}",
                 file=sys.stderr,
             )
         for row in ManagedNode.objects.filter(cluster=world.cluster).order_by("launch_requested_at"):
