@@ -66,7 +66,9 @@ def ebs_attach_limit(
     elif not nitro:
         slots = XEN_ATTACHMENT_SLOTS
     else:
-        shared = max_ebs if max_ebs is not None and max_ebs > NITRO_ATTACHMENT_SLOTS else NITRO_ATTACHMENT_SLOTS
+        shared = (
+            max_ebs if max_ebs is not None and max_ebs > NITRO_ATTACHMENT_SLOTS else NITRO_ATTACHMENT_SLOTS
+        )
         slots = shared - network_interfaces - nvme_instance_stores
         if max_ebs is not None and max_ebs < NITRO_ATTACHMENT_SLOTS:
             slots = min(slots, max_ebs)

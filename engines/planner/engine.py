@@ -168,7 +168,9 @@ class _Planner:
                     cache_key=("isolated", class_index),
                 )
                 overhead = (
-                    _NO_OVERHEAD if ranked.decision.chosen.zone == "" else problem.snapshot.daemonset_overhead
+                    _NO_OVERHEAD
+                    if ranked.decision.chosen.zone == ""
+                    else problem.snapshot.overhead_for(ranked.decision.chosen.instance_type)
                 )
                 launch = self.assembler.launch([pod_index], load, ranked, reserved=True, overhead=overhead)
                 self.launches.append(launch)
@@ -290,7 +292,7 @@ class _Planner:
             ranked = self.assembler.node_ranked(
                 signatures, load, rotation=len(self.launches), subject=describe_load(len(pod_indices), load)
             )
-            overhead = problem.snapshot.daemonset_overhead
+            overhead = problem.snapshot.overhead_for(ranked.decision.chosen.instance_type)
             self.launches.append(
                 self.assembler.launch(pod_indices, load, ranked, reserved=False, overhead=overhead)
             )
@@ -345,7 +347,9 @@ class _Planner:
                 cache_key=(CapacityType.SERVERLESS, class_index),
             )
             overhead = (
-                _NO_OVERHEAD if ranked.decision.chosen.zone == "" else problem.snapshot.daemonset_overhead
+                _NO_OVERHEAD
+                if ranked.decision.chosen.zone == ""
+                else problem.snapshot.overhead_for(ranked.decision.chosen.instance_type)
             )
             self.launches.append(
                 self.assembler.launch([pod_index], load, ranked, reserved=True, overhead=overhead)

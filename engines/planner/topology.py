@@ -17,9 +17,11 @@ nodes (`Snapshot.placed`) and the pending pods decided before it:
 - a pod that must join pending pods on one host (required hostname affinity, no match running yet)
   is planned first alone; the others wait for it to run and are then pinned to its node - the same
   order kube-scheduler would bind them in;
-- volumes count against attach limits (a node's CSINode count): an existing node without room for
-  every pending pod's volumes is avoided by pods with volumes; a pod with more volumes than a new
-  node can attach is reported; and when the pending pods' volumes together exceed what one new
+- volumes count against attach limits (a node's CSINode count; for a node in flight or a new one,
+  its instance type's count): an existing or in-flight node without room for every pending pod's
+  volumes is avoided by pods with volumes, and so is an instance type attaching fewer than a new
+  node may be given; a pod with more volumes than a new node can attach gets a node of its own of
+  a type that can (or is reported when none can); and when the pending pods' volumes together exceed what one new
   node can attach, pods with volumes up to that limit are packed as usual and each other one gets
   a node of its own (the packer does not count volumes, so this keeps every node within its limit:
   it may cost nodes, it never strands a pod);
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from engines.kube.affinity import AffinityTerm, SpreadConstraint, ports_conflict
 from engines.kube.labels import (
     HOSTNAME,
+    INSTANCE_TYPE,
     ZONE,
     NodeSelectorRequirement,
     NodeSelectorTerm,
@@ -74,6 +77,7 @@ class _Decided:
     pending_volumes: int = 0  # the attachable volumes of every pending pod
     # What pods with volumes packed like any other pods may still mount together (None: not needed).
     volume_budget: int | None = None
+    small_types: list[str] | None = None  # instance types pods with volumes avoid (once computed)
 
     def value(self, node_name: str, key: str) -> str | None:
         node = self.nodes.get(node_name)
@@ -333,11 +337,24 @@ def _attach_limits(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decis
     limit = snapshot.attach_limit
     if limit is None:
         return
+    by_type = snapshot.type_attach_limits
     if volumes > limit:
-        raise _Blocked(
-            UnschedulableCode.VOLUME_LIMIT,
-            f"it mounts {volumes} volumes and a new node can attach at most {limit} (node volume limits)",
-        )
+        # Only a type that attaches this many will do, on a node of its own.
+        roomy = sorted(name for name, count in by_type.items() if count >= volumes)
+        if not roomy:
+            most = max((limit, *by_type.values()))
+            raise _Blocked(
+                UnschedulableCode.VOLUME_LIMIT,
+                f"it mounts {volumes} volumes and a new node can attach at most {most} (node volume limits)",
+            )
+        decision.join(INSTANCE_TYPE, roomy)
+        decision.alone = True
+        return
+    if decided.small_types is None:
+        # Types that attach fewer volumes than a packed node may be given are kept from volume pods.
+        need = min(limit, decided.pending_volumes)
+        decided.small_types = sorted(name for name, count in by_type.items() if count < need)
+    decision.avoid(INSTANCE_TYPE, decided.small_types)
     if decided.pending_volumes <= limit:
         return  # however they are packed, no node gets more than the limit
     if decided.volume_budget is None:
