@@ -27,6 +27,8 @@ Algorithm:
 6. Limits: launches that would break the policy's limits are dropped whole and their pods
    reported; the bound is then recomputed for the pods actually placed.
 7. Every launch gets its ordered fallback offerings, a decision and a stable id.
+8. Among a launch's offerings of the same price, its pods' scheduling preferences pick
+   (`preferences.prefer`: a tiebreak, never a cost).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
 from engines.planner.limits import Usage, admit
 from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost, packing_rank
 from engines.planner.policy import PlannerPolicy
+from engines.planner.preferences import prefer
 from engines.planner.problem import PodClass, Problem, compile_problem
 from engines.planner.reoptimize import reoptimize
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
@@ -85,7 +88,7 @@ def plan(
     problem = compile_problem(snapshot, policy, catalog)
     planner = _Planner(problem, thorough=thorough, exact=exact)
     planner.unschedulable.extend(blocked)
-    return planner.run()
+    return prefer(planner.run(), snapshot, catalog, policy)
 
 
 class _Columns:
