@@ -61,7 +61,7 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
 
 
 def _existing_node(
-    inputs: PassInputs, record: NodeRecord, types: Mapping[str, Resources]
+    inputs: PassInputs, record: NodeRecord, types: Mapping[str, Resources], overheads: Mapping[str, Resources]
 ) -> ExistingNode | None:
     if record.state in (Lifecycle.DRAINING, Lifecycle.TERMINATING) or record.replaces_id:
         return None
@@ -78,7 +78,8 @@ def _existing_node(
         taints = tuple(taint for taint in node.node.taints if taint.key != INITIALIZING_TAINT)
     elif record.instance_type in types:
         allocatable = types[record.instance_type]
-        free = (allocatable - inputs.state.daemonset_overhead - record.planned_requests).clamped()
+        overhead = overheads.get(record.instance_type, inputs.state.daemonset_overhead)
+        free = (allocatable - overhead - record.planned_requests).clamped()
         name, ready, taints = f"{IN_FLIGHT_PREFIX}{record.id}", False, ()
         # What the node will carry that the planner's topology pass counts: its zone and its name.
         labels = {ZONE: record.zone, HOSTNAME: name} if record.zone else {HOSTNAME: name}
@@ -102,11 +103,15 @@ def _existing_node(
     )
 
 
-def existing_nodes(inputs: PassInputs) -> list[ExistingNode]:
+def existing_nodes(
+    inputs: PassInputs, overheads: Mapping[str, Resources] | None = None
+) -> list[ExistingNode]:
     """Our nodes as the planner sees them: Ready ones with their free room, in-flight ones with the
-    room their instance type will have, less what is planned onto them."""
+    room their instance type will have (less its DaemonSets: `overheads` by type, see
+    `type_overheads`, else every DaemonSet's), less what is planned onto them."""
     types = {t.name: t.allocatable for t in inputs.catalog.instance_types}
-    found = (_existing_node(inputs, record, types) for record in inputs.active())
+    by_type = overheads or {}
+    found = (_existing_node(inputs, record, types, by_type) for record in inputs.active())
     return [node for node in found if node is not None]
 
 
@@ -207,14 +212,15 @@ def plan_launches(
     topology = cluster_topology(
         inputs, IN_FLIGHT_PREFIX, any(r.has_topology_rules for r in requests.values())
     )
+    overheads = type_overheads(inputs)
     with_volumes = any(r.attachable_volumes for r in requests.values())
     limits = attach_limits(inputs) if with_volumes else {}
     room = attach_room_with_planned(inputs, attach_room or {}, limits) if with_volumes else {}
     snapshot = Snapshot(
         pods=tuple(requests.values()),
-        existing_nodes=tuple(existing_nodes(inputs)),
+        existing_nodes=tuple(existing_nodes(inputs, overheads)),
         daemonset_overhead=new_node_overhead(inputs),
-        type_daemonset_overhead=type_overheads(inputs),
+        type_daemonset_overhead=overheads,
         region=inputs.cluster.region,
         cluster_nodes=topology.nodes,
         placed=topology.placed,

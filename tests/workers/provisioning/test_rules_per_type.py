@@ -101,3 +101,15 @@ def test_daemonsets_that_do_not_tell_types_apart_keep_one_overhead(aws_catalog) 
     node = node_json("n-1", cpu="4", memory="8Gi")
     proxy = pod_json("proxy", cpu="100m", memory="64Mi", node="n-1", daemonset="ds-all")
     assert type_overheads(inputs(pods=[proxy], nodes=[node], catalog=aws_catalog)) == {}
+
+
+def test_a_node_in_flight_keeps_room_a_daemonset_of_another_architecture_will_not_take(aws_catalog) -> None:
+    arm = node_json("arm-1", cpu="4", memory="8Gi", labels={ARCH: "arm64"})
+    agent = _selecting(
+        pod_json("agent", cpu="1500m", memory="64Mi", node="arm-1", daemonset="ds-arm"), **{ARCH: "arm64"}
+    )
+    flying = record("r1", Lifecycle.PENDING, instance_type="m5.large", node_name="")
+    pod = pod_json("web", cpu="1500m", memory="1Gi")
+    state = inputs(pods=[agent, pod], nodes=[arm], records=(flying,), catalog=aws_catalog)
+    decided = plan_launches(state, pods_to_plan(state, frozenset()))
+    assert not decided.launches and [p.name for join in decided.joins for p in join.planned] == ["web"]
