@@ -84,7 +84,7 @@ def plan(
         raise ValueError(
             f"the snapshot is of region {snapshot.region} but the catalog prices {catalog.region}"
         )
-    snapshot, blocked = apply_topology(snapshot, catalog.zones)
+    snapshot, blocked = apply_topology(snapshot, catalog.zones, catalog.offerings)
     problem = compile_problem(snapshot, policy, catalog)
     planner = _Planner(problem, thorough=thorough, exact=exact)
     planner.unschedulable.extend(blocked)
