@@ -29,6 +29,8 @@ class InstanceTypeSpec:
     max_pods: int
     usage_classes: tuple[str, ...]
     current_generation: bool
+    # How many EBS volumes the EBS CSI driver's node plugin reports in the node's CSINode.
+    ebs_attach_limit: int = 26
 
     @property
     def kubernetes_arch(self) -> str:
@@ -69,10 +71,35 @@ def _int(value: str) -> int:
     return int(float(value)) if value else 0
 
 
+# EC2's attachment slots (https://docs.aws.amazon.com/ebs/latest/userguide/volume_limits.html): a
+# Nitro instance shares 28 between EBS volumes, network interfaces and NVMe instance-store disks; a
+# Xen instance has 39 for volumes; newer types have a dedicated EBS limit. The driver reports what the
+# root volume and, when shared, the interfaces attached at its start (the primary one) leave.
+NITRO_SLOTS, XEN_SLOTS = 28, 39
+
+
+def _ebs_attach_limit(hypervisor: str, limits: dict[str, str]) -> int:
+    dedicated = _int(limits.get("dedicated_ebs_attachments", ""))
+    cap = _int(limits.get("max_ebs_attachments", ""))
+    disks = _int(limits.get("nvme_instance_stores", ""))
+    if dedicated:
+        slots = dedicated
+    elif hypervisor == "xen":
+        slots = XEN_SLOTS
+    else:
+        # Bare metal shares 31 slots (its row's cap); a cap under 28 bounds EBS volumes alone.
+        slots = (cap if cap > NITRO_SLOTS else NITRO_SLOTS) - 1 - disks
+        if 0 < cap < NITRO_SLOTS:
+            slots = min(slots, cap)
+    return max(slots - 1, 1)
+
+
 @functools.cache
 def load_catalog(data_dir: Path = DEFAULT_DATA_DIR) -> AwsCatalog:
     aws = data_dir / "aws"
     instance_types: dict[str, InstanceTypeSpec] = {}
+    with (aws / "ebs_volume_limits.csv").open(newline="") as handle:
+        ebs = {row["instance_type"]: row for row in csv.DictReader(handle)}
     with (aws / "instance_types.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
             instance_types[row["name"]] = InstanceTypeSpec(
@@ -88,6 +115,7 @@ def load_catalog(data_dir: Path = DEFAULT_DATA_DIR) -> AwsCatalog:
                 max_pods=_int(row["max_pods_eni"]) or 110,
                 usage_classes=tuple(c for c in row["supported_usage_classes"].split(";") if c),
                 current_generation=row["current_generation"] == "True",
+                ebs_attach_limit=_ebs_attach_limit(row["hypervisor"], ebs.get(row["name"], {})),
             )
     prices: dict[tuple[str, str], float] = {}
     with (aws / "on_demand_prices.csv").open(newline="") as handle:

@@ -135,7 +135,7 @@ class SimulatedCluster:
             ReplicaSetController(self.api),
             DeploymentController(self.api),
             JobController(self.api),
-            VolumeController(self.api),
+            VolumeController(self.api, catalog=self.catalog),
             StatefulSetController(self.api),
             DaemonSetController(self.api),
             CronJobController(self.api),

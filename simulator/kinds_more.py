@@ -43,6 +43,12 @@ def default_more(resource: ResourceType, obj: JsonObject, default_pod_spec: Any)
         job_spec.setdefault("backoffLimit", 6)
         default_pod_spec(job_spec.setdefault("template", {}).setdefault("spec", {}))
     obj["status"] = {}
+    if resource is DAEMONSETS:
+        # Four counts of DaemonSetStatus are not omitempty: a new DaemonSet reads them as 0 (the
+        # official client refuses a status without them).
+        obj["status"] = dict.fromkeys(
+            ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"), 0
+        )
 
 
 def validate_more(

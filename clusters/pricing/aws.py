@@ -12,6 +12,8 @@
    rows of serverless_prices.csv. EKS runs Fargate pods on x86_64 only, so that is the default.
 5. Burstable (T family) types carry the share of each vCPU they sustain and the unlimited-mode
    surplus price (`clusters.pricing.burstable`), so the planner sizes them honestly.
+6. Each type carries the EBS volumes a node of it can attach, as the EBS CSI driver reports them
+   (`engines.kube.volumes.ebs_attach_limit` over the type's hypervisor and aws/ebs_volume_limits.csv).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from clusters.pricing.csvfiles import (
 )
 from clusters.pricing.gpus import schedulable_gpus
 from engines.kube.capacity import CapacityType
+from engines.kube.volumes import ebs_attach_limit
 from engines.planner.catalog import (
     Catalog,
     Discount,
@@ -55,6 +58,21 @@ def _on_demand_prices(data_dir: Path, region: str) -> dict[str, float]:
     }
 
 
+def ebs_attach_limits(data_dir: Path) -> dict[str, int]:
+    """By instance type, how many EBS volumes a node of it attaches (types of instance_types.csv)."""
+    special = {row["instance_type"]: row for row in read_rows(data_dir / "aws" / "ebs_volume_limits.csv")}
+    limits = {}
+    for row in read_rows(data_dir / "aws" / "instance_types.csv"):
+        extra = special.get(row["name"], {})
+        limits[row["name"]] = ebs_attach_limit(
+            nitro=row["hypervisor"] != "xen",
+            dedicated=as_int(extra.get("dedicated_ebs_attachments") or "0") or None,
+            max_ebs=as_int(extra.get("max_ebs_attachments") or "0") or None,
+            nvme_instance_stores=as_int(extra.get("nvme_instance_stores") or "0"),
+        )
+    return limits
+
+
 def aws_instance_types(
     data_dir: Path,
     region: str,
@@ -68,6 +86,7 @@ def aws_instance_types(
     types: list[InstanceType] = []
     prices: dict[str, float] = {}
     spot_capable: set[str] = set()
+    attach_limits = ebs_attach_limits(data_dir)
     for row in read_rows(data_dir / "aws" / "instance_types.csv"):
         architecture = ARCHITECTURES.get(row["arch"])
         price = long_prices.get(row["name"]) if on_demand_prices else None
@@ -98,6 +117,7 @@ def aws_instance_types(
                 unlimited_usd_per_vcpu_hour=aws_unlimited_usd_per_vcpu_hour(
                     row["name"], row["burstable"] == "True"
                 ),
+                ebs_attach_limit=attach_limits.get(row["name"]),
             )
         )
         prices[row["name"]] = price

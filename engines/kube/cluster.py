@@ -79,6 +79,34 @@ class ClusterState:
         """What a new node gives up to the DaemonSets that would place a pod on it."""
         return daemonset_overhead(self.bound_pods, new_node)
 
+    def overhead_by_variant(
+        self, new_node: NewNode, variants: Mapping[str, Mapping[str, str]]
+    ) -> dict[str, Resources]:
+        """For each variant of a new node (by name: an instance type, with the labels it fixes, such
+        as its arch or GPU count), what its DaemonSets request there - only the variants where that
+        differs from `new_node_overhead(new_node)`: a DaemonSet whose pods only land on arm64 (or
+        on GPU nodes) costs nothing on the other types."""
+        templates = daemonset_templates(self.bound_pods)
+        read = {canonical_key(key) for pod in templates for key in pod.node_selector}
+        read.update(
+            canonical_key(r.key)
+            for pod in templates
+            for t in pod.required_node_affinity
+            for r in t.match_expressions
+        )
+        if not read & {key for labels in variants.values() for key in labels}:
+            return {}  # no DaemonSet tells the variants apart
+        base = daemonset_overhead(templates, new_node)
+        found = {}
+        for name, labels in variants.items():
+            variant = NewNode(
+                {**new_node.labels, **labels}, new_node.varying - labels.keys(), new_node.taints
+            )
+            overhead = daemonset_overhead(templates, variant)
+            if overhead != base:
+                found[name] = overhead
+        return found
+
     @property
     def pod_count(self) -> int:
         """Pods that are not finished: bound or waiting."""
@@ -136,6 +164,24 @@ def daemonset_overhead(pods: Iterable[Pod], new_node: NewNode | None = None) -> 
     for request in largest.values():
         total = total + request
     return total
+
+
+def daemonset_templates(pods: Iterable[Pod]) -> list[Pod]:
+    """One pod per DaemonSet, its largest: the pods of one DaemonSet share its template (their node
+    affinity is the controller's `matchFields` pin, their node selector the template's)."""
+    largest: dict[str, tuple[int, Pod]] = {}
+    for pod in pods:
+        owner = pod.daemonset_uid
+        if not owner:
+            continue
+        try:
+            cpu = pod.requests.cpu_millis
+        except QuantityError:
+            continue
+        known = largest.get(owner)
+        if known is None or cpu > known[0]:
+            largest[owner] = (cpu, pod)
+    return [pod for _, pod in largest.values()]
 
 
 def cluster_state(pods: Iterable[Pod], nodes: Iterable[Node], observed_at: datetime) -> ClusterState:

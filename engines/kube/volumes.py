@@ -15,9 +15,8 @@ Zone labels are read under every key the EBS CSI driver and Kubernetes have used
 Attach limits follow kube-scheduler's NodeVolumeLimits filter
 (https://kubernetes.io/docs/concepts/storage/storage-limits/): a node attaches at most the
 `allocatable.count` its CSINode reports for a driver, a volume counting once however many pods
-mount it. A node not yet registered is assumed to attach `NEW_NODE_ATTACH_LIMIT` EBS volumes: Nitro
-instances share 28 attachment slots between volumes and network interfaces, and the EBS CSI driver
-reports what the primary interface and the root volume leave.
+mount it. What the EBS CSI driver reports for an instance type is `ebs_attach_limit`; a node whose
+type is not known is assumed to attach `NEW_NODE_ATTACH_LIMIT` (a plain Nitro type's count).
 """
 
 from __future__ import annotations
@@ -37,6 +36,43 @@ ZONE_KEYS = frozenset(
 WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 EBS_DRIVER = "ebs.csi.aws.com"
 NEW_NODE_ATTACH_LIMIT = 26
+NITRO_ATTACHMENT_SLOTS = 28
+XEN_ATTACHMENT_SLOTS = 39
+
+
+def ebs_attach_limit(
+    *,
+    nitro: bool,
+    dedicated: int | None = None,
+    max_ebs: int | None = None,
+    nvme_instance_stores: int = 0,
+    network_interfaces: int = 1,
+    root_volumes: int = 1,
+) -> int:
+    """How many EBS volumes the EBS CSI driver lets a node of an instance type attach (its CSINode's
+    `allocatable.count`), computed the way the driver computes its default
+    (https://docs.aws.amazon.com/ebs/latest/userguide/volume_limits.html):
+
+    - a type with a dedicated EBS limit (7th-generation Intel/AMD and newer) has that many slots for
+      volumes alone; a Xen type has 39;
+    - any other Nitro type shares 28 slots (31 on bare metal, given as its `max_ebs`) between EBS
+      volumes, network interfaces and NVMe instance-store disks; a few types cap EBS volumes lower
+      still (`max_ebs` under 28);
+    - the root volume takes one slot. The count never goes below 1 (the driver's floor).
+
+    The driver counts the interfaces attached when it starts: on a new node, the primary one."""
+    if dedicated:
+        slots = dedicated
+    elif not nitro:
+        slots = XEN_ATTACHMENT_SLOTS
+    else:
+        shared = (
+            max_ebs if max_ebs is not None and max_ebs > NITRO_ATTACHMENT_SLOTS else NITRO_ATTACHMENT_SLOTS
+        )
+        slots = shared - network_interfaces - nvme_instance_stores
+        if max_ebs is not None and max_ebs < NITRO_ATTACHMENT_SLOTS:
+            slots = min(slots, max_ebs)
+    return max(slots - root_volumes, 1)
 
 
 def _zones_in(expressions: Iterable[Json], values_key: str = "values") -> frozenset[str] | None:

@@ -58,6 +58,8 @@ class InstanceType:
     bare_metal: bool = False
     baseline_cpu_fraction: float = 1.0
     unlimited_usd_per_vcpu_hour: float | None = None
+    # How many EBS volumes a node of this type attaches (its CSINode's count; None: not known).
+    ebs_attach_limit: int | None = None
 
     @property
     def burstable(self) -> bool:

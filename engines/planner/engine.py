@@ -27,6 +27,8 @@ Algorithm:
 6. Limits: launches that would break the policy's limits are dropped whole and their pods
    reported; the bound is then recomputed for the pods actually placed.
 7. Every launch gets its ordered fallback offerings, a decision and a stable id.
+8. Among a launch's offerings of the same price, its pods' scheduling preferences pick
+   (`preferences.prefer`: a tiebreak, never a cost).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
 from engines.planner.limits import Usage, admit
 from engines.planner.packing import PackingInput, PackingResult, node_load, pack, packing_cost, packing_rank
 from engines.planner.policy import PlannerPolicy
+from engines.planner.preferences import prefer
 from engines.planner.problem import PodClass, Problem, compile_problem
 from engines.planner.reoptimize import reoptimize
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
@@ -81,11 +84,11 @@ def plan(
         raise ValueError(
             f"the snapshot is of region {snapshot.region} but the catalog prices {catalog.region}"
         )
-    snapshot, blocked = apply_topology(snapshot, catalog.zones)
+    snapshot, blocked = apply_topology(snapshot, catalog.zones, catalog.offerings)
     problem = compile_problem(snapshot, policy, catalog)
     planner = _Planner(problem, thorough=thorough, exact=exact)
     planner.unschedulable.extend(blocked)
-    return planner.run()
+    return prefer(planner.run(), snapshot, catalog, policy)
 
 
 class _Columns:
@@ -168,7 +171,9 @@ class _Planner:
                     cache_key=("isolated", class_index),
                 )
                 overhead = (
-                    _NO_OVERHEAD if ranked.decision.chosen.zone == "" else problem.snapshot.daemonset_overhead
+                    _NO_OVERHEAD
+                    if ranked.decision.chosen.zone == ""
+                    else problem.snapshot.overhead_for(ranked.decision.chosen.instance_type)
                 )
                 launch = self.assembler.launch([pod_index], load, ranked, reserved=True, overhead=overhead)
                 self.launches.append(launch)
@@ -290,7 +295,7 @@ class _Planner:
             ranked = self.assembler.node_ranked(
                 signatures, load, rotation=len(self.launches), subject=describe_load(len(pod_indices), load)
             )
-            overhead = problem.snapshot.daemonset_overhead
+            overhead = problem.snapshot.overhead_for(ranked.decision.chosen.instance_type)
             self.launches.append(
                 self.assembler.launch(pod_indices, load, ranked, reserved=False, overhead=overhead)
             )
@@ -345,7 +350,9 @@ class _Planner:
                 cache_key=(CapacityType.SERVERLESS, class_index),
             )
             overhead = (
-                _NO_OVERHEAD if ranked.decision.chosen.zone == "" else problem.snapshot.daemonset_overhead
+                _NO_OVERHEAD
+                if ranked.decision.chosen.zone == ""
+                else problem.snapshot.overhead_for(ranked.decision.chosen.instance_type)
             )
             self.launches.append(
                 self.assembler.launch([pod_index], load, ranked, reserved=True, overhead=overhead)

@@ -96,6 +96,14 @@ _TYPE_LABELS: dict[str, Callable[[InstanceType], str | None]] = {
     wk.INSTANCE_GPU_COUNT: lambda t: str(t.gpus),
     wk.INSTANCE_GPU_NAME: lambda t: t.gpu_model.lower() if t.gpu_model else None,
 }
+
+
+def type_labels(instance_type: InstanceType) -> dict[str, str]:
+    """The labels a new node of this type carries because of its type (arch, family, GPUs...)."""
+    found = {key: label(instance_type) for key, label in _TYPE_LABELS.items()}
+    return {key: value for key, value in found.items() if value is not None}
+
+
 # The labels of a new node whose values depend on the offering chosen (DaemonSet overhead reads them).
 VARYING_LABELS = frozenset({*_OFFERING_LABELS, *_TYPE_LABELS, wk.HOSTNAME})
 
@@ -189,16 +197,21 @@ def new_node_allocatable(
 # walks every offering of the catalog (tens of milliseconds for AWS), and a provisioning loop plans
 # the same cluster under the same policy every few hundred milliseconds.
 _TABLE_CACHE_SIZE = 16
-_table_cache: OrderedDict[tuple[int, str, frozenset[str], Resources], tuple[Catalog, OfferingTable]] = (
-    OrderedDict()
-)
+_TableKey = tuple[int, str, frozenset[str], Resources, tuple[tuple[str, Resources], ...]]
+_table_cache: OrderedDict[_TableKey, tuple[Catalog, OfferingTable]] = OrderedDict()
 _table_cache_lock = threading.Lock()
 
 
 def offering_table(catalog: Catalog, policy: PlannerPolicy, snapshot: Snapshot) -> OfferingTable:
     """`build_offering_table` without filters, shared between plans of the same inputs. The
     shared table's arrays are read-only, so no plan can change what another one sees."""
-    key = (id(catalog), repr(policy), snapshot.allowed_zones, snapshot.daemonset_overhead)
+    key = (
+        id(catalog),
+        repr(policy),
+        snapshot.allowed_zones,
+        snapshot.daemonset_overhead,
+        tuple(sorted(snapshot.type_daemonset_overhead.items())),
+    )
     with _table_cache_lock:
         cached = _table_cache.get(key)
         if cached is not None and cached[0] is catalog:  # the same object, not a reused id
@@ -233,7 +246,7 @@ def build_offering_table(
     for instance_type in catalog.instance_types:
         if not keep_type(instance_type):
             continue
-        vector = new_node_allocatable(instance_type, policy, snapshot.daemonset_overhead)
+        vector = new_node_allocatable(instance_type, policy, snapshot.overhead_for(instance_type.name))
         if min(vector[0], vector[1], vector[PODS]) <= 0:
             continue  # nothing can run on it once the kubelet and daemonsets took their share
         type_index[instance_type.name] = len(types)

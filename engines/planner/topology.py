@@ -17,9 +17,12 @@ nodes (`Snapshot.placed`) and the pending pods decided before it:
 - a pod that must join pending pods on one host (required hostname affinity, no match running yet)
   is planned first alone; the others wait for it to run and are then pinned to its node - the same
   order kube-scheduler would bind them in;
-- volumes count against attach limits (a node's CSINode count): an existing node without room for
-  every pending pod's volumes is avoided by pods with volumes; a pod with more volumes than a new
-  node can attach is reported; and when the pending pods' volumes together exceed what one new
+- volumes count against attach limits (a node's CSINode count; for a node in flight or a new one,
+  its instance type's count): an existing or in-flight node without room for every pending pod's
+  volumes is avoided by pods with volumes, and so is an instance type attaching fewer than a new
+  node may be given; a pod with more volumes than a new node can attach (or for which only such
+  types are sold where it may go) gets a node of its own of a type that can attach them, or is
+  reported when no such type is sold there; and when the pending pods' volumes together exceed what one new
   node can attach, pods with volumes up to that limit are packed as usual and each other one gets
   a node of its own (the packer does not count volumes, so this keeps every node within its limit:
   it may cost nodes, it never strands a pod);
@@ -41,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from engines.kube.affinity import AffinityTerm, SpreadConstraint, ports_conflict
 from engines.kube.labels import (
     HOSTNAME,
+    INSTANCE_TYPE,
     ZONE,
     NodeSelectorRequirement,
     NodeSelectorTerm,
@@ -48,6 +52,7 @@ from engines.kube.labels import (
     canonical_key,
     untolerated_taints,
 )
+from engines.planner.catalog import Offering
 from engines.planner.results import Unschedulable, UnschedulableCode
 from engines.planner.types import ClusterNode, PodRequest, Snapshot
 
@@ -74,6 +79,16 @@ class _Decided:
     pending_volumes: int = 0  # the attachable volumes of every pending pod
     # What pods with volumes packed like any other pods may still mount together (None: not needed).
     volume_budget: int | None = None
+    small_types: list[str] | None = None  # instance types pods with volumes avoid (once computed)
+    type_zones: Mapping[str, frozenset[str]] | None = None  # where each type is sold (None: anywhere)
+
+    def types_sold(self, zones: Iterable[str], named: Iterable[str]) -> list[str]:
+        """The instance types sold in one of the zones (where that is not known: the `named` ones
+        and "", standing for any other)."""
+        if self.type_zones is None:
+            return [*named, ""]
+        wanted = set(zones)
+        return [name for name, sold in self.type_zones.items() if sold & wanted]
 
     def value(self, node_name: str, key: str) -> str | None:
         node = self.nodes.get(node_name)
@@ -154,9 +169,12 @@ class _Decision:
             self.zones = [zone for zone in self.zones if zone in values]
 
 
-def apply_topology(snapshot: Snapshot, zones: Iterable[str]) -> tuple[Snapshot, list[Unschedulable]]:
+def apply_topology(
+    snapshot: Snapshot, zones: Iterable[str], offerings: Iterable[Offering] = ()
+) -> tuple[Snapshot, list[Unschedulable]]:
     """The snapshot with every pod's inter-pod rules and volume zones as node requirements (and
-    `isolate` for a pod that needs a node alone), and the pods no domain can take."""
+    `isolate` for a pod that needs a node alone), and the pods no domain can take. `offerings`
+    (the catalog's) say where each instance type is sold, for the attach limits of types."""
     pods = snapshot.pods
     # Anti-affinity works both ways: a pod without rules must keep out of the domains of placed
     # pods' anti-affinity, and of pending pods' zone-level one (hostname-level ones get nodes alone).
@@ -168,6 +186,11 @@ def apply_topology(snapshot: Snapshot, zones: Iterable[str]) -> tuple[Snapshot, 
     decided = _Decided({node.name: node for node in snapshot.cluster_nodes})
     decided.every_look = {_look(pod.namespace, pod.labels) for pod in pods}
     decided.pending_volumes = sum(pod.attachable_volumes for pod in pods)
+    if decided.pending_volumes and snapshot.type_attach_limits and offerings:
+        sold: dict[str, set[str]] = {}
+        for offering in offerings:
+            sold.setdefault(offering.instance_type, set()).add(offering.zone)
+        decided.type_zones = {name: frozenset(found) for name, found in sold.items()}
     for placed in snapshot.placed:
         decided.placed.setdefault(_look(placed.namespace, placed.labels), []).append(placed.node_name)
         decided.placed_anti.extend((term, placed.node_name) for term in placed.anti_affinity)
@@ -333,19 +356,36 @@ def _attach_limits(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decis
     limit = snapshot.attach_limit
     if limit is None:
         return
+    by_type = snapshot.type_attach_limits
+    if decided.small_types is None:
+        # Types that attach fewer volumes than a packed node may be given are kept from volume pods.
+        need = min(limit, decided.pending_volumes)
+        decided.small_types = sorted(name for name, count in by_type.items() if count < need)
+    small = set(decided.small_types)
+    sold = decided.types_sold(decision.zones, by_type)
+    if volumes <= limit and any(name not in small for name in sold):
+        decision.avoid(INSTANCE_TYPE, small)
+        if decided.pending_volumes > limit:
+            if decided.volume_budget is None:
+                decided.volume_budget = limit
+            if volumes <= decided.volume_budget:
+                decided.volume_budget -= volumes  # within the share pods with volumes may pack freely
+            else:
+                decision.alone = True
+        return  # else however they are packed, no node gets more than the limit
+    # A node of its own, of a type that attaches this pod's volumes (sold where it may go).
     if volumes > limit:
+        decision.join(INSTANCE_TYPE, [name for name, count in by_type.items() if count >= volumes])
+    else:
+        decision.avoid(INSTANCE_TYPE, [name for name, count in by_type.items() if count < volumes])
+    counts = [by_type.get(name, limit) for name in sold]
+    if max(counts, default=0) < volumes:
         raise _Blocked(
             UnschedulableCode.VOLUME_LIMIT,
-            f"it mounts {volumes} volumes and a new node can attach at most {limit} (node volume limits)",
+            f"it mounts {volumes} volumes and a new node can attach at most {max(counts, default=0)} "
+            "(node volume limits)",
         )
-    if decided.pending_volumes <= limit:
-        return  # however they are packed, no node gets more than the limit
-    if decided.volume_budget is None:
-        decided.volume_budget = limit
-    if volumes <= decided.volume_budget:
-        decided.volume_budget -= volumes  # within the share pods with volumes may pack freely
-    else:
-        decision.alone = True
+    decision.alone = True
 
 
 def _spread(pod: PodRequest, snapshot: Snapshot, decided: _Decided, decision: _Decision) -> None:

@@ -113,9 +113,12 @@ class Snapshot:
 
     `daemonset_overhead` is what the cluster's daemonsets request on every new node (its
     `pods` field counts their pods). `attach_limit` is how many volumes a new node can attach
-    (None: not counted); `attach_room`, by node name, how many more an existing node can. `allowed_zones` restricts new capacity to some zones
+    (None: not counted) - unless `type_attach_limits` gives its instance type's own count;
+    `attach_room`, by node name, how many more an existing or in-flight node can. `allowed_zones` restricts new capacity to some zones
     (empty: every zone of the catalog's region). `cluster_nodes` and `placed` are the topology the
     inter-pod rules count against; `daemonset_host_ports` are taken on every new node.
+    `type_daemonset_overhead`, by instance type, replaces `daemonset_overhead` for the types some
+    daemonsets never land on (their node selector names another arch, GPU count...).
     """
 
     pods: tuple[PodRequest, ...]
@@ -128,3 +131,10 @@ class Snapshot:
     daemonset_host_ports: frozenset[HostPort] = frozenset()
     attach_limit: int | None = None
     attach_room: Mapping[str, int] = field(default_factory=dict)
+    type_attach_limits: Mapping[str, int] = field(default_factory=dict)
+    type_daemonset_overhead: Mapping[str, Resources] = field(default_factory=dict)
+
+    def overhead_for(self, instance_type: str) -> Resources:
+        """What the daemonsets request on a new node of this type (`type_daemonset_overhead`, where
+        the type's labels keep some daemonsets off it; else `daemonset_overhead`)."""
+        return self.type_daemonset_overhead.get(instance_type, self.daemonset_overhead)

@@ -11,8 +11,8 @@ controller (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#life
   in that node's zone. The volume is pinned to its zone by required node affinity, as the EBS CSI
   driver does;
 - a bound volume whose claim is gone is `Released`, and deleted when its reclaim policy is Delete;
-- every node with an instance type gets a CSINode with the EBS driver and the number of volumes it
-  can attach (the node plugin registers it through the kubelet).
+- every node with an instance type gets a CSINode with the EBS driver and the number of volumes its
+  instance type can attach (the node plugin registers it through the kubelet; `simulator.catalog`).
 
 Binding writes the volume first (`claimRef`, `Bound`), then the claim (`volumeName`, the
 `pv.kubernetes.io/bind-completed` annotation, `Bound`), as the real controller does.
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from simulator.api import ClusterApi
+from simulator.catalog import AwsCatalog, load_catalog
 from simulator.controllers.volume_rules import (
     EBS_DRIVER,
     NO_PROVISIONER,
@@ -49,8 +50,7 @@ Json = Mapping[str, Any]
 ZONE = "topology.kubernetes.io/zone"
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
-# Nitro instances share 28 attachment slots between EBS volumes and network interfaces; the EBS CSI
-# driver reports what is left after the primary interface and the root volume.
+# What a node whose instance type the catalog does not know reports (a plain Nitro type's count).
 EBS_ATTACH_LIMIT = 26
 
 
@@ -60,9 +60,19 @@ class VolumeController:
         {PERSISTENT_VOLUMES.key, PERSISTENT_VOLUME_CLAIMS.key, STORAGE_CLASSES.key, NODES.key}
     )
 
-    def __init__(self, api: ClusterApi, *, attach_limit: int = EBS_ATTACH_LIMIT) -> None:
+    def __init__(
+        self, api: ClusterApi, *, attach_limit: int | None = None, catalog: AwsCatalog | None = None
+    ) -> None:
+        """`attach_limit`: one count for every node, whatever its type (tests of the filter)."""
         self.api = api
         self.attach_limit = attach_limit
+        self.catalog = catalog or load_catalog()
+
+    def _attach_limit(self, instance_type: str) -> int:
+        if self.attach_limit is not None:
+            return self.attach_limit
+        spec = self.catalog.instance_types.get(instance_type)
+        return spec.ebs_attach_limit if spec is not None else EBS_ATTACH_LIMIT
 
     def _world(self) -> VolumeWorld:
         store = self.api.store
@@ -247,7 +257,8 @@ class VolumeController:
         nodes = {s.obj["metadata"]["name"]: s.obj for s in self.api.store.list(NODES).items}
         registered = {s.obj["metadata"]["name"] for s in self.api.store.list(CSI_NODES).items}
         for name, node in nodes.items():
-            if name in registered or not (node["metadata"].get("labels") or {}).get(INSTANCE_TYPE):
+            instance_type = (node["metadata"].get("labels") or {}).get(INSTANCE_TYPE)
+            if name in registered or not instance_type:
                 continue
             body = {
                 "apiVersion": "storage.k8s.io/v1",
@@ -264,7 +275,7 @@ class VolumeController:
                             "name": EBS_DRIVER,
                             "nodeID": name,
                             "topologyKeys": ["topology.ebs.csi.aws.com/zone", ZONE],
-                            "allocatable": {"count": self.attach_limit},
+                            "allocatable": {"count": self._attach_limit(instance_type)},
                         }
                     ]
                 },

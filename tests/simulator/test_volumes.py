@@ -262,3 +262,28 @@ def test_a_volume_whose_claim_is_deleted_is_released_or_deleted_by_its_reclaim_p
     manager.settle()
     assert api.get(PERSISTENT_VOLUMES, "", "kept").obj["status"]["phase"] == "Released"
     assert api.store.try_get(PERSISTENT_VOLUMES, "", provisioned) is None
+
+
+def test_each_node_reports_the_ebs_count_of_its_instance_type(world) -> None:
+    api, manager, _ = world
+    # A dedicated EBS limit (m7i: 32 less the root volume), a Nitro type with an NVMe disk (28 less
+    # the primary interface, the disk and the root volume), a Xen type (39 less the root volume), a
+    # type the catalog does not know (a plain Nitro count).
+    for name, instance_type in (
+        ("dedicated", "m7i.large"),
+        ("disk", "c5d.large"),
+        ("xen", "m4.large"),
+        ("odd", "zz.nano"),
+    ):
+        labels = {
+            ZONE: "us-east-1a",
+            "kubernetes.io/hostname": name,
+            "node.kubernetes.io/instance-type": instance_type,
+        }
+        api.create(NODES, "", node(name, cpu="2", memory="8Gi", labels=labels))
+    manager.settle()
+
+    def count(name: str) -> int:
+        return int(api.get(CSI_NODES, "", name).obj["spec"]["drivers"][0]["allocatable"]["count"])
+
+    assert [count(n) for n in ("na", "dedicated", "disk", "xen", "odd")] == [26, 31, 25, 38, EBS_ATTACH_LIMIT]

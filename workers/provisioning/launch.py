@@ -16,7 +16,7 @@ from engines.kube.labels import COMPUTE_TYPE, HOSTNAME, OS, REGION, ZONE, canoni
 from engines.kube.predicate import BindCheck
 from engines.kube.volumes import NEW_NODE_ATTACH_LIMIT
 from engines.planner import CapacityType, ExistingNode, Launch, PodRequest, Snapshot, plan
-from engines.planner.table import VARYING_LABELS
+from engines.planner.table import VARYING_LABELS, type_labels
 from workers.provisioning.bind import checked
 from workers.provisioning.commands import BindPod, JoinNode, LaunchNode, LeavePending, PlanQuality
 from workers.provisioning.inputs import PassInputs, is_managed
@@ -61,7 +61,11 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
 
 
 def _existing_node(
-    inputs: PassInputs, record: NodeRecord, types: Mapping[str, Resources], replacements: frozenset[str]
+    inputs: PassInputs,
+    record: NodeRecord,
+    types: Mapping[str, Resources],
+    overheads: Mapping[str, Resources],
+    replacements: frozenset[str],
 ) -> ExistingNode | None:
     if record.state in (Lifecycle.DRAINING, Lifecycle.TERMINATING) or record.id in replacements:
         return None
@@ -78,7 +82,8 @@ def _existing_node(
         taints = tuple(taint for taint in node.node.taints if taint.key != INITIALIZING_TAINT)
     elif record.instance_type in types:
         allocatable = types[record.instance_type]
-        free = (allocatable - inputs.state.daemonset_overhead - record.planned_requests).clamped()
+        overhead = overheads.get(record.instance_type, inputs.state.daemonset_overhead)
+        free = (allocatable - overhead - record.planned_requests).clamped()
         name, ready, taints = f"{IN_FLIGHT_PREFIX}{record.id}", False, ()
         # What the node will carry that the planner's topology pass counts: its zone and its name.
         labels = {ZONE: record.zone, HOSTNAME: name} if record.zone else {HOSTNAME: name}
@@ -102,13 +107,41 @@ def _existing_node(
     )
 
 
-def existing_nodes(inputs: PassInputs) -> list[ExistingNode]:
+def existing_nodes(
+    inputs: PassInputs, overheads: Mapping[str, Resources] | None = None
+) -> list[ExistingNode]:
     """Our nodes as the planner sees them: Ready ones with their free room, in-flight ones with the
-    room their instance type will have, less what is planned onto them."""
+    room their instance type will have (less its DaemonSets: `overheads` by type, see
+    `type_overheads`, else every DaemonSet's), less what is planned onto them."""
     types = {t.name: t.allocatable for t in inputs.catalog.instance_types}
-    replacements = inputs.replacements
-    found = (_existing_node(inputs, record, types, replacements) for record in inputs.active())
+    by_type, replacements = overheads or {}, inputs.replacements
+    found = (_existing_node(inputs, record, types, by_type, replacements) for record in inputs.active())
     return [node for node in found if node is not None]
+
+
+def attach_limits(inputs: PassInputs) -> dict[str, int]:
+    """By instance type, how many EBS volumes a node of it attaches (its CSINode's count once it
+    registers: `clusters.pricing`)."""
+    return {t.name: t.ebs_attach_limit for t in inputs.catalog.instance_types if t.ebs_attach_limit}
+
+
+def attach_room_with_planned(
+    inputs: PassInputs, registered: Mapping[str, int], limits: Mapping[str, int]
+) -> dict[str, int]:
+    """By node name as the planner names it, how many more volumes each node can attach: a Ready
+    node its CSINode's room (`registered`), an in-flight one its type's count - both less the
+    volumes of the pods planned onto it and not bound yet."""
+    room = dict(registered)
+    for record in inputs.active():
+        planned = sum(pod.volumes for pod in record.planned_pods)
+        node = inputs.node_of(record)
+        if record.state == Lifecycle.READY and node is not None:
+            if node.name in room:
+                room[node.name] = max(room[node.name] - planned, 0)
+            continue
+        limit = limits.get(record.instance_type, NEW_NODE_ATTACH_LIMIT)
+        room[f"{IN_FLIGHT_PREFIX}{record.id}"] = max(limit - planned, 0)
+    return room
 
 
 def launch_node(
@@ -125,12 +158,24 @@ def launch_node(
     return LaunchNode(launch, planned, reserved, plan)
 
 
-def new_node_overhead(inputs: PassInputs) -> Resources:
-    """What the DaemonSets that would place a pod on a new node of the policy request there."""
+def _new_node(inputs: PassInputs) -> NewNode:
     policy = inputs.policy
     labels = {canonical_key(k): v for k, v in policy.node_labels.items()}
     labels.update({REGION: inputs.cluster.region, OS: "linux"})
-    return inputs.state.new_node_overhead(NewNode(labels, VARYING_LABELS, policy.node_taints))
+    return NewNode(labels, VARYING_LABELS, policy.node_taints)
+
+
+def new_node_overhead(inputs: PassInputs) -> Resources:
+    """What the DaemonSets that would place a pod on a new node of the policy request there (of any
+    instance type: the most)."""
+    return inputs.state.new_node_overhead(_new_node(inputs))
+
+
+def type_overheads(inputs: PassInputs) -> dict[str, Resources]:
+    """By instance type, what the DaemonSets request on a new node of it, where that is less than
+    `new_node_overhead` (a DaemonSet only for arm64 or GPU nodes costs nothing on other types)."""
+    variants = {t.name: type_labels(t) for t in inputs.catalog.instance_types}
+    return inputs.state.overhead_by_variant(_new_node(inputs), variants)
 
 
 def plannable(
@@ -162,23 +207,30 @@ def plan_launches(
     """Plan `pods` (see `pods_to_plan`): binds to Ready nodes, pods joining nodes in flight, new nodes
     to launch, and the pods left pending with the reason. Each bind is first checked as
     kube-scheduler would check it (`check`: the pass's, counting the binds it already decided).
-    `attach_room`: by node name, how many more volumes it can attach (new nodes: the EBS default)."""
+    `attach_room`: by Ready node name, how many more volumes its CSINode lets it attach (nodes in
+    flight and new ones: their instance type's count, `attach_limits`)."""
     if not pods:
         return LaunchPlan()
     by_uid, requests, pending = plannable(pods, volume_zones)
     topology = cluster_topology(
         inputs, IN_FLIGHT_PREFIX, any(r.has_topology_rules for r in requests.values())
     )
+    overheads = type_overheads(inputs)
+    with_volumes = any(r.attachable_volumes for r in requests.values())
+    limits = attach_limits(inputs) if with_volumes else {}
+    room = attach_room_with_planned(inputs, attach_room or {}, limits) if with_volumes else {}
     snapshot = Snapshot(
         pods=tuple(requests.values()),
-        existing_nodes=tuple(existing_nodes(inputs)),
+        existing_nodes=tuple(existing_nodes(inputs, overheads)),
         daemonset_overhead=new_node_overhead(inputs),
+        type_daemonset_overhead=overheads,
         region=inputs.cluster.region,
         cluster_nodes=topology.nodes,
         placed=topology.placed,
         daemonset_host_ports=topology.daemonset_host_ports,
         attach_limit=NEW_NODE_ATTACH_LIMIT,
-        attach_room=dict(attach_room or {}),
+        attach_room=room,
+        type_attach_limits=limits,
     )
     result = plan(snapshot, inputs.policy, inputs.catalog, thorough=False)
     in_flight = {f"{IN_FLIGHT_PREFIX}{record.id}": record.id for record in inputs.active()}

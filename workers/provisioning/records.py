@@ -37,19 +37,21 @@ class PlannedPod:
     """A pod the planner put on a node that is not Ready yet: bound to it once it is.
 
     `owner` is the pod's controller: when the pod itself is gone (evicted, replaced), a new pod of the
-    same controller takes its place. `requests` always counts one pod slot."""
+    same controller takes its place. `requests` always counts one pod slot. `volumes`: the claims it
+    mounts, which count against the node's attach limit before it is bound."""
 
     uid: str
     namespace: str
     name: str
     owner: str
     requests: Resources
+    volumes: int = 0
 
     @classmethod
     def of(cls, pod: Pod, requests: Resources) -> PlannedPod:
         # What the row keeps of the requests (and so what a record read back says).
         kept = Resources(requests.cpu_millis, requests.memory_mib, requests.gpus, 0, 1)
-        return cls(pod.uid, pod.namespace, pod.name, pod.controller_uid, kept)
+        return cls(pod.uid, pod.namespace, pod.name, pod.controller_uid, kept, len(pod.claim_names))
 
     @property
     def key(self) -> str:
@@ -65,6 +67,7 @@ class PlannedPod:
             "cpu": self.requests.cpu_millis,
             "memory": self.requests.memory_mib,
             "gpu": self.requests.gpus,
+            "volumes": self.volumes,
         }
 
     @classmethod
@@ -77,6 +80,7 @@ class PlannedPod:
             requests=Resources(
                 int(entry.get("cpu", 0)), int(entry.get("memory", 0)), int(entry.get("gpu", 0)), 0, 1
             ),
+            volumes=int(entry.get("volumes", 0)),
         )
 
 

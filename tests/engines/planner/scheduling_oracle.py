@@ -115,13 +115,15 @@ def _free(node: Json, running: Sequence[Json]) -> Resources:
 class Storage:
     """The cluster's storage objects as JSON (claims in `default`), read by the product the way its
     kube port reads them, and by the oracle's volume filters. New nodes get a CSINode reporting
-    `new_node_limit` EBS volumes, as the driver's node plugin would register."""
+    their instance type's count in `type_limits`, else `new_node_limit` EBS volumes, as the driver's
+    node plugin would register."""
 
     claims: Sequence[Json] = ()
     volumes: Sequence[Json] = ()
     classes: Sequence[Json] = ()
     csi_nodes: Sequence[Json] = ()
     new_node_limit: int | None = None
+    type_limits: Mapping[str, int] = field(default_factory=dict)
 
     def zones(self, pod: Json) -> frozenset[str] | None:
         by_name = {c["metadata"]["name"]: c for c in self.claims}
@@ -146,7 +148,10 @@ class Storage:
     def world(self, nodes: Sequence[Json]) -> VolumeWorld:
         registered = {c["metadata"]["name"] for c in self.csi_nodes}
         made = [
-            csi_node(n["metadata"]["name"], self.new_node_limit)
+            csi_node(
+                n["metadata"]["name"],
+                self.type_limits.get(n["metadata"]["labels"].get(wk.INSTANCE_TYPE, ""), self.new_node_limit),
+            )
             for n in nodes
             if n["metadata"]["name"] not in registered and self.new_node_limit is not None
         ]
@@ -222,6 +227,7 @@ def run(
         placed=placed,
         daemonset_host_ports=frozenset(HostPort(p) for p in daemonset_ports),
         attach_limit=storage.new_node_limit if storage is not None else None,
+        type_attach_limits=dict(storage.type_limits) if storage is not None else {},
         attach_room={
             n["metadata"]["name"]: room
             for n in nodes

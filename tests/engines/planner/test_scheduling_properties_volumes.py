@@ -1,6 +1,6 @@
 """Property-based, for volumes: whatever claims random workloads mount - bound to zonal volumes,
 waiting for their first consumer in a class limited to some zones, several per pod - and whatever a
-new node can attach, every pod the planner places is accepted on its planned node by the
+new node can attach (each instance type its own count, or the common one), every pod the planner places is accepted on its planned node by the
 simulator's volume filters (VolumeBinding, VolumeZone, NodeVolumeLimits: the oracle), and a pod it
 does not place is reported with a volume rule."""
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engines.kube import labels as wk
-from tests.engines.planner.planner_builders import ZONES
+from tests.engines.planner.planner_builders import TINY_TYPES, ZONES
 from tests.engines.planner.scheduling_oracle import Storage, pod_json, run
 
 EBS = "ebs.csi.aws.com"
@@ -62,7 +62,13 @@ def workloads(draw: st.DrawFn) -> tuple[list[dict[str, Any]], Storage]:
             names.append(name)
         pods.append(pod_json(f"p-{index}", cpu=draw(st.sampled_from(["250m", "1"])), claims=names))
     limit = draw(st.integers(1, 6))
-    return pods, Storage(claims=claims, volumes=volumes, classes=classes, new_node_limit=limit)
+    # Some instance types attach their own count, above or below the common one.
+    type_limits = draw(
+        st.dictionaries(st.sampled_from(list(TINY_TYPES)), st.integers(1, 12), max_size=len(TINY_TYPES))
+    )
+    return pods, Storage(
+        claims=claims, volumes=volumes, classes=classes, new_node_limit=limit, type_limits=type_limits
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

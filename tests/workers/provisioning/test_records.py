@@ -13,7 +13,7 @@ def test_the_record_states_are_the_row_states() -> None:
 
 
 def test_a_planned_pod_reads_back_as_written() -> None:
-    planned = PlannedPod("u1", "shop", "web-1", "rs-1", Resources(250, 512, 1, 0, 1))
+    planned = PlannedPod("u1", "shop", "web-1", "rs-1", Resources(250, 512, 1, 0, 1), volumes=2)
     entry = planned.to_json()
     assert entry == {
         "uid": "u1",
@@ -23,8 +23,12 @@ def test_a_planned_pod_reads_back_as_written() -> None:
         "cpu": 250,
         "memory": 512,
         "gpu": 1,
+        "volumes": 2,
     }
     assert PlannedPod.from_json(entry) == planned
+    # A row written before volumes were kept reads as a pod without volumes.
+    del entry["volumes"]
+    assert PlannedPod.from_json(entry).volumes == 0
 
 
 def test_rows_written_before_owners_were_kept_read_as_bare_pods() -> None:
