@@ -148,7 +148,9 @@ def _spread(amount: float, weights: Mapping[int, float], shares: list[float]) ->
     if amount <= 0 or total <= 0:
         return
     for index, weight in weights.items():
-        shares[index] += amount * weight / total
+        # The weight's fraction first: amount * weight can round away when the weight is tiny
+        # (1.5 * 5e-324 is 1e-323), so the pieces would not add up to the amount.
+        shares[index] += amount * (weight / total)
 
 
 def _cluster_shares(
