@@ -1,7 +1,8 @@
 """Consolidation's link turned round: the old rows name their replacement (`replaced_by`), so one
 new node can replace several; the rows that named the node they replaced (`replaces`) are carried
 over before that field goes. The copies check their foreign keys at once: PostgreSQL refuses to
-alter a table while deferred checks are pending."""
+alter a table while deferred checks are pending (SQLite, the embedded default, checks them at once
+already and has no such statement)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -11,14 +12,19 @@ def forwards(apps, schema_editor):
     ManagedNode = apps.get_model("clusters", "ManagedNode")
     for new, old in ManagedNode.objects.exclude(replaces=None).values_list("pk", "replaces"):
         ManagedNode.objects.filter(pk=old, replaced_by=None).update(replaced_by=new)
-    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    _check_now(schema_editor)
+
+
+def _check_now(schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def backwards(apps, schema_editor):
     ManagedNode = apps.get_model("clusters", "ManagedNode")
     for old, new in ManagedNode.objects.exclude(replaced_by=None).values_list("pk", "replaced_by"):
         ManagedNode.objects.filter(pk=new, replaces=None).update(replaces=old)
-    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    _check_now(schema_editor)
 
 
 class Migration(migrations.Migration):

@@ -46,7 +46,9 @@ def test_a_pass_stores_the_plan_with_each_launch_and_every_surface_shows_it(
     page = owner_client.get(reverse("decision-detail", args=[launches[0].pk])).content.decode()
     assert 'id="plan-certificate"' in page and "no plan can cost less than" in page
     detail = api_a.get(f"/api/v1/decisions/{launches[0].pk}/").json()["plan_certificate"]
-    assert detail["lower_bound_per_hour"] == pytest.approx(plan["lower_bound_per_hour"])
+    # Money in the API is a decimal string; rates per hour carry six decimals.
+    assert isinstance(detail["lower_bound_per_hour"], str)
+    assert float(detail["lower_bound_per_hour"]) == pytest.approx(plan["lower_bound_per_hour"], abs=5e-7)
     assert detail["gap_percent"] >= 0
     panel = owner_client.get(reverse("cluster-decisions", args=[nodeless.cluster.pk])).content.decode()
     assert 'id="cluster-plan-certificate"' in panel
