@@ -5,7 +5,6 @@ ConfigMap, it follows the workload, not the policy it names."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,19 +15,14 @@ from kubernetes.client.exceptions import ApiException
 from policies.kubeapi.standalone import POLICY_ANNOTATION
 from policies.models import Propagation
 from tests.fixtures.federation import pool
+from tests.fixtures.simulation import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
 
 
-def _until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"not reached in {timeout} s: {check.__doc__ or check}")
+def _settled(check: Callable[[], Any]) -> Any:
+    return wait_for(check, timeout=60.0, interval=0.3)
 
 
 def _config(name: str, data: dict[str, str], policy: str | None = None) -> dict[str, Any]:
@@ -67,24 +61,24 @@ def test_a_standalone_configmap_goes_to_the_clusters_its_policy_names_and_leaves
     core.create_namespaced_config_map("shop", _config("flags", {"beta": "on"}, policy="east-only"))
     core.create_namespaced_config_map("shop", _config("notes", {"a": "b"}))
 
-    _until(lambda: _data(east, "flags") == {"beta": "on"})
+    _settled(lambda: _data(east, "flags") == {"beta": "on"})
     labels = east.core.read_namespaced_config_map("flags", "shop").metadata.labels
     assert labels["nodeless.io/managed-by"] == "nodeless"
     assert _data(west, "flags") is None
 
     core.patch_namespaced_config_map("flags", "shop", {"data": {"beta": "off"}})
-    _until(lambda: _data(east, "flags") == {"beta": "off"})
+    _settled(lambda: _data(east, "flags") == {"beta": "off"})
 
     # Named another policy: it goes where that one names, and stays on east (selected by both).
     core.patch_namespaced_config_map(
         "flags", "shop", {"metadata": {"annotations": {POLICY_ANNOTATION: "everywhere"}}}
     )
-    _until(lambda: _data(west, "flags") == {"beta": "off"})
+    _settled(lambda: _data(west, "flags") == {"beta": "off"})
     assert _data(east, "flags") == {"beta": "off"}
 
     core.delete_namespaced_config_map("flags", "shop")
-    _until(lambda: _data(east, "flags") is None and _data(west, "flags") is None)
-    _until(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
+    _settled(lambda: _data(east, "flags") is None and _data(west, "flags") is None)
+    _settled(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
     # Naming no policy, it never left the endpoint.
     assert _data(east, "notes") is None and _data(west, "notes") is None
     assert core.read_namespaced_config_map("notes", "shop").data == {"a": "b"}
@@ -98,7 +92,7 @@ def test_a_configmap_a_workload_uses_follows_the_workload_not_the_policy_it_name
     apps: Any = kube.AppsV1Api(api)
     core.create_namespace(NAMESPACE)
     core.create_namespaced_config_map("shop", _config("settings", {"k": "v"}, policy="everywhere"))
-    _until(lambda: _data(west, "settings") == {"k": "v"})
+    _settled(lambda: _data(west, "settings") == {"k": "v"})
     container = {
         "name": "app",
         "image": "nginx:1.27",
@@ -119,8 +113,8 @@ def test_a_configmap_a_workload_uses_follows_the_workload_not_the_policy_it_name
         },
     )
     # The workload (on east) carries it there now; on west, where it no longer goes, it is deleted.
-    _until(lambda: east.deployment_replicas("shop", "web") == 1)
-    _until(lambda: _data(west, "settings") is None)
-    _until(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
+    _settled(lambda: east.deployment_replicas("shop", "web") == 1)
+    _settled(lambda: _data(west, "settings") is None)
+    _settled(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
     labels = east.core.read_namespaced_config_map("settings", "shop").metadata.labels
     assert "nodeless.io/workload-id" in labels and _data(east, "settings") == {"k": "v"}
