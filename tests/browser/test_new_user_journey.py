@@ -218,11 +218,18 @@ def test_a_new_user_connects_aws_through_the_stack_and_walks_every_page(
         core.create_namespaced_pod(
             "shop", pod_manifest(f"web-{index}", namespace="shop", cpu="700m", memory="1Gi")
         )
+    # Passes by hand until one launches: a row only leaves "launching"/"pending" in a later pass
+    # that sees its node register, so the page shows the launching state without racing the boot.
+    wait_for(
+        lambda: reconcile_cluster(str(cluster.pk)) and cluster.managed_nodes.exists(),
+        timeout=60,
+        interval=0.5,
+    )
+    page.goto(f"{base}/clusters/{cluster.pk}/")
+    expect(page.locator("#managed-nodes .launch-progress").first).to_be_visible(timeout=30_000)
+    screenshots(page, "cluster-launching")
     with Passes(str(cluster.pk)) as passes:
-        page.goto(f"{base}/clusters/{cluster.pk}/")
-        launching = page.locator("#managed-nodes .launch-progress")
-        expect(launching.first).to_be_visible(timeout=30_000)
-        screenshots(page, "cluster-launching")
+        page.reload()
         expect(page.locator("#managed-nodes .badge.ok", has_text="Ready").first).to_be_visible(timeout=90_000)
         try:
             wait_for(
