@@ -77,10 +77,16 @@ class TemplateSpec:
     variant: str  # standard, nvidia or neuron
     shape: KubeletShape
     volume_gib: int
+    # Burstable types only: "standard" or "unlimited", set explicitly because EC2's default differs
+    # by family (T2 standard, T3/T3a/T4g unlimited) and the planner sized the node for one of them.
+    cpu_credits: str = ""
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha256(repr((self.shape, self.volume_gib)).encode()).hexdigest()[:12]
+        held: tuple[object, ...] = (self.shape, self.volume_gib)
+        if self.cpu_credits:  # fixed-performance specs keep the keys (and templates) they had
+            held = (*held, self.cpu_credits)
+        digest = hashlib.sha256(repr(held).encode()).hexdigest()[:12]
         return f"{self.arch}-{self.variant}-{digest}"
 
 
@@ -273,6 +279,7 @@ def _template_data(cluster: Cluster, node_class: NodeClass, spec: TemplateSpec) 
                 },
             }
         ],
+        **({"CreditSpecification": {"CpuCredits": spec.cpu_credits}} if spec.cpu_credits else {}),
         "UserData": user_data(join, spec.shape),
         "TagSpecifications": [
             {

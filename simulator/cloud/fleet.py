@@ -8,7 +8,8 @@ zones, and has no capacity errors or ClientToken idempotency):
 3. launch the rest through moto's RunInstances in the caller's account, from the launch template
    (its image, user data, instance profile, security groups, metadata options, volumes), in the
    override's subnet (else the zone's default subnet), as spot when the target capacity type is
-   spot, with the fleet's instance and volume tags;
+   spot, with the fleet's instance and volume tags; a burstable instance runs with the template's
+   `CreditSpecification`, else its family's default (`DescribeInstanceCreditSpecifications` says which);
 Before launching, the request is refused as EC2 refuses it: a launch template that does not exist
 (`InvalidLaunchTemplateName.NotFoundException` / `InvalidLaunchTemplateId.NotFound`), an override
 naming a subnet that does not exist (`InvalidSubnetID.NotFound`), and instance tags whose keys
@@ -36,6 +37,21 @@ from simulator.cloud.protocol import AwsError, AwsRequest, nested_params
 from simulator.cloud.spot_prices import spot_price
 
 CAPACITY_ERROR = "InsufficientInstanceCapacity"
+
+
+# EC2's credit option per burstable family when neither the launch nor its template sets one:
+# "Default: standard (T2 instances) or unlimited (T3/T3a/T4g instances)" (RunInstances,
+# CreditSpecification). Other families have no credit option.
+DEFAULT_CPU_CREDITS = {"t2": "standard", "t3": "unlimited", "t3a": "unlimited", "t4g": "unlimited"}
+
+
+def cpu_credits(instance_type: str, template_data: Mapping[str, Any]) -> str | None:
+    """The credit option an instance of `instance_type` runs with, launched from `template_data`."""
+    default = DEFAULT_CPU_CREDITS.get(instance_type.split(".", 1)[0])
+    if default is None:
+        return None
+    asked = (template_data.get("CreditSpecification") or {}).get("CpuCredits")
+    return str(asked) if asked in ("standard", "unlimited") else default
 
 
 # EC2: "a client token is valid for at least 24 hours after the request completes".
@@ -96,6 +112,15 @@ class FleetLauncher:
         self._responses: dict[tuple[str, str], tuple[str, dict[str, Any], float]] = {}
         self._lock = threading.Lock()
         self._token_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._cpu_credits: dict[str, str] = {}  # burstable instance id -> its credit option
+
+    def credit_specifications(self, instance_ids: list[str]) -> list[dict[str, str]] | None:
+        """DescribeInstanceCreditSpecifications for instances this launcher started (None when one
+        of them is not: moto answers for those)."""
+        with self._lock:
+            if not instance_ids or any(i not in self._cpu_credits for i in instance_ids):
+                return None
+            return [{"InstanceId": i, "CpuCredits": self._cpu_credits[i]} for i in instance_ids]
 
     def create_fleet(self, request: AwsRequest, account_id: str) -> dict[str, Any]:
         params = request.params
@@ -383,7 +408,12 @@ class FleetLauncher:
             raise AwsError(
                 details.get("Code", "InvalidParameterValue"), details.get("Message", str(error))
             ) from error
-        return [instance["InstanceId"] for instance in reservation["Instances"]]
+        ids = [instance["InstanceId"] for instance in reservation["Instances"]]
+        credits = cpu_credits(override["InstanceType"], data)
+        if credits is not None:
+            with self._lock:
+                self._cpu_credits.update(dict.fromkeys(ids, credits))
+        return ids
 
     def _template_data(self, ec2: Any, template: Mapping[str, Any]) -> dict[str, Any]:
         lookup: dict[str, Any] = {}

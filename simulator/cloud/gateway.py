@@ -316,6 +316,12 @@ class CloudGateway:
         ):
             result = self.template_versions.describe(request)
             return 200, {"Content-Type": "text/xml"}, ec2_response(request.action, result)
+        if request.action == "DescribeInstanceCreditSpecifications":
+            ids = [v for k, v in request.params.items() if k.startswith("InstanceId.")]
+            credits = self.fleets.credit_specifications(ids)
+            if credits is not None:
+                result = {"InstanceCreditSpecifications": credits}
+                return 200, {"Content-Type": "text/xml"}, ec2_response(request.action, result)
         if request.action == "DescribeSpotPriceHistory":
             return (
                 200,

@@ -23,6 +23,7 @@ from clusters.services.node_classes import (
     node_class_templates,
 )
 from engines.planner import Catalog, InstanceType, PlannerPolicy
+from engines.planner.table import runs_unlimited
 
 EC2_ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
 
@@ -67,7 +68,17 @@ def template_spec(shape: InstanceType, request: LaunchRequest, policy: PlannerPo
         variant,
         kubelet,
         max(20, math.ceil(shape.ephemeral_mib / 1024)),
+        cpu_credits=cpu_credits(shape, policy),
     )
+
+
+def cpu_credits(shape: InstanceType, policy: PlannerPolicy) -> str:
+    """The credit mode a burstable node must run in to be what the planner priced: unlimited only
+    where the policy opted in (and the surcharge was priced), else standard, so pods are never billed
+    for credits nobody planned; "" for fixed-performance types."""
+    if not shape.burstable:
+        return ""
+    return "unlimited" if runs_unlimited(shape, policy) else "standard"
 
 
 class ClusterNodeClass:

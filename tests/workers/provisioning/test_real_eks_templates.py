@@ -1,12 +1,13 @@
 """The launch templates Nodeless owns, on the strict simulated EC2: the root volume size comes from the
 node class (a new size is a new version), old versions are deleted as EC2 allows (never the default
 one), the templates go when the cluster leaves nodeless mode or is removed, and Inferentia/Trainium
-offerings get the Neuron AMI."""
+offerings get the Neuron AMI, and burstable nodes run in the credit mode the planner priced."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from django.db import connection
@@ -198,3 +199,34 @@ def test_an_inferentia_offering_gets_the_neuron_ami_and_its_node_the_neuron_devi
     assert template["ami"] == nodeless.aws.cloud.amis.recommended(CLUSTER_VERSION, "x86_64", "neuron")
     node = nodeless.core.read_node(row.node_name)
     assert node.status.capacity.get("aws.amazon.com/neuron") == "1"  # the Neuron AMI's device plugin
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "unlimited", "expected"),
+    [
+        # EC2 would start a T3 in unlimited mode: the planner sized it by its baseline, so standard.
+        ("t3.large", False, "standard"),
+        # EC2 would start a T2 in standard mode: the policy opted in, and the surcharge was priced.
+        ("t2.large", True, "unlimited"),
+    ],
+)
+def test_a_burstable_node_runs_in_the_credit_mode_it_was_planned_for(
+    nodeless, instance_type: str, unlimited: bool, expected: str
+) -> None:
+    nodeless.policy(capacity_types=["on_demand"], burstable_unlimited=unlimited)
+    nodeless.create_pod(
+        "app", cpu="200m", run_seconds=3600, node_selector={"node.kubernetes.io/instance-type": instance_type}
+    )
+    nodeless.until(lambda: nodeless.pod("app").status.phase == "Running")
+    (row,) = nodeless.rows()
+    assert row.instance_type == instance_type
+    # Asked as the customer's administrator through the simulated EC2 endpoint (as EC2 answers), not
+    # through moto's own client, which says "standard" for every instance.
+    cloud = nodeless.aws.cloud
+    ec2 = boto3.client(
+        "ec2", endpoint_url=cloud.endpoint_url, region_name=cloud.region, **cloud.customer_admin_credentials()
+    )
+    (credits,) = ec2.describe_instance_credit_specifications(InstanceIds=[row.instance_id])[
+        "InstanceCreditSpecifications"
+    ]
+    assert credits["CpuCredits"] == expected
