@@ -29,7 +29,7 @@ Algorithm (one scan, every node a candidate):
    the planner then has), else as two halves, down to single nodes.
 4. Merging: nodes no cheaper type holds alone and whose pods no single other node holds
    (well-sized, but fragmented) are still candidates together. The movable nodes that stayed,
-   took no pods and no set planned, emptiest first (the larger share of CPU or memory they use):
+   took no pods (their own move declined or none), emptiest first (the larger share of CPU or memory they use):
    those whose pods first-fit into the others' room are planned in sets of `pods_per_set` pods
    with no new node allowed (deletions); of the rest, the longest run from the emptiest on whose
    load one instance type holds for `min_saving_share` less than the run costs is planned with
@@ -403,7 +403,7 @@ class _Scan:
 
     # Step 4: well-sized nodes merged --------------------------------------------------------------
     def _merge(self) -> None:
-        """The movable nodes that stayed, took nothing and no set planned, emptiest first. Those whose
+        """The movable nodes that stayed and took nothing, emptiest first. Those whose
         pods first-fit into the others' room are emptied onto them (deletions: planned with no new
         node allowed), in sets of `pods_per_set` pods. Of the rest, runs of consecutive nodes are
         replaced by one node (`_replace_runs`)."""
@@ -430,14 +430,16 @@ class _Scan:
             misses = 0 if self._merge_set(window[:run], catalog) else misses + 1
 
     def _widest_run(self, window: list[RunningNode]) -> tuple[int, Catalog | None]:
-        """The most nodes, from the first of `window` on (two at least), that one node of a type
-        holds for `min_saving_share` less than they cost, and that type's catalog."""
+        """The most nodes, from the first of `window` on (two at least, at most what the caller
+        still acts on), that one node of a type holds for `min_saving_share` less than they cost,
+        and that type's catalog."""
         index = {running.node.name: i for i, running in enumerate(self.nodes)}
         rows = [index[running.node.name] for running in window]
         loads = np.cumsum(self.loads.loads[rows], axis=0)
         costs = np.cumsum([running.node.price_per_hour for running in window])
         share = self.rules.min_saving_share
-        for run in range(len(window), 1, -1):
+        most = self.rules.max_nodes_removed - sum(len(move.nodes) for move in self.kept)
+        for run in range(int(min(len(window), most)), 1, -1):
             found = one_type_catalogs(
                 self.catalog, self.table, loads[run - 1], (1 - share) * costs[run - 1], tries=1
             )
@@ -453,9 +455,12 @@ class _Scan:
         """Plan `chunk` onto the others (new nodes from `catalog`); whether a move was kept."""
         if not chunk or self._budget_spent():
             return False
-        for running in chunk:
-            del self.receivers[running.node.name]
-            self.merged.add(running.node.name)
+        names = {running.node.name for running in chunk}
+        for name in names:
+            del self.receivers[name]
+            self.merged.add(name)
+        # What the scan says of these nodes is this plan's outcome, not an earlier one's.
+        self.declined = [move for move in self.declined if not names.intersection(move.nodes)]
         before = len(self.kept)
         self.merge_sets += 1
         result = self._plan(chunk, catalog)
@@ -463,14 +468,13 @@ class _Scan:
         return len(self.kept) > before
 
     def _merge_order(self) -> list[RunningNode]:
-        """The candidates of step 4: movable nodes no set planned, that took no pods, emptiest first."""
-        planned = {name for move in self.declined for name in move.nodes}
+        """The candidates of step 4: movable nodes that stayed and took no pods, emptiest first (a
+        node whose move was declined too: merged with others, it may go)."""
         found = [
             i
             for i, running in enumerate(self.nodes)
             if running.node.name in self.receivers
             and running.node.name not in self.took
-            and running.node.name not in planned
             and running.movable
             and running.pods
             and self.loads.valid[i]
