@@ -1,6 +1,7 @@
 """Consolidation: one scan of every node (`engines.planner.consolidation`) proposes the moves worth
 their disruption (the policy's minimum saving share), decided by the planner itself; the pass acts
-on the best ones, at most DISRUPTION_BUDGET of the nodes per pass. A node whose pods fit on other
+on the best ones (most saved per pod moved), within Karpenter's disruption budget
+(`disruption_budget`: every node a move removes counts). A node whose pods fit on other
 Ready nodes is deleted (it goes DRAINING); a node a cheaper one can replace gets its replacement
 first and is drained once the replacement is Ready (its pods' controllers' new pods are bound to
 the replacement as planned). A move launches at most one node (as Karpenter's): several nodes may
