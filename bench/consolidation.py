@@ -8,9 +8,10 @@ cheaper one could replace (r5 nodes holding pods that need no r5 memory).
 Prints one JSON object:
 
 - scan: seconds, cpu_seconds (time.process_time), candidates_evaluated (every node),
-  sets_planned, moves, nodes_removed, replacement_nodes, several_onto_one (moves of several nodes
-  onto one new node), pods_moved, cost_before/after/saved per hour, saving_per_pod_moved,
-  declined moves;
+  sets_planned (merge_sets of them merging well-sized nodes), moves, deletions (moves with no new
+  node), nodes_removed, replacement_nodes, several_onto_one (moves of several nodes onto one new
+  node), pods_moved, cost_before/after/saved per hour, saving_per_pod_moved, declined moves;
+- scan_without_merging: the same without the merging step (single-node candidates only);
 - scan_as_the_loop: the same with the provisioning loop's rule (one replacement per move: the
   moves it can act on; before its disruption budget);
 - baseline (Karpenter's single-node consolidation): each candidate simulated alone with a full
@@ -136,7 +137,12 @@ def build_cluster(catalog: Catalog, nodes: int, seed: int = 7) -> list[RunningNo
 
 
 def scan(
-    cluster: list[RunningNode], catalog: Catalog, share: float, *, one_replacement: bool = False
+    cluster: list[RunningNode],
+    catalog: Catalog,
+    share: float,
+    *,
+    one_replacement: bool = False,
+    merge: bool = True,
 ) -> dict[str, object]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = consolidate(
@@ -145,7 +151,7 @@ def scan(
         catalog,
         daemonset_overhead=DAEMONSETS,
         region=REGION,
-        rules=ConsolidationRules(min_saving_share=share, one_replacement=one_replacement),
+        rules=ConsolidationRules(min_saving_share=share, one_replacement=one_replacement, merge=merge),
     )
     seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
     return {
@@ -153,7 +159,9 @@ def scan(
         "cpu_seconds": round(cpu_seconds, 3),
         "candidates_evaluated": result.candidates_evaluated,
         "sets_planned": result.sets_planned,
+        "merge_sets": result.merge_sets,
         "moves": len(result.moves),
+        "deletions": sum(1 for move in result.moves if not move.launches),
         "nodes_removed": sum(len(move.nodes) for move in result.moves),
         "replacement_nodes": sum(len(move.launches) for move in result.moves),
         "several_onto_one": sum(
@@ -223,6 +231,7 @@ def main() -> None:
         "nodes": len(cluster),
         "pods": sum(len(r.pods) for r in cluster),
         "scan": scan(cluster, catalog, args.min_saving_share),
+        "scan_without_merging": scan(cluster, catalog, args.min_saving_share, merge=False),
         "scan_as_the_loop": scan(cluster, catalog, args.min_saving_share, one_replacement=True),
         "baseline": karpenter_baseline(
             cluster, catalog, args.baseline_candidates, args.min_saving_share, args.seed

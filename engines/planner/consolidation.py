@@ -1,6 +1,6 @@
 """Consolidation as a planner problem: which running nodes to remove, where their pods go and what
-replaces them, decided by `plan()` itself (the same packing, pricing, constraints and limits as a
-launch), with the $/h each move saves per pod it moves.
+replaces them, decided by `plan()` itself (the same packing, pricing, constraints, scheduling rules
+and limits as a launch), with the $/h each move saves per pod it moves.
 
 Algorithm (one scan, every node a candidate):
 
@@ -12,9 +12,9 @@ Algorithm (one scan, every node a candidate):
    estimate reaches the threshold share of their price are candidates (they may leave), best
    estimated saving per pod moved first; the others stay.
 2. Sets are grown greedily along that order (1, 2, 4, ... pods, then `pods_per_set` pods each),
-   and each set is one `plan()`: its pods onto the free room of the nodes that stay and of the candidates not
-   planned yet (the `receivers_per_set` with the most room for the set's pods), and onto new
-   nodes. A candidate that takes pods stays. A few dozen plans of a hundred pods replace
+   and each set is one `plan()`: its pods onto the free room of the nodes that stay and of the
+   candidates not planned yet (the `receivers_per_set` with the most room for the set's pods), and
+   onto new nodes. A candidate that takes pods stays. A few dozen plans of a hundred pods replace
    Karpenter's one simulation per candidate, and keep every plan small (the planner's LP grows
    with pod classes times existing nodes).
 3. A set's plan splits into independent moves: nodes whose pods share a new node move together,
@@ -23,47 +23,64 @@ Algorithm (one scan, every node a candidate):
    left pending, nothing serverless) and keeps the whole cluster within the policy's limits.
    Kept moves take the room they were given (later sets see what is left) and never take pods
    from a node that received some, so any subset of the kept moves can be applied; nodes of
-   declined moves stay and take later sets' pods.
+   declined moves stay and take later sets' pods. For a caller that launches one node per move,
+   a move the plan gave several new nodes is planned again with one instance type (the cheapest
+   that holds those pods for less than the move's nodes cost: one node of it is the cheapest way
+   the planner then has), else as two halves, down to single nodes.
+4. Merging: nodes no cheaper type holds alone and whose pods no single other node holds
+   (well-sized, but fragmented) are still candidates together. The movable nodes that stayed,
+   took no pods (their own move declined or none), emptiest first (the larger share of CPU or memory they use):
+   those whose pods first-fit into the others' room are planned in sets of `pods_per_set` pods
+   with no new node allowed (deletions); of the rest, the longest run from the emptiest on whose
+   load one instance type holds for `min_saving_share` less than the run costs is planned with
+   that type alone (the others' room, then one node of it: several replaced by one cheaper).
+   Runs stop after `merge_misses` plans in a row keep nothing.
 
+The scheduling rules are the planner's: the pods' own (node selectors and affinity, taints,
+inter-pod rules, host ports, volume zones) against each receiver's labels, and, with `topology`,
+the pods running elsewhere (a set's own pods leave with its nodes; a kept move's pods count where
+they go). DaemonSets are reserved on a new node by its instance type (`type_daemonset_overhead`).
 Estimates only order the candidates; every saving reported comes from a plan.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from engines.kube.affinity import HostPort
 from engines.kube.resources import Resources
 from engines.planner.assemble import vector_resources
 from engines.planner.catalog import Catalog
+from engines.planner.consolidation_estimates import chunks, estimated_savings, first_fit, node_loads
+from engines.planner.consolidation_moves import (
+    Move,
+    RunningNode,
+    Topology,
+    no_growth,
+    one_type_catalogs,
+    refused,
+    split_moves,
+    usage_after,
+    within,
+)
 from engines.planner.engine import plan
-from engines.planner.limits import Usage, launch_vcpu
+from engines.planner.limits import Usage
 from engines.planner.packing import how_many_fit
-from engines.planner.policy import Limits, PlannerPolicy
+from engines.planner.policy import PlannerPolicy
 from engines.planner.problem import pod_vector
-from engines.planner.results import Binding, Launch, Plan
+from engines.planner.results import Plan
 from engines.planner.table import FloatArray, offering_table
-from engines.planner.types import ExistingNode, PodRequest, Snapshot
+from engines.planner.types import ClusterNode, ExistingNode, PlacedPod, PodRequest, Snapshot
 
 # A move must save at least this share of what its nodes cost (the policy's default).
 DEFAULT_MIN_SAVING_SHARE = 0.10
-# Nodes compared against instance types in blocks, so the comparison stays a few MB.
-_ESTIMATE_BLOCK = 256
 _NO_OVERHEAD = Resources()
-
-
-@dataclass(frozen=True, slots=True)
-class RunningNode:
-    """A node as consolidation sees it: the planner's view of it (its free room and what it is
-    billed) and the pods that would have to move. `movable=False` keeps it (a pod that may not be
-    evicted, a node too young): it is no candidate, but its free room still takes pods."""
-
-    node: ExistingNode
-    pods: tuple[PodRequest, ...] = ()
-    movable: bool = True
+# Instance types tried for one replacement of a move the plan gave several new nodes.
+_ONE_NODE_TRIES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,50 +89,38 @@ class ConsolidationRules:
     disruption. `pods_per_set` and `receivers_per_set` bound the size of each plan.
     `one_replacement`: the caller launches at most one node per move (the provisioning loop drains
     a move's nodes once its replacement is Ready, as Karpenter), so a move of several nodes that
-    needs several new ones is planned again node by node, and a node that alone needs several new
-    ones stays. `max_nodes_removed`: the scan stops planning once its
-    moves remove that many nodes (a caller with a disruption budget acts on no more)."""
+    needs several new ones is planned again with one type, else in halves, and a node that alone
+    needs several new ones stays. `max_nodes_removed`: the scan stops planning once its moves
+    remove that many nodes (a caller with a disruption budget acts on no more). `merge`: step 4
+    (well-sized nodes merged); `merge_misses`: it stops after that many sets in a row keep nothing."""
 
     min_saving_share: float = DEFAULT_MIN_SAVING_SHARE
     pods_per_set: int = 100
     receivers_per_set: int = 200
     one_replacement: bool = False
     max_nodes_removed: float = math.inf
+    merge: bool = True
+    merge_misses: int = 2
 
 
 DEFAULT_RULES = ConsolidationRules()
 
 
 @dataclass(frozen=True, slots=True)
-class Move:
-    """Nodes removed together: their pods bound to remaining nodes or to the replacement launches."""
+class ClusterTopology:
+    """What the planner's topology pass counts besides the moved pods (`Snapshot.cluster_nodes`,
+    `placed`, `daemonset_host_ports`): every node of the cluster and the pods running on them."""
 
-    nodes: tuple[str, ...]
-    pod_uids: tuple[str, ...]
-    bindings: tuple[Binding, ...]
-    launches: tuple[Launch, ...]
-    cost_before: float  # billed $/h of the nodes removed
-    cost_after: float  # billed $/h of the replacements
-    refusal: str = ""  # why it is not proposed (empty: proposed)
-
-    @property
-    def saving(self) -> float:
-        return self.cost_before - self.cost_after
-
-    @property
-    def pods_moved(self) -> int:
-        return len(self.pod_uids)
-
-    @property
-    def saving_per_pod(self) -> float:
-        """$/h saved per pod moved (an empty node counts as one pod: it ranks by its whole price)."""
-        return self.saving / max(self.pods_moved, 1)
+    nodes: tuple[ClusterNode, ...] = ()
+    placed: tuple[PlacedPod, ...] = ()
+    daemonset_host_ports: frozenset[HostPort] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class ConsolidationPlan:
     """The moves proposed (each above the threshold), the ones declined with why, and the scan's
-    effort: every node is a candidate evaluated; `sets_planned` plans were run."""
+    effort: every node is a candidate evaluated; `sets_planned` plans were run (`merge_sets` of
+    them in step 4)."""
 
     moves: tuple[Move, ...]
     declined: tuple[Move, ...]
@@ -123,6 +128,7 @@ class ConsolidationPlan:
     sets_planned: int
     cost_before: float  # billed $/h of every node
     estimates: dict[str, float] = field(default_factory=dict)  # node -> estimated $/h saving
+    merge_sets: int = 0
 
     @property
     def saving(self) -> float:
@@ -143,14 +149,24 @@ def consolidate(
     catalog: Catalog,
     *,
     daemonset_overhead: Resources = _NO_OVERHEAD,
+    type_daemonset_overhead: Mapping[str, Resources] | None = None,
+    topology: ClusterTopology | None = None,
     region: str = "",
     rules: ConsolidationRules = DEFAULT_RULES,
 ) -> ConsolidationPlan:
-    """One scan over `nodes` (see the module docstring)."""
+    """One scan over `nodes` (see the module docstring). `daemonset_overhead` is reserved on a new
+    node unless `type_daemonset_overhead` gives its instance type's own (`Snapshot`)."""
     names = [running.node.name for running in nodes]
     if len(set(names)) != len(names):
         raise ValueError("node names must be unique")
-    scan = _Scan(nodes, policy, catalog, daemonset_overhead, region, rules)
+    base = Snapshot(
+        pods=(),
+        daemonset_overhead=daemonset_overhead,
+        type_daemonset_overhead=dict(type_daemonset_overhead or {}),
+        region=region,
+        daemonset_host_ports=topology.daemonset_host_ports if topology else frozenset(),
+    )
+    scan = _Scan(nodes, policy, catalog, base, topology, rules)
     return scan.run()
 
 
@@ -160,20 +176,24 @@ class _Scan:
         nodes: Sequence[RunningNode],
         policy: PlannerPolicy,
         catalog: Catalog,
-        overhead: Resources,
-        region: str,
+        base: Snapshot,
+        topology: ClusterTopology | None,
         rules: ConsolidationRules,
     ) -> None:
         self.nodes = list(nodes)
-        self.policy, self.catalog, self.overhead, self.region, self.rules = (
-            policy,
-            catalog,
-            overhead,
-            region,
-            rules,
+        self.policy, self.catalog, self.base, self.rules = policy, catalog, base, rules
+        self.topology = (
+            Topology({node.name: node for node in topology.nodes}, list(topology.placed))
+            if topology is not None
+            else None
         )
+        self.table = offering_table(catalog, policy, base)
         self.vcpu_by_type = {t.name: t.vcpu for t in catalog.instance_types}
         self.sets_planned = 0
+        self.merge_sets = 0
+        self.took: set[str] = set()  # nodes that received pods: they stay
+        self.merged: set[str] = set()  # nodes step 4 planned
+        self.no_new_node = replace(catalog, instance_types=(), offerings=(), serverless_shapes=())
         self.usage = Usage(
             vcpu=float(sum(self.vcpu_by_type.get(r.node.instance_type, 0) for r in self.nodes)),
             nodes=len(self.nodes),
@@ -181,7 +201,8 @@ class _Scan:
         )
 
     def run(self) -> ConsolidationPlan:
-        estimates = self._estimates()
+        self.loads = node_loads(self.nodes, self.policy.gpu_sharing)
+        estimates = estimated_savings(self.nodes, self.loads, self.table, self.rules.min_saving_share)
         order = self._candidates(estimates)
         leaving = set(order)
         # Nodes that stay (with the room kept moves left them), and candidates not planned yet:
@@ -192,11 +213,13 @@ class _Scan:
         self.declined: list[Move] = []
         self.set_pods = 1
         for index in order:
-            if sum(len(move.nodes) for move in self.kept) >= self.rules.max_nodes_removed:
+            if self._budget_spent():
                 break  # the caller acts on no more than that: planning further is wasted
             chunk = self._next_set(self.nodes[index])
             if chunk:
                 self._evaluate(chunk)
+        if self.rules.merge:
+            self._merge()
         return ConsolidationPlan(
             moves=tuple(self.kept),
             declined=tuple(self.declined),
@@ -204,7 +227,11 @@ class _Scan:
             sets_planned=self.sets_planned,
             cost_before=float(sum(running.node.price_per_hour for running in self.nodes)),
             estimates={self.nodes[i].node.name: float(estimates[i]) for i in range(len(self.nodes))},
+            merge_sets=self.merge_sets,
         )
+
+    def _budget_spent(self) -> bool:
+        return sum(len(move.nodes) for move in self.kept) >= self.rules.max_nodes_removed
 
     def _next_set(self, first: RunningNode) -> list[RunningNode]:
         """From `first` on, the waiting candidates in order (empty when `first` was planned already or
@@ -225,55 +252,6 @@ class _Scan:
         return chunk
 
     # Step 1: every node, at once ----------------------------------------------------------------
-    def _estimates(self) -> FloatArray:
-        """Each node's price less the billed price of the cheapest type that holds its pods alone
-        (0 for a node that cannot move or whose pods fit no type)."""
-        table = offering_table(
-            self.catalog, self.policy, Snapshot(pods=(), daemonset_overhead=self.overhead, region=self.region)
-        )
-        type_price = np.full(len(table.types), np.inf)
-        np.minimum.at(type_price, table.type_of, table.price)
-        type_alloc = np.zeros((len(table.types), 5), np.int64)
-        type_alloc[table.type_of] = table.alloc
-        loads = np.zeros((len(self.nodes), 5), np.int64)
-        invalid = np.zeros(len(self.nodes), bool)
-        for index, running in enumerate(self.nodes):
-            for pod in running.pods:
-                vector = pod_vector(pod, self.policy.gpu_sharing)
-                if isinstance(vector, str):
-                    invalid[index] = True  # the plan would refuse it: nothing to estimate
-                    break
-                loads[index] += vector
-        cheapest = np.full(len(self.nodes), np.inf)
-        for start in range(0, len(self.nodes), _ESTIMATE_BLOCK):
-            block = loads[start : start + _ESTIMATE_BLOCK]
-            fits = np.all(type_alloc[None, :, :] >= block[:, None, :], axis=2)
-            cheapest[start : start + len(block)] = np.where(fits, type_price[None, :], np.inf).min(
-                axis=1, initial=np.inf
-            )
-        cheapest[np.array([not running.pods for running in self.nodes], bool)] = 0.0
-        prices = np.array([running.node.price_per_hour for running in self.nodes], np.float64)
-        estimates = np.where(np.isfinite(cheapest), prices - cheapest, 0.0)
-        movable = np.array([running.movable for running in self.nodes], bool) & ~invalid
-        estimates = np.where(movable, np.maximum(estimates, 0.0), 0.0)
-        # A node whose pods all fit in the free room of one node that stays may go without a
-        # replacement: it may save its whole price. (Room spread over many nodes would count
-        # nearly every node of a loose cluster, and move most of its pods for little.)
-        leaving = movable & (estimates > 0) & (estimates >= self.rules.min_saving_share * prices)
-        free = np.array([r.node.free.clamped().as_vector() for r in self.nodes], np.int64).reshape(-1, 5)
-        staying = free[~leaving]
-        elsewhere = np.zeros(len(self.nodes), bool)
-        for start in range(0, len(self.nodes), _ESTIMATE_BLOCK):
-            block = loads[start : start + _ESTIMATE_BLOCK]
-            hosts = np.all(staying[None, :, :] >= block[:, None, :], axis=2).sum(axis=1)
-            # A staying node always holds its own pods' room: it needs one other host.
-            own = ~leaving[start : start + _ESTIMATE_BLOCK] & np.all(
-                free[start : start + _ESTIMATE_BLOCK] >= block, axis=1
-            )
-            elsewhere[start : start + _ESTIMATE_BLOCK] = hosts - own > 0
-        elsewhere &= movable & ~leaving & np.array([bool(r.pods) for r in self.nodes], bool)
-        return np.where(elsewhere, prices, estimates)
-
     def _candidates(self, estimates: FloatArray) -> list[int]:
         """Nodes whose estimate reaches the threshold, best estimated saving per pod moved first."""
         share = self.rules.min_saving_share
@@ -292,34 +270,70 @@ class _Scan:
         )
 
     # Steps 2-3: one plan per set ----------------------------------------------------------------
-    def _evaluate(self, removed: list[RunningNode]) -> None:
+    def _plan(self, removed: Sequence[RunningNode], catalog: Catalog | None = None) -> Plan:
         pods = tuple(pod for running in removed for pod in running.pods)
-        snapshot = Snapshot(
-            pods=pods,
-            existing_nodes=self._receivers_for(pods),
-            daemonset_overhead=self.overhead,
-            region=self.region,
-        )
+        snapshot = replace(self.base, pods=pods, existing_nodes=self._receivers_for(pods))
+        if self.topology is not None:
+            nodes, placed = self.topology.without(running.node.name for running in removed)
+            snapshot = replace(snapshot, cluster_nodes=nodes, placed=placed)
         self.sets_planned += 1
-        result = plan(snapshot, self.policy, self.catalog, thorough=False)
-        moves = _moves(removed, result)
-        singly = [m for m in moves if self._split(m) and len(m.nodes) > 1]
-        kept, declined = self._judge([m for m in moves if m not in singly], result)
-        requests = {pod.uid: pod for pod in pods}
+        return plan(snapshot, self.policy, catalog or self.catalog, thorough=False)
+
+    def _evaluate(self, removed: list[RunningNode]) -> None:
+        result = self._plan(removed)
+        moves = split_moves(removed, result)
+        again = [m for m in moves if self._split(m) and len(m.nodes) > 1]
+        self._settle(removed, [m for m in moves if m not in again], result)
+        by_name = {running.node.name: running for running in removed}
+        for move in again:
+            self._one_replacement([by_name[name] for name in move.nodes], move)
+
+    def _settle(self, removed: Sequence[RunningNode], moves: list[Move], result: Plan) -> None:
+        """Judge `moves` (of `removed`, from `result`): kept ones take their room; the nodes of the
+        others stay and take later sets' pods."""
+        kept, declined = self._judge(moves, result)
+        requests = {pod.uid: pod for running in removed for pod in running.pods}
         for move in kept:
             self.kept.append(move)
             for binding in move.bindings:
                 self._take(binding.node_name, requests[binding.pod_uid])
+            if self.topology is not None:
+                self.topology.apply(move, requests)
         by_name = {running.node.name: running for running in removed}
-        for move in declined:  # they stay: their room takes the next sets' pods
+        for move in declined:
             self.declined.append(move)
             self.receivers.update((name, by_name[name].node) for name in move.nodes)
-        for move in singly:  # planned again one node at a time, each onto the others' room too
-            self.waiting.update((name, by_name[name]) for name in move.nodes)
-        for name in [name for move in singly for name in move.nodes]:
-            alone = self.waiting.pop(name, None)
-            if alone is not None:
-                self._evaluate([alone])
+
+    def _one_replacement(self, members: list[RunningNode], move: Move) -> None:
+        """A move of several nodes the plan gave several new nodes, for a caller that launches one:
+        planned again with one instance type (`one_type_catalogs`), else as two halves (each also
+        onto the other's room)."""
+        launched = [uid for launch in move.launches for uid in launch.pod_uids]
+        requests = {pod.uid: pod for running in members for pod in running.pods}
+        load = np.zeros(5, np.int64)
+        for uid in launched:
+            vector = pod_vector(requests[uid], self.policy.gpu_sharing)
+            assert not isinstance(vector, str)  # the planner launched a node for it
+            load += vector
+        price_below = (1 - self.rules.min_saving_share) * move.cost_before
+        for catalog in one_type_catalogs(self.catalog, self.table, load, price_below, _ONE_NODE_TRIES):
+            result = self._plan(members, catalog)
+            moves = split_moves(members, result)
+            if not result.unschedulable and not any(self._split(m) for m in moves):
+                self._settle(members, moves, result)
+                return
+        self.waiting.update((running.node.name, running) for running in members)
+        half = len(members) // 2
+        for part in (members[:half], members[half:]):
+            again = [r for r in part if self.waiting.pop(r.node.name, None) is not None]
+            if len(again) == 1:
+                self._settle_alone(again[0])
+            elif again:
+                self._evaluate(again)
+
+    def _settle_alone(self, running: RunningNode) -> None:
+        result = self._plan([running])
+        self._settle([running], split_moves([running], result), result)
 
     def _split(self, move: Move) -> bool:
         """Whether the move needs more new nodes than the caller launches per move."""
@@ -336,7 +350,8 @@ class _Scan:
         ]
         if not vectors:
             return tuple(nodes[: self.rules.receivers_per_set])
-        average = [max(int(v), 1) for v in np.ceil(np.mean(np.array(vectors, np.int64), axis=0))]
+        # A resource no pod asks for counts for nothing (a GPU-less average pod fits GPU-less nodes).
+        average = [int(v) for v in np.ceil(np.mean(np.array(vectors, np.int64), axis=0))]
         room = [how_many_fit(node.free.clamped().as_vector(), average) for node in nodes]
         ranked = sorted(range(len(nodes)), key=lambda i: (-room[i], nodes[i].name))
         return tuple(nodes[i] for i in ranked[: self.rules.receivers_per_set])
@@ -348,6 +363,7 @@ class _Scan:
         vector = pod_vector(pod, self.policy.gpu_sharing)
         assert not isinstance(vector, str)  # the planner bound it
         self.receivers[node_name] = replace(node, free=node.free - vector_resources(vector, _NO_OVERHEAD))
+        self.took.add(node_name)
 
     def _judge(self, moves: list[Move], result: Plan) -> tuple[list[Move], list[Move]]:
         """Keep the moves above the threshold that place every pod, best saving per pod first, while
@@ -358,7 +374,7 @@ class _Scan:
         declined: list[Move] = []
         for move in sorted(moves, key=lambda m: (-m.saving_per_pod, m.nodes)):
             refusal = ""
-            after = _usage_after(self.usage, move, self._vcpu_of_nodes(move.nodes), self.vcpu_by_type)
+            after = usage_after(self.usage, move, self._vcpu_of_nodes(move.nodes), self.vcpu_by_type)
             if any(uid in unplaced for uid in move.pod_uids):
                 refusal = "some of its pods fit nowhere else"
             elif any(launch.serverless for launch in move.launches):
@@ -370,10 +386,10 @@ class _Scan:
                     f"saves ${move.saving:.4f}/h, under {self.rules.min_saving_share:.0%} "
                     f"of ${move.cost_before:.4f}/h"
                 )
-            elif not _within(after, self.policy.limits) and not _no_growth(self.usage, after):
+            elif not within(after, self.policy.limits) and not no_growth(self.usage, after):
                 refusal = "the cluster after it would exceed the policy's limits"
             if refusal:
-                declined.append(_refused(move, refusal))
+                declined.append(refused(move, refusal))
             else:
                 kept.append(move)
                 self.usage = after
@@ -385,83 +401,92 @@ class _Scan:
             sum(self.vcpu_by_type.get(r.node.instance_type, 0) for r in self.nodes if r.node.name in wanted)
         )
 
+    # Step 4: well-sized nodes merged --------------------------------------------------------------
+    def _merge(self) -> None:
+        """The movable nodes that stayed and took nothing, emptiest first. Those whose
+        pods first-fit into the others' room are emptied onto them (deletions: planned with no new
+        node allowed), in sets of `pods_per_set` pods. Of the rest, runs of consecutive nodes are
+        replaced by one node (`_replace_runs`)."""
+        order = self._merge_order()
+        most = self.rules.max_nodes_removed - sum(len(move.nodes) for move in self.kept)
+        deletable = first_fit(order, self.receivers, self.policy.gpu_sharing, most)
+        for chunk in chunks(deletable, self.rules.pods_per_set):
+            self._merge_set([r for r in chunk if self._mergeable(r)], self.no_new_node)
+        self._replace_runs([running for running in order if self._mergeable(running)])
 
-def _moves(removed: list[RunningNode], result: Plan) -> list[Move]:
-    """The plan split into independent moves: nodes whose pods share a launch move together."""
-    origin = {pod.uid: running.node.name for running in removed for pod in running.pods}
-    parent = {running.node.name: running.node.name for running in removed}
+    def _replace_runs(self, rest: list[RunningNode]) -> None:
+        """From the emptiest on, the longest run (of at most `pods_per_set` pods) whose load one
+        instance type holds for at least `min_saving_share` less than the run costs is planned with
+        that type alone (the others' room, then one node of it). Stops after `merge_misses` plans
+        in a row keep nothing."""
+        position, misses = 0, 0
+        while position < len(rest) and misses < self.rules.merge_misses and not self._budget_spent():
+            window = next(chunks(rest[position:], self.rules.pods_per_set))
+            run, catalog = self._widest_run(window)
+            if catalog is None:
+                position += len(window)
+                continue
+            position += run
+            misses = 0 if self._merge_set(window[:run], catalog) else misses + 1
 
-    def root(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
-    for launch in result.launches:
-        roots = {root(origin[uid]) for uid in launch.pod_uids}
-        first, *others = sorted(roots)
-        for other in others:
-            parent[other] = first
-    groups: dict[str, list[RunningNode]] = {}
-    for running in removed:
-        groups.setdefault(root(running.node.name), []).append(running)
-    bindings: dict[str, list[Binding]] = {}
-    for binding in result.bindings:
-        bindings.setdefault(root(origin[binding.pod_uid]), []).append(binding)
-    launches: dict[str, list[Launch]] = {}
-    for launch in result.launches:
-        launches.setdefault(root(origin[launch.pod_uids[0]]), []).append(launch)
-    moves = []
-    for key, members in groups.items():
-        own = launches.get(key, [])
-        moves.append(
-            Move(
-                nodes=tuple(running.node.name for running in members),
-                pod_uids=tuple(pod.uid for running in members for pod in running.pods),
-                bindings=tuple(bindings.get(key, [])),
-                launches=tuple(own),
-                cost_before=float(sum(running.node.price_per_hour for running in members)),
-                cost_after=float(sum(launch.chosen.price_per_hour for launch in own)),
+    def _widest_run(self, window: list[RunningNode]) -> tuple[int, Catalog | None]:
+        """The most nodes, from the first of `window` on (two at least, at most what the caller
+        still acts on), that one node of a type holds for `min_saving_share` less than they cost,
+        and that type's catalog."""
+        index = {running.node.name: i for i, running in enumerate(self.nodes)}
+        rows = [index[running.node.name] for running in window]
+        loads = np.cumsum(self.loads.loads[rows], axis=0)
+        costs = np.cumsum([running.node.price_per_hour for running in window])
+        share = self.rules.min_saving_share
+        most = self.rules.max_nodes_removed - sum(len(move.nodes) for move in self.kept)
+        for run in range(int(min(len(window), most)), 1, -1):
+            found = one_type_catalogs(
+                self.catalog, self.table, loads[run - 1], (1 - share) * costs[run - 1], tries=1
             )
-        )
-    return moves
+            if found:
+                return run, found[0]
+        return 0, None
 
+    def _mergeable(self, running: RunningNode) -> bool:
+        name = running.node.name
+        return name in self.receivers and name not in self.took and name not in self.merged
 
-def _refused(move: Move, refusal: str) -> Move:
-    return Move(
-        move.nodes, move.pod_uids, move.bindings, move.launches, move.cost_before, move.cost_after, refusal
-    )
+    def _merge_set(self, chunk: list[RunningNode], catalog: Catalog) -> bool:
+        """Plan `chunk` onto the others (new nodes from `catalog`); whether a move was kept."""
+        if not chunk or self._budget_spent():
+            return False
+        names = {running.node.name for running in chunk}
+        for name in names:
+            del self.receivers[name]
+            self.merged.add(name)
+        # What the scan says of these nodes is this plan's outcome, not an earlier one's.
+        self.declined = [move for move in self.declined if not names.intersection(move.nodes)]
+        before = len(self.kept)
+        self.merge_sets += 1
+        result = self._plan(chunk, catalog)
+        self._settle(chunk, split_moves(chunk, result), result)
+        return len(self.kept) > before
 
-
-def _usage_after(usage: Usage, move: Move, removed_vcpu: float, vcpu_by_type: dict[str, int]) -> Usage:
-    added_vcpu = sum(launch_vcpu(launch, vcpu_by_type) for launch in move.launches)
-    added_nodes = sum(1 for launch in move.launches if not launch.serverless)
-    return Usage(
-        vcpu=usage.vcpu - removed_vcpu + added_vcpu,
-        nodes=usage.nodes - len(move.nodes) + added_nodes,
-        cost_per_hour=usage.cost_per_hour - move.saving,
-    )
-
-
-def _within(usage: Usage, limits: Limits) -> bool:
-    return (
-        (limits.max_nodes is None or usage.nodes <= limits.max_nodes)
-        and (limits.max_vcpu is None or usage.vcpu <= limits.max_vcpu)
-        and (limits.max_cost_per_hour is None or usage.cost_per_hour <= limits.max_cost_per_hour + 1e-9)
-    )
-
-
-def _no_growth(before: Usage, after: Usage) -> bool:
-    """A cluster already over a limit (the policy was tightened) may still shrink."""
-    return (
-        after.nodes <= before.nodes
-        and after.vcpu <= before.vcpu
-        and after.cost_per_hour <= before.cost_per_hour + 1e-9
-    )
+    def _merge_order(self) -> list[RunningNode]:
+        """The candidates of step 4: movable nodes that stayed and took no pods, emptiest first (a
+        node whose move was declined too: merged with others, it may go)."""
+        found = [
+            i
+            for i, running in enumerate(self.nodes)
+            if running.node.name in self.receivers
+            and running.node.name not in self.took
+            and running.movable
+            and running.pods
+            and self.loads.valid[i]
+        ]
+        fill = self.loads.fill
+        found.sort(key=lambda i: (fill[i], -self.nodes[i].node.price_per_hour, self.nodes[i].node.name))
+        return [self.nodes[i] for i in found]
 
 
 __all__ = [
     "DEFAULT_MIN_SAVING_SHARE",
+    "ClusterTopology",
     "ConsolidationPlan",
     "ConsolidationRules",
     "Move",

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engines.kube import labels as wk
+from engines.kube.affinity import AffinityTerm, PodSelector
 from engines.planner import (
     CapacityType,
     ExistingNode,
@@ -19,7 +20,14 @@ from engines.planner import (
     Resources,
     Snapshot,
 )
-from engines.planner.consolidation import ConsolidationPlan, ConsolidationRules, RunningNode, consolidate
+from engines.planner.consolidation import (
+    ClusterTopology,
+    ConsolidationPlan,
+    ConsolidationRules,
+    RunningNode,
+    consolidate,
+)
+from engines.planner.types import ClusterNode, PlacedPod
 from tests.engines.planner.planner_builders import (
     TINY_TYPES,
     _fits,
@@ -207,6 +215,95 @@ def test_limits_hold_after_the_moves():
     check(nodes, policy, result, 0.1)
 
 
+def test_fragmented_well_sized_nodes_are_emptied_onto_the_others_room():
+    # Four c5.xlarge (3.9 vCPU for pods) with three 0.9-vCPU pods each: no cheaper type holds a
+    # node's pods, and no other node has room for all three (1.2 vCPU free each), so no node is a
+    # candidate alone; one node's pods spread over the three others (no new node).
+    nodes = [
+        running(f"n{i}", "c5.xlarge", [pod(900, 1024, uid=f"n{i}-{j}") for j in range(3)]) for i in range(4)
+    ]
+    assert scan(nodes, merge=False).moves == ()
+    result = scan(nodes)
+    assert set(result.estimates.values()) == {0.0}
+    (move,) = result.moves
+    assert move.launches == () and move.saving == TINY_TYPES["c5.xlarge"][1]
+    hosts = {b.node_name for b in move.bindings}
+    assert len(move.bindings) == 3 and len(hosts) == 3 and not hosts & set(move.nodes)
+    check(nodes, ON_DEMAND, result, 0.1)
+
+
+def test_several_well_sized_nodes_are_replaced_by_one_cheaper_node():
+    # Three c5.xlarge ($0.17) with one 2.1-vCPU pod each: a c5.large is too small for one, no node
+    # has room for another's pod; one m5.2xlarge ($0.384) holds the three: 24.7 % saved.
+    nodes = [running(f"n{i}", "c5.xlarge", [pod(2100, 1024, uid=f"p{i}")]) for i in range(3)]
+    assert scan(nodes, merge=False).moves == ()
+    for singly in (False, True):
+        result = scan(nodes, one_replacement=singly)
+        (move,) = result.moves
+        assert sorted(move.nodes) == ["n0", "n1", "n2"]
+        assert [launch.chosen.instance_type for launch in move.launches] == ["m5.2xlarge"]
+        assert abs(move.saving - (3 * 0.17 - 0.384)) < 1e-9
+        check(nodes, ON_DEMAND, result, 0.1)
+    # Worth it at a 20 % threshold, not at 30 %.
+    assert scan(nodes, min_saving_share=0.3).moves == ()
+
+
+def test_a_moved_pod_keeps_its_anti_affinity_to_the_pods_running_where_it_would_go():
+    # web-1 (on a c5.xlarge in z-b, alone) may not share a zone with another app=web pod; the
+    # m5.2xlarge in z-a has room for it. With an app=db pod there it moves there; with an app=web
+    # one it may not (the cluster's topology counts the pods running there): it is replaced.
+    away = AffinityTerm(PodSelector(match_labels=(("app", "web"),)), wk.ZONE, frozenset({"default"}))
+    mover = pod(1000, 1024, uid="web-1", labels={"app": "web"}, pod_anti_affinity=(away,))
+
+    def scan_with(app: str) -> ConsolidationPlan:
+        nodes = [
+            running("small", "c5.xlarge", [mover], zone="z-b"),
+            running("big", "m5.2xlarge", [pod(1000, 1024, uid="other", labels={"app": app})], movable=False),
+        ]
+        nodes = [
+            replace(r, node=replace(r.node, labels={**r.node.labels, wk.HOSTNAME: r.node.name}))
+            for r in nodes
+        ]
+        topology = ClusterTopology(
+            nodes=tuple(ClusterNode(r.node.name, dict(r.node.labels)) for r in nodes),
+            placed=tuple(
+                PlacedPod(p.namespace, dict(p.labels), r.node.name, p.pod_anti_affinity)
+                for r in nodes
+                for p in r.pods
+            ),
+        )
+        return consolidate(nodes, ON_DEMAND, CATALOG, region="test-1", topology=topology)
+
+    assert [b.node_name for move in scan_with("db").moves for b in move.bindings] == ["big"]
+    (move,) = scan_with("web").moves
+    assert move.bindings == () and [launch.pod_uids for launch in move.launches] == [("web-1",)]
+    assert move.launches[0].chosen.zone != "z-a"
+    assert move.launches[0].chosen.price_per_hour < TINY_TYPES["c5.xlarge"][1]
+
+
+def test_a_replacement_reserves_the_daemonsets_of_its_own_instance_type():
+    # A DaemonSet that runs only on arm64 asks 1.5 vCPU: counted on every new node, the 1-vCPU
+    # pod needs more than a c6g.large or c5.large (1.9 vCPU for pods); counted by type, an x86
+    # c5.large holds it (the pod must run on amd64).
+    x86 = {wk.ARCH: "amd64"}
+    node = running("big", "m5.2xlarge", [pod(1000, 1024, uid="x", selector=x86)])
+    arm_only = Resources(cpu_millis=1500, memory_mib=256, pods=1)
+    everywhere = consolidate([node], ON_DEMAND, CATALOG, region="test-1", daemonset_overhead=arm_only)
+    by_type = consolidate(
+        [node],
+        ON_DEMAND,
+        CATALOG,
+        region="test-1",
+        daemonset_overhead=arm_only,
+        type_daemonset_overhead={
+            t.name: Resources() for t in CATALOG.instance_types if t.architecture == "amd64"
+        },
+    )
+    assert [launch.chosen.instance_type for m in everywhere.moves for launch in m.launches] != ["c5.large"]
+    assert [launch.chosen.instance_type for m in by_type.moves for launch in m.launches] == ["c5.large"]
+    assert by_type.saving > everywhere.saving
+
+
 # Invariants over random clusters ------------------------------------------------------------------
 
 
@@ -319,8 +416,11 @@ def clusters(draw: st.DrawFn) -> tuple[list[RunningNode], PlannerPolicy]:
     st.sampled_from([1, 3, 100]),
     st.sampled_from([1, 200]),
     st.booleans(),
+    st.booleans(),
 )
-def test_the_plan_never_breaks_a_resource_limit(cluster, share, pods_per_set, receivers_per_set, singly):
+def test_the_plan_never_breaks_a_resource_limit(
+    cluster, share, pods_per_set, receivers_per_set, singly, merge
+):
     nodes, policy = cluster
     result = scan(
         nodes,
@@ -329,7 +429,9 @@ def test_the_plan_never_breaks_a_resource_limit(cluster, share, pods_per_set, re
         pods_per_set=pods_per_set,
         receivers_per_set=receivers_per_set,
         one_replacement=singly,
+        merge=merge,
     )
+    assert result.cost_after <= result.cost_before + 1e-9, "consolidation never raises the cost"
     if singly:
         assert all(len(move.launches) <= 1 for move in result.moves)
     assert result.candidates_evaluated == len(nodes)

@@ -160,3 +160,40 @@ def test_nodes_whose_replacement_never_comes_stay_and_may_be_consolidated_again(
     for row in shared:
         row.refresh_from_db()
         assert row.state == NodeState.READY and row.replaced_by_id != replacement.pk
+
+
+def test_a_fragmented_node_of_a_well_sized_type_is_emptied_onto_the_others(world) -> None:
+    # Four nodes of the smallest type the policy allows, three pods on each using three quarters of
+    # it: no cheaper type holds a node's pods and no other node holds all three (the scan's single
+    # candidates), but each other node has room for one of them.
+    old = [_node_for(world, pod) for pod in ("a", "b", "c", "d")]
+    world.settings.update(min_vcpu=8, families_allow=[old[0].instance_type.split(".")[0]])
+    share = (_allocatable_millis(world, old[0]) - 300) // 4
+    for row, name in zip(old, ("a", "b", "c", "d"), strict=True):
+        # The fake kubelet registers only the launch's labels; a real one adds its architecture.
+        world.kube.node_objects[row.node_name]["metadata"]["labels"]["kubernetes.io/arch"] = "amd64"
+        world.kube.pod(name)["spec"]["containers"][0]["resources"]["requests"] = {
+            "cpu": f"{share}m",
+            "memory": "1Gi",
+        }
+        for extra in (2, 3):
+            world.kube.add_pod(
+                f"{name}-{extra}", cpu=f"{share}m", memory="1Gi", owner=f"rs-{name}", node=row.node_name
+            )
+    rows = len(world.rows())
+    world.run()
+    (decision,) = Decision.objects.filter(cluster=world.cluster, kind=DecisionKind.CONSOLIDATE)
+    assert "its 3 pod(s) fit on other nodes" in decision.reason
+    assert len(world.rows()) == rows  # nothing launched
+    (gone,) = [row for row in old if _fresh_state(row) in (NodeState.DRAINING, NodeState.TERMINATING)]
+    assert decision.cost_per_hour is not None and -decision.cost_per_hour == gone.price_per_hour
+    assert decision.subject == gone.node_name
+    # Its pods are evicted (their controllers make new ones, for the room the others have).
+    assert [
+        key for key, pod in world.kube.pod_objects.items() if pod["spec"].get("nodeName") == gone.node_name
+    ] == []
+
+
+def _allocatable_millis(world: FakeWorld, row: ManagedNode) -> int:
+    cpu = str(world.kube.node_objects[row.node_name]["status"]["allocatable"]["cpu"])
+    return int(cpu[:-1]) if cpu.endswith("m") else int(cpu) * 1000

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from clusters.cloud.interface import InterruptionNotice, NoticeKind
+from engines.kube.labels import ARCH
+from engines.planner import PlannerPolicy
+from engines.planner.policy import InstanceRequirements
 from tests.workers.provisioning.provisioning_builders import NOW, inputs, node_json, pod_json, record
 from workers.provisioning.commands import Consolidate, Interrupt
 from workers.provisioning.disruption.base import disrupt
@@ -74,3 +77,29 @@ def test_an_interruption_after_a_rebalance_does_not_plan_the_pods_twice(aws_cata
     assert isinstance(command, Interrupt) and command.replacement_pods == ()
     assert "replacement already launched" in command.note
     assert disrupt(Rebalance(), state) == []  # and no second replacement
+
+
+def test_a_rebalance_replacement_reserves_only_the_daemonsets_of_its_instance_type(aws_catalog) -> None:
+    # An agent DaemonSet runs only on arm64 nodes (1.5 CPU), a proxy everywhere (0.1 CPU): the
+    # 1.7-CPU pod fits a 2-vCPU amd64 node, which runs the proxy only.
+    arm = node_json("arm-1", cpu="4", memory="8Gi", labels={ARCH: "arm64"})
+    agent = pod_json("agent", cpu="1500m", memory="64Mi", node="arm-1", daemonset="ds-arm")
+    agent["spec"]["nodeSelector"] = {ARCH: "arm64"}
+    proxies = [
+        pod_json(f"proxy-{node}", cpu="100m", memory="64Mi", node=node, daemonset="ds-all")
+        for node in ("arm-1", "node-r1")
+    ]
+    state = inputs(
+        pods=[agent, *proxies, pod_json("web", node="node-r1", cpu="1700m", memory="1Gi")],
+        nodes=[arm, node_json("node-r1", instance_id="i-r1", record_id="r1", cpu="3920m", memory="14Gi")],
+        records=(record("r1", instance_type="m5.xlarge", capacity_type="spot"),),
+        notices=(_notice("i-r1", NoticeKind.REBALANCE_RECOMMENDATION),),
+        catalog=aws_catalog,
+        policy=PlannerPolicy(instance_requirements=InstanceRequirements(min_vcpu=2, max_vcpu=2)),
+    )
+    (command,) = disrupt(Rebalance(), state)
+    assert isinstance(command, Consolidate) and command.replacement is not None
+    launch = command.replacement.launch
+    shape = next(t for t in aws_catalog.instance_types if t.name == launch.chosen.instance_type)
+    assert shape.architecture == "amd64" and shape.vcpu == 2
+    assert launch.requests.cpu_millis == 1800  # the pod and the proxy

@@ -1,10 +1,15 @@
 """Consolidation: one scan of every node (`engines.planner.consolidation`) proposes the moves worth
 their disruption (the policy's minimum saving share), decided by the planner itself; the pass acts
-on the best ones, at most DISRUPTION_BUDGET of the nodes per pass. A node whose pods fit on other
+on the best ones (most saved per pod moved), within Karpenter's disruption budget
+(`disruption_budget`: every node a move removes counts). A node whose pods fit on other
 Ready nodes is deleted (it goes DRAINING); a node a cheaper one can replace gets its replacement
 first and is drained once the replacement is Ready (its pods' controllers' new pods are bound to
 the replacement as planned). A move launches at most one node (as Karpenter's): several nodes may
-share it, each naming it (`replaced_by`), and they are all drained once it is Ready."""
+share it, each naming it (`replaced_by`), and they are all drained once it is Ready.
+
+The scan decides with the planner's rules, as a launch does: new nodes reserve the DaemonSets of
+their instance type (`launch.type_overheads`), and the pods running elsewhere count for the moved
+pods' inter-pod rules (`topology.cluster_topology`)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from engines.kube import Pod
 from engines.planner import ExistingNode, PodRequest
 from engines.planner.consolidation import (
     DEFAULT_MIN_SAVING_SHARE,
+    ClusterTopology,
     ConsolidationRules,
     Move,
     RunningNode,
@@ -29,12 +35,19 @@ from workers.provisioning.commands import (
 )
 from workers.provisioning.disruption.base import Candidate, Method, has_workload
 from workers.provisioning.inputs import PassInputs
-from workers.provisioning.launch import existing_nodes, launch_node, plannable
+from workers.provisioning.launch import (
+    IN_FLIGHT_PREFIX,
+    existing_nodes,
+    launch_node,
+    new_node_overhead,
+    plannable,
+    type_overheads,
+)
 from workers.provisioning.pods import is_ours, may_evict
 from workers.provisioning.records import Lifecycle
+from workers.provisioning.topology import cluster_topology
 
-# At most this share of the cluster's nodes is consolidated in one pass (at least one node), as
-# Karpenter's default disruption budget.
+# Karpenter's default disruption budget (`nodes: 10%`): see `disruption_budget`.
 DISRUPTION_BUDGET = 0.1
 
 
@@ -87,16 +100,25 @@ class Consolidation(Method):
         if not movable:
             return []
         # In-flight nodes take no pods here: a node that never comes up would strand them.
-        nodes = [node for node in existing_nodes(inputs) if node.ready]
-        budget = max(1, math.floor(DISRUPTION_BUDGET * len(nodes)))
+        overheads = type_overheads(inputs)
+        nodes = [node for node in existing_nodes(inputs, overheads) if node.ready]
+        budget = disruption_budget(inputs)
+        if budget == 0:
+            return []
         rules = ConsolidationRules(
             min_saving_share=self.min_saving_share, one_replacement=True, max_nodes_removed=budget
         )
+        rules_pending = any(
+            request.has_topology_rules for each in movable.values() for request in each.requests.values()
+        )
+        topology = cluster_topology(inputs, IN_FLIGHT_PREFIX, rules_pending)
         scan = consolidate(
             [_running(node, movable.get(node.name)) for node in nodes],
             inputs.policy,
             inputs.catalog,
-            daemonset_overhead=inputs.state.daemonset_overhead,
+            daemonset_overhead=new_node_overhead(inputs),
+            type_daemonset_overhead=overheads,
+            topology=ClusterTopology(topology.nodes, topology.placed, topology.daemonset_host_ports),
             region=inputs.cluster.region,
             rules=rules,
         )
@@ -104,10 +126,31 @@ class Consolidation(Method):
         removed = 0
         for move in sorted(scan.moves, key=lambda m: (-m.saving_per_pod, m.nodes)):
             if removed + len(move.nodes) > budget:
-                break
+                continue  # a smaller move further down may still fit the budget
             removed += len(move.nodes)
             commands += _commands(move, movable)
         return commands
+
+
+def disruption_budget(inputs: PassInputs) -> int:
+    """How many more nodes consolidation may disrupt now, as Karpenter counts a NodePool's budget:
+    `roundup(DISRUPTION_BUDGET x nodes) - disrupting`, at least 0. Nodes: our nodes registered and
+    not terminating; disrupting: those draining, waiting for their replacement, interrupted or not
+    Ready. A move counts each node it removes (several onto one: one each). Karpenter:
+    `NodePool.GetAllowedDisruptionsByReason` (rounds up) and `BuildDisruptionBudgetMapping`."""
+    counted = disrupting = 0
+    for record in inputs.active():
+        node = inputs.node_of(record)
+        if node is None or record.state not in (Lifecycle.READY, Lifecycle.DRAINING):
+            continue
+        counted += 1
+        disrupting += bool(
+            record.state == Lifecycle.DRAINING
+            or record.replaced_by_id
+            or record.interrupted_at is not None
+            or not node.node.ready
+        )
+    return max(0, math.ceil(DISRUPTION_BUDGET * counted) - disrupting)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 often well before the two-minute notice. Karpenter only logs them (aws/karpenter-provider-aws#2813);
 EC2 Auto Scaling's Capacity Rebalancing launches a replacement first and retires the old instance
 once the replacement is in service. Nodeless does the latter: the node's pods are planned onto a new
-node (never the offering at risk), recorded as its replacement, and the node is drained once it is
+node (never the offering at risk; the DaemonSets of its instance type reserved, as for a launch), recorded as its replacement, and the node is drained once it is
 Ready (`consolidation.replacements_settled`). One node for one, as Capacity Rebalancing: pods that
 would need several new nodes stay until the interruption notice (a drain waiting on one of several
 replacements would evict pods whose room is not there yet). If the interruption comes first, the replacement
@@ -20,7 +20,7 @@ from engines.planner import Catalog, Snapshot, plan
 from workers.provisioning.commands import Consolidate, DisruptionCommand
 from workers.provisioning.disruption.base import Candidate, Method, has_workload
 from workers.provisioning.inputs import PassInputs
-from workers.provisioning.launch import launch_node, plannable
+from workers.provisioning.launch import launch_node, new_node_overhead, plannable, type_overheads
 from workers.provisioning.records import Lifecycle, NodeRecord
 
 
@@ -63,7 +63,8 @@ class Rebalance(Method):
                 continue
             snapshot = Snapshot(
                 pods=tuple(requests.values()),
-                daemonset_overhead=inputs.state.daemonset_overhead,
+                daemonset_overhead=new_node_overhead(inputs),
+                type_daemonset_overhead=type_overheads(inputs),
                 region=inputs.cluster.region,
             )
             result = plan(snapshot, inputs.policy, _without_offering_at_risk(inputs.catalog, record))
