@@ -172,7 +172,9 @@ def test_a_configmap_two_workloads_use_stays_with_the_other_when_one_goes(cast, 
 
     if how == "stops using it":
         apps.replace_namespaced_deployment(going, "shop", _deployment(uses_settings=False, name=going))
-        _passes(org_id, lambda: "settings" not in str(east.apps.read_namespaced_deployment(going, "shop").spec))
+        _passes(
+            org_id, lambda: "settings" not in str(east.apps.read_namespaced_deployment(going, "shop").spec)
+        )
     else:
         apps.delete_namespaced_deployment(going, "shop")
         _passes(org_id, lambda: east.deployment_replicas("shop", going) is None)
