@@ -119,7 +119,7 @@ def test_a_crd_is_served_once_established_and_its_objects_are_stored_listed_and_
     with pytest.raises(ApiException) as before:
         custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)
     assert before.value.status == 404
-    assert json.loads(before.value.body)["reason"] == "NotFound"
+    assert json.loads(str(before.value.body))["reason"] == "NotFound"
 
     extensions.create_custom_resource_definition(definition())
     wait_for(lambda: _established(extensions), timeout=10)
@@ -168,7 +168,7 @@ def test_objects_are_validated_against_the_schema_and_take_no_strategic_merge_pa
     ):
         with pytest.raises(ApiException) as refused:
             custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, bad)
-        status = json.loads(refused.value.body)
+        status = json.loads(str(refused.value.body))
         assert refused.value.status == 422 and status["reason"] == "Invalid"
         assert [c["field"] for c in status["details"]["causes"]] == [field]
         assert words in status["message"]
@@ -204,7 +204,7 @@ def test_a_crd_without_a_schema_or_storage_version_or_with_a_wrong_name_is_refus
             bad["spec"]["names"]["plural"] = "crontabs"
         with pytest.raises(ApiException) as refused:
             extensions.create_custom_resource_definition(bad)
-        assert refused.value.status == 422 and words in json.loads(refused.value.body)["message"]
+        assert refused.value.status == 422 and words in json.loads(str(refused.value.body))["message"]
 
 
 def test_a_crd_whose_names_are_taken_is_not_served(cluster) -> None:

@@ -205,9 +205,9 @@ class MemberClient:
         spend(self.cluster_id)
         self.api.apply(obj)
 
-    def delete(self, kind: str, namespace: str, name: str) -> None:
+    def delete(self, kind: str, namespace: str, name: str, *, api_version: str = "") -> None:
         spend(self.cluster_id)
-        self.api.delete(kind, namespace, name)
+        self.api.delete(kind, namespace, name, api_version=api_version)
 
     def list(self, kind: str, *, namespace: str, label_selector: str) -> list[Json]:
         spend(self.cluster_id)
