@@ -128,8 +128,8 @@ def standalone_actions(organization_id: str) -> StandaloneWork:
     objects (the row of an object on a cluster where a workload now using it is placed is forgotten
     here: that workload applies it there, and its removal deletes it). Secrets are stored sealed, so
     every candidate is rendered to read its annotation; the candidates are the organization's
-    companion-kind objects, a few per namespace. An organization with none naming a policy and none
-    on members costs two statements."""
+    companion-kind and namespaced custom objects, a few per namespace. An organization with none
+    naming a policy and none on members costs three statements (its CRDs, rows and candidates)."""
     rows = {
         (str(r.cluster_id), r.kind, r.namespace, r.name): r
         for r in Propagation.objects.filter(organization_id=organization_id)
