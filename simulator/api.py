@@ -44,7 +44,6 @@ from simulator.resources import (
     NAMESPACES,
     NODES,
     PODS,
-    STORED_RESOURCES,
     ResourceType,
 )
 from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
@@ -68,6 +67,9 @@ class ClusterApi:
         # Mutating admission steps run on every create after defaulting (EKS's Fargate webhook is
         # one: `simulator.controllers.fargate.fargate_admission`).
         self.mutators: list[Callable[[ResourceType, JsonObject], None]] = []
+        # Validating admission, after the kind's own checks, on every create and update (new, old):
+        # the apiextensions server's checks of CRDs and of custom objects (`simulator.crds`).
+        self.validators: list[Callable[[ResourceType, JsonObject, JsonObject | None], None]] = []
         self._service_ips: Iterator[int] = itertools.count(10)
         with store.lock:
             for name in INITIAL_NAMESPACES:
@@ -154,11 +156,13 @@ class ClusterApi:
             if keep_status or resource.key in _STATUS_SETTABLE_ON_CREATE:
                 if status is not None:
                     obj["status"] = status
-            elif resource.has_status and "status" not in obj:
+            elif resource.has_status and not resource.custom and "status" not in obj:
                 obj["status"] = {}
             for mutate in self.mutators:
                 mutate(resource, obj)
             kinds.validate(resource, obj, None)
+            for check in self.validators:
+                check(resource, obj, None)
             if dry_run:
                 return StoredObject(obj, self.store.rv)
             return self.store.create(resource, obj)
@@ -215,6 +219,8 @@ class ClusterApi:
             meta["generation"] += 1
         update_rules.check_no_new_finalizers(resource, old, new)
         kinds.validate(resource, new, old)
+        for check in self.validators:
+            check(resource, new, old)
         if expected_rv and expected_rv != str(current.rv):
             raise conflict(resource.plural, old_meta["name"], resource.group)
         new["kind"], new["apiVersion"] = resource.kind, resource.api_version
@@ -296,6 +302,12 @@ class ClusterApi:
                 field_manager=field_manager,
                 force=force,
                 dry_run=dry_run,
+            )
+        if resource.custom and content_type == STRATEGIC_MERGE_PATCH:
+            # A custom resource has no Go type to carry merge keys (apiextensions-apiserver).
+            raise unsupported_media_type(
+                content_type,
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             )
         try:
             document = json.loads(body or b"null")
@@ -390,7 +402,7 @@ class ClusterApi:
         return self.store.delete(resource, meta.get("namespace", ""), meta["name"])
 
     def _empty_namespace(self, namespace: str) -> None:
-        for resource in STORED_RESOURCES:
+        for resource in [table.resource for table in self.store.tables.values()]:
             if not resource.namespaced:
                 continue
             for stored in self.store.list(resource, namespace).items:

@@ -39,9 +39,10 @@ from simulator.controllers.sets import DaemonSetController, StatefulSetControlle
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
 from simulator.controllers.volumes import VolumeController
 from simulator.controllers.workloads import DeploymentController, ReplicaSetController
+from simulator.crds import CrdController
 from simulator.eks_tokens import EksTokenAuthenticator, EksTokenVerifier
 from simulator.handlers import BOOKMARK_INTERVAL_SECONDS, RequestHandler
-from simulator.resources import DEFAULT_REGISTRY
+from simulator.resources import ResourceRegistry
 from simulator.server import ApiServer
 from simulator.store import DEFAULT_EVENT_LOG_SIZE, ObjectStore
 from simulator.tls import ServerCertificate, issue_server_certificate
@@ -117,7 +118,13 @@ class SimulatedCluster:
         self.certificate: ServerCertificate | None = (
             issue_server_certificate(config.name) if config.tls else None
         )
-        handler = RequestHandler(self.api, self.auth, DEFAULT_REGISTRY)
+        # What this cluster serves: the built-in kinds, and those its CRDs define. The apiextensions
+        # controllers are the API server's own: they run whether or not the other controllers do.
+        self.registry = ResourceRegistry()
+        self.apiextensions = ControllerManager(
+            self.store, self.clock, [CrdController(self.api, self.registry)]
+        )
+        handler = RequestHandler(self.api, self.auth, self.registry)
         handler.bookmark_interval = config.bookmark_interval
         self.server = ApiServer(handler, self.certificate.server_context() if self.certificate else None)
         self.controllers = ControllerManager(self.store, self.clock, self._controllers(instance_source))
@@ -194,6 +201,7 @@ class SimulatedCluster:
         if self._started:
             return
         self.server.start()
+        self.apiextensions.start()
         if self.config.run_controllers:
             self.controllers.run_once()  # static nodes exist before anyone connects
             self.controllers.start()
@@ -203,6 +211,7 @@ class SimulatedCluster:
         if not self._started:
             return
         self.controllers.stop()
+        self.apiextensions.stop()
         self.server.stop()
         self._started = False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.resources import GROUP_VERSIONS, ResourceRegistry, ResourceType
+from simulator.resources import ResourceRegistry, ResourceType
 
 KUBERNETES_VERSION = "v1.31.4"
 
@@ -45,21 +45,25 @@ def api_versions() -> dict[str, Any]:
     }
 
 
-def api_group(group: str, version: str) -> dict[str, Any]:
-    group_version = {"groupVersion": f"{group}/{version}", "version": version}
+def api_group(group: str, versions: list[str]) -> dict[str, Any]:
+    """A group and its versions, the preferred first."""
+    listed = [{"groupVersion": f"{group}/{version}", "version": version} for version in versions]
     return {
         "kind": "APIGroup",
         "apiVersion": "v1",
         "name": group,
-        "versions": [group_version],
-        "preferredVersion": group_version,
+        "versions": listed,
+        "preferredVersion": listed[0],
     }
 
 
 def api_group_list(registry: ResourceRegistry) -> dict[str, Any]:
-    groups = [api_group(g, v) for g, v in GROUP_VERSIONS if registry.has_group_version(g, v)]
-    for group in groups:
-        del group["kind"], group["apiVersion"]
+    by_group: dict[str, list[str]] = {}
+    for group, version in registry.group_versions():
+        by_group.setdefault(group, []).append(version)
+    groups = [api_group(g, versions) for g, versions in by_group.items()]
+    for entry in groups:
+        del entry["kind"], entry["apiVersion"]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 

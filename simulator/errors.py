@@ -127,10 +127,14 @@ def method_not_allowed(
     return ApiError(405, "MethodNotAllowed", message)
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(
-        415, "UnsupportedMediaType", f'the body of the request was in an unknown format: "{content_type}"'
-    )
+def unsupported_media_type(content_type: str, accepted: str = "") -> ApiError:
+    if accepted:  # as for a patch type the resource does not take
+        message = (
+            f"the body of the request was in an unknown format - accepted media types include: {accepted}"
+        )
+    else:
+        message = f'the body of the request was in an unknown format: "{content_type}"'
+    return ApiError(415, "UnsupportedMediaType", message)
 
 
 def unauthorized() -> ApiError:

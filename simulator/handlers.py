@@ -31,7 +31,6 @@ from simulator.listing import ListOptions, watch_start
 from simulator.patches import PATCH_CONTENT_TYPES
 from simulator.resources import (
     BINDINGS,
-    GROUP_VERSIONS,
     NODE_METRICS,
     POD_METRICS,
     SELF_SUBJECT_ACCESS_REVIEWS,
@@ -105,7 +104,7 @@ class WatchStream:
                     yield self._encode(event_type, stored, first_table)
                     first_table = False
                 yield self._bookmark(watcher, initial_events_end=True)
-            while not stopping() and time.monotonic() < deadline:
+            while not stopping() and not watcher.closed and time.monotonic() < deadline:
                 wait = min(1.0, max(0.0, deadline - time.monotonic()), self.bookmark_interval)
                 try:
                     batch = watcher.next_batch(wait)
@@ -215,10 +214,10 @@ class RequestHandler:
         if route.group is None:
             return json_response(200, discovery.api_group_list(self.registry))
         if route.version is None:
-            versions = [v for g, v in GROUP_VERSIONS if g == route.group]
+            versions = [v for g, v in self.registry.group_versions() if g == route.group]
             if not versions:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return json_response(200, discovery.api_group(route.group, versions[0]))
+            return json_response(200, discovery.api_group(route.group, versions))
         return json_response(200, discovery.api_resource_list(self.registry, route.group, route.version))
 
     # --- resources ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from simulator.resources import GROUP_VERSIONS, ResourceRegistry, ResourceType
+from simulator.resources import ResourceRegistry, ResourceType
 
 _QUERY_PARAMETERS = ("fieldValidation", "fieldManager", "dryRun", "force")
 
@@ -57,7 +57,7 @@ def group_version_document(registry: ResourceRegistry, group: str, version: str)
 
 def root_document(registry: ResourceRegistry) -> dict[str, Any]:
     paths = {}
-    for group, version in (("", "v1"), *GROUP_VERSIONS):
+    for group, version in (("", "v1"), *registry.group_versions()):
         if registry.has_group_version(group, version):
             document = json.dumps(group_version_document(registry, group, version), sort_keys=True)
             digest = hashlib.sha512(document.encode()).hexdigest()[:32].upper()

@@ -7,6 +7,8 @@ is namespaced, verbs, short names, subresources and the field selectors it suppo
 from __future__ import annotations
 
 import functools
+import re
+import threading
 from dataclasses import dataclass
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -31,6 +33,7 @@ class ResourceType:
     # Extra fields usable in fieldSelector (beyond metadata.name / metadata.namespace).
     selectable_fields: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    custom: bool = False  # defined by a CustomResourceDefinition (``crds``)
 
     @property
     def api_version(self) -> str:
@@ -280,6 +283,18 @@ SELF_SUBJECT_REVIEWS = ResourceType(
     verbs=("create",),
 )
 
+CUSTOM_RESOURCE_DEFINITIONS = ResourceType(
+    group="apiextensions.k8s.io",
+    version="v1",
+    plural="customresourcedefinitions",
+    kind="CustomResourceDefinition",
+    namespaced=False,
+    short_names=("crd", "crds"),
+    subresources=("status",),
+    has_status=True,
+    categories=("api-extensions",),
+)
+
 # The resource metrics API (metrics-server's): computed from the pods on each read (`metrics.py`).
 POD_METRICS = ResourceType(
     group="metrics.k8s.io",
@@ -323,6 +338,7 @@ STORED_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSES,
     ROLES,
     ROLE_BINDINGS,
+    CUSTOM_RESOURCE_DEFINITIONS,
 )
 VIRTUAL_RESOURCES: tuple[ResourceType, ...] = (
     BINDINGS,
@@ -344,17 +360,44 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("rbac.authorization.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
+    ("apiextensions.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 )
 
 
 class ResourceRegistry:
-    """Lookup of resource types by (group, version, plural)."""
+    """Lookup of resource types by (group, version, plural). Each cluster has its own: the
+    resources its CustomResourceDefinitions define come and go (``add``/``remove``, by the
+    apiextensions controller); readers see one consistent snapshot at a time."""
 
     def __init__(self, resources: tuple[ResourceType, ...] = ALL_RESOURCES) -> None:
+        self._lock = threading.Lock()
+        self._set(resources)
+
+    def _set(self, resources: tuple[ResourceType, ...]) -> None:
+        # Replaced whole, never mutated: a lookup needs no lock.
         self._by_path = {(r.group, r.version, r.plural): r for r in resources}
         self._by_key = {r.key: r for r in resources}
         self.resources = resources
+
+    def add(self, resource: ResourceType) -> None:
+        with self._lock:
+            self._set(
+                (
+                    *(r for r in self.resources if r.key != resource.key or r.version != resource.version),
+                    resource,
+                )
+            )
+
+    def remove(self, resource: ResourceType) -> None:
+        with self._lock:
+            self._set(
+                tuple(
+                    r
+                    for r in self.resources
+                    if (r.group, r.version, r.plural) != (resource.group, resource.version, resource.plural)
+                )
+            )
 
     def find(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))
@@ -367,6 +410,27 @@ class ResourceRegistry:
 
     def has_group_version(self, group: str, version: str) -> bool:
         return any(r.group == group and r.version == version for r in self.resources)
+
+    def group_versions(self) -> list[tuple[str, str]]:
+        """The built-in groups in discovery's order, then the custom ones by name, each group's
+        versions by Kubernetes' version priority (GA before beta before alpha, higher first)."""
+        custom = {(r.group, r.version) for r in self.resources if r.custom} - set(GROUP_VERSIONS)
+        ordered = sorted(custom, key=lambda gv: (gv[0], version_priority(gv[1])))
+        return [*(gv for gv in GROUP_VERSIONS if self.has_group_version(*gv)), *ordered]
+
+
+_VERSION = re.compile(r"^v([0-9]+)(?:(alpha|beta)([0-9]+))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key of apimachinery's version.CompareKubeAwareVersionStrings: v2, v1, v1beta2,
+    v1beta1, v1alpha1, then versions of no such shape by name."""
+    found = _VERSION.match(version)
+    if found is None:
+        return (3, 0, 0, version)
+    major, stage, minor = found.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -int(major), -int(minor or 0), "")
 
 
 DEFAULT_REGISTRY = ResourceRegistry()

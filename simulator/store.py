@@ -144,6 +144,7 @@ class ResourceTable:
         self.log_times: list[float] = []
         self._monotonic = monotonic
         self.compacted_rv = 0  # events with rv <= this are no longer retained
+        self.dropped = False  # its CustomResourceDefinition is gone: its watches end
         self._sorted_keys: list[ObjectKey] | None = None
 
     def sorted_keys(self) -> list[ObjectKey]:
@@ -276,6 +277,8 @@ class Watcher:
             initial, self.pending = self.pending, []
             return [(e.type, e.current) for e in initial]
         with self.store.condition:
+            if self.table.dropped:
+                self.closed = True
             if self.closed or self.store.closed:
                 return []
             if self.cursor < self.table.compacted_rv:
@@ -316,6 +319,7 @@ class ObjectStore:
         self.clock = clock
         self.lock = threading.RLock()
         self.condition = threading.Condition(self.lock)
+        self._log_size, self._log_seconds, self._monotonic = event_log_size, event_log_seconds, monotonic
         self.tables = {
             r.key: ResourceTable(r, event_log_size, event_log_seconds, monotonic) for r in resources
         }
@@ -323,6 +327,22 @@ class ObjectStore:
         self.closed = False
         self._random = random.Random(seed)
         self._listeners: list[StoreListener] = []
+
+    def add_table(self, resource: ResourceType) -> None:
+        """Start storing a resource type (one a CustomResourceDefinition defines); kept if it exists."""
+        with self.lock:
+            if resource.key not in self.tables:
+                table = ResourceTable(resource, self._log_size, self._log_seconds, self._monotonic)
+                self.tables = {**self.tables, resource.key: table}
+
+    def drop_table(self, resource: ResourceType) -> None:
+        """Stop storing a resource type (its objects must be gone): its watches end."""
+        with self.lock:
+            dropped = self.tables.get(resource.key)
+            if dropped is not None:
+                dropped.dropped = True
+            self.tables = {key: table for key, table in self.tables.items() if key != resource.key}
+            self.condition.notify_all()
 
     # --- reads -------------------------------------------------------------------------------
 

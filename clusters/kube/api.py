@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client as k8s
@@ -22,51 +21,14 @@ from urllib3.exceptions import HTTPError
 
 from clusters.kube.deadline import Deadline
 from clusters.kube.failures import describe_failure
+from clusters.kube.kinds import KINDS as KINDS  # re-exported: callers name kinds through the client
+from clusters.kube.kinds import Kind
+from clusters.kube.mapper import KindMapper, KindNotServed
 
 Json = dict[str, Any]
 TIMEOUT_SECONDS = 15
 PAGE_SIZE = 2000
 FIELD_MANAGER = "nodeless"
-
-
-@dataclass(frozen=True)
-class Kind:
-    """Where a kind lives in the API."""
-
-    api_version: str
-    plural: str
-    namespaced: bool = True
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        group = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
-        return f"{group}{scope}/{self.plural}" + (f"/{name}" if name else "")
-
-
-KINDS = {
-    "Pod": Kind("v1", "pods"),
-    "Node": Kind("v1", "nodes", namespaced=False),
-    "Namespace": Kind("v1", "namespaces", namespaced=False),
-    "ConfigMap": Kind("v1", "configmaps"),
-    "Secret": Kind("v1", "secrets"),
-    "Service": Kind("v1", "services"),
-    "ServiceAccount": Kind("v1", "serviceaccounts"),
-    "Deployment": Kind("apps/v1", "deployments"),
-    "Job": Kind("batch/v1", "jobs"),
-    "StatefulSet": Kind("apps/v1", "statefulsets"),
-    "DaemonSet": Kind("apps/v1", "daemonsets"),
-    "CronJob": Kind("batch/v1", "cronjobs"),
-    "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
-    "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),
-    "Ingress": Kind("networking.k8s.io/v1", "ingresses"),
-    "Role": Kind("rbac.authorization.k8s.io/v1", "roles"),
-    "RoleBinding": Kind("rbac.authorization.k8s.io/v1", "rolebindings"),
-    "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),
-    "NodePool": Kind("karpenter.sh/v1", "nodepools", namespaced=False),  # Karpenter, when installed
-    "PersistentVolume": Kind("v1", "persistentvolumes", namespaced=False),
-    "StorageClass": Kind("storage.k8s.io/v1", "storageclasses", namespaced=False),
-    "CSINode": Kind("storage.k8s.io/v1", "csinodes", namespaced=False),
-}
 
 
 class ClusterUnreachable(Exception):
@@ -106,6 +68,20 @@ class ClusterApi:
         self.server = str(api_client.configuration.host)
         self.unauthorized_hint = unauthorized_hint
         self.deadline = deadline  # a one-off look someone waits for: every call within it
+        self.mapper = KindMapper(self._discovery)  # custom kinds, found once per client
+
+    def _discovery(self, path: str) -> Json | None:
+        try:
+            return self.request("GET", path)
+        except ClusterRefused as refused:
+            if refused.status == 404:
+                return None
+            raise
+
+    def kind(self, api_version: str | None, kind: str) -> Kind:
+        """Where ``kind`` lives: a built-in by name, any other through discovery (raises
+        KindNotServed when the cluster serves no such kind)."""
+        return KINDS[kind] if not api_version else self.mapper.kind(api_version, kind)
 
     def close(self) -> None:
         """Close the pooled connections (the client is being replaced)."""
@@ -264,8 +240,12 @@ class ClusterApi:
 
     # --- writes ---------------------------------------------------------------------------------
     def apply(self, obj: Mapping[str, Any]) -> Json:
-        """Server-side apply `obj` (create or update), forcing our ownership of its fields."""
-        kind = KINDS[str(obj["kind"])]
+        """Server-side apply `obj` (create or update), forcing our ownership of its fields; a kind
+        the cluster does not serve is refused (404, saying so)."""
+        try:
+            kind = self.kind(str(obj.get("apiVersion") or ""), str(obj["kind"]))
+        except KindNotServed as missing:
+            raise ClusterRefused(404, str(missing)) from missing
         metadata = obj["metadata"]
         return self.request(
             "PATCH",
@@ -275,12 +255,17 @@ class ClusterApi:
             content_type="application/apply-patch+yaml",
         )
 
-    def delete(self, kind: str, namespace: str | None, name: str) -> bool:
-        """Delete with background propagation (a Deployment's pods go too); False if already gone."""
+    def delete(self, kind: str, namespace: str | None, name: str, *, api_version: str = "") -> bool:
+        """Delete with background propagation (a Deployment's pods go too); False if already gone
+        (or its kind, a custom one, is not served there)."""
+        try:
+            path = self.kind(api_version, kind).path(namespace, name)
+        except KindNotServed:
+            return False
         try:
             self.request(
                 "DELETE",
-                KINDS[kind].path(namespace, name),
+                path,
                 body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
             )
         except ClusterRefused as refused:

@@ -1,7 +1,8 @@
 """What an organization's endpoint serves: the built-in kinds (``resources``) and the custom
 resources its CustomResourceDefinitions define. Custom resources are stored and served like any
-namespaced or cluster-scoped object (GitOps tools apply them alongside workloads); they are not
-sent to member clusters.
+namespaced or cluster-scoped object (GitOps tools apply them alongside workloads); a namespaced
+one naming a policy goes to that policy's members that serve its kind (``standalone``). The CRDs
+themselves stay on the endpoint.
 """
 
 from __future__ import annotations

@@ -1,9 +1,17 @@
 """Stand-alone objects: a companion-kind object (ConfigMap, Secret, Service, ...) that no workload
-uses goes to the clusters of the policy it names (annotation ``policy.nodeless.io/name``): every
-connected cluster the policy's cluster selector selects (its pinned clusters for a pinned policy),
-the whole object on each, as Karmada's PropagationPolicy duplicates a non-workload resource. An
-object a workload uses follows that workload instead (``companions``); one naming no policy stays
-on the endpoint.
+uses, or a namespaced custom resource (of a CRD stored on the endpoint), goes to the clusters of
+the policy it names (annotation ``policy.nodeless.io/name``): every connected cluster the policy's
+cluster selector selects (its pinned clusters for a pinned policy), the whole object on each, as
+Karmada's PropagationPolicy duplicates a non-workload resource (its resourceSelectors name the
+object; here the object names its policy, as workloads do). An object a workload uses follows that
+workload instead (``companions``); one naming no policy stays on the endpoint.
+
+A custom resource is applied where the member serves its kind (the member client finds it through
+discovery, ``clusters.kube.mapper``); a member without its CustomResourceDefinition refuses it,
+and the ``Propagation`` row there keeps the reason ("the cluster serves no CronTab in
+stable.example.com/v1: its CustomResourceDefinition is not installed there"), tried again every
+pass, so installing the CRD there is enough. The CRD itself is not sent to members: installing an
+API in a member cluster is the member's owner's decision.
 
 The federation pass asks for what to do (``standalone_actions``: apply what is new or changed,
 delete what no longer goes to a cluster, the object deleted included), does it in the members, and
@@ -23,6 +31,7 @@ from django.utils import timezone
 from clusters.models import Cluster, ClusterStatus
 from policies.federation.spec import engine_policy, federation_labels
 from policies.kubeapi import store
+from policies.kubeapi.catalog import CRD_KIND, defined
 from policies.kubeapi.companions import COMPANION_GROUPS
 from policies.models import FederationPolicy, KubeObject, Placement, Propagation, Workload
 
@@ -30,6 +39,7 @@ Json = dict[str, Any]
 POLICY_ANNOTATION = "policy.nodeless.io/name"
 MANAGED_BY_LABEL = "nodeless.io/managed-by"
 OBJECT_ID_LABEL = "nodeless.io/object-id"
+CRD_GROUP = "apiextensions.k8s.io"
 Key = tuple[str, str, str, str]  # (cluster id, kind, namespace, name)
 
 
@@ -44,6 +54,7 @@ class StandaloneAction:
     version: int = 0
     obj: Json | None = None
     object_id: str | None = None
+    api_version: str = ""  # a custom resource's group/version (blank: a built-in kind)
 
     @property
     def key(self) -> Key:
@@ -87,6 +98,18 @@ def _used(organization_id: str) -> dict[tuple[str, str, str], set[str]]:
     return used
 
 
+def _custom_kinds(organization_id: str) -> set[tuple[str, str]]:
+    """(group, kind) of the namespaced custom resources the organization's CRDs define."""
+    bodies = KubeObject.objects.filter(
+        organization_id=organization_id, kind=CRD_KIND, group=CRD_GROUP, deleted_at__isnull=True
+    ).values_list("body", flat=True)
+    return {(r.group, r.kind) for body in bodies for r in defined(body.get("spec")) if r.namespaced}
+
+
+def _custom_api_version(kobj: KubeObject) -> str:
+    return f"{kobj.group}/{kobj.version}" if COMPANION_GROUPS.get(kobj.kind) != kobj.group else ""
+
+
 def _marked(kobj: KubeObject) -> Json:
     """The object as applied to a member: without what the endpoint serves, labelled as ours."""
     obj = store.strip_served(store.render(kobj))
@@ -105,19 +128,20 @@ def standalone_actions(organization_id: str) -> StandaloneWork:
     objects (the row of an object on a cluster where a workload now using it is placed is forgotten
     here: that workload applies it there, and its removal deletes it). Secrets are stored sealed, so
     every candidate is rendered to read its annotation; the candidates are the organization's
-    companion-kind objects, a few per namespace. An organization with none naming a policy and none
-    on members costs two statements."""
+    companion-kind and namespaced custom objects, a few per namespace. An organization with none
+    naming a policy and none on members costs three statements (its CRDs, rows and candidates)."""
     rows = {
         (str(r.cluster_id), r.kind, r.namespace, r.name): r
         for r in Propagation.objects.filter(organization_id=organization_id)
     }
+    kinds = {(group, kind) for kind, group in COMPANION_GROUPS.items()} | _custom_kinds(organization_id)
     candidates = KubeObject.objects.filter(
-        organization_id=organization_id, kind__in=list(COMPANION_GROUPS), deleted_at__isnull=True
+        organization_id=organization_id, kind__in={kind for _, kind in kinds}, deleted_at__isnull=True
     ).exclude(namespace="")
     named = [
         (kobj, str(name))
         for kobj in candidates
-        if COMPANION_GROUPS[kobj.kind] == kobj.group
+        if (kobj.group, kobj.kind) in kinds
         and (name := (store.render(kobj)["metadata"].get("annotations") or {}).get(POLICY_ANNOTATION))
     ]
     if not named and not rows:
@@ -134,7 +158,13 @@ def standalone_actions(organization_id: str) -> StandaloneWork:
             wanted[(cluster_id, kobj.kind, kobj.namespace, kobj.name)] = kobj
     connected = {str(c.pk) for c in clusters}
     actions = [
-        StandaloneAction(*key, version=kobj.resource_version, obj=_marked(kobj), object_id=str(kobj.pk))
+        StandaloneAction(
+            *key,
+            version=kobj.resource_version,
+            obj=_marked(kobj),
+            object_id=str(kobj.pk),
+            api_version=_custom_api_version(kobj),
+        )
         for key, kobj in wanted.items()
         if key not in rows or rows[key].applied_version != kobj.resource_version
     ]
@@ -147,7 +177,7 @@ def standalone_actions(organization_id: str) -> StandaloneWork:
     ]
     Propagation.objects.filter(pk__in=taken).delete()
     actions += [
-        StandaloneAction(*key)
+        StandaloneAction(*key, api_version=rows[key].api_version)
         for key in rows
         if key not in wanted and key[0] in connected and key[0] not in used.get((key[2], key[1], key[3]), ())
     ]
@@ -176,6 +206,7 @@ def standalone_outcomes_record(organization_id: str, outcomes: Iterable[Standalo
             Propagation.objects.update_or_create(
                 **where,
                 defaults={
+                    "api_version": action.api_version,
                     "object_uid": action.object_id,
                     "applied_version": action.version if outcome.done else 0,
                     "problem": outcome.problem[:500],

@@ -108,6 +108,7 @@ class Propagation(models.Model):
     object_uid = models.UUIDField(null=True, blank=True)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=63)
+    api_version = models.CharField(max_length=317, blank=True)  # group/version (blank: built-in kind)
     namespace = models.CharField(max_length=63)
     name = models.CharField(max_length=253)
     applied_version = models.BigIntegerField(default=0)

@@ -4,7 +4,13 @@ Every object we create is labelled ``nodeless.io/workload-id`` (pods too, throug
 template, so the loop can find them) and ``nodeless.io/managed-by: nodeless``, and annotated with
 the workload generation it came from. A placement is applied when its generation or replica
 count differs from what was applied; a Job of an older generation is deleted and created again
-(its pod template cannot change); companions dropped by a new generation are deleted.
+(its pod template cannot change); companions dropped by a new generation are deleted, except one
+another workload placed on that cluster still uses: it is handed to that workload (applied as its
+own, so its label names a workload that uses it) — one object on a member serves every workload
+there that uses it. A companion that is also a stand-alone object (``policies.kubeapi.standalone``)
+is handed to its policy by the same field manager: the stand-alone step's apply drops the
+workload's label, so the workload's clean-up, before or after it, never deletes what the policy
+sends there (``tests/policies/kubeapi/test_shared_companions.py``).
 
 Throughput (issue 16): work is grouped per member and members are handled in parallel
 (``NODELESS_FEDERATION_APPLY_THREADS`` at once; 1 is Karmada-like sequential apply, the baseline
@@ -27,7 +33,7 @@ import copy
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -62,6 +68,9 @@ class Action:
     recreate: bool = False  # delete the Job first (an older generation's pod template is immutable)
     prune: bool = False  # delete companions of older generations that are not in ``companions``
     workload_id: str = ""
+    # Companions another workload placed on the cluster uses: removing or pruning hands each to that
+    # workload (applied as its own) instead of deleting it under it.
+    shared: tuple[Json, ...] = ()
 
 
 def ours(obj: Mapping[str, Any], workload: Workload) -> Json:
@@ -124,6 +133,41 @@ def remove_action(workload: Workload, placement: Placement) -> Action:
     )
 
 
+def _with_shared(rows: FederationRows, actions: list[Action]) -> list[Action]:
+    """Removals and prunes, each with the companions other workloads placed on its cluster (in
+    its namespace) use there: one object on the member serves them all, labelled with one of them
+    (whichever applied it last), so the one that goes hands it over rather than deleting it."""
+    if not any(a.remove or a.prune for a in actions):
+        return actions
+    # (cluster, namespace) -> (kind, name) -> a live workload placed there that uses it
+    users: dict[tuple[str, str], dict[tuple[str, str], Workload]] = {}
+    for key, workload in rows.workloads.items():
+        if workload.deleted_at is not None or not workload.companion_summary:
+            continue
+        for placement in rows.placements[key]:
+            if placement.replicas > 0:
+                there = users.setdefault((str(placement.cluster_id), workload.namespace), {})
+                for used in workload.companion_summary:
+                    there.setdefault((str(used["kind"]), str(used["name"])), workload)
+    companions: dict[str, dict[tuple[str, str], Json]] = {}  # decrypted once per workload
+
+    def shared(action: Action) -> tuple[Json, ...]:
+        handed: list[Json] = []
+        for (kind, name), user in users.get((action.cluster_id, action.namespace), {}).items():
+            if str(user.pk) == action.workload_id or (kind, name) in action.companions:
+                continue
+            if str(user.pk) not in companions:
+                companions[str(user.pk)] = {
+                    (str(c["kind"]), str(c["metadata"]["name"])): c for c in workload_companions(user)
+                }
+            found = companions[str(user.pk)].get((kind, name))
+            if found is not None:
+                handed.append(ours(found, user))
+        return tuple(handed)
+
+    return [replace(a, shared=shared(a)) if a.remove or a.prune else a for a in actions]
+
+
 def actions_for(rows: FederationRows, observations: Mapping[str, MemberObservation]) -> list[Action]:
     """What to do this pass, at most MAX_ACTIONS, on clusters that answered: remove placements with
     no replicas left, apply those whose generation or replica count differs from what was applied.
@@ -143,7 +187,7 @@ def actions_for(rows: FederationRows, observations: Mapping[str, MemberObservati
                 if companions is None:
                     companions = workload_companions(workload)
                 actions.append(apply_action(workload, placement, companions))
-    return actions
+    return _with_shared(rows, actions)
 
 
 # (process, cluster id, namespace) of the namespaces this process has applied in each member.
@@ -161,9 +205,9 @@ class MemberClient:
         spend(self.cluster_id)
         self.api.apply(obj)
 
-    def delete(self, kind: str, namespace: str, name: str) -> None:
+    def delete(self, kind: str, namespace: str, name: str, *, api_version: str = "") -> None:
         spend(self.cluster_id)
-        self.api.delete(kind, namespace, name)
+        self.api.delete(kind, namespace, name, api_version=api_version)
 
     def list(self, kind: str, *, namespace: str, label_selector: str) -> list[Json]:
         spend(self.cluster_id)
@@ -185,12 +229,17 @@ class MemberClient:
 
 def _prune(member: MemberClient, action: Action, keep: set[tuple[str, str]]) -> None:
     """Delete our companions in the namespace that are not in ``keep`` (found by label, so those
-    of older generations go too)."""
+    of older generations go too); one another workload there uses is handed to it instead."""
+    shared = {(str(obj["kind"]), str(obj["metadata"]["name"])): obj for obj in action.shared}
     for kind in COMPANION_KINDS:
         selector = f"{WORKLOAD_ID}={action.workload_id}"
         for obj in member.list(kind, namespace=action.namespace, label_selector=selector):
             name = str((obj.get("metadata") or {}).get("name"))
-            if (kind, name) not in keep:
+            if (kind, name) in keep:
+                continue
+            if (kind, name) in shared:
+                member.apply(shared[(kind, name)])
+            else:
                 member.delete(kind, action.namespace, name)
 
 

@@ -31,7 +31,7 @@ def _cluster(cluster: Cluster, actions: Sequence[StandaloneAction]) -> list[Stan
     for index, action in enumerate(actions):
         try:
             if action.obj is None:
-                member.delete(action.kind, action.namespace, action.name)
+                member.delete(action.kind, action.namespace, action.name, api_version=action.api_version)
             else:
                 member.ensure_namespace(action.namespace)
                 member.apply(action.obj)

@@ -1,0 +1,85 @@
+"""Custom resources through the endpoint with the official Python client: a CRD stored on the
+endpoint makes its kind servable there; an object of it naming a policy goes to that policy's
+members that have the CRD (the member client finds the kind through their discovery), and a member
+without it says why, until its CRD is installed there; deleting the object removes it from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kubernetes import client as kube
+from kubernetes.client.exceptions import ApiException
+
+from policies.kubeapi.standalone import POLICY_ANNOTATION
+from policies.models import Propagation
+from tests.fixtures.federation import pool
+from tests.fixtures.simulation import kube_api, wait_for
+from tests.simulator.test_crds import GROUP, PLURAL, VERSION, crontab, definition
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _settled(check: Callable[[], Any]) -> Any:
+    return wait_for(check, timeout=60.0, interval=0.3)
+
+
+def _on(member: Any, name: str = "nightly") -> dict[str, Any] | None:
+    custom = kube_api(kube.CustomObjectsApi, member.api_client)
+    try:
+        found: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, name)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return found
+
+
+def _install(member: Any) -> None:
+    extensions = kube_api(kube.ApiextensionsV1Api, member.api_client)
+    extensions.create_custom_resource_definition(definition())
+
+
+def test_a_custom_resource_goes_to_the_policy_members_that_serve_its_kind(
+    cast, api, member, policy, federation_loop
+) -> None:
+    east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(1),))
+    west = member("west", {"cloud": "aws", "region": "us-west-2"}, pools=(pool(1),))
+    policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
+    _install(east)
+    endpoint_extensions: Any = kube.ApiextensionsV1Api(api)
+    endpoint_custom: Any = kube.CustomObjectsApi(api)
+    endpoint_core: Any = kube.CoreV1Api(api)
+    endpoint_core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    # The endpoint takes the CRD, and then objects of its kind.
+    endpoint_extensions.create_custom_resource_definition(definition())
+    tab = crontab("nightly", replicas=2)
+    tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
+    endpoint_custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
+
+    found = _settled(lambda: _on(east))
+    assert found["spec"] == {"cronSpec": "* * * * */5", "replicas": 2}
+    assert found["metadata"]["labels"]["nodeless.io/managed-by"] == "nodeless"
+
+    def refused_on_west() -> str:
+        row = Propagation.objects.filter(cluster=west.cluster, name="nightly").first()
+        return row.problem if row is not None else ""
+
+    problem = _settled(refused_on_west)
+    assert "serves no CronTab in stable.example.com/v1" in problem and "not installed" in problem
+
+    # Installed there, it arrives (the member client asks its discovery again).
+    _install(west)
+    _settled(lambda: _on(west) is not None)
+    _settled(
+        lambda: refused_on_west() == "" and Propagation.objects.filter(applied_version__gt=0).count() == 2
+    )
+
+    endpoint_custom.patch_namespaced_custom_object(
+        GROUP, VERSION, "shop", PLURAL, "nightly", {"spec": {"replicas": 3}}
+    )
+    _settled(lambda: (_on(east) or {}).get("spec", {}).get("replicas") == 3)
+    endpoint_custom.delete_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, "nightly")
+    _settled(lambda: _on(east) is None and _on(west) is None)
+    _settled(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
