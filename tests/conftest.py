@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from tenants import services
@@ -26,6 +27,11 @@ pytest_plugins = [
     "tests.fixtures.catalogs",
     "tests.fixtures.tasks",
 ]
+
+# Property tests judge results, never speed: on a busy machine a slow example is not a failure
+# (no deadline, no "too slow" health check); tests that need more examples still say so themselves.
+settings.register_profile("nodeless", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("nodeless")
 
 PASSWORD = "correct-horse-battery-staple"
 
