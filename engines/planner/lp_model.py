@@ -64,9 +64,17 @@ class LpSolution:
 
 def pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
     """m_ck: how many pods of class c fit on an empty node of column k (0 if none)."""
-    # One resource at a time, only for the classes that request it: the [class, column,
-    # resource] array of the direct form takes most of a plan's time on catalogs of thousands
-    # of columns.
+    # Computed once per distinct request and distinct allocatable, then spread: classes differ
+    # mostly in their constraints and columns in their price and zone (a topology-constrained
+    # batch on the AWS catalog has 240 classes of 30 requests and 5,600 columns of 300 shapes).
+    vectors, vector_of = np.unique(class_vectors, axis=0, return_inverse=True)
+    allocs, alloc_of = np.unique(column_alloc, axis=0, return_inverse=True)
+    fit = _distinct_pods_per_node(vectors, allocs)
+    return fit[vector_of.ravel()][:, alloc_of.ravel()]
+
+
+def _distinct_pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
+    # One resource at a time, only for the classes that request it.
     fit = np.full((len(class_vectors), len(column_alloc)), np.iinfo(np.int64).max, np.int64)
     for resource in range(class_vectors.shape[1]):
         requested = class_vectors[:, resource]
