@@ -67,10 +67,19 @@ def pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
     # Computed once per distinct request and distinct allocatable, then spread: classes differ
     # mostly in their constraints and columns in their price and zone (a topology-constrained
     # batch on the AWS catalog has 240 classes of 30 requests and 5,600 columns of 300 shapes).
-    vectors, vector_of = np.unique(class_vectors, axis=0, return_inverse=True)
-    allocs, alloc_of = np.unique(column_alloc, axis=0, return_inverse=True)
-    fit = _distinct_pods_per_node(vectors, allocs)
-    return fit[vector_of.ravel()][:, alloc_of.ravel()]
+    vectors, vector_of = _distinct_rows(class_vectors)
+    allocs, alloc_of = _distinct_rows(column_alloc)
+    fit = _distinct_pods_per_node(class_vectors[vectors], column_alloc[allocs])
+    return fit[vector_of][:, alloc_of]
+
+
+def _distinct_rows(array: IntArray) -> tuple[IntArray, IntArray]:
+    """The index of one row of each distinct value, and which of them each row is (sorting the
+    rows as single keys: far faster than `np.unique(axis=0)`)."""
+    keys = np.ascontiguousarray(array)
+    rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * max(keys.shape[1], 1)))).ravel()
+    _, first, group = np.unique(rows, return_index=True, return_inverse=True)
+    return first, group.ravel()
 
 
 def _distinct_pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
@@ -82,6 +91,18 @@ def _distinct_pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> 
         if len(rows):
             fit[rows] = np.minimum(fit[rows], column_alloc[None, :, resource] // requested[rows, None])
     return fit
+
+
+def cheapest_alike(alloc: IntArray, ok: BoolArray, cost: FloatArray) -> IntArray:
+    """Of every group of columns with the same allocatable suiting the same classes, the cheapest
+    (the first among equals), in column order."""
+    if not len(cost):
+        return np.zeros(0, np.int64)
+    _, group = _distinct_rows(np.hstack([alloc, np.packbits(ok, axis=0).T.astype(np.int64)]))
+    ranked = np.lexsort((np.arange(len(cost)), cost, group))
+    first = np.ones(len(ranked), bool)
+    first[1:] = group[ranked][1:] != group[ranked][:-1]
+    return np.sort(ranked[first])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.planner.lp_model import IntegerPatterns, LpSolution, pods_per_node
+from engines.planner.lp_model import IntegerPatterns, LpSolution, cheapest_alike, pods_per_node
 from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 
 EPSILON = 1e-9
@@ -321,7 +321,7 @@ class Packer:
         order = np.asarray(self.order, dtype=np.int64)
         vectors = d.class_vectors[order]
         needed = [[(int(dim), int(vector[dim])) for dim in np.flatnonzero(vector)] for vector in vectors]
-        columns = _cheapest_alike(d.column_alloc, d.column_ok, d.column_cost)
+        columns = cheapest_alike(d.column_alloc, d.column_ok, d.column_cost)
         ok = d.column_ok[order][:, columns].astype(np.int64)  # [position in order, column]
         values = self.values[order]
         alloc = np.ascontiguousarray(d.column_alloc[columns].T)  # [resource, column]
@@ -462,19 +462,6 @@ def packing_rank(result: PackingResult, data: PackingInput) -> tuple[int, float]
     placed += sum(n for counts in result.existing for n in counts.values())
     placed += sum(result.serverless.values())
     return int(data.class_counts.sum()) - placed, packing_cost(result, data)
-
-
-def _cheapest_alike(alloc: IntArray, ok: BoolArray, cost: FloatArray) -> IntArray:
-    """Of every group of columns with the same allocatable suiting the same classes, the cheapest
-    (the first among equals), in column order."""
-    if not len(cost):
-        return np.zeros(0, np.int64)
-    keys = np.hstack([alloc, np.packbits(ok, axis=0).T.astype(np.int64)])
-    _, group = np.unique(keys, axis=0, return_inverse=True)
-    ranked = np.lexsort((np.arange(len(cost)), cost, group.ravel()))
-    first = np.ones(len(ranked), bool)
-    first[1:] = group.ravel()[ranked][1:] != group.ravel()[ranked][:-1]
-    return np.sort(ranked[first])
 
 
 def pack(data: PackingInput, solution: LpSolution | None) -> PackingResult:
