@@ -99,6 +99,7 @@ class Packer:
         self.vectors = [tuple(int(v) for v in vector) for vector in data.class_vectors]
         self.existing_spare = [[int(v) for v in free] for free in data.existing_free]
         self._cheapest_memo: dict[tuple[frozenset[int], tuple[int, ...]], tuple[int, float]] = {}
+        self._by_price: dict[frozenset[int], tuple[IntArray, IntArray]] = {}
         self.existing: list[dict[int, int]] = [{} for _ in range(len(data.existing_free))]
         self.serverless: dict[int, int] = {}
         self.values = self._class_values()
@@ -396,12 +397,17 @@ class Packer:
         load = node_load(counts, self.data.class_vectors)
         key = (frozenset(int(self.data.class_signature[c]) for c in counts), tuple(int(v) for v in load))
         if key not in self._cheapest_memo:
-            mask = self._compatible(counts) & fits_mask(self.data.offering_alloc, load)
-            candidates = np.flatnonzero(mask)
-            if not len(candidates):
+            if key[0] not in self._by_price:
+                # The offerings suiting these signatures, cheapest first (the first among equals).
+                suiting = np.flatnonzero(self._compatible(counts))
+                ranked = suiting[np.argsort(self.data.offering_cost[suiting], kind="stable")]
+                self._by_price[key[0]] = (ranked, self.data.offering_alloc[ranked])
+            ranked, alloc = self._by_price[key[0]]
+            fits = fits_mask(alloc, load)
+            if not fits.any():
                 self._cheapest_memo[key] = (-1, np.inf)
             else:
-                best = int(candidates[np.argmin(self.data.offering_cost[candidates])])
+                best = int(ranked[np.argmax(fits)])
                 self._cheapest_memo[key] = (best, float(self.data.offering_cost[best]))
         return self._cheapest_memo[key]
 
