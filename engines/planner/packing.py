@@ -102,6 +102,8 @@ class Packer:
         self._by_price: dict[frozenset[int], tuple[IntArray, IntArray]] = {}
         self.existing: list[dict[int, int]] = [{} for _ in range(len(data.existing_free))]
         self.serverless: dict[int, int] = {}
+        # The cheapest of every group of columns alike (see `cheapest_alike`).
+        self.alike = cheapest_alike(data.column_alloc, data.column_ok, data.column_cost)
         self.values = self._class_values()
         self.order = sorted(
             range(len(self.remaining)),
@@ -118,9 +120,11 @@ class Packer:
     def _class_values(self) -> FloatArray:
         """Dual prices from the LP; a class priced at zero gets its cheapest per-pod node share."""
         d = self.data
-        fit = pods_per_node(d.class_vectors, d.column_alloc)
-        usable = d.column_ok & (fit > 0)
-        per_pod = np.where(usable, d.column_cost[None, :] / np.maximum(fit, 1), np.inf).min(
+        # A column with a cheaper twin (same allocatable, same classes) is never the cheapest.
+        columns = self.alike
+        fit = pods_per_node(d.class_vectors, d.column_alloc[columns])
+        usable = d.column_ok[:, columns] & (fit > 0)
+        per_pod = np.where(usable, d.column_cost[columns][None, :] / np.maximum(fit, 1), np.inf).min(
             axis=1, initial=np.inf
         )
         per_pod = np.minimum(per_pod, d.serverless_cost)
@@ -257,15 +261,18 @@ class Packer:
 
     def _top_up_new(self) -> None:
         d = self.data
+        left = [c for c in self.order if self.remaining[c]]
         for node in self.nodes:
-            for pod_class in self.order:
-                if self.remaining[pod_class] and d.column_ok[pod_class, node.column]:
+            suits = d.column_ok[:, node.column]
+            for pod_class in left:
+                if suits[pod_class]:
                     count = min(
                         how_many_fit(node.spare, self.vectors[pod_class]), int(self.remaining[pod_class])
                     )
                     if count > 0:
                         self.remaining[pod_class] -= count
                         node.add(pod_class, count, self.vectors[pod_class])
+            left = [c for c in left if self.remaining[c]]
 
     def _swap_pinned_in(self) -> None:
         """Pods of pinned classes left over take the place of pods of identical requests that may
@@ -276,13 +283,15 @@ class Packer:
         for pod_class in self.order:
             if not self.pinned[pod_class]:
                 flexible.setdefault(self.vectors[pod_class], []).append(pod_class)
+        columns = np.array([node.column for node in self.nodes], dtype=np.int64)
         for pod_class in self.pinned_first:
             twins = flexible.get(self.vectors[pod_class], []) if self.pinned[pod_class] else []
-            for node in self.nodes:
-                if not twins or not self.remaining[pod_class]:
+            if not twins or not self.remaining[pod_class]:
+                continue
+            for index in np.flatnonzero(d.column_ok[pod_class, columns]):
+                node = self.nodes[index]
+                if not self.remaining[pod_class]:
                     break
-                if not d.column_ok[pod_class, node.column]:
-                    continue
                 for twin in twins:
                     count = min(node.counts.get(twin, 0), int(self.remaining[pod_class]))
                     if count > 0:
@@ -322,7 +331,7 @@ class Packer:
         order = np.asarray(self.order, dtype=np.int64)
         vectors = d.class_vectors[order]
         needed = [[(int(dim), int(vector[dim])) for dim in np.flatnonzero(vector)] for vector in vectors]
-        columns = cheapest_alike(d.column_alloc, d.column_ok, d.column_cost)
+        columns = self.alike
         ok = d.column_ok[order][:, columns].astype(np.int64)  # [position in order, column]
         values = self.values[order]
         alloc = np.ascontiguousarray(d.column_alloc[columns].T)  # [resource, column]
