@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from clusters.pricing import build_aws_catalog
 from engines.planner import ExistingNode, Plan, PlannerPolicy, Resources, Snapshot, engine, plan
-from engines.planner.exact import ExactBudget, ExactPacking
+from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
 from engines.planner.packing import PackingInput
 from lab.planner.batches import node_pool_types, small_batch
 from tests.engines.planner.planner_builders import brute_force_optimum, check_plan, tiny_catalog
@@ -111,10 +111,9 @@ def test_the_reported_bound_is_the_exact_pass_s_where_it_ran(seed, stopped):
     the bound is that optimum; and a stopped pass never reports less than the LP bound."""
     batch = small_batch(AWS, seed, POOL)
     runs: list[ExactPacking | None] = []
-    solve = engine.solve_exact
 
     def spy(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
-        runs.append(solve(data, budget))
+        runs.append(solve_exact(data, budget))
         return runs[-1]
 
     with mock.patch.object(engine, "solve_exact", spy):
