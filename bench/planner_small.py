@@ -6,7 +6,9 @@ Each batch (`lab.planner.batches.small_batch`, seeded) is planned four ways: in 
 the planner before the exact pass), and with the exact pass given REFERENCE_SECONDS (the
 reference). The optimum is the reference's cost when its bound proves it; otherwise the cheapest
 plan found counts, and the batch is reported as unproven. Prints cost over the optimum
-(p50/p90/max), the smallest bound over the optimum, and wall and CPU plan times (p50/p95/max).
+(p50/p90/max), the bound over the optimum (min, p10), how many loop plans their bound proves
+optimal (the exact pass finished within the loop's budget), and wall and CPU plan times
+(p50/p95/max).
 """
 
 from __future__ import annotations
