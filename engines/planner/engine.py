@@ -136,6 +136,7 @@ class _Planner:
         self.bindings: list[Binding] = []
         self.unschedulable: list[Unschedulable] = []
         self.isolated: set[str] = set()
+        self._fitting: dict[tuple[int, ...], BoolArray] = {}
 
     def run(self) -> Plan:
         pods = self.problem.snapshot.pods
@@ -219,9 +220,10 @@ class _Planner:
     def _viable(self, pod_class: PodClass) -> bool:
         problem = self.problem
         constraints = problem.signatures.constraints[pod_class.signature]
-        fitting = problem.signatures.masks[pod_class.signature] & fits_mask(
-            problem.table.alloc, pod_class.vector
-        )
+        vector = tuple(pod_class.vector)
+        if vector not in self._fitting:  # classes of one request under other constraints share it
+            self._fitting[vector] = fits_mask(problem.table.alloc, pod_class.vector)
+        fitting = problem.signatures.masks[pod_class.signature] & self._fitting[vector]
         return bool(
             fitting.any()
             or self._serverless_option(pod_class) is not None

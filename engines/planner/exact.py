@@ -91,8 +91,10 @@ class ExactPacking:
 
 def solve_exact(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
     """Solve the packing of `data` exactly within `budget`; None when the batch is too big to
-    try, or the solver failed. When it found no bound in time (or no packing exists) the
-    answer has no packing and a bound of zero, and keeps the patterns for `reoptimize`."""
+    try, or the solver failed. Its bound is the larger of branch-and-bound's dual bound and,
+    when that did not finish, the optimum of the LP relaxation (zero when neither was reached in
+    time). When it found no packing in time (or none exists) the answer has none, and keeps the
+    patterns for `reoptimize`."""
     if int(data.class_counts.sum()) > EXACT_MAX_PODS or budget.seconds <= 0:
         return None
     patterns = node_patterns(data)
@@ -228,40 +230,44 @@ class _Model:
             return None
         info = solver.getInfo()
         bound = float(info.mip_dual_bound)
-        if not np.isfinite(bound):
-            # No bound in time (a busy machine, or a root too slow): the patterns still serve
-            # `reoptimize`, and zero is a bound.
-            return ExactPacking(None, 0.0, optimal=False, patterns=self.patterns)
-        bound = max(bound * (1.0 - BOUND_SAFETY_MARGIN), 0.0)
+        # No bound in time (a busy machine, or a root too slow): zero is a bound, and the
+        # relaxation below may still give one.
+        bound = max(bound * (1.0 - BOUND_SAFETY_MARGIN), 0.0) if np.isfinite(bound) else 0.0
         optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
         found = [_solution(solver)] if info.primal_solution_status == highspy.kSolutionStatusFeasible else []
         if not optimal:
-            found += self._residual(model, budget.seconds - solver.getRunTime(), budget.nodes)
+            relaxed, residual = self._residual(model, budget.seconds - solver.getRunTime(), budget.nodes)
+            bound = max(bound, relaxed)
+            found += residual
         if not found:
             return ExactPacking(None, bound, optimal=False, patterns=self.patterns)
         costs = np.asarray(model.col_cost_)
         best = min(found, key=lambda values: float(costs @ values))
         return ExactPacking(self._packing(best), bound, optimal, self.patterns)
 
-    def _residual(self, model: highspy.HighsLp, seconds: float, nodes: int) -> list[IntArray]:
+    def _residual(self, model: highspy.HighsLp, seconds: float, nodes: int) -> tuple[float, list[IntArray]]:
         """Residual rounding within `seconds`: keep the whole part of the LP optimum's pattern
         counts and solve for the rest exactly. The residual model has few pods left, and on the
         batches branch-and-bound cannot finish in time it usually lands within a percent of the
-        optimum (heuristics: ten or more)."""
+        optimum (heuristics: ten or more). Also returns the LP optimum, less the safety margin
+        (0 if it was not reached): the LP relaxation of the integer program is a lower bound on
+        it, often tighter than the dual bound of a branch-and-bound stopped early (one stopped
+        before its root LP has none)."""
         relaxation = _solver(model, seconds, nodes)
         columns = np.arange(model.num_col_, dtype=np.int32)
         relaxation.changeColsIntegrality(model.num_col_, columns, np.zeros(model.num_col_, np.uint8))
         relaxation.run()
         if relaxation.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return []
+            return 0.0, []
+        relaxed = max(float(relaxation.getInfo().objective_function_value) * (1.0 - BOUND_SAFETY_MARGIN), 0.0)
         lower = np.floor(np.asarray(relaxation.getSolution().col_value) + 1e-9)
         upper = np.where(self._residual_patterns(lower), np.maximum(model.col_upper_, lower), lower)
         residual = _solver(model, seconds - relaxation.getRunTime(), nodes)
         residual.changeColsBounds(model.num_col_, columns, lower, upper)
         residual.run()
         if residual.getInfo().primal_solution_status != highspy.kSolutionStatusFeasible:
-            return []
-        return [_solution(residual)]
+            return relaxed, []
+        return relaxed, [_solution(residual)]
 
     def _residual_patterns(self, lower: FloatArray) -> BoolArray:
         """The variables the residual model may raise: existing nodes and serverless capacity,

@@ -35,7 +35,9 @@ only be lower. Three reductions keep the LP small without raising its optimum:
   all patterns. If the rounds run out first, or a knapsack search is cut short (its LP bound
   then stands in for the best value), the dual prices divided by theta (the largest certified
   value-to-price ratio, >= 1) are feasible for every pattern, so optimum / theta is still a
-  valid bound (Farley's bound for column generation).
+  valid bound (Farley's bound for column generation). A small column holding pods by the
+  dozen whose knapsack the search cannot settle moves to the volume model instead (see
+  `Master._generate`): any mix of the two models per column is still a relaxation.
 
 The reported bound keeps a relative margin of 1e-6 below the solver's optimum to absorb its
 floating-point tolerances. With policy limits, limit rows are added and every column uses
@@ -57,6 +59,7 @@ from engines.planner.lp_model import (
     LimitRows,
     LpInput,
     LpSolution,
+    cheapest_alike,
     pods_per_node,
 )
 from engines.planner.table import BoolArray, FloatArray, IntArray
@@ -108,6 +111,15 @@ def dominated_columns(
     pair, and without transitivity it could only keep more columns (never drop one that is not
     dominated), which leaves the LP and its bound valid.
     """
+    # A column with a cheaper twin (the same allocatable suiting the same classes; among equal
+    # prices, an earlier one) is dominated by it either way: only the others are compared.
+    first = cheapest_alike(alloc, ok, cost)
+    if len(first) < len(cost):
+        dominated = np.ones(len(cost), bool)
+        dominated[first] = dominated_columns(
+            alloc[first], cost[first], ok[:, first], fit_counts[:, first], small[first], used
+        )
+        return dominated
     relation = _DominanceRelation(alloc, cost, ok, fit_counts, small, used)
     count = len(cost)
     if count <= 2 * _SCREEN_COLUMNS:

@@ -41,6 +41,12 @@ RESTRICTED_MIP_MAX_NODES = 2000
 # its branch-and-bound then takes seconds for a guide the rounding guides match within a percent.
 RESTRICTED_MIP_MAX_CLASSES = 120
 REDUCED_COST_TOLERANCE = 1e-9
+# A small column whose knapsack search ends this far (relatively) above both its best pattern and
+# its price is uncertified; if it holds at least VOLUME_FIT pods of some class it moves to the
+# volume model (see `_generate`). Where a node holds a handful (GPU nodes), the pattern model is
+# what makes the LP tight, and its searches settle.
+CERTIFY_GAP = 1e-3
+VOLUME_FIT = 16
 
 
 class Master:
@@ -57,6 +63,7 @@ class Master:
     ) -> None:
         self.data, self.ok, self.fit_counts, self.used = data, ok, fit_counts, used
         self.large, self.small = large, small
+        self.many_fit = self._many_fit(small)
         self.rows: list[IntArray] = []
         self.cols: list[IntArray] = []
         self.values: list[FloatArray] = []
@@ -65,6 +72,8 @@ class Master:
         self.patterns: list[tuple[int, dict[int, int]]] = []
         # Each small column's last knapsack surrogate weights, tried first in the next round.
         self.surrogates: dict[int, FloatArray] = {}
+        # Small columns the last pricing round could not certify (see `_price`).
+        self.uncertified: list[int] = []
         self.solver = quiet_solver()
 
     def _add_rows(self, lower: list[float], upper: list[float]) -> int:
@@ -114,7 +123,16 @@ class Master:
 
     def _generate(self, caps: IntArray, rounds: int, *, certify: bool) -> float | None:
         """Column generation: solve, price, add improving patterns, until none is left or the
-        rounds run out. Returns theta (see the module docstring), None if infeasible."""
+        rounds run out. Returns theta (see the module docstring), None if infeasible.
+
+        A small column whose knapsack the search cannot settle (dozens of classes of small pods
+        on a node of a few dozen: the search runs out of steps far above its best pattern) holds
+        the bound at theta > 1 (topology-10k: 2 %), or yields a pattern worth a hundredth of a
+        percent per round for dozens of rounds. When certifying, such columns holding pods by
+        the dozen move to the volume model (`_to_volume`): its dual constraints bound the value
+        of every pattern of the column, so it needs no pricing, and a relaxation mixing both
+        models is still a relaxation (the volume model only loses the integrality of pods on one
+        node, which matters little where a node holds a dozen)."""
         theta = 1.0
         for round_number in range(rounds + 1):
             if not self._run():
@@ -133,10 +151,34 @@ class Master:
             )
             if certify and not new_patterns and not last:
                 theta, new_patterns = self._price(caps, final=True, node_limit=DEFAULT_NODE_LIMIT)
+            if certify and not last and self.uncertified:
+                self._to_volume(np.array(self.uncertified, dtype=np.int64))
+                continue
             if not new_patterns or last:
                 break
             self._add_patterns(new_patterns)
         return theta
+
+    def _many_fit(self, small: IntArray) -> BoolArray:
+        """Whether some class fits a node of the small column by the dozen (`VOLUME_FIT`)."""
+        most = np.where(self.ok[:, small], self.fit_counts[:, small], 0).max(axis=0, initial=0)
+        return np.asarray(most >= VOLUME_FIT, dtype=np.bool_)
+
+    def _to_volume(self, columns: IntArray) -> None:
+        """Rebuild the model with these small columns in the volume model, keeping the patterns
+        generated for the others."""
+        moved = {int(k) for k in columns}
+        kept = [(k, counts) for k, counts in self.patterns if k not in moved]
+        self.large = np.union1d(self.large, columns).astype(np.int64)
+        self.small = np.setdiff1d(self.small, columns).astype(np.int64)
+        self.many_fit = self._many_fit(self.small)
+        self.rows, self.cols, self.values = [], [], []
+        self.row_upper, self.row_lower = [], []
+        self.patterns, self.uncertified = [], []
+        self.solver = quiet_solver()
+        self.build()
+        seeded = {(k, tuple(sorted(counts.items()))) for k, counts in self.patterns}
+        self._add_patterns([p for p in kept if (p[0], tuple(sorted(p[1].items()))) not in seeded])
 
     def branch_and_bound(self) -> IntegerRelaxation | None:
         self._run_with_whole_nodes()
@@ -328,13 +370,14 @@ class Master:
         prices every column yields a theta that certifies the bound.
         """
         d = self.data
+        self.uncertified = []
         duals = np.maximum(np.asarray(self.solver.getSolution().row_dual)[: len(d.class_counts)], 0.0)
         theta = 1.0
         found: list[tuple[int, dict[int, int]]] = []
         # The knapsack's first test, for every small column at once: most columns stop there.
         usable = self.ok[:, self.small] & ((duals > 0) & (caps > 0))[:, None]
         quick = quick_bounds(duals, d.class_vectors, d.column_alloc[self.small], usable)
-        for k, quick_bound in zip(self.small, quick, strict=True):
+        for position, (k, quick_bound) in enumerate(zip(self.small, quick, strict=True)):
             price = float(d.column_cost[k])
             if quick_bound <= price * (1.0 + REDUCED_COST_TOLERANCE):
                 theta = max(theta, float(quick_bound) / price)
@@ -352,6 +395,11 @@ class Master:
             if pattern.surrogate is not None:
                 self.surrogates[int(k)] = pattern.surrogate
             theta = max(theta, pattern.upper_bound / price)
+            if (
+                pattern.upper_bound > max(pattern.value, price) * (1.0 + CERTIFY_GAP)
+                and self.many_fit[position]
+            ):
+                self.uncertified.append(int(k))
             if pattern.counts:
                 found.append((int(k), pattern.counts))
                 if not final and len(found) >= PATTERNS_PER_ROUND:

@@ -64,9 +64,26 @@ class LpSolution:
 
 def pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
     """m_ck: how many pods of class c fit on an empty node of column k (0 if none)."""
-    # One resource at a time, only for the classes that request it: the [class, column,
-    # resource] array of the direct form takes most of a plan's time on catalogs of thousands
-    # of columns.
+    # Computed once per distinct request and distinct allocatable, then spread: classes differ
+    # mostly in their constraints and columns in their price and zone (a topology-constrained
+    # batch on the AWS catalog has 240 classes of 30 requests and 5,600 columns of 300 shapes).
+    vectors, vector_of = _distinct_rows(class_vectors)
+    allocs, alloc_of = _distinct_rows(column_alloc)
+    fit = _distinct_pods_per_node(class_vectors[vectors], column_alloc[allocs])
+    return fit[vector_of][:, alloc_of]
+
+
+def _distinct_rows(array: IntArray) -> tuple[IntArray, IntArray]:
+    """The index of one row of each distinct value, and which of them each row is (sorting the
+    rows as single keys: far faster than `np.unique(axis=0)`)."""
+    keys = np.ascontiguousarray(array)
+    rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * max(keys.shape[1], 1)))).ravel()
+    _, first, group = np.unique(rows, return_index=True, return_inverse=True)
+    return first, group.ravel()
+
+
+def _distinct_pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
+    # One resource at a time, only for the classes that request it.
     fit = np.full((len(class_vectors), len(column_alloc)), np.iinfo(np.int64).max, np.int64)
     for resource in range(class_vectors.shape[1]):
         requested = class_vectors[:, resource]
@@ -74,6 +91,18 @@ def pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
         if len(rows):
             fit[rows] = np.minimum(fit[rows], column_alloc[None, :, resource] // requested[rows, None])
     return fit
+
+
+def cheapest_alike(alloc: IntArray, ok: BoolArray, cost: FloatArray) -> IntArray:
+    """Of every group of columns with the same allocatable suiting the same classes, the cheapest
+    (the first among equals), in column order."""
+    if not len(cost):
+        return np.zeros(0, np.int64)
+    _, group = _distinct_rows(np.hstack([alloc, np.packbits(ok, axis=0).T.astype(np.int64)]))
+    ranked = np.lexsort((np.arange(len(cost)), cost, group))
+    first = np.ones(len(ranked), bool)
+    first[1:] = group[ranked][1:] != group[ranked][:-1]
+    return np.sort(ranked[first])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.planner.lp_model import IntegerPatterns, LpSolution, pods_per_node
+from engines.planner.lp_model import IntegerPatterns, LpSolution, cheapest_alike, pods_per_node
 from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 
 EPSILON = 1e-9
@@ -99,20 +99,32 @@ class Packer:
         self.vectors = [tuple(int(v) for v in vector) for vector in data.class_vectors]
         self.existing_spare = [[int(v) for v in free] for free in data.existing_free]
         self._cheapest_memo: dict[tuple[frozenset[int], tuple[int, ...]], tuple[int, float]] = {}
+        self._by_price: dict[frozenset[int], tuple[IntArray, IntArray]] = {}
         self.existing: list[dict[int, int]] = [{} for _ in range(len(data.existing_free))]
         self.serverless: dict[int, int] = {}
+        # The cheapest of every group of columns alike (see `cheapest_alike`).
+        self.alike = cheapest_alike(data.column_alloc, data.column_ok, data.column_cost)
         self.values = self._class_values()
         self.order = sorted(
             range(len(self.remaining)),
             key=lambda c: (-self.values[c], -int(data.class_vectors[c].sum()), c),
         )
+        # Classes that suit fewer columns than others (pinned to a zone by inter-pod rules, say)
+        # are rounded first (see `_round_down`); where every class suits as many, none is.
+        suits = data.column_ok.sum(axis=1)
+        self.pinned = suits < suits.max(initial=0)
+        self.pinned_first = [c for c in self.order if self.pinned[c]] + [
+            c for c in self.order if not self.pinned[c]
+        ]
 
     def _class_values(self) -> FloatArray:
         """Dual prices from the LP; a class priced at zero gets its cheapest per-pod node share."""
         d = self.data
-        fit = pods_per_node(d.class_vectors, d.column_alloc)
-        usable = d.column_ok & (fit > 0)
-        per_pod = np.where(usable, d.column_cost[None, :] / np.maximum(fit, 1), np.inf).min(
+        # A column with a cheaper twin (same allocatable, same classes) is never the cheapest.
+        columns = self.alike
+        fit = pods_per_node(d.class_vectors, d.column_alloc[columns])
+        usable = d.column_ok[:, columns] & (fit > 0)
+        per_pod = np.where(usable, d.column_cost[columns][None, :] / np.maximum(fit, 1), np.inf).min(
             axis=1, initial=np.inf
         )
         per_pod = np.minimum(per_pod, d.serverless_cost)
@@ -129,6 +141,7 @@ class Packer:
             self._round_down(self.solution)
         self._top_up_existing()
         self._top_up_new()
+        self._swap_pinned_in()
         if self.solution is not None and self.solution.integer is None:
             self._round_up_patterns(self.solution)
         self._greedy()
@@ -187,29 +200,35 @@ class Packer:
         for large in np.flatnonzero(solution.nodes >= 1.0 - EPSILON):
             copies = int(np.floor(solution.nodes[large] + EPSILON))
             share = solution.placement[:, large] / solution.nodes[large]
+            carried_classes = [c for c in self.pinned_first if share[c] > EPSILON]
             nodes = []
             for _ in range(copies):
                 node = PackedNode(int(large), [int(v) for v in d.column_alloc[large]])
-                for carried in (int(c) for c in np.flatnonzero(share > EPSILON)):
+                for carried in carried_classes:
                     fit = how_many_fit(node.spare, self.vectors[carried])
                     count = self._take(carried, min(share[carried], fit))
                     if count:
                         node.add(carried, count, self.vectors[carried])
                 nodes.append(node)
-            self._spread_remainders(nodes, share * copies)
+            # Pinned classes aim at all their pods of the column, the fractional node's too, and
+            # go first: the pods left for the steps below are then more of the ones that may go
+            # anywhere, which pack densely, and fewer pinned ones, each zone's needing a node there.
+            self._spread_remainders(
+                nodes, np.where(self.pinned, solution.placement[:, large], share * copies)
+            )
             self.nodes.extend(node for node in nodes if node.counts)
 
     def _spread_remainders(self, nodes: list[PackedNode], intended: FloatArray) -> None:
         """The pods each class's per-node floor left out of the LP's placement on these nodes,
         one more per node, taking the nodes in turn across classes: every node gets about the
         fractional rest of the LP's mix, which fits on average where both CPU and memory are
-        tight. The most valuable (largest) classes go first, so what does not fit is small pods,
-        which the top-up fits into the gaps left anywhere, rather than big ones that strand
-        the room they cannot use."""
+        tight. Pinned classes go first, then the most valuable (largest) ones, so what does not
+        fit is small pods that may go anywhere, which the top-up fits into the gaps left
+        anywhere, rather than big ones that strand the room they cannot use."""
         if not nodes:
             return
         turn = 0
-        for pod_class in (c for c in self.order if intended[c] > EPSILON):
+        for pod_class in (c for c in self.pinned_first if intended[c] > EPSILON):
             placed = sum(node.counts.get(int(pod_class), 0) for node in nodes)
             extra = min(int(np.floor(intended[pod_class] + EPSILON)) - placed, int(self.remaining[pod_class]))
             vector = self.vectors[pod_class]
@@ -242,15 +261,46 @@ class Packer:
 
     def _top_up_new(self) -> None:
         d = self.data
+        left = [c for c in self.order if self.remaining[c]]
         for node in self.nodes:
-            for pod_class in self.order:
-                if self.remaining[pod_class] and d.column_ok[pod_class, node.column]:
+            suits = d.column_ok[:, node.column]
+            for pod_class in left:
+                if suits[pod_class]:
                     count = min(
                         how_many_fit(node.spare, self.vectors[pod_class]), int(self.remaining[pod_class])
                     )
                     if count > 0:
                         self.remaining[pod_class] -= count
                         node.add(pod_class, count, self.vectors[pod_class])
+            left = [c for c in left if self.remaining[c]]
+
+    def _swap_pinned_in(self) -> None:
+        """Pods of pinned classes left over take the place of pods of identical requests that may
+        go anywhere, on nodes that suit them: the same load, and what is left is pods that pack
+        densely on any node instead of a few per zone, each zone's needing a node there."""
+        d = self.data
+        flexible: dict[tuple[int, ...], list[int]] = {}
+        for pod_class in self.order:
+            if not self.pinned[pod_class]:
+                flexible.setdefault(self.vectors[pod_class], []).append(pod_class)
+        columns = np.array([node.column for node in self.nodes], dtype=np.int64)
+        for pod_class in self.pinned_first:
+            twins = flexible.get(self.vectors[pod_class], []) if self.pinned[pod_class] else []
+            if not twins or not self.remaining[pod_class]:
+                continue
+            for index in np.flatnonzero(d.column_ok[pod_class, columns]):
+                node = self.nodes[index]
+                if not self.remaining[pod_class]:
+                    break
+                for twin in twins:
+                    count = min(node.counts.get(twin, 0), int(self.remaining[pod_class]))
+                    if count > 0:
+                        node.counts[twin] -= count
+                        if not node.counts[twin]:
+                            del node.counts[twin]
+                        node.counts[pod_class] = node.counts.get(pod_class, 0) + count
+                        self.remaining[pod_class] -= count
+                        self.remaining[twin] += count
 
     def _round_up_patterns(self, solution: LpSolution) -> None:
         """Open the patterns the LP used a fraction of, most used first, with what is left:
@@ -274,17 +324,21 @@ class Packer:
         is placed. Each round fills every column with the classes left, in `order`; a column's
         fill changes between rounds only where a class the last node took now limits it (its
         pods left below what fit there), so only those columns are filled again: identical
-        choices, a fraction of the work on catalogs of thousands of columns."""
+        choices, a fraction of the work on catalogs of thousands of columns. Columns of the same
+        allocatable suiting the same classes fill alike, so only the cheapest of each (the first,
+        among equals) is filled: it is the one a round would choose among them."""
         d = self.data
         order = np.asarray(self.order, dtype=np.int64)
         vectors = d.class_vectors[order]
         needed = [[(int(dim), int(vector[dim])) for dim in np.flatnonzero(vector)] for vector in vectors]
-        ok = d.column_ok[order].astype(np.int64)  # [position in order, column]
+        columns = self.alike
+        ok = d.column_ok[order][:, columns].astype(np.int64)  # [position in order, column]
         values = self.values[order]
-        alloc = np.ascontiguousarray(d.column_alloc.T)  # [resource, column]
+        alloc = np.ascontiguousarray(d.column_alloc[columns].T)  # [resource, column]
+        cost = d.column_cost[columns]
         fill = np.zeros(ok.shape, np.int64)
         fit = np.zeros(ok.shape, np.int64)  # pods that fit before the cap of pods left
-        dirty = np.ones(len(d.column_cost), bool)
+        dirty = np.ones(len(columns), bool)
         while True:
             remaining = self.remaining[order]
             active = np.flatnonzero(remaining > 0)
@@ -311,11 +365,12 @@ class Packer:
             value = values[active] @ fill[active]
             if not np.any(value > 0):
                 return  # what is left can only go to serverless capacity
-            ratio = value / d.column_cost
+            ratio = value / cost
             # Ties in value per dollar go to the node carrying more value (fewer, fuller nodes).
-            best = int(np.lexsort((-value, -np.round(ratio, 12)))[0])
-            taken = active[fill[active, best] > 0]
-            pattern = {int(order[p]): int(fill[p, best]) for p in taken}
+            chosen = int(np.lexsort((-value, -np.round(ratio, 12)))[0])
+            best = int(columns[chosen])
+            taken = active[fill[active, chosen] > 0]
+            pattern = {int(order[p]): int(fill[p, chosen]) for p in taken}
             # The best pattern stays the best while pods last for it (other columns' fills can
             # only shrink), so open every copy at once instead of re-scoring per node.
             copies = min(int(self.remaining[c]) // n for c, n in pattern.items())
@@ -351,12 +406,17 @@ class Packer:
         load = node_load(counts, self.data.class_vectors)
         key = (frozenset(int(self.data.class_signature[c]) for c in counts), tuple(int(v) for v in load))
         if key not in self._cheapest_memo:
-            mask = self._compatible(counts) & fits_mask(self.data.offering_alloc, load)
-            candidates = np.flatnonzero(mask)
-            if not len(candidates):
+            if key[0] not in self._by_price:
+                # The offerings suiting these signatures, cheapest first (the first among equals).
+                suiting = np.flatnonzero(self._compatible(counts))
+                ranked = suiting[np.argsort(self.data.offering_cost[suiting], kind="stable")]
+                self._by_price[key[0]] = (ranked, self.data.offering_alloc[ranked])
+            ranked, alloc = self._by_price[key[0]]
+            fits = fits_mask(alloc, load)
+            if not fits.any():
                 self._cheapest_memo[key] = (-1, np.inf)
             else:
-                best = int(candidates[np.argmin(self.data.offering_cost[candidates])])
+                best = int(ranked[np.argmax(fits)])
                 self._cheapest_memo[key] = (best, float(self.data.offering_cost[best]))
         return self._cheapest_memo[key]
 

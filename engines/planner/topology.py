@@ -72,6 +72,10 @@ class _Decided:
     placed: dict[LabelKey, list[str]] = field(default_factory=dict)
     placed_anti: list[tuple[AffinityTerm, str]] = field(default_factory=list)
     pending_zones: dict[LabelKey, Counter[str]] = field(default_factory=dict)
+    pending_order: list[LabelKey] = field(default_factory=list)  # the keys of pending_zones, in order
+    pending_about: dict[tuple[AffinityTerm | SpreadConstraint, str], tuple[int, list[LabelKey]]] = field(
+        default_factory=dict
+    )
     pending_anti: list[tuple[AffinityTerm, str]] = field(default_factory=list)
     pending_looks: set[LabelKey] = field(default_factory=set)
     matches: dict[tuple[AffinityTerm | SpreadConstraint, str, LabelKey], bool] = field(default_factory=dict)
@@ -120,11 +124,24 @@ class _Decided:
         return found
 
     def pending_in_zones(self, term: AffinityTerm | SpreadConstraint, owner_namespace: str) -> Counter[str]:
+        """How many pending pods decided so far the term is about, per zone. The looks it is
+        about are kept per term and only the looks added since its last call are asked about
+        (pods are decided one at a time, a batch has a few terms)."""
+        key = (term, owner_namespace)
+        asked, about = self.pending_about.get(key, (0, []))
+        looks = self.pending_order
+        about = about + [look for look in looks[asked:] if self.about(term, owner_namespace, look)]
+        self.pending_about[key] = (len(looks), about)
         found: Counter[str] = Counter()
-        for look, zones in self.pending_zones.items():
-            if self.about(term, owner_namespace, look):
-                found.update(zones)
+        for look in about:
+            found.update(self.pending_zones[look])
         return found
+
+    def add_pending_zone(self, look: LabelKey, zone: str) -> None:
+        if look not in self.pending_zones:
+            self.pending_zones[look] = Counter()
+            self.pending_order.append(look)
+        self.pending_zones[look][zone] += 1
 
     def pending_matches(self, term: AffinityTerm, owner_namespace: str) -> bool:
         return any(self.about(term, owner_namespace, look) for look in self.pending_looks)
@@ -232,7 +249,7 @@ def _decide(pod: PodRequest, snapshot: Snapshot, decided: _Decided, every_zone: 
     look = _look(pod.namespace, pod.labels)
     decided.pending_looks.add(look)
     if zone is not None:
-        decided.pending_zones.setdefault(look, Counter())[zone] += 1
+        decided.add_pending_zone(look, zone)
         decided.pending_anti.extend(
             (term, zone) for term in pod.pod_anti_affinity if term.topology_key == ZONE
         )

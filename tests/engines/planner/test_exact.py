@@ -4,12 +4,15 @@ passes it."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clusters.pricing import build_aws_catalog
-from engines.planner import ExistingNode, Plan, PlannerPolicy, Resources, Snapshot, plan
-from engines.planner.exact import ExactBudget
+from engines.planner import ExistingNode, Plan, PlannerPolicy, Resources, Snapshot, engine, plan
+from engines.planner.exact import ExactBudget, ExactPacking, solve_exact
+from engines.planner.packing import PackingInput
 from lab.planner.batches import node_pool_types, small_batch
 from tests.engines.planner.planner_builders import brute_force_optimum, check_plan, tiny_catalog
 from tests.engines.planner.strategies import existing, pods, policies
@@ -98,3 +101,30 @@ def test_a_packing_that_leaves_a_pod_out_never_wins_for_being_cheaper():
     loop = plan(batch.snapshot, batch.policy, batch.catalog, thorough=False)
     thorough = plan(batch.snapshot, batch.policy, batch.catalog, thorough=True, exact=None)
     assert len(thorough.unschedulable) == len(loop.unschedulable)
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 100_000), st.sampled_from([ExactBudget(seconds=5.0, nodes=1), STARVED]))
+def test_the_reported_bound_is_the_exact_pass_s_where_it_ran(seed, stopped):
+    """On real-catalog batches: the bound never passes the optimum, whether the exact pass
+    finished, stopped after its root or ran out of time; where it proved its packing optimal
+    the bound is that optimum; and a stopped pass never reports less than the LP bound."""
+    batch = small_batch(AWS, seed, POOL)
+    runs: list[ExactPacking | None] = []
+
+    def spy(data: PackingInput, budget: ExactBudget) -> ExactPacking | None:
+        runs.append(solve_exact(data, budget))
+        return runs[-1]
+
+    with mock.patch.object(engine, "solve_exact", spy):
+        proven = plan(
+            batch.snapshot, batch.policy, batch.catalog, thorough=False, exact=ExactBudget(seconds=5.0)
+        )
+    partial = plan(batch.snapshot, batch.policy, batch.catalog, thorough=False, exact=stopped)
+    heuristic = plan(batch.snapshot, batch.policy, batch.catalog, thorough=False, exact=None)
+    best = min(proven.cost_per_hour, partial.cost_per_hour, heuristic.cost_per_hour)
+    for result in (proven, partial, heuristic):
+        assert result.lp_lower_bound <= best * (1 + 1e-9) + 1e-12
+    assert partial.lp_lower_bound >= heuristic.lp_lower_bound * (1 - 1e-5) - 1e-12
+    if runs and runs[-1] is not None and runs[-1].optimal:
+        assert proven.lp_lower_bound >= proven.cost_per_hour * (1 - 1e-5), "a finished pass proves its plan"
