@@ -28,6 +28,10 @@ class MotoServer:
             create_backend_app,
         )
 
+        from simulator.cloud import moto_tags
+
+        moto_tags.install()
+
         class QuietMotoHandler(MotoRequestHandler):
             def log(self, type: str, message: str, *args: object) -> None:
                 pass
