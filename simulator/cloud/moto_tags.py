@@ -36,5 +36,5 @@ def install() -> None:
         return
     from moto.ec2.models.core import TaggedEC2Resource
 
-    TaggedEC2Resource.get_tags = tags_of  # type: ignore[method-assign]
+    TaggedEC2Resource.get_tags = tags_of  # type: ignore[method-assign,assignment]
     _installed = True
