@@ -205,16 +205,102 @@ def run(
     began = time.time()
     measured_from, until = began + args.warmup, began + args.warmup + seconds
     ticks = 0
+    tick_cpu = 0.0
+    meter = CpuMeter(workers, str(connection.settings_dict["NAME"]))
+    database_from = database_to = database_stats()
     try:
         while time.time() < until:
+            if time.time() >= measured_from and ticks % 5 == 0:
+                if meter.began is False:
+                    database_from = database_stats()
+                meter.sample()
+            cpu = time.process_time()
             schedule_due_passes()
+            if time.time() >= measured_from:
+                tick_cpu += time.process_time() - cpu
             ticks += 1
             time.sleep(max(0.0, began + ticks * settings.NODELESS_SCHEDULE_TICK_SECONDS - time.time()))
+        meter.sample()
+        database_to = database_stats()
     finally:
         stop(*workers)
     lines: list[bytes] = broker.lrange(RECORD_KEY, 0, -1)  # type: ignore[assignment]
     records = [line.decode().split() for line in lines]
-    return analyse(concurrency, records, measured_from, until, period)
+    figures = analyse(concurrency, records, measured_from, until, period)
+    passes = max(1, figures["passes"])
+    figures["cpu_ms_per_pass"] = {
+        "workers": round(1000 * meter.spent("workers") / passes, 2),
+        "scheduler": round(1000 * tick_cpu / passes, 2),
+        "postgres": round(1000 * meter.spent("postgres") / passes, 2),
+    }
+    figures["workers_cores"] = round(meter.spent("workers") / seconds, 2)
+    # The database's own count of what it did for the bench's database: connections opened (each a
+    # new backend process) and milliseconds spent running statements.
+    figures["postgres_per_pass"] = {
+        name: round((database_to[name] - database_from[name]) / passes, 3) for name in database_to
+    }
+    return figures
+
+
+def database_stats() -> dict[str, float]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sessions, active_time, xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+        sessions, active, commits = cursor.fetchone()
+    return {"sessions": float(sessions), "active_ms": float(active), "commits": float(commits)}
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used by the worker processes (with prefork's pool processes) and by
+    the PostgreSQL backends serving the bench's database, between the first sample and the last:
+    sampled every few seconds, so a backend that ends between samples (connections are recycled)
+    keeps what it had used at the last one."""
+
+    def __init__(self, workers: list[subprocess.Popen[bytes]], database: str) -> None:
+        self.workers = {worker.pid for worker in workers}
+        self.database = f" {database} ".encode()
+        self.first: dict[int, tuple[str, float]] = {}
+        self.last: dict[int, float] = {}
+        self.began = False
+
+    def sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+        ours = set(self.workers)
+        grown = True
+        while grown:  # the workers' descendants (prefork's pool processes)
+            more = {pid for pid, parent in parents.items() if parent in ours} - ours
+            grown = bool(more)
+            ours |= more
+        for pid in cpu:
+            kind = "workers" if pid in ours else None
+            if kind is None and pid not in self.first:
+                with contextlib.suppress(OSError):
+                    if self.database in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" "):
+                        kind = "postgres"
+            if kind is None and pid in self.first:
+                kind = self.first[pid][0]
+            if kind is None:
+                continue
+            # Met after the first sample: everything it used counts (it started within the window).
+            self.first.setdefault(pid, (kind, cpu[pid] if not self.began else 0.0))
+            self.last[pid] = cpu[pid]
+        self.began = True
+
+    def spent(self, kind: str) -> float:
+        return sum(self.last[pid] - start for pid, (k, start) in self.first.items() if k == kind)
 
 
 def analyse(

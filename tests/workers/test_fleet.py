@@ -18,6 +18,8 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
@@ -29,7 +31,7 @@ from workers.models import ReconcileDue
 from workers.provisioning import batch, budget
 from workers.provisioning.reconcile import reconcile_cluster
 from workers.routing import shard_queue
-from workers.schedule import in_turn, next_due, schedule_due_passes
+from workers.schedule import in_turn, schedule_due_passes
 from workers.tasks import provisioning_reconcile
 
 # Every test here reads the shard queues back: run them one after the other on one xdist worker.
@@ -148,12 +150,21 @@ def test_organizations_take_turns_among_the_due_passes() -> None:
     assert [row[0] for row in in_turn(rows)] == ["a0", "b0", "c0", "a1", "b1", "a2", "a3"]
 
 
-def test_a_late_pass_makes_the_next_one_due_a_period_after_now() -> None:
-    now, period = timezone.now(), timedelta(seconds=10)
-    assert next_due(now - timedelta(seconds=3), now, period) == now + timedelta(
-        seconds=7
-    )  # on time: fixed rate
-    assert next_due(now - timedelta(seconds=30), now, period) == now + period  # late: no bunching
+@pytest.mark.django_db
+def test_a_late_pass_makes_the_next_one_due_a_period_after_now(cast, broker, settings) -> None:
+    """The tick moves the due times on in one statement, the database computing each one."""
+    now, period = timezone.now(), timedelta(seconds=settings.NODELESS_RECONCILE_SECONDS)
+    on_time, late = nodeless_cluster(cast.org_a, "on-time"), nodeless_cluster(cast.org_b, "late")
+    ReconcileDue.objects.create(cluster=on_time, due_at=now - timedelta(seconds=3))
+    ReconcileDue.objects.create(cluster=late, due_at=now - 3 * period)
+    with CaptureQueriesContext(connection) as queries:
+        assert schedule_due_passes(now).sent == 2
+    due = dict(ReconcileDue.objects.values_list("cluster_id", "due_at"))
+    assert due[on_time.pk] == now - timedelta(seconds=3) + period  # on time: a fixed rate
+    assert due[late.pk] == now + period  # late: a period from now, no passes bunched back to back
+    assert sum(query["sql"].startswith('UPDATE "workers_reconciledue"') for query in queries) == 1
+    for cluster in (on_time, late):
+        forget(str(cluster.pk))
 
 
 @pytest.mark.django_db
