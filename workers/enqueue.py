@@ -155,10 +155,7 @@ def reconcile_ended(cluster_id: str) -> bool:
     """The pass is over: clear its mark, and queue the pass a request made while it ran asked for
     (True when one was queued). A request racing with this at worst costs one extra pass, never a
     lost one: it either finds the mark gone and queues, or leaves the flag read here."""
-    cache.delete(reconcile_queued_key(cluster_id))
-    if cache.delete(reconcile_again_key(cluster_id)):
-        return request_reconcile(cluster_id)
-    return False
+    return reconcile_ended_many([cluster_id]) == 1
 
 
 def reconcile_started_many(cluster_ids: Sequence[str]) -> None:
@@ -167,19 +164,27 @@ def reconcile_started_many(cluster_ids: Sequence[str]) -> None:
 
 
 def reconcile_ended_many(cluster_ids: Sequence[str]) -> int:
-    """`reconcile_ended` for clusters whose passes ended together: their marks cleared in one cache
-    write, the requests made while they ran read in one; the passes queued again."""
+    """`reconcile_ended` for clusters whose passes ended together: their marks cleared and the requests
+    made while they ran taken, in one round trip where the cache is Redis; the passes queued again."""
     if not cluster_ids:
         return 0
-    cache.delete_many([reconcile_queued_key(c) for c in cluster_ids])
-    asked = cache.get_many([reconcile_again_key(c) for c in cluster_ids])
+    marks = [reconcile_queued_key(c) for c in cluster_ids]
+    flags = [reconcile_again_key(c) for c in cluster_ids]
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        pipeline = backend._cache.get_client(write=True).pipeline(transaction=False)
+        pipeline.delete(*(backend.make_and_validate_key(mark) for mark in marks))
+        for flag in flags:
+            pipeline.delete(backend.make_and_validate_key(flag))
+        taken = [bool(deleted) for deleted in pipeline.execute()[1:]]
+    else:
+        cache.delete_many(marks)
+        taken = [cache.delete(flag) for flag in flags]
     # Each flag is deleted on its own: the one that deletes it queues the pass (as `reconcile_ended`).
     return sum(
         1
-        for cluster_id in cluster_ids
-        if reconcile_again_key(cluster_id) in asked
-        and cache.delete(reconcile_again_key(cluster_id))
-        and request_reconcile(cluster_id)
+        for cluster_id, asked in zip(cluster_ids, taken, strict=True)
+        if asked and request_reconcile(cluster_id)
     )
 
 

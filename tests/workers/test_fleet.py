@@ -270,6 +270,30 @@ def test_a_pass_over_its_budget_stops_and_the_next_one_carries_on(cast, settings
     assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
 
 
+@pytest.mark.django_db
+def test_a_pass_pays_for_its_first_reads_at_once_and_for_every_call_once(
+    cast, settings, fake_ports, monkeypatch
+) -> None:
+    """The reads every pass makes (the cluster, the interruption notices) take their tokens in one
+    trip to the bucket; the listing of instances takes its own; no call goes unpaid or is paid twice."""
+    settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 1, 10
+    cluster_id = str(nodeless_cluster(cast.org_a, "thrifty").pk)
+    takes: list[float] = []
+    take = budget.take
+
+    def counted(cluster: str, *, cost: float = 1, max_wait: float = budget.MAX_WAIT_SECONDS) -> float:
+        takes.append(cost)
+        return take(cluster, cost=cost, max_wait=max_wait)
+
+    monkeypatch.setattr(budget, "take", counted)
+    assert reconcile_cluster(cluster_id).outcome == "done"
+    cloud, kube = fleet_ports.PORTS[cluster_id]
+    assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
+    assert takes == [2, 1]  # the two first reads together, then the listing
+    tokens = float(redis.Redis.from_url(settings.REDIS_URL).hget(budget.budget_key(cluster_id), "tokens"))
+    assert 7 <= tokens < 8  # three calls made, three tokens spent (and less than a second's refill)
+
+
 # --- a real worker -----------------------------------------------------------------------------------
 
 

@@ -93,12 +93,34 @@ def spend(cluster_id: str) -> None:
         time.sleep(wait)
 
 
+class _Prepaid:
+    """Calls of one cluster paid for together, ahead of making them (`metered(prepaid=...)`): each of
+    the next that many calls through the cluster's ports spends one of them instead of its own token."""
+
+    def __init__(self, cluster_id: str, calls: int) -> None:
+        self._lock = threading.Lock()
+        self._calls = 0
+        if calls:
+            wait = take(cluster_id, cost=calls)
+            if wait > 0:
+                time.sleep(wait)
+            self._calls = calls
+
+    def spend(self) -> bool:
+        """One prepaid call, if any is left."""
+        with self._lock:
+            if self._calls:
+                self._calls -= 1
+                return True
+            return False
+
+
 class _Metered:
     """A port whose every public method spends one call of the cluster's budget first (a port call is
     one request, or a few pages of one)."""
 
-    def __init__(self, port: object, cluster_id: str) -> None:
-        self._port, self._cluster_id = port, cluster_id
+    def __init__(self, port: object, cluster_id: str, prepaid: _Prepaid) -> None:
+        self._port, self._cluster_id, self._prepaid = port, cluster_id, prepaid
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._port, name)
@@ -109,12 +131,22 @@ class _Metered:
     def _metered(self, call: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(call)
         def metered(*args: Any, **kwargs: Any) -> Any:
-            spend(self._cluster_id)
+            if not self._prepaid.spend():
+                spend(self._cluster_id)
             return call(*args, **kwargs)
 
         return metered
 
 
-def metered(cluster_id: str, provider: CloudProvider, kube: KubePort) -> tuple[CloudProvider, KubePort]:
-    """The cluster's ports, each call within the cluster's API budget."""
-    return cast(CloudProvider, _Metered(provider, cluster_id)), cast(KubePort, _Metered(kube, cluster_id))
+def metered(
+    cluster_id: str, provider: CloudProvider, kube: KubePort, *, prepaid: int = 0
+) -> tuple[CloudProvider, KubePort]:
+    """The cluster's ports, each call within the cluster's API budget. `prepaid`: calls the caller
+    will make whatever happens (a pass's first reads), paid for now in one take from the bucket (one
+    round trip to Redis instead of one each), waiting for them if need be; raises ApiBudgetSpent as
+    the first of them would."""
+    purse = _Prepaid(cluster_id, prepaid)
+    return (
+        cast(CloudProvider, _Metered(provider, cluster_id, purse)),
+        cast(KubePort, _Metered(kube, cluster_id, purse)),
+    )

@@ -258,12 +258,14 @@ def build_context(
     policy_version: str | None = None,
     *,
     shared: SharedReads | None = None,
+    prepaid_calls: int = 0,
 ) -> ReconcileContext:
     """The context of a pass; `policy_version` names the policy the decisions are recorded under (the
     one in force, unless a launch recorded earlier under another); `shared`: what a batch of passes
-    read for all of them."""
+    read for all of them; `prepaid_calls`: the calls the pass makes whatever it finds, paid for from
+    the cluster's API budget together (`budget.metered`)."""
     in_force = provisioning_policy_in_force(cluster) if shared is None else shared.policies[cluster.pk]
-    provider, kube = cluster_ports(cluster)
+    provider, kube = cluster_ports(cluster, prepaid_calls)
     node_class = node_class_for(cluster)
     return ReconcileContext(
         cluster=cluster,
@@ -304,15 +306,16 @@ def node_class_for(cluster: Cluster) -> NodeClassPort:
 PortsFactory = Callable[[Cluster], tuple[CloudProvider, KubePort]]
 
 
-def cluster_ports(cluster: Cluster) -> tuple[CloudProvider, KubePort]:
+def cluster_ports(cluster: Cluster, prepaid_calls: int = 0) -> tuple[CloudProvider, KubePort]:
     """How a pass reaches the cluster: its cloud account and API server (or the ports
-    `NODELESS_PROVISIONING_PORTS` names), every call within the cluster's API budget."""
+    `NODELESS_PROVISIONING_PORTS` names), every call within the cluster's API budget (`prepaid_calls`
+    of them paid for at once)."""
     if settings.NODELESS_PROVISIONING_PORTS:
         factory: PortsFactory = import_string(settings.NODELESS_PROVISIONING_PORTS)
         provider, kube = factory(cluster)
     else:
         provider, kube = cloud_provider_for(cluster), kube_ops_for(cluster)
-    return metered(str(cluster.pk), provider, kube)
+    return metered(str(cluster.pk), provider, kube, prepaid=prepaid_calls)
 
 
 def build_launch_context(cluster: Cluster, now: datetime, policy_version: str) -> ReconcileContext:

@@ -90,6 +90,11 @@ def _lease_ttl() -> timedelta:
     return timedelta(seconds=settings.NODELESS_LEASE_SECONDS)
 
 
+# The calls every pass makes, whatever it finds: the cluster read (`reads.observe`) and the interruption
+# notices (`reads.read_notices`), paid for from the cluster's API budget together.
+FIRST_READS = 2
+
+
 def lease_name(cluster_id: object) -> str:
     return f"provisioning:{cluster_id}"
 
@@ -181,7 +186,7 @@ def _pass(
     started = time.perf_counter()
     try:
         report = run_pass(
-            build_context(cluster, timezone.now(), shared=shared),
+            build_context(cluster, timezone.now(), shared=shared, prepaid_calls=FIRST_READS),
             renew=lease.renew,
             dispatch=dispatch,
             rows=shared.rows[str(cluster.pk)],
