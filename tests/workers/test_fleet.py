@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from functools import partial
 
@@ -22,6 +22,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from clusters.cloud.errors import CloudError
+from clusters.cloud.interface import Instance
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
 from nodeless_saas.celery import app
 from tenants.models import Organization
@@ -274,8 +276,8 @@ def test_a_pass_over_its_budget_stops_and_the_next_one_carries_on(cast, settings
 def test_a_pass_pays_for_its_first_reads_at_once_and_for_every_call_once(
     cast, settings, fake_ports, monkeypatch
 ) -> None:
-    """The reads every pass makes (the cluster, the interruption notices) take their tokens in one
-    trip to the bucket; the listing of instances takes its own; no call goes unpaid or is paid twice."""
+    """The reads a pass makes first (the cluster, the interruption notices, its instances) take their
+    tokens in one trip to the bucket; no call goes unpaid or is paid twice."""
     settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 1, 10
     cluster_id = str(nodeless_cluster(cast.org_a, "thrifty").pk)
     takes: list[float] = []
@@ -289,9 +291,35 @@ def test_a_pass_pays_for_its_first_reads_at_once_and_for_every_call_once(
     assert reconcile_cluster(cluster_id).outcome == "done"
     cloud, kube = fleet_ports.PORTS[cluster_id]
     assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
-    assert takes == [2, 1]  # the two first reads together, then the listing
+    assert takes == [3]  # the three first reads together
     tokens = float(redis.Redis.from_url(settings.REDIS_URL).hget(budget.budget_key(cluster_id), "tokens"))
     assert 7 <= tokens < 8  # three calls made, three tokens spent (and less than a second's refill)
+
+
+class FlakyCloud(fleet_ports.ReadingCloud):
+    """A cloud whose first listing fails."""
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+        listed = super().list_instances(tags)
+        if self.calls.count(("list_instances", "")) == 1:
+            raise CloudError("Rate exceeded", provider_code="Throttling")
+        return listed
+
+
+@pytest.mark.django_db
+def test_instances_are_listed_once_an_interval_and_again_after_a_failed_listing(
+    cast, settings, fake_ports
+) -> None:
+    settings.NODELESS_INSTANCE_LIST_SECONDS = 60
+    cluster_id = str(nodeless_cluster(cast.org_a, "listed").pk)
+    cache.delete(f"provisioning:instances-listed:{cluster_id}")
+    cloud = fleet_ports.PORTS[cluster_id] = (FlakyCloud(), fleet_ports.ReadingKube())
+    with pytest.raises(CloudError):
+        reconcile_cluster(cluster_id)  # the listing failed: the pass stops, the mark is not left
+    assert [reconcile_cluster(cluster_id).outcome for _ in range(3)] == ["done"] * 3
+    assert cloud[0].calls.count(("list_instances", "")) == 2  # the failed one, then one for the interval
+    assert cloud[1].calls.count(("read",)) == 4  # every pass read the cluster
+    cache.delete(f"provisioning:instances-listed:{cluster_id}")
 
 
 # --- a real worker -----------------------------------------------------------------------------------

@@ -90,9 +90,11 @@ def _lease_ttl() -> timedelta:
     return timedelta(seconds=settings.NODELESS_LEASE_SECONDS)
 
 
-# The calls every pass makes, whatever it finds: the cluster read (`reads.observe`) and the interruption
-# notices (`reads.read_notices`), paid for from the cluster's API budget together.
-FIRST_READS = 2
+# The calls a pass makes first, paid for from the cluster's API budget together: the cluster read
+# (`reads.observe`), the interruption notices (`reads.read_notices`) and the instance listing
+# (`reads.list_instances_when_due`: when it is not due, the pass's next call spends the third token, and
+# a pass that makes no other call leaves one token of its cluster's budget unspent).
+FIRST_READS = 3
 
 
 def lease_name(cluster_id: object) -> str:
@@ -312,8 +314,11 @@ class _Pass:
             self.report.steps[name] = round(time.perf_counter() - began, 4)
 
     def _refresh(self) -> None:
-        """The next decision sees what this pass recorded so far."""
-        self.inputs = self.inputs.with_records(self.ledger.records())
+        """The next decision sees what this pass recorded so far (the same inputs when it recorded
+        nothing since: a pass refreshes after every step, and most steps of most passes record nothing)."""
+        records = self.ledger.records()
+        if records != self.inputs.records:
+            self.inputs = self.inputs.with_records(records)
 
     # --- launching ---------------------------------------------------------------------------------------
     def _launch(self, record_ids: Sequence[str]) -> None:
