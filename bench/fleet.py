@@ -354,8 +354,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300.0, help="measured seconds per worker count")
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--workers", default="2,4", help="worker process counts, in order")
-    # 300 ms a call: beside the pass's own work (a dozen queries, ~10 ms of CPU) it keeps the passes
-    # I/O-bound on this shared 2-core machine, so the worker count, not the cores, sets the capacity.
+    # 300 ms a call: beside the pass's own work (~2 ms of worker CPU, `cpu_ms_per_pass`) it keeps the
+    # passes I/O-bound on this shared 2-core machine, so the worker count, not the cores, sets the capacity.
     parser.add_argument(
         "--latency-ms", type=float, default=300.0, help="simulated latency of each cluster call"
     )
@@ -368,9 +368,10 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        # 10 passes of ~0.33 s in flight: ~30 passes/s a process, I/O-bound, so 4 processes carry the
-        # fleet's 100 a second with room and 2 cannot, whatever this machine's two cores can give.
-        default=10,
+        # 20 passes of ~0.33 s in flight: ~60 passes/s a process, I/O-bound, so 2 processes carry the
+        # fleet's 100 a second with room (0 starved), and the capacity runs (the fleet due every 2 s)
+        # find 4 processes carrying twice what 2 do while the CPU per pass leaves the cores room.
+        default=20,
         help="passes in flight per worker process (--pool threads: NODELESS_PASSES_IN_FLIGHT)",
     )
     parser.add_argument(
