@@ -35,6 +35,12 @@ object per line:
   overload) are printed beside it, with the passes each cluster got (`passes_per_cluster`: fair
   turns give every cluster the same number, give or take one) and `never_reconciled` (none in the
   measured window);
+- `cpu_ms_per_pass`: CPU (user + system) per finished pass of the worker processes (their pool
+  processes included), of the scheduler's ticks (this process), and of the PostgreSQL backends serving
+  the bench's database (sampled every 5 s: a backend that lives less than that is missed), and
+  `postgres_per_pass`: the database's own counts per pass (`pg_stat_database`: connections opened,
+  milliseconds running statements, transactions), so a run on a busy machine still says what a pass
+  costs (`bench/fleet_cpu.py` breaks an idle pass and a tick down, in one process);
 - then (`--capacity-seconds`) the same fleet due every `--capacity-period` seconds, more than the
   workers can carry, for each worker count: their capacity in passes per second;
 - `ratio_4_vs_2_at_period`: passes per second with 4 worker processes over 2 at the fleet's period

@@ -9,6 +9,7 @@ name here is a registered task.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -117,12 +118,14 @@ def add_many(keys: Sequence[str], value: object, *, timeout: float) -> list[bool
     backend = caches["default"]
     if not isinstance(backend, RedisCache) or not timeout:
         return [cache.add(key, value, timeout=timeout) for key in keys]
-    client = backend._cache  # what `RedisCache.add` calls: SET NX with the expiry, the value serialized
+    # What `RedisCache.add` does for each key: SET NX with the expiry, the value as its serializer stores it.
+    client: Any = backend._cache
     stored = client._serializer.dumps(value)
+    expires = backend.get_backend_timeout(timeout)
     pipeline = client.get_client(write=True).pipeline(transaction=False)
     for key in keys:
         pipeline.set(
-            backend.make_and_validate_key(key), stored, ex=backend.get_backend_timeout(timeout), nx=True
+            backend.make_and_validate_key(key), stored, ex=None if expires is None else int(expires), nx=True
         )
     return [bool(added) for added in pipeline.execute()]
 

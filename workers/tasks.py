@@ -66,7 +66,7 @@ FOLLOW_UP_SECONDS = 2
 METERING_LEASE_TTL = timedelta(minutes=2)
 
 
-@task_prerun.connect  # type: ignore[untyped-decorator]
+@task_prerun.connect
 def _usable_connections(task: Any = None, **_: Any) -> None:
     """Before each task a worker runs, drop this thread's database connections that failed or outlived
     CONN_MAX_AGE, as Django does around each request: Celery's fixup keeps them from task to task
