@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 
@@ -31,7 +31,7 @@ from tests.workers import fleet_ports
 from workers import enqueue
 from workers.models import ReconcileDue
 from workers.provisioning import batch, budget
-from workers.provisioning.reconcile import reconcile_cluster
+from workers.provisioning.reconcile import reconcile_batch, reconcile_cluster
 from workers.routing import shard_queue
 from workers.schedule import in_turn, schedule_due_passes
 from workers.tasks import provisioning_reconcile
@@ -272,30 +272,38 @@ def test_a_pass_over_its_budget_stops_and_the_next_one_carries_on(cast, settings
     assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
 
 
-@pytest.mark.django_db
-def test_a_pass_pays_for_its_first_reads_at_once_and_for_every_call_once(
-    cast, settings, fake_ports, monkeypatch
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_pays_for_its_passes_first_reads_at_once_and_for_every_call_once(
+    settings, fake_ports, monkeypatch
 ) -> None:
-    """The reads a pass makes first (the cluster, the interruption notices, its instances) take their
-    tokens in one trip to the bucket; no call goes unpaid or is paid twice."""
+    """The reads each pass makes first (the cluster, the interruption notices, its instances) take
+    their tokens from every cluster's bucket in one trip to Redis; no call goes unpaid or is paid
+    twice, and a cluster whose budget is spent is left alone."""
     settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 1, 10
-    cluster_id = str(nodeless_cluster(cast.org_a, "thrifty").pk)
-    takes: list[float] = []
-    take = budget.take
+    organization = Organization.objects.create(name="Thrifty", slug=f"thrifty-{uuid.uuid4().hex[:8]}")
+    ids = [str(nodeless_cluster(organization, f"thrifty-{i}").pk) for i in range(3)]
+    budget.take(ids[2], cost=10, max_wait=60)  # a storm of calls spent the next ten seconds
+    trips: list[tuple[int, float]] = []
+    take_many = budget.take_many
 
-    def counted(cluster: str, *, cost: float = 1, max_wait: float = budget.MAX_WAIT_SECONDS) -> float:
-        takes.append(cost)
-        return take(cluster, cost=cost, max_wait=max_wait)
+    def counted(cluster_ids: Sequence[str], *, cost: float = 1, max_wait: float = 2.0) -> list[float]:
+        trips.append((len(cluster_ids), cost))
+        return take_many(cluster_ids, cost=cost, max_wait=max_wait)
 
-    monkeypatch.setattr(budget, "take", counted)
-    assert reconcile_cluster(cluster_id).outcome == "done"
-    cloud, kube = fleet_ports.PORTS[cluster_id]
-    assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
-    assert takes == [3]  # the three first reads together
-    tokens = redis.Redis.from_url(settings.REDIS_URL).hget(budget.budget_key(cluster_id), "tokens")
-    assert (
-        tokens is not None and 7 <= float(tokens) < 8
-    )  # three calls made, three tokens spent (and less than a second's refill)
+    monkeypatch.setattr(budget, "take_many", counted)
+    monkeypatch.setattr("workers.provisioning.context.take_many", counted)
+    reports = reconcile_batch(ids)
+    assert [report.outcome for report in reports] == ["done", "done", "throttled"]
+    assert trips == [(3, 3)]  # the three first reads of each of the three clusters, in one trip
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for cluster_id in ids[:2]:
+        cloud, kube = fleet_ports.PORTS[cluster_id]
+        assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
+        tokens = client.hget(budget.budget_key(cluster_id), "tokens")
+        assert tokens is not None and 7 <= float(tokens) < 8  # three calls made, three tokens spent
+    assert fleet_ports.PORTS[ids[2]][0].calls == fleet_ports.PORTS[ids[2]][1].calls == []
+    for cluster_id in ids:
+        forget(cluster_id)
 
 
 class FlakyCloud(fleet_ports.ReadingCloud):

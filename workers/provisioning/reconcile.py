@@ -90,7 +90,8 @@ def _lease_ttl() -> timedelta:
     return timedelta(seconds=settings.NODELESS_LEASE_SECONDS)
 
 
-# The calls a pass makes first, paid for from the cluster's API budget together: the cluster read
+# The calls a pass makes first, paid for from the cluster's API budget together (a batch's clusters
+# all in one round trip to Redis, `SharedReads.read`): the cluster read
 # (`reads.observe`), the interruption notices (`reads.read_notices`) and the instance listing
 # (`reads.list_instances_when_due`: when it is not due, the pass's next call spends the third token, and
 # a pass that makes no other call leaves one token of its cluster's budget unspent).
@@ -170,7 +171,7 @@ def reconcile_batch(
         on_done(list(reports.values()))
     if held:
         try:
-            shared = SharedReads.read([cluster for cluster, _ in held])
+            shared = SharedReads.read([cluster for cluster, _ in held], prepaid_calls=FIRST_READS)
         except BaseException:
             release_many([lease for _, lease in held])
             raise
@@ -188,7 +189,7 @@ def _pass(
     started = time.perf_counter()
     try:
         report = run_pass(
-            build_context(cluster, timezone.now(), shared=shared, prepaid_calls=FIRST_READS),
+            build_context(cluster, timezone.now(), shared=shared),
             renew=lease.renew,
             dispatch=dispatch,
             rows=shared.rows[str(cluster.pk)],
