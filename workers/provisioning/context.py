@@ -39,6 +39,10 @@ from workers.provisioning.rows import active_rows_of
 
 # Karpenter keeps an offering that reported no capacity out of plans for 3 minutes.
 FAILED_OFFERING_SECONDS = 180
+# The calls every pass makes first, paid for from the cluster's API budget together (a batch's clusters
+# in one round trip, `SharedReads.read`): the cluster read, the interruption notices and the instance
+# listing (`reads`; when the listing is not due, the pass's next call spends the third token).
+FIRST_READS = 3
 
 
 @dataclass
@@ -234,7 +238,7 @@ class SharedReads:
     prepaid_calls: int = 0
 
     @classmethod
-    def read(cls, clusters: Sequence[Cluster], *, prepaid_calls: int = 0) -> SharedReads:
+    def read(cls, clusters: Sequence[Cluster], *, prepaid_calls: int = FIRST_READS) -> SharedReads:
         keys = {_failed_key(cluster): str(cluster.pk) for cluster in clusters}
         found = cache.get_many(list(keys))
         ids = [str(cluster.pk) for cluster in clusters]

@@ -90,14 +90,6 @@ def _lease_ttl() -> timedelta:
     return timedelta(seconds=settings.NODELESS_LEASE_SECONDS)
 
 
-# The calls a pass makes first, paid for from the cluster's API budget together (a batch's clusters
-# all in one round trip to Redis, `SharedReads.read`): the cluster read
-# (`reads.observe`), the interruption notices (`reads.read_notices`) and the instance listing
-# (`reads.list_instances_when_due`: when it is not due, the pass's next call spends the third token, and
-# a pass that makes no other call leaves one token of its cluster's budget unspent).
-FIRST_READS = 3
-
-
 def lease_name(cluster_id: object) -> str:
     return f"provisioning:{cluster_id}"
 
@@ -171,7 +163,7 @@ def reconcile_batch(
         on_done(list(reports.values()))
     if held:
         try:
-            shared = SharedReads.read([cluster for cluster, _ in held], prepaid_calls=FIRST_READS)
+            shared = SharedReads.read([cluster for cluster, _ in held])
         except BaseException:
             release_many([lease for _, lease in held])
             raise
@@ -315,8 +307,7 @@ class _Pass:
             self.report.steps[name] = round(time.perf_counter() - began, 4)
 
     def _refresh(self) -> None:
-        """The next decision sees what this pass recorded so far (the same inputs when it recorded
-        nothing since: a pass refreshes after every step, and most steps of most passes record nothing)."""
+        """The next decision sees what this pass recorded so far (the same inputs if nothing)."""
         records = self.ledger.records()
         if records != self.inputs.records:
             self.inputs = self.inputs.with_records(records)
