@@ -35,6 +35,12 @@ object per line:
   overload) are printed beside it, with the passes each cluster got (`passes_per_cluster`: fair
   turns give every cluster the same number, give or take one) and `never_reconciled` (none in the
   measured window);
+- `cpu_ms_per_pass`: CPU (user + system) per finished pass of the worker processes (their pool
+  processes included), of the scheduler's ticks (this process), and of the PostgreSQL backends serving
+  the bench's database (sampled every 5 s: a backend that lives less than that is missed), and
+  `postgres_per_pass`: the database's own counts per pass (`pg_stat_database`: connections opened,
+  milliseconds running statements, transactions), so a run on a busy machine still says what a pass
+  costs (`bench/fleet_cpu.py` breaks an idle pass and a tick down, in one process);
 - then (`--capacity-seconds`) the same fleet due every `--capacity-period` seconds, more than the
   workers can carry, for each worker count: their capacity in passes per second;
 - `ratio_4_vs_2_at_period`: passes per second with 4 worker processes over 2 at the fleet's period
@@ -205,16 +211,102 @@ def run(
     began = time.time()
     measured_from, until = began + args.warmup, began + args.warmup + seconds
     ticks = 0
+    tick_cpu = 0.0
+    meter = CpuMeter(workers, str(connection.settings_dict["NAME"]))
+    database_from = database_to = database_stats()
     try:
         while time.time() < until:
+            if time.time() >= measured_from and ticks % 5 == 0:
+                if meter.began is False:
+                    database_from = database_stats()
+                meter.sample()
+            cpu = time.process_time()
             schedule_due_passes()
+            if time.time() >= measured_from:
+                tick_cpu += time.process_time() - cpu
             ticks += 1
             time.sleep(max(0.0, began + ticks * settings.NODELESS_SCHEDULE_TICK_SECONDS - time.time()))
+        meter.sample()
+        database_to = database_stats()
     finally:
         stop(*workers)
     lines: list[bytes] = broker.lrange(RECORD_KEY, 0, -1)  # type: ignore[assignment]
     records = [line.decode().split() for line in lines]
-    return analyse(concurrency, records, measured_from, until, period)
+    figures = analyse(concurrency, records, measured_from, until, period)
+    passes = max(1, figures["passes"])
+    figures["cpu_ms_per_pass"] = {
+        "workers": round(1000 * meter.spent("workers") / passes, 2),
+        "scheduler": round(1000 * tick_cpu / passes, 2),
+        "postgres": round(1000 * meter.spent("postgres") / passes, 2),
+    }
+    figures["workers_cores"] = round(meter.spent("workers") / seconds, 2)
+    # The database's own count of what it did for the bench's database: connections opened (each a
+    # new backend process) and milliseconds spent running statements.
+    figures["postgres_per_pass"] = {
+        name: round((database_to[name] - database_from[name]) / passes, 3) for name in database_to
+    }
+    return figures
+
+
+def database_stats() -> dict[str, float]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sessions, active_time, xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+        sessions, active, commits = cursor.fetchone()
+    return {"sessions": float(sessions), "active_ms": float(active), "commits": float(commits)}
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used by the worker processes (with prefork's pool processes) and by
+    the PostgreSQL backends serving the bench's database, between the first sample and the last:
+    sampled every few seconds, so a backend that ends between samples (connections are recycled)
+    keeps what it had used at the last one."""
+
+    def __init__(self, workers: list[subprocess.Popen[bytes]], database: str) -> None:
+        self.workers = {worker.pid for worker in workers}
+        self.database = f" {database} ".encode()
+        self.first: dict[int, tuple[str, float]] = {}
+        self.last: dict[int, float] = {}
+        self.began = False
+
+    def sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+        ours = set(self.workers)
+        grown = True
+        while grown:  # the workers' descendants (prefork's pool processes)
+            more = {pid for pid, parent in parents.items() if parent in ours} - ours
+            grown = bool(more)
+            ours |= more
+        for pid in cpu:
+            kind = "workers" if pid in ours else None
+            if kind is None and pid not in self.first:
+                with contextlib.suppress(OSError):
+                    if self.database in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" "):
+                        kind = "postgres"
+            if kind is None and pid in self.first:
+                kind = self.first[pid][0]
+            if kind is None:
+                continue
+            # Met after the first sample: everything it used counts (it started within the window).
+            self.first.setdefault(pid, (kind, cpu[pid] if not self.began else 0.0))
+            self.last[pid] = cpu[pid]
+        self.began = True
+
+    def spent(self, kind: str) -> float:
+        return sum(self.last[pid] - start for pid, (k, start) in self.first.items() if k == kind)
 
 
 def analyse(
@@ -268,8 +360,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300.0, help="measured seconds per worker count")
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--workers", default="2,4", help="worker process counts, in order")
-    # 300 ms a call: beside the pass's own work (a dozen queries, ~10 ms of CPU) it keeps the passes
-    # I/O-bound on this shared 2-core machine, so the worker count, not the cores, sets the capacity.
+    # 300 ms a call: beside the pass's own work (~2 ms of worker CPU, `cpu_ms_per_pass`) it keeps the
+    # passes I/O-bound on this shared 2-core machine, so the worker count, not the cores, sets the capacity.
     parser.add_argument(
         "--latency-ms", type=float, default=300.0, help="simulated latency of each cluster call"
     )
@@ -282,9 +374,10 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        # 10 passes of ~0.33 s in flight: ~30 passes/s a process, I/O-bound, so 4 processes carry the
-        # fleet's 100 a second with room and 2 cannot, whatever this machine's two cores can give.
-        default=10,
+        # 20 passes of ~0.33 s in flight: ~60 passes/s a process, I/O-bound, so 2 processes carry the
+        # fleet's 100 a second with room (0 starved), and the capacity runs (the fleet due every 2 s)
+        # find 4 processes carrying twice what 2 do while the CPU per pass leaves the cores room.
+        default=20,
         help="passes in flight per worker process (--pool threads: NODELESS_PASSES_IN_FLIGHT)",
     )
     parser.add_argument(

@@ -352,6 +352,11 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set (each batch of passes would open a new PostgreSQL backend); it closes them every this many
+# tasks instead, and `workers.tasks` drops a connection that failed or outlived CONN_MAX_AGE before
+# each task, as Django does around each request.
+CELERY_DB_REUSE_MAX = 100_000
 # Per-cluster work goes to shard queues (`workers.routing`); a worker consumes all of them unless
 # started with `-Q` naming a subset. Changing the count moves clusters between queues: drain first.
 NODELESS_SHARDS = env_int("NODELESS_SHARDS", 8, minimum=1, maximum=256)

@@ -31,6 +31,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.expressions import Expression
 from django.utils import timezone
 
 from clusters.models import Cluster, ClusterMode
@@ -67,9 +69,15 @@ def in_turn(rows: Sequence[Row]) -> list[Row]:
     return turns
 
 
-def next_due(due: datetime, now: datetime, period: timedelta) -> datetime:
-    """On time, passes keep a fixed rate; late, the next one comes a full period after now."""
-    return due + period if due + period > now else now + period
+def next_due(now: datetime, period: timedelta) -> Expression:
+    """A due row's next due time, computed by the database in the statement that moves the rows on (a
+    CASE per row, as `bulk_update` writes them, cost the tick more CPU than all its other steps): on
+    time, passes keep a fixed rate; late, the next one comes a full period after now."""
+    return Case(
+        When(due_at__gt=now - period, then=F("due_at") + period),
+        default=Value(now + period),
+        output_field=DateTimeField(),
+    )
 
 
 def schedule_due_passes(now: datetime | None = None) -> Tick:
@@ -101,9 +109,11 @@ def _tick(now: datetime) -> Tick:
         sent += len(
             request_reconcile_batch([str(row[0]) for row in rows], [row[2].timestamp() for row in rows])
         )
-    moved = [ReconcileDue(cluster_id=row[0], due_at=next_due(row[2], now, period)) for row in chosen]
-    ReconcileDue.objects.bulk_update(moved, ["due_at"], batch_size=1000)
-    return Tick(enrolled=enrolled, due=len(due), sent=sent, coalesced=len(moved) - sent)
+    if chosen:
+        ReconcileDue.objects.filter(cluster_id__in=[row[0] for row in chosen]).update(
+            due_at=next_due(now, period)
+        )
+    return Tick(enrolled=enrolled, due=len(due), sent=sent, coalesced=len(chosen) - sent)
 
 
 def batches(rows: Sequence[Row], size: int) -> list[list[Row]]:

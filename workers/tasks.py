@@ -11,11 +11,13 @@ import logging
 import time
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_prerun
 from django.core.cache import cache
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from billing.services.ledger import raw_usage_prune
@@ -62,6 +64,16 @@ FOLLOW_UP_SECONDS = 2
 # One worker meters a cluster at a time; a metering run takes seconds, so a dead worker's lease
 # frees the cluster within a couple of intervals.
 METERING_LEASE_TTL = timedelta(minutes=2)
+
+
+@task_prerun.connect
+def _usable_connections(task: Any = None, **_: Any) -> None:
+    """Before each task a worker runs, drop this thread's database connections that failed or outlived
+    CONN_MAX_AGE, as Django does around each request: Celery's fixup keeps them from task to task
+    (`CELERY_DB_REUSE_MAX`), so a pass does not open a new PostgreSQL backend each time. Not for a task
+    run in the caller's thread (`apply`, tests), whose connection and transaction are the caller's."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 # --- provisioning loop -----------------------------------------------------------------------------

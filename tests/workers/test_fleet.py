@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 
@@ -18,8 +18,12 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from clusters.cloud.errors import CloudError
+from clusters.cloud.interface import Instance
 from clusters.models import CloudAccount, Cluster, ClusterConnection, ClusterMode
 from nodeless_saas.celery import app
 from tenants.models import Organization
@@ -27,9 +31,9 @@ from tests.workers import fleet_ports
 from workers import enqueue
 from workers.models import ReconcileDue
 from workers.provisioning import batch, budget
-from workers.provisioning.reconcile import reconcile_cluster
+from workers.provisioning.reconcile import reconcile_batch, reconcile_cluster
 from workers.routing import shard_queue
-from workers.schedule import in_turn, next_due, schedule_due_passes
+from workers.schedule import in_turn, schedule_due_passes
 from workers.tasks import provisioning_reconcile
 
 # Every test here reads the shard queues back: run them one after the other on one xdist worker.
@@ -148,12 +152,21 @@ def test_organizations_take_turns_among_the_due_passes() -> None:
     assert [row[0] for row in in_turn(rows)] == ["a0", "b0", "c0", "a1", "b1", "a2", "a3"]
 
 
-def test_a_late_pass_makes_the_next_one_due_a_period_after_now() -> None:
-    now, period = timezone.now(), timedelta(seconds=10)
-    assert next_due(now - timedelta(seconds=3), now, period) == now + timedelta(
-        seconds=7
-    )  # on time: fixed rate
-    assert next_due(now - timedelta(seconds=30), now, period) == now + period  # late: no bunching
+@pytest.mark.django_db
+def test_a_late_pass_makes_the_next_one_due_a_period_after_now(cast, broker, settings) -> None:
+    """The tick moves the due times on in one statement, the database computing each one."""
+    now, period = timezone.now(), timedelta(seconds=settings.NODELESS_RECONCILE_SECONDS)
+    on_time, late = nodeless_cluster(cast.org_a, "on-time"), nodeless_cluster(cast.org_b, "late")
+    ReconcileDue.objects.create(cluster=on_time, due_at=now - timedelta(seconds=3))
+    ReconcileDue.objects.create(cluster=late, due_at=now - 3 * period)
+    with CaptureQueriesContext(connection) as queries:
+        assert schedule_due_passes(now).sent == 2
+    due = dict(ReconcileDue.objects.values_list("cluster_id", "due_at"))
+    assert due[on_time.pk] == now - timedelta(seconds=3) + period  # on time: a fixed rate
+    assert due[late.pk] == now + period  # late: a period from now, no passes bunched back to back
+    assert sum(query["sql"].startswith('UPDATE "workers_reconciledue"') for query in queries) == 1
+    for cluster in (on_time, late):
+        forget(str(cluster.pk))
 
 
 @pytest.mark.django_db
@@ -257,6 +270,66 @@ def test_a_pass_over_its_budget_stops_and_the_next_one_carries_on(cast, settings
     settings.NODELESS_CLUSTER_API_BURST = 10
     assert reconcile_cluster(cluster_id).outcome == "done"  # the lease was released; the pass runs
     assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_pays_for_its_passes_first_reads_at_once_and_for_every_call_once(
+    settings, fake_ports, monkeypatch
+) -> None:
+    """The reads each pass makes first (the cluster, the interruption notices, its instances) take
+    their tokens from every cluster's bucket in one trip to Redis; no call goes unpaid or is paid
+    twice, and a cluster whose budget is spent is left alone."""
+    settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 1, 10
+    organization = Organization.objects.create(name="Thrifty", slug=f"thrifty-{uuid.uuid4().hex[:8]}")
+    ids = [str(nodeless_cluster(organization, f"thrifty-{i}").pk) for i in range(3)]
+    budget.take(ids[2], cost=10, max_wait=60)  # a storm of calls spent the next ten seconds
+    trips: list[tuple[int, float]] = []
+    take_many = budget.take_many
+
+    def counted(cluster_ids: Sequence[str], *, cost: float = 1, max_wait: float = 2.0) -> list[float]:
+        trips.append((len(cluster_ids), cost))
+        return take_many(cluster_ids, cost=cost, max_wait=max_wait)
+
+    monkeypatch.setattr(budget, "take_many", counted)
+    monkeypatch.setattr("workers.provisioning.context.take_many", counted)
+    reports = reconcile_batch(ids)
+    assert [report.outcome for report in reports] == ["done", "done", "throttled"]
+    assert trips == [(3, 3)]  # the three first reads of each of the three clusters, in one trip
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for cluster_id in ids[:2]:
+        cloud, kube = fleet_ports.PORTS[cluster_id]
+        assert ("read",) in kube.calls and ("list_instances", "") in cloud.calls
+        tokens = client.hget(budget.budget_key(cluster_id), "tokens")
+        assert tokens is not None and 7 <= float(tokens) < 8  # three calls made, three tokens spent
+    assert fleet_ports.PORTS[ids[2]][0].calls == fleet_ports.PORTS[ids[2]][1].calls == []
+    for cluster_id in ids:
+        forget(cluster_id)
+
+
+class FlakyCloud(fleet_ports.ReadingCloud):
+    """A cloud whose first listing fails."""
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+        listed = super().list_instances(tags)
+        if self.calls.count(("list_instances", "")) == 1:
+            raise CloudError("Rate exceeded", provider_code="Throttling")
+        return listed
+
+
+@pytest.mark.django_db
+def test_instances_are_listed_once_an_interval_and_again_after_a_failed_listing(
+    cast, settings, fake_ports
+) -> None:
+    settings.NODELESS_INSTANCE_LIST_SECONDS = 60
+    cluster_id = str(nodeless_cluster(cast.org_a, "listed").pk)
+    cache.delete(f"provisioning:instances-listed:{cluster_id}")
+    cloud = fleet_ports.PORTS[cluster_id] = (FlakyCloud(), fleet_ports.ReadingKube())
+    with pytest.raises(CloudError):
+        reconcile_cluster(cluster_id)  # the listing failed: the pass stops, the mark is not left
+    assert [reconcile_cluster(cluster_id).outcome for _ in range(3)] == ["done"] * 3
+    assert cloud[0].calls.count(("list_instances", "")) == 2  # the failed one, then one for the interval
+    assert cloud[1].calls.count(("read",)) == 4  # every pass read the cluster
+    cache.delete(f"provisioning:instances-listed:{cluster_id}")
 
 
 # --- a real worker -----------------------------------------------------------------------------------

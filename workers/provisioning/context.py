@@ -29,7 +29,7 @@ from policies.selectors import (
     provisioning_policies_in_force_of,
     provisioning_policy_in_force,
 )
-from workers.provisioning.budget import metered
+from workers.provisioning.budget import metered, take_many
 from workers.provisioning.fargate import ServerlessTarget, serverless_target_for
 from workers.provisioning.kube import KubeOps
 from workers.provisioning.node_class import ClusterNodeClass, NodeClassPort, OpenNodeClass
@@ -39,6 +39,10 @@ from workers.provisioning.rows import active_rows_of
 
 # Karpenter keeps an offering that reported no capacity out of plans for 3 minutes.
 FAILED_OFFERING_SECONDS = 180
+# The calls every pass makes first, paid for from the cluster's API budget together (a batch's clusters
+# in one round trip, `SharedReads.read`): the cluster read, the interruption notices and the instance
+# listing (`reads`; when the listing is not due, the pass's next call spends the third token).
+FIRST_READS = 3
 
 
 @dataclass
@@ -228,15 +232,23 @@ class SharedReads:
     # reads them: the node registers on a later pass, and garbage collection reads afresh).
     rows: Mapping[str, list[ManagedNode]]
     catalogs: dict[tuple[str, Discount], Catalog] = field(default_factory=dict)
+    # By cluster id: the wait for the first calls of its pass, taken from its API budget with the
+    # other clusters' (`budget.take_many`, one round trip), and how many calls that paid for.
+    prepaid: Mapping[str, float] = field(default_factory=dict)
+    prepaid_calls: int = 0
 
     @classmethod
-    def read(cls, clusters: Sequence[Cluster]) -> SharedReads:
+    def read(cls, clusters: Sequence[Cluster], *, prepaid_calls: int = FIRST_READS) -> SharedReads:
         keys = {_failed_key(cluster): str(cluster.pk) for cluster in clusters}
         found = cache.get_many(list(keys))
+        ids = [str(cluster.pk) for cluster in clusters]
+        waits = dict(zip(ids, take_many(ids, cost=prepaid_calls), strict=True)) if prepaid_calls else {}
         shared = cls(
             policies=provisioning_policies_in_force_of(clusters),
             failed={keys[key]: value for key, value in found.items() if value},
             rows=active_rows_of(clusters),
+            prepaid=waits,
+            prepaid_calls=prepaid_calls,
         )
         for cluster in clusters:  # here, not in the passes' threads, which would all build each one
             shared.catalog(cluster.region, _discount(cluster))
@@ -261,9 +273,13 @@ def build_context(
 ) -> ReconcileContext:
     """The context of a pass; `policy_version` names the policy the decisions are recorded under (the
     one in force, unless a launch recorded earlier under another); `shared`: what a batch of passes
-    read for all of them."""
-    in_force = provisioning_policy_in_force(cluster) if shared is None else shared.policies[cluster.pk]
-    provider, kube = cluster_ports(cluster)
+    read for all of them (and the first calls it paid for from each cluster's API budget)."""
+    if shared is None:
+        in_force = provisioning_policy_in_force(cluster)
+        provider, kube = cluster_ports(cluster)
+    else:
+        in_force = shared.policies[cluster.pk]
+        provider, kube = cluster_ports(cluster, shared.prepaid_calls, shared.prepaid.get(str(cluster.pk)))
     node_class = node_class_for(cluster)
     return ReconcileContext(
         cluster=cluster,
@@ -304,15 +320,18 @@ def node_class_for(cluster: Cluster) -> NodeClassPort:
 PortsFactory = Callable[[Cluster], tuple[CloudProvider, KubePort]]
 
 
-def cluster_ports(cluster: Cluster) -> tuple[CloudProvider, KubePort]:
+def cluster_ports(
+    cluster: Cluster, prepaid_calls: int = 0, taken: float | None = None
+) -> tuple[CloudProvider, KubePort]:
     """How a pass reaches the cluster: its cloud account and API server (or the ports
-    `NODELESS_PROVISIONING_PORTS` names), every call within the cluster's API budget."""
+    `NODELESS_PROVISIONING_PORTS` names), every call within the cluster's API budget (`prepaid_calls`
+    of them paid for at once, or already: `taken`, see `budget.metered`)."""
     if settings.NODELESS_PROVISIONING_PORTS:
         factory: PortsFactory = import_string(settings.NODELESS_PROVISIONING_PORTS)
         provider, kube = factory(cluster)
     else:
         provider, kube = cloud_provider_for(cluster), kube_ops_for(cluster)
-    return metered(str(cluster.pk), provider, kube)
+    return metered(str(cluster.pk), provider, kube, prepaid=prepaid_calls, taken=taken)
 
 
 def build_launch_context(cluster: Cluster, now: datetime, policy_version: str) -> ReconcileContext:

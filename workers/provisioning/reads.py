@@ -30,12 +30,16 @@ def list_instances_when_due(ctx: ReconcileContext) -> Mapping[str, Instance] | N
     wait a few seconds; everything else follows the nodes. None when not due."""
     key = f"provisioning:instances-listed:{ctx.cluster.pk}"
     interval = settings.NODELESS_INSTANCE_LIST_SECONDS
-    if interval and cache.get(key):
+    # One round trip: the mark is set by the pass that finds it gone, which lists (and clears it again
+    # if the listing fails, so the next pass lists).
+    if interval and not cache.add(key, value=True, timeout=interval):
         return None
-    listed = {i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})}
-    if interval:
-        cache.set(key, value=True, timeout=interval)
-    return listed
+    try:
+        return {i.instance_id: i for i in ctx.provider.list_instances({CLUSTER_TAG: str(ctx.cluster.pk)})}
+    except BaseException:
+        if interval:
+            cache.delete(key)
+        raise
 
 
 def acknowledge_notices(ctx: ReconcileContext, notices: tuple[InterruptionNotice, ...]) -> None:

@@ -307,8 +307,10 @@ class _Pass:
             self.report.steps[name] = round(time.perf_counter() - began, 4)
 
     def _refresh(self) -> None:
-        """The next decision sees what this pass recorded so far."""
-        self.inputs = self.inputs.with_records(self.ledger.records())
+        """The next decision sees what this pass recorded so far (the same inputs if nothing)."""
+        records = self.ledger.records()
+        if records != self.inputs.records:
+            self.inputs = self.inputs.with_records(records)
 
     # --- launching ---------------------------------------------------------------------------------------
     def _launch(self, record_ids: Sequence[str]) -> None:

@@ -1,0 +1,73 @@
+"""A worker's database connections from task to task: kept (Celery's Django fixup would otherwise close
+them around every task, and each batch of passes would open a new PostgreSQL backend), yet never
+one that failed or outlived CONN_MAX_AGE.
+
+With Celery's own fixup, as `celery worker` installs it, and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from celery.fixups.django import DjangoWorkerFixup
+from celery.signals import task_postrun, task_prerun
+from django.db import connection
+
+from nodeless_saas.celery import app
+from workers import tasks
+
+# The product's handlers of the task signals are connected where its tasks are defined.
+assert tasks.provisioning_reconcile_batch.name in app.tasks
+
+
+class Task:
+    def __init__(self, eager: bool) -> None:
+        self.request = SimpleNamespace(is_eager=eager)
+
+
+def run_task(fixup: DjangoWorkerFixup, *, eager: bool = False) -> None:
+    """What a worker does around a task, as far as connections go: the signals, and the fixup's
+    handlers of them (installed by `celery worker`, not in tests)."""
+    task = Task(eager)
+    fixup.on_task_prerun(sender=task)
+    task_prerun.send(sender=task, task=task, task_id="t", args=(), kwargs={})
+    with connection.cursor() as cursor:  # the task's work
+        cursor.execute("SELECT 1")
+    task_postrun.send(sender=task, task=task, task_id="t", args=(), kwargs={}, retval=None, state="SUCCESS")
+    fixup.on_task_postrun(sender=task)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task() -> None:
+    fixup = DjangoWorkerFixup(app)
+    connection.ensure_connection()
+    opened = connection.connection
+    for _ in range(5):
+        run_task(fixup)
+    assert connection.connection is opened
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_past_its_age_or_broken_is_replaced_before_the_next_task() -> None:
+    fixup = DjangoWorkerFixup(app)
+    connection.ensure_connection()
+    old = connection.connection
+    connection.close_at = time.monotonic() - 1  # outlived CONN_MAX_AGE
+    run_task(fixup)
+    assert connection.connection is not old and not connection.errors_occurred
+    broken = connection.connection
+    connection.errors_occurred = True
+    broken.close()  # the server went away
+    run_task(fixup)
+    assert connection.connection is not broken
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_run_in_the_callers_thread_leaves_its_connection_alone() -> None:
+    fixup = DjangoWorkerFixup(app)
+    connection.ensure_connection()
+    kept = connection.connection
+    connection.close_at = time.monotonic() - 1
+    run_task(fixup, eager=True)  # `apply`: the caller's connection and transaction
+    assert connection.connection is kept
