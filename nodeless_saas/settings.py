@@ -483,6 +483,11 @@ NODELESS_INSTANCE_LIST_SECONDS = env_int(
     "NODELESS_INSTANCE_LIST_SECONDS", 0 if NODELESS_ENV == "test" else 10, minimum=0
 )
 
+# How long a reconcile pass waits for a cloud read (the instance listing, the interruption queue)
+# before it goes on without it: well under the task's soft time limit, so a slow cloud never holds a
+# pass, its lease and its worker until the limit kills it.
+NODELESS_CLOUD_READ_WAIT_SECONDS = env_int("NODELESS_CLOUD_READ_WAIT_SECONDS", 20, minimum=1)
+
 # --- logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("NODELESS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

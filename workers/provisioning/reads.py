@@ -7,7 +7,11 @@ a busy cluster is read every second or so, and the health check and metering kee
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,6 +21,9 @@ from clusters.cloud.interface import Instance, InterruptionNotice
 from engines.kube.cluster import ClusterState
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.launch_request import CLUSTER_TAG
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def observe(ctx: ReconcileContext) -> ClusterState:
@@ -59,3 +66,19 @@ def read_notices(ctx: ReconcileContext) -> tuple[InterruptionNotice, ...]:
         return tuple(ctx.provider.read_interruption_notices())
     except CloudError:
         return ()
+
+
+def answer_in_time(read: Future[T], fallback: T, ctx: ReconcileContext, what: str) -> T:
+    """The cloud read's answer, or `fallback` once NODELESS_CLOUD_READ_WAIT_SECONDS have passed: the
+    pass goes on as one for which the read is not due (pods still get nodes), instead of holding its
+    lease and worker on a slow cloud until the task's time limit. The read ends on its own thread
+    (the clients' timeouts bound it); a listing that answers late counts as done for its interval,
+    and notices read late come back after the queue's visibility timeout."""
+    seconds = settings.NODELESS_CLOUD_READ_WAIT_SECONDS
+    try:
+        return read.result(timeout=seconds)
+    except FutureTimeout:
+        logger.warning(
+            "cluster %s: the %s took over %s s; this pass goes on without it", ctx.cluster.pk, what, seconds
+        )
+        return fallback

@@ -77,7 +77,13 @@ from workers.provisioning.lifecycle import (
     terminations_to_finish,
 )
 from workers.provisioning.ports import Json
-from workers.provisioning.reads import acknowledge_notices, list_instances_when_due, observe, read_notices
+from workers.provisioning.reads import (
+    acknowledge_notices,
+    answer_in_time,
+    list_instances_when_due,
+    observe,
+    read_notices,
+)
 from workers.provisioning.records import Lifecycle
 from workers.provisioning.rows import known_instance_ids
 
@@ -247,7 +253,7 @@ class _Pass:
         with self._step("observe"):
             state = observe(self.ctx)
         with self._step("instances"):
-            instances = listing.result()
+            instances = answer_in_time(listing, None, self.ctx, "instance listing")
         self.ledger = Ledger.load(self.ctx) if self.rows is None else Ledger(self.ctx, self.rows)
         self.inputs = PassInputs(
             cluster=self.ctx.facts,
@@ -263,7 +269,7 @@ class _Pass:
         with self._step("sync"):
             self._resume_launches()
             self._sync()
-            read = notices.result()
+            read = answer_in_time(notices, (), self.ctx, "interruption queue read")
             self._interruptions(read)
             acknowledge_notices(self.ctx, read)  # recorded: now the queue may forget them
         self.renew()

@@ -4,6 +4,7 @@ Fast beside the end-to-end tests against the simulated cloud and cluster, which 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,3 +240,27 @@ def test_a_launch_another_worker_recorded_first_is_left_out_and_the_others_go_ah
     assert written.state == Lifecycle.LAUNCHING
     assert [p.name for p in written.planned_pods] == [second.planned[0].name]
     assert len(world.rows()) == 2 and len(world.decisions(DecisionKind.LAUNCH)) == 1
+
+
+def test_a_pass_goes_on_without_a_cloud_listing_that_does_not_answer_in_time(world, settings) -> None:
+    """A slow cloud (here: an instance listing that hangs) costs a pass at most the read's wait: the
+    pod still gets its node, and the listing is left to finish on its own."""
+    settings.NODELESS_CLOUD_READ_WAIT_SECONDS = 1
+    released, answered = threading.Event(), threading.Event()
+    answer = world.cloud.list_instances
+
+    def hanging(tags: Any) -> Any:
+        released.wait(60)
+        answered.set()
+        return answer(tags)
+
+    world.cloud.list_instances = hanging
+    world.kube.add_pod("web", cpu="500m", memory="512Mi")
+    try:
+        report = world.run()
+        assert not answered.is_set()  # the pass did not wait for the listing
+    finally:
+        released.set()
+    assert report.outcome == "done" and report.launched == 1
+    (row,) = world.rows()
+    assert world.cloud.live() == [row.instance_id]
