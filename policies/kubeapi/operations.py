@@ -71,11 +71,8 @@ def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json
     objects = store.scoped(ctx.organization, ctx.resource, ctx.namespace or None).order_by(
         "namespace", "name"
     )
-    items = [
-        store.render(kobj)
-        for kobj in objects
-        if labels(kobj.labels) and fields_match(field_filters, kobj.name, kobj.namespace)
-    ]
+    rendered = (store.render(kobj) for kobj in objects if labels(kobj.labels))
+    items = [obj for obj in rendered if fields_match(field_filters, obj)]
     return items, version
 
 
