@@ -49,9 +49,7 @@ class Problem:
     message: str
 
 
-def condition(
-    previous: Sequence[Json], problems: Sequence[Problem], *, pending: int, generation: int
-) -> Json:
+def condition(previous: Sequence[Any], problems: Sequence[Problem], *, pending: int, generation: int) -> Json:
     """The ``FullyApplied`` condition now, its transition time kept from ``previous`` (the object's
     conditions) when its status is unchanged."""
     if problems:
@@ -63,12 +61,12 @@ def condition(
     else:
         status, reason = "True", "FullyAppliedSuccess"
         message = "applied on every member cluster it goes to"
-    before = next((c for c in previous if isinstance(c, Mapping) and c.get("type") == CONDITION), None)
-    changed_at = (
-        str(before["lastTransitionTime"])
-        if before and before.get("status") == status and before.get("lastTransitionTime")
-        else store.timestamp(timezone.now())
+    before: Mapping[str, Any] = next(
+        (c for c in previous if isinstance(c, Mapping) and c.get("type") == CONDITION), {}
     )
+    changed_at = str(before.get("lastTransitionTime") or "")
+    if before.get("status") != status or not changed_at:
+        changed_at = store.timestamp(timezone.now())
     return {
         "type": CONDITION,
         "status": status,

@@ -56,7 +56,7 @@ def test_a_member_without_the_crd_shows_as_a_false_condition_and_one_counted_eve
     core: Any = kube.CoreV1Api(api)
     custom: Any = kube.CustomObjectsApi(api)
     _namespace(core)
-    kube.ApiextensionsV1Api(api).create_custom_resource_definition(definition())
+    kube_api(kube.ApiextensionsV1Api, api).create_custom_resource_definition(definition())
     tab = crontab("nightly", replicas=2)
     tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
     custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
@@ -157,13 +157,13 @@ def test_a_refused_companion_names_itself_on_the_workload_condition_events_and_p
     assert "ConfigMap/settings" in found.message and "forbidden" in found.message
     # The aggregated status is still there beside it.
     status = apps.read_namespaced_deployment_status("web", "shop").status or kube.V1DeploymentStatus()
-    assert {"Available", "Progressing", "Federated"} <= {c.type for c in status.conditions}
+    assert {"Available", "Progressing", "Federated"} <= {c.type for c in status.conditions or []}
     events = _settled(lambda: _events(core, "Deployment", "web"))
     assert [(e.type, e.reason) for e in events] == [("Warning", "SyncFailed")]
     assert "member cluster(west)" in events[0].message and "ConfigMap/settings" in events[0].message
 
     # A custom resource naming the policy, refused there too (no CRD on west).
-    kube.ApiextensionsV1Api(api).create_custom_resource_definition(definition())
+    kube_api(kube.ApiextensionsV1Api, api).create_custom_resource_definition(definition())
     tab = crontab("nightly")
     tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "sticky"}
     kube.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
