@@ -46,7 +46,7 @@ def _namespace(core: Any) -> None:
 
 
 def test_a_member_without_the_crd_shows_as_a_false_condition_and_one_counted_event(
-    cast, api, member, policy, federation_loop, monkeypatch
+    cast, api, kubectl, member, policy, federation_loop, monkeypatch
 ) -> None:
     monkeypatch.setattr(propagation, "EVENT_REFRESH", timedelta(0))  # every pass is a repeat
     east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(1),))
@@ -91,6 +91,14 @@ def test_a_member_without_the_crd_shows_as_a_false_condition_and_one_counted_eve
         ]
         == refused_since
     )
+
+    # kubectl describe finds the event by involvedObject; kubectl get prints the event columns.
+    described = kubectl("describe", "crontab", "nightly", "-n", "shop")
+    assert described.returncode == 0, described.stderr
+    assert "SyncFailed" in described.stdout and "member cluster(west)" in described.stdout
+    listed = kubectl("get", "events", "-n", "shop")
+    assert listed.returncode == 0, listed.stderr
+    assert "SyncFailed" in listed.stdout and "crontab/nightly" in listed.stdout
 
     # Installed there, it arrives and the condition turns True.
     kube_api(kube.ApiextensionsV1Api, west.api_client).create_custom_resource_definition(definition())
