@@ -191,3 +191,28 @@ def test_a_refused_companion_names_itself_on_the_workload_condition_events_and_p
     assert outsider.get(f"/k8s/api/v1/namespaces/shop/events/{events[0].metadata.name}").status_code == 404
     assert outsider.get("/k8s/api/v1/events").json()["items"] == []
     assert Kube(cast.token_a_plaintext).get("/k8s/api/v1/events").json()["items"] != []
+
+
+def test_a_custom_resource_without_a_status_subresource_keeps_status_in_the_main_object(api) -> None:
+    """As kube-apiserver stores such a resource: the status a create or update sends is kept, and
+    an update without one drops it (so the FullyApplied condition lives there too); no /status."""
+    crd = definition()
+    del crd["spec"]["versions"][0]["subresources"]
+    kube_api(kube.ApiextensionsV1Api, api).create_custom_resource_definition(crd)
+    core: Any = kube.CoreV1Api(api)
+    custom: Any = kube.CustomObjectsApi(api)
+    _namespace(core)
+    tab = crontab("nightly") | {"status": {"phase": "Sent"}}
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
+    assert created["status"] == {"phase": "Sent"}
+    patched = custom.patch_namespaced_custom_object(
+        GROUP, VERSION, "shop", PLURAL, "nightly", {"status": {"phase": "Patched"}}
+    )
+    assert patched["status"] == {"phase": "Patched"}
+    replaced = custom.replace_namespaced_custom_object(
+        GROUP, VERSION, "shop", PLURAL, "nightly", {k: v for k, v in patched.items() if k != "status"}
+    )
+    assert "status" not in replaced
+    with pytest.raises(ApiException) as no_subresource:
+        custom.get_namespaced_custom_object_status(GROUP, VERSION, "shop", PLURAL, "nightly")
+    assert no_subresource.value.status == 404
