@@ -16,6 +16,7 @@ from policies.api.serializers import policy_representation
 from policies.federation import selectors, services
 from policies.federation.preview import preview as federation_preview
 from policies.forms_federation import FederationPolicyForm, ScaleForm, WorkloadForm, policy_initial
+from policies.kubeapi import propagation
 from policies.kubeapi.kubeconfig import kubeconfig_text
 from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.access import get_for_organization
@@ -88,10 +89,14 @@ def workload_submit(request: OrganizationRequest) -> HttpResponse:
 
 
 def _workload_context(request: OrganizationRequest, workload: Workload) -> dict[str, Any]:
+    placements = list(selectors.workload_placements(workload))
+    problems, _pending = propagation.workload_problems(workload, placements)
     return {
         "section": "workloads",
         "workload": workload,
-        "placements": list(selectors.workload_placements(workload)),
+        "placements": placements,
+        "propagation_problems": problems,
+        "object_problems": propagation.problems_in_namespace(request.organization, workload.namespace),
         "decisions": list(selectors.workload_decisions(workload)[:RECENT_DECISIONS]),
         "scale_form": ScaleForm(initial={"replicas": workload.desired_replicas}),
     }

@@ -27,6 +27,14 @@ from policies.federation.manifests import WORKLOAD_KINDS, parse_manifest
 from policies.kubeapi import store
 from policies.kubeapi.companions import COMPANION_GROUPS, companions_for
 from policies.kubeapi.kind_status import kind_status
+from policies.kubeapi.propagation import (
+    condition,
+    events_expire,
+    events_record,
+    standalone_statuses_sync,
+    with_condition,
+    workload_problems,
+)
 from policies.kubeapi.resources import by_kind
 from policies.models import FederationPolicy, KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
 from tenants.actors import Actor
@@ -255,12 +263,29 @@ def statuses_sync(organization_id: str) -> int:
             if kobj.workload.generation != kobj.workload_generation:
                 _spec_from_workload(organization, counter, kobj)
                 changed += 1
-            status = workload_status(kobj, kobj.workload, placements.get(kobj.workload_id, []))
+            status = _with_propagation(organization, counter, kobj, placements.get(kobj.workload_id, []))
             if status != kobj.status:
                 store.touch_status(organization, counter, kobj, status)
                 changed += 1
+        changed += standalone_statuses_sync(organization, counter)
+        events_expire(organization, counter)
         changed += _namespaces_finish(organization, counter)
     return changed
+
+
+def _with_propagation(
+    organization: Organization, counter: Any, kobj: KubeObject, placements: list[Placement]
+) -> Json:
+    """The workload's aggregated status with its ``FullyApplied`` condition, and a Warning event
+    per member that refused it (``propagation``)."""
+    workload = kobj.workload
+    assert workload is not None
+    status = workload_status(kobj, workload, placements)
+    problems, pending = workload_problems(workload, placements)
+    if kobj.deleted_at is None:
+        events_record(organization, counter, kobj, problems)
+    previous = (kobj.status or {}).get("conditions") or []
+    return with_condition(status, condition(previous, problems, pending=pending, generation=kobj.generation))
 
 
 def _adopt(organization: Organization, counter: Any) -> int:
@@ -317,7 +342,10 @@ def _namespaces_finish(organization: Organization, counter: Any) -> int:
         organization=organization, resource="namespaces", deleted_at__isnull=False
     )
     for namespace in deleting:
-        if not KubeObject.objects.filter(organization=organization, namespace=namespace.name).exists():
+        inside = KubeObject.objects.filter(organization=organization, namespace=namespace.name)
+        if not inside.exclude(kind="Event", group="").exists():
+            for event in inside:  # the events about what was in it go with it
+                store.remove(organization, counter, event)
             store.remove(organization, counter, namespace)
             done += 1
     return done

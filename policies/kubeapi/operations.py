@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from policies.federation.manifest_checks import DNS_LABEL, DNS_SUBDOMAIN
 from policies.kubeapi import catalog, errors, federation, fields, patches, store
-from policies.kubeapi.resources import Resource
+from policies.kubeapi.resources import Resource, by_kind
 from policies.kubeapi.selection import fields_match
 from policies.models import KubeCounter, KubeObject
 from tenants.actors import Actor
@@ -71,11 +71,8 @@ def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json
     objects = store.scoped(ctx.organization, ctx.resource, ctx.namespace or None).order_by(
         "namespace", "name"
     )
-    items = [
-        store.render(kobj)
-        for kobj in objects
-        if labels(kobj.labels) and fields_match(field_filters, kobj.name, kobj.namespace)
-    ]
+    rendered = (store.render(kobj) for kobj in objects if labels(kobj.labels))
+    items = [obj for obj in rendered if fields_match(field_filters, obj)]
     return items, version
 
 
@@ -314,7 +311,9 @@ def create(ctx: Context, obj: Any) -> Json:
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
     )
-    return _finish(ctx, _written(ctx, counter, None, obj, _initial_status(ctx.resource)))
+    return _finish(
+        ctx, _written(ctx, counter, None, obj, _main_status(ctx, obj, _initial_status(ctx.resource)))
+    )
 
 
 @_dry
@@ -336,7 +335,17 @@ def _replace(ctx: Context, counter: KubeCounter, kobj: KubeObject, obj: Json, su
     )
     if kobj.deleted_at is not None:
         obj["metadata"]["finalizers"] = current["metadata"].get("finalizers", [])
-    return _written(ctx, counter, kobj, obj, kobj.status)
+    return _written(ctx, counter, kobj, obj, _main_status(ctx, obj, kobj.status))
+
+
+def _main_status(ctx: Context, obj: Json, kept: Json) -> Json:
+    """A custom resource whose CRD has no status subresource keeps its status in the main object:
+    the API server stores the status a write sends (and drops it when the write has none). Every
+    other kind keeps its status apart, written through ``/status`` only."""
+    if ctx.resource.status or by_kind(ctx.resource.group, ctx.resource.kind) is not None:
+        return kept
+    sent = obj.get("status")
+    return sent if isinstance(sent, dict) else {}
 
 
 PATCH_TYPES = {
@@ -403,7 +412,10 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
         raise _conflict(ctx, name, conflict)
     result.setdefault("metadata", {}).update(name=name)
     if kobj is None:
-        return _finish(ctx, _written(ctx, counter, None, result, _initial_status(ctx.resource)))
+        return _finish(
+            ctx,
+            _written(ctx, counter, None, result, _main_status(ctx, result, _initial_status(ctx.resource))),
+        )
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
     return _finish(ctx, _replace(ctx, counter, kobj, result, subresource))

@@ -33,6 +33,7 @@ SERVER_VERSION = {
 POLICY_GROUP = "policy.nodeless.io"
 _ALL = {"Service", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler"}
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+READ_VERBS = ["get", "list", "watch"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Resource:
     short_names: tuple[str, ...] = ()
     status: bool = False  # has a status subresource
     workload: bool = False  # federated as a workload
+    read_only: bool = False  # written by the product only (events): get, list and watch
 
     @property
     def categories(self) -> list[str]:
@@ -91,6 +93,8 @@ RESOURCES: tuple[Resource, ...] = (
         status=True,
     ),
     Resource("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), status=True),
+    # Written by the federation loop (``propagation``), read by ``kubectl describe`` and GitOps tools.
+    Resource("", "v1", "Event", "events", short_names=("ev",), read_only=True),
     Resource("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     Resource(
@@ -170,7 +174,7 @@ def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = R
             "singularName": resource.singular,
             "namespaced": resource.namespaced,
             "kind": resource.kind,
-            "verbs": VERBS,
+            "verbs": READ_VERBS if resource.read_only else VERBS,
         }
         if resource.short_names:
             entry["shortNames"] = list(resource.short_names)
@@ -259,16 +263,15 @@ def openapi_document(group: str, version: str, served: tuple[Resource, ...] = RE
     for resource in matching:
         base = resource.path_prefix()
         scope = f"{base}/namespaces/{{namespace}}" if resource.namespaced else base
-        paths[f"{scope}/{resource.plural}"] = {
-            "get": _operation(resource, "list"),
-            "post": _operation(resource, "post", queries=_QUERY[:3]),
-        }
-        paths[f"{scope}/{resource.plural}/{{name}}"] = {
-            "get": _operation(resource, "get"),
-            "put": _operation(resource, "put", queries=_QUERY[:3]),
-            "patch": _operation(resource, "patch", queries=_QUERY),
-            "delete": _operation(resource, "delete", queries=_QUERY[:1]),
-        }
+        paths[f"{scope}/{resource.plural}"] = {"get": _operation(resource, "list")}
+        paths[f"{scope}/{resource.plural}/{{name}}"] = {"get": _operation(resource, "get")}
+        if not resource.read_only:
+            paths[f"{scope}/{resource.plural}"]["post"] = _operation(resource, "post", queries=_QUERY[:3])
+            paths[f"{scope}/{resource.plural}/{{name}}"].update(
+                put=_operation(resource, "put", queries=_QUERY[:3]),
+                patch=_operation(resource, "patch", queries=_QUERY),
+                delete=_operation(resource, "delete", queries=_QUERY[:1]),
+            )
         schemas[schema_name(resource)] = {
             "type": "object",
             "description": f"{resource.kind} ({resource.group_version}).",

@@ -11,6 +11,7 @@ from policies.kubeapi.errors import bad_request
 Matcher = Callable[[Mapping[str, str]], bool]
 _SET = re.compile(r"^([A-Za-z0-9_./-]+)\s+(in|notin)\s+\(([^)]*)\)$")
 _EQUAL = re.compile(r"^([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)$")
+_FIELD = re.compile(r"^([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([^,]*)$")
 _EXISTS = re.compile(r"^(!?)([A-Za-z0-9_./-]+)$")
 
 
@@ -52,23 +53,52 @@ def label_matcher(text: str | None) -> Matcher:
     return lambda labels: all(requirement(labels) for requirement in requirements)
 
 
-def field_filters(text: str | None) -> dict[str, tuple[str, str]]:
-    """metadata.name and metadata.namespace (what every kind supports): field → (operator, value)."""
+# The fields every kind can be selected by, and those of events (kube-apiserver's
+# ``pkg/registry/core/event/strategy.go`` ToSelectableFields): ``kubectl describe`` lists an object's
+# events with ``involvedObject.name=…,involvedObject.namespace=…,involvedObject.uid=…``.
+_COMMON_FIELDS = ("metadata.name", "metadata.namespace")
+_EVENT_FIELDS = (
+    *_COMMON_FIELDS,
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+)
+
+
+def field_filters(text: str | None, kind: str = "") -> dict[str, tuple[str, str]]:
+    """The field selector: field → (operator, value), of the fields ``kind`` can be selected by."""
+    known = _EVENT_FIELDS if kind == "Event" else _COMMON_FIELDS
     filters: dict[str, tuple[str, str]] = {}
     for part in _split(text or ""):
-        found = _EQUAL.match(part)
-        if not found or found.group(1) not in ("metadata.name", "metadata.namespace"):
-            raise bad_request(
-                f'"{part}" is not a known field selector: only "metadata.name", "metadata.namespace"'
-            )
+        found = _FIELD.match(part)
+        if not found or found.group(1) not in known:
+            names = ", ".join(f'"{field}"' for field in known)
+            raise bad_request(f'"{part}" is not a known field selector: only {names}')
         filters[found.group(1)] = (found.group(2), found.group(3))
     return filters
 
 
-def fields_match(filters: Mapping[str, tuple[str, str]], name: str, namespace: str) -> bool:
-    values: dict[str, Any] = {"metadata.name": name, "metadata.namespace": namespace}
+def _field(obj: Mapping[str, Any], field: str) -> str:
+    if field == "source":  # the event's source component
+        return str((obj.get("source") or {}).get("component") or "")
+    value: Any = obj
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return "" if value is None else str(value)
+
+
+def fields_match(filters: Mapping[str, tuple[str, str]], obj: Mapping[str, Any]) -> bool:
+    """Whether the served object ``obj`` has the selected fields."""
     for field, (operator, value) in filters.items():
-        equal = values[field] == value
+        equal = _field(obj, field) == value
         if equal == (operator == "!="):
             return False
     return True

@@ -10,7 +10,8 @@ A custom resource is applied where the member serves its kind (the member client
 discovery, ``clusters.kube.mapper``); a member without its CustomResourceDefinition refuses it,
 and the ``Propagation`` row there keeps the reason ("the cluster serves no CronTab in
 stable.example.com/v1: its CustomResourceDefinition is not installed there"), tried again every
-pass, so installing the CRD there is enough. The CRD itself is not sent to members: installing an
+pass, so installing the CRD there is enough. The endpoint shows that reason on the object (its
+``FullyApplied`` condition and ``SyncFailed`` events, ``propagation``) and the workload pages list it. The CRD itself is not sent to members: installing an
 API in a member cluster is the member's owner's decision.
 
 The federation pass asks for what to do (``standalone_actions``: apply what is new or changed,

@@ -131,7 +131,15 @@ def render(kobj: KubeObject) -> Json:
         resourceVersion=str(kobj.resource_version),
         creationTimestamp=timestamp(kobj.created_at),
     )
-    if kobj.kind not in ("ConfigMap", "Secret", "Namespace", "ServiceAccount", "Role", "RoleBinding"):
+    if kobj.kind not in (
+        "ConfigMap",
+        "Secret",
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Event",
+    ):
         metadata["generation"] = kobj.generation
     if kobj.deleted_at is not None:
         metadata["deletionTimestamp"] = timestamp(kobj.deleted_at)

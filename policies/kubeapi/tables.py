@@ -69,6 +69,15 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ]
     if kind == "Namespace":
         return [("Status", status.get("phase", "Active"))]
+    if kind == "Event":  # kubectl's event columns (Last Seen is the row's age here)
+        involved = obj.get("involvedObject") or {}
+        return [
+            ("Type", obj.get("type", "")),
+            ("Reason", obj.get("reason", "")),
+            ("Object", f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"),
+            ("Count", obj.get("count", 1)),
+            ("Message", obj.get("message", "")),
+        ]
     if kind == "FederationPolicy":
         return [("Strategy", spec.get("strategy", "")), ("Workloads", status.get("workloads", 0))]
     return []

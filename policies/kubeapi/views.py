@@ -92,6 +92,10 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     resource = catalog.find(token.organization, group, version, rest[0])
     if resource is None or (namespace and not resource.namespaced):
         raise errors.not_found(rest[0], group, "/" + "/".join(parts))
+    if resource.read_only and request.method not in ("GET", "HEAD"):
+        raise errors.method_not_allowed(
+            f"{resource.plural} are written by Nodeless only: {request.method} is not allowed"
+        )
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
     allowed = {"status"} if resource.status else set()
@@ -176,7 +180,7 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     if request.method != "GET":
         raise errors.method_not_allowed(f"{request.method} is not supported on a collection")
     labels = label_matcher(request.GET.get("labelSelector"))
-    filters = field_filters(request.GET.get("fieldSelector"))
+    filters = field_filters(request.GET.get("fieldSelector"), ctx.resource.kind)
     if request.GET.get("watch") in ("1", "true"):
         return _watch(request, ctx, labels, filters)
     items, version = operations.listing(ctx, labels=labels, field_filters=filters)
@@ -297,9 +301,7 @@ def _stream(
         events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since, head)
         for _version, kind, obj in events:
             metadata = obj.get("metadata") or {}
-            if labels(metadata.get("labels") or {}) and fields_match(
-                filters, metadata.get("name", ""), metadata.get("namespace", "")
-            ):
+            if labels(metadata.get("labels") or {}) and fields_match(filters, obj):
                 last_write = time.monotonic()
                 yield _line(kind, obj, ctx.resource, as_table)
         since = max(since, head)

@@ -254,7 +254,15 @@ def _run(member: MemberClient, action: Action) -> None:
     if action.prune:
         _prune(member, action, keep=set(action.companions))
     for obj in action.objects:
-        member.apply(obj)
+        try:
+            member.apply(obj)
+        except ClusterRefused as refused:
+            if obj is action.objects[-1]:
+                raise
+            # A companion refused: say which, so the placement's reason (and the object's
+            # FullyApplied condition and events on the endpoint) names it.
+            metadata = obj.get("metadata") or {}
+            raise ClusterRefused(refused.status, f"{obj.get('kind')}/{metadata.get('name')}: {refused}")
 
 
 def _failed(action: Action, message: str, *, unreachable: bool = False) -> ActionOutcome:

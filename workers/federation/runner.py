@@ -10,7 +10,8 @@
    back, so no duplicate keeps running), at most ``apply.MAX_ACTIONS`` per pass.
 6. Write each workload's status and message, and report what is still in flight.
 7. Apply the stand-alone objects to the clusters their policies name (``standalone``).
-8. Give the Kubernetes endpoint's objects their status back (``policies.kubeapi.federation``).
+8. Give the Kubernetes endpoint's objects their status back (``policies.kubeapi.federation``),
+   with what members refused as a ``FullyApplied`` condition and events (``.propagation``).
 
 The rows are the policies app's: they are loaded, changed and written through its loop services
 (``policies.federation.placements`` and ``.status``); this module observes, decides and acts.
