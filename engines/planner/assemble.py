@@ -76,6 +76,17 @@ class Assembler:
         self.capacity_of = np.fromiter(
             (o.capacity_type is CapacityType.SPOT for o in table.offerings), np.int64, len(table)
         )
+        # Offerings by rounded effective price, then zone, then table order (`_sorted_candidates`).
+        self._price = np.round(table.effective, 9)
+        self._by_price = np.lexsort((self.zone_of, self._price))
+        # Each offering's (instance type, capacity type) as one code (`_runner_ups`).
+        capacity_code = {capacity: i for i, capacity in enumerate(CapacityType)}
+        self._kind_of = table.type_of * len(capacity_code) + np.fromiter(
+            (capacity_code[o.capacity_type] for o in table.offerings), np.int64, len(table)
+        )
+        # Every offering of a type has the type's allocatable: fit is tested type by type.
+        self._type_alloc = np.zeros((len(table.types), table.alloc.shape[1]), np.int64)
+        self._type_alloc[table.type_of] = table.alloc
         self._choices: dict[int, OfferingChoice] = {}
         self._ranked: dict[tuple[object, ...], Ranked] = {}
         self._candidates: dict[tuple[object, ...], _Candidates] = {}
@@ -156,11 +167,8 @@ class Assembler:
         positions (whole groups of equal price, whose order the rotation changes) and the
         cheapest offering of every (capacity type, zone) pair, which the rotation never changes
         (a pair has one zone)."""
-        table = self.problem.table
-        indices = np.flatnonzero(mask)
-        price = np.round(table.effective[indices], 9)
-        by_price = np.lexsort((self.zone_of[indices], price))
-        order, price = indices[by_price], price[by_price]
+        order = self._by_price[mask[self._by_price]]
+        price = self._price[order]
         pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
         _, firsts = np.unique(pair, return_index=True)
         needed = max(
@@ -173,12 +181,21 @@ class Assembler:
         )
         far = np.sort(firsts[firsts >= end])
         keep = np.concatenate([np.arange(end), far]).astype(np.int64)
-        return _Candidates(order[keep], price[keep], len(indices))
+        return _Candidates(order[keep], price[keep], len(order))
 
     def _runner_ups(
         self, chosen: OfferingChoice, order: IntArray, serverless: ServerlessOption | None
     ) -> tuple[OfferingChoice, ...]:
-        candidates = [self.choice(int(i)) for i in order[: 8 * RUNNER_UPS * self.zone_count]]
+        head = order[: 8 * RUNNER_UPS * self.zone_count]
+        if serverless is None:  # then `chosen` is the first offering of `order`
+            # The loops below in bulk: the first offering of every other kind, by price.
+            _, firsts = np.unique(self._kind_of[head], return_index=True)
+            others = head[np.sort(firsts)]
+            others = others[self._kind_of[others] != self._kind_of[order[0]]]
+            if len(others) >= MIN_RUNNER_UPS:
+                cheapest = np.argsort(self.problem.table.effective[others], kind="stable")[:RUNNER_UPS]
+                return tuple(self.choice(int(i)) for i in others[cheapest])
+        candidates = [self.choice(int(i)) for i in head]
         if serverless is not None:
             candidates.append(self.serverless_choice(serverless))
             candidates.sort(key=lambda c: c.effective_price_per_hour)
@@ -222,7 +239,7 @@ class Assembler:
         )
 
     def node_mask(self, signatures: set[int], load: IntArray) -> BoolArray:
-        mask = fits_mask(self.problem.table.alloc, load)
+        mask = fits_mask(self._type_alloc, load)[self.problem.table.type_of]
         for signature in signatures:
             mask &= self.problem.signatures.masks[signature]
         return mask
