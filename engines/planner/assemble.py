@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,8 +238,12 @@ class Assembler:
             cache_key=("node", frozenset(signatures), tuple(int(v) for v in load)),
         )
 
+    def fits(self, load: Sequence[int] | IntArray) -> BoolArray:
+        """The offerings that can hold `load` in every resource (`fits_mask`, type by type)."""
+        return fits_mask(self._type_alloc, load)[self.problem.table.type_of]
+
     def node_mask(self, signatures: set[int], load: IntArray) -> BoolArray:
-        mask = fits_mask(self._type_alloc, load)[self.problem.table.type_of]
+        mask = self.fits(load)
         for signature in signatures:
             mask &= self.problem.signatures.masks[signature]
         return mask

@@ -52,7 +52,7 @@ from engines.planner.problem import PodClass, Problem, compile_problem
 from engines.planner.reoptimize import reoptimize
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.serverless import ServerlessOption
-from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
+from engines.planner.table import BoolArray, FloatArray, IntArray
 from engines.planner.topology import apply_topology
 from engines.planner.types import Snapshot
 
@@ -155,9 +155,7 @@ class _Planner:
         problem = self.problem
         for class_index, pod_class in enumerate(problem.isolated):
             constraints = problem.signatures.constraints[pod_class.signature]
-            mask = problem.signatures.masks[pod_class.signature] & fits_mask(
-                problem.table.alloc, pod_class.vector
-            )
+            mask = problem.signatures.masks[pod_class.signature] & self.assembler.fits(pod_class.vector)
             option = problem.serverless.option(pod_class.vector, constraints)
             if not mask.any() and option is None:
                 self._unschedulable(pod_class, pod_class.pods)
@@ -222,7 +220,7 @@ class _Planner:
         constraints = problem.signatures.constraints[pod_class.signature]
         vector = tuple(pod_class.vector)
         if vector not in self._fitting:  # classes of one request under other constraints share it
-            self._fitting[vector] = fits_mask(problem.table.alloc, pod_class.vector)
+            self._fitting[vector] = self.assembler.fits(pod_class.vector)
         fitting = problem.signatures.masks[pod_class.signature] & self._fitting[vector]
         return bool(
             fitting.any()
@@ -339,9 +337,7 @@ class _Planner:
         option = problem.serverless.option(
             pod_class.vector, problem.signatures.constraints[pod_class.signature]
         )
-        mask = problem.signatures.masks[pod_class.signature] & fits_mask(
-            problem.table.alloc, pod_class.vector
-        )
+        mask = problem.signatures.masks[pod_class.signature] & self.assembler.fits(pod_class.vector)
         load = np.array(pod_class.vector, dtype=np.int64)
         for pod_index in pod_indices:
             ranked = self.assembler.ranked(

@@ -81,8 +81,8 @@ MIP_MAX_VARIABLES = 60_000
 
 
 def small_columns(fit_counts: IntArray, ok: BoolArray) -> BoolArray:
-    most = np.where(ok, fit_counts, 0).max(axis=0, initial=0)
-    return np.asarray((most <= SMALL_NODE_PODS) & ok.any(axis=0), dtype=np.bool_)
+    """Columns some class suits where no class suiting them fits more than `SMALL_NODE_PODS`."""
+    return np.asarray(~np.any(ok & (fit_counts > SMALL_NODE_PODS), axis=0) & ok.any(axis=0), dtype=np.bool_)
 
 
 # Columns screened first as likely dominators, and the block size of the sweep that follows
