@@ -79,15 +79,16 @@ class PackingResult:
 
 
 def node_load(counts: dict[int, int], class_vectors: IntArray) -> IntArray:
-    load = np.zeros(class_vectors.shape[1], np.int64)
-    for pod_class, count in counts.items():
-        load += class_vectors[pod_class] * count
-    return load
+    if not counts:
+        return np.zeros(class_vectors.shape[1], np.int64)
+    classes = np.fromiter(counts.keys(), np.int64, len(counts))
+    pods = np.fromiter(counts.values(), np.int64, len(counts))
+    return np.asarray(pods @ class_vectors[classes], dtype=np.int64)
 
 
 def how_many_fit(spare: Sequence[int], vector: Sequence[int]) -> int:
     """How many pods of this request fit in `spare` (pods request at least one pod slot)."""
-    return min(free // used for free, used in zip(spare, vector, strict=True) if used)
+    return min([free // used for free, used in zip(spare, vector, strict=True) if used])
 
 
 class Packer:
