@@ -333,7 +333,8 @@ class Packer:
         vectors = d.class_vectors[order]
         needed = [[(int(dim), int(vector[dim])) for dim in np.flatnonzero(vector)] for vector in vectors]
         columns = self.alike
-        ok = d.column_ok[order][:, columns].astype(np.int64)  # [position in order, column]
+        suits = d.column_ok[order][:, columns]  # [position in order, column]
+        ok = suits.astype(np.int64)
         values = self.values[order]
         alloc = np.ascontiguousarray(d.column_alloc[columns].T)  # [resource, column]
         cost = d.column_cost[columns]
@@ -350,7 +351,9 @@ class Packer:
                 every = len(rows) == len(dirty)
                 spare = alloc.copy() if every else alloc[:, rows]
                 fill[np.ix_(np.flatnonzero(remaining == 0), rows)] = 0
-                for position in active:
+                # A class suiting none of these columns fills none of them (its fill there is 0
+                # already, and its fit is only read where it suits the column).
+                for position in active[suits[np.ix_(active, rows)].any(axis=1)]:
                     (first, request), *others = needed[position]  # every pod requests a pod slot
                     fits = spare[first] // request
                     for dim, request in others:
