@@ -144,8 +144,7 @@ class Assembler:
                 self._candidates[cache_key] = candidates
         order = candidates.rotated(rotation, self.zone_of, self.zone_count)
         limit = self.problem.policy.max_offerings_per_launch
-        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
-        _, first_of_pair = np.unique(pair, return_index=True)
+        first_of_pair = self._first_of_pair(order)
         taken = np.zeros(len(order), bool)
         taken[first_of_pair] = True
         room = max(limit - len(first_of_pair), 0)
@@ -169,8 +168,7 @@ class Assembler:
         (a pair has one zone)."""
         order = self._by_price[mask[self._by_price]]
         price = self._price[order]
-        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
-        _, firsts = np.unique(pair, return_index=True)
+        firsts = self._first_of_pair(order)
         needed = max(
             8 * RUNNER_UPS * self.zone_count, self.problem.policy.max_offerings_per_launch + len(firsts)
         )
@@ -182,6 +180,15 @@ class Assembler:
         far = np.sort(firsts[firsts >= end])
         keep = np.concatenate([np.arange(end), far]).astype(np.int64)
         return _Candidates(order[keep], price[keep], len(order))
+
+    def _first_of_pair(self, order: IntArray) -> IntArray:
+        """The position in `order` of the first offering of every (capacity type, zone) pair
+        present (`np.unique(..., return_index=True)` of the pairs, without sorting thousands)."""
+        if not len(order):
+            return np.zeros(0, np.int64)
+        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
+        hit = pair[None, :] == np.arange(2 * self.zone_count)[:, None]
+        return np.asarray(hit.argmax(axis=1)[hit.any(axis=1)], dtype=np.int64)
 
     def _runner_ups(
         self, chosen: OfferingChoice, order: IntArray, serverless: ServerlessOption | None
