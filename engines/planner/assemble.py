@@ -26,6 +26,8 @@ from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 
 RUNNER_UPS = 3
 MIN_RUNNER_UPS = 2
+# How far into a ranking the first offering of each (capacity type, zone) pair is sought at once.
+_PAIR_SCAN = 256
 
 
 def node_id_for(pod_uids: list[str] | tuple[str, ...]) -> str:
@@ -76,6 +78,7 @@ class Assembler:
         self.capacity_of = np.fromiter(
             (o.capacity_type is CapacityType.SPOT for o in table.offerings), np.int64, len(table)
         )
+        self._pair_of = self.capacity_of * self.zone_count + self.zone_of  # (capacity type, zone)
         # Offerings by rounded effective price, then zone, then table order (`_sorted_candidates`).
         self._price = np.round(table.effective, 9)
         self._by_price = np.lexsort((self.zone_of, self._price))
@@ -184,11 +187,16 @@ class Assembler:
     def _first_of_pair(self, order: IntArray) -> IntArray:
         """The position in `order` of the first offering of every (capacity type, zone) pair
         present (`np.unique(..., return_index=True)` of the pairs, without sorting thousands)."""
-        if not len(order):
+        pair = self._pair_of[order]
+        present = np.flatnonzero(np.bincount(pair, minlength=2 * self.zone_count))
+        if not len(present):
             return np.zeros(0, np.int64)
-        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
-        hit = pair[None, :] == np.arange(2 * self.zone_count)[:, None]
-        return np.asarray(hit.argmax(axis=1)[hit.any(axis=1)], dtype=np.int64)
+        # The cheapest offerings hold most pairs: look there first, then for the others.
+        hit = pair[None, :_PAIR_SCAN] == present[:, None]
+        firsts = hit.argmax(axis=1)
+        for missing in np.flatnonzero(~hit.any(axis=1)):
+            firsts[missing] = np.argmax(pair == present[missing])
+        return np.asarray(firsts, dtype=np.int64)
 
     def _runner_ups(
         self, chosen: OfferingChoice, order: IntArray, serverless: ServerlessOption | None
