@@ -204,8 +204,10 @@ class Assembler:
         head = order[: 8 * RUNNER_UPS * self.zone_count]
         if serverless is None:  # then `chosen` is the first offering of `order`
             # The loops below in bulk: the first offering of every other kind, by price.
-            _, firsts = np.unique(self._kind_of[head], return_index=True)
-            others = head[np.sort(firsts)]
+            kinds = self._kind_of[head].tolist()
+            # Read backwards, each kind's first position is the one that stays.
+            first_at = dict(zip(reversed(kinds), range(len(kinds) - 1, -1, -1), strict=True))
+            others = head[sorted(first_at.values())]
             others = others[self._kind_of[others] != self._kind_of[order[0]]]
             if len(others) >= MIN_RUNNER_UPS:
                 cheapest = np.argsort(self.problem.table.effective[others], kind="stable")[:RUNNER_UPS]

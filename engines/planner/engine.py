@@ -107,8 +107,7 @@ class _Columns:
         useful = np.flatnonzero(compat.any(axis=0)) if len(table) else np.zeros(0, np.int64)
         keys = np.vstack([table.type_of[useful], np.packbits(compat[:, useful], axis=0).astype(np.int64)]).T
         if len(useful):
-            _, group = np.unique(keys, axis=0, return_inverse=True)
-            group = group.ravel()
+            group = _row_groups(keys)
             order = np.lexsort((useful, table.effective[useful], group))
             first = np.ones(len(order), bool)
             first[1:] = group[order][1:] != group[order][:-1]
@@ -124,6 +123,18 @@ class _Columns:
             if len(classes)
             else np.zeros((0, len(representatives)), bool)
         )
+
+
+def _row_groups(keys: IntArray) -> IntArray:
+    """Each row's rank among the distinct rows in lexicographic order (what `np.unique(axis=0,
+    return_inverse=True)` numbers them, without its structured-array sort)."""
+    order = np.lexsort(keys.T[::-1])
+    ranked = keys[order]
+    new = np.ones(len(keys), bool)
+    new[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+    group = np.empty(len(keys), np.int64)
+    group[order] = np.cumsum(new) - 1
+    return group
 
 
 class _Planner:
