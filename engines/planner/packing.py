@@ -202,8 +202,8 @@ class Packer:
             copies = int(np.floor(solution.nodes[large] + EPSILON))
             share = solution.placement[:, large] / solution.nodes[large]
             carried_classes = [c for c in self.pinned_first if share[c] > EPSILON]
-            nodes = []
-            for _ in range(copies):
+            nodes: list[PackedNode] = []
+            while len(nodes) < copies:
                 node = PackedNode(int(large), [int(v) for v in d.column_alloc[large]])
                 for carried in carried_classes:
                     fit = how_many_fit(node.spare, self.vectors[carried])
@@ -211,6 +211,14 @@ class Packer:
                     if count:
                         node.add(carried, count, self.vectors[carried])
                 nodes.append(node)
+                # The next nodes come out the same while every class this one took has as many
+                # pods left: each sees the same room and takes the same count (a count the pods
+                # left cut short leaves none, so the copies stop there).
+                alike = min((int(self.remaining[c]) // n for c, n in node.counts.items()), default=copies)
+                for _ in range(min(alike, copies - len(nodes))):
+                    nodes.append(PackedNode(node.column, list(node.spare), dict(node.counts)))
+                    for pod_class, count in node.counts.items():
+                        self.remaining[pod_class] -= count
             # Pinned classes aim at all their pods of the column, the fractional node's too, and
             # go first: the pods left for the steps below are then more of the ones that may go
             # anywhere, which pack densely, and fewer pinned ones, each zone's needing a node there.
