@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,8 @@ from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
 
 RUNNER_UPS = 3
 MIN_RUNNER_UPS = 2
+# How far into a ranking the first offering of each (capacity type, zone) pair is sought at once.
+_PAIR_SCAN = 256
 
 
 def node_id_for(pod_uids: list[str] | tuple[str, ...]) -> str:
@@ -76,6 +78,18 @@ class Assembler:
         self.capacity_of = np.fromiter(
             (o.capacity_type is CapacityType.SPOT for o in table.offerings), np.int64, len(table)
         )
+        self._pair_of = self.capacity_of * self.zone_count + self.zone_of  # (capacity type, zone)
+        # Offerings by rounded effective price, then zone, then table order (`_sorted_candidates`).
+        self._price = np.round(table.effective, 9)
+        self._by_price = np.lexsort((self.zone_of, self._price))
+        # Each offering's (instance type, capacity type) as one code (`_runner_ups`).
+        capacity_code = {capacity: i for i, capacity in enumerate(CapacityType)}
+        self._kind_of = table.type_of * len(capacity_code) + np.fromiter(
+            (capacity_code[o.capacity_type] for o in table.offerings), np.int64, len(table)
+        )
+        # Every offering of a type has the type's allocatable: fit is tested type by type.
+        self._type_alloc = np.zeros((len(table.types), table.alloc.shape[1]), np.int64)
+        self._type_alloc[table.type_of] = table.alloc
         self._choices: dict[int, OfferingChoice] = {}
         self._ranked: dict[tuple[object, ...], Ranked] = {}
         self._candidates: dict[tuple[object, ...], _Candidates] = {}
@@ -133,8 +147,7 @@ class Assembler:
                 self._candidates[cache_key] = candidates
         order = candidates.rotated(rotation, self.zone_of, self.zone_count)
         limit = self.problem.policy.max_offerings_per_launch
-        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
-        _, first_of_pair = np.unique(pair, return_index=True)
+        first_of_pair = self._first_of_pair(order)
         taken = np.zeros(len(order), bool)
         taken[first_of_pair] = True
         room = max(limit - len(first_of_pair), 0)
@@ -156,13 +169,9 @@ class Assembler:
         positions (whole groups of equal price, whose order the rotation changes) and the
         cheapest offering of every (capacity type, zone) pair, which the rotation never changes
         (a pair has one zone)."""
-        table = self.problem.table
-        indices = np.flatnonzero(mask)
-        price = np.round(table.effective[indices], 9)
-        by_price = np.lexsort((self.zone_of[indices], price))
-        order, price = indices[by_price], price[by_price]
-        pair = self.capacity_of[order] * self.zone_count + self.zone_of[order]
-        _, firsts = np.unique(pair, return_index=True)
+        order = self._by_price[mask[self._by_price]]
+        price = self._price[order]
+        firsts = self._first_of_pair(order)
         needed = max(
             8 * RUNNER_UPS * self.zone_count, self.problem.policy.max_offerings_per_launch + len(firsts)
         )
@@ -173,12 +182,37 @@ class Assembler:
         )
         far = np.sort(firsts[firsts >= end])
         keep = np.concatenate([np.arange(end), far]).astype(np.int64)
-        return _Candidates(order[keep], price[keep], len(indices))
+        return _Candidates(order[keep], price[keep], len(order))
+
+    def _first_of_pair(self, order: IntArray) -> IntArray:
+        """The position in `order` of the first offering of every (capacity type, zone) pair
+        present (`np.unique(..., return_index=True)` of the pairs, without sorting thousands)."""
+        pair = self._pair_of[order]
+        present = np.flatnonzero(np.bincount(pair, minlength=2 * self.zone_count))
+        if not len(present):
+            return np.zeros(0, np.int64)
+        # The cheapest offerings hold most pairs: look there first, then for the others.
+        hit = pair[None, :_PAIR_SCAN] == present[:, None]
+        firsts = hit.argmax(axis=1)
+        for missing in np.flatnonzero(~hit.any(axis=1)):
+            firsts[missing] = np.argmax(pair == present[missing])
+        return np.asarray(firsts, dtype=np.int64)
 
     def _runner_ups(
         self, chosen: OfferingChoice, order: IntArray, serverless: ServerlessOption | None
     ) -> tuple[OfferingChoice, ...]:
-        candidates = [self.choice(int(i)) for i in order[: 8 * RUNNER_UPS * self.zone_count]]
+        head = order[: 8 * RUNNER_UPS * self.zone_count]
+        if serverless is None:  # then `chosen` is the first offering of `order`
+            # The loops below in bulk: the first offering of every other kind, by price.
+            kinds = self._kind_of[head].tolist()
+            # Read backwards, each kind's first position is the one that stays.
+            first_at = dict(zip(reversed(kinds), range(len(kinds) - 1, -1, -1), strict=True))
+            others = head[sorted(first_at.values())]
+            others = others[self._kind_of[others] != self._kind_of[order[0]]]
+            if len(others) >= MIN_RUNNER_UPS:
+                cheapest = np.argsort(self.problem.table.effective[others], kind="stable")[:RUNNER_UPS]
+                return tuple(self.choice(int(i)) for i in others[cheapest])
+        candidates = [self.choice(int(i)) for i in head]
         if serverless is not None:
             candidates.append(self.serverless_choice(serverless))
             candidates.sort(key=lambda c: c.effective_price_per_hour)
@@ -221,8 +255,12 @@ class Assembler:
             cache_key=("node", frozenset(signatures), tuple(int(v) for v in load)),
         )
 
+    def fits(self, load: Sequence[int] | IntArray) -> BoolArray:
+        """The offerings that can hold `load` in every resource (`fits_mask`, type by type)."""
+        return fits_mask(self._type_alloc, load)[self.problem.table.type_of]
+
     def node_mask(self, signatures: set[int], load: IntArray) -> BoolArray:
-        mask = fits_mask(self.problem.table.alloc, load)
+        mask = self.fits(load)
         for signature in signatures:
             mask &= self.problem.signatures.masks[signature]
         return mask

@@ -52,7 +52,7 @@ from engines.planner.problem import PodClass, Problem, compile_problem
 from engines.planner.reoptimize import reoptimize
 from engines.planner.results import Binding, Launch, Plan, Unschedulable, UnschedulableCode
 from engines.planner.serverless import ServerlessOption
-from engines.planner.table import BoolArray, FloatArray, IntArray, fits_mask
+from engines.planner.table import BoolArray, FloatArray, IntArray
 from engines.planner.topology import apply_topology
 from engines.planner.types import Snapshot
 
@@ -107,8 +107,7 @@ class _Columns:
         useful = np.flatnonzero(compat.any(axis=0)) if len(table) else np.zeros(0, np.int64)
         keys = np.vstack([table.type_of[useful], np.packbits(compat[:, useful], axis=0).astype(np.int64)]).T
         if len(useful):
-            _, group = np.unique(keys, axis=0, return_inverse=True)
-            group = group.ravel()
+            group = _row_groups(keys)
             order = np.lexsort((useful, table.effective[useful], group))
             first = np.ones(len(order), bool)
             first[1:] = group[order][1:] != group[order][:-1]
@@ -124,6 +123,18 @@ class _Columns:
             if len(classes)
             else np.zeros((0, len(representatives)), bool)
         )
+
+
+def _row_groups(keys: IntArray) -> IntArray:
+    """Each row's rank among the distinct rows in lexicographic order (what `np.unique(axis=0,
+    return_inverse=True)` numbers them, without its structured-array sort)."""
+    order = np.lexsort(keys.T[::-1])
+    ranked = keys[order]
+    new = np.ones(len(keys), bool)
+    new[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+    group = np.empty(len(keys), np.int64)
+    group[order] = np.cumsum(new) - 1
+    return group
 
 
 class _Planner:
@@ -155,9 +166,7 @@ class _Planner:
         problem = self.problem
         for class_index, pod_class in enumerate(problem.isolated):
             constraints = problem.signatures.constraints[pod_class.signature]
-            mask = problem.signatures.masks[pod_class.signature] & fits_mask(
-                problem.table.alloc, pod_class.vector
-            )
+            mask = problem.signatures.masks[pod_class.signature] & self.assembler.fits(pod_class.vector)
             option = problem.serverless.option(pod_class.vector, constraints)
             if not mask.any() and option is None:
                 self._unschedulable(pod_class, pod_class.pods)
@@ -222,7 +231,7 @@ class _Planner:
         constraints = problem.signatures.constraints[pod_class.signature]
         vector = tuple(pod_class.vector)
         if vector not in self._fitting:  # classes of one request under other constraints share it
-            self._fitting[vector] = fits_mask(problem.table.alloc, pod_class.vector)
+            self._fitting[vector] = self.assembler.fits(pod_class.vector)
         fitting = problem.signatures.masks[pod_class.signature] & self._fitting[vector]
         return bool(
             fitting.any()
@@ -339,9 +348,7 @@ class _Planner:
         option = problem.serverless.option(
             pod_class.vector, problem.signatures.constraints[pod_class.signature]
         )
-        mask = problem.signatures.masks[pod_class.signature] & fits_mask(
-            problem.table.alloc, pod_class.vector
-        )
+        mask = problem.signatures.masks[pod_class.signature] & self.assembler.fits(pod_class.vector)
         load = np.array(pod_class.vector, dtype=np.int64)
         for pod_index in pod_indices:
             ranked = self.assembler.ranked(

@@ -81,8 +81,8 @@ MIP_MAX_VARIABLES = 60_000
 
 
 def small_columns(fit_counts: IntArray, ok: BoolArray) -> BoolArray:
-    most = np.where(ok, fit_counts, 0).max(axis=0, initial=0)
-    return np.asarray((most <= SMALL_NODE_PODS) & ok.any(axis=0), dtype=np.bool_)
+    """Columns some class suits where no class suiting them fits more than `SMALL_NODE_PODS`."""
+    return np.asarray(~np.any(ok & (fit_counts > SMALL_NODE_PODS), axis=0) & ok.any(axis=0), dtype=np.bool_)
 
 
 # Columns screened first as likely dominators, and the block size of the sweep that follows
@@ -160,6 +160,7 @@ class _DominanceRelation:
         self.per_dollar = self.resources / cost[:, None]
         self.capped = np.where(fit_counts <= MAX_PODS_FOR_FIT_ROW, fit_counts, np.inf).T / cost[:, None]
         self.ok_t = ok.T
+        self.ok_bits = np.packbits(self.ok_t, axis=1)
         self.cost = cost
         self.small = small
         # Resources per dollar, each scaled to its best and summed: a dominator scores at least
@@ -192,24 +193,26 @@ class _DominanceRelation:
 
     def _relation(self, k: IntArray, j: IntArray) -> BoolArray:
         """[len(k), len(j)]: whether column k[a] dominates column j[b]."""
-        # Each side's rows taken once: [K, 1, ...] against [1, B, ...].
-        needed = ~self.ok_t[j][None, :, :]
+        # Each side's rows taken once: [K, 1, ...] against [1, B, ...]. Which classes each column
+        # serves is compared as bits (padding bits pass); the capped fit counts per dollar, one
+        # per class, only for the pairs every other test leaves.
         k_dollar, j_dollar = self.per_dollar[k][:, None, :], self.per_dollar[j][None, :, :]
         k_cost, j_cost = self.cost[k][:, None], self.cost[j][None, :]
         k_small = self.small[k][:, None]
-        covers = np.all(self.ok_t[k][:, None, :] | needed, axis=2)
+        covers = np.all((self.ok_bits[k][:, None, :] | ~self.ok_bits[j][None, :, :]) == 0xFF, axis=2)
         dollar_ge = np.all(k_dollar >= j_dollar, axis=2)
-        capped_ge = np.all((self.capped[k][:, None, :] >= self.capped[j][None, :, :]) | needed, axis=2)
-        by_dollar = ~k_small & dollar_ge & capped_ge
         by_node = (
             k_small
             & np.all(self.resources[k][:, None, :] >= self.resources[j][None, :, :], axis=2)
             & (k_cost <= j_cost)
         )
         strictly = np.any(k_dollar > j_dollar, axis=2) | (k_cost < j_cost) | (k[:, None] < j[None, :])
-        return np.asarray(
-            covers & (by_dollar | by_node) & strictly & (k[:, None] != j[None, :]), dtype=np.bool_
-        )
+        base = covers & strictly & (k[:, None] != j[None, :])
+        a, b = np.nonzero(base & ~by_node & ~k_small & dollar_ge)
+        capped_ge = np.all((self.capped[k[a]] >= self.capped[j[b]]) | ~self.ok_t[j[b]], axis=1)
+        relation = base & by_node
+        relation[a[capped_ge], b[capped_ge]] = True
+        return np.asarray(relation, dtype=np.bool_)
 
 
 def solve(data: LpInput) -> LpSolution | None:

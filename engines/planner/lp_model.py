@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from engines.planner.table import BoolArray, FloatArray, IntArray
 
@@ -73,7 +74,7 @@ def pods_per_node(class_vectors: IntArray, column_alloc: IntArray) -> IntArray:
     return fit[vector_of][:, alloc_of]
 
 
-def _distinct_rows(array: IntArray) -> tuple[IntArray, IntArray]:
+def _distinct_rows(array: IntArray | npt.NDArray[np.uint8]) -> tuple[IntArray, IntArray]:
     """The index of one row of each distinct value, and which of them each row is (sorting the
     rows as single keys: far faster than `np.unique(axis=0)`)."""
     keys = np.ascontiguousarray(array)
@@ -98,7 +99,9 @@ def cheapest_alike(alloc: IntArray, ok: BoolArray, cost: FloatArray) -> IntArray
     (the first among equals), in column order."""
     if not len(cost):
         return np.zeros(0, np.int64)
-    _, group = _distinct_rows(np.hstack([alloc, np.packbits(ok, axis=0).T.astype(np.int64)]))
+    # Each column as its allocatable's bytes and the bits of the classes it suits.
+    as_bytes = np.ascontiguousarray(alloc, dtype=np.int64).view(np.uint8).reshape(len(cost), -1)
+    _, group = _distinct_rows(np.hstack([as_bytes, np.packbits(ok, axis=0).T]))
     ranked = np.lexsort((np.arange(len(cost)), cost, group))
     first = np.ones(len(ranked), bool)
     first[1:] = group[ranked][1:] != group[ranked][:-1]

@@ -79,15 +79,16 @@ class PackingResult:
 
 
 def node_load(counts: dict[int, int], class_vectors: IntArray) -> IntArray:
-    load = np.zeros(class_vectors.shape[1], np.int64)
-    for pod_class, count in counts.items():
-        load += class_vectors[pod_class] * count
-    return load
+    if not counts:
+        return np.zeros(class_vectors.shape[1], np.int64)
+    classes = np.fromiter(counts.keys(), np.int64, len(counts))
+    pods = np.fromiter(counts.values(), np.int64, len(counts))
+    return np.asarray(pods @ class_vectors[classes], dtype=np.int64)
 
 
 def how_many_fit(spare: Sequence[int], vector: Sequence[int]) -> int:
     """How many pods of this request fit in `spare` (pods request at least one pod slot)."""
-    return min(free // used for free, used in zip(spare, vector, strict=True) if used)
+    return min([free // used for free, used in zip(spare, vector, strict=True) if used])
 
 
 class Packer:
@@ -201,8 +202,8 @@ class Packer:
             copies = int(np.floor(solution.nodes[large] + EPSILON))
             share = solution.placement[:, large] / solution.nodes[large]
             carried_classes = [c for c in self.pinned_first if share[c] > EPSILON]
-            nodes = []
-            for _ in range(copies):
+            nodes: list[PackedNode] = []
+            while len(nodes) < copies:
                 node = PackedNode(int(large), [int(v) for v in d.column_alloc[large]])
                 for carried in carried_classes:
                     fit = how_many_fit(node.spare, self.vectors[carried])
@@ -210,6 +211,14 @@ class Packer:
                     if count:
                         node.add(carried, count, self.vectors[carried])
                 nodes.append(node)
+                # The next nodes come out the same while every class this one took has as many
+                # pods left: each sees the same room and takes the same count (a count the pods
+                # left cut short leaves none, so the copies stop there).
+                alike = min((int(self.remaining[c]) // n for c, n in node.counts.items()), default=copies)
+                for _ in range(min(alike, copies - len(nodes))):
+                    nodes.append(PackedNode(node.column, list(node.spare), dict(node.counts)))
+                    for pod_class, count in node.counts.items():
+                        self.remaining[pod_class] -= count
             # Pinned classes aim at all their pods of the column, the fractional node's too, and
             # go first: the pods left for the steps below are then more of the ones that may go
             # anywhere, which pack densely, and fewer pinned ones, each zone's needing a node there.
@@ -332,7 +341,8 @@ class Packer:
         vectors = d.class_vectors[order]
         needed = [[(int(dim), int(vector[dim])) for dim in np.flatnonzero(vector)] for vector in vectors]
         columns = self.alike
-        ok = d.column_ok[order][:, columns].astype(np.int64)  # [position in order, column]
+        suits = d.column_ok[order][:, columns]  # [position in order, column]
+        ok = suits.astype(np.int64)
         values = self.values[order]
         alloc = np.ascontiguousarray(d.column_alloc[columns].T)  # [resource, column]
         cost = d.column_cost[columns]
@@ -349,7 +359,9 @@ class Packer:
                 every = len(rows) == len(dirty)
                 spare = alloc.copy() if every else alloc[:, rows]
                 fill[np.ix_(np.flatnonzero(remaining == 0), rows)] = 0
-                for position in active:
+                # A class suiting none of these columns fills none of them (its fill there is 0
+                # already, and its fit is only read where it suits the column).
+                for position in active[suits[np.ix_(active, rows)].any(axis=1)]:
                     (first, request), *others = needed[position]  # every pod requests a pod slot
                     fits = spare[first] // request
                     for dim, request in others:

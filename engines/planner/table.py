@@ -274,5 +274,10 @@ def build_offering_table(
 
 
 def fits_mask(alloc: IntArray, load: Sequence[int] | IntArray) -> BoolArray:
-    """Rows of `alloc` that can hold `load` in every resource."""
-    return np.asarray(np.all(alloc >= np.asarray(load, dtype=np.int64), axis=1), dtype=np.bool_)
+    """Rows of `alloc` that can hold `load` in every resource (a resource at a time: `np.all`
+    over rows of five is several times slower on catalogs of thousands of offerings)."""
+    wanted = np.asarray(load, dtype=np.int64)
+    fits = np.ones(len(alloc), dtype=np.bool_)
+    for resource in range(alloc.shape[1]):
+        fits &= alloc[:, resource] >= wanted[resource]
+    return fits

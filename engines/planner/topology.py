@@ -213,12 +213,13 @@ def apply_topology(
         decided.placed_anti.extend((term, placed.node_name) for term in placed.anti_affinity)
     every_zone = sorted(snapshot.allowed_zones or zones)
     # Pods with rules first (by priority): the pods without any then see every zone they pinned.
-    order = sorted(range(len(pods)), key=lambda i: (not pods[i].has_topology_rules, -pods[i].priority))
+    rules = [pod.has_topology_rules for pod in pods]
+    order = sorted(range(len(pods)), key=lambda i: (not rules[i], -pods[i].priority))
     result: list[PodRequest | None] = list(pods)
     blocked: list[Unschedulable] = []
     for index in order:
         pod = pods[index]
-        if not pod.has_topology_rules and not inverse:
+        if not rules[index] and not inverse:
             continue
         try:
             result[index] = _decide(pod, snapshot, decided, every_zone)
@@ -230,7 +231,10 @@ def apply_topology(
 
 
 def _decide(pod: PodRequest, snapshot: Snapshot, decided: _Decided, every_zone: list[str]) -> PodRequest:
-    decision = _Decision(zones=[z for z in every_zone if _zone_allowed(pod, z)])
+    restricted = ZONE in pod.node_selector or pod.required_node_affinity
+    decision = _Decision(
+        zones=[z for z in every_zone if _zone_allowed(pod, z)] if restricted else list(every_zone)
+    )
     if pod.volume_zones is not None:
         decision.join(ZONE, pod.volume_zones)
         if not decision.zones:
@@ -460,7 +464,10 @@ def _choose_zone(pod: PodRequest, decided: _Decided, decision: _Decision) -> str
         raise _Blocked(
             UnschedulableCode.POD_ANTI_AFFINITY, "no zone it may use is left by its pod (anti-)affinity"
         )
-    zone = min(candidates, key=lambda z: (load[z], -_preference(pod, decided, z), z))
+    if pod.preferred_node_affinity or pod.preferred_pod_affinity:
+        zone = min(candidates, key=lambda z: (load[z], -_preference(pod, decided, z), z))
+    else:  # every zone's preference score is 0
+        zone = min(candidates, key=lambda z: (load[z], z))
     decision.join(ZONE, [zone])
     return zone
 
