@@ -67,6 +67,9 @@ class StandaloneOutcome:
     action: StandaloneAction
     done: bool
     problem: str = ""
+    # False: left for the next pass without asking the member (its API budget was spent): what the
+    # member said last time, and the version it holds, stay recorded.
+    attempted: bool = True
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,16 @@ def standalone_outcomes_record(organization_id: str, outcomes: Iterable[Standalo
             if action.obj is None:
                 if outcome.done:
                     Propagation.objects.filter(**where).delete()
+                continue
+            if not outcome.attempted:
+                Propagation.objects.get_or_create(
+                    **where,
+                    defaults={
+                        "api_version": action.api_version,
+                        "object_uid": action.object_id,
+                        "updated_at": now,
+                    },
+                )
                 continue
             Propagation.objects.update_or_create(
                 **where,

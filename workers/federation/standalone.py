@@ -38,8 +38,15 @@ def _cluster(cluster: Cluster, actions: Sequence[StandaloneAction]) -> list[Stan
         except (ApiBudgetSpent, ClusterUnreachable) as stopped:
             # Nothing more there this pass. The rest is recorded as not done, so an organization
             # with nothing but stand-alone objects is still passed over by beat and tries again.
-            problem = str(stopped) or "the cluster's API budget is spent for now"
-            outcomes += [StandaloneOutcome(rest, done=False, problem=problem) for rest in actions[index:]]
+            # A spent budget is our own pacing, not the member's refusal: the member was not asked,
+            # so what it said last stays (the object reads as applying, not refused, there); an
+            # unreachable member is a problem worth showing.
+            if isinstance(stopped, ApiBudgetSpent):
+                outcomes += [StandaloneOutcome(rest, done=False, attempted=False) for rest in actions[index:]]
+            else:
+                outcomes += [
+                    StandaloneOutcome(rest, done=False, problem=str(stopped)) for rest in actions[index:]
+                ]
             break
         except ClusterRefused as refused:
             member.forget_namespace(action.namespace)

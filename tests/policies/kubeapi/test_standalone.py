@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 from kubernetes import client as kube
 from kubernetes.client.exceptions import ApiException
 
@@ -16,6 +17,8 @@ from policies.kubeapi.standalone import POLICY_ANNOTATION
 from policies.models import Propagation
 from tests.fixtures.federation import pool
 from tests.fixtures.simulation import wait_for
+from workers.federation.standalone import run_standalone
+from workers.provisioning import budget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
@@ -118,3 +121,31 @@ def test_a_configmap_a_workload_uses_follows_the_workload_not_the_policy_it_name
     _settled(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
     labels = east.core.read_namespaced_config_map("settings", "shop").metadata.labels
     assert "nodeless.io/workload-id" in labels and _data(east, "settings") == {"k": "v"}
+
+
+def test_a_member_whose_api_budget_is_spent_is_left_applying_not_refused(
+    cast, api, member, policy, settings
+) -> None:
+    """A spent API budget is Nodeless pacing itself, not the member refusing: the object is left for
+    the next pass with no problem recorded (its condition reads Applying, no SyncFailed event)."""
+    east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(2),))
+    policy("east-only", strategy="cheapest", cluster_selector="region=us-east-1")
+    core: Any = kube.CoreV1Api(api)
+    core.create_namespace(NAMESPACE)
+    core.create_namespaced_config_map("shop", _config("flags", {"beta": "on"}, policy="east-only"))
+    org_id, cluster_id = str(cast.org_a.pk), str(east.cluster.pk)
+    bucket = redis.Redis.from_url(settings.REDIS_URL)
+    settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 0.01, 1
+    bucket.delete(budget.budget_key(cluster_id))
+    budget.take(cluster_id)  # the one call the burst allows, spent elsewhere: the next waits 100 s
+    run_standalone(org_id)
+    (row,) = Propagation.objects.filter(cluster_id=cluster_id, name="flags")
+    assert (row.problem, row.applied_version) == ("", 0)
+    assert _data(east, "flags") is None
+
+    settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST = 200, 300
+    bucket.delete(budget.budget_key(cluster_id))  # time passes: the bucket is full again
+    run_standalone(org_id)
+    assert _data(east, "flags") == {"beta": "on"}
+    row.refresh_from_db()
+    assert row.problem == "" and row.applied_version > 0
