@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
@@ -349,9 +349,32 @@ def test_a_worker_runs_the_due_passes_from_its_shard_queue(settings, fake_ports)
     for cluster in clusters:
         ReconcileDue.objects.create(cluster=cluster, due_at=now - timedelta(seconds=1))
     assert schedule_due_passes(now).sent == 3
+    started = _database_now()
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[queue]):
         for cluster in clusters:
             wait_until(partial(pass_over, str(cluster.pk)))
+    _end_sessions_opened_since(started)
     for cluster in clusters:
         assert fleet_ports.PORTS[str(cluster.pk)][1].calls == [("read",)]  # one pass each, no copies
     assert schedule_due_passes(now).sent == 0  # each next pass is due a period later
+
+
+def _database_now() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        (now,) = cursor.fetchone()
+    return now
+
+
+def _end_sessions_opened_since(started: datetime) -> None:
+    """End the test database sessions the in-thread worker opened. Its pool threads keep their
+    connections from task to task (CELERY_DB_REUSE_MAX, as a fleet's workers should), and a stopped
+    in-thread worker never closes them: they held the test database for the rest of the session, so
+    every later test that waits for other sessions to let go waited its full bound. (A real worker's
+    connections end with its process.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_start >= %s",
+            [started],
+        )
