@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -35,10 +35,25 @@ def eks_endpoint_override(region: str, name: str) -> dict[str, str] | None:
     return _overrides(path, Path(path).stat().st_mtime).get(f"{region}/{name}")
 
 
+@lru_cache(maxsize=1024)
+def _kubeconfig_credentials(ciphertext: str, context: str, keys: tuple[str, ...]) -> KubeCredentials:
+    """A stored kubeconfig's credentials, parsed once per process: every pass asks for each member's
+    client, and decrypting and parsing the YAML each time was ~6 % of a federation worker's CPU
+    (profile of bench/federation_fleet.py). Keyed by the ciphertext (a new kubeconfig is a new
+    one) and the encryption keys (a removed key must fail as it would uncached); a failure is not
+    cached."""
+    del keys  # part of the key only
+    _, creds = credentials(decrypt_text(ciphertext), context)
+    return creds
+
+
 def cluster_credentials(cluster: Cluster) -> KubeCredentials:
     if cluster.connection == ClusterConnection.KUBECONFIG:
-        _, creds = credentials(decrypt_text(cluster.kubeconfig_ciphertext), cluster.kubeconfig_context)
-        return creds
+        return _kubeconfig_credentials(
+            cluster.kubeconfig_ciphertext,
+            cluster.kubeconfig_context,
+            tuple(settings.NODELESS_ENCRYPTION_KEYS),
+        )
     account = cluster.cloud_account
     if account is None:
         raise ValueError(f"EKS cluster {cluster.name} has no cloud account")

@@ -255,6 +255,7 @@ def statuses_sync(organization_id: str) -> int:
         linked = [o.workload_id for o in objects if o.workload_id]
         for placement in Placement.objects.filter(workload_id__in=linked).select_related("cluster"):
             placements.setdefault(placement.workload_id, []).append(placement)
+        statuses: list[tuple[KubeObject, Any]] = []
         for kobj in objects:
             if kobj.workload is None:
                 store.remove(organization, counter, kobj)
@@ -265,8 +266,9 @@ def statuses_sync(organization_id: str) -> int:
                 changed += 1
             status = _with_propagation(organization, counter, kobj, placements.get(kobj.workload_id, []))
             if status != kobj.status:
-                store.touch_status(organization, counter, kobj, status)
-                changed += 1
+                statuses.append((kobj, status))
+        store.touch_statuses(organization, counter, statuses)
+        changed += len(statuses)
         changed += standalone_statuses_sync(organization, counter)
         events_expire(organization, counter)
         changed += _namespaces_finish(organization, counter)
@@ -290,36 +292,54 @@ def _with_propagation(
 
 def _adopt(organization: Organization, counter: Any) -> int:
     """Workloads submitted on the pages or through the REST API become objects of the endpoint too
-    (with their namespace and companions), so kubectl sees every workload of the organization."""
+    (with their namespace and companions), so kubectl sees every workload of the organization.
+    What already exists is read in one query per pass, not looked up per workload: a burst of a
+    thousand REST submissions made this the longest step of the pass (bench/federation_fleet.py)."""
+    orphans = list(
+        Workload.objects.filter(
+            organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
+        ).order_by("created_at")
+    )
+    if not orphans:
+        return 0
+    namespaces = {workload.namespace for workload in orphans}
+    stored = set(
+        KubeObject.objects.filter(organization=organization, namespace__in=[*namespaces, ""]).values_list(
+            "group", "resource", "namespace", "name"
+        )
+    )
     adopted = 0
-    orphans = Workload.objects.filter(
-        organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
-    ).order_by("created_at")
     for workload in orphans:
         resource = by_kind(WORKLOAD_KINDS[workload.kind].split("/")[0], workload.kind)
-        if resource is None or store.load(organization, resource, workload.namespace, workload.name):
+        if resource is None or (resource.group, resource.plural, workload.namespace, workload.name) in stored:
             continue
-        _ensure_namespace(organization, counter, workload.namespace)
+        _ensure_namespace(organization, counter, workload.namespace, stored)
         for companion in services.workload_companions(workload):
             kind = by_kind("", str(companion.get("kind")))
             name = str((companion.get("metadata") or {}).get("name"))
-            if kind is not None and store.load(organization, kind, workload.namespace, name) is None:
+            if kind is not None and (kind.group, kind.plural, workload.namespace, name) not in stored:
                 write = store.Write(companion, {}, 1)
                 store.save(organization, counter, kind, workload.namespace, name, write, None)
+                stored.add((kind.group, kind.plural, workload.namespace, name))
         write = store.Write(dict(workload.manifest), {}, 1)
         kobj = store.save(organization, counter, resource, workload.namespace, workload.name, write, None)
+        stored.add((resource.group, resource.plural, workload.namespace, workload.name))
         kobj.workload = workload
         _linked(kobj)
         adopted += 1
     return adopted
 
 
-def _ensure_namespace(organization: Organization, counter: Any, name: str) -> None:
+def _ensure_namespace(
+    organization: Organization, counter: Any, name: str, stored: set[tuple[str, str, str, str]]
+) -> None:
     namespaces = by_kind("", "Namespace")
     assert namespaces is not None
-    if store.load(organization, namespaces, "", name) is None:
+    key = (namespaces.group, namespaces.plural, "", name)
+    if key not in stored:
         write = store.Write({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}, {"phase": "Active"}, 1)
         store.save(organization, counter, namespaces, "", name, write, None)
+        stored.add(key)
 
 
 def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObject) -> None:
