@@ -8,7 +8,8 @@ Each run signs up an organization, connects ``--clusters`` simulated member clus
 simulator's kube-apiservers, each behind its own HTTPS port, in a process of their own, as the
 customer's clusters are not the product's; ``--member-processes`` spreads them over several) through the product's kubeconfig path, and submits ``--workloads`` Deployments through the REST API (four API
 clients at once), spread over spread/aggregated/cheapest/static-weight policies. A Celery worker
-(solo pool, in process) runs the federation loop. Figures:
+(solo pool) runs the federation loop in a process of its own, as in production
+(``--worker-in-process`` keeps it in the bench's process, as ``--profile`` needs). Figures:
 
 - ``workloads_per_second``: workloads over the seconds from the first submission until every
   workload is Running in its members (the product's status, synced from the members);
@@ -284,14 +285,46 @@ class MemberProcesses:
             process.join(timeout=60)
 
 
+class WorkerProcess:
+    """The Celery worker in a process of its own, as in production (web and workers are separate
+    processes there): the API clients of the run and the worker then each have a core and an
+    interpreter lock of their own. ``apply_threads`` is its NODELESS_FEDERATION_APPLY_THREADS."""
+
+    def __init__(self, apply_threads: int) -> None:
+        import subprocess
+
+        environment = {**os.environ, "NODELESS_FEDERATION_APPLY_THREADS": str(apply_threads)}
+        command = [sys.executable, "-m", "celery", "-A", "nodeless_saas", "worker", "--pool", "solo"]
+        self.process = subprocess.Popen(
+            [
+                *command,
+                "--loglevel",
+                "WARNING",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=environment,
+        )
+
+    def cpu_seconds(self) -> float:
+        """CPU the worker has used so far (Linux: user + system time from /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
 def run_once(
-    run: str, members: MemberProcesses, workloads: int, seed: int, threads: int
+    run: str, members: MemberProcesses, workloads: int, seed: int, threads: int, worker: WorkerProcess | None
 ) -> dict[str, object]:
     from django.conf import settings
 
     from policies.models import Placement, Workload, WorkloadStatus
 
-    settings.NODELESS_FEDERATION_APPLY_THREADS = threads
     sims = members.addresses
     organization, token = _organization(run, sims)
     rng = random.Random(seed)
@@ -301,7 +334,8 @@ def run_once(
     ]
     submitted: dict[str, float] = {}
     load_before = os.getloadavg()[0]
-    cpu_before = (time.process_time(), members.cpu_seconds())
+    worker_cpu = worker.cpu_seconds if worker is not None else lambda: 0.0
+    cpu_before = (time.process_time() + worker_cpu(), members.cpu_seconds())
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=API_CLIENTS) as pool:
         chunks = [bodies[index::API_CLIENTS] for index in range(API_CLIENTS)]
@@ -315,7 +349,7 @@ def run_once(
             break
         time.sleep(0.1)
     seconds = time.perf_counter() - started
-    cpu = (time.process_time() - cpu_before[0], members.cpu_seconds() - cpu_before[1])
+    cpu = (time.process_time() + worker_cpu() - cpu_before[0], members.cpu_seconds() - cpu_before[1])
     members_of: dict[str, list[str]] = {}
     for placed, member in Placement.objects.filter(organization=organization, replicas__gt=0).values_list(
         "workload_id", "cluster__name"
@@ -335,6 +369,7 @@ def run_once(
         "workloads": workloads,
         "clusters": len(sims),
         "member_processes": len(members.processes),
+        "worker": "own process" if worker is not None else "in the bench's process",
         "running": running,
         "seconds": round(seconds, 2),
         "workloads_per_second": round(running / seconds, 1),
@@ -343,7 +378,7 @@ def run_once(
         "applied_p50_seconds": round(statistics.median(latencies), 3) if latencies else None,
         "applied_p99_seconds": round(_percentile(latencies, 0.99), 3) if latencies else None,
         "placements": sum(len(where) for where in members_of.values()),
-        # Where the two cores went: the product's process (API clients and the worker) and the
+        # Where the two cores went: the product's processes (API clients and the worker) and the
         # simulated members' (PostgreSQL and Redis are neither).
         "cpu_seconds": {"product": round(cpu[0], 1), "members": round(cpu[1], 1)},
         "api_rate_per_member": [settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST],
@@ -367,6 +402,11 @@ def main() -> None:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline run")
     parser.add_argument(
+        "--worker-in-process",
+        action="store_true",
+        help="run the Celery worker in the bench's process (as --profile does) instead of its own",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile the passes of the product run (printed to stderr)"
     )
     args = parser.parse_args()
@@ -383,19 +423,30 @@ def main() -> None:
             os.environ.setdefault("NODELESS_LOG_LEVEL", "WARNING")
             django.setup()
             from celery.contrib.testing.worker import start_worker
+            from django.conf import settings
             from django.core.management import call_command
 
             from nodeless_saas.celery import app
 
             call_command("migrate", verbosity=0)
-            with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
-                runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
-                for run, threads in runs:
-                    profile = PassProfile() if args.profile and run == "nodeless" else None
-                    line = run_once(run, members, args.workloads, args.seed, threads)
-                    if profile is not None:
-                        profile.report()
-                    print(json.dumps({**line, "database": database}), flush=True)
+            app.control.purge()  # what an earlier, interrupted run left in the broker
+            runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
+            for run, threads in runs:
+                profile = PassProfile() if args.profile and run == "nodeless" else None
+                if profile is not None or args.worker_in_process:
+                    # cProfile sees the passes only in this process
+                    settings.NODELESS_FEDERATION_APPLY_THREADS = threads
+                    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+                        line = run_once(run, members, args.workloads, args.seed, threads, None)
+                else:
+                    worker = WorkerProcess(threads)
+                    try:
+                        line = run_once(run, members, args.workloads, args.seed, threads, worker)
+                    finally:
+                        worker.stop()
+                if profile is not None:
+                    profile.report()
+                print(json.dumps({**line, "database": database}), flush=True)
     finally:
         members.stop()
 

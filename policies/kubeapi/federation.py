@@ -35,7 +35,7 @@ from policies.kubeapi.propagation import (
     with_condition,
     workload_problems,
 )
-from policies.kubeapi.resources import by_kind
+from policies.kubeapi.resources import Resource, by_kind
 from policies.models import FederationPolicy, KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
 from tenants.actors import Actor
 from tenants.models import Organization
@@ -293,8 +293,9 @@ def _with_propagation(
 def _adopt(organization: Organization, counter: Any) -> int:
     """Workloads submitted on the pages or through the REST API become objects of the endpoint too
     (with their namespace and companions), so kubectl sees every workload of the organization.
-    What already exists is read in one query per pass, not looked up per workload: a burst of a
-    thousand REST submissions made this the longest step of the pass (bench/federation_fleet.py)."""
+    What exists is read in one query and the new objects are stored together: a burst of a
+    thousand REST submissions, one object at a time, made this the longest step of the pass
+    (bench/federation_fleet.py --profile)."""
     orphans = list(
         Workload.objects.filter(
             organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
@@ -308,38 +309,41 @@ def _adopt(organization: Organization, counter: Any) -> int:
             "group", "resource", "namespace", "name"
         )
     )
+    created: list[KubeObject] = []
+
+    def create(resource: Resource, namespace: str, name: str, write: store.Write) -> KubeObject | None:
+        key = (resource.group, resource.plural, namespace, name)
+        if key in stored:
+            return None
+        stored.add(key)
+        kobj = store.new_object(organization, resource, namespace, name, write)
+        created.append(kobj)
+        return kobj
+
+    namespace_kind = by_kind("", "Namespace")
+    assert namespace_kind is not None
     adopted = 0
     for workload in orphans:
         resource = by_kind(WORKLOAD_KINDS[workload.kind].split("/")[0], workload.kind)
         if resource is None or (resource.group, resource.plural, workload.namespace, workload.name) in stored:
             continue
-        _ensure_namespace(organization, counter, workload.namespace, stored)
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {}}
+        create(namespace_kind, "", workload.namespace, store.Write(namespace, {"phase": "Active"}, 1))
         for companion in services.workload_companions(workload):
             kind = by_kind("", str(companion.get("kind")))
             name = str((companion.get("metadata") or {}).get("name"))
-            if kind is not None and (kind.group, kind.plural, workload.namespace, name) not in stored:
-                write = store.Write(companion, {}, 1)
-                store.save(organization, counter, kind, workload.namespace, name, write, None)
-                stored.add((kind.group, kind.plural, workload.namespace, name))
-        write = store.Write(dict(workload.manifest), {}, 1)
-        kobj = store.save(organization, counter, resource, workload.namespace, workload.name, write, None)
-        stored.add((resource.group, resource.plural, workload.namespace, workload.name))
+            if kind is not None:
+                create(kind, workload.namespace, name, store.Write(companion, {}, 1))
+        kobj = create(
+            resource, workload.namespace, workload.name, store.Write(dict(workload.manifest), {}, 1)
+        )
+        assert kobj is not None
+        # linked: the object says what its workload's generation runs (as ``_linked`` does)
         kobj.workload = workload
-        _linked(kobj)
+        kobj.workload_generation = workload.generation
         adopted += 1
+    store.create_many(organization, counter, created)
     return adopted
-
-
-def _ensure_namespace(
-    organization: Organization, counter: Any, name: str, stored: set[tuple[str, str, str, str]]
-) -> None:
-    namespaces = by_kind("", "Namespace")
-    assert namespaces is not None
-    key = (namespaces.group, namespaces.plural, "", name)
-    if key not in stored:
-        write = store.Write({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}, {"phase": "Active"}, 1)
-        store.save(organization, counter, namespaces, "", name, write, None)
-        stored.add(key)
 
 
 def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObject) -> None:

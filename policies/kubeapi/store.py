@@ -186,9 +186,20 @@ def save(
 ) -> KubeObject:
     """Store a created or changed object with the next resourceVersion, and log the change."""
     counter.resource_version += 1
-    body = strip_served(write.obj)
-    sealed = resource.kind in SEALED_KINDS
-    kobj = existing or KubeObject(
+    kobj = existing or new_object(organization, resource, namespace, name)
+    _write_into(kobj, resource, write)
+    kobj.resource_version = counter.resource_version
+    kobj.save()
+    _log(organization, counter, kobj, "MODIFIED" if existing is not None else "ADDED")
+    counter.save(update_fields=["resource_version"])
+    return kobj
+
+
+def new_object(
+    organization: Organization, resource: Resource, namespace: str, name: str, write: Write | None = None
+) -> KubeObject:
+    """An object not stored yet (``create_many`` stores it), with ``write`` in it if given."""
+    kobj = KubeObject(
         organization=organization,
         group=resource.group,
         version=resource.version,
@@ -197,17 +208,36 @@ def save(
         namespace=namespace,
         name=name,
     )
+    if write is not None:
+        _write_into(kobj, resource, write)
+    return kobj
+
+
+def _write_into(kobj: KubeObject, resource: Resource, write: Write) -> None:
+    body = strip_served(write.obj)
+    sealed = resource.kind in SEALED_KINDS
     kobj.version = resource.version
     kobj.body = {"apiVersion": body.get("apiVersion"), "metadata": {}} if sealed else body
     kobj.ciphertext = encrypt_text(json.dumps(body)) if sealed else ""
     kobj.labels = dict((body.get("metadata") or {}).get("labels") or {})
     kobj.status = write.status
     kobj.generation = write.generation
-    kobj.resource_version = counter.resource_version
-    kobj.save()
-    _log(organization, counter, kobj, "MODIFIED" if existing is not None else "ADDED")
+
+
+def create_many(organization: Organization, counter: KubeCounter, kobjs: Sequence[KubeObject]) -> None:
+    """Store new objects (``new_object``) in a few statements, each with the next resourceVersion
+    and an ADDED event, in order."""
+    if not kobjs:
+        return
+    events = []
+    for kobj in kobjs:
+        counter.resource_version += 1
+        kobj.resource_version = counter.resource_version
+        events.append(_event(organization, counter, kobj, "ADDED"))
+    KubeObject.objects.bulk_create(kobjs, batch_size=500)
+    KubeEvent.objects.bulk_create(events, batch_size=500)
+    _compact(organization, counter)
     counter.save(update_fields=["resource_version"])
-    return kobj
 
 
 def touch_status(organization: Organization, counter: KubeCounter, kobj: KubeObject, status: Json) -> None:
@@ -228,7 +258,9 @@ def touch_statuses(
         kobj.status = status
         kobj.resource_version = counter.resource_version
         events.append(_event(organization, counter, kobj, "MODIFIED"))
-    KubeObject.objects.bulk_update([kobj for kobj, _ in changes], ["status", "resource_version"], batch_size=500)
+    KubeObject.objects.bulk_update(
+        [kobj for kobj, _ in changes], ["status", "resource_version"], batch_size=500
+    )
     KubeEvent.objects.bulk_create(events, batch_size=500)
     _compact(organization, counter)
     counter.save(update_fields=["resource_version"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import select
 import socket
 import subprocess
 import tempfile
@@ -68,7 +69,7 @@ class TlsFront:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
         self.stopped = threading.Event()
-        self.sockets: list[socket.socket] = []
+        self.upstreams: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -80,37 +81,41 @@ class TlsFront:
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
     def _relay(self, client: socket.socket) -> None:
+        """Both directions of one connection in this one thread: OpenSSL's connection object is not
+        safe to read in one thread while another writes or closes it (two pumping threads crashed
+        the test process with a segmentation fault while kubectl streamed a watch)."""
         try:
             secure = self.context.wrap_socket(client, server_side=True)
             upstream = socket.create_connection(self.backend)
         except OSError:
             client.close()
             return
-        self.sockets += [secure, upstream]
-        threading.Thread(target=_pump, args=(upstream, secure), daemon=True).start()
-        _pump(secure, upstream)
+        self.upstreams.append(upstream)
+        try:
+            while not self.stopped.is_set():
+                # Bytes OpenSSL already decrypted are not visible to select().
+                ready = [secure] if secure.pending() else select.select([secure, upstream], [], [], 1.0)[0]
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (upstream if source is secure else secure).sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (secure, upstream):
+                with contextlib.suppress(OSError):
+                    end.close()
 
     def stop(self) -> None:
-        """Close every relayed connection: watches still streaming to kubectl see their client go
-        (at their next keep-alive) and end, releasing their database connections."""
+        """End every relayed connection: watches still streaming to kubectl see their client go
+        (at their next keep-alive) and end, releasing their database connections. Only the plain
+        upstream sockets are shut from here (each relay thread closes its own TLS socket)."""
         self.stopped.set()
         self.listener.close()
-        for end in self.sockets:
+        for upstream in self.upstreams:
             with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-            end.close()
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for end in (source, target):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
+                upstream.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture
