@@ -1,5 +1,6 @@
 """kubectl and the Python client against the endpoint served on loopback (pytest-django's live
-server), with the federation loop running passes in a thread, as a worker would."""
+server, streaming as gunicorn does), with the federation loop running passes in a thread, as a
+worker would."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ import yaml
 from django.db import connection
 from django.test import Client
 from kubernetes import client as kube
+from pytest_django.live_server_helper import LiveServer
 
+from policies.kubeapi import views
 from simulator.resources import STORAGE_CLASSES
 from simulator.tls import ServerCertificate, issue_server_certificate
+from tests.policies.kubeapi.live_server import chunked_live_server
 from workers.federation import run_pass
 
 KUBECTL = "/usr/bin/kubectl"
@@ -118,8 +122,20 @@ class TlsFront:
                 upstream.shutdown(socket.SHUT_RDWR)
 
 
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """pytest-django's live server, streaming as gunicorn does (see `live_server.py`)."""
+    server = chunked_live_server(request.config.getvalue("liveserver") or "localhost")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def kube_server(live_server) -> Iterator[TlsFront]:
+def kube_server(live_server, monkeypatch) -> Iterator[TlsFront]:
+    # A watch whose client went away ends at its second write after that (the first still goes
+    # out), and it writes only every KEEPALIVE_SECONDS when nothing changes: with the product's 5 s,
+    # each abandoned watch held its server thread and database session for ~10 s after the test.
+    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.2)
     front = TlsFront(live_server.url)
     yield front
     front.stop()

@@ -77,19 +77,30 @@ def test_a_deployment_is_placed_by_its_annotated_policy_and_reports_status(
     assert workload.policy == chosen
 
     stream = watch.Watch()
-    ready = None
+    ready = marked = None
     for event in stream.stream(
         apps.list_namespaced_deployment,
         "shop",
         field_selector="metadata.name=web",
         resource_version=created.metadata.resource_version,
-        timeout_seconds=60,
+        timeout_seconds=300,
     ):
         found = event["object"]
-        if (found.status.ready_replicas or 0) == 2 and found.status.observed_generation == 1:
+        if (
+            ready is None
+            and (found.status.ready_replicas or 0) == 2
+            and found.status.observed_generation == 1
+        ):
             ready = found
+            # A change made now shows on this same watch while it is open. Were events delivered
+            # only when the watch ends (a response buffered to its end), they would all come after
+            # the 300 s, this change after the last of them, and the loop would end without it.
+            apps.patch_namespaced_deployment("web", "shop", {"metadata": {"labels": {"seen": "ready"}}})
+        elif ready is not None and (found.metadata.labels or {}).get("seen") == "ready":
+            marked = found
             stream.stop()
     assert ready is not None, "the Deployment never reported 2 ready replicas"
+    assert marked is not None, "a change made during the watch did not show on it"
     assert {c.type: c.status for c in ready.status.conditions}["Available"] == "True"
     raw = json.loads(apps.read_namespaced_deployment("web", "shop", _preload_content=False).data)
     assert [(c["name"], c["replicas"], c["readyReplicas"]) for c in raw["status"]["clusters"]] == [

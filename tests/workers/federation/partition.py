@@ -57,6 +57,9 @@ class Partition:
                 except OSError:
                     _close(client)
                     continue
+                # The 5 s bounded the connect only: left on the socket, it cut every connection
+                # quiet for 5 s (an idle watch: "Response ended prematurely"), which no network does.
+                server.settimeout(None)
                 self._open |= {client, server}
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
