@@ -30,6 +30,9 @@ from tenants.models import Organization
 Json = dict[str, Any]
 _SPEC_FREE = {"metadata", "status", "apiVersion", "kind"}  # changes here do not bump generation
 _MAX_MANAGER = 128
+# A watch with nothing to send writes one space this often: JSON decoders skip it, and writing it
+# finds a client that went away, which ends the watch (its thread and database session with it).
+KEEPALIVE_SECONDS = 5.0
 
 
 class _DryRun(Exception):

@@ -24,7 +24,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from policies.api.serializers import FederationPolicySerializer, policy_representation
 from policies.federation import selectors, services
-from policies.kubeapi import errors, fields, patches, store, tables
+from policies.kubeapi import errors, fields, operations, patches, store, tables
 from policies.kubeapi.operations import PATCH_TYPES, Context
 from policies.kubeapi.resources import POLICY_GROUP
 from policies.models import FederationPolicy, KubeObject
@@ -296,14 +296,21 @@ def _watch(ctx: Context, names: dict[str, str]) -> Iterator[str]:
     """Changes of the policy rows, polled (they change rarely, and through the pages too)."""
     seen = {p.name: p.version for p in selectors.federation_policy_list(ctx.organization)}
     deadline = time.monotonic() + 300
+    last_write = time.monotonic()
     while time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(min(0.5, operations.KEEPALIVE_SECONDS))
         now = {p.name: p for p in selectors.federation_policy_list(ctx.organization)}
         for policy_name, policy in now.items():
             if seen.get(policy_name) != policy.version:
                 kind = "MODIFIED" if policy_name in seen else "ADDED"
+                last_write = time.monotonic()
                 yield json.dumps({"type": kind, "object": render(policy, names)}) + "\n"
         for policy_name in set(seen) - set(now):
             gone = {"apiVersion": API_VERSION, "kind": "FederationPolicy", "metadata": {"name": policy_name}}
+            last_write = time.monotonic()
             yield json.dumps({"type": "DELETED", "object": gone}) + "\n"
         seen = {n: p.version for n, p in now.items()}
+        if time.monotonic() - last_write >= operations.KEEPALIVE_SECONDS:
+            # as the objects' watch does (operations.KEEPALIVE_SECONDS): an abandoned watch ends
+            last_write = time.monotonic()
+            yield " "

@@ -31,7 +31,6 @@ MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
 MAX_WATCH_SECONDS = 600
 WATCH_POLL_SECONDS = 0.2
 BOOKMARK_SECONDS = 10
-KEEPALIVE_SECONDS = 5
 
 
 def _respond(body: Json, status: int = 200) -> JsonResponse:
@@ -315,7 +314,7 @@ def _stream(
                 )
                 + "\n"
             )
-        elif time.monotonic() - last_write >= KEEPALIVE_SECONDS:
+        elif time.monotonic() - last_write >= operations.KEEPALIVE_SECONDS:
             # One space: JSON decoders skip it (client-go's, the Python client's before the next
             # line), and writing it finds a client that went away, which ends this watch.
             last_write = time.monotonic()

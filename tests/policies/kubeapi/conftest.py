@@ -25,7 +25,7 @@ from django.test import Client
 from kubernetes import client as kube
 from pytest_django.live_server_helper import LiveServer
 
-from policies.kubeapi import views
+from policies.kubeapi import operations
 from simulator.resources import STORAGE_CLASSES
 from simulator.tls import ServerCertificate, issue_server_certificate
 from tests.policies.kubeapi.live_server import chunked_live_server
@@ -135,7 +135,7 @@ def kube_server(live_server, monkeypatch) -> Iterator[TlsFront]:
     # A watch whose client went away ends at its second write after that (the first still goes
     # out), and it writes only every KEEPALIVE_SECONDS when nothing changes: with the product's 5 s,
     # each abandoned watch held its server thread and database session for ~10 s after the test.
-    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(operations, "KEEPALIVE_SECONDS", 0.2)
     front = TlsFront(live_server.url)
     yield front
     front.stop()

@@ -379,3 +379,18 @@ def test_deleting_a_namespace_deletes_what_is_in_it_once_the_members_let_go(cast
     assert shop.get("/k8s/api/v1/namespaces/shop").status_code == 404
     refused = shop.client.delete("/k8s/api/v1/namespaces/default", **shop.headers)
     assert refused.status_code == 403
+
+
+def test_an_idle_policy_watch_writes_keep_alives(kube, policy, monkeypatch) -> None:
+    """A FederationPolicy watch with nothing to report still writes (one space, which JSON
+    decoders skip), so a client that went away is found and the watch ends, releasing its
+    server thread and database session, as the objects' watches do."""
+    from policies.kubeapi import operations
+
+    monkeypatch.setattr(operations, "KEEPALIVE_SECONDS", 0.2)
+    policy("default", strategy="cheapest")
+    response = kube.get("/k8s/apis/policy.nodeless.io/v1alpha1/federationpolicies?watch=1")
+    assert response.status_code == 200
+    first = next(iter(response.streaming_content))
+    response.close()
+    assert first.strip() == b""
