@@ -35,6 +35,12 @@ class ClusterUnreachable(Exception):
     """The cluster's API could not be reached or no longer accepts our credentials (401)."""
 
 
+class WatchBroken(ClusterUnreachable):
+    """A watch that was streaming broke off (a proxy or load balancer ended the connection, the
+    API server restarted): watch again from the last version seen, as client-go's reflector does;
+    nothing says the cluster is unreachable."""
+
+
 class ClusterRefused(Exception):
     """The cluster answered this request with an error; `status` is the HTTP status."""
 
@@ -226,13 +232,22 @@ class ClusterApi:
         try:
             if response.status >= 300:
                 self._raise_for(response.status, response.reason, raw.data)
-            for line in _lines(raw):
-                event = json.loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    code = int(status.get("code") or 500)
-                    raise (Gone if code == 410 else ClusterRefused)(code, str(status.get("message") or code))
-                yield str(event.get("type")), event.get("object") or {}
+            try:
+                for line in _lines(raw):
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        code = int(status.get("code") or 500)
+                        raise (Gone if code == 410 else ClusterRefused)(
+                            code, str(status.get("message") or code)
+                        )
+                    yield str(event.get("type")), event.get("object") or {}
+            except (HTTPError, OSError) as error:
+                # The server answered 200 and was streaming: this is no unreachable cluster.
+                raise WatchBroken(
+                    f"the watch of {kind} from {self.server} broke off mid-stream ({type(error).__name__}); "
+                    "watching again from the last version seen"
+                ) from error
         except (HTTPError, OSError) as error:
             raise ClusterUnreachable(self._describe(error)) from error
         finally:

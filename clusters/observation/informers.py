@@ -21,7 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable, Gone
+from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable, Gone, WatchBroken
 from engines.kube.nodes import Node
 from engines.kube.objects import ObjectView
 from engines.kube.pods import Pod, essential_pod
@@ -191,6 +191,11 @@ class ClusterInformer:
                 failures = 0
             except Gone:
                 store.resource_version = ""  # compacted away: list again
+            except WatchBroken as broken:
+                # A streaming watch cut off (load balancers end long connections): watch again from
+                # the version held, without counting a failure or saying the cluster is down.
+                logger.debug("%s of %s: %s", resource.kind, self.name, broken)
+                self._stop.wait(_BACKOFF_SECONDS[0])
             except (ClusterUnreachable, ClusterRefused, ValueError) as error:
                 store.problem = str(error) or type(error).__name__
                 logger.info("watching %s of %s failed: %s", resource.kind, self.name, store.problem)

@@ -173,3 +173,28 @@ def test_storage_that_may_not_be_listed_is_none_at_once_so_the_pass_reads_direct
         assert informer.problem == ""  # pods and nodes are watched as before
     finally:
         informer.stop()
+
+
+def test_a_watch_cut_mid_stream_resumes_from_the_version_held_without_a_problem() -> None:
+    from clusters.kube.api import WatchBroken
+
+    def cut_after(event: tuple[str, dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+        yield event
+        raise WatchBroken("the watch of Pod from https://lb broke off mid-stream (ProtocolError)")
+
+    api = FakeApi(
+        {"Pod": [_pod("a", "5")], "Node": []},
+        {
+            "Pod": [cut_after(("ADDED", _pod("b", "11"))), [("MODIFIED", _pod("b", "12", node="n1"))]],
+            "Node": [],
+        },
+    )
+    informer = ClusterInformer("c", lambda: api)  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        wait_for(lambda: ("Pod", "12") in api.watched_from or ("Pod", "11") in api.watched_from)
+        wait_for(lambda: {pod.name: pod.node_name for pod in informer.snapshot()[0]}.get("b") == "n1")
+        assert ("Pod", "11") in api.watched_from  # resumed where the cut stream was
+        assert api.list_calls["Pod"] == 1 and informer.problem == ""
+    finally:
+        informer.stop()
