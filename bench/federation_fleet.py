@@ -310,7 +310,7 @@ class WorkerProcess:
             [
                 *command,
                 "--loglevel",
-                "WARNING",
+                os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),  # DEBUG: each pass's report
                 "--without-heartbeat",
                 "--without-mingle",
                 "--without-gossip",
