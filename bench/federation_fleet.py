@@ -6,10 +6,18 @@ Karmada-like sequential apply measured in the same run.
 
 Each run signs up an organization, connects ``--clusters`` simulated member clusters (the
 simulator's kube-apiservers, each behind its own HTTPS port, in a process of their own, as the
-customer's clusters are not the product's; ``--member-processes`` spreads them over several) through the product's kubeconfig path, and submits ``--workloads`` Deployments through the REST API (four API
+customer's clusters are not the product's; ``--member-processes`` spreads them over several) through the product's kubeconfig path, and submits ``--workloads`` Deployments (four API
 clients at once), spread over spread/aggregated/cheapest/static-weight policies. A Celery worker
 (solo pool) runs the federation loop in a process of its own, as in production
-(``--worker-in-process`` keeps it in the bench's process, as ``--profile`` needs). Figures:
+(``--worker-in-process`` keeps it in the bench's process, as ``--profile`` needs). ``--via`` says
+how the Deployments are sent:
+
+- ``rest`` (default): ``POST /api/v1/workloads/`` with the manifest and the policy's name;
+- ``endpoint``: the organization's Kubernetes API, ``POST /k8s/apis/apps/v1/namespaces/<ns>/deployments``
+  with the Deployment itself, its policy named by the ``policy.nodeless.io/name`` annotation (the
+  namespaces are created through the endpoint first, outside the clock), as kubectl would send it.
+
+Figures:
 
 - ``workloads_per_second``: workloads over the seconds from the first submission until every
   workload is Running in its members (the product's status, synced from the members);
@@ -55,6 +63,9 @@ if TYPE_CHECKING:
 API_CLIENTS = 4
 POLICIES = ("spread", "aggregated", "cheapest", "static")
 WORKLOAD_LABEL = "nodeless.io/workload-id"
+POLICY_ANNOTATION = "policy.nodeless.io/name"  # policies.kubeapi.federation.POLICY_ANNOTATION
+NAMESPACES = 8
+VIAS = ("rest", "endpoint")
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,7 @@ def _manifest(run: str, number: int, rng: random.Random) -> dict[str, object]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": f"{run}-team-{number % 8}", "labels": {"app": name}},
+        "metadata": {"name": name, "namespace": f"{run}-team-{number % NAMESPACES}", "labels": {"app": name}},
         "spec": {
             "replicas": rng.choice((1, 2, 2, 3)),
             "selector": {"matchLabels": {"app": name}},
@@ -183,7 +194,31 @@ def _organization(run: str, sims: list[MemberAddress]) -> tuple[Organization, st
     return organization, token
 
 
-def _submit(token: str, bodies: list[dict[str, object]], submitted: dict[str, float]) -> None:
+def _body(via: str, manifest: dict[str, Any], policy: str) -> dict[str, Any]:
+    """What one client sends for a workload: the REST API's submission, or the endpoint's object."""
+    if via == "rest":
+        return {"manifest": manifest, "policy": policy}
+    metadata = {**manifest["metadata"], "annotations": {POLICY_ANNOTATION: policy}}
+    return {**manifest, "metadata": metadata}
+
+
+def _namespaces_create(token: str, run: str) -> None:
+    """The endpoint keeps objects only in namespaces it has (as the API server): create them."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    for number in range(NAMESPACES):
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{run}-team-{number}"}}
+        response = client.post("/k8s/api/v1/namespaces", body, format="json")
+        if response.status_code != 201:
+            raise RuntimeError(f"namespace failed: {response.status_code} {response.content[:300]!r}")
+
+
+def _submit(token: str, via: str, bodies: list[dict[str, Any]], submitted: dict[str, float]) -> None:
+    """Send ``bodies`` one after the other; ``submitted`` gets when each call returned, by workload
+    id (``rest``: the answer's) or by ``namespace/name`` (``endpoint``: the object's; its workload
+    id is looked up afterwards, outside the clock)."""
     from django.db import connections
     from rest_framework.test import APIClient
 
@@ -191,12 +226,38 @@ def _submit(token: str, bodies: list[dict[str, object]], submitted: dict[str, fl
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     try:
         for body in bodies:
-            response = client.post("/api/v1/workloads/", body, format="json")
+            if via == "rest":
+                response = client.post("/api/v1/workloads/", body, format="json")
+            else:
+                namespace = body["metadata"]["namespace"]
+                response = client.post(
+                    f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments",
+                    json.dumps(body),
+                    content_type="application/json",
+                )
             if response.status_code != 201:
                 raise RuntimeError(f"submit failed: {response.status_code} {response.content[:300]!r}")
-            submitted[str(response.json()["id"])] = time.perf_counter()
+            if via == "rest":
+                key = str(response.json()["id"])
+            else:
+                key = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+            submitted[key] = time.perf_counter()
     finally:
         connections.close_all()
+
+
+def _by_workload_id(organization: Organization, submitted: dict[str, float]) -> dict[str, float]:
+    """``submitted`` keyed by ``namespace/name`` (the endpoint's) re-keyed by workload id, the
+    label members see (``WORKLOAD_LABEL``)."""
+    from policies.models import Workload
+
+    ids = {
+        f"{namespace}/{name}": str(pk)
+        for namespace, name, pk in Workload.objects.filter(organization=organization).values_list(
+            "namespace", "name", "pk"
+        )
+    }
+    return {ids[key]: at for key, at in submitted.items() if key in ids}
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -330,7 +391,13 @@ class WorkerProcess:
 
 
 def run_once(
-    run: str, members: MemberProcesses, workloads: int, seed: int, threads: int, worker: WorkerProcess | None
+    run: str,
+    members: MemberProcesses,
+    workloads: int,
+    seed: int,
+    threads: int,
+    worker: WorkerProcess | None,
+    via: str = "rest",
 ) -> dict[str, object]:
     from django.conf import settings
 
@@ -340,9 +407,11 @@ def run_once(
     organization, token = _organization(run, sims)
     rng = random.Random(seed)
     bodies = [
-        {"manifest": _manifest(run, number, rng), "policy": POLICIES[number % len(POLICIES)]}
+        _body(via, _manifest(run, number, rng), POLICIES[number % len(POLICIES)])
         for number in range(workloads)
     ]
+    if via == "endpoint":
+        _namespaces_create(token, run)
     submitted: dict[str, float] = {}
     load_before = os.getloadavg()[0]
     worker_cpu = worker.cpu_seconds if worker is not None else lambda: 0.0
@@ -350,8 +419,9 @@ def run_once(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=API_CLIENTS) as pool:
         chunks = [bodies[index::API_CLIENTS] for index in range(API_CLIENTS)]
-        list(pool.map(lambda chunk: _submit(token, chunk, submitted), chunks))
+        list(pool.map(lambda chunk: _submit(token, via, chunk, submitted), chunks))
     submit_seconds = time.perf_counter() - started
+    submit_cpu = time.process_time() + worker_cpu() - cpu_before[0]
     running = 0
     deadline = started + 900
     while time.perf_counter() < deadline:
@@ -367,6 +437,8 @@ def run_once(
     ):
         members_of.setdefault(str(placed), []).append(member)
     first_seen = members.first_seen()
+    if via == "endpoint":
+        submitted = _by_workload_id(organization, submitted)
     latencies = []
     for key, at in submitted.items():
         seen = [first_seen.get((key, member)) for member in members_of.get(key, [])]
@@ -374,6 +446,7 @@ def run_once(
             latencies.append(max(moment for moment in seen if moment is not None) - at)
     return {
         "run": run,
+        "via": via,
         "apply": "sequential (1 member at a time)"
         if threads == 1
         else f"parallel ({threads} members at a time)",
@@ -385,6 +458,8 @@ def run_once(
         "seconds": round(seconds, 2),
         "workloads_per_second": round(running / seconds, 1),
         "submit_seconds": round(submit_seconds, 2),
+        # The product's processes during the submissions: the four clients and the worker's passes.
+        "submit_cpu_seconds": round(submit_cpu, 2),
         "applied_measured": len(latencies),
         "applied_p50_seconds": round(statistics.median(latencies), 3) if latencies else None,
         "applied_p99_seconds": round(_percentile(latencies, 0.99), 3) if latencies else None,
@@ -412,6 +487,12 @@ def main() -> None:
         "--member-processes", type=int, default=1, help="processes the simulated members are spread over"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential baseline run")
+    parser.add_argument(
+        "--via",
+        choices=VIAS,
+        default="rest",
+        help="submit through the REST API or the organization's Kubernetes endpoint (/k8s/)",
+    )
     parser.add_argument(
         "--worker-in-process",
         action="store_true",
@@ -448,11 +529,11 @@ def main() -> None:
                     # cProfile sees the passes only in this process
                     settings.NODELESS_FEDERATION_APPLY_THREADS = threads
                     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
-                        line = run_once(run, members, args.workloads, args.seed, threads, None)
+                        line = run_once(run, members, args.workloads, args.seed, threads, None, args.via)
                 else:
                     worker = WorkerProcess(threads)
                     try:
-                        line = run_once(run, members, args.workloads, args.seed, threads, worker)
+                        line = run_once(run, members, args.workloads, args.seed, threads, worker, args.via)
                     finally:
                         worker.stop()
                 if profile is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from itertools import repeat
 from typing import Any, cast
 
 import yaml
@@ -216,32 +216,31 @@ def load_json(text: str, *, what: str, max_bytes: int) -> Any:
     return value
 
 
-_NUL = re.compile("\x00")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\ud800" escapes: not text, not encodable
 
 
-def _walk(value: Any) -> Iterator[tuple[Any, int]]:
+def check_value(value: Any, *, what: str) -> None:
+    """Refuse a parsed value nested too deeply, holding a NUL character or a non-finite number.
+
+    Every API body and manifest goes through here (a submission twice: the body, then its
+    manifest), so the walk is one loop: a NUL is found with ``in``, and only text that is not
+    ASCII can hold a surrogate."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        yield item, depth
-        if isinstance(item, dict):
-            stack.extend((key, depth + 1) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-
-
-def check_value(value: Any, *, what: str) -> None:
-    """Refuse a parsed value nested too deeply, holding a NUL character or a non-finite number."""
-    for item, depth in _walk(value):
         if depth > MAX_DEPTH:
             raise DocumentError(f"{what} is nested more than {MAX_DEPTH} levels deep.")
-        if isinstance(item, str) and _NUL.search(item):
-            raise DocumentError(f"{what} contains a NUL character (\\u0000), which cannot be stored.")
-        if isinstance(item, str) and _SURROGATE.search(item):
-            raise DocumentError(
-                f"{what} contains an unpaired surrogate (\\ud800-\\udfff), which is not text."
-            )
-        if isinstance(item, float) and not math.isfinite(item):
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise DocumentError(f"{what} contains a NUL character (\\u0000), which cannot be stored.")
+            if not item.isascii() and _SURROGATE.search(item):
+                raise DocumentError(
+                    f"{what} contains an unpaired surrogate (\\ud800-\\udfff), which is not text."
+                )
+        elif isinstance(item, dict):
+            stack.extend(zip(item, repeat(depth + 1)))
+            stack.extend(zip(item.values(), repeat(depth + 1)))
+        elif isinstance(item, list):
+            stack.extend(zip(item, repeat(depth + 1)))
+        elif isinstance(item, float) and not math.isfinite(item):
             raise DocumentError(f"{what} has a number that is not finite.")

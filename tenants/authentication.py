@@ -10,7 +10,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from tenants.models import ApiToken
-from tenants.selectors import creator_role
+from tenants.selectors import api_token_by_hash
 from tenants.services import api_token_touch
 from tenants.tokens import PREFIX, hash_token, is_well_formed
 
@@ -47,13 +47,10 @@ class ApiTokenAuthentication(BaseAuthentication):
                 f"That is not a Nodeless API token: tokens start with {PREFIX!r} and end in a checksum. "
                 "Copy the whole token, or create a new one in Settings → API tokens."
             )
-        token = (
-            ApiToken.objects.select_related("organization", "created_by")
-            .filter(token_hash=hash_token(value))
-            .first()
-        )
-        if token is None:
+        found = api_token_by_hash(hash_token(value))
+        if found is None:
             raise AuthenticationFailed("This API token does not exist; it may have been mistyped.")
+        token, creator_role = found
         if token.revoked_at is not None:
             raise AuthenticationFailed(
                 f"This API token was revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC; create a new one."
@@ -62,7 +59,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed(
                 f"This API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; create a new one."
             )
-        token.granted = token.granted_scopes(creator_role(token))  # type: ignore[attr-defined]
+        token.granted = token.granted_scopes(creator_role)  # type: ignore[attr-defined]
         if not token.granted:  # type: ignore[attr-defined]
             raise AuthenticationFailed(
                 "This API token's creator is no longer a member of its organization, so the token can do "

@@ -78,7 +78,10 @@ def _named(document: dict[str, Any], section: str, name: Any) -> dict[str, Any]:
 
 
 def inspect(text: str) -> ParsedKubeconfig:
-    document = _load(text)
+    return _inspect(_load(text))
+
+
+def _inspect(document: dict[str, Any]) -> ParsedKubeconfig:
     contexts = tuple(
         entry["name"]
         for entry in document["contexts"]
@@ -100,7 +103,7 @@ def _decode(value: Any, field: str) -> str:
 def credentials(text: str, context: str | None) -> tuple[str, KubeCredentials]:
     """The context name and credentials of the chosen (or current, or only) context."""
     document = _load(text)
-    parsed = inspect(text)
+    parsed = _inspect(document)
     chosen = context or parsed.current_context or (parsed.contexts[0] if len(parsed.contexts) == 1 else "")
     if not chosen:
         raise KubeconfigError(f"Pick a context: this kubeconfig has {_names(parsed.contexts)}.")

@@ -24,7 +24,13 @@ from policies.federation.spec import (
     describe_policy,
 )
 from policies.models import Decision, FailureBehaviour, FederationPolicy, Placement, Workload
-from tenants.api.fields import DecisionRecordField, StrictCharField, StrictFloatField, UsdRateField
+from tenants.api.fields import (
+    DecisionRecordField,
+    FieldsOnceModelSerializer,
+    StrictCharField,
+    StrictFloatField,
+    UsdRateField,
+)
 
 SELECTOR_HELP = (
     'A cluster selector: text such as "env=prod, cloud in (aws, gcp), !spot, tier>2", or a list of '
@@ -133,14 +139,14 @@ def policy_representation(policy: FederationPolicy, names: dict[str, str]) -> di
     }
 
 
-class PolicyRefSerializer(serializers.ModelSerializer[FederationPolicy]):
+class PolicyRefSerializer(FieldsOnceModelSerializer[FederationPolicy]):
     class Meta:
         model = FederationPolicy
         fields = ("id", "name")
         read_only_fields = fields
 
 
-class PlacementSerializer(serializers.ModelSerializer[Placement]):
+class PlacementSerializer(FieldsOnceModelSerializer[Placement]):
     cluster = serializers.UUIDField(source="cluster_id", read_only=True)
     cluster_name = StrictCharField(source="cluster.name", read_only=True)
 
@@ -164,7 +170,7 @@ class PlacementSerializer(serializers.ModelSerializer[Placement]):
         read_only_fields = fields
 
 
-class DecisionSerializer(serializers.ModelSerializer[Decision]):
+class DecisionSerializer(FieldsOnceModelSerializer[Decision]):
     chosen = DecisionRecordField(help_text="What was chosen; prices per hour as decimal strings.")
     runner_ups = DecisionRecordField(help_text="The options not chosen, with their prices per hour.")
     inputs = DecisionRecordField(help_text="What the decision was made from.")
@@ -186,7 +192,7 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
         read_only_fields = fields
 
 
-class WorkloadSerializer(serializers.ModelSerializer[Workload]):
+class WorkloadSerializer(FieldsOnceModelSerializer[Workload]):
     """A federated workload: what was asked, where it runs, and how it is doing."""
 
     policy = PolicyRefSerializer(read_only=True)

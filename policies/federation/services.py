@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from nodeless_saas.crypto import decrypt_text, encrypt_text
@@ -252,45 +252,56 @@ def workload_submit(
     parsed = parse_manifest(manifest)
     chosen = choose_policy(organization, parsed=parsed, requested=policy)
     egress, location = _egress(egress_gb_per_hour, data_location)
+    try:
+        with transaction.atomic():
+            workload = Workload.objects.create(
+                organization=organization,
+                policy=chosen,
+                name=parsed.name,
+                namespace=parsed.namespace,
+                kind=parsed.kind,
+                egress_gb_per_hour=egress,
+                data_location=location,
+                status=WorkloadStatus.PENDING,
+                status_message="Waiting for the federation loop to place it.",
+                created_by=actor.user,
+                **_manifest_fields(parsed),
+                **_companion_fields(parsed),
+            )
+            audit_record(
+                organization,
+                actor=actor,
+                action="workload.submit",
+                target=workload,
+                metadata={"policy": chosen.name, "replicas": workload.desired_replicas},
+            )
+            enqueue_federation_pass(organization)
+    except IntegrityError:
+        # The unique (organization, namespace, name, kind) refused it: say which workload is there.
+        # Asking first would cost every submission a statement, and still race with another one.
+        _refuse_existing(organization, parsed)
+        raise
+    return workload
+
+
+def _refuse_existing(organization: Organization, parsed: ParsedManifest) -> None:
+    """ValidationError naming the workload a submission collides with, if there is one."""
     existing = Workload.objects.filter(
         organization=organization, namespace=parsed.namespace, name=parsed.name, kind=parsed.kind
     ).first()
-    if existing is not None:
-        if existing.deleted_at is not None:
-            raise ValidationError(
-                {
-                    "manifest": f"{existing} is still being removed from its clusters; submit it again once it is gone."
-                }
-            )
+    if existing is None:
+        return
+    if existing.deleted_at is not None:
         raise ValidationError(
             {
-                "manifest": f"{existing} already exists (id {existing.pk}); update it instead of submitting it again."
+                "manifest": f"{existing} is still being removed from its clusters; submit it again once it is gone."
             }
         )
-    with transaction.atomic():
-        workload = Workload.objects.create(
-            organization=organization,
-            policy=chosen,
-            name=parsed.name,
-            namespace=parsed.namespace,
-            kind=parsed.kind,
-            egress_gb_per_hour=egress,
-            data_location=location,
-            status=WorkloadStatus.PENDING,
-            status_message="Waiting for the federation loop to place it.",
-            created_by=actor.user,
-            **_manifest_fields(parsed),
-            **_companion_fields(parsed),
-        )
-        audit_record(
-            organization,
-            actor=actor,
-            action="workload.submit",
-            target=workload,
-            metadata={"policy": chosen.name, "replicas": workload.desired_replicas},
-        )
-        enqueue_federation_pass(organization)
-    return workload
+    raise ValidationError(
+        {
+            "manifest": f"{existing} already exists (id {existing.pk}); update it instead of submitting it again."
+        }
+    )
 
 
 def _bump(workload: Workload) -> None:

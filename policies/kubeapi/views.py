@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
@@ -76,7 +76,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     if request.method not in ("GET", "HEAD") and parts[:1] not in (["api"], ["apis"]):
         raise errors.method_not_allowed(f"{request.method} is not allowed here")
     prefix = request.path[: len(request.path) - len(request.path_info)] + "/k8s"
-    static = _discovery(parts, prefix, catalog.served(token.organization))
+    static = _discovery(parts, prefix, lambda: catalog.served(token.organization))
     if static is not None:
         return _respond(static)
     if parts[:1] == ["api"] and len(parts) >= 3:
@@ -118,32 +118,35 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     return _member(request, ctx, name, subresource)
 
 
-def _discovery(parts: list[str], prefix: str, served: tuple[Resource, ...]) -> Json | None:
+def _discovery(parts: list[str], prefix: str, served: Callable[[], tuple[Resource, ...]]) -> Json | None:
+    """The discovery or OpenAPI document at ``parts`` (None: another path). ``served`` reads what
+    the organization serves, custom resources included: only the documents that list it call it,
+    not every object request that comes through here."""
     found: Json | None = None
     if parts == ["version"]:
         found = resources.SERVER_VERSION
     elif parts == ["api"]:
         found = resources.api_versions()
     elif parts == ["apis"]:
-        found = resources.api_group_list(served)
+        found = resources.api_group_list(served())
     elif len(parts) == 2 and parts[0] == "api":
-        found = resources.api_resource_list("", parts[1], served)
+        found = resources.api_resource_list("", parts[1], served())
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif len(parts) == 2 and parts[0] == "apis":
-        found = resources.api_group(parts[1], served)
+        found = resources.api_group(parts[1], served())
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif len(parts) == 3 and parts[0] == "apis":
-        found = resources.api_resource_list(parts[1], parts[2], served)
+        found = resources.api_resource_list(parts[1], parts[2], served())
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif parts == ["openapi", "v3"]:
-        found = resources.openapi_index(prefix, served)
+        found = resources.openapi_index(prefix, served())
     elif parts[:2] == ["openapi", "v3"]:
         path = parts[2:]
         group, version = (path[1], path[2]) if path[:1] == ["apis"] and len(path) == 3 else ("", path[-1])
-        found = resources.openapi_document(group, version, served) if len(path) in (2, 3) else None
+        found = resources.openapi_document(group, version, served()) if len(path) in (2, 3) else None
         if found is None:
             raise errors.not_found("", "", "/" + "/".join(parts))
     return found

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from rest_framework import serializers
@@ -114,3 +115,22 @@ class DecisionRecordField(serializers.JSONField):
 
     def to_representation(self, value: Any) -> Any:
         return rates_as_strings(value)
+
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+_BUILT_FIELDS: dict[type, dict[str, serializers.Field[Any, Any, Any, Any]]] = {}
+
+
+class FieldsOnceModelSerializer(serializers.ModelSerializer[ModelT]):
+    """A ModelSerializer that derives its fields from the model once per class, not per instance.
+
+    DRF looks at every column again for each serializer it makes (for a workload, about as much
+    CPU as storing it: bench/submit_cost.py), although the result depends on the class alone.
+    Each instance gets its own copy of the fields, as DRF copies declared fields; a subclass whose
+    fields depend on its instance or context must not use this."""
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        built = _BUILT_FIELDS.get(type(self))
+        if built is None:
+            built = _BUILT_FIELDS[type(self)] = super().get_fields()
+        return copy.deepcopy(built)

@@ -12,6 +12,7 @@ from clusters.models import Cluster
 from nodeless_saas.documents import (
     MAX_ALIAS_NODES,
     DocumentError,
+    check_value,
     describe,
     load_json,
     load_yaml_documents,
@@ -181,3 +182,28 @@ def test_messages_name_structures_and_cut_long_text() -> None:
     assert describe({"a": ["b"] * 1_000}) == "an object" and describe([1] * 1_000) == "a list"
     assert describe("x" * 1_000) == json.dumps("x" * 60 + "…", ensure_ascii=False)
     assert describe("2 cores") == '"2 cores"' and describe(-1) == "-1"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"metadata": {"labels": {"a\x00b": "c"}}}, "NUL character"),
+        ({"spec": [["ok", "x\x00"]]}, "NUL character"),
+        ({"note": "café \ud800"}, "unpaired surrogate"),
+        ({"\udfff": 1}, "unpaired surrogate"),
+        ({"spec": {"ratio": [1.0, float("inf")]}}, "not finite"),
+        ({"spec": [float("nan")]}, "not finite"),
+        ({"x": json.loads("[" * 70 + "]" * 70)}, "nested more than"),
+    ],
+)
+def test_objects_already_parsed_are_checked_like_text(value: object, words: str) -> None:
+    """Manifests sent as objects in a JSON body are checked as they are (keys included), not as text."""
+    with pytest.raises(DocumentError, match=words):
+        check_value(value, what="The manifest")
+
+
+def test_text_in_any_language_and_finite_numbers_pass_the_check() -> None:
+    check_value(
+        {"name": "café-ünïcode-日本", "emoji": "🚀", "numbers": [0.5, -1, 10**30], "deep": [[[[]]]]},
+        what="The manifest",
+    )

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -135,3 +136,18 @@ def test_invalid_token_requests_get_field_errors(cast, owner_client) -> None:
         content_type="application/json",
     )
     assert response.status_code == 400 and "future" in response.json()["error"]["fields"]["expires_at"][0]
+
+
+@pytest.mark.django_db
+def test_a_token_request_reads_the_token_its_creators_role_and_organization_in_two_statements(
+    cast, api_a
+) -> None:
+    api_a.get("/api/v1/organization/")  # last_used_at written: later requests leave it
+    with CaptureQueriesContext(connection) as captured:
+        response = api_a.get("/api/v1/organization/")
+    assert response.status_code == 200 and response.json()["id"] == str(cast.org_a.pk)
+    reads = [q["sql"] for q in captured.captured_queries]
+    token_reads = [sql for sql in reads if "tenants_apitoken" in sql]
+    assert len(token_reads) == 1 and "tenants_organizationmember" in token_reads[0]
+    # The creator's role comes with the token (it used to be a statement of its own).
+    assert not [sql for sql in reads if 'FROM "tenants_organizationmember"' in sql]

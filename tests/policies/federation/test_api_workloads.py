@@ -8,8 +8,12 @@ import json
 
 import pytest
 import yaml
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from policies.federation import services
 from policies.models import FederationPolicy, Workload, WorkloadStatus
+from tenants.models import AuditEvent
 from tests.fixtures.federation import deployment, job
 
 pytestmark = pytest.mark.django_db
@@ -115,11 +119,57 @@ def test_a_named_policy_must_select_the_workload(api_a, web_policy) -> None:
 
 
 def test_the_same_workload_cannot_be_submitted_twice(api_a, web_policy) -> None:
+    first = api_a.post(URL, {"manifest": deployment()}, format="json").json()
+    again = _error(api_a.post(URL, {"manifest": deployment(replicas=5)}, format="json"))
+    assert again["fields"]["manifest"] == [
+        f"deployment/shop/web already exists (id {first['id']}); update it instead of submitting it again."
+    ]
+    # The refused one left nothing: the stored workload and its one audit entry are the first's.
+    assert Workload.objects.get().desired_replicas == 2
+    assert AuditEvent.objects.filter(action="workload.submit").count() == 1
+
+
+def test_a_workload_still_being_removed_cannot_be_submitted_again(api_a, web_policy) -> None:
+    created = api_a.post(URL, {"manifest": deployment()}, format="json").json()
+    assert api_a.delete(f"{URL}{created['id']}/").status_code == 202
+    error = _error(api_a.post(URL, {"manifest": deployment()}, format="json"))
+    assert error["fields"]["manifest"] == [
+        "deployment/shop/web is still being removed from its clusters; submit it again once it is gone."
+    ]
+    # Once the loop has removed it, the same name may be submitted again.
+    Workload.objects.filter(pk=created["id"]).delete()
     assert api_a.post(URL, {"manifest": deployment()}, format="json").status_code == 201
-    assert (
-        "already exists"
-        in _error(api_a.post(URL, {"manifest": deployment()}, format="json"))["fields"]["manifest"][0]
-    )
+
+
+def test_a_manifest_as_objects_json_text_or_yaml_text_is_stored_the_same(api_a, web_policy) -> None:
+    """Objects in the JSON body are not turned into text and read again: the three forms give the
+    same workload and the same answer."""
+    document = yaml.safe_load(_with_secret().split("---")[0])
+    secret = yaml.safe_load(_with_secret().split("---")[1])
+    forms = {
+        "objects": [document, secret],
+        "json text": json.dumps([document, secret]),
+        "yaml text": _with_secret(),
+    }
+    stored, answers = {}, {}
+    for form, manifest in forms.items():
+        response = api_a.post(URL, {"manifest": manifest, "policy": "web"}, format="json")
+        assert response.status_code == 201, (form, response.content)
+        workload = Workload.objects.get(pk=response.json()["id"])
+        stored[form] = (
+            workload.manifest,
+            workload.labels,
+            workload.desired_replicas,
+            (workload.cpu_millis, workload.memory_mib, workload.gpus),
+            workload.companion_summary,
+            services.workload_companions(workload),
+        )
+        answers[form] = {
+            k: v for k, v in response.json().items() if k not in ("id", "created_at", "updated_at")
+        }
+        Workload.objects.filter(pk=workload.pk).delete()  # the next form submits the same name
+    assert stored["objects"] == stored["json text"] == stored["yaml text"]
+    assert answers["objects"] == answers["json text"] == answers["yaml text"]
 
 
 def test_egress_needs_a_destination(api_a, web_policy) -> None:
@@ -177,3 +227,15 @@ def test_viewers_read_workloads_but_cannot_submit(cast, api_a, viewer_client, we
     response = viewer_client.post(URL, {"manifest": deployment(name="v")}, content_type="application/json")
     assert _error(response, 403)["code"] == "permission_denied"
     assert viewer_client.delete(f"{URL}{created['id']}/").status_code == 403
+
+
+def test_a_submission_reads_no_workload_row_and_answers_from_the_row_it_stored(api_a, web_policy) -> None:
+    """The unique constraint, not a read before the insert, refuses a second submission; the answer
+    is the stored row (no placements or decisions to read yet)."""
+    api_a.get(URL)  # the token's last use is recorded once a minute: not in the statements below
+    with CaptureQueriesContext(connection) as captured:
+        response = api_a.post(URL, {"manifest": deployment(), "policy": "web"}, format="json")
+    assert response.status_code == 201, response.content
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert not [sql for sql in reads if '"policies_workload"' in sql or '"policies_placement"' in sql]
+    assert not [sql for sql in reads if '"policies_decision"' in sql]

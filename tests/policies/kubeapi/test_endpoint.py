@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from policies.models import KubeCounter, Workload
 from tests.fixtures.federation import deployment
@@ -394,3 +396,27 @@ def test_an_idle_policy_watch_writes_keep_alives(kube, policy, monkeypatch) -> N
     first = next(iter(response.streaming_content))
     response.close()
     assert first.strip() == b""
+
+
+def test_an_object_request_does_not_read_the_custom_resource_definitions(cast, shop) -> None:
+    """Only discovery lists what the organization serves; a built-in kind's write needs none of it."""
+    with CaptureQueriesContext(connection) as captured:
+        created = shop.send("post", DEPLOYMENTS, _deployment())
+    assert created.status_code == 201, created.json()
+    assert Workload.objects.filter(organization=cast.org_a, namespace="shop", name="web").exists()
+    assert not [q["sql"] for q in captured.captured_queries if "CustomResourceDefinition" in q["sql"]]
+
+
+def test_a_deployment_whose_workload_is_still_being_removed_is_refused_and_not_stored(
+    cast, shop, api_a
+) -> None:
+    submitted = api_a.post("/api/v1/workloads/", {"manifest": deployment()}, format="json").json()
+    assert api_a.delete(f"/api/v1/workloads/{submitted['id']}/").status_code == 202
+    before = KubeCounter.objects.get(organization=cast.org_a).resource_version
+
+    refused = shop.send("post", DEPLOYMENTS, _deployment())
+
+    assert refused.status_code == 422, refused.json()
+    assert "web is still being removed from its clusters" in refused.json()["message"]
+    assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert KubeCounter.objects.get(organization=cast.org_a).resource_version == before

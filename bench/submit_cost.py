@@ -1,0 +1,233 @@
+"""What one workload submission costs the product's process, on both ways in.
+
+    NODELESS_ENV=test DATABASE_URL=postgres://postgres@127.0.0.1:5432/nodeless_cost \\
+        REDIS_URL=redis://127.0.0.1:6379/3 CELERY_BROKER_URL=redis://127.0.0.1:6379/3 \\
+        python bench/submit_cost.py --posts 300
+
+Signs up an organization with an API token and a federation policy in a throw-away database, then
+submits ``--posts`` Deployments one after the other (one client, no worker running) through:
+
+- ``rest``: ``POST /api/v1/workloads/`` with ``{"manifest": {...}, "policy": name}``, as the
+  federation fleet bench's clients do;
+- ``endpoint``: ``POST /k8s/apis/apps/v1/namespaces/<ns>/deployments`` with the Deployment itself,
+  its policy named by the ``policy.nodeless.io/name`` annotation (namespaces created beforehand).
+
+Both go through Django's whole stack in process (DRF's APIClient: middleware, authentication,
+parsing, the view, the services, the response), which is where the fleet bench's submissions spend
+their CPU. Printed per path: CPU milliseconds of this process per POST (mean and median; PostgreSQL
+and Redis run elsewhere and are not counted), wall milliseconds, and SQL queries per POST.
+``--profile rest|endpoint`` prints the top functions of that path under cProfile (CPU time; the
+stats are kept in ``/tmp/submit_cost_<path>.pstats``) and ``--queries`` the SQL of one POST per
+path, instead. Compare a change by running the same command on both checkouts, one after the
+other: the machine is shared, so the figures move with its load (printed with each line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.federation_e2e import _throwaway_database  # noqa: E402
+
+NAMESPACES = 8
+POLICY = "cheapest"
+POLICY_ANNOTATION = "policy.nodeless.io/name"  # policies.kubeapi.federation.POLICY_ANNOTATION
+WARMUP = 20
+
+
+def deployment(namespace: str, number: int, *, annotated: bool) -> dict[str, Any]:
+    name = f"svc-{number}"
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": {"app": name}}
+    if annotated:
+        metadata["annotations"] = {POLICY_ANNOTATION: POLICY}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": 1 + number % 3,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "nginx:1.27",
+                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def _setup() -> str:
+    from policies.federation import services as federation
+    from tenants import services as tenants
+    from tenants.actors import Actor
+
+    user, organization = tenants.signup(
+        email="cost@nodeless.local", password="bench-password-1", full_name="Cost", organization_name="cost"
+    )
+    actor = Actor(user=user)
+    _, token = tenants.api_token_create(organization, actor=actor, name="cost", scopes=["read", "write"])
+    federation.federation_policy_create(
+        organization, actor=actor, data={"name": POLICY, "strategy": "cheapest"}
+    )
+    return token
+
+
+def _poster(path: str, token: str) -> Callable[[int], None]:
+    """One submission of workload ``number`` on ``path``; raises unless it was created."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    if path == "rest":
+
+        def post(number: int) -> None:
+            body = {
+                "manifest": deployment(f"rest-{number % NAMESPACES}", number, annotated=False),
+                "policy": POLICY,
+            }
+            response = client.post("/api/v1/workloads/", body, format="json")
+            if response.status_code != 201:
+                raise RuntimeError(f"rest: {response.status_code} {response.content[:300]!r}")
+
+        return post
+    for index in range(NAMESPACES):
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k8s-{index}"}}
+        response = client.post("/k8s/api/v1/namespaces", namespace, format="json")
+        if response.status_code != 201:
+            raise RuntimeError(f"namespace: {response.status_code} {response.content[:300]!r}")
+
+    def post_object(number: int) -> None:
+        namespace = f"k8s-{number % NAMESPACES}"
+        body = json.dumps(deployment(namespace, number, annotated=True))
+        response = client.post(
+            f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments", body, content_type="application/json"
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"endpoint: {response.status_code} {response.content[:300]!r}")
+
+    return post_object
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def measure(path: str, token: str, posts: int, first: int) -> dict[str, object]:
+    from django.db import connection
+
+    post = _poster(path, token)
+    for number in range(first, first + WARMUP):
+        post(number)
+    cpu: list[float] = []
+    wall: list[float] = []
+    queries = QueryCounter()
+    with connection.execute_wrapper(queries):
+        for number in range(first + WARMUP, first + WARMUP + posts):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            post(number)
+            cpu.append(time.process_time() - started_cpu)
+            wall.append(time.perf_counter() - started)
+    return {
+        "path": path,
+        "posts": posts,
+        "cpu_ms_per_post": round(1000 * statistics.mean(cpu), 2),
+        "cpu_ms_median": round(1000 * statistics.median(cpu), 2),
+        "wall_ms_per_post": round(1000 * statistics.mean(wall), 2),
+        "queries_per_post": round(queries.count / posts, 1),
+    }
+
+
+def show_queries(path: str, token: str, first: int) -> None:
+    """The statements of one submission (after one, so the token's last use is already recorded)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    post = _poster(path, token)
+    post(first)
+    with CaptureQueriesContext(connection) as captured:
+        post(first + 1)
+    print(f"{path}: {len(captured.captured_queries)} queries")
+    for query in captured.captured_queries:
+        print("   ", query["sql"][:160])
+
+
+def profile(path: str, token: str, posts: int) -> None:
+    import cProfile
+    import io
+    import pstats
+
+    post = _poster(path, token)
+    for number in range(WARMUP):
+        post(number)
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for number in range(WARMUP, WARMUP + posts):
+        post(number)
+    profiler.disable()
+    profiler.dump_stats(f"/tmp/submit_cost_{path}.pstats")
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(30)
+    print(text.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument("--path", choices=("rest", "endpoint", "both"), default="both")
+    parser.add_argument("--profile", choices=("rest", "endpoint"), help="cProfile one path instead")
+    parser.add_argument("--queries", action="store_true", help="print the SQL of one POST per path")
+    args = parser.parse_args()
+    with _throwaway_database(suffix="submitcost"):
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nodeless_saas.settings")
+        os.environ.setdefault("NODELESS_ENV", "test")
+        os.environ.setdefault("NODELESS_LOG_LEVEL", "WARNING")
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        token = _setup()
+        if args.profile:
+            profile(args.profile, token, args.posts)
+            return
+        paths = ("rest", "endpoint") if args.path == "both" else (args.path,)
+        if args.queries:
+            for offset, path in enumerate(paths):
+                show_queries(path, token, first=offset * 100_000)
+            return
+        load = os.getloadavg()[0]
+        for offset, path in enumerate(paths):
+            line = measure(path, token, args.posts, first=offset * 100_000)
+            print(json.dumps({**line, "load_average_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}))
+
+
+if __name__ == "__main__":
+    main()
