@@ -38,16 +38,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,72 +52,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.federation_e2e import _throwaway_database  # noqa: E402
+from bench.federation_processes import MemberAddress, MemberProcesses, PassProfile, WorkerProcess  # noqa: E402
 
 if TYPE_CHECKING:
     from tenants.models import Organization
 
 API_CLIENTS = 4
 POLICIES = ("spread", "aggregated", "cheapest", "static")
-WORKLOAD_LABEL = "nodeless.io/workload-id"
 POLICY_ANNOTATION = "policy.nodeless.io/name"  # policies.kubeapi.federation.POLICY_ANNOTATION
 NAMESPACES = 8
 VIAS = ("rest", "endpoint")
-
-
-@dataclass(frozen=True)
-class MemberAddress:
-    name: str
-    url: str
-    ca_pem: str
-    token: str
-
-
-def _members_process(first: int, count: int, connection: Connection) -> None:
-    """Simulated members ``first`` .. ``first + count - 1``, in a process of their own: start them,
-    send their addresses, then
-    answer "report" with when each workload's Deployment first appeared in each member
-    ((workload id, member) -> perf_counter), and stop on "stop"."""
-    from simulator.cluster import ClusterConfig, SimulatedCluster
-    from simulator.controllers.static_nodes import StaticNodePool
-    from simulator.resources import DEPLOYMENTS
-
-    first_seen: dict[tuple[str, str], float] = {}
-    lock = threading.Lock()
-
-    def listener(member: str) -> Any:
-        def listen(resource: Any, event: Any) -> None:
-            if resource.key != DEPLOYMENTS.key or event.type != "ADDED":
-                return
-            workload = (event.current.obj["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
-            if workload:
-                with lock:
-                    first_seen.setdefault((str(workload), member), time.perf_counter())
-
-        return listen
-
-    sims = []
-    for number in range(first, first + count):
-        config = ClusterConfig(
-            name=f"member-{number}",
-            static_pools=(StaticNodePool("n", 4, "m5.4xlarge"),),
-            record_events=False,
-            pod_start_delay=0.5,
-        )
-        sim = SimulatedCluster(config)
-        sim.start()
-        sim.store.add_listener(listener(sim.name))
-        sims.append(sim)
-    connection.send([MemberAddress(sim.name, sim.url, sim.ca_pem, sim.admin_token) for sim in sims])
-    try:
-        while (message := connection.recv()) != "stop":
-            if message == "report":
-                with lock:
-                    connection.send(dict(first_seen))
-            elif message == "cpu":
-                connection.send(time.process_time())
-    finally:
-        for sim in sims:
-            sim.stop()
 
 
 def _manifest(run: str, number: int, rng: random.Random) -> dict[str, object]:
@@ -263,131 +203,6 @@ def _by_workload_id(organization: Organization, submitted: dict[str, float]) -> 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
-
-
-class PassProfile:
-    """``--profile``: every federation pass of the run under cProfile (the worker runs passes in
-    its own thread, where a whole-process profile does not look): the pass proper, the stand-alone
-    objects and the endpoint's status sync, printed as the top functions by cumulative time, with
-    the seconds each step took."""
-
-    STEPS = ("_run", "run_standalone", "statuses_sync")
-
-    def __init__(self) -> None:
-        import cProfile
-
-        from workers.federation import runner
-
-        self.runner = runner
-        self.originals = {step: getattr(runner, step) for step in self.STEPS}
-        self.profile = cProfile.Profile()
-        self.lock = threading.Lock()
-        self.passes = 0
-        self.seconds = dict.fromkeys(self.STEPS, 0.0)
-        for step, original in self.originals.items():
-            setattr(runner, step, self._profiled(step, original))
-
-    def _profiled(self, step: str, original: Any) -> Any:
-        def profiled(*args: Any, **kwargs: Any) -> Any:
-            with self.lock:
-                started = time.perf_counter()
-                try:
-                    return self.profile.runcall(original, *args, **kwargs)
-                finally:
-                    self.passes += step == "_run"
-                    self.seconds[step] += time.perf_counter() - started
-
-        return profiled
-
-    def report(self, top: int = 45) -> None:
-        import io
-        import pstats
-
-        for step, original in self.originals.items():
-            setattr(self.runner, step, original)
-        text = io.StringIO()
-        pstats.Stats(self.profile, stream=text).sort_stats("cumulative").print_stats(top)
-        spent = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.seconds.items())
-        print(f"profile: {self.passes} passes; {spent}", file=sys.stderr)
-        print(text.getvalue(), file=sys.stderr, flush=True)
-
-
-class MemberProcesses:
-    """The members spread over ``processes`` processes of their own (a real member is an API server
-    of its own; one process serving 100 of them, their controllers and kubelets included, answers
-    each apply in tens of milliseconds under load, and that wait, not the product, bounded the run)."""
-
-    def __init__(self, clusters: int, processes: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.connections: list[Connection] = []
-        self.processes = []
-        self.addresses: list[MemberAddress] = []
-        shares = [
-            clusters // processes + (1 if index < clusters % processes else 0) for index in range(processes)
-        ]
-        first = 0
-        for share in shares:
-            parent, child = context.Pipe()
-            process = context.Process(target=_members_process, args=(first, share, child))
-            process.start()
-            self.connections.append(parent)
-            self.processes.append(process)
-            first += share
-        for connection in self.connections:
-            self.addresses += connection.recv()
-
-    def first_seen(self) -> dict[tuple[str, str], float]:
-        seen: dict[tuple[str, str], float] = {}
-        for connection in self.connections:
-            connection.send("report")
-        for connection in self.connections:
-            seen.update(connection.recv())
-        return seen
-
-    def cpu_seconds(self) -> float:
-        """CPU the members' processes have used so far."""
-        for connection in self.connections:
-            connection.send("cpu")
-        return sum(float(connection.recv()) for connection in self.connections)
-
-    def stop(self) -> None:
-        for connection in self.connections:
-            connection.send("stop")
-        for process in self.processes:
-            process.join(timeout=60)
-
-
-class WorkerProcess:
-    """The Celery worker in a process of its own, as in production (web and workers are separate
-    processes there): the API clients of the run and the worker then each have a core and an
-    interpreter lock of their own. ``apply_threads`` is its NODELESS_FEDERATION_APPLY_THREADS."""
-
-    def __init__(self, apply_threads: int) -> None:
-        import subprocess
-
-        environment = {**os.environ, "NODELESS_FEDERATION_APPLY_THREADS": str(apply_threads)}
-        command = [sys.executable, "-m", "celery", "-A", "nodeless_saas", "worker", "--pool", "solo"]
-        self.process = subprocess.Popen(
-            [
-                *command,
-                "--loglevel",
-                os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),  # DEBUG: each pass's report
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=environment,
-        )
-
-    def cpu_seconds(self) -> float:
-        """CPU the worker has used so far (Linux: user + system time from /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=60)
 
 
 def run_once(
