@@ -44,7 +44,10 @@ from policies.federation.snapshots import Inventory, Usage
 
 logger = logging.getLogger(__name__)
 
-MAX_THREADS = 8
+# Members looked at at once: each call goes to a different member, so this bounds only this
+# process's threads. 32 (as NODELESS_FEDERATION_APPLY_THREADS) instead of 8 took applied p50/p99
+# from 9.0/13.6 s to 6.9/11.2 s at 1,000 workloads over 100 members (bench/federation_fleet.py).
+MAX_THREADS = 32
 # An autoscaler's limits change rarely: read them again at most this often per member and process.
 HEADROOM_SECONDS = 30.0
 _BLOCKING_TAINTS = ("NoSchedule", "NoExecute")
