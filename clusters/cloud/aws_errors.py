@@ -13,6 +13,7 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from clusters.cloud.errors import (
     CloudError,
@@ -22,6 +23,12 @@ from clusters.cloud.errors import (
     ThrottledError,
     UnauthorizedError,
 )
+
+# Every way a botocore call fails: its own errors, AWS's answers, and an answer that is not AWS's at
+# all (a proxy's or load balancer's HTML error page: botocore's ResponseParserError derives from
+# neither of the others).
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
+AwsError = ClientError | BotoCoreError | ResponseParserError
 
 CAPACITY_CODES = frozenset(
     {
@@ -88,7 +95,7 @@ def _unauthorized_message(operation: str, aws_message: str, role_arn: str) -> st
     )
 
 
-def classify(error: ClientError | BotoCoreError, *, role_arn: str = "", context: str = "") -> CloudError:
+def classify(error: AwsError, *, role_arn: str = "", context: str = "") -> CloudError:
     """The `CloudError` for a botocore exception; `context` names what we were doing."""
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
@@ -126,5 +133,12 @@ def classify(error: ClientError | BotoCoreError, *, role_arn: str = "", context:
     if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
         return CloudUnavailableError(
             f"The AWS endpoint could not be reached ({error}); retry later.", provider_code="Connection"
+        )
+    if isinstance(error, ResponseParserError):
+        # Its text holds the body it could not parse: say what happened, not what the page said.
+        return CloudUnavailableError(
+            f"{context + ': ' if context else ''}the AWS endpoint answered with something that is not an AWS "
+            "response (an error page of a proxy or of the endpoint itself); retry later.",
+            provider_code="ResponseParserError",
         )
     return CloudUnavailableError(f"The AWS call failed: {error}", provider_code=type(error).__name__)

@@ -26,8 +26,9 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
-from clusters.cloud.aws_errors import CAPACITY_CODES, classify, classify_code
+from clusters.cloud.aws_errors import AWS_ERRORS, CAPACITY_CODES, AwsError, classify, classify_code
 from clusters.cloud.aws_session import AwsEndpoints, client
 from clusters.cloud.errors import CloudError, InsufficientCapacityError, InvalidRequestError
 from clusters.cloud.interface import (
@@ -174,7 +175,7 @@ class AwsCloudProvider:
         # Built on first use: only the import of a cluster describes it, the loop never does.
         return client(self._session, "eks", self._endpoints, max_attempts=self.config.max_attempts)
 
-    def _fail(self, error: ClientError | BotoCoreError, context: str) -> CloudError:
+    def _fail(self, error: AwsError, context: str) -> CloudError:
         return classify(error, role_arn=self.config.role_arn, context=context)
 
     # --- launch ------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class AwsCloudProvider:
                 LaunchTemplateConfigs=self._template_configs(run, placed),
                 TagSpecifications=[{"ResourceType": kind, "Tags": tag_list} for kind in TAGGED_RESOURCES],
             )
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             raise self._fail(error, "launching an instance") from error
         return response
 
@@ -308,7 +309,7 @@ class AwsCloudProvider:
             if error.response.get("Error", {}).get("Code") == "InvalidInstanceID.NotFound":
                 return  # already gone (terminated instances disappear from EC2 after a while)
             raise self._fail(error, "terminating instances") from error
-        except BotoCoreError as error:
+        except (BotoCoreError, ResponseParserError) as error:
             raise self._fail(error, "terminating instances") from error
 
     def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
@@ -316,9 +317,9 @@ class AwsCloudProvider:
         instances: list[Instance] = []
         try:
             for page in self._ec2.get_paginator("describe_instances").paginate(Filters=filters):
-                for reservation in page["Reservations"]:
+                for reservation in page.get("Reservations") or ():
                     instances.extend(_instance(item) for item in reservation["Instances"])
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             raise self._fail(error, "listing instances") from error
         instances.sort(key=lambda i: (i.state is InstanceState.TERMINATED, i.launched_at, i.instance_id))
         return instances
@@ -328,7 +329,7 @@ class AwsCloudProvider:
     def find_interruption_queue(self, cluster_name: str) -> str:
         try:
             url: str = self._sqs.get_queue_url(QueueName=interruption_queue_name(cluster_name))["QueueUrl"]
-        except (ClientError, BotoCoreError):
+        except AWS_ERRORS:
             return ""
         return url
 
@@ -341,7 +342,7 @@ class AwsCloudProvider:
                 MaxNumberOfMessages=min(max_notices, 10),
                 WaitTimeSeconds=0,
             ).get("Messages", [])
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             raise self._fail(error, "reading the interruption queue") from error
         notices = []
         unreadable = []
@@ -367,7 +368,7 @@ class AwsCloudProvider:
             ]
             try:
                 self._sqs.delete_message_batch(QueueUrl=self.config.interruption_queue_url, Entries=entries)
-            except (ClientError, BotoCoreError) as error:
+            except AWS_ERRORS as error:
                 raise self._fail(error, "deleting read interruption notices") from error
 
     @staticmethod
@@ -390,7 +391,7 @@ class AwsCloudProvider:
     def describe_cluster(self, name: str) -> EksClusterInfo:
         try:
             return describe_eks_cluster(self._eks, name=name, region=self.config.region)
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             raise self._fail(error, f"describing the EKS cluster {name}") from error
 
     # --- prices ------------------------------------------------------------------------------
@@ -413,7 +414,7 @@ class AwsCloudProvider:
                     quote = self._on_demand_quote(json.loads(document), now)
                     if quote is not None and (wanted is None or quote.instance_type in wanted):
                         quotes.append(quote)
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             raise self._fail(error, "reading on-demand prices") from error
         return sorted(quotes, key=lambda q: q.instance_type)
 
@@ -450,6 +451,6 @@ class AwsCloudProvider:
                     key = (quote.instance_type, zone)
                     if key not in latest or latest[key].as_of < quote.as_of:
                         latest[key] = quote
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             raise self._fail(error, "reading spot prices") from error
         return sorted(latest.values(), key=lambda q: (q.instance_type, q.zone or ""))

@@ -28,9 +28,10 @@ class MotoServer:
             create_backend_app,
         )
 
-        from simulator.cloud import moto_tags
+        from simulator.cloud import moto_paging, moto_tags
 
         moto_tags.install()
+        moto_paging.install()
 
         class QuietMotoHandler(MotoRequestHandler):
             def log(self, type: str, message: str, *args: object) -> None:

@@ -82,3 +82,10 @@ def answer_in_time(read: Future[T], fallback: T, ctx: ReconcileContext, what: st
             "cluster %s: the %s took over %s s; this pass goes on without it", ctx.cluster.pk, what, seconds
         )
         return fallback
+    except CloudError as error:
+        # A failed read is one the pass did not get (the listing's mark is cleared, so the next
+        # pass reads again): pods still get nodes meanwhile, and the pass does not die on it.
+        logger.warning(
+            "cluster %s: the %s failed (%s); this pass goes on without it", ctx.cluster.pk, what, error
+        )
+        return fallback

@@ -302,3 +302,43 @@ def test_describe_cluster_reads_the_eks_cluster_and_classifies_an_unknown_one(cl
     with pytest.raises(InvalidRequestError) as raised:
         provider.describe_cluster(f"{cloud_cluster.name}-missing")
     assert raised.value.operation == "DescribeCluster"
+
+
+def test_an_endpoint_that_answers_with_an_error_page_is_a_cloud_unavailable_error() -> None:
+    """A proxy's (or a broken endpoint's) HTML error page is not an AWS answer; botocore raises its
+    ResponseParserError, which is neither of its other error types: it must still be a CloudError,
+    with a message that does not echo the page."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from clusters.cloud.errors import CloudUnavailableError
+
+    class ErrorPage(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            # what a crashing endpoint's web framework sends (werkzeug's page, as the simulated
+            # cloud's did once): not XML, so botocore cannot even read it as an error
+            body = b"<!doctype html>\n<title>500 Internal Server Error</title>\n<p>secret-internal-host</p>"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ErrorPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        session = boto3.Session(
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
+        )
+        endpoints = AwsEndpoints(endpoint_url=f"http://127.0.0.1:{server.server_address[1]}")
+        provider = AwsCloudProvider(session, AwsProviderConfig(region="us-east-1", max_attempts=1), endpoints)
+        with pytest.raises(CloudUnavailableError) as failed:
+            provider.list_instances({"nodeless.io/cluster": "c"})
+        assert "not an AWS response" in str(failed.value)
+        assert "secret-internal-host" not in str(failed.value)
+    finally:
+        server.shutdown()

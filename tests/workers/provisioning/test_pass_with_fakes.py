@@ -264,3 +264,24 @@ def test_a_pass_goes_on_without_a_cloud_listing_that_does_not_answer_in_time(wor
     assert report.outcome == "done" and report.launched == 1
     (row,) = world.rows()
     assert world.cloud.live() == [row.instance_id]
+
+
+def test_a_pass_goes_on_without_a_cloud_listing_that_fails(world) -> None:
+    """A listing the cloud answers with an error (here: what an endpoint's error page becomes) is a
+    read this pass did not get: the pod still gets its node, and the next pass lists again."""
+    from clusters.cloud.errors import CloudUnavailableError
+
+    answer, calls = world.cloud.list_instances, []
+
+    def failing(tags: Any) -> Any:
+        calls.append(tags)
+        if len(calls) == 1:
+            raise CloudUnavailableError("listing instances: the AWS endpoint answered with something else")
+        return answer(tags)
+
+    world.cloud.list_instances = failing
+    world.kube.add_pod("web", cpu="500m", memory="512Mi")
+    report = world.run()
+    assert report.outcome == "done" and report.launched == 1
+    world.run()
+    assert len(calls) == 2  # the failed listing was not counted as done for its interval
