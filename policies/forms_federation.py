@@ -254,8 +254,8 @@ class WorkloadForm(forms.Form):
     manifest = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false"}),
-        help_text="One Deployment or Job plus the ConfigMaps, Secrets and Services it needs (YAML or JSON). "
-        "Every container must request cpu and memory.",
+        help_text="One Deployment, StatefulSet, DaemonSet, Job or CronJob plus the objects it needs in its "
+        "namespace (YAML or JSON). Every container must request cpu and memory.",
     )
     manifest_file = forms.FileField(required=False, label="…or upload a manifest file")
     edited_version = forms.IntegerField(

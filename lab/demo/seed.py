@@ -19,6 +19,8 @@ from clusters.models import CloudAccount, Cluster
 from clusters.onboarding.cloudformation import required_iam_actions, template_yaml
 from engines.kube.capacity import CapacityType
 from policies import services as policy_services
+from policies.federation import selectors as federation_selectors
+from policies.federation import services as federation_services
 from policies.selectors import organization_default_policy
 from simulator.cloud.onboarding import onboard_customer
 from simulator.descriptor import SimulationDescriptor, kubeconfig
@@ -35,6 +37,14 @@ DEMO_POLICY = {
     "isolate_gpu_pods": True,
     "scale_down_delay_seconds": 30,
     "spot_fallback_seconds": 120,
+}
+# Federation: on-prem first, then the EKS clusters (imported EKS clusters carry cloud=aws), for every
+# workload, so a first Deployment submitted in the demo is placed instead of refused for want of a
+# policy.
+DEMO_FEDERATION_POLICY = {
+    "name": "onprem-first",
+    "strategy": "fill_then_burst",
+    "burst": {"tiers": ["cloud=onprem", "cloud=aws"]},
 }
 
 
@@ -100,6 +110,8 @@ def demo_connect(credentials: DemoCredentials, descriptor: SimulationDescriptor)
         cluster_services.cloud_account_verify(organization, account=account, actor=actor)
     if organization_default_policy(organization.pk) is None:
         policy_services.provisioning_policy_save(organization, actor=actor, cluster=None, data=DEMO_POLICY)
+    if not federation_selectors.federation_policy_list(organization).exists():
+        federation_services.federation_policy_create(organization, actor=actor, data=DEMO_FEDERATION_POLICY)
     nodeless = []
     for index, simulated in enumerate(descriptor.clusters):
         existing = Cluster.objects.filter(organization=organization, name=simulated.name).first()

@@ -256,8 +256,9 @@ class WorkloadDetailSerializer(WorkloadSerializer):
 
 class WorkloadSubmitSerializer(serializers.Serializer[Any]):
     manifest = ManifestField(
-        help_text="One Deployment (apps/v1) or Job (batch/v1) plus the ConfigMaps, Secrets, Services and "
-        "ServiceAccounts it needs, as YAML (several documents) or JSON text, or as objects. Every container must request cpu and memory."
+        help_text="One workload (Deployment, StatefulSet, DaemonSet, Job or CronJob) plus the objects it needs "
+        "in its namespace (ConfigMaps, Secrets, Services, ServiceAccounts, PVCs, HPAs, Ingresses, Roles, "
+        "RoleBindings), as YAML (several documents) or JSON text, or as objects. Every container must request cpu and memory."
     )
     policy = StrictCharField(
         required=False,

@@ -13,7 +13,10 @@ from kubernetes import client as k8s
 from clusters.models import Cluster, ClusterStatus, ManagedNode, NodeClass, NodeState
 from clusters.onboarding.aws import eks_tokens
 from lab.demo.seed import demo_connect, demo_owner
+from policies.federation.manifests import parse_manifest
+from policies.federation.services import choose_policy
 from simulator.runner import Simulation, SimulationSpec
+from tests.fixtures.federation import deployment
 from tests.fixtures.provisioning import pod_manifest
 from tests.fixtures.simulation import kube_api, wait_for
 from workers.provisioning.reconcile import reconcile_cluster
@@ -30,9 +33,14 @@ def test_the_demo_s_nodeless_cluster_launches_nodes_that_join(tmp_path: Path, ku
         settings.NODELESS_EKS_ENDPOINT_OVERRIDES = descriptor.eks_endpoints_file
         eks_tokens.clear()
         try:
-            (name,) = demo_connect(demo_owner(), descriptor)
+            owner = demo_owner()
+            (name,) = demo_connect(owner, descriptor)
             cluster = Cluster.objects.get(name=name)
             assert cluster.status == ClusterStatus.CONNECTED, cluster.health_problem
+            # A first Deployment submitted without naming a policy is placed on-prem first, then on EKS.
+            first = parse_manifest(deployment("web", namespace="default"))
+            chosen = choose_policy(owner.organization, parsed=first, requested=None)
+            assert chosen.name == "onprem-first" and chosen.spec["strategy"] == "fill_then_burst"
             node_class = NodeClass.objects.get(cluster=cluster)
             assert node_class.access_entry == "created" and not node_class.problem
             assert node_class.subnets and node_class.amis
