@@ -21,14 +21,18 @@ def _kubeconfig(server: str) -> str:
     return minimal_kubeconfig("member", KubeCredentials(server, CA, token="t0ken"))
 
 
-def test_credentials_follow_a_new_kubeconfig(cast, settings) -> None:
-    settings.NODELESS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    cluster = Cluster.objects.create(
+def _member(cast, server: str) -> Cluster:
+    return Cluster.objects.create(
         organization=cast.org_a,
         name="member",
         connection=ClusterConnection.KUBECONFIG,
-        kubeconfig_ciphertext=crypto.encrypt_text(_kubeconfig("https://10.0.0.1:6443")),
+        kubeconfig_ciphertext=crypto.encrypt_text(_kubeconfig(server)),
     )
+
+
+def test_credentials_follow_a_new_kubeconfig(cast, settings) -> None:
+    settings.NODELESS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    cluster = _member(cast, "https://10.0.0.1:6443")
     assert cluster_credentials(cluster).server == "https://10.0.0.1:6443"
     assert cluster_credentials(cluster).server == "https://10.0.0.1:6443"
     cluster.kubeconfig_ciphertext = crypto.encrypt_text(_kubeconfig("https://10.0.0.2:6443"))
@@ -38,12 +42,7 @@ def test_credentials_follow_a_new_kubeconfig(cast, settings) -> None:
 def test_a_dropped_key_fails_after_a_cached_read(cast, settings) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.NODELESS_ENCRYPTION_KEYS = [old]
-    cluster = Cluster.objects.create(
-        organization=cast.org_a,
-        name="member",
-        connection=ClusterConnection.KUBECONFIG,
-        kubeconfig_ciphertext=crypto.encrypt_text(_kubeconfig("https://10.0.0.1:6443")),
-    )
+    cluster = _member(cast, "https://10.0.0.1:6443")
     assert cluster_credentials(cluster).token == "t0ken"
     settings.NODELESS_ENCRYPTION_KEYS = [new]
     with pytest.raises(crypto.DecryptionFailed):

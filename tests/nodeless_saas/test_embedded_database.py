@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_migration_applies_on_the_embedded_sqlite_database(tmp_path: Path) -> None:
+def _manage(tmp_path: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py <command>` on the embedded default (SQLite under `tmp_path`), as `make demo` runs."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -19,7 +20,7 @@ def test_every_migration_applies_on_the_embedded_sqlite_database(tmp_path: Path)
     }
     env.update(NODELESS_ENV="development", NODELESS_VAR_DIR=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        [sys.executable, "manage.py", *command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -28,6 +29,11 @@ def test_every_migration_applies_on_the_embedded_sqlite_database(tmp_path: Path)
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_every_migration_applies_on_the_embedded_sqlite_database(tmp_path: Path) -> None:
+    _manage(tmp_path, "migrate", "--no-input", "-v0")
     assert (tmp_path / "nodeless.sqlite3").exists()
 
 
@@ -68,23 +74,8 @@ print("CONDITIONS", [c["type"] for c in KubeObject.objects.get(workload=after).s
 def test_a_federation_pass_writes_statuses_on_the_embedded_database(tmp_path: Path) -> None:
     """The loop's bulk writes (workload statuses, the endpoint's object statuses) are plain SQL
     that SQLite runs too: a workload submitted in `make demo` gets its status, not a crashed pass."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(NODELESS_ENV="development", NODELESS_VAR_DIR=str(tmp_path))
-    for command in (["migrate", "--no-input", "-v0"], ["shell", "-c", FEDERATION_PASS]):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
+    _manage(tmp_path, "migrate", "--no-input", "-v0")
+    result = _manage(tmp_path, "shell", "-c", FEDERATION_PASS)
     lines = dict(
         line.split(" ", 1)
         for line in result.stdout.splitlines()
