@@ -316,6 +316,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="profile the passes of the product run (printed to stderr)"
     )
+    parser.add_argument(
+        "--profile-out", metavar="FILE", help="with --profile: also write the raw statistics (pstats) to FILE"
+    )
     args = parser.parse_args()
     # The members' processes start before Django (and its threads and sockets) exist here.
     setup = time.perf_counter()
@@ -352,7 +355,7 @@ def main() -> None:
                     finally:
                         worker.stop()
                 if profile is not None:
-                    profile.report()
+                    profile.report(out=args.profile_out)
                 print(json.dumps({**line, "database": database}), flush=True)
     finally:
         members.stop()

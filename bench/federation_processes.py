@@ -80,7 +80,7 @@ class PassProfile:
     objects and the endpoint's status sync, printed as the top functions by cumulative time, with
     the seconds each step took."""
 
-    STEPS = ("_run", "run_standalone", "statuses_sync")
+    STEPS = ("federation_rows_by_organization_id", "_run", "run_standalone", "statuses_sync")
 
     def __init__(self) -> None:
         import cProfile
@@ -108,12 +108,14 @@ class PassProfile:
 
         return profiled
 
-    def report(self, top: int = 45) -> None:
+    def report(self, top: int = 45, out: str | None = None) -> None:
         import io
         import pstats
 
         for step, original in self.originals.items():
             setattr(self.runner, step, original)
+        if out:
+            self.profile.dump_stats(out)
         text = io.StringIO()
         pstats.Stats(self.profile, stream=text).sort_stats("cumulative").print_stats(top)
         spent = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.seconds.items())

@@ -36,6 +36,7 @@ from workers.enqueue import (
     PROVISIONING_RECONCILE,
     RECONCILE_MARK_SECONDS,
     cluster_check_queued_key,
+    federation_follow_up_key,
     federation_queued_key,
     launch_queued_key,
     market_refresh_queued_key,
@@ -174,8 +175,9 @@ def provisioning_schedule() -> int:
 
 @shared_task(ignore_result=True)
 def federation_pass(organization_id: str) -> None:
-    # Writes made while this pass runs must be able to queue the next one.
-    cache.delete(federation_queued_key(organization_id))
+    # Writes made while this pass runs must be able to queue the next one (and this pass is the
+    # follow-up a pass asked for, if one was waiting).
+    cache.delete_many([federation_queued_key(organization_id), federation_follow_up_key(organization_id)])
     try:
         report = run_pass(organization_id)
     except LeaseLost:

@@ -32,7 +32,7 @@ from engines.federation import Outcome, ScheduleResult, webster
 from policies.federation.decisions import decision_row
 from policies.federation.failover import FailurePlan
 from policies.federation.workload_kinds import BATCH_KINDS
-from policies.models import Decision, Placement, PlacementState, Workload
+from policies.models import Decision, FederationPolicy, Placement, PlacementState, Workload
 
 _PLACEMENT_FIELDS = (
     "replicas",
@@ -109,7 +109,7 @@ def workload_loop_fields(workload: Workload) -> dict[str, object]:
 def federation_rows_by_organization_id(organization_id: str) -> FederationRows:
     """System entry point of a federation pass: the organization's rows, by its id."""
     clusters = Cluster.objects.filter(organization_id=organization_id)
-    workloads = Workload.objects.filter(organization_id=organization_id).select_related("policy")
+    workloads = Workload.objects.filter(organization_id=organization_id)
     rows = FederationRows(
         organization_id,
         clusters={
@@ -118,10 +118,19 @@ def federation_rows_by_organization_id(organization_id: str) -> FederationRows:
         workloads={str(w.pk): w for w in workloads.order_by("created_at", "pk")},
         placements={},
     )
+    # Each workload's policy is one read (not a copy of its row per workload).
+    policies = {p.pk: p for p in FederationPolicy.objects.filter(organization_id=organization_id)}
+    for workload in rows.workloads.values():
+        if workload.policy_id in policies:  # else created since: read when used
+            workload.policy = policies[workload.policy_id]
     rows.original = {key: workload_loop_fields(workload) for key, workload in rows.workloads.items()}
     rows.placements = {key: [] for key in rows.workloads}
-    placements = Placement.objects.filter(organization_id=organization_id).select_related("cluster")
-    for placement in placements:
+    # Each placement's cluster is one of the rows' (not a copy of its row per placement: at 1,500
+    # placements, the copies were most of what a pass read).
+    for placement in Placement.objects.filter(organization_id=organization_id):
+        cluster = rows.clusters.get(str(placement.cluster_id))
+        if cluster is not None:  # else connected since: read when used
+            placement.cluster = cluster
         rows.placements.setdefault(str(placement.workload_id), []).append(placement)
         rows.written[str(placement.pk)] = placement_fields(placement)
     return rows

@@ -39,7 +39,7 @@ def test_every_migration_applies_on_the_embedded_sqlite_database(tmp_path: Path)
 
 FEDERATION_PASS = """
 from policies.federation import services as federation
-from policies.kubeapi.federation import statuses_sync
+from policies.kubeapi.status_back import statuses_sync
 from policies.models import KubeObject, Workload
 from tenants import services as tenants
 from tenants.actors import Actor

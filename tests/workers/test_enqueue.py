@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from nodeless_saas.celery import app
 from workers import enqueue
-from workers.tasks import provisioning_launch, request_launch
+from workers.tasks import federation_pass, provisioning_launch, request_federation_pass, request_launch
 
 
 def test_every_name_the_apps_send_is_a_registered_task() -> None:
@@ -26,3 +26,23 @@ def test_a_row_handed_over_again_while_its_launch_is_in_flight_queues_nothing() 
     assert provisioning_launch.run(row_id) == "skipped"  # no such row; the task still ends its turn
     assert request_launch(row_id) is True  # the next hand-over after the task is queued again
     cache.delete(enqueue.launch_queued_key(row_id))
+
+
+@pytest.mark.django_db
+def test_a_follow_up_pass_waiting_its_turn_does_not_hold_back_the_pass_a_write_asks_for() -> None:
+    """A pass with work in flight asks for another two seconds later; a workload submitted
+    meanwhile gets a pass now, not that one."""
+    organization_id = str(uuid.uuid4())
+    marks = [
+        enqueue.federation_queued_key(organization_id),
+        enqueue.federation_follow_up_key(organization_id),
+    ]
+    cache.delete_many(marks)
+    assert request_federation_pass(organization_id, countdown=2) is True  # the follow-up
+    assert request_federation_pass(organization_id) is True  # a write's: not held back by it
+    assert request_federation_pass(organization_id) is False  # once while one is queued
+    assert request_federation_pass(organization_id, countdown=2) is False
+    federation_pass.run(organization_id)  # no such organization; the pass still ends its turn
+    assert request_federation_pass(organization_id, countdown=2) is True
+    assert request_federation_pass(organization_id) is True
+    cache.delete_many(marks)

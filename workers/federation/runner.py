@@ -10,8 +10,9 @@
    back, so no duplicate keeps running), at most ``apply.MAX_ACTIONS`` per pass.
 6. Write each workload's status and message, and report what is still in flight.
 7. Apply the stand-alone objects to the clusters their policies name (``standalone``).
-8. Give the Kubernetes endpoint's objects their status back (``policies.kubeapi.federation``),
-   with what members refused as a ``FullyApplied`` condition and events (``.propagation``).
+8. Give the Kubernetes endpoint's objects their status back (``policies.kubeapi.status_back``),
+   from the rows as this pass left them, with what members refused as a ``FullyApplied``
+   condition and events (``.propagation``).
 
 The rows are the policies app's: they are loaded, changed and written through its loop services
 (``policies.federation.placements`` and ``.status``); this module observes, decides and acts.
@@ -33,7 +34,7 @@ from policies.federation.placements import (
     placements_save,
 )
 from policies.federation.status import placements_sync, workload_statuses_save
-from policies.kubeapi.federation import statuses_sync
+from policies.kubeapi.status_back import statuses_sync
 from workers.federation import apply, scheduling
 from workers.federation.observe import MemberObservation, observe_members
 from workers.federation.standalone import run_standalone
@@ -66,19 +67,20 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
     if lease is None:
         return None
     try:
-        report = _run(organization_id, lease, now or timezone.now())
+        rows = federation_rows_by_organization_id(organization_id)
+        report = _run(rows, lease, now or timezone.now())
         # Stand-alone objects to the clusters their policies name (policies.kubeapi.standalone).
         run_standalone(organization_id)
         # Status back to the Kubernetes endpoint's objects (and deletions the members finished).
-        statuses_sync(organization_id)
+        statuses_sync(organization_id, rows)
         return report
     finally:
         release(lease)
 
 
-def _run(organization_id: str, lease: HeldLease, now: datetime) -> PassReport:
+def _run(rows: FederationRows, lease: HeldLease, now: datetime) -> PassReport:
     started = time.perf_counter()
-    rows = federation_rows_by_organization_id(organization_id)
+    organization_id = rows.organization_id
     if not rows.workloads:
         return PassReport(organization_id, clusters=len(rows.clusters))
     # Members' clients are kept per process while their credentials hold (clusters.kube.access),

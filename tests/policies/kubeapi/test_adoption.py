@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from policies.kubeapi.federation import statuses_sync
+from policies.kubeapi.status_back import statuses_sync
 from policies.models import KubeEvent, KubeObject
 from tests.fixtures.federation import deployment, submit
 

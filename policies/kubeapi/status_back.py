@@ -1,0 +1,390 @@
+"""Status back to the Kubernetes endpoint's workload objects, after each loop pass: replicas,
+updated, ready and available replicas summed over the members, conditions, ``observedGeneration``
+only once every member runs the current generation (what ``kubectl rollout status`` and Argo CD's
+health check wait on, as Karmada aggregates), and ``status.clusters``: the per-cluster breakdown.
+
+The sync reads and computes **outside** the organization's counter lock (every write of the
+endpoint takes that lock, so a kubectl apply would wait behind the computing), then writes under
+it only the objects whose resourceVersion did not move meanwhile; an object written in between
+gets its status on the next pass. A pass hands over its rows (workloads and placements as it just
+wrote them), so the sync does not read them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from policies.federation import services
+from policies.federation.manifests import WORKLOAD_KINDS
+from policies.federation.placements import FederationRows
+from policies.kubeapi import store
+from policies.kubeapi.kind_status import kind_status
+from policies.kubeapi.propagation import (
+    Problem,
+    condition,
+    events_expire,
+    events_record,
+    standalone_statuses_sync,
+    with_condition,
+    workload_problems,
+)
+from policies.kubeapi.resources import Resource, by_kind
+from policies.models import KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
+from tenants.models import Organization
+
+Json = dict[str, Any]
+# What the sync reads of every workload object outside the lock: not its body (the objects it
+# writes are read whole under the lock, so their events carry them as they are).
+_SYNC_FIELDS = (
+    "id",
+    "organization_id",
+    "group",
+    "version",
+    "kind",
+    "resource",
+    "namespace",
+    "name",
+    "status",
+    "resource_version",
+    "generation",
+    "workload_id",
+    "workload_generation",
+    "deleted_at",
+)
+
+
+def _condition(kind: str, status: bool, reason: str, message: str) -> Json:
+    return {"type": kind, "status": "True" if status else "False", "reason": reason, "message": message}
+
+
+def _clusters(placements: Iterable[Placement]) -> list[Json]:
+    return [
+        {
+            "name": p.cluster.name,
+            "replicas": p.replicas,
+            "readyReplicas": p.ready_replicas,
+            "availableReplicas": p.available_replicas,
+            "state": p.state,
+            **({"succeeded": p.succeeded, "failed": p.failed} if p.succeeded or p.failed else {}),
+            **({"reason": p.reason} if p.reason else {}),
+        }
+        for p in placements
+        if p.replicas or p.succeeded or p.failed
+    ]
+
+
+def workload_status(kobj: KubeObject, workload: Workload, placements: list[Placement]) -> Json:
+    live = [p for p in placements if p.replicas]
+    current = [
+        p for p in live if p.applied_generation == workload.generation and p.applied_replicas == p.replicas
+    ]
+    rolled_out = len(current) == len(live) and workload.status != WorkloadStatus.PENDING
+    observed = kobj.generation if rolled_out else int(kobj.status.get("observedGeneration") or 0)
+    federated = _condition(
+        "Federated",
+        workload.status in (WorkloadStatus.RUNNING, WorkloadStatus.COMPLETED),
+        workload.status.title(),
+        workload.status_message,
+    )
+    if workload.kind == WorkloadKind.JOB:
+        return _job_status(workload, observed, federated, placements)
+    if workload.kind != WorkloadKind.DEPLOYMENT:
+        own = kind_status(kobj, workload, live, rolled_out=rolled_out)
+        return {
+            "observedGeneration": observed,
+            **own,
+            "conditions": [federated],
+            "clusters": _clusters(placements),
+        }
+    replicas = sum(p.replicas for p in live)
+    updated = sum(p.replicas for p in current)
+    available = min(workload.available_replicas, replicas)
+    complete = rolled_out and available >= workload.desired_replicas
+    status: Json = {
+        "observedGeneration": observed,
+        "replicas": replicas,
+        "updatedReplicas": updated,
+        "readyReplicas": min(workload.ready_replicas, replicas),
+        "availableReplicas": available,
+        "unavailableReplicas": max(0, replicas - available),
+        "conditions": [
+            _condition(
+                "Available",
+                available >= workload.desired_replicas,
+                "MinimumReplicasAvailable"
+                if available >= workload.desired_replicas
+                else "MinimumReplicasUnavailable",
+                f"{available}/{workload.desired_replicas} replicas available over the members",
+            ),
+            _condition(
+                "Progressing",
+                workload.status != WorkloadStatus.UNSCHEDULABLE,
+                "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                workload.status_message,
+            ),
+            federated,
+        ],
+        "clusters": _clusters(placements),
+    }
+    return {k: v for k, v in status.items() if v != 0 or k in ("observedGeneration", "replicas")}
+
+
+def _job_status(workload: Workload, observed: int, federated: Json, placements: list[Placement]) -> Json:
+    status: Json = {
+        "observedGeneration": observed,
+        "active": workload.ready_replicas
+        if workload.status not in (WorkloadStatus.COMPLETED, WorkloadStatus.FAILED)
+        else 0,
+        "succeeded": workload.succeeded,
+        "failed": workload.failed,
+        "conditions": [federated],
+        "clusters": _clusters(placements),
+    }
+    if workload.status == WorkloadStatus.COMPLETED:
+        status["conditions"].insert(
+            0, _condition("Complete", status=True, reason="Completed", message=workload.status_message)
+        )
+    elif workload.status == WorkloadStatus.FAILED:
+        status["conditions"].insert(
+            0, _condition("Failed", status=True, reason="MemberFailed", message=workload.status_message)
+        )
+    return status
+
+
+@dataclass
+class Planned:
+    """What the sync will write for one object, computed outside the lock."""
+
+    kobj: KubeObject  # as read outside the lock (no body)
+    remove: bool = False
+    spec: bool = False  # its workload changed outside the endpoint: take its spec first
+    status: Json | None = None
+    problems: Sequence[Problem] = ()
+    placements: Sequence[Placement] = ()  # the workload's, for a status computed after the spec
+
+
+def statuses_sync(organization_id: str, rows: FederationRows | None = None) -> int:
+    """After a loop pass: each linked object's status from its workload and placements (a change is a
+    new resourceVersion, so watches see it); its spec from the workload when the pages or the REST
+    API changed it (scaled, a new manifest); and objects whose workload is gone removed for good
+    (the delete finished on every member, or the workload was deleted elsewhere). ``rows``: the
+    pass's, read again where they lack a workload. How many objects changed."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return 0  # deleted after the pass was queued: nothing of it is left to sync
+    changed = workloads_adopt(organization)
+    return changed + statuses_write(organization, statuses_plan(organization, rows))
+
+
+def workloads_adopt(organization: Organization) -> int:
+    """Workloads submitted on the pages or through the REST API become objects of the endpoint
+    (under the counter lock, taken only when there is one to adopt). How many were adopted."""
+    orphans = Workload.objects.filter(
+        organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
+    )
+    if not orphans.exists():
+        return 0
+    with transaction.atomic():
+        return _adopt(organization, store.lock(organization))
+
+
+def statuses_plan(organization: Organization, rows: FederationRows | None = None) -> list[Planned]:
+    """What to write to which workload object, read and computed without the counter lock."""
+    objects = list(
+        KubeObject.objects.filter(organization=organization, kind__in=list(WORKLOAD_KINDS))
+        .only(*_SYNC_FIELDS)
+        .order_by("pk")
+    )
+    workloads, placements = _workload_rows(organization, objects, rows)
+    planned = (_plan(kobj, workloads, placements) for kobj in objects)
+    return [item for item in planned if item is not None]
+
+
+def statuses_write(organization: Organization, plan: Sequence[Planned]) -> int:
+    """Under the counter lock: ``plan`` for the objects not written since it was made (the others
+    wait for the next pass), the stand-alone objects' conditions, events past their TTL and
+    namespaces whose deletion finished. How many objects changed."""
+    with transaction.atomic():
+        counter = store.lock(organization)
+        changed = _write(organization, counter, plan)
+        changed += standalone_statuses_sync(organization, counter)
+        events_expire(organization, counter)
+        return changed + _namespaces_finish(organization, counter)
+
+
+def _workload_rows(
+    organization: Organization, objects: Sequence[KubeObject], rows: FederationRows | None
+) -> tuple[dict[Any, Workload], dict[Any, list[Placement]]]:
+    """The linked objects' workloads and placements: the pass's rows, and read for those it lacks."""
+    workloads: dict[Any, Workload] = {}
+    placements: dict[Any, list[Placement]] = {}
+    if rows is not None:
+        for key, workload in rows.workloads.items():
+            workloads[workload.pk] = workload
+            placements[workload.pk] = list(rows.placements.get(key, []))
+    missing = {o.workload_id for o in objects if o.workload_id and o.workload_id not in workloads}
+    if missing:
+        for workload in Workload.objects.filter(organization=organization, pk__in=missing):
+            workloads[workload.pk] = workload
+        for placement in Placement.objects.filter(workload_id__in=missing).select_related("cluster"):
+            placements.setdefault(placement.workload_id, []).append(placement)
+    return workloads, placements
+
+
+def _plan(
+    kobj: KubeObject, workloads: Mapping[Any, Workload], placements: Mapping[Any, list[Placement]]
+) -> Planned | None:
+    """What to write for ``kobj`` (None: nothing). Objects linked since the rows were read wait for
+    the next pass: their status would be of an older generation."""
+    workload = workloads.get(kobj.workload_id) if kobj.workload_id else None
+    if kobj.workload_id is None:
+        return Planned(kobj, remove=True)
+    if workload is None:
+        return None  # deleted since it was read: the next sync removes the object
+    kobj.workload = workload
+    if workload.generation > kobj.workload_generation:
+        return Planned(kobj, spec=True, placements=placements.get(workload.pk, []))
+    if workload.generation != kobj.workload_generation:
+        return None
+    status, problems = _status_of(kobj, workload, placements.get(workload.pk, []))
+    if status == kobj.status and not problems:
+        return None
+    return Planned(kobj, status=status, problems=problems)
+
+
+def _write(organization: Organization, counter: Any, plan: Sequence[Planned]) -> int:
+    """Under the counter lock: the planned writes of the objects not written since they were read."""
+    if not plan:
+        return 0
+    planned = {p.kobj.pk: p for p in plan}
+    current = {
+        kobj.pk: kobj
+        for kobj in KubeObject.objects.filter(pk__in=list(planned))
+        if kobj.resource_version == planned[kobj.pk].kobj.resource_version
+    }
+    changed = 0
+    statuses: list[tuple[KubeObject, Json]] = []
+    for key, item in planned.items():
+        kobj = current.get(key)
+        if kobj is None:
+            continue  # written (or gone) since: the next pass plans it again
+        workload = item.kobj.workload if kobj.workload_id else None
+        if item.remove or workload is None:
+            store.remove(organization, counter, kobj)
+            changed += 1
+            continue
+        kobj.workload = workload
+        if item.spec:
+            _spec_from_workload(organization, counter, kobj)
+            changed += 1
+            status, problems = _status_of(kobj, workload, list(item.placements))
+        else:
+            assert item.status is not None
+            status, problems = item.status, item.problems
+        if kobj.deleted_at is None:
+            events_record(organization, counter, kobj, problems)
+        if status != kobj.status:
+            statuses.append((kobj, status))
+    store.touch_statuses(organization, counter, statuses)
+    return changed + len(statuses)
+
+
+def _status_of(
+    kobj: KubeObject, workload: Workload, placements: list[Placement]
+) -> tuple[Json, Sequence[Problem]]:
+    """The workload's aggregated status with its ``FullyApplied`` condition, and the members that
+    refused it (a Warning event each, ``propagation``)."""
+    status = workload_status(kobj, workload, placements)
+    problems, pending = workload_problems(workload, placements)
+    previous = (kobj.status or {}).get("conditions") or []
+    found = condition(previous, problems, pending=pending, generation=kobj.generation)
+    return with_condition(status, found), problems
+
+
+def _adopt(organization: Organization, counter: Any) -> int:
+    """Workloads submitted on the pages or through the REST API become objects of the endpoint too
+    (with their namespace and companions), so kubectl sees every workload of the organization.
+    What exists is read in one query and the new objects are stored together: a burst of a
+    thousand REST submissions, one object at a time, made this the longest step of the pass
+    (bench/federation_fleet.py --profile)."""
+    orphans = list(
+        Workload.objects.filter(
+            organization=organization, deleted_at__isnull=True, kube_objects__isnull=True
+        ).order_by("created_at")
+    )
+    if not orphans:
+        return 0
+    namespaces = {workload.namespace for workload in orphans}
+    stored = set(
+        KubeObject.objects.filter(organization=organization, namespace__in=[*namespaces, ""]).values_list(
+            "group", "resource", "namespace", "name"
+        )
+    )
+    created: list[KubeObject] = []
+
+    def create(resource: Resource, namespace: str, name: str, write: store.Write) -> KubeObject | None:
+        key = (resource.group, resource.plural, namespace, name)
+        if key in stored:
+            return None
+        stored.add(key)
+        kobj = store.new_object(organization, resource, namespace, name, write)
+        created.append(kobj)
+        return kobj
+
+    namespace_kind = by_kind("", "Namespace")
+    assert namespace_kind is not None
+    adopted = 0
+    for workload in orphans:
+        resource = by_kind(WORKLOAD_KINDS[workload.kind].split("/")[0], workload.kind)
+        if resource is None or (resource.group, resource.plural, workload.namespace, workload.name) in stored:
+            continue
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {}}
+        create(namespace_kind, "", workload.namespace, store.Write(namespace, {"phase": "Active"}, 1))
+        for companion in services.workload_companions(workload):
+            kind = by_kind("", str(companion.get("kind")))
+            name = str((companion.get("metadata") or {}).get("name"))
+            if kind is not None:
+                create(kind, workload.namespace, name, store.Write(companion, {}, 1))
+        kobj = create(
+            resource, workload.namespace, workload.name, store.Write(dict(workload.manifest), {}, 1)
+        )
+        assert kobj is not None
+        # linked: the object says what its workload's generation runs (as ``_linked`` does)
+        kobj.workload = workload
+        kobj.workload_generation = workload.generation
+        adopted += 1
+    store.create_many(organization, counter, created)
+    return adopted
+
+
+def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObject) -> None:
+    """The workload changed outside the endpoint: the object takes its spec and labels."""
+    workload = kobj.workload
+    assert workload is not None
+    obj = store.render(kobj)
+    obj["spec"] = workload.manifest.get("spec") or {}
+    labels = (workload.manifest.get("metadata") or {}).get("labels")
+    obj["metadata"]["labels"] = labels or {}
+    kobj.workload_generation = workload.generation
+    write = store.Write(obj, kobj.status, kobj.generation + 1)
+    store.save(organization, counter, store.resource_of(kobj), kobj.namespace, kobj.name, write, kobj)
+
+
+def _namespaces_finish(organization: Organization, counter: Any) -> int:
+    """Namespaces being deleted go once nothing is left in them."""
+    done = 0
+    deleting = KubeObject.objects.filter(
+        organization=organization, resource="namespaces", deleted_at__isnull=False
+    )
+    for namespace in deleting:
+        inside = KubeObject.objects.filter(organization=organization, namespace=namespace.name)
+        if not inside.exclude(kind="Event", group="").exists():
+            for event in inside:  # the events about what was in it go with it
+                store.remove(organization, counter, event)
+            store.remove(organization, counter, namespace)
+            done += 1
+    return done
