@@ -9,7 +9,8 @@ from django.core.cache import cache
 
 from nodeless_saas.celery import app
 from workers import enqueue
-from workers.tasks import federation_pass, provisioning_launch, request_federation_pass, request_launch
+from workers.enqueue import request_federation_pass
+from workers.tasks import federation_pass, provisioning_launch, request_launch
 
 
 def test_every_name_the_apps_send_is_a_registered_task() -> None:
