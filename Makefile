@@ -84,7 +84,7 @@ bench-federation: install services
 	$(TEST_ENV) $(PY) bench/federation.py
 
 bench-federation-fleet: install services
-	$(TEST_ENV) $(PY) bench/federation_fleet.py --member-processes 2
+	$(TEST_ENV) $(PY) bench/federation_fleet.py --member-processes 2 --api-workers 2
 
 bench-provisioning: install services
 	$(TEST_ENV) $(PY) bench/provisioning.py

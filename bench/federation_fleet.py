@@ -52,7 +52,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.federation_e2e import _throwaway_database  # noqa: E402
-from bench.federation_processes import MemberAddress, MemberProcesses, PassProfile, WorkerProcess  # noqa: E402
+from bench.federation_processes import (  # noqa: E402
+    ApiServer,
+    MemberAddress,
+    MemberProcesses,
+    PassProfile,
+    WorkerProcess,
+)
 
 if TYPE_CHECKING:
     from tenants.models import Organization
@@ -155,26 +161,40 @@ def _namespaces_create(token: str, run: str) -> None:
             raise RuntimeError(f"namespace failed: {response.status_code} {response.content[:300]!r}")
 
 
-def _submit(token: str, via: str, bodies: list[dict[str, Any]], submitted: dict[str, float]) -> None:
-    """Send ``bodies`` one after the other; ``submitted`` gets when each call returned, by workload
-    id (``rest``: the answer's) or by ``namespace/name`` (``endpoint``: the object's; its workload
-    id is looked up afterwards, outside the clock)."""
-    from django.db import connections
+def _path(via: str, body: dict[str, Any]) -> str:
+    if via == "rest":
+        return "/api/v1/workloads/"
+    return f"/k8s/apis/apps/v1/namespaces/{body['metadata']['namespace']}/deployments"
+
+
+def _poster(token: str, api: ApiServer | None) -> Any:
+    """``post(path, body)``: over HTTP to gunicorn (``--api-workers``), else through Django's whole
+    stack in this process (DRF's APIClient)."""
+    if api is not None:
+        import requests
+
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        return lambda path, body: session.post(api.base + path, json=body, timeout=60)
     from rest_framework.test import APIClient
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return lambda path, body: client.post(path, json.dumps(body), content_type="application/json")
+
+
+def _submit(
+    token: str, via: str, bodies: list[dict[str, Any]], submitted: dict[str, float], api: ApiServer | None
+) -> None:
+    """Send ``bodies`` one after the other; ``submitted`` gets when each call returned, by workload
+    id (``rest``: the answer's) or by ``namespace/name`` (``endpoint``: the object's; its workload
+    id is looked up afterwards, outside the clock)."""
+    from django.db import connections
+
+    post = _poster(token, api)
     try:
         for body in bodies:
-            if via == "rest":
-                response = client.post("/api/v1/workloads/", body, format="json")
-            else:
-                namespace = body["metadata"]["namespace"]
-                response = client.post(
-                    f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments",
-                    json.dumps(body),
-                    content_type="application/json",
-                )
+            response = post(_path(via, body), body)
             if response.status_code != 201:
                 raise RuntimeError(f"submit failed: {response.status_code} {response.content[:300]!r}")
             if via == "rest":
@@ -200,6 +220,11 @@ def _by_workload_id(organization: Organization, submitted: dict[str, float]) -> 
     return {ids[key]: at for key, at in submitted.items() if key in ids}
 
 
+def _cpu_of(worker: WorkerProcess | None, api: ApiServer | None) -> Any:
+    """CPU seconds so far of the product's processes other than this one (worker, gunicorn)."""
+    return lambda: (worker.cpu_seconds() if worker else 0.0) + (api.cpu_seconds() if api else 0.0)
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -213,6 +238,7 @@ def run_once(
     threads: int,
     worker: WorkerProcess | None,
     via: str = "rest",
+    api: ApiServer | None = None,
 ) -> dict[str, object]:
     from django.conf import settings
 
@@ -229,12 +255,12 @@ def run_once(
         _namespaces_create(token, run)
     submitted: dict[str, float] = {}
     load_before = os.getloadavg()[0]
-    worker_cpu = worker.cpu_seconds if worker is not None else lambda: 0.0
+    worker_cpu = _cpu_of(worker, api)
     cpu_before = (time.process_time() + worker_cpu(), members.cpu_seconds())
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=API_CLIENTS) as pool:
         chunks = [bodies[index::API_CLIENTS] for index in range(API_CLIENTS)]
-        list(pool.map(lambda chunk: _submit(token, via, chunk, submitted), chunks))
+        list(pool.map(lambda chunk: _submit(token, via, chunk, submitted, api), chunks))
     submit_seconds = time.perf_counter() - started
     submit_cpu = time.process_time() + worker_cpu() - cpu_before[0]
     running = 0
@@ -269,6 +295,7 @@ def run_once(
         "clusters": len(sims),
         "member_processes": len(members.processes),
         "worker": "own process" if worker is not None else "in the bench's process",
+        "api": f"gunicorn, {api.workers} workers" if api is not None else "in the bench's process",
         "running": running,
         "seconds": round(seconds, 2),
         "workloads_per_second": round(running / seconds, 1),
@@ -314,6 +341,13 @@ def main() -> None:
         help="run the Celery worker in the bench's process (as --profile does) instead of its own",
     )
     parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=0,
+        help="serve the API with gunicorn and this many workers, as production does (0: the clients "
+        "call Django in the bench's process)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile the passes of the product run (printed to stderr)"
     )
     parser.add_argument(
@@ -332,8 +366,6 @@ def main() -> None:
             os.environ.setdefault("NODELESS_ENV", "test")
             os.environ.setdefault("NODELESS_LOG_LEVEL", "WARNING")
             django.setup()
-            from celery.contrib.testing.worker import start_worker
-            from django.conf import settings
             from django.core.management import call_command
 
             from nodeless_saas.celery import app
@@ -341,24 +373,45 @@ def main() -> None:
             call_command("migrate", verbosity=0)
             app.control.purge()  # what an earlier, interrupted run left in the broker
             runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
-            for run, threads in runs:
-                profile = PassProfile() if args.profile and run == "nodeless" else None
-                if profile is not None or args.worker_in_process:
-                    # cProfile sees the passes only in this process
-                    settings.NODELESS_FEDERATION_APPLY_THREADS = threads
-                    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
-                        line = run_once(run, members, args.workloads, args.seed, threads, None, args.via)
-                else:
-                    worker = WorkerProcess(threads)
-                    try:
-                        line = run_once(run, members, args.workloads, args.seed, threads, worker, args.via)
-                    finally:
-                        worker.stop()
-                if profile is not None:
-                    profile.report(out=args.profile_out)
-                print(json.dumps({**line, "database": database}), flush=True)
+            api = ApiServer(args.api_workers) if args.api_workers else None
+            try:
+                for run, threads in runs:
+                    _run_and_print(run, threads, args, members, api, database)
+            finally:
+                if api is not None:
+                    api.stop()
     finally:
         members.stop()
+
+
+def _run_and_print(
+    run: str,
+    threads: int,
+    args: argparse.Namespace,
+    members: MemberProcesses,
+    api: ApiServer | None,
+    database: str,
+) -> None:
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    from nodeless_saas.celery import app
+
+    profile = PassProfile() if args.profile and run == "nodeless" else None
+    if profile is not None or args.worker_in_process:
+        # cProfile sees the passes only in this process
+        settings.NODELESS_FEDERATION_APPLY_THREADS = threads
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+            line = run_once(run, members, args.workloads, args.seed, threads, None, args.via, api)
+    else:
+        worker = WorkerProcess(threads)
+        try:
+            line = run_once(run, members, args.workloads, args.seed, threads, worker, args.via, api)
+        finally:
+            worker.stop()
+    if profile is not None:
+        profile.report(out=args.profile_out)
+    print(json.dumps({**line, "database": database}), flush=True)
 
 
 if __name__ == "__main__":

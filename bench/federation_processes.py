@@ -199,3 +199,42 @@ class WorkerProcess:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
+
+
+class ApiServer:
+    """``--api-workers``: the API served as production serves it (docker-compose.yml's gunicorn,
+    production settings, ``workers`` processes) on a loopback port, with this process's database,
+    broker and keys (the worker decrypts what the API stores), the API's throttle lifted."""
+
+    def __init__(self, workers: int) -> None:
+        from django.conf import settings
+
+        from tests.fixtures.production import gunicorn, production_environment_here
+
+        env = production_environment_here(
+            DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            SECURE_SSL_REDIRECT="false",
+            NODELESS_API_TOKEN_RATE="1000000/min",
+            DJANGO_SECRET_KEY=settings.SECRET_KEY,
+            NODELESS_ENCRYPTION_KEYS=",".join(settings.NODELESS_ENCRYPTION_KEYS),
+        )
+        self.workers = workers
+        self._server = gunicorn(env, workers=workers, extra=("--log-level", "warning"))
+        self.port = self._server.__enter__()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """CPU gunicorn's processes have used so far (its master and workers share its command line)."""
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if f"127.0.0.1:{self.port}".encode() not in stat.read_bytes():
+                    continue
+                fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def stop(self) -> None:
+        self._server.__exit__(None, None, None)

@@ -143,8 +143,15 @@ def list_cluster(
     return cluster_state((Pod(p) for p in pods), (Node(n) for n in nodes), now or timezone.now())
 
 
-def read_cluster(cluster: Cluster, *, now: datetime | None = None) -> ClusterState:
-    """The cluster as it is now. Raises ClusterUnavailable (with why) when it cannot be read."""
+def read_cluster(cluster: Cluster, *, now: datetime | None = None, fresh: bool = True) -> ClusterState:
+    """The cluster as it is now. Raises ClusterUnavailable (with why) when it cannot be read.
+
+    ``fresh=False``: the informer's view alone, a few milliseconds behind, without a call to the
+    API server, for a reader that tolerates it: the federation loop, whose look at a member lists
+    our objects there anyway (so a member that does not answer is still found out) and whose next
+    pass sees what this one missed. At 100 members, the fresh list of waiting pods (and the
+    re-reads of pods bound meanwhile, while a burst of ours starts) was a call per member per pass.
+    """
     try:
         informer = informer_for(cluster)
         api = cluster_api(cluster)
@@ -152,8 +159,10 @@ def read_cluster(cluster: Cluster, *, now: datetime | None = None) -> ClusterSta
             raise ClusterUnavailable(
                 informer.problem or f"the cluster was not listed within {SYNC_SECONDS} s"
             )
+        if not fresh and informer.problem:  # its view is as old as the failure
+            raise ClusterUnavailable(informer.problem)
         held, nodes = informer.snapshot()
-        pods = _reconciled_pods(informer, held, api)
+        pods = _reconciled_pods(informer, held, api) if fresh else held
     except ClusterCredentialsError as error:
         raise ClusterUnavailable(str(error)) from error
     except (ClusterUnreachable, ClusterRefused) as error:

@@ -223,7 +223,7 @@ def observe_member(
         )
     try:
         api = cluster_api(cluster)
-        state = read_cluster(cluster)
+        state = read_cluster(cluster, fresh=False)  # the list of our objects below finds a silent member
     except (ClusterCredentialsError, ClusterUnavailable) as error:
         logger.info("federation: cannot read %s: %s", cluster.name, error)
         return MemberObservation(cluster_id, problem=str(error) or type(error).__name__)

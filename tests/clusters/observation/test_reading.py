@@ -5,6 +5,7 @@ was read is kept as the cluster's observation (and the counts every page shows).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -16,16 +17,22 @@ from clusters.models import Cluster, ClusterObservation
 from clusters.observation.reading import _reconciled_pods, read_cluster
 from clusters.observation.recording import observation_failed, observation_record
 from engines.kube.pods import Pod
+from simulator.cluster import SimulatedCluster
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.fixtures.connections import connected, kubeconfig_for
+from tests.fixtures.simulation import wait_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def onprem(cast, simulated_cluster, kube_client):
-    simulated = simulated_cluster(static_pools=(StaticNodePool("dc1-node", 2, instance_type="m5.xlarge"),))
+def simulated(simulated_cluster) -> SimulatedCluster:
+    return simulated_cluster(static_pools=(StaticNodePool("dc1-node", 2, instance_type="m5.xlarge"),))
+
+
+@pytest.fixture
+def onprem(cast, simulated, kube_client):
     cluster = connected(
         services.cluster_connect_kubeconfig(
             cast.org_a,
@@ -195,3 +202,25 @@ def test_a_check_that_fails_reading_the_answer_says_so_instead_of_healthy(onprem
     assert checked.health == cluster.health
     assert ClusterObservation.objects.get(cluster=cluster).problem == cluster.health_problem
     assert "could not read its answer" in caplog.text
+
+
+def test_a_read_from_the_watch_alone_asks_the_api_server_nothing(onprem, simulated, monkeypatch) -> None:
+    """The federation loop's look (``fresh=False``): what the informer holds, no list of waiting pods."""
+    cluster, core = onprem
+    core.create_namespaced_pod("default", _pod("web"))
+    wait_for(lambda: [pod.name for pod in read_cluster(cluster, fresh=False).pending] == ["web"])
+    asked: list[str] = []
+    handler = simulated.server._handler  # the API server's requests, as its audit log would show them
+    handle = handler.handle
+
+    def audited(request: Any) -> Any:
+        if request.query.get("watch") not in ("1", "true"):
+            asked.append(f"{request.method} {request.path}")
+        return handle(request)
+
+    monkeypatch.setattr(handler, "handle", audited)
+    state = read_cluster(cluster, fresh=False)
+    assert asked == [] and [pod.name for pod in state.pending] == ["web"]
+    assert len(state.nodes) == 2
+    read_cluster(cluster)  # the provisioning pass's read lists the waiting pods fresh
+    assert asked == ["GET /api/v1/pods"]
