@@ -18,14 +18,14 @@ from tests.policies.kubeapi.conftest import Kube
 
 pytestmark = pytest.mark.django_db
 DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
-# A Deployment's POST: the token and its organization, the counter's lock, one read for the
+# A Deployment's POST: the token with its organization, the counter's lock, one read for the
 # namespace and the name, the companions, the policy with the workload of that name, the workload
 # and its audit event, the object, its event, the compaction's read, the counter (savepoints aside).
-MAX_POST_STATEMENTS = 12
-# A PUT: the token and its organization, the lock, the object, its workload, the companions, the
+MAX_POST_STATEMENTS = 11
+# A PUT: the token with its organization, the lock, the object, its workload, the companions, the
 # policy, the workload again and its policy (``workload_update``), the workload's update and its
 # audit event, the object, its event, the compaction's read, the counter (savepoints aside).
-MAX_PUT_STATEMENTS = 15
+MAX_PUT_STATEMENTS = 14
 
 
 @pytest.fixture
