@@ -200,19 +200,17 @@ def _written(
     _update_strategy_defaulted(obj)
     generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
     name = obj["metadata"]["name"]
-    saved = store.save(
-        ctx.organization,
-        counter,
-        ctx.resource,
-        ctx.namespace,
-        name,
-        store.Write(obj, status, generation),
-        kobj,
-    )
+    write = store.Write(obj, status, generation)
+    prepared = store.prepared(ctx.organization, counter, ctx.resource, ctx.namespace, name, write, kobj)
+    federated = ctx.resource.workload and prepared.deleted_at is None
     try:
-        if ctx.resource.workload and saved.deleted_at is None:
-            federation.workload_sync(ctx.organization, kobj=saved, obj=store.render(saved), actor=ctx.actor)
-        elif saved.kind in federation.COMPANION_KINDS:
+        if federated:
+            # Linked to its workload before it is stored: one write of the object, not two.
+            federation.workload_sync(
+                ctx.organization, kobj=prepared, obj=store.render(prepared), actor=ctx.actor
+            )
+        saved = store.save_prepared(ctx.organization, counter, prepared, added=kobj is None)
+        if not federated and saved.kind in federation.COMPANION_KINDS:
             federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
     except ValidationError as error:
         raise _federation_error(ctx.resource, name, error)
@@ -307,9 +305,11 @@ def _require_namespace(ctx: Context) -> None:
 def create(ctx: Context, obj: Any) -> Json:
     obj = _check(ctx, obj, url_name=None)
     counter = store.lock(ctx.organization)
-    _require_namespace(ctx)
     name = obj["metadata"]["name"]
-    if store.load(ctx.organization, ctx.resource, ctx.namespace, name) is not None:
+    namespace_exists, exists = store.creation_check(ctx.organization, ctx.resource, ctx.namespace, name)
+    if not namespace_exists:
+        raise errors.not_found("namespaces", "", ctx.namespace)
+    if exists:
         raise errors.already_exists(ctx.resource.plural, ctx.resource.group, name)
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tenants import services
 from tenants.actors import Actor
 from tenants.models import ApiToken, AuditEvent
+from tenants.selectors import api_token_by_hash
 from tenants.tokens import PREFIX, TOKEN_LENGTH, generate_token, hash_token, is_well_formed
 from tests.conftest import token_client
 
@@ -139,7 +140,7 @@ def test_invalid_token_requests_get_field_errors(cast, owner_client) -> None:
 
 
 @pytest.mark.django_db
-def test_a_token_request_reads_the_token_its_creators_role_and_organization_in_two_statements(
+def test_a_token_request_reads_the_token_its_creators_role_and_organization_in_one_statement(
     cast, api_a
 ) -> None:
     api_a.get("/api/v1/organization/")  # last_used_at written: later requests leave it
@@ -149,5 +150,21 @@ def test_a_token_request_reads_the_token_its_creators_role_and_organization_in_t
     reads = [q["sql"] for q in captured.captured_queries]
     token_reads = [sql for sql in reads if "tenants_apitoken" in sql]
     assert len(token_reads) == 1 and "tenants_organizationmember" in token_reads[0]
-    # The creator's role comes with the token (it used to be a statement of its own).
+    # The creator's role and the organization come with the token (each was a statement of its own).
     assert not [sql for sql in reads if 'FROM "tenants_organizationmember"' in sql]
+    assert "tenants_organization o" in token_reads[0]
+    assert not [sql for sql in reads if "FROM tenants_organization WHERE" in sql]
+    assert not [sql for sql in reads if 'FROM "tenants_organization"' in sql]
+
+
+@pytest.mark.django_db
+def test_the_organization_read_with_a_token_is_the_organization(cast, api_a) -> None:
+    found = api_token_by_hash(hash_token(cast.token_a_plaintext))
+    assert found is not None
+    organization = found[0].organization
+    stored = type(organization).objects.get(pk=cast.org_a.pk)
+    assert [getattr(organization, f.attname) for f in stored._meta.concrete_fields] == [
+        getattr(stored, f.attname) for f in stored._meta.concrete_fields
+    ]
+    assert not organization._state.adding and organization._state.db == "default"
+    assert not [name for name in vars(found[0]) if name.startswith("organization__")]

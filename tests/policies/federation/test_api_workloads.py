@@ -239,3 +239,18 @@ def test_a_submission_reads_no_workload_row_and_answers_from_the_row_it_stored(a
     reads = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
     assert not [sql for sql in reads if '"policies_workload"' in sql or '"policies_placement"' in sql]
     assert not [sql for sql in reads if '"policies_decision"' in sql]
+
+
+# A submission: the token with its organization, the policy it names, the workload, its audit event.
+MAX_SUBMISSION_STATEMENTS = 4
+
+
+def test_a_submission_takes_few_statements(api_a, web_policy) -> None:
+    api_a.get(URL)  # the token's last use is recorded once a minute: not in the statements below
+    with CaptureQueriesContext(connection) as captured:
+        response = api_a.post(URL, {"manifest": deployment(), "policy": "web"}, format="json")
+    assert response.status_code == 201, response.content
+    statements = [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    assert len(statements) <= MAX_SUBMISSION_STATEMENTS, "\n".join(statements)
