@@ -476,6 +476,12 @@ NODELESS_CFN_TEMPLATE_URL = env_str(
 )
 # The AWS console the quick-create link opens (the simulation's console in the demo and the tests).
 NODELESS_AWS_CONSOLE_URL = env_str("NODELESS_AWS_CONSOLE_URL", "https://console.aws.amazon.com")
+# The Kubernetes endpoint's address in the kubeconfig the workloads page offers, when it is not the
+# pages' own address + /k8s, and the PEM file of the private CA that signed its certificate (put in
+# the kubeconfig). kubectl sends API tokens only over HTTPS: the demo serves its pages over plain
+# HTTP and the endpoint over HTTPS on a port of its own, with a certificate of its own CA.
+NODELESS_KUBE_API_URL = env_str("NODELESS_KUBE_API_URL", "")
+NODELESS_KUBE_API_CA_FILE = env_str("NODELESS_KUBE_API_CA_FILE", "")
 
 NODELESS_LEASE_SECONDS = env_int("NODELESS_LEASE_SECONDS", 60, minimum=1)
 # How often a reconcile pass lists the cluster's instances (0: every pass, what the tests use).

@@ -17,7 +17,7 @@ from policies.federation import selectors, services
 from policies.federation.preview import preview as federation_preview
 from policies.forms_federation import FederationPolicyForm, ScaleForm, WorkloadForm, policy_initial
 from policies.kubeapi import propagation
-from policies.kubeapi.kubeconfig import kubeconfig_text
+from policies.kubeapi.kubeconfig import endpoint_kubeconfig
 from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.access import get_for_organization
 from tenants.actors import Actor
@@ -51,7 +51,7 @@ def workload_list(request: OrganizationRequest) -> HttpResponse:
 def workload_kubeconfig(request: OrganizationRequest) -> HttpResponse:
     """A kubeconfig for the organization's Kubernetes endpoint, with a place for an API token."""
     name = f"nodeless-{request.organization.slug}"
-    text = kubeconfig_text(server=request.build_absolute_uri("/k8s"), name=name)
+    text = endpoint_kubeconfig(pages_server=request.build_absolute_uri("/k8s"), name=name)
     response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.kubeconfig"'
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simulator.tls import issue_server_certificate
 from workers.processes import BEAT, WATCHER, WEB, WORKER
 
 
@@ -24,6 +25,41 @@ def demo_web(bin_dir: Path, bind: str) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def demo_kube_endpoint(bin_dir: Path, bind: str, tls_dir: Path) -> list[str]:
+    """The product's web command over HTTPS, for the Kubernetes endpoint: kubectl sends API tokens
+    only over TLS, and the demo's pages are plain HTTP. Same app, database and settings as ``web``."""
+    cert, key, _ = endpoint_certificate(tls_dir)
+    return [
+        *local(bin_dir, WEB),
+        "--bind",
+        bind,
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+        "--certfile",
+        str(cert),
+        "--keyfile",
+        str(key),
+    ]
+
+
+def endpoint_certificate(tls_dir: Path) -> tuple[Path, Path, Path]:
+    """(certificate, key, CA) for 127.0.0.1 under ``tls_dir``, issued by a CA of the demo's own on
+    first use and kept (a kubeconfig downloaded once keeps working across restarts)."""
+    cert, key, ca = tls_dir / "endpoint.pem", tls_dir / "endpoint-key.pem", tls_dir / "ca.pem"
+    if not (cert.exists() and key.exists() and ca.exists()):
+        issued = issue_server_certificate("nodeless-demo")
+        tls_dir.mkdir(parents=True, exist_ok=True)
+        key.touch(mode=0o600)
+        key.write_text(issued.key_pem)
+        cert.write_text(issued.cert_pem)
+        ca.write_text(issued.ca_pem)
+    return cert, key, ca
 
 
 def demo_simulation(bin_dir: Path, workdir: Path, speed: float) -> list[str]:

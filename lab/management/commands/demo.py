@@ -25,7 +25,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from clusters.onboarding.aws import eks_tokens
-from lab.demo.processes import demo_background, demo_simulation, demo_web
+from lab.demo.processes import (
+    demo_background,
+    demo_kube_endpoint,
+    demo_simulation,
+    demo_web,
+    endpoint_certificate,
+)
 from lab.demo.seed import demo_connect, demo_owner, publish_template
 from nodeless_saas.celery import app
 from simulator.descriptor import load_descriptor
@@ -55,6 +61,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--kube-bind", default="127.0.0.1:8443", help="where the Kubernetes endpoint is served over HTTPS"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -99,7 +108,13 @@ class Command(BaseCommand):
             settings.NODELESS_AWS_ENDPOINT_URL = os.environ["NODELESS_AWS_ENDPOINT_URL"]
             settings.NODELESS_EKS_ENDPOINT_OVERRIDES = descriptor.eks_endpoints_file
             eks_tokens.clear()
+            # The Kubernetes endpoint over HTTPS (kubectl sends tokens only over TLS); the workloads
+            # page's kubeconfig points there and trusts the demo's CA.
+            tls_dir = Path(settings.VAR_DIR) / "endpoint-tls"
+            os.environ["NODELESS_KUBE_API_URL"] = f"https://{options['kube_bind']}/k8s"
+            os.environ["NODELESS_KUBE_API_CA_FILE"] = str(endpoint_certificate(tls_dir)[2])
             start("web", demo_web(bin_dir, options["bind"]))
+            start("web-kube", demo_kube_endpoint(bin_dir, options["kube_bind"], tls_dir))
             nodeless = demo_connect(credentials, descriptor)
             for name, command in demo_background(
                 bin_dir, replay_cluster=nodeless[0], speed=SPEED, clock_speed=CLUSTER_CLOCK_SPEED
@@ -111,6 +126,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  password:     {credentials.password}")
             self.stdout.write(
                 f"  clusters:     kubectl --kubeconfig {workdir / 'kubeconfig'} --context {nodeless[0]} get nodes"
+            )
+            self.stdout.write(
+                f"  kubectl:      https://{options['kube_bind']}/k8s (Workloads -> kubeconfig, and a token "
+                "from Settings -> API tokens)"
             )
             self.stdout.write(f"  trace:        the Alibaba GPU trace plays into {nodeless[0]} at {SPEED:g}x")
             self.stdout.write("Press Ctrl-C to stop everything.\n")

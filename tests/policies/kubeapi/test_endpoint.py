@@ -3,6 +3,7 @@ apply and its conflicts, resourceVersion preconditions, watch and 410 Gone, Stat
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -180,6 +181,22 @@ def test_another_organization_sees_nothing_of_ours(cast, shop) -> None:
     assert Workload.objects.filter(organization=cast.org_b).count() == 0
 
 
+def test_the_kubeconfig_names_the_https_endpoint_and_its_ca_when_configured(
+    cast, owner_client, settings, tmp_path
+) -> None:
+    """The demo (pages over HTTP, endpoint over HTTPS with a CA of its own) and any deployment whose
+    endpoint is not the pages' address."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    settings.NODELESS_KUBE_API_URL = "https://127.0.0.1:8443/k8s"
+    settings.NODELESS_KUBE_API_CA_FILE = str(ca)
+    text = owner_client.get("/workloads/kubeconfig/").content.decode()
+    cluster = yaml.safe_load(text)["clusters"][0]["cluster"]
+    assert cluster["server"] == "https://127.0.0.1:8443/k8s"
+    assert base64.b64decode(cluster["certificate-authority-data"]).decode() == ca.read_text()
+    assert "only over HTTPS" not in text
+
+
 def test_the_workloads_page_offers_a_kubeconfig_without_any_token(cast, owner_client) -> None:
     from tests.fixtures.pages import get_page
 
@@ -190,6 +207,7 @@ def test_the_workloads_page_offers_a_kubeconfig_without_any_token(cast, owner_cl
     text = response.content.decode()
     document = yaml.safe_load(text)
     assert document["clusters"][0]["cluster"]["server"] == "http://testserver/k8s"
+    assert "kubectl sends API tokens only over HTTPS" in text  # a plain-HTTP address says it will fail
     assert document["users"][0]["user"]["token"] == "PASTE-AN-API-TOKEN-HERE"
     assert cast.token_a_plaintext not in text and "nls_" not in text
     assert Client().get("/workloads/kubeconfig/").status_code == 302  # signed out: to the sign-in page
