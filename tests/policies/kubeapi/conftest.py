@@ -122,6 +122,17 @@ class TlsFront:
                 upstream.shutdown(socket.SHUT_RDWR)
 
 
+@pytest.fixture
+def shop(cast, policy) -> Kube:
+    """Org A on the endpoint (test client), with a cheapest-first default policy and a ``shop``
+    namespace."""
+    policy("default", strategy="cheapest")
+    kube = Kube(cast.token_a_plaintext)
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
+    return kube
+
+
 @pytest.fixture(scope="session")
 def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """pytest-django's live server, streaming as gunicorn does (see `live_server.py`)."""

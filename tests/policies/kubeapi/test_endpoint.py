@@ -27,14 +27,6 @@ def kube(cast) -> Kube:
     return Kube(cast.token_a_plaintext)
 
 
-@pytest.fixture
-def shop(kube, policy) -> Kube:
-    policy("default", strategy="cheapest")
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
-    assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
-    return kube
-
-
 def _deployment(**extra: Any) -> dict[str, Any]:
     return yaml.safe_load(deployment(**extra))
 

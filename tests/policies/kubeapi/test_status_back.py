@@ -13,21 +13,11 @@ from policies.federation.placements import federation_rows_by_organization_id
 from policies.kubeapi.status_back import statuses_plan, statuses_sync, statuses_write
 from policies.models import KubeObject
 from tests.fixtures.federation import deployment
-from tests.policies.kubeapi.conftest import Kube
 from workers.federation import run_pass
 
 pytestmark = pytest.mark.django_db
 DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
 MERGE = "application/merge-patch+json"
-
-
-@pytest.fixture
-def shop(cast, policy) -> Kube:
-    policy("default", strategy="cheapest")
-    kube = Kube(cast.token_a_plaintext)
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
-    assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
-    return kube
 
 
 def _deployment(**extra: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from policies.models import KubeObject, Workload
 from tests.fixtures.federation import deployment
-from tests.policies.kubeapi.conftest import Kube
 
 pytestmark = pytest.mark.django_db
 DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
@@ -26,15 +25,6 @@ MAX_POST_STATEMENTS = 11
 # policy, the workload again and its policy (``workload_update``), the workload's update and its
 # audit event, the object, its event, the compaction's read, the counter (savepoints aside).
 MAX_PUT_STATEMENTS = 14
-
-
-@pytest.fixture
-def shop(cast, policy) -> Kube:
-    policy("default", strategy="cheapest")
-    kube = Kube(cast.token_a_plaintext)
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
-    assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
-    return kube
 
 
 def _deployment(name: str = "web", *, policy: str | None = "default", **extra: Any) -> dict[str, Any]:
