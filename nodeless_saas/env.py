@@ -97,7 +97,7 @@ def database_from_url(url: str) -> dict[str, object]:
     except ValueError:
         raise ImproperlyConfigured("DATABASE_URL has a port that is not a number")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "nodeless_saas.postgresql",
         "NAME": unquote(name),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

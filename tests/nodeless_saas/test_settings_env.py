@@ -110,7 +110,10 @@ def test_with_no_services_configured_the_product_runs_embedded(tmp_path) -> None
 
 
 def test_the_test_suite_itself_runs_on_postgresql_and_redis(settings) -> None:
-    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    from django.db import connection
+
+    assert settings.DATABASES["default"]["ENGINE"] == "nodeless_saas.postgresql"
+    assert connection.vendor == "postgresql"
     assert settings.CELERY_BROKER_URL.startswith("redis://")
 
 
