@@ -327,15 +327,28 @@ def replace(ctx: Context, name: str, obj: Any, *, subresource: str = "") -> Json
     return _finish(ctx, _replace(ctx, counter, kobj, obj, subresource))
 
 
-def _replace(ctx: Context, counter: KubeCounter, kobj: KubeObject, obj: Json, subresource: str) -> KubeObject:
+def _replace(
+    ctx: Context,
+    counter: KubeCounter,
+    kobj: KubeObject,
+    obj: Json,
+    subresource: str,
+    *,
+    applied: bool = False,
+) -> KubeObject:
+    """Write ``obj`` over ``kobj``. An update's managedFields are recorded here (the fields it
+    changed go to its manager's Update entry); an apply's (``applied``) were already worked out by
+    ``fields.apply``, and recording them again as an Update would take the applied fields away
+    from the Apply entry, so the manager's next apply would conflict with itself."""
     current = store.render(kobj)
     if subresource == "status":
         sent = obj.get("status")
         store.touch_status(ctx.organization, counter, kobj, sent if isinstance(sent, dict) else {})
         return kobj
-    obj.setdefault("metadata", {})["managedFields"] = fields.record_update(
-        current, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
-    )
+    if not applied:
+        obj.setdefault("metadata", {})["managedFields"] = fields.record_update(
+            current, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
+        )
     if kobj.deleted_at is not None:
         obj["metadata"]["finalizers"] = current["metadata"].get("finalizers", [])
     return _written(ctx, counter, kobj, obj, _main_status(ctx, obj, kobj.status))
@@ -421,7 +434,7 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
         )
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
-    return _finish(ctx, _replace(ctx, counter, kobj, result, subresource))
+    return _finish(ctx, _replace(ctx, counter, kobj, result, subresource, applied=True))
 
 
 def _conflict(ctx: Context, name: str, conflict: fields.ApplyConflict) -> errors.KubeError:

@@ -166,13 +166,25 @@ def _body(request: HttpRequest) -> Any:
         raise errors.unsupported_media_type(content_type)
     try:
         if content_type.endswith("yaml"):
-            documents = load_yaml_documents(text, what="The request body", max_bytes=MAX_BODY_BYTES)
-            if len(documents) != 1:
-                raise errors.bad_request("send exactly one YAML document")
-            return documents[0]
+            return _yaml_body(text)
         return load_json(text, what="The request body", max_bytes=MAX_BODY_BYTES)
     except DocumentError as error:
         raise errors.bad_request(f"the request body could not be decoded: {error}")
+
+
+def _yaml_body(text: str) -> Any:
+    """One YAML document. client-go (so kubectl, Argo CD and Flux) sends its server-side apply
+    patches as JSON, which YAML includes: decoded as JSON, that costs a two-hundredth of PyYAML's
+    pure-Python parse. A flow mapping that is not JSON goes to the YAML parser."""
+    if text.lstrip().startswith("{"):
+        try:
+            return load_json(text, what="The request body", max_bytes=MAX_BODY_BYTES)
+        except DocumentError:
+            pass
+    documents = load_yaml_documents(text, what="The request body", max_bytes=MAX_BODY_BYTES)
+    if len(documents) != 1:
+        raise errors.bad_request("send exactly one YAML document")
+    return documents[0]
 
 
 def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBase:

@@ -125,6 +125,26 @@ def test_server_side_apply_owns_fields_and_conflicts(shop) -> None:
     assert forced.status_code == 200 and forced.json()["spec"]["replicas"] == 5
 
 
+def test_one_manager_applies_again_and_again_in_json_block_or_flow_yaml(shop) -> None:
+    """GitOps tools apply the same object with one field manager on every sync, as client-go sends
+    it (JSON, which YAML includes); people send YAML proper, block or flow (``{replicas: 4}`` is
+    YAML, not JSON). Each apply changes ``replicas`` and must stay the manager's Apply: recorded
+    as an Update too, it took ``replicas`` from the Apply entry and the third apply conflicted
+    with its own manager."""
+    url = f"{DEPLOYMENTS}/web?fieldManager=ci"
+    flow = yaml.safe_dump(_deployment(replicas=4), default_flow_style=True)
+    assert flow.startswith("{") and "replicas: 4" in flow
+    for replicas, body in ((2, json.dumps(_deployment(replicas=2))), (3, deployment(replicas=3)), (4, flow)):
+        applied = shop.client.patch(
+            url, data=body, content_type="application/apply-patch+yaml", **shop.headers
+        )
+        assert applied.status_code in (200, 201), applied.json()
+        assert applied.json()["spec"]["replicas"] == replicas
+        managed = applied.json()["metadata"]["managedFields"]
+        assert [(entry["manager"], entry["operation"]) for entry in managed] == [("ci", "Apply")], managed
+        assert "f:replicas" in managed[0]["fieldsV1"]["f:spec"]
+
+
 def test_bad_objects_get_422_status_with_causes(shop) -> None:
     bad = _deployment(replicas=-1)
     response = shop.send("post", DEPLOYMENTS, bad)
