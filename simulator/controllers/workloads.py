@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Sequence
 
 from simulator.api import ClusterApi
 from simulator.clock import parse_timestamp
 from simulator.disruption import is_pod_ready
 from simulator.errors import ApiError
 from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS, ResourceType
-from simulator.store import OWNER_INDEX, JsonObject
+from simulator.store import OWNER_INDEX, JsonObject, StoredObject
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -39,15 +40,48 @@ def owner_reference(owner: JsonObject) -> JsonObject:
 
 def owned(api: ClusterApi, resource: ResourceType, owner: JsonObject) -> list[JsonObject]:
     """Objects whose controller reference is `owner`."""
+    return [stored.obj for stored in owned_revisions(api, resource, owner)]
+
+
+def owned_revisions(api: ClusterApi, resource: ResourceType, owner: JsonObject) -> list[StoredObject]:
+    """``owned``, as the store keeps them (with their resourceVersions)."""
     uid = owner["metadata"]["uid"]
     return [
-        s.obj
+        s
         for s in api.store.by_index(resource, OWNER_INDEX, uid)
         if any(
             r.get("uid") == uid and r.get("controller")
             for r in s.obj["metadata"].get("ownerReferences") or ()
         )
     ]
+
+
+class SyncedInputs:
+    """What each object of a controller was last synced from: its resourceVersion and its
+    children's. A sync reads nothing else, so with the same inputs it would write nothing, and the
+    object is skipped, as kube-controller-manager only syncs the objects its informers say changed
+    (these controllers are woken by any change of the kinds they watch, and walked every object).
+    A sync that wrote changes its own inputs, so the object is synced once more and then settles."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self._seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+
+    def unchanged(self, stored: StoredObject, children: Sequence[StoredObject]) -> bool:
+        """Whether ``stored`` was synced from these inputs already; if not, they are noted (kept
+        by ``done`` once the pass is over)."""
+        uid = stored.obj["metadata"]["uid"]
+        inputs = (stored.rv, tuple(sorted(child.rv for child in children)))
+        self._seen[uid] = inputs
+        return self._last.get(uid) == inputs
+
+    def forget(self, stored: StoredObject) -> None:
+        """Sync ``stored`` next time whatever its inputs (its sync failed half-way)."""
+        self._seen.pop(stored.obj["metadata"]["uid"], None)
+
+    def done(self) -> None:
+        """The pass is over: keep what it synced from (objects gone since are dropped)."""
+        self._last, self._seen = self._seen, {}
 
 
 def pod_from_template(
@@ -103,38 +137,51 @@ class ReplicaSetController:
 
     def __init__(self, api: ClusterApi) -> None:
         self.api = api
+        self.synced = SyncedInputs()
 
     def reconcile(self, now: float) -> float | None:
-        for stored in self.api.store.list(REPLICASETS).items:
-            replicaset = stored.obj
-            if replicaset["metadata"].get("deletionTimestamp"):
-                continue
-            pods = [p for p in owned(self.api, PODS, replicaset) if _is_active(p)]
-            desired = int(replicaset["spec"].get("replicas", 1))
-            template = replicaset["spec"].get("template") or {}
-            namespace = replicaset["metadata"]["namespace"]
-            for _ in range(desired - len(pods)):
-                created = self.api.create(PODS, namespace, pod_from_template(replicaset, template))
-                pods.append(created.obj)
-            if len(pods) > desired:
-                for pod in sorted(pods, key=_deletion_rank)[: len(pods) - desired]:
-                    with contextlib.suppress(ApiError):
-                        self.api.delete(PODS, namespace, pod["metadata"]["name"])
-                    pods.remove(pod)
-            ready = sum(1 for p in pods if is_pod_ready(p))
-            update_status_if_changed(
-                self.api,
-                REPLICASETS,
-                replicaset,
-                {
-                    "replicas": len(pods),
-                    "fullyLabeledReplicas": len(pods),
-                    "readyReplicas": ready,
-                    "availableReplicas": ready,
-                    "observedGeneration": replicaset["metadata"].get("generation", 1),
-                },
-            )
+        try:
+            for stored in self.api.store.list(REPLICASETS).items:
+                if stored.obj["metadata"].get("deletionTimestamp"):
+                    continue
+                children = owned_revisions(self.api, PODS, stored.obj)
+                if self.synced.unchanged(stored, children):
+                    continue
+                try:
+                    self._sync(stored.obj, [child.obj for child in children])
+                except Exception:
+                    self.synced.forget(stored)
+                    raise
+        finally:
+            self.synced.done()
         return None
+
+    def _sync(self, replicaset: JsonObject, children: list[JsonObject]) -> None:
+        pods = [p for p in children if _is_active(p)]
+        desired = int(replicaset["spec"].get("replicas", 1))
+        template = replicaset["spec"].get("template") or {}
+        namespace = replicaset["metadata"]["namespace"]
+        for _ in range(desired - len(pods)):
+            created = self.api.create(PODS, namespace, pod_from_template(replicaset, template))
+            pods.append(created.obj)
+        if len(pods) > desired:
+            for pod in sorted(pods, key=_deletion_rank)[: len(pods) - desired]:
+                with contextlib.suppress(ApiError):
+                    self.api.delete(PODS, namespace, pod["metadata"]["name"])
+                pods.remove(pod)
+        ready = sum(1 for p in pods if is_pod_ready(p))
+        update_status_if_changed(
+            self.api,
+            REPLICASETS,
+            replicaset,
+            {
+                "replicas": len(pods),
+                "fullyLabeledReplicas": len(pods),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "observedGeneration": replicaset["metadata"].get("generation", 1),
+            },
+        )
 
 
 def template_hash(template: JsonObject) -> str:
@@ -148,21 +195,31 @@ class DeploymentController:
 
     def __init__(self, api: ClusterApi) -> None:
         self.api = api
+        self.synced = SyncedInputs()
 
     def reconcile(self, now: float) -> float | None:
-        for stored in self.api.store.list(DEPLOYMENTS).items:
-            deployment = stored.obj
-            if not deployment["metadata"].get("deletionTimestamp"):
-                self._sync(deployment)
+        try:
+            for stored in self.api.store.list(DEPLOYMENTS).items:
+                if stored.obj["metadata"].get("deletionTimestamp"):
+                    continue
+                children = owned_revisions(self.api, REPLICASETS, stored.obj)
+                if self.synced.unchanged(stored, children):
+                    continue
+                try:
+                    self._sync(stored.obj, [child.obj for child in children])
+                except Exception:
+                    self.synced.forget(stored)
+                    raise
+        finally:
+            self.synced.done()
         return None
 
-    def _sync(self, deployment: JsonObject) -> None:
+    def _sync(self, deployment: JsonObject, replicasets: list[JsonObject]) -> None:
         spec = deployment["spec"]
         namespace = deployment["metadata"]["namespace"]
         desired = int(spec.get("replicas", 1))
         template = spec.get("template") or {}
         pod_hash = template_hash(template)
-        replicasets = owned(self.api, REPLICASETS, deployment)
         current = next(
             (
                 r

@@ -14,11 +14,11 @@ from simulator.controllers.jobs import JobController
 from simulator.controllers.kubelet import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, Kubelet
 from simulator.controllers.scheduler import Scheduler
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
-from simulator.controllers.workloads import DeploymentController, ReplicaSetController
+from simulator.controllers.workloads import DeploymentController, ReplicaSetController, SyncedInputs
 from simulator.nodes import node_resources
 from simulator.quantity import parse_quantity
 from simulator.resources import DEPLOYMENTS, EVENTS, JOBS, NODES, PDBS, PODS, REPLICASETS
-from simulator.store import ObjectStore
+from simulator.store import ObjectStore, StoredObject
 
 START_DELAY = 2.0
 
@@ -265,3 +265,44 @@ def test_gpu_instance_types_advertise_their_gpus():
     resources = node_resources(load_catalog().instance_type("g5.xlarge"))
     assert resources.allocatable["nvidia.com/gpu"] == "1"
     assert resources.capacity["cpu"] == "4"
+
+
+def _revision(uid: str, rv: int) -> StoredObject:
+    return StoredObject({"metadata": {"uid": uid, "name": uid}}, rv)
+
+
+def test_a_controller_syncs_an_object_again_only_when_it_or_its_children_changed() -> None:
+    synced = SyncedInputs()
+    web, pod = _revision("web", 5), _revision("pod", 7)
+    assert not synced.unchanged(web, [pod])  # never synced
+    synced.done()
+    assert synced.unchanged(web, [pod])
+    synced.done()
+    assert not synced.unchanged(web, [_revision("pod", 8)])  # a child moved (its status, say)
+    assert not synced.unchanged(_revision("web", 6), [_revision("pod", 8)])  # the object itself moved
+    synced.done()
+    assert synced.unchanged(_revision("web", 6), [_revision("pod", 8)])
+    assert not synced.unchanged(
+        _revision("web", 6), [_revision("pod", 8), _revision("new", 9)]
+    )  # a new child
+    synced.forget(_revision("web", 6))  # its sync failed half-way: try again, whatever the inputs
+    synced.done()
+    assert not synced.unchanged(_revision("web", 6), [_revision("pod", 8), _revision("new", 9)])
+    synced.done()
+    synced.done()  # a pass that did not see it (deleted): forgotten, synced afresh if it comes back
+    assert not synced.unchanged(_revision("web", 6), [_revision("pod", 8), _revision("new", 9)])
+
+
+def test_a_settled_replicaset_still_replaces_a_pod_deleted_under_it(api, manager, clock) -> None:
+    api.create(DEPLOYMENTS, "default", deployment("web", 2))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    first = sorted(p["metadata"]["name"] for p in pods(api, phase="Running"))
+    assert len(first) == 2
+    api.delete(PODS, "default", first[0], DeleteOptions(grace_period_seconds=0))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    now = sorted(p["metadata"]["name"] for p in pods(api, phase="Running"))
+    assert len(now) == 2 and first[0] not in now
+    status = api.get(DEPLOYMENTS, "default", "web").obj["status"]
+    assert status["readyReplicas"] == 2
