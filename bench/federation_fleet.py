@@ -58,6 +58,7 @@ from bench.federation_processes import (  # noqa: E402
     MemberProcesses,
     PassProfile,
     WorkerProcess,
+    database_cpu_seconds,
 )
 
 if TYPE_CHECKING:
@@ -279,7 +280,8 @@ def run_once(
     submitted: dict[str, float] = {}
     load_before = os.getloadavg()[0]
     worker_cpu = _cpu_of(worker, api)
-    cpu_before = (time.process_time() + worker_cpu(), members.cpu_seconds())
+    cpu_before = (time.process_time() + worker_cpu(), members.cpu_seconds(), database_cpu_seconds())
+    parts_before = (time.process_time(), api.cpu_seconds() if api else 0.0)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=API_CLIENTS) as pool:
         chunks = [bodies[index::API_CLIENTS] for index in range(API_CLIENTS)]
@@ -298,7 +300,13 @@ def run_once(
             break
         time.sleep(0.1)
     seconds = time.perf_counter() - started
-    cpu = (time.process_time() + worker_cpu() - cpu_before[0], members.cpu_seconds() - cpu_before[1])
+    cpu = (
+        time.process_time() + worker_cpu() - cpu_before[0],
+        members.cpu_seconds() - cpu_before[1],
+        database_cpu_seconds() - cpu_before[2],
+    )
+    clients_cpu = time.process_time() - parts_before[0]
+    api_cpu = (api.cpu_seconds() if api else 0.0) - parts_before[1]
     members_of: dict[str, list[str]] = {}
     placements = Placement.objects.filter(organization=organization, replicas__gt=0)
     for placed, member in placements.exclude(workload__namespace=_warm_up_namespace(run)).values_list(
@@ -334,9 +342,17 @@ def run_once(
         "applied_p50_seconds": round(statistics.median(latencies), 3) if latencies else None,
         "applied_p99_seconds": round(_percentile(latencies, 0.99), 3) if latencies else None,
         "placements": sum(len(where) for where in members_of.values()),
-        # Where the two cores went: the product's processes (API clients and the worker) and the
-        # simulated members' (PostgreSQL and Redis are neither).
-        "cpu_seconds": {"product": round(cpu[0], 1), "members": round(cpu[1], 1)},
+        # Where the two cores went: the product's processes (API clients and the worker), the
+        # simulated members', and PostgreSQL's backends for this database. ``product`` is the sum
+        # of ``clients`` (this process: the four API clients and the wait for Running; with no
+        # ``--api-workers``, the API too), ``api`` (gunicorn) and the worker.
+        "cpu_seconds": {
+            "product": round(cpu[0], 1),
+            "api": round(api_cpu, 1),
+            "members": round(cpu[1], 1),
+            "postgresql": round(cpu[2], 1),
+            "clients": round(clients_cpu, 1),
+        },
         "api_rate_per_member": [settings.NODELESS_CLUSTER_API_RATE, settings.NODELESS_CLUSTER_API_BURST],
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpus": os.cpu_count(),

@@ -225,16 +225,32 @@ class ApiServer:
 
     def cpu_seconds(self) -> float:
         """CPU gunicorn's processes have used so far (its master and workers share its command line)."""
-        total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                if f"127.0.0.1:{self.port}".encode() not in stat.read_bytes():
-                    continue
-                fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # ended meanwhile
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return processes_cpu_seconds(f"127.0.0.1:{self.port}")
 
     def stop(self) -> None:
         self._server.__exit__(None, None, None)
+
+
+def processes_cpu_seconds(marker: str) -> float:
+    """CPU used so far by the running processes whose command line holds ``marker`` (Linux: user +
+    system time from /proc). A process that ended is no longer counted."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() not in stat.read_bytes():
+                continue
+            fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def database_cpu_seconds() -> float:
+    """CPU of the PostgreSQL backends serving this process's database so far (each backend's
+    command line names its database; Django keeps its connections open, ``CONN_MAX_AGE``)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    return processes_cpu_seconds(f" {connection.settings_dict['NAME']} ")
