@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,11 @@ from tenants.models import Organization
 
 Json = dict[str, Any]
 HISTORY = timedelta(minutes=5)
+# Compaction reads the oldest events on every write otherwise: one more statement per write, for
+# events that age by the minute. A process looks again after this long (history kept a few seconds
+# beyond HISTORY at most); _compacted_at is when it last did, per organization id.
+COMPACT_SECONDS = 10.0
+_compacted_at: dict[Any, float] = {}
 SEALED_KINDS = {"Secret"}  # stored and logged only encrypted
 DEFAULT_NAMESPACES = ("default",)
 # Shown on an object whose deletion waits for the federation loop to remove it from its members.
@@ -398,11 +404,16 @@ def _event(organization: Organization, counter: KubeCounter, kobj: KubeObject, k
 
 
 def _compact(organization: Organization, counter: KubeCounter) -> None:
-    """Drop the events older than ``HISTORY`` (once per locked counter, i.e. per transaction); a
-    watch from before what is left gets 410 Gone."""
+    """Drop the events older than ``HISTORY`` (once per locked counter, i.e. per transaction, and
+    per process and organization at most every ``COMPACT_SECONDS``); a watch from before what is
+    left gets 410 Gone."""
     if counter.compaction_done:
         return
     counter.compaction_done = True
+    moment = time.monotonic()
+    if moment - _compacted_at.get(organization.pk, -COMPACT_SECONDS) < COMPACT_SECONDS:
+        return
+    _compacted_at[organization.pk] = moment
     cutoff = timezone.now() - HISTORY
     old = KubeEvent.objects.filter(organization=organization, created_at__lt=cutoff)
     newest_old = old.aggregate(newest=Max("resource_version"))["newest"]
