@@ -336,10 +336,9 @@ def _replace(
     *,
     applied: bool = False,
 ) -> KubeObject:
-    """Write ``obj`` over ``kobj``. An update's managedFields are recorded here (the fields it
-    changed go to its manager's Update entry); an apply's (``applied``) were already worked out by
-    ``fields.apply``, and recording them again as an Update would take the applied fields away
-    from the Apply entry, so the manager's next apply would conflict with itself."""
+    """Write ``obj`` over ``kobj``, recording an update's managedFields. An apply's (``applied``)
+    come from ``fields.apply``: recorded as an Update too, they left the Apply entry, and the
+    manager's next apply conflicted with itself."""
     current = store.render(kobj)
     if subresource == "status":
         sent = obj.get("status")

@@ -127,6 +127,11 @@ def test_server_side_apply_and_its_conflicts(kubectl, one_member, tmp_path) -> N
     )
     assert forced.returncode == 0, forced.stderr
     assert Workload.objects.get(name="web").desired_replicas == 3
+    # The new owner applies again, as a GitOps controller does on every sync: no conflict with itself.
+    write_manifests(directory, {"web": _web() | {"spec": {**_web()["spec"], "replicas": 4}}})
+    again = kubectl("apply", "--server-side", "--field-manager=other", "-f", str(directory))
+    assert again.returncode == 0, again.stderr
+    assert Workload.objects.get(name="web").desired_replicas == 4
 
 
 def test_get_watch_streams_a_change(kubectl, one_member, tmp_path) -> None:
