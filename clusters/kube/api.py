@@ -202,6 +202,10 @@ class ClusterApi:
             if not token:
                 return
 
+    def version(self) -> Json:
+        """``GET /version``: the smallest call every API server answers (to anyone signed in)."""
+        return self.request("GET", "/version")
+
     def get(self, kind: str, namespace: str | None, name: str) -> Json | None:
         """The object, or None when it does not exist."""
         try:
@@ -211,15 +215,20 @@ class ClusterApi:
                 return None
             raise
 
-    def watch(self, kind: str, *, resource_version: str, timeout_seconds: int) -> Iterator[tuple[str, Json]]:
-        """(type, object) events of `kind` after `resource_version`, until the server ends the watch
-        (after `timeout_seconds`). Raises `Gone` when that version is no longer kept."""
+    def watch(
+        self, kind: str, *, resource_version: str, timeout_seconds: int, label_selector: str = ""
+    ) -> Iterator[tuple[str, Json]]:
+        """(type, object) events of `kind` (those `label_selector` selects) after
+        `resource_version`, until the server ends the watch (after `timeout_seconds`). Raises
+        `Gone` when that version is no longer kept."""
         query: list[tuple[str, Any]] = [
             ("watch", "true"),
             ("resourceVersion", resource_version),
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", timeout_seconds),
         ]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
         response = self._send(
             "GET",
             KINDS[kind].path(),

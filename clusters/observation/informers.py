@@ -42,6 +42,11 @@ class _Resource:
     # What is held of each object: a kernel view, made once per version of the object, so what it
     # computes (a pod's requests) is computed once too, not once per read.
     keep: Callable[[Json], ObjectView]
+    label_selector: str = ""  # only the objects it selects are listed and watched
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}?{self.label_selector}" if self.label_selector else self.kind
 
 
 def _pod_key(obj: Json) -> str:
@@ -84,7 +89,7 @@ class ClusterInformer:
     def __init__(self, name: str, api: Callable[[], ClusterApi]) -> None:
         self.name, self._api = name, api
         self._lock = threading.Condition()  # notified on every change applied
-        self._stores = {resource.kind: _Store() for resource in (PODS, NODES, *STORAGE)}
+        self._stores = {resource.name: _Store() for resource in (PODS, NODES, *STORAGE)}
         self._storage_started = False
         self._stop = threading.Event()
         self.last_read = time.monotonic()
@@ -110,13 +115,13 @@ class ClusterInformer:
         """True once pods and nodes have each been listed (at least once) within `timeout`."""
         deadline = time.monotonic() + timeout
         return all(
-            self._stores[r.kind].synced.wait(max(0.0, deadline - time.monotonic())) for r in (PODS, NODES)
+            self._stores[r.name].synced.wait(max(0.0, deadline - time.monotonic())) for r in (PODS, NODES)
         )
 
     @property
     def problem(self) -> str:
         """Why the last list or watch of pods or nodes failed; "" while they work."""
-        return "; ".join(self._stores[r.kind].problem for r in (PODS, NODES) if self._stores[r.kind].problem)
+        return "; ".join(self._stores[r.name].problem for r in (PODS, NODES) if self._stores[r.name].problem)
 
     def storage(self, timeout: float) -> StorageState | None:
         """The claims, volumes, storage classes and CSINodes as last seen, their watches started on
@@ -135,33 +140,53 @@ class ClusterInformer:
                 ).start()
         deadline = time.monotonic() + timeout
         for resource in STORAGE:
-            store = self._stores[resource.kind]
+            store = self._stores[resource.name]
             while not store.synced.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
                 if store.problem or time.monotonic() >= deadline:  # refused (RBAC) or slow: read directly
                     return None
         with self._lock:
-            raw = {r.kind: {k: v.raw for k, v in self._stores[r.kind].objects.items()} for r in STORAGE}
+            raw = {r.kind: {k: v.raw for k, v in self._stores[r.name].objects.items()} for r in STORAGE}
         return StorageState(raw[CLAIMS.kind], raw[VOLUMES.kind], raw[CLASSES.kind], raw[CSI_NODES.kind])
+
+    def labelled(self, kind: str, label_selector: str, timeout: float) -> list[Json] | None:
+        """The objects of ``kind`` that ``label_selector`` selects, as last seen, their watch
+        started on the first call; None while they are not listed yet (not within ``timeout``) or
+        their watch is failing: the caller then lists them itself."""
+        resource = _Resource(kind, _namespaced_key, ObjectView, label_selector)
+        with self._lock:
+            store = self._stores.get(resource.name)
+            start = store is None
+            if store is None:
+                store = self._stores[resource.name] = _Store()
+        if start:
+            threading.Thread(
+                target=self._run, args=(resource,), name=f"inform-{resource.name}-{self.name}", daemon=True
+            ).start()
+        self.last_read = time.monotonic()
+        if not store.synced.wait(timeout) or store.problem:
+            return None
+        with self._lock:
+            return [view.raw for view in store.objects.values()]
 
     def snapshot(self) -> tuple[list[Pod], list[Node]]:
         """(pods, nodes) as last seen (read-only views, shared between reads)."""
         self.last_read = time.monotonic()
         with self._lock:
             return (
-                list(self._stores[PODS.kind].objects.values()),
-                list(self._stores[NODES.kind].objects.values()),
+                list(self._stores[PODS.name].objects.values()),
+                list(self._stores[NODES.name].objects.values()),
             )
 
     def pod(self, uid: str) -> Pod | None:
         with self._lock:
-            return self._stores[PODS.kind].objects.get(uid)
+            return self._stores[PODS.name].objects.get(uid)
 
     def wait_for_pods(self, settled: Callable[[Callable[[str], Pod | None]], bool], timeout: float) -> bool:
         """Wait (at most `timeout` seconds) until `settled(pod_of_uid)` holds for the pods as the watch
         delivers them: a change made a moment ago is usually a few milliseconds behind."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            pods = self._stores[PODS.kind].objects
+            pods = self._stores[PODS.name].objects
             while not settled(pods.get):
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -175,7 +200,7 @@ class ClusterInformer:
 
     # --- the watch loop ----------------------------------------------------------------------------
     def _run(self, resource: _Resource) -> None:
-        store = self._stores[resource.kind]
+        store = self._stores[resource.name]
         failures = 0
         while not self._stop.is_set():
             try:
@@ -183,7 +208,10 @@ class ClusterInformer:
                 if not store.resource_version:
                     self._list(api, resource)
                 for event_type, obj in api.watch(
-                    resource.kind, resource_version=store.resource_version, timeout_seconds=WATCH_SECONDS
+                    resource.kind,
+                    resource_version=store.resource_version,
+                    timeout_seconds=WATCH_SECONDS,
+                    label_selector=resource.label_selector,
                 ):
                     if self._stop.is_set():
                         return
@@ -208,11 +236,11 @@ class ClusterInformer:
     def _list(self, api: ClusterApi, resource: _Resource) -> None:
         objects: dict[str, Any] = {}
         version = ""
-        for page in api.pages(resource.kind):
+        for page in api.pages(resource.kind, label_selector=resource.label_selector):
             for item in page.get("items") or ():
                 objects[resource.key(item)] = resource.keep(item)
             version = str((page.get("metadata") or {}).get("resourceVersion") or "")
-        store = self._stores[resource.kind]
+        store = self._stores[resource.name]
         with self._lock:
             store.objects = objects
             store.resource_version = version
@@ -220,7 +248,7 @@ class ClusterInformer:
         store.synced.set()
 
     def _apply(self, resource: _Resource, event_type: str, obj: Json) -> None:
-        store = self._stores[resource.kind]
+        store = self._stores[resource.name]
         version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
         with self._lock:
             if event_type == "DELETED":

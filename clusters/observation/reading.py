@@ -37,6 +37,9 @@ WAITING = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
 STALE_WAIT_SECONDS = 0.2
 # How long a pass waits for the storage watches' first lists (started when a pass first needs them).
 STORAGE_SYNC_SECONDS = 5.0
+# How long a read waits for a labelled watch's first list (the federation loop's objects, a few per
+# member); a slower one is listed directly that time.
+LABELLED_SYNC_SECONDS = 2.0
 
 
 def _moved_on(pod: Pod | None) -> bool:
@@ -82,6 +85,13 @@ def read_storage(cluster: Cluster) -> StorageState | None:
     """The cluster's claims, volumes, storage classes and CSINodes from its informer (None when they
     cannot be watched: the caller reads the few it needs directly)."""
     return informer_for(cluster).storage(STORAGE_SYNC_SECONDS)
+
+
+def read_labelled(cluster: Cluster, kind: str, label_selector: str) -> list[Json] | None:
+    """The cluster's objects of ``kind`` that ``label_selector`` selects, from its informer (their
+    watch started on the first read); None while they are not listed yet or cannot be watched: the
+    caller lists them directly."""
+    return informer_for(cluster).labelled(kind, label_selector, LABELLED_SYNC_SECONDS)
 
 
 def _waiting_now(api: ClusterApi) -> dict[str, Pod]:

@@ -33,7 +33,7 @@ from policies.federation.placements import (
     placement_outcomes_record,
     placements_save,
 )
-from policies.federation.status import placements_sync, workload_statuses_save
+from policies.federation.status import TERMINAL_PLACEMENT_STATES, placements_sync, workload_statuses_save
 from policies.kubeapi.status_back import statuses_sync
 from workers.federation import apply, scheduling
 from workers.federation.observe import MemberObservation, observe_members
@@ -86,7 +86,7 @@ def _run(rows: FederationRows, lease: HeldLease, now: datetime) -> PassReport:
     # Members' clients are kept per process while their credentials hold (clusters.kube.access),
     # so a pass neither builds nor closes them.
     kinds = {str(workload.kind) for workload in rows.workloads.values()}
-    observations = observe_members(list(rows.clusters.values()), set(rows.workloads), kinds)
+    observations = observe_members(list(rows.clusters.values()), set(rows.workloads), kinds, _applied(rows))
     placements_sync(rows, observations, now)
     lease.renew()
     inventories = {key: observation.inventory for key, observation in observations.items()}
@@ -107,6 +107,18 @@ def _run(rows: FederationRows, lease: HeldLease, now: datetime) -> PassReport:
         unsettled=unsettled,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _applied(rows: FederationRows) -> dict[str, set[str]]:
+    """By cluster id, the workloads a pass applied there whose objects should still be there (not
+    those of a finished Job, which its TTL may have removed)."""
+    applied: dict[str, set[str]] = {}
+    for key, placements in rows.placements.items():
+        for placement in placements:
+            finished = placement.state in TERMINAL_PLACEMENT_STATES
+            if placement.replicas and placement.applied_generation and not finished:
+                applied.setdefault(str(placement.cluster_id), set()).add(str(key))
+    return applied
 
 
 def _act(

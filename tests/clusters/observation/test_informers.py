@@ -23,13 +23,18 @@ class FakeApi:
         self.lists, self.watches = lists, watches
         self.list_calls: dict[str, int] = {"Pod": 0, "Node": 0}
         self.watched_from: list[tuple[str, str]] = []
+        self.selectors: list[tuple[str, str]] = []  # (kind, label selector) of lists and watches
         self.idle = threading.Event()
 
-    def pages(self, kind: str) -> Iterator[dict[str, Any]]:
-        self.list_calls[kind] += 1
+    def pages(self, kind: str, label_selector: str = "") -> Iterator[dict[str, Any]]:
+        self.selectors.append((kind, label_selector))
+        self.list_calls[kind] = self.list_calls.get(kind, 0) + 1
         yield {"items": self.lists[kind], "metadata": {"resourceVersion": "10"}}
 
-    def watch(self, kind: str, *, resource_version: str, timeout_seconds: int) -> Iterator[tuple[str, dict]]:
+    def watch(
+        self, kind: str, *, resource_version: str, timeout_seconds: int, label_selector: str = ""
+    ) -> Iterator[tuple[str, dict]]:
+        self.selectors.append((kind, label_selector))
         self.watched_from.append((kind, resource_version))
         script = self.watches[kind]
         if not script:
@@ -85,7 +90,7 @@ def test_410_gone_lists_again_and_a_failed_cycle_asks_for_a_new_client() -> None
 
 def test_an_unreachable_cluster_says_why_and_is_not_synced() -> None:
     class Down(FakeApi):
-        def pages(self, kind: str) -> Iterator[dict[str, Any]]:
+        def pages(self, kind: str, label_selector: str = "") -> Iterator[dict[str, Any]]:
             raise ClusterUnreachable("cannot connect to https://10.0.0.1: connection refused")
 
     informer = ClusterInformer("c", lambda: Down({}, {}))  # type: ignore[arg-type, return-value]
@@ -117,10 +122,10 @@ class _StorageApi(FakeApi):
         self.list_calls = dict.fromkeys(lists, 0)
         self.refuse = refuse
 
-    def pages(self, kind: str) -> Iterator[dict[str, Any]]:
+    def pages(self, kind: str, label_selector: str = "") -> Iterator[dict[str, Any]]:
         if kind in self.refuse:
             raise ClusterRefused(403, f"{kind} is forbidden")
-        yield from super().pages(kind)
+        yield from super().pages(kind, label_selector)
 
 
 def _storage_lists() -> dict[str, list[dict[str, Any]]]:
@@ -196,5 +201,49 @@ def test_a_watch_cut_mid_stream_resumes_from_the_version_held_without_a_problem(
         wait_for(lambda: {pod.name: pod.node_name for pod in informer.snapshot()[0]}.get("b") == "n1")
         assert ("Pod", "11") in api.watched_from  # resumed where the cut stream was
         assert api.list_calls["Pod"] == 1 and informer.problem == ""
+    finally:
+        informer.stop()
+
+
+def _deployment(name: str, rv: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "shop", "resourceVersion": rv, "labels": {"ours": "1"}}}
+
+
+def test_labelled_objects_are_listed_and_watched_by_their_selector_once_first_asked_for() -> None:
+    api = FakeApi(
+        {"Pod": [], "Node": [], "Deployment": [_deployment("web", "5")]},
+        {"Pod": [], "Node": [], "Deployment": [[("ADDED", _deployment("api", "11"))]]},
+    )
+    informer = ClusterInformer("c", lambda: api)  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        assert informer.wait_synced(5)
+        assert not any(kind == "Deployment" for kind, _ in api.selectors)  # not before it is asked for
+        first = informer.labelled("Deployment", "ours", timeout=5)
+        assert first is not None and {obj["metadata"]["name"] for obj in first} <= {"web", "api"}
+        wait_for(
+            lambda: (
+                {o["metadata"]["name"] for o in informer.labelled("Deployment", "ours", 5) or []}
+                == {"web", "api"}
+            )
+        )
+        assert {selector for kind, selector in api.selectors if kind == "Deployment"} == {"ours"}
+        assert api.list_calls["Deployment"] == 1
+    finally:
+        informer.stop()
+
+
+def test_labelled_objects_whose_watch_fails_are_none_so_the_reader_lists_them() -> None:
+    class Refusing(FakeApi):
+        def pages(self, kind: str, label_selector: str = "") -> Iterator[dict[str, Any]]:
+            if kind == "Deployment":
+                raise ClusterRefused(403, "deployments is forbidden")
+            return super().pages(kind, label_selector)
+
+    api = Refusing({"Pod": [], "Node": []}, {"Pod": [], "Node": [], "Deployment": []})
+    informer = ClusterInformer("c", lambda: api)  # type: ignore[arg-type, return-value]
+    informer.start()
+    try:
+        assert informer.labelled("Deployment", "ours", timeout=0.5) is None
     finally:
         informer.stop()

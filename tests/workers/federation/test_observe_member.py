@@ -1,0 +1,72 @@
+"""A pass's look at a member reads our objects from a watch, as the informers read pods and nodes:
+one small call a pass (``GET /version``) still finds a member that stopped answering, and the
+member is listed directly when its watch lacks an object a pass applied there (a watch may be
+behind the last pass's apply, and a missing object would be applied again)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engines.kube.labels import WORKLOAD_ID
+from tests.fixtures.federation import pool
+from tests.fixtures.simulation import wait_for
+from workers.federation.observe import observe_member
+
+pytestmark = pytest.mark.django_db
+OURS = "0b1c2d3e-aaaa-bbbb-cccc-1234567890ab"
+
+
+@pytest.fixture
+def east(member):
+    found = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(1),))
+    found.core.create_namespace({"metadata": {"name": "shop"}})
+    found.apps.create_namespaced_deployment(
+        "shop",
+        {
+            "metadata": {"name": "web", "labels": {WORKLOAD_ID: OURS}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+                },
+            },
+        },
+    )
+    return found
+
+
+def _audited(east, monkeypatch) -> list[str]:
+    """The member's API server's requests from now on, watches aside (as its audit log shows them)."""
+    asked: list[str] = []
+    handler = east.sim.server._handler
+    handle = handler.handle
+
+    def audited(request: Any) -> Any:
+        if request.query.get("watch") not in ("1", "true"):
+            asked.append(f"{request.method} {request.path}")
+        return handle(request)
+
+    monkeypatch.setattr(handler, "handle", audited)
+    return asked
+
+
+def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, monkeypatch) -> None:
+    wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
+    asked = _audited(east, monkeypatch)
+    observation = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
+    assert observation.reachable and observation.objects[OURS].kind == "Deployment"
+    assert asked == ["GET /version"]
+
+
+def test_a_watch_without_an_object_a_pass_applied_there_is_not_trusted(east, monkeypatch) -> None:
+    wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
+    asked = _audited(east, monkeypatch)
+    applied_meanwhile = "11111111-2222-3333-4444-555555555555"  # the watch has not delivered it
+    observe_member(
+        east.cluster, {OURS, applied_meanwhile}, ("Deployment",), applied={OURS, applied_meanwhile}
+    )
+    assert asked == ["GET /version", "GET /apis/apps/v1/deployments"]
