@@ -5,6 +5,7 @@ dropped and a watch from before them gets 410 Gone. A process looks for old even
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -23,7 +24,7 @@ def _config(name: str) -> dict:
 def _age_every_event(organization) -> int:
     """Make the log's events older than HISTORY; the newest of them."""
     aged = KubeEvent.objects.filter(organization=organization)
-    aged.update(created_at=timezone.now() - store.HISTORY - timezone.timedelta(seconds=1))
+    aged.update(created_at=timezone.now() - store.HISTORY - timedelta(seconds=1))
     return max(aged.values_list("resource_version", flat=True))
 
 
