@@ -157,8 +157,8 @@ def read_cluster(cluster: Cluster, *, now: datetime | None = None, fresh: bool =
     """The cluster as it is now. Raises ClusterUnavailable (with why) when it cannot be read.
 
     ``fresh=False``: the informer's view alone, a few milliseconds behind, without a call to the
-    API server, for a reader that tolerates it: the federation loop, whose look at a member lists
-    our objects there anyway (so a member that does not answer is still found out) and whose next
+    API server, for a reader that tolerates it: the federation loop, whose look at a member makes
+    a call of its own anyway (so a member that does not answer is still found out) and whose next
     pass sees what this one missed. At 100 members, the fresh list of waiting pods (and the
     re-reads of pods bound meanwhile, while a burst of ours starts) was a call per member per pass.
     """
