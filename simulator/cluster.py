@@ -44,7 +44,8 @@ from simulator.eks_tokens import EksTokenAuthenticator, EksTokenVerifier
 from simulator.handlers import BOOKMARK_INTERVAL_SECONDS, RequestHandler
 from simulator.resources import ResourceRegistry
 from simulator.server import ApiServer
-from simulator.store import DEFAULT_EVENT_LOG_SIZE, ObjectStore
+from simulator.store import ObjectStore
+from simulator.store_table import DEFAULT_EVENT_LOG_SIZE
 from simulator.tls import ServerCertificate, issue_server_certificate
 
 ClusterKind = Literal["eks", "static"]

@@ -48,7 +48,8 @@ from simulator.routing import (
     request_attributes,
 )
 from simulator.selectors import parse_field_selector, parse_label_selector
-from simulator.store import StoredObject, Watcher, encode_json
+from simulator.store import StoredObject, Watcher
+from simulator.store_table import encode_json
 
 logger = logging.getLogger(__name__)
 
