@@ -47,7 +47,8 @@ from simulator.resources import (
     ResourceType,
 )
 from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
-from simulator.store import OWNER_INDEX, JsonObject, ObjectStore, StoredObject
+from simulator.store import JsonObject, ObjectStore, StoredObject
+from simulator.store_table import OWNER_INDEX
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

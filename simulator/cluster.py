@@ -41,10 +41,12 @@ from simulator.controllers.volumes import VolumeController
 from simulator.controllers.workloads import DeploymentController, ReplicaSetController
 from simulator.crds import CrdController
 from simulator.eks_tokens import EksTokenAuthenticator, EksTokenVerifier
-from simulator.handlers import BOOKMARK_INTERVAL_SECONDS, RequestHandler
+from simulator.handlers import RequestHandler
+from simulator.messages import BOOKMARK_INTERVAL_SECONDS
 from simulator.resources import ResourceRegistry
 from simulator.server import ApiServer
-from simulator.store import DEFAULT_EVENT_LOG_SIZE, ObjectStore
+from simulator.store import ObjectStore
+from simulator.store_table import DEFAULT_EVENT_LOG_SIZE
 from simulator.tls import ServerCertificate, issue_server_certificate
 
 ClusterKind = Literal["eks", "static"]

@@ -1,16 +1,14 @@
 """Request handling for the simulated API server, independent of the HTTP plumbing.
 
 `RequestHandler.handle()` turns a parsed request into a `Response` (a body to send) or a
-`WatchStream` (events to stream with chunked encoding until `timeoutSeconds`).
+`WatchStream` (events to stream with chunked encoding until `timeoutSeconds`); `Request`,
+`Response` and `WatchStream` are in `simulator.messages`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -28,6 +26,14 @@ from simulator.errors import (
     unauthorized,
 )
 from simulator.listing import ListOptions, watch_start
+from simulator.messages import (
+    BOOKMARK_INTERVAL_SECONDS,
+    Request,
+    Response,
+    WatchStream,
+    error_response,
+    json_response,
+)
 from simulator.patches import PATCH_CONTENT_TYPES
 from simulator.resources import (
     BINDINGS,
@@ -48,108 +54,11 @@ from simulator.routing import (
     request_attributes,
 )
 from simulator.selectors import parse_field_selector, parse_label_selector
-from simulator.store import StoredObject, Watcher, encode_json
+from simulator.store_table import encode_json
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WATCH_TIMEOUT_SECONDS = 1800.0
-# kube-apiserver's cacher sends bookmarks about once a minute (defaultBookmarkFrequency).
-BOOKMARK_INTERVAL_SECONDS = 60.0
-JSON = "application/json"
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = JSON
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class WatchStream:
-    """An open watch: the server writes `events()` as chunks until it returns."""
-
-    watcher: Watcher | None
-    resource: ResourceType
-    timeout_seconds: float
-    bookmarks: bool
-    as_table: bool
-    initial_events_end_bookmark: bool
-    api: ClusterApi
-    bookmark_interval: float = BOOKMARK_INTERVAL_SECONDS
-    error: ApiError | None = None  # the watch could not start: one ERROR event, then the end
-
-    def events(self, stopping: Any) -> Iterator[bytes]:
-        if self.watcher is None or self.error is not None:
-            if self.error is not None:
-                yield self._error(self.error)
-            return
-        watcher = self.watcher
-        deadline = time.monotonic() + self.timeout_seconds
-        next_bookmark = time.monotonic() + self.bookmark_interval
-        first_table = True
-        try:
-            if self.initial_events_end_bookmark:
-                for event_type, stored in watcher.next_batch(0):
-                    yield self._encode(event_type, stored, first_table)
-                    first_table = False
-                yield self._bookmark(watcher, initial_events_end=True)
-            while not stopping() and not watcher.closed and time.monotonic() < deadline:
-                wait = min(1.0, max(0.0, deadline - time.monotonic()), self.bookmark_interval)
-                try:
-                    batch = watcher.next_batch(wait)
-                except ApiError as error:
-                    yield self._error(error)
-                    return
-                for event_type, stored in batch:
-                    yield self._encode(event_type, stored, first_table)
-                    first_table = False
-                # Like the watch cache (a bookmark about every minute to each watcher that
-                # allows them), on a timer, whatever else was sent.
-                if self.bookmarks and time.monotonic() >= next_bookmark:
-                    yield self._bookmark(watcher)
-                    next_bookmark = time.monotonic() + self.bookmark_interval
-        finally:
-            watcher.close()
-
-    @staticmethod
-    def _error(error: ApiError) -> bytes:
-        return encode_json({"type": "ERROR", "object": error.status()}) + b"\n"
-
-    def _encode(self, event_type: str, stored: StoredObject, with_columns: bool) -> bytes:
-        if self.as_table:
-            table = tables.table(
-                self.resource, [stored.obj], self.api.clock.now(), str(stored.rv), with_columns=with_columns
-            )
-            return encode_json({"type": event_type, "object": table}) + b"\n"
-        return b'{"type":"' + event_type.encode() + b'","object":' + stored.json + b"}\n"
-
-    def _bookmark(self, watcher: Watcher, *, initial_events_end: bool = False) -> bytes:
-        """A BOOKMARK: an object of the kind with nothing but the revision the watch has
-        reached (the store's current one once every change was sent)."""
-        metadata: dict[str, Any] = {"resourceVersion": str(watcher.cursor)}
-        if initial_events_end:
-            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj = {"kind": self.resource.kind, "apiVersion": self.resource.api_version, "metadata": metadata}
-        return encode_json({"type": "BOOKMARK", "object": obj}) + b"\n"
-
-
-def json_response(status: int, body: Any) -> Response:
-    return Response(status, encode_json(body))
-
-
-def error_response(error: ApiError) -> Response:
-    return json_response(error.code, error.status())
 
 
 class RequestHandler:

@@ -7,8 +7,9 @@ import ssl
 from urllib.parse import parse_qsl, urlsplit
 
 from simulator.errors import ApiError
-from simulator.handlers import Request, RequestHandler, Response, WatchStream, error_response
+from simulator.handlers import RequestHandler
 from simulator.loopback import LoopbackServer, QuietHandler, read_body
+from simulator.messages import Request, Response, WatchStream, error_response
 
 logger = logging.getLogger(__name__)
 

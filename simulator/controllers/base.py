@@ -16,7 +16,8 @@ from typing import Protocol
 
 from simulator.clock import Clock, Wakeup
 from simulator.resources import ResourceType
-from simulator.store import ObjectStore, WatchEvent
+from simulator.store import ObjectStore
+from simulator.store_table import WatchEvent
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from simulator.clock import parse_timestamp
 from simulator.disruption import is_pod_ready
 from simulator.errors import ApiError
 from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS, ResourceType
-from simulator.store import OWNER_INDEX, JsonObject, StoredObject
+from simulator.store_table import OWNER_INDEX, JsonObject, StoredObject
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"

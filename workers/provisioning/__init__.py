@@ -1,5 +1,6 @@
-"""The provisioning loop: one reconcile pass of a nodeless cluster (`reconcile`), as Karpenter's
-controllers are shaped: observe → pure decisions → intents recorded → executors through ports.
+"""The provisioning loop: one reconcile pass of a nodeless cluster (`cluster_pass`; `reconcile` runs
+passes alone or in batches, each under its cluster's lease), as Karpenter's controllers are shaped:
+observe → pure decisions → intents recorded → executors through ports.
 
 - reads: what a pass reads (`observe` → the kernel's ClusterState; instances; interruption notices)
 - inputs, records, pods, commands: the frozen inputs decisions read and the commands they return

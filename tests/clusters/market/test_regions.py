@@ -14,9 +14,9 @@ from engines.planner import Discount
 from policies.provisioning_settings import planner_policy
 from policies.selectors import built_in_settings
 from tests.workers.provisioning.fakes import FakeCloud, FakeKube
+from workers.provisioning.cluster_pass import run_pass
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.node_class import OpenNodeClass
-from workers.provisioning.reconcile import run_pass
 
 pytestmark = pytest.mark.django_db
 

@@ -22,12 +22,12 @@ from policies.provisioning_settings import planner_policy
 from policies.selectors import built_in_settings
 from tests.workers.provisioning.fakes import FakeCloud, FakeKube
 from tests.workers.provisioning.provisioning_builders import inputs, pod_json
+from workers.provisioning.cluster_pass import ReconcileReport, run_pass
 from workers.provisioning.context import ReconcileContext
 from workers.provisioning.launch import plan_launches, pods_to_plan
 from workers.provisioning.ledger import Ledger
 from workers.provisioning.node_class import OpenNodeClass
 from workers.provisioning.pods import INITIALIZING_TAINT
-from workers.provisioning.reconcile import ReconcileReport, run_pass
 from workers.provisioning.records import Lifecycle
 
 pytestmark = pytest.mark.django_db
