@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from simulator.api import ClusterApi
 from simulator.clock import parse_timestamp
@@ -83,6 +83,30 @@ class SyncedInputs:
         """The pass is over: keep what it synced from (objects gone since are dropped)."""
         self._last, self._seen = self._seen, {}
 
+    def sync_changed(
+        self,
+        api: ClusterApi,
+        owners: ResourceType,
+        children: ResourceType,
+        sync: Callable[[JsonObject, list[JsonObject]], None],
+    ) -> None:
+        """One pass: ``sync(owner, its children)`` for each live ``owners`` object whose inputs
+        moved since it was last synced."""
+        try:
+            for stored in api.store.list(owners).items:
+                if stored.obj["metadata"].get("deletionTimestamp"):
+                    continue
+                revisions = owned_revisions(api, children, stored.obj)
+                if self.unchanged(stored, revisions):
+                    continue
+                try:
+                    sync(stored.obj, [child.obj for child in revisions])
+                except Exception:
+                    self.forget(stored)
+                    raise
+        finally:
+            self.done()
+
 
 def pod_from_template(
     owner: JsonObject, template: JsonObject, extra_labels: dict[str, str] | None = None
@@ -140,20 +164,7 @@ class ReplicaSetController:
         self.synced = SyncedInputs()
 
     def reconcile(self, now: float) -> float | None:
-        try:
-            for stored in self.api.store.list(REPLICASETS).items:
-                if stored.obj["metadata"].get("deletionTimestamp"):
-                    continue
-                children = owned_revisions(self.api, PODS, stored.obj)
-                if self.synced.unchanged(stored, children):
-                    continue
-                try:
-                    self._sync(stored.obj, [child.obj for child in children])
-                except Exception:
-                    self.synced.forget(stored)
-                    raise
-        finally:
-            self.synced.done()
+        self.synced.sync_changed(self.api, REPLICASETS, PODS, self._sync)
         return None
 
     def _sync(self, replicaset: JsonObject, children: list[JsonObject]) -> None:
@@ -198,20 +209,7 @@ class DeploymentController:
         self.synced = SyncedInputs()
 
     def reconcile(self, now: float) -> float | None:
-        try:
-            for stored in self.api.store.list(DEPLOYMENTS).items:
-                if stored.obj["metadata"].get("deletionTimestamp"):
-                    continue
-                children = owned_revisions(self.api, REPLICASETS, stored.obj)
-                if self.synced.unchanged(stored, children):
-                    continue
-                try:
-                    self._sync(stored.obj, [child.obj for child in children])
-                except Exception:
-                    self.synced.forget(stored)
-                    raise
-        finally:
-            self.synced.done()
+        self.synced.sync_changed(self.api, DEPLOYMENTS, REPLICASETS, self._sync)
         return None
 
     def _sync(self, deployment: JsonObject, replicasets: list[JsonObject]) -> None:

@@ -5,7 +5,6 @@ was read is kept as the cluster's observation (and the counts every page shows).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -21,7 +20,7 @@ from simulator.cluster import SimulatedCluster
 from simulator.controllers.static_nodes import StaticNodePool
 from tenants.actors import Actor
 from tests.fixtures.connections import connected, kubeconfig_for
-from tests.fixtures.simulation import wait_for
+from tests.fixtures.simulation import audited_requests, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -209,16 +208,7 @@ def test_a_read_from_the_watch_alone_asks_the_api_server_nothing(onprem, simulat
     cluster, core = onprem
     core.create_namespaced_pod("default", _pod("web"))
     wait_for(lambda: [pod.name for pod in read_cluster(cluster, fresh=False).pending] == ["web"])
-    asked: list[str] = []
-    handler = simulated.server._handler  # the API server's requests, as its audit log would show them
-    handle = handler.handle
-
-    def audited(request: Any) -> Any:
-        if request.query.get("watch") not in ("1", "true"):
-            asked.append(f"{request.method} {request.path}")
-        return handle(request)
-
-    monkeypatch.setattr(handler, "handle", audited)
+    asked = audited_requests(simulated, monkeypatch)
     state = read_cluster(cluster, fresh=False)
     assert asked == [] and [pod.name for pod in state.pending] == ["web"]
     assert len(state.nodes) == 2

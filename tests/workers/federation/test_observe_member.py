@@ -5,13 +5,11 @@ behind the last pass's apply, and a missing object would be applied again)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from engines.kube.labels import WORKLOAD_ID
 from tests.fixtures.federation import pool
-from tests.fixtures.simulation import wait_for
+from tests.fixtures.simulation import audited_requests, wait_for
 from workers.federation.observe import observe_member
 
 pytestmark = pytest.mark.django_db
@@ -39,24 +37,9 @@ def east(member):
     return found
 
 
-def _audited(east, monkeypatch) -> list[str]:
-    """The member's API server's requests from now on, watches aside (as its audit log shows them)."""
-    asked: list[str] = []
-    handler = east.sim.server._handler
-    handle = handler.handle
-
-    def audited(request: Any) -> Any:
-        if request.query.get("watch") not in ("1", "true"):
-            asked.append(f"{request.method} {request.path}")
-        return handle(request)
-
-    monkeypatch.setattr(handler, "handle", audited)
-    return asked
-
-
 def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, monkeypatch) -> None:
     wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
-    asked = _audited(east, monkeypatch)
+    asked = audited_requests(east.sim, monkeypatch)
     observation = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
     assert observation.reachable and observation.objects[OURS].kind == "Deployment"
     assert asked == ["GET /version"]
@@ -64,7 +47,7 @@ def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, monkey
 
 def test_a_watch_without_an_object_a_pass_applied_there_is_not_trusted(east, monkeypatch) -> None:
     wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
-    asked = _audited(east, monkeypatch)
+    asked = audited_requests(east.sim, monkeypatch)
     applied_meanwhile = "11111111-2222-3333-4444-555555555555"  # the watch has not delivered it
     observe_member(
         east.cluster, {OURS, applied_meanwhile}, ("Deployment",), applied={OURS, applied_meanwhile}
