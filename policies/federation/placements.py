@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from django.db import transaction
@@ -33,6 +33,10 @@ from policies.federation.decisions import decision_row
 from policies.federation.failover import FailurePlan
 from policies.federation.workload_kinds import BATCH_KINDS
 from policies.models import Decision, FederationPolicy, Placement, PlacementState, Workload
+
+# A placement's sync time (when the loop last looked at its member) is written when its row is
+# written anyway, else at most this often: the REST API's ``last_synced_at`` is that recent.
+SYNC_STAMP_SECONDS = 15
 
 _PLACEMENT_FIELDS = (
     "replicas",
@@ -77,6 +81,7 @@ class FederationRows:
     outcomes: dict[str, tuple[Outcome, str]] = field(default_factory=dict)  # engine outcome, reason
     original: dict[str, dict[str, object]] = field(default_factory=dict)  # workload id → loop fields
     written: dict[str, tuple[object, ...]] = field(default_factory=dict)  # placement id → fields
+    stamped: dict[str, datetime | None] = field(default_factory=dict)  # placement id → stored sync time
 
     def all_placements(self) -> list[Placement]:
         return [placement for placements in self.placements.values() for placement in placements]
@@ -133,6 +138,7 @@ def federation_rows_by_organization_id(organization_id: str) -> FederationRows:
             placement.cluster = cluster
         rows.placements.setdefault(str(placement.workload_id), []).append(placement)
         rows.written[str(placement.pk)] = placement_fields(placement)
+        rows.stamped[str(placement.pk)] = placement.last_synced_at
     return rows
 
 
@@ -234,29 +240,45 @@ def placements_save(rows: FederationRows, now: datetime) -> None:
         for placement in rows.created:
             rows.written[str(placement.pk)] = placement_fields(placement)
         rows.created = []
-        _write_changed(rows, rows.all_placements())
-        synced = [p.pk for p in rows.all_placements() if p.last_synced_at == now]
-        # One statement for the timestamp every synced placement gets, each pass.
+        _write_changed(rows, rows.all_placements(), now)
+        # One statement for the sync time of the placements whose stored one is older than
+        # SYNC_STAMP_SECONDS: rewriting every placement's row each pass was most of what a settled
+        # pass wrote (1,500 rows every couple of seconds at 1,000 workloads).
+        stale = now - timedelta(seconds=SYNC_STAMP_SECONDS)
+        synced = [
+            p.pk
+            for p in rows.all_placements()
+            if p.last_synced_at == now and _older(rows.stamped.get(str(p.pk)), stale)
+        ]
         Placement.objects.filter(pk__in=synced).update(last_synced_at=now)
+        for pk in synced:
+            rows.stamped[str(pk)] = now
         Decision.objects.bulk_create(rows.decisions)
 
 
-def _write_changed(rows: FederationRows, placements: Iterable[Placement]) -> None:
+def _older(stamp: datetime | None, than: datetime) -> bool:
+    return stamp is None or stamp < than
+
+
+def _write_changed(rows: FederationRows, placements: Iterable[Placement], synced_at: datetime) -> None:
     """Write the placements whose fields changed since they were read or last written, one UPDATE
-    per distinct change."""
+    per distinct change (with their sync time, when this pass synced them)."""
     groups: dict[tuple[tuple[str, object], ...], list[str]] = {}
     values: dict[tuple[tuple[str, object], ...], dict[str, object]] = {}
     for placement in placements:
         key = str(placement.pk)
-        now = placement_fields(placement)
+        fields = placement_fields(placement)
         before = rows.written.get(key)
-        if before is None or now == before:
+        if before is None or fields == before:
             continue
         changed = {
             name: value
-            for name, value, old in zip(_PLACEMENT_FIELDS, now, before, strict=True)
+            for name, value, old in zip(_PLACEMENT_FIELDS, fields, before, strict=True)
             if value != old
         }
+        if placement.last_synced_at == synced_at and rows.stamped.get(key) != synced_at:
+            changed["last_synced_at"] = synced_at
+            rows.stamped[key] = synced_at
         # A member's status is a mapping: grouped by its JSON text, written as the mapping.
         change = tuple(
             (name, json.dumps(value, sort_keys=True) if isinstance(value, dict) else value)
@@ -264,7 +286,7 @@ def _write_changed(rows: FederationRows, placements: Iterable[Placement]) -> Non
         )
         groups.setdefault(change, []).append(key)
         values[change] = changed
-        rows.written[key] = now
+        rows.written[key] = fields
     for change, ids in groups.items():
         Placement.objects.filter(pk__in=ids).update(**values[change])
 
@@ -309,7 +331,7 @@ def placement_outcomes_record(
             errors += 1
     with transaction.atomic():
         Placement.objects.filter(pk__in=[p.pk for p in gone.values()]).delete()
-        _write_changed(rows, [p for key, p in by_id.items() if key not in gone])
+        _write_changed(rows, [p for key, p in by_id.items() if key not in gone], now)
         for placement in gone.values():
             rows.placements[str(placement.workload_id)].remove(placement)
         finished = [key for key, w in rows.workloads.items() if w.deleted_at and not rows.placements[key]]

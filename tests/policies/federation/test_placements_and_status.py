@@ -14,6 +14,7 @@ from engines.federation import schedule
 from policies.federation.inputs import PolicyCache, build_fleet, schedule_inputs
 from policies.federation.observation import MemberReport, ObjectState
 from policies.federation.placements import (
+    SYNC_STAMP_SECONDS,
     ActionOutcome,
     FederationRows,
     federation_rows_by_organization_id,
@@ -108,6 +109,39 @@ def test_saving_writes_only_what_the_pass_changed(cast, running) -> None:
 
     placement.refresh_from_db()
     assert placement.reason == "written by someone else" and placement.last_synced_at == now
+
+
+def _sync_and_save(cast, placement: Placement, workload: Workload, ready: int, at) -> Placement:
+    rows = _rows(cast)
+    report = MemberReport(
+        str(placement.cluster_id),
+        inventory=RACK,
+        objects={str(workload.pk): ObjectState("Deployment", 1, 2, ready=ready, available=ready)},
+    )
+    placements_sync(rows, {report.cluster_id: report}, at)
+    placements_save(rows, at)
+    placement.refresh_from_db()
+    return placement
+
+
+def test_a_settled_placements_sync_time_is_written_at_most_every_few_seconds_a_changed_one_at_once(
+    cast, running
+) -> None:
+    """Rewriting every placement's row each pass only to move its sync time was most of what a
+    settled pass wrote; the time is written with a row that changes, else once it is old."""
+    workload, placement = running
+    first = timezone.now()
+    assert _sync_and_save(cast, placement, workload, 2, first).last_synced_at == first
+
+    soon = first + timedelta(seconds=SYNC_STAMP_SECONDS - 1)
+    assert _sync_and_save(cast, placement, workload, 2, soon).last_synced_at == first
+
+    later = first + timedelta(seconds=SYNC_STAMP_SECONDS + 1)
+    assert _sync_and_save(cast, placement, workload, 2, later).last_synced_at == later
+
+    changed = later + timedelta(seconds=1)
+    placement = _sync_and_save(cast, placement, workload, 1, changed)
+    assert (placement.ready_replicas, placement.last_synced_at) == (1, changed)
 
 
 def test_an_engine_result_becomes_a_pending_placement_and_a_decision(cast, policy) -> None:
