@@ -305,18 +305,22 @@ class RequestHandler:
                 route.resource, namespace, route.name, None, (request.body, content_type)
             )
             return json_response(200, scale)
-        existed = self.api.store.try_get(route.resource, namespace, route.name) is not None
-        patched = self.api.patch(
-            route.resource,
-            namespace,
-            route.name,
-            request.body,
-            content_type,
-            subresource=route.subresource or None,
-            field_manager=_field_manager(request),
-            force=request.query.get("force", "").lower() in ("true", "1"),
-            dry_run=_dry_run(request),
-        )
+        # Only a server-side apply creates (201; 200 when it updates). Whether the object was there
+        # is read under the same hold of the store lock as the patch: read before it, another
+        # request creating or deleting the object in between made the answer the wrong one.
+        with self.api.store.lock:
+            existed = self.api.store.try_get(route.resource, namespace, route.name) is not None
+            patched = self.api.patch(
+                route.resource,
+                namespace,
+                route.name,
+                request.body,
+                content_type,
+                subresource=route.subresource or None,
+                field_manager=_field_manager(request),
+                force=request.query.get("force", "").lower() in ("true", "1"),
+                dry_run=_dry_run(request),
+            )
         return Response(200 if existed else 201, patched.json)
 
     def _bind(self, namespace: str, pod_name: str, body: dict[str, Any]) -> Response:

@@ -1,26 +1,26 @@
 """What each verb does to a stored object: the services the endpoint's views call.
 
 Every write runs in one transaction under the organization's counter lock (``store.lock``), checks
-the object as the Kubernetes API server would (kind, apiVersion, name, namespace, resourceVersion
-preconditions), records field ownership (``fields``), stores it, and hands Deployments and Jobs
-to the federation (``federation``): an object the federation refuses is not stored, and the
-refusal is a 422 with a cause per problem. ``dryRun=All`` does all of it and rolls back.
+the object as the Kubernetes API server would (``checks``: kind, apiVersion, name, namespace; here:
+resourceVersion preconditions), records field ownership (``fields``), stores it, and hands
+Deployments and Jobs to the federation (``federation``): an object the federation refuses is not
+stored, and the refusal is a 422 with a cause per problem. ``dryRun=All`` does all of it and rolls
+back. A PATCH answers a ``Written``, which says whether a server-side apply created the object.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-import re
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from policies.federation.manifest_checks import DNS_LABEL, DNS_SUBDOMAIN
-from policies.kubeapi import catalog, errors, federation, fields, patches, store
+from policies.kubeapi import catalog, checks, errors, federation, fields, patches, store
 from policies.kubeapi.resources import Resource, by_kind
 from policies.kubeapi.selection import fields_match
 from policies.models import KubeCounter, KubeObject
@@ -33,10 +33,14 @@ _MAX_MANAGER = 128
 # A watch with nothing to send writes one space this often: JSON decoders skip it, and writing it
 # finds a client that went away, which ends the watch (its thread and database session with it).
 KEEPALIVE_SECONDS = 5.0
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class _DryRun(Exception):
-    def __init__(self, result: Json) -> None:
+    """Rolls a dry run's transaction back, carrying what the write would have answered."""
+
+    def __init__(self, result: object) -> None:
         super().__init__("dry run")
         self.result = result
 
@@ -49,6 +53,15 @@ class Context:
     namespace: str  # "" for cluster-scoped kinds
     manager: str
     dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    """The object a write left, and whether the write created it (a server-side apply of an object
+    that was not there): the API server answers 201 Created then, 200 otherwise."""
+
+    obj: Json
+    created: bool = False
 
 
 def manager_name(requested: str | None, user_agent: str) -> str:
@@ -77,107 +90,6 @@ def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json
     rendered = (store.render(kobj) for kobj in objects if labels(kobj.labels))
     items = [obj for obj in rendered if fields_match(field_filters, obj)]
     return items, version
-
-
-# --- checks ----------------------------------------------------------------------------------------
-
-
-def _check(ctx: Context, obj: Any, *, url_name: str | None) -> Json:
-    resource = ctx.resource
-    if not isinstance(obj, dict):
-        raise errors.bad_request("the request body must be a JSON or YAML object")
-    if obj.get("kind") != resource.kind or obj.get("apiVersion") != resource.group_version:
-        raise errors.bad_request(
-            f"the API version in the data ({obj.get('apiVersion')}) and kind ({obj.get('kind')}) do not "
-            f"match the endpoint's {resource.group_version}, Kind={resource.kind}"
-        )
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, dict):
-        raise errors.invalid(
-            resource.kind, resource.group, "", [("metadata.name", "Required value: name is required")]
-        )
-    obj = copy.deepcopy(obj)
-    metadata = obj["metadata"]
-    if not metadata.get("name") and metadata.get("generateName") and url_name is None:
-        metadata["name"] = f"{metadata['generateName']}{KubeObject().pk.hex[:5]}"
-    name = metadata.get("name")
-    if url_name is not None and name != url_name:
-        raise errors.bad_request(
-            f"the name of the object ({name}) does not match the name on the URL ({url_name})"
-        )
-    sent_namespace = metadata.get("namespace")
-    if resource.namespaced:
-        if sent_namespace not in (None, "", ctx.namespace):
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
-        metadata["namespace"] = ctx.namespace
-    _check_name(resource, name)
-    problems = _metadata_problems(metadata)
-    if problems:
-        raise errors.invalid(resource.kind, resource.group, str(name), problems)
-    checked: Json = obj
-    return checked
-
-
-def _check_name(resource: Resource, name: Any) -> None:
-    rule, limit = (DNS_LABEL, 63) if resource.kind in ("Namespace", "Service") else (DNS_SUBDOMAIN, 253)
-    if not isinstance(name, str) or not name:
-        raise errors.invalid(
-            resource.kind,
-            resource.group,
-            "",
-            [("metadata.name", "Required value: name or generateName is required")],
-        )
-    if len(name) > limit or not rule.match(name):
-        raise errors.invalid(
-            resource.kind,
-            resource.group,
-            name,
-            [
-                (
-                    "metadata.name",
-                    f"Invalid value: {name!r}: a lowercase RFC 1123 name of at most {limit} "
-                    "characters ('a-z', '0-9', '-' and '.'), starting and ending with an alphanumeric character",
-                )
-            ],
-        )
-
-
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-
-def _metadata_problems(metadata: Json) -> list[tuple[str, str]]:
-    problems = []
-    for field in ("labels", "annotations"):
-        values = metadata.get(field)
-        if values is None:
-            continue
-        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            problems.append((f"metadata.{field}", "Invalid value: must be a map of strings"))
-        elif field == "labels":
-            problems += [
-                (
-                    "metadata.labels",
-                    f"Invalid value: {v!r}: a label value is at most 63 alphanumerics, '-', '_' or '.'",
-                )
-                for v in values.values()
-                if len(v) > 63 or not _LABEL_VALUE.match(v)
-            ]
-    return problems
-
-
-def _federation_error(resource: Resource, name: str, error: ValidationError) -> errors.KubeError:
-    causes: list[tuple[str, str]] = []
-    messages = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
-    for key, values in messages.items():
-        for message in values:
-            field, sep, rest = message.partition(": ")
-            if sep and " " not in field.strip():
-                causes.append((field, rest))
-            else:
-                causes.append(("" if key in ("manifest", "__all__", "") else key, message))
-    return errors.invalid(resource.kind, resource.group, name, causes)
 
 
 # --- writes ----------------------------------------------------------------------------------------
@@ -213,7 +125,7 @@ def _written(
         if not federated and saved.kind in federation.COMPANION_KINDS:
             federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
     except ValidationError as error:
-        raise _federation_error(ctx.resource, name, error)
+        raise checks.federation_error(ctx.resource, name, error)
     return saved
 
 
@@ -259,20 +171,20 @@ def _string_data_merged(obj: Json) -> Json:
     return merged
 
 
-def _finish(ctx: Context, kobj: KubeObject) -> Json:
-    result = store.render(kobj)
-    if ctx.dry_run:
-        raise _DryRun(result)
-    return result
+def _dry(function: Callable[Concatenate[Context, _P], _R]) -> Callable[Concatenate[Context, _P], _R]:
+    """The write in one transaction; a dry run (``dryRun=All``) does all of it, then rolls it back
+    and answers what the write would have."""
 
-
-def _dry(function: Any) -> Any:
-    def run(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+    @functools.wraps(function)
+    def run(ctx: Context, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             with transaction.atomic():
-                return function(ctx, *args, **kwargs)
+                result = function(ctx, *args, **kwargs)
+                if ctx.dry_run:
+                    raise _DryRun(result)
+                return result
         except _DryRun as dry:
-            return dry.result
+            return cast(_R, dry.result)
 
     return run
 
@@ -303,7 +215,7 @@ def _require_namespace(ctx: Context) -> None:
 
 @_dry
 def create(ctx: Context, obj: Any) -> Json:
-    obj = _check(ctx, obj, url_name=None)
+    obj = checks.checked(ctx.resource, ctx.namespace, obj, url_name=None)
     counter = store.lock(ctx.organization)
     name = obj["metadata"]["name"]
     namespace_exists, exists = store.creation_check(ctx.organization, ctx.resource, ctx.namespace, name)
@@ -314,17 +226,17 @@ def create(ctx: Context, obj: Any) -> Json:
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
     )
-    return _finish(
-        ctx, _written(ctx, counter, None, obj, _main_status(ctx, obj, _initial_status(ctx.resource)))
+    return store.render(
+        _written(ctx, counter, None, obj, _main_status(ctx, obj, _initial_status(ctx.resource)))
     )
 
 
 @_dry
 def replace(ctx: Context, name: str, obj: Any, *, subresource: str = "") -> Json:
-    obj = _check(ctx, obj, url_name=name)
+    obj = checks.checked(ctx.resource, ctx.namespace, obj, url_name=name)
     counter, kobj = _locked_existing(ctx, name)
     _precondition(ctx, kobj, obj)
-    return _finish(ctx, _replace(ctx, counter, kobj, obj, subresource))
+    return store.render(_replace(ctx, counter, kobj, obj, subresource))
 
 
 def _replace(
@@ -373,7 +285,9 @@ PATCH_TYPES = {
 
 
 @_dry
-def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subresource: str = "") -> Json:
+def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subresource: str = "") -> Written:
+    """A PATCH of ``kind`` (a ``PATCH_TYPES`` value). Only a server-side apply creates an object
+    that is not there; every other kind patches an existing one (404 otherwise)."""
     if kind == "apply":
         return _apply(ctx, name, body, force=force, subresource=subresource)
     if force:
@@ -393,13 +307,13 @@ def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subreso
         raise errors.KubeError(422, "Invalid", f"the patch could not be applied: {error}")
     if not isinstance(patched, dict):
         raise errors.bad_request("the patch must leave an object")
-    patched = _check(ctx, patched, url_name=name)
+    patched = checks.checked(ctx.resource, ctx.namespace, patched, url_name=name)
     _precondition(ctx, kobj, patched)
-    return _finish(ctx, _replace(ctx, counter, kobj, patched, subresource))
+    return Written(store.render(_replace(ctx, counter, kobj, patched, subresource)))
 
 
-def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: str) -> Json:
-    config = _check(ctx, config, url_name=name)
+def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: str) -> Written:
+    config = checks.checked(ctx.resource, ctx.namespace, config, url_name=name)
     counter = store.lock(ctx.organization)
     kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name, for_update=True)
     if kobj is None and subresource:
@@ -427,13 +341,11 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
         raise _conflict(ctx, name, conflict)
     result.setdefault("metadata", {}).update(name=name)
     if kobj is None:
-        return _finish(
-            ctx,
-            _written(ctx, counter, None, result, _main_status(ctx, result, _initial_status(ctx.resource))),
-        )
+        status = _main_status(ctx, result, _initial_status(ctx.resource))
+        return Written(store.render(_written(ctx, counter, None, result, status)), created=True)
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
-    return _finish(ctx, _replace(ctx, counter, kobj, result, subresource, applied=True))
+    return Written(store.render(_replace(ctx, counter, kobj, result, subresource, applied=True)))
 
 
 def _conflict(ctx: Context, name: str, conflict: fields.ApplyConflict) -> errors.KubeError:
@@ -459,13 +371,13 @@ def _conflict(ctx: Context, name: str, conflict: fields.ApplyConflict) -> errors
 def delete(ctx: Context, name: str) -> Json:
     counter, kobj = _locked_existing(ctx, name)
     if kobj.deleted_at is not None:
-        return _finish(ctx, kobj)
+        return store.render(kobj)
     if ctx.resource.kind == "Namespace":
         return _delete_namespace(ctx, counter, kobj)
     if ctx.resource.workload and federation.workload_delete(ctx.organization, kobj=kobj, actor=ctx.actor):
         # The loop removes it from every member; the object goes once the workload is gone.
         store.mark_deleting(ctx.organization, counter, kobj)
-        return _finish(ctx, kobj)
+        return store.render(kobj)
     if kobj.kind == catalog.CRD_KIND:  # its custom resources go with it
         for defined in catalog.defined(kobj.body.get("spec")):
             for custom in store.scoped(ctx.organization, defined, None).select_for_update():
@@ -473,8 +385,6 @@ def delete(ctx: Context, name: str) -> Json:
     last = store.remove(ctx.organization, counter, kobj)
     if kobj.kind in federation.COMPANION_KINDS:
         federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
-    if ctx.dry_run:
-        raise _DryRun(last)
     return last
 
 
@@ -496,8 +406,5 @@ def _delete_namespace(ctx: Context, counter: KubeCounter, kobj: KubeObject) -> J
     if waiting:
         store.mark_deleting(ctx.organization, counter, kobj)
         store.touch_status(ctx.organization, counter, kobj, {"phase": "Terminating"})
-        return _finish(ctx, kobj)
-    last = store.remove(ctx.organization, counter, kobj)
-    if ctx.dry_run:
-        raise _DryRun(last)
-    return last
+        return store.render(kobj)
+    return store.remove(ctx.organization, counter, kobj)

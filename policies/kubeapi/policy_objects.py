@@ -25,7 +25,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from policies.api.serializers import FederationPolicySerializer, policy_representation
 from policies.federation import selectors, services
 from policies.kubeapi import errors, fields, operations, patches, store, tables
-from policies.kubeapi.operations import PATCH_TYPES, Context
+from policies.kubeapi.operations import PATCH_TYPES, Context, Written
 from policies.kubeapi.resources import POLICY_GROUP
 from policies.models import FederationPolicy, KubeObject
 from tenants.races import StaleVersion
@@ -247,12 +247,14 @@ def handle(
         except services.PolicyInUse as error:
             raise errors.conflict("federationpolicies", POLICY_GROUP, name, str(error))
         return JsonResponse(last)
-    return JsonResponse(_change(request, ctx, name, names, body))
+    written = _change(request, ctx, name, names, body)
+    return JsonResponse(written.obj, status=201 if written.created else 200)
 
 
 def _change(
     request: HttpRequest, ctx: Context, name: str, names: dict[str, str], body: Callable[[HttpRequest], Any]
-) -> Json:
+) -> Written:
+    """A PUT or PATCH of the named policy; only a server-side apply creates one that is not there."""
     current = FederationPolicy.objects.filter(organization=ctx.organization, name=name).first()
     live = render(current, names, _shadows(ctx.organization, name).get(name)) if current is not None else None
     sent = body(request)
@@ -283,7 +285,7 @@ def _change(
     with transaction.atomic():
         policy = _save(ctx, data, current, sent_version)
         _keep_metadata(ctx, obj)
-    return render(policy, names, _shadows(ctx.organization, name).get(name))
+    return Written(render(policy, names, _shadows(ctx.organization, name).get(name)), created=current is None)
 
 
 def _shadows_delete(ctx: Context, name: str) -> None:

@@ -252,9 +252,8 @@ def _member_verb(
         if kind == "apply" and not request.GET.get("fieldManager"):
             raise errors.bad_request("PATCH of type application/apply-patch+yaml must have a fieldManager")
         force = request.GET.get("force") in ("true", "1")
-        return _respond(
-            operations.patch(ctx, name, kind, _body(request), force=force, subresource=subresource)
-        )
+        written = operations.patch(ctx, name, kind, _body(request), force=force, subresource=subresource)
+        return _respond(written.obj, 201 if written.created else 200)
     if method == "DELETE":
         return _respond(operations.delete(ctx, name))
     raise errors.method_not_allowed(f"{method} is not supported")
@@ -387,4 +386,4 @@ def _scale(request: HttpRequest, ctx: operations.Context, name: str) -> HttpResp
     if version:
         change["metadata"] = {"resourceVersion": version}
     updated = operations.patch(ctx, name, "merge", change, force=False)
-    return _respond(_scale_of(updated))
+    return _respond(_scale_of(updated.obj))

@@ -27,8 +27,15 @@ def apps(cluster, kube_client):
 
 
 def apply(
-    apps, manager: str, replicas: int, *, force: bool = False, labels: dict[str, str] | None = None
+    apps,
+    manager: str,
+    replicas: int,
+    *,
+    force: bool = False,
+    labels: dict[str, str] | None = None,
+    with_http_info: bool = False,
 ) -> Any:
+    """The applied Deployment ``web``; with ``with_http_info``, (Deployment, HTTP status, headers)."""
     body: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -42,7 +49,12 @@ def apply(
             },
         },
     }
-    return apps.patch_namespaced_deployment(
+    patch = (
+        apps.patch_namespaced_deployment_with_http_info
+        if with_http_info
+        else apps.patch_namespaced_deployment
+    )
+    return patch(
         "web",
         "default",
         body,
@@ -113,6 +125,13 @@ def test_a_field_one_manager_stops_applying_stays_while_another_owns_it(apps):
     assert apps.read_namespaced_deployment("web", "default").metadata.labels == {"team": "a"}
     apply(apps, "bob", 2)  # now nobody owns it: removed
     assert not apps.read_namespaced_deployment("web", "default").metadata.labels
+
+
+def test_an_apply_answers_201_when_it_creates_and_200_when_it_updates(apps):
+    # kube-apiserver's patch handler answers 201 Created when an apply created the object, 200
+    # otherwise (client-go and the conformance tests read it): a no-op and a change are 200.
+    statuses = [apply(apps, "alice", replicas, with_http_info=True)[1] for replicas in (2, 2, 3)]
+    assert statuses == [201, 200, 200]
 
 
 def test_an_apply_that_changes_nothing_writes_nothing(apps):

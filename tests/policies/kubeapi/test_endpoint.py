@@ -101,7 +101,7 @@ def test_strategic_merge_and_json_patches_and_stale_versions(shop) -> None:
 def test_server_side_apply_owns_fields_and_conflicts(shop) -> None:
     url = f"{DEPLOYMENTS}/web?fieldManager=ci"
     applied = shop.send("patch", url, _deployment(replicas=2), "application/apply-patch+yaml")
-    assert applied.status_code == 201 or applied.status_code == 200, applied.json()
+    assert applied.status_code == 201, applied.json()
     managers = {m["manager"]: m for m in applied.json()["metadata"]["managedFields"]}
     assert "f:replicas" in managers["ci"]["fieldsV1"]["f:spec"]
     other = shop.send(
@@ -123,6 +123,33 @@ def test_server_side_apply_owns_fields_and_conflicts(shop) -> None:
         "application/apply-patch+yaml",
     )
     assert forced.status_code == 200 and forced.json()["spec"]["replicas"] == 5
+
+
+def test_an_apply_answers_201_when_it_creates_and_200_when_it_updates(shop) -> None:
+    """As kube-apiserver answers a server-side apply (client-go and the conformance tests read the
+    code): 201 Created when the apply creates the object, a dry run included (which stores
+    nothing), and 200 when it changes an existing one or leaves it as it is."""
+    url = f"{DEPLOYMENTS}/web?fieldManager=ci"
+    dry = shop.send("patch", f"{url}&dryRun=All", _deployment(), "application/apply-patch+yaml")
+    assert dry.status_code == 201, dry.json()
+    assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    created = shop.send("patch", url, _deployment(), "application/apply-patch+yaml")
+    assert created.status_code == 201, created.json()
+    assert created.json()["metadata"]["managedFields"][0]["operation"] == "Apply"
+    for replicas in (2, 3):  # the same object again (nothing changes), then a change
+        applied = shop.send("patch", url, _deployment(replicas=replicas), "application/apply-patch+yaml")
+        assert applied.status_code == 200, applied.json()
+        assert applied.json()["metadata"]["uid"] == created.json()["metadata"]["uid"]
+        assert applied.json()["spec"]["replicas"] == replicas
+    policy_url = "/k8s/apis/policy.nodeless.io/v1alpha1/federationpolicies/east-first?fieldManager=ci"
+    policy = {
+        "apiVersion": "policy.nodeless.io/v1alpha1",
+        "kind": "FederationPolicy",
+        "metadata": {"name": "east-first"},
+        "spec": {"strategy": "cheapest"},
+    }
+    statuses = [shop.send("patch", policy_url, policy, "application/apply-patch+yaml") for _ in range(2)]
+    assert [s.status_code for s in statuses] == [201, 200], statuses[0].json()
 
 
 def test_one_manager_applies_again_and_again_in_json_block_or_flow_yaml(shop) -> None:
