@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from simulator.clock import format_timestamp
-from simulator.errors import ApiError, bad_request
+from simulator.errors import ApiError, bad_request, not_found
 from simulator.patches import (
     FieldPath,
     applied_field_paths,
@@ -218,6 +218,10 @@ def apply(
     }
     with api.store.lock:
         current = api.store.try_get(resource, namespace, name)
+        if current is None and subresource:
+            # kube-apiserver's subresource storage never creates on update (forceAllowCreate is
+            # false for status and scale): an apply to the status of a missing object is 404.
+            raise not_found(resource.plural, name, resource.group)
         if current is None:
             new = dict(applied)
             new["metadata"] = {**applied_meta, "name": name, "managedFields": [entry]}

@@ -134,6 +134,18 @@ def test_an_apply_answers_201_when_it_creates_and_200_when_it_updates(apps):
     assert statuses == [201, 200, 200]
 
 
+def test_an_apply_to_the_status_of_a_missing_object_is_not_found_and_creates_nothing(apps):
+    # Subresource storage (status, scale) updates with forceAllowCreate false: "subresources
+    # should never allow create on update" (pkg/registry/apps/deployment/storage/storage.go).
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "status": {}}
+    with pytest.raises(client.ApiException) as refused:
+        apps.patch_namespaced_deployment_status(
+            "web", "default", body, field_manager="ci", _content_type="application/apply-patch+yaml"
+        )
+    assert refused.value.status == 404
+    assert apps.list_namespaced_deployment("default").items == []
+
+
 def test_an_apply_that_changes_nothing_writes_nothing(apps):
     apply(apps, "alice", 2)
     before = apps.read_namespaced_deployment("web", "default").metadata
