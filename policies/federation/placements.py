@@ -100,6 +100,9 @@ class ActionOutcome:
     done: bool
     unreachable: bool = False  # the cluster could not be reached (else: it refused)
     message: str = ""
+    # An apply that was done: the (generation, replicas) it brought the member to (None: the
+    # workload's generation and the placement's replicas as they are when it is recorded).
+    applied: tuple[int, int] | None = None
 
 
 def placement_fields(placement: Placement) -> tuple[object, ...]:
@@ -293,7 +296,8 @@ def _write_changed(rows: FederationRows, placements: Iterable[Placement], synced
 
 def _record_outcome(placement: Placement, workload: Workload, outcome: ActionOutcome, now: datetime) -> None:
     if outcome.done:
-        placement.applied_generation, placement.applied_replicas = workload.generation, placement.replicas
+        generation, replicas = outcome.applied or (workload.generation, placement.replicas)
+        placement.applied_generation, placement.applied_replicas = generation, replicas
         if placement.state in (PlacementState.PENDING, PlacementState.UNREACHABLE):
             placement.state = PlacementState.APPLIED
             placement.reason = ""
@@ -314,15 +318,25 @@ def placement_outcomes_record(
     rows: FederationRows, outcomes: Sequence[ActionOutcome], now: datetime
 ) -> tuple[int, int, int]:
     """Record what applying and removing did (placements removed from their cluster are deleted, and
-    so is a deleted workload with no placement left); returns (applied, removed, errors)."""
+    so is a deleted workload with no placement left); returns (applied, removed, errors).
+
+    ``outcomes`` may be of actions an earlier pass started (``workers.federation.runner``): a
+    placement gone since (its cluster was disconnected) is skipped, and one removed from its
+    member that this pass placed there again is to be applied again, not deleted."""
     by_id = {str(p.pk): p for p in rows.all_placements()}
     applied = removed = errors = 0
     gone: dict[str, Placement] = {}
     for outcome in outcomes:
-        placement = by_id[outcome.placement_id]
+        placement = by_id.get(outcome.placement_id)
+        if placement is None:
+            continue
         if outcome.done and outcome.remove:
-            gone[outcome.placement_id] = placement
             removed += 1
+            if placement.replicas:
+                placement.applied_generation = placement.applied_replicas = 0
+                placement.state = PlacementState.PENDING
+            else:
+                gone[outcome.placement_id] = placement
             continue
         _record_outcome(placement, rows.workloads[str(placement.workload_id)], outcome, now)
         if outcome.done:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -108,3 +109,13 @@ def organization_ids_with_federation_work() -> list[str]:
     ids = {*Workload.objects.values_list("organization_id", flat=True).distinct()}
     ids |= {*Propagation.objects.values_list("organization_id", flat=True).distinct()}
     return sorted(str(pk) for pk in ids)
+
+
+def workloads_changed_since(organization_id: str, moment: datetime) -> bool:
+    """Whether a workload of the organization was submitted, changed or deleted after ``moment``
+    (the federation loop's cue to run another pass at once, ``workers.federation.runner``)."""
+    return (
+        Workload.objects.filter(organization_id=organization_id)
+        .filter(Q(created_at__gt=moment) | Q(updated_at__gt=moment) | Q(deleted_at__gt=moment))
+        .exists()
+    )

@@ -33,6 +33,7 @@ import copy
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +67,9 @@ class Action:
     objects: tuple[Json, ...] = ()  # to apply, in order: companions, then the workload
     companions: tuple[tuple[str, str], ...] = ()  # (kind, name) of the companions to keep
     recreate: bool = False  # delete the Job first (an older generation's pod template is immutable)
+    # (generation, replicas) an apply brings the member to: its outcome may be recorded a pass
+    # later (``runner``), when the placement may want more.
+    target: tuple[int, int] = (0, 0)
     prune: bool = False  # delete companions of older generations that are not in ``companions``
     workload_id: str = ""
     # Companions another workload placed on the cluster uses: removing or pruning hands each to that
@@ -119,6 +123,7 @@ def apply_action(workload: Workload, placement: Placement, companions: Sequence[
         recreate=generation_changed and workload.kind == WorkloadKind.JOB,
         prune=generation_changed,
         workload_id=str(workload.pk),
+        target=(workload.generation, placement.replicas),
     )
 
 
@@ -271,6 +276,12 @@ def _failed(action: Action, message: str, *, unreachable: bool = False) -> Actio
     )
 
 
+def _done(action: Action) -> ActionOutcome:
+    return ActionOutcome(
+        action.placement_id, action.remove, done=True, applied=None if action.remove else action.target
+    )
+
+
 def _cluster_actions(api: ClusterApi | None, actions: Sequence[Action]) -> list[ActionOutcome]:
     if api is None:
         return [_failed(a, "cluster unreachable", unreachable=True) for a in actions]
@@ -291,7 +302,7 @@ def _cluster_actions(api: ClusterApi | None, actions: Sequence[Action]) -> list[
             verb = "removing" if action.remove else "applying"
             outcomes.append(_failed(action, f"{verb} {kind}/{name} refused: {refused}"))
         else:
-            outcomes.append(ActionOutcome(action.placement_id, action.remove, done=True))
+            outcomes.append(_done(action))
     return outcomes
 
 
@@ -305,6 +316,22 @@ def execute(members: Mapping[str, ClusterApi | None], actions: Sequence[Action])
         lambda item: _cluster_actions(members.get(item[0]), item[1]),
         list(by_cluster.items()),
         threads=settings.NODELESS_FEDERATION_APPLY_THREADS,
+        purpose="apply",
     )
     by_placement = {outcome.placement_id: outcome for outcomes in results for outcome in outcomes}
     return [by_placement[action.placement_id] for action in actions if action.placement_id in by_placement]
+
+
+# One thread per process runs the applies a pass leaves in flight (``start``); ``execute`` spreads
+# them over the apply pool from there.
+_starter_lock = threading.Lock()
+_starters: dict[int, ThreadPoolExecutor] = {}
+
+
+def start(members: Mapping[str, ClusterApi | None], actions: Sequence[Action]) -> Future[list[ActionOutcome]]:
+    """``execute`` in the background: the outcomes, once every member's calls are done."""
+    with _starter_lock:
+        starter = _starters.get(os.getpid())
+        if starter is None:
+            starter = _starters[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="federation-applying")
+    return starter.submit(execute, dict(members), list(actions))

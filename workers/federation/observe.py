@@ -285,30 +285,36 @@ def _listed(api: ClusterApi, kinds: Collection[str]) -> list[Json]:
     return [obj for kind in sorted(kinds) for obj in api.list(kind, label_selector=WORKLOAD_ID)]
 
 
-# The process's threads for member calls, by size (and by process: a forked worker must not use
-# its parent's). Kept between passes: a pool per call started up to 64 threads a pass, and each
+# The process's threads for member calls, by purpose and size (and by process: a forked worker
+# must not use its parent's). Kept between passes: a pool per call started up to 64 threads a pass, and each
 # start waits for the new thread to run, which under load was 6 of a pass's 40 seconds (profile of
 # bench/federation_fleet.py at 1,000 workloads over 100 members). The work never calls back in,
-# so calls sharing a pool cannot deadlock it.
+# so calls sharing a pool cannot deadlock it. A pass's applies may still run while the next pass
+# looks at the members (``runner``): they have a pool of their own, so the look never queues
+# behind them.
 _pools_lock = threading.Lock()
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, str, int], ThreadPoolExecutor] = {}
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
+def _pool(purpose: str, threads: int) -> ThreadPoolExecutor:
     with _pools_lock:
-        key = (os.getpid(), threads)
+        key = (os.getpid(), purpose, threads)
         pool = _pools.get(key)
         if pool is None:
-            pool = _pools[key] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="federation")
+            pool = _pools[key] = ThreadPoolExecutor(
+                max_workers=threads, thread_name_prefix=f"federation-{purpose}"
+            )
         return pool
 
 
-def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], *, threads: int = MAX_THREADS) -> list[Any]:
-    """``work`` over ``items`` on up to ``threads`` threads, results in order."""
+def in_parallel(
+    work: Callable[[Any], Any], items: Iterable[Any], *, threads: int = MAX_THREADS, purpose: str = "look"
+) -> list[Any]:
+    """``work`` over ``items`` on up to ``threads`` threads of the ``purpose``'s pool, results in order."""
     items = list(items)
     if len(items) <= 1 or threads <= 1:
         return [work(item) for item in items]
-    return list(_pool(threads).map(work, items))
+    return list(_pool(purpose, threads).map(work, items))
 
 
 # A pass keeps what it read of a member at most this often (per process), and keeps at most

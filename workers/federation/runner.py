@@ -17,30 +17,50 @@
 The rows are the policies app's: they are loaded, changed and written through its loop services
 (``policies.federation.placements`` and ``.status``); this module observes, decides and acts.
 Every step is idempotent: a pass that dies half-way leaves rows the next pass reconciles.
+
+Passes back to back (issue 16): when workloads were submitted while a pass ran, it leaves its
+applies running (``apply.start``) and the task runs the next pass at once, under the same lease:
+that pass loads, looks and decides while the members take the first one's applies, then records
+their outcomes before it acts. So a workload submitted during a burst waits for the members'
+answers to the pass before it only once, not after every pass. A task runs at most
+``MAX_PASSES`` passes; its last pass, and any pass with nothing new submitted, waits for its own
+applies. The lease is held until every apply it started has answered, so no other worker applies
+the same placements meanwhile; a crash loses only outcomes, and the next pass applies again
+(server-side apply of the same object is idempotent).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from policies.federation.placements import (
+    ActionOutcome,
     FederationRows,
     federation_rows_by_organization_id,
     placement_outcomes_record,
     placements_save,
 )
+from policies.federation.selectors import workloads_changed_since
 from policies.federation.status import TERMINAL_PLACEMENT_STATES, placements_sync, workload_statuses_save
 from policies.kubeapi.status_back import statuses_sync
 from workers.federation import apply, scheduling
-from workers.federation.observe import MemberObservation, observe_members
+from workers.federation.observe import observe_members
 from workers.federation.standalone import run_standalone
 from workers.leases import HeldLease, release, try_acquire
 
 LEASE_TTL = timedelta(seconds=120)
+# Passes one task runs back to back while workloads keep arriving (a bounded task, then the lease
+# is let go and the next task, queued by those submissions, carries on).
+MAX_PASSES = 6
+
+# A pass's applies still running: their outcomes, once every member answered.
+Applying = Future[list[ActionOutcome]]
 
 
 @dataclass(frozen=True)
@@ -62,27 +82,51 @@ def lease_name(organization_id: str) -> str:
 
 
 def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport | None:
-    """One bounded pass; None when another worker holds the organization's lease."""
+    """One bounded task of passes (see the module docstring); the last pass's report, or None when
+    another worker holds the organization's lease."""
     lease = try_acquire(lease_name(organization_id), ttl=LEASE_TTL)
     if lease is None:
         return None
+    applying: Applying | None = None
     try:
-        rows = federation_rows_by_organization_id(organization_id)
-        report = _run(rows, lease, now or timezone.now())
-        # Stand-alone objects to the clusters their policies name (policies.kubeapi.standalone).
-        run_standalone(organization_id)
-        # Status back to the Kubernetes endpoint's objects (and deletions the members finished).
-        statuses_sync(organization_id, rows)
+        report = PassReport(organization_id)
+        for number in range(1, MAX_PASSES + 1):
+            loaded_at = timezone.now()
+            rows = federation_rows_by_organization_id(organization_id)
+
+            def more_work(at: datetime = loaded_at, last: bool = number == MAX_PASSES) -> bool:
+                return not last and workloads_changed_since(organization_id, at)
+
+            report, applying = _run(rows, lease, now or timezone.now(), applying, more_work)
+            # Stand-alone objects to the clusters their policies name (policies.kubeapi.standalone).
+            run_standalone(organization_id)
+            # Status back to the Kubernetes endpoint's objects (and deletions the members finished).
+            statuses_sync(organization_id, rows)
+            if applying is None:
+                break
         return report
     finally:
+        if applying is not None:
+            wait([applying])  # a pass failed after starting applies: the next pass records them again
         release(lease)
 
 
-def _run(rows: FederationRows, lease: HeldLease, now: datetime) -> PassReport:
+def _run(
+    rows: FederationRows,
+    lease: HeldLease,
+    now: datetime,
+    previous: Applying | None,
+    more_work: Callable[[], bool],
+) -> tuple[PassReport, Applying | None]:
+    """One pass; with the applies of the pass before still running (``previous``), their outcomes
+    are recorded before this pass acts. Returns the report and the applies this pass left
+    running (None when it waited for them)."""
     started = time.perf_counter()
     organization_id = rows.organization_id
     if not rows.workloads:
-        return PassReport(organization_id, clusters=len(rows.clusters))
+        if previous is not None:
+            wait([previous])
+        return PassReport(organization_id, clusters=len(rows.clusters)), None
     # Members' clients are kept per process while their credentials hold (clusters.kube.access),
     # so a pass neither builds nor closes them.
     kinds = {str(workload.kind) for workload in rows.workloads.values()}
@@ -93,9 +137,21 @@ def _run(rows: FederationRows, lease: HeldLease, now: datetime) -> PassReport:
     scheduling.decide_all(rows, inventories, now)
     placements_save(rows, now)
     lease.renew()
-    applied, removed, errors = _act(rows, observations, now)
+    # The outcomes of the pass before (if it left its applies running) are recorded before this
+    # pass acts, so it applies nothing again; recording also forgets deleted workloads whose last
+    # placement is gone, so it runs every pass.
+    earlier = placement_outcomes_record(rows, previous.result() if previous else [], now)
+    actions = apply.actions_for(rows, observations)
+    members = {key: observation.api for key, observation in observations.items()}
+    applying = None
+    if actions and more_work():
+        applying = apply.start(members, actions)
+    elif actions:
+        own = placement_outcomes_record(rows, apply.execute(members, actions), now)
+        earlier = (earlier[0] + own[0], earlier[1] + own[1], earlier[2] + own[2])
     unsettled = workload_statuses_save(rows)
-    return PassReport(
+    applied, removed, errors = earlier
+    report = PassReport(
         organization_id,
         clusters=len(rows.clusters),
         reachable=sum(1 for o in observations.values() if o.reachable),
@@ -107,6 +163,7 @@ def _run(rows: FederationRows, lease: HeldLease, now: datetime) -> PassReport:
         unsettled=unsettled,
         seconds=round(time.perf_counter() - started, 3),
     )
+    return report, applying
 
 
 def _applied(rows: FederationRows) -> dict[str, set[str]]:
@@ -119,12 +176,3 @@ def _applied(rows: FederationRows) -> dict[str, set[str]]:
             if placement.replicas and placement.applied_generation and not finished:
                 applied.setdefault(str(placement.cluster_id), set()).add(str(key))
     return applied
-
-
-def _act(
-    rows: FederationRows, observations: dict[str, MemberObservation], now: datetime
-) -> tuple[int, int, int]:
-    """Apply and remove in the members, then record what happened; (applied, removed, errors)."""
-    actions = apply.actions_for(rows, observations)
-    members = {key: observation.api for key, observation in observations.items()}
-    return placement_outcomes_record(rows, apply.execute(members, actions), now)

@@ -187,6 +187,33 @@ def test_a_refused_apply_fails_the_placement_and_a_done_removal_forgets_it(cast,
     assert not Workload.objects.filter(pk=other.pk).exists() and str(other.pk) not in rows.workloads
 
 
+def test_outcomes_of_an_earlier_pass_record_what_they_did_not_what_is_wanted_now(cast, running) -> None:
+    """Outcomes recorded a pass after their applies started (passes back to back): an apply is
+    recorded at the generation and replicas it sent, so a placement scaled meanwhile is applied
+    again; a removal done where this pass placed the workload again is applied again, not
+    deleted; an outcome whose placement is gone since (its cluster disconnected) is skipped."""
+    workload, placement = running
+    other = submit(cast, deployment("api", replicas=1), workload.policy)
+    placed_again = Placement.objects.create(
+        organization=cast.org_a, workload=other, cluster=placement.cluster, replicas=1, applied_generation=1
+    )
+    Placement.objects.filter(pk=placement.pk).update(replicas=3)  # scaled while the apply of 2 ran
+    Workload.objects.filter(pk=workload.pk).update(generation=2)
+    rows = _rows(cast)
+    outcomes = [
+        ActionOutcome(str(placement.pk), remove=False, done=True, applied=(1, 2)),
+        ActionOutcome(str(placed_again.pk), remove=True, done=True),
+        ActionOutcome("00000000-0000-0000-0000-000000000000", remove=False, done=True, applied=(1, 1)),
+    ]
+
+    assert placement_outcomes_record(rows, outcomes, timezone.now()) == (1, 1, 0)
+
+    placement.refresh_from_db()
+    assert (placement.applied_generation, placement.applied_replicas, placement.replicas) == (1, 2, 3)
+    placed_again.refresh_from_db()
+    assert (placed_again.applied_generation, placed_again.state) == (0, PlacementState.PENDING)
+
+
 def test_statuses_are_written_but_never_over_a_deletion_made_meanwhile(cast, running) -> None:
     workload, _ = running
     later = submit(cast, deployment("api", replicas=1), workload.policy)

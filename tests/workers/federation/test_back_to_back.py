@@ -1,0 +1,68 @@
+"""Passes back to back (issue 16): while workloads keep arriving, a pass leaves its applies running
+and the task runs the next pass at once, under the same lease; that pass records their outcomes
+before it acts, so nothing is applied twice and nothing is lost. A pass with nothing new arriving
+(or nothing to apply) waits for its own applies, as it always did, and ends the task."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from policies.models import Placement, PlacementState, Workload
+from tests.fixtures.federation import deployment, pool, submit
+from tests.fixtures.simulation import audited_requests
+from workers.federation import run_pass
+
+pytestmark = pytest.mark.django_db
+
+DEPLOYMENTS = "PATCH /apis/apps/v1/namespaces/shop/deployments/"
+
+
+@pytest.fixture
+def onprem(member):
+    return member("onprem", {"cloud": "onprem"}, pools=(pool(2, "m5.4xlarge"),))
+
+
+def _submitted(cast, policy) -> list[Workload]:
+    cheap = policy("cheap", strategy="cheapest")
+    return [submit(cast, deployment(name=f"web-{number}", replicas=1), cheap) for number in range(3)]
+
+
+def _applied(workloads: list[Workload]) -> set[tuple[int, int, str]]:
+    placements = Placement.objects.filter(workload__in=workloads)
+    return {(p.applied_generation, p.applied_replicas, p.state) for p in placements}
+
+
+def test_while_workloads_keep_arriving_passes_run_back_to_back_and_apply_each_once(
+    cast, onprem, policy, monkeypatch
+) -> None:
+    workloads = _submitted(cast, policy)
+    # An edit the clock puts after every pass's read: each pass finds more work arriving.
+    Workload.objects.filter(pk=workloads[0].pk).update(updated_at=timezone.now() + timedelta(hours=1))
+    asked = audited_requests(onprem.sim, monkeypatch)
+
+    run_pass(str(cast.org_a.pk))
+
+    # Two passes (one look at the member each): the first left its applies running; the second
+    # recorded their outcomes before it acted, so it applied nothing again, and having nothing to
+    # apply it ended the task. Every outcome is recorded when the task ends.
+    assert asked.count("GET /version") == 2
+    applies = sorted(request for request in asked if request.startswith(DEPLOYMENTS))
+    assert applies == [f"{DEPLOYMENTS}web-{number}" for number in range(3)]
+    assert {(generation, replicas) for generation, replicas, _ in _applied(workloads)} == {(1, 1)}
+    assert all(onprem.deployment_replicas("shop", f"web-{number}") == 1 for number in range(3))
+
+
+def test_with_nothing_new_arriving_a_pass_waits_for_its_own_applies(
+    cast, onprem, policy, monkeypatch
+) -> None:
+    workloads = _submitted(cast, policy)
+    asked = audited_requests(onprem.sim, monkeypatch)
+
+    run_pass(str(cast.org_a.pk))
+
+    assert asked.count("GET /version") == 1
+    assert {state for _, _, state in _applied(workloads)} <= {PlacementState.APPLIED, PlacementState.RUNNING}
+    assert {(generation, replicas) for generation, replicas, _ in _applied(workloads)} == {(1, 1)}
