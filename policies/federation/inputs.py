@@ -27,7 +27,14 @@ from policies.federation.snapshots import Inventory, Usage, fleet_snapshots
 from policies.federation.spec import engine_policy
 from policies.federation.status import TERMINAL_PLACEMENT_STATES
 from policies.federation.workload_kinds import BATCH_KINDS
-from policies.models import FederationPolicy, Placement, PlacementState, Workload, WorkloadKind
+from policies.models import (
+    FederationPolicy,
+    Placement,
+    PlacementState,
+    Workload,
+    WorkloadKind,
+    WorkloadStatus,
+)
 
 # Engine policies already built in this pass, by (policy id, version): many workloads share one.
 PolicyCache = dict[tuple[str, int], PlacementPolicy]
@@ -116,6 +123,22 @@ def needs_scheduling(workload: Workload, placements: Sequence[Placement]) -> boo
         return False
     live = [p for p in placements if p.replicas]
     return not (live and all(p.state in TERMINAL_PLACEMENT_STATES for p in live))
+
+
+def steady(workload: Workload, placements: Sequence[Placement]) -> bool:
+    """Placed at its generation and starting or running everywhere it is placed, with no cluster it
+    is kept away from: nothing but a change of the fleet can move it (passes back to back decide
+    only the others, ``workers.federation.scheduling``)."""
+    return (
+        workload.deleted_at is None
+        and workload.scheduled_generation == workload.generation
+        and workload.status in (WorkloadStatus.PLACED, WorkloadStatus.RUNNING)
+        and not workload.avoid_clusters
+        and bool(placements)
+        and all(
+            p.replicas and p.state in (PlacementState.APPLIED, PlacementState.RUNNING) for p in placements
+        )
+    )
 
 
 def for_kind(

@@ -22,6 +22,7 @@ from policies.federation.inputs import (
     build_fleet,
     needs_scheduling,
     schedule_inputs,
+    steady,
 )
 from policies.federation.placements import (
     FederationRows,
@@ -55,8 +56,17 @@ def decide(
     return Decided(inputs, result)
 
 
-def decide_all(rows: FederationRows, inventories: Mapping[str, Inventory | None], now: datetime) -> None:
-    """Decide every workload of the pass and record the results in ``rows``."""
+def decide_all(
+    rows: FederationRows,
+    inventories: Mapping[str, Inventory | None],
+    now: datetime,
+    *,
+    steady_too: bool = True,
+) -> None:
+    """Decide every workload of the pass and record the results in ``rows``; without
+    ``steady_too``, not those placed and starting or running everywhere (``inputs.steady``): a
+    pass that follows another at once (``runner``) decides what arrived or changed, and the task's
+    first pass decides everything, so a change of the fleet still moves them a few seconds later."""
     fleet = build_fleet(list(rows.clusters.values()), inventories, rows.workloads, rows.all_placements())
     policies: PolicyCache = {}
     for key, workload in rows.workloads.items():
@@ -64,7 +74,7 @@ def decide_all(rows: FederationRows, inventories: Mapping[str, Inventory | None]
         if workload.deleted_at is not None:
             placements_withdraw(workload, placements)
             continue
-        if not needs_scheduling(workload, placements):
+        if not needs_scheduling(workload, placements) or (not steady_too and steady(workload, placements)):
             continue
         try:
             decided = decide(workload, placements, fleet, policies, now)
