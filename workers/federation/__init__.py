@@ -6,6 +6,9 @@ One pass per organization (``run_pass``), run by the Celery task ``workers.tasks
 
     observe members → sync placement status → decide (engine) → write → apply / remove → status
 
+While workloads keep arriving, a task runs passes back to back under one lease hold, each looking
+and deciding while the members take the applies of the pass before (``runner``).
+
 Modules: ``observe`` (one look at every member), ``scheduling`` (the engine against one fleet),
 ``apply`` (server-side apply and removal), ``kube`` (member API requests), ``runner`` (the pass).
 The rows the pass reads and writes belong to the policies app and change only through its loop
