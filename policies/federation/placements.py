@@ -114,34 +114,95 @@ def workload_loop_fields(workload: Workload) -> dict[str, object]:
     return {name: getattr(workload, name) for name in _WORKLOAD_FIELDS}
 
 
-def federation_rows_by_organization_id(organization_id: str) -> FederationRows:
-    """System entry point of a federation pass: the organization's rows, by its id."""
+def _clusters(organization_id: str) -> dict[str, Cluster]:
     clusters = Cluster.objects.filter(organization_id=organization_id)
-    workloads = Workload.objects.filter(organization_id=organization_id)
-    rows = FederationRows(
-        organization_id,
-        clusters={
-            str(c.pk): c for c in clusters.select_related("organization", "cloud_account").order_by("name")
-        },
-        workloads={str(w.pk): w for w in workloads.order_by("created_at", "pk")},
-        placements={},
-    )
-    # Each workload's policy is one read (not a copy of its row per workload).
+    return {str(c.pk): c for c in clusters.select_related("organization", "cloud_account").order_by("name")}
+
+
+def _policies_attach(organization_id: str, workloads: Iterable[Workload]) -> None:
+    """Each workload's policy is one read (not a copy of its row per workload)."""
     policies = {p.pk: p for p in FederationPolicy.objects.filter(organization_id=organization_id)}
-    for workload in rows.workloads.values():
+    for workload in workloads:
         if workload.policy_id in policies:  # else created since: read when used
             workload.policy = policies[workload.policy_id]
-    rows.original = {key: workload_loop_fields(workload) for key, workload in rows.workloads.items()}
-    rows.placements = {key: [] for key in rows.workloads}
-    # Each placement's cluster is one of the rows' (not a copy of its row per placement: at 1,500
-    # placements, the copies were most of what a pass read).
-    for placement in Placement.objects.filter(organization_id=organization_id):
+
+
+def _placements_attach(rows: FederationRows, placements: Iterable[Placement]) -> None:
+    """Each placement's cluster is one of the rows' (not a copy of its row per placement: at 1,500
+    placements, the copies were most of what a pass read)."""
+    for placement in placements:
         cluster = rows.clusters.get(str(placement.cluster_id))
         if cluster is not None:  # else connected since: read when used
             placement.cluster = cluster
         rows.placements.setdefault(str(placement.workload_id), []).append(placement)
         rows.written[str(placement.pk)] = placement_fields(placement)
         rows.stamped[str(placement.pk)] = placement.last_synced_at
+
+
+def federation_rows_by_organization_id(organization_id: str) -> FederationRows:
+    """System entry point of a federation pass: the organization's rows, by its id."""
+    workloads = Workload.objects.filter(organization_id=organization_id)
+    rows = FederationRows(
+        organization_id,
+        clusters=_clusters(organization_id),
+        workloads={str(w.pk): w for w in workloads.order_by("created_at", "pk")},
+        placements={},
+    )
+    _policies_attach(organization_id, rows.workloads.values())
+    rows.original = {key: workload_loop_fields(workload) for key, workload in rows.workloads.items()}
+    rows.placements = {key: [] for key in rows.workloads}
+    _placements_attach(rows, Placement.objects.filter(organization_id=organization_id))
+    return rows
+
+
+def _signature(workload: Workload) -> tuple[object, ...]:
+    """What changes when the API changes a workload (submitted, updated: a new generation, deleted)."""
+    return (workload.generation, workload.updated_at, workload.deleted_at)
+
+
+def federation_rows_refresh(rows: FederationRows) -> FederationRows:
+    """The rows a pass left, brought up to date for the next pass of the same task, as
+    ``federation_rows_by_organization_id`` would read them, in a fraction of the reads (at 1,000
+    workloads, loading was a third of a pass).
+
+    Clusters and policies are read again (a few rows each: health, labels and limits change
+    outside the loop); a workload only where the API changed it (its ``_signature``), and every
+    workload submitted since, found by id (not by time, which a slow transaction can put before the
+    last load). Placements are the loop's own rows, written only by the pass holding the lease,
+    so they stay as the pass left them - but for those of clusters disconnected since (deleted
+    with their cluster) and those of workloads new to the rows."""
+    organization_id = rows.organization_id
+    rows.clusters = _clusters(organization_id)
+    rows.__dict__.pop("cluster_names", None)  # a cached_property of the clusters read before
+    listed = Workload.objects.filter(organization_id=organization_id).values_list(
+        "pk", "generation", "updated_at", "deleted_at"
+    )
+    signatures = {str(pk): (generation, updated, deleted) for pk, generation, updated, deleted in listed}
+    stale = [
+        key
+        for key, signature in signatures.items()
+        if key not in rows.workloads or _signature(rows.workloads[key]) != signature
+    ]
+    fresh = {str(w.pk): w for w in Workload.objects.filter(pk__in=stale)} if stale else {}
+    new = [key for key in fresh if key not in rows.workloads]
+    kept = {key: fresh.get(key, workload) for key, workload in rows.workloads.items() if key in signatures}
+    kept.update((key, fresh[key]) for key in new)
+    rows.workloads = dict(sorted(kept.items(), key=lambda item: (item[1].created_at, item[1].pk)))
+    _policies_attach(organization_id, rows.workloads.values())
+    rows.original = {key: rows.original[key] for key in rows.workloads if key not in fresh}
+    rows.original.update((key, workload_loop_fields(workload)) for key, workload in fresh.items())
+    placements = {key: rows.placements.get(key, []) for key in rows.workloads}
+    for key, listed_placements in placements.items():
+        placements[key] = [p for p in listed_placements if str(p.cluster_id) in rows.clusters]
+        for placement in placements[key]:
+            placement.cluster = rows.clusters[str(placement.cluster_id)]
+    rows.placements = placements
+    live = {str(p.pk) for p in rows.all_placements()}
+    rows.written = {key: fields for key, fields in rows.written.items() if key in live}
+    rows.stamped = {key: stamp for key, stamp in rows.stamped.items() if key in live}
+    if new:
+        _placements_attach(rows, Placement.objects.filter(workload_id__in=new))
+    rows.outcomes, rows.decisions = {}, []  # the pass's own: written by it (``placements_save``)
     return rows
 
 

@@ -43,6 +43,7 @@ from policies.federation.placements import (
     ActionOutcome,
     FederationRows,
     federation_rows_by_organization_id,
+    federation_rows_refresh,
     placement_outcomes_record,
     placements_save,
 )
@@ -95,11 +96,18 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
         return None
     applying: Applying | None = None
     statuses_synced = -STATUS_SECONDS
+    rows: FederationRows | None = None
     try:
         report = PassReport(organization_id)
         for number in range(1, MAX_PASSES + 1):
             loaded_at = timezone.now()
-            rows = federation_rows_by_organization_id(organization_id)
+            # The task's later passes bring the rows the pass before left up to date (its writes,
+            # and the API's changes since) instead of reading every row again.
+            rows = (
+                federation_rows_by_organization_id(organization_id)
+                if rows is None
+                else federation_rows_refresh(rows)
+            )
 
             def more_work(at: datetime = loaded_at, last: bool = number == MAX_PASSES) -> bool:
                 return not last and workloads_changed_since(organization_id, at)
