@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from django.db import connection, models
 
 from engines.federation import Outcome
+from nodeless_saas.rows_update import rows_update
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.placements import FederationRows, workload_loop_fields
 from policies.models import (
@@ -244,28 +242,13 @@ def workload_statuses_save(rows: FederationRows) -> int:
 
 
 def _update_rows(changed: Sequence[tuple[Workload, dict[str, object]]]) -> None:
-    """One UPDATE statement sent once per row (``executemany``; Django's bulk_update builds a CASE
-    per field and row in Python, which costs more CPU than the round trips it saves), in any
-    database the product runs on (PostgreSQL, and SQLite embedded). Only if the API did not
-    delete it meanwhile: a workload read live is written only while it is still live, so
+    """The changed loop fields of each workload (``nodeless_saas.rows_update``), only if the API
+    did not delete it meanwhile: a workload read live is written only while it is still live, so
     "deleting" is never overwritten."""
-    fields: list[models.Field[Any, Any]] = [
-        field for name in changed[0][1] if isinstance(field := Workload._meta.get_field(name), models.Field)
-    ]
-    key = Workload._meta.get_field("id")
-    assignments = ", ".join(f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields)
-    table = connection.ops.quote_name(Workload._meta.db_table)
-    deleted = connection.ops.quote_name("deleted_at")
-    rows = [
-        [
-            *(field.get_db_prep_save(after[field.name], connection) for field in fields),
-            key.get_db_prep_save(workload.pk, connection),
-            workload.deleted_at is None,
-        ]
-        for workload, after in changed
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET {assignments} WHERE id = %s AND ({deleted} IS NULL) = %s",
-            rows,
-        )
+    names = list(changed[0][1])
+    rows_update(
+        Workload,
+        names,
+        [(workload.pk, [after[name] for name in names]) for workload, after in changed],
+        null_as_read=("deleted_at", [workload.deleted_at is None for workload, _ in changed]),
+    )
