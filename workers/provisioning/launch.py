@@ -37,10 +37,36 @@ class LaunchPlan:
     serverless: tuple[Pod, ...] = ()  # pods the planner put on serverless capacity (`serverless.py`)
 
 
+# The records whose planned pods are still bound to their node once it is Ready (`bind.plan_binds`).
+_BINDING_STATES = frozenset({Lifecycle.LAUNCHING, Lifecycle.PENDING, Lifecycle.READY})
+
+
+def vacant_slots(inputs: PassInputs) -> dict[str, int]:
+    """By controller uid: how many pods planned onto nodes still to bind them are gone (no longer
+    listed, terminating or finished). Their controller replaces each such pod with a new one, which
+    `bind.plan_binds` binds in the old one's slot: an interrupted node's evicted pod, a consolidated
+    node's."""
+    alive = {
+        pod.uid
+        for pod in (*inputs.state.pending, *inputs.state.bound_pods)
+        if not pod.is_terminating and not pod.is_finished
+    }
+    vacant: dict[str, int] = {}
+    for record in inputs.active():
+        if record.state not in _BINDING_STATES:
+            continue
+        for planned in record.planned_pods:
+            if planned.owner and planned.uid not in alive:
+                vacant[planned.owner] = vacant.get(planned.owner, 0) + 1
+    return vacant
+
+
 def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
     """Pending pods of ours (`pods.is_ours`: never another scheduler's, nor one the policy leaves
     alone) not planned yet and not being bound by this pass. Pods the default scheduler can still
-    place on nodes Nodeless does not manage are left to it."""
+    place on nodes Nodeless does not manage are left to it, and a pod that takes a vacant slot of
+    its controller (`vacant_slots`, one pod each) waits for that slot's node: planning it again
+    would launch a node for a pod that has one coming."""
     planned = {pod.uid for record in inputs.active() for pod in record.planned_pods}
     # A Fargate node carries its one pod and nothing else: it is no room for the default scheduler.
     unmanaged_schedulable = any(
@@ -50,14 +76,17 @@ def pods_to_plan(inputs: PassInputs, binding: frozenset[str]) -> list[Pod]:
         and node.node.labels.get(COMPUTE_TYPE) != "fargate"
         for node in inputs.state.nodes.values()
     )
-    return [
-        pod
-        for pod in inputs.state.pending
-        if pod.uid not in planned
-        and pod.uid not in binding
-        and is_ours(pod, inputs.policy)
-        and (pod.is_unschedulable or not unmanaged_schedulable)
-    ]
+    vacant = vacant_slots(inputs)
+    chosen = []
+    for pod in inputs.state.pending:
+        if pod.uid in planned or pod.uid in binding or not is_ours(pod, inputs.policy):
+            continue
+        if vacant.get(pod.controller_uid):
+            vacant[pod.controller_uid] -= 1
+            continue
+        if pod.is_unschedulable or not unmanaged_schedulable:
+            chosen.append(pod)
+    return chosen
 
 
 def _existing_node(

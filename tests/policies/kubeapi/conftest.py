@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import select
+import selectors
 import socket
 import subprocess
 import tempfile
@@ -95,10 +95,17 @@ class TlsFront:
             client.close()
             return
         self.upstreams.append(upstream)
+        # Not select.select: it refuses descriptors from 1024 on, which a long test session reaches.
+        watched = selectors.DefaultSelector()
         try:
+            watched.register(secure, selectors.EVENT_READ)
+            watched.register(upstream, selectors.EVENT_READ)
             while not self.stopped.is_set():
-                # Bytes OpenSSL already decrypted are not visible to select().
-                ready = [secure] if secure.pending() else select.select([secure, upstream], [], [], 1.0)[0]
+                # Bytes OpenSSL already decrypted are not visible to the selector.
+                if secure.pending():
+                    ready: list[Any] = [secure]
+                else:
+                    ready = [key.fileobj for key, _ in watched.select(1.0)]
                 for source in ready:
                     data = source.recv(65536)
                     if not data:
@@ -107,6 +114,7 @@ class TlsFront:
         except OSError:
             pass
         finally:
+            watched.close()
             for end in (secure, upstream):
                 with contextlib.suppress(OSError):
                     end.close()

@@ -40,6 +40,25 @@ def test_daemonset_pods_planned_pods_and_pods_being_bound_are_not_planned_again(
     assert [pod.name for pod in chosen] == ["fresh"]
 
 
+def test_a_new_pod_of_a_controller_whose_planned_pod_is_gone_waits_for_that_slot() -> None:
+    """One slot, one pod: the evicted pod's successor waits for the slot, a second new pod of the
+    same controller is planned, and a slot whose pod still runs (drain not done) takes nobody."""
+    gone = pod_json("web-old", owner="rs-1")
+    running = pod_json("api-old", owner="rs-2", node="draining-node")
+    flying = record("r1", Lifecycle.PENDING, node_name="", planned_pods=(planned(gone), planned(running)))
+    successors = [pod_json(name, owner="rs-1") for name in ("web-a", "web-b")]
+    other = pod_json("api-new", owner="rs-2")
+    state = inputs(pods=[running, *successors, other], records=(flying,))
+    assert [pod.name for pod in pods_to_plan(state, frozenset())] == ["web-b", "api-new"]
+
+
+def test_a_slot_on_a_node_that_is_going_away_keeps_no_pod_waiting() -> None:
+    gone = pod_json("web-old", owner="rs-1")
+    draining = record("r1", Lifecycle.DRAINING, planned_pods=(planned(gone),))
+    state = inputs(pods=[pod_json("web-new", owner="rs-1")], records=(draining,))
+    assert [pod.name for pod in pods_to_plan(state, frozenset())] == ["web-new"]
+
+
 def test_a_pod_that_fits_a_node_in_flight_joins_it_instead_of_launching_another(aws_catalog) -> None:
     flying = record("r1", Lifecycle.PENDING, instance_type="m5.xlarge", node_name="")
     pod = pod_json("small", cpu="250m", memory="256Mi")

@@ -178,6 +178,33 @@ def test_a_spot_interruption_is_recorded_then_cordoned_and_its_pods_planned_agai
     assert [p["name"] for p in replacement.planned_pods] == ["web"]
 
 
+def test_the_pod_that_replaces_an_interrupted_one_takes_its_slot_on_the_replacement(world) -> None:
+    """The interruption plans the node's pods onto a replacement; once the drain evicts one, its
+    ReplicaSet makes a new pod (another uid) that must take the evicted pod's slot there, not get a
+    third node of its own."""
+    world.settings["capacity_types"] = ["spot"]
+    row = _running_node(world, "web-1", owner="rs-1")
+    world.cloud.interrupt(row.instance_id)
+    assert world.run().launched == 1
+    assert _fresh(row).interrupted_at is not None
+    replacement = world.rows()[-1]
+    assert [p["name"] for p in replacement.planned_pods] == ["web-1"]
+
+    # What the ReplicaSet does once the drain evicted its pod: the old pod goes, a new one waits.
+    world.kube.pod_objects.pop(("default", "web-1"), None)
+    world.kube.add_pod("web-2", cpu="500m", memory="512Mi", owner="rs-1")
+    world.run()
+    world.run()
+    assert len(world.cloud.instances) == 2  # the interrupted node and its one replacement
+
+    node = world.register(replacement)
+    world.run()
+    world.run()
+    assert world.kube.pod("web-2")["spec"].get("nodeName") == node
+    assert len(world.cloud.instances) == 2
+    assert _fresh(replacement).planned_pods == []
+
+
 def test_a_pass_that_fails_after_reading_a_notice_leaves_it_for_the_next_pass(world) -> None:
     """Notices are acknowledged (deleted from the queue) only once the interruption is recorded: a
     pass that read one and then could not reach the cluster loses nothing."""
