@@ -2,27 +2,45 @@
 
 The federation loop writes hundreds of rows a pass (each workload's status, each endpoint object's
 status). Django's ``bulk_update`` builds a CASE per field and row in Python, which costs more CPU
-than it saves; one UPDATE sent once per row (``executemany``) is cheap in CPU but waits on the
-database once per row, and each wait gives the worker's other threads (the applies still running
-for the pass before) the interpreter lock for a switch interval: at 170 rows, a third of a second
-of a pass. On PostgreSQL the rows therefore go as one ``UPDATE ... FROM (VALUES ...)``; SQLite
-(the embedded default, one process) keeps the statement per row.
+than it saves; one UPDATE sent once per row (``executemany``) waits on the database once per row,
+and each wait hands the worker's other threads (the applies still running for the pass before)
+the interpreter lock. On PostgreSQL the rows therefore go as **one JSON parameter**:
+``UPDATE ... FROM jsonb_array_elements(%s::jsonb)``, each row an array read back with its
+columns' types. One placeholder keeps psycopg from splitting a statement of thousands of them in
+Python (500 rows of 11 fields: 2.5 ms of CPU against 11 ms for ``executemany`` and 14 ms for a
+VALUES list, /tmp measurements of this machine, session 16). SQLite (the embedded default, one
+process) keeps the statement per row.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
 
-# Text columns are cast as text, not as their varchar(n): a cast to varchar(n) truncates silently,
-# an assignment of a longer text fails, as any other write of the column would.
+# Text columns are read back as text, not as their varchar(n): a cast to varchar(n) truncates
+# silently, where the assignment of a longer text fails, as any other write of the column would.
 _TEXT_TYPES = frozenset({"CharField", "TextField", "SlugField", "EmailField", "URLField"})
 
 
 def _cast(field: models.Field[Any, Any]) -> str:
     return "text" if field.get_internal_type() in _TEXT_TYPES else str(field.db_type(connection))
+
+
+def _column(field: models.Field[Any, Any], position: int) -> str:
+    """Element ``position`` of a row's array as the column's value. A JSON field's None is SQL NULL
+    where the column allows it and JSON null where it does not, as Django saves it."""
+    if field.get_internal_type() == "JSONField":
+        return f"NULLIF(v->{position}, 'null'::jsonb)" if field.null else f"(v->{position})"
+    return f"(v->>{position})::{_cast(field)}"
+
+
+def _json_value(field: models.Field[Any, Any], value: Any) -> Any:
+    if field.get_internal_type() == "JSONField":
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 def rows_update(
@@ -45,34 +63,50 @@ def rows_update(
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     guard = null_as_read[1] if null_as_read else None
-    values = [
-        [
-            key.get_db_prep_save(pk, connection),
-            *(field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)),
-            *((guard[number],) if guard is not None else ()),
-        ]
-        for number, (pk, row) in enumerate(rows)
-    ]
     guarded = f"{quote(null_as_read[0])} IS NULL" if null_as_read else ""
     if connection.vendor != "postgresql":
-        assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
-        where = f"{quote(str(key.column))} = %s" + (f" AND ({guarded}) = %s" if guarded else "")
-        count = len(fields)
-        per_row = [[*row[1 : count + 1], row[0], *row[count + 1 :]] for row in values]
-        with connection.cursor() as cursor:
-            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {where}", per_row)
+        _update_each(table, key, fields, rows, guarded, guard)
         return
-    casts = [_cast(key), *(_cast(field) for field in fields), *(("boolean",) if guard is not None else ())]
-    placeholders = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    document = [
+        [
+            key.get_db_prep_save(pk, connection),
+            *(_json_value(field, value) for field, value in zip(fields, values, strict=True)),
+            *((guard[number],) if guard is not None else ()),
+        ]
+        for number, (pk, values) in enumerate(rows)
+    ]
     assignments = ", ".join(
-        f"{quote(str(field.column))} = v.column{number}" for number, field in enumerate(fields, start=2)
+        f"{quote(str(field.column))} = {_column(field, position)}"
+        for position, field in enumerate(fields, start=1)
     )
-    where = f"{table}.{quote(str(key.column))} = v.column1"
+    where = f"{table}.{quote(str(key.column))} = {_column(key, 0)}"
     if guarded:
-        where += f" AND ({table}.{guarded}) = v.column{len(casts)}"
-    sql = (
-        f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([placeholders] * len(values))}) AS v "
-        f"WHERE {where}"
-    )
+        where += f" AND ({table}.{guarded}) = (v->>{len(fields) + 1})::boolean"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in values for value in row])
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM jsonb_array_elements(%s::jsonb) AS v WHERE {where}",
+            [json.dumps(document, default=str)],
+        )
+
+
+def _update_each(
+    table: str,
+    key: models.Field[Any, Any],
+    fields: Sequence[models.Field[Any, Any]],
+    rows: Sequence[tuple[Any, Sequence[Any]]],
+    guarded: str,
+    guard: Sequence[bool] | None,
+) -> None:
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+    where = f"{quote(str(key.column))} = %s" + (f" AND ({guarded}) = %s" if guarded else "")
+    per_row = [
+        [
+            *(field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)),
+            key.get_db_prep_save(pk, connection),
+            *((guard[number],) if guard is not None else ()),
+        ]
+        for number, (pk, values) in enumerate(rows)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {where}", per_row)
