@@ -352,19 +352,23 @@ def observe_members(
     ours: Collection[str],
     kinds: Collection[str] = ("Deployment", "Job"),
     applied: Mapping[str, Collection[str]] | None = None,
+    *,
+    keep: bool = True,
 ) -> dict[str, MemberObservation]:
     """Every member at once; keyed by cluster id (``applied``: by cluster id, the workloads applied
-    there). What was read is kept as each cluster's latest observation (pages and previews read it)."""
+    there). With ``keep``, what was read is kept as each cluster's latest observation (pages and
+    previews read it), for at most ``RECORDS_PER_PASS`` members a pass; passes back to back keep
+    nothing (``runner``: the task's first pass keeps them), so a burst's passes do not wait on it."""
     applied = applied or {}
     observations = in_parallel(
         lambda cluster: observe_member(cluster, ours, kinds, applied.get(str(cluster.pk), ())), clusters
     )
     by_id = {str(cluster.pk): cluster for cluster in clusters}
-    keep = _records_due(o.cluster_id for o in observations if o.state is not None)
+    due = _records_due(o.cluster_id for o in observations if o.state is not None) if keep else set()
     for observation in observations:
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:
-            if observation.cluster_id in keep:
+            if observation.cluster_id in due:
                 observation_record(cluster, observation.state)
         elif observation.problem and cluster.status == ClusterStatus.CONNECTED:
             observation_failed(cluster, observation.problem, timezone.now())

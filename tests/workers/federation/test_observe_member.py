@@ -7,12 +7,15 @@ pass's apply, and a missing object would be applied again)."""
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
+from clusters.models import ClusterObservation
+from clusters.observation import recording
 from engines.kube.labels import WORKLOAD_ID
 from tests.fixtures.federation import pool
 from tests.fixtures.simulation import audited_requests, wait_for
 from workers.federation import observe
-from workers.federation.observe import observe_member
+from workers.federation.observe import observe_member, observe_members
 
 pytestmark = pytest.mark.django_db
 OURS = "0b1c2d3e-aaaa-bbbb-cccc-1234567890ab"
@@ -72,3 +75,17 @@ def test_a_watch_without_an_object_a_pass_applied_there_is_not_trusted(east, qui
         east.cluster, {OURS, applied_meanwhile}, ("Deployment",), applied={OURS, applied_meanwhile}
     )
     assert asked == ["GET /version", "GET /apis/apps/v1/deployments"]
+
+
+def test_a_look_that_keeps_nothing_leaves_the_members_kept_observation_alone(east) -> None:
+    """Passes back to back keep no observation (the task's first pass does): a burst's passes do
+    not wait on writing them."""
+    # Forget the observation the connection kept, and that it was kept: one is due now.
+    ClusterObservation.objects.filter(cluster=east.cluster).delete()
+    cache.delete(recording._due_key(east.cluster))
+
+    observe_members([east.cluster], {OURS}, ("Deployment",), keep=False)
+    assert not ClusterObservation.objects.filter(cluster=east.cluster).exists()
+
+    observe_members([east.cluster], {OURS}, ("Deployment",))
+    assert ClusterObservation.objects.filter(cluster=east.cluster).exists()
