@@ -93,6 +93,7 @@ class ClusterInformer:
         self._storage_started = False
         self._stop = threading.Event()
         self.last_read = time.monotonic()
+        self._heard_at: float | None = None  # when a list or a watch event last came in
         self._threads = [
             threading.Thread(
                 target=self._run, args=(resource,), name=f"inform-{resource.kind}-{name}", daemon=True
@@ -117,6 +118,13 @@ class ClusterInformer:
         return all(
             self._stores[r.name].synced.wait(max(0.0, deadline - time.monotonic())) for r in (PODS, NODES)
         )
+
+    def heard_within(self, seconds: float) -> bool:
+        """Whether the cluster's API server sent a list or a watch event (of any resource watched
+        here) in the last ``seconds``: proof that it answered then. A silent watch proves nothing,
+        whether the cluster is quiet or the network dropped it."""
+        heard = self._heard_at
+        return heard is not None and time.monotonic() - heard <= seconds
 
     @property
     def problem(self) -> str:
@@ -244,6 +252,7 @@ class ClusterInformer:
         with self._lock:
             store.objects = objects
             store.resource_version = version
+        self._heard_at = time.monotonic()
         store.problem = ""
         store.synced.set()
 
@@ -258,6 +267,8 @@ class ClusterInformer:
             if version and event_type != "ERROR":
                 store.resource_version = version
             self._lock.notify_all()
+        if event_type != "ERROR":
+            self._heard_at = time.monotonic()
         store.problem = ""
 
 

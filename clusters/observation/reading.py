@@ -94,6 +94,12 @@ def read_labelled(cluster: Cluster, kind: str, label_selector: str) -> list[Json
     return informer_for(cluster).labelled(kind, label_selector, LABELLED_SYNC_SECONDS)
 
 
+def heard_from(cluster: Cluster, seconds: float) -> bool:
+    """Whether the cluster's API server sent its informer anything in the last ``seconds``
+    (``ClusterInformer.heard_within``)."""
+    return informer_for(cluster).heard_within(seconds)
+
+
 def _waiting_now(api: ClusterApi) -> dict[str, Pod]:
     return {
         str(pod["metadata"]["uid"]): Pod(essential_pod(pod))

@@ -24,7 +24,7 @@ from django.utils import timezone
 from clusters.kube.access import ClusterCredentialsError, cluster_api
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from clusters.models import Cluster, ClusterStatus
-from clusters.observation.reading import ClusterUnavailable, read_cluster, read_labelled
+from clusters.observation.reading import ClusterUnavailable, heard_from, read_cluster, read_labelled
 from clusters.observation.recording import observation_failed, observation_record
 from engines.kube import Node, Pod
 from engines.kube.cluster import ClusterState
@@ -48,6 +48,10 @@ logger = logging.getLogger(__name__)
 # process's threads. 32 (as NODELESS_FEDERATION_APPLY_THREADS) instead of 8 took applied p50/p99
 # from 9.0/13.6 s to 6.9/11.2 s at 1,000 workloads over 100 members (bench/federation_fleet.py).
 MAX_THREADS = 32
+# A member whose watches delivered something this recently answered then: the pass does not ask it
+# for its version too (at 100 members in a burst, that call was a hundred requests a pass, each a
+# round trip on the look's threads and work for the member). A quiet or silenced member is asked.
+HEARD_SECONDS = 2.0
 # An autoscaler's limits change rarely: read them again at most this often per member and process.
 HEADROOM_SECONDS = 30.0
 _BLOCKING_TAINTS = ("NoSchedule", "NoExecute")
@@ -239,7 +243,8 @@ def observe_member(
         elif not pod.is_finished:
             others = others + pod_usage(pod)
     try:
-        api.version()  # the watches cannot tell a silent member at once: one small call a pass can
+        if not heard_from(cluster, HEARD_SECONDS):
+            api.version()  # the watches cannot tell a silent member at once: one small call can
         for obj in _our_objects(cluster, api, kinds, applied):
             owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
             if owner in ours:
@@ -347,19 +352,23 @@ def observe_members(
     ours: Collection[str],
     kinds: Collection[str] = ("Deployment", "Job"),
     applied: Mapping[str, Collection[str]] | None = None,
+    *,
+    keep: bool = True,
 ) -> dict[str, MemberObservation]:
     """Every member at once; keyed by cluster id (``applied``: by cluster id, the workloads applied
-    there). What was read is kept as each cluster's latest observation (pages and previews read it)."""
+    there). With ``keep``, what was read is kept as each cluster's latest observation (pages and
+    previews read it), for at most ``RECORDS_PER_PASS`` members a pass; passes back to back keep
+    nothing (``runner``: the task's first pass keeps them), so a burst's passes do not wait on it."""
     applied = applied or {}
     observations = in_parallel(
         lambda cluster: observe_member(cluster, ours, kinds, applied.get(str(cluster.pk), ())), clusters
     )
     by_id = {str(cluster.pk): cluster for cluster in clusters}
-    keep = _records_due(o.cluster_id for o in observations if o.state is not None)
+    due = _records_due(o.cluster_id for o in observations if o.state is not None) if keep else set()
     for observation in observations:
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:
-            if observation.cluster_id in keep:
+            if observation.cluster_id in due:
                 observation_record(cluster, observation.state)
         elif observation.problem and cluster.status == ClusterStatus.CONNECTED:
             observation_failed(cluster, observation.problem, timezone.now())

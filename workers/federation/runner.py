@@ -153,7 +153,9 @@ def _run(
     # Members' clients are kept per process while their credentials hold (clusters.kube.access),
     # so a pass neither builds nor closes them.
     kinds = {str(workload.kind) for workload in rows.workloads.values()}
-    observations = observe_members(list(rows.clusters.values()), set(rows.workloads), kinds, _applied(rows))
+    observations = observe_members(
+        list(rows.clusters.values()), set(rows.workloads), kinds, _applied(rows), keep=first
+    )
     placements_sync(rows, observations, now)
     lease.renew()
     inventories = {key: observation.inventory for key, observation in observations.items()}

@@ -13,7 +13,7 @@ from django.utils import timezone
 from policies.models import Placement, PlacementState, Workload
 from tests.fixtures.federation import deployment, pool, submit
 from tests.fixtures.simulation import audited_requests
-from workers.federation import run_pass
+from workers.federation import observe, run_pass
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,7 @@ def _applied(workloads: list[Workload]) -> set[tuple[int, int, str]]:
 def test_while_workloads_keep_arriving_passes_run_back_to_back_and_apply_each_once(
     cast, onprem, policy, monkeypatch
 ) -> None:
+    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)  # each look asks the member: they are counted
     workloads = _submitted(cast, policy)
     # An edit the clock puts after every pass's read: each pass finds more work arriving.
     Workload.objects.filter(pk=workloads[0].pk).update(updated_at=timezone.now() + timedelta(hours=1))
@@ -58,6 +59,7 @@ def test_while_workloads_keep_arriving_passes_run_back_to_back_and_apply_each_on
 def test_with_nothing_new_arriving_a_pass_waits_for_its_own_applies(
     cast, onprem, policy, monkeypatch
 ) -> None:
+    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)  # each look asks the member: they are counted
     workloads = _submitted(cast, policy)
     asked = audited_requests(onprem.sim, monkeypatch)
 
