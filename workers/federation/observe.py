@@ -48,9 +48,10 @@ logger = logging.getLogger(__name__)
 # process's threads. 32 (as NODELESS_FEDERATION_APPLY_THREADS) instead of 8 took applied p50/p99
 # from 9.0/13.6 s to 6.9/11.2 s at 1,000 workloads over 100 members (bench/federation_fleet.py).
 MAX_THREADS = 32
-# A member whose watches delivered something this recently answered then: the pass does not ask it
-# for its version too (at 100 members in a burst, that call was a hundred requests a pass, each a
-# round trip on the look's threads and work for the member). A quiet or silenced member is asked.
+# In a pass that follows another of its task at once, a member whose watches delivered something
+# this recently answered then: it is not asked for its version too (at 100 members in a burst, a
+# hundred requests a pass, each a round trip on the look's threads and work for the member). A
+# task's first pass asks every member, so a member cut off is found by the next task at the latest.
 HEARD_SECONDS = 2.0
 # An autoscaler's limits change rarely: read them again at most this often per member and process.
 HEADROOM_SECONDS = 30.0
@@ -217,9 +218,12 @@ def observe_member(
     ours: Collection[str],
     kinds: Collection[str] = ("Deployment", "Job"),
     applied: Collection[str] = (),
+    *,
+    following: bool = False,
 ) -> MemberObservation:
     """Look at one member; ``ours`` are the ids of the organization's workloads, ``kinds`` their
-    kinds (only those are read), ``applied`` the ids of those applied there (a pass found them)."""
+    kinds (only those are read), ``applied`` the ids of those applied there (a pass found them);
+    ``following``: the pass follows another at once (``HEARD_SECONDS``)."""
     cluster_id = str(cluster.pk)
     if cluster.status != ClusterStatus.CONNECTED:
         # Not verified (yet, or it failed): no call to it, so a silent endpoint cannot slow the pass.
@@ -243,7 +247,7 @@ def observe_member(
         elif not pod.is_finished:
             others = others + pod_usage(pod)
     try:
-        if not heard_from(cluster, HEARD_SECONDS):
+        if not (following and heard_from(cluster, HEARD_SECONDS)):
             api.version()  # the watches cannot tell a silent member at once: one small call can
         for obj in _our_objects(cluster, api, kinds, applied):
             owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
@@ -353,18 +357,22 @@ def observe_members(
     kinds: Collection[str] = ("Deployment", "Job"),
     applied: Mapping[str, Collection[str]] | None = None,
     *,
-    keep: bool = True,
+    following: bool = False,
 ) -> dict[str, MemberObservation]:
     """Every member at once; keyed by cluster id (``applied``: by cluster id, the workloads applied
-    there). With ``keep``, what was read is kept as each cluster's latest observation (pages and
-    previews read it), for at most ``RECORDS_PER_PASS`` members a pass; passes back to back keep
-    nothing (``runner``: the task's first pass keeps them), so a burst's passes do not wait on it."""
+    there). What was read is kept as each cluster's latest observation (pages and previews read
+    it), for at most ``RECORDS_PER_PASS`` members a pass, unless the pass is ``following`` another
+    of its task at once (``runner``), so a burst's passes do not wait on it; such a pass does not
+    ask a member heard from in the last ``HEARD_SECONDS`` either."""
     applied = applied or {}
     observations = in_parallel(
-        lambda cluster: observe_member(cluster, ours, kinds, applied.get(str(cluster.pk), ())), clusters
+        lambda cluster: observe_member(
+            cluster, ours, kinds, applied.get(str(cluster.pk), ()), following=following
+        ),
+        clusters,
     )
     by_id = {str(cluster.pk): cluster for cluster in clusters}
-    due = _records_due(o.cluster_id for o in observations if o.state is not None) if keep else set()
+    due = set() if following else _records_due(o.cluster_id for o in observations if o.state is not None)
     for observation in observations:
         cluster = by_id[observation.cluster_id]
         if observation.state is not None:

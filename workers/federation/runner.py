@@ -31,6 +31,7 @@ the same placements meanwhile; a crash loses only outcomes, and the next pass ap
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -54,6 +55,8 @@ from workers.federation import apply, scheduling
 from workers.federation.observe import observe_members
 from workers.federation.standalone import run_standalone
 from workers.leases import HeldLease, release, try_acquire
+
+logger = logging.getLogger(__name__)
 
 LEASE_TTL = timedelta(seconds=120)
 # Passes one task runs back to back while workloads keep arriving (a bounded task, then the lease
@@ -115,6 +118,7 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
             report, applying = _run(
                 rows, lease, now or timezone.now(), applying, more_work, first=number == 1
             )
+            logger.debug("federation pass %d of its task: %s", number, report)
             # Stand-alone objects to the clusters their policies name (policies.kubeapi.standalone).
             run_standalone(organization_id)
             # Status back to the Kubernetes endpoint's objects (and deletions the members finished):
@@ -154,7 +158,7 @@ def _run(
     # so a pass neither builds nor closes them.
     kinds = {str(workload.kind) for workload in rows.workloads.values()}
     observations = observe_members(
-        list(rows.clusters.values()), set(rows.workloads), kinds, _applied(rows), keep=first
+        list(rows.clusters.values()), set(rows.workloads), kinds, _applied(rows), following=not first
     )
     placements_sync(rows, observations, now)
     lease.renew()

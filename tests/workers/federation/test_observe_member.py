@@ -1,8 +1,9 @@
 """A pass's look at a member reads our objects from a watch, as the informers read pods and nodes:
-one small call (``GET /version``) still finds a member that stopped answering, unless its watches
-delivered something in the last ``HEARD_SECONDS`` (it answered then), and the member is listed
-directly when its watch lacks an object a pass applied there (a watch may be behind the last
-pass's apply, and a missing object would be applied again)."""
+one small call (``GET /version``) still finds a member that stopped answering - skipped only in a
+pass that follows another of its task at once, for a member whose watches delivered something in
+the last ``HEARD_SECONDS`` (it answered then) - and the member is listed directly when its watch
+lacks an object a pass applied there (a watch may be behind the last pass's apply, and a missing
+object would be applied again)."""
 
 from __future__ import annotations
 
@@ -42,13 +43,7 @@ def east(member):
     return found
 
 
-@pytest.fixture
-def quiet(monkeypatch) -> None:
-    """Nothing the watches delivered counts as recent: every look asks the member."""
-    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)
-
-
-def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, quiet, monkeypatch) -> None:
+def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, monkeypatch) -> None:
     wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
     asked = audited_requests(east.sim, monkeypatch)
     observation = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
@@ -56,18 +51,23 @@ def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, quiet,
     assert asked == ["GET /version"]
 
 
-def test_a_member_whose_watches_just_delivered_is_not_asked_anything(east, monkeypatch) -> None:
+def test_a_following_pass_does_not_ask_a_member_whose_watches_just_delivered(east, monkeypatch) -> None:
     # Any list or event within the window counts: a wide one, so a slow machine cannot turn the
     # informer's first list into old news before the look.
     monkeypatch.setattr(observe, "HEARD_SECONDS", 600.0)
     wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
     asked = audited_requests(east.sim, monkeypatch)
-    observation = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
-    assert observation.reachable and observation.objects[OURS].kind == "Deployment"
+
+    following = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS}, following=True)
+    assert following.reachable and following.objects[OURS].kind == "Deployment"
     assert asked == []
 
+    # A task's first pass asks anyway: a member cut off a moment ago is found at once.
+    observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
+    assert asked == ["GET /version"]
 
-def test_a_watch_without_an_object_a_pass_applied_there_is_not_trusted(east, quiet, monkeypatch) -> None:
+
+def test_a_watch_without_an_object_a_pass_applied_there_is_not_trusted(east, monkeypatch) -> None:
     wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
     asked = audited_requests(east.sim, monkeypatch)
     applied_meanwhile = "11111111-2222-3333-4444-555555555555"  # the watch has not delivered it
@@ -84,7 +84,7 @@ def test_a_look_that_keeps_nothing_leaves_the_members_kept_observation_alone(eas
     ClusterObservation.objects.filter(cluster=east.cluster).delete()
     cache.delete(recording._due_key(east.cluster))
 
-    observe_members([east.cluster], {OURS}, ("Deployment",), keep=False)
+    observe_members([east.cluster], {OURS}, ("Deployment",), following=True)
     assert not ClusterObservation.objects.filter(cluster=east.cluster).exists()
 
     observe_members([east.cluster], {OURS}, ("Deployment",))
