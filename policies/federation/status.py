@@ -53,7 +53,6 @@ def placements_sync(rows: FederationRows, reports: Mapping[str, MemberReport], n
 def placement_sync(placement: Placement, workload: Workload, report: MemberReport, now: datetime) -> None:
     """Update ``placement`` (in memory) from one look at its cluster."""
     cluster = placement.cluster.name
-    placement.last_synced_at = now
     if not report.reachable:
         placement.unreachable_since = placement.unreachable_since or now
         if placement.replicas and placement.state not in TERMINAL_PLACEMENT_STATES:
@@ -62,6 +61,8 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
                 f"{cluster} unreachable since {_clock(placement.unreachable_since)}: {report.problem}"
             )
         return
+    # When its member last answered (the REST API's ``last_synced_at``): not a look that failed.
+    placement.last_synced_at = now
     placement.unreachable_since = None
     if placement.state == PlacementState.UNREACHABLE:
         placement.state = PlacementState.APPLIED if placement.applied_generation else PlacementState.PENDING

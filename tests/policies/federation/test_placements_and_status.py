@@ -78,6 +78,8 @@ def test_rows_are_one_organizations_workloads_oldest_first_with_their_placements
 
 def test_an_unreachable_member_marks_its_placements_unreachable_and_saving_writes_it(cast, running) -> None:
     workload, placement = running
+    answered = timezone.now() - timedelta(minutes=1)
+    Placement.objects.filter(pk=placement.pk).update(last_synced_at=answered)
     rows = _rows(cast)
     now = timezone.now()
 
@@ -88,7 +90,8 @@ def test_an_unreachable_member_marks_its_placements_unreachable_and_saving_write
 
     placement.refresh_from_db()
     assert placement.state == PlacementState.UNREACHABLE
-    assert placement.unreachable_since == now and placement.last_synced_at == now
+    # Synced is when the member last answered: a look that found it unreachable is not one.
+    assert placement.unreachable_since == now and placement.last_synced_at == answered
     assert "dc-1 unreachable since" in placement.reason and "timed out" in placement.reason
 
 
