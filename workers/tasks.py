@@ -182,8 +182,6 @@ def federation_pass(organization_id: str) -> None:
         report = run_pass(organization_id)
     except LeaseLost:
         return  # another worker took the organization over mid-pass; it carries on
-    if report is not None:
-        logger.debug("federation pass %s", report)
     if report is not None and report.unsettled:
         request_federation_pass(organization_id, countdown=FOLLOW_UP_SECONDS)
 
