@@ -121,8 +121,9 @@ class ClusterInformer:
 
     def heard_within(self, seconds: float) -> bool:
         """Whether the cluster's API server sent a list or a watch event (of any resource watched
-        here) in the last ``seconds``: proof that it answered then. A silent watch proves nothing,
-        whether the cluster is quiet or the network dropped it."""
+        here) in the last ``seconds``, on a watch that has not failed since: proof that it
+        answered then. A silent watch proves nothing, whether the cluster is quiet or the network
+        dropped it."""
         heard = self._heard_at
         return heard is not None and time.monotonic() - heard <= seconds
 
@@ -228,16 +229,19 @@ class ClusterInformer:
             except Gone:
                 store.resource_version = ""  # compacted away: list again
             except WatchBroken as broken:
+                self._heard_at = None  # what the broken stream delivered proves nothing about now
                 # A streaming watch cut off (load balancers end long connections): watch again from
                 # the version held, without counting a failure or saying the cluster is down.
                 logger.debug("%s of %s: %s", resource.kind, self.name, broken)
                 self._stop.wait(_BACKOFF_SECONDS[0])
             except (ClusterUnreachable, ClusterRefused, ValueError) as error:
+                self._heard_at = None
                 store.problem = str(error) or type(error).__name__
                 logger.info("watching %s of %s failed: %s", resource.kind, self.name, store.problem)
                 self._stop.wait(_BACKOFF_SECONDS[min(failures, len(_BACKOFF_SECONDS) - 1)])
                 failures += 1
             except Exception as error:  # any credential problem: keep trying, say why
+                self._heard_at = None
                 store.problem = str(error) or type(error).__name__
                 self._stop.wait(_BACKOFF_SECONDS[-1])
 

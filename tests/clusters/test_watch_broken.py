@@ -10,6 +10,7 @@ import pytest
 from kubernetes import client as kube
 
 from clusters.kube.api import ClusterApi, WatchBroken
+from clusters.observation.informers import ClusterInformer
 from tests.fixtures.simulation import kube_api, wait_for
 from tests.workers.federation.partition import Partition
 
@@ -46,3 +47,26 @@ def test_a_watch_cut_while_streaming_raises_watch_broken(simulated_cluster, kube
 
 
 pytestmark = pytest.mark.django_db
+
+
+def test_an_informer_whose_watch_broke_has_not_heard_from_its_cluster(simulated_cluster, kube_client) -> None:
+    """What a stream delivered before it broke proves nothing about the cluster now: the federation
+    look asks it again (``workers.federation.observe.HEARD_SECONDS``)."""
+    sim = simulated_cluster()
+    link = Partition(urlsplit(sim.url).port or 0)
+    informer = None
+    try:
+        api_client = kube_client(sim)
+        api_client.configuration.host = link.url
+        informer = ClusterInformer("cut", lambda: ClusterApi(api_client))
+        informer.start()
+        assert informer.wait_synced(30)
+        assert informer.heard_within(600)  # its lists came in just now
+
+        link.cut()
+
+        wait_for(lambda: not informer.heard_within(600))
+    finally:
+        if informer is not None:
+            informer.stop()
+        link.stop()
