@@ -47,6 +47,9 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = self.socket.accept()
+        # As Go's net/http (kube-apiserver, the AWS endpoints' fronts): no Nagle delay, or a response
+        # written as headers then body waits for the client's delayed ACK (~40 ms) on every call.
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is not None:
             connection = self.ssl_context.wrap_socket(
                 connection, server_side=True, do_handshake_on_connect=False

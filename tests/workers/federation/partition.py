@@ -60,6 +60,10 @@ class Partition:
                 # The 5 s bounded the connect only: left on the socket, it cut every connection
                 # quiet for 5 s (an idle watch: "Response ended prematurely"), which no network does.
                 server.settimeout(None)
+                # A network forwards what it gets at once: Nagle's algorithm on the relay would hold
+                # each small write back for the other side's delayed ACK (~40 ms a call).
+                for end in (client, server):
+                    end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._open |= {client, server}
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
