@@ -8,6 +8,12 @@ endpoint takes that lock, so a kubectl apply would wait behind the computing), t
 it only the objects whose resourceVersion did not move meanwhile; an object written in between
 gets its status on the next pass. A pass hands over its rows (workloads and placements as it just
 wrote them), so the sync does not read them again.
+
+With a ``StatusMemo`` (the worker keeps one per organization), a sync computes only the statuses
+whose inputs moved: an object whose stored status was found current is skipped while its
+resourceVersion, its link to its workload and every stored field of that workload and of its
+placements are as they were then (the status is a function of nothing else), so a sync during a
+burst costs what changed, not every object of the organization.
 """
 
 from __future__ import annotations
@@ -55,6 +61,30 @@ _SYNC_FIELDS = (
     "workload_generation",
     "deleted_at",
 )
+
+
+# What a memo entry is keyed on: the object's (resourceVersion, workload id, workload generation)
+# and its workload's and placements' stored fields.
+_Inputs = tuple[Any, ...]
+_WORKLOAD_FIELDS = tuple(field.attname for field in Workload._meta.concrete_fields)
+_PLACEMENT_FIELDS = tuple(field.attname for field in Placement._meta.concrete_fields)
+
+
+class StatusMemo:
+    """Per object, the inputs from which a sync last found its stored status current (see the
+    module docstring). Values are compared, and the rows replace a JSON value when it changes
+    (they never edit one in place), so a reference kept here is the value as it was."""
+
+    def __init__(self) -> None:
+        self.current: dict[Any, _Inputs] = {}
+
+
+def _inputs(head: tuple[Any, Any, Any], workload: Workload, placements: Sequence[Placement]) -> _Inputs:
+    return (
+        head,
+        tuple(getattr(workload, name) for name in _WORKLOAD_FIELDS),
+        tuple((*(getattr(p, name) for name in _PLACEMENT_FIELDS), p.cluster.name) for p in placements),
+    )
 
 
 def _condition(kind: str, status: bool, reason: str, message: str) -> Json:
@@ -167,17 +197,20 @@ class Planned:
     placements: Sequence[Placement] = ()  # the workload's, for a status computed after the spec
 
 
-def statuses_sync(organization_id: str, rows: FederationRows | None = None) -> int:
+def statuses_sync(
+    organization_id: str, rows: FederationRows | None = None, memo: StatusMemo | None = None
+) -> int:
     """After a loop pass: each linked object's status from its workload and placements (a change is a
     new resourceVersion, so watches see it); its spec from the workload when the pages or the REST
     API changed it (scaled, a new manifest); and objects whose workload is gone removed for good
     (the delete finished on every member, or the workload was deleted elsewhere). ``rows``: the
-    pass's, read again where they lack a workload. How many objects changed."""
+    pass's, read again where they lack a workload; ``memo``: skip what has not moved since the last
+    sync that used it. How many objects changed."""
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is None:
         return 0  # deleted after the pass was queued: nothing of it is left to sync
     changed = workloads_adopt(organization)
-    return changed + statuses_write(organization, statuses_plan(organization, rows))
+    return changed + statuses_write(organization, statuses_plan(organization, rows, memo))
 
 
 def workloads_adopt(organization: Organization) -> int:
@@ -192,16 +225,53 @@ def workloads_adopt(organization: Organization) -> int:
         return _adopt(organization, store.lock(organization))
 
 
-def statuses_plan(organization: Organization, rows: FederationRows | None = None) -> list[Planned]:
-    """What to write to which workload object, read and computed without the counter lock."""
-    objects = list(
-        KubeObject.objects.filter(organization=organization, kind__in=list(WORKLOAD_KINDS))
-        .only(*_SYNC_FIELDS)
-        .order_by("pk")
-    )
-    workloads, placements = _workload_rows(organization, objects, rows)
-    planned = (_plan(kobj, workloads, placements) for kobj in objects)
-    return [item for item in planned if item is not None]
+def statuses_plan(
+    organization: Organization, rows: FederationRows | None = None, memo: StatusMemo | None = None
+) -> list[Planned]:
+    """What to write to which workload object, read and computed without the counter lock (with
+    ``rows`` and a ``memo``: only for the objects whose inputs moved since the memo's last sync)."""
+    linked = KubeObject.objects.filter(organization=organization, kind__in=list(WORKLOAD_KINDS))
+    by_workload = {w.pk: w for w in rows.workloads.values()} if rows is not None and memo else {}
+    objects = linked.only(*_SYNC_FIELDS).order_by("pk")
+    skipped: set[Any] = set()
+    if by_workload and memo is not None and memo.current:
+        skipped = _unmoved(linked, memo, by_workload, rows)
+        if skipped:
+            objects = objects.exclude(pk__in=list(skipped))
+    read = list(objects)
+    workloads, placements = _workload_rows(organization, read, rows)
+    plan: list[Planned] = []
+    current: dict[Any, _Inputs] = {}
+    for kobj in read:
+        item = _plan(kobj, workloads, placements)
+        if item is not None:
+            plan.append(item)
+        elif kobj.workload_id in by_workload:
+            head = (kobj.resource_version, kobj.workload_id, kobj.workload_generation)
+            workload = by_workload[kobj.workload_id]
+            current[kobj.pk] = _inputs(head, workload, placements.get(workload.pk, []))
+    if memo is not None:
+        # skipped objects keep their entry; those planned or gone lose theirs
+        memo.current = {pk: memo.current[pk] for pk in skipped} | current
+    return plan
+
+
+def _unmoved(
+    linked: Any, memo: StatusMemo, by_workload: Mapping[Any, Workload], rows: FederationRows | None
+) -> set[Any]:
+    """The objects whose inputs are those from which ``memo`` found their status current."""
+    assert rows is not None
+    unmoved: set[Any] = set()
+    heads = linked.values_list("pk", "resource_version", "workload_id", "workload_generation")
+    for pk, version, workload_id, generation in heads:
+        remembered = memo.current.get(pk)
+        workload = by_workload.get(workload_id)
+        head = (version, workload_id, generation)
+        if remembered is None or workload is None or remembered[0] != head:
+            continue
+        if remembered == _inputs(head, workload, rows.placements.get(str(workload.pk), ())):
+            unmoved.add(pk)
+    return unmoved
 
 
 def statuses_write(organization: Organization, plan: Sequence[Planned]) -> int:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from policies.federation.placements import federation_rows_by_organization_id
-from policies.kubeapi.status_back import statuses_plan, statuses_sync, statuses_write
+from policies.kubeapi.status_back import StatusMemo, statuses_plan, statuses_sync, statuses_write
 from policies.models import KubeObject
 from tests.fixtures.federation import deployment
 from workers.federation import run_pass
@@ -86,3 +86,54 @@ def _without_times(statuses: dict[str, Any]) -> dict[str, Any]:
         return {**status, "conditions": conditions}
 
     return {name: strip(status) for name, status in statuses.items()}
+
+
+def _synced_with_memo(cast: Any, names: tuple[str, ...], shop: Any) -> tuple[Any, StatusMemo]:
+    """Objects ``names`` placed by a pass, their statuses written, and a memo that found them current."""
+    for name in names:
+        assert shop.send("post", DEPLOYMENTS, _deployment(name=name)).status_code == 201
+    run_pass(str(cast.org_a.pk))
+    rows = federation_rows_by_organization_id(str(cast.org_a.pk))
+    memo = StatusMemo()
+    statuses_write(cast.org_a, statuses_plan(cast.org_a, rows, memo))
+    assert statuses_plan(cast.org_a, rows, memo) == []
+    assert len(memo.current) == len(names)
+    return rows, memo
+
+
+def test_a_memo_skips_objects_whose_inputs_have_not_moved(cast, shop) -> None:
+    rows, memo = _synced_with_memo(cast, ("web", "api"), shop)
+    # A status no write of the product could leave without a new resourceVersion: only an object
+    # the sync reads again would see it, so it shows which objects the memo skips.
+    KubeObject.objects.filter(organization=cast.org_a, name="api").update(status={})
+    assert statuses_plan(cast.org_a, rows, memo) == []
+    assert [p.kobj.name for p in statuses_plan(cast.org_a, rows)] == ["api"]  # without the memo
+
+    # a client writes the status subresource: a new resourceVersion, so it is read again
+    written = shop.send("patch", f"{DEPLOYMENTS}/api/status", {"status": {"replicas": 7}}, MERGE)
+    assert written.status_code == 200
+    assert [p.kobj.name for p in statuses_plan(cast.org_a, rows, memo)] == ["api"]
+
+
+def test_a_memo_plans_an_object_whose_workload_or_placements_moved(cast, shop, member) -> None:
+    member("onprem-1", {"cloud": "onprem", "region": "dc-east"})
+    rows, memo = _synced_with_memo(cast, ("web", "api", "db"), shop)
+    by_name = {w.name: w for w in rows.workloads.values()}
+    by_name["web"].ready_replicas += 1  # a member reported more ready replicas
+    placement = rows.placements[str(by_name["api"].pk)][0]
+    placement.reason = "admission webhook denied the request"  # a member refused it
+    placement.applied_generation = 0
+
+    planned = {p.kobj.name: p for p in statuses_plan(cast.org_a, rows, memo)}
+    afresh = {p.kobj.name: p for p in statuses_plan(cast.org_a, rows)}
+    assert set(planned) == set(afresh) == {"web", "api"}
+    assert planned["web"].status == afresh["web"].status
+    assert planned["api"].problems == afresh["api"].problems != ()
+
+
+def test_a_memo_plans_an_object_relinked_without_a_new_resource_version(cast, shop) -> None:
+    """Linking an object to its workload again (a companion changed) writes no resourceVersion."""
+    rows, memo = _synced_with_memo(cast, ("web",), shop)
+    KubeObject.objects.filter(organization=cast.org_a, name="web").update(workload_generation=0)
+    planned = statuses_plan(cast.org_a, rows, memo)
+    assert [(p.kobj.name, p.spec) for p in planned] == [("web", True)]  # the spec from its workload
