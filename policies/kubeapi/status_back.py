@@ -11,9 +11,9 @@ wrote them), so the sync does not read them again.
 
 With a ``StatusMemo`` (the worker keeps one per organization), a sync computes only the statuses
 whose inputs moved: an object whose stored status was found current is skipped while its
-resourceVersion, its link to its workload and every stored field of that workload and of its
-placements are as they were then (the status is a function of nothing else), so a sync during a
-burst costs what changed, not every object of the organization.
+resourceVersion, its link to its workload and the stored fields of that workload (but its bulky
+manifest and companions) and of its placements are as they were then (the status is a function of
+nothing else), so a sync during a burst costs what changed, not every object of the organization.
 """
 
 from __future__ import annotations
@@ -66,7 +66,12 @@ _SYNC_FIELDS = (
 # What a memo entry is keyed on: the object's (resourceVersion, workload id, workload generation)
 # and its workload's and placements' stored fields.
 _Inputs = tuple[Any, ...]
-_WORKLOAD_FIELDS = tuple(field.attname for field in Workload._meta.concrete_fields)
+# Not the workload's manifest, labels and companions: the status reads none of them (a new manifest
+# comes with a new generation), and a memo kept for many organizations holds only small values.
+_WORKLOAD_BULK = frozenset({"manifest", "labels", "companion_summary", "objects_ciphertext"})
+_WORKLOAD_FIELDS = tuple(
+    field.attname for field in Workload._meta.concrete_fields if field.attname not in _WORKLOAD_BULK
+)
 _PLACEMENT_FIELDS = tuple(field.attname for field in Placement._meta.concrete_fields)
 
 
