@@ -236,13 +236,12 @@ def statuses_plan(
     """What to write to which workload object, read and computed without the counter lock (with
     ``rows`` and a ``memo``: only for the objects whose inputs moved since the memo's last sync)."""
     linked = KubeObject.objects.filter(organization=organization, kind__in=list(WORKLOAD_KINDS))
-    by_workload = {w.pk: w for w in rows.workloads.values()} if rows is not None and memo else {}
     objects = linked.only(*_SYNC_FIELDS).order_by("pk")
-    skipped: set[Any] = set()
-    if by_workload and memo is not None and memo.current:
-        skipped = _unmoved(linked, memo, by_workload, rows)
-        if skipped:
-            objects = objects.exclude(pk__in=list(skipped))
+    by_workload = {w.pk: w for w in rows.workloads.values()} if rows is not None and memo is not None else {}
+    unmoved: set[Any] = set()
+    if memo is not None and memo.current and rows is not None:
+        unmoved, moved = _unmoved(linked, memo, by_workload, rows.placements)
+        objects = objects.filter(pk__in=moved)
     read = list(objects)
     workloads, placements = _workload_rows(organization, read, rows)
     plan: list[Planned] = []
@@ -256,27 +255,37 @@ def statuses_plan(
             workload = by_workload[kobj.workload_id]
             current[kobj.pk] = _inputs(head, workload, placements.get(workload.pk, []))
     if memo is not None:
-        # skipped objects keep their entry; those planned or gone lose theirs
-        memo.current = {pk: memo.current[pk] for pk in skipped} | current
+        # unmoved objects keep their entry; those planned or gone lose theirs
+        memo.current = {pk: memo.current[pk] for pk in unmoved} | current
     return plan
 
 
 def _unmoved(
-    linked: Any, memo: StatusMemo, by_workload: Mapping[Any, Workload], rows: FederationRows | None
-) -> set[Any]:
-    """The objects whose inputs are those from which ``memo`` found their status current."""
-    assert rows is not None
+    linked: Any,
+    memo: StatusMemo,
+    by_workload: Mapping[Any, Workload],
+    placements: Mapping[str, Sequence[Placement]],
+) -> tuple[set[Any], list[Any]]:
+    """(the objects whose inputs are those from which ``memo`` found their status current, the
+    others), from four columns of each object rather than the whole row."""
     unmoved: set[Any] = set()
+    moved: list[Any] = []
     heads = linked.values_list("pk", "resource_version", "workload_id", "workload_generation")
     for pk, version, workload_id, generation in heads:
         remembered = memo.current.get(pk)
         workload = by_workload.get(workload_id)
         head = (version, workload_id, generation)
-        if remembered is None or workload is None or remembered[0] != head:
-            continue
-        if remembered == _inputs(head, workload, rows.placements.get(str(workload.pk), ())):
+        same = (
+            remembered is not None
+            and workload is not None
+            and remembered[0] == head
+            and remembered == _inputs(head, workload, placements.get(str(workload.pk), ()))
+        )
+        if same:
             unmoved.add(pk)
-    return unmoved
+        else:
+            moved.append(pk)
+    return unmoved, moved
 
 
 def statuses_write(organization: Organization, plan: Sequence[Planned]) -> int:
