@@ -127,11 +127,32 @@ def _poster(path: str, token: str) -> Callable[[int], None]:
 
 
 class QueryCounter:
+    """Counts the statements, and times how long each POST holds the organization's
+    resourceVersion counter (``policies.kubeapi.store.lock``): from its ``SELECT ... FOR UPDATE``
+    until its commit returns (not counting what runs after it, such as the enqueued pass). Every
+    write through the endpoint waits for that lock, so one organization's writes cannot go faster
+    than one per hold, however many cores serve the API."""
+
     def __init__(self) -> None:
+        from django.db import connection
+
         self.count = 0
+        self.held: list[float] = []
+        self._locked_at: float | None = None
+        commit = connection._commit  # type: ignore[attr-defined]  # the backend's own commit
+
+        def timed_commit() -> None:
+            commit()
+            if self._locked_at is not None:
+                self.held.append(time.perf_counter() - self._locked_at)
+                self._locked_at = None
+
+        connection._commit = timed_commit  # type: ignore[attr-defined]
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
+        if "FOR UPDATE" in sql and "kubecounter" in sql and self._locked_at is None:
+            self._locked_at = time.perf_counter()
         return execute(sql, params, many, context)
 
 
@@ -157,6 +178,11 @@ def measure(path: str, token: str, posts: int, first: int) -> dict[str, object]:
         "cpu_ms_median": round(1000 * statistics.median(cpu), 2),
         "wall_ms_per_post": round(1000 * statistics.mean(wall), 2),
         "queries_per_post": round(queries.count / posts, 1),
+        **(
+            {"counter_lock_ms_per_post": round(1000 * statistics.mean(queries.held), 2)}
+            if queries.held
+            else {}
+        ),
     }
 
 

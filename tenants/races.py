@@ -19,6 +19,8 @@ from django.shortcuts import render
 # PostgreSQL's SQLSTATEs for the two refusals (SQLite, the embedded default, reports no state).
 _UNIQUE_VIOLATION = "23505"
 _FOREIGN_KEY_VIOLATION = "23503"
+# Two transactions each waiting for a row the other holds: PostgreSQL ends one of them.
+_DEADLOCK_DETECTED = "40P01"
 
 # What each unique constraint a person can collide with means, in their words.
 _TAKEN = {
@@ -66,6 +68,8 @@ def race_message(error: Exception) -> str | None:
         if state == _FOREIGN_KEY_VIOLATION:
             return _GONE
         return None
+    if isinstance(error, DatabaseError) and _state_and_constraint(error)[0] == _DEADLOCK_DETECTED:
+        return _CHANGED
     # Model.save(update_fields=...) on a row deleted meanwhile.
     if type(error) is DatabaseError and "did not affect any rows" in str(error):
         return _GONE

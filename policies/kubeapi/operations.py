@@ -1,7 +1,8 @@
 """What each verb does to a stored object: the services the endpoint's views call.
 
-Every write runs in one transaction under the organization's counter lock (``store.lock``), checks
-the object as the Kubernetes API server would (``checks``: kind, apiVersion, name, namespace; here:
+Every write runs in one transaction that stores the object under the organization's counter lock
+(``store.lock``; a create takes it only for its own write, ``_created``), checks the object as the
+Kubernetes API server would (``checks``: kind, apiVersion, name, namespace; here:
 resourceVersion preconditions), records field ownership (``fields``), stores it, and hands
 Deployments and Jobs to the federation (``federation``): an object the federation refuses is not
 stored, and the refusal is a 422 with a cause per problem. ``dryRun=All`` does all of it and rolls
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.kubeapi import catalog, checks, errors, federation, fields, patches, store
+from policies.kubeapi.companions import COMPANION_GROUPS
 from policies.kubeapi.resources import Resource, by_kind
 from policies.kubeapi.selection import fields_match
 from policies.models import KubeCounter, KubeObject
@@ -101,9 +103,8 @@ def _spec_changed(old: Json, new: Json) -> bool:
     }
 
 
-def _written(
-    ctx: Context, counter: KubeCounter, kobj: KubeObject | None, obj: Json, status: Json
-) -> KubeObject:
+def _prepared(ctx: Context, kobj: KubeObject | None, obj: Json, status: Json) -> KubeObject:
+    """``obj`` written into ``kobj`` (a new object when None), as it will be stored."""
     if ctx.resource.kind == catalog.CRD_KIND:
         catalog.check_definition(obj)
         status = catalog.definition_status(obj)
@@ -111,22 +112,90 @@ def _written(
         obj = _string_data_merged(obj)
     _update_strategy_defaulted(obj)
     generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
-    name = obj["metadata"]["name"]
     write = store.Write(obj, status, generation)
-    prepared = store.prepared(ctx.organization, counter, ctx.resource, ctx.namespace, name, write, kobj)
-    federated = ctx.resource.workload and prepared.deleted_at is None
+    return store.prepared(ctx.organization, ctx.resource, ctx.namespace, obj["metadata"]["name"], write, kobj)
+
+
+def _federated(ctx: Context, prepared: KubeObject) -> bool:
+    return ctx.resource.workload and prepared.deleted_at is None
+
+
+def _link(ctx: Context, prepared: KubeObject) -> None:
+    """A workload object linked to its workload (made or updated) before it is stored: one write
+    of the object, not two."""
     try:
-        if federated:
-            # Linked to its workload before it is stored: one write of the object, not two.
-            federation.workload_sync(
-                ctx.organization, kobj=prepared, obj=store.render(prepared), actor=ctx.actor
-            )
-        saved = store.save_prepared(ctx.organization, counter, prepared, added=kobj is None)
-        if not federated and saved.kind in federation.COMPANION_KINDS:
-            federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
+        federation.workload_sync(ctx.organization, kobj=prepared, obj=store.render(prepared), actor=ctx.actor)
     except ValidationError as error:
-        raise checks.federation_error(ctx.resource, name, error)
+        raise checks.federation_error(ctx.resource, prepared.name, error)
+
+
+def _stored(ctx: Context, counter: KubeCounter, prepared: KubeObject, *, added: bool) -> KubeObject:
+    saved = store.save_prepared(ctx.organization, counter, prepared, added=added)
+    if not _federated(ctx, saved) and saved.kind in federation.COMPANION_KINDS:
+        try:
+            federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
+        except ValidationError as error:
+            raise checks.federation_error(ctx.resource, saved.name, error)
     return saved
+
+
+def _written(
+    ctx: Context, counter: KubeCounter, kobj: KubeObject | None, obj: Json, status: Json
+) -> KubeObject:
+    """``obj`` stored over ``kobj`` (or as a new object), the counter locked throughout."""
+    prepared = _prepared(ctx, kobj, obj, status)
+    if _federated(ctx, prepared):
+        _link(ctx, prepared)
+    return _stored(ctx, counter, prepared, added=kobj is None)
+
+
+def _created(ctx: Context, obj: Json, status: Json, seen: store.Creation) -> KubeObject | None:
+    """A new object stored, its workload made first: only its own write waits for the counter.
+
+    Every write through the endpoint holds the organization's counter until it commits, so a
+    create that held it from the start (for its checks, companions, policy, workload and audit
+    event too: 10 of its statements) capped an organization at one create per ~10 ms, on any
+    number of cores (``bench/submit_cost.py``). Here the counter is taken once the workload is
+    made, and what was read before it (``seen``) is checked again under it, unless nothing was
+    written since (the counter is where it was): the namespace (deleted meanwhile: 404), the name
+    (taken meanwhile: None, the caller answers), and the companions of the namespace (one changed
+    since ``seen``: the workload takes them again).
+
+    A create of the same name racing this one inserts the same workload: the database's unique
+    constraint makes the later one wait for the first to commit, then refuses it, and that is
+    answered as the name being taken. The counter is taken after the workload here, before it
+    on every other write, which never inserts a workload that a create could hold."""
+    prepared = _prepared(ctx, None, obj, status)
+    name = prepared.name
+    federated = _federated(ctx, prepared)
+    if federated:
+        try:
+            _link(ctx, prepared)
+        except errors.KubeError:
+            if store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name).exists:
+                return None
+            raise
+    counter = store.lock(ctx.organization)
+    if counter.resource_version == seen.version:
+        return _stored(ctx, counter, prepared, added=True)  # nothing was written since ``seen``
+    now = store.creation_state(
+        ctx.organization, ctx.resource, ctx.namespace, name, since=seen.version, companions=_COMPANIONS
+    )
+    if not now.namespace_exists:
+        raise errors.not_found("namespaces", "", ctx.namespace)
+    if now.exists:
+        return None
+    if federated and now.companions_moved:
+        _link(ctx, prepared)
+    return _stored(ctx, counter, prepared, added=True)
+
+
+# The plurals of the kinds that follow workloads (``_created`` looks for changes of them).
+_COMPANIONS = tuple(
+    resource.plural
+    for kind, group in COMPANION_GROUPS.items()
+    if (resource := by_kind(group, kind)) is not None
+)
 
 
 # What the API server defaults on StatefulSets and DaemonSets, and ``kubectl rollout status``
@@ -216,19 +285,26 @@ def _require_namespace(ctx: Context) -> None:
 @_dry
 def create(ctx: Context, obj: Any) -> Json:
     obj = checks.checked(ctx.resource, ctx.namespace, obj, url_name=None)
-    counter = store.lock(ctx.organization)
     name = obj["metadata"]["name"]
-    namespace_exists, exists = store.creation_check(ctx.organization, ctx.resource, ctx.namespace, name)
-    if not namespace_exists:
-        raise errors.not_found("namespaces", "", ctx.namespace)
-    if exists:
-        raise errors.already_exists(ctx.resource.plural, ctx.resource.group, name)
+    seen = _creatable(ctx, name)
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
     )
-    return store.render(
-        _written(ctx, counter, None, obj, _main_status(ctx, obj, _initial_status(ctx.resource)))
-    )
+    created = _created(ctx, obj, _main_status(ctx, obj, _initial_status(ctx.resource)), seen)
+    if created is None:
+        raise errors.already_exists(ctx.resource.plural, ctx.resource.group, name)
+    return store.render(created)
+
+
+def _creatable(ctx: Context, name: str) -> store.Creation:
+    """What ``_created`` needs to know first; 404 when the namespace does not exist, 409 when the
+    name is taken."""
+    seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
+    if not seen.namespace_exists:
+        raise errors.not_found("namespaces", "", ctx.namespace)
+    if seen.exists:
+        raise errors.already_exists(ctx.resource.plural, ctx.resource.group, name)
+    return seen
 
 
 @_dry
@@ -314,6 +390,15 @@ def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subreso
 
 def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: str) -> Written:
     config = checks.checked(ctx.resource, ctx.namespace, config, url_name=name)
+    if not subresource:
+        seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
+        if not seen.exists:
+            if not seen.namespace_exists:
+                raise errors.not_found("namespaces", "", ctx.namespace)
+            created = _apply_created(ctx, name, config, force=force, seen=seen)
+            if created is not None:
+                return created
+            # Another request created it meanwhile: this apply goes onto it, as onto any object.
     counter = store.lock(ctx.organization)
     kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name, for_update=True)
     if kobj is None and subresource:
@@ -346,6 +431,25 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
     return Written(store.render(_replace(ctx, counter, kobj, result, subresource, applied=True)))
+
+
+def _apply_created(
+    ctx: Context, name: str, config: Json, *, force: bool, seen: store.Creation
+) -> Written | None:
+    """A server-side apply of an object that was not there (``seen``): created as a POST is
+    (``_created``); None when another request took the name meanwhile."""
+    result = fields.apply(
+        None,
+        config,
+        manager=ctx.manager,
+        force=force,
+        api_version=ctx.resource.group_version,
+        now=timezone.now(),
+    )
+    result.setdefault("metadata", {}).update(name=name)
+    status = _main_status(ctx, result, _initial_status(ctx.resource))
+    created = _created(ctx, result, status, seen)
+    return None if created is None else Written(store.render(created), created=True)
 
 
 def _conflict(ctx: Context, name: str, conflict: fields.ApplyConflict) -> errors.KubeError:

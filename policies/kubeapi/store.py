@@ -65,8 +65,14 @@ def timestamp(moment: Any) -> str:
 def lock(organization: Organization) -> KubeCounter:
     """The organization's counter, locked until the transaction ends (created on first use, with
     the namespaces every cluster has)."""
-    counter = KubeCounter.objects.select_for_update().filter(organization=organization).first()
-    if counter is not None:
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_statement(), [key(organization)])
+        found = cursor.fetchone()
+    if found is not None:
+        counter = KubeCounter(
+            organization=organization, resource_version=found[0], compacted_version=found[1]
+        )
+        counter._state.adding = False  # a stored row, as the ORM would have read it
         return counter
     KubeCounter.objects.get_or_create(organization=organization)
     counter = KubeCounter.objects.select_for_update().get(organization=organization)
@@ -88,6 +94,17 @@ def lock(organization: Organization) -> KubeCounter:
             )
     counter.save(update_fields=["resource_version"])
     return counter
+
+
+@functools.cache
+def _lock_statement() -> str:
+    """``lock``'s statement: plain, as every write through the endpoint sends it while the
+    counter is locked (the ORM's ``select_for_update`` cost several times the CPU)."""
+    versions = f"{column(KubeCounter, 'resource_version')}, {column(KubeCounter, 'compacted_version')}"
+    return (
+        f"SELECT {versions} FROM {table(KubeCounter)} "
+        f"WHERE {column(KubeCounter, 'organization')} = %s FOR UPDATE"
+    )
 
 
 def current_version(organization: Organization) -> int:
@@ -138,36 +155,80 @@ def key(organization: Organization) -> Any:
     return Organization._meta.pk.get_db_prep_value(organization.pk, connection)
 
 
+@dataclass(frozen=True)
+class Creation:
+    """What a create must know of the organization's objects (``creation_state``)."""
+
+    namespace_exists: bool
+    exists: bool  # the object's name is taken (the object may be deleting)
+    version: int  # the resourceVersion last committed
+    companions_moved: bool  # a companion of the namespace changed after ``since``
+
+
 @functools.cache
-def _creation_check_statement() -> str:
-    """``creation_check``'s statement, from the model's table and columns."""
+def _creation_statement() -> str:
+    """``creation_state``'s statement, from the models' tables and columns: a plain statement (every
+    POST sends it, twice; built by the ORM it costs several times the CPU)."""
 
-    def column_of(field: str) -> str:
-        return column(KubeObject, field)
+    def of(model: Any, field: str) -> str:
+        return column(model, field)
 
-    same = " AND ".join(f"{column_of(field)} = %s" for field in ("group", "resource", "namespace", "name"))
+    same = " AND ".join(
+        f"{of(KubeObject, field)} = %s" for field in ("group", "resource", "namespace", "name")
+    )
+    objects, events = table(KubeObject), table(KubeEvent)
     return (
-        f"SELECT {column_of('resource')} = 'namespaces' FROM {table(KubeObject)} "
-        f"WHERE {column_of('organization')} = %s AND (({same}) OR ({column_of('group')} = '' "
-        f"AND {column_of('resource')} = 'namespaces' AND {column_of('name')} = %s "
-        f"AND {column_of('deleted_at')} IS NULL))"
+        f"SELECT (SELECT {of(KubeCounter, 'resource_version')} FROM {table(KubeCounter)} "
+        f"WHERE {of(KubeCounter, 'organization')} = %s), "
+        f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same} "
+        f"AND {of(KubeObject, 'deleted_at')} IS NULL), "
+        f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same}), "
+        f"EXISTS (SELECT 1 FROM {events} WHERE {of(KubeEvent, 'organization')} = %s "
+        f"AND {of(KubeEvent, 'resource_version')} > %s AND {of(KubeEvent, 'namespace')} = %s "
+        f"AND {of(KubeEvent, 'resource')} = ANY(%s))"
     )
 
 
-def creation_check(
-    organization: Organization, resource: Resource, namespace: str, name: str
-) -> tuple[bool, bool]:
-    """(``namespace_exists``, whether ``load`` finds the object) for an object about to be created,
-    in one statement rather than two (every POST asks both)."""
-    if not resource.namespaced or namespace in DEFAULT_NAMESPACES:
-        return True, load(organization, resource, namespace, name) is not None
+def creation_state(
+    organization: Organization,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    *,
+    since: int | None = None,
+    companions: Sequence[str] = (),
+) -> Creation:
+    """For an object about to be created, in one statement: whether its namespace exists (always,
+    for the default namespace and cluster-scoped kinds), whether its name is taken, the last
+    committed resourceVersion, and whether an object of the namespace whose plural is in
+    ``companions`` changed after version ``since`` (not asked when ``since`` is None)."""
+    key_value = key(organization)
+    namespace_key = ["", "namespaces", "", namespace]
     with connection.cursor() as cursor:
         cursor.execute(
-            _creation_check_statement(),
-            [key(organization), resource.group, resource.plural, namespace, name, namespace],
+            _creation_statement(),
+            [
+                key_value,
+                key_value,
+                *namespace_key,
+                key_value,
+                resource.group,
+                resource.plural,
+                namespace,
+                name,
+                key_value,
+                -1 if since is None else since,
+                namespace,
+                list(companions) if since is not None else [],
+            ],
         )
-        found = [is_namespace for (is_namespace,) in cursor.fetchall()]
-    return True in found, False in found
+        version, namespace_found, exists, moved = cursor.fetchone()
+    return Creation(
+        namespace_exists=bool(namespace_found) or not resource.namespaced or namespace in DEFAULT_NAMESPACES,
+        exists=bool(exists),
+        version=int(version or 0),
+        companions_moved=bool(moved),
+    )
 
 
 def stored_body(kobj: KubeObject) -> Json:
@@ -242,34 +303,33 @@ def save(
     existing: KubeObject | None,
 ) -> KubeObject:
     """Store a created or changed object with the next resourceVersion, and log the change."""
-    kobj = prepared(organization, counter, resource, namespace, name, write, existing)
+    kobj = prepared(organization, resource, namespace, name, write, existing)
     return save_prepared(organization, counter, kobj, added=existing is None)
 
 
 def prepared(
     organization: Organization,
-    counter: KubeCounter,
     resource: Resource,
     namespace: str,
     name: str,
     write: Write,
     existing: KubeObject | None,
 ) -> KubeObject:
-    """The object as ``save`` stores it (``write`` in it, at the next resourceVersion), not
-    stored yet: ``render`` shows it as it will be served, and fields set on it now are stored
-    with it (``save_prepared``) in the same statement."""
+    """The object as ``save`` stores it (``write`` in it), not stored yet: ``render`` shows it as
+    it will be served (but for its resourceVersion, given when it is stored), and fields set on it
+    now are stored with it (``save_prepared``) in the same statement. Needs no lock: a create
+    prepares its object, and its workload, before it waits for the counter."""
     kobj = existing or new_object(organization, resource, namespace, name)
     _write_into(kobj, resource, write)
-    kobj.resource_version = counter.resource_version + 1
     return kobj
 
 
 def save_prepared(
     organization: Organization, counter: KubeCounter, kobj: KubeObject, *, added: bool
 ) -> KubeObject:
-    """Store an object from ``prepared`` (with the counter still where it was then), and log it."""
+    """Store an object from ``prepared`` at the next resourceVersion (``counter`` locked), and log it."""
     counter.resource_version += 1
-    assert kobj.resource_version == counter.resource_version, "the counter moved since prepared()"
+    kobj.resource_version = counter.resource_version
     kobj.save()
     _log(organization, counter, kobj, "ADDED" if added else "MODIFIED")
     counter.save(update_fields=["resource_version"])
@@ -288,6 +348,7 @@ def new_object(
         resource=resource.plural,
         namespace=namespace,
         name=name,
+        resource_version=0,  # given when it is stored
     )
     if write is not None:
         _write_into(kobj, resource, write)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
@@ -25,6 +26,7 @@ from policies.kubeapi.selection import field_filters, fields_match, label_matche
 from tenants.actors import Actor
 from tenants.authentication import ApiTokenAuthentication
 from tenants.models import ApiToken
+from tenants.races import race_message
 
 Json = dict[str, Any]
 MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
@@ -70,6 +72,13 @@ def endpoint(request: HttpRequest, rest: str) -> HttpResponseBase:
         return _route(request, token, [part for part in rest.split("/") if part])
     except errors.KubeError as error:
         return _error(error)
+    except DatabaseError as error:
+        # A write another request beat (its unique constraint, a deadlock PostgreSQL broke): a
+        # Conflict the client may retry, as the API server answers a lost race.
+        message = race_message(error)
+        if message is None:
+            raise
+        return _error(errors.KubeError(409, "Conflict", message))
 
 
 def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpResponseBase:

@@ -17,11 +17,14 @@ from tests.fixtures.federation import deployment
 
 pytestmark = pytest.mark.django_db
 DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
-# A Deployment's POST: the token with its organization, the counter's lock, one read for the
-# namespace and the name, the companions, the policy with the workload of that name, the workload
-# and its audit event, the object, its event, the counter (savepoints aside); the compaction's read
-# comes at most every ``store.COMPACT_SECONDS``, and the fixtures' writes just made it.
-MAX_POST_STATEMENTS = 10
+# A Deployment's POST: the token with its organization, one read for the namespace and the name,
+# the companions, the policy with the workload of that name, the workload and its audit event, then
+# the counter's lock and what the object's own write needs (savepoints aside); the compaction's
+# read comes at most every ``store.COMPACT_SECONDS``, and the fixtures' writes just made it.
+MAX_POST_STATEMENTS = 11
+# Of those, sent while the counter is locked (every write of the organization waits for it): the
+# namespace, the name and the companions read again, the object, its event, the counter.
+MAX_POST_LOCKED_STATEMENTS = 4
 # A PUT: the token with its organization, the lock, the object, its workload, the companions, the
 # policy, the workload again and its policy (``workload_update``), the workload's update and its
 # audit event, the object, its event, the counter (savepoints aside).
@@ -54,6 +57,11 @@ def test_a_deployment_post_is_linked_before_its_one_write_in_few_statements(cast
         q["sql"] for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
     ]
     assert len(statements) <= MAX_POST_STATEMENTS, "\n".join(statements)
+    locked = [number for number, sql in enumerate(statements) if "FOR UPDATE" in sql]
+    assert len(locked) == 1 and 'FROM "policies_kubecounter"' in statements[locked[0]], statements
+    after_lock = statements[locked[0] + 1 :]
+    assert len(after_lock) <= MAX_POST_LOCKED_STATEMENTS, "\n".join(after_lock)
+    assert not any("policies_workload" in sql or "tenants_auditevent" in sql for sql in after_lock)
     assert len(_object_writes(captured)) == 1, _object_writes(captured)
     kobj = KubeObject.objects.get(organization=cast.org_a, resource="deployments", name="web")
     workload = Workload.objects.get(organization=cast.org_a, namespace="shop", name="web")
