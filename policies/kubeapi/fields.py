@@ -147,6 +147,11 @@ def _times(managed: list[Json]) -> dict[tuple[str, str], str]:
     }
 
 
+def _without_managed(obj: Json) -> Json:
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**obj, "metadata": metadata}
+
+
 def _covers(owned: set[Path], path: Path) -> bool:
     """True when an owned field is ``path``, inside it, or holds it (a list owned whole)."""
     return any(o[: len(path)] == path or path[: len(o)] == o for o in owned)
@@ -203,7 +208,10 @@ def apply(
             owned[key] = {p for p in owned[key] if value_at(result, p) is not _MISSING}
     owned[mine] = applied
     times = _times(managed)
-    times[mine] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if live is None or owned != owners(managed) or _without_managed(result) != _without_managed(live):
+        # As the API server: an apply that changes neither the object nor who owns what keeps
+        # the manager's time, and the object stays as it was (no new resourceVersion).
+        times[mine] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     merged: Json = result
     merged.setdefault("metadata", {})["managedFields"] = render_managed(owned, api_version, times)
     return merged

@@ -1,7 +1,7 @@
 """What each verb does to a stored object: the services the endpoint's views call.
 
 Every write runs in one transaction that stores the object under the organization's counter lock
-(``store.lock``; a create takes it only for its own write, ``_created``), checks the object as the
+(``store.lock``; a create takes it only for its own write, ``writes.created``), checks the object as the
 Kubernetes API server would (``checks``: kind, apiVersion, name, namespace; here:
 resourceVersion preconditions), records field ownership (``fields``), stores it, and hands
 Deployments and Jobs to the federation (``federation``): an object the federation refuses is not
@@ -11,26 +11,21 @@ back. A PATCH answers a ``Written``, which says whether a server-side apply crea
 
 from __future__ import annotations
 
-import base64
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from policies.kubeapi import catalog, checks, errors, federation, fields, patches, store
-from policies.kubeapi.companions import COMPANION_GROUPS
+from policies.kubeapi import catalog, checks, errors, federation, fields, patches, store, writes
 from policies.kubeapi.resources import Resource, by_kind
 from policies.kubeapi.selection import fields_match
 from policies.models import KubeCounter, KubeObject
-from tenants.actors import Actor
-from tenants.models import Organization
 
 Json = dict[str, Any]
-_SPEC_FREE = {"metadata", "status", "apiVersion", "kind"}  # changes here do not bump generation
+Context = writes.Context
 _MAX_MANAGER = 128
 # A watch with nothing to send writes one space this often: JSON decoders skip it, and writing it
 # finds a client that went away, which ends the watch (its thread and database session with it).
@@ -45,16 +40,6 @@ class _DryRun(Exception):
     def __init__(self, result: object) -> None:
         super().__init__("dry run")
         self.result = result
-
-
-@dataclass(frozen=True)
-class Context:
-    organization: Organization
-    actor: Actor
-    resource: Resource
-    namespace: str  # "" for cluster-scoped kinds
-    manager: str
-    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,127 +82,6 @@ def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json
 # --- writes ----------------------------------------------------------------------------------------
 
 
-def _spec_changed(old: Json, new: Json) -> bool:
-    return {k: v for k, v in old.items() if k not in _SPEC_FREE} != {
-        k: v for k, v in new.items() if k not in _SPEC_FREE
-    }
-
-
-def _prepared(ctx: Context, kobj: KubeObject | None, obj: Json, status: Json) -> KubeObject:
-    """``obj`` written into ``kobj`` (a new object when None), as it will be stored."""
-    if ctx.resource.kind == catalog.CRD_KIND:
-        catalog.check_definition(obj)
-        status = catalog.definition_status(obj)
-    if ctx.resource.kind == "Secret" and "stringData" in obj:
-        obj = _string_data_merged(obj)
-    _update_strategy_defaulted(obj)
-    generation = 1 if kobj is None else kobj.generation + _spec_changed(store.render(kobj), obj)
-    write = store.Write(obj, status, generation)
-    return store.prepared(ctx.organization, ctx.resource, ctx.namespace, obj["metadata"]["name"], write, kobj)
-
-
-def _federated(ctx: Context, prepared: KubeObject) -> bool:
-    return ctx.resource.workload and prepared.deleted_at is None
-
-
-def _link(ctx: Context, prepared: KubeObject) -> None:
-    """A workload object linked to its workload (made or updated) before it is stored: one write
-    of the object, not two."""
-    try:
-        federation.workload_sync(ctx.organization, kobj=prepared, obj=store.render(prepared), actor=ctx.actor)
-    except ValidationError as error:
-        raise checks.federation_error(ctx.resource, prepared.name, error)
-
-
-def _stored(ctx: Context, counter: KubeCounter, prepared: KubeObject, *, added: bool) -> KubeObject:
-    saved = store.save_prepared(ctx.organization, counter, prepared, added=added)
-    if not _federated(ctx, saved) and saved.kind in federation.COMPANION_KINDS:
-        try:
-            federation.companions_changed(ctx.organization, namespace=ctx.namespace, actor=ctx.actor)
-        except ValidationError as error:
-            raise checks.federation_error(ctx.resource, saved.name, error)
-    return saved
-
-
-def _written(
-    ctx: Context, counter: KubeCounter, kobj: KubeObject | None, obj: Json, status: Json
-) -> KubeObject:
-    """``obj`` stored over ``kobj`` (or as a new object), the counter locked throughout."""
-    prepared = _prepared(ctx, kobj, obj, status)
-    if _federated(ctx, prepared):
-        _link(ctx, prepared)
-    return _stored(ctx, counter, prepared, added=kobj is None)
-
-
-def _created(ctx: Context, obj: Json, status: Json, seen: store.Creation) -> KubeObject | None:
-    """A new object stored, its workload made first: only its own write waits for the counter.
-
-    Every write through the endpoint holds the organization's counter until it commits, so a
-    create that held it from the start (for its checks, companions, policy, workload and audit
-    event too: 10 of its statements) capped an organization at one create per ~10 ms, on any
-    number of cores (``bench/submit_cost.py``). Here the counter is taken once the workload is
-    made, and what was read before it (``seen``) is checked again under it, unless nothing was
-    written since (the counter is where it was): the namespace (deleted meanwhile: 404), the name
-    (taken meanwhile: None, the caller answers), and the companions of the namespace (one changed
-    since ``seen``: the workload takes them again).
-
-    A create of the same name racing this one inserts the same workload: the database's unique
-    constraint makes the later one wait for the first to commit, then refuses it, and that is
-    answered as the name being taken. The counter is taken after the workload here, before it
-    on every other write, which never inserts a workload that a create could hold."""
-    prepared = _prepared(ctx, None, obj, status)
-    name = prepared.name
-    federated = _federated(ctx, prepared)
-    if federated:
-        try:
-            _link(ctx, prepared)
-        except errors.KubeError:
-            if store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name).exists:
-                return None
-            raise
-    counter = store.lock(ctx.organization)
-    if counter.resource_version == seen.version:
-        return _stored(ctx, counter, prepared, added=True)  # nothing was written since ``seen``
-    now = store.creation_state(
-        ctx.organization, ctx.resource, ctx.namespace, name, since=seen.version, companions=_COMPANIONS
-    )
-    if not now.namespace_exists:
-        raise errors.not_found("namespaces", "", ctx.namespace)
-    if now.exists:
-        return None
-    if federated and now.companions_moved:
-        _link(ctx, prepared)
-    return _stored(ctx, counter, prepared, added=True)
-
-
-# The plurals of the kinds that follow workloads (``_created`` looks for changes of them).
-_COMPANIONS = tuple(
-    resource.plural
-    for kind, group in COMPANION_GROUPS.items()
-    if (resource := by_kind(group, kind)) is not None
-)
-
-
-# What the API server defaults on StatefulSets and DaemonSets, and ``kubectl rollout status``
-# reads: it refuses a set whose strategy is not RollingUpdate.
-_UPDATE_STRATEGIES = {
-    "StatefulSet": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-    "DaemonSet": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
-}
-
-
-def _update_strategy_defaulted(obj: Json) -> None:
-    default = _UPDATE_STRATEGIES.get(str(obj.get("kind")))
-    spec = obj.get("spec")
-    if default is None or not isinstance(spec, dict):
-        return
-    strategy = spec.get("updateStrategy")
-    if not isinstance(strategy, dict) or not strategy.get("type"):
-        spec["updateStrategy"] = {**default, **(strategy if isinstance(strategy, dict) else {})}
-    if obj.get("kind") == "StatefulSet":
-        spec.setdefault("podManagementPolicy", "OrderedReady")
-
-
 def _initial_status(resource: Resource) -> Json:
     """A new object's status as the API server writes it: a Namespace is Active; an HPA's required
     counts are 0 until it scales (clients reject an HPA status without ``desiredReplicas``)."""
@@ -226,18 +90,6 @@ def _initial_status(resource: Resource) -> Json:
     if resource.kind == "HorizontalPodAutoscaler":
         return {"currentReplicas": 0, "desiredReplicas": 0}
     return {}
-
-
-def _string_data_merged(obj: Json) -> Json:
-    """A Secret's stringData is written into data (base64), as the API server does; it is never kept."""
-    merged = {k: v for k, v in obj.items() if k != "stringData"}
-    plain = obj.get("stringData") or {}
-    name = str(obj["metadata"]["name"])
-    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
-        raise errors.invalid("Secret", "", name, [("stringData", "Invalid value: must map keys to strings")])
-    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in plain.items()}
-    merged["data"] = {**(obj.get("data") or {}), **encoded}
-    return merged
 
 
 def _dry(function: Callable[Concatenate[Context, _P], _R]) -> Callable[Concatenate[Context, _P], _R]:
@@ -290,14 +142,14 @@ def create(ctx: Context, obj: Any) -> Json:
     obj["metadata"]["managedFields"] = fields.record_update(
         None, obj, manager=ctx.manager, api_version=ctx.resource.group_version, now=timezone.now()
     )
-    created = _created(ctx, obj, _main_status(ctx, obj, _initial_status(ctx.resource)), seen)
+    created = writes.created(ctx, obj, _main_status(ctx, obj, _initial_status(ctx.resource)), seen)
     if created is None:
         raise errors.already_exists(ctx.resource.plural, ctx.resource.group, name)
     return store.render(created)
 
 
 def _creatable(ctx: Context, name: str) -> store.Creation:
-    """What ``_created`` needs to know first; 404 when the namespace does not exist, 409 when the
+    """What ``writes.created`` needs to know first; 404 when the namespace does not exist, 409 when the
     name is taken."""
     seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
     if not seen.namespace_exists:
@@ -330,7 +182,9 @@ def _replace(
     current = store.render(kobj)
     if subresource == "status":
         sent = obj.get("status")
-        store.touch_status(ctx.organization, counter, kobj, sent if isinstance(sent, dict) else {})
+        status = sent if isinstance(sent, dict) else {}
+        if status != kobj.status:  # an unchanged status is not written again either
+            store.touch_status(ctx.organization, counter, kobj, status)
         return kobj
     if not applied:
         obj.setdefault("metadata", {})["managedFields"] = fields.record_update(
@@ -338,7 +192,7 @@ def _replace(
         )
     if kobj.deleted_at is not None:
         obj["metadata"]["finalizers"] = current["metadata"].get("finalizers", [])
-    return _written(ctx, counter, kobj, obj, _main_status(ctx, obj, kobj.status))
+    return writes.written(ctx, counter, kobj, obj, _main_status(ctx, obj, kobj.status))
 
 
 def _main_status(ctx: Context, obj: Json, kept: Json) -> Json:
@@ -391,13 +245,19 @@ def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subreso
 def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: str) -> Written:
     config = checks.checked(ctx.resource, ctx.namespace, config, url_name=name)
     if not subresource:
-        seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
-        if not seen.exists:
-            if not seen.namespace_exists:
-                raise errors.not_found("namespaces", "", ctx.namespace)
-            created = _apply_created(ctx, name, config, force=force, seen=seen)
-            if created is not None:
-                return created
+        live = store.load(ctx.organization, ctx.resource, ctx.namespace, name)
+        if live is not None:
+            unchanged = _applied_unchanged(ctx, live, config, force=force)
+            if unchanged is not None:
+                return unchanged
+        else:
+            seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
+            if not seen.exists:
+                if not seen.namespace_exists:
+                    raise errors.not_found("namespaces", "", ctx.namespace)
+                created = _apply_created(ctx, name, config, force=force, seen=seen)
+                if created is not None:
+                    return created
             # Another request created it meanwhile: this apply goes onto it, as onto any object.
     counter = store.lock(ctx.organization)
     kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name, for_update=True)
@@ -427,17 +287,40 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
     result.setdefault("metadata", {}).update(name=name)
     if kobj is None:
         status = _main_status(ctx, result, _initial_status(ctx.resource))
-        return Written(store.render(_written(ctx, counter, None, result, status)), created=True)
+        return Written(store.render(writes.written(ctx, counter, None, result, status)), created=True)
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
     return Written(store.render(_replace(ctx, counter, kobj, result, subresource, applied=True)))
+
+
+def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: bool) -> Written | None:
+    """The object as it is, when applying ``config`` to it (as read, without the counter) would
+    change nothing; None otherwise (a change, a conflict, an object being deleted), and the apply
+    goes on under the counter. GitOps tools apply every object they manage every few minutes, and
+    most of those applies change nothing: they answer from one read, holding no lock."""
+    if live.deleted_at is not None:
+        return None
+    try:
+        result = fields.apply(
+            store.render(live),
+            config,
+            manager=ctx.manager,
+            force=force,
+            api_version=ctx.resource.group_version,
+            now=timezone.now(),
+        )
+    except fields.ApplyConflict:
+        return None
+    result.setdefault("metadata", {}).update(name=live.name)
+    obj, status = writes.normalized(ctx, result, _main_status(ctx, result, live.status))
+    return Written(store.render(live)) if writes.unchanged(live, obj, status) else None
 
 
 def _apply_created(
     ctx: Context, name: str, config: Json, *, force: bool, seen: store.Creation
 ) -> Written | None:
     """A server-side apply of an object that was not there (``seen``): created as a POST is
-    (``_created``); None when another request took the name meanwhile."""
+    (``writes.created``); None when another request took the name meanwhile."""
     result = fields.apply(
         None,
         config,
@@ -448,7 +331,7 @@ def _apply_created(
     )
     result.setdefault("metadata", {}).update(name=name)
     status = _main_status(ctx, result, _initial_status(ctx.resource))
-    created = _created(ctx, result, status, seen)
+    created = writes.created(ctx, result, status, seen)
     return None if created is None else Written(store.render(created), created=True)
 
 

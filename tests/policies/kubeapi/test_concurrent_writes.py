@@ -1,6 +1,6 @@
 """Writes through the endpoint that race each other, on the live server (each request its own
 thread and database session, as gunicorn's workers): a create takes the organization's counter only
-for its own write (``operations._created``), so two creates of one name, a create beside a
+for its own write (``writes.created``), so two creates of one name, a create beside a
 server-side apply of it, and a companion changed while a workload is being created must still end
 as the API server's would: one object, one workload, every other request a 409 or a success, and
 the workload with the companions as they are."""
