@@ -10,7 +10,11 @@ submits ``--posts`` Deployments one after the other (one client, no worker runni
 - ``rest``: ``POST /api/v1/workloads/`` with ``{"manifest": {...}, "policy": name}``, as the
   federation fleet bench's clients do;
 - ``endpoint``: ``POST /k8s/apis/apps/v1/namespaces/<ns>/deployments`` with the Deployment itself,
-  its policy named by the ``policy.nodeless.io/name`` annotation (namespaces created beforehand).
+  its policy named by the ``policy.nodeless.io/name`` annotation (namespaces created beforehand);
+- ``apply``: the same Deployments by server-side apply (``PATCH`` with
+  ``application/apply-patch+yaml``, field manager ``flux``), each creating its object;
+- ``reapply``: those applied again unchanged (created first, outside the clock), as a GitOps tool
+  does every few minutes.
 
 Both go through Django's whole stack in process (DRF's APIClient: middleware, authentication,
 parsing, the view, the services, the response), which is where the fleet bench's submissions spend
@@ -44,6 +48,7 @@ NAMESPACES = 8
 POLICY = "cheapest"
 POLICY_ANNOTATION = "policy.nodeless.io/name"  # policies.kubeapi.federation.POLICY_ANNOTATION
 WARMUP = 20
+PATHS = ("rest", "endpoint", "apply", "reapply")
 
 
 def deployment(namespace: str, number: int, *, annotated: bool) -> dict[str, Any]:
@@ -111,8 +116,23 @@ def _poster(path: str, token: str) -> Callable[[int], None]:
     for index in range(NAMESPACES):
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k8s-{index}"}}
         response = client.post("/k8s/api/v1/namespaces", namespace, format="json")
-        if response.status_code != 201:
+        if response.status_code not in (201, 409):  # 409: an earlier path made it
             raise RuntimeError(f"namespace: {response.status_code} {response.content[:300]!r}")
+    if path in ("apply", "reapply"):
+        expected = 201 if path == "apply" else 200
+
+        def apply_object(number: int) -> None:
+            namespace = f"k8s-{number % NAMESPACES}"
+            body = json.dumps(deployment(namespace, number, annotated=True))  # JSON is YAML
+            response = client.patch(
+                f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments/svc-{number}?fieldManager=flux",
+                body,
+                content_type="application/apply-patch+yaml",
+            )
+            if response.status_code != expected:
+                raise RuntimeError(f"{path}: {response.status_code} {response.content[:300]!r}")
+
+        return apply_object
 
     def post_object(number: int) -> None:
         namespace = f"k8s-{number % NAMESPACES}"
@@ -124,6 +144,15 @@ def _poster(path: str, token: str) -> Callable[[int], None]:
             raise RuntimeError(f"endpoint: {response.status_code} {response.content[:300]!r}")
 
     return post_object
+
+
+def _ready(path: str, token: str, first: int, count: int) -> Callable[[int], None]:
+    """``_poster(path)``, with what ``reapply`` applies again (``count`` from ``first``) created."""
+    if path == "reapply":
+        create = _poster("apply", token)
+        for number in range(first, first + count):
+            create(number)
+    return _poster(path, token)
 
 
 class QueryCounter:
@@ -159,7 +188,7 @@ class QueryCounter:
 def measure(path: str, token: str, posts: int, first: int) -> dict[str, object]:
     from django.db import connection
 
-    post = _poster(path, token)
+    post = _ready(path, token, first, WARMUP + posts)
     for number in range(first, first + WARMUP):
         post(number)
     cpu: list[float] = []
@@ -191,7 +220,7 @@ def show_queries(path: str, token: str, first: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    post = _poster(path, token)
+    post = _ready(path, token, first, 2)
     post(first)
     with CaptureQueriesContext(connection) as captured:
         post(first + 1)
@@ -205,7 +234,7 @@ def profile(path: str, token: str, posts: int) -> None:
     import io
     import pstats
 
-    post = _poster(path, token)
+    post = _ready(path, token, 0, WARMUP + posts)
     for number in range(WARMUP):
         post(number)
     profiler = cProfile.Profile(time.process_time)
@@ -226,8 +255,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--posts", type=int, default=300)
-    parser.add_argument("--path", choices=("rest", "endpoint", "both"), default="both")
-    parser.add_argument("--profile", choices=("rest", "endpoint"), help="cProfile one path instead")
+    parser.add_argument("--path", choices=(*PATHS, "both"), default="both")
+    parser.add_argument("--profile", choices=PATHS, help="cProfile one path instead")
     parser.add_argument("--queries", action="store_true", help="print the SQL of one POST per path")
     args = parser.parse_args()
     with _throwaway_database(suffix="submitcost"):
