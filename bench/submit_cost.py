@@ -35,6 +35,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -95,55 +96,53 @@ def _setup() -> str:
     return token
 
 
-def _poster(path: str, token: str) -> Callable[[int], None]:
-    """One submission of workload ``number`` on ``path``; raises unless it was created."""
+def _request(path: str, number: int) -> tuple[str, str, str, str, int]:
+    """(method, URL path, body, content type, the status it must answer) of submission ``number``."""
+    if path == "rest":
+        body = {
+            "manifest": deployment(f"rest-{number % NAMESPACES}", number, annotated=False),
+            "policy": POLICY,
+        }
+        return "POST", "/api/v1/workloads/", json.dumps(body), "application/json", 201
+    namespace = f"k8s-{number % NAMESPACES}"
+    collection = f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments"
+    obj = json.dumps(deployment(namespace, number, annotated=True))
+    if path == "endpoint":
+        return "POST", collection, obj, "application/json", 201
+    # JSON is YAML: the apply's body as kubectl --server-side sends it, field manager ``flux``.
+    url = f"{collection}/svc-{number}?fieldManager=flux"
+    return "PATCH", url, obj, "application/apply-patch+yaml", 201 if path == "apply" else 200
+
+
+def _namespaces(token: str) -> None:
     from rest_framework.test import APIClient
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    if path == "rest":
-
-        def post(number: int) -> None:
-            body = {
-                "manifest": deployment(f"rest-{number % NAMESPACES}", number, annotated=False),
-                "policy": POLICY,
-            }
-            response = client.post("/api/v1/workloads/", body, format="json")
-            if response.status_code != 201:
-                raise RuntimeError(f"rest: {response.status_code} {response.content[:300]!r}")
-
-        return post
     for index in range(NAMESPACES):
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k8s-{index}"}}
         response = client.post("/k8s/api/v1/namespaces", namespace, format="json")
         if response.status_code not in (201, 409):  # 409: an earlier path made it
             raise RuntimeError(f"namespace: {response.status_code} {response.content[:300]!r}")
-    if path in ("apply", "reapply"):
-        expected = 201 if path == "apply" else 200
 
-        def apply_object(number: int) -> None:
-            namespace = f"k8s-{number % NAMESPACES}"
-            body = json.dumps(deployment(namespace, number, annotated=True))  # JSON is YAML
-            response = client.patch(
-                f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments/svc-{number}?fieldManager=flux",
-                body,
-                content_type="application/apply-patch+yaml",
-            )
-            if response.status_code != expected:
-                raise RuntimeError(f"{path}: {response.status_code} {response.content[:300]!r}")
 
-        return apply_object
+def _poster(path: str, token: str) -> Callable[[int], None]:
+    """One submission of workload ``number`` on ``path`` through Django's stack in this process;
+    raises unless it answered as it must."""
+    from rest_framework.test import APIClient
 
-    def post_object(number: int) -> None:
-        namespace = f"k8s-{number % NAMESPACES}"
-        body = json.dumps(deployment(namespace, number, annotated=True))
-        response = client.post(
-            f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments", body, content_type="application/json"
-        )
-        if response.status_code != 201:
-            raise RuntimeError(f"endpoint: {response.status_code} {response.content[:300]!r}")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    if path != "rest":
+        _namespaces(token)
 
-    return post_object
+    def post(number: int) -> None:
+        method, url, body, content_type, expected = _request(path, number)
+        response = client.generic(method, url, body, content_type=content_type)
+        if response.status_code != expected:
+            raise RuntimeError(f"{path}: {response.status_code} {response.content[:300]!r}")
+
+    return post
 
 
 def _ready(path: str, token: str, first: int, count: int) -> Callable[[int], None]:
@@ -215,6 +214,63 @@ def measure(path: str, token: str, posts: int, first: int) -> dict[str, object]:
     }
 
 
+def measure_served(
+    path: str, token: str, posts: int, first: int, *, clients: int, workers: int
+) -> dict[str, object]:
+    """``--served``: the submissions over HTTP to the API as production serves it (gunicorn with
+    ``workers`` processes, ``bench.federation_processes.ApiServer``), from ``clients`` threads at
+    once: how many one organization gets through per second when its writes contend, with the
+    gunicorn and PostgreSQL CPU they cost. Nothing consumes the passes they enqueue."""
+    import requests
+
+    from bench.federation_processes import ApiServer, database_cpu_seconds
+
+    _ready(path, token, first, WARMUP + posts)  # the namespaces (and what reapply applies again)
+    api = ApiServer(workers)
+    latencies: list[float] = []
+
+    def send_all(numbers: range) -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        for number in numbers:
+            method, url, body, content_type, expected = _request(path, number)
+            sent = time.perf_counter()
+            response = session.request(
+                method, api.base + url, data=body, headers={"Content-Type": content_type}, timeout=60
+            )
+            latencies.append(time.perf_counter() - sent)
+            if response.status_code != expected:
+                raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]!r}")
+
+    try:
+        send_all(range(first, first + WARMUP))
+        latencies.clear()
+        api_cpu, database_cpu = api.cpu_seconds(), database_cpu_seconds()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            shares = [
+                range(first + WARMUP + client, first + WARMUP + posts, clients) for client in range(clients)
+            ]
+            for done in [pool.submit(send_all, share) for share in shares]:
+                done.result()
+        seconds = time.perf_counter() - started
+        api_cpu, database_cpu = api.cpu_seconds() - api_cpu, database_cpu_seconds() - database_cpu
+    finally:
+        api.stop()
+    latencies.sort()
+    return {
+        "path": path,
+        "posts": posts,
+        "clients": clients,
+        "api_workers": workers,
+        "posts_per_second": round(posts / seconds, 1),
+        "p50_ms": round(1000 * latencies[len(latencies) // 2], 1),
+        "p99_ms": round(1000 * latencies[int(len(latencies) * 0.99)], 1),
+        "api_cpu_ms_per_post": round(1000 * api_cpu / posts, 2),
+        "postgresql_cpu_ms_per_post": round(1000 * database_cpu / posts, 2),
+    }
+
+
 def show_queries(path: str, token: str, first: int) -> None:
     """The statements of one submission (after one, so the token's last use is already recorded)."""
     from django.db import connection
@@ -258,6 +314,13 @@ def main() -> None:
     parser.add_argument("--path", choices=(*PATHS, "both"), default="both")
     parser.add_argument("--profile", choices=PATHS, help="cProfile one path instead")
     parser.add_argument("--queries", action="store_true", help="print the SQL of one POST per path")
+    parser.add_argument(
+        "--served",
+        type=int,
+        metavar="WORKERS",
+        help="send the submissions over HTTP to gunicorn with WORKERS processes, from --clients threads",
+    )
+    parser.add_argument("--clients", type=int, default=4, help="with --served: threads submitting at once")
     args = parser.parse_args()
     with _throwaway_database(suffix="submitcost"):
         import django
@@ -280,7 +343,13 @@ def main() -> None:
             return
         load = os.getloadavg()[0]
         for offset, path in enumerate(paths):
-            line = measure(path, token, args.posts, first=offset * 100_000)
+            line = (
+                measure_served(
+                    path, token, args.posts, first=offset * 100_000, clients=args.clients, workers=args.served
+                )
+                if args.served
+                else measure(path, token, args.posts, first=offset * 100_000)
+            )
             print(json.dumps({**line, "load_average_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}))
 
 
