@@ -33,12 +33,13 @@ the same placements meanwhile; a crash loses only outcomes, and the next pass ap
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -69,15 +70,28 @@ MAX_PASSES = 6
 # Between passes back to back, the endpoint's statuses are synced at most this often: each sync
 # holds the organization's resourceVersion counter, which every write through the endpoint waits
 # for (synced after every pass, the fleet bench's 1,000 submissions took longer: 18.9 s against
-# 17.1 s, one run each).
+# 17.1 s, one run each). It counts from the last sync of the organization in this process, the
+# task before's too: that task's last pass synced a moment ago, and the next task's first pass
+# synced again before its next pass could decide (0.5-2.1 s each under the fleet bench's burst;
+# its 1,000 workloads' syncs took 6.2 s of the worker's passes with it, 3.2 s without, one run each).
 STATUS_SECONDS = 3.0
 
 # Organizations whose status memo (``policies.kubeapi.status_back.StatusMemo``) a worker process
 # keeps: a memo holds a few values per object, and an organization not served for a while is
 # synced in full once when it comes back.
 STATUS_MEMOS = 64
-_status_memos: OrderedDict[str, StatusMemo] = OrderedDict()
-_status_memos_lock = threading.Lock()
+
+
+@dataclass
+class _StatusSync:
+    """An organization's status syncs in this process: their memo, and when the last one ran."""
+
+    memo: StatusMemo = field(default_factory=StatusMemo)
+    at: float = -math.inf  # time.monotonic()
+
+
+_status_syncs: OrderedDict[str, _StatusSync] = OrderedDict()
+_status_syncs_lock = threading.Lock()
 
 # A pass's applies still running: their outcomes, once every member answered.
 Applying = Future[list[ActionOutcome]]
@@ -108,7 +122,7 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
     if lease is None:
         return None
     applying: Applying | None = None
-    statuses_synced = -STATUS_SECONDS
+    synced = _status_sync(organization_id)
     rows: FederationRows | None = None
     try:
         report = PassReport(organization_id)
@@ -136,9 +150,9 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
             standalone = time.perf_counter()
             # Status back to the Kubernetes endpoint's objects (and deletions the members finished):
             # after the task's last pass, and between passes at most every STATUS_SECONDS.
-            if applying is None or time.monotonic() - statuses_synced >= STATUS_SECONDS:
-                statuses_sync(organization_id, rows, _status_memo(organization_id))
-                statuses_synced = time.monotonic()
+            if applying is None or time.monotonic() - synced.at >= STATUS_SECONDS:
+                statuses_sync(organization_id, rows, synced.memo)
+                synced.at = time.monotonic()
             logger.debug(
                 "federation pass %d of its task: %s; rows %.3f s, stand-alone %.3f s, statuses %.3f s",
                 number,
@@ -156,15 +170,15 @@ def run_pass(organization_id: str, *, now: datetime | None = None) -> PassReport
         release(lease)
 
 
-def _status_memo(organization_id: str) -> StatusMemo:
-    """The organization's memo in this process (only the lease holder syncs, so one task at a
-    time uses it)."""
-    with _status_memos_lock:
-        memo = _status_memos.pop(organization_id, None) or StatusMemo()
-        _status_memos[organization_id] = memo
-        while len(_status_memos) > STATUS_MEMOS:
-            _status_memos.popitem(last=False)
-        return memo
+def _status_sync(organization_id: str) -> _StatusSync:
+    """The organization's status syncs in this process (only the lease holder syncs, so one task
+    at a time uses them)."""
+    with _status_syncs_lock:
+        synced = _status_syncs.pop(organization_id, None) or _StatusSync()
+        _status_syncs[organization_id] = synced
+        while len(_status_syncs) > STATUS_MEMOS:
+            _status_syncs.popitem(last=False)
+        return synced
 
 
 def _run(

@@ -6,14 +6,16 @@ before it acts, so nothing is applied twice and nothing is lost. A pass with not
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from policies.kubeapi.status_back import statuses_sync
 from policies.models import Placement, PlacementState, Workload
 from tests.fixtures.federation import deployment, pool, submit
 from tests.fixtures.simulation import audited_requests
-from workers.federation import observe, run_pass
+from workers.federation import observe, run_pass, runner
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +70,30 @@ def test_with_nothing_new_arriving_a_pass_waits_for_its_own_applies(
     assert asked.count("GET /version") == 1
     assert {state for _, _, state in _applied(workloads)} <= {PlacementState.APPLIED, PlacementState.RUNNING}
     assert {(generation, replicas) for generation, replicas, _ in _applied(workloads)} == {(1, 1)}
+
+
+@pytest.mark.parametrize("status_seconds", [runner.STATUS_SECONDS, 0.0])
+def test_a_task_right_after_another_syncs_the_endpoints_statuses_only_when_it_ends(
+    cast, onprem, policy, monkeypatch, status_seconds
+) -> None:
+    """The task before synced as it ended; the next one's first pass, leaving its applies running,
+    does not sync again within ``STATUS_SECONDS`` (each sync holds the organization's counter and
+    delays the next decisions); its last pass syncs as every task's does."""
+    monkeypatch.setattr(runner, "STATUS_SECONDS", status_seconds)
+    workloads = _submitted(cast, policy)
+    run_pass(str(cast.org_a.pk))  # ends with a sync
+    synced: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        synced.append(1)
+        return statuses_sync(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "statuses_sync", counted)
+    more = submit(cast, deployment(name="web-more", replicas=1), workloads[0].policy)
+    # An edit the clock puts after every pass's read: each pass finds more work arriving.
+    Workload.objects.filter(pk=more.pk).update(updated_at=timezone.now() + timedelta(hours=1))
+
+    report = run_pass(str(cast.org_a.pk))
+
+    assert report is not None and onprem.deployment_replicas("shop", "web-more") == 1
+    assert len(synced) == (1 if status_seconds else 2)
