@@ -66,7 +66,7 @@ def lock(organization: Organization) -> KubeCounter:
     """The organization's counter, locked until the transaction ends (created on first use, with
     the namespaces every cluster has)."""
     with connection.cursor() as cursor:
-        cursor.execute(_lock_statement(), [key(organization)])
+        cursor.execute(_lock_statement(connection.features.has_select_for_update), [key(organization)])
         found = cursor.fetchone()
     if found is not None:
         counter = KubeCounter(
@@ -92,19 +92,18 @@ def lock(organization: Organization) -> KubeCounter:
                 status={"phase": "Active"},
                 resource_version=counter.resource_version,
             )
-    counter.save(update_fields=["resource_version"])
+    _counter_saved(counter)
     return counter
 
 
 @functools.cache
-def _lock_statement() -> str:
+def _lock_statement(for_update: bool) -> str:
     """``lock``'s statement: plain, as every write through the endpoint sends it while the
-    counter is locked (the ORM's ``select_for_update`` cost several times the CPU)."""
+    counter is locked (the ORM's ``select_for_update`` cost several times the CPU). SQLite (the
+    embedded default) has no row locks: one writer at a time holds the whole database."""
     versions = f"{column(KubeCounter, 'resource_version')}, {column(KubeCounter, 'compacted_version')}"
-    return (
-        f"SELECT {versions} FROM {table(KubeCounter)} "
-        f"WHERE {column(KubeCounter, 'organization')} = %s FOR UPDATE"
-    )
+    locked = " FOR UPDATE" if for_update else ""
+    return f"SELECT {versions} FROM {table(KubeCounter)} WHERE {column(KubeCounter, 'organization')} = %s{locked}"
 
 
 def current_version(organization: Organization) -> int:
@@ -166,9 +165,11 @@ class Creation:
 
 
 @functools.cache
-def _creation_statement() -> str:
+def _creation_statement(companions: int) -> str:
     """``creation_state``'s statement, from the models' tables and columns: a plain statement (every
-    POST sends it, twice; built by the ORM it costs several times the CPU)."""
+    POST sends it, twice; built by the ORM it costs several times the CPU). With ``companions``
+    (how many plurals), it also asks whether one of them changed in the namespace after a version;
+    it runs on SQLite (the embedded default) too."""
 
     def of(model: Any, field: str) -> str:
         return column(model, field)
@@ -177,15 +178,20 @@ def _creation_statement() -> str:
         f"{of(KubeObject, field)} = %s" for field in ("group", "resource", "namespace", "name")
     )
     objects, events = table(KubeObject), table(KubeEvent)
+    moved = (
+        f"EXISTS (SELECT 1 FROM {events} WHERE {of(KubeEvent, 'organization')} = %s "
+        f"AND {of(KubeEvent, 'resource_version')} > %s AND {of(KubeEvent, 'namespace')} = %s "
+        f"AND {of(KubeEvent, 'resource')} IN ({', '.join(['%s'] * companions)}))"
+        if companions
+        else "FALSE"
+    )
     return (
         f"SELECT (SELECT {of(KubeCounter, 'resource_version')} FROM {table(KubeCounter)} "
         f"WHERE {of(KubeCounter, 'organization')} = %s), "
         f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same} "
         f"AND {of(KubeObject, 'deleted_at')} IS NULL), "
         f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same}), "
-        f"EXISTS (SELECT 1 FROM {events} WHERE {of(KubeEvent, 'organization')} = %s "
-        f"AND {of(KubeEvent, 'resource_version')} > %s AND {of(KubeEvent, 'namespace')} = %s "
-        f"AND {of(KubeEvent, 'resource')} = ANY(%s))"
+        f"{moved}"
     )
 
 
@@ -203,25 +209,20 @@ def creation_state(
     committed resourceVersion, and whether an object of the namespace whose plural is in
     ``companions`` changed after version ``since`` (not asked when ``since`` is None)."""
     key_value = key(organization)
-    namespace_key = ["", "namespaces", "", namespace]
+    asked = list(companions) if since is not None else []
+    parameters = [
+        key_value,
+        key_value,
+        *("", "namespaces", "", namespace),
+        key_value,
+        resource.group,
+        resource.plural,
+        namespace,
+        name,
+        *([key_value, since, namespace, *asked] if asked else []),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _creation_statement(),
-            [
-                key_value,
-                key_value,
-                *namespace_key,
-                key_value,
-                resource.group,
-                resource.plural,
-                namespace,
-                name,
-                key_value,
-                -1 if since is None else since,
-                namespace,
-                list(companions) if since is not None else [],
-            ],
-        )
+        cursor.execute(_creation_statement(len(asked)), parameters)
         version, namespace_found, exists, moved = cursor.fetchone()
     return Creation(
         namespace_exists=bool(namespace_found) or not resource.namespaced or namespace in DEFAULT_NAMESPACES,
@@ -332,7 +333,7 @@ def save_prepared(
     kobj.resource_version = counter.resource_version
     kobj.save()
     _log(organization, counter, kobj, "ADDED" if added else "MODIFIED")
-    counter.save(update_fields=["resource_version"])
+    _counter_saved(counter)
     return kobj
 
 
@@ -379,7 +380,7 @@ def create_many(organization: Organization, counter: KubeCounter, kobjs: Sequenc
     KubeObject.objects.bulk_create(kobjs, batch_size=500)
     KubeEvent.objects.bulk_create(events, batch_size=500)
     _compact(organization, counter)
-    counter.save(update_fields=["resource_version"])
+    _counter_saved(counter)
 
 
 def touch_status(organization: Organization, counter: KubeCounter, kobj: KubeObject, status: Json) -> None:
@@ -403,7 +404,7 @@ def touch_statuses(
     _update_statuses([kobj for kobj, _ in changes])
     KubeEvent.objects.bulk_create(events, batch_size=500)
     _compact(organization, counter)
-    counter.save(update_fields=["resource_version"])
+    _counter_saved(counter)
 
 
 def _update_statuses(kobjs: Sequence[KubeObject]) -> None:
@@ -418,7 +419,7 @@ def mark_deleting(organization: Organization, counter: KubeCounter, kobj: KubeOb
     kobj.resource_version = counter.resource_version
     kobj.save(update_fields=["deleted_at", "resource_version"])
     _log(organization, counter, kobj, "MODIFIED")
-    counter.save(update_fields=["resource_version"])
+    _counter_saved(counter)
 
 
 def remove(organization: Organization, counter: KubeCounter, kobj: KubeObject) -> Json:
@@ -428,12 +429,45 @@ def remove(organization: Organization, counter: KubeCounter, kobj: KubeObject) -
     last = render(kobj)
     _log(organization, counter, kobj, "DELETED")
     kobj.delete()
-    counter.save(update_fields=["resource_version"])
+    _counter_saved(counter)
     return last
 
 
+@functools.cache
+def _counter_statement() -> str:
+    version, organization = column(KubeCounter, "resource_version"), column(KubeCounter, "organization")
+    return f"UPDATE {table(KubeCounter)} SET {version} = %s WHERE {organization} = %s"
+
+
+def _counter_saved(counter: KubeCounter) -> None:
+    """The counter's new resourceVersion stored: a plain statement, as every write sends it with
+    the counter locked (the ORM's save cost several times the CPU)."""
+    with connection.cursor() as cursor:
+        organization = Organization._meta.pk.get_db_prep_value(counter.organization_id, connection)
+        cursor.execute(_counter_statement(), [counter.resource_version, organization])
+
+
+_EVENT_FIELDS = ("organization", "resource_version", "group", "resource", "namespace", "name", "type")
+
+
+@functools.cache
+def _event_statement() -> str:
+    names = [*_EVENT_FIELDS, "object", "ciphertext", "created_at"]
+    columns = ", ".join(column(KubeEvent, name) for name in names)
+    document = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    values = ", ".join(["%s"] * len(_EVENT_FIELDS) + [document, "%s", "%s"])
+    return f"INSERT INTO {table(KubeEvent)} ({columns}) VALUES ({values})"
+
+
 def _log(organization: Organization, counter: KubeCounter, kobj: KubeObject, kind: str) -> None:
-    _event(organization, counter, kobj, kind).save()
+    """The change logged: one plain statement (sent with the counter locked; the ORM's insert
+    cost several times the CPU)."""
+    event = _event(organization, counter, kobj, kind)
+    values = [key(organization), *(getattr(event, name) for name in _EVENT_FIELDS[1:])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _event_statement(), [*values, json.dumps(event.object), event.ciphertext, event.created_at]
+        )
     _compact(organization, counter)
 
 

@@ -84,3 +84,49 @@ def test_a_federation_pass_writes_statuses_on_the_embedded_database(tmp_path: Pa
     before, after = lines["MESSAGE"].split(" -> ")
     assert after != before and after.strip("'")
     assert "FullyApplied" in lines["CONDITIONS"]
+
+
+ENDPOINT_WRITES = """
+import json
+from django.test import Client
+from policies.federation import services as federation
+from tenants import services as tenants
+from tenants.actors import Actor
+
+user, organization = tenants.signup(
+    email="embedded@nodeless.local", password="embedded-password-1", full_name="E", organization_name="E"
+)
+actor = Actor(user=user)
+federation.federation_policy_create(organization, actor=actor, data={"name": "c", "strategy": "cheapest"})
+_, token = tenants.api_token_create(organization, actor=actor, name="k", scopes=["read", "write"])
+client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+web = {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {
+        "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}},
+}
+def send(method, path, body, content_type="application/json"):
+    response = client.generic(method, "/k8s" + path, json.dumps(body), content_type=content_type)
+    print("STATUS", method, path, response.status_code, response.json().get("metadata", {}).get("resourceVersion"), response.json().get("message"))
+send("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+send("POST", "/apis/apps/v1/namespaces/shop/deployments", web)
+send("POST", "/apis/apps/v1/namespaces/shop/deployments", web)
+applied = {**web, "metadata": {"name": "api", "namespace": "shop"}}
+apply = "/apis/apps/v1/namespaces/shop/deployments/api?fieldManager=flux"
+send("PATCH", apply, applied, "application/apply-patch+yaml")
+send("PATCH", apply, applied, "application/apply-patch+yaml")
+send("PATCH", apply, {**applied, "spec": {**applied["spec"], "replicas": 3}}, "application/apply-patch+yaml")
+"""
+
+
+def test_the_endpoints_writes_run_on_the_embedded_database(tmp_path: Path) -> None:
+    """The endpoint's plain statements (the counter's lock, a create's checks, the change log) run
+    on SQLite too: `make demo` serves the endpoint there."""
+    _manage(tmp_path, "migrate", "--no-input", "-v0")
+    result = _manage(tmp_path, "shell", "-c", ENDPOINT_WRITES)
+    answers = [line.split()[1:] for line in result.stdout.splitlines() if line.startswith("STATUS")]
+    codes = [int(code) for _, _, code, *_ in answers]
+    assert codes == [201, 201, 409, 201, 200, 200], result.stdout
+    versions = [version for _, _, code, version, *_ in answers if code != "409"]
+    created, applied, again, changed = versions[1], versions[2], versions[3], versions[4]
+    assert int(applied) > int(created) and again == applied and int(changed) > int(again), answers
