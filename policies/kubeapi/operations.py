@@ -148,10 +148,10 @@ def create(ctx: Context, obj: Any) -> Json:
     return store.render(created)
 
 
-def _creatable(ctx: Context, name: str) -> store.Creation:
+def _creatable(ctx: Context, name: str) -> writes.Creation:
     """What ``writes.created`` needs to know first; 404 when the namespace does not exist, 409 when the
     name is taken."""
-    seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
+    seen = writes.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
     if not seen.namespace_exists:
         raise errors.not_found("namespaces", "", ctx.namespace)
     if seen.exists:
@@ -251,7 +251,7 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
             if unchanged is not None:
                 return unchanged
         else:
-            seen = store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
+            seen = writes.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
             if not seen.exists:
                 if not seen.namespace_exists:
                     raise errors.not_found("namespaces", "", ctx.namespace)
@@ -317,7 +317,7 @@ def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: b
 
 
 def _apply_created(
-    ctx: Context, name: str, config: Json, *, force: bool, seen: store.Creation
+    ctx: Context, name: str, config: Json, *, force: bool, seen: writes.Creation
 ) -> Written | None:
     """A server-side apply of an object that was not there (``seen``): created as a POST is
     (``writes.created``); None when another request took the name meanwhile."""

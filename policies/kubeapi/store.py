@@ -139,7 +139,7 @@ def namespace_exists(organization: Organization, name: str) -> bool:
 
 
 def column(model: Any, field: str) -> str:
-    """A model field's column, quoted for a plain statement (``creation_check`` and the reads
+    """A model field's column, quoted for a plain statement (``writes.creation_state`` and the reads
     every workload write makes are plain statements: built by the ORM, they cost several times
     the CPU)."""
     return str(connection.ops.quote_name(model._meta.get_field(field).column))
@@ -152,84 +152,6 @@ def table(model: Any) -> str:
 def key(organization: Organization) -> Any:
     """The organization's id as a plain statement takes it."""
     return Organization._meta.pk.get_db_prep_value(organization.pk, connection)
-
-
-@dataclass(frozen=True)
-class Creation:
-    """What a create must know of the organization's objects (``creation_state``)."""
-
-    namespace_exists: bool
-    exists: bool  # the object's name is taken (the object may be deleting)
-    version: int  # the resourceVersion last committed
-    companions_moved: bool  # a companion of the namespace changed after ``since``
-
-
-@functools.cache
-def _creation_statement(companions: int) -> str:
-    """``creation_state``'s statement, from the models' tables and columns: a plain statement (every
-    POST sends it, twice; built by the ORM it costs several times the CPU). With ``companions``
-    (how many plurals), it also asks whether one of them changed in the namespace after a version;
-    it runs on SQLite (the embedded default) too."""
-
-    def of(model: Any, field: str) -> str:
-        return column(model, field)
-
-    same = " AND ".join(
-        f"{of(KubeObject, field)} = %s" for field in ("group", "resource", "namespace", "name")
-    )
-    objects, events = table(KubeObject), table(KubeEvent)
-    moved = (
-        f"EXISTS (SELECT 1 FROM {events} WHERE {of(KubeEvent, 'organization')} = %s "
-        f"AND {of(KubeEvent, 'resource_version')} > %s AND {of(KubeEvent, 'namespace')} = %s "
-        f"AND {of(KubeEvent, 'resource')} IN ({', '.join(['%s'] * companions)}))"
-        if companions
-        else "FALSE"
-    )
-    return (
-        f"SELECT (SELECT {of(KubeCounter, 'resource_version')} FROM {table(KubeCounter)} "
-        f"WHERE {of(KubeCounter, 'organization')} = %s), "
-        f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same} "
-        f"AND {of(KubeObject, 'deleted_at')} IS NULL), "
-        f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same}), "
-        f"{moved}"
-    )
-
-
-def creation_state(
-    organization: Organization,
-    resource: Resource,
-    namespace: str,
-    name: str,
-    *,
-    since: int | None = None,
-    companions: Sequence[str] = (),
-) -> Creation:
-    """For an object about to be created, in one statement: whether its namespace exists (always,
-    for the default namespace and cluster-scoped kinds), whether its name is taken, the last
-    committed resourceVersion, and whether an object of the namespace whose plural is in
-    ``companions`` changed after version ``since`` (not asked when ``since`` is None)."""
-    key_value = key(organization)
-    asked = list(companions) if since is not None else []
-    parameters = [
-        key_value,
-        key_value,
-        *("", "namespaces", "", namespace),
-        key_value,
-        resource.group,
-        resource.plural,
-        namespace,
-        name,
-        *([key_value, since, namespace, *asked] if asked else []),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_creation_statement(len(asked)), parameters)
-        version, namespace_found, exists, moved = cursor.fetchone()
-    return Creation(
-        namespace_exists=bool(namespace_found) or not resource.namespaced or namespace in DEFAULT_NAMESPACES,
-        exists=bool(exists),
-        version=int(version or 0),
-        companions_moved=bool(moved),
-    )
 
 
 def stored_body(kobj: KubeObject) -> Json:

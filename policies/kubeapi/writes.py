@@ -1,22 +1,26 @@
 """How the endpoint stores one object: what the API server fills in (``normalized``), whether a
 write changes anything at all (``unchanged``), a workload object's link to its federated workload,
 and the two ways in: ``written`` (over an object, or new, the organization's counter held
-throughout) and ``created`` (a new object, the counter taken only for its own write). The verbs
-(``operations``) decide what to write; this module stores it.
+throughout) and ``created`` (a new object, the counter taken only for its own write, with what it
+read before checked again, ``creation_state``). The verbs (``operations``) decide what to write;
+this module stores it.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from policies.kubeapi import catalog, checks, errors, federation, store
 from policies.kubeapi.companions import COMPANION_GROUPS
 from policies.kubeapi.resources import Resource, by_kind
-from policies.models import KubeCounter, KubeObject
+from policies.models import KubeCounter, KubeEvent, KubeObject
 from tenants.actors import Actor
 from tenants.models import Organization
 
@@ -32,6 +36,86 @@ class Context:
     namespace: str  # "" for cluster-scoped kinds
     manager: str
     dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Creation:
+    """What a create must know of the organization's objects (``creation_state``)."""
+
+    namespace_exists: bool
+    exists: bool  # the object's name is taken (the object may be deleting)
+    version: int  # the resourceVersion last committed
+    companions_moved: bool  # a companion of the namespace changed after ``since``
+
+
+@functools.cache
+def _creation_statement(companions: int) -> str:
+    """``creation_state``'s statement, from the models' tables and columns: a plain statement (every
+    POST sends it, twice; built by the ORM it costs several times the CPU). With ``companions``
+    (how many plurals), it also asks whether one of them changed in the namespace after a version;
+    it runs on SQLite (the embedded default) too."""
+
+    def of(model: Any, field: str) -> str:
+        return store.column(model, field)
+
+    same = " AND ".join(
+        f"{of(KubeObject, field)} = %s" for field in ("group", "resource", "namespace", "name")
+    )
+    objects, events = store.table(KubeObject), store.table(KubeEvent)
+    moved = (
+        f"EXISTS (SELECT 1 FROM {events} WHERE {of(KubeEvent, 'organization')} = %s "
+        f"AND {of(KubeEvent, 'resource_version')} > %s AND {of(KubeEvent, 'namespace')} = %s "
+        f"AND {of(KubeEvent, 'resource')} IN ({', '.join(['%s'] * companions)}))"
+        if companions
+        else "FALSE"
+    )
+    return (
+        f"SELECT (SELECT {of(KubeCounter, 'resource_version')} FROM {store.table(KubeCounter)} "
+        f"WHERE {of(KubeCounter, 'organization')} = %s), "
+        f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same} "
+        f"AND {of(KubeObject, 'deleted_at')} IS NULL), "
+        f"EXISTS (SELECT 1 FROM {objects} WHERE {of(KubeObject, 'organization')} = %s AND {same}), "
+        f"{moved}"
+    )
+
+
+def creation_state(
+    organization: Organization,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    *,
+    since: int | None = None,
+    companions: Sequence[str] = (),
+) -> Creation:
+    """For an object about to be created, in one statement: whether its namespace exists (always,
+    for the default namespace and cluster-scoped kinds), whether its name is taken, the last
+    committed resourceVersion, and whether an object of the namespace whose plural is in
+    ``companions`` changed after version ``since`` (not asked when ``since`` is None)."""
+    key_value = store.key(organization)
+    asked = list(companions) if since is not None else []
+    parameters = [
+        key_value,
+        key_value,
+        *("", "namespaces", "", namespace),
+        key_value,
+        resource.group,
+        resource.plural,
+        namespace,
+        name,
+        *([key_value, since, namespace, *asked] if asked else []),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_creation_statement(len(asked)), parameters)
+        version, namespace_found, exists, moved = cursor.fetchone()
+    return Creation(
+        namespace_exists=bool(namespace_found)
+        or not resource.namespaced
+        or namespace in store.DEFAULT_NAMESPACES,
+        exists=bool(exists),
+        version=int(version or 0),
+        companions_moved=bool(moved),
+    )
 
 
 def _spec_changed(old: Json, new: Json) -> bool:
@@ -102,7 +186,7 @@ def written(
     return _stored(ctx, counter, prepared, added=kobj is None)
 
 
-def created(ctx: Context, obj: Json, status: Json, seen: store.Creation) -> KubeObject | None:
+def created(ctx: Context, obj: Json, status: Json, seen: Creation) -> KubeObject | None:
     """A new object stored, its workload made first: only its own write waits for the counter.
 
     Every write through the endpoint holds the organization's counter until it commits, so a
@@ -125,13 +209,13 @@ def created(ctx: Context, obj: Json, status: Json, seen: store.Creation) -> Kube
         try:
             _link(ctx, prepared)
         except errors.KubeError:
-            if store.creation_state(ctx.organization, ctx.resource, ctx.namespace, name).exists:
+            if creation_state(ctx.organization, ctx.resource, ctx.namespace, name).exists:
                 return None
             raise
     counter = store.lock(ctx.organization)
     if counter.resource_version == seen.version:
         return _stored(ctx, counter, prepared, added=True)  # nothing was written since ``seen``
-    now = store.creation_state(
+    now = creation_state(
         ctx.organization, ctx.resource, ctx.namespace, name, since=seen.version, companions=_COMPANIONS
     )
     if not now.namespace_exists:
