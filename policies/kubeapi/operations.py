@@ -255,9 +255,11 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
             if not seen.exists:
                 if not seen.namespace_exists:
                     raise errors.not_found("namespaces", "", ctx.namespace)
-                created = _apply_created(ctx, name, config, force=force, seen=seen)
-                if created is not None:
-                    return created
+                try:
+                    with transaction.atomic():  # what a create that lost its race wrote goes
+                        return _apply_created(ctx, name, config, force=force, seen=seen)
+                except _NameTaken:
+                    pass
             # Another request created it meanwhile: this apply goes onto it, as onto any object.
     counter = store.lock(ctx.organization)
     kobj = store.load(ctx.organization, ctx.resource, ctx.namespace, name, for_update=True)
@@ -316,11 +318,13 @@ def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: b
     return Written(store.render(live)) if writes.unchanged(live, obj, status) else None
 
 
-def _apply_created(
-    ctx: Context, name: str, config: Json, *, force: bool, seen: writes.Creation
-) -> Written | None:
+class _NameTaken(Exception):
+    """Another request created the object an apply was creating."""
+
+
+def _apply_created(ctx: Context, name: str, config: Json, *, force: bool, seen: writes.Creation) -> Written:
     """A server-side apply of an object that was not there (``seen``): created as a POST is
-    (``writes.created``); None when another request took the name meanwhile."""
+    (``writes.created``); _NameTaken when another request took the name meanwhile."""
     result = fields.apply(
         None,
         config,
@@ -332,7 +336,9 @@ def _apply_created(
     result.setdefault("metadata", {}).update(name=name)
     status = _main_status(ctx, result, _initial_status(ctx.resource))
     created = writes.created(ctx, result, status, seen)
-    return None if created is None else Written(store.render(created), created=True)
+    if created is None:
+        raise _NameTaken(name)
+    return Written(store.render(created), created=True)
 
 
 def _conflict(ctx: Context, name: str, conflict: fields.ApplyConflict) -> errors.KubeError:
