@@ -65,12 +65,20 @@ def _on_fargate(nodeless: Any, namespace: str, selector: str, count: int) -> lis
 
 
 def _profiles(nodeless: Any) -> list[dict[str, Any]]:
+    """The cluster's Fargate profiles; one deleted between the list and its describe is gone."""
     eks = gateway_client(nodeless.aws.cloud, "eks")
     names = eks.list_fargate_profiles(clusterName=nodeless.sim.name)["fargateProfileNames"]
-    return [
-        eks.describe_fargate_profile(clusterName=nodeless.sim.name, fargateProfileName=n)["fargateProfile"]
-        for n in names
-    ]
+    found = []
+    for name in names:
+        try:
+            found.append(
+                eks.describe_fargate_profile(clusterName=nodeless.sim.name, fargateProfileName=name)[
+                    "fargateProfile"
+                ]
+            )
+        except eks.exceptions.ResourceNotFoundException:
+            continue
+    return found
 
 
 def test_a_serverless_policy_runs_a_deployment_on_fargate_and_the_overview_shows_its_spend(

@@ -79,8 +79,12 @@ def test_a_wait_for_first_consumer_claim_gets_a_node_in_its_class_zone(nodeless,
     core.create_namespaced_pod("default", _user("db", "data"))
     _, zone = _running_where(nodeless, "db")
     assert zone == "us-east-1c"
+    # The PV controller writes the claim's volumeName (what the scheduler waits for before it binds
+    # the pod), then its status in a second write: a running pod's claim may still say Pending.
+    nodeless.until(
+        lambda: core.read_namespaced_persistent_volume_claim("data", "default").status.phase == "Bound"
+    )
     claim = core.read_namespaced_persistent_volume_claim("data", "default")
-    assert claim.status.phase == "Bound"
     volume = core.read_persistent_volume(claim.spec.volume_name)
     term = volume.spec.node_affinity.required.node_selector_terms[0]
     assert term.match_expressions[0].values == ["us-east-1c"]
