@@ -276,23 +276,30 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
             "status": config.get("status") or {},
         }
     try:
-        result = fields.apply(
-            current,
-            config,
-            manager=ctx.manager,
-            force=force,
-            api_version=ctx.resource.group_version,
-            now=timezone.now(),
-        )
+        result = _applied(ctx, name, current, config, force=force)
     except fields.ApplyConflict as conflict:
         raise _conflict(ctx, name, conflict)
-    result.setdefault("metadata", {}).update(name=name)
     if kobj is None:
         status = _main_status(ctx, result, _initial_status(ctx.resource))
         return Written(store.render(writes.written(ctx, counter, None, result, status)), created=True)
     if subresource == "status":
         result["status"] = (config.get("status") or {}) | {}
     return Written(store.render(_replace(ctx, counter, kobj, result, subresource, applied=True)))
+
+
+def _applied(ctx: Context, name: str, live: Json | None, config: Json, *, force: bool) -> Json:
+    """``config`` applied by the request's manager to ``live`` (None: not there); raises
+    ``fields.ApplyConflict``."""
+    result = fields.apply(
+        live,
+        config,
+        manager=ctx.manager,
+        force=force,
+        api_version=ctx.resource.group_version,
+        now=timezone.now(),
+    )
+    result.setdefault("metadata", {}).update(name=name)
+    return result
 
 
 def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: bool) -> Written | None:
@@ -303,17 +310,9 @@ def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: b
     if live.deleted_at is not None:
         return None
     try:
-        result = fields.apply(
-            store.render(live),
-            config,
-            manager=ctx.manager,
-            force=force,
-            api_version=ctx.resource.group_version,
-            now=timezone.now(),
-        )
+        result = _applied(ctx, live.name, store.render(live), config, force=force)
     except fields.ApplyConflict:
         return None
-    result.setdefault("metadata", {}).update(name=live.name)
     obj, status = writes.normalized(ctx, result, _main_status(ctx, result, live.status))
     return Written(store.render(live)) if writes.unchanged(live, obj, status) else None
 
@@ -325,15 +324,7 @@ class _NameTaken(Exception):
 def _apply_created(ctx: Context, name: str, config: Json, *, force: bool, seen: writes.Creation) -> Written:
     """A server-side apply of an object that was not there (``seen``): created as a POST is
     (``writes.created``); _NameTaken when another request took the name meanwhile."""
-    result = fields.apply(
-        None,
-        config,
-        manager=ctx.manager,
-        force=force,
-        api_version=ctx.resource.group_version,
-        now=timezone.now(),
-    )
-    result.setdefault("metadata", {}).update(name=name)
+    result = _applied(ctx, name, None, config, force=force)
     status = _main_status(ctx, result, _initial_status(ctx.resource))
     created = writes.created(ctx, result, status, seen)
     if created is None:
