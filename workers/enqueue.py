@@ -199,9 +199,11 @@ def request_federation_pass(organization_id: str, *, countdown: float = 0) -> bo
     """Queue a federation pass unless one is already queued; True when this call queued it. A
     delayed one (a pass's follow-up) has a mark of its own: sharing the mark made a workload
     submitted just after a pass wait for that pass's follow-up, up to ``countdown`` seconds, instead
-    of queueing its own pass (bench/federation_fleet.py's applied p50 and p99 both carried it)."""
-    mark = federation_follow_up_key if countdown else federation_queued_key
-    return send_once(mark(organization_id), FEDERATION_PASS, (organization_id,), countdown=countdown)
+    of queueing its own pass (bench/federation_fleet.py's applied p50 and p99 both carried it). The
+    follow-up says it is one (``workers.federation.runner``: it decides only what is not steady)."""
+    kwargs: dict[str, object] = {"follow_up": True} if countdown else {}
+    mark = federation_follow_up_key(organization_id) if countdown else federation_queued_key(organization_id)
+    return send_once(mark, FEDERATION_PASS, (organization_id,), countdown=countdown, kwargs=kwargs)
 
 
 def federation_pass_on_commit(organization_id: str) -> None:

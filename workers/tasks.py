@@ -174,12 +174,12 @@ def provisioning_schedule() -> int:
 
 
 @shared_task(ignore_result=True)
-def federation_pass(organization_id: str) -> None:
+def federation_pass(organization_id: str, follow_up: bool = False) -> None:
     # Writes made while this pass runs must be able to queue the next one (and this pass is the
     # follow-up a pass asked for, if one was waiting).
     cache.delete_many([federation_queued_key(organization_id), federation_follow_up_key(organization_id)])
     try:
-        report = run_pass(organization_id)
+        report = run_pass(organization_id, follow_up=follow_up)
     except LeaseLost:
         return  # another worker took the organization over mid-pass; it carries on
     if report is not None and report.unsettled:

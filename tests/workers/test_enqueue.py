@@ -47,3 +47,20 @@ def test_a_follow_up_pass_waiting_its_turn_does_not_hold_back_the_pass_a_write_a
     assert request_federation_pass(organization_id, countdown=2) is True
     assert request_federation_pass(organization_id) is True
     cache.delete_many(marks)
+
+
+@pytest.mark.django_db
+def test_a_follow_up_pass_says_it_is_one(worker) -> None:
+    """The follow-up decides only what is not steady (``workers.federation.runner``); a write's pass
+    does not say so."""
+    organization_id = str(uuid.uuid4())
+    marks = [
+        enqueue.federation_queued_key(organization_id),
+        enqueue.federation_follow_up_key(organization_id),
+    ]
+    cache.delete_many(marks)
+    request_federation_pass(organization_id, countdown=2)
+    request_federation_pass(organization_id)
+    assert worker.kwargs == [{"follow_up": True}, {}]
+    assert worker.run() == [enqueue.FEDERATION_PASS, enqueue.FEDERATION_PASS]
+    cache.delete_many(marks)

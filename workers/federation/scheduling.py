@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,11 +62,15 @@ def decide_all(
     now: datetime,
     *,
     steady_too: bool = True,
+    applying: Collection[str] = (),
 ) -> None:
     """Decide every workload of the pass and record the results in ``rows``; without
-    ``steady_too``, not those placed and starting or running everywhere (``inputs.steady``): a
-    pass that follows another at once (``runner``) decides what arrived or changed, and the task's
-    first pass decides everything, so a change of the fleet still moves them a few seconds later."""
+    ``steady_too``, not those placed and starting or running everywhere (``inputs.steady``), nor
+    those ``applying`` (ids) at the generation they were decided at: a pass that follows another
+    at once (``runner``) decides what arrived or changed, not what the pass before decided and is
+    still applying (its outcomes are recorded before this pass acts; a failed one is decided by the
+    next pass). The first pass of a task outside a burst decides everything, so a change of the
+    fleet still moves them a few seconds later."""
     fleet = build_fleet(list(rows.clusters.values()), inventories, rows.workloads, rows.all_placements())
     policies: PolicyCache = {}
     for key, workload in rows.workloads.items():
@@ -74,7 +78,9 @@ def decide_all(
         if workload.deleted_at is not None:
             placements_withdraw(workload, placements)
             continue
-        if not needs_scheduling(workload, placements) or (not steady_too and steady(workload, placements)):
+        if not needs_scheduling(workload, placements):
+            continue
+        if not steady_too and (_still_applying(workload, applying) or steady(workload, placements)):
             continue
         try:
             decided = decide(workload, placements, fleet, policies, now)
@@ -83,3 +89,8 @@ def decide_all(
             continue
         fleet = fleet.charge(decided.result.changes(), decided.inputs.spec.requests)
         placement_result_record(rows, workload, decided.result, decided.inputs.failure, now)
+
+
+def _still_applying(workload: Workload, applying: Collection[str]) -> bool:
+    """Decided at its generation by the pass before, whose applies for it are still running."""
+    return str(workload.pk) in applying and workload.scheduled_generation == workload.generation

@@ -15,7 +15,7 @@ from policies.kubeapi.status_back import statuses_sync
 from policies.models import Placement, PlacementState, Workload
 from tests.fixtures.federation import deployment, pool, submit
 from tests.fixtures.simulation import audited_requests
-from workers.federation import observe, run_pass, runner
+from workers.federation import observe, run_pass, runner, scheduling
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,34 @@ def test_while_workloads_keep_arriving_passes_run_back_to_back_and_apply_each_on
     assert all(onprem.deployment_replicas("shop", f"web-{number}") == 1 for number in range(3))
 
 
+def test_a_pass_does_not_decide_again_what_the_pass_before_is_still_applying(
+    cast, onprem, policy, monkeypatch
+) -> None:
+    """The second pass of a task finds the first one's applies still running: those workloads were
+    decided at their generation a moment ago, so it records the outcomes and decides nothing."""
+    workloads = _submitted(cast, policy)
+    Workload.objects.filter(pk=workloads[0].pk).update(updated_at=timezone.now() + timedelta(hours=1))
+    decided = _counting_decisions(monkeypatch)
+
+    run_pass(str(cast.org_a.pk))
+
+    assert sorted(decided) == sorted(w.name for w in workloads)
+    assert all(onprem.deployment_replicas("shop", f"web-{number}") == 1 for number in range(3))
+
+
+def _counting_decisions(monkeypatch) -> list[str]:
+    """The names of the workloads the passes decide from now on, in order."""
+    decided: list[str] = []
+    decide = scheduling.decide
+
+    def counted(workload: Workload, *args: Any, **kwargs: Any) -> Any:
+        decided.append(workload.name)
+        return decide(workload, *args, **kwargs)
+
+    monkeypatch.setattr(scheduling, "decide", counted)
+    return decided
+
+
 def test_with_nothing_new_arriving_a_pass_waits_for_its_own_applies(
     cast, onprem, policy, monkeypatch
 ) -> None:
@@ -97,3 +125,49 @@ def test_a_task_right_after_another_syncs_the_endpoints_statuses_only_when_it_en
 
     assert report is not None and onprem.deployment_replicas("shop", "web-more") == 1
     assert len(synced) == (1 if status_seconds else 2)
+
+
+@pytest.mark.parametrize(
+    ("task_before", "follow_up", "steady_seconds", "decides_all"),
+    [
+        ("cut short", False, runner.STEADY_SECONDS, False),
+        ("cut short", False, 0.0, True),
+        ("carried on", False, runner.STEADY_SECONDS, False),
+        ("ended", True, runner.STEADY_SECONDS, False),
+        ("ended", True, 0.0, True),
+        ("ended", False, runner.STEADY_SECONDS, True),
+    ],
+)
+def test_a_task_carrying_a_burst_on_or_following_up_decides_only_what_is_not_steady(
+    cast, onprem, policy, monkeypatch, task_before, follow_up, steady_seconds, decides_all
+) -> None:
+    """A task cut short by ``MAX_PASSES`` with workloads still arriving leaves the burst to the next
+    task, and a follow-up is queued to watch workloads start: the first pass of either is a
+    following one - the workloads already placed and applied are not decided again, and a member
+    heard from lately is not asked its version; so is the first pass of the task after one that
+    carried a burst on. Once ``STEADY_SECONDS`` have passed since every workload was decided, or
+    after a task that ended on its own outside a burst, the next task decides them all."""
+    monkeypatch.setattr(runner, "STEADY_SECONDS", steady_seconds)
+    monkeypatch.setattr(observe, "HEARD_SECONDS", 600.0)  # the member's watches count as just heard
+    workloads = _submitted(cast, policy)
+    if task_before in ("cut short", "carried on"):
+        monkeypatch.setattr(runner, "MAX_PASSES", 1)
+        # An edit the clock puts after every pass's read: the task's only pass finds more arriving.
+        Workload.objects.filter(pk=workloads[0].pk).update(updated_at=timezone.now() + timedelta(hours=1))
+    run_pass(str(cast.org_a.pk))
+    if task_before == "carried on":  # the burst is over, and the task carrying it on ended on its own
+        Workload.objects.filter(pk=workloads[0].pk).update(updated_at=timezone.now())
+        run_pass(str(cast.org_a.pk))
+    assert {(generation, replicas) for generation, replicas, _ in _applied(workloads)} == {(1, 1)}
+    decided = _counting_decisions(monkeypatch)
+    asked = audited_requests(onprem.sim, monkeypatch)
+    more = submit(cast, deployment(name="web-more", replicas=1), workloads[0].policy)
+
+    run_pass(str(cast.org_a.pk), follow_up=follow_up)
+
+    assert onprem.deployment_replicas("shop", "web-more") == 1
+    if decides_all:
+        assert sorted(decided) == sorted([*(w.name for w in workloads), more.name])
+        assert asked.count("GET /version") == 1
+    else:
+        assert decided == ["web-more"] and "GET /version" not in asked
