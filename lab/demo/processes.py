@@ -29,7 +29,8 @@ def demo_web(bin_dir: Path, bind: str) -> list[str]:
 
 def demo_kube_endpoint(bin_dir: Path, bind: str, tls_dir: Path) -> list[str]:
     """The product's web command over HTTPS, for the Kubernetes endpoint: kubectl sends API tokens
-    only over TLS, and the demo's pages are plain HTTP. Same app, database and settings as ``web``."""
+    only over TLS, and the demo's pages are plain HTTP. Same app, database and settings as ``web``;
+    threads enough for watches, which last minutes (docker-compose.yml's ``kube``)."""
     cert, key, _ = endpoint_certificate(tls_dir)
     return [
         *local(bin_dir, WEB),
@@ -38,7 +39,7 @@ def demo_kube_endpoint(bin_dir: Path, bind: str, tls_dir: Path) -> list[str]:
         "--workers",
         "1",
         "--threads",
-        "4",
+        "32",
         "--log-level",
         "warning",
         "--certfile",

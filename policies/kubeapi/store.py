@@ -107,8 +107,15 @@ def _lock_statement(for_update: bool) -> str:
 
 
 def current_version(organization: Organization) -> int:
-    counter = KubeCounter.objects.filter(organization=organization).first()
-    return counter.resource_version if counter is not None else 0
+    return version_of(str(organization.pk))
+
+
+def version_of(organization_id: str) -> int:
+    """The organization's resourceVersion: that of its last change (0 before any)."""
+    found = KubeCounter.objects.filter(organization_id=organization_id).values_list(
+        "resource_version", flat=True
+    )
+    return next(iter(found), 0)
 
 
 def compacted_version(organization: Organization) -> int:

@@ -20,7 +20,17 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
 from policies.federation.manifests import COMPANION_KINDS, WORKLOAD_KINDS
-from policies.kubeapi import catalog, errors, operations, patches, policy_objects, resources, store, tables
+from policies.kubeapi import (
+    catalog,
+    errors,
+    operations,
+    patches,
+    policy_objects,
+    resources,
+    store,
+    tables,
+    watching,
+)
 from policies.kubeapi.resources import Resource
 from policies.kubeapi.selection import field_filters, fields_match, label_matcher
 from tenants.actors import Actor
@@ -31,7 +41,10 @@ from tenants.races import race_message
 Json = dict[str, Any]
 MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
 MAX_WATCH_SECONDS = 600
-WATCH_POLL_SECONDS = 0.2
+# A waiting watch wakes this often with nothing new, to send its bookmarks and keep-alives in time.
+WATCH_WAKE_SECONDS = 1.0
+# The organizations watched in this process and their resourceVersions (one reader for all).
+_versions = watching.Versions(store.version_of)
 BOOKMARK_SECONDS = 10
 
 
@@ -316,17 +329,18 @@ def _stream(
         return
     deadline = time.monotonic() + timeout
     last_write = last_bookmark = time.monotonic()
-    while time.monotonic() < deadline:
+    head, quiet = store.current_version(ctx.organization), False
+    while True:
         # Every change up to ``head`` has committed (writes hold the counter until they commit), so
         # after reading them the watch is at ``head``, whatever kinds the changes were of.
-        head = store.current_version(ctx.organization)
-        events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since, head)
-        for _version, kind, obj in events:
-            metadata = obj.get("metadata") or {}
-            if labels(metadata.get("labels") or {}) and fields_match(filters, obj):
-                last_write = time.monotonic()
-                yield _line(kind, obj, ctx.resource, as_table)
-        since = max(since, head)
+        if head > since:
+            events = store.events_after(ctx.organization, ctx.resource, ctx.namespace or None, since, head)
+            for _version, kind, obj in events:
+                metadata = obj.get("metadata") or {}
+                if labels(metadata.get("labels") or {}) and fields_match(filters, obj):
+                    last_write = time.monotonic()
+                    yield _line(kind, obj, ctx.resource, as_table)
+            since = head
         if bookmarks and time.monotonic() - last_bookmark >= BOOKMARK_SECONDS:
             # Tells the client where it is (a restart resumes here).
             last_write = last_bookmark = time.monotonic()
@@ -342,8 +356,13 @@ def _stream(
             # line), and writing it finds a client that went away, which ends this watch.
             last_write = time.monotonic()
             yield " "
-        if not events:
-            time.sleep(WATCH_POLL_SECONDS)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        head = _versions.wait_past(str(ctx.organization.pk), since, min(left, WATCH_WAKE_SECONDS))
+        if head <= since and not quiet:
+            watching.idle()  # nothing moved for a while: the session goes back until something does
+        quiet = head <= since
 
 
 # --- scale ----------------------------------------------------------------------------------------

@@ -58,19 +58,20 @@ def test_every_command_in_compose_and_the_dockerfile_exists() -> None:
             if executable.name == "celery":
                 app = command[command.index("-A") + 1]
                 assert (ROOT / app / "celery.py").exists(), f"no Celery app {app}"
-        elif command[0] not in ("redis-server", "caddy"):
+        elif command[0] not in ("redis-server", "caddy", "postgres"):
             raise AssertionError(f"unexpected command {command}")
 
 
 def test_compose_runs_the_same_programs_as_make_demo() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    for service, expected in {"web": WEB, "worker": WORKER, "beat": BEAT, "watcher": WATCHER}.items():
+    programs = {"web": WEB, "kube": WEB, "worker": WORKER, "beat": BEAT, "watcher": WATCHER}
+    for service, expected in programs.items():
         command = services[service]["command"]
         assert [command[0].removeprefix(".venv/bin/"), *command[1 : len(expected)]] == expected
 
 
 # --- first boot: order, health, TLS, configuration, what the image holds ----------------------
-APP_SERVICES = ("migrate", "web", "worker", "watcher", "beat")
+APP_SERVICES = ("migrate", "web", "kube", "worker", "watcher", "beat")
 
 
 def _production_settings(env: dict[str, str], expression: str) -> subprocess.CompletedProcess[str]:
@@ -145,6 +146,11 @@ def test_a_tls_proxy_fronts_web_and_is_the_only_trusted_proxy() -> None:
     assert proxy["command"][proxy["command"].index("--config") + 1] == "/etc/caddy/Caddyfile"
     web_port = services["web"]["command"][services["web"]["command"].index("--bind") + 1].rsplit(":", 1)[1]
     assert re.search(rf"^\s*reverse_proxy web:{web_port}$", caddyfile, re.MULTILINE)
+    # The Kubernetes endpoint to kube's threads (a watch lasts minutes), unencoded; the rest to web.
+    kube_port = services["kube"]["command"][services["kube"]["command"].index("--bind") + 1].rsplit(":", 1)[1]
+    routed = re.search(r"handle /k8s/\* \{([^}]*)\}", caddyfile)
+    assert routed is not None and routed.group(1).split() == ["reverse_proxy", f"kube:{kube_port}"]
+    assert services["kube"]["command"][services["kube"]["command"].index("--threads") + 1] == "64"
     assert re.search(r"^\{\$NODELESS_DOMAIN\} \{$", caddyfile, re.MULTILINE)  # the host web allows
     assert proxy["environment"]["NODELESS_DOMAIN"].startswith("${NODELESS_DOMAIN")
     # The proxy has a fixed address out of the range the others are given, and it alone is trusted.
@@ -158,7 +164,7 @@ def test_a_tls_proxy_fronts_web_and_is_the_only_trusted_proxy() -> None:
     assert result.returncode == 0, result.stderr
     assert ast.literal_eval(result.stdout.strip()) == ([f"{address}/32"],)
     # gunicorn believes no forwarding header itself: Django decides (nodeless_saas/proxies.py).
-    for command in (services["web"]["command"], _dockerfile_cmd()):
+    for command in (services["web"]["command"], services["kube"]["command"], _dockerfile_cmd()):
         assert command[command.index("--forwarded-allow-ips") + 1] == ""
 
 
