@@ -331,7 +331,9 @@ def run_once(
         "clusters": len(sims),
         "member_processes": len(members.processes),
         "worker": "own process" if worker is not None else "in the bench's process",
-        "api": f"gunicorn, {api.workers} workers" if api is not None else "in the bench's process",
+        "api": f"gunicorn ({api.service}), {api.workers} workers"
+        if api is not None
+        else "in the bench's process",
         "running": running,
         "seconds": round(seconds, 2),
         "workloads_per_second": round(running / seconds, 1),
@@ -417,7 +419,9 @@ def main() -> None:
             call_command("migrate", verbosity=0)
             app.control.purge()  # what an earlier, interrupted run left in the broker
             runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
-            api = ApiServer(args.api_workers) if args.api_workers else None
+            # As production routes them: the REST API to web, the Kubernetes endpoint to kube.
+            service = "kube" if args.via == "endpoint" else "web"
+            api = ApiServer(args.api_workers, service) if args.api_workers else None
             try:
                 for run, threads in runs:
                     _run_and_print(run, threads, args, members, api, database)

@@ -204,9 +204,10 @@ class WorkerProcess:
 class ApiServer:
     """``--api-workers``: the API served as production serves it (docker-compose.yml's gunicorn,
     production settings, ``workers`` processes) on a loopback port, with this process's database,
-    broker and keys (the worker decrypts what the API stores), the API's throttle lifted."""
+    broker and keys (the worker decrypts what the API stores), the API's throttle lifted.
+    ``service``: ``web`` (the REST API) or ``kube`` (the Kubernetes endpoint's threads)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, service: str = "web") -> None:
         from django.conf import settings
 
         from tests.fixtures.production import gunicorn, production_environment_here
@@ -218,8 +219,8 @@ class ApiServer:
             DJANGO_SECRET_KEY=settings.SECRET_KEY,
             NODELESS_ENCRYPTION_KEYS=",".join(settings.NODELESS_ENCRYPTION_KEYS),
         )
-        self.workers = workers
-        self._server = gunicorn(env, workers=workers, extra=("--log-level", "warning"))
+        self.workers, self.service = workers, service
+        self._server = gunicorn(env, workers=workers, extra=("--log-level", "warning"), service=service)
         self.port = self._server.__enter__()
         self.base = f"http://127.0.0.1:{self.port}"
 

@@ -226,7 +226,7 @@ def measure_served(
     from bench.federation_processes import ApiServer, database_cpu_seconds
 
     _ready(path, token, first, WARMUP + posts)  # the namespaces (and what reapply applies again)
-    api = ApiServer(workers)
+    api = ApiServer(workers, "web" if path == "rest" else "kube")  # as production routes them
     latencies: list[float] = []
 
     def send_all(numbers: range) -> None:

@@ -281,13 +281,13 @@ class InformerRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._informers: dict[str, tuple[str, ClusterInformer]] = {}
+        self._informers: dict[str, tuple[object, ClusterInformer]] = {}
 
     def get(
-        self, cluster_id: str, fingerprint: str, name: str, api: Callable[[], ClusterApi]
+        self, cluster_id: str, fingerprint: object, name: str, api: Callable[[], ClusterApi]
     ) -> ClusterInformer:
-        """The cluster's informer, started if needed. A new `fingerprint` (the cluster was reconnected
-        elsewhere or with other credentials) replaces the old informer."""
+        """The cluster's informer, started if needed. A new `fingerprint` (compared by equality: the
+        cluster was reconnected elsewhere or with other credentials) replaces the old informer."""
         stale: list[ClusterInformer] = []
         with self._lock:
             known = self._informers.get(cluster_id)

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from engines.federation import SpreadBy, Strategy, WeightMode
 from policies.federation.manifest_checks import MAX_REPLICAS
+from policies.federation.placements import SYNC_STAMP_SECONDS
 from policies.federation.spec import (
     MAX_EGRESS_WEIGHT,
     MAX_GROUPS,
@@ -168,6 +169,19 @@ class PlacementSerializer(FieldsOnceModelSerializer[Placement]):
             "last_synced_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "applied_generation": {
+                "help_text": "The workload generation last applied on this cluster (null: not applied yet)."
+            },
+            "unreachable_since": {
+                "help_text": "Since when this cluster has not answered (null: it answers); the policy's "
+                "grace period counts from here."
+            },
+            "last_synced_at": {
+                "help_text": "When the federation loop last heard from this cluster about this placement. "
+                f"Refreshed at most every {SYNC_STAMP_SECONDS} s while nothing else changes."
+            },
+        }
 
 
 class DecisionSerializer(FieldsOnceModelSerializer[Decision]):
