@@ -394,6 +394,12 @@ def main() -> None:
         "call Django in the bench's process)",
     )
     parser.add_argument(
+        "--api-service",
+        choices=("web", "kube"),
+        help="with --api-workers: docker-compose.yml's service whose gunicorn command serves the API "
+        "(default: as production routes it, kube for --via endpoint: threads; web: one request per process)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile the passes of the product run (printed to stderr)"
     )
     parser.add_argument(
@@ -419,8 +425,9 @@ def main() -> None:
             call_command("migrate", verbosity=0)
             app.control.purge()  # what an earlier, interrupted run left in the broker
             runs = [("nodeless", args.threads)] + ([] if args.no_baseline else [("baseline", 1)])
-            # As production routes them: the REST API to web, the Kubernetes endpoint to kube.
-            service = "kube" if args.via == "endpoint" else "web"
+            # As production routes them (the REST API to web, the Kubernetes endpoint to kube),
+            # unless --api-service says otherwise.
+            service = args.api_service or ("kube" if args.via == "endpoint" else "web")
             api = ApiServer(args.api_workers, service) if args.api_workers else None
             try:
                 for run, threads in runs:
