@@ -14,7 +14,9 @@ submits ``--posts`` Deployments one after the other (one client, no worker runni
 - ``apply``: the same Deployments by server-side apply (``PATCH`` with
   ``application/apply-patch+yaml``, field manager ``flux``), each creating its object;
 - ``reapply``: those applied again unchanged (created first, outside the clock), as a GitOps tool
-  does every few minutes.
+  does every few minutes;
+- ``rollout``: those applied again with a new image (created first, outside the clock), as a
+  rollout does.
 
 Both go through Django's whole stack in process (DRF's APIClient: middleware, authentication,
 parsing, the view, the services, the response), which is where the fleet bench's submissions spend
@@ -49,10 +51,12 @@ NAMESPACES = 8
 POLICY = "cheapest"
 POLICY_ANNOTATION = "policy.nodeless.io/name"  # policies.kubeapi.federation.POLICY_ANNOTATION
 WARMUP = 20
-PATHS = ("rest", "endpoint", "apply", "reapply")
+PATHS = ("rest", "endpoint", "apply", "reapply", "rollout")
+# Paths that apply again what they created first, outside the clock.
+AGAIN = ("reapply", "rollout")
 
 
-def deployment(namespace: str, number: int, *, annotated: bool) -> dict[str, Any]:
+def deployment(namespace: str, number: int, *, annotated: bool, image: str = "nginx:1.27") -> dict[str, Any]:
     name = f"svc-{number}"
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": {"app": name}}
     if annotated:
@@ -70,7 +74,7 @@ def deployment(namespace: str, number: int, *, annotated: bool) -> dict[str, Any
                     "containers": [
                         {
                             "name": "app",
-                            "image": "nginx:1.27",
+                            "image": image,
                             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
                         }
                     ]
@@ -106,7 +110,8 @@ def _request(path: str, number: int) -> tuple[str, str, str, str, int]:
         return "POST", "/api/v1/workloads/", json.dumps(body), "application/json", 201
     namespace = f"k8s-{number % NAMESPACES}"
     collection = f"/k8s/apis/apps/v1/namespaces/{namespace}/deployments"
-    obj = json.dumps(deployment(namespace, number, annotated=True))
+    image = "nginx:1.28" if path == "rollout" else "nginx:1.27"
+    obj = json.dumps(deployment(namespace, number, annotated=True, image=image))
     if path == "endpoint":
         return "POST", collection, obj, "application/json", 201
     # JSON is YAML: the apply's body as kubectl --server-side sends it, field manager ``flux``.
@@ -146,8 +151,9 @@ def _poster(path: str, token: str) -> Callable[[int], None]:
 
 
 def _ready(path: str, token: str, first: int, count: int) -> Callable[[int], None]:
-    """``_poster(path)``, with what ``reapply`` applies again (``count`` from ``first``) created."""
-    if path == "reapply":
+    """``_poster(path)``, with what ``reapply`` and ``rollout`` apply again (``count`` from
+    ``first``) created."""
+    if path in AGAIN:
         create = _poster("apply", token)
         for number in range(first, first + count):
             create(number)

@@ -244,12 +244,14 @@ def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subreso
 
 def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: str) -> Written:
     config = checks.checked(ctx.resource, ctx.namespace, config, url_name=name)
+    unlocked: _Unlocked | None = None
     if not subresource:
         live = store.load(ctx.organization, ctx.resource, ctx.namespace, name)
         if live is not None:
-            unchanged = _applied_unchanged(ctx, live, config, force=force)
-            if unchanged is not None:
-                return unchanged
+            found = _applied_unlocked(ctx, live, config, force=force)
+            if isinstance(found, Written):
+                return found
+            unlocked = found
         else:
             seen = writes.creation_state(ctx.organization, ctx.resource, ctx.namespace, name)
             if not seen.exists:
@@ -276,7 +278,10 @@ def _apply(ctx: Context, name: str, config: Any, *, force: bool, subresource: st
             "status": config.get("status") or {},
         }
     try:
-        result = _applied(ctx, name, current, config, force=force)
+        if unlocked is not None and kobj is not None and kobj.resource_version == unlocked.version:
+            result = unlocked.result  # computed from this very object, before the lock
+        else:
+            result = _applied(ctx, name, current, config, force=force)
     except fields.ApplyConflict as conflict:
         raise _conflict(ctx, name, conflict)
     if kobj is None:
@@ -302,11 +307,23 @@ def _applied(ctx: Context, name: str, live: Json | None, config: Json, *, force:
     return result
 
 
-def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: bool) -> Written | None:
-    """The object as it is, when applying ``config`` to it (as read, without the counter) would
-    change nothing; None otherwise (a change, a conflict, an object being deleted), and the apply
-    goes on under the counter. GitOps tools apply every object they manage every few minutes, and
-    most of those applies change nothing: they answer from one read, holding no lock."""
+@dataclass(frozen=True)
+class _Unlocked:
+    """An apply computed from the object as read without the counter (its resourceVersion)."""
+
+    version: int
+    result: Json
+
+
+def _applied_unlocked(
+    ctx: Context, live: KubeObject, config: Json, *, force: bool
+) -> Written | _Unlocked | None:
+    """Applying ``config`` to the object as read, without the counter: the object as it is when
+    that would change nothing; else the result, which the write under the counter takes when the
+    object has not moved since (an apply is computed once); None for a conflict or an object being
+    deleted (the apply goes on under the counter, which says so). GitOps tools apply every object
+    they manage every few minutes, and most of those applies change nothing: they answer from one
+    read, holding no lock."""
     if live.deleted_at is not None:
         return None
     try:
@@ -314,7 +331,9 @@ def _applied_unchanged(ctx: Context, live: KubeObject, config: Json, *, force: b
     except fields.ApplyConflict:
         return None
     obj, status = writes.normalized(ctx, result, _main_status(ctx, result, live.status))
-    return Written(store.render(live)) if writes.unchanged(live, obj, status) else None
+    if writes.unchanged(live, obj, status):
+        return Written(store.render(live))
+    return _Unlocked(live.resource_version, result)
 
 
 class _NameTaken(Exception):

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from policies.kubeapi import operations
 from policies.models import KubeEvent, Workload
 from tests.fixtures.federation import deployment
 
@@ -102,3 +103,31 @@ def test_a_put_or_patch_of_what_is_stored_writes_nothing(cast, shop, monkeypatch
     changed = shop.send("patch", WEB, {"spec": {"replicas": 4}}, content_type="application/merge-patch+json")
     assert int(changed.json()["metadata"]["resourceVersion"]) > int(stored["metadata"]["resourceVersion"])
     assert _events(cast) == events + 1
+
+
+@pytest.mark.parametrize("moved_meanwhile", [False, True])
+def test_an_apply_that_changes_the_object_is_computed_once_unless_it_moved(
+    cast, shop, monkeypatch, moved_meanwhile
+) -> None:
+    """Computed without the lock (to find it unchanged), the apply's result is what the write under
+    the lock stores, when the object has not moved in between; when it has (another write came
+    first), the apply is computed again on the object as it now is."""
+    assert shop.send("patch", f"{WEB}?fieldManager=flux", _web(), content_type=APPLY).status_code == 201
+    computed: list[int] = []
+    applied = operations._applied
+
+    def counted(ctx: Any, name: str, live: Any, config: Any, *, force: bool) -> Any:
+        computed.append(1)
+        if moved_meanwhile and len(computed) == 1:  # a label set by someone else, before the lock
+            labelled = {"metadata": {"labels": {"team": "shop"}}}
+            merged = shop.send("patch", WEB, labelled, content_type="application/merge-patch+json")
+            assert merged.status_code == 200
+        return applied(ctx, name, live, config, force=force)
+
+    monkeypatch.setattr(operations, "_applied", counted)
+    changed = shop.send("patch", f"{WEB}?fieldManager=flux", _web(replicas=3), content_type=APPLY)
+
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["spec"]["replicas"] == 3
+    assert len(computed) == (2 if moved_meanwhile else 1)
+    assert changed.json()["metadata"]["labels"].get("team") == ("shop" if moved_meanwhile else None)
