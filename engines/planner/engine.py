@@ -265,7 +265,15 @@ class _Planner:
         if exact is not None:  # re-pack the best packing's nodes a few at a time, exactly
             best = reoptimize(data, exact.patterns, best) or best
         few_nodes = solution.nodes.sum() + solution.pattern_nodes.sum() <= INTEGER_BOUND_MAX_NODES
-        if self.thorough and few_nodes and packing_cost(best, data) > (1.0 + INTEGER_BOUND_TRIGGER) * bound:
+        # Against the LP's own bound, as without the exact pass: an exact pass stopped early can
+        # raise the bound to within the trigger of the packing's cost yet below what the integer
+        # relaxation proves, and a plan with the exact pass would then report a looser bound than
+        # one without it (tests/engines/planner/test_exact.py found one under a loaded machine).
+        if (
+            self.thorough
+            and few_nodes
+            and packing_cost(best, data) > (1.0 + INTEGER_BOUND_TRIGGER) * solution.bound
+        ):
             # The LP may be loose on plans of few nodes (it can buy a third of an 8-GPU node):
             # branch-and-bound tightens the bound and proposes another packing to try.
             relaxation = lp.integer_relaxation(lp_input(data))
