@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from engines.kube.cluster import ClusterState
 from tenants.models import Organization
 from tests.workers import fleet_ports
-from tests.workers.test_fleet import forget, nodeless_cluster, queued_passes
+from tests.workers.test_fleet import forget, nodeless_cluster, own_shard_queues, queued_passes
 from workers import enqueue
 from workers.leases import try_acquire
 from workers.models import Lease
@@ -28,8 +27,6 @@ from workers.provisioning import batch
 from workers.provisioning.reconcile import ReconcileReport, lease_name, reconcile_batch
 from workers.routing import shard_queue
 from workers.schedule import batches
-
-pytestmark = pytest.mark.xdist_group("fleet-broker")
 
 TTL = timedelta(seconds=60)
 
@@ -43,11 +40,8 @@ def fake_ports(settings) -> Iterator[None]:
 
 
 @pytest.fixture
-def shard_queues() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(*settings.NODELESS_SHARD_QUEUES)
-    yield client
-    client.delete(*settings.NODELESS_SHARD_QUEUES)
+def shard_queues(settings, monkeypatch) -> Iterator[redis.Redis]:
+    yield from own_shard_queues(settings, monkeypatch)
 
 
 def clusters(count: int) -> list[str]:

@@ -36,16 +36,31 @@ from workers.routing import shard_queue
 from workers.schedule import in_turn, schedule_due_passes
 from workers.tasks import provisioning_reconcile
 
-# Every test here reads the shard queues back: run them one after the other on one xdist worker.
-pytestmark = pytest.mark.xdist_group("fleet-broker")
+
+def own_shard_queues(settings, monkeypatch) -> Iterator[redis.Redis]:
+    """Shard queues and a scheduler tick mark of the test's own, for a test that reads the queues back
+    or ticks. The product's are in the Redis database both xdist workers of a run share, where a test
+    on the other worker emptied the queues between this one's sending its passes and reading them
+    back, or queued a task of its own (`test_enqueue`'s launch) or held the tick mark, leaving this
+    one's tick nothing to send. (The `xdist_group` meant to keep these tests on one worker does
+    nothing with pytest 9.2: xdist 3.8 tags the group onto `item._nodeid`, which `nodeid` no longer
+    reads, so `--dist loadgroup` spreads them over both workers.)"""
+    run = uuid.uuid4().hex[:8]
+    queues = tuple(f"clusters-{run}-{shard}" for shard in range(len(settings.NODELESS_SHARD_QUEUES)))
+    settings.NODELESS_SHARD_QUEUES = queues
+    monkeypatch.setattr("workers.schedule.TICK_MARK", f"reconcile-schedule-tick:{run}")
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    yield client
+    # The queues, and the routing the broker keeps for each queue a message was sent to.
+    client.delete(
+        *queues, *(f"_kombu.binding{kind}.{queue}" for queue in queues for kind in ("", "_permanent"))
+    )
+    client.close()
 
 
 @pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(*settings.NODELESS_SHARD_QUEUES)
-    yield client
-    client.delete(*settings.NODELESS_SHARD_QUEUES)
+def broker(settings, monkeypatch) -> Iterator[redis.Redis]:
+    yield from own_shard_queues(settings, monkeypatch)
 
 
 def queued_passes(broker: redis.Redis, cluster_id: str) -> Counter[str]:
@@ -336,21 +351,20 @@ def test_instances_are_listed_once_an_interval_and_again_after_a_failed_listing(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_runs_the_due_passes_from_its_shard_queue(settings, fake_ports) -> None:
-    """Beat's tick, the broker, a Celery worker (in a thread, consuming a shard queue of this test's
+def test_a_worker_runs_the_due_passes_from_its_shard_queue(settings, broker, fake_ports) -> None:
+    """Beat's tick, the broker, a Celery worker (in a thread, consuming shard queues of this test's
     own) and the product's task and pass, end to end."""
     from celery.contrib.testing.worker import start_worker
 
-    queue = f"clusters-test-{uuid.uuid4().hex[:8]}"
-    settings.NODELESS_SHARD_QUEUES = (queue,)
     organizations = [Organization.objects.create(name=name, slug=name) for name in ("fleet-a", "fleet-b")]
     clusters = [nodeless_cluster(organizations[i % 2], f"c-{i}") for i in range(3)]
     now = timezone.now()
     for cluster in clusters:
         ReconcileDue.objects.create(cluster=cluster, due_at=now - timedelta(seconds=1))
     assert schedule_due_passes(now).sent == 3
+    queues = list(settings.NODELESS_SHARD_QUEUES)
     started = _database_now()
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[queue]):
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=queues):
         for cluster in clusters:
             wait_until(partial(pass_over, str(cluster.pk)))
     _end_sessions_opened_since(started)
