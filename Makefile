@@ -69,7 +69,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: bench-planner bench-simulator bench-federation bench-federation-fleet bench-provisioning bench-savings bench-dashboard bench-load \
-	bench-fleet bench-consolidation bench-hostile-connect
+	bench-fleet bench-consolidation bench-hostile-connect bench-standalone
 
 bench-planner: install
 	$(PY) bench/planner.py
@@ -101,6 +101,9 @@ bench-load: install services
 
 bench-hostile-connect: install services
 	$(TEST_ENV) $(PY) bench/hostile_connect.py
+
+bench-standalone: install services
+	$(TEST_ENV) $(PY) bench/standalone_cost.py
 
 # 1,000 clusters in 100 organizations, a pass each every 10 s, on 2 then 4 Celery worker processes
 # (5 minutes each; FLEET_ARGS="--seconds 60" for a quick look). Empties the broker's Redis database.

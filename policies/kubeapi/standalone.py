@@ -22,11 +22,14 @@ applied on each cluster, and what to delete there once the object is gone.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from clusters.models import Cluster, ClusterStatus
@@ -110,6 +113,62 @@ def _custom_kinds(organization_id: str) -> set[tuple[str, str]]:
     return {(r.group, r.kind) for body in bodies for r in defined(body.get("spec")) if r.namespaced}
 
 
+# Sealed objects (Secrets) keep their annotations in their ciphertext only, so which policy one
+# names is read by decrypting it: once per resourceVersion and process, not every pass (an
+# organization with a Secret per app decrypted thousands a pass, ~0.1 s of the pass's CPU per
+# thousand, bench/standalone_cost.py). (object id, resourceVersion) -> the policy named, or "".
+SEALED_MEMO = 50_000
+_sealed_memo: OrderedDict[tuple[Any, int], str] = OrderedDict()
+_sealed_lock = threading.Lock()
+
+
+def _policy_named(kobj: KubeObject) -> str:
+    return str((store.render(kobj)["metadata"].get("annotations") or {}).get(POLICY_ANNOTATION) or "")
+
+
+def _named(organization_id: str, kinds: set[tuple[str, str]]) -> list[tuple[KubeObject, str]]:
+    """The candidates (objects of ``kinds``, namespaced, live) that name a policy, with its name:
+    one stored in the clear is found by its annotation in the database, a sealed one through
+    ``_sealed_named``."""
+    candidates = KubeObject.objects.filter(
+        organization_id=organization_id, kind__in={kind for _, kind in kinds}, deleted_at__isnull=True
+    ).exclude(namespace="")
+    clear = candidates.exclude(kind__in=store.SEALED_KINDS).filter(
+        body__metadata__annotations__has_key=POLICY_ANNOTATION
+    )
+    named = [(kobj, _policy_named(kobj)) for kobj in clear if (kobj.group, kobj.kind) in kinds]
+    sealed = _sealed_named(candidates.filter(kind__in=store.SEALED_KINDS), kinds)
+    return [(kobj, name) for kobj, name in named + sealed if name]
+
+
+def _sealed_named(sealed: QuerySet[KubeObject], kinds: set[tuple[str, str]]) -> list[tuple[KubeObject, str]]:
+    """Of the ``sealed`` objects, those the memo says name a policy or does not know at their
+    resourceVersion, read whole; the others are not read."""
+    heads = {
+        pk: version
+        for pk, version, group, kind in sealed.values_list("pk", "resource_version", "group", "kind")
+        if (group, kind) in kinds
+    }
+    with _sealed_lock:
+        known = {pk: _sealed_memo.get((pk, version)) for pk, version in heads.items()}
+        for pk, version in heads.items():
+            if known[pk] is not None:
+                _sealed_memo.move_to_end((pk, version))  # in use: evicted last
+    wanted = [pk for pk, name in known.items() if name != ""]
+    learned: dict[tuple[Any, int], str] = {}
+    named = []
+    for kobj in sealed.filter(pk__in=wanted) if wanted else ():
+        name = known.get(kobj.pk) if heads.get(kobj.pk) == kobj.resource_version else None
+        if name is None:  # not known, or written since its head was read
+            name = learned[(kobj.pk, kobj.resource_version)] = _policy_named(kobj)
+        named.append((kobj, name))
+    with _sealed_lock:
+        _sealed_memo.update(learned)
+        while len(_sealed_memo) > SEALED_MEMO:
+            _sealed_memo.popitem(last=False)
+    return named
+
+
 def _custom_api_version(kobj: KubeObject) -> str:
     return f"{kobj.group}/{kobj.version}" if COMPANION_GROUPS.get(kobj.kind) != kobj.group else ""
 
@@ -130,24 +189,16 @@ def _marked(kobj: KubeObject) -> Json:
 def standalone_actions(organization_id: str) -> StandaloneWork:
     """What to apply and delete in the members this pass for the organization's stand-alone
     objects (the row of an object on a cluster where a workload now using it is placed is forgotten
-    here: that workload applies it there, and its removal deletes it). Secrets are stored sealed, so
-    every candidate is rendered to read its annotation; the candidates are the organization's
-    companion-kind and namespaced custom objects, a few per namespace. An organization with none
-    naming a policy and none on members costs three statements (its CRDs, rows and candidates)."""
+    here: that workload applies it there, and its removal deletes it). The candidates are the
+    organization's companion-kind and namespaced custom objects naming a policy (``_named``). An
+    organization with none naming a policy and none on members costs four statements (its CRDs,
+    rows, named objects and sealed ones)."""
     rows = {
         (str(r.cluster_id), r.kind, r.namespace, r.name): r
         for r in Propagation.objects.filter(organization_id=organization_id)
     }
     kinds = {(group, kind) for kind, group in COMPANION_GROUPS.items()} | _custom_kinds(organization_id)
-    candidates = KubeObject.objects.filter(
-        organization_id=organization_id, kind__in={kind for _, kind in kinds}, deleted_at__isnull=True
-    ).exclude(namespace="")
-    named = [
-        (kobj, str(name))
-        for kobj in candidates
-        if (kobj.group, kobj.kind) in kinds
-        and (name := (store.render(kobj)["metadata"].get("annotations") or {}).get(POLICY_ANNOTATION))
-    ]
+    named = _named(organization_id, kinds)
     if not named and not rows:
         return StandaloneWork([], {})
     clusters = list(Cluster.objects.filter(organization_id=organization_id, status=ClusterStatus.CONNECTED))
