@@ -229,7 +229,9 @@ def test_new_clusters_are_enrolled_spread_over_the_period(cast, broker) -> None:
     assert schedule_due_passes(now).enrolled == 8
     due = list(ReconcileDue.objects.values_list("due_at", flat=True))
     period = timedelta(seconds=settings.NODELESS_RECONCILE_SECONDS)
-    assert len(due) == 8 and all(now <= at < now + period for at in due)
+    # Within the period; a cluster whose phase is 0 is due at once, so the same tick serves it and
+    # moves it a period on (one in a thousand ids: this failed one run in ~100).
+    assert len(due) == 8 and all(now <= at <= now + period for at in due)
     assert len(set(due)) > 1
     assert schedule_due_passes(now).enrolled == 0
     for cluster in clusters:
