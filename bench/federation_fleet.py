@@ -207,16 +207,24 @@ def _poster(token: str, api: ApiServer | None) -> Any:
 
 
 def _submit(
-    token: str, via: str, bodies: list[dict[str, Any]], submitted: dict[str, float], api: ApiServer | None
+    token: str,
+    via: str,
+    bodies: list[dict[str, Any]],
+    submitted: dict[str, float],
+    api: ApiServer | None,
+    send_at: list[float] | None = None,
 ) -> None:
-    """Send ``bodies`` one after the other; ``submitted`` gets when each call returned, by workload
+    """Send ``bodies`` one after the other (``send_at``: each not before that ``perf_counter``
+    time, the offered load of ``--rate``); ``submitted`` gets when each call returned, by workload
     id (``rest``: the answer's) or by ``namespace/name`` (``endpoint``: the object's; its workload
     id is looked up afterwards, outside the clock)."""
     from django.db import connections
 
     post = _poster(token, api)
     try:
-        for body in bodies:
+        for number, body in enumerate(bodies):
+            if send_at is not None:
+                time.sleep(max(0.0, send_at[number] - time.perf_counter()))
             response = post(_path(via, body), body)
             if response.status_code != 201:
                 raise RuntimeError(f"submit failed: {response.status_code} {response.content[:300]!r}")
@@ -262,6 +270,7 @@ def run_once(
     worker: WorkerProcess | None,
     via: str = "rest",
     api: ApiServer | None = None,
+    rate: float = 0.0,
 ) -> dict[str, object]:
     from django.conf import settings
 
@@ -283,9 +292,15 @@ def run_once(
     cpu_before = (time.process_time() + worker_cpu(), members.cpu_seconds(), database_cpu_seconds())
     parts_before = (time.process_time(), api.cpu_seconds() if api else 0.0)
     started = time.perf_counter()
+    # --rate: workload n is offered at n / rate seconds (client n % API_CLIENTS sends it); without
+    # it, each client sends its next as soon as the last is answered (the endpoint's own pace).
+    offered = [started + number / rate for number in range(workloads)] if rate else None
     with ThreadPoolExecutor(max_workers=API_CLIENTS) as pool:
-        chunks = [bodies[index::API_CLIENTS] for index in range(API_CLIENTS)]
-        list(pool.map(lambda chunk: _submit(token, via, chunk, submitted, api), chunks))
+        chunks = [
+            (bodies[index::API_CLIENTS], offered[index::API_CLIENTS] if offered else None)
+            for index in range(API_CLIENTS)
+        ]
+        list(pool.map(lambda chunk: _submit(token, via, chunk[0], submitted, api, chunk[1]), chunks))
     submit_seconds = time.perf_counter() - started
     submit_cpu = time.process_time() + worker_cpu() - cpu_before[0]
     running = 0
@@ -328,6 +343,7 @@ def run_once(
         if threads == 1
         else f"parallel ({threads} members at a time)",
         "workloads": workloads,
+        "offered_per_second": rate or "as fast as answered",
         "clusters": len(sims),
         "member_processes": len(members.processes),
         "worker": "own process" if worker is not None else "in the bench's process",
@@ -369,6 +385,13 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered load, workloads/s submitted (default: each API client sends its next as soon as "
+        "the last is answered); the latency to applied at a rate the machine keeps up with",
+    )
+    parser.add_argument(
         "--threads", type=int, default=32, help="members applied to at once in the product run"
     )
     parser.add_argument(
@@ -398,6 +421,15 @@ def main() -> None:
         choices=("web", "kube"),
         help="with --api-workers: docker-compose.yml's service whose gunicorn command serves the API "
         "(default: as production routes it, kube for --via endpoint: threads; web: one request per process)",
+    )
+    parser.add_argument(
+        "--steady-passes",
+        type=int,
+        default=0,
+        help="after the product run, time this many passes of the organization at rest in this process",
+    )
+    parser.add_argument(
+        "--steady-profile", metavar="FILE", help="with --steady-passes: cProfile them, stats written to FILE"
     )
     parser.add_argument(
         "--profile", action="store_true", help="profile the passes of the product run (printed to stderr)"
@@ -457,16 +489,57 @@ def _run_and_print(
         # cProfile sees the passes only in this process
         settings.NODELESS_FEDERATION_APPLY_THREADS = threads
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
-            line = run_once(run, members, args.workloads, args.seed, threads, None, args.via, api)
+            line = run_once(run, members, args.workloads, args.seed, threads, None, args.via, api, args.rate)
     else:
         worker = WorkerProcess(threads)
         try:
-            line = run_once(run, members, args.workloads, args.seed, threads, worker, args.via, api)
+            line = run_once(
+                run, members, args.workloads, args.seed, threads, worker, args.via, api, args.rate
+            )
         finally:
             worker.stop()
     if profile is not None:
         profile.report(out=args.profile_out)
+    if args.steady_passes and run == "nodeless":
+        line.update(_steady_passes(run, args.steady_passes, args.steady_profile))
     print(json.dumps({**line, "database": database}), flush=True)
+
+
+def _steady_passes(run: str, count: int, profile_out: str | None) -> dict[str, object]:
+    """``--steady-passes``: once every workload runs and the worker has stopped, ``count`` tasks of
+    the organization's passes in this process, one after the other, as beat queues one every
+    ``NODELESS_FEDERATION_SECONDS`` (each deciding every workload again): what an organization of
+    this size costs at rest, a pass at a time. The first task (this process's informers starting,
+    its memos empty) is not counted."""
+    import cProfile
+
+    from tenants.models import Organization
+    from workers.federation.runner import run_pass
+
+    organization_id = str(Organization.objects.get(name=run).pk)
+    run_pass(organization_id)
+    profiler = cProfile.Profile() if profile_out else None
+    walls, cpus = [], []
+    for _ in range(count):
+        wall, cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        run_pass(organization_id)
+        if profiler is not None:
+            profiler.disable()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    if profiler is not None and profile_out:
+        profiler.dump_stats(profile_out)
+    return {
+        "steady_passes": count,
+        # this process's CPU: the pass, and its informers' threads taking the members' events
+        "steady_pass_ms": {
+            "wall_median": round(statistics.median(walls) * 1000, 1),
+            "cpu_median": round(statistics.median(cpus) * 1000, 1),
+            "cpu_min": round(min(cpus) * 1000, 1),
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ generation the rows it was computed from had not seen."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import yaml
+from django.utils import timezone
 
 from policies.federation.placements import federation_rows_by_organization_id
 from policies.kubeapi.status_back import StatusMemo, statuses_plan, statuses_sync, statuses_write
@@ -113,6 +115,20 @@ def test_a_memo_skips_objects_whose_inputs_have_not_moved(cast, shop) -> None:
     written = shop.send("patch", f"{DEPLOYMENTS}/api/status", {"status": {"replicas": 7}}, MERGE)
     assert written.status_code == 200
     assert [p.kobj.name for p in statuses_plan(cast.org_a, rows, memo)] == ["api"]
+
+
+def test_a_memo_skips_objects_whose_placements_were_only_synced_again(cast, shop, member) -> None:
+    """Each pass that hears from a member stamps its placements' sync time; the status does not read
+    it, so an organization at rest plans nothing."""
+    member("onprem-1", {"cloud": "onprem", "region": "dc-east"})
+    rows, memo = _synced_with_memo(cast, ("web", "api"), shop)
+    later = timezone.now() + timedelta(seconds=10)
+    for placement in rows.all_placements():
+        placement.last_synced_at = later  # what the next pass's look does (``placements_sync``)
+    KubeObject.objects.filter(organization=cast.org_a, name="api").update(status={})  # as above
+
+    assert statuses_plan(cast.org_a, rows, memo) == []
+    assert [p.kobj.name for p in statuses_plan(cast.org_a, rows)] == ["api"]  # without the memo
 
 
 def test_a_memo_plans_an_object_whose_workload_or_placements_moved(cast, shop, member) -> None:
