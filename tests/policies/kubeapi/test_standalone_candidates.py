@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from clusters.models import Cluster, ClusterConnection, ClusterStatus
+from nodeless_saas.crypto import decrypt_text
 from policies.kubeapi import standalone, store
 from policies.kubeapi.standalone import POLICY_ANNOTATION, standalone_actions
 
@@ -31,11 +32,10 @@ def _object(kind: str, name: str, policy: str | None = None) -> dict[str, Any]:
 def decryptions(monkeypatch) -> Iterator[list[int]]:
     """How many sealed bodies were decrypted (each still is: the count wraps the real call)."""
     count = [0]
-    real = store.decrypt_text
 
     def counted(ciphertext: str) -> str:
         count[0] += 1
-        return real(ciphertext)
+        return decrypt_text(ciphertext)
 
     monkeypatch.setattr(store, "decrypt_text", counted)
     standalone._sealed_memo.clear()  # as in a new worker process
