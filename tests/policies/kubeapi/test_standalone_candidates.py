@@ -65,6 +65,13 @@ def _post(shop, path: str, obj: dict[str, Any]) -> None:
     assert response.status_code == 201, response.json()
 
 
+def _name_policy(shop, path: str, policy: str) -> None:
+    """Annotate the object at ``path`` with the policy it names (a merge patch: a new resourceVersion)."""
+    patch = {"metadata": {"annotations": {POLICY_ANNOTATION: policy}}}
+    response = shop.send("patch", path, patch, content_type="application/merge-patch+json")
+    assert response.status_code == 200, response.json()
+
+
 def test_objects_naming_a_policy_go_where_it_selects_and_the_others_stay(cast, shop, east) -> None:
     _post(shop, SECRETS, _object("Secret", "db", policy="east-only"))
     _post(shop, CONFIGMAPS, _object("ConfigMap", "flags", policy="east-only"))
@@ -88,13 +95,7 @@ def test_a_secret_is_decrypted_once_per_version_to_find_its_policy(cast, shop, e
     assert decryptions[0] == 1  # only the one sent, rendered for its member
 
     # One of them names the policy now: a new resourceVersion, read again, and sent.
-    patched = shop.send(
-        "patch",
-        f"{SECRETS}/app-3",
-        {"metadata": {"annotations": {POLICY_ANNOTATION: "east-only"}}},
-        content_type="application/merge-patch+json",
-    )
-    assert patched.status_code == 200, patched.json()
+    _name_policy(shop, f"{SECRETS}/app-3", "east-only")
     decryptions[0] = 0
     assert _sent(cast) == {(str(east.pk), "Secret", "db"), (str(east.pk), "Secret", "app-3")}
     assert decryptions[0] == 1 + 2  # app-3 read at its new version, and the two sent rendered
@@ -104,14 +105,8 @@ def test_a_configmap_that_comes_to_name_a_policy_is_sent(cast, shop, east) -> No
     _post(shop, CONFIGMAPS, _object("ConfigMap", "flags"))
     assert _sent(cast) == set()
 
-    patched = shop.send(
-        "patch",
-        f"{CONFIGMAPS}/flags",
-        {"metadata": {"annotations": {POLICY_ANNOTATION: "east-only"}}},
-        content_type="application/merge-patch+json",
-    )
+    _name_policy(shop, f"{CONFIGMAPS}/flags", "east-only")
 
-    assert patched.status_code == 200, patched.json()
     assert _sent(cast) == {(str(east.pk), "ConfigMap", "flags")}
 
 
