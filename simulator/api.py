@@ -279,6 +279,18 @@ class ClusterApi:
             new = copy if result is None else result
             return self.commit_update(resource, current, new, subresource=subresource, expected_rv=None)
 
+    def merge_status(
+        self, resource: ResourceType, namespace: str, name: str, fields: JsonObject
+    ) -> StoredObject:
+        """A status-subresource write of ``fields`` over the stored status, for in-process
+        controllers. A status write keeps the stored spec and metadata
+        (``update_rules.for_status_write``), so unlike ``update`` no private copy of the whole
+        object is made: revisions share what they do not change, as they already do there."""
+        with self.store.lock:
+            current = self.store.get(resource, namespace, name)
+            new = {**current.obj, "status": {**(current.obj.get("status") or {}), **fields}}
+            return self.commit_update(resource, current, new, subresource="status", expected_rv=None)
+
     def patch(
         self,
         resource: ResourceType,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
 
 from simulator.api import ClusterApi
@@ -19,11 +20,14 @@ from simulator.clock import parse_timestamp
 from simulator.disruption import is_pod_ready
 from simulator.errors import ApiError
 from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS, ResourceType
-from simulator.store_table import OWNER_INDEX, JsonObject, StoredObject
+from simulator.store import ObjectStore
+from simulator.store_keys import ObjectKey
+from simulator.store_table import OWNER_INDEX, JsonObject, StoredObject, WatchEvent
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+HASHES_KEPT = 10_000
 
 
 def owner_reference(owner: JsonObject) -> JsonObject:
@@ -56,16 +60,54 @@ def owned_revisions(api: ClusterApi, resource: ResourceType, owner: JsonObject) 
     ]
 
 
-class SyncedInputs:
-    """What each object of a controller was last synced from: its resourceVersion and its
-    children's. A sync reads nothing else, so with the same inputs it would write nothing, and the
-    object is skipped, as kube-controller-manager only syncs the objects its informers say changed
-    (these controllers are woken by any change of the kinds they watch, and walked every object).
-    A sync that wrote changes its own inputs, so the object is synced once more and then settles."""
+def _controller_uids(obj: JsonObject) -> list[str]:
+    return [
+        r["uid"] for r in obj["metadata"].get("ownerReferences") or () if r.get("controller") and "uid" in r
+    ]
 
-    def __init__(self) -> None:
+
+class SyncedInputs:
+    """Which owners to sync: those whose inputs (the object and its children, by resourceVersion)
+    moved since they were last synced. A store listener queues an owner when it or one of its
+    children is written, as kube-controller-manager's informers enqueue only the objects that
+    changed (a child names its owner by its controller reference), so a pass costs what changed,
+    not every object of the kind. A sync reads nothing else, so with the same inputs it would write
+    nothing and the owner is skipped; a sync that wrote changes its own inputs, so the owner is
+    synced once more and then settles."""
+
+    def __init__(
+        self,
+        store: ObjectStore | None = None,
+        owners: ResourceType | None = None,
+        children: ResourceType | None = None,
+    ) -> None:
         self._last: dict[str, tuple[int, tuple[int, ...]]] = {}
         self._seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self._lock = threading.Lock()
+        self._keys: dict[str, ObjectKey] = {}  # owner uid -> where it is stored
+        self._queued: set[str] = set()
+        self._everything = True  # the first pass walks the owners there already are
+        if store is not None and owners is not None and children is not None:
+            self._owners_key, self._children_key = owners.key, children.key
+            store.add_listener(self._on_change)
+
+    def _on_change(self, resource: ResourceType, event: WatchEvent) -> None:
+        """Under the store lock: note which owner the write concerns (cheap, reads nothing)."""
+        if resource.key == self._owners_key:
+            meta = event.current.obj["metadata"]
+            with self._lock:
+                if event.type == "DELETED":
+                    self._keys.pop(meta["uid"], None)
+                    self._last.pop(meta["uid"], None)
+                else:
+                    self._keys[meta["uid"]] = event.current.key
+                    self._queued.add(meta["uid"])
+        elif resource.key == self._children_key:
+            uids = _controller_uids(event.current.obj)
+            if event.previous is not None:
+                uids += _controller_uids(event.previous.obj)
+            with self._lock:
+                self._queued.update(uids)
 
     def unchanged(self, stored: StoredObject, children: Sequence[StoredObject]) -> bool:
         """Whether ``stored`` was synced from these inputs already; if not, they are noted (kept
@@ -77,11 +119,33 @@ class SyncedInputs:
 
     def forget(self, stored: StoredObject) -> None:
         """Sync ``stored`` next time whatever its inputs (its sync failed half-way)."""
-        self._seen.pop(stored.obj["metadata"]["uid"], None)
+        uid = stored.obj["metadata"]["uid"]
+        self._seen.pop(uid, None)
+        self._last.pop(uid, None)
 
     def done(self) -> None:
-        """The pass is over: keep what it synced from (objects gone since are dropped)."""
-        self._last, self._seen = self._seen, {}
+        """The pass is over: keep what it synced from."""
+        self._last.update(self._seen)
+        self._seen = {}
+
+    def _due(self, api: ClusterApi, owners: ResourceType) -> list[StoredObject]:
+        """The owners queued since the last pass (all of them on the first), in key order."""
+        with self._lock:
+            queued, self._queued = self._queued, set()
+            everything, self._everything = self._everything, False
+            keys = {uid: self._keys[uid] for uid in queued if uid in self._keys}
+        if everything:
+            listed = list(api.store.list(owners).items)
+            with self._lock:
+                for stored in listed:
+                    self._keys.setdefault(stored.obj["metadata"]["uid"], stored.key)
+            return listed
+        due = []
+        for uid, key in sorted(keys.items(), key=lambda item: item[1]):
+            found = api.store.try_get(owners, *key)
+            if found is not None and found.obj["metadata"]["uid"] == uid:
+                due.append(found)
+        return due
 
     def sync_changed(
         self,
@@ -91,9 +155,11 @@ class SyncedInputs:
         sync: Callable[[JsonObject, list[JsonObject]], None],
     ) -> None:
         """One pass: ``sync(owner, its children)`` for each live ``owners`` object whose inputs
-        moved since it was last synced."""
+        moved since it was last synced. A sync that fails leaves it and the owners after it queued
+        (the manager retries the controller)."""
+        due = self._due(api, owners)
         try:
-            for stored in api.store.list(owners).items:
+            for position, stored in enumerate(due):
                 if stored.obj["metadata"].get("deletionTimestamp"):
                     continue
                 revisions = owned_revisions(api, children, stored.obj)
@@ -103,6 +169,8 @@ class SyncedInputs:
                     sync(stored.obj, [child.obj for child in revisions])
                 except Exception:
                     self.forget(stored)
+                    with self._lock:
+                        self._queued.update(s.obj["metadata"]["uid"] for s in due[position:])
                     raise
         finally:
             self.done()
@@ -146,13 +214,7 @@ def update_status_if_changed(
         return
     meta = obj["metadata"]
     with contextlib.suppress(ApiError):  # deleted meanwhile
-        api.update(
-            resource,
-            meta["namespace"],
-            meta["name"],
-            lambda c: c.setdefault("status", {}).update(status),
-            subresource="status",
-        )
+        api.merge_status(resource, meta["namespace"], meta["name"], status)
 
 
 class ReplicaSetController:
@@ -161,7 +223,7 @@ class ReplicaSetController:
 
     def __init__(self, api: ClusterApi) -> None:
         self.api = api
-        self.synced = SyncedInputs()
+        self.synced = SyncedInputs(api.store, REPLICASETS, PODS)
 
     def reconcile(self, now: float) -> float | None:
         self.synced.sync_changed(self.api, REPLICASETS, PODS, self._sync)
@@ -206,7 +268,10 @@ class DeploymentController:
 
     def __init__(self, api: ClusterApi) -> None:
         self.api = api
-        self.synced = SyncedInputs()
+        self.synced = SyncedInputs(api.store, DEPLOYMENTS, REPLICASETS)
+        # uid -> (generation, pod-template-hash): the template is part of the spec, so it moves
+        # only with the generation, and hashing it on every status change cost the member.
+        self._hashes: dict[str, tuple[int, str]] = {}
 
     def reconcile(self, now: float) -> float | None:
         self.synced.sync_changed(self.api, DEPLOYMENTS, REPLICASETS, self._sync)
@@ -216,8 +281,7 @@ class DeploymentController:
         spec = deployment["spec"]
         namespace = deployment["metadata"]["namespace"]
         desired = int(spec.get("replicas", 1))
-        template = spec.get("template") or {}
-        pod_hash = template_hash(template)
+        pod_hash = self._pod_hash(deployment)
         current = next(
             (
                 r
@@ -272,6 +336,18 @@ class DeploymentController:
             ],
         }
         update_status_if_changed(self.api, DEPLOYMENTS, deployment, status)
+
+    def _pod_hash(self, deployment: JsonObject) -> str:
+        meta = deployment["metadata"]
+        generation = int(meta.get("generation", 1))
+        known = self._hashes.get(meta["uid"])
+        if known is not None and known[0] == generation:
+            return known[1]
+        if len(self._hashes) >= HASHES_KEPT:
+            self._hashes.clear()
+        pod_hash = template_hash(deployment["spec"].get("template") or {})
+        self._hashes[meta["uid"]] = (generation, pod_hash)
+        return pod_hash
 
     def _new_replicaset(self, deployment: JsonObject, pod_hash: str, revision: int) -> JsonObject:
         spec = deployment["spec"]

@@ -19,6 +19,7 @@ from simulator.nodes import node_resources
 from simulator.quantity import parse_quantity
 from simulator.resources import DEPLOYMENTS, EVENTS, JOBS, NODES, PDBS, PODS, REPLICASETS
 from simulator.store import ObjectStore, StoredObject
+from simulator.store_table import OWNER_INDEX
 
 START_DELAY = 2.0
 
@@ -288,9 +289,61 @@ def test_a_controller_syncs_an_object_again_only_when_it_or_its_children_changed
     synced.forget(_revision("web", 6))  # its sync failed half-way: try again, whatever the inputs
     synced.done()
     assert not synced.unchanged(_revision("web", 6), [_revision("pod", 8), _revision("new", 9)])
-    synced.done()
-    synced.done()  # a pass that did not see it (deleted): forgotten, synced afresh if it comes back
-    assert not synced.unchanged(_revision("web", 6), [_revision("pod", 8), _revision("new", 9)])
+
+
+def test_a_pass_looks_only_at_the_owners_that_were_written_or_whose_children_were(
+    api, manager, monkeypatch
+) -> None:
+    """As kube-controller-manager's work queues: 20 settled Deployments, one scaled, and the
+    controllers read the children of, and sync, only that Deployment and its ReplicaSet (walking
+    every owner each pass made a member's controllers cost the number of its objects per write)."""
+    for number in range(20):
+        api.create(DEPLOYMENTS, "default", deployment(f"web-{number}", 1))
+    manager.settle()
+    synced: dict[str, list[str]] = {"replicaset-controller": [], "deployment-controller": []}
+    for controller in manager.controllers:
+        if controller.name in synced:
+            original = controller._sync
+            controller._sync = _counted(original, synced[controller.name])
+    children_read: list[str] = []
+    by_index = api.store.by_index
+
+    def counted_by_index(resource: Any, index: str, value: str) -> Any:
+        if index == OWNER_INDEX and resource.key in (REPLICASETS.key, PODS.key):
+            children_read.append(value)
+        return by_index(resource, index, value)
+
+    monkeypatch.setattr(api.store, "by_index", counted_by_index)
+    api.update(DEPLOYMENTS, "default", "web-7", lambda d: d["spec"].update(replicas=3))
+    manager.settle()
+    web_7 = api.get(DEPLOYMENTS, "default", "web-7").obj["metadata"]["uid"]
+    replicaset = next(
+        s.obj for s in api.store.list(REPLICASETS).items if s.obj["metadata"]["name"].startswith("web-7-")
+    )
+    assert set(children_read) == {web_7, replicaset["metadata"]["uid"]}
+    assert synced["deployment-controller"] and set(synced["deployment-controller"]) == {"web-7"}
+    assert synced["replicaset-controller"]
+    assert {name.rsplit("-", 1)[0] for name in synced["replicaset-controller"]} == {"web-7"}
+    assert len([p for p in pods(api) if p["metadata"]["name"].startswith("web-7-")]) == 3
+
+
+def test_an_owner_deleted_and_made_again_under_its_name_is_synced_afresh(api, manager, clock) -> None:
+    api.create(DEPLOYMENTS, "default", deployment("web", 2))
+    manager.settle()
+    api.delete(DEPLOYMENTS, "default", "web", DeleteOptions(grace_period_seconds=0))
+    manager.settle()
+    api.create(DEPLOYMENTS, "default", deployment("web", 1))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    assert api.get(DEPLOYMENTS, "default", "web").obj["status"]["readyReplicas"] == 1
+
+
+def _counted(sync: Any, names: list[str]) -> Any:
+    def counted(owner: dict[str, Any], children: list[dict[str, Any]]) -> None:
+        names.append(owner["metadata"]["name"])
+        sync(owner, children)
+
+    return counted
 
 
 def test_a_settled_replicaset_still_replaces_a_pod_deleted_under_it(api, manager, clock) -> None:
