@@ -298,9 +298,10 @@ def statuses_write(organization: Organization, plan: Sequence[Planned]) -> int:
     """Under the counter lock: ``plan`` for the objects not written since it was made (the others
     wait for the next pass), the stand-alone objects' conditions, events past their TTL and
     namespaces whose deletion finished. How many objects changed."""
+    whole = _whole_rows(plan)
     with transaction.atomic():
         counter = store.lock(organization)
-        changed = _write(organization, counter, plan)
+        changed = _write(organization, counter, plan, whole)
         changed += standalone_statuses_sync(organization, counter)
         events_expire(organization, counter)
         return changed + _namespaces_finish(organization, counter)
@@ -346,15 +347,34 @@ def _plan(
     return Planned(kobj, status=status, problems=problems)
 
 
-def _write(organization: Organization, counter: Any, plan: Sequence[Planned]) -> int:
-    """Under the counter lock: the planned writes of the objects not written since they were read."""
+def _whole_rows(plan: Sequence[Planned]) -> dict[Any, KubeObject]:
+    """The planned objects' whole rows (writing renders them), read before the counter lock is
+    taken: the API's writes wait behind that lock, and a burst plans hundreds of objects."""
+    if not plan:
+        return {}
+    return {kobj.pk: kobj for kobj in KubeObject.objects.filter(pk__in=[p.kobj.pk for p in plan])}
+
+
+def _head(kobj: KubeObject) -> tuple[Any, ...]:
+    """What moves when an object is written (its resourceVersion) or linked to its workload again
+    (``federation.companions_changed``, which writes no resourceVersion)."""
+    return (kobj.resource_version, kobj.workload_id, kobj.workload_generation)
+
+
+def _write(
+    organization: Organization, counter: Any, plan: Sequence[Planned], whole: Mapping[Any, KubeObject]
+) -> int:
+    """Under the counter lock: the planned writes of the objects whose heads have not moved."""
     if not plan:
         return 0
     planned = {p.kobj.pk: p for p in plan}
+    heads = KubeObject.objects.filter(pk__in=list(planned)).values_list(
+        "pk", "resource_version", "workload_id", "workload_generation"
+    )
     current = {
-        kobj.pk: kobj
-        for kobj in KubeObject.objects.filter(pk__in=list(planned))
-        if kobj.resource_version == planned[kobj.pk].kobj.resource_version
+        pk: whole[pk]
+        for pk, *head in heads
+        if pk in whole and tuple(head) == _head(whole[pk]) == _head(planned[pk].kobj)
     }
     changed = 0
     statuses: list[tuple[KubeObject, Json]] = []

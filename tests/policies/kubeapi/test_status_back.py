@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from policies.federation.placements import federation_rows_by_organization_id
@@ -47,6 +49,45 @@ def test_an_object_written_after_the_status_was_computed_keeps_the_write(cast, s
     stored = shop.get(f"{DEPLOYMENTS}/web").json()
     assert stored["metadata"]["labels"]["team"] == "a"
     assert {c["type"] for c in stored["status"]["conditions"]} >= {"Federated", "FullyApplied"}
+
+
+def test_an_object_linked_again_after_its_status_was_planned_waits_for_the_next_pass(cast, shop) -> None:
+    """A companion's change links the object to its workload again without a new resourceVersion
+    (``federation.companions_changed``); a status planned from the old link is not written."""
+    assert shop.send("post", DEPLOYMENTS, _deployment()).status_code == 201
+    organization = cast.org_a
+    plan = statuses_plan(organization)
+    assert [planned.kobj.name for planned in plan] == ["web"]
+    relinked = KubeObject.objects.filter(organization=organization, name="web")
+    version = relinked.get().resource_version
+    assert relinked.update(workload_generation=0) == 1
+
+    assert statuses_write(organization, plan) == 0
+    stored = shop.get(f"{DEPLOYMENTS}/web").json()
+    assert stored["metadata"]["resourceVersion"] == str(version)
+    assert "conditions" not in stored.get("status", {})
+
+    assert statuses_sync(str(organization.pk)) >= 1  # planned again from the new link
+    stored = shop.get(f"{DEPLOYMENTS}/web").json()
+    assert {c["type"] for c in stored["status"]["conditions"]} >= {"Federated", "FullyApplied"}
+
+
+def test_the_counter_lock_is_held_over_heads_not_whole_rows(cast, shop) -> None:
+    """The API's writes wait behind the organization's counter lock, so the planned objects'
+    whole rows are read before it is taken; under it, four columns of each are checked."""
+    for name in ("web", "api", "db"):
+        assert shop.send("post", DEPLOYMENTS, _deployment(name=name)).status_code == 201
+    plan = statuses_plan(cast.org_a)
+    assert len(plan) == 3
+    with CaptureQueriesContext(connection) as queries:
+        assert statuses_write(cast.org_a, plan) == 3
+    statements = [query["sql"] for query in queries.captured_queries]
+    locked = next(n for n, sql in enumerate(statements) if "FOR UPDATE" in sql)
+    by_id = f'FROM "{KubeObject._meta.db_table}" WHERE "{KubeObject._meta.db_table}"."id" IN ('
+    before = [sql for sql in statements[:locked] if by_id in sql]
+    under = [sql for sql in statements[locked:] if by_id in sql]
+    assert len(before) == 1 and '"body"' in before[0]  # the whole rows of the three planned
+    assert len(under) == 1 and '"body"' not in under[0] and '"resource_version"' in under[0]
 
 
 def test_rows_read_before_an_endpoint_change_do_not_claim_its_generation(cast, shop) -> None:
