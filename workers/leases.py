@@ -8,6 +8,11 @@ left, which is what a renewal would have bought. A batch of passes (`workers.pro
 takes the leases of all its clusters in one statement (`try_acquire_many`) and releases those whose
 passes have ended together (`release_many`): each cluster keeps a lease of its own, renewed by its own
 pass.
+
+Releasing frees a lease's row (expired) rather than deleting it, and each take by a new holder
+counts one more on it (`HeldLease.takes`): a worker that kept what its last holding left (the
+federation loop keeps an organization's rows) can tell at its next take whether anyone else held
+the lease meanwhile.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -31,11 +36,14 @@ _TABLE = Lease._meta.db_table
 # The upsert only wins over a free, expired or own row; RETURNING names the rows it wrote. Plain
 # multi-row VALUES, so the same statement runs on PostgreSQL and SQLite.
 _TAKE = (
-    f"INSERT INTO {_TABLE} (name, holder, expires_at) VALUES {{rows}} "
-    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    f"INSERT INTO {_TABLE} (name, holder, expires_at, takes) VALUES {{rows}} "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, "
+    f"takes = {_TABLE}.takes + (CASE WHEN {_TABLE}.holder = excluded.holder THEN 0 ELSE 1 END) "
     f"WHERE {_TABLE}.expires_at <= %s OR {_TABLE}.holder = excluded.holder "
-    "RETURNING name"
+    "RETURNING name, takes"
 )
+# A released lease's expiry: long past on every worker's clock.
+_FREE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LeaseLost(Exception):
@@ -43,8 +51,9 @@ class LeaseLost(Exception):
 
 
 class HeldLease:
-    def __init__(self, name: str, holder: str, ttl: timedelta) -> None:
+    def __init__(self, name: str, holder: str, ttl: timedelta, takes: int = 0) -> None:
         self.name, self.holder, self.ttl = name, holder, ttl
+        self.takes = takes  # the lease's count of takes, this one included
         self._renewed = time.monotonic()
 
     def renew(self) -> None:
@@ -83,9 +92,9 @@ def try_acquire_many(
     for name in wanted:
         params += [name, holder, expires]
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE.format(rows=", ".join(["(%s, %s, %s)"] * len(wanted))), [*params, adapt(now)])
-        taken = {row[0] for row in cursor.fetchall()}
-    return {name: HeldLease(name, holder, ttl) for name in wanted if name in taken}
+        cursor.execute(_TAKE.format(rows=", ".join(["(%s, %s, %s, 1)"] * len(wanted))), [*params, adapt(now)])
+        taken = {row[0]: int(row[1]) for row in cursor.fetchall()}
+    return {name: HeldLease(name, holder, ttl, taken[name]) for name in wanted if name in taken}
 
 
 def release(lease: HeldLease) -> None:
@@ -93,14 +102,15 @@ def release(lease: HeldLease) -> None:
 
 
 def release_many(leases: Sequence[HeldLease]) -> None:
-    """Free the leases, in one statement (without a transaction of its own: one DELETE is atomic).
+    """Free the leases, in one statement (without a transaction of its own: one UPDATE is atomic).
     A lease taken over meanwhile is left to its new holder."""
     if not leases:
         return
     matches = " OR ".join(["(name = %s AND holder = %s)"] * len(leases))
     params = [value for lease in leases for value in (lease.name, lease.holder)]
+    free = connection.ops.adapt_datetimefield_value(_FREE)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {_TABLE} WHERE {matches}", params)
+        cursor.execute(f"UPDATE {_TABLE} SET expires_at = %s WHERE {matches}", [free, *params])
 
 
 @contextmanager

@@ -12,6 +12,9 @@ class Lease(models.Model):
     name = models.CharField(max_length=200, primary_key=True)
     holder = models.CharField(max_length=100)
     expires_at = models.DateTimeField()
+    # How many times a new holder took it: released leases keep their row (free, expired), so a
+    # holder that finds the count one more than at its last take knows nobody held it in between.
+    takes = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"

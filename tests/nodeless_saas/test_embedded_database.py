@@ -44,6 +44,7 @@ from policies.models import KubeObject, Workload
 from tenants import services as tenants
 from tenants.actors import Actor
 from workers.federation.runner import run_pass
+from workers.models import Lease
 
 user, organization = tenants.signup(
     email="embedded@nodeless.local", password="embedded-password-1", full_name="E", organization_name="E"
@@ -68,6 +69,8 @@ statuses_sync(str(organization.pk))
 after = Workload.objects.get(pk=workload.pk)
 print("MESSAGE", repr(before), "->", repr(after.status_message))
 print("CONDITIONS", [c["type"] for c in KubeObject.objects.get(workload=after).status.get("conditions", [])])
+run_pass(str(organization.pk))  # its lease taken again, released again: counted on SQLite too
+print("TAKES", Lease.objects.get(name=f"federation:{organization.pk}").takes)
 """
 
 
@@ -79,11 +82,12 @@ def test_a_federation_pass_writes_statuses_on_the_embedded_database(tmp_path: Pa
     lines = dict(
         line.split(" ", 1)
         for line in result.stdout.splitlines()
-        if line.startswith(("MESSAGE", "CONDITIONS"))
+        if line.startswith(("MESSAGE", "CONDITIONS", "TAKES"))
     )
     before, after = lines["MESSAGE"].split(" -> ")
     assert after != before and after.strip("'")
     assert "FullyApplied" in lines["CONDITIONS"]
+    assert lines["TAKES"] == "2"
 
 
 ENDPOINT_WRITES = """

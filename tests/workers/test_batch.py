@@ -15,6 +15,7 @@ import pytest
 import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from engines.kube.cluster import ClusterState
 from tenants.models import Organization
@@ -69,7 +70,8 @@ class BrokenKube(fleet_ports.ReadingKube):
 
 
 def leased(cluster_id: str) -> bool:
-    return Lease.objects.filter(name=lease_name(cluster_id)).exists()
+    """Held: a released lease keeps its row, expired."""
+    return Lease.objects.filter(name=lease_name(cluster_id), expires_at__gt=timezone.now()).exists()
 
 
 @pytest.mark.django_db(transaction=True)

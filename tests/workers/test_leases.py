@@ -94,3 +94,38 @@ def race_for(lease_name: str) -> list[bool]:
 def test_two_takers_racing_for_a_free_lease_never_both_win() -> None:
     for _ in range(20):
         assert sorted(race_for(name())) == [False, True]
+
+
+@pytest.mark.django_db
+def test_a_released_lease_is_free_and_counts_each_new_holder() -> None:
+    """Releasing keeps the row (expired) so the count of takes goes on: a worker that took the
+    lease at count n and finds n + 1 at its next take knows nobody held it in between."""
+    lease_name = name()
+    first = try_acquire(lease_name, ttl=TTL)
+    assert first is not None and first.takes == 1
+    again = try_acquire(lease_name, ttl=TTL, holder=first.holder)  # its holder again: no new take
+    assert again is not None and again.takes == 1
+    release(first)
+    row = Lease.objects.get(name=lease_name)
+    assert row.expires_at < timezone.now() and row.takes == 1
+    second = try_acquire(lease_name, ttl=TTL)
+    assert second is not None and second.takes == 2  # the next take: nobody in between
+    release(second)
+    other = try_acquire(lease_name, ttl=TTL)  # another worker holds it meanwhile
+    assert other is not None
+    release(other)
+    third = try_acquire(lease_name, ttl=TTL)
+    assert third is not None and third.takes == second.takes + 2
+
+
+@pytest.mark.django_db
+def test_a_release_leaves_a_lease_taken_over_to_its_new_holder() -> None:
+    lease_name = name()
+    old = try_acquire(lease_name, ttl=TTL)
+    assert old is not None
+    Lease.objects.filter(name=lease_name).update(expires_at=timezone.now() - timedelta(seconds=1))
+    new = try_acquire(lease_name, ttl=TTL)
+    assert new is not None and new.takes == old.takes + 1
+    release(old)
+    assert try_acquire(lease_name, ttl=TTL) is None  # still the new holder's
+    assert Lease.objects.get(name=lease_name).holder == new.holder

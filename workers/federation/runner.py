@@ -17,7 +17,10 @@
 
 The rows are the policies app's: they are loaded, changed and written through its loop services
 (``policies.federation.placements`` and ``.status``); this module observes, decides and acts.
-Every step is idempotent: a pass that dies half-way leaves rows the next pass reconciles.
+Every step is idempotent: a pass that dies half-way leaves rows the next pass reconciles. A task
+that ended well leaves its rows to the organization's next task in the same process, which brings
+them up to date instead of reading them all, when no other worker held the lease in between
+(``ROWS_KEPT``).
 
 Passes back to back (issue 16): when workloads were submitted while a pass ran, it leaves its
 applies running (``apply.start``) and the task runs the next pass at once, under the same lease:
@@ -100,6 +103,13 @@ STEADY_SECONDS = 10.0
 # comes back.
 STATUS_MEMOS = 64
 
+# Organizations whose rows a worker process keeps from one task to the next (the most recently
+# served): a task whose lease take follows this process's last one (``HeldLease.takes``; no other
+# worker held it in between, and placements are written only under it) refreshes them instead of
+# reading every row again - at rest, that read was about half of a 1,000-workload organization's
+# pass. Rows hold every workload's manifest, so few are kept.
+ROWS_KEPT = 8
+
 
 @dataclass
 class _Memory:
@@ -118,6 +128,7 @@ class _Memory:
 
 _memories: OrderedDict[str, _Memory] = OrderedDict()
 _memories_lock = threading.Lock()
+_rows_kept: OrderedDict[str, tuple[int, FederationRows]] = OrderedDict()  # under _memories_lock
 
 
 @dataclass(frozen=True)
@@ -161,14 +172,16 @@ def run_pass(
     carrying = memory.in_burst and memory.decided_all_lately()
     following = carrying or (follow_up and memory.decided_all_lately())
     memory.in_burst = False
-    rows: FederationRows | None = None
+    rows = _kept_rows(organization_id, lease)
+    finished = False
     try:
         report = PassReport(organization_id)
         for number in range(1, MAX_PASSES + 1):
             loaded_at = timezone.now()
             began = time.perf_counter()
-            # The task's later passes bring the rows the pass before left up to date (its writes,
-            # and the API's changes since) instead of reading every row again.
+            # Passes bring the rows the pass before left (in this task, or in this process's task
+            # before when no other worker held the lease since) up to date - their writes, and
+            # the API's changes since - instead of reading every row again.
             rows = (
                 federation_rows_by_organization_id(organization_id)
                 if rows is None
@@ -205,11 +218,33 @@ def run_pass(
                 cut_short = number == MAX_PASSES and workloads_changed_since(organization_id, loaded_at)
                 memory.in_burst = carrying or cut_short
                 break
+        finished = applying is None
         return report
     finally:
         if applying is not None:
             wait([applying.outcomes])  # a pass failed after starting applies: the next records them again
+        _keep_rows(organization_id, lease, rows if finished else None)
         release(lease)
+
+
+def _kept_rows(organization_id: str, lease: HeldLease) -> FederationRows | None:
+    """The rows this process's last task of the organization left, if no other worker has held
+    its lease since (taken once more since then: this take)."""
+    with _memories_lock:
+        kept = _rows_kept.pop(organization_id, None)
+    if kept is None or kept[0] + 1 != lease.takes:
+        return None
+    return kept[1]
+
+
+def _keep_rows(organization_id: str, lease: HeldLease, rows: FederationRows | None) -> None:
+    """Keep what a task that ended well left (a task that failed part-way keeps nothing)."""
+    if rows is None:
+        return
+    with _memories_lock:
+        _rows_kept[organization_id] = (lease.takes, rows)
+        while len(_rows_kept) > ROWS_KEPT:
+            _rows_kept.popitem(last=False)
 
 
 def _memory(organization_id: str) -> _Memory:
