@@ -75,25 +75,19 @@ class SyncedInputs:
     nothing and the owner is skipped; a sync that wrote changes its own inputs, so the owner is
     synced once more and then settles."""
 
-    def __init__(
-        self,
-        store: ObjectStore | None = None,
-        owners: ResourceType | None = None,
-        children: ResourceType | None = None,
-    ) -> None:
+    def __init__(self, store: ObjectStore, owners: ResourceType, children: ResourceType) -> None:
+        self.owners, self.children = owners, children
         self._last: dict[str, tuple[int, tuple[int, ...]]] = {}
         self._seen: dict[str, tuple[int, tuple[int, ...]]] = {}
         self._lock = threading.Lock()
         self._keys: dict[str, ObjectKey] = {}  # owner uid -> where it is stored
         self._queued: set[str] = set()
         self._everything = True  # the first pass walks the owners there already are
-        if store is not None and owners is not None and children is not None:
-            self._owners_key, self._children_key = owners.key, children.key
-            store.add_listener(self._on_change)
+        store.add_listener(self._on_change)
 
     def _on_change(self, resource: ResourceType, event: WatchEvent) -> None:
         """Under the store lock: note which owner the write concerns (cheap, reads nothing)."""
-        if resource.key == self._owners_key:
+        if resource.key == self.owners.key:
             meta = event.current.obj["metadata"]
             with self._lock:
                 if event.type == "DELETED":
@@ -102,7 +96,7 @@ class SyncedInputs:
                 else:
                     self._keys[meta["uid"]] = event.current.key
                     self._queued.add(meta["uid"])
-        elif resource.key == self._children_key:
+        elif resource.key == self.children.key:
             uids = _controller_uids(event.current.obj)
             if event.previous is not None:
                 uids += _controller_uids(event.previous.obj)
@@ -128,41 +122,35 @@ class SyncedInputs:
         self._last.update(self._seen)
         self._seen = {}
 
-    def _due(self, api: ClusterApi, owners: ResourceType) -> list[StoredObject]:
+    def _due(self, api: ClusterApi) -> list[StoredObject]:
         """The owners queued since the last pass (all of them on the first), in key order."""
         with self._lock:
             queued, self._queued = self._queued, set()
             everything, self._everything = self._everything, False
             keys = {uid: self._keys[uid] for uid in queued if uid in self._keys}
         if everything:
-            listed = list(api.store.list(owners).items)
+            listed = list(api.store.list(self.owners).items)
             with self._lock:
                 for stored in listed:
                     self._keys.setdefault(stored.obj["metadata"]["uid"], stored.key)
             return listed
         due = []
         for uid, key in sorted(keys.items(), key=lambda item: item[1]):
-            found = api.store.try_get(owners, *key)
+            found = api.store.try_get(self.owners, *key)
             if found is not None and found.obj["metadata"]["uid"] == uid:
                 due.append(found)
         return due
 
-    def sync_changed(
-        self,
-        api: ClusterApi,
-        owners: ResourceType,
-        children: ResourceType,
-        sync: Callable[[JsonObject, list[JsonObject]], None],
-    ) -> None:
-        """One pass: ``sync(owner, its children)`` for each live ``owners`` object whose inputs
-        moved since it was last synced. A sync that fails leaves it and the owners after it queued
-        (the manager retries the controller)."""
-        due = self._due(api, owners)
+    def sync_changed(self, api: ClusterApi, sync: Callable[[JsonObject, list[JsonObject]], None]) -> None:
+        """One pass: ``sync(owner, its children)`` for each live owner whose inputs moved since it
+        was last synced. A sync that fails leaves it and the owners after it queued (the manager
+        retries the controller)."""
+        due = self._due(api)
         try:
             for position, stored in enumerate(due):
                 if stored.obj["metadata"].get("deletionTimestamp"):
                     continue
-                revisions = owned_revisions(api, children, stored.obj)
+                revisions = owned_revisions(api, self.children, stored.obj)
                 if self.unchanged(stored, revisions):
                     continue
                 try:
@@ -226,7 +214,7 @@ class ReplicaSetController:
         self.synced = SyncedInputs(api.store, REPLICASETS, PODS)
 
     def reconcile(self, now: float) -> float | None:
-        self.synced.sync_changed(self.api, REPLICASETS, PODS, self._sync)
+        self.synced.sync_changed(self.api, self._sync)
         return None
 
     def _sync(self, replicaset: JsonObject, children: list[JsonObject]) -> None:
@@ -274,7 +262,7 @@ class DeploymentController:
         self._hashes: dict[str, tuple[int, str]] = {}
 
     def reconcile(self, now: float) -> float | None:
-        self.synced.sync_changed(self.api, DEPLOYMENTS, REPLICASETS, self._sync)
+        self.synced.sync_changed(self.api, self._sync)
         return None
 
     def _sync(self, deployment: JsonObject, replicasets: list[JsonObject]) -> None:

@@ -272,8 +272,8 @@ def _revision(uid: str, rv: int) -> StoredObject:
     return StoredObject({"metadata": {"uid": uid, "name": uid}}, rv)
 
 
-def test_a_controller_syncs_an_object_again_only_when_it_or_its_children_changed() -> None:
-    synced = SyncedInputs()
+def test_a_controller_syncs_an_object_again_only_when_it_or_its_children_changed(clock) -> None:
+    synced = SyncedInputs(ObjectStore(clock), DEPLOYMENTS, REPLICASETS)
     web, pod = _revision("web", 5), _revision("pod", 7)
     assert not synced.unchanged(web, [pod])  # never synced
     synced.done()
