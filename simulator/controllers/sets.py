@@ -20,7 +20,13 @@ from typing import Any
 
 from simulator.api import ClusterApi
 from simulator.controllers.scheduling import tolerates
-from simulator.controllers.workloads import owned, pod_from_template, template_hash, update_status_if_changed
+from simulator.controllers.workloads import (
+    SyncedInputs,
+    owned,
+    pod_from_template,
+    template_hash,
+    update_status_if_changed,
+)
 from simulator.disruption import is_pod_ready
 from simulator.errors import ApiError
 from simulator.resources import DAEMONSETS, NODES, PODS, STATEFULSETS
@@ -62,20 +68,19 @@ class StatefulSetController:
 
     def __init__(self, api: ClusterApi) -> None:
         self.api = api
+        self.synced = SyncedInputs(api.store, STATEFULSETS, PODS)
 
     def reconcile(self, now: float) -> float | None:
-        for stored in self.api.store.list(STATEFULSETS).items:
-            if not stored.obj["metadata"].get("deletionTimestamp"):
-                self._sync(stored.obj)
+        self.synced.sync_changed(self.api, self._sync)
         return None
 
-    def _sync(self, sts: JsonObject) -> None:
+    def _sync(self, sts: JsonObject, children: list[JsonObject]) -> None:
         spec, _name = sts["spec"], sts["metadata"]["name"]
         desired = int(spec.get("replicas", 1))
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         revision = _revision(sts)
         pods: dict[int, JsonObject] = {}
-        for pod in owned(self.api, PODS, sts):
+        for pod in children:
             suffix = pod["metadata"]["name"].rsplit("-", 1)[-1]
             if suffix.isdigit():
                 pods[int(suffix)] = pod

@@ -130,6 +130,23 @@ def test_a_statefulset_scales_down_from_the_highest_ordinal(api, manager, clock)
     assert pod_names(api) == ["db-0"]
 
 
+def test_a_statefulset_makes_a_deleted_ordinal_again_under_its_name(api, manager, clock):
+    """Its pod's deletion, once the kubelet finished it, is what queues the StatefulSet again."""
+    api.create(STATEFULSETS, "default", statefulset("db", 2))
+    api.create(STATEFULSETS, "default", statefulset("cache", 1))
+    manager.settle()
+    for _ in range(3):
+        advance(clock, manager, START_DELAY)
+    assert pod_names(api) == ["cache-0", "db-0", "db-1"]
+    first_uid = api.get(PODS, "default", "db-1").obj["metadata"]["uid"]
+    api.delete(PODS, "default", "db-1")
+    for _ in range(3):
+        advance(clock, manager, START_DELAY + 30)
+    again = api.get(PODS, "default", "db-1").obj
+    assert again["metadata"]["uid"] != first_uid and again["status"]["phase"] == "Running"
+    assert api.get(STATEFULSETS, "default", "db").obj["status"]["readyReplicas"] == 2
+
+
 def test_a_daemonset_runs_one_pod_on_every_node_it_tolerates(api, manager, clock):
     manager.settle()
     api.update(
