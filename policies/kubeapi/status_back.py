@@ -257,7 +257,7 @@ def statuses_plan(
         if item is not None:
             plan.append(item)
         elif kobj.workload_id in by_workload:
-            head = (kobj.resource_version, kobj.workload_id, kobj.workload_generation)
+            head = _head(kobj)
             workload = by_workload[kobj.workload_id]
             current[kobj.pk] = _inputs(head, workload, placements.get(workload.pk, []))
     if memo is not None:
