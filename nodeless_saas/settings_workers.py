@@ -92,6 +92,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "workers.tasks.metering_prune",
         "schedule": 3600.0,
     },
+    "lease-rows-prune": {
+        "task": "workers.tasks.lease_rows_prune",
+        "schedule": 3600.0,
+    },
     # Spot prices move at most a few times an hour; the planner plans with a 24-hour forecast of them.
     "market-spot": {
         "task": "workers.tasks.market_refresh_spot_all",

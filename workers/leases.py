@@ -12,7 +12,8 @@ pass.
 Releasing frees a lease's row (expired) rather than deleting it, and each take by a new holder
 counts one more on it (`HeldLease.takes`): a worker that kept what its last holding left (the
 federation loop keeps an organization's rows) can tell at its next take whether anyone else held
-the lease meanwhile.
+the lease meanwhile. Free rows are deleted hourly (`leases_prune`), so the table holds the names
+in use; a row made again counts from one, which no kept count matches.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _TAKE = (
 )
 # A released lease's expiry: long past on every worker's clock.
 _FREE = datetime(1970, 1, 1, tzinfo=UTC)
+# A lease expired (not released) this long ago has a dead holder on any clock: its row goes.
+PRUNE_AFTER = timedelta(days=1)
 
 
 class LeaseLost(Exception):
@@ -122,3 +125,14 @@ def held(name: str, *, ttl: timedelta) -> Iterator[HeldLease | None]:
     finally:
         if lease is not None:
             release(lease)
+
+
+def leases_prune(now: datetime) -> int:
+    """Delete the rows of free leases, so names gone for good (deleted clusters, organizations) do
+    not stay: released rows (their expiry is 1970) and rows a dead holder left expired more than
+    ``PRUNE_AFTER`` ago, far past any clock skew. A held row is never deleted: PostgreSQL checks the
+    condition again on a row a take updated meanwhile. A worker keeping what its last holding left
+    finds the row made again, counting from one, and reads afresh: at most once per prune. How
+    many rows went."""
+    deleted, _ = Lease.objects.filter(expires_at__lte=now - PRUNE_AFTER).delete()
+    return deleted

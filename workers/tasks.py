@@ -51,7 +51,7 @@ from workers.enqueue import (
     send_once,
 )
 from workers.federation import run_pass
-from workers.leases import LeaseLost, held
+from workers.leases import LeaseLost, held, leases_prune
 from workers.provisioning.budget import ApiBudgetSpent
 from workers.provisioning.launching import launch_row
 from workers.provisioning.reconcile import ReconcileReport, reconcile_batch, reconcile_cluster
@@ -273,6 +273,12 @@ def metering_prune() -> int:
     usage_history_prune(now)
     usage_history_compact(now)
     return raw_usage_prune(now)
+
+
+@shared_task(ignore_result=True)
+def lease_rows_prune() -> int:
+    """Beat, hourly: delete the rows of free leases (``workers.leases.leases_prune``)."""
+    return leases_prune(timezone.now())
 
 
 # --- market prices -------------------------------------------------------------------------------------

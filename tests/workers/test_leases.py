@@ -8,12 +8,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from workers.leases import LeaseLost, release, try_acquire
+from workers.leases import PRUNE_AFTER, LeaseLost, leases_prune, release, try_acquire
 from workers.models import Lease
+from workers.tasks import lease_rows_prune
 
 TTL = timedelta(seconds=60)
 
@@ -129,3 +131,39 @@ def test_a_release_leaves_a_lease_taken_over_to_its_new_holder() -> None:
     release(old)
     assert try_acquire(lease_name, ttl=TTL) is None  # still the new holder's
     assert Lease.objects.get(name=lease_name).holder == new.holder
+
+
+@pytest.mark.django_db
+def test_free_lease_rows_are_pruned_and_held_ones_stay() -> None:
+    """Released rows go at the next prune, rows a dead holder left a day after they expired; a
+    held lease stays, and a lease taken again after its row went counts from one."""
+    released, dead, recent, held_name = name(), name(), name(), name()
+    first = try_acquire(released, ttl=TTL)
+    assert first is not None
+    release(first)
+    for lease_name in (dead, recent, held_name):
+        assert try_acquire(lease_name, ttl=TTL) is not None
+    now = timezone.now()
+    Lease.objects.filter(name=dead).update(expires_at=now - PRUNE_AFTER - timedelta(seconds=1))
+    Lease.objects.filter(name=recent).update(expires_at=now - timedelta(minutes=5))  # its holder may be late
+    mine = {released, dead, recent, held_name}
+
+    leases_prune(now)
+
+    assert set(Lease.objects.filter(name__in=mine).values_list("name", flat=True)) == {recent, held_name}
+    again = try_acquire(released, ttl=TTL)
+    assert again is not None and again.takes == 1  # no count kept from before matches it
+
+
+def test_the_beat_prunes_lease_rows_hourly() -> None:
+    tasks = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert tasks[lease_rows_prune.name] == 3600.0
+
+
+@pytest.mark.django_db
+def test_the_prune_task_deletes_a_released_row() -> None:
+    lease = try_acquire(name(), ttl=TTL)
+    assert lease is not None
+    release(lease)
+    assert lease_rows_prune() >= 1
+    assert not Lease.objects.filter(name=lease.name).exists()
