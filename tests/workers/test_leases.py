@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from workers.leases import PRUNE_AFTER, LeaseLost, leases_prune, release, try_acquire
+from workers.leases import PRUNE_AFTER, HeldLease, LeaseLost, leases_prune, release, try_acquire
 from workers.models import Lease
 from workers.tasks import lease_rows_prune
 
@@ -22,6 +22,16 @@ TTL = timedelta(seconds=60)
 
 def name() -> str:
     return f"test:{uuid.uuid4().hex}"
+
+
+def _taken_over(lease_name: str) -> tuple[HeldLease, HeldLease]:
+    """The lease taken, left to expire (its holder died), and taken by another: (old, new)."""
+    old = try_acquire(lease_name, ttl=TTL)
+    assert old is not None
+    Lease.objects.filter(name=lease_name).update(expires_at=timezone.now() - timedelta(seconds=1))
+    new = try_acquire(lease_name, ttl=TTL)
+    assert new is not None
+    return old, new
 
 
 @pytest.mark.django_db
@@ -37,11 +47,8 @@ def test_a_free_lease_is_taken_in_one_statement_and_a_held_one_is_refused() -> N
 @pytest.mark.django_db
 def test_an_expired_lease_is_taken_over_and_the_old_holder_loses_it() -> None:
     lease_name = name()
-    old = try_acquire(lease_name, ttl=TTL)
-    assert old is not None
-    Lease.objects.filter(name=lease_name).update(expires_at=timezone.now() - timedelta(seconds=1))
-    new = try_acquire(lease_name, ttl=TTL)
-    assert new is not None and new.holder != old.holder
+    old, new = _taken_over(lease_name)
+    assert new.holder != old.holder
     old._renewed -= TTL.total_seconds()  # a quarter of the lease has gone by: the renewal writes
     with pytest.raises(LeaseLost):
         old.renew()
@@ -123,11 +130,8 @@ def test_a_released_lease_is_free_and_counts_each_new_holder() -> None:
 @pytest.mark.django_db
 def test_a_release_leaves_a_lease_taken_over_to_its_new_holder() -> None:
     lease_name = name()
-    old = try_acquire(lease_name, ttl=TTL)
-    assert old is not None
-    Lease.objects.filter(name=lease_name).update(expires_at=timezone.now() - timedelta(seconds=1))
-    new = try_acquire(lease_name, ttl=TTL)
-    assert new is not None and new.takes == old.takes + 1
+    old, new = _taken_over(lease_name)
+    assert new.takes == old.takes + 1
     release(old)
     assert try_acquire(lease_name, ttl=TTL) is None  # still the new holder's
     assert Lease.objects.get(name=lease_name).holder == new.holder
