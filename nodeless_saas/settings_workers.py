@@ -31,10 +31,17 @@ CELERY_DB_REUSE_MAX = 100_000
 # started with `-Q` naming a subset. Changing the count moves clusters between queues: drain first.
 NODELESS_SHARDS = env_int("NODELESS_SHARDS", 8, minimum=1, maximum=256)
 NODELESS_SHARD_QUEUES = tuple(f"clusters-{shard}" for shard in range(NODELESS_SHARDS))
+# Each organization's federation passes go to one of these queues (`workers.routing`), so that a
+# worker process given its own federation queues (docker-compose's `federation`: one process, a
+# thread per pass) runs every pass of an organization, and keeps what the last one left: the rows it
+# read and the statuses it wrote (`workers.federation.runner`). In a prefork pool the passes of one
+# organization landed on any child, which kept them only for the passes it happened to run.
+NODELESS_FEDERATION_SHARDS = env_int("NODELESS_FEDERATION_SHARDS", 4, minimum=1, maximum=256)
+NODELESS_FEDERATION_QUEUES = tuple(f"federation-{shard}" for shard in range(NODELESS_FEDERATION_SHARDS))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {
     name: {"exchange": name, "routing_key": name}
-    for name in (CELERY_TASK_DEFAULT_QUEUE, *NODELESS_SHARD_QUEUES)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, *NODELESS_SHARD_QUEUES, *NODELESS_FEDERATION_QUEUES)
 }
 CELERY_TASK_ROUTES = ("workers.routing.route_task",)
 # The ledger's interval: metering records complete intervals of this many seconds, so spend shows

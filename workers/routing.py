@@ -9,6 +9,12 @@ waiting; a deployment that wants dedicated workers gives each a subset
 one (settings), a worker process holds only the task it runs: a slow cluster's pass occupies one
 process, never a line of other clusters' passes reserved behind it.
 
+An organization's federation passes go to its federation queue,
+`NODELESS_FEDERATION_QUEUES[crc32(organization id) % shards]`, the same way: a worker process that
+alone consumes a federation queue (docker-compose's `federation`) runs every pass of the
+organizations on it, and reuses what their last pass kept in the process. Any worker consuming the
+queue runs the pass correctly; only that reuse depends on it.
+
 Celery calls `route_task` for every task sent, by name or by function (`CELERY_TASK_ROUTES`).
 """
 
@@ -34,11 +40,23 @@ SHARDED_TASKS = frozenset(
 )
 
 
-def shard_queue(subject_id: str) -> str:
-    """The shard queue of a cluster (or a launch row): stable across processes and restarts, unlike
-    Python's salted `hash`."""
-    queues: Sequence[str] = settings.NODELESS_SHARD_QUEUES
+# Passes of one organization, by name: their first argument is the organization's id.
+FEDERATION_TASKS = frozenset({"workers.tasks.federation_pass"})
+
+
+def _queue_of(subject_id: str, queues: Sequence[str]) -> str:
+    """Stable across processes and restarts, unlike Python's salted `hash`."""
     return queues[zlib.crc32(str(subject_id).encode()) % len(queues)]
+
+
+def shard_queue(subject_id: str) -> str:
+    """The shard queue of a cluster (or a launch row)."""
+    return _queue_of(subject_id, settings.NODELESS_SHARD_QUEUES)
+
+
+def federation_queue(organization_id: str) -> str:
+    """The queue of an organization's federation passes."""
+    return _queue_of(organization_id, settings.NODELESS_FEDERATION_QUEUES)
 
 
 def route_task(
@@ -52,6 +70,8 @@ def route_task(
     if name in SHARDED_TASKS and args and args[0]:
         subject = args[0][0] if isinstance(args[0], list | tuple) else args[0]
         return {"queue": shard_queue(str(subject))}
+    if name in FEDERATION_TASKS and args and args[0]:
+        return {"queue": federation_queue(str(args[0]))}
     return None  # Celery's default queue
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
+
 from simulator.tls import issue_server_certificate
-from workers.processes import BEAT, WATCHER, WEB, WORKER
+from workers.processes import BEAT, WATCHER, WEB, WORKER, federation_worker_flags, general_worker_flags
 
 
 def local(bin_dir: Path, command: list[str]) -> list[str]:
@@ -92,7 +94,20 @@ def demo_background(
     bin_dir: Path, *, replay_cluster: str, speed: float, clock_speed: float | None = None
 ) -> dict[str, list[str]]:
     return {
-        "worker": [*local(bin_dir, WORKER), "--loglevel", "WARNING", "--concurrency", "2"],
+        "worker": [
+            *local(bin_dir, WORKER),
+            *general_worker_flags(settings.NODELESS_FEDERATION_QUEUES),
+            "--loglevel",
+            "WARNING",
+            "--concurrency",
+            "2",
+        ],
+        "federation": [
+            *local(bin_dir, WORKER),
+            *federation_worker_flags(settings.NODELESS_FEDERATION_QUEUES),
+            "--loglevel",
+            "WARNING",
+        ],
         "beat": [*local(bin_dir, BEAT), "--loglevel", "WARNING"],
         "watcher": local(bin_dir, WATCHER),
         "replay": [

@@ -20,7 +20,7 @@ from django.urls import resolve
 
 from tests.fixtures import production
 from tests.nodeless_saas import test_requirements
-from workers.processes import BEAT, WATCHER, WEB, WORKER
+from workers.processes import BEAT, WATCHER, WEB, WORKER, federation_worker_flags, general_worker_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -64,14 +64,48 @@ def test_every_command_in_compose_and_the_dockerfile_exists() -> None:
 
 def test_compose_runs_the_same_programs_as_make_demo() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    programs = {"web": WEB, "kube": WEB, "worker": WORKER, "beat": BEAT, "watcher": WATCHER}
+    programs = {
+        "web": WEB,
+        "kube": WEB,
+        "worker": WORKER,
+        "federation": WORKER,
+        "beat": BEAT,
+        "watcher": WATCHER,
+    }
     for service, expected in programs.items():
         command = services[service]["command"]
         assert [command[0].removeprefix(".venv/bin/"), *command[1 : len(expected)]] == expected
 
 
+def test_the_federation_queues_go_to_a_worker_of_their_own_and_every_other_queue_to_the_worker(
+    settings,
+) -> None:
+    """The federation worker takes the default settings' federation queues with the flags `make
+    demo` gives it (one process, a thread per pass); the worker takes every other queue."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    federation_queues = settings.NODELESS_FEDERATION_QUEUES
+    assert federation_queues == tuple(f"federation-{shard}" for shard in range(4))  # the default
+    federation = services["federation"]["command"][len(WORKER) :]
+    worker = services["worker"]["command"][len(WORKER) :]
+    assert federation[: len(federation_worker_flags(federation_queues))] == federation_worker_flags(
+        federation_queues
+    )
+    assert worker[: len(general_worker_flags(federation_queues))] == general_worker_flags(federation_queues)
+
+    def consumed(flags: list[str]) -> set[str]:
+        queues = set(settings.CELERY_TASK_QUEUES)
+        if "--queues" in flags:
+            queues = set(flags[flags.index("--queues") + 1].split(","))
+        if "--exclude-queues" in flags:
+            queues -= set(flags[flags.index("--exclude-queues") + 1].split(","))
+        return queues
+
+    assert consumed(federation) == set(federation_queues)
+    assert consumed(worker) == set(settings.CELERY_TASK_QUEUES) - set(federation_queues)
+
+
 # --- first boot: order, health, TLS, configuration, what the image holds ----------------------
-APP_SERVICES = ("migrate", "web", "kube", "worker", "watcher", "beat")
+APP_SERVICES = ("migrate", "web", "kube", "worker", "federation", "watcher", "beat")
 
 
 def _production_settings(env: dict[str, str], expression: str) -> subprocess.CompletedProcess[str]:

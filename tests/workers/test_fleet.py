@@ -32,7 +32,7 @@ from workers import enqueue
 from workers.models import ReconcileDue
 from workers.provisioning import batch, budget
 from workers.provisioning.reconcile import reconcile_batch, reconcile_cluster
-from workers.routing import shard_queue
+from workers.routing import federation_queue, shard_queue
 from workers.schedule import in_turn, schedule_due_passes
 from workers.tasks import provisioning_reconcile
 
@@ -151,11 +151,17 @@ def test_per_cluster_tasks_go_to_their_shard_and_workers_consume_every_shard() -
             shard_queue(i) for i in ids[:8]
         }
     assert len({shard_queue(i) for i in ids}) > 1  # clusters spread over the shards
+    # An organization's federation pass goes to its federation queue (tests/workers/federation/
+    # test_queues.py), beat's fan-out to the default queue.
+    assert router.route({}, enqueue.FEDERATION_PASS, ("org",), {})["queue"].name == federation_queue("org")
     assert (
-        router.route({}, enqueue.FEDERATION_PASS, ("org",), {})["queue"].name == app.conf.task_default_queue
+        router.route({}, "workers.tasks.federation_pass_all", (), {})["queue"].name
+        == app.conf.task_default_queue
     )
     # A worker started without -Q consumes every queue the settings declare.
-    assert set(settings.NODELESS_SHARD_QUEUES) | {"celery"} <= set(app.amqp.queues)
+    assert set(settings.NODELESS_SHARD_QUEUES) | set(settings.NODELESS_FEDERATION_QUEUES) | {"celery"} <= set(
+        app.amqp.queues
+    )
 
 
 # --- the schedule ----------------------------------------------------------------------------------
