@@ -25,7 +25,7 @@ construction and raise ``PolicyError`` naming the field, for the policy form and
 from engines.federation.decision import ClusterScore, Decision, Outcome, ScheduleResult
 from engines.federation.division import webster
 from engines.federation.egress import DEFAULT_EGRESS_TABLE, EgressCategory, EgressTable, egress_category
-from engines.federation.engine import schedule
+from engines.federation.engine import schedule, timeless
 from engines.federation.fleet import FilterReason, Fleet
 from engines.federation.model import (
     ClusterMode,
@@ -92,5 +92,6 @@ __all__ = [
     "WorkloadSpec",
     "egress_category",
     "schedule",
+    "timeless",
     "webster",
 ]

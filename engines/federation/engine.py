@@ -9,10 +9,10 @@ from engines.federation.candidates import Candidates, gather
 from engines.federation.decision import ScheduleResult
 from engines.federation.egress import DEFAULT_EGRESS_TABLE, EgressTable
 from engines.federation.fleet import Fleet
-from engines.federation.model import ClusterSnapshot, CurrentPlacement, WorkloadSpec
+from engines.federation.model import ClusterSnapshot, CurrentPlacement, WorkloadKind, WorkloadSpec
 from engines.federation.policy import AssignmentMode, PlacementPolicy, Strategy
 from engines.federation.record import build_result
-from engines.federation.strategies.burst import fill_then_burst
+from engines.federation.strategies.burst import fill_then_burst, may_return
 from engines.federation.strategies.ordered import cheapest, duplicate, most_capacity, pinned
 from engines.federation.strategies.spread import spread
 
@@ -64,3 +64,15 @@ def schedule(
     candidates = gather(fleet, workload, policy, placement, avoid=avoid, keep_current=keep_current)
     allocation = _STRATEGIES[policy.strategy](candidates, mode)
     return build_result(candidates, allocation, mode, placement, runner_ups)
+
+
+def timeless(workload: WorkloadSpec, policy: PlacementPolicy, current: CurrentPlacement) -> bool:
+    """Whether ``schedule`` answers the same for these inputs at any later time, the fleet and the
+    rest unchanged: ``current.seconds_since_change`` matters to one rule only, the return of a
+    fill-then-burst Deployment, which comes due by time alone while it is held back."""
+    burst = policy.burst
+    if policy.strategy is not Strategy.FILL_THEN_BURST or burst is None:
+        return True
+    if workload.kind is not WorkloadKind.DEPLOYMENT:
+        return True  # never returns
+    return may_return(workload.kind, current.seconds_since_change, burst)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from clusters.models import Cluster
 from engines.federation import (
+    ClusterSnapshot,
     CurrentPlacement,
     Fleet,
     Location,
@@ -93,7 +94,18 @@ def build_fleet(
     workloads: Mapping[str, Workload],
     placements: Sequence[Placement],
 ) -> Fleet:
-    return Fleet(fleet_snapshots(clusters, inventories, usage_by_cluster(workloads, placements)))
+    return Fleet(fleet_inputs(clusters, inventories, workloads, placements))
+
+
+def fleet_inputs(
+    clusters: Sequence[Cluster],
+    inventories: Mapping[str, Inventory | None],
+    workloads: Mapping[str, Workload],
+    placements: Sequence[Placement],
+) -> tuple[ClusterSnapshot, ...]:
+    """Every member as the engine sees it: what a ``Fleet`` is built from (equal snapshots, equal
+    fleets)."""
+    return tuple(fleet_snapshots(clusters, inventories, usage_by_cluster(workloads, placements)))
 
 
 def placement_policy(policy: FederationPolicy, cache: PolicyCache | None = None) -> PlacementPolicy:

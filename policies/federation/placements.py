@@ -224,8 +224,9 @@ def workload_policy_rejected(rows: FederationRows, workload: Workload, error: Ex
 
 def placement_result_record(
     rows: FederationRows, workload: Workload, result: ScheduleResult, failure: FailurePlan, now: datetime
-) -> None:
-    """The engine's steady-mode answer for one workload, in the rows (written by ``placements_save``)."""
+) -> bool:
+    """The engine's steady-mode answer for one workload, in the rows (written by ``placements_save``);
+    whether it changed a placement."""
     key = str(workload.pk)
     placements = rows.placements[key]
     created, updated = _follow(workload, result, failure, placements, rows.clusters, now)
@@ -240,6 +241,7 @@ def placement_result_record(
     workload.avoid_clusters = failure.remembered
     workload.scheduled_generation = workload.generation
     rows.outcomes[key] = (result.outcome, result.decision.reason)
+    return changed
 
 
 def _completions(workload: Workload, replicas: Mapping[str, int]) -> dict[str, int | None]:

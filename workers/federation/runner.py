@@ -113,11 +113,13 @@ ROWS_KEPT = 8
 
 @dataclass
 class _Memory:
-    """What this process remembers of an organization's passes: the status memo, when the last
-    status sync and the last pass deciding every workload ran (``time.monotonic()``), and whether
-    the last task was cut short with workloads still arriving or carried such a burst on."""
+    """What this process remembers of an organization's passes: the status memo, the engine's
+    answers at rest (``scheduling.DecisionMemo``), when the last status sync and the last pass
+    deciding every workload ran (``time.monotonic()``), and whether the last task was cut short
+    with workloads still arriving or carried such a burst on."""
 
     memo: StatusMemo = field(default_factory=StatusMemo)
+    decisions: scheduling.DecisionMemo = field(default_factory=scheduling.DecisionMemo)
     synced_at: float = -math.inf
     decided_all_at: float = -math.inf
     in_burst: bool = False
@@ -193,7 +195,15 @@ def run_pass(
 
             loaded = time.perf_counter()
             first = number == 1 and not following
-            report, applying = _run(rows, lease, now or timezone.now(), applying, more_work, first=first)
+            report, applying = _run(
+                rows,
+                lease,
+                now or timezone.now(),
+                applying,
+                more_work,
+                first=first,
+                decisions=memory.decisions,
+            )
             if first:
                 memory.decided_all_at = time.monotonic()
             # Stand-alone objects to the clusters their policies name (policies.kubeapi.standalone).
@@ -266,6 +276,7 @@ def _run(
     more_work: Callable[[], bool],
     *,
     first: bool = True,
+    decisions: scheduling.DecisionMemo | None = None,
 ) -> tuple[PassReport, Applying | None]:
     """One pass; with the applies of the pass before still running (``previous``), their outcomes
     are recorded before this pass acts. The task's ``first`` pass decides every workload, the
@@ -287,7 +298,7 @@ def _run(
     lease.renew()
     inventories = {key: observation.inventory for key, observation in observations.items()}
     applied_before = previous.workload_ids if previous else frozenset()
-    scheduling.decide_all(rows, inventories, now, steady_too=first, applying=applied_before)
+    scheduling.decide_all(rows, inventories, now, steady_too=first, applying=applied_before, memo=decisions)
     placements_save(rows, now)
     lease.renew()
     # The outcomes of the pass before (if it left its applies running) are recorded before this

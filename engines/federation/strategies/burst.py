@@ -76,10 +76,15 @@ def fill_then_burst(candidates: Candidates, mode: AssignmentMode) -> Allocation:
 
 
 def _may_return(candidates: Candidates, settings: BurstSettings) -> bool:
-    if candidates.workload.kind is not WorkloadKind.DEPLOYMENT:
+    return may_return(candidates.workload.kind, candidates.seconds_since_change, settings)
+
+
+def may_return(kind: WorkloadKind, seconds_since_change: float | None, settings: BurstSettings) -> bool:
+    """Replicas come back to higher tiers only for Deployments, and only once the placement has
+    been unchanged for ``return_after_seconds`` (None: unknown, long enough)."""
+    if kind is not WorkloadKind.DEPLOYMENT:
         return False
-    since = candidates.seconds_since_change
-    return since is None or since >= settings.return_after_seconds
+    return seconds_since_change is None or seconds_since_change >= settings.return_after_seconds
 
 
 def _return_to_higher_tiers(
