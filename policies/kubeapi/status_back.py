@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.db import transaction
@@ -79,6 +80,9 @@ _PLACEMENT_VOLATILE = frozenset({"last_synced_at"})
 _PLACEMENT_FIELDS = tuple(
     field.attname for field in Placement._meta.concrete_fields if field.attname not in _PLACEMENT_VOLATILE
 )
+# Read in one C call each (every linked object's inputs are compared each pass at rest).
+_workload_values = attrgetter(*_WORKLOAD_FIELDS)
+_placement_values = attrgetter(*_PLACEMENT_FIELDS, "cluster.name")
 
 
 class StatusMemo:
@@ -91,11 +95,7 @@ class StatusMemo:
 
 
 def _inputs(head: tuple[Any, Any, Any], workload: Workload, placements: Sequence[Placement]) -> _Inputs:
-    return (
-        head,
-        tuple(getattr(workload, name) for name in _WORKLOAD_FIELDS),
-        tuple((*(getattr(p, name) for name in _PLACEMENT_FIELDS), p.cluster.name) for p in placements),
-    )
+    return (head, _workload_values(workload), tuple(_placement_values(p) for p in placements))
 
 
 def _condition(kind: str, status: bool, reason: str, message: str) -> Json:

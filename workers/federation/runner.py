@@ -102,6 +102,9 @@ STEADY_SECONDS = 10.0
 # values per object, and an organization not served for a while is synced in full once when it
 # comes back.
 STATUS_MEMOS = 64
+# Of those, the most recently served whose engine answers at rest it keeps (``DecisionMemo``: a
+# couple of KB a workload, so a few MB for an organization of 1,000).
+DECISION_MEMOS = 16
 
 # Organizations whose rows a worker process keeps from one task to the next (the most recently
 # served): a task whose lease take follows this process's last one (``HeldLease.takes``; no other
@@ -265,6 +268,9 @@ def _memory(organization_id: str) -> _Memory:
         _memories[organization_id] = memory
         while len(_memories) > STATUS_MEMOS:
             _memories.popitem(last=False)
+        if len(_memories) > DECISION_MEMOS:
+            # The organization this one pushed out of the most recent ones forgets its answers.
+            list(_memories.values())[-DECISION_MEMOS - 1].decisions = scheduling.DecisionMemo()
         return memory
 
 

@@ -15,13 +15,14 @@ import pytest
 from django.utils import timezone
 
 from clusters.models import Cluster, ClusterConnection
+from engines.federation import schedule
 from policies.federation.placements import federation_rows_by_organization_id, placements_save
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Inventory, Usage
 from policies.federation.status import workload_statuses_save
 from policies.models import Decision, FederationPolicy, Workload
 from tests.fixtures.federation import deployment, placements, submit
-from workers.federation import scheduling
+from workers.federation import runner, scheduling
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,6 @@ def _inventory(cpu_millis: int, others_cpu: int = 0) -> Inventory:
 def engine_calls(monkeypatch) -> list[str]:
     """The names of the workloads the engine is run for, from now on."""
     calls: list[str] = []
-    schedule = scheduling.schedule
 
     def counted(spec: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(Workload.objects.get(pk=spec.id).name)
@@ -124,3 +124,16 @@ def test_a_return_held_back_by_time_is_decided_again_when_it_comes_due(
     assert engine_calls == ["web"]  # the same fleet, but the answer depends on the time
 
     assert _pass(cast, memo, freed, t0 + timedelta(seconds=601))["web"] == {"dc-1": 3}
+
+
+def test_a_process_keeps_the_answers_of_its_most_recently_served_organizations_only(monkeypatch) -> None:
+    monkeypatch.setattr(runner, "DECISION_MEMOS", 2)
+    organizations = [f"memo-bound-{number}" for number in range(3)]
+    kept = {}
+    for organization_id in organizations:
+        memory = runner._memory(organization_id)
+        memory.decisions.answers["w"] = "an answer"  # type: ignore[assignment]
+        kept[organization_id] = memory
+    assert [bool(kept[o].decisions.answers) for o in organizations] == [False, True, True]
+    runner._memory(organizations[0])  # served again: the least recent of the others forgets
+    assert [bool(kept[o].decisions.answers) for o in organizations] == [False, False, True]
