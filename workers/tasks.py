@@ -15,9 +15,11 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import task_prerun
+from celery.signals import task_prerun, worker_init
+from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, transaction
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from billing.services.ledger import raw_usage_prune
@@ -75,6 +77,28 @@ def _usable_connections(task: Any = None, **_: Any) -> None:
     run in the caller's thread (`apply`, tests), whose connection and transaction are the caller's."""
     if task is not None and not getattr(task.request, "is_eager", False):
         close_old_connections()
+
+
+def statements_bounded(**_: Any) -> None:
+    """From now on, every new PostgreSQL connection of this process cancels a statement that runs
+    longer than a task's soft time limit. Celery enforces its time limits in a prefork pool only; a
+    threads pool (the federation worker, the recommended provisioning workers) cannot stop a thread,
+    so a pass stuck on a hung statement or a lock would hold its thread for good. PostgreSQL's
+    ``statement_timeout`` ends such a statement on every pool, and a statement past the soft limit
+    would have been stopped anyway. Connected to ``worker_init``: web requests, ``migrate`` and the
+    watcher keep the server's default."""
+    connection_created.connect(_statement_timeout_set, dispatch_uid="workers.statements_bounded")
+
+
+def _statement_timeout_set(sender: Any, connection: Any, **_: Any) -> None:
+    if connection.vendor != "postgresql":  # SQLite's statements are local and end with the process
+        return
+    milliseconds = int(settings.CELERY_TASK_SOFT_TIME_LIMIT) * 1000
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {milliseconds}")
+
+
+worker_init.connect(statements_bounded, dispatch_uid="workers.statements_bounded")
 
 
 # --- provisioning loop -----------------------------------------------------------------------------

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from celery.fixups.django import DjangoWorkerFixup
 from celery.signals import task_postrun, task_prerun
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.backends.signals import connection_created
 
 from nodeless_saas.celery import app
 from workers import tasks
@@ -71,3 +73,39 @@ def test_a_task_run_in_the_callers_thread_leaves_its_connection_alone() -> None:
     connection.close_at = time.monotonic() - 1
     run_task(fixup, eager=True)  # `apply`: the caller's connection and transaction
     assert connection.connection is kept
+
+
+@pytest.fixture
+def unbounded_statements():
+    """No receiver of ``statements_bounded`` left by another test's in-process worker, before and
+    after; the connection opened under a bound is closed."""
+    connection_created.disconnect(dispatch_uid="workers.statements_bounded")
+    connection.close()
+    yield
+    connection_created.disconnect(dispatch_uid="workers.statements_bounded")
+    connection.close()
+
+
+def _statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_bounds_each_statement_by_the_soft_time_limit_on_every_pool(
+    unbounded_statements: None, settings: Any
+) -> None:
+    """Celery's time limits stop a task in a prefork pool only; in a threads pool (the federation
+    worker) a statement that hangs would hold its thread for good. Once a worker has started, the
+    process's new connections end a statement when the soft limit has passed; other processes (web,
+    migrate) keep the server's default."""
+    from celery.contrib.testing.worker import start_worker
+
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 1
+    assert _statement_timeout() == "0"  # not a worker: the server's default, no bound
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, queues=["idle"]):
+        connection.close()
+        assert _statement_timeout() == "1s"
+        with pytest.raises(OperationalError, match="statement timeout"), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(30)")
