@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from typing import Any
+
 from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from clusters.models import ACTIVE_STATES, Cluster, ClusterObservation, ManagedNode
@@ -39,19 +42,17 @@ def _managed_node_names(cluster: Cluster, state: ClusterState) -> set[str]:
 def observation_record(cluster: Cluster, state: ClusterState, *, force: bool = False) -> bool:
     """Keep `state` as the cluster's latest observation, unless one was kept within RECORD_SECONDS
     (`force` keeps it anyway). True when it was kept."""
-    if not force and not cache.add(_due_key(cluster), 1, timeout=RECORD_SECONDS):
+    if force:
+        cache.set(_due_key(cluster), 1, timeout=RECORD_SECONDS)
+    elif not cache.add(_due_key(cluster), 1, timeout=RECORD_SECONDS):
         return False
-    cache.set(_due_key(cluster), 1, timeout=RECORD_SECONDS)
     summary = summarize(state, managed=_managed_node_names(cluster, state))
-    ClusterObservation.objects.update_or_create(
-        cluster=cluster,
-        defaults={
-            "organization_id": cluster.organization_id,
-            "observed_at": state.observed_at,
-            "attempted_at": state.observed_at,
-            "problem": "",
-            "summary": summary,
-        },
+    _observation_write(
+        cluster,
+        observed_at=state.observed_at,
+        attempted_at=state.observed_at,
+        problem="",
+        summary=summary,
     )
     Cluster.objects.filter(pk=cluster.pk).update(
         node_count=summary["nodes"]["total"],
@@ -63,10 +64,22 @@ def observation_record(cluster: Cluster, state: ClusterState, *, force: bool = F
 
 def observation_failed(cluster: Cluster, problem: str, now: datetime) -> None:
     """A read failed: say why, and keep the last summary with its time (the page says how old)."""
-    ClusterObservation.objects.update_or_create(
-        cluster=cluster,
-        defaults={"organization_id": cluster.organization_id, "attempted_at": now, "problem": problem[:2000]},
-    )
+    _observation_write(cluster, attempted_at=now, problem=problem[:2000])
+
+
+def _observation_write(cluster: Cluster, **fields: Any) -> None:
+    """The cluster's one observation row given ``fields``: an update, which is all but the first read
+    of a cluster needs (``update_or_create`` locked the row and took a savepoint first, on each of
+    the ~10 rows a busy fleet's passes rewrite every second); a create when there is none yet, and
+    an update after all when another worker created it meanwhile."""
+    rows = ClusterObservation.objects.filter(cluster=cluster)
+    if rows.update(**fields):
+        return
+    try:
+        with transaction.atomic():
+            ClusterObservation.objects.create(cluster=cluster, organization_id=cluster.organization_id, **fields)
+    except IntegrityError:
+        rows.update(**fields)
 
 
 def observation_age(observation: ClusterObservation | None, now: datetime) -> timedelta | None:

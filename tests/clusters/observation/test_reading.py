@@ -117,6 +117,19 @@ def test_a_summary_is_kept_at_most_every_few_seconds_and_a_failure_keeps_the_las
     assert kept.attempted_at and kept.observed_at and kept.attempted_at > kept.observed_at
 
 
+def test_a_cluster_never_read_gets_its_observation_from_a_failure_then_from_a_read(onprem) -> None:
+    cluster, _ = onprem
+    ClusterObservation.objects.filter(cluster=cluster).delete()
+    observation_failed(cluster, "connection refused", timezone.now())
+    first = ClusterObservation.objects.get(cluster=cluster)
+    assert first.problem == "connection refused" and first.observed_at is None
+    assert first.organization_id == cluster.organization_id
+    ClusterObservation.objects.filter(cluster=cluster).delete()
+    assert observation_record(cluster, read_cluster(cluster), force=True)
+    read = ClusterObservation.objects.get(cluster=cluster)
+    assert read.problem == "" and read.observed_at and read.summary["nodes"]["total"] == 2
+
+
 def test_a_bind_the_watch_delivers_a_moment_later_needs_no_second_read(onprem) -> None:
     cluster, core = onprem
     core.create_namespaced_pod("default", _pod("web"))
