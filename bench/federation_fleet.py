@@ -501,16 +501,19 @@ def _run_and_print(
     if profile is not None:
         profile.report(out=args.profile_out)
     if args.steady_passes and run == "nodeless":
-        line.update(_steady_passes(run, args.steady_passes, args.steady_profile))
+        line.update(_steady_passes(run, args.steady_passes, args.steady_profile, members))
     print(json.dumps({**line, "database": database}), flush=True)
 
 
-def _steady_passes(run: str, count: int, profile_out: str | None) -> dict[str, object]:
+def _steady_passes(
+    run: str, count: int, profile_out: str | None, members: MemberProcesses
+) -> dict[str, object]:
     """``--steady-passes``: once every workload runs and the worker has stopped, ``count`` tasks of
     the organization's passes in this process, one after the other, as beat queues one every
     ``NODELESS_FEDERATION_SECONDS`` (each deciding every workload again): what an organization of
     this size costs at rest, a pass at a time. The first task (this process's informers starting,
-    its memos empty) is not counted."""
+    its memos empty) is not counted. The members' CPU over the same passes is what the organization
+    costs its clusters' API servers at rest (their controllers' own ticking included)."""
     import cProfile
 
     from tenants.models import Organization
@@ -520,6 +523,7 @@ def _steady_passes(run: str, count: int, profile_out: str | None) -> dict[str, o
     run_pass(organization_id)
     profiler = cProfile.Profile() if profile_out else None
     walls, cpus = [], []
+    members_before = members.cpu_seconds()
     for _ in range(count):
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -529,6 +533,7 @@ def _steady_passes(run: str, count: int, profile_out: str | None) -> dict[str, o
             profiler.disable()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
+    members_cpu = members.cpu_seconds() - members_before
     if profiler is not None and profile_out:
         profiler.dump_stats(profile_out)
     return {
@@ -538,6 +543,7 @@ def _steady_passes(run: str, count: int, profile_out: str | None) -> dict[str, o
             "wall_median": round(statistics.median(walls) * 1000, 1),
             "cpu_median": round(statistics.median(cpus) * 1000, 1),
             "cpu_min": round(min(cpus) * 1000, 1),
+            "members_cpu_mean": round(members_cpu / count * 1000, 1),
         },
     }
 

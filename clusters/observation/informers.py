@@ -121,11 +121,16 @@ class ClusterInformer:
 
     def heard_within(self, seconds: float) -> bool:
         """Whether the cluster's API server sent a list or a watch event (of any resource watched
-        here) in the last ``seconds``, on a watch that has not failed since: proof that it
-        answered then. A silent watch proves nothing, whether the cluster is quiet or the network
+        here), or answered a request of ours (``answered``), in the last ``seconds``, with no watch
+        failed since: proof that it answered then. A silent watch proves nothing, whether the cluster is quiet or the network
         dropped it."""
         heard = self._heard_at
         return heard is not None and time.monotonic() - heard <= seconds
+
+    def answered(self) -> None:
+        """A request of ours to the cluster's API server was answered just now: as much proof that
+        it answers as a watch event (``heard_within``)."""
+        self._heard_at = time.monotonic()
 
     @property
     def problem(self) -> str:

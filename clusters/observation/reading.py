@@ -95,9 +95,14 @@ def read_labelled(cluster: Cluster, kind: str, label_selector: str) -> list[Json
 
 
 def heard_from(cluster: Cluster, seconds: float) -> bool:
-    """Whether the cluster's API server sent its informer anything in the last ``seconds``
-    (``ClusterInformer.heard_within``)."""
+    """Whether the cluster's API server sent its informer anything, or answered a request of ours
+    (``answered``), in the last ``seconds`` (``ClusterInformer.heard_within``)."""
     return informer_for(cluster).heard_within(seconds)
+
+
+def answered(cluster: Cluster) -> None:
+    """A request to the cluster was answered just now (``heard_from`` counts it)."""
+    informer_for(cluster).answered()
 
 
 def _waiting_now(api: ClusterApi) -> dict[str, Pod]:

@@ -4,7 +4,6 @@ the cluster list shows (`Cluster.node_count`, `pod_count`, `capacity`), both fro
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
 from typing import Any
 
 from django.core.cache import cache
@@ -77,7 +76,9 @@ def _observation_write(cluster: Cluster, **fields: Any) -> None:
         return
     try:
         with transaction.atomic():
-            ClusterObservation.objects.create(cluster=cluster, organization_id=cluster.organization_id, **fields)
+            ClusterObservation.objects.create(
+                cluster=cluster, organization_id=cluster.organization_id, **fields
+            )
     except IntegrityError:
         rows.update(**fields)
 

@@ -24,7 +24,13 @@ from django.utils import timezone
 from clusters.kube.access import ClusterCredentialsError, cluster_api
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from clusters.models import Cluster, ClusterStatus
-from clusters.observation.reading import ClusterUnavailable, heard_from, read_cluster, read_labelled
+from clusters.observation.reading import (
+    ClusterUnavailable,
+    answered,
+    heard_from,
+    read_cluster,
+    read_labelled,
+)
 from clusters.observation.recording import observation_failed, observation_record
 from engines.kube import Node, Pod
 from engines.kube.cluster import ClusterState
@@ -48,10 +54,16 @@ logger = logging.getLogger(__name__)
 # process's threads. 32 (as NODELESS_FEDERATION_APPLY_THREADS) instead of 8 took applied p50/p99
 # from 9.0/13.6 s to 6.9/11.2 s at 1,000 workloads over 100 members (bench/federation_fleet.py).
 MAX_THREADS = 32
-# In a pass that follows another of its task at once, a member whose watches delivered something
-# this recently answered then: it is not asked for its version too (at 100 members in a burst, a
-# hundred requests a pass, each a round trip on the look's threads and work for the member). A
-# task's first pass asks every member, so a member cut off is found by the next task at the latest.
+# A member that answered recently - a watch event, a list, or its version asked by an earlier pass
+# of this process - is not asked for its version again: at 100 members, a hundred requests a pass,
+# each a round trip on the look's threads and work for the member. At rest, when every task's first
+# pass asked them all, that was a fifth of an organization's CPU (bench/federation_fleet.py
+# --steady-passes). How recently (``liveness_seconds``): LIVENESS_SECONDS, as Karmada's cluster
+# status controller checks each member every 10 s and gives it 30 s, but never longer than the
+# shortest grace period of the organization's policies - a member cut off is noticed within its
+# policies' grace, and one whose policy says 0 is asked on every task's first pass - and at least
+# HEARD_SECONDS in a pass that follows another of its task at once (a burst).
+LIVENESS_SECONDS = 30.0
 HEARD_SECONDS = 2.0
 # An autoscaler's limits change rarely: read them again at most this often per member and process.
 HEADROOM_SECONDS = 30.0
@@ -213,17 +225,25 @@ def autoscaler_headroom(api: ClusterApi, cluster_id: str, state: ClusterState) -
     return headroom
 
 
+def liveness_seconds(grace_periods: Iterable[int], *, following: bool) -> float:
+    """How recently a member must have answered for a pass not to ask it its version (see
+    ``LIVENESS_SECONDS``), given the grace periods of the policies of the organization's workloads."""
+    window = min(LIVENESS_SECONDS, float(min(grace_periods, default=LIVENESS_SECONDS)))
+    return max(HEARD_SECONDS, window) if following else window
+
+
 def observe_member(
     cluster: Cluster,
     ours: Collection[str],
     kinds: Collection[str] = ("Deployment", "Job"),
     applied: Collection[str] = (),
     *,
-    following: bool = False,
+    answered_within: float = 0.0,
 ) -> MemberObservation:
     """Look at one member; ``ours`` are the ids of the organization's workloads, ``kinds`` their
     kinds (only those are read), ``applied`` the ids of those applied there (a pass found them);
-    ``following``: the pass follows another at once (``HEARD_SECONDS``)."""
+    ``answered_within``: a member heard from this recently is not asked whether it answers
+    (``liveness_seconds``)."""
     cluster_id = str(cluster.pk)
     if cluster.status != ClusterStatus.CONNECTED:
         # Not verified (yet, or it failed): no call to it, so a silent endpoint cannot slow the pass.
@@ -247,8 +267,9 @@ def observe_member(
         elif not pod.is_finished:
             others = others + pod_usage(pod)
     try:
-        if not (following and heard_from(cluster, HEARD_SECONDS)):
+        if not heard_from(cluster, answered_within):
             api.version()  # the watches cannot tell a silent member at once: one small call can
+            answered(cluster)
         for obj in _our_objects(cluster, api, kinds, applied):
             owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
             if owner in ours:
@@ -358,16 +379,17 @@ def observe_members(
     applied: Mapping[str, Collection[str]] | None = None,
     *,
     following: bool = False,
+    answered_within: float = 0.0,
 ) -> dict[str, MemberObservation]:
     """Every member at once; keyed by cluster id (``applied``: by cluster id, the workloads applied
-    there). What was read is kept as each cluster's latest observation (pages and previews read
-    it), for at most ``RECORDS_PER_PASS`` members a pass, unless the pass is ``following`` another
-    of its task at once (``runner``), so a burst's passes do not wait on it; such a pass does not
-    ask a member heard from in the last ``HEARD_SECONDS`` either."""
+    there; ``answered_within``: see ``observe_member``). What was read is kept as each cluster's
+    latest observation (pages and previews read it), for at most ``RECORDS_PER_PASS`` members a
+    pass, unless the pass is ``following`` another of its task at once (``runner``), so a burst's
+    passes do not wait on it."""
     applied = applied or {}
     observations = in_parallel(
         lambda cluster: observe_member(
-            cluster, ours, kinds, applied.get(str(cluster.pk), ()), following=following
+            cluster, ours, kinds, applied.get(str(cluster.pk), ()), answered_within=answered_within
         ),
         clusters,
     )

@@ -73,7 +73,7 @@ from policies.federation.selectors import workloads_changed_since
 from policies.federation.status import TERMINAL_PLACEMENT_STATES, placements_sync, workload_statuses_save
 from policies.kubeapi.status_back import StatusMemo, statuses_sync
 from workers.federation import apply, scheduling
-from workers.federation.observe import observe_members
+from workers.federation.observe import liveness_seconds, observe_members
 from workers.federation.standalone import run_standalone
 from workers.leases import HeldLease, release, try_acquire
 
@@ -297,8 +297,14 @@ def _run(
     # Members' clients are kept per process while their credentials hold (clusters.kube.access),
     # so a pass neither builds nor closes them.
     kinds = {str(workload.kind) for workload in rows.workloads.values()}
+    graces = {workload.policy.grace_period_seconds for workload in rows.workloads.values()}
     observations = observe_members(
-        list(rows.clusters.values()), set(rows.workloads), kinds, _applied(rows), following=not first
+        list(rows.clusters.values()),
+        set(rows.workloads),
+        kinds,
+        _applied(rows),
+        following=not first,
+        answered_within=liveness_seconds(graces, following=not first),
     )
     placements_sync(rows, observations, now)
     lease.renew()

@@ -40,7 +40,9 @@ def _applied(workloads: list[Workload]) -> set[tuple[int, int, str]]:
 def test_while_workloads_keep_arriving_passes_run_back_to_back_and_apply_each_once(
     cast, onprem, policy, monkeypatch
 ) -> None:
-    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)  # each look asks the member: they are counted
+    # Each look asks the member (as for a policy whose grace period is 0): they are counted.
+    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)
+    monkeypatch.setattr(observe, "LIVENESS_SECONDS", 0.0)
     workloads = _submitted(cast, policy)
     # An edit the clock puts after every pass's read: each pass finds more work arriving.
     Workload.objects.filter(pk=workloads[0].pk).update(updated_at=timezone.now() + timedelta(hours=1))
@@ -89,7 +91,9 @@ def _counting_decisions(monkeypatch) -> list[str]:
 def test_with_nothing_new_arriving_a_pass_waits_for_its_own_applies(
     cast, onprem, policy, monkeypatch
 ) -> None:
-    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)  # each look asks the member: they are counted
+    # Each look asks the member (as for a policy whose grace period is 0): they are counted.
+    monkeypatch.setattr(observe, "HEARD_SECONDS", 0.0)
+    monkeypatch.setattr(observe, "LIVENESS_SECONDS", 0.0)
     workloads = _submitted(cast, policy)
     asked = audited_requests(onprem.sim, monkeypatch)
 
@@ -149,6 +153,7 @@ def test_a_task_carrying_a_burst_on_or_following_up_decides_only_what_is_not_ste
     after a task that ended on its own outside a burst, the next task decides them all."""
     monkeypatch.setattr(runner, "STEADY_SECONDS", steady_seconds)
     monkeypatch.setattr(observe, "HEARD_SECONDS", 600.0)  # the member's watches count as just heard
+    monkeypatch.setattr(observe, "LIVENESS_SECONDS", 0.0)  # but a pass deciding all asks every member
     workloads = _submitted(cast, policy)
     if task_before in ("cut short", "carried on"):
         monkeypatch.setattr(runner, "MAX_PASSES", 1)
@@ -171,3 +176,24 @@ def test_a_task_carrying_a_burst_on_or_following_up_decides_only_what_is_not_ste
         assert asked.count("GET /version") == 1
     else:
         assert decided == ["web-more"] and "GET /version" not in asked
+
+
+def test_at_rest_a_task_asks_a_member_that_answered_within_its_window_nothing(
+    cast, onprem, policy, monkeypatch
+) -> None:
+    """Every task's first pass asked every member its version: at 100 members, a fifth of an
+    organization's CPU at rest. A member that answered within ``liveness_seconds`` (30 s, or the
+    shortest grace period of the organization's policies) is not asked again; once an organization
+    has a policy whose grace period is 0, every task's first pass asks again."""
+    workloads = _submitted(cast, policy)  # the default grace period: 120 s
+    run_pass(str(cast.org_a.pk))
+    assert {(generation, replicas) for generation, replicas, _ in _applied(workloads)} == {(1, 1)}
+    asked = audited_requests(onprem.sim, monkeypatch)
+
+    run_pass(str(cast.org_a.pk))
+    assert "GET /version" not in asked
+
+    submit(cast, deployment(name="web-now", replicas=1), policy("now", grace_period_seconds=0))
+    run_pass(str(cast.org_a.pk))
+    assert asked.count("GET /version") == 1
+    assert onprem.deployment_replicas("shop", "web-now") == 1

@@ -1,7 +1,7 @@
 """A pass's look at a member reads our objects from a watch, as the informers read pods and nodes:
-one small call (``GET /version``) still finds a member that stopped answering - skipped only in a
-pass that follows another of its task at once, for a member whose watches delivered something in
-the last ``HEARD_SECONDS`` (it answered then) - and the member is listed directly when its watch
+one small call (``GET /version``) still finds a member that stopped answering - skipped for a
+member heard from within the pass's window (``liveness_seconds``: a watch event, a list, or its
+version answered) - and the member is listed directly when its watch
 lacks an object a pass applied there (a watch may be behind the last pass's apply, and a missing
 object would be applied again)."""
 
@@ -12,6 +12,7 @@ from django.core.cache import cache
 
 from clusters.models import ClusterObservation
 from clusters.observation import recording
+from clusters.observation.reading import heard_from, informer_for
 from engines.kube.labels import WORKLOAD_ID
 from tests.fixtures.federation import pool
 from tests.fixtures.simulation import audited_requests, wait_for
@@ -51,20 +52,46 @@ def test_our_objects_come_from_the_watch_with_one_small_call_a_look(east, monkey
     assert asked == ["GET /version"]
 
 
-def test_a_following_pass_does_not_ask_a_member_whose_watches_just_delivered(east, monkeypatch) -> None:
-    # Any list or event within the window counts: a wide one, so a slow machine cannot turn the
-    # informer's first list into old news before the look.
-    monkeypatch.setattr(observe, "HEARD_SECONDS", 600.0)
+def test_a_member_heard_from_within_the_window_is_not_asked(east, monkeypatch) -> None:
     wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
     asked = audited_requests(east.sim, monkeypatch)
-
-    following = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS}, following=True)
-    assert following.reachable and following.objects[OURS].kind == "Deployment"
+    # Any list or event within the window counts: a wide one, so a slow machine cannot turn the
+    # informer's first list into old news before the look.
+    heard = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS}, answered_within=600.0)
+    assert heard.reachable and heard.objects[OURS].kind == "Deployment"
     assert asked == []
 
-    # A task's first pass asks anyway: a member cut off a moment ago is found at once.
-    observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
+    # No window (a policy whose grace period is 0): asked every time, so a member cut off a moment
+    # ago is found at once.
+    observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS}, answered_within=0.0)
     assert asked == ["GET /version"]
+
+
+def test_a_version_answered_counts_as_heard_from_while_the_watches_are_quiet(east, monkeypatch) -> None:
+    wait_for(lambda: OURS in observe_member(east.cluster, {OURS}, ("Deployment",)).objects)
+    informer = informer_for(east.cluster)
+    informer._heard_at = None  # as after a watch failed: the watches prove nothing
+    assert not heard_from(east.cluster, 600.0)
+    asked = audited_requests(east.sim, monkeypatch)
+    observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS}, answered_within=600.0)
+    assert asked == ["GET /version"]
+    assert heard_from(east.cluster, 600.0)
+    observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS}, answered_within=600.0)
+    assert asked == ["GET /version"]  # not asked again within the window
+
+
+@pytest.mark.parametrize(
+    ("graces", "following", "window"),
+    [
+        ((120, 300), False, observe.LIVENESS_SECONDS),  # the default grace: Karmada's 30 s
+        ((120, 10), False, 10.0),  # never longer than the shortest grace
+        ((0, 120), False, 0.0),  # a grace of 0: asked on every task's first pass
+        ((0,), True, observe.HEARD_SECONDS),  # a pass right after another: heard from lately
+        ((), False, observe.LIVENESS_SECONDS),
+    ],
+)
+def test_the_window_is_the_shortest_grace_at_most(graces, following, window) -> None:
+    assert observe.liveness_seconds(graces, following=following) == window
 
 
 def test_a_watch_without_an_object_a_pass_applied_there_is_not_trusted(east, monkeypatch) -> None:
