@@ -4,10 +4,12 @@ cluster's client afresh on every cycle (a refreshed EKS token is picked up)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from clusters.kube.api import ClusterRefused, ClusterUnreachable, Gone
+from clusters.observation import informers
 from clusters.observation.informers import ClusterInformer, InformerRegistry
 from tests.fixtures.simulation import wait_for
 
@@ -110,6 +112,22 @@ def test_the_registry_replaces_an_informer_when_the_connection_changes() -> None
         assert registry.get("c1", "fingerprint-1", "c1", lambda: api) is first  # type: ignore[arg-type, return-value]
         second = registry.get("c1", "fingerprint-2", "c1", lambda: api)  # type: ignore[arg-type, return-value]
         assert second is not first and first.stopped and not second.stopped
+    finally:
+        registry.stop_all()
+
+
+def test_the_registry_stops_an_informer_not_read_for_a_while_looking_at_most_every_few_seconds() -> None:
+    registry = InformerRegistry()
+    api = FakeApi({"Pod": [], "Node": []}, {"Pod": [], "Node": []})
+    try:
+        idle = registry.get("c1", "f", "c1", lambda: api)  # type: ignore[arg-type, return-value]
+        busy = registry.get("c2", "f", "c2", lambda: api)  # type: ignore[arg-type, return-value]
+        idle.last_read = time.monotonic() - informers.IDLE_SECONDS - 1
+        registry.get("c2", "f", "c2", lambda: api)  # type: ignore[arg-type, return-value]
+        assert not idle.stopped  # looked a moment ago: not on every get
+        registry._reaped_at -= informers.REAP_SECONDS
+        assert registry.get("c2", "f", "c2", lambda: api) is busy  # type: ignore[arg-type, return-value]
+        assert idle.stopped and not busy.stopped
     finally:
         registry.stop_all()
 
