@@ -92,6 +92,12 @@ class StatusMemo:
 
     def __init__(self) -> None:
         self.current: dict[Any, _Inputs] = {}
+        # Every linked object's head as last read, and the organization's resourceVersion read just
+        # before: while it has not moved, no object was written, linked, added or removed (every
+        # such write takes the next version; a workload deleted outside the endpoint, which unlinks
+        # its objects without one, leaves the pass's rows, so its objects count as moved anyway).
+        self.heads: list[tuple[Any, ...]] = []
+        self.version: int | None = None
 
 
 def _inputs(head: tuple[Any, Any, Any], workload: Workload, placements: Sequence[Placement]) -> _Inputs:
@@ -246,7 +252,7 @@ def statuses_plan(
     by_workload = {w.pk: w for w in rows.workloads.values()} if rows is not None and memo is not None else {}
     unmoved: set[Any] = set()
     if memo is not None and memo.current and rows is not None:
-        unmoved, moved = _unmoved(linked, memo, by_workload, rows.placements)
+        unmoved, moved = _unmoved(organization, linked, memo, by_workload, rows.placements)
         objects = objects.filter(pk__in=moved)
     read = list(objects)
     workloads, placements = _workload_rows(organization, read, rows)
@@ -267,17 +273,23 @@ def statuses_plan(
 
 
 def _unmoved(
+    organization: Organization,
     linked: Any,
     memo: StatusMemo,
     by_workload: Mapping[Any, Workload],
     placements: Mapping[str, Sequence[Placement]],
 ) -> tuple[set[Any], list[Any]]:
     """(the objects whose inputs are those from which ``memo`` found their status current, the
-    others), from four columns of each object rather than the whole row."""
+    others), from four columns of each object rather than the whole row, read again only when the
+    organization's resourceVersion moved since they were last read (at rest it does not: a pass
+    reads one row, not one of each object)."""
     unmoved: set[Any] = set()
     moved: list[Any] = []
-    heads = linked.values_list("pk", "resource_version", "workload_id", "workload_generation")
-    for pk, version, workload_id, generation in heads:
+    version_now = store.current_version(organization)
+    if version_now != memo.version:
+        memo.heads = list(linked.values_list("pk", "resource_version", "workload_id", "workload_generation"))
+        memo.version = version_now
+    for pk, version, workload_id, generation in memo.heads:
         remembered = memo.current.get(pk)
         workload = by_workload.get(workload_id)
         head = (version, workload_id, generation)

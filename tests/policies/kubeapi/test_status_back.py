@@ -188,9 +188,19 @@ def test_a_memo_plans_an_object_whose_workload_or_placements_moved(cast, shop, m
     assert planned["api"].problems == afresh["api"].problems != ()
 
 
+def test_at_rest_a_memo_reads_the_organizations_version_and_no_object(cast, shop) -> None:
+    rows, memo = _synced_with_memo(cast, ("web", "api"), shop)
+    with CaptureQueriesContext(connection) as queries:
+        assert statuses_plan(cast.org_a, rows, memo) == []
+    assert len(queries) == 1 and "policies_kubeobject" not in queries[0]["sql"]
+
+
 def test_a_memo_plans_an_object_relinked_without_a_new_resource_version(cast, shop) -> None:
-    """Linking an object to its workload again (a companion changed) writes no resourceVersion."""
+    """Linking an object to its workload again writes no resourceVersion of the object; the write
+    of the companion that relinked it moves the organization's."""
     rows, memo = _synced_with_memo(cast, ("web",), shop)
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {}}
+    assert shop.send("post", "/k8s/api/v1/namespaces/shop/configmaps", configmap).status_code == 201
     KubeObject.objects.filter(organization=cast.org_a, name="web").update(workload_generation=0)
     planned = statuses_plan(cast.org_a, rows, memo)
     assert [(p.kobj.name, p.spec) for p in planned] == [("web", True)]  # the spec from its workload
