@@ -127,7 +127,7 @@ def test_the_registry_stops_an_informer_not_read_for_a_while_looking_at_most_eve
         assert not idle.stopped  # looked a moment ago: not on every get
         registry._reaped_at -= informers.REAP_SECONDS
         assert registry.get("c2", "f", "c2", lambda: api) is busy  # type: ignore[arg-type, return-value]
-        assert idle.stopped and not busy.stopped
+        assert [informer.stopped for informer in (idle, busy)] == [True, False]
     finally:
         registry.stop_all()
 
