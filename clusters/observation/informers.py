@@ -125,8 +125,8 @@ class ClusterInformer:
     def heard_within(self, seconds: float) -> bool:
         """Whether the cluster's API server sent a list or a watch event (of any resource watched
         here), or answered a request of ours (``answered``), in the last ``seconds``, with no watch
-        failed since: proof that it answered then. A silent watch proves nothing, whether the cluster is quiet or the network
-        dropped it."""
+        failed since: proof that it answered then. A silent watch proves nothing, whether the
+        cluster is quiet or the network dropped it."""
         heard = self._heard_at
         return heard is not None and time.monotonic() - heard <= seconds
 
