@@ -227,12 +227,14 @@ def _event(
 
 
 def events_expire(organization: Organization, counter: KubeCounter) -> int:
-    """Remove events not changed for ``EVENT_TTL`` (watches see them go). How many went."""
+    """Remove events not written for ``EVENT_TTL`` (watches see them go), whoever wrote them and
+    whatever their ``lastTimestamp`` says, as kube-apiserver's ``--event-ttl`` does. How many went."""
     cutoff = timezone.now() - EVENT_TTL
+    expired = KubeObject.objects.filter(
+        organization=organization, group="", resource="events", written_at__lt=cutoff
+    )
     gone = 0
-    for kobj in KubeObject.objects.filter(organization=organization, group="", kind="Event"):
-        last = parse_datetime(str(kobj.body.get("lastTimestamp") or "")) or kobj.created_at
-        if last < cutoff:
-            store.remove(organization, counter, kobj)
-            gone += 1
+    for kobj in expired:
+        store.remove(organization, counter, kobj)
+        gone += 1
     return gone

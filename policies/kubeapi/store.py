@@ -260,6 +260,7 @@ def save_prepared(
     """Store an object from ``prepared`` at the next resourceVersion (``counter`` locked), and log it."""
     counter.resource_version += 1
     kobj.resource_version = counter.resource_version
+    kobj.written_at = timezone.now()
     kobj.save()
     _log(organization, counter, kobj, "ADDED" if added else "MODIFIED")
     _counter_saved(counter)

@@ -60,6 +60,9 @@ class KubeObject(models.Model):
     # the REST API, and the loop copies it back into the object.
     workload_generation = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the object itself (not its status) was last written. An Event expires one TTL after
+    # that, as kube-apiserver's etcd lease (renewed on every write) makes it do.
+    written_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)  # metadata.deletionTimestamp
 
     class Meta:
@@ -67,6 +70,14 @@ class KubeObject(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["organization", "group", "resource", "namespace", "name"], name="unique_kube_object"
+            ),
+        ]
+        indexes: ClassVar = [
+            # The pass looks for expired events every few seconds: this reads only those.
+            models.Index(
+                fields=["organization", "written_at"],
+                name="kube_object_event_written",
+                condition=models.Q(group="", resource="events"),
             ),
         ]
 
