@@ -97,6 +97,11 @@ class ClusterInformer:
         self._stop = threading.Event()
         self.last_read = time.monotonic()
         self._heard_at: float | None = None  # when a list or a watch event last came in
+        # Lists and watch events applied so far (under _lock), and what readers derived from the
+        # view: a reader keeps its result here with the count it read before, and reuses it while
+        # the count is the same (nothing in the view changed since).
+        self._changes = 0
+        self.derived: dict[str, Any] = {}
         self._threads = [
             threading.Thread(
                 target=self._run, args=(resource,), name=f"inform-{resource.kind}-{name}", daemon=True
@@ -134,6 +139,13 @@ class ClusterInformer:
         """A request of ours to the cluster's API server was answered just now: as much proof that
         it answers as a watch event (``heard_within``)."""
         self._heard_at = time.monotonic()
+
+    @property
+    def changes(self) -> int:
+        """Lists and watch events applied so far, of any resource watched here. Read it before
+        reading the view: if it is the same later, the view is the same."""
+        with self._lock:
+            return self._changes
 
     @property
     def problem(self) -> str:
@@ -264,6 +276,7 @@ class ClusterInformer:
         with self._lock:
             store.objects = objects
             store.resource_version = version
+            self._changes += 1
         self._heard_at = time.monotonic()
         store.problem = ""
         store.synced.set()
@@ -276,6 +289,8 @@ class ClusterInformer:
                 store.objects.pop(resource.key(obj), None)
             elif event_type in ("ADDED", "MODIFIED"):
                 store.objects[resource.key(obj)] = resource.keep(obj)
+            if event_type in ("ADDED", "MODIFIED", "DELETED"):
+                self._changes += 1
             if version and event_type != "ERROR":
                 store.resource_version = version
             self._lock.notify_all()

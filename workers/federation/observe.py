@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.utils import timezone
@@ -28,6 +28,7 @@ from clusters.observation.reading import (
     ClusterUnavailable,
     answered,
     heard_from,
+    informer_for,
     read_cluster,
     read_labelled,
 )
@@ -225,6 +226,30 @@ def autoscaler_headroom(api: ClusterApi, cluster_id: str, state: ClusterState) -
     return headroom
 
 
+_LOOK = "federation-look"
+
+
+@dataclass(frozen=True)
+class _Look:
+    """What a look at a member derived from its informer's view (``ClusterInformer.derived``), and
+    for what: the view's change count before it was read, and the workload ids, kinds and applied
+    ids it was asked for. The next look asked the same of an unchanged view reuses it: at rest,
+    rebuilding every member's state, pod summaries and object states each pass was about a quarter
+    of a 1,000-workload organization's pass over 100 members (bench/federation_fleet.py
+    --steady-passes). Time does not enter it: the pass applies its own rules of time to it."""
+
+    changes: int
+    asked_for: tuple[frozenset[str], frozenset[str], frozenset[str]]
+    state: ClusterState
+    pods: dict[str, PodSummary]
+    objects: dict[str, ObjectState]
+    nodes: tuple[NodeInfo, ...]
+    others: Usage
+
+    def holds(self, changes: int, asked_for: tuple[frozenset[str], frozenset[str], frozenset[str]]) -> bool:
+        return self.changes == changes and self.asked_for == asked_for
+
+
 def liveness_seconds(grace_periods: Iterable[int], *, following: bool) -> float:
     """How recently a member must have answered for a pass not to ask it its version (see
     ``LIVENESS_SECONDS``), given the grace periods of the policies of the organization's workloads."""
@@ -252,34 +277,53 @@ def observe_member(
             cluster_id,
             problem=f"{cluster.name} is not in service ({cluster.get_status_display().lower()}{why})",
         )
+    asked_for = (frozenset(ours), frozenset(kinds), frozenset(applied))
     try:
         api = cluster_api(cluster)
-        state = read_cluster(cluster, fresh=False)  # the call below finds a silent member
+        informer = informer_for(cluster)
+        changes = informer.changes  # before the view is read: see ClusterInformer.changes
+        look = informer.derived.get(_LOOK)
+        if not isinstance(look, _Look) or not look.holds(changes, asked_for):
+            look = None
+            state = read_cluster(cluster, fresh=False)  # the call below finds a silent member
+        elif informer.problem:  # a failing watch's view is as old as the failure (read_cluster)
+            raise ClusterUnavailable(informer.problem)
+        else:
+            state = replace(look.state, observed_at=timezone.now())
     except (ClusterCredentialsError, ClusterUnavailable) as error:
         logger.info("federation: cannot read %s: %s", cluster.name, error)
         return MemberObservation(cluster_id, problem=str(error) or type(error).__name__)
     observation = MemberObservation(cluster_id, api=api, state=state)
-    others = Usage()
-    for pod in [*state.pending, *state.bound_pods]:
-        owner = str(pod.labels.get(WORKLOAD_ID))
-        if owner in ours:
-            _summarise(observation.pods.setdefault(owner, PodSummary()), pod)
-        elif not pod.is_finished:
-            others = others + pod_usage(pod)
+    if look is None:
+        others = _our_pods(observation.pods, state, asked_for[0])
+    else:
+        others = look.others
+        observation.pods.update(look.pods)
+    watched = True
     try:
         if not heard_from(cluster, answered_within):
             api.version()  # the watches cannot tell a silent member at once: one small call can
             answered(cluster)
-        for obj in _our_objects(cluster, api, kinds, applied):
-            owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
-            if owner in ours:
-                observation.objects[owner] = _object_state(obj)
+        if look is None:
+            objects, watched = _our_objects(cluster, api, kinds, applied)
+            for obj in objects:
+                owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
+                if owner in ours:
+                    observation.objects[owner] = _object_state(obj)
+        else:
+            observation.objects.update(look.objects)
     except (ClusterUnreachable, ClusterRefused) as error:
         observation.problem = str(error)
         observation.objects.clear()
         observation.pods.clear()
         return observation
-    nodes = tuple(node_info(observed.node) for observed in state.nodes.values())
+    if look is not None:
+        nodes = look.nodes
+    else:
+        nodes = tuple(node_info(observed.node) for observed in state.nodes.values())
+        if watched:  # a list made for this look is not the view's: it is not kept with it
+            kept = (dict(observation.pods), dict(observation.objects))
+            informer.derived[_LOOK] = _Look(changes, asked_for, state, *kept, nodes, others)
     headroom = NO_HEADROOM
     if not cluster.is_nodeless:
         try:
@@ -291,24 +335,36 @@ def observe_member(
     return observation
 
 
+def _our_pods(summaries: dict[str, PodSummary], state: ClusterState, ours: Collection[str]) -> Usage:
+    """Summarise our pods into ``summaries`` (by workload id); what the member's other pods hold."""
+    others = Usage()
+    for pod in [*state.pending, *state.bound_pods]:
+        owner = str(pod.labels.get(WORKLOAD_ID))
+        if owner in ours:
+            _summarise(summaries.setdefault(owner, PodSummary()), pod)
+        elif not pod.is_finished:
+            others = others + pod_usage(pod)
+    return others
+
+
 def _our_objects(
     cluster: Cluster, api: ClusterApi, kinds: Collection[str], applied: Collection[str]
-) -> list[Json]:
-    """Our objects of ``kinds`` in the member, from its watches: at 100 members, listing them every
-    pass was a tenth of the loop's CPU and more of the members' (bench/federation_fleet.py). Listed
-    directly while a watch is not listed yet or failing, and when it lacks an object ``applied``
-    says is there: a watch may be behind an apply of the last pass, and an object missing from
-    the look is applied again."""
+) -> tuple[list[Json], bool]:
+    """Our objects of ``kinds`` in the member, and whether they came from its watches: at 100
+    members, listing them every pass was a tenth of the loop's CPU and more of the members'
+    (bench/federation_fleet.py). Listed directly while a watch is not listed yet or failing, and
+    when it lacks an object ``applied`` says is there: a watch may be behind an apply of the last
+    pass, and an object missing from the look is applied again."""
     watched: list[Json] = []
     for kind in sorted(kinds):
         objects = read_labelled(cluster, kind, WORKLOAD_ID)
         if objects is None:
-            return _listed(api, kinds)
+            return _listed(api, kinds), False
         watched.extend(objects)
     seen = {str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID)) for obj in watched}
     if not set(applied) <= seen:
-        return _listed(api, kinds)
-    return watched
+        return _listed(api, kinds), False
+    return watched, True
 
 
 def _listed(api: ClusterApi, kinds: Collection[str]) -> list[Json]:
@@ -387,6 +443,7 @@ def observe_members(
     pass, unless the pass is ``following`` another of its task at once (``runner``), so a burst's
     passes do not wait on it."""
     applied = applied or {}
+    ours = frozenset(ours)  # once: each member's look compares it with what its last look was for
     observations = in_parallel(
         lambda cluster: observe_member(
             cluster, ours, kinds, applied.get(str(cluster.pk), ()), answered_within=answered_within

@@ -35,7 +35,7 @@ def east(member):
                 "replicas": 1,
                 "selector": {"matchLabels": {"app": "web"}},
                 "template": {
-                    "metadata": {"labels": {"app": "web"}},
+                    "metadata": {"labels": {"app": "web", WORKLOAD_ID: OURS}},
                     "spec": {"containers": [{"name": "app", "image": "nginx"}]},
                 },
             },
@@ -116,3 +116,42 @@ def test_a_look_that_keeps_nothing_leaves_the_members_kept_observation_alone(eas
 
     observe_members([east.cluster], {OURS}, ("Deployment",))
     assert ClusterObservation.objects.filter(cluster=east.cluster).exists()
+
+
+def _settled_look(member) -> tuple:
+    """Two looks in a row at ``member`` with nothing changed between them (its controllers done)."""
+    looks: list = []
+
+    def settled() -> bool:
+        looks.append(observe_member(member.cluster, {OURS}, ("Deployment",), applied={OURS}))
+        latest = looks[-1].objects.get(OURS)
+        return len(looks) > 1 and latest is not None and latest is looks[-2].objects.get(OURS)
+
+    wait_for(settled)
+    return looks[-2], looks[-1]
+
+
+def test_a_look_at_a_member_whose_view_has_not_changed_reuses_the_last_one(east) -> None:
+    """Rebuilding a quiet member's state each pass was a quarter of an organization's pass at rest."""
+    before, again = _settled_look(east)
+    assert again.pods[OURS] is before.pods[OURS]
+    assert again.inventory == before.inventory
+    assert again.state is not None and before.state is not None
+    assert again.state.nodes is before.state.nodes
+    assert again.state.observed_at >= before.state.observed_at  # kept pages see when it was looked at
+
+
+def test_a_change_in_the_member_or_in_what_the_pass_asks_for_is_looked_at_again(east) -> None:
+    _settled_look(east)
+    # Asked for other workloads, kinds or applied ids: not the last look's answer.
+    assert observe_member(east.cluster, set(), ("Deployment",)).objects == {}
+    assert observe_member(east.cluster, {OURS}, ("Job",)).objects == {}
+    _settled_look(east)
+
+    east.apps.patch_namespaced_deployment_scale("web", "shop", {"spec": {"replicas": 3}})
+
+    def scaled() -> bool:
+        look = observe_member(east.cluster, {OURS}, ("Deployment",), applied={OURS})
+        return look.objects[OURS].replicas == 3 and look.pods[OURS].running + look.pods[OURS].pending == 3
+
+    wait_for(scaled)
