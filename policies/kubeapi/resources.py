@@ -291,3 +291,56 @@ def openapi_document(group: str, version: str, served: tuple[Resource, ...] = RE
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+# --- OpenAPI v2 ----------------------------------------------------------------------------------
+
+# What client-go's discovery client asks /openapi/v2 for (``OpenAPISchema``, with the subtype's
+# older spelling, "...spec.v2@v1.0+protobuf"): the gnostic ``openapi_v2.Document`` message,
+# protobuf-encoded (github.com/google/gnostic-models). kube-apiserver answers either spelling with
+# this one: Go's media type parser refuses the "@".
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def openapi_v2() -> Json:
+    """The OpenAPI v2 document: a valid one, with no definitions.
+
+    Argo CD (gitops-engine's cluster cache) reads it before it watches a cluster and gives the
+    cluster up when it cannot. It has no definitions on purpose: kubectl's client-side apply looks
+    a kind up in it for the lists it merges by key, and finding none uses the built-in kinds' own
+    (as the endpoint's strategic merge patch does), where an open schema would make it replace
+    them. The kinds' documents are the OpenAPI v3 ones."""
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Nodeless federation", "version": SERVER_VERSION["gitVersion"]},
+        "paths": {},
+        "definitions": {},
+    }
+
+
+def openapi_v2_protobuf(document: Json) -> bytes:
+    """``openapi_v2`` as the gnostic ``Document`` message: swagger (field 1), info (2: title 1,
+    version 2), and the empty paths (8) and definitions (9)."""
+    info = _length_delimited(1, document["info"]["title"].encode()) + _length_delimited(
+        2, document["info"]["version"].encode()
+    )
+    return (
+        _length_delimited(1, document["swagger"].encode())
+        + _length_delimited(2, info)
+        + _length_delimited(8, b"")
+        + _length_delimited(9, b"")
+    )
+
+
+def _length_delimited(field_number: int, payload: bytes) -> bytes:
+    """One protobuf field of wire type 2 (a string, bytes or a message)."""
+    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -98,6 +98,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     if request.method not in ("GET", "HEAD") and parts[:1] not in (["api"], ["apis"]):
         raise errors.method_not_allowed(f"{request.method} is not allowed here")
     prefix = request.path[: len(request.path) - len(request.path_info)] + "/k8s"
+    if parts == ["openapi", "v2"]:
+        return _openapi_v2(request)
     static = _discovery(parts, prefix, lambda: catalog.served(token.organization))
     if static is not None:
         return _respond(static)
@@ -138,6 +140,19 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     if name is None:
         return _collection(request, ctx)
     return _member(request, ctx, name, subresource)
+
+
+def _openapi_v2(request: HttpRequest) -> HttpResponseBase:
+    """Protobuf for client-go's discovery client (Argo CD, kubectl), which asks for nothing else;
+    JSON otherwise (``kubectl get --raw /openapi/v2``)."""
+    document = resources.openapi_v2()
+    if "proto-openapi.spec.v2" in request.headers.get("Accept", ""):
+        encoded = resources.openapi_v2_protobuf(document)
+        response: HttpResponseBase = HttpResponse(encoded, content_type=resources.OPENAPI_V2_PROTOBUF)
+    else:
+        response = _respond(document)
+    response["Vary"] = "Accept"
+    return response
 
 
 def _discovery(parts: list[str], prefix: str, served: Callable[[], tuple[Resource, ...]]) -> Json | None:

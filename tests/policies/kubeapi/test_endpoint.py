@@ -46,8 +46,21 @@ def test_discovery_lists_the_served_kinds(kube) -> None:
     assert {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}} in patch["parameters"]
 
 
+def test_openapi_v2_is_protobuf_for_client_go_and_json_otherwise(kube) -> None:
+    """client-go asks with the subtype's older spelling and is answered with the newer one (its media
+    type parser refuses the "@"); the message is gnostic's Document: swagger (1), info (2)."""
+    asked = kube.get(
+        "/k8s/openapi/v2", HTTP_ACCEPT="application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    )
+    assert asked.status_code == 200 and "Accept" in asked["Vary"]
+    assert asked["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    assert asked.content.startswith(b"\x0a\x032.0\x12")  # field 1 (length 3) "2.0", then field 2
+    document = kube.get("/k8s/openapi/v2", HTTP_ACCEPT="application/json").json()
+    assert document["swagger"] == "2.0" and document["definitions"] == {}
+
+
 def test_without_a_token_every_path_is_401_status(cast) -> None:
-    for path in ("/k8s/api", "/k8s/apis/apps/v1", DEPLOYMENTS):
+    for path in ("/k8s/api", "/k8s/apis/apps/v1", "/k8s/openapi/v2", DEPLOYMENTS):
         response = Kube(None).get(path)
         assert response.status_code == 401
         assert response.json()["kind"] == "Status" and response.json()["reason"] == "Unauthorized"

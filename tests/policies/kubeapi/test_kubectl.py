@@ -293,3 +293,31 @@ def test_rollout_status_of_a_statefulset_and_a_daemonset(
     assert listed.returncode == 0, listed.stderr
     assert one_member.apps.read_namespaced_stateful_set("db", "shop").spec.replicas == 3
     assert one_member.apps.read_namespaced_daemon_set("agent", "shop").status.number_ready == 2
+
+
+def test_openapi_v2_is_what_client_go_reads_and_apply_keeps_merging_lists_by_key(
+    kubectl, one_member, tmp_path
+) -> None:
+    """client-go's discovery reads /openapi/v2 as protobuf only (Argo CD's cluster cache gives a
+    cluster up without it): kubectl's v2 explain parses it and finds no definitions in it. So
+    kubectl's client-side apply keeps the built-in kinds' merge keys, as the endpoint's strategic
+    merge patch does: a container taken out of the manifest goes."""
+    explained = kubectl("explain", "deployments", "--output=plaintext-openapiv2")
+    assert explained.returncode != 0
+    assert 'couldn\'t find resource for "apps/v1, Kind=Deployment"' in explained.stderr, explained.stderr
+    raw = kubectl("get", "--raw", "/k8s/openapi/v2")  # --raw takes the whole path
+    assert raw.returncode == 0 and yaml.safe_load(raw.stdout)["swagger"] == "2.0"
+
+    web = _web()
+    containers = web["spec"]["template"]["spec"]["containers"]
+    containers.append({**containers[0], "name": "sidecar", "envFrom": []})
+    directory = write_manifests(tmp_path / "two", {"0-namespace": NAMESPACE, "web": web})
+    assert kubectl("apply", "-f", str(directory)).returncode == 0
+    containers.pop()
+    containers[0]["image"] = "nginx:1.28"
+    directory = write_manifests(tmp_path / "one", {"0-namespace": NAMESPACE, "web": web})
+    again = kubectl("apply", "-f", str(directory))
+    assert again.returncode == 0, again.stderr
+    stored = yaml.safe_load(kubectl("get", "deployment", "web", "-n", "shop", "-o", "yaml").stdout)
+    names = [(c["name"], c["image"]) for c in stored["spec"]["template"]["spec"]["containers"]]
+    assert names == [(containers[0]["name"], "nginx:1.28")]
