@@ -80,7 +80,69 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ]
     if kind == "FederationPolicy":
         return [("Strategy", spec.get("strategy", "")), ("Workloads", status.get("workloads", 0))]
+    if kind == "HorizontalPodAutoscaler":
+        target = spec.get("scaleTargetRef") or {}
+        return [
+            ("Reference", f"{target.get('kind', '')}/{target.get('name', '')}"),
+            ("Targets", _hpa_targets(spec.get("metrics") or [], status.get("currentMetrics") or [])),
+            ("MinPods", spec.get("minReplicas", 1)),
+            ("MaxPods", spec.get("maxReplicas", 0)),
+            ("Replicas", status.get("currentReplicas", 0)),
+        ]
+    if kind == "Ingress":
+        hosts = [str(rule["host"]) for rule in spec.get("rules") or [] if rule.get("host")]
+        balancers = (status.get("loadBalancer") or {}).get("ingress") or []
+        return [
+            ("Class", spec.get("ingressClassName") or "<none>"),
+            ("Hosts", ",".join(hosts) or "*"),
+            ("Address", ",".join(str(b.get("ip") or b.get("hostname") or "") for b in balancers)),
+            ("Ports", "80, 443" if spec.get("tls") else "80"),
+        ]
+    if kind == "PersistentVolumeClaim":
+        modes = (_ACCESS_MODES.get(mode, mode) for mode in spec.get("accessModes") or [])
+        return [
+            ("Status", status.get("phase", "Pending")),
+            ("Volume", spec.get("volumeName", "")),
+            ("Capacity", (status.get("capacity") or {}).get("storage", "")),
+            ("Access Modes", ",".join(modes)),
+            ("StorageClass", spec.get("storageClassName") or "<unset>"),
+        ]
+    if kind == "ServiceAccount":
+        return [("Secrets", len(obj.get("secrets") or []))]
+    if kind == "RoleBinding":
+        role = obj.get("roleRef") or {}
+        return [("Role", f"{role.get('kind', '')}/{role.get('name', '')}")]
     return []
+
+
+_ACCESS_MODES = {
+    "ReadWriteOnce": "RWO",
+    "ReadOnlyMany": "ROX",
+    "ReadWriteMany": "RWX",
+    "ReadWriteOncePod": "RWOP",
+}
+
+
+def _hpa_targets(metrics: list[Json], current: list[Json]) -> str:
+    """kubectl's Targets column: each metric's current value (from the status, when it says) over
+    its target, e.g. "cpu: <unknown>/70%"."""
+    shown = []
+    for index, metric in enumerate(metrics):
+        kind = str(metric.get("type", ""))
+        field = kind[:1].lower() + kind[1:]  # a Resource metric's source is under "resource"
+        source = metric.get(field) or {}
+        target = source.get("target") or {}
+        reported = current[index] if index < len(current) else {}
+        now = (reported.get(field) or {}).get("current") or {}
+        if "averageUtilization" in target:
+            wanted = f"{target['averageUtilization']}%"
+            value = f"{now['averageUtilization']}%" if "averageUtilization" in now else None
+        else:
+            wanted = str(target.get("averageValue") or target.get("value") or "")
+            value = now.get("averageValue") or now.get("value")
+        name = source.get("name") or (source.get("metric") or {}).get("name") or kind.lower()
+        shown.append(f"{name}: {value or '<unknown>'}/{wanted}")
+    return ", ".join(shown) or "<none>"
 
 
 def table(kind: str, items: list[Json], *, version: str = "") -> Json:

@@ -321,3 +321,70 @@ def test_openapi_v2_is_what_client_go_reads_and_apply_keeps_merging_lists_by_key
     stored = yaml.safe_load(kubectl("get", "deployment", "web", "-n", "shop", "-o", "yaml").stdout)
     names = [(c["name"], c["image"]) for c in stored["spec"]["template"]["spec"]["containers"]]
     assert names == [(containers[0]["name"], "nginx:1.28")]
+
+
+def test_get_prints_each_kinds_columns_as_kubectl_does_against_a_cluster(
+    kubectl, one_member, tmp_path
+) -> None:
+    """The columns of kube-apiserver's printers, for the companions a platform team lists most."""
+    hpa = _documents()["hpa"]
+    hpa["spec"]["metrics"] = [
+        {
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+        }
+    ]
+    documents = {
+        "0-namespace": NAMESPACE,
+        "hpa": hpa,
+        "ingress": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "ingressClassName": "nginx",
+                "rules": [{"host": "shop.example.com"}],
+                "tls": [{"hosts": ["shop.example.com"]}],
+            },
+        },
+        "claim": {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "shop"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": STORAGE_CLASS,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+        "binding": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "readers", "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "web", "namespace": "shop"}],
+        },
+    }
+    applied = kubectl("apply", "-f", str(write_manifests(tmp_path / "kinds", documents)))
+    assert applied.returncode == 0, applied.stderr
+
+    def listed(kind: str) -> list[list[str]]:
+        found = kubectl("get", kind, "-n", "shop")
+        assert found.returncode == 0, found.stderr
+        return [line.split("  ") for line in found.stdout.splitlines()]
+
+    def cells(kind: str) -> tuple[list[str], list[str]]:
+        header, row = listed(kind)[:2]
+        return [c.strip() for c in header if c.strip()], [c.strip() for c in row if c.strip()]
+
+    header, row = cells("hpa")
+    assert header == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert row[:6] == ["web", "Deployment/web", "cpu: <unknown>/70%", "2", "4", "0"]
+    header, row = cells("ingress")
+    assert header[:5] == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS"]
+    assert row[:3] == ["web", "nginx", "shop.example.com"] and row[-2] == "80, 443"
+    header, row = cells("pvc")
+    assert header[:6] == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS"]
+    assert row[:2] == ["data", "Pending"] and "RWO" in row and STORAGE_CLASS in row
+    header, row = cells("rolebinding")
+    assert header == ["NAME", "ROLE", "AGE"] and row[:2] == ["readers", "Role/reader"]
