@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from policies.kubeapi import protowire
+
 Json = dict[str, Any]
 SERVER_VERSION = {
     "major": "1",
@@ -321,26 +323,12 @@ def openapi_v2() -> Json:
 def openapi_v2_protobuf(document: Json) -> bytes:
     """``openapi_v2`` as the gnostic ``Document`` message: swagger (field 1), info (2: title 1,
     version 2), and the empty paths (8) and definitions (9)."""
-    info = _length_delimited(1, document["info"]["title"].encode()) + _length_delimited(
+    info = protowire.length_delimited(1, document["info"]["title"].encode()) + protowire.length_delimited(
         2, document["info"]["version"].encode()
     )
     return (
-        _length_delimited(1, document["swagger"].encode())
-        + _length_delimited(2, info)
-        + _length_delimited(8, b"")
-        + _length_delimited(9, b"")
+        protowire.length_delimited(1, document["swagger"].encode())
+        + protowire.length_delimited(2, info)
+        + protowire.length_delimited(8, b"")
+        + protowire.length_delimited(9, b"")
     )
-
-
-def _length_delimited(field_number: int, payload: bytes) -> bytes:
-    """One protobuf field of wire type 2 (a string, bytes or a message)."""
-    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)

@@ -21,6 +21,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
 from policies.federation.manifests import COMPANION_KINDS, WORKLOAD_KINDS
 from policies.kubeapi import (
+    access_review,
     catalog,
     errors,
     operations,
@@ -59,7 +60,7 @@ def _error(error: errors.KubeError) -> JsonResponse:
     return response
 
 
-def _token(request: HttpRequest) -> ApiToken:
+def _token(request: HttpRequest, *, reading: bool) -> ApiToken:
     try:
         found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
     except AuthenticationFailed as failed:
@@ -70,7 +71,7 @@ def _token(request: HttpRequest) -> ApiToken:
             "(the kubeconfig from the workloads page has a place for it)"
         )
     token: ApiToken = found[1]
-    scope = "read" if request.method in ("GET", "HEAD") else "write"
+    scope = "read" if reading else "write"
     if not token.has_scope(scope):
         raise errors.forbidden(
             f"this API token lacks the '{scope}' scope; it may use {', '.join(getattr(token, 'granted', token.scopes))}"
@@ -81,8 +82,9 @@ def _token(request: HttpRequest) -> ApiToken:
 @csrf_exempt
 def endpoint(request: HttpRequest, rest: str) -> HttpResponseBase:
     try:
-        token = _token(request)
-        return _route(request, token, [part for part in rest.split("/") if part])
+        parts = [part for part in rest.split("/") if part]
+        token = _token(request, reading=request.method in ("GET", "HEAD") or access_review.is_review(parts))
+        return _route(request, token, parts)
     except errors.KubeError as error:
         return _error(error)
     except DatabaseError as error:
@@ -100,6 +102,14 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     prefix = request.path[: len(request.path) - len(request.path_info)] + "/k8s"
     if parts == ["openapi", "v2"]:
         return _openapi_v2(request)
+    if access_review.is_review(parts):
+        if request.method != "POST":
+            raise errors.method_not_allowed(f"{parts[-1]} are only created: {request.method} is not allowed")
+        scopes = getattr(token, "granted", token.scopes)
+        protobuf = request.content_type == access_review.PROTOBUF
+        body = access_review.from_protobuf(parts[-1], request.body) if protobuf else _body(request)
+        answer = access_review.review(parts[-1], body, scopes, catalog.served(token.organization))
+        return _respond(answer, status=201)
     static = _discovery(parts, prefix, lambda: catalog.served(token.organization))
     if static is not None:
         return _respond(static)

@@ -306,6 +306,40 @@ def test_custom_resource_definitions_serve_their_resources_to_their_organization
     assert shop.get(f"{caches}/redis").status_code == 404
 
 
+REVIEWS = "/k8s/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
+def _can_i(kube: Kube, **attributes: str) -> dict:
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview"}
+    answered = kube.send("post", REVIEWS, {**review, "spec": {"resourceAttributes": attributes}})
+    assert answered.status_code == 201, answered.json()
+    return answered.json()["status"]
+
+
+def test_an_access_review_answers_for_the_tokens_own_organization(cast, shop) -> None:
+    """A custom resource one organization defined is not served to another: its token's review says so."""
+    assert (
+        shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD).status_code
+        == 201
+    )
+    assert _can_i(shop, verb="create", group="example.com", resource="caches")["allowed"] is True
+    outsider = _can_i(Kube(cast.token_b_plaintext), verb="get", group="example.com", resource="caches")
+    assert outsider == {
+        "allowed": False,
+        "reason": 'the endpoint serves no resource "caches" in API group "example.com"',
+    }
+    assert (
+        _can_i(shop, verb="update", group="apps", resource="deployments", subresource="logs")["allowed"]
+        is False
+    )
+
+    asked_nothing = shop.send("post", REVIEWS, {"kind": "SelfSubjectAccessReview", "spec": {}})
+    assert asked_nothing.status_code == 422 and asked_nothing.json()["reason"] == "Invalid"
+    assert "resourceAttributes or nonResourceAttributes" in asked_nothing.json()["message"]
+    assert shop.get(REVIEWS).status_code == 405
+    assert Kube(None).send("post", REVIEWS, {"spec": {}}).status_code == 401
+
+
 def test_a_custom_resource_definition_is_checked(shop) -> None:
     bad = {**CRD, "metadata": {"name": "wrong.example.com"}, "spec": {**CRD["spec"], "scope": "Everywhere"}}
     refused = shop.send("post", "/k8s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", bad)

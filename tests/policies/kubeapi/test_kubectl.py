@@ -12,6 +12,8 @@ import yaml
 from kubernetes import client as kube
 
 from policies.models import Workload
+from tenants.actors import Actor
+from tenants.services.tokens import api_token_create
 from tests.fixtures.federation import deployment, pool
 from tests.policies.federation.test_workload_kinds import daemonset, statefulset
 from tests.policies.kubeapi.conftest import STORAGE_CLASS, add_storage_class, write_manifests
@@ -388,3 +390,33 @@ def test_get_prints_each_kinds_columns_as_kubectl_does_against_a_cluster(
     assert row[:2] == ["data", "Pending"] and "RWO" in row and STORAGE_CLASS in row
     header, row = cells("rolebinding")
     assert header == ["NAME", "ROLE", "AGE"] and row[:2] == ["readers", "Role/reader"]
+
+
+def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) -> None:
+    """kubectl auth can-i (SelfSubjectAccessReview, and --list's SelfSubjectRulesReview) says what
+    the endpoint then enforces; a read-only token may ask too, as any user of an API server may."""
+
+    def can_i(*asked: str, token: str | None = None) -> tuple[int, str]:
+        done = kubectl("auth", "can-i", *asked, "-n", "shop", token=token)
+        return done.returncode, done.stdout.strip()
+
+    assert can_i("create", "deployments.apps") == (0, "yes")
+    assert can_i("list", "configmaps") == (0, "yes")
+    assert can_i("patch", "deployments.apps/scale") == (0, "yes")
+    refused, said = can_i("create", "events")
+    assert refused == 1 and said == 'no - "events" are written by Nodeless only'
+    refused, said = can_i("impersonate", "serviceaccounts")
+    assert refused == 1 and said.startswith('no - Nodeless API tokens are never granted "impersonate"')
+    assert can_i("get", "/version") == (0, "yes")
+
+    _, read_only = api_token_create(cast.org_a, actor=Actor(user=cast.alice), name="viewer", scopes=["read"])
+    assert can_i("get", "deployments.apps", token=read_only) == (0, "yes")
+    refused, said = can_i("delete", "deployments.apps", token=read_only)
+    assert refused == 1 and said == 'no - the API token lacks the "write" scope; it may use read'
+
+    listed = kubectl("auth", "can-i", "--list", "-n", "shop", token=read_only)
+    assert listed.returncode == 0, listed.stderr
+    # Resources, Non-Resource URLs, Resource Names, Verbs: the verbs are the last bracketed column.
+    rows = {line.split()[0]: "[" + line.rsplit("[", 1)[1] for line in listed.stdout.splitlines()[1:]}
+    assert rows["deployments.apps"] == "[get list watch]"
+    assert rows["selfsubjectaccessreviews.authorization.k8s.io"] == "[create]"
