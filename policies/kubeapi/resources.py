@@ -10,7 +10,8 @@ group version), which kubectl, client-go and the Python client all read.
 The OpenAPI v3 documents declare, for each kind, the operations kubectl looks for: a PATCH taking
 ``fieldValidation`` tells kubectl the server validates (so it sends ``fieldValidation=Strict`` and
 validates nothing itself) and the ``x-kubernetes-group-version-kind`` of each path maps kinds to
-paths. Schemas are open objects; the server checks what it federates itself.
+paths. The kinds' schemas (``schemas``) describe their fields for ``kubectl explain``; the server
+checks what it federates itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from policies.kubeapi import protowire
+from policies.kubeapi import protowire, schemas
 
 Json = dict[str, Any]
 SERVER_VERSION = {
@@ -255,13 +256,31 @@ def openapi_index(prefix: str, served: tuple[Resource, ...] = RESOURCES) -> Json
     return {"paths": paths}
 
 
+def _open_schema(resource: Resource) -> Json:
+    """A kind the official client has no model of (a custom resource, ``FederationPolicy``)."""
+    return {
+        "type": "object",
+        "description": f"{resource.kind} ({resource.group_version}).",
+        "x-kubernetes-group-version-kind": [_gvk(resource)],
+        "x-kubernetes-preserve-unknown-fields": True,
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        },
+    }
+
+
 def openapi_document(group: str, version: str, served: tuple[Resource, ...] = RESOURCES) -> Json | None:
-    """One group version's OpenAPI v3 document: paths with their operations, open schemas."""
+    """One group version's OpenAPI v3 document: paths with their operations, and the kinds' schemas
+    (``schemas``: typed from the official client's models, open where it has none)."""
     matching = [r for r in served if (r.group, r.version) == (group, version)]
     if not matching:
         return None
     paths: Json = {}
-    schemas: Json = {}
+    components: Json = {}
     for resource in matching:
         base = resource.path_prefix()
         scope = f"{base}/namespaces/{{namespace}}" if resource.namespaced else base
@@ -274,24 +293,19 @@ def openapi_document(group: str, version: str, served: tuple[Resource, ...] = RE
                 patch=_operation(resource, "patch", queries=_QUERY),
                 delete=_operation(resource, "delete", queries=_QUERY[:1]),
             )
-        schemas[schema_name(resource)] = {
-            "type": "object",
-            "description": f"{resource.kind} ({resource.group_version}).",
-            "x-kubernetes-group-version-kind": [_gvk(resource)],
-            "x-kubernetes-preserve-unknown-fields": True,
-            "properties": {
-                "apiVersion": {"type": "string"},
-                "kind": {"type": "string"},
-                "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            },
-        }
+        typed = schemas.kind_schemas(resource.group, resource.version, resource.kind)
+        if typed is None:
+            components[schema_name(resource)] = _open_schema(resource)
+        else:
+            kind_schema, referenced = typed
+            gvk = {"x-kubernetes-group-version-kind": [_gvk(resource)]}
+            components[schema_name(resource)] = {**kind_schema, **gvk}
+            components.update(referenced)
     return {
         "openapi": "3.0.0",
         "info": {"title": "Nodeless federation", "version": SERVER_VERSION["gitVersion"]},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": components},
     }
 
 

@@ -420,3 +420,21 @@ def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) ->
     rows = {line.split()[0]: "[" + line.rsplit("[", 1)[1] for line in listed.stdout.splitlines()[1:]}
     assert rows["deployments.apps"] == "[get list watch]"
     assert rows["selfsubjectaccessreviews.authorization.k8s.io"] == "[create]"
+
+
+def test_explain_describes_the_built_in_kinds_fields(kubectl, one_member) -> None:
+    """kubectl explain reads the OpenAPI v3 documents: the built-in kinds' fields, typed and
+    described as a cluster describes them, nested ones included."""
+    strategy = kubectl("explain", "deployment.spec.strategy")
+    assert strategy.returncode == 0, strategy.stderr
+    assert "FIELD: strategy <DeploymentStrategy>" in strategy.stdout
+    assert "DeploymentStrategy describes how to replace existing pods with new ones." in strategy.stdout
+    assert 'Type of deployment. Can be "Recreate" or "RollingUpdate"' in strategy.stdout
+    containers = kubectl("explain", "deployment.spec.template.spec.containers.resources.requests")
+    assert containers.returncode == 0, containers.stderr
+    assert "map[string]string" in containers.stdout
+    hpa = kubectl("explain", "hpa.spec.maxReplicas")
+    assert hpa.returncode == 0 and "<integer>" in hpa.stdout, hpa.stdout
+    # The organization's own kinds keep an open schema: explained at the top, nothing invented.
+    policy = kubectl("explain", "federationpolicies")
+    assert policy.returncode == 0 and "FederationPolicy" in policy.stdout, policy.stderr
