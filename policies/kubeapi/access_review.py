@@ -20,7 +20,9 @@ REVIEWS = {
     "selfsubjectrulesreviews": "SelfSubjectRulesReview",
 }
 READS = ("get", "list", "watch")
-WRITES = ("create", "update", "patch", "delete", "deletecollection")
+# What discovery lists (``resources.VERBS``): a collection is not deleted at once (kubectl deletes
+# each object).
+WRITES = ("create", "update", "patch", "delete")
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 # Field numbers of k8s.io/api/authorization/v1's messages (generated.proto).
 _RESOURCE_ATTRIBUTES = {

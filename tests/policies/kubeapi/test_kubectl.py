@@ -408,6 +408,8 @@ def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) ->
     refused, said = can_i("impersonate", "serviceaccounts")
     assert refused == 1 and said.startswith('no - Nodeless API tokens are never granted "impersonate"')
     assert can_i("get", "/version") == (0, "yes")
+    refused, said = can_i("deletecollection", "configmaps")  # not served: kubectl deletes each
+    assert refused == 1 and said.startswith("no - ")
 
     _, read_only = api_token_create(cast.org_a, actor=Actor(user=cast.alice), name="viewer", scopes=["read"])
     assert can_i("get", "deployments.apps", token=read_only) == (0, "yes")
