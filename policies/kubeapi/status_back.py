@@ -13,23 +13,24 @@ With a ``StatusMemo`` (the worker keeps one per organization), a sync computes o
 whose inputs moved: an object whose stored status was found current is skipped while its
 resourceVersion, its link to its workload and the stored fields of that workload (but its bulky
 manifest and companions) and of its placements are as they were then (the status is a function of
-nothing else), so a sync during a burst costs what changed, not every object of the organization.
+nothing else but time: a Deployment that would pass its progress deadline, ``progress``, is looked at
+again then), so a sync during a burst costs what changed, not every object of the organization.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from policies.federation import services
 from policies.federation.manifests import WORKLOAD_KINDS
 from policies.federation.placements import FederationRows
-from policies.kubeapi import store
-from policies.kubeapi.kind_status import kind_status
+from policies.kubeapi import progress, store
 from policies.kubeapi.propagation import (
     Problem,
     condition,
@@ -40,7 +41,8 @@ from policies.kubeapi.propagation import (
     workload_problems,
 )
 from policies.kubeapi.resources import Resource, by_kind
-from policies.models import KubeObject, Placement, Workload, WorkloadKind, WorkloadStatus
+from policies.kubeapi.workload_status import workload_status
+from policies.models import KubeObject, Placement, Workload
 from tenants.models import Organization
 
 Json = dict[str, Any]
@@ -98,108 +100,13 @@ class StatusMemo:
         # its objects without one, leaves the pass's rows, so its objects count as moved anyway).
         self.heads: list[tuple[Any, ...]] = []
         self.version: int | None = None
+        # When an object's current status turns stale with time alone (a Deployment passing its
+        # progress deadline, ``progress``): it is looked at again then.
+        self.due: dict[Any, Any] = {}
 
 
 def _inputs(head: tuple[Any, Any, Any], workload: Workload, placements: Sequence[Placement]) -> _Inputs:
     return (head, _workload_values(workload), tuple(_placement_values(p) for p in placements))
-
-
-def _condition(kind: str, status: bool, reason: str, message: str) -> Json:
-    return {"type": kind, "status": "True" if status else "False", "reason": reason, "message": message}
-
-
-def _clusters(placements: Iterable[Placement]) -> list[Json]:
-    return [
-        {
-            "name": p.cluster.name,
-            "replicas": p.replicas,
-            "readyReplicas": p.ready_replicas,
-            "availableReplicas": p.available_replicas,
-            "state": p.state,
-            **({"succeeded": p.succeeded, "failed": p.failed} if p.succeeded or p.failed else {}),
-            **({"reason": p.reason} if p.reason else {}),
-        }
-        for p in placements
-        if p.replicas or p.succeeded or p.failed
-    ]
-
-
-def workload_status(kobj: KubeObject, workload: Workload, placements: list[Placement]) -> Json:
-    live = [p for p in placements if p.replicas]
-    current = [
-        p for p in live if p.applied_generation == workload.generation and p.applied_replicas == p.replicas
-    ]
-    rolled_out = len(current) == len(live) and workload.status != WorkloadStatus.PENDING
-    observed = kobj.generation if rolled_out else int(kobj.status.get("observedGeneration") or 0)
-    federated = _condition(
-        "Federated",
-        workload.status in (WorkloadStatus.RUNNING, WorkloadStatus.COMPLETED),
-        workload.status.title(),
-        workload.status_message,
-    )
-    if workload.kind == WorkloadKind.JOB:
-        return _job_status(workload, observed, federated, placements)
-    if workload.kind != WorkloadKind.DEPLOYMENT:
-        own = kind_status(kobj, workload, live, rolled_out=rolled_out)
-        return {
-            "observedGeneration": observed,
-            **own,
-            "conditions": [federated],
-            "clusters": _clusters(placements),
-        }
-    replicas = sum(p.replicas for p in live)
-    updated = sum(p.replicas for p in current)
-    available = min(workload.available_replicas, replicas)
-    complete = rolled_out and available >= workload.desired_replicas
-    status: Json = {
-        "observedGeneration": observed,
-        "replicas": replicas,
-        "updatedReplicas": updated,
-        "readyReplicas": min(workload.ready_replicas, replicas),
-        "availableReplicas": available,
-        "unavailableReplicas": max(0, replicas - available),
-        "conditions": [
-            _condition(
-                "Available",
-                available >= workload.desired_replicas,
-                "MinimumReplicasAvailable"
-                if available >= workload.desired_replicas
-                else "MinimumReplicasUnavailable",
-                f"{available}/{workload.desired_replicas} replicas available over the members",
-            ),
-            _condition(
-                "Progressing",
-                workload.status != WorkloadStatus.UNSCHEDULABLE,
-                "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                workload.status_message,
-            ),
-            federated,
-        ],
-        "clusters": _clusters(placements),
-    }
-    return {k: v for k, v in status.items() if v != 0 or k in ("observedGeneration", "replicas")}
-
-
-def _job_status(workload: Workload, observed: int, federated: Json, placements: list[Placement]) -> Json:
-    status: Json = {
-        "observedGeneration": observed,
-        "active": workload.ready_replicas
-        if workload.status not in (WorkloadStatus.COMPLETED, WorkloadStatus.FAILED)
-        else 0,
-        "succeeded": workload.succeeded,
-        "failed": workload.failed,
-        "conditions": [federated],
-        "clusters": _clusters(placements),
-    }
-    if workload.status == WorkloadStatus.COMPLETED:
-        status["conditions"].insert(
-            0, _condition("Complete", status=True, reason="Completed", message=workload.status_message)
-        )
-    elif workload.status == WorkloadStatus.FAILED:
-        status["conditions"].insert(
-            0, _condition("Failed", status=True, reason="MemberFailed", message=workload.status_message)
-        )
-    return status
 
 
 @dataclass
@@ -258,6 +165,7 @@ def statuses_plan(
     workloads, placements = _workload_rows(organization, read, rows)
     plan: list[Planned] = []
     current: dict[Any, _Inputs] = {}
+    due_at: dict[Any, Any] = {}
     for kobj in read:
         item = _plan(kobj, workloads, placements)
         if item is not None:
@@ -266,9 +174,12 @@ def statuses_plan(
             head = _head(kobj)
             workload = by_workload[kobj.workload_id]
             current[kobj.pk] = _inputs(head, workload, placements.get(workload.pk, []))
+            if (due := progress.deadline(kobj.status or {}, workload.manifest.get("spec") or {})) is not None:
+                due_at[kobj.pk] = due
     if memo is not None:
         # unmoved objects keep their entry; those planned or gone lose theirs
         memo.current = {pk: memo.current[pk] for pk in unmoved} | current
+        memo.due = {pk: memo.due[pk] for pk in unmoved if pk in memo.due} | due_at
     return plan
 
 
@@ -285,7 +196,7 @@ def _unmoved(
     reads one row, not one of each object)."""
     unmoved: set[Any] = set()
     moved: list[Any] = []
-    version_now = store.current_version(organization)
+    version_now, now = store.current_version(organization), timezone.now()
     if version_now != memo.version:
         memo.heads = list(linked.values_list("pk", "resource_version", "workload_id", "workload_generation"))
         memo.version = version_now
@@ -298,6 +209,7 @@ def _unmoved(
             and workload is not None
             and remembered[0] == head
             and remembered == _inputs(head, workload, placements.get(str(workload.pk), ()))
+            and ((due := memo.due.get(pk)) is None or due > now)
         )
         if same:
             unmoved.add(pk)

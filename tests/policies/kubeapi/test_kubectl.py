@@ -440,3 +440,25 @@ def test_explain_describes_the_built_in_kinds_fields(kubectl, one_member) -> Non
     # The organization's own kinds keep an open schema: explained at the top, nothing invented.
     policy = kubectl("explain", "federationpolicies")
     assert policy.returncode == 0 and "FederationPolicy" in policy.stdout, policy.stderr
+
+
+def test_rollout_status_stops_at_the_progress_deadline_of_a_deployment_no_member_can_take(
+    kubectl, one_member, federation_loop, tmp_path
+) -> None:
+    """As against a cluster whose pods cannot be scheduled: past spec.progressDeadlineSeconds without
+    progress, Progressing turns False (ProgressDeadlineExceeded), which kubectl rollout status, Argo
+    CD and Flux read as a failed rollout. The status sync looks at it again then, though nothing
+    else about it moved."""
+    huge = _web()
+    huge["spec"]["progressDeadlineSeconds"] = 3
+    huge["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "4000"
+    directory = write_manifests(tmp_path / "huge", {"0-namespace": NAMESPACE, "web": huge})
+    assert kubectl("apply", "-f", str(directory)).returncode == 0
+
+    rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
+    assert rollout.returncode != 0
+    assert 'deployment "web" exceeded its progress deadline' in rollout.stderr, rollout.stderr
+    described = kubectl("get", "deployment", "web", "-n", "shop", "-o", "yaml")
+    conditions = {c["type"]: c for c in yaml.safe_load(described.stdout)["status"]["conditions"]}
+    assert conditions["Progressing"]["reason"] == "ProgressDeadlineExceeded"
+    assert "Cannot be placed" in conditions["Progressing"]["message"]
