@@ -145,14 +145,63 @@ def _hpa_targets(metrics: list[Json], current: list[Json]) -> str:
     return ", ".join(shown) or "<none>"
 
 
-def table(kind: str, items: list[Json], *, version: str = "") -> Json:
-    sample = _columns(kind, items[0] if items else {})
-    definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    definitions += [
-        {"name": name, "type": "string", "format": "", "description": name, "priority": 0}
-        for name, _ in sample
+_POD_TEMPLATE = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+def _selector(selector: Json) -> str:
+    """A label selector as kubectl writes it (``app=web,tier in (a,b)``)."""
+    parts = [f"{key}={value}" for key, value in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), str(expression.get("operator", ""))
+        values = ",".join(str(v) for v in expression.get("values") or [])
+        if operator in ("In", "NotIn"):
+            parts.append(f"{key} {'in' if operator == 'In' else 'notin'} ({values})")
+        else:
+            parts.append(key if operator == "Exists" else f"!{key}")
+    return ",".join(parts) or "<none>"
+
+
+def _wide(kind: str, obj: Json) -> list[tuple[str, Any]]:
+    """The columns ``kubectl get -o wide`` adds (priority 1), after Age as kubectl prints them."""
+    if kind == "Service":
+        found = (obj.get("spec") or {}).get("selector") or {}
+        return [("Selector", ",".join(f"{k}={v}" for k, v in found.items()) or "<none>")]
+    path = _POD_TEMPLATE.get(kind)
+    if path is None:
+        return []
+    template: Any = obj
+    for step in path:
+        template = (template or {}).get(step) or {}
+    containers = (template.get("spec") or {}).get("containers") or []
+    wide = [
+        ("Containers", ",".join(str(c.get("name", "")) for c in containers)),
+        ("Images", ",".join(str(c.get("image", "")) for c in containers)),
     ]
-    definitions.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
+    if kind != "StatefulSet":
+        spec = obj.get("spec") or {}
+        selector = spec.get("selector") or {}
+        if kind == "CronJob":
+            selector = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("selector") or {}
+        wide.append(("Selector", _selector(selector)))
+    return wide
+
+
+def _definition(name: str, priority: int = 0, form: str = "") -> Json:
+    return {"name": name, "type": "string", "format": form, "description": name, "priority": priority}
+
+
+def table(kind: str, items: list[Json], *, version: str = "") -> Json:
+    sample = items[0] if items else {}
+    definitions = [_definition("Name", form="name")]
+    definitions += [_definition(name) for name, _ in _columns(kind, sample)]
+    definitions.append(_definition("Age"))
+    definitions += [_definition(name, priority=1) for name, _ in _wide(kind, sample)]
     rows = []
     for obj in items:
         metadata = obj.get("metadata") or {}
@@ -160,6 +209,7 @@ def table(kind: str, items: list[Json], *, version: str = "") -> Json:
             metadata.get("name"),
             *(value for _, value in _columns(kind, obj)),
             age(metadata.get("creationTimestamp", "")),
+            *(value for _, value in _wide(kind, obj)),
         ]
         rows.append(
             {

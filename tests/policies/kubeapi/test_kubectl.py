@@ -338,6 +338,7 @@ def test_get_prints_each_kinds_columns_as_kubectl_does_against_a_cluster(
     ]
     documents = {
         "0-namespace": NAMESPACE,
+        "web": _web(),
         "hpa": hpa,
         "ingress": {
             "apiVersion": "networking.k8s.io/v1",
@@ -371,7 +372,7 @@ def test_get_prints_each_kinds_columns_as_kubectl_does_against_a_cluster(
     assert applied.returncode == 0, applied.stderr
 
     def listed(kind: str) -> list[list[str]]:
-        found = kubectl("get", kind, "-n", "shop")
+        found = kubectl("get", *kind.split(), "-n", "shop")
         assert found.returncode == 0, found.stderr
         return [line.split("  ") for line in found.stdout.splitlines()]
 
@@ -390,6 +391,12 @@ def test_get_prints_each_kinds_columns_as_kubectl_does_against_a_cluster(
     assert row[:2] == ["data", "Pending"] and "RWO" in row and STORAGE_CLASS in row
     header, row = cells("rolebinding")
     assert header == ["NAME", "ROLE", "AGE"] and row[:2] == ["readers", "Role/reader"]
+    header, row = cells("deployment -o wide")
+    assert header[-4:] == ["AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    web = _web()["spec"]
+    container = web["template"]["spec"]["containers"][0]
+    selector = ",".join(f"{k}={v}" for k, v in web["selector"]["matchLabels"].items())
+    assert row[-3:] == [container["name"], container["image"], selector]
 
 
 def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) -> None:
