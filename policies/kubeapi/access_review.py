@@ -118,6 +118,8 @@ def _resource_access(attributes: Json, scopes: Collection[str], served: Sequence
             return {"allowed": False, "reason": f'Nodeless API tokens are never granted "{wanted}"'}
         if scope not in scopes:
             return _lacks(scope, scopes)
+        if wanted == "watch" and any(r.derived for r in matching):
+            return {"allowed": False, "reason": f'"{plural}" are computed when read: get and list only'}
         if scope == "write" and any(r.read_only for r in matching):
             return {"allowed": False, "reason": f'"{plural}" are written by Nodeless only'}
     return {"allowed": True, "reason": f"the API token's scopes allow {verb} on {plural}"}
@@ -147,8 +149,10 @@ def _rules(scopes: Collection[str], served: Sequence[Resource]) -> Json:
         by_group.setdefault(resource.group, []).append(resource)
     for group, resources in sorted(by_group.items()):
         if "read" in scopes:
-            names = sorted({name for r in resources for name in (r.plural, *_qualified(r))})
+            names = sorted({name for r in resources if not r.derived for name in (r.plural, *_qualified(r))})
             rules.append({"verbs": list(READS), "apiGroups": [group], "resources": names})
+            if derived := sorted(r.plural for r in resources if r.derived):
+                rules.append({"verbs": ["get", "list"], "apiGroups": [group], "resources": derived})
         writable = [r for r in resources if not r.read_only]
         if "write" in scopes and writable:
             names = sorted({name for r in writable for name in (r.plural, *_qualified(r))})

@@ -34,7 +34,16 @@ SERVER_VERSION = {
     "platform": "linux/amd64",
 }
 POLICY_GROUP = "policy.nodeless.io"
-_ALL = {"Service", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler"}
+_ALL = {
+    "Service",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+}
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 READ_VERBS = ["get", "list", "watch"]
 
@@ -50,6 +59,16 @@ class Resource:
     status: bool = False  # has a status subresource
     workload: bool = False  # federated as a workload
     read_only: bool = False  # written by the product only (events): get, list and watch
+    # Not stored: computed from other objects when read (a Deployment's ReplicaSet,
+    # ``replica_sets``): get and list only, so watchers (Argo CD's cache) leave it alone.
+    derived: bool = False
+
+    @property
+    def verbs(self) -> list[str]:
+        """What discovery says the resource serves."""
+        if self.derived:
+            return ["get", "list"]
+        return READ_VERBS if self.read_only else VERBS
 
     @property
     def categories(self) -> list[str]:
@@ -85,6 +104,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "Deployment", "deployments", short_names=("deploy",), status=True, workload=True),
     Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True, workload=True),
     Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True, workload=True),
+    Resource("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), read_only=True, derived=True),
     Resource("batch", "v1", "Job", "jobs", status=True, workload=True),
     Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), status=True, workload=True),
     Resource(
@@ -177,7 +197,7 @@ def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = R
             "singularName": resource.singular,
             "namespaced": resource.namespaced,
             "kind": resource.kind,
-            "verbs": READ_VERBS if resource.read_only else VERBS,
+            "verbs": resource.verbs,
         }
         if resource.short_names:
             entry["shortNames"] = list(resource.short_names)

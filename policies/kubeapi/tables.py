@@ -34,6 +34,12 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
             ("Available", status.get("availableReplicas", 0)),
             ("Clusters", ",".join(c["name"] for c in status.get("clusters") or []) or "<none>"),
         ]
+    if kind == "ReplicaSet":
+        return [
+            ("Desired", spec.get("replicas", 1)),
+            ("Current", status.get("replicas", 0)),
+            ("Ready", status.get("readyReplicas", 0)),
+        ]
     if kind == "StatefulSet":
         return [("Ready", f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"), _clusters(status)]
     if kind == "DaemonSet":
@@ -147,6 +153,7 @@ def _hpa_targets(metrics: list[Json], current: list[Json]) -> str:
 
 _POD_TEMPLATE = {
     "Deployment": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
     "StatefulSet": ("spec", "template"),
     "DaemonSet": ("spec", "template"),
     "Job": ("spec", "template"),

@@ -27,6 +27,7 @@ from policies.kubeapi import (
     operations,
     patches,
     policy_objects,
+    replica_sets,
     resources,
     store,
     tables,
@@ -147,6 +148,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     )
     if resource.group == resources.POLICY_GROUP:
         return policy_objects.handle(request, ctx, name, _body)
+    if resource.derived:
+        return _derived(request, ctx, name)
     if name is None:
         return _collection(request, ctx)
     return _member(request, ctx, name, subresource)
@@ -255,6 +258,25 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
             "items": items,
         }
     )
+
+
+def _derived(request: HttpRequest, ctx: operations.Context, name: str | None) -> HttpResponseBase:
+    """A Deployment's ReplicaSets (``replica_sets``): get and list, as discovery says."""
+    if request.GET.get("watch") in ("1", "true"):
+        raise errors.method_not_allowed(f"{ctx.resource.plural} are computed when read: list them again")
+    if name is None:
+        labels = label_matcher(request.GET.get("labelSelector"))
+        filters = field_filters(request.GET.get("fieldSelector"), ctx.resource.kind)
+        items, version = replica_sets.listing(ctx, labels=labels, field_filters=filters)
+    else:
+        items = [replica_sets.get(ctx, name)]
+        version = int(items[0]["metadata"]["resourceVersion"])
+    if tables.wants_table(request.headers.get("Accept", "")):
+        return _respond(tables.table(ctx.resource.kind, items, version=str(version)))
+    if name is not None:
+        return _respond(items[0])
+    listed = {"resourceVersion": str(version)}
+    return _respond({"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": listed, "items": items})
 
 
 _FEDERATED = {*WORKLOAD_KINDS, *COMPANION_KINDS, "Namespace", "FederationPolicy"}

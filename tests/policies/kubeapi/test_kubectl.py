@@ -469,3 +469,47 @@ def test_rollout_status_stops_at_the_progress_deadline_of_a_deployment_no_member
     conditions = {c["type"]: c for c in yaml.safe_load(described.stdout)["status"]["conditions"]}
     assert conditions["Progressing"]["reason"] == "ProgressDeadlineExceeded"
     assert "Cannot be placed" in conditions["Progressing"]["message"]
+
+
+def test_a_deployment_has_its_replica_set_as_helm_and_kubectl_describe_look_for_it(
+    cast, kubectl, api, one_member, federation_loop, tmp_path
+) -> None:
+    """Helm's --wait finds a Deployment's new ReplicaSet (controlled by it, the same pod template)
+    and counts its ready replicas; kubectl describe and rollout history read it too. It is computed
+    from the Deployment: get and list only, and only for the organization's own Deployments."""
+    directory = write_manifests(tmp_path / "app", {"0-namespace": NAMESPACE, "web": _web()})
+    assert kubectl("apply", "-f", str(directory)).returncode == 0
+    assert kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s").returncode == 0
+
+    apps: Any = kube.AppsV1Api(api)
+    deployment = apps.read_namespaced_deployment("web", "shop")
+    [replica_set] = apps.list_namespaced_replica_set("shop", label_selector="app=web").items
+    owner = replica_set.metadata.owner_references[0]
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+        "Deployment",
+        "web",
+        deployment.metadata.uid,
+        True,
+    )
+    template = replica_set.spec.template.to_dict()
+    hashed = template["metadata"]["labels"].pop("pod-template-hash")
+    assert template == deployment.spec.template.to_dict() and replica_set.metadata.name == f"web-{hashed}"
+    assert replica_set.status.ready_replicas == deployment.status.ready_replicas == 2
+    assert apps.read_namespaced_replica_set(replica_set.metadata.name, "shop").spec.replicas == 2
+
+    described = kubectl("describe", "deployment", "web", "-n", "shop")
+    assert f"NewReplicaSet:   {replica_set.metadata.name} (2/2 replicas created)" in described.stdout, (
+        described.stdout
+    )
+    history = kubectl("rollout", "history", "deployment/web", "-n", "shop")
+    assert history.returncode == 0 and "REVISION" in history.stdout, history.stderr
+    listed = kubectl("get", "rs", "-n", "shop")
+    assert listed.stdout.split()[:5] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], listed.stdout
+
+    with pytest.raises(kube.exceptions.ApiException) as watched:
+        apps.list_namespaced_replica_set("shop", watch=True, timeout_seconds=1)
+    assert watched.value.status == 405
+    outsider = kubectl("get", "rs", "-n", "shop", "-o", "name", token=cast.token_b_plaintext)
+    assert outsider.stdout.strip() == ""
+    refused = kubectl("get", "rs", replica_set.metadata.name, "-n", "shop", token=cast.token_b_plaintext)
+    assert refused.returncode != 0 and "NotFound" in refused.stderr
