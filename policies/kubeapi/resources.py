@@ -35,6 +35,8 @@ SERVER_VERSION = {
 }
 POLICY_GROUP = "policy.nodeless.io"
 _ALL = {
+    "Pod",
+    "ReplicationController",
     "Service",
     "Deployment",
     "ReplicaSet",
@@ -101,6 +103,14 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Service", "services", short_names=("svc",), status=True),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
+    # Kept and served, not placed (the members run their own): kube-apiserver always serves them, and
+    # ``kubectl apply --prune`` maps every kind of its default list (these among them) before it prunes.
+    Resource("", "v1", "Pod", "pods", short_names=("po",), status=True),
+    Resource("", "v1", "Endpoints", "endpoints", short_names=("ep",)),
+    Resource("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",), status=True),
+    Resource(
+        "", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short_names=("pv",), status=True
+    ),
     Resource("apps", "v1", "Deployment", "deployments", short_names=("deploy",), status=True, workload=True),
     Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True, workload=True),
     Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True, workload=True),

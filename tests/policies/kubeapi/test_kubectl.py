@@ -513,3 +513,29 @@ def test_a_deployment_has_its_replica_set_as_helm_and_kubectl_describe_look_for_
     assert outsider.stdout.strip() == ""
     refused = kubectl("get", "rs", replica_set.metadata.name, "-n", "shop", token=cast.token_b_plaintext)
     assert refused.returncode != 0 and "NotFound" in refused.stderr
+
+
+def test_apply_prune_removes_what_left_the_manifests(kubectl, one_member, tmp_path) -> None:
+    """kubectl apply --prune maps every kind of its default list (Pods, Endpoints,
+    ReplicationControllers and PersistentVolumes among them, which kube-apiserver always serves)
+    before it lists what to prune."""
+    namespace = {**NAMESPACE, "metadata": {"name": "shop", "labels": {"app": "web"}}}
+
+    def config(name: str) -> dict:
+        labels = {"app": "web"}
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "shop", "labels": labels},
+        }
+
+    both = write_manifests(
+        tmp_path / "both", {"0-namespace": namespace, "old": config("old"), "keep": config("keep")}
+    )
+    first = kubectl("apply", "--prune", "-l", "app=web", "-f", str(both))
+    assert first.returncode == 0, first.stderr
+    one = write_manifests(tmp_path / "one", {"0-namespace": namespace, "keep": config("keep")})
+    pruned = kubectl("apply", "--prune", "-l", "app=web", "-f", str(one))
+    assert pruned.returncode == 0, pruned.stderr
+    assert "configmap/old pruned" in pruned.stdout and "configmap/keep unchanged" in pruned.stdout
+    assert kubectl("get", "configmaps", "-n", "shop", "-o", "name").stdout.split() == ["configmap/keep"]
