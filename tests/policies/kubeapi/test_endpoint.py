@@ -337,6 +337,11 @@ def test_an_access_review_answers_for_the_tokens_own_organization(cast, shop) ->
     assert asked_nothing.status_code == 422 and asked_nothing.json()["reason"] == "Invalid"
     assert "resourceAttributes or nonResourceAttributes" in asked_nothing.json()["message"]
     assert shop.get(REVIEWS).status_code == 405
+    for garbled in (b"not protobuf", b"k8s\x00\x12\xff\xff"):  # no prefix; a length past the end
+        sent = shop.client.post(
+            REVIEWS, data=garbled, content_type="application/vnd.kubernetes.protobuf", **shop.headers
+        )
+        assert sent.status_code == 400 and "protobuf body could not be read" in sent.json()["message"]
     assert Kube(None).send("post", REVIEWS, {"spec": {}}).status_code == 401
 
 
