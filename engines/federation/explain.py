@@ -13,7 +13,14 @@ import numpy as np
 from engines.federation.allocation import Allocation
 from engines.federation.candidates import Candidates
 from engines.federation.fleet import FilterReason, Fleet, IntArray, filter_reason
-from engines.federation.model import ClusterSnapshot, NodelessPricing, Resources, WorkloadKind
+from engines.federation.model import (
+    ClusterSnapshot,
+    NodelessPricing,
+    Resources,
+    WorkloadKind,
+    cpu_text,
+    memory_text,
+)
 from engines.federation.policy import ClusterSelector, Strategy
 from engines.federation.strategies.burst import tier_index
 from engines.federation.strategies.ordered import pinned_offsets
@@ -125,9 +132,9 @@ def _shortage(fleet: Fleet, index: int, request: Resources) -> str:
     cpu, memory, gpu, pods = fleet.free_of(index)
     limits = []
     if request.cpu_millicores:
-        limits.append((cpu // request.cpu_millicores, f"CPU ({cpu}m free)"))
+        limits.append((cpu // request.cpu_millicores, f"CPU ({cpu_text(cpu)} free)"))
     if request.memory_mib:
-        limits.append((memory // request.memory_mib, f"memory ({memory} MiB free)"))
+        limits.append((memory // request.memory_mib, f"memory ({memory_text(memory)} free)"))
     if request.gpu:
         limits.append((gpu // request.gpu, f"GPU ({gpu} free)"))
     limits.append((pods, f"pod slots ({pods} free)"))

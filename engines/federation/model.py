@@ -56,8 +56,26 @@ class Resources:
             raise ValueError(f"resources cannot be negative: {self}")
 
     def describe(self) -> str:
-        text = f"{self.cpu_millicores}m CPU, {self.memory_mib} MiB"
+        text = f"{cpu_text(self.cpu_millicores)}, {memory_text(self.memory_mib)}"
         return f"{text}, {self.gpu} GPU" if self.gpu else text
+
+
+def _trimmed(value: float, places: int) -> str:
+    return f"{value:,.{places}f}".rstrip("0").rstrip(".")
+
+
+def cpu_text(millicores: int) -> str:
+    """CPU as people read it: ``250m CPU`` below a core, ``2 CPU``, ``95.25 CPU``."""
+    if millicores < 1000:
+        return f"{millicores}m CPU"
+    return f"{_trimmed(millicores / 1000, 3)} CPU"
+
+
+def memory_text(mib: int) -> str:
+    """Memory as people read it: ``512 MiB`` below a GiB, ``4 GiB``, ``11,358.1 GiB``."""
+    if mib < 1024:
+        return f"{mib} MiB"
+    return f"{_trimmed(mib / 1024, 1)} GiB"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engines.federation import (
     ClusterSelector,
     LabelExpression,
     Operator,
     Outcome,
     PlacementPolicy,
+    Resources,
     Strategy,
     WorkloadKind,
     schedule,
@@ -64,9 +67,9 @@ def test_no_room_for_one_replica_names_the_scarce_resource_per_cluster() -> None
     ]
     text = reason(PlacementPolicy(Strategy.CHEAPEST), clusters, gpus=1)
     assert text == (
-        "cheapest: no eligible cluster has room for one replica (1000m CPU, 1024 MiB, 1 GPU): "
+        "cheapest: no eligible cluster has room for one replica (1 CPU, 1 GiB, 1 GPU): "
         "cpu-only: short of GPU (0 free); no-gpu-shapes: no node shape fits one replica "
-        "(largest: 8000m CPU, 32768 MiB)"
+        "(largest: 8 CPU, 32 GiB)"
     )
 
 
@@ -93,3 +96,15 @@ def test_gt_lt_selectors_explain_missing_labels() -> None:
 
 def test_no_members_at_all() -> None:
     assert reason(PlacementPolicy(Strategy.CHEAPEST), []) == "cheapest: no member clusters are connected"
+
+
+@pytest.mark.parametrize(
+    ("resources", "text"),
+    [
+        (Resources(250, 512), "250m CPU, 512 MiB"),
+        (Resources(95250, 1536), "95.25 CPU, 1.5 GiB"),
+        (Resources(893690, 11630731, 8), "893.69 CPU, 11,358.1 GiB, 8 GPU"),
+    ],
+)
+def test_amounts_read_as_people_write_them(resources, text) -> None:
+    assert resources.describe() == text
