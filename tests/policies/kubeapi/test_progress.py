@@ -78,3 +78,17 @@ def test_a_completed_rollout_that_loses_replicas_has_not_timed_out_until_a_new_r
         "False",
         progress.TIMED_OUT,
     )
+
+
+def test_a_paused_deployment_runs_no_deadline_and_says_when_it_is_resumed() -> None:
+    first = _after({}, _status(), 0)
+    paused = _after(first, _status(), 10, spec={"paused": True})
+    assert _progressing(paused) == ("Unknown", progress.PAUSED)
+    assert progress.deadline(paused, {"paused": True}) is None
+    assert _progressing(_after(paused, _status(), 5000, spec={"paused": True})) == ("Unknown", progress.PAUSED)
+
+    resumed = _after(paused, _status(), 5010)
+    assert _progressing(resumed) == ("Unknown", progress.RESUMED)
+    assert progress.deadline(resumed, {}) == START + timedelta(seconds=5010 + 601)
+    assert _progressing(_after(resumed, _status(), 5010 + 601)) == ("False", progress.TIMED_OUT)
+    assert _progressing(_after(resumed, _status(updated=1), 5020)) == ("True", "ReplicaSetUpdated")
