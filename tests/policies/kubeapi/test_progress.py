@@ -85,7 +85,10 @@ def test_a_paused_deployment_runs_no_deadline_and_says_when_it_is_resumed() -> N
     paused = _after(first, _status(), 10, spec={"paused": True})
     assert _progressing(paused) == ("Unknown", progress.PAUSED)
     assert progress.deadline(paused, {"paused": True}) is None
-    assert _progressing(_after(paused, _status(), 5000, spec={"paused": True})) == ("Unknown", progress.PAUSED)
+    assert _progressing(_after(paused, _status(), 5000, spec={"paused": True})) == (
+        "Unknown",
+        progress.PAUSED,
+    )
 
     resumed = _after(paused, _status(), 5010)
     assert _progressing(resumed) == ("Unknown", progress.RESUMED)
