@@ -8,6 +8,7 @@
 - ``store``: the objects (PostgreSQL, per organization), resourceVersions and the change log.
 - ``federation``: Deployments and Jobs become federated workloads; status comes back from them.
 - ``policies``: ``FederationPolicy`` (policy.nodeless.io) served from the federation policy rows.
+- ``claims``: the phase of the claims that go with the workloads that mount them.
 - ``replica_sets``: each Deployment's current ReplicaSet, computed when read.
 - ``access_review``: ``kubectl auth can-i``, answered from the token's scopes.
 - ``protowire``: the protobuf kubectl and client-go send and read in those two places.

@@ -295,6 +295,14 @@ def test_rollout_status_of_a_statefulset_and_a_daemonset(
     assert listed.returncode == 0, listed.stderr
     assert one_member.apps.read_namespaced_stateful_set("db", "shop").spec.replicas == 3
     assert one_member.apps.read_namespaced_daemon_set("agent", "shop").status.number_ready == 2
+    # The claim the StatefulSet's running pods mount is bound: Argo CD and helm --wait read its phase.
+    claim = yaml.safe_load(kubectl("get", "pvc", "db-data", "-n", "shop", "-o", "yaml").stdout)
+    assert claim["status"] == {
+        "phase": "Bound",
+        "accessModes": ["ReadWriteOnce"],
+        "capacity": {"storage": "1Gi"},
+    }
+    assert "Bound" in kubectl("get", "pvc", "-n", "shop").stdout
 
 
 def test_openapi_v2_is_what_client_go_reads_and_apply_keeps_merging_lists_by_key(
