@@ -34,6 +34,7 @@ from simulator.controllers.cronjobs import CronJobController
 from simulator.controllers.housekeeping import DisruptionController, EventReaper, PodGarbageCollector
 from simulator.controllers.jobs import JobController
 from simulator.controllers.kubelet import Kubelet
+from simulator.controllers.load_balancers import LoadBalancerController
 from simulator.controllers.scheduler import Scheduler
 from simulator.controllers.sets import DaemonSetController, StatefulSetController
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
@@ -72,6 +73,9 @@ class ClusterConfig:
     scheduler_retry_seconds: float = 30.0
     record_events: bool = True
     run_controllers: bool = True
+    # Controllers that give LoadBalancer Services and Ingresses their addresses run (the AWS Load
+    # Balancer Controller on EKS, MetalLB and ingress-nginx elsewhere; ``load_balancers``).
+    load_balancers: bool = True
     seed: int = 0
     # Watch history kept per resource type (a watch from before it gets 410 Gone).
     event_log_size: int = DEFAULT_EVENT_LOG_SIZE
@@ -152,6 +156,12 @@ class SimulatedCluster:
             PodGarbageCollector(self.api),
             EventReaper(self.api),
         ]
+        if config.load_balancers:
+            controllers.append(
+                LoadBalancerController(
+                    self.api, cluster=config.name, eks=config.kind == "eks", region=config.region
+                )
+            )
         if config.static_pools:
             controllers.append(StaticCapacity(self.api, self.catalog, config.static_pools))
         if instance_source is not None:

@@ -150,6 +150,12 @@ class PolicyRefSerializer(FieldsOnceModelSerializer[FederationPolicy]):
 class PlacementSerializer(FieldsOnceModelSerializer[Placement]):
     cluster = serializers.UUIDField(source="cluster_id", read_only=True)
     cluster_name = StrictCharField(source="cluster.name", read_only=True)
+    load_balancers = serializers.DictField(
+        child=serializers.JSONField(),
+        read_only=True,
+        help_text="The addresses the cluster gave the workload's Ingresses and LoadBalancer Services: "
+        '"Kind/name" -> their status.loadBalancer there (none until it gives one).',
+    )
 
     class Meta:
         model = Placement
@@ -167,6 +173,7 @@ class PlacementSerializer(FieldsOnceModelSerializer[Placement]):
             "completions",
             "unreachable_since",
             "last_synced_at",
+            "load_balancers",
         )
         read_only_fields = fields
         extra_kwargs = {

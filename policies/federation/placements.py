@@ -53,6 +53,7 @@ _PLACEMENT_FIELDS = (
     "failing_since",
     "unreachable_since",
     "member_status",
+    "load_balancers",
 )
 _WORKLOAD_FIELDS = (
     "status",

@@ -84,6 +84,9 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
     placement.succeeded, placement.failed = state.succeeded, state.failed
     if state.status != placement.member_status:
         placement.member_status = dict(state.status)
+    balancers = report.load_balancers.get(key, {})
+    if balancers != placement.load_balancers:
+        placement.load_balancers = dict(balancers)
     if state.kind == WorkloadKind.JOB and (state.complete or state.failure):
         placement.state = PlacementState.COMPLETED if state.complete else PlacementState.FAILED
         placement.reason = "" if state.complete else f"Job failed in {cluster}: {state.failure}"

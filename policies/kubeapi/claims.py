@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
-
 from policies.federation.placements import FederationRows
 from policies.kubeapi import store
 from policies.models import KubeObject, Workload, WorkloadStatus
@@ -80,14 +78,4 @@ def claim_statuses_sync(organization: Organization, rows: FederationRows | None)
         status = _status(kobj, bound)
         if status != kobj.status:
             changes.append((kobj, status))
-    if not changes:
-        return 0
-    with transaction.atomic():
-        counter = store.lock(organization)
-        # Written since they were read (an apply): their status waits for the next sync.
-        versions = dict(
-            KubeObject.objects.filter(pk__in=[k.pk for k, _ in changes]).values_list("pk", "resource_version")
-        )
-        current = [(k, s) for k, s in changes if versions.get(k.pk) == k.resource_version]
-        store.touch_statuses(organization, counter, current)
-        return len(current)
+    return store.statuses_write_unless_moved(organization, changes)

@@ -2,7 +2,8 @@
 updated, ready and available replicas summed over the members, conditions, ``observedGeneration``
 only once every member runs the current generation (what ``kubectl rollout status`` and Argo CD's
 health check wait on, as Karmada aggregates), and ``status.clusters``: the per-cluster breakdown;
-and the phase of the claims the workloads mount (``claims``).
+the phase of the claims the workloads mount (``claims``), and the addresses members gave their
+Ingresses and LoadBalancer Services (``load_balancers``).
 
 The sync reads and computes **outside** the organization's counter lock (every write of the
 endpoint takes that lock, so a kubectl apply would wait behind the computing), then writes under
@@ -33,6 +34,7 @@ from policies.federation.manifests import WORKLOAD_KINDS
 from policies.federation.placements import FederationRows
 from policies.kubeapi import progress, store
 from policies.kubeapi.claims import claim_statuses_sync
+from policies.kubeapi.load_balancers import load_balancer_statuses_sync
 from policies.kubeapi.propagation import (
     Problem,
     condition,
@@ -137,7 +139,8 @@ def statuses_sync(
         return 0  # deleted after the pass was queued: nothing of it is left to sync
     changed = workloads_adopt(organization)
     changed += statuses_write(organization, statuses_plan(organization, rows, memo))
-    return changed + claim_statuses_sync(organization, rows)
+    changed += claim_statuses_sync(organization, rows)
+    return changed + load_balancer_statuses_sync(organization, rows)
 
 
 def workloads_adopt(organization: Organization) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
@@ -335,6 +335,24 @@ def touch_statuses(
     KubeEvent.objects.bulk_create(events, batch_size=500)
     _compact(organization, counter)
     _counter_saved(counter)
+
+
+def statuses_write_unless_moved(
+    organization: Organization, changes: Sequence[tuple[KubeObject, Json]]
+) -> int:
+    """Give the objects (as read outside the organization's lock) their new statuses, under the
+    lock, unless written since they were read (an apply): theirs waits for the next sync. How many
+    were written."""
+    if not changes:
+        return 0
+    with transaction.atomic():
+        counter = lock(organization)
+        versions = dict(
+            KubeObject.objects.filter(pk__in=[k.pk for k, _ in changes]).values_list("pk", "resource_version")
+        )
+        current = [(k, s) for k, s in changes if versions.get(k.pk) == k.resource_version]
+        touch_statuses(organization, counter, current)
+        return len(current)
 
 
 def _update_statuses(kobjs: Sequence[KubeObject]) -> None:

@@ -68,7 +68,13 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ]
     if kind == "Service":
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
-        return [("Type", spec.get("type", "ClusterIP")), ("Ports", ports or "<none>")]
+        return [
+            ("Type", spec.get("type", "ClusterIP")),
+            # Each member gives its copy its own cluster IP: the federated object has none.
+            ("Cluster-IP", spec.get("clusterIP") or "<none>"),
+            ("External-IP", _external_ip(spec, status)),
+            ("Port(s)", ports or "<none>"),
+        ]
     if kind in ("ConfigMap", "Secret"):
         return [
             ("Data", len(obj.get("data") or {}) + len(obj.get("binaryData") or obj.get("stringData") or {}))
@@ -119,6 +125,22 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         role = obj.get("roleRef") or {}
         return [("Role", f"{role.get('kind', '')}/{role.get('name', '')}")]
     return []
+
+
+def _external_ip(spec: Json, status: Json) -> str:
+    """kubectl's EXTERNAL-IP: a load balancer's addresses (``<pending>`` before any), else the
+    Service's external IPs (an ExternalName Service's name)."""
+    kind = spec.get("type", "ClusterIP")
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    addresses = [
+        str(b.get("ip") or b.get("hostname") or "")
+        for b in (status.get("loadBalancer") or {}).get("ingress") or []
+    ]
+    addresses += [str(ip) for ip in spec.get("externalIPs") or []]
+    if kind == "LoadBalancer":
+        return ",".join(addresses) or "<pending>"
+    return ",".join(addresses) or "<none>"
 
 
 _ACCESS_MODES = {

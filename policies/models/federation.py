@@ -154,6 +154,9 @@ class Placement(models.Model):
     # the endpoint aggregates each kind's own fields from these (currentRevision, numberReady,
     # lastScheduleTime, ...).
     member_status = models.JSONField(default=dict, blank=True)
+    # The addresses the member gave the workload's Ingresses and LoadBalancer Services there:
+    # "Kind/name" -> their ``status.loadBalancer`` (the endpoint gathers them on those objects).
+    load_balancers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -164,3 +167,15 @@ class Placement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workload} on {self.cluster}: {self.replicas}"
+
+    @property
+    def addresses(self) -> list[tuple[str, str]]:
+        """("Kind/name", its addresses in the member, comma-separated) for each companion there
+        that has a load balancer's address."""
+        return [
+            (
+                name,
+                ", ".join(str(e.get("ip") or e.get("hostname") or "") for e in balancer.get("ingress") or []),
+            )
+            for name, balancer in sorted((self.load_balancers or {}).items())
+        ]

@@ -1,0 +1,161 @@
+"""Addresses back from the members: a federated LoadBalancer Service and Ingress show what each
+member's controllers gave their copies (``status.loadBalancer.ingress``, by member name), so
+``kubectl get`` prints EXTERNAL-IP and ADDRESS and Argo CD's health check calls the application
+Healthy; a member without load balancer controllers gives none, and the Service stays pending."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from clusters.models import Cluster
+from policies.kubeapi.load_balancers import gathered
+from policies.models import Placement, Workload
+from simulator.resources import INGRESSES, SERVICES
+from tests.fixtures.federation import pool
+from tests.fixtures.simulation import wait_for
+from tests.policies.kubeapi.conftest import write_manifests
+from tests.policies.kubeapi.test_kubectl import _documents
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _front(service_type: str = "LoadBalancer") -> dict[str, dict]:
+    """kubectl's directory (namespace, ConfigMap, Service, Deployment) with a Service of
+    ``service_type`` and an Ingress in front of it."""
+    documents = {name: document for name, document in _documents().items() if name != "hpa"}
+    documents["service"]["spec"]["type"] = service_type
+    return {
+        **documents,
+        "ingress": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "rules": [
+                    {
+                        "host": "shop.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        },
+    }
+
+
+def _argo_health(obj: dict[str, Any]) -> str:
+    """Argo CD's built-in health check of a Service and an Ingress (gitops-engine
+    ``pkg/health/health_service.go``, ``health_ingress.go``)."""
+    balancers = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if obj["kind"] == "Service" and obj["spec"].get("type") != "LoadBalancer":
+        return "Healthy"
+    return "Healthy" if balancers else "Progressing"
+
+
+def _get(kubectl: Any, kind: str) -> dict[str, Any]:
+    found = kubectl("get", kind, "web", "-n", "shop", "-o", "json")
+    assert found.returncode == 0, found.stderr
+    return json.loads(found.stdout)
+
+
+def _member_addresses(members: list[Any], resource: Any) -> list[dict[str, Any]]:
+    """The addresses the members gave their copies, member after member."""
+    return [
+        entry
+        for m in members
+        for entry in m.sim.api.get(resource, "shop", "web").obj["status"]["loadBalancer"]["ingress"]
+    ]
+
+
+def test_addresses_of_every_member_come_back_and_argo_calls_them_healthy(
+    cast, kubectl, member, policy, federation_loop, tmp_path, owner_client, api_a
+) -> None:
+    east = member("east", {"cloud": "onprem"}, pools=(pool(2),))
+    west = member("west", {"cloud": "onprem"}, pools=(pool(2),))
+    policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
+    applied = kubectl("apply", "-f", str(write_manifests(tmp_path / "front", _front())))
+    assert applied.returncode == 0, applied.stderr
+    rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
+    assert rollout.returncode == 0, rollout.stderr
+
+    def both_addressed() -> tuple[dict, dict] | None:
+        service, ingress = _get(kubectl, "service"), _get(kubectl, "ingress")
+        counts = [
+            len((o["status"].get("loadBalancer") or {}).get("ingress") or []) for o in (service, ingress)
+        ]
+        return (service, ingress) if counts == [2, 2] else None
+
+    service, ingress = wait_for(both_addressed, timeout=60.0, interval=0.3)
+    # What each member gave its own copy, east's first (members by name).
+    members = [east, west]
+    expected_service = _member_addresses(members, SERVICES)
+    expected_ingress = _member_addresses(members, INGRESSES)
+    assert service["status"]["loadBalancer"]["ingress"] == expected_service
+    assert ingress["status"]["loadBalancer"]["ingress"] == expected_ingress
+    assert expected_ingress[0] != expected_ingress[1]  # each member's ingress controller has its own
+    assert (_argo_health(service), _argo_health(ingress)) == ("Healthy", "Healthy")
+    table = kubectl("get", "service,ingress", "-n", "shop").stdout
+    addresses = ",".join(entry["ip"] for entry in expected_service)
+    assert addresses in table, table
+    assert ",".join(entry["ip"] for entry in expected_ingress) in table, table
+    # The workload's page and the REST API show each member's addresses on its placement there.
+    workload = Workload.objects.get(organization=cast.org_a, name="web")
+    page = owner_client.get(reverse("workload-detail", args=[workload.pk])).content.decode()
+    assert f"<code>Service/web</code> {expected_service[0]['ip']}" in page, page
+    assert f"<code>Ingress/web</code> {expected_ingress[1]['ip']}" in page, page
+    placements = api_a.get(f"/api/v1/workloads/{workload.pk}/").json()["placements"]
+    assert {p["cluster_name"]: p["load_balancers"]["Service/web"]["ingress"] for p in placements} == {
+        "east": [expected_service[0]],
+        "west": [expected_service[1]],
+    }
+
+
+def test_a_member_without_load_balancer_controllers_leaves_the_service_pending(
+    kubectl, member, policy, federation_loop, tmp_path
+) -> None:
+    member("bare", {"cloud": "onprem"}, pools=(pool(2),), load_balancers=False)
+    policy("default", strategy="cheapest")
+    applied = kubectl("apply", "-f", str(write_manifests(tmp_path / "front", _front())))
+    assert applied.returncode == 0, applied.stderr
+    rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
+    assert rollout.returncode == 0, rollout.stderr
+    service, ingress = _get(kubectl, "service"), _get(kubectl, "ingress")
+    assert (_argo_health(service), _argo_health(ingress)) == ("Progressing", "Progressing")
+    assert "<pending>" in kubectl("get", "service", "web", "-n", "shop").stdout
+
+
+def test_addresses_are_gathered_from_the_members_the_users_run_on_by_member_name() -> None:
+    def placement(member: str, replicas: int, balancers: dict[str, Any]) -> Placement:
+        return Placement(replicas=replicas, load_balancers=balancers, cluster=Cluster(name=member))
+
+    class User:
+        def __init__(self, pk: str) -> None:
+            self.pk = pk
+
+    west = {"Service/web": {"ingress": [{"ip": "172.16.1.1"}]}}
+    east = {
+        "Service/web": {"ingress": [{"hostname": "a1.elb.amazonaws.com"}]},
+        "Ingress/web": {"ingress": []},
+    }
+    left = {"Service/web": {"ingress": [{"ip": "172.16.9.9"}]}}  # the workload left this member
+    placements = {
+        "a": [placement("west", 2, west), placement("east", 1, east)],
+        "b": [placement("gone", 0, left)],
+    }
+    users: Any = [User("a"), User("b")]
+    assert gathered(("shop", "Service", "web"), users, placements) == [
+        {"hostname": "a1.elb.amazonaws.com"},
+        {"ip": "172.16.1.1"},
+    ]
+    assert gathered(("shop", "Ingress", "web"), users, placements) == []
