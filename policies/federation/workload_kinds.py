@@ -22,6 +22,7 @@ from policies.federation.manifest_checks import (
     check_labels_selected,
     check_pod_spec,
     check_replicas,
+    show,
 )
 
 Json = dict[str, Any]
@@ -86,8 +87,41 @@ def check_workload(obj: Mapping[str, Any], problems: Problems) -> None:
         if kind != "DaemonSet":
             check_replicas(spec.get("replicas"), "spec.replicas", "", problems, minimum=0)
         check_labels_selected(spec, "", problems)
+        _check_strategy(kind, spec, problems)
         policies = ("Always",)
     check_pod_spec(template.get("spec"), f"{path}.spec", "", problems, restart_policies=policies)
+
+
+# Each kind's strategy field, its types, and the one whose parameters the others may not carry.
+_STRATEGIES = {
+    "Deployment": ("strategy", ("Recreate", "RollingUpdate")),
+    "StatefulSet": ("updateStrategy", ("OnDelete", "RollingUpdate")),
+    "DaemonSet": ("updateStrategy", ("OnDelete", "RollingUpdate")),
+}
+
+
+def _check_strategy(kind: str, spec: Mapping[str, Any], problems: Problems) -> None:
+    """kube-apiserver's checks of the update strategy: a known type, and a rolling update's
+    parameters only with a rolling update (``kubectl patch`` to Recreate must drop them)."""
+    field, types = _STRATEGIES[kind]
+    strategy = spec.get(field)
+    if strategy is None:
+        return
+    if not isinstance(strategy, Mapping):
+        problems.add("", f"spec.{field}", "must be a mapping with a type")
+        return
+    kind_of = strategy.get("type")
+    if kind_of is not None and kind_of not in types:
+        supported = ", ".join(f'"{t}"' for t in types)
+        problems.add(
+            "", f"spec.{field}.type", f"Unsupported value: {show(kind_of)}: supported values: {supported}"
+        )
+    elif kind_of not in (None, "RollingUpdate") and strategy.get("rollingUpdate") is not None:
+        problems.add(
+            "",
+            f"spec.{field}.rollingUpdate",
+            f"Forbidden: may not be specified when strategy `type` is '{kind_of}'",
+        )
 
 
 def replica_counts(obj: Mapping[str, Any]) -> tuple[int, int | None]:

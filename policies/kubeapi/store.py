@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from nodeless_saas.crypto import decrypt_text, encrypt_text
 from nodeless_saas.rows_update import rows_update
+from policies.kubeapi.defaults import defaulted
 from policies.kubeapi.resources import Resource, by_kind
 from policies.models import KubeCounter, KubeEvent, KubeObject
 from tenants.models import Organization
@@ -170,8 +171,8 @@ def stored_body(kobj: KubeObject) -> Json:
 
 
 def render(kobj: KubeObject) -> Json:
-    """The object as the API serves it."""
-    obj = stored_body(kobj)
+    """The object as the API serves it (with kube-apiserver's defaults, ``defaults``)."""
+    obj = defaulted(kobj.group, stored_body(kobj))
     metadata: Json = {"name": kobj.name}
     if kobj.namespace:
         metadata["namespace"] = kobj.namespace

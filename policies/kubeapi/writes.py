@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from policies.kubeapi import catalog, checks, errors, federation, store
+from policies.kubeapi import catalog, checks, defaults, errors, federation, store
 from policies.kubeapi.companions import COMPANION_GROUPS
 from policies.kubeapi.resources import Resource, by_kind
 from policies.models import KubeCounter, KubeEvent, KubeObject
@@ -131,15 +131,15 @@ def normalized(ctx: Context, obj: Json, status: Json) -> tuple[Json, Json]:
         status = catalog.definition_status(obj)
     if ctx.resource.kind == "Secret" and "stringData" in obj:
         obj = _string_data_merged(obj)
-    _update_strategy_defaulted(obj)
-    return obj, status
+    return defaults.defaulted(ctx.resource.group, obj), status
 
 
 def unchanged(kobj: KubeObject, obj: Json, status: Json) -> bool:
     """Whether storing ``obj`` (normalized) with ``status`` would leave ``kobj`` as it is: the
     API server writes nothing then (no new resourceVersion, no watch event), so a GitOps tool
     applying what is already there every few minutes costs a read, not a write."""
-    return status == kobj.status and store.strip_served(obj) == store.stored_body(kobj)
+    stored = defaults.defaulted(kobj.group, store.stored_body(kobj))  # as it is served
+    return status == kobj.status and store.strip_served(obj) == stored
 
 
 def _prepared(ctx: Context, kobj: KubeObject | None, obj: Json, status: Json) -> KubeObject:
@@ -233,26 +233,6 @@ _COMPANIONS = tuple(
     for kind, group in COMPANION_GROUPS.items()
     if (resource := by_kind(group, kind)) is not None
 )
-
-
-# What the API server defaults on StatefulSets and DaemonSets, and ``kubectl rollout status``
-# reads: it refuses a set whose strategy is not RollingUpdate.
-_UPDATE_STRATEGIES = {
-    "StatefulSet": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-    "DaemonSet": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
-}
-
-
-def _update_strategy_defaulted(obj: Json) -> None:
-    default = _UPDATE_STRATEGIES.get(str(obj.get("kind")))
-    spec = obj.get("spec")
-    if default is None or not isinstance(spec, dict):
-        return
-    strategy = spec.get("updateStrategy")
-    if not isinstance(strategy, dict) or not strategy.get("type"):
-        spec["updateStrategy"] = {**default, **(strategy if isinstance(strategy, dict) else {})}
-    if obj.get("kind") == "StatefulSet":
-        spec.setdefault("podManagementPolicy", "OrderedReady")
 
 
 def _string_data_merged(obj: Json) -> Json:

@@ -509,6 +509,9 @@ def test_a_deployment_has_its_replica_set_as_helm_and_kubectl_describe_look_for_
     assert f"NewReplicaSet:   {replica_set.metadata.name} (2/2 replicas created)" in described.stdout, (
         described.stdout
     )
+    # The strategy kube-apiserver defaults (``defaults``), as a cluster's describe prints it.
+    assert "StrategyType:           RollingUpdate" in described.stdout, described.stdout
+    assert "RollingUpdateStrategy:  25% max unavailable, 25% max surge" in described.stdout
     history = kubectl("rollout", "history", "deployment/web", "-n", "shop")
     assert history.returncode == 0 and "REVISION" in history.stdout, history.stderr
     listed = kubectl("get", "rs", "-n", "shop")

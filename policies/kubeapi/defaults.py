@@ -1,0 +1,107 @@
+"""What kube-apiserver defaults in the workload kinds' specs (``SetDefaults_Deployment``,
+``_StatefulSet``, ``_DaemonSet`` of apps/v1, ``_Job`` and ``_CronJob`` of batch/v1), filled in when
+an object is written and when it is read, as kube-apiserver does on both paths: an object stored
+before a default existed is served with it, and writing back what was read changes nothing.
+
+Tools read these fields: ``helm install --wait`` dereferences a Deployment's and a StatefulSet's
+``spec.replicas`` and takes ``maxUnavailable`` from the rolling update; ``kubectl describe`` prints
+the strategy; ``kubectl rollout status`` refuses a StatefulSet or DaemonSet whose update strategy
+is not RollingUpdate. The pod template's own defaults (``restartPolicy``, ``dnsPolicy``,
+``terminationGracePeriodSeconds``, ...) are left to each member, which fills them in its copy.
+
+Every function returns a new object and never changes its argument (a stored body's nested values
+are shared with the row it was read from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Json = dict[str, Any]
+
+
+def _field(spec: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``spec[key]`` when a mapping, else an empty one."""
+    value = spec.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _rolling(strategy: Mapping[str, Any], key: str, defaults: Json) -> Json:
+    """``strategy`` with type RollingUpdate when unset, and the rolling update's unset fields
+    given ``defaults`` when it is a rolling update."""
+    found = {**strategy, "type": strategy.get("type") or "RollingUpdate"}
+    if found["type"] == "RollingUpdate":
+        found[key] = {**defaults, **_field(found, key)}
+    return found
+
+
+def _deployment(spec: Json) -> None:
+    spec.setdefault("replicas", 1)
+    strategy = _field(spec, "strategy")
+    spec["strategy"] = _rolling(strategy, "rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+
+
+def _statefulset(spec: Json) -> None:
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _field(spec, "updateStrategy")
+    # kube-apiserver gives a rolling update a partition of 0 only when it has a rollingUpdate
+    # (one it made for an unset type included).
+    if not strategy.get("type") or isinstance(strategy.get("rollingUpdate"), Mapping):
+        spec["updateStrategy"] = _rolling(strategy, "rollingUpdate", {"partition": 0})
+    retention = _field(spec, "persistentVolumeClaimRetentionPolicy")
+    spec["persistentVolumeClaimRetentionPolicy"] = {
+        "whenDeleted": retention.get("whenDeleted") or "Retain",
+        "whenScaled": retention.get("whenScaled") or "Retain",
+    }
+    spec.setdefault("revisionHistoryLimit", 10)
+
+
+def _daemonset(spec: Json) -> None:
+    strategy = _field(spec, "updateStrategy")
+    spec["updateStrategy"] = _rolling(strategy, "rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+    spec.setdefault("revisionHistoryLimit", 10)
+
+
+def _job(spec: Json) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6 if spec.get("backoffLimitPerIndex") is None else 2**31 - 1)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault(
+        "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    )
+
+
+def _cronjob(spec: Json) -> None:
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+
+
+_DEFAULTERS: dict[tuple[str, str], Callable[[Json], None]] = {
+    ("apps", "Deployment"): _deployment,
+    ("apps", "StatefulSet"): _statefulset,
+    ("apps", "DaemonSet"): _daemonset,
+    ("batch", "Job"): _job,
+    ("batch", "CronJob"): _cronjob,
+}
+
+
+def defaulted(group: str, obj: Json) -> Json:
+    """``obj`` (of API group ``group``) with kube-apiserver's defaults in its spec: a new object
+    whose spec is a new mapping; ``obj`` itself when its kind has none or its spec is not a mapping
+    (validation answers that)."""
+    defaulter = _DEFAULTERS.get((group, str(obj.get("kind"))))
+    spec = obj.get("spec")
+    if defaulter is None or not isinstance(spec, Mapping):
+        return obj
+    filled = dict(spec)
+    defaulter(filled)
+    return {**obj, "spec": filled}
