@@ -105,10 +105,20 @@ def _job_status(workload: Workload, observed: int, federated: Json, placements: 
         "conditions": [federated],
         "clusters": _clusters(placements),
     }
+    # When it started (its first member's start) and, complete, when it completed (its last one's),
+    # as Karmada aggregates them: kubectl describe prints both, and Flux's health check (kstatus)
+    # counts a Job without a start as not started.
+    reported = [p.member_status or {} for p in placements]
+    starts = sorted(str(s["startTime"]) for s in reported if s.get("startTime"))
+    if starts:
+        status["startTime"] = starts[0]
     if workload.status == WorkloadStatus.COMPLETED:
         status["conditions"].insert(
             0, _condition("Complete", status=True, reason="Completed", message=workload.status_message)
         )
+        ends = sorted(str(s["completionTime"]) for s in reported if s.get("completionTime"))
+        if ends:
+            status["completionTime"] = ends[-1]
     elif workload.status == WorkloadStatus.FAILED:
         status["conditions"].insert(
             0, _condition("Failed", status=True, reason="MemberFailed", message=workload.status_message)
