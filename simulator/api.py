@@ -7,10 +7,8 @@ generation bumps, finalizers and cascading deletion as one written with kubectl.
 
 from __future__ import annotations
 
-import ipaddress
-import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from simulator import apply, kinds, listing, subresources, update_rules
@@ -47,6 +45,7 @@ from simulator.resources import (
     ResourceType,
 )
 from simulator.selectors import EVERYTHING, NO_FIELDS, FieldSelector, Selector
+from simulator.service_ips import ClusterIps
 from simulator.store import JsonObject, ObjectStore, StoredObject
 from simulator.store_table import OWNER_INDEX
 
@@ -54,7 +53,6 @@ PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # Resources whose status may be set on create (kubelets create nodes with their status).
 _STATUS_SETTABLE_ON_CREATE = (NODES.key,)
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
 class ClusterApi:
@@ -71,7 +69,7 @@ class ClusterApi:
         # Validating admission, after the kind's own checks, on every create and update (new, old):
         # the apiextensions server's checks of CRDs and of custom objects (`simulator.crds`).
         self.validators: list[Callable[[ResourceType, JsonObject, JsonObject | None], None]] = []
-        self._service_ips: Iterator[int] = itertools.count(10)
+        self.cluster_ips = ClusterIps(self.store)
         with store.lock:
             for name in INITIAL_NAMESPACES:
                 if store.try_get(NAMESPACES, "", name) is None:
@@ -98,9 +96,6 @@ class ClusterApi:
         return listing.list_page(self.store, resource, namespace, labels, fields, options)
 
     # --- create ------------------------------------------------------------------------------
-
-    def _allocate_cluster_ip(self) -> str:
-        return str(SERVICE_CIDR[next(self._service_ips)])
 
     def _check_namespace(self, resource: ResourceType, namespace: str) -> None:
         if not resource.namespaced:
@@ -153,7 +148,7 @@ class ClusterApi:
             self._check_namespace(resource, namespace)
             meta["uid"] = self.store.new_uid()
             status = obj.get("status")
-            kinds.default_on_create(resource, obj, allocate_cluster_ip=self._allocate_cluster_ip)
+            kinds.default_on_create(resource, obj, allocate_cluster_ip=self.cluster_ips.allocate)
             if keep_status or resource.key in _STATUS_SETTABLE_ON_CREATE:
                 if status is not None:
                     obj["status"] = status

@@ -179,7 +179,7 @@ def _validate_workload(resource: ResourceType, obj: JsonObject) -> None:
 
 
 def default_on_create(
-    resource: ResourceType, obj: JsonObject, *, allocate_cluster_ip: Callable[[], str] | None = None
+    resource: ResourceType, obj: JsonObject, *, allocate_cluster_ip: Callable[[str, str], str] | None = None
 ) -> None:
     """Fill the defaults the real API server adds on create. Mutates `obj` (a private copy)."""
     meta = obj["metadata"]
@@ -228,7 +228,7 @@ def default_on_create(
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
         if spec.get("clusterIP") != "None" and allocate_cluster_ip is not None:
-            spec["clusterIP"] = allocate_cluster_ip()
+            spec["clusterIP"] = allocate_cluster_ip(meta["name"], str(spec.get("clusterIP") or ""))
         if spec.get("clusterIP"):
             spec["clusterIPs"] = [spec["clusterIP"]]
         spec.setdefault("ipFamilies", ["IPv4"])

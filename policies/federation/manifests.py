@@ -169,8 +169,18 @@ def _check_kind(obj: Mapping[str, Any], index: int, problems: Problems) -> bool:
     return True
 
 
+def cluster_addresses_removed(obj: Json) -> Json:
+    """A Service without the cluster IPs the API server that stored it gave it: each member gives
+    its copy its own, and refuses one outside its range or taken there (Karmada drops them too). A
+    headless Service keeps ``clusterIP: None``. Other objects as they are."""
+    spec = obj.get("spec")
+    if obj.get("kind") != "Service" or not isinstance(spec, Mapping) or spec.get("clusterIP") == "None":
+        return obj
+    return {**obj, "spec": {k: v for k, v in spec.items() if k not in ("clusterIP", "clusterIPs")}}
+
+
 def _clean(obj: Mapping[str, Any], namespace: str) -> Json:
-    cleaned: Json = copy.deepcopy(dict(obj))
+    cleaned: Json = cluster_addresses_removed(copy.deepcopy(dict(obj)))
     cleaned.pop("status", None)
     metadata = dict(cleaned.get("metadata") or {})
     for field in _SERVER_METADATA:

@@ -1,5 +1,7 @@
 """What kube-apiserver defaults in the workload kinds' specs (``SetDefaults_Deployment``,
-``_StatefulSet``, ``_DaemonSet`` of apps/v1, ``_Job`` and ``_CronJob`` of batch/v1), filled in when
+``_StatefulSet``, ``_DaemonSet`` of apps/v1, ``_Job`` and ``_CronJob`` of batch/v1) and a Service's
+(``SetDefaults_Service``: type, session affinity, traffic policies, each port's protocol and target
+port; its cluster IP is given on write only, ``service_ips``), filled in when
 an object is written and when it is read, as kube-apiserver does on both paths: an object stored
 before a default existed is served with it, and writing back what was read changes nothing.
 
@@ -85,12 +87,29 @@ def _cronjob(spec: Json) -> None:
     spec.setdefault("failedJobsHistoryLimit", 1)
 
 
+def _service(spec: Json) -> None:
+    kind = spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if kind != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if kind in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if isinstance(spec.get("ports"), list):
+        spec["ports"] = [
+            {"protocol": "TCP", **port, "targetPort": port.get("targetPort") or port.get("port")}
+            if isinstance(port, Mapping)
+            else port
+            for port in spec["ports"]
+        ]
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Json], None]] = {
     ("apps", "Deployment"): _deployment,
     ("apps", "StatefulSet"): _statefulset,
     ("apps", "DaemonSet"): _daemonset,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
+    ("", "Service"): _service,
 }
 
 

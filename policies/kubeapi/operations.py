@@ -330,7 +330,7 @@ def _applied_unlocked(
         result = _applied(ctx, live.name, store.render(live), config, force=force)
     except fields.ApplyConflict:
         return None
-    obj, status = writes.normalized(ctx, result, _main_status(ctx, result, live.status))
+    obj, status = writes.normalized(ctx, result, _main_status(ctx, result, live.status), live)
     if writes.unchanged(live, obj, status):
         return Written(store.render(live))
     return _Unlocked(live.resource_version, result)

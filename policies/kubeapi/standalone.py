@@ -33,6 +33,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clusters.models import Cluster, ClusterStatus
+from policies.federation.manifests import cluster_addresses_removed
 from policies.federation.spec import engine_policy, federation_labels
 from policies.kubeapi import store
 from policies.kubeapi.catalog import CRD_KIND, defined
@@ -175,7 +176,7 @@ def _custom_api_version(kobj: KubeObject) -> str:
 
 def _marked(kobj: KubeObject) -> Json:
     """The object as applied to a member: without what the endpoint serves, labelled as ours."""
-    obj = store.strip_served(store.render(kobj))
+    obj = cluster_addresses_removed(store.strip_served(store.render(kobj)))
     metadata = obj["metadata"]
     metadata.update(name=kobj.name, namespace=kobj.namespace)
     metadata["labels"] = {

@@ -70,8 +70,7 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
         return [
             ("Type", spec.get("type", "ClusterIP")),
-            # Each member gives its copy its own cluster IP: the federated object has none.
-            ("Cluster-IP", spec.get("clusterIP") or "<none>"),
+            ("Cluster-IP", spec.get("clusterIP") or "<none>"),  # the endpoint's (``service_ips``)
             ("External-IP", _external_ip(spec, status)),
             ("Port(s)", ports or "<none>"),
         ]

@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from policies.kubeapi import catalog, checks, defaults, errors, federation, store
+from policies.kubeapi import catalog, checks, defaults, errors, federation, service_ips, store
 from policies.kubeapi.companions import COMPANION_GROUPS
 from policies.kubeapi.resources import Resource, by_kind
 from policies.models import KubeCounter, KubeEvent, KubeObject
@@ -124,14 +124,19 @@ def _spec_changed(old: Json, new: Json) -> bool:
     }
 
 
-def normalized(ctx: Context, obj: Json, status: Json) -> tuple[Json, Json]:
-    """The object and status a write stores, with what the API server fills in or derives."""
+def normalized(ctx: Context, obj: Json, status: Json, old: KubeObject | None = None) -> tuple[Json, Json]:
+    """The object and status a write stores (over ``old``), with what the API server fills in or
+    derives."""
     if ctx.resource.kind == catalog.CRD_KIND:
         catalog.check_definition(obj)
         status = catalog.definition_status(obj)
     if ctx.resource.kind == "Secret" and "stringData" in obj:
         obj = _string_data_merged(obj)
-    return defaults.defaulted(ctx.resource.group, obj), status
+    obj = defaults.defaulted(ctx.resource.group, obj)
+    if ctx.resource.kind == "Service" and not ctx.resource.group:
+        stored = store.stored_body(old) if old is not None and old.deleted_at is None else None
+        obj = service_ips.with_cluster_ip(ctx.organization, ctx.namespace, obj, stored)
+    return obj, status
 
 
 def unchanged(kobj: KubeObject, obj: Json, status: Json) -> bool:
@@ -177,7 +182,7 @@ def written(
 ) -> KubeObject:
     """``obj`` stored over ``kobj`` (or as a new object), the counter locked throughout; a write
     that changes nothing stores nothing."""
-    obj, status = normalized(ctx, obj, status)
+    obj, status = normalized(ctx, obj, status, kobj)
     if kobj is not None and unchanged(kobj, obj, status):
         return kobj
     prepared = _prepared(ctx, kobj, obj, status)

@@ -81,8 +81,8 @@ def test_jobs_and_cronjobs_get_theirs_and_other_kinds_none() -> None:
         3,
         1,
     )
-    service = {"kind": "Service", "spec": {"ports": []}}
-    assert defaulted("", service) is service
+    claim = {"kind": "PersistentVolumeClaim", "spec": {"resources": {}}}
+    assert defaulted("", claim) is claim
     assert defaulted("example.com", _deployment()) == _deployment()  # a custom kind of the same name
 
 

@@ -105,6 +105,10 @@ def test_addresses_of_every_member_come_back_and_argo_calls_them_healthy(
     assert ingress["status"]["loadBalancer"]["ingress"] == expected_ingress
     assert expected_ingress[0] != expected_ingress[1]  # each member's ingress controller has its own
     assert (_argo_health(service), _argo_health(ingress)) == ("Healthy", "Healthy")
+    # Each member gave its copy its own cluster IP: the endpoint's is never sent (a member refuses
+    # one outside its range or taken there).
+    for m in members:
+        assert m.core.read_namespaced_service("web", "shop").spec.cluster_ip != service["spec"]["clusterIP"]
     table = kubectl("get", "service,ingress", "-n", "shop").stdout
     addresses = ",".join(entry["ip"] for entry in expected_service)
     assert addresses in table, table
