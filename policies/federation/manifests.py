@@ -68,6 +68,7 @@ _SERVER_METADATA = (
     "ownerReferences",
 )
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_REVISION = "deployment.kubernetes.io/revision"
 
 Json = dict[str, Any]
 
@@ -187,6 +188,7 @@ def _clean(obj: Mapping[str, Any], namespace: str) -> Json:
         metadata.pop(field, None)
     annotations = dict(metadata.get("annotations") or {})
     annotations.pop(_LAST_APPLIED, None)
+    annotations.pop(_REVISION, None)  # the endpoint's numbering: members number their own
     if annotations:
         metadata["annotations"] = annotations
     else:

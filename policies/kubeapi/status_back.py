@@ -32,7 +32,7 @@ from django.utils import timezone
 from policies.federation import services
 from policies.federation.manifests import WORKLOAD_KINDS
 from policies.federation.placements import FederationRows
-from policies.kubeapi import progress, store
+from policies.kubeapi import progress, revisions, store
 from policies.kubeapi.claims import claim_statuses_sync
 from policies.kubeapi.load_balancers import load_balancer_statuses_sync
 from policies.kubeapi.propagation import (
@@ -405,13 +405,17 @@ def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObje
     """The workload changed outside the endpoint: the object takes its spec and labels."""
     workload = kobj.workload
     assert workload is not None
-    obj = store.render(kobj)
-    obj["spec"] = workload.manifest.get("spec") or {}
+    before = store.render(kobj)
+    obj = {**before, "spec": workload.manifest.get("spec") or {}}
     labels = (workload.manifest.get("metadata") or {}).get("labels")
-    obj["metadata"]["labels"] = labels or {}
+    obj["metadata"] = {**before["metadata"], "labels": labels or {}}
+    if kobj.kind == "Deployment":  # a new template from the pages is a new revision
+        obj = revisions.with_revision(obj, before)
     kobj.workload_generation = workload.generation
     write = store.Write(obj, kobj.status, kobj.generation + 1)
     store.save(organization, counter, store.resource_of(kobj), kobj.namespace, kobj.name, write, kobj)
+    if kobj.kind == "Deployment":
+        revisions.history_record(organization, kobj, before, obj)
 
 
 def _namespaces_finish(organization: Organization, counter: Any) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from policies.kubeapi import catalog, checks, defaults, errors, federation, service_ips, store
+from policies.kubeapi import catalog, checks, defaults, errors, federation, revisions, service_ips, store
 from policies.kubeapi.companions import COMPANION_GROUPS
 from policies.kubeapi.resources import Resource, by_kind
 from policies.models import KubeCounter, KubeEvent, KubeObject
@@ -136,7 +136,13 @@ def normalized(ctx: Context, obj: Json, status: Json, old: KubeObject | None = N
     if ctx.resource.kind == "Service" and not ctx.resource.group:
         stored = store.stored_body(old) if old is not None and old.deleted_at is None else None
         obj = service_ips.with_cluster_ip(ctx.organization, ctx.namespace, obj, stored)
+    elif _is_deployment(ctx.resource):
+        obj = revisions.with_revision(obj, store.render(old) if old is not None else None)
     return obj, status
+
+
+def _is_deployment(resource: Resource) -> bool:
+    return resource.kind == "Deployment" and resource.group == "apps"
 
 
 def unchanged(kobj: KubeObject, obj: Json, status: Json) -> bool:
@@ -185,10 +191,14 @@ def written(
     obj, status = normalized(ctx, obj, status, kobj)
     if kobj is not None and unchanged(kobj, obj, status):
         return kobj
+    before = store.render(kobj) if kobj is not None and _is_deployment(ctx.resource) else None
     prepared = _prepared(ctx, kobj, obj, status)
     if _federated(ctx, prepared):
         _link(ctx, prepared)
-    return _stored(ctx, counter, prepared, added=kobj is None)
+    stored = _stored(ctx, counter, prepared, added=kobj is None)
+    if before is not None:
+        revisions.history_record(ctx.organization, stored, before, obj)
+    return stored
 
 
 def created(ctx: Context, obj: Json, status: Json, seen: Creation) -> KubeObject | None:

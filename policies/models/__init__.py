@@ -13,7 +13,7 @@ from policies.models.federation import (
     WorkloadKind,
     WorkloadStatus,
 )
-from policies.models.kubeapi import KubeCounter, KubeEvent, KubeObject, Propagation
+from policies.models.kubeapi import KubeCounter, KubeEvent, KubeObject, KubeRevision, Propagation
 from policies.models.provisioning import (
     CapacityTypeChoice,
     ObjectiveChoice,
@@ -31,6 +31,7 @@ __all__ = [
     "KubeCounter",
     "KubeEvent",
     "KubeObject",
+    "KubeRevision",
     "ObjectiveChoice",
     "PackingChoice",
     "Placement",

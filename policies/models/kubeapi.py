@@ -141,3 +141,26 @@ class Propagation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name} on {self.cluster_id}"
+
+
+class KubeRevision(models.Model):
+    """An earlier pod template of a Deployment on the endpoint, and the annotations it had then: what
+    a cluster's deployment controller keeps as an old ReplicaSet (``policies.kubeapi.revisions``),
+    so ``kubectl rollout history`` lists it and ``kubectl rollout undo`` goes back to it."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="kube_revisions")
+    kube_object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="revisions")
+    revision = models.PositiveIntegerField()
+    template = models.JSONField()
+    annotations = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["revision"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["kube_object", "revision"], name="unique_kube_revision"),
+        ]
+
+    def __str__(self) -> str:
+        return f"revision {self.revision} of {self.kube_object_id}"
