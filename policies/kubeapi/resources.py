@@ -16,6 +16,9 @@ checks what it federates itself.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -277,13 +280,37 @@ def schema_name(resource: Resource) -> str:
 
 def openapi_index(prefix: str, served: tuple[Resource, ...] = RESOURCES) -> Json:
     """The OpenAPI v3 index; ``prefix`` is where the endpoint is mounted (client-go takes
-    ``serverRelativeURL`` as the whole path, not relative to the kubeconfig's server path)."""
+    ``serverRelativeURL`` as the whole path, not relative to the kubeconfig's server path). Each
+    document's URL carries its hash, as kube-apiserver's: kubectl keeps a document under its URL
+    and asks for it again only once the hash changes (each is ~200 KB, and every ``kubectl
+    apply`` reads the index)."""
     paths = {}
     for group_version in sorted({(r.group, r.version) for r in served}):
         group, version = group_version
         key = f"apis/{group}/{version}" if group else f"api/{version}"
-        paths[key] = {"serverRelativeURL": f"{prefix}/openapi/v3/{key}"}
+        found = openapi_document_bytes(group, version, served)
+        assert found is not None  # a group version that is served has a document
+        paths[key] = {"serverRelativeURL": f"{prefix}/openapi/v3/{key}?hash={found[1]}"}
     return {"paths": paths}
+
+
+def openapi_document_bytes(
+    group: str, version: str, served: tuple[Resource, ...] = RESOURCES
+) -> tuple[bytes, str] | None:
+    """``openapi_document`` as served, and its hash (kube-openapi's: SHA-512, upper-case hex)."""
+    matching = tuple(r for r in served if (r.group, r.version) == (group, version))
+    return _document_bytes(group, version, matching) if matching else None
+
+
+@functools.lru_cache(maxsize=512)
+def _document_bytes(group: str, version: str, matching: tuple[Resource, ...]) -> tuple[bytes, str] | None:
+    """Built once per process and set of kinds: the built-in groups are the same for every
+    organization; a group of custom resources changes with its CRDs (a new key)."""
+    document = openapi_document(group, version, matching)
+    if document is None:
+        return None
+    body = json.dumps(document, separators=(",", ":")).encode()
+    return body, hashlib.sha512(body).hexdigest().upper()
 
 
 def _open_schema(resource: Resource) -> Json:

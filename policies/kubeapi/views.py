@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -103,6 +104,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     prefix = request.path[: len(request.path) - len(request.path_info)] + "/k8s"
     if parts == ["openapi", "v2"]:
         return _openapi_v2(request)
+    if parts[:2] == ["openapi", "v3"] and len(parts) > 2:
+        return _openapi_v3(request, parts, prefix, catalog.served(token.organization))
     if access_review.is_review(parts):
         if request.method != "POST":
             raise errors.method_not_allowed(f"{parts[-1]} are only created: {request.method} is not allowed")
@@ -168,6 +171,36 @@ def _openapi_v2(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
+def _openapi_v3(
+    request: HttpRequest, parts: list[str], prefix: str, served: tuple[Resource, ...]
+) -> HttpResponseBase:
+    """One group version's OpenAPI v3 document, as kube-apiserver serves it: its hash is its ETag
+    (If-None-Match: 304); asked for at its current hash, it may be kept for good (``public,
+    immutable``); at an older one, a 301 to the current."""
+    path = parts[2:]
+    group, version = (path[1], path[2]) if path[:1] == ["apis"] and len(path) == 3 else ("", path[-1])
+    found = resources.openapi_document_bytes(group, version, served) if len(path) in (2, 3) else None
+    if found is None:
+        raise errors.not_found("", "", "/" + "/".join(parts))
+    body, digest = found
+    asked = request.GET.get("hash")
+    if asked and asked != digest:
+        moved = HttpResponse(status=301)
+        moved["Location"] = f"{prefix}/openapi/v3/{'/'.join(path)}?hash={digest}"
+        return moved
+    etag = f'"{digest}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response: HttpResponseBase = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Vary"] = "Accept"
+    if asked:
+        response["Cache-Control"] = "public, immutable"
+        response["Expires"] = http_date(time.time() + 365 * 24 * 3600)
+    return response
+
+
 def _discovery(parts: list[str], prefix: str, served: Callable[[], tuple[Resource, ...]]) -> Json | None:
     """The discovery or OpenAPI document at ``parts`` (None: another path). ``served`` reads what
     the organization serves, custom resources included: only the documents that list it call it,
@@ -193,12 +226,6 @@ def _discovery(parts: list[str], prefix: str, served: Callable[[], tuple[Resourc
             raise errors.not_found("", "", "/" + "/".join(parts))
     elif parts == ["openapi", "v3"]:
         found = resources.openapi_index(prefix, served())
-    elif parts[:2] == ["openapi", "v3"]:
-        path = parts[2:]
-        group, version = (path[1], path[2]) if path[:1] == ["apis"] and len(path) == 3 else ("", path[-1])
-        found = resources.openapi_document(group, version, served()) if len(path) in (2, 3) else None
-        if found is None:
-            raise errors.not_found("", "", "/" + "/".join(parts))
     return found
 
 

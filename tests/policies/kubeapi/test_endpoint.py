@@ -4,6 +4,7 @@ apply and its conflicts, resourceVersion preconditions, watch and 410 Gone, Stat
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -44,6 +45,23 @@ def test_discovery_lists_the_served_kinds(kube) -> None:
     document = kube.get(index["apis/apps/v1"]["serverRelativeURL"]).json()
     patch = document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
     assert {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}} in patch["parameters"]
+
+
+def test_openapi_v3_documents_are_named_by_their_hash_and_kept_as_kube_apiservers(kube) -> None:
+    """kubectl keeps a document under its URL: with the hash in it (SHA-512, kube-openapi's), it is
+    fetched once, not on every apply; an old hash is sent to the current one."""
+    url = kube.get("/k8s/openapi/v3").json()["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    path, digest = url.split("?hash=")
+    document = kube.get(url)
+    assert document.status_code == 200
+    assert hashlib.sha512(document.content).hexdigest().upper() == digest
+    assert document["ETag"] == f'"{digest}"' and document["Cache-Control"] == "public, immutable"
+    assert kube.get(url, HTTP_IF_NONE_MATCH=f'"{digest}"').status_code == 304
+    moved = kube.get(f"{path}?hash=0BSOLETE")
+    assert moved.status_code == 301 and moved["Location"] == url
+    unhashed = kube.get(path)
+    assert unhashed.content == document.content and not unhashed.has_header("Cache-Control")
+    assert kube.get("/k8s/openapi/v3/apis/nothing.example.com/v1").status_code == 404
 
 
 def test_openapi_v2_is_protobuf_for_client_go_and_json_otherwise(kube) -> None:
