@@ -28,6 +28,7 @@ from simulator.auth import (
 )
 from simulator.catalog import AwsCatalog, load_catalog
 from simulator.clock import Clock, ScaledClock
+from simulator.controllers.autoscalers import HorizontalPodAutoscalerController
 from simulator.controllers.base import Controller, ControllerManager
 from simulator.controllers.cloud_nodes import CloudNodeLifecycle, InstanceSource, NodeGate
 from simulator.controllers.cronjobs import CronJobController
@@ -152,6 +153,7 @@ class SimulatedCluster:
             StatefulSetController(self.api),
             DaemonSetController(self.api),
             CronJobController(self.api),
+            HorizontalPodAutoscalerController(self.api),
             DisruptionController(self.api),
             PodGarbageCollector(self.api),
             EventReaper(self.api),

@@ -150,11 +150,12 @@ class PolicyRefSerializer(FieldsOnceModelSerializer[FederationPolicy]):
 class PlacementSerializer(FieldsOnceModelSerializer[Placement]):
     cluster = serializers.UUIDField(source="cluster_id", read_only=True)
     cluster_name = StrictCharField(source="cluster.name", read_only=True)
-    load_balancers = serializers.DictField(
+    companion_statuses = serializers.DictField(
         child=serializers.JSONField(),
         read_only=True,
-        help_text="The addresses the cluster gave the workload's Ingresses and LoadBalancer Services: "
-        '"Kind/name" -> their status.loadBalancer there (none until it gives one).',
+        help_text="What the cluster reports of the workload's Ingresses, LoadBalancer Services and "
+        'HorizontalPodAutoscalers there: "Kind/name" -> their load balancer\'s status (its addresses) '
+        "or the autoscaler's status (replicas, metrics, conditions).",
     )
 
     class Meta:
@@ -173,7 +174,7 @@ class PlacementSerializer(FieldsOnceModelSerializer[Placement]):
             "completions",
             "unreachable_since",
             "last_synced_at",
-            "load_balancers",
+            "companion_statuses",
         )
         read_only_fields = fields
         extra_kwargs = {

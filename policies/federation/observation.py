@@ -51,10 +51,9 @@ class MemberReport:
     inventory: Inventory | None = None
     objects: dict[str, ObjectState] = field(default_factory=dict)
     pods: dict[str, PodSummary] = field(default_factory=dict)
-    # By workload id: the ``status.loadBalancer`` of its companions that have an address there
-    # (Ingresses, LoadBalancer Services), by "Kind/name"; read only when some workload has such
-    # companions (``workers.federation.load_balancers``).
-    load_balancers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # By workload id, its companions' statuses there that the endpoint gathers, by "Kind/name"
+    # (``workers.federation.companion_statuses``); read only when some workload has such companions.
+    companion_statuses: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def reachable(self) -> bool:

@@ -53,7 +53,7 @@ _PLACEMENT_FIELDS = (
     "failing_since",
     "unreachable_since",
     "member_status",
-    "load_balancers",
+    "companion_statuses",
 )
 _WORKLOAD_FIELDS = (
     "status",

@@ -84,16 +84,18 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
     placement.succeeded, placement.failed = state.succeeded, state.failed
     if state.status != placement.member_status:
         placement.member_status = dict(state.status)
-    balancers = report.load_balancers.get(key, {})
-    if balancers != placement.load_balancers:
-        placement.load_balancers = dict(balancers)
+    reported = report.companion_statuses.get(key, {})
+    if reported != placement.companion_statuses:
+        placement.companion_statuses = dict(reported)
     if state.kind == WorkloadKind.JOB and (state.complete or state.failure):
         placement.state = PlacementState.COMPLETED if state.complete else PlacementState.FAILED
         placement.reason = "" if state.complete else f"Job failed in {cluster}: {state.failure}"
         _healthy(placement)
         return
-    # A DaemonSet's pod count is the member's (one per node); a CronJob's pods come and go by run.
-    wanted = state.replicas if workload.kind == WorkloadKind.DAEMONSET else placement.replicas
+    # A DaemonSet's pod count is the member's (one per node), as is the count of a workload its HPA
+    # scales there (``autoscaled``); a CronJob's pods come and go by run.
+    member_counts = workload.kind == WorkloadKind.DAEMONSET or autoscaled(workload)
+    wanted = state.replicas if member_counts else placement.replicas
     problem = _problem(state, report.pods.get(key), wanted)
     if problem:
         placement.failure_count += 1
@@ -110,6 +112,13 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         done = current  # scheduled there: its runs are reported, not waited for
     placement.state = PlacementState.RUNNING if done else PlacementState.APPLIED
     placement.reason = "" if done else f"{state.ready}/{wanted} ready in {cluster}"
+
+
+def autoscaled(workload: Workload) -> bool:
+    """Whether the workload takes an HPA with it: each member's HPA then scales its copy (between
+    the HPA's bounds), and the member's count is the one to be ready, as Karmada retains the
+    replicas of a workload its member's HPA scales."""
+    return any(c.get("kind") == "HorizontalPodAutoscaler" for c in workload.companion_summary or [])
 
 
 def _problem(state: ObjectState, pods: PodSummary | None, replicas: int) -> str:

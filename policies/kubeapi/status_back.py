@@ -2,8 +2,8 @@
 updated, ready and available replicas summed over the members, conditions, ``observedGeneration``
 only once every member runs the current generation (what ``kubectl rollout status`` and Argo CD's
 health check wait on, as Karmada aggregates), and ``status.clusters``: the per-cluster breakdown;
-the phase of the claims the workloads mount (``claims``), and the addresses members gave their
-Ingresses and LoadBalancer Services (``load_balancers``).
+the phase of the claims the workloads mount (``claims``), and what members report of their
+Ingresses, LoadBalancer Services and HPAs (``companion_status``).
 
 The sync reads and computes **outside** the organization's counter lock (every write of the
 endpoint takes that lock, so a kubectl apply would wait behind the computing), then writes under
@@ -34,7 +34,7 @@ from policies.federation.manifests import WORKLOAD_KINDS
 from policies.federation.placements import FederationRows
 from policies.kubeapi import progress, revisions, store
 from policies.kubeapi.claims import claim_statuses_sync
-from policies.kubeapi.load_balancers import load_balancer_statuses_sync
+from policies.kubeapi.companion_status import companion_statuses_sync
 from policies.kubeapi.propagation import (
     Problem,
     condition,
@@ -140,7 +140,7 @@ def statuses_sync(
     changed = workloads_adopt(organization)
     changed += statuses_write(organization, statuses_plan(organization, rows, memo))
     changed += claim_statuses_sync(organization, rows)
-    return changed + load_balancer_statuses_sync(organization, rows)
+    return changed + companion_statuses_sync(organization, rows)
 
 
 def workloads_adopt(organization: Organization) -> int:

@@ -154,9 +154,10 @@ class Placement(models.Model):
     # the endpoint aggregates each kind's own fields from these (currentRevision, numberReady,
     # lastScheduleTime, ...).
     member_status = models.JSONField(default=dict, blank=True)
-    # The addresses the member gave the workload's Ingresses and LoadBalancer Services there:
-    # "Kind/name" -> their ``status.loadBalancer`` (the endpoint gathers them on those objects).
-    load_balancers = models.JSONField(default=dict, blank=True)
+    # What the member reports of the workload's companions there that have a status the endpoint
+    # gathers (``workers.federation.companion_statuses``): "Kind/name" -> the status of an
+    # Ingress's or LoadBalancer Service's load balancer, or of an HPA.
+    companion_statuses = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -177,5 +178,6 @@ class Placement(models.Model):
                 name,
                 ", ".join(str(e.get("ip") or e.get("hostname") or "") for e in balancer.get("ingress") or []),
             )
-            for name, balancer in sorted((self.load_balancers or {}).items())
+            for name, balancer in sorted((self.companion_statuses or {}).items())
+            if balancer.get("ingress")
         ]

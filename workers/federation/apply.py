@@ -44,7 +44,7 @@ from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
 from policies.federation.manifests import COMPANION_KINDS
 from policies.federation.placements import ActionOutcome, FederationRows
 from policies.federation.services import workload_companions
-from policies.federation.status import TERMINAL_PLACEMENT_STATES
+from policies.federation.status import TERMINAL_PLACEMENT_STATES, autoscaled
 from policies.federation.workload_kinds import pod_template, with_share
 from policies.models import Placement, Workload, WorkloadKind
 from workers.federation.observe import MemberObservation, in_parallel
@@ -94,10 +94,11 @@ def ours(obj: Mapping[str, Any], workload: Workload) -> Json:
     return marked
 
 
-def render_workload(workload: Workload, placement: Placement) -> Json:
-    """The workload for one placement: its share of replicas (and of a Job's or CronJob's
-    completions); a DaemonSet whole. Its pods carry our workload label too."""
-    obj = with_share(ours(workload.manifest, workload), placement.replicas, placement.completions)
+def render_workload(workload: Workload, placement: Placement, replicas: int | None = None) -> Json:
+    """The workload for one placement: its share of replicas (``replicas`` instead, when given) and
+    of a Job's or CronJob's completions; a DaemonSet whole. Its pods carry our workload label too."""
+    share = placement.replicas if replicas is None else replicas
+    obj = with_share(ours(workload.manifest, workload), share, placement.completions)
     template = pod_template(obj)
     template_metadata = template.setdefault("metadata", {})
     template_metadata["labels"] = {
@@ -107,7 +108,14 @@ def render_workload(workload: Workload, placement: Placement) -> Json:
     return obj
 
 
-def apply_action(workload: Workload, placement: Placement, companions: Sequence[Mapping[str, Any]]) -> Action:
+def apply_action(
+    workload: Workload,
+    placement: Placement,
+    companions: Sequence[Mapping[str, Any]],
+    member_replicas: int | None = None,
+) -> Action:
+    """Apply the placement's objects; ``member_replicas``: what the member's own autoscaler scaled
+    its copy to, kept by an apply of a new generation (``autoscaled``)."""
     generation_changed = 0 < placement.applied_generation != workload.generation
     return Action(
         placement_id=str(placement.pk),
@@ -117,7 +125,7 @@ def apply_action(workload: Workload, placement: Placement, companions: Sequence[
         main=(workload.kind, workload.name),
         objects=(
             *(ours(companion, workload) for companion in companions),
-            render_workload(workload, placement),
+            render_workload(workload, placement, member_replicas),
         ),
         companions=tuple((str(c["kind"]), str(c["metadata"]["name"])) for c in companions),
         recreate=generation_changed and workload.kind == WorkloadKind.JOB,
@@ -191,8 +199,22 @@ def actions_for(rows: FederationRows, observations: Mapping[str, MemberObservati
             ):
                 if companions is None:
                     companions = workload_companions(workload)
-                actions.append(apply_action(workload, placement, companions))
+                kept = _autoscaled_replicas(workload, placement, observations[str(placement.cluster_id)])
+                actions.append(apply_action(workload, placement, companions, kept))
     return _with_shared(rows, actions)
+
+
+def _autoscaled_replicas(
+    workload: Workload, placement: Placement, observation: MemberObservation
+) -> int | None:
+    """The replicas the member's HPA scaled its copy to, for an apply that brings only a new
+    generation (the share the policy gives it is unchanged): applying the share again would undo the
+    HPA's work until its next sync, as ``kubectl apply`` of a Deployment with replicas does on a
+    cluster. None otherwise (a new share, a first apply, no HPA): the share is applied."""
+    if not autoscaled(workload) or placement.applied_replicas != placement.replicas:
+        return None
+    state = observation.objects.get(str(workload.pk))
+    return state.replicas if state is not None and placement.applied_generation else None
 
 
 # (process, cluster id, namespace) of the namespaces this process has applied in each member.

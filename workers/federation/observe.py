@@ -48,7 +48,7 @@ from policies.federation.headroom import (
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.pricing import NodeInfo
 from policies.federation.snapshots import Inventory, Usage
-from workers.federation.load_balancers import member_load_balancers
+from workers.federation.companion_statuses import member_companion_statuses
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ _AskedFor = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]
 class _Look:
     """What a look at a member derived from its informer's view (``ClusterInformer.derived``), and
     for what: the view's change count before it was read, and the workload ids, kinds, applied ids
-    and load balancer kinds it was asked for. The next look asked the same of an unchanged view reuses it: at rest,
+    and companion kinds whose statuses it was asked for. The next look asked the same of an unchanged view reuses it: at rest,
     rebuilding every member's state, pod summaries and object states each pass was about a quarter
     of a 1,000-workload organization's pass over 100 members (bench/federation_fleet.py
     --steady-passes). Time does not enter it: the pass applies its own rules of time to it."""
@@ -245,7 +245,7 @@ class _Look:
     state: ClusterState
     pods: dict[str, PodSummary]
     objects: dict[str, ObjectState]
-    load_balancers: dict[str, dict[str, Json]]
+    companion_statuses: dict[str, dict[str, Json]]
     nodes: tuple[NodeInfo, ...]
     others: Usage
 
@@ -267,13 +267,13 @@ def observe_member(
     applied: Collection[str] = (),
     *,
     answered_within: float = 0.0,
-    load_balancer_kinds: Collection[str] = (),
+    status_kinds: Collection[str] = (),
 ) -> MemberObservation:
     """Look at one member; ``ours`` are the ids of the organization's workloads, ``kinds`` their
     kinds (only those are read), ``applied`` the ids of those applied there (a pass found them);
     ``answered_within``: a member heard from this recently is not asked whether it answers
-    (``liveness_seconds``); ``load_balancer_kinds``: the companion kinds whose addresses are read
-    (``load_balancers``)."""
+    (``liveness_seconds``); ``status_kinds``: the companion kinds whose statuses are read
+    (``companion_statuses``)."""
     cluster_id = str(cluster.pk)
     if cluster.status != ClusterStatus.CONNECTED:
         # Not verified (yet, or it failed): no call to it, so a silent endpoint cannot slow the pass.
@@ -282,7 +282,7 @@ def observe_member(
             cluster_id,
             problem=f"{cluster.name} is not in service ({cluster.get_status_display().lower()}{why})",
         )
-    asked_for = (frozenset(ours), frozenset(kinds), frozenset(applied), frozenset(load_balancer_kinds))
+    asked_for = (frozenset(ours), frozenset(kinds), frozenset(applied), frozenset(status_kinds))
     try:
         api = cluster_api(cluster)
         informer = informer_for(cluster)
@@ -315,24 +315,24 @@ def observe_member(
                 owner = str(((obj.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID))
                 if owner in ours:
                     observation.objects[owner] = _object_state(obj)
-            balancers, balancers_watched = member_load_balancers(cluster, api, load_balancer_kinds)
-            observation.load_balancers.update(balancers)
-            watched = watched and balancers_watched
+            statuses, statuses_watched = member_companion_statuses(cluster, api, status_kinds)
+            observation.companion_statuses.update(statuses)
+            watched = watched and statuses_watched
         else:
             observation.objects.update(look.objects)
-            observation.load_balancers.update(look.load_balancers)
+            observation.companion_statuses.update(look.companion_statuses)
     except (ClusterUnreachable, ClusterRefused) as error:
         observation.problem = str(error)
         observation.objects.clear()
         observation.pods.clear()
-        observation.load_balancers.clear()
+        observation.companion_statuses.clear()
         return observation
     if look is not None:
         nodes = look.nodes
     else:
         nodes = tuple(node_info(observed.node) for observed in state.nodes.values())
         if watched:  # a list made for this look is not the view's: it is not kept with it
-            kept = (dict(observation.pods), dict(observation.objects), dict(observation.load_balancers))
+            kept = (dict(observation.pods), dict(observation.objects), dict(observation.companion_statuses))
             informer.derived[_LOOK] = _Look(changes, asked_for, state, *kept, nodes, others)
     headroom = NO_HEADROOM
     if not cluster.is_nodeless:
@@ -446,7 +446,7 @@ def observe_members(
     *,
     following: bool = False,
     answered_within: float = 0.0,
-    load_balancer_kinds: Collection[str] = (),
+    status_kinds: Collection[str] = (),
 ) -> dict[str, MemberObservation]:
     """Every member at once; keyed by cluster id (``applied``: by cluster id, the workloads applied
     there; ``answered_within``: see ``observe_member``). What was read is kept as each cluster's
@@ -462,7 +462,7 @@ def observe_members(
             kinds,
             applied.get(str(cluster.pk), ()),
             answered_within=answered_within,
-            load_balancer_kinds=load_balancer_kinds,
+            status_kinds=status_kinds,
         ),
         clusters,
     )

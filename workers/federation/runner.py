@@ -73,7 +73,7 @@ from policies.federation.selectors import workloads_changed_since
 from policies.federation.status import TERMINAL_PLACEMENT_STATES, placements_sync, workload_statuses_save
 from policies.kubeapi.status_back import StatusMemo, statuses_sync
 from workers.federation import apply, scheduling
-from workers.federation.load_balancers import load_balancer_kinds
+from workers.federation.companion_statuses import status_kinds
 from workers.federation.observe import liveness_seconds, observe_members
 from workers.federation.standalone import run_standalone
 from workers.leases import HeldLease, release, try_acquire
@@ -306,7 +306,7 @@ def _run(
         _applied(rows),
         following=not first,
         answered_within=liveness_seconds(graces, following=not first),
-        load_balancer_kinds=load_balancer_kinds(rows.workloads.values()),
+        status_kinds=status_kinds(rows.workloads.values()),
     )
     placements_sync(rows, observations, now)
     lease.renew()

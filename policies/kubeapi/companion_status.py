@@ -1,8 +1,12 @@
-"""The addresses of a federated Ingress or LoadBalancer Service: ``status.loadBalancer.ingress``
-gathers what each member's controllers gave its copy there (``Placement.load_balancers``, read by
-the loop), member by member in the order of their names, as Karmada aggregates these two kinds
-(two members' private addresses may be the same: each is kept). ``kubectl get`` shows them (EXTERNAL-IP, ADDRESS); Argo CD's health check calls
-both Progressing until there is one, and external-dns publishes them.
+"""The status of companions that members report (``Placement.companion_statuses``, read by the
+loop), gathered on the federated object as Karmada aggregates these kinds:
+
+- an Ingress's or LoadBalancer Service's addresses: ``status.loadBalancer.ingress`` holds what each
+  member's controllers gave its copy there, member by member in the order of their names (two
+  members' private addresses may be the same: each is kept). ``kubectl get`` shows them
+  (EXTERNAL-IP, ADDRESS); Argo CD's health check calls both Progressing until there is one, and
+  external-dns publishes them;
+- an HPA's counts, metrics and conditions (``autoscaler_status``).
 
 Only companions that go with workloads are gathered, from the members those workloads are placed
 on (a member the workload left no longer counts). Until a member gives an address the list is
@@ -18,16 +22,17 @@ from typing import Any
 
 from policies.federation.placements import FederationRows
 from policies.kubeapi import store
+from policies.kubeapi.autoscaler_status import autoscaler_status
 from policies.models import KubeObject, Placement, Workload
 from tenants.models import Organization
 
 Json = dict[str, Any]
-GROUPS = {"Ingress": "networking.k8s.io", "Service": ""}
+GROUPS = {"HorizontalPodAutoscaler": "autoscaling", "Ingress": "networking.k8s.io", "Service": ""}
 Key = tuple[str, str, str]  # (namespace, kind, name)
 
 
 def _users(workloads: Iterable[Workload]) -> dict[Key, list[Workload]]:
-    """By (namespace, kind, name), the live workloads that take the Ingress or Service with them."""
+    """By (namespace, kind, name), the live workloads that take the companion with them."""
     users: dict[Key, list[Workload]] = {}
     for workload in workloads:
         if workload.deleted_at is not None:
@@ -41,21 +46,23 @@ def _users(workloads: Iterable[Workload]) -> dict[Key, list[Workload]]:
 
 def gathered(
     key: Key, users: Sequence[Workload], placements: Mapping[str, Sequence[Placement]]
-) -> list[Json]:
-    """The addresses the members where ``users`` run gave the object ``key``, by member name."""
+) -> list[tuple[str, Json]]:
+    """What the members where ``users`` run report of the object ``key``: (member name, status),
+    by member name, one per member."""
     _, kind, name = key
-    by_member: dict[str, list[Json]] = {}
+    by_member: dict[str, Json] = {}
     for workload in users:
         for placement in placements.get(str(workload.pk), ()):
-            balancer = (placement.load_balancers or {}).get(f"{kind}/{name}") or {}
-            if placement.replicas and balancer.get("ingress"):
-                by_member.setdefault(placement.cluster.name, list(balancer["ingress"]))
-    return [entry for member in sorted(by_member) for entry in by_member[member]]
+            reported = (placement.companion_statuses or {}).get(f"{kind}/{name}")
+            if placement.replicas and reported:
+                by_member.setdefault(placement.cluster.name, reported)
+    return sorted(by_member.items())
 
 
-def _status(kobj: KubeObject, entries: list[Json]) -> Json | None:
-    """The object's status with the addresses, or None when it has none to keep (a Service that is
-    not a load balancer and shows no address)."""
+def _balancer_status(kobj: KubeObject, reports: list[tuple[str, Json]]) -> Json | None:
+    """The object's status with the members' addresses, or None when it has none to keep (a
+    Service that is not a load balancer and shows no address)."""
+    entries = [entry for _, balancer in reports for entry in balancer.get("ingress") or []]
     balanced = kobj.kind == "Ingress" or (kobj.body.get("spec") or {}).get("type") == "LoadBalancer"
     if not balanced:
         entries = []
@@ -64,8 +71,14 @@ def _status(kobj: KubeObject, entries: list[Json]) -> Json | None:
     return {**kobj.status, "loadBalancer": {"ingress": entries} if entries else {}}
 
 
-def load_balancer_statuses_sync(organization: Organization, rows: FederationRows | None) -> int:
-    """Each companion Ingress's and Service's addresses from the members. How many changed."""
+def _status(kobj: KubeObject, reports: list[tuple[str, Json]]) -> Json | None:
+    if kobj.kind == "HorizontalPodAutoscaler":  # before any member reports, as it was
+        return autoscaler_status(reports) if reports else None
+    return _balancer_status(kobj, reports)
+
+
+def companion_statuses_sync(organization: Organization, rows: FederationRows | None) -> int:
+    """Each companion Ingress's, Service's and HPA's status from the members. How many changed."""
     if rows is not None:
         workloads: Iterable[Workload] = rows.workloads.values()
         placements: Mapping[str, Sequence[Placement]] = rows.placements

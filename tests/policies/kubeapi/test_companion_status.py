@@ -12,9 +12,10 @@ import pytest
 from django.urls import reverse
 
 from clusters.models import Cluster
-from policies.kubeapi.load_balancers import gathered
-from policies.models import Placement, Workload
-from simulator.resources import INGRESSES, SERVICES
+from policies.kubeapi.companion_status import _status, gathered
+from policies.models import KubeObject, Placement, Workload
+from simulator.metrics import USAGE_ANNOTATION
+from simulator.resources import HPAS, INGRESSES, SERVICES
 from tests.fixtures.federation import pool
 from tests.fixtures.simulation import wait_for
 from tests.policies.kubeapi.conftest import write_manifests
@@ -119,7 +120,7 @@ def test_addresses_of_every_member_come_back_and_argo_calls_them_healthy(
     assert f"<code>Service/web</code> {expected_service[0]['ip']}" in page, page
     assert f"<code>Ingress/web</code> {expected_ingress[1]['ip']}" in page, page
     placements = api_a.get(f"/api/v1/workloads/{workload.pk}/").json()["placements"]
-    assert {p["cluster_name"]: p["load_balancers"]["Service/web"]["ingress"] for p in placements} == {
+    assert {p["cluster_name"]: p["companion_statuses"]["Service/web"]["ingress"] for p in placements} == {
         "east": [expected_service[0]],
         "west": [expected_service[1]],
     }
@@ -140,26 +141,103 @@ def test_a_member_without_load_balancer_controllers_leaves_the_service_pending(
 
 
 def test_addresses_are_gathered_from_the_members_the_users_run_on_by_member_name() -> None:
-    def placement(member: str, replicas: int, balancers: dict[str, Any]) -> Placement:
-        return Placement(replicas=replicas, load_balancers=balancers, cluster=Cluster(name=member))
+    def placement(member: str, replicas: int, reported: dict[str, Any]) -> Placement:
+        return Placement(replicas=replicas, companion_statuses=reported, cluster=Cluster(name=member))
 
     class User:
         def __init__(self, pk: str) -> None:
             self.pk = pk
 
     west = {"Service/web": {"ingress": [{"ip": "172.16.1.1"}]}}
-    east = {
-        "Service/web": {"ingress": [{"hostname": "a1.elb.amazonaws.com"}]},
-        "Ingress/web": {"ingress": []},
-    }
+    east = {"Service/web": {"ingress": [{"hostname": "a1.elb.amazonaws.com"}]}}
     left = {"Service/web": {"ingress": [{"ip": "172.16.9.9"}]}}  # the workload left this member
     placements = {
         "a": [placement("west", 2, west), placement("east", 1, east)],
         "b": [placement("gone", 0, left)],
     }
     users: Any = [User("a"), User("b")]
-    assert gathered(("shop", "Service", "web"), users, placements) == [
-        {"hostname": "a1.elb.amazonaws.com"},
-        {"ip": "172.16.1.1"},
-    ]
+    reports = gathered(("shop", "Service", "web"), users, placements)
+    assert [member for member, _ in reports] == ["east", "west"]
+    balancer = KubeObject(kind="Service", body={"spec": {"type": "LoadBalancer"}}, status={})
+    assert _status(balancer, reports) == {
+        "loadBalancer": {"ingress": [{"hostname": "a1.elb.amazonaws.com"}, {"ip": "172.16.1.1"}]}
+    }
     assert gathered(("shop", "Ingress", "web"), users, placements) == []
+    internal = KubeObject(kind="Service", body={"spec": {"type": "ClusterIP"}}, status={})
+    assert _status(internal, reports) is None  # not a load balancer: nothing to show
+
+
+def _argo_hpa_health(hpa: dict[str, Any]) -> str:
+    """Argo CD's health check of an autoscaling/v2 HPA (gitops-engine ``health_hpa.go``): the first
+    condition that says Degraded or Healthy decides, else "Waiting to Autoscale" (Progressing)."""
+    degraded = {
+        ("AbleToScale", "FailedGetScale"),
+        ("AbleToScale", "FailedUpdateScale"),
+        ("ScalingActive", "FailedGetResourceMetric"),
+        ("ScalingActive", "InvalidSelector"),
+    }
+    healthy = {
+        ("AbleToScale", "SucceededRescale"),
+        ("ScalingLimited", "DesiredWithinRange"),
+        ("ScalingLimited", "TooFewReplicas"),
+        ("ScalingLimited", "TooManyReplicas"),
+    }
+    for condition in (hpa.get("status") or {}).get("conditions") or []:
+        if (condition["type"], condition["reason"]) in degraded:
+            return "Degraded"
+        if (condition["type"], condition["reason"]) in healthy:
+            return "Healthy"
+    return "Progressing"
+
+
+def test_each_members_hpa_scales_its_copy_its_status_comes_back_and_a_new_generation_keeps_its_count(
+    cast, kubectl, member, policy, federation_loop, tmp_path
+) -> None:
+    east = member("east", {"cloud": "onprem"}, pools=(pool(3),))
+    west = member("west", {"cloud": "onprem"}, pools=(pool(3),))
+    policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
+    documents = _documents()
+    web = documents["web"]
+    web["spec"]["template"]["metadata"]["annotations"] = {USAGE_ANNOTATION: '{"app": {"cpu": "450m"}}'}
+    documents["hpa"]["spec"].update(
+        minReplicas=1,
+        maxReplicas=3,
+        metrics=[
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}},
+            }
+        ],
+    )
+    applied = kubectl("apply", "-f", str(write_manifests(tmp_path / "app", documents)))
+    assert applied.returncode == 0, applied.stderr
+
+    def scaled_to_the_maximum() -> dict[str, Any] | None:
+        hpa = json.loads(kubectl("get", "hpa", "web", "-n", "shop", "-o", "json").stdout)
+        return hpa if (hpa.get("status") or {}).get("currentReplicas") == 6 else None
+
+    hpa = wait_for(scaled_to_the_maximum, timeout=90.0, interval=0.5)
+    assert _argo_hpa_health(hpa) == "Healthy"
+    limited = next(c for c in hpa["status"]["conditions"] if c["type"] == "ScalingLimited")
+    assert (limited["status"], limited["reason"]) == ("True", "TooManyReplicas")
+    assert limited["message"].startswith("east: ")  # the member that says so, named
+    assert hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] == 90
+    assert "cpu: 90%/50%" in kubectl("get", "hpa", "-n", "shop").stdout
+    # Each member's three pods are the count to be ready there, not the policy's share of one.
+    workload = Workload.objects.get(organization=cast.org_a, name="web")
+    wait_for(lambda: Workload.objects.get(pk=workload.pk).status == "running", timeout=60.0, interval=0.3)
+
+    scaled_at = [m.sim.api.get(HPAS, "shop", "web").obj["status"]["lastScaleTime"] for m in (east, west)]
+    assert kubectl("set", "image", "deployment/web", "app=nginx:1.28", "-n", "shop").returncode == 0
+    rollout = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=90s")
+    assert rollout.returncode == 0, rollout.stderr
+
+    def new_image_at_three(m: Any) -> bool:
+        found = m.apps.read_namespaced_deployment("web", "shop")
+        return bool(found.spec.template.spec.containers[0].image == "nginx:1.28" and found.spec.replicas == 3)
+
+    wait_for(lambda: all(new_image_at_three(m) for m in (east, west)), timeout=60.0, interval=0.3)
+    # The new generation was applied at the HPAs' counts: they had nothing to scale again.
+    assert [
+        m.sim.api.get(HPAS, "shop", "web").obj["status"]["lastScaleTime"] for m in (east, west)
+    ] == scaled_at

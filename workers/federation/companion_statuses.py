@@ -1,0 +1,68 @@
+"""What members report of the companions whose status the endpoint gathers on the federated object
+(``policies.kubeapi.companion_status``), as Karmada aggregates these kinds' statuses:
+
+- an Ingress's or LoadBalancer Service's ``status.loadBalancer`` (the addresses the member's
+  controllers gave it);
+- a HorizontalPodAutoscaler's replica counts, metrics and conditions (the member's HPA scales its
+  own copy of the workload).
+
+Read only when some workload of the organization takes such a companion with it, from a watch of
+our objects of that kind (labelled ``nodeless.io/workload-id``), listed directly while the watch is
+not listed yet. A companion several workloads use is labelled with one of them: its status is
+reported under that one, and the endpoint gathers statuses per member, not per workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from clusters.kube.api import ClusterApi
+from clusters.models import Cluster
+from clusters.observation.reading import read_labelled
+from engines.kube.labels import WORKLOAD_ID
+from policies.models import Workload
+
+Json = dict[str, Any]
+STATUS_KINDS = ("HorizontalPodAutoscaler", "Ingress", "Service")
+# What is kept of an HPA's status (its observedGeneration is the member's own).
+_AUTOSCALER_FIELDS = ("currentReplicas", "desiredReplicas", "currentMetrics", "conditions", "lastScaleTime")
+
+
+def status_kinds(workloads: Iterable[Workload]) -> frozenset[str]:
+    """Of ``STATUS_KINDS``, those some live workload takes with it."""
+    kinds: set[str] = set()
+    for workload in workloads:
+        if workload.deleted_at is None:
+            kinds.update(str(c.get("kind")) for c in workload.companion_summary or [])
+    return frozenset(kinds & set(STATUS_KINDS))
+
+
+def _kept(kind: str, status: Json) -> Json:
+    """What is gathered of a member object's status; empty when there is nothing (most Services
+    never get an address: they are left out)."""
+    if kind == "HorizontalPodAutoscaler":
+        return {key: status[key] for key in _AUTOSCALER_FIELDS if key in status}
+    balancer = status.get("loadBalancer") or {}
+    return dict(balancer) if balancer.get("ingress") else {}
+
+
+def member_companion_statuses(
+    cluster: Cluster, api: ClusterApi, kinds: Collection[str]
+) -> tuple[dict[str, dict[str, Json]], bool]:
+    """By workload id, "Kind/name" -> what is gathered of our objects of ``kinds`` in the member;
+    and whether they all came from the member's watches."""
+    found: dict[str, dict[str, Json]] = {}
+    watched = True
+    for kind in sorted(kinds):
+        objects = read_labelled(cluster, kind, WORKLOAD_ID)
+        if objects is None:
+            objects, watched = list(api.list(kind, label_selector=WORKLOAD_ID)), False
+        for obj in objects:
+            kept = _kept(kind, obj.get("status") or {})
+            if not kept:
+                continue
+            metadata = obj.get("metadata") or {}
+            owner = str((metadata.get("labels") or {}).get(WORKLOAD_ID))
+            found.setdefault(owner, {})[f"{kind}/{metadata.get('name')}"] = kept
+    return found, watched
