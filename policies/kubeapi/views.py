@@ -276,15 +276,19 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
         return _watch(request, ctx, labels, filters)
     items, version = operations.listing(ctx, labels=labels, field_filters=filters)
     if tables.wants_table(request.headers.get("Accept", "")):
-        return _respond(tables.table(ctx.resource.kind, items, version=str(version)))
-    return _respond(
-        {
-            "kind": f"{ctx.resource.kind}List",
-            "apiVersion": ctx.resource.group_version,
-            "metadata": {"resourceVersion": str(version)},
-            "items": items,
-        }
-    )
+        response = _respond(tables.table(ctx.resource.kind, items, version=str(version)))
+    else:
+        listed = {"resourceVersion": str(version)}
+        kind, api_version = f"{ctx.resource.kind}List", ctx.resource.group_version
+        response = _respond({"kind": kind, "apiVersion": api_version, "metadata": listed, "items": items})
+    if ctx.resource.kind == "Pod" and not ctx.resource.group:
+        # ``kubectl get pods`` is the first thing many try: say where the pods are.
+        response["Warning"] = (
+            '299 - "the pods of federated workloads run in the member clusters, not on this endpoint: '
+            "a workload's status.clusters says how many run where (kubectl get deployment NAME -o yaml), "
+            'and its page in Nodeless lists why any cannot"'
+        )
+    return response
 
 
 def _derived(request: HttpRequest, ctx: operations.Context, name: str | None) -> HttpResponseBase:

@@ -129,6 +129,10 @@ class PlacementState(models.TextChoices):
     REMOVING = "removing", "Being removed"
 
 
+# An HPA's conditions worth showing: a problem, or a count held at a bound.
+_AUTOSCALER_NEWS = {("AbleToScale", "False"), ("ScalingActive", "False"), ("ScalingLimited", "True")}
+
+
 class Placement(models.Model):
     """A share of a workload in one member cluster."""
 
@@ -170,14 +174,20 @@ class Placement(models.Model):
         return f"{self.workload} on {self.cluster}: {self.replicas}"
 
     @property
-    def addresses(self) -> list[tuple[str, str]]:
-        """("Kind/name", its addresses in the member, comma-separated) for each companion there
-        that has a load balancer's address."""
-        return [
-            (
-                name,
-                ", ".join(str(e.get("ip") or e.get("hostname") or "") for e in balancer.get("ingress") or []),
-            )
-            for name, balancer in sorted((self.companion_statuses or {}).items())
-            if balancer.get("ingress")
-        ]
+    def companion_notes(self) -> list[tuple[str, str]]:
+        """("Kind/name", what the member reports of it, in words) for each companion there with a
+        status the endpoint gathers: a load balancer's addresses, an HPA's count and conditions."""
+        notes = []
+        for name, reported in sorted((self.companion_statuses or {}).items()):
+            if reported.get("ingress"):
+                addresses = (str(e.get("ip") or e.get("hostname") or "") for e in reported["ingress"])
+                notes.append((name, ", ".join(addresses)))
+            elif "currentReplicas" in reported:
+                told = [
+                    f"{c.get('type')}: {c.get('message')}"
+                    for c in reported.get("conditions") or []
+                    if (c.get("type"), c.get("status")) in _AUTOSCALER_NEWS
+                ]
+                scaled = f"scales to {reported.get('desiredReplicas', 0)} (now {reported['currentReplicas']})"
+                notes.append((name, "; ".join([scaled, *told])))
+        return notes

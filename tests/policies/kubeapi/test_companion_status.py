@@ -191,7 +191,7 @@ def _argo_hpa_health(hpa: dict[str, Any]) -> str:
 
 
 def test_each_members_hpa_scales_its_copy_its_status_comes_back_and_a_new_generation_keeps_its_count(
-    cast, kubectl, member, policy, federation_loop, tmp_path
+    cast, kubectl, member, policy, federation_loop, tmp_path, owner_client
 ) -> None:
     east = member("east", {"cloud": "onprem"}, pools=(pool(3),))
     west = member("west", {"cloud": "onprem"}, pools=(pool(3),))
@@ -223,6 +223,11 @@ def test_each_members_hpa_scales_its_copy_its_status_comes_back_and_a_new_genera
     assert limited["message"].startswith("east: ")  # the member that says so, named
     assert hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] == 90
     assert "cpu: 90%/50%" in kubectl("get", "hpa", "-n", "shop").stdout
+    page = owner_client.get(reverse("workload-detail", args=[Workload.objects.get(name="web").pk]))
+    assert (
+        "<code>HorizontalPodAutoscaler/web</code> scales to 3 (now 3); ScalingLimited: "
+        in page.content.decode()
+    )
     # Each member's three pods are the count to be ready there, not the policy's share of one.
     workload = Workload.objects.get(organization=cast.org_a, name="web")
     wait_for(lambda: Workload.objects.get(pk=workload.pk).status == "running", timeout=60.0, interval=0.3)
