@@ -419,13 +419,19 @@ def _spec_from_workload(organization: Organization, counter: Any, kobj: KubeObje
 
 
 def _namespaces_finish(organization: Organization, counter: Any) -> int:
-    """Namespaces being deleted go once nothing is left in them."""
+    """Namespaces being deleted go once nothing is left in them (what their deletion marked and no
+    workload waits for goes first)."""
     done = 0
     deleting = KubeObject.objects.filter(
         organization=organization, resource="namespaces", deleted_at__isnull=False
     )
     for namespace in deleting:
         inside = KubeObject.objects.filter(organization=organization, namespace=namespace.name)
+        # What the namespace's deletion marked and no workload waits for goes now.
+        for kobj in inside.filter(deleted_at__isnull=False, workload__isnull=True).exclude(
+            kind="Event", group=""
+        ):
+            store.remove(organization, counter, kobj)
         if not inside.exclude(kind="Event", group="").exists():
             for event in inside:  # the events about what was in it go with it
                 store.remove(organization, counter, event)

@@ -499,12 +499,14 @@ def test_deleting_a_namespace_deletes_what_is_in_it_once_the_members_let_go(cast
     shop.send("post", DEPLOYMENTS, _deployment())
     deleted = shop.client.delete("/k8s/api/v1/namespaces/shop", **shop.headers)
     assert deleted.status_code == 200 and deleted.json()["status"] == {"phase": "Terminating"}
-    assert shop.get(f"{CONFIGMAPS}/conf").status_code == 404
+    # As a cluster's namespace controller does: the content goes after the delete answered.
+    assert "deletionTimestamp" in shop.get(f"{CONFIGMAPS}/conf").json()["metadata"]
     assert "deletionTimestamp" in shop.get(f"{DEPLOYMENTS}/web").json()["metadata"]
     assert Workload.objects.get(organization=cast.org_a, name="web").deleted_at is not None
     run_pass(str(cast.org_a.pk))  # no member holds it: the workload goes, then the namespace
     run_pass(str(cast.org_a.pk))
     assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
+    assert shop.get(f"{CONFIGMAPS}/conf").status_code == 404
     assert shop.get("/k8s/api/v1/namespaces/shop").status_code == 404
     refused = shop.client.delete("/k8s/api/v1/namespaces/default", **shop.headers)
     assert refused.status_code == 403
