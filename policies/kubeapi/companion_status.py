@@ -8,8 +8,9 @@ loop), gathered on the federated object as Karmada aggregates these kinds:
   external-dns publishes them;
 - an HPA's counts, metrics and conditions (``autoscaler_status``).
 
-Only companions that go with workloads are gathered, from the members those workloads are placed
-on (a member the workload left no longer counts). Until a member gives an address the list is
+A companion that goes with workloads is gathered from the members those workloads are placed on (a
+member the workload left no longer counts); a stand-alone one from the members its policy sent it to
+(``Propagation.status``). Until a member gives an address the list is
 empty (``loadBalancer: {}``, as kube-apiserver shows a Service whose load balancer is pending).
 Unlike Karmada, a member's address without a hostname is not given the member's name as one: DNS
 controllers would publish that name as a record.
@@ -23,7 +24,7 @@ from typing import Any
 from policies.federation.placements import FederationRows
 from policies.kubeapi import store
 from policies.kubeapi.autoscaler_status import autoscaler_status
-from policies.models import KubeObject, Placement, Workload
+from policies.models import KubeObject, Placement, Propagation, Workload
 from tenants.models import Organization
 
 Json = dict[str, Any]
@@ -88,20 +89,34 @@ def companion_statuses_sync(organization: Organization, rows: FederationRows | N
         for placement in Placement.objects.filter(organization=organization).select_related("cluster"):
             placements.setdefault(str(placement.workload_id), []).append(placement)  # type: ignore[attr-defined]
     users = _users(workloads)
-    if not users:
+    alone = _standalone_reports(organization)
+    if not users and not alone:
         return 0
     candidates = KubeObject.objects.filter(
         organization=organization,
         kind__in=GROUPS,
-        namespace__in={namespace for namespace, _, _ in users},
+        namespace__in={namespace for namespace, _, _ in [*users, *alone]},
         deleted_at__isnull=True,
     )
     changes: list[tuple[KubeObject, Json]] = []
     for kobj in candidates:
         key = (kobj.namespace, kobj.kind, kobj.name)
-        if GROUPS[kobj.kind] != kobj.group or key not in users:
+        if GROUPS[kobj.kind] != kobj.group or (key not in users and key not in alone):
             continue
-        status = _status(kobj, gathered(key, users[key], placements))
+        reports = gathered(key, users[key], placements) if key in users else alone[key]
+        status = _status(kobj, reports)
         if status is not None and status != kobj.status:
             changes.append((kobj, status))
     return store.statuses_write_unless_moved(organization, changes)
+
+
+def _standalone_reports(organization: Organization) -> dict[Key, list[tuple[str, Json]]]:
+    """By (namespace, kind, name), what the members a stand-alone object went to report of it
+    (``Propagation.status``), by member name."""
+    found: dict[Key, list[tuple[str, Json]]] = {}
+    rows = Propagation.objects.filter(organization=organization, kind__in=GROUPS, api_version="").exclude(
+        status={}
+    )
+    for row in rows.select_related("cluster").order_by("cluster__name"):
+        found.setdefault((row.namespace, row.kind, row.name), []).append((row.cluster.name, row.status))
+    return found

@@ -131,6 +131,9 @@ class Propagation(models.Model):
     applied_version = models.BigIntegerField(default=0)
     problem = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # What the member reports of an Ingress, LoadBalancer Service or HPA sent there (its load
+    # balancer's addresses, the autoscaler's counts), gathered on the object as a companion's is.
+    status = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints: ClassVar = [

@@ -38,7 +38,7 @@ def status_kinds(workloads: Iterable[Workload]) -> frozenset[str]:
     return frozenset(kinds & set(STATUS_KINDS))
 
 
-def _kept(kind: str, status: Json) -> Json:
+def kept_status(kind: str, status: Json) -> Json:
     """What is gathered of a member object's status; empty when there is nothing (most Services
     never get an address: they are left out)."""
     if kind == "HorizontalPodAutoscaler":
@@ -59,7 +59,7 @@ def member_companion_statuses(
         if objects is None:
             objects, watched = list(api.list(kind, label_selector=WORKLOAD_ID)), False
         for obj in objects:
-            kept = _kept(kind, obj.get("status") or {})
+            kept = kept_status(kind, obj.get("status") or {})
             if not kept:
                 continue
             metadata = obj.get("metadata") or {}

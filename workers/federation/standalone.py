@@ -1,23 +1,30 @@
 """The stand-alone objects' step of a pass (``policies.kubeapi.standalone``): apply each object to
 the clusters its policy names and delete it where it no longer goes, every call within the member's
-API budget, members in parallel, each member's calls in order over its one client."""
+API budget, members in parallel, each member's calls in order over its one client; then read what
+the members report of the Ingresses, LoadBalancer Services and HPAs applied there
+(``Propagation.status``, gathered on the objects as a companion's is)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 
 from clusters.kube.access import ClusterCredentialsError, cluster_api
 from clusters.kube.api import ClusterRefused, ClusterUnreachable
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterStatus
+from clusters.observation.reading import read_labelled
 from policies.kubeapi.standalone import (
+    OBJECT_ID_LABEL,
     StandaloneAction,
     StandaloneOutcome,
     standalone_actions,
     standalone_outcomes_record,
 )
+from policies.models import Propagation
 from workers.federation.apply import MemberClient
+from workers.federation.companion_statuses import STATUS_KINDS, kept_status
 from workers.federation.observe import in_parallel
 from workers.provisioning.budget import ApiBudgetSpent
 
@@ -69,4 +76,51 @@ def run_standalone(organization_id: str) -> int:
     )
     outcomes = [outcome for found in results for outcome in found]
     standalone_outcomes_record(organization_id, outcomes)
+    _statuses_read(organization_id)
     return len(outcomes)
+
+
+def _member_statuses(cluster: Cluster, kinds: set[str]) -> dict[tuple[str, str, str], dict[str, Any]] | None:
+    """(kind, namespace, name) -> what is gathered of our stand-alone objects of ``kinds`` there;
+    None when the member cannot be read (what it said last stays)."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    try:
+        for kind in sorted(kinds):
+            objects = read_labelled(cluster, kind, OBJECT_ID_LABEL)
+            if objects is None:
+                objects = list(cluster_api(cluster).list(kind, label_selector=OBJECT_ID_LABEL))
+            for obj in objects:
+                metadata = obj.get("metadata") or {}
+                key = (kind, str(metadata.get("namespace")), str(metadata.get("name")))
+                found[key] = kept_status(kind, obj.get("status") or {})
+    except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable):
+        return None
+    return found
+
+
+def _statuses_read(organization_id: str) -> None:
+    """Each applied stand-alone Ingress's, Service's and HPA's status as its member reports it (one
+    statement when the organization sends none)."""
+    rows = list(
+        Propagation.objects.filter(
+            organization_id=organization_id,
+            kind__in=STATUS_KINDS,
+            api_version="",
+            applied_version__gt=0,
+            cluster__status=ClusterStatus.CONNECTED,
+        ).select_related("cluster__organization", "cluster__cloud_account")
+    )
+    by_cluster: dict[str, list[Propagation]] = {}
+    for row in rows:
+        by_cluster.setdefault(str(row.cluster_id), []).append(row)
+    read = in_parallel(
+        lambda group: (group, _member_statuses(group[0].cluster, {row.kind for row in group})),
+        list(by_cluster.values()),
+    )
+    for group, statuses in read:
+        if statuses is None:
+            continue
+        for row in group:
+            status = statuses.get((row.kind, row.namespace, row.name), {})
+            if status != row.status:
+                Propagation.objects.filter(pk=row.pk).update(status=status)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from clusters.models import Cluster
 from policies.kubeapi.companion_status import _status, gathered
+from policies.kubeapi.standalone import POLICY_ANNOTATION
 from policies.models import KubeObject, Placement, Workload
 from simulator.metrics import USAGE_ANNOTATION
 from simulator.resources import HPAS, INGRESSES, SERVICES
@@ -246,3 +247,28 @@ def test_each_members_hpa_scales_its_copy_its_status_comes_back_and_a_new_genera
     assert [
         m.sim.api.get(HPAS, "shop", "web").obj["status"]["lastScaleTime"] for m in (east, west)
     ] == scaled_at
+
+
+def test_a_standalone_load_balancer_shows_the_addresses_of_the_members_its_policy_sends_it_to(
+    cast, kubectl, member, policy, federation_loop, tmp_path
+) -> None:
+    """A LoadBalancer Service no workload uses (its pods run in the members, not federated) goes to
+    the clusters of the policy it names; their addresses come back to it as a companion's do."""
+    east = member("east", {"cloud": "onprem"}, pools=(pool(2),))
+    west = member("west", {"cloud": "onprem"}, pools=(pool(2),))
+    policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
+    service = _documents()["service"]
+    service["spec"].update(type="LoadBalancer", selector={"app": "legacy"})
+    service["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
+    directory = write_manifests(
+        tmp_path / "alone", {"0-namespace": _documents()["0-namespace"], "service": service}
+    )
+    assert kubectl("apply", "-f", str(directory)).returncode == 0
+
+    def addressed() -> dict[str, Any] | None:
+        found = _get(kubectl, "service")
+        return found if len((found["status"].get("loadBalancer") or {}).get("ingress") or []) == 2 else None
+
+    found = wait_for(addressed, timeout=60.0, interval=0.3)
+    assert found["status"]["loadBalancer"]["ingress"] == _member_addresses([east, west], SERVICES)
+    assert _argo_health(found) == "Healthy"
