@@ -17,6 +17,7 @@ from typing import Any
 
 from policies.federation.placements import FederationRows
 from policies.kubeapi import store
+from policies.kubeapi.companion_status import gathered, workloads_and_placements
 from policies.models import KubeObject, Workload, WorkloadStatus
 from tenants.models import Organization
 
@@ -59,10 +60,9 @@ def _status(kobj: KubeObject, bound: bool) -> Json:
 
 
 def claim_statuses_sync(organization: Organization, rows: FederationRows | None) -> int:
-    """Each mounted companion claim's phase from the workloads that mount it. How many changed."""
-    workloads = (
-        rows.workloads.values() if rows is not None else Workload.objects.filter(organization=organization)
-    )
+    """Each mounted companion claim's phase from the workloads that mount it, until a member
+    reports its own copy's (``companion_status`` then gathers those). How many changed."""
+    workloads, placements = workloads_and_placements(organization, rows)
     users = _users(workloads)
     if not users:
         return 0
@@ -72,7 +72,7 @@ def claim_statuses_sync(organization: Organization, rows: FederationRows | None)
     changes: list[tuple[KubeObject, Json]] = []
     for kobj in claims.filter(namespace__in={namespace for namespace, _ in users}):
         using = users.get((kobj.namespace, kobj.name))
-        if not using:
+        if not using or gathered((kobj.namespace, KIND, kobj.name), using, placements):
             continue
         bound = kobj.status.get("phase") == "Bound" or all(w.status in _DONE for w in using)
         status = _status(kobj, bound)

@@ -6,7 +6,9 @@ loop), gathered on the federated object as Karmada aggregates these kinds:
   members' private addresses may be the same: each is kept). ``kubectl get`` shows them
   (EXTERNAL-IP, ADDRESS); Argo CD's health check calls both Progressing until there is one, and
   external-dns publishes them;
-- an HPA's counts, metrics and conditions (``autoscaler_status``).
+- an HPA's counts, metrics and conditions (``autoscaler_status``);
+- a PersistentVolumeClaim's phase (Bound where every member's copy is; ``claims`` infers it from
+  the pods until a member reports).
 
 A companion that goes with workloads is gathered from the members those workloads are placed on (a
 member the workload left no longer counts); a stand-alone one from the members its policy sent it to
@@ -28,7 +30,14 @@ from policies.models import KubeObject, Placement, Propagation, Workload
 from tenants.models import Organization
 
 Json = dict[str, Any]
-GROUPS = {"HorizontalPodAutoscaler": "autoscaling", "Ingress": "networking.k8s.io", "Service": ""}
+GROUPS = {
+    "HorizontalPodAutoscaler": "autoscaling",
+    "Ingress": "networking.k8s.io",
+    "PersistentVolumeClaim": "",
+    "Service": "",
+}
+# A claim's phases by how much they say: Lost in any member is Lost, any other not Bound is that.
+_CLAIM_PHASES = ("Lost", "Pending", "Bound")
 Key = tuple[str, str, str]  # (namespace, kind, name)
 
 
@@ -72,22 +81,46 @@ def _balancer_status(kobj: KubeObject, reports: list[tuple[str, Json]]) -> Json 
     return {**kobj.status, "loadBalancer": {"ingress": entries} if entries else {}}
 
 
+def _claim_status(kobj: KubeObject, reports: list[tuple[str, Json]]) -> Json:
+    """Karmada's rule: Bound where every member's copy is, else the phase that says most; capacity
+    and access modes as the first member that bound it reports them."""
+    phases = [str(status.get("phase") or "Pending") for _, status in reports]
+    phase = next((p for p in _CLAIM_PHASES if p in phases), phases[0])
+    bound = next((status for _, status in reports if status.get("phase") == "Bound"), {})
+    found = {**kobj.status, "phase": phase}
+    for field in ("capacity", "accessModes"):
+        if field in bound:
+            found[field] = bound[field]
+    return found
+
+
 def _status(kobj: KubeObject, reports: list[tuple[str, Json]]) -> Json | None:
-    if kobj.kind == "HorizontalPodAutoscaler":  # before any member reports, as it was
-        return autoscaler_status(reports) if reports else None
+    if not reports and kobj.kind in ("HorizontalPodAutoscaler", "PersistentVolumeClaim"):
+        return None  # before any member reports, as it was (a claim's phase inferred, ``claims``)
+    if kobj.kind == "HorizontalPodAutoscaler":
+        return autoscaler_status(reports)
+    if kobj.kind == "PersistentVolumeClaim":
+        return _claim_status(kobj, reports)
     return _balancer_status(kobj, reports)
 
 
-def companion_statuses_sync(organization: Organization, rows: FederationRows | None) -> int:
-    """Each companion Ingress's, Service's and HPA's status from the members. How many changed."""
+def workloads_and_placements(
+    organization: Organization, rows: FederationRows | None
+) -> tuple[Iterable[Workload], Mapping[str, Sequence[Placement]]]:
+    """The organization's workloads and their placements by workload id: the pass's rows when
+    given, else read."""
     if rows is not None:
-        workloads: Iterable[Workload] = rows.workloads.values()
-        placements: Mapping[str, Sequence[Placement]] = rows.placements
-    else:
-        workloads = Workload.objects.filter(organization=organization)
-        placements = {}
-        for placement in Placement.objects.filter(organization=organization).select_related("cluster"):
-            placements.setdefault(str(placement.workload_id), []).append(placement)  # type: ignore[attr-defined]
+        return rows.workloads.values(), rows.placements
+    placements: dict[str, list[Placement]] = {}
+    for placement in Placement.objects.filter(organization=organization).select_related("cluster"):
+        placements.setdefault(str(placement.workload_id), []).append(placement)
+    return Workload.objects.filter(organization=organization), placements
+
+
+def companion_statuses_sync(organization: Organization, rows: FederationRows | None) -> int:
+    """Each companion Ingress's, Service's, HPA's and claim's status from the members. How many
+    changed."""
+    workloads, placements = workloads_and_placements(organization, rows)
     users = _users(workloads)
     alone = _standalone_reports(organization)
     if not users and not alone:

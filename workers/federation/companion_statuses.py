@@ -4,7 +4,8 @@
 - an Ingress's or LoadBalancer Service's ``status.loadBalancer`` (the addresses the member's
   controllers gave it);
 - a HorizontalPodAutoscaler's replica counts, metrics and conditions (the member's HPA scales its
-  own copy of the workload).
+  own copy of the workload);
+- a PersistentVolumeClaim's phase, capacity and access modes (the member binds its own copy).
 
 Read only when some workload of the organization takes such a companion with it, from a watch of
 our objects of that kind (labelled ``nodeless.io/workload-id``), listed directly while the watch is
@@ -24,7 +25,7 @@ from engines.kube.labels import WORKLOAD_ID
 from policies.models import Workload
 
 Json = dict[str, Any]
-STATUS_KINDS = ("HorizontalPodAutoscaler", "Ingress", "Service")
+STATUS_KINDS = ("HorizontalPodAutoscaler", "Ingress", "PersistentVolumeClaim", "Service")
 # What is kept of an HPA's status (its observedGeneration is the member's own).
 _AUTOSCALER_FIELDS = ("currentReplicas", "desiredReplicas", "currentMetrics", "conditions", "lastScaleTime")
 
@@ -43,6 +44,8 @@ def kept_status(kind: str, status: Json) -> Json:
     never get an address: they are left out)."""
     if kind == "HorizontalPodAutoscaler":
         return {key: status[key] for key in _AUTOSCALER_FIELDS if key in status}
+    if kind == "PersistentVolumeClaim":
+        return {key: status[key] for key in ("phase", "capacity", "accessModes") if key in status}
     balancer = status.get("loadBalancer") or {}
     return dict(balancer) if balancer.get("ingress") else {}
 
