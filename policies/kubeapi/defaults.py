@@ -95,12 +95,15 @@ def _service(spec: Json) -> None:
     if kind in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if isinstance(spec.get("ports"), list):
-        spec["ports"] = [
-            {"protocol": "TCP", **port, "targetPort": port.get("targetPort") or port.get("port")}
-            if isinstance(port, Mapping)
-            else port
-            for port in spec["ports"]
-        ]
+        spec["ports"] = [_port(port) if isinstance(port, Mapping) else port for port in spec["ports"]]
+
+
+def _port(port: Mapping[str, Any]) -> Json:
+    """A Service port with its protocol, and its target port the port itself when it names none."""
+    filled = {"protocol": "TCP", **port}
+    if not filled.get("targetPort") and filled.get("port") is not None:
+        filled["targetPort"] = filled["port"]
+    return filled
 
 
 _DEFAULTERS: dict[tuple[str, str], Callable[[Json], None]] = {

@@ -81,6 +81,14 @@ def test_jobs_and_cronjobs_get_theirs_and_other_kinds_none() -> None:
         3,
         1,
     )
+    # A port that names no number (refused by validation) gets no target port of None.
+    ports = defaulted(
+        "", {"kind": "Service", "spec": {"ports": [{"name": "web"}, {"port": 80, "targetPort": "http"}]}}
+    )
+    assert ports["spec"]["ports"] == [
+        {"protocol": "TCP", "name": "web"},
+        {"protocol": "TCP", "port": 80, "targetPort": "http"},
+    ]
     claim = {"kind": "PersistentVolumeClaim", "spec": {"resources": {}}}
     assert defaulted("", claim) is claim
     assert defaulted("example.com", _deployment()) == _deployment()  # a custom kind of the same name
