@@ -118,6 +118,11 @@ def _linked(kobj: KubeObject) -> None:
     kobj.workload_generation = kobj.workload.generation
 
 
+def pass_wanted(organization: Organization) -> None:
+    """A pass has work on the endpoint's objects (a terminating namespace's content to remove)."""
+    services.enqueue_federation_pass(organization)
+
+
 def companions_changed(organization: Organization, *, namespace: str, actor: Actor) -> None:
     """A companion changed: workloads of the namespace take the new set, and a pass applies it
     where it goes stand-alone (``standalone``)."""

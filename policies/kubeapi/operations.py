@@ -398,23 +398,22 @@ def _delete_namespace(ctx: Context, counter: KubeCounter, kobj: KubeObject) -> J
     inside = list(
         KubeObject.objects.filter(organization=ctx.organization, namespace=kobj.name).select_for_update()
     )
-    # While workloads leave the members, the namespace's other objects stay, deleting, until the next
-    # pass removes them (``status_back``), as a cluster's namespace controller removes a terminating
-    # namespace's content after the delete answered: ``kubectl delete -f`` of a directory whose
-    # namespace comes first then deletes each object, not "NotFound" for every one after it.
-    keep = any(m.workload_id is not None and m.deleted_at is None for m in inside)
+    # The namespace's objects stay, deleting, until the next pass removes them (``status_back``; a
+    # pass is asked for), as a cluster's namespace controller removes a terminating namespace's
+    # content after the delete answered: ``kubectl delete -f`` of a directory whose namespace comes
+    # first then deletes each object, not "NotFound" for every one after it. Events go with it.
     for member in inside:
         if member.workload_id is not None and member.deleted_at is None:
             federation.workload_delete(ctx.organization, kobj=member, actor=ctx.actor)
             store.mark_deleting(ctx.organization, counter, member)
-            waiting = True
-        elif member.deleted_at is None and keep and member.kind != "Event":
+        elif member.deleted_at is None and (member.kind != "Event" or member.group):
             store.mark_deleting(ctx.organization, counter, member)
         elif member.deleted_at is None:
             store.remove(ctx.organization, counter, member)
-        else:
-            waiting = True
+            continue
+        waiting = True
     if waiting:
+        federation.pass_wanted(ctx.organization)
         store.mark_deleting(ctx.organization, counter, kobj)
         store.touch_status(ctx.organization, counter, kobj, {"phase": "Terminating"})
         return store.render(kobj)

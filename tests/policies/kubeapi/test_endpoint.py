@@ -512,6 +512,29 @@ def test_deleting_a_namespace_deletes_what_is_in_it_once_the_members_let_go(cast
     assert refused.status_code == 403
 
 
+def test_a_namespace_without_workloads_goes_at_the_pass_its_deletion_asks_for(cast, kube, worker) -> None:
+    """Its content stays, deleting, until the pass removes it with the namespace (kubectl's
+    later deletes of that content find it)."""
+    with worker.committing():
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tools"}}
+        assert kube.send("post", "/k8s/api/v1/namespaces", namespace).status_code == 201
+        config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "b"}}
+        assert kube.send("post", "/k8s/api/v1/namespaces/tools/configmaps", config).status_code == 201
+        worker.sent.clear()
+        deleted = kube.client.delete("/k8s/api/v1/namespaces/tools", **kube.headers)
+    assert deleted.status_code == 200 and deleted.json()["status"] == {"phase": "Terminating"}
+    again = kube.client.delete("/k8s/api/v1/namespaces/tools/configmaps/conf", **kube.headers)
+    assert again.status_code == 200 and "deletionTimestamp" in again.json()["metadata"]
+    assert [name for name, _ in worker.sent] == ["workers.tasks.federation_pass"]
+    worker.run()
+    assert kube.get("/k8s/api/v1/namespaces/tools/configmaps/conf").status_code == 404
+    assert kube.get("/k8s/api/v1/namespaces/tools").status_code == 404
+    empty = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "empty"}}
+    assert kube.send("post", "/k8s/api/v1/namespaces", empty).status_code == 201
+    assert kube.client.delete("/k8s/api/v1/namespaces/empty", **kube.headers).status_code == 200
+    assert kube.get("/k8s/api/v1/namespaces/empty").status_code == 404  # nothing in it: gone at once
+
+
 def test_an_idle_policy_watch_writes_keep_alives(kube, policy, monkeypatch) -> None:
     """A FederationPolicy watch with nothing to report still writes (one space, which JSON
     decoders skip), so a client that went away is found and the watch ends, releasing its
