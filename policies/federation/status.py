@@ -18,6 +18,7 @@ from datetime import datetime
 
 from engines.federation import Outcome
 from nodeless_saas.rows_update import rows_update
+from policies.federation.autoscaled import autoscaled, member_count_adopted
 from policies.federation.observation import MemberReport, ObjectState, PodSummary
 from policies.federation.placements import FederationRows, workload_loop_fields
 from policies.models import (
@@ -93,8 +94,11 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         _healthy(placement)
         return
     # A DaemonSet's pod count is the member's (one per node), as is the count of a workload its HPA
-    # scales there (``autoscaled``); a CronJob's pods come and go by run.
-    member_counts = workload.kind == WorkloadKind.DAEMONSET or autoscaled(workload)
+    # scales there (``autoscaled``: the placement takes it); a CronJob's pods come and go by run.
+    scaled_there = autoscaled(workload)
+    if scaled_there:
+        member_count_adopted(placement, workload, state)
+    member_counts = workload.kind == WorkloadKind.DAEMONSET or scaled_there
     wanted = state.replicas if member_counts else placement.replicas
     problem = _problem(state, report.pods.get(key), wanted)
     if problem:
@@ -112,13 +116,6 @@ def placement_sync(placement: Placement, workload: Workload, report: MemberRepor
         done = current  # scheduled there: its runs are reported, not waited for
     placement.state = PlacementState.RUNNING if done else PlacementState.APPLIED
     placement.reason = "" if done else f"{state.ready}/{wanted} ready in {cluster}"
-
-
-def autoscaled(workload: Workload) -> bool:
-    """Whether the workload takes an HPA with it: each member's HPA then scales its copy (between
-    the HPA's bounds), and the member's count is the one to be ready, as Karmada retains the
-    replicas of a workload its member's HPA scales."""
-    return any(c.get("kind") == "HorizontalPodAutoscaler" for c in workload.companion_summary or [])
 
 
 def _problem(state: ObjectState, pods: PodSummary | None, replicas: int) -> str:

@@ -84,9 +84,12 @@ def listing(ctx: Context, *, labels: Any, field_filters: Any) -> tuple[list[Json
 
 def _initial_status(resource: Resource) -> Json:
     """A new object's status as the API server writes it: a Namespace is Active; an HPA's required
-    counts are 0 until it scales (clients reject an HPA status without ``desiredReplicas``)."""
+    counts are 0 until it scales (clients reject an HPA status without ``desiredReplicas``); a
+    Service's and an Ingress's load balancer is empty until one is given."""
     if resource.kind == "Namespace":
         return {"phase": "Active"}
+    if resource.kind in ("Service", "Ingress"):
+        return {"loadBalancer": {}}
     if resource.kind == "HorizontalPodAutoscaler":
         return {"currentReplicas": 0, "desiredReplicas": 0}
     return {}

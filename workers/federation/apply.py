@@ -41,10 +41,11 @@ from django.conf import settings
 
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
+from policies.federation.autoscaled import autoscaled
 from policies.federation.manifests import COMPANION_KINDS
 from policies.federation.placements import ActionOutcome, FederationRows
 from policies.federation.services import workload_companions
-from policies.federation.status import TERMINAL_PLACEMENT_STATES, autoscaled
+from policies.federation.status import TERMINAL_PLACEMENT_STATES
 from policies.federation.workload_kinds import pod_template, with_share
 from policies.models import Placement, Workload, WorkloadKind
 from workers.federation.observe import MemberObservation, in_parallel

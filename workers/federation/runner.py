@@ -61,6 +61,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from policies.federation.autoscaled import autoscaled_totals_follow
 from policies.federation.placements import (
     ActionOutcome,
     FederationRows,
@@ -309,6 +310,7 @@ def _run(
         status_kinds=status_kinds(rows.workloads.values()),
     )
     placements_sync(rows, observations, now)
+    autoscaled_totals_follow(rows)  # before deciding: the policy sees the counts the HPAs chose
     lease.renew()
     inventories = {key: observation.inventory for key, observation in observations.items()}
     applied_before = previous.workload_ids if previous else frozenset()

@@ -229,8 +229,20 @@ def test_each_members_hpa_scales_its_copy_its_status_comes_back_and_a_new_genera
         "<code>HorizontalPodAutoscaler/web</code> scales to 3 (now 3); ScalingLimited: "
         in page.content.decode()
     )
-    # Each member's three pods are the count to be ready there, not the policy's share of one.
+    # The members' counts are the workload's, as an HPA's count is a Deployment's in one cluster:
+    # the endpoint's spec.replicas follows their sum, so rollout status and Argo CD compare the
+    # pods with what the HPAs chose (the policy's share of one each is not sent back).
     workload = Workload.objects.get(organization=cast.org_a, name="web")
+    wait_for(lambda: Workload.objects.get(pk=workload.pk).desired_replicas == 6, timeout=60.0, interval=0.3)
+    rolled = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=90s")
+    assert rolled.returncode == 0, rolled.stderr
+    served = json.loads(kubectl("get", "deployment", "web", "-n", "shop", "-o", "json").stdout)
+    assert served["spec"]["replicas"] == 6
+    assert (served["status"]["readyReplicas"], served["status"]["updatedReplicas"]) == (6, 6)
+    assert {p.cluster.name: p.replicas for p in Placement.objects.filter(workload=workload)} == {
+        "east": 3,
+        "west": 3,
+    }
     wait_for(lambda: Workload.objects.get(pk=workload.pk).status == "running", timeout=60.0, interval=0.3)
 
     scaled_at = [m.sim.api.get(HPAS, "shop", "web").obj["status"]["lastScaleTime"] for m in (east, west)]
@@ -267,7 +279,7 @@ def test_a_standalone_load_balancer_shows_the_addresses_of_the_members_its_polic
 
     def addressed() -> dict[str, Any] | None:
         found = _get(kubectl, "service")
-        return found if len((found["status"].get("loadBalancer") or {}).get("ingress") or []) == 2 else None
+        return found if len((found["status"]["loadBalancer"]).get("ingress") or []) == 2 else None
 
     found = wait_for(addressed, timeout=60.0, interval=0.3)
     assert found["status"]["loadBalancer"]["ingress"] == _member_addresses([east, west], SERVICES)

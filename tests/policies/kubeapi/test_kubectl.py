@@ -25,6 +25,10 @@ NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop
 def _web() -> dict:
     web = yaml.safe_load(deployment(replicas=2))
     web["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "web-config"}}]
+    # The pods use 80 % of their CPU request, the HPA's default target: it keeps any count (the
+    # members' HPAs would otherwise scale a count kubectl sets, as an HPA does on a cluster).
+    usage = '{"app": {"cpu": "400m", "memory": "128Mi"}}'
+    web["spec"]["template"]["metadata"]["annotations"] = {"simulator.nodeless.io/usage": usage}
     return web
 
 
