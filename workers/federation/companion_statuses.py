@@ -50,22 +50,33 @@ def kept_status(kind: str, status: Json) -> Json:
     return dict(balancer) if balancer.get("ingress") else {}
 
 
+def labelled_statuses(
+    cluster: Cluster, api: ClusterApi, kinds: Collection[str], label: str
+) -> tuple[list[tuple[str, Json, Json]], bool]:
+    """(kind, metadata, what is gathered of its status) of the member's objects of ``kinds`` that
+    carry ``label``, from the member's watches (listed directly while one is not listed yet); and
+    whether they all came from the watches."""
+    found: list[tuple[str, Json, Json]] = []
+    watched = True
+    for kind in sorted(kinds):
+        objects = read_labelled(cluster, kind, label)
+        if objects is None:
+            objects, watched = list(api.list(kind, label_selector=label)), False
+        found += [
+            (kind, obj.get("metadata") or {}, kept_status(kind, obj.get("status") or {})) for obj in objects
+        ]
+    return found, watched
+
+
 def member_companion_statuses(
     cluster: Cluster, api: ClusterApi, kinds: Collection[str]
 ) -> tuple[dict[str, dict[str, Json]], bool]:
     """By workload id, "Kind/name" -> what is gathered of our objects of ``kinds`` in the member;
     and whether they all came from the member's watches."""
     found: dict[str, dict[str, Json]] = {}
-    watched = True
-    for kind in sorted(kinds):
-        objects = read_labelled(cluster, kind, WORKLOAD_ID)
-        if objects is None:
-            objects, watched = list(api.list(kind, label_selector=WORKLOAD_ID)), False
-        for obj in objects:
-            kept = kept_status(kind, obj.get("status") or {})
-            if not kept:
-                continue
-            metadata = obj.get("metadata") or {}
+    statuses, watched = labelled_statuses(cluster, api, kinds, WORKLOAD_ID)
+    for kind, metadata, kept in statuses:
+        if kept:
             owner = str((metadata.get("labels") or {}).get(WORKLOAD_ID))
             found.setdefault(owner, {})[f"{kind}/{metadata.get('name')}"] = kept
     return found, watched

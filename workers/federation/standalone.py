@@ -14,7 +14,6 @@ from django.conf import settings
 from clusters.kube.access import ClusterCredentialsError, cluster_api
 from clusters.kube.api import ClusterRefused, ClusterUnreachable
 from clusters.models import Cluster, ClusterStatus
-from clusters.observation.reading import read_labelled
 from policies.kubeapi.standalone import (
     OBJECT_ID_LABEL,
     StandaloneAction,
@@ -24,7 +23,7 @@ from policies.kubeapi.standalone import (
 )
 from policies.models import Propagation
 from workers.federation.apply import MemberClient
-from workers.federation.companion_statuses import STATUS_KINDS, kept_status
+from workers.federation.companion_statuses import STATUS_KINDS, labelled_statuses
 from workers.federation.observe import in_parallel
 from workers.provisioning.budget import ApiBudgetSpent
 
@@ -83,19 +82,11 @@ def run_standalone(organization_id: str) -> int:
 def _member_statuses(cluster: Cluster, kinds: set[str]) -> dict[tuple[str, str, str], dict[str, Any]] | None:
     """(kind, namespace, name) -> what is gathered of our stand-alone objects of ``kinds`` there;
     None when the member cannot be read (what it said last stays)."""
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
     try:
-        for kind in sorted(kinds):
-            objects = read_labelled(cluster, kind, OBJECT_ID_LABEL)
-            if objects is None:
-                objects = list(cluster_api(cluster).list(kind, label_selector=OBJECT_ID_LABEL))
-            for obj in objects:
-                metadata = obj.get("metadata") or {}
-                key = (kind, str(metadata.get("namespace")), str(metadata.get("name")))
-                found[key] = kept_status(kind, obj.get("status") or {})
+        statuses, _ = labelled_statuses(cluster, cluster_api(cluster), kinds, OBJECT_ID_LABEL)
     except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable):
         return None
-    return found
+    return {(kind, str(meta.get("namespace")), str(meta.get("name"))): kept for kind, meta, kept in statuses}
 
 
 def _statuses_read(organization_id: str) -> None:
