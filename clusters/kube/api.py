@@ -152,6 +152,34 @@ class ClusterApi:
         parsed: Json = json.loads(data) if data else {}
         return parsed
 
+    def stream(self, path: str, *, query: list[tuple[str, Any]], seconds: float) -> Iterator[bytes]:
+        """A plain-text read (a pod's log) as it arrives, for up to ``seconds``. The request is made
+        and its status checked before this returns, so a refusal (no such container) is raised
+        here, not from the first chunk."""
+        response = self._send(
+            "GET",
+            path,
+            query=query,
+            body=None,
+            content_type="application/json",
+            timeout=(TIMEOUT_SECONDS, seconds),
+        )
+        raw = response.response
+        if response.status >= 300:
+            try:
+                self._raise_for(response.status, response.reason, raw.data)
+            finally:
+                raw.release_conn()
+        return self._chunks(raw)
+
+    def _chunks(self, raw: Any) -> Iterator[bytes]:
+        try:
+            yield from raw.stream(4096, decode_content=True)
+        except (HTTPError, OSError) as error:
+            raise ClusterUnreachable(self._describe(error)) from error
+        finally:
+            raw.release_conn()
+
     # --- reads ----------------------------------------------------------------------------------
     def list_page(
         self,
@@ -279,9 +307,18 @@ class ClusterApi:
             content_type="application/apply-patch+yaml",
         )
 
-    def delete(self, kind: str, namespace: str | None, name: str, *, api_version: str = "") -> bool:
-        """Delete with background propagation (a Deployment's pods go too); False if already gone
-        (or its kind, a custom one, is not served there)."""
+    def delete(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        api_version: str = "",
+        grace_period_seconds: int | None = None,
+    ) -> bool:
+        """Delete with background propagation (a Deployment's pods go too), within the object's own
+        grace period unless one is given; False if already gone (or its kind, a custom one, is not
+        served there)."""
         try:
             path = self.kind(api_version, kind).path(namespace, name)
         except KindNotServed:
@@ -290,7 +327,12 @@ class ClusterApi:
             self.request(
                 "DELETE",
                 path,
-                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+                body={
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "propagationPolicy": "Background",
+                    **({} if grace_period_seconds is None else {"gracePeriodSeconds": grace_period_seconds}),
+                },
             )
         except ClusterRefused as refused:
             if refused.status == 404:

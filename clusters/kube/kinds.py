@@ -22,6 +22,7 @@ class Kind:
 
 KINDS = {
     "Pod": Kind("v1", "pods"),
+    "Event": Kind("v1", "events"),
     "Node": Kind("v1", "nodes", namespaced=False),
     "Namespace": Kind("v1", "namespaces", namespaced=False),
     "ConfigMap": Kind("v1", "configmaps"),

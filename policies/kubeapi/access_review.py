@@ -110,7 +110,7 @@ def _resource_access(attributes: Json, scopes: Collection[str], served: Sequence
     if not matching:
         where = f' in API group "{group}"' if group else ""
         return {"allowed": False, "reason": f'the endpoint serves no resource "{plural}"{where}'}
-    if subresource and not all(subresource in _subresources(r) for r in matching):
+    if subresource and not all(subresource in r.subresources for r in matching):
         return {"allowed": False, "reason": f'"{plural}" have no "{subresource}" subresource here'}
     for wanted in (*READS, *WRITES) if verb == "*" else (verb,):
         scope = _needs(wanted)
@@ -118,15 +118,14 @@ def _resource_access(attributes: Json, scopes: Collection[str], served: Sequence
             return {"allowed": False, "reason": f'Nodeless API tokens are never granted "{wanted}"'}
         if scope not in scopes:
             return _lacks(scope, scopes)
-        if wanted == "watch" and any(r.derived for r in matching):
-            return {"allowed": False, "reason": f'"{plural}" are computed when read: get and list only'}
+        refused = [r for r in matching if r.derived and wanted not in r.verbs]
+        if refused:
+            verbs, pods = ", ".join(refused[0].verbs), refused[0].kind == "Pod"
+            why = "read from the member clusters" if pods else "computed when read"
+            return {"allowed": False, "reason": f'"{plural}" are {why}: {verbs} only'}
         if scope == "write" and any(r.read_only for r in matching):
             return {"allowed": False, "reason": f'"{plural}" are written by Nodeless only'}
     return {"allowed": True, "reason": f"the API token's scopes allow {verb} on {plural}"}
-
-
-def _subresources(resource: Resource) -> set[str]:
-    return ({"status"} if resource.status else set()) | ({"scale"} if resource.scalable else set())
 
 
 def _path_access(attributes: Json, scopes: Collection[str]) -> Json:
@@ -151,15 +150,18 @@ def _rules(scopes: Collection[str], served: Sequence[Resource]) -> Json:
         if "read" in scopes:
             names = sorted({name for r in resources if not r.derived for name in (r.plural, *_qualified(r))})
             rules.append({"verbs": list(READS), "apiGroups": [group], "resources": names})
-            if derived := sorted(r.plural for r in resources if r.derived):
+            if derived := sorted(name for r in resources if r.derived for name in (r.plural, *_qualified(r))):
                 rules.append({"verbs": ["get", "list"], "apiGroups": [group], "resources": derived})
-        writable = [r for r in resources if not r.read_only]
+        writable = [r for r in resources if not r.read_only and not r.derived]
         if "write" in scopes and writable:
             names = sorted({name for r in writable for name in (r.plural, *_qualified(r))})
             rules.append({"verbs": list(WRITES), "apiGroups": [group], "resources": names})
+        deletable = sorted(r.plural for r in resources if r.derived and "delete" in r.verbs)
+        if "write" in scopes and deletable:  # a member's pod, deleted to be replaced
+            rules.append({"verbs": ["delete"], "apiGroups": [group], "resources": deletable})
     paths = [{"verbs": ["get"], "nonResourceURLs": list(NON_RESOURCE_URLS)}] if "read" in scopes else []
     return {"resourceRules": rules, "nonResourceRules": paths, "incomplete": False}
 
 
 def _qualified(resource: Resource) -> list[str]:
-    return [f"{resource.plural}/{sub}" for sub in sorted(_subresources(resource))]
+    return [f"{resource.plural}/{sub}" for sub in sorted(resource.subresources)]

@@ -30,6 +30,8 @@ _MAX_MANAGER = 128
 # A watch with nothing to send writes one space this often: JSON decoders skip it, and writing it
 # finds a client that went away, which ends the watch (its thread and database session with it).
 KEEPALIVE_SECONDS = 5.0
+# How long one watch lasts at most (the client watches again).
+MAX_WATCH_SECONDS = 600
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 

@@ -65,15 +65,26 @@ class Resource:
     workload: bool = False  # federated as a workload
     read_only: bool = False  # written by the product only (events): get, list and watch
     # Not stored: computed from other objects when read (a Deployment's ReplicaSet,
-    # ``replica_sets``): get and list only, so watchers (Argo CD's cache) leave it alone.
+    # ``replica_sets``) or read from the members (pods, ``member_pods``): get and list (and a pod's
+    # delete), so watchers (Argo CD's cache) leave them alone.
     derived: bool = False
 
     @property
     def verbs(self) -> list[str]:
         """What discovery says the resource serves."""
         if self.derived:
-            return ["get", "list"]
+            return ["delete", "get", "list"] if self.kind == "Pod" else ["get", "list"]
         return READ_VERBS if self.read_only else VERBS
+
+    @property
+    def subresources(self) -> frozenset[str]:
+        """status, scale (``kubectl scale``) and a pod's log, where served."""
+        served = {"status"} if self.status else set()
+        if self.scalable:
+            served.add("scale")
+        if self.kind == "Pod" and not self.group:
+            served.add("log")
+        return frozenset(served)
 
     @property
     def categories(self) -> list[str]:
@@ -106,9 +117,10 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Service", "services", short_names=("svc",), status=True),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
+    # The members' pods of the organization's workloads, read from them when asked (``member_pods``).
+    Resource("", "v1", "Pod", "pods", short_names=("po",), derived=True),
     # Kept and served, not placed (the members run their own): kube-apiserver always serves them, and
     # ``kubectl apply --prune`` maps every kind of its default list (these among them) before it prunes.
-    Resource("", "v1", "Pod", "pods", short_names=("po",), status=True),
     Resource("", "v1", "Endpoints", "endpoints", short_names=("ep",)),
     Resource("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",), status=True),
     Resource(
@@ -118,6 +130,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True, workload=True),
     Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True, workload=True),
     Resource("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), read_only=True, derived=True),
+    # The members' metrics-server's, of the organization's pods (``member_pods``): ``kubectl top pod``.
+    Resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", read_only=True, derived=True),
     Resource("batch", "v1", "Job", "jobs", status=True, workload=True),
     Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), status=True, workload=True),
     Resource(
@@ -225,6 +239,16 @@ def api_resource_list(group: str, version: str, served: tuple[Resource, ...] = R
                     "namespaced": resource.namespaced,
                     "kind": resource.kind,
                     "verbs": ["get", "patch", "update"],
+                }
+            )
+        if "log" in resource.subresources:
+            entries.append(
+                {
+                    "name": f"{resource.plural}/log",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": resource.kind,
+                    "verbs": ["get"],
                 }
             )
         if resource.scalable:  # kubectl scale finds the Scale kind here

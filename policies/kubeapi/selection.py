@@ -73,9 +73,23 @@ _EVENT_FIELDS = (
 )
 
 
+# Those of pods (``pkg/registry/core/pod/strategy.go`` ToSelectableFields, the ones with a value
+# when unset too): ``kubectl get pods --field-selector status.phase=Running``.
+_POD_FIELDS = (
+    *_COMMON_FIELDS,
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+)
+
+
 def field_filters(text: str | None, kind: str = "") -> dict[str, tuple[str, str]]:
     """The field selector: field → (operator, value), of the fields ``kind`` can be selected by."""
-    known = _EVENT_FIELDS if kind == "Event" else _COMMON_FIELDS
+    known = {"Event": _EVENT_FIELDS, "Pod": _POD_FIELDS}.get(kind, _COMMON_FIELDS)
     filters: dict[str, tuple[str, str]] = {}
     for part in _split(text or ""):
         found = _FIELD.match(part)

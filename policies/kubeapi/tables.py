@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 Json = dict[str, Any]
+# The member a pod served by the endpoint runs in (``member_pods.CLUSTER_ANNOTATION``).
+POD_CLUSTER_ANNOTATION = "nodeless.io/cluster"
 
 
 def age(created: str, now: datetime | None = None) -> str:
@@ -120,10 +122,42 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ]
     if kind == "ServiceAccount":
         return [("Secrets", len(obj.get("secrets") or []))]
+    if kind == "Pod":  # a member's (``member_pods``): kubectl's columns, and the member it runs in
+        containers = status.get("containerStatuses") or []
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        return [
+            ("Ready", f"{sum(1 for c in containers if c.get('ready'))}/{len(spec.get('containers') or [])}"),
+            ("Status", _pod_status(obj)),
+            ("Restarts", sum(int(c.get("restartCount") or 0) for c in containers)),
+            ("Cluster", annotations.get(POD_CLUSTER_ANNOTATION, "")),
+        ]
     if kind == "RoleBinding":
         role = obj.get("roleRef") or {}
         return [("Role", f"{role.get('kind', '')}/{role.get('name', '')}")]
     return []
+
+
+def _pod_status(pod: Json) -> str:
+    """kubectl's STATUS of a pod: a container's waiting or termination reason where there is one
+    (ContainerCreating, CrashLoopBackOff, Completed, OOMKilled), else the phase; Terminating once
+    it is being deleted."""
+    status = pod.get("status") or {}
+    shown = str(status.get("reason") or status.get("phase") or "Unknown")
+    for container in reversed(status.get("containerStatuses") or []):
+        state = container.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated")
+        if waiting.get("reason"):
+            shown = str(waiting["reason"])
+        elif terminated is not None:
+            if terminated.get("reason"):
+                shown = str(terminated["reason"])
+            elif terminated.get("signal"):
+                shown = f"Signal:{terminated['signal']}"
+            else:
+                shown = f"ExitCode:{terminated.get('exitCode', 0)}"
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        shown = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    return shown
 
 
 def _external_ip(spec: Json, status: Json) -> str:
@@ -197,6 +231,9 @@ def _selector(selector: Json) -> str:
 
 def _wide(kind: str, obj: Json) -> list[tuple[str, Any]]:
     """The columns ``kubectl get -o wide`` adds (priority 1), after Age as kubectl prints them."""
+    if kind == "Pod":
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        return [("IP", status.get("podIP") or "<none>"), ("Node", spec.get("nodeName") or "<none>")]
     if kind == "Service":
         found = (obj.get("spec") or {}).get("selector") or {}
         return [("Selector", ",".join(f"{k}={v}" for k, v in found.items()) or "<none>")]

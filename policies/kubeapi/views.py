@@ -25,8 +25,10 @@ from policies.kubeapi import (
     access_review,
     catalog,
     errors,
+    member_pods,
     operations,
     patches,
+    pod_views,
     policy_objects,
     replica_sets,
     resources,
@@ -43,7 +45,6 @@ from tenants.races import race_message
 
 Json = dict[str, Any]
 MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
-MAX_WATCH_SECONDS = 600
 # A waiting watch wakes this often with nothing new, to send its bookmarks and keep-alives in time.
 WATCH_WAKE_SECONDS = 1.0
 # The organizations watched in this process and their resourceVersions (one reader for all).
@@ -135,9 +136,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
         )
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
-    allowed = {"status"} if resource.status else set()
-    allowed |= {"scale"} if resource.scalable else set()
-    if subresource and (subresource not in allowed or len(rest) > 3):
+    if subresource and (subresource not in resource.subresources or len(rest) > 3):
         raise errors.not_found(f"{resource.plural}/{subresource}", group, name or "")
     ctx = operations.Context(
         organization=token.organization,
@@ -151,6 +150,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     )
     if resource.group == resources.POLICY_GROUP:
         return policy_objects.handle(request, ctx, name, _body)
+    if resource.derived and resource.kind in ("Pod", "PodMetrics"):
+        return pod_views.handle(request, ctx, name, subresource)
     if resource.derived:
         return _derived(request, ctx, name)
     if name is None:
@@ -275,20 +276,17 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     if request.GET.get("watch") in ("1", "true"):
         return _watch(request, ctx, labels, filters)
     items, version = operations.listing(ctx, labels=labels, field_filters=filters)
+    warnings: list[str] = []
+    if member_pods.asks_for_pod_events(ctx.resource.kind, ctx.namespace, filters):  # kubectl describe pod
+        more, warnings = member_pods.pod_events(ctx.organization, ctx.namespace, filters)
+        items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):
         response = _respond(tables.table(ctx.resource.kind, items, version=str(version)))
     else:
         listed = {"resourceVersion": str(version)}
         kind, api_version = f"{ctx.resource.kind}List", ctx.resource.group_version
         response = _respond({"kind": kind, "apiVersion": api_version, "metadata": listed, "items": items})
-    if ctx.resource.kind == "Pod" and not ctx.resource.group:
-        # ``kubectl get pods`` is the first thing many try: say where the pods are.
-        response["Warning"] = (
-            '299 - "the pods of federated workloads run in the member clusters, not on this endpoint: '
-            "a workload's status.clusters says how many run where (kubectl get deployment NAME -o yaml), "
-            'and its page in Nodeless lists why any cannot"'
-        )
-    return response
+    return pod_views.warned(response, warnings)
 
 
 def _derived(request: HttpRequest, ctx: operations.Context, name: str | None) -> HttpResponseBase:
@@ -365,7 +363,10 @@ def _member_verb(
 def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: Any) -> HttpResponseBase:
     sent = request.GET.get("resourceVersion") or ""
     try:
-        timeout = min(int(request.GET.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
+        timeout = min(
+            int(request.GET.get("timeoutSeconds") or operations.MAX_WATCH_SECONDS),
+            operations.MAX_WATCH_SECONDS,
+        )
         since = int(sent) if sent not in ("", "0") else None
     except ValueError:
         raise errors.bad_request("resourceVersion and timeoutSeconds must be whole numbers")

@@ -572,11 +572,3 @@ def test_a_deployment_whose_workload_is_still_being_removed_is_refused_and_not_s
     assert "web is still being removed from its clusters" in refused.json()["message"]
     assert shop.get(f"{DEPLOYMENTS}/web").status_code == 404
     assert KubeCounter.objects.get(organization=cast.org_a).resource_version == before
-
-
-def test_listing_pods_says_where_the_pods_of_federated_workloads_run(shop) -> None:
-    """``kubectl get pods`` is the first thing many try; kubectl prints the Warning header."""
-    listed = shop.get("/k8s/api/v1/namespaces/shop/pods")
-    assert listed.status_code == 200 and listed.json()["items"] == []
-    assert "run in the member clusters, not on this endpoint" in listed["Warning"]
-    assert not shop.get("/k8s/api/v1/namespaces/shop/configmaps").has_header("Warning")

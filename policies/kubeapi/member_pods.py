@@ -1,0 +1,361 @@
+"""The pods of the organization's federated workloads, read from the members that run them when
+asked, as Karmada's proxy serves a member's pods: ``kubectl get pods`` (a CLUSTER column says where
+each runs), ``get pod -o yaml``, ``describe pod``, ``logs`` and ``delete pod`` (a Deployment's pod
+deleted to be replaced, as on a cluster) work against the endpoint. Nothing of them is stored here,
+and pods are not created through it: a workload's pods are its members' to make.
+
+Only the members holding a placement of the namespace's workloads are asked (every member with a
+placement for a list across namespaces), in parallel and within one deadline. A member that cannot be
+read is named in a Warning and its pods are left out: a list that says what it misses serves better
+than one that waits for a cluster that is down. Only pods labelled with one of the organization's
+workloads are served, so a cluster connected to two organizations shows each only its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from clusters.kube.access import ClusterCredentialsError, new_cluster_api
+from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
+from clusters.kube.deadline import Deadline
+from clusters.kube.kinds import KINDS
+from clusters.models import Cluster
+from engines.kube.labels import WORKLOAD_ID
+from policies.kubeapi import errors
+from policies.kubeapi.selection import fields_match
+from policies.kubeapi.tables import POD_CLUSTER_ANNOTATION
+from policies.models import KubeObject, Placement, Workload
+from tenants.models import Organization
+
+Json = dict[str, Any]
+T = TypeVar("T")
+# Says which member a served pod runs in (kubectl get pods shows it as the CLUSTER column).
+CLUSTER_ANNOTATION = POD_CLUSTER_ANNOTATION
+# All members are asked at once; a list waits this long for the slowest.
+READ_SECONDS = 10.0
+# How often a watch of pods lists them again.
+POLL_SECONDS = 2.0
+# How long ``kubectl logs -f`` waits on a silent member's log before the stream ends (kubectl exits).
+FOLLOW_SECONDS = 600
+# What kubectl may ask of a pod's log (``PodLogOptions``); anything else is not passed on.
+LOG_OPTIONS = ("container", "previous", "sinceSeconds", "sinceTime", "timestamps", "tailLines", "limitBytes")
+
+_API_VERSIONS = {"Pod": "v1", "Event": "v1", "PodMetrics": "metrics.k8s.io/v1beta1"}
+_REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound"}
+_pool_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool() -> ThreadPoolExecutor:
+    """This process's threads for member reads (one pool per process: a forked server must not
+    use its parent's)."""
+    with _pool_lock:
+        pool = _pools.get(os.getpid())
+        if pool is None:
+            pool = _pools[os.getpid()] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="member-pods")
+        return pool
+
+
+@dataclass
+class Answers(Generic[T]):
+    """What each member answered, in cluster-name order, and why the others did not."""
+
+    answered: list[tuple[Cluster, T]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unread: set[str] = field(default_factory=set)  # the names of the members not read
+
+    def warnings(self) -> list[str]:
+        return [f"the pods in {problem} are left out" for problem in self.problems]
+
+
+@dataclass(frozen=True)
+class FoundPod:
+    pod: Json
+    cluster: Cluster
+    warnings: list[str]
+
+
+def _members(organization: Organization, namespace: str) -> list[Cluster]:
+    """The organization's clusters that hold a placement of a workload of ``namespace`` (of any
+    namespace when it is empty)."""
+    placed = Placement.objects.filter(organization=organization)
+    if namespace:
+        placed = placed.filter(workload__namespace=namespace)
+    clusters = Cluster.objects.filter(organization=organization, pk__in=placed.values("cluster_id"))
+    return list(clusters.select_related("organization", "cloud_account").order_by("name"))
+
+
+def _ours(organization: Organization, namespace: str) -> set[str]:
+    """The ids of the organization's workloads (of ``namespace``), removed ones too: their pods may
+    still be stopping."""
+    workloads = Workload.objects.filter(organization=organization)
+    if namespace:
+        workloads = workloads.filter(namespace=namespace)
+    return {str(pk) for pk in workloads.values_list("pk", flat=True)}
+
+
+def _ask(clusters: list[Cluster], call: Callable[[ClusterApi, Cluster], T]) -> Answers[T]:
+    deadline = Deadline.after(READ_SECONDS)
+
+    def one(cluster: Cluster) -> T:
+        with closing(new_cluster_api(cluster, deadline=deadline)) as api:
+            return call(api, cluster)
+
+    futures = [(cluster, _pool().submit(one, cluster)) for cluster in clusters]
+    answers: Answers[T] = Answers()
+    for cluster, future in futures:
+        try:
+            answers.answered.append((cluster, future.result()))
+        except (ClusterCredentialsError, ClusterUnreachable, ClusterRefused) as error:
+            answers.problems.append(f"{cluster.name} could not be read ({error})")
+            answers.unread.add(cluster.name)
+    return answers
+
+
+def _shown(obj: Json, cluster: Cluster, kind: str) -> Json:
+    """The member's pod (or its metrics) as the endpoint serves it: named with its cluster."""
+    metadata = obj.setdefault("metadata", {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), CLUSTER_ANNOTATION: cluster.name}
+    return {"apiVersion": _API_VERSIONS[kind], "kind": kind, **obj}
+
+
+def _is_ours(pod: Json, ours: set[str]) -> bool:
+    return str(((pod.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_ID)) in ours
+
+
+def listing(
+    organization: Organization,
+    namespace: str,
+    labels: Callable[[Mapping[str, str]], bool],
+    filters: Any,
+    kind: str = "Pod",
+) -> tuple[list[Json], Answers[list[Json]]]:
+    """The pods (or ``kind`` PodMetrics: metrics-server's, for ``kubectl top pod``) of the
+    organization's workloads in ``namespace`` (every namespace when empty) that the selectors
+    select, by namespace and name (then cluster); and what the members answered (``warnings()``
+    names those not read)."""
+    ours = _ours(organization, namespace)
+    answers = _ask(
+        _members(organization, namespace),
+        lambda api, _: list(api.list(kind, namespace=namespace or None, label_selector=WORKLOAD_ID)),
+    )
+    pods = [
+        _shown(pod, cluster, kind)
+        for cluster, listed in answers.answered
+        for pod in listed
+        if _is_ours(pod, ours) and labels((pod.get("metadata") or {}).get("labels") or {})
+        if fields_match(filters, pod)
+    ]
+    pods.sort(key=lambda pod: (pod["metadata"].get("namespace", ""), pod["metadata"].get("name", "")))
+    return pods, answers
+
+
+def changes(
+    organization: Organization,
+    namespace: str,
+    *,
+    labels: Callable[[Mapping[str, str]], bool],
+    filters: Any,
+    initial: bool,
+    seconds: float,
+    keepalive: float,
+) -> Iterator[tuple[str, Json] | None]:
+    """A watch of the pods ``listing`` serves, made by listing them again every ``POLL_SECONDS``
+    until ``seconds`` pass: (ADDED/MODIFIED/DELETED, pod) for what changed since the listing before
+    (a pod is one member's by its uid; one whose member could not be read is kept, not deleted);
+    ``initial``: every pod first, as ADDED. None when there has been nothing to send for
+    ``keepalive`` seconds, for a keep-alive that finds a client gone.
+
+    Not offered in discovery: watchers that keep caches of every kind (Argo CD) would have every
+    member listed every few seconds. ``kubectl get pods -w`` and ``kubectl wait`` ask for it anyway."""
+    deadline = time.monotonic() + seconds
+    known = _by_uid(listing(organization, namespace, labels, filters)[0])
+    if initial:
+        for pod in known.values():
+            yield "ADDED", pod
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+        pods, answers = listing(organization, namespace, labels, filters)
+        events, known = pod_changes(known, _by_uid(pods), answers.unread)
+        yield from events
+        if events:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= keepalive:
+            quiet_since = time.monotonic()
+            yield None
+
+
+def pod_changes(
+    known: dict[tuple[str, str], Json], now: dict[tuple[str, str], Json], unread: set[str]
+) -> tuple[list[tuple[str, Json]], dict[tuple[str, str], Json]]:
+    """The watch events from the pods ``known`` to those listed ``now`` (by member and uid), and
+    what is known after them: the pods of a member in ``unread`` are kept as they were, not
+    deleted (the member is down, not its pods)."""
+    events: list[tuple[str, Json]] = []
+    after = dict(now)
+    for key, pod in now.items():
+        before = known.get(key)
+        if before is None:
+            events.append(("ADDED", pod))
+        elif before["metadata"].get("resourceVersion") != pod["metadata"].get("resourceVersion"):
+            events.append(("MODIFIED", pod))
+    for key, pod in known.items():
+        if key in now:
+            continue
+        if key[0] in unread:
+            after[key] = pod
+        else:
+            events.append(("DELETED", pod))
+    return events, after
+
+
+def _by_uid(pods: list[Json]) -> dict[tuple[str, str], Json]:
+    """The pods by member and uid (a pod's name may repeat in other members)."""
+    return {
+        (str(pod["metadata"]["annotations"][CLUSTER_ANNOTATION]), str(pod["metadata"].get("uid"))): pod
+        for pod in pods
+    }
+
+
+def get(organization: Organization, namespace: str, name: str, kind: str = "Pod") -> FoundPod:
+    """The pod ``name`` of the namespace (or its metrics), from the first member (by name) that runs
+    one of ours so named; 404 when none does, 503 when a member that could not be read might."""
+    ours = _ours(organization, namespace)
+    answers = _ask(_members(organization, namespace), lambda api, _: api.get(kind, namespace, name))
+    found = [(cluster, pod) for cluster, pod in answers.answered if pod is not None and _is_ours(pod, ours)]
+    if not found:
+        if answers.problems:
+            raise errors.KubeError(
+                503,
+                "ServiceUnavailable",
+                f'pod "{name}" is in no member that answered, and {"; ".join(answers.problems)}',
+            )
+        raise errors.not_found("pods", _API_VERSIONS[kind].rpartition("/")[0], name)
+    warnings = answers.warnings()
+    if len(found) > 1:
+        # A StatefulSet divided over members names its pods from 0 in each of them.
+        others = ", ".join(cluster.name for cluster, _ in found[1:])
+        warnings.append(
+            f"a pod named {name} also runs in {others}: this is the one in {found[0][0].name} "
+            f"(kubectl get pods --field-selector metadata.name={name} lists every one)"
+        )
+    cluster, pod = found[0]
+    return FoundPod(_shown(pod, cluster, kind), cluster, warnings)
+
+
+def asks_for_pod_events(kind: str, namespace: str, filters: Mapping[str, tuple[str, str]]) -> bool:
+    """A list of the events of one object that may be a pod, as ``kubectl describe`` asks for them
+    (the object's name, namespace and uid; kubectl names no kind)."""
+    return (
+        kind == "Event"
+        and bool(namespace)
+        and filters.get("involvedObject.kind", ("=", "Pod")) == ("=", "Pod")
+        and filters.get("involvedObject.name", ("",))[0] == "="
+    )
+
+
+def pod_events(
+    organization: Organization, namespace: str, filters: Mapping[str, tuple[str, str]]
+) -> tuple[list[Json], list[str]]:
+    """The events the members recorded about the pod the field selector names (``asks_for_pod_events``):
+    the scheduler's (Scheduled, FailedScheduling with its reasons), the kubelet's; from each member
+    running one of ours so named (of the uid asked for), marked with the member. A warning per member
+    not read."""
+    name = filters["involvedObject.name"][1]
+    asked_uid = filters.get("involvedObject.uid")
+    if asked_uid is not None and _stored_here(organization, asked_uid[1]):
+        return [], []  # the events of one of the endpoint's own objects (a Deployment described)
+    ours = _ours(organization, namespace)
+    members = _members(organization, namespace)
+    found = _ask(members, lambda api, _: api.get("Pod", namespace, name))
+    uids = {
+        cluster.pk: str(pod["metadata"].get("uid"))
+        for cluster, pod in found.answered
+        if pod is not None and _is_ours(pod, ours)
+        if asked_uid is None or fields_match({"metadata.uid": asked_uid}, pod)
+    }
+    selector = f"involvedObject.kind=Pod,involvedObject.name={name}"
+    answers = _ask(
+        [cluster for cluster in members if cluster.pk in uids],
+        lambda api, cluster: list(
+            api.list(
+                "Event",
+                namespace=namespace,
+                field_selector=f"{selector},involvedObject.uid={uids[cluster.pk]}",
+            )
+        ),
+    )
+    events = [_shown(event, cluster, "Event") for cluster, listed in answers.answered for event in listed]
+    return events, found.warnings() + answers.warnings()
+
+
+def _stored_here(organization: Organization, uid: str) -> bool:
+    try:
+        return KubeObject.objects.filter(organization=organization, pk=uuid.UUID(uid)).exists()
+    except ValueError:
+        return False
+
+
+def delete(
+    organization: Organization, namespace: str, name: str, *, grace_period_seconds: int | None = None
+) -> FoundPod:
+    """Delete the pod in its member (its workload's controller there replaces it), within its own
+    grace period unless one is given (``kubectl delete --grace-period``)."""
+    found = get(organization, namespace, name)
+    answers = _ask(
+        [found.cluster],
+        lambda api, _: api.delete("Pod", namespace, name, grace_period_seconds=grace_period_seconds),
+    )
+    if answers.problems:
+        raise errors.KubeError(503, "ServiceUnavailable", f'pod "{name}": {answers.problems[0]}')
+    return found
+
+
+def log(
+    organization: Organization, namespace: str, name: str, query: Mapping[str, str]
+) -> tuple[FoundPod, Iterator[bytes]]:
+    """The pod and its log from its member: all of it now, or (``follow``) as it comes until the
+    member ends it. A member's refusal (no such container) is the member's error."""
+    found = get(organization, namespace, name)
+    return found, _log(found, namespace, name, query)
+
+
+def _log(found: FoundPod, namespace: str, name: str, query: Mapping[str, str]) -> Iterator[bytes]:
+    options = [(key, query[key]) for key in LOG_OPTIONS if key in query]
+    follow = query.get("follow") in ("true", "1")
+    if follow:
+        options.append(("follow", "true"))
+    path = f"{KINDS['Pod'].path(namespace, name)}/log"
+    try:
+        if follow:
+            api = new_cluster_api(found.cluster)
+            try:
+                return _closing_after(api, api.stream(path, query=options, seconds=FOLLOW_SECONDS))
+            except BaseException:
+                api.close()
+                raise
+        with closing(new_cluster_api(found.cluster, deadline=Deadline.after(READ_SECONDS))) as api:
+            return iter([b"".join(api.stream(path, query=options, seconds=READ_SECONDS))])
+    except ClusterRefused as refused:
+        reason = _REASONS.get(refused.status, "InternalError")
+        raise errors.KubeError(refused.status, reason, f"{found.cluster.name}: {refused}")
+    except (ClusterCredentialsError, ClusterUnreachable) as error:
+        raise errors.KubeError(503, "ServiceUnavailable", f"{found.cluster.name} could not be read ({error})")
+
+
+def _closing_after(api: ClusterApi, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except ClusterUnreachable:
+        return  # the member ended the stream: so does kubectl
+    finally:
+        api.close()

@@ -1,0 +1,138 @@
+"""``/api/v1/…/pods``: the members' pods of the organization's workloads (``member_pods``) — list,
+watch (by listing again), get, delete and log; pods are not written here. And their metrics
+(``/apis/metrics.k8s.io/v1beta1/…/pods``, get and list), for ``kubectl top pod``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+
+from nodeless_saas.documents import DocumentError, load_json
+from policies.kubeapi import errors, member_pods, operations, store, tables
+from policies.kubeapi.selection import field_filters, label_matcher
+
+Json = dict[str, Any]
+R = TypeVar("R", bound=HttpResponseBase)
+MADE_BY_MEMBERS = (
+    "the pods of federated workloads are made by their member clusters: create a Deployment, StatefulSet, "
+    "DaemonSet, Job or CronJob and Nodeless places it"
+)
+
+
+def _respond(body: Json, warnings: list[str]) -> JsonResponse:
+    response = JsonResponse(body, json_dumps_params={"separators": (",", ":")})
+    return warned(response, warnings)
+
+
+def warned(response: R, warnings: list[str]) -> R:
+    """kubectl prints each warning (RFC 7234 ``299`` warnings, one quoted text each)."""
+    if warnings:
+        texts = (" ".join(text.replace('"', "'").replace("\\", "/").split()) for text in warnings)
+        response["Warning"] = ", ".join(f'299 - "{text}"' for text in texts)
+    return response
+
+
+def handle(
+    request: HttpRequest, ctx: operations.Context, name: str | None, subresource: str
+) -> HttpResponseBase:
+    method = request.method
+    if method not in ("GET", "HEAD", "DELETE"):
+        raise errors.method_not_allowed(MADE_BY_MEMBERS)
+    organization, namespace, kind = ctx.organization, ctx.namespace, ctx.resource.kind
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    if request.GET.get("watch") in ("1", "true"):
+        if kind == "PodMetrics":
+            raise errors.method_not_allowed("metrics are read, not watched (metrics-server's are too)")
+        if name is not None or method != "GET":
+            raise errors.method_not_allowed("watch pods through their collection (a fieldSelector names one)")
+        return _watch(request, ctx, as_table)
+    if name is None:
+        if method == "DELETE":
+            raise errors.method_not_allowed("delete pods one by one (kubectl delete pod NAME)")
+        labels = label_matcher(request.GET.get("labelSelector"))
+        filters = field_filters(request.GET.get("fieldSelector"), kind)
+        items, answers = member_pods.listing(organization, namespace, labels, filters, kind)
+        warnings = answers.warnings()
+        version = str(store.current_version(organization))
+        if as_table:
+            return _respond(tables.table(kind, items, version=version), warnings)
+        metadata = {"resourceVersion": version}
+        listed = {"kind": f"{kind}List", "apiVersion": ctx.resource.group_version, "metadata": metadata}
+        return _respond({**listed, "items": items}, warnings)
+    if subresource == "log":
+        if method == "DELETE":
+            raise errors.method_not_allowed("a pod's log is only read")
+        found, chunks = member_pods.log(organization, namespace, name, request.GET)
+        return warned(StreamingHttpResponse(chunks, content_type="text/plain"), found.warnings)
+    if method == "DELETE":
+        if ctx.dry_run:
+            found = member_pods.get(organization, namespace, name)
+        else:
+            grace = _grace_period(request)
+            found = member_pods.delete(organization, namespace, name, grace_period_seconds=grace)
+        return _respond(found.pod, found.warnings)
+    found = member_pods.get(organization, namespace, name, kind)
+    if as_table:
+        version = str(found.pod["metadata"].get("resourceVersion", ""))
+        return _respond(tables.table(kind, [found.pod], version=version), found.warnings)
+    return _respond(found.pod, found.warnings)
+
+
+def _grace_period(request: HttpRequest) -> int | None:
+    """The grace period a delete asks for: the query's, else its DeleteOptions body's."""
+    asked: Any = request.GET.get("gracePeriodSeconds")
+    if asked is None and request.body:
+        try:
+            body = request.body.decode("utf-8", "replace")
+            options = load_json(body, what="The DeleteOptions", max_bytes=64 * 1024)
+        except DocumentError as error:
+            raise errors.bad_request(f"the request body could not be decoded: {error}")
+        asked = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
+    if asked is None:
+        return None
+    try:
+        return int(asked)
+    except (TypeError, ValueError):
+        raise errors.bad_request("gracePeriodSeconds must be a whole number of seconds")
+
+
+def _watch(request: HttpRequest, ctx: operations.Context, as_table: bool) -> HttpResponseBase:
+    """``kubectl get pods -w``, ``kubectl wait``: the members' pods listed again every few seconds,
+    what changed sent as watch events (``member_pods.changes``). Asked from a resourceVersion (the
+    list kubectl printed a moment ago), the pods as they are when the watch starts are taken as what
+    the client has; without one, they come first as ADDED."""
+    try:
+        seconds = min(
+            int(request.GET.get("timeoutSeconds") or operations.MAX_WATCH_SECONDS),
+            operations.MAX_WATCH_SECONDS,
+        )
+    except ValueError:
+        raise errors.bad_request("timeoutSeconds must be a whole number")
+    labels = label_matcher(request.GET.get("labelSelector"))
+    filters = field_filters(request.GET.get("fieldSelector"), "Pod")
+    events = member_pods.changes(
+        ctx.organization,
+        ctx.namespace,
+        labels=labels,
+        filters=filters,
+        initial=request.GET.get("resourceVersion") in (None, "", "0"),
+        seconds=seconds,
+        keepalive=operations.KEEPALIVE_SECONDS,
+    )
+
+    def lines() -> Iterator[str]:
+        for event in events:
+            if event is None:
+                yield " "  # a keep-alive: writing it finds a client that went away
+                continue
+            kind, pod = event
+            version = str(pod["metadata"].get("resourceVersion", ""))
+            shown = tables.table("Pod", [pod], version=version) if as_table else pod
+            yield json.dumps({"type": kind, "object": shown}, separators=(",", ":")) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type="application/json")
+    response["Cache-Control"] = "no-cache, private"
+    return response
