@@ -13,12 +13,14 @@ is a Deployment's in one cluster (Karmada keeps a member HPA's replicas the same
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import F
 
 from policies.federation.observation import ObjectState
 from policies.federation.placements import FederationRows
 from policies.federation.workload_kinds import with_replicas
-from policies.models import Placement, Workload, WorkloadKind
+from policies.models import Decision, DecisionKind, Placement, Workload, WorkloadKind
 
 SCALED_KINDS = (WorkloadKind.DEPLOYMENT, WorkloadKind.STATEFULSET)
 
@@ -38,10 +40,11 @@ def member_count_adopted(placement: Placement, workload: Workload, state: Object
         placement.replicas = placement.applied_replicas = state.replicas
 
 
-def autoscaled_totals_follow(rows: FederationRows) -> int:
+def autoscaled_totals_follow(rows: FederationRows, now: datetime) -> int:
     """Each live autoscaled workload whose placements' counts no longer sum to its replica count
     takes their sum, at a new generation, written at once unless the API changed the workload
-    meanwhile (the next pass looks again). How many moved."""
+    meanwhile (the next pass looks again), with a decision saying so (written with the pass's). How
+    many moved."""
     moved = 0
     for key, workload in rows.workloads.items():
         if workload.deleted_at is not None or not autoscaled(workload):
@@ -54,7 +57,34 @@ def autoscaled_totals_follow(rows: FederationRows) -> int:
             pk=workload.pk, generation=workload.generation, deleted_at__isnull=True
         ).update(manifest=manifest, desired_replicas=total, generation=F("generation") + 1)
         if written:
+            rows.decisions.append(_decision(workload, rows.placements[key], total, now))
             workload.manifest, workload.desired_replicas = manifest, total
             workload.generation += 1
             moved += 1
     return moved
+
+
+def _decision(workload: Workload, placements: list[Placement], total: int, now: datetime) -> Decision:
+    """Why the workload's replica count moved: the workload page shows it among its decisions."""
+    counts = {
+        p.cluster.name: p.replicas for p in sorted(placements, key=lambda p: p.cluster.name) if p.replicas
+    }
+    each = ", ".join(f"{name} {count}" for name, count in counts.items())
+    return Decision(
+        organization_id=workload.organization_id,
+        workload=workload,
+        kind=DecisionKind.AUTOSCALE,
+        subject=str(workload)[:320],
+        reason=(
+            f"the members' HPAs scaled {workload.name} from {workload.desired_replicas} to {total} replicas "
+            f"({each}): its replica count follows them, as an HPA's count is a Deployment's in one cluster"
+        )[:500],
+        chosen={"clusters": [{"cluster_name": name, "replicas": count} for name, count in counts.items()]},
+        inputs={
+            "generation": workload.generation + 1,
+            "previous": workload.desired_replicas,
+            "desired": total,
+        },
+        policy_version=f"{workload.policy.name} v{workload.policy.version}"[:60],
+        created_at=now,
+    )

@@ -13,7 +13,7 @@ from policies.federation.spec import Member, members_of
 from policies.models import Decision, DecisionKind, FederationPolicy, Placement, Propagation, Workload
 from tenants.models import Organization
 
-PLACEMENT_DECISIONS = (DecisionKind.PLACEMENT, DecisionKind.FAILOVER)
+PLACEMENT_DECISIONS = (DecisionKind.PLACEMENT, DecisionKind.FAILOVER, DecisionKind.AUTOSCALE)
 
 
 def federation_policy_list(organization: Organization) -> QuerySet[FederationPolicy]:

@@ -21,6 +21,7 @@ class DecisionKind(models.TextChoices):
     GARBAGE = "garbage", "Garbage collection"
     PLACEMENT = "placement", "Placement"
     FAILOVER = "failover", "Failover"
+    AUTOSCALE = "autoscale", "Scaled by HPAs"
 
 
 class Decision(models.Model):

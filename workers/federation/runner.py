@@ -310,7 +310,7 @@ def _run(
         status_kinds=status_kinds(rows.workloads.values()),
     )
     placements_sync(rows, observations, now)
-    autoscaled_totals_follow(rows)  # before deciding: the policy sees the counts the HPAs chose
+    autoscaled_totals_follow(rows, now)  # before deciding: the policy sees the counts the HPAs chose
     lease.renew()
     inventories = {key: observation.inventory for key, observation in observations.items()}
     applied_before = previous.workload_ids if previous else frozenset()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from clusters.models import Cluster
 from policies.kubeapi.companion_status import _status, gathered
 from policies.kubeapi.standalone import POLICY_ANNOTATION
-from policies.models import KubeObject, Placement, Workload
+from policies.models import Decision, DecisionKind, KubeObject, Placement, Workload
 from simulator.metrics import USAGE_ANNOTATION
 from simulator.resources import HPAS, INGRESSES, SERVICES
 from tests.fixtures.federation import pool
@@ -234,6 +234,11 @@ def test_each_members_hpa_scales_its_copy_its_status_comes_back_and_a_new_genera
     # pods with what the HPAs chose (the policy's share of one each is not sent back).
     workload = Workload.objects.get(organization=cast.org_a, name="web")
     wait_for(lambda: Workload.objects.get(pk=workload.pk).desired_replicas == 6, timeout=60.0, interval=0.3)
+    # Why the count moved is one of the workload's decisions.
+    scaled = Decision.objects.filter(workload=workload, kind=DecisionKind.AUTOSCALE).latest("created_at")
+    assert "to 6 replicas (east 3, west 3)" in scaled.reason
+    page = owner_client.get(reverse("workload-detail", args=[workload.pk])).content.decode()
+    assert "Scaled by HPAs" in page and "to 6 replicas (east 3, west 3)" in page
     rolled = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=90s")
     assert rolled.returncode == 0, rolled.stderr
     served = json.loads(kubectl("get", "deployment", "web", "-n", "shop", "-o", "json").stdout)
