@@ -252,49 +252,50 @@ def get(organization: Organization, namespace: str, name: str, kind: str = "Pod"
     return FoundPod(_shown(pod, cluster, kind), cluster, warnings)
 
 
-def asks_for_pod_events(kind: str, namespace: str, filters: Mapping[str, tuple[str, str]]) -> bool:
-    """A list of the events of one object that may be a pod, as ``kubectl describe`` asks for them
-    (the object's name, namespace and uid; kubectl names no kind)."""
-    return (
-        kind == "Event"
-        and bool(namespace)
-        and filters.get("involvedObject.kind", ("=", "Pod")) == ("=", "Pod")
-        and filters.get("involvedObject.name", ("",))[0] == "="
-    )
+def asks_for_pod_events(kind: str, filters: Mapping[str, tuple[str, str]]) -> bool:
+    """A list of events that may be about pods: ``kubectl get events`` (of every kind), ``kubectl
+    describe`` (one object's, by name and uid; kubectl names no kind)."""
+    return kind == "Event" and filters.get("involvedObject.kind", ("=", "Pod")) == ("=", "Pod")
 
 
 def pod_events(
     organization: Organization, namespace: str, filters: Mapping[str, tuple[str, str]]
 ) -> tuple[list[Json], list[str]]:
-    """The events the members recorded about the pod the field selector names (``asks_for_pod_events``):
-    the scheduler's (Scheduled, FailedScheduling with its reasons), the kubelet's; from each member
-    running one of ours so named (of the uid asked for), marked with the member. A warning per member
-    not read."""
-    name = filters["involvedObject.name"][1]
-    asked_uid = filters.get("involvedObject.uid")
-    if asked_uid is not None and _stored_here(organization, asked_uid[1]):
+    """The events the members recorded about our pods of ``namespace`` (every namespace when empty)
+    that the field selector selects: the scheduler's (Scheduled, FailedScheduling with its reasons),
+    the kubelet's; marked with the member. A pod named in the selector is looked up by name, else the
+    namespace's are listed; either way, only events of the uids of our pods there are served. A
+    warning per member not read."""
+    named = filters.get("involvedObject.name")
+    name = named[1] if named and named[0] == "=" and namespace else ""
+    uid = filters.get("involvedObject.uid")
+    if uid is not None and uid[0] == "=" and _stored_here(organization, uid[1]):
         return [], []  # the events of one of the endpoint's own objects (a Deployment described)
     ours = _ours(organization, namespace)
     members = _members(organization, namespace)
-    found = _ask(members, lambda api, _: api.get("Pod", namespace, name))
+    if name:
+        found = _ask(members, lambda api, _: [pod] if (pod := api.get("Pod", namespace, name)) else [])
+    else:
+        found = _ask(
+            members,
+            lambda api, _: list(api.list("Pod", namespace=namespace or None, label_selector=WORKLOAD_ID)),
+        )
     uids = {
-        cluster.pk: str(pod["metadata"].get("uid"))
-        for cluster, pod in found.answered
-        if pod is not None and _is_ours(pod, ours)
-        if asked_uid is None or fields_match({"metadata.uid": asked_uid}, pod)
+        cluster.pk: {str(pod["metadata"].get("uid")) for pod in pods if _is_ours(pod, ours)}
+        for cluster, pods in found.answered
     }
-    selector = f"involvedObject.kind=Pod,involvedObject.name={name}"
+    selector = "involvedObject.kind=Pod" + (f",involvedObject.name={name}" if name else "")
     answers = _ask(
-        [cluster for cluster in members if cluster.pk in uids],
-        lambda api, cluster: list(
-            api.list(
-                "Event",
-                namespace=namespace,
-                field_selector=f"{selector},involvedObject.uid={uids[cluster.pk]}",
-            )
-        ),
+        [cluster for cluster in members if uids.get(cluster.pk)],
+        lambda api, _: list(api.list("Event", namespace=namespace or None, field_selector=selector)),
     )
-    events = [_shown(event, cluster, "Event") for cluster, listed in answers.answered for event in listed]
+    events = [
+        _shown(event, cluster, "Event")
+        for cluster, listed in answers.answered
+        for event in listed
+        if str((event.get("involvedObject") or {}).get("uid")) in uids[cluster.pk]
+        if fields_match(filters, event)
+    ]
     return events, found.warnings() + answers.warnings()
 
 

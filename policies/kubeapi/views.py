@@ -277,7 +277,7 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
         return _watch(request, ctx, labels, filters)
     items, version = operations.listing(ctx, labels=labels, field_filters=filters)
     warnings: list[str] = []
-    if member_pods.asks_for_pod_events(ctx.resource.kind, ctx.namespace, filters):  # kubectl describe pod
+    if member_pods.asks_for_pod_events(ctx.resource.kind, filters):  # kubectl get events, describe pod
         more, warnings = member_pods.pod_events(ctx.organization, ctx.namespace, filters)
         items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):

@@ -295,6 +295,12 @@ def test_another_organization_sees_none_of_the_pods_even_in_a_cluster_both_conne
         events = f"/k8s/api/v1/namespaces/shop/events?fieldSelector=involvedObject.name={theirs}"
         assert outsider.get(events).json()["items"] == []
         assert {e["reason"] for e in shop.get(events).json()["items"]} == {"Scheduled"}
+        everything = "/k8s/api/v1/namespaces/shop/events"
+        assert {e["involvedObject"]["name"] for e in outsider.get(everything).json()["items"]} == b_pods
+        assert {e["involvedObject"]["name"] for e in shop.get(everything).json()["items"]} == a_pods
+        assert {
+            e["involvedObject"]["name"] for e in outsider.get("/k8s/api/v1/events").json()["items"]
+        } == b_pods
         assert shop.get(f"{METRICS}/{theirs}").json()["containers"][0]["name"] == "app"
         assert {m["metadata"]["name"] for m in outsider.get(METRICS).json()["items"]} == b_pods
         assert outsider.client.delete(f"{PODS}/{theirs}", **outsider.headers).status_code == 404
@@ -329,6 +335,8 @@ def test_kubectl_gets_describes_logs_and_deletes_the_members_pods(
     assert described.returncode == 0 and "nodeless.io/cluster: east" in described.stdout, described.stderr
     # Its events are the member's: the member's scheduler placed it.
     assert f"Successfully assigned shop/{names[0]} to" in described.stdout, described.stdout
+    events = kubectl("get", "events", "-n", "shop")
+    assert events.returncode == 0 and f"pod/{names[1]}" in events.stdout and "Scheduled" in events.stdout
     logs = kubectl("logs", "deployment/web", "-n", "shop")
     assert logs.returncode == 0 and "container app of pod shop/web-" in logs.stdout, logs.stderr
     top = kubectl("top", "pod", "-n", "shop")
