@@ -15,6 +15,7 @@ urlpatterns = [
     path("workloads/new/", views_federation.workload_submit, name="workload-submit"),
     path("workloads/kubeconfig/", views_federation.workload_kubeconfig, name="workload-kubeconfig"),
     path("workloads/<uuid:workload_id>/", views_federation.workload_detail, name="workload-detail"),
+    path("workloads/<uuid:workload_id>/pods/", views_federation.workload_pods, name="workload-pods"),
     path("workloads/<uuid:workload_id>/edit/", views_federation.workload_edit, name="workload-edit"),
     path("workloads/<uuid:workload_id>/scale/", views_federation.workload_scale, name="workload-scale"),
     path("workloads/<uuid:workload_id>/delete/", views_federation.workload_delete, name="workload-delete"),

@@ -31,7 +31,7 @@ from clusters.models import Cluster
 from engines.kube.labels import WORKLOAD_ID
 from policies.kubeapi import errors
 from policies.kubeapi.selection import fields_match
-from policies.kubeapi.tables import POD_CLUSTER_ANNOTATION
+from policies.kubeapi.tables import POD_CLUSTER_ANNOTATION, age, pod_summary
 from policies.models import KubeObject, Placement, Workload
 from tenants.models import Organization
 
@@ -297,6 +297,55 @@ def pod_events(
         if fields_match(filters, event)
     ]
     return events, found.warnings() + answers.warnings()
+
+
+@dataclass(frozen=True)
+class PodRow:
+    """One of a workload's pods as its page shows it."""
+
+    name: str
+    cluster: str
+    ready: str
+    status: str
+    restarts: int
+    node: str
+    age: str
+    problem: str  # the member's latest Warning event about a pod that is not running, if any
+
+
+def workload_pods(workload: Workload) -> tuple[list[PodRow], list[str]]:
+    """The workload's pods in its members, for its page, with the latest Warning event (a
+    FailedScheduling and its reasons) of each one that is not running; and a warning per member
+    not read."""
+    organization, namespace = workload.organization, workload.namespace
+    pods, answers = listing(
+        organization, namespace, lambda labels: labels.get(WORKLOAD_ID) == str(workload.pk), {}
+    )
+    warnings = answers.warnings()
+    waiting = [pod for pod in pods if (pod.get("status") or {}).get("phase") not in ("Running", "Succeeded")]
+    problems: dict[str, str] = {}
+    if waiting:
+        events, more = pod_events(organization, namespace, {"type": ("=", "Warning")})
+        warnings += [w for w in more if w not in warnings]
+        for event in sorted(events, key=lambda e: str(e.get("lastTimestamp") or "")):
+            problems[str((event.get("involvedObject") or {}).get("uid"))] = str(event.get("message") or "")
+    rows = []
+    for pod in pods:
+        metadata, spec = pod["metadata"], pod.get("spec") or {}
+        ready, status, restarts = pod_summary(pod)
+        rows.append(
+            PodRow(
+                name=str(metadata.get("name")),
+                cluster=str(metadata["annotations"][CLUSTER_ANNOTATION]),
+                ready=ready,
+                status=status,
+                restarts=restarts,
+                node=str(spec.get("nodeName") or ""),
+                age=age(str(metadata.get("creationTimestamp") or "")),
+                problem="" if pod not in waiting else problems.get(str(metadata.get("uid")), ""),
+            )
+        )
+    return rows, warnings
 
 
 def _stored_here(organization: Organization, uid: str) -> bool:

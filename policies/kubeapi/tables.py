@@ -123,18 +123,25 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
     if kind == "ServiceAccount":
         return [("Secrets", len(obj.get("secrets") or []))]
     if kind == "Pod":  # a member's (``member_pods``): kubectl's columns, and the member it runs in
-        containers = status.get("containerStatuses") or []
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        ready, shown, restarts = pod_summary(obj)
         return [
-            ("Ready", f"{sum(1 for c in containers if c.get('ready'))}/{len(spec.get('containers') or [])}"),
-            ("Status", _pod_status(obj)),
-            ("Restarts", sum(int(c.get("restartCount") or 0) for c in containers)),
+            ("Ready", ready),
+            ("Status", shown),
+            ("Restarts", restarts),
             ("Cluster", annotations.get(POD_CLUSTER_ANNOTATION, "")),
         ]
     if kind == "RoleBinding":
         role = obj.get("roleRef") or {}
         return [("Role", f"{role.get('kind', '')}/{role.get('name', '')}")]
     return []
+
+
+def pod_summary(pod: Json) -> tuple[str, str, int]:
+    """kubectl's READY (ready containers / containers), STATUS and RESTARTS of a pod."""
+    containers = (pod.get("status") or {}).get("containerStatuses") or []
+    ready = f"{sum(1 for c in containers if c.get('ready'))}/{len((pod.get('spec') or {}).get('containers') or [])}"
+    return ready, _pod_status(pod), sum(int(c.get("restartCount") or 0) for c in containers)
 
 
 def _pod_status(pod: Json) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.urls import reverse
 
 from clusters.services import cluster_connect_kubeconfig
 from engines.kube.labels import WORKLOAD_ID
@@ -359,3 +360,40 @@ def test_kubectl_gets_describes_logs_and_deletes_the_members_pods(
     assert forced.returncode == 0, forced.stderr
     assert names[1] not in {p.metadata.name for p in east.core.list_namespaced_pod("shop").items}
     assert kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s").returncode == 0
+
+
+def test_the_workload_page_shows_its_pods_and_why_one_waits(
+    cast, shop, member, owner_client, viewer_client, outsider_client
+) -> None:
+    east = member("east", {"cloud": "onprem"}, pools=(pool(1),))
+    _deploy(shop, "web", 1)
+    workload = _running(str(cast.org_a.pk), "web", 1, east)
+    [pod] = east.core.list_namespaced_pod("shop").items
+    page = owner_client.get(reverse("workload-detail", args=[workload.pk])).content.decode()
+    assert f'hx-get="{reverse("workload-pods", args=[workload.pk])}"' in page
+
+    shown = viewer_client.get(reverse("workload-pods", args=[workload.pk]))
+    assert shown.status_code == 200
+    assert (
+        f"<code>{pod.metadata.name}</code></td><td>east</td><td>1/1</td><td>Running" in shown.content.decode()
+    )
+    assert outsider_client.get(reverse("workload-pods", args=[workload.pk])).status_code == 404
+
+    # The member's only node stops taking pods and the pod is replaced: the new one cannot be
+    # scheduled there, and the member's scheduler says why.
+    [node] = east.core.list_node().items
+    east.core.patch_node(node.metadata.name, {"spec": {"unschedulable": True}})
+    east.core.delete_namespaced_pod(pod.metadata.name, "shop", grace_period_seconds=0)
+
+    def waiting() -> str | None:
+        text = owner_client.get(reverse("workload-pods", args=[workload.pk])).content.decode()
+        return text if "Pending" in text and "unschedulable" in text else None
+
+    text = wait_for(waiting, timeout=30, interval=0.3)
+    assert "0/1 nodes are available" in text, text
+    east.link.cut()
+    try:
+        cut = owner_client.get(reverse("workload-pods", args=[workload.pk])).content.decode()
+        assert "east could not be read" in cut and "No pods." in cut
+    finally:
+        east.link.heal()
