@@ -201,10 +201,16 @@ class ClusterApi:
         namespace: str | None = None,
         label_selector: str = "",
         field_selector: str = "",
+        api_version: str = "",
     ) -> Iterator[Json]:
-        """Every object of `kind` (all namespaces unless one is given), page by page."""
+        """Every object of `kind` (all namespaces unless one is given), page by page; a custom kind
+        by its `api_version` (a kind the cluster does not serve is refused with 404)."""
         for page in self.pages(
-            kind, namespace=namespace, label_selector=label_selector, field_selector=field_selector
+            kind,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            api_version=api_version,
         ):
             yield from page.get("items") or []
 
@@ -215,8 +221,13 @@ class ClusterApi:
         namespace: str | None = None,
         label_selector: str = "",
         field_selector: str = "",
+        api_version: str = "",
     ) -> Iterator[Json]:
         """The list's pages; the last one's `metadata.resourceVersion` is where a watch resumes."""
+        try:
+            path = self.kind(api_version, kind).path(namespace)
+        except KindNotServed as missing:
+            raise ClusterRefused(404, str(missing)) from missing
         query: list[tuple[str, Any]] = []
         if label_selector:
             query.append(("labelSelector", label_selector))
@@ -224,7 +235,7 @@ class ClusterApi:
             query.append(("fieldSelector", field_selector))
         token = ""
         while True:
-            page = self.list_page(KINDS[kind].path(namespace), query=query, token=token)
+            page = self.list_page(path, query=query, token=token)
             yield page
             token = (page.get("metadata") or {}).get("continue") or ""
             if not token:

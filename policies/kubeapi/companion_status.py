@@ -23,9 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from django.db.models import Q
+
 from policies.federation.placements import FederationRows
 from policies.kubeapi import store
 from policies.kubeapi.autoscaler_status import autoscaler_status
+from policies.kubeapi.custom_status import Key as CustomKey
+from policies.kubeapi.custom_status import custom_reports, custom_status_changes
 from policies.models import KubeObject, Placement, Propagation, Workload
 from tenants.models import Organization
 
@@ -118,20 +122,20 @@ def workloads_and_placements(
 
 
 def companion_statuses_sync(organization: Organization, rows: FederationRows | None) -> int:
-    """Each companion Ingress's, Service's, HPA's and claim's status from the members. How many
-    changed."""
+    """Each companion Ingress's, Service's, HPA's and claim's status from the members, and each
+    stand-alone custom resource's (``custom_status``). How many changed."""
     workloads, placements = workloads_and_placements(organization, rows)
     users = _users(workloads)
-    alone = _standalone_reports(organization)
+    alone, custom = _standalone_reports(organization)
+    changes: list[tuple[KubeObject, Json]] = custom_status_changes(organization, custom) if custom else []
     if not users and not alone:
-        return 0
+        return store.statuses_write_unless_moved(organization, changes)
     candidates = KubeObject.objects.filter(
         organization=organization,
         kind__in=GROUPS,
         namespace__in={namespace for namespace, _, _ in [*users, *alone]},
         deleted_at__isnull=True,
     )
-    changes: list[tuple[KubeObject, Json]] = []
     for kobj in candidates:
         key = (kobj.namespace, kobj.kind, kobj.name)
         if GROUPS[kobj.kind] != kobj.group or (key not in users and key not in alone):
@@ -143,13 +147,20 @@ def companion_statuses_sync(organization: Organization, rows: FederationRows | N
     return store.statuses_write_unless_moved(organization, changes)
 
 
-def _standalone_reports(organization: Organization) -> dict[Key, list[tuple[str, Json]]]:
-    """By (namespace, kind, name), what the members a stand-alone object went to report of it
-    (``Propagation.status``), by member name."""
+def _standalone_reports(
+    organization: Organization,
+) -> tuple[dict[Key, list[tuple[str, Json]]], dict[CustomKey, list[tuple[str, Json]]]]:
+    """By (namespace, kind, name), what the members a stand-alone object of the kinds above went to
+    report of it (``Propagation.status``), by member name; and the custom resources' reports
+    (``custom_status``)."""
     found: dict[Key, list[tuple[str, Json]]] = {}
-    rows = Propagation.objects.filter(organization=organization, kind__in=GROUPS, api_version="").exclude(
-        status={}
-    )
+    rows = Propagation.objects.filter(
+        Q(kind__in=GROUPS, api_version="") | ~Q(api_version=""), organization=organization
+    ).exclude(status={})
+    custom = []
     for row in rows.select_related("cluster").order_by("cluster__name"):
-        found.setdefault((row.namespace, row.kind, row.name), []).append((row.cluster.name, row.status))
-    return found
+        if row.api_version:
+            custom.append(row)
+        else:
+            found.setdefault((row.namespace, row.kind, row.name), []).append((row.cluster.name, row.status))
+    return found, custom_reports(custom)

@@ -33,6 +33,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clusters.models import Cluster, ClusterStatus
+from engines.kube.labels import GENERATION_ANNOTATION
 from policies.federation.manifests import cluster_addresses_removed
 from policies.federation.spec import engine_policy, federation_labels
 from policies.kubeapi import store
@@ -184,6 +185,11 @@ def _marked(kobj: KubeObject) -> Json:
         MANAGED_BY_LABEL: "nodeless",
         OBJECT_ID_LABEL: str(kobj.pk),
     }
+    if _custom_api_version(kobj):
+        # Which of the endpoint's generations the member's copy is: its controller's status counts
+        # for the endpoint's object once it has observed that one (``custom_status``).
+        annotations = metadata.get("annotations") or {}
+        metadata["annotations"] = {**annotations, GENERATION_ANNOTATION: str(kobj.generation)}
     return obj
 
 

@@ -15,13 +15,14 @@ reported under that one, and the endpoint gathers statuses per member, not per w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from clusters.kube.api import ClusterApi
 from clusters.models import Cluster
 from clusters.observation.reading import read_labelled
-from engines.kube.labels import WORKLOAD_ID
+from engines.kube.labels import GENERATION_ANNOTATION, WORKLOAD_ID
 from policies.models import Workload
 
 Json = dict[str, Any]
@@ -80,3 +81,22 @@ def member_companion_statuses(
             owner = str((metadata.get("labels") or {}).get(WORKLOAD_ID))
             found.setdefault(owner, {})[f"{kind}/{metadata.get('name')}"] = kept
     return found, watched
+
+
+# A custom resource's status is kept whole up to this size; a larger one keeps its conditions and
+# observedGeneration only (what Argo CD's and Flux's health checks read).
+MAX_CUSTOM_STATUS_BYTES = 16 * 1024
+
+
+def kept_custom_status(obj: Json) -> Json:
+    """What is gathered of a member's copy of a custom resource (``policies.kubeapi.custom_status``):
+    its status, its generation there, and which of the endpoint's generations it is."""
+    metadata = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    if len(json.dumps(status)) > MAX_CUSTOM_STATUS_BYTES:
+        status = {key: status[key] for key in ("conditions", "observedGeneration") if key in status}
+    return {
+        "status": status,
+        "generation": int(metadata.get("generation") or 0),
+        "endpointGeneration": int((metadata.get("annotations") or {}).get(GENERATION_ANNOTATION) or 0),
+    }

@@ -1,7 +1,7 @@
 """The stand-alone objects' step of a pass (``policies.kubeapi.standalone``): apply each object to
 the clusters its policy names and delete it where it no longer goes, every call within the member's
 API budget, members in parallel, each member's calls in order over its one client; then read what
-the members report of the Ingresses, LoadBalancer Services and HPAs applied there
+the members report of the Ingresses, LoadBalancer Services, HPAs and custom resources applied there
 (``Propagation.status``, gathered on the objects as a companion's is)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 from clusters.kube.access import ClusterCredentialsError, cluster_api
 from clusters.kube.api import ClusterRefused, ClusterUnreachable
@@ -23,9 +24,11 @@ from policies.kubeapi.standalone import (
 )
 from policies.models import Propagation
 from workers.federation.apply import MemberClient
-from workers.federation.companion_statuses import STATUS_KINDS, labelled_statuses
+from workers.federation.companion_statuses import STATUS_KINDS, kept_custom_status, labelled_statuses
 from workers.federation.observe import in_parallel
 from workers.provisioning.budget import ApiBudgetSpent
+
+Reported = tuple[str, str, str]  # kind, namespace, name
 
 
 def _cluster(cluster: Cluster, actions: Sequence[StandaloneAction]) -> list[StandaloneOutcome]:
@@ -79,24 +82,40 @@ def run_standalone(organization_id: str) -> int:
     return len(outcomes)
 
 
-def _member_statuses(cluster: Cluster, kinds: set[str]) -> dict[tuple[str, str, str], dict[str, Any]] | None:
-    """(kind, namespace, name) -> what is gathered of our stand-alone objects of ``kinds`` there;
-    None when the member cannot be read (what it said last stays)."""
+def _member_statuses(cluster: Cluster, rows: Sequence[Propagation]) -> dict[Reported, dict[str, Any]] | None:
+    """(kind, namespace, name) -> what is gathered of our stand-alone objects ``rows`` there: the
+    built-in kinds' from the member's watches, the custom resources' listed by kind (their status
+    whole, ``kept_custom_status``); None when the member cannot be read (what it said last stays)."""
+    builtin = {row.kind for row in rows if not row.api_version}
+    custom = {(row.api_version, row.kind) for row in rows if row.api_version}
     try:
-        statuses, _ = labelled_statuses(cluster, cluster_api(cluster), kinds, OBJECT_ID_LABEL)
+        api = cluster_api(cluster)
+        statuses, _ = labelled_statuses(cluster, api, builtin, OBJECT_ID_LABEL) if builtin else ([], True)
+        found = {
+            (kind, str(meta.get("namespace")), str(meta.get("name"))): kept for kind, meta, kept in statuses
+        }
+        for api_version, kind in sorted(custom):
+            try:
+                objects = list(api.list(kind, api_version=api_version, label_selector=OBJECT_ID_LABEL))
+            except ClusterRefused as refused:
+                if refused.status != 404:
+                    raise
+                continue  # the member does not serve the kind (the row says why it was not applied)
+            for obj in objects:
+                meta = obj.get("metadata") or {}
+                found[(kind, str(meta.get("namespace")), str(meta.get("name")))] = kept_custom_status(obj)
     except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable):
         return None
-    return {(kind, str(meta.get("namespace")), str(meta.get("name"))): kept for kind, meta, kept in statuses}
+    return found
 
 
 def _statuses_read(organization_id: str) -> None:
-    """Each applied stand-alone Ingress's, Service's and HPA's status as its member reports it (one
-    statement when the organization sends none)."""
+    """Each applied stand-alone Ingress's, Service's, HPA's and custom resource's status as its
+    member reports it (one statement when the organization sends none)."""
     rows = list(
         Propagation.objects.filter(
+            Q(kind__in=STATUS_KINDS, api_version="") | ~Q(api_version=""),
             organization_id=organization_id,
-            kind__in=STATUS_KINDS,
-            api_version="",
             applied_version__gt=0,
             cluster__status=ClusterStatus.CONNECTED,
         ).select_related("cluster__organization", "cluster__cloud_account")
@@ -105,7 +124,7 @@ def _statuses_read(organization_id: str) -> None:
     for row in rows:
         by_cluster.setdefault(str(row.cluster_id), []).append(row)
     read = in_parallel(
-        lambda group: (group, _member_statuses(group[0].cluster, {row.kind for row in group})),
+        lambda group: (group, _member_statuses(group[0].cluster, group)),
         list(by_cluster.values()),
     )
     for group, statuses in read:

@@ -83,3 +83,77 @@ def test_a_custom_resource_goes_to_the_policy_members_that_serve_its_kind(
     endpoint_custom.delete_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, "nightly")
     _settled(lambda: _on(east) is None and _on(west) is None)
     _settled(lambda: not Propagation.objects.filter(organization=cast.org_a).exists())
+
+
+def _reporting_definition() -> dict[str, Any]:
+    """The CRD with the status an operator writes (conditions, observedGeneration) kept whole."""
+    found = definition()
+    schema = found["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["status"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return found
+
+
+def _operator_reports(member: Any, ready: str, message: str = "") -> None:
+    """What the operator running in the member writes on its copy (its status subresource)."""
+    custom = kube_api(kube.CustomObjectsApi, member.api_client)
+    copy = custom.get_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, "nightly")
+    condition = {"type": "Ready", "status": ready, "reason": "Scheduled" if ready == "True" else "Waiting"}
+    status = {
+        "observedGeneration": copy["metadata"]["generation"],
+        "conditions": [{**condition, "message": message}],
+        "lastRun": "2026-12-07T00:00:00Z",
+    }
+    custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, "shop", PLURAL, "nightly", {"status": status}
+    )
+
+
+def test_a_custom_resource_takes_its_status_from_the_members_operators(
+    cast, api, member, policy, federation_loop
+) -> None:
+    """Argo CD's health checks for operators' kinds and Flux's kstatus read Ready and
+    observedGeneration: the endpoint's copy gathers the members' (one condition of each type, True
+    only where every member says so, else the first that does not, named), and observedGeneration
+    is the endpoint's generation once every member's operator has observed the copy of it."""
+    east = member("east", {"cloud": "aws", "region": "us-east-1"}, pools=(pool(1),))
+    west = member("west", {"cloud": "aws", "region": "us-west-2"}, pools=(pool(1),))
+    policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
+    for one in (east, west):
+        kube_api(kube.ApiextensionsV1Api, one.api_client).create_custom_resource_definition(
+            _reporting_definition()
+        )
+    endpoint_custom: Any = kube.CustomObjectsApi(api)
+    kube.CoreV1Api(api).create_namespace(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    )
+    kube.ApiextensionsV1Api(api).create_custom_resource_definition(_reporting_definition())
+    tab = crontab("nightly", replicas=2)
+    tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
+    endpoint_custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
+    _settled(lambda: _on(east) is not None and _on(west) is not None)
+    assert (_on(east) or {})["metadata"]["annotations"]["nodeless.io/generation"] == "1"
+
+    def served_status() -> dict[str, Any]:
+        found = endpoint_custom.get_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, "nightly")
+        return dict(found.get("status") or {})
+
+    _operator_reports(east, "True")
+    _operator_reports(west, "False", "waiting for a schedule slot")
+    status = _settled(lambda: (s := served_status()).get("conditions") and s)
+    assert status["conditions"][0]["status"] == "False"
+    assert status["conditions"][0]["message"] == "west: waiting for a schedule slot"
+    assert status["observedGeneration"] == 1 and status["lastRun"] == "2026-12-07T00:00:00Z"
+
+    _operator_reports(west, "True")
+    _settled(lambda: served_status()["conditions"][0]["status"] == "True")
+
+    # A new generation: observedGeneration stays at 1 until both operators observed their copies of 2.
+    endpoint_custom.patch_namespaced_custom_object(
+        GROUP, VERSION, "shop", PLURAL, "nightly", {"spec": {"replicas": 3}}
+    )
+    _settled(lambda: all((_on(m) or {}).get("spec", {}).get("replicas") == 3 for m in (east, west)))
+    _operator_reports(east, "True", "seen 2")
+    _settled(lambda: served_status()["conditions"][0]["message"] == "seen 2")
+    assert served_status()["observedGeneration"] == 1
+    _operator_reports(west, "True")
+    _settled(lambda: served_status()["observedGeneration"] == 2)
