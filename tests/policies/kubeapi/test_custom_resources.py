@@ -123,10 +123,10 @@ def test_a_custom_resource_takes_its_status_from_the_members_operators(
             _reporting_definition()
         )
     endpoint_custom: Any = kube.CustomObjectsApi(api)
-    kube.CoreV1Api(api).create_namespace(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
-    )
-    kube.ApiextensionsV1Api(api).create_custom_resource_definition(_reporting_definition())
+    endpoint_core: Any = kube.CoreV1Api(api)
+    endpoint_extensions: Any = kube.ApiextensionsV1Api(api)
+    endpoint_core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    endpoint_extensions.create_custom_resource_definition(_reporting_definition())
     tab = crontab("nightly", replicas=2)
     tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
     endpoint_custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
