@@ -122,6 +122,14 @@ def cluster_api(cluster: Cluster) -> ClusterApi:
     return api
 
 
+def cluster_api_within(cluster: Cluster, deadline: Deadline) -> ClusterApi:
+    """The cluster's API over this process's kept client (its open connections), every call within
+    ``deadline``: for a look someone waits for, made again and again (``kubectl get pods -w``). Not
+    to be closed: the connections stay with the kept client. Raises ClusterCredentialsError."""
+    kept = cluster_api(cluster)
+    return ClusterApi(kept.api_client, unauthorized_hint=kept.unauthorized_hint, deadline=deadline)
+
+
 def new_cluster_api(cluster: Cluster, *, deadline: Deadline | None = None) -> ClusterApi:
     """A client of its own for a one-off look (close it after): nothing is kept for this process.
     Under a deadline nothing is retried: the time a retry would take is not there."""

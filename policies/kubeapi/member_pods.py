@@ -19,11 +19,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from clusters.kube.access import ClusterCredentialsError, new_cluster_api
+from clusters.kube.access import ClusterCredentialsError, cluster_api_within, new_cluster_api
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from clusters.kube.deadline import Deadline
 from clusters.kube.kinds import KINDS
@@ -106,8 +105,7 @@ def _ask(clusters: list[Cluster], call: Callable[[ClusterApi, Cluster], T]) -> A
     deadline = Deadline.after(READ_SECONDS)
 
     def one(cluster: Cluster) -> T:
-        with closing(new_cluster_api(cluster, deadline=deadline)) as api:
-            return call(api, cluster)
+        return call(cluster_api_within(cluster, deadline), cluster)
 
     futures = [(cluster, _pool().submit(one, cluster)) for cluster in clusters]
     answers: Answers[T] = Answers()
@@ -393,8 +391,8 @@ def _log(found: FoundPod, namespace: str, name: str, query: Mapping[str, str]) -
             except BaseException:
                 api.close()
                 raise
-        with closing(new_cluster_api(found.cluster, deadline=Deadline.after(READ_SECONDS))) as api:
-            return iter([b"".join(api.stream(path, query=options, seconds=READ_SECONDS))])
+        api = cluster_api_within(found.cluster, Deadline.after(READ_SECONDS))
+        return iter([b"".join(api.stream(path, query=options, seconds=READ_SECONDS))])
     except ClusterRefused as refused:
         reason = _REASONS.get(refused.status, "InternalError")
         raise errors.KubeError(refused.status, reason, f"{found.cluster.name}: {refused}")

@@ -202,6 +202,7 @@ OBJECT_ROUTES: dict[str, RouteBuilder] = {
     "cluster-policy": lambda o: {"cluster_id": o.cluster().pk},
     "cluster-policy-reset": lambda o: {"cluster_id": o.cluster().pk},
     "workload-detail": lambda o: {"workload_id": o.workload().pk},
+    "workload-pods": lambda o: {"workload_id": o.workload().pk},
     "workload-edit": lambda o: {"workload_id": o.workload().pk},
     "workload-scale": lambda o: {"workload_id": o.workload().pk},
     "workload-delete": lambda o: {"workload_id": o.workload().pk},

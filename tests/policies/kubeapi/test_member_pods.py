@@ -24,6 +24,7 @@ from tenants.actors import Actor
 from tenants.services.tokens import api_token_create
 from tests.fixtures.connections import connected, kubeconfig_for
 from tests.fixtures.federation import deployment, pool
+from tests.fixtures.pages import get_page
 from tests.fixtures.simulation import wait_for
 from tests.policies.kubeapi.conftest import Kube, write_manifests
 from tests.policies.kubeapi.test_kubectl import NAMESPACE
@@ -372,8 +373,7 @@ def test_the_workload_page_shows_its_pods_and_why_one_waits(
     page = owner_client.get(reverse("workload-detail", args=[workload.pk])).content.decode()
     assert f'hx-get="{reverse("workload-pods", args=[workload.pk])}"' in page
 
-    shown = viewer_client.get(reverse("workload-pods", args=[workload.pk]))
-    assert shown.status_code == 200
+    shown = get_page(viewer_client, reverse("workload-pods", args=[workload.pk]), queries=10)
     assert (
         f"<code>{pod.metadata.name}</code></td><td>east</td><td>1/1</td><td>Running" in shown.content.decode()
     )
