@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHt
 from nodeless_saas.documents import DocumentError, load_json
 from policies.kubeapi import errors, member_pods, operations, store, tables
 from policies.kubeapi.selection import field_filters, label_matcher
+from tenants.models import Organization
 
 Json = dict[str, Any]
 R = TypeVar("R", bound=HttpResponseBase)
@@ -20,6 +21,26 @@ MADE_BY_MEMBERS = (
     "the pods of federated workloads are made by their member clusters: create a Deployment, StatefulSet, "
     "DaemonSet, Job or CronJob and Nodeless places it"
 )
+
+
+# What needs a connection held open to the member's kubelet, which the endpoint does not relay.
+NOT_RELAYED = {
+    "exec": "kubectl exec",
+    "attach": "kubectl attach",
+    "portforward": "kubectl port-forward",
+    "proxy": "the pod proxy",
+}
+
+
+def not_relayed(organization: Organization, namespace: str, name: str, subresource: str) -> errors.KubeError:
+    """The answer to exec, attach, port-forward or proxy: where the pod runs, to do it there."""
+    cluster = member_pods.get(organization, namespace, name).cluster.name
+    return errors.KubeError(
+        400,
+        "BadRequest",
+        f"{NOT_RELAYED[subresource]} is not relayed to member clusters: pod {name} runs in {cluster}; "
+        f"use {cluster}'s own kubeconfig for it",
+    )
 
 
 def _respond(body: Json, warnings: list[str]) -> JsonResponse:
