@@ -40,6 +40,7 @@ KINDS = {
     "Role": Kind("rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": Kind("rbac.authorization.k8s.io/v1", "rolebindings"),
     "PodMetrics": Kind("metrics.k8s.io/v1beta1", "pods"),
+    "NodeMetrics": Kind("metrics.k8s.io/v1beta1", "nodes", namespaced=False),
     "NodePool": Kind("karpenter.sh/v1", "nodepools", namespaced=False),  # Karpenter, when installed
     "PersistentVolume": Kind("v1", "persistentvolumes", namespaced=False),
     "StorageClass": Kind("storage.k8s.io/v1", "storageclasses", namespaced=False),

@@ -26,7 +26,7 @@ from clusters.kube.access import ClusterCredentialsError, cluster_api_within, ne
 from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from clusters.kube.deadline import Deadline
 from clusters.kube.kinds import KINDS
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterStatus
 from engines.kube.labels import WORKLOAD_ID
 from policies.kubeapi import errors
 from policies.kubeapi.selection import fields_match
@@ -47,7 +47,16 @@ FOLLOW_SECONDS = 600
 # What kubectl may ask of a pod's log (``PodLogOptions``); anything else is not passed on.
 LOG_OPTIONS = ("container", "previous", "sinceSeconds", "sinceTime", "timestamps", "tailLines", "limitBytes")
 
-_API_VERSIONS = {"Pod": "v1", "Event": "v1", "PodMetrics": "metrics.k8s.io/v1beta1"}
+_API_VERSIONS = {
+    "Pod": "v1",
+    "Event": "v1",
+    "Node": "v1",
+    "PodMetrics": "metrics.k8s.io/v1beta1",
+    "NodeMetrics": "metrics.k8s.io/v1beta1",
+}
+_PLURALS = {"Pod": "pods", "PodMetrics": "pods", "Node": "nodes", "NodeMetrics": "nodes"}
+# The members' own objects, all served: their nodes, and metrics-server's of them.
+NODE_KINDS = ("Node", "NodeMetrics")
 _REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound"}
 _pool_lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -82,13 +91,17 @@ class FoundPod:
     warnings: list[str]
 
 
-def _members(organization: Organization, namespace: str) -> list[Cluster]:
+def _members(organization: Organization, namespace: str, kind: str = "Pod") -> list[Cluster]:
     """The organization's clusters that hold a placement of a workload of ``namespace`` (of any
-    namespace when it is empty)."""
-    placed = Placement.objects.filter(organization=organization)
-    if namespace:
-        placed = placed.filter(workload__namespace=namespace)
-    clusters = Cluster.objects.filter(organization=organization, pk__in=placed.values("cluster_id"))
+    namespace when it is empty); for nodes, every connected one."""
+    clusters = Cluster.objects.filter(organization=organization)
+    if kind in NODE_KINDS:
+        clusters = clusters.filter(status=ClusterStatus.CONNECTED)
+    else:
+        placed = Placement.objects.filter(organization=organization)
+        if namespace:
+            placed = placed.filter(workload__namespace=namespace)
+        clusters = clusters.filter(pk__in=placed.values("cluster_id"))
     return list(clusters.select_related("organization", "cloud_account").order_by("name"))
 
 
@@ -140,16 +153,18 @@ def listing(
     organization's workloads in ``namespace`` (every namespace when empty) that the selectors
     select, by namespace and name (then cluster); and what the members answered (``warnings()``
     names those not read)."""
-    ours = _ours(organization, namespace)
+    nodes = kind in NODE_KINDS  # the members' own, all of them
+    ours = set() if nodes else _ours(organization, namespace)
+    selector = "" if nodes else WORKLOAD_ID
     answers = _ask(
-        _members(organization, namespace),
-        lambda api, _: list(api.list(kind, namespace=namespace or None, label_selector=WORKLOAD_ID)),
+        _members(organization, namespace, kind),
+        lambda api, _: list(api.list(kind, namespace=namespace or None, label_selector=selector)),
     )
     pods = [
         _shown(pod, cluster, kind)
         for cluster, listed in answers.answered
         for pod in listed
-        if _is_ours(pod, ours) and labels((pod.get("metadata") or {}).get("labels") or {})
+        if (nodes or _is_ours(pod, ours)) and labels((pod.get("metadata") or {}).get("labels") or {})
         if fields_match(filters, pod)
     ]
     pods.sort(key=lambda pod: (pod["metadata"].get("namespace", ""), pod["metadata"].get("name", "")))
@@ -227,24 +242,31 @@ def _by_uid(pods: list[Json]) -> dict[tuple[str, str], Json]:
 def get(organization: Organization, namespace: str, name: str, kind: str = "Pod") -> FoundPod:
     """The pod ``name`` of the namespace (or its metrics), from the first member (by name) that runs
     one of ours so named; 404 when none does, 503 when a member that could not be read might."""
-    ours = _ours(organization, namespace)
-    answers = _ask(_members(organization, namespace), lambda api, _: api.get(kind, namespace, name))
-    found = [(cluster, pod) for cluster, pod in answers.answered if pod is not None and _is_ours(pod, ours)]
+    nodes = kind in NODE_KINDS
+    ours = set() if nodes else _ours(organization, namespace)
+    answers = _ask(
+        _members(organization, namespace, kind), lambda api, _: api.get(kind, namespace or None, name)
+    )
+    found = [
+        (cluster, pod)
+        for cluster, pod in answers.answered
+        if pod is not None and (nodes or _is_ours(pod, ours))
+    ]
     if not found:
         if answers.problems:
             raise errors.KubeError(
                 503,
                 "ServiceUnavailable",
-                f'pod "{name}" is in no member that answered, and {"; ".join(answers.problems)}',
+                f'{kind.lower()} "{name}" is in no member that answered, and {"; ".join(answers.problems)}',
             )
-        raise errors.not_found("pods", _API_VERSIONS[kind].rpartition("/")[0], name)
+        raise errors.not_found(_PLURALS[kind], _API_VERSIONS[kind].rpartition("/")[0], name)
     warnings = answers.warnings()
     if len(found) > 1:
         # A StatefulSet divided over members names its pods from 0 in each of them.
         others = ", ".join(cluster.name for cluster, _ in found[1:])
         warnings.append(
-            f"a pod named {name} also runs in {others}: this is the one in {found[0][0].name} "
-            f"(kubectl get pods --field-selector metadata.name={name} lists every one)"
+            f"a {kind.lower()} named {name} is also in {others}: this is the one in {found[0][0].name} "
+            f"(kubectl get {_PLURALS[kind]} --field-selector metadata.name={name} lists every one)"
         )
     cluster, pod = found[0]
     return FoundPod(_shown(pod, cluster, kind), cluster, warnings)

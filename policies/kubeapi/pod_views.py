@@ -65,8 +65,10 @@ def handle(
     organization, namespace, kind = ctx.organization, ctx.namespace, ctx.resource.kind
     as_table = tables.wants_table(request.headers.get("Accept", ""))
     if request.GET.get("watch") in ("1", "true"):
-        if kind == "PodMetrics":
-            raise errors.method_not_allowed("metrics are read, not watched (metrics-server's are too)")
+        if kind != "Pod":
+            raise errors.method_not_allowed(
+                f"{ctx.resource.plural} are read from the member clusters, not watched"
+            )
         if name is not None or method != "GET":
             raise errors.method_not_allowed("watch pods through their collection (a fieldSelector names one)")
         return _watch(request, ctx, as_table)

@@ -117,8 +117,10 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Service", "services", short_names=("svc",), status=True),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
-    # The members' pods of the organization's workloads, read from them when asked (``member_pods``).
+    # The members' pods of the organization's workloads, and the members' nodes, read from them when
+    # asked (``member_pods``).
     Resource("", "v1", "Pod", "pods", short_names=("po",), derived=True),
+    Resource("", "v1", "Node", "nodes", namespaced=False, short_names=("no",), read_only=True, derived=True),
     # Kept and served, not placed (the members run their own): kube-apiserver always serves them, and
     # ``kubectl apply --prune`` maps every kind of its default list (these among them) before it prunes.
     Resource("", "v1", "Endpoints", "endpoints", short_names=("ep",)),
@@ -132,6 +134,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), read_only=True, derived=True),
     # The members' metrics-server's, of the organization's pods (``member_pods``): ``kubectl top pod``.
     Resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", read_only=True, derived=True),
+    Resource(
+        "metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", namespaced=False, read_only=True, derived=True
+    ),
     Resource("batch", "v1", "Job", "jobs", status=True, workload=True),
     Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), status=True, workload=True),
     Resource(

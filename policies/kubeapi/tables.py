@@ -122,6 +122,20 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ]
     if kind == "ServiceAccount":
         return [("Secrets", len(obj.get("secrets") or []))]
+    if kind == "Node":  # a member's (``member_pods``): kubectl's columns, and the member
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        roles = sorted(key.rpartition("/")[2] for key in labels if key.startswith("node-role.kubernetes.io/"))
+        condition: Json = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        shown = "Ready" if condition.get("status") == "True" else "NotReady"
+        if spec.get("unschedulable"):
+            shown += ",SchedulingDisabled"
+        return [
+            ("Status", shown),
+            ("Roles", ",".join(roles) or "<none>"),
+            ("Version", (status.get("nodeInfo") or {}).get("kubeletVersion", "")),
+            ("Cluster", annotations.get(POD_CLUSTER_ANNOTATION, "")),
+        ]
     if kind == "Pod":  # a member's (``member_pods``): kubectl's columns, and the member it runs in
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         ready, shown, restarts = pod_summary(obj)

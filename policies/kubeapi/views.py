@@ -50,6 +50,8 @@ WATCH_WAKE_SECONDS = 1.0
 # The organizations watched in this process and their resourceVersions (one reader for all).
 _versions = watching.Versions(store.version_of)
 BOOKMARK_SECONDS = 10
+# Served from the members when read (``member_pods``).
+MEMBER_KINDS = ("Pod", "PodMetrics", "Node", "NodeMetrics")
 
 
 def _respond(body: Json, status: int = 200) -> JsonResponse:
@@ -131,9 +133,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     if resource is None or (namespace and not resource.namespaced):
         raise errors.not_found(rest[0], group, "/" + "/".join(parts))
     if resource.read_only and request.method not in ("GET", "HEAD"):
-        raise errors.method_not_allowed(
-            f"{resource.plural} are written by Nodeless only: {request.method} is not allowed"
-        )
+        whose = "the member clusters' own" if resource.kind in MEMBER_KINDS else "written by Nodeless only"
+        raise errors.method_not_allowed(f"{resource.plural} are {whose}: {request.method} is not allowed")
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
     if subresource and (subresource not in resource.subresources or len(rest) > 3):
@@ -152,7 +153,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     )
     if resource.group == resources.POLICY_GROUP:
         return policy_objects.handle(request, ctx, name, _body)
-    if resource.derived and resource.kind in ("Pod", "PodMetrics"):
+    if resource.derived and resource.kind in MEMBER_KINDS:
         return pod_views.handle(request, ctx, name, subresource)
     if resource.derived:
         return _derived(request, ctx, name)

@@ -34,6 +34,7 @@ from workers.federation import run_pass
 pytestmark = pytest.mark.django_db(transaction=True)
 PODS = "/k8s/api/v1/namespaces/shop/pods"
 METRICS = "/k8s/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods"
+NODES = "/k8s/api/v1/nodes"
 DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
@@ -115,6 +116,34 @@ def test_the_members_pods_are_listed_read_and_logged_with_the_member_each_runs_i
     across = shop.get("/k8s/api/v1/pods").json()["items"]
     assert sorted(p["metadata"]["name"] for p in across) == sorted(where)
 
+    # The members' nodes, every one, with the member each is in.
+    nodes = {
+        n["metadata"]["name"]: n["metadata"]["annotations"][CLUSTER_ANNOTATION]
+        for n in shop.get(NODES).json()["items"]
+    }
+    member_nodes = {
+        m: {n.metadata.name for n in one.core.list_node().items}
+        for m, one in (("east", east), ("west", west))
+    }
+    assert nodes == {
+        **dict.fromkeys(member_nodes["east"], "east"),
+        **dict.fromkeys(member_nodes["west"], "west"),
+    }
+    node_table = shop.get(NODES, HTTP_ACCEPT=TABLE).json()
+    assert [c["name"] for c in node_table["columnDefinitions"]][:5] == [
+        "Name",
+        "Status",
+        "Roles",
+        "Version",
+        "Cluster",
+    ]
+    assert {row["cells"][1] for row in node_table["rows"]} == {"Ready"}
+    a_node = sorted(member_nodes["west"])[0]
+    assert shop.get(f"{NODES}/{a_node}").json()["metadata"]["annotations"][CLUSTER_ANNOTATION] == "west"
+    refused = shop.client.delete(f"{NODES}/{a_node}", **shop.headers)
+    assert refused.status_code == 405 and "the member clusters' own" in refused.json()["message"]
+    assert shop.get(f"/k8s/apis/metrics.k8s.io/v1beta1/nodes/{a_node}").json()["usage"]["cpu"].endswith("n")
+
 
 def test_pods_of_the_same_name_in_two_members_and_a_member_that_cannot_be_read(
     cast, shop, member, policy
@@ -135,7 +164,7 @@ def test_pods_of_the_same_name_in_two_members_and_a_member_that_cannot_be_read(
     assert listed == [(name, "east"), (name, "west")]
     one = shop.get(f"{PODS}/{name}")
     assert one.json()["metadata"]["annotations"][CLUSTER_ANNOTATION] == "east"
-    assert "also runs in west: this is the one in east" in one["Warning"]
+    assert "is also in west: this is the one in east" in one["Warning"]
 
     west.link.cut()
     try:
@@ -273,6 +302,8 @@ def test_another_organization_sees_none_of_the_pods_even_in_a_cluster_both_conne
     _running(str(cast.org_a.pk), "web", 2, east)
     a_pods = {p.metadata.name for p in east.core.list_namespaced_pod("shop").items}
 
+    outsider = Kube(cast.token_b_plaintext)
+    assert outsider.get(NODES).json()["items"] == []  # org B has connected no cluster yet
     link = Partition(urlsplit(east.sim.url).port or 0)
     try:
         connected(
@@ -288,7 +319,6 @@ def test_another_organization_sees_none_of_the_pods_even_in_a_cluster_both_conne
         services.federation_policy_create(
             cast.org_b, actor=Actor(user=cast.oscar), data={"name": "default", "strategy": "cheapest"}
         )
-        outsider = Kube(cast.token_b_plaintext)
         assert outsider.send("post", "/k8s/api/v1/namespaces", NAMESPACE).status_code == 201
         _deploy(outsider, "api", 1)
         _running(str(cast.org_b.pk), "api", 1, east)
@@ -348,6 +378,17 @@ def test_kubectl_gets_describes_logs_and_deletes_the_members_pods(
     assert events.returncode == 0 and f"pod/{names[1]}" in events.stdout and "Scheduled" in events.stdout
     logs = kubectl("logs", "deployment/web", "-n", "shop")
     assert logs.returncode == 0 and "container app of pod shop/web-" in logs.stdout, logs.stderr
+    listed_nodes = kubectl("get", "nodes")
+    assert listed_nodes.returncode == 0 and listed_nodes.stdout.split()[:6] == [
+        "NAME",
+        "STATUS",
+        "ROLES",
+        "VERSION",
+        "CLUSTER",
+        "AGE",
+    ], listed_nodes.stdout + listed_nodes.stderr
+    top_nodes = kubectl("top", "node")
+    assert top_nodes.returncode == 0 and len(top_nodes.stdout.splitlines()) == 3, top_nodes.stderr
     top = kubectl("top", "pod", "-n", "shop")
     assert top.returncode == 0, top.stderr
     assert [row.split() for row in top.stdout.splitlines()[1:]] == [[name, "40m", "24Mi"] for name in names]
