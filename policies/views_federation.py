@@ -16,7 +16,7 @@ from policies.api.serializers import policy_representation
 from policies.federation import selectors, services
 from policies.federation.preview import preview as federation_preview
 from policies.forms_federation import FederationPolicyForm, ScaleForm, WorkloadForm, policy_initial
-from policies.kubeapi import member_pods, propagation
+from policies.kubeapi import member_objects, propagation
 from policies.kubeapi.kubeconfig import endpoint_kubeconfig
 from policies.models import FederationPolicy, Workload, WorkloadStatus
 from tenants.access import get_for_organization
@@ -117,7 +117,7 @@ def workload_detail(request: OrganizationRequest, workload_id: str) -> HttpRespo
 def workload_pods(request: OrganizationRequest, workload_id: str) -> HttpResponse:
     """The workload's pods, read from its members when the page asks (a panel of its page)."""
     workload = get_for_organization(request.organization, Workload, workload_id)
-    pods, warnings = member_pods.workload_pods(workload)
+    pods, warnings = member_objects.workload_pods(workload)
     context = {"workload": workload, "pods": pods, "warnings": warnings}
     return render(request, "policies/partials/_workload_pods.html", context)
 

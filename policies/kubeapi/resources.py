@@ -65,7 +65,7 @@ class Resource:
     workload: bool = False  # federated as a workload
     read_only: bool = False  # written by the product only (events): get, list and watch
     # Not stored: computed from other objects when read (a Deployment's ReplicaSet,
-    # ``replica_sets``) or read from the members (pods, ``member_pods``): get and list (and a pod's
+    # ``replica_sets``) or read from the members (pods, ``member_objects``): get and list (and a pod's
     # delete), so watchers (Argo CD's cache) leave them alone.
     derived: bool = False
 
@@ -118,7 +118,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
     # The members' pods of the organization's workloads, and the members' nodes, read from them when
-    # asked (``member_pods``).
+    # asked (``member_objects``).
     Resource("", "v1", "Pod", "pods", short_names=("po",), derived=True),
     Resource("", "v1", "Node", "nodes", namespaced=False, short_names=("no",), read_only=True, derived=True),
     # Kept and served, not placed (the members run their own): kube-apiserver always serves them, and
@@ -132,7 +132,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), status=True, workload=True),
     Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), status=True, workload=True),
     Resource("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), read_only=True, derived=True),
-    # The members' metrics-server's, of the organization's pods (``member_pods``): ``kubectl top pod``.
+    # The members' metrics-server's, of the organization's pods (``member_objects``): ``kubectl top pod``.
     Resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", read_only=True, derived=True),
     Resource(
         "metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", namespaced=False, read_only=True, derived=True

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 Json = dict[str, Any]
-# The member a pod served by the endpoint runs in (``member_pods.CLUSTER_ANNOTATION``).
+# The member a pod served by the endpoint runs in (``member_objects.CLUSTER_ANNOTATION``).
 POD_CLUSTER_ANNOTATION = "nodeless.io/cluster"
 
 
@@ -122,7 +122,7 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
         ]
     if kind == "ServiceAccount":
         return [("Secrets", len(obj.get("secrets") or []))]
-    if kind == "Node":  # a member's (``member_pods``): kubectl's columns, and the member
+    if kind == "Node":  # a member's (``member_objects``): kubectl's columns, and the member
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         labels = (obj.get("metadata") or {}).get("labels") or {}
         roles = sorted(key.rpartition("/")[2] for key in labels if key.startswith("node-role.kubernetes.io/"))
@@ -136,7 +136,7 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
             ("Version", (status.get("nodeInfo") or {}).get("kubeletVersion", "")),
             ("Cluster", annotations.get(POD_CLUSTER_ANNOTATION, "")),
         ]
-    if kind == "Pod":  # a member's (``member_pods``): kubectl's columns, and the member it runs in
+    if kind == "Pod":  # a member's (``member_objects``): kubectl's columns, and the member it runs in
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         ready, shown, restarts = pod_summary(obj)
         return [

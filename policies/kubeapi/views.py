@@ -25,10 +25,10 @@ from policies.kubeapi import (
     access_review,
     catalog,
     errors,
-    member_pods,
+    member_objects,
+    member_views,
     operations,
     patches,
-    pod_views,
     policy_objects,
     replica_sets,
     resources,
@@ -50,7 +50,7 @@ WATCH_WAKE_SECONDS = 1.0
 # The organizations watched in this process and their resourceVersions (one reader for all).
 _versions = watching.Versions(store.version_of)
 BOOKMARK_SECONDS = 10
-# Served from the members when read (``member_pods``).
+# Served from the members when read (``member_objects``).
 MEMBER_KINDS = ("Pod", "PodMetrics", "Node", "NodeMetrics")
 
 
@@ -138,8 +138,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
     if subresource and (subresource not in resource.subresources or len(rest) > 3):
-        if name and subresource in pod_views.NOT_RELAYED and resource.kind == "Pod" and not group:
-            raise pod_views.not_relayed(token.organization, namespace, name, subresource)
+        if name and subresource in member_views.NOT_RELAYED and resource.kind == "Pod" and not group:
+            raise member_views.not_relayed(token.organization, namespace, name, subresource)
         raise errors.not_found(f"{resource.plural}/{subresource}", group, name or "")
     ctx = operations.Context(
         organization=token.organization,
@@ -154,7 +154,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     if resource.group == resources.POLICY_GROUP:
         return policy_objects.handle(request, ctx, name, _body)
     if resource.derived and resource.kind in MEMBER_KINDS:
-        return pod_views.handle(request, ctx, name, subresource)
+        return member_views.handle(request, ctx, name, subresource)
     if resource.derived:
         return _derived(request, ctx, name)
     if name is None:
@@ -280,8 +280,8 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
         return _watch(request, ctx, labels, filters)
     items, version = operations.listing(ctx, labels=labels, field_filters=filters)
     warnings: list[str] = []
-    if member_pods.asks_for_pod_events(ctx.resource.kind, filters):  # kubectl get events, describe pod
-        more, warnings = member_pods.pod_events(ctx.organization, ctx.namespace, filters)
+    if member_objects.asks_for_pod_events(ctx.resource.kind, filters):  # kubectl get events, describe pod
+        more, warnings = member_objects.pod_events(ctx.organization, ctx.namespace, filters)
         items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):
         response = _respond(tables.table(ctx.resource.kind, items, version=str(version)))
@@ -289,7 +289,7 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
         listed = {"resourceVersion": str(version)}
         kind, api_version = f"{ctx.resource.kind}List", ctx.resource.group_version
         response = _respond({"kind": kind, "apiVersion": api_version, "metadata": listed, "items": items})
-    return pod_views.warned(response, warnings)
+    return member_views.warned(response, warnings)
 
 
 def _derived(request: HttpRequest, ctx: operations.Context, name: str | None) -> HttpResponseBase:

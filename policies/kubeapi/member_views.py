@@ -1,6 +1,6 @@
-"""``/api/v1/…/pods``: the members' pods of the organization's workloads (``member_pods``) — list,
-watch (by listing again), get, delete and log; pods are not written here. And their metrics
-(``/apis/metrics.k8s.io/v1beta1/…/pods``, get and list), for ``kubectl top pod``."""
+"""The members' objects on the endpoint (``member_objects``): ``/api/v1/…/pods`` — list, watch (by
+listing again), get, delete and log, never written here; ``/api/v1/nodes``; and their metrics
+(``/apis/metrics.k8s.io/v1beta1/…``), for ``kubectl top``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
 from nodeless_saas.documents import DocumentError, load_json
-from policies.kubeapi import errors, member_pods, operations, store, tables
+from policies.kubeapi import errors, member_objects, operations, store, tables
 from policies.kubeapi.selection import field_filters, label_matcher
 from tenants.models import Organization
 
@@ -34,7 +34,7 @@ NOT_RELAYED = {
 
 def not_relayed(organization: Organization, namespace: str, name: str, subresource: str) -> errors.KubeError:
     """The answer to exec, attach, port-forward or proxy: where the pod runs, to do it there."""
-    cluster = member_pods.get(organization, namespace, name).cluster.name
+    cluster = member_objects.get(organization, namespace, name).cluster.name
     return errors.KubeError(
         400,
         "BadRequest",
@@ -77,7 +77,7 @@ def handle(
             raise errors.method_not_allowed("delete pods one by one (kubectl delete pod NAME)")
         labels = label_matcher(request.GET.get("labelSelector"))
         filters = field_filters(request.GET.get("fieldSelector"), kind)
-        items, answers = member_pods.listing(organization, namespace, labels, filters, kind)
+        items, answers = member_objects.listing(organization, namespace, labels, filters, kind)
         warnings = answers.warnings()
         version = str(store.current_version(organization))
         if as_table:
@@ -88,16 +88,16 @@ def handle(
     if subresource == "log":
         if method == "DELETE":
             raise errors.method_not_allowed("a pod's log is only read")
-        found, chunks = member_pods.log(organization, namespace, name, request.GET)
+        found, chunks = member_objects.log(organization, namespace, name, request.GET)
         return warned(StreamingHttpResponse(chunks, content_type="text/plain"), found.warnings)
     if method == "DELETE":
         if ctx.dry_run:
-            found = member_pods.get(organization, namespace, name)
+            found = member_objects.get(organization, namespace, name)
         else:
             grace = _grace_period(request)
-            found = member_pods.delete(organization, namespace, name, grace_period_seconds=grace)
+            found = member_objects.delete(organization, namespace, name, grace_period_seconds=grace)
         return _respond(found.pod, found.warnings)
-    found = member_pods.get(organization, namespace, name, kind)
+    found = member_objects.get(organization, namespace, name, kind)
     if as_table:
         version = str(found.pod["metadata"].get("resourceVersion", ""))
         return _respond(tables.table(kind, [found.pod], version=version), found.warnings)
@@ -124,7 +124,7 @@ def _grace_period(request: HttpRequest) -> int | None:
 
 def _watch(request: HttpRequest, ctx: operations.Context, as_table: bool) -> HttpResponseBase:
     """``kubectl get pods -w``, ``kubectl wait``: the members' pods listed again every few seconds,
-    what changed sent as watch events (``member_pods.changes``). Asked from a resourceVersion (the
+    what changed sent as watch events (``member_objects.changes``). Asked from a resourceVersion (the
     list kubectl printed a moment ago), the pods as they are when the watch starts are taken as what
     the client has; without one, they come first as ADDED."""
     try:
@@ -136,7 +136,7 @@ def _watch(request: HttpRequest, ctx: operations.Context, as_table: bool) -> Htt
         raise errors.bad_request("timeoutSeconds must be a whole number")
     labels = label_matcher(request.GET.get("labelSelector"))
     filters = field_filters(request.GET.get("fieldSelector"), "Pod")
-    events = member_pods.changes(
+    events = member_objects.changes(
         ctx.organization,
         ctx.namespace,
         labels=labels,

@@ -1,7 +1,8 @@
-"""The members' pods on the endpoint (``member_pods``): listed (with the member each runs in, as the
-CLUSTER column), read, deleted and their logs read from the members that run them; a member that
-cannot be read is named and left out; another organization sees none of them, even in a cluster
-both connected; pods are not created or watched here."""
+"""The members' objects on the endpoint (``member_objects``): pods listed (with the member each runs
+in, as the CLUSTER column), read, watched, deleted and their logs, events and metrics read from the
+members that run them; the members' nodes; a member that cannot be read is named and left out;
+another organization sees none of them, even in a cluster both connected; pods are not created here;
+the workload page's pods panel."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from django.urls import reverse
 from clusters.services import cluster_connect_kubeconfig
 from engines.kube.labels import WORKLOAD_ID
 from policies.federation import services
-from policies.kubeapi import member_pods
+from policies.kubeapi import member_objects
 from policies.kubeapi.federation import POLICY_ANNOTATION
-from policies.kubeapi.member_pods import CLUSTER_ANNOTATION
+from policies.kubeapi.member_objects import CLUSTER_ANNOTATION
 from policies.models import Workload
 from tenants.actors import Actor
 from tenants.services.tokens import api_token_create
@@ -233,7 +234,7 @@ def test_pods_are_not_written_here(shop) -> None:
 
 
 def test_a_watch_of_pods_sends_what_changed_in_the_members(cast, shop, member, monkeypatch) -> None:
-    monkeypatch.setattr(member_pods, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(member_objects, "POLL_SECONDS", 0.1)
     east = member("east", {"cloud": "onprem"}, pools=(pool(2),))
     _deploy(shop, "web", 1)
     workload = _running(str(cast.org_a.pk), "web", 1, east)
@@ -279,7 +280,7 @@ def test_pod_changes_keep_the_pods_of_a_member_that_could_not_be_read() -> None:
     known = dict([pod("east", "a", "1"), pod("east", "b", "1"), pod("west", "c", "1")])
     now = dict([pod("east", "a", "2"), pod("east", "d", "1")])
 
-    events, after = member_pods.pod_changes(known, now, unread={"west"})
+    events, after = member_objects.pod_changes(known, now, unread={"west"})
 
     assert sorted((kind, p["metadata"]["uid"]) for kind, p in events) == [
         ("ADDED", "d"),
@@ -287,8 +288,8 @@ def test_pod_changes_keep_the_pods_of_a_member_that_could_not_be_read() -> None:
         ("MODIFIED", "a"),
     ]
     assert sorted(after) == [("east", "a"), ("east", "d"), ("west", "c")]
-    assert member_pods.pod_changes(after, after, unread=set())[0] == []
-    gone, _ = member_pods.pod_changes(after, {}, unread=set())
+    assert member_objects.pod_changes(after, after, unread=set())[0] == []
+    gone, _ = member_objects.pod_changes(after, {}, unread=set())
     assert sorted(p["metadata"]["uid"] for kind, p in gone if kind == "DELETED") == ["a", "c", "d"]
 
 

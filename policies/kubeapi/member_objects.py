@@ -1,14 +1,20 @@
-"""The pods of the organization's federated workloads, read from the members that run them when
-asked, as Karmada's proxy serves a member's pods: ``kubectl get pods`` (a CLUSTER column says where
-each runs), ``get pod -o yaml``, ``describe pod``, ``logs`` and ``delete pod`` (a Deployment's pod
-deleted to be replaced, as on a cluster) work against the endpoint. Nothing of them is stored here,
-and pods are not created through it: a workload's pods are its members' to make.
+"""What the members hold and the endpoint serves without storing it, read from them when asked, as
+Karmada's proxy serves a member's objects:
+
+- the pods of the organization's federated workloads: ``kubectl get pods`` (a CLUSTER column says
+  where each runs), ``get pod -o yaml``, ``describe pod``, ``logs``, ``delete pod`` (a Deployment's
+  pod deleted to be replaced, as on a cluster), ``wait`` and ``get pods -w`` (by listing again), and
+  their metrics (``kubectl top pod``); pods are not created through the endpoint: a workload's pods
+  are its members' to make;
+- the members' events of those pods (``kubectl describe pod``, ``kubectl get events``);
+- the members' nodes and their metrics (``kubectl get nodes``, ``top node``), read-only.
 
 Only the members holding a placement of the namespace's workloads are asked (every member with a
-placement for a list across namespaces), in parallel and within one deadline. A member that cannot be
-read is named in a Warning and its pods are left out: a list that says what it misses serves better
-than one that waits for a cluster that is down. Only pods labelled with one of the organization's
-workloads are served, so a cluster connected to two organizations shows each only its own.
+placement for a list across namespaces; every connected member for nodes), in parallel and within one
+deadline. A member that cannot be read is named in a Warning and its objects are left out: a list
+that says what it misses serves better than one that waits for a cluster that is down. Only pods
+labelled with one of the organization's workloads are served, so a cluster connected to two
+organizations shows each only its own.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ def _pool() -> ThreadPoolExecutor:
     with _pool_lock:
         pool = _pools.get(os.getpid())
         if pool is None:
-            pool = _pools[os.getpid()] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="member-pods")
+            pool = _pools[os.getpid()] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="member-reads")
         return pool
 
 
