@@ -29,6 +29,7 @@ NOT_RELAYED = {
     "attach": "kubectl attach",
     "portforward": "kubectl port-forward",
     "proxy": "the pod proxy",
+    "ephemeralcontainers": "kubectl debug",
 }
 
 
