@@ -31,6 +31,10 @@ HOSTNAME = "kubernetes.io/hostname"
 # of it we applied there.
 WORKLOAD_ID = "nodeless.io/workload-id"
 GENERATION_ANNOTATION = "nodeless.io/generation"
+# What kube-apiserver labels a Job's pods with (the Job strategy's generateSelector): the Job's uid
+# selects them; both spellings since Kubernetes 1.27.
+JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 # Annotations a pod may carry for Nodeless: a node of its own; the GPU models it may run on
 # (comma-separated, e.g. "T4,A10G"; absent: any model).
 ISOLATE_ANNOTATION = "nodeless.io/isolate"

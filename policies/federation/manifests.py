@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from engines.kube import QuantityError, pod_requests
+from engines.kube.labels import JOB_NAME_LABELS, JOB_UID_LABELS
 from nodeless_saas.documents import DocumentError, check_value, load_json, load_yaml_documents
 from policies.federation.manifest_checks import (
     Problems,
@@ -180,8 +181,32 @@ def cluster_addresses_removed(obj: Json) -> Json:
     return {**obj, "spec": {k: v for k, v in spec.items() if k not in ("clusterIP", "clusterIPs")}}
 
 
+def generated_selector_removed(obj: Json) -> Json:
+    """A Job without the selector and template labels the endpoint generated from its own uid
+    (``policies.kubeapi.defaults.with_job_selector``): a member refuses a selector it did not
+    generate ("`selector` not auto-generated") and gives its copy its own. Other objects, and a Job
+    that picks its own selector, as they are."""
+    spec = obj.get("spec")
+    if obj.get("kind") != "Job" or not isinstance(spec, Mapping) or spec.get("manualSelector"):
+        return obj
+    selector = spec.get("selector") or {}
+    if set(selector.get("matchLabels") or {}) - {JOB_UID_LABELS[0]} or selector.get("matchExpressions"):
+        return obj
+    template = dict(spec.get("template") or {})
+    metadata = dict(template.get("metadata") or {})
+    labels = {
+        k: v
+        for k, v in (metadata.get("labels") or {}).items()
+        if k not in (*JOB_UID_LABELS, *JOB_NAME_LABELS)
+    }
+    metadata["labels"] = labels
+    template["metadata"] = metadata
+    trimmed = {k: v for k, v in spec.items() if k != "selector"}
+    return {**obj, "spec": {**trimmed, "template": template}}
+
+
 def _clean(obj: Mapping[str, Any], namespace: str) -> Json:
-    cleaned: Json = cluster_addresses_removed(copy.deepcopy(dict(obj)))
+    cleaned: Json = generated_selector_removed(cluster_addresses_removed(copy.deepcopy(dict(obj))))
     cleaned.pop("status", None)
     metadata = dict(cleaned.get("metadata") or {})
     for field in _SERVER_METADATA:

@@ -12,7 +12,9 @@ the kinds it knows:
   has observed it there (the member's own ``observedGeneration`` counts its own generations); until
   then the one the endpoint kept.
 
-Only kinds whose definition has a status subresource get one, as on a cluster.
+Only kinds whose definition has a status subresource get one, as on a cluster. The endpoint's own
+``FullyApplied`` condition (``propagation``) stays beside the members' conditions, and an object no
+member's controller has written a status for keeps the one it has.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from policies.kubeapi.catalog import served
+from policies.kubeapi.propagation import CONDITION
 from policies.models import KubeObject, Propagation
 from tenants.models import Organization
 
 Json = dict[str, Any]
+OWN_CONDITION = CONDITION  # the endpoint's FullyApplied
 Key = tuple[str, str, str, str]  # namespace, group, kind, name
 
 
@@ -32,9 +36,17 @@ def gathered_status(generation: int, kept: Json, reports: Sequence[tuple[str, Js
     """The status the endpoint's object of ``generation`` takes from the members' ``reports``
     (member name, what ``kept_custom_status`` read) in member-name order; ``kept``: its status now."""
     statuses = [(member, dict(report.get("status") or {})) for member, report in reports]
+    if not any(status for _, status in statuses):
+        return kept  # no member's controller wrote one (yet): nothing to gather
     found = dict(statuses[0][1])
     if len(statuses) > 1:
         found["conditions"] = _conditions(statuses)
+    # The endpoint's own condition (whether every member took the object, ``propagation``) stays.
+    own = [
+        c for c in kept.get("conditions") or [] if isinstance(c, Mapping) and c.get("type") == OWN_CONDITION
+    ]
+    theirs = [c for c in found.get("conditions") or [] if c.get("type") != OWN_CONDITION]
+    found["conditions"] = [*theirs, *own]
     found.pop("observedGeneration", None)
     if all(_observed(report, generation) for _, report in reports):
         found["observedGeneration"] = generation

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engines.kube.labels import JOB_NAME_LABELS, JOB_UID_LABELS
+
 Json = dict[str, Any]
 
 
@@ -127,3 +129,24 @@ def defaulted(group: str, obj: Json) -> Json:
     filled = dict(spec)
     defaulter(filled)
     return {**obj, "spec": filled}
+
+
+def with_job_selector(obj: Json, uid: str, name: str) -> Json:
+    """A Job of the endpoint with the selector and template labels kube-apiserver generates from its
+    uid (the Job strategy's ``generateSelector``), so ``kubectl logs job/NAME`` and ``kubectl
+    describe job`` select its pods; ``obj`` itself for any other object, a Job that picks its own
+    selector, or one that already has a selector. Members get their copies without them
+    (``policies.federation.manifests``): each generates its own from its copy's uid."""
+    spec = obj.get("spec")
+    if obj.get("kind") != "Job" or not isinstance(spec, Mapping) or spec.get("manualSelector"):
+        return obj
+    if spec.get("selector") or not uid:
+        return obj
+    template = spec.get("template")
+    if not isinstance(template, Mapping):
+        return obj
+    metadata = dict(template.get("metadata") or {})
+    generated = dict.fromkeys(JOB_UID_LABELS, uid) | dict.fromkeys(JOB_NAME_LABELS, name)
+    metadata["labels"] = {**(metadata.get("labels") or {}), **generated}
+    selector = {"matchLabels": {JOB_UID_LABELS[0]: uid}}
+    return {**obj, "spec": {**spec, "selector": selector, "template": {**template, "metadata": metadata}}}

@@ -33,7 +33,7 @@ from clusters.kube.api import ClusterApi, ClusterRefused, ClusterUnreachable
 from clusters.kube.deadline import Deadline
 from clusters.kube.kinds import KINDS
 from clusters.models import Cluster, ClusterStatus
-from engines.kube.labels import WORKLOAD_ID
+from engines.kube.labels import JOB_UID_LABELS, WORKLOAD_ID
 from policies.kubeapi import errors
 from policies.kubeapi.selection import fields_match
 from policies.kubeapi.tables import POD_CLUSTER_ANNOTATION, age, pod_summary
@@ -137,11 +137,35 @@ def _ask(clusters: list[Cluster], call: Callable[[ClusterApi, Cluster], T]) -> A
     return answers
 
 
-def _shown(obj: Json, cluster: Cluster, kind: str) -> Json:
-    """The member's pod (or its metrics) as the endpoint serves it: named with its cluster."""
+def _shown(obj: Json, cluster: Cluster, kind: str, jobs: Mapping[str, str] | None = None) -> Json:
+    """The member's object as the endpoint serves it: named with its cluster; a Job's pod labelled
+    with the endpoint's Job's uid (``jobs``: by workload id), which its selector selects, not the
+    member's copy's (``kubectl logs job/NAME`` lists the pods the served Job selects)."""
     metadata = obj.setdefault("metadata", {})
     metadata["annotations"] = {**(metadata.get("annotations") or {}), CLUSTER_ANNOTATION: cluster.name}
+    labels = metadata.get("labels") or {}
+    job = (jobs or {}).get(str(labels.get(WORKLOAD_ID)))
+    if job is not None and any(key in labels for key in JOB_UID_LABELS):
+        metadata["labels"] = {**labels, **{key: job for key in JOB_UID_LABELS if key in labels}}
     return {"apiVersion": _API_VERSIONS[kind], "kind": kind, **obj}
+
+
+def _any_job_pod(answers: Answers[list[Json]]) -> bool:
+    return any(
+        JOB_UID_LABELS[0] in ((pod.get("metadata") or {}).get("labels") or {})
+        for _, listed in answers.answered
+        for pod in listed
+    )
+
+
+def _job_uids(organization: Organization, namespace: str) -> dict[str, str]:
+    """The uids of the endpoint's Jobs (of ``namespace``) by the id of the workload each is."""
+    jobs = KubeObject.objects.filter(
+        organization=organization, kind="Job", group="batch", workload__isnull=False
+    )
+    if namespace:
+        jobs = jobs.filter(namespace=namespace)
+    return {str(workload): str(uid) for workload, uid in jobs.values_list("workload_id", "pk")}
 
 
 def _is_ours(pod: Json, ours: set[str]) -> bool:
@@ -166,12 +190,15 @@ def listing(
         _members(organization, namespace, kind),
         lambda api, _: list(api.list(kind, namespace=namespace or None, label_selector=selector)),
     )
-    pods = [
-        _shown(pod, cluster, kind)
+    jobs = _job_uids(organization, namespace) if kind == "Pod" and _any_job_pod(answers) else {}
+    shown = [
+        _shown(pod, cluster, kind, jobs)
         for cluster, listed in answers.answered
         for pod in listed
-        if (nodes or _is_ours(pod, ours)) and labels((pod.get("metadata") or {}).get("labels") or {})
-        if fields_match(filters, pod)
+        if nodes or _is_ours(pod, ours)
+    ]
+    pods = [
+        pod for pod in shown if labels(pod["metadata"].get("labels") or {}) and fields_match(filters, pod)
     ]
     pods.sort(key=lambda pod: (pod["metadata"].get("namespace", ""), pod["metadata"].get("name", "")))
     return pods, answers
@@ -275,7 +302,8 @@ def get(organization: Organization, namespace: str, name: str, kind: str = "Pod"
             f"(kubectl get {_PLURALS[kind]} --field-selector metadata.name={name} lists every one)"
         )
     cluster, pod = found[0]
-    return FoundPod(_shown(pod, cluster, kind), cluster, warnings)
+    jobs = _job_uids(organization, namespace) if kind == "Pod" else {}
+    return FoundPod(_shown(pod, cluster, kind, jobs), cluster, warnings)
 
 
 def asks_for_pod_events(kind: str, filters: Mapping[str, tuple[str, str]]) -> bool:

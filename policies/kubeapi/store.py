@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from nodeless_saas.crypto import decrypt_text, encrypt_text
 from nodeless_saas.rows_update import rows_update
-from policies.kubeapi.defaults import defaulted
+from policies.kubeapi.defaults import defaulted, with_job_selector
 from policies.kubeapi.resources import Resource, by_kind
 from policies.models import KubeCounter, KubeEvent, KubeObject
 from tenants.models import Organization
@@ -162,6 +162,15 @@ def key(organization: Organization) -> Any:
     return Organization._meta.pk.get_db_prep_value(organization.pk, connection)
 
 
+def served_body(kobj: KubeObject) -> Json:
+    """The stored object with what kube-apiserver fills in (``defaults``): the defaults of its kind,
+    a Job's generated selector."""
+    obj = defaulted(kobj.group, stored_body(kobj))
+    if kobj.kind == "Job" and kobj.group == "batch":
+        return with_job_selector(obj, str(kobj.pk), kobj.name)
+    return obj
+
+
 def stored_body(kobj: KubeObject) -> Json:
     """The object as stored (no status, no served metadata), decrypted if sealed."""
     if kobj.ciphertext:
@@ -172,7 +181,7 @@ def stored_body(kobj: KubeObject) -> Json:
 
 def render(kobj: KubeObject) -> Json:
     """The object as the API serves it (with kube-apiserver's defaults, ``defaults``)."""
-    obj = defaulted(kobj.group, stored_body(kobj))
+    obj = served_body(kobj)
     metadata: Json = {"name": kobj.name}
     if kobj.namespace:
         metadata["namespace"] = kobj.namespace

@@ -133,6 +133,13 @@ def normalized(ctx: Context, obj: Json, status: Json, old: KubeObject | None = N
     if ctx.resource.kind == "Secret" and "stringData" in obj:
         obj = _string_data_merged(obj)
     obj = defaults.defaulted(ctx.resource.group, obj)
+    if (
+        old is not None
+        and old.deleted_at is None
+        and ctx.resource.kind == "Job"
+        and ctx.resource.group == "batch"
+    ):
+        obj = defaults.with_job_selector(obj, str(old.pk), old.name)  # as served (``store.served_body``)
     if ctx.resource.kind == "Service" and not ctx.resource.group:
         stored = store.stored_body(old) if old is not None and old.deleted_at is None else None
         obj = service_ips.with_cluster_ip(ctx.organization, ctx.namespace, obj, stored)
@@ -149,7 +156,7 @@ def unchanged(kobj: KubeObject, obj: Json, status: Json) -> bool:
     """Whether storing ``obj`` (normalized) with ``status`` would leave ``kobj`` as it is: the
     API server writes nothing then (no new resourceVersion, no watch event), so a GitOps tool
     applying what is already there every few minutes costs a read, not a write."""
-    stored = defaults.defaulted(kobj.group, store.stored_body(kobj))  # as it is served
+    stored = store.served_body(kobj)
     return status == kobj.status and store.strip_served(obj) == stored
 
 

@@ -137,15 +137,21 @@ def test_a_custom_resource_takes_its_status_from_the_members_operators(
         found = endpoint_custom.get_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, "nightly")
         return dict(found.get("status") or {})
 
+    def ready() -> dict[str, Any]:
+        return next((c for c in served_status().get("conditions") or [] if c["type"] == "Ready"), {})
+
     _operator_reports(east, "True")
     _operator_reports(west, "False", "waiting for a schedule slot")
-    status = _settled(lambda: (s := served_status()).get("conditions") and s)
-    assert status["conditions"][0]["status"] == "False"
-    assert status["conditions"][0]["message"] == "west: waiting for a schedule slot"
+    condition = _settled(lambda: ready().get("status") == "False" and ready())
+    assert condition["message"] == "west: waiting for a schedule slot"
+    status = served_status()
     assert status["observedGeneration"] == 1 and status["lastRun"] == "2026-12-07T00:00:00Z"
+    # The endpoint's own condition stays beside the operators': both members took the object.
+    applied = next(c for c in status["conditions"] if c["type"] == "FullyApplied")
+    assert applied["status"] == "True"
 
     _operator_reports(west, "True")
-    _settled(lambda: served_status()["conditions"][0]["status"] == "True")
+    _settled(lambda: ready().get("status") == "True")
 
     # A new generation: observedGeneration stays at 1 until both operators observed their copies of 2.
     endpoint_custom.patch_namespaced_custom_object(
@@ -153,7 +159,7 @@ def test_a_custom_resource_takes_its_status_from_the_members_operators(
     )
     _settled(lambda: all((_on(m) or {}).get("spec", {}).get("replicas") == 3 for m in (east, west)))
     _operator_reports(east, "True", "seen 2")
-    _settled(lambda: served_status()["conditions"][0]["message"] == "seen 2")
+    _settled(lambda: ready().get("message") == "seen 2")
     assert served_status()["observedGeneration"] == 1
     _operator_reports(west, "True")
     _settled(lambda: served_status()["observedGeneration"] == 2)

@@ -40,3 +40,18 @@ def test_conditions_are_true_only_where_every_member_says_so() -> None:
     assert one["conditions"] == [{"type": "Ready", "status": "False", "message": "west: ready False"}]
     unknown = gathered_status(2, {}, [("east", _report("Unknown")), ("west", _report("False"))])
     assert unknown["conditions"][0]["message"] == "east: ready Unknown"
+
+
+def test_the_endpoints_own_condition_stays_and_no_status_yet_changes_nothing() -> None:
+    applied = {
+        "type": "FullyApplied",
+        "status": "False",
+        "reason": "FullyAppliedFailed",
+        "message": "west: …",
+    }
+    kept = {"conditions": [applied]}
+    found = gathered_status(2, kept, [("east", _report("True"))])
+    assert [c["type"] for c in found["conditions"]] == ["Ready", "FullyApplied"]
+    assert found["conditions"][1] == applied
+    silent = {"status": {}, "generation": 1, "endpointGeneration": 2}
+    assert gathered_status(2, kept, [("east", silent), ("west", silent)]) is kept
