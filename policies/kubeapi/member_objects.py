@@ -181,8 +181,8 @@ def listing(
 ) -> tuple[list[Json], Answers[list[Json]]]:
     """The pods (or ``kind`` PodMetrics: metrics-server's, for ``kubectl top pod``) of the
     organization's workloads in ``namespace`` (every namespace when empty) that the selectors
-    select, by namespace and name (then cluster); and what the members answered (``warnings()``
-    names those not read)."""
+    select, by namespace and name (then cluster); for ``NODE_KINDS``, every connected member's nodes
+    (or their metrics). And what the members answered (``warnings()`` names those not read)."""
     nodes = kind in NODE_KINDS  # the members' own, all of them
     ours = set() if nodes else _ours(organization, namespace)
     selector = "" if nodes else WORKLOAD_ID
