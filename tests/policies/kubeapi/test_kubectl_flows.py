@@ -80,3 +80,36 @@ def _passes(cast: Any, until: Any) -> None:
         return bool(until())
 
     wait_for(step, timeout=60.0, interval=0.2)
+
+
+def test_kubectl_rollout_restart_replaces_the_pods_in_every_member(
+    cast, kubectl, member, policy, federation_loop, tmp_path
+) -> None:
+    """kubectl rollout restart stamps the pod template (``kubectl.kubernetes.io/restartedAt``): a new
+    template, so each member's Deployment rolls its pods, and rollout status waits for them."""
+    east = member("east", {"cloud": "onprem"}, pools=(pool(2),))
+    policy("default", strategy="cheapest")
+    web = yaml.safe_load(deployment("web", replicas=2))
+    assert (
+        kubectl(
+            "apply", "-f", str(write_manifests(tmp_path / "app", {"0-ns": NAMESPACE, "web": web}))
+        ).returncode
+        == 0
+    )
+    assert kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s").returncode == 0
+    before = {p.metadata.name for p in east.core.list_namespaced_pod("shop").items}
+
+    restarted = kubectl("rollout", "restart", "deployment/web", "-n", "shop")
+    assert restarted.returncode == 0 and "restarted" in restarted.stdout, restarted.stderr
+    rolled = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=90s")
+    assert rolled.returncode == 0, rolled.stderr
+
+    template = east.apps.read_namespaced_deployment("web", "shop").spec.template
+    assert "kubectl.kubernetes.io/restartedAt" in (template.metadata.annotations or {})
+
+    def replaced() -> bool:
+        pods = [p for p in east.core.list_namespaced_pod("shop").items if not p.metadata.deletion_timestamp]
+        running = {p.metadata.name for p in pods if p.status.phase == "Running"}
+        return len(running) == 2 and not running & before
+
+    wait_for(replaced, timeout=60, interval=0.3)
