@@ -415,13 +415,21 @@ def delete(
     """Delete the pod in its member (its workload's controller there replaces it), within its own
     grace period unless one is given (``kubectl delete --grace-period``)."""
     found = get(organization, namespace, name)
-    answers = _ask(
-        [found.cluster],
-        lambda api, _: api.delete("Pod", namespace, name, grace_period_seconds=grace_period_seconds),
-    )
-    if answers.problems:
-        raise errors.KubeError(503, "ServiceUnavailable", f'pod "{name}": {answers.problems[0]}')
+    try:
+        api = cluster_api_within(found.cluster, Deadline.after(READ_SECONDS))
+        api.delete("Pod", namespace, name, grace_period_seconds=grace_period_seconds)
+    except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable) as error:
+        raise _member_error(found.cluster, error) from error
     return found
+
+
+def _member_error(cluster: Cluster, error: Exception) -> errors.KubeError:
+    """A member's refusal as the endpoint's error, naming the member (its 403 a 403: the credentials
+    Nodeless has for it may not do this); a member that cannot be reached, 503."""
+    if isinstance(error, ClusterRefused):
+        reason = _REASONS.get(error.status, "InternalError")
+        return errors.KubeError(error.status, reason, f"{cluster.name}: {error}")
+    return errors.KubeError(503, "ServiceUnavailable", f"{cluster.name} could not be read ({error})")
 
 
 def log(
@@ -449,11 +457,8 @@ def _log(found: FoundPod, namespace: str, name: str, query: Mapping[str, str]) -
                 raise
         api = cluster_api_within(found.cluster, Deadline.after(READ_SECONDS))
         return iter([b"".join(api.stream(path, query=options, seconds=READ_SECONDS))])
-    except ClusterRefused as refused:
-        reason = _REASONS.get(refused.status, "InternalError")
-        raise errors.KubeError(refused.status, reason, f"{found.cluster.name}: {refused}")
-    except (ClusterCredentialsError, ClusterUnreachable) as error:
-        raise errors.KubeError(503, "ServiceUnavailable", f"{found.cluster.name} could not be read ({error})")
+    except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable) as error:
+        raise _member_error(found.cluster, error) from error
 
 
 def _closing_after(api: ClusterApi, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -21,6 +21,7 @@ from policies.kubeapi import member_objects
 from policies.kubeapi.federation import POLICY_ANNOTATION
 from policies.kubeapi.member_objects import CLUSTER_ANNOTATION
 from policies.models import Workload
+from simulator.auth import READ_ONLY, Identity
 from tenants.actors import Actor
 from tenants.services.tokens import api_token_create
 from tests.fixtures.connections import connected, kubeconfig_for
@@ -448,3 +449,20 @@ def test_the_workload_page_shows_its_pods_and_why_one_waits(
         assert "east could not be read" in cut and "No pods." in cut
     finally:
         east.link.heal()
+
+
+def test_what_the_members_credentials_may_not_do_is_a_403_naming_the_member(cast, shop, member) -> None:
+    """The member's administrator narrowed the credentials Nodeless has to kube's ``view`` role:
+    pods are still listed and their logs read, a delete is the member's 403, named."""
+    east = member("east", {"cloud": "onprem"}, pools=(pool(2),))
+    _deploy(shop, "web", 1)
+    _running(str(cast.org_a.pk), "web", 1, east)
+    [pod] = east.core.list_namespaced_pod("shop").items
+    east.sim.add_token(east.sim.admin_token, Identity("nodeless", READ_ONLY))
+
+    assert [p["metadata"]["name"] for p in shop.get(PODS).json()["items"]] == [pod.metadata.name]
+    assert shop.get(f"{PODS}/{pod.metadata.name}/log").status_code == 200
+    refused = shop.client.delete(f"{PODS}/{pod.metadata.name}", **shop.headers)
+    assert refused.status_code == 403, refused.json()
+    assert refused.json()["message"].startswith("east: ") and "forbidden" in refused.json()["message"]
+    assert not east.core.read_namespaced_pod(pod.metadata.name, "shop").metadata.deletion_timestamp
