@@ -229,6 +229,15 @@ def write_manifests(directory: Path, documents: dict[str, dict]) -> Path:
     return directory
 
 
+def rolled_out(kubectl: Callable[..., Any], directory: Path, documents: dict[str, dict]) -> None:
+    """``kubectl apply -f`` the documents (written to ``directory``), then ``rollout status`` of
+    deployment/web in shop until it is done."""
+    applied = kubectl("apply", "-f", str(write_manifests(directory, documents)))
+    assert applied.returncode == 0, applied.stderr
+    rolled = kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s")
+    assert rolled.returncode == 0, rolled.stderr
+
+
 STORAGE_CLASS = "standard"
 
 

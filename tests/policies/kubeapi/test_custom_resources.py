@@ -41,6 +41,20 @@ def _install(member: Any) -> None:
     extensions.create_custom_resource_definition(definition())
 
 
+def _tab_sent_everywhere(api: Any, crd: dict[str, Any]) -> Any:
+    """On the endpoint: the shop namespace, the CRD, and a CronTab naming the policy "everywhere"; the
+    endpoint's custom objects client."""
+    endpoint_custom: Any = kube.CustomObjectsApi(api)
+    endpoint_core: Any = kube.CoreV1Api(api)
+    endpoint_extensions: Any = kube.ApiextensionsV1Api(api)
+    endpoint_core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    endpoint_extensions.create_custom_resource_definition(crd)
+    tab = crontab("nightly", replicas=2)
+    tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
+    endpoint_custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
+    return endpoint_custom
+
+
 def test_a_custom_resource_goes_to_the_policy_members_that_serve_its_kind(
     cast, api, member, policy, federation_loop
 ) -> None:
@@ -48,15 +62,8 @@ def test_a_custom_resource_goes_to_the_policy_members_that_serve_its_kind(
     west = member("west", {"cloud": "aws", "region": "us-west-2"}, pools=(pool(1),))
     policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
     _install(east)
-    endpoint_extensions: Any = kube.ApiextensionsV1Api(api)
-    endpoint_custom: Any = kube.CustomObjectsApi(api)
-    endpoint_core: Any = kube.CoreV1Api(api)
-    endpoint_core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
     # The endpoint takes the CRD, and then objects of its kind.
-    endpoint_extensions.create_custom_resource_definition(definition())
-    tab = crontab("nightly", replicas=2)
-    tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
-    endpoint_custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
+    endpoint_custom = _tab_sent_everywhere(api, definition())
 
     found = _settled(lambda: _on(east))
     assert found["spec"] == {"cronSpec": "* * * * */5", "replicas": 2}
@@ -122,14 +129,7 @@ def test_a_custom_resource_takes_its_status_from_the_members_operators(
         kube_api(kube.ApiextensionsV1Api, one.api_client).create_custom_resource_definition(
             _reporting_definition()
         )
-    endpoint_custom: Any = kube.CustomObjectsApi(api)
-    endpoint_core: Any = kube.CoreV1Api(api)
-    endpoint_extensions: Any = kube.ApiextensionsV1Api(api)
-    endpoint_core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
-    endpoint_extensions.create_custom_resource_definition(_reporting_definition())
-    tab = crontab("nightly", replicas=2)
-    tab["metadata"]["annotations"] = {POLICY_ANNOTATION: "everywhere"}
-    endpoint_custom.create_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, tab)
+    endpoint_custom = _tab_sent_everywhere(api, _reporting_definition())
     _settled(lambda: _on(east) is not None and _on(west) is not None)
     assert (_on(east) or {})["metadata"]["annotations"]["nodeless.io/generation"] == "1"
 

@@ -12,7 +12,7 @@ import yaml
 from policies.models import KubeObject, Workload
 from tests.fixtures.federation import deployment, pool
 from tests.fixtures.simulation import wait_for
-from tests.policies.kubeapi.conftest import write_manifests
+from tests.policies.kubeapi.conftest import rolled_out, write_manifests
 from tests.policies.kubeapi.test_kubectl import NAMESPACE
 from workers.federation import run_pass
 
@@ -90,13 +90,7 @@ def test_kubectl_rollout_restart_replaces_the_pods_in_every_member(
     east = member("east", {"cloud": "onprem"}, pools=(pool(2),))
     policy("default", strategy="cheapest")
     web = yaml.safe_load(deployment("web", replicas=2))
-    assert (
-        kubectl(
-            "apply", "-f", str(write_manifests(tmp_path / "app", {"0-ns": NAMESPACE, "web": web}))
-        ).returncode
-        == 0
-    )
-    assert kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s").returncode == 0
+    rolled_out(kubectl, tmp_path / "app", {"0-ns": NAMESPACE, "web": web})
     before = {p.metadata.name for p in east.core.list_namespaced_pod("shop").items}
 
     restarted = kubectl("rollout", "restart", "deployment/web", "-n", "shop")

@@ -28,7 +28,7 @@ from tests.fixtures.connections import connected, kubeconfig_for
 from tests.fixtures.federation import deployment, pool
 from tests.fixtures.pages import get_page
 from tests.fixtures.simulation import wait_for
-from tests.policies.kubeapi.conftest import Kube, write_manifests
+from tests.policies.kubeapi.conftest import Kube, rolled_out
 from tests.policies.kubeapi.test_kubectl import NAMESPACE
 from tests.workers.federation.partition import Partition
 from workers.federation import run_pass
@@ -358,13 +358,7 @@ def test_kubectl_gets_describes_logs_and_deletes_the_members_pods(
     web = yaml.safe_load(deployment("web", replicas=2, cpu="100m", memory="64Mi"))
     usage = '{"app": {"cpu": "40m", "memory": "24Mi"}}'  # what the simulated containers use
     web["spec"]["template"]["metadata"]["annotations"] = {"simulator.nodeless.io/usage": usage}
-    assert (
-        kubectl(
-            "apply", "-f", str(write_manifests(tmp_path / "app", {"0-ns": NAMESPACE, "web": web}))
-        ).returncode
-        == 0
-    )
-    assert kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s").returncode == 0
+    rolled_out(kubectl, tmp_path / "app", {"0-ns": NAMESPACE, "web": web})
     names = sorted(p.metadata.name for p in east.core.list_namespaced_pod("shop").items)
 
     got = kubectl("get", "pods", "-n", "shop", "-o", "wide")
