@@ -26,6 +26,7 @@ _SUBRESOURCE_KINDS = {
     "eviction": ("policy", "v1", "Eviction"),
     "scale": ("autoscaling", "v1", "Scale"),
     "log": ("", "v1", "Pod"),
+    "exec": ("", "v1", "PodExecOptions"),
 }
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
@@ -33,6 +34,7 @@ _SUBRESOURCE_VERBS = {
     "binding": ["create"],
     "eviction": ["create"],
     "log": ["get"],
+    "exec": ["create", "get"],
     "finalize": ["update"],
 }
 

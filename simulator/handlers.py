@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from simulator import discovery, metrics, openapi, tables
+from simulator import discovery, metrics, openapi, pod_exec, tables
 from simulator.api import ClusterApi
 from simulator.api_support import DeleteOptions, PageResult, success_status
 from simulator.auth import ClusterAuth, Identity, RequestAttributes
@@ -70,7 +70,7 @@ class RequestHandler:
         self.registry = registry
         self.bookmark_interval = BOOKMARK_INTERVAL_SECONDS  # real seconds; tests shorten it
 
-    def handle(self, request: Request) -> Response | WatchStream:
+    def handle(self, request: Request) -> Response | WatchStream | pod_exec.ExecSession:
         try:
             route = parse_path(request.path, self.registry)
             identity = self.auth.identify(request.headers.get("authorization"))
@@ -131,9 +131,15 @@ class RequestHandler:
 
     # --- resources ---------------------------------------------------------------------------
 
-    def _resource(self, request: Request, route: ResourceRoute, identity: Identity) -> Response | WatchStream:
+    def _resource(
+        self, request: Request, route: ResourceRoute, identity: Identity
+    ) -> Response | WatchStream | pod_exec.ExecSession:
         method = request.method
         resource = route.resource
+        if route.subresource == "exec":
+            if method not in ("GET", "POST"):
+                raise method_not_allowed()
+            return pod_exec.open_exec(self.api, route.namespace or "", route.name, request)
         if resource in (SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS):
             if method != "POST":
                 raise method_not_allowed()

@@ -32,6 +32,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    query_pairs: list[tuple[str, str]] = field(default_factory=list)  # every value (exec's commands)
 
 
 @dataclass

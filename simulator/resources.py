@@ -82,7 +82,7 @@ PODS = _core(
     "Pod",
     namespaced=True,
     short_names=("po",),
-    subresources=("status", "binding", "eviction", "log"),
+    subresources=("status", "binding", "eviction", "log", "exec"),
     has_status=True,
     selectable_fields=(
         "spec.nodeName",

@@ -99,7 +99,11 @@ def is_watch(query: dict[str, str], route: ResourceRoute) -> bool:
 
 def request_attributes(method: str, route: ResourceRoute, query: dict[str, str]) -> RequestAttributes:
     """The RBAC verb and target of a resource request."""
-    if method == "GET":
+    if route.subresource == "exec":
+        # A WebSocket upgrade is a GET, but since 1.35 (AuthorizePodWebsocketUpgradeCreatePermission)
+        # kube-apiserver asks for `create` on pods/exec for it as for SPDY's POST.
+        verb = "create"
+    elif method == "GET":
         verb = "get" if route.name else ("watch" if is_watch(query, route) else "list")
     elif method == "POST":
         verb = "create"

@@ -6,6 +6,7 @@ import logging
 import ssl
 from urllib.parse import parse_qsl, urlsplit
 
+from simulator import pod_exec
 from simulator.errors import ApiError
 from simulator.handlers import RequestHandler
 from simulator.loopback import LoopbackServer, QuietHandler, read_body
@@ -31,8 +32,9 @@ class _ConnectionHandler(QuietHandler):
     def _dispatch(self) -> None:
         body = read_body(self)
         parts = urlsplit(self.path)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
         query: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        for key, value in pairs:
             query.setdefault(key, value)
         request = Request(
             method=self.command,
@@ -40,6 +42,7 @@ class _ConnectionHandler(QuietHandler):
             query=query,
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            query_pairs=pairs,
         )
         try:
             outcome = self.server.request_handler.handle(request)
@@ -48,6 +51,8 @@ class _ConnectionHandler(QuietHandler):
             outcome = error_response(ApiError(500, "InternalError", "simulator error"))
         if isinstance(outcome, WatchStream):
             self._stream(outcome)
+        elif isinstance(outcome, pod_exec.ExecSession):
+            self._upgrade(outcome)
         else:
             self._send(outcome)
 
@@ -60,6 +65,17 @@ class _ConnectionHandler(QuietHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(response.body)
+
+    def _upgrade(self, session: pod_exec.ExecSession) -> None:
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", session.accept)
+        self.send_header("Sec-WebSocket-Protocol", session.protocol)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True  # the connection was the stream's; nothing follows it
+        pod_exec.serve(session, self.connection, lambda: self.server.stopping)
 
     def _stream(self, stream: WatchStream) -> None:
         self.send_response(200)

@@ -54,7 +54,7 @@ class Gone(ClusterRefused):
     """410 Gone: the resourceVersion a list or watch asked for is no longer kept; list again."""
 
 
-def _status_message(status: int, reason: str, body: bytes) -> str:
+def status_message(status: int, reason: str, body: bytes) -> str:
     try:
         parsed = json.loads(body or b"{}")
     except ValueError:
@@ -128,7 +128,7 @@ class ClusterApi:
         if status == 401:
             failure = ApiException(status=status, reason=reason, body=data.decode("utf-8", "replace"))
             raise ClusterUnreachable(self._describe(failure))
-        message = _status_message(status, reason, data)
+        message = status_message(status, reason, data)
         raise (Gone if status == 410 else ClusterRefused)(status, message)
 
     def request(

@@ -16,7 +16,7 @@ _material_lock = threading.Lock()
 _material_dir: Path | None = None
 
 
-def _material_file(content: str, suffix: str) -> str:
+def material_file(content: str, suffix: str) -> str:
     """The official client reads CA and client-certificate material from files: keep them in one
     private (0700) directory per process, named by content hash so each is written once."""
     global _material_dir
@@ -35,7 +35,7 @@ def api_client(creds: KubeCredentials, *, retries: int = 1) -> k8s.ApiClient:
     configuration = k8s.Configuration()
     configuration.host = creds.server.rstrip("/")
     configuration.verify_ssl = True
-    configuration.ssl_ca_cert = _material_file(creds.ca_pem, ".crt")
+    configuration.ssl_ca_cert = material_file(creds.ca_pem, ".crt")
     configuration.retries = retries
     # The provisioning loop issues binds and patches in parallel: keep enough pooled connections.
     configuration.connection_pool_maxsize = 32
@@ -43,6 +43,6 @@ def api_client(creds: KubeCredentials, *, retries: int = 1) -> k8s.ApiClient:
         configuration.api_key = {"authorization": creds.token}
         configuration.api_key_prefix = {"authorization": "Bearer"}
     else:
-        configuration.cert_file = _material_file(creds.client_cert_pem, ".crt")
-        configuration.key_file = _material_file(creds.client_key_pem, ".key")
+        configuration.cert_file = material_file(creds.client_cert_pem, ".crt")
+        configuration.key_file = material_file(creds.client_key_pem, ".key")
     return k8s.ApiClient(configuration)

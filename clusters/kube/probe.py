@@ -71,7 +71,10 @@ def _timeout(deadline: Deadline | None) -> tuple[float, float]:
     return PROBE_TIMEOUT if deadline is None else deadline.cap(PROBE_TIMEOUT)
 
 
-def _allowed(api: k8s.AuthorizationV1Api, permission: Permission, deadline: Deadline | None) -> bool:
+def allowed(
+    api: k8s.AuthorizationV1Api, permission: Permission, deadline: Deadline | None, namespace: str = ""
+) -> bool:
+    """Whether the cluster lets our credentials do this (in ``namespace``, or anywhere)."""
     review = k8s.V1SelfSubjectAccessReview(
         spec=k8s.V1SelfSubjectAccessReviewSpec(
             resource_attributes=k8s.V1ResourceAttributes(
@@ -79,6 +82,7 @@ def _allowed(api: k8s.AuthorizationV1Api, permission: Permission, deadline: Dead
                 resource=permission.resource,
                 group=permission.group,
                 subresource=permission.subresource or None,
+                namespace=namespace or None,
             )
         )
     )
@@ -100,7 +104,7 @@ def probe(
         version = k8s.VersionApi(api_client).get_code(_request_timeout=_timeout(deadline))
         authorization = k8s.AuthorizationV1Api(api_client)
         permissions = {
-            p.label: _allowed(authorization, p, deadline) for p in required_permissions(nodeless=nodeless)
+            p.label: allowed(authorization, p, deadline) for p in required_permissions(nodeless=nodeless)
         }
     except (
         ApiException,

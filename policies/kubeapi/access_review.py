@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from policies.kubeapi import errors, protowire
+from policies.kubeapi.resources import RELAYED_POD_SUBRESOURCES as RELAYED
 from policies.kubeapi.resources import Resource
 
 Json = dict[str, Any]
@@ -110,6 +111,16 @@ def _resource_access(attributes: Json, scopes: Collection[str], served: Sequence
     if not matching:
         where = f' in API group "{group}"' if group else ""
         return {"allowed": False, "reason": f'the endpoint serves no resource "{plural}"{where}'}
+    if subresource in RELAYED and all(r.kind == "Pod" and not r.group for r in matching):
+        # The WebSocket upgrade is a GET; kube-apiserver (1.35) asks for create, as for SPDY's POST.
+        if verb not in ("create", "get"):
+            return {
+                "allowed": False,
+                "reason": f'"pods/{subresource}" is only created (a session with the pod)',
+            }
+        if "write" not in scopes:
+            return _lacks("write", scopes)
+        return {"allowed": True, "reason": f"the API token's scopes allow {RELAYED[subresource]}"}
     if subresource and not all(subresource in r.subresources for r in matching):
         return {"allowed": False, "reason": f'"{plural}" have no "{subresource}" subresource here'}
     for wanted in (*READS, *WRITES) if verb == "*" else (verb,):
@@ -159,6 +170,10 @@ def _rules(scopes: Collection[str], served: Sequence[Resource]) -> Json:
         deletable = sorted(r.plural for r in resources if r.derived and "delete" in r.verbs)
         if "write" in scopes and deletable:  # a member's pod, deleted to be replaced
             rules.append({"verbs": ["delete"], "apiGroups": [group], "resources": deletable})
+            streamed = sorted(
+                f"{plural}/{sub}" for plural in deletable if plural == "pods" for sub in RELAYED
+            )
+            rules.append({"verbs": ["create", "get"], "apiGroups": [group], "resources": streamed})
     paths = [{"verbs": ["get"], "nonResourceURLs": list(NON_RESOURCE_URLS)}] if "read" in scopes else []
     return {"resourceRules": rules, "nonResourceRules": paths, "incomplete": False}
 

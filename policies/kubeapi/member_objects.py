@@ -419,11 +419,11 @@ def delete(
         api = cluster_api_within(found.cluster, Deadline.after(READ_SECONDS))
         api.delete("Pod", namespace, name, grace_period_seconds=grace_period_seconds)
     except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable) as error:
-        raise _member_error(found.cluster, error) from error
+        raise member_error(found.cluster, error) from error
     return found
 
 
-def _member_error(cluster: Cluster, error: Exception) -> errors.KubeError:
+def member_error(cluster: Cluster, error: Exception) -> errors.KubeError:
     """A member's refusal as the endpoint's error, naming the member (its 403 a 403: the credentials
     Nodeless has for it may not do this); a member that cannot be reached, 503."""
     if isinstance(error, ClusterRefused):
@@ -458,7 +458,7 @@ def _log(found: FoundPod, namespace: str, name: str, query: Mapping[str, str]) -
         api = cluster_api_within(found.cluster, Deadline.after(READ_SECONDS))
         return iter([b"".join(api.stream(path, query=options, seconds=READ_SECONDS))])
     except (ClusterCredentialsError, ClusterRefused, ClusterUnreachable) as error:
-        raise _member_error(found.cluster, error) from error
+        raise member_error(found.cluster, error) from error
 
 
 def _closing_after(api: ClusterApi, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
 from nodeless_saas.documents import DocumentError, load_json
-from policies.kubeapi import errors, member_objects, operations, store, tables
+from policies.kubeapi import errors, member_objects, member_streams, operations, store, tables
 from policies.kubeapi.selection import field_filters, label_matcher
-from tenants.models import Organization
+from tenants.models import ApiToken
 
 Json = dict[str, Any]
 R = TypeVar("R", bound=HttpResponseBase)
@@ -23,9 +23,10 @@ MADE_BY_MEMBERS = (
 )
 
 
-# What needs a connection held open to the member's kubelet, which the endpoint does not relay.
-NOT_RELAYED = {
-    "exec": "kubectl exec",
+# What needs a connection held open to the member's kubelet: exec is relayed (``member_streams``),
+# the rest answered with where the pod runs.
+STREAMED = {
+    **member_streams.RELAYED,
     "attach": "kubectl attach",
     "portforward": "kubectl port-forward",
     "proxy": "the pod proxy",
@@ -33,13 +34,18 @@ NOT_RELAYED = {
 }
 
 
-def not_relayed(organization: Organization, namespace: str, name: str, subresource: str) -> errors.KubeError:
-    """The answer to exec, attach, port-forward or proxy: where the pod runs, to do it there."""
-    cluster = member_objects.get(organization, namespace, name).cluster.name
-    return errors.KubeError(
+def streamed(
+    request: HttpRequest, token: ApiToken, namespace: str, name: str, subresource: str
+) -> HttpResponseBase:
+    """exec relayed to the pod's member; attach, port-forward, proxy and debug: where the pod runs,
+    to do it there."""
+    if subresource in member_streams.RELAYED:
+        return member_streams.relay(request, token, namespace, name, subresource)
+    cluster = member_objects.get(token.organization, namespace, name).cluster.name
+    raise errors.KubeError(
         400,
         "BadRequest",
-        f"{NOT_RELAYED[subresource]} is not relayed to member clusters: pod {name} runs in {cluster}; "
+        f"{STREAMED[subresource]} is not relayed to member clusters: pod {name} runs in {cluster}; "
         f"use {cluster}'s own kubeconfig for it",
     )
 

@@ -53,6 +53,10 @@ VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 READ_VERBS = ["get", "list", "watch"]
 
 
+# A pod's subresources relayed to the member that runs it as a held connection (``member_streams``).
+RELAYED_POD_SUBRESOURCES = {"exec": "kubectl exec"}
+
+
 @dataclass(frozen=True)
 class Resource:
     group: str

@@ -138,8 +138,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
     if subresource and (subresource not in resource.subresources or len(rest) > 3):
-        if name and subresource in member_views.NOT_RELAYED and resource.kind == "Pod" and not group:
-            raise member_views.not_relayed(token.organization, namespace, name, subresource)
+        if name and subresource in member_views.STREAMED and resource.kind == "Pod" and not group:
+            return member_views.streamed(request, token, namespace, name, subresource)
         raise errors.not_found(f"{resource.plural}/{subresource}", group, name or "")
     ctx = operations.Context(
         organization=token.organization,

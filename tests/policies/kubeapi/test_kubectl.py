@@ -429,10 +429,15 @@ def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) ->
     assert can_i("get", "/version") == (0, "yes")
     refused, said = can_i("deletecollection", "configmaps")  # not served: kubectl deletes each
     assert refused == 1 and said.startswith("no - ")
+    assert can_i("create", "pods", "--subresource=exec") == (0, "yes")  # relayed to the pod's member
+    refused, said = can_i("delete", "pods", "--subresource=exec")
+    assert refused == 1 and said == 'no - "pods/exec" is only created (a session with the pod)'
 
     _, read_only = api_token_create(cast.org_a, actor=Actor(user=cast.alice), name="viewer", scopes=["read"])
     assert can_i("get", "deployments.apps", token=read_only) == (0, "yes")
     refused, said = can_i("delete", "deployments.apps", token=read_only)
+    assert refused == 1 and said == 'no - the API token lacks the "write" scope; it may use read'
+    refused, said = can_i("create", "pods", "--subresource=exec", token=read_only)
     assert refused == 1 and said == 'no - the API token lacks the "write" scope; it may use read'
 
     listed = kubectl("auth", "can-i", "--list", "-n", "shop", token=read_only)
@@ -441,6 +446,12 @@ def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) ->
     rows = {line.split()[0]: "[" + line.rsplit("[", 1)[1] for line in listed.stdout.splitlines()[1:]}
     assert rows["deployments.apps"] == "[get list watch]"
     assert rows["selfsubjectaccessreviews.authorization.k8s.io"] == "[create]"
+    assert "pods/exec" not in rows
+    writer = kubectl("auth", "can-i", "--list", "-n", "shop")
+    assert (
+        "pods/exec" in writer.stdout
+        and "[create get]" in writer.stdout.split("pods/exec", 1)[1].split("\n")[0]
+    )
 
 
 def test_explain_describes_the_built_in_kinds_fields(kubectl, one_member) -> None:

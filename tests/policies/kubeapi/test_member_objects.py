@@ -98,11 +98,20 @@ def test_the_members_pods_are_listed_read_and_logged_with_the_member_each_runs_i
     assert (
         f"pod shop/{name} on {one.json()['spec']['nodeName']}" in b"".join(logged.streaming_content).decode()
     )
+    # Not a WebSocket (SPDY's upgrade, or none): where the pod runs (test_member_exec.py relays one).
     executed = shop.send("post", f"{PODS}/{name}/exec?command=ls&stdout=true", {})
     assert executed.status_code == 400
     assert (
-        f"kubectl exec is not relayed to member clusters: pod {name} runs in west"
+        f"over WebSockets (kubectl 1.30 or later), not SPDY; pod {name} runs in west"
         in executed.json()["message"]
+    )
+    wrong_container = shop.send("post", f"{PODS}/{name}/exec?command=ls&stdout=true&container=sidecar", {})
+    assert wrong_container.json()["message"] == f"west: container sidecar is not valid for pod {name}"
+    attached = shop.send("post", f"{PODS}/{name}/attach?stdout=true", {})
+    assert attached.status_code == 400
+    assert (
+        f"kubectl attach is not relayed to member clusters: pod {name} runs in west"
+        in attached.json()["message"]
     )
     assert shop.send("post", f"{PODS}/web-nothing/exec?command=ls", {}).status_code == 404
     wrong = shop.get(f"{PODS}/{name}/log?container=sidecar")
@@ -393,8 +402,8 @@ def test_kubectl_gets_describes_logs_and_deletes_the_members_pods(
     refused = kubectl("auth", "can-i", "create", "pods", "-n", "shop").stdout
     assert refused.startswith("no") and "read from the member clusters" in refused, refused
     assert kubectl("auth", "can-i", "get", "pods/log", "-n", "shop").stdout.strip() == "yes"
-    executed = kubectl("exec", names[0], "-n", "shop", "--", "ls")
-    assert executed.returncode != 0 and f"pod {names[0]} runs in east" in executed.stderr, executed.stderr
+    forwarded = kubectl("port-forward", f"pod/{names[0]}", "-n", "shop", "8080:80")
+    assert forwarded.returncode != 0 and f"pod {names[0]} runs in east" in forwarded.stderr, forwarded.stderr
     made = kubectl("run", "one", "--image=nginx", "-n", "shop")
     assert made.returncode != 0 and "create a Deployment" in made.stderr, made.stderr
     deleted = kubectl("delete", "pod", names[0], "-n", "shop", "--wait=false")

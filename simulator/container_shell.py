@@ -1,0 +1,190 @@
+"""What runs in a simulated container when someone execs into it: a few of busybox's commands.
+
+The simulated clusters run no containers, so `kubectl exec` reaches this instead: enough of a shell
+for what people exec for — `hostname`, `printenv`, `cat` of a mounted ConfigMap key, `echo`,
+`sh -c '…; exit 3'` and an interactive `sh` fed on stdin — with the container's environment and
+files worked out from the pod as the kubelet would have made them. It does no I/O: a session feeds
+it stdin and sends what it answers on the stdout and stderr channels.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+STDOUT, STDERR = 1, 2
+SHELLS = {"sh", "bash", "ash"}
+ROOT_LISTING = "bin\ndev\netc\nhome\nproc\nroot\nsys\ntmp\nusr\nvar\n"
+
+
+class ExecutableNotFound(Exception):
+    """The command is not in the container: the runtime refuses to start it (no exit code)."""
+
+
+@dataclass
+class Container:
+    """What a process in the container sees."""
+
+    hostname: str
+    env: list[tuple[str, str]]
+    files: dict[str, str]  # absolute path -> contents
+
+
+@dataclass
+class Shell:
+    """One exec'd process. ``start()`` runs what needs no input; ``feed`` and ``end_of_input`` give
+    it stdin. Each returns the output as (channel, bytes) pairs; ``finished`` and ``exit_code`` say
+    when and how it ended."""
+
+    argv: list[str]
+    container: Container
+    stdin: bool
+    tty: bool = False
+    finished: bool = False
+    exit_code: int = 0
+    _pending: str = ""
+    _output: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def start(self) -> list[tuple[int, bytes]]:
+        program = posixpath.basename(self.argv[0])
+        if program in SHELLS and self.argv[1:2] == ["-c"]:
+            self._script(" ".join(self.argv[2:3]))
+            self.finished = True
+        elif program in SHELLS:
+            if not self.stdin:
+                self.finished = True  # sh with nothing to read ends at once
+            self._prompt()
+        elif program == "cat" and len(self.argv) == 1 and self.stdin:
+            pass  # copies stdin to stdout until it ends
+        else:
+            self.exit_code = self._run(self.argv, in_shell=False)
+            self.finished = True
+        return self._take()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        if self.finished:
+            return []
+        text = data.decode(errors="replace")
+        if posixpath.basename(self.argv[0]) == "cat":
+            self._out(text)
+            return self._take()
+        self._pending += text.replace("\r", "\n") if self.tty else text
+        while "\n" in self._pending and not self.finished:
+            line, self._pending = self._pending.split("\n", 1)
+            self._script(line)
+            self._prompt()
+        return self._take()
+
+    def end_of_input(self) -> list[tuple[int, bytes]]:
+        if not self.finished:
+            if self._pending.strip() and posixpath.basename(self.argv[0]) in SHELLS:
+                self._script(self._pending)
+            self.finished = True
+        return self._take()
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def _script(self, text: str) -> None:
+        for line in text.replace(";", "\n").split("\n"):
+            try:
+                words = shlex.split(line)
+            except ValueError as error:
+                self._err(f"sh: syntax error: {error}\n")
+                self.exit_code = 2
+                continue
+            if not words:
+                continue
+            if words[0] == "exit":
+                self.exit_code = _number(words[1]) if len(words) > 1 else self.exit_code
+                self.finished = True
+                return
+            self.exit_code = self._run(words, in_shell=True)
+
+    def _run(self, words: list[str], *, in_shell: bool) -> int:
+        program, args = posixpath.basename(words[0]), words[1:]
+        command = self._commands().get(program)
+        if command is None:
+            if in_shell:
+                self._err(f"sh: {words[0]}: not found\n")
+                return 127
+            raise ExecutableNotFound(words[0])
+        return command(args)
+
+    def _commands(self) -> dict[str, Callable[[list[str]], int]]:
+        return {
+            "echo": self._echo,
+            "hostname": lambda args: self._out(self.container.hostname + "\n"),
+            "printenv": self._printenv,
+            "env": lambda args: self._printenv([]),
+            "cat": self._cat,
+            "ls": self._ls,
+            "pwd": lambda args: self._out("/\n"),
+            "whoami": lambda args: self._out("root\n"),
+            "true": lambda args: 0,
+            "false": lambda args: 1,
+        }
+
+    def _echo(self, args: list[str]) -> int:
+        newline = args[:1] != ["-n"]
+        return self._out(" ".join(args[0 if newline else 1 :]) + ("\n" if newline else ""))
+
+    def _printenv(self, names: list[str]) -> int:
+        env = dict(self.container.env)
+        if not names:
+            return self._out("".join(f"{name}={value}\n" for name, value in env.items()))
+        found = [env[name] for name in names if name in env]
+        self._out("".join(f"{value}\n" for value in found))
+        return 0 if len(found) == len(names) else 1
+
+    def _cat(self, paths: list[str]) -> int:
+        code = 0
+        for path in paths:
+            if path in self.container.files:
+                self._out(self.container.files[path])
+            else:
+                self._err(f"cat: can't open '{path}': No such file or directory\n")
+                code = 1
+        return code
+
+    def _ls(self, paths: list[str]) -> int:
+        path = posixpath.normpath(paths[0]) if paths else "/"
+        if path == "/":
+            return self._out(ROOT_LISTING)
+        if path in self.container.files:
+            return self._out(path + "\n")
+        prefix = path.rstrip("/") + "/"
+        entries = sorted(
+            {p[len(prefix) :].split("/")[0] for p in self.container.files if p.startswith(prefix)}
+        )
+        if not entries:
+            self._err(f"ls: {path}: No such file or directory\n")
+            return 1
+        return self._out("".join(f"{entry}\n" for entry in entries))
+
+    # --- output --------------------------------------------------------------------------------
+
+    def _prompt(self) -> None:
+        if self.tty and not self.finished:
+            self._out("/ # ")
+
+    def _out(self, text: str) -> int:
+        if text:
+            self._output.append((STDOUT, text.encode()))
+        return 0
+
+    def _err(self, text: str) -> None:
+        # A terminal has one stream: with a tty, kube-apiserver sends no stderr channel.
+        self._output.append((STDOUT if self.tty else STDERR, text.encode()))
+
+    def _take(self) -> list[tuple[int, bytes]]:
+        taken, self._output = self._output, []
+        return taken
+
+
+def _number(text: str) -> int:
+    try:
+        return int(text) & 0xFF
+    except ValueError:
+        return 2
