@@ -70,7 +70,12 @@ class Shell:
         if posixpath.basename(self.argv[0]) == "cat":
             self._out(text)
             return self._take()
-        self._pending += text.replace("\r", "\n") if self.tty else text
+        if self.tty:
+            # A terminal echoes what is typed (kubectl put the local one in raw mode) and ends lines
+            # with CR LF.
+            self._out(text.replace("\r", "\n"))
+            text = text.replace("\r", "\n")
+        self._pending += text
         while "\n" in self._pending and not self.finished:
             line, self._pending = self._pending.split("\n", 1)
             self._script(line)
@@ -171,12 +176,15 @@ class Shell:
 
     def _out(self, text: str) -> int:
         if text:
-            self._output.append((STDOUT, text.encode()))
+            self._output.append((STDOUT, (text.replace("\n", "\r\n") if self.tty else text).encode()))
         return 0
 
     def _err(self, text: str) -> None:
         # A terminal has one stream: with a tty, kube-apiserver sends no stderr channel.
-        self._output.append((STDOUT if self.tty else STDERR, text.encode()))
+        if self.tty:
+            self._out(text)
+        else:
+            self._output.append((STDERR, text.encode()))
 
     def _take(self) -> list[tuple[int, bytes]]:
         taken, self._output = self._output, []

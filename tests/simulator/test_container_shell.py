@@ -38,9 +38,12 @@ def test_sh_c_runs_each_statement_until_exit() -> None:
 def test_an_interactive_shell_reads_lines_as_they_come_and_a_tty_has_one_stream() -> None:
     shell = Shell(["sh"], CONTAINER, stdin=True, tty=True)
     assert _text(shell.start(), STDOUT) == "/ # "
-    assert shell.feed(b"cat /etc/set") == []  # half a line: nothing runs yet
+    assert _text(shell.feed(b"cat /etc/set"), STDOUT) == "cat /etc/set"  # echoed; nothing runs yet
     output = shell.feed(b"tings/mode\rcat /nowhere\r")
-    assert _text(output, STDOUT) == "fast/ # cat: can't open '/nowhere': No such file or directory\n/ # "
+    # The terminal echoes what was typed as it arrives (both lines), with CR LF line ends.
+    assert _text(output, STDOUT) == (
+        "tings/mode\r\ncat /nowhere\r\nfast/ # cat: can't open '/nowhere': No such file or directory\r\n/ # "
+    )
     assert _text(output, STDERR) == ""
     shell.feed(b"exit\r")
     assert (shell.finished, shell.exit_code) == (True, 1)  # the last command's
