@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from clusters.kube.probe import KUBECTL_PERMISSIONS
 from clusters.models import (
     ACTIVE_STATES,
     CloudAccount,
@@ -189,3 +190,26 @@ def stack_queue_url(account: CloudAccount, *, region: str) -> str:
     if not url or (arn is not None and arn.group(1) != region):
         return ""
     return url
+
+
+@dataclass(frozen=True)
+class CheckedPermission:
+    label: str  # "create deployments.apps"
+    allowed: bool
+    used_for: str  # for an optional one, the kubectl command that needs it
+
+
+def cluster_permissions(cluster: Cluster) -> tuple[list[CheckedPermission], list[CheckedPermission]]:
+    """The permissions the last check asked about: (required, optional for kubectl through the
+    endpoint). A check from before the optional ones were asked has none of them."""
+    optional = {p.label: p.why for p in KUBECTL_PERMISSIONS}
+    checked = cluster.permissions or {}
+    required = [
+        CheckedPermission(label, bool(ok), "") for label, ok in checked.items() if label not in optional
+    ]
+    kubectl = [
+        CheckedPermission(label, bool(checked[label]), why)
+        for label, why in optional.items()
+        if label in checked
+    ]
+    return required, kubectl

@@ -269,7 +269,14 @@ def cluster_node_class(request: OrganizationRequest, cluster_id: str) -> HttpRes
 
 
 def _health_context(cluster: Cluster) -> dict[str, object]:
-    return {"cluster": cluster, "progress": selectors.cluster_check_progress(cluster)}
+    required, for_kubectl = selectors.cluster_permissions(cluster)
+    return {
+        "cluster": cluster,
+        "progress": selectors.cluster_check_progress(cluster),
+        "permissions": required,
+        "kubectl_permissions": for_kubectl,
+        "kubectl_denied": sum(not permission.allowed for permission in for_kubectl),
+    }
 
 
 @organization_view()

@@ -53,6 +53,17 @@ NODELESS_PERMISSIONS = (
     Permission("list", "poddisruptionbudgets", "policy", why="to drain without breaking budgets"),
 )
 
+# Not needed to place or run anything: what kubectl through Nodeless's endpoint uses in the member
+# (``policies.kubeapi.member_objects`` and ``member_streams``). Checked and shown, never a reason
+# for Degraded: without one, that command answers the member's 403, named.
+KUBECTL_PERMISSIONS = (
+    Permission("get", "pods", subresource="log", why="kubectl logs"),
+    Permission("delete", "pods", why="kubectl delete pod"),
+    Permission("list", "events", why="kubectl describe pod, kubectl get events"),
+    Permission("list", "pods", "metrics.k8s.io", why="kubectl top pod"),
+    Permission("create", "pods", subresource="exec", why="kubectl exec"),
+)
+
 
 def required_permissions(*, nodeless: bool) -> tuple[Permission, ...]:
     return READ_PERMISSIONS + FEDERATION_PERMISSIONS + (NODELESS_PERMISSIONS if nodeless else ())
@@ -104,7 +115,8 @@ def probe(
         version = k8s.VersionApi(api_client).get_code(_request_timeout=_timeout(deadline))
         authorization = k8s.AuthorizationV1Api(api_client)
         permissions = {
-            p.label: allowed(authorization, p, deadline) for p in required_permissions(nodeless=nodeless)
+            p.label: allowed(authorization, p, deadline)
+            for p in (*required_permissions(nodeless=nodeless), *KUBECTL_PERMISSIONS)
         }
     except (
         ApiException,

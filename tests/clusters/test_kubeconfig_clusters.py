@@ -5,6 +5,7 @@ worker, out of service), and the kubeconfig unreadable anywhere after creation."
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from django.db import connection
@@ -12,7 +13,7 @@ from django.db import connection
 from clusters.models import Cluster, ClusterHealth, ClusterObservation
 from clusters.selectors import connected_cluster_ids
 from nodeless_saas.crypto import decrypt_text
-from simulator.auth import READ_ONLY
+from simulator.auth import READ_ONLY, PermissionSet, PolicyRule
 from tests.fixtures.connections import kubeconfig_for
 from workers.tasks import cluster_health_check
 
@@ -43,8 +44,19 @@ def onprem(simulated_cluster):
 
     return simulated_cluster(
         static_pools=(StaticNodePool("dc1-node", 3, instance_type="m5.xlarge"),),
-        extra_tokens={"read-only-token-0123456789": READ_ONLY},
+        extra_tokens={"read-only-token-0123456789": READ_ONLY, "placing-token-0123456789": PLACING},
     )
+
+
+# What an observe-mode cluster needs and no more: kube's view role, and writes of what is placed.
+PLACING = PermissionSet(
+    "placing",
+    (
+        *READ_ONLY.rules,
+        PolicyRule.of(["create", "patch", "delete"], ["apps", "batch"], ["deployments", "jobs"]),
+        PolicyRule.of(["create"], [""], ["configmaps", "secrets", "services"]),
+    ),
+)
 
 
 def test_a_kubeconfig_cluster_is_connected_with_health_and_inventory(
@@ -248,3 +260,26 @@ def test_removing_a_cluster_leaves_the_cluster_itself_untouched(
     assert not Cluster.objects.exists()
     assert len(k8s.CoreV1Api(kube_client(onprem)).list_node().items) == 3
     cluster_health_check(cluster_id)  # a check enqueued before the removal finds nothing and stops
+
+
+def test_what_only_kubectl_through_nodeless_needs_is_listed_apart_and_leaves_the_cluster_healthy(
+    cast, onprem, owner_client, worker
+) -> None:
+    body = _connected(worker, owner_client, kubeconfig_for(onprem, token="placing-token-0123456789"))
+    assert (body["status"], body["health"], body["health_problem"]) == ("connected", "healthy", "")
+    panel = owner_client.get(f"/clusters/{body['id']}/status/").content.decode()
+    optional = panel.split('id="kubectl-permissions"', 1)[1]
+    assert "For kubectl through Nodeless (optional): 2 not granted" in optional
+    rows = re.findall(
+        r'<td class="mono small">([^<]+)</td><td class="small">([^<]+)</td><td><span class="badge (\w+)"',
+        optional,
+    )
+    assert rows == [
+        ("get pods/log", "kubectl logs", "ok"),
+        ("delete pods", "kubectl delete pod", "warn"),
+        ("list events", "kubectl describe pod, kubectl get events", "ok"),
+        ("list pods.metrics.k8s.io", "kubectl top pod", "ok"),
+        ("create pods/exec", "kubectl exec", "warn"),
+    ]
+    required = panel.split('id="kubectl-permissions"', 1)[0]
+    assert "create deployments.apps" in required and "pods/exec" not in required
