@@ -5,13 +5,21 @@ listing again), get, delete and log, never written here; ``/api/v1/nodes``; and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
 from nodeless_saas.documents import DocumentError, load_json
-from policies.kubeapi import errors, member_objects, member_streams, operations, store, tables
+from policies.kubeapi import (
+    decision_events,
+    errors,
+    member_objects,
+    member_streams,
+    operations,
+    store,
+    tables,
+)
 from policies.kubeapi.selection import field_filters, label_matcher
 from tenants.models import ApiToken
 
@@ -166,3 +174,19 @@ def _watch(request: HttpRequest, ctx: operations.Context, as_table: bool) -> Htt
     response = StreamingHttpResponse(lines(), content_type="application/json")
     response["Cache-Control"] = "no-cache, private"
     return response
+
+
+def events_read_through(
+    ctx: operations.Context, filters: Mapping[str, tuple[str, str]]
+) -> tuple[list[Json], list[str]]:
+    """What a list of events adds to the endpoint's own, read when asked: the members' events of our
+    pods (``kubectl describe pod``) and the federation's decisions about workloads (``kubectl describe
+    deployment``); with a warning per member not read."""
+    kind, organization, namespace = ctx.resource.kind, ctx.organization, ctx.namespace
+    events: list[Json] = []
+    warnings: list[str] = []
+    if member_objects.asks_for_pod_events(kind, filters):
+        events, warnings = member_objects.pod_events(organization, namespace, filters)
+    if decision_events.asks_for(kind, filters):
+        events += decision_events.listed(organization, namespace, filters)
+    return events, warnings

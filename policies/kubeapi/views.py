@@ -25,7 +25,6 @@ from policies.kubeapi import (
     access_review,
     catalog,
     errors,
-    member_objects,
     member_views,
     operations,
     patches,
@@ -279,10 +278,8 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     if request.GET.get("watch") in ("1", "true"):
         return _watch(request, ctx, labels, filters)
     items, version = operations.listing(ctx, labels=labels, field_filters=filters)
-    warnings: list[str] = []
-    if member_objects.asks_for_pod_events(ctx.resource.kind, filters):  # kubectl get events, describe pod
-        more, warnings = member_objects.pod_events(ctx.organization, ctx.namespace, filters)
-        items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
+    more, warnings = member_views.events_read_through(ctx, filters)  # kubectl get events, describe
+    items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):
         response = _respond(tables.table(ctx.resource.kind, items, version=str(version)))
     else:

@@ -54,6 +54,15 @@ def test_replicas_move_off_an_unreachable_member_and_status_follows(cast, two_me
     settle(cast, lambda: _where(kube) == {"standby": (2, 2)})
     status = kube.get(WEB).json()["status"]
     assert status["readyReplicas"] == 2 and status["observedGeneration"] == 1
+    # kubectl describe deployment web says so: placed on primary, then moved off it.
+    uid = kube.get(WEB).json()["metadata"]["uid"]
+    events = kube.get(f"/k8s/api/v1/namespaces/shop/events?fieldSelector=involvedObject.uid={uid}").json()
+    said = [(e["type"], e["reason"], e["message"]) for e in events["items"]]
+    assert [(kind, reason) for kind, reason, _ in said] == [("Normal", "Placed"), ("Warning", "Failover")], (
+        said
+    )
+    assert said[0][2].endswith("(replicas: primary 2)")
+    assert said[1][2].startswith("failover from primary: ") and said[1][2].endswith("(replicas: standby 2)")
 
     primary.link.heal()
     settle(cast, lambda: primary.deployment_replicas("shop", "web") is None)

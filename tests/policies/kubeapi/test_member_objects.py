@@ -346,11 +346,14 @@ def test_another_organization_sees_none_of_the_pods_even_in_a_cluster_both_conne
         assert outsider.get(events).json()["items"] == []
         assert {e["reason"] for e in shop.get(events).json()["items"]} == {"Scheduled"}
         everything = "/k8s/api/v1/namespaces/shop/events"
-        assert {e["involvedObject"]["name"] for e in outsider.get(everything).json()["items"]} == b_pods
-        assert {e["involvedObject"]["name"] for e in shop.get(everything).json()["items"]} == a_pods
+        # The members' events of each one's pods, and the federation's placements of each one's workload.
+        assert {e["involvedObject"]["name"] for e in outsider.get(everything).json()["items"]} == b_pods | {
+            "api"
+        }
+        assert {e["involvedObject"]["name"] for e in shop.get(everything).json()["items"]} == a_pods | {"web"}
         assert {
             e["involvedObject"]["name"] for e in outsider.get("/k8s/api/v1/events").json()["items"]
-        } == b_pods
+        } == b_pods | {"api"}
         assert shop.get(f"{METRICS}/{theirs}").json()["containers"][0]["name"] == "app"
         assert {m["metadata"]["name"] for m in outsider.get(METRICS).json()["items"]} == b_pods
         assert outsider.client.delete(f"{PODS}/{theirs}", **outsider.headers).status_code == 404

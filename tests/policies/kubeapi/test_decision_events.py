@@ -1,0 +1,103 @@
+"""The federation's decisions as Events of the workload's object on the endpoint (``decision_events``):
+``kubectl describe deployment`` shows where the replicas went and why; selected by the involved
+object and type as any event; an hour long; another organization sees none of them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from django.utils import timezone
+
+from policies.kubeapi.federation import POLICY_ANNOTATION
+from policies.models import Decision
+from tests.fixtures.federation import deployment, pool
+from tests.fixtures.simulation import wait_for
+from tests.policies.kubeapi.conftest import Kube
+from workers.federation import run_pass
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DEPLOYMENTS = "/k8s/apis/apps/v1/namespaces/shop/deployments"
+EVENTS = "/k8s/api/v1/namespaces/shop/events"
+
+
+def _deploy(kube: Kube, name: str, replicas: int, *, cpu: str = "100m", policy: str = "") -> str:
+    body = yaml.safe_load(deployment(name, replicas=replicas, cpu=cpu, memory="64Mi"))
+    if policy:
+        body["metadata"]["annotations"] = {POLICY_ANNOTATION: policy}
+    created = kube.send("post", DEPLOYMENTS, body)
+    assert created.status_code == 201, created.json()
+    return str(created.json()["metadata"]["uid"])
+
+
+def _placed(org_id: str, name: str) -> None:
+    def step() -> bool:
+        run_pass(org_id)
+        return Decision.objects.filter(workload__name=name).exists()
+
+    wait_for(step, timeout=30, interval=0.2)
+
+
+def test_a_placement_is_an_event_of_its_deployment(cast, shop, member, policy) -> None:
+    member("east", {"cloud": "onprem"}, pools=(pool(2),), seed=1)
+    member("west", {"cloud": "onprem"}, pools=(pool(2),), seed=2)
+    policy("everywhere", strategy="spread", spread={"spread_by": "cluster"})
+    uid = _deploy(shop, "web", 4, policy="everywhere")
+    _placed(str(cast.org_a.pk), "web")
+    decision = Decision.objects.get(workload__name="web")
+
+    described = shop.get(f"{EVENTS}?fieldSelector=involvedObject.name=web,involvedObject.uid={uid}")
+    [event] = described.json()["items"]
+    assert (event["type"], event["reason"], event["source"]["component"]) == (
+        "Normal",
+        "Placed",
+        "nodeless-federation",
+    )
+    assert event["involvedObject"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": "web",
+        "uid": uid,
+    }
+    assert event["message"] == f"{decision.reason} (replicas: east 2, west 2)"
+    assert event["lastTimestamp"] == event["firstTimestamp"]
+    # Listed with every event, selected as any event, never among a pod's.
+    assert event in shop.get(EVENTS).json()["items"]
+    assert event in shop.get("/k8s/api/v1/events").json()["items"]
+    assert shop.get(f"{EVENTS}?fieldSelector=type=Warning").json()["items"] == []
+    assert event not in shop.get(f"{EVENTS}?fieldSelector=involvedObject.kind=Pod").json()["items"]
+    assert shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid=not-a-uid").json()["items"] == []
+    # Another organization's token: none of them.
+    outsider = Kube(cast.token_b_plaintext)
+    assert outsider.get("/k8s/api/v1/events").json()["items"] == []
+
+    # An hour later the endpoint no longer serves it (as its own events expire), but the log keeps it.
+    Decision.objects.filter(pk=decision.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    assert shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"] == []
+
+
+def test_replicas_no_member_can_take_are_a_warning(cast, shop, member) -> None:
+    member("east", {"cloud": "onprem"}, pools=(pool(1),))  # shop's default policy: cheapest
+    uid = _deploy(shop, "huge", 2, cpu="64")
+    _placed(str(cast.org_a.pk), "huge")
+    [event] = shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"]
+    assert (event["type"], event["reason"]) == ("Warning", "FailedPlacement")
+    assert "no member took a replica" in event["message"] and "2 not placed" in event["message"]
+
+
+def test_kubectl_describe_deployment_shows_where_its_replicas_went(
+    cast, kubectl, member, policy, tmp_path
+) -> None:
+    member("east", {"cloud": "onprem"}, pools=(pool(2),))
+    policy("default", strategy="cheapest")
+    manifest = tmp_path / "web.yaml"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    manifest.write_text(yaml.safe_dump_all([namespace, yaml.safe_load(deployment("web", replicas=2))]))
+    assert kubectl("apply", "-f", str(manifest)).returncode == 0
+    _placed(str(cast.org_a.pk), "web")
+    described = kubectl("describe", "deployment", "web", "-n", "shop")
+    assert described.returncode == 0, described.stderr
+    events = described.stdout.split("Events:", 1)[1]
+    assert "Normal  Placed" in events and "nodeless-federation" in events and "(replicas: east 2)" in events
