@@ -166,7 +166,8 @@ def test_a_refused_companion_names_itself_on_the_workload_condition_events_and_p
     # The aggregated status is still there beside it.
     status = apps.read_namespaced_deployment_status("web", "shop").status or kube.V1DeploymentStatus()
     assert {"Available", "Progressing", "Federated"} <= {c.type for c in status.conditions or []}
-    events = _settled(lambda: _events(core, "Deployment", "web"))
+    # Its warnings (the federation's Placed event is beside them, decision_events).
+    events = _settled(lambda: [e for e in _events(core, "Deployment", "web") if e.type == "Warning"])
     assert [(e.type, e.reason) for e in events] == [("Warning", "SyncFailed")]
     assert "member cluster(west)" in events[0].message and "ConfigMap/settings" in events[0].message
 
