@@ -96,7 +96,8 @@ def handle(
         warnings = answers.warnings()
         version = str(store.current_version(organization))
         if as_table:
-            return _respond(tables.table(kind, items, version=version), warnings)
+            include = request.GET.get("includeObject")
+            return _respond(tables.table(kind, items, version=version, include=include), warnings)
         metadata = {"resourceVersion": version}
         listed = {"kind": f"{kind}List", "apiVersion": ctx.resource.group_version, "metadata": metadata}
         return _respond({**listed, "items": items}, warnings)

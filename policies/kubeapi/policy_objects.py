@@ -213,7 +213,8 @@ def handle(
             render(p, names, shadows.get(p.name)) for p in selectors.federation_policy_list(ctx.organization)
         ]
         if tables.wants_table(request.headers.get("Accept", "")):
-            return JsonResponse(tables.table("FederationPolicy", items))
+            include = request.GET.get("includeObject")
+            return JsonResponse(tables.table("FederationPolicy", items, include=include))
         return JsonResponse(
             {
                 "kind": "FederationPolicyList",

@@ -282,7 +282,10 @@ def _definition(name: str, priority: int = 0, form: str = "") -> Json:
     return {"name": name, "type": "string", "format": form, "description": name, "priority": priority}
 
 
-def table(kind: str, items: list[Json], *, version: str = "") -> Json:
+def table(kind: str, items: list[Json], *, version: str = "", include: str | None = None) -> Json:
+    """The items as a Table. Each row carries its object as ``include`` (the request's
+    ``includeObject``) says: ``Metadata`` (the default) its metadata, ``Object`` all of it (kubectl's
+    ``--sort-by`` and custom columns read it), ``None`` nothing."""
     sample = items[0] if items else {}
     definitions = [_definition("Name", form="name")]
     definitions += [_definition(name) for name, _ in _columns(kind, sample)]
@@ -297,16 +300,16 @@ def table(kind: str, items: list[Json], *, version: str = "") -> Json:
             age(metadata.get("creationTimestamp", "")),
             *(value for _, value in _wide(kind, obj)),
         ]
-        rows.append(
-            {
-                "cells": cells,
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": metadata,
-                },
+        row: Json = {"cells": cells}
+        if include == "Object":
+            row["object"] = obj
+        elif include != "None":
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": metadata,
             }
-        )
+        rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -281,7 +281,8 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     more, warnings = member_views.events_read_through(ctx, filters)  # kubectl get events, describe
     items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):
-        response = _respond(tables.table(ctx.resource.kind, items, version=str(version)))
+        include = request.GET.get("includeObject")
+        response = _respond(tables.table(ctx.resource.kind, items, version=str(version), include=include))
     else:
         listed = {"resourceVersion": str(version)}
         kind, api_version = f"{ctx.resource.kind}List", ctx.resource.group_version
@@ -301,7 +302,8 @@ def _derived(request: HttpRequest, ctx: operations.Context, name: str | None) ->
         items = [replica_sets.get(ctx, name)]
         version = int(items[0]["metadata"]["resourceVersion"])
     if tables.wants_table(request.headers.get("Accept", "")):
-        return _respond(tables.table(ctx.resource.kind, items, version=str(version)))
+        include = request.GET.get("includeObject")
+        return _respond(tables.table(ctx.resource.kind, items, version=str(version), include=include))
     if name is not None:
         return _respond(items[0])
     listed = {"resourceVersion": str(version)}

@@ -101,3 +101,24 @@ def test_kubectl_describe_deployment_shows_where_its_replicas_went(
     assert described.returncode == 0, described.stderr
     events = described.stdout.split("Events:", 1)[1]
     assert "Normal  Placed" in events and "nodeless-federation" in events and "(replicas: east 2)" in events
+    # --sort-by reads each row's whole object (includeObject=Object).
+    ordered = kubectl("get", "events", "-n", "shop", "--sort-by=.lastTimestamp")
+    assert ordered.returncode == 0 and "Placed" in ordered.stdout, ordered.stdout + ordered.stderr
+    columns = kubectl("get", "deploy", "-n", "shop", "--sort-by=.spec.replicas", "-o", "name")
+    assert columns.stdout.strip() == "deployment.apps/web", columns.stderr
+
+
+def test_a_table_row_carries_its_object_as_include_object_says(shop) -> None:
+    table = "application/json;as=Table;v=v1;g=meta.k8s.io"
+    _deploy(shop, "web", 1)
+    rows = {
+        include: shop.get(f"{DEPLOYMENTS}?includeObject={include}", HTTP_ACCEPT=table).json()["rows"]
+        for include in ("Object", "Metadata", "None")
+    }
+    assert rows["Object"][0]["object"]["spec"]["replicas"] == 1
+    assert rows["Metadata"][0]["object"]["kind"] == "PartialObjectMetadata"
+    assert "spec" not in rows["Metadata"][0]["object"]
+    assert "object" not in rows["None"][0]
+    assert (
+        shop.get(DEPLOYMENTS, HTTP_ACCEPT=table).json()["rows"][0]["object"] == rows["Metadata"][0]["object"]
+    )
