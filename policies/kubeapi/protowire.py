@@ -1,7 +1,8 @@
-"""The protobuf wire format, for the two places client-go speaks only protobuf to the endpoint: the
+"""The protobuf wire format, for where client-go speaks protobuf to the endpoint: the
 OpenAPI v2 document it reads (``resources.openapi_v2_protobuf``) and the access reviews kubectl posts
-(``access_review``). Only what those need: varints and length-delimited fields (strings, bytes,
-messages); fields of other wire types are skipped when read."""
+(``access_review``), and the objects kubectl's ``create`` subcommands send (``protobody``). Varints,
+length-delimited fields (strings, bytes, messages) and fixed-size ones are read; groups are not
+(Kubernetes' messages have none)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,32 @@ def fields(data: bytes) -> Iterator[tuple[int, bytes]]:
             at += 8
         elif wire_type == 5:
             at += 4
+        elif wire_type == 2:
+            size, at = _read_varint(data, at)
+            if at + size > len(data):
+                raise WireError("a field runs past the end of the message")
+            yield number, data[at : at + size]
+            at += size
+        else:
+            raise WireError(f"wire type {wire_type} is not read here")
+
+
+def every_field(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """Each field of a message, as (field number, value): an int for a varint, the bytes of a
+    length-delimited field, the raw 4 or 8 bytes of a fixed-size one."""
+    at = 0
+    while at < len(data):
+        key, at = _read_varint(data, at)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, at = _read_varint(data, at)
+            yield number, value
+        elif wire_type in (1, 5):
+            size = 8 if wire_type == 1 else 4
+            if at + size > len(data):
+                raise WireError("a field runs past the end of the message")
+            yield number, data[at : at + size]
+            at += size
         elif wire_type == 2:
             size, at = _read_varint(data, at)
             if at + size > len(data):

@@ -29,6 +29,7 @@ from policies.kubeapi import (
     operations,
     patches,
     policy_objects,
+    protobody,
     replica_sets,
     resources,
     store,
@@ -241,9 +242,10 @@ def _body(request: HttpRequest) -> Any:
         content_type == "text/plain"
     ):  # no Content-Type sent (WSGI's default): JSON, as the API server reads it
         content_type = "application/json"
+    if content_type == protobody.CONTENT_TYPE:  # kubectl 1.32+ create configmap, secret, ...
+        return protobody.decode(request.body)
     if not (content_type.endswith("json") or content_type.endswith("yaml")):
-        # Protobuf and CBOR are not spoken here; client-go sends JSON again after a 415.
-        raise errors.unsupported_media_type(content_type)
+        raise errors.unsupported_media_type(content_type)  # CBOR: client-go sends JSON again
     try:
         if content_type.endswith("yaml"):
             return _yaml_body(text)
