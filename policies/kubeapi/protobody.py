@@ -6,7 +6,8 @@ naming apiVersion and kind, the object's message), and do not retry as JSON afte
 here, by their messages' field numbers (k8s.io/api's ``generated.proto``), the kinds those
 subcommands make: ConfigMap, Secret (``generic``, ``tls``, ``docker-registry``), Namespace,
 ServiceAccount, Role, RoleBinding, and Deployment, Job (``create job --from=cronjob/NAME`` too) and
-CronJob with their pod template's common fields. The Go encoder writes every field that is not a
+CronJob with their pod template's common fields, and Service (``create service clusterip|nodeport|
+loadbalancer|externalname``). The Go encoder writes every field that is not a
 pointer, empty or not, so an empty string, a zero, an empty message are "not set", as ``omitempty``
 has them in JSON; a pointer's zero is kept. Nothing is dropped unread: a field this table does not
 know that carries a value (a pod template's volumes, probes, affinity, ...), or a kind it does not
@@ -209,6 +210,37 @@ MESSAGES: dict[str, dict[int, Field]] = {
     },
     "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
     "ResourceRequirements": {1: ("limits", "map-quantity"), 2: ("requests", "map-quantity")},
+    # kubectl create service clusterip | nodeport | loadbalancer | externalname
+    "Service": {1: ("metadata", "ObjectMeta"), 2: ("spec", "ServiceSpec"), 3: ("status", "ignored")},
+    "ServiceSpec": {
+        1: ("ports", "*ServicePort"),
+        2: ("selector", "map"),
+        3: ("clusterIP", "string"),
+        18: ("clusterIPs", "strings"),
+        4: ("type", "string"),
+        5: ("externalIPs", "strings"),
+        7: ("sessionAffinity", "string"),
+        8: ("loadBalancerIP", "string"),
+        9: ("loadBalancerSourceRanges", "strings"),
+        10: ("externalName", "string"),
+        11: ("externalTrafficPolicy", "string"),
+        12: ("healthCheckNodePort", "int"),
+        13: ("publishNotReadyAddresses", "bool"),
+        19: ("ipFamilies", "strings"),
+        17: ("ipFamilyPolicy", "string"),
+        20: ("allocateLoadBalancerNodePorts", "bool"),
+        21: ("loadBalancerClass", "string"),
+        22: ("internalTrafficPolicy", "string"),
+        23: ("trafficDistribution", "string"),
+    },
+    "ServicePort": {
+        1: ("name", "string"),
+        2: ("protocol", "string"),
+        6: ("appProtocol", "string"),
+        3: ("port", "int"),
+        4: ("targetPort", "intstr"),
+        5: ("nodePort", "int"),
+    },
 }
 # The kinds read (apiVersion, kind) -> message.
 KINDS = {
@@ -221,6 +253,7 @@ KINDS = {
     ("apps/v1", "Deployment"): "Deployment",
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
+    ("v1", "Service"): "Service",
 }
 # Fields that are pointers in Go (sent only when set): a zero or false there means what it says.
 _POINTERS = {
@@ -250,6 +283,7 @@ _POINTERS = {
     "runAsNonRoot",
     "fsGroup",
     "runAsGroup",
+    "allocateLoadBalancerNodePorts",
 }
 
 
@@ -265,7 +299,8 @@ def decode(body: bytes) -> Json:
         api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
         name = KINDS.get((api_version, kind))
         if name is None:
-            raise _Unread(f"a {kind or 'object'} ({api_version or 'no apiVersion'})")
+            article = "an" if kind[:1] in ("A", "E", "I", "O", "U") else "a"
+            raise _Unread(f"{article} {kind or 'object'} ({api_version or 'no apiVersion'})")
         obj = _message(raw, name)
     except (protowire.WireError, UnicodeDecodeError, ValueError) as error:
         raise errors.bad_request(f"the protobuf body could not be read: {error}") from error

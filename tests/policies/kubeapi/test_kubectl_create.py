@@ -58,9 +58,18 @@ def test_kubectl_creates_configmaps_secrets_namespaces_accounts_and_rbac(cast, k
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "robot", "namespace": "shop"}]
     assert kube.get("/k8s/api/v1/namespaces/shop").json()["status"]["phase"] == "Active"
 
-    refused = kubectl("create", "service", "clusterip", "web", "-n", "shop", "--tcp=80:8080")
+    created("service", "clusterip", "web", "-n", "shop", "--tcp=80:8080")
+    created("service", "externalname", "db", "-n", "shop", "--external-name=db.example.com")
+    web = kube.get(f"{base}/services/web").json()
+    assert web["spec"]["ports"] == [{"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080}]
+    assert (web["spec"]["type"], web["spec"]["selector"]) == ("ClusterIP", {"app": "web"})
+    assert kube.get(f"{base}/services/db").json()["spec"]["externalName"] == "db.example.com"
+
+    refused = kubectl("create", "ingress", "web", "-n", "shop", "--rule=shop.example.com/=web:80")
     assert refused.returncode != 0
-    assert "a Service (v1) sent as protobuf is not read here: send it as JSON or YAML" in refused.stderr
+    assert "an Ingress (networking.k8s.io/v1) sent as protobuf is not read here: send it as JSON or YAML" in (
+        refused.stderr
+    )
 
 
 CRONJOB = """
