@@ -1,7 +1,7 @@
 """Status back to the Kubernetes endpoint's workload objects, after each loop pass: replicas,
 updated, ready and available replicas summed over the members, conditions, ``observedGeneration``
 only once every member runs the current generation (what ``kubectl rollout status`` and Argo CD's
-health check wait on, as Karmada aggregates), and ``status.clusters``: the per-cluster breakdown;
+health check wait on, as Karmada aggregates), and the per-cluster breakdown (served as the ``nodeless.io/clusters`` annotation, ``store.render``);
 the phase of the claims the workloads mount (``claims``), and what members report of their
 Ingresses, LoadBalancer Services and HPAs (``companion_status``).
 

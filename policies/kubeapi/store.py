@@ -26,6 +26,7 @@ from nodeless_saas.crypto import decrypt_text, encrypt_text
 from nodeless_saas.rows_update import rows_update
 from policies.kubeapi.defaults import defaulted, with_job_selector
 from policies.kubeapi.resources import Resource, by_kind
+from policies.kubeapi.tables import CLUSTERS_ANNOTATION
 from policies.models import KubeCounter, KubeEvent, KubeObject
 from tenants.models import Organization
 
@@ -40,6 +41,7 @@ SEALED_KINDS = {"Secret"}  # stored and logged only encrypted
 DEFAULT_NAMESPACES = ("default",)
 # Shown on an object whose deletion waits for the federation loop to remove it from its members.
 FINALIZER = "nodeless.io/federation"
+
 _SERVED_METADATA = (
     "name",
     "namespace",
@@ -206,10 +208,15 @@ def render(kobj: KubeObject) -> Json:
     if kobj.deleted_at is not None and FINALIZER not in (metadata.get("finalizers") or []):
         metadata["finalizers"] = [*(metadata.get("finalizers") or []), FINALIZER]
     rendered: Json = {"apiVersion": kobj.body.get("apiVersion") or _api_version(kobj), "kind": kobj.kind}
+    status = kobj.status
+    if isinstance(status.get("clusters"), list):
+        breakdown = json.dumps(status["clusters"], separators=(",", ":"))
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), CLUSTERS_ANNOTATION: breakdown}
+        status = {k: v for k, v in status.items() if k != "clusters"}
     rendered["metadata"] = metadata
     rendered.update({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")})
-    if kobj.status:
-        rendered["status"] = kobj.status
+    if status:
+        rendered["status"] = status
     return rendered
 
 
@@ -221,6 +228,13 @@ def strip_served(obj: Json) -> Json:
     """What is stored of an object: without status and the metadata the server fills in."""
     body = {k: v for k, v in obj.items() if k != "status"}
     body["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVED_METADATA}
+    annotations = body["metadata"].get("annotations")
+    if isinstance(annotations, dict) and CLUSTERS_ANNOTATION in annotations:
+        kept = {k: v for k, v in annotations.items() if k != CLUSTERS_ANNOTATION}
+        if kept:
+            body["metadata"]["annotations"] = kept
+        else:
+            del body["metadata"]["annotations"]
     return body
 
 

@@ -3,6 +3,7 @@ columns it prints for each kind, as the API server's printers give them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +24,25 @@ def age(created: str, now: datetime | None = None) -> str:
     return f"{max(seconds, 0)}s"
 
 
-def _clusters(status: Json) -> tuple[str, Any]:
-    return ("Clusters", ",".join(c["name"] for c in status.get("clusters") or []) or "<none>")
+# Where a federated workload's per-cluster breakdown is served (JSON, ``store.render``): kept with its
+# status, but a status field the kind's Go type lacks makes kubectl edit's strategic merge patch fail
+# ("unable to find api field in struct DeploymentStatus"), and any object may carry an annotation.
+# Never stored from what a client sends (``store.strip_served``).
+CLUSTERS_ANNOTATION = "nodeless.io/clusters"
+
+
+def clusters_served(obj: Json) -> list[Json]:
+    """A served object's per-cluster breakdown, [] when it has none."""
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(CLUSTERS_ANNOTATION)
+    try:
+        found = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
+def _clusters(obj: Json) -> tuple[str, Any]:
+    return ("Clusters", ",".join(str(c.get("name")) for c in clusters_served(obj)) or "<none>")
 
 
 def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
@@ -34,7 +52,7 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
             ("Ready", f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"),
             ("Up-to-date", status.get("updatedReplicas", 0)),
             ("Available", status.get("availableReplicas", 0)),
-            ("Clusters", ",".join(c["name"] for c in status.get("clusters") or []) or "<none>"),
+            _clusters(obj),
         ]
     if kind == "ReplicaSet":
         return [
@@ -43,13 +61,13 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
             ("Ready", status.get("readyReplicas", 0)),
         ]
     if kind == "StatefulSet":
-        return [("Ready", f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"), _clusters(status)]
+        return [("Ready", f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"), _clusters(obj)]
     if kind == "DaemonSet":
         return [
             ("Desired", status.get("desiredNumberScheduled", 0)),
             ("Ready", status.get("numberReady", 0)),
             ("Up-to-date", status.get("updatedNumberScheduled", 0)),
-            _clusters(status),
+            _clusters(obj),
         ]
     if kind == "CronJob":
         return [
@@ -57,7 +75,7 @@ def _columns(kind: str, obj: Json) -> list[tuple[str, Any]]:
             ("Suspend", bool(spec.get("suspend"))),
             ("Active", len(status.get("active") or [])),
             ("Last Schedule", status.get("lastScheduleTime") or "<none>"),
-            _clusters(status),
+            _clusters(obj),
         ]
     if kind == "Job":
         done = next(

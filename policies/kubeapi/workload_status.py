@@ -1,7 +1,8 @@
 """A federated workload object's status on the endpoint, from its workload and placements: each
 kind's counts (``kind_status`` for StatefulSets, DaemonSets and CronJobs), the conditions kubectl,
 Argo CD and Flux read (a Deployment's ``Progressing`` as the deployment controller keeps it,
-``progress``), and the per-cluster breakdown (``status.clusters``)."""
+``progress``), and the per-cluster breakdown (kept as ``status.clusters``, served as the ``nodeless.io/clusters``
+annotation: ``store.render``)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from django.utils import timezone
 
+from policies.kubeapi.tables import clusters_served
 from tests.fixtures.federation import deployment, pool, settle
 from tests.policies.kubeapi.conftest import Kube
 from workers.federation import run_pass
@@ -40,8 +41,7 @@ def _create(cast) -> Kube:
 
 
 def _where(kube: Kube) -> dict[str, Any]:
-    status = kube.get(WEB).json().get("status") or {}
-    return {c["name"]: (c["replicas"], c["readyReplicas"]) for c in status.get("clusters", [])}
+    return {c["name"]: (c["replicas"], c["readyReplicas"]) for c in clusters_served(kube.get(WEB).json())}
 
 
 def test_replicas_move_off_an_unreachable_member_and_status_follows(cast, two_members, policy) -> None:

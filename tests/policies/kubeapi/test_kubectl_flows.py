@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from policies.kubeapi.tables import CLUSTERS_ANNOTATION, clusters_served
 from policies.models import KubeObject, Workload
 from tests.fixtures.federation import deployment, pool
 from tests.fixtures.simulation import wait_for
@@ -107,3 +108,37 @@ def test_kubectl_rollout_restart_replaces_the_pods_in_every_member(
         return len(running) == 2 and not running & before
 
     wait_for(replaced, timeout=60, interval=0.3)
+
+
+def test_kubectl_edit_of_a_federated_deployment(
+    cast, kubectl, member, policy, federation_loop, tmp_path, monkeypatch
+) -> None:
+    """kubectl edit sends a strategic merge patch it computes against the Go type, which refuses a
+    status field the type lacks: the per-cluster breakdown is served as an annotation, and writing
+    it back stores nothing of it."""
+    member("east", {"cloud": "onprem"}, pools=(pool(2),))
+    policy("default", strategy="cheapest")
+    rolled_out(
+        kubectl, tmp_path / "app", {"0-ns": NAMESPACE, "web": yaml.safe_load(deployment("web", replicas=2))}
+    )
+    served = yaml.safe_load(kubectl("get", "deployment", "web", "-n", "shop", "-o", "yaml").stdout)
+    assert "clusters" not in served["status"]
+    assert clusters_served(served)[0]["name"] == "east"
+    header, row = kubectl("get", "deployment", "web", "-n", "shop").stdout.splitlines()
+    assert dict(zip(header.split(), row.split(), strict=True))["CLUSTERS"] == "east"
+
+    monkeypatch.setenv("KUBE_EDITOR", "sed -i s/replicas:\\ 2/replicas:\\ 3/")
+    edited = kubectl("edit", "deployment", "web", "-n", "shop")
+    assert edited.returncode == 0 and "edited" in edited.stdout, edited.stderr
+    assert kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s").returncode == 0
+    stored = KubeObject.objects.get(kind="Deployment", name="web")
+    assert stored.body["spec"]["replicas"] == 3
+    assert CLUSTERS_ANNOTATION not in (stored.body["metadata"].get("annotations") or {})
+
+    # kubectl replace of what was read (the annotation with it) stores none of it either.
+    (tmp_path / "read.yaml").write_text(
+        kubectl("get", "deployment", "web", "-n", "shop", "-o", "yaml").stdout
+    )
+    assert kubectl("replace", "-f", str(tmp_path / "read.yaml")).returncode == 0
+    stored.refresh_from_db()
+    assert CLUSTERS_ANNOTATION not in (stored.body["metadata"].get("annotations") or {})

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from kubernetes import client as kube
 
+from policies.kubeapi.tables import clusters_served
 from policies.models import Placement, Workload
 from tests.fixtures.federation import pool
 from tests.policies.federation.test_workload_kinds import CONTAINER, cronjob, daemonset, statefulset
@@ -171,7 +172,7 @@ def test_a_statefulset_is_divided_with_the_objects_it_uses_and_reports_revisions
     assert rbac.read_namespaced_role_binding("db-reads", "shop").role_ref.name == "reader"
     assert rbac.read_namespaced_role("reader", "shop").rules[0].verbs == ["get"]
     raw = json.loads(apps.read_namespaced_stateful_set("db", "shop", _preload_content=False).data)
-    assert sorted((c["name"], c["replicas"]) for c in raw["status"]["clusters"]) == [("east", 2), ("west", 2)]
+    assert sorted((c["name"], c["replicas"]) for c in clusters_served(raw)) == [("east", 2), ("west", 2)]
 
 
 def test_a_daemonset_is_copied_to_every_member_and_sums_its_pods(

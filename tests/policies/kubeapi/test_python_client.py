@@ -13,6 +13,7 @@ from kubernetes import client as kube
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
+from policies.kubeapi.tables import clusters_served
 from policies.models import FederationPolicy, Workload
 from tests.fixtures.federation import deployment, pool
 
@@ -103,9 +104,7 @@ def test_a_deployment_is_placed_by_its_annotated_policy_and_reports_status(
     assert marked is not None, "a change made during the watch did not show on it"
     assert {c.type: c.status for c in ready.status.conditions}["Available"] == "True"
     raw = json.loads(apps.read_namespaced_deployment("web", "shop", _preload_content=False).data)
-    assert [(c["name"], c["replicas"], c["readyReplicas"]) for c in raw["status"]["clusters"]] == [
-        ("east", 2, 2)
-    ]
+    assert [(c["name"], c["replicas"], c["readyReplicas"]) for c in clusters_served(raw)] == [("east", 2, 2)]
     assert east.deployment_replicas("shop", "web") == 2
 
 
