@@ -1,4 +1,5 @@
 """``kubectl auth can-i``: SelfSubjectAccessReview and SelfSubjectRulesReview (authorization.k8s.io/v1),
+and ``kubectl auth whoami``: SelfSubjectReview (authentication.k8s.io/v1);
 answered from the API token's scopes exactly as the endpoint enforces them (``views._token``):
 ``read`` gets, lists and watches every kind the organization serves; ``write`` creates, updates,
 patches and deletes them, but for events, which Nodeless alone writes. Any token may ask about
@@ -8,7 +9,7 @@ itself, as any user of kube-apiserver may (``system:basic-user``), so a review n
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from policies.kubeapi import errors, protowire
 from policies.kubeapi.resources import RELAYED_POD_SUBRESOURCES as RELAYED
@@ -40,9 +41,50 @@ _NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
 NON_RESOURCE_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version")
 
 
+# ``kubectl auth whoami``: the token as kube-apiserver's authenticator would describe its user.
+WHOAMI_GROUP, WHOAMI = "authentication.k8s.io", "selfsubjectreviews"
+
+
+class TokenIdentity(Protocol):
+    pk: Any
+    name: str
+    scopes: Any
+    organization: Any
+
+
 def is_review(parts: Sequence[str]) -> bool:
-    """Whether the path (split) is one of the two reviews: only ``read`` is needed to post it."""
-    return len(parts) == 4 and parts[:3] == ["apis", GROUP, "v1"] and parts[3] in REVIEWS
+    """Whether the path (split) is one of the reviews: only ``read`` is needed to post it."""
+    if len(parts) != 4:
+        return False
+    return (parts[:3] == ["apis", GROUP, "v1"] and parts[3] in REVIEWS) or parts == [
+        "apis",
+        WHOAMI_GROUP,
+        "v1",
+        WHOAMI,
+    ]
+
+
+def whoami(token: TokenIdentity) -> Json:
+    """The SelfSubjectReview of a token: a user named for the token, in its organization's group and
+    one group per scope."""
+    scopes = getattr(token, "granted", token.scopes)
+    organization = token.organization
+    return {
+        "kind": "SelfSubjectReview",
+        "apiVersion": f"{WHOAMI_GROUP}/v1",
+        "metadata": {"creationTimestamp": None},
+        "status": {
+            "userInfo": {
+                "username": f"nodeless:token:{token.name}",
+                "uid": str(token.pk),
+                "groups": [
+                    f"nodeless:organization:{organization.slug}",
+                    *(f"nodeless:scope:{s}" for s in scopes),
+                ],
+                "extra": {"nodeless.io/organization": [organization.name]},
+            }
+        },
+    }
 
 
 def from_protobuf(plural: str, body: bytes) -> Json:

@@ -19,17 +19,16 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
-from nodeless_saas.documents import DocumentError, load_json, load_yaml_documents
 from policies.federation.manifests import COMPANION_KINDS, WORKLOAD_KINDS
 from policies.kubeapi import (
     access_review,
+    bodies,
     catalog,
     errors,
     member_views,
     operations,
     patches,
     policy_objects,
-    protobody,
     replica_sets,
     resources,
     store,
@@ -44,7 +43,6 @@ from tenants.models import ApiToken
 from tenants.races import race_message
 
 Json = dict[str, Any]
-MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's request limit
 # A waiting watch wakes this often with nothing new, to send its bookmarks and keep-alives in time.
 WATCH_WAKE_SECONDS = 1.0
 # The organizations watched in this process and their resourceVersions (one reader for all).
@@ -112,10 +110,12 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     if access_review.is_review(parts):
         if request.method != "POST":
             raise errors.method_not_allowed(f"{parts[-1]} are only created: {request.method} is not allowed")
-        scopes = getattr(token, "granted", token.scopes)
+        if parts[-1] == access_review.WHOAMI:  # kubectl auth whoami: what it sends says nothing more
+            return _respond(access_review.whoami(token), status=201)
         protobuf = request.content_type == access_review.PROTOBUF
-        body = access_review.from_protobuf(parts[-1], request.body) if protobuf else _body(request)
-        answer = access_review.review(parts[-1], body, scopes, catalog.served(token.organization))
+        body = access_review.from_protobuf(parts[-1], request.body) if protobuf else bodies.read(request)
+        scopes, served = getattr(token, "granted", token.scopes), catalog.served(token.organization)
+        answer = access_review.review(parts[-1], body, scopes, served)
         return _respond(answer, status=201)
     static = _discovery(parts, prefix, lambda: catalog.served(token.organization))
     if static is not None:
@@ -152,7 +152,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
         dry_run=request.GET.get("dryRun") == "All",
     )
     if resource.group == resources.POLICY_GROUP:
-        return policy_objects.handle(request, ctx, name, _body)
+        return policy_objects.handle(request, ctx, name, bodies.read)
     if resource.derived and resource.kind in MEMBER_KINDS:
         return member_views.handle(request, ctx, name, subresource)
     if resource.derived:
@@ -233,45 +233,9 @@ def _discovery(parts: list[str], prefix: str, served: Callable[[], tuple[Resourc
     return found
 
 
-def _body(request: HttpRequest) -> Any:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise errors.KubeError(413, "RequestEntityTooLarge", "the request is larger than 3 MiB")
-    text = request.body.decode("utf-8", errors="replace")
-    content_type = request.content_type or "application/json"
-    if (
-        content_type == "text/plain"
-    ):  # no Content-Type sent (WSGI's default): JSON, as the API server reads it
-        content_type = "application/json"
-    if content_type == protobody.CONTENT_TYPE:  # kubectl 1.32+ create configmap, secret, ...
-        return protobody.decode(request.body)
-    if not (content_type.endswith("json") or content_type.endswith("yaml")):
-        raise errors.unsupported_media_type(content_type)  # CBOR: client-go sends JSON again
-    try:
-        if content_type.endswith("yaml"):
-            return _yaml_body(text)
-        return load_json(text, what="The request body", max_bytes=MAX_BODY_BYTES)
-    except DocumentError as error:
-        raise errors.bad_request(f"the request body could not be decoded: {error}")
-
-
-def _yaml_body(text: str) -> Any:
-    """One YAML document. client-go (so kubectl, Argo CD and Flux) sends its server-side apply
-    patches as JSON, which YAML includes: decoded as JSON, that costs a two-hundredth of PyYAML's
-    pure-Python parse. A flow mapping that is not JSON goes to the YAML parser."""
-    if text.lstrip().startswith("{"):
-        try:
-            return load_json(text, what="The request body", max_bytes=MAX_BODY_BYTES)
-        except DocumentError:
-            pass
-    documents = load_yaml_documents(text, what="The request body", max_bytes=MAX_BODY_BYTES)
-    if len(documents) != 1:
-        raise errors.bad_request("send exactly one YAML document")
-    return documents[0]
-
-
 def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBase:
     if request.method == "POST":
-        created = operations.create(ctx, _body(request))
+        created = operations.create(ctx, bodies.read(request))
         return _warned(_respond(created, 201), ctx)
     if request.method != "GET":
         raise errors.method_not_allowed(f"{request.method} is not supported on a collection")
@@ -346,7 +310,7 @@ def _member_verb(
             )
         return _respond(obj)
     if method == "PUT":
-        return _respond(operations.replace(ctx, name, _body(request), subresource=subresource))
+        return _respond(operations.replace(ctx, name, bodies.read(request), subresource=subresource))
     if method == "PATCH":
         kind = operations.PATCH_TYPES.get(request.content_type or "")
         if kind in (None, "unsupported"):
@@ -354,7 +318,9 @@ def _member_verb(
         if kind == "apply" and not request.GET.get("fieldManager"):
             raise errors.bad_request("PATCH of type application/apply-patch+yaml must have a fieldManager")
         force = request.GET.get("force") in ("true", "1")
-        written = operations.patch(ctx, name, kind, _body(request), force=force, subresource=subresource)
+        written = operations.patch(
+            ctx, name, kind, bodies.read(request), force=force, subresource=subresource
+        )
         return _respond(written.obj, 201 if written.created else 200)
     if method == "DELETE":
         return _respond(operations.delete(ctx, name))
@@ -475,7 +441,7 @@ def _scale(request: HttpRequest, ctx: operations.Context, name: str) -> HttpResp
     if request.method not in ("PUT", "PATCH"):
         raise errors.method_not_allowed(f"{request.method} is not supported on scale")
     current = _scale_of(operations.get(ctx, name))
-    sent = _body(request)
+    sent = bodies.read(request)
     if request.method == "PATCH":
         kind = operations.PATCH_TYPES.get(request.content_type or "")
         if kind not in ("merge", "strategic", "json"):

@@ -4,6 +4,7 @@ conflicts, delete (waiting for the members), Status errors, and another organiza
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
@@ -430,6 +431,14 @@ def test_auth_can_i_answers_from_the_tokens_scopes(cast, kubectl, one_member) ->
     refused, said = can_i("deletecollection", "configmaps")  # not served: kubectl deletes each
     assert refused == 1 and said.startswith("no - ")
     assert can_i("create", "pods", "--subresource=exec") == (0, "yes")  # relayed to the pod's member
+    whoami = kubectl("auth", "whoami", "-o", "json")
+    assert whoami.returncode == 0, whoami.stderr
+    user = json.loads(whoami.stdout)["status"]["userInfo"]
+    assert user["username"] == f"nodeless:token:{cast.token_a.name}" and user["uid"] == str(cast.token_a.pk)
+    assert (
+        f"nodeless:organization:{cast.org_a.slug}" in user["groups"]
+        and "nodeless:scope:write" in user["groups"]
+    )
     refused, said = can_i("delete", "pods", "--subresource=exec")
     assert refused == 1 and said == 'no - "pods/exec" is only created (a session with the pod)'
 
