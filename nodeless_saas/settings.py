@@ -393,6 +393,10 @@ NODELESS_AWS_CONSOLE_URL = env_str("NODELESS_AWS_CONSOLE_URL", "https://console.
 # HTTP and the endpoint over HTTPS on a port of its own, with a certificate of its own CA.
 NODELESS_KUBE_API_URL = env_str("NODELESS_KUBE_API_URL", "")
 NODELESS_KUBE_API_CA_FILE = env_str("NODELESS_KUBE_API_CA_FILE", "")
+# kubectl exec sessions one organization may hold open in one endpoint process: each holds one of its
+# threads (docker-compose's kube: 64 per process) for as long as it lasts, and one organization must
+# not take them all from the others.
+NODELESS_KUBE_EXEC_SESSIONS = env_int("NODELESS_KUBE_EXEC_SESSIONS", 16, minimum=1)
 
 NODELESS_LEASE_SECONDS = env_int("NODELESS_LEASE_SECONDS", 60, minimum=1)
 # How often a reconcile pass lists the cluster's instances (0: every pass, what the tests use).

@@ -6,6 +6,7 @@ token, another organization and SPDY refused; the session in the audit log."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,22 +32,29 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def served(tmp_path) -> Iterator[tuple[str, str]]:
+@contextlib.contextmanager
+def _served(directory: Path, **env: str) -> Iterator[tuple[str, str]]:
     """(URL of the endpoint, its CA): the ``kube`` service's gunicorn over HTTPS, on the test
     database, trusting the test's encryption keys and loopback clusters."""
     certificate = issue_server_certificate("nodeless-exec-test")
-    cert, key = tmp_path / "endpoint.pem", tmp_path / "endpoint-key.pem"
+    cert, key = directory / "endpoint.pem", directory / "endpoint-key.pem"
     cert.write_text(certificate.cert_pem)
     key.write_text(certificate.key_pem)
-    env = production_environment_here(
+    environment = production_environment_here(
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         NODELESS_ENCRYPTION_KEYS=",".join(settings.NODELESS_ENCRYPTION_KEYS),
         NODELESS_CLUSTER_NETWORKS="loopback",
+        **env,
     )
     extra = ("--log-level", "warning", "--certfile", str(cert), "--keyfile", str(key))
-    with gunicorn(env, service="kube", extra=extra) as port:
+    with gunicorn(environment, service="kube", extra=extra) as port:
         yield f"https://127.0.0.1:{port}", certificate.ca_pem
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[tuple[str, str]]:
+    with _served(tmp_path) as endpoint:
+        yield endpoint
 
 
 def _kubectl(served: tuple[str, str], directory: Path, token: str) -> Kubectl:
@@ -184,3 +192,32 @@ def test_exec_behind_a_tls_proxy_as_docker_compose_serves_the_endpoint(
     kubectl, _, names = _web(cast, proxied, member, policy, tmp_path)
     fed = kubectl("exec", "-i", names[0], "-n", "shop", "--", "cat", stdin="through the proxy\n")
     assert (fed.returncode, fed.stdout) == (0, "through the proxy\n"), fed.stderr
+
+
+def test_an_organization_holds_at_most_its_share_of_exec_sessions(
+    cast, member, policy, federation_loop, tmp_path
+) -> None:
+    """Each session holds one of the endpoint's threads while it lasts: past the organization's share
+    (NODELESS_KUBE_EXEC_SESSIONS, here 1) the next is a 429 saying why, until one ends."""
+    with _served(tmp_path, NODELESS_KUBE_EXEC_SESSIONS="1") as endpoint:
+        kubectl, _, names = _web(cast, endpoint, member, policy, tmp_path)
+        config = next(tmp_path.glob("kubeconfig-*"))
+        held = subprocess.Popen(
+            [KUBECTL, f"--kubeconfig={config}", "exec", "-i", names[0], "-n", "shop", "--", "cat"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert held.stdin is not None and held.stdout is not None
+            held.stdin.write("open\n")
+            held.stdin.flush()
+            assert held.stdout.readline() == "open\n"  # the session is up
+            refused = kubectl("exec", names[1], "-n", "shop", "--", "hostname")
+            assert refused.returncode != 0
+            assert "1 kubectl exec sessions of this organization are open on this server" in refused.stderr
+        finally:
+            held.communicate(timeout=30)  # stdin closed: the session ends
+        assert held.returncode == 0
+        again = kubectl("exec", names[1], "-n", "shop", "--", "hostname")
+        assert (again.returncode, again.stdout) == (0, f"{names[1]}\n"), again.stderr
