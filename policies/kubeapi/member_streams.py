@@ -6,8 +6,9 @@ caller's key and subprotocols and the member's credentials, and once the member 
 both directions are copied unread (`clusters.kube.streams`). It needs the connection itself, which
 gunicorn (the endpoint's server in production and in the demo) hands to the request as
 ``gunicorn.socket``, and lets a 101 through. The SPDY upgrade older clients use is not relayed.
-Each session is in the audit log (who, which pod in which member, which container; not the
-command, which may carry a secret).
+Each session holds one of the process's threads while it lasts, so an organization holds at most
+``NODELESS_KUBE_EXEC_SESSIONS`` in one process (429 past it), and each is in the audit log (who,
+which pod in which member, which container; not the command, which may carry a secret).
 """
 
 from __future__ import annotations
