@@ -63,6 +63,29 @@ def find(organization: Organization, group: str, version: str, plural: str) -> R
     return None
 
 
+def not_served(
+    organization: Organization, group: str, version: str, plural: str, path: str
+) -> errors.KubeError:
+    """The 404 for a path naming no served resource; when another version of it is served, saying
+    which (``kubectl autoscale`` of kubectl 1.32 asks for autoscaling/v1)."""
+    others = sorted(
+        r.group_version
+        for r in served(organization)
+        if (r.group, r.plural) == (group, plural) and r.version != version
+    )
+    if not others:
+        return errors.not_found(plural, group, path)
+    asked = f"{group}/{version}" if group else version
+    message = (
+        f"{plural} are served here as {', '.join(others)} only, not {asked}: send the object as {others[-1]}"
+    )
+    if plural == "horizontalpodautoscalers":
+        message += (
+            " (kubectl autoscale asks for autoscaling/v1: apply an autoscaling/v2 HorizontalPodAutoscaler)"
+        )
+    return errors.KubeError(404, "NotFound", message)
+
+
 def check_definition(obj: Json) -> None:
     """A CRD as the API server checks it: 422 with a cause per problem."""
     name = str((obj.get("metadata") or {}).get("name"))

@@ -131,7 +131,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
         namespace, rest = rest[1], rest[2:]
     resource = catalog.find(token.organization, group, version, rest[0])
     if resource is None or (namespace and not resource.namespaced):
-        raise errors.not_found(rest[0], group, "/" + "/".join(parts))
+        raise catalog.not_served(token.organization, group, version, rest[0], "/" + "/".join(parts))
     if resource.read_only and request.method not in ("GET", "HEAD"):
         whose = "the member clusters' own" if resource.kind in MEMBER_KINDS else "written by Nodeless only"
         raise errors.method_not_allowed(f"{resource.plural} are {whose}: {request.method} is not allowed")

@@ -176,6 +176,16 @@ def test_bad_objects_print_kubernetes_errors(kubectl, one_member, tmp_path) -> N
     assert applied.returncode != 0
     assert 'The Deployment "web" is invalid' in applied.stderr
     assert "spec.template.spec.containers[0].resources.requests.cpu" in applied.stderr
+    # kubectl 1.32's autoscale asks for autoscaling/v1, which is not served: the answer says what is.
+    good = write_manifests(tmp_path / "good", {"0-namespace": NAMESPACE, "web": _web()})
+    assert kubectl("apply", "-f", str(good)).returncode == 0
+    autoscaled = kubectl("autoscale", "deployment", "web", "-n", "shop", "--max=4", "--cpu-percent=80")
+    assert autoscaled.returncode != 0
+    assert (
+        "horizontalpodautoscalers are served here as autoscaling/v2 only, not autoscaling/v1"
+        in autoscaled.stderr
+    )
+    assert "apply an autoscaling/v2 HorizontalPodAutoscaler" in autoscaled.stderr
 
 
 def test_another_organizations_token_sees_nothing(cast, kubectl, one_member, tmp_path) -> None:
