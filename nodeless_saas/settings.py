@@ -397,6 +397,9 @@ NODELESS_KUBE_API_CA_FILE = env_str("NODELESS_KUBE_API_CA_FILE", "")
 # threads (docker-compose's kube: 64 per process) for as long as it lasts, and one organization must
 # not take them all from the others.
 NODELESS_KUBE_EXEC_SESSIONS = env_int("NODELESS_KUBE_EXEC_SESSIONS", 16, minimum=1)
+# Watches and followed logs (each holds a thread as long as it lasts) one organization may hold open in
+# one endpoint process: an Argo CD watches every kind it manages (~30), so this leaves room for a few.
+NODELESS_KUBE_WATCHES = env_int("NODELESS_KUBE_WATCHES", 48, minimum=1)
 
 NODELESS_LEASE_SECONDS = env_int("NODELESS_LEASE_SECONDS", 60, minimum=1)
 # How often a reconcile pass lists the cluster's instances (0: every pass, what the tests use).

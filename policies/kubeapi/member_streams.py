@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from kubernetes.client import AuthorizationV1Api
 from kubernetes.client.exceptions import ApiException
@@ -32,6 +30,7 @@ from clusters.kube.deadline import Deadline
 from clusters.kube.probe import Permission, allowed
 from policies.kubeapi import errors, member_objects, watching
 from policies.kubeapi.resources import RELAYED_POD_SUBRESOURCES
+from policies.kubeapi.shares import EXEC_SESSIONS, Held
 from tenants.actors import Actor
 from tenants.audit import audit_record
 from tenants.models import ApiToken
@@ -54,8 +53,8 @@ def relay(
         )
     found = member_objects.get(token.organization, namespace, name)
     cluster = found.cluster
-    if _open.full(token.organization_id):  # also for SPDY: kubectl sends it after a refused WebSocket
-        raise _too_many()
+    if EXEC_SESSIONS.full(token.organization_id):  # also for SPDY: kubectl sends it after a refused WebSocket
+        raise EXEC_SESSIONS.refused()
     if "websocket" not in request.headers.get("Upgrade", "").lower():
         raise _not_upgraded(found, namespace, name, subresource, request.GET.get("container", ""))
     caller = request.META.get("gunicorn.socket")
@@ -65,12 +64,12 @@ def relay(
             "BadRequest",
             f"{what} is relayed only when the endpoint is served by gunicorn; pod {name} runs in {cluster.name}",
         )
-    if not _open.take(token.organization_id):
-        raise _too_many()
+    if not EXEC_SESSIONS.take(token.organization_id):  # taken before the member starts anything
+        raise EXEC_SESSIONS.refused()
     try:
         return _relayed(request, token, found, namespace, name, subresource, caller)
     except BaseException:
-        _open.give_back(token.organization_id)
+        EXEC_SESSIONS.give_back(token.organization_id)
         raise
 
 
@@ -110,7 +109,10 @@ def _relayed(
         },
     )
     watching.idle()  # the session may last hours: its database session goes back now
-    session = _Session(caller, answer.connection, answer.early, str(token.organization_id))
+    member, organization = answer.connection, token.organization_id
+    session = Held(
+        _session(caller, member, answer.early), lambda: EXEC_SESSIONS.give_back(organization), member.close
+    )
     response = StreamingHttpResponse(session, status=101)
     response["Upgrade"] = "websocket"
     response["Connection"] = "Upgrade"
@@ -120,78 +122,9 @@ def _relayed(
     return response
 
 
-class _Session:
-    """The 101's body: its first (empty) write makes gunicorn send the 101; then the connection is
-    the session's until either end closes. Closed by the server however it ends (also when never
-    iterated), which gives the organization's place back once."""
-
-    def __init__(self, caller: socket.socket, member: socket.socket, early: bytes, organization: str) -> None:
-        self.caller, self.member, self.early, self.organization = caller, member, early, organization
-        self.started = self.closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        if not self.started:
-            self.started = True
-            return b""
-        if not self.closed:
-            try:
-                streams.relay(self.caller, self.member, self.early)
-            finally:
-                self.close()
-        raise StopIteration
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.member.close()
-            _open.give_back(self.organization)
-
-
-def _too_many() -> errors.KubeError:
-    return errors.KubeError(
-        429,
-        "TooManyRequests",
-        f"{_open.limit()} kubectl exec sessions of this organization are open on this server: end one "
-        "(exit its shell) and try again",
-    )
-
-
-class _OpenSessions:
-    """Sessions open in this process, by organization (threads of one process share it)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.counts: dict[str, int] = {}
-
-    @staticmethod
-    def limit() -> int:
-        return int(settings.NODELESS_KUBE_EXEC_SESSIONS)
-
-    def full(self, organization: Any) -> bool:
-        with self.lock:
-            return self.counts.get(str(organization), 0) >= self.limit()
-
-    def take(self, organization: Any) -> bool:
-        with self.lock:
-            held = self.counts.get(str(organization), 0)
-            if held >= self.limit():
-                return False
-            self.counts[str(organization)] = held + 1
-            return True
-
-    def give_back(self, organization: Any) -> None:
-        with self.lock:
-            left = self.counts.get(str(organization), 0) - 1
-            if left > 0:
-                self.counts[str(organization)] = left
-            else:
-                self.counts.pop(str(organization), None)
-
-
-_open = _OpenSessions()
+def _session(caller: socket.socket, member: socket.socket, early: bytes) -> Iterator[bytes]:
+    yield b""  # the first (empty) write makes gunicorn send the 101; then the connection is the session's
+    streams.relay(caller, member, early)
 
 
 def _not_upgraded(

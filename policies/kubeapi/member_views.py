@@ -21,6 +21,7 @@ from policies.kubeapi import (
     tables,
 )
 from policies.kubeapi.selection import field_filters, label_matcher
+from policies.kubeapi.shares import WATCHES
 from tenants.models import ApiToken
 
 Json = dict[str, Any]
@@ -104,8 +105,12 @@ def handle(
     if subresource == "log":
         if method == "DELETE":
             raise errors.method_not_allowed("a pod's log is only read")
+        follow = request.GET.get("follow") in ("true", "1")
+        if follow and WATCHES.full(organization.pk):
+            raise WATCHES.refused()
         found, chunks = member_objects.log(organization, namespace, name, request.GET)
-        return warned(StreamingHttpResponse(chunks, content_type="text/plain"), found.warnings)
+        body = WATCHES.held(organization.pk, chunks) if follow else chunks
+        return warned(StreamingHttpResponse(body, content_type="text/plain"), found.warnings)
     if method == "DELETE":
         if ctx.dry_run:
             found = member_objects.get(organization, namespace, name)
@@ -150,6 +155,8 @@ def _watch(request: HttpRequest, ctx: operations.Context, as_table: bool) -> Htt
         )
     except ValueError:
         raise errors.bad_request("timeoutSeconds must be a whole number")
+    if WATCHES.full(ctx.organization.pk):
+        raise WATCHES.refused()
     labels = label_matcher(request.GET.get("labelSelector"))
     filters = field_filters(request.GET.get("fieldSelector"), "Pod")
     events = member_objects.changes(
@@ -172,7 +179,9 @@ def _watch(request: HttpRequest, ctx: operations.Context, as_table: bool) -> Htt
             shown = tables.table("Pod", [pod], version=version) if as_table else pod
             yield json.dumps({"type": kind, "object": shown}, separators=(",", ":")) + "\n"
 
-    response = StreamingHttpResponse(lines(), content_type="application/json")
+    response = StreamingHttpResponse(
+        WATCHES.held(ctx.organization.pk, lines()), content_type="application/json"
+    )
     response["Cache-Control"] = "no-cache, private"
     return response
 

@@ -37,6 +37,7 @@ from policies.kubeapi import (
 )
 from policies.kubeapi.resources import Resource
 from policies.kubeapi.selection import field_filters, fields_match, label_matcher
+from policies.kubeapi.shares import WATCHES
 from tenants.actors import Actor
 from tenants.authentication import ApiTokenAuthentication
 from tenants.models import ApiToken
@@ -340,12 +341,13 @@ def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: 
         since = int(sent) if sent not in ("", "0") else None
     except ValueError:
         raise errors.bad_request("resourceVersion and timeoutSeconds must be whole numbers")
-    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    as_table, bookmarks = (
+        tables.wants_table(request.headers.get("Accept", "")),
+        request.GET.get("allowWatchBookmarks"),
+    )
+    events = _stream(ctx, since, labels, filters, timeout, as_table, bookmarks == "true")
     response = StreamingHttpResponse(
-        _stream(
-            ctx, since, labels, filters, timeout, as_table, request.GET.get("allowWatchBookmarks") == "true"
-        ),
-        content_type="application/json",
+        WATCHES.held(ctx.organization.pk, events), content_type="application/json"
     )
     response["Cache-Control"] = "no-cache, private"
     return response

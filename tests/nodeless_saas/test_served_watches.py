@@ -108,3 +108,45 @@ def test_many_open_watches_leave_the_endpoint_answering_and_each_gets_its_events
     finally:
         for connection in watches:
             connection.close()
+
+
+def test_an_organization_holds_at_most_its_share_of_watches(transactional_db, cast) -> None:
+    """Past NODELESS_KUBE_WATCHES (here 2) open watches of one organization in a process, the next is
+    a 429 saying so; another organization still watches, and a watch that ends gives its place back."""
+    env = production_environment_here(NODELESS_TRUSTED_PROXIES="127.0.0.1", NODELESS_KUBE_WATCHES="2")
+    host = env["DJANGO_ALLOWED_HOSTS"].split(",")[0]
+    ours = {"Host": host, "X-Forwarded-Proto": "https", "Authorization": f"Bearer {cast.token_a_plaintext}"}
+    theirs = {**ours, "Authorization": f"Bearer {cast.token_b_plaintext}"}
+    watch = f"{CONFIGMAPS}?watch=1&timeoutSeconds=120"
+    with gunicorn(env, service="kube", extra=("--log-level", "warning")) as port:
+        opened = []
+        try:
+            for _ in range(2):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.request("GET", watch, headers=ours)
+                assert connection.getresponse().status == 200
+                opened.append(connection)
+            status, refused = _call(port, ours, "GET", watch)
+            assert status == 429 and refused["reason"] == "TooManyRequests"
+            assert refused["message"].startswith("2 watches and followed logs of this organization are open")
+            other = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            other.request("GET", watch, headers=theirs)
+            assert other.getresponse().status == 200
+            other.close()
+            assert _call(port, ours, "GET", CONFIGMAPS)[0] == 200  # a list is no watch
+        finally:
+            for connection in opened:
+                connection.close()
+
+        # The server notices a watch's client went at its next keep-alive write.
+        def answered() -> int:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", f"{CONFIGMAPS}?watch=1&timeoutSeconds=1", headers=ours)
+            status = connection.getresponse().status
+            connection.close()
+            return status
+
+        deadline = time.monotonic() + 30
+        while answered() == 429 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert answered() == 200
