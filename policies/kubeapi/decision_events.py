@@ -49,31 +49,33 @@ def listed(organization: Organization, namespace: str, filters: Mapping[str, tup
         kind__in=list(WORKLOAD_KINDS),
         workload__isnull=False,
         deleted_at__isnull=True,
-    )
+    ).only(*_OBJECT_FIELDS)
+    decisions = Decision.objects.filter(
+        organization=organization, kind__in=_KINDS, created_at__gte=timezone.now() - WINDOW
+    ).only("id", "workload_id", "kind", "reason", "chosen", "inputs", "created_at")
     if namespace:
         objects = objects.filter(namespace=namespace)
+        decisions = decisions.filter(workload__namespace=namespace)
     uid, name = filters.get("involvedObject.uid"), filters.get("involvedObject.name")
-    if uid is not None and uid[0] == "=":
-        try:
-            objects = objects.filter(pk=uuid.UUID(uid[1]))
-        except ValueError:
-            return []  # not a uid: it names nothing here
-    if name is not None and name[0] == "=":
-        objects = objects.filter(name=name[1])
-    by_workload = {kobj.workload_id: kobj for kobj in objects.only(*_OBJECT_FIELDS)}
-    if not by_workload:
-        return []
-    decisions = (
-        Decision.objects.filter(
-            organization=organization,
-            workload_id__in=list(by_workload),
-            kind__in=_KINDS,
-            created_at__gte=timezone.now() - WINDOW,
-        )
-        .only("id", "workload_id", "kind", "reason", "chosen", "inputs", "created_at")
-        .order_by("-created_at", "-id")[:LIMIT]
-    )
-    events = [_event(decision, by_workload[decision.workload_id]) for decision in reversed(decisions)]
+    named = (uid is not None and uid[0] == "=") or (name is not None and name[0] == "=")
+    if named:  # one object's (kubectl describe): that object first, then its decisions
+        if uid is not None and uid[0] == "=":
+            try:
+                objects = objects.filter(pk=uuid.UUID(uid[1]))
+            except ValueError:
+                return []  # not a uid: it names nothing here
+        if name is not None and name[0] == "=":
+            objects = objects.filter(name=name[1])
+        by_workload = {kobj.workload_id: kobj for kobj in objects}
+        if not by_workload:
+            return []
+        decisions = decisions.filter(workload_id__in=list(by_workload))
+    latest = list(decisions.order_by("-created_at", "-id")[:LIMIT])
+    if not named:  # every event: the latest decisions first, then only their objects
+        by_workload = {
+            kobj.workload_id: kobj for kobj in objects.filter(workload_id__in={d.workload_id for d in latest})
+        }
+    events = [_event(d, by_workload[d.workload_id]) for d in reversed(latest) if d.workload_id in by_workload]
     return [event for event in events if fields_match(filters, event)]
 
 

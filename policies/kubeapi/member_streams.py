@@ -17,6 +17,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from kubernetes.client import AuthorizationV1Api
@@ -86,7 +87,8 @@ def _relayed(
     session (which gives its place back when it ends); its refusal otherwise."""
     what, cluster = RELAYED[subresource], found.cluster
     query = request.META.get("QUERY_STRING", "")
-    path = f"/api/v1/namespaces/{namespace}/pods/{name}/{subresource}" + (f"?{query}" if query else "")
+    pod_path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/{subresource}"
+    path = pod_path + (f"?{query}" if query else "")  # the query as sent (still percent-encoded)
     asked = {header: request.headers[header] for header in _ASKED if header in request.headers}
     try:
         answer = streams.upgrade(usable_credentials(cluster), path, asked, UPGRADE_SECONDS)
