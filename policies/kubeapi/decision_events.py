@@ -75,8 +75,28 @@ def listed(organization: Organization, namespace: str, filters: Mapping[str, tup
         by_workload = {
             kobj.workload_id: kobj for kobj in objects.filter(workload_id__in={d.workload_id for d in latest})
         }
-    events = [_event(d, by_workload[d.workload_id]) for d in reversed(latest) if d.workload_id in by_workload]
+    events = _correlated(
+        [_event(d, by_workload[d.workload_id]) for d in reversed(latest) if d.workload_id in by_workload]
+    )
     return [event for event in events if fields_match(filters, event)]
+
+
+def _correlated(events: list[Json]) -> list[Json]:
+    """Repeats of an object's last event (the same type, reason and message: a new generation placed
+    as the last one was) counted on it, as client-go's event correlator does: one event with its
+    ``count``, first and last time."""
+    last: dict[str, Json] = {}
+    kept: list[Json] = []
+    for event in events:
+        uid = event["involvedObject"]["uid"]
+        before = last.get(uid)
+        if before is not None and all(before[key] == event[key] for key in ("type", "reason", "message")):
+            before["count"] += 1
+            before["lastTimestamp"] = event["lastTimestamp"]
+            continue
+        last[uid] = event
+        kept.append(event)
+    return kept
 
 
 _OBJECT_FIELDS = ("id", "workload_id", "group", "version", "kind", "namespace", "name", "resource_version")

@@ -73,6 +73,15 @@ def test_a_placement_is_an_event_of_its_deployment(cast, shop, member, policy) -
     outsider = Kube(cast.token_b_plaintext)
     assert outsider.get("/k8s/api/v1/events").json()["items"] == []
 
+    # The same decision again (a new generation placed as the last one was) is counted on it.
+    again = Decision.objects.get(pk=decision.pk)
+    again.pk, again.created_at = None, decision.created_at + timedelta(seconds=30)
+    again.save()
+    [counted] = shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"]
+    assert (counted["count"], counted["firstTimestamp"]) == (2, event["firstTimestamp"])
+    assert counted["lastTimestamp"] > event["lastTimestamp"]
+    Decision.objects.filter(pk=again.pk).delete()
+
     # An hour later the endpoint no longer serves it (as its own events expire), but the log keeps it.
     Decision.objects.filter(pk=decision.pk).update(created_at=timezone.now() - timedelta(hours=2))
     assert shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"] == []
