@@ -42,52 +42,40 @@ def _read_varint(data: bytes, at: int) -> tuple[int, int]:
             return value, at
 
 
-def fields(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Each length-delimited field of a message, as (field number, payload), in order."""
-    at = 0
-    while at < len(data):
-        key, at = _read_varint(data, at)
-        number, wire_type = key >> 3, key & 7
-        if wire_type == 0:
-            _, at = _read_varint(data, at)
-        elif wire_type == 1:
-            at += 8
-        elif wire_type == 5:
-            at += 4
-        elif wire_type == 2:
-            size, at = _read_varint(data, at)
-            if at + size > len(data):
-                raise WireError("a field runs past the end of the message")
-            yield number, data[at : at + size]
-            at += size
-        else:
-            raise WireError(f"wire type {wire_type} is not read here")
-
-
-def every_field(data: bytes) -> Iterator[tuple[int, int | bytes]]:
-    """Each field of a message, as (field number, value): an int for a varint, the bytes of a
-    length-delimited field, the raw 4 or 8 bytes of a fixed-size one."""
+def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """Each field of a message, as (field number, wire type, value): an int for a varint, the bytes
+    of a length-delimited field, the raw 4 or 8 bytes of a fixed-size one."""
     at = 0
     while at < len(data):
         key, at = _read_varint(data, at)
         number, wire_type = key >> 3, key & 7
         if wire_type == 0:
             value, at = _read_varint(data, at)
-            yield number, value
-        elif wire_type in (1, 5):
+            yield number, wire_type, value
+            continue
+        if wire_type in (1, 5):
             size = 8 if wire_type == 1 else 4
-            if at + size > len(data):
-                raise WireError("a field runs past the end of the message")
-            yield number, data[at : at + size]
-            at += size
         elif wire_type == 2:
             size, at = _read_varint(data, at)
-            if at + size > len(data):
-                raise WireError("a field runs past the end of the message")
-            yield number, data[at : at + size]
-            at += size
         else:
             raise WireError(f"wire type {wire_type} is not read here")
+        if at + size > len(data):
+            raise WireError("a field runs past the end of the message")
+        yield number, wire_type, data[at : at + size]
+        at += size
+
+
+def fields(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each length-delimited field of a message, as (field number, payload), in order."""
+    for number, wire_type, value in _fields(data):
+        if wire_type == 2 and isinstance(value, bytes):
+            yield number, value
+
+
+def every_field(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """Each field of a message, as (field number, value), in order (``_fields``)."""
+    for number, _, value in _fields(data):
+        yield number, value
 
 
 def strings(data: bytes, names: dict[int, str]) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import selectors
 import socket
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from django.test import Client
 from kubernetes import client as kube
 from pytest_django.live_server_helper import LiveServer
 
+from clusters.kube import streams
 from policies.kubeapi import operations
 from simulator.resources import STORAGE_CLASSES
 from simulator.tls import ServerCertificate, issue_server_certificate
@@ -95,29 +95,11 @@ class TlsFront:
             client.close()
             return
         self.upstreams.append(upstream)
-        # Not select.select: it refuses descriptors from 1024 on, which a long test session reaches.
-        watched = selectors.DefaultSelector()
         try:
-            watched.register(secure, selectors.EVENT_READ)
-            watched.register(upstream, selectors.EVENT_READ)
-            while not self.stopped.is_set():
-                # Bytes OpenSSL already decrypted are not visible to the selector.
-                if secure.pending():
-                    ready: list[Any] = [secure]
-                else:
-                    ready = [key.fileobj for key, _ in watched.select(1.0)]
-                for source in ready:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    (upstream if source is secure else secure).sendall(data)
-        except OSError:
-            pass
+            streams.relay(secure, upstream)  # the product's relay: both directions in this one thread
         finally:
-            watched.close()
-            for end in (secure, upstream):
-                with contextlib.suppress(OSError):
-                    end.close()
+            with contextlib.suppress(OSError):
+                secure.close()
 
     def stop(self) -> None:
         """End every relayed connection: watches still streaming to kubectl see their client go
