@@ -6,6 +6,8 @@ ServiceAccounts, PVCs, HPAs, Ingresses, Roles and RoleBindings), all in one name
 of the field, e.g. ``spec.template.spec.containers[0].resources.requests.cpu: "2 cores" is not a
 Kubernetes quantity``; problems in companion objects are prefixed with ``Kind/name:``.
 
+An autoscaling/v1 HorizontalPodAutoscaler is taken as the autoscaling/v2 one it converts to.
+
 Server-owned fields (status, uid, resourceVersion, managedFields, ...) are dropped, and every
 object gets the workload's namespace explicitly, so what is stored is exactly what is applied.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from engines.kube import QuantityError, pod_requests
+from engines.kube import QuantityError, autoscaling, pod_requests
 from engines.kube.labels import JOB_NAME_LABELS, JOB_UID_LABELS
 from nodeless_saas.documents import DocumentError, check_value, load_json, load_yaml_documents
 from policies.federation.manifest_checks import (
@@ -57,6 +59,8 @@ COMPANION_KINDS = {
     "RoleBinding": "rbac.authorization.k8s.io/v1",
 }
 SUPPORTED_KINDS = {**WORKLOAD_KINDS, **COMPANION_KINDS}
+# Older versions taken too, converted to the one above as kube-apiserver converts them.
+_CONVERTED = {("HorizontalPodAutoscaler", autoscaling.V1): autoscaling.to_v2}
 _SERVER_METADATA = (
     "uid",
     "resourceVersion",
@@ -165,10 +169,22 @@ def _check_kind(obj: Mapping[str, Any], index: int, problems: Problems) -> bool:
         )
         return False
     expected = SUPPORTED_KINDS[str(kind)]
-    if version != expected:
+    if version != expected and (kind, version) not in _CONVERTED:
         problems.add(prefix, "apiVersion", f"{show(version)} does not serve {kind}; use {expected}")
         return False
     return True
+
+
+def _converted(obj: Mapping[str, Any], prefix: str, problems: Problems) -> Mapping[str, Any] | None:
+    """``obj`` at the version it is stored and sent at (None: it cannot be converted, a problem)."""
+    convert = _CONVERTED.get((str(obj.get("kind")), str(obj.get("apiVersion"))))
+    if convert is None:
+        return obj
+    try:
+        return convert(obj)
+    except autoscaling.ConversionError as error:
+        problems.add(prefix, "", str(error))
+        return None
 
 
 def cluster_addresses_removed(obj: Json) -> Json:
@@ -232,7 +248,9 @@ def parse_manifest(source: str | Mapping[str, Any] | Sequence[Any]) -> ParsedMan
         if not isinstance(document, Mapping):
             problems.add(f"document {index + 1}: ", "", "is not an object")
         elif _check_kind(document, index, problems):
-            objects.append(document)
+            converted = _converted(document, f"document {index + 1}: " if index else "", problems)
+            if converted is not None:
+                objects.append(converted)
     workloads = [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
     if not workloads and not problems:
         problems.add(

@@ -67,7 +67,7 @@ def not_served(
     organization: Organization, group: str, version: str, plural: str, path: str
 ) -> errors.KubeError:
     """The 404 for a path naming no served resource; when another version of it is served, saying
-    which (``kubectl autoscale`` of kubectl 1.32 asks for autoscaling/v1)."""
+    which (an old chart's autoscaling/v2beta2 HorizontalPodAutoscaler, say)."""
     others = sorted(
         r.group_version
         for r in served(organization)
@@ -79,10 +79,6 @@ def not_served(
     message = (
         f"{plural} are served here as {', '.join(others)} only, not {asked}: send the object as {others[-1]}"
     )
-    if plural == "horizontalpodautoscalers":
-        message += (
-            " (kubectl autoscale asks for autoscaling/v1: apply an autoscaling/v2 HorizontalPodAutoscaler)"
-        )
     return errors.KubeError(404, "NotFound", message)
 
 

@@ -23,13 +23,7 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 def checked(resource: Resource, namespace: str, obj: Any, *, url_name: str | None) -> Json:
     """A checked copy of ``obj`` for ``resource`` in ``namespace`` ("" when cluster-scoped), its
     namespace filled in; ``url_name`` is the name on the URL (None for a create)."""
-    if not isinstance(obj, dict):
-        raise errors.bad_request("the request body must be a JSON or YAML object")
-    if obj.get("kind") != resource.kind or obj.get("apiVersion") != resource.group_version:
-        raise errors.bad_request(
-            f"the API version in the data ({obj.get('apiVersion')}) and kind ({obj.get('kind')}) do not "
-            f"match the endpoint's {resource.group_version}, Kind={resource.kind}"
-        )
+    check_type(resource, obj)
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         raise errors.invalid(
@@ -57,6 +51,17 @@ def checked(resource: Resource, namespace: str, obj: Any, *, url_name: str | Non
         raise errors.invalid(resource.kind, resource.group, str(name), problems)
     result: Json = obj
     return result
+
+
+def check_type(resource: Resource, obj: Any) -> None:
+    """A 400 unless ``obj`` is an object of ``resource``'s kind and version."""
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the request body must be a JSON or YAML object")
+    if obj.get("kind") != resource.kind or obj.get("apiVersion") != resource.group_version:
+        raise errors.bad_request(
+            f"the API version in the data ({obj.get('apiVersion')}) and kind ({obj.get('kind')}) do not "
+            f"match the endpoint's {resource.group_version}, Kind={resource.kind}"
+        )
 
 
 def _check_name(resource: Resource, name: Any) -> None:

@@ -1,7 +1,8 @@
 """What kube-apiserver defaults in the workload kinds' specs (``SetDefaults_Deployment``,
 ``_StatefulSet``, ``_DaemonSet`` of apps/v1, ``_Job`` and ``_CronJob`` of batch/v1) and a Service's
 (``SetDefaults_Service``: type, session affinity, traffic policies, each port's protocol and target
-port; its cluster IP is given on write only, ``service_ips``), filled in when
+port; its cluster IP is given on write only, ``service_ips``) and a HorizontalPodAutoscaler's
+(autoscaling/v2's ``SetDefaults_HorizontalPodAutoscaler``), filled in when
 an object is written and when it is read, as kube-apiserver does on both paths: an object stored
 before a default existed is served with it, and writing back what was read changes nothing.
 
@@ -108,6 +109,41 @@ def _port(port: Mapping[str, Any]) -> Json:
     return filled
 
 
+# autoscaling/v2's: a scale-up rule of at most 4 pods or 100 % each 15 s, the larger; a scale-down
+# rule of 100 % each 15 s, its stabilization window left to the controller's flag (5 minutes).
+_SCALE_UP = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+_SCALE_DOWN = {"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
+
+
+def _horizontal_pod_autoscaler(spec: Json) -> None:
+    """At least 1 replica; 80 % CPU when no metric is given (autoscaling/v1's implicit target); a
+    behavior given has each rule's unset fields filled in."""
+    if spec.get("minReplicas") is None:
+        spec["minReplicas"] = 1
+    if not spec.get("metrics"):
+        target = {"type": "Utilization", "averageUtilization": 80}
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, Mapping):
+        spec["behavior"] = {
+            **behavior,
+            "scaleUp": _rules(behavior.get("scaleUp"), _SCALE_UP),
+            "scaleDown": _rules(behavior.get("scaleDown"), _SCALE_DOWN),
+        }
+
+
+def _rules(given: Any, defaults: Json) -> Json:
+    found = given if isinstance(given, Mapping) else {}
+    return {**defaults, **{k: v for k, v in found.items() if v is not None}}
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Json], None]] = {
     ("apps", "Deployment"): _deployment,
     ("apps", "StatefulSet"): _statefulset,
@@ -115,6 +151,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Json], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
     ("", "Service"): _service,
+    ("autoscaling", "HorizontalPodAutoscaler"): _horizontal_pod_autoscaler,
 }
 
 

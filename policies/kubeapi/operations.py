@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from django.db import transaction
 from django.utils import timezone
 
-from policies.kubeapi import catalog, checks, errors, federation, fields, patches, store, writes
+from policies.kubeapi import catalog, checks, conversion, errors, federation, fields, patches, store, writes
 from policies.kubeapi.resources import Resource, by_kind
 from policies.kubeapi.selection import fields_match
 from policies.models import KubeCounter, KubeObject
@@ -230,7 +230,7 @@ def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subreso
             "force may only be used with server-side apply (application/apply-patch+yaml)"
         )
     counter, kobj = _locked_existing(ctx, name)
-    current = store.render(kobj)
+    current = conversion.out(ctx.asked, ctx.resource, store.render(kobj))  # as the client read it
     try:
         if kind == "json":
             patched = patches.json_patch(current, body)
@@ -242,7 +242,7 @@ def patch(ctx: Context, name: str, kind: str, body: Any, *, force: bool, subreso
         raise errors.KubeError(422, "Invalid", f"the patch could not be applied: {error}")
     if not isinstance(patched, dict):
         raise errors.bad_request("the patch must leave an object")
-    patched = checks.checked(ctx.resource, ctx.namespace, patched, url_name=name)
+    patched = checks.checked(ctx.resource, ctx.namespace, conversion.into(ctx.asked, patched), url_name=name)
     _precondition(ctx, kobj, patched)
     return Written(store.render(_replace(ctx, counter, kobj, patched, subresource)))
 

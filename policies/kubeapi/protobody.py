@@ -6,8 +6,8 @@ naming apiVersion and kind, the object's message), and do not retry as JSON afte
 here, by their messages' field numbers (k8s.io/api's ``generated.proto``), the kinds those
 subcommands make: ConfigMap, Secret (``generic``, ``tls``, ``docker-registry``), Namespace,
 ServiceAccount, Role, RoleBinding, and Deployment, Job (``create job --from=cronjob/NAME`` too) and
-CronJob with their pod template's common fields, and Service (``create service clusterip|nodeport|
-loadbalancer|externalname``). The Go encoder writes every field that is not a
+CronJob with their pod template's common fields, Service (``create service clusterip|nodeport|
+loadbalancer|externalname``) and autoscaling/v1's HorizontalPodAutoscaler (``autoscale``). The Go encoder writes every field that is not a
 pointer, empty or not, so an empty string, a zero, an empty message are "not set", as ``omitempty``
 has them in JSON; a pointer's zero is kept. Nothing is dropped unread: a field this table does not
 know that carries a value (a pod template's volumes, probes, affinity, ...), or a kind it does not
@@ -210,6 +210,23 @@ MESSAGES: dict[str, dict[int, Field]] = {
     },
     "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
     "ResourceRequirements": {1: ("limits", "map-quantity"), 2: ("requests", "map-quantity")},
+    # kubectl autoscale (autoscaling/v1, converted to v2 as it is stored: ``conversion``)
+    "HorizontalPodAutoscaler": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "HorizontalPodAutoscalerSpec"),
+        3: ("status", "ignored"),
+    },
+    "HorizontalPodAutoscalerSpec": {
+        1: ("scaleTargetRef", "CrossVersionObjectReference"),
+        2: ("minReplicas", "int"),
+        3: ("maxReplicas", "int"),
+        4: ("targetCPUUtilizationPercentage", "int"),
+    },
+    "CrossVersionObjectReference": {
+        1: ("kind", "string"),
+        2: ("name", "string"),
+        3: ("apiVersion", "string"),
+    },
     # kubectl create service clusterip | nodeport | loadbalancer | externalname
     "Service": {1: ("metadata", "ObjectMeta"), 2: ("spec", "ServiceSpec"), 3: ("status", "ignored")},
     "ServiceSpec": {
@@ -254,6 +271,7 @@ KINDS = {
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
     ("v1", "Service"): "Service",
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler",
 }
 # Fields that are pointers in Go (sent only when set): a zero or false there means what it says.
 _POINTERS = {
@@ -284,6 +302,8 @@ _POINTERS = {
     "fsGroup",
     "runAsGroup",
     "allocateLoadBalancerNodePorts",
+    "minReplicas",
+    "targetCPUUtilizationPercentage",
 }
 
 

@@ -151,6 +151,15 @@ RESOURCES: tuple[Resource, ...] = (
         short_names=("hpa",),
         status=True,
     ),
+    # Stored as v2, served at v1 too (``conversion``): kubectl autoscale and charts written for v1.
+    Resource(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short_names=("hpa",),
+        status=True,
+    ),
     Resource("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), status=True),
     # Written by the federation loop (``propagation``), read by ``kubectl describe`` and GitOps tools.
     Resource("", "v1", "Event", "events", short_names=("ev",), read_only=True),
@@ -176,7 +185,8 @@ RESOURCES: tuple[Resource, ...] = (
 )
 BUILTIN_GROUPS = {r.group for r in RESOURCES} | {"policy", "storage.k8s.io", "apiregistration.k8s.io"}
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+# A kind served at two versions is found as the first, the version its objects are stored at.
+_BY_KIND = {(r.group, r.kind): r for r in reversed(RESOURCES)}
 
 
 def find(group: str, version: str, plural: str) -> Resource | None:

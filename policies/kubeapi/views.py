@@ -24,6 +24,7 @@ from policies.kubeapi import (
     access_review,
     bodies,
     catalog,
+    conversion,
     errors,
     member_views,
     operations,
@@ -55,6 +56,16 @@ MEMBER_KINDS = ("Pod", "PodMetrics", "Node", "NodeMetrics")
 
 def _respond(body: Json, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+
+
+def _read(request: HttpRequest, ctx: operations.Context) -> Any:
+    """The request's object as stored (``conversion``: sent at another version than stored)."""
+    return conversion.into(ctx.asked, bodies.read(request))
+
+
+def _out(ctx: operations.Context, obj: Json) -> Json:
+    """A stored object as the request's version shows it."""
+    return conversion.out(ctx.asked, ctx.resource, obj)
 
 
 def _error(error: errors.KubeError) -> JsonResponse:
@@ -138,6 +149,7 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
         raise errors.method_not_allowed(f"{resource.plural} are {whose}: {request.method} is not allowed")
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
+    stored = conversion.stored(resource)
     if subresource and (subresource not in resource.subresources or len(rest) > 3):
         if name and subresource in member_views.STREAMED and resource.kind == "Pod" and not group:
             return member_views.streamed(request, token, namespace, name, subresource)
@@ -145,7 +157,8 @@ def _route(request: HttpRequest, token: ApiToken, parts: list[str]) -> HttpRespo
     ctx = operations.Context(
         organization=token.organization,
         actor=Actor(token=token, ip_address=request.META.get("REMOTE_ADDR")),
-        resource=resource,
+        resource=stored or resource,
+        asked=resource if stored else None,
         namespace=namespace,
         manager=operations.manager_name(
             request.GET.get("fieldManager"), request.headers.get("User-Agent", "")
@@ -236,8 +249,8 @@ def _discovery(parts: list[str], prefix: str, served: Callable[[], tuple[Resourc
 
 def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBase:
     if request.method == "POST":
-        created = operations.create(ctx, bodies.read(request))
-        return _warned(_respond(created, 201), ctx)
+        created = operations.create(ctx, _read(request, ctx))
+        return _warned(_respond(_out(ctx, created), 201), ctx)
     if request.method != "GET":
         raise errors.method_not_allowed(f"{request.method} is not supported on a collection")
     labels = label_matcher(request.GET.get("labelSelector"))
@@ -249,11 +262,13 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):
         include = request.GET.get("includeObject")
-        response = _respond(tables.table(ctx.resource.kind, items, version=str(version), include=include))
+        table = tables.table(ctx.resource.kind, items, version=str(version), include=include)
+        response = _respond(conversion.out_of_table(ctx.asked, ctx.resource, table, items))
     else:
         listed = {"resourceVersion": str(version)}
-        kind, api_version = f"{ctx.resource.kind}List", ctx.resource.group_version
-        response = _respond({"kind": kind, "apiVersion": api_version, "metadata": listed, "items": items})
+        kind, api_version = f"{ctx.resource.kind}List", (ctx.asked or ctx.resource).group_version
+        shown = [_out(ctx, obj) for obj in items]
+        response = _respond({"kind": kind, "apiVersion": api_version, "metadata": listed, "items": shown})
     return member_views.warned(response, warnings)
 
 
@@ -306,12 +321,12 @@ def _member_verb(
     if method == "GET":
         obj = operations.get(ctx, name)
         if tables.wants_table(request.headers.get("Accept", "")) and not subresource:
-            return _respond(
-                tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
-            )
-        return _respond(obj)
+            table = tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
+            return _respond(conversion.out_of_table(ctx.asked, ctx.resource, table, [obj]))
+        return _respond(_out(ctx, obj))
     if method == "PUT":
-        return _respond(operations.replace(ctx, name, bodies.read(request), subresource=subresource))
+        replaced = operations.replace(ctx, name, _read(request, ctx), subresource=subresource)
+        return _respond(_out(ctx, replaced))
     if method == "PATCH":
         kind = operations.PATCH_TYPES.get(request.content_type or "")
         if kind in (None, "unsupported"):
@@ -319,12 +334,13 @@ def _member_verb(
         if kind == "apply" and not request.GET.get("fieldManager"):
             raise errors.bad_request("PATCH of type application/apply-patch+yaml must have a fieldManager")
         force = request.GET.get("force") in ("true", "1")
-        written = operations.patch(
-            ctx, name, kind, bodies.read(request), force=force, subresource=subresource
-        )
-        return _respond(written.obj, 201 if written.created else 200)
+        # An apply configuration is converted as an object is; any other patch applies to the
+        # object as the client reads it (``operations.patch``).
+        body = _read(request, ctx) if kind == "apply" else bodies.read(request)
+        written = operations.patch(ctx, name, kind, body, force=force, subresource=subresource)
+        return _respond(_out(ctx, written.obj), 201 if written.created else 200)
     if method == "DELETE":
-        return _respond(operations.delete(ctx, name))
+        return _respond(_out(ctx, operations.delete(ctx, name)))
     raise errors.method_not_allowed(f"{method} is not supported")
 
 
@@ -353,10 +369,12 @@ def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: 
     return response
 
 
-def _line(kind: str, obj: Json, resource: Resource, as_table: bool) -> str:
-    shown = (
-        tables.table(resource.kind, [obj], version=obj["metadata"]["resourceVersion"]) if as_table else obj
-    )
+def _line(kind: str, obj: Json, ctx: operations.Context, as_table: bool) -> str:
+    if as_table:
+        table = tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
+        shown = conversion.out_of_table(ctx.asked, ctx.resource, table, [obj])
+    else:
+        shown = _out(ctx, obj)
     return json.dumps({"type": kind, "object": shown}, separators=(",", ":")) + "\n"
 
 
@@ -373,7 +391,7 @@ def _stream(
     if since is None:
         items, since = operations.listing(ctx, labels=labels, field_filters=filters)
         for obj in items:
-            yield _line("ADDED", obj, ctx.resource, as_table)
+            yield _line("ADDED", obj, ctx, as_table)
     elif since < store.compacted_version(ctx.organization):
         gone = errors.gone(f"too old resource version: {since} ({store.current_version(ctx.organization)})")
         yield json.dumps({"type": "ERROR", "object": gone.status()}) + "\n"
@@ -390,12 +408,12 @@ def _stream(
                 metadata = obj.get("metadata") or {}
                 if labels(metadata.get("labels") or {}) and fields_match(filters, obj):
                     last_write = time.monotonic()
-                    yield _line(kind, obj, ctx.resource, as_table)
+                    yield _line(kind, obj, ctx, as_table)
             since = head
         if bookmarks and time.monotonic() - last_bookmark >= BOOKMARK_SECONDS:
             # Tells the client where it is (a restart resumes here).
             last_write = last_bookmark = time.monotonic()
-            marker = {"kind": ctx.resource.kind, "apiVersion": ctx.resource.group_version}
+            marker = {"kind": ctx.resource.kind, "apiVersion": (ctx.asked or ctx.resource).group_version}
             yield (
                 json.dumps(
                     {"type": "BOOKMARK", "object": marker | {"metadata": {"resourceVersion": str(since)}}}

@@ -36,6 +36,8 @@ class Context:
     namespace: str  # "" for cluster-scoped kinds
     manager: str
     dry_run: bool = False
+    # The version the request asked for, when its objects are stored as ``resource`` (``conversion``).
+    asked: Resource | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -176,16 +177,56 @@ def test_bad_objects_print_kubernetes_errors(kubectl, one_member, tmp_path) -> N
     assert applied.returncode != 0
     assert 'The Deployment "web" is invalid' in applied.stderr
     assert "spec.template.spec.containers[0].resources.requests.cpu" in applied.stderr
-    # kubectl 1.32's autoscale asks for autoscaling/v1, which is not served: the answer says what is.
+
+
+def test_autoscale_and_a_v1_autoscaler_reach_the_member_as_v2(
+    kubectl, one_member, federation_loop, tmp_path
+) -> None:
     good = write_manifests(tmp_path / "good", {"0-namespace": NAMESPACE, "web": _web()})
     assert kubectl("apply", "-f", str(good)).returncode == 0
+    # kubectl 1.32's autoscale sends an autoscaling/v1 object, as protobuf.
     autoscaled = kubectl("autoscale", "deployment", "web", "-n", "shop", "--max=4", "--cpu-percent=80")
-    assert autoscaled.returncode != 0
-    assert (
-        "horizontalpodautoscalers are served here as autoscaling/v2 only, not autoscaling/v1"
-        in autoscaled.stderr
-    )
-    assert "apply an autoscaling/v2 HorizontalPodAutoscaler" in autoscaled.stderr
+    assert autoscaled.returncode == 0, autoscaled.stderr
+    assert "horizontalpodautoscaler.autoscaling/web autoscaled" in autoscaled.stdout
+    as_v1 = kubectl("get", "horizontalpodautoscalers.v1.autoscaling", "web", "-n", "shop", "-o", "json")
+    assert json.loads(as_v1.stdout)["spec"]["targetCPUUtilizationPercentage"] == 80
+    as_v2 = json.loads(kubectl("get", "hpa", "web", "-n", "shop", "-o", "json").stdout)
+    assert as_v2["apiVersion"] == "autoscaling/v2"
+    assert as_v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    member_hpa = kube.AutoscalingV2Api(one_member.api_client).read_namespaced_horizontal_pod_autoscaler
+    assert _eventually(lambda: member_hpa("web", "shop").spec.max_replicas == 4)
+
+    # A chart's autoscaling/v1 object: kubectl's client-side apply reads and patches it at v1.
+    chart = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 6,
+            "targetCPUUtilizationPercentage": 80,
+        },
+    }
+    directory = write_manifests(tmp_path / "chart", {"hpa": chart})
+    applied = kubectl("apply", "-f", str(directory))
+    assert applied.returncode == 0, applied.stderr
+    assert "horizontalpodautoscaler.autoscaling/web configured" in applied.stdout
+    again = kubectl("apply", "-f", str(directory))
+    assert "horizontalpodautoscaler.autoscaling/web unchanged" in again.stdout, again.stdout
+    assert _eventually(lambda: member_hpa("web", "shop").spec.max_replicas == 6)
+
+
+def _eventually(check: Any, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except kube.ApiException:
+            pass
+        time.sleep(0.3)
+    return False
 
 
 def test_another_organizations_token_sees_nothing(cast, kubectl, one_member, tmp_path) -> None:
