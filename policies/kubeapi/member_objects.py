@@ -120,7 +120,7 @@ def _ours(organization: Organization, namespace: str) -> set[str]:
     return {str(pk) for pk in workloads.values_list("pk", flat=True)}
 
 
-def _ask(clusters: list[Cluster], call: Callable[[ClusterApi, Cluster], T]) -> Answers[T]:
+def ask(clusters: list[Cluster], call: Callable[[ClusterApi, Cluster], T]) -> Answers[T]:
     deadline = Deadline.after(READ_SECONDS)
 
     def one(cluster: Cluster) -> T:
@@ -137,7 +137,7 @@ def _ask(clusters: list[Cluster], call: Callable[[ClusterApi, Cluster], T]) -> A
     return answers
 
 
-def _shown(obj: Json, cluster: Cluster, kind: str, jobs: Mapping[str, str] | None = None) -> Json:
+def as_served(obj: Json, cluster: Cluster, kind: str, jobs: Mapping[str, str] | None = None) -> Json:
     """The member's object as the endpoint serves it: named with its cluster; a Job's pod labelled
     with the endpoint's Job's uid (``jobs``: by workload id), which its selector selects, not the
     member's copy's (``kubectl logs job/NAME`` lists the pods the served Job selects)."""
@@ -186,13 +186,13 @@ def listing(
     nodes = kind in NODE_KINDS  # the members' own, all of them
     ours = set() if nodes else _ours(organization, namespace)
     selector = "" if nodes else WORKLOAD_ID
-    answers = _ask(
+    answers = ask(
         _members(organization, namespace, kind),
         lambda api, _: list(api.list(kind, namespace=namespace or None, label_selector=selector)),
     )
     jobs = _job_uids(organization, namespace) if kind == "Pod" and _any_job_pod(answers) else {}
     shown = [
-        _shown(pod, cluster, kind, jobs)
+        as_served(pod, cluster, kind, jobs)
         for cluster, listed in answers.answered
         for pod in listed
         if nodes or _is_ours(pod, ours)
@@ -277,7 +277,7 @@ def get(organization: Organization, namespace: str, name: str, kind: str = "Pod"
     one of ours so named; 404 when none does, 503 when a member that could not be read might."""
     nodes = kind in NODE_KINDS
     ours = set() if nodes else _ours(organization, namespace)
-    answers = _ask(
+    answers = ask(
         _members(organization, namespace, kind), lambda api, _: api.get(kind, namespace or None, name)
     )
     found = [
@@ -303,7 +303,7 @@ def get(organization: Organization, namespace: str, name: str, kind: str = "Pod"
         )
     cluster, pod = found[0]
     jobs = _job_uids(organization, namespace) if kind == "Pod" else {}
-    return FoundPod(_shown(pod, cluster, kind, jobs), cluster, warnings)
+    return FoundPod(as_served(pod, cluster, kind, jobs), cluster, warnings)
 
 
 def asks_for_pod_events(kind: str, filters: Mapping[str, tuple[str, str]]) -> bool:
@@ -328,9 +328,9 @@ def pod_events(
     ours = _ours(organization, namespace)
     members = _members(organization, namespace)
     if name:
-        found = _ask(members, lambda api, _: [pod] if (pod := api.get("Pod", namespace, name)) else [])
+        found = ask(members, lambda api, _: [pod] if (pod := api.get("Pod", namespace, name)) else [])
     else:
-        found = _ask(
+        found = ask(
             members,
             lambda api, _: list(api.list("Pod", namespace=namespace or None, label_selector=WORKLOAD_ID)),
         )
@@ -339,12 +339,12 @@ def pod_events(
         for cluster, pods in found.answered
     }
     selector = "involvedObject.kind=Pod" + (f",involvedObject.name={name}" if name else "")
-    answers = _ask(
+    answers = ask(
         [cluster for cluster in members if uids.get(cluster.pk)],
         lambda api, _: list(api.list("Event", namespace=namespace or None, field_selector=selector)),
     )
     events = [
-        _shown(event, cluster, "Event")
+        as_served(event, cluster, "Event")
         for cluster, listed in answers.answered
         for event in listed
         if str((event.get("involvedObject") or {}).get("uid")) in uids[cluster.pk]

@@ -14,6 +14,7 @@ from nodeless_saas.documents import DocumentError, load_json
 from policies.kubeapi import (
     decision_events,
     errors,
+    member_events,
     member_objects,
     member_streams,
     operations,
@@ -190,8 +191,9 @@ def events_read_through(
     ctx: operations.Context, filters: Mapping[str, tuple[str, str]]
 ) -> tuple[list[Json], list[str]]:
     """What a list of events adds to the endpoint's own, read when asked: the members' events of our
-    pods (``kubectl describe pod``) and the federation's decisions about workloads (``kubectl describe
-    deployment``); with a warning per member not read."""
+    pods (``kubectl describe pod``), the federation's decisions about workloads and the members'
+    events of their copies of them (``kubectl describe deployment``); with a warning per member not
+    read."""
     kind, organization, namespace = ctx.resource.kind, ctx.organization, ctx.namespace
     events: list[Json] = []
     warnings: list[str] = []
@@ -199,4 +201,7 @@ def events_read_through(
         events, warnings = member_objects.pod_events(organization, namespace, filters)
     if decision_events.asks_for(kind, filters):
         events += decision_events.listed(organization, namespace, filters)
+    if member_events.asks_for(kind, filters):
+        more, more_warnings = member_events.listed(organization, namespace, filters)
+        events, warnings = events + more, warnings + more_warnings
     return events, warnings

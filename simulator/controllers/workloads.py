@@ -225,10 +225,12 @@ class ReplicaSetController:
         for _ in range(desired - len(pods)):
             created = self.api.create(PODS, namespace, pod_from_template(replicaset, template))
             pods.append(created.obj)
+            self._event(replicaset, "SuccessfulCreate", f"Created pod: {created.obj['metadata']['name']}")
         if len(pods) > desired:
             for pod in sorted(pods, key=_deletion_rank)[: len(pods) - desired]:
                 with contextlib.suppress(ApiError):
                     self.api.delete(PODS, namespace, pod["metadata"]["name"])
+                    self._event(replicaset, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
                 pods.remove(pod)
         ready = sum(1 for p in pods if is_pod_ready(p))
         update_status_if_changed(
@@ -243,6 +245,9 @@ class ReplicaSetController:
                 "observedGeneration": replicaset["metadata"].get("generation", 1),
             },
         )
+
+    def _event(self, replicaset: JsonObject, reason: str, message: str) -> None:
+        self.api.record_event(replicaset, reason, message, component=self.name)
 
 
 def template_hash(template: JsonObject) -> str:
@@ -290,11 +295,14 @@ class DeploymentController:
             current = self.api.create(
                 REPLICASETS, namespace, self._new_replicaset(deployment, pod_hash, revision)
             ).obj
+            if desired:
+                name = current["metadata"]["name"]
+                self._scaled(deployment, f"Scaled up replica set {name} from 0 to {desired}")
         elif int(current["spec"].get("replicas", 0)) != desired:
-            current = self._scale(current, desired)
+            current = self._scale(deployment, current, desired)
         current_status = current.get("status") or {}
         if desired == 0 or int(current_status.get("readyReplicas", 0)) >= desired:
-            old = [self._scale(r, 0) if int(r["spec"].get("replicas", 0)) else r for r in old]
+            old = [self._scale(deployment, r, 0) if int(r["spec"].get("replicas", 0)) else r for r in old]
         everything = [current, *old]
         available = sum(int((r.get("status") or {}).get("availableReplicas", 0)) for r in everything)
         ready = sum(int((r.get("status") or {}).get("readyReplicas", 0)) for r in everything)
@@ -354,14 +362,22 @@ class DeploymentController:
             "spec": {"replicas": int(spec.get("replicas", 1)), "selector": selector, "template": template},
         }
 
-    def _scale(self, replicaset: JsonObject, replicas: int) -> JsonObject:
+    def _scale(self, deployment: JsonObject, replicaset: JsonObject, replicas: int) -> JsonObject:
+        """The ReplicaSet scaled, with the Event kube-controller-manager records on the Deployment."""
         meta = replicaset["metadata"]
+        before = int(replicaset["spec"].get("replicas", 0))
         try:
-            return self.api.update(
+            scaled = self.api.update(
                 REPLICASETS, meta["namespace"], meta["name"], lambda c: c["spec"].update(replicas=replicas)
             ).obj
         except ApiError:
             return replicaset
+        direction = "up" if replicas > before else "down"
+        self._scaled(deployment, f"Scaled {direction} replica set {meta['name']} from {before} to {replicas}")
+        return scaled
+
+    def _scaled(self, deployment: JsonObject, message: str) -> None:
+        self.api.record_event(deployment, "ScalingReplicaSet", message, component=self.name)
 
 
 def _condition(condition_type: str, *, ok: bool, reason_ok: str, reason_bad: str) -> JsonObject:

@@ -359,3 +359,26 @@ def test_a_settled_replicaset_still_replaces_a_pod_deleted_under_it(api, manager
     assert len(now) == 2 and first[0] not in now
     status = api.get(DEPLOYMENTS, "default", "web").obj["status"]
     assert status["readyReplicas"] == 2
+
+
+def _events(api: ClusterApi, kind: str) -> list[tuple[str, str, str]]:
+    found = [s.obj for s in api.store.list(EVENTS).items if s.obj["involvedObject"]["kind"] == kind]
+    ordered = sorted(found, key=lambda e: (e["firstTimestamp"], e["metadata"]["creationTimestamp"]))
+    return [(e["type"], e["reason"], e["message"]) for e in ordered]
+
+
+def test_the_workload_controllers_record_what_they_do_as_events(api, manager, clock) -> None:
+    api.create(DEPLOYMENTS, "default", deployment("web", 2))
+    manager.settle()
+    advance(clock, manager, START_DELAY)
+    first = api.store.list(REPLICASETS).items[0].obj["metadata"]["name"]
+    api.update(DEPLOYMENTS, "default", "web", lambda d: d["spec"].update(replicas=1))
+    manager.settle()
+    assert _events(api, "Deployment") == [
+        ("Normal", "ScalingReplicaSet", f"Scaled up replica set {first} from 0 to 2"),
+        ("Normal", "ScalingReplicaSet", f"Scaled down replica set {first} from 2 to 1"),
+    ]
+    created = [m for _, reason, m in _events(api, "ReplicaSet") if reason == "SuccessfulCreate"]
+    deleted = [m for _, reason, m in _events(api, "ReplicaSet") if reason == "SuccessfulDelete"]
+    assert len(created) == 2 and all(m.startswith(f"Created pod: {first}-") for m in created)
+    assert len(deleted) == 1 and deleted[0].startswith(f"Deleted pod: {first}-")

@@ -39,6 +39,11 @@ def _placed(org_id: str, name: str) -> None:
     wait_for(step, timeout=30, interval=0.2)
 
 
+def _decided(events: list[dict]) -> list[dict]:
+    """The federation's events (the members' own about their copies come with them)."""
+    return [event for event in events if event["source"]["component"] == "nodeless-federation"]
+
+
 def test_a_placement_is_an_event_of_its_deployment(cast, shop, member, policy) -> None:
     member("east", {"cloud": "onprem"}, pools=(pool(2),), seed=1)
     member("west", {"cloud": "onprem"}, pools=(pool(2),), seed=2)
@@ -48,7 +53,7 @@ def test_a_placement_is_an_event_of_its_deployment(cast, shop, member, policy) -
     decision = Decision.objects.get(workload__name="web")
 
     described = shop.get(f"{EVENTS}?fieldSelector=involvedObject.name=web,involvedObject.uid={uid}")
-    [event] = described.json()["items"]
+    [event] = _decided(described.json()["items"])
     assert (event["type"], event["reason"], event["source"]["component"]) == (
         "Normal",
         "Placed",
@@ -77,21 +82,21 @@ def test_a_placement_is_an_event_of_its_deployment(cast, shop, member, policy) -
     again = Decision.objects.get(pk=decision.pk)
     again.pk, again.created_at = None, decision.created_at + timedelta(seconds=30)
     again.save()
-    [counted] = shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"]
+    [counted] = _decided(shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"])
     assert (counted["count"], counted["firstTimestamp"]) == (2, event["firstTimestamp"])
     assert counted["lastTimestamp"] > event["lastTimestamp"]
     Decision.objects.filter(pk=again.pk).delete()
 
     # An hour later the endpoint no longer serves it (as its own events expire), but the log keeps it.
     Decision.objects.filter(pk=decision.pk).update(created_at=timezone.now() - timedelta(hours=2))
-    assert shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"] == []
+    assert _decided(shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"]) == []
 
 
 def test_replicas_no_member_can_take_are_a_warning(cast, shop, member) -> None:
     member("east", {"cloud": "onprem"}, pools=(pool(1),))  # shop's default policy: cheapest
     uid = _deploy(shop, "huge", 2, cpu="64")
     _placed(str(cast.org_a.pk), "huge")
-    [event] = shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"]
+    [event] = _decided(shop.get(f"{EVENTS}?fieldSelector=involvedObject.uid={uid}").json()["items"])
     assert (event["type"], event["reason"]) == ("Warning", "FailedPlacement")
     assert "no member took a replica" in event["message"] and "2 not placed" in event["message"]
 
@@ -110,6 +115,14 @@ def test_kubectl_describe_deployment_shows_where_its_replicas_went(
     assert described.returncode == 0, described.stderr
     events = described.stdout.split("Events:", 1)[1]
     assert "Normal  Placed" in events and "nodeless-federation" in events and "(replicas: east 2)" in events
+
+    # What the member's deployment controller did with its copy follows, named with the member.
+    def member_scaled() -> bool:
+        run_pass(str(cast.org_a.pk))
+        shown = kubectl("describe", "deployment", "web", "-n", "shop").stdout.split("Events:", 1)[1]
+        return "ScalingReplicaSet" in shown and "east: Scaled up replica set web-" in shown
+
+    assert wait_for(member_scaled, timeout=30, interval=0.5)
     # --sort-by reads each row's whole object (includeObject=Object).
     ordered = kubectl("get", "events", "-n", "shop", "--sort-by=.lastTimestamp")
     assert ordered.returncode == 0 and "Placed" in ordered.stdout, ordered.stdout + ordered.stderr

@@ -1,0 +1,56 @@
+"""The members' events of their copies of a workload, served as events of the endpoint's object
+(``member_events``): ``kubectl describe deployment`` shows what each member's controllers did,
+named with the member; every list of events has them; another organization sees none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fixtures.federation import pool
+from tests.fixtures.simulation import wait_for
+from tests.policies.kubeapi.conftest import Kube
+from tests.policies.kubeapi.test_decision_events import EVENTS, _deploy
+from workers.federation import run_pass
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_what_a_members_controllers_did_is_an_event_of_the_endpoints_deployment(cast, shop, member) -> None:
+    member("east", {"cloud": "onprem"}, pools=(pool(2),), seed=1)
+    uid = _deploy(shop, "web", 2)
+    describe = (
+        f"{EVENTS}?fieldSelector=involvedObject.name=web,involvedObject.namespace=shop,"
+        f"involvedObject.kind=Deployment,involvedObject.uid={uid}"
+    )
+
+    def scaled() -> list[dict[str, Any]]:
+        run_pass(str(cast.org_a.pk))
+        items = shop.get(describe).json()["items"]
+        return [e for e in items if e["reason"] == "ScalingReplicaSet"]
+
+    [event] = wait_for(scaled, timeout=30, interval=0.3)
+    assert event["message"].startswith("east: Scaled up replica set web-")
+    assert event["message"].endswith(" from 0 to 2")
+    assert event["involvedObject"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": "web",
+        "uid": uid,
+    }
+    assert event["source"]["component"] == "deployment-controller"
+    assert event["metadata"]["annotations"]["nodeless.io/cluster"] == "east"
+    # The federation's own decision comes with it.
+    assert "Placed" in {e["reason"] for e in shop.get(describe).json()["items"]}
+    # Listed with every event and with a workload kind's, never with a pod's.
+    assert event in shop.get(EVENTS).json()["items"]
+    assert event in shop.get("/k8s/api/v1/events").json()["items"]
+    assert event in shop.get(f"{EVENTS}?fieldSelector=involvedObject.kind=Deployment").json()["items"]
+    assert event not in shop.get(f"{EVENTS}?fieldSelector=involvedObject.kind=Pod").json()["items"]
+    assert shop.get(f"{EVENTS}?fieldSelector=involvedObject.kind=StatefulSet").json()["items"] == []
+    # Another organization's token: none of them.
+    outsider = Kube(cast.token_b_plaintext)
+    assert outsider.get("/k8s/api/v1/events").json()["items"] == []
+    assert outsider.get(describe).json()["items"] == []
