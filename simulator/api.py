@@ -70,6 +70,9 @@ class ClusterApi:
         # the apiextensions server's checks of CRDs and of custom objects (`simulator.crds`).
         self.validators: list[Callable[[ResourceType, JsonObject, JsonObject | None], None]] = []
         self.cluster_ips = ClusterIps(self.store)
+        # What was copied into each container (``kubectl cp``), by (pod uid, container name): a
+        # container's filesystem lasts as long as the container.
+        self.container_files: dict[tuple[str, str], dict[str, str | bytes]] = {}
         with store.lock:
             for name in INITIAL_NAMESPACES:
                 if store.try_get(NAMESPACES, "", name) is None:

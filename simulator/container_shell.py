@@ -2,15 +2,18 @@
 
 The simulated clusters run no containers, so `kubectl exec` reaches this instead: enough of a shell
 for what people exec for — `hostname`, `printenv`, `cat` of a mounted ConfigMap key, `echo`,
-`sh -c '…; exit 3'` and an interactive `sh` fed on stdin — with the container's environment and
-files worked out from the pod as the kubelet would have made them. It does no I/O: a session feeds
-it stdin and sends what it answers on the stdout and stderr channels.
+`sh -c '…; exit 3'`, an interactive `sh` fed on stdin, and `tar` for `kubectl cp` — with the
+container's environment and files worked out from the pod as the kubelet would have made them, and
+what was copied into it since. It does no I/O: a session feeds it stdin and sends what it answers on
+the stdout and stderr channels.
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 import shlex
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +32,9 @@ class Container:
 
     hostname: str
     env: list[tuple[str, str]]
-    files: dict[str, str]  # absolute path -> contents
+    files: dict[str, str | bytes]  # absolute path -> contents
+    # What was copied into the container (``tar x``): kept by the cluster while the pod lives.
+    written: dict[str, str | bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Shell:
     finished: bool = False
     exit_code: int = 0
     _pending: str = ""
+    _archive: bytearray | None = None  # ``tar x`` reads its archive from stdin until it ends
     _output: list[tuple[int, bytes]] = field(default_factory=list)
 
     def start(self) -> list[tuple[int, bytes]]:
@@ -58,6 +64,8 @@ class Shell:
             self._prompt()
         elif program == "cat" and len(self.argv) == 1 and self.stdin:
             pass  # copies stdin to stdout until it ends
+        elif program == "tar" and _tar_arguments(self.argv[1:])[0] == "x" and self.stdin:
+            self._archive = bytearray()
         else:
             self.exit_code = self._run(self.argv, in_shell=False)
             self.finished = True
@@ -65,6 +73,9 @@ class Shell:
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         if self.finished:
+            return []
+        if self._archive is not None:
+            self._archive += data
             return []
         text = data.decode(errors="replace")
         if posixpath.basename(self.argv[0]) == "cat":
@@ -83,6 +94,8 @@ class Shell:
         return self._take()
 
     def end_of_input(self) -> list[tuple[int, bytes]]:
+        if not self.finished and self._archive is not None:
+            self.exit_code = self._tar(self.argv[1:])
         if not self.finished:
             if self._pending.strip() and posixpath.basename(self.argv[0]) in SHELLS:
                 self._script(self._pending)
@@ -129,6 +142,7 @@ class Shell:
             "whoami": lambda args: self._out("root\n"),
             "true": lambda args: 0,
             "false": lambda args: 1,
+            "tar": self._tar,
         }
 
     def _echo(self, args: list[str]) -> int:
@@ -147,7 +161,7 @@ class Shell:
         code = 0
         for path in paths:
             if path in self.container.files:
-                self._out(self.container.files[path])
+                self._write(self.container.files[path])
             else:
                 self._err(f"cat: can't open '{path}': No such file or directory\n")
                 code = 1
@@ -168,7 +182,59 @@ class Shell:
             return 1
         return self._out("".join(f"{entry}\n" for entry in entries))
 
+    def _tar(self, args: list[str]) -> int:
+        """busybox's ``tar cf - PATH...`` (the archive on stdout: ``kubectl cp POD:PATH DEST``) and
+        ``tar xf - [-C DIR]`` (the archive from stdin: ``kubectl cp FILE POD:PATH``); ``m`` and
+        kubectl's ``--no-same-*`` flags taken, compression not."""
+        mode, directory, paths = _tar_arguments(args)
+        if mode == "c":
+            return self._tar_create(paths, directory)
+        if mode == "x":
+            return self._tar_extract(bytes(self._archive or b""), directory)
+        self._err("tar: need to specify one of 'c' or 'x'\n")
+        return 1
+
+    def _tar_create(self, paths: list[str], directory: str) -> int:
+        files, code, buffer = self.container.files, 0, io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+            for path in paths:
+                full = posixpath.normpath(posixpath.join(directory, path))
+                found = sorted(p for p in files if p == full or p.startswith(full.rstrip("/") + "/"))
+                if not found:
+                    self._err(f"tar: {path}: No such file or directory\n")
+                    code = 1
+                    continue
+                if path.startswith("/"):
+                    self._err("tar: removing leading '/' from member names\n")
+                for each in found:
+                    data = _bytes(files[each])
+                    name = each.lstrip("/") if path.startswith("/") else posixpath.relpath(each, directory)
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode = len(data), 0o644
+                    archive.addfile(info, io.BytesIO(data))
+        self._output.append((STDOUT, buffer.getvalue()))
+        return code
+
+    def _tar_extract(self, data: bytes, directory: str) -> int:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+                for member in archive.getmembers():
+                    extracted = archive.extractfile(member) if member.isfile() else None
+                    if extracted is not None:
+                        path = posixpath.normpath(posixpath.join(directory, member.name))
+                        self.container.files[path] = self.container.written[path] = extracted.read()
+        except tarfile.TarError as error:
+            self._err(f"tar: {error}\n")
+            return 1
+        return 0
+
     # --- output --------------------------------------------------------------------------------
+
+    def _write(self, content: str | bytes) -> None:
+        if isinstance(content, str):
+            self._out(content)
+        elif content:
+            self._output.append((STDOUT, content))
 
     def _prompt(self) -> None:
         if self.tty and not self.finished:
@@ -189,6 +255,30 @@ class Shell:
     def _take(self) -> list[tuple[int, bytes]]:
         taken, self._output = self._output, []
         return taken
+
+
+def _tar_arguments(args: list[str]) -> tuple[str, str, list[str]]:
+    """tar's mode (``c``, ``x`` or "" for neither), its ``-C`` directory and its paths, from
+    bundled options (``cf``, ``-xmf``) whose ``f`` takes the next word (the archive: ``-``)."""
+    mode, directory, paths = "", "/", []
+    words = iter(enumerate(args))
+    for position, word in words:
+        if word == "-C":
+            directory = next(words, (0, "/"))[1]
+        elif word.startswith("--"):
+            continue
+        elif word.startswith("-") and word != "-" or position == 0:
+            letters = word.lstrip("-")
+            mode = "c" if "c" in letters else "x" if "x" in letters else mode
+            if "f" in letters:
+                next(words, None)
+        else:
+            paths.append(word)
+    return mode, directory, paths
+
+
+def _bytes(content: str | bytes) -> bytes:
+    return content.encode() if isinstance(content, str) else content
 
 
 def _number(text: str) -> int:

@@ -209,7 +209,7 @@ def _container(api: ClusterApi, pod: dict[str, Any], container: dict[str, Any]) 
         if value is not None:
             env[variable["name"]] = value
     env["HOME"] = "/root"
-    files = {
+    files: dict[str, str | bytes] = {
         "/etc/hostname": hostname + "\n",
         "/etc/hosts": f"127.0.0.1\tlocalhost\n{status.get('podIP', '')}\t{hostname}\n",
         "/etc/resolv.conf": f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local\n",
@@ -218,7 +218,9 @@ def _container(api: ClusterApi, pod: dict[str, Any], container: dict[str, Any]) 
     volumes = {v.get("name"): v for v in spec.get("volumes") or ()}
     for mount in container.get("volumeMounts") or ():
         files.update(_mounted(volumes.get(mount.get("name")) or {}, mount.get("mountPath", ""), read))
-    return Container(hostname=hostname, env=list(env.items()), files=files)
+    written = api.container_files.setdefault((str(meta.get("uid", "")), str(container["name"])), {})
+    files.update(written)
+    return Container(hostname=hostname, env=list(env.items()), files=files, written=written)
 
 
 def _env_value(

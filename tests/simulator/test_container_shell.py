@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+
 import pytest
 
 from simulator.container_shell import STDERR, STDOUT, Container, ExecutableNotFound, Shell
@@ -63,3 +66,40 @@ def test_stdin_that_ends_ends_the_shell_and_cat_copies_it() -> None:
 def test_a_program_the_container_does_not_have_is_not_started() -> None:
     with pytest.raises(ExecutableNotFound, match="redis-cli"):
         Shell(["redis-cli", "ping"], CONTAINER, stdin=False).start()
+
+
+def test_tar_archives_what_kubectl_cp_copies_out_of_a_container() -> None:
+    shell = Shell(["tar", "cf", "-", "/etc/settings"], CONTAINER, stdin=False)
+    output = shell.start()
+    assert (shell.finished, shell.exit_code) == (True, 0)
+    # busybox names the members without the leading '/', and says so, as kubectl cp shows.
+    assert _text(output, STDERR) == "tar: removing leading '/' from member names\n"
+    archive = b"".join(data for channel, data in output if channel == STDOUT)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as read:
+        files = {m.name: read.extractfile(m).read() for m in read.getmembers()}  # type: ignore[union-attr]
+    assert files == {"etc/settings/mode": b"fast", "etc/settings/size": b"3"}
+    missing = Shell(["tar", "cf", "-", "/nope"], CONTAINER, stdin=False)
+    assert "tar: /nope: No such file or directory" in _text(missing.start(), STDERR)
+    assert missing.exit_code == 1
+
+
+def test_tar_extracts_what_kubectl_cp_copies_into_a_container_and_it_stays() -> None:
+    payload = bytes(range(256)) * 300  # binary, and more than one WebSocket frame's worth
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("blob.bin")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    container = Container(hostname="web-0", env=[], files={})
+    shell = Shell(
+        ["tar", "--no-same-permissions", "--no-same-owner", "-xmf", "-", "-C", "/tmp"], container, stdin=True
+    )
+    assert shell.start() == [] and not shell.finished
+    data = buffer.getvalue()
+    for start in range(0, len(data), 4096):
+        assert shell.feed(data[start : start + 4096]) == []
+    shell.end_of_input()
+    assert (shell.finished, shell.exit_code) == (True, 0)
+    assert container.written == {"/tmp/blob.bin": payload}
+    shown = Shell(["cat", "/tmp/blob.bin"], container, stdin=False).start()
+    assert b"".join(data for channel, data in shown if channel == STDOUT) == payload

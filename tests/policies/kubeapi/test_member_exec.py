@@ -131,6 +131,23 @@ def test_kubectl_exec_runs_in_the_member_that_runs_the_pod(cast, web) -> None:
     )
 
 
+def test_kubectl_cp_copies_into_and_out_of_a_pod_through_the_endpoint(web, tmp_path) -> None:
+    kubectl, _east, names = web
+    payload = bytes(range(256)) * 400  # binary, over several WebSocket frames each way
+    local = tmp_path / "blob.bin"
+    local.write_bytes(payload)
+    into = kubectl("cp", str(local), f"shop/{names[0]}:/tmp/blob.bin")
+    assert into.returncode == 0, into.stderr
+    back = tmp_path / "back.bin"
+    out = kubectl("cp", f"shop/{names[0]}:/tmp/blob.bin", str(back))
+    assert out.returncode == 0, out.stderr
+    assert back.read_bytes() == payload
+    # The file stays in that container, and only there.
+    listed = kubectl("exec", names[0], "-n", "shop", "--", "ls", "/tmp")
+    assert (listed.returncode, listed.stdout) == (0, "blob.bin\n"), listed.stderr
+    assert kubectl("exec", names[1], "-n", "shop", "--", "ls", "/tmp").returncode == 1
+
+
 def test_the_members_refusals_are_named_and_what_the_endpoint_refuses_itself(
     cast, web, served, tmp_path
 ) -> None:
