@@ -69,6 +69,11 @@ def test_discovery_prefers_v2_and_serves_v1(shop) -> None:
     assert group["preferredVersion"]["version"] == "v2"
     listed = shop.get("/k8s/apis/autoscaling/v1").json()["resources"]
     assert {"horizontalpodautoscalers", "horizontalpodautoscalers/status"} <= {r["name"] for r in listed}
+    # kubectl explain hpa --api-version=autoscaling/v1 reads v1's own schema.
+    document = json.loads(b"".join(shop.get("/k8s/openapi/v3/apis/autoscaling/v1")))
+    schemas = document["components"]["schemas"]
+    spec = schemas["autoscaling.v1.HorizontalPodAutoscaler"]["properties"]["spec"]["allOf"][0]["$ref"]
+    assert "targetCPUUtilizationPercentage" in schemas[spec.rsplit("/", 1)[1]]["properties"]
 
 
 def test_created_at_v1_it_is_stored_as_v2_and_read_at_both(shop) -> None:
