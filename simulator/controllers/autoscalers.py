@@ -99,6 +99,7 @@ class HorizontalPodAutoscalerController:
                 f'{plural} "{reference.get("name")}" not found'
             )
             self._write(hpa, status, now, [_condition("AbleToScale", "False", "FailedGetScale", message)])
+            self._event(hpa, "FailedGetScale", message, "Warning")
             return
         current = int((target.obj.get("spec") or {}).get("replicas", 1))
         minimum, maximum = int(spec.get("minReplicas", 1)), int(spec.get("maxReplicas", 1))
@@ -110,17 +111,21 @@ class HorizontalPodAutoscalerController:
         )
         conditions = [got]
         metrics: list[Json] = list(status.get("currentMetrics") or [])
+        reason = ""  # why it rescales (SuccessfulRescale's message), as the HPA controller words it
         if current == 0 and minimum != 0:
             desired = 0
             message = "scaling is disabled since the replica count of the target is zero"
             conditions.append(_condition("ScalingActive", "False", "ScalingDisabled", message))
         elif current > maximum or current < minimum:
             desired = maximum if current > maximum else minimum
+            bound = "above Spec.MaxReplicas" if current > maximum else "below Spec.MinReplicas"
+            reason = f"Current number of replicas {bound}"
         else:
             try:
                 proposal, metrics, described = self._proposal(spec, target.obj, current, now)
             except MetricFailed as failed:
                 conditions.append(_condition("ScalingActive", "False", failed.reason, str(failed)))
+                self._event(hpa, failed.reason, str(failed), "Warning")
                 self._write(
                     hpa, {**status, "currentReplicas": current, "desiredReplicas": current}, now, conditions
                 )
@@ -130,6 +135,7 @@ class HorizontalPodAutoscalerController:
             desired = self._stabilized(key, current, proposal, now)
             desired, limited = _limited(desired, minimum, maximum)
             conditions.append(limited)
+            reason = f"{described} above target" if desired > current else "All metrics below target"
         scaled = desired != current
         if scaled:
             with contextlib.suppress(ApiError):  # deleted meanwhile: the next sync says so
@@ -141,6 +147,7 @@ class HorizontalPodAutoscalerController:
                 )
             message = f"the HPA controller was able to update the target scale to {desired}"
             conditions[0] = _condition("AbleToScale", "True", "SucceededRescale", message)
+            self._event(hpa, "SuccessfulRescale", f"New size: {desired}; reason: {reason}")
             status["lastScaleTime"] = format_timestamp(now)
         else:
             conditions[0] = _condition(
@@ -185,6 +192,12 @@ class HorizontalPodAutoscalerController:
         if proposal < current:  # down: the largest of the window, never above the current count
             return min(current, max(r for _, r in history))
         return min(proposal, max(2 * current, current + 4))  # up: at most double, or four more
+
+    def _event(self, hpa: Json, reason: str, message: str, event_type: str = "Normal") -> None:
+        """What kube-controller-manager's HPA controller records on the HPA (``kubectl describe hpa``)."""
+        self.api.record_event(
+            hpa, reason, message, event_type=event_type, component="horizontal-pod-autoscaler"
+        )
 
     def _write(self, hpa: Json, status: Json, now: float, conditions: list[Json]) -> None:
         before = {c.get("type"): c for c in (hpa.get("status") or {}).get("conditions") or []}

@@ -19,7 +19,7 @@ from simulator.controllers.scheduler import Scheduler
 from simulator.controllers.static_nodes import StaticCapacity, StaticNodePool
 from simulator.controllers.workloads import DeploymentController, ReplicaSetController
 from simulator.metrics import USAGE_ANNOTATION
-from simulator.resources import DEPLOYMENTS, HPAS
+from simulator.resources import DEPLOYMENTS, EVENTS, HPAS
 from simulator.store import ObjectStore
 
 
@@ -167,3 +167,32 @@ def test_a_missing_target_or_request_is_a_condition_not_a_scale(world) -> None:
         c["message"] for c in _status(api)["conditions"] if c["type"] == "ScalingActive"
     )
     assert _replicas(api) == 2
+
+
+def _events(api: ClusterApi) -> list[tuple[str, str, str]]:
+    found = [
+        s.obj
+        for s in api.store.list(EVENTS).items
+        if s.obj["involvedObject"]["kind"] == "HorizontalPodAutoscaler"
+    ]
+    return [(e["type"], e["reason"], e["message"]) for e in sorted(found, key=lambda e: e["firstTimestamp"])]
+
+
+def test_what_the_autoscaler_does_and_cannot_do_is_an_event_of_the_hpa(world) -> None:
+    api, clock, manager = world
+    api.create(HPAS, "default", _hpa())
+    _run(clock, manager, 5)
+    assert _events(api)[0][:2] == ("Warning", "FailedGetScale")
+    api.create(DEPLOYMENTS, "default", _web(2, "450m"))
+    _run(clock, manager, 20)
+    rescaled = [e for e in _events(api) if e[1] == "SuccessfulRescale"]
+    assert rescaled == [
+        (
+            "Normal",
+            "SuccessfulRescale",
+            "New size: 4; reason: cpu resource utilization (percentage of request) above target",
+        )
+    ]
+    _use(api, "50m")
+    _run(clock, manager, DOWNSCALE_WINDOW_SECONDS + 30)
+    assert ("Normal", "SuccessfulRescale", "New size: 1; reason: All metrics below target") in _events(api)

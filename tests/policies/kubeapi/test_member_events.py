@@ -54,3 +54,39 @@ def test_what_a_members_controllers_did_is_an_event_of_the_endpoints_deployment(
     outsider = Kube(cast.token_b_plaintext)
     assert outsider.get("/k8s/api/v1/events").json()["items"] == []
     assert outsider.get(describe).json()["items"] == []
+
+
+def test_what_a_members_autoscaler_did_is_an_event_of_the_endpoints_hpa(cast, shop, member) -> None:
+    member("east", {"cloud": "onprem"}, pools=(pool(2),), seed=1)
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 3,
+        },
+    }
+    created = shop.send("post", "/k8s/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers", hpa)
+    assert created.status_code == 201, created.json()
+    uid = created.json()["metadata"]["uid"]
+    _deploy(shop, "web", 1)
+    describe = (
+        f"{EVENTS}?fieldSelector=involvedObject.name=web,involvedObject.namespace=shop,"
+        f"involvedObject.kind=HorizontalPodAutoscaler,involvedObject.uid={uid}"
+    )
+
+    def rescaled() -> list[dict[str, Any]]:
+        run_pass(str(cast.org_a.pk))
+        return [e for e in shop.get(describe).json()["items"] if e["reason"] == "SuccessfulRescale"]
+
+    [event] = wait_for(rescaled, timeout=30, interval=0.3)
+    assert event["message"] == "east: New size: 2; reason: Current number of replicas below Spec.MinReplicas"
+    assert (event["involvedObject"]["uid"], event["involvedObject"]["apiVersion"]) == (uid, "autoscaling/v2")
+    assert event["source"]["component"] == "horizontal-pod-autoscaler"
+    # The Deployment's own events are not the HPA's.
+    assert all(
+        e["involvedObject"]["kind"] == "HorizontalPodAutoscaler" for e in shop.get(describe).json()["items"]
+    )
+    assert Kube(cast.token_b_plaintext).get(describe).json()["items"] == []
