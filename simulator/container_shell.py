@@ -267,7 +267,7 @@ def _tar_arguments(args: list[str]) -> tuple[str, str, list[str]]:
             directory = next(words, (0, "/"))[1]
         elif word.startswith("--"):
             continue
-        elif word.startswith("-") and word != "-" or position == 0:
+        elif (word.startswith("-") and word != "-") or position == 0:  # the first word needs no dash
             letters = word.lstrip("-")
             mode = "c" if "c" in letters else "x" if "x" in letters else mode
             if "f" in letters:

@@ -116,7 +116,7 @@ def _event(decision: Decision, kobj: KubeObject) -> Json:
             "creationTimestamp": when,
         },
         "involvedObject": {
-            "apiVersion": f"{kobj.group}/{kobj.version}" if kobj.group else kobj.version,
+            "apiVersion": store.api_version(kobj),
             "kind": kobj.kind,
             "namespace": kobj.namespace,
             "name": kobj.name,

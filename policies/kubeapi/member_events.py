@@ -23,7 +23,7 @@ from django.db.models import Q
 
 from clusters.models import Cluster
 from policies.federation.manifests import WORKLOAD_KINDS
-from policies.kubeapi import member_objects
+from policies.kubeapi import member_objects, store
 from policies.kubeapi.selection import fields_match
 from policies.models import KubeObject, Placement
 from tenants.models import Organization
@@ -113,9 +113,7 @@ def _objects(organization: Organization, namespace: str, filters: Filters) -> li
 
 def _served(event: Json, cluster: Cluster, kobj: KubeObject) -> Json:
     involved = dict(event.get("involvedObject") or {})
-    involved.update(
-        uid=str(kobj.pk), apiVersion=f"{kobj.group}/{kobj.version}" if kobj.group else kobj.version
-    )
+    involved.update(uid=str(kobj.pk), apiVersion=store.api_version(kobj))
     involved.pop("resourceVersion", None)  # the member's copy's, meaningless here
     message = f"{cluster.name}: {event.get('message') or ''}"
     return member_objects.as_served(

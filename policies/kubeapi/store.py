@@ -207,7 +207,7 @@ def render(kobj: KubeObject) -> Json:
     metadata.update({k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVED_METADATA})
     if kobj.deleted_at is not None and FINALIZER not in (metadata.get("finalizers") or []):
         metadata["finalizers"] = [*(metadata.get("finalizers") or []), FINALIZER]
-    rendered: Json = {"apiVersion": kobj.body.get("apiVersion") or _api_version(kobj), "kind": kobj.kind}
+    rendered: Json = {"apiVersion": kobj.body.get("apiVersion") or api_version(kobj), "kind": kobj.kind}
     status = kobj.status
     if isinstance(status.get("clusters"), list):
         breakdown = json.dumps(status["clusters"], separators=(",", ":"))
@@ -220,7 +220,7 @@ def render(kobj: KubeObject) -> Json:
     return rendered
 
 
-def _api_version(kobj: KubeObject) -> str:
+def api_version(kobj: KubeObject) -> str:
     return f"{kobj.group}/{kobj.version}" if kobj.group else kobj.version
 
 

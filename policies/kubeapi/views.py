@@ -68,6 +68,12 @@ def _out(ctx: operations.Context, obj: Json) -> Json:
     return conversion.out(ctx.asked, ctx.resource, obj)
 
 
+def _table(ctx: operations.Context, items: list[Json], version: str, include: str | None = None) -> Json:
+    """The stored objects as a Table (its cells read them), each row's object as ``_out`` gives it."""
+    table = tables.table(ctx.resource.kind, items, version=version, include=include)
+    return conversion.out_of_table(ctx.asked, ctx.resource, table, items)
+
+
 def _error(error: errors.KubeError) -> JsonResponse:
     response = _respond(error.status(), error.code)
     if error.code == 401:
@@ -261,12 +267,10 @@ def _collection(request: HttpRequest, ctx: operations.Context) -> HttpResponseBa
     more, warnings = member_views.events_read_through(ctx, filters)  # kubectl get events, describe
     items += [event for event in more if labels((event.get("metadata") or {}).get("labels") or {})]
     if tables.wants_table(request.headers.get("Accept", "")):
-        include = request.GET.get("includeObject")
-        table = tables.table(ctx.resource.kind, items, version=str(version), include=include)
-        response = _respond(conversion.out_of_table(ctx.asked, ctx.resource, table, items))
+        response = _respond(_table(ctx, items, str(version), request.GET.get("includeObject")))
     else:
         listed = {"resourceVersion": str(version)}
-        kind, api_version = f"{ctx.resource.kind}List", (ctx.asked or ctx.resource).group_version
+        kind, api_version = f"{ctx.resource.kind}List", ctx.served.group_version
         shown = [_out(ctx, obj) for obj in items]
         response = _respond({"kind": kind, "apiVersion": api_version, "metadata": listed, "items": shown})
     return member_views.warned(response, warnings)
@@ -321,8 +325,7 @@ def _member_verb(
     if method == "GET":
         obj = operations.get(ctx, name)
         if tables.wants_table(request.headers.get("Accept", "")) and not subresource:
-            table = tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
-            return _respond(conversion.out_of_table(ctx.asked, ctx.resource, table, [obj]))
+            return _respond(_table(ctx, [obj], obj["metadata"]["resourceVersion"]))
         return _respond(_out(ctx, obj))
     if method == "PUT":
         replaced = operations.replace(ctx, name, _read(request, ctx), subresource=subresource)
@@ -370,11 +373,7 @@ def _watch(request: HttpRequest, ctx: operations.Context, labels: Any, filters: 
 
 
 def _line(kind: str, obj: Json, ctx: operations.Context, as_table: bool) -> str:
-    if as_table:
-        table = tables.table(ctx.resource.kind, [obj], version=obj["metadata"]["resourceVersion"])
-        shown = conversion.out_of_table(ctx.asked, ctx.resource, table, [obj])
-    else:
-        shown = _out(ctx, obj)
+    shown = _table(ctx, [obj], obj["metadata"]["resourceVersion"]) if as_table else _out(ctx, obj)
     return json.dumps({"type": kind, "object": shown}, separators=(",", ":")) + "\n"
 
 
@@ -413,7 +412,7 @@ def _stream(
         if bookmarks and time.monotonic() - last_bookmark >= BOOKMARK_SECONDS:
             # Tells the client where it is (a restart resumes here).
             last_write = last_bookmark = time.monotonic()
-            marker = {"kind": ctx.resource.kind, "apiVersion": (ctx.asked or ctx.resource).group_version}
+            marker = {"kind": ctx.resource.kind, "apiVersion": ctx.served.group_version}
             yield (
                 json.dumps(
                     {"type": "BOOKMARK", "object": marker | {"metadata": {"resourceVersion": str(since)}}}

@@ -39,6 +39,11 @@ class Context:
     # The version the request asked for, when its objects are stored as ``resource`` (``conversion``).
     asked: Resource | None = None
 
+    @property
+    def served(self) -> Resource:
+        """The resource as the request asked for it (its version)."""
+        return self.asked or self.resource
+
 
 @dataclass(frozen=True)
 class Creation:
