@@ -52,6 +52,10 @@ from workers.federation.observe import MemberObservation, in_parallel
 from workers.provisioning.budget import ApiBudgetSpent, spend
 
 MANAGED_BY_LABEL = "nodeless.io/managed-by"
+# Companions that act on the workload, applied after it: a member's HPA then finds its target (no
+# FailedGetScale), and its first scale (up to minReplicas, at once) is not undone by the workload's
+# apply right behind it.
+ACTING_ON_WORKLOAD = frozenset({"HorizontalPodAutoscaler"})
 MAX_ACTIONS = 2000
 Json = dict[str, Any]
 
@@ -65,7 +69,8 @@ class Action:
     remove: bool
     namespace: str
     main: tuple[str, str]  # (kind, name) of the workload
-    objects: tuple[Json, ...] = ()  # to apply, in order: companions, then the workload
+    # To apply, in order: the companions the pods need, the workload, then what acts on it.
+    objects: tuple[Json, ...] = ()
     companions: tuple[tuple[str, str], ...] = ()  # (kind, name) of the companions to keep
     recreate: bool = False  # delete the Job first (an older generation's pod template is immutable)
     # (generation, replicas) an apply brings the member to: its outcome may be recorded a pass
@@ -125,8 +130,9 @@ def apply_action(
         namespace=workload.namespace,
         main=(workload.kind, workload.name),
         objects=(
-            *(ours(companion, workload) for companion in companions),
+            *(ours(c, workload) for c in companions if c.get("kind") not in ACTING_ON_WORKLOAD),
             render_workload(workload, placement, member_replicas),
+            *(ours(c, workload) for c in companions if c.get("kind") in ACTING_ON_WORKLOAD),
         ),
         companions=tuple((str(c["kind"]), str(c["metadata"]["name"])) for c in companions),
         recreate=generation_changed and workload.kind == WorkloadKind.JOB,
@@ -285,7 +291,7 @@ def _run(member: MemberClient, action: Action) -> None:
         try:
             member.apply(obj)
         except ClusterRefused as refused:
-            if obj is action.objects[-1]:
+            if (obj.get("kind"), (obj.get("metadata") or {}).get("name")) == action.main:
                 raise
             # A companion refused: say which, so the placement's reason (and the object's
             # FullyApplied condition and events on the endpoint) names it.

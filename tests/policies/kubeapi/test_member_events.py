@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from simulator.resources import EVENTS as MEMBER_EVENTS
 from tests.fixtures.federation import pool
 from tests.fixtures.simulation import wait_for
 from tests.policies.kubeapi.conftest import Kube
@@ -90,3 +91,51 @@ def test_what_a_members_autoscaler_did_is_an_event_of_the_endpoints_hpa(cast, sh
         e["involvedObject"]["kind"] == "HorizontalPodAutoscaler" for e in shop.get(describe).json()["items"]
     )
     assert Kube(cast.token_b_plaintext).get(describe).json()["items"] == []
+
+
+def test_an_hpa_added_to_a_running_deployment_scales_it_without_the_loop_undoing_it(
+    cast, shop, member
+) -> None:
+    """The HPA goes to the member after the Deployment it scales (``ACTING_ON_WORKLOAD``): applied
+    before it, the HPA scaled the copy up at once and the Deployment's apply right behind it scaled
+    it back down, a pod killed for nothing (seen in the demo's events)."""
+    east = member("east", {"cloud": "onprem"}, pools=(pool(2),), seed=1)
+    _deploy(shop, "web", 1)
+    org = str(cast.org_a.pk)
+
+    def running(replicas: int) -> bool:
+        run_pass(org)
+        return east.deployment_replicas("shop", "web") == replicas
+
+    wait_for(lambda: running(1), timeout=30, interval=0.3)
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 3,
+        },
+    }
+    assert (
+        shop.send(
+            "post", "/k8s/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers", hpa
+        ).status_code
+        == 201
+    )
+
+    def followed() -> bool:
+        run_pass(org)
+        served = shop.get("/k8s/apis/apps/v1/namespaces/shop/deployments/web").json()
+        return served["spec"]["replicas"] == 2 and east.deployment_replicas("shop", "web") == 2
+
+    wait_for(followed, timeout=30, interval=0.3)
+    scaled = [
+        s.obj["message"]
+        for s in east.sim.api.store.list(MEMBER_EVENTS).items
+        if s.obj["reason"] == "ScalingReplicaSet"
+    ]
+    assert scaled and not [message for message in scaled if "Scaled down" in message], scaled
+    reasons = {s.obj["reason"] for s in east.sim.api.store.list(MEMBER_EVENTS).items}
+    assert "FailedGetScale" not in reasons
