@@ -85,195 +85,92 @@ def _dumps(value: Any) -> str:
 # --- metrics -------------------------------------------------------------------------------------
 
 
-def _target_v1_to_v2(value: Any, average: Any, utilization: Any = None) -> Json:
-    if utilization is not None:
-        kind = "Utilization"
-    elif value is not None:
-        kind = "Value"
-    else:
-        kind = "AverageValue"
-    return _present(
-        {"type": kind, "value": value, "averageValue": average, "averageUtilization": utilization}
-    )
+# Each source's fields in v1 (the annotations' format) and where v2 keeps them. ``*`` is the side:
+# ``target`` in a metric spec (v1's ``targetAverageValue``, v2's ``target.averageValue``), ``current``
+# in a metric status (``currentAverageValue``, ``current.averageValue``).
+_V1_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Object": (
+        ("target", "describedObject"),
+        ("metricName", "metric.name"),
+        ("*Value", "*.value"),
+        ("selector", "metric.selector"),
+        ("averageValue", "*.averageValue"),
+    ),
+    "Pods": (
+        ("metricName", "metric.name"),
+        ("*AverageValue", "*.averageValue"),
+        ("selector", "metric.selector"),
+    ),
+    "Resource": (
+        ("name", "name"),
+        ("*AverageUtilization", "*.averageUtilization"),
+        ("*AverageValue", "*.averageValue"),
+    ),
+    "ContainerResource": (
+        ("name", "name"),
+        ("*AverageUtilization", "*.averageUtilization"),
+        ("*AverageValue", "*.averageValue"),
+        ("container", "container"),
+    ),
+    "External": (
+        ("metricName", "metric.name"),
+        ("metricSelector", "metric.selector"),
+        ("*Value", "*.value"),
+        ("*AverageValue", "*.averageValue"),
+    ),
+}
 
 
-def metric_v1_to_v2(metric: Mapping[str, Any]) -> Json:
-    """A v1 (annotation) metric spec as v2's: targets become ``target`` with its type, names and
-    selectors become ``metric``."""
-    kind = metric.get("type")
-    out: Json = {"type": kind}
-    if kind == "Object":
-        source = _mapping(metric.get("object"))
-        # v1's targetValue is not a pointer: a Value target unless an average is given.
-        average = source.get("averageValue")
-        out["object"] = {
-            "describedObject": dict(_mapping(source.get("target"))),
-            "metric": _present({"name": source.get("metricName"), "selector": source.get("selector")}),
-            "target": _present(
-                {
-                    "type": "AverageValue" if average is not None else "Value",
-                    "value": source.get("targetValue"),
-                    "averageValue": average,
-                }
-            ),
-        }
-    elif kind == "Pods":
-        source = _mapping(metric.get("pods"))
-        out["pods"] = {
-            "metric": _present({"name": source.get("metricName"), "selector": source.get("selector")}),
-            "target": _present({"type": "AverageValue", "averageValue": source.get("targetAverageValue")}),
-        }
-    elif kind in ("Resource", "ContainerResource"):
-        key = "resource" if kind == "Resource" else "containerResource"
-        source = _mapping(metric.get(key))
-        utilization, average = source.get("targetAverageUtilization"), source.get("targetAverageValue")
-        target = _target_v1_to_v2(None, average, utilization)
-        out[key] = _present(
-            {"name": source.get("name"), "container": source.get("container"), "target": target}
-        )
-    elif kind == "External":
-        source = _mapping(metric.get("external"))
-        selector = source.get("metricSelector")
-        out["external"] = {
-            "metric": _present({"name": source.get("metricName"), "selector": selector}),
-            "target": _target_v1_to_v2(source.get("targetValue"), source.get("targetAverageValue")),
-        }
+def metric_v2_to_v1(metric: Mapping[str, Any], side: str = "target") -> Json:
+    """A v2 metric spec (``side`` "target") or status ("current") in v1's format."""
+    kind = str(metric.get("type"))
+    out: Json = {"type": metric.get("type")}
+    key = _SOURCES.get(kind)
+    if key is None:
+        return out
+    source, fields = _mapping(metric.get(key)), {}
+    for v1, v2 in _V1_FIELDS[kind]:
+        value: Any = source
+        for part in v2.replace("*", side).split("."):
+            value = _mapping(value).get(part)
+        fields[v1.replace("*", side)] = value
+    out[key] = _present(fields)
     return out
 
 
-def metric_v2_to_v1(metric: Mapping[str, Any]) -> Json:
-    """A v2 metric spec in v1's format (the annotation's)."""
-    kind = metric.get("type")
-    out: Json = {"type": kind}
-    if kind == "Object":
-        source = _mapping(metric.get("object"))
-        target, named = _mapping(source.get("target")), _mapping(source.get("metric"))
-        out["object"] = _present(
-            {
-                "target": dict(_mapping(source.get("describedObject"))),
-                "metricName": named.get("name"),
-                "targetValue": target.get("value"),
-                "selector": named.get("selector"),
-                "averageValue": target.get("averageValue"),
-            }
-        )
-    elif kind == "Pods":
-        source = _mapping(metric.get("pods"))
-        target, named = _mapping(source.get("target")), _mapping(source.get("metric"))
-        out["pods"] = _present(
-            {
-                "metricName": named.get("name"),
-                "targetAverageValue": target.get("averageValue"),
-                "selector": named.get("selector"),
-            }
-        )
-    elif kind in ("Resource", "ContainerResource"):
-        key = "resource" if kind == "Resource" else "containerResource"
-        source = _mapping(metric.get(key))
-        target = _mapping(source.get("target"))
-        out[key] = _present(
-            {
-                "name": source.get("name"),
-                "targetAverageUtilization": target.get("averageUtilization"),
-                "targetAverageValue": target.get("averageValue"),
-                "container": source.get("container"),
-            }
-        )
-    elif kind == "External":
-        source = _mapping(metric.get("external"))
-        target, named = _mapping(source.get("target")), _mapping(source.get("metric"))
-        out["external"] = _present(
-            {
-                "metricName": named.get("name"),
-                "metricSelector": named.get("selector"),
-                "targetValue": target.get("value"),
-                "targetAverageValue": target.get("averageValue"),
-            }
-        )
-    return out
-
-
-def status_v1_to_v2(metric: Mapping[str, Any]) -> Json:
-    """A v1 (annotation) current metric as v2's: values become ``current``."""
-    kind = metric.get("type")
-    out: Json = {"type": kind}
-    if kind == "Object":
-        source = _mapping(metric.get("object"))
-        out["object"] = {
-            "describedObject": dict(_mapping(source.get("target"))),
-            "metric": _present({"name": source.get("metricName"), "selector": source.get("selector")}),
-            "current": _present(
-                {"value": source.get("currentValue"), "averageValue": source.get("averageValue")}
-            ),
-        }
-    elif kind == "Pods":
-        source = _mapping(metric.get("pods"))
-        out["pods"] = {
-            "metric": _present({"name": source.get("metricName"), "selector": source.get("selector")}),
-            "current": _present({"averageValue": source.get("currentAverageValue")}),
-        }
-    elif kind in ("Resource", "ContainerResource"):
-        key = "resource" if kind == "Resource" else "containerResource"
-        source = _mapping(metric.get(key))
-        current = _present(
-            {
-                "averageValue": source.get("currentAverageValue"),
-                "averageUtilization": source.get("currentAverageUtilization"),
-            }
-        )
-        out[key] = _present(
-            {"name": source.get("name"), "container": source.get("container"), "current": current}
-        )
-    elif kind == "External":
-        source = _mapping(metric.get("external"))
-        out["external"] = {
-            "metric": _present({"name": source.get("metricName"), "selector": source.get("metricSelector")}),
-            "current": _present(
-                {"value": source.get("currentValue"), "averageValue": source.get("currentAverageValue")}
-            ),
-        }
-    return out
-
-
-def status_v2_to_v1(metric: Mapping[str, Any]) -> Json:
-    """A v2 current metric in v1's format (the annotation's)."""
-    kind = metric.get("type")
-    out: Json = {"type": kind}
-    key = _SOURCES.get(str(kind))
+def metric_v1_to_v2(metric: Mapping[str, Any], side: str = "target") -> Json:
+    """A v1 (annotation) metric spec (``side`` "target") or status ("current") as v2's; a spec's
+    target gets its type as kube-apiserver's conversion gives it."""
+    kind = str(metric.get("type"))
+    out: Json = {"type": metric.get("type")}
+    key = _SOURCES.get(kind)
     if key is None:
         return out
     source = _mapping(metric.get(key))
-    current, named = _mapping(source.get("current")), _mapping(source.get("metric"))
-    if kind == "Object":
-        fields = {
-            "target": dict(_mapping(source.get("describedObject"))),
-            "metricName": named.get("name"),
-            "currentValue": current.get("value"),
-            "selector": named.get("selector"),
-            "averageValue": current.get("averageValue"),
-        }
-    elif kind == "Pods":
-        fields = {
-            "metricName": named.get("name"),
-            "currentAverageValue": current.get("averageValue"),
-            "selector": named.get("selector"),
-        }
-    elif kind == "External":
-        fields = {
-            "metricName": named.get("name"),
-            "metricSelector": named.get("selector"),
-            "currentValue": current.get("value"),
-            "currentAverageValue": current.get("averageValue"),
-        }
-    else:
-        fields = {
-            "name": source.get("name"),
-            "currentAverageUtilization": current.get("averageUtilization"),
-            "currentAverageValue": current.get("averageValue"),
-            "container": source.get("container"),
-        }
-    out[key] = _present(fields)
+    converted: Json = {}
+    for v1, v2 in _V1_FIELDS[kind]:
+        value = source.get(v1.replace("*", side))
+        if value is not None:
+            *parents, last = v2.replace("*", side).split(".")
+            place = converted
+            for part in parents:
+                place = place.setdefault(part, {})
+            place[last] = value
+    if side == "target":
+        converted["target"] = {"type": _target_type(kind, source), **converted.get("target", {})}
+    out[key] = converted
     return out
+
+
+def _target_type(kind: str, source: Mapping[str, Any]) -> str:
+    """What a v1 metric's target is in v2 (``pkg/apis/autoscaling/v1/conversion.go``)."""
+    if kind == "Pods":
+        return "AverageValue"
+    if kind in ("Resource", "ContainerResource"):
+        return "AverageValue" if source.get("targetAverageUtilization") is None else "Utilization"
+    if kind == "Object":
+        return "Value" if source.get("averageValue") is None else "AverageValue"
+    return "Value" if source.get("targetValue") is not None else "AverageValue"
 
 
 def _is_cpu_utilization(metric: Any) -> bool:
@@ -392,7 +289,7 @@ def to_v2(obj: Mapping[str, Any]) -> Json:
         converted = {k: given[k] for k in _STATUS_COUNTS if k in given}
         if CURRENT_METRICS_ANNOTATION in carried:  # all of them, the CPU one with its raw value too
             converted["currentMetrics"] = [
-                status_v1_to_v2(m) for m in _listed(carried, CURRENT_METRICS_ANNOTATION)
+                metric_v1_to_v2(m, "current") for m in _listed(carried, CURRENT_METRICS_ANNOTATION)
             ]
         elif given.get("currentCPUUtilizationPercentage") is not None:
             current = {"averageUtilization": given["currentCPUUtilizationPercentage"]}
@@ -420,7 +317,7 @@ def to_v1(obj: Mapping[str, Any]) -> Json:
         carried[METRICS_ANNOTATION] = _dumps(others)
     current = [m for m in status.get("currentMetrics") or [] if isinstance(m, Mapping)]
     if current:
-        carried[CURRENT_METRICS_ANNOTATION] = _dumps([status_v2_to_v1(m) for m in current])
+        carried[CURRENT_METRICS_ANNOTATION] = _dumps([metric_v2_to_v1(m, "current") for m in current])
     if status.get("conditions"):
         carried[CONDITIONS_ANNOTATION] = _dumps(status["conditions"])
     if isinstance(spec.get("behavior"), Mapping):

@@ -16,6 +16,18 @@ from tests.policies.kubeapi.test_decision_events import EVENTS, _deploy
 from workers.federation import run_pass
 
 pytestmark = pytest.mark.django_db(transaction=True)
+HPAS = "/k8s/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers"
+# Scales the Deployment web up to 2 at once (below its minimum).
+HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "web"},
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 2,
+        "maxReplicas": 3,
+    },
+}
 
 
 def test_what_a_members_controllers_did_is_an_event_of_the_endpoints_deployment(cast, shop, member) -> None:
@@ -59,17 +71,7 @@ def test_what_a_members_controllers_did_is_an_event_of_the_endpoints_deployment(
 
 def test_what_a_members_autoscaler_did_is_an_event_of_the_endpoints_hpa(cast, shop, member) -> None:
     member("east", {"cloud": "onprem"}, pools=(pool(2),), seed=1)
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "web"},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-            "minReplicas": 2,
-            "maxReplicas": 3,
-        },
-    }
-    created = shop.send("post", "/k8s/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers", hpa)
+    created = shop.send("post", HPAS, HPA)
     assert created.status_code == 201, created.json()
     uid = created.json()["metadata"]["uid"]
     _deploy(shop, "web", 1)
@@ -108,22 +110,7 @@ def test_an_hpa_added_to_a_running_deployment_scales_it_without_the_loop_undoing
         return east.deployment_replicas("shop", "web") == replicas
 
     wait_for(lambda: running(1), timeout=30, interval=0.3)
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "web"},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-            "minReplicas": 2,
-            "maxReplicas": 3,
-        },
-    }
-    assert (
-        shop.send(
-            "post", "/k8s/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers", hpa
-        ).status_code
-        == 201
-    )
+    assert shop.send("post", HPAS, HPA).status_code == 201
 
     def followed() -> bool:
         run_pass(org)
